@@ -1,0 +1,793 @@
+package dialog
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Outcomes of a finished interview.
+const (
+	OutcomeCompleted  = "completed"
+	OutcomeDeclined   = "declined"
+	OutcomeIneligible = "ineligible"
+)
+
+// Engine message ids (rendered by the channel from locales/).
+const (
+	MsgProgress      = "m.progress"
+	MsgBack          = "m.btn.back"
+	MsgSkip          = "m.btn.skip"
+	MsgDone          = "m.btn.done"
+	MsgOK            = "m.btn.ok"
+	MsgTypeText      = "m.type_text"
+	MsgTypeNumber    = "m.type_number"
+	MsgChoose        = "m.invalid.choose"
+	MsgBadInteger    = "m.invalid.integer"
+	MsgBadDecimal    = "m.invalid.decimal"
+	MsgBadRange      = "m.invalid.range"
+	MsgBadDate       = "m.invalid.date"
+	MsgRequired      = "m.invalid.required"
+	MsgConstraint    = "m.invalid.constraint"
+	MsgTooLong       = "m.invalid.too_long"
+	MsgMinSelected   = "m.invalid.min_selected"
+	MsgMaxSelected   = "m.invalid.max_selected"
+	MsgExclusive     = "m.invalid.exclusive"
+	MsgNotSkippable  = "m.invalid.not_skippable"
+	MsgStale         = "m.stale"
+	MsgAnswered      = "m.answered"
+	MsgYear          = "m.date.year"
+	MsgMonth         = "m.date.month"
+	MsgDoneAlready   = "m.done_already"
+	MsgRestarted     = "m.restarted"
+	MsgExpired       = "m.expired"
+	MsgLangChanged   = "m.language.changed"
+	MsgNothingToBack = "m.nothing_to_go_back"
+)
+
+// MonthMsg returns the message id of month m (1-12).
+func MonthMsg(m int) string { return "m.month." + strconv.Itoa(m) }
+
+// dateYears is how many years (this one and earlier) the date picker offers.
+const dateYears = 12
+
+// Step applies one input to an interview and returns the new state and the
+// replies to show. It is pure: s is not modified, and the result depends
+// only on the arguments. The returned state's Version is s.Version+1 when
+// anything changed, and s.Version when nothing did (nothing to save).
+func Step(f *Form, s State, in Input, now time.Time) (State, []Reply) {
+	st := stepper{f: f, now: now, old: s}
+	st.s = s.clone()
+	st.run(in)
+	if st.changed {
+		st.s.Version = s.Version + 1
+		st.s.Updated = now.Unix()
+		return st.s, st.out
+	}
+	return s, st.out
+}
+
+type stepper struct {
+	f       *Form
+	now     time.Time
+	old     State
+	s       State
+	out     []Reply
+	changed bool
+	rel     []bool // relevance of every question under current answers
+}
+
+func (s State) clone() State {
+	c := s
+	c.Answers = make(map[string]string, len(s.Answers)+1)
+	for k, v := range s.Answers {
+		c.Answers[k] = v
+	}
+	// Back and Langs are shared with s: they are only ever appended to
+	// through a full slice expression (cap == len), which copies.
+	c.Back = s.Back[:len(s.Back):len(s.Back)]
+	c.Langs = s.Langs[:len(s.Langs):len(s.Langs)]
+	return c
+}
+
+func (st *stepper) say(msg string, args map[string]any) {
+	st.out = append(st.out, Reply{Kind: ReplySay, Msg: msg, Args: args})
+}
+
+func (st *stepper) notice(msg string, args map[string]any) {
+	st.out = append(st.out, Reply{Kind: ReplyNotice, Msg: msg, Args: args})
+}
+
+func (st *stepper) run(in Input) {
+	s := &st.s
+	switch in.Kind {
+	case InStart:
+		switch s.Phase {
+		case PhaseAsking:
+			st.ask(st.cur(), "", nil, false)
+			return
+		case PhaseLanguage:
+			st.out = append(st.out, Reply{Kind: ReplyAskLanguage})
+			return
+		case PhaseDone:
+			if s.Outcome == OutcomeCompleted && in.Payload == "" {
+				st.say(MsgDoneAlready, nil)
+				return
+			}
+		}
+		st.begin(in.Context, s.Lang)
+		return
+	case InRestart:
+		if s.Phase == PhaseNew {
+			st.begin(in.Context, s.Lang)
+			return
+		}
+		st.say(MsgRestarted, nil)
+		st.begin(s.Context, s.Lang)
+		return
+	case InExpire:
+		if s.Phase != PhaseNew {
+			lang := s.Lang
+			*s = State{Version: s.Version, Lang: lang}
+			st.changed = true
+			st.say(MsgExpired, nil)
+		}
+		return
+	case InSetLanguage:
+		if in.Lang == "" {
+			return
+		}
+		if s.Lang != in.Lang {
+			s.Lang = in.Lang
+			st.addLang(in.Lang)
+			st.changed = true
+		}
+		switch s.Phase {
+		case PhaseNew:
+			// Language chosen before any interview (e.g. /language first).
+			st.say(MsgLangChanged, nil)
+		case PhaseLanguage:
+			s.Phase = PhaseAsking
+			s.Pos = -1
+			st.changed = true
+			st.advance()
+		case PhaseAsking:
+			st.say(MsgLangChanged, nil)
+			st.ask(st.cur(), "", nil, true)
+		case PhaseDone:
+			st.say(MsgLangChanged, nil)
+		}
+		return
+	}
+
+	switch s.Phase {
+	case PhaseNew:
+		st.begin(in.Context, s.Lang)
+		return
+	case PhaseLanguage:
+		st.out = append(st.out, Reply{Kind: ReplyAskLanguage})
+		return
+	case PhaseDone:
+		st.say(MsgDoneAlready, nil)
+		return
+	}
+	q := st.cur()
+	if q == nil {
+		return
+	}
+	if in.Kind == InRepeat {
+		st.ask(q, "", nil, false)
+		return
+	}
+	if in.Button && (in.Pos != s.Pos || in.Seq != s.Seq) {
+		st.notice(MsgStale, nil)
+		st.ask(q, "", nil, true)
+		return
+	}
+	switch in.Kind {
+	case InBack:
+		st.back()
+	case InSkip:
+		if q.Required {
+			st.ask(q, MsgNotSkippable, nil, false)
+			return
+		}
+		if q.Type == TypeAcknowledge {
+			st.ask(q, MsgNotSkippable, nil, false)
+			return
+		}
+		delete(s.Answers, q.Name)
+		s.Pending = ""
+		st.changed = true
+		st.answered(q, "")
+		st.advance()
+	case InChoose:
+		st.choose(q, in.Option, in.Button)
+	case InToggle:
+		st.toggle(q, in.Option, in.Button)
+	case InDone:
+		if q.Type != TypeSelectMultiple {
+			st.ask(q, MsgChoose, nil, true)
+			return
+		}
+		st.accept(q, s.Pending)
+	case InText:
+		st.text(q, in.Text)
+	default:
+		st.ask(q, "", nil, false)
+	}
+}
+
+func (st *stepper) addLang(lang string) {
+	for _, l := range st.s.Langs {
+		if l == lang {
+			return
+		}
+	}
+	st.s.Langs = append(st.s.Langs[:len(st.s.Langs):len(st.s.Langs)], lang)
+}
+
+// begin starts a fresh interview with ctx, asking for the language first
+// unless one is known.
+func (st *stepper) begin(ctx map[string]string, lang string) {
+	s := &st.s
+	*s = State{
+		Form: st.f.ID, FormVersion: st.f.Version, Version: s.Version, Seq: s.Seq,
+		Lang: lang, Context: ctx, Answers: map[string]string{},
+		Started: st.now.Unix(), Pos: -1,
+	}
+	st.changed = true
+	for _, q := range st.f.Questions {
+		if q.Type == TypeHidden {
+			if v, ok := ctx[q.Name]; ok {
+				s.Answers[q.Name] = v
+			}
+		}
+	}
+	if lang == "" {
+		s.Phase = PhaseLanguage
+		st.out = append(st.out, Reply{Kind: ReplyAskLanguage})
+		return
+	}
+	st.addLang(lang)
+	s.Phase = PhaseAsking
+	st.advance()
+}
+
+func (st *stepper) cur() *Question {
+	if st.s.Pos < 0 || st.s.Pos >= len(st.f.Questions) {
+		// A position out of range (corrupt or foreign state) restarts
+		// the walk rather than crashing.
+		st.s.Pos = -1
+		st.advanceFrom(-1)
+		if st.s.Phase != PhaseAsking {
+			return nil
+		}
+	}
+	return st.f.Questions[st.s.Pos]
+}
+
+// env evaluates expressions against the state's answers.
+type env struct {
+	answers map[string]string
+	current string
+	column  map[string]string
+	name    string
+	now     time.Time
+}
+
+func (e *env) Lookup(name string) (string, bool) { v, ok := e.answers[name]; return v, ok }
+func (e *env) Current() string                   { return e.current }
+func (e *env) Column(name string) (string, bool) {
+	if name == "name" {
+		return e.name, true
+	}
+	v, ok := e.column[name]
+	return v, ok
+}
+func (e *env) Today() time.Time { return e.now }
+
+// refresh re-evaluates relevance in one forward pass, dropping answers that
+// became irrelevant and recomputing calculations.
+func (st *stepper) refresh() {
+	f, s := st.f, &st.s
+	n := len(f.Questions)
+	if cap(st.rel) < n+2*f.groups {
+		st.rel = make([]bool, n+2*f.groups)
+	}
+	st.rel = st.rel[:n+2*f.groups]
+	clear(st.rel)
+	// One allocation for question relevance and the group cache:
+	// rel[n+2g] says group g was evaluated, rel[n+2g+1] its value.
+	groupRel := st.rel[n:]
+	st.rel = st.rel[:n]
+	e := &env{answers: s.Answers, now: st.now}
+	for i, q := range f.Questions {
+		ok := true
+		for _, g := range q.Groups {
+			if !groupRel[2*g.index] {
+				groupRel[2*g.index] = true
+				groupRel[2*g.index+1] = g.Relevant.Bool(e)
+			}
+			if !groupRel[2*g.index+1] {
+				ok = false
+				break
+			}
+		}
+		if ok && q.Relevant != nil {
+			e.current = s.Answers[q.Name]
+			ok = q.Relevant.Bool(e)
+		}
+		st.rel[i] = ok
+		if !ok && q.Type != TypeHidden {
+			if _, had := s.Answers[q.Name]; had {
+				delete(s.Answers, q.Name)
+				st.changed = true
+			}
+		}
+	}
+	for _, i := range f.calcs {
+		q := f.Questions[i]
+		if !st.rel[i] {
+			continue
+		}
+		e.current = s.Answers[q.Name]
+		v := q.Calculation.Eval(e).String()
+		if old, had := s.Answers[q.Name]; !had || old != v {
+			s.Answers[q.Name] = v
+			st.changed = true
+		}
+	}
+}
+
+// advance moves to the next relevant question after the current one.
+func (st *stepper) advance() {
+	if st.s.Phase == PhaseAsking && st.s.Pos >= 0 {
+		st.s.Back = append(st.s.Back[:len(st.s.Back):len(st.s.Back)], st.s.Pos)
+	}
+	st.advanceFrom(st.s.Pos)
+}
+
+func (st *stepper) advanceFrom(pos int) {
+	st.refresh()
+	s := &st.s
+	f := st.f
+	if f.Consent != "" && s.Answers[f.Consent] == "yes" {
+		s.Consent = true
+	}
+	for i := pos + 1; i < len(f.Questions); i++ {
+		q := f.Questions[i]
+		if !q.Type.Shown() || !st.rel[i] {
+			continue
+		}
+		if q.Type == TypeNote {
+			st.out = append(st.out, Reply{Kind: ReplySay, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: i})
+			continue
+		}
+		s.Pos = i
+		s.Pending = ""
+		if s.Answers[q.Name] == "" && q.Default != nil {
+			d := q.Default.Eval(&env{answers: s.Answers, now: st.now}).String()
+			if q.Type == TypeSelectMultiple {
+				s.Pending = d
+			}
+		} else if q.Type == TypeSelectMultiple {
+			s.Pending = s.Answers[q.Name]
+		}
+		s.Reached = q.Name
+		st.changed = true
+		st.ask(q, "", nil, true)
+		return
+	}
+	st.complete()
+}
+
+func (st *stepper) complete() {
+	s := &st.s
+	s.Phase = PhaseDone
+	s.Pending = ""
+	st.changed = true
+	switch {
+	case st.f.Consent != "" && !s.Consent:
+		s.Outcome = OutcomeDeclined
+	case st.f.Eligible != nil && !st.f.Eligible.Bool(&env{answers: s.Answers, now: st.now}):
+		s.Outcome = OutcomeIneligible
+	default:
+		s.Outcome = OutcomeCompleted
+	}
+	if s.Outcome != OutcomeCompleted {
+		// Nothing is kept of a declined or ineligible interview.
+		s.Answers = map[string]string{}
+		s.Back = nil
+		return
+	}
+	answers := make(map[string]string, len(s.Answers))
+	for k, v := range s.Answers {
+		answers[k] = v
+	}
+	ctx := make(map[string]string, len(s.Context))
+	for k, v := range s.Context {
+		ctx[k] = v
+	}
+	st.out = append(st.out, Reply{Kind: ReplyComplete, Response: &Response{
+		Form: s.Form, FormVersion: s.FormVersion, Language: s.Lang,
+		Languages: append([]string(nil), s.Langs...), Answers: answers, Context: ctx,
+		Started: time.Unix(s.Started, 0).UTC(), Completed: st.now.UTC(),
+	}})
+}
+
+func (st *stepper) back() {
+	s := &st.s
+	if len(s.Back) == 0 {
+		st.ask(st.cur(), MsgNothingToBack, nil, false)
+		return
+	}
+	st.refresh()
+	cur := s.Pos
+	for len(s.Back) > 0 {
+		p := s.Back[len(s.Back)-1]
+		s.Back = s.Back[:len(s.Back)-1]
+		if p >= 0 && p < len(st.f.Questions) && st.rel[p] {
+			st.answered(st.f.Questions[cur], "")
+			s.Pos = p
+			q := st.f.Questions[p]
+			s.Pending = ""
+			if q.Type == TypeSelectMultiple {
+				s.Pending = s.Answers[q.Name]
+			}
+			st.changed = true
+			st.ask(q, "", nil, true)
+			return
+		}
+	}
+	st.changed = true
+	st.ask(st.cur(), MsgNothingToBack, nil, false)
+}
+
+// answered tells the channel the question's message is settled.
+func (st *stepper) answered(q *Question, _ string) {
+	r := Reply{Kind: ReplyAnswered, Question: q.Name, Pos: q.Index, Seq: st.s.Seq}
+	v, ok := st.s.Answers[q.Name]
+	if ok {
+		switch q.Type {
+		case TypeSelectOne, TypeSelectMultiple:
+			for _, c := range strings.Fields(v) {
+				if ch, ok := q.List.Choice(c); ok {
+					r.AnswerMsgs = append(r.AnswerMsgs, ch.Label)
+				}
+			}
+		case TypeAcknowledge:
+			r.AnswerMsgs = []string{MsgOK}
+		case TypeDate:
+			y, m, _ := strings.Cut(v, "-")
+			if mi, err := strconv.Atoi(m); err == nil && mi >= 1 && mi <= 12 {
+				r.AnswerMsgs = []string{MonthMsg(mi)}
+			}
+			r.Answer = y
+		case TypeText:
+			// The respondent's own message shows the answer already.
+		default:
+			r.Answer = v
+		}
+	}
+	st.out = append(st.out, r)
+}
+
+// ask emits the question; errMsg, when set, explains why it is asked again.
+// fresh asks in a new showing (new Seq), so older buttons become stale.
+func (st *stepper) ask(q *Question, errMsg string, errArgs map[string]any, fresh bool) {
+	if q == nil {
+		return
+	}
+	s := &st.s
+	if fresh {
+		s.Seq++
+		st.changed = true
+	}
+	r := Reply{Kind: ReplyAsk, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: q.Index, Seq: s.Seq,
+		Progress: st.progress(q.Index)}
+	r.Error, r.ErrorArgs = errMsg, errArgs
+	r.Buttons = st.buttons(q)
+	st.out = append(st.out, r)
+}
+
+func (st *stepper) progress(pos int) Progress {
+	if st.rel == nil {
+		st.refresh()
+	}
+	var p Progress
+	for i, q := range st.f.Questions {
+		if !st.rel[i] || !q.Type.Shown() || q.Type == TypeNote {
+			continue
+		}
+		p.Of++
+		if i <= pos {
+			p.N++
+		}
+	}
+	return p
+}
+
+// choices returns q's choices that pass its choice_filter.
+func (st *stepper) choices(q *Question) []Choice {
+	if q.ChoiceFilter == nil {
+		return q.List.Choices
+	}
+	e := &env{answers: st.s.Answers, now: st.now}
+	var cs []Choice
+	for _, c := range q.List.Choices {
+		e.name, e.column = c.Name, c.Filter
+		if q.ChoiceFilter.Bool(e) {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+func (st *stepper) buttons(q *Question) []Button {
+	s := &st.s
+	var bs []Button
+	switch q.Type {
+	case TypeSelectOne:
+		cur := s.Answers[q.Name]
+		for _, c := range st.choices(q) {
+			bs = append(bs, Button{Kind: BtnChoose, Label: c.Label, Option: c.Name, Checked: c.Name == cur})
+		}
+	case TypeSelectMultiple:
+		for _, c := range st.choices(q) {
+			bs = append(bs, Button{Kind: BtnToggle, Label: c.Label, Option: c.Name, Checked: selected(s.Pending, c.Name)})
+		}
+		bs = append(bs, Button{Kind: BtnDone, Label: MsgDone})
+	case TypeAcknowledge:
+		bs = append(bs, Button{Kind: BtnAck, Label: MsgOK, Option: "ok"})
+	case TypeRange:
+		cur := s.Answers[q.Name]
+		for v := q.Start; v <= q.End+q.Step/1e6; v += q.Step {
+			lit := canonNumber(v)
+			bs = append(bs, Button{Kind: BtnChoose, Literal: lit, Option: lit, Checked: lit == cur})
+		}
+	case TypeDate:
+		if s.Pending == "" {
+			y := st.now.Year()
+			for i := 0; i < dateYears; i++ {
+				lit := strconv.Itoa(y - i)
+				bs = append(bs, Button{Kind: BtnChoose, Literal: lit, Option: lit})
+			}
+		} else {
+			for m := 1; m <= 12; m++ {
+				opt := strconv.Itoa(m)
+				bs = append(bs, Button{Kind: BtnChoose, Label: MonthMsg(m), Option: opt})
+			}
+		}
+	}
+	if len(s.Back) > 0 {
+		bs = append(bs, Button{Kind: BtnBack, Label: MsgBack})
+	}
+	if !q.Required && q.Type != TypeAcknowledge && q.Type != TypeSelectMultiple {
+		bs = append(bs, Button{Kind: BtnSkip, Label: MsgSkip})
+	}
+	return bs
+}
+
+func selected(list, c string) bool {
+	for _, x := range strings.Fields(list) {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *stepper) choose(q *Question, opt string, button bool) {
+	s := &st.s
+	switch q.Type {
+	case TypeSelectOne:
+		if !st.offered(q, opt) {
+			st.notice(MsgStale, nil)
+			st.ask(q, "", nil, true)
+			return
+		}
+		st.accept(q, opt)
+	case TypeAcknowledge:
+		st.accept(q, "OK")
+	case TypeRange:
+		st.acceptRange(q, opt)
+	case TypeDate:
+		n, err := strconv.Atoi(opt)
+		if err != nil {
+			st.notice(MsgStale, nil)
+			st.ask(q, "", nil, true)
+			return
+		}
+		if s.Pending == "" {
+			if n < 1000 || n > 9999 {
+				st.ask(q, MsgBadDate, nil, true)
+				return
+			}
+			s.Pending = opt
+			st.changed = true
+			st.out = append(st.out, Reply{Kind: ReplyKeyboard, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: q.Index, Seq: s.Seq,
+				Progress: st.progress(q.Index), Buttons: st.buttons(q), Args: map[string]any{"Year": s.Pending}})
+			return
+		}
+		if n < 1 || n > 12 {
+			st.ask(q, MsgBadDate, nil, true)
+			return
+		}
+		st.accept(q, s.Pending+"-"+twoDigits(n))
+	default:
+		if button {
+			st.notice(MsgStale, nil)
+		}
+		st.ask(q, "", nil, true)
+	}
+}
+
+func twoDigits(n int) string {
+	if n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
+}
+
+func (st *stepper) offered(q *Question, opt string) bool {
+	for _, c := range st.choices(q) {
+		if c.Name == opt {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *stepper) toggle(q *Question, opt string, button bool) {
+	s := &st.s
+	if q.Type != TypeSelectMultiple {
+		st.choose(q, opt, button)
+		return
+	}
+	if !st.offered(q, opt) {
+		st.notice(MsgStale, nil)
+		st.ask(q, "", nil, true)
+		return
+	}
+	c, _ := q.List.Choice(opt)
+	cur := strings.Fields(s.Pending)
+	var next []string
+	if selected(s.Pending, opt) {
+		for _, x := range cur {
+			if x != opt {
+				next = append(next, x)
+			}
+		}
+	} else {
+		if c.Exclusive {
+			next = []string{opt}
+		} else {
+			for _, x := range cur {
+				if xc, ok := q.List.Choice(x); ok && !xc.Exclusive {
+					next = append(next, x)
+				}
+			}
+			if q.MaxSelected > 0 && len(next) >= q.MaxSelected {
+				st.notice(MsgMaxSelected, map[string]any{"Count": q.MaxSelected})
+				return
+			}
+			next = append(next, opt)
+		}
+		next = inListOrder(q.List, next)
+	}
+	s.Pending = strings.Join(next, " ")
+	st.changed = true
+	st.out = append(st.out, Reply{Kind: ReplyKeyboard, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: q.Index, Seq: s.Seq,
+		Progress: st.progress(q.Index), Buttons: st.buttons(q)})
+}
+
+func inListOrder(l *List, names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, c := range l.Choices {
+		if selected(strings.Join(names, " "), c.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// text handles typed text for the current question.
+func (st *stepper) text(q *Question, raw string) {
+	switch q.Type {
+	case TypeText:
+		v := CleanText(raw)
+		if n := len([]rune(v)); n > q.MaxLength {
+			st.ask(q, MsgTooLong, map[string]any{"Count": q.MaxLength}, false)
+			return
+		}
+		st.accept(q, v)
+	case TypeInteger:
+		v, ok := ParseNumber(raw, false)
+		if !ok {
+			st.ask(q, MsgBadInteger, nil, false)
+			return
+		}
+		st.accept(q, v)
+	case TypeDecimal:
+		v, ok := ParseNumber(raw, true)
+		if !ok {
+			st.ask(q, MsgBadDecimal, nil, false)
+			return
+		}
+		st.accept(q, v)
+	case TypeRange:
+		v, ok := ParseNumber(raw, true)
+		if !ok {
+			st.ask(q, MsgBadRange, map[string]any{"Min": canonNumber(q.Start), "Max": canonNumber(q.End)}, false)
+			return
+		}
+		st.acceptRange(q, v)
+	case TypeDate:
+		v, ok := ParseDate(raw)
+		if !ok {
+			st.ask(q, MsgBadDate, nil, false)
+			return
+		}
+		st.accept(q, v)
+	default:
+		st.ask(q, MsgChoose, nil, false)
+	}
+}
+
+func (st *stepper) acceptRange(q *Question, v string) {
+	f, err := strconv.ParseFloat(v, 64)
+	steps := (f - q.Start) / q.Step
+	if err != nil || f < q.Start || f > q.End || steps != float64(int64(steps)) {
+		st.ask(q, MsgBadRange, map[string]any{"Min": canonNumber(q.Start), "Max": canonNumber(q.End)}, false)
+		return
+	}
+	st.accept(q, canonNumber(f))
+}
+
+// accept validates v as q's answer and moves on, or re-asks with the reason.
+func (st *stepper) accept(q *Question, v string) {
+	s := &st.s
+	if v == "" {
+		if q.Required {
+			st.ask(q, MsgRequired, nil, false)
+			return
+		}
+	}
+	if q.Type == TypeSelectMultiple && v != "" {
+		n := len(strings.Fields(v))
+		if q.MinSelected > 0 && n < q.MinSelected {
+			st.ask(q, MsgMinSelected, map[string]any{"Count": q.MinSelected}, false)
+			return
+		}
+		if q.MaxSelected > 0 && n > q.MaxSelected {
+			st.ask(q, MsgMaxSelected, map[string]any{"Count": q.MaxSelected}, false)
+			return
+		}
+		for _, c := range strings.Fields(v) {
+			if ch, ok := q.List.Choice(c); ok && ch.Exclusive && n > 1 {
+				st.ask(q, MsgExclusive, map[string]any{"Choice": ch.Label}, false)
+				return
+			}
+		}
+	}
+	if v != "" && q.Constraint != nil {
+		if !q.Constraint.Bool(&env{answers: s.Answers, current: v, now: st.now}) {
+			msg := q.ConstraintMsg
+			if msg == "" {
+				msg = MsgConstraint
+			}
+			st.ask(q, msg, nil, false)
+			return
+		}
+	}
+	if v == "" {
+		delete(s.Answers, q.Name)
+	} else {
+		s.Answers[q.Name] = v
+	}
+	s.Pending = ""
+	st.changed = true
+	st.answered(q, v)
+	st.advance()
+}

@@ -1,0 +1,149 @@
+package dialog
+
+import "time"
+
+// Type is the XLSForm type of a question.
+type Type uint8
+
+// The question types needsbot understands (XLSForm vocabulary).
+const (
+	TypeNote Type = iota + 1
+	TypeAcknowledge
+	TypeSelectOne
+	TypeSelectMultiple
+	TypeText
+	TypeInteger
+	TypeDecimal
+	TypeRange
+	TypeDate
+	TypeCalculate // never shown; its value is computed from Calculation
+	TypeHidden    // never shown; its value comes from the start context (invite)
+)
+
+var typeNames = map[Type]string{
+	TypeNote: "note", TypeAcknowledge: "acknowledge", TypeSelectOne: "select_one",
+	TypeSelectMultiple: "select_multiple", TypeText: "text", TypeInteger: "integer",
+	TypeDecimal: "decimal", TypeRange: "range", TypeDate: "date", TypeCalculate: "calculate",
+	TypeHidden: "hidden",
+}
+
+// String returns the XLSForm name of the type.
+func (t Type) String() string { return typeNames[t] }
+
+// Shown reports whether questions of this type are presented to the respondent.
+func (t Type) Shown() bool { return t != TypeCalculate && t != TypeHidden }
+
+// Choice is one option of a choice list.
+type Choice struct {
+	Name  string // short ASCII code stored in answers and carried in button data
+	Label string // message id: c.<form>.<list>.<name>
+	// Exclusive choices (none, dnk, pnta) must stand alone in a select_multiple.
+	Exclusive bool
+	// Filter holds extra columns of the choice row used by choice_filter
+	// expressions (XLSForm: any extra column of the choices sheet).
+	Filter map[string]string
+}
+
+// List is a named choice list.
+type List struct {
+	Name    string
+	Choices []Choice
+	index   map[string]int
+}
+
+// Choice returns the choice called name and whether it exists.
+func (l *List) Choice(name string) (Choice, bool) {
+	i, ok := l.index[name]
+	if !ok {
+		return Choice{}, false
+	}
+	return l.Choices[i], true
+}
+
+// Question is one row of the survey, with its group's relevance folded in.
+type Question struct {
+	Name       string
+	Type       Type
+	List       *List // select_one / select_multiple
+	Required   bool
+	Relevant   *Expr // own relevance (nil = always)
+	Groups     []*Group
+	Constraint *Expr
+	// ChoiceFilter is evaluated once per choice with the choice's columns
+	// available as ${name}-free identifiers (XLSForm: name, or filter columns).
+	ChoiceFilter *Expr
+	Calculation  *Expr
+	Default      *Expr
+	Appearance   string
+	// Range parameters (type range).
+	Start, End, Step float64
+	// MaxLength caps text answers (runes); 0 means the engine default.
+	MaxLength int
+	// MinSelected / MaxSelected bound select_multiple answers (0 = no bound);
+	// derived from the constraint when it has the X3 shape, or given explicitly.
+	MinSelected, MaxSelected int
+	// Message ids.
+	Label         string // q.<form>.<name>
+	Hint          string // q.<form>.<name>.hint, "" when the question has none
+	ConstraintMsg string // q.<form>.<name>.constraint, "" for the type's default
+	Line          int    // line in the definition file, for errors
+	Index         int    // position in Form.Questions
+}
+
+// Group is a begin_group/end_group block; its relevance applies to every
+// question inside it.
+type Group struct {
+	Name     string
+	Label    string // g.<form>.<name>, may be ""
+	Relevant *Expr
+	Line     int
+	first    int // index of its first question, while loading
+	index    int // position among the form's groups
+}
+
+// Form is a loaded, validated questionnaire. It is immutable after loading
+// and safe for concurrent use.
+type Form struct {
+	ID       string
+	Version  int
+	Title    string // message id f.<form>.title
+	Language string // default language
+	// Consent names the question whose "yes" choice means consent; a form
+	// whose consent is declined completes without a Response.
+	Consent string
+	// Eligible, when set, must be true at completion for a Response to be
+	// produced (e.g. adults only).
+	Eligible  *Expr
+	Questions []*Question
+	Lists     map[string]*List
+	File      string
+	byName    map[string]int
+	calcs     []int // calculate rows in dependency order
+	groups    int   // number of groups
+}
+
+// Question returns the question called name, or nil.
+func (f *Form) Question(name string) *Question {
+	i, ok := f.byName[name]
+	if !ok {
+		return nil
+	}
+	return f.Questions[i]
+}
+
+// Response is a completed interview, ready for storage. Answers hold
+// language-neutral codes: choice names, select_multiple as space-separated
+// names, numbers in canonical ASCII, dates as YYYY-MM-DD or YYYY-MM.
+type Response struct {
+	Form        string
+	FormVersion int
+	Language    string   // language the interview was completed in
+	Languages   []string // every language used, in order of first use
+	Answers     map[string]string
+	Context     map[string]string // start context (invite token, municipality…)
+	Started     time.Time
+	Completed   time.Time
+}
+
+// Duration is how long the interview took.
+func (r Response) Duration() time.Duration { return r.Completed.Sub(r.Started) }
