@@ -1,0 +1,178 @@
+// Package locales owns every text needsbot shows: the go-i18n message files,
+// one per language, embedded in the binary; the list of supported languages
+// with their native names; and matching a Telegram language_code to one of
+// them.
+package locales
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+)
+
+//go:embed active.*.toml
+var embedded embed.FS
+
+// Embedded returns the message files shipped in the binary.
+func Embedded() fs.FS { return embedded }
+
+// Source is the language every other is translated from.
+const Source = "en"
+
+// Supported lists the respondent languages in the order the language picker
+// offers them when nothing better is known (QUESTIONNAIRES.md).
+var Supported = []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl"}
+
+// rtl are the right-to-left languages among the supported ones.
+var rtl = map[string]bool{"ar": true, "ur": true, "fa": true, "ps": true}
+
+// Language is one language a catalog has messages for.
+type Language struct {
+	Code string // BCP 47 code as used in file names, e.g. "zh-Hans"
+	Tag  language.Tag
+	Name string // the language's own name in its own script
+	RTL  bool
+}
+
+// Catalog renders message ids in the shipped languages. It is immutable and
+// safe for concurrent use.
+type Catalog struct {
+	bundle  *i18n.Bundle
+	loc     map[string]*i18n.Localizer
+	ids     map[string]map[string]bool // language → message ids present
+	langs   []Language
+	byCode  map[string]Language
+	matcher language.Matcher
+}
+
+// New returns a catalog of the embedded message files.
+func New() (*Catalog, error) { return NewFS(embedded) }
+
+// NewFS loads every active.<lang>.toml file at the root of fsys.
+func NewFS(fsys fs.FS) (*Catalog, error) {
+	b := i18n.NewBundle(language.MustParse(Source))
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, byCode: map[string]Language{}}
+	names, err := fs.Glob(fsys, "active.*.toml")
+	if err != nil {
+		return nil, fmt.Errorf("list message files: %w", err)
+	}
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		mf, err := b.ParseMessageFileBytes(data, name)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		code := strings.TrimSuffix(strings.TrimPrefix(path.Base(name), "active."), ".toml")
+		ids := map[string]bool{}
+		for _, m := range mf.Messages {
+			ids[m.ID] = true
+		}
+		c.ids[code] = ids
+		c.loc[code] = i18n.NewLocalizer(b, code, Source)
+		c.addLanguage(code, mf.Tag)
+	}
+	if _, ok := c.loc[Source]; !ok {
+		return nil, fmt.Errorf("no active.%s.toml: the source language is required", Source)
+	}
+	order := map[string]int{}
+	for i, code := range Supported {
+		order[code] = i + 1
+	}
+	sort.SliceStable(c.langs, func(i, j int) bool {
+		oi, oj := order[c.langs[i].Code], order[c.langs[j].Code]
+		if oi == 0 || oj == 0 {
+			return oi != 0 || (oj == 0 && c.langs[i].Code < c.langs[j].Code)
+		}
+		return oi < oj
+	})
+	tags := make([]language.Tag, len(c.langs))
+	for i, l := range c.langs {
+		tags[i] = l.Tag
+	}
+	c.matcher = language.NewMatcher(tags)
+	return c, nil
+}
+
+func (c *Catalog) addLanguage(code string, tag language.Tag) {
+	l := Language{Code: code, Tag: tag, RTL: rtl[code]}
+	l.Name = display.Self.Name(tag)
+	if l.Name == "" {
+		l.Name = code
+	}
+	// Capitalise the first letter where the script has case (français →
+	// Français): a button label starts with a capital.
+	l.Name = capitalise(l.Name)
+	c.langs = append(c.langs, l)
+	c.byCode[code] = l
+}
+
+func capitalise(s string) string {
+	for i, r := range s {
+		return strings.ToUpper(string(r)) + s[i+len(string(r)):]
+	}
+	return s
+}
+
+// Languages lists the catalog's languages, in picker order.
+func (c *Catalog) Languages() []Language { return c.langs }
+
+// Language returns the language with code, and whether the catalog has it.
+func (c *Catalog) Language(code string) (Language, bool) {
+	l, ok := c.byCode[code]
+	return l, ok
+}
+
+// Match maps a Telegram language_code hint (it, it-IT, pt-br, zh-hans, or
+// "") to a catalog language, and reports whether the match is confident.
+func (c *Catalog) Match(hint string) (string, bool) {
+	if hint == "" {
+		return "", false
+	}
+	t, err := language.Parse(hint)
+	if err != nil {
+		return "", false
+	}
+	_, i, conf := c.matcher.Match(t)
+	if conf < language.High {
+		return "", false
+	}
+	return c.langs[i].Code, true
+}
+
+// Has reports whether lang has a message with id.
+func (c *Catalog) Has(lang, id string) bool { return c.ids[lang][id] }
+
+// IDs returns the message ids of lang.
+func (c *Catalog) IDs(lang string) map[string]bool { return c.ids[lang] }
+
+// Text renders message id in lang with data; data["Count"], when present,
+// selects the plural form. A message missing in lang falls back to the
+// source language; an unknown id renders as the id itself, so a missing
+// text is visible instead of silent.
+func (c *Catalog) Text(lang, id string, data map[string]any) string {
+	loc, ok := c.loc[lang]
+	if !ok {
+		loc = c.loc[Source]
+	}
+	cfg := &i18n.LocalizeConfig{MessageID: id, TemplateData: data}
+	if n, ok := data["Count"]; ok {
+		cfg.PluralCount = n
+	}
+	s, err := loc.Localize(cfg)
+	if err != nil || s == "" {
+		return id
+	}
+	return s
+}
