@@ -219,7 +219,8 @@ type exprLexer struct {
 }
 
 func lexExpr(src string) ([]exprToken, error) {
-	l := &exprLexer{src: src, col: 1}
+	// A token takes about four bytes of a typical expression.
+	l := &exprLexer{src: src, col: 1, toks: make([]exprToken, 0, len(src)/4+2)}
 	for {
 		t, err := l.next()
 		if err != nil {

@@ -355,6 +355,8 @@ func evalCall(n *exprNode, env Env) Value {
 	case fnNot:
 		return BoolValue(!arg(0).Bool())
 	case fnSelected:
+		// Membership in the space-separated list. The code is trimmed, as
+		// JavaRosa does, since codes never contain spaces.
 		list, code := arg(0).String(), trimXPathSpace(arg(1).String())
 		found := false
 		eachSelected(list, func(f string) bool {

@@ -103,5 +103,5 @@ type Reply struct {
 	// is asked again; ErrorArgs are its arguments.
 	Error     string
 	ErrorArgs map[string]any
-	Response   *Response
+	Response  *Response
 }

@@ -35,7 +35,7 @@ type State struct {
 	Pending string
 	// Context is the start context: invite payload and what it resolved to.
 	Context map[string]string
-	Consent bool // the consent question was answered yes
+	Consent bool  // the consent question was answered yes
 	Started int64 // unix seconds
 	Updated int64 // unix seconds
 	// Reached is the furthest question name reached, for abandonment funnels.

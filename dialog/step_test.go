@@ -129,11 +129,11 @@ func TestIntegerAnswers(t *testing.T) {
 		in, stored, err string
 	}{
 		{"42", "42", ""},
-		{" ٤٢ ", "42", ""},       // Arabic-Indic
-		{"۳۵", "35", ""},         // Persian
-		{"४२", "42", ""},         // Devanagari
-		{"৪২", "42", ""},         // Bengali
-		{"４２", "42", ""},         // full-width
+		{" ٤٢ ", "42", ""}, // Arabic-Indic
+		{"۳۵", "35", ""},   // Persian
+		{"४२", "42", ""},   // Devanagari
+		{"৪২", "42", ""},   // Bengali
+		{"４２", "42", ""},   // full-width
 		{"abc", "", MsgBadInteger},
 		{"4.5", "", MsgBadInteger},
 		{"150", "", "q.tipi.age.constraint"},
