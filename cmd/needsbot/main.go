@@ -38,6 +38,8 @@ type cmdEnv struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run the bot (webhook or long polling)", runRun},
+		{"migrate", "apply database migrations and exit", runMigrate},
 		{"lint", "check questionnaire definitions and locales", runLint},
 		{"simulate", "walk a questionnaire in the terminal, or print a script's transcript", runSimulate},
 	}

@@ -1,0 +1,16 @@
+// Package bot is needsbot's Telegram channel: the only importer of
+// github.com/go-telegram/bot. It takes updates (webhook or long polling),
+// keeps one chat's updates in order and applies each at most once, maps
+// them to dialog inputs, renders the engine's replies in the respondent's
+// language as HTML with inline keyboards, and sends them through one
+// outbound sender that owns Telegram's rate limits and errors.
+//
+// bot never imports storage: it declares the small interfaces it needs
+// (Sessions, Responses, Invites) and cmd wires the storage types in.
+//
+// Several go-telegram/bot defaults are unsafe for us (DESIGN.md): its
+// update loop runs every update in its own goroutine, its webhook handler
+// answers 200 before processing and for a wrong secret, and its poller
+// commits the offset before handling. So the webhook handler, the poller
+// and the per-chat workers are ours; the library is used for Bot API calls.
+package bot

@@ -1,0 +1,603 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	tgmodels "github.com/go-telegram/bot/models"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/locales"
+)
+
+// Staff handles staff commands, staff links and their buttons. Each method
+// reports whether it handled the update; a user without the right role is
+// not handled, so the respondent path answers as for an unknown command and
+// reveals nothing.
+type Staff interface {
+	Command(ctx context.Context, r *Request, name, args string) (bool, error)
+	Callback(ctx context.Context, r *Request, cb Callback, queryID string, msgID int) (bool, error)
+	Start(ctx context.Context, r *Request, payload string) (bool, error)
+}
+
+// Request is what a staff handler gets about the update: who, where, in
+// which language, and the tools to answer.
+type Request struct {
+	Chat, User int64
+	Name       string // the user's first name (staff only; never stored for respondents)
+	Lang       string
+	Sender     *Sender
+	Renderer   *Renderer
+}
+
+// Config wires a Handler.
+type Config struct {
+	Forms       *dialog.Library
+	DefaultForm string // questionnaire of a /start without invite (default immigrati)
+	// DefaultContext, when set, lets /start without an invite begin an
+	// interview for a default municipality (before invites exist).
+	DefaultContext map[string]string
+	Catalog        *locales.Catalog
+	Sessions       Sessions
+	Responses      Responses
+	Invites        Invites // optional
+	Staff          Staff   // optional
+	Sender         *Sender
+	// Pseudonym maps a Telegram user id to the respondent's keyed pseudonym.
+	Pseudonym func(userID int64) string
+	Username  string // the bot's username, for /start@username
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Events    EventObserver
+}
+
+// EventObserver is told about interview events and handled updates, for
+// metrics.
+type EventObserver interface {
+	Update(kind, outcome string, d time.Duration)
+	Interview(event string) // started, completed, abandoned, declined
+}
+
+type nopEvents struct{}
+
+func (nopEvents) Update(string, string, time.Duration) {}
+func (nopEvents) Interview(string)                     {}
+
+// Handler applies one update: load, step, save, send.
+type Handler struct {
+	cfg Config
+	r   *Renderer
+	log *slog.Logger
+}
+
+// NewHandler returns a handler.
+func NewHandler(cfg Config) *Handler {
+	if cfg.DefaultForm == "" {
+		cfg.DefaultForm = "immigrati"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Events == nil {
+		cfg.Events = nopEvents{}
+	}
+	return &Handler{cfg: cfg, r: NewRenderer(cfg.Catalog), log: cfg.Logger}
+}
+
+// Renderer returns the handler's renderer.
+func (h *Handler) Renderer() *Renderer { return h.r }
+
+type evKind uint8
+
+const (
+	evOther evKind = iota
+	evText
+	evCommand
+	evCallback
+	evMedia
+	evForward
+	evEdited
+	evGroup
+)
+
+var evNames = [...]string{"other", "text", "command", "callback", "media", "forward", "edited", "group"}
+
+// event is an update reduced to what the channel needs.
+type event struct {
+	update   int64
+	kind     evKind
+	chat     int64
+	user     int64
+	name     string
+	langHint string
+	text     string
+	cmd      string
+	args     string
+	query    string // callback query id
+	data     string
+	msgID    int // the message a callback belongs to
+	bareCmd  bool
+}
+
+// ChatOf returns the chat an update belongs to (0 when none), the key that
+// keeps one chat's updates in order.
+func ChatOf(u *tgmodels.Update) int64 {
+	switch {
+	case u.Message != nil:
+		return u.Message.Chat.ID
+	case u.EditedMessage != nil:
+		return u.EditedMessage.Chat.ID
+	case u.ChannelPost != nil:
+		return u.ChannelPost.Chat.ID
+	case u.EditedChannelPost != nil:
+		return u.EditedChannelPost.Chat.ID
+	case u.CallbackQuery != nil:
+		if m := u.CallbackQuery.Message.Message; m != nil {
+			return m.Chat.ID
+		}
+		return u.CallbackQuery.From.ID
+	case u.MyChatMember != nil:
+		return u.MyChatMember.Chat.ID
+	}
+	return 0
+}
+
+func (h *Handler) classify(u *tgmodels.Update) event {
+	ev := event{update: u.ID, chat: ChatOf(u)}
+	switch {
+	case u.Message != nil:
+		m := u.Message
+		if m.From != nil {
+			ev.user, ev.name, ev.langHint = m.From.ID, m.From.FirstName, m.From.LanguageCode
+		}
+		if m.Chat.Type != tgmodels.ChatTypePrivate {
+			ev.kind = evGroup
+			ev.text = m.Text
+			return ev
+		}
+		switch {
+		case m.ForwardOrigin != nil:
+			ev.kind = evForward
+		case m.Text != "":
+			ev.kind, ev.text = evText, m.Text
+			if name, args, ok := h.command(m.Text); ok {
+				ev.kind, ev.cmd, ev.args = evCommand, name, args
+			}
+		default:
+			ev.kind = evMedia
+		}
+	case u.EditedMessage != nil:
+		ev.kind = evEdited
+		if u.EditedMessage.Chat.Type != tgmodels.ChatTypePrivate {
+			ev.kind = evOther
+		}
+		if f := u.EditedMessage.From; f != nil {
+			ev.user, ev.langHint = f.ID, f.LanguageCode
+		}
+	case u.ChannelPost != nil:
+		ev.kind, ev.text = evGroup, u.ChannelPost.Text
+	case u.CallbackQuery != nil:
+		cq := u.CallbackQuery
+		ev.kind, ev.query, ev.data = evCallback, cq.ID, cq.Data
+		ev.user, ev.name, ev.langHint = cq.From.ID, cq.From.FirstName, cq.From.LanguageCode
+		// A message older than 48 h is "inaccessible" (date 0): nil.
+		if m := cq.Message.Message; m != nil {
+			ev.msgID = m.ID
+			if m.Chat.Type != tgmodels.ChatTypePrivate {
+				ev.kind = evGroup
+			}
+		}
+	}
+	return ev
+}
+
+// command parses "/name@bot args"; a command addressed to another bot is
+// not ours.
+func (h *Handler) command(text string) (name, args string, ok bool) {
+	if !strings.HasPrefix(text, "/") {
+		return "", "", false
+	}
+	word, rest, _ := strings.Cut(text[1:], " ")
+	name, at, addressed := strings.Cut(word, "@")
+	if addressed && h.cfg.Username != "" && !strings.EqualFold(at, h.cfg.Username) {
+		return "", "", false
+	}
+	if name == "" {
+		return "", "", false
+	}
+	return strings.ToLower(name), strings.TrimSpace(rest), true
+}
+
+// Outcome of handling an update, for the intake.
+type Outcome struct {
+	// Answer, when set, is a callback answer to put in the webhook's HTTP
+	// response instead of calling the Bot API (it saves a request).
+	Answer *CallbackAnswer
+}
+
+// CallbackAnswer is an answerCallbackQuery call.
+type CallbackAnswer struct {
+	QueryID string
+	Text    string
+}
+
+// maxConflicts bounds compare-and-swap retries of one update.
+const maxConflicts = 5
+
+// Handle applies one update. It returns an error only when the update
+// should be delivered again (its effect could not be saved); a user's
+// mistake or a refusal by Telegram is not an error. deferAnswer lets the
+// callback answer travel in the webhook response.
+func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bool) (out Outcome, err error) {
+	start := time.Now()
+	ev := h.classify(u)
+	defer func() {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		h.cfg.Events.Update(evNames[ev.kind], outcome, time.Since(start))
+	}()
+	switch {
+	case ev.chat == 0 || ev.kind == evOther:
+		return out, nil
+	case ev.kind == evGroup:
+		return out, h.group(ctx, ev)
+	}
+	for attempt := 0; ; attempt++ {
+		out, err = h.apply(ctx, ev, deferAnswer)
+		if !errors.Is(err, ErrConflict) || attempt >= maxConflicts {
+			return out, err
+		}
+	}
+}
+
+// group answers in groups and channels, only when addressed: one short
+// "write to me in private", nothing kept.
+func (h *Handler) group(ctx context.Context, ev event) error {
+	_, _, cmd := h.command(ev.text)
+	mention := h.cfg.Username != "" && strings.Contains(strings.ToLower(ev.text), "@"+strings.ToLower(h.cfg.Username))
+	if ev.query != "" {
+		return h.cfg.Sender.Answer(ctx, ev.query, h.r.Plain(h.lang("", ev.langHint), MsgGroup, nil))
+	}
+	if !cmd && !mention {
+		return nil
+	}
+	_, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.r.Text(h.lang("", ev.langHint), MsgGroup, nil)})
+	return ignoreTelegram(err)
+}
+
+// ignoreTelegram drops refusals by Telegram (blocked, bad request): they
+// must not make the update be delivered again.
+func ignoreTelegram(err error) error {
+	if errors.Is(err, ErrBlocked) || errors.Is(err, ErrTelegram) {
+		return nil
+	}
+	return err
+}
+
+// lang is the language to speak: the interview's, else the best match of
+// Telegram's hint, else English.
+func (h *Handler) lang(state, hint string) string {
+	if state != "" {
+		return state
+	}
+	if l, ok := h.cfg.Catalog.Match(hint); ok {
+		return l
+	}
+	return locales.Source
+}
+
+// turn is one attempt at applying an update.
+type turn struct {
+	h       *Handler
+	ev      event
+	loaded  Loaded
+	state   dialog.State
+	form    *dialog.Form
+	lang    string
+	defer_  bool
+	answer  *CallbackAnswer // callback answer, once decided
+	lastMsg int
+	notice  string
+	edits   []edit // messages to settle before the replies go out
+	cbPos   int    // position of the tapped button's question, -1 if none
+	saved   bool
+}
+
+// edit is a message to change: its text, and its keyboard (none when nil).
+type edit struct {
+	msg int
+	m   Message
+}
+
+func (h *Handler) apply(ctx context.Context, ev event, deferAnswer bool) (Outcome, error) {
+	loaded, err := h.cfg.Sessions.Load(ctx, ev.chat, ev.update)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("load session: %w", err)
+	}
+	t := &turn{h: h, ev: ev, loaded: loaded, defer_: deferAnswer, lastMsg: loaded.LastMsg, cbPos: -1}
+	if loaded.Seen == SeenSent {
+		// Fully handled already: only stop the button's spinner.
+		return t.finish(ctx)
+	}
+	if loaded.Blob != nil {
+		if t.state, err = dialog.Decode(loaded.Blob); err != nil {
+			h.log.Warn("unreadable session, starting afresh", "chat", h.chatKey(ev.chat), "err", err)
+			t.state = dialog.State{Version: loaded.Version}
+		}
+	}
+	t.state.Version = loaded.Version
+	t.form = h.formFor(t.state)
+	t.lang = h.lang(t.state.Lang, ev.langHint)
+	if loaded.Seen == SeenApplied {
+		// Applied before, but its replies may never have gone out: show
+		// the current question again so nobody is left waiting.
+		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	}
+	return t.dispatch(ctx)
+}
+
+// chatKey is a log-safe pseudonymous key for a chat.
+func (h *Handler) chatKey(chat int64) string {
+	if h.cfg.Pseudonym == nil {
+		return "?"
+	}
+	p := h.cfg.Pseudonym(chat)
+	return p[:min(12, len(p))]
+}
+
+func (h *Handler) formFor(s dialog.State) *dialog.Form {
+	if s.Form != "" {
+		if f := h.cfg.Forms.Get(s.Form, s.FormVersion); f != nil {
+			return f
+		}
+		if f := h.cfg.Forms.Latest(s.Form); f != nil {
+			return f
+		}
+	}
+	return h.cfg.Forms.Latest(h.cfg.DefaultForm)
+}
+
+func (t *turn) request() *Request {
+	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.h.r}
+}
+
+func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
+	ev, h := t.ev, t.h
+	switch ev.kind {
+	case evText:
+		return t.step(ctx, dialog.Input{Kind: dialog.InText, Text: ev.text}, true)
+	case evMedia:
+		t.say(ctx, MsgOnlyText)
+		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	case evForward:
+		t.say(ctx, MsgForwarded)
+		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	case evEdited:
+		t.say(ctx, MsgEdited)
+		return Outcome{}, nil
+	case evCallback:
+		return t.callback(ctx)
+	case evCommand:
+		switch ev.cmd {
+		case "start":
+			return t.start(ctx)
+		case "language", "lingua", "lang":
+			return t.picker(ctx)
+		case "back":
+			return t.step(ctx, dialog.Input{Kind: dialog.InBack}, true)
+		case "skip":
+			return t.step(ctx, dialog.Input{Kind: dialog.InSkip}, true)
+		case "restart":
+			return t.step(ctx, dialog.Input{Kind: dialog.InRestart, Context: t.state.Context}, true)
+		case "help":
+			t.say(ctx, MsgHelp)
+			return Outcome{}, nil
+		case "privacy":
+			t.say(ctx, MsgPrivacy)
+			return Outcome{}, nil
+		case "delete":
+			return t.confirmDelete(ctx)
+		}
+		if h.cfg.Staff != nil {
+			ok, err := h.cfg.Staff.Command(ctx, t.request(), ev.cmd, ev.args)
+			if err != nil || ok {
+				return Outcome{}, err
+			}
+		}
+		t.say(ctx, MsgUnknownCommand)
+		return Outcome{}, nil
+	}
+	return Outcome{}, nil
+}
+
+// say sends one bot message in the turn's language; Telegram refusals are
+// logged, not retried.
+func (t *turn) say(ctx context.Context, id string) {
+	if _, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, Message{Text: t.h.r.Text(t.lang, id, nil)}); err != nil {
+		t.h.log.Warn("send failed", "chat", t.h.chatKey(t.ev.chat), "msg", id, "err", err)
+	}
+}
+
+func (t *turn) start(ctx context.Context) (Outcome, error) {
+	h, payload := t.h, t.ev.args
+	if payload != "" && h.cfg.Staff != nil {
+		ok, err := h.cfg.Staff.Start(ctx, t.request(), payload)
+		if err != nil || ok {
+			return Outcome{}, err
+		}
+	}
+	in := dialog.Input{Kind: dialog.InStart, Payload: payload, Context: h.cfg.DefaultContext}
+	switch {
+	case payload != "" && h.cfg.Invites != nil:
+		inv, err := h.cfg.Invites.Resolve(ctx, payload, h.pseudonym(t.ev.user))
+		if msg := inviteMessage(err); msg != "" {
+			t.say(ctx, msg)
+			return Outcome{}, nil
+		} else if err != nil {
+			return Outcome{}, fmt.Errorf("resolve invite: %w", err)
+		}
+		in.Context = inv.Context
+		if f := h.cfg.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
+			t.form = f
+		}
+	case t.state.Phase == dialog.PhaseAsking || t.state.Phase == dialog.PhaseLanguage:
+		// Resuming: no invite needed.
+		if t.state.Phase == dialog.PhaseAsking {
+			t.say(ctx, MsgResume)
+		}
+	case h.cfg.DefaultContext == nil:
+		t.say(ctx, MsgNoInvite)
+		return Outcome{}, nil
+	}
+	return t.step(ctx, in, true)
+}
+
+func inviteMessage(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrInviteUnknown):
+		return MsgInviteUnknown
+	case errors.Is(err, ErrInviteExpired):
+		return MsgInviteExpired
+	case errors.Is(err, ErrInviteRevoked):
+		return MsgInviteRevoked
+	case errors.Is(err, ErrInviteExhausted):
+		return MsgInviteExhausted
+	case errors.Is(err, ErrInviteLimited):
+		return MsgInviteLimited
+	}
+	return ""
+}
+
+func (h *Handler) pseudonym(user int64) string {
+	if h.cfg.Pseudonym == nil {
+		return ""
+	}
+	return h.cfg.Pseudonym(user)
+}
+
+// picker sends the language menu: the language suggested by Telegram's
+// hint first, then the others in the usual order.
+func (t *turn) picker(ctx context.Context) (Outcome, error) {
+	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(t.lang, t.ev.langHint))
+	return Outcome{}, ignoreTelegram(err)
+}
+
+func (h *Handler) languageMenu(lang, hint string) Message {
+	langs := h.cfg.Catalog.Languages()
+	first, _ := h.cfg.Catalog.Match(hint)
+	var keys []Key
+	add := func(l locales.Language) {
+		data, _ := Callback{Kind: CbLanguage, Option: l.Code}.Encode()
+		keys = append(keys, Key{Text: l.Name, Data: data})
+	}
+	for _, l := range langs {
+		if l.Code == first {
+			add(l)
+		}
+	}
+	for _, l := range langs {
+		if l.Code != first {
+			add(l)
+		}
+	}
+	// Two names per row read well in every script.
+	var rows [][]Key
+	for i := 0; i < len(keys); i += 2 {
+		rows = append(rows, keys[i:min(i+2, len(keys))])
+	}
+	return Message{Text: h.r.Text(lang, MsgLanguageChoose, nil), Keyboard: rows}
+}
+
+func (t *turn) confirmDelete(ctx context.Context) (Outcome, error) {
+	yes, _ := Callback{Kind: CbDelete, Option: "yes"}.Encode()
+	no, _ := Callback{Kind: CbDelete, Option: "no"}.Encode()
+	m := Message{Text: t.h.r.Text(t.lang, MsgDeleteConfirm, nil), Keyboard: [][]Key{{
+		{Text: t.h.r.Plain(t.lang, MsgDeleteYes, nil), Data: yes},
+		{Text: t.h.r.Plain(t.lang, MsgDeleteNo, nil), Data: no},
+	}}}
+	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
+	return Outcome{}, ignoreTelegram(err)
+}
+
+var inputKinds = map[byte]dialog.InputKind{
+	CbChoose: dialog.InChoose, CbToggle: dialog.InToggle, CbDone: dialog.InDone,
+	CbBack: dialog.InBack, CbSkip: dialog.InSkip, CbAck: dialog.InChoose,
+}
+
+func (t *turn) callback(ctx context.Context) (Outcome, error) {
+	h, ev := t.h, t.ev
+	cb, err := DecodeCallback(ev.data)
+	if err != nil {
+		// Forged or foreign data: a gentle notice and the current question.
+		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	}
+	switch cb.Kind {
+	case CbLanguage:
+		if _, ok := h.cfg.Catalog.Language(cb.Option); !ok {
+			t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+			return t.finish(ctx)
+		}
+		t.lang = cb.Option
+		// The menu's message is settled: show the chosen language.
+		if ev.msgID != 0 {
+			l, _ := h.cfg.Catalog.Language(cb.Option)
+			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: "🌐 " + l.Name}})
+		}
+		if t.state.Phase == dialog.PhaseNew && t.state.Form == "" && h.cfg.DefaultContext == nil {
+			// Only a language, no interview yet.
+			t.state.Lang = cb.Option
+		}
+		return t.step(ctx, dialog.Input{Kind: dialog.InSetLanguage, Lang: cb.Option}, true)
+	case CbDelete:
+		return t.delete(ctx, cb.Option == "yes")
+	case CbStaff:
+		if h.cfg.Staff != nil {
+			ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)
+			if err != nil || ok {
+				return Outcome{}, err
+			}
+		}
+		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		return t.finish(ctx)
+	}
+	t.cbPos = cb.Pos
+	in := dialog.Input{Kind: inputKinds[cb.Kind], Option: cb.Option, Button: true, Pos: cb.Pos, Seq: cb.Seq}
+	if cb.Kind == CbBack || cb.Kind == CbSkip {
+		// Navigation keys are checked for staleness too.
+		in.Option = ""
+	}
+	return t.step(ctx, in, true)
+}
+
+func (t *turn) delete(ctx context.Context, yes bool) (Outcome, error) {
+	h, ev := t.h, t.ev
+	if ev.msgID != 0 {
+		t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: h.r.Text(t.lang, MsgDeleteConfirm, nil)}})
+	}
+	if !yes {
+		t.say(ctx, MsgDeleteCancelled)
+		return t.finish(ctx)
+	}
+	n, err := h.cfg.Responses.Erase(ctx, h.pseudonym(ev.user))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("erase responses: %w", err)
+	}
+	if err := h.cfg.Sessions.Delete(ctx, ev.chat); err != nil {
+		return Outcome{}, fmt.Errorf("erase session: %w", err)
+	}
+	h.log.Info("respondent erased", "chat", h.chatKey(ev.chat), "responses", n)
+	t.say(ctx, MsgDeleteDone)
+	return t.finish(ctx)
+}

@@ -1,0 +1,344 @@
+package bot
+
+import (
+	"html"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/width"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/locales"
+)
+
+// MaxText is Telegram's limit on a message's text, in characters.
+const MaxText = 4096
+
+// Bot message ids (locales/active.*.toml, prefix b.).
+const (
+	MsgHelp            = "b.help"
+	MsgPrivacy         = "b.privacy"
+	MsgDeleteConfirm   = "b.delete.confirm"
+	MsgDeleteYes       = "b.delete.yes"
+	MsgDeleteNo        = "b.delete.no"
+	MsgDeleteDone      = "b.delete.done"
+	MsgDeleteCancelled = "b.delete.cancelled"
+	MsgUnknownCommand  = "b.unknown_command"
+	MsgOnlyText        = "b.only_text"
+	MsgForwarded       = "b.forwarded"
+	MsgEdited          = "b.edited"
+	MsgGroup           = "b.group"
+	MsgError           = "b.error"
+	MsgNoInvite        = "b.no_invite"
+	MsgMultiHint       = "b.multi_hint"
+	MsgResume          = "b.resume"
+	MsgInviteUnknown   = "b.invite.unknown"
+	MsgInviteExpired   = "b.invite.expired"
+	MsgInviteRevoked   = "b.invite.revoked"
+	MsgInviteExhausted = "b.invite.exhausted"
+	MsgInviteLimited   = "b.invite.limited"
+	MsgLanguageChoose  = "m.language.choose"
+)
+
+// Commands are the respondent commands registered with setMyCommands; each
+// has a description message b.cmd.<name>.
+var Commands = []string{"start", "language", "back", "restart", "help", "privacy", "delete"}
+
+// MessageIDs lists every message id this package renders, for lint.
+func MessageIDs() []string {
+	ids := []string{MsgHelp, MsgPrivacy, MsgDeleteConfirm, MsgDeleteYes, MsgDeleteNo, MsgDeleteDone,
+		MsgDeleteCancelled, MsgUnknownCommand, MsgOnlyText, MsgForwarded, MsgEdited, MsgGroup, MsgError,
+		MsgNoInvite, MsgMultiHint, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
+		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
+	for _, c := range Commands {
+		ids = append(ids, "b.cmd."+c)
+	}
+	return ids
+}
+
+// Key is one inline button: its visible text and its callback data.
+type Key struct{ Text, Data string }
+
+// Message is a rendered message: Telegram HTML text and an inline keyboard.
+type Message struct {
+	Text     string
+	Keyboard [][]Key
+}
+
+// Renderer turns dialog replies into Telegram messages in a language. It
+// is immutable and safe for concurrent use.
+type Renderer struct {
+	cat *locales.Catalog
+}
+
+// NewRenderer returns a renderer over the catalog.
+func NewRenderer(cat *locales.Catalog) *Renderer { return &Renderer{cat: cat} }
+
+// Unicode directional marks: a right-to-left mark at the start of a line,
+// isolates around numbers and Latin fragments so they keep their order
+// inside Arabic or Urdu text.
+const (
+	rlm = "\u200f"
+	lri = "\u2066"
+	fsi = "\u2068"
+	pdi = "\u2069"
+)
+
+func (r *Renderer) rtl(lang string) bool {
+	l, ok := r.cat.Language(lang)
+	return ok && l.RTL
+}
+
+// Text renders message id with data, HTML-escaping string arguments (and,
+// in right-to-left languages, isolating them).
+func (r *Renderer) Text(lang, id string, data map[string]any) string {
+	if len(data) > 0 {
+		rtl := r.rtl(lang)
+		esc := make(map[string]any, len(data))
+		for k, v := range data {
+			if s, ok := v.(string); ok {
+				if k == "Choice" {
+					s = r.Plain(lang, s, nil)
+				}
+				s = html.EscapeString(s)
+				if rtl {
+					s = fsi + s + pdi
+				}
+				v = s
+			}
+			esc[k] = v
+		}
+		data = esc
+	}
+	return r.cat.Text(lang, id, data)
+}
+
+var tagRe = regexp.MustCompile(`<[^>]*>`)
+
+// Plain renders a message as plain text (for button labels).
+func (r *Renderer) Plain(lang, id string, data map[string]any) string {
+	return html.UnescapeString(tagRe.ReplaceAllString(r.cat.Text(lang, id, data), ""))
+}
+
+func (r *Renderer) progress(lang string, p dialog.Progress) string {
+	if p.Of <= 1 {
+		return ""
+	}
+	s := r.cat.Text(lang, dialog.MsgProgress, map[string]any{"N": p.N, "Of": p.Of})
+	if r.rtl(lang) {
+		return rlm + lri + s + pdi
+	}
+	return s
+}
+
+// Ask renders a question (ReplyAsk or ReplyKeyboard) of form f.
+func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, error) {
+	var b strings.Builder
+	if rep.Error != "" {
+		b.WriteString("⚠️ ")
+		b.WriteString(r.Text(lang, rep.Error, rep.ErrorArgs))
+		b.WriteString("\n\n")
+	}
+	b.WriteString("<b>")
+	b.WriteString(r.Text(lang, rep.Msg, rep.Args))
+	b.WriteString("</b>")
+	if rep.Hint != "" {
+		b.WriteString("\n<i>")
+		b.WriteString(r.Text(lang, rep.Hint, nil))
+		b.WriteString("</i>")
+	}
+	if q := f.Question(rep.Question); q != nil {
+		var how string
+		switch q.Type {
+		case dialog.TypeSelectMultiple:
+			how = MsgMultiHint
+		case dialog.TypeText:
+			how = dialog.MsgTypeText
+		case dialog.TypeInteger, dialog.TypeDecimal:
+			how = dialog.MsgTypeNumber
+		}
+		if how != "" {
+			b.WriteString("\n\n")
+			b.WriteString(r.Text(lang, how, nil))
+		}
+		if q.Type == dialog.TypeDate && rep.Args["Year"] != nil {
+			b.WriteString("\n\n")
+			b.WriteString(r.Text(lang, dialog.MsgMonth, nil))
+		} else if q.Type == dialog.TypeDate {
+			b.WriteString("\n\n")
+			b.WriteString(r.Text(lang, dialog.MsgYear, nil))
+		}
+	}
+	if p := r.progress(lang, rep.Progress); p != "" {
+		b.WriteString("\n\n<i>")
+		b.WriteString(p)
+		b.WriteString("</i>")
+	}
+	kb, err := r.keyboard(lang, rep)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Text: b.String(), Keyboard: kb}, nil
+}
+
+// Answered renders the settled form of an answered question's message:
+// its label and the answer, without buttons.
+func (r *Renderer) Answered(lang string, f *dialog.Form, rep dialog.Reply) Message {
+	var b strings.Builder
+	b.WriteString("<b>")
+	b.WriteString(r.Text(lang, "q."+f.ID+"."+rep.Question, nil))
+	b.WriteString("</b>")
+	var parts []string
+	for _, id := range rep.AnswerMsgs {
+		parts = append(parts, r.Text(lang, id, nil))
+	}
+	if rep.Answer != "" {
+		a := html.EscapeString(rep.Answer)
+		if r.rtl(lang) {
+			a = lri + a + pdi
+		}
+		parts = append(parts, a)
+	}
+	if len(parts) > 0 {
+		b.WriteString("\n✓ <i>")
+		b.WriteString(strings.Join(parts, ", "))
+		b.WriteString("</i>")
+	}
+	return Message{Text: b.String()}
+}
+
+func (r *Renderer) label(lang string, b dialog.Button) string {
+	var s string
+	if b.Literal != "" {
+		s = b.Literal
+	} else {
+		s = r.Plain(lang, b.Label, nil)
+	}
+	if r.rtl(lang) {
+		// Arrows point the way the text reads.
+		s = mirrorArrows.Replace(s)
+	}
+	if b.Checked {
+		s = "✅ " + s
+	} else if b.Kind == dialog.BtnToggle {
+		s = "▫️ " + s
+	}
+	return s
+}
+
+var mirrorArrows = strings.NewReplacer("◀", "▶", "▶", "◀")
+
+var buttonKinds = map[dialog.ButtonKind]byte{
+	dialog.BtnChoose: CbChoose, dialog.BtnToggle: CbToggle, dialog.BtnDone: CbDone,
+	dialog.BtnBack: CbBack, dialog.BtnSkip: CbSkip, dialog.BtnAck: CbAck,
+}
+
+func (r *Renderer) keyboard(lang string, rep dialog.Reply) ([][]Key, error) {
+	var opts, nav []Key
+	for _, b := range rep.Buttons {
+		data, err := Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option}.Encode()
+		if err != nil {
+			return nil, err
+		}
+		k := Key{Text: r.label(lang, b), Data: data}
+		switch b.Kind {
+		case dialog.BtnBack, dialog.BtnSkip, dialog.BtnDone:
+			nav = append(nav, k)
+		default:
+			opts = append(opts, k)
+		}
+	}
+	return Layout(opts, nav), nil
+}
+
+// displayWidth counts East Asian wide and full-width characters as two.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch width.LookupRune(r).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// rowBudget is roughly how many characters fit across a phone's keyboard.
+const rowBudget = 30
+
+// Layout arranges option keys in rows by label width (short labels share a
+// row, up to Telegram's 8; long labels get a row each; rows are balanced)
+// and puts navigation keys in a last row.
+func Layout(opts, nav []Key) [][]Key {
+	var rows [][]Key
+	if len(opts) > 0 {
+		maxW := 0
+		for _, k := range opts {
+			maxW = max(maxW, displayWidth(k.Text))
+		}
+		per := min(max(rowBudget/(maxW+3), 1), 8)
+		nrows := (len(opts) + per - 1) / per
+		per = (len(opts) + nrows - 1) / nrows
+		for i := 0; i < len(opts); i += per {
+			rows = append(rows, opts[i:min(i+per, len(opts))])
+		}
+	}
+	if len(nav) > 0 {
+		rows = append(rows, nav)
+	}
+	return rows
+}
+
+// Split cuts text into messages within Telegram's limit, at paragraph or
+// line boundaries where possible, never inside an HTML tag or entity.
+func Split(text string) []string {
+	if utf8.RuneCountInString(text) <= MaxText {
+		return []string{text}
+	}
+	var out []string
+	for utf8.RuneCountInString(text) > MaxText {
+		cut := prefixBytes(text, MaxText)
+		head := text[:cut]
+		at := strings.LastIndex(head, "\n\n")
+		if at <= 0 {
+			at = strings.LastIndex(head, "\n")
+		}
+		if at <= 0 {
+			at = strings.LastIndex(head, " ")
+		}
+		if at <= 0 {
+			at = cut
+		}
+		// Do not cut inside a tag or an entity.
+		if lt := strings.LastIndex(text[:at], "<"); lt > strings.LastIndex(text[:at], ">") {
+			at = lt
+		}
+		if amp := strings.LastIndex(text[:at], "&"); amp > strings.LastIndex(text[:at], ";") {
+			at = amp
+		}
+		if at <= 0 {
+			at = cut
+		}
+		out = append(out, strings.TrimSpace(text[:at]))
+		text = strings.TrimSpace(text[at:])
+	}
+	if text != "" {
+		out = append(out, text)
+	}
+	return out
+}
+
+// prefixBytes returns the byte length of the first n runes of s.
+func prefixBytes(s string, n int) int {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return pos
+		}
+		i++
+	}
+	return len(s)
+}

@@ -1,0 +1,164 @@
+package bot
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/locales"
+)
+
+func keys(labels ...string) []Key {
+	var ks []Key
+	for _, l := range labels {
+		ks = append(ks, Key{Text: l})
+	}
+	return ks
+}
+
+func shape(rows [][]Key) []int {
+	var s []int
+	for _, r := range rows {
+		s = append(s, len(r))
+	}
+	return s
+}
+
+func TestLayout(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Key
+		nav  []Key
+		want []int
+	}{
+		{"range 1-5 on one row", keys("1", "2", "3", "4", "5"), keys("◀", "▶"), []int{5, 2}},
+		{"yes no", keys("Sì", "No"), nil, []int{2}},
+		{"12 years in balanced rows", keys("2026", "2025", "2024", "2023", "2022", "2021", "2020", "2019", "2018", "2017", "2016", "2015"), nil, []int{4, 4, 4}},
+		{"long labels one per row", keys("Employee with a contract", "I work without a contract", "Looking for work"), nil, []int{1, 1, 1}},
+		{"medium labels two per row", keys("Romania", "Marocco", "Albania", "Cina", "Ucraina"), nil, []int{3, 2}},
+		{"wide CJK counts double", keys("找工作和培训", "住房问题很多", "医疗服务"), nil, []int{2, 1}},
+		{"never more than 8", keys("1", "2", "3", "4", "5", "6", "7", "8", "9", "10"), nil, []int{5, 5}},
+	}
+	for _, tt := range tests {
+		got := shape(Layout(tt.opts, tt.nav))
+		if !equalInts(got, tt.want) {
+			t.Errorf("%s: rows %v, want %v", tt.name, got, tt.want)
+		}
+		for _, r := range Layout(tt.opts, tt.nav) {
+			if len(r) > 8 {
+				t.Errorf("%s: row of %d", tt.name, len(r))
+			}
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSplit(t *testing.T) {
+	para := strings.Repeat("word ", 300) // 1500 chars
+	text := strings.Join([]string{para, para, para, para}, "\n\n")
+	parts := Split(text)
+	if len(parts) < 2 {
+		t.Fatalf("not split: %d parts", len(parts))
+	}
+	total := 0
+	for _, p := range parts {
+		if n := utf8.RuneCountInString(p); n > MaxText || n == 0 {
+			t.Fatalf("part of %d characters", n)
+		}
+		total += strings.Count(p, "word")
+	}
+	if total != 1200 {
+		t.Fatalf("lost words: %d", total)
+	}
+	if got := Split("short"); len(got) != 1 || got[0] != "short" {
+		t.Fatalf("short text: %q", got)
+	}
+	entity := strings.Repeat("x", MaxText-2) + "&amp;yyy"
+	for _, p := range Split(entity) {
+		if strings.HasSuffix(p, "&") || strings.HasPrefix(p, "amp;") {
+			t.Fatalf("split inside an entity: ...%q", p[max(0, len(p)-8):])
+		}
+	}
+}
+
+func testRenderer(t *testing.T) (*Renderer, *dialog.Library) {
+	t.Helper()
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewRenderer(cat), lib
+}
+
+func TestRenderAskEscapesAndFits(t *testing.T) {
+	r, lib := testRenderer(t)
+	f := lib.Latest("immigrati")
+	s, replies := dialog.Step(f, dialog.State{Lang: "it"}, dialog.Input{Kind: dialog.InStart}, now0)
+	s, replies = dialog.Step(f, s, dialog.Input{Kind: dialog.InChoose, Option: "yes", Button: true, Pos: s.Pos, Seq: s.Seq}, now0)
+	var ask dialog.Reply
+	for _, rep := range replies {
+		if rep.Kind == dialog.ReplyAsk {
+			ask = rep
+		}
+	}
+	m, err := r.Ask("it", f, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Text, "<b>") || !strings.Contains(m.Text, "2 / ") {
+		t.Errorf("question text: %q", m.Text)
+	}
+	for _, row := range m.Keyboard {
+		for _, k := range row {
+			if len(k.Data) > MaxCallbackData || k.Data == "" {
+				t.Errorf("callback data %q", k.Data)
+			}
+			if _, err := DecodeCallback(k.Data); err != nil {
+				t.Errorf("undecodable %q", k.Data)
+			}
+		}
+	}
+	// Arguments are escaped: a typed answer cannot inject HTML.
+	got := r.Text("en", dialog.MsgAnswered, map[string]any{"Answer": "<script>&"})
+	if strings.Contains(got, "<script>") || !strings.Contains(got, "&lt;script&gt;&amp;") {
+		t.Errorf("argument not escaped: %q", got)
+	}
+}
+
+func TestRightToLeftIsolates(t *testing.T) {
+	r, _ := testRenderer(t)
+	if _, ok := r.cat.Language("ar"); !ok {
+		t.Skip("no Arabic catalog yet")
+	}
+	p := r.progress("ar", dialog.Progress{N: 7, Of: 31})
+	if !strings.HasPrefix(p, rlm+lri) || !strings.HasSuffix(p, pdi) || !strings.Contains(p, "7") || !strings.Contains(p, "31") {
+		t.Errorf("Arabic progress %q is not isolated", p)
+	}
+	if p := r.progress("it", dialog.Progress{N: 7, Of: 31}); strings.ContainsAny(p, rlm+lri+pdi) {
+		t.Errorf("Italian progress has bidi marks: %q", p)
+	}
+	got := r.Text("ar", dialog.MsgAnswered, map[string]any{"Answer": "Roma 2024"})
+	if !strings.Contains(got, fsi+"Roma 2024"+pdi) {
+		t.Errorf("Latin fragment not isolated in Arabic: %q", got)
+	}
+}
+
+var now0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)

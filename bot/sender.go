@@ -1,0 +1,334 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	tg "github.com/go-telegram/bot"
+	tgmodels "github.com/go-telegram/bot/models"
+	"golang.org/x/time/rate"
+)
+
+// Domain errors of the Telegram edge.
+var (
+	// ErrBlocked means the user blocked the bot (403): stop writing to them.
+	ErrBlocked = errors.New("telegram: blocked by the user")
+	// ErrTelegram is a permanent Bot API refusal (400 and the like).
+	ErrTelegram = errors.New("telegram: request refused")
+	// ErrTransient is a failure worth retrying later (network, 5xx).
+	ErrTransient = errors.New("telegram: transient failure")
+)
+
+// Limiter paces calls under a budget shared by every replica (global Bot
+// API limit). Wait blocks until a call may go out.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Observer is told about every Bot API call, for metrics.
+type Observer interface {
+	Call(method string, outcome string, d time.Duration)
+	Waited429(d time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Call(string, string, time.Duration) {}
+func (nopObserver) Waited429(time.Duration)             {}
+
+// SenderOptions configures a Sender. Zero values take the defaults, which
+// stay under Telegram's limits (about 1 message/s per chat and 30/s per bot).
+type SenderOptions struct {
+	Global     Limiter    // default: 25/s in this process
+	ChatRate   rate.Limit // default 1/s
+	ChatBurst  int        // default 4
+	MaxRetries int        // default 4
+	Logger     *slog.Logger
+	Observer   Observer
+}
+
+// Sender is the one outbound path to the Bot API: it owns the global and
+// per-chat rate limits, honours retry_after, retries transient failures
+// with bounded backoff, and turns Bot API errors into domain errors.
+type Sender struct {
+	api      *tg.Bot
+	global   Limiter
+	chatRate rate.Limit
+	burst    int
+	retries  int
+	log      *slog.Logger
+	obs      Observer
+
+	mu    sync.Mutex
+	chats map[int64]*chatLimiter
+}
+
+type chatLimiter struct {
+	lim  *rate.Limiter
+	used time.Time
+}
+
+// maxChatLimiters bounds the per-chat limiter table; idle ones are evicted.
+const maxChatLimiters = 50000
+
+// NewSender returns a sender over a go-telegram/bot client.
+func NewSender(api *tg.Bot, o SenderOptions) *Sender {
+	s := &Sender{api: api, global: o.Global, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
+		log: o.Logger, obs: o.Observer, chats: map[int64]*chatLimiter{}}
+	if s.global == nil {
+		s.global = rate.NewLimiter(25, 5)
+	}
+	if s.chatRate == 0 {
+		s.chatRate = 1
+	}
+	if s.burst == 0 {
+		s.burst = 4
+	}
+	if s.retries == 0 {
+		s.retries = 4
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	return s
+}
+
+func (s *Sender) chat(id int64) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	c, ok := s.chats[id]
+	if !ok {
+		if len(s.chats) >= maxChatLimiters {
+			for k, v := range s.chats {
+				// A limiter idle for longer than its refill is full again:
+				// forgetting it changes nothing.
+				if now.Sub(v.used) > time.Duration(float64(s.burst)/float64(s.chatRate)*float64(time.Second)) {
+					delete(s.chats, k)
+				}
+			}
+		}
+		c = &chatLimiter{lim: rate.NewLimiter(s.chatRate, s.burst)}
+		s.chats[id] = c
+	}
+	c.used = now
+	return c.lim
+}
+
+// Which limits a call counts against: Telegram limits new messages per
+// chat and every chat-bound call per bot; callback answers are free.
+const (
+	limitNone   = iota
+	limitGlobal // edits
+	limitChat   // new messages: per chat and global
+)
+
+// do runs one Bot API call under the limits, with retries.
+func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, call func(context.Context) error) error {
+	backoff := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		if limit == limitChat {
+			if err := s.chat(chat).Wait(ctx); err != nil {
+				return fmt.Errorf("%s: %w", method, err)
+			}
+		}
+		if limit != limitNone {
+			if err := s.global.Wait(ctx); err != nil {
+				return fmt.Errorf("%s: %w", method, err)
+			}
+		}
+		start := time.Now()
+		err := call(ctx)
+		outcome, err := classify(err)
+		s.obs.Call(method, outcome, time.Since(start))
+		var tooMany *tg.TooManyRequestsError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &tooMany):
+			wait := time.Duration(max(tooMany.RetryAfter, 1)) * time.Second
+			s.obs.Waited429(wait)
+			s.log.Warn("telegram 429", "method", method, "retry_after", tooMany.RetryAfter)
+			if attempt >= s.retries {
+				return fmt.Errorf("%s: %w: %w", method, ErrTransient, err)
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
+		case errors.Is(err, ErrTransient):
+			if attempt >= s.retries {
+				return fmt.Errorf("%s: %w", method, err)
+			}
+			if err := sleep(ctx, backoff); err != nil {
+				return err
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		default:
+			return fmt.Errorf("%s: %w", method, err)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+var statusRe = regexp.MustCompile(`error response from telegram for method \S+, (\d{3}) `)
+
+// classify maps a go-telegram/bot error to a domain error and an outcome
+// label. Harmless refusals (not modified, query too old) become nil.
+func classify(err error) (string, error) {
+	if err == nil {
+		return "ok", nil
+	}
+	var tooMany *tg.TooManyRequestsError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &tooMany):
+		return "429", err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled", err
+	case errors.Is(err, tg.ErrorForbidden):
+		return "403", fmt.Errorf("%w: %v", ErrBlocked, err)
+	case strings.Contains(msg, "message is not modified"):
+		return "not_modified", nil
+	case strings.Contains(msg, "query is too old"), strings.Contains(msg, "query ID is invalid"):
+		return "query_too_old", nil
+	case strings.Contains(msg, "message to edit not found"), strings.Contains(msg, "message can't be edited"):
+		return "edit_gone", nil
+	case errors.Is(err, tg.ErrorBadRequest):
+		return "400", fmt.Errorf("%w: %v", ErrTelegram, err)
+	case errors.Is(err, tg.ErrorUnauthorized), errors.Is(err, tg.ErrorNotFound), errors.Is(err, tg.ErrorConflict):
+		return "refused", fmt.Errorf("%w: %v", ErrTelegram, err)
+	}
+	if m := statusRe.FindStringSubmatch(msg); m != nil {
+		if code, _ := strconv.Atoi(m[1]); code < 500 {
+			return m[1], fmt.Errorf("%w: %v", ErrTelegram, err)
+		}
+		return m[1], fmt.Errorf("%w: %v", ErrTransient, err)
+	}
+	return "network", fmt.Errorf("%w: %v", ErrTransient, err)
+}
+
+func markup(kb [][]Key) tgmodels.ReplyMarkup {
+	if kb == nil {
+		return nil
+	}
+	rows := make([][]tgmodels.InlineKeyboardButton, len(kb))
+	for i, row := range kb {
+		rows[i] = make([]tgmodels.InlineKeyboardButton, len(row))
+		for j, k := range row {
+			rows[i][j] = tgmodels.InlineKeyboardButton{Text: k.Text, CallbackData: k.Data}
+		}
+	}
+	return &tgmodels.InlineKeyboardMarkup{InlineKeyboard: rows}
+}
+
+var noPreview = &tgmodels.LinkPreviewOptions{IsDisabled: tg.True()}
+
+// Send sends m to chat (split if longer than Telegram allows; the keyboard
+// goes with the last part) and returns the id of the last message.
+func (s *Sender) Send(ctx context.Context, chat int64, m Message) (int, error) {
+	parts := Split(m.Text)
+	var id int
+	for i, text := range parts {
+		p := &tg.SendMessageParams{ChatID: chat, Text: text, ParseMode: tgmodels.ParseModeHTML, LinkPreviewOptions: noPreview}
+		if i == len(parts)-1 && len(m.Keyboard) > 0 {
+			p.ReplyMarkup = markup(m.Keyboard)
+		}
+		err := s.do(ctx, "sendMessage", chat, limitChat, func(ctx context.Context) error {
+			msg, err := s.api.SendMessage(ctx, p)
+			if err == nil && msg != nil {
+				id = msg.ID
+			}
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+// Edit replaces message id's text and keyboard (none when m.Keyboard is
+// nil).
+func (s *Sender) Edit(ctx context.Context, chat int64, id int, m Message) error {
+	p := &tg.EditMessageTextParams{ChatID: chat, MessageID: id, Text: Split(m.Text)[0], ParseMode: tgmodels.ParseModeHTML,
+		LinkPreviewOptions: noPreview}
+	if len(m.Keyboard) > 0 {
+		p.ReplyMarkup = markup(m.Keyboard)
+	}
+	return s.do(ctx, "editMessageText", chat, limitGlobal, func(ctx context.Context) error {
+		_, err := s.api.EditMessageText(ctx, p)
+		return err
+	})
+}
+
+// EditKeyboard replaces message id's keyboard only (none when kb is nil).
+func (s *Sender) EditKeyboard(ctx context.Context, chat int64, id int, kb [][]Key) error {
+	p := &tg.EditMessageReplyMarkupParams{ChatID: chat, MessageID: id}
+	if len(kb) > 0 {
+		p.ReplyMarkup = markup(kb)
+	} else {
+		p.ReplyMarkup = &tgmodels.InlineKeyboardMarkup{InlineKeyboard: [][]tgmodels.InlineKeyboardButton{}}
+	}
+	return s.do(ctx, "editMessageReplyMarkup", chat, limitGlobal, func(ctx context.Context) error {
+		_, err := s.api.EditMessageReplyMarkup(ctx, p)
+		return err
+	})
+}
+
+// Answer answers a callback query, with an optional short notice.
+func (s *Sender) Answer(ctx context.Context, queryID, text string) error {
+	p := &tg.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text}
+	return s.do(ctx, "answerCallbackQuery", 0, limitNone, func(ctx context.Context) error {
+		_, err := s.api.AnswerCallbackQuery(ctx, p)
+		return err
+	})
+}
+
+// SendDocument sends a file with a caption.
+func (s *Sender) SendDocument(ctx context.Context, chat int64, name string, data []byte, caption string) error {
+	p := &tg.SendDocumentParams{ChatID: chat, Document: &tgmodels.InputFileUpload{Filename: name, Data: strings.NewReader(string(data))},
+		Caption: caption, ParseMode: tgmodels.ParseModeHTML}
+	return s.do(ctx, "sendDocument", chat, limitChat, func(ctx context.Context) error {
+		_, err := s.api.SendDocument(ctx, p)
+		return err
+	})
+}
+
+// SendPhoto sends a PNG with a caption.
+func (s *Sender) SendPhoto(ctx context.Context, chat int64, name string, png []byte, caption string) error {
+	p := &tg.SendPhotoParams{ChatID: chat, Photo: &tgmodels.InputFileUpload{Filename: name, Data: strings.NewReader(string(png))},
+		Caption: caption, ParseMode: tgmodels.ParseModeHTML}
+	return s.do(ctx, "sendPhoto", chat, limitChat, func(ctx context.Context) error {
+		_, err := s.api.SendPhoto(ctx, p)
+		return err
+	})
+}
+
+// SetCommands registers the command menu for a language ("" = default).
+func (s *Sender) SetCommands(ctx context.Context, lang string, cmds []tgmodels.BotCommand) error {
+	p := &tg.SetMyCommandsParams{Commands: cmds, LanguageCode: lang}
+	return s.do(ctx, "setMyCommands", 0, limitGlobal, func(ctx context.Context) error {
+		_, err := s.api.SetMyCommands(ctx, p)
+		return err
+	})
+}

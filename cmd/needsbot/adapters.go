@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/storage/redisstore"
+)
+
+// sessions adapts the Redis store to bot.Sessions.
+type sessions struct{ s *redisstore.Store }
+
+var _ bot.Sessions = sessions{}
+
+func (a sessions) Load(ctx context.Context, chat, update int64) (bot.Loaded, error) {
+	blob, version, seen, lastMsg, err := a.s.Load(ctx, chat, update)
+	if err != nil {
+		return bot.Loaded{}, err
+	}
+	return bot.Loaded{Blob: blob, Version: version, Seen: bot.Seen(seen), LastMsg: lastMsg}, nil
+}
+
+func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *bot.Abandon) error {
+	var rec *redisstore.AbandonRecord
+	if ab != nil {
+		if m := ctxID(ab.Context, bot.CtxMunicipality); m != nil {
+			rec = &redisstore.AbandonRecord{Form: ab.Form, FormVersion: ab.FormVersion, MunicipalityID: *m,
+				ServiceID: ctxID(ab.Context, bot.CtxService), Language: ab.Language, LastQuestion: ab.LastQuestion,
+				Started: time.Unix(ab.Started, 0).UTC()}
+		}
+	}
+	err := a.s.Save(ctx, chat, update, expect, next, blob, rec)
+	if errors.Is(err, redisstore.ErrConflict) {
+		return bot.ErrConflict
+	}
+	return err
+}
+
+func (a sessions) MarkSent(ctx context.Context, chat, update int64, lastMsg int) error {
+	return a.s.MarkSent(ctx, chat, update, lastMsg)
+}
+
+func (a sessions) Delete(ctx context.Context, chat int64) error { return a.s.Delete(ctx, chat) }
+
+func ctxID(c map[string]string, key string) *int64 {
+	v, err := strconv.ParseInt(c[key], 10, 64)
+	if err != nil || v <= 0 {
+		return nil
+	}
+	return &v
+}
+
+// consentVersion names the consent text a response was given under: the
+// questionnaire and its version (the intro note is part of it).
+func consentVersion(r dialog.Response) string {
+	return r.Form + "/" + strconv.Itoa(r.FormVersion)
+}
+
+// responses writes completions to Postgres, or to the Redis outbox when
+// Postgres cannot take them, so that nothing is lost.
+type responses struct {
+	db     *pgstore.DB
+	store  *redisstore.Store
+	outbox *redisstore.Outbox
+	forms  *dialog.Library
+	log    *slog.Logger
+}
+
+var _ bot.Responses = (*responses)(nil)
+
+func (a *responses) completed(c bot.Completion) (pgstore.Completed, error) {
+	r := c.Response
+	m := ctxID(r.Context, bot.CtxMunicipality)
+	if m == nil {
+		return pgstore.Completed{}, fmt.Errorf("response %s has no municipality", c.ID)
+	}
+	pc := pgstore.Completed{ID: c.ID, Pseudonym: c.Pseudonym, MunicipalityID: *m,
+		ServiceID: ctxID(r.Context, bot.CtxService), OperatorID: ctxID(r.Context, bot.CtxOperator),
+		Invite: r.Context[bot.CtxInvite], ConsentVersion: consentVersion(r), Response: r}
+	if f := a.forms.Get(r.Form, r.FormVersion); f != nil {
+		pc.Types = pgstore.QuestionTypes(f)
+	}
+	return pc, nil
+}
+
+// Complete stores the response; when Postgres fails it queues it in the
+// outbox, and only if both fail does the update fail (and come again).
+func (a *responses) Complete(ctx context.Context, c bot.Completion) error {
+	pc, err := a.completed(c)
+	if err != nil {
+		return err
+	}
+	err = a.db.SaveResponse(ctx, pc)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgstore.ErrInvalid) {
+		return fmt.Errorf("store response: %w", err)
+	}
+	a.log.Warn("postgres unavailable, response queued in the outbox", "err", err)
+	payload, merr := pgstore.MarshalCompleted(pc)
+	if merr != nil {
+		return merr
+	}
+	if err := a.store.Enqueue(ctx, pc.ID, payload); err != nil {
+		return fmt.Errorf("queue response: %w", err)
+	}
+	a.outbox.Kick()
+	return nil
+}
+
+// write is the outbox flusher's writer.
+func (a *responses) write(ctx context.Context, payload []byte) error {
+	pc, err := pgstore.UnmarshalCompleted(payload)
+	if err != nil {
+		return redisstore.Permanent(err)
+	}
+	if err := a.db.SaveResponse(ctx, pc); err != nil {
+		if errors.Is(err, pgstore.ErrInvalid) {
+			return redisstore.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (a *responses) Erase(ctx context.Context, pseudonym string) (int, error) {
+	return a.db.Erase(ctx, pseudonym)
+}

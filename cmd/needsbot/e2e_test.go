@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/storage"
+	"github.com/needsbot/needsbot/storage/storagetest"
+)
+
+const testPseudonymKey = "test-pseudonym-key-0123456789abcdef0123456789"
+
+// syncBuffer is a log sink the test reads while the bot writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness runs the real `needsbot run` against the fake Bot API, the real
+// Redis and a fresh Postgres database.
+type harness struct {
+	t     *testing.T
+	tg    *telegramtest.Server
+	dsn   string
+	env   map[string]string
+	logs  *syncBuffer
+	stop  context.CancelFunc
+	done  chan int
+	extra []string
+}
+
+func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
+	t.Helper()
+	_, prefix := storagetest.Redis(t)
+	h := &harness{t: t, tg: telegramtest.NewServer(opts...), dsn: storagetest.Postgres(t), logs: &syncBuffer{}}
+	t.Cleanup(h.tg.Close)
+	h.env = map[string]string{
+		"NEEDSBOT_TELEGRAM_TOKEN":       h.tg.Token(),
+		"NEEDSBOT_TELEGRAM_API_URL":     h.tg.URL,
+		"NEEDSBOT_REDIS_URL":            storagetest.RedisURL(),
+		"NEEDSBOT_REDIS_PREFIX":         prefix,
+		"NEEDSBOT_DATABASE_URL":         h.dsn,
+		"NEEDSBOT_PSEUDONYM_KEY":        testPseudonymKey,
+		"NEEDSBOT_LISTEN_ADDR":          "127.0.0.1:0",
+		"NEEDSBOT_DEFAULT_MUNICIPALITY": "058091",
+		"NEEDSBOT_LOG_LEVEL":            "debug",
+	}
+	return h
+}
+
+// start runs the bot until stop.
+func (h *harness) start() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop, h.done = cancel, make(chan int, 1)
+	env := h.env
+	go func() {
+		h.done <- run(ctx, append([]string{"run"}, h.extra...), func(k string) string { return env[k] }, nil, h.logs, h.logs)
+	}()
+	h.t.Cleanup(h.shutdown)
+	// Ready when the command menu is registered (done at start).
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.tg.Commands("default", "")) == 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("bot did not start; logs:\n%s", h.logs.String())
+		}
+		select {
+		case code := <-h.done:
+			h.t.Fatalf("bot exited %d; logs:\n%s", code, h.logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (h *harness) shutdown() {
+	if h.stop == nil {
+		return
+	}
+	h.stop()
+	select {
+	case code := <-h.done:
+		if code != 0 {
+			h.t.Errorf("bot exited %d; logs:\n%s", code, h.logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		h.t.Error("bot did not shut down in 30 s")
+	}
+	h.stop = nil
+}
+
+func (h *harness) db() *pgx.Conn {
+	h.t.Helper()
+	c, err := pgx.Connect(context.Background(), h.dsn)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func (h *harness) count(q string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.db().QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// respondent drives one user through the chat like a person would.
+type respondent struct {
+	t *testing.T
+	u *telegramtest.User
+}
+
+func (r *respondent) wait() {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.u.WaitHandled(ctx); err != nil {
+		r.t.Fatalf("bot did not handle the update: %v\n%s", err, r.u.Transcript())
+	}
+}
+
+func (r *respondent) send(text string) {
+	r.t.Helper()
+	r.u.Send(text)
+	r.wait()
+}
+
+func (r *respondent) tap(label string) {
+	r.t.Helper()
+	if err := r.u.Tap(label); err != nil {
+		r.t.Fatalf("tap %q: %v\n%s", label, err, r.u.Transcript())
+	}
+	r.wait()
+}
+
+// question returns the last bot message with a keyboard.
+func (r *respondent) question() telegramtest.Message {
+	msgs := r.u.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].FromBot && len(msgs[i].Buttons) > 0 {
+			return msgs[i]
+		}
+	}
+	return telegramtest.Message{}
+}
+
+var navLabels = []string{"◀", "Salta", "Skip", "✓ Fatto", "✓ Done"}
+
+func isNav(label string) bool {
+	for _, n := range navLabels {
+		if strings.HasPrefix(label, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// answerRest answers every remaining question with its first sensible
+// option (an adult age band, one choice in multi-selects, a short text)
+// until the interview ends; it returns the number of questions answered.
+func (r *respondent) answerRest(done string) int {
+	r.t.Helper()
+	for n := 0; n < 80; n++ {
+		last := r.u.Last()
+		if last.FromBot && strings.Contains(last.Text, done) && len(last.Buttons) == 0 {
+			return n
+		}
+		q := r.question()
+		var opts []string
+		multi := false
+		for _, row := range q.Labels() {
+			for _, l := range row {
+				if strings.HasPrefix(l, "✓ ") {
+					multi = true
+				}
+				if !isNav(l) {
+					opts = append(opts, l)
+				}
+			}
+		}
+		switch {
+		case len(opts) == 0:
+			r.send("Va bene così")
+		case multi:
+			r.tap(opts[0])
+			r.tap(pick(q.Labels(), "✓ "))
+		case strings.Contains(opts[0], "18"):
+			r.tap(opts[2]) // an adult age band
+		default:
+			r.tap(opts[0])
+		}
+	}
+	r.t.Fatalf("interview did not end:\n%s", r.u.Transcript())
+	return 0
+}
+
+func pick(rows [][]string, prefix string) string {
+	for _, row := range rows {
+		for _, l := range row {
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		}
+	}
+	return ""
+}
+
+func TestEndToEndPollingInterview(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	u := h.tg.User(5550001, telegramtest.FirstName("Amina"), telegramtest.LanguageCode("it-IT"))
+	r := &respondent{t: t, u: u}
+	r.send("/start")
+	if q := r.question(); q.Labels()[0][0] != "Italiano" {
+		t.Fatalf("language picker does not suggest Italian first: %v", q.Labels())
+	}
+	r.tap("Italiano")
+	r.tap("Sì, accetto")
+	r.tap("Da 25 a 34 anni")
+	// Junk at a button question: a sticker, then typed text.
+	u.SendSticker()
+	r.wait()
+	if last := u.Last(); !strings.Contains(last.Text, "Quale servizio") {
+		t.Fatalf("after a sticker the question is not shown again: %q", last.Text)
+	}
+	r.send("boh")
+	// Back and change.
+	r.tap("Sportello per stranieri")
+	r.tap("◀ Indietro")
+	r.tap("Anagrafe (residenza)")
+	n := r.answerRest("Grazie mille")
+	t.Logf("answered %d more questions", n)
+	if v := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND language = 'it'`); v != 1 {
+		t.Fatalf("responses: %d\n%s", v, u.Transcript())
+	}
+	var service string
+	if err := h.db().QueryRow(context.Background(), `SELECT value FROM answers WHERE question = 'servizio'`).Scan(&service); err != nil || service != "anagrafe" {
+		t.Fatalf("changed answer not stored: %q %v", service, err)
+	}
+	pseudo := storage.Pseudonym([]byte(testPseudonymKey), 5550001)
+	if v := h.count(`SELECT count(*) FROM responses WHERE respondent = $1`, pseudo); v != 1 {
+		t.Fatalf("response not under the pseudonym")
+	}
+	if v := h.count(`SELECT count(*) FROM responses r JOIN municipalities m ON m.id = r.municipality_id WHERE m.istat_code = '058091'`); v != 1 {
+		t.Fatal("response not attributed to Roma")
+	}
+	if vs := h.tg.Violations(); len(vs) > 0 {
+		t.Fatalf("Bot API limits violated: %+v", vs)
+	}
+	if strings.Contains(h.logs.String(), "5550001") || strings.Contains(h.logs.String(), "Amina") {
+		t.Fatal("raw respondent id or name in the logs")
+	}
+}

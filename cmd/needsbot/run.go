@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	tg "github.com/go-telegram/bot"
+	tgmodels "github.com/go-telegram/bot/models"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+
+	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/storage"
+	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/storage/redisstore"
+)
+
+// runRun is `needsbot run`: the bot in production.
+func runRun(ctx context.Context, e *cmdEnv, args []string) int {
+	cfg, _, err := loadConfig("run", args, e.getenv, e.stderr)
+	if errors.Is(err, flagHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return 2
+	}
+	if err := cfg.validateRun(); err != nil {
+		fmt.Fprintln(e.stderr, "needsbot run: configuration problems:\n"+err.Error())
+		return 2
+	}
+	log := newLogger(e.stderr, cfg.LogLevel)
+	a, err := newApp(ctx, cfg, log, nil)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	if err := a.serve(ctx); err != nil {
+		log.Error("stopped with error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// app is a running needsbot: what run and try share.
+type app struct {
+	cfg       Config
+	log       *slog.Logger
+	rdb       redis.UniversalClient
+	db        *pgstore.DB
+	store     *redisstore.Store
+	outbox    *redisstore.Outbox
+	responses *responses
+	forms     *dialog.Library
+	cat       *locales.Catalog
+	api       *tg.Bot
+	sender    *bot.Sender
+	handler   *bot.Handler
+	intake    *bot.Intake
+	metrics   *metrics
+	username  string
+	httpc     *http.Client
+	listener  net.Listener
+}
+
+// appHooks let `try` and tests adjust the wiring.
+type appHooks struct {
+	httpClient *http.Client // Bot API client (default: tuned keep-alive transport)
+	listener   net.Listener // HTTP listener (default: cfg.ListenAddr)
+}
+
+// httpClient keeps enough idle connections to the Bot API: the default
+// transport keeps 2 per host, which means a new TLS handshake for most
+// calls under load (DESIGN.md).
+func httpClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t, Timeout: 60 * time.Second}
+}
+
+func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) (*app, error) {
+	if hooks == nil {
+		hooks = &appHooks{}
+	}
+	a := &app{cfg: cfg, log: log, metrics: newMetrics(), httpc: hooks.httpClient, listener: hooks.listener}
+	if a.httpc == nil {
+		a.httpc = httpClient()
+	}
+	var err error
+	if a.forms, err = forms.Load(cfg.FormsDir); err != nil {
+		return nil, fmt.Errorf("questionnaires: %w", err)
+	}
+	if a.cat, err = locales.New(); err != nil {
+		return nil, fmt.Errorf("locales: %w", err)
+	}
+	// Migrations run at start under an advisory lock: replicas never race.
+	if err := pgstore.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", redactURL(cfg.DatabaseURL), err)
+	}
+	if a.db, err = pgstore.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("NEEDSBOT_REDIS_URL: %w", err)
+	}
+	a.rdb = redis.NewClient(opt)
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
+	}
+	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL})
+	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
+	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms, log: log}
+
+	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, a.httpc),
+		tg.WithSkipGetMe(), tg.WithErrorsHandler(func(err error) { log.Warn("telegram client", "err", err) }))
+	if err != nil {
+		return nil, fmt.Errorf("telegram client: %w", err)
+	}
+	me, err := a.api.GetMe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("telegram getMe (is the token right?): %w", err)
+	}
+	a.username = me.Username
+	var global bot.Limiter = rate.NewLimiter(rate.Limit(cfg.TelegramRate), 5)
+	if cfg.WebhookURL != "" {
+		// Replicas share Telegram's per-bot budget through Redis.
+		global = &redisLimiter{store: a.store, key: "telegram:global", perSecond: int(cfg.TelegramRate)}
+	}
+	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, ChatRate: rate.Limit(cfg.TelegramChatRate),
+		Logger: log, Observer: a.metrics})
+	key := []byte(cfg.PseudonymKey)
+	var defaultCtx map[string]string
+	if cfg.DefaultMunicipality != "" {
+		id, err := a.db.MunicipalityID(ctx, cfg.DefaultMunicipality)
+		if err != nil {
+			return nil, fmt.Errorf("NEEDSBOT_DEFAULT_MUNICIPALITY %s: %w", cfg.DefaultMunicipality, err)
+		}
+		defaultCtx = map[string]string{bot.CtxMunicipality: strconv.FormatInt(id, 10)}
+	}
+	staffHandler, invites, err := a.wireStaff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.handler = bot.NewHandler(bot.Config{
+		Staff: staffHandler, Invites: invites,
+		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses,
+		Sender: a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
+		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
+	})
+	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
+	return a, nil
+}
+
+// flagHelp is flag.ErrHelp under a local name.
+var flagHelp = flag.ErrHelp
+
+// serve runs until ctx is cancelled, then shuts down gracefully: stop
+// taking updates, finish in-flight ones, flush the outbox.
+func (a *app) serve(ctx context.Context) error {
+	log := a.log
+	if err := a.registerCommands(ctx); err != nil {
+		log.Warn("setMyCommands failed", "err", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	if a.cfg.WebhookURL != "" {
+		u, _ := url.Parse(a.cfg.WebhookURL)
+		path := u.Path
+		if path == "" {
+			path = "/"
+		}
+		mux.Handle("POST "+path, a.intake.Webhook(a.cfg.WebhookSecret))
+	}
+	ln := a.listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.ListenAddr); err != nil {
+			return fmt.Errorf("listen %s: %w", a.cfg.ListenAddr, err)
+		}
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(3)
+	go func() { defer wg.Done(); _ = a.outbox.Run(bg, a.responses.write) }()
+	go func() { defer wg.Done(); a.abandonLoop(bg) }()
+	go func() { defer wg.Done(); a.retentionLoop(bg) }()
+
+	poll, stopPoll := context.WithCancel(ctx)
+	pollDone := make(chan struct{})
+	if a.cfg.WebhookURL != "" {
+		close(pollDone)
+		if _, err := a.api.SetWebhook(ctx, &tg.SetWebhookParams{URL: a.cfg.WebhookURL, SecretToken: a.cfg.WebhookSecret,
+			AllowedUpdates: allowedUpdates, MaxConnections: 40}); err != nil {
+			log.Error("setWebhook failed", "err", err)
+			errc <- fmt.Errorf("setWebhook: %w", err)
+		}
+		log.Info("needsbot running", "mode", "webhook", "listen", ln.Addr().String(), "bot", a.username)
+	} else {
+		if _, err := a.api.DeleteWebhook(ctx, &tg.DeleteWebhookParams{}); err != nil {
+			log.Warn("deleteWebhook failed", "err", err)
+		}
+		p := &bot.Poller{Intake: a.intake, Client: a.httpc, APIURL: a.cfg.TelegramAPIURL, Token: a.cfg.TelegramToken,
+			AllowedUpdates: allowedUpdates, Logger: log}
+		go func() { defer close(pollDone); _ = p.Run(poll) }()
+		log.Info("needsbot running", "mode", "polling", "listen", ln.Addr().String(), "bot", a.username)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	log.Info("shutting down")
+	shut, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	stopPoll()
+	<-pollDone
+	_ = srv.Shutdown(shut) // waits for webhook requests in flight
+	a.intake.Stop()        // finishes queued and in-flight updates
+	if n, err := a.outbox.Flush(shut, a.responses.write); err != nil {
+		log.Warn("outbox not fully flushed at shutdown; it stays in Redis", "flushed", n, "err", err)
+	}
+	stopBG()
+	wg.Wait()
+	a.close()
+	return runErr
+}
+
+var allowedUpdates = []string{"message", "edited_message", "callback_query", "channel_post", "my_chat_member"}
+
+func (a *app) close() {
+	if a.db != nil {
+		a.db.Close()
+	}
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+}
+
+// ready is /readyz: Redis and Postgres reachable, migrations current.
+func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var problems []string
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		problems = append(problems, "redis: unreachable")
+	}
+	if err := a.db.Ping(ctx); err != nil {
+		problems = append(problems, "postgres: unreachable")
+	} else if ok, err := a.db.MigrationsCurrent(ctx); err != nil || !ok {
+		problems = append(problems, "postgres: migrations not current")
+	}
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		for _, p := range problems {
+			fmt.Fprintln(w, p)
+		}
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// registerCommands sets the command menu in every language, and a default.
+func (a *app) registerCommands(ctx context.Context) error {
+	var errs []error
+	for _, l := range append([]locales.Language{{Code: ""}}, a.cat.Languages()...) {
+		lang := l.Code
+		if lang == "" {
+			lang = locales.Source
+		}
+		var cmds []tgmodels.BotCommand
+		for _, c := range bot.Commands {
+			cmds = append(cmds, tgmodels.BotCommand{Command: c, Description: a.handler.Renderer().Plain(lang, "b.cmd."+c, nil)})
+		}
+		// Telegram takes two-letter ISO 639-1 codes (zh, not zh-Hans).
+		code, _, _ := strings.Cut(l.Code, "-")
+		if err := a.sender.SetCommands(ctx, code, cmds); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *app) abandonLoop(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		due, err := a.store.DueAbandoned(ctx, time.Now(), 200)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("abandoned interviews", "err", err)
+		}
+		for _, d := range due {
+			err := a.db.SaveAbandoned(ctx, pgstore.Abandoned{ID: d.ID, Form: d.Form, FormVersion: d.FormVersion,
+				MunicipalityID: d.MunicipalityID, ServiceID: d.ServiceID, Language: d.Language,
+				LastQuestion: d.LastQuestion, StartedAt: d.Started, AbandonedAt: d.At})
+			if err != nil {
+				a.log.Warn("save abandoned", "err", err)
+				break
+			}
+			if err := a.store.Ack(ctx, d); err != nil {
+				a.log.Warn("ack abandoned", "err", err)
+			}
+			a.metrics.Interview("abandoned")
+		}
+		if len(due) == 200 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if depth, err := a.store.Depth(ctx); err == nil {
+			a.metrics.outbox.Set(float64(depth))
+		}
+		if dead, err := a.store.DeadLetters(ctx); err == nil {
+			a.metrics.outboxDead.Set(float64(dead))
+		}
+	}
+}
+
+func (a *app) retentionLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.db.ApplyRetention(ctx, a.cfg.Retention); err != nil && ctx.Err() == nil {
+			a.log.Warn("retention", "err", err)
+		} else if n > 0 {
+			a.log.Info("responses unlinked from pseudonyms after the retention period", "responses", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// redisLimiter shares the per-bot Bot API budget between replicas (GCRA
+// in Redis, go-redis/redis_rate).
+type redisLimiter struct {
+	store     *redisstore.Store
+	key       string
+	perSecond int
+}
+
+func (l *redisLimiter) Wait(ctx context.Context) error {
+	for {
+		ok, err := l.store.Allow(ctx, l.key, max(l.perSecond, 1), time.Second)
+		if err != nil {
+			// Redis trouble must not stop the replies: fall back to a
+			// conservative local pace.
+			return sleep(ctx, time.Second/time.Duration(max(l.perSecond, 1)))
+		}
+		if ok {
+			return nil
+		}
+		if err := sleep(ctx, time.Second/time.Duration(max(l.perSecond, 1))); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
