@@ -41,7 +41,7 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) Call(string, string, time.Duration) {}
-func (nopObserver) Waited429(time.Duration)             {}
+func (nopObserver) Waited429(time.Duration)            {}
 
 // SenderOptions configures a Sender. Zero values take the defaults, which
 // stay under Telegram's limits (about 1 message/s per chat and 30/s per bot).

@@ -405,4 +405,3 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
