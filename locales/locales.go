@@ -18,7 +18,7 @@ import (
 	"golang.org/x/text/language/display"
 )
 
-//go:embed active.*.toml
+//go:embed *.toml
 var embedded embed.FS
 
 // Embedded returns the message files shipped in the binary.
@@ -56,12 +56,13 @@ type Catalog struct {
 // New returns a catalog of the embedded message files.
 func New() (*Catalog, error) { return NewFS(embedded) }
 
-// NewFS loads every active.<lang>.toml file at the root of fsys.
+// NewFS loads every <name>.<lang>.toml file at the root of fsys (go-i18n's
+// convention: active.en.toml, and any further file of the same language).
 func NewFS(fsys fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, byCode: map[string]Language{}}
-	names, err := fs.Glob(fsys, "active.*.toml")
+	names, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
 	}
@@ -74,14 +75,18 @@ func NewFS(fsys fs.FS) (*Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", name, err)
 		}
-		code := strings.TrimSuffix(strings.TrimPrefix(path.Base(name), "active."), ".toml")
-		ids := map[string]bool{}
+		parts := strings.Split(strings.TrimSuffix(path.Base(name), ".toml"), ".")
+		code := parts[len(parts)-1]
+		ids := c.ids[code]
+		if ids == nil {
+			ids = map[string]bool{}
+			c.ids[code] = ids
+			c.loc[code] = i18n.NewLocalizer(b, code, Source)
+			c.addLanguage(code, mf.Tag)
+		}
 		for _, m := range mf.Messages {
 			ids[m.ID] = true
 		}
-		c.ids[code] = ids
-		c.loc[code] = i18n.NewLocalizer(b, code, Source)
-		c.addLanguage(code, mf.Tag)
 	}
 	if _, ok := c.loc[Source]; !ok {
 		return nil, fmt.Errorf("no active.%s.toml: the source language is required", Source)

@@ -39,9 +39,14 @@ type cmdEnv struct {
 func commands() []command {
 	return []command{
 		{"run", "run the bot (webhook or long polling)", runRun},
+		{"try", "run everything locally with a web chat, no Telegram token needed", runTry},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"lint", "check questionnaire definitions and locales", runLint},
 		{"simulate", "walk a questionnaire in the terminal, or print a script's transcript", runSimulate},
+		{"export", "export responses as CSV or XLSX", runExport},
+		{"seed", "generate synthetic responses (for benchmarks and demos)", runSeed},
+		{"admin", "manage municipalities, services and staff", runAdmin},
+		{"loadtest", "drive simulated respondents through a fake Bot API and measure", runLoadtest},
 	}
 }
 
