@@ -209,7 +209,9 @@ func (t *turn) finish(ctx context.Context) (Outcome, error) {
 			return out, err
 		}
 	}
-	if t.saved || t.lastMsg != t.loaded.LastMsg {
+	// Recorded even when nothing was saved, so that a redelivered /help
+	// or junk message is not answered twice.
+	if t.loaded.Seen != SeenSent {
 		if err := t.h.cfg.Sessions.MarkSent(ctx, t.ev.chat, t.ev.update, t.lastMsg); err != nil {
 			// The replies went out; a failed mark only means a redelivery
 			// would show the question once more.

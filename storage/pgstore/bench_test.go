@@ -1,0 +1,44 @@
+package pgstore_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+)
+
+// BenchmarkSaveResponse stores completed responses of 35 answers (a mix of
+// select_one, select_multiple, integer and text: ~61 rows each) and reports
+// responses per second, one writer at a time and from parallel writers.
+func BenchmarkSaveResponse(b *testing.B) {
+	e := newEnv(b)
+	base := e.bigCompleted(b, "base", 35)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			c := base
+			c.ID = fmt.Sprint("s-", i)
+			if err := e.db.SaveResponse(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "responses/s")
+		if n := e.count(b, "SELECT count(*) FROM answers WHERE response_id = 's-0'"); n != 35 {
+			b.Fatalf("%d answers stored, want 35", n)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		var n atomic.Int64
+		b.SetParallelism(4) // 4 × GOMAXPROCS writers
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c := base
+				c.ID = fmt.Sprint("p-", n.Add(1))
+				if err := e.db.SaveResponse(ctx, c); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "responses/s")
+	})
+}

@@ -1,0 +1,210 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/needsbot/needsbot/dialog"
+)
+
+// Completed is a completed interview ready for the system of record.
+type Completed struct {
+	// ID is the idempotency key: saving the same ID again changes nothing.
+	ID string
+	// Pseudonym is the respondent's storage.Pseudonym ("" for none); never
+	// the Telegram user id.
+	Pseudonym      string
+	MunicipalityID int64
+	ServiceID      *int64
+	Invite         string // invite token, "" for none
+	OperatorID     *int64
+	ConsentVersion string
+	// Types gives each question's XLSForm type name ("select_multiple",
+	// "integer"…), as QuestionTypes returns it. It decides normalisation:
+	// select_one and select_multiple answers get one answer_choices row per
+	// choice; integer, decimal and range answers also get value_num. An
+	// answer whose question is missing here is stored as text only.
+	Types    map[string]string
+	Response dialog.Response
+}
+
+// QuestionTypes returns the XLSForm type name of each of f's questions, for
+// Completed.Types.
+func QuestionTypes(f *dialog.Form) map[string]string {
+	types := make(map[string]string, len(f.Questions))
+	for _, q := range f.Questions {
+		types[q.Name] = q.Type.String()
+	}
+	return types
+}
+
+// validate checks what the schema would reject anyway, with clearer errors.
+func (c *Completed) validate() error {
+	r := &c.Response
+	switch {
+	case c.ID == "" || len(c.ID) > 200:
+		return fmt.Errorf("id %q: want 1 to 200 characters", c.ID)
+	case r.Form == "":
+		return fmt.Errorf("no form")
+	case c.MunicipalityID <= 0:
+		return fmt.Errorf("no municipality")
+	case r.Language == "":
+		return fmt.Errorf("no language")
+	case c.ConsentVersion == "":
+		return fmt.Errorf("no consent version")
+	case r.Started.IsZero() || r.Completed.IsZero() || r.Completed.Before(r.Started):
+		return fmt.Errorf("bad times: started %s, completed %s", r.Started, r.Completed)
+	}
+	for q := range r.Answers {
+		if q == "" {
+			return fmt.Errorf("answer without a question")
+		}
+	}
+	return nil
+}
+
+// saveResponseSQL writes a response and its answers in one statement, so in
+// one transaction and one round trip. When the id already exists, r is
+// empty and so are the answer inserts that select from it: a replay stores
+// nothing. (Foreign keys are checked at the end of the statement, so the
+// choices may reference answers inserted alongside them.)
+const saveResponseSQL = `
+WITH r AS (
+    INSERT INTO responses (id, form, form_version, municipality_id, service_id, invite_token,
+                           operator_id, respondent, language, languages, consent_version,
+                           started_at, completed_at)
+    VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10, $11, $12, $13)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), a AS (
+    INSERT INTO answers (response_id, question, value, value_num)
+    SELECT r.id, t.question, t.value, t.num::numeric
+    FROM r, unnest($14::text[], $15::text[], $16::text[]) AS t (question, value, num)
+), c AS (
+    INSERT INTO answer_choices (response_id, question, choice)
+    SELECT r.id, t.question, t.choice
+    FROM r, unnest($17::text[], $18::text[]) AS t (question, choice)
+)
+SELECT count(*) FROM r`
+
+// SaveResponse stores a completed interview and its answers, normalised,
+// atomically and idempotently: if c.ID is already stored, nothing changes
+// and SaveResponse returns nil. Data the schema can never accept yields an
+// error wrapping ErrInvalid.
+func (d *DB) SaveResponse(ctx context.Context, c Completed) error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("pgstore: save response: %w: %w", ErrInvalid, err)
+	}
+	r := &c.Response
+	n := len(r.Answers)
+	questions, values, nums := make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
+	var choiceQ, choices []string
+	for _, q := range slices.Sorted(maps.Keys(r.Answers)) {
+		v := r.Answers[q]
+		questions, values = append(questions, q), append(values, v)
+		var num *string
+		switch c.Types[q] {
+		case "integer", "decimal", "range":
+			if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				num = &v
+			}
+		case "select_one", "select_multiple":
+			seen := map[string]bool{}
+			for _, ch := range strings.Fields(v) {
+				if !seen[ch] {
+					seen[ch] = true
+					choiceQ, choices = append(choiceQ, q), append(choices, ch)
+				}
+			}
+		}
+		nums = append(nums, num)
+	}
+	languages := r.Languages
+	if languages == nil {
+		languages = []string{}
+	}
+	var inserted int // 0 for a replay
+	err := d.pool.QueryRow(ctx, saveResponseSQL,
+		c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, c.Invite,
+		c.OperatorID, c.Pseudonym, r.Language, languages, c.ConsentVersion,
+		r.Started, r.Completed,
+		questions, values, nums, choiceQ, choices,
+	).Scan(&inserted)
+	if err != nil {
+		return classify("save response", err)
+	}
+	return nil
+}
+
+// WriteCompleted saves a response encoded by MarshalCompleted, as an
+// outbox writer: idempotent, and failing with an error that wraps
+// ErrInvalid when the payload can never be saved.
+func (d *DB) WriteCompleted(ctx context.Context, payload []byte) error {
+	c, err := UnmarshalCompleted(payload)
+	if err != nil {
+		return err
+	}
+	return d.SaveResponse(ctx, c)
+}
+
+// completedV1 is the outbox encoding of Completed. It is versioned because
+// an entry may be read by a newer release than wrote it.
+type completedV1 struct {
+	V              int               `json:"v"`
+	ID             string            `json:"id"`
+	Pseudonym      string            `json:"pseudonym,omitempty"`
+	MunicipalityID int64             `json:"municipality_id"`
+	ServiceID      *int64            `json:"service_id,omitempty"`
+	Invite         string            `json:"invite,omitempty"`
+	OperatorID     *int64            `json:"operator_id,omitempty"`
+	ConsentVersion string            `json:"consent_version"`
+	Types          map[string]string `json:"types,omitempty"`
+	Form           string            `json:"form"`
+	FormVersion    int               `json:"form_version"`
+	Language       string            `json:"language"`
+	Languages      []string          `json:"languages,omitempty"`
+	Answers        map[string]string `json:"answers"`
+	Context        map[string]string `json:"context,omitempty"`
+	Started        time.Time         `json:"started"`
+	Completed      time.Time         `json:"completed"`
+}
+
+// MarshalCompleted encodes c as JSON for the outbox.
+func MarshalCompleted(c Completed) ([]byte, error) {
+	r := c.Response
+	return json.Marshal(completedV1{
+		V: 1, ID: c.ID, Pseudonym: c.Pseudonym, MunicipalityID: c.MunicipalityID,
+		ServiceID: c.ServiceID, Invite: c.Invite, OperatorID: c.OperatorID,
+		ConsentVersion: c.ConsentVersion, Types: c.Types,
+		Form: r.Form, FormVersion: r.FormVersion, Language: r.Language, Languages: r.Languages,
+		Answers: r.Answers, Context: r.Context, Started: r.Started, Completed: r.Completed,
+	})
+}
+
+// UnmarshalCompleted decodes what MarshalCompleted encoded. A payload it
+// cannot decode yields an error wrapping ErrInvalid.
+func UnmarshalCompleted(data []byte) (Completed, error) {
+	var w completedV1
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Completed{}, fmt.Errorf("pgstore: unmarshal completed: %w: %w", ErrInvalid, err)
+	}
+	if w.V != 1 {
+		return Completed{}, fmt.Errorf("pgstore: unmarshal completed: %w: version %d", ErrInvalid, w.V)
+	}
+	return Completed{
+		ID: w.ID, Pseudonym: w.Pseudonym, MunicipalityID: w.MunicipalityID,
+		ServiceID: w.ServiceID, Invite: w.Invite, OperatorID: w.OperatorID,
+		ConsentVersion: w.ConsentVersion, Types: w.Types,
+		Response: dialog.Response{
+			Form: w.Form, FormVersion: w.FormVersion, Language: w.Language, Languages: w.Languages,
+			Answers: w.Answers, Context: w.Context, Started: w.Started, Completed: w.Completed,
+		},
+	}, nil
+}

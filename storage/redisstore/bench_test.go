@@ -1,0 +1,121 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/needsbot/needsbot/storage/redisstore"
+)
+
+// roundTrips counts the client's network round trips: one per command
+// processed alone, one per pipeline.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// blob600 stands in for an encoded interview state of ~600 bytes.
+var blob600 = bytes.Repeat([]byte("state-"), 100)
+
+var benchRecord = &redisstore.AbandonRecord{
+	Form: "immigrants", FormVersion: 1, MunicipalityID: 1, Language: "ar",
+	LastQuestion: "q_housing_problems", Started: time.Now(),
+}
+
+func benchStore(b *testing.B) (*redisstore.Store, *roundTrips) {
+	s, rdb, _ := newStore(b, redisstore.Options{})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	// Warm up: scripts cached on the server, a pooled connection.
+	if err := s.Save(ctx, 1, 1, 0, 1, blob600, benchRecord); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, _, _, err := s.Load(ctx, 1, 1); err != nil {
+		b.Fatal(err)
+	}
+	return s, h
+}
+
+func BenchmarkLoad(b *testing.B) {
+	s, h := benchStore(b)
+	h.n.Store(0)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, _, _, _, err := s.Load(ctx, 1, int64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
+}
+
+func BenchmarkSave(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		rec  *redisstore.AbandonRecord
+	}{{"before-consent", nil}, {"with-abandon-record", benchRecord}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, h := benchStore(b)
+			h.n.Store(0)
+			b.ResetTimer()
+			v := uint64(1)
+			for i := range b.N {
+				if err := s.Save(ctx, 1, int64(i+2), v, v+1, blob600, bc.rec); err != nil {
+					b.Fatal(err)
+				}
+				v++
+			}
+			b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
+		})
+	}
+}
+
+// TestStateMemoryUsage measures with Redis's MEMORY USAGE what one chat
+// takes: its state key with a ~600-byte blob, its seen-ids key after an
+// interview's worth (100) of updates, and its abandonment record. Run with
+// -v to see the figures.
+func TestStateMemoryUsage(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{})
+	v := uint64(0)
+	for i := range 100 {
+		if err := s.Save(ctx, 77, int64(1_000_000+i), v, v+1, blob600, benchRecord); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkSent(ctx, 77, int64(1_000_000+i), 0); err != nil {
+			t.Fatal(err)
+		}
+		v++
+	}
+	usage := func(k string) int64 {
+		n, err := rdb.MemoryUsage(ctx, prefix+k, 0).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	state, seen, rec := usage("{c:77}:s"), usage("{c:77}:u"), usage("{c:77}:a")
+	t.Logf("MEMORY USAGE: state %d B (blob %d B), seen ids (100) %d B, abandonment record %d B, total %d B per chat",
+		state, len(blob600), seen, rec, state+seen+rec)
+	if state > 2*int64(len(blob600)) {
+		t.Errorf("state key takes %d B for a %d-byte blob", state, len(blob600))
+	}
+}

@@ -1,0 +1,72 @@
+// Package redisstore keeps needsbot's live, short-lived data in Redis: each
+// chat's interview state, the update ids already seen, abandonment records,
+// the durable completion outbox and rate-limit counters.
+//
+// # State and dedup
+//
+// The store is agnostic of how dialog encodes a state: it keeps an opaque
+// blob and its version. Per chat, with N the chat id:
+//
+//	<prefix>{c:N}:s  hash   v = version (decimal), b = blob, m = message id recorded by MarkSent;
+//	                        expires StateTTL after the last Save
+//	<prefix>{c:N}:u  zset   seen update ids, scored by the time (ms) they were recorded;
+//	                        member "<id>" = applied, "<id>:sent" = replies confirmed sent
+//	<prefix>{c:N}:a  hash   abandonment record of the interview in progress (see below)
+//
+// The {c:N} hash tag puts a chat's keys in one Redis Cluster slot, so the Lua
+// scripts behind Load (state + dedup in one round trip), Save (compare-and-
+// swap + mark applied + abandonment record, atomically) and MarkSent are
+// valid under Cluster. An update is marked applied in the same script that
+// saves its effect, never before: a crash in between cannot lose it.
+//
+// The seen set stays bounded: every write trims entries older than SeenTTL
+// (24 h) and keeps at most the newest 1000, and the key itself expires
+// SeenTTL after its last write. Load ignores entries older than SeenTTL
+// that were not trimmed yet.
+//
+// # Abandonment
+//
+// States expire after StateTTL idle. So that an interview that reached past
+// consent and was then abandoned is still counted (form, municipality,
+// service, language, last question reached, start — never answers), Save
+// takes an optional AbandonRecord. The script stores it in the chat's :a key
+// with a longer TTL (StateTTL + AbandonGrace), and a ZADD pipelined in the
+// same round trip indexes it in the global sorted set
+//
+//	<prefix>abandon:due  member "<chat>:<started ms>", score = when the state expires (ms)
+//
+// The ZADD is a separate command, not part of the script, because the index
+// is a global key in another Cluster slot; it is pipelined, so Save is still
+// one round trip. The index is only a hint and heals itself: DueAbandoned
+// checks each due member against the chat's keys with a per-chat script, re-
+// scores members whose state is still alive, drops members whose record is
+// gone or belongs to another interview (completed, erased, or restarted),
+// and returns the rest. After storing them, the caller calls Ack. Saving
+// without a record (before consent, or at completion) deletes the chat's
+// record, so a completed interview is never counted as abandoned; Delete
+// deletes it too, so an erased one is not counted either. Each record
+// carries a random ID, fixed for the life of the interview, which the
+// system of record uses as its idempotency key: the raw chat id never
+// leaves Redis.
+//
+// # Outbox
+//
+// Completed responses bound for Postgres wait in a durable outbox when
+// Postgres is unavailable:
+//
+//	<prefix>{outbox}:q     zset  idempotency key, scored by enqueue time (ms): the order
+//	<prefix>{outbox}:h     hash  idempotency key → payload
+//	<prefix>{outbox}:dead  hash  idempotency key → payload that a writer rejected as Permanent
+//
+// Enqueue, Pending and Done are scripts over these (one slot). Outbox.Run
+// drains it with exponential backoff while the writer fails. An entry is
+// removed only after the writer succeeds, so delivery is at least once and
+// the writer must be idempotent (pgstore's SaveResponse is); several
+// replicas may drain the same outbox.
+//
+// # Rate limits
+//
+// Allow is a GCRA limiter (github.com/go-redis/redis_rate). That library
+// prepends "rate:" to its keys, so limiter keys are
+// "rate:<prefix>rl:<key>".
+package redisstore

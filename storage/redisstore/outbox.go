@@ -1,0 +1,242 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// OutboxEntry is one payload waiting in the outbox.
+type OutboxEntry struct {
+	Key      string // idempotency key
+	Payload  []byte
+	Enqueued time.Time
+}
+
+func (s *Store) outboxKeys() (queue, payloads, dead string) {
+	p := s.prefix + "{outbox}:"
+	return p + "q", p + "h", p + "dead"
+}
+
+// Enqueue adds payload to the outbox under the idempotency key. Enqueueing
+// a key that is still queued keeps the first entry and returns nil.
+func (s *Store) Enqueue(ctx context.Context, key string, payload []byte) error {
+	if key == "" {
+		return errors.New("redisstore: enqueue: empty key")
+	}
+	q, h, _ := s.outboxKeys()
+	if err := enqueueScript.Run(ctx, s.rdb, []string{q, h}, key, payload, s.now().UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("redisstore: enqueue: %w", err)
+	}
+	return nil
+}
+
+// Pending returns up to limit outbox entries, oldest first.
+func (s *Store) Pending(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	q, h, _ := s.outboxKeys()
+	res, err := pendingScript.Run(ctx, s.rdb, []string{q, h}, limit-1).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: pending: %w", err)
+	}
+	out := make([]OutboxEntry, 0, len(res)/3)
+	for i := 0; i+2 < len(res); i += 3 {
+		key, _ := res[i].(string)
+		score, _ := res[i+1].(string)
+		payload, _ := res[i+2].(string)
+		ms, _ := strconv.ParseFloat(score, 64)
+		out = append(out, OutboxEntry{Key: key, Payload: []byte(payload), Enqueued: time.UnixMilli(int64(ms))})
+	}
+	return out, nil
+}
+
+// Done removes the entry under key from the outbox.
+func (s *Store) Done(ctx context.Context, key string) error {
+	q, h, _ := s.outboxKeys()
+	// Both keys share the {outbox} tag, so MULTI is valid under Cluster.
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, q, key)
+		p.HDel(ctx, h, key)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: done: %w", err)
+	}
+	return nil
+}
+
+// Depth returns the number of entries waiting in the outbox.
+func (s *Store) Depth(ctx context.Context) (int64, error) {
+	q, _, _ := s.outboxKeys()
+	n, err := s.rdb.ZCard(ctx, q).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: depth: %w", err)
+	}
+	return n, nil
+}
+
+// DeadLetters returns the number of entries a writer rejected as Permanent.
+// They are kept, not retried, for an operator to inspect.
+func (s *Store) DeadLetters(ctx context.Context) (int64, error) {
+	_, _, d := s.outboxKeys()
+	n, err := s.rdb.HLen(ctx, d).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: dead letters: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) bury(ctx context.Context, key string) error {
+	q, h, d := s.outboxKeys()
+	if err := buryScript.Run(ctx, s.rdb, []string{q, h, d}, key).Err(); err != nil {
+		return fmt.Errorf("redisstore: bury: %w", err)
+	}
+	return nil
+}
+
+// Permanent marks a writer's error as permanent: the payload can never be
+// written (it does not decode, or the system of record rejects it), so the
+// outbox moves it to its dead letters instead of retrying it forever and
+// holding up everything queued behind it.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return "permanent: " + e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// OutboxOptions configure an Outbox. Zero values take the defaults.
+type OutboxOptions struct {
+	Batch      int           // entries read per round trip (100)
+	Poll       time.Duration // wait between drains while idle (1 s); Kick cuts it short
+	MinBackoff time.Duration // first wait after a failure (100 ms)
+	MaxBackoff time.Duration // cap of the doubling wait (30 s)
+	Logger     *slog.Logger  // failures, never payloads (discarded)
+}
+
+// Outbox drains the store's outbox into the system of record.
+type Outbox struct {
+	s    *Store
+	opts OutboxOptions
+	kick chan struct{}
+	log  *slog.Logger
+}
+
+// Outbox returns a drainer of s's outbox.
+func (s *Store) Outbox(opts OutboxOptions) *Outbox {
+	if opts.Batch <= 0 {
+		opts.Batch = 100
+	}
+	opts.Poll = cmpOr(opts.Poll, time.Second)
+	opts.MinBackoff = cmpOr(opts.MinBackoff, 100*time.Millisecond)
+	opts.MaxBackoff = cmpOr(opts.MaxBackoff, 30*time.Second)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{s: s, opts: opts, kick: make(chan struct{}, 1), log: log}
+}
+
+// Kick wakes Run to drain now, e.g. right after an Enqueue. It does not cut
+// a backoff short: while the writer fails, kicks would only hammer it.
+func (o *Outbox) Kick() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush writes every queued entry, oldest first, removing each once write
+// succeeds, until the outbox is empty or write fails. It returns how many
+// entries it wrote. An entry whose write fails with a Permanent error is
+// moved to the dead letters and the drain goes on; any other failure stops
+// it, keeping the entry and those after it for the next attempt.
+func (o *Outbox) Flush(ctx context.Context, write func(ctx context.Context, payload []byte) error) (int, error) {
+	n := 0
+	for {
+		entries, err := o.s.Pending(ctx, o.opts.Batch)
+		if err != nil {
+			return n, err
+		}
+		for _, e := range entries {
+			if err := write(ctx, e.Payload); err != nil {
+				if !IsPermanent(err) {
+					return n, fmt.Errorf("redisstore: outbox write: %w", err)
+				}
+				o.log.ErrorContext(ctx, "outbox entry rejected for good; moved to dead letters", "err", err)
+				if err := o.s.bury(ctx, e.Key); err != nil {
+					return n, err
+				}
+				continue
+			}
+			if err := o.s.Done(ctx, e.Key); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(entries) < o.opts.Batch {
+			return n, nil
+		}
+	}
+}
+
+// Run drains the outbox until ctx is done, then returns nil. While write
+// (or Redis) fails it retries with exponential backoff, from MinBackoff
+// doubling to MaxBackoff, each wait jittered down by up to half; after a
+// success it drains everything at once and goes back to polling.
+//
+// Delivery is at least once: an entry is removed only after write returned,
+// and a crash in between writes it again. write must be idempotent.
+func (o *Outbox) Run(ctx context.Context, write func(ctx context.Context, payload []byte) error) error {
+	var backoff time.Duration
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		n, err := o.Flush(ctx, write)
+		if ctx.Err() != nil {
+			return nil
+		}
+		kick := o.kick
+		var wait time.Duration
+		if err != nil {
+			backoff = min(max(2*backoff, o.opts.MinBackoff), o.opts.MaxBackoff)
+			wait = backoff/2 + rand.N(backoff/2+1)
+			kick = nil
+			o.log.WarnContext(ctx, "outbox drain failed; will retry", "err", err, "written", n, "retry_in", wait)
+		} else {
+			if backoff > 0 {
+				o.log.InfoContext(ctx, "outbox drained after failures", "written", n)
+			}
+			backoff = 0
+			wait = o.opts.Poll
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+			// Since Go 1.23, Stop and Reset discard a stale tick: no drain.
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}

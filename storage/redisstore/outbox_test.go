@@ -1,0 +1,179 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/needsbot/needsbot/storage/redisstore"
+)
+
+func TestOutbox(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, _, _ := newStore(t, redisstore.Options{Now: clk.Now})
+	depth := func() int64 {
+		t.Helper()
+		n, err := s.Depth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if depth() != 0 {
+		t.Fatal("new outbox not empty")
+	}
+	for _, e := range []struct{ key, payload string }{{"k1", "one"}, {"k1", "one again"}, {"k2", "two"}, {"k3", "three"}} {
+		if err := s.Enqueue(ctx, e.key, []byte(e.payload)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Second)
+	}
+	if depth() != 3 {
+		t.Fatalf("depth %d, want 3 (k1 enqueued twice is one entry)", depth())
+	}
+	got, err := s.Pending(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Key != "k1" || string(got[0].Payload) != "one" || got[1].Key != "k2" {
+		t.Fatalf("Pending(2) = %+v; want k1 (first payload), k2", got)
+	}
+	if !got[0].Enqueued.Before(got[1].Enqueued) {
+		t.Fatalf("enqueue times %s, %s", got[0].Enqueued, got[1].Enqueued)
+	}
+	if err := s.Done(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(ctx, "k1"); err != nil { // twice is fine
+		t.Fatal(err)
+	}
+	got, _ = s.Pending(ctx, 10)
+	if len(got) != 2 || got[0].Key != "k2" || got[1].Key != "k3" || depth() != 2 {
+		t.Fatalf("after Done: %+v", got)
+	}
+	if err := s.Enqueue(ctx, "", nil); err == nil {
+		t.Fatal("empty key accepted")
+	}
+}
+
+// flakyWriter fails its first failures calls, then records deliveries.
+type flakyWriter struct {
+	mu        sync.Mutex
+	failures  int
+	calls     []time.Time
+	delivered map[string]int
+}
+
+func (w *flakyWriter) write(ctx context.Context, payload []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls = append(w.calls, time.Now())
+	if len(w.calls) <= w.failures {
+		return errors.New("postgres is down")
+	}
+	if string(payload) == "poison" {
+		return redisstore.Permanent(errors.New("cannot decode"))
+	}
+	w.delivered[string(payload)]++
+	return nil
+}
+
+func TestOutboxRunBackoffThenExactlyOnce(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, redisstore.Options{})
+	for i := range 5 {
+		if err := s.Enqueue(ctx, fmt.Sprint("k", i), fmt.Appendf(nil, "p%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &flakyWriter{failures: 6, delivered: map[string]int{}}
+	const minB, maxB = 20 * time.Millisecond, 80 * time.Millisecond
+	o := s.Outbox(redisstore.OutboxOptions{Batch: 2, MinBackoff: minB, MaxBackoff: maxB, Poll: 10 * time.Millisecond})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- o.Run(runCtx, w.write) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := s.Depth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained: depth %d", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Entries enqueued later are picked up by the poll, or at once on Kick.
+	if err := s.Enqueue(ctx, "late", []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	o.Kick()
+	for d, _ := s.Depth(ctx); d != 0; d, _ = s.Depth(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatal("late entry not drained")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v after cancel", err)
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range []string{"p0", "p1", "p2", "p3", "p4", "late"} {
+		if w.delivered[p] != 1 {
+			t.Errorf("%s delivered %d times, want 1", p, w.delivered[p])
+		}
+	}
+	// Waits between failed attempts: doubling from minB, capped at maxB,
+	// each jittered down by up to half.
+	want := minB
+	for i := 1; i <= w.failures; i++ {
+		gap := w.calls[i].Sub(w.calls[i-1])
+		// Timers fire late on a loaded machine, never early: the upper
+		// slack is wide, yet an uncapped wait (≥ 320 ms by now) exceeds it.
+		if gap < want/2 || gap > want+150*time.Millisecond {
+			t.Errorf("wait before attempt %d = %s, want in [%s, %s]", i+1, gap, want/2, want)
+		}
+		want = min(2*want, maxB)
+	}
+}
+
+func TestOutboxPermanentGoesToDeadLetters(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, redisstore.Options{})
+	for _, p := range []string{"a", "poison", "b"} {
+		if err := s.Enqueue(ctx, p, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &flakyWriter{delivered: map[string]int{}}
+	n, err := s.Outbox(redisstore.OutboxOptions{}).Flush(ctx, w.write)
+	if err != nil || n != 2 {
+		t.Fatalf("Flush = %d, %v; want 2, nil", n, err)
+	}
+	if d, _ := s.Depth(ctx); d != 0 {
+		t.Fatalf("depth %d", d)
+	}
+	if d, _ := s.DeadLetters(ctx); d != 1 {
+		t.Fatalf("dead letters %d, want 1", d)
+	}
+	if w.delivered["a"] != 1 || w.delivered["b"] != 1 {
+		t.Fatalf("delivered %v", w.delivered)
+	}
+	if !redisstore.IsPermanent(fmt.Errorf("wrapped: %w", redisstore.Permanent(errors.New("x")))) {
+		t.Fatal("IsPermanent misses a wrapped Permanent")
+	}
+	if redisstore.Permanent(nil) != nil || redisstore.IsPermanent(errors.New("x")) {
+		t.Fatal("Permanent(nil) or IsPermanent of a plain error")
+	}
+}

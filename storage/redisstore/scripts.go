@@ -1,0 +1,148 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each touches only keys of one hash tag ({c:N} or
+// {outbox}), so all are valid under Redis Cluster. They never return a Lua
+// false (nil) inside a table: under RESP3 that becomes a boolean, not a nil.
+
+// loadScript reads a chat's state and whether an update was seen.
+//
+// KEYS: state hash, seen zset. ARGV: update id, oldest score still seen (ms).
+// Returns {seen} when there is no state, {seen, version, blob, last message
+// id} otherwise; seen is 0 (none), 1 (applied) or 2 (sent).
+var loadScript = redis.NewScript(`
+local seen = 0
+local t = redis.call('ZSCORE', KEYS[2], ARGV[1] .. ':sent')
+if t and tonumber(t) >= tonumber(ARGV[2]) then
+  seen = 2
+else
+  t = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if t and tonumber(t) >= tonumber(ARGV[2]) then seen = 1 end
+end
+local st = redis.call('HMGET', KEYS[1], 'v', 'b', 'm')
+if not st[1] then return {seen} end
+return {seen, st[1], st[2], st[3] or '0'}
+`)
+
+// saveScript is the compare-and-swap of a chat's state. It marks the update
+// applied and sets or clears the abandonment record in the same atomic step.
+//
+// KEYS: state hash, seen zset, abandonment record hash.
+// ARGV: 1 expected version ("0" = none), 2 new version, 3 blob, 4 state TTL
+// (ms), 5 update id ("" = none), 6 now (ms), 7 oldest seen score kept (ms),
+// 8 seen TTL (ms), 9 last seen rank to drop (negative), 10 record JSON
+// ("" = delete the record), 11 record's interview (started ms), 12 fresh
+// random record id, 13 record TTL (ms).
+// Returns 1 when saved, 0 on a version conflict (nothing changed).
+var saveScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'v') or '0'
+if cur ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[7])
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, ARGV[9])
+  redis.call('PEXPIRE', KEYS[2], ARGV[8])
+end
+if ARGV[10] == '' then
+  redis.call('DEL', KEYS[3])
+else
+  -- The id identifies one interview: keep it while the interview (its start)
+  -- is the same, take the fresh one when a new interview begins.
+  if redis.call('HGET', KEYS[3], 'st') ~= ARGV[11] then
+    redis.call('HSET', KEYS[3], 'id', ARGV[12], 'st', ARGV[11])
+  end
+  redis.call('HSET', KEYS[3], 'r', ARGV[10])
+  redis.call('PEXPIRE', KEYS[3], ARGV[13])
+end
+return 1
+`)
+
+// markSentScript records that an update's replies were sent, and the id of
+// the message now showing the current question (in the state hash, if the
+// chat has a state: a bare hash without TTL would leak).
+//
+// KEYS: seen zset, state hash. ARGV: update id, now (ms), oldest seen score
+// kept (ms), seen TTL (ms), last seen rank to drop (negative), message id.
+var markSentScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'm', ARGV[6])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1] .. ':sent')
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`)
+
+// inspectScript tells DueAbandoned what became of one indexed interview.
+//
+// KEYS: state hash, abandonment record hash. ARGV: the interview (started ms).
+// Returns {0} when the record is gone or belongs to another interview,
+// {1, pttl} while the state lives (pttl -1: no expiry), and {2, id, record}
+// when the state expired and the record waits to be collected.
+var inspectScript = redis.NewScript(`
+if redis.call('HGET', KEYS[2], 'st') ~= ARGV[1] then return {0} end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl ~= -2 then return {1, ttl} end
+local r = redis.call('HMGET', KEYS[2], 'id', 'r')
+if not r[1] or not r[2] then return {0} end
+return {2, r[1], r[2]}
+`)
+
+// ackScript deletes an abandonment record once collected, unless a new
+// interview has replaced it meanwhile.
+//
+// KEYS: abandonment record hash. ARGV: the interview (started ms).
+var ackScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'st') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+// enqueueScript adds an outbox entry unless its key is already queued.
+//
+// KEYS: queue zset, payload hash. ARGV: key, payload, now (ms).
+// Returns 1 when added, 0 when the key was already there.
+var enqueueScript = redis.NewScript(`
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+`)
+
+// pendingScript lists the oldest outbox entries.
+//
+// KEYS: queue zset, payload hash. ARGV: last rank (limit-1).
+// Returns a flat list of key, enqueued (ms), payload.
+var pendingScript = redis.NewScript(`
+local q = redis.call('ZRANGE', KEYS[1], 0, ARGV[1], 'WITHSCORES')
+local out = {}
+for i = 1, #q, 2 do
+  local p = redis.call('HGET', KEYS[2], q[i])
+  if p then
+    out[#out + 1] = q[i]
+    out[#out + 1] = q[i + 1]
+    out[#out + 1] = p
+  end
+end
+return out
+`)
+
+// buryScript moves an outbox entry that a writer rejected for good to the
+// dead-letter hash.
+//
+// KEYS: queue zset, payload hash, dead-letter hash. ARGV: key.
+var buryScript = redis.NewScript(`
+local p = redis.call('HGET', KEYS[2], ARGV[1])
+if p then redis.call('HSET', KEYS[3], ARGV[1], p) end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`)

@@ -1,0 +1,325 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrConflict is returned by Save when the chat's state is no longer at the
+// expected version: another writer saved first. The caller reloads and steps
+// again. A Save retried after its reply was lost also gets ErrConflict; the
+// reload then reports the update as SeenApplied.
+var ErrConflict = errors.New("redisstore: state version conflict")
+
+// Seen says how far an update id was already handled.
+type Seen uint8
+
+// Seen states.
+const (
+	SeenNone    Seen = iota // not seen in the last SeenTTL
+	SeenApplied             // its effect was saved; its replies were not confirmed sent
+	SeenSent                // fully handled: effect saved and replies sent
+)
+
+// String returns "none", "applied" or "sent".
+func (s Seen) String() string {
+	switch s {
+	case SeenNone:
+		return "none"
+	case SeenApplied:
+		return "applied"
+	case SeenSent:
+		return "sent"
+	}
+	return "Seen(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Defaults for Options.
+const (
+	DefaultStateTTL     = 30 * 24 * time.Hour
+	DefaultSeenTTL      = 24 * time.Hour
+	DefaultAbandonGrace = 7 * 24 * time.Hour
+)
+
+// seenMax caps the seen ids kept per chat, whatever their age: a flood of
+// updates cannot grow the set without bound.
+const seenMax = 1000
+
+// Options configure a Store. Zero values take the defaults.
+type Options struct {
+	// Prefix starts every key, e.g. "needsbot:". It must not contain '{'
+	// or '}': the first {…} of a key is its Cluster hash tag.
+	Prefix string
+	// StateTTL is how long an idle interview state is kept (30 days).
+	StateTTL time.Duration
+	// SeenTTL is how long update ids are remembered (24 h).
+	SeenTTL time.Duration
+	// AbandonGrace is how long, after its state expired, an abandonment
+	// record waits for DueAbandoned (7 days) before it is lost.
+	AbandonGrace time.Duration
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
+
+// Store is the Redis side of needsbot. It is safe for concurrent use.
+type Store struct {
+	rdb          redis.UniversalClient
+	prefix       string
+	stateTTL     time.Duration
+	seenTTL      time.Duration
+	abandonGrace time.Duration
+	now          func() time.Time
+	limiter      *redis_rate.Limiter
+}
+
+// New returns a Store over rdb (a client, cluster client or ring). It
+// panics if opts.Prefix contains a brace, which would break the per-chat
+// hash tags.
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		panic("redisstore: Options.Prefix must not contain '{' or '}': " + opts.Prefix)
+	}
+	s := &Store{
+		rdb:          rdb,
+		prefix:       opts.Prefix,
+		stateTTL:     cmpOr(opts.StateTTL, DefaultStateTTL),
+		seenTTL:      cmpOr(opts.SeenTTL, DefaultSeenTTL),
+		abandonGrace: cmpOr(opts.AbandonGrace, DefaultAbandonGrace),
+		now:          opts.Now,
+		limiter:      redis_rate.NewLimiter(rdb),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// chatKey returns <prefix>{c:<chat>}:<kind>.
+func (s *Store) chatKey(chat int64, kind byte) string {
+	b := make([]byte, 0, len(s.prefix)+28)
+	b = append(b, s.prefix...)
+	b = append(b, "{c:"...)
+	b = strconv.AppendInt(b, chat, 10)
+	b = append(b, '}', ':', kind)
+	return string(b)
+}
+
+func (s *Store) stateKey(chat int64) string   { return s.chatKey(chat, 's') }
+func (s *Store) seenKey(chat int64) string    { return s.chatKey(chat, 'u') }
+func (s *Store) abandonKey(chat int64) string { return s.chatKey(chat, 'a') }
+func (s *Store) dueKey() string               { return s.prefix + "abandon:due" }
+
+// Load returns the chat's state blob and version (nil, 0 when there is
+// none), whether updateID was already seen, and the message id last
+// recorded by MarkSent for this state (0 when none), in one round trip.
+func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
+	oldest := s.now().Add(-s.seenTTL).UnixMilli()
+	res, err := loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}, updateID, oldest).Slice()
+	if err != nil {
+		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
+	}
+	if len(res) == 0 {
+		return nil, 0, SeenNone, 0, errors.New("redisstore: load: empty reply")
+	}
+	n, ok := res[0].(int64)
+	if !ok || n < 0 || n > int64(SeenSent) || (len(res) != 1 && len(res) != 4) {
+		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: unexpected reply %v", res)
+	}
+	seen = Seen(n)
+	if len(res) == 1 {
+		return nil, 0, seen, 0, nil
+	}
+	v, _ := res[1].(string)
+	b, _ := res[2].(string)
+	m, _ := res[3].(string)
+	version, err = strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad version %q", v)
+	}
+	lastMsg, err = strconv.Atoi(m)
+	if err != nil {
+		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad message id %q", m)
+	}
+	return []byte(b), version, seen, lastMsg, nil
+}
+
+// AbandonRecord is what is kept, next to an interview past consent, so that
+// it can be counted if abandoned: never answers, never the respondent.
+type AbandonRecord struct {
+	Form           string    `json:"f"`
+	FormVersion    int       `json:"fv"`
+	MunicipalityID int64     `json:"m"`
+	ServiceID      *int64    `json:"s,omitempty"`
+	Language       string    `json:"l"`
+	LastQuestion   string    `json:"q"` // furthest question reached
+	Started        time.Time `json:"t"` // identifies the interview within the chat
+}
+
+// Save stores blob as version newVersion of the chat's state if the stored
+// version is still expect (0 = no state), refreshing its TTL, and marks
+// updateID applied (updateID 0 marks nothing), atomically. It returns
+// ErrConflict, changing nothing, when the version differs.
+//
+// rec is the interview's abandonment record when it has reached past
+// consent; nil deletes the chat's record (before consent, and at
+// completion). Save is one round trip: a script, pipelined with the
+// abandonment index update when rec is set.
+func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord) error {
+	if newVersion <= expect {
+		return fmt.Errorf("redisstore: save: new version %d not after %d", newVersion, expect)
+	}
+	if len(blob) == 0 {
+		return errors.New("redisstore: save: empty state")
+	}
+	now := s.now()
+	nowMS := now.UnixMilli()
+	update := ""
+	if updateID != 0 {
+		update = strconv.FormatInt(updateID, 10)
+	}
+	var recJSON []byte
+	var started, id string
+	if rec != nil {
+		if rec.Started.IsZero() {
+			return errors.New("redisstore: save: abandonment record without start")
+		}
+		var err error
+		if recJSON, err = json.Marshal(rec); err != nil {
+			return fmt.Errorf("redisstore: save: %w", err)
+		}
+		started = strconv.FormatInt(rec.Started.UnixMilli(), 10)
+		id = randomID()
+	}
+	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat)}
+	args := []any{
+		expect, newVersion, blob, s.stateTTL.Milliseconds(),
+		update, nowMS, now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1),
+		recJSON, started, id, (s.stateTTL + s.abandonGrace).Milliseconds(),
+	}
+
+	var res *redis.Cmd
+	if rec == nil {
+		res = saveScript.Run(ctx, s.rdb, keys, args...)
+	} else {
+		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+			res = run(saveScript, keys, args...)
+			// The index lives in another slot, so it cannot be in the
+			// script. A ZADD for a Save that conflicts is harmless:
+			// DueAbandoned re-checks every member.
+			p.ZAdd(ctx, s.dueKey(), redis.Z{
+				Score:  float64(now.Add(s.stateTTL).UnixMilli()),
+				Member: strconv.FormatInt(chat, 10) + ":" + started,
+			})
+		})
+		if err != nil && res.Err() == nil {
+			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
+		}
+	}
+	ok, err := res.Int64()
+	if err != nil {
+		return fmt.Errorf("redisstore: save: %w", err)
+	}
+	if ok != 1 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// randomID returns 128 random bits in hex.
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// MarkSent records that updateID's replies were confirmed sent — a
+// redelivery is then reported SeenSent and dropped — and lastMsg, the id of
+// the message now showing the current question, which Load returns until
+// the next MarkSent. lastMsg is kept only while the chat has a state; Save
+// leaves it alone.
+func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int) error {
+	now := s.now()
+	err := markSentScript.Run(ctx, s.rdb, []string{s.seenKey(chat), s.stateKey(chat)},
+		updateID, now.UnixMilli(), now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1), lastMsg).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: mark sent: %w", err)
+	}
+	return nil
+}
+
+// Delete erases the chat's interview state and abandonment record (for
+// /delete). The seen update ids are kept, so that redeliveries are still
+// recognised; they hold no answers and expire within SeenTTL.
+func (s *Store) Delete(ctx context.Context, chat int64) error {
+	if err := s.rdb.Del(ctx, s.stateKey(chat), s.abandonKey(chat)).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	return nil
+}
+
+// Allow reports whether one more event under key fits within limit events
+// per period (GCRA, bursts up to limit), counting it if so. It is meant for
+// bad invite tokens and similar abuse.
+func (s *Store) Allow(ctx context.Context, key string, limit int, per time.Duration) (bool, error) {
+	if limit <= 0 || per <= 0 {
+		return false, fmt.Errorf("redisstore: allow: bad limit %d per %s", limit, per)
+	}
+	res, err := s.limiter.Allow(ctx, s.prefix+"rl:"+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: per})
+	if err != nil {
+		return false, fmt.Errorf("redisstore: allow: %w", err)
+	}
+	return res.Allowed > 0, nil
+}
+
+// runFunc queues a script in a pipeline.
+type runFunc func(sc *redis.Script, keys []string, args ...any) *redis.Cmd
+
+// pipelined sends fn's commands in one round trip, queueing scripts as
+// EVALSHA. If Redis does not know a script (first use, SCRIPT FLUSH,
+// failover), the pipeline is sent again with EVAL. A NOSCRIPT command did
+// nothing, so this is safe as long as fn's other commands are idempotent.
+func (s *Store) pipelined(ctx context.Context, fn func(p redis.Pipeliner, run runFunc)) error {
+	for _, eval := range []bool{false, true} {
+		var scripts []*redis.Cmd
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			fn(p, func(sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+				var c *redis.Cmd
+				if eval {
+					c = sc.Eval(ctx, p, keys, args...)
+				} else {
+					c = sc.EvalSha(ctx, p, keys, args...)
+				}
+				scripts = append(scripts, c)
+				return c
+			})
+			return nil
+		})
+		noScript := false
+		for _, c := range scripts {
+			if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+				noScript = true
+			}
+		}
+		if !noScript || eval {
+			return err
+		}
+	}
+	panic("unreachable")
+}
