@@ -48,6 +48,8 @@ type Catalog struct {
 	bundle  *i18n.Bundle
 	loc     map[string]*i18n.Localizer
 	ids     map[string]map[string]bool // language → message ids present
+	msgs    map[string]map[string]*i18n.Message
+	files   map[string][]string // language → file names
 	langs   []Language
 	byCode  map[string]Language
 	matcher language.Matcher
@@ -61,7 +63,7 @@ func New() (*Catalog, error) { return NewFS(embedded) }
 func NewFS(fsys fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, byCode: map[string]Language{}}
+	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, msgs: map[string]map[string]*i18n.Message{}, files: map[string][]string{}, byCode: map[string]Language{}}
 	names, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
@@ -84,8 +86,13 @@ func NewFS(fsys fs.FS) (*Catalog, error) {
 			c.loc[code] = i18n.NewLocalizer(b, code, Source)
 			c.addLanguage(code, mf.Tag)
 		}
+		if c.msgs[code] == nil {
+			c.msgs[code] = map[string]*i18n.Message{}
+		}
+		c.files[code] = append(c.files[code], name)
 		for _, m := range mf.Messages {
 			ids[m.ID] = true
+			c.msgs[code][m.ID] = m
 		}
 	}
 	if _, ok := c.loc[Source]; !ok {
@@ -156,6 +163,16 @@ func (c *Catalog) Match(hint string) (string, bool) {
 	return c.langs[i].Code, true
 }
 
+// plural reports whether message id has plural forms (in lang, or in the
+// source it falls back to).
+func (c *Catalog) plural(lang, id string) bool {
+	m := c.msgs[lang][id]
+	if m == nil {
+		m = c.msgs[Source][id]
+	}
+	return m != nil && (m.One != "" || m.Few != "" || m.Many != "" || m.Zero != "" || m.Two != "")
+}
+
 // Has reports whether lang has a message with id.
 func (c *Catalog) Has(lang, id string) bool { return c.ids[lang][id] }
 
@@ -172,7 +189,10 @@ func (c *Catalog) Text(lang, id string, data map[string]any) string {
 		loc = c.loc[Source]
 	}
 	cfg := &i18n.LocalizeConfig{MessageID: id, TemplateData: data}
-	if n, ok := data["Count"]; ok {
+	if n, ok := data["Count"]; ok && c.plural(lang, id) {
+		// Only plural messages take the count: go-i18n would otherwise
+		// look for the count's form (few, many…) in a message that has
+		// only "other".
 		cfg.PluralCount = n
 	}
 	s, err := loc.Localize(cfg)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
@@ -96,5 +97,6 @@ func messageIDs(fs []*dialog.Form) []string {
 		ids = append(ids, f.MessageIDs()...)
 	}
 	ids = append(ids, dialog.EngineMessageIDs()...)
+	ids = append(ids, bot.MessageIDs()...)
 	return ids
 }
