@@ -244,4 +244,3 @@ func PluralForms(tag language.Tag) map[string]bool {
 	}
 	return forms
 }
-

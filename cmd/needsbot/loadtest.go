@@ -2,11 +2,639 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/storage"
+	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// runLoadtest is `needsbot loadtest` (not built yet).
-func runLoadtest(_ context.Context, e *cmdEnv, _ []string) int {
-	fmt.Fprintln(e.stderr, "needsbot loadtest: not available yet")
-	return 2
+// ltOptions are the flags of `needsbot loadtest`.
+type ltOptions struct {
+	respondents    int
+	concurrency    int
+	webhook        bool
+	telegramLimits bool
+	dbURL          string
+	redisURL       string
+	bin            string
+	think          time.Duration
+	updateTimeout  time.Duration
+	seed           uint64
+	json           bool
+	botLog         string
+	env            ltEnvFlag
+}
+
+// ltEnvFlag collects repeated --env KEY=VALUE flags.
+type ltEnvFlag map[string]string
+
+func (e ltEnvFlag) String() string { return fmt.Sprint(map[string]string(e)) }
+
+func (e ltEnvFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || !strings.HasPrefix(k, "NEEDSBOT_") {
+		return errors.New("want NEEDSBOT_NAME=value")
+	}
+	e[k] = val
+	return nil
+}
+
+// runLoadtest is `needsbot loadtest`: it drives simulated respondents
+// through the fake Bot API (bot/telegramtest) against the real binary, a
+// real Redis and a fresh Postgres database, and reports throughput,
+// latency, Telegram calls per update, 429s and resource use. It exits 0
+// only if every interview completed, every response reached Postgres, the
+// outbox is empty and the fake recorded no violation.
+func runLoadtest(ctx context.Context, e *cmdEnv, args []string) int {
+	o, err := parseLoadtestFlags(args, e.stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(e.stderr, "needsbot loadtest:", err)
+		return 2
+	}
+	rep, err := loadtest(ctx, o, e.stderr)
+	if rep != nil {
+		if o.json {
+			_ = rep.writeJSON(e.stdout)
+		} else {
+			rep.writeText(e.stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(e.stderr, "needsbot loadtest:", err)
+		return 1
+	}
+	if !rep.OK {
+		return 1
+	}
+	return 0
+}
+
+func parseLoadtestFlags(args []string, stderr io.Writer) (ltOptions, error) {
+	o := ltOptions{env: ltEnvFlag{}}
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.respondents, "respondents", 100, "simulated respondents, each completing the immigrants' interview")
+	fs.IntVar(&o.concurrency, "concurrency", 50, "respondents interviewing at the same time")
+	fs.BoolVar(&o.webhook, "webhook", false, "deliver updates by webhook instead of long polling")
+	fs.BoolVar(&o.telegramLimits, "telegram-limits", false, "enforce Telegram's flood limits in the fake Bot API (and run the bot at its default rates); off = a self-hosted Bot API server")
+	fs.StringVar(&o.dbURL, "db", defaultLoadtestDB, "Postgres server on which a fresh database is created for the run and dropped after")
+	fs.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/0", "Redis server (the run uses a unique key prefix and deletes its keys after)")
+	fs.StringVar(&o.bin, "bin", "", "needsbot binary to run (default: this executable)")
+	fs.DurationVar(&o.think, "think", 0, "average pause of a respondent before each update (uniform in [0, 2×think])")
+	fs.DurationVar(&o.updateTimeout, "update-timeout", time.Minute, "how long one update may take before the respondent gives up")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the respondents' choices")
+	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+	fs.StringVar(&o.botLog, "bot-log", "", "write the bot's log to this file")
+	fs.Var(o.env, "env", "extra NEEDSBOT_NAME=value setting for the bot (repeatable), e.g. --env NEEDSBOT_WORKERS=64")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: needsbot loadtest [flags]\n\nRuns `needsbot run` against a fake Bot API, a real Redis and a fresh Postgres database,\ndrives simulated respondents through the immigrants' interview and reports what it measured.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case o.respondents < 1:
+		return o, errors.New("--respondents must be at least 1")
+	case o.concurrency < 1:
+		return o, errors.New("--concurrency must be at least 1")
+	case o.updateTimeout <= 0:
+		return o, errors.New("--update-timeout must be positive")
+	case o.think < 0:
+		return o, errors.New("--think must not be negative")
+	}
+	o.concurrency = min(o.concurrency, o.respondents)
+	return o, nil
+}
+
+// redisFields are what the report takes from Redis's INFO. Commands run
+// inside Lua scripts count in total_commands_processed too.
+var redisFields = []string{"total_commands_processed", "used_cpu_sys", "used_cpu_user", "cmdstat_evalsha", "cmdstat_eval"}
+
+const defaultLoadtestDB = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// loadtest runs the whole test; progress lines go to progress. It returns
+// a report whenever the run got as far as measuring, and an error when the
+// set-up or the tear-down failed.
+func loadtest(ctx context.Context, o ltOptions, progress io.Writer) (rep *ltReport, err error) {
+	bin := o.bin
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find this executable (use --bin): %w", err)
+		}
+	}
+	lib, err := forms.Load("")
+	if err != nil {
+		return nil, err
+	}
+	form := lib.Latest("immigrati")
+	if form == nil {
+		return nil, errors.New("the immigrati questionnaire is not embedded")
+	}
+	cat, err := locales.New()
+	if err != nil {
+		return nil, err
+	}
+
+	// A fresh database, dropped at the end.
+	dsn, dropDB, err := createLoadtestDB(ctx, o.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if derr := dropDB(); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	// A unique Redis prefix, whose keys are deleted at the end.
+	ropt, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", redactURL(o.redisURL), err)
+	}
+	prefix := "needsbot_loadtest:" + randomHex(8) + ":"
+	defer func() {
+		if cerr := deleteRedisKeys(context.WithoutCancel(ctx), rdb, prefix); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	tgOpts := []telegramtest.Option{telegramtest.WithoutRateLimits()}
+	if o.telegramLimits {
+		tgOpts = []telegramtest.Option{telegramtest.WithRateLimits(telegramtest.DefaultRateLimits())}
+	}
+	tg := telegramtest.NewServer(tgOpts...)
+	defer tg.Close()
+
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	pseudoKey := randomHex(32)
+	env := map[string]string{
+		"NEEDSBOT_TELEGRAM_TOKEN":       tg.Token(),
+		"NEEDSBOT_TELEGRAM_API_URL":     tg.URL,
+		"NEEDSBOT_REDIS_URL":            o.redisURL,
+		"NEEDSBOT_REDIS_PREFIX":         prefix,
+		"NEEDSBOT_DATABASE_URL":         dsn,
+		"NEEDSBOT_PSEUDONYM_KEY":        pseudoKey,
+		"NEEDSBOT_LISTEN_ADDR":          addr,
+		"NEEDSBOT_DEFAULT_MUNICIPALITY": "058091",
+		"NEEDSBOT_LOG_LEVEL":            "info",
+	}
+	if o.telegramLimits {
+		// The bot's own defaults, which stay under Telegram's limits.
+		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "25", "1"
+	} else {
+		// A self-hosted Bot API server has no flood limits.
+		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100000", "100000"
+	}
+	mode := "polling"
+	if o.webhook {
+		mode = "webhook"
+		env["NEEDSBOT_WEBHOOK_URL"] = "http://" + addr + "/telegram/webhook"
+		env["NEEDSBOT_WEBHOOK_SECRET"] = randomHex(16)
+	}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	var logFile io.Writer
+	if o.botLog != "" {
+		f, err := os.Create(o.botLog)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		logFile = f
+	}
+
+	fmt.Fprintf(progress, "loadtest: starting %s run (%s)\n", bin, mode)
+	child, err := startChild(bin, addr, env, logFile)
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_, _, _ = child.stop(30 * time.Second)
+		}
+	}()
+	err = child.waitReady(ctx, func() bool {
+		c := tg.Calls()
+		if o.webhook {
+			return c["setWebhook"] > 0
+		}
+		return c["getUpdates"] > 0
+	})
+	if err != nil {
+		return nil, err
+	}
+	pid := child.cmd.Process.Pid
+
+	rep = &ltReport{Mode: mode, TelegramLimits: o.telegramLimits, Respondents: o.respondents, Concurrency: o.concurrency,
+		Binary: bin, Workers: env["NEEDSBOT_WORKERS"], CPUs: runtime.NumCPU()}
+	if rep.Workers == "" {
+		rep.Workers = "32 (default)"
+	}
+	if o.think > 0 {
+		rep.Think = o.think.String()
+	}
+
+	// The measured window starts here: after start-up, before the first update.
+	calls0 := tg.Calls()
+	botCPU0, _ := procCPU(pid)
+	busy0, total0, _ := machineCPU()
+	self0 := selfCPU()
+	redis0 := redisInfo(rdb.Info(ctx, "stats", "cpu", "commandstats").Val(), redisFields...)
+
+	res := driveRespondents(ctx, tg, o, form, cat, progress)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	// Every update acknowledged.
+	idle, cancel := context.WithTimeout(ctx, o.updateTimeout)
+	idleErr := tg.WaitIdle(idle)
+	cancel()
+	end := time.Now()
+
+	calls1 := tg.Calls()
+	botCPU1, _ := procCPU(pid)
+	busy1, total1, _ := machineCPU()
+	self1 := selfCPU()
+	redis1 := redisInfo(rdb.Info(ctx, "stats", "cpu", "commandstats").Val(), redisFields...)
+	violations := tg.Violations()
+
+	// Completed responses reach Postgres at completion, or through the
+	// outbox shortly after: wait for them a little.
+	db, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	store := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := db.QueryRow(ctx, `SELECT count(*) FROM responses`).Scan(&rep.Responses)
+		if err != nil {
+			return nil, fmt.Errorf("count responses: %w", err)
+		}
+		if rep.OutboxPending, err = store.Depth(ctx); err != nil {
+			return nil, err
+		}
+		if rep.Responses >= res.completed && rep.OutboxPending == 0 || time.Now().After(deadline) {
+			break
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	if rep.OutboxDead, err = store.DeadLetters(ctx); err != nil {
+		return nil, err
+	}
+	pseudonyms := make([]string, len(res.ids))
+	for i, id := range res.ids {
+		pseudonyms[i] = storage.Pseudonym([]byte(pseudoKey), id)
+	}
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM responses WHERE form = 'immigrati' AND respondent = ANY($1)`, pseudonyms).Scan(&rep.UnderPseudonym); err != nil {
+		return nil, fmt.Errorf("count responses: %w", err)
+	}
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM responses r JOIN unnest($1::text[], $2::text[]) AS c(respondent, language)
+		ON c.respondent = r.respondent AND c.language = r.language`, pseudonyms, res.langs).Scan(&rep.LanguageOK); err != nil {
+		return nil, fmt.Errorf("check languages: %w", err)
+	}
+
+	// The bot's own view, then a graceful stop.
+	fams, scrapeErr := child.scrape(ctx)
+	if rss, err := procPeakRSS(pid); err == nil {
+		rep.BotPeakRSSMiB = math.Round(float64(rss)/(1<<20)*10) / 10
+	}
+	code, ru, stopErr := child.stop(60 * time.Second)
+	stopped = true
+	rep.BotExit = code
+	rep.BotTotalCPUS = rusageCPU(ru).Seconds()
+	rep.BotLogWarnings, rep.BotLogErrors, rep.BotLogSamples = child.logs.counts()
+
+	// Throughput and latency.
+	rep.Completed, rep.Failed, rep.Failures = res.completed, res.failed, res.failures
+	var replies, acks, interviews []time.Duration
+	byKind := map[string][]time.Duration{}
+	for _, s := range res.samples {
+		rep.Updates++
+		acks = append(acks, s.ack)
+		if !s.replied {
+			rep.NoReply++
+			continue
+		}
+		replies = append(replies, s.reply)
+		byKind[s.kind] = append(byKind[s.kind], s.reply)
+	}
+	interviews = res.interviews
+	elapsed := end.Sub(res.start)
+	if idleErr == nil && res.lastAck.After(res.start) {
+		elapsed = res.lastAck.Sub(res.start)
+	}
+	rep.DurationS = math.Round(elapsed.Seconds()*100) / 100
+	rep.UpdatesPerS = math.Round(float64(rep.Updates)/elapsed.Seconds()*10) / 10
+	rep.Reply, rep.Ack, rep.Interview = distOf(replies), distOf(acks), distOf(interviews)
+	rep.Interview.N = len(interviews)
+	rep.ReplyByKind = map[string]ltDist{}
+	for k, v := range byKind {
+		rep.ReplyByKind[k] = distOf(v)
+	}
+	if rep.Completed > 0 {
+		rep.UpdatesEach = math.Round(float64(rep.Updates)/float64(rep.Completed+rep.Failed)*10) / 10
+	}
+
+	// Telegram calls during the run.
+	rep.CallsByMethod, rep.PerUpdateMethod = map[string]int{}, map[string]float64{}
+	for m, n := range calls1 {
+		d := n - calls0[m]
+		if d == 0 {
+			continue
+		}
+		if m == "getUpdates" {
+			rep.GetUpdates = d
+			continue
+		}
+		rep.CallsByMethod[m] = d
+		rep.Calls += d
+	}
+	upd := math.Max(1, float64(rep.Updates))
+	for m, n := range rep.CallsByMethod {
+		rep.PerUpdateMethod[m] = math.Round(float64(n)/upd*1000) / 1000
+	}
+	rep.CallsPerUpdate = math.Round(float64(rep.Calls)/upd*1000) / 1000
+	rep.Violations = len(violations)
+	rep.ViolationKinds = map[string]int{}
+	for _, v := range violations {
+		if v.Code == 429 {
+			rep.TooMany++
+		}
+		desc := v.Description
+		if v.Method == "webhook" {
+			desc, _, _ = strings.Cut(desc, ":") // "update N, attempt M" varies
+			desc = "delivery failed"
+		}
+		rep.ViolationKinds[fmt.Sprintf("%s %d %s", v.Method, v.Code, desc)]++
+		if len(rep.ViolationSample) < 5 {
+			rep.ViolationSample = append(rep.ViolationSample, v.String())
+		}
+	}
+
+	// Resources.
+	botCPU := botCPU1 - botCPU0
+	rep.BotCPUS = botCPU.Seconds()
+	rep.BotCPUPerUpdate = math.Round(float64(botCPU)/upd/1e3) / 1e3
+	rep.BotCores = math.Round(botCPU.Seconds()/elapsed.Seconds()*100) / 100
+	if total1 > total0 {
+		rep.MachineBusyPct = math.Round(float64(busy1-busy0) / float64(total1-total0) * 100)
+	}
+	rep.LoadgenCPUS = (self1 - self0).Seconds()
+	rep.LoadgenCPUPerUpd = math.Round(float64(self1-self0)/upd/1e3) / 1e3
+	rep.RedisCmdsPerUpd = math.Round((redis1["total_commands_processed"]-redis0["total_commands_processed"])/upd*100) / 100
+	rep.RedisScriptsPerUpd = math.Round((redis1["cmdstat_evalsha"]+redis1["cmdstat_eval"]-redis0["cmdstat_evalsha"]-redis0["cmdstat_eval"])/upd*100) / 100
+	rep.RedisCPUS = math.Round((redis1["used_cpu_sys"]+redis1["used_cpu_user"]-redis0["used_cpu_sys"]-redis0["used_cpu_user"])*100) / 100
+
+	// The bot's metrics.
+	if scrapeErr != nil {
+		rep.check(false, "%v", scrapeErr)
+	} else {
+		if f := fams["needsbot_update_duration_seconds"]; f != nil {
+			mean, n := histogramMean(f)
+			rep.BotHandle = ltDist{N: int(n), Mean: mean * 1000, P50: histogramQuantile(.5, f) * 1000,
+				P90: histogramQuantile(.9, f) * 1000, P99: histogramQuantile(.99, f) * 1000}
+		}
+		rep.BotUpdates = intMap(counterBy(fams["needsbot_updates_total"], "outcome"))
+		rep.BotCallOutcome = intMap(counterBy(fams["needsbot_telegram_calls_total"], "method", "outcome"))
+		if f := fams["needsbot_telegram_retry_after_seconds_total"]; f != nil && len(f.GetMetric()) > 0 {
+			rep.BotRetryAfterS = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+
+	rep.check(rep.Completed == o.respondents, "%d of %d interviews completed", rep.Completed, o.respondents)
+	rep.check(rep.Responses == o.respondents, "%d responses in Postgres, want %d", rep.Responses, o.respondents)
+	rep.check(rep.UnderPseudonym == o.respondents, "%d responses under the respondents' pseudonyms, want %d", rep.UnderPseudonym, o.respondents)
+	rep.check(rep.LanguageOK == o.respondents, "%d responses in the language the respondent chose, want %d", rep.LanguageOK, o.respondents)
+	rep.check(rep.OutboxPending == 0 && rep.OutboxDead == 0, "outbox not empty: %d pending, %d dead", rep.OutboxPending, rep.OutboxDead)
+	rep.check(rep.Violations == 0, "the fake Bot API recorded %d violations", rep.Violations)
+	rep.check(idleErr == nil, "updates still unacknowledged at the end: %v", idleErr)
+	rep.check(rep.BotExit == 0, "the bot exited with %d", rep.BotExit)
+	rep.check(rep.BotLogErrors == 0, "the bot logged %d errors", rep.BotLogErrors)
+	if stopErr != nil {
+		rep.check(false, "%v", stopErr)
+	}
+	rep.OK = len(rep.Problems) == 0
+	return rep, nil
+}
+
+func intMap(m map[string]float64) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = int(math.Round(v))
+	}
+	return out
+}
+
+// ltResults is what the respondents did.
+type ltResults struct {
+	ids        []int64  // every respondent's user id
+	langs      []string // the language each one picked, by index
+	samples    []ltSample
+	interviews []time.Duration
+	completed  int
+	failed     int
+	failures   []string // the first few, with transcripts
+	start      time.Time
+	lastAck    time.Time
+}
+
+// ltHints are the language_code values the respondents' clients report:
+// supported languages in several spellings, an unsupported one and none.
+func ltHints() []string {
+	return []string{"it", "en", "ar", "uk", "ru", "fr", "es", "pt-br", "ro", "sq", "zh-hans", "bn", "ur", "pa", "hi", "tl", "it-IT", "de", ""}
+}
+
+// driveRespondents runs o.respondents interviews, o.concurrency at a time.
+func driveRespondents(ctx context.Context, tg *telegramtest.Server, o ltOptions, form *dialog.Form, cat *locales.Catalog, progress io.Writer) ltResults {
+	res := ltResults{ids: make([]int64, o.respondents), langs: make([]string, o.respondents)}
+	langs := cat.Languages()
+	hints := ltHints()
+	comments := ltComments()
+	respondents := make([]*ltRespondent, o.respondents)
+	for i := range respondents {
+		rng := mrand.New(mrand.NewPCG(o.seed, uint64(i)))
+		id := int64(1_000_001 + i)
+		hint := hints[i%len(hints)]
+		lang, ok := cat.Match(hint)
+		if !ok || hint == "" {
+			lang = langs[rng.IntN(len(langs))].Code
+		}
+		res.ids[i], res.langs[i] = id, lang
+		respondents[i] = &ltRespondent{
+			u:       tg.User(id, telegramtest.FirstName("Respondent"), telegramtest.LanguageCode(hint)),
+			form:    form,
+			rng:     rng,
+			lang:    lang,
+			comment: comments[i%len(comments)],
+			timeout: o.updateTimeout,
+			think:   o.think,
+		}
+	}
+
+	var (
+		mu      sync.Mutex
+		next    atomic.Int64
+		done    atomic.Int64
+		updates atomic.Int64
+		wg      sync.WaitGroup
+	)
+	res.start = time.Now()
+	stopProgress := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-t.C:
+				el := time.Since(res.start).Seconds()
+				fmt.Fprintf(progress, "loadtest: %6.0f s  %d/%d interviews done, %d updates (%.0f/s)\n",
+					el, done.Load(), o.respondents, updates.Load(), float64(updates.Load())/el)
+			}
+		}
+	}()
+	for w := 0; w < o.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(respondents) || ctx.Err() != nil {
+					return
+				}
+				r := respondents[i]
+				began := time.Now()
+				err := r.interview(ctx)
+				took := time.Since(began)
+				done.Add(1)
+				updates.Add(int64(len(r.samples)))
+				mu.Lock()
+				res.samples = append(res.samples, r.samples...)
+				if err != nil {
+					res.failed++
+					if len(res.failures) < 3 {
+						res.failures = append(res.failures, err.Error())
+					}
+				} else {
+					res.completed++
+					res.interviews = append(res.interviews, took)
+				}
+				if now := time.Now(); now.After(res.lastAck) {
+					res.lastAck = now
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stopProgress)
+	return res
+}
+
+// createLoadtestDB creates an empty database next to the one admin names
+// and returns its DSN and a function that drops it (WITH (FORCE): the bot's
+// connections may linger).
+func createLoadtestDB(ctx context.Context, admin string) (string, func() error, error) {
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("--db must be a postgres:// URL")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres %s: %w", redactURL(admin), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	name := "needsbot_loadtest_" + randomHex(8)
+	// template0: nobody is ever connected to it, unlike template1.
+	if _, err := conn.Exec(cctx, "CREATE DATABASE "+name+" TEMPLATE template0"); err != nil {
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	drop := func() error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
+	d := *u
+	d.Path = "/" + name
+	return d.String(), drop, nil
+}
+
+// deleteRedisKeys deletes every key under prefix, and redis_rate's keys for
+// it.
+func deleteRedisKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
+	for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
+		iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("redis: scan %s: %w", pattern, err)
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 500)
+			if err := rdb.Unlink(ctx, keys[:n]...).Err(); err != nil {
+				return fmt.Errorf("redis: delete keys: %w", err)
+			}
+			keys = keys[n:]
+		}
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

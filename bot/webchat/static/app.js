@@ -33,6 +33,7 @@
   let poller = null;       // AbortController of the running long poll
   let generation = 0;      // bumps on every switch: stale answers are dropped
   let lastChat = null;
+  let drawnOnce = false;   // toasts from before the page was shown are not replayed
   const seenToasts = new Set();
   const nodes = new Map(); // message id -> {root, sig}
 
@@ -151,6 +152,7 @@
     ui.status.classList.remove("busy");
     document.body.dataset.version = "";
     document.body.dataset.pending = "";
+    drawnOnce = false;
   }
 
   function stopPolling() {
@@ -375,7 +377,6 @@
     drawnOnce = true;
     if (stick) stickToBottom(true);
   }
-  let drawnOnce = false;
 
   function drawMenu(cmds) {
     ui.menuPop.textContent = "";
@@ -485,10 +486,6 @@
   });
   $("alert-ok").addEventListener("click", () => { ui.alert.hidden = true; });
   ui.newRespondent.addEventListener("click", () => switchTo("respondent", true));
-  $("back").addEventListener("click", () => {
-    const i = config.personas.findIndex((p) => p.key === persona.key);
-    switchTo(config.personas[(i + 1) % config.personas.length].key, false);
-  });
   ui.lang.addEventListener("change", async () => {
     store.set("lang", ui.lang.value);
     const l = config.languages.find((x) => x.code === ui.lang.value);
