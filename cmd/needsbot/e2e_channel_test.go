@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -58,6 +59,20 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 	r.send("/start")
 	r.tap("English")
 	r.tap("Yes, I agree")
+
+	// Health, readiness and metrics on the same listener.
+	base := strings.TrimSuffix(url, "/telegram/webhook")
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "needsbot_updates_total"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, b[:min(len(b), 200)])
+		}
+	}
 
 	// A wrong secret is refused with 401 and changes nothing.
 	resp, err := http.Post(url, "application/json", strings.NewReader(`{"update_id":1}`))
