@@ -53,6 +53,9 @@ type Config struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 	Events    EventObserver
+	// PopularLanguages, when set, lists a municipality's most used
+	// respondent languages (by its Postgres id), for the language menu.
+	PopularLanguages func(ctx context.Context, municipality string) []string
 }
 
 // EventObserver is told about interview events and handled updates, for
@@ -489,27 +492,36 @@ func (h *Handler) pseudonym(user int64) string {
 // picker sends the language menu: the language suggested by Telegram's
 // hint first, then the others in the usual order.
 func (t *turn) picker(ctx context.Context) (Outcome, error) {
-	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(t.lang, t.ev.langHint))
+	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context))
 	return Outcome{}, ignoreTelegram(err)
 }
 
-func (h *Handler) languageMenu(lang, hint string) Message {
-	langs := h.cfg.Catalog.Languages()
-	first, _ := h.cfg.Catalog.Match(hint)
+func (h *Handler) languageMenu(ctx context.Context, lang, hint string, interview map[string]string) Message {
+	// Order: the language Telegram suggests, then the languages most used
+	// by this municipality's respondents, then the usual order.
+	order := []string{}
+	if first, ok := h.cfg.Catalog.Match(hint); ok {
+		order = append(order, first)
+	}
+	if h.cfg.PopularLanguages != nil && interview[CtxMunicipality] != "" {
+		order = append(order, h.cfg.PopularLanguages(ctx, interview[CtxMunicipality])...)
+	}
 	var keys []Key
-	add := func(l locales.Language) {
+	seen := map[string]bool{}
+	add := func(code string) {
+		l, ok := h.cfg.Catalog.Language(code)
+		if !ok || seen[code] {
+			return
+		}
+		seen[code] = true
 		data, _ := Callback{Kind: CbLanguage, Option: l.Code}.Encode()
 		keys = append(keys, Key{Text: l.Name, Data: data})
 	}
-	for _, l := range langs {
-		if l.Code == first {
-			add(l)
-		}
+	for _, code := range order {
+		add(code)
 	}
-	for _, l := range langs {
-		if l.Code != first {
-			add(l)
-		}
+	for _, l := range h.cfg.Catalog.Languages() {
+		add(l.Code)
 	}
 	// Two names per row read well in every script.
 	var rows [][]Key

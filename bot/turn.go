@@ -135,7 +135,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply) error {
 				return err
 			}
 		case dialog.ReplyAskLanguage:
-			if err := t.sendMsg(ctx, h.languageMenu(t.lang, ev.langHint), false); err != nil {
+			if err := t.sendMsg(ctx, h.languageMenu(ctx, t.lang, ev.langHint, t.state.Context), false); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/needsbot/needsbot/bot"
@@ -133,4 +134,43 @@ func (a *responses) write(ctx context.Context, payload []byte) error {
 
 func (a *responses) Erase(ctx context.Context, pseudonym string) (int, error) {
 	return a.db.Erase(ctx, pseudonym)
+}
+
+// popularLanguages caches each municipality's most used respondent
+// languages for the language menu (a query per municipality every ten
+// minutes, not per /start).
+type popularLanguages struct {
+	db  *pgstore.DB
+	mu  sync.Mutex
+	ttl time.Duration
+	m   map[string]popularEntry
+}
+
+type popularEntry struct {
+	langs []string
+	at    time.Time
+}
+
+func (p *popularLanguages) get(ctx context.Context, municipality string) []string {
+	p.mu.Lock()
+	e, ok := p.m[municipality]
+	p.mu.Unlock()
+	if ok && time.Since(e.at) < p.ttl {
+		return e.langs
+	}
+	id, err := strconv.ParseInt(municipality, 10, 64)
+	if err != nil {
+		return nil
+	}
+	langs, err := p.db.PopularLanguages(ctx, id, 4)
+	if err != nil {
+		return e.langs // stale is better than nothing; errors show in /readyz
+	}
+	p.mu.Lock()
+	if len(p.m) > 10000 {
+		clear(p.m)
+	}
+	p.m[municipality] = popularEntry{langs: langs, at: time.Now()}
+	p.mu.Unlock()
+	return langs
 }

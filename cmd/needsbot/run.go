@@ -168,7 +168,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		Staff: staffHandler, Invites: invites,
 		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses,
 		Sender: a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
-		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
+		Pseudonym:        func(user int64) string { return storage.Pseudonym(key, user) },
+		PopularLanguages: (&popularLanguages{db: a.db, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
 	})
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
 	return a, nil

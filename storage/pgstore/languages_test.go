@@ -1,0 +1,36 @@
+package pgstore_test
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPopularLanguages(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now().UTC()
+	for i, lang := range []string{"ar", "it", "ar", "uk", "ar", "it"} {
+		c := e.completed(t, "pop-"+string(rune('a'+i)), "")
+		c.Response.Language = lang
+		c.Response.Started, c.Response.Completed = now.Add(-time.Hour), now
+		if err := e.db.SaveResponse(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := e.completed(t, "pop-old", "")
+	old.Response.Language = "ru" // completed long ago: not counted
+	if err := e.db.SaveResponse(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := e.municipality(t, "100005", "anagrafe")
+	got, err := e.db.PopularLanguages(ctx, m, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != "ar" || got[1] != "it" {
+		t.Fatalf("popular languages %v, want [ar it]", got)
+	}
+	other, _ := e.municipality(t, "058091", "anagrafe")
+	if got, err := e.db.PopularLanguages(ctx, other, 4); err != nil || len(got) != 0 {
+		t.Fatalf("another municipality: %v %v", got, err)
+	}
+}
