@@ -1,0 +1,213 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tg "github.com/go-telegram/bot"
+	tgmodels "github.com/go-telegram/bot/models"
+
+	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/locales"
+)
+
+// memSessions is an in-memory Sessions; panicOn makes Load panic for one
+// chat, to exercise recovery.
+type memSessions struct {
+	mu      sync.Mutex
+	states  map[int64]Loaded
+	seen    map[int64]Seen
+	panicOn int64
+	order   []int64 // update ids in the order they were loaded
+}
+
+var _ Sessions = (*memSessions)(nil)
+
+func newMemSessions() *memSessions {
+	return &memSessions{states: map[int64]Loaded{}, seen: map[int64]Seen{}}
+}
+
+func (m *memSessions) Load(_ context.Context, chat, update int64) (Loaded, error) {
+	if chat == m.panicOn {
+		panic("boom")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.order = append(m.order, update)
+	l := m.states[chat]
+	l.Seen = m.seen[update]
+	return l, nil
+}
+
+func (m *memSessions) Save(_ context.Context, chat, update int64, expect, next uint64, blob []byte, _ *Abandon) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.states[chat].Version != expect {
+		return ErrConflict
+	}
+	m.states[chat] = Loaded{Blob: blob, Version: next, LastMsg: m.states[chat].LastMsg}
+	m.seen[update] = SeenApplied
+	return nil
+}
+
+func (m *memSessions) MarkSent(_ context.Context, chat, update int64, lastMsg int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seen[update] = SeenSent
+	l := m.states[chat]
+	l.LastMsg = lastMsg
+	m.states[chat] = l
+	return nil
+}
+
+func (m *memSessions) Delete(_ context.Context, chat int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.states, chat)
+	return nil
+}
+
+type memResponses struct {
+	mu   sync.Mutex
+	done map[string]Completion
+}
+
+var _ Responses = (*memResponses)(nil)
+
+func (m *memResponses) Complete(_ context.Context, c Completion) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done[c.ID] = c
+	return nil
+}
+
+func (m *memResponses) Erase(context.Context, string) (int, error) { return 0, nil }
+
+// rig is a Handler and Intake over in-memory storage and the fake Bot API.
+type rig struct {
+	srv      *telegramtest.Server
+	sessions *memSessions
+	intake   *Intake
+	handler  *Handler
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	srv := telegramtest.NewServer(telegramtest.WithoutRateLimits())
+	t.Cleanup(srv.Close)
+	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lib := testRenderer(t)
+	r := &rig{srv: srv, sessions: newMemSessions()}
+	r.handler = NewHandler(Config{Forms: lib, Catalog: cat, Sessions: r.sessions, Responses: &memResponses{done: map[string]Completion{}},
+		Sender: NewSender(api, SenderOptions{ChatRate: 1000, ChatBurst: 100}), Username: srv.BotUsername(),
+		DefaultContext: map[string]string{CtxMunicipality: "1"}, Pseudonym: func(u int64) string { return "p" }})
+	r.intake = NewIntake(r.handler, IntakeOptions{Workers: 4})
+	t.Cleanup(r.intake.Stop)
+	return r
+}
+
+func textUpdate(id, chat int64, text string) *tgmodels.Update {
+	return &tgmodels.Update{ID: id, Message: &tgmodels.Message{ID: int(id), Date: int(time.Now().Unix()), Text: text,
+		Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate},
+		From: &tgmodels.User{ID: chat, FirstName: "T", LanguageCode: "it"}}}
+}
+
+func TestPanicIsRecoveredAndApologised(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(777, telegramtest.LanguageCode("it"))
+	u.Send("hello") // the fake now knows the chat
+	r.sessions.panicOn = 777
+	_, err := r.intake.Submit(context.Background(), textUpdate(1, 777, "/start"), false, 0)
+	if err != nil {
+		t.Fatalf("a panic must count as handled, got %v", err)
+	}
+	if last := u.Last(); !last.FromBot || !strings.Contains(last.Text, "qualcosa non ha funzionato") {
+		t.Fatalf("no localised apology: %q", last.Text)
+	}
+	// The worker survived: the next update of another chat is handled.
+	r.sessions.panicOn = 0
+	if _, err := r.intake.Submit(context.Background(), textUpdate(2, 777, "/help"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(u.Last().Text, "/delete") {
+		t.Fatalf("worker dead after a panic: %q", u.Last().Text)
+	}
+}
+
+func TestIntakeKeepsChatOrder(t *testing.T) {
+	r := newRig(t)
+	for _, chat := range []int64{101, 102, 103} {
+		r.srv.User(chat).Send("hi")
+	}
+	var wg sync.WaitGroup
+	for i := int64(1); i <= 30; i++ {
+		chat := 101 + i%3
+		j, err := r.intake.enqueue(context.Background(), textUpdate(i, chat, "/help"), false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); <-j.done }()
+	}
+	wg.Wait()
+	last := map[int64]int64{}
+	for _, id := range r.sessions.order {
+		chat := 101 + id%3
+		if id < last[chat] {
+			t.Fatalf("chat %d: update %d handled after %d", chat, id, last[chat])
+		}
+		last[chat] = id
+	}
+	if len(r.sessions.order) != 30 {
+		t.Fatalf("handled %d of 30", len(r.sessions.order))
+	}
+}
+
+func TestWebhookHandler(t *testing.T) {
+	r := newRig(t)
+	r.srv.User(900).Send("hi")
+	h := r.intake.Webhook("s3cret")
+	body, _ := json.Marshal(textUpdate(5, 900, "/help"))
+	tests := []struct {
+		name, method, secret, body string
+		want                       int
+	}{
+		{"wrong secret", http.MethodPost, "nope", string(body), http.StatusUnauthorized},
+		{"no secret", http.MethodPost, "", string(body), http.StatusUnauthorized},
+		{"GET", http.MethodGet, "s3cret", "", http.StatusMethodNotAllowed},
+		{"garbage", http.MethodPost, "s3cret", "{not json", http.StatusBadRequest},
+		{"good", http.MethodPost, "s3cret", string(body), http.StatusOK},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, "/hook", strings.NewReader(tt.body))
+		if tt.secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", tt.secret)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, w.Code, tt.want)
+		}
+	}
+	r.intake.Stop()
+	req := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(string(body)))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("after Stop: status %d, want 503", w.Code)
+	}
+}
