@@ -139,6 +139,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 			}
 		}
 	}
+	r.junk = true // junk at every remaining step
 	n := r.answerRest("Thank you")
 	if n == 0 {
 		t.Fatal("interview did not continue")

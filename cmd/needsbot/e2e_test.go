@@ -130,6 +130,9 @@ func (h *harness) count(q string, args ...any) int {
 type respondent struct {
 	t *testing.T
 	u *telegramtest.User
+	// junk, when set, makes answerRest send a sticker and a stray text
+	// before every answer, and check the question is still on screen.
+	junk bool
 }
 
 func (r *respondent) wait() {
@@ -188,6 +191,23 @@ func (r *respondent) answerRest(done string) int {
 			return n
 		}
 		q := r.question()
+		if r.junk {
+			r.u.SendSticker()
+			r.wait()
+			hasOptions := false
+			for _, row := range q.Labels() {
+				for _, l := range row {
+					hasOptions = hasOptions || !isNav(l)
+				}
+			}
+			if hasOptions { // typed text would answer a text question
+				r.send("?? 🙂")
+			}
+			if again := r.question(); !strings.Contains(again.Text, firstLine(q.Text)) {
+				r.t.Fatalf("after junk the question changed from %q to %q", q.Text, again.Text)
+			}
+			q = r.question()
+		}
 		var opts []string
 		multi := false
 		for _, row := range q.Labels() {
@@ -214,6 +234,11 @@ func (r *respondent) answerRest(done string) int {
 	}
 	r.t.Fatalf("interview did not end:\n%s", r.u.Transcript())
 	return 0
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func pick(rows [][]string, prefix string) string {
