@@ -412,8 +412,11 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 		}
 		if h.cfg.Staff != nil {
 			ok, err := h.cfg.Staff.Command(ctx, t.request(), ev.cmd, ev.args)
-			if err != nil || ok {
+			if err != nil {
 				return Outcome{}, err
+			}
+			if ok {
+				return t.finish(ctx)
 			}
 		}
 		t.say(ctx, MsgUnknownCommand)
@@ -434,13 +437,19 @@ func (t *turn) start(ctx context.Context) (Outcome, error) {
 	h, payload := t.h, t.ev.args
 	if payload != "" && h.cfg.Staff != nil {
 		ok, err := h.cfg.Staff.Start(ctx, t.request(), payload)
-		if err != nil || ok {
+		if err != nil {
 			return Outcome{}, err
+		}
+		if ok {
+			return t.finish(ctx)
 		}
 	}
 	in := dialog.Input{Kind: dialog.InStart, Payload: payload, Context: h.cfg.DefaultContext}
+	resuming := t.state.Phase == dialog.PhaseAsking || t.state.Phase == dialog.PhaseLanguage
 	switch {
-	case payload != "" && h.cfg.Invites != nil:
+	case payload != "" && h.cfg.Invites != nil && !resuming:
+		// Re-opening the link mid-interview resumes it: no use is counted
+		// (a single-use invite would otherwise refuse its own respondent).
 		inv, err := h.cfg.Invites.Resolve(ctx, payload, h.pseudonym(t.ev.user))
 		if msg := inviteMessage(err); msg != "" {
 			t.say(ctx, msg)
@@ -452,7 +461,7 @@ func (t *turn) start(ctx context.Context) (Outcome, error) {
 		if f := h.cfg.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
 			t.form = f
 		}
-	case t.state.Phase == dialog.PhaseAsking || t.state.Phase == dialog.PhaseLanguage:
+	case resuming:
 		// Resuming: no invite needed.
 		if t.state.Phase == dialog.PhaseAsking {
 			t.say(ctx, MsgResume)
@@ -577,8 +586,12 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 	case CbStaff:
 		if h.cfg.Staff != nil {
 			ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)
-			if err != nil || ok {
+			if err != nil {
 				return Outcome{}, err
+			}
+			if ok {
+				t.answer = &CallbackAnswer{} // the staff handler answered it
+				return t.finish(ctx)
 			}
 		}
 		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)

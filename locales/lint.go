@@ -67,6 +67,12 @@ func Lint(c *Catalog, used []string) []string {
 		staff[l] = true
 	}
 	file := func(lang string) string { return "locales/active." + lang + ".toml" }
+	fileOf := func(lang, id string) string {
+		if f := c.fileOf[lang][id]; f != "" {
+			return f
+		}
+		return file(lang)
+	}
 	for _, l := range c.Languages() {
 		for _, id := range ids {
 			if !c.Has(l.Code, id) && (staff[l.Code] || RespondentFacing(id)) {
@@ -77,10 +83,10 @@ func Lint(c *Catalog, used []string) []string {
 	src := c.msgs[Source]
 	for _, id := range sortedKeys(src) {
 		if !want[id] {
-			problems = append(problems, fmt.Sprintf("%s: stale message %q: no code or questionnaire uses it", file(Source), id))
+			problems = append(problems, fmt.Sprintf("%s: stale message %q: no code or questionnaire uses it", fileOf(Source, id), id))
 		}
 		if src[id].Description == "" {
-			problems = append(problems, fmt.Sprintf("%s: message %q has no description for translators", file(Source), id))
+			problems = append(problems, fmt.Sprintf("%s: message %q has no description for translators", fileOf(Source, id), id))
 		}
 	}
 	for _, l := range c.Languages() {
@@ -90,15 +96,15 @@ func Lint(c *Catalog, used []string) []string {
 			s := src[id]
 			if s == nil {
 				if l.Code != Source {
-					problems = append(problems, fmt.Sprintf("%s: message %q is not in the source language", file(l.Code), id))
+					problems = append(problems, fmt.Sprintf("%s: message %q is not in the source language", fileOf(l.Code, id), id))
 				}
 				continue
 			}
 			for _, p := range checkMessage(l, forms, m, s) {
-				problems = append(problems, fmt.Sprintf("%s: %q: %s", file(l.Code), id, p))
+				problems = append(problems, fmt.Sprintf("%s: %q: %s", fileOf(l.Code, id), id, p))
 			}
 			if l.Code != Source && m.Description != "" {
-				problems = append(problems, fmt.Sprintf("%s: %q: translations carry no description", file(l.Code), id))
+				problems = append(problems, fmt.Sprintf("%s: %q: translations carry no description", fileOf(l.Code, id), id))
 			}
 		}
 	}

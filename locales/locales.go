@@ -6,6 +6,7 @@ package locales
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -49,7 +50,8 @@ type Catalog struct {
 	loc     map[string]*i18n.Localizer
 	ids     map[string]map[string]bool // language → message ids present
 	msgs    map[string]map[string]*i18n.Message
-	files   map[string][]string // language → file names
+	files   map[string][]string          // language → file names
+	fileOf  map[string]map[string]string // language → message id → file
 	langs   []Language
 	byCode  map[string]Language
 	matcher language.Matcher
@@ -63,7 +65,7 @@ func New() (*Catalog, error) { return NewFS(embedded) }
 func NewFS(fsys fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, msgs: map[string]map[string]*i18n.Message{}, files: map[string][]string{}, byCode: map[string]Language{}}
+	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, msgs: map[string]map[string]*i18n.Message{}, files: map[string][]string{}, fileOf: map[string]map[string]string{}, byCode: map[string]Language{}}
 	names, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
@@ -90,9 +92,13 @@ func NewFS(fsys fs.FS) (*Catalog, error) {
 			c.msgs[code] = map[string]*i18n.Message{}
 		}
 		c.files[code] = append(c.files[code], name)
+		if c.fileOf[code] == nil {
+			c.fileOf[code] = map[string]string{}
+		}
 		for _, m := range mf.Messages {
 			ids[m.ID] = true
 			c.msgs[code][m.ID] = m
+			c.fileOf[code][m.ID] = "locales/" + path.Base(name)
 		}
 	}
 	if _, ok := c.loc[Source]; !ok {
@@ -196,8 +202,12 @@ func (c *Catalog) Text(lang, id string, data map[string]any) string {
 		cfg.PluralCount = n
 	}
 	s, err := loc.Localize(cfg)
-	if err != nil || s == "" {
+	var missing *i18n.MessageNotFoundErr
+	if s == "" || (err != nil && !errors.As(err, &missing)) {
 		return id
 	}
+	// A message missing in lang comes back in the source language with a
+	// MessageNotFoundErr: staff texts (en, it) for a staff member whose
+	// phone speaks another language.
 	return s
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/staff"
 )
 
 // runLint checks questionnaire definitions (the embedded ones, or the files
@@ -98,5 +99,6 @@ func messageIDs(fs []*dialog.Form) []string {
 	}
 	ids = append(ids, dialog.EngineMessageIDs()...)
 	ids = append(ids, bot.MessageIDs()...)
+	ids = append(ids, staff.MessageIDs()...)
 	return ids
 }

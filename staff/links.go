@@ -1,0 +1,427 @@
+package staff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/storage/pgstore"
+)
+
+// menuGuard lets one menu message complete its action once: a double tap
+// on the last button, or a redelivered update, must not make two links or
+// invites. It is a rate limit of one per day per message, in Redis.
+func (h *Handler) menuGuard(ctx context.Context, r *bot.Request, msgID int) bool {
+	if msgID == 0 {
+		return true
+	}
+	ok, err := h.cfg.Limiter.Allow(ctx, "staffmenu:"+strconv.FormatInt(r.Chat, 10)+":"+strconv.Itoa(msgID), 1, 24*time.Hour)
+	if err != nil {
+		// Redis trouble must not stop staff work; at worst a double tap
+		// makes two links.
+		h.log.Warn("staff: menu guard unavailable", "err", err)
+		return true
+	}
+	return ok
+}
+
+// pageSize is how many municipalities a menu shows at once.
+const pageSize = 10
+
+// checkLink reports whether w may hold a staff link draft d: every field
+// set is one w may choose, and fields are set in order.
+func (h *Handler) checkLink(ctx context.Context, w who, d linkDraft) (bool, error) {
+	if d.Page > 1000 {
+		return false, nil
+	}
+	if d.Role == "" {
+		return d.Muni == 0 && d.Svc == -1 && d.Days == 0, nil
+	}
+	switch w.m.Role {
+	case RoleAdmin:
+	case RoleManager:
+		if d.Role == RoleAdmin || (d.Muni != 0 && d.Muni != w.m.MunicipalityID) {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	if d.Days != 0 && !slices.Contains(h.cfg.StaffLinkDays, d.Days) {
+		return false, nil
+	}
+	if d.Role == RoleAdmin {
+		return d.Muni == 0 && d.Svc == -1, nil
+	}
+	if d.Muni == 0 {
+		return d.Svc == -1 && d.Days == 0, nil
+	}
+	if d.Role != RoleOperator && d.Svc != -1 {
+		return false, nil
+	}
+	if d.Role == RoleOperator && d.Svc == -1 && d.Days != 0 {
+		return false, nil
+	}
+	if _, err := h.cfg.DB.Municipality(ctx, d.Muni); errors.Is(err, pgstore.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if d.Svc > 0 {
+		s, err := h.cfg.DB.Service(ctx, d.Svc)
+		if errors.Is(err, pgstore.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		if s.MunicipalityID != d.Muni {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (h *Handler) linkCallback(ctx context.Context, r *bot.Request, w who, d linkDraft, msgID int, queryID string) (bool, error) {
+	ok, err := h.checkLink(ctx, w, d)
+	if err != nil || !ok {
+		return false, err
+	}
+	if d == newLinkDraft() {
+		// From the /staff list: the menu is a new message, the list stays.
+		msgID = 0
+	}
+	return true, h.linkStep(ctx, r, w, d, msgID, queryID)
+}
+
+// linkStep shows the staff link menu's next question, or creates the link
+// once every choice is made.
+func (h *Handler) linkStep(ctx context.Context, r *bot.Request, w who, d linkDraft, msgID int, queryID string) error {
+	show := func(text string, keys []bot.Key) {
+		h.edit(ctx, r, msgID, bot.Message{Text: text, Keyboard: bot.Layout(keys, []bot.Key{h.cancelKey(r)})})
+		h.answer(ctx, r, queryID, "")
+	}
+	if d.Role != "" && d.Role != RoleAdmin && d.Muni == 0 && w.m.Role != RoleAdmin {
+		d.Muni = w.m.MunicipalityID
+	}
+	switch {
+	case d.Role == "":
+		roles := []Role{RoleManager, RoleOperator}
+		if w.m.Role == RoleAdmin {
+			roles = []Role{RoleAdmin, RoleManager, RoleOperator}
+		}
+		var keys []bot.Key
+		for _, role := range roles {
+			nd := d
+			nd.Role = role
+			keys = append(keys, h.key(h.roleButton(r, role), nd.encode()))
+		}
+		show(h.text(r, msgLinkRole, nil), keys)
+		return nil
+	case d.Role != RoleAdmin && d.Muni == 0:
+		keys, nav, err := h.municipalityKeys(ctx, r, d.Page, func(id int64) string {
+			nd := d
+			nd.Muni, nd.Page = id, 0
+			return nd.encode()
+		}, func(page int) string {
+			nd := d
+			nd.Page = page
+			return nd.encode()
+		})
+		if err != nil {
+			return h.fail(ctx, r, err)
+		}
+		h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgLinkMuni, map[string]any{"Role": h.roleName(r, d.Role)}),
+			Keyboard: append(bot.Layout(keys, nav), []bot.Key{h.cancelKey(r)})})
+		h.answer(ctx, r, queryID, "")
+		return nil
+	case d.Role == RoleOperator && d.Svc == -1:
+		m, err := h.cfg.DB.Municipality(ctx, d.Muni)
+		if err != nil {
+			return h.fail(ctx, r, err)
+		}
+		svcs, err := h.cfg.DB.Services(ctx, d.Muni)
+		if err != nil {
+			return h.fail(ctx, r, err)
+		}
+		if len(svcs) == 0 {
+			d.Svc = 0
+			return h.linkStep(ctx, r, w, d, msgID, queryID)
+		}
+		anySvc := d
+		anySvc.Svc = 0
+		keys := []bot.Key{h.key(h.plain(r, btnAnyService, nil), anySvc.encode())}
+		for _, s := range svcs {
+			nd := d
+			nd.Svc = s.ID
+			keys = append(keys, h.key(s.Name, nd.encode()))
+		}
+		show(h.text(r, msgLinkService, map[string]any{"Municipality": m.Name}), keys)
+		return nil
+	case d.Days == 0:
+		var keys []bot.Key
+		for _, days := range h.cfg.StaffLinkDays {
+			nd := d
+			nd.Days = days
+			keys = append(keys, h.key(h.plain(r, btnDays, map[string]any{"Count": days}), nd.encode()))
+		}
+		show(h.text(r, msgLinkValidity, nil), keys)
+		return nil
+	}
+	return h.createLink(ctx, r, w, d, msgID, queryID)
+}
+
+func (h *Handler) roleButton(r *bot.Request, role Role) string {
+	switch role {
+	case RoleAdmin:
+		return h.plain(r, btnRoleAdmin, nil)
+	case RoleManager:
+		return h.plain(r, btnRoleManager, nil)
+	}
+	return h.plain(r, btnRoleOper, nil)
+}
+
+// municipalityKeys lists one page of municipalities as buttons, with
+// previous/next keys.
+func (h *Handler) municipalityKeys(ctx context.Context, r *bot.Request, page int, pick func(int64) string, turn func(int) string) (keys, nav []bot.Key, err error) {
+	all, err := h.cfg.DB.Municipalities(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pages := max(1, (len(all)+pageSize-1)/pageSize)
+	page = min(page, pages-1)
+	for _, m := range all[page*pageSize : min(len(all), (page+1)*pageSize)] {
+		keys = append(keys, h.key(m.Name, pick(m.ID)))
+	}
+	if page > 0 {
+		nav = append(nav, h.key(h.plain(r, btnPrev, nil), turn(page-1)))
+	}
+	if page < pages-1 {
+		nav = append(nav, h.key(h.plain(r, btnNext, nil), turn(page+1)))
+	}
+	return keys, nav, nil
+}
+
+func (h *Handler) createLink(ctx context.Context, r *bot.Request, w who, d linkDraft, msgID int, queryID string) error {
+	if !h.menuGuard(ctx, r, msgID) {
+		h.answer(ctx, r, queryID, h.plain(r, msgMenuUsed, nil))
+		return nil
+	}
+	h.answer(ctx, r, queryID, "")
+	token, err := NewStaffToken(h.rand)
+	if err != nil {
+		return h.fail(ctx, r, err)
+	}
+	l := pgstore.StaffLink{Token: token, Role: string(d.Role), MunicipalityID: d.Muni, ServiceID: max(d.Svc, 0),
+		CreatedBy: w.m.ID, ExpiresAt: h.cfg.Now().Add(time.Duration(d.Days) * 24 * time.Hour)}
+	id, err := h.cfg.DB.CreateStaffLink(ctx, l)
+	if err != nil {
+		return h.fail(ctx, r, err)
+	}
+	scope, err := h.linkScope(ctx, r, l.MunicipalityID, l.ServiceID)
+	if err != nil {
+		return h.fail(ctx, r, err)
+	}
+	h.log.Info("staff link created", "staff_id", w.m.ID, "link_id", id, "role", l.Role)
+	h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgLinkCreated, map[string]any{
+		"Role": h.roleName(r, d.Role), "Scope": scope, "Until": h.date(l.ExpiresAt), "Link": h.deepLink(token)})})
+	return nil
+}
+
+// linkScope names a municipality and service by id.
+func (h *Handler) linkScope(ctx context.Context, r *bot.Request, muni, svc int64) (string, error) {
+	if muni == 0 {
+		return h.scope(r, "", ""), nil
+	}
+	m, err := h.cfg.DB.Municipality(ctx, muni)
+	if err != nil {
+		return "", err
+	}
+	if svc == 0 {
+		return h.scope(r, m.Name, ""), nil
+	}
+	s, err := h.cfg.DB.Service(ctx, svc)
+	if err != nil {
+		return "", err
+	}
+	return h.scope(r, m.Name, s.Name), nil
+}
+
+// Start claims a staff link: whoever opens it becomes that staff member
+// and its creator is told. Payloads that are not staff tokens are not
+// handled (they are respondent invites).
+func (h *Handler) Start(ctx context.Context, r *bot.Request, payload string) (bool, error) {
+	if !IsStaffToken(payload) {
+		return false, nil
+	}
+	c, err := h.cfg.DB.ClaimStaffLink(ctx, payload, r.User, r.Name, h.cfg.Now())
+	var bad string
+	switch {
+	case err == nil && c.Again:
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgEnrolAgain, h.memberArgs(r, c.Staff))})
+		return true, nil
+	case err == nil:
+		h.enrolled(ctx, r, c)
+		return true, nil
+	case errors.Is(err, pgstore.ErrAlreadyStaff):
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgEnrolIsStaff, h.memberArgs(r, c.Staff))})
+		return true, nil
+	case errors.Is(err, pgstore.ErrExpired):
+		bad = msgEnrolExpired
+	case errors.Is(err, pgstore.ErrUsed):
+		bad = msgEnrolUsed
+	case errors.Is(err, pgstore.ErrNotFound), errors.Is(err, pgstore.ErrRevoked):
+		bad = msgEnrolInvalid
+	default:
+		return false, fmt.Errorf("staff: claim link: %w", err)
+	}
+	limited, lerr := h.badToken(ctx, h.cfg.Pseudonym(r.User))
+	if lerr != nil {
+		return false, lerr
+	}
+	if limited {
+		bad = bot.MsgInviteLimited
+	}
+	h.log.Info("staff link refused", "reason", bad)
+	h.send(ctx, r, bot.Message{Text: h.text(r, bad, nil)})
+	return true, nil
+}
+
+func (h *Handler) memberArgs(r *bot.Request, s pgstore.Staff) map[string]any {
+	name := s.Name
+	if name == "" {
+		name = "#" + itoa(s.ID) // admins bootstrapped from the configuration
+	}
+	return map[string]any{"Name": name, "Role": h.roleName(r, Role(s.Role)), "Scope": h.scope(r, s.MunicipalityName, s.ServiceName)}
+}
+
+// enrolled welcomes a new member with their commands and tells the link's
+// creator.
+func (h *Handler) enrolled(ctx context.Context, r *bot.Request, c pgstore.Claim) {
+	s := c.Staff
+	h.log.Info("staff enrolled", "staff_id", s.ID, "role", s.Role, "link_created_by", c.CreatedBy)
+	help := msgHelpOperator
+	switch Role(s.Role) {
+	case RoleAdmin:
+		help = msgHelpAdmin
+	case RoleManager:
+		help = msgHelpManager
+	}
+	args := h.memberArgs(r, s)
+	h.send(ctx, r, bot.Message{Text: h.text(r, msgEnrolDone, args) + "\n\n" + h.text(r, help, nil)})
+	if c.CreatedBy == 0 {
+		return
+	}
+	creator, err := h.cfg.DB.StaffByID(ctx, c.CreatedBy)
+	if err != nil || creator.Revoked {
+		return
+	}
+	// The creator is told in the language of the request: staff texts
+	// exist in Italian and English, and both usually share an office.
+	if _, err := r.Sender.Send(ctx, creator.TelegramUserID, bot.Message{Text: h.text(r, msgEnrolNotify, args)}); err != nil {
+		h.log.Warn("staff: could not tell the link's creator", "staff_id", creator.ID, "err", err)
+	}
+}
+
+// badToken counts a bad staff or invite token for a user and reports
+// whether they are over the limit.
+func (h *Handler) badToken(ctx context.Context, pseudonym string) (bool, error) {
+	ok, err := h.cfg.Limiter.Allow(ctx, "badtoken:"+pseudonym, h.cfg.BadTokens, h.cfg.BadTokenPeriod)
+	if err != nil {
+		// Fail open: a Redis hiccup must not lock people out; 96+ bit
+		// tokens cannot be guessed anyway.
+		h.log.Warn("staff: bad-token limiter unavailable", "err", err)
+		return false, nil
+	}
+	return !ok, nil
+}
+
+// ------------------------------------------------------------------ /staff
+
+// maxListed bounds listings so that a message and its keyboard stay within
+// Telegram's limits (4096 characters, 100 buttons).
+const maxListed = 40
+
+func (h *Handler) listStaff(ctx context.Context, r *bot.Request, w who) error {
+	members, err := h.cfg.DB.ListStaff(ctx, w.m.MunicipalityID)
+	if err != nil {
+		return h.fail(ctx, r, err)
+	}
+	text := h.text(r, msgStaffTitle, map[string]any{"Scope": h.scope(r, w.s.MunicipalityName, "")}) + "\n"
+	var keys []bot.Key
+	for i, s := range members[:min(len(members), maxListed)] {
+		args := h.memberArgs(r, s)
+		args["N"] = i + 1
+		line := h.text(r, msgStaffItem, args)
+		if s.ID == w.m.ID {
+			line += " " + h.text(r, msgStaffYou, nil)
+		} else if h.mayRevoke(w, s) {
+			keys = append(keys, h.key(h.plain(r, btnRevokeN, map[string]any{"N": i + 1}), idAction{Kind: optRevokeStaff, ID: s.ID}.encode()))
+		}
+		text += "\n" + line
+	}
+	if len(members) > maxListed {
+		text += "\n\n" + h.text(r, msgMore, map[string]any{"Shown": maxListed, "Total": len(members)})
+	}
+	text += "\n\n" + h.text(r, msgStaffHint, nil)
+	h.send(ctx, r, bot.Message{Text: text, Keyboard: bot.Layout(keys, []bot.Key{h.key(h.plain(r, btnNewLink, nil), newLinkDraft().encode())})})
+	return nil
+}
+
+// mayRevoke: admins revoke anyone but themselves; managers the managers
+// and operators of their municipality.
+func (h *Handler) mayRevoke(w who, s pgstore.Staff) bool {
+	if s.ID == w.m.ID || s.Revoked {
+		return false
+	}
+	switch w.m.Role {
+	case RoleAdmin:
+		return true
+	case RoleManager:
+		return Role(s.Role) != RoleAdmin && s.MunicipalityID == w.m.MunicipalityID
+	}
+	return false
+}
+
+func (h *Handler) revokeStaff(ctx context.Context, r *bot.Request, w who, a idAction, msgID int, queryID string) (bool, error) {
+	s, err := h.cfg.DB.StaffByID(ctx, a.ID)
+	if errors.Is(err, pgstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if s.Revoked && h.mayRevoke(w, pgstore.Staff{ID: s.ID, Role: s.Role, MunicipalityID: s.MunicipalityID}) {
+		// Already done (by someone else, or a second tap).
+		h.answer(ctx, r, queryID, h.plain(r, msgGone, nil))
+		return true, nil
+	}
+	if !h.mayRevoke(w, s) {
+		return false, nil
+	}
+	if !a.Confirm {
+		h.answer(ctx, r, queryID, "")
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgStaffConfirm, h.memberArgs(r, s)), Keyboard: [][]bot.Key{{
+			h.key(h.plain(r, btnConfirm, nil), idAction{Kind: optRevokeStaff, Confirm: true, ID: s.ID}.encode()),
+			h.cancelKey(r),
+		}}})
+		return true, nil
+	}
+	var scope int64
+	if w.m.Role != RoleAdmin {
+		scope = w.m.MunicipalityID
+	}
+	if _, err := h.cfg.DB.RevokeStaff(ctx, w.m.ID, s.ID, scope); errors.Is(err, pgstore.ErrNotFound) {
+		h.answer(ctx, r, queryID, h.plain(r, msgGone, nil))
+		return true, nil
+	} else if err != nil {
+		h.answer(ctx, r, queryID, "")
+		return true, h.fail(ctx, r, err)
+	}
+	h.log.Info("staff revoked", "staff_id", w.m.ID, "revoked_id", s.ID)
+	h.answer(ctx, r, queryID, "")
+	h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgStaffRevoked, h.memberArgs(r, s))})
+	return true, nil
+}

@@ -1,0 +1,117 @@
+package staff
+
+import "github.com/needsbot/needsbot/bot"
+
+// Message ids of the staff side (locales/staff.*.toml, prefix s.). Staff
+// read English or Italian; other languages fall back to English.
+const (
+	msgRoleAdmin    = "s.role.admin"
+	msgRoleManager  = "s.role.manager"
+	msgRoleOperator = "s.role.operator"
+	msgScopeAll     = "s.scope.all"
+	msgScopeService = "s.scope.service"
+
+	msgHelpOperator = "s.help.operator"
+	msgHelpManager  = "s.help.manager"
+	msgHelpAdmin    = "s.help.admin"
+
+	msgEnrolDone     = "s.enrol.done"
+	msgEnrolAgain    = "s.enrol.again"
+	msgEnrolIsStaff  = "s.enrol.already_staff"
+	msgEnrolExpired  = "s.enrol.expired"
+	msgEnrolUsed     = "s.enrol.used"
+	msgEnrolInvalid  = "s.enrol.invalid"
+	msgEnrolNotify   = "s.enrol.notify"
+	msgLinkRole      = "s.link.role"
+	msgLinkMuni      = "s.link.municipality"
+	msgLinkService   = "s.link.service"
+	msgLinkValidity  = "s.link.validity"
+	msgLinkCreated   = "s.link.created"
+	msgStaffTitle    = "s.staff.title"
+	msgStaffItem     = "s.staff.item"
+	msgStaffYou      = "s.staff.you"
+	msgStaffHint     = "s.staff.hint"
+	msgStaffConfirm  = "s.staff.revoke_confirm"
+	msgStaffRevoked  = "s.staff.revoked"
+	msgInviteNew     = "s.invite.new"
+	msgInviteLabel   = "s.invite.label"
+	msgInviteForm    = "s.invite.form"
+	msgInviteMuni    = "s.invite.municipality"
+	msgInviteService = "s.invite.service"
+	msgInviteValid   = "s.invite.validity"
+	msgInviteUses    = "s.invite.uses"
+	msgInviteCreated = "s.invite.created"
+	msgInviteCaption = "s.invite.caption"
+	msgInviteLink    = "s.invite.link"
+	msgSumForm       = "s.invite.sum.form"
+	msgSumWhere      = "s.invite.sum.where"
+	msgSumUntil      = "s.invite.sum.until"
+	msgSumNoExpiry   = "s.invite.sum.no_expiry"
+	msgSumUses       = "s.invite.sum.uses"
+	msgSumUnlimited  = "s.invite.sum.unlimited"
+	msgInvitesTitle  = "s.invites.title"
+	msgInvitesItem   = "s.invites.item"
+	msgInvitesNone   = "s.invites.none"
+	msgMore          = "s.more"
+	msgInvitesHint   = "s.invites.hint"
+	msgInvNoLabel    = "s.invites.no_label"
+	msgInvConfirm    = "s.invites.revoke_confirm"
+	msgInvRevoked    = "s.invites.revoked"
+	msgStatusActive  = "s.status.active"
+	msgStatusExpired = "s.status.expired"
+	msgStatusRevoked = "s.status.revoked"
+	msgStatusUsedUp  = "s.status.exhausted"
+	msgMuniTitle     = "s.muni.title"
+	msgMuniItem      = "s.muni.item"
+	msgMuniUsage     = "s.muni.usage"
+	msgMuniAdded     = "s.muni.added"
+	msgMuniExists    = "s.muni.exists"
+	msgMuniBad       = "s.muni.bad"
+	msgMuniUnknown   = "s.muni.unknown"
+	msgSvcAdded      = "s.svc.added"
+	msgSvcExists     = "s.svc.exists"
+	msgSvcBad        = "s.svc.bad"
+	msgFormImmigrati = "s.form.immigrati"
+	msgFormOperatori = "s.form.operatori"
+	msgCancelled     = "s.cancelled"
+	msgGone          = "s.gone"
+	msgMenuUsed      = "s.menu_used"
+
+	btnNewLink     = "s.btn.new_link"
+	btnRevokeN     = "s.btn.revoke_n"
+	btnPosterN     = "s.btn.poster_n"
+	btnConfirm     = "s.btn.confirm_revoke"
+	btnCancel      = "s.btn.cancel"
+	btnDays        = "s.btn.days"
+	btnNoExpiry    = "s.btn.no_expiry"
+	btnPeople      = "s.btn.people"
+	btnUnlimited   = "s.btn.unlimited"
+	btnNoService   = "s.btn.no_service"
+	btnAnyService  = "s.btn.any_service"
+	btnPrev        = "s.btn.prev"
+	btnNext        = "s.btn.next"
+	btnRoleAdmin   = "s.btn.role.admin"
+	btnRoleManager = "s.btn.role.manager"
+	btnRoleOper    = "s.btn.role.operator"
+)
+
+// MessageIDs lists every message id the staff side renders, for lint.
+func MessageIDs() []string {
+	return []string{
+		msgRoleAdmin, msgRoleManager, msgRoleOperator, msgScopeAll, msgScopeService,
+		msgHelpOperator, msgHelpManager, msgHelpAdmin,
+		msgEnrolDone, msgEnrolAgain, msgEnrolIsStaff, msgEnrolExpired, msgEnrolUsed, msgEnrolInvalid, msgEnrolNotify,
+		msgLinkRole, msgLinkMuni, msgLinkService, msgLinkValidity, msgLinkCreated,
+		msgStaffTitle, msgStaffItem, msgStaffYou, msgStaffHint, msgStaffConfirm, msgStaffRevoked,
+		msgInviteNew, msgInviteLabel, msgInviteForm, msgInviteMuni, msgInviteService, msgInviteValid, msgInviteUses,
+		msgInviteCreated, msgInviteLink, msgInviteCaption, msgSumForm, msgSumWhere, msgSumUntil, msgSumNoExpiry, msgSumUses, msgSumUnlimited,
+		msgInvitesTitle, msgInvitesItem, msgInvitesNone, msgMore, msgInvitesHint, msgInvNoLabel, msgInvConfirm, msgInvRevoked,
+		msgStatusActive, msgStatusExpired, msgStatusRevoked, msgStatusUsedUp,
+		msgMuniTitle, msgMuniItem, msgMuniUsage, msgMuniAdded, msgMuniExists, msgMuniBad, msgMuniUnknown,
+		msgSvcAdded, msgSvcExists, msgSvcBad, msgFormImmigrati, msgFormOperatori,
+		msgCancelled, msgGone, msgMenuUsed,
+		btnNewLink, btnRevokeN, btnPosterN, btnConfirm, btnCancel, btnDays, btnNoExpiry, btnPeople, btnUnlimited,
+		btnNoService, btnAnyService, btnPrev, btnNext, btnRoleAdmin, btnRoleManager, btnRoleOper,
+		bot.MsgError, bot.MsgInviteLimited,
+	}
+}

@@ -1,0 +1,156 @@
+package staff
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/locales"
+)
+
+// The largest drafts still fit Telegram's 64 bytes of callback data.
+func TestOptionsFitCallbackData(t *testing.T) {
+	big := int64(36*36*36*36 - 1) // 1.7 million municipalities or services (Italy has about 8,000 comuni)
+	opts := []string{
+		linkDraft{Role: RoleOperator, Muni: big, Svc: big, Days: 90, Page: 1000}.encode(),
+		inviteDraft{Form: 9, Muni: big, Svc: big, Valid: 90, Uses: 50, Page: 1000, Label: strings.Repeat("é", maxLabel/2)}.encode(),
+		idAction{Kind: optRevokeInvite, Confirm: true, ID: int64(1)<<50 - 1}.encode(),
+	}
+	for _, o := range opts {
+		if _, err := (bot.Callback{Kind: bot.CbStaff, Option: o}).Encode(); err != nil {
+			t.Errorf("%q (%d bytes) does not fit: %v", o, len(o), err)
+		}
+	}
+}
+
+func TestOptionRoundTrip(t *testing.T) {
+	links := []linkDraft{newLinkDraft(), {Role: RoleAdmin, Svc: -1}, {Role: RoleOperator, Muni: 12, Svc: 0, Days: 7},
+		{Role: RoleManager, Muni: 40, Svc: -1, Page: 3}}
+	for _, d := range links {
+		got, err := parseLink(d.encode())
+		if err != nil || got != d {
+			t.Errorf("link %+v → %q → %+v, %v", d, d.encode(), got, err)
+		}
+	}
+	invites := []inviteDraft{newInviteDraft(""), newInviteDraft("Via Roma. desk"),
+		{Form: 2, Muni: 5, Svc: 0, Valid: 0, Uses: 0, Label: "x"}, {Form: 1, Muni: 5, Svc: 77, Valid: 90, Uses: 1, Page: 2}}
+	for _, d := range invites {
+		got, err := parseInvite(d.encode())
+		if err != nil || got != d {
+			t.Errorf("invite %+v → %q → %+v, %v", d, d.encode(), got, err)
+		}
+	}
+	for _, bad := range []string{"", "L", "L....", "Lx....", "L.01...", "L....-1", "I", "I......", "I0.......",
+		"I......\x01", "X", "X?", "X?0", "X!-1", "X?01", "P", "P0", "Pz?", "V*1"} {
+		if _, err := parseLink(bad); err == nil && strings.HasPrefix(bad, "L") && bad != "L...." {
+			t.Errorf("parseLink(%q) accepted", bad)
+		}
+		if _, err := parseInvite(bad); err == nil && bad != "I......" {
+			t.Errorf("parseInvite(%q) accepted", bad)
+		}
+		if strings.ContainsAny(bad[:min(1, len(bad))], "XPV") {
+			if _, err := parseIDAction(bad); err == nil {
+				t.Errorf("parseIDAction(%q) accepted", bad)
+			}
+		}
+	}
+}
+
+func FuzzOptions(f *testing.F) {
+	for _, s := range []string{"L....", "Lo.c.0.7.", "I1.c.-1.7.1..label", "I......", "X?c", "V!1", "P3", "C"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		// Whatever arrives, a parsed value encodes back to exactly the
+		// input (one canonical form per meaning), and never panics.
+		if d, err := parseLink(s); err == nil && d.encode() != s {
+			t.Fatalf("link %q → %q", s, d.encode())
+		}
+		if d, err := parseInvite(s); err == nil {
+			if d.encode() != s || !utf8.ValidString(d.Label) || len(d.Label) > maxLabel {
+				t.Fatalf("invite %q → %+v", s, d)
+			}
+		}
+		if a, err := parseIDAction(s); err == nil && (a.encode() != s || a.ID <= 0) {
+			t.Fatalf("action %q → %+v", s, a)
+		}
+	})
+}
+
+func TestCleanLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"  Via  Roma\ndesk ":    "Via Roma desk",
+		"a\x00b":                "a b",
+		strings.Repeat("è", 40): strings.Repeat("è", 16),
+		"Sportello – bacheca, piano terra, ingresso B": "Sportello – bacheca, piano ter",
+	} {
+		if got := cleanLabel(in); got != want {
+			t.Errorf("cleanLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		inv, err := newInviteToken(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := NewStaffToken(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tokenRe.MatchString(inv) || !tokenRe.MatchString(st) || len(inv) != 20 || IsStaffToken(inv) || !IsStaffToken(st) {
+			t.Fatalf("tokens %q %q", inv, st)
+		}
+		if seen[inv] || seen[st] {
+			t.Fatal("token repeated")
+		}
+		seen[inv], seen[st] = true, true
+	}
+	// A source that happens to give the staff prefix is drawn again.
+	prefix, _ := base64.RawURLEncoding.DecodeString("staff-AA")
+	two := append(append(append([]byte{}, prefix...), make([]byte, inviteTokenBytes-len(prefix))...), bytes.Repeat([]byte{7}, inviteTokenBytes)...)
+	if tok, err := newInviteToken(bytes.NewReader(two)); err != nil || IsStaffToken(tok) || tok != base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, inviteTokenBytes)) {
+		t.Fatalf("staff-looking invite token not redrawn: %q %v", tok, err)
+	}
+	if _, err := newInviteToken(bytes.NewReader(nil)); err == nil {
+		t.Fatal("an empty random source gave a token")
+	}
+}
+
+// Every message the staff side renders exists in English and Italian, with
+// a description in English, and renders without template leftovers.
+func TestStaffMessages(t *testing.T) {
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var problems []string
+	for _, p := range locales.Lint(cat, MessageIDs()) {
+		// Lint also reports on the other packages' messages.
+		if strings.Contains(p, `"s.`) || strings.Contains(p, "staff.") {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		t.Fatalf("message problems:\n%s", strings.Join(problems, "\n"))
+	}
+	r := bot.NewRenderer(cat)
+	data := map[string]any{"Name": "N", "Role": "R", "Scope": "S", "Municipality": "M", "Service": "V", "Until": "U",
+		"Link": "L", "Label": "B", "Form": "F", "Status": "T", "Started": 1, "Completed": 2, "Created": "C", "N": 3,
+		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2}
+	for _, lang := range []string{"en", "it"} {
+		for _, id := range MessageIDs() {
+			got := r.Text(lang, id, data)
+			if got == "" || got == id || strings.Contains(got, "<no value>") || strings.Contains(got, "{{") {
+				t.Errorf("%s %s renders %q", lang, id, got)
+			}
+		}
+	}
+}
