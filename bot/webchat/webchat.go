@@ -54,9 +54,11 @@ var static embed.FS
 type Persona struct {
 	// Key identifies the persona in the API ("respondent", "operator"…).
 	Key string `json:"key"`
-	// Label and Description are shown on the persona switch.
+	// Label and Description are shown on the persona switch, Tips
+	// beside the chat while the persona is chosen.
 	Label       string `json:"label"`
 	Description string `json:"description"`
+	Tips        string `json:"tips,omitempty"`
 	// FirstName is the Telegram first name of the persona's users.
 	FirstName string `json:"first_name"`
 	// UserID is the persona's fixed Telegram user id; 0 gives every new

@@ -120,7 +120,7 @@
     drawPersonas();
     ui.who.textContent = p.label;
     ui.who.className = "who " + personaClass(p);
-    ui.about.textContent = p.description;
+    ui.about.textContent = p.tips || "";
     ui.newRespondent.hidden = p.key !== "respondent" && config.personas.some((x) => x.key === "respondent");
     drawChips();
     if (payload) await api("/api/start", { user, payload });
@@ -235,6 +235,7 @@
     // character escaped, only b/i/u/s/code/pre/a/blockquote/span written.
     text.innerHTML = m.html;
     const meta = el("span", "meta");
+    meta.dir = "ltr";
     meta.textContent = (m.edited ? "edited " : "") + hhmm(m.date);
     if (!m.from_bot) {
       const t = el("span", "ticks");
@@ -310,6 +311,11 @@
   function stickToBottom(force) {
     if (force || nearBottom()) ui.chat.scrollTop = ui.chat.scrollHeight;
   }
+  // Keep the latest message in view when the phone's size changes (the
+  // keyboard opens, the window is resized), as a chat app does.
+  let atBottom = true;
+  ui.chat.addEventListener("scroll", () => { atBottom = nearBottom(); }, { passive: true });
+  new ResizeObserver(() => { if (atBottom) stickToBottom(true); }).observe(ui.chat);
 
   function draw(c) {
     const stick = version === null || nearBottom();

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/needsbot/needsbot/storage/storagetest"
+)
+
+// chromium returns the browser for the browser test: missing, it skips
+// the test, or fails it under CI=true (.ci/run installs Debian's chromium).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium is required under CI=true (apt-get install chromium)")
+	}
+	t.Skip("no Chromium: apt-get install chromium to run the browser test")
+	return ""
+}
+
+// browser starts a headless Chromium with a fresh profile that makes no
+// network requests of its own.
+func browser(ctx context.Context, t *testing.T) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), // containers have a small /dev/shm
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("lang", "en-US"),
+	)
+	t.Cleanup(cancelAlloc)
+	bctx, cancel := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancel)
+	return bctx
+}
+
+// screenDOM reads the chat from the page as a person sees it.
+const screenDOM = `[...document.querySelectorAll('#messages .msg')].map(m => {
+	const t = m.querySelector('.text');
+	let text = '';
+	if (t) { const c = t.cloneNode(true); c.querySelector('.meta')?.remove(); text = c.textContent; }
+	return {ID: +m.dataset.id, FromBot: m.classList.contains('in'), Text: text,
+		Labels: [...m.querySelectorAll('.kb-row')].map(r => [...r.children].map(b => b.dataset.label))};
+})`
+
+// TestTryBrowserInterview opens `needsbot try`'s web chat in headless
+// Chromium and does what a respondent does on their phone: sets the
+// phone's language, presses START on the invite, picks English, consents,
+// answers every question by tapping buttons, types a comment. Then it
+// checks the response in Postgres, switches persona and back, and takes
+// screenshots of the page (phone and desktop).
+func TestTryBrowserInterview(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a complete interview at Telegram's pace takes about 40 s")
+	}
+	t.Parallel()
+	dsn := storagetest.Postgres(t)
+	_, prefix := storagetest.Redis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bctx := browser(ctx, t)
+	r := startTry(t, map[string]string{
+		"NEEDSBOT_DATABASE_URL": dsn, "NEEDSBOT_REDIS_URL": storagetest.RedisURL(), "NEEDSBOT_REDIS_PREFIX": prefix,
+	}, nil)
+	if !strings.Contains(r.out.String(), "(NEEDSBOT_REDIS_URL)") || !strings.Contains(r.out.String(), "(NEEDSBOT_DATABASE_URL)") {
+		t.Fatalf("try did not use the test's Redis and Postgres:\n%s", r.out)
+	}
+
+	// The page's state for waiting: mark remembers the chat version the
+	// page shows; idle waits until it shows a later one with every update
+	// handled by the bot.
+	before := ""
+	mark := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		v, err := chromedp.Evaluate[string](`document.body.dataset.version`)(ctx, tg)
+		before = v
+		return err
+	})
+	idle := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		js := fmt.Sprintf(`document.body.dataset.pending === "0" && document.body.dataset.version !== "" && document.body.dataset.version !== %q`, before)
+		if _, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg); err != nil {
+			return fmt.Errorf("the page did not show the bot's answer: %w", err)
+		}
+		return nil
+	})
+	eval := func(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
+	// Everything the page writes to the console: a script error or a
+	// request the Content-Security-Policy refused fails the test.
+	var consoleMu sync.Mutex
+	var console []string
+	messages := chromedp.Console(bctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				consoleMu.Lock()
+				console = append(console, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				consoleMu.Unlock()
+			}
+		}
+	}()
+	checkConsole := func() {
+		t.Helper()
+		consoleMu.Lock()
+		defer consoleMu.Unlock()
+		if len(console) > 0 {
+			t.Errorf("the page logged errors:\n%s", strings.Join(console, "\n"))
+		}
+	}
+	start := time.Now()
+	err := chromedp.Do(bctx,
+		chromedp.EmulateViewport(412, 860, chromedp.EmulateScale(2)),
+		chromedp.Navigate(r.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#start`)),
+		// Count the times "typing…" shows while the bot handles an update.
+		eval(`new MutationObserver(() => {
+			if (!document.querySelector('#typing').hidden && document.querySelector('#status').classList.contains('busy')) window.sawTyping = (window.sawTyping || 0) + 1;
+		}).observe(document.querySelector('#typing'), {attributes: true})`),
+		// The phone is set to Italian: the bot suggests Italian first.
+		eval(`(s => { s.value = "it"; s.dispatchEvent(new Event("change")); })(document.querySelector("#lang"))`),
+	)
+	if err != nil {
+		t.Fatalf("opening the page: %v\n%s", err, r.err)
+	}
+	dir := os.Getenv("NEEDSBOT_TEST_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	screenshot(t, bctx, filepath.Join(dir, "try-start.png"), chromedp.Sleep(100*time.Millisecond))
+	if err := chromedp.Do(bctx, mark, chromedp.Click(chromedp.CSS(`#start`), chromedp.NodeVisible), idle); err != nil {
+		t.Fatalf("START: %v\n%s", err, r.err)
+	}
+	user, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body.dataset.user`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.ParseInt(user, 10, 64)
+
+	const comment = "Più corsi di sera, per favore — شكرا"
+	tapped := map[int]bool{}
+	steps := 0
+	for ; ; steps++ {
+		if steps > 90 {
+			t.Fatal("the interview did not end in 90 steps")
+		}
+		msgs, err := chromedp.Run(bctx, chromedp.Evaluate[[]shown](screenDOM))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if steps == 0 && (len(msgs) < 2 || len(msgs[1].Labels) == 0 || msgs[1].Labels[0][0] != "Italiano") {
+			t.Fatalf("the language picker does not put the phone's language first: %+v", msgs)
+		}
+		m, err := nextMove(msgs, "English", comment, tapped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.done {
+			break
+		}
+		if steps == 4 { // a question with its buttons
+			screenshot(t, bctx, filepath.Join(dir, "try-question.png"), chromedp.Sleep(0))
+		}
+		var act chromedp.Action[chromedp.Void]
+		if m.text != "" {
+			act = chromedp.Steps(
+				chromedp.SendKeys(chromedp.CSS(`#input`), m.text, chromedp.NodeVisible),
+				chromedp.Click(chromedp.CSS(`#send`), chromedp.NodeVisible),
+			)
+		} else {
+			sel := fmt.Sprintf(`#messages .msg[data-id="%d"] .kb-row:nth-child(%d) > :nth-child(%d)`, m.msg, m.row+1, m.col+1)
+			act = chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)
+		}
+		if err := chromedp.Do(bctx, mark, act, idle); err != nil {
+			t.Fatalf("step %d (%+v): %v", steps, m, err)
+		}
+	}
+	t.Logf("interview of %d steps done in the browser in %v", steps, time.Since(start).Round(time.Millisecond))
+	checkStoredResponse(t, dsn, uid, "en", comment)
+
+	// What the page shows: the typed comment as the user's, every text
+	// direction-aware, no keyboard left to tap.
+	shownComment, err := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#messages .msg.out .text')].pop().firstChild.textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noAutoDir, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages .text:not([dir=auto])').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyboards, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages .kb button').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	typing, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.sawTyping || 0`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shownComment != comment || noAutoDir != 0 || keyboards != 0 || typing < steps/2 {
+		t.Fatalf("page: comment %q, %d texts without dir=auto, %d buttons left, typing shown %d times in %d steps",
+			shownComment, noAutoDir, keyboards, typing, steps)
+	}
+	t.Logf("typing… shown %d times in %d steps", typing, steps)
+	phone := screenshot(t, bctx, filepath.Join(dir, "try-phone.png"),
+		eval(`document.querySelector('#chat').scrollTop = document.querySelector('#chat').scrollHeight`))
+
+	// The persona switch: the manager has a chat of their own…
+	err = chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`.persona[data-persona="manager"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="manager"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#chips button`)),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.version !== ""`),
+		mark,
+		chromedp.Click(chromedp.CSS(`#chips button`), chromedp.NodeVisible), // /results
+		idle,
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg.in').length > 0`, chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("manager: %v", err)
+	}
+	// …and the respondent's interview is still there after switching back.
+	err = chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`.persona[data-persona="respondent"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="respondent"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg').length >= 30`, chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("back to the respondent: %v", err)
+	}
+	desktop := screenshot(t, bctx, filepath.Join(dir, "try-desktop.png"), chromedp.EmulateViewport(1280, 900))
+	t.Logf("screenshots in %s: phone %dx%d, desktop %dx%d", dir, phone.Dx(), phone.Dy(), desktop.Dx(), desktop.Dy())
+
+	// The operator makes an invite (the first choice at every step) and
+	// taps its t.me link: the page opens it as a new respondent, as
+	// scanning the poster with another phone would.
+	err = chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`.persona[data-persona="operator"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="operator"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#chips button`)),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.version !== ""`),
+		mark,
+		chromedp.Click(chromedp.CSS(`#chips button`), chromedp.NodeVisible), // /invite
+		idle,
+	)
+	if err != nil {
+		t.Fatalf("operator: %v", err)
+	}
+	const link = `#messages .msg.in a[href^="https://t.me/needsbot_try_bot?start="]`
+	for i := 0; ; i++ {
+		found, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`!!document.querySelector('`+link+`')`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found {
+			break
+		}
+		if i == 8 {
+			t.Fatal("no invite link after 8 taps of /invite's first choices")
+		}
+		err = chromedp.Do(bctx, mark,
+			chromedp.Click(chromedp.CSS(`#messages .msg:last-child .kb-row:nth-child(1) > :nth-child(1)`), chromedp.NodeVisible), idle)
+		if err != nil {
+			t.Fatalf("invite step %d: %v", i, err)
+		}
+	}
+	err = chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(link), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="respondent"]`)),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.user !== "`+user+`" && document.querySelectorAll('#messages .msg.in .kb button').length > 0`,
+			chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("opening the invite link: %v", err)
+	}
+	started, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(t => { const c = t.cloneNode(true); c.querySelector('.meta').remove(); return c.textContent; })(document.querySelector('#messages .msg.out .text'))`))
+	if err != nil || !strings.HasPrefix(started, "/start ") || strings.Contains(started, "try-demo") {
+		t.Fatalf("the new respondent did not start with the operator's invite: %q %v", started, err)
+	}
+	t.Logf("browser test done in %v", time.Since(start).Round(time.Millisecond))
+	checkConsole()
+}
+
+// screenshot captures the viewport after prepare, writes it to path and
+// checks that it is a real picture of the page, not a blank one.
+func screenshot(t *testing.T, ctx context.Context, path string, prepare chromedp.Action[chromedp.Void]) image.Rectangle {
+	t.Helper()
+	if err := chromedp.Do(ctx, prepare, chromedp.Sleep(400*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(buf))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	b := img.Bounds()
+	colors := map[uint32]bool{}
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colors[(r>>11)<<10|(g>>11)<<5|bl>>11] = true
+		}
+	}
+	if len(buf) < 30_000 || b.Dx() < 400 || b.Dy() < 400 || len(colors) < 64 {
+		t.Fatalf("screenshot %s looks blank: %d bytes, %dx%d, %d colours", path, len(buf), b.Dx(), b.Dy(), len(colors))
+	}
+	return b
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// errNoInitdb means the machine has no PostgreSQL server binaries.
+var errNoInitdb = errors.New("initdb not found (under /usr/lib/postgresql/*/bin or on PATH)")
+
+// cluster is a throwaway PostgreSQL cluster in a temporary directory,
+// started with the machine's initdb and pg_ctl on a free loopback port.
+type cluster struct {
+	dir    string // temporary directory: data/, the socket and the log
+	bindir string
+	port   int
+	runAs  string // OS user that owns and runs it; "" = the current user
+	dsn    string
+}
+
+func (c *cluster) describe() string {
+	return fmt.Sprintf("PostgreSQL %s at 127.0.0.1:%d, data in %s", filepath.Base(filepath.Dir(c.bindir)), c.port, c.dir)
+}
+
+// findInitdb returns the directory of the newest initdb: Debian and Ubuntu
+// keep one per major version under /usr/lib/postgresql/N/bin, off PATH.
+func findInitdb() (string, error) {
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	slices.SortFunc(found, func(a, b string) int { return versionOf(b) - versionOf(a) })
+	for _, f := range found {
+		if executable(f) && executable(filepath.Join(filepath.Dir(f), "pg_ctl")) {
+			return filepath.Dir(f), nil
+		}
+	}
+	if f, err := exec.LookPath("initdb"); err == nil {
+		if dir := filepath.Dir(f); executable(filepath.Join(dir, "pg_ctl")) {
+			return dir, nil
+		}
+	}
+	return "", errNoInitdb
+}
+
+// versionOf reads N from /usr/lib/postgresql/N/bin/initdb.
+func versionOf(initdb string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(initdb))))
+	return n
+}
+
+func executable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// startCluster creates a cluster in a new temporary directory and starts
+// it. initdb refuses to run as root, so as root the cluster belongs to
+// the postgres OS user (which the PostgreSQL packages create) and its
+// commands run through runuser (or su).
+func startCluster(ctx context.Context) (*cluster, error) {
+	bindir, err := findInitdb()
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{bindir: bindir}
+	uid, gid := -1, -1
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("initdb refuses to run as root, and there is no postgres user to run it as: %w", err)
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
+		c.runAs = "postgres"
+	}
+	if c.dir, err = os.MkdirTemp("", "needsbot-try-pg-"); err != nil {
+		return nil, err
+	}
+	if uid >= 0 {
+		if err := os.Chown(c.dir, uid, gid); err != nil {
+			os.RemoveAll(c.dir)
+			return nil, fmt.Errorf("give %s to the postgres user: %w", c.dir, err)
+		}
+	}
+	if c.port, err = clusterPort(); err != nil {
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
+	data := filepath.Join(c.dir, "data")
+	if err := c.run(ctx, "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
+	// Durability is not wanted for a throwaway cluster: faster without.
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+		c.port, clusterQuote(c.dir))
+	if err := c.run(ctx, "pg_ctl", "-D", data, "-l", filepath.Join(c.dir, "postgres.log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
+		if log, rerr := os.ReadFile(filepath.Join(c.dir, "postgres.log")); rerr == nil {
+			err = fmt.Errorf("%w\n%s", err, tailLines(string(log), 5))
+		}
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
+	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
+	if c.dsn, err = ensureDatabase(ctx, admin, tryDatabase); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("throwaway cluster: %w", err)
+	}
+	return c, nil
+}
+
+// stop stops the cluster and deletes its directory.
+func (c *cluster) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_ = c.run(ctx, "pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "fast", "-w", "-t", "50", "stop")
+	_ = os.RemoveAll(c.dir)
+}
+
+// run runs one of the cluster's programs as the cluster's owner.
+func (c *cluster) run(ctx context.Context, prog string, args ...string) error {
+	bin := filepath.Join(c.bindir, prog)
+	var cmd *exec.Cmd
+	switch {
+	case c.runAs == "":
+		cmd = exec.CommandContext(ctx, bin, args...)
+	case onPath("runuser"):
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", c.runAs, "--", bin}, args...)...)
+	default:
+		q := []string{clusterQuote(bin)}
+		for _, a := range args {
+			q = append(q, clusterQuote(a))
+		}
+		cmd = exec.CommandContext(ctx, "su", c.runAs, "-s", "/bin/sh", "-c", strings.Join(q, " "))
+	}
+	cmd.Dir = c.dir // readable by the owner, unlike root's home
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", prog, err, tailLines(out.String(), 8))
+	}
+	return nil
+}
+
+func onPath(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
+// clusterPort returns a loopback TCP port that was free a moment ago.
+func clusterPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func clusterQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}

@@ -1,0 +1,698 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/needsbot/needsbot/storage/storagetest"
+)
+
+func TestTryFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		check   func(t *testing.T, o tryOptions)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, o tryOptions) {
+			c := o.cfg
+			if o.addr != "127.0.0.1:8088" || o.addrSet || o.redis != "" || o.db != "" {
+				t.Errorf("options: %+v", o)
+			}
+			if c.RedisPrefix != "needsbot_try:" || c.DefaultMunicipality != "058091" || c.LogLevel != "warn" {
+				t.Errorf("try defaults: prefix %q municipality %q log %q", c.RedisPrefix, c.DefaultMunicipality, c.LogLevel)
+			}
+			if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(c.PseudonymKey) {
+				t.Errorf("generated pseudonym key %q", c.PseudonymKey)
+			}
+			if c.Workers != 32 || c.TelegramChatRate != 1 || c.MinCell != 5 {
+				t.Errorf("run's defaults not kept: %+v", c)
+			}
+		}},
+		{name: "environment", env: map[string]string{
+			"NEEDSBOT_REDIS_URL": "redis://10.0.0.1:6379/2", "NEEDSBOT_DATABASE_URL": "postgres://u@db/x",
+			"NEEDSBOT_DEFAULT_MUNICIPALITY": "015146", "NEEDSBOT_PSEUDONYM_KEY": strings.Repeat("k", 32), "NEEDSBOT_LOG_LEVEL": "debug",
+		}, check: func(t *testing.T, o tryOptions) {
+			if o.redis != "redis://10.0.0.1:6379/2" || o.db != "postgres://u@db/x" || o.cfg.DefaultMunicipality != "015146" ||
+				o.cfg.PseudonymKey != strings.Repeat("k", 32) || o.cfg.LogLevel != "debug" {
+				t.Errorf("options: %+v", o)
+			}
+		}},
+		{name: "flags win over the environment", env: map[string]string{"NEEDSBOT_REDIS_PREFIX": "env:"},
+			args: []string{"--addr", "127.0.0.1:0", "--redis-prefix", "flag:", "--database-url", "postgres://f@h/d"},
+			check: func(t *testing.T, o tryOptions) {
+				if o.addr != "127.0.0.1:0" || !o.addrSet || o.cfg.RedisPrefix != "flag:" || o.db != "postgres://f@h/d" || o.redis != "" {
+					t.Errorf("options: %+v", o)
+				}
+			}},
+		{name: "bad municipality", args: []string{"--default-municipality", "Roma"}, wantErr: "six-digit ISTAT code"},
+		{name: "bad Redis URL", env: map[string]string{"NEEDSBOT_REDIS_URL": "http://x"}, wantErr: "NEEDSBOT_REDIS_URL must start with redis://"},
+		{name: "bad number", env: map[string]string{"NEEDSBOT_MIN_CELL": "-1"}, wantErr: "NEEDSBOT_MIN_CELL"},
+		{name: "no Telegram flags", args: []string{"--telegram-token", "1:x"}, wantErr: "flag provided but not defined"},
+		{name: "no arguments", args: []string{"now"}, wantErr: "unexpected arguments: now"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			o, err := parseTry(tt.args, func(k string) string { return tt.env[k] }, &stderr)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, o)
+		})
+	}
+	var out bytes.Buffer
+	if _, err := parseTry([]string{"-h"}, func(string) string { return "" }, &out); !errors.Is(err, flag.ErrHelp) ||
+		!strings.Contains(out.String(), "--addr") && !strings.Contains(out.String(), "-addr") || !strings.Contains(out.String(), "NEEDSBOT_DATABASE_URL") {
+		t.Fatalf("help: %v\n%s", err, out.String())
+	}
+}
+
+// fakeWorld answers the probes: which Redis URLs answer, which Postgres
+// admin DSNs work, whether a cluster can be made.
+type fakeWorld struct {
+	redisUp    map[string]bool
+	pgUp       map[string]bool
+	clusterErr error
+	calls      []string
+	stopped    []string
+}
+
+func (w *fakeWorld) probes() probes {
+	return probes{
+		pingRedis: func(_ context.Context, u string) error {
+			w.calls = append(w.calls, "ping "+u)
+			if w.redisUp[u] {
+				return nil
+			}
+			return errors.New("connection refused")
+		},
+		startRedis: func() (string, func(), error) {
+			w.calls = append(w.calls, "miniredis")
+			return "redis://127.0.0.1:40000/0", func() { w.stopped = append(w.stopped, "miniredis") }, nil
+		},
+		ensureDatabase: func(_ context.Context, admin, name string) (string, error) {
+			w.calls = append(w.calls, "pg "+admin+" "+name)
+			if !w.pgUp[admin] {
+				return "", errors.New("connection refused\nmore detail")
+			}
+			if name == "" {
+				return admin, nil
+			}
+			return dsnWithDatabase(admin, name)
+		},
+		startCluster: func(context.Context) (*cluster, error) {
+			w.calls = append(w.calls, "cluster")
+			if w.clusterErr != nil {
+				return nil, w.clusterErr
+			}
+			return &cluster{dir: "/tmp/x", bindir: "/usr/lib/postgresql/15/bin", port: 45000, dsn: "postgres://postgres@127.0.0.1:45000/needsbot_try"}, nil
+		},
+	}
+}
+
+func TestTryChooseRedis(t *testing.T) {
+	const mine = "redis://10.1.1.1:6379/3"
+	tests := []struct {
+		name     string
+		env      string
+		up       []string
+		wantURL  string
+		wantWhat []string
+		embedded bool
+	}{
+		{"set and reachable", mine, []string{mine, localRedisURL}, mine, []string{"(NEEDSBOT_REDIS_URL)"}, false},
+		{"set but unreachable: the local server", mine, []string{localRedisURL}, localRedisURL,
+			[]string{"local server at 127.0.0.1:6379", "NEEDSBOT_REDIS_URL redis://10.1.1.1:6379/3 is not reachable"}, false},
+		{"set, nothing reachable: embedded", mine, nil, "redis://127.0.0.1:40000/0",
+			[]string{"embedded (miniredis", "is not reachable", "no Redis at 127.0.0.1:6379"}, true},
+		{"unset, local server", "", []string{localRedisURL}, localRedisURL, []string{"local server at 127.0.0.1:6379"}, false},
+		{"unset, no server: embedded", "", nil, "redis://127.0.0.1:40000/0", []string{"embedded (miniredis in this process", "no Redis at 127.0.0.1:6379"}, true},
+		{"set to the local default, down: embedded", localRedisURL, nil, "redis://127.0.0.1:40000/0", []string{"embedded"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &fakeWorld{redisUp: map[string]bool{}}
+			for _, u := range tt.up {
+				w.redisUp[u] = true
+			}
+			b, err := chooseRedis(context.Background(), w.probes(), tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.URL != tt.wantURL {
+				t.Errorf("URL %q, want %q (calls %v)", b.URL, tt.wantURL, w.calls)
+			}
+			for _, s := range tt.wantWhat {
+				if !strings.Contains(b.What, s) {
+					t.Errorf("What %q lacks %q", b.What, s)
+				}
+			}
+			b.Close()
+			if got := len(w.stopped) == 1; got != tt.embedded {
+				t.Errorf("embedded Redis stopped at close: %v, want %v", got, tt.embedded)
+			}
+		})
+	}
+}
+
+func TestTryChoosePostgres(t *testing.T) {
+	socket, tcp := localPostgres()[0].dsn, localPostgres()[1].dsn
+	const mine = "postgres://me@db.example:5432/needs?sslmode=disable"
+	tests := []struct {
+		name       string
+		env        string
+		up         []string
+		clusterErr error
+		wantURL    string
+		wantWhat   string
+		wantErr    []string
+	}{
+		{name: "set and reachable", env: mine, up: []string{mine, socket}, wantURL: mine, wantWhat: "(NEEDSBOT_DATABASE_URL)"},
+		{name: "set but unreachable is an error, not a surprise elsewhere", env: mine, up: []string{socket},
+			wantErr: []string{"NEEDSBOT_DATABASE_URL postgres://me@db.example:5432/needs", "connection refused"}},
+		{name: "the local socket", up: []string{socket, tcp},
+			wantURL: "postgres://postgres@/needsbot_try?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable", wantWhat: "local server (socket /var/run/postgresql), database needsbot_try"},
+		{name: "local TCP when the socket refuses", up: []string{tcp},
+			wantURL: "postgres://postgres@127.0.0.1:5432/needsbot_try?sslmode=disable", wantWhat: "local server (127.0.0.1:5432)"},
+		{name: "no local server: a throwaway cluster", wantURL: "postgres://postgres@127.0.0.1:45000/needsbot_try",
+			wantWhat: "throwaway cluster (PostgreSQL 15 at 127.0.0.1:45000, data in /tmp/x), deleted when try stops"},
+		{name: "nothing at all: what to install", clusterErr: errNoInitdb,
+			wantErr: []string{"no PostgreSQL to use", "socket /var/run/postgresql: connection refused", "127.0.0.1:5432: connection refused",
+				"initdb not found", "apt-get install postgresql", "NEEDSBOT_DATABASE_URL"}},
+		{name: "initdb fails", clusterErr: errors.New("initdb: exit status 1"), wantErr: []string{"throwaway cluster: initdb: exit status 1", "apt-get install postgresql"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &fakeWorld{pgUp: map[string]bool{}, clusterErr: tt.clusterErr}
+			for _, u := range tt.up {
+				w.pgUp[u] = true
+			}
+			b, err := choosePostgres(context.Background(), w.probes(), tt.env)
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("chose %+v, want an error", b)
+				}
+				for _, s := range tt.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error lacks %q:\n%v", s, err)
+					}
+				}
+				if tt.env == "" && strings.Contains(err.Error(), "more detail") {
+					t.Errorf("error not kept to one line per attempt:\n%v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.URL != tt.wantURL || !strings.Contains(b.What, tt.wantWhat) {
+				t.Errorf("chose %q (%s), want %q (%s); calls %v", b.URL, b.What, tt.wantURL, tt.wantWhat, w.calls)
+			}
+		})
+	}
+}
+
+func TestTryEnsureDatabase(t *testing.T) {
+	storagetest.Postgres(t) // skips (or fails under CI) without a server
+	admin := storagetest.PostgresURL()
+	name := "needsbot_try_test_" + storagetest.Random()
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(context.Background())
+		}
+	})
+	for i := range 2 { // creating, then finding it
+		dsn, err := ensureDatabase(context.Background(), admin, name)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("round %d: %s: %v", i, dsn, err)
+		}
+		var got string
+		_ = c.QueryRow(context.Background(), "SELECT current_database()").Scan(&got)
+		c.Close(context.Background())
+		if got != name {
+			t.Fatalf("connected to %q, want %q", got, name)
+		}
+	}
+}
+
+// TestTryThrowawayCluster makes a real cluster with the machine's initdb,
+// as `try` does when no Postgres server is around, and removes it.
+func TestTryThrowawayCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("initdb takes a few seconds")
+	}
+	if _, err := findInitdb(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("under CI=true the PostgreSQL server binaries must be installed: %v", err)
+		}
+		t.Skip(err)
+	}
+	start := time.Now()
+	c, err := startCluster(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("throwaway cluster up in %v: %s", time.Since(start).Round(time.Millisecond), c.describe())
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			c.stop()
+		}
+	})
+	if !strings.HasSuffix(strings.SplitN(c.dsn, "?", 2)[0], "/"+tryDatabase) {
+		t.Fatalf("dsn %q", c.dsn)
+	}
+	conn, err := pgx.Connect(context.Background(), c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fsync string
+	_ = conn.QueryRow(context.Background(), "SHOW fsync").Scan(&fsync)
+	conn.Close(context.Background())
+	if fsync != "off" {
+		t.Errorf("fsync = %q: the throwaway cluster should not pay for durability", fsync)
+	}
+	start = time.Now()
+	c.stop()
+	stopped = true
+	t.Logf("stopped and removed in %v", time.Since(start).Round(time.Millisecond))
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Fatalf("%s still there: %v", c.dir, err)
+	}
+	if _, err := pgx.Connect(context.Background(), c.dsn); err == nil {
+		t.Fatal("the cluster still answers after stop")
+	}
+}
+
+func TestDSNWithDatabase(t *testing.T) {
+	got, err := dsnWithDatabase("postgres://postgres@/postgres?host=/var/run/postgresql&sslmode=disable&connect_timeout=3", "needsbot_try")
+	if err != nil || got != "postgres://postgres@/needsbot_try?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable" {
+		t.Fatalf("%q %v", got, err)
+	}
+}
+
+// ---- running try ---------------------------------------------------------
+
+// tryRun is a `needsbot try` running in the test process.
+type tryRun struct {
+	t        *testing.T
+	url      string
+	out, err *syncBuffer
+	cancel   context.CancelFunc
+	done     chan int
+}
+
+var chatURLRe = regexp.MustCompile(`Open the chat:\s+(http://\S+)`)
+
+// startTry runs try with env on a free port until the test ends. With p
+// set it replaces the probes of Redis and Postgres.
+func startTry(t *testing.T, env map[string]string, p *probes) *tryRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &tryRun{t: t, out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	getenv := func(k string) string { return env[k] }
+	args := []string{"--addr", "127.0.0.1:0"}
+	go func() {
+		if p == nil {
+			r.done <- run(ctx, append([]string{"try"}, args...), getenv, nil, r.out, r.err)
+			return
+		}
+		e := &cmdEnv{getenv: getenv, stdout: r.out, stderr: r.err}
+		o, err := parseTry(args, getenv, r.err)
+		if err != nil {
+			r.done <- 2
+			return
+		}
+		r.done <- (&trial{e: e, o: o, probes: *p}).run(ctx)
+	}()
+	deadline := time.After(60 * time.Second)
+	for r.url == "" {
+		if m := chatURLRe.FindStringSubmatch(r.out.String()); m != nil {
+			r.url = strings.TrimSuffix(m[1], "/")
+			break
+		}
+		select {
+		case code := <-r.done:
+			t.Fatalf("try exited %d before serving:\n%s\n%s", code, r.out, r.err)
+		case <-deadline:
+			t.Fatalf("try did not print its URL in 60 s:\n%s\n%s", r.out, r.err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stop sends the equivalent of Ctrl-C and returns the exit code.
+func (r *tryRun) stop() int {
+	if r.cancel == nil {
+		return 0
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case code := <-r.done:
+		if code != 0 {
+			r.t.Errorf("try exited %d:\n%s\n%s", code, r.out, r.err)
+		}
+		return code
+	case <-time.After(30 * time.Second):
+		r.t.Errorf("try did not stop within 30 s of Ctrl-C:\n%s", r.out)
+		return -1
+	}
+}
+
+// pageClient drives the web chat's API as the page's JavaScript does.
+type pageClient struct {
+	t    *testing.T
+	base string
+}
+
+func (c *pageClient) call(method, path string, body, out any) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// pageChat is the part of GET /api/chat the tests read.
+type pageChat struct {
+	Version  uint64 `json:"version"`
+	Pending  int    `json:"pending"`
+	Messages []struct {
+		ID      int    `json:"id"`
+		FromBot bool   `json:"from_bot"`
+		HTML    string `json:"html"`
+		Buttons [][]struct {
+			Text string `json:"text"`
+		} `json:"buttons"`
+	} `json:"messages"`
+}
+
+// screen converts the chat to what a person reads.
+func (p pageChat) screen() []shown {
+	var out []shown
+	tags := regexp.MustCompile(`<[^>]*>`)
+	for _, m := range p.Messages {
+		s := shown{ID: m.ID, FromBot: m.FromBot, Text: html.UnescapeString(tags.ReplaceAllString(m.HTML, ""))}
+		for _, row := range m.Buttons {
+			var labels []string
+			for _, b := range row {
+				labels = append(labels, b.Text)
+			}
+			s.Labels = append(s.Labels, labels)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// waitIdle long-polls until the bot has handled everything and the chat
+// changed since version.
+func (c *pageClient) waitIdle(user int64, version uint64) pageChat {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var ch pageChat
+	c.call("GET", fmt.Sprintf("/api/chat?user=%d", user), nil, &ch)
+	for ch.Pending > 0 || ch.Version == version {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the bot did not answer in 30 s: %+v", ch)
+		}
+		c.call("GET", fmt.Sprintf("/api/chat?user=%d&since=%d", user, ch.Version), nil, &ch)
+	}
+	return ch
+}
+
+// shown is a message as a person sees it in the chat.
+type shown struct {
+	ID      int
+	FromBot bool
+	Text    string
+	Labels  [][]string
+}
+
+// move is what the person does next.
+type move struct {
+	done       bool
+	msg        int
+	row, col   int // the button, when tapping
+	label      string
+	text       string // what to type, when not tapping
+	chooseLang bool
+}
+
+var navPrefixes = []string{"◀", "Skip", "Salta", "✓ Done", "✓ Fatto"}
+
+// nextMove answers the interview like answerRest does: the language
+// asked for in the picker, an adult age band, the first option of single
+// choices, the first option and Done in multiple choices, and comment at a
+// text question. tapped remembers the multiple-choice messages already
+// ticked.
+func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move, error) {
+	if len(msgs) == 0 {
+		return move{}, errors.New("empty chat")
+	}
+	if last := msgs[len(msgs)-1]; last.FromBot && len(last.Labels) == 0 && strings.Contains(last.Text, "Thank you very much") {
+		return move{done: true}, nil
+	}
+	var q *shown
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].FromBot && len(msgs[i].Labels) > 0 {
+			q = &msgs[i]
+			break
+		}
+	}
+	if q == nil {
+		return move{}, fmt.Errorf("no question on screen; last: %+v", msgs[len(msgs)-1])
+	}
+	type opt struct {
+		label    string
+		row, col int
+	}
+	var opts []opt
+	done := opt{row: -1}
+	for r, row := range q.Labels {
+		for c, l := range row {
+			if l == language {
+				return move{msg: q.ID, row: r, col: c, label: l, chooseLang: true}, nil
+			}
+			nav := false
+			for _, p := range navPrefixes {
+				nav = nav || strings.HasPrefix(l, p)
+			}
+			switch {
+			case strings.HasPrefix(l, "✓ "):
+				done = opt{l, r, c}
+			case !nav:
+				opts = append(opts, opt{l, r, c})
+			}
+		}
+	}
+	var pick opt
+	switch {
+	case len(opts) == 0:
+		return move{text: comment}, nil
+	case done.row >= 0 && tapped[q.ID]:
+		pick = done
+	case done.row >= 0:
+		tapped[q.ID] = true
+		pick = opts[0]
+	case strings.Contains(opts[0].label, "18") && len(opts) > 2:
+		pick = opts[2] // an adult age band
+	default:
+		pick = opts[0]
+	}
+	return move{msg: q.ID, row: pick.row, col: pick.col, label: pick.label}, nil
+}
+
+// TestTryEmbeddedRedisInterview runs try as a newcomer without Redis would:
+// with the embedded miniredis (the local server is made unreachable), a
+// Postgres of its own, and a complete interview through the web chat's
+// API, from START through the demo invite to the stored response.
+func TestTryEmbeddedRedisInterview(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a complete interview at Telegram's pace takes about 40 s")
+	}
+	t.Parallel()
+	dsn := storagetest.Postgres(t)
+	p := realProbes()
+	p.pingRedis = func(context.Context, string) error { return errors.New("connection refused") }
+	r := startTry(t, map[string]string{"NEEDSBOT_DATABASE_URL": dsn}, &p)
+	out := r.out.String()
+	for _, want := range []string{"Redis      embedded (miniredis in this process", "no Redis at 127.0.0.1:6379",
+		"Postgres   postgres://postgres@", "(NEEDSBOT_DATABASE_URL)", "Telegram   fake Bot API at http://127.0.0.1:",
+		"through the invite /start try-demo-058091 (Sportello", "operator 700000001 and manager 700000002 are staff of Roma"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("try's output lacks %q:\n%s", want, out)
+		}
+	}
+
+	c := &pageClient{t: t, base: r.url}
+	var cfg struct {
+		Personas []struct {
+			Key string `json:"key"`
+		} `json:"personas"`
+		Languages []struct {
+			Code string `json:"code"`
+		} `json:"languages"`
+	}
+	c.call("GET", "/api/config", nil, &cfg)
+	if len(cfg.Personas) != 3 || cfg.Personas[0].Key != "respondent" || cfg.Personas[1].Key != "operator" || cfg.Personas[2].Key != "manager" || len(cfg.Languages) != 17 {
+		t.Fatalf("config: %+v", cfg)
+	}
+	var s struct {
+		User int64 `json:"user"`
+	}
+	c.call("POST", "/api/session", map[string]any{"persona": "respondent", "lang": "it"}, &s)
+	c.call("POST", "/api/start", map[string]any{"user": s.User}, nil)
+	ch := c.waitIdle(s.User, 0)
+	if first := ch.screen()[1]; first.Labels[0][0] != "Italiano" {
+		t.Fatalf("the language hint it did not put Italiano first: %+v", first)
+	}
+	tapped := map[int]bool{}
+	const comment = "Più corsi di sera, per favore."
+	steps := 0
+	for ; steps < 90; steps++ {
+		m, err := nextMove(ch.screen(), "English", comment, tapped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.done {
+			break
+		}
+		if m.text != "" {
+			c.call("POST", "/api/send", map[string]any{"user": s.User, "text": m.text}, nil)
+		} else {
+			c.call("POST", "/api/tap", map[string]any{"user": s.User, "message": m.msg, "label": m.label}, nil)
+		}
+		ch = c.waitIdle(s.User, ch.Version)
+	}
+	t.Logf("interview done in %d steps", steps)
+	checkStoredResponse(t, dsn, s.User, "en", comment)
+	checkDemoSeed(t, dsn)
+
+	if code := r.stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(r.out.String(), "Stopped.") {
+		t.Fatalf("no goodbye:\n%s", r.out)
+	}
+}
+
+// checkStoredResponse waits for the interview's response in Postgres.
+func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	var n int
+	for {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM responses WHERE form = 'immigrati'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n != 1 {
+		t.Fatalf("%d responses, want 1", n)
+	}
+	var gotLang, istat, respondent, stored, invite, service string
+	var answers int
+	err = conn.QueryRow(ctx, `
+		SELECT r.language, m.istat_code, coalesce(r.respondent, ''), coalesce(r.invite_token, ''), coalesce(s.code, ''),
+		       (SELECT value FROM answers a WHERE a.response_id = r.id AND a.question = 'commenti'),
+		       (SELECT count(*) FROM answers a WHERE a.response_id = r.id)
+		FROM responses r JOIN municipalities m ON m.id = r.municipality_id LEFT JOIN services s ON s.id = r.service_id`).
+		Scan(&gotLang, &istat, &respondent, &invite, &service, &stored, &answers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotLang != lang || istat != "058091" || stored != comment || answers < 25 {
+		t.Fatalf("response: language %q, municipality %s, comment %q, %d answers", gotLang, istat, stored, answers)
+	}
+	// The respondent came through the demo invite: the response is
+	// attributed to it and to its service.
+	if invite != "try-demo-058091" || service != "sportello_immigrati" {
+		t.Fatalf("response attributed to invite %q, service %q; want the demo invite of sportello_immigrati", invite, service)
+	}
+	if respondent == "" || strings.Contains(respondent, strconv.FormatInt(user, 10)) {
+		t.Fatalf("respondent stored as %q: want a pseudonym", respondent)
+	}
+}
+
+// checkDemoSeed checks the demo staff and invite try wrote.
+func checkDemoSeed(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var staff, invites int
+	err = conn.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM staff s JOIN municipalities m ON m.id = s.municipality_id
+		        WHERE m.istat_code = '058091' AND revoked_at IS NULL AND
+		              ((s.telegram_user_id = 700000001 AND s.role = 'operator') OR (s.telegram_user_id = 700000002 AND s.role = 'manager'))),
+		       (SELECT count(*) FROM invites i JOIN services v ON v.id = i.service_id
+		        WHERE i.token = 'try-demo-058091' AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if staff != 2 || invites != 1 {
+		t.Fatalf("demo seed: %d staff, %d invites", staff, invites)
+	}
+}
