@@ -111,8 +111,16 @@ func (r *Renderer) Text(lang, id string, data map[string]any) string {
 		}
 		data = esc
 	}
-	return r.cat.Text(lang, id, data)
+	text := r.cat.Text(lang, id, data)
+	if r.rtl(lang) {
+		// "/delete" inside Arabic reads "delete/" unless isolated.
+		text = commandRe.ReplaceAllString(text, "${1}"+lri+"${2}"+pdi)
+	}
+	return text
 }
+
+// commandRe finds slash commands at the start of a word.
+var commandRe = regexp.MustCompile(`(^|[\s(«"“])(/[a-z_]+)`)
 
 var tagRe = regexp.MustCompile(`<[^>]*>`)
 

@@ -162,3 +162,17 @@ func TestRightToLeftIsolates(t *testing.T) {
 }
 
 var now0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func TestRightToLeftCommands(t *testing.T) {
+	r, _ := testRenderer(t)
+	got := r.Text("ar", MsgHelp, nil)
+	if !strings.Contains(got, lri+"/delete"+pdi) {
+		t.Errorf("command not isolated in Arabic help: %q", got)
+	}
+	if strings.Contains(r.Text("it", MsgHelp, nil), lri) {
+		t.Error("isolates in Italian")
+	}
+	if strings.Contains(got, "<"+lri) || strings.Contains(got, lri+"/b>") {
+		t.Errorf("an HTML tag was touched: %q", got)
+	}
+}
