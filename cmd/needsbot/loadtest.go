@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"math"
 	mrand "math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
@@ -133,10 +136,6 @@ func parseLoadtestFlags(args []string, stderr io.Writer) (ltOptions, error) {
 	return o, nil
 }
 
-// redisFields are what the report takes from Redis's INFO. Commands run
-// inside Lua scripts count in total_commands_processed too.
-var redisFields = []string{"total_commands_processed", "used_cpu_sys", "used_cpu_user", "cmdstat_evalsha", "cmdstat_eval"}
-
 const defaultLoadtestDB = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // loadtest runs the whole test; progress lines go to progress. It returns
@@ -201,33 +200,7 @@ func loadtest(ctx context.Context, o ltOptions, progress io.Writer) (rep *ltRepo
 		return nil, err
 	}
 	pseudoKey := randomHex(32)
-	env := map[string]string{
-		"NEEDSBOT_TELEGRAM_TOKEN":       tg.Token(),
-		"NEEDSBOT_TELEGRAM_API_URL":     tg.URL,
-		"NEEDSBOT_REDIS_URL":            o.redisURL,
-		"NEEDSBOT_REDIS_PREFIX":         prefix,
-		"NEEDSBOT_DATABASE_URL":         dsn,
-		"NEEDSBOT_PSEUDONYM_KEY":        pseudoKey,
-		"NEEDSBOT_LISTEN_ADDR":          addr,
-		"NEEDSBOT_DEFAULT_MUNICIPALITY": "058091",
-		"NEEDSBOT_LOG_LEVEL":            "info",
-	}
-	if o.telegramLimits {
-		// The bot's own defaults, which stay under Telegram's limits.
-		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "25", "1"
-	} else {
-		// A self-hosted Bot API server has no flood limits.
-		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100000", "100000"
-	}
-	mode := "polling"
-	if o.webhook {
-		mode = "webhook"
-		env["NEEDSBOT_WEBHOOK_URL"] = "http://" + addr + "/telegram/webhook"
-		env["NEEDSBOT_WEBHOOK_SECRET"] = randomHex(16)
-	}
-	for k, v := range o.env {
-		env[k] = v
-	}
+	env := childEnv(o, tg, addr, dsn, prefix, pseudoKey)
 	var logFile io.Writer
 	if o.botLog != "" {
 		f, err := os.Create(o.botLog)
@@ -238,6 +211,10 @@ func loadtest(ctx context.Context, o ltOptions, progress io.Writer) (rep *ltRepo
 		logFile = f
 	}
 
+	mode := "polling"
+	if o.webhook {
+		mode = "webhook"
+	}
 	fmt.Fprintf(progress, "loadtest: starting %s run (%s)\n", bin, mode)
 	child, err := startChild(bin, addr, env, logFile)
 	if err != nil {
@@ -259,187 +236,44 @@ func loadtest(ctx context.Context, o ltOptions, progress io.Writer) (rep *ltRepo
 	if err != nil {
 		return nil, err
 	}
-	pid := child.cmd.Process.Pid
 
 	rep = &ltReport{Mode: mode, TelegramLimits: o.telegramLimits, Respondents: o.respondents, Concurrency: o.concurrency,
-		Binary: bin, Workers: env["NEEDSBOT_WORKERS"], CPUs: runtime.NumCPU()}
-	if rep.Workers == "" {
-		rep.Workers = "32 (default)"
-	}
+		Binary: bin, Workers: cmp.Or(env["NEEDSBOT_WORKERS"], "32 (default)"), CPUs: runtime.NumCPU()}
 	if o.think > 0 {
 		rep.Think = o.think.String()
 	}
 
-	// The measured window starts here: after start-up, before the first update.
-	calls0 := tg.Calls()
-	botCPU0, _ := procCPU(pid)
-	busy0, total0, _ := machineCPU()
-	self0 := selfCPU()
-	redis0 := redisInfo(rdb.Info(ctx, "stats", "cpu", "commandstats").Val(), redisFields...)
-
+	// The measured window: after start-up, from before the first update to
+	// the last acknowledgement.
+	before := takeSnapshot(ctx, tg, child, rdb)
 	res := driveRespondents(ctx, tg, o, form, cat, progress)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	// Every update acknowledged.
 	idle, cancel := context.WithTimeout(ctx, o.updateTimeout)
 	idleErr := tg.WaitIdle(idle)
 	cancel()
-	end := time.Now()
-
-	calls1 := tg.Calls()
-	botCPU1, _ := procCPU(pid)
-	busy1, total1, _ := machineCPU()
-	self1 := selfCPU()
-	redis1 := redisInfo(rdb.Info(ctx, "stats", "cpu", "commandstats").Val(), redisFields...)
-	violations := tg.Violations()
-
-	// Completed responses reach Postgres at completion, or through the
-	// outbox shortly after: wait for them a little.
-	db, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+	after := takeSnapshot(ctx, tg, child, rdb)
+	elapsed := after.at.Sub(res.start)
+	if idleErr == nil && res.lastAck.After(res.start) {
+		elapsed = res.lastAck.Sub(res.start)
 	}
-	defer db.Close(context.WithoutCancel(ctx))
-	store := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := db.QueryRow(ctx, `SELECT count(*) FROM responses`).Scan(&rep.Responses)
-		if err != nil {
-			return nil, fmt.Errorf("count responses: %w", err)
-		}
-		if rep.OutboxPending, err = store.Depth(ctx); err != nil {
-			return nil, err
-		}
-		if rep.Responses >= res.completed && rep.OutboxPending == 0 || time.Now().After(deadline) {
-			break
-		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-			return nil, err
-		}
-	}
-	if rep.OutboxDead, err = store.DeadLetters(ctx); err != nil {
+	rep.addRun(res, elapsed)
+	rep.addTelegram(before, after, tg.Violations())
+	rep.addResources(before, after, elapsed)
+	rep.addBotMetrics(before, after)
+
+	if err := rep.addStorage(ctx, dsn, redisstore.New(rdb, redisstore.Options{Prefix: prefix}), pseudoKey, res); err != nil {
 		return nil, err
 	}
-	pseudonyms := make([]string, len(res.ids))
-	for i, id := range res.ids {
-		pseudonyms[i] = storage.Pseudonym([]byte(pseudoKey), id)
-	}
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM responses WHERE form = 'immigrati' AND respondent = ANY($1)`, pseudonyms).Scan(&rep.UnderPseudonym); err != nil {
-		return nil, fmt.Errorf("count responses: %w", err)
-	}
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM responses r JOIN unnest($1::text[], $2::text[]) AS c(respondent, language)
-		ON c.respondent = r.respondent AND c.language = r.language`, pseudonyms, res.langs).Scan(&rep.LanguageOK); err != nil {
-		return nil, fmt.Errorf("check languages: %w", err)
-	}
-
-	// The bot's own view, then a graceful stop.
-	fams, scrapeErr := child.scrape(ctx)
-	if rss, err := procPeakRSS(pid); err == nil {
+	if rss, err := procPeakRSS(child.cmd.Process.Pid); err == nil {
 		rep.BotPeakRSSMiB = math.Round(float64(rss)/(1<<20)*10) / 10
 	}
 	code, ru, stopErr := child.stop(60 * time.Second)
 	stopped = true
 	rep.BotExit = code
-	rep.BotTotalCPUS = rusageCPU(ru).Seconds()
+	rep.BotTotalCPUS = math.Round(rusageCPU(ru).Seconds()*100) / 100
 	rep.BotLogWarnings, rep.BotLogErrors, rep.BotLogSamples = child.logs.counts()
-
-	// Throughput and latency.
-	rep.Completed, rep.Failed, rep.Failures = res.completed, res.failed, res.failures
-	var replies, acks, interviews []time.Duration
-	byKind := map[string][]time.Duration{}
-	for _, s := range res.samples {
-		rep.Updates++
-		acks = append(acks, s.ack)
-		if !s.replied {
-			rep.NoReply++
-			continue
-		}
-		replies = append(replies, s.reply)
-		byKind[s.kind] = append(byKind[s.kind], s.reply)
-	}
-	interviews = res.interviews
-	elapsed := end.Sub(res.start)
-	if idleErr == nil && res.lastAck.After(res.start) {
-		elapsed = res.lastAck.Sub(res.start)
-	}
-	rep.DurationS = math.Round(elapsed.Seconds()*100) / 100
-	rep.UpdatesPerS = math.Round(float64(rep.Updates)/elapsed.Seconds()*10) / 10
-	rep.Reply, rep.Ack, rep.Interview = distOf(replies), distOf(acks), distOf(interviews)
-	rep.Interview.N = len(interviews)
-	rep.ReplyByKind = map[string]ltDist{}
-	for k, v := range byKind {
-		rep.ReplyByKind[k] = distOf(v)
-	}
-	if rep.Completed > 0 {
-		rep.UpdatesEach = math.Round(float64(rep.Updates)/float64(rep.Completed+rep.Failed)*10) / 10
-	}
-
-	// Telegram calls during the run.
-	rep.CallsByMethod, rep.PerUpdateMethod = map[string]int{}, map[string]float64{}
-	for m, n := range calls1 {
-		d := n - calls0[m]
-		if d == 0 {
-			continue
-		}
-		if m == "getUpdates" {
-			rep.GetUpdates = d
-			continue
-		}
-		rep.CallsByMethod[m] = d
-		rep.Calls += d
-	}
-	upd := math.Max(1, float64(rep.Updates))
-	for m, n := range rep.CallsByMethod {
-		rep.PerUpdateMethod[m] = math.Round(float64(n)/upd*1000) / 1000
-	}
-	rep.CallsPerUpdate = math.Round(float64(rep.Calls)/upd*1000) / 1000
-	rep.Violations = len(violations)
-	rep.ViolationKinds = map[string]int{}
-	for _, v := range violations {
-		if v.Code == 429 {
-			rep.TooMany++
-		}
-		desc := v.Description
-		if v.Method == "webhook" {
-			desc, _, _ = strings.Cut(desc, ":") // "update N, attempt M" varies
-			desc = "delivery failed"
-		}
-		rep.ViolationKinds[fmt.Sprintf("%s %d %s", v.Method, v.Code, desc)]++
-		if len(rep.ViolationSample) < 5 {
-			rep.ViolationSample = append(rep.ViolationSample, v.String())
-		}
-	}
-
-	// Resources.
-	botCPU := botCPU1 - botCPU0
-	rep.BotCPUS = botCPU.Seconds()
-	rep.BotCPUPerUpdate = math.Round(float64(botCPU)/upd/1e3) / 1e3
-	rep.BotCores = math.Round(botCPU.Seconds()/elapsed.Seconds()*100) / 100
-	if total1 > total0 {
-		rep.MachineBusyPct = math.Round(float64(busy1-busy0) / float64(total1-total0) * 100)
-	}
-	rep.LoadgenCPUS = (self1 - self0).Seconds()
-	rep.LoadgenCPUPerUpd = math.Round(float64(self1-self0)/upd/1e3) / 1e3
-	rep.RedisCmdsPerUpd = math.Round((redis1["total_commands_processed"]-redis0["total_commands_processed"])/upd*100) / 100
-	rep.RedisScriptsPerUpd = math.Round((redis1["cmdstat_evalsha"]+redis1["cmdstat_eval"]-redis0["cmdstat_evalsha"]-redis0["cmdstat_eval"])/upd*100) / 100
-	rep.RedisCPUS = math.Round((redis1["used_cpu_sys"]+redis1["used_cpu_user"]-redis0["used_cpu_sys"]-redis0["used_cpu_user"])*100) / 100
-
-	// The bot's metrics.
-	if scrapeErr != nil {
-		rep.check(false, "%v", scrapeErr)
-	} else {
-		if f := fams["needsbot_update_duration_seconds"]; f != nil {
-			mean, n := histogramMean(f)
-			rep.BotHandle = ltDist{N: int(n), Mean: mean * 1000, P50: histogramQuantile(.5, f) * 1000,
-				P90: histogramQuantile(.9, f) * 1000, P99: histogramQuantile(.99, f) * 1000}
-		}
-		rep.BotUpdates = intMap(counterBy(fams["needsbot_updates_total"], "outcome"))
-		rep.BotCallOutcome = intMap(counterBy(fams["needsbot_telegram_calls_total"], "method", "outcome"))
-		if f := fams["needsbot_telegram_retry_after_seconds_total"]; f != nil && len(f.GetMetric()) > 0 {
-			rep.BotRetryAfterS = f.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
 
 	rep.check(rep.Completed == o.respondents, "%d of %d interviews completed", rep.Completed, o.respondents)
 	rep.check(rep.Responses == o.respondents, "%d responses in Postgres, want %d", rep.Responses, o.respondents)
@@ -455,6 +289,232 @@ func loadtest(ctx context.Context, o ltOptions, progress io.Writer) (rep *ltRepo
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
+}
+
+// childEnv is the bot's whole configuration.
+func childEnv(o ltOptions, tg *telegramtest.Server, addr, dsn, prefix, pseudoKey string) map[string]string {
+	env := map[string]string{
+		"NEEDSBOT_TELEGRAM_TOKEN":       tg.Token(),
+		"NEEDSBOT_TELEGRAM_API_URL":     tg.URL,
+		"NEEDSBOT_REDIS_URL":            o.redisURL,
+		"NEEDSBOT_REDIS_PREFIX":         prefix,
+		"NEEDSBOT_DATABASE_URL":         dsn,
+		"NEEDSBOT_PSEUDONYM_KEY":        pseudoKey,
+		"NEEDSBOT_LISTEN_ADDR":          addr,
+		"NEEDSBOT_DEFAULT_MUNICIPALITY": "058091",
+		"NEEDSBOT_LOG_LEVEL":            "info",
+	}
+	if o.telegramLimits {
+		// The bot's own defaults, which stay under Telegram's limits.
+		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "25", "1"
+	} else {
+		// A self-hosted Bot API server has no flood limits.
+		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100000", "100000"
+	}
+	if o.webhook {
+		env["NEEDSBOT_WEBHOOK_URL"] = "http://" + addr + "/telegram/webhook"
+		env["NEEDSBOT_WEBHOOK_SECRET"] = randomHex(16)
+	}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	return env
+}
+
+// ltSnapshot is the counters at one end of the measured window.
+type ltSnapshot struct {
+	at         time.Time
+	calls      map[string]int // the fake's, by method
+	metrics    map[string]*dto.MetricFamily
+	metricsErr error
+	botCPU     time.Duration
+	busy       int64 // jiffies of all CPUs
+	total      int64
+	self       time.Duration
+	redis      map[string]float64
+}
+
+// redisFields are what the report takes from Redis's INFO. Commands run
+// inside Lua scripts count in total_commands_processed too.
+func redisFields() []string {
+	return []string{"total_commands_processed", "used_cpu_sys", "used_cpu_user", "cmdstat_evalsha", "cmdstat_eval"}
+}
+
+func takeSnapshot(ctx context.Context, tg *telegramtest.Server, child *ltChild, rdb *redis.Client) ltSnapshot {
+	s := ltSnapshot{at: time.Now(), calls: tg.Calls(), self: selfCPU()}
+	s.botCPU, _ = procCPU(child.cmd.Process.Pid)
+	s.busy, s.total, _ = machineCPU()
+	s.redis = redisInfo(rdb.Info(ctx, "stats", "cpu", "commandstats").Val(), redisFields()...)
+	s.metrics, s.metricsErr = child.scrape(ctx)
+	return s
+}
+
+// addRun adds what the respondents measured: throughput and latencies.
+func (r *ltReport) addRun(res ltResults, elapsed time.Duration) {
+	r.Completed, r.Failed, r.Failures = res.completed, res.failed, res.failures
+	var replies, acks []time.Duration
+	byKind := map[string][]time.Duration{}
+	for _, s := range res.samples {
+		r.Updates++
+		acks = append(acks, s.ack)
+		if !s.replied {
+			r.NoReply++
+			continue
+		}
+		replies = append(replies, s.reply)
+		byKind[s.kind] = append(byKind[s.kind], s.reply)
+	}
+	r.DurationS = math.Round(elapsed.Seconds()*100) / 100
+	r.UpdatesPerS = math.Round(float64(r.Updates)/elapsed.Seconds()*10) / 10
+	r.Reply, r.Ack, r.Interview = distOf(replies), distOf(acks), distOf(res.interviews)
+	r.ReplyByKind = map[string]ltDist{}
+	for k, v := range byKind {
+		r.ReplyByKind[k] = distOf(v)
+	}
+	if n := r.Completed + r.Failed; n > 0 {
+		r.UpdatesEach = math.Round(float64(r.Updates)/float64(n)*10) / 10
+	}
+}
+
+// perUpdate divides by the number of updates, rounded to 0.001.
+func (r *ltReport) perUpdate(v float64) float64 {
+	return math.Round(v/math.Max(1, float64(r.Updates))*1000) / 1000
+}
+
+// addTelegram adds the calls the fake Bot API answered during the window
+// and every violation it recorded.
+func (r *ltReport) addTelegram(s0, s1 ltSnapshot, violations []telegramtest.Violation) {
+	r.CallsByMethod, r.PerUpdateMethod = map[string]int{}, map[string]float64{}
+	for m, n := range s1.calls {
+		switch d := n - s0.calls[m]; {
+		case d == 0:
+		case m == "getUpdates":
+			r.GetUpdates = d
+		default:
+			r.CallsByMethod[m] = d
+			r.PerUpdateMethod[m] = r.perUpdate(float64(d))
+			r.Calls += d
+		}
+	}
+	r.CallsPerUpdate = r.perUpdate(float64(r.Calls))
+	r.Violations = len(violations)
+	r.ViolationKinds = map[string]int{}
+	for _, v := range violations {
+		if v.Code == http.StatusTooManyRequests {
+			r.TooMany++
+		}
+		kind := fmt.Sprintf("%s %d %s", v.Method, v.Code, v.Description)
+		if v.Method == "webhook" {
+			kind = fmt.Sprintf("webhook %d delivery failed", v.Code) // the description names the update
+		}
+		r.ViolationKinds[kind]++
+		if len(r.ViolationSample) < 5 {
+			r.ViolationSample = append(r.ViolationSample, v.String())
+		}
+	}
+}
+
+// addResources adds the CPU time of the bot, Redis, this process and the
+// machine during the window.
+func (r *ltReport) addResources(s0, s1 ltSnapshot, elapsed time.Duration) {
+	round := func(v float64) float64 { return math.Round(v*100) / 100 }
+	bot := (s1.botCPU - s0.botCPU).Seconds()
+	r.BotCPUS = round(bot)
+	r.BotCPUPerUpdate = r.perUpdate(bot * 1000)
+	r.BotCores = round(bot / elapsed.Seconds())
+	self := (s1.self - s0.self).Seconds()
+	r.LoadgenCPUS = round(self)
+	r.LoadgenCPUPerUpd = r.perUpdate(self * 1000)
+	redisCPU := s1.redis["used_cpu_sys"] + s1.redis["used_cpu_user"] - s0.redis["used_cpu_sys"] - s0.redis["used_cpu_user"]
+	r.RedisCPUS = round(redisCPU)
+	r.RedisCmdsPerUpd = r.perUpdate(s1.redis["total_commands_processed"] - s0.redis["total_commands_processed"])
+	r.RedisScriptsPerUpd = r.perUpdate(s1.redis["cmdstat_evalsha"] + s1.redis["cmdstat_eval"] - s0.redis["cmdstat_evalsha"] - s0.redis["cmdstat_eval"])
+	if s1.total > s0.total {
+		r.MachineBusyPct = math.Round(float64(s1.busy-s0.busy) / float64(s1.total-s0.total) * 100)
+		machine := float64(s1.busy-s0.busy) / clockTicks
+		r.OtherCPUS = round(machine - bot - self - redisCPU)
+	}
+}
+
+// addBotMetrics adds what the bot's /metrics say about the window.
+func (r *ltReport) addBotMetrics(s0, s1 ltSnapshot) {
+	if err := cmp.Or(s0.metricsErr, s1.metricsErr); err != nil {
+		r.check(false, "%v", err)
+		return
+	}
+	if f := s1.metrics["needsbot_update_duration_seconds"]; f != nil {
+		// Start-up handles no update, so the whole histogram is the window's.
+		mean, n := histogramMean(f)
+		r.BotHandle = ltDist{N: int(n), Mean: secToMS(mean), P50: secToMS(histogramQuantile(.5, f)),
+			P90: secToMS(histogramQuantile(.9, f)), P99: secToMS(histogramQuantile(.99, f))}
+	}
+	r.BotUpdates = intMap(counterBy(s1.metrics["needsbot_updates_total"], "outcome"))
+	// Calls during the window only: start-up's setMyCommands are not counted.
+	before := counterBy(s0.metrics["needsbot_telegram_calls_total"], "method", "outcome")
+	r.BotCallOutcome = map[string]int{}
+	for k, v := range counterBy(s1.metrics["needsbot_telegram_calls_total"], "method", "outcome") {
+		if n := int(math.Round(v - before[k])); n > 0 {
+			r.BotCallOutcome[k] = n
+			r.BotRequests += n
+		}
+	}
+	r.BotRequestsPerUpd = r.perUpdate(float64(r.BotRequests))
+	if f := s1.metrics["needsbot_telegram_retry_after_seconds_total"]; f != nil && len(f.GetMetric()) > 0 {
+		r.BotRetryAfterS = f.GetMetric()[0].GetCounter().GetValue()
+	}
+}
+
+// addStorage checks what reached Postgres: completed responses arrive at
+// completion, or through the outbox shortly after, so it waits for them a
+// little; then that each is under its respondent's pseudonym and in the
+// language they picked, and that the outbox is empty.
+func (r *ltReport) addStorage(ctx context.Context, dsn string, store *redisstore.Store, pseudoKey string, res ltResults) error {
+	db, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM responses`).Scan(&r.Responses); err != nil {
+			return fmt.Errorf("count responses: %w", err)
+		}
+		if r.OutboxPending, err = store.Depth(ctx); err != nil {
+			return err
+		}
+		if r.Responses >= res.completed && r.OutboxPending == 0 || time.Now().After(deadline) {
+			break
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if r.OutboxDead, err = store.DeadLetters(ctx); err != nil {
+		return err
+	}
+	pseudonyms := make([]string, len(res.ids))
+	for i, id := range res.ids {
+		pseudonyms[i] = storage.Pseudonym([]byte(pseudoKey), id)
+	}
+	err = db.QueryRow(ctx, `SELECT count(*) FROM responses WHERE form = 'immigrati' AND respondent = ANY($1)`, pseudonyms).Scan(&r.UnderPseudonym)
+	if err != nil {
+		return fmt.Errorf("count responses: %w", err)
+	}
+	err = db.QueryRow(ctx, `SELECT count(*) FROM responses r JOIN unnest($1::text[], $2::text[]) AS c(respondent, language)
+		ON c.respondent = r.respondent AND c.language = r.language`, pseudonyms, res.langs).Scan(&r.LanguageOK)
+	if err != nil {
+		return fmt.Errorf("check languages: %w", err)
+	}
+	return nil
+}
+
+// secToMS converts seconds to milliseconds rounded to 0.01, and NaN (no
+// data) to 0, which JSON can encode.
+func secToMS(s float64) float64 {
+	if math.IsNaN(s) || math.IsInf(s, 0) {
+		return 0
+	}
+	return math.Round(s*1e5) / 100
 }
 
 func intMap(m map[string]float64) map[string]int {

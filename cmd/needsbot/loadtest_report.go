@@ -1,0 +1,229 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ltDist summarises a set of latencies, in milliseconds.
+type ltDist struct {
+	N    int     `json:"n"`
+	Mean float64 `json:"mean_ms"`
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P99  float64 `json:"p99_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+// distOf computes a distribution with nearest-rank percentiles.
+func distOf(ds []time.Duration) ltDist {
+	if len(ds) == 0 {
+		return ltDist{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	rank := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return ms(s[max(0, min(i, len(s)-1))])
+	}
+	return ltDist{N: len(s), Mean: ms(sum / time.Duration(len(s))), P50: rank(.50), P90: rank(.90), P99: rank(.99), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
+
+func (d ltDist) String() string {
+	if d.N == 0 {
+		return "(none)"
+	}
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s  mean %s", fmtMS(d.P50), fmtMS(d.P90), fmtMS(d.P99), fmtMS(d.Max), fmtMS(d.Mean))
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case v >= 1000:
+		return fmt.Sprintf("%.2f s", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+// ltReport is everything a load test run measured. --json prints it as is.
+type ltReport struct {
+	Mode           string `json:"mode"` // polling or webhook
+	TelegramLimits bool   `json:"telegram_limits"`
+	Respondents    int    `json:"respondents"`
+	Concurrency    int    `json:"concurrency"`
+	Think          string `json:"think,omitempty"`
+	Binary         string `json:"binary"`
+	Workers        string `json:"workers"`
+	CPUs           int    `json:"cpus"`
+
+	Completed   int      `json:"interviews_completed"`
+	Failed      int      `json:"interviews_failed"`
+	Failures    []string `json:"failures,omitempty"`
+	Updates     int      `json:"updates"`
+	DurationS   float64  `json:"duration_s"`
+	UpdatesPerS float64  `json:"updates_per_s"`
+	Interview   ltDist   `json:"interview"` // one whole interview, start to end
+	UpdatesEach float64  `json:"updates_per_interview"`
+
+	Reply       ltDist            `json:"latency_reply"` // enqueued → bot's last reply
+	Ack         ltDist            `json:"latency_ack"`   // enqueued → acknowledged
+	ReplyByKind map[string]ltDist `json:"latency_reply_by_kind"`
+	NoReply     int               `json:"updates_without_reply"`
+
+	BotHandle      ltDist         `json:"bot_handle"` // needsbot_update_duration_seconds (p50/p99 estimated from buckets)
+	BotUpdates     map[string]int `json:"bot_updates_by_outcome"`
+	BotCallOutcome map[string]int `json:"bot_calls_by_method_outcome"`
+	// BotRequests are the Bot API requests the bot made itself: in webhook
+	// mode a callback's answer rides in the webhook's response instead.
+	BotRequests       int     `json:"bot_requests"`
+	BotRequestsPerUpd float64 `json:"bot_requests_per_update"`
+	BotRetryAfterS    float64 `json:"bot_retry_after_s"`
+
+	Calls           int                `json:"telegram_calls"` // without getUpdates
+	CallsPerUpdate  float64            `json:"telegram_calls_per_update"`
+	CallsByMethod   map[string]int     `json:"telegram_calls_by_method"`
+	PerUpdateMethod map[string]float64 `json:"telegram_calls_per_update_by_method"`
+	GetUpdates      int                `json:"get_updates_calls"`
+	TooMany         int                `json:"status_429"`
+	Violations      int                `json:"violations"`
+	ViolationKinds  map[string]int     `json:"violations_by_kind,omitempty"`
+	ViolationSample []string           `json:"violation_samples,omitempty"`
+
+	Responses      int   `json:"responses_in_postgres"`
+	UnderPseudonym int   `json:"responses_under_pseudonyms"`
+	LanguageOK     int   `json:"responses_in_chosen_language"`
+	OutboxPending  int64 `json:"outbox_pending"`
+	OutboxDead     int64 `json:"outbox_dead"`
+
+	BotCPUS            float64  `json:"bot_cpu_s"` // during the measured run
+	BotCPUPerUpdate    float64  `json:"bot_cpu_ms_per_update"`
+	BotCores           float64  `json:"bot_cores"` // average cores used during the run
+	BotTotalCPUS       float64  `json:"bot_total_cpu_s"`
+	BotPeakRSSMiB      float64  `json:"bot_peak_rss_mib"`
+	BotExit            int      `json:"bot_exit_code"`
+	BotLogErrors       int      `json:"bot_log_errors"`
+	BotLogWarnings     int      `json:"bot_log_warnings"`
+	BotLogSamples      []string `json:"bot_log_samples,omitempty"`
+	RedisCmdsPerUpd    float64  `json:"redis_commands_per_update"` // including those inside scripts
+	RedisScriptsPerUpd float64  `json:"redis_scripts_per_update"`
+	RedisCPUS          float64  `json:"redis_cpu_s"`
+	MachineBusyPct     float64  `json:"machine_busy_pct"`
+	LoadgenCPUS        float64  `json:"loadgen_cpu_s"`
+	OtherCPUS          float64  `json:"other_cpu_s"` // Postgres and anything else on the machine
+	LoadgenCPUPerUpd   float64  `json:"loadgen_cpu_ms_per_update"`
+
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// check records a problem unless ok.
+func (r *ltReport) check(ok bool, format string, args ...any) {
+	if !ok {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *ltReport) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+func (r *ltReport) writeText(w io.Writer) {
+	limits := "off (a self-hosted Bot API server)"
+	if r.TelegramLimits {
+		limits = "on (Telegram's flood limits)"
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("needsbot load test: %d respondents, %d at a time, %s, Telegram limits %s", r.Respondents, r.Concurrency, r.Mode, limits)
+	p("  bot            %s (NEEDSBOT_WORKERS=%s) on %d CPUs", r.Binary, r.Workers, r.CPUs)
+	if r.Think != "" {
+		p("  think time     %s on average between a respondent's updates", r.Think)
+	}
+	p("  interviews     %d completed, %d failed; %.1f updates each; one interview took %s", r.Completed, r.Failed, r.UpdatesEach, r.Interview)
+	p("  throughput     %d updates in %.2f s = %.1f updates/s", r.Updates, r.DurationS, r.UpdatesPerS)
+	p("  latency        enqueued → bot's last reply:   %s", r.Reply)
+	p("                 enqueued → acknowledged:       %s", r.Ack)
+	for _, k := range sortedKeys(r.ReplyByKind) {
+		d := r.ReplyByKind[k]
+		p("                   %-9s %6d  p50 %s  p99 %s  max %s", k, d.N, fmtMS(d.P50), fmtMS(d.P99), fmtMS(d.Max))
+	}
+	if r.NoReply > 0 {
+		p("                 %d updates got no reply at all", r.NoReply)
+	}
+	p("  bot handling   needsbot_update_duration_seconds over %d updates: mean %s, p50 ≈ %s, p99 ≈ %s", r.BotHandle.N, fmtMS(r.BotHandle.Mean), fmtMS(r.BotHandle.P50), fmtMS(r.BotHandle.P99))
+	p("  Telegram       %.2f calls per update (%d calls, getUpdates not counted)", r.CallsPerUpdate, r.Calls)
+	for _, m := range sortedKeys(r.CallsByMethod) {
+		p("                   %-24s %8d  %.3f per update", m, r.CallsByMethod[m], r.PerUpdateMethod[m])
+	}
+	if r.Mode == "polling" {
+		p("                   getUpdates               %8d  %.3f per update", r.GetUpdates, float64(r.GetUpdates)/math.Max(1, float64(r.Updates)))
+	}
+	var outcomes []string
+	for _, k := range sortedKeys(r.BotCallOutcome) {
+		outcomes = append(outcomes, fmt.Sprintf("%s %d", k, r.BotCallOutcome[k]))
+	}
+	p("                 HTTP requests the bot made: %.2f per update (%s)", r.BotRequestsPerUpd, strings.Join(outcomes, ", "))
+	p("  429s           %d answered by the fake; %.0f s waited on retry_after", r.TooMany, r.BotRetryAfterS)
+	if r.Violations == 0 {
+		p("  violations     none")
+	} else {
+		var kinds []string
+		for _, k := range sortedKeys(r.ViolationKinds) {
+			kinds = append(kinds, fmt.Sprintf("%s ×%d", k, r.ViolationKinds[k]))
+		}
+		p("  violations     %d: %s", r.Violations, strings.Join(kinds, "; "))
+		for _, v := range r.ViolationSample {
+			p("                   %s", v)
+		}
+	}
+	p("  Postgres       %d responses (%d under the respondents' pseudonyms, %d in the language they chose); outbox %d pending, %d dead",
+		r.Responses, r.UnderPseudonym, r.LanguageOK, r.OutboxPending, r.OutboxDead)
+	p("  bot process    CPU %.2f s during the run = %.3f ms per update (%.2f cores); %.2f s in all; peak RSS %.1f MiB; exit %d",
+		r.BotCPUS, r.BotCPUPerUpdate, r.BotCores, r.BotTotalCPUS, r.BotPeakRSSMiB, r.BotExit)
+	p("  bot log        %d errors, %d warnings", r.BotLogErrors, r.BotLogWarnings)
+	for _, s := range r.BotLogSamples {
+		p("                   %s", s)
+	}
+	p("  Redis          %.2f script calls and %.2f commands (counting those inside scripts) per update; CPU %.2f s",
+		r.RedisScriptsPerUpd, r.RedisCmdsPerUpd, r.RedisCPUS)
+	p("  machine        %.0f%% busy over the run; CPU of the load generator %.2f s (%.3f ms per update), of everything else (Postgres, other processes) %.2f s",
+		r.MachineBusyPct, r.LoadgenCPUS, r.LoadgenCPUPerUpd, r.OtherCPUS)
+	if r.OK {
+		p("RESULT: ok")
+		return
+	}
+	p("RESULT: FAILED")
+	for _, pr := range r.Problems {
+		p("  - %s", pr)
+	}
+	for _, f := range r.Failures {
+		p("\n%s", f)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
