@@ -108,9 +108,10 @@ const (
 	evForward
 	evEdited
 	evGroup
+	evBlocked
 )
 
-var evNames = [...]string{"other", "text", "command", "callback", "media", "forward", "edited", "group"}
+var evNames = [...]string{"other", "text", "command", "callback", "media", "forward", "edited", "group", "blocked"}
 
 // event is an update reduced to what the channel needs.
 type event struct {
@@ -186,6 +187,12 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 		}
 	case u.ChannelPost != nil:
 		ev.kind, ev.text = evGroup, u.ChannelPost.Text
+	case u.MyChatMember != nil:
+		// A private chat's member update about the bot itself: "banned"
+		// means the person blocked the bot (Telegram's 403 from now on).
+		if u.MyChatMember.Chat.Type == tgmodels.ChatTypePrivate && u.MyChatMember.NewChatMember.Type == tgmodels.ChatMemberTypeBanned {
+			ev.kind = evBlocked
+		}
 	case u.CallbackQuery != nil:
 		cq := u.CallbackQuery
 		ev.kind, ev.query, ev.data = evCallback, cq.ID, cq.Data
@@ -253,6 +260,12 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		return out, nil
 	case ev.kind == evGroup:
 		return out, h.group(ctx, ev)
+	case ev.kind == evBlocked:
+		// Nothing can be sent any more; the interview stays until it
+		// expires and is then counted as abandoned.
+		h.log.Info("respondent stopped the bot", "chat", h.chatKey(ev.chat))
+		h.cfg.Events.Interview("stopped")
+		return out, nil
 	}
 	for attempt := 0; ; attempt++ {
 		out, err = h.apply(ctx, ev, deferAnswer)

@@ -211,3 +211,36 @@ func TestWebhookHandler(t *testing.T) {
 		t.Errorf("after Stop: status %d, want 503", w.Code)
 	}
 }
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (e *eventLog) Update(string, string, time.Duration) {}
+func (e *eventLog) Interview(ev string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.events = append(e.events, ev)
+}
+
+func TestBlockedIsCountedAsStopped(t *testing.T) {
+	r := newRig(t)
+	log := &eventLog{}
+	r.handler.cfg.Events = log
+	u := r.srv.User(31337)
+	u.Send("hi")
+	upd := &tgmodels.Update{ID: 9, MyChatMember: &tgmodels.ChatMemberUpdated{
+		Chat:          tgmodels.Chat{ID: 31337, Type: tgmodels.ChatTypePrivate},
+		NewChatMember: tgmodels.ChatMember{Type: tgmodels.ChatMemberTypeBanned, Banned: &tgmodels.ChatMemberBanned{}},
+	}}
+	if _, err := r.intake.Submit(context.Background(), upd, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.events) != 1 || log.events[0] != "stopped" {
+		t.Fatalf("events %v", log.events)
+	}
+	if n := len(u.Messages()); n != 1 {
+		t.Fatalf("the bot wrote to a user who blocked it: %d messages", n)
+	}
+}
