@@ -38,7 +38,7 @@ func newMetrics() *metrics {
 		retryAfter: prometheus.NewCounter(prometheus.CounterOpts{Name: "needsbot_telegram_retry_after_seconds_total",
 			Help: "Seconds spent waiting on Telegram's retry_after (429)."}),
 		interviews: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needsbot_interviews_total",
-			Help: "Interview events: started (consent given), completed, declined, abandoned."}, []string{"event"}),
+			Help: "Interview events: started (consent given), completed, declined, abandoned, stopped (blocked the bot)."}, []string{"event"}),
 		outbox: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needsbot_outbox_pending",
 			Help: "Completed responses waiting in the Redis outbox for Postgres."}),
 		outboxDead: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needsbot_outbox_dead",
