@@ -2,11 +2,165 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/results"
+	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
-// runExport is `needsbot export` (not built yet).
-func runExport(_ context.Context, e *cmdEnv, _ []string) int {
-	fmt.Fprintln(e.stderr, "needsbot export: not available yet")
-	return 2
+const exportUsage = `usage: needsbot export --format csv|xlsx [--form F] [--municipality ISTAT]
+                      [--service CODE] [--language L] [--since DATE] [--out FILE] [--lang it|en]
+
+Writes the completed interviews as CSV or XLSX, one row per response: metadata
+(response id, questionnaire version, municipality, service, invite number and
+label, language, languages used, consent version, start, end, duration), one
+column per question in codes, a label column for select questions and, for
+multiple choices, one 0/1 column per choice (question/choice) next to the
+space-separated codes. XLSX adds a codebook and a summary sheet. Respondents'
+pseudonyms are never exported. Rows stream from Postgres, so memory stays small
+whatever the size. Every export is written to the audit log.
+
+The file is personal data: keep it where only the municipality's analysts can
+read it (docs/bi.md). It reads NEEDSBOT_DATABASE_URL (or --database-url) like
+migrate does.
+
+`
+
+// runExport is `needsbot export`.
+func runExport(ctx context.Context, e *cmdEnv, args []string) int {
+	cfg, _, err := loadConfig("export", nil, e.getenv, e.stderr)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return 2
+	}
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, exportUsage); fs.PrintDefaults() }
+	dsn := fs.String("database-url", cfg.DatabaseURL, "Postgres ($NEEDSBOT_DATABASE_URL)")
+	format := fs.String("format", "", "csv or xlsx (required)")
+	form := fs.String("form", "immigrati", "questionnaire: immigrati or operatori")
+	muni := fs.String("municipality", "", "ISTAT code of the municipality (default: every one)")
+	service := fs.String("service", "", "service code (default: every service)")
+	language := fs.String("language", "", "interview language, e.g. ar (default: every language)")
+	since := fs.String("since", "", "only interviews completed from this day (YYYY-MM-DD, Italian time) or instant (RFC 3339)")
+	out := fs.String("out", "", "file to write (default: standard output)")
+	lang := fs.String("lang", "it", "language of the labels: it or en")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var problems []string
+	if *format != results.FormatCSV && *format != results.FormatXLSX {
+		problems = append(problems, "--format must be csv or xlsx")
+	}
+	if *lang != "it" && *lang != "en" {
+		problems = append(problems, "--lang must be it or en")
+	}
+	if fs.NArg() > 0 {
+		problems = append(problems, "unexpected arguments: "+strings.Join(fs.Args(), " "))
+	}
+	sinceT, err := parseSince(*since)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(e.stderr, "needsbot export: "+strings.Join(problems, "\nneedsbot export: "))
+		fs.Usage()
+		return 2
+	}
+	lib, err := forms.Load(cfg.FormsDir)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "needsbot export: questionnaires:", err)
+		return 1
+	}
+	if lib.Latest(*form) == nil {
+		fmt.Fprintf(e.stderr, "needsbot export: unknown questionnaire %q (have %s)\n", *form, strings.Join(lib.IDs(), ", "))
+		return 2
+	}
+	cat, err := locales.New()
+	if err != nil {
+		fmt.Fprintln(e.stderr, "needsbot export: locales:", err)
+		return 1
+	}
+	db, err := pgstore.Open(ctx, *dsn)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "needsbot export:", err)
+		return 1
+	}
+	defer db.Close()
+	scope := pgstore.ResultsScope{Form: *form, Service: *service, Language: *language, Since: sinceT}
+	if *muni != "" {
+		if scope.Municipality, err = db.MunicipalityID(ctx, *muni); err != nil {
+			fmt.Fprintln(e.stderr, "needsbot export:", err)
+			return 1
+		}
+	}
+	svc, err := results.New(results.Options{DB: db, Forms: lib, Catalog: cat, MinCell: cfg.MinCell})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "needsbot export:", err)
+		return 1
+	}
+	req := results.ExportRequest{Format: *format, Lang: *lang, Scope: scope, Via: "cli"}
+	n, err := exportTo(ctx, svc, req, *out, e.stdout)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "needsbot export: %s: %v\n", redactURL(*dsn), err)
+		return 1
+	}
+	where := *out
+	if where == "" || where == "-" {
+		where = "standard output"
+	}
+	fmt.Fprintf(e.stderr, "exported %d responses to %s\n", n, where)
+	return 0
+}
+
+// exportTo writes the export to path (atomically: a temporary file renamed
+// when complete, so a failed export leaves no half file), or to stdout.
+func exportTo(ctx context.Context, svc *results.Service, req results.ExportRequest, path string, stdout io.Writer) (int, error) {
+	if path == "" || path == "-" {
+		return svc.Export(ctx, stdout, req)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := svc.Export(ctx, tmp, req)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, err
+	}
+	// The export is personal data: readable by its owner only.
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return n, err
+	}
+	return n, os.Rename(tmp.Name(), path)
+}
+
+// parseSince reads --since: a day (midnight in Italy) or an RFC 3339
+// instant.
+func parseSince(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", v, pgstore.ResultsLocation()); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want YYYY-MM-DD or an RFC 3339 time", v)
 }

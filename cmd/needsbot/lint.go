@@ -13,6 +13,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/results"
 	"github.com/needsbot/needsbot/staff"
 )
 
@@ -100,5 +101,6 @@ func messageIDs(fs []*dialog.Form) []string {
 	ids = append(ids, dialog.EngineMessageIDs()...)
 	ids = append(ids, bot.MessageIDs()...)
 	ids = append(ids, staff.MessageIDs()...)
+	ids = append(ids, results.MessageIDs()...)
 	return ids
 }

@@ -1,6 +1,41 @@
 package main
 
-import "github.com/needsbot/needsbot/staff"
+import (
+	"context"
+	"fmt"
 
-// wireResults builds /results and /export (package results).
-func (a *app) wireResults() staff.Results { return nil }
+	"github.com/needsbot/needsbot/results"
+	"github.com/needsbot/needsbot/staff"
+)
+
+// wireResults builds /results and /export (package results), with the
+// minimum cell size of NEEDSBOT_MIN_CELL. It returns nil if the service
+// cannot be built (it logs why): the staff dispatcher then answers those
+// commands as unknown rather than the bot failing to start.
+func (a *app) wireResults() staff.Results {
+	svc, err := a.newResults()
+	if err != nil {
+		a.log.Error("results unavailable", "err", err)
+		return nil
+	}
+	return svc
+}
+
+// newResults builds the results service from the app's parts.
+func (a *app) newResults() (*results.Service, error) {
+	return results.New(results.Options{DB: a.db, Forms: a.forms, Catalog: a.cat, MinCell: a.cfg.MinCell, Logger: a.log})
+}
+
+// syncReporting refreshes the BI views' questions and labels (they live in
+// the questionnaires and locales/, not in the database): at every start,
+// after the migrations.
+func (a *app) syncReporting(ctx context.Context) error {
+	svc, err := a.newResults()
+	if err != nil {
+		return err
+	}
+	if err := svc.SyncReporting(ctx); err != nil {
+		return fmt.Errorf("reporting labels: %w", err)
+	}
+	return nil
+}

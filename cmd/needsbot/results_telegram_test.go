@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"image/png"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/storage/pgstore"
+)
+
+// seedHarness stores n synthetic interviews in the harness's database
+// (after start: the bot migrated it).
+func seedHarness(t *testing.T, h *harness, n int) {
+	t.Helper()
+	db, err := pgstore.Open(context.Background(), h.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	places, err := seedPlaces(context.Background(), db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seedResponses(context.Background(), db, lib, places, seedOptions{N: n, Days: 60, Seed: 3, Batch: 250,
+		Workers: 1, Now: time.Now(), Rollup: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resultsDay is the first day (Italian time) of a period of d days.
+func resultsDay(d int) string {
+	return time.Now().In(pgstore.ResultsLocation()).AddDate(0, 0, -(d - 1)).Format("2006-01-02")
+}
+
+// TestEndToEndResults drives /results, its buttons, the charts, the
+// funnel, exports and the comparison through the real bot and the fake
+// Bot API, as a manager of Prato and a national admin.
+func TestEndToEndResults(t *testing.T) {
+	h := newHarness(t)
+	h.env["NEEDSBOT_ADMIN_IDS"] = "7100001"
+	h.env["NEEDSBOT_MIN_CELL"] = "6" // wired through: the legend says so
+	h.start()
+	seedHarness(t, h, 500)
+	prato := int64(h.count(`SELECT id FROM municipalities WHERE istat_code = '100005'`))
+	roma := int64(h.count(`SELECT id FROM municipalities WHERE istat_code = '058091'`))
+	var managerID int64
+	if err := h.db().QueryRow(context.Background(), `INSERT INTO staff (telegram_user_id, role, municipality_id, display_name)
+		VALUES (7100002, 'manager', $1, 'Giulia') RETURNING id`, prato).Scan(&managerID); err != nil {
+		t.Fatal(err)
+	}
+	u := h.tg.User(7100002, telegramtest.FirstName("Giulia"), telegramtest.LanguageCode("it"))
+	m := &respondent{t: t, u: u}
+
+	m.send("/results")
+	summary := u.Last()
+	completed := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`, prato)
+	if !strings.Contains(summary.Text, "Risultati · Prato") || !strings.Contains(summary.Text, fmt.Sprintf("Interviste completate: %d", completed)) {
+		t.Fatalf("summary (want %d completed):\n%s", completed, summary.Text)
+	}
+	if !strings.Contains(summary.Text, "<6 = meno di 6") {
+		t.Fatalf("NEEDSBOT_MIN_CELL=6 not in the legend:\n%s", summary.Text)
+	}
+	for _, b := range []string{"📅 Dall'inizio", "📊 Grafici", "⬇️ CSV"} {
+		if !hasButton(summary, b) {
+			t.Fatalf("no button %q: %v", b, summary.Labels())
+		}
+	}
+	if hasButton(summary, "⚖️ Confronta") {
+		t.Fatal("a manager is offered the comparison")
+	}
+
+	// The period picker, then 30 days: the same message is edited.
+	m.tap("📅 Dall'inizio")
+	if got := u.Last(); !hasButton(got, "Ultimi 30 giorni") || !hasButton(got, "◀ Indietro") {
+		t.Fatalf("period picker: %v", got.Labels())
+	}
+	m.tap("Ultimi 30 giorni")
+	edited := u.Last()
+	c30 := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1
+		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`, prato, resultsDay(30))
+	if edited.ID != summary.ID || !strings.Contains(edited.Text, "Ultimi 30 giorni") ||
+		!strings.Contains(edited.Text, fmt.Sprintf("Interviste completate: %s", countOrMark(c30))) {
+		t.Fatalf("after 30 days (want %d):\n%s", c30, edited.Text)
+	}
+
+	// Charts: two photos.
+	before := len(u.Messages())
+	m.tap("📊 Grafici")
+	photos := 0
+	for _, msg := range u.Messages()[before:] {
+		if msg.Kind == telegramtest.KindPhoto {
+			photos++
+			if _, err := png.Decode(bytes.NewReader(msg.File.Data)); err != nil {
+				t.Fatalf("chart: %v", err)
+			}
+		}
+	}
+	if photos != 2 {
+		t.Fatalf("%d charts sent:\n%s", photos, u.Transcript())
+	}
+
+	m.tap("🚪 Dove si fermano")
+	if last := u.Last(); !strings.Contains(last.Text, "Dove si interrompono le interviste · Prato") {
+		t.Fatalf("funnel:\n%s", last.Text)
+	}
+
+	// CSV of the last 30 days in Prato.
+	m.tap("⬇️ CSV")
+	doc := u.Last()
+	if doc.Kind != telegramtest.KindDocument || !strings.HasSuffix(doc.File.Name, ".csv") {
+		t.Fatalf("no CSV document: %+v\n%s", doc, u.Transcript())
+	}
+	recs, err := csv.NewReader(bytes.NewReader(doc.File.Data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs)-1 != c30 {
+		t.Fatalf("CSV has %d rows, want %d", len(recs)-1, c30)
+	}
+	if !strings.Contains(doc.Text, strconv.Itoa(c30)) {
+		t.Errorf("caption %q", doc.Text)
+	}
+	if n := h.count(`SELECT count(*) FROM audit_log WHERE action = 'results.export' AND actor_id = $1
+		AND (detail->>'rows')::int = $2 AND detail->'filter'->>'municipality_id' = $3`, managerID, c30, strconv.FormatInt(prato, 10)); n != 1 {
+		t.Fatalf("%d audit entries for the export", n)
+	}
+
+	// A forged button for Roma is refused, and nothing about Roma is sent.
+	data, err := bot.Callback{Kind: bot.CbStaff, Option: "r:s.immigrati.0." + strconv.FormatInt(roma, 36) + ".0."}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = len(u.Messages())
+	if err := u.TapData(summary.ID, data); err != nil {
+		t.Fatal(err)
+	}
+	m.wait()
+	answers := u.CallbackAnswers()
+	if last := answers[len(answers)-1]; !last.Answered || !strings.Contains(last.Text, "solo i risultati del tuo comune") {
+		t.Fatalf("forged button answered %+v", last)
+	}
+	for _, msg := range u.Messages()[before:] {
+		if strings.Contains(msg.Text, "Roma") {
+			t.Fatalf("Roma's results reached a Prato manager: %s", msg.Text)
+		}
+	}
+	if strings.Contains(u.Last().Text, "Roma") {
+		t.Fatal("the summary was edited to Roma")
+	}
+
+	// /export offers both formats; the XLSX opens.
+	m.send("/export")
+	m.tap("⬇️ Excel")
+	doc = u.Last()
+	if doc.Kind != telegramtest.KindDocument || !strings.HasSuffix(doc.File.Name, ".xlsx") {
+		t.Fatalf("no XLSX: %+v", doc)
+	}
+	x, err := excelize.OpenReader(bytes.NewReader(doc.File.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := x.GetRows("data")
+	x.Close()
+	if len(rows)-1 != completed {
+		t.Fatalf("XLSX has %d rows, want %d", len(rows)-1, completed)
+	}
+
+	// The admin: all municipalities, and the comparison.
+	a := &respondent{t: t, u: h.tg.User(7100001, telegramtest.FirstName("Ada"), telegramtest.LanguageCode("en"))}
+	a.send("/results")
+	all := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati'`)
+	adminSummary := a.u.Last().ID
+	if got := a.u.Last(); !strings.Contains(got.Text, "Results · All municipalities") || !strings.Contains(got.Text, fmt.Sprintf("Completed interviews: %d", all)) {
+		t.Fatalf("admin summary (want %d):\n%s", all, got.Text)
+	}
+	a.tap("⚖️ Compare")
+	cmp := a.u.Last()
+	for _, want := range []string{"Municipalities compared", "• Milano:", "• Prato:", "• Roma:"} {
+		if !strings.Contains(cmp.Text, want) {
+			t.Fatalf("comparison lacks %q:\n%s", want, cmp.Text)
+		}
+	}
+	if err := a.u.TapIn(adminSummary, "🏙 All municipalities"); err != nil {
+		t.Fatal(err)
+	}
+	a.wait()
+	if err := a.u.TapIn(adminSummary, "Prato"); err != nil {
+		t.Fatal(err)
+	}
+	a.wait()
+	if got := messageByID(a.u, adminSummary); !strings.Contains(got.Text, "Results · Prato") || !strings.Contains(got.Text, fmt.Sprintf("Completed interviews: %d", completed)) {
+		t.Fatalf("admin picking Prato:\n%s", got.Text)
+	}
+
+	if vs := h.tg.Violations(); len(vs) > 0 {
+		t.Fatalf("Bot API limits violated: %+v", vs)
+	}
+}
+
+func messageByID(u *telegramtest.User, id int) telegramtest.Message {
+	for _, m := range u.Messages() {
+		if m.ID == id {
+			return m
+		}
+	}
+	return telegramtest.Message{}
+}
+
+func hasButton(m telegramtest.Message, label string) bool {
+	for _, row := range m.Labels() {
+		for _, l := range row {
+			if l == label {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// countOrMark is how a count shows with the test's minimum cell size.
+func countOrMark(n int) string {
+	if n < 6 {
+		return "<6"
+	}
+	return strconv.Itoa(n)
+}

@@ -1,0 +1,168 @@
+package results
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/storage/storagetest"
+)
+
+var ctx = context.Background()
+
+// testNow is the clock of the tests: a Tuesday afternoon in Rome.
+var testNow = time.Date(2025, 6, 10, 15, 0, 0, 0, pgstore.ResultsLocation())
+
+// world is a migrated database with synthetic interviews, and a Service.
+type world struct {
+	db    *pgstore.DB
+	pool  *pgxpool.Pool
+	lib   *dialog.Library
+	cat   *locales.Catalog
+	munis map[string]int64 // ISTAT → id
+}
+
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	dsn := storagetest.Postgres(t)
+	if err := pgstore.Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{db: db, pool: pool, lib: lib, cat: cat, munis: map[string]int64{}}
+	ms, err := db.Municipalities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		w.munis[m.ISTAT] = m.ID
+	}
+	return w
+}
+
+func (w *world) service(t testing.TB, minCell int) *Service {
+	t.Helper()
+	s, err := New(Options{DB: w.db, Forms: w.lib, Catalog: w.cat, MinCell: minCell, Now: func() time.Time { return testNow },
+		TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// seed stores n synthetic interviews (seeded: the same every run) over
+// the last days days, in the given municipalities (all when none).
+func (w *world) seed(t testing.TB, n, days int, seed uint64, istat ...string) (completed, abandoned int) {
+	t.Helper()
+	ms, err := w.db.Municipalities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var places []SynthPlace
+	for _, m := range ms {
+		if len(istat) > 0 && !contains(istat, m.ISTAT) {
+			continue
+		}
+		svcs, err := w.db.Services(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		places = append(places, SynthPlace{ID: m.ID, Services: svcs})
+	}
+	g := &Synth{Forms: w.lib, Places: places, Now: testNow, Days: days, Rand: rand.New(rand.NewPCG(seed, 1)), OperatorShare: 0.15}
+	var cs []pgstore.Completed
+	var as []pgstore.Abandoned
+	for range n {
+		c, a, err := g.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != nil {
+			cs = append(cs, *c)
+		} else {
+			as = append(as, *a)
+		}
+	}
+	if _, err := w.db.CopyResponses(ctx, cs, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.db.CopyAbandoned(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	return len(cs), len(as)
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *world) count(t testing.TB, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := w.pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// where is an independent SQL rendering of a filter over responses r (or
+// abandoned a), for checking every number against a direct count.
+func (w *world) where(t testing.TB, f Filter, alias, timeCol string) (string, []any) {
+	t.Helper()
+	conds := []string{alias + ".form = $1"}
+	args := []any{f.Form}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Municipality != 0 {
+		add(alias+".municipality_id = $%d", f.Municipality)
+	}
+	if f.Service != 0 {
+		add(alias+".service_id IN (SELECT id FROM services WHERE code = (SELECT code FROM services WHERE id = $%d))", f.Service)
+	}
+	if f.Language != "" {
+		add(alias+".language = $%d", f.Language)
+	}
+	if f.Days > 0 {
+		d := testNow.AddDate(0, 0, -(f.Days - 1))
+		add("("+alias+"."+timeCol+" AT TIME ZONE 'Europe/Rome')::date >= $%d::date", d.Format("2006-01-02"))
+	}
+	s := conds[0]
+	for _, c := range conds[1:] {
+		s += " AND " + c
+	}
+	return s, args
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 2)) }

@@ -1,0 +1,713 @@
+package results
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/staff"
+	"github.com/needsbot/needsbot/storage/pgstore"
+)
+
+// MaxDocument is Telegram's limit on a document a bot sends, with room for
+// the request around it.
+const MaxDocument = 50<<20 - 256<<10
+
+// Options configure a Service.
+type Options struct {
+	DB      *pgstore.DB
+	Forms   *dialog.Library
+	Catalog *locales.Catalog
+	// MinCell is the smallest count staff see (NEEDSBOT_MIN_CELL); smaller
+	// ones show as "<MinCell". Default 5.
+	MinCell int
+	Logger  *slog.Logger
+	Now     func() time.Time // default time.Now
+	// MaxDocument is the largest file sent as it is; larger exports are
+	// zipped, and if still larger refused. Default MaxDocument.
+	MaxDocument int64
+	// TempDir holds exports while they are made (default os.TempDir()).
+	TempDir string
+	// Exports bounds the exports made at the same time (default 2).
+	Exports int
+}
+
+// Service answers /results and /export for managers and admins: summaries
+// with small-cell suppression, charts, the abandonment funnel, the
+// comparison of municipalities, and CSV/XLSX exports. It implements
+// staff.Results and is safe for concurrent use.
+type Service struct {
+	db      *pgstore.DB
+	forms   *dialog.Library
+	cat     *locales.Catalog
+	minCell int
+	log     *slog.Logger
+	now     func() time.Time
+	maxDoc  int64
+	tempDir string
+	exports chan struct{}
+	fonts   *fonts
+}
+
+var _ staff.Results = (*Service)(nil)
+
+// New returns a Service.
+func New(o Options) (*Service, error) {
+	s := &Service{db: o.DB, forms: o.Forms, cat: o.Catalog, minCell: o.MinCell, log: o.Logger, now: o.Now,
+		maxDoc: o.MaxDocument, tempDir: o.TempDir}
+	if s.db == nil || s.forms == nil || s.cat == nil {
+		return nil, errors.New("results: New needs a database, questionnaires and a catalog")
+	}
+	if s.minCell <= 0 {
+		s.minCell = 5
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxDoc <= 0 {
+		s.maxDoc = MaxDocument
+	}
+	n := o.Exports
+	if n <= 0 {
+		n = 2
+	}
+	s.exports = make(chan struct{}, n)
+	var err error
+	if s.fonts, err = loadFonts(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// errNotAllowed is a filter outside what the member may see.
+var errNotAllowed = errors.New("results: not allowed")
+
+// canSeeResults reports whether the role may use /results at all.
+func canSeeResults(m staff.Member) bool {
+	return m.Role == staff.RoleAdmin || m.Role == staff.RoleManager
+}
+
+// defaultFilter is where /results starts: the immigrants' questionnaire
+// (or the first), all time, the member's municipality (all for admins)
+// and service.
+func (s *Service) defaultFilter(m staff.Member) Filter {
+	form := "immigrati"
+	if s.forms.Latest(form) == nil {
+		if ids := s.forms.IDs(); len(ids) > 0 {
+			form = ids[0]
+		}
+	}
+	f := Filter{Form: form, Municipality: m.MunicipalityID, Service: m.ServiceID}
+	if m.Role == staff.RoleAdmin {
+		f.Municipality = 0
+	}
+	return f
+}
+
+// authorize checks a filter (from a button, so possibly stale or forged)
+// against what the member may see: managers only their municipality (and
+// their service when bound to one), admins anything.
+func (s *Service) authorize(m staff.Member, f Filter) error {
+	if !canSeeResults(m) || !m.Can(f.Municipality) {
+		return errNotAllowed
+	}
+	if m.Role != staff.RoleAdmin && m.ServiceID != 0 && f.Service != m.ServiceID {
+		return errNotAllowed
+	}
+	if s.forms.Latest(f.Form) == nil {
+		return errPayload
+	}
+	if f.Language != "" {
+		if _, ok := s.cat.Language(f.Language); !ok {
+			return errPayload
+		}
+	}
+	return nil
+}
+
+// scope turns a filter into the database's scope: the service id names a
+// service code (which, across municipalities, spans every municipality's
+// service of that code).
+func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, error) {
+	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(s.now())}
+	if f.Service != 0 {
+		svc, err := s.db.Service(ctx, f.Service)
+		if errors.Is(err, pgstore.ErrNotFound) {
+			return sc, errPayload
+		}
+		if err != nil {
+			return sc, err
+		}
+		if f.Municipality != 0 && svc.MunicipalityID != f.Municipality {
+			return sc, errNotAllowed
+		}
+		sc.Service = svc.Code
+	}
+	return sc, nil
+}
+
+// describe names a filter's parts in lang.
+func (s *Service) describe(ctx context.Context, lang string, f Filter) (described, error) {
+	d := described{Place: s.plain(lang, msgAllMunis, nil), Service: s.plain(lang, msgAllServices, nil),
+		Language: s.plain(lang, msgAllLanguages, nil), Period: s.plain(lang, periodMsg(f.Days), nil),
+		Form: s.formName(lang, f.Form)}
+	if f.Municipality != 0 {
+		m, err := s.db.Municipality(ctx, f.Municipality)
+		if err != nil {
+			return d, err
+		}
+		d.Place = m.Name
+	}
+	if f.Service != 0 {
+		svc, err := s.db.Service(ctx, f.Service)
+		if err != nil {
+			return d, err
+		}
+		d.Service = svc.Name
+	}
+	if f.Language != "" {
+		d.Language = s.languageName(f.Language)
+	}
+	return d, nil
+}
+
+// Report computes the suppressed summary for a filter (already
+// authorized).
+func (s *Service) Report(ctx context.Context, f Filter) (*Report, error) {
+	form := s.forms.Latest(f.Form)
+	if form == nil {
+		return nil, errPayload
+	}
+	sc, err := s.scope(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.db.ResultsTotals(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	choices, err := s.db.ResultsChoices(ctx, sc, reportQuestions(form), false)
+	if err != nil {
+		return nil, err
+	}
+	return buildReport(form, f, t, choices, s.minCell), nil
+}
+
+// Compare computes the suppressed comparison of municipalities (admins).
+func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
+	form := s.forms.Latest(f.Form)
+	if form == nil {
+		return nil, errPayload
+	}
+	sc, err := s.scope(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	sc.Municipality = 0
+	ms, err := s.db.ResultsByMunicipality(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	var choices []pgstore.ChoiceCount
+	if p := priorityQuestion(form); p != "" {
+		if choices, err = s.db.ResultsChoices(ctx, sc, []string{p}, true); err != nil {
+			return nil, err
+		}
+	}
+	return buildComparison(form, f, ms, choices, s.minCell), nil
+}
+
+// AreasFor counts the need areas for a filter: immigrants' priorities
+// (with the filter's language) and operators' unmet needs (every
+// language: operators answer in Italian or English).
+func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
+	imm, ops := s.forms.Latest("immigrati"), s.forms.Latest("operatori")
+	sc, err := s.scope(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	count := func(form, q, language string) (map[string]int64, error) {
+		c := sc
+		c.Form, c.Language = form, language
+		cs, err := s.db.ResultsChoices(ctx, c, []string{q}, false)
+		if err != nil {
+			return nil, err
+		}
+		return indexChoices(cs)[q], nil
+	}
+	ic, err := count("immigrati", "priorita", sc.Language)
+	if err != nil {
+		return nil, err
+	}
+	oc, err := count("operatori", "bisogni_insoddisfatti", "")
+	if err != nil {
+		return nil, err
+	}
+	return buildAreas(imm, ops, ic, oc, s.minCell), nil
+}
+
+// Command answers /results [ISTAT] and /export [csv|xlsx].
+func (s *Service) Command(ctx context.Context, r *bot.Request, m staff.Member, name, args string) error {
+	lang := staffLang(r.Lang)
+	if !canSeeResults(m) {
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgNotAllowed, nil)})
+	}
+	f := s.defaultFilter(m)
+	args = strings.TrimSpace(args)
+	if name == "results" && istatRe.MatchString(args) {
+		id, err := s.db.MunicipalityID(ctx, args)
+		if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
+			return err
+		}
+		if err != nil || !m.Can(id) {
+			return s.send(ctx, r, bot.Message{Text: s.text(lang, msgNotAllowed, nil)})
+		}
+		f.Municipality = id
+	}
+	switch name {
+	case "results":
+		msg, err := s.summary(ctx, lang, m, f)
+		if err != nil {
+			return s.fail(ctx, r, lang, err)
+		}
+		return s.send(ctx, r, msg)
+	case "export":
+		switch strings.ToLower(args) {
+		case "csv":
+			return s.sendExport(ctx, r, lang, m, f, FormatCSV)
+		case "xlsx", "excel":
+			return s.sendExport(ctx, r, lang, m, f, FormatXLSX)
+		}
+		msg, err := s.exportMenu(ctx, lang, f)
+		if err != nil {
+			return s.fail(ctx, r, lang, err)
+		}
+		return s.send(ctx, r, msg)
+	}
+	return nil
+}
+
+var istatRe = regexp.MustCompile(`^[0-9]{6}$`)
+
+// Callback answers a results button.
+func (s *Service) Callback(ctx context.Context, r *bot.Request, m staff.Member, payload, queryID string, msgID int) error {
+	lang := staffLang(r.Lang)
+	verb, f, err := decodePayload(payload)
+	if err == nil {
+		err = s.authorize(m, f)
+	}
+	switch {
+	case errors.Is(err, errNotAllowed):
+		return s.answer(ctx, r, queryID, s.plain(lang, msgNotAllowed, nil))
+	case err != nil:
+		return s.answer(ctx, r, queryID, s.plain(lang, msgStale, nil))
+	}
+	if (verb == verbMuni || verb == verbCompare) && m.Role != staff.RoleAdmin {
+		return s.answer(ctx, r, queryID, s.plain(lang, msgCompareOnly, nil))
+	}
+	if verb == verbExportCSV || verb == verbExportXLS {
+		if err := s.answer(ctx, r, queryID, s.plain(lang, msgExportToast, nil)); err != nil {
+			return err
+		}
+		format := FormatCSV
+		if verb == verbExportXLS {
+			format = FormatXLSX
+		}
+		return s.sendExport(ctx, r, lang, m, f, format)
+	}
+	// Answer at once: the work below may take a moment.
+	if err := s.answer(ctx, r, queryID, ""); err != nil {
+		return err
+	}
+	var werr error
+	switch verb {
+	case verbShow:
+		var msg bot.Message
+		if msg, werr = s.summary(ctx, lang, m, f); werr == nil {
+			werr = r.Sender.Edit(ctx, r.Chat, msgID, msg)
+		}
+	case verbForm, verbPeriod, verbService, verbLanguage, verbMuni:
+		var kb [][]bot.Key
+		if kb, werr = s.picker(ctx, lang, m, verb, f); werr == nil {
+			werr = r.Sender.EditKeyboard(ctx, r.Chat, msgID, kb)
+		}
+	case verbChart:
+		werr = s.sendCharts(ctx, r, lang, f)
+	case verbFunnel:
+		werr = s.sendFunnel(ctx, r, lang, f)
+	case verbCompare:
+		werr = s.sendCompare(ctx, r, lang, f)
+	}
+	if werr != nil {
+		return s.fail(ctx, r, lang, werr)
+	}
+	return nil
+}
+
+func (s *Service) send(ctx context.Context, r *bot.Request, m bot.Message) error {
+	_, err := r.Sender.Send(ctx, r.Chat, m)
+	return err
+}
+
+func (s *Service) answer(ctx context.Context, r *bot.Request, queryID, text string) error {
+	if queryID == "" {
+		return nil
+	}
+	return r.Sender.Answer(ctx, queryID, text)
+}
+
+// fail tells the member, in general terms, that something went wrong, and
+// returns the error (logged once, by the caller) unless it was a stale or
+// forged filter, which is no error.
+func (s *Service) fail(ctx context.Context, r *bot.Request, lang string, err error) error {
+	switch {
+	case errors.Is(err, errNotAllowed):
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgNotAllowed, nil)})
+	case errors.Is(err, errPayload):
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgStale, nil)})
+	}
+	if serr := s.send(ctx, r, bot.Message{Text: s.text(lang, msgError, nil)}); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// summary renders the /results message for a filter, with its keyboard.
+func (s *Service) summary(ctx context.Context, lang string, m staff.Member, f Filter) (bot.Message, error) {
+	if err := s.authorize(m, f); err != nil {
+		return bot.Message{}, err
+	}
+	rep, err := s.Report(ctx, f)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	d, err := s.describe(ctx, lang, f)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	kb, err := s.mainKeyboard(lang, m, f, d)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	return bot.Message{Text: s.summaryText(lang, s.forms.Latest(f.Form), rep, d), Keyboard: kb}, nil
+}
+
+// keys builds buttons, stopping at the first that cannot be encoded.
+type keys struct {
+	err error
+}
+
+func (k *keys) key(text, verb string, f Filter) bot.Key {
+	if k.err != nil {
+		return bot.Key{}
+	}
+	b, err := button(text, verb, f)
+	if err != nil {
+		k.err = fmt.Errorf("results: button %q: %w", verb, err)
+	}
+	return b
+}
+
+func (s *Service) mainKeyboard(lang string, m staff.Member, f Filter, d described) ([][]bot.Key, error) {
+	k := &keys{}
+	v := func(id, value string) string { return s.plain(lang, id, map[string]any{"Value": truncate(value, 22)}) }
+	rows := [][]bot.Key{
+		{k.key(v(msgBtnForm, d.Form), verbForm, f), k.key(v(msgBtnPeriod, d.Period), verbPeriod, f)},
+		{k.key(v(msgBtnService, d.Service), verbService, f), k.key(v(msgBtnLanguage, d.Language), verbLanguage, f)},
+	}
+	if m.Role == staff.RoleAdmin {
+		rows = append(rows, []bot.Key{k.key(v(msgBtnMuni, d.Place), verbMuni, f), k.key(s.plain(lang, msgBtnCompare, nil), verbCompare, f)})
+	}
+	rows = append(rows,
+		[]bot.Key{k.key(s.plain(lang, msgBtnChart, nil), verbChart, f), k.key(s.plain(lang, msgBtnFunnel, nil), verbFunnel, f)},
+		[]bot.Key{k.key(s.plain(lang, msgBtnCSV, nil), verbExportCSV, f), k.key(s.plain(lang, msgBtnXLSX, nil), verbExportXLS, f)})
+	return rows, k.err
+}
+
+// maxPicker bounds a picker's options (Telegram takes 100 buttons).
+const maxPicker = 90
+
+// picker is the keyboard of one filter dimension: its options (the
+// current one ticked) and a way back.
+func (s *Service) picker(ctx context.Context, lang string, m staff.Member, verb string, f Filter) ([][]bot.Key, error) {
+	k := &keys{}
+	var opts []bot.Key
+	opt := func(label string, current bool, g Filter) {
+		if current {
+			label = "✓ " + label
+		}
+		if len(opts) < maxPicker {
+			opts = append(opts, k.key(truncate(label, 30), verbShow, g))
+		}
+	}
+	switch verb {
+	case verbForm:
+		for _, id := range s.forms.IDs() {
+			g := f
+			g.Form = id
+			opt(s.formName(lang, id), id == f.Form, g)
+		}
+	case verbPeriod:
+		for _, d := range Periods {
+			g := f
+			g.Days = d
+			opt(s.plain(lang, periodMsg(d), nil), d == f.Days, g)
+		}
+	case verbService:
+		if m.Role == staff.RoleAdmin || m.ServiceID == 0 {
+			g := f
+			g.Service = 0
+			opt(s.plain(lang, msgAllServices, nil), f.Service == 0, g)
+		}
+		svcs, err := s.db.ResultsServices(ctx, f.Municipality)
+		if err != nil {
+			return nil, err
+		}
+		for _, sv := range svcs {
+			if m.Role != staff.RoleAdmin && m.ServiceID != 0 && sv.ID != m.ServiceID {
+				continue
+			}
+			g := f
+			g.Service = sv.ID
+			opt(sv.Name, sv.ID == f.Service, g)
+		}
+	case verbLanguage:
+		g := f
+		g.Language = ""
+		opt(s.plain(lang, msgAllLanguages, nil), f.Language == "", g)
+		for _, l := range s.cat.Languages() {
+			g := f
+			g.Language = l.Code
+			opt(l.Name, l.Code == f.Language, g)
+		}
+	case verbMuni:
+		g := f
+		g.Municipality, g.Service = 0, 0
+		opt(s.plain(lang, msgAllMunis, nil), f.Municipality == 0, g)
+		ms, err := s.db.Municipalities(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, mu := range ms {
+			g := f
+			// Service ids belong to a municipality: a new place starts
+			// with every service.
+			g.Municipality, g.Service = mu.ID, 0
+			opt(mu.Name, mu.ID == f.Municipality, g)
+		}
+	}
+	back := k.key(s.plain(lang, msgBtnBack, nil), verbShow, f)
+	if k.err != nil {
+		return nil, k.err
+	}
+	return bot.Layout(opts, []bot.Key{back}), nil
+}
+
+// sendCharts sends the need areas chart and the top needs chart as photos.
+func (s *Service) sendCharts(ctx context.Context, r *bot.Request, lang string, f Filter) error {
+	d, err := s.describe(ctx, lang, f)
+	if err != nil {
+		return err
+	}
+	sent := false
+	if s.forms.Latest("immigrati") != nil && s.forms.Latest("operatori") != nil {
+		a, err := s.AreasFor(ctx, f)
+		if err != nil {
+			return err
+		}
+		if a.Immigrants.Total.Visible() || a.Operators.Total.Visible() {
+			png, _, err := s.areasChart(lang, a, d).render(s.fonts)
+			if err != nil {
+				return err
+			}
+			if err := r.Sender.SendPhoto(ctx, r.Chat, "areas.png", png, s.text(lang, msgChartAreas, nil)); err != nil {
+				return err
+			}
+			sent = true
+		}
+	}
+	rep, err := s.Report(ctx, f)
+	if err != nil {
+		return err
+	}
+	c := s.needsChart(lang, s.forms.Latest(f.Form), rep, 12, d)
+	if len(c.Groups) > 0 {
+		png, _, err := c.render(s.fonts)
+		if err != nil {
+			return err
+		}
+		if err := r.Sender.SendPhoto(ctx, r.Chat, "needs.png", png, s.text(lang, msgChartNeeds, map[string]any{"Form": d.Form})); err != nil {
+			return err
+		}
+		sent = true
+	}
+	if !sent {
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgChartNoData, map[string]any{"Min": s.minCell})})
+	}
+	return nil
+}
+
+func (s *Service) sendFunnel(ctx context.Context, r *bot.Request, lang string, f Filter) error {
+	rep, err := s.Report(ctx, f)
+	if err != nil {
+		return err
+	}
+	d, err := s.describe(ctx, lang, f)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, r, bot.Message{Text: s.funnelText(lang, s.forms.Latest(f.Form), rep, d)})
+}
+
+func (s *Service) sendCompare(ctx context.Context, r *bot.Request, lang string, f Filter) error {
+	c, err := s.Compare(ctx, f)
+	if err != nil {
+		return err
+	}
+	d, err := s.describe(ctx, lang, f)
+	if err != nil {
+		return err
+	}
+	d.Place = s.plain(lang, msgAllMunis, nil)
+	return s.send(ctx, r, bot.Message{Text: s.compareText(lang, s.forms.Latest(f.Form), c, d)})
+}
+
+// exportMenu is /export without a format: what it will contain, and two
+// buttons.
+func (s *Service) exportMenu(ctx context.Context, lang string, f Filter) (bot.Message, error) {
+	d, err := s.describe(ctx, lang, f)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	k := &keys{}
+	kb := [][]bot.Key{{k.key(s.plain(lang, msgBtnCSV, nil), verbExportCSV, f), k.key(s.plain(lang, msgBtnXLSX, nil), verbExportXLS, f)}}
+	text := s.text(lang, msgExportPick, map[string]any{"Place": d.Place,
+		"Filter": s.plain(lang, msgFilter, map[string]any{"Form": d.Form, "Period": d.Period, "Service": d.Service, "Language": d.Language})})
+	return bot.Message{Text: text, Keyboard: kb}, k.err
+}
+
+// sendExport makes an export in a temporary file and sends it as a
+// document: zipped when larger than Telegram takes, refused when even the
+// zip is. Exports are bounded in number; the file goes when sent.
+func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m staff.Member, f Filter, format string) error {
+	if err := s.authorize(m, f); err != nil {
+		return s.fail(ctx, r, lang, err)
+	}
+	select {
+	case s.exports <- struct{}{}:
+		defer func() { <-s.exports }()
+	default:
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgExportBusy, nil)})
+	}
+	sc, err := s.scope(ctx, f)
+	if err != nil {
+		return s.fail(ctx, r, lang, err)
+	}
+	d, err := s.describe(ctx, lang, f)
+	if err != nil {
+		return s.fail(ctx, r, lang, err)
+	}
+	tmp, err := os.CreateTemp(s.tempDir, "needsbot-export-*."+format)
+	if err != nil {
+		return s.fail(ctx, r, lang, fmt.Errorf("results: export: %w", err))
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	actor := m.ID
+	rows, err := s.Export(ctx, tmp, ExportRequest{Format: format, Lang: lang, Scope: sc, Actor: &actor, Via: "telegram"})
+	if err != nil {
+		s.log.Error("export failed", "err", err, "staff_id", m.ID, "rows", rows)
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgExportFailed, nil)})
+	}
+	name := exportName(f, d, format, s.now())
+	data, zipped, err := s.document(tmp, name)
+	if err != nil {
+		return s.fail(ctx, r, lang, err)
+	}
+	if data == nil {
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgExportTooBig, map[string]any{"Size": fmt.Sprintf("%.0f MB", float64(s.maxDoc)/(1<<20))})})
+	}
+	caption := s.text(lang, msgExportCap, map[string]any{"Count": rows, "Filter": s.plain(lang, msgFilter, map[string]any{
+		"Form": d.Form, "Period": d.Period, "Service": d.Service, "Language": d.Language}), "Place": d.Place})
+	if zipped {
+		name += ".zip"
+		caption += "\n" + s.text(lang, msgExportZipped, nil)
+	}
+	s.log.Info("export sent", "staff_id", m.ID, "format", format, "rows", rows, "bytes", len(data), "zipped", zipped)
+	return r.Sender.SendDocument(ctx, r.Chat, name, data, caption)
+}
+
+// exportName is the file name of an export: questionnaire, place, date.
+func exportName(f Filter, d described, format string, now time.Time) string {
+	place := "all"
+	if f.Municipality != 0 {
+		place = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return '_'
+		}, d.Place)
+	}
+	return fmt.Sprintf("needsbot_%s_%s_%s.%s", f.Form, place, now.In(pgstore.ResultsLocation()).Format("2006-01-02"), format)
+}
+
+// document reads the finished export for sending: as it is when it fits,
+// zipped when only the zip fits, nil when neither does.
+func (s *Service) document(f *os.File, name string) ([]byte, bool, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	if st.Size() <= s.maxDoc {
+		data, err := os.ReadFile(f.Name())
+		if err != nil {
+			return nil, false, fmt.Errorf("results: export: %w", err)
+		}
+		return data, false, nil
+	}
+	z, err := os.CreateTemp(s.tempDir, "needsbot-export-*.zip")
+	if err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	defer os.Remove(z.Name())
+	defer z.Close()
+	zw := zip.NewWriter(z)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: s.now()})
+	if err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	zs, err := z.Stat()
+	if err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	if zs.Size() > s.maxDoc {
+		return nil, false, nil
+	}
+	data, err := os.ReadFile(z.Name())
+	if err != nil {
+		return nil, false, fmt.Errorf("results: export: %w", err)
+	}
+	return data, true, nil
+}

@@ -1,0 +1,474 @@
+package results
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/needsbot/needsbot/dialog"
+)
+
+// Message ids of this package (locales/results.*.toml).
+const (
+	msgTitle        = "r.title"
+	msgFilter       = "r.filter"
+	msgAllMunis     = "r.all_municipalities"
+	msgAllServices  = "r.all_services"
+	msgAllLanguages = "r.all_languages"
+	msgEmpty        = "r.empty"
+	msgLine         = "r.line"
+	msgListLine     = "r.list_line"
+	msgOthersHidden = "r.others_hidden"
+	msgCompleted    = "r.ind.completed"
+	msgAbandoned    = "r.ind.abandoned"
+	msgRate         = "r.ind.rate"
+	msgMedian       = "r.ind.median"
+	msgLanguages    = "r.ind.languages"
+	msgPrioInd      = "r.ind.priorities"
+	msgDuration     = "r.duration"
+	msgNotShown     = "r.not_shown"
+	msgPriorities   = "r.priorities"
+	msgNeeds        = "r.needs"
+	msgNeedLine     = "r.need_line"
+	msgItem         = "r.item"
+	msgTooFew       = "r.too_few"
+	msgOthersSmall  = "r.others_small"
+	msgLegend       = "r.legend"
+	msgFunnelTitle  = "r.funnel.title"
+	msgFunnelNone   = "r.funnel.none"
+	msgFunnelLine   = "r.funnel.line"
+	msgCompareTitle = "r.compare.title"
+	msgCompareOnly  = "r.compare.admins"
+	msgBtnForm      = "r.btn.form"
+	msgBtnPeriod    = "r.btn.period"
+	msgBtnService   = "r.btn.service"
+	msgBtnLanguage  = "r.btn.language"
+	msgBtnMuni      = "r.btn.municipality"
+	msgBtnChart     = "r.btn.chart"
+	msgBtnFunnel    = "r.btn.funnel"
+	msgBtnCompare   = "r.btn.compare"
+	msgBtnCSV       = "r.btn.csv"
+	msgBtnXLSX      = "r.btn.xlsx"
+	msgBtnBack      = "r.btn.back"
+	msgChartAreas   = "r.chart.areas"
+	msgChartNeeds   = "r.chart.needs"
+	msgChartImm     = "r.chart.immigrants"
+	msgChartOps     = "r.chart.operators"
+	msgChartAxis    = "r.chart.axis"
+	msgChartNote    = "r.chart.note"
+	msgChartNoData  = "r.chart.no_data"
+	msgExportCap    = "r.export.caption"
+	msgExportZipped = "r.export.zipped"
+	msgExportTooBig = "r.export.too_big"
+	msgExportBusy   = "r.export.busy"
+	msgExportPick   = "r.export.pick"
+	msgExportFailed = "r.export.failed"
+	msgExportToast  = "r.export.toast"
+	msgNotAllowed   = "r.not_allowed"
+	msgStale        = "r.stale"
+	msgError        = "r.error"
+)
+
+// periodMsg is the message id naming a period.
+func periodMsg(days int) string {
+	if days <= 0 {
+		return "r.period.all"
+	}
+	return "r.period." + strconv.Itoa(days)
+}
+
+// formMsg is the message id of a questionnaire's short name for staff.
+func formMsg(form string) string { return "r.form." + form }
+
+// needMsg is the message id of the short title of a need question. (Not
+// r.need.<form>.<question>: ids containing ".immigrati." are respondent
+// texts for lint, and these are for staff.)
+func needMsg(form, question string) string { return "r.need." + form + "-" + question }
+
+// shippedNeeds are the need questions of the shipped questionnaires, whose
+// short titles are in locales/results.*.toml (lint checks them).
+var shippedNeeds = map[string][]string{
+	"immigrati": {"ita_ostacoli", "lavoro_bisogni", "casa_problemi", "salute_ostacoli", "scuola_ostacoli",
+		"doc_bisogni", "info_fonti", "accesso_ostacoli", "partecipa", "discriminato_dove"},
+	"operatori": {"area_servizio", "richieste", "bisogni_insoddisfatti", "cause", "materiali_lingue", "rete", "formazione"},
+}
+
+// MessageIDs lists every message id this package renders, for lint.
+func MessageIDs() []string {
+	ids := []string{msgTitle, msgFilter, msgAllMunis, msgAllServices, msgAllLanguages, msgEmpty, msgLine, msgListLine, msgOthersHidden,
+		msgCompleted, msgAbandoned, msgRate, msgMedian, msgLanguages, msgPrioInd, msgDuration, msgNotShown,
+		msgPriorities, msgNeeds, msgNeedLine, msgItem, msgTooFew, msgOthersSmall, msgLegend, msgFunnelTitle,
+		msgFunnelNone, msgFunnelLine, msgCompareTitle, msgCompareOnly, msgBtnForm, msgBtnPeriod, msgBtnService,
+		msgBtnLanguage, msgBtnMuni, msgBtnChart, msgBtnFunnel, msgBtnCompare, msgBtnCSV, msgBtnXLSX, msgBtnBack,
+		msgChartAreas, msgChartNeeds, msgChartImm, msgChartOps, msgChartAxis, msgChartNote, msgChartNoData,
+		msgExportCap, msgExportZipped, msgExportTooBig, msgExportBusy, msgExportPick, msgExportFailed,
+		msgExportToast, msgNotAllowed, msgStale, msgError}
+	for _, d := range Periods {
+		ids = append(ids, periodMsg(d))
+	}
+	for form, qs := range shippedNeeds {
+		ids = append(ids, formMsg(form))
+		for _, q := range qs {
+			ids = append(ids, needMsg(form, q))
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// safeHTML is a message argument that is already Telegram HTML: text does
+// not escape it.
+type safeHTML string
+
+// staffLang maps a Telegram language to a staff language: staff texts
+// exist in Italian and English.
+func staffLang(lang string) string {
+	if lang == "it" || strings.HasPrefix(lang, "it-") {
+		return "it"
+	}
+	return "en"
+}
+
+// text renders a message with HTML-escaped string arguments.
+func (s *Service) text(lang, id string, data map[string]any) string {
+	if len(data) > 0 {
+		esc := make(map[string]any, len(data))
+		for k, v := range data {
+			if str, ok := v.(string); ok {
+				v = html.EscapeString(str)
+			}
+			esc[k] = v
+		}
+		data = esc
+	}
+	return s.cat.Text(lang, id, data)
+}
+
+// plain renders a message as plain text (labels for charts, files,
+// buttons); markup is left as written in the message.
+func (s *Service) plain(lang, id string, data map[string]any) string {
+	return html.UnescapeString(tagRe.Replace(s.cat.Text(lang, id, data)))
+}
+
+// tagRe drops the only tags staff messages use.
+var tagRe = strings.NewReplacer("<b>", "", "</b>", "", "<i>", "", "</i>", "")
+
+// choiceLabel is the label of a choice of form's list in lang, or the code
+// when the catalog has none.
+func (s *Service) choiceLabel(lang, form, list, choice string) string {
+	id := "c." + form + "." + list + "." + choice
+	if !s.cat.Has(lang, id) && !s.cat.Has("en", id) {
+		return choice
+	}
+	return s.plain(lang, id, nil)
+}
+
+// questionLabel is a question's label in lang, or its name.
+func (s *Service) questionLabel(lang, form, question string) string {
+	id := "q." + form + "." + question
+	if !s.cat.Has(lang, id) && !s.cat.Has("en", id) {
+		return question
+	}
+	return s.plain(lang, id, nil)
+}
+
+// needTitle is the short title of a need question: its own message, or
+// its section and label.
+func (s *Service) needTitle(lang string, f *dialog.Form, q *dialog.Question) string {
+	if id := needMsg(f.ID, q.Name); s.cat.Has(lang, id) || s.cat.Has("en", id) {
+		return s.plain(lang, id, nil)
+	}
+	return truncate(s.questionLabel(lang, f.ID, q.Name), 50)
+}
+
+// formName is a questionnaire's short name for staff.
+func (s *Service) formName(lang, form string) string {
+	if id := formMsg(form); s.cat.Has(lang, id) || s.cat.Has("en", id) {
+		return s.plain(lang, id, nil)
+	}
+	return form
+}
+
+// languageName is a language's own name; a right-to-left one is isolated
+// (U+2068…U+2069) so that the numbers after it keep their place.
+func (s *Service) languageName(code string) string {
+	if l, ok := s.cat.Language(code); ok {
+		if l.RTL {
+			return "\u2068" + l.Name + "\u2069"
+		}
+		return l.Name
+	}
+	return code
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimSpace(string(r[:n-1])) + "…"
+}
+
+// printer formats numbers the way lang writes them (1,234 / 1.234).
+func printer(lang string) *message.Printer {
+	if lang == "it" {
+		return message.NewPrinter(language.Italian)
+	}
+	return message.NewPrinter(language.English)
+}
+
+// num formats a count that may be shown.
+func num(lang string, n int64) string { return printer(lang).Sprintf("%d", n) }
+
+// countText shows a count as staff may see it: the number, "<5" or "×".
+func (s *Service) countText(lang string, c Count) string {
+	switch c.Mark {
+	case Small:
+		return "<" + strconv.Itoa(s.minCell)
+	case Hidden:
+		return "×"
+	}
+	return num(lang, c.N)
+}
+
+// pct formats a share (0 to 1) as a whole percentage.
+func pct(share float64) string {
+	p := math.Round(share * 100)
+	if p == 0 && share > 0 {
+		return "<1%"
+	}
+	return fmt.Sprintf("%d%%", int(p))
+}
+
+// plainDuration formats seconds as minutes and seconds.
+func (s *Service) plainDuration(lang string, seconds float64) string {
+	sec := int(math.Round(seconds))
+	return s.plain(lang, msgDuration, map[string]any{"Min": sec / 60, "Sec": sec % 60})
+}
+
+// described names what a filter covers, for headers and captions.
+type described struct {
+	Place, Service, Language, Period, Form string
+}
+
+// header is the title and filter line of a message.
+func (s *Service) header(lang, title string, d described) string {
+	return title + "\n<i>" + s.text(lang, msgFilter, map[string]any{"Form": d.Form, "Period": d.Period,
+		"Service": d.Service, "Language": d.Language}) + "</i>\n\n"
+}
+
+// line is "Label: <b>value</b>".
+func (s *Service) line(lang, labelID, value string) string {
+	return s.text(lang, msgLine, map[string]any{"Label": s.plain(lang, labelID, nil), "Value": value}) + "\n"
+}
+
+// summaryText renders a report as Telegram HTML.
+func (s *Service) summaryText(lang string, f *dialog.Form, rep *Report, d described) string {
+	var b strings.Builder
+	b.WriteString(s.header(lang, s.text(lang, msgTitle, map[string]any{"Place": d.Place}), d))
+	if rep.Empty() {
+		b.WriteString(s.text(lang, msgEmpty, nil))
+		return b.String()
+	}
+	notShown := s.plain(lang, msgNotShown, nil)
+	b.WriteString(s.line(lang, msgCompleted, s.countText(lang, rep.Completed)))
+	b.WriteString(s.line(lang, msgAbandoned, s.countText(lang, rep.Abandoned)))
+	rate, median := notShown, notShown
+	if rep.RateShown {
+		rate = pct(rep.Rate)
+	}
+	if rep.MedianShown {
+		median = s.plainDuration(lang, rep.MedianSeconds)
+	}
+	b.WriteString(s.line(lang, msgRate, rate))
+	b.WriteString(s.line(lang, msgMedian, median))
+	// Languages: the shown ones; the suppressed ones together, unnamed
+	// (a name with "<5" would still tell that someone answered in it).
+	var langs []string
+	others := Mark(Shown)
+	for _, it := range rep.Languages.Items {
+		if it.Count.Visible() {
+			langs = append(langs, s.itemText(lang, s.languageName(it.Code), it, rep.Languages.Total))
+		} else {
+			others = max(others, it.Count.Mark)
+		}
+	}
+	switch others {
+	case Small:
+		langs = append(langs, s.plain(lang, msgOthersSmall, map[string]any{"Min": s.minCell}))
+	case Hidden:
+		langs = append(langs, s.plain(lang, msgOthersHidden, nil))
+	}
+	if len(langs) > 0 {
+		b.WriteString(s.text(lang, msgListLine, map[string]any{"Label": s.plain(lang, msgLanguages, nil), "Value": strings.Join(langs, " · ")}))
+		b.WriteString("\n")
+	}
+	if p := rep.Priorities; p != nil {
+		b.WriteString("\n")
+		b.WriteString(s.text(lang, msgPriorities, map[string]any{"Label": s.plain(lang, msgPrioInd, nil), "N": s.countText(lang, p.Total)}))
+		b.WriteString("\n")
+		b.WriteString(s.topLines(lang, f, *p, 5, true))
+		b.WriteString("\n")
+	}
+	if len(rep.Needs) > 0 {
+		b.WriteString("\n")
+		b.WriteString(s.text(lang, msgNeeds, nil))
+		b.WriteString("\n")
+		for _, nb := range rep.Needs {
+			q := f.Question(nb.Question)
+			b.WriteString(s.text(lang, msgNeedLine, map[string]any{"Title": s.needTitle(lang, f, q),
+				"N": s.countText(lang, nb.Total), "List": safeHTML(s.topLines(lang, f, nb, 3, false))}))
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("\n")
+	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.minCell}))
+	return b.String()
+}
+
+// itemText is "label 12 (34%)", or "label <5", as plain text.
+func (s *Service) itemText(lang, label string, it Item, total Count) string {
+	share := ""
+	if it.Count.Visible() && total.Visible() {
+		share = pct(it.Share(total.N))
+	}
+	return strings.TrimSpace(s.plain(lang, msgItem, map[string]any{"Label": label, "N": s.countText(lang, it.Count),
+		"Share": share, "HasShare": share != ""}))
+}
+
+// topLines lists, as HTML, the k largest shown choices of a breakdown (not
+// none, "don't know", "prefer not to answer" or "other"): numbered lines when
+// numbered, else one line joined by " · ". Suppressed choices are never
+// ranked, so their order reveals nothing.
+func (s *Service) topLines(lang string, f *dialog.Form, b Breakdown, k int, numbered bool) string {
+	parts := s.top(lang, f, b, k)
+	for i := range parts {
+		parts[i] = html.EscapeString(parts[i])
+	}
+	if !numbered {
+		return strings.Join(parts, " · ")
+	}
+	var out strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			out.WriteByte('\n')
+		}
+		fmt.Fprintf(&out, "%d. %s", i+1, p)
+	}
+	return out.String()
+}
+
+// top is topLines' items as plain text.
+func (s *Service) top(lang string, f *dialog.Form, b Breakdown, k int) []string {
+	tooFew := []string{s.plain(lang, msgTooFew, map[string]any{"Min": s.minCell})}
+	if !b.Total.Visible() {
+		return tooFew
+	}
+	var list *dialog.List
+	if q := f.Question(b.Question); q != nil {
+		list = q.List
+	}
+	var parts []string
+	small := false
+	for _, it := range b.Items {
+		if list != nil {
+			// None, "don't know", "prefer not to answer" and "other" are
+			// no need to plan for.
+			if ch, ok := list.Choice(it.Code); ok && (ch.Exclusive || ch.Name == "other") {
+				continue
+			}
+		}
+		if !it.Count.Visible() {
+			small = small || it.Count.N > 0
+			continue
+		}
+		if len(parts) < k {
+			parts = append(parts, s.itemText(lang, s.choiceLabel(lang, f.ID, b.List, it.Code), it, b.Total))
+		}
+	}
+	if len(parts) == 0 {
+		return tooFew
+	}
+	if small && len(parts) < k {
+		parts = append(parts, s.plain(lang, msgOthersSmall, map[string]any{"Min": s.minCell}))
+	}
+	return parts
+}
+
+// funnelText renders where interviews stop.
+func (s *Service) funnelText(lang string, f *dialog.Form, rep *Report, d described) string {
+	var b strings.Builder
+	b.WriteString(s.header(lang, s.text(lang, msgFunnelTitle, map[string]any{"Place": d.Place,
+		"N": s.countText(lang, rep.Funnel.Total)}), d))
+	if rep.Funnel.Total.N == 0 {
+		b.WriteString(s.text(lang, msgFunnelNone, nil))
+		return b.String()
+	}
+	for _, it := range rep.Funnel.Items {
+		share := ""
+		if it.Count.Visible() && rep.Funnel.Total.Visible() {
+			share = pct(it.Share(rep.Funnel.Total.N))
+		}
+		b.WriteString(s.text(lang, msgFunnelLine, map[string]any{
+			"Question": truncate(s.questionLabel(lang, f.ID, it.Code), 60),
+			"N":        s.countText(lang, it.Count), "Share": share, "HasShare": share != ""}))
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.minCell}))
+	return b.String()
+}
+
+// compareText renders municipalities side by side: one block per
+// indicator, one line per municipality, so that a phone shows it without
+// wrapping a wide table.
+func (s *Service) compareText(lang string, f *dialog.Form, c *Comparison, d described) string {
+	var b strings.Builder
+	b.WriteString(s.header(lang, s.text(lang, msgCompareTitle, nil), d))
+	if len(c.Columns) == 0 {
+		b.WriteString(s.text(lang, msgEmpty, nil))
+		return b.String()
+	}
+	notShown := s.plain(lang, msgNotShown, nil)
+	block := func(labelID string, value func(col *Column) string) {
+		b.WriteString("<b>")
+		b.WriteString(html.EscapeString(s.plain(lang, labelID, nil)))
+		b.WriteString("</b>\n")
+		for i := range c.Columns {
+			col := &c.Columns[i]
+			fmt.Fprintf(&b, "• %s: %s\n", html.EscapeString(col.Municipality.Name), html.EscapeString(value(col)))
+		}
+		b.WriteString("\n")
+	}
+	block(msgCompleted, func(col *Column) string { return s.countText(lang, col.Completed) })
+	block(msgAbandoned, func(col *Column) string { return s.countText(lang, col.Abandoned) })
+	block(msgRate, func(col *Column) string {
+		if !col.RateShown {
+			return notShown
+		}
+		return pct(col.Rate)
+	})
+	block(msgMedian, func(col *Column) string {
+		if !col.MedianShown {
+			return notShown
+		}
+		return s.plainDuration(lang, col.MedianSeconds)
+	})
+	if priorityQuestion(f) != "" {
+		block(msgPrioInd, func(col *Column) string {
+			if col.Priorities == nil {
+				return notShown
+			}
+			return strings.Join(s.top(lang, f, *col.Priorities, 3), " · ")
+		})
+	}
+	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.minCell}))
+	return b.String()
+}

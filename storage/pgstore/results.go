@@ -1,0 +1,598 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	// Results count by calendar day in Italian time: the zone must exist
+	// even on a machine without a zoneinfo database.
+	_ "time/tzdata"
+)
+
+// ResultsZone is the time zone whose calendar days results count by (the
+// rollup's days, the start of "the last 7 days").
+const ResultsZone = "Europe/Rome"
+
+// ResultsLocation returns the location of ResultsZone.
+func ResultsLocation() *time.Location {
+	loc, err := time.LoadLocation(ResultsZone)
+	if err != nil {
+		// time/tzdata is linked in: this cannot happen.
+		panic(fmt.Sprintf("pgstore: %s: %v", ResultsZone, err))
+	}
+	return loc
+}
+
+// ResultsScope selects the responses (and abandoned interviews) that the
+// results count and exports contain.
+type ResultsScope struct {
+	Form         string // questionnaire id (every version)
+	Municipality int64  // municipality id; 0 for every municipality
+	Service      string // service code ("" = any); across municipalities when Municipality is 0
+	Language     string // interview language ("" = any)
+	// Since, when not zero, keeps what was completed (or abandoned) at or
+	// after it. For counts it must be a midnight in ResultsZone, so that
+	// the daily rollup and the responses agree.
+	Since time.Time
+}
+
+func (s ResultsScope) check(aligned bool) error {
+	if s.Form == "" {
+		return fmt.Errorf("%w: no questionnaire", ErrInvalid)
+	}
+	if s.Municipality < 0 {
+		return fmt.Errorf("%w: municipality %d", ErrInvalid, s.Municipality)
+	}
+	if aligned && !s.Since.IsZero() {
+		t := s.Since.In(ResultsLocation())
+		if t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
+			return fmt.Errorf("%w: since %s is not a midnight in %s", ErrInvalid, s.Since, ResultsZone)
+		}
+	}
+	return nil
+}
+
+// sinceDay is the calendar day Since falls on in ResultsZone.
+func (s ResultsScope) sinceDay() time.Time {
+	t := s.Since.In(ResultsLocation())
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// where builds the WHERE clause of a scope over a table aliased alias
+// whose time column is timeCol; only the conditions in use appear, so
+// that every combination gets its own, good, plan.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(w.args))))
+}
+
+func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
+
+func scopeWhere(s ResultsScope, alias, timeCol string) *where {
+	w := &where{}
+	w.add(alias+".form = $?", s.Form)
+	if s.Municipality != 0 {
+		w.add(alias+".municipality_id = $?", s.Municipality)
+	}
+	if s.Service != "" {
+		w.add(alias+".service_id IN (SELECT id FROM services WHERE code = $?)", s.Service)
+	}
+	if s.Language != "" {
+		w.add(alias+".language = $?", s.Language)
+	}
+	if !s.Since.IsZero() {
+		w.add(alias+"."+timeCol+" >= $?", s.Since)
+	}
+	return w
+}
+
+// Totals are the response-level counts of a scope.
+type Totals struct {
+	Completed int64
+	// Languages counts completed interviews by the language they were
+	// completed in.
+	Languages map[string]int64
+	// MedianSeconds is the median duration of the completed interviews
+	// (the mean of the two middle ones for an even count); 0 when none.
+	MedianSeconds float64
+	Abandoned     int64
+	// Funnel counts abandoned interviews by the last question reached.
+	Funnel map[string]int64
+}
+
+// ResultsTotals counts a scope's completed interviews (by language, with
+// their median duration) and abandoned ones (by last question), in one
+// round trip.
+func (d *DB) ResultsTotals(ctx context.Context, s ResultsScope) (Totals, error) {
+	if err := s.check(true); err != nil {
+		return Totals{}, fmt.Errorf("pgstore: results totals: %w", err)
+	}
+	t := Totals{Languages: map[string]int64{}, Funnel: map[string]int64{}}
+	rw := scopeWhere(s, "r", "completed_at")
+	aw := scopeWhere(s, "a", "abandoned_at")
+	b := &pgx.Batch{}
+	// One scan gives the languages and the median: counts per language
+	// and duration (a few thousand rows), the median computed from that
+	// histogram. Hashing is several times faster than the sort that
+	// percentile_cont needs.
+	b.Queue("SELECT r.language, r.duration_s, count(*) FROM responses r WHERE "+rw.sql()+" GROUP BY 1, 2", rw.args...)
+	b.Queue("SELECT a.last_question, count(*) FROM abandoned a WHERE "+aw.sql()+" GROUP BY 1", aw.args...)
+	br := d.pool.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return Totals{}, classify("results totals", err)
+	}
+	var h histogram
+	var lang string
+	var dur, n int64
+	if _, err := pgx.ForEachRow(rows, []any{&lang, &dur, &n}, func() error {
+		t.Languages[lang] += n
+		h.add(dur, n)
+		return nil
+	}); err != nil {
+		return Totals{}, classify("results totals", err)
+	}
+	t.MedianSeconds = h.median()
+	if err := scanCounts(br, t.Funnel); err != nil {
+		return Totals{}, classify("results totals", err)
+	}
+	for _, n := range t.Languages {
+		t.Completed += n
+	}
+	for _, n := range t.Funnel {
+		t.Abandoned += n
+	}
+	return t, nil
+}
+
+func scanCounts(br pgx.BatchResults, into map[string]int64) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	var k string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&k, &n}, func() error {
+		into[k] = n
+		return nil
+	})
+	return err
+}
+
+// ChoiceCount is how many responses chose Choice at Question; Choice ""
+// counts the responses that answered Question at all. Municipality is set
+// when counts are per municipality.
+type ChoiceCount struct {
+	Municipality int64
+	Question     string
+	Choice       string
+	N            int64
+}
+
+// ResultsChoices counts the choices of the select questions named (every
+// select question when none is named) over a scope, per municipality when
+// perMunicipality is set. Counts come from the daily rollup, except when
+// both a service and a language are chosen, which are counted from the
+// answers themselves (a narrow scope). Results are sorted by municipality,
+// question and choice.
+func (d *DB) ResultsChoices(ctx context.Context, s ResultsScope, questions []string, perMunicipality bool) ([]ChoiceCount, error) {
+	if err := s.check(true); err != nil {
+		return nil, fmt.Errorf("pgstore: results choices: %w", err)
+	}
+	var q string
+	var args []any
+	mcol := "0::bigint"
+	if s.Service != "" && s.Language != "" {
+		w := scopeWhere(s, "r", "completed_at")
+		if perMunicipality {
+			mcol = "r.municipality_id"
+		}
+		if len(questions) > 0 {
+			w.add("c.question = ANY($?)", questions)
+		}
+		q = `SELECT ` + mcol + `, c.question, c.choice, count(*) FROM answer_choices c JOIN responses r ON r.id = c.response_id
+WHERE ` + w.sql() + ` GROUP BY 1, 2, 3
+UNION ALL
+SELECT ` + mcol + `, c.question, '', count(DISTINCT c.response_id) FROM answer_choices c JOIN responses r ON r.id = c.response_id
+WHERE ` + w.sql() + ` GROUP BY 1, 2`
+		args = w.args
+	} else {
+		w := &where{}
+		w.add("t.form = $?", s.Form)
+		switch {
+		case s.Service != "":
+			// The municipality condition below keeps the service ids of
+			// other municipalities out.
+			w.add("t.dim = 's' AND t.dim_value IN (SELECT id::text FROM services WHERE code = $?)", s.Service)
+		case s.Language != "":
+			w.add("t.dim = 'l' AND t.dim_value = $?", s.Language)
+		default:
+			w.conds = append(w.conds, "t.dim = '-' AND t.dim_value = ''")
+		}
+		if s.Municipality != 0 {
+			w.add("t.municipality_id = $?", s.Municipality)
+		}
+		if !s.Since.IsZero() {
+			w.add("t.day >= $?::date", s.sinceDay())
+		}
+		if len(questions) > 0 {
+			w.add("t.question = ANY($?)", questions)
+		}
+		if perMunicipality {
+			mcol = "t.municipality_id"
+		}
+		q = "SELECT " + mcol + ", t.question, t.choice, sum(t.n)::bigint FROM results_rollup t WHERE " + w.sql() + " GROUP BY 1, 2, 3"
+		args = w.args
+	}
+	rows, err := d.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, classify("results choices", err)
+	}
+	var out []ChoiceCount
+	var c ChoiceCount
+	_, err = pgx.ForEachRow(rows, []any{&c.Municipality, &c.Question, &c.Choice, &c.N}, func() error {
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, classify("results choices", err)
+	}
+	slices.SortFunc(out, func(a, b ChoiceCount) int {
+		if a.Municipality != b.Municipality {
+			return int(a.Municipality - b.Municipality)
+		}
+		if c := strings.Compare(a.Question, b.Question); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Choice, b.Choice)
+	})
+	return out, nil
+}
+
+// MunicipalityTotals are one municipality's counts in a comparison.
+type MunicipalityTotals struct {
+	ID            int64
+	ISTAT, Name   string
+	Completed     int64
+	Abandoned     int64
+	MedianSeconds float64
+}
+
+// ResultsByMunicipality counts a scope per municipality (the scope's
+// municipality, or every one that has completed or abandoned interviews
+// in it), sorted by name.
+func (d *DB) ResultsByMunicipality(ctx context.Context, s ResultsScope) ([]MunicipalityTotals, error) {
+	if err := s.check(true); err != nil {
+		return nil, fmt.Errorf("pgstore: results by municipality: %w", err)
+	}
+	rw := scopeWhere(s, "r", "completed_at")
+	aw := scopeWhere(s, "a", "abandoned_at")
+	// The abandoned query's placeholders follow the responses' ones.
+	shifted := make([]string, len(aw.conds))
+	for i, c := range aw.conds {
+		shifted[i] = shiftPlaceholders(c, len(rw.args))
+	}
+	// Per municipality and duration (a histogram, as in ResultsTotals),
+	// then the abandoned ones: the "d" column tells the rows apart.
+	q := `
+SELECT r.municipality_id, 'c', r.duration_s, count(*) FROM responses r WHERE ` + rw.sql() + ` GROUP BY 1, 3
+UNION ALL
+SELECT a.municipality_id, 'a', 0, count(*) FROM abandoned a WHERE ` + strings.Join(shifted, " AND ") + ` GROUP BY 1`
+	rows, err := d.pool.Query(ctx, q, append(rw.args, aw.args...)...)
+	if err != nil {
+		return nil, classify("results by municipality", err)
+	}
+	type acc struct {
+		completed, abandoned int64
+		h                    histogram
+	}
+	by := map[int64]*acc{}
+	var id, dur, n int64
+	var kind string
+	_, err = pgx.ForEachRow(rows, []any{&id, &kind, &dur, &n}, func() error {
+		a := by[id]
+		if a == nil {
+			a = &acc{}
+			by[id] = a
+		}
+		if kind == "c" {
+			a.completed += n
+			a.h.add(dur, n)
+		} else {
+			a.abandoned += n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, classify("results by municipality", err)
+	}
+	ms, err := d.Municipalities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []MunicipalityTotals
+	for _, m := range ms { // by name
+		if a := by[m.ID]; a != nil {
+			out = append(out, MunicipalityTotals{ID: m.ID, ISTAT: m.ISTAT, Name: m.Name, Completed: a.completed,
+				Abandoned: a.abandoned, MedianSeconds: a.h.median()})
+		}
+	}
+	return out, nil
+}
+
+// histogram counts durations, for an exact median without a sort in the
+// database.
+type histogram struct {
+	bins  map[int64]int64
+	total int64
+}
+
+func (h *histogram) add(v, n int64) {
+	if h.bins == nil {
+		h.bins = map[int64]int64{}
+	}
+	h.bins[v] += n
+	h.total += n
+}
+
+// median is the middle value (the mean of the two middle ones for an even
+// count), as percentile_cont(0.5) computes it; 0 for none.
+func (h *histogram) median() float64 {
+	if h.total == 0 {
+		return 0
+	}
+	vs := slices.Sorted(maps.Keys(h.bins))
+	// The values at 0-based positions lo and hi of the sorted list.
+	lo, hi := (h.total-1)/2, h.total/2
+	var seen int64
+	var a, b int64
+	gotA := false
+	for _, v := range vs {
+		seen += h.bins[v]
+		if !gotA && seen > lo {
+			a, gotA = v, true
+		}
+		if seen > hi {
+			b = v
+			break
+		}
+	}
+	return float64(a+b) / 2
+}
+
+// shiftPlaceholders renumbers $1, $2… in cond by adding by.
+func shiftPlaceholders(cond string, by int) string {
+	var b strings.Builder
+	for i := 0; i < len(cond); i++ {
+		if cond[i] != '$' {
+			b.WriteByte(cond[i])
+			continue
+		}
+		j := i + 1
+		for j < len(cond) && cond[j] >= '0' && cond[j] <= '9' {
+			j++
+		}
+		n, _ := strconv.Atoi(cond[i+1 : j])
+		b.WriteString("$" + strconv.Itoa(n+by))
+		i = j - 1
+	}
+	return b.String()
+}
+
+// ResultsServices lists the services staff can filter results by: a
+// municipality's, or for 0 one per code across municipalities (the one
+// with the smallest id: a filter by service code spans municipalities), by
+// code.
+func (d *DB) ResultsServices(ctx context.Context, municipality int64) ([]Service, error) {
+	q := "SELECT DISTINCT ON (code) id, municipality_id, code, name FROM services ORDER BY code, id"
+	var args []any
+	if municipality != 0 {
+		q = "SELECT id, municipality_id, code, name FROM services WHERE municipality_id = $1 ORDER BY code, id"
+		args = append(args, municipality)
+	}
+	rows, err := d.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, classify("results services", err)
+	}
+	var out []Service
+	var s Service
+	_, err = pgx.ForEachRow(rows, []any{&s.ID, &s.MunicipalityID, &s.Code, &s.Name}, func() error {
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, classify("results services", err)
+	}
+	return out, nil
+}
+
+// RebuildRollups recomputes the results rollup from the stored answers
+// (after a manual change of answer_choices, say). Readers see the old
+// counts until it commits.
+func (d *DB) RebuildRollups(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		// Writers wait: a response saved meanwhile is counted once.
+		if _, err := tx.Exec(ctx, "LOCK TABLE answer_choices, responses IN SHARE MODE"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "TRUNCATE results_rollup"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO results_rollup SELECT * FROM results_rollup_all()")
+		return err
+	})
+	if err != nil {
+		return classify("rebuild rollups", err)
+	}
+	return nil
+}
+
+// ReportingQuestion describes a question for the BI views
+// (reporting.questions).
+type ReportingQuestion struct {
+	Form, Question string
+	Position       int
+	Type           string // XLSForm type name
+	List           string // choice list of select questions
+	Section        string // the group it belongs to
+}
+
+// ReportingLabel is the label of a question (Choice "") or of one of its
+// choices in a language (reporting.labels).
+type ReportingLabel struct {
+	Form, Question, Choice, Lang, Label string
+}
+
+// SyncReporting replaces the questions and labels the BI views join with.
+// Replicas starting together take turns (an advisory lock).
+func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, labels []ReportingLabel) error {
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockID+1); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM reporting.questions"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM reporting.labels"); err != nil {
+			return err
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"reporting", "questions"},
+			[]string{"form", "question", "position", "type", "list", "section"},
+			pgx.CopyFromSlice(len(questions), func(i int) ([]any, error) {
+				q := questions[i]
+				return []any{q.Form, q.Question, q.Position, q.Type, q.List, q.Section}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"reporting", "labels"},
+			[]string{"form", "question", "choice", "lang", "label"},
+			pgx.CopyFromSlice(len(labels), func(i int) ([]any, error) {
+				l := labels[i]
+				return []any{l.Form, l.Question, l.Choice, l.Lang, l.Label}, nil
+			}))
+		return err
+	})
+	if err != nil {
+		return classify("sync reporting", err)
+	}
+	return nil
+}
+
+// CopyResponses stores many completed interviews at once with COPY, in one
+// transaction, for seeding benchmark and demo databases. Answers are
+// normalised as SaveResponse does; unlike SaveResponse an id that exists
+// already fails the whole batch. With rollup false the results rollup is
+// not updated (a bulk load is faster without): call RebuildRollups after
+// the last batch. It returns how many responses it stored.
+func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (int, error) {
+	for i := range cs {
+		if err := cs[i].validate(); err != nil {
+			return 0, fmt.Errorf("pgstore: copy responses: %w: %w", ErrInvalid, err)
+		}
+	}
+	var answers, choices [][]any
+	for i := range cs {
+		c := &cs[i]
+		for _, q := range slices.Sorted(maps.Keys(c.Response.Answers)) {
+			v := c.Response.Answers[q]
+			var num any
+			switch c.Types[q] {
+			case "integer", "decimal", "range":
+				if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+					num = v
+				}
+			case "select_one", "select_multiple":
+				seen := map[string]bool{}
+				for _, ch := range strings.Fields(v) {
+					if !seen[ch] {
+						seen[ch] = true
+						choices = append(choices, []any{c.ID, q, ch})
+					}
+				}
+			}
+			answers = append(answers, []any{c.ID, q, v, num})
+		}
+	}
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if !rollup {
+			if _, err := tx.Exec(ctx, "SET LOCAL needsbot.rollup = 'off'"); err != nil {
+				return err
+			}
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"responses"},
+			[]string{"id", "form", "form_version", "municipality_id", "service_id", "invite_token", "operator_id",
+				"respondent", "language", "languages", "consent_version", "started_at", "completed_at"},
+			pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
+				c := &cs[i]
+				r := &c.Response
+				langs := r.Languages
+				if langs == nil {
+					langs = []string{}
+				}
+				return []any{c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, nullIfEmpty(c.Invite),
+					c.OperatorID, nullIfEmpty(c.Pseudonym), r.Language, langs, c.ConsentVersion, r.Started, r.Completed}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"answers"}, []string{"response_id", "question", "value", "value_num"},
+			pgx.CopyFromRows(answers)); err != nil {
+			return err
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"answer_choices"}, []string{"response_id", "question", "choice"},
+			pgx.CopyFromRows(choices))
+		return err
+	})
+	if err != nil {
+		return 0, classify("copy responses", err)
+	}
+	return len(cs), nil
+}
+
+// CopyAbandoned stores many abandoned interviews at once with COPY (for
+// seeding); an id that exists already fails the batch.
+func (d *DB) CopyAbandoned(ctx context.Context, as []Abandoned) (int, error) {
+	_, err := d.pool.CopyFrom(ctx, pgx.Identifier{"abandoned"},
+		[]string{"id", "form", "form_version", "municipality_id", "service_id", "language", "last_question", "started_at", "abandoned_at"},
+		pgx.CopyFromSlice(len(as), func(i int) ([]any, error) {
+			a := &as[i]
+			return []any{a.ID, a.Form, a.FormVersion, a.MunicipalityID, a.ServiceID, a.Language, a.LastQuestion, a.StartedAt, a.AbandonedAt}, nil
+		}))
+	if err != nil {
+		return 0, classify("copy abandoned", err)
+	}
+	return len(as), nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// VacuumAnalyze refreshes the planner's statistics and the visibility map
+// of the tables results read, after a bulk load (CopyResponses): counts
+// then come from index-only scans.
+func (d *DB) VacuumAnalyze(ctx context.Context) error {
+	for _, t := range []string{"responses", "answers", "answer_choices", "abandoned", "results_rollup"} {
+		if _, err := d.pool.Exec(ctx, "VACUUM (ANALYZE) "+t); err != nil {
+			return classify("vacuum "+t, err)
+		}
+	}
+	return nil
+}
