@@ -13,7 +13,7 @@ import (
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage/pgstore"
-	"github.com/needsbot/needsbot/storage/storagetest"
+	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
 )
 
 var ctx = context.Background()
@@ -32,20 +32,7 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	dsn := storagetest.Postgres(t)
-	if err := pgstore.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	_, db, pool := pgstoretest.New(t)
 	lib, err := forms.Load("")
 	if err != nil {
 		t.Fatal(err)

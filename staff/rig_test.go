@@ -19,6 +19,7 @@ import (
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
 	"github.com/needsbot/needsbot/storage/redisstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
@@ -114,20 +115,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	t.Helper()
 	ctx := context.Background()
 	rdb, prefix := storagetest.Redis(t)
-	dsn := storagetest.Postgres(t)
-	if err := pgstore.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	_, db, pool := pgstoretest.New(t)
 	r := &rig{t: t, db: db, pool: pool, done: &completions{}, now: time.Now()}
 	r.store = redisstore.New(rdb, redisstore.Options{Prefix: prefix})
 	r.tg = telegramtest.NewServer(telegramtest.WithoutRateLimits())

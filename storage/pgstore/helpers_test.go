@@ -11,8 +11,8 @@ import (
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
 	"github.com/needsbot/needsbot/storage/redisstore"
-	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
 var ctx = context.Background()
@@ -27,20 +27,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	dsn := storagetest.Postgres(t)
-	if err := pgstore.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	dsn, db, pool := pgstoretest.New(t)
 	return &env{dsn: dsn, db: db, pool: pool}
 }
 
