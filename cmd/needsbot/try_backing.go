@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/needsbot/needsbot/storage/pgstore"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -167,30 +165,15 @@ func startMiniredis() (string, func(), error) {
 	return "redis://" + m.Addr() + "/0", func() { close(done); m.Close() }, nil
 }
 
-// ensureDatabase connects to adminDSN and, when name is not empty, creates
-// database name if it does not exist; it returns the DSN of name (or
-// adminDSN itself when name is empty).
+// ensureDatabase checks the server behind adminDSN and, when name is not
+// empty, creates database name if it does not exist (pgstore.EnsureDatabase);
+// it returns the DSN of name (or adminDSN itself when name is empty).
 func ensureDatabase(ctx context.Context, adminDSN, name string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
+	if err := pgstore.EnsureDatabase(ctx, adminDSN, name); err != nil {
 		return "", err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
 	if name == "" {
-		return adminDSN, conn.Ping(ctx)
-	}
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		_, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-		var pe *pgconn.PgError
-		if err != nil && !(errors.As(err, &pe) && pe.Code == "42P04") { // created meanwhile
-			return "", fmt.Errorf("create database %s: %w", name, err)
-		}
+		return adminDSN, nil
 	}
 	return dsnWithDatabase(adminDSN, name)
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/needsbot/needsbot/bot/webchat"
 )
 
@@ -27,63 +25,16 @@ type demo struct {
 	staff        bool   // the operator and manager are in the staff table
 }
 
-// seedDemo inserts the demo staff and invite (idempotently: a local
-// database keeps them between runs). Staff normally enrol through staff
-// links; here they are written directly, as `needsbot admin` would, and
-// their commands work once the staff package handles them.
+// seedDemo sets up the demo staff and invite (idempotently: a local
+// database keeps them between runs); see pgstore.SeedDemo.
 func seedDemo(ctx context.Context, a *app, istat string) (demo, error) {
-	var d demo
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, a.cfg.DatabaseURL)
+	got, err := a.db.SeedDemo(ctx, istat, demoOperatorID, demoManagerID, "Giulia (demo operator)", "Marco (demo manager)", "try-demo-"+istat)
 	if err != nil {
-		return d, err
+		return demo{}, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var muni int64
-	if err := conn.QueryRow(ctx, `SELECT id, name FROM municipalities WHERE istat_code = $1`, istat).Scan(&muni, &d.municipality); err != nil {
-		return d, fmt.Errorf("municipality %s: %w", istat, err)
-	}
-	var service *int64
-	var sid int64
-	switch err := conn.QueryRow(ctx, `SELECT id, name FROM services WHERE municipality_id = $1 AND code = 'sportello_immigrati'`, muni).Scan(&sid, &d.service); err {
-	case nil:
-		service = &sid
-	case pgx.ErrNoRows:
-	default:
-		return d, fmt.Errorf("service: %w", err)
-	}
-	for _, s := range []struct {
-		id         int64
-		role, name string
-	}{{demoOperatorID, "operator", "Giulia (demo operator)"}, {demoManagerID, "manager", "Marco (demo manager)"}} {
-		var staffID int64
-		err := conn.QueryRow(ctx, `
-			INSERT INTO staff (telegram_user_id, role, municipality_id, display_name)
-			VALUES ($1, $2, $3, $4)
-			ON CONFLICT (telegram_user_id) DO UPDATE
-			SET role = EXCLUDED.role, municipality_id = EXCLUDED.municipality_id, service_id = NULL,
-			    display_name = EXCLUDED.display_name, revoked_at = NULL
-			RETURNING id`, s.id, s.role, muni, s.name).Scan(&staffID)
-		if err != nil {
-			return d, fmt.Errorf("staff %s: %w", s.role, err)
-		}
-		if err := a.db.Audit(ctx, nil, "try.staff", map[string]any{"staff": staffID, "role": s.role, "municipality": istat}); err != nil {
-			return d, fmt.Errorf("audit: %w", err)
-		}
-	}
-	d.staff = true
-	token := "try-demo-" + istat
-	if _, err := conn.Exec(ctx, `
-		INSERT INTO invites (token, form, municipality_id, service_id, label)
-		VALUES ($1, 'immigrati', $2, $3, 'needsbot try: demo invite')
-		ON CONFLICT (token) DO UPDATE
-		SET form = EXCLUDED.form, municipality_id = EXCLUDED.municipality_id, service_id = EXCLUDED.service_id,
-		    expires_at = NULL, max_uses = NULL, revoked_at = NULL`, token, muni, service); err != nil {
-		return d, fmt.Errorf("invite: %w", err)
-	}
-	d.invite = token
-	return d, nil
+	return demo{municipality: got.Municipality, service: got.Service, invite: got.Invite, staff: true}, nil
 }
 
 func (d demo) describe(istat string) string {
