@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -306,20 +307,19 @@ func (s *Sender) Answer(ctx context.Context, queryID, text string) error {
 
 // SendDocument sends a file with a caption.
 func (s *Sender) SendDocument(ctx context.Context, chat int64, name string, data []byte, caption string) error {
-	p := &tg.SendDocumentParams{ChatID: chat, Document: &tgmodels.InputFileUpload{Filename: name, Data: strings.NewReader(string(data))},
-		Caption: caption, ParseMode: tgmodels.ParseModeHTML}
 	return s.do(ctx, "sendDocument", chat, limitChat, func(ctx context.Context) error {
-		_, err := s.api.SendDocument(ctx, p)
+		// A fresh reader per attempt: a retry must send the whole file again.
+		_, err := s.api.SendDocument(ctx, &tg.SendDocumentParams{ChatID: chat, Caption: caption, ParseMode: tgmodels.ParseModeHTML,
+			Document: &tgmodels.InputFileUpload{Filename: name, Data: bytes.NewReader(data)}})
 		return err
 	})
 }
 
 // SendPhoto sends a PNG with a caption.
 func (s *Sender) SendPhoto(ctx context.Context, chat int64, name string, png []byte, caption string) error {
-	p := &tg.SendPhotoParams{ChatID: chat, Photo: &tgmodels.InputFileUpload{Filename: name, Data: strings.NewReader(string(png))},
-		Caption: caption, ParseMode: tgmodels.ParseModeHTML}
 	return s.do(ctx, "sendPhoto", chat, limitChat, func(ctx context.Context) error {
-		_, err := s.api.SendPhoto(ctx, p)
+		_, err := s.api.SendPhoto(ctx, &tg.SendPhotoParams{ChatID: chat, Caption: caption, ParseMode: tgmodels.ParseModeHTML,
+			Photo: &tgmodels.InputFileUpload{Filename: name, Data: bytes.NewReader(png)}})
 		return err
 	})
 }

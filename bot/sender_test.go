@@ -118,3 +118,19 @@ func TestSenderErrors(t *testing.T) {
 		t.Errorf("outcomes %v", obs.outcomes)
 	}
 }
+
+// A retried upload sends the whole file again, not an exhausted reader.
+func TestSenderRetriesUploadWithWholeFile(t *testing.T) {
+	s, srv, _ := newSenderRig(t, SenderOptions{MaxRetries: 2}, telegramtest.WithoutRateLimits())
+	u := srv.User(45)
+	u.Send("hi")
+	srv.FailNext("sendDocument", 502, "Bad Gateway", 1)
+	data := []byte("id,answer\n1,yes\n")
+	if err := s.SendDocument(context.Background(), 45, "export.csv", data, "export"); err != nil {
+		t.Fatal(err)
+	}
+	last := u.Last()
+	if last.File == nil || string(last.File.Data) != string(data) {
+		t.Fatalf("document after a retry: %+v", last.File)
+	}
+}
