@@ -61,18 +61,7 @@ func (h *Handler) checkInvite(ctx context.Context, w who, d inviteDraft) (bool, 
 			return false, err
 		}
 	}
-	if d.Svc > 0 {
-		s, err := h.cfg.DB.Service(ctx, d.Svc)
-		if errors.Is(err, pgstore.ErrNotFound) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-		if s.MunicipalityID != d.Muni {
-			return false, nil
-		}
-	}
-	return true, nil
+	return h.serviceIn(ctx, d.Svc, d.Muni)
 }
 
 func (h *Handler) inviteCallback(ctx context.Context, r *bot.Request, w who, d inviteDraft, msgID int, queryID string) (bool, error) {

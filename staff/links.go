@@ -70,18 +70,7 @@ func (h *Handler) checkLink(ctx context.Context, w who, d linkDraft) (bool, erro
 	} else if err != nil {
 		return false, err
 	}
-	if d.Svc > 0 {
-		s, err := h.cfg.DB.Service(ctx, d.Svc)
-		if errors.Is(err, pgstore.ErrNotFound) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-		if s.MunicipalityID != d.Muni {
-			return false, nil
-		}
-	}
-	return true, nil
+	return h.serviceIn(ctx, d.Svc, d.Muni)
 }
 
 func (h *Handler) linkCallback(ctx context.Context, r *bot.Request, w who, d linkDraft, msgID int, queryID string) (bool, error) {
@@ -424,4 +413,20 @@ func (h *Handler) revokeStaff(ctx context.Context, r *bot.Request, w who, a idAc
 	h.answer(ctx, r, queryID, "")
 	h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgStaffRevoked, h.memberArgs(r, s))})
 	return true, nil
+}
+
+// serviceIn reports whether service (0 or -1: none chosen) exists and
+// belongs to municipality muni: button data names both, and a forged pair
+// must not bind one municipality's invite or staff to another's service.
+func (h *Handler) serviceIn(ctx context.Context, service, muni int64) (bool, error) {
+	if service <= 0 {
+		return true, nil
+	}
+	s, err := h.cfg.DB.Service(ctx, service)
+	if errors.Is(err, pgstore.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return s.MunicipalityID == muni, nil
 }
