@@ -19,18 +19,19 @@ import (
 // The aggregate export of a questionnaire whose consent promises totals
 // only (the operators'): for every closed question, how many answered it
 // and how many chose each choice, each count protected like every count
-// staff see in /results (protectCount), and nothing else: no rows, no
+// staff see in /results (Protect, the cell-key method), and nothing else: no rows, no
 // free text, no dates.
 
-// aggCell accumulates one cell: its true count and its cell key.
+// aggCell accumulates one cell: its true count and the sum of its
+// records' keys (Protect derives the cell key from it).
 type aggCell struct {
-	n   int64
-	key uint64
+	n      int64
+	keySum int64
 }
 
-func (c *aggCell) add(recordKey uint64) {
+func (c *aggCell) add(recordKey int64) {
 	c.n++
-	c.key += recordKey
+	c.keySum += recordKey
 }
 
 // aggQuestion is one question of the aggregate export.
@@ -113,17 +114,7 @@ func (s *Service) cell(c *aggCell) string {
 	if c == nil {
 		c = &aggCell{}
 	}
-	p := s.protectCount(c.n, c.key)
-	if !p.Visible() {
-		return "<" + strconv.Itoa(s.minCell)
-	}
-	return strconv.FormatInt(p.N, 10)
-}
-
-// protectCount is the count of a cell as staff may see it.
-func (s *Service) protectCount(n int64, cellKey uint64) Count {
-	_ = cellKey
-	return MarkCount(n, s.minCell)
+	return Protect(c.n, c.keySum, s.minCell).String()
 }
 
 // aggregateRows are the rows of the aggregate table: question, question
@@ -149,7 +140,7 @@ func (s *Service) aggregateRows(lang, form string, a *aggregates) [][]string {
 func (s *Service) aggregateNote(sc pgstore.ResultsScope) []string {
 	return []string{
 		fmt.Sprintf("Totals only: the consent of questionnaire %q promises that answers are shown only as totals.", sc.Form),
-		fmt.Sprintf("Counts are protected like /results (docs/disclosure-control.md): \"<%d\" is a count too small to show.", s.minCell),
+		fmt.Sprintf("Counts are protected like /results (docs/disclosure-control.md): perturbed by the cell-key method, and \"<%d\" is a count too small to show.", Threshold(s.minCell)),
 		"Free-text answers are not exported.",
 	}
 }

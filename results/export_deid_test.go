@@ -316,12 +316,12 @@ func TestExportOperatorsAggregates(t *testing.T) {
 				continue
 			}
 			k, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || k < 5 {
-				t.Fatalf("count %q shown for %v", v, r)
+			if err != nil || k < 5 || k%RoundingBase != 0 {
+				t.Fatalf("count %q shown for %v: not a protected count", v, r)
 			}
 			if r[0] == "richieste" && r[2] != "" {
 				seen++
-				if want := trueCount("richieste", r[2]); k-want > 5 || want-k > 5 {
+				if want := trueCount("richieste", r[2]); k-want >= RoundingBase || want-k >= RoundingBase {
 					t.Errorf("richieste/%s: %d shown, true %d", r[2], k, want)
 				}
 			}

@@ -25,9 +25,9 @@ type ExportRow struct {
 	Started        time.Time
 	Completed      time.Time
 	DurationS      int
-	// RecordKey is the response's random record key, from which the
-	// cell keys of perturbed aggregates are derived (0 where unknown).
-	RecordKey uint64
+	// RecordKey is the response's random record key (responses.rkey), from
+	// which the cell keys of perturbed aggregates are derived.
+	RecordKey int64
 	// Answers maps question names to their stored values.
 	Answers map[string]string
 }
