@@ -62,8 +62,15 @@ BEGIN
 
     -- The BI labels are refreshed by the bot at each start; the views are
     -- for needsbot_reader, not for the bot.
+    -- (reporting.questions, reporting.labels, and any table of that schema
+    -- but reporting.access, which says who reads what and is the DBA's).
     GRANT USAGE ON SCHEMA reporting TO needsbot_app;
-    GRANT SELECT, INSERT, UPDATE, DELETE ON reporting.questions, reporting.labels TO needsbot_app;
+    FOR t IN
+        SELECT schemaname, tablename FROM pg_tables
+        WHERE schemaname = 'reporting' AND tablename <> 'access'
+    LOOP
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO needsbot_app', t.schemaname, t.tablename);
+    END LOOP;
 
     -- Tables that later migrations create (as the migration owner) get the
     -- same DML by default; a later append-only table must REVOKE it.
