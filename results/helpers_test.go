@@ -180,8 +180,10 @@ func (w *world) where(t testing.TB, f Filter, alias, timeCol string) (string, []
 	if f.Language != "" {
 		add(alias+".language = $%d", f.Language)
 	}
+	// Whole days before today only.
+	add("("+alias+"."+timeCol+" AT TIME ZONE 'Europe/Rome')::date < $%d::date", testNow.Format("2006-01-02"))
 	if f.Days > 0 {
-		d := testNow.AddDate(0, 0, -(f.Days - 1))
+		d := testNow.AddDate(0, 0, -f.Days)
 		add("("+alias+"."+timeCol+" AT TIME ZONE 'Europe/Rome')::date >= $%d::date", d.Format("2006-01-02"))
 	}
 	s := conds[0]

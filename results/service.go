@@ -145,7 +145,8 @@ func (s *Service) authorize(m staff.Member, f Filter) error {
 // service code (which, across municipalities, spans every municipality's
 // service of that code).
 func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, error) {
-	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(s.now())}
+	now := s.now()
+	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(now), Until: Until(now)}
 	if f.Service != 0 {
 		svc, err := s.db.Service(ctx, f.Service)
 		if errors.Is(err, pgstore.ErrNotFound) {

@@ -42,10 +42,15 @@ func seedHarness(t *testing.T, h *harness, n int) {
 	}
 }
 
-// resultsDay is the first day (Italian time) of a period of d days.
+// resultsDay is the first day (Italian time) of a period of d days: the
+// d whole days before today.
 func resultsDay(d int) string {
-	return time.Now().In(pgstore.ResultsLocation()).AddDate(0, 0, -(d - 1)).Format("2006-01-02")
+	return time.Now().In(pgstore.ResultsLocation()).AddDate(0, 0, -d).Format("2006-01-02")
 }
+
+// beforeToday keeps what completed before today (Italian time): results
+// publish whole days only.
+const beforeToday = ` AND (completed_at AT TIME ZONE 'Europe/Rome')::date < (now() AT TIME ZONE 'Europe/Rome')::date`
 
 // TestEndToEndResults drives /results, its buttons, the charts, the
 // funnel, exports and the comparison through the real bot and the fake
@@ -68,8 +73,8 @@ func TestEndToEndResults(t *testing.T) {
 
 	m.send("/results")
 	summary := u.Last()
-	completed := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`, prato)
-	shown := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1`, prato)
+	completed := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+beforeToday, prato)
+	shown := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+beforeToday, prato)
 	if !strings.Contains(summary.Text, "Risultati · Prato") || !strings.Contains(summary.Text, "Interviste completate: "+shown) {
 		t.Fatalf("summary (want %s completed, true count %d):\n%s", shown, completed, summary.Text)
 	}
@@ -93,9 +98,9 @@ func TestEndToEndResults(t *testing.T) {
 	m.tap("Ultimi 30 giorni")
 	edited := u.Last()
 	c30 := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1
-		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`, prato, resultsDay(30))
+		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`+beforeToday, prato, resultsDay(30))
 	shown30 := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1
-		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`, prato, resultsDay(30))
+		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`+beforeToday, prato, resultsDay(30))
 	if edited.ID != summary.ID || !strings.Contains(edited.Text, "Ultimi 30 giorni") ||
 		!strings.Contains(edited.Text, "Interviste completate: "+shown30) {
 		t.Fatalf("after 30 days (want %d):\n%s", c30, edited.Text)
@@ -186,7 +191,7 @@ func TestEndToEndResults(t *testing.T) {
 	// The admin: all municipalities, and the comparison.
 	a := &respondent{t: t, u: h.tg.User(7100001, telegramtest.FirstName("Ada"), telegramtest.LanguageCode("en"))}
 	a.send("/results")
-	all := h.protected(`FROM responses WHERE form = 'immigrati'`)
+	all := h.protected(`FROM responses WHERE form = 'immigrati'` + beforeToday)
 	adminSummary := a.u.Last().ID
 	if got := a.u.Last(); !strings.Contains(got.Text, "Results · All municipalities") || !strings.Contains(got.Text, "Completed interviews: "+all) {
 		t.Fatalf("admin summary (want %s):\n%s", all, got.Text)

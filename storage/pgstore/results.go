@@ -41,6 +41,11 @@ type ResultsScope struct {
 	// after it. For counts it must be a midnight in ResultsZone, so that
 	// the daily rollup and the responses agree.
 	Since time.Time
+	// Until, when not zero, keeps what was completed (or abandoned)
+	// before it: results publish whole days only, up to the end of
+	// yesterday (docs/disclosure-control.md). For counts it must be a
+	// midnight in ResultsZone too.
+	Until time.Time
 }
 
 func (s ResultsScope) check(aligned bool) error {
@@ -50,18 +55,29 @@ func (s ResultsScope) check(aligned bool) error {
 	if s.Municipality < 0 {
 		return fmt.Errorf("%w: municipality %d", ErrInvalid, s.Municipality)
 	}
-	if aligned && !s.Since.IsZero() {
-		t := s.Since.In(ResultsLocation())
+	for _, b := range []struct {
+		name string
+		t    time.Time
+	}{{"since", s.Since}, {"until", s.Until}} {
+		if !aligned || b.t.IsZero() {
+			continue
+		}
+		t := b.t.In(ResultsLocation())
 		if t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
-			return fmt.Errorf("%w: since %s is not a midnight in %s", ErrInvalid, s.Since, ResultsZone)
+			return fmt.Errorf("%w: %s %s is not a midnight in %s", ErrInvalid, b.name, b.t, ResultsZone)
 		}
 	}
 	return nil
 }
 
 // sinceDay is the calendar day Since falls on in ResultsZone.
-func (s ResultsScope) sinceDay() time.Time {
-	t := s.Since.In(ResultsLocation())
+func (s ResultsScope) sinceDay() time.Time { return calendarDay(s.Since) }
+
+// untilDay is the calendar day Until falls on in ResultsZone.
+func (s ResultsScope) untilDay() time.Time { return calendarDay(s.Until) }
+
+func calendarDay(t time.Time) time.Time {
+	t = t.In(ResultsLocation())
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
@@ -94,6 +110,9 @@ func scopeWhere(s ResultsScope, alias, timeCol string) *where {
 	}
 	if !s.Since.IsZero() {
 		w.add(alias+"."+timeCol+" >= $?", s.Since)
+	}
+	if !s.Until.IsZero() {
+		w.add(alias+"."+timeCol+" < $?", s.Until)
 	}
 	return w
 }
@@ -244,6 +263,9 @@ WHERE ` + wa.sql() + ` GROUP BY 1, 2`
 		}
 		if !s.Since.IsZero() {
 			w.add("t.day >= $?::date", s.sinceDay())
+		}
+		if !s.Until.IsZero() {
+			w.add("t.day < $?::date", s.untilDay())
 		}
 		if len(questions) > 0 {
 			w.add("t.question = ANY($?)", questions)
