@@ -61,6 +61,9 @@ type Service struct {
 
 var _ staff.Results = (*Service)(nil)
 
+// limit is the threshold counts show below: "<limit".
+func (s *Service) limit() int { return Threshold(s.minCell) }
+
 // New returns a Service.
 func New(o Options) (*Service, error) {
 	s := &Service{db: o.DB, forms: o.Forms, cat: o.Catalog, minCell: o.MinCell, log: o.Logger, now: o.Now,
@@ -142,7 +145,8 @@ func (s *Service) authorize(m staff.Member, f Filter) error {
 // service code (which, across municipalities, spans every municipality's
 // service of that code).
 func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, error) {
-	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(s.now())}
+	now := s.now()
+	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(now), Until: Until(now)}
 	if f.Service != 0 {
 		svc, err := s.db.Service(ctx, f.Service)
 		if errors.Is(err, pgstore.ErrNotFound) {
@@ -239,7 +243,7 @@ func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 	if err != nil {
 		return nil, err
 	}
-	count := func(form, q, language string) (map[string]int64, error) {
+	count := func(form, q, language string) (map[string]cell, error) {
 		c := sc
 		c.Form, c.Language = form, language
 		cs, err := s.db.ResultsChoices(ctx, c, []string{q}, false)
@@ -555,7 +559,7 @@ func (s *Service) sendCharts(ctx context.Context, r *bot.Request, lang string, f
 		sent = true
 	}
 	if !sent {
-		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgChartNoData, map[string]any{"Min": s.minCell})})
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgChartNoData, map[string]any{"Min": s.limit()})})
 	}
 	return nil
 }

@@ -149,6 +149,10 @@ func scopeSQL(s pgstore.ResultsScope, timeCol string) (string, []any) {
 		args = append(args, s.Since)
 		conds = append(conds, fmt.Sprintf("r.%s >= $%d", timeCol, len(args)))
 	}
+	if !s.Until.IsZero() {
+		args = append(args, s.Until)
+		conds = append(conds, fmt.Sprintf("r.%s < $%d", timeCol, len(args)))
+	}
 	return strings.Join(conds, " AND "), args
 }
 
@@ -173,7 +177,11 @@ func TestResultsCounts(t *testing.T) {
 	}
 	rome := pgstore.ResultsLocation()
 	mid := time.Date(2025, 3, 5, 0, 0, 0, 0, rome)
+	end := time.Date(2025, 3, 8, 0, 0, 0, 0, rome)
 	scopes := []pgstore.ResultsScope{
+		{Form: "immigrants", Until: end},
+		{Form: "immigrants", Municipality: prato, Since: mid, Until: end},
+		{Form: "immigrants", Language: "ar", Service: "anagrafe", Since: mid, Until: end}, // counted from the answers
 		{Form: "immigrants"},
 		{Form: "immigrants", Municipality: roma},
 		{Form: "immigrants", Since: mid},
@@ -195,6 +203,9 @@ func TestResultsCounts(t *testing.T) {
 			w, args := scopeSQL(s, "completed_at")
 			if want := e.count(t, "SELECT count(*) FROM responses r WHERE "+w, args...); tot.Completed != int64(want) {
 				t.Errorf("completed %d, want %d", tot.Completed, want)
+			}
+			if want := e.count(t, "SELECT coalesce(sum(r.rkey), 0) FROM responses r WHERE "+w, args...); tot.CompletedKey != int64(want) {
+				t.Errorf("completed key sum %d, want %d", tot.CompletedKey, want)
 			}
 			rows, _ := e.pool.Query(ctx, "SELECT r.language, count(*) FROM responses r WHERE "+w+" GROUP BY 1", args...)
 			langs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
@@ -233,6 +244,9 @@ func TestResultsCounts(t *testing.T) {
 			if want := e.count(t, "SELECT count(*) FROM abandoned a WHERE "+aw, aargs...); tot.Abandoned != int64(want) {
 				t.Errorf("abandoned %d, want %d", tot.Abandoned, want)
 			}
+			if want := e.count(t, "SELECT coalesce(sum(a.rkey), 0) FROM abandoned a WHERE "+aw, aargs...); tot.AbandonedKey != int64(want) {
+				t.Errorf("abandoned key sum %d, want %d", tot.AbandonedKey, want)
+			}
 			for q, n := range tot.Funnel {
 				if want := e.count(t, "SELECT count(*) FROM abandoned a WHERE "+aw+fmt.Sprintf(" AND a.last_question = $%d", len(aargs)+1),
 					append(aargs, q)...); n != int64(want) {
@@ -250,8 +264,8 @@ func TestResultsCounts(t *testing.T) {
 					mcol = "r.municipality_id"
 				}
 				want := map[pgstore.ChoiceCount]bool{}
-				rows, _ := e.pool.Query(ctx, "SELECT "+mcol+", c.question, c.choice, count(*) FROM answer_choices c JOIN responses r ON r.id = c.response_id WHERE "+w+
-					" AND c.question IN ('needs', 'country') GROUP BY 1, 2, 3 UNION ALL SELECT "+mcol+", a.question, '', count(*) FROM answers a JOIN responses r ON r.id = a.response_id WHERE "+w+
+				rows, _ := e.pool.Query(ctx, "SELECT "+mcol+", c.question, c.choice, count(*), sum(r.rkey)::bigint FROM answer_choices c JOIN responses r ON r.id = c.response_id WHERE "+w+
+					" AND c.question IN ('needs', 'country') GROUP BY 1, 2, 3 UNION ALL SELECT "+mcol+", a.question, '', count(*), sum(r.rkey)::bigint FROM answers a JOIN responses r ON r.id = a.response_id WHERE "+w+
 					" AND a.question IN ('needs', 'country') GROUP BY 1, 2", args...)
 				wantRows, err := pgx.CollectRows(rows, pgx.RowToStructByPos[pgstore.ChoiceCount])
 				if err != nil {
