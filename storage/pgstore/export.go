@@ -39,7 +39,7 @@ type ExportRow struct {
 const exportSQL = `
 SELECT r.id, r.form, r.form_version, m.istat_code, m.name, coalesce(s.code, ''),
        coalesce(i.id, 0), coalesce(i.label, ''), r.language, r.languages, r.consent_version,
-       r.started_at, r.completed_at, coalesce(r.duration_s, 0), a.questions, a.answer_values
+       r.started_at, r.completed_at, coalesce(r.duration_s, 0), r.rkey, a.questions, a.answer_values
 FROM responses r
 JOIN municipalities m ON m.id = r.municipality_id
 LEFT JOIN services s ON s.id = r.service_id
@@ -93,7 +93,7 @@ func (d *DB) exportResponses(ctx context.Context, s ResultsScope, order string, 
 		questions, values = questions[:0], values[:0]
 		if err := rows.Scan(&row.ID, &row.Form, &row.FormVersion, &row.ISTAT, &row.Municipality, &row.Service,
 			&row.InviteID, &row.InviteLabel, &row.Language, &row.Languages, &row.ConsentVersion,
-			&row.Started, &row.Completed, &row.DurationS, &questions, &values); err != nil {
+			&row.Started, &row.Completed, &row.DurationS, &row.RecordKey, &questions, &values); err != nil {
 			return n, classify("export", err)
 		}
 		clear(row.Answers)
