@@ -198,9 +198,14 @@ func TestEndToEndResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, _ := x.GetRows("data")
+	sheets := x.GetSheetList()
 	x.Close()
 	if len(rows)-1 != completed {
 		t.Fatalf("XLSX has %d rows, want %d", len(rows)-1, completed)
+	}
+	if slices.Contains(rows[0], "response_id") || slices.Contains(rows[0], "invite_label") || slices.Contains(rows[0], "cittadinanza") ||
+		!slices.Contains(sheets, results.SheetFreeText) {
+		t.Fatalf("the Telegram XLSX is not de-identified: sheets %v, columns %v", sheets, rows[0])
 	}
 
 	// The admin: all municipalities, and the comparison.
