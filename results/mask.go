@@ -14,6 +14,7 @@ const (
 	maskPhone  = "[phone]"
 	maskID     = "[code]"
 	maskNumber = "[number]"
+	maskDate   = "[date]"
 )
 
 // maskRules are applied in order: e-mail addresses before @handles (an
@@ -32,6 +33,8 @@ func maskRules() []maskRule {
 		{regexp.MustCompile(`(?i)[\p{L}\p{Nd}._%+\-]+@[\p{L}\p{Nd}\-]+(?:\.[\p{L}\p{Nd}\-]+)+`), maskEmail},
 		{regexp.MustCompile(`(?i)\b(?:https?://|www\.|t\.me/)\S+`), maskURL},
 		{regexp.MustCompile(`@[A-Za-z][A-Za-z0-9_]{3,}`), maskHandle},
+		// Full dates (a birth date identifies): 12/05/1985, 1.2.90, 2019-05-12.
+		{regexp.MustCompile(`\p{Nd}{1,2}[./\-]\p{Nd}{1,2}[./\-]\p{Nd}{2,4}|\p{Nd}{4}-\p{Nd}{1,2}-\p{Nd}{1,2}`), maskDate},
 		// A word of 6 or more letters and digits holding at least 3 digits
 		// and a letter (checked in maskCodes).
 		{regexp.MustCompile(`[\p{L}\p{Nd}]{6,}`), ""},
@@ -53,7 +56,7 @@ type Masker struct {
 func NewMasker() *Masker { return &Masker{rules: maskRules()} }
 
 // Mask replaces, in a free-text answer, e-mail addresses, links, Telegram
-// @accounts, phone numbers (7+ digits with separators), document-like
+// @accounts, full dates, phone numbers (7+ digits with separators), document-like
 // codes (6+ letters and digits mixed, with at least 3 digits: tax codes,
 // permit, passport and bank numbers) and runs of 5 or more digits with
 // placeholders such as "[phone]". What cannot be recognised (a name, a

@@ -29,6 +29,10 @@ func TestMaskFreeText(t *testing.T) {
 		{"t.me link", "t.me/mariorossi", "[link]"},
 		{"word with one digit stays", "covid19", "covid19"},
 		{"two numbers with words", "ho 2 figli di 5 e 7 anni", "ho 2 figli di 5 e 7 anni"},
+		{"birth date", "nato il 12/05/1985 a Lagos", "nato il [date] a Lagos"},
+		{"short date", "arrivato il 1.2.19", "arrivato il [date]"},
+		{"iso date", "scadenza 2027-03-31", "scadenza [date]"},
+		{"month and year stay", "da 05/2019", "da 05/2019"},
 		{"several in one", "a@b.it, 333 1234567, 12345", "[email], [phone], [number]"},
 	} {
 		if got := m.Mask(c.in); got != c.want {
