@@ -1,6 +1,9 @@
 package results
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 func TestMaskFreeText(t *testing.T) {
 	t.Parallel()
@@ -39,4 +42,21 @@ func TestMaskFreeText(t *testing.T) {
 			t.Errorf("%s: Mask(%q) = %q, want %q", c.name, c.in, got, c.want)
 		}
 	}
+}
+
+// FuzzMask: whatever the text, what Mask returns holds no run of 5 or more
+// digits (of any script) and no e-mail address.
+func FuzzMask(f *testing.F) {
+	for _, s := range []string{"", "333 1234567", "a@b.it", "٠٥٥١٢٣٤٥٦٧", "RSSMRA85T10A562S", "12/05/1985", "1 2 3 4 5 6 7 8", "x@y.z@w.it 12345"} {
+		f.Add(s)
+	}
+	m := NewMasker()
+	digits := regexp.MustCompile(`\p{Nd}{5,}`)
+	email := regexp.MustCompile(`[\p{L}\p{Nd}._%+\-]+@[\p{L}\p{Nd}\-]+(?:\.[\p{L}\p{Nd}\-]+)+`)
+	f.Fuzz(func(t *testing.T, s string) {
+		out := m.Mask(s)
+		if digits.MatchString(out) || email.MatchString(out) {
+			t.Fatalf("Mask(%q) = %q", s, out)
+		}
+	})
 }
