@@ -9,7 +9,7 @@ import (
 	_ "embed"
 	"fmt"
 	"image"
-	"image/color"
+	"image/draw"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -89,28 +89,33 @@ func Compare(t testing.TB, got image.Image, path string, update bool) {
 // than PixelTolerance, and their share of the image; -1 when the sizes
 // differ.
 func Diff(a, b image.Image) (int, float64) {
-	ra, rb := a.Bounds(), b.Bounds()
-	if ra.Size() != rb.Size() {
+	ga, gb := gray(a), gray(b)
+	if ga.Rect.Size() != gb.Rect.Size() {
 		return -1, 1
 	}
 	n := 0
-	for y := 0; y < ra.Dy(); y++ {
-		for x := 0; x < ra.Dx(); x++ {
-			ga := color.GrayModel.Convert(a.At(ra.Min.X+x, ra.Min.Y+y)).(color.Gray).Y
-			gb := color.GrayModel.Convert(b.At(rb.Min.X+x, rb.Min.Y+y)).(color.Gray).Y
-			d := int(ga) - int(gb)
-			if d > PixelTolerance || d < -PixelTolerance {
-				n++
-			}
+	for i := range ga.Pix {
+		d := int(ga.Pix[i]) - int(gb.Pix[i])
+		if d > PixelTolerance || d < -PixelTolerance {
+			n++
 		}
 	}
-	return n, float64(n) / float64(ra.Dx()*ra.Dy())
+	return n, float64(n) / float64(len(ga.Pix))
+}
+
+// gray converts img to grey levels, at the origin: references are kept
+// in grey (a third of the size), which is what Diff compares.
+func gray(img image.Image) *image.Gray {
+	b := img.Bounds()
+	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(g, g.Rect, img, b.Min, draw.Src)
+	return g
 }
 
 func writePNG(path string, img image.Image) error {
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(&buf, img); err != nil {
+	if err := enc.Encode(&buf, gray(img)); err != nil {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
