@@ -107,10 +107,21 @@ type rect struct {
 	X0, Y0, X1, Y1 int
 }
 
-// render draws the chart as a PNG and returns where its bars are. Texts
-// are shaped in the chart's language (Arabic joined, Indic conjuncts…);
-// in a right-to-left language they are aligned to the right.
+// render draws the chart as a PNG and returns where its bars are.
 func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
+	img, rects := c.draw(fs)
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, nil, fmt.Errorf("results: chart: %w", err)
+	}
+	return buf.Bytes(), rects, nil
+}
+
+// draw draws the chart and returns where its bars are. Texts are shaped
+// in the chart's language (Arabic joined, Indic conjuncts…); in a
+// right-to-left language they are aligned to the right.
+func (c *barChart) draw(fs *fonts) (*image.RGBA, []rect) {
 	ts := fs.ts
 	title := typeset.Style{Size: titleSize, Bold: true, Lang: c.Lang}
 	label := typeset.Style{Size: labelSize, Lang: c.Lang}
@@ -224,12 +235,7 @@ func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
 		text(l, greyColor, chartMargin, inner, y)
 		y += 8
 	}
-	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(&buf, img); err != nil {
-		return nil, nil, fmt.Errorf("results: chart: %w", err)
-	}
-	return buf.Bytes(), rects, nil
+	return img, rects
 }
 
 func trimFloat(v float64) string {
