@@ -39,8 +39,19 @@ import (
 
 //go:generate go run subset_gen.go
 
-//go:embed fonts/*.ttf fonts/*.otf
+//go:embed fonts/*.ttf fonts/*.otf fonts/OFL.txt
 var files embed.FS
+
+// Licence is the fonts' licence (the SIL Open Font License 1.1 with their
+// copyright notices), shipped in the binary with them as the licence
+// asks; the fonts' own name tables carry the same notices.
+func Licence() string {
+	b, err := files.ReadFile("fonts/OFL.txt")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
 
 // Font files, by role.
 const (

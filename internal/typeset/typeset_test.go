@@ -280,3 +280,13 @@ func TestCompareSeesOneGlyph(t *testing.T) {
 		}
 	}
 }
+
+// The licence travels with the fonts.
+func TestLicence(t *testing.T) {
+	l := Licence()
+	for _, want := range []string{"SIL OPEN FONT LICENSE Version 1.1", "Noto Sans CJK SC", "Noto Nastaliq Urdu", "TERMINATION"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("licence lacks %q", want)
+		}
+	}
+}
