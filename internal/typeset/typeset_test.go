@@ -290,3 +290,45 @@ func TestLicence(t *testing.T) {
 		}
 	}
 }
+
+// Numbers inside right-to-left text keep their left-to-right order, and
+// sit at the visual end of the words they follow.
+func TestNumbersInRTL(t *testing.T) {
+	ts := newT(t)
+	for _, c := range []struct{ lang, text string }{{"ar", "عمري 25 سنة"}, {"fa", "سن من ۲۵ سال"}, {"ur", "عمر 25 سال"}} {
+		l := ts.Shape(Style{Size: 40, Lang: c.lang}, c.text)
+		var digits []rune
+		for _, r := range c.text {
+			if unicode.IsDigit(r) {
+				digits = append(digits, r)
+			}
+		}
+		// The digits' glyphs in visual order, and where the number and
+		// the first word (the text's first character) stand.
+		var seen []rune
+		x, numX, firstX := 0, -1, -1
+		for _, run := range l.runs {
+			for _, g := range run.Glyphs {
+				for _, d := range digits {
+					if id, ok := run.Face.NominalGlyph(d); ok && id == g.GlyphID && !slices.Contains(seen, d) {
+						seen = append(seen, d)
+						if numX < 0 {
+							numX = x
+						}
+					}
+				}
+				if g.TextIndex() == 0 {
+					firstX = x
+				}
+				x += g.Advance.Round()
+			}
+		}
+		if string(seen) != string(digits) {
+			t.Errorf("%s %q: digits drawn as %q, want %q left to right", c.lang, c.text, string(seen), string(digits))
+		}
+		// The number is the second word: it stands left of the first.
+		if numX < 0 || firstX < 0 || numX >= firstX {
+			t.Errorf("%s %q: number at x=%d, first word at x=%d: not right to left", c.lang, c.text, numX, firstX)
+		}
+	}
+}
