@@ -131,7 +131,13 @@ func (c *barChart) draw(fs *fonts) (*image.RGBA, []rect) {
 	noteLines := ts.Wrap(small, c.Note, inner)
 
 	// Heights first, then draw.
-	h := chartMargin + len(titleLines)*(titleSize+10) + 10
+	// lead is the room a wrapped line takes: size+gap, more for a
+	// script that reaches far above and below (Urdu's Nastaliq).
+	lead := func(l *typeset.Line, size, gap int) int { return max(size+gap, l.Height()*9/10) }
+	h := chartMargin + 10
+	for _, l := range titleLines {
+		h += lead(l, titleSize, 10)
+	}
 	legendH := len(c.Legend) * (labelSize + 14)
 	h += legendH + 20
 	plotTop := h
@@ -140,7 +146,10 @@ func (c *barChart) draw(fs *fonts) (*image.RGBA, []rect) {
 	}
 	plotBottom := h
 	h += smallSize + 20 // axis labels
-	h += len(noteLines)*(smallSize+8) + chartMargin
+	for _, l := range noteLines {
+		h += lead(l, smallSize, 8)
+	}
+	h += chartMargin
 
 	img := image.NewRGBA(image.Rect(0, 0, chartWidth, h))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
@@ -158,7 +167,7 @@ func (c *barChart) draw(fs *fonts) (*image.RGBA, []rect) {
 
 	y := chartMargin
 	for _, l := range titleLines {
-		y += titleSize
+		y += lead(l, titleSize, 10) - 10
 		text(l, inkColor, chartMargin, inner, y)
 		y += 10
 	}
@@ -231,7 +240,7 @@ func (c *barChart) draw(fs *fonts) (*image.RGBA, []rect) {
 	}
 	y = plotBottom + smallSize + 20
 	for _, l := range noteLines {
-		y += smallSize
+		y += lead(l, smallSize, 8) - 8
 		text(l, greyColor, chartMargin, inner, y)
 		y += 8
 	}
