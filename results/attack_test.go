@@ -99,10 +99,10 @@ func (k naive) bounds(c Count) (int64, int64) {
 
 // attack is one scenario over one dataset.
 type attack struct {
-	atoms []int64  // true counts
-	keys  []int64  // sums of the atoms' record keys
+	atoms []int64    // true counts
+	keys  []int64    // sums of the atoms' record keys
 	dom   [][2]int64 // what the attacker knows of each atom a priori: [lo, hi], hi < 0 for no bound
-	views []uint64 // published views: sets of atoms
+	views []uint64   // published views: sets of atoms
 	exact []exactSum
 	// targets are the sets of atoms whose true count the attacker is
 	// after; every published view is one too.
