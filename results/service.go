@@ -221,9 +221,27 @@ func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 		return nil, err
 	}
 	sc.Municipality = 0
-	ms, err := s.db.ResultsByMunicipality(ctx, sc)
+	counted, err := s.db.ResultsByMunicipality(ctx, sc)
 	if err != nil {
 		return nil, err
+	}
+	// Every municipality, those without interviews too: a zero must look
+	// like a small count, not be told by its absence.
+	all, err := s.db.Municipalities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int64]pgstore.MunicipalityTotals{}
+	for _, m := range counted {
+		byID[m.ID] = m
+	}
+	var ms []pgstore.MunicipalityTotals
+	for _, m := range all { // by name
+		t, ok := byID[m.ID]
+		if !ok {
+			t = pgstore.MunicipalityTotals{ID: m.ID, ISTAT: m.ISTAT, Name: m.Name}
+		}
+		ms = append(ms, t)
 	}
 	var choices []pgstore.ChoiceCount
 	if p := priorityQuestion(form); p != "" {
