@@ -12,6 +12,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
 )
@@ -103,6 +104,18 @@ func (w *world) seed(t testing.TB, n, days int, seed uint64, istat ...string) (c
 	}
 	w.fixKeys(t)
 	return len(cs), len(as)
+}
+
+// manager stores a manager of municipality muni and returns them as a
+// member (the audit log refers to staff).
+func (w *world) manager(t testing.TB, muni int64) staff.Member {
+	t.Helper()
+	var id int64
+	if err := w.pool.QueryRow(ctx, `INSERT INTO staff (telegram_user_id, role, municipality_id) VALUES ($1, 'manager', $2) RETURNING id`,
+		7_300_000+muni, muni).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return staff.Member{ID: id, Role: staff.RoleManager, MunicipalityID: muni}
 }
 
 // fixKeys replaces the random record keys by ones derived from the ids

@@ -50,3 +50,43 @@ func TestPerturbUnbiased(t *testing.T) {
 		t.Error("CellKey does not reduce mod K")
 	}
 }
+
+// TestSQLProtect: the BI views' reporting.protect gives what Protect gives
+// (the same published value for the same records in /results and in BI).
+func TestSQLProtect(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ns, ks []int64
+	for i := range 3000 {
+		n := rng.Int64N(60)
+		if i%10 == 0 {
+			n = rng.Int64N(100000)
+		}
+		k := rng.Int64N(1<<40) - 1<<39
+		if i%7 == 0 {
+			k = rng.Int64N(CellKeyModulus)
+		}
+		ns, ks = append(ns, n), append(ks, k)
+	}
+	rows, err := w.pool.Query(ctx, "SELECT reporting.protect(n, k) FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS x (n, k, i) ORDER BY i", ns, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		var p *int64
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		want := Protect(ns[i], ks[i], 5)
+		if (p == nil) != !want.Visible() || p != nil && *p != want.N {
+			t.Errorf("reporting.protect(%d, %d) = %v, Protect %+v", ns[i], ks[i], p, want)
+		}
+		i++
+	}
+	if rows.Err() != nil || i != len(ns) {
+		t.Fatal(rows.Err(), i)
+	}
+}

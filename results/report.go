@@ -49,8 +49,9 @@ type Report struct {
 	Funnel        Breakdown // abandoned interviews by last question (a partition), in form order
 }
 
-// Empty reports whether nothing at all was counted.
-func (r *Report) Empty() bool { return r.Completed.N == 0 && r.Abandoned.N == 0 }
+// Empty reports whether nothing may be shown: completed and abandoned
+// interviews are both below the threshold (perhaps none).
+func (r *Report) Empty() bool { return !r.Completed.Visible() && !r.Abandoned.Visible() }
 
 // priorityQuestion returns the question in which respondents name their
 // priorities: priorita (immigrants) or priorita_interventi (operators).

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -167,7 +166,7 @@ func TestSummaryText(t *testing.T) {
 	w.seed(t, 220, 60, 7, "100005", "058091")
 	s := w.service(t, 5)
 	prato := w.munis["100005"]
-	m := staff.Member{ID: 1, Role: staff.RoleManager, MunicipalityID: prato}
+	m := w.manager(t, prato)
 	for _, lang := range []string{"it", "en"} {
 		f := s.defaultFilter(m)
 		msg, err := s.summary(ctx, lang, m, f)
@@ -218,6 +217,11 @@ func TestSummaryText(t *testing.T) {
 			t.Errorf("manager's keyboard has %d rows", len(kb))
 		}
 	}
+	// Each summary shown was audited: who, which filter.
+	if n := w.count(t, `SELECT count(*) FROM audit_log WHERE action = 'results.view' AND actor_id = $1
+		AND detail->>'view' = 'summary' AND (detail->>'municipality_id')::bigint = $2 AND detail->>'form' = 'immigrati'`, m.ID, prato); n != 2 {
+		t.Errorf("%d audit entries for 2 summaries", n)
+	}
 }
 
 func golden(t *testing.T, name, got string) {
@@ -242,30 +246,40 @@ func golden(t *testing.T, name, got string) {
 }
 
 // TestSmallMunicipality: a place with a handful of interviews shows
-// marks, not numbers, and no share that would reveal them.
+// marks, not numbers, and no share that would reveal them; with both
+// counts below the threshold it says only that (perhaps none: a zero and a
+// small count read the same).
 func TestSmallMunicipality(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.seed(t, 9, 30, 3, "100005")
 	s := w.service(t, 5)
 	f := Filter{Form: "immigrati", Municipality: w.munis["100005"]}
-	rep, err := s.Report(ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Completed.N >= 5 {
-		t.Skipf("the seed made %d completed interviews", rep.Completed.N)
-	}
-	if rep.Completed.Visible() || rep.RateShown || rep.MedianShown {
+	form := w.lib.Latest("immigrati")
+	down := int64(4_000_000_000) // a cell key that rounds every remainder down
+	tot := pgstore.Totals{Completed: 3, CompletedKey: down, Languages: map[string]int64{"it": 2, "ar": 1},
+		LanguageKeys: map[string]int64{"it": down, "ar": down}, MedianSeconds: 300, Abandoned: 12, AbandonedKey: down,
+		Funnel: map[string]int64{"consenso": 12}, FunnelKeys: map[string]int64{"consenso": down}}
+	choices := []pgstore.ChoiceCount{{Question: "priorita", Choice: "", N: 3, Key: down}, {Question: "priorita", Choice: "casa", N: 3, Key: 1}}
+	rep := buildReport(form, f, tot, choices, 5)
+	if rep.Completed.Visible() || rep.RateShown || rep.MedianShown || !rep.Abandoned.Visible() || rep.Abandoned.N != 10 {
 		t.Fatalf("small counts shown: %+v", rep)
 	}
+	if rep.Priorities.Items[0].Count.Visible() {
+		t.Fatalf("a cell of a hidden population shown: %+v", rep.Priorities.Items[0])
+	}
 	d, _ := s.describe(ctx, "en", f)
-	text := s.summaryText("en", w.lib.Latest("immigrati"), rep, d)
+	text := s.summaryText("en", form, rep, d)
 	if !strings.Contains(text, "Completed interviews: <b>&lt;5</b>") || strings.Contains(text, "%") {
 		t.Fatalf("small municipality summary:\n%s", text)
 	}
 	if !strings.Contains(text, "fewer than 5 answers each") {
 		t.Errorf("no too-few note:\n%s", text)
+	}
+	tot.Abandoned = 2
+	rep = buildReport(form, f, tot, choices, 5)
+	text = s.summaryText("en", form, rep, d)
+	if !rep.Empty() || !strings.Contains(text, "Fewer than 5 interviews completed and fewer than 5 abandoned") || strings.Contains(text, "2") {
+		t.Fatalf("empty summary:\n%s", text)
 	}
 }
 

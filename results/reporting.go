@@ -10,12 +10,15 @@ import (
 )
 
 // ReportingRows returns the questions of every questionnaire (the newest
-// version of each question) and the labels of questions and choices in the
-// staff languages, for the BI views' reporting.questions and
-// reporting.labels: labels live in locales/, not in the database.
-func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.ReportingQuestion, []pgstore.ReportingLabel) {
+// version of each question), the labels of questions and choices in the
+// staff languages, and the groups of choices that have a `macro` column
+// (countries → macro-areas), for the BI views' reporting.questions,
+// reporting.labels and reporting.choice_groups: labels live in locales/,
+// not in the database.
+func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.ReportingQuestion, []pgstore.ReportingLabel, []pgstore.ReportingGroup) {
 	var qs []pgstore.ReportingQuestion
 	var ls []pgstore.ReportingLabel
+	var gs []pgstore.ReportingGroup
 	seen := map[string]bool{}
 	forms := lib.Forms()
 	for i := len(forms) - 1; i >= 0; i-- { // newest versions first
@@ -34,6 +37,13 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 				rq.Section = q.Groups[0].Name
 			}
 			qs = append(qs, rq)
+			if q.List != nil {
+				for _, ch := range q.List.Choices {
+					if g := ch.Filter["macro"]; g != "" {
+						gs = append(gs, pgstore.ReportingGroup{Form: f.ID, Question: q.Name, Choice: ch.Name, Group: g})
+					}
+				}
+			}
 			for _, lang := range locales.StaffLanguages {
 				if cat.Has(lang, q.Label) {
 					ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Lang: lang, Label: plainText(cat, lang, q.Label)})
@@ -50,7 +60,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 			}
 		}
 	}
-	return qs, ls
+	return qs, ls, gs
 }
 
 func plainText(cat *locales.Catalog, lang, id string) string {
@@ -60,6 +70,6 @@ func plainText(cat *locales.Catalog, lang, id string) string {
 // SyncReporting refreshes the questions and labels the BI views join with
 // (needsbot does it at every start).
 func (s *Service) SyncReporting(ctx context.Context) error {
-	qs, ls := ReportingRows(s.forms, s.cat)
-	return s.db.SyncReporting(ctx, qs, ls)
+	qs, ls, gs := ReportingRows(s.forms, s.cat)
+	return s.db.SyncReporting(ctx, qs, ls, gs)
 }

@@ -221,9 +221,27 @@ func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 		return nil, err
 	}
 	sc.Municipality = 0
-	ms, err := s.db.ResultsByMunicipality(ctx, sc)
+	counted, err := s.db.ResultsByMunicipality(ctx, sc)
 	if err != nil {
 		return nil, err
+	}
+	// Every municipality, those without interviews too: a zero must look
+	// like a small count, not be told by its absence.
+	all, err := s.db.Municipalities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int64]pgstore.MunicipalityTotals{}
+	for _, m := range counted {
+		byID[m.ID] = m
+	}
+	var ms []pgstore.MunicipalityTotals
+	for _, m := range all { // by name
+		t, ok := byID[m.ID]
+		if !ok {
+			t = pgstore.MunicipalityTotals{ID: m.ID, ISTAT: m.ISTAT, Name: m.Name}
+		}
+		ms = append(ms, t)
 	}
 	var choices []pgstore.ChoiceCount
 	if p := priorityQuestion(form); p != "" {
@@ -349,11 +367,19 @@ func (s *Service) Callback(ctx context.Context, r *bot.Request, m staff.Member, 
 			werr = r.Sender.EditKeyboard(ctx, r.Chat, msgID, kb)
 		}
 	case verbChart:
-		werr = s.sendCharts(ctx, r, lang, f)
+		if werr = s.auditView(ctx, m, "charts", f); werr == nil {
+			werr = s.sendCharts(ctx, r, lang, f)
+		}
 	case verbFunnel:
-		werr = s.sendFunnel(ctx, r, lang, f)
+		if werr = s.auditView(ctx, m, "funnel", f); werr == nil {
+			werr = s.sendFunnel(ctx, r, lang, f)
+		}
 	case verbCompare:
-		werr = s.sendCompare(ctx, r, lang, f)
+		g := f
+		g.Municipality = 0 // the comparison covers every municipality
+		if werr = s.auditView(ctx, m, "compare", g); werr == nil {
+			werr = s.sendCompare(ctx, r, lang, f)
+		}
 	}
 	if werr != nil {
 		return s.fail(ctx, r, lang, werr)
@@ -394,6 +420,9 @@ func (s *Service) summary(ctx context.Context, lang string, m staff.Member, f Fi
 	if err := s.authorize(m, f); err != nil {
 		return bot.Message{}, err
 	}
+	if err := s.auditView(ctx, m, "summary", f); err != nil {
+		return bot.Message{}, err
+	}
 	rep, err := s.Report(ctx, f)
 	if err != nil {
 		return bot.Message{}, err
@@ -407,6 +436,25 @@ func (s *Service) summary(ctx context.Context, lang string, m staff.Member, f Fi
 		return bot.Message{}, err
 	}
 	return bot.Message{Text: s.summaryText(lang, s.forms.Latest(f.Form), rep, d), Keyboard: kb}, nil
+}
+
+// auditView records in the audit log that m is shown a results view for
+// f (who, which view, which filter), before it is shown: a view that
+// cannot be audited is not shown. Like exports, so that repeated
+// differencing leaves a trace.
+func (s *Service) auditView(ctx context.Context, m staff.Member, view string, f Filter) error {
+	d := map[string]any{"view": view, "form": f.Form, "days": f.Days, "municipality_id": f.Municipality}
+	if f.Service != 0 {
+		d["service_id"] = f.Service
+	}
+	if f.Language != "" {
+		d["language"] = f.Language
+	}
+	id := m.ID
+	if err := s.db.Audit(ctx, &id, "results.view", d); err != nil {
+		return fmt.Errorf("results: view not audited: %w", err)
+	}
+	return nil
 }
 
 // keys builds buttons, stopping at the first that cannot be encoded.

@@ -271,7 +271,7 @@ func (s *Service) summaryText(lang string, f *dialog.Form, rep *Report, d descri
 	var b strings.Builder
 	b.WriteString(s.header(lang, s.text(lang, msgTitle, map[string]any{"Place": d.Place}), d))
 	if rep.Empty() {
-		b.WriteString(s.text(lang, msgEmpty, nil))
+		b.WriteString(s.text(lang, msgEmpty, map[string]any{"Min": s.limit()}))
 		return b.String()
 	}
 	notShown := s.plain(lang, msgNotShown, nil)
@@ -399,8 +399,8 @@ func (s *Service) funnelText(lang string, f *dialog.Form, rep *Report, d describ
 	var b strings.Builder
 	b.WriteString(s.header(lang, s.text(lang, msgFunnelTitle, map[string]any{"Place": d.Place,
 		"N": s.countText(lang, rep.Funnel.Total)}), d))
-	if rep.Funnel.Total.N == 0 {
-		b.WriteString(s.text(lang, msgFunnelNone, nil))
+	if !rep.Funnel.Total.Visible() {
+		b.WriteString(s.text(lang, msgFunnelNone, map[string]any{"Min": s.limit()}))
 		return b.String()
 	}
 	for _, it := range rep.Funnel.Items {
@@ -425,7 +425,7 @@ func (s *Service) compareText(lang string, f *dialog.Form, c *Comparison, d desc
 	var b strings.Builder
 	b.WriteString(s.header(lang, s.text(lang, msgCompareTitle, nil), d))
 	if len(c.Columns) == 0 {
-		b.WriteString(s.text(lang, msgEmpty, nil))
+		b.WriteString(s.text(lang, msgEmpty, map[string]any{"Min": s.limit()}))
 		return b.String()
 	}
 	notShown := s.plain(lang, msgNotShown, nil)

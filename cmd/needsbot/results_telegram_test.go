@@ -129,6 +129,19 @@ func TestEndToEndResults(t *testing.T) {
 		t.Fatalf("funnel:\n%s", last.Text)
 	}
 
+	// Every view is audit-logged: who, which view, which filter.
+	for _, v := range []struct {
+		view string
+		days int
+		n    int
+	}{{"summary", 0, 1}, {"summary", 30, 1}, {"charts", 30, 1}, {"funnel", 30, 1}} {
+		if n := h.count(`SELECT count(*) FROM audit_log WHERE action = 'results.view' AND actor_id = $1
+			AND detail->>'view' = $2 AND (detail->>'days')::int = $3 AND detail->>'form' = 'immigrati'
+			AND (detail->>'municipality_id')::bigint = $4`, managerID, v.view, v.days, prato); n != v.n {
+			t.Errorf("%d audit entries for the %s view of %d days, want %d", n, v.view, v.days, v.n)
+		}
+	}
+
 	// CSV of the last 30 days in Prato: de-identified, a zip of the rows
 	// and of the free texts.
 	m.tap("⬇️ CSV")

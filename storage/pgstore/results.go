@@ -501,9 +501,16 @@ type ReportingLabel struct {
 	Form, Question, Choice, Lang, Label string
 }
 
-// SyncReporting replaces the questions and labels the BI views join with.
-// Replicas starting together take turns (an advisory lock).
-func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, labels []ReportingLabel) error {
+// ReportingGroup puts a choice into a group the analysts' row-level BI
+// views show instead of it (a country's macro-area: reporting.choice_groups).
+type ReportingGroup struct {
+	Form, Question, Choice, Group string
+}
+
+// SyncReporting replaces the questions, labels and choice groups the BI
+// views join with. Replicas starting together take turns (an advisory
+// lock).
+func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, labels []ReportingLabel, groups []ReportingGroup) error {
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockID+1); err != nil {
 			return err
@@ -512,6 +519,16 @@ func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, l
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM reporting.labels"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM reporting.choice_groups"); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"reporting", "choice_groups"}, []string{"form", "question", "choice", "grp"},
+			pgx.CopyFromSlice(len(groups), func(i int) ([]any, error) {
+				g := groups[i]
+				return []any{g.Form, g.Question, g.Choice, g.Group}, nil
+			})); err != nil {
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"reporting", "questions"},

@@ -134,3 +134,224 @@ CREATE TRIGGER results_rollup_update_after
 TRUNCATE results_rollup;
 INSERT INTO results_rollup (form, dim, dim_value, municipality_id, day, question, choice, n, k)
 SELECT * FROM results_rollup_all();
+
+-- ------------------------------------------------------------- reporting
+-- The BI views split (docs/bi.md): needsbot_reader gets aggregated counts,
+-- perturbed like /results (the same cell keys, so a BI cell and a /results
+-- cell over the same records show the same value); row-level views, without
+-- response ids, with dates as days and countries as macro-areas, are only
+-- for needsbot_analyst, a role granted separately. Default-deny: a role
+-- sees a municipality only when reporting.access names it (or a role it is
+-- a member of) — whoever it is, superusers and the application included.
+
+-- A random reference for the analysts' row-level views: not the response
+-- id, not derived from anything, unknown outside the database.
+ALTER TABLE responses ADD COLUMN ref uuid NOT NULL DEFAULT gen_random_uuid();
+
+-- The threshold BI counts show below (NULL), as NEEDSBOT_MIN_CELL does for
+-- /results: set it to the same value (docs/bi.md).
+CREATE TABLE reporting.parameters (
+    one       boolean PRIMARY KEY DEFAULT true CHECK (one),
+    min_cell  integer NOT NULL DEFAULT 5 CHECK (min_cell >= 3)
+);
+INSERT INTO reporting.parameters DEFAULT VALUES;
+
+-- results.Protect in SQL: n records whose keys sum to k, rounded to a
+-- multiple of 5 (up when (k mod 2^32)/2^32 < (n mod 5)/5), NULL when below
+-- the threshold (min_cell rounded up to a multiple of 5). A test checks it
+-- against the Go function.
+-- +goose StatementBegin
+CREATE FUNCTION reporting.protect(n bigint, k bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN x.p < (SELECT (min_cell + 4) / 5 * 5 FROM reporting.parameters) THEN NULL ELSE x.p END
+    FROM (SELECT CASE WHEN coalesce(n, 0) <= 0 THEN 0
+                      ELSE n - n % 5 + CASE WHEN ((k % 4294967296 + 4294967296) % 4294967296) * 5 < (n % 5) * 4294967296
+                                            THEN 5 ELSE 0 END
+                 END AS p) x
+$$;
+-- +goose StatementEnd
+
+-- Which municipality and choices groups: the `macro` column of the
+-- choices (countries → macro-areas), filled with the questions and labels.
+CREATE TABLE reporting.choice_groups (
+    form      text NOT NULL,
+    question  text NOT NULL,
+    choice    text NOT NULL,
+    grp       text NOT NULL,
+    PRIMARY KEY (form, question, choice)
+);
+
+-- The row-level views of 00004 go: readers get aggregates only.
+DROP VIEW reporting.area_counts;
+DROP VIEW reporting.choice_counts;
+DROP VIEW reporting.responses;
+DROP VIEW reporting.answers;
+DROP VIEW reporting.answer_choices;
+DROP VIEW reporting.abandoned;
+
+-- Default-deny: a row naming the current user, or a role it is a member
+-- of. Superusers count as members of every role, so for them only a row
+-- naming them counts.
+CREATE OR REPLACE VIEW reporting.my_municipalities WITH (security_barrier) AS
+SELECT m.id
+FROM municipalities m
+WHERE EXISTS (
+        SELECT 1 FROM reporting.access a JOIN pg_roles ro ON ro.rolname = a.role_name
+        WHERE (a.role_name = current_user
+               OR pg_has_role(current_user, ro.oid, 'MEMBER')
+                  AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))
+          AND (a.municipality_id IS NULL OR a.municipality_id = m.id));
+DROP FUNCTION reporting.is_reader();
+
+-- Whole days before today (Rome), as /results.
+-- +goose StatementBegin
+CREATE FUNCTION reporting.today() RETURNS date
+LANGUAGE sql STABLE AS $$ SELECT (now() AT TIME ZONE 'Europe/Rome')::date $$;
+-- +goose StatementEnd
+
+-- Choice counts per questionnaire, municipality, month and breakdown
+-- (all, per service code, per interview language), perturbed: responses
+-- that chose the choice, answered = responses that answered the question.
+-- NULL: below the threshold.
+CREATE VIEW reporting.choice_counts WITH (security_barrier) AS
+WITH months AS (
+    SELECT t.form, t.dim, t.dim_value, t.municipality_id, date_trunc('month', t.day)::date AS month,
+           t.question, t.choice, sum(t.n)::bigint AS n, sum(t.k)::bigint AS k
+    FROM results_rollup t
+    WHERE t.day < reporting.today()
+      AND t.municipality_id IN (SELECT id FROM reporting.my_municipalities)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+)
+SELECT c.form, c.municipality_id, m.istat_code, m.name AS municipality, c.month,
+       CASE c.dim WHEN '-' THEN 'all' WHEN 's' THEN 'service' ELSE 'language' END AS breakdown,
+       CASE c.dim WHEN 's' THEN s.code ELSE c.dim_value END AS breakdown_value,
+       c.question, c.choice,
+       reporting.protect(c.n, c.k) AS responses,
+       reporting.protect(q.n, q.k) AS answered,
+       it.label AS label_it, en.label AS label_en
+FROM months c
+JOIN municipalities m ON m.id = c.municipality_id
+JOIN months q ON (q.form, q.dim, q.dim_value, q.municipality_id, q.month, q.question, q.choice)
+               = (c.form, c.dim, c.dim_value, c.municipality_id, c.month, c.question, '')
+LEFT JOIN services s ON c.dim = 's' AND s.id::text = c.dim_value
+LEFT JOIN reporting.labels it ON (it.form, it.question, it.choice, it.lang) = (c.form, c.question, c.choice, 'it')
+LEFT JOIN reporting.labels en ON (en.form, en.question, en.choice, en.lang) = (c.form, c.question, c.choice, 'en')
+WHERE c.choice <> '';
+
+-- The need areas (the shared `aree` list), every respondent of the month.
+CREATE VIEW reporting.area_counts WITH (security_barrier) AS
+SELECT c.form, c.municipality_id, c.istat_code, c.municipality, c.month,
+       c.question, c.choice AS area, c.responses, c.answered, c.label_it, c.label_en
+FROM reporting.choice_counts c
+JOIN reporting.questions q ON (q.form, q.question) = (c.form, c.question)
+WHERE q.list = 'aree' AND c.breakdown = 'all';
+
+-- Completed and abandoned interviews per questionnaire, municipality,
+-- month and breakdown, perturbed (NULL: below the threshold).
+CREATE VIEW reporting.interview_counts WITH (security_barrier) AS
+WITH c AS (
+    SELECT r.form, r.municipality_id, date_trunc('month', (r.completed_at AT TIME ZONE 'Europe/Rome'))::date AS month,
+           CASE WHEN GROUPING(s.code) = 0 THEN 'service' WHEN GROUPING(r.language) = 0 THEN 'language' ELSE 'all' END AS breakdown,
+           CASE WHEN GROUPING(s.code) = 0 THEN s.code WHEN GROUPING(r.language) = 0 THEN r.language ELSE '' END AS breakdown_value,
+           count(*) AS n, sum(r.rkey)::bigint AS k
+    FROM responses r LEFT JOIN services s ON s.id = r.service_id
+    WHERE (r.completed_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+      AND r.municipality_id IN (SELECT id FROM reporting.my_municipalities)
+    GROUP BY GROUPING SETS ((1, 2, 3), (1, 2, 3, s.code), (1, 2, 3, r.language))
+    HAVING NOT (GROUPING(s.code) = 0 AND s.code IS NULL)
+), a AS (
+    SELECT x.form, x.municipality_id, date_trunc('month', (x.abandoned_at AT TIME ZONE 'Europe/Rome'))::date AS month,
+           CASE WHEN GROUPING(s.code) = 0 THEN 'service' WHEN GROUPING(x.language) = 0 THEN 'language' ELSE 'all' END AS breakdown,
+           CASE WHEN GROUPING(s.code) = 0 THEN s.code WHEN GROUPING(x.language) = 0 THEN x.language ELSE '' END AS breakdown_value,
+           count(*) AS n, sum(x.rkey)::bigint AS k
+    FROM abandoned x LEFT JOIN services s ON s.id = x.service_id
+    WHERE (x.abandoned_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+      AND x.municipality_id IN (SELECT id FROM reporting.my_municipalities)
+    GROUP BY GROUPING SETS ((1, 2, 3), (1, 2, 3, s.code), (1, 2, 3, x.language))
+    HAVING NOT (GROUPING(s.code) = 0 AND s.code IS NULL)
+)
+SELECT coalesce(c.form, a.form) AS form, coalesce(c.municipality_id, a.municipality_id) AS municipality_id,
+       m.istat_code, m.name AS municipality, coalesce(c.month, a.month) AS month,
+       coalesce(c.breakdown, a.breakdown) AS breakdown, coalesce(c.breakdown_value, a.breakdown_value) AS breakdown_value,
+       reporting.protect(c.n, c.k) AS completed, reporting.protect(a.n, a.k) AS abandoned
+FROM c FULL JOIN a USING (form, municipality_id, month, breakdown, breakdown_value)
+JOIN municipalities m ON m.id = coalesce(c.municipality_id, a.municipality_id);
+
+-- Row-level views for needsbot_analyst only: no response id (ref is a
+-- random reference of its own), no pseudonym, invite or operator, days not
+-- times, durations in minutes, countries as macro-areas, no free text.
+CREATE VIEW reporting.analyst_responses WITH (security_barrier) AS
+SELECT r.ref AS response_ref, r.form, r.form_version, r.municipality_id, m.istat_code, m.name AS municipality,
+       s.code AS service, r.language, r.consent_version,
+       (r.completed_at AT TIME ZONE 'Europe/Rome')::date AS completed_day,
+       round(r.duration_s / 60.0)::integer AS duration_min
+FROM responses r
+JOIN municipalities m ON m.id = r.municipality_id
+LEFT JOIN services s ON s.id = r.service_id
+WHERE (r.completed_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+  AND r.municipality_id IN (SELECT id FROM reporting.my_municipalities);
+
+CREATE VIEW reporting.analyst_answers WITH (security_barrier) AS
+SELECT r.ref AS response_ref, r.form, a.question, coalesce(g.grp, a.value) AS value, a.value_num
+FROM answers a
+JOIN responses r ON r.id = a.response_id
+LEFT JOIN reporting.choice_groups g ON (g.form, g.question, g.choice) = (r.form, a.question, a.value)
+WHERE (r.completed_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+  AND r.municipality_id IN (SELECT id FROM reporting.my_municipalities)
+  AND (a.value_num IS NOT NULL
+       OR EXISTS (SELECT 1 FROM answer_choices c WHERE c.response_id = a.response_id AND c.question = a.question))
+  -- a grouped question never shows its ungrouped choices
+  AND (g.grp IS NOT NULL OR NOT EXISTS (SELECT 1 FROM reporting.choice_groups x WHERE (x.form, x.question) = (r.form, a.question)));
+
+CREATE VIEW reporting.analyst_answer_choices WITH (security_barrier) AS
+SELECT DISTINCT r.ref AS response_ref, r.form, c.question, coalesce(g.grp, c.choice) AS choice,
+       CASE WHEN g.grp IS NULL THEN it.label END AS label_it, CASE WHEN g.grp IS NULL THEN en.label END AS label_en
+FROM answer_choices c
+JOIN responses r ON r.id = c.response_id
+LEFT JOIN reporting.choice_groups g ON (g.form, g.question, g.choice) = (r.form, c.question, c.choice)
+LEFT JOIN reporting.labels it ON (it.form, it.question, it.choice, it.lang) = (r.form, c.question, c.choice, 'it')
+LEFT JOIN reporting.labels en ON (en.form, en.question, en.choice, en.lang) = (r.form, c.question, c.choice, 'en')
+WHERE (r.completed_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+  AND r.municipality_id IN (SELECT id FROM reporting.my_municipalities)
+  AND (g.grp IS NOT NULL OR NOT EXISTS (SELECT 1 FROM reporting.choice_groups x WHERE (x.form, x.question) = (r.form, c.question)));
+
+CREATE VIEW reporting.analyst_abandoned WITH (security_barrier) AS
+SELECT a.form, a.form_version, a.municipality_id, m.istat_code, m.name AS municipality,
+       s.code AS service, a.language, a.last_question,
+       (a.abandoned_at AT TIME ZONE 'Europe/Rome')::date AS abandoned_day
+FROM abandoned a
+JOIN municipalities m ON m.id = a.municipality_id
+LEFT JOIN services s ON s.id = a.service_id
+WHERE (a.abandoned_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+  AND a.municipality_id IN (SELECT id FROM reporting.my_municipalities);
+
+-- Grants (guarded as in 00004: a migrating user without CREATEROLE skips
+-- the roles, docs/bi.md repeats the statements).
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'needsbot_analyst') THEN
+        BEGIN
+            CREATE ROLE needsbot_analyst NOLOGIN;
+        EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN NULL;
+            WHEN insufficient_privilege THEN
+                RAISE NOTICE 'needsbot_analyst not created (no CREATEROLE privilege): see docs/bi.md';
+        END;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'needsbot_reader') THEN
+        GRANT USAGE ON SCHEMA reporting TO needsbot_reader;
+        GRANT SELECT ON reporting.municipalities, reporting.services, reporting.questions, reporting.labels,
+            reporting.parameters, reporting.choice_counts, reporting.area_counts, reporting.interview_counts
+            TO needsbot_reader;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'needsbot_analyst') THEN
+        GRANT USAGE ON SCHEMA reporting TO needsbot_analyst;
+        GRANT SELECT ON reporting.municipalities, reporting.services, reporting.questions, reporting.labels,
+            reporting.parameters, reporting.choice_groups, reporting.analyst_responses, reporting.analyst_answers,
+            reporting.analyst_answer_choices, reporting.analyst_abandoned
+            TO needsbot_analyst;
+    END IF;
+END
+$$;
+-- +goose StatementEnd
