@@ -141,11 +141,16 @@ func (s *Service) aggregateNote(sc pgstore.ResultsScope) []string {
 	return []string{
 		fmt.Sprintf("Totals only: the consent of questionnaire %q promises that answers are shown only as totals.", sc.Form),
 		fmt.Sprintf("Counts are protected like /results (docs/disclosure-control.md): perturbed by the cell-key method, and \"<%d\" is a count too small to show.", Threshold(s.minCell)),
-		"Free-text answers are not exported.",
+		"Free-text answers are not exported. Whole days only: today's interviews count from tomorrow.",
 	}
 }
 
 func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string, sc pgstore.ResultsScope, format string) (int, error) {
+	// Whole days only, like /results: two exports never differ by one
+	// known interview alone (docs/disclosure-control.md).
+	if until := Until(s.now()); sc.Until.IsZero() || sc.Until.After(until) {
+		sc.Until = until
+	}
 	a := newAggregates(s.forms, sc.Form)
 	n, err := s.db.ExportResponses(ctx, sc, func(r *pgstore.ExportRow) error {
 		a.add(r)
