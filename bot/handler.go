@@ -49,6 +49,11 @@ type Config struct {
 	Sender         *Sender
 	// Pseudonym maps a Telegram user id to the respondent's keyed pseudonym.
 	Pseudonym func(userID int64) string
+	// LogKey maps a chat id to the key that identifies it in log lines:
+	// keyed and domain-separated (never a prefix of the pseudonym stored
+	// with responses), so that logs cannot be joined with the database.
+	// Without it, logs say "?".
+	LogKey func(chat int64) string
 	Username  string // the bot's username, for /start@username
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -361,12 +366,12 @@ func (h *Handler) apply(ctx context.Context, ev event, deferAnswer bool) (Outcom
 	return t.dispatch(ctx)
 }
 
-// chatKey is a log-safe pseudonymous key for a chat.
+// chatKey is a log-safe pseudonymous key for a chat (Config.LogKey).
 func (h *Handler) chatKey(chat int64) string {
-	if h.cfg.Pseudonym == nil {
+	if h.cfg.LogKey == nil {
 		return "?"
 	}
-	p := h.cfg.Pseudonym(chat)
+	p := h.cfg.LogKey(chat)
 	return p[:min(12, len(p))]
 }
 

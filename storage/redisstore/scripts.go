@@ -105,16 +105,57 @@ end
 return 0
 `)
 
-// enqueueScript adds an outbox entry unless its key is already queued.
+// enqueueScript adds an outbox entry unless its key is already queued, and
+// indexes it under its owner (a tag derived from the respondent's
+// pseudonym) so that erasure finds it without reading payloads.
 //
-// KEYS: queue zset, payload hash. ARGV: key, payload, now (ms).
+// KEYS: queue zset, payload hash, owner hash (key → owner), owner set of
+// this entry's owner ("" owner: no index). ARGV: key, payload, now (ms),
+// owner.
 // Returns 1 when added, 0 when the key was already there.
 var enqueueScript = redis.NewScript(`
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  if ARGV[4] ~= '' then
+    redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+    redis.call('SADD', KEYS[4], ARGV[1])
+  end
   return 1
 end
 return 0
+`)
+
+// doneScript removes an outbox entry written to the system of record, and
+// its owner index entry.
+//
+// KEYS: queue zset, payload hash, owner hash. ARGV: key, owner set key
+// prefix.
+var doneScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+local o = redis.call('HGET', KEYS[3], ARGV[1])
+if o then
+  redis.call('SREM', ARGV[2] .. o, ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+end
+return 1
+`)
+
+// eraseOwnerScript deletes every outbox entry and dead letter of one owner.
+//
+// KEYS: queue zset, payload hash, dead-letter hash, dead-letter time zset,
+// owner hash, owner set. Returns how many entries it deleted.
+var eraseOwnerScript = redis.NewScript(`
+local ks = redis.call('SMEMBERS', KEYS[6])
+local n = 0
+for _, k in ipairs(ks) do
+  n = n + redis.call('HDEL', KEYS[2], k) + redis.call('HDEL', KEYS[3], k)
+  redis.call('ZREM', KEYS[1], k)
+  redis.call('ZREM', KEYS[4], k)
+  redis.call('HDEL', KEYS[5], k)
+end
+redis.call('DEL', KEYS[6])
+return n
 `)
 
 // pendingScript lists the oldest outbox entries.
@@ -136,12 +177,33 @@ return out
 `)
 
 // buryScript moves an outbox entry that a writer rejected for good to the
-// dead-letter hash.
+// dead letters, kept DeadTTL: each bury first drops dead letters older than
+// that (and the owner index entries of those), and the dead-letter keys
+// expire DeadTTL after the last bury.
 //
-// KEYS: queue zset, payload hash, dead-letter hash. ARGV: key.
+// KEYS: queue zset, payload hash, dead-letter hash, dead-letter time zset,
+// owner hash. ARGV: key, now (ms), oldest kept (ms), dead TTL (ms), owner
+// set key prefix.
 var buryScript = redis.NewScript(`
+local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
+for _, k in ipairs(old) do
+  redis.call('HDEL', KEYS[3], k)
+  redis.call('ZREM', KEYS[4], k)
+  local o = redis.call('HGET', KEYS[5], k)
+  if o then
+    redis.call('SREM', ARGV[5] .. o, k)
+    redis.call('HDEL', KEYS[5], k)
+  end
+end
 local p = redis.call('HGET', KEYS[2], ARGV[1])
-if p then redis.call('HSET', KEYS[3], ARGV[1], p) end
+if p then
+  redis.call('HSET', KEYS[3], ARGV[1], p)
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  local o = redis.call('HGET', KEYS[5], ARGV[1])
+  if o then redis.call('PEXPIRE', ARGV[5] .. o, ARGV[4]) end
+end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
