@@ -53,11 +53,14 @@ type Config struct {
 	// keyed and domain-separated (never a prefix of the pseudonym stored
 	// with responses), so that logs cannot be joined with the database.
 	// Without it, logs say "?".
-	LogKey func(chat int64) string
-	Username  string // the bot's username, for /start@username
-	Logger    *slog.Logger
-	Now       func() time.Time
-	Events    EventObserver
+	LogKey   func(chat int64) string
+	Username string // the bot's username, for /start@username
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Events   EventObserver
+	// Messages, when set, records the ids of the chat's messages so that
+	// /delete can delete them (48 h).
+	Messages MessageLog
 	// PopularLanguages, when set, lists a municipality's most used
 	// respondent languages (by its Postgres id), for the language menu.
 	PopularLanguages func(ctx context.Context, municipality string) []string
@@ -132,6 +135,7 @@ type event struct {
 	query    string // callback query id
 	data     string
 	msgID    int // the message a callback belongs to
+	inMsg    int // the person's own message (private chats), for /delete
 	bareCmd  bool
 }
 
@@ -171,6 +175,7 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			ev.text = m.Text
 			return ev
 		}
+		ev.inMsg = m.ID
 		switch {
 		case m.ForwardOrigin != nil:
 			ev.kind = evForward
@@ -331,6 +336,8 @@ type turn struct {
 	edits   []edit // messages to settle before the replies go out
 	cbPos   int    // position of the tapped button's question, -1 if none
 	saved   bool
+	sent    []int // ids of the messages sent in this turn, for /delete
+	erased  bool  // the respondent was erased: record nothing more
 }
 
 // edit is a message to change: its text, and its keyboard (none when nil).
@@ -358,12 +365,18 @@ func (h *Handler) apply(ctx context.Context, ev event, deferAnswer bool) (Outcom
 	t.state.Version = loaded.Version
 	t.form = h.formFor(t.state)
 	t.lang = h.lang(t.state.Lang, ev.langHint)
+	var out Outcome
 	if loaded.Seen == SeenApplied {
 		// Applied before, but its replies may never have gone out: show
 		// the current question again so nobody is left waiting.
-		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+		out, err = t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	} else {
+		out, err = t.dispatch(ctx)
 	}
-	return t.dispatch(ctx)
+	if err == nil {
+		t.recordMessages(ctx)
+	}
+	return out, err
 }
 
 // chatKey is a log-safe pseudonymous key for a chat (Config.LogKey).
@@ -418,7 +431,7 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 		case "skip":
 			return t.step(ctx, dialog.Input{Kind: dialog.InSkip}, true)
 		case "restart":
-			return t.step(ctx, dialog.Input{Kind: dialog.InRestart, Context: t.state.Context}, true)
+			return t.restart(ctx)
 		case "help":
 			t.say(ctx, MsgHelp)
 			return Outcome{}, nil
@@ -443,12 +456,31 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 	return Outcome{}, nil
 }
 
+// restart starts the interview again. Mid-interview it is the same
+// interview (the invite was checked when it began, and counted once). After
+// a finished one, a new interview needs the invite again — checked for
+// expiry, revocation and uses when the link is opened — so the stored
+// context (which no longer holds the invite anyway) is never reused.
+func (t *turn) restart(ctx context.Context) (Outcome, error) {
+	if t.state.Phase == dialog.PhaseDone {
+		if t.h.cfg.DefaultContext == nil {
+			t.say(ctx, MsgRestartLink)
+			return t.finish(ctx)
+		}
+		t.state.Context = t.h.cfg.DefaultContext
+	}
+	return t.step(ctx, dialog.Input{Kind: dialog.InRestart, Context: t.state.Context}, true)
+}
+
 // say sends one bot message in the turn's language; Telegram refusals are
 // logged, not retried.
 func (t *turn) say(ctx context.Context, id string) {
-	if _, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, Message{Text: t.h.r.Text(t.lang, id, nil)}); err != nil {
+	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, Message{Text: t.h.r.Text(t.lang, id, nil)})
+	if err != nil {
 		t.h.log.Warn("send failed", "chat", t.h.chatKey(t.ev.chat), "msg", id, "err", err)
+		return
 	}
+	t.sent = append(t.sent, msg)
 }
 
 func (t *turn) start(ctx context.Context) (Outcome, error) {
@@ -519,7 +551,10 @@ func (h *Handler) pseudonym(user int64) string {
 // picker sends the language menu: the language suggested by Telegram's
 // hint first, then the others in the usual order.
 func (t *turn) picker(ctx context.Context) (Outcome, error) {
-	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context))
+	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context))
+	if err == nil {
+		t.sent = append(t.sent, msg)
+	}
 	return Outcome{}, ignoreTelegram(err)
 }
 
@@ -565,7 +600,10 @@ func (t *turn) confirmDelete(ctx context.Context) (Outcome, error) {
 		{Text: t.h.r.Plain(t.lang, MsgDeleteYes, nil), Data: yes},
 		{Text: t.h.r.Plain(t.lang, MsgDeleteNo, nil), Data: no},
 	}}}
-	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
+	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
+	if err == nil {
+		t.sent = append(t.sent, msg)
+	}
 	return Outcome{}, ignoreTelegram(err)
 }
 
@@ -622,25 +660,4 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		in.Option = ""
 	}
 	return t.step(ctx, in, true)
-}
-
-func (t *turn) delete(ctx context.Context, yes bool) (Outcome, error) {
-	h, ev := t.h, t.ev
-	if ev.msgID != 0 {
-		t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: h.r.Text(t.lang, MsgDeleteConfirm, nil)}})
-	}
-	if !yes {
-		t.say(ctx, MsgDeleteCancelled)
-		return t.finish(ctx)
-	}
-	n, err := h.cfg.Responses.Erase(ctx, h.pseudonym(ev.user))
-	if err != nil {
-		return Outcome{}, fmt.Errorf("erase responses: %w", err)
-	}
-	if err := h.cfg.Sessions.Delete(ctx, ev.chat); err != nil {
-		return Outcome{}, fmt.Errorf("erase session: %w", err)
-	}
-	h.log.Info("respondent erased", "chat", h.chatKey(ev.chat), "responses", n)
-	t.say(ctx, MsgDeleteDone)
-	return t.finish(ctx)
 }

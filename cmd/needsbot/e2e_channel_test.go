@@ -243,8 +243,11 @@ func TestEndToEndJunkGroupsAndCommands(t *testing.T) {
 	r.tap("Da 18 a 24 anni")
 	r.send("/delete")
 	r.tap("Sì, cancella")
-	if !strings.Contains(u.Last().Text, "cancellate") {
-		t.Fatalf("delete: %q", u.Last().Text)
+	// The chat's messages of the last 48 hours (the bot's and the
+	// person's) are deleted; what is left says so.
+	if left := u.Messages(); len(left) != 2 || !strings.Contains(left[0].Text, "cancellate") ||
+		!strings.Contains(left[1].Text, "48 ore") {
+		t.Fatalf("after delete:\n%s", u.Transcript())
 	}
 	r.send("/start")
 	if !strings.Contains(u.Last().Text, "lingua") && len(r.labels()) < 10 {

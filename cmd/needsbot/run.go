@@ -158,7 +158,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
-	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL})
+	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
+		KeySecret: []byte(cfg.PseudonymKey)})
 	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
 	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms, log: log}
 
@@ -194,7 +195,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	a.handler = bot.NewHandler(bot.Config{
 		Staff: staffHandler, Invites: invites,
-		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses,
+		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Messages: messageLog{a.store},
 		Sender: a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym:        func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:           func(chat int64) string { return storage.Keyed(key, "log", chat) },

@@ -347,17 +347,23 @@ type SentMessage struct {
 	At time.Time
 }
 
-// RecordSent remembers the id of a message sent to chat now, for SentTTL
+// RecordSent remembers the ids of messages of chat sent now, for SentTTL
 // (at most the newest 200). Only message ids are kept, never their text.
-func (s *Store) RecordSent(ctx context.Context, chat int64, msgID int) error {
-	if msgID == 0 {
+func (s *Store) RecordSent(ctx context.Context, chat int64, msgIDs ...int) error {
+	now := s.now()
+	var zs []redis.Z
+	for _, id := range msgIDs {
+		if id != 0 {
+			zs = append(zs, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.Itoa(id)})
+		}
+	}
+	if len(zs) == 0 {
 		return nil
 	}
-	now := s.now()
 	key := s.sentKey(chat)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, key, "-inf", "("+strconv.FormatInt(now.Add(-SentTTL).UnixMilli(), 10))
-		p.ZAdd(ctx, key, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.Itoa(msgID)})
+		p.ZAdd(ctx, key, zs...)
 		p.ZRemRangeByRank(ctx, key, 0, -(sentMax + 1))
 		p.PExpire(ctx, key, SentTTL)
 		return nil
