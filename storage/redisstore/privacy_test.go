@@ -192,3 +192,29 @@ func TestEraseOwnerDeletesQueuedAndDeadEntries(t *testing.T) {
 		t.Fatalf("dead-letter hash TTL %s", ttl)
 	}
 }
+
+func TestIndexMemberGoesWithTheRecord(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{})
+	start := time.Now()
+	rec := &redisstore.AbandonRecord{Form: "f", MunicipalityID: 1, Language: "it", LastQuestion: "q", Started: start}
+	if err := s.Save(ctx, 12, 1, 0, 1, []byte("a"), rec); err != nil {
+		t.Fatal(err)
+	}
+	// A new interview replaces the record: one member, the new one.
+	rec2 := *rec
+	rec2.Started = start.Add(time.Minute)
+	if err := s.Save(ctx, 12, 2, 1, 2, []byte("b"), &rec2); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.ZCard(ctx, prefix+"abandon:due").Val(); n != 1 {
+		t.Fatalf("%d index members after a restart, want 1", n)
+	}
+	// Completion: no record, no member.
+	if err := s.SaveDone(ctx, 12, 3, 2, 3, []byte("done")); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.ZCard(ctx, prefix+"abandon:due").Val(); n != 0 {
+		t.Fatalf("%d index members after completion, want 0", n)
+	}
+}

@@ -34,10 +34,12 @@ return {seen, st[1], st[2], st[3] or '0'}
 // 8 seen TTL (ms), 9 last seen rank to drop (negative), 10 record JSON
 // ("" = delete the record), 11 record's interview (started ms), 12 fresh
 // random record id, 13 record TTL (ms).
-// Returns 1 when saved, 0 on a version conflict (nothing changed).
+// Returns {1, started} when saved, {0, ''} on a version conflict (nothing
+// changed); started is the interview (started ms) whose record was deleted
+// or replaced, '' when none: its abandonment index member is stale.
 var saveScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
-if cur ~= ARGV[1] then return 0 end
+if cur ~= ARGV[1] then return {0, ''} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
@@ -46,18 +48,21 @@ if ARGV[5] ~= '' then
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, ARGV[9])
   redis.call('PEXPIRE', KEYS[2], ARGV[8])
 end
+local old = redis.call('HGET', KEYS[3], 'st') or ''
 if ARGV[10] == '' then
   redis.call('DEL', KEYS[3])
-else
-  -- The id identifies one interview: keep it while the interview (its start)
-  -- is the same, take the fresh one when a new interview begins.
-  if redis.call('HGET', KEYS[3], 'st') ~= ARGV[11] then
-    redis.call('HSET', KEYS[3], 'id', ARGV[12], 'st', ARGV[11])
-  end
-  redis.call('HSET', KEYS[3], 'r', ARGV[10])
-  redis.call('PEXPIRE', KEYS[3], ARGV[13])
+  return {1, old}
 end
-return 1
+-- The id identifies one interview: keep it while the interview (its start)
+-- is the same, take the fresh one when a new interview begins.
+if old ~= ARGV[11] then
+  redis.call('HSET', KEYS[3], 'id', ARGV[12], 'st', ARGV[11])
+else
+  old = ''
+end
+redis.call('HSET', KEYS[3], 'r', ARGV[10])
+redis.call('PEXPIRE', KEYS[3], ARGV[13])
+return {1, old}
 `)
 
 // markSentScript records that an update's replies were sent, and the id of

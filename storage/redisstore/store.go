@@ -284,12 +284,23 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
 		}
 	}
-	ok, err := res.Int64()
+	reply, err := res.Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if ok != 1 {
+	if len(reply) != 2 {
+		return fmt.Errorf("redisstore: save: unexpected reply of %d elements", len(reply))
+	}
+	if ok, _ := reply[0].(int64); ok != 1 {
 		return ErrConflict
+	}
+	if old, _ := reply[1].(string); old != "" {
+		// The interview that record described is over (completed,
+		// declined, restarted): its index member goes now, not when
+		// DueAbandoned finds it stale a state lifetime later.
+		if err := s.rdb.ZRem(ctx, s.dueKey(), s.chatID(chat)+":"+old).Err(); err != nil {
+			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
+		}
 	}
 	return nil
 }
@@ -327,10 +338,25 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
+	members := []any{}
+	if started != "" {
+		members = append(members, id+":"+started)
+	}
+	// Members left behind by a crash between a save and its index update:
+	// a scan of the index for this chat (erasure is rare).
+	iter := s.rdb.ZScan(ctx, s.dueKey(), 0, id+":*", 1000).Iterator()
+	for i := 0; iter.Next(ctx); i++ {
+		if i%2 == 0 { // member, score, member, score…
+			members = append(members, iter.Val())
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat))
-		if started != "" {
-			p.ZRem(ctx, s.dueKey(), id+":"+started)
+		if len(members) > 0 {
+			p.ZRem(ctx, s.dueKey(), members...)
 		}
 		return nil
 	})
