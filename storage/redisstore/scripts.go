@@ -34,7 +34,7 @@ return {seen, st[1], st[2], st[3] or '0'}
 // 8 seen TTL (ms), 9 last seen rank to drop (negative), 10 record JSON
 // ("" = delete the record), 11 record's interview (started ms), 12 fresh
 // random record id, 13 record TTL (ms).
-// Returns {1, started} when saved, {0, ”} on a version conflict (nothing
+// Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
 // or replaced, ” when none: its abandonment index member is stale.
 var saveScript = redis.NewScript(`
