@@ -36,7 +36,7 @@ return {seen, st[1], st[2], st[3] or '0'}
 // random record id, 13 record TTL (ms).
 // Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
-// or replaced, ” when none: its abandonment index member is stale.
+// or replaced, "" when none: its abandonment index member is stale.
 var saveScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
 if cur ~= ARGV[1] then return {0, ''} end
