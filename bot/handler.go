@@ -58,6 +58,10 @@ type Config struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Events   EventObserver
+	// Throttle, when set, limits each person's incoming updates: a flood
+	// gets one "slow down" message and is then dropped (acknowledged, not
+	// applied), spending nothing more of the Bot API budget.
+	Throttle Throttle
 	// Messages, when set, records the ids of the chat's messages so that
 	// /delete can delete them (48 h).
 	Messages MessageLog
@@ -117,9 +121,10 @@ const (
 	evEdited
 	evGroup
 	evBlocked
+	evForged
 )
 
-var evNames = [...]string{"other", "text", "command", "callback", "media", "forward", "edited", "group", "blocked"}
+var evNames = [...]string{"other", "text", "command", "callback", "media", "forward", "edited", "group", "blocked", "forged"}
 
 // event is an update reduced to what the channel needs.
 type event struct {
@@ -176,6 +181,13 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			return ev
 		}
 		ev.inMsg = m.ID
+		if m.From == nil || m.From.ID != m.Chat.ID {
+			// In a private chat Telegram always sends from == chat: a
+			// mismatch is a forged update (replies would go to another
+			// chat than the one whose rights are checked).
+			ev.kind = evForged
+			return ev
+		}
 		switch {
 		case m.ForwardOrigin != nil:
 			ev.kind = evForward
@@ -195,6 +207,9 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 		if f := u.EditedMessage.From; f != nil {
 			ev.user, ev.langHint = f.ID, f.LanguageCode
 		}
+		if ev.kind == evEdited && ev.user != u.EditedMessage.Chat.ID {
+			ev.kind = evForged
+		}
 	case u.ChannelPost != nil:
 		ev.kind, ev.text = evGroup, u.ChannelPost.Text
 	case u.MyChatMember != nil:
@@ -212,6 +227,8 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			ev.msgID = m.ID
 			if m.Chat.Type != tgmodels.ChatTypePrivate {
 				ev.kind = evGroup
+			} else if m.Chat.ID != cq.From.ID {
+				ev.kind = evForged
 			}
 		}
 	}
@@ -276,6 +293,20 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		h.log.Info("respondent stopped the bot", "chat", h.chatKey(ev.chat))
 		h.cfg.Events.Interview("stopped")
 		return out, nil
+	case ev.kind == evForged:
+		h.log.Warn("update refused: sender is not the private chat's user", "chat", h.chatKey(ev.chat))
+		return out, nil
+	}
+	if h.cfg.Throttle != nil && ev.user != 0 {
+		ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user)
+		switch {
+		case err != nil:
+			// Fail open: a Redis problem shows in /readyz; people keep
+			// being served.
+			h.log.Warn("inbound limit unavailable", "err", err)
+		case !ok:
+			return h.dropFlood(ctx, ev, first, deferAnswer)
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		out, err = h.apply(ctx, ev, deferAnswer)
@@ -283,6 +314,34 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 			return out, err
 		}
 	}
+}
+
+// Throttle limits each person's incoming updates.
+type Throttle interface {
+	// Inbound counts one update of user and reports whether to apply it;
+	// when not, first reports the first refusal of the flood.
+	Inbound(ctx context.Context, user int64) (ok, first bool, err error)
+}
+
+// dropFlood acknowledges an update over the person's inbound limit without
+// applying it. The first one of a flood is answered with one "slow down";
+// a callback gets its answer only in the webhook response (free), never
+// through the API.
+func (h *Handler) dropFlood(ctx context.Context, ev event, first, deferAnswer bool) (Outcome, error) {
+	var out Outcome
+	h.cfg.Events.Interview("throttled")
+	if ev.query != "" && deferAnswer {
+		out.Answer = &CallbackAnswer{QueryID: ev.query}
+	}
+	if !first {
+		return out, nil
+	}
+	h.log.Info("inbound flood: updates dropped", "chat", h.chatKey(ev.chat))
+	lang := h.lang("", ev.langHint)
+	if _, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.r.Text(lang, MsgSlowDown, nil)}); err != nil {
+		h.log.Warn("send failed", "chat", h.chatKey(ev.chat), "msg", MsgSlowDown, "err", err)
+	}
+	return out, nil
 }
 
 // group answers in groups and channels, only when addressed: one short

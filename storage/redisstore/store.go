@@ -434,6 +434,24 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, per time.Durat
 	return res.Allowed > 0, nil
 }
 
+// Inbound counts one incoming update of a Telegram user against limit
+// updates per period (GCRA, keyed by a keyed derivation of the id, never the
+// id). When the update is over the limit, first reports whether it is the
+// first refusal of this flood (once per period), so that the person is told
+// once and later updates are dropped silently.
+func (s *Store) Inbound(ctx context.Context, user int64, limit int, per time.Duration) (ok, first bool, err error) {
+	id := storage.Keyed(s.secret, "inbound", user)[:32]
+	ok, err = s.Allow(ctx, "in:"+id, limit, per)
+	if err != nil || ok {
+		return ok, false, err
+	}
+	first, err = s.rdb.SetNX(ctx, s.prefix+"rl:in-told:"+id, "1", per).Result()
+	if err != nil {
+		return false, false, fmt.Errorf("redisstore: inbound: %w", err)
+	}
+	return false, first, nil
+}
+
 // runFunc queues a script in a pipeline.
 type runFunc func(sc *redis.Script, keys []string, args ...any) *redis.Cmd
 
