@@ -199,10 +199,11 @@ func (a *responses) Erase(ctx context.Context, pseudonym string) (int, error) {
 // languages for the language menu (a query per municipality every ten
 // minutes, not per /start).
 type popularLanguages struct {
-	db  *pgstore.DB
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[string]popularEntry
+	db      *pgstore.DB
+	minCell int // a language is shown only with at least this many respondents
+	mu      sync.Mutex
+	ttl     time.Duration
+	m       map[string]popularEntry
 }
 
 type popularEntry struct {
@@ -221,7 +222,7 @@ func (p *popularLanguages) get(ctx context.Context, municipality string) []strin
 	if err != nil {
 		return nil
 	}
-	langs, err := p.db.PopularLanguages(ctx, id, 4)
+	langs, err := p.db.PopularLanguages(ctx, id, 4, p.minCell)
 	if err != nil {
 		return e.langs // stale is better than nothing; errors show in /readyz
 	}

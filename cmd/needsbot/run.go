@@ -200,7 +200,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym:        func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:           func(chat int64) string { return storage.Keyed(key, "log", chat) },
-		PopularLanguages: (&popularLanguages{db: a.db, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
+		PopularLanguages: (&popularLanguages{db: a.db, minCell: cfg.MinCell, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
 	})
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
 	return a, nil
