@@ -30,6 +30,7 @@ type Config struct {
 	FormsDir            string
 	DefaultMunicipality string
 	MinCell             int
+	InboundLimit        int
 	Workers             int
 	TelegramRate        float64
 	TelegramChatRate    float64
@@ -65,6 +66,7 @@ func settings() []setting {
 		{"NEEDSBOT_FORMS_DIR", "", "directory of questionnaire YAML overriding the embedded ones", str(func(c *Config) *string { return &c.FormsDir })},
 		{"NEEDSBOT_DEFAULT_MUNICIPALITY", "", "ISTAT code used when /start has no invite (empty: an invite is required)", str(func(c *Config) *string { return &c.DefaultMunicipality })},
 		{"NEEDSBOT_MIN_CELL", "5", "smallest count shown to staff; smaller cells show as <N", func(c *Config, v string) error { return atoi(v, &c.MinCell) }},
+		{"NEEDSBOT_INBOUND_LIMIT", "20", "updates one person may send in 10 s; a flood gets one \"slow down\" and is dropped", func(c *Config, v string) error { return atoi(v, &c.InboundLimit) }},
 		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},
 		{"NEEDSBOT_TELEGRAM_RATE", "25", "Bot API calls per second for the whole bot, shared by replicas through Redis", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)

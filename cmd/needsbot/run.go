@@ -196,7 +196,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	a.handler = bot.NewHandler(bot.Config{
 		Staff: staffHandler, Invites: invites,
 		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Messages: messageLog{a.store},
-		Throttle: throttle{a.store},
+		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym:        func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:           func(chat int64) string { return storage.Keyed(key, "log", chat) },
