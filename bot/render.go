@@ -3,6 +3,7 @@ package bot
 import (
 	"html"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -32,6 +33,7 @@ const (
 	MsgError           = "b.error"
 	MsgNoInvite        = "b.no_invite"
 	MsgMultiHint       = "b.multi_hint"
+	MsgSummary         = "b.summary"
 	MsgResume          = "b.resume"
 	MsgInviteUnknown   = "b.invite.unknown"
 	MsgInviteExpired   = "b.invite.expired"
@@ -49,7 +51,7 @@ var Commands = []string{"start", "language", "back", "restart", "help", "privacy
 func MessageIDs() []string {
 	ids := []string{MsgHelp, MsgPrivacy, MsgDeleteConfirm, MsgDeleteYes, MsgDeleteNo, MsgDeleteDone,
 		MsgDeleteCancelled, MsgUnknownCommand, MsgOnlyText, MsgForwarded, MsgEdited, MsgGroup, MsgError,
-		MsgNoInvite, MsgMultiHint, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
+		MsgNoInvite, MsgMultiHint, MsgSummary, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
 		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
 	for _, c := range Commands {
 		ids = append(ids, "b.cmd."+c)
@@ -130,7 +132,7 @@ func (r *Renderer) Plain(lang, id string, data map[string]any) string {
 }
 
 func (r *Renderer) progress(lang string, p dialog.Progress) string {
-	if p.Of <= 1 {
+	if p.N == 0 || p.Of <= 1 {
 		return ""
 	}
 	s := r.cat.Text(lang, dialog.MsgProgress, map[string]any{"N": p.N, "Of": p.Of})
@@ -160,7 +162,11 @@ func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, 
 		var how string
 		switch q.Type {
 		case dialog.TypeSelectMultiple:
-			how = MsgMultiHint
+			if q.Hint == "" {
+				// One instruction: the question's own hint already
+				// says how many to tick and to tap Done.
+				how = MsgMultiHint
+			}
 		case dialog.TypeText:
 			how = dialog.MsgTypeText
 		case dialog.TypeInteger, dialog.TypeDecimal:
@@ -230,7 +236,8 @@ func (r *Renderer) label(lang string, b dialog.Button) string {
 	if b.Checked {
 		s = "✅ " + s
 	} else if b.Kind == dialog.BtnToggle {
-		s = "▫️ " + s
+		// A white square with a dark outline shows on any button colour.
+		s = "⬜ " + s
 	}
 	return s
 }
@@ -243,7 +250,8 @@ var buttonKinds = map[dialog.ButtonKind]byte{
 }
 
 func (r *Renderer) keyboard(lang string, rep dialog.Reply) ([][]Key, error) {
-	var opts, nav []Key
+	var opts, done, nav []Key
+	var back, skip *Key
 	for _, b := range rep.Buttons {
 		data, err := Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option}.Encode()
 		if err != nil {
@@ -251,13 +259,42 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply) ([][]Key, error) {
 		}
 		k := Key{Text: r.label(lang, b), Data: data}
 		switch b.Kind {
-		case dialog.BtnBack, dialog.BtnSkip, dialog.BtnDone:
-			nav = append(nav, k)
+		case dialog.BtnBack:
+			back = &k
+		case dialog.BtnSkip:
+			skip = &k
+		case dialog.BtnDone:
+			done = append(done, k)
 		default:
 			opts = append(opts, k)
 		}
 	}
-	return Layout(opts, nav), nil
+	// One navigation row everywhere: Back at the start of the reading
+	// direction, Skip at its end; Done, the multi-choice's confirmation,
+	// is a row of its own above it.
+	if back != nil {
+		nav = append(nav, *back)
+	}
+	if skip != nil {
+		nav = append(nav, *skip)
+	}
+	rows := Layout(opts, nil)
+	if len(done) > 0 {
+		rows = append(rows, done)
+	}
+	if len(nav) > 0 {
+		rows = append(rows, nav)
+	}
+	if r.rtl(lang) {
+		// Telegram lays keys out left to right whatever the language:
+		// mirror every row so the first key is on the right.
+		for _, row := range rows {
+			for i, j := 0, len(row)-1; i < j; i, j = i+1, j-1 {
+				row[i], row[j] = row[j], row[i]
+			}
+		}
+	}
+	return rows, nil
 }
 
 // displayWidth counts East Asian wide and full-width characters as two.
@@ -274,12 +311,20 @@ func displayWidth(s string) int {
 	return n
 }
 
-// rowBudget is roughly how many characters fit across a phone's keyboard.
+// rowBudget is roughly how many characters fit across a phone's keyboard
+// (360 px wide).
 const rowBudget = 30
+
+// longList is the number of options above which a list is laid out in
+// columns even if a few labels are long, so that the question and its
+// first options fit one phone screen.
+const longList = 8
 
 // Layout arranges option keys in rows by label width (short labels share a
 // row, up to Telegram's 8; long labels get a row each; rows are balanced)
-// and puts navigation keys in a last row.
+// and puts navigation keys in a last row. Lists longer than longList are
+// put in 2 or 3 columns by the width of most of their labels; a label too
+// wide for its column gets a row of its own, in its place in the order.
 func Layout(opts, nav []Key) [][]Key {
 	var rows [][]Key
 	if len(opts) > 0 {
@@ -288,6 +333,9 @@ func Layout(opts, nav []Key) [][]Key {
 			maxW = max(maxW, displayWidth(k.Text))
 		}
 		per := min(max(rowBudget/(maxW+3), 1), 8)
+		if per == 1 && len(opts) > longList {
+			return append(columns(opts), nonEmpty(nav)...)
+		}
 		nrows := (len(opts) + per - 1) / per
 		per = (len(opts) + nrows - 1) / nrows
 		for i := 0; i < len(opts); i += per {
@@ -296,6 +344,46 @@ func Layout(opts, nav []Key) [][]Key {
 	}
 	if len(nav) > 0 {
 		rows = append(rows, nav)
+	}
+	return rows
+}
+
+func nonEmpty(row []Key) [][]Key {
+	if len(row) == 0 {
+		return nil
+	}
+	return [][]Key{row}
+}
+
+func columns(opts []Key) [][]Key {
+	ws := make([]int, len(opts))
+	for i, k := range opts {
+		ws[i] = displayWidth(k.Text)
+	}
+	sorted := append([]int(nil), ws...)
+	slices.Sort(sorted)
+	typical := sorted[len(sorted)*3/4] // most labels are at most this wide
+	per := min(max(rowBudget/(typical+1), 2), 3)
+	colW := rowBudget/per + 1
+	var rows [][]Key
+	var row []Key
+	for i, k := range opts {
+		if ws[i] > colW {
+			if len(row) > 0 {
+				rows = append(rows, row)
+				row = nil
+			}
+			rows = append(rows, []Key{k})
+			continue
+		}
+		row = append(row, k)
+		if len(row) == per {
+			rows = append(rows, row)
+			row = nil
+		}
+	}
+	if len(row) > 0 {
+		rows = append(rows, row)
 	}
 	return rows
 }
@@ -349,4 +437,85 @@ func prefixBytes(s string, n int) int {
 		i++
 	}
 	return len(s)
+}
+
+// Summary renders the compact summary of a completed interview shown at
+// its end: the answers, section by section (the top-level group's title in
+// bold when it has one), choice labels joined on one line. Free-text
+// answers are left out (the respondent's own messages show them), as is
+// the consent question.
+func (r *Renderer) Summary(lang string, f *dialog.Form, resp *dialog.Response) string {
+	var b strings.Builder
+	b.WriteString("<b>")
+	b.WriteString(r.Text(lang, MsgSummary, nil))
+	b.WriteString("</b>")
+	var line []string
+	var last *dialog.Group
+	flush := func() {
+		if len(line) > 0 {
+			b.WriteString("\n✓ ")
+			b.WriteString(strings.Join(line, " · "))
+			line = nil
+		}
+	}
+	for _, q := range f.Questions {
+		v, ok := resp.Answers[q.Name]
+		if !ok || v == "" || !q.Type.Shown() || q.Type == dialog.TypeNote || q.Name == f.Consent {
+			continue
+		}
+		msgs, lit := dialog.AnswerDisplay(q, v)
+		if len(msgs) == 0 && lit == "" {
+			continue
+		}
+		var g *dialog.Group
+		if len(q.Groups) > 0 {
+			g = q.Groups[0]
+		}
+		if g != last {
+			flush()
+			last = g
+			if g != nil && g.Label != "" && r.cat.Has(locales.Source, g.Label) {
+				b.WriteString("\n<i>")
+				b.WriteString(r.Text(lang, g.Label, nil))
+				b.WriteString("</i>")
+			}
+		}
+		var parts []string
+		for _, id := range msgs {
+			parts = append(parts, r.Text(lang, id, nil))
+		}
+		if lit != "" {
+			parts = append(parts, r.literal(lang, lit))
+		}
+		line = append(line, strings.Join(parts, " "))
+	}
+	flush()
+	return b.String()
+}
+
+// literal escapes a literal answer (a number, a year), isolated in
+// right-to-left languages.
+func (r *Renderer) literal(lang, s string) string {
+	s = html.EscapeString(s)
+	if r.rtl(lang) {
+		s = lri + s + pdi
+	}
+	return s
+}
+
+// answerLine renders the "✓ answer" line of a just-answered question, shown
+// above the next question on the card ("" when the answer shows itself,
+// e.g. typed text).
+func (r *Renderer) answerLine(lang string, rep dialog.Reply) string {
+	var parts []string
+	for _, id := range rep.AnswerMsgs {
+		parts = append(parts, r.Text(lang, id, nil))
+	}
+	if rep.Answer != "" {
+		parts = append(parts, r.literal(lang, rep.Answer))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "✓ <i>" + strings.Join(parts, ", ") + "</i>"
 }

@@ -169,6 +169,29 @@ func (r *respondent) question() telegramtest.Message {
 	return telegramtest.Message{}
 }
 
+// live counts the bot messages with a keyboard.
+func (r *respondent) live() int {
+	n := 0
+	for _, m := range r.u.Messages() {
+		if m.FromBot && len(m.Buttons) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// warned reports whether a card carries a warning (the sign alternates
+// between consecutive re-asks).
+func warned(s string) bool { return strings.Contains(s, "⚠️") || strings.Contains(s, "❗") }
+
+// oneLive fails unless exactly one bot message has a keyboard.
+func (r *respondent) oneLive() {
+	r.t.Helper()
+	if n := r.live(); n != 1 {
+		r.t.Fatalf("%d live keyboards, want 1:\n%s", n, r.u.Transcript())
+	}
+}
+
 var navLabels = []string{"◀", "Salta", "Skip", "✓ Fatto", "✓ Done"}
 
 func isNav(label string) bool {
@@ -186,10 +209,16 @@ func isNav(label string) bool {
 func (r *respondent) answerRest(done string) int {
 	r.t.Helper()
 	for n := 0; n < 80; n++ {
-		last := r.u.Last()
-		if last.FromBot && strings.Contains(last.Text, done) && len(last.Buttons) == 0 {
-			return n
+		// The interview ends on the card: the closing words and the
+		// summary, no keyboard left anywhere.
+		if r.live() == 0 {
+			for _, m := range r.u.Messages() {
+				if m.FromBot && strings.Contains(m.Text, done) {
+					return n
+				}
+			}
 		}
+		r.oneLive()
 		q := r.question()
 		if r.junk {
 			r.u.SendSticker()
@@ -203,7 +232,7 @@ func (r *respondent) answerRest(done string) int {
 			if hasOptions { // typed text would answer a text question
 				r.send("?? 🙂")
 			}
-			if again := r.question(); !strings.Contains(again.Text, firstLine(q.Text)) {
+			if again := r.question(); !strings.Contains(again.Text, questionLine(q.Text)) {
 				r.t.Fatalf("after junk the question changed from %q to %q", q.Text, again.Text)
 			}
 			q = r.question()
@@ -234,6 +263,17 @@ func (r *respondent) answerRest(done string) int {
 	}
 	r.t.Fatalf("interview did not end:\n%s", r.u.Transcript())
 	return 0
+}
+
+// questionLine is the first line of a card that is not the previous
+// answer or a warning.
+func questionLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if line != "" && !strings.HasPrefix(line, "✓") && !warned(line) {
+			return line
+		}
+	}
+	return ""
 }
 
 func firstLine(s string) string {
@@ -267,10 +307,14 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	// Junk at a button question: a sticker, then typed text.
 	u.SendSticker()
 	r.wait()
-	if last := u.Last(); !strings.Contains(last.Text, "Quale servizio") {
-		t.Fatalf("after a sticker the question is not shown again: %q", last.Text)
+	if q := r.question(); !strings.Contains(q.Text, "Quale servizio") || !warned(q.Text) {
+		t.Fatalf("after a sticker the question card does not explain: %q", q.Text)
 	}
 	r.send("boh")
+	if q := r.question(); !strings.Contains(q.Text, "Quale servizio") || !warned(q.Text) {
+		t.Fatalf("after junk text the question card does not explain: %q", q.Text)
+	}
+	r.oneLive()
 	// Back and change.
 	r.tap("Sportello per stranieri")
 	r.tap("◀ Indietro")

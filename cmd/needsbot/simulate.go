@@ -213,7 +213,11 @@ func (s *simulator) render(r dialog.Reply) {
 			if r.Error != "" {
 				fmt.Fprintln(w, "bot: !", s.text(r.Error, r.ErrorArgs))
 			}
-			fmt.Fprintf(w, "bot: [%s] %s\n", s.text(dialog.MsgProgress, map[string]any{"N": r.Progress.N, "Of": r.Progress.Of}), s.text(r.Msg, r.Args))
+			if r.Progress.N > 0 && r.Progress.Of > 1 {
+				fmt.Fprintf(w, "bot: [%s] %s\n", s.text(dialog.MsgProgress, map[string]any{"N": r.Progress.N, "Of": r.Progress.Of}), s.text(r.Msg, r.Args))
+			} else {
+				fmt.Fprintf(w, "bot: %s\n", s.text(r.Msg, r.Args))
+			}
 			if r.Hint != "" {
 				fmt.Fprintln(w, "    ", s.text(r.Hint, nil))
 			}

@@ -499,7 +499,13 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 	if len(msgs) == 0 {
 		return move{}, errors.New("empty chat")
 	}
-	if last := msgs[len(msgs)-1]; last.FromBot && len(last.Labels) == 0 && strings.Contains(last.Text, "Thank you very much") {
+	// The interview ends on the card: closing words, no keyboard left.
+	live, thanked := false, false
+	for _, m := range msgs {
+		live = live || m.FromBot && len(m.Labels) > 0
+		thanked = thanked || m.FromBot && strings.Contains(m.Text, "Thank you very much")
+	}
+	if thanked && !live {
 		return move{done: true}, nil
 	}
 	var q *shown
@@ -518,6 +524,7 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 	}
 	var opts []opt
 	done := opt{row: -1}
+	ticked := false
 	for r, row := range q.Labels {
 		for c, l := range row {
 			if l == language {
@@ -527,6 +534,7 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 			for _, p := range navPrefixes {
 				nav = nav || strings.HasPrefix(l, p)
 			}
+			ticked = ticked || strings.HasPrefix(l, "✅")
 			switch {
 			case strings.HasPrefix(l, "✓ "):
 				done = opt{l, r, c}
@@ -539,7 +547,9 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 	switch {
 	case len(opts) == 0:
 		return move{text: comment}, nil
-	case done.row >= 0 && tapped[q.ID]:
+	case done.row >= 0 && ticked:
+		// One card holds question after question: a tick on screen, not
+		// the message id, says this multi-select was answered.
 		pick = done
 	case done.row >= 0:
 		tapped[q.ID] = true
