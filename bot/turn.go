@@ -27,6 +27,12 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 		}
 		in = dialog.Input{Kind: dialog.InStart, Context: h.cfg.DefaultContext}
 	}
+	if in.Kind == dialog.InText {
+		// A typed option label or number counts as the tap.
+		if typed, ok := h.r.typedChoice(t.lang, t.form, t.state, in.Text, h.cfg.Now); ok {
+			in = typed
+		}
+	}
 	now := h.cfg.Now()
 	next, replies := dialog.Step(t.form, t.state, in, now)
 	for _, r := range replies {

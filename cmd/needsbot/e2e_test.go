@@ -303,7 +303,11 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	}
 	r.tap("Italiano")
 	r.tap("Sì, accetto")
-	r.tap("Da 25 a 34 anni")
+	// A typed label answers a choice question (case and spacing forgiven).
+	r.send("da 25 a 34 ANNI")
+	if q := r.question(); !strings.Contains(q.Text, "✓ Da 25 a 34 anni") || !strings.Contains(q.Text, "Quale servizio") {
+		t.Fatalf("typed label not accepted: %q", q.Text)
+	}
 	// Junk at a button question: a sticker, then typed text.
 	u.SendSticker()
 	r.wait()
@@ -315,8 +319,13 @@ func TestEndToEndPollingInterview(t *testing.T) {
 		t.Fatalf("after junk text the question card does not explain: %q", q.Text)
 	}
 	r.oneLive()
+	// A typed number (Arabic-Indic digit) answers too.
+	r.send("١")
+	if q := r.question(); !strings.Contains(q.Text, "✓ Sportello per stranieri") {
+		t.Fatalf("typed number not accepted: %q", q.Text)
+	}
+	r.oneLive()
 	// Back and change.
-	r.tap("Sportello per stranieri")
 	r.tap("◀ Indietro")
 	r.tap("Anagrafe (residenza)")
 	n := r.answerRest("Grazie mille")
@@ -327,6 +336,9 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	var service string
 	if err := h.db().QueryRow(context.Background(), `SELECT value FROM answers WHERE question = 'servizio'`).Scan(&service); err != nil || service != "anagrafe" {
 		t.Fatalf("changed answer not stored: %q %v", service, err)
+	}
+	if v := h.count(`SELECT count(*) FROM answers WHERE question = 'eta' AND value = '25_34'`); v != 1 {
+		t.Fatalf("typed age band not stored")
 	}
 	pseudo := storage.Pseudonym([]byte(testPseudonymKey), 5550001)
 	if v := h.count(`SELECT count(*) FROM responses WHERE respondent = $1`, pseudo); v != 1 {
