@@ -133,6 +133,8 @@ type respondent struct {
 	// junk, when set, makes answerRest send a sticker and a stray text
 	// before every answer, and check the question is still on screen.
 	junk bool
+	// updates counts the updates sent (messages and taps).
+	updates int
 }
 
 func (r *respondent) wait() {
@@ -147,6 +149,7 @@ func (r *respondent) wait() {
 func (r *respondent) send(text string) {
 	r.t.Helper()
 	r.u.Send(text)
+	r.updates++
 	r.wait()
 }
 
@@ -155,6 +158,7 @@ func (r *respondent) tap(label string) {
 	if err := r.u.Tap(label); err != nil {
 		r.t.Fatalf("tap %q: %v\n%s", label, err, r.u.Transcript())
 	}
+	r.updates++
 	r.wait()
 }
 
