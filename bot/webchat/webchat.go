@@ -91,6 +91,9 @@ type Options struct {
 	// fresh ones are forgotten first (default 1000).
 	MaxUsers int
 	Logger   *slog.Logger
+	// TimeZone is the IANA zone the page shows message times in, the one
+	// the bot writes its own times in (default: the browser's).
+	TimeZone string
 }
 
 // Server serves the page and its API. Create it with New.
@@ -241,6 +244,7 @@ type configView struct {
 	Bot       botView    `json:"bot"`
 	Personas  []Persona  `json:"personas"`
 	Languages []Language `json:"languages"`
+	TimeZone  string     `json:"timezone,omitempty"`
 }
 
 type botView struct {
@@ -254,6 +258,7 @@ func (s *Server) config(w http.ResponseWriter, _ *http.Request) {
 		Bot:       botView{Name: s.opt.Title, Username: s.tg.BotUsername()},
 		Personas:  s.opt.Personas,
 		Languages: s.opt.Languages,
+		TimeZone:  s.opt.TimeZone,
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/bot/webchat"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
 // defaultTryAddr is where `try` serves the web chat unless --addr says
@@ -200,7 +201,8 @@ func (t *trial) run(ctx context.Context) int {
 		fmt.Fprintln(t.e.stderr, "needsbot try:", err)
 		return 1
 	}
-	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.personas(), Languages: tryLanguages(a.cat), Logger: log})
+	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.personas(), Languages: tryLanguages(a.cat), Logger: log,
+		TimeZone: pgstore.ResultsZone})
 	// Long polls of the page end with this context, so that the web
 	// server can shut down at once.
 	pageCtx, stopPage := context.WithCancel(context.WithoutCancel(ctx))

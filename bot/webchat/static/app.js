@@ -191,7 +191,14 @@
 
   function hhmm(unix) {
     const d = new Date(unix * 1000);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    // In the zone the bot writes its own times in, so both agree.
+    const o = { hour: "2-digit", minute: "2-digit" };
+    if (config && config.timezone) o.timeZone = config.timezone;
+    try {
+      return d.toLocaleTimeString([], o);
+    } catch (e) {
+      return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
   }
 
   function fmtSize(n) {
@@ -323,6 +330,12 @@
     lastChat = c;
     document.body.dataset.version = String(c.version);
     document.body.dataset.pending = String(c.pending);
+    if (!c.pending) {
+      // Every tap is answered once the bot has handled it, also when the
+      // answer changes no message (a notice, a chart sent apart): the
+      // spinner ends then, not only when the buttons are redrawn.
+      ui.messages.querySelectorAll(".kb .loading").forEach((b) => b.classList.remove("loading"));
+    }
 
     const keep = new Set();
     let prev = null;
