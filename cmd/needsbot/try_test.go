@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -704,5 +706,41 @@ func checkDemoSeed(t *testing.T, dsn string) {
 	}
 	if staff != 2 || invites != 1 {
 		t.Fatalf("demo seed: %d staff, %d invites", staff, invites)
+	}
+}
+
+// TestRemoveStaleClusters: the throwaway cluster of a try that is gone
+// (killed) is deleted by the next try; one whose try still runs, or a
+// fresh directory without an owner, is left alone.
+func TestRemoveStaleClusters(t *testing.T) {
+	tmp := t.TempDir()
+	mk := func(name, owner string) string {
+		dir := filepath.Join(tmp, clusterPrefix+name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	// A process that certainly ended: a child that exited.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no `true` to make a finished process")
+	}
+	dead := mk("dead", strconv.Itoa(cmd.Process.Pid))
+	alive := mk("alive", strconv.Itoa(os.Getpid()))
+	fresh := mk("fresh", "")
+	removed := removeStaleClusters(context.Background(), t.TempDir(), tmp)
+	if len(removed) != 1 || removed[0] != dead {
+		t.Fatalf("removed %v, want only %s", removed, dead)
+	}
+	for _, d := range []string{alive, fresh} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed", d)
+		}
 	}
 }
