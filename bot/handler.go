@@ -606,6 +606,8 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		return t.step(ctx, dialog.Input{Kind: dialog.InSetLanguage, Lang: cb.Option}, true)
 	case CbDelete:
 		return t.delete(ctx, cb.Option == "yes")
+	case CbPage:
+		return t.page(ctx, cb)
 	case CbStaff:
 		if h.cfg.Staff != nil {
 			ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)

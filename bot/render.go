@@ -4,6 +4,7 @@ import (
 	"html"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -34,6 +35,7 @@ const (
 	MsgNoInvite        = "b.no_invite"
 	MsgMultiHint       = "b.multi_hint"
 	MsgSummary         = "b.summary"
+	MsgMore            = "b.more"
 	MsgResume          = "b.resume"
 	MsgInviteUnknown   = "b.invite.unknown"
 	MsgInviteExpired   = "b.invite.expired"
@@ -51,7 +53,7 @@ var Commands = []string{"start", "language", "back", "restart", "help", "privacy
 func MessageIDs() []string {
 	ids := []string{MsgHelp, MsgPrivacy, MsgDeleteConfirm, MsgDeleteYes, MsgDeleteNo, MsgDeleteDone,
 		MsgDeleteCancelled, MsgUnknownCommand, MsgOnlyText, MsgForwarded, MsgEdited, MsgGroup, MsgError,
-		MsgNoInvite, MsgMultiHint, MsgSummary, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
+		MsgNoInvite, MsgMultiHint, MsgSummary, MsgMore, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
 		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
 	for _, c := range Commands {
 		ids = append(ids, "b.cmd."+c)
@@ -142,8 +144,15 @@ func (r *Renderer) progress(lang string, p dialog.Progress) string {
 	return s
 }
 
-// Ask renders a question (ReplyAsk or ReplyKeyboard) of form f.
+// Ask renders a question (ReplyAsk or ReplyKeyboard) of form f, showing
+// the first page of a long list.
 func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, error) {
+	return r.AskPage(lang, f, rep, 0)
+}
+
+// AskPage renders a question with page page of its options (see
+// maxOptionRows); a page out of range shows the last one.
+func (r *Renderer) AskPage(lang string, f *dialog.Form, rep dialog.Reply, page int) (Message, error) {
 	var b strings.Builder
 	if rep.Error != "" {
 		b.WriteString("⚠️ ")
@@ -185,11 +194,11 @@ func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, 
 		}
 	}
 	if p := r.progress(lang, rep.Progress); p != "" {
-		b.WriteString("\n\n<i>")
+		b.WriteString("\n<i>")
 		b.WriteString(p)
 		b.WriteString("</i>")
 	}
-	kb, err := r.keyboard(lang, rep)
+	kb, err := r.keyboard(lang, rep, page)
 	if err != nil {
 		return Message{}, err
 	}
@@ -249,9 +258,44 @@ var buttonKinds = map[dialog.ButtonKind]byte{
 	dialog.BtnBack: CbBack, dialog.BtnSkip: CbSkip, dialog.BtnAck: CbAck,
 }
 
-func (r *Renderer) keyboard(lang string, rep dialog.Reply) ([][]Key, error) {
-	var opts, done, nav []Key
-	var back, skip *Key
+// maxOptionRows is how many rows of options a card shows at once: with
+// the question, the page key and the navigation row it fits one phone
+// screen (360×640). Longer lists are paged.
+const maxOptionRows = 6
+
+// PageOf returns the page of rep's keyboard that shows option opt (0 when
+// the list is not paged or opt is not in it).
+func (r *Renderer) PageOf(lang string, rep dialog.Reply, opt string) int {
+	var opts []Key
+	for _, b := range rep.Buttons {
+		if b.Kind == dialog.BtnChoose || b.Kind == dialog.BtnToggle {
+			opts = append(opts, Key{Text: r.label(lang, b), Data: b.Option})
+		}
+	}
+	for p, page := range pages(Layout(opts, nil)) {
+		for _, row := range page {
+			for _, k := range row {
+				if k.Data == opt {
+					return p
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// pages cuts option rows into pages of at most maxOptionRows rows.
+func pages(rows [][]Key) [][][]Key {
+	var out [][][]Key
+	for i := 0; i < len(rows); i += maxOptionRows {
+		out = append(out, rows[i:min(i+maxOptionRows, len(rows))])
+	}
+	return out
+}
+
+func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, error) {
+	var opts, nav []Key
+	var back, skip, done *Key
 	for _, b := range rep.Buttons {
 		data, err := Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option}.Encode()
 		if err != nil {
@@ -264,23 +308,30 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply) ([][]Key, error) {
 		case dialog.BtnSkip:
 			skip = &k
 		case dialog.BtnDone:
-			done = append(done, k)
+			done = &k
 		default:
 			opts = append(opts, k)
 		}
 	}
-	// One navigation row everywhere: Back at the start of the reading
-	// direction, Skip at its end; Done, the multi-choice's confirmation,
-	// is a row of its own above it.
-	if back != nil {
-		nav = append(nav, *back)
-	}
-	if skip != nil {
-		nav = append(nav, *skip)
+	// One navigation row everywhere, in reading order: Back, then the
+	// multi-choice's Done, then Skip.
+	for _, k := range []*Key{back, done, skip} {
+		if k != nil {
+			nav = append(nav, *k)
+		}
 	}
 	rows := Layout(opts, nil)
-	if len(done) > 0 {
-		rows = append(rows, done)
+	if ps := pages(rows); len(ps) > 1 {
+		// A long list shows a page at a time, with a key to the next
+		// page (the last one leads back to the first).
+		page = min(max(page, 0), len(ps)-1)
+		next := (page + 1) % len(ps)
+		data, err := Callback{Kind: CbPage, Pos: rep.Pos, Seq: rep.Seq, Option: strconv.Itoa(next)}.Encode()
+		if err != nil {
+			return nil, err
+		}
+		more := r.Plain(lang, MsgMore, map[string]any{"N": page + 1, "Of": len(ps)})
+		rows = append(append([][]Key(nil), ps[page]...), []Key{{Text: more, Data: data}})
 	}
 	if len(nav) > 0 {
 		rows = append(rows, nav)

@@ -153,7 +153,12 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 	}
 	var m Message
 	if ask != nil {
-		q, err := h.r.Ask(t.lang, t.form, *ask)
+		page := 0
+		if cb, err := DecodeCallback(ev.data); err == nil && ev.query != "" && cb.Kind == CbToggle && ask.Kind == dialog.ReplyKeyboard {
+			// A tick on page 2 of a long list keeps page 2 on screen.
+			page = h.r.PageOf(t.lang, *ask, cb.Option)
+		}
+		q, err := h.r.AskPage(t.lang, t.form, *ask, page)
 		if err != nil {
 			return err
 		}
@@ -356,4 +361,28 @@ func (t *turn) note(id string, warn bool) {
 		text = "⚠️ " + text
 	}
 	t.lead = append(t.lead, text)
+}
+
+// page shows another page of the current question's long list: the
+// card's keyboard alone changes (one edit), nothing is saved.
+func (t *turn) page(ctx context.Context, cb Callback) (Outcome, error) {
+	h, ev := t.h, t.ev
+	if t.state.Phase != dialog.PhaseAsking || cb.Pos != t.state.Pos || cb.Seq != t.state.Seq || ev.msgID == 0 || t.form == nil {
+		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	}
+	_, replies := dialog.Step(t.form, t.state, dialog.Input{Kind: dialog.InRepeat}, h.cfg.Now())
+	for _, r := range replies {
+		if r.Kind != dialog.ReplyAsk {
+			continue
+		}
+		n, _ := strconv.Atoi(cb.Option)
+		m, err := h.r.AskPage(t.lang, t.form, r, n)
+		if err != nil {
+			return Outcome{}, err
+		}
+		t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: m.Keyboard}, kbOnly: true})
+		t.lastMsg = ev.msgID
+	}
+	return t.finish(ctx)
 }

@@ -529,14 +529,28 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 			t.Fatalf("%s: the typed age was not accepted: %q", sc.lang, v.Text)
 		}
 		shot("03-typed-label")
-		// The service, typed as its number.
+		// The next question (nationality: 23 options) is a long list: paged,
+		// question and first options on screen.
+		shotLong := false
+		for _, row := range v.Rows {
+			for _, k := range row {
+				shotLong = shotLong || strings.HasPrefix(k.Label, "⋯")
+			}
+		}
+		if shotLong {
+			shot("06-long-list")
+			if v.QTop < v.Top-1 || v.FirstBottom > v.Bottom+1 {
+				t.Errorf("%s: long list: question at %.0f, first option ends at %.0f, screen %.0f–%.0f", sc.lang, v.QTop, v.FirstBottom, v.Top, v.Bottom)
+			}
+		}
+		// Answered by typing its number in the list.
 		typeText(sc.typedNumber)
 		v = view()
 		if !strings.Contains(v.Text, "✓") {
 			t.Fatalf("%s: the typed number was not accepted: %q", sc.lang, v.Text)
 		}
 		shot("04-typed-number")
-		checkedNav, shotLong, shotMulti := false, false, false
+		checkedNav, shotMulti := false, false
 		for step := 0; ; step++ {
 			if step > 90 {
 				t.Fatalf("%s: the interview did not end in 90 steps", sc.lang)

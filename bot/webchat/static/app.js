@@ -487,7 +487,13 @@
     ui.send.disabled = !ui.input.value.trim();
   }
   ui.input.addEventListener("input", autosize);
+  // On a phone the chat fills the screen once the conversation starts.
+  function phoneView() {
+    if (window.matchMedia("(max-width: 820px)").matches) ui.phone.scrollIntoView({ block: "start" });
+  }
+
   ui.start.addEventListener("click", async () => {
+    phoneView();
     ui.start.disabled = true;
     try { await api("/api/start", { user }); } catch (e) { showToast({ text: e.message }); }
     ui.start.disabled = false;
