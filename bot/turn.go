@@ -200,14 +200,18 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 	ev := t.ev
 	cur := t.loaded.LastMsg
 	live := cur != 0 && (prev.Phase == dialog.PhaseAsking || prev.Phase == dialog.PhaseLanguage)
-	keep := live && prev.Phase == dialog.PhaseAsking && t.form != nil && dialog.NoteBefore(t.form, prev, prev.Pos)
+	// A card that showed a note with its question (the welcome and the
+	// consent) stays as history: computed only when it matters.
+	keep := func() bool {
+		return prev.Phase == dialog.PhaseAsking && t.form != nil && dialog.NoteBefore(t.form, prev, prev.Pos)
+	}
 	reuse := 0
 	switch {
 	case ev.query != "" && ev.msgID != 0 && live:
-		if ev.msgID != cur || !keep {
+		if ev.msgID != cur || !keep() {
 			reuse = ev.msgID
 		}
-	case ev.query == "" && live && !typedAnswer && !keep && t.adjacent(cur):
+	case ev.query == "" && live && !typedAnswer && t.adjacent(cur) && !keep():
 		reuse = cur
 	}
 	if live && cur != reuse {
