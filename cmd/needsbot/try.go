@@ -194,6 +194,7 @@ func (t *trial) run(ctx context.Context) int {
 	}
 	t.say("  Bot        polling; health at http://%s/healthz, metrics at /metrics", cfg.ListenAddr)
 	t.say("  Demo       %s", demo.describe(cfg.DefaultMunicipality))
+	t.say("             the manager's page offers to fill the demo with %d synthetic interviews, so /results has charts at once", demoSeedN)
 
 	ln, err := t.listen()
 	if err != nil {
@@ -201,7 +202,7 @@ func (t *trial) run(ctx context.Context) int {
 		fmt.Fprintln(t.e.stderr, "needsbot try:", err)
 		return 1
 	}
-	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.personas(), Languages: tryLanguages(a.cat), Logger: log,
+	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.personas(seedAction(a, cfg.DefaultMunicipality)), Languages: tryLanguages(a.cat), Logger: log,
 		TimeZone: pgstore.ResultsZone})
 	// Long polls of the page end with this context, so that the web
 	// server can shut down at once.

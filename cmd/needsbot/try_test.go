@@ -630,6 +630,26 @@ func TestTryEmbeddedRedisInterview(t *testing.T) {
 	checkStoredResponse(t, dsn, s.User, "en", comment)
 	checkDemoSeed(t, dsn)
 
+	// The manager's page offers to fill the demo with synthetic
+	// interviews, so a first /results is not a wall of hidden counts.
+	var act struct {
+		Text string `json:"text"`
+	}
+	c.call("POST", "/api/action", map[string]any{"persona": "manager"}, &act)
+	if !strings.Contains(act.Text, "synthetic interviews") {
+		t.Fatalf("seed action: %q", act.Text)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err = conn.QueryRow(context.Background(), `SELECT count(*) FROM responses r JOIN municipalities m ON m.id = r.municipality_id WHERE m.istat_code = '058091'`).Scan(&n)
+	conn.Close(context.Background())
+	if err != nil || n < 100 {
+		t.Fatalf("after the seed action Roma has %d responses (%v)", n, err)
+	}
+
 	if code := r.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

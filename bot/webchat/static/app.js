@@ -137,6 +137,29 @@
       b.addEventListener("click", () => sendText(c));
       ui.chips.append(b);
     }
+    const action = persona && persona.action;
+    if (action) {
+      // The persona's demo action (the manager: fill the demo with
+      // synthetic interviews), beside the command suggestions.
+      ui.chips.hidden = false;
+      const b = el("button", "action", action.label);
+      b.type = "button";
+      b.id = "persona-action";
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        b.classList.add("loading");
+        try {
+          const r = await api("/api/action", { persona: persona.key });
+          showToast({ text: r.text, alert: true });
+        } catch (e) {
+          showToast({ text: e.message, alert: true });
+        } finally {
+          b.disabled = false;
+          b.classList.remove("loading");
+        }
+      });
+      ui.chips.append(b);
+    }
   }
 
   // ---- the chat -----------------------------------------------------------
