@@ -79,7 +79,7 @@ type Persona struct {
 // Action is a persona's demo button: POST /api/action runs it and the
 // page shows the text it returns.
 type Action struct {
-	Label string                                   `json:"label"`
+	Label string                                    `json:"label"`
 	Run   func(ctx context.Context) (string, error) `json:"-"`
 }
 
