@@ -52,6 +52,10 @@ const (
 // MonthMsg returns the message id of month m (1-12).
 func MonthMsg(m int) string { return "m.month." + strconv.Itoa(m) }
 
+// DoneEmpty is the option of the Done key shown after Done was tapped
+// with nothing ticked: tapped again, the question is left out.
+const DoneEmpty = "empty"
+
 // dateYears is how many years (this one and earlier) the date picker offers.
 const dateYears = 12
 
@@ -214,16 +218,22 @@ func (st *stepper) run(in Input) {
 			st.ask(q, MsgChoose, nil, true)
 			return
 		}
-		if s.Pending == "" && !q.Required {
-			// Nothing ticked: ask whether to skip rather than skipping
-			// silently (the Skip key, or the list's "prefer not to answer",
-			// declines).
+		if s.Pending == "" && !q.Required && in.Option != DoneEmpty {
+			// Nothing ticked: ask once whether to skip rather than
+			// skipping silently (the Skip key, or the list's "prefer not
+			// to answer", declines; Done again leaves it out too).
 			if hasDecline(q) {
 				c, _ := q.List.Choice("pnta")
 				st.ask(q, MsgNoneTickedPnta, map[string]any{"Choice": c.Label}, false)
-				return
+			} else {
+				st.ask(q, MsgNoneTicked, nil, false)
 			}
-			st.ask(q, MsgNoneTicked, nil, false)
+			r := &st.out[len(st.out)-1]
+			for i := range r.Buttons {
+				if r.Buttons[i].Kind == BtnDone {
+					r.Buttons[i].Option = DoneEmpty
+				}
+			}
 			return
 		}
 		st.accept(q, s.Pending)

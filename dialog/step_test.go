@@ -60,7 +60,13 @@ func (x *session) tap(opt string) []Reply {
 }
 
 func (x *session) done() []Reply {
-	return x.do(Input{Kind: InDone, Button: true, Pos: x.pos, Seq: x.seq})
+	in := Input{Kind: InDone, Button: true, Pos: x.pos, Seq: x.seq}
+	for _, b := range x.buttons {
+		if b.Kind == BtnDone {
+			in.Option = b.Option
+		}
+	}
+	return x.do(in)
 }
 
 func (x *session) skip() []Reply {
@@ -228,7 +234,16 @@ func TestMultiSelect(t *testing.T) {
 			t.Error("a Skip key beside the list's own \"prefer not to answer\"")
 		}
 	}
-	x.skip() // the /skip command still leaves it out
+	// Asked once: Done again (its key now says so in its data) leaves the
+	// question out.
+	x.done()
+	x.wantAt("kids")
+	if _, ok := x.s.Answers["needs"]; ok {
+		t.Error("empty multi-select stored")
+	}
+	x.do(Input{Kind: InBack})
+	x.wantAt("needs")
+	x.skip() // the /skip command leaves it out too
 	x.wantAt("kids")
 	if _, ok := x.s.Answers["needs"]; ok {
 		t.Error("empty multi-select stored")

@@ -118,7 +118,13 @@ func (s *simulator) parse(line string) dialog.Input {
 	case "lang", "/language":
 		return dialog.Input{Kind: dialog.InSetLanguage, Lang: rest}
 	case "done":
-		return dialog.Input{Kind: dialog.InDone, Button: true, Pos: s.pos, Seq: s.seq}
+		in := dialog.Input{Kind: dialog.InDone, Button: true, Pos: s.pos, Seq: s.seq}
+		for _, b := range s.buttons {
+			if b.Kind == dialog.BtnDone {
+				in.Option = b.Option // the Done key as shown (after "nothing ticked": leave it out)
+			}
+		}
+		return in
 	case "back", "/back":
 		return dialog.Input{Kind: dialog.InBack}
 	case "skip":
