@@ -267,12 +267,15 @@ const maxOptionRows = 6
 // the list is not paged or opt is not in it).
 func (r *Renderer) PageOf(lang string, rep dialog.Reply, opt string) int {
 	var opts []Key
+	var pinned []bool
 	for _, b := range rep.Buttons {
 		if b.Kind == dialog.BtnChoose || b.Kind == dialog.BtnToggle {
 			opts = append(opts, Key{Text: r.label(lang, b), Data: b.Option})
+			pinned = append(pinned, b.Option == declineOption)
 		}
 	}
-	for p, page := range pages(Layout(opts, nil)) {
+	// A pinned option is on every page: the first one will do.
+	for p, page := range pages(opts, pinned) {
 		for _, row := range page {
 			for _, k := range row {
 				if k.Data == opt {
@@ -284,17 +287,46 @@ func (r *Renderer) PageOf(lang string, rep dialog.Reply, opt string) int {
 	return 0
 }
 
-// pages cuts option rows into pages of at most maxOptionRows rows.
-func pages(rows [][]Key) [][][]Key {
+// declineOption is the choice that declines a question ("prefer not to
+// answer"): on a paged list it is on every page, the one way to decline
+// always at hand.
+const declineOption = "pnta"
+
+// pages lays options out and cuts the rows into pages of at most
+// maxOptionRows rows; when there is more than one page, the pinned options
+// leave the flow and close every page.
+func pages(opts []Key, pinned []bool) [][][]Key {
+	rows := Layout(opts, nil)
+	if len(rows) <= maxOptionRows {
+		return [][][]Key{rows}
+	}
+	var rest, pin []Key
+	for i, k := range opts {
+		if pinned[i] {
+			pin = append(pin, k)
+		} else {
+			rest = append(rest, k)
+		}
+	}
+	rows = Layout(rest, nil)
+	per := maxOptionRows
+	if len(pin) > 0 {
+		per--
+	}
 	var out [][][]Key
-	for i := 0; i < len(rows); i += maxOptionRows {
-		out = append(out, rows[i:min(i+maxOptionRows, len(rows))])
+	for i := 0; i < len(rows); i += per {
+		page := append([][]Key(nil), rows[i:min(i+per, len(rows))]...)
+		if len(pin) > 0 {
+			page = append(page, pin)
+		}
+		out = append(out, page)
 	}
 	return out
 }
 
 func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, error) {
 	var opts, nav []Key
+	var pinned []bool
 	var back, skip, done *Key
 	for _, b := range rep.Buttons {
 		data, err := Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option}.Encode()
@@ -311,6 +343,7 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 			done = &k
 		default:
 			opts = append(opts, k)
+			pinned = append(pinned, b.Option == declineOption)
 		}
 	}
 	// One navigation row everywhere, in reading order: Back, then the
@@ -320,8 +353,9 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 			nav = append(nav, *k)
 		}
 	}
-	rows := Layout(opts, nil)
-	if ps := pages(rows); len(ps) > 1 {
+	ps := pages(opts, pinned)
+	rows := ps[0]
+	if len(ps) > 1 {
 		// A long list shows a page at a time, with a key to the next
 		// page (the last one leads back to the first).
 		page = min(max(page, 0), len(ps)-1)

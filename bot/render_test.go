@@ -262,8 +262,18 @@ func TestNavigationRowAndPaging(t *testing.T) {
 	if !slices.Contains(last, "Preferisco non rispondere") || !strings.Contains(strings.Join(last, "|"), "2/2") {
 		t.Fatalf("page 2: %v", last)
 	}
-	if r.PageOf("it", ask, "pnta") != 1 || r.PageOf("it", ask, "romania") != 0 {
+	if r.PageOf("it", ask, "other") != 1 || r.PageOf("it", ask, "romania") != 0 {
 		t.Fatal("PageOf")
+	}
+	// "Prefer not to answer", the one way to decline, is on every page.
+	var first []string
+	for _, row := range m.Keyboard {
+		for _, k := range row {
+			first = append(first, k.Text)
+		}
+	}
+	if !slices.Contains(first, "Preferisco non rispondere") {
+		t.Fatalf("page 1 without the way to decline: %v", first)
 	}
 }
 
