@@ -55,6 +55,7 @@ func MessageIDs() []string {
 		MsgDeleteCancelled, MsgUnknownCommand, MsgOnlyText, MsgForwarded, MsgEdited, MsgGroup, MsgError,
 		MsgNoInvite, MsgMultiHint, MsgSummary, MsgMore, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
 		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
+	ids = append(ids, coreMessageIDs()...)
 	for _, c := range Commands {
 		ids = append(ids, "b.cmd."+c)
 	}

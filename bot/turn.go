@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -39,17 +40,17 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 		if r.Kind != dialog.ReplyComplete {
 			continue
 		}
-		c := Completion{Pseudonym: h.pseudonym(t.ev.user), Response: *r.Response}
-		c.ID = responseID(c.Pseudonym, r.Response)
+		c := Completion{ID: newResponseID(), Pseudonym: h.pseudonym(t.ev.user), Response: *r.Response}
+		c.Idem = idempotencyKey(c.Pseudonym, r.Response)
 		// Recorded before the state is saved: if saving fails the update
-		// comes again and the completion, idempotent by ID, collapses.
+		// comes again and the completion, idempotent by Idem, collapses.
 		if err := h.cfg.Responses.Complete(ctx, c); err != nil {
 			return Outcome{}, fmt.Errorf("record completion: %w", err)
 		}
 		h.cfg.Events.Interview("completed")
 	}
 	if save && next.Version != t.state.Version {
-		blob, err := dialog.Encode(next)
+		blob, err := dialog.Encode(stored(next))
 		if err != nil {
 			return Outcome{}, fmt.Errorf("encode session: %w", err)
 		}
@@ -75,11 +76,45 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 	return t.finish(ctx)
 }
 
-// responseID is the completion's idempotency key: the same interview
-// completed again (a redelivered update) gets the same id.
-func responseID(pseudonym string, r *dialog.Response) string {
-	sum := sha256.Sum256([]byte(pseudonym + "|" + r.Form + "|" + strconv.FormatInt(r.Started.Unix(), 10)))
+// newResponseID returns a random response id (128 bits, hex): it says
+// nothing about the respondent, so it cannot re-link a response once
+// retention has dropped the pseudonym.
+func newResponseID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("bot: crypto/rand: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// idempotencyKey is the completion's idempotency key: the same interview
+// completed again (a redelivered update) gets the same key. It is derived
+// from the keyed pseudonym (so it needs the pseudonym key) and stored only
+// until retention. Same derivation as pgstore.IdempotencyKey.
+func idempotencyKey(pseudonym string, r *dialog.Response) string {
+	sum := sha256.Sum256([]byte("idem|" + pseudonym + "|" + r.Form + "|" + strconv.FormatInt(r.Started.Unix(), 10)))
 	return hex.EncodeToString(sum[:16])
+}
+
+// stored is what is kept of a state: all of it while the interview runs;
+// once it is finished (completed, declined, ineligible) only what "already
+// answered", the language and dedup need — no answers, no navigation, no
+// invite or operator, no times. The completion went to Responses already.
+func stored(s dialog.State) dialog.State {
+	if s.Phase != dialog.PhaseDone {
+		return s
+	}
+	d := dialog.State{Form: s.Form, FormVersion: s.FormVersion, Version: s.Version, Seq: s.Seq,
+		Phase: s.Phase, Lang: s.Lang, Outcome: s.Outcome}
+	for _, k := range []string{CtxMunicipality, CtxService} {
+		if v, ok := s.Context[k]; ok {
+			if d.Context == nil {
+				d.Context = map[string]string{}
+			}
+			d.Context[k] = v
+		}
+	}
+	return d
 }
 
 func abandonOf(s dialog.State) *Abandon {
@@ -221,7 +256,7 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 		// A tap on an old card: its keyboard goes too.
 		t.strip(ev.msgID)
 	}
-	if reuse != 0 && reuse == cur && ev.query == "" && (ev.userMsg-cur)%2 == 1 {
+	if reuse != 0 && reuse == cur && ev.query == "" && (ev.inMsg-cur)%2 == 1 {
 		// Typed re-asks edit the card in place; consecutive ones alternate
 		// the warning sign (by the typed message's distance from the card,
 		// new cards always showing ⚠️) so each edit shows, and Telegram
@@ -243,7 +278,7 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 // id (message ids of a private chat count both sides' messages, so the
 // distance says how many messages lie between).
 func (t *turn) adjacent(id int) bool {
-	return t.ev.userMsg != 0 && t.ev.userMsg > id && t.ev.userMsg-id <= maxCardDistance
+	return t.ev.inMsg != 0 && t.ev.inMsg > id && t.ev.inMsg-id <= maxCardDistance
 }
 
 // maxCardDistance is how far above a typed message the card may be and
@@ -293,6 +328,7 @@ func (t *turn) sendMsg(ctx context.Context, m Message, question bool) error {
 		}
 		return err
 	}
+	t.sent = append(t.sent, id) // for /delete
 	if question {
 		t.lastMsg = id
 	}
