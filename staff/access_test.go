@@ -2,10 +2,12 @@ package staff
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -287,13 +289,17 @@ func TestRevokeByButtons(t *testing.T) {
 	if ans := mgr.tapData(do(optRevokeStaff, m[operator].ID)); !strings.Contains(ans, "Already done") {
 		t.Fatalf("second confirmation: %q", ans)
 	}
-	// The revoked operator now gets what anyone gets; their invite lives on.
+	// The revoked operator now gets what anyone gets, and their invite
+	// stops working: an invite is worth what its maker may still do.
 	unknown := c.people[none].send("/nosuchcommand").Text
 	if got := c.people[operator].send("/invites").Text; got != unknown {
 		t.Fatalf("revoked operator's /invites: %q", got)
 	}
-	if _, err := r.h.Resolve(context.Background(), c.invRoma.Token, "someone"); err != nil {
-		t.Fatalf("the revoked operator's invite stopped working: %v", err)
+	if _, err := r.h.Resolve(context.Background(), c.invRoma.Token, "someone"); !errors.Is(err, bot.ErrInviteRevoked) {
+		t.Fatalf("the revoked operator's invite: %v, want ErrInviteRevoked", err)
+	}
+	if got := mgr.send("/invites").Text; !strings.Contains(got, "revoked") {
+		t.Fatalf("the manager's /invites does not show the revoked operator's invite as revoked:\n%s", got)
 	}
 
 	// The admin revokes the Milano invite from /invites.

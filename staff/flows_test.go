@@ -97,7 +97,7 @@ func TestInviteFlow(t *testing.T) {
 	var form, label string
 	var svc, opID, maxUses int64
 	var exp time.Time
-	if err := r.pool.QueryRow(context.Background(), `SELECT form, label, service_id, operator_id, max_uses, expires_at FROM invites WHERE token = $1`, token).
+	if err := r.pool.QueryRow(context.Background(), `SELECT form, label, service_id, operator_id, max_uses, expires_at FROM invites WHERE token_hash = $1`, pgstore.HashToken(token)).
 		Scan(&form, &label, &svc, &opID, &maxUses, &exp); err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +129,13 @@ func TestInviteFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var invID int64
+	if err := r.pool.QueryRow(context.Background(), `SELECT id FROM invites`).Scan(&invID); err != nil {
+		t.Fatal(err)
+	}
+	// The context names the invite by its id, never by its token.
 	want := map[string]string{bot.CtxMunicipality: id10(r.roma), bot.CtxService: id10(r.romaAnagrafe),
-		bot.CtxOperator: id10(opID), bot.CtxInvite: token, "invite_servizio": "anagrafe"}
+		bot.CtxOperator: id10(opID), bot.CtxInvite: id10(invID), "invite_servizio": "anagrafe"}
 	if inv.Form != "immigrati" || len(inv.Context) != len(want) {
 		t.Fatalf("resolved %+v", inv)
 	}
@@ -221,7 +226,7 @@ func TestResolveErrorsAndLimit(t *testing.T) {
 	mk("expiredexpiredexpire", r.clock().Add(-time.Minute), 0)
 	mk("onceonceonceonceonce", time.Time{}, 1)
 	mk("revokedrevokedrevoke", time.Time{}, 0)
-	if _, err := r.pool.Exec(ctx, "UPDATE invites SET revoked_at = now() WHERE token = 'revokedrevokedrevoke'"); err != nil {
+	if _, err := r.pool.Exec(ctx, "UPDATE invites SET revoked_at = now() WHERE token_hash = $1", pgstore.HashToken("revokedrevokedrevoke")); err != nil {
 		t.Fatal(err)
 	}
 	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context["invite_servizio"] != "" || inv.Context[bot.CtxService] != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,16 +179,22 @@ func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inv
 		return nil
 	}
 	h.answer(ctx, r, queryID, "")
-	token, err := newInviteToken(h.rand)
-	if err != nil {
-		return h.fail(ctx, r, err)
+	var id int64
+	var token string
+	for ok := false; !ok; {
+		var err error
+		if id, err = h.cfg.DB.NewInviteID(ctx); err != nil {
+			return h.fail(ctx, r, err)
+		}
+		token, ok = inviteToken(h.cfg.TokenKey, id)
 	}
-	inv := pgstore.Invite{Token: token, Form: h.cfg.Forms[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc,
+	inv := pgstore.Invite{ID: id, Token: token, Form: h.cfg.Forms[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc,
 		OperatorID: w.m.ID, Label: d.Label, MaxUses: d.Uses}
 	if d.Valid > 0 {
 		inv.ExpiresAt = h.cfg.Now().Add(time.Duration(d.Valid) * 24 * time.Hour)
 	}
-	if inv, err = h.cfg.DB.CreateInvite(ctx, inv); err != nil {
+	inv, err := h.cfg.DB.CreateInvite(ctx, inv)
+	if err != nil {
 		return h.fail(ctx, r, err)
 	}
 	h.log.Info("invite created", "staff_id", w.m.ID, "invite_id", inv.ID, "form", inv.Form)
@@ -316,6 +323,15 @@ func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idA
 	if err != nil {
 		return false, err
 	}
+	token, _ := inviteToken(h.cfg.TokenKey, inv.ID)
+	if !inv.TokenMatches(token) {
+		// Made before tokens were derived (or under another key): only its
+		// hash is known, so its link cannot be printed again.
+		h.answer(ctx, r, queryID, "")
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgInvNoReprint, nil)})
+		return true, nil
+	}
+	inv.Token = token
 	h.answer(ctx, r, queryID, "")
 	return true, h.sendPoster(ctx, r, inv)
 }
@@ -366,18 +382,47 @@ var tokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Resolve implements bot.Invites: a valid token counts one use (atomically,
 // within max_uses) and binds the interview to the invite's questionnaire,
-// municipality, service and operator. Bad tokens are counted per user
-// (the pseudonym) and, past the limit, answered with ErrInviteLimited.
+// municipality, service and operator; the start context names the invite
+// by its id (bot.CtxInvite), never by its token. Bad tokens are counted per
+// user (the pseudonym); a user over the limit is refused with
+// ErrInviteLimited before any lookup, so that even a right guess fails.
 func (h *Handler) Resolve(ctx context.Context, token, user string) (bot.Invite, error) {
+	if limited, err := h.cfg.Limiter.Limited(ctx, badTokenKey(user), h.cfg.BadTokens, h.cfg.BadTokenPeriod); err != nil {
+		// Fail open for respondents: their interview needs Redis anyway,
+		// and 120-bit tokens cannot be guessed in a Redis outage.
+		h.log.Warn("staff: bad-token limiter unavailable", "err", err)
+	} else if limited {
+		h.log.Info("invite refused", "reason", bot.ErrInviteLimited.Error())
+		return bot.Invite{}, bot.ErrInviteLimited
+	}
 	var inv pgstore.Invite
 	err := pgstore.ErrNotFound
 	if tokenRe.MatchString(token) && !IsStaffToken(token) {
 		inv, err = h.cfg.DB.UseInvite(ctx, token, h.cfg.Now())
 	}
+	return h.resolved(ctx, inv, err, user)
+}
+
+// ResolveID is Resolve for an invite named by its id (bot.CtxInvite), for
+// an interview started again from a stored context (/restart): the invite
+// is checked again (revoked, expired, used up, its maker revoked) and a use
+// counted. Ids are not secrets: never call it with a /start payload.
+func (h *Handler) ResolveID(ctx context.Context, id string) (bot.Invite, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return bot.Invite{}, bot.ErrInviteUnknown
+	}
+	inv, err := h.cfg.DB.UseInviteID(ctx, n, h.cfg.Now())
+	return h.resolved(ctx, inv, err, "")
+}
+
+// resolved turns UseInvite's outcome into bot.Invites' answer, counting a
+// refusal against user (unless "").
+func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, user string) (bot.Invite, error) {
 	var refused error
 	switch {
 	case err == nil:
-		c := map[string]string{bot.CtxMunicipality: itoa(inv.MunicipalityID), bot.CtxInvite: inv.Token}
+		c := map[string]string{bot.CtxMunicipality: itoa(inv.MunicipalityID), bot.CtxInvite: itoa(inv.ID)}
 		if inv.ServiceID != 0 {
 			c[bot.CtxService] = itoa(inv.ServiceID)
 			c["invite_servizio"] = inv.ServiceCode
@@ -397,12 +442,14 @@ func (h *Handler) Resolve(ctx context.Context, token, user string) (bot.Invite, 
 	default:
 		return bot.Invite{}, fmt.Errorf("staff: resolve invite: %w", err)
 	}
-	limited, err := h.badToken(ctx, user)
-	if err != nil {
-		return bot.Invite{}, err
-	}
-	if limited {
-		refused = bot.ErrInviteLimited
+	if user != "" {
+		limited, err := h.badToken(ctx, user)
+		if err != nil {
+			return bot.Invite{}, err
+		}
+		if limited {
+			refused = bot.ErrInviteLimited
+		}
 	}
 	h.log.Info("invite refused", "invite_id", inv.ID, "reason", refused.Error())
 	return bot.Invite{}, refused

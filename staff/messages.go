@@ -57,6 +57,7 @@ const (
 	msgInvNoLabel    = "s.invites.no_label"
 	msgInvConfirm    = "s.invites.revoke_confirm"
 	msgInvRevoked    = "s.invites.revoked"
+	msgInvNoReprint  = "s.invites.no_reprint"
 	msgStatusActive  = "s.status.active"
 	msgStatusExpired = "s.status.expired"
 	msgStatusRevoked = "s.status.revoked"
@@ -105,7 +106,7 @@ func MessageIDs() []string {
 		msgStaffTitle, msgStaffItem, msgStaffYou, msgStaffHint, msgStaffConfirm, msgStaffRevoked,
 		msgInviteNew, msgInviteLabel, msgInviteForm, msgInviteMuni, msgInviteService, msgInviteValid, msgInviteUses,
 		msgInviteCreated, msgInviteLink, msgInviteCaption, msgSumForm, msgSumWhere, msgSumUntil, msgSumNoExpiry, msgSumUses, msgSumUnlimited,
-		msgInvitesTitle, msgInvitesItem, msgInvitesNone, msgMore, msgInvitesHint, msgInvNoLabel, msgInvConfirm, msgInvRevoked,
+		msgInvitesTitle, msgInvitesItem, msgInvitesNone, msgMore, msgInvitesHint, msgInvNoLabel, msgInvConfirm, msgInvRevoked, msgInvNoReprint,
 		msgStatusActive, msgStatusExpired, msgStatusRevoked, msgStatusUsedUp,
 		msgMuniTitle, msgMuniItem, msgMuniUsage, msgMuniAdded, msgMuniExists, msgMuniBad, msgMuniUnknown,
 		msgSvcAdded, msgSvcExists, msgSvcBad, msgFormImmigrati, msgFormOperatori,

@@ -13,6 +13,7 @@ import (
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
 var deepLinkRe = regexp.MustCompile(`https://t\.me/[A-Za-z0-9_]+\?start=([A-Za-z0-9_-]+)`)
@@ -148,13 +149,13 @@ func TestEndToEndStaffAndInvites(t *testing.T) {
 		t.Fatalf("/invites:\n%s", got)
 	}
 	n := h.count(`SELECT count(*) FROM responses r
-		JOIN invites i ON i.token = r.invite_token
+		JOIN invites i ON i.id = r.invite_id
 		JOIN municipalities m ON m.id = r.municipality_id
 		JOIN services s ON s.id = r.service_id
 		JOIN staff o ON o.id = r.operator_id
-		WHERE r.invite_token = $1 AND m.istat_code = '058091' AND s.code = 'sportello_immigrati'
+		WHERE i.token_hash = $1 AND m.istat_code = '058091' AND s.code = 'sportello_immigrati'
 			AND o.telegram_user_id = 7000003 AND o.role = 'operator' AND r.form = 'immigrati'
-			AND r.municipality_id = i.municipality_id AND r.service_id = i.service_id AND r.operator_id = i.operator_id`, token)
+			AND r.municipality_id = i.municipality_id AND r.service_id = i.service_id AND r.operator_id = i.operator_id`, pgstore.HashToken(token))
 	if n != 2 {
 		t.Fatalf("%d responses attributed to the invite's municipality, service and operator, want 2", n)
 	}

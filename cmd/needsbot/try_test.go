@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
@@ -652,7 +654,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	var gotLang, istat, respondent, stored, invite, service string
 	var answers int
 	err = conn.QueryRow(ctx, `
-		SELECT r.language, m.istat_code, coalesce(r.respondent, ''), coalesce(r.invite_token, ''), coalesce(s.code, ''),
+		SELECT r.language, m.istat_code, coalesce(r.respondent, ''), coalesce((SELECT 'sha256:' || encode(i.token_hash, 'hex') FROM invites i WHERE i.id = r.invite_id), ''), coalesce(s.code, ''),
 		       (SELECT value FROM answers a WHERE a.response_id = r.id AND a.question = 'commenti'),
 		       (SELECT count(*) FROM answers a WHERE a.response_id = r.id)
 		FROM responses r JOIN municipalities m ON m.id = r.municipality_id LEFT JOIN services s ON s.id = r.service_id`).
@@ -665,7 +667,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	}
 	// The respondent came through the demo invite: the response is
 	// attributed to it and to its service.
-	if invite != "try-demo-058091" || service != "sportello_immigrati" {
+	if invite != "sha256:"+hex.EncodeToString(pgstore.HashToken("try-demo-058091")) || service != "sportello_immigrati" {
 		t.Fatalf("response attributed to invite %q, service %q; want the demo invite of sportello_immigrati", invite, service)
 	}
 	if respondent == "" || strings.Contains(respondent, strconv.FormatInt(user, 10)) {
@@ -688,7 +690,7 @@ func checkDemoSeed(t *testing.T, dsn string) {
 		        WHERE m.istat_code = '058091' AND revoked_at IS NULL AND
 		              ((s.telegram_user_id = 700000001 AND s.role = 'operator') OR (s.telegram_user_id = 700000002 AND s.role = 'manager'))),
 		       (SELECT count(*) FROM invites i JOIN services v ON v.id = i.service_id
-		        WHERE i.token = 'try-demo-058091' AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
+		        WHERE i.token_hash = sha256('try-demo-058091') AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/needsbot/needsbot/bot"
@@ -27,9 +29,14 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, bot.Invites, error) {
 	if r := a.wireResults(); r != nil {
 		results = r
 	}
+	// Invite tokens are derived from a key of their own, separated from the
+	// pseudonyms' by its label.
+	tokenKey := hmac.New(sha256.New, key)
+	tokenKey.Write([]byte("needsbot invite token key"))
 	h, err := staff.New(staff.Config{
 		DB: a.db, Limiter: a.store, Results: results, BotUsername: a.username, Logger: a.log,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
+		TokenKey:  tokenKey.Sum(nil),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,7 +69,7 @@ func TestInviteLifecycle(t *testing.T) {
 	// Two completed responses through the first invite.
 	for _, id := range []string{"r1", "r2"} {
 		c := e.completed(t, id, "p-"+id)
-		c.MunicipalityID, c.ServiceID, c.Invite, c.OperatorID = roma, anagrafe, "tokenAAAAAAAAAAAAAAA", &op.ID
+		c.MunicipalityID, c.ServiceID, c.Invite, c.OperatorID = roma, anagrafe, strconv.FormatInt(inv.ID, 10), &op.ID
 		if err := e.db.SaveResponse(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestUseInviteConcurrent(t *testing.T) {
 	if ok.Load() != 50 || exhausted.Load() != 30 {
 		t.Fatalf("%d uses admitted, %d refused; want 50 and 30", ok.Load(), exhausted.Load())
 	}
-	if n := e.count(t, "SELECT uses FROM invites WHERE token = 'raceRACEraceRACErace'"); n != 50 {
+	if n := e.count(t, "SELECT uses FROM invites WHERE token_hash = sha256('raceRACEraceRACErace')"); n != 50 {
 		t.Fatalf("uses = %d", n)
 	}
 }
