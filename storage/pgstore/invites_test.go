@@ -174,3 +174,56 @@ func TestUseInviteConcurrent(t *testing.T) {
 		t.Fatalf("uses = %d", n)
 	}
 }
+
+// An invite is worth what its maker may still do: revoking the operator
+// disables it (UseInvite and UseInviteID, and listings say revoked), and it
+// stays disabled when the same person is enrolled again later.
+func TestInviteOfRevokedOperator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now()
+	roma, _ := e.municipality(t, "058091", "anagrafe")
+	admin, _, _ := e.db.EnsureAdmin(ctx, 1)
+	op := e.enrol(t, admin.ID, pgstore.RoleOperator, roma, 0, 2)
+	inv, err := e.db.CreateInvite(ctx, pgstore.Invite{Token: "operatorOperatorOper", Form: "immigrati", MunicipalityID: roma, OperatorID: op.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAdmin, err := e.db.CreateInvite(ctx, pgstore.Invite{Token: "adminAdminAdminAdmin", Form: "immigrati", MunicipalityID: roma, OperatorID: admin.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.UseInvite(ctx, "operatorOperatorOper", now); err != nil {
+		t.Fatalf("active operator's invite: %v", err)
+	}
+	if _, err := e.db.UseInviteID(ctx, inv.ID, now); err != nil {
+		t.Fatalf("active operator's invite by id: %v", err)
+	}
+	if _, err := e.db.RevokeStaff(ctx, admin.ID, op.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.UseInvite(ctx, "operatorOperatorOper", now); !errors.Is(err, pgstore.ErrRevoked) {
+		t.Fatalf("revoked operator's invite: %v, want ErrRevoked", err)
+	}
+	if _, err := e.db.UseInviteID(ctx, inv.ID, now); !errors.Is(err, pgstore.ErrRevoked) {
+		t.Fatalf("revoked operator's invite by id: %v, want ErrRevoked", err)
+	}
+	got, err := e.db.Invite(ctx, inv.ID, pgstore.InviteFilter{})
+	if err != nil || got.Status(now) != "revoked" || got.Uses != 2 {
+		t.Fatalf("listed: %+v %v", got, err)
+	}
+	// Other invites live on.
+	if _, err := e.db.UseInviteID(ctx, byAdmin.ID, now); err != nil {
+		t.Fatalf("the admin's invite: %v", err)
+	}
+	// Enrolled again: the old invite stays dead.
+	if again := e.enrol(t, admin.ID, pgstore.RoleOperator, roma, 0, 2); again.ID != op.ID || again.Revoked {
+		t.Fatalf("re-enrolled: %+v", again)
+	}
+	if _, err := e.db.UseInvite(ctx, "operatorOperatorOper", now); !errors.Is(err, pgstore.ErrRevoked) {
+		t.Fatalf("invite made before the operator's re-enrolment: %v, want ErrRevoked", err)
+	}
+	if _, err := e.db.UseInviteID(ctx, 999999, now); !errors.Is(err, pgstore.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
