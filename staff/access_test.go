@@ -81,7 +81,7 @@ func TestCommandsByRole(t *testing.T) {
 		allowed []string
 		want    string // in the reply of those allowed
 	}{
-		{"/invite", staffAll, "Which questionnaire?"},
+		{"/invite", staffAll, "send /invite followed by the label"},
 		{"/invite Via Roma desk", staffAll, "Label: Via Roma desk"},
 		{"/invites", staffAll, "Invites"},
 		{"/staff", managers, "Staff"},
@@ -316,13 +316,13 @@ func TestRevokeByButtons(t *testing.T) {
 }
 
 // revokeLabel finds the ✖ button of the listed item whose line mentions
-// who ("3. Olga – operator, Roma" → "✖ 3").
+// who ("3. Olga – operator, Roma" → "✖ Revoke #3").
 func revokeLabel(t *testing.T, m telegramtest.Message, who string) string {
 	t.Helper()
 	for _, line := range strings.Split(m.Text, "\n") {
 		n, rest, ok := strings.Cut(line, ". ")
 		if ok && strings.Contains(rest, who) {
-			label := "✖ " + n
+			label := "✖ Revoke #" + n
 			if _, ok := m.Button(label); ok {
 				return label
 			}

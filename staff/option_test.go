@@ -16,7 +16,8 @@ func TestOptionsFitCallbackData(t *testing.T) {
 	big := int64(36*36*36*36 - 1) // 1.7 million municipalities or services (Italy has about 8,000 comuni)
 	opts := []string{
 		linkDraft{Role: RoleOperator, Muni: big, Svc: big, Days: 90, Page: 1000}.encode(),
-		inviteDraft{Form: 9, Muni: big, Svc: big, Valid: 90, Uses: 50, Page: 1000, Label: strings.Repeat("é", maxLabel/2)}.encode(),
+		inviteDraft{Form: 9, Muni: big, Svc: big, Valid: 90, Uses: 50, Page: 1000, Asked: true, Label: strings.Repeat("é", maxLabel/2)}.encode(),
+		idAction{Kind: optPoster, Confirm: true, ID: int64(1)<<50 - 1}.encode(),
 		idAction{Kind: optRevokeInvite, Confirm: true, ID: int64(1)<<50 - 1}.encode(),
 	}
 	for _, o := range opts {
@@ -36,19 +37,19 @@ func TestOptionRoundTrip(t *testing.T) {
 		}
 	}
 	invites := []inviteDraft{newInviteDraft(""), newInviteDraft("Via Roma. desk"),
-		{Form: 2, Muni: 5, Svc: 0, Valid: 0, Uses: 0, Label: "x"}, {Form: 1, Muni: 5, Svc: 77, Valid: 90, Uses: 1, Page: 2}}
+		{Form: 2, Muni: 5, Svc: 0, Valid: 0, Uses: 0, Label: "x"}, {Form: 1, Muni: 5, Svc: 77, Valid: 90, Uses: 1, Page: 2, Asked: true}}
 	for _, d := range invites {
 		got, err := parseInvite(d.encode())
 		if err != nil || got != d {
 			t.Errorf("invite %+v → %q → %+v, %v", d, d.encode(), got, err)
 		}
 	}
-	for _, bad := range []string{"", "L", "L....", "Lx....", "L.01...", "L....-1", "I", "I......", "I0.......",
-		"I......\x01", "X", "X?", "X?0", "X!-1", "X?01", "P", "P0", "Pz?", "V*1"} {
+	for _, bad := range []string{"", "L", "L....", "Lx....", "L.01...", "L....-1", "I", "I.......", "I0........",
+		"I......2.", "I.......\x01", "I......x", "X", "X?", "X?0", "X!-1", "X?01", "P", "P0", "Pz?", "P?1", "P!", "P!0", "V*1"} {
 		if _, err := parseLink(bad); err == nil && strings.HasPrefix(bad, "L") && bad != "L...." {
 			t.Errorf("parseLink(%q) accepted", bad)
 		}
-		if _, err := parseInvite(bad); err == nil && bad != "I......" {
+		if _, err := parseInvite(bad); err == nil && bad != "I......." {
 			t.Errorf("parseInvite(%q) accepted", bad)
 		}
 		if strings.ContainsAny(bad[:min(1, len(bad))], "XPV") {
@@ -60,7 +61,7 @@ func TestOptionRoundTrip(t *testing.T) {
 }
 
 func FuzzOptions(f *testing.F) {
-	for _, s := range []string{"L....", "Lo.c.0.7.", "I1.c.-1.7.1..label", "I......", "X?c", "V!1", "P3", "C"} {
+	for _, s := range []string{"L....", "Lo.c.0.7.", "I1.c.-1.7.1...label", "I1.c.0.7.1..1.", "I.......", "X?c", "V!1", "P3", "P!3", "C"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -141,7 +142,7 @@ func TestStaffMessages(t *testing.T) {
 	r := bot.NewRenderer(cat)
 	data := map[string]any{"Name": "N", "Role": "R", "Scope": "S", "Municipality": "M", "Service": "V", "Until": "U",
 		"Link": "L", "Label": "B", "Form": "F", "Status": "T", "Started": 1, "Completed": 2, "Created": "C", "N": 3,
-		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2}
+		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2, "ID": 4, "Kind": "K"}
 	for _, lang := range []string{"en", "it"} {
 		for _, id := range MessageIDs() {
 			got := r.Text(lang, id, data)

@@ -47,10 +47,11 @@ func TestNoTokenAtRest(t *testing.T) {
 	}
 	mgr := r.person(811, "Marta")
 	mgr.send("/invite")
+	mgr.tap("Continue without a label ▶")
 	mgr.tap("Immigrants (service users)")
 	mgr.tap("Anagrafe")
-	mgr.tap("30 days")
-	mgr.tap("Unlimited")
+	mgr.tap("🪧 Poster for the desk (many people)")
+	mgr.tap("90 days")
 	msgs := mgr.u.Messages()
 	invTok := tokenIn(t, msgs[len(msgs)-2].Text)
 	tokens = append(tokens, invTok)

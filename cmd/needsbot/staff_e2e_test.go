@@ -116,8 +116,8 @@ func TestEndToEndStaffAndInvites(t *testing.T) {
 	// The operator makes an invite; the poster's QR code is its link.
 	operator.send("/invite Sala d'attesa")
 	operator.tap("Immigrants (service users)")
+	operator.tap("🪧 Poster for the desk (many people)")
 	operator.tap("30 days")
-	operator.tap("Unlimited")
 	msgs := operator.u.Messages()
 	summary, poster := msgs[len(msgs)-2], msgs[len(msgs)-1]
 	link, token := linkIn(t, summary)
