@@ -272,7 +272,10 @@ func (d *DB) ListStaff(ctx context.Context, municipality int64) ([]Staff, error)
 // EnsureAdmin makes the Telegram user an active admin (the bootstrap from
 // NEEDSBOT_ADMIN_IDS). It reports whether anything changed; only changes
 // are written to the audit log (actor: the system), so restarts add
-// nothing.
+// nothing. A member who was revoked is never restored by it (a restart
+// must not undo the revocation of, say, a stolen account): it returns
+// them as they are with ErrRevoked. They come back only through a staff
+// link (e.g. `needsbot staff link admin`).
 func (d *DB) EnsureAdmin(ctx context.Context, userID int64) (Staff, bool, error) {
 	var s Staff
 	changed := false
@@ -285,9 +288,15 @@ func (d *DB) EnsureAdmin(ctx context.Context, userID int64) (Staff, bool, error)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return classify("ensure admin", err)
 		}
+		if wasRevoked {
+			if s, err = d.oneStaff(ctx, tx, "s.telegram_user_id = $1", userID); err != nil {
+				return err
+			}
+			return fmt.Errorf("pgstore: ensure admin: staff %d: %w", s.ID, ErrRevoked)
+		}
 		err = tx.QueryRow(ctx, `INSERT INTO staff (telegram_user_id, role) VALUES ($1, 'admin')
-			ON CONFLICT (telegram_user_id) DO UPDATE SET role = 'admin', municipality_id = NULL, service_id = NULL, revoked_at = NULL
-			WHERE staff.role <> 'admin' OR staff.revoked_at IS NOT NULL
+			ON CONFLICT (telegram_user_id) DO UPDATE SET role = 'admin', municipality_id = NULL, service_id = NULL
+			WHERE staff.role <> 'admin' AND staff.revoked_at IS NULL
 			RETURNING id`, userID).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Already an active admin.
@@ -301,7 +310,6 @@ func (d *DB) EnsureAdmin(ctx context.Context, userID int64) (Staff, bool, error)
 		detail := map[string]any{"staff_id": id, "source": "NEEDSBOT_ADMIN_IDS"}
 		if prevRole != nil {
 			detail["previous_role"] = *prevRole
-			detail["was_revoked"] = wasRevoked
 		}
 		if err := audit(ctx, tx, nil, "staff.bootstrap", detail); err != nil {
 			return err
