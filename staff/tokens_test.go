@@ -116,21 +116,57 @@ func TestNoTokenAtRest(t *testing.T) {
 		t.Fatalf("%d staff link hashes stored, want 2", n)
 	}
 
-	// Redis: the interview's stored context names the invite by id.
+	// Redis: the interview's stored context names the invite by id, and
+	// no key or value holds a token.
 	keys, err := r.rdb.Keys(ctx, r.prefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var seen strings.Builder
 	for _, k := range keys {
-		dump, err := r.rdb.Dump(ctx, k).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		seen.WriteString(k + "\n")
+		typ, err := r.rdb.Type(ctx, k).Result()
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tok := range tokens {
-			if strings.Contains(k, tok) || strings.Contains(dump, tok) {
-				t.Errorf("Redis key %q holds a token", k)
+		var vals []string
+		switch typ {
+		case "string":
+			v, err := r.rdb.Get(ctx, k).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				t.Fatal(err)
 			}
+			vals = []string{v}
+		case "hash":
+			m, err := r.rdb.HGetAll(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for f, v := range m {
+				vals = append(vals, f, v)
+			}
+		case "list":
+			vals, err = r.rdb.LRange(ctx, k, 0, -1).Result()
+		case "set":
+			vals, err = r.rdb.SMembers(ctx, k).Result()
+		case "zset":
+			vals, err = r.rdb.ZRange(ctx, k, 0, -1).Result()
+		default:
+			t.Fatalf("Redis key %q of type %s not scanned", k, typ)
 		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen.WriteString(strings.Join(vals, "\n") + "\n")
+	}
+	dump := seen.String()
+	for _, tok := range tokens {
+		if strings.Contains(dump, tok) {
+			t.Errorf("Redis holds a token:\n%s", dump)
+		}
+	}
+	if want := `"invite":"` + inv.Context[bot.CtxInvite] + `"`; !strings.Contains(dump, want) {
+		t.Fatalf("the interview's context (%s) not found in Redis:\n%s", want, dump)
 	}
 	t.Logf("%d columns and %d Redis keys scanned for %d tokens", scanned, len(keys), len(tokens))
 }
