@@ -373,10 +373,12 @@ func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idA
 	}
 	token, _ := inviteToken(h.cfg.TokenKey, inv.ID)
 	if !inv.TokenMatches(token) {
-		// Made before tokens were derived (or under another key): only its
-		// hash is known, so its link cannot be printed again.
+		// Made before tokens were derived (or under another key, or by
+		// `try`): only its hash is known, so its link cannot be printed
+		// again; a new poster like it can be made.
 		h.answer(ctx, r, queryID, "")
-		h.send(ctx, r, bot.Message{Text: h.text(r, msgInvNoReprint, nil)})
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgInvNoReprint, map[string]any{"Label": h.inviteName(r, inv)}),
+			Keyboard: [][]bot.Key{{h.key(h.plain(r, btnPosterInstead, nil), h.posterDraft(inv).encode())}, {h.cancelKey(r)}}})
 		return true, nil
 	}
 	inv.Token = token

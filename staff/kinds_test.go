@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
 // labelsOf is a message's buttons, row by row.
@@ -157,4 +158,40 @@ func messageByID(p *person, id int) telegramtest.Message {
 	}
 	p.t.Fatalf("no message %d", id)
 	return telegramtest.Message{}
+}
+
+// An invite whose token the bot cannot rebuild (made before tokens were
+// derived from ids, or by `try`) is not printed with a wrong link: the bot
+// says so and offers a new poster like it.
+func TestReprintUnderivedInvite(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ad := r.enrol(840, "Ada", RoleAdmin, 0, 0, 0)
+	if _, err := r.db.CreateInvite(context.Background(), pgstore.Invite{Token: "legacyLegacyLegacyLe", Form: "immigrati",
+		MunicipalityID: r.roma, ServiceID: r.romaAnagrafe, OperatorID: ad.ID, Label: "Old desk"}); err != nil {
+		t.Fatal(err)
+	}
+	a := r.person(840, "Ada")
+	a.send("/invites")
+	before := len(a.u.Messages())
+	a.tap("🖨 Poster #1")
+	got := a.u.Chat().LastFromBot()
+	if len(a.u.Messages()) != before+1 || got.Kind == telegramtest.KindPhoto || !strings.Contains(got.Text, "Old desk cannot be printed again") {
+		t.Fatalf("reprint of an underived invite:\n%s", a.u.Transcript())
+	}
+	if err := a.u.TapIn(got.ID, "🪧 Make a poster for many people"); err != nil {
+		t.Fatal(err)
+	}
+	a.wait()
+	if err := a.u.TapIn(got.ID, "90 days"); err != nil {
+		t.Fatalf("%v\n%s", err, a.u.Transcript())
+	}
+	a.wait()
+	last := a.u.Chat().Last()
+	if last.Kind != telegramtest.KindPhoto || !strings.Contains(last.Text, "Old desk") {
+		t.Fatalf("no new poster:\n%s", a.u.Transcript())
+	}
+	if n := r.count(`SELECT count(*) FROM invites WHERE label = 'Old desk' AND service_id = $1`, r.romaAnagrafe); n != 2 {
+		t.Fatalf("%d invites labelled Old desk, want 2", n)
+	}
 }
