@@ -206,15 +206,17 @@ func (h *Handler) kindButton(r *bot.Request, uses int) string {
 }
 
 // inviteName is how an invite is named to staff: its label, or its kind
-// and number when it has none.
+// and creation time when it has none (not its id: /invites numbers its
+// rows, and two numbers would confuse).
 func (h *Handler) inviteName(r *bot.Request, inv pgstore.Invite) string {
 	if inv.Label != "" {
 		return inv.Label
 	}
+	args := map[string]any{"Created": h.date(inv.CreatedAt)}
 	if inv.MaxUses == usesPersonal {
-		return h.plain(r, msgNamePersonal, map[string]any{"ID": inv.ID})
+		return h.plain(r, msgNamePersonal, args)
 	}
-	return h.plain(r, msgNamePoster, map[string]any{"ID": inv.ID})
+	return h.plain(r, msgNamePoster, args)
 }
 
 func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inviteDraft, msgID int, queryID string) error {
