@@ -99,7 +99,7 @@ func TestInviteKinds(t *testing.T) {
 	if len(op.u.Messages()) != before+1 || warn.Kind == telegramtest.KindPhoto {
 		t.Fatalf("a personal link was printed without a warning:\n%s", op.u.Transcript())
 	}
-	if !strings.Contains(warn.Text, "is a personal link: it works for one person only") {
+	if !strings.Contains(warn.Text, "works for one person only: it is a personal link") {
 		t.Fatalf("warning:\n%s", warn.Text)
 	}
 	if got, want := labelsOf(warn), [][]string{{"🪧 Make a poster for many people"}, {"🖨 Print this one anyway"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
