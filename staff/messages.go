@@ -122,5 +122,6 @@ func MessageIDs() []string {
 		btnNewLink, btnRevokeN, btnPosterN, btnConfirm, btnCancel, btnDays, btnNoExpiry, btnKindPoster, btnKindPersonal, btnNoLabel, btnPosterInstead, btnPrintAnyway,
 		btnNoService, btnAnyService, btnPrev, btnNext, btnRoleAdmin, btnRoleManager, btnRoleOper,
 		bot.MsgError, bot.MsgInviteLimited,
+		msgPosterScan,
 	}
 }

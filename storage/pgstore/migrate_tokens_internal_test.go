@@ -55,7 +55,7 @@ func TestMigrationHashesExistingTokens(t *testing.T) {
 		t.Fatalf("old invite after the migration: %v", err)
 	}
 	var respInvite int64
-	if err := db.pool.QueryRow(ctx, `SELECT invite_id FROM responses WHERE id = 'old-response'`).Scan(&respInvite); err != nil || respInvite != inv.ID {
+	if err := db.pool.QueryRow(ctx, `SELECT invite_id FROM responses`).Scan(&respInvite); err != nil || respInvite != inv.ID {
 		t.Fatalf("old response's invite_id = %d (%v), want %d", respInvite, err, inv.ID)
 	}
 	if c, err := db.ClaimStaffLink(ctx, linkTok, 4242, "Marta", time.Now()); err != nil || c.Staff.Role != RoleManager {
