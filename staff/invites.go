@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -462,21 +461,8 @@ func (h *Handler) Resolve(ctx context.Context, token, user string) (bot.Invite, 
 	return h.resolved(ctx, inv, err, user)
 }
 
-// ResolveID is Resolve for an invite named by its id (bot.CtxInvite), for
-// an interview started again from a stored context (/restart): the invite
-// is checked again (revoked, expired, used up, its maker revoked) and a use
-// counted. Ids are not secrets: never call it with a /start payload.
-func (h *Handler) ResolveID(ctx context.Context, id string) (bot.Invite, error) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n <= 0 {
-		return bot.Invite{}, bot.ErrInviteUnknown
-	}
-	inv, err := h.cfg.DB.UseInviteID(ctx, n, h.cfg.Now())
-	return h.resolved(ctx, inv, err, "")
-}
-
 // resolved turns UseInvite's outcome into bot.Invites' answer, counting a
-// refusal against user (unless "").
+// refusal against user.
 func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, user string) (bot.Invite, error) {
 	var refused error
 	switch {
@@ -501,14 +487,12 @@ func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, u
 	default:
 		return bot.Invite{}, fmt.Errorf("staff: resolve invite: %w", err)
 	}
-	if user != "" {
-		limited, err := h.badToken(ctx, user)
-		if err != nil {
-			return bot.Invite{}, err
-		}
-		if limited {
-			refused = bot.ErrInviteLimited
-		}
+	limited, err := h.badToken(ctx, user)
+	if err != nil {
+		return bot.Invite{}, err
+	}
+	if limited {
+		refused = bot.ErrInviteLimited
 	}
 	h.log.Info("invite refused", "invite_id", inv.ID, "reason", refused.Error())
 	return bot.Invite{}, refused

@@ -167,13 +167,6 @@ func (d *DB) UseInvite(ctx context.Context, token string, now time.Time) (Invite
 	return d.useInvite(ctx, "i.token_hash = $1", HashToken(token), now)
 }
 
-// UseInviteID is UseInvite for an invite known by its id (an interview
-// started again from the stored context, never a /start payload: ids are
-// not secrets).
-func (d *DB) UseInviteID(ctx context.Context, id int64, now time.Time) (Invite, error) {
-	return d.useInvite(ctx, "i.id = $1", id, now)
-}
-
 func (d *DB) useInvite(ctx context.Context, where string, key any, now time.Time) (Invite, error) {
 	row := d.pool.QueryRow(ctx, `WITH u AS (
 			UPDATE invites i SET uses = uses + 1
