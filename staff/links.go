@@ -250,7 +250,7 @@ func (h *Handler) Start(ctx context.Context, r *bot.Request, payload string) (bo
 	// user, nor while the limiter cannot say.
 	limited, err := h.cfg.Limiter.Limited(ctx, badTokenKey(h.cfg.Pseudonym(r.User)), h.cfg.BadTokens, h.cfg.BadTokenPeriod)
 	if err != nil {
-		return false, fmt.Errorf("staff: bad-token limiter unavailable, staff link refused: %w", err)
+		return true, h.fail(ctx, r, fmt.Errorf("staff: bad-token limiter unavailable, staff link refused: %w", err))
 	}
 	if limited {
 		h.log.Info("staff link refused", "reason", bot.MsgInviteLimited)

@@ -249,8 +249,8 @@ func TestLimitBeforeLookup(t *testing.T) {
 	if n := r.count("SELECT count(*) FROM staff WHERE telegram_user_id = 823"); n != 0 {
 		t.Fatal("a staff link was claimed while the limiter was down")
 	}
-	if got := v.u.Chat().LastFromBot().Text; strings.Contains(got, "You are now") {
-		t.Fatalf("staff link with the limiter down: %q", got)
+	if got := v.u.Chat().LastFromBot().Text; got != r.render(bot.MsgError) {
+		t.Fatalf("staff link with the limiter down: %q, want the error message", got)
 	}
 	if _, err := r.h.Resolve(ctx, "goodgoodgoodgoodgood", r.h.cfg.Pseudonym(823)); err != nil {
 		t.Fatalf("invite with the limiter down: %v", err)
