@@ -274,7 +274,7 @@ func TestRevokeByButtons(t *testing.T) {
 		t.Fatalf("/staff of the Roma manager:\n%s", listing.Text)
 	}
 	mgr.tap(revokeLabel(t, listing, "Olga"))
-	if last := mgr.u.Chat().LastFromBot(); !strings.Contains(last.Text, "Revoke Olga") {
+	if last := mgr.u.Chat().LastFromBot(); !strings.Contains(last.Text, "Revoke Olga") || !strings.Contains(last.Text, "the invites they made stop working") {
 		t.Fatalf("confirmation: %q", last.Text)
 	}
 	mgr.tap("Yes, revoke")
