@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
@@ -178,32 +181,70 @@ func (w *world) protected(t testing.TB, q string, args ...any) (int64, Count) {
 // abandoned a), for checking every number against a direct count.
 func (w *world) where(t testing.TB, f Filter, alias, timeCol string) (string, []any) {
 	t.Helper()
-	conds := []string{alias + ".form = $1"}
-	args := []any{f.Form}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	base := func(alias string) (string, []any) {
+		conds := []string{alias + ".form = $1"}
+		args := []any{f.Form}
+		add := func(cond string, v any) {
+			args = append(args, v)
+			conds = append(conds, fmt.Sprintf(cond, len(args)))
+		}
+		if f.Municipality != 0 {
+			add(alias+".municipality_id = $%d", f.Municipality)
+		}
+		if f.Service != 0 {
+			add(alias+".service_id IN (SELECT id FROM services WHERE code = (SELECT code FROM services WHERE id = $%d))", f.Service)
+		}
+		if f.Language != "" {
+			add(alias+".language = $%d", f.Language)
+		}
+		return strings.Join(conds, " AND "), args
 	}
-	if f.Municipality != 0 {
-		add(alias+".municipality_id = $%d", f.Municipality)
+	// Release batches: the scope's completed interviews per day before
+	// today; a batch closes with the day that brings it to 5 or more.
+	rw, ra := base("r")
+	rows, err := w.pool.Query(ctx, `SELECT (r.completed_at AT TIME ZONE 'Europe/Rome')::date::text, count(*) FROM responses r WHERE `+rw+
+		fmt.Sprintf(` AND (r.completed_at AT TIME ZONE 'Europe/Rome')::date < $%d::date GROUP BY 1 ORDER BY 1`, len(ra)+1),
+		append(ra, testNow.Format("2006-01-02"))...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if f.Service != 0 {
-		add(alias+".service_id IN (SELECT id FROM services WHERE code = (SELECT code FROM services WHERE id = $%d))", f.Service)
+	var closes []string // the days that close a batch
+	var acc int64
+	var day string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&day, &n}, func() error {
+		if acc += n; acc >= 5 {
+			closes, acc = append(closes, day), 0
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if f.Language != "" {
-		add(alias+".language = $%d", f.Language)
+	cond, args := base(alias)
+	local := "(" + alias + "." + timeCol + " AT TIME ZONE 'Europe/Rome')::date"
+	if len(closes) == 0 {
+		return cond + " AND false", args
 	}
-	// Whole days before today only.
-	add("("+alias+"."+timeCol+" AT TIME ZONE 'Europe/Rome')::date < $%d::date", testNow.Format("2006-01-02"))
+	args = append(args, closes[len(closes)-1])
+	cond += fmt.Sprintf(" AND %s <= $%d::date", local, len(args))
 	if f.Days > 0 {
-		d := testNow.AddDate(0, 0, -f.Days)
-		add("("+alias+"."+timeCol+" AT TIME ZONE 'Europe/Rome')::date >= $%d::date", d.Format("2006-01-02"))
+		// The period starts at the first batch boundary (the day after a
+		// closing day) on or after its nominal first day.
+		first := testNow.AddDate(0, 0, -f.Days-1).Format("2006-01-02")
+		start := ""
+		for _, c := range closes {
+			if c >= first {
+				start = c
+				break
+			}
+		}
+		if start == "" {
+			return cond + " AND false", args
+		}
+		args = append(args, start)
+		cond += fmt.Sprintf(" AND %s > $%d::date", local, len(args))
 	}
-	s := conds[0]
-	for _, c := range conds[1:] {
-		s += " AND " + c
-	}
-	return s, args
+	return cond, args
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 2)) }

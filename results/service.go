@@ -145,6 +145,15 @@ func (s *Service) authorize(m staff.Member, f Filter) error {
 // service code (which, across municipalities, spans every municipality's
 // service of that code).
 func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, error) {
+	sc, err := s.unreleased(ctx, f)
+	if err != nil {
+		return sc, err
+	}
+	return s.release(ctx, sc)
+}
+
+// unreleased is scope before the cut to release batches.
+func (s *Service) unreleased(ctx context.Context, f Filter) (pgstore.ResultsScope, error) {
 	now := s.now()
 	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(now), Until: Until(now)}
 	if f.Service != 0 {
@@ -162,6 +171,58 @@ func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, er
 	}
 	return sc, nil
 }
+
+// release cuts a scope to whole release batches (docs/disclosure-control.md):
+// walking the scope's days in order, a batch closes at the end of the
+// first day that brings it to at least the threshold of interviews; a view
+// covers the batches closed before today, and a period starts at the first
+// batch boundary inside it. So what two views of the same scope on
+// different days differ by is whole batches, each of at least the
+// threshold: never one interview alone, at either end of a period.
+func (s *Service) release(ctx context.Context, sc pgstore.ResultsScope) (pgstore.ResultsScope, error) {
+	days, err := s.db.ResultsDays(ctx, sc)
+	if err != nil {
+		return sc, err
+	}
+	bs := releases(days, int64(s.limit()))
+	if len(bs) == 0 {
+		// Nothing released yet: an empty window.
+		sc.Until = noRelease()
+		sc.Since = sc.Until
+		return sc, nil
+	}
+	sc.Until = bs[len(bs)-1]
+	if !sc.Since.IsZero() {
+		since := sc.Until
+		for _, b := range bs {
+			if !b.Before(sc.Since) {
+				since = b
+				break
+			}
+		}
+		sc.Since = since
+	}
+	return sc, nil
+}
+
+// releases returns the batch boundaries of a scope's days: the midnights
+// (in Rome) after each day that closes a batch of at least t interviews.
+func releases(days []pgstore.DayCount, t int64) []time.Time {
+	loc := pgstore.ResultsLocation()
+	var bs []time.Time
+	var acc int64
+	for _, d := range days {
+		acc += d.N
+		if acc >= t {
+			bs = append(bs, time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day()+1, 0, 0, 0, 0, loc))
+			acc = 0
+		}
+	}
+	return bs
+}
+
+// noRelease is a cut-off before any interview: a view with nothing released.
+func noRelease() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, pgstore.ResultsLocation()) }
 
 // describe names a filter's parts in lang.
 func (s *Service) describe(ctx context.Context, lang string, f Filter) (described, error) {
@@ -216,37 +277,42 @@ func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 	if form == nil {
 		return nil, errPayload
 	}
-	sc, err := s.scope(ctx, f)
+	raw, err := s.unreleased(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	sc.Municipality = 0
-	counted, err := s.db.ResultsByMunicipality(ctx, sc)
-	if err != nil {
-		return nil, err
-	}
-	// Every municipality, those without interviews too: a zero must look
-	// like a small count, not be told by its absence.
+	raw.Municipality = 0
+	// Every municipality, those without interviews too (a zero must look
+	// like a small count, not be told by its absence), each cut to its
+	// own release batches.
 	all, err := s.db.Municipalities(ctx)
 	if err != nil {
 		return nil, err
 	}
-	byID := map[int64]pgstore.MunicipalityTotals{}
-	for _, m := range counted {
-		byID[m.ID] = m
-	}
+	prio := priorityQuestion(form)
 	var ms []pgstore.MunicipalityTotals
-	for _, m := range all { // by name
-		t, ok := byID[m.ID]
-		if !ok {
-			t = pgstore.MunicipalityTotals{ID: m.ID, ISTAT: m.ISTAT, Name: m.Name}
-		}
-		ms = append(ms, t)
-	}
 	var choices []pgstore.ChoiceCount
-	if p := priorityQuestion(form); p != "" {
-		if choices, err = s.db.ResultsChoices(ctx, sc, []string{p}, true); err != nil {
+	for _, m := range all { // by name
+		c := raw
+		c.Municipality = m.ID
+		if c, err = s.release(ctx, c); err != nil {
 			return nil, err
+		}
+		t, err := s.db.ResultsTotals(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, pgstore.MunicipalityTotals{ID: m.ID, ISTAT: m.ISTAT, Name: m.Name, Completed: t.Completed,
+			Abandoned: t.Abandoned, MedianSeconds: t.MedianSeconds, CompletedKey: t.CompletedKey, AbandonedKey: t.AbandonedKey})
+		if prio != "" {
+			cs, err := s.db.ResultsChoices(ctx, c, []string{prio}, false)
+			if err != nil {
+				return nil, err
+			}
+			for _, ch := range cs {
+				ch.Municipality = m.ID
+				choices = append(choices, ch)
+			}
 		}
 	}
 	return buildComparison(form, f, ms, choices, s.minCell), nil
@@ -257,13 +323,18 @@ func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 // language: operators answer in Italian or English).
 func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 	imm, ops := s.forms.Latest("immigrati"), s.forms.Latest("operatori")
-	sc, err := s.scope(ctx, f)
+	sc, err := s.unreleased(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	count := func(form, q, language string) (map[string]cell, error) {
 		c := sc
 		c.Form, c.Language = form, language
+		// Each questionnaire is cut to its own release batches.
+		c, err := s.release(ctx, c)
+		if err != nil {
+			return nil, err
+		}
 		cs, err := s.db.ResultsChoices(ctx, c, []string{q}, false)
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"image/png"
 	"slices"
 	"strconv"
@@ -44,15 +45,47 @@ func seedHarness(t *testing.T, h *harness, n int) {
 	}
 }
 
-// resultsDay is the first day (Italian time) of a period of d days: the
-// d whole days before today.
-func resultsDay(d int) string {
-	return time.Now().In(pgstore.ResultsLocation()).AddDate(0, 0, -d).Format("2006-01-02")
+// released is the condition on completed_at of what results show of the
+// responses matching where (a condition over responses): whole release
+// batches (at least min interviews, closed by a day before today), and for
+// a period of days, from the first batch boundary on or after its first
+// day (docs/disclosure-control.md).
+func (h *harness) released(where string, days, min int, args ...any) string {
+	h.t.Helper()
+	rows, err := h.db().Query(context.Background(), `SELECT (completed_at AT TIME ZONE 'Europe/Rome')::date::text, count(*) FROM responses
+		WHERE `+where+` AND (completed_at AT TIME ZONE 'Europe/Rome')::date < (now() AT TIME ZONE 'Europe/Rome')::date GROUP BY 1 ORDER BY 1`, args...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	var closes []string
+	acc := 0
+	for rows.Next() {
+		var day string
+		var n int
+		if err := rows.Scan(&day, &n); err != nil {
+			h.t.Fatal(err)
+		}
+		if acc += n; acc >= min {
+			closes, acc = append(closes, day), 0
+		}
+	}
+	if len(closes) == 0 {
+		return " AND false"
+	}
+	local := "(completed_at AT TIME ZONE 'Europe/Rome')::date"
+	cond := fmt.Sprintf(" AND %s <= '%s'::date", local, closes[len(closes)-1])
+	if days > 0 {
+		first := time.Now().In(pgstore.ResultsLocation()).AddDate(0, 0, -days-1).Format("2006-01-02")
+		for _, c := range closes {
+			if c >= first {
+				return cond + fmt.Sprintf(" AND %s > '%s'::date", local, c)
+			}
+		}
+		return " AND false"
+	}
+	return cond
 }
-
-// beforeToday keeps what completed before today (Italian time): results
-// publish whole days only.
-const beforeToday = ` AND (completed_at AT TIME ZONE 'Europe/Rome')::date < (now() AT TIME ZONE 'Europe/Rome')::date`
 
 // TestEndToEndResults drives /results, its buttons, the charts, the
 // funnel, exports and the comparison through the real bot and the fake
@@ -75,8 +108,9 @@ func TestEndToEndResults(t *testing.T) {
 
 	m.send("/results")
 	summary := u.Last()
-	completed := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+beforeToday, prato)
-	shown := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+beforeToday, prato)
+	pratoCut := h.released(`form = 'immigrati' AND municipality_id = $1`, 0, 10, prato)
+	completed := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+pratoCut, prato)
+	shown := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+pratoCut, prato)
 	if !strings.Contains(summary.Text, "Risultati · Prato") || !strings.Contains(summary.Text, "Interviste completate: "+shown) {
 		t.Fatalf("summary (want %s completed, true count %d):\n%s", shown, completed, summary.Text)
 	}
@@ -99,10 +133,9 @@ func TestEndToEndResults(t *testing.T) {
 	}
 	m.tap("Ultimi 30 giorni")
 	edited := u.Last()
-	c30 := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1
-		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`+beforeToday, prato, resultsDay(30))
-	shown30 := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1
-		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`+beforeToday, prato, resultsDay(30))
+	cut30 := h.released(`form = 'immigrati' AND municipality_id = $1`, 30, 10, prato)
+	c30 := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+cut30, prato)
+	shown30 := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+cut30, prato)
 	if edited.ID != summary.ID || !strings.Contains(edited.Text, "Ultimi 30 giorni") ||
 		!strings.Contains(edited.Text, "Interviste completate: "+shown30) {
 		t.Fatalf("after 30 days (want %d):\n%s", c30, edited.Text)
@@ -224,7 +257,7 @@ func TestEndToEndResults(t *testing.T) {
 	// The admin: all municipalities, and the comparison.
 	a := &respondent{t: t, u: h.tg.User(7100001, telegramtest.FirstName("Ada"), telegramtest.LanguageCode("en"))}
 	a.send("/results")
-	all := h.protected(`FROM responses WHERE form = 'immigrati'` + beforeToday)
+	all := h.protected(`FROM responses WHERE form = 'immigrati'` + h.released(`form = 'immigrati'`, 0, 10))
 	adminSummary := a.u.Last().ID
 	if got := a.u.Last(); !strings.Contains(got.Text, "Results · All municipalities") || !strings.Contains(got.Text, "Completed interviews: "+all) {
 		t.Fatalf("admin summary (want %s):\n%s", all, got.Text)

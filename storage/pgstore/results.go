@@ -187,6 +187,38 @@ func (d *DB) ResultsTotals(ctx context.Context, s ResultsScope) (Totals, error) 
 	return t, nil
 }
 
+// DayCount is how many interviews of a scope completed on a calendar day
+// (in ResultsZone; Day is that date at midnight UTC).
+type DayCount struct {
+	Day time.Time
+	N   int64
+}
+
+// ResultsDays counts a scope's completed interviews per calendar day, in
+// day order, over its whole history before Until (Since is ignored): what
+// the release batches of results are cut from.
+func (d *DB) ResultsDays(ctx context.Context, s ResultsScope) ([]DayCount, error) {
+	s.Since = time.Time{}
+	if err := s.check(true); err != nil {
+		return nil, fmt.Errorf("pgstore: results days: %w", err)
+	}
+	w := scopeWhere(s, "r", "completed_at")
+	rows, err := d.pool.Query(ctx, "SELECT (r.completed_at AT TIME ZONE '"+ResultsZone+"')::date, count(*) FROM responses r WHERE "+
+		w.sql()+" GROUP BY 1 ORDER BY 1", w.args...)
+	if err != nil {
+		return nil, classify("results days", err)
+	}
+	var out []DayCount
+	var c DayCount
+	if _, err := pgx.ForEachRow(rows, []any{&c.Day, &c.N}, func() error {
+		out = append(out, c)
+		return nil
+	}); err != nil {
+		return nil, classify("results days", err)
+	}
+	return out, nil
+}
+
 func scanCounts(br pgx.BatchResults, into, keys map[string]int64) error {
 	rows, err := br.Query()
 	if err != nil {

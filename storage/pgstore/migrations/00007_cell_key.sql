@@ -209,6 +209,10 @@ CREATE FUNCTION reporting.today() RETURNS date
 LANGUAGE sql STABLE AS $$ SELECT (now() AT TIME ZONE 'Europe/Rome')::date $$;
 -- +goose StatementEnd
 
+-- Readers' counts cover complete months only (before the current one): a
+-- cell never changes by the interviews of one day (the release batches of
+-- /results, docs/disclosure-control.md).
+
 -- Choice counts per questionnaire, municipality, month and breakdown
 -- (all, per service code, per interview language), perturbed: responses
 -- that chose the choice, answered = responses that answered the question.
@@ -218,7 +222,7 @@ WITH months AS (
     SELECT t.form, t.dim, t.dim_value, t.municipality_id, date_trunc('month', t.day)::date AS month,
            t.question, t.choice, sum(t.n)::bigint AS n, sum(t.k)::bigint AS k
     FROM results_rollup t
-    WHERE t.day < reporting.today()
+    WHERE t.day < date_trunc('month', reporting.today())::date
       AND t.municipality_id IN (SELECT id FROM reporting.my_municipalities)
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 )
@@ -255,7 +259,7 @@ WITH c AS (
            CASE WHEN GROUPING(s.code) = 0 THEN s.code WHEN GROUPING(r.language) = 0 THEN r.language ELSE '' END AS breakdown_value,
            count(*) AS n, sum(r.rkey)::bigint AS k
     FROM responses r LEFT JOIN services s ON s.id = r.service_id
-    WHERE (r.completed_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+    WHERE (r.completed_at AT TIME ZONE 'Europe/Rome')::date < date_trunc('month', reporting.today())::date
       AND r.municipality_id IN (SELECT id FROM reporting.my_municipalities)
     GROUP BY GROUPING SETS ((1, 2, 3), (1, 2, 3, s.code), (1, 2, 3, r.language))
     HAVING NOT (GROUPING(s.code) = 0 AND s.code IS NULL)
@@ -265,7 +269,7 @@ WITH c AS (
            CASE WHEN GROUPING(s.code) = 0 THEN s.code WHEN GROUPING(x.language) = 0 THEN x.language ELSE '' END AS breakdown_value,
            count(*) AS n, sum(x.rkey)::bigint AS k
     FROM abandoned x LEFT JOIN services s ON s.id = x.service_id
-    WHERE (x.abandoned_at AT TIME ZONE 'Europe/Rome')::date < reporting.today()
+    WHERE (x.abandoned_at AT TIME ZONE 'Europe/Rome')::date < date_trunc('month', reporting.today())::date
       AND x.municipality_id IN (SELECT id FROM reporting.my_municipalities)
     GROUP BY GROUPING SETS ((1, 2, 3), (1, 2, 3, s.code), (1, 2, 3, x.language))
     HAVING NOT (GROUPING(s.code) = 0 AND s.code IS NULL)
