@@ -141,15 +141,21 @@ func (s *Service) aggregateNote(sc pgstore.ResultsScope) []string {
 	return []string{
 		fmt.Sprintf("Totals only: the consent of questionnaire %q promises that answers are shown only as totals.", sc.Form),
 		fmt.Sprintf("Counts are protected like /results (docs/disclosure-control.md): perturbed by the cell-key method, and \"<%d\" is a count too small to show.", Threshold(s.minCell)),
-		"Free-text answers are not exported. Whole days only: today's interviews count from tomorrow.",
+		"Free-text answers are not exported. Like /results, counts run to the last released batch of whole days (not today).",
 	}
 }
 
 func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string, sc pgstore.ResultsScope, format string) (int, error) {
-	// Whole days only, like /results: two exports never differ by one
-	// known interview alone (docs/disclosure-control.md).
+	// Released batches only, like /results: whole days before today, cut
+	// so that two exports never differ by less than a batch of at least
+	// the threshold of interviews (docs/disclosure-control.md). The
+	// Telegram export's scope is cut already; the command line's is cut here.
 	if until := Until(s.now()); sc.Until.IsZero() || sc.Until.After(until) {
 		sc.Until = until
+	}
+	sc, err := s.release(ctx, sc)
+	if err != nil {
+		return 0, fmt.Errorf("results: export: %w", err)
 	}
 	a := newAggregates(s.forms, sc.Form)
 	n, err := s.db.ExportResponses(ctx, sc, func(r *pgstore.ExportRow) error {
