@@ -27,6 +27,7 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	form := fs.String("form", "immigrati", "questionnaire id")
+	version := fs.Int("version", 0, "questionnaire version (0: the newest, as new interviews get)")
 	lang := fs.String("lang", "it", "language (empty: ask, as the bot does)")
 	script := fs.String("script", "", "read inputs from this file and print the transcript")
 	dir := fs.String("forms", "", "directory of questionnaire definitions (default: embedded)")
@@ -43,6 +44,12 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	if f == nil {
 		fmt.Fprintf(e.stderr, "simulate: no questionnaire %q (have %s)\n", *form, strings.Join(lib.IDs(), ", "))
 		return 2
+	}
+	if *version != 0 {
+		if f = lib.Get(*form, *version); f == nil {
+			fmt.Fprintf(e.stderr, "simulate: questionnaire %q has no version %d\n", *form, *version)
+			return 2
+		}
 	}
 	cat, err := locales.New()
 	if err != nil {
@@ -165,6 +172,16 @@ func (s *simulator) apply(in dialog.Input) {
 }
 
 func (s *simulator) text(id string, args map[string]any) string {
+	if c, ok := args["Choice"].(string); ok {
+		// As the bot's renderer does: "Choice" carries a choice's label
+		// id, shown in the respondent's language.
+		a := make(map[string]any, len(args))
+		for k, v := range args {
+			a[k] = v
+		}
+		a["Choice"] = plain(s.cat.Text(s.state.Lang, c, nil))
+		args = a
+	}
 	return plain(s.cat.Text(s.state.Lang, id, args))
 }
 
