@@ -63,6 +63,21 @@ func TestLibraryServesBothVersions(t *testing.T) {
 	}
 }
 
+// TestChoiceNames: choice names of the v2 forms are short ASCII (at most 20
+// characters), as QUESTIONNAIRES.md requires.
+func TestChoiceNames(t *testing.T) {
+	for _, id := range []string{"immigrati", "operatori"} {
+		f := library(t).Get(id, 2)
+		for _, l := range f.Lists {
+			for _, c := range l.Choices {
+				if len(c.Name) > 20 {
+					t.Errorf("%s v2: list %s: choice %q is %d characters, at most 20", id, l.Name, c.Name, len(c.Name))
+				}
+			}
+		}
+	}
+}
+
 func walk(t *testing.T, f *dialog.Form, ctx map[string]string, pick dialog.Picker) dialog.WalkResult {
 	t.Helper()
 	res, err := dialog.Walk(f, "it", ctx, pick)
