@@ -25,7 +25,7 @@ survey:
   - type: select_one yn
     name: after
 choices:
-  svc: ["anagrafe", "asl"]
+  svc: ["anagrafe", "asl", "other"]
   yn: ["yes", "no"]
 `
 
@@ -77,6 +77,21 @@ func TestLabelIDAndLabelChoice(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("with an invite, want the rating first, naming the invite's service: %+v", out)
+	}
+
+	// An invite code the list does not know is named as "other", never
+	// left as an empty placeholder.
+	x = newSession(t, f)
+	x.s.Lang = "it"
+	out = x.do(Input{Kind: InStart, Context: map[string]string{"invite": "nuovo_servizio"}})
+	found = false
+	for _, r := range out {
+		if r.Kind == ReplyAsk {
+			found = r.Question == "ok" && r.Args["Choice"] == "c.lbl.svc.other"
+		}
+	}
+	if !found {
+		t.Fatalf("unknown invite code: want the rating naming 'other': %+v", out)
 	}
 }
 

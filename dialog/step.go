@@ -516,7 +516,11 @@ func (st *stepper) labelArgs(q *Question) map[string]any {
 	}
 	c, ok := src.List.Choice(v)
 	if !ok {
-		return nil
+		// A code the list does not know (e.g. an invite naming a service
+		// added later): name it as the list's "other".
+		if c, ok = src.List.Choice("other"); !ok {
+			return nil
+		}
 	}
 	return map[string]any{"Choice": c.Label}
 }

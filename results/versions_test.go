@@ -1,0 +1,94 @@
+package results
+
+import (
+	"testing"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/storage/pgstore"
+)
+
+// TestVersionsPooled: /results counts the newest version's questions and,
+// when they have answers, those only an older version asked; codes that
+// stayed the same (priorita over the same areas) are one count.
+func TestVersionsPooled(t *testing.T) {
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := lib.Latest("immigrati")
+	if f.Version < 2 {
+		t.Fatalf("latest immigrati is v%d", f.Version)
+	}
+	older := olderNeedQuestions(lib, f)
+	names := map[string]bool{}
+	for _, q := range older {
+		names[q.Name] = true
+		if f.Question(q.Name) != nil {
+			t.Errorf("%s is in the newest version, not older-only", q.Name)
+		}
+	}
+	for _, want := range []string{"partecipa", "lavoro_bisogni", "ita_ostacoli"} {
+		if !names[want] {
+			t.Errorf("older-only questions lack %s: %v", want, names)
+		}
+	}
+	qs := reportQuestions(f, older...)
+	if qs[0] != "priorita" {
+		t.Fatalf("report questions start with %s", qs[0])
+	}
+	// priorita: 12 answers of v1 and v2 together; partecipa: v1 only.
+	choices := []pgstore.ChoiceCount{
+		{Question: "priorita", Choice: "", N: 12}, {Question: "priorita", Choice: "lavoro", N: 12},
+		{Question: "partecipa", Choice: "", N: 9}, {Question: "partecipa", Choice: "volontariato", N: 9},
+	}
+	var partecipa []*dialog.Question
+	for _, q := range older {
+		if q.Name == "partecipa" {
+			partecipa = append(partecipa, q)
+		}
+	}
+	rep := buildReport(f, Filter{Form: "immigrati"}, pgstore.Totals{Completed: 12}, choices, 5, partecipa...)
+	if rep.Priorities == nil || rep.Priorities.Total.N != 12 {
+		t.Fatalf("priorities: %+v", rep.Priorities)
+	}
+	found := false
+	for _, b := range rep.Needs {
+		if b.Question == "partecipa" {
+			found = true
+			if b.Total.N != 9 {
+				t.Errorf("partecipa total %d", b.Total.N)
+			}
+		}
+	}
+	if !found {
+		t.Error("a question only v1 asked is missing from the report although it has answers")
+	}
+}
+
+// TestReportingLabelsEveryVersion: BI labels cover the codes of every
+// version (v1's experience bands and v2's coarser ones).
+func TestReportingLabelsEveryVersion(t *testing.T) {
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ls := ReportingRows(lib, cat)
+	have := map[string]bool{}
+	for _, l := range ls {
+		if l.Lang == "it" {
+			have[l.Form+"/"+l.Question+"/"+l.Choice] = true
+		}
+	}
+	for _, want := range []string{"operatori/anni_esperienza/lt2", "operatori/anni_esperienza/lt5",
+		"immigrati/ita_livello/base", "immigrati/ita_livello/parole", "immigrati/casa_tipo/senza_contr_ospite", "immigrati/casa_tipo/ospite"} {
+		if !have[want] {
+			t.Errorf("no Italian label for %s", want)
+		}
+	}
+}
