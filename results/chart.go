@@ -11,17 +11,13 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/opentype"
-	"golang.org/x/image/math/fixed"
-
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/internal/typeset"
 )
 
 // A chart is laid out first (barChart: what is drawn, testable on its
-// own) and then rendered to PNG by hand with the Go fonts: paired
+// own) and then rendered to PNG by hand with internal/typeset's shaped
+// text in every script: paired
 // horizontal bars with long labels are not a layout the Go chart libraries
 // offer, and phones need big type.
 
@@ -41,6 +37,7 @@ type group struct {
 
 // barChart is a horizontal bar chart, laid out but not drawn.
 type barChart struct {
+	Lang   string // the language of the texts: shaping and direction
 	Title  string
 	Legend []string // one entry per series
 	Groups []group
@@ -72,25 +69,18 @@ var (
 	gridColor = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
 )
 
-// fonts are the parsed Go fonts (immutable, shared).
+// fonts draw the charts' text: shaped, in every script (internal/typeset),
+// safe for concurrent use.
 type fonts struct {
-	regular, bold *opentype.Font
+	ts *typeset.Typesetter
 }
 
 func loadFonts() (*fonts, error) {
-	r, err := opentype.Parse(goregular.TTF)
+	ts, err := typeset.New()
 	if err != nil {
-		return nil, fmt.Errorf("results: font: %w", err)
+		return nil, fmt.Errorf("results: %w", err)
 	}
-	b, err := opentype.Parse(gobold.TTF)
-	if err != nil {
-		return nil, fmt.Errorf("results: font: %w", err)
-	}
-	return &fonts{regular: r, bold: b}, nil
-}
-
-func face(f *opentype.Font, size float64) (font.Face, error) {
-	return opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	return &fonts{ts: ts}, nil
 }
 
 // niceMax rounds an axis end up: shares to the next 10%, counts to 1, 2
@@ -111,44 +101,6 @@ func niceMax(v float64, shares bool) float64 {
 	return 10 * p
 }
 
-// wrap breaks text into lines no wider than width.
-func wrap(f font.Face, text string, width int) []string {
-	var lines []string
-	var cur string
-	for _, w := range strings.Fields(text) {
-		next := w
-		if cur != "" {
-			next = cur + " " + w
-		}
-		if cur != "" && font.MeasureString(f, next).Ceil() > width {
-			lines = append(lines, cur)
-			cur = w
-			continue
-		}
-		cur = next
-	}
-	if cur != "" {
-		lines = append(lines, cur)
-	}
-	return lines
-}
-
-// fit shortens text with an ellipsis until it is no wider than width.
-func fit(f font.Face, text string, width int) string {
-	if font.MeasureString(f, text).Ceil() <= width {
-		return text
-	}
-	r := []rune(text)
-	for len(r) > 1 {
-		r = r[:len(r)-1]
-		s := strings.TrimSpace(string(r)) + "…"
-		if font.MeasureString(f, s).Ceil() <= width {
-			return s
-		}
-	}
-	return "…"
-}
-
 // rect is a drawn bar's place, for tests.
 type rect struct {
 	Series         int
@@ -157,24 +109,35 @@ type rect struct {
 
 // render draws the chart as a PNG and returns where its bars are.
 func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
-	title, err := face(fs.bold, titleSize)
-	if err != nil {
-		return nil, nil, err
+	img, rects := c.draw(fs)
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, nil, fmt.Errorf("results: chart: %w", err)
 	}
-	label, err := face(fs.regular, labelSize)
-	if err != nil {
-		return nil, nil, err
-	}
-	small, err := face(fs.regular, smallSize)
-	if err != nil {
-		return nil, nil, err
-	}
+	return buf.Bytes(), rects, nil
+}
+
+// draw draws the chart and returns where its bars are. Texts are shaped
+// in the chart's language (Arabic joined, Indic conjuncts…); in a
+// right-to-left language they are aligned to the right.
+func (c *barChart) draw(fs *fonts) (*image.RGBA, []rect) {
+	ts := fs.ts
+	title := typeset.Style{Size: titleSize, Bold: true, Lang: c.Lang}
+	label := typeset.Style{Size: labelSize, Lang: c.Lang}
+	small := typeset.Style{Size: smallSize, Lang: c.Lang}
 	inner := chartWidth - 2*chartMargin
-	titleLines := wrap(title, c.Title, inner)
-	noteLines := wrap(small, c.Note, inner)
+	titleLines := ts.Wrap(title, c.Title, inner)
+	noteLines := ts.Wrap(small, c.Note, inner)
 
 	// Heights first, then draw.
-	h := chartMargin + len(titleLines)*(titleSize+10) + 10
+	// lead is the room a wrapped line takes: size+gap, more for a
+	// script that reaches far above and below (Urdu's Nastaliq).
+	lead := func(l *typeset.Line, size, gap int) int { return max(size+gap, l.Height()*9/10) }
+	h := chartMargin + 10
+	for _, l := range titleLines {
+		h += lead(l, titleSize, 10)
+	}
 	legendH := len(c.Legend) * (labelSize + 14)
 	h += legendH + 20
 	plotTop := h
@@ -183,13 +146,20 @@ func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
 	}
 	plotBottom := h
 	h += smallSize + 20 // axis labels
-	h += len(noteLines)*(smallSize+8) + chartMargin
+	for _, l := range noteLines {
+		h += lead(l, smallSize, 8)
+	}
+	h += chartMargin
 
 	img := image.NewRGBA(image.Rect(0, 0, chartWidth, h))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	text := func(f font.Face, col color.Color, x, baseline int, s string) {
-		d := &font.Drawer{Dst: img, Src: image.NewUniform(col), Face: f, Dot: fixed.P(x, baseline)}
-		d.DrawString(s)
+	// text draws l with its start at x (its end, in a right-to-left
+	// line, at the right end of the space: x+width).
+	text := func(l *typeset.Line, col color.Color, x, width, baseline int) {
+		if l.RTL && width > 0 {
+			x += width - l.Width()
+		}
+		ts.Draw(img, image.NewUniform(col), l, x, baseline)
 	}
 	fill := func(x0, y0, x1, y1 int, col color.Color) {
 		draw.Draw(img, image.Rect(x0, y0, x1, y1), image.NewUniform(col), image.Point{}, draw.Src)
@@ -197,15 +167,23 @@ func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
 
 	y := chartMargin
 	for _, l := range titleLines {
-		y += titleSize
-		text(title, inkColor, chartMargin, y, l)
+		y += lead(l, titleSize, 10) - 10
+		text(l, inkColor, chartMargin, inner, y)
 		y += 10
 	}
 	y += 10
 	for i, l := range c.Legend {
 		col := seriesColors[i%len(seriesColors)]
-		fill(chartMargin, y+6, chartMargin+labelSize, y+6+labelSize-6, col)
-		text(label, inkColor, chartMargin+labelSize+14, y+labelSize, fit(label, l, inner-labelSize-14))
+		w := inner - labelSize - 14
+		line := ts.Fit(label, l, w)
+		if line.RTL {
+			// The swatch at the right, before the text.
+			fill(chartWidth-chartMargin-labelSize, y+6, chartWidth-chartMargin, y+6+labelSize-6, col)
+			text(line, inkColor, chartMargin, w, y+labelSize)
+		} else {
+			fill(chartMargin, y+6, chartMargin+labelSize, y+6+labelSize-6, col)
+			text(line, inkColor, chartMargin+labelSize+14, w, y+labelSize)
+		}
 		y += labelSize + 14
 	}
 
@@ -230,15 +208,16 @@ func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
 		if c.Shares {
 			s = fmt.Sprintf("%d%%", int(math.Round(v*100)))
 		}
-		w := font.MeasureString(small, s).Ceil()
-		text(small, greyColor, min(max(gx-w/2, 0), chartWidth-w), plotBottom+smallSize+6, s)
+		l := ts.Shape(typeset.Style{Size: smallSize}, s)
+		w := l.Width()
+		text(l, greyColor, min(max(gx-w/2, 0), chartWidth-w), 0, plotBottom+smallSize+6)
 	}
 
 	var rects []rect
 	y = plotTop
 	for _, g := range c.Groups {
 		y += labelSize
-		text(label, inkColor, x0, y, fit(label, g.Label, inner))
+		text(ts.Fit(label, g.Label, inner), inkColor, x0, inner, y)
 		y += 10
 		for _, b := range g.Bars {
 			col := seriesColors[b.Series%len(seriesColors)]
@@ -252,23 +231,20 @@ func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
 			if !b.Drawn {
 				tcol = greyColor
 			}
-			text(label, tcol, end+10, y+barHeight-8, b.Text)
+			// Numbers and marks ("47%", "<5") read left to right in
+			// every language: set without the chart's direction.
+			text(ts.Shape(typeset.Style{Size: labelSize}, b.Text), tcol, end+10, 0, y+barHeight-8)
 			y += barHeight + barGap
 		}
 		y += groupGap
 	}
 	y = plotBottom + smallSize + 20
 	for _, l := range noteLines {
-		y += smallSize
-		text(small, greyColor, chartMargin, y, l)
+		y += lead(l, smallSize, 8) - 8
+		text(l, greyColor, chartMargin, inner, y)
 		y += 8
 	}
-	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(&buf, img); err != nil {
-		return nil, nil, fmt.Errorf("results: chart: %w", err)
-	}
-	return buf.Bytes(), rects, nil
+	return img, rects
 }
 
 func trimFloat(v float64) string {
@@ -282,7 +258,7 @@ func trimFloat(v float64) string {
 // naming it a priority over the operators' share naming it a need they
 // cannot meet. Suppressed cells get no bar, only their mark.
 func (s *Service) areasChart(lang string, a *Areas, d described) *barChart {
-	c := &barChart{Shares: true,
+	c := &barChart{Shares: true, Lang: lang,
 		Title: s.plain(lang, msgChartAreas, nil) + " · " + d.Place,
 		Legend: []string{
 			s.plain(lang, msgChartImm, map[string]any{"N": s.countText(lang, a.Immigrants.Total)}),
@@ -354,7 +330,7 @@ func (s *Service) needsChart(lang string, f *dialog.Form, rep *Report, k int, d 
 	if len(cs) > k {
 		cs = cs[:k]
 	}
-	c := &barChart{
+	c := &barChart{Lang: lang,
 		Title:  s.plain(lang, msgChartNeeds, map[string]any{"Form": s.formName(lang, f.ID)}) + " · " + d.Place,
 		Legend: nil,
 		Note: s.plain(lang, msgFilter, map[string]any{"Form": d.Form, "Period": d.Period, "Service": d.Service, "Language": d.Language}) +

@@ -63,7 +63,8 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 }
 
 func plainText(cat *locales.Catalog, lang, id string) string {
-	return html.UnescapeString(tagRe.Replace(cat.Text(lang, id, nil)))
+	// A label that names the rated service ({{.Choice}}) names none here.
+	return html.UnescapeString(tagRe.Replace(cat.Text(lang, id, map[string]any{"Choice": "…"})))
 }
 
 // SyncReporting refreshes the questions and labels the BI views join with

@@ -176,10 +176,17 @@ func (s *Service) choiceLabel(lang, form, list, choice string) string {
 // questionLabel is a question's label in lang, or its name.
 func (s *Service) questionLabel(lang, form, question string) string {
 	id := "q." + form + "." + question
+	if f := s.forms.Latest(form); f != nil {
+		// The newest wording (a question may have its own text id).
+		if q := s.question(f, question); q != nil && q.Label != "" {
+			id = q.Label
+		}
+	}
 	if !s.cat.Has(lang, id) && !s.cat.Has("en", id) {
 		return question
 	}
-	return s.plain(lang, id, nil)
+	// A label that names the rated service ({{.Choice}}) names none here.
+	return s.plain(lang, id, map[string]any{"Choice": "…"})
 }
 
 // needTitle is the short title of a need question: its own message, or

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/needsbot/needsbot/dialog"
@@ -81,6 +82,9 @@ func TestReportingLabelsEveryVersion(t *testing.T) {
 	_, ls := ReportingRows(lib, cat)
 	have := map[string]bool{}
 	for _, l := range ls {
+		if strings.Contains(l.Label, "<no value>") || strings.Contains(l.Label, "{{") {
+			t.Errorf("%s/%s/%s: unfilled label %q", l.Form, l.Question, l.Choice, l.Label)
+		}
 		if l.Lang == "it" {
 			have[l.Form+"/"+l.Question+"/"+l.Choice] = true
 		}
@@ -90,5 +94,29 @@ func TestReportingLabelsEveryVersion(t *testing.T) {
 		if !have[want] {
 			t.Errorf("no Italian label for %s", want)
 		}
+	}
+}
+
+// TestQuestionLabelsNewestWording: staff labels (funnel, export codebook)
+// use the newest wording of a question, and a label that names the rated
+// service shows no empty placeholder.
+func TestQuestionLabelsNewestWording(t *testing.T) {
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{forms: lib, cat: cat}
+	for _, q := range []string{"percorso", "soddisfazione", "risolto", "capito", "ita_livello", "partecipa"} {
+		l := s.questionLabel("en", "immigrati", q)
+		if l == q || strings.Contains(l, "<no value>") || strings.Contains(l, "{{") {
+			t.Errorf("%s: label %q", q, l)
+		}
+	}
+	if l := s.questionLabel("it", "immigrati", "ita_livello"); l != "Come te la cavi con l'italiano?" {
+		t.Errorf("ita_livello: %q, want the v2 wording", l)
 	}
 }

@@ -217,7 +217,7 @@ func (h *Handler) summary(r *bot.Request, inv pgstore.Invite) string {
 
 // sendPoster sends the invite's QR poster as a photo.
 func (h *Handler) sendPoster(ctx context.Context, r *bot.Request, inv pgstore.Invite) error {
-	p := Poster{Title: inv.MunicipalityName, Link: h.deepLink(inv.Token)}
+	p := Poster{Title: inv.MunicipalityName, Link: h.deepLink(inv.Token), Lines: PosterLines(r.Renderer)}
 	if inv.ServiceName != "" {
 		p.Title, p.Subtitle = inv.ServiceName, inv.MunicipalityName
 	}

@@ -113,5 +113,6 @@ func MessageIDs() []string {
 		btnNewLink, btnRevokeN, btnPosterN, btnConfirm, btnCancel, btnDays, btnNoExpiry, btnPeople, btnUnlimited,
 		btnNoService, btnAnyService, btnPrev, btnNext, btnRoleAdmin, btnRoleManager, btnRoleOper,
 		bot.MsgError, bot.MsgInviteLimited,
+		msgPosterScan,
 	}
 }

@@ -7,38 +7,43 @@ import (
 	"image/draw"
 	"image/png"
 
+	"strings"
+
 	qrcode "github.com/yeqown/go-qrcode/v2"
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/opentype"
-	"golang.org/x/image/math/fixed"
+
+	"github.com/needsbot/needsbot/internal/typeset"
+	"github.com/needsbot/needsbot/locales"
 )
 
-// PosterLine is "scan to answer in your language" in one language.
+// msgPosterScan is the poster's invitation, "scan to answer in your
+// language" (locales/poster.*.toml): respondent-facing, so in every
+// language, each printed in its own script.
+const msgPosterScan = "b.poster.scan"
+
+// PosterLine is the invitation in one language.
 type PosterLine struct {
 	Lang, Text string
 }
 
-// PosterLines are the languages the poster invites people in. They are
-// respondent languages (locales.Supported) whose scripts the embedded Go
-// fonts draw (Latin and Cyrillic): the poster is an image, so every glyph
-// must come from a font we ship, and the bot itself then speaks all 16
-// languages. The texts are fixed print, not chat messages, so they live
-// here rather than in the message catalog; a test checks every glyph.
-func PosterLines() []PosterLine {
-	return []PosterLine{
-		{"it", "Inquadra il codice per rispondere nella tua lingua"},
-		{"en", "Scan to answer in your language"},
-		{"fr", "Scannez pour répondre dans votre langue"},
-		{"es", "Escanea para responder en tu idioma"},
-		{"pt", "Leia o código para responder no seu idioma"},
-		{"ro", "Scanează pentru a răspunde în limba ta"},
-		{"sq", "Skano për t'u përgjigjur në gjuhën tënde"},
-		{"uk", "Скануйте, щоб відповісти своєю мовою"},
-		{"ru", "Отсканируйте, чтобы ответить на своём языке"},
-		{"tl", "I-scan para sumagot sa iyong wika"},
+// Texts renders messages as plain text (bot.Renderer).
+type Texts interface {
+	Plain(lang, id string, data map[string]any) string
+}
+
+// PosterLines are the invitation in every respondent language (in
+// locales.Supported's order, Italian first) that has it: a language whose
+// poster text is missing (it would fall back to English) is left out.
+func PosterLines(tx Texts) []PosterLine {
+	en := tx.Plain("en", msgPosterScan, nil)
+	var ls []PosterLine
+	for _, lang := range locales.Supported {
+		s := strings.TrimSpace(tx.Plain(lang, msgPosterScan, nil))
+		if s == "" || s == msgPosterScan || (lang != "en" && s == en) {
+			continue
+		}
+		ls = append(ls, PosterLine{Lang: lang, Text: s})
 	}
+	return ls
 }
 
 // Poster is what a printed invite shows.
@@ -46,24 +51,22 @@ type Poster struct {
 	Title    string // the service, or the municipality
 	Subtitle string // the municipality when Title is a service
 	Link     string // the deep link the QR code encodes
+	// Lines are the invitation, one per language (PosterLines); the
+	// first is set in bold.
+	Lines []PosterLine
 }
 
-// posterArt draws posters. It holds the parsed fonts, read-only after
-// newPosterArt, so it is safe for concurrent use.
+// posterArt draws posters. Its typesetter is safe for concurrent use.
 type posterArt struct {
-	regular, bold *opentype.Font
+	ts *typeset.Typesetter
 }
 
 func newPosterArt() (*posterArt, error) {
-	r, err := opentype.Parse(goregular.TTF)
+	ts, err := typeset.New()
 	if err != nil {
-		return nil, fmt.Errorf("poster font: %w", err)
+		return nil, fmt.Errorf("poster: %w", err)
 	}
-	b, err := opentype.Parse(gobold.TTF)
-	if err != nil {
-		return nil, fmt.Errorf("poster font: %w", err)
-	}
-	return &posterArt{regular: r, bold: b}, nil
+	return &posterArt{ts: ts}, nil
 }
 
 // Poster geometry: A4 portrait at 150 dpi.
@@ -94,33 +97,93 @@ func qrBits(text string) ([][]bool, error) {
 	return b.bits, nil
 }
 
-// face returns f at size px, shrunk until text fits in width.
-func face(f *opentype.Font, px float64, width int, text string) (font.Face, error) {
-	for {
-		fc, err := opentype.NewFace(f, &opentype.FaceOptions{Size: px, DPI: 72, Hinting: font.HintingFull})
-		if err != nil {
-			return nil, fmt.Errorf("poster face: %w", err)
-		}
-		if font.MeasureString(fc, text).Ceil() <= width || px <= 12 {
-			return fc, nil
-		}
-		px *= 0.92
+// fitLines sets text centred in width, at size px or smaller so that it
+// fits on one line (down to min px), wrapping only below that.
+func (a *posterArt) fitLines(st typeset.Style, text string, width int, minPx float64) []*typeset.Line {
+	if w := a.ts.Width(st, text); w > width {
+		st.Size = max(minPx, st.Size*float64(width)/float64(w)*0.99)
 	}
+	return a.ts.Wrap(st, text, width)
 }
 
-// centre draws text centred horizontally with its baseline at y, and
-// returns the y below it.
-func centre(img draw.Image, fc font.Face, text string, y int) int {
-	m := fc.Metrics()
-	w := font.MeasureString(fc, text).Ceil()
-	d := font.Drawer{Dst: img, Src: image.Black, Face: fc,
-		Dot: fixed.Point26_6{X: fixed.I((posterW - w) / 2), Y: fixed.I(y) + m.Ascent}}
-	d.DrawString(text)
-	return y + (m.Ascent + m.Descent).Ceil()
+// centre draws lines centred horizontally between x0 and x0+width, the
+// first line's top at y, and returns the y below the last.
+func (a *posterArt) centre(img draw.Image, lines []*typeset.Line, x0, width, y int) int {
+	for _, l := range lines {
+		a.ts.Draw(img, image.Black, l, x0+(width-l.Width())/2, y+l.Ascent())
+		y += l.Height()
+	}
+	return y
+}
+
+// invitation lays out the poster lines in the space left (width × avail):
+// one column, or two when that lets the type be larger, each line at the
+// same size unless it alone is too wide for its column.
+type invitation struct {
+	cols  int
+	lines []*typeset.Line
+	rows  []int // height of each row
+	gap   int
+}
+
+func (a *posterArt) invitation(ls []PosterLine, width, avail int) invitation {
+	const gutter = 40
+	var best invitation
+	bestPx := 0.0
+	for cols := 1; cols <= 2; cols++ {
+		colW := (width - (cols-1)*gutter) / cols
+		for px := 44.0; px >= 14; px *= 0.95 {
+			inv := invitation{cols: cols, gap: int(px * 0.3)}
+			for _, l := range ls {
+				st := typeset.Style{Size: px, Lang: l.Lang}
+				if w := a.ts.Width(st, l.Text); w > colW {
+					st.Size = px * float64(colW) / float64(w) * 0.99
+				}
+				inv.lines = append(inv.lines, a.ts.Shape(st, l.Text))
+			}
+			total := 0
+			for r := 0; r*cols < len(inv.lines); r++ {
+				h := 0
+				for c := 0; c < cols && r*cols+c < len(inv.lines); c++ {
+					h = max(h, inv.lines[r*cols+c].Height())
+				}
+				inv.rows = append(inv.rows, h)
+				total += h + inv.gap
+			}
+			if total-inv.gap <= avail || px*0.95 < 14 {
+				// Two columns only for clearly larger type: one
+				// column reads more easily.
+				if cols == 1 || px > bestPx*1.15 {
+					best, bestPx = inv, px
+				}
+				break
+			}
+		}
+	}
+	return best
+}
+
+// draw draws the invitation with its top at y.
+func (inv invitation) draw(a *posterArt, img draw.Image, x0, width, y int) int {
+	const gutter = 40
+	colW := (width - (inv.cols-1)*gutter) / inv.cols
+	for r, h := range inv.rows {
+		asc := 0
+		for c := 0; c < inv.cols && r*inv.cols+c < len(inv.lines); c++ {
+			asc = max(asc, inv.lines[r*inv.cols+c].Ascent())
+		}
+		for c := 0; c < inv.cols && r*inv.cols+c < len(inv.lines); c++ {
+			l := inv.lines[r*inv.cols+c]
+			x := x0 + c*(colW+gutter) + (colW-l.Width())/2
+			a.ts.Draw(img, image.Black, l, x, y+asc)
+		}
+		y += h + inv.gap
+	}
+	return y
 }
 
 // Render draws the poster as a PNG: title, QR code, the link in clear, and
-// the invitation in several languages.
+// the invitation in every language.
 func (a *posterArt) Render(p Poster) ([]byte, error) {
 	bits, err := qrBits(p.Link)
 	if err != nil {
@@ -135,23 +198,16 @@ func (a *posterArt) Render(p Poster) ([]byte, error) {
 	inner := posterW - 2*posterPad
 
 	y := posterPad
-	title, err := face(a.bold, 64, inner, p.Title)
-	if err != nil {
-		return nil, err
-	}
-	y = centre(img, title, p.Title, y)
+	y = a.centre(img, a.fitLines(typeset.Style{Size: 64, Bold: true}, p.Title, inner, 36), posterPad, inner, y)
 	if p.Subtitle != "" {
-		sub, err := face(a.regular, 44, inner, p.Subtitle)
-		if err != nil {
-			return nil, err
-		}
-		y = centre(img, sub, p.Subtitle, y+8)
+		y = a.centre(img, a.fitLines(typeset.Style{Size: 44}, p.Subtitle, inner, 28), posterPad, inner, y+8)
 	}
-	y += 30
+	y += 24
 
-	// The QR code, with its quiet zone, as large as the page allows.
+	// The QR code, with its quiet zone, as large as the invitation in
+	// every language leaves room for (about 11 cm on A4).
 	n := len(bits) + 2*quietModule
-	scale := min(inner, 820) / n
+	scale := min(inner, 660) / n
 	side := n * scale
 	x0 := (posterW - side) / 2
 	for r, row := range bits {
@@ -165,29 +221,18 @@ func (a *posterArt) Render(p Poster) ([]byte, error) {
 			}
 		}
 	}
-	y += side + 10
+	y += side + 6
+	y = a.centre(img, a.fitLines(typeset.Style{Size: 30}, p.Link, inner, 12), posterPad, inner, y)
+	y += 30
 
-	link, err := face(a.regular, 30, inner, p.Link)
-	if err != nil {
-		return nil, err
-	}
-	y = centre(img, link, p.Link, y)
-	y += 40
-
-	// The invitation, one line per language; the first (Italian) in bold.
-	lines := PosterLines()
-	avail := posterH - posterPad - y
-	px := min(40.0, float64(avail)/float64(len(lines))/1.25)
-	for i, l := range lines {
-		f := a.regular
-		if i == 0 {
-			f = a.bold
-		}
-		fc, err := face(f, px, inner, l.Text)
-		if err != nil {
-			return nil, err
-		}
-		y = centre(img, fc, l.Text, y) + int(px*0.2)
+	// The invitation, one line per language: the first (Italian) in bold
+	// across the page, the others below in one or two columns.
+	if len(p.Lines) > 0 {
+		first := p.Lines[0]
+		y = a.centre(img, a.fitLines(typeset.Style{Size: 46, Bold: true, Lang: first.Lang}, first.Text, inner, 24), posterPad, inner, y)
+		y += 16
+		inv := a.invitation(p.Lines[1:], inner, posterH-posterPad/2-y)
+		y = inv.draw(a, img, posterPad, inner, y)
 	}
 	if y > posterH {
 		return nil, fmt.Errorf("poster: content overflows the page by %d px", y-posterH)
