@@ -49,10 +49,22 @@ type Config struct {
 	Sender         *Sender
 	// Pseudonym maps a Telegram user id to the respondent's keyed pseudonym.
 	Pseudonym func(userID int64) string
-	Username  string // the bot's username, for /start@username
-	Logger    *slog.Logger
-	Now       func() time.Time
-	Events    EventObserver
+	// LogKey maps a chat id to the key that identifies it in log lines:
+	// keyed and domain-separated (never a prefix of the pseudonym stored
+	// with responses), so that logs cannot be joined with the database.
+	// Without it, logs say "?".
+	LogKey   func(chat int64) string
+	Username string // the bot's username, for /start@username
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Events   EventObserver
+	// Throttle, when set, limits each person's incoming updates: a flood
+	// gets one "slow down" message and is then dropped (acknowledged, not
+	// applied), spending nothing more of the Bot API budget.
+	Throttle Throttle
+	// Messages, when set, records the ids of the chat's messages so that
+	// /delete can delete them (48 h).
+	Messages MessageLog
 	// PopularLanguages, when set, lists a municipality's most used
 	// respondent languages (by its Postgres id), for the language menu.
 	PopularLanguages func(ctx context.Context, municipality string) []string
@@ -109,9 +121,10 @@ const (
 	evEdited
 	evGroup
 	evBlocked
+	evForged
 )
 
-var evNames = [...]string{"other", "text", "command", "callback", "media", "forward", "edited", "group", "blocked"}
+var evNames = [...]string{"other", "text", "command", "callback", "media", "forward", "edited", "group", "blocked", "forged"}
 
 // event is an update reduced to what the channel needs.
 type event struct {
@@ -127,6 +140,7 @@ type event struct {
 	query    string // callback query id
 	data     string
 	msgID    int // the message a callback belongs to
+	inMsg    int // the person's own message (private chats), for /delete
 	bareCmd  bool
 }
 
@@ -166,6 +180,14 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			ev.text = m.Text
 			return ev
 		}
+		ev.inMsg = m.ID
+		if m.From == nil || m.From.ID != m.Chat.ID {
+			// In a private chat Telegram always sends from == chat: a
+			// mismatch is a forged update (replies would go to another
+			// chat than the one whose rights are checked).
+			ev.kind = evForged
+			return ev
+		}
 		switch {
 		case m.ForwardOrigin != nil:
 			ev.kind = evForward
@@ -185,6 +207,9 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 		if f := u.EditedMessage.From; f != nil {
 			ev.user, ev.langHint = f.ID, f.LanguageCode
 		}
+		if ev.kind == evEdited && ev.user != u.EditedMessage.Chat.ID {
+			ev.kind = evForged
+		}
 	case u.ChannelPost != nil:
 		ev.kind, ev.text = evGroup, u.ChannelPost.Text
 	case u.MyChatMember != nil:
@@ -202,6 +227,8 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			ev.msgID = m.ID
 			if m.Chat.Type != tgmodels.ChatTypePrivate {
 				ev.kind = evGroup
+			} else if m.Chat.ID != cq.From.ID {
+				ev.kind = evForged
 			}
 		}
 	}
@@ -266,6 +293,20 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		h.log.Info("respondent stopped the bot", "chat", h.chatKey(ev.chat))
 		h.cfg.Events.Interview("stopped")
 		return out, nil
+	case ev.kind == evForged:
+		h.log.Warn("update refused: sender is not the private chat's user", "chat", h.chatKey(ev.chat))
+		return out, nil
+	}
+	if h.cfg.Throttle != nil && ev.user != 0 {
+		ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user)
+		switch {
+		case err != nil:
+			// Fail open: a Redis problem shows in /readyz; people keep
+			// being served.
+			h.log.Warn("inbound limit unavailable", "err", err)
+		case !ok:
+			return h.dropFlood(ctx, ev, first, deferAnswer)
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		out, err = h.apply(ctx, ev, deferAnswer)
@@ -273,6 +314,34 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 			return out, err
 		}
 	}
+}
+
+// Throttle limits each person's incoming updates.
+type Throttle interface {
+	// Inbound counts one update of user and reports whether to apply it;
+	// when not, first reports the first refusal of the flood.
+	Inbound(ctx context.Context, user int64) (ok, first bool, err error)
+}
+
+// dropFlood acknowledges an update over the person's inbound limit without
+// applying it. The first one of a flood is answered with one "slow down";
+// a callback gets its answer only in the webhook response (free), never
+// through the API.
+func (h *Handler) dropFlood(ctx context.Context, ev event, first, deferAnswer bool) (Outcome, error) {
+	var out Outcome
+	h.cfg.Events.Interview("throttled")
+	if ev.query != "" && deferAnswer {
+		out.Answer = &CallbackAnswer{QueryID: ev.query}
+	}
+	if !first {
+		return out, nil
+	}
+	h.log.Info("inbound flood: updates dropped", "chat", h.chatKey(ev.chat))
+	lang := h.lang("", ev.langHint)
+	if _, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.r.Text(lang, MsgSlowDown, nil)}); err != nil {
+		h.log.Warn("send failed", "chat", h.chatKey(ev.chat), "msg", MsgSlowDown, "err", err)
+	}
+	return out, nil
 }
 
 // group answers in groups and channels, only when addressed: one short
@@ -326,6 +395,8 @@ type turn struct {
 	edits   []edit // messages to settle before the replies go out
 	cbPos   int    // position of the tapped button's question, -1 if none
 	saved   bool
+	sent    []int // ids of the messages sent in this turn, for /delete
+	erased  bool  // the respondent was erased: record nothing more
 }
 
 // edit is a message to change: its text, and its keyboard (none when nil).
@@ -353,20 +424,26 @@ func (h *Handler) apply(ctx context.Context, ev event, deferAnswer bool) (Outcom
 	t.state.Version = loaded.Version
 	t.form = h.formFor(t.state)
 	t.lang = h.lang(t.state.Lang, ev.langHint)
+	var out Outcome
 	if loaded.Seen == SeenApplied {
 		// Applied before, but its replies may never have gone out: show
 		// the current question again so nobody is left waiting.
-		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+		out, err = t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	} else {
+		out, err = t.dispatch(ctx)
 	}
-	return t.dispatch(ctx)
+	if err == nil {
+		t.recordMessages(ctx)
+	}
+	return out, err
 }
 
-// chatKey is a log-safe pseudonymous key for a chat.
+// chatKey is a log-safe pseudonymous key for a chat (Config.LogKey).
 func (h *Handler) chatKey(chat int64) string {
-	if h.cfg.Pseudonym == nil {
+	if h.cfg.LogKey == nil {
 		return "?"
 	}
-	p := h.cfg.Pseudonym(chat)
+	p := h.cfg.LogKey(chat)
 	return p[:min(12, len(p))]
 }
 
@@ -413,7 +490,7 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 		case "skip":
 			return t.step(ctx, dialog.Input{Kind: dialog.InSkip}, true)
 		case "restart":
-			return t.step(ctx, dialog.Input{Kind: dialog.InRestart, Context: t.state.Context}, true)
+			return t.restart(ctx)
 		case "help":
 			t.say(ctx, MsgHelp)
 			return Outcome{}, nil
@@ -438,12 +515,31 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 	return Outcome{}, nil
 }
 
+// restart starts the interview again. Mid-interview it is the same
+// interview (the invite was checked when it began, and counted once). After
+// a finished one, a new interview needs the invite again — checked for
+// expiry, revocation and uses when the link is opened — so the stored
+// context (which no longer holds the invite anyway) is never reused.
+func (t *turn) restart(ctx context.Context) (Outcome, error) {
+	if t.state.Phase == dialog.PhaseDone {
+		if t.h.cfg.DefaultContext == nil {
+			t.say(ctx, MsgRestartLink)
+			return t.finish(ctx)
+		}
+		t.state.Context = t.h.cfg.DefaultContext
+	}
+	return t.step(ctx, dialog.Input{Kind: dialog.InRestart, Context: t.state.Context}, true)
+}
+
 // say sends one bot message in the turn's language; Telegram refusals are
 // logged, not retried.
 func (t *turn) say(ctx context.Context, id string) {
-	if _, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, Message{Text: t.h.r.Text(t.lang, id, nil)}); err != nil {
+	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, Message{Text: t.h.r.Text(t.lang, id, nil)})
+	if err != nil {
 		t.h.log.Warn("send failed", "chat", t.h.chatKey(t.ev.chat), "msg", id, "err", err)
+		return
 	}
+	t.sent = append(t.sent, msg)
 }
 
 func (t *turn) start(ctx context.Context) (Outcome, error) {
@@ -514,7 +610,10 @@ func (h *Handler) pseudonym(user int64) string {
 // picker sends the language menu: the language suggested by Telegram's
 // hint first, then the others in the usual order.
 func (t *turn) picker(ctx context.Context) (Outcome, error) {
-	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context))
+	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context))
+	if err == nil {
+		t.sent = append(t.sent, msg)
+	}
 	return Outcome{}, ignoreTelegram(err)
 }
 
@@ -560,7 +659,10 @@ func (t *turn) confirmDelete(ctx context.Context) (Outcome, error) {
 		{Text: t.h.r.Plain(t.lang, MsgDeleteYes, nil), Data: yes},
 		{Text: t.h.r.Plain(t.lang, MsgDeleteNo, nil), Data: no},
 	}}}
-	_, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
+	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
+	if err == nil {
+		t.sent = append(t.sent, msg)
+	}
 	return Outcome{}, ignoreTelegram(err)
 }
 
@@ -617,25 +719,4 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		in.Option = ""
 	}
 	return t.step(ctx, in, true)
-}
-
-func (t *turn) delete(ctx context.Context, yes bool) (Outcome, error) {
-	h, ev := t.h, t.ev
-	if ev.msgID != 0 {
-		t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: h.r.Text(t.lang, MsgDeleteConfirm, nil)}})
-	}
-	if !yes {
-		t.say(ctx, MsgDeleteCancelled)
-		return t.finish(ctx)
-	}
-	n, err := h.cfg.Responses.Erase(ctx, h.pseudonym(ev.user))
-	if err != nil {
-		return Outcome{}, fmt.Errorf("erase responses: %w", err)
-	}
-	if err := h.cfg.Sessions.Delete(ctx, ev.chat); err != nil {
-		return Outcome{}, fmt.Errorf("erase session: %w", err)
-	}
-	h.log.Info("respondent erased", "chat", h.chatKey(ev.chat), "responses", n)
-	t.say(ctx, MsgDeleteDone)
-	return t.finish(ctx)
 }

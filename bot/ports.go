@@ -68,7 +68,8 @@ type Sessions interface {
 
 // Completion is a finished interview to record.
 type Completion struct {
-	ID        string // idempotency key, stable across redeliveries
+	ID        string // random response id, new at each attempt
+	Idem      string // idempotency key, stable across redeliveries; dropped at retention
 	Pseudonym string
 	Response  dialog.Response
 }

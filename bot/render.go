@@ -51,6 +51,7 @@ func MessageIDs() []string {
 		MsgDeleteCancelled, MsgUnknownCommand, MsgOnlyText, MsgForwarded, MsgEdited, MsgGroup, MsgError,
 		MsgNoInvite, MsgMultiHint, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
 		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
+	ids = append(ids, coreMessageIDs()...)
 	for _, c := range Commands {
 		ids = append(ids, "b.cmd."+c)
 	}

@@ -296,6 +296,26 @@ func (s *Sender) EditKeyboard(ctx context.Context, chat int64, id int, kb [][]Ke
 	})
 }
 
+// DeleteMessages deletes messages of chat (the bot's, and in a private
+// chat the person's), 100 per call. Telegram skips those it cannot delete
+// (older than 48 h, already deleted); a call where none could be deleted is
+// refused with ErrTelegram.
+func (s *Sender) DeleteMessages(ctx context.Context, chat int64, ids []int) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 100)
+		p := &tg.DeleteMessagesParams{ChatID: chat, MessageIDs: ids[:n]}
+		ids = ids[n:]
+		err := s.do(ctx, "deleteMessages", chat, limitGlobal, func(ctx context.Context) error {
+			_, err := s.api.DeleteMessages(ctx, p)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Answer answers a callback query, with an optional short notice.
 func (s *Sender) Answer(ctx context.Context, queryID, text string) error {
 	p := &tg.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text}

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -32,17 +33,17 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 		if r.Kind != dialog.ReplyComplete {
 			continue
 		}
-		c := Completion{Pseudonym: h.pseudonym(t.ev.user), Response: *r.Response}
-		c.ID = responseID(c.Pseudonym, r.Response)
+		c := Completion{ID: newResponseID(), Pseudonym: h.pseudonym(t.ev.user), Response: *r.Response}
+		c.Idem = idempotencyKey(c.Pseudonym, r.Response)
 		// Recorded before the state is saved: if saving fails the update
-		// comes again and the completion, idempotent by ID, collapses.
+		// comes again and the completion, idempotent by Idem, collapses.
 		if err := h.cfg.Responses.Complete(ctx, c); err != nil {
 			return Outcome{}, fmt.Errorf("record completion: %w", err)
 		}
 		h.cfg.Events.Interview("completed")
 	}
 	if save && next.Version != t.state.Version {
-		blob, err := dialog.Encode(next)
+		blob, err := dialog.Encode(stored(next))
 		if err != nil {
 			return Outcome{}, fmt.Errorf("encode session: %w", err)
 		}
@@ -67,11 +68,45 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 	return t.finish(ctx)
 }
 
-// responseID is the completion's idempotency key: the same interview
-// completed again (a redelivered update) gets the same id.
-func responseID(pseudonym string, r *dialog.Response) string {
-	sum := sha256.Sum256([]byte(pseudonym + "|" + r.Form + "|" + strconv.FormatInt(r.Started.Unix(), 10)))
+// newResponseID returns a random response id (128 bits, hex): it says
+// nothing about the respondent, so it cannot re-link a response once
+// retention has dropped the pseudonym.
+func newResponseID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("bot: crypto/rand: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// idempotencyKey is the completion's idempotency key: the same interview
+// completed again (a redelivered update) gets the same key. It is derived
+// from the keyed pseudonym (so it needs the pseudonym key) and stored only
+// until retention. Same derivation as pgstore.IdempotencyKey.
+func idempotencyKey(pseudonym string, r *dialog.Response) string {
+	sum := sha256.Sum256([]byte("idem|" + pseudonym + "|" + r.Form + "|" + strconv.FormatInt(r.Started.Unix(), 10)))
 	return hex.EncodeToString(sum[:16])
+}
+
+// stored is what is kept of a state: all of it while the interview runs;
+// once it is finished (completed, declined, ineligible) only what "already
+// answered", the language and dedup need — no answers, no navigation, no
+// invite or operator, no times. The completion went to Responses already.
+func stored(s dialog.State) dialog.State {
+	if s.Phase != dialog.PhaseDone {
+		return s
+	}
+	d := dialog.State{Form: s.Form, FormVersion: s.FormVersion, Version: s.Version, Seq: s.Seq,
+		Phase: s.Phase, Lang: s.Lang, Outcome: s.Outcome}
+	for _, k := range []string{CtxMunicipality, CtxService} {
+		if v, ok := s.Context[k]; ok {
+			if d.Context == nil {
+				d.Context = map[string]string{}
+			}
+			d.Context[k] = v
+		}
+	}
+	return d
 }
 
 func abandonOf(s dialog.State) *Abandon {
@@ -164,6 +199,7 @@ func (t *turn) sendMsg(ctx context.Context, m Message, question bool) error {
 		}
 		return err
 	}
+	t.sent = append(t.sent, id) // for /delete
 	if question {
 		t.lastMsg = id
 	}

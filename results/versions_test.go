@@ -120,3 +120,56 @@ func TestQuestionLabelsNewestWording(t *testing.T) {
 		t.Errorf("ita_livello: %q, want the v2 wording", l)
 	}
 }
+
+// TestPooledCode: v1 codes map onto v2 through the `v1` column; codes that
+// stayed the same map to themselves.
+func TestPooledCode(t *testing.T) {
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		form, q    string
+		version    int
+		code, want string
+	}{
+		{"operatori", "anni_esperienza", 1, "lt2", "lt5"},
+		{"operatori", "anni_esperienza", 1, "2_5", "lt5"},
+		{"operatori", "anni_esperienza", 1, "6_10", "5_plus"},
+		{"operatori", "anni_esperienza", 1, "gt10", "5_plus"},
+		{"operatori", "anni_esperienza", 2, "lt5", "lt5"},
+		{"immigrati", "permesso", 1, "cittadino_ue", "cittadino_ue"},
+		{"immigrati", "ita_livello", 1, "nessuno", "nessuno"},
+		{"immigrati", "ita_livello", 1, "buono", "buono"}, // no counterpart: kept
+	} {
+		if got := PooledCode(lib, tc.form, tc.q, tc.version, tc.code); got != tc.want {
+			t.Errorf("%s.%s v%d %s: %s, want %s", tc.form, tc.q, tc.version, tc.code, got, tc.want)
+		}
+	}
+}
+
+// TestMacroArea: "another country" is reported by the region's macro-area.
+func TestMacroArea(t *testing.T) {
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2 := lib.Get("immigrati", 1), lib.Get("immigrati", 2)
+	for _, tc := range []struct {
+		f    *dialog.Form
+		ans  map[string]string
+		want string
+	}{
+		{v2, map[string]string{"cittadinanza": "senegal"}, "africa_subsahariana"},
+		{v2, map[string]string{"cittadinanza": "other", "cittadinanza_area": "africa_ovest"}, "africa_subsahariana"},
+		{v2, map[string]string{"cittadinanza": "other", "cittadinanza_area": "europa_altro"}, "europa_non_ue"},
+		{v2, map[string]string{"cittadinanza": "other"}, "other"},
+		{v2, map[string]string{"cittadinanza": "pnta"}, "pnta"},
+		{v1, map[string]string{"cittadinanza": "somalia"}, "africa_subsahariana"},
+		{v1, map[string]string{}, ""},
+	} {
+		if got := MacroArea(tc.f, tc.ans); got != tc.want {
+			t.Errorf("v%d %v: %q, want %q", tc.f.Version, tc.ans, got, tc.want)
+		}
+	}
+}

@@ -23,3 +23,16 @@ func Pseudonym(key []byte, telegramUserID int64) string {
 	m.Write(strconv.AppendInt(nil, telegramUserID, 10))
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// Keyed returns a keyed, domain-separated derivation of a Telegram id: the
+// lowercase hex HMAC-SHA256, under key, of domain + "|" + the id in decimal.
+// Each use (log lines, Redis keys…) takes its own domain, so no derived
+// value equals, or is a prefix of, the pseudonym stored with responses, and
+// values of one domain cannot be joined with another's without the key.
+func Keyed(key []byte, domain string, id int64) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(domain))
+	m.Write([]byte{'|'})
+	m.Write(strconv.AppendInt(nil, id, 10))
+	return hex.EncodeToString(m.Sum(nil))
+}

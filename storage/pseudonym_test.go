@@ -35,3 +35,19 @@ func TestPseudonym(t *testing.T) {
 		t.Fatal("sign ignored")
 	}
 }
+
+func TestKeyedIsDomainSeparated(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	p := storage.Pseudonym(key, 42)
+	l := storage.Keyed(key, "log", 42)
+	r := storage.Keyed(key, "redis", 42)
+	if l == r || l[:12] == p[:12] || r[:12] == p[:12] || strings.HasPrefix(p, l[:12]) {
+		t.Fatalf("derivations collide: pseudonym %s log %s redis %s", p, l, r)
+	}
+	if storage.Keyed(key, "log", 42) != l || storage.Keyed(key, "log", 43) == l {
+		t.Fatal("Keyed not deterministic per id")
+	}
+	if len(l) != 64 {
+		t.Fatalf("want 64 hex characters, got %q", l)
+	}
+}

@@ -470,6 +470,39 @@ func (s *Server) deleteMessage(c *call) (any, *apiError) {
 	return true, nil
 }
 
+// deleteMessages deletes 1 to 100 messages of a chat; like Telegram, it
+// skips those it cannot find or delete (older than 48 hours) and returns
+// true unless none of them could be deleted.
+func (s *Server) deleteMessages(c *call) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, err := s.targetChat(c)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int
+	if e := json.Unmarshal([]byte(c.p.str("message_ids")), &ids); e != nil {
+		return nil, badRequest("can't parse message identifiers JSON object")
+	}
+	if len(ids) < 1 || len(ids) > 100 {
+		return nil, badRequest("too many messages to delete")
+	}
+	n := 0
+	for _, id := range ids {
+		m := ch.byID[id]
+		if m == nil || m.deleted || s.now().Sub(m.date) > 48*time.Hour {
+			continue
+		}
+		m.deleted = true
+		n++
+	}
+	if n == 0 {
+		return nil, badRequest("message to delete not found")
+	}
+	ch.bump()
+	return true, nil
+}
+
 // botCommand is a command as set with setMyCommands.
 type botCommand struct {
 	Command     string `json:"command"`

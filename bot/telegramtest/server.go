@@ -403,6 +403,8 @@ func (s *Server) method(name string) (string, handler) {
 		return "sendChatAction", s.sendChatAction
 	case "deletemessage":
 		return "deleteMessage", s.deleteMessage
+	case "deletemessages":
+		return "deleteMessages", s.deleteMessages
 	case "setchatmenubutton":
 		return "setChatMenuButton", s.setChatMenuButton
 	case "getchatmenubutton":

@@ -37,7 +37,14 @@ func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uin
 				Started: time.Unix(ab.Started, 0).UTC()}
 		}
 	}
-	err := a.s.Save(ctx, chat, update, expect, next, blob, rec)
+	var err error
+	if st, derr := dialog.Decode(blob); derr == nil && st.Phase == dialog.PhaseDone {
+		// A finished interview keeps only what "already answered" needs,
+		// for a short time.
+		err = a.s.SaveDone(ctx, chat, update, expect, next, blob)
+	} else {
+		err = a.s.Save(ctx, chat, update, expect, next, blob, rec)
+	}
 	if errors.Is(err, redisstore.ErrConflict) {
 		return bot.ErrConflict
 	}
@@ -49,6 +56,43 @@ func (a sessions) MarkSent(ctx context.Context, chat, update int64, lastMsg int)
 }
 
 func (a sessions) Delete(ctx context.Context, chat int64) error { return a.s.Delete(ctx, chat) }
+
+// inboundPer is the period of the per-person inbound limit: more than
+// NEEDSBOT_INBOUND_LIMIT updates in it get one "slow down" and are
+// dropped. A person answering by taps sends about one update a second at
+// most; tests and the load test, at machine speed, raise the limit.
+const inboundPer = 10 * time.Second
+
+// throttle adapts the Redis store to bot.Throttle.
+type throttle struct {
+	s     *redisstore.Store
+	limit int
+}
+
+func (t throttle) Inbound(ctx context.Context, user int64) (bool, bool, error) {
+	return t.s.Inbound(ctx, user, t.limit, inboundPer)
+}
+
+// messageLog adapts the Redis store to bot.MessageLog.
+type messageLog struct{ s *redisstore.Store }
+
+var _ bot.MessageLog = messageLog{}
+
+func (m messageLog) Record(ctx context.Context, chat int64, ids []int) error {
+	return m.s.RecordSent(ctx, chat, ids...)
+}
+
+func (m messageLog) Recent(ctx context.Context, chat int64) ([]int, error) {
+	msgs, err := m.s.SentMessages(ctx, chat)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, len(msgs))
+	for i, x := range msgs {
+		ids[i] = x.ID
+	}
+	return ids, nil
+}
 
 func ctxID(c map[string]string, key string) *int64 {
 	v, err := strconv.ParseInt(c[key], 10, 64)
@@ -82,7 +126,7 @@ func (a *responses) completed(c bot.Completion) (pgstore.Completed, error) {
 	if m == nil {
 		return pgstore.Completed{}, fmt.Errorf("response %s has no municipality", c.ID)
 	}
-	pc := pgstore.Completed{ID: c.ID, Pseudonym: c.Pseudonym, MunicipalityID: *m,
+	pc := pgstore.Completed{ID: c.ID, Idem: c.Idem, Pseudonym: c.Pseudonym, MunicipalityID: *m,
 		ServiceID: ctxID(r.Context, bot.CtxService), OperatorID: ctxID(r.Context, bot.CtxOperator),
 		Invite: r.Context[bot.CtxInvite], ConsentVersion: consentVersion(r), Response: r}
 	if f := a.forms.Get(r.Form, r.FormVersion); f != nil {
@@ -110,7 +154,11 @@ func (a *responses) Complete(ctx context.Context, c bot.Completion) error {
 	if merr != nil {
 		return merr
 	}
-	if err := a.store.Enqueue(ctx, pc.ID, payload); err != nil {
+	key := pc.Idem // a redelivered completion is queued once
+	if key == "" {
+		key = pc.ID
+	}
+	if err := a.store.EnqueueFor(ctx, key, pc.Pseudonym, payload); err != nil {
 		return fmt.Errorf("queue response: %w", err)
 	}
 	a.outbox.Kick()
@@ -132,18 +180,31 @@ func (a *responses) write(ctx context.Context, payload []byte) error {
 	return nil
 }
 
+// Erase deletes the respondent's responses from Postgres and from the
+// outbox (queued and dead letters). Postgres is erased again after the
+// outbox, in case the flusher wrote an entry in between.
 func (a *responses) Erase(ctx context.Context, pseudonym string) (int, error) {
-	return a.db.Erase(ctx, pseudonym)
+	n, err := a.db.Erase(ctx, pseudonym)
+	if err != nil {
+		return n, err
+	}
+	q, err := a.store.EraseOwner(ctx, pseudonym)
+	if err != nil {
+		return n, err
+	}
+	m, err := a.db.Erase(ctx, pseudonym)
+	return n + q + m, err
 }
 
 // popularLanguages caches each municipality's most used respondent
 // languages for the language menu (a query per municipality every ten
 // minutes, not per /start).
 type popularLanguages struct {
-	db  *pgstore.DB
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[string]popularEntry
+	db      *pgstore.DB
+	minCell int // a language is shown only with at least this many respondents
+	mu      sync.Mutex
+	ttl     time.Duration
+	m       map[string]popularEntry
 }
 
 type popularEntry struct {
@@ -162,7 +223,7 @@ func (p *popularLanguages) get(ctx context.Context, municipality string) []strin
 	if err != nil {
 		return nil
 	}
-	langs, err := p.db.PopularLanguages(ctx, id, 4)
+	langs, err := p.db.PopularLanguages(ctx, id, 4, p.minCell)
 	if err != nil {
 		return e.langs // stale is better than nothing; errors show in /readyz
 	}

@@ -30,6 +30,7 @@ type Config struct {
 	FormsDir            string
 	DefaultMunicipality string
 	MinCell             int
+	InboundLimit        int
 	Workers             int
 	TelegramRate        float64
 	TelegramChatRate    float64
@@ -57,7 +58,7 @@ func settings() []setting {
 		{"NEEDSBOT_REDIS_PREFIX", "needsbot:", "prefix of every Redis key (several deployments can share a Redis)", str(func(c *Config) *string { return &c.RedisPrefix })},
 		{"NEEDSBOT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/needsbot?sslmode=disable", "Postgres for responses, staff, invites, results", str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"NEEDSBOT_WEBHOOK_URL", "", "public webhook URL; empty = long polling", str(func(c *Config) *string { return &c.WebhookURL })},
-		{"NEEDSBOT_WEBHOOK_SECRET", "", "webhook secret token (required with a webhook URL; A-Z a-z 0-9 _ -)", str(func(c *Config) *string { return &c.WebhookSecret })},
+		{"NEEDSBOT_WEBHOOK_SECRET", "", "webhook secret token (required with a webhook URL; 32+ characters of A-Z a-z 0-9 _ -)", str(func(c *Config) *string { return &c.WebhookSecret })},
 		{"NEEDSBOT_LISTEN_ADDR", ":8080", "HTTP listener: webhook, /healthz, /readyz, /metrics", str(func(c *Config) *string { return &c.ListenAddr })},
 		{"NEEDSBOT_ADMIN_IDS", "", "comma-separated Telegram user ids bootstrapped as admins", str(func(c *Config) *string { return &c.AdminIDs })},
 		{"NEEDSBOT_PSEUDONYM_KEY", "", "secret for respondent pseudonyms, at least 32 characters (required by run; never change it)", str(func(c *Config) *string { return &c.PseudonymKey })},
@@ -65,6 +66,7 @@ func settings() []setting {
 		{"NEEDSBOT_FORMS_DIR", "", "directory of questionnaire YAML overriding the embedded ones", str(func(c *Config) *string { return &c.FormsDir })},
 		{"NEEDSBOT_DEFAULT_MUNICIPALITY", "", "ISTAT code used when /start has no invite (empty: an invite is required)", str(func(c *Config) *string { return &c.DefaultMunicipality })},
 		{"NEEDSBOT_MIN_CELL", "5", "smallest count shown to staff; smaller cells show as <N", func(c *Config, v string) error { return atoi(v, &c.MinCell) }},
+		{"NEEDSBOT_INBOUND_LIMIT", "20", "updates one person may send in 10 s; a flood gets one \"slow down\" and is dropped", func(c *Config, v string) error { return atoi(v, &c.InboundLimit) }},
 		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},
 		{"NEEDSBOT_TELEGRAM_RATE", "25", "Bot API calls per second for the whole bot, shared by replicas through Redis", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
@@ -157,7 +159,14 @@ func printSettings(w io.Writer) {
 	tw.Flush()
 }
 
-var secretRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+// secretRe is Telegram's alphabet for secret_token, at least 32 characters:
+// a short or placeholder secret would let anyone who guesses it post forged
+// updates (any user id, any chat).
+var secretRe = regexp.MustCompile(`^[A-Za-z0-9_-]{32,256}$`)
+
+// minMinCell is the smallest NEEDSBOT_MIN_CELL accepted: below it the
+// threshold no longer hides small groups.
+const minMinCell = 3
 
 // validateRun checks what `run` needs, with a clear message per problem.
 func (c Config) validateRun() error {
@@ -188,7 +197,7 @@ func (c Config) validateRun() error {
 		if c.WebhookSecret == "" {
 			p = append(p, "NEEDSBOT_WEBHOOK_SECRET is required with a webhook URL")
 		} else if !secretRe.MatchString(c.WebhookSecret) {
-			p = append(p, "NEEDSBOT_WEBHOOK_SECRET may use only A-Z a-z 0-9 _ - (1 to 256 characters)")
+			p = append(p, "NEEDSBOT_WEBHOOK_SECRET must be 32 to 256 characters of A-Z a-z 0-9 _ - (openssl rand -hex 32)")
 		}
 	}
 	for _, id := range c.adminIDs() {
@@ -228,6 +237,9 @@ func (c Config) validateCommon() []string {
 	case "debug", "info", "warn", "error":
 	default:
 		p = append(p, "NEEDSBOT_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if c.MinCell < minMinCell {
+		p = append(p, fmt.Sprintf("NEEDSBOT_MIN_CELL must be at least %d: smaller groups could be recognised", minMinCell))
 	}
 	if c.DefaultMunicipality != "" && !regexp.MustCompile(`^[0-9]{6}$`).MatchString(c.DefaultMunicipality) {
 		p = append(p, "NEEDSBOT_DEFAULT_MUNICIPALITY must be a six-digit ISTAT code (Roma is 058091)")

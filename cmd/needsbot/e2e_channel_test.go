@@ -38,7 +38,7 @@ func webhook(t *testing.T, h *harness) string {
 	addr := freePort(t)
 	h.env["NEEDSBOT_LISTEN_ADDR"] = addr
 	h.env["NEEDSBOT_WEBHOOK_URL"] = "http://" + addr + "/telegram/webhook"
-	h.env["NEEDSBOT_WEBHOOK_SECRET"] = "test_secret-123"
+	h.env["NEEDSBOT_WEBHOOK_SECRET"] = "test_secret-123-0123456789abcdefghij"
 	return "http://" + addr + "/telegram/webhook"
 }
 
@@ -104,7 +104,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 	body, _ := json.Marshal(update)
 	for i := 0; i < 2; i++ {
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "test_secret-123")
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "test_secret-123-0123456789abcdefghij")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -243,8 +243,11 @@ func TestEndToEndJunkGroupsAndCommands(t *testing.T) {
 	r.tap("Da 18 a 24 anni")
 	r.send("/delete")
 	r.tap("Sì, cancella")
-	if !strings.Contains(u.Last().Text, "cancellate") {
-		t.Fatalf("delete: %q", u.Last().Text)
+	// The chat's messages of the last 48 hours (the bot's and the
+	// person's) are deleted; what is left says so.
+	if left := u.Messages(); len(left) != 2 || !strings.Contains(left[0].Text, "cancellate") ||
+		!strings.Contains(left[1].Text, "48 ore") {
+		t.Fatalf("after delete:\n%s", u.Transcript())
 	}
 	r.send("/start")
 	if !strings.Contains(u.Last().Text, "lingua") && len(r.labels()) < 10 {

@@ -63,6 +63,8 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 		"NEEDSBOT_LISTEN_ADDR":          "127.0.0.1:0",
 		"NEEDSBOT_DEFAULT_MUNICIPALITY": "058091",
 		"NEEDSBOT_LOG_LEVEL":            "debug",
+		// The test's people answer at machine speed.
+		"NEEDSBOT_INBOUND_LIMIT": "100000",
 	}
 	return h
 }

@@ -303,6 +303,9 @@ func childEnv(o ltOptions, tg *telegramtest.Server, addr, dsn, prefix, pseudoKey
 		"NEEDSBOT_LISTEN_ADDR":          addr,
 		"NEEDSBOT_DEFAULT_MUNICIPALITY": "058091",
 		"NEEDSBOT_LOG_LEVEL":            "info",
+		// The simulated respondents answer at machine speed, far above a
+		// person's pace: the per-person inbound limit would drop them.
+		"NEEDSBOT_INBOUND_LIMIT": "100000",
 	}
 	if o.telegramLimits {
 		// The bot's own defaults, which stay under Telegram's limits.

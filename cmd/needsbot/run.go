@@ -158,7 +158,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
-	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL})
+	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
+		KeySecret: []byte(cfg.PseudonymKey)})
 	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
 	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms, log: log}
 
@@ -194,10 +195,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	a.handler = bot.NewHandler(bot.Config{
 		Staff: staffHandler, Invites: invites,
-		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses,
-		Sender: a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
+		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Messages: messageLog{a.store},
+		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
+		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym:        func(user int64) string { return storage.Pseudonym(key, user) },
-		PopularLanguages: (&popularLanguages{db: a.db, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
+		LogKey:           func(chat int64) string { return storage.Keyed(key, "log", chat) },
+		PopularLanguages: (&popularLanguages{db: a.db, minCell: cfg.MinCell, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
 	})
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
 	return a, nil
@@ -232,7 +235,7 @@ func (a *app) serve(ctx context.Context) error {
 			return fmt.Errorf("listen %s: %w", a.cfg.ListenAddr, err)
 		}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(mux)
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Add(1)
@@ -287,6 +290,20 @@ func (a *app) serve(ctx context.Context) error {
 	wg.Wait()
 	a.close()
 	return runErr
+}
+
+// HTTP server timeouts: a slow or idle client cannot hold connections
+// (file descriptors) open. The write timeout covers a webhook update's
+// whole handling (its deadline is 30 s, bot/intake.go) before the reply.
+const (
+	httpReadTimeout  = 15 * time.Second
+	httpWriteTimeout = 45 * time.Second
+	httpIdleTimeout  = 60 * time.Second
+)
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: httpReadTimeout,
+		WriteTimeout: httpWriteTimeout, IdleTimeout: httpIdleTimeout}
 }
 
 var allowedUpdates = []string{"message", "edited_message", "callback_query", "channel_post", "my_chat_member"}

@@ -24,7 +24,8 @@ abandoned after consent), spread over the last --days days and over the
 municipalities (all, or the one given) and their services, bulk-inserted with
 COPY. Response ids start with "seed-"; no respondent pseudonyms. It reads
 NEEDSBOT_DATABASE_URL (or --database-url) like migrate does, and migrates first.
-Never run it against a production database: synthetic answers would be counted.
+It refuses a database holding real staff or responses (anything but its own
+"seed-" responses and try's demo data): synthetic answers would be counted.
 
 `
 
@@ -59,6 +60,11 @@ func runSeed(ctx context.Context, e *cmdEnv, args []string) int {
 	lib, err := forms.Load(cfg.FormsDir)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "needsbot seed: questionnaires:", err)
+		return 1
+	}
+	// Synthetic answers must never be counted with real ones.
+	if err := pgstore.CheckDemoDatabase(ctx, *dsn, demoStaff()); err != nil {
+		fmt.Fprintf(e.stderr, "needsbot seed: refusing %s: %v; seed only an empty, synthetic or try database\n", redactURL(*dsn), err)
 		return 1
 	}
 	if err := pgstore.Migrate(ctx, *dsn); err != nil {

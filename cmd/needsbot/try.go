@@ -53,8 +53,13 @@ func parseTry(args []string, getenv func(string) string, stderr interface{ Write
 	given := map[string]bool{}
 	values := map[string]*string{}
 	for _, s := range settings() {
-		v := getenv(s.env)
-		given[s.env] = v != ""
+		// try never reads the production variables (database, Redis,
+		// pseudonym key, municipality…): only harmless ones. The backing
+		// services are try's own unless a flag names them.
+		v := ""
+		if tryReadsEnv(s.env) {
+			v = getenv(s.env)
+		}
 		switch {
 		case v != "":
 		case s.env == "NEEDSBOT_REDIS_PREFIX":
@@ -118,6 +123,16 @@ func parseTry(args []string, getenv func(string) string, stderr interface{ Write
 	return o, nil
 }
 
+// tryReadsEnv tells the NEEDSBOT_* variables try takes from the
+// environment: none that could point it at production data or identities.
+func tryReadsEnv(env string) bool {
+	switch env {
+	case "NEEDSBOT_LOG_LEVEL", "NEEDSBOT_FORMS_DIR", "NEEDSBOT_MIN_CELL":
+		return true
+	}
+	return false
+}
+
 // isTrySetting tells the NEEDSBOT_* settings that make sense for `try`
 // and so are also flags of it; the Telegram, webhook and listener
 // settings are try's own business.
@@ -163,6 +178,14 @@ func (t *trial) run(ctx context.Context) int {
 		return 1
 	}
 	defer pg.Close()
+	if t.probes.checkDemo != nil {
+		if err := t.probes.checkDemo(ctx, pg.URL); err != nil {
+			fmt.Fprintf(t.e.stderr, "needsbot try: refusing %s: %v.\n"+
+				"try only uses its own database (needsbot_try, or a throwaway cluster) or an empty or demo one given with --database-url.\n",
+				redactURL(pg.URL), err)
+			return 1
+		}
+	}
 	t.say("  Postgres   %s", pg.What)
 
 	tg := telegramtest.NewServer(telegramtest.WithBotName("needsbot"), telegramtest.WithBotUsername("needsbot_try_bot"))

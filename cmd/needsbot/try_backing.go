@@ -53,22 +53,25 @@ type probes struct {
 	ensureDatabase func(ctx context.Context, adminDSN, name string) (string, error)
 	// startCluster creates and starts a throwaway Postgres cluster.
 	startCluster func(ctx context.Context) (*cluster, error)
+	// checkDemo refuses a database holding real data (nil: no check).
+	checkDemo func(ctx context.Context, dsn string) error
 }
 
 func realProbes() probes {
-	return probes{pingRedis: pingRedis, startRedis: startMiniredis, ensureDatabase: ensureDatabase, startCluster: startCluster}
+	return probes{pingRedis: pingRedis, startRedis: startMiniredis, ensureDatabase: ensureDatabase, startCluster: startCluster,
+		checkDemo: func(ctx context.Context, dsn string) error { return pgstore.CheckDemoDatabase(ctx, dsn, demoStaff()) }}
 }
 
-// chooseRedis picks Redis: NEEDSBOT_REDIS_URL if set and reachable, else a
+// chooseRedis picks Redis: --redis-url if given and reachable, else a
 // local server on the default port if reachable, else an embedded one.
 func chooseRedis(ctx context.Context, p probes, envURL string) (backing, error) {
 	var why []string
 	if envURL != "" {
 		err := p.pingRedis(ctx, envURL)
 		if err == nil {
-			return backing{URL: envURL, What: redactURL(envURL) + " (NEEDSBOT_REDIS_URL)"}, nil
+			return backing{URL: envURL, What: redactURL(envURL) + " (--redis-url)"}, nil
 		}
-		why = append(why, fmt.Sprintf("NEEDSBOT_REDIS_URL %s is not reachable: %v", redactURL(envURL), err))
+		why = append(why, fmt.Sprintf("--redis-url %s is not reachable: %v", redactURL(envURL), err))
 	}
 	if envURL != localRedisURL {
 		err := p.pingRedis(ctx, localRedisURL)
@@ -85,16 +88,16 @@ func chooseRedis(ctx context.Context, p probes, envURL string) (backing, error) 
 		What: withWhy("embedded (miniredis in this process, at "+strings.TrimPrefix(u, "redis://")+"; live interviews end when try stops)", why)}, nil
 }
 
-// choosePostgres picks Postgres: NEEDSBOT_DATABASE_URL if set (it must
+// choosePostgres picks Postgres: --database-url if given (it must
 // work: responses would otherwise go somewhere unexpected), else a local
 // server with a database needsbot_try, else a throwaway cluster made with
 // the machine's initdb, else an error saying what to install.
 func choosePostgres(ctx context.Context, p probes, envURL string) (backing, error) {
 	if envURL != "" {
 		if _, err := p.ensureDatabase(ctx, envURL, ""); err != nil {
-			return backing{}, fmt.Errorf("NEEDSBOT_DATABASE_URL %s: %w", redactURL(envURL), err)
+			return backing{}, fmt.Errorf("--database-url %s: %w", redactURL(envURL), err)
 		}
-		return backing{URL: envURL, What: redactURL(envURL) + " (NEEDSBOT_DATABASE_URL)"}, nil
+		return backing{URL: envURL, What: redactURL(envURL) + " (--database-url)"}, nil
 	}
 	var why []string
 	for _, l := range localPostgres() {
@@ -111,7 +114,7 @@ func choosePostgres(ctx context.Context, p probes, envURL string) (backing, erro
 	why = append(why, "throwaway cluster: "+err.Error())
 	return backing{}, fmt.Errorf("no PostgreSQL to use:\n  - %s\n"+
 		"Install PostgreSQL (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql)\n"+
-		"or point NEEDSBOT_DATABASE_URL at a server, e.g. postgres://postgres@127.0.0.1:5432/needsbot?sslmode=disable",
+		"or give try a server with --database-url, e.g. postgres://postgres@127.0.0.1:5432/needsbot_try?sslmode=disable",
 		strings.Join(why, "\n  - "))
 }
 

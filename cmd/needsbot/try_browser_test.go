@@ -91,7 +91,7 @@ func TestTryBrowserInterview(t *testing.T) {
 	r := startTry(t, map[string]string{
 		"NEEDSBOT_DATABASE_URL": dsn, "NEEDSBOT_REDIS_URL": storagetest.RedisURL(), "NEEDSBOT_REDIS_PREFIX": prefix,
 	}, nil)
-	if !strings.Contains(r.out.String(), "(NEEDSBOT_REDIS_URL)") || !strings.Contains(r.out.String(), "(NEEDSBOT_DATABASE_URL)") {
+	if !strings.Contains(r.out.String(), "(--redis-url)") || !strings.Contains(r.out.String(), "(--database-url)") {
 		t.Fatalf("try did not use the test's Redis and Postgres:\n%s", r.out)
 	}
 

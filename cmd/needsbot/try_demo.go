@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -9,11 +11,25 @@ import (
 )
 
 // The demo staff's Telegram user ids. Fixed, so that a local Postgres
-// keeps one operator and one manager across runs.
+// keeps one operator and one manager across runs, and impossible as real
+// Telegram ids (those have at most 52 significant bits): seeding them can
+// never make a stranger staff. Still exact as JavaScript numbers (< 2^53)
+// for the web chat.
 const (
-	demoOperatorID int64 = 700_000_001
-	demoManagerID  int64 = 700_000_002
+	demoOperatorID int64 = 1<<52 + 1
+	demoManagerID  int64 = 1<<52 + 2
 )
+
+// demoStaff are the staff a database may hold for try and seed to use it.
+func demoStaff() []int64 { return []int64{demoOperatorID, demoManagerID} }
+
+// demoToken returns a fresh random demo invite token (a guessable one
+// would let anyone answer into the demo municipality's results).
+func demoToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "try-" + base64.RawURLEncoding.EncodeToString(b)
+}
 
 // demo is what `try` sets up in Postgres so that every persona of the web
 // chat has something to do: an operator and a manager of the default
@@ -30,8 +46,11 @@ type demo struct {
 func seedDemo(ctx context.Context, a *app, istat string) (demo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	got, err := a.db.SeedDemo(ctx, istat, demoOperatorID, demoManagerID, "Giulia (demo operator)", "Marco (demo manager)", "try-demo-"+istat)
+	got, err := a.db.SeedDemo(ctx, istat, demoOperatorID, demoManagerID, "Giulia (demo operator)", "Marco (demo manager)", demoToken())
 	if err != nil {
+		return demo{}, err
+	}
+	if err := a.db.MarkDemoDatabase(ctx); err != nil {
 		return demo{}, err
 	}
 	return demo{municipality: got.Municipality, service: got.Service, invite: got.Invite, staff: true}, nil

@@ -45,15 +45,24 @@ func TestTryFlags(t *testing.T) {
 				t.Errorf("run's defaults not kept: %+v", c)
 			}
 		}},
-		{name: "environment", env: map[string]string{
+		{name: "the production variables are ignored", env: map[string]string{
 			"NEEDSBOT_REDIS_URL": "redis://10.0.0.1:6379/2", "NEEDSBOT_DATABASE_URL": "postgres://u@db/x",
-			"NEEDSBOT_DEFAULT_MUNICIPALITY": "015146", "NEEDSBOT_PSEUDONYM_KEY": strings.Repeat("k", 32), "NEEDSBOT_LOG_LEVEL": "debug",
+			"NEEDSBOT_DEFAULT_MUNICIPALITY": "015146", "NEEDSBOT_PSEUDONYM_KEY": strings.Repeat("k", 32),
+			"NEEDSBOT_REDIS_PREFIX": "needsbot:", "NEEDSBOT_LOG_LEVEL": "debug",
 		}, check: func(t *testing.T, o tryOptions) {
-			if o.redis != "redis://10.0.0.1:6379/2" || o.db != "postgres://u@db/x" || o.cfg.DefaultMunicipality != "015146" ||
-				o.cfg.PseudonymKey != strings.Repeat("k", 32) || o.cfg.LogLevel != "debug" {
+			if o.redis != "" || o.db != "" || o.cfg.DefaultMunicipality != "058091" || o.cfg.RedisPrefix != "needsbot_try:" ||
+				o.cfg.PseudonymKey == strings.Repeat("k", 32) || o.cfg.LogLevel != "debug" {
 				t.Errorf("options: %+v", o)
 			}
 		}},
+		{name: "explicit flags", args: []string{"--redis-url", "redis://10.0.0.1:6379/2", "--database-url", "postgres://u@db/x",
+			"--default-municipality", "015146", "--pseudonym-key", strings.Repeat("k", 32)},
+			check: func(t *testing.T, o tryOptions) {
+				if o.redis != "redis://10.0.0.1:6379/2" || o.db != "postgres://u@db/x" || o.cfg.DefaultMunicipality != "015146" ||
+					o.cfg.PseudonymKey != strings.Repeat("k", 32) {
+					t.Errorf("options: %+v", o)
+				}
+			}},
 		{name: "flags win over the environment", env: map[string]string{"NEEDSBOT_REDIS_PREFIX": "env:"},
 			args: []string{"--addr", "127.0.0.1:0", "--redis-prefix", "flag:", "--database-url", "postgres://f@h/d"},
 			check: func(t *testing.T, o tryOptions) {
@@ -62,7 +71,7 @@ func TestTryFlags(t *testing.T) {
 				}
 			}},
 		{name: "bad municipality", args: []string{"--default-municipality", "Roma"}, wantErr: "six-digit ISTAT code"},
-		{name: "bad Redis URL", env: map[string]string{"NEEDSBOT_REDIS_URL": "http://x"}, wantErr: "NEEDSBOT_REDIS_URL must start with redis://"},
+		{name: "bad Redis URL", args: []string{"--redis-url", "http://x"}, wantErr: "NEEDSBOT_REDIS_URL must start with redis://"},
 		{name: "bad number", env: map[string]string{"NEEDSBOT_MIN_CELL": "-1"}, wantErr: "NEEDSBOT_MIN_CELL"},
 		{name: "no Telegram flags", args: []string{"--telegram-token", "1:x"}, wantErr: "flag provided but not defined"},
 		{name: "no arguments", args: []string{"now"}, wantErr: "unexpected arguments: now"},
@@ -143,9 +152,9 @@ func TestTryChooseRedis(t *testing.T) {
 		wantWhat []string
 		embedded bool
 	}{
-		{"set and reachable", mine, []string{mine, localRedisURL}, mine, []string{"(NEEDSBOT_REDIS_URL)"}, false},
+		{"set and reachable", mine, []string{mine, localRedisURL}, mine, []string{"(--redis-url)"}, false},
 		{"set but unreachable: the local server", mine, []string{localRedisURL}, localRedisURL,
-			[]string{"local server at 127.0.0.1:6379", "NEEDSBOT_REDIS_URL redis://10.1.1.1:6379/3 is not reachable"}, false},
+			[]string{"local server at 127.0.0.1:6379", "--redis-url redis://10.1.1.1:6379/3 is not reachable"}, false},
 		{"set, nothing reachable: embedded", mine, nil, "redis://127.0.0.1:40000/0",
 			[]string{"embedded (miniredis", "is not reachable", "no Redis at 127.0.0.1:6379"}, true},
 		{"unset, local server", "", []string{localRedisURL}, localRedisURL, []string{"local server at 127.0.0.1:6379"}, false},
@@ -190,9 +199,9 @@ func TestTryChoosePostgres(t *testing.T) {
 		wantWhat   string
 		wantErr    []string
 	}{
-		{name: "set and reachable", env: mine, up: []string{mine, socket}, wantURL: mine, wantWhat: "(NEEDSBOT_DATABASE_URL)"},
+		{name: "set and reachable", env: mine, up: []string{mine, socket}, wantURL: mine, wantWhat: "(--database-url)"},
 		{name: "set but unreachable is an error, not a surprise elsewhere", env: mine, up: []string{socket},
-			wantErr: []string{"NEEDSBOT_DATABASE_URL postgres://me@db.example:5432/needs", "connection refused"}},
+			wantErr: []string{"--database-url postgres://me@db.example:5432/needs", "connection refused"}},
 		{name: "the local socket", up: []string{socket, tcp},
 			wantURL: "postgres://postgres@/needsbot_try?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable", wantWhat: "local server (socket /var/run/postgresql), database needsbot_try"},
 		{name: "local TCP when the socket refuses", up: []string{tcp},
@@ -201,7 +210,7 @@ func TestTryChoosePostgres(t *testing.T) {
 			wantWhat: "throwaway cluster (PostgreSQL 15 at 127.0.0.1:45000, data in /tmp/x), deleted when try stops"},
 		{name: "nothing at all: what to install", clusterErr: errNoInitdb,
 			wantErr: []string{"no PostgreSQL to use", "socket /var/run/postgresql: connection refused", "127.0.0.1:5432: connection refused",
-				"initdb not found", "apt-get install postgresql", "NEEDSBOT_DATABASE_URL"}},
+				"initdb not found", "apt-get install postgresql", "--database-url"}},
 		{name: "initdb fails", clusterErr: errors.New("initdb: exit status 1"), wantErr: []string{"throwaway cluster: initdb: exit status 1", "apt-get install postgresql"}},
 	}
 	for _, tt := range tests {
@@ -341,6 +350,13 @@ func startTry(t *testing.T, env map[string]string, p *probes) *tryRun {
 	r := &tryRun{t: t, out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	getenv := func(k string) string { return env[k] }
 	args := []string{"--addr", "127.0.0.1:0"}
+	// try reads no backing service from the environment: the test's are
+	// given as flags.
+	for _, k := range []string{"NEEDSBOT_DATABASE_URL", "NEEDSBOT_REDIS_URL", "NEEDSBOT_REDIS_PREFIX"} {
+		if v := env[k]; v != "" {
+			args = append(args, "--"+flagName(k), v)
+		}
+	}
 	go func() {
 		if p == nil {
 			r.done <- run(ctx, append([]string{"try"}, args...), getenv, nil, r.out, r.err)
@@ -567,8 +583,8 @@ func TestTryEmbeddedRedisInterview(t *testing.T) {
 	r := startTry(t, map[string]string{"NEEDSBOT_DATABASE_URL": dsn}, &p)
 	out := r.out.String()
 	for _, want := range []string{"Redis      embedded (miniredis in this process", "no Redis at 127.0.0.1:6379",
-		"Postgres   postgres://postgres@", "(NEEDSBOT_DATABASE_URL)", "Telegram   fake Bot API at http://127.0.0.1:",
-		"through the invite /start try-demo-058091 (Sportello", "operator 700000001 and manager 700000002 are staff of Roma"} {
+		"Postgres   postgres://postgres@", "(--database-url)", "Telegram   fake Bot API at http://127.0.0.1:",
+		"through the invite /start try-", "operator 4503599627370497 and manager 4503599627370498 are staff of Roma"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("try's output lacks %q:\n%s", want, out)
 		}
@@ -665,7 +681,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	}
 	// The respondent came through the demo invite: the response is
 	// attributed to it and to its service.
-	if invite != "try-demo-058091" || service != "sportello_immigrati" {
+	if !strings.HasPrefix(invite, "try-") || invite == "try-demo-058091" || service != "sportello_immigrati" {
 		t.Fatalf("response attributed to invite %q, service %q; want the demo invite of sportello_immigrati", invite, service)
 	}
 	if respondent == "" || strings.Contains(respondent, strconv.FormatInt(user, 10)) {
@@ -686,9 +702,9 @@ func checkDemoSeed(t *testing.T, dsn string) {
 	err = conn.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM staff s JOIN municipalities m ON m.id = s.municipality_id
 		        WHERE m.istat_code = '058091' AND revoked_at IS NULL AND
-		              ((s.telegram_user_id = 700000001 AND s.role = 'operator') OR (s.telegram_user_id = 700000002 AND s.role = 'manager'))),
+		              ((s.telegram_user_id = 4503599627370497 AND s.role = 'operator') OR (s.telegram_user_id = 4503599627370498 AND s.role = 'manager'))),
 		       (SELECT count(*) FROM invites i JOIN services v ON v.id = i.service_id
-		        WHERE i.token = 'try-demo-058091' AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
+		        WHERE i.token LIKE 'try-%' AND i.revoked_at IS NULL AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,9 @@ import (
 // Erase deletes every response stored under the respondent's pseudonym
 // (their answers go with them) and records in the audit log how many, but
 // not whose: action "erase", detail {"responses": n}. Both happen in one
-// transaction. It returns n. Responses already anonymised by retention
-// cannot be found, and are not erased.
+// transaction. It returns n. Responses already unlinked by retention
+// cannot be found (nothing in them leads back to the pseudonym), and are
+// not erased.
 func (d *DB) Erase(ctx context.Context, pseudonym string) (int, error) {
 	if pseudonym == "" {
 		return 0, fmt.Errorf("pgstore: erase: %w: empty pseudonym", ErrInvalid)
@@ -33,10 +34,13 @@ func (d *DB) Erase(ctx context.Context, pseudonym string) (int, error) {
 	return n, nil
 }
 
-// ApplyRetention anonymises responses completed more than olderThan ago
-// (by d.Now): their pseudonym is set to NULL, so they stay in the results
-// but no longer belong to anyone. It records the count in the audit log
-// (action "retention") and returns it.
+// ApplyRetention unlinks responses completed more than olderThan ago (by
+// d.Now): their pseudonym, idempotency key, invite and operator are set to
+// NULL and their start and completion are coarsened to the day (Italian
+// time, the day results count them in), keeping the duration. The id is
+// random, so nothing left leads back to the respondent; they stay in the
+// results. It records the count in the audit log (action "retention") and
+// returns it.
 func (d *DB) ApplyRetention(ctx context.Context, olderThan time.Duration) (int, error) {
 	if olderThan <= 0 {
 		return 0, errors.New("pgstore: apply retention: olderThan must be positive")
@@ -44,8 +48,7 @@ func (d *DB) ApplyRetention(ctx context.Context, olderThan time.Duration) (int, 
 	cutoff := d.Now().Add(-olderThan)
 	var n int
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx,
-			"UPDATE responses SET respondent = NULL WHERE respondent IS NOT NULL AND completed_at < $1", cutoff)
+		tag, err := tx.Exec(ctx, retentionSQL, cutoff)
 		if err != nil {
 			return classify("apply retention", err)
 		}
@@ -60,6 +63,13 @@ func (d *DB) ApplyRetention(ctx context.Context, olderThan time.Duration) (int, 
 	}
 	return n, nil
 }
+
+const retentionSQL = `
+UPDATE responses
+SET respondent = NULL, idem = NULL, invite_token = NULL, operator_id = NULL, unlinked = true,
+    started_at = date_trunc('day', started_at AT TIME ZONE 'Europe/Rome') AT TIME ZONE 'Europe/Rome',
+    completed_at = date_trunc('day', completed_at AT TIME ZONE 'Europe/Rome') AT TIME ZONE 'Europe/Rome'
+WHERE NOT unlinked AND completed_at < $1`
 
 // Abandoned is an interview abandoned after consent: where it stopped,
 // never what was answered.

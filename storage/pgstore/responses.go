@@ -2,6 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -16,8 +19,13 @@ import (
 
 // Completed is a completed interview ready for the system of record.
 type Completed struct {
-	// ID is the idempotency key: saving the same ID again changes nothing.
+	// ID is the response's id: random (NewResponseID), never derived from
+	// the respondent. Saving the same ID again changes nothing.
 	ID string
+	// Idem is the completion's idempotency key ("" for none): saving
+	// another response with the same Idem changes nothing either.
+	// Retention erases it.
+	Idem string
 	// Pseudonym is the respondent's storage.Pseudonym ("" for none); never
 	// the Telegram user id.
 	Pseudonym      string
@@ -33,6 +41,25 @@ type Completed struct {
 	// answer whose question is missing here is stored as text only.
 	Types    map[string]string
 	Response dialog.Response
+}
+
+// NewResponseID returns a random response id: 128 bits from crypto/rand in
+// hex. It says nothing about the respondent.
+func NewResponseID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("pgstore: crypto/rand: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// IdempotencyKey derives a completion's idempotency key from the
+// respondent's keyed pseudonym, the questionnaire and the interview's
+// start: the same interview completed again (a redelivered update, an
+// outbox replay) gets the same key. It is stored only until retention.
+func IdempotencyKey(pseudonym, form string, started time.Time) string {
+	sum := sha256.Sum256([]byte("idem|" + pseudonym + "|" + form + "|" + strconv.FormatInt(started.Unix(), 10)))
+	return hex.EncodeToString(sum[:16])
 }
 
 // QuestionTypes returns the XLSForm type name of each of f's questions, for
@@ -51,6 +78,8 @@ func (c *Completed) validate() error {
 	switch {
 	case c.ID == "" || len(c.ID) > 200:
 		return fmt.Errorf("id %q: want 1 to 200 characters", c.ID)
+	case len(c.Idem) > 200:
+		return fmt.Errorf("idempotency key: want at most 200 characters")
 	case r.Form == "":
 		return fmt.Errorf("no form")
 	case c.MunicipalityID <= 0:
@@ -79,9 +108,9 @@ const saveResponseSQL = `
 WITH r AS (
     INSERT INTO responses (id, form, form_version, municipality_id, service_id, invite_token,
                            operator_id, respondent, language, languages, consent_version,
-                           started_at, completed_at)
-    VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10, $11, $12, $13)
-    ON CONFLICT (id) DO NOTHING
+                           started_at, completed_at, idem)
+    VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10, $11, $12, $13, NULLIF($19, ''))
+    ON CONFLICT DO NOTHING
     RETURNING id
 ), a AS (
     INSERT INTO answers (response_id, question, value, value_num)
@@ -95,7 +124,7 @@ WITH r AS (
 SELECT count(*) FROM r`
 
 // SaveResponse stores a completed interview and its answers, normalised,
-// atomically and idempotently: if c.ID is already stored, nothing changes
+// atomically and idempotently: if c.ID or c.Idem is already stored, nothing changes
 // and SaveResponse returns nil. Data the schema can never accept yields an
 // error wrapping ErrInvalid.
 func (d *DB) SaveResponse(ctx context.Context, c Completed) error {
@@ -135,7 +164,7 @@ func (d *DB) SaveResponse(ctx context.Context, c Completed) error {
 		c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, c.Invite,
 		c.OperatorID, c.Pseudonym, r.Language, languages, c.ConsentVersion,
 		r.Started, r.Completed,
-		questions, values, nums, choiceQ, choices,
+		questions, values, nums, choiceQ, choices, c.Idem,
 	).Scan(&inserted)
 	if err != nil {
 		return classify("save response", err)
@@ -159,6 +188,7 @@ func (d *DB) WriteCompleted(ctx context.Context, payload []byte) error {
 type completedV1 struct {
 	V              int               `json:"v"`
 	ID             string            `json:"id"`
+	Idem           string            `json:"idem,omitempty"`
 	Pseudonym      string            `json:"pseudonym,omitempty"`
 	MunicipalityID int64             `json:"municipality_id"`
 	ServiceID      *int64            `json:"service_id,omitempty"`
@@ -180,7 +210,7 @@ type completedV1 struct {
 func MarshalCompleted(c Completed) ([]byte, error) {
 	r := c.Response
 	return json.Marshal(completedV1{
-		V: 1, ID: c.ID, Pseudonym: c.Pseudonym, MunicipalityID: c.MunicipalityID,
+		V: 1, ID: c.ID, Idem: c.Idem, Pseudonym: c.Pseudonym, MunicipalityID: c.MunicipalityID,
 		ServiceID: c.ServiceID, Invite: c.Invite, OperatorID: c.OperatorID,
 		ConsentVersion: c.ConsentVersion, Types: c.Types,
 		Form: r.Form, FormVersion: r.FormVersion, Language: r.Language, Languages: r.Languages,
@@ -198,8 +228,13 @@ func UnmarshalCompleted(data []byte) (Completed, error) {
 	if w.V != 1 {
 		return Completed{}, fmt.Errorf("pgstore: unmarshal completed: %w: version %d", ErrInvalid, w.V)
 	}
+	if w.Idem == "" && w.Pseudonym != "" {
+		// Written before ids were random: the id was the idempotency key
+		// (migration 00005 kept it so for the rows it re-keyed).
+		w.Idem = w.ID
+	}
 	return Completed{
-		ID: w.ID, Pseudonym: w.Pseudonym, MunicipalityID: w.MunicipalityID,
+		ID: w.ID, Idem: w.Idem, Pseudonym: w.Pseudonym, MunicipalityID: w.MunicipalityID,
 		ServiceID: w.ServiceID, Invite: w.Invite, OperatorID: w.OperatorID,
 		ConsentVersion: w.ConsentVersion, Types: w.Types,
 		Response: dialog.Response{

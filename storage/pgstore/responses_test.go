@@ -195,7 +195,7 @@ func TestCompletedRoundTrip(t *testing.T) {
 	op := int64(3)
 	svc := int64(5)
 	c := pgstore.Completed{
-		ID: "k", Pseudonym: "p", MunicipalityID: 2, ServiceID: &svc, Invite: "inv", OperatorID: &op,
+		ID: "k", Idem: "i", Pseudonym: "p", MunicipalityID: 2, ServiceID: &svc, Invite: "inv", OperatorID: &op,
 		ConsentVersion: "v1", Types: map[string]string{"a": "integer"},
 		Response: dialog.Response{
 			Form: "f", FormVersion: 4, Language: "ar", Languages: []string{"it", "ar"},

@@ -48,7 +48,8 @@ type Demo struct {
 // SeedDemo makes the `try` personas real, idempotently (a local database
 // keeps them between runs): an operator and a manager of the municipality
 // with ISTAT code istat (their Telegram ids and names given), and an
-// unlimited respondent invite token for its immigrants' desk. Staff
+// unlimited respondent invite token for its immigrants' desk (earlier demo
+// invites are revoked: the caller picks a random token each run). Staff
 // normally enrol through staff links; this writes them as an admin would,
 // audit-logged.
 func (d *DB) SeedDemo(ctx context.Context, istat string, operator, manager int64, operatorName, managerName, token string) (Demo, error) {
@@ -86,6 +87,11 @@ func (d *DB) SeedDemo(ctx context.Context, istat string, operator, manager int64
 			if err := audit(ctx, tx, nil, "try.staff", map[string]any{"staff": staffID, "role": s.role, "municipality": istat}); err != nil {
 				return err
 			}
+		}
+		// The token is new at each run: earlier demo invites stop working.
+		if _, err := tx.Exec(ctx, `UPDATE invites SET revoked_at = now()
+			WHERE label = 'needsbot try: demo invite' AND token <> $1 AND revoked_at IS NULL`, token); err != nil {
+			return fmt.Errorf("revoke earlier demo invites: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO invites (token, form, municipality_id, service_id, label)

@@ -21,7 +21,7 @@ type Abandoned struct {
 	// At is when the state expired.
 	At time.Time
 
-	chat    int64
+	chat    string // derived chat id (the key part)
 	started string
 	member  string
 }
@@ -57,14 +57,13 @@ func (s *Store) DueAbandoned(ctx context.Context, now time.Time, limit int) ([]A
 		items, junk = items[:0], junk[:0]
 		for _, z := range due {
 			member, _ := z.Member.(string)
-			chatStr, started, ok := strings.Cut(member, ":")
-			chat, err := strconv.ParseInt(chatStr, 10, 64)
-			if !ok || err != nil {
+			chat, started, ok := strings.Cut(member, ":")
+			if !ok || chat == "" || strings.ContainsAny(chat, "{}") {
 				junk = append(junk, member)
 				continue
 			}
 			a := Abandoned{chat: chat, started: started, member: member, At: time.UnixMilli(int64(z.Score))}
-			cmd := run(inspectScript, []string{s.stateKey(chat), s.abandonKey(chat)}, started)
+			cmd := run(inspectScript, []string{s.tagKey(chat, 's'), s.tagKey(chat, 'a')}, started)
 			items = append(items, item{a, cmd})
 		}
 	})
@@ -78,7 +77,7 @@ func (s *Store) DueAbandoned(ctx context.Context, now time.Time, limit int) ([]A
 	for _, it := range items {
 		res, err := it.cmd.Slice()
 		if err != nil || len(res) == 0 {
-			return nil, fmt.Errorf("redisstore: due abandoned: inspect: %v %w", res, err)
+			return nil, fmt.Errorf("redisstore: due abandoned: inspect: %d elements: %w", len(res), err)
 		}
 		switch res[0] {
 		case int64(0):
@@ -132,7 +131,7 @@ func (s *Store) Ack(ctx context.Context, a Abandoned) error {
 		return fmt.Errorf("redisstore: ack: Abandoned not from DueAbandoned")
 	}
 	err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
-		run(ackScript, []string{s.abandonKey(a.chat)}, a.started)
+		run(ackScript, []string{s.tagKey(a.chat, 'a')}, a.started)
 		p.ZRem(ctx, s.dueKey(), a.member)
 	})
 	if err != nil {

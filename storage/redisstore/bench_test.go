@@ -112,7 +112,7 @@ func TestStateMemoryUsage(t *testing.T) {
 		}
 		return n
 	}
-	state, seen, rec := usage("{c:77}:s"), usage("{c:77}:u"), usage("{c:77}:a")
+	state, seen, rec := usage(s.ChatTag(77)+":s"), usage(s.ChatTag(77)+":u"), usage(s.ChatTag(77)+":a")
 	t.Logf("MEMORY USAGE: state %d B (blob %d B), seen ids (100) %d B, abandonment record %d B, total %d B per chat",
 		state, len(blob600), seen, rec, state+seen+rec)
 	if state > 2*int64(len(blob600)) {

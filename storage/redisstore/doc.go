@@ -5,13 +5,18 @@
 // # State and dedup
 //
 // The store is agnostic of how dialog encodes a state: it keeps an opaque
-// blob and its version. Per chat, with N the chat id:
+// blob and its version. Per chat, with N the chat's derived id — 128 bits of
+// HMAC-SHA256(KeySecret, "redis|" + chat id) in hex, never the raw Telegram
+// id (see ChatTag):
 //
 //	<prefix>{c:N}:s  hash   v = version (decimal), b = blob, m = message id recorded by MarkSent;
-//	                        expires StateTTL after the last Save
+//	                        expires StateTTL after the last Save, DoneTTL (24 h) after
+//	                        SaveDone (a finished interview: no answers are in its blob)
 //	<prefix>{c:N}:u  zset   seen update ids, scored by the time (ms) they were recorded;
 //	                        member "<id>" = applied, "<id>:sent" = replies confirmed sent
 //	<prefix>{c:N}:a  hash   abandonment record of the interview in progress (see below)
+//	<prefix>{c:N}:m  zset   ids of the chat's messages (RecordSent), scored by time (ms);
+//	                        kept 48 h (SentTTL), for /delete
 //
 // The {c:N} hash tag puts a chat's keys in one Redis Cluster slot, so the Lua
 // scripts behind Load (state + dedup in one round trip), Save (compare-and-
@@ -33,7 +38,7 @@
 // with a longer TTL (StateTTL + AbandonGrace), and a ZADD pipelined in the
 // same round trip indexes it in the global sorted set
 //
-//	<prefix>abandon:due  member "<chat>:<started ms>", score = when the state expires (ms)
+//	<prefix>abandon:due  member "<N>:<started ms>", score = when the state expires (ms)
 //
 // The ZADD is a separate command, not part of the script, because the index
 // is a global key in another Cluster slot; it is pipelined, so Save is still
@@ -43,11 +48,12 @@
 // gone or belongs to another interview (completed, erased, or restarted),
 // and returns the rest. After storing them, the caller calls Ack. Saving
 // without a record (before consent, or at completion) deletes the chat's
-// record, so a completed interview is never counted as abandoned; Delete
-// deletes it too, so an erased one is not counted either. Each record
-// carries a random ID, fixed for the life of the interview, which the
-// system of record uses as its idempotency key: the raw chat id never
-// leaves Redis.
+// record, so a completed interview is never counted as abandoned, and
+// removes the record's index member in a second round trip (only then, and
+// when a new interview replaces the record); Delete deletes record and
+// members too, so an erased one is not counted either. Each record carries
+// a random ID, fixed for the life of the interview, which the system of
+// record uses as its idempotency key; no key or value holds the raw chat id.
 //
 // # Outbox
 //
@@ -57,6 +63,11 @@
 //	<prefix>{outbox}:q     zset  idempotency key, scored by enqueue time (ms): the order
 //	<prefix>{outbox}:h     hash  idempotency key → payload
 //	<prefix>{outbox}:dead  hash  idempotency key → payload that a writer rejected as Permanent
+//	<prefix>{outbox}:dt    zset  idempotency key of each dead letter, scored by burial time (ms):
+//	                             dead letters are dropped after DeadTTL (7 days)
+//	<prefix>{outbox}:w     hash  idempotency key → owner tag (EnqueueFor)
+//	<prefix>{outbox}:o:T   set   idempotency keys of owner tag T (hex of sha256("outbox|" + pseudonym)),
+//	                             so that EraseOwner (for /delete) finds them without reading payloads
 //
 // Enqueue, Pending and Done are scripts over these (one slot). Outbox.Run
 // drains it with exponential backoff while the writer fails. An entry is
@@ -68,5 +79,8 @@
 //
 // Allow is a GCRA limiter (github.com/go-redis/redis_rate). That library
 // prepends "rate:" to its keys, so limiter keys are
-// "rate:<prefix>rl:<key>".
+// "rate:<prefix>rl:<key>". Inbound, the per-person limit of incoming
+// updates, uses Allow under "in:<derived id>" (HMAC, domain "inbound") and
+// remembers for one period that the person was told to slow down, under
+// "<prefix>rl:in-told:<derived id>".
 package redisstore

@@ -2,14 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // OutboxEntry is one payload waiting in the outbox.
@@ -24,17 +24,60 @@ func (s *Store) outboxKeys() (queue, payloads, dead string) {
 	return p + "q", p + "h", p + "dead"
 }
 
+// Owner index keys: which owner an entry belongs to, and one set per owner.
+func (s *Store) ownerHash() string      { return s.prefix + "{outbox}:w" }
+func (s *Store) deadTimes() string      { return s.prefix + "{outbox}:dt" }
+func (s *Store) ownerSetPrefix() string { return s.prefix + "{outbox}:o:" }
+
+// ownerTag derives the index tag of an owner (a respondent's pseudonym):
+// the index never holds the pseudonym itself.
+func ownerTag(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("outbox|" + owner))
+	return hex.EncodeToString(sum[:16])
+}
+
 // Enqueue adds payload to the outbox under the idempotency key. Enqueueing
 // a key that is still queued keeps the first entry and returns nil.
 func (s *Store) Enqueue(ctx context.Context, key string, payload []byte) error {
+	return s.EnqueueFor(ctx, key, "", payload)
+}
+
+// EnqueueFor is Enqueue for an entry that belongs to owner (a respondent's
+// pseudonym, "" for none): EraseOwner deletes it, queued or dead.
+func (s *Store) EnqueueFor(ctx context.Context, key, owner string, payload []byte) error {
 	if key == "" {
 		return errors.New("redisstore: enqueue: empty key")
 	}
 	q, h, _ := s.outboxKeys()
-	if err := enqueueScript.Run(ctx, s.rdb, []string{q, h}, key, payload, s.now().UnixMilli()).Err(); err != nil {
+	tag := ownerTag(owner)
+	set := ""
+	if tag != "" {
+		set = s.ownerSetPrefix() + tag
+	} else {
+		set = s.ownerSetPrefix() // not written: owner is empty
+	}
+	if err := enqueueScript.Run(ctx, s.rdb, []string{q, h, s.ownerHash(), set}, key, payload, s.now().UnixMilli(), tag).Err(); err != nil {
 		return fmt.Errorf("redisstore: enqueue: %w", err)
 	}
 	return nil
+}
+
+// EraseOwner deletes every outbox entry and dead letter of owner (for
+// /delete) and returns how many.
+func (s *Store) EraseOwner(ctx context.Context, owner string) (int, error) {
+	tag := ownerTag(owner)
+	if tag == "" {
+		return 0, errors.New("redisstore: erase owner: empty owner")
+	}
+	q, h, d := s.outboxKeys()
+	n, err := eraseOwnerScript.Run(ctx, s.rdb, []string{q, h, d, s.deadTimes(), s.ownerHash(), s.ownerSetPrefix() + tag}).Int()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: erase owner: %w", err)
+	}
+	return n, nil
 }
 
 // Pending returns up to limit outbox entries, oldest first.
@@ -61,12 +104,8 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]OutboxEntry, error) {
 // Done removes the entry under key from the outbox.
 func (s *Store) Done(ctx context.Context, key string) error {
 	q, h, _ := s.outboxKeys()
-	// Both keys share the {outbox} tag, so MULTI is valid under Cluster.
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRem(ctx, q, key)
-		p.HDel(ctx, h, key)
-		return nil
-	})
+	// Every key shares the {outbox} tag, so the script is valid under Cluster.
+	err := doneScript.Run(ctx, s.rdb, []string{q, h, s.ownerHash()}, key, s.ownerSetPrefix()).Err()
 	if err != nil {
 		return fmt.Errorf("redisstore: done: %w", err)
 	}
@@ -84,7 +123,7 @@ func (s *Store) Depth(ctx context.Context) (int64, error) {
 }
 
 // DeadLetters returns the number of entries a writer rejected as Permanent.
-// They are kept, not retried, for an operator to inspect.
+// They are kept, not retried, for an operator to inspect, for DeadTTL.
 func (s *Store) DeadLetters(ctx context.Context) (int64, error) {
 	_, _, d := s.outboxKeys()
 	n, err := s.rdb.HLen(ctx, d).Result()
@@ -96,7 +135,9 @@ func (s *Store) DeadLetters(ctx context.Context) (int64, error) {
 
 func (s *Store) bury(ctx context.Context, key string) error {
 	q, h, d := s.outboxKeys()
-	if err := buryScript.Run(ctx, s.rdb, []string{q, h, d}, key).Err(); err != nil {
+	now := s.now()
+	if err := buryScript.Run(ctx, s.rdb, []string{q, h, d, s.deadTimes(), s.ownerHash()}, key,
+		now.UnixMilli(), now.Add(-s.deadTTL).UnixMilli(), s.deadTTL.Milliseconds(), s.ownerSetPrefix()).Err(); err != nil {
 		return fmt.Errorf("redisstore: bury: %w", err)
 	}
 	return nil

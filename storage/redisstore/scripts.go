@@ -34,10 +34,12 @@ return {seen, st[1], st[2], st[3] or '0'}
 // 8 seen TTL (ms), 9 last seen rank to drop (negative), 10 record JSON
 // ("" = delete the record), 11 record's interview (started ms), 12 fresh
 // random record id, 13 record TTL (ms).
-// Returns 1 when saved, 0 on a version conflict (nothing changed).
+// Returns {1, started} when saved, {0, ""} on a version conflict (nothing
+// changed); started is the interview (started ms) whose record was deleted
+// or replaced, "" when none: its abandonment index member is stale.
 var saveScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
-if cur ~= ARGV[1] then return 0 end
+if cur ~= ARGV[1] then return {0, ''} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
@@ -46,18 +48,21 @@ if ARGV[5] ~= '' then
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, ARGV[9])
   redis.call('PEXPIRE', KEYS[2], ARGV[8])
 end
+local old = redis.call('HGET', KEYS[3], 'st') or ''
 if ARGV[10] == '' then
   redis.call('DEL', KEYS[3])
-else
-  -- The id identifies one interview: keep it while the interview (its start)
-  -- is the same, take the fresh one when a new interview begins.
-  if redis.call('HGET', KEYS[3], 'st') ~= ARGV[11] then
-    redis.call('HSET', KEYS[3], 'id', ARGV[12], 'st', ARGV[11])
-  end
-  redis.call('HSET', KEYS[3], 'r', ARGV[10])
-  redis.call('PEXPIRE', KEYS[3], ARGV[13])
+  return {1, old}
 end
-return 1
+-- The id identifies one interview: keep it while the interview (its start)
+-- is the same, take the fresh one when a new interview begins.
+if old ~= ARGV[11] then
+  redis.call('HSET', KEYS[3], 'id', ARGV[12], 'st', ARGV[11])
+else
+  old = ''
+end
+redis.call('HSET', KEYS[3], 'r', ARGV[10])
+redis.call('PEXPIRE', KEYS[3], ARGV[13])
+return {1, old}
 `)
 
 // markSentScript records that an update's replies were sent, and the id of
@@ -105,16 +110,57 @@ end
 return 0
 `)
 
-// enqueueScript adds an outbox entry unless its key is already queued.
+// enqueueScript adds an outbox entry unless its key is already queued, and
+// indexes it under its owner (a tag derived from the respondent's
+// pseudonym) so that erasure finds it without reading payloads.
 //
-// KEYS: queue zset, payload hash. ARGV: key, payload, now (ms).
+// KEYS: queue zset, payload hash, owner hash (key → owner), owner set of
+// this entry's owner ("" owner: no index). ARGV: key, payload, now (ms),
+// owner.
 // Returns 1 when added, 0 when the key was already there.
 var enqueueScript = redis.NewScript(`
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  if ARGV[4] ~= '' then
+    redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+    redis.call('SADD', KEYS[4], ARGV[1])
+  end
   return 1
 end
 return 0
+`)
+
+// doneScript removes an outbox entry written to the system of record, and
+// its owner index entry.
+//
+// KEYS: queue zset, payload hash, owner hash. ARGV: key, owner set key
+// prefix.
+var doneScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+local o = redis.call('HGET', KEYS[3], ARGV[1])
+if o then
+  redis.call('SREM', ARGV[2] .. o, ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+end
+return 1
+`)
+
+// eraseOwnerScript deletes every outbox entry and dead letter of one owner.
+//
+// KEYS: queue zset, payload hash, dead-letter hash, dead-letter time zset,
+// owner hash, owner set. Returns how many entries it deleted.
+var eraseOwnerScript = redis.NewScript(`
+local ks = redis.call('SMEMBERS', KEYS[6])
+local n = 0
+for _, k in ipairs(ks) do
+  n = n + redis.call('HDEL', KEYS[2], k) + redis.call('HDEL', KEYS[3], k)
+  redis.call('ZREM', KEYS[1], k)
+  redis.call('ZREM', KEYS[4], k)
+  redis.call('HDEL', KEYS[5], k)
+end
+redis.call('DEL', KEYS[6])
+return n
 `)
 
 // pendingScript lists the oldest outbox entries.
@@ -136,12 +182,33 @@ return out
 `)
 
 // buryScript moves an outbox entry that a writer rejected for good to the
-// dead-letter hash.
+// dead letters, kept DeadTTL: each bury first drops dead letters older than
+// that (and the owner index entries of those), and the dead-letter keys
+// expire DeadTTL after the last bury.
 //
-// KEYS: queue zset, payload hash, dead-letter hash. ARGV: key.
+// KEYS: queue zset, payload hash, dead-letter hash, dead-letter time zset,
+// owner hash. ARGV: key, now (ms), oldest kept (ms), dead TTL (ms), owner
+// set key prefix.
 var buryScript = redis.NewScript(`
+local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
+for _, k in ipairs(old) do
+  redis.call('HDEL', KEYS[3], k)
+  redis.call('ZREM', KEYS[4], k)
+  local o = redis.call('HGET', KEYS[5], k)
+  if o then
+    redis.call('SREM', ARGV[5] .. o, k)
+    redis.call('HDEL', KEYS[5], k)
+  end
+end
 local p = redis.call('HGET', KEYS[2], ARGV[1])
-if p then redis.call('HSET', KEYS[3], ARGV[1], p) end
+if p then
+  redis.call('HSET', KEYS[3], ARGV[1], p)
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  local o = redis.call('HGET', KEYS[5], ARGV[1])
+  if o then redis.call('PEXPIRE', ARGV[5] .. o, ARGV[4]) end
+end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
 return 1

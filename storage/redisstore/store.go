@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/needsbot/needsbot/storage"
 )
 
 // ErrConflict is returned by Save when the chat's state is no longer at the
@@ -49,7 +51,15 @@ const (
 	DefaultStateTTL     = 30 * 24 * time.Hour
 	DefaultSeenTTL      = 24 * time.Hour
 	DefaultAbandonGrace = 7 * 24 * time.Hour
+	DefaultDoneTTL      = 24 * time.Hour
+	DefaultDeadTTL      = 7 * 24 * time.Hour
+	// SentTTL is how long the ids of messages sent to a chat are kept:
+	// Telegram lets a bot delete its messages for 48 hours.
+	SentTTL = 48 * time.Hour
 )
+
+// sentMax caps the message ids kept per chat.
+const sentMax = 200
 
 // seenMax caps the seen ids kept per chat, whatever their age: a flood of
 // updates cannot grow the set without bound.
@@ -67,6 +77,17 @@ type Options struct {
 	// AbandonGrace is how long, after its state expired, an abandonment
 	// record waits for DueAbandoned (7 days) before it is lost.
 	AbandonGrace time.Duration
+	// DoneTTL is how long the state of a finished interview (completed or
+	// declined; only what "already answered" needs) is kept (24 h).
+	DoneTTL time.Duration
+	// DeadTTL is how long an outbox entry rejected for good is kept for
+	// inspection (7 days).
+	DeadTTL time.Duration
+	// KeySecret keys the derivation of the per-chat part of every key
+	// (HMAC-SHA256 of the chat id, domain "redis"): no key holds a raw
+	// Telegram id. Use the pseudonym key; without it the derivation is
+	// unkeyed (tests).
+	KeySecret []byte
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -78,6 +99,9 @@ type Store struct {
 	stateTTL     time.Duration
 	seenTTL      time.Duration
 	abandonGrace time.Duration
+	doneTTL      time.Duration
+	deadTTL      time.Duration
+	secret       []byte
 	now          func() time.Time
 	limiter      *redis_rate.Limiter
 }
@@ -95,6 +119,9 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		stateTTL:     cmpOr(opts.StateTTL, DefaultStateTTL),
 		seenTTL:      cmpOr(opts.SeenTTL, DefaultSeenTTL),
 		abandonGrace: cmpOr(opts.AbandonGrace, DefaultAbandonGrace),
+		doneTTL:      cmpOr(opts.DoneTTL, DefaultDoneTTL),
+		deadTTL:      cmpOr(opts.DeadTTL, DefaultDeadTTL),
+		secret:       opts.KeySecret,
 		now:          opts.Now,
 		limiter:      redis_rate.NewLimiter(rdb),
 	}
@@ -111,19 +138,27 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return def
 }
 
-// chatKey returns <prefix>{c:<chat>}:<kind>.
-func (s *Store) chatKey(chat int64, kind byte) string {
-	b := make([]byte, 0, len(s.prefix)+28)
-	b = append(b, s.prefix...)
-	b = append(b, "{c:"...)
-	b = strconv.AppendInt(b, chat, 10)
-	b = append(b, '}', ':', kind)
-	return string(b)
+// chatID is the per-chat part of keys: 128 bits of HMAC(secret,
+// "redis|"+chat) in hex, never the chat id itself.
+func (s *Store) chatID(chat int64) string {
+	return storage.Keyed(s.secret, "redis", chat)[:32]
 }
+
+// ChatTag returns the hash tag "{c:<derived id>}" of a chat's keys: each
+// of them is <prefix><tag>:<kind>. For tests and operators' tools.
+func (s *Store) ChatTag(chat int64) string { return "{c:" + s.chatID(chat) + "}" }
+
+// tagKey returns <prefix>{c:<id>}:<kind> for a derived chat id.
+func (s *Store) tagKey(id string, kind byte) string {
+	return s.prefix + "{c:" + id + "}:" + string(kind)
+}
+
+func (s *Store) chatKey(chat int64, kind byte) string { return s.tagKey(s.chatID(chat), kind) }
 
 func (s *Store) stateKey(chat int64) string   { return s.chatKey(chat, 's') }
 func (s *Store) seenKey(chat int64) string    { return s.chatKey(chat, 'u') }
 func (s *Store) abandonKey(chat int64) string { return s.chatKey(chat, 'a') }
+func (s *Store) sentKey(chat int64) string    { return s.chatKey(chat, 'm') }
 func (s *Store) dueKey() string               { return s.prefix + "abandon:due" }
 
 // Load returns the chat's state blob and version (nil, 0 when there is
@@ -135,12 +170,18 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
+	return parseLoad(res)
+}
+
+// parseLoad reads loadScript's reply. Its errors describe the reply's shape,
+// never its content: the blob holds answers, and errors end up in logs.
+func parseLoad(res []any) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
 	if len(res) == 0 {
 		return nil, 0, SeenNone, 0, errors.New("redisstore: load: empty reply")
 	}
 	n, ok := res[0].(int64)
 	if !ok || n < 0 || n > int64(SeenSent) || (len(res) != 1 && len(res) != 4) {
-		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: unexpected reply %v", res)
+		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: unexpected reply of %d elements (first %T)", len(res), res[0])
 	}
 	seen = Seen(n)
 	if len(res) == 1 {
@@ -151,11 +192,11 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 	m, _ := res[3].(string)
 	version, err = strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad version %q", v)
+		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad version (%d bytes)", len(v))
 	}
 	lastMsg, err = strconv.Atoi(m)
 	if err != nil {
-		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad message id %q", m)
+		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad message id (%d bytes)", len(m))
 	}
 	return []byte(b), version, seen, lastMsg, nil
 }
@@ -182,6 +223,17 @@ type AbandonRecord struct {
 // completion). Save is one round trip: a script, pipelined with the
 // abandonment index update when rec is set.
 func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord) error {
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL)
+}
+
+// SaveDone is Save for the state of a finished interview: it is kept only
+// DoneTTL (what "already answered" and dedup need), and it never has an
+// abandonment record.
+func (s *Store) SaveDone(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte) error {
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL)
+}
+
+func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, ttl time.Duration) error {
 	if newVersion <= expect {
 		return fmt.Errorf("redisstore: save: new version %d not after %d", newVersion, expect)
 	}
@@ -209,7 +261,7 @@ func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat)}
 	args := []any{
-		expect, newVersion, blob, s.stateTTL.Milliseconds(),
+		expect, newVersion, blob, ttl.Milliseconds(),
 		update, nowMS, now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1),
 		recJSON, started, id, (s.stateTTL + s.abandonGrace).Milliseconds(),
 	}
@@ -225,19 +277,30 @@ func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersi
 			// DueAbandoned re-checks every member.
 			p.ZAdd(ctx, s.dueKey(), redis.Z{
 				Score:  float64(now.Add(s.stateTTL).UnixMilli()),
-				Member: strconv.FormatInt(chat, 10) + ":" + started,
+				Member: s.chatID(chat) + ":" + started,
 			})
 		})
 		if err != nil && res.Err() == nil {
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
 		}
 	}
-	ok, err := res.Int64()
+	reply, err := res.Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if ok != 1 {
+	if len(reply) != 2 {
+		return fmt.Errorf("redisstore: save: unexpected reply of %d elements", len(reply))
+	}
+	if ok, _ := reply[0].(int64); ok != 1 {
 		return ErrConflict
+	}
+	if old, _ := reply[1].(string); old != "" {
+		// The interview that record described is over (completed,
+		// declined, restarted): its index member goes now, not when
+		// DueAbandoned finds it stale a state lifetime later.
+		if err := s.rdb.ZRem(ctx, s.dueKey(), s.chatID(chat)+":"+old).Err(); err != nil {
+			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
+		}
 	}
 	return nil
 }
@@ -264,14 +327,97 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 	return nil
 }
 
-// Delete erases the chat's interview state and abandonment record (for
-// /delete). The seen update ids are kept, so that redeliveries are still
-// recognised; they hold no answers and expire within SeenTTL.
+// Delete erases the chat's interview state, its abandonment record and
+// that record's abandonment index entry, and the recorded sent message ids
+// (for /delete). The seen update ids are kept, so that redeliveries are
+// still recognised; they hold no answers and expire within SeenTTL.
 func (s *Store) Delete(ctx context.Context, chat int64) error {
-	if err := s.rdb.Del(ctx, s.stateKey(chat), s.abandonKey(chat)).Err(); err != nil {
+	id := s.chatID(chat)
+	// The record says which interview the index member names.
+	started, err := s.rdb.HGet(ctx, s.abandonKey(chat), "st").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	members := []any{}
+	if started != "" {
+		members = append(members, id+":"+started)
+	}
+	// Members left behind by a crash between a save and its index update:
+	// a scan of the index for this chat (erasure is rare).
+	iter := s.rdb.ZScan(ctx, s.dueKey(), 0, id+":*", 1000).Iterator()
+	for i := 0; iter.Next(ctx); i++ {
+		if i%2 == 0 { // member, score, member, score…
+			members = append(members, iter.Val())
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat))
+		if len(members) > 0 {
+			p.ZRem(ctx, s.dueKey(), members...)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	return nil
+}
+
+// SentMessage is a message the bot sent to a chat, recorded so that /delete
+// can delete it while Telegram allows (48 h).
+type SentMessage struct {
+	ID int
+	At time.Time
+}
+
+// RecordSent remembers the ids of messages of chat sent now, for SentTTL
+// (at most the newest 200). Only message ids are kept, never their text.
+func (s *Store) RecordSent(ctx context.Context, chat int64, msgIDs ...int) error {
+	now := s.now()
+	var zs []redis.Z
+	for _, id := range msgIDs {
+		if id != 0 {
+			zs = append(zs, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.Itoa(id)})
+		}
+	}
+	if len(zs) == 0 {
+		return nil
+	}
+	key := s.sentKey(chat)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, key, "-inf", "("+strconv.FormatInt(now.Add(-SentTTL).UnixMilli(), 10))
+		p.ZAdd(ctx, key, zs...)
+		p.ZRemRangeByRank(ctx, key, 0, -(sentMax + 1))
+		p.PExpire(ctx, key, SentTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: record sent: %w", err)
+	}
+	return nil
+}
+
+// SentMessages returns the recorded messages of chat younger than SentTTL,
+// oldest first.
+func (s *Store) SentMessages(ctx context.Context, chat int64) ([]SentMessage, error) {
+	min := strconv.FormatInt(s.now().Add(-SentTTL).UnixMilli(), 10)
+	zs, err := s.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: s.sentKey(chat), Start: min, Stop: "+inf", ByScore: true}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: sent messages: %w", err)
+	}
+	out := make([]SentMessage, 0, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		id, err := strconv.Atoi(m)
+		if err != nil {
+			continue
+		}
+		out = append(out, SentMessage{ID: id, At: time.UnixMilli(int64(z.Score))})
+	}
+	return out, nil
 }
 
 // Allow reports whether one more event under key fits within limit events
@@ -286,6 +432,24 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, per time.Durat
 		return false, fmt.Errorf("redisstore: allow: %w", err)
 	}
 	return res.Allowed > 0, nil
+}
+
+// Inbound counts one incoming update of a Telegram user against limit
+// updates per period (GCRA, keyed by a keyed derivation of the id, never the
+// id). When the update is over the limit, first reports whether it is the
+// first refusal of this flood (once per period), so that the person is told
+// once and later updates are dropped silently.
+func (s *Store) Inbound(ctx context.Context, user int64, limit int, per time.Duration) (ok, first bool, err error) {
+	id := storage.Keyed(s.secret, "inbound", user)[:32]
+	ok, err = s.Allow(ctx, "in:"+id, limit, per)
+	if err != nil || ok {
+		return ok, false, err
+	}
+	first, err = s.rdb.SetNX(ctx, s.prefix+"rl:in-told:"+id, "1", per).Result()
+	if err != nil {
+		return false, false, fmt.Errorf("redisstore: inbound: %w", err)
+	}
+	return false, first, nil
 }
 
 // runFunc queues a script in a pipeline.

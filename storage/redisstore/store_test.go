@@ -106,7 +106,7 @@ func TestSaveLoad(t *testing.T) {
 	if got, v, _, _, _ := s.Load(ctx, 42, 1002); string(got) != "two" || v != 2 {
 		t.Fatalf("Load = %q, %d; want two, 2", got, v)
 	}
-	ttl := rdb.PTTL(ctx, prefix+"{c:42}:s").Val()
+	ttl := rdb.PTTL(ctx, prefix+s.ChatTag(42)+":s").Val()
 	if ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("state TTL = %s, want ~1h", ttl)
 	}
@@ -333,7 +333,7 @@ func TestLastMessage(t *testing.T) {
 	if err := s.MarkSent(ctx, 6, 3, 4400); err != nil {
 		t.Fatal(err)
 	}
-	if n := rdb.Exists(ctx, prefix+"{c:6}:s").Val(); n != 0 {
+	if n := rdb.Exists(ctx, prefix+s.ChatTag(6)+":s").Val(); n != 0 {
 		t.Fatal("MarkSent created a state hash")
 	}
 	if m := lastMsg(6); m != 0 {
@@ -345,7 +345,7 @@ func TestSeenExpireAndTrim(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
 	s, rdb, prefix := newStore(t, redisstore.Options{SeenTTL: time.Hour, Now: clk.Now})
-	seenKey := prefix + "{c:3}:u"
+	seenKey := prefix + s.ChatTag(3) + ":u"
 	if err := s.Save(ctx, 3, 1, 0, 1, []byte("x"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +448,8 @@ func TestKeysShareChatHashTag(t *testing.T) {
 			t.Errorf("unexpected key %s", k)
 		}
 	}
-	for _, tag := range []string{"{c:123}", "{c:456}", "{c:-1001234567890}"} {
+	for _, chat := range []int64{123, 456, -1001234567890} {
+		tag := s.ChatTag(chat)
 		if perChat[tag] != 3 { // :s, :u, :a
 			t.Errorf("%s has %d keys, want 3 (keys: %v)", tag, perChat[tag], keys)
 		}
@@ -515,7 +516,7 @@ func TestDelete(t *testing.T) {
 	if seen != redisstore.SeenApplied {
 		t.Fatalf("after Delete the update is %v; the seen ids are kept", seen)
 	}
-	if n := rdb.Exists(ctx, prefix+"{c:5}:a").Val(); n != 0 {
+	if n := rdb.Exists(ctx, prefix+s.ChatTag(5)+":a").Val(); n != 0 {
 		t.Fatal("abandonment record survived Delete")
 	}
 	// A new interview starts from nothing.
