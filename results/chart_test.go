@@ -31,7 +31,7 @@ func TestAreasChart(t *testing.T) {
 		b    Breakdown
 		form string
 		q    string
-	}{{a.Immigrants, "immigrati", "priorita"}, {a.Operators, "operatori", "bisogni_insoddisfatti"}} {
+	}{{a.Immigrants, "immigrati", "priorita"}, {a.Operators, "operatori", "richieste"}} {
 		rw, ra := w.where(t, Filter{Form: side.form}, "r", "completed_at") // released batches of that questionnaire
 		_, answered := w.protected(t, "SELECT count(*), coalesce(sum(r.rkey), 0) FROM answers x JOIN responses r ON r.id = x.response_id WHERE "+rw+
 			fmt.Sprintf(" AND x.question = $%d", len(ra)+1), append(ra, side.q)...)

@@ -136,7 +136,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 	if got := len(u.Messages()) - before; got != 0 {
 		t.Fatalf("duplicate delivery: %d new messages, want 0 (the card is edited)\n%s", got, u.Transcript())
 	}
-	if q := r.question(); q.ID != q0 || !strings.Contains(q.Text, "✓ 25 to 34") || !strings.Contains(q.Text, "service") {
+	if q := r.question(); q.ID != q0 || !strings.Contains(q.Text, "✓ 25 to 34") || !strings.Contains(q.Text, "You are…") {
 		t.Fatalf("the card does not show the answer and the next question: %q", q.Text)
 	}
 
@@ -181,7 +181,7 @@ func TestEndToEndRestartResumeAndLanguages(t *testing.T) {
 	r.tap("Italiano")
 	r.tap("Sì, accetto")
 	r.tap("Da 35 a 44 anni")
-	r.tap("Anagrafe (residenza)")
+	r.tap("Una donna")
 
 	// The bot process restarts mid-interview; the respondent resumes.
 	h.shutdown()
@@ -209,7 +209,7 @@ func TestEndToEndRestartResumeAndLanguages(t *testing.T) {
 	if lang != "uk" || strings.Join(langs, ",") != "it,en,uk" {
 		t.Fatalf("language %q languages %v", lang, langs)
 	}
-	if v := h.count(`SELECT count(*) FROM answers WHERE (question, value) IN (('eta','35_44'),('servizio','anagrafe'))`); v != 2 {
+	if v := h.count(`SELECT count(*) FROM answers WHERE (question, value) IN (('eta','35_44'),('genere','donna'))`); v != 2 {
 		t.Fatalf("answers given before the restart and the switches were lost: %d", v)
 	}
 }

@@ -311,37 +311,37 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	r.tap("Sì, accetto")
 	// A typed label answers a choice question (case and spacing forgiven).
 	r.send("da 25 a 34 ANNI")
-	if q := r.question(); !strings.Contains(q.Text, "✓ Da 25 a 34 anni") || !strings.Contains(q.Text, "Quale servizio") {
+	if q := r.question(); !strings.Contains(q.Text, "✓ Da 25 a 34 anni") || !strings.Contains(q.Text, "Sei…") {
 		t.Fatalf("typed label not accepted: %q", q.Text)
 	}
 	// Junk at a button question: a sticker, then typed text.
 	u.SendSticker()
 	r.wait()
-	if q := r.question(); !strings.Contains(q.Text, "Quale servizio") || !warned(q.Text) {
+	if q := r.question(); !strings.Contains(q.Text, "Sei…") || !warned(q.Text) {
 		t.Fatalf("after a sticker the question card does not explain: %q", q.Text)
 	}
 	r.send("boh")
-	if q := r.question(); !strings.Contains(q.Text, "Quale servizio") || !warned(q.Text) {
+	if q := r.question(); !strings.Contains(q.Text, "Sei…") || !warned(q.Text) {
 		t.Fatalf("after junk text the question card does not explain: %q", q.Text)
 	}
 	r.oneLive()
 	// A typed number (Arabic-Indic digit) answers too.
 	r.send("١")
-	if q := r.question(); !strings.Contains(q.Text, "✓ Sportello per stranieri") {
+	if q := r.question(); !strings.Contains(q.Text, "✓ Una donna") {
 		t.Fatalf("typed number not accepted: %q", q.Text)
 	}
 	r.oneLive()
 	// Back and change.
 	r.tap("◀ Indietro")
-	r.tap("Anagrafe (residenza)")
+	r.tap("Un uomo")
 	n := r.answerRest("Grazie mille")
 	t.Logf("answered %d more questions", n)
 	if v := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND language = 'it'`); v != 1 {
 		t.Fatalf("responses: %d\n%s", v, u.Transcript())
 	}
-	var service string
-	if err := h.db().QueryRow(context.Background(), `SELECT value FROM answers WHERE question = 'servizio'`).Scan(&service); err != nil || service != "anagrafe" {
-		t.Fatalf("changed answer not stored: %q %v", service, err)
+	var gender string
+	if err := h.db().QueryRow(context.Background(), `SELECT value FROM answers WHERE question = 'genere'`).Scan(&gender); err != nil || gender != "uomo" {
+		t.Fatalf("changed answer not stored: %q %v", gender, err)
 	}
 	if v := h.count(`SELECT count(*) FROM answers WHERE question = 'eta' AND value = '25_34'`); v != 1 {
 		t.Fatalf("typed age band not stored")
@@ -362,7 +362,7 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	if !strings.Contains(logs, `"level"`) {
 		t.Fatalf("no structured logs captured: %q", logs)
 	}
-	for _, secret := range []string{"5550001", "Amina", "amina_r", "Va bene così", "boh", "anagrafe"} {
+	for _, secret := range []string{"5550001", "Amina", "amina_r", "Va bene così", "boh", "uomo"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the logs contain %q", secret)
 		}
