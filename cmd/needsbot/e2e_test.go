@@ -139,7 +139,7 @@ type respondent struct {
 
 func (r *respondent) wait() {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := r.u.WaitHandled(ctx); err != nil {
 		r.t.Fatalf("bot did not handle the update: %v\n%s", err, r.u.Transcript())

@@ -668,7 +668,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	var gotLang, istat, respondent, stored, invite, service string
 	var answers int
 	err = conn.QueryRow(ctx, `
-		SELECT r.language, m.istat_code, coalesce(r.respondent, ''), coalesce(r.invite_token, ''), coalesce(s.code, ''),
+		SELECT r.language, m.istat_code, coalesce(r.respondent, ''), coalesce((SELECT i.label FROM invites i WHERE i.id = r.invite_id AND i.revoked_at IS NULL), ''), coalesce(s.code, ''),
 		       (SELECT value FROM answers a WHERE a.response_id = r.id AND a.question = 'commenti'),
 		       (SELECT count(*) FROM answers a WHERE a.response_id = r.id)
 		FROM responses r JOIN municipalities m ON m.id = r.municipality_id LEFT JOIN services s ON s.id = r.service_id`).
@@ -681,7 +681,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	}
 	// The respondent came through the demo invite: the response is
 	// attributed to it and to its service.
-	if !strings.HasPrefix(invite, "try-") || invite == "try-demo-058091" || service != "sportello_immigrati" {
+	if invite != "needsbot try: demo invite" || service != "sportello_immigrati" {
 		t.Fatalf("response attributed to invite %q, service %q; want the demo invite of sportello_immigrati", invite, service)
 	}
 	if respondent == "" || strings.Contains(respondent, strconv.FormatInt(user, 10)) {
@@ -704,7 +704,7 @@ func checkDemoSeed(t *testing.T, dsn string) {
 		        WHERE m.istat_code = '058091' AND revoked_at IS NULL AND
 		              ((s.telegram_user_id = 4503599627370497 AND s.role = 'operator') OR (s.telegram_user_id = 4503599627370498 AND s.role = 'manager'))),
 		       (SELECT count(*) FROM invites i JOIN services v ON v.id = i.service_id
-		        WHERE i.token LIKE 'try-%' AND i.revoked_at IS NULL AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
+		        WHERE i.label = 'needsbot try: demo invite' AND i.revoked_at IS NULL AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
 	if err != nil {
 		t.Fatal(err)
 	}
