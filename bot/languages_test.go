@@ -35,6 +35,10 @@ func TestEveryQuestionInEveryLanguage(t *testing.T) {
 					}
 					rep := dialog.Reply{Kind: dialog.ReplyAsk, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: q.Index,
 						Progress: dialog.Progress{N: 3, Of: 30}, Error: q.ConstraintMsg}
+					if q.LabelChoice != nil {
+						// A label that names an earlier answer's choice.
+						rep.Args = map[string]any{"Choice": q.LabelChoice.List.Choices[0].Label}
+					}
 					if q.List != nil {
 						for _, c := range q.List.Choices {
 							rep.Buttons = append(rep.Buttons, dialog.Button{Kind: dialog.BtnChoose, Label: c.Label, Option: c.Name})
@@ -56,7 +60,7 @@ func TestEveryQuestionInEveryLanguage(t *testing.T) {
 							}
 						}
 					}
-					ans := r.Answered(l.Code, f, dialog.Reply{Question: q.Name, AnswerMsgs: []string{dialog.MsgOK}})
+					ans := r.Answered(l.Code, f, dialog.Reply{Msg: q.Label, Args: rep.Args, Question: q.Name, AnswerMsgs: []string{dialog.MsgOK}})
 					checkRendered(t, l, q.Name+" answered", ans.Text)
 				}
 			}

@@ -196,7 +196,13 @@ func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, 
 func (r *Renderer) Answered(lang string, f *dialog.Form, rep dialog.Reply) Message {
 	var b strings.Builder
 	b.WriteString("<b>")
-	b.WriteString(r.Text(lang, "q."+f.ID+"."+rep.Question, nil))
+	if rep.Msg != "" {
+		// The question's own label and arguments (a version may give a
+		// question its own text ids, and labels may name a choice).
+		b.WriteString(r.Text(lang, rep.Msg, rep.Args))
+	} else {
+		b.WriteString(r.Text(lang, "q."+f.ID+"."+rep.Question, nil))
+	}
 	b.WriteString("</b>")
 	var parts []string
 	for _, id := range rep.AnswerMsgs {

@@ -65,6 +65,8 @@ type rawRow struct {
 	Appearance        string `yaml:"appearance"`
 	Parameters        string `yaml:"parameters"`
 	MaxLength         int    `yaml:"max_length"`
+	LabelID           string `yaml:"label_id"`
+	LabelChoice       string `yaml:"label_choice"`
 	Children          any    `yaml:"children"`
 }
 
@@ -74,6 +76,14 @@ type loader struct {
 	form     *Form
 	groups   []*Group // open groups (begin_group stack)
 	exprs    []pendingExpr
+	// label_choice references, checked once every question is known.
+	labelChoices []pendingLabelChoice
+}
+
+type pendingLabelChoice struct {
+	q    *Question
+	ref  string
+	line int
 }
 
 // pendingExpr is an expression whose references are checked once every
@@ -179,6 +189,7 @@ func (l *loader) parse(src []byte) *Form {
 		l.errorf(g.Line, "begin_group %q has no end_group", g.Name)
 	}
 	l.checkRefs()
+	l.checkLabelChoices()
 	l.checkConsent()
 	l.deriveBounds()
 	return f
@@ -410,7 +421,14 @@ func (l *loader) row(r rawRow, ln int, children *ast.SequenceNode) {
 		l.errorf(ln, "unknown type %q", typ)
 		return
 	}
-	if list != "" && q.Type != TypeSelectOne && q.Type != TypeSelectMultiple {
+	switch {
+	case list != "" && (q.Type == TypeCalculate || q.Type == TypeHidden):
+		// A calculate or hidden row may name the list its value comes
+		// from, so that label_choice can show the choice's label.
+		if q.List = l.form.Lists[list]; q.List == nil {
+			l.errorf(ln, "unknown list %q", list)
+		}
+	case list != "" && q.Type != TypeSelectOne && q.Type != TypeSelectMultiple:
 		l.errorf(ln, "type %s takes no list", typ)
 	}
 	if r.Parameters != "" && q.Type != TypeRange {
@@ -432,8 +450,21 @@ func (l *loader) row(r rawRow, ln int, children *ast.SequenceNode) {
 			l.errorf(ln, "duplicate name %q", r.Name)
 		}
 	}
+	textName := r.Name
+	if r.LabelID != "" {
+		// The row's texts have their own ids (q.<form>.<label_id>…): a
+		// newer version can reword a question that keeps its name, and so
+		// its codes, without changing the texts older versions show.
+		if !nameRe.MatchString(r.LabelID) {
+			l.errorf(ln, "label_id %q must be letters, digits and _", r.LabelID)
+		}
+		textName = r.LabelID
+	}
 	if q.Type.Shown() || r.Label {
-		q.Label = "q." + l.form.ID + "." + r.Name
+		q.Label = "q." + l.form.ID + "." + textName
+	}
+	if r.LabelChoice != "" {
+		l.labelChoices = append(l.labelChoices, pendingLabelChoice{q: q, ref: r.LabelChoice, line: ln})
 	}
 	if r.Hint {
 		q.Hint = q.Label + ".hint"
@@ -601,6 +632,29 @@ func (l *loader) calcOrder() {
 	for i, q := range f.Questions {
 		if q.Type == TypeCalculate && q.Calculation != nil && state[i] == 0 {
 			visit(i, nil)
+		}
+	}
+}
+
+// checkLabelChoices resolves label_choice: the named question must come
+// earlier and have a choice list (a select, or a calculate/hidden row that
+// names its list).
+func (l *loader) checkLabelChoices() {
+	f := l.form
+	for _, p := range l.labelChoices {
+		i, ok := f.byName[p.ref]
+		if !ok {
+			l.errorf(p.line, "label_choice: no question %q", p.ref)
+			continue
+		}
+		target := f.Questions[i]
+		switch {
+		case i >= p.q.Index:
+			l.errorf(p.line, "label_choice: %q must come before the question", p.ref)
+		case target.List == nil || target.Type == TypeSelectMultiple:
+			l.errorf(p.line, "label_choice: %q must be a select_one, or a calculate or hidden row naming a list", p.ref)
+		default:
+			p.q.LabelChoice = target
 		}
 	}
 }

@@ -288,7 +288,8 @@ func (e *env) Column(name string) (string, bool) {
 func (e *env) Today() time.Time { return e.now }
 
 // refresh re-evaluates relevance in one forward pass, dropping answers that
-// became irrelevant and recomputing calculations.
+// became irrelevant and recomputing calculations (each at its row, then all
+// in dependency order).
 func (st *stepper) refresh() {
 	f, s := st.f, &st.s
 	n := len(f.Questions)
@@ -319,6 +320,12 @@ func (st *stepper) refresh() {
 			ok = q.Relevant.Bool(e)
 		}
 		st.rel[i] = ok
+		if ok && q.Type == TypeCalculate && q.Calculation != nil {
+			// Computed in place, so that the rows after it see its new
+			// value in this same pass (a relevance that depends on a
+			// calculation must not read, and act on, a stale value).
+			st.calc(e, q)
+		}
 		if !ok && q.Type != TypeHidden {
 			if _, had := s.Answers[q.Name]; had {
 				delete(s.Answers, q.Name)
@@ -326,17 +333,22 @@ func (st *stepper) refresh() {
 			}
 		}
 	}
+	// Again in dependency order, for calculations that read later rows.
 	for _, i := range f.calcs {
-		q := f.Questions[i]
-		if !st.rel[i] {
-			continue
+		if st.rel[i] {
+			st.calc(e, f.Questions[i])
 		}
-		e.current = s.Answers[q.Name]
-		v := q.Calculation.Eval(e).String()
-		if old, had := s.Answers[q.Name]; !had || old != v {
-			s.Answers[q.Name] = v
-			st.changed = true
-		}
+	}
+}
+
+// calc evaluates a calculate row and stores its value.
+func (st *stepper) calc(e *env, q *Question) {
+	s := &st.s
+	e.current = s.Answers[q.Name]
+	v := q.Calculation.Eval(e).String()
+	if old, had := s.Answers[q.Name]; !had || old != v {
+		s.Answers[q.Name] = v
+		st.changed = true
 	}
 }
 
@@ -361,7 +373,7 @@ func (st *stepper) advanceFrom(pos int) {
 			continue
 		}
 		if q.Type == TypeNote {
-			st.out = append(st.out, Reply{Kind: ReplySay, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: i})
+			st.out = append(st.out, Reply{Kind: ReplySay, Msg: q.Label, Args: st.labelArgs(q), Hint: q.Hint, Question: q.Name, Pos: i})
 			continue
 		}
 		s.Pos = i
@@ -446,7 +458,7 @@ func (st *stepper) back() {
 
 // answered tells the channel the question's message is settled.
 func (st *stepper) answered(q *Question, _ string) {
-	r := Reply{Kind: ReplyAnswered, Question: q.Name, Pos: q.Index, Seq: st.s.Seq}
+	r := Reply{Kind: ReplyAnswered, Msg: q.Label, Args: st.labelArgs(q), Question: q.Name, Pos: q.Index, Seq: st.s.Seq}
 	v, ok := st.s.Answers[q.Name]
 	if ok {
 		switch q.Type {
@@ -484,11 +496,33 @@ func (st *stepper) ask(q *Question, errMsg string, errArgs map[string]any, fresh
 		s.Seq++
 		st.changed = true
 	}
-	r := Reply{Kind: ReplyAsk, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: q.Index, Seq: s.Seq,
+	r := Reply{Kind: ReplyAsk, Msg: q.Label, Args: st.labelArgs(q), Hint: q.Hint, Question: q.Name, Pos: q.Index, Seq: s.Seq,
 		Progress: st.progress(q.Index)}
 	r.Error, r.ErrorArgs = errMsg, errArgs
 	r.Buttons = st.buttons(q)
 	st.out = append(st.out, r)
+}
+
+// labelArgs returns the template data of q's label: with label_choice, the
+// label id of the chosen choice as "Choice" (the channel localizes it).
+func (st *stepper) labelArgs(q *Question) map[string]any {
+	src := q.LabelChoice
+	if src == nil || src.List == nil {
+		return nil
+	}
+	v := st.s.Answers[src.Name]
+	if v == "" {
+		return nil
+	}
+	c, ok := src.List.Choice(v)
+	if !ok {
+		// A code the list does not know (e.g. an invite naming a service
+		// added later): name it as the list's "other".
+		if c, ok = src.List.Choice("other"); !ok {
+			return nil
+		}
+	}
+	return map[string]any{"Choice": c.Label}
 }
 
 func (st *stepper) progress(pos int) Progress {
@@ -678,7 +712,7 @@ func (st *stepper) toggle(q *Question, opt string, button bool) {
 	}
 	s.Pending = strings.Join(next, " ")
 	st.changed = true
-	st.out = append(st.out, Reply{Kind: ReplyKeyboard, Msg: q.Label, Hint: q.Hint, Question: q.Name, Pos: q.Index, Seq: s.Seq,
+	st.out = append(st.out, Reply{Kind: ReplyKeyboard, Msg: q.Label, Args: st.labelArgs(q), Hint: q.Hint, Question: q.Name, Pos: q.Index, Seq: s.Seq,
 		Progress: st.progress(q.Index), Buttons: st.buttons(q)})
 }
 

@@ -82,8 +82,14 @@ type Question struct {
 	// MinSelected / MaxSelected bound select_multiple answers (0 = no bound);
 	// derived from the constraint when it has the X3 shape, or given explicitly.
 	MinSelected, MaxSelected int
+	// LabelChoice, when set, is an earlier single-valued question with a
+	// choice list whose answer the label names: the engine passes that
+	// choice's label id as the template argument "Choice" (the channel
+	// renders it in the respondent's language), e.g. "How satisfied are
+	// you with {{.Choice}}?". Without an answer the argument is absent.
+	LabelChoice *Question
 	// Message ids.
-	Label         string // q.<form>.<name>
+	Label         string // q.<form>.<name> (or q.<form>.<label_id>)
 	Hint          string // q.<form>.<name>.hint, "" when the question has none
 	ConstraintMsg string // q.<form>.<name>.constraint, "" for the type's default
 	Line          int    // line in the definition file, for errors

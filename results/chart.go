@@ -302,7 +302,7 @@ func (s *Service) needsChart(lang string, f *dialog.Form, rep *Report, k int, d 
 		if !b.Total.Visible() || descriptive[b.Question] {
 			continue
 		}
-		q := f.Question(b.Question)
+		q := s.question(f, b.Question)
 		if q == nil {
 			continue
 		}

@@ -30,7 +30,7 @@ func TestAreasChart(t *testing.T) {
 		b    Breakdown
 		form string
 		q    string
-	}{{a.Immigrants, "immigrati", "priorita"}, {a.Operators, "operatori", "bisogni_insoddisfatti"}} {
+	}{{a.Immigrants, "immigrati", "priorita"}, {a.Operators, "operatori", "richieste"}} {
 		answered := w.count(t, "SELECT count(*) FROM answers x JOIN responses r ON r.id = x.response_id WHERE r.form = $1 AND x.question = $2", side.form, side.q)
 		if side.b.Total.N != answered {
 			t.Errorf("%s answered %d, want %d", side.q, side.b.Total.N, answered)

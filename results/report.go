@@ -81,10 +81,11 @@ func needQuestions(f *dialog.Form) []*dialog.Question {
 // with): the summary lists them with their section, the chart of the top
 // needs leaves them out.
 var descriptive = map[string]bool{"info_fonti": true, "partecipa": true, "area_servizio": true,
-	"materiali_lingue": true, "rete": true}
+	"materiali_lingue": true, "rete": true, "servizi_usati": true, "conviventi": true, "mediazione": true}
 
-// reportQuestions lists the questions a report counts choices of.
-func reportQuestions(f *dialog.Form) []string {
+// reportQuestions lists the questions a report counts choices of: the
+// newest version's, then the questions only older versions have.
+func reportQuestions(f *dialog.Form, older ...*dialog.Question) []string {
 	var qs []string
 	if p := priorityQuestion(f); p != "" {
 		qs = append(qs, p)
@@ -92,7 +93,38 @@ func reportQuestions(f *dialog.Form) []string {
 	for _, q := range needQuestions(f) {
 		qs = append(qs, q.Name)
 	}
+	for _, q := range older {
+		qs = append(qs, q.Name)
+	}
 	return qs
+}
+
+// olderNeedQuestions returns the multiple-choice questions that only older
+// versions of f have, newest version first: their answers are still
+// counted, after the newest version's questions.
+func olderNeedQuestions(lib *dialog.Library, f *dialog.Form) []*dialog.Question {
+	if lib == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, q := range f.Questions {
+		seen[q.Name] = true
+	}
+	var out []*dialog.Question
+	for v := f.Version - 1; v >= 1; v-- {
+		g := lib.Get(f.ID, v)
+		if g == nil {
+			continue
+		}
+		prio := priorityQuestion(g)
+		for _, q := range g.Questions {
+			if !seen[q.Name] && q.Type == dialog.TypeSelectMultiple && q.Name != prio {
+				seen[q.Name] = true
+				out = append(out, q)
+			}
+		}
+	}
+	return out
 }
 
 // choiceIndex indexes choice counts by question and choice.
@@ -143,7 +175,8 @@ func suppressBreakdown(b *Breakdown, minCell int, partition bool) {
 
 // buildReport turns counts into the report staff see: pure, so that the
 // suppression of every number is tested on its own.
-func buildReport(f *dialog.Form, filter Filter, t pgstore.Totals, choices []pgstore.ChoiceCount, minCell int) *Report {
+// older are need questions only older versions have (olderNeedQuestions).
+func buildReport(f *dialog.Form, filter Filter, t pgstore.Totals, choices []pgstore.ChoiceCount, minCell int, older ...*dialog.Question) *Report {
 	r := &Report{Filter: filter, Completed: MarkCount(t.Completed, minCell), Abandoned: MarkCount(t.Abandoned, minCell)}
 	if r.Completed.Visible() && r.Abandoned.Visible() && t.Completed+t.Abandoned > 0 {
 		r.Rate = float64(t.Completed) / float64(t.Completed+t.Abandoned)
@@ -169,8 +202,10 @@ func buildReport(f *dialog.Form, filter Filter, t pgstore.Totals, choices []pgst
 		b := choiceBreakdown(f.Question(p), idx[p], minCell)
 		r.Priorities = &b
 	}
-	for _, q := range needQuestions(f) {
-		r.Needs = append(r.Needs, choiceBreakdown(q, idx[q.Name], minCell))
+	for _, q := range append(needQuestions(f), older...) {
+		if q.Type == dialog.TypeSelectMultiple || len(idx[q.Name]) > 0 {
+			r.Needs = append(r.Needs, choiceBreakdown(q, idx[q.Name], minCell))
+		}
 	}
 	return r
 }
@@ -262,13 +297,18 @@ func buildComparison(f *dialog.Form, filter Filter, ms []pgstore.MunicipalityTot
 	return c
 }
 
-// Areas is the chart of the need areas: immigrants' priorities next to
-// what operators cannot meet, as shares of who answered each question.
+// Areas is the chart of the need areas, like with like: immigrants'
+// priorities next to operators' most frequent requests (what users ask
+// them for), as shares of who answered each question.
 type Areas struct {
 	Codes      []string  // the need areas, in list order
 	Immigrants Breakdown // priorita over the areas
-	Operators  Breakdown // bisogni_insoddisfatti over the areas
+	Operators  Breakdown // richieste over the areas
 }
+
+// areasOperatorsQuestion is the operators' question the areas chart
+// compares with the immigrants' priorities.
+const areasOperatorsQuestion = "richieste"
 
 // buildAreas lays the two questions over the same list of areas: the
 // choices of the operators' `aree` list (the immigrants' one adds other,
@@ -299,6 +339,6 @@ func buildAreas(imm, ops *dialog.Form, immCounts, opsCounts map[string]int64, mi
 		return b
 	}
 	a.Immigrants = side("priorita", immCounts)
-	a.Operators = side("bisogni_insoddisfatti", opsCounts)
+	a.Operators = side(areasOperatorsQuestion, opsCounts)
 	return a
 }

@@ -178,12 +178,12 @@ func TestSummaryText(t *testing.T) {
 		text := msg.Text
 		if lang == "it" {
 			golden(t, "summary_prato_it.golden", text)
-			for _, want := range []string{"Risultati · Prato", "Interviste completate", "Priorità principali", "Lavoro: cosa serve", "&lt;5 = meno di 5"} {
+			for _, want := range []string{"Risultati · Prato", "Interviste completate", "Priorità principali", "Hanno avuto bisogno di aiuto per", "&lt;5 = meno di 5"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("Italian summary lacks %q:\n%s", want, text)
 				}
 			}
-		} else if !strings.Contains(text, "Top priorities") || !strings.Contains(text, "Work: what is needed") {
+		} else if !strings.Contains(text, "Top priorities") || !strings.Contains(text, "Needed help with") {
 			t.Errorf("English summary:\n%s", text)
 		}
 		if strings.Contains(text, "<5") {

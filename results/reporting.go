@@ -10,38 +10,47 @@ import (
 )
 
 // ReportingRows returns the questions of every questionnaire (the newest
-// version of each question) and the labels of questions and choices in the
-// staff languages, for the BI views' reporting.questions and
+// version of each question) and the labels of questions and of the
+// choices of every version in the staff languages, for the BI views' reporting.questions and
 // reporting.labels: labels live in locales/, not in the database.
 func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.ReportingQuestion, []pgstore.ReportingLabel) {
 	var qs []pgstore.ReportingQuestion
 	var ls []pgstore.ReportingLabel
 	seen := map[string]bool{}
+	seenChoice := map[string]bool{}
 	forms := lib.Forms()
 	for i := len(forms) - 1; i >= 0; i-- { // newest versions first
 		f := forms[i]
 		for _, q := range f.Questions {
 			key := f.ID + "\x00" + q.Name
-			if seen[key] {
+			if !seen[key] {
+				seen[key] = true
+				rq := pgstore.ReportingQuestion{Form: f.ID, Question: q.Name, Position: q.Index, Type: q.Type.String()}
+				if q.List != nil {
+					rq.List = q.List.Name
+				}
+				if len(q.Groups) > 0 {
+					rq.Section = q.Groups[0].Name
+				}
+				qs = append(qs, rq)
+				for _, lang := range locales.StaffLanguages {
+					if cat.Has(lang, q.Label) {
+						ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Lang: lang, Label: plainText(cat, lang, q.Label)})
+					}
+				}
+			}
+			if q.List == nil {
 				continue
 			}
-			seen[key] = true
-			rq := pgstore.ReportingQuestion{Form: f.ID, Question: q.Name, Position: q.Index, Type: q.Type.String()}
-			if q.List != nil {
-				rq.List = q.List.Name
-			}
-			if len(q.Groups) > 0 {
-				rq.Section = q.Groups[0].Name
-			}
-			qs = append(qs, rq)
-			for _, lang := range locales.StaffLanguages {
-				if cat.Has(lang, q.Label) {
-					ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Lang: lang, Label: plainText(cat, lang, q.Label)})
-				}
-				if q.List == nil {
+			// Choices of every version: codes an older version used keep
+			// their labels (codes that stayed the same are one row).
+			for _, ch := range q.List.Choices {
+				ck := key + "\x00" + ch.Name
+				if seenChoice[ck] {
 					continue
 				}
-				for _, ch := range q.List.Choices {
+				seenChoice[ck] = true
+				for _, lang := range locales.StaffLanguages {
 					if cat.Has(lang, ch.Label) {
 						ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Choice: ch.Name, Lang: lang,
 							Label: plainText(cat, lang, ch.Label)})
@@ -54,7 +63,8 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 }
 
 func plainText(cat *locales.Catalog, lang, id string) string {
-	return html.UnescapeString(tagRe.Replace(cat.Text(lang, id, nil)))
+	// A label that names the rated service ({{.Choice}}) names none here.
+	return html.UnescapeString(tagRe.Replace(cat.Text(lang, id, map[string]any{"Choice": "…"})))
 }
 
 // SyncReporting refreshes the questions and labels the BI views join with

@@ -163,7 +163,7 @@ func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, er
 func (s *Service) describe(ctx context.Context, lang string, f Filter) (described, error) {
 	d := described{Place: s.plain(lang, msgAllMunis, nil), Service: s.plain(lang, msgAllServices, nil),
 		Language: s.plain(lang, msgAllLanguages, nil), Period: s.plain(lang, periodMsg(f.Days), nil),
-		Form: s.formName(lang, f.Form)}
+		Form: s.formName(lang, f.Form), Versions: s.versions(f.Form)}
 	if f.Municipality != 0 {
 		m, err := s.db.Municipality(ctx, f.Municipality)
 		if err != nil {
@@ -199,11 +199,20 @@ func (s *Service) Report(ctx context.Context, f Filter) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	choices, err := s.db.ResultsChoices(ctx, sc, reportQuestions(form), false)
+	older := olderNeedQuestions(s.forms, form)
+	choices, err := s.db.ResultsChoices(ctx, sc, reportQuestions(form, older...), false)
 	if err != nil {
 		return nil, err
 	}
-	return buildReport(form, f, t, choices, s.minCell), nil
+	// Questions only older versions asked appear when they have answers.
+	var withAnswers []*dialog.Question
+	idx := indexChoices(choices)
+	for _, q := range older {
+		if idx[q.Name][""] > 0 {
+			withAnswers = append(withAnswers, q)
+		}
+	}
+	return buildReport(form, f, t, choices, s.minCell, withAnswers...), nil
 }
 
 // Compare computes the suppressed comparison of municipalities (admins).
@@ -231,8 +240,8 @@ func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 }
 
 // AreasFor counts the need areas for a filter: immigrants' priorities
-// (with the filter's language) and operators' unmet needs (every
-// language: operators answer in Italian or English).
+// (with the filter's language) and operators' most frequent requests
+// (every language: operators answer in Italian or English).
 func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 	imm, ops := s.forms.Latest("immigrati"), s.forms.Latest("operatori")
 	sc, err := s.scope(ctx, f)
@@ -252,7 +261,7 @@ func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 	if err != nil {
 		return nil, err
 	}
-	oc, err := count("operatori", "bisogni_insoddisfatti", "")
+	oc, err := count("operatori", areasOperatorsQuestion, "")
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,7 @@ const (
 	msgBtnXLSX      = "r.btn.xlsx"
 	msgBtnBack      = "r.btn.back"
 	msgChartAreas   = "r.chart.areas"
+	msgVersions     = "r.versions"
 	msgChartNeeds   = "r.chart.needs"
 	msgChartImm     = "r.chart.immigrants"
 	msgChartOps     = "r.chart.operators"
@@ -96,8 +97,10 @@ func needMsg(form, question string) string { return "r.need." + form + "-" + que
 // short titles are in locales/results.*.toml (lint checks them).
 var shippedNeeds = map[string][]string{
 	"immigrati": {"ita_ostacoli", "lavoro_bisogni", "casa_problemi", "salute_ostacoli", "scuola_ostacoli",
-		"doc_bisogni", "info_fonti", "accesso_ostacoli", "partecipa", "discriminato_dove"},
-	"operatori": {"area_servizio", "richieste", "bisogni_insoddisfatti", "cause", "materiali_lingue", "rete", "formazione"},
+		"doc_bisogni", "info_fonti", "accesso_ostacoli", "partecipa", "discriminato_dove",
+		"servizi_usati", "conviventi", "bisogni", "aiuto_ottenuto", "ostacoli"},
+	"operatori": {"area_servizio", "richieste", "bisogni_insoddisfatti", "cause", "materiali_lingue", "rete", "formazione",
+		"gruppi_difficili", "mediazione"},
 }
 
 // MessageIDs lists every message id this package renders, for lint.
@@ -109,7 +112,7 @@ func MessageIDs() []string {
 		msgBtnLanguage, msgBtnMuni, msgBtnChart, msgBtnFunnel, msgBtnCompare, msgBtnCSV, msgBtnXLSX, msgBtnBack,
 		msgChartAreas, msgChartNeeds, msgChartImm, msgChartOps, msgChartAxis, msgChartNote, msgChartNoData,
 		msgExportCap, msgExportZipped, msgExportTooBig, msgExportBusy, msgExportPick, msgExportFailed,
-		msgExportToast, msgNotAllowed, msgStale, msgError}
+		msgExportToast, msgNotAllowed, msgStale, msgError, msgVersions}
 	for _, d := range Periods {
 		ids = append(ids, periodMsg(d))
 	}
@@ -173,10 +176,17 @@ func (s *Service) choiceLabel(lang, form, list, choice string) string {
 // questionLabel is a question's label in lang, or its name.
 func (s *Service) questionLabel(lang, form, question string) string {
 	id := "q." + form + "." + question
+	if f := s.forms.Latest(form); f != nil {
+		// The newest wording (a question may have its own text id).
+		if q := s.question(f, question); q != nil && q.Label != "" {
+			id = q.Label
+		}
+	}
 	if !s.cat.Has(lang, id) && !s.cat.Has("en", id) {
 		return question
 	}
-	return s.plain(lang, id, nil)
+	// A label that names the rated service ({{.Choice}}) names none here.
+	return s.plain(lang, id, map[string]any{"Choice": "…"})
 }
 
 // needTitle is the short title of a need question: its own message, or
@@ -256,12 +266,58 @@ func (s *Service) plainDuration(lang string, seconds float64) string {
 // described names what a filter covers, for headers and captions.
 type described struct {
 	Place, Service, Language, Period, Form string
+	// Versions, when the questionnaire has more than one version, says
+	// which are counted together (codes that stayed the same are pooled).
+	Versions string
 }
 
 // header is the title and filter line of a message.
 func (s *Service) header(lang, title string, d described) string {
-	return title + "\n<i>" + s.text(lang, msgFilter, map[string]any{"Form": d.Form, "Period": d.Period,
-		"Service": d.Service, "Language": d.Language}) + "</i>\n\n"
+	h := title + "\n<i>" + s.text(lang, msgFilter, map[string]any{"Form": d.Form, "Period": d.Period,
+		"Service": d.Service, "Language": d.Language}) + "</i>\n"
+	if d.Versions != "" {
+		h += "<i>" + s.text(lang, msgVersions, map[string]any{"Versions": d.Versions}) + "</i>\n"
+	}
+	return h + "\n"
+}
+
+// versions lists the loaded versions of form id ("1, 2"), or "" when
+// there is only one.
+func (s *Service) versions(id string) string {
+	var vs []string
+	for _, f := range s.forms.Forms() {
+		if f.ID == id {
+			vs = append(vs, strconv.Itoa(f.Version))
+		}
+	}
+	if len(vs) < 2 {
+		return ""
+	}
+	return strings.Join(vs, ", ")
+}
+
+// question finds a question of form f's id in its newest version, else in
+// the newest older version that has it (questions a newer version dropped
+// still count the answers given to them).
+func (s *Service) question(f *dialog.Form, name string) *dialog.Question {
+	if q := f.Question(name); q != nil {
+		return q
+	}
+	return olderQuestion(s.forms, f, name)
+}
+
+func olderQuestion(lib *dialog.Library, f *dialog.Form, name string) *dialog.Question {
+	if lib == nil {
+		return nil
+	}
+	for v := f.Version - 1; v >= 1; v-- {
+		if g := lib.Get(f.ID, v); g != nil {
+			if q := g.Question(name); q != nil {
+				return q
+			}
+		}
+	}
+	return nil
 }
 
 // line is "Label: <b>value</b>".
@@ -322,7 +378,7 @@ func (s *Service) summaryText(lang string, f *dialog.Form, rep *Report, d descri
 		b.WriteString(s.text(lang, msgNeeds, nil))
 		b.WriteString("\n")
 		for _, nb := range rep.Needs {
-			q := f.Question(nb.Question)
+			q := s.question(f, nb.Question)
 			b.WriteString(s.text(lang, msgNeedLine, map[string]any{"Title": s.needTitle(lang, f, q),
 				"N": s.countText(lang, nb.Total), "List": safeHTML(s.topLines(lang, f, nb, 3, false))}))
 			b.WriteString("\n")
@@ -372,7 +428,7 @@ func (s *Service) top(lang string, f *dialog.Form, b Breakdown, k int) []string 
 		return tooFew
 	}
 	var list *dialog.List
-	if q := f.Question(b.Question); q != nil {
+	if q := s.question(f, b.Question); q != nil {
 		list = q.List
 	}
 	var parts []string

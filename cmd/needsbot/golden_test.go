@@ -16,7 +16,9 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // TestGoldenTranscripts runs every testdata/transcripts/*.script through
 // `needsbot simulate --script` and compares the transcript with the
 // .golden file beside it. The script's file name starts with the form id;
-// a first line "#! FLAGS" adds simulate flags (e.g. "#! --lang ar").
+// a first line "#! FLAGS" adds simulate flags (e.g. "#! --lang ar"); a
+// header line "# pending: REASON" skips a script that has no golden yet
+// (v2 scripts in languages whose translations have not landed).
 // Run `go test ./cmd/needsbot -run Golden -update` after an intended change.
 func TestGoldenTranscripts(t *testing.T) {
 	scripts, err := filepath.Glob("testdata/transcripts/*.script")
@@ -47,6 +49,11 @@ func TestGoldenTranscripts(t *testing.T) {
 				return
 			}
 			want, err := os.ReadFile(golden)
+			if err != nil && os.IsNotExist(err) && pending(src) != "" {
+				// A script whose texts are still being translated: its
+				// golden is written with -update once they land.
+				t.Skipf("no golden yet: %s", pending(src))
+			}
 			if err != nil {
 				t.Fatalf("%v (run with -update to create it)", err)
 			}
@@ -55,6 +62,20 @@ func TestGoldenTranscripts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pending returns the reason of a "# pending: …" line in a script's
+// header comments, or "".
+func pending(src []byte) string {
+	for _, line := range strings.Split(string(src), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			return ""
+		}
+		if r, ok := strings.CutPrefix(line, "# pending:"); ok {
+			return strings.TrimSpace(r)
+		}
+	}
+	return ""
 }
 
 func firstDiff(want, got string) string {

@@ -66,8 +66,8 @@ func TestLoadtestCommand(t *testing.T) {
 				t.Errorf("completed %d, failed %d, responses %d (%d under pseudonyms, %d in the chosen language), want 3 each",
 					rep.Completed, rep.Failed, rep.Responses, rep.UnderPseudonym, rep.LanguageOK)
 			}
-			// /start, language, consent, age, ~30 questions, multi-selects twice.
-			if rep.Updates < 3*35 || rep.Updates > 3*ltMaxSteps {
+			// /start, language, consent, age, ~20 questions, multi-selects twice.
+			if rep.Updates < 3*25 || rep.Updates > 3*ltMaxSteps {
 				t.Errorf("%d updates for 3 interviews", rep.Updates)
 			}
 			if rep.Reply.N+rep.NoReply != rep.Updates || rep.Ack.N != rep.Updates || rep.NoReply != 0 {
@@ -198,7 +198,7 @@ func TestLoadtestDecide(t *testing.T) {
 		{"language", []telegramtest.Button{key(bot.CbLanguage, 0, "it"), key(bot.CbLanguage, 0, "uk"), key(bot.CbLanguage, 0, "ar")}, 0, "language", []string{"L:uk"}},
 		{"consent", []telegramtest.Button{key(bot.CbChoose, pos("consenso"), "no"), key(bot.CbChoose, pos("consenso"), "yes")}, 0, "choose", []string{"c:yes"}},
 		{"age", []telegramtest.Button{key(bot.CbChoose, pos("eta"), "under18"), key(bot.CbChoose, pos("eta"), "18_24"), back}, 0, "choose", []string{"c:18_24"}},
-		{"single", []telegramtest.Button{key(bot.CbChoose, pos("nucleo"), "a"), key(bot.CbChoose, pos("nucleo"), "b"), back}, 0, "choose", []string{"c:a", "c:b"}},
+		{"single", []telegramtest.Button{key(bot.CbChoose, pos("genere"), "a"), key(bot.CbChoose, pos("genere"), "b"), back}, 0, "choose", []string{"c:a", "c:b"}},
 		{"multi first", []telegramtest.Button{key(bot.CbToggle, pos("priorita"), "x"), key(bot.CbDone, pos("priorita"), ""), back}, 0, "toggle", []string{"t:x"}},
 		{"multi ticked", []telegramtest.Button{key(bot.CbToggle, pos("priorita"), "x"), key(bot.CbDone, pos("priorita"), ""), back}, 42, "done", []string{"d:"}},
 		{"note", []telegramtest.Button{key(bot.CbAck, pos("intro"), "")}, 0, "ack", []string{"k:"}},

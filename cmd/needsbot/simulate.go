@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"sort"
@@ -27,9 +28,13 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	form := fs.String("form", "immigrati", "questionnaire id")
+	version := fs.Int("version", 0, "questionnaire version (0: the newest, as new interviews get)")
 	lang := fs.String("lang", "it", "language (empty: ask, as the bot does)")
 	script := fs.String("script", "", "read inputs from this file and print the transcript")
 	dir := fs.String("forms", "", "directory of questionnaire definitions (default: embedded)")
+	walks := fs.Int("walks", 0, "instead of an interview, walk N random paths and report question screens (median, 90th percentile, longest)")
+	seed := fs.Uint64("seed", 14, "random seed of --walks")
+	skips := fs.Int("skip-one-in", 0, "with --walks, skip about one optional question in N (0: never)")
 	date := fs.String("now", "", "the clock, RFC 3339 (default: now; scripts default to 2026-01-15T10:00:00Z)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -43,6 +48,15 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	if f == nil {
 		fmt.Fprintf(e.stderr, "simulate: no questionnaire %q (have %s)\n", *form, strings.Join(lib.IDs(), ", "))
 		return 2
+	}
+	if *version != 0 {
+		if f = lib.Get(*form, *version); f == nil {
+			fmt.Fprintf(e.stderr, "simulate: questionnaire %q has no version %d\n", *form, *version)
+			return 2
+		}
+	}
+	if *walks > 0 {
+		return simulateWalks(e, f, *walks, *seed, *skips, *lang)
 	}
 	cat, err := locales.New()
 	if err != nil {
@@ -75,6 +89,26 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stdout, "(type an option number, done, back, skip, restart, lang xx, or text; Ctrl-D ends)")
 	}
 	sim.loop(in)
+	return 0
+}
+
+// simulateWalks walks n random paths through f and prints the
+// distribution of question screens per interview.
+func simulateWalks(e *cmdEnv, f *dialog.Form, n int, seed uint64, skips int, lang string) int {
+	rng := rand.New(rand.NewPCG(seed, uint64(f.Version)))
+	pick := dialog.RandomPicker(f, rng, skips)
+	counts := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		res, err := dialog.Walk(f, lang, nil, pick)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "simulate: walk %d: %v\n", i+1, err)
+			return 1
+		}
+		counts = append(counts, res.Screens)
+	}
+	st := dialog.Stats(counts)
+	fmt.Fprintf(e.stdout, "%s v%d: %d random walks: question screens median %d, 90th percentile %d, min %d, longest %d\n",
+		f.ID, f.Version, st.Walks, st.Median, st.P90, st.Min, st.Max)
 	return 0
 }
 
@@ -165,6 +199,16 @@ func (s *simulator) apply(in dialog.Input) {
 }
 
 func (s *simulator) text(id string, args map[string]any) string {
+	if c, ok := args["Choice"].(string); ok {
+		// As the bot's renderer does: "Choice" carries a choice's label
+		// id, shown in the respondent's language.
+		a := make(map[string]any, len(args))
+		for k, v := range args {
+			a[k] = v
+		}
+		a["Choice"] = plain(s.cat.Text(s.state.Lang, c, nil))
+		args = a
+	}
 	return plain(s.cat.Text(s.state.Lang, id, args))
 }
 

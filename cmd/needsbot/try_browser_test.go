@@ -254,7 +254,7 @@ func TestTryBrowserInterview(t *testing.T) {
 	err = chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(`.persona[data-persona="respondent"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="respondent"]`)),
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg').length >= 30`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg').length >= 20`, chromedp.WithPollingTimeout(10*time.Second)),
 	)
 	if err != nil {
 		t.Fatalf("back to the respondent: %v", err)

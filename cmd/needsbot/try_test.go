@@ -676,7 +676,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gotLang != lang || istat != "058091" || stored != comment || answers < 25 {
+	if gotLang != lang || istat != "058091" || stored != comment || answers < 15 {
 		t.Fatalf("response: language %q, municipality %s, comment %q, %d answers", gotLang, istat, stored, answers)
 	}
 	// The respondent came through the demo invite: the response is
