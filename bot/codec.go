@@ -22,6 +22,7 @@ const (
 	CbLanguage = 'L' // choose a language (Option = code)
 	CbDelete   = 'D' // /delete confirmation (Option = yes / no)
 	CbStaff    = 'S' // staff menus (Option = menu-specific payload)
+	CbPage     = 'p' // show another page of a long list (Option = page, from 0)
 )
 
 // codecVersion is the first byte of every callback: data of another
@@ -64,7 +65,7 @@ func (c Callback) Encode() (string, error) {
 
 func validKind(k byte) bool {
 	switch k {
-	case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbLanguage, CbDelete, CbStaff:
+	case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbLanguage, CbDelete, CbStaff, CbPage:
 		return true
 	}
 	return false

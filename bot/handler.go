@@ -140,7 +140,7 @@ type event struct {
 	query    string // callback query id
 	data     string
 	msgID    int // the message a callback belongs to
-	inMsg    int // the person's own message (private chats), for /delete
+	inMsg    int // the person's own message (private chats), for /delete and the card's distance
 	bareCmd  bool
 }
 
@@ -392,17 +392,20 @@ type turn struct {
 	answer  *CallbackAnswer // callback answer, once decided
 	lastMsg int
 	notice  string
-	edits   []edit // messages to settle before the replies go out
-	cbPos   int    // position of the tapped button's question, -1 if none
+	edits   []edit   // messages to settle before the replies go out
+	lead    []string // notices to show above the question card
+	cbPos   int      // position of the tapped button's question, -1 if none
 	saved   bool
 	sent    []int // ids of the messages sent in this turn, for /delete
 	erased  bool  // the respondent was erased: record nothing more
 }
 
-// edit is a message to change: its text, and its keyboard (none when nil).
+// edit is a message to change: its text, and its keyboard (none when nil);
+// kbOnly changes the keyboard alone.
 type edit struct {
-	msg int
-	m   Message
+	msg    int
+	m      Message
+	kbOnly bool
 }
 
 func (h *Handler) apply(ctx context.Context, ev event, deferAnswer bool) (Outcome, error) {
@@ -412,8 +415,10 @@ func (h *Handler) apply(ctx context.Context, ev event, deferAnswer bool) (Outcom
 	}
 	t := &turn{h: h, ev: ev, loaded: loaded, defer_: deferAnswer, lastMsg: loaded.LastMsg, cbPos: -1}
 	if loaded.Seen == SeenSent {
-		// Fully handled already: only stop the button's spinner.
-		return t.finish(ctx)
+		// Fully handled already, its callback answered: a duplicate
+		// delivery costs no Bot API call at all (Telegram would refuse a
+		// second answer to the same query as too old anyway).
+		return Outcome{}, nil
 	}
 	if loaded.Blob != nil {
 		if t.state, err = dialog.Decode(loaded.Blob); err != nil {
@@ -469,10 +474,10 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 	case evText:
 		return t.step(ctx, dialog.Input{Kind: dialog.InText, Text: ev.text}, true)
 	case evMedia:
-		t.say(ctx, MsgOnlyText)
+		t.note(MsgOnlyText, true)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	case evForward:
-		t.say(ctx, MsgForwarded)
+		t.note(MsgForwarded, true)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	case evEdited:
 		t.say(ctx, MsgEdited)
@@ -573,7 +578,7 @@ func (t *turn) start(ctx context.Context) (Outcome, error) {
 	case resuming:
 		// Resuming: no invite needed.
 		if t.state.Phase == dialog.PhaseAsking {
-			t.say(ctx, MsgResume)
+			t.note(MsgResume, false)
 		}
 	case h.cfg.DefaultContext == nil:
 		t.say(ctx, MsgNoInvite)
@@ -610,11 +615,12 @@ func (h *Handler) pseudonym(user int64) string {
 // picker sends the language menu: the language suggested by Telegram's
 // hint first, then the others in the usual order.
 func (t *turn) picker(ctx context.Context) (Outcome, error) {
-	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context))
-	if err == nil {
-		t.sent = append(t.sent, msg)
+	// The menu takes the question card's place (one live keyboard); a
+	// new message goes through sendMsg, which records it for /delete.
+	if err := t.placeCard(ctx, t.state, false, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context)); err != nil {
+		return Outcome{}, err
 	}
-	return Outcome{}, ignoreTelegram(err)
+	return t.finish(ctx)
 }
 
 func (h *Handler) languageMenu(ctx context.Context, lang, hint string, interview map[string]string) Message {
@@ -735,6 +741,8 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		return t.step(ctx, dialog.Input{Kind: dialog.InSetLanguage, Lang: cb.Option}, true)
 	case CbDelete:
 		return t.delete(ctx, cb.Option == "yes")
+	case CbPage:
+		return t.page(ctx, cb)
 	case CbStaff:
 		if h.cfg.Staff != nil {
 			ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)

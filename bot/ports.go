@@ -33,7 +33,7 @@ const (
 	CtxMunicipality = "municipality_id" // Postgres id of the municipality
 	CtxService      = "service_id"      // Postgres id of the service, optional
 	CtxOperator     = "operator_id"     // staff id of the operator who made the invite
-	CtxInvite       = "invite"          // invite token
+	CtxInvite       = "invite"          // id of the invite (decimal), never its token
 )
 
 // Abandon describes an interview in progress past consent, so that it can

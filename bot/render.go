@@ -3,6 +3,8 @@ package bot
 import (
 	"html"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -32,6 +34,8 @@ const (
 	MsgError           = "b.error"
 	MsgNoInvite        = "b.no_invite"
 	MsgMultiHint       = "b.multi_hint"
+	MsgSummary         = "b.summary"
+	MsgMore            = "b.more"
 	MsgResume          = "b.resume"
 	MsgInviteUnknown   = "b.invite.unknown"
 	MsgInviteExpired   = "b.invite.expired"
@@ -49,7 +53,7 @@ var Commands = []string{"start", "language", "back", "restart", "help", "privacy
 func MessageIDs() []string {
 	ids := []string{MsgHelp, MsgPrivacy, MsgDeleteConfirm, MsgDeleteYes, MsgDeleteNo, MsgDeleteDone,
 		MsgDeleteCancelled, MsgUnknownCommand, MsgOnlyText, MsgForwarded, MsgEdited, MsgGroup, MsgError,
-		MsgNoInvite, MsgMultiHint, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
+		MsgNoInvite, MsgMultiHint, MsgSummary, MsgMore, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
 		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
 	ids = append(ids, coreMessageIDs()...)
 	ids = append(ids, langMessageIDs()...)
@@ -132,7 +136,7 @@ func (r *Renderer) Plain(lang, id string, data map[string]any) string {
 }
 
 func (r *Renderer) progress(lang string, p dialog.Progress) string {
-	if p.Of <= 1 {
+	if p.N == 0 || p.Of <= 1 {
 		return ""
 	}
 	s := r.cat.Text(lang, dialog.MsgProgress, map[string]any{"N": p.N, "Of": p.Of})
@@ -142,8 +146,15 @@ func (r *Renderer) progress(lang string, p dialog.Progress) string {
 	return s
 }
 
-// Ask renders a question (ReplyAsk or ReplyKeyboard) of form f.
+// Ask renders a question (ReplyAsk or ReplyKeyboard) of form f, showing
+// the first page of a long list.
 func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, error) {
+	return r.AskPage(lang, f, rep, 0)
+}
+
+// AskPage renders a question with page page of its options (see
+// maxOptionRows); a page out of range shows the last one.
+func (r *Renderer) AskPage(lang string, f *dialog.Form, rep dialog.Reply, page int) (Message, error) {
 	var b strings.Builder
 	if rep.Error != "" {
 		b.WriteString("⚠️ ")
@@ -162,7 +173,11 @@ func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, 
 		var how string
 		switch q.Type {
 		case dialog.TypeSelectMultiple:
-			how = MsgMultiHint
+			if q.Hint == "" {
+				// One instruction: the question's own hint already
+				// says how many to tick and to tap Done.
+				how = MsgMultiHint
+			}
 		case dialog.TypeText:
 			how = dialog.MsgTypeText
 		case dialog.TypeInteger, dialog.TypeDecimal:
@@ -181,11 +196,11 @@ func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, 
 		}
 	}
 	if p := r.progress(lang, rep.Progress); p != "" {
-		b.WriteString("\n\n<i>")
+		b.WriteString("\n<i>")
 		b.WriteString(p)
 		b.WriteString("</i>")
 	}
-	kb, err := r.keyboard(lang, rep)
+	kb, err := r.keyboard(lang, rep, page)
 	if err != nil {
 		return Message{}, err
 	}
@@ -238,7 +253,8 @@ func (r *Renderer) label(lang string, b dialog.Button) string {
 	if b.Checked {
 		s = "✅ " + s
 	} else if b.Kind == dialog.BtnToggle {
-		s = "▫️ " + s
+		// A white square with a dark outline shows on any button colour.
+		s = "⬜ " + s
 	}
 	return s
 }
@@ -250,8 +266,76 @@ var buttonKinds = map[dialog.ButtonKind]byte{
 	dialog.BtnBack: CbBack, dialog.BtnSkip: CbSkip, dialog.BtnAck: CbAck,
 }
 
-func (r *Renderer) keyboard(lang string, rep dialog.Reply) ([][]Key, error) {
+// maxOptionRows is how many rows of options a card shows at once: with
+// the question, the page key and the navigation row it fits one phone
+// screen (360×640). Longer lists are paged.
+const maxOptionRows = 6
+
+// PageOf returns the page of rep's keyboard that shows option opt (0 when
+// the list is not paged or opt is not in it).
+func (r *Renderer) PageOf(lang string, rep dialog.Reply, opt string) int {
+	var opts []Key
+	var pinned []bool
+	for _, b := range rep.Buttons {
+		if b.Kind == dialog.BtnChoose || b.Kind == dialog.BtnToggle {
+			opts = append(opts, Key{Text: r.label(lang, b), Data: b.Option})
+			pinned = append(pinned, b.Option == declineOption)
+		}
+	}
+	// A pinned option is on every page: the first one will do.
+	for p, page := range pages(opts, pinned) {
+		for _, row := range page {
+			for _, k := range row {
+				if k.Data == opt {
+					return p
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// declineOption is the choice that declines a question ("prefer not to
+// answer"): on a paged list it is on every page, the one way to decline
+// always at hand.
+const declineOption = "pnta"
+
+// pages lays options out and cuts the rows into pages of at most
+// maxOptionRows rows; when there is more than one page, the pinned options
+// leave the flow and close every page.
+func pages(opts []Key, pinned []bool) [][][]Key {
+	rows := Layout(opts, nil)
+	if len(rows) <= maxOptionRows {
+		return [][][]Key{rows}
+	}
+	var rest, pin []Key
+	for i, k := range opts {
+		if pinned[i] {
+			pin = append(pin, k)
+		} else {
+			rest = append(rest, k)
+		}
+	}
+	rows = Layout(rest, nil)
+	per := maxOptionRows
+	if len(pin) > 0 {
+		per--
+	}
+	var out [][][]Key
+	for i := 0; i < len(rows); i += per {
+		page := append([][]Key(nil), rows[i:min(i+per, len(rows))]...)
+		if len(pin) > 0 {
+			page = append(page, pin)
+		}
+		out = append(out, page)
+	}
+	return out
+}
+
+func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, error) {
 	var opts, nav []Key
+	var pinned []bool
+	var back, skip, done *Key
 	for _, b := range rep.Buttons {
 		data, err := Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option}.Encode()
 		if err != nil {
@@ -259,13 +343,51 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply) ([][]Key, error) {
 		}
 		k := Key{Text: r.label(lang, b), Data: data}
 		switch b.Kind {
-		case dialog.BtnBack, dialog.BtnSkip, dialog.BtnDone:
-			nav = append(nav, k)
+		case dialog.BtnBack:
+			back = &k
+		case dialog.BtnSkip:
+			skip = &k
+		case dialog.BtnDone:
+			done = &k
 		default:
 			opts = append(opts, k)
+			pinned = append(pinned, b.Option == declineOption)
 		}
 	}
-	return Layout(opts, nav), nil
+	// One navigation row everywhere, in reading order: Back, then the
+	// multi-choice's Done, then Skip.
+	for _, k := range []*Key{back, done, skip} {
+		if k != nil {
+			nav = append(nav, *k)
+		}
+	}
+	ps := pages(opts, pinned)
+	rows := ps[0]
+	if len(ps) > 1 {
+		// A long list shows a page at a time, with a key to the next
+		// page (the last one leads back to the first).
+		page = min(max(page, 0), len(ps)-1)
+		next := (page + 1) % len(ps)
+		data, err := Callback{Kind: CbPage, Pos: rep.Pos, Seq: rep.Seq, Option: strconv.Itoa(next)}.Encode()
+		if err != nil {
+			return nil, err
+		}
+		more := r.Plain(lang, MsgMore, map[string]any{"N": page + 1, "Of": len(ps)})
+		rows = append(append([][]Key(nil), ps[page]...), []Key{{Text: more, Data: data}})
+	}
+	if len(nav) > 0 {
+		rows = append(rows, nav)
+	}
+	if r.rtl(lang) {
+		// Telegram lays keys out left to right whatever the language:
+		// mirror every row so the first key is on the right.
+		for _, row := range rows {
+			for i, j := 0, len(row)-1; i < j; i, j = i+1, j-1 {
+				row[i], row[j] = row[j], row[i]
+			}
+		}
+	}
+	return rows, nil
 }
 
 // displayWidth counts East Asian wide and full-width characters as two.
@@ -282,12 +404,20 @@ func displayWidth(s string) int {
 	return n
 }
 
-// rowBudget is roughly how many characters fit across a phone's keyboard.
+// rowBudget is roughly how many characters fit across a phone's keyboard
+// (360 px wide).
 const rowBudget = 30
+
+// longList is the number of options above which a list is laid out in
+// columns even if a few labels are long, so that the question and its
+// first options fit one phone screen.
+const longList = 8
 
 // Layout arranges option keys in rows by label width (short labels share a
 // row, up to Telegram's 8; long labels get a row each; rows are balanced)
-// and puts navigation keys in a last row.
+// and puts navigation keys in a last row. Lists longer than longList are
+// put in 2 or 3 columns by the width of most of their labels; a label too
+// wide for its column gets a row of its own, in its place in the order.
 func Layout(opts, nav []Key) [][]Key {
 	var rows [][]Key
 	if len(opts) > 0 {
@@ -296,6 +426,9 @@ func Layout(opts, nav []Key) [][]Key {
 			maxW = max(maxW, displayWidth(k.Text))
 		}
 		per := min(max(rowBudget/(maxW+3), 1), 8)
+		if per == 1 && len(opts) > longList {
+			return append(columns(opts), nonEmpty(nav)...)
+		}
 		nrows := (len(opts) + per - 1) / per
 		per = (len(opts) + nrows - 1) / nrows
 		for i := 0; i < len(opts); i += per {
@@ -304,6 +437,46 @@ func Layout(opts, nav []Key) [][]Key {
 	}
 	if len(nav) > 0 {
 		rows = append(rows, nav)
+	}
+	return rows
+}
+
+func nonEmpty(row []Key) [][]Key {
+	if len(row) == 0 {
+		return nil
+	}
+	return [][]Key{row}
+}
+
+func columns(opts []Key) [][]Key {
+	ws := make([]int, len(opts))
+	for i, k := range opts {
+		ws[i] = displayWidth(k.Text)
+	}
+	sorted := append([]int(nil), ws...)
+	slices.Sort(sorted)
+	typical := sorted[len(sorted)*3/4] // most labels are at most this wide
+	per := min(max(rowBudget/(typical+1), 2), 3)
+	colW := rowBudget/per + 1
+	var rows [][]Key
+	var row []Key
+	for i, k := range opts {
+		if ws[i] > colW {
+			if len(row) > 0 {
+				rows = append(rows, row)
+				row = nil
+			}
+			rows = append(rows, []Key{k})
+			continue
+		}
+		row = append(row, k)
+		if len(row) == per {
+			rows = append(rows, row)
+			row = nil
+		}
+	}
+	if len(row) > 0 {
+		rows = append(rows, row)
 	}
 	return rows
 }
@@ -357,4 +530,85 @@ func prefixBytes(s string, n int) int {
 		i++
 	}
 	return len(s)
+}
+
+// Summary renders the compact summary of a completed interview shown at
+// its end: the answers, section by section (the top-level group's title in
+// bold when it has one), choice labels joined on one line. Free-text
+// answers are left out (the respondent's own messages show them), as is
+// the consent question.
+func (r *Renderer) Summary(lang string, f *dialog.Form, resp *dialog.Response) string {
+	var b strings.Builder
+	b.WriteString("<b>")
+	b.WriteString(r.Text(lang, MsgSummary, nil))
+	b.WriteString("</b>")
+	var line []string
+	var last *dialog.Group
+	flush := func() {
+		if len(line) > 0 {
+			b.WriteString("\n✓ ")
+			b.WriteString(strings.Join(line, " · "))
+			line = nil
+		}
+	}
+	for _, q := range f.Questions {
+		v, ok := resp.Answers[q.Name]
+		if !ok || v == "" || !q.Type.Shown() || q.Type == dialog.TypeNote || q.Name == f.Consent {
+			continue
+		}
+		msgs, lit := dialog.AnswerDisplay(q, v)
+		if len(msgs) == 0 && lit == "" {
+			continue
+		}
+		var g *dialog.Group
+		if len(q.Groups) > 0 {
+			g = q.Groups[0]
+		}
+		if g != last {
+			flush()
+			last = g
+			if g != nil && g.Label != "" && r.cat.Has(locales.Source, g.Label) {
+				b.WriteString("\n<i>")
+				b.WriteString(r.Text(lang, g.Label, nil))
+				b.WriteString("</i>")
+			}
+		}
+		var parts []string
+		for _, id := range msgs {
+			parts = append(parts, r.Text(lang, id, nil))
+		}
+		if lit != "" {
+			parts = append(parts, r.literal(lang, lit))
+		}
+		line = append(line, strings.Join(parts, " "))
+	}
+	flush()
+	return b.String()
+}
+
+// literal escapes a literal answer (a number, a year), isolated in
+// right-to-left languages.
+func (r *Renderer) literal(lang, s string) string {
+	s = html.EscapeString(s)
+	if r.rtl(lang) {
+		s = lri + s + pdi
+	}
+	return s
+}
+
+// answerLine renders the "✓ answer" line of a just-answered question, shown
+// above the next question on the card ("" when the answer shows itself,
+// e.g. typed text).
+func (r *Renderer) answerLine(lang string, rep dialog.Reply) string {
+	var parts []string
+	for _, id := range rep.AnswerMsgs {
+		parts = append(parts, r.Text(lang, id, nil))
+	}
+	if rep.Answer != "" {
+		parts = append(parts, r.literal(lang, rep.Answer))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "✓ <i>" + strings.Join(parts, ", ") + "</i>"
 }

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,8 +124,8 @@ func TestRenderAskEscapesAndFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(m.Text, "<b>") || !strings.Contains(m.Text, "2 / ") {
-		t.Errorf("question text: %q", m.Text)
+	if !strings.Contains(m.Text, "<b>") || strings.Contains(m.Text, "Sezione") {
+		t.Errorf("question text (the age screening belongs to no section): %q", m.Text)
 	}
 	for _, row := range m.Keyboard {
 		for _, k := range row {
@@ -174,5 +175,132 @@ func TestRightToLeftCommands(t *testing.T) {
 	}
 	if strings.Contains(got, "<"+lri) || strings.Contains(got, lri+"/b>") {
 		t.Errorf("an HTML tag was touched: %q", got)
+	}
+}
+
+// askAt walks the immigrants' form in lang to question name (consent yes,
+// an adult, then the first option of each question) and renders it.
+func askAt(t *testing.T, r *Renderer, f *dialog.Form, lang, name string) (dialog.Reply, Message) {
+	t.Helper()
+	s, out := dialog.Step(f, dialog.State{Lang: lang}, dialog.Input{Kind: dialog.InStart}, now0)
+	for i := 0; i < 60; i++ {
+		var ask *dialog.Reply
+		for j := range out {
+			if out[j].Kind == dialog.ReplyAsk {
+				ask = &out[j]
+			}
+		}
+		if ask == nil {
+			t.Fatalf("no question before %s", name)
+		}
+		if ask.Question == name {
+			m, err := r.Ask(lang, f, *ask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return *ask, m
+		}
+		opt := ask.Buttons[0].Option
+		switch ask.Question {
+		case "consenso":
+			opt = "yes"
+		case "eta":
+			opt = "25_34"
+		}
+		in := dialog.Input{Kind: dialog.InChoose, Option: opt, Button: true, Pos: ask.Pos, Seq: ask.Seq}
+		if ask.Buttons[0].Kind == dialog.BtnToggle {
+			in.Kind = dialog.InSkip
+		}
+		s, out = dialog.Step(f, s, in, now0)
+	}
+	t.Fatalf("never reached %s", name)
+	return dialog.Reply{}, Message{}
+}
+
+func TestNavigationRowAndPaging(t *testing.T) {
+	r, lib := testRenderer(t)
+	f := lib.Latest("immigrati")
+	// Italian: [◀ Back | Skip ▶], Back first.
+	_, m := askAt(t, r, f, "it", "servizio")
+	nav := m.Keyboard[len(m.Keyboard)-1]
+	if len(nav) != 2 || nav[0].Text != "◀ Indietro" || nav[1].Text != "Salta ▶" {
+		t.Fatalf("it navigation row: %+v", nav)
+	}
+	// Arabic: the row mirrored, arrows pointing outward: Skip on the left
+	// pointing left, Back on the right pointing right.
+	_, m = askAt(t, r, f, "ar", "servizio")
+	nav = m.Keyboard[len(m.Keyboard)-1]
+	if len(nav) != 2 || !strings.HasSuffix(nav[0].Text, "◀") || !strings.HasPrefix(nav[1].Text, "▶") {
+		t.Fatalf("ar navigation row: %+v", nav)
+	}
+	// A list with "prefer not to answer" has no Skip; a long one is paged,
+	// the page key before the navigation row, question and keys on one
+	// phone screen (at most maxOptionRows rows of options).
+	ask, m := askAt(t, r, f, "it", "cittadinanza")
+	rows := m.Keyboard
+	nav, more := rows[len(rows)-1], rows[len(rows)-2]
+	if len(nav) != 1 || nav[0].Text != "◀ Indietro" {
+		t.Fatalf("navigation beside pnta: %+v", nav)
+	}
+	cb, err := DecodeCallback(more[0].Data)
+	if len(more) != 1 || err != nil || cb.Kind != CbPage || cb.Option != "1" || !strings.Contains(more[0].Text, "1/2") {
+		t.Fatalf("page key: %+v %+v", more, cb)
+	}
+	if len(rows)-2 > maxOptionRows {
+		t.Fatalf("%d rows of options on a page", len(rows)-2)
+	}
+	p2, err := r.AskPage("it", f, ask, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last []string
+	for _, row := range p2.Keyboard {
+		for _, k := range row {
+			last = append(last, k.Text)
+		}
+	}
+	if !slices.Contains(last, "Preferisco non rispondere") || !strings.Contains(strings.Join(last, "|"), "2/2") {
+		t.Fatalf("page 2: %v", last)
+	}
+	if r.PageOf("it", ask, "other") != 1 || r.PageOf("it", ask, "romania") != 0 {
+		t.Fatal("PageOf")
+	}
+	// "Prefer not to answer", the one way to decline, is on every page.
+	var first []string
+	for _, row := range m.Keyboard {
+		for _, k := range row {
+			first = append(first, k.Text)
+		}
+	}
+	if !slices.Contains(first, "Preferisco non rispondere") {
+		t.Fatalf("page 1 without the way to decline: %v", first)
+	}
+}
+
+func TestSectionsAndSummary(t *testing.T) {
+	r, lib := testRenderer(t)
+	f := lib.Latest("immigrati")
+	consent := f.Question("consenso").Index
+	if p := dialog.SectionOf(f, consent); p.N != 0 {
+		t.Errorf("progress on the consent screen: %+v", p)
+	}
+	first := dialog.SectionOf(f, f.Question("servizio").Index)
+	last := dialog.SectionOf(f, f.Question("commenti").Index)
+	if first.N != 1 || last.N != last.Of || first.Of != last.Of || first.Of < 5 {
+		t.Errorf("sections: first %+v last %+v", first, last)
+	}
+	_, m := askAt(t, r, f, "it", "servizio")
+	if !strings.Contains(m.Text, "Sezione 1 di") {
+		t.Errorf("no section line: %q", m.Text)
+	}
+	resp := &dialog.Response{Answers: map[string]string{"consenso": "yes", "eta": "25_34", "servizio": "anagrafe", "cittadinanza": "marocco", "commenti": "secret"}}
+	sum := r.Summary("it", f, resp)
+	for _, want := range []string{"<b>Le tue risposte</b>", "Da 25 a 34 anni", "Anagrafe (residenza) · Marocco"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	if strings.Contains(sum, "secret") || strings.Contains(sum, "Sì, accetto") {
+		t.Errorf("summary shows free text or consent:\n%s", sum)
 	}
 }

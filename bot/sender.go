@@ -49,7 +49,7 @@ func (nopObserver) Waited429(time.Duration)            {}
 type SenderOptions struct {
 	Global     Limiter    // default: 25/s in this process
 	ChatRate   rate.Limit // default 1/s
-	ChatBurst  int        // default 4
+	ChatBurst  int        // default 3: at most three new messages at once to a chat
 	MaxRetries int        // default 4
 	Logger     *slog.Logger
 	Observer   Observer
@@ -90,7 +90,7 @@ func NewSender(api *tg.Bot, o SenderOptions) *Sender {
 		s.chatRate = 1
 	}
 	if s.burst == 0 {
-		s.burst = 4
+		s.burst = 3
 	}
 	if s.retries == 0 {
 		s.retries = 4

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/needsbot/needsbot/dialog"
 )
@@ -26,6 +27,12 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 			return t.finish(ctx)
 		}
 		in = dialog.Input{Kind: dialog.InStart, Context: h.cfg.DefaultContext}
+	}
+	if in.Kind == dialog.InText {
+		// A typed option label or number counts as the tap.
+		if typed, ok := h.r.typedChoice(t.lang, t.form, t.state, in.Text, h.cfg.Now); ok {
+			in = typed
+		}
 	}
 	now := h.cfg.Now()
 	next, replies := dialog.Step(t.form, t.state, in, now)
@@ -61,8 +68,9 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 	if next.Lang != "" {
 		t.lang = next.Lang
 	}
+	prev := t.state
 	t.state = next
-	if err := t.send(ctx, replies); err != nil {
+	if err := t.send(ctx, replies, prev); err != nil {
 		return Outcome{}, err
 	}
 	return t.finish(ctx)
@@ -117,12 +125,30 @@ func abandonOf(s dialog.State) *Abandon {
 		Language: s.Lang, LastQuestion: s.Reached, Started: s.Started}
 }
 
-// send renders and sends the engine's replies: the tapped question's
-// message is settled by an edit, keyboards of multi-choice questions are
-// edited in place, new questions and notes are sent.
-func (t *turn) send(ctx context.Context, replies []dialog.Reply) error {
+// send renders and sends the engine's replies as one live question card.
+//
+// The card is a single message: a line with the answer just given ("✓ …"),
+// any notes and notices, and the current question with its keyboard. A tap
+// turns the tapped card into the next question with one edit (the callback
+// answer travels in the webhook response), so a tap costs one Bot API
+// request and only one keyboard is ever live. A typed re-ask (junk, an
+// error) edits the card in place when it is right above the typed message;
+// a typed answer leaves the old card as history (its keyboard removed) and
+// sends the next question below it. A card that showed a note (the welcome
+// and consent) is kept as history too. The interview's end turns the card
+// into the closing note and a compact summary of the answers.
+func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.State) error {
 	h, ev := t.h, t.ev
-	for _, r := range replies {
+	var (
+		lead     []string
+		answered *dialog.Reply
+		ask      *dialog.Reply
+		summary  string
+	)
+	lead = append(lead, t.lead...)
+	t.lead = nil
+	for i := range replies {
+		r := &replies[i]
 		switch r.Kind {
 		case dialog.ReplyNotice:
 			text := h.r.Plain(t.lang, r.Msg, r.Args)
@@ -130,52 +156,155 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply) error {
 				t.notice = text
 				continue
 			}
-			if err := t.sendMsg(ctx, Message{Text: h.r.Text(t.lang, r.Msg, r.Args)}, false); err != nil {
-				return err
-			}
+			lead = append(lead, "⚠️ "+h.r.Text(t.lang, r.Msg, r.Args))
 		case dialog.ReplyAnswered:
-			switch {
-			case ev.query != "" && ev.msgID != 0 && r.Pos == t.cbPos:
-				t.edits = append(t.edits, edit{msg: ev.msgID, m: h.r.Answered(t.lang, t.form, r)})
-			case ev.query == "" && t.loaded.LastMsg != 0:
-				t.edits = append(t.edits, edit{msg: t.loaded.LastMsg, m: h.r.Answered(t.lang, t.form, r)})
-			}
-		case dialog.ReplyKeyboard:
-			m, err := h.r.Ask(t.lang, t.form, r)
-			if err != nil {
-				return err
-			}
-			if ev.query != "" && ev.msgID != 0 && r.Pos == t.cbPos {
-				t.edits = append(t.edits, edit{msg: ev.msgID, m: m})
-				t.lastMsg = ev.msgID
-				continue
-			}
-			if err := t.sendMsg(ctx, m, true); err != nil {
-				return err
-			}
-		case dialog.ReplyAsk:
-			m, err := h.r.Ask(t.lang, t.form, r)
-			if err != nil {
-				return err
-			}
-			if err := t.sendMsg(ctx, m, true); err != nil {
-				return err
-			}
+			answered = r
+		case dialog.ReplyKeyboard, dialog.ReplyAsk:
+			ask = r
 		case dialog.ReplySay:
 			text := h.r.Text(t.lang, r.Msg, r.Args)
 			if r.Hint != "" {
 				text += "\n<i>" + h.r.Text(t.lang, r.Hint, nil) + "</i>"
 			}
-			if err := t.sendMsg(ctx, Message{Text: text}, false); err != nil {
-				return err
-			}
+			lead = append(lead, text)
+		case dialog.ReplyComplete:
+			summary = h.r.Summary(t.lang, t.form, r.Response)
 		case dialog.ReplyAskLanguage:
-			if err := t.sendMsg(ctx, h.languageMenu(ctx, t.lang, ev.langHint, t.state.Context), false); err != nil {
+			// The language menu is the card until a language is chosen.
+			if err := t.placeCard(ctx, prev, false, h.languageMenu(ctx, t.lang, ev.langHint, t.state.Context)); err != nil {
 				return err
 			}
 		}
 	}
+	var parts []string
+	if answered != nil && (ask == nil || ask.Pos > answered.Pos) {
+		if a := h.r.answerLine(t.lang, *answered); a != "" {
+			parts = append(parts, a)
+		}
+	}
+	parts = append(parts, lead...)
+	if summary != "" {
+		parts = append(parts, summary)
+	}
+	var m Message
+	if ask != nil {
+		page := 0
+		if cb, err := DecodeCallback(ev.data); err == nil && ev.query != "" && cb.Kind == CbToggle && ask.Kind == dialog.ReplyKeyboard {
+			// A tick on page 2 of a long list keeps page 2 on screen.
+			page = h.r.PageOf(t.lang, *ask, cb.Option)
+		}
+		q, err := h.r.AskPage(t.lang, t.form, *ask, page)
+		if err != nil {
+			return err
+		}
+		if ask.Kind == dialog.ReplyKeyboard && len(parts) == 0 && ev.query != "" && ev.msgID != 0 && ev.msgID == t.loaded.LastMsg {
+			// A tick or a year: only the keyboard changes, and the
+			// card keeps its "✓ previous answer" line.
+			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: q.Keyboard}, kbOnly: true})
+			t.lastMsg = ev.msgID
+			return t.flushEdits(ctx)
+		}
+		if t.loaded.Seen == SeenNone && ev.query != "" && ev.msgID != 0 && ev.msgID == t.loaded.LastMsg && len(parts) == 0 &&
+			ask.Error == "" && ask.Seq == prev.Seq && ask.Kind == dialog.ReplyAsk {
+			// The live card asked again as it is (a forged or garbled
+			// tap): the notice in the callback answer is all that changes.
+			return t.flushEdits(ctx)
+		}
+		parts = append(parts, q.Text)
+		m.Keyboard = q.Keyboard
+	}
+	if len(parts) == 0 {
+		return t.flushEdits(ctx)
+	}
+	m.Text = strings.Join(parts, "\n\n")
+	if len([]rune(m.Text)) > MaxText && summary != "" {
+		// The summary is a courtesy: never let it break the card.
+		m.Text = strings.Join(parts[:len(parts)-1], "\n\n")
+	}
+	if err := t.placeCard(ctx, prev, answered != nil && ev.query == "", m); err != nil {
+		return err
+	}
 	return t.flushEdits(ctx)
+}
+
+// placeCard shows m as the live card: by editing the tapped card or the
+// card right above a typed message, or as a new message below (removing
+// the keyboard of the card it replaces). typedAnswer is set when a typed
+// message answered the question: the old card then stays as history.
+func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer bool, m Message) error {
+	ev := t.ev
+	cur := t.loaded.LastMsg
+	live := cur != 0 && (prev.Phase == dialog.PhaseAsking || prev.Phase == dialog.PhaseLanguage)
+	// A card that showed a note with its question (the welcome and the
+	// consent) stays as history: computed only when it matters.
+	keep := func() bool {
+		return prev.Phase == dialog.PhaseAsking && t.form != nil && dialog.NoteBefore(t.form, prev, prev.Pos)
+	}
+	reuse := 0
+	switch {
+	case ev.query != "" && ev.msgID != 0 && live:
+		if ev.msgID != cur || !keep() {
+			reuse = ev.msgID
+		}
+	case ev.query == "" && live && !typedAnswer && t.adjacent(cur) && !keep():
+		reuse = cur
+	}
+	if live && cur != reuse {
+		t.strip(cur)
+	}
+	if ev.query != "" && ev.msgID != 0 && ev.msgID != reuse && ev.msgID != cur {
+		// A tap on an old card: its keyboard goes too.
+		t.strip(ev.msgID)
+	}
+	if reuse != 0 && reuse == cur && ev.query == "" && (ev.inMsg-cur)%2 == 1 {
+		// Typed re-asks edit the card in place; consecutive ones alternate
+		// the warning sign (by the typed message's distance from the card,
+		// new cards always showing ⚠️) so each edit shows, and Telegram
+		// does not refuse an edit that changes nothing.
+		m.Text = strings.ReplaceAll(m.Text, "⚠️ ", "❗ ")
+	}
+	if reuse != 0 {
+		t.dropEdits(reuse)
+		t.edits = append(t.edits, edit{msg: reuse, m: m})
+		if len(m.Keyboard) > 0 {
+			t.lastMsg = reuse
+		}
+		return nil
+	}
+	return t.sendMsg(ctx, m, len(m.Keyboard) > 0)
+}
+
+// adjacent reports whether the typed message came shortly after message
+// id (message ids of a private chat count both sides' messages, so the
+// distance says how many messages lie between).
+func (t *turn) adjacent(id int) bool {
+	return t.ev.inMsg != 0 && t.ev.inMsg > id && t.ev.inMsg-id <= maxCardDistance
+}
+
+// maxCardDistance is how far above a typed message the card may be and
+// still be edited rather than asked again below: the respondent's own
+// messages in between (junk, retries) keep it on screen.
+const maxCardDistance = 3
+
+// strip removes message id's keyboard, unless an edit of it is pending
+// (an edit without keyboard removes it already).
+func (t *turn) strip(id int) {
+	for _, e := range t.edits {
+		if e.msg == id {
+			return
+		}
+	}
+	t.edits = append(t.edits, edit{msg: id, kbOnly: true})
+}
+
+func (t *turn) dropEdits(id int) {
+	out := t.edits[:0]
+	for _, e := range t.edits {
+		if e.msg != id {
+			out = append(out, e)
+		}
+	}
+	t.edits = out
 }
 
 // sendMsg answers the callback and settles edited messages before the
@@ -213,7 +342,13 @@ func (t *turn) flushEdits(ctx context.Context) error {
 		if err := t.answerNow(ctx); err != nil {
 			return err
 		}
-		if err := ignoreTelegram(t.h.cfg.Sender.Edit(ctx, t.ev.chat, e.msg, e.m)); err != nil {
+		var err error
+		if e.kbOnly {
+			err = t.h.cfg.Sender.EditKeyboard(ctx, t.ev.chat, e.msg, e.m.Keyboard)
+		} else {
+			err = t.h.cfg.Sender.Edit(ctx, t.ev.chat, e.msg, e.m)
+		}
+		if err := ignoreTelegram(err); err != nil {
 			return err
 		}
 	}
@@ -255,4 +390,39 @@ func (t *turn) finish(ctx context.Context) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// note puts a message above the question card of this turn instead of
+// sending it on its own (junk and the like get one message, or an edit).
+// Without a question to show, it is sent as a message of its own.
+func (t *turn) note(id string, warn bool) {
+	text := t.h.r.Text(t.lang, id, nil)
+	if warn {
+		text = "⚠️ " + text
+	}
+	t.lead = append(t.lead, text)
+}
+
+// page shows another page of the current question's long list: the
+// card's keyboard alone changes (one edit), nothing is saved.
+func (t *turn) page(ctx context.Context, cb Callback) (Outcome, error) {
+	h, ev := t.h, t.ev
+	if t.state.Phase != dialog.PhaseAsking || cb.Pos != t.state.Pos || cb.Seq != t.state.Seq || ev.msgID == 0 || t.form == nil {
+		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	}
+	_, replies := dialog.Step(t.form, t.state, dialog.Input{Kind: dialog.InRepeat}, h.cfg.Now())
+	for _, r := range replies {
+		if r.Kind != dialog.ReplyAsk {
+			continue
+		}
+		n, _ := strconv.Atoi(cb.Option)
+		m, err := h.r.AskPage(t.lang, t.form, r, n)
+		if err != nil {
+			return Outcome{}, err
+		}
+		t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: m.Keyboard}, kbOnly: true})
+		t.lastMsg = ev.msgID
+	}
+	return t.finish(ctx)
 }

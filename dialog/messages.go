@@ -35,7 +35,7 @@ func EngineMessageIDs() []string {
 		MsgBadInteger, MsgBadDecimal, MsgBadRange, MsgBadDate, MsgRequired, MsgConstraint,
 		MsgTooLong, MsgMinSelected, MsgMaxSelected, MsgExclusive, MsgNotSkippable, MsgStale,
 		MsgAnswered, MsgYear, MsgMonth, MsgDoneAlready, MsgRestarted, MsgExpired,
-		MsgLangChanged, MsgNothingToBack,
+		MsgLangChanged, MsgNothingToBack, MsgNoneTicked, MsgNoneTickedPnta,
 	}
 	for m := 1; m <= 12; m++ {
 		ids = append(ids, MonthMsg(m))

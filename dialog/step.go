@@ -43,10 +43,18 @@ const (
 	MsgExpired       = "m.expired"
 	MsgLangChanged   = "m.language.changed"
 	MsgNothingToBack = "m.nothing_to_go_back"
+	MsgNoneTicked    = "m.invalid.none_ticked"
+	// MsgNoneTickedPnta is MsgNoneTicked for lists whose "prefer not to
+	// answer" choice (argument Choice) is the way to decline.
+	MsgNoneTickedPnta = "m.invalid.none_ticked_pnta"
 )
 
 // MonthMsg returns the message id of month m (1-12).
 func MonthMsg(m int) string { return "m.month." + strconv.Itoa(m) }
+
+// DoneEmpty is the option of the Done key shown after Done was tapped
+// with nothing ticked: tapped again, the question is left out.
+const DoneEmpty = "empty"
 
 // dateYears is how many years (this one and earlier) the date picker offers.
 const dateYears = 12
@@ -208,6 +216,24 @@ func (st *stepper) run(in Input) {
 	case InDone:
 		if q.Type != TypeSelectMultiple {
 			st.ask(q, MsgChoose, nil, true)
+			return
+		}
+		if s.Pending == "" && !q.Required && in.Option != DoneEmpty {
+			// Nothing ticked: ask once whether to skip rather than
+			// skipping silently (the Skip key, or the list's "prefer not
+			// to answer", declines; Done again leaves it out too).
+			if hasDecline(q) {
+				c, _ := q.List.Choice("pnta")
+				st.ask(q, MsgNoneTickedPnta, map[string]any{"Choice": c.Label}, false)
+			} else {
+				st.ask(q, MsgNoneTicked, nil, false)
+			}
+			r := &st.out[len(st.out)-1]
+			for i := range r.Buttons {
+				if r.Buttons[i].Kind == BtnDone {
+					r.Buttons[i].Option = DoneEmpty
+				}
+			}
 			return
 		}
 		st.accept(q, s.Pending)
@@ -459,30 +485,36 @@ func (st *stepper) back() {
 // answered tells the channel the question's message is settled.
 func (st *stepper) answered(q *Question, _ string) {
 	r := Reply{Kind: ReplyAnswered, Msg: q.Label, Args: st.labelArgs(q), Question: q.Name, Pos: q.Index, Seq: st.s.Seq}
-	v, ok := st.s.Answers[q.Name]
-	if ok {
-		switch q.Type {
-		case TypeSelectOne, TypeSelectMultiple:
-			for _, c := range strings.Fields(v) {
-				if ch, ok := q.List.Choice(c); ok {
-					r.AnswerMsgs = append(r.AnswerMsgs, ch.Label)
-				}
-			}
-		case TypeAcknowledge:
-			r.AnswerMsgs = []string{MsgOK}
-		case TypeDate:
-			y, m, _ := strings.Cut(v, "-")
-			if mi, err := strconv.Atoi(m); err == nil && mi >= 1 && mi <= 12 {
-				r.AnswerMsgs = []string{MonthMsg(mi)}
-			}
-			r.Answer = y
-		case TypeText:
-			// The respondent's own message shows the answer already.
-		default:
-			r.Answer = v
-		}
+	if v, ok := st.s.Answers[q.Name]; ok {
+		r.AnswerMsgs, r.Answer = AnswerDisplay(q, v)
 	}
 	st.out = append(st.out, r)
+}
+
+// AnswerDisplay returns how answer v of q is shown: message ids of choice
+// labels (or month names), and a literal (a number, a year). Text answers
+// show nothing: the respondent's own message shows them.
+func AnswerDisplay(q *Question, v string) (msgs []string, lit string) {
+	switch q.Type {
+	case TypeSelectOne, TypeSelectMultiple:
+		for _, c := range strings.Fields(v) {
+			if ch, ok := q.List.Choice(c); ok {
+				msgs = append(msgs, ch.Label)
+			}
+		}
+	case TypeAcknowledge:
+		msgs = []string{MsgOK}
+	case TypeDate:
+		y, m, _ := strings.Cut(v, "-")
+		if mi, err := strconv.Atoi(m); err == nil && mi >= 1 && mi <= 12 {
+			msgs = []string{MonthMsg(mi)}
+		}
+		lit = y
+	case TypeText:
+	default:
+		lit = v
+	}
+	return msgs, lit
 }
 
 // ask emits the question; errMsg, when set, explains why it is asked again.
@@ -525,21 +557,65 @@ func (st *stepper) labelArgs(q *Question) map[string]any {
 	return map[string]any{"Choice": c.Label}
 }
 
+// progress is the question's section: the top-level group it belongs to,
+// counted among the form's top-level groups that hold a shown question. The
+// count never depends on answers, so the denominator never moves; a
+// question outside any group (consent, screening) shows no progress.
 func (st *stepper) progress(pos int) Progress {
-	if st.rel == nil {
-		st.refresh()
-	}
+	return SectionOf(st.f, pos)
+}
+
+// SectionOf returns the section ("N of Of") of the question at pos: its
+// top-level group's rank among the top-level groups that contain a shown
+// question. It is zero for a question outside any group.
+func SectionOf(f *Form, pos int) Progress {
 	var p Progress
-	for i, q := range st.f.Questions {
-		if !st.rel[i] || !q.Type.Shown() || q.Type == TypeNote {
+	var last *Group
+	for i, q := range f.Questions {
+		if !q.Type.Shown() || q.Type == TypeNote || len(q.Groups) == 0 {
 			continue
 		}
-		p.Of++
-		if i <= pos {
-			p.N++
+		if g := q.Groups[0]; g != last {
+			last = g
+			p.Of++
+		}
+		if i == pos {
+			p.N = p.Of
 		}
 	}
+	if pos < 0 || pos >= len(f.Questions) || len(f.Questions[pos].Groups) == 0 {
+		return Progress{}
+	}
 	return p
+}
+
+// NoteBefore reports whether a note was shown right before the question at
+// pos under state s's answers (the note and the question then share one
+// message, which the channel keeps as history).
+func NoteBefore(f *Form, s State, pos int) bool {
+	if pos <= 0 || pos >= len(f.Questions) {
+		return false
+	}
+	st := stepper{f: f, s: s.clone(), now: time.Unix(s.Updated, 0)}
+	st.refresh()
+	for i := pos - 1; i >= 0; i-- {
+		q := f.Questions[i]
+		if !q.Type.Shown() || !st.rel[i] {
+			continue
+		}
+		return q.Type == TypeNote
+	}
+	return false
+}
+
+// hasDecline reports whether q's list offers "prefer not to answer": then
+// that choice is the one way to decline and no Skip key is shown.
+func hasDecline(q *Question) bool {
+	if q.List == nil {
+		return false
+	}
+	_, ok := q.List.Choice("pnta")
+	return ok
 }
 
 // choices returns q's choices that pass its choice_filter.
@@ -597,7 +673,7 @@ func (st *stepper) buttons(q *Question) []Button {
 	if len(s.Back) > 0 {
 		bs = append(bs, Button{Kind: BtnBack, Label: MsgBack})
 	}
-	if !q.Required && q.Type != TypeAcknowledge && q.Type != TypeSelectMultiple {
+	if !q.Required && q.Type != TypeAcknowledge && !hasDecline(q) {
 		bs = append(bs, Button{Kind: BtnSkip, Label: MsgSkip})
 	}
 	return bs

@@ -60,7 +60,17 @@ func (x *session) tap(opt string) []Reply {
 }
 
 func (x *session) done() []Reply {
-	return x.do(Input{Kind: InDone, Button: true, Pos: x.pos, Seq: x.seq})
+	in := Input{Kind: InDone, Button: true, Pos: x.pos, Seq: x.seq}
+	for _, b := range x.buttons {
+		if b.Kind == BtnDone {
+			in.Option = b.Option
+		}
+	}
+	return x.do(in)
+}
+
+func (x *session) skip() []Reply {
+	return x.do(Input{Kind: InSkip, Button: true, Pos: x.pos, Seq: x.seq})
 }
 
 func (x *session) text(s string) []Reply { return x.do(Input{Kind: InText, Text: s}) }
@@ -213,7 +223,27 @@ func TestMultiSelect(t *testing.T) {
 		t.Fatalf("pending after work %q", x.s.Pending)
 	}
 	x.tap("work") // untick
-	x.done()      // optional: empty is fine
+	// Done with nothing ticked asks whether to skip, naming the list's own
+	// way to decline, instead of skipping silently.
+	if r := find(x.done(), ReplyAsk); r == nil || r.Error != MsgNoneTickedPnta || r.ErrorArgs["Choice"] != "c.tipi.needs.pnta" {
+		t.Fatalf("done with nothing ticked: %+v", x.last)
+	}
+	x.wantAt("needs")
+	for _, b := range x.buttons {
+		if b.Kind == BtnSkip {
+			t.Error("a Skip key beside the list's own \"prefer not to answer\"")
+		}
+	}
+	// Asked once: Done again (its key now says so in its data) leaves the
+	// question out.
+	x.done()
+	x.wantAt("kids")
+	if _, ok := x.s.Answers["needs"]; ok {
+		t.Error("empty multi-select stored")
+	}
+	x.do(Input{Kind: InBack})
+	x.wantAt("needs")
+	x.skip() // the /skip command leaves it out too
 	x.wantAt("kids")
 	if _, ok := x.s.Answers["needs"]; ok {
 		t.Error("empty multi-select stored")
@@ -232,7 +262,7 @@ func TestStaleAndForgedButtons(t *testing.T) {
 	x.text("30")
 	x.text("1.7")
 	oldPos, oldSeq := x.pos, x.seq
-	x.done()
+	x.skip()
 	x.wantAt("kids")
 	// A tap on the previous question's keyboard.
 	out := x.do(Input{Kind: InToggle, Option: "work", Button: true, Pos: oldPos, Seq: oldSeq})
@@ -259,7 +289,7 @@ func TestBackDropsIrrelevantAnswers(t *testing.T) {
 	x := toAge(t)
 	x.text("30")
 	x.text("1.7")
-	x.done()
+	x.skip()
 	x.tap("yes")
 	x.wantAt("school_ok")
 	p := find(x.last, ReplyAsk).Progress
@@ -281,8 +311,8 @@ func TestBackDropsIrrelevantAnswers(t *testing.T) {
 		t.Error("answer of a question that became irrelevant was kept")
 	}
 	q := find(x.last, ReplyAsk).Progress
-	if q.Of != p.Of-1 {
-		t.Errorf("progress total %d, want %d (school section gone)", q.Of, p.Of-1)
+	if q.Of != p.Of {
+		t.Errorf("progress total moved from %d to %d: sections never depend on answers", p.Of, q.Of)
 	}
 }
 
@@ -290,7 +320,7 @@ func TestRangeDateTextAck(t *testing.T) {
 	x := toAge(t)
 	x.text("30")
 	x.text("1.7")
-	x.done()
+	x.skip()
 	x.tap("no")
 	x.wantAt("score")
 	if out := x.text("9"); find(out, ReplyAsk).Error != MsgBadRange {

@@ -2,10 +2,12 @@ package staff
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -79,7 +81,7 @@ func TestCommandsByRole(t *testing.T) {
 		allowed []string
 		want    string // in the reply of those allowed
 	}{
-		{"/invite", staffAll, "Which questionnaire?"},
+		{"/invite", staffAll, "send /invite followed by the label"},
 		{"/invite Via Roma desk", staffAll, "Label: Via Roma desk"},
 		{"/invites", staffAll, "Invites"},
 		{"/staff", managers, "Staff"},
@@ -272,7 +274,7 @@ func TestRevokeByButtons(t *testing.T) {
 		t.Fatalf("/staff of the Roma manager:\n%s", listing.Text)
 	}
 	mgr.tap(revokeLabel(t, listing, "Olga"))
-	if last := mgr.u.Chat().LastFromBot(); !strings.Contains(last.Text, "Revoke Olga") {
+	if last := mgr.u.Chat().LastFromBot(); !strings.Contains(last.Text, "Revoke Olga") || !strings.Contains(last.Text, "the invites they made stop working") {
 		t.Fatalf("confirmation: %q", last.Text)
 	}
 	mgr.tap("Yes, revoke")
@@ -287,13 +289,17 @@ func TestRevokeByButtons(t *testing.T) {
 	if ans := mgr.tapData(do(optRevokeStaff, m[operator].ID)); !strings.Contains(ans, "Already done") {
 		t.Fatalf("second confirmation: %q", ans)
 	}
-	// The revoked operator now gets what anyone gets; their invite lives on.
+	// The revoked operator now gets what anyone gets, and their invite
+	// stops working: an invite is worth what its maker may still do.
 	unknown := c.people[none].send("/nosuchcommand").Text
 	if got := c.people[operator].send("/invites").Text; got != unknown {
 		t.Fatalf("revoked operator's /invites: %q", got)
 	}
-	if _, err := r.h.Resolve(context.Background(), c.invRoma.Token, "someone"); err != nil {
-		t.Fatalf("the revoked operator's invite stopped working: %v", err)
+	if _, err := r.h.Resolve(context.Background(), c.invRoma.Token, "someone"); !errors.Is(err, bot.ErrInviteRevoked) {
+		t.Fatalf("the revoked operator's invite: %v, want ErrInviteRevoked", err)
+	}
+	if got := mgr.send("/invites").Text; !strings.Contains(got, "revoked") {
+		t.Fatalf("the manager's /invites does not show the revoked operator's invite as revoked:\n%s", got)
 	}
 
 	// The admin revokes the Milano invite from /invites.
@@ -310,13 +316,13 @@ func TestRevokeByButtons(t *testing.T) {
 }
 
 // revokeLabel finds the ✖ button of the listed item whose line mentions
-// who ("3. Olga – operator, Roma" → "✖ 3").
+// who ("3. Olga – operator, Roma" → "✖ Revoke #3").
 func revokeLabel(t *testing.T, m telegramtest.Message, who string) string {
 	t.Helper()
 	for _, line := range strings.Split(m.Text, "\n") {
 		n, rest, ok := strings.Cut(line, ". ")
 		if ok && strings.Contains(rest, who) {
-			label := "✖ " + n
+			label := "✖ Revoke #" + n
 			if _, ok := m.Button(label); ok {
 				return label
 			}

@@ -69,14 +69,14 @@ func TestInviteFlow(t *testing.T) {
 
 	op.send("/invite Via Roma desk")
 	op.tap("Immigrants (service users)")
-	if q := op.u.Chat().LastFromBot(); !strings.Contains(q.Text, "How long") {
+	if q := op.u.Chat().LastFromBot(); !strings.Contains(q.Text, "What is it for?") {
 		t.Fatalf("the bound service was not preselected:\n%s", q.Text)
 	}
+	op.tap("🪧 Poster for the desk (many people)")
 	op.tap("30 days")
-	op.tap("50 people")
 	msgs := op.u.Messages()
 	summary, photo := msgs[len(msgs)-2], msgs[len(msgs)-1]
-	for _, want := range []string{"Invite created", "Immigrants (service users)", "Roma – Anagrafe", "at most 50 people", "Valid until"} {
+	for _, want := range []string{"Invite created", "Kind: 🪧 Poster for the desk", "Immigrants (service users)", "Roma – Anagrafe", "Uses: unlimited", "Valid until"} {
 		if !strings.Contains(summary.Text, want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary.Text)
 		}
@@ -97,16 +97,16 @@ func TestInviteFlow(t *testing.T) {
 	var form, label string
 	var svc, opID, maxUses int64
 	var exp time.Time
-	if err := r.pool.QueryRow(context.Background(), `SELECT form, label, service_id, operator_id, max_uses, expires_at FROM invites WHERE token = $1`, token).
+	if err := r.pool.QueryRow(context.Background(), `SELECT form, label, service_id, operator_id, coalesce(max_uses, 0), expires_at FROM invites WHERE token_hash = $1`, pgstore.HashToken(token)).
 		Scan(&form, &label, &svc, &opID, &maxUses, &exp); err != nil {
 		t.Fatal(err)
 	}
-	if form != "immigrati" || label != "Via Roma desk" || svc != r.romaAnagrafe || maxUses != 50 ||
+	if form != "immigrati" || label != "Via Roma desk" || svc != r.romaAnagrafe || maxUses != 0 ||
 		exp.Sub(r.clock()) < 29*24*time.Hour || exp.Sub(r.clock()) > 31*24*time.Hour {
 		t.Fatalf("stored invite: %s %q svc=%d max=%d exp=%v", form, label, svc, maxUses, exp)
 	}
 	// The same menu tapped again (a double tap) makes nothing more.
-	data, _ := bot.Callback{Kind: bot.CbStaff, Option: inviteDraft{Form: 1, Muni: r.roma, Svc: r.romaAnagrafe, Valid: 30, Uses: 50, Label: "Via Roma desk"}.encode()}.Encode()
+	data, _ := bot.Callback{Kind: bot.CbStaff, Option: inviteDraft{Form: 1, Muni: r.roma, Svc: r.romaAnagrafe, Valid: 30, Uses: usesPoster, Label: "Via Roma desk"}.encode()}.Encode()
 	if err := op.u.TapData(summary.ID, data); err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +129,13 @@ func TestInviteFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var invID int64
+	if err := r.pool.QueryRow(context.Background(), `SELECT id FROM invites`).Scan(&invID); err != nil {
+		t.Fatal(err)
+	}
+	// The context names the invite by its id, never by its token.
 	want := map[string]string{bot.CtxMunicipality: id10(r.roma), bot.CtxService: id10(r.romaAnagrafe),
-		bot.CtxOperator: id10(opID), bot.CtxInvite: token, "invite_servizio": "anagrafe"}
+		bot.CtxOperator: id10(opID), bot.CtxInvite: id10(invID), "invite_servizio": "anagrafe"}
 	if inv.Form != "immigrati" || len(inv.Context) != len(want) {
 		t.Fatalf("resolved %+v", inv)
 	}
@@ -144,7 +149,7 @@ func TestInviteFlow(t *testing.T) {
 		t.Fatalf("/invites:\n%s", got)
 	}
 	// The poster again, from /invites.
-	op.tap("🖨 1")
+	op.tap("🖨 Poster #1")
 	if last := op.u.Chat().Last(); last.Kind != "photo" || decodeQR(t, last.File.Data) != DeepLink(r.tg.BotUsername(), token) {
 		t.Fatal("poster not sent again")
 	}
@@ -221,7 +226,7 @@ func TestResolveErrorsAndLimit(t *testing.T) {
 	mk("expiredexpiredexpire", r.clock().Add(-time.Minute), 0)
 	mk("onceonceonceonceonce", time.Time{}, 1)
 	mk("revokedrevokedrevoke", time.Time{}, 0)
-	if _, err := r.pool.Exec(ctx, "UPDATE invites SET revoked_at = now() WHERE token = 'revokedrevokedrevoke'"); err != nil {
+	if _, err := r.pool.Exec(ctx, "UPDATE invites SET revoked_at = now() WHERE token_hash = $1", pgstore.HashToken("revokedrevokedrevoke")); err != nil {
 		t.Fatal(err)
 	}
 	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context["invite_servizio"] != "" || inv.Context[bot.CtxService] != "" {

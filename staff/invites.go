@@ -13,13 +13,27 @@ import (
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
-// inviteValidity are the validities the invite menu offers, in days (0:
-// no expiry).
-func inviteValidity() []int { return []int{7, 30, 90, 0} }
+// Invites come in two kinds, chosen by purpose (the uses they allow): a
+// poster for a desk, which many people scan, and a personal link for one
+// person. The poster comes first and is the default: a single-use QR code
+// printed on a wall serves the first person only.
+const (
+	usesPoster   = 0 // unlimited
+	usesPersonal = 1
+)
 
-// inviteUses are the sizes the invite menu offers, in people (0:
-// unlimited).
-func inviteUses() []int { return []int{1, 50, 0} }
+// inviteUses are the kinds the invite menu offers, as max uses, in order.
+func inviteUses() []int { return []int{usesPoster, usesPersonal} }
+
+// inviteValidity are the validities the invite menu offers for a kind, in
+// days (0: no expiry), the default first: a poster stays on the wall for
+// months, a personal link is used within days.
+func inviteValidity(uses int) []int {
+	if uses == usesPersonal {
+		return []int{7, 30}
+	}
+	return []int{90, 30, 0}
+}
 
 // inviteStart opens the invite menu; args is the optional label.
 func (h *Handler) inviteStart(ctx context.Context, r *bot.Request, w who, args string) error {
@@ -47,11 +61,11 @@ func (h *Handler) checkInvite(ctx context.Context, w who, d inviteDraft) (bool, 
 	if w.m.ServiceID != 0 && d.Svc != w.m.ServiceID {
 		return false, nil
 	}
-	if d.Valid != -1 && !slices.Contains(inviteValidity(), d.Valid) || d.Uses != -1 && !slices.Contains(inviteUses(), d.Uses) {
+	if d.Uses != -1 && !slices.Contains(inviteUses(), d.Uses) || d.Valid != -1 && !slices.Contains(inviteValidity(d.Uses), d.Valid) {
 		return false, nil
 	}
-	// In order: form, municipality, service, validity, uses.
-	if d.Svc != -1 && d.Muni == 0 || d.Valid != -1 && (d.Form == 0 || d.Svc == -1) || d.Uses != -1 && d.Valid == -1 {
+	// In order: (label,) form, municipality, service, kind, validity.
+	if d.Svc != -1 && d.Muni == 0 || d.Uses != -1 && (d.Form == 0 || d.Svc == -1) || d.Valid != -1 && d.Uses == -1 {
 		return false, nil
 	}
 	if d.Muni != 0 && w.m.Role == RoleAdmin {
@@ -99,6 +113,13 @@ func (h *Handler) inviteStep(ctx context.Context, r *bot.Request, w who, d invit
 		h.answer(ctx, r, queryID, "")
 	}
 	switch {
+	case d.Label == "" && !d.Asked:
+		// A label is typed with the command (staff texts reach the bot
+		// only as commands): say how, or go on without one.
+		skip := d
+		skip.Asked = true
+		show(msgInviteAskLabel, []bot.Key{h.key(h.plain(r, btnNoLabel, nil), skip.encode())}, nil)
+		return nil
 	case d.Form == 0:
 		var keys []bot.Key
 		for i, f := range h.cfg.Forms {
@@ -142,9 +163,25 @@ func (h *Handler) inviteStep(ctx context.Context, r *bot.Request, w who, d invit
 		}
 		show(msgInviteService, keys, []bot.Key{h.key(h.plain(r, btnNoService, nil), none.encode())})
 		return nil
+	case d.Uses == -1:
+		var keys []bot.Key
+		for _, u := range inviteUses() {
+			nd := d
+			nd.Uses = u
+			keys = append(keys, h.key(h.kindButton(r, u), nd.encode()))
+		}
+		// One kind per row: the labels are long and say the purpose.
+		rows := make([][]bot.Key, 0, len(keys)+1)
+		for _, k := range keys {
+			rows = append(rows, []bot.Key{k})
+		}
+		rows = append(rows, []bot.Key{h.cancelKey(r)})
+		h.edit(ctx, r, msgID, bot.Message{Text: head + "\n\n" + h.text(r, msgInviteKind, nil), Keyboard: rows})
+		h.answer(ctx, r, queryID, "")
+		return nil
 	case d.Valid == -1:
 		var keys []bot.Key
-		for _, v := range inviteValidity() {
+		for _, v := range inviteValidity(d.Uses) {
 			nd := d
 			nd.Valid = v
 			label := h.plain(r, btnNoExpiry, nil)
@@ -155,21 +192,30 @@ func (h *Handler) inviteStep(ctx context.Context, r *bot.Request, w who, d invit
 		}
 		show(msgInviteValid, keys, nil)
 		return nil
-	case d.Uses == -1:
-		var keys []bot.Key
-		for _, u := range inviteUses() {
-			nd := d
-			nd.Uses = u
-			label := h.plain(r, btnUnlimited, nil)
-			if u > 0 {
-				label = h.plain(r, btnPeople, map[string]any{"Count": u})
-			}
-			keys = append(keys, h.key(label, nd.encode()))
-		}
-		show(msgInviteUses, keys, nil)
-		return nil
 	}
 	return h.createInvite(ctx, r, w, d, msgID, queryID)
+}
+
+// kindButton names an invite kind by its purpose.
+func (h *Handler) kindButton(r *bot.Request, uses int) string {
+	if uses == usesPersonal {
+		return h.plain(r, btnKindPersonal, nil)
+	}
+	return h.plain(r, btnKindPoster, nil)
+}
+
+// inviteName is how an invite is named to staff: its label, or its kind
+// and creation time when it has none (not its id: /invites numbers its
+// rows, and two numbers would confuse).
+func (h *Handler) inviteName(r *bot.Request, inv pgstore.Invite) string {
+	if inv.Label != "" {
+		return inv.Label
+	}
+	args := map[string]any{"Created": h.date(inv.CreatedAt)}
+	if inv.MaxUses == usesPersonal {
+		return h.plain(r, msgNamePersonal, args)
+	}
+	return h.plain(r, msgNamePoster, args)
 }
 
 func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inviteDraft, msgID int, queryID string) error {
@@ -178,27 +224,39 @@ func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inv
 		return nil
 	}
 	h.answer(ctx, r, queryID, "")
-	token, err := newInviteToken(h.rand)
-	if err != nil {
-		return h.fail(ctx, r, err)
+	var id int64
+	var token string
+	for ok := false; !ok; {
+		var err error
+		if id, err = h.cfg.DB.NewInviteID(ctx); err != nil {
+			return h.fail(ctx, r, err)
+		}
+		token, ok = inviteToken(h.cfg.TokenKey, id)
 	}
-	inv := pgstore.Invite{Token: token, Form: h.cfg.Forms[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc,
+	inv := pgstore.Invite{ID: id, Token: token, Form: h.cfg.Forms[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc,
 		OperatorID: w.m.ID, Label: d.Label, MaxUses: d.Uses}
 	if d.Valid > 0 {
 		inv.ExpiresAt = h.cfg.Now().Add(time.Duration(d.Valid) * 24 * time.Hour)
 	}
-	if inv, err = h.cfg.DB.CreateInvite(ctx, inv); err != nil {
+	inv, err := h.cfg.DB.CreateInvite(ctx, inv)
+	if err != nil {
 		return h.fail(ctx, r, err)
 	}
 	h.log.Info("invite created", "staff_id", w.m.ID, "invite_id", inv.ID, "form", inv.Form)
-	h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgInviteCreated, nil) + "\n\n" + h.summary(r, inv) + "\n\n" +
-		h.text(r, msgInviteLink, map[string]any{"Link": h.deepLink(inv.Token)})})
+	text := h.text(r, msgInviteCreated, nil) + "\n\n" + h.summary(r, inv) + "\n\n"
+	if inv.MaxUses == usesPersonal {
+		// A personal link is sent or shown to one person, not printed.
+		h.edit(ctx, r, msgID, bot.Message{Text: text + h.text(r, msgInvitePersonal, map[string]any{"Link": h.deepLink(inv.Token)})})
+		return nil
+	}
+	h.edit(ctx, r, msgID, bot.Message{Text: text + h.text(r, msgInviteLink, map[string]any{"Link": h.deepLink(inv.Token)})})
 	return h.sendPoster(ctx, r, inv)
 }
 
 // summary describes an invite in a few lines.
 func (h *Handler) summary(r *bot.Request, inv pgstore.Invite) string {
 	lines := []string{
+		h.text(r, msgSumKind, map[string]any{"Kind": h.kindButton(r, inv.MaxUses)}),
 		h.text(r, msgSumForm, map[string]any{"Form": h.formName(r, inv.Form)}),
 		h.text(r, msgSumWhere, map[string]any{"Scope": h.scope(r, inv.MunicipalityName, inv.ServiceName)}),
 	}
@@ -225,11 +283,7 @@ func (h *Handler) sendPoster(ctx context.Context, r *bot.Request, inv pgstore.In
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}
-	label := inv.Label
-	if label == "" {
-		label = h.plain(r, msgInvNoLabel, nil)
-	}
-	caption := h.text(r, msgInviteCaption, map[string]any{"Label": label,
+	caption := h.text(r, msgInviteCaption, map[string]any{"Label": h.inviteName(r, inv),
 		"Scope": h.scope(r, inv.MunicipalityName, inv.ServiceName), "Link": p.Link})
 	if err := r.Sender.SendPhoto(ctx, r.Chat, fmt.Sprintf("invito-%d.png", inv.ID), png, caption); err != nil {
 		h.log.Warn("staff: send poster failed", "err", err)
@@ -277,26 +331,18 @@ func (h *Handler) listInvites(ctx context.Context, r *bot.Request, w who) error 
 		return nil
 	}
 	var rows [][]bot.Key
-	var row []bot.Key
 	for i, inv := range invs {
-		label := inv.Label
-		if label == "" {
-			label = h.plain(r, msgInvNoLabel, nil)
-		}
-		text += "\n\n" + h.text(r, msgInvitesItem, map[string]any{"N": i + 1, "Label": label, "Form": h.formName(r, inv.Form),
+		text += "\n\n" + h.text(r, msgInvitesItem, map[string]any{"N": i + 1, "Label": h.inviteName(r, inv), "Form": h.formName(r, inv.Form),
 			"Scope": h.scope(r, inv.MunicipalityName, inv.ServiceName), "Status": h.status(r, inv),
 			"Started": inv.Uses, "Completed": inv.Completed, "Created": h.date(inv.CreatedAt)})
 		if inv.Status(h.cfg.Now()) == "revoked" {
 			continue
 		}
-		row = append(row, h.key(h.plain(r, btnPosterN, map[string]any{"N": i + 1}), idAction{Kind: optPoster, ID: inv.ID}.encode()),
-			h.key(h.plain(r, btnRevokeN, map[string]any{"N": i + 1}), idAction{Kind: optRevokeInvite, ID: inv.ID}.encode()))
-		if len(row) == 4 {
-			rows, row = append(rows, row), nil
-		}
-	}
-	if len(row) > 0 {
-		rows = append(rows, row)
+		// One invite per row, each button saying what it does.
+		rows = append(rows, []bot.Key{
+			h.key(h.plain(r, btnPosterN, map[string]any{"N": i + 1}), idAction{Kind: optPoster, ID: inv.ID}.encode()),
+			h.key(h.plain(r, btnRevokeN, map[string]any{"N": i + 1}), idAction{Kind: optRevokeInvite, ID: inv.ID}.encode()),
+		})
 	}
 	if total > len(invs) {
 		text += "\n\n" + h.text(r, msgMore, map[string]any{"Shown": len(invs), "Total": total})
@@ -316,8 +362,40 @@ func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idA
 	if err != nil {
 		return false, err
 	}
+	if inv.MaxUses == usesPersonal && !a.Confirm {
+		// A personal link printed as a poster serves the first person
+		// who scans it: say so, and offer a poster for many people.
+		h.answer(ctx, r, queryID, "")
+		keys := [][]bot.Key{{h.key(h.plain(r, btnPosterInstead, nil), h.posterDraft(inv).encode())},
+			{h.key(h.plain(r, btnPrintAnyway, nil), idAction{Kind: optPoster, Confirm: true, ID: inv.ID}.encode())},
+			{h.cancelKey(r)}}
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgPosterPersonal, map[string]any{"Label": h.inviteName(r, inv)}), Keyboard: keys})
+		return true, nil
+	}
+	token, _ := inviteToken(h.cfg.TokenKey, inv.ID)
+	if !inv.TokenMatches(token) {
+		// Made before tokens were derived (or under another key, or by
+		// `try`): only its hash is known, so its link cannot be printed
+		// again; a new poster like it can be made.
+		h.answer(ctx, r, queryID, "")
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgInvNoReprint, map[string]any{"Label": h.inviteName(r, inv)}),
+			Keyboard: [][]bot.Key{{h.key(h.plain(r, btnPosterInstead, nil), h.posterDraft(inv).encode())}, {h.cancelKey(r)}}})
+		return true, nil
+	}
+	inv.Token = token
 	h.answer(ctx, r, queryID, "")
 	return true, h.sendPoster(ctx, r, inv)
+}
+
+// posterDraft is the invite menu for a poster like inv (same
+// questionnaire, place and label), at its validity question.
+func (h *Handler) posterDraft(inv pgstore.Invite) inviteDraft {
+	d := newInviteDraft(inv.Label)
+	d.Asked = true
+	if i := slices.Index(h.cfg.Forms, inv.Form); i >= 0 {
+		d.Form, d.Muni, d.Svc, d.Uses = i+1, inv.MunicipalityID, inv.ServiceID, usesPoster
+	}
+	return d
 }
 
 func (h *Handler) revokeInvite(ctx context.Context, r *bot.Request, w who, a idAction, msgID int, queryID string) (bool, error) {
@@ -329,11 +407,7 @@ func (h *Handler) revokeInvite(ctx context.Context, r *bot.Request, w who, a idA
 	if err != nil {
 		return false, err
 	}
-	label := inv.Label
-	if label == "" {
-		label = h.plain(r, msgInvNoLabel, nil)
-	}
-	args := map[string]any{"Label": label, "Scope": h.scope(r, inv.MunicipalityName, inv.ServiceName)}
+	args := map[string]any{"Label": h.inviteName(r, inv), "Scope": h.scope(r, inv.MunicipalityName, inv.ServiceName)}
 	if inv.Revoked {
 		h.answer(ctx, r, queryID, h.plain(r, msgGone, nil))
 		return true, nil
@@ -366,18 +440,34 @@ var tokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Resolve implements bot.Invites: a valid token counts one use (atomically,
 // within max_uses) and binds the interview to the invite's questionnaire,
-// municipality, service and operator. Bad tokens are counted per user
-// (the pseudonym) and, past the limit, answered with ErrInviteLimited.
+// municipality, service and operator; the start context names the invite
+// by its id (bot.CtxInvite), never by its token. Bad tokens are counted per
+// user (the pseudonym); a user over the limit is refused with
+// ErrInviteLimited before any lookup, so that even a right guess fails.
 func (h *Handler) Resolve(ctx context.Context, token, user string) (bot.Invite, error) {
+	if limited, err := h.cfg.Limiter.Limited(ctx, badTokenKey(user), h.cfg.BadTokens, h.cfg.BadTokenPeriod); err != nil {
+		// Fail open for respondents: their interview needs Redis anyway,
+		// and 120-bit tokens cannot be guessed in a Redis outage.
+		h.log.Warn("staff: bad-token limiter unavailable", "err", err)
+	} else if limited {
+		h.log.Info("invite refused", "reason", bot.ErrInviteLimited.Error())
+		return bot.Invite{}, bot.ErrInviteLimited
+	}
 	var inv pgstore.Invite
 	err := pgstore.ErrNotFound
 	if tokenRe.MatchString(token) && !IsStaffToken(token) {
 		inv, err = h.cfg.DB.UseInvite(ctx, token, h.cfg.Now())
 	}
+	return h.resolved(ctx, inv, err, user)
+}
+
+// resolved turns UseInvite's outcome into bot.Invites' answer, counting a
+// refusal against user.
+func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, user string) (bot.Invite, error) {
 	var refused error
 	switch {
 	case err == nil:
-		c := map[string]string{bot.CtxMunicipality: itoa(inv.MunicipalityID), bot.CtxInvite: inv.Token}
+		c := map[string]string{bot.CtxMunicipality: itoa(inv.MunicipalityID), bot.CtxInvite: itoa(inv.ID)}
 		if inv.ServiceID != 0 {
 			c[bot.CtxService] = itoa(inv.ServiceID)
 			c["invite_servizio"] = inv.ServiceCode

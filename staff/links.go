@@ -245,6 +245,18 @@ func (h *Handler) Start(ctx context.Context, r *bot.Request, payload string) (bo
 	if !IsStaffToken(payload) {
 		return false, nil
 	}
+	// The limit is checked before the lookup, and fails closed: a staff
+	// link makes its opener staff, so no lookup happens for a limited
+	// user, nor while the limiter cannot say.
+	limited, err := h.cfg.Limiter.Limited(ctx, badTokenKey(h.cfg.Pseudonym(r.User)), h.cfg.BadTokens, h.cfg.BadTokenPeriod)
+	if err != nil {
+		return true, h.fail(ctx, r, fmt.Errorf("staff: bad-token limiter unavailable, staff link refused: %w", err))
+	}
+	if limited {
+		h.log.Info("staff link refused", "reason", bot.MsgInviteLimited)
+		h.send(ctx, r, bot.Message{Text: h.text(r, bot.MsgInviteLimited, nil)})
+		return true, nil
+	}
 	c, err := h.cfg.DB.ClaimStaffLink(ctx, payload, r.User, r.Name, h.cfg.Now())
 	var bad string
 	switch {
@@ -314,10 +326,14 @@ func (h *Handler) enrolled(ctx context.Context, r *bot.Request, c pgstore.Claim)
 	}
 }
 
+// badTokenKey is the limiter key of a user's bad tokens (a pseudonym,
+// never a raw id).
+func badTokenKey(pseudonym string) string { return "badtoken:" + pseudonym }
+
 // badToken counts a bad staff or invite token for a user and reports
 // whether they are over the limit.
 func (h *Handler) badToken(ctx context.Context, pseudonym string) (bool, error) {
-	ok, err := h.cfg.Limiter.Allow(ctx, "badtoken:"+pseudonym, h.cfg.BadTokens, h.cfg.BadTokenPeriod)
+	ok, err := h.cfg.Limiter.Allow(ctx, badTokenKey(pseudonym), h.cfg.BadTokens, h.cfg.BadTokenPeriod)
 	if err != nil {
 		// Fail open: a Redis hiccup must not lock people out; 96+ bit
 		// tokens cannot be guessed anyway.

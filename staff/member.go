@@ -2,6 +2,13 @@
 // manager, operator) and their scope, enrolment through single-use staff
 // links, respondent invites with QR posters, and the dispatch of staff
 // commands and buttons, checking role and scope on every use.
+//
+// Tokens are secrets and never rest in the database: staff links are
+// random and stored as their SHA-256; a respondent invite's token is
+// derived from its id with a key the database does not hold (so its poster
+// can be printed again) and stored as its SHA-256 too. Interviews name
+// their invite by id. Bad tokens are rate limited per user before any
+// lookup.
 package staff
 
 import (

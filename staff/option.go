@@ -131,6 +131,9 @@ type inviteDraft struct {
 	Valid int   // -1 until chosen, 0: no expiry, else days
 	Uses  int   // -1 until chosen, 0: unlimited, else people
 	Page  int   // page of the municipality list
+	// Asked is set once the label was asked for and skipped (a label
+	// given with /invite is never asked for).
+	Asked bool
 	Label string
 }
 
@@ -153,19 +156,23 @@ func (d inviteDraft) encode() string {
 	b.WriteByte('.')
 	b.WriteString(optional(int64(d.Page), 0))
 	b.WriteByte('.')
+	if d.Asked {
+		b.WriteByte('1')
+	}
+	b.WriteByte('.')
 	b.WriteString(d.Label)
 	return b.String()
 }
 
 func parseInvite(opt string) (inviteDraft, error) {
 	d := newInviteDraft("")
-	f := strings.SplitN(strings.TrimPrefix(opt, string(optInvite)), ".", 7)
-	if !strings.HasPrefix(opt, string(optInvite)) || len(f) != 7 {
+	f := strings.SplitN(strings.TrimPrefix(opt, string(optInvite)), ".", 8)
+	if !strings.HasPrefix(opt, string(optInvite)) || len(f) != 8 {
 		return d, errOption
 	}
-	var v [6]int64
-	unset := [6]int64{0, 0, -1, -1, -1, 0}
-	for i := range 6 {
+	var v [7]int64
+	unset := [7]int64{0, 0, -1, -1, -1, 0, 0}
+	for i := range 7 {
 		x, err := parseOptional(f[i], unset[i])
 		if err != nil || x > 1<<40 {
 			return d, errOption
@@ -173,7 +180,8 @@ func parseInvite(opt string) (inviteDraft, error) {
 		v[i] = x
 	}
 	d.Form, d.Muni, d.Svc, d.Valid, d.Uses, d.Page = int(v[0]), v[1], v[2], int(v[3]), int(v[4]), int(v[5])
-	d.Label = f[6]
+	d.Asked = v[6] == 1
+	d.Label = f[7]
 	if cleanLabel(d.Label) != d.Label || d.encode() != opt {
 		return d, errOption
 	}
@@ -193,15 +201,18 @@ func cleanLabel(s string) string {
 	return s
 }
 
-// idAction is "X?12", "X!12", "V?c", "P5": an action on one row.
+// idAction is "X?12", "X!12", "V?c", "P5", "P!5": an action on one row.
 type idAction struct {
 	Kind    byte
-	Confirm bool // "!" (do it) rather than "?" (ask); always false for P
+	Confirm bool // "!" (do it) rather than "?" (ask); for P: print even a single-use invite
 	ID      int64
 }
 
 func (a idAction) encode() string {
 	if a.Kind == optPoster {
+		if a.Confirm {
+			return string(optPoster) + "!" + b36(a.ID)
+		}
 		return string(optPoster) + b36(a.ID)
 	}
 	mark := "?"
@@ -222,6 +233,8 @@ func parseIDAction(opt string) (idAction, error) {
 			return a, errOption
 		}
 		a.Confirm, rest = rest[0] == '!', rest[1:]
+	} else if len(rest) >= 2 && rest[0] == '!' {
+		a.Confirm, rest = true, rest[1:]
 	}
 	id, err := strconv.ParseInt(rest, 36, 64)
 	a.ID = id

@@ -3,7 +3,6 @@ package staff
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -17,7 +16,8 @@ func TestOptionsFitCallbackData(t *testing.T) {
 	big := int64(36*36*36*36 - 1) // 1.7 million municipalities or services (Italy has about 8,000 comuni)
 	opts := []string{
 		linkDraft{Role: RoleOperator, Muni: big, Svc: big, Days: 90, Page: 1000}.encode(),
-		inviteDraft{Form: 9, Muni: big, Svc: big, Valid: 90, Uses: 50, Page: 1000, Label: strings.Repeat("é", maxLabel/2)}.encode(),
+		inviteDraft{Form: 9, Muni: big, Svc: big, Valid: 90, Uses: 50, Page: 1000, Asked: true, Label: strings.Repeat("é", maxLabel/2)}.encode(),
+		idAction{Kind: optPoster, Confirm: true, ID: int64(1)<<50 - 1}.encode(),
 		idAction{Kind: optRevokeInvite, Confirm: true, ID: int64(1)<<50 - 1}.encode(),
 	}
 	for _, o := range opts {
@@ -37,19 +37,19 @@ func TestOptionRoundTrip(t *testing.T) {
 		}
 	}
 	invites := []inviteDraft{newInviteDraft(""), newInviteDraft("Via Roma. desk"),
-		{Form: 2, Muni: 5, Svc: 0, Valid: 0, Uses: 0, Label: "x"}, {Form: 1, Muni: 5, Svc: 77, Valid: 90, Uses: 1, Page: 2}}
+		{Form: 2, Muni: 5, Svc: 0, Valid: 0, Uses: 0, Label: "x"}, {Form: 1, Muni: 5, Svc: 77, Valid: 90, Uses: 1, Page: 2, Asked: true}}
 	for _, d := range invites {
 		got, err := parseInvite(d.encode())
 		if err != nil || got != d {
 			t.Errorf("invite %+v → %q → %+v, %v", d, d.encode(), got, err)
 		}
 	}
-	for _, bad := range []string{"", "L", "L....", "Lx....", "L.01...", "L....-1", "I", "I......", "I0.......",
-		"I......\x01", "X", "X?", "X?0", "X!-1", "X?01", "P", "P0", "Pz?", "V*1"} {
+	for _, bad := range []string{"", "L", "L....", "Lx....", "L.01...", "L....-1", "I", "I.......", "I0........",
+		"I......2.", "I.......\x01", "I......x", "X", "X?", "X?0", "X!-1", "X?01", "P", "P0", "Pz?", "P?1", "P!", "P!0", "V*1"} {
 		if _, err := parseLink(bad); err == nil && strings.HasPrefix(bad, "L") && bad != "L...." {
 			t.Errorf("parseLink(%q) accepted", bad)
 		}
-		if _, err := parseInvite(bad); err == nil && bad != "I......" {
+		if _, err := parseInvite(bad); err == nil && bad != "I......." {
 			t.Errorf("parseInvite(%q) accepted", bad)
 		}
 		if strings.ContainsAny(bad[:min(1, len(bad))], "XPV") {
@@ -61,7 +61,7 @@ func TestOptionRoundTrip(t *testing.T) {
 }
 
 func FuzzOptions(f *testing.F) {
-	for _, s := range []string{"L....", "Lo.c.0.7.", "I1.c.-1.7.1..label", "I......", "X?c", "V!1", "P3", "C"} {
+	for _, s := range []string{"L....", "Lo.c.0.7.", "I1.c.-1.7.1...label", "I1.c.0.7.1..1.", "I.......", "X?c", "V!1", "P3", "P!3", "C"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -96,30 +96,28 @@ func TestCleanLabel(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	seen := map[string]bool{}
-	for range 1000 {
-		inv, err := newInviteToken(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for id := range int64(1000) {
+		inv, ok := inviteToken(tokenKey, id+1)
 		st, err := NewStaffToken(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !tokenRe.MatchString(inv) || !tokenRe.MatchString(st) || len(inv) != 20 || IsStaffToken(inv) || !IsStaffToken(st) {
+		if !ok || !tokenRe.MatchString(inv) || !tokenRe.MatchString(st) || len(inv) != 20 || IsStaffToken(inv) || !IsStaffToken(st) {
 			t.Fatalf("tokens %q %q", inv, st)
 		}
 		if seen[inv] || seen[st] {
 			t.Fatal("token repeated")
 		}
 		seen[inv], seen[st] = true, true
+		// The same id and key give the same token; another key another.
+		if again, _ := inviteToken(tokenKey, id+1); again != inv {
+			t.Fatalf("token of %d not stable: %q, %q", id+1, inv, again)
+		}
+		if other, _ := inviteToken(pseudoKey, id+1); other == inv {
+			t.Fatalf("token of %d does not depend on the key", id+1)
+		}
 	}
-	// A source that happens to give the staff prefix is drawn again.
-	prefix, _ := base64.RawURLEncoding.DecodeString("staff-AA")
-	two := append(append(append([]byte{}, prefix...), make([]byte, inviteTokenBytes-len(prefix))...), bytes.Repeat([]byte{7}, inviteTokenBytes)...)
-	if tok, err := newInviteToken(bytes.NewReader(two)); err != nil || IsStaffToken(tok) || tok != base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, inviteTokenBytes)) {
-		t.Fatalf("staff-looking invite token not redrawn: %q %v", tok, err)
-	}
-	if _, err := newInviteToken(bytes.NewReader(nil)); err == nil {
+	if _, err := NewStaffToken(bytes.NewReader(nil)); err == nil {
 		t.Fatal("an empty random source gave a token")
 	}
 }
@@ -144,7 +142,7 @@ func TestStaffMessages(t *testing.T) {
 	r := bot.NewRenderer(cat)
 	data := map[string]any{"Name": "N", "Role": "R", "Scope": "S", "Municipality": "M", "Service": "V", "Until": "U",
 		"Link": "L", "Label": "B", "Form": "F", "Status": "T", "Started": 1, "Completed": 2, "Created": "C", "N": 3,
-		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2}
+		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2, "ID": 4, "Kind": "K"}
 	for _, lang := range []string{"en", "it"} {
 		for _, id := range MessageIDs() {
 			got := r.Text(lang, id, data)

@@ -11,6 +11,7 @@ import (
 
 	tg "github.com/go-telegram/bot"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/needsbot/needsbot/bot"
@@ -29,7 +30,10 @@ import (
 // Postgres database: people in the tests talk to the bot as they would on
 // Telegram.
 
-var pseudoKey = []byte("staff-test-pseudonym-key-0123456789abcdef")
+var (
+	pseudoKey = []byte("staff-test-pseudonym-key-0123456789abcdef")
+	tokenKey  = []byte("staff-test-invite-token-key-0123456789abcdef")
+)
 
 // sessions adapts redisstore to bot.Sessions (as cmd/needsbot does).
 type sessions struct{ s *redisstore.Store }
@@ -98,6 +102,8 @@ type rig struct {
 	pool    *pgxpool.Pool
 	h       *Handler
 	store   *redisstore.Store
+	rdb     *redis.Client
+	prefix  string
 	done    *completions
 	results *fakeResults
 	now     time.Time
@@ -116,7 +122,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	ctx := context.Background()
 	rdb, prefix := storagetest.Redis(t)
 	_, db, pool := pgstoretest.New(t)
-	r := &rig{t: t, db: db, pool: pool, done: &completions{}, now: time.Now()}
+	r := &rig{t: t, db: db, pool: pool, done: &completions{}, now: time.Now(), rdb: rdb, prefix: prefix}
 	r.store = redisstore.New(rdb, redisstore.Options{Prefix: prefix})
 	r.tg = telegramtest.NewServer(telegramtest.WithoutRateLimits())
 	t.Cleanup(r.tg.Close)
@@ -134,7 +140,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{DB: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock,
+	cfg := Config{DB: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock, TokenKey: tokenKey,
 		Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }}
 	for _, o := range opts {
 		o(&cfg)

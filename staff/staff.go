@@ -16,10 +16,12 @@ import (
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
-// Limiter is a shared rate limit (Redis, redisstore.Store.Allow): whether
-// one more event under key fits within limit per period, counting it.
+// Limiter is a shared rate limit (Redis, redisstore.Store): Allow reports
+// whether one more event under key fits within limit per period, counting
+// it; Limited reports whether none fits now, counting nothing.
 type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, per time.Duration) (bool, error)
+	Limited(ctx context.Context, key string, limit int, per time.Duration) (bool, error)
 }
 
 // Config wires a Handler.
@@ -45,6 +47,11 @@ type Config struct {
 	Logger        *slog.Logger
 	Now           func() time.Time
 	Random        io.Reader // token source, default crypto/rand
+	// TokenKey (at least 32 bytes) derives each respondent invite's token
+	// from its id, so that a poster can be printed again while the
+	// database holds only the token's hash. cmd derives it from
+	// NEEDSBOT_PSEUDONYM_KEY with a domain separator.
+	TokenKey []byte
 }
 
 // Handler is the staff side of the bot: it implements bot.Staff (commands,
@@ -69,6 +76,9 @@ var (
 func New(cfg Config) (*Handler, error) {
 	if cfg.DB == nil || cfg.Limiter == nil || cfg.Pseudonym == nil {
 		return nil, errors.New("staff: DB, Limiter and Pseudonym are required")
+	}
+	if len(cfg.TokenKey) < 32 {
+		return nil, errors.New("staff: a TokenKey of at least 32 bytes is required")
 	}
 	if cfg.BotUsername == "" {
 		return nil, errors.New("staff: the bot's username is required for links")

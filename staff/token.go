@@ -1,9 +1,12 @@
 package staff
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -12,8 +15,8 @@ import (
 // respondent invites (Resolve).
 const StaffTokenPrefix = "staff-"
 
-// Token sizes: 15 random bytes (120 bits) make a 20-character respondent
-// token, short enough for a small, robust QR code; staff links carry 18
+// Token sizes: 15 bytes (120 bits, random or keyed) make a 20-character
+// respondent token, short enough for a small, robust QR code; staff links carry 18
 // (144 bits). Both are base64url (A-Z a-z 0-9 - _), as Telegram's /start
 // payload requires, and well under its 64 characters.
 const (
@@ -29,15 +32,18 @@ func randomToken(rnd io.Reader, n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// newInviteToken returns a respondent invite token, never one that looks
-// like a staff link.
-func newInviteToken(rnd io.Reader) (string, error) {
-	for {
-		t, err := randomToken(rnd, inviteTokenBytes)
-		if err != nil || !strings.HasPrefix(t, StaffTokenPrefix) {
-			return t, err
-		}
-	}
+// inviteToken derives the token of the respondent invite with id from the
+// secret key: HMAC-SHA256(key, domain | id), its first 15 bytes
+// (120 bits) in base64url. Only the token's hash is stored, and the key is
+// not in the database, so neither a dump nor a backup opens an invite; the
+// bot, holding the key, can print an invite's poster again. ok is false in
+// the (2^-36) case of a token that looks like a staff link: take another
+// id.
+func inviteToken(key []byte, id int64) (token string, ok bool) {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("needsbot invite token v1|" + strconv.FormatInt(id, 10)))
+	t := base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:inviteTokenBytes])
+	return t, !strings.HasPrefix(t, StaffTokenPrefix)
 }
 
 // NewStaffToken returns a staff link token drawn from rnd (crypto/rand).

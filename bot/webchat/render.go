@@ -154,8 +154,10 @@ func safeURL(raw string) (string, bool) {
 }
 
 // autoRe finds what a Telegram client makes tappable in plain text: URLs
-// and bot commands (a slash at the start or after a space).
-var autoRe = regexp.MustCompile(`https?://[^\s<>"']*[^\s<>"'.,;:!?)\]]|(?:^|[\s(])(/[A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?\b`)
+// and bot commands. As in Telegram's own parser, a command is a slash not
+// preceded by a letter, digit, '_', '/', '<' or '>': so "/delete" inside
+// the directional isolates of Arabic or Urdu text is a command too.
+var autoRe = regexp.MustCompile(`https?://[^\s<>"']*[^\s<>"'.,;:!?)\]]|(?:^|[^\p{L}\p{N}_/<>])(/[A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?\b`)
 
 // linkify escapes s, turning URLs and /commands into links.
 func linkify(s string) string {

@@ -56,6 +56,8 @@ func TestRenderHTML(t *testing.T) {
 		{"command becomes tappable", "To erase, send /delete.", nil, `To erase, send <a class="cmd" href="#">/delete</a>.`},
 		{"command at the start, with the bot's name", "/start@needsbot_try_bot now", nil, `<a class="cmd" href="#">/start@needsbot_try_bot</a> now`},
 		{"no command inside words or numbers", "1/2 and/or a /5", nil, "1/2 and/or a /5"},
+		{"command inside directional isolates (Arabic, Urdu)", "اكتب \u2066/delete\u2069.", nil, "اكتب \u2066<a class=\"cmd\" href=\"#\">/delete</a>\u2069."},
+		{"command after an opening guillemet", "«/help»", nil, `«<a class="cmd" href="#">/help</a>»`},
 		{"nothing tappable inside code", "/start https://x.org", []models.MessageEntity{ent("code", 0, 20)}, "<code>/start https://x.org</code>"},
 		{"bot_command entity", "/help", []models.MessageEntity{ent("bot_command", 0, 5)}, `<a class="cmd" href="#">/help</a>`},
 		{"newlines stay", "a\nb", nil, "a\nb"},

@@ -1,11 +1,17 @@
 package webchat
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/go-telegram/bot/models"
+
 	"github.com/needsbot/needsbot/bot/telegramtest"
 )
+
+// deepLinkStart is the message a t.me/bot?start=PAYLOAD link sends.
+var deepLinkStart = regexp.MustCompile(`^/start(@[A-Za-z0-9_]+)? [A-Za-z0-9_-]{1,64}$`)
 
 // chatView is GET /api/chat: the chat as the person sees it.
 type chatView struct {
@@ -70,8 +76,16 @@ func (s *Server) view(c telegramtest.Chat, user int64, ss *session) chatView {
 		Commands: s.commands(user, lang),
 	}
 	for _, m := range c.Messages {
-		mv := messageView{ID: m.ID, FromBot: m.FromBot, Date: m.Date.Unix(), Edited: !m.EditDate.IsZero(), Kind: string(m.Kind),
+		// The bot edits its question card at every answer; Telegram does
+		// not mark a bot's edits of messages with buttons as "edited", so
+		// neither does the page.
+		mv := messageView{ID: m.ID, FromBot: m.FromBot, Date: m.Date.Unix(), Edited: !m.FromBot && !m.EditDate.IsZero(), Kind: string(m.Kind),
 			HTML: renderHTML(m.Text, m.Entities)}
+		if !m.FromBot && deepLinkStart.MatchString(m.Text) {
+			// A t.me link's START shows as a plain "/start" in Telegram:
+			// the payload (the invite) is not the respondent's words.
+			mv.HTML = renderHTML("/start", []models.MessageEntity{{Type: models.MessageEntityTypeBotCommand, Offset: 0, Length: 6}})
+		}
 		for _, row := range m.Buttons {
 			var r []buttonView
 			for _, b := range row {

@@ -17,6 +17,7 @@
 //	POST /api/tap      {user, message, label}  the user taps a button
 //	POST /api/start    {user, payload?}    the user presses START (t.me link)
 //	POST /api/language {user, lang}        the client's language_code
+//	POST /api/action   {persona}           runs the persona's demo action
 //	GET  /api/file?user=ID&message=ID      a photo or document in the chat
 //
 // Only users that this server handed out through /api/session can be
@@ -70,6 +71,16 @@ type Persona struct {
 	StartPayload string `json:"-"`
 	// Commands are suggestions shown as chips above the input.
 	Commands []string `json:"commands"`
+	// Action, when set, is a button beside the chat that does something
+	// for the demo (e.g. fill it with synthetic interviews).
+	Action *Action `json:"action,omitempty"`
+}
+
+// Action is a persona's demo button: POST /api/action runs it and the
+// page shows the text it returns.
+type Action struct {
+	Label string                                    `json:"label"`
+	Run   func(ctx context.Context) (string, error) `json:"-"`
 }
 
 // Language is an option of the page's language selector: the language
@@ -91,6 +102,9 @@ type Options struct {
 	// fresh ones are forgotten first (default 1000).
 	MaxUsers int
 	Logger   *slog.Logger
+	// TimeZone is the IANA zone the page shows message times in, the one
+	// the bot writes its own times in (default: the browser's).
+	TimeZone string
 }
 
 // Server serves the page and its API. Create it with New.
@@ -154,6 +168,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.post(w, r, s.tap)
 	case r.URL.Path == "/api/start":
 		s.post(w, r, s.start)
+	case r.URL.Path == "/api/action":
+		s.post(w, r, func(req *request) (any, error) { return s.action(r.Context(), req) })
 	case r.URL.Path == "/api/language":
 		s.post(w, r, s.language)
 	case strings.HasPrefix(r.URL.Path, "/api/"):
@@ -241,6 +257,7 @@ type configView struct {
 	Bot       botView    `json:"bot"`
 	Personas  []Persona  `json:"personas"`
 	Languages []Language `json:"languages"`
+	TimeZone  string     `json:"timezone,omitempty"`
 }
 
 type botView struct {
@@ -254,6 +271,7 @@ func (s *Server) config(w http.ResponseWriter, _ *http.Request) {
 		Bot:       botView{Name: s.opt.Title, Username: s.tg.BotUsername()},
 		Personas:  s.opt.Personas,
 		Languages: s.opt.Languages,
+		TimeZone:  s.opt.TimeZone,
 	})
 }
 
@@ -467,4 +485,18 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, http.StatusNotFound, "no file in that message")
+}
+
+// action runs the persona's demo action (POST /api/action {persona}).
+func (s *Server) action(ctx context.Context, req *request) (any, error) {
+	p := s.persona(req.Persona)
+	if p == nil || p.Action == nil || p.Action.Run == nil {
+		return nil, &apiError{http.StatusNotFound, "no such action"}
+	}
+	text, err := p.Action.Run(ctx)
+	if err != nil {
+		s.log.Warn("webchat action", "persona", p.Key, "err", err)
+		return nil, &apiError{http.StatusInternalServerError, "the action failed: " + err.Error()}
+	}
+	return map[string]string{"text": text}, nil
 }

@@ -87,6 +87,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 	// The same update delivered twice is applied once: tap the first age
 	// band by posting one callback update twice.
 	q := r.question()
+	q0 := q.ID
 	before := len(u.Messages())
 	var data string
 	for _, row := range q.Buttons {
@@ -102,7 +103,11 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 		"message": map[string]any{"message_id": q.ID, "date": time.Now().Unix(), "chat": map[string]any{"id": 5550002, "type": "private"}},
 	}}
 	body, _ := json.Marshal(update)
+	var callsBefore int
 	for i := 0; i < 2; i++ {
+		if i == 1 {
+			callsBefore = h.tg.TotalCalls()
+		}
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "test_secret-123-0123456789abcdefghij")
 		resp, err := http.DefaultClient.Do(req)
@@ -118,20 +123,32 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 		if i == 0 && answer["method"] != "answerCallbackQuery" {
 			t.Errorf("callback not answered in the webhook response: %v", answer)
 		}
+		if i == 1 && answer["method"] != nil {
+			// Issue 17 #3: the duplicate's callback was answered already.
+			t.Errorf("duplicate answered again in the webhook response: %v", answer)
+		}
 	}
-	if got := len(u.Messages()) - before; got != 1 {
-		t.Fatalf("duplicate delivery: %d new messages, want 1 (the next question)\n%s", got, u.Transcript())
+	if n := h.tg.TotalCalls() - callsBefore; n != 0 {
+		t.Errorf("duplicate delivery made %d Bot API calls, want 0: %v", n, h.tg.Calls())
+	}
+	// One live card: the tap turned the age question into the next one
+	// (an edit, no new message), the answer visible above it.
+	if got := len(u.Messages()) - before; got != 0 {
+		t.Fatalf("duplicate delivery: %d new messages, want 0 (the card is edited)\n%s", got, u.Transcript())
+	}
+	if q := r.question(); q.ID != q0 || !strings.Contains(q.Text, "✓ 25 to 34") || !strings.Contains(q.Text, "service") {
+		t.Fatalf("the card does not show the answer and the next question: %q", q.Text)
 	}
 
 	// A crash between saving and sending: sendMessage fails past the
 	// retries, the webhook answers 500, Telegram delivers again, and the
 	// redelivery shows the question once more instead of applying twice.
-	h.tg.FailNext("sendMessage", 502, "Bad Gateway", 5)
+	h.tg.FailNext("editMessageText", 502, "Bad Gateway", 5)
 	r.tap(r.labels()[0]) // first service
-	last := u.Last()
-	if !last.FromBot || len(last.Buttons) == 0 {
+	if q := r.question(); !strings.Contains(q.Text, "Which country") {
 		t.Fatalf("after redelivery the next question is not shown:\n%s", u.Transcript())
 	}
+	r.oneLive()
 	if vs := h.tg.Violations(); len(vs) > 0 {
 		for _, v := range vs {
 			if v.Method != "webhook" { // the injected 500s are expected webhook failures
@@ -170,19 +187,20 @@ func TestEndToEndRestartResumeAndLanguages(t *testing.T) {
 	h.shutdown()
 	h.start()
 	r.send("/start")
-	if !strings.Contains(u.Last().Text, "Di quale Paese") {
+	if !strings.Contains(r.question().Text, "Di quale Paese") {
 		t.Fatalf("did not resume at the current question:\n%s", u.Transcript())
 	}
 	// Switch language twice; answers are kept.
 	r.send("/language")
 	r.tap("English")
-	if !strings.Contains(u.Last().Text, "Which country") {
-		t.Fatalf("question not re-rendered in English: %q", u.Last().Text)
+	if !strings.Contains(r.question().Text, "Which country") {
+		t.Fatalf("question not re-rendered in English: %q", r.question().Text)
 	}
+	r.oneLive()
 	r.tap(r.labels()[1])
 	r.send("/language")
 	r.tap("Українська")
-	r.answerRest("Дякуємо")
+	r.answerRest("дякуємо")
 	var lang string
 	var langs []string
 	if err := h.db().QueryRow(context.Background(), `SELECT language, languages FROM responses`).Scan(&lang, &langs); err != nil {

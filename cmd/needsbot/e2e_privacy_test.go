@@ -173,7 +173,9 @@ func TestEndToEndDeleteLeavesNothing(t *testing.T) {
 	if members := rdb.ZRange(ctx, prefix+"abandon:due", 0, -1).Val(); len(members) != 1 || !strings.HasPrefix(members[0], tag[3:len(tag)-1]+":") {
 		t.Fatalf("abandonment index: %v, want one member of %s", members, tag)
 	}
-	if len(u.Messages()) < 10 {
+	// One live question card: a whole interview leaves few messages (the
+	// card is edited), still enough to see them deleted.
+	if len(u.Messages()) < 5 {
 		t.Fatalf("too few messages to see deletion:\n%s", u.Transcript())
 	}
 

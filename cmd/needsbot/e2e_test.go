@@ -135,11 +135,13 @@ type respondent struct {
 	// junk, when set, makes answerRest send a sticker and a stray text
 	// before every answer, and check the question is still on screen.
 	junk bool
+	// updates counts the updates sent (messages and taps).
+	updates int
 }
 
 func (r *respondent) wait() {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := r.u.WaitHandled(ctx); err != nil {
 		r.t.Fatalf("bot did not handle the update: %v\n%s", err, r.u.Transcript())
@@ -149,6 +151,7 @@ func (r *respondent) wait() {
 func (r *respondent) send(text string) {
 	r.t.Helper()
 	r.u.Send(text)
+	r.updates++
 	r.wait()
 }
 
@@ -157,6 +160,7 @@ func (r *respondent) tap(label string) {
 	if err := r.u.Tap(label); err != nil {
 		r.t.Fatalf("tap %q: %v\n%s", label, err, r.u.Transcript())
 	}
+	r.updates++
 	r.wait()
 }
 
@@ -169,6 +173,29 @@ func (r *respondent) question() telegramtest.Message {
 		}
 	}
 	return telegramtest.Message{}
+}
+
+// live counts the bot messages with a keyboard.
+func (r *respondent) live() int {
+	n := 0
+	for _, m := range r.u.Messages() {
+		if m.FromBot && len(m.Buttons) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// warned reports whether a card carries a warning (the sign alternates
+// between consecutive re-asks).
+func warned(s string) bool { return strings.Contains(s, "⚠️") || strings.Contains(s, "❗") }
+
+// oneLive fails unless exactly one bot message has a keyboard.
+func (r *respondent) oneLive() {
+	r.t.Helper()
+	if n := r.live(); n != 1 {
+		r.t.Fatalf("%d live keyboards, want 1:\n%s", n, r.u.Transcript())
+	}
 }
 
 var navLabels = []string{"◀", "Salta", "Skip", "✓ Fatto", "✓ Done"}
@@ -188,10 +215,16 @@ func isNav(label string) bool {
 func (r *respondent) answerRest(done string) int {
 	r.t.Helper()
 	for n := 0; n < 80; n++ {
-		last := r.u.Last()
-		if last.FromBot && strings.Contains(last.Text, done) && len(last.Buttons) == 0 {
-			return n
+		// The interview ends on the card: the closing words and the
+		// summary, no keyboard left anywhere.
+		if r.live() == 0 {
+			for _, m := range r.u.Messages() {
+				if m.FromBot && strings.Contains(m.Text, done) {
+					return n
+				}
+			}
 		}
+		r.oneLive()
 		q := r.question()
 		if r.junk {
 			r.u.SendSticker()
@@ -205,7 +238,7 @@ func (r *respondent) answerRest(done string) int {
 			if hasOptions { // typed text would answer a text question
 				r.send("?? 🙂")
 			}
-			if again := r.question(); !strings.Contains(again.Text, firstLine(q.Text)) {
+			if again := r.question(); !strings.Contains(again.Text, questionLine(q.Text)) {
 				r.t.Fatalf("after junk the question changed from %q to %q", q.Text, again.Text)
 			}
 			q = r.question()
@@ -238,6 +271,17 @@ func (r *respondent) answerRest(done string) int {
 	return 0
 }
 
+// questionLine is the first line of a card that is not the previous
+// answer or a warning.
+func questionLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if line != "" && !strings.HasPrefix(line, "✓") && !warned(line) {
+			return line
+		}
+	}
+	return ""
+}
+
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
@@ -265,16 +309,29 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	}
 	r.tap("Italiano")
 	r.tap("Sì, accetto")
-	r.tap("Da 25 a 34 anni")
+	// A typed label answers a choice question (case and spacing forgiven).
+	r.send("da 25 a 34 ANNI")
+	if q := r.question(); !strings.Contains(q.Text, "✓ Da 25 a 34 anni") || !strings.Contains(q.Text, "Sei…") {
+		t.Fatalf("typed label not accepted: %q", q.Text)
+	}
 	// Junk at a button question: a sticker, then typed text.
 	u.SendSticker()
 	r.wait()
-	if last := u.Last(); !strings.Contains(last.Text, "Sei…") {
-		t.Fatalf("after a sticker the question is not shown again: %q", last.Text)
+	if q := r.question(); !strings.Contains(q.Text, "Sei…") || !warned(q.Text) {
+		t.Fatalf("after a sticker the question card does not explain: %q", q.Text)
 	}
 	r.send("boh")
+	if q := r.question(); !strings.Contains(q.Text, "Sei…") || !warned(q.Text) {
+		t.Fatalf("after junk text the question card does not explain: %q", q.Text)
+	}
+	r.oneLive()
+	// A typed number (Arabic-Indic digit) answers too.
+	r.send("١")
+	if q := r.question(); !strings.Contains(q.Text, "✓ Una donna") {
+		t.Fatalf("typed number not accepted: %q", q.Text)
+	}
+	r.oneLive()
 	// Back and change.
-	r.tap("Una donna")
 	r.tap("◀ Indietro")
 	r.tap("Un uomo")
 	n := r.answerRest("Grazie mille")
@@ -285,6 +342,9 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	var gender string
 	if err := h.db().QueryRow(context.Background(), `SELECT value FROM answers WHERE question = 'genere'`).Scan(&gender); err != nil || gender != "uomo" {
 		t.Fatalf("changed answer not stored: %q %v", gender, err)
+	}
+	if v := h.count(`SELECT count(*) FROM answers WHERE question = 'eta' AND value = '25_34'`); v != 1 {
+		t.Fatalf("typed age band not stored")
 	}
 	pseudo := storage.Pseudonym([]byte(testPseudonymKey), 5550001)
 	if v := h.count(`SELECT count(*) FROM responses WHERE respondent = $1`, pseudo); v != 1 {

@@ -41,6 +41,7 @@ type ltRespondent struct {
 
 	samples     []ltSample
 	lastToggled int // id of the multi-select message already ticked
+	toggledPos  int // and the position of its question (one card shows many)
 }
 
 // ltMaxSteps bounds one interview: the questionnaire has fewer than 60
@@ -82,6 +83,7 @@ func (r *ltRespondent) interview(ctx context.Context) error {
 			}
 		}
 		msgID := q.ID
+		toggledPos := keys[0].cb.Pos
 		chat, err = r.act(ctx, kind, func() (int, error) {
 			if kind == "text" {
 				return r.u.Send(text), nil
@@ -92,7 +94,7 @@ func (r *ltRespondent) interview(ctx context.Context) error {
 			return err
 		}
 		if kind == "toggle" {
-			r.lastToggled = msgID
+			r.lastToggled, r.toggledPos = msgID, toggledPos
 		}
 	}
 	return r.fail(chat, fmt.Errorf("interview did not end after %d steps", ltMaxSteps))
@@ -236,7 +238,7 @@ func (r *ltRespondent) decide(q telegramtest.Message, keys []ltKey) (kind, label
 		}
 		return "language", langs[r.rng.IntN(len(langs))].label, ""
 	case len(by[bot.CbToggle]) > 0:
-		if q.ID == r.lastToggled && len(by[bot.CbDone]) > 0 {
+		if q.ID == r.lastToggled && by[bot.CbToggle][0].cb.Pos == r.toggledPos && len(by[bot.CbDone]) > 0 {
 			return "done", by[bot.CbDone][0].label, ""
 		}
 		opts := by[bot.CbToggle]

@@ -208,7 +208,7 @@ func TestLoadtestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := telegramtest.Message{ID: 42, FromBot: true, Buttons: [][]telegramtest.Button{tc.buttons}}
 			chat := telegramtest.Chat{Messages: []telegramtest.Message{{ID: 41, FromBot: true, Text: "answered"}, q, {ID: 43, Text: "me"}}}
-			r := &ltRespondent{form: form, rng: rand.New(rand.NewPCG(1, 2)), lang: "uk", comment: "ok", lastToggled: tc.lastToggled}
+			r := &ltRespondent{form: form, rng: rand.New(rand.NewPCG(1, 2)), lang: "uk", comment: "ok", lastToggled: tc.lastToggled, toggledPos: pos("priorita")}
 			m, keys, ok := currentQuestion(chat)
 			if tc.wantKind == "" {
 				if ok {

@@ -152,7 +152,13 @@ func (s *simulator) parse(line string) dialog.Input {
 	case "lang", "/language":
 		return dialog.Input{Kind: dialog.InSetLanguage, Lang: rest}
 	case "done":
-		return dialog.Input{Kind: dialog.InDone, Button: true, Pos: s.pos, Seq: s.seq}
+		in := dialog.Input{Kind: dialog.InDone, Button: true, Pos: s.pos, Seq: s.seq}
+		for _, b := range s.buttons {
+			if b.Kind == dialog.BtnDone {
+				in.Option = b.Option // the Done key as shown (after "nothing ticked": leave it out)
+			}
+		}
+		return in
 	case "back", "/back":
 		return dialog.Input{Kind: dialog.InBack}
 	case "skip":
@@ -257,7 +263,11 @@ func (s *simulator) render(r dialog.Reply) {
 			if r.Error != "" {
 				fmt.Fprintln(w, "bot: !", s.text(r.Error, r.ErrorArgs))
 			}
-			fmt.Fprintf(w, "bot: [%s] %s\n", s.text(dialog.MsgProgress, map[string]any{"N": r.Progress.N, "Of": r.Progress.Of}), s.text(r.Msg, r.Args))
+			if r.Progress.N > 0 && r.Progress.Of > 1 {
+				fmt.Fprintf(w, "bot: [%s] %s\n", s.text(dialog.MsgProgress, map[string]any{"N": r.Progress.N, "Of": r.Progress.Of}), s.text(r.Msg, r.Args))
+			} else {
+				fmt.Fprintf(w, "bot: %s\n", s.text(r.Msg, r.Args))
+			}
 			if r.Hint != "" {
 				fmt.Fprintln(w, "    ", s.text(r.Hint, nil))
 			}

@@ -13,6 +13,7 @@ import (
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
 var deepLinkRe = regexp.MustCompile(`https://t\.me/[A-Za-z0-9_]+\?start=([A-Za-z0-9_-]+)`)
@@ -115,8 +116,8 @@ func TestEndToEndStaffAndInvites(t *testing.T) {
 	// The operator makes an invite; the poster's QR code is its link.
 	operator.send("/invite Sala d'attesa")
 	operator.tap("Immigrants (service users)")
+	operator.tap("🪧 Poster for the desk (many people)")
 	operator.tap("30 days")
-	operator.tap("Unlimited")
 	msgs := operator.u.Messages()
 	summary, poster := msgs[len(msgs)-2], msgs[len(msgs)-1]
 	link, token := linkIn(t, summary)
@@ -148,13 +149,13 @@ func TestEndToEndStaffAndInvites(t *testing.T) {
 		t.Fatalf("/invites:\n%s", got)
 	}
 	n := h.count(`SELECT count(*) FROM responses r
-		JOIN invites i ON i.token = r.invite_token
+		JOIN invites i ON i.id = r.invite_id
 		JOIN municipalities m ON m.id = r.municipality_id
 		JOIN services s ON s.id = r.service_id
 		JOIN staff o ON o.id = r.operator_id
-		WHERE r.invite_token = $1 AND m.istat_code = '058091' AND s.code = 'sportello_immigrati'
+		WHERE i.token_hash = $1 AND m.istat_code = '058091' AND s.code = 'sportello_immigrati'
 			AND o.telegram_user_id = 7000003 AND o.role = 'operator' AND r.form = 'immigrati'
-			AND r.municipality_id = i.municipality_id AND r.service_id = i.service_id AND r.operator_id = i.operator_id`, token)
+			AND r.municipality_id = i.municipality_id AND r.service_id = i.service_id AND r.operator_id = i.operator_id`, pgstore.HashToken(token))
 	if n != 2 {
 		t.Fatalf("%d responses attributed to the invite's municipality, service and operator, want 2", n)
 	}
@@ -179,7 +180,8 @@ func TestEndToEndStaffAndInvites(t *testing.T) {
 }
 
 // Restarting with the same NEEDSBOT_ADMIN_IDS adds nothing to the audit
-// log; a revoked admin still listed there is reinstated.
+// log; a revoked admin still listed there stays revoked (a restart must
+// not undo a revocation), with a warning in the log.
 func TestEndToEndAdminBootstrap(t *testing.T) {
 	h := newHarness(t)
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7000001, 7000002"
@@ -198,10 +200,16 @@ func TestEndToEndAdminBootstrap(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := h.count(`SELECT count(*) FROM staff WHERE role = 'admin' AND revoked_at IS NULL`); n != 2 {
-		t.Fatalf("%d active admins, want 2", n)
+	if n := h.count(`SELECT count(*) FROM staff WHERE role = 'admin' AND revoked_at IS NULL`); n != 1 {
+		t.Fatalf("%d active admins, want 1 (the revoked one left revoked)", n)
 	}
-	if n := h.count(`SELECT count(*) FROM audit_log WHERE action = 'staff.bootstrap'`); n != 3 {
-		t.Fatalf("%d bootstrap entries, want 3 (two admins, one reinstatement)", n)
+	if n := h.count(`SELECT count(*) FROM staff WHERE telegram_user_id = 7000002 AND revoked_at IS NOT NULL`); n != 1 {
+		t.Fatal("the revoked admin was reinstated by a restart")
+	}
+	if n := h.count(`SELECT count(*) FROM audit_log WHERE action = 'staff.bootstrap'`); n != 2 {
+		t.Fatalf("%d bootstrap entries, want 2 (the two first starts, nothing at the restart)", n)
+	}
+	if !strings.Contains(h.logs.String(), "NEEDSBOT_ADMIN_IDS lists a revoked admin") {
+		t.Fatal("no warning about the revoked admin listed in NEEDSBOT_ADMIN_IDS")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/bot/webchat"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
 // defaultTryAddr is where `try` serves the web chat unless --addr says
@@ -68,6 +69,10 @@ func parseTry(args []string, getenv func(string) string, stderr interface{ Write
 			v = "058091" // Roma: /start works without an invite
 		case s.env == "NEEDSBOT_LOG_LEVEL":
 			v = "warn" // the terminal is for the person trying it
+		case s.env == "NEEDSBOT_INBOUND_LIMIT":
+			// One person clicking through a demo taps faster than a
+			// respondent: a tap is one edit now, nothing paces it.
+			v = "100"
 		default:
 			v = s.def
 		}
@@ -216,6 +221,7 @@ func (t *trial) run(ctx context.Context) int {
 	}
 	t.say("  Bot        polling; health at http://%s/healthz, metrics at /metrics", cfg.ListenAddr)
 	t.say("  Demo       %s", demo.describe(cfg.DefaultMunicipality))
+	t.say("             the manager's page offers to fill the demo with %d synthetic interviews, so /results has charts at once", demoSeedN)
 
 	ln, err := t.listen()
 	if err != nil {
@@ -223,7 +229,8 @@ func (t *trial) run(ctx context.Context) int {
 		fmt.Fprintln(t.e.stderr, "needsbot try:", err)
 		return 1
 	}
-	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.personas(), Languages: tryLanguages(a.cat), Logger: log})
+	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.personas(seedAction(a, cfg.DefaultMunicipality)), Languages: tryLanguages(a.cat), Logger: log,
+		TimeZone: pgstore.ResultsZone})
 	// Long polls of the page end with this context, so that the web
 	// server can shut down at once.
 	pageCtx, stopPage := context.WithCancel(context.WithoutCancel(ctx))

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/needsbot/needsbot/storage/pgstore"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -136,6 +138,14 @@ func pingRedis(ctx context.Context, u string) error {
 	if err != nil {
 		return err
 	}
+	// A plain dial first: nobody listening is the usual case on a laptop,
+	// and the Redis client would log its "connection refused" to stderr.
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, opt.Network, opt.Addr)
+	if err != nil {
+		return errors.New("nothing listening")
+	}
+	conn.Close()
 	opt.MaxRetries = -1 // a missing server answers at once
 	opt.DialTimeout = time.Second
 	c := redis.NewClient(opt)

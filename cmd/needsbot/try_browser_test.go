@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -254,7 +255,8 @@ func TestTryBrowserInterview(t *testing.T) {
 	err = chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(`.persona[data-persona="respondent"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="respondent"]`)),
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg').length >= 20`, chromedp.WithPollingTimeout(10*time.Second)),
+		// One live card became the closing words and the summary.
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#messages .msg.in')].some(m => m.textContent.includes('Your answers'))`, chromedp.WithPollingTimeout(10*time.Second)),
 	)
 	if err != nil {
 		t.Fatalf("back to the respondent: %v", err)
@@ -305,8 +307,10 @@ func TestTryBrowserInterview(t *testing.T) {
 		t.Fatalf("opening the invite link: %v", err)
 	}
 	started, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(t => { const c = t.cloneNode(true); c.querySelector('.meta').remove(); return c.textContent; })(document.querySelector('#messages .msg.out .text'))`))
-	if err != nil || !strings.HasPrefix(started, "/start ") || strings.Contains(started, "try-demo") {
-		t.Fatalf("the new respondent did not start with the operator's invite: %q %v", started, err)
+	// The link's START reads "/start" as in Telegram (the invite travels
+	// to the bot, not into the bubble).
+	if err != nil || started != "/start" {
+		t.Fatalf("the new respondent's first bubble: %q %v", started, err)
 	}
 	t.Logf("browser test done in %v", time.Since(start).Round(time.Millisecond))
 	checkConsole()
@@ -342,4 +346,281 @@ func screenshot(t *testing.T, ctx context.Context, path string, prepare chromedp
 		t.Fatalf("screenshot %s looks blank: %d bytes, %dx%d, %d colours", path, len(buf), b.Dx(), b.Dy(), len(colors))
 	}
 	return b
+}
+
+// phoneDOM reads, on a phone's screen, what issue 18 asks of the chat: the
+// bot messages with live keyboards, and for the live card where its
+// question and first option are, where Back and Skip are, against the
+// visible chat area.
+const phoneDOM = `(() => {
+	const chat = document.querySelector('#chat').getBoundingClientRect();
+	const bottom = Math.min(chat.bottom, window.innerHeight);
+	const live = [...document.querySelectorAll('#messages .msg.in')].filter(m => m.querySelector('.kb button'));
+	const out = {Live: live.length, Bottom: bottom, Top: chat.top};
+	const m = live[live.length - 1];
+	if (!m) return out;
+	const t = m.querySelector('.text').cloneNode(true);
+	t.querySelector('.meta')?.remove();
+	out.ID = +m.dataset.id;
+	out.Text = t.textContent;
+	const bs = m.querySelectorAll('.text b');
+	if (bs.length) { const r = bs[bs.length - 1].getBoundingClientRect(); out.QTop = r.top; out.QBottom = r.bottom; }
+	const first = m.querySelector('.kb button').getBoundingClientRect();
+	out.FirstBottom = first.bottom;
+	out.Rows = [...m.querySelectorAll('.kb-row')].map(r => [...r.children].map(b => ({Label: b.dataset.label, X: b.getBoundingClientRect().left})));
+	out.Commands = [...m.querySelectorAll('a.cmd')].map(a => a.textContent);
+	return out;
+})()`
+
+type phoneKey struct {
+	Label string
+	X     float64
+}
+
+type phoneView struct {
+	Live                       int
+	ID                         int
+	Text                       string
+	Top, Bottom, QTop, QBottom float64
+	FirstBottom                float64
+	Rows                       [][]phoneKey
+	Commands                   []string
+}
+
+// TestTryBrowserPhoneInterview walks whole interviews in Italian and in
+// Arabic on a 360×640 phone screen and checks at every step what issue 18
+// asks: one live keyboard, the question and its first options on screen
+// together, a typed label and a typed number accepted, Back and Skip in
+// one order that reads outward in both directions, /delete tappable in
+// Arabic. The screenshots stay in $NEEDSBOT_TEST_SCREENSHOTS or in
+// $TMPDIR/needsbot-phone-screens (the path is printed).
+func TestTryBrowserPhoneInterview(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two complete interviews in a browser")
+	}
+	dsn := storagetest.Postgres(t)
+	_, prefix := storagetest.Redis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bctx := browser(ctx, t)
+	r := startTry(t, map[string]string{
+		"NEEDSBOT_DATABASE_URL": dsn, "NEEDSBOT_REDIS_URL": storagetest.RedisURL(), "NEEDSBOT_REDIS_PREFIX": prefix,
+	}, nil)
+	dir := os.Getenv("NEEDSBOT_TEST_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "needsbot-phone-screens")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := ""
+	mark := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		v, err := chromedp.Evaluate[string](`document.body.dataset.version`)(ctx, tg)
+		before = v
+		return err
+	})
+	idle := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		js := fmt.Sprintf(`document.body.dataset.pending === "0" && document.body.dataset.version !== "" && document.body.dataset.version !== %q`, before)
+		_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg)
+		return err
+	})
+	eval := func(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
+	settle := eval(`document.querySelector('#chat').scrollTop = document.querySelector('#chat').scrollHeight`)
+	if err := chromedp.Do(bctx,
+		chromedp.EmulateViewport(360, 640, chromedp.EmulateScale(2)),
+		chromedp.Navigate(r.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)),
+	); err != nil {
+		t.Fatalf("opening the page: %v\n%s", err, r.err)
+	}
+	type script struct {
+		lang, language, consent, typedLabel, typedNumber, comment string
+		back, skip                                                string // the navigation keys as shown
+		rtl                                                       bool
+	}
+	for i, sc := range []script{
+		{lang: "it", language: "Italiano", consent: "Sì, accetto", typedLabel: "da 25 a 34 ANNI", typedNumber: "2",
+			comment: "Più corsi di sera", back: "◀ Indietro", skip: "Salta ▶"},
+		{lang: "ar", language: "العربية", consent: "", typedLabel: "", typedNumber: "٢",
+			comment: "نحتاج إلى دروس مسائية", back: "▶ رجوع", skip: "تخطي ◀", rtl: true},
+	} {
+		if i > 0 {
+			if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#new-respondent`), chromedp.NodeVisible),
+				chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg').length === 0`)); err != nil {
+				t.Fatalf("new respondent: %v", err)
+			}
+		}
+		shot := func(name string) {
+			screenshot(t, bctx, filepath.Join(dir, sc.lang+"-"+name+".png"), settle)
+		}
+		err := chromedp.Do(bctx,
+			eval(fmt.Sprintf(`(s => { s.value = %q; s.dispatchEvent(new Event("change")); })(document.querySelector("#lang"))`, sc.lang)),
+			chromedp.WaitVisible(chromedp.CSS(`#start`)),
+			mark, chromedp.Click(chromedp.CSS(`#start`), chromedp.NodeVisible), idle)
+		if err != nil {
+			t.Fatalf("%s: START: %v\n%s", sc.lang, err, r.err)
+		}
+		view := func() phoneView {
+			t.Helper()
+			if err := chromedp.Do(bctx, settle, chromedp.Sleep(150*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			v, err := chromedp.Run(bctx, chromedp.Evaluate[phoneView](phoneDOM))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		tap := func(v phoneView, label string) {
+			t.Helper()
+			for ri, row := range v.Rows {
+				for ci, k := range row {
+					if k.Label == label {
+						sel := fmt.Sprintf(`#messages .msg[data-id="%d"] .kb-row:nth-child(%d) > :nth-child(%d)`, v.ID, ri+1, ci+1)
+						if err := chromedp.Do(bctx, mark, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible), idle); err != nil {
+							t.Fatalf("%s: tap %q: %v", sc.lang, label, err)
+						}
+						return
+					}
+				}
+			}
+			t.Fatalf("%s: no key %q in %+v", sc.lang, label, v.Rows)
+		}
+		typeText := func(text string) {
+			t.Helper()
+			err := chromedp.Do(bctx, mark,
+				chromedp.SendKeys(chromedp.CSS(`#input`), text, chromedp.NodeVisible),
+				chromedp.Click(chromedp.CSS(`#send`), chromedp.NodeVisible), idle)
+			if err != nil {
+				t.Fatalf("%s: type %q: %v", sc.lang, text, err)
+			}
+		}
+		isNav := func(l string) bool {
+			return strings.ContainsAny(l, "◀▶") || strings.HasPrefix(l, "✓ ")
+		}
+		v := view()
+		shot("01-language")
+		tap(v, sc.language)
+		v = view()
+		shot("02-welcome")
+		if sc.rtl && !slices.Contains(v.Commands, "/delete") {
+			t.Errorf("%s: /delete is not tappable on the welcome card: %v\n%s", sc.lang, v.Commands, v.Text)
+		}
+		consent := sc.consent
+		if consent == "" {
+			consent = v.Rows[0][len(v.Rows[0])-1].Label // yes: first in reading order (rightmost)
+			if sc.rtl {
+				consent = v.Rows[0][0].Label
+				if len(v.Rows[0]) > 1 {
+					consent = v.Rows[0][len(v.Rows[0])-1].Label
+				}
+			}
+		}
+		tap(v, consent)
+		// The age band, typed as its label (Italian) or its number (Arabic).
+		v = view()
+		ageCard := v.ID
+		if sc.typedLabel != "" {
+			typeText(sc.typedLabel)
+		} else {
+			typeText("٣")
+		}
+		v = view()
+		if !strings.Contains(v.Text, "✓") || v.ID == ageCard && strings.Contains(v.Text, "18") {
+			t.Fatalf("%s: the typed age was not accepted: %q", sc.lang, v.Text)
+		}
+		shot("03-typed-label")
+		// The next question (nationality: 23 options) is a long list: paged,
+		// question and first options on screen.
+		shotLong := false
+		for _, row := range v.Rows {
+			for _, k := range row {
+				shotLong = shotLong || strings.HasPrefix(k.Label, "⋯")
+			}
+		}
+		if shotLong {
+			shot("06-long-list")
+			if v.QTop < v.Top-1 || v.FirstBottom > v.Bottom+1 {
+				t.Errorf("%s: long list: question at %.0f, first option ends at %.0f, screen %.0f–%.0f", sc.lang, v.QTop, v.FirstBottom, v.Top, v.Bottom)
+			}
+		}
+		// Answered by typing its number in the list.
+		typeText(sc.typedNumber)
+		v = view()
+		if !strings.Contains(v.Text, "✓") {
+			t.Fatalf("%s: the typed number was not accepted: %q", sc.lang, v.Text)
+		}
+		shot("04-typed-number")
+		checkedNav, shotMulti := false, false
+		for step := 0; ; step++ {
+			if step > 90 {
+				t.Fatalf("%s: the interview did not end in 90 steps", sc.lang)
+			}
+			v = view()
+			if v.Live == 0 {
+				break
+			}
+			if v.Live != 1 {
+				t.Fatalf("%s step %d: %d live keyboards, want 1", sc.lang, step, v.Live)
+			}
+			// The question and its first options on one screen.
+			if v.QTop < v.Top-1 || v.FirstBottom > v.Bottom+1 {
+				shot(fmt.Sprintf("fail-%02d", step))
+				t.Errorf("%s step %d: question at %.0f–%.0f, first option ends at %.0f, screen %.0f–%.0f: %q",
+					sc.lang, step, v.QTop, v.QBottom, v.FirstBottom, v.Top, v.Bottom, v.Text)
+			}
+			var opts []string
+			var back, skip *phoneKey
+			done, ticked := "", false
+			for _, row := range v.Rows {
+				for j := range row {
+					k := row[j]
+					switch {
+					case k.Label == sc.back:
+						back = &row[j]
+					case k.Label == sc.skip:
+						skip = &row[j]
+					case strings.HasPrefix(k.Label, "✓ "):
+						done = k.Label
+					case !isNav(k.Label):
+						opts = append(opts, k.Label)
+						ticked = ticked || strings.HasPrefix(k.Label, "✅")
+					}
+				}
+			}
+			if back != nil && skip != nil {
+				// One order, reading outward: Back where reading starts.
+				if sc.rtl != (back.X > skip.X) {
+					t.Errorf("%s step %d: Back at x=%.0f, Skip at x=%.0f", sc.lang, step, back.X, skip.X)
+				}
+				if !checkedNav {
+					shot("05-navigation")
+					checkedNav = true
+				}
+			}
+			if len(opts) > 12 && !shotLong {
+				shot("06-long-list")
+				shotLong = true
+			}
+			if done != "" && !shotMulti {
+				shot("07-multi-select")
+				shotMulti = true
+			}
+			switch {
+			case len(opts) == 0:
+				typeText(sc.comment)
+			case done != "" && ticked:
+				tap(v, done)
+			default:
+				tap(v, opts[0])
+			}
+		}
+		shot("08-end")
+		if !checkedNav || !shotLong || !shotMulti {
+			t.Errorf("%s: the walk met no question with Back and Skip (%v), no long list (%v) or no multi-select (%v)", sc.lang, checkedNav, shotLong, shotMulti)
+		}
+	}
+	t.Logf("phone screenshots (360×640) in %s", dir)
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -72,6 +73,7 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{bindir: bindir}
+	removeStaleClusters(ctx, bindir, os.TempDir())
 	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -82,7 +84,14 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		gid, _ = strconv.Atoi(u.Gid)
 		c.runAs = "postgres"
 	}
-	if c.dir, err = os.MkdirTemp("", "needsbot-try-pg-"); err != nil {
+	if c.dir, err = os.MkdirTemp("", clusterPrefix); err != nil {
+		return nil, err
+	}
+	// Which try owns the cluster: a later try removes it once that
+	// process is gone (killed, or its terminal closed before SIGHUP was
+	// handled).
+	if err := os.WriteFile(filepath.Join(c.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(c.dir)
 		return nil, err
 	}
 	if uid >= 0 {
@@ -116,6 +125,58 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		return nil, fmt.Errorf("throwaway cluster: %w", err)
 	}
 	return c, nil
+}
+
+// clusterPrefix names the temporary directories of throwaway clusters;
+// ownerFile in each holds the process id of the try that made it.
+const (
+	clusterPrefix = "needsbot-try-pg-"
+	ownerFile     = "try.pid"
+)
+
+// removeStaleClusters stops and deletes the throwaway clusters under tmp
+// whose try is no longer running. A directory without an owner file (made
+// by an older try, or half made) is removed when it is older than a day.
+func removeStaleClusters(ctx context.Context, bindir, tmp string) []string {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, clusterPrefix+"*"))
+	var removed []string
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			fi, serr := os.Stat(dir)
+			if serr != nil || time.Since(fi.ModTime()) < 24*time.Hour {
+				continue
+			}
+		} else if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr != nil || processAlive(pid) {
+			continue
+		}
+		c := &cluster{dir: dir, bindir: bindir}
+		if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+			if os.Geteuid() == 0 {
+				c.runAs = "postgres"
+			}
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			_ = c.run(sctx, "pg_ctl", "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w", "-t", "20", "stop")
+			cancel()
+		}
+		if os.RemoveAll(dir) == nil {
+			removed = append(removed, dir)
+		}
+	}
+	return removed
+}
+
+// processAlive reports whether a process with this id exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // stop stops the cluster and deletes its directory.

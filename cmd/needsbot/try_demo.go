@@ -74,13 +74,39 @@ func (d demo) describe(istat string) string {
 	return s
 }
 
-// personas are the people the web chat can be.
-func (d demo) personas() []webchat.Persona {
+// demoSeedN is how many synthetic interviews the manager's demo button adds.
+const demoSeedN = 300
+
+// seedAction fills the try database's demo municipality with synthetic
+// interviews (what `needsbot seed` does), so that a manager's first
+// /results shows charts rather than a wall of hidden small counts.
+func seedAction(a *app, istat string) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		places, err := seedPlaces(ctx, a.db, istat)
+		if err != nil {
+			return "", err
+		}
+		st, err := seedResponses(ctx, a.db, a.forms, places, seedOptions{N: demoSeedN, Days: 90, Seed: uint64(time.Now().UnixNano()),
+			Batch: 1000, Workers: 2, Now: time.Now()})
+		if err != nil {
+			return "", err
+		}
+		if err := a.db.RebuildRollups(ctx); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Added %d synthetic interviews (%d completed, %d abandoned) over the last 90 days. "+
+			"They are made up, spread like real answers: send /results to see the charts.", st.completed+st.abandoned, st.completed, st.abandoned), nil
+	}
+}
+
+// personas are the people the web chat can be; seed, when set, is the
+// manager's button that fills the demo with synthetic interviews.
+func (d demo) personas(seed func(ctx context.Context) (string, error)) []webchat.Persona {
 	where := d.municipality
 	if where == "" {
 		where = "the municipality"
 	}
-	return []webchat.Persona{
+	ps := []webchat.Persona{
 		{Key: "respondent", Label: "Respondent", FirstName: "Amina", StartButton: true, StartPayload: d.invite,
 			Description: "Got an invite at a service desk in " + where + " and answers the questionnaire.",
 			Tips: "Press START, choose a language and answer by tapping. Try ◀ Back, /language to switch language " +
@@ -94,7 +120,12 @@ func (d demo) personas() []webchat.Persona {
 		{Key: "manager", Label: "Manager", FirstName: "Marco", UserID: demoManagerID,
 			Description: "Plans services for " + where + ": reads the results.",
 			Tips: "/results shows what respondents need, with charts; /export sends the answers as CSV or XLSX. " +
-				"Complete a few interviews as respondents first: small counts are hidden to protect people.",
+				"Small counts are hidden to protect people: fill the demo with synthetic interviews (the orange button) " +
+				"to see full charts at once, or complete a few interviews as respondents.",
 			Commands: []string{"/results", "/export", "/staff", "/help"}},
 	}
+	if seed != nil {
+		ps[2].Action = &webchat.Action{Label: fmt.Sprintf("＋ %d synthetic interviews", demoSeedN), Run: seed}
+	}
+	return ps
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -515,7 +517,13 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 	if len(msgs) == 0 {
 		return move{}, errors.New("empty chat")
 	}
-	if last := msgs[len(msgs)-1]; last.FromBot && len(last.Labels) == 0 && strings.Contains(last.Text, "Thank you very much") {
+	// The interview ends on the card: closing words, no keyboard left.
+	live, thanked := false, false
+	for _, m := range msgs {
+		live = live || m.FromBot && len(m.Labels) > 0
+		thanked = thanked || m.FromBot && strings.Contains(m.Text, "Thank you very much")
+	}
+	if thanked && !live {
 		return move{done: true}, nil
 	}
 	var q *shown
@@ -534,6 +542,7 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 	}
 	var opts []opt
 	done := opt{row: -1}
+	ticked := false
 	for r, row := range q.Labels {
 		for c, l := range row {
 			if l == language {
@@ -543,6 +552,7 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 			for _, p := range navPrefixes {
 				nav = nav || strings.HasPrefix(l, p)
 			}
+			ticked = ticked || strings.HasPrefix(l, "✅")
 			switch {
 			case strings.HasPrefix(l, "✓ "):
 				done = opt{l, r, c}
@@ -555,7 +565,9 @@ func nextMove(msgs []shown, language, comment string, tapped map[int]bool) (move
 	switch {
 	case len(opts) == 0:
 		return move{text: comment}, nil
-	case done.row >= 0 && tapped[q.ID]:
+	case done.row >= 0 && ticked:
+		// One card holds question after question: a tick on screen, not
+		// the message id, says this multi-select was answered.
 		pick = done
 	case done.row >= 0:
 		tapped[q.ID] = true
@@ -631,8 +643,32 @@ func TestTryEmbeddedRedisInterview(t *testing.T) {
 		ch = c.waitIdle(s.User, ch.Version)
 	}
 	t.Logf("interview done in %d steps", steps)
+	if steps >= 90 {
+		sc := ch.screen()
+		t.Fatalf("the interview did not end; the chat ends with %+v", sc[max(0, len(sc)-4):])
+	}
 	checkStoredResponse(t, dsn, s.User, "en", comment)
 	checkDemoSeed(t, dsn)
+
+	// The manager's page offers to fill the demo with synthetic
+	// interviews, so a first /results is not a wall of hidden counts.
+	var act struct {
+		Text string `json:"text"`
+	}
+	c.call("POST", "/api/action", map[string]any{"persona": "manager"}, &act)
+	if !strings.Contains(act.Text, "synthetic interviews") {
+		t.Fatalf("seed action: %q", act.Text)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err = conn.QueryRow(context.Background(), `SELECT count(*) FROM responses r JOIN municipalities m ON m.id = r.municipality_id WHERE m.istat_code = '058091'`).Scan(&n)
+	conn.Close(context.Background())
+	if err != nil || n < 100 {
+		t.Fatalf("after the seed action Roma has %d responses (%v)", n, err)
+	}
 
 	if code := r.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
@@ -668,7 +704,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	var gotLang, istat, respondent, stored, invite, service string
 	var answers int
 	err = conn.QueryRow(ctx, `
-		SELECT r.language, m.istat_code, coalesce(r.respondent, ''), coalesce(r.invite_token, ''), coalesce(s.code, ''),
+		SELECT r.language, m.istat_code, coalesce(r.respondent, ''), coalesce((SELECT i.label FROM invites i WHERE i.id = r.invite_id AND i.revoked_at IS NULL), ''), coalesce(s.code, ''),
 		       (SELECT value FROM answers a WHERE a.response_id = r.id AND a.question = 'commenti'),
 		       (SELECT count(*) FROM answers a WHERE a.response_id = r.id)
 		FROM responses r JOIN municipalities m ON m.id = r.municipality_id LEFT JOIN services s ON s.id = r.service_id`).
@@ -681,7 +717,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 	}
 	// The respondent came through the demo invite: the response is
 	// attributed to it and to its service.
-	if !strings.HasPrefix(invite, "try-") || invite == "try-demo-058091" || service != "sportello_immigrati" {
+	if invite != "needsbot try: demo invite" || service != "sportello_immigrati" {
 		t.Fatalf("response attributed to invite %q, service %q; want the demo invite of sportello_immigrati", invite, service)
 	}
 	if respondent == "" || strings.Contains(respondent, strconv.FormatInt(user, 10)) {
@@ -704,11 +740,47 @@ func checkDemoSeed(t *testing.T, dsn string) {
 		        WHERE m.istat_code = '058091' AND revoked_at IS NULL AND
 		              ((s.telegram_user_id = 4503599627370497 AND s.role = 'operator') OR (s.telegram_user_id = 4503599627370498 AND s.role = 'manager'))),
 		       (SELECT count(*) FROM invites i JOIN services v ON v.id = i.service_id
-		        WHERE i.token LIKE 'try-%' AND i.revoked_at IS NULL AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
+		        WHERE i.label = 'needsbot try: demo invite' AND i.revoked_at IS NULL AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if staff != 2 || invites != 1 {
 		t.Fatalf("demo seed: %d staff, %d invites", staff, invites)
+	}
+}
+
+// TestRemoveStaleClusters: the throwaway cluster of a try that is gone
+// (killed) is deleted by the next try; one whose try still runs, or a
+// fresh directory without an owner, is left alone.
+func TestRemoveStaleClusters(t *testing.T) {
+	tmp := t.TempDir()
+	mk := func(name, owner string) string {
+		dir := filepath.Join(tmp, clusterPrefix+name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	// A process that certainly ended: a child that exited.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no `true` to make a finished process")
+	}
+	dead := mk("dead", strconv.Itoa(cmd.Process.Pid))
+	alive := mk("alive", strconv.Itoa(os.Getpid()))
+	fresh := mk("fresh", "")
+	removed := removeStaleClusters(context.Background(), t.TempDir(), tmp)
+	if len(removed) != 1 || removed[0] != dead {
+		t.Fatalf("removed %v, want only %s", removed, dead)
+	}
+	for _, d := range []string{alive, fresh} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed", d)
+		}
 	}
 }

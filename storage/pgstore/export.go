@@ -40,7 +40,7 @@ SELECT r.id, r.form, r.form_version, m.istat_code, m.name, coalesce(s.code, ''),
 FROM responses r
 JOIN municipalities m ON m.id = r.municipality_id
 LEFT JOIN services s ON s.id = r.service_id
-LEFT JOIN invites i ON i.token = r.invite_token
+LEFT JOIN invites i ON i.id = r.invite_id
 LEFT JOIN LATERAL (
     SELECT array_agg(x.question) AS questions, array_agg(x.value) AS answer_values
     FROM answers x WHERE x.response_id = r.id

@@ -1,7 +1,9 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -9,33 +11,55 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// HashToken is how invite and staff-link tokens are stored and looked
+// up: their SHA-256. The token itself is never written to the database (a
+// dump or a backup must not open invites or make staff); tokens carry 120
+// bits or more of randomness, so the hash cannot be reversed by guessing.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
 // Invite is a respondent invite: a link (and QR code) bound to a
 // questionnaire, a municipality, optionally a service, and the staff member
 // who made it.
 type Invite struct {
-	ID               int64
-	Token            string
-	Form             string
-	MunicipalityID   int64
-	ServiceID        int64 // 0: no particular service
-	OperatorID       int64 // staff id of the creator; 0 for none
-	Label            string
-	ExpiresAt        time.Time // zero: never
-	MaxUses          int       // 0: unlimited
-	Uses             int       // accepted opens ("started")
-	Completed        int       // responses recorded through it (listings only)
-	Revoked          bool
+	ID int64
+	// Token is the secret of the link, known only when the caller has it
+	// (CreateInvite keeps the one it was given); the database holds only
+	// TokenHash.
+	Token          string
+	TokenHash      []byte
+	Form           string
+	MunicipalityID int64
+	ServiceID      int64 // 0: no particular service
+	OperatorID     int64 // staff id of the creator; 0 for none
+	Label          string
+	ExpiresAt      time.Time // zero: never
+	MaxUses        int       // 0: unlimited
+	Uses           int       // accepted opens ("started")
+	Completed      int       // responses recorded through it (listings only)
+	Revoked        bool
+	// OperatorGone is set when the staff member who made the invite was
+	// revoked, or re-enrolled or moved since: the invite no longer opens.
+	OperatorGone     bool
 	CreatedAt        time.Time
 	MunicipalityName string
 	ServiceCode      string
 	ServiceName      string
 }
 
+// TokenMatches reports whether token is this invite's token (its hash is
+// the stored one).
+func (i Invite) TokenMatches(token string) bool {
+	return token != "" && bytes.Equal(HashToken(token), i.TokenHash)
+}
+
 // Status is the invite's state at now: "active", "revoked", "expired" or
 // "exhausted".
 func (i Invite) Status(now time.Time) string {
 	switch {
-	case i.Revoked:
+	case i.Revoked, i.OperatorGone:
 		return "revoked"
 	case !i.ExpiresAt.IsZero() && !now.Before(i.ExpiresAt):
 		return "expired"
@@ -53,8 +77,17 @@ type InviteFilter struct {
 	Limit          int // listings: most recent first, default 20
 }
 
-const inviteColumns = `i.id, i.token, i.form, i.municipality_id, i.service_id, i.operator_id, i.label, i.expires_at,
-	i.max_uses, i.uses, i.revoked_at IS NOT NULL, i.created_at, m.name, coalesce(s.code, ''), coalesce(s.name, '')`
+const inviteColumns = `i.id, i.token_hash, i.form, i.municipality_id, i.service_id, i.operator_id, i.label, i.expires_at,
+	i.max_uses, i.uses, i.revoked_at IS NOT NULL, NOT (` + operatorActive + `), i.created_at, m.name, coalesce(s.code, ''), coalesce(s.name, '')`
+
+// operatorActive is true when the invite i was made by nobody in
+// particular (the command line, the demo) or by a staff member who is still
+// active, in the same membership (not revoked and re-enrolled since) and
+// still with a right over the invite's municipality: an invite is worth
+// what its maker may still do, as staff links are.
+const operatorActive = `i.operator_id IS NULL OR EXISTS (SELECT 1 FROM staff o WHERE o.id = i.operator_id
+	AND o.revoked_at IS NULL AND o.created_at <= i.created_at
+	AND (o.role = 'admin' OR o.municipality_id = i.municipality_id))`
 
 const inviteFrom = ` FROM invites i JOIN municipalities m ON m.id = i.municipality_id
 	LEFT JOIN services s ON s.id = i.service_id`
@@ -64,8 +97,8 @@ func scanInvite(r pgx.Row, extra ...any) (Invite, error) {
 	var svc, op *int64
 	var exp *time.Time
 	var maxUses *int
-	dest := append([]any{&i.ID, &i.Token, &i.Form, &i.MunicipalityID, &svc, &op, &i.Label, &exp, &maxUses, &i.Uses,
-		&i.Revoked, &i.CreatedAt, &i.MunicipalityName, &i.ServiceCode, &i.ServiceName}, extra...)
+	dest := append([]any{&i.ID, &i.TokenHash, &i.Form, &i.MunicipalityID, &svc, &op, &i.Label, &exp, &maxUses, &i.Uses,
+		&i.Revoked, &i.OperatorGone, &i.CreatedAt, &i.MunicipalityName, &i.ServiceCode, &i.ServiceName}, extra...)
 	err := r.Scan(dest...)
 	i.ServiceID, i.OperatorID = idOr0(svc), idOr0(op)
 	if exp != nil {
@@ -77,9 +110,22 @@ func scanInvite(r pgx.Row, extra ...any) (Invite, error) {
 	return i, err
 }
 
-// CreateInvite stores a respondent invite and writes the audit log (actor:
-// its operator; never the token). It returns the invite as stored, with
-// names filled in. A service of another municipality is ErrInvalid.
+// NewInviteID reserves an id for an invite to be created with it
+// (CreateInvite with Invite.ID set), so that its token can be derived from
+// its id before it is stored.
+func (d *DB) NewInviteID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := d.pool.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('invites', 'id'))`).Scan(&id); err != nil {
+		return 0, classify("new invite id", err)
+	}
+	return id, nil
+}
+
+// CreateInvite stores a respondent invite (with the id inv.ID when set, see
+// NewInviteID) and writes the audit log (actor: its operator). Only the
+// token's hash is stored, never the token. It returns the invite as stored,
+// with names filled in and Token kept. A service of another municipality is
+// ErrInvalid.
 func (d *DB) CreateInvite(ctx context.Context, inv Invite) (Invite, error) {
 	var out Invite
 	var exp *time.Time
@@ -92,34 +138,43 @@ func (d *DB) CreateInvite(ctx context.Context, inv Invite) (Invite, error) {
 	}
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		var id int64
-		err := tx.QueryRow(ctx, `INSERT INTO invites (token, form, municipality_id, service_id, operator_id, label, expires_at, max_uses)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			inv.Token, inv.Form, inv.MunicipalityID, nullID(inv.ServiceID), nullID(inv.OperatorID), inv.Label, exp, maxUses).Scan(&id)
+		if inv.Token == "" {
+			return fmt.Errorf("pgstore: create invite: %w: no token", ErrInvalid)
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO invites (id, token_hash, form, municipality_id, service_id, operator_id, label, expires_at, max_uses)
+			VALUES (coalesce($9, nextval(pg_get_serial_sequence('invites', 'id'))), $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			HashToken(inv.Token), inv.Form, inv.MunicipalityID, nullID(inv.ServiceID), nullID(inv.OperatorID), inv.Label, exp, maxUses, nullID(inv.ID)).Scan(&id)
 		if err != nil {
 			return classify("create invite", err)
 		}
 		if out, err = scanInvite(tx.QueryRow(ctx, "SELECT "+inviteColumns+inviteFrom+" WHERE i.id = $1", id)); err != nil {
 			return classify("create invite", err)
 		}
+		out.Token = inv.Token
 		return audit(ctx, tx, nullID(inv.OperatorID), "invite.create", map[string]any{"invite_id": id, "form": inv.Form,
 			"municipality_id": inv.MunicipalityID, "service_id": nullID(inv.ServiceID), "expires_at": exp, "max_uses": maxUses})
 	})
 	return out, err
 }
 
-// UseInvite counts one use of the invite with token and returns it, if it
-// is valid at now; the check and the count are one statement, so
-// concurrent opens never exceed max_uses. Otherwise it returns
+// UseInvite counts one use of the invite with token (looked up by its
+// hash) and returns it, if it is valid at now; the check and the count are
+// one statement, so concurrent opens never exceed max_uses. An invite
+// whose maker was revoked since is revoked too. Otherwise it returns
 // ErrNotFound, ErrRevoked, ErrExpired or ErrExhausted (in that order of
 // precedence).
 func (d *DB) UseInvite(ctx context.Context, token string, now time.Time) (Invite, error) {
+	return d.useInvite(ctx, "i.token_hash = $1", HashToken(token), now)
+}
+
+func (d *DB) useInvite(ctx context.Context, where string, key any, now time.Time) (Invite, error) {
 	row := d.pool.QueryRow(ctx, `WITH u AS (
-			UPDATE invites SET uses = uses + 1
-			WHERE token = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
-				AND (max_uses IS NULL OR uses < max_uses)
-			RETURNING *)
+			UPDATE invites i SET uses = uses + 1
+			WHERE `+where+` AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+				AND (max_uses IS NULL OR uses < max_uses) AND (`+operatorActive+`)
+			RETURNING i.*)
 		SELECT `+inviteColumns+` FROM u i JOIN municipalities m ON m.id = i.municipality_id
-			LEFT JOIN services s ON s.id = i.service_id`, token, now)
+			LEFT JOIN services s ON s.id = i.service_id`, key, now)
 	inv, err := scanInvite(row)
 	if err == nil {
 		return inv, nil
@@ -128,7 +183,7 @@ func (d *DB) UseInvite(ctx context.Context, token string, now time.Time) (Invite
 		return Invite{}, classify("use invite", err)
 	}
 	// Why not: read it as it is.
-	inv, err = scanInvite(d.pool.QueryRow(ctx, "SELECT "+inviteColumns+inviteFrom+" WHERE i.token = $1", token))
+	inv, err = scanInvite(d.pool.QueryRow(ctx, "SELECT "+inviteColumns+inviteFrom+" WHERE "+where, key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Invite{}, fmt.Errorf("pgstore: invite: %w", ErrNotFound)
 	}
@@ -158,7 +213,7 @@ func (d *DB) Invite(ctx context.Context, id int64, f InviteFilter) (Invite, erro
 	where, args := f.where(2)
 	var completed int
 	inv, err := scanInvite(d.pool.QueryRow(ctx, "SELECT "+inviteColumns+`,
-		(SELECT count(*) FROM responses r WHERE r.invite_token = i.token)`+inviteFrom+" WHERE i.id = $1 AND "+where,
+		(SELECT count(*) FROM responses r WHERE r.invite_id = i.id)`+inviteFrom+" WHERE i.id = $1 AND "+where,
 		append([]any{id}, args...)...), &completed)
 	inv.Completed = completed
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -180,7 +235,7 @@ func (d *DB) Invites(ctx context.Context, f InviteFilter) ([]Invite, int, error)
 	}
 	where, args := f.where(1)
 	rows, err := d.pool.Query(ctx, "SELECT "+inviteColumns+`,
-		(SELECT count(*) FROM responses r WHERE r.invite_token = i.token), count(*) OVER ()`+inviteFrom+
+		(SELECT count(*) FROM responses r WHERE r.invite_id = i.id), count(*) OVER ()`+inviteFrom+
 		" WHERE "+where+fmt.Sprintf(" ORDER BY i.created_at DESC, i.id DESC LIMIT %d", limit), args...)
 	if err != nil {
 		return nil, 0, classify("invites", err)

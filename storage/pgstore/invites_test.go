@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,7 +69,7 @@ func TestInviteLifecycle(t *testing.T) {
 	// Two completed responses through the first invite.
 	for _, id := range []string{"r1", "r2"} {
 		c := e.completed(t, id, "p-"+id)
-		c.MunicipalityID, c.ServiceID, c.Invite, c.OperatorID = roma, anagrafe, "tokenAAAAAAAAAAAAAAA", &op.ID
+		c.MunicipalityID, c.ServiceID, c.Invite, c.OperatorID = roma, anagrafe, strconv.FormatInt(inv.ID, 10), &op.ID
 		if err := e.db.SaveResponse(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,51 @@ func TestUseInviteConcurrent(t *testing.T) {
 	if ok.Load() != 50 || exhausted.Load() != 30 {
 		t.Fatalf("%d uses admitted, %d refused; want 50 and 30", ok.Load(), exhausted.Load())
 	}
-	if n := e.count(t, "SELECT uses FROM invites WHERE token = 'raceRACEraceRACErace'"); n != 50 {
+	if n := e.count(t, "SELECT uses FROM invites WHERE token_hash = sha256('raceRACEraceRACErace')"); n != 50 {
 		t.Fatalf("uses = %d", n)
+	}
+}
+
+// An invite is worth what its maker may still do: revoking the operator
+// disables it (UseInvite refuses it, listings say revoked), and it
+// stays disabled when the same person is enrolled again later.
+func TestInviteOfRevokedOperator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now()
+	roma, _ := e.municipality(t, "058091", "anagrafe")
+	admin, _, _ := e.db.EnsureAdmin(ctx, 1)
+	op := e.enrol(t, admin.ID, pgstore.RoleOperator, roma, 0, 2)
+	inv, err := e.db.CreateInvite(ctx, pgstore.Invite{Token: "operatorOperatorOper", Form: "immigrati", MunicipalityID: roma, OperatorID: op.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.db.CreateInvite(ctx, pgstore.Invite{Token: "adminAdminAdminAdmin", Form: "immigrati", MunicipalityID: roma, OperatorID: admin.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.UseInvite(ctx, "operatorOperatorOper", now); err != nil {
+		t.Fatalf("active operator's invite: %v", err)
+	}
+	if _, err := e.db.RevokeStaff(ctx, admin.ID, op.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.UseInvite(ctx, "operatorOperatorOper", now); !errors.Is(err, pgstore.ErrRevoked) {
+		t.Fatalf("revoked operator's invite: %v, want ErrRevoked", err)
+	}
+	got, err := e.db.Invite(ctx, inv.ID, pgstore.InviteFilter{})
+	if err != nil || got.Status(now) != "revoked" || got.Uses != 1 {
+		t.Fatalf("listed: %+v %v", got, err)
+	}
+	// Other invites live on.
+	if _, err := e.db.UseInvite(ctx, "adminAdminAdminAdmin", now); err != nil {
+		t.Fatalf("the admin's invite: %v", err)
+	}
+	// Enrolled again: the old invite stays dead.
+	if again := e.enrol(t, admin.ID, pgstore.RoleOperator, roma, 0, 2); again.ID != op.ID || again.Revoked {
+		t.Fatalf("re-enrolled: %+v", again)
+	}
+	if _, err := e.db.UseInvite(ctx, "operatorOperatorOper", now); !errors.Is(err, pgstore.ErrRevoked) {
+		t.Fatalf("invite made before the operator's re-enrolment: %v, want ErrRevoked", err)
 	}
 }

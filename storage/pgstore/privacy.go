@@ -66,7 +66,7 @@ func (d *DB) ApplyRetention(ctx context.Context, olderThan time.Duration) (int, 
 
 const retentionSQL = `
 UPDATE responses
-SET respondent = NULL, idem = NULL, invite_token = NULL, operator_id = NULL, unlinked = true,
+SET respondent = NULL, idem = NULL, invite_id = NULL, operator_id = NULL, unlinked = true,
     started_at = date_trunc('day', started_at AT TIME ZONE 'Europe/Rome') AT TIME ZONE 'Europe/Rome',
     completed_at = date_trunc('day', completed_at AT TIME ZONE 'Europe/Rome') AT TIME ZONE 'Europe/Rome'
 WHERE NOT unlinked AND completed_at < $1`

@@ -31,7 +31,11 @@ type Completed struct {
 	Pseudonym      string
 	MunicipalityID int64
 	ServiceID      *int64
-	Invite         string // invite token, "" for none
+	// Invite is the invite's id (decimal, bot.CtxInvite), "" for none. A
+	// token (an interview started before tokens were hashed, or its outbox
+	// entry) is accepted too and stored as the id of its invite: the
+	// response never holds the token.
+	Invite         string
 	OperatorID     *int64
 	ConsentVersion string
 	// Types gives each question's XLSForm type name ("select_multiple",
@@ -106,10 +110,10 @@ func (c *Completed) validate() error {
 // choices may reference answers inserted alongside them.)
 const saveResponseSQL = `
 WITH r AS (
-    INSERT INTO responses (id, form, form_version, municipality_id, service_id, invite_token,
+    INSERT INTO responses (id, form, form_version, municipality_id, service_id, invite_id,
                            operator_id, respondent, language, languages, consent_version,
                            started_at, completed_at, idem)
-    VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10, $11, $12, $13, NULLIF($19, ''))
+    VALUES ($1, $2, $3, $4, $5, ` + inviteIDSQL + `, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, NULLIF($19, ''))
     ON CONFLICT DO NOTHING
     RETURNING id
 ), a AS (
@@ -122,6 +126,13 @@ WITH r AS (
     FROM r, unnest($17::text[], $18::text[]) AS t (question, choice)
 )
 SELECT count(*) FROM r`
+
+// inviteIDSQL turns Completed.Invite ($6) into an invite id: the id
+// itself, or the id of the invite whose token it is (generated tokens are
+// 20 characters, never 1 to 18 digits), or NULL. An unknown token becomes
+// -1, which no invite has: the foreign key refuses it (ErrInvalid).
+const inviteIDSQL = `(CASE WHEN $6::text ~ '^[0-9]{1,18}$' THEN $6::text::bigint
+        WHEN $6::text <> '' THEN coalesce((SELECT id FROM invites WHERE token_hash = sha256(convert_to($6::text, 'UTF8'))), -1) END)`
 
 // SaveResponse stores a completed interview and its answers, normalised,
 // atomically and idempotently: if c.ID or c.Idem is already stored, nothing changes

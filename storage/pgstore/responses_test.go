@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -56,7 +57,8 @@ func TestSaveResponseStoresFields(t *testing.T) {
 	}
 	var (
 		form, lang, consent string
-		respondent, invite  *string
+		respondent          *string
+		invite              *int64
 		version             int
 		municipality        int64
 		service, operator   *int64
@@ -64,7 +66,7 @@ func TestSaveResponseStoresFields(t *testing.T) {
 		started, completed  time.Time
 		duration            int
 	)
-	err := e.pool.QueryRow(ctx, `SELECT form, form_version, municipality_id, service_id, invite_token, operator_id,
+	err := e.pool.QueryRow(ctx, `SELECT form, form_version, municipality_id, service_id, invite_id, operator_id,
 		respondent, language, languages, consent_version, started_at, completed_at, duration_s FROM responses WHERE id = $1`, c.ID).
 		Scan(&form, &version, &municipality, &service, &invite, &operator, &respondent, &lang, &langs, &consent, &started, &completed, &duration)
 	if err != nil {
@@ -180,13 +182,24 @@ func TestSaveResponseInvalid(t *testing.T) {
 		t.Fatalf("%d invalid responses stored", n)
 	}
 	// A valid one with an invite and no service.
-	if _, err := e.pool.Exec(ctx, "INSERT INTO invites (token, form, municipality_id) VALUES ('qr-roma-1', 'immigrants', $1)", roma); err != nil {
+	inv, err := e.db.CreateInvite(ctx, pgstore.Invite{Token: "qr-roma-1", Form: "immigrants", MunicipalityID: roma})
+	if err != nil {
 		t.Fatal(err)
 	}
 	c := e.completed(t, "good", "p")
+	c.MunicipalityID, c.ServiceID, c.Invite = roma, nil, strconv.FormatInt(inv.ID, 10)
+	if err := e.db.SaveResponse(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	// An interview started before tokens were hashed carries the token:
+	// it is stored as the invite's id.
+	c = e.completed(t, "legacy", "p")
 	c.MunicipalityID, c.ServiceID, c.Invite = roma, nil, "qr-roma-1"
 	if err := e.db.SaveResponse(ctx, c); err != nil {
 		t.Fatal(err)
+	}
+	if n := e.count(t, "SELECT count(*) FROM responses WHERE invite_id = $1", inv.ID); n != 2 {
+		t.Fatalf("%d responses with invite %d, want 2", n, inv.ID)
 	}
 }
 

@@ -534,7 +534,7 @@ func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (in
 			}
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"responses"},
-			[]string{"id", "form", "form_version", "municipality_id", "service_id", "invite_token", "operator_id",
+			[]string{"id", "form", "form_version", "municipality_id", "service_id", "invite_id", "operator_id",
 				"respondent", "language", "languages", "consent_version", "started_at", "completed_at"},
 			pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
 				c := &cs[i]
@@ -543,7 +543,7 @@ func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (in
 				if langs == nil {
 					langs = []string{}
 				}
-				return []any{c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, nullIfEmpty(c.Invite),
+				return []any{c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, inviteID(c.Invite),
 					c.OperatorID, nullIfEmpty(c.Pseudonym), r.Language, langs, c.ConsentVersion, r.Started, r.Completed}, nil
 			}))
 		if err != nil {
@@ -576,6 +576,16 @@ func (d *DB) CopyAbandoned(ctx context.Context, as []Abandoned) (int, error) {
 		return 0, classify("copy abandoned", err)
 	}
 	return len(as), nil
+}
+
+// inviteID is Completed.Invite as a bulk-loaded invite_id: only ids
+// (bulk loads never carry tokens), NULL for none.
+func inviteID(s string) any {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return nil
+	}
+	return id
 }
 
 func nullIfEmpty(s string) any {

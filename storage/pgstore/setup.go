@@ -90,15 +90,15 @@ func (d *DB) SeedDemo(ctx context.Context, istat string, operator, manager int64
 		}
 		// The token is new at each run: earlier demo invites stop working.
 		if _, err := tx.Exec(ctx, `UPDATE invites SET revoked_at = now()
-			WHERE label = 'needsbot try: demo invite' AND token <> $1 AND revoked_at IS NULL`, token); err != nil {
+			WHERE label = 'needsbot try: demo invite' AND token_hash <> $1 AND revoked_at IS NULL`, HashToken(token)); err != nil {
 			return fmt.Errorf("revoke earlier demo invites: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO invites (token, form, municipality_id, service_id, label)
+			INSERT INTO invites (token_hash, form, municipality_id, service_id, label)
 			VALUES ($1, 'immigrati', $2, $3, 'needsbot try: demo invite')
-			ON CONFLICT (token) DO UPDATE
+			ON CONFLICT (token_hash) DO UPDATE
 			SET form = EXCLUDED.form, municipality_id = EXCLUDED.municipality_id, service_id = EXCLUDED.service_id,
-			    expires_at = NULL, max_uses = NULL, revoked_at = NULL`, token, muni, service); err != nil {
+			    expires_at = NULL, max_uses = NULL, revoked_at = NULL`, HashToken(token), muni, service); err != nil {
 			return fmt.Errorf("invite: %w", err)
 		}
 		demo.Invite = token

@@ -69,7 +69,7 @@ type Staff struct {
 // StaffLink is a single-use invitation to become staff.
 type StaffLink struct {
 	ID             int64
-	Token          string
+	Token          string // the secret; only its hash (HashToken) is stored
 	Role           string
 	MunicipalityID int64 // 0 for admin links
 	ServiceID      int64 // 0: any service
@@ -272,7 +272,10 @@ func (d *DB) ListStaff(ctx context.Context, municipality int64) ([]Staff, error)
 // EnsureAdmin makes the Telegram user an active admin (the bootstrap from
 // NEEDSBOT_ADMIN_IDS). It reports whether anything changed; only changes
 // are written to the audit log (actor: the system), so restarts add
-// nothing.
+// nothing. A member who was revoked is never restored by it (a restart
+// must not undo the revocation of, say, a stolen account): it returns
+// them as they are with ErrRevoked. They come back only through a staff
+// link (e.g. `needsbot staff link admin`).
 func (d *DB) EnsureAdmin(ctx context.Context, userID int64) (Staff, bool, error) {
 	var s Staff
 	changed := false
@@ -285,9 +288,15 @@ func (d *DB) EnsureAdmin(ctx context.Context, userID int64) (Staff, bool, error)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return classify("ensure admin", err)
 		}
+		if wasRevoked {
+			if s, err = d.oneStaff(ctx, tx, "s.telegram_user_id = $1", userID); err != nil {
+				return err
+			}
+			return fmt.Errorf("pgstore: ensure admin: staff %d: %w", s.ID, ErrRevoked)
+		}
 		err = tx.QueryRow(ctx, `INSERT INTO staff (telegram_user_id, role) VALUES ($1, 'admin')
-			ON CONFLICT (telegram_user_id) DO UPDATE SET role = 'admin', municipality_id = NULL, service_id = NULL, revoked_at = NULL
-			WHERE staff.role <> 'admin' OR staff.revoked_at IS NOT NULL
+			ON CONFLICT (telegram_user_id) DO UPDATE SET role = 'admin', municipality_id = NULL, service_id = NULL
+			WHERE staff.role <> 'admin' AND staff.revoked_at IS NULL
 			RETURNING id`, userID).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Already an active admin.
@@ -301,7 +310,6 @@ func (d *DB) EnsureAdmin(ctx context.Context, userID int64) (Staff, bool, error)
 		detail := map[string]any{"staff_id": id, "source": "NEEDSBOT_ADMIN_IDS"}
 		if prevRole != nil {
 			detail["previous_role"] = *prevRole
-			detail["was_revoked"] = wasRevoked
 		}
 		if err := audit(ctx, tx, nil, "staff.bootstrap", detail); err != nil {
 			return err
@@ -338,14 +346,17 @@ func (d *DB) RevokeStaff(ctx context.Context, actor, id, municipality int64) (St
 
 // ------------------------------------------------------------- staff links
 
-// CreateStaffLink stores a staff link and writes the audit log (never the
-// token). It returns the link's id.
+// CreateStaffLink stores a staff link (the hash of its token, never the
+// token) and writes the audit log. It returns the link's id.
 func (d *DB) CreateStaffLink(ctx context.Context, l StaffLink) (int64, error) {
 	var id int64
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO staff_invites (token, role, municipality_id, service_id, created_by, expires_at)
+		if len(l.Token) < 16 || len(l.Token) > 128 {
+			return fmt.Errorf("pgstore: create staff link: %w: token of %d characters", ErrInvalid, len(l.Token))
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO staff_invites (token_hash, role, municipality_id, service_id, created_by, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			l.Token, l.Role, nullID(l.MunicipalityID), nullID(l.ServiceID), nullID(l.CreatedBy), l.ExpiresAt).Scan(&id)
+			HashToken(l.Token), l.Role, nullID(l.MunicipalityID), nullID(l.ServiceID), nullID(l.CreatedBy), l.ExpiresAt).Scan(&id)
 		if err != nil {
 			return classify("create staff link", err)
 		}
@@ -356,7 +367,7 @@ func (d *DB) CreateStaffLink(ctx context.Context, l StaffLink) (int64, error) {
 }
 
 // ClaimStaffLink makes the Telegram user (first name name) the staff
-// member the link describes, marks the link used and writes the audit log,
+// member the link with token (looked up by its hash) describes, marks the link used and writes the audit log,
 // all in one transaction. Errors: ErrNotFound (no such link), ErrExpired,
 // ErrUsed (by someone else), ErrRevoked (its creator was revoked or moved
 // since), ErrAlreadyStaff (with the current membership in Claim.Staff).
@@ -366,7 +377,7 @@ func (d *DB) ClaimStaffLink(ctx context.Context, token string, userID int64, nam
 		var l StaffLink
 		var muni, svc, by, usedBy *int64
 		err := tx.QueryRow(ctx, `SELECT id, role, municipality_id, service_id, created_by, expires_at, used_by
-			FROM staff_invites WHERE token = $1 FOR UPDATE`, token).Scan(&l.ID, &l.Role, &muni, &svc, &by, &l.ExpiresAt, &usedBy)
+			FROM staff_invites WHERE token_hash = $1 FOR UPDATE`, HashToken(token)).Scan(&l.ID, &l.Role, &muni, &svc, &by, &l.ExpiresAt, &usedBy)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("pgstore: staff link: %w", ErrNotFound)
 		}

@@ -101,16 +101,41 @@ func TestEnsureAdmin(t *testing.T) {
 	if n := e.audits(t, "staff.bootstrap"); n != 1 {
 		t.Fatalf("%d bootstrap entries after a restart, want 1", n)
 	}
-	// Revoked in Telegram but still in NEEDSBOT_ADMIN_IDS: reinstated.
+	// Revoked in Telegram but still in NEEDSBOT_ADMIN_IDS: a restart does
+	// not reinstate them (a stolen account stays out)…
 	if _, err := e.db.RevokeStaff(ctx, 0, s.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.db.StaffByTelegram(ctx, 42); !errors.Is(err, pgstore.ErrNotFound) {
 		t.Fatalf("revoked admin still active: %v", err)
 	}
-	back, changed, err := e.db.EnsureAdmin(ctx, 42)
-	if err != nil || !changed || back.ID != s.ID || back.Revoked {
-		t.Fatalf("reinstated = %+v %v %v", back, changed, err)
+	for range 2 { // two restarts
+		kept, changed, err := e.db.EnsureAdmin(ctx, 42)
+		if !errors.Is(err, pgstore.ErrRevoked) || changed || kept.ID != s.ID || !kept.Revoked {
+			t.Fatalf("revoked admin at restart = %+v %v %v, want left revoked", kept, changed, err)
+		}
+	}
+	if _, err := e.db.StaffByTelegram(ctx, 42); !errors.Is(err, pgstore.ErrNotFound) {
+		t.Fatalf("revoked admin reinstated by a restart: %v", err)
+	}
+	if n := e.audits(t, "staff.bootstrap"); n != 1 {
+		t.Fatalf("%d bootstrap entries, want 1", n)
+	}
+	// …only a staff link brings them back.
+	if back := e.enrol(t, 0, pgstore.RoleAdmin, 0, 0, 42); back.ID != s.ID || back.Revoked || back.Role != pgstore.RoleAdmin {
+		t.Fatalf("re-enrolled = %+v", back)
+	}
+	if again, changed, err := e.db.EnsureAdmin(ctx, 42); err != nil || changed || again.Revoked {
+		t.Fatalf("EnsureAdmin after re-enrolment = %+v %v %v", again, changed, err)
+	}
+	// A revoked manager listed as admin is not promoted either.
+	romaM, _ := e.municipality(t, "058091", "anagrafe")
+	gone := e.enrol(t, 0, pgstore.RoleManager, romaM, 0, 44)
+	if _, err := e.db.RevokeStaff(ctx, 0, gone.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.db.EnsureAdmin(ctx, 44); !errors.Is(err, pgstore.ErrRevoked) {
+		t.Fatalf("revoked manager listed as admin: %v", err)
 	}
 	// A manager listed as admin is promoted.
 	roma, _ := e.municipality(t, "058091", "anagrafe")

@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +22,11 @@ func TestRetentionUnlinksForGood(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, "INSERT INTO staff (telegram_user_id, role, municipality_id) VALUES (-5, 'operator', $1) RETURNING id", c.MunicipalityID).Scan(&op); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, "INSERT INTO invites (token, form, municipality_id, operator_id) VALUES ('single-1', 'immigrants', $1, $2)", c.MunicipalityID, op); err != nil {
+	var inv int64
+	if err := e.pool.QueryRow(ctx, "INSERT INTO invites (token_hash, form, municipality_id, operator_id) VALUES (sha256('single-1'), 'immigrants', $1, $2) RETURNING id", c.MunicipalityID, op).Scan(&inv); err != nil {
 		t.Fatal(err)
 	}
-	c.Invite, c.OperatorID = "single-1", &op
+	c.Invite, c.OperatorID = strconv.FormatInt(inv, 10), &op
 	c.Response.Started = time.Date(2025, 11, 3, 22, 58, 7, 0, time.UTC) // 23:58 in Rome
 	c.Response.Completed = c.Response.Started.Add(13*time.Minute + 9*time.Second)
 	c.Idem = pgstore.IdempotencyKey("alice", c.Response.Form, c.Response.Started)
@@ -47,12 +49,11 @@ func TestRetentionUnlinksForGood(t *testing.T) {
 	var (
 		id                 string
 		respondent, idem   *string
-		invite             *string
-		operator           *int64
+		invite, operator   *int64
 		started, completed time.Time
 		duration           int
 	)
-	err := e.pool.QueryRow(ctx, `SELECT id, respondent, idem, invite_token, operator_id, started_at, completed_at, duration_s
+	err := e.pool.QueryRow(ctx, `SELECT id, respondent, idem, invite_id, operator_id, started_at, completed_at, duration_s
 		FROM responses`).Scan(&id, &respondent, &idem, &invite, &operator, &started, &completed, &duration)
 	if err != nil {
 		t.Fatal(err)

@@ -434,6 +434,22 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, per time.Durat
 	return res.Allowed > 0, nil
 }
 
+// Limited reports whether key has no room left for one more event under
+// limit per period, without counting one (Allow counts). It lets a caller
+// refuse before doing the work that a limited user must not get, e.g. a
+// token lookup.
+func (s *Store) Limited(ctx context.Context, key string, limit int, per time.Duration) (bool, error) {
+	if limit <= 0 || per <= 0 {
+		return false, fmt.Errorf("redisstore: limited: bad limit %d per %s", limit, per)
+	}
+	// A cost of 0 reads the GCRA state: Remaining is how many events fit now.
+	res, err := s.limiter.AllowN(ctx, s.prefix+"rl:"+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: per}, 0)
+	if err != nil {
+		return false, fmt.Errorf("redisstore: limited: %w", err)
+	}
+	return res.Remaining < 1, nil
+}
+
 // Inbound counts one incoming update of a Telegram user against limit
 // updates per period (GCRA, keyed by a keyed derivation of the id, never the
 // id). When the update is over the limit, first reports whether it is the

@@ -137,6 +137,29 @@
       b.addEventListener("click", () => sendText(c));
       ui.chips.append(b);
     }
+    const action = persona && persona.action;
+    if (action) {
+      // The persona's demo action (the manager: fill the demo with
+      // synthetic interviews), beside the command suggestions.
+      ui.chips.hidden = false;
+      const b = el("button", "action", action.label);
+      b.type = "button";
+      b.id = "persona-action";
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        b.classList.add("loading");
+        try {
+          const r = await api("/api/action", { persona: persona.key });
+          showToast({ text: r.text, alert: true });
+        } catch (e) {
+          showToast({ text: e.message, alert: true });
+        } finally {
+          b.disabled = false;
+          b.classList.remove("loading");
+        }
+      });
+      ui.chips.append(b);
+    }
   }
 
   // ---- the chat -----------------------------------------------------------
@@ -191,7 +214,14 @@
 
   function hhmm(unix) {
     const d = new Date(unix * 1000);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    // In the zone the bot writes its own times in, so both agree.
+    const o = { hour: "2-digit", minute: "2-digit" };
+    if (config && config.timezone) o.timeZone = config.timezone;
+    try {
+      return d.toLocaleTimeString([], o);
+    } catch (e) {
+      return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
   }
 
   function fmtSize(n) {
@@ -323,6 +353,12 @@
     lastChat = c;
     document.body.dataset.version = String(c.version);
     document.body.dataset.pending = String(c.pending);
+    if (!c.pending) {
+      // Every tap is answered once the bot has handled it, also when the
+      // answer changes no message (a notice, a chart sent apart): the
+      // spinner ends then, not only when the buttons are redrawn.
+      ui.messages.querySelectorAll(".kb .loading").forEach((b) => b.classList.remove("loading"));
+    }
 
     const keep = new Set();
     let prev = null;
@@ -474,7 +510,13 @@
     ui.send.disabled = !ui.input.value.trim();
   }
   ui.input.addEventListener("input", autosize);
+  // On a phone the chat fills the screen once the conversation starts.
+  function phoneView() {
+    if (window.matchMedia("(max-width: 820px)").matches) ui.phone.scrollIntoView({ block: "start" });
+  }
+
   ui.start.addEventListener("click", async () => {
+    phoneView();
     ui.start.disabled = true;
     try { await api("/api/start", { user }); } catch (e) { showToast({ text: e.message }); }
     ui.start.disabled = false;

@@ -1,0 +1,112 @@
+package bot
+
+import (
+	"testing"
+	"time"
+
+	"github.com/needsbot/needsbot/dialog"
+)
+
+func TestFold(t *testing.T) {
+	for in, want := range map[string]string{
+		"  Da 25 a 34 ANNI. ": "da 25 a 34 anni",
+		"Perù":                "peru",
+		"Ｍａｒｏｃｃｏ":             "marocco",
+		"٣":                   "3",
+		"۳)":                  "3",
+		"३":                   "3",
+		"৩":                   "3",
+		"３":                   "3",
+		"نَعَم":               "نعم",
+		"Ça va":               "ca va",
+	} {
+		if got := fold(in); got != want {
+			t.Errorf("fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMatchLabel(t *testing.T) {
+	ages := []string{"Meno di 18 anni", "Da 18 a 24 anni", "Da 25 a 34 anni", "Da 35 a 44 anni", "65 anni o più", "◀ Indietro"}
+	countries := []string{"Romania", "Marocco", "Albania", "Perù", "Un altro Paese", "Preferisco non rispondere", "◀ Indietro"}
+	arabic := []string{"أقل من 18 سنة", "من 18 إلى 24 سنة", "من 25 إلى 34 سنة", "◀ رجوع"}
+	chinese := []string{"罗马尼亚", "摩洛哥", "阿尔巴尼亚", "◀ 返回"}
+	for _, tc := range []struct {
+		name   string
+		text   string
+		labels []string
+		nopts  int
+		want   int
+	}{
+		{"exact label", "Da 25 a 34 anni", ages, 5, 2},
+		{"case and spacing", "  da 25 A 34   ANNI ", ages, 5, 2},
+		{"number", "3", ages, 5, 2},
+		{"number with a dot", "3.", ages, 5, 2},
+		{"Arabic-Indic digit", "٣", ages, 5, 2},
+		{"Persian digit", "۳", ages, 5, 2},
+		{"Devanagari digit", "३", ages, 5, 2},
+		{"Bengali digit", "৩", ages, 5, 2},
+		{"full-width digit", "３", ages, 5, 2},
+		{"number out of the list", "9", ages, 5, -1},
+		{"a navigation key has no number", "6", ages, 5, -1},
+		{"unique prefix", "da 35", ages, 5, 3},
+		{"ambiguous prefix", "da ", ages, 5, -1},
+		{"accents forgiven", "peru", countries, 6, 3},
+		{"prefix of a long label", "preferisco", countries, 6, 5},
+		{"typo in a long label", "Marrocco", countries, 6, 1},
+		{"typo in a long label 2", "preferisco non rispondre", countries, 6, 5},
+		{"too far", "Mexico", countries, 6, -1},
+		{"navigation by name", "indietro", countries, 6, 6},
+		{"Arabic label", "من 25 إلى 34 سنة", arabic, 3, 2},
+		{"Arabic number", "٢", arabic, 3, 1},
+		{"Arabic back", "رجوع", arabic, 3, 3},
+		{"Chinese label", "摩洛哥", chinese, 3, 1},
+		{"Chinese full-width number", "３", chinese, 3, 2},
+		{"junk", "ciao", ages, 5, -1},
+		{"empty", " 🙂 ", ages, 5, -1},
+	} {
+		if got := matchLabel(tc.text, tc.labels, tc.nopts); got != tc.want {
+			t.Errorf("%s: matchLabel(%q) = %d, want %d", tc.name, tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestTypedChoice checks the whole path on the real questionnaire and
+// catalog: what the respondent types becomes the tap it names.
+func TestTypedChoice(t *testing.T) {
+	r, lib := testRenderer(t)
+	f := lib.Latest("immigrati")
+	now := func() time.Time { return now0 }
+	for _, tc := range []struct {
+		lang, text string
+		kind       dialog.InputKind
+		option     string
+	}{
+		{"it", "Da 25 a 34 anni", dialog.InChoose, "25_34"},
+		{"it", "da 25 a 34", dialog.InChoose, "25_34"},
+		{"it", "3", dialog.InChoose, "25_34"},
+		{"ar", "٣", dialog.InChoose, "25_34"},
+		{"bn", "৩", dialog.InChoose, "25_34"},
+		{"hi", "३", dialog.InChoose, "25_34"},
+		{"zh-Hans", "３", dialog.InChoose, "25_34"},
+		{"en", "25 to 34", dialog.InChoose, "25_34"},
+		{"it", "indietro", dialog.InBack, ""},
+	} {
+		s, _ := dialog.Step(f, dialog.State{Lang: tc.lang}, dialog.Input{Kind: dialog.InStart}, now0)
+		s, _ = dialog.Step(f, s, dialog.Input{Kind: dialog.InChoose, Option: "yes", Button: true, Pos: s.Pos, Seq: s.Seq}, now0)
+		in, ok := r.typedChoice(tc.lang, f, s, tc.text, now)
+		if !ok || in.Kind != tc.kind || in.Option != tc.option {
+			t.Errorf("%s %q: %+v %v, want kind %d option %q", tc.lang, tc.text, in, ok, tc.kind, tc.option)
+			continue
+		}
+		next, _ := dialog.Step(f, s, in, now0)
+		if tc.kind == dialog.InChoose && next.Answers["eta"] != tc.option {
+			t.Errorf("%s %q: not accepted by the engine: %v", tc.lang, tc.text, next.Answers)
+		}
+	}
+	// Nothing matches: the engine re-asks (not a match).
+	s, _ := dialog.Step(f, dialog.State{Lang: "it"}, dialog.Input{Kind: dialog.InStart}, now0)
+	if _, ok := r.typedChoice("it", f, s, "ciao", now); ok {
+		t.Error("junk matched an option")
+	}
+}
