@@ -720,7 +720,8 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		if cb.Option == pageOption {
 			// Turn the menu's page: the same message, the other keys.
 			if ev.msgID != 0 {
-				t.edits = append(t.edits, edit{msg: ev.msgID, m: h.languagePage(ctx, t.lang, ev.langHint, t.state.Context, min(cb.Pos, 1))})
+				m := h.languagePage(ctx, t.lang, ev.langHint, t.state.Context, min(cb.Pos, 1))
+				t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: m.Keyboard}, kbOnly: true})
 			}
 			return t.finish(ctx)
 		}
