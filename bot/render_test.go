@@ -111,7 +111,7 @@ func testRenderer(t *testing.T) (*Renderer, *dialog.Library) {
 
 func TestRenderAskEscapesAndFits(t *testing.T) {
 	r, lib := testRenderer(t)
-	f := lib.Latest("immigrati")
+	f := lib.Get("immigrati", 1) // v1: the age screening outside any section, a long country list
 	s, replies := dialog.Step(f, dialog.State{Lang: "it"}, dialog.Input{Kind: dialog.InStart}, now0)
 	s, replies = dialog.Step(f, s, dialog.Input{Kind: dialog.InChoose, Option: "yes", Button: true, Pos: s.Pos, Seq: s.Seq}, now0)
 	var ask dialog.Reply
@@ -219,7 +219,7 @@ func askAt(t *testing.T, r *Renderer, f *dialog.Form, lang, name string) (dialog
 
 func TestNavigationRowAndPaging(t *testing.T) {
 	r, lib := testRenderer(t)
-	f := lib.Latest("immigrati")
+	f := lib.Get("immigrati", 1) // v1: the age screening outside any section, a long country list
 	// Italian: [◀ Back | Skip ▶], Back first.
 	_, m := askAt(t, r, f, "it", "servizio")
 	nav := m.Keyboard[len(m.Keyboard)-1]
@@ -279,7 +279,7 @@ func TestNavigationRowAndPaging(t *testing.T) {
 
 func TestSectionsAndSummary(t *testing.T) {
 	r, lib := testRenderer(t)
-	f := lib.Latest("immigrati")
+	f := lib.Get("immigrati", 1) // v1: the age screening outside any section, a long country list
 	consent := f.Question("consenso").Index
 	if p := dialog.SectionOf(f, consent); p.N != 0 {
 		t.Errorf("progress on the consent screen: %+v", p)

@@ -266,7 +266,7 @@ func (s *Service) areasChart(lang string, a *Areas, d described) *barChart {
 		},
 		Note: s.plain(lang, msgFilter, map[string]any{"Form": s.formName(lang, "immigrati") + " + " + s.formName(lang, "operatori"),
 			"Period": d.Period, "Service": d.Service, "Language": d.Language}) + ". " +
-			s.plain(lang, msgChartAxis, nil) + ". " + s.plain(lang, msgChartNote, map[string]any{"Min": s.minCell}),
+			s.plain(lang, msgChartAxis, nil) + ". " + s.plain(lang, msgChartNote, map[string]any{"Min": s.limit()}),
 	}
 	var top float64
 	side := func(b Breakdown, i, series int) bar {
@@ -334,7 +334,7 @@ func (s *Service) needsChart(lang string, f *dialog.Form, rep *Report, k int, d 
 		Title:  s.plain(lang, msgChartNeeds, map[string]any{"Form": s.formName(lang, f.ID)}) + " · " + d.Place,
 		Legend: nil,
 		Note: s.plain(lang, msgFilter, map[string]any{"Form": d.Form, "Period": d.Period, "Service": d.Service, "Language": d.Language}) +
-			". " + s.plain(lang, msgChartNote, map[string]any{"Min": s.minCell}),
+			". " + s.plain(lang, msgChartNote, map[string]any{"Min": s.limit()}),
 	}
 	var top float64
 	for _, x := range cs {

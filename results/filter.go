@@ -16,21 +16,31 @@ var Periods = []int{7, 30, 90, 0}
 // Filter is what a /results view or an export covers.
 type Filter struct {
 	Form         string // questionnaire id
-	Days         int    // 7, 30 or 90: today and the days before; 0: all time
+	Days         int    // 7, 30 or 90: the whole days before today; 0: all time
 	Municipality int64  // municipality id; 0: every municipality (admins)
 	Service      int64  // service id whose code filters; 0: every service
 	Language     string // interview language; "": every language
 }
 
-// Since is the first instant a filter covers: midnight in Rome Days-1
-// days before now's day, or zero for all time.
+// Since is the first instant a filter covers: midnight in Rome Days days
+// before now's day, or zero for all time.
 func (f Filter) Since(now time.Time) time.Time {
 	if f.Days <= 0 {
 		return time.Time{}
 	}
 	loc := pgstore.ResultsLocation()
 	t := now.In(loc)
-	return time.Date(t.Year(), t.Month(), t.Day()-(f.Days-1), 0, 0, 0, 0, loc)
+	return time.Date(t.Year(), t.Month(), t.Day()-f.Days, 0, 0, 0, 0, loc)
+}
+
+// Until is the end of what every view covers: midnight in Rome at the
+// start of now's day. Results publish whole days only, so that the
+// records added between two views a manager compares are a whole day's,
+// never one known interview alone (docs/disclosure-control.md).
+func Until(now time.Time) time.Time {
+	loc := pgstore.ResultsLocation()
+	t := now.In(loc)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
 }
 
 // Verbs of a results button: what tapping it does.

@@ -73,10 +73,10 @@ func TestSince(t *testing.T) {
 		want time.Time
 	}{
 		{0, time.Time{}},
-		{7, time.Date(2025, 3, 4, 0, 0, 0, 0, rome)},
-		{30, time.Date(2025, 2, 9, 0, 0, 0, 0, rome)},
+		{7, time.Date(2025, 3, 3, 0, 0, 0, 0, rome)},
+		{30, time.Date(2025, 2, 8, 0, 0, 0, 0, rome)},
 		// Across the switch to summer time (30 March 2025).
-		{90, time.Date(2024, 12, 11, 0, 0, 0, 0, rome)},
+		{90, time.Date(2024, 12, 10, 0, 0, 0, 0, rome)},
 	} {
 		got := Filter{Days: tc.days}.Since(now)
 		if !got.Equal(tc.want) {
@@ -84,8 +84,11 @@ func TestSince(t *testing.T) {
 		}
 	}
 	summer := time.Date(2025, 4, 2, 12, 0, 0, 0, rome)
-	if got := (Filter{Days: 7}).Since(summer); got.In(rome).Hour() != 0 || got.In(rome).Day() != 27 {
-		t.Errorf("Since across summer time = %s, want midnight of 27 March in Rome", got.In(rome))
+	if got := (Filter{Days: 7}).Since(summer); got.In(rome).Hour() != 0 || got.In(rome).Day() != 26 {
+		t.Errorf("Since across summer time = %s, want midnight of 26 March in Rome", got.In(rome))
+	}
+	if got := Until(now); !got.Equal(time.Date(2025, 3, 10, 0, 0, 0, 0, rome)) {
+		t.Errorf("Until = %s, want midnight of 10 March in Rome", got)
 	}
 }
 

@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
 )
@@ -101,7 +105,47 @@ func (w *world) seed(t testing.TB, n, days int, seed uint64, istat ...string) (c
 	if _, err := w.db.CopyAbandoned(ctx, as); err != nil {
 		t.Fatal(err)
 	}
+	w.fixKeys(t)
 	return len(cs), len(as)
+}
+
+// manager stores a manager of municipality muni and returns them as a
+// member (the audit log refers to staff).
+func (w *world) manager(t testing.TB, muni int64) staff.Member {
+	t.Helper()
+	var id int64
+	if err := w.pool.QueryRow(ctx, `INSERT INTO staff (telegram_user_id, role, municipality_id) VALUES ($1, 'manager', $2) RETURNING id`,
+		7_300_000+muni, muni).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return staff.Member{ID: id, Role: staff.RoleManager, MunicipalityID: muni}
+}
+
+// fixKeys replaces the random record keys by ones derived from the ids
+// (the synthetic ids are seeded), so that perturbed counts, and the golden
+// files showing them, are the same every run; the rollup is rebuilt.
+func (w *world) fixKeys(t testing.TB) {
+	t.Helper()
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, q := range []string{
+		"SET LOCAL session_replication_role = replica", // no triggers: the rollup is rebuilt below
+		"UPDATE responses SET rkey = ('x' || substr(md5(id), 1, 8))::bit(32)::bigint",
+		"UPDATE abandoned SET rkey = ('x' || substr(md5(id), 1, 8))::bit(32)::bigint",
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.RebuildRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func contains(ss []string, s string) bool {
@@ -122,34 +166,85 @@ func (w *world) count(t testing.TB, q string, args ...any) int64 {
 	return n
 }
 
+// protected runs q, which selects a count and the sum of the record keys
+// of the rows counted, and protects it as staff must see it.
+func (w *world) protected(t testing.TB, q string, args ...any) (int64, Count) {
+	t.Helper()
+	var n, k int64
+	if err := w.pool.QueryRow(ctx, q, args...).Scan(&n, &k); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n, Protect(n, k, 5)
+}
+
 // where is an independent SQL rendering of a filter over responses r (or
 // abandoned a), for checking every number against a direct count.
 func (w *world) where(t testing.TB, f Filter, alias, timeCol string) (string, []any) {
 	t.Helper()
-	conds := []string{alias + ".form = $1"}
-	args := []any{f.Form}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	base := func(alias string) (string, []any) {
+		conds := []string{alias + ".form = $1"}
+		args := []any{f.Form}
+		add := func(cond string, v any) {
+			args = append(args, v)
+			conds = append(conds, fmt.Sprintf(cond, len(args)))
+		}
+		if f.Municipality != 0 {
+			add(alias+".municipality_id = $%d", f.Municipality)
+		}
+		if f.Service != 0 {
+			add(alias+".service_id IN (SELECT id FROM services WHERE code = (SELECT code FROM services WHERE id = $%d))", f.Service)
+		}
+		if f.Language != "" {
+			add(alias+".language = $%d", f.Language)
+		}
+		return strings.Join(conds, " AND "), args
 	}
-	if f.Municipality != 0 {
-		add(alias+".municipality_id = $%d", f.Municipality)
+	// Release batches: the scope's completed interviews per day before
+	// today; a batch closes with the day that brings it to 5 or more.
+	rw, ra := base("r")
+	rows, err := w.pool.Query(ctx, `SELECT (r.completed_at AT TIME ZONE 'Europe/Rome')::date::text, count(*) FROM responses r WHERE `+rw+
+		fmt.Sprintf(` AND (r.completed_at AT TIME ZONE 'Europe/Rome')::date < $%d::date GROUP BY 1 ORDER BY 1`, len(ra)+1),
+		append(ra, testNow.Format("2006-01-02"))...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if f.Service != 0 {
-		add(alias+".service_id IN (SELECT id FROM services WHERE code = (SELECT code FROM services WHERE id = $%d))", f.Service)
+	var closes []string // the days that close a batch
+	var acc int64
+	var day string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&day, &n}, func() error {
+		if acc += n; acc >= 5 {
+			closes, acc = append(closes, day), 0
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if f.Language != "" {
-		add(alias+".language = $%d", f.Language)
+	cond, args := base(alias)
+	local := "(" + alias + "." + timeCol + " AT TIME ZONE 'Europe/Rome')::date"
+	if len(closes) == 0 {
+		return cond + " AND false", args
 	}
+	args = append(args, closes[len(closes)-1])
+	cond += fmt.Sprintf(" AND %s <= $%d::date", local, len(args))
 	if f.Days > 0 {
-		d := testNow.AddDate(0, 0, -(f.Days - 1))
-		add("("+alias+"."+timeCol+" AT TIME ZONE 'Europe/Rome')::date >= $%d::date", d.Format("2006-01-02"))
+		// The period starts at the first batch boundary (the day after a
+		// closing day) on or after its nominal first day.
+		first := testNow.AddDate(0, 0, -f.Days-1).Format("2006-01-02")
+		start := ""
+		for _, c := range closes {
+			if c >= first {
+				start = c
+				break
+			}
+		}
+		if start == "" {
+			return cond + " AND false", args
+		}
+		args = append(args, start)
+		cond += fmt.Sprintf(" AND %s > $%d::date", local, len(args))
 	}
-	s := conds[0]
-	for _, c := range conds[1:] {
-		s += " AND " + c
-	}
-	return s, args
+	return cond, args
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 2)) }

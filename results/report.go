@@ -15,15 +15,16 @@ type Item struct {
 	Count Count
 }
 
-// Share is the item's share of total (0 to 1), or 0 when total is 0.
+// Share is the item's share of total (0 to 1), or 0 when total is 0. Both
+// are published (perturbed) counts, so a share is capped at 1.
 func (it Item) Share(total int64) float64 {
 	if total <= 0 {
 		return 0
 	}
-	return float64(it.Count.N) / float64(total)
+	return min(1, float64(it.Count.N)/float64(total))
 }
 
-// Breakdown is a total split into cells, suppressed.
+// Breakdown is a total split into cells, protected (Protect).
 type Breakdown struct {
 	Question string // the question counted ("" for languages)
 	List     string // its choice list: labels are c.<form>.<list>.<choice>
@@ -33,7 +34,7 @@ type Breakdown struct {
 	Items []Item
 }
 
-// Report is a /results summary, suppressed: what staff may see.
+// Report is a /results summary, protected: what staff may see.
 type Report struct {
 	Filter        Filter
 	Completed     Count
@@ -48,8 +49,9 @@ type Report struct {
 	Funnel        Breakdown // abandoned interviews by last question (a partition), in form order
 }
 
-// Empty reports whether nothing at all was counted.
-func (r *Report) Empty() bool { return r.Completed.N == 0 && r.Abandoned.N == 0 }
+// Empty reports whether nothing may be shown: completed and abandoned
+// interviews are both below the threshold (perhaps none).
+func (r *Report) Empty() bool { return !r.Completed.Visible() && !r.Abandoned.Visible() }
 
 // priorityQuestion returns the question in which respondents name their
 // priorities: priorita (immigrants) or priorita_interventi (operators).
@@ -127,75 +129,89 @@ func olderNeedQuestions(lib *dialog.Library, f *dialog.Form) []*dialog.Question 
 	return out
 }
 
+// cell is a true count and the sum of its records' keys: what Protect
+// needs.
+type cell struct{ n, key int64 }
+
 // choiceIndex indexes choice counts by question and choice.
-type choiceIndex map[string]map[string]int64
+type choiceIndex map[string]map[string]cell
 
 func indexChoices(cs []pgstore.ChoiceCount) choiceIndex {
 	idx := choiceIndex{}
 	for _, c := range cs {
 		m := idx[c.Question]
 		if m == nil {
-			m = map[string]int64{}
+			m = map[string]cell{}
 			idx[c.Question] = m
 		}
-		m[c.Choice] += c.N
+		x := m[c.Choice]
+		m[c.Choice] = cell{x.n + c.N, x.key + c.Key}
 	}
 	return idx
 }
 
-// choiceBreakdown builds the suppressed breakdown of a select question:
+// choiceBreakdown builds the protected breakdown of a select question:
 // every choice of its list, largest first (ties in list order).
-func choiceBreakdown(q *dialog.Question, counts map[string]int64, minCell int) Breakdown {
-	b := Breakdown{Question: q.Name, Total: Count{N: counts[""]}}
+func choiceBreakdown(q *dialog.Question, counts map[string]cell, minCell int) Breakdown {
+	t := counts[""]
+	b := Breakdown{Question: q.Name, Total: Protect(t.n, t.key, minCell)}
 	if q.List == nil {
 		return b
 	}
 	b.List = q.List.Name
 	for _, ch := range q.List.Choices {
-		b.Items = append(b.Items, Item{Code: ch.Name, Count: Count{N: counts[ch.Name]}})
+		c := counts[ch.Name]
+		b.Items = append(b.Items, Item{Code: ch.Name, Count: Protect(c.n, c.key, minCell)})
 	}
+	hideUnder(&b)
 	sortItems(b.Items)
-	suppressBreakdown(&b, minCell, q.Type == dialog.TypeSelectOne)
 	return b
 }
 
-// sortItems orders items by count, largest first; stable, so ties keep
-// their order.
+// hideUnder hides every cell of a breakdown whose total is not shown: the
+// cells of a population below the threshold are never shown, whatever
+// their own perturbed value (population rule).
+func hideUnder(b *Breakdown) {
+	if b.Total.Visible() {
+		return
+	}
+	for i := range b.Items {
+		b.Items[i].Count = Count{Mark: Small, Limit: b.Total.Limit}
+	}
+}
+
+// sortItems orders items by published count, largest first; stable, so
+// ties keep their order. Hidden items count as 0: their order reveals
+// nothing.
 func sortItems(items []Item) {
 	slices.SortStableFunc(items, func(a, b Item) int { return cmp.Compare(b.Count.N, a.Count.N) })
 }
 
-func suppressBreakdown(b *Breakdown, minCell int, partition bool) {
-	cells := make([]*Count, len(b.Items))
-	for i := range b.Items {
-		cells[i] = &b.Items[i].Count
-	}
-	suppressCounts(&b.Total, cells, minCell, partition)
-}
-
 // buildReport turns counts into the report staff see: pure, so that the
-// suppression of every number is tested on its own.
+// protection of every number is tested on its own. Every count goes
+// through Protect; rates and shares are taken of published counts only.
 // older are need questions only older versions have (olderNeedQuestions).
 func buildReport(f *dialog.Form, filter Filter, t pgstore.Totals, choices []pgstore.ChoiceCount, minCell int, older ...*dialog.Question) *Report {
-	r := &Report{Filter: filter, Completed: MarkCount(t.Completed, minCell), Abandoned: MarkCount(t.Abandoned, minCell)}
-	if r.Completed.Visible() && r.Abandoned.Visible() && t.Completed+t.Abandoned > 0 {
-		r.Rate = float64(t.Completed) / float64(t.Completed+t.Abandoned)
+	r := &Report{Filter: filter, Completed: Protect(t.Completed, t.CompletedKey, minCell),
+		Abandoned: Protect(t.Abandoned, t.AbandonedKey, minCell)}
+	if r.Completed.Visible() && r.Abandoned.Visible() {
+		r.Rate = float64(r.Completed.N) / float64(r.Completed.N+r.Abandoned.N)
 		r.RateShown = true
 	}
-	if r.Completed.Visible() && t.Completed > 0 {
+	if r.Completed.Visible() {
 		r.MedianSeconds, r.MedianShown = t.MedianSeconds, true
 	}
 
-	r.Languages = Breakdown{Total: Count{N: t.Completed}}
+	r.Languages = Breakdown{Total: r.Completed}
 	for lang, n := range t.Languages {
-		r.Languages.Items = append(r.Languages.Items, Item{Code: lang, Count: Count{N: n}})
+		r.Languages.Items = append(r.Languages.Items, Item{Code: lang, Count: Protect(n, t.LanguageKeys[lang], minCell)})
 	}
+	hideUnder(&r.Languages)
 	slices.SortFunc(r.Languages.Items, func(a, b Item) int {
 		return cmp.Or(cmp.Compare(b.Count.N, a.Count.N), cmp.Compare(a.Code, b.Code))
 	})
-	suppressBreakdown(&r.Languages, minCell, true)
 
-	r.Funnel = funnel(f, t.Funnel, minCell)
+	r.Funnel = funnel(f, t.Funnel, t.FunnelKeys, r.Abandoned, minCell)
 
 	idx := indexChoices(choices)
 	if p := priorityQuestion(f); p != "" {
@@ -207,19 +223,26 @@ func buildReport(f *dialog.Form, filter Filter, t pgstore.Totals, choices []pgst
 			r.Needs = append(r.Needs, choiceBreakdown(q, idx[q.Name], minCell))
 		}
 	}
+	if !r.Completed.Visible() {
+		// Nothing of a population below the threshold.
+		if r.Priorities != nil {
+			r.Priorities.Total = r.Completed
+			hideUnder(r.Priorities)
+		}
+		for i := range r.Needs {
+			r.Needs[i].Total = r.Completed
+			hideUnder(&r.Needs[i])
+		}
+	}
 	return r
 }
 
 // funnel builds the breakdown of abandoned interviews by the last question
 // reached, in the order of the form (questions of older versions last).
-func funnel(f *dialog.Form, counts map[string]int64, minCell int) Breakdown {
-	var total int64
-	for _, n := range counts {
-		total += n
-	}
-	b := Breakdown{Total: Count{N: total}}
+func funnel(f *dialog.Form, counts, keys map[string]int64, total Count, minCell int) Breakdown {
+	b := Breakdown{Total: total}
 	for q, n := range counts {
-		b.Items = append(b.Items, Item{Code: q, Count: Count{N: n}})
+		b.Items = append(b.Items, Item{Code: q, Count: Protect(n, keys[q], minCell)})
 	}
 	pos := func(q string) int {
 		if x := f.Question(q); x != nil {
@@ -230,7 +253,7 @@ func funnel(f *dialog.Form, counts map[string]int64, minCell int) Breakdown {
 	slices.SortFunc(b.Items, func(a, c Item) int {
 		return cmp.Or(cmp.Compare(pos(a.Code), pos(c.Code)), cmp.Compare(a.Code, c.Code))
 	})
-	suppressBreakdown(&b, minCell, true)
+	hideUnder(&b)
 	return b
 }
 
@@ -252,29 +275,16 @@ type Comparison struct {
 	Columns []Column
 }
 
-// buildComparison suppresses a comparison. Completed (and abandoned)
-// interviews per municipality partition the total over all of them, which
-// an admin sees in the all-municipalities view: complementary suppression
-// applies across the columns; a column whose count is suppressed shows no
-// rate, median or priorities.
+// buildComparison protects a comparison: every municipality's counts go
+// through Protect (differences between columns, or between a column and
+// the all-municipalities view, recover nothing exact); a column whose
+// completed count is not shown shows no rate, median or priorities.
 func buildComparison(f *dialog.Form, filter Filter, ms []pgstore.MunicipalityTotals, choices []pgstore.ChoiceCount, minCell int) *Comparison {
 	c := &Comparison{Filter: filter}
-	var totalC, totalA Count
 	for _, m := range ms {
-		c.Columns = append(c.Columns, Column{Municipality: m, Completed: Count{N: m.Completed}, Abandoned: Count{N: m.Abandoned}})
-		totalC.N += m.Completed
-		totalA.N += m.Abandoned
+		c.Columns = append(c.Columns, Column{Municipality: m, Completed: Protect(m.Completed, m.CompletedKey, minCell),
+			Abandoned: Protect(m.Abandoned, m.AbandonedKey, minCell)})
 	}
-	cc := make([]*Count, len(c.Columns))
-	ac := make([]*Count, len(c.Columns))
-	for i := range c.Columns {
-		cc[i], ac[i] = &c.Columns[i].Completed, &c.Columns[i].Abandoned
-	}
-	// Only the municipalities with interviews are listed, so a zero is
-	// no cell of the partition: those counts are suppressed as cells of
-	// their own.
-	suppressCounts(&totalC, cc, minCell, true)
-	suppressCounts(&totalA, ac, minCell, true)
 	byMuni := map[int64][]pgstore.ChoiceCount{}
 	for _, ch := range choices {
 		byMuni[ch.Municipality] = append(byMuni[ch.Municipality], ch)
@@ -283,10 +293,10 @@ func buildComparison(f *dialog.Form, filter Filter, ms []pgstore.MunicipalityTot
 	for i := range c.Columns {
 		col := &c.Columns[i]
 		m := col.Municipality
-		if col.Completed.Visible() && col.Abandoned.Visible() && m.Completed+m.Abandoned > 0 {
-			col.Rate, col.RateShown = float64(m.Completed)/float64(m.Completed+m.Abandoned), true
+		if col.Completed.Visible() && col.Abandoned.Visible() {
+			col.Rate, col.RateShown = float64(col.Completed.N)/float64(col.Completed.N+col.Abandoned.N), true
 		}
-		if col.Completed.Visible() && m.Completed > 0 {
+		if col.Completed.Visible() {
 			col.MedianSeconds, col.MedianShown = m.MedianSeconds, true
 			if prio != "" {
 				b := choiceBreakdown(f.Question(prio), indexChoices(byMuni[m.ID])[prio], minCell)
@@ -313,7 +323,7 @@ const areasOperatorsQuestion = "richieste"
 // buildAreas lays the two questions over the same list of areas: the
 // choices of the operators' `aree` list (the immigrants' one adds other,
 // none and pnta).
-func buildAreas(imm, ops *dialog.Form, immCounts, opsCounts map[string]int64, minCell int) *Areas {
+func buildAreas(imm, ops *dialog.Form, immCounts, opsCounts map[string]cell, minCell int) *Areas {
 	a := &Areas{}
 	var list *dialog.List
 	if ops != nil {
@@ -330,12 +340,14 @@ func buildAreas(imm, ops *dialog.Form, immCounts, opsCounts map[string]int64, mi
 			a.Codes = append(a.Codes, ch.Name)
 		}
 	}
-	side := func(q string, counts map[string]int64) Breakdown {
-		b := Breakdown{Question: q, List: "aree", Total: Count{N: counts[""]}}
+	side := func(q string, counts map[string]cell) Breakdown {
+		t := counts[""]
+		b := Breakdown{Question: q, List: "aree", Total: Protect(t.n, t.key, minCell)}
 		for _, code := range a.Codes {
-			b.Items = append(b.Items, Item{Code: code, Count: Count{N: counts[code]}})
+			c := counts[code]
+			b.Items = append(b.Items, Item{Code: code, Count: Protect(c.n, c.key, minCell)})
 		}
-		suppressBreakdown(&b, minCell, false)
+		hideUnder(&b)
 		return b
 	}
 	a.Immigrants = side("priorita", immCounts)

@@ -10,12 +10,15 @@ import (
 )
 
 // ReportingRows returns the questions of every questionnaire (the newest
-// version of each question) and the labels of questions and of the
-// choices of every version in the staff languages, for the BI views' reporting.questions and
-// reporting.labels: labels live in locales/, not in the database.
-func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.ReportingQuestion, []pgstore.ReportingLabel) {
+// version of each question), the labels of questions and of the choices of
+// every version in the staff languages, and the groups of choices that
+// have a `macro` column (countries → macro-areas), for the BI views'
+// reporting.questions, reporting.labels and reporting.choice_groups:
+// labels live in locales/, not in the database.
+func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.ReportingQuestion, []pgstore.ReportingLabel, []pgstore.ReportingGroup) {
 	var qs []pgstore.ReportingQuestion
 	var ls []pgstore.ReportingLabel
+	var gs []pgstore.ReportingGroup
 	seen := map[string]bool{}
 	seenChoice := map[string]bool{}
 	forms := lib.Forms()
@@ -50,6 +53,9 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 					continue
 				}
 				seenChoice[ck] = true
+				if g := ch.Filter["macro"]; g != "" {
+					gs = append(gs, pgstore.ReportingGroup{Form: f.ID, Question: q.Name, Choice: ch.Name, Group: g})
+				}
 				for _, lang := range locales.StaffLanguages {
 					if cat.Has(lang, ch.Label) {
 						ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Choice: ch.Name, Lang: lang,
@@ -59,7 +65,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 			}
 		}
 	}
-	return qs, ls
+	return qs, ls, gs
 }
 
 func plainText(cat *locales.Catalog, lang, id string) string {
@@ -67,9 +73,9 @@ func plainText(cat *locales.Catalog, lang, id string) string {
 	return html.UnescapeString(tagRe.Replace(cat.Text(lang, id, map[string]any{"Choice": "…"})))
 }
 
-// SyncReporting refreshes the questions and labels the BI views join with
-// (needsbot does it at every start).
+// SyncReporting refreshes the questions, labels and choice groups the BI
+// views join with (needsbot does it at every start).
 func (s *Service) SyncReporting(ctx context.Context) error {
-	qs, ls := ReportingRows(s.forms, s.cat)
-	return s.db.SyncReporting(ctx, qs, ls)
+	qs, ls, gs := ReportingRows(s.forms, s.cat)
+	return s.db.SyncReporting(ctx, qs, ls, gs)
 }

@@ -61,6 +61,9 @@ type Service struct {
 
 var _ staff.Results = (*Service)(nil)
 
+// limit is the threshold counts show below: "<limit".
+func (s *Service) limit() int { return Threshold(s.minCell) }
+
 // New returns a Service.
 func New(o Options) (*Service, error) {
 	s := &Service{db: o.DB, forms: o.Forms, cat: o.Catalog, minCell: o.MinCell, log: o.Logger, now: o.Now,
@@ -142,7 +145,17 @@ func (s *Service) authorize(m staff.Member, f Filter) error {
 // service code (which, across municipalities, spans every municipality's
 // service of that code).
 func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, error) {
-	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(s.now())}
+	sc, err := s.unreleased(ctx, f)
+	if err != nil {
+		return sc, err
+	}
+	return s.release(ctx, sc)
+}
+
+// unreleased is scope before the cut to release batches.
+func (s *Service) unreleased(ctx context.Context, f Filter) (pgstore.ResultsScope, error) {
+	now := s.now()
+	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(now), Until: Until(now)}
 	if f.Service != 0 {
 		svc, err := s.db.Service(ctx, f.Service)
 		if errors.Is(err, pgstore.ErrNotFound) {
@@ -158,6 +171,58 @@ func (s *Service) scope(ctx context.Context, f Filter) (pgstore.ResultsScope, er
 	}
 	return sc, nil
 }
+
+// release cuts a scope to whole release batches (docs/disclosure-control.md):
+// walking the scope's days in order, a batch closes at the end of the
+// first day that brings it to at least the threshold of interviews; a view
+// covers the batches closed before today, and a period starts at the first
+// batch boundary inside it. So what two views of the same scope on
+// different days differ by is whole batches, each of at least the
+// threshold: never one interview alone, at either end of a period.
+func (s *Service) release(ctx context.Context, sc pgstore.ResultsScope) (pgstore.ResultsScope, error) {
+	days, err := s.db.ResultsDays(ctx, sc)
+	if err != nil {
+		return sc, err
+	}
+	bs := releases(days, int64(s.limit()))
+	if len(bs) == 0 {
+		// Nothing released yet: an empty window.
+		sc.Until = noRelease()
+		sc.Since = sc.Until
+		return sc, nil
+	}
+	sc.Until = bs[len(bs)-1]
+	if !sc.Since.IsZero() {
+		since := sc.Until
+		for _, b := range bs {
+			if !b.Before(sc.Since) {
+				since = b
+				break
+			}
+		}
+		sc.Since = since
+	}
+	return sc, nil
+}
+
+// releases returns the batch boundaries of a scope's days: the midnights
+// (in Rome) after each day that closes a batch of at least t interviews.
+func releases(days []pgstore.DayCount, t int64) []time.Time {
+	loc := pgstore.ResultsLocation()
+	var bs []time.Time
+	var acc int64
+	for _, d := range days {
+		acc += d.N
+		if acc >= t {
+			bs = append(bs, time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day()+1, 0, 0, 0, 0, loc))
+			acc = 0
+		}
+	}
+	return bs
+}
+
+// noRelease is a cut-off before any interview: a view with nothing released.
+func noRelease() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, pgstore.ResultsLocation()) }
 
 // describe names a filter's parts in lang.
 func (s *Service) describe(ctx context.Context, lang string, f Filter) (described, error) {
@@ -184,7 +249,7 @@ func (s *Service) describe(ctx context.Context, lang string, f Filter) (describe
 	return d, nil
 }
 
-// Report computes the suppressed summary for a filter (already
+// Report computes the protected summary for a filter (already
 // authorized).
 func (s *Service) Report(ctx context.Context, f Filter) (*Report, error) {
 	form := s.forms.Latest(f.Form)
@@ -204,36 +269,60 @@ func (s *Service) Report(ctx context.Context, f Filter) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Questions only older versions asked appear when they have answers.
+	// Questions only older versions asked appear when the published count
+	// of their answers is shown (a zero must not be told from a few).
 	var withAnswers []*dialog.Question
 	idx := indexChoices(choices)
 	for _, q := range older {
-		if idx[q.Name][""] > 0 {
+		if c := idx[q.Name][""]; Protect(c.n, c.key, s.minCell).Visible() {
 			withAnswers = append(withAnswers, q)
 		}
 	}
 	return buildReport(form, f, t, choices, s.minCell, withAnswers...), nil
 }
 
-// Compare computes the suppressed comparison of municipalities (admins).
+// Compare computes the protected comparison of municipalities (admins).
 func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 	form := s.forms.Latest(f.Form)
 	if form == nil {
 		return nil, errPayload
 	}
-	sc, err := s.scope(ctx, f)
+	raw, err := s.unreleased(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	sc.Municipality = 0
-	ms, err := s.db.ResultsByMunicipality(ctx, sc)
+	raw.Municipality = 0
+	// Every municipality, those without interviews too (a zero must look
+	// like a small count, not be told by its absence), each cut to its
+	// own release batches.
+	all, err := s.db.Municipalities(ctx)
 	if err != nil {
 		return nil, err
 	}
+	prio := priorityQuestion(form)
+	var ms []pgstore.MunicipalityTotals
 	var choices []pgstore.ChoiceCount
-	if p := priorityQuestion(form); p != "" {
-		if choices, err = s.db.ResultsChoices(ctx, sc, []string{p}, true); err != nil {
+	for _, m := range all { // by name
+		c := raw
+		c.Municipality = m.ID
+		if c, err = s.release(ctx, c); err != nil {
 			return nil, err
+		}
+		t, err := s.db.ResultsTotals(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, pgstore.MunicipalityTotals{ID: m.ID, ISTAT: m.ISTAT, Name: m.Name, Completed: t.Completed,
+			Abandoned: t.Abandoned, MedianSeconds: t.MedianSeconds, CompletedKey: t.CompletedKey, AbandonedKey: t.AbandonedKey})
+		if prio != "" {
+			cs, err := s.db.ResultsChoices(ctx, c, []string{prio}, false)
+			if err != nil {
+				return nil, err
+			}
+			for _, ch := range cs {
+				ch.Municipality = m.ID
+				choices = append(choices, ch)
+			}
 		}
 	}
 	return buildComparison(form, f, ms, choices, s.minCell), nil
@@ -244,13 +333,18 @@ func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 // (every language: operators answer in Italian or English).
 func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 	imm, ops := s.forms.Latest("immigrati"), s.forms.Latest("operatori")
-	sc, err := s.scope(ctx, f)
+	sc, err := s.unreleased(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	count := func(form, q, language string) (map[string]int64, error) {
+	count := func(form, q, language string) (map[string]cell, error) {
 		c := sc
 		c.Form, c.Language = form, language
+		// Each questionnaire is cut to its own release batches.
+		c, err := s.release(ctx, c)
+		if err != nil {
+			return nil, err
+		}
 		cs, err := s.db.ResultsChoices(ctx, c, []string{q}, false)
 		if err != nil {
 			return nil, err
@@ -354,11 +448,19 @@ func (s *Service) Callback(ctx context.Context, r *bot.Request, m staff.Member, 
 			werr = r.Sender.EditKeyboard(ctx, r.Chat, msgID, kb)
 		}
 	case verbChart:
-		werr = s.sendCharts(ctx, r, lang, f)
+		if werr = s.auditView(ctx, m, "charts", f); werr == nil {
+			werr = s.sendCharts(ctx, r, lang, f)
+		}
 	case verbFunnel:
-		werr = s.sendFunnel(ctx, r, lang, f)
+		if werr = s.auditView(ctx, m, "funnel", f); werr == nil {
+			werr = s.sendFunnel(ctx, r, lang, f)
+		}
 	case verbCompare:
-		werr = s.sendCompare(ctx, r, lang, f)
+		g := f
+		g.Municipality = 0 // the comparison covers every municipality
+		if werr = s.auditView(ctx, m, "compare", g); werr == nil {
+			werr = s.sendCompare(ctx, r, lang, f)
+		}
 	}
 	if werr != nil {
 		return s.fail(ctx, r, lang, werr)
@@ -399,6 +501,9 @@ func (s *Service) summary(ctx context.Context, lang string, m staff.Member, f Fi
 	if err := s.authorize(m, f); err != nil {
 		return bot.Message{}, err
 	}
+	if err := s.auditView(ctx, m, "summary", f); err != nil {
+		return bot.Message{}, err
+	}
 	rep, err := s.Report(ctx, f)
 	if err != nil {
 		return bot.Message{}, err
@@ -412,6 +517,25 @@ func (s *Service) summary(ctx context.Context, lang string, m staff.Member, f Fi
 		return bot.Message{}, err
 	}
 	return bot.Message{Text: s.summaryText(lang, s.forms.Latest(f.Form), rep, d), Keyboard: kb}, nil
+}
+
+// auditView records in the audit log that m is shown a results view for
+// f (who, which view, which filter), before it is shown: a view that
+// cannot be audited is not shown. Like exports, so that repeated
+// differencing leaves a trace.
+func (s *Service) auditView(ctx context.Context, m staff.Member, view string, f Filter) error {
+	d := map[string]any{"view": view, "form": f.Form, "days": f.Days, "municipality_id": f.Municipality}
+	if f.Service != 0 {
+		d["service_id"] = f.Service
+	}
+	if f.Language != "" {
+		d["language"] = f.Language
+	}
+	id := m.ID
+	if err := s.db.Audit(ctx, &id, "results.view", d); err != nil {
+		return fmt.Errorf("results: view not audited: %w", err)
+	}
+	return nil
 }
 
 // keys builds buttons, stopping at the first that cannot be encoded.
@@ -564,7 +688,7 @@ func (s *Service) sendCharts(ctx context.Context, r *bot.Request, lang string, f
 		sent = true
 	}
 	if !sent {
-		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgChartNoData, map[string]any{"Min": s.minCell})})
+		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgChartNoData, map[string]any{"Min": s.limit()})})
 	}
 	return nil
 }

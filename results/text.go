@@ -25,7 +25,6 @@ const (
 	msgEmpty        = "r.empty"
 	msgLine         = "r.line"
 	msgListLine     = "r.list_line"
-	msgOthersHidden = "r.others_hidden"
 	msgCompleted    = "r.ind.completed"
 	msgAbandoned    = "r.ind.abandoned"
 	msgRate         = "r.ind.rate"
@@ -105,7 +104,7 @@ var shippedNeeds = map[string][]string{
 
 // MessageIDs lists every message id this package renders, for lint.
 func MessageIDs() []string {
-	ids := []string{msgTitle, msgFilter, msgAllMunis, msgAllServices, msgAllLanguages, msgEmpty, msgLine, msgListLine, msgOthersHidden,
+	ids := []string{msgTitle, msgFilter, msgAllMunis, msgAllServices, msgAllLanguages, msgEmpty, msgLine, msgListLine,
 		msgCompleted, msgAbandoned, msgRate, msgMedian, msgLanguages, msgPrioInd, msgDuration, msgNotShown,
 		msgPriorities, msgNeeds, msgNeedLine, msgItem, msgTooFew, msgOthersSmall, msgLegend, msgFunnelTitle,
 		msgFunnelNone, msgFunnelLine, msgCompareTitle, msgCompareOnly, msgBtnForm, msgBtnPeriod, msgBtnService,
@@ -237,13 +236,11 @@ func printer(lang string) *message.Printer {
 // num formats a count that may be shown.
 func num(lang string, n int64) string { return printer(lang).Sprintf("%d", n) }
 
-// countText shows a count as staff may see it: the number, "<5" or "×".
+// countText shows a count as staff may see it: the published number or
+// "<5".
 func (s *Service) countText(lang string, c Count) string {
-	switch c.Mark {
-	case Small:
-		return "<" + strconv.Itoa(s.minCell)
-	case Hidden:
-		return "×"
+	if !c.Visible() {
+		return "<" + strconv.Itoa(s.limit())
 	}
 	return num(lang, c.N)
 }
@@ -330,7 +327,7 @@ func (s *Service) summaryText(lang string, f *dialog.Form, rep *Report, d descri
 	var b strings.Builder
 	b.WriteString(s.header(lang, s.text(lang, msgTitle, map[string]any{"Place": d.Place}), d))
 	if rep.Empty() {
-		b.WriteString(s.text(lang, msgEmpty, nil))
+		b.WriteString(s.text(lang, msgEmpty, map[string]any{"Min": s.limit()}))
 		return b.String()
 	}
 	notShown := s.plain(lang, msgNotShown, nil)
@@ -345,23 +342,17 @@ func (s *Service) summaryText(lang string, f *dialog.Form, rep *Report, d descri
 	}
 	b.WriteString(s.line(lang, msgRate, rate))
 	b.WriteString(s.line(lang, msgMedian, median))
-	// Languages: the shown ones; the suppressed ones together, unnamed
-	// (a name with "<5" would still tell that someone answered in it).
+	// Languages: the shown ones, then always "others <5", unnamed (a
+	// name with "<5" would still tell that someone answered in it; the
+	// line is there even when no other language was used, so that it
+	// tells nothing either).
 	var langs []string
-	others := Mark(Shown)
 	for _, it := range rep.Languages.Items {
 		if it.Count.Visible() {
 			langs = append(langs, s.itemText(lang, s.languageName(it.Code), it, rep.Languages.Total))
-		} else {
-			others = max(others, it.Count.Mark)
 		}
 	}
-	switch others {
-	case Small:
-		langs = append(langs, s.plain(lang, msgOthersSmall, map[string]any{"Min": s.minCell}))
-	case Hidden:
-		langs = append(langs, s.plain(lang, msgOthersHidden, nil))
-	}
+	langs = append(langs, s.plain(lang, msgOthersSmall, map[string]any{"Min": s.limit()}))
 	if len(langs) > 0 {
 		b.WriteString(s.text(lang, msgListLine, map[string]any{"Label": s.plain(lang, msgLanguages, nil), "Value": strings.Join(langs, " · ")}))
 		b.WriteString("\n")
@@ -385,7 +376,7 @@ func (s *Service) summaryText(lang string, f *dialog.Form, rep *Report, d descri
 		}
 	}
 	b.WriteString("\n")
-	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.minCell}))
+	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.limit()}))
 	return b.String()
 }
 
@@ -423,7 +414,7 @@ func (s *Service) topLines(lang string, f *dialog.Form, b Breakdown, k int, numb
 
 // top is topLines' items as plain text.
 func (s *Service) top(lang string, f *dialog.Form, b Breakdown, k int) []string {
-	tooFew := []string{s.plain(lang, msgTooFew, map[string]any{"Min": s.minCell})}
+	tooFew := []string{s.plain(lang, msgTooFew, map[string]any{"Min": s.limit()})}
 	if !b.Total.Visible() {
 		return tooFew
 	}
@@ -442,7 +433,8 @@ func (s *Service) top(lang string, f *dialog.Form, b Breakdown, k int) []string 
 			}
 		}
 		if !it.Count.Visible() {
-			small = small || it.Count.N > 0
+			// A zero and a small count look the same.
+			small = true
 			continue
 		}
 		if len(parts) < k {
@@ -453,7 +445,7 @@ func (s *Service) top(lang string, f *dialog.Form, b Breakdown, k int) []string 
 		return tooFew
 	}
 	if small && len(parts) < k {
-		parts = append(parts, s.plain(lang, msgOthersSmall, map[string]any{"Min": s.minCell}))
+		parts = append(parts, s.plain(lang, msgOthersSmall, map[string]any{"Min": s.limit()}))
 	}
 	return parts
 }
@@ -463,8 +455,8 @@ func (s *Service) funnelText(lang string, f *dialog.Form, rep *Report, d describ
 	var b strings.Builder
 	b.WriteString(s.header(lang, s.text(lang, msgFunnelTitle, map[string]any{"Place": d.Place,
 		"N": s.countText(lang, rep.Funnel.Total)}), d))
-	if rep.Funnel.Total.N == 0 {
-		b.WriteString(s.text(lang, msgFunnelNone, nil))
+	if !rep.Funnel.Total.Visible() {
+		b.WriteString(s.text(lang, msgFunnelNone, map[string]any{"Min": s.limit()}))
 		return b.String()
 	}
 	for _, it := range rep.Funnel.Items {
@@ -478,7 +470,7 @@ func (s *Service) funnelText(lang string, f *dialog.Form, rep *Report, d describ
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
-	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.minCell}))
+	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.limit()}))
 	return b.String()
 }
 
@@ -489,7 +481,7 @@ func (s *Service) compareText(lang string, f *dialog.Form, c *Comparison, d desc
 	var b strings.Builder
 	b.WriteString(s.header(lang, s.text(lang, msgCompareTitle, nil), d))
 	if len(c.Columns) == 0 {
-		b.WriteString(s.text(lang, msgEmpty, nil))
+		b.WriteString(s.text(lang, msgEmpty, map[string]any{"Min": s.limit()}))
 		return b.String()
 	}
 	notShown := s.plain(lang, msgNotShown, nil)
@@ -525,6 +517,6 @@ func (s *Service) compareText(lang string, f *dialog.Form, c *Comparison, d desc
 			return strings.Join(s.top(lang, f, *col.Priorities, 3), " · ")
 		})
 	}
-	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.minCell}))
+	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.limit()}))
 	return b.String()
 }

@@ -136,7 +136,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 	if got := len(u.Messages()) - before; got != 0 {
 		t.Fatalf("duplicate delivery: %d new messages, want 0 (the card is edited)\n%s", got, u.Transcript())
 	}
-	if q := r.question(); q.ID != q0 || !strings.Contains(q.Text, "✓ 25 to 34") || !strings.Contains(q.Text, "service") {
+	if q := r.question(); q.ID != q0 || !strings.Contains(q.Text, "✓ 25 to 34") || !strings.Contains(q.Text, "You are…") {
 		t.Fatalf("the card does not show the answer and the next question: %q", q.Text)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/results"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -42,9 +43,46 @@ func seedHarness(t *testing.T, h *harness, n int) {
 	}
 }
 
-// resultsDay is the first day (Italian time) of a period of d days.
-func resultsDay(d int) string {
-	return time.Now().In(pgstore.ResultsLocation()).AddDate(0, 0, -(d - 1)).Format("2006-01-02")
+// released is the condition on completed_at of what results show of the
+// responses matching where (a condition over responses): whole release
+// batches (at least min interviews, closed by a day before today), and for
+// a period of days, from the first batch boundary on or after its first
+// day (docs/disclosure-control.md).
+func (h *harness) released(where string, days, min int, args ...any) string {
+	h.t.Helper()
+	rows, err := h.db().Query(context.Background(), `SELECT (completed_at AT TIME ZONE 'Europe/Rome')::date::text, count(*) FROM responses
+		WHERE `+where+` AND (completed_at AT TIME ZONE 'Europe/Rome')::date < (now() AT TIME ZONE 'Europe/Rome')::date GROUP BY 1 ORDER BY 1`, args...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	var closes []string
+	acc := 0
+	for rows.Next() {
+		var day string
+		var n int
+		if err := rows.Scan(&day, &n); err != nil {
+			h.t.Fatal(err)
+		}
+		if acc += n; acc >= min {
+			closes, acc = append(closes, day), 0
+		}
+	}
+	if len(closes) == 0 {
+		return " AND false"
+	}
+	local := "(completed_at AT TIME ZONE 'Europe/Rome')::date"
+	cond := fmt.Sprintf(" AND %s <= '%s'::date", local, closes[len(closes)-1])
+	if days > 0 {
+		first := time.Now().In(pgstore.ResultsLocation()).AddDate(0, 0, -days-1).Format("2006-01-02")
+		for _, c := range closes {
+			if c >= first {
+				return cond + fmt.Sprintf(" AND %s > '%s'::date", local, c)
+			}
+		}
+		return " AND false"
+	}
+	return cond
 }
 
 // TestEndToEndResults drives /results, its buttons, the charts, the
@@ -53,7 +91,7 @@ func resultsDay(d int) string {
 func TestEndToEndResults(t *testing.T) {
 	h := newHarness(t)
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7100001"
-	h.env["NEEDSBOT_MIN_CELL"] = "6" // wired through: the legend says so
+	h.env["NEEDSBOT_MIN_CELL"] = "6" // wired through: the legend says so (rounded up to a multiple of 5: <10)
 	h.start()
 	seedHarness(t, h, 500)
 	prato := int64(h.count(`SELECT id FROM municipalities WHERE istat_code = '100005'`))
@@ -68,11 +106,13 @@ func TestEndToEndResults(t *testing.T) {
 
 	m.send("/results")
 	summary := u.Last()
-	completed := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`, prato)
-	if !strings.Contains(summary.Text, "Risultati · Prato") || !strings.Contains(summary.Text, fmt.Sprintf("Interviste completate: %d", completed)) {
-		t.Fatalf("summary (want %d completed):\n%s", completed, summary.Text)
+	pratoCut := h.released(`form = 'immigrati' AND municipality_id = $1`, 0, 10, prato)
+	completed := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+pratoCut, prato)
+	shown := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+pratoCut, prato)
+	if !strings.Contains(summary.Text, "Risultati · Prato") || !strings.Contains(summary.Text, "Interviste completate: "+shown) {
+		t.Fatalf("summary (want %s completed, true count %d):\n%s", shown, completed, summary.Text)
 	}
-	if !strings.Contains(summary.Text, "<6 = meno di 6") {
+	if !strings.Contains(summary.Text, "<10 = meno di 10") {
 		t.Fatalf("NEEDSBOT_MIN_CELL=6 not in the legend:\n%s", summary.Text)
 	}
 	for _, b := range []string{"📅 Dall'inizio", "📊 Grafici", "⬇️ CSV"} {
@@ -91,10 +131,11 @@ func TestEndToEndResults(t *testing.T) {
 	}
 	m.tap("Ultimi 30 giorni")
 	edited := u.Last()
-	c30 := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1
-		AND (completed_at AT TIME ZONE 'Europe/Rome')::date >= $2::date`, prato, resultsDay(30))
+	cut30 := h.released(`form = 'immigrati' AND municipality_id = $1`, 30, 10, prato)
+	c30 := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+cut30, prato)
+	shown30 := h.protected(`FROM responses WHERE form = 'immigrati' AND municipality_id = $1`+cut30, prato)
 	if edited.ID != summary.ID || !strings.Contains(edited.Text, "Ultimi 30 giorni") ||
-		!strings.Contains(edited.Text, fmt.Sprintf("Interviste completate: %s", countOrMark(c30))) {
+		!strings.Contains(edited.Text, "Interviste completate: "+shown30) {
 		t.Fatalf("after 30 days (want %d):\n%s", c30, edited.Text)
 	}
 
@@ -117,6 +158,19 @@ func TestEndToEndResults(t *testing.T) {
 	m.tap("🚪 Dove si fermano")
 	if last := u.Last(); !strings.Contains(last.Text, "Dove si interrompono le interviste · Prato") {
 		t.Fatalf("funnel:\n%s", last.Text)
+	}
+
+	// Every view is audit-logged: who, which view, which filter.
+	for _, v := range []struct {
+		view string
+		days int
+		n    int
+	}{{"summary", 0, 1}, {"summary", 30, 1}, {"charts", 30, 1}, {"funnel", 30, 1}} {
+		if n := h.count(`SELECT count(*) FROM audit_log WHERE action = 'results.view' AND actor_id = $1
+			AND detail->>'view' = $2 AND (detail->>'days')::int = $3 AND detail->>'form' = 'immigrati'
+			AND (detail->>'municipality_id')::bigint = $4`, managerID, v.view, v.days, prato); n != v.n {
+			t.Errorf("%d audit entries for the %s view of %d days, want %d", n, v.view, v.days, v.n)
+		}
 	}
 
 	// CSV of the last 30 days in Prato.
@@ -183,10 +237,10 @@ func TestEndToEndResults(t *testing.T) {
 	// The admin: all municipalities, and the comparison.
 	a := &respondent{t: t, u: h.tg.User(7100001, telegramtest.FirstName("Ada"), telegramtest.LanguageCode("en"))}
 	a.send("/results")
-	all := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati'`)
+	all := h.protected(`FROM responses WHERE form = 'immigrati'` + h.released(`form = 'immigrati'`, 0, 10))
 	adminSummary := a.u.Last().ID
-	if got := a.u.Last(); !strings.Contains(got.Text, "Results · All municipalities") || !strings.Contains(got.Text, fmt.Sprintf("Completed interviews: %d", all)) {
-		t.Fatalf("admin summary (want %d):\n%s", all, got.Text)
+	if got := a.u.Last(); !strings.Contains(got.Text, "Results · All municipalities") || !strings.Contains(got.Text, "Completed interviews: "+all) {
+		t.Fatalf("admin summary (want %s):\n%s", all, got.Text)
 	}
 	a.tap("⚖️ Compare")
 	cmp := a.u.Last()
@@ -203,7 +257,7 @@ func TestEndToEndResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.wait()
-	if got := messageByID(a.u, adminSummary); !strings.Contains(got.Text, "Results · Prato") || !strings.Contains(got.Text, fmt.Sprintf("Completed interviews: %d", completed)) {
+	if got := messageByID(a.u, adminSummary); !strings.Contains(got.Text, "Results · Prato") || !strings.Contains(got.Text, "Completed interviews: "+shown) {
 		t.Fatalf("admin picking Prato:\n%s", got.Text)
 	}
 
@@ -232,10 +286,14 @@ func hasButton(m telegramtest.Message, label string) bool {
 	return false
 }
 
-// countOrMark is how a count shows with the test's minimum cell size.
-func countOrMark(n int) string {
-	if n < 6 {
-		return "<6"
+// protected is how staff see the count of the rows of from (a FROM and
+// WHERE clause over responses): perturbed by the cell key of their
+// record keys, with the test's minimum cell size.
+func (h *harness) protected(from string, args ...any) string {
+	h.t.Helper()
+	var n, k int64
+	if err := h.db().QueryRow(context.Background(), "SELECT count(*), coalesce(sum(rkey), 0) "+from, args...).Scan(&n, &k); err != nil {
+		h.t.Fatalf("%s: %v", from, err)
 	}
-	return strconv.Itoa(n)
+	return results.Protect(n, k, 6).String()
 }

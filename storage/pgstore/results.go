@@ -41,6 +41,11 @@ type ResultsScope struct {
 	// after it. For counts it must be a midnight in ResultsZone, so that
 	// the daily rollup and the responses agree.
 	Since time.Time
+	// Until, when not zero, keeps what was completed (or abandoned)
+	// before it: results publish whole days only, up to the end of
+	// yesterday (docs/disclosure-control.md). For counts it must be a
+	// midnight in ResultsZone too.
+	Until time.Time
 }
 
 func (s ResultsScope) check(aligned bool) error {
@@ -50,18 +55,29 @@ func (s ResultsScope) check(aligned bool) error {
 	if s.Municipality < 0 {
 		return fmt.Errorf("%w: municipality %d", ErrInvalid, s.Municipality)
 	}
-	if aligned && !s.Since.IsZero() {
-		t := s.Since.In(ResultsLocation())
+	for _, b := range []struct {
+		name string
+		t    time.Time
+	}{{"since", s.Since}, {"until", s.Until}} {
+		if !aligned || b.t.IsZero() {
+			continue
+		}
+		t := b.t.In(ResultsLocation())
 		if t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
-			return fmt.Errorf("%w: since %s is not a midnight in %s", ErrInvalid, s.Since, ResultsZone)
+			return fmt.Errorf("%w: %s %s is not a midnight in %s", ErrInvalid, b.name, b.t, ResultsZone)
 		}
 	}
 	return nil
 }
 
 // sinceDay is the calendar day Since falls on in ResultsZone.
-func (s ResultsScope) sinceDay() time.Time {
-	t := s.Since.In(ResultsLocation())
+func (s ResultsScope) sinceDay() time.Time { return calendarDay(s.Since) }
+
+// untilDay is the calendar day Until falls on in ResultsZone.
+func (s ResultsScope) untilDay() time.Time { return calendarDay(s.Until) }
+
+func calendarDay(t time.Time) time.Time {
+	t = t.In(ResultsLocation())
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
@@ -95,21 +111,30 @@ func scopeWhere(s ResultsScope, alias, timeCol string) *where {
 	if !s.Since.IsZero() {
 		w.add(alias+"."+timeCol+" >= $?", s.Since)
 	}
+	if !s.Until.IsZero() {
+		w.add(alias+"."+timeCol+" < $?", s.Until)
+	}
 	return w
 }
 
-// Totals are the response-level counts of a scope.
+// Totals are the response-level counts of a scope. Every count comes with
+// the sum of the record keys (rkey) of the rows it counts, for the
+// cell-key perturbation (results.Protect).
 type Totals struct {
-	Completed int64
+	Completed    int64
+	CompletedKey int64
 	// Languages counts completed interviews by the language they were
-	// completed in.
-	Languages map[string]int64
+	// completed in; LanguageKeys sums their record keys.
+	Languages    map[string]int64
+	LanguageKeys map[string]int64
 	// MedianSeconds is the median duration of the completed interviews
 	// (the mean of the two middle ones for an even count); 0 when none.
 	MedianSeconds float64
 	Abandoned     int64
+	AbandonedKey  int64
 	// Funnel counts abandoned interviews by the last question reached.
-	Funnel map[string]int64
+	Funnel     map[string]int64
+	FunnelKeys map[string]int64
 }
 
 // ResultsTotals counts a scope's completed interviews (by language, with
@@ -119,7 +144,8 @@ func (d *DB) ResultsTotals(ctx context.Context, s ResultsScope) (Totals, error) 
 	if err := s.check(true); err != nil {
 		return Totals{}, fmt.Errorf("pgstore: results totals: %w", err)
 	}
-	t := Totals{Languages: map[string]int64{}, Funnel: map[string]int64{}}
+	t := Totals{Languages: map[string]int64{}, LanguageKeys: map[string]int64{}, Funnel: map[string]int64{},
+		FunnelKeys: map[string]int64{}}
 	rw := scopeWhere(s, "r", "completed_at")
 	aw := scopeWhere(s, "a", "abandoned_at")
 	b := &pgx.Batch{}
@@ -127,8 +153,8 @@ func (d *DB) ResultsTotals(ctx context.Context, s ResultsScope) (Totals, error) 
 	// and duration (a few thousand rows), the median computed from that
 	// histogram. Hashing is several times faster than the sort that
 	// percentile_cont needs.
-	b.Queue("SELECT r.language, r.duration_s, count(*) FROM responses r WHERE "+rw.sql()+" GROUP BY 1, 2", rw.args...)
-	b.Queue("SELECT a.last_question, count(*) FROM abandoned a WHERE "+aw.sql()+" GROUP BY 1", aw.args...)
+	b.Queue("SELECT r.language, r.duration_s, count(*), sum(r.rkey)::bigint FROM responses r WHERE "+rw.sql()+" GROUP BY 1, 2", rw.args...)
+	b.Queue("SELECT a.last_question, count(*), sum(a.rkey)::bigint FROM abandoned a WHERE "+aw.sql()+" GROUP BY 1", aw.args...)
 	br := d.pool.SendBatch(ctx, b)
 	defer br.Close()
 	rows, err := br.Query()
@@ -137,36 +163,72 @@ func (d *DB) ResultsTotals(ctx context.Context, s ResultsScope) (Totals, error) 
 	}
 	var h histogram
 	var lang string
-	var dur, n int64
-	if _, err := pgx.ForEachRow(rows, []any{&lang, &dur, &n}, func() error {
+	var dur, n, k int64
+	if _, err := pgx.ForEachRow(rows, []any{&lang, &dur, &n, &k}, func() error {
 		t.Languages[lang] += n
+		t.LanguageKeys[lang] += k
 		h.add(dur, n)
 		return nil
 	}); err != nil {
 		return Totals{}, classify("results totals", err)
 	}
 	t.MedianSeconds = h.median()
-	if err := scanCounts(br, t.Funnel); err != nil {
+	if err := scanCounts(br, t.Funnel, t.FunnelKeys); err != nil {
 		return Totals{}, classify("results totals", err)
 	}
-	for _, n := range t.Languages {
+	for l, n := range t.Languages {
 		t.Completed += n
+		t.CompletedKey += t.LanguageKeys[l]
 	}
-	for _, n := range t.Funnel {
+	for q, n := range t.Funnel {
 		t.Abandoned += n
+		t.AbandonedKey += t.FunnelKeys[q]
 	}
 	return t, nil
 }
 
-func scanCounts(br pgx.BatchResults, into map[string]int64) error {
+// DayCount is how many interviews of a scope completed on a calendar day
+// (in ResultsZone; Day is that date at midnight UTC).
+type DayCount struct {
+	Day time.Time
+	N   int64
+}
+
+// ResultsDays counts a scope's completed interviews per calendar day, in
+// day order, over its whole history before Until (Since is ignored): what
+// the release batches of results are cut from.
+func (d *DB) ResultsDays(ctx context.Context, s ResultsScope) ([]DayCount, error) {
+	s.Since = time.Time{}
+	if err := s.check(true); err != nil {
+		return nil, fmt.Errorf("pgstore: results days: %w", err)
+	}
+	w := scopeWhere(s, "r", "completed_at")
+	rows, err := d.pool.Query(ctx, "SELECT (r.completed_at AT TIME ZONE '"+ResultsZone+"')::date, count(*) FROM responses r WHERE "+
+		w.sql()+" GROUP BY 1 ORDER BY 1", w.args...)
+	if err != nil {
+		return nil, classify("results days", err)
+	}
+	var out []DayCount
+	var c DayCount
+	if _, err := pgx.ForEachRow(rows, []any{&c.Day, &c.N}, func() error {
+		out = append(out, c)
+		return nil
+	}); err != nil {
+		return nil, classify("results days", err)
+	}
+	return out, nil
+}
+
+func scanCounts(br pgx.BatchResults, into, keys map[string]int64) error {
 	rows, err := br.Query()
 	if err != nil {
 		return err
 	}
-	var k string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&k, &n}, func() error {
-		into[k] = n
+	var c string
+	var n, k int64
+	_, err = pgx.ForEachRow(rows, []any{&c, &n, &k}, func() error {
+		into[c] = n
+		keys[c] = k
 		return nil
 	})
 	return err
@@ -174,12 +236,14 @@ func scanCounts(br pgx.BatchResults, into map[string]int64) error {
 
 // ChoiceCount is how many responses chose Choice at Question; Choice ""
 // counts the responses that answered Question at all. Municipality is set
-// when counts are per municipality.
+// when counts are per municipality. Key is the sum of the record keys of
+// the responses counted (for results.Protect).
 type ChoiceCount struct {
 	Municipality int64
 	Question     string
 	Choice       string
 	N            int64
+	Key          int64
 }
 
 // ResultsChoices counts the choices of the select questions named (every
@@ -200,14 +264,18 @@ func (d *DB) ResultsChoices(ctx context.Context, s ResultsScope, questions []str
 		if perMunicipality {
 			mcol = "r.municipality_id"
 		}
+		wa := &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 		if len(questions) > 0 {
 			w.add("c.question = ANY($?)", questions)
+			wa.add("a.question = ANY($?)", questions)
 		}
-		q = `SELECT ` + mcol + `, c.question, c.choice, count(*) FROM answer_choices c JOIN responses r ON r.id = c.response_id
+		// Choice '' counts the answers, as the rollup does (one answer
+		// per response and question).
+		q = `SELECT ` + mcol + `, c.question, c.choice, count(*), sum(r.rkey)::bigint FROM answer_choices c JOIN responses r ON r.id = c.response_id
 WHERE ` + w.sql() + ` GROUP BY 1, 2, 3
 UNION ALL
-SELECT ` + mcol + `, c.question, '', count(DISTINCT c.response_id) FROM answer_choices c JOIN responses r ON r.id = c.response_id
-WHERE ` + w.sql() + ` GROUP BY 1, 2`
+SELECT ` + mcol + `, a.question, '', count(*), sum(r.rkey)::bigint FROM answers a JOIN responses r ON r.id = a.response_id
+WHERE ` + wa.sql() + ` GROUP BY 1, 2`
 		args = w.args
 	} else {
 		w := &where{}
@@ -228,13 +296,16 @@ WHERE ` + w.sql() + ` GROUP BY 1, 2`
 		if !s.Since.IsZero() {
 			w.add("t.day >= $?::date", s.sinceDay())
 		}
+		if !s.Until.IsZero() {
+			w.add("t.day < $?::date", s.untilDay())
+		}
 		if len(questions) > 0 {
 			w.add("t.question = ANY($?)", questions)
 		}
 		if perMunicipality {
 			mcol = "t.municipality_id"
 		}
-		q = "SELECT " + mcol + ", t.question, t.choice, sum(t.n)::bigint FROM results_rollup t WHERE " + w.sql() + " GROUP BY 1, 2, 3"
+		q = "SELECT " + mcol + ", t.question, t.choice, sum(t.n)::bigint, sum(t.k)::bigint FROM results_rollup t WHERE " + w.sql() + " GROUP BY 1, 2, 3"
 		args = w.args
 	}
 	rows, err := d.pool.Query(ctx, q, args...)
@@ -243,7 +314,7 @@ WHERE ` + w.sql() + ` GROUP BY 1, 2`
 	}
 	var out []ChoiceCount
 	var c ChoiceCount
-	_, err = pgx.ForEachRow(rows, []any{&c.Municipality, &c.Question, &c.Choice, &c.N}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&c.Municipality, &c.Question, &c.Choice, &c.N, &c.Key}, func() error {
 		out = append(out, c)
 		return nil
 	})
@@ -269,6 +340,9 @@ type MunicipalityTotals struct {
 	Completed     int64
 	Abandoned     int64
 	MedianSeconds float64
+	// The sums of the record keys of the completed and abandoned
+	// interviews counted (for results.Protect).
+	CompletedKey, AbandonedKey int64
 }
 
 // ResultsByMunicipality counts a scope per municipality (the scope's
@@ -288,21 +362,22 @@ func (d *DB) ResultsByMunicipality(ctx context.Context, s ResultsScope) ([]Munic
 	// Per municipality and duration (a histogram, as in ResultsTotals),
 	// then the abandoned ones: the "d" column tells the rows apart.
 	q := `
-SELECT r.municipality_id, 'c', r.duration_s, count(*) FROM responses r WHERE ` + rw.sql() + ` GROUP BY 1, 3
+SELECT r.municipality_id, 'c', r.duration_s, count(*), sum(r.rkey)::bigint FROM responses r WHERE ` + rw.sql() + ` GROUP BY 1, 3
 UNION ALL
-SELECT a.municipality_id, 'a', 0, count(*) FROM abandoned a WHERE ` + strings.Join(shifted, " AND ") + ` GROUP BY 1`
+SELECT a.municipality_id, 'a', 0, count(*), sum(a.rkey)::bigint FROM abandoned a WHERE ` + strings.Join(shifted, " AND ") + ` GROUP BY 1`
 	rows, err := d.pool.Query(ctx, q, append(rw.args, aw.args...)...)
 	if err != nil {
 		return nil, classify("results by municipality", err)
 	}
 	type acc struct {
 		completed, abandoned int64
+		ckey, akey           int64
 		h                    histogram
 	}
 	by := map[int64]*acc{}
-	var id, dur, n int64
+	var id, dur, n, k int64
 	var kind string
-	_, err = pgx.ForEachRow(rows, []any{&id, &kind, &dur, &n}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &kind, &dur, &n, &k}, func() error {
 		a := by[id]
 		if a == nil {
 			a = &acc{}
@@ -310,9 +385,11 @@ SELECT a.municipality_id, 'a', 0, count(*) FROM abandoned a WHERE ` + strings.Jo
 		}
 		if kind == "c" {
 			a.completed += n
+			a.ckey += k
 			a.h.add(dur, n)
 		} else {
 			a.abandoned += n
+			a.akey += k
 		}
 		return nil
 	})
@@ -327,7 +404,7 @@ SELECT a.municipality_id, 'a', 0, count(*) FROM abandoned a WHERE ` + strings.Jo
 	for _, m := range ms { // by name
 		if a := by[m.ID]; a != nil {
 			out = append(out, MunicipalityTotals{ID: m.ID, ISTAT: m.ISTAT, Name: m.Name, Completed: a.completed,
-				Abandoned: a.abandoned, MedianSeconds: a.h.median()})
+				Abandoned: a.abandoned, MedianSeconds: a.h.median(), CompletedKey: a.ckey, AbandonedKey: a.akey})
 		}
 	}
 	return out, nil
@@ -456,9 +533,16 @@ type ReportingLabel struct {
 	Form, Question, Choice, Lang, Label string
 }
 
-// SyncReporting replaces the questions and labels the BI views join with.
-// Replicas starting together take turns (an advisory lock).
-func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, labels []ReportingLabel) error {
+// ReportingGroup puts a choice into a group the analysts' row-level BI
+// views show instead of it (a country's macro-area: reporting.choice_groups).
+type ReportingGroup struct {
+	Form, Question, Choice, Group string
+}
+
+// SyncReporting replaces the questions, labels and choice groups the BI
+// views join with. Replicas starting together take turns (an advisory
+// lock).
+func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, labels []ReportingLabel, groups []ReportingGroup) error {
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockID+1); err != nil {
 			return err
@@ -467,6 +551,16 @@ func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, l
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM reporting.labels"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM reporting.choice_groups"); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"reporting", "choice_groups"}, []string{"form", "question", "choice", "grp"},
+			pgx.CopyFromSlice(len(groups), func(i int) ([]any, error) {
+				g := groups[i]
+				return []any{g.Form, g.Question, g.Choice, g.Group}, nil
+			})); err != nil {
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"reporting", "questions"},
