@@ -34,6 +34,17 @@ type ExportRequest struct {
 	Scope  pgstore.ResultsScope
 	Actor  *int64 // staff id of who asked; nil for the command line
 	Via    string // "telegram" or "cli", for the audit log
+	// RowLevel asks for the row-level export: response ids, invite number
+	// and label, times to the second, exact answers (country) and free
+	// text in the rows. Only the server-side `needsbot export --row-level`
+	// sets it; Telegram's /export never does. Without it the export is
+	// de-identified (export_deid.go), or aggregates only for a
+	// questionnaire whose consent promises totals (aggregatesOnly).
+	RowLevel bool
+	// HostUser and Purpose are recorded in the audit log of a command-line
+	// export: the operating-system user who ran it and the stated purpose.
+	HostUser string
+	Purpose  string
 }
 
 // ErrFormat is an export format other than csv and xlsx.
@@ -75,6 +86,7 @@ type column struct {
 	kind   colKind
 	q      *dialog.Question
 	choice string
+	macro  bool // the value is the choice's macro-area (de-identified exports)
 }
 
 // metaHeaders are the metadata columns every export starts with.
@@ -278,7 +290,12 @@ func uniqueFields(v string) []string {
 
 // Export writes the responses in req.Scope to w as CSV or XLSX, streaming
 // them from Postgres, and records the export in the audit log (who, what
-// filter, how many rows). It returns the number of rows written.
+// filter, what kind, how many rows; for the command line the host user and
+// the stated purpose). It returns the number of rows written.
+//
+// Without req.RowLevel the export is de-identified (export_deid.go): a
+// de-identified CSV export is a zip of two CSV files (ExportExt). The
+// operators' questionnaire exports perturbed aggregates only.
 func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (int, error) {
 	if req.Format != FormatCSV && req.Format != FormatXLSX {
 		return 0, ErrFormat
@@ -289,14 +306,38 @@ func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (i
 	lang := staffLang(req.Lang)
 	var n int
 	var err error
-	if req.Format == FormatCSV {
-		n, err = s.writeCSV(ctx, w, lang, req.Scope)
-	} else {
-		n, err = s.writeXLSX(ctx, w, lang, req.Scope)
+	kind := "deidentified"
+	switch {
+	case req.RowLevel && aggregatesOnly(req.Scope.Form):
+		return 0, ErrAggregatesOnly
+	case req.RowLevel:
+		kind = "row_level"
+		if req.Format == FormatCSV {
+			n, err = s.writeCSV(ctx, w, lang, req.Scope)
+		} else {
+			n, err = s.writeXLSX(ctx, w, lang, req.Scope)
+		}
+	case aggregatesOnly(req.Scope.Form):
+		kind = "aggregates"
+		n, err = s.writeAggregates(ctx, w, lang, req.Scope, req.Format)
+	case req.Format == FormatCSV:
+		n, err = s.writeDeidCSV(ctx, w, lang, req.Scope)
+	default:
+		n, err = s.writeDeidXLSX(ctx, w, lang, req.Scope)
 	}
 	detail := map[string]any{"format": req.Format, "via": req.Via, "rows": n, "filter": scopeDetail(req.Scope),
-		"complete": err == nil, "labels": lang}
-	if aerr := s.db.Audit(ctx, req.Actor, "results.export", detail); aerr != nil {
+		"complete": err == nil, "labels": lang, "kind": kind}
+	if req.HostUser != "" {
+		detail["host_user"] = req.HostUser
+	}
+	if req.Purpose != "" {
+		detail["purpose"] = req.Purpose
+	}
+	action := "results.export"
+	if req.RowLevel {
+		action = "results.export.row_level"
+	}
+	if aerr := s.db.Audit(ctx, req.Actor, action, detail); aerr != nil {
 		return n, errors.Join(err, fmt.Errorf("results: export not audited: %w", aerr))
 	}
 	return n, err
@@ -566,8 +607,11 @@ func (s *Service) summarySheet(x *excelize.File, lang string, sc pgstore.Results
 		}
 		answered := t.answered[q.Name]
 		rw.write([]any{q.Name, "", s.questionLabel(lang, sc.Form, q.Name), float64(answered), "", float64(answered)})
-		choices := allChoicesOf(q)
-		for code := range t.choices[q.Name] {
+		var choices []string
+		if !c.macro {
+			choices = allChoicesOf(q)
+		}
+		for _, code := range slices.Sorted(maps.Keys(t.choices[q.Name])) {
 			if !slices.Contains(choices, code) {
 				choices = append(choices, code)
 			}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,12 +50,14 @@ func exportWorld(t *testing.T) (*world, *Service, []string) {
 	return w, s, pseudonyms
 }
 
+// TestExportCSV is the row-level export (needsbot export --row-level).
 func TestExportCSV(t *testing.T) {
 	t.Parallel()
 	w, s, pseudonyms := exportWorld(t)
 	scope := pgstore.ResultsScope{Form: "immigrati"}
 	var buf bytes.Buffer
-	n, err := s.Export(ctx, &buf, ExportRequest{Format: FormatCSV, Lang: "it", Scope: scope, Via: "test"})
+	n, err := s.Export(ctx, &buf, ExportRequest{Format: FormatCSV, Lang: "it", Scope: scope, Via: "test", RowLevel: true,
+		HostUser: "dpo-test", Purpose: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,34 +173,39 @@ func TestExportCSV(t *testing.T) {
 	}
 	// Audited: who (nil: not staff), what, how many.
 	var detail []byte
-	if err := w.pool.QueryRow(ctx, "SELECT detail FROM audit_log WHERE action = 'results.export' ORDER BY id DESC LIMIT 1").Scan(&detail); err != nil {
+	if err := w.pool.QueryRow(ctx, "SELECT detail FROM audit_log WHERE action = 'results.export.row_level' ORDER BY id DESC LIMIT 1").Scan(&detail); err != nil {
 		t.Fatal(err)
 	}
 	var d struct {
 		Rows     int    `json:"rows"`
 		Format   string `json:"format"`
 		Complete bool   `json:"complete"`
+		Kind     string `json:"kind"`
+		HostUser string `json:"host_user"`
+		Purpose  string `json:"purpose"`
 		Filter   struct {
 			Form string `json:"form"`
 		} `json:"filter"`
 	}
-	if err := json.Unmarshal(detail, &d); err != nil || d.Rows != n || d.Format != "csv" || !d.Complete || d.Filter.Form != "immigrati" {
+	if err := json.Unmarshal(detail, &d); err != nil || d.Rows != n || d.Format != "csv" || !d.Complete || d.Filter.Form != "immigrati" ||
+		d.Kind != "row_level" || d.HostUser != "dpo-test" || d.Purpose != "test" {
 		t.Errorf("audit detail %s", detail)
 	}
 }
 
+// TestExportXLSX is the row-level XLSX export.
 func TestExportXLSX(t *testing.T) {
 	t.Parallel()
 	w, s, pseudonyms := exportWorld(t)
 	scope := pgstore.ResultsScope{Form: "immigrati", Municipality: w.munis["100005"]}
 	var buf bytes.Buffer
 	actor := int64(42)
-	_, err := s.Export(ctx, &buf, ExportRequest{Format: FormatXLSX, Lang: "en", Scope: scope, Actor: &actor, Via: "test"})
+	_, err := s.Export(ctx, &buf, ExportRequest{Format: FormatXLSX, Lang: "en", Scope: scope, Actor: &actor, Via: "test", RowLevel: true})
 	if err == nil {
 		t.Fatal("an export by an unknown staff id was audited")
 	}
 	buf.Reset()
-	n, err := s.Export(ctx, &buf, ExportRequest{Format: FormatXLSX, Lang: "en", Scope: scope, Via: "test"})
+	n, err := s.Export(ctx, &buf, ExportRequest{Format: FormatXLSX, Lang: "en", Scope: scope, Via: "test", RowLevel: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,9 +326,13 @@ func TestExportFormat(t *testing.T) {
 	}
 	// An empty export is a header.
 	var buf bytes.Buffer
-	n, err := s.Export(ctx, &buf, ExportRequest{Format: FormatCSV, Scope: pgstore.ResultsScope{Form: "operatori"}})
+	n, err := s.Export(ctx, &buf, ExportRequest{Format: FormatCSV, Scope: pgstore.ResultsScope{Form: "immigrati"}, RowLevel: true})
 	if err != nil || n != 0 || strings.Count(buf.String(), "\n") != 1 {
 		t.Fatalf("empty export: %d %v %q", n, err, buf.String())
+	}
+	// The operators' answers have no row-level export at all.
+	if _, err := s.Export(ctx, io.Discard, ExportRequest{Format: FormatCSV, Scope: pgstore.ResultsScope{Form: "operatori"}, RowLevel: true}); !errors.Is(err, ErrAggregatesOnly) {
+		t.Fatalf("a row-level export of the operators' answers: %v", err)
 	}
 }
 

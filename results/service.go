@@ -753,7 +753,8 @@ func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m
 	if err != nil {
 		return s.fail(ctx, r, lang, err)
 	}
-	tmp, err := os.CreateTemp(s.tempDir, "needsbot-export-*."+format)
+	ext := ExportExt(f.Form, format, false)
+	tmp, err := os.CreateTemp(s.tempDir, "needsbot-export-*."+ext)
 	if err != nil {
 		return s.fail(ctx, r, lang, fmt.Errorf("results: export: %w", err))
 	}
@@ -765,7 +766,7 @@ func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m
 		s.log.Error("export failed", "err", err, "staff_id", m.ID, "rows", rows)
 		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgExportFailed, nil)})
 	}
-	name := exportName(f, d, format, s.now())
+	name := exportName(f, d, ext, s.now())
 	data, zipped, err := s.document(tmp, name)
 	if err != nil {
 		return s.fail(ctx, r, lang, err)
@@ -810,6 +811,9 @@ func (s *Service) document(f *os.File, name string) ([]byte, bool, error) {
 			return nil, false, fmt.Errorf("results: export: %w", err)
 		}
 		return data, false, nil
+	}
+	if strings.HasSuffix(name, ".zip") {
+		return nil, false, nil // zipped already: zipping again gains nothing
 	}
 	z, err := os.CreateTemp(s.tempDir, "needsbot-export-*.zip")
 	if err != nil {

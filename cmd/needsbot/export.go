@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,19 +21,29 @@ import (
 
 const exportUsage = `usage: needsbot export --format csv|xlsx [--form F] [--municipality ISTAT]
                       [--service CODE] [--language L] [--since DATE] [--out FILE] [--lang it|en]
+                      [--row-level --purpose TEXT]
 
-Writes the completed interviews as CSV or XLSX, one row per response: metadata
-(response id, questionnaire version, municipality, service, invite number and
-label, language, languages used, consent version, start, end, duration), one
-column per question in codes, a label column for select questions and, for
-multiple choices, one 0/1 column per choice (question/choice) next to the
-space-separated codes. XLSX adds a codebook and a summary sheet. Respondents'
-pseudonyms are never exported. Rows stream from Postgres, so memory stays small
-whatever the size. Every export is written to the audit log.
+Without --row-level it writes the same de-identified export managers get with
+/export in Telegram: one row per response with no response id, invite or
+operator, the completion day without time, the duration in minutes, the
+country only as its macro-area, and the free-text answers in a separate sheet
+(XLSX) or file (CSV: a zip of responses.csv and free_text.csv) in random
+order, with phone numbers, e-mail addresses and long digit runs masked. The
+operators' questionnaire exports perturbed totals only.
 
-The file is personal data: keep it where only the municipality's analysts can
-read it (docs/bi.md). It reads NEEDSBOT_DATABASE_URL (or --database-url) like
-migrate does.
+--row-level writes one row per response with everything stored: response id,
+invite number and label, start and end to the second, exact answers and free
+text in the row. It is for the municipality's own analysis under its legal
+basis (docs/privacy.en.md, "Row-level export"): --purpose must say why, and
+the run is written to the audit log with the host user, the purpose, the
+filter and the row count. The operators' questionnaire has no row-level
+export (its consent promises totals only).
+
+Respondents' pseudonyms are never exported. Rows stream from Postgres, so
+memory stays small whatever the size. Every export is written to the audit
+log. Any export is personal data: keep it where only the municipality's
+analysts can read it (docs/bi.md). It reads NEEDSBOT_DATABASE_URL (or
+--database-url) like migrate does.
 
 `
 
@@ -54,6 +66,8 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 	since := fs.String("since", "", "only interviews completed from this day (YYYY-MM-DD, Italian time) or instant (RFC 3339)")
 	out := fs.String("out", "", "file to write (default: standard output)")
 	lang := fs.String("lang", "it", "language of the labels: it or en")
+	rowLevel := fs.Bool("row-level", false, "export every stored field, row by row (audited; needs --purpose)")
+	purpose := fs.String("purpose", "", "why a row-level export is needed (written to the audit log)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -66,6 +80,12 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 	}
 	if *lang != "it" && *lang != "en" {
 		problems = append(problems, "--lang must be it or en")
+	}
+	if *rowLevel && strings.TrimSpace(*purpose) == "" {
+		problems = append(problems, "--row-level needs --purpose: say why row-level data are needed (it goes to the audit log)")
+	}
+	if *rowLevel && *form == "operatori" {
+		problems = append(problems, "the operators' questionnaire has no row-level export: its consent promises totals only")
 	}
 	if fs.NArg() > 0 {
 		problems = append(problems, "unexpected arguments: "+strings.Join(fs.Args(), " "))
@@ -111,7 +131,8 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stderr, "needsbot export:", err)
 		return 1
 	}
-	req := results.ExportRequest{Format: *format, Lang: *lang, Scope: scope, Via: "cli"}
+	req := results.ExportRequest{Format: *format, Lang: *lang, Scope: scope, Via: "cli", RowLevel: *rowLevel,
+		HostUser: hostUser(e.getenv), Purpose: strings.TrimSpace(*purpose)}
 	n, err := exportTo(ctx, svc, req, *out, e.stdout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "needsbot export: %s: %v\n", redactURL(*dsn), err)
@@ -121,8 +142,37 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 	if where == "" || where == "-" {
 		where = "standard output"
 	}
-	fmt.Fprintf(e.stderr, "exported %d responses to %s\n", n, where)
+	kind := "de-identified"
+	switch {
+	case *rowLevel:
+		kind = "row-level (audited)"
+	case *form == "operatori":
+		kind = "aggregate"
+	}
+	fmt.Fprintf(e.stderr, "exported %d responses (%s) to %s\n", n, kind, where)
+	if *rowLevel {
+		fmt.Fprintln(e.stderr, "this file holds row-level personal data: keep it where only the municipality's analysts can read it, and delete it when the purpose is served")
+	}
 	return 0
+}
+
+// hostUser names who ran a command-line export, for the audit log: the
+// operating-system user and the host.
+func hostUser(getenv func(string) string) string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if name == "" {
+		name = getenv("USER")
+	}
+	if name == "" {
+		name = "uid " + strconv.Itoa(os.Getuid())
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		name += "@" + h
+	}
+	return name
 }
 
 // exportTo writes the export to path (atomically: a temporary file renamed

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/needsbot/needsbot/results"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
@@ -64,7 +67,8 @@ func TestSeedAndExportCommands(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "prato.csv")
-	code, _, errs = resultsCLI(t, env, "export", "--format", "csv", "--municipality", "100005", "--since", "2000-01-01", "--out", path, "--lang", "en")
+	code, _, errs = resultsCLI(t, env, "export", "--format", "csv", "--municipality", "100005", "--since", "2000-01-01", "--out", path, "--lang", "en",
+		"--row-level", "--purpose", "test of the row-level export")
 	if code != 0 {
 		t.Fatalf("export csv: %d %s", code, errs)
 	}
@@ -94,13 +98,28 @@ func TestSeedAndExportCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := x.GetRows("data")
-	x.Close()
-	if ops := cliCount(t, dsn, "SELECT count(*) FROM responses WHERE form = 'operatori'"); len(rows)-1 != ops {
-		t.Fatalf("XLSX has %d rows, want %d", len(rows)-1, ops)
+	// The operators' answers: totals only.
+	if sheets := x.GetSheetList(); !slices.Equal(sheets, []string{results.SheetAggregate}) || !strings.Contains(errs, "(aggregate)") {
+		t.Fatalf("operators' export: sheets %v, %s", sheets, errs)
 	}
-	if n := cliCount(t, dsn, "SELECT count(*) FROM audit_log WHERE action = 'results.export' AND actor_id IS NULL AND detail->>'via' = 'cli'"); n != 2 {
+	x.Close()
+	if n := cliCount(t, dsn, "SELECT count(*) FROM audit_log WHERE action = 'results.export' AND actor_id IS NULL AND detail->>'via' = 'cli'"); n != 1 {
 		t.Fatalf("%d exports audited", n)
+	}
+	if n := cliCount(t, dsn, `SELECT count(*) FROM audit_log WHERE action = 'results.export.row_level' AND actor_id IS NULL
+		AND detail->>'via' = 'cli' AND detail->>'purpose' = 'test of the row-level export' AND detail->>'host_user' <> ''
+		AND (detail->>'rows')::int = `+strconv.Itoa(imm)); n != 1 {
+		t.Fatalf("%d row-level exports audited with host user, purpose and rows", n)
+	}
+	// Without --row-level the CSV is the de-identified zip.
+	zpath := filepath.Join(t.TempDir(), "prato.zip")
+	if code, _, errs := resultsCLI(t, env, "export", "--format", "csv", "--out", zpath); code != 0 || !strings.Contains(errs, "(de-identified)") {
+		t.Fatalf("de-identified export: %d %s", code, errs)
+	}
+	if zr, err := zip.OpenReader(zpath); err != nil || len(zr.File) != 2 || zr.File[0].Name != results.FileResponses {
+		t.Fatalf("de-identified CSV export is not the zip of two files: %v", err)
+	} else {
+		zr.Close()
 	}
 
 	for _, bad := range [][]string{
@@ -109,6 +128,8 @@ func TestSeedAndExportCommands(t *testing.T) {
 		{"export", "--format", "csv", "--lang", "fr"},
 		{"export", "--format", "csv", "--since", "yesterday"},
 		{"export", "--format", "csv", "--form", "nope"},
+		{"export", "--format", "csv", "--row-level"},
+		{"export", "--format", "csv", "--row-level", "--purpose", "x", "--form", "operatori"},
 		{"seed"},
 		{"seed", "--responses", "-1"},
 	} {

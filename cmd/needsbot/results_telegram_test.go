@@ -1,11 +1,13 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
 	"image/png"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,15 +175,28 @@ func TestEndToEndResults(t *testing.T) {
 		}
 	}
 
-	// CSV of the last 30 days in Prato.
+	// CSV of the last 30 days in Prato: de-identified, a zip of the rows
+	// and of the free texts.
 	m.tap("⬇️ CSV")
 	doc := u.Last()
-	if doc.Kind != telegramtest.KindDocument || !strings.HasSuffix(doc.File.Name, ".csv") {
+	if doc.Kind != telegramtest.KindDocument || !strings.HasSuffix(doc.File.Name, ".csv.zip") {
 		t.Fatalf("no CSV document: %+v\n%s", doc, u.Transcript())
 	}
-	recs, err := csv.NewReader(bytes.NewReader(doc.File.Data)).ReadAll()
+	zr, err := zip.NewReader(bytes.NewReader(doc.File.Data), int64(len(doc.File.Data)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	zf, err := zr.Open(results.FileResponses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(zf).ReadAll()
+	zf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(recs[0], "response_id") || slices.Contains(recs[0], "invite") || slices.Contains(recs[0], "started") {
+		t.Fatalf("the Telegram export is not de-identified: %v", recs[0])
 	}
 	if len(recs)-1 != c30 {
 		t.Fatalf("CSV has %d rows, want %d", len(recs)-1, c30)
@@ -229,9 +244,14 @@ func TestEndToEndResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, _ := x.GetRows("data")
+	sheets := x.GetSheetList()
 	x.Close()
 	if len(rows)-1 != completed {
 		t.Fatalf("XLSX has %d rows, want %d", len(rows)-1, completed)
+	}
+	if slices.Contains(rows[0], "response_id") || slices.Contains(rows[0], "invite_label") || slices.Contains(rows[0], "cittadinanza") ||
+		!slices.Contains(sheets, results.SheetFreeText) {
+		t.Fatalf("the Telegram XLSX is not de-identified: sheets %v, columns %v", sheets, rows[0])
 	}
 
 	// The admin: all municipalities, and the comparison.

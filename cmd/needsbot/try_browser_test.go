@@ -603,7 +603,7 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		shotLong := false
 		for _, row := range v.Rows {
 			for _, k := range row {
-				shotLong = shotLong || strings.HasPrefix(k.Label, "⋯")
+				shotLong = shotLong || strings.HasPrefix(k.Label, "…")
 			}
 		}
 		if shotLong {

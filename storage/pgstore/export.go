@@ -25,6 +25,9 @@ type ExportRow struct {
 	Started        time.Time
 	Completed      time.Time
 	DurationS      int
+	// RecordKey is the response's random record key (responses.rkey), from
+	// which the cell keys of perturbed aggregates are derived.
+	RecordKey int64
 	// Answers maps question names to their stored values.
 	Answers map[string]string
 }
@@ -36,7 +39,7 @@ type ExportRow struct {
 const exportSQL = `
 SELECT r.id, r.form, r.form_version, m.istat_code, m.name, coalesce(s.code, ''),
        coalesce(i.id, 0), coalesce(i.label, ''), r.language, r.languages, r.consent_version,
-       r.started_at, r.completed_at, coalesce(r.duration_s, 0), a.questions, a.answer_values
+       r.started_at, r.completed_at, coalesce(r.duration_s, 0), r.rkey, a.questions, a.answer_values
 FROM responses r
 JOIN municipalities m ON m.id = r.municipality_id
 LEFT JOIN services s ON s.id = r.service_id
@@ -46,7 +49,15 @@ LEFT JOIN LATERAL (
     FROM answers x WHERE x.response_id = r.id
 ) a ON true
 WHERE %s
-ORDER BY r.municipality_id, r.completed_at, r.id`
+ORDER BY %s`
+
+// Row orders of exports.
+const (
+	orderByTime = "r.municipality_id, r.completed_at, r.id"
+	// orderByDay keeps the day but shuffles the rows within it, so that a
+	// de-identified export's row order tells nothing finer than its dates.
+	orderByDay = "r.municipality_id, (r.completed_at AT TIME ZONE '" + ResultsZone + "')::date, random()"
+)
 
 // ExportResponses calls fn with every completed interview in scope, in
 // order of municipality and completion time, streaming them from Postgres
@@ -55,11 +66,22 @@ ORDER BY r.municipality_id, r.completed_at, r.id`
 // any instant. It returns how many rows fn was called with; an error from
 // fn stops the export and is returned as is.
 func (d *DB) ExportResponses(ctx context.Context, s ResultsScope, fn func(*ExportRow) error) (int, error) {
+	return d.exportResponses(ctx, s, orderByTime, fn)
+}
+
+// ExportResponsesByDay is ExportResponses in order of municipality and
+// completion day (in ResultsZone), in random order within a day: for
+// de-identified exports, whose rows carry no time of day.
+func (d *DB) ExportResponsesByDay(ctx context.Context, s ResultsScope, fn func(*ExportRow) error) (int, error) {
+	return d.exportResponses(ctx, s, orderByDay, fn)
+}
+
+func (d *DB) exportResponses(ctx context.Context, s ResultsScope, order string, fn func(*ExportRow) error) (int, error) {
 	if err := s.check(false); err != nil {
 		return 0, fmt.Errorf("pgstore: export: %w", err)
 	}
 	w := scopeWhere(s, "r", "completed_at")
-	rows, err := d.pool.Query(ctx, fmt.Sprintf(exportSQL, w.sql()), w.args...)
+	rows, err := d.pool.Query(ctx, fmt.Sprintf(exportSQL, w.sql(), order), w.args...)
 	if err != nil {
 		return 0, classify("export", err)
 	}
@@ -71,7 +93,7 @@ func (d *DB) ExportResponses(ctx context.Context, s ResultsScope, fn func(*Expor
 		questions, values = questions[:0], values[:0]
 		if err := rows.Scan(&row.ID, &row.Form, &row.FormVersion, &row.ISTAT, &row.Municipality, &row.Service,
 			&row.InviteID, &row.InviteLabel, &row.Language, &row.Languages, &row.ConsentVersion,
-			&row.Started, &row.Completed, &row.DurationS, &questions, &values); err != nil {
+			&row.Started, &row.Completed, &row.DurationS, &row.RecordKey, &questions, &values); err != nil {
 			return n, classify("export", err)
 		}
 		clear(row.Answers)
