@@ -54,7 +54,7 @@ type Catalog struct {
 	msgs    map[string]map[string]*i18n.Message
 	files   map[string][]string          // language → file names
 	fileOf  map[string]map[string]string // language → message id → file
-	local   map[string]bool // message ids from a forms directory
+	local   map[string]bool              // message ids from a forms directory
 	langs   []Language
 	byCode  map[string]Language
 	matcher language.Matcher
@@ -88,8 +88,8 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 		return nil, fmt.Errorf("list message files: %w", err)
 	}
 	type source struct {
-		fsys fs.FS
-		name string
+		fsys  fs.FS
+		name  string
 		shown string // the file's name in problems
 	}
 	var files []source
