@@ -332,7 +332,6 @@ func Import(wb *Workbook) (*Result, error) {
 	}
 	im.settings()
 	im.readChoices()
-	im.line(origin{}, "form: %s", quote(im.id))
 	im.surveyRows(survey)
 	im.writeChoices()
 	if hasRefusal(im.problems) {
@@ -451,6 +450,7 @@ func (im *importer) settings() {
 		}
 		v = n
 	}
+	im.line(o, "form: %s", quote(im.id))
 	im.line(o, "version: %d", v)
 	im.line(o, "default_language: %s", quote(im.defLang))
 	if consent != "" {
