@@ -52,6 +52,24 @@ var placeholderRe = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)
 //   - translations carry no description (only the source does), and the
 //     source has one on every message.
 func Lint(c *Catalog, used []string) []string {
+	return lint(c, used, func(string) bool { return true })
+}
+
+// LintForms checks only the messages given questionnaires use, and the
+// messages of a forms directory's own files (NewWithForms): `needsbot lint
+// FILE` checks that form and its messages, not every embedded message
+// against one form. A forms-directory message no form uses is stale.
+func LintForms(c *Catalog, used []string) []string {
+	want := map[string]bool{}
+	for _, id := range used {
+		want[id] = true
+	}
+	return lint(c, used, func(id string) bool { return want[id] || c.local[id] })
+}
+
+// lint checks the used ids, and the catalog's messages for which inScope
+// holds.
+func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
 	var problems []string
 	want := map[string]bool{}
 	for _, id := range used {
@@ -82,6 +100,9 @@ func Lint(c *Catalog, used []string) []string {
 	}
 	src := c.msgs[Source]
 	for _, id := range sortedKeys(src) {
+		if !inScope(id) {
+			continue
+		}
 		if !want[id] {
 			problems = append(problems, fmt.Sprintf("%s: stale message %q: no code or questionnaire uses it", fileOf(Source, id), id))
 		}
@@ -92,6 +113,9 @@ func Lint(c *Catalog, used []string) []string {
 	for _, l := range c.Languages() {
 		forms := PluralForms(l.Tag)
 		for _, id := range sortedKeys(c.msgs[l.Code]) {
+			if !inScope(id) {
+				continue
+			}
 			m := c.msgs[l.Code][id]
 			s := src[id]
 			if s == nil {

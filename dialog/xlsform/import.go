@@ -185,6 +185,8 @@ var typeAliases = map[string]string{
 	"datetime": "datetime", "start geopoint": "start-geopoint", "background audio": "background-audio",
 	"select one external": "select_one_external", "select multiple external": "select_multiple_external",
 	"begin_group": "begin_group", "end_group": "end_group",
+	"select one from": "select_one", "select multiple from": "select_multiple",
+	"select_one_from": "select_one", "select_multiple_from": "select_multiple",
 }
 
 // languageNames maps the English names XLSForms use without a code.
@@ -262,6 +264,7 @@ type importer struct {
 	lists    []string // in order of appearance
 	choices  map[string][]choiceRow
 	fileList map[string]string // file → list name
+	titleRow int
 }
 
 type choiceRow struct {
@@ -334,6 +337,7 @@ func Import(wb *Workbook) (*Result, error) {
 	im.readChoices()
 	im.surveyRows(survey)
 	im.writeChoices()
+	im.fillTitles()
 	if hasRefusal(im.problems) {
 		return nil, im.refused()
 	}
@@ -372,7 +376,10 @@ func (im *importer) refused() error {
 	sort.SliceStable(im.problems, func(i, j int) bool {
 		a, b := im.problems[i], im.problems[j]
 		if a.Sheet != b.Sheet {
-			return sheetOrder(a.Sheet) < sheetOrder(b.Sheet)
+			if sheetOrder(a.Sheet) != sheetOrder(b.Sheet) {
+				return sheetOrder(a.Sheet) < sheetOrder(b.Sheet)
+			}
+			return a.Sheet < b.Sheet
 		}
 		return a.Row < b.Row
 	})
@@ -468,6 +475,29 @@ func (im *importer) settings() {
 			im.message(l, "f."+im.id+".title", t, "")
 		}
 	}
+	im.titleRow = o.row
+}
+
+// fillTitles gives the title to every language of the form that has no
+// form_title::LANG of its own, in the default language, with a note.
+func (im *importer) fillTitles() {
+	id := "f." + im.id + ".title"
+	title := im.msgs[im.defLang][id]
+	for _, l := range sortedKeys(im.msgs) {
+		if _, ok := im.msgs[l][id]; !ok {
+			im.msgs[l][id] = title
+			im.note("settings", im.titleRow, "form_title", fmt.Sprintf("no title in %s: the %s one is used; add a column form_title::%s", l, im.defLang, LanguageColumn(l)))
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func sanitise(s string) string {
