@@ -2,6 +2,7 @@ package locales
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -85,6 +86,14 @@ func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
 		staff[l] = true
 	}
 	file := func(lang string) string { return "locales/active." + lang + ".toml" }
+	// A message of a forms directory's questionnaire belongs in that
+	// directory's <form>.<lang>.toml.
+	missingFile := func(lang, id string) string {
+		if parts := strings.SplitN(id, ".", 3); c.formsDir != "" && !c.embeddedIDs[id] && len(parts) == 3 {
+			return filepath.Join(c.formsDir, parts[1]+"."+lang+".toml")
+		}
+		return file(lang)
+	}
 	fileOf := func(lang, id string) string {
 		if f := c.fileOf[lang][id]; f != "" {
 			return f
@@ -94,7 +103,7 @@ func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
 	for _, l := range c.Languages() {
 		for _, id := range ids {
 			if !c.Has(l.Code, id) && (staff[l.Code] || RespondentFacing(id)) {
-				problems = append(problems, fmt.Sprintf("%s: missing message %q", file(l.Code), id))
+				problems = append(problems, fmt.Sprintf("%s: missing message %q", missingFile(l.Code, id), id))
 			}
 		}
 	}

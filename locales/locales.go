@@ -68,16 +68,20 @@ type Language struct {
 // Catalog renders message ids in the shipped languages. It is immutable and
 // safe for concurrent use.
 type Catalog struct {
-	bundle  *i18n.Bundle
-	loc     map[string]*i18n.Localizer
-	ids     map[string]map[string]bool // language → message ids present
-	msgs    map[string]map[string]*i18n.Message
-	files   map[string][]string          // language → file names
-	fileOf  map[string]map[string]string // language → message id → file
-	local   map[string]bool              // message ids from a forms directory
-	langs   []Language
-	byCode  map[string]Language
-	matcher language.Matcher
+	bundle *i18n.Bundle
+	loc    map[string]*i18n.Localizer
+	ids    map[string]map[string]bool // language → message ids present
+	msgs   map[string]map[string]*i18n.Message
+	files  map[string][]string          // language → file names
+	fileOf map[string]map[string]string // language → message id → file
+	local  map[string]bool              // message ids from a forms directory
+	// embeddedIDs are the ids of the embedded files; formsDir the forms
+	// directory loaded beside them ("" for none).
+	embeddedIDs map[string]bool
+	formsDir    string
+	langs       []Language
+	byCode      map[string]Language
+	matcher     language.Matcher
 }
 
 // New returns a catalog of the embedded message files.
@@ -126,7 +130,7 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 			files = append(files, source{dirFS, name, filepath.Join(formsDir, name)})
 		}
 	}
-	c.local = map[string]bool{}
+	c.local, c.embeddedIDs, c.formsDir = map[string]bool{}, map[string]bool{}, formsDir
 	for _, src := range files {
 		fsys, name := src.fsys, src.name
 		data, err := fs.ReadFile(fsys, name)
@@ -159,6 +163,8 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 			c.fileOf[code][m.ID] = src.shown
 			if src.shown != "locales/"+path.Base(name) {
 				c.local[m.ID] = true
+			} else {
+				c.embeddedIDs[m.ID] = true
 			}
 		}
 	}

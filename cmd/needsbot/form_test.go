@@ -68,6 +68,13 @@ func TestFormImportLintSimulate(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `stale message "q.needs_small.gone"`) || strings.Contains(out, "immigrati") {
 		t.Errorf("lint of a stale forms-dir message: exit %d\n%s", code, out)
 	}
+	if err := os.Remove(filepath.Join(dir, "needs_small.it.toml")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = needsbot(t, nil, "lint", dir)
+	if want := filepath.Join(dir, "needs_small.it.toml") + `: missing message "q.needs_small.age"`; code != 1 || !strings.Contains(out, want) {
+		t.Errorf("lint without the Italian file: exit %d, want %q in\n%s", code, out, want)
+	}
 }
 
 // TestFormImportRefusal: a workbook with unsupported rows exits 1 and
