@@ -265,6 +265,10 @@ type importer struct {
 	choices  map[string][]choiceRow
 	fileList map[string]string // file → list name
 	titleRow int
+	// skipped are the names of refused survey rows; skippedGroup is set
+	// when a begin or end of a group or repeat was refused.
+	skipped      []string
+	skippedGroup bool
 }
 
 type choiceRow struct {
@@ -338,15 +342,15 @@ func Import(wb *Workbook) (*Result, error) {
 	im.surveyRows(survey)
 	im.writeChoices()
 	im.fillTitles()
-	if hasRefusal(im.problems) {
-		return nil, im.refused()
-	}
 	src := []byte(strings.Join(im.yaml, "\n") + "\n")
 	f, err := dialog.Parse(im.id+".yaml", src)
 	var le *dialog.LoadError
 	switch {
 	case errors.As(err, &le):
 		for _, p := range le.Problems {
+			if im.followsRefusal(p.Msg) {
+				continue // a consequence of a row already refused
+			}
 			o := origin{sheet: "survey"}
 			if p.Line >= 1 && p.Line <= len(im.origins) {
 				o = im.origins[p.Line-1]
@@ -360,7 +364,25 @@ func Import(wb *Workbook) (*Result, error) {
 	case err != nil:
 		return nil, err
 	}
+	if hasRefusal(im.problems) {
+		return nil, im.refused()
+	}
 	return &Result{FormID: im.id, YAML: src, Form: f, Messages: im.msgs, Descriptions: im.descr, Notes: im.problems}, nil
+}
+
+// followsRefusal reports whether a loader problem only follows from a row
+// left out of the YAML because it was refused (a reference to it, its list).
+func (im *importer) followsRefusal(msg string) bool {
+	for _, name := range im.skipped {
+		if strings.Contains(msg, "${"+name+"}") || strings.Contains(msg, "question \""+name+"\"") {
+			return true
+		}
+	}
+	if strings.HasPrefix(msg, "form id ") && !nameRe.MatchString(im.id) {
+		return true // refused on the settings sheet already
+	}
+	return strings.Contains(msg, "end_group without begin_group") && im.skippedGroup ||
+		strings.Contains(msg, "has no end_group") && im.skippedGroup
 }
 
 func hasRefusal(ps []Problem) bool {
@@ -652,6 +674,17 @@ func yesNo(v string) (bool, bool) {
 }
 
 func (im *importer) surveyRow(r Row) {
+	n := len(im.yaml)
+	defer func() {
+		if len(im.yaml) == n { // the row wrote nothing: left out
+			if name := r.Get("name"); name != "" {
+				im.skipped = append(im.skipped, name)
+			}
+			if t := strings.ToLower(r.Get("type")); strings.Contains(t, "group") || strings.Contains(t, "repeat") {
+				im.skippedGroup = true
+			}
+		}
+	}()
 	o := origin{sheet: "survey", row: r.Num}
 	raw := strings.Join(strings.Fields(strings.ToLower(r.Get("type"))), " ")
 	typ, arg, _ := strings.Cut(raw, " ")
