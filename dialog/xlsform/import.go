@@ -358,7 +358,7 @@ func Import(wb *Workbook) (*Result, error) {
 			if o.sheet == "" {
 				o.sheet = "settings"
 			}
-			im.refuse(o.sheet, o.row, "", p.Msg, "")
+			im.refuse(o.sheet, o.row, loaderColumn(p.Msg), p.Msg, "")
 		}
 		return nil, im.refused()
 	case err != nil:
@@ -383,6 +383,21 @@ func (im *importer) followsRefusal(msg string) bool {
 	}
 	return strings.Contains(msg, "end_group without begin_group") && im.skippedGroup ||
 		strings.Contains(msg, "has no end_group") && im.skippedGroup
+}
+
+// loaderColumn guesses the column a loader problem is about from its
+// message ("relevant: …", "name \"a-b\" must…", "list \"l\": choice name…").
+func loaderColumn(msg string) string {
+	if col, _, ok := strings.Cut(msg, ":"); ok && surveyColumns[col] {
+		return col
+	}
+	switch {
+	case strings.HasPrefix(msg, "name "), strings.Contains(msg, ": choice name "), strings.Contains(msg, "duplicate name"), strings.Contains(msg, "duplicate choice"):
+		return "name"
+	case strings.HasPrefix(msg, "range "):
+		return "parameters"
+	}
+	return ""
 }
 
 func hasRefusal(ps []Problem) bool {
