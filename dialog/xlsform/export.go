@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/language"
@@ -31,6 +33,10 @@ func LanguageColumn(code string) string {
 	}
 	if name == "" {
 		name = code
+	}
+	// Italiano, not italiano: the language pickers' spelling.
+	if r, n := utf8.DecodeRuneInString(name); unicode.IsLower(r) {
+		name = string(unicode.ToUpper(r)) + name[n:]
 	}
 	return fmt.Sprintf("%s (%s)", name, code)
 }

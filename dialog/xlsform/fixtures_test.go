@@ -1,6 +1,7 @@
 package xlsform
 
 import (
+	"archive/zip"
 	"errors"
 	"flag"
 	"fmt"
@@ -118,5 +119,55 @@ func TestImportedMessages(t *testing.T) {
 	it := string(res.TOML("it"))
 	if !strings.Contains(en, "description = ") || strings.Contains(it, "description") {
 		t.Errorf("descriptions belong in the source language only:\n%s\n%s", en, it)
+	}
+}
+
+// TestReaders: the same small form as a zip of CSV sheets and as markdown
+// with an escaped bar gives the same YAML; export names languages
+// "Italiano (it)".
+func TestReaders(t *testing.T) {
+	dir := t.TempDir()
+	zpath := filepath.Join(dir, "f.zip")
+	zf, err := os.Create(zpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(zf)
+	for name, body := range map[string]string{
+		"f/survey.csv":   "type,name,label::English (en)\ntext,q,A | B\n",
+		"f/settings.csv": "form_id,version\nzipped,2\n",
+	} {
+		w, _ := zw.Create(name)
+		w.Write([]byte(body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zf.Close()
+	md := "| survey |\n| | type | name | label::English (en) |\n| | text | q | A \\| B |\n| settings |\n| | form_id | version |\n| | zipped | 2 |\n"
+	mdPath := filepath.Join(dir, "f.md")
+	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var yamls []string
+	for _, p := range []string{zpath, mdPath} {
+		wb, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Import(wb)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if got := res.Messages["en"]["q.zipped.q"]; got != "A | B" {
+			t.Errorf("%s: label %q", p, got)
+		}
+		yamls = append(yamls, string(res.YAML))
+	}
+	if yamls[0] != yamls[1] {
+		t.Errorf("zip and markdown differ:\n%s\n%s", yamls[0], yamls[1])
+	}
+	if got := LanguageColumn("it"); got != "Italiano (it)" {
+		t.Errorf("LanguageColumn(it) = %q", got)
 	}
 }
