@@ -33,7 +33,7 @@ const (
 // isButton reports whether id is shown on a button.
 func isButton(id string) bool {
 	return strings.HasPrefix(id, "c.") || strings.HasPrefix(id, "m.btn.") || strings.HasPrefix(id, "m.month.") ||
-		id == "b.delete.yes" || id == "b.delete.no"
+		id == "b.delete.yes" || id == "b.delete.no" || id == "m.language.more"
 }
 
 var placeholderRe = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)

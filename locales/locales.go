@@ -30,10 +30,30 @@ const Source = "en"
 
 // Supported lists the respondent languages in the order the language picker
 // offers them when nothing better is known (QUESTIONNAIRES.md).
-var Supported = []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl"}
+// The last seven (issue 15) serve resident communities (Sinhala, Tamil,
+// Wolof) and the main asylum-seeker groups (Persian/Dari, Pashto, Tigrinya,
+// Somali).
+var Supported = []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl",
+	"fa", "ps", "ti", "so", "si", "ta", "wo"}
 
-// rtl are the right-to-left languages among the supported ones.
+// rtl are the right-to-left languages among the supported ones: Arabic
+// script (ar, ur, fa, ps). Every right-to-left decision reads Language.RTL.
 var rtl = map[string]bool{"ar": true, "ur": true, "fa": true, "ps": true}
+
+// selfNames are language names, in the language itself, that the picker
+// shows whatever golang.org/x/text/language/display knows (its tables lag
+// CLDR for some languages and drop others; a name must never fall back to
+// a bare code). Source: CLDR 46 common/main/<code>.xml, the language's own
+// localeDisplayNames entry for itself.
+var selfNames = map[string]string{
+	"fa": "فارسی",    // fa.xml
+	"ps": "پښتو",     // ps.xml
+	"ti": "ትግርኛ",     // ti.xml
+	"so": "Soomaali", // so.xml
+	"si": "සිංහල",    // si.xml
+	"ta": "தமிழ்",    // ta.xml
+	"wo": "Wolof",    // wo.xml
+}
 
 // Language is one language a catalog has messages for.
 type Language struct {
@@ -125,7 +145,10 @@ func NewFS(fsys fs.FS) (*Catalog, error) {
 
 func (c *Catalog) addLanguage(code string, tag language.Tag) {
 	l := Language{Code: code, Tag: tag, RTL: rtl[code]}
-	l.Name = display.Self.Name(tag)
+	l.Name = selfNames[code]
+	if l.Name == "" {
+		l.Name = display.Self.Name(tag)
+	}
 	if l.Name == "" {
 		l.Name = code
 	}
