@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -226,4 +227,65 @@ func needAreaCodes(lib *dialog.Library) []string {
 		}
 	}
 	return areas
+}
+
+// pgDirectory is bot.Directory over Postgres: the municipality is its
+// Postgres id as the interview context holds it.
+type pgDirectory struct {
+	db  *pgstore.DB
+	now func() time.Time
+}
+
+func (d pgDirectory) Services(ctx context.Context, municipality string) ([]directory.Entry, error) {
+	id, err := strconv.ParseInt(municipality, 10, 64)
+	if err != nil {
+		return nil, nil // no municipality: no directory
+	}
+	return d.db.Directory(ctx, id, false)
+}
+
+func (d pgDirectory) Referred(ctx context.Context, _ string, picks []directory.Pick) error {
+	refs := make([]pgstore.Referral, 0, len(picks))
+	for _, p := range picks {
+		if p.Entry.ID != 0 {
+			refs = append(refs, pgstore.Referral{EntryID: p.Entry.ID, Area: p.Area})
+		}
+	}
+	return d.db.CountReferrals(ctx, refs, d.now())
+}
+
+// demoDirectory is the clearly fictional directory `try` gives its demo
+// municipality (production seeds none): names say "(demo)", addresses are
+// made up, the coordinates are those of the municipality's centre.
+func demoDirectory() []directory.Entry {
+	yes, no := true, false
+	return []directory.Entry{
+		{Name: "Sportello Esempio Casa (demo)", Address: "Via dell'Esempio 1 (indirizzo fittizio)", HasCoords: true, Latitude: 41.8933, Longitude: 12.4829,
+			Phone: "000 000 0001", Hours: "lun-ven 9-13", Languages: []string{"it", "en", "ar"}, Areas: []string{"casa"}, Free: &yes, Appointment: &no},
+		{Name: "Ufficio Esempio Documenti (demo)", Address: "Piazza Fittizia 2 (indirizzo fittizio)", HasCoords: true, Latitude: 41.8960, Longitude: 12.4870,
+			Hours: "mar e gio 9-12", Languages: []string{"it", "fr"}, Areas: []string{"documenti", "ricongiungimento"}, Free: &yes, Appointment: &yes},
+		{Name: "Scuola Esempio di italiano (demo)", Address: "Via Immaginaria 3 (indirizzo fittizio)", HasCoords: true, Latitude: 41.8990, Longitude: 12.4760,
+			Hours: "lun-gio 18-20", Languages: []string{"it", "en", "es"}, Areas: []string{"lingua", "scuola"}, Free: &yes},
+		{Name: "Centro Esempio Lavoro (demo)", Address: "Via Inventata 4 (indirizzo fittizio)", HasCoords: true, Latitude: 41.8900, Longitude: 12.4920,
+			Hours: "lun-ven 9-17", Languages: []string{"it", "ro", "uk"}, Areas: []string{"lavoro", "titoli"}},
+		{Name: "Ambulatorio Esempio (demo)", Address: "Via Modello 5 (indirizzo fittizio)", HasCoords: true, Latitude: 41.9010, Longitude: 12.4950,
+			Hours: "lun-sab 8-12", Languages: []string{"it", "en", "bn"}, Areas: []string{"salute"}, Free: &yes},
+		{Name: "Punto Informativo Esempio (demo)", Address: "Piazza del Campione 6 (indirizzo fittizio)", HasCoords: true, Latitude: 41.8950, Longitude: 12.4800,
+			Phone: "000 000 0000", Hours: "lun-sab 9-18", Languages: []string{"it", "en", "fr", "ar"}, Areas: []string{"informazione", "partecipazione", "discriminazione"}, HelpPoint: true},
+	}
+}
+
+// seedDemoDirectory gives the demo municipality the demo directory unless
+// it has one (a local database keeps it between runs).
+func seedDemoDirectory(ctx context.Context, db *pgstore.DB, istat string) error {
+	id, err := db.MunicipalityID(ctx, istat)
+	if err != nil {
+		return err
+	}
+	have, err := db.Directory(ctx, id, true)
+	if err != nil || len(have) > 0 {
+		return err
+	}
+	_, _, _, err = db.ImportDirectory(ctx, nil, id, demoDirectory())
+	return err
 }
