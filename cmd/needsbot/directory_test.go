@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/needsbot/needsbot/directory"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
@@ -80,6 +81,53 @@ func TestDirectoryCommand(t *testing.T) {
 	} {
 		if code, out, errs := dir(tc.args...); code != 2 || !strings.Contains(errs, tc.want) {
 			t.Errorf("directory %v = %d, want 2 with %q\n%s%s", tc.args, code, tc.want, out, errs)
+		}
+	}
+}
+
+// try's demo municipality gets clearly fictional entries, once; the
+// migrations (what production runs) seed none.
+func TestTryDemoDirectory(t *testing.T) {
+	dsn := storagetest.Postgres(t)
+	ctx := context.Background()
+	if err := pgstore.Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	roma, err := db.MunicipalityID(ctx, "058091")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Directory(ctx, roma, true); len(got) != 0 {
+		t.Fatalf("the migrations seed a directory: %+v", got)
+	}
+	for range 2 {
+		if err := seedDemoDirectory(ctx, db, "058091"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Directory(ctx, roma, true)
+	if err != nil || len(got) != len(demoDirectory()) {
+		t.Fatalf("demo directory: %d entries, want %d (%v)", len(got), len(demoDirectory()), err)
+	}
+	vocab, err := directoryVocabulary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := directory.WriteCSV(&buf, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := directory.ParseCSV("demo.csv", &buf, vocab); err != nil {
+		t.Errorf("the demo directory does not validate: %v", err)
+	}
+	for _, e := range got {
+		if !strings.Contains(e.Name, "(demo)") || !strings.Contains(e.Address, "fittizio") {
+			t.Errorf("not clearly fictional: %q at %q", e.Name, e.Address)
 		}
 	}
 }
