@@ -592,7 +592,7 @@ func (t *turn) start(ctx context.Context) (Outcome, error) {
 	case resuming:
 		// Resuming: no invite needed.
 		if t.state.Phase == dialog.PhaseAsking {
-			t.note(MsgResume, false)
+			t.resumeNote() // remind.go
 		}
 	case h.cfg.DefaultContext == nil:
 		t.say(ctx, MsgNoInvite)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/locales"
 )
 
 // Reminders (issue 16): one reminder per interview in progress, after
@@ -39,7 +40,7 @@ const (
 )
 
 func remindMessageIDs() []string {
-	return []string{MsgReminder, MsgReminderContinue, MsgReminderStop, MsgReminderStopped}
+	return []string{MsgReminder, MsgReminderContinue, MsgReminderStop, MsgReminderStopped, MsgResumeRecap}
 }
 
 // CbRemind is the reminder's buttons (Option = remindGo / remindStop).
@@ -153,7 +154,7 @@ func (t *turn) reminderButton(ctx context.Context, opt string) (Outcome, error) 
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	h.cfg.Events.Interview("resumed_after_reminder")
-	t.note(MsgResume, false)
+	t.resumeNote()
 	return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 }
 
@@ -175,4 +176,31 @@ func (in *Intake) runReminder(ctx context.Context, j *job) (res result) {
 		}
 	}()
 	return result{err: in.h.Remind(ctx, j.remind)}
+}
+
+// MsgResumeRecap is the one-line recap shown on resuming: answers given
+// and the current section. Args: N, Section.
+const MsgResumeRecap = "b.resume.recap"
+
+// resumeNote puts the resume greeting and, when the current question has a
+// named section, the recap ("Answers given so far: 12. Next: Housing.")
+// above the question card.
+func (t *turn) resumeNote() {
+	t.note(MsgResume, false)
+	s, f := t.state, t.form
+	if f == nil || s.Phase != dialog.PhaseAsking || s.Pos < 0 || s.Pos >= len(f.Questions) {
+		return
+	}
+	q := f.Questions[s.Pos]
+	if len(q.Groups) == 0 || q.Groups[0].Label == "" || !t.h.r.cat.Has(locales.Source, q.Groups[0].Label) {
+		return
+	}
+	n := 0
+	for _, fq := range f.Questions {
+		if v, ok := s.Answers[fq.Name]; ok && v != "" && fq.Type.Shown() && fq.Type != dialog.TypeNote && fq.Name != f.Consent {
+			n++
+		}
+	}
+	t.lead = append(t.lead, t.h.r.Text(t.lang, MsgResumeRecap, map[string]any{
+		"N": n, "Section": t.h.r.Plain(t.lang, q.Groups[0].Label, nil)}))
 }

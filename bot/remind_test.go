@@ -151,6 +151,11 @@ func TestReminderArmContinueStop(t *testing.T) {
 	for _, m := range u.Messages() {
 		switch m.ID {
 		case reminder.ID:
+			if !strings.Contains(m.Text, "Answers given so far: 0. Next: ") {
+				t.Errorf("no recap after Continue:\n%s", m.Text)
+			} else {
+				t.Logf("card after Continue:\n%s", m.Text)
+			}
 			if !strings.Contains(m.Text, "Welcome back") || !strings.Contains(m.Text, qline) || len(m.Buttons) == 0 {
 				t.Errorf("after Continue the reminder reads %q, want the greeting and %q with keys", m.Text, qline)
 			}
