@@ -65,7 +65,7 @@ func (t *turn) refer(ctx context.Context, resp *dialog.Response) {
 	}
 	muni := resp.Context[CtxMunicipality]
 	areas := directory.NeedAreas(strings.Fields(resp.Answers["priorita"]), strings.Fields(resp.Answers["bisogni"]))
-	t.sendServices(ctx, muni, areas)
+	t.sendServices(ctx, muni, areas, false)
 }
 
 // services answers /services: a button per need area the municipality's
@@ -96,7 +96,7 @@ func (t *turn) services(ctx context.Context) (Outcome, error) {
 	}
 	if len(kb) == 0 {
 		if _, ok := directory.HelpPoint(entries); ok {
-			t.sendServices(ctx, muni, nil)
+			t.sendServices(ctx, muni, nil, true)
 			return t.finish(ctx)
 		}
 		t.say(ctx, MsgServicesNone)
@@ -116,7 +116,7 @@ func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
 		t.notice = t.h.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.finish(ctx)
 	}
-	t.sendServices(ctx, t.municipality(), []string{area})
+	t.sendServices(ctx, t.municipality(), []string{area}, true)
 	return t.finish(ctx)
 }
 
@@ -154,9 +154,11 @@ func servesAny(entries []directory.Entry, area string) bool {
 // first) as one compact card in the respondent's language, then each as a
 // map pin when that stays within the chat's burst of new messages (the
 // card and two pins); the help point closes the card. With nothing to
-// show, it says where to ask instead. Failures are logged, never fatal:
-// the interview is recorded already.
-func (t *turn) sendServices(ctx context.Context, muni string, areas []string) {
+// show, it says where to ask instead when asked (/services); after an
+// interview the closing note already says where to ask, so nothing more
+// is sent (a deployment without a directory sends what it sent before).
+// Failures are logged, never fatal: the interview is recorded already.
+func (t *turn) sendServices(ctx context.Context, muni string, areas []string, asked bool) {
 	h := t.h
 	var entries []directory.Entry
 	if h.cfg.Directory != nil && muni != "" {
@@ -169,7 +171,9 @@ func (t *turn) sendServices(ctx context.Context, muni string, areas []string) {
 	picks := directory.Match(entries, areas, t.lang, maxReferrals)
 	help, hasHelp := directory.HelpPoint(entries)
 	if len(picks) == 0 && !hasHelp {
-		t.say(ctx, MsgServicesNone)
+		if asked {
+			t.say(ctx, MsgServicesNone)
+		}
 		return
 	}
 	aree := t.areaList()

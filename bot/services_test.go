@@ -103,11 +103,21 @@ func TestReferralsAfterCompletion(t *testing.T) {
 	if len(u.Messages()) != n {
 		t.Errorf("operators were referred: %s", u.Last().Text)
 	}
-	// No directory for the municipality: where to ask, never an empty list.
+	// No directory for the municipality: never an empty list; the closing
+	// note says where to ask, nothing more is sent after an interview...
 	resp.Form, resp.Context[CtxMunicipality] = "immigrati", "2"
 	tr.refer(context.Background(), resp)
-	if !strings.Contains(u.Last().Text, "information desk (URP)") {
-		t.Errorf("no directory: %q", u.Last().Text)
+	if len(u.Messages()) != n {
+		t.Errorf("without a directory something was sent: %q", u.Last().Text)
+	}
+	// ...and /services says where to ask.
+	r.handler.cfg.DefaultContext = map[string]string{CtxMunicipality: "2"}
+	r.srv.User(941).Send("hi")
+	if _, err := r.intake.Submit(context.Background(), textUpdate(5, 941, "/services"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.srv.User(941); !strings.Contains(v.Last().Text, "URP") {
+		t.Errorf("/services without a directory: %q", v.Last().Text)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"os"
 	"slices"
@@ -13,10 +14,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/directory"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -288,4 +291,65 @@ func seedDemoDirectory(ctx context.Context, db *pgstore.DB, istat string) error 
 	}
 	_, _, _, err = db.ImportDirectory(ctx, nil, id, demoDirectory())
 	return err
+}
+
+// msgReferralsTitle heads the referral counts under /results (staff-facing).
+const msgReferralsTitle = "s.referrals.title"
+
+// directoryMessageIDs are the message ids of this file, for lint.
+func directoryMessageIDs() []string { return []string{msgReferralsTitle} }
+
+// referralDays is the period of the referral counts under /results.
+const referralDays = 30
+
+// resultsWithReferrals adds to a manager's /results a short section: how
+// many times the bot pointed respondents to each service, per need area,
+// over the last 30 days (counts only, nothing links them to a response).
+type resultsWithReferrals struct {
+	staff.Results
+	db  *pgstore.DB
+	log interface {
+		Warn(msg string, args ...any)
+	}
+}
+
+func (x resultsWithReferrals) Command(ctx context.Context, r *bot.Request, m staff.Member, name, args string) error {
+	if err := x.Results.Command(ctx, r, m, name, args); err != nil {
+		return err
+	}
+	if name != "results" || m.MunicipalityID == 0 {
+		return nil
+	}
+	if text := x.section(ctx, r, m.MunicipalityID); text != "" {
+		if _, err := r.Sender.Send(ctx, r.Chat, bot.Message{Text: text}); err != nil {
+			x.log.Warn("referral counts not sent", "err", err)
+		}
+	}
+	return nil
+}
+
+// section renders the referral counts, "" when there are none.
+func (x resultsWithReferrals) section(ctx context.Context, r *bot.Request, municipality int64) string {
+	stats, err := x.db.ReferralStats(ctx, municipality, time.Now().AddDate(0, 0, -(referralDays-1)))
+	if err != nil {
+		x.log.Warn("referral counts unavailable", "err", err)
+		return ""
+	}
+	if len(stats) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("🧭 <b>" + r.Renderer.Text(r.Lang, msgReferralsTitle, map[string]any{"Days": referralDays}) + "</b>")
+	for i, s := range stats {
+		if i == 15 {
+			b.WriteString("\n…")
+			break
+		}
+		area := "—"
+		if s.Area != "" {
+			area = r.Renderer.Plain(r.Lang, "c.immigrati.aree."+s.Area, nil)
+		}
+		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, html.EscapeString(s.Name), html.EscapeString(area)))
+	}
+	return b.String()
 }
