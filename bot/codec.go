@@ -24,6 +24,7 @@ const (
 	CbStaff    = 'S' // staff menus (Option = menu-specific payload)
 	CbPage     = 'p' // show another page of a long list (Option = page, from 0)
 	CbServices = 'V' // /services: list the services of a need area (Option = area code)
+	CbRemind   = 'R' // the reminder's Continue / Stop (remind.go)
 )
 
 // codecVersion is the first byte of every callback: data of another
@@ -66,7 +67,7 @@ func (c Callback) Encode() (string, error) {
 
 func validKind(k byte) bool {
 	switch k {
-	case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbLanguage, CbDelete, CbStaff, CbPage, CbServices:
+	case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbLanguage, CbDelete, CbStaff, CbPage, CbServices, CbRemind:
 		return true
 	}
 	return false

@@ -71,6 +71,14 @@ type Config struct {
 	// Directory, when set, refers respondents to services after they
 	// complete and answers /services (services.go).
 	Directory Directory
+	// Reminders, when set with ReminderAfter > 0, schedules one reminder
+	// per interview after ReminderAfter idle (remind.go); ReminderQuiet
+	// moves a due time out of the quiet hours; ReminderPace, when set,
+	// paces reminders behind live replies.
+	Reminders     Reminders
+	ReminderAfter time.Duration
+	ReminderQuiet func(time.Time) time.Time
+	ReminderPace  Limiter
 }
 
 // EventObserver is told about interview events and handled updates, for
@@ -295,6 +303,7 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		// expires and is then counted as abandoned.
 		h.log.Info("respondent stopped the bot", "chat", h.chatKey(ev.chat))
 		h.cfg.Events.Interview("stopped")
+		h.refuseReminder(ctx, ev.chat)
 		return out, nil
 	case ev.kind == evForged:
 		h.log.Warn("update refused: sender is not the private chat's user", "chat", h.chatKey(ev.chat))
@@ -583,7 +592,7 @@ func (t *turn) start(ctx context.Context) (Outcome, error) {
 	case resuming:
 		// Resuming: no invite needed.
 		if t.state.Phase == dialog.PhaseAsking {
-			t.note(MsgResume, false)
+			t.resumeNote() // remind.go
 		}
 	case h.cfg.DefaultContext == nil:
 		t.say(ctx, MsgNoInvite)
@@ -751,6 +760,8 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		return t.page(ctx, cb)
 	case CbServices:
 		return t.serviceArea(ctx, cb.Option)
+	case CbRemind:
+		return t.reminderButton(ctx, cb.Option)
 	case CbStaff:
 		if h.cfg.Staff != nil {
 			ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)

@@ -34,6 +34,7 @@ type Intake struct {
 
 type job struct {
 	upd         *tgmodels.Update
+	remind      int64 // a due reminder for this chat (upd is nil): remind.go
 	deferAnswer bool
 	retries     int
 	done        chan result
@@ -101,6 +102,9 @@ func (in *Intake) work(q chan *job) {
 func (in *Intake) run(j *job) (res result) {
 	ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 	defer cancel()
+	if j.upd == nil {
+		return in.runReminder(ctx, j)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			in.log.Error("panic handling update", "update", j.upd.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -127,16 +131,19 @@ func (in *Intake) Submit(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 }
 
 func (in *Intake) enqueue(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int) (*job, error) {
+	return in.enqueueJob(ctx, &job{upd: u, deferAnswer: deferAnswer, retries: retries, done: make(chan result, 1)}, ChatOf(u))
+}
+
+// enqueueJob hands j to the worker that owns chat.
+func (in *Intake) enqueueJob(ctx context.Context, j *job, chat int64) (*job, error) {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	if in.stopped {
 		return nil, ErrStopped
 	}
-	chat := ChatOf(u)
 	if chat < 0 {
 		chat = -chat
 	}
-	j := &job{upd: u, deferAnswer: deferAnswer, retries: retries, done: make(chan result, 1)}
 	select {
 	case in.queues[chat%int64(len(in.queues))] <- j:
 		return j, nil

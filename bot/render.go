@@ -58,6 +58,7 @@ func MessageIDs() []string {
 	ids = append(ids, coreMessageIDs()...)
 	ids = append(ids, langMessageIDs()...)
 	ids = append(ids, servicesMessageIDs()...)
+	ids = append(ids, remindMessageIDs()...)
 	for _, c := range Commands {
 		ids = append(ids, "b.cmd."+c)
 	}

@@ -60,6 +60,7 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 			return Outcome{}, fmt.Errorf("save session: %w", err)
 		}
 		t.saved = true
+		t.rearm(ctx, t.state, next)
 		if next.Consent && !t.state.Consent {
 			h.cfg.Events.Interview("started")
 		}

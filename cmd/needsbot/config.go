@@ -37,6 +37,8 @@ type Config struct {
 	StateTTL            time.Duration
 	Retention           time.Duration
 	ShutdownTimeout     time.Duration
+	ReminderAfter       time.Duration
+	QuietHours          string
 }
 
 // setting is one row of the configuration table: the README's table is
@@ -86,6 +88,8 @@ func settings() []setting {
 		}},
 		{"NEEDSBOT_STATE_TTL", "720h", "idle time after which an unfinished interview expires (counted as abandoned)", func(c *Config, v string) error { return duration(v, &c.StateTTL) }},
 		{"NEEDSBOT_RETENTION", "4320h", "after this, responses are unlinked from respondents' pseudonyms", func(c *Config, v string) error { return duration(v, &c.Retention) }},
+		{"NEEDSBOT_REMINDER_AFTER", "24h", "idle time after which an unfinished interview gets its one reminder; 0 = no reminders", func(c *Config, v string) error { return reminderAfter(v, &c.ReminderAfter) }},
+		{"NEEDSBOT_QUIET_HOURS", "21-9", "hours (Europe/Rome) in which no reminder is sent, FROM-TO; off = none", str(func(c *Config) *string { return &c.QuietHours })},
 		{"NEEDSBOT_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight updates and the outbox", func(c *Config, v string) error { return duration(v, &c.ShutdownTimeout) }},
 	}
 }

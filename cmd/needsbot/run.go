@@ -26,6 +26,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/schedule"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/redisstore"
@@ -71,6 +72,7 @@ type app struct {
 	rdb       redis.UniversalClient
 	db        *pgstore.DB
 	store     *redisstore.Store
+	quiet     schedule.Quiet // reminders: no sends in these hours (wire_remind.go)
 	outbox    *redisstore.Outbox
 	responses *responses
 	forms     *dialog.Library
@@ -193,7 +195,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err != nil {
 		return nil, err
 	}
-	a.handler = bot.NewHandler(bot.Config{
+	hcfg := bot.Config{
 		Staff: staffHandler, Invites: invites,
 		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Messages: messageLog{a.store},
 		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
@@ -202,7 +204,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		LogKey:           func(chat int64) string { return storage.Keyed(key, "log", chat) },
 		PopularLanguages: (&popularLanguages{db: a.db, minCell: cfg.MinCell, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
 		Directory:        pgDirectory{db: a.db, now: time.Now},
-	})
+	}
+	if err := a.wireReminders(&hcfg); err != nil { // wire_remind.go
+		return nil, err
+	}
+	a.handler = bot.NewHandler(hcfg)
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
 	return a, nil
 }
@@ -247,8 +253,9 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); _ = a.outbox.Run(bg, a.responses.write) }()
+	go func() { defer wg.Done(); a.remindLoop(bg) }()
 	go func() { defer wg.Done(); a.abandonLoop(bg) }()
 	go func() { defer wg.Done(); a.retentionLoop(bg) }()
 

@@ -55,6 +55,20 @@
 // a random ID, fixed for the life of the interview, which the system of
 // record uses as its idempotency key; no key or value holds the raw chat id.
 //
+// # Reminders
+//
+// One reminder per interview (schedule.go):
+//
+//	<prefix>{c:N}:r    hash   c = chat id (only while the reminder is pending), l = language,
+//	                          d = due (ms), s = p pending / x sent / n refused (Stop, blocked)
+//	<prefix>{c:N}:rl   string lease of the replica sending it (SET NX PX)
+//	<prefix>remind:due zset   member N, score = due (ms); a hint checked against :r
+//
+// ArmReminder (each saved turn past consent) pushes the due time back;
+// ClaimReminders leases due ones; DoneReminder marks them sent and drops
+// the chat id; CancelReminder and Delete drop them. The raw chat id is on
+// the value side of the chat's own key, never in a key or index member.
+//
 // # Outbox
 //
 // Completed responses bound for Postgres wait in a durable outbox when

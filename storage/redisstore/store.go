@@ -354,7 +354,8 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat))
+		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.remindKey(chat), s.remindLeaseKey(id))
+		p.ZRem(ctx, s.remindDueKey(), id)
 		if len(members) > 0 {
 			p.ZRem(ctx, s.dueKey(), members...)
 		}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // Europe/Rome for the quiet hours, whatever the host has
+
+	"golang.org/x/time/rate"
+
+	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/schedule"
+	"github.com/needsbot/needsbot/storage/redisstore"
+)
+
+// reminders adapts redisstore to bot.Reminders.
+type reminders struct {
+	s   *redisstore.Store
+	ttl time.Duration // the record lives as long as the interview's state
+}
+
+var _ bot.Reminders = reminders{}
+
+func (r reminders) Arm(ctx context.Context, chat int64, lang string, due time.Time) error {
+	return r.s.ArmReminder(ctx, chat, lang, due, r.ttl)
+}
+
+func (r reminders) Cancel(ctx context.Context, chat int64, refuse bool) error {
+	return r.s.CancelReminder(ctx, chat, refuse)
+}
+
+// reminderAfter parses NEEDSBOT_REMINDER_AFTER: a duration, 0 disables.
+func reminderAfter(v string, dst *time.Duration) error {
+	if strings.TrimSpace(v) == "0" {
+		*dst = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration like 24h, or 0 to disable, not %q", v)
+	}
+	*dst = d
+	return nil
+}
+
+// quietHours parses NEEDSBOT_QUIET_HOURS in Europe/Rome time.
+func quietHours(v string) (schedule.Quiet, error) {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return schedule.Quiet{}, err
+	}
+	return schedule.ParseQuiet(v, loc)
+}
+
+// wireReminders sets the reminder part of the handler's configuration.
+func (a *app) wireReminders(c *bot.Config) error {
+	if a.cfg.ReminderAfter <= 0 {
+		return nil
+	}
+	q, err := quietHours(a.cfg.QuietHours)
+	if err != nil {
+		return fmt.Errorf("NEEDSBOT_QUIET_HOURS: %w", err)
+	}
+	c.Reminders = reminders{s: a.store, ttl: a.cfg.StateTTL}
+	c.ReminderAfter = a.cfg.ReminderAfter
+	c.ReminderQuiet = q.Next
+	// At most 2 reminders a second from this replica: live replies keep
+	// the rest of the Bot API budget.
+	c.ReminderPace = rate.NewLimiter(2, 1)
+	a.quiet = q
+	return nil
+}
+
+// remindLoop claims due reminders and sends each on its chat's worker.
+func (a *app) remindLoop(ctx context.Context) {
+	if a.cfg.ReminderAfter <= 0 {
+		return
+	}
+	s := &schedule.Scheduler{Store: a.store, Quiet: a.quiet, Logger: a.log,
+		Handle: func(ctx context.Context, chat int64, _ string) error { return a.intake.Remind(ctx, chat) }}
+	s.Run(ctx)
+}

@@ -1,0 +1,191 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Reminders: one per interview, scheduled in Redis so that scheduling
+// survives restarts and a reminder goes out once across replicas.
+//
+//	<prefix>{c:N}:r   hash  c = chat id (decimal; only while the reminder is pending),
+//	                        l = language, d = due (ms), s = "p" pending, "x" sent,
+//	                        "n" never (Stop pressed, bot blocked); expires with the state
+//	<prefix>{c:N}:rl  string lease of the replica handling the reminder (SET NX PX)
+//	<prefix>remind:due zset member N, score = due (ms): a hint, checked against :r
+//
+// The raw chat id is on the value side of the chat's own key and only
+// until the reminder is sent (DoneReminder removes it) or cancelled.
+
+// ReminderJob is a due reminder claimed by ClaimReminders.
+type ReminderJob struct {
+	Chat  int64  // the chat to send it to
+	Lang  string // the respondent's language when it was armed
+	Due   time.Time
+	id    string // derived chat id
+	lease string
+}
+
+func (s *Store) remindKey(chat int64) string { return s.chatKey(chat, 'r') }
+func (s *Store) remindDueKey() string        { return s.prefix + "remind:due" }
+
+// armScript: KEYS[1] = :r; ARGV = chat, lang, due ms, ttl ms. A reminder
+// already sent or refused for this interview is not armed again.
+var armScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 's')
+if st == 'x' or st == 'n' then return 0 end
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'l', ARGV[2], 'd', ARGV[3], 's', 'p')
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`)
+
+// ArmReminder (re)schedules the chat's reminder at due: each turn of an
+// interview in progress pushes it back. It does nothing once the
+// interview's reminder was sent or refused (Stop, blocked). ttl bounds how
+// long the record (and the chat id in it) lives.
+func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due time.Time, ttl time.Duration) error {
+	if ttl <= 0 {
+		ttl = s.stateTTL
+	}
+	d := due.UnixMilli()
+	if left := due.Sub(s.now()) + time.Hour; ttl < left {
+		ttl = left
+	}
+	armed, err := armScript.Run(ctx, s.rdb, []string{s.remindKey(chat)},
+		strconv.FormatInt(chat, 10), lang, d, ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: arm reminder: %w", err)
+	}
+	if armed == 1 {
+		if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(d), Member: s.chatID(chat)}).Err(); err != nil {
+			return fmt.Errorf("redisstore: arm reminder: %w", err)
+		}
+	}
+	return nil
+}
+
+// CancelReminder drops the chat's pending reminder and its chat id.
+// refuse records that none is wanted for this interview (Stop pressed, bot
+// blocked): ArmReminder will not arm it again until the record expires or
+// ForgetReminder is called (a new interview). Without refuse the record is
+// deleted (completed, declined, /delete).
+func (s *Store) CancelReminder(ctx context.Context, chat int64, refuse bool) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if refuse {
+			p.HDel(ctx, s.remindKey(chat), "c", "l", "d")
+			p.HSet(ctx, s.remindKey(chat), "s", "n")
+			p.Expire(ctx, s.remindKey(chat), s.stateTTL)
+		} else {
+			p.Del(ctx, s.remindKey(chat), s.remindLeaseKey(s.chatID(chat)))
+		}
+		p.ZRem(ctx, s.remindDueKey(), s.chatID(chat))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: cancel reminder: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) remindLeaseKey(id string) string { return s.tagKey(id, 'r') + "l" }
+
+// claimScript: KEYS[1] = :r, KEYS[2] = lease; ARGV = now ms, lease ms,
+// lease token. Returns {status, chat, lang, due}: status "ok" (claimed),
+// "later" (rescheduled: due), "busy" (another replica holds the lease),
+// "gone" (nothing pending).
+var claimScript = redis.NewScript(`
+local r = redis.call('HMGET', KEYS[1], 's', 'c', 'l', 'd')
+if r[1] ~= 'p' or not r[2] then return {'gone', '', '', '0'} end
+if tonumber(r[4]) > tonumber(ARGV[1]) then return {'later', '', '', r[4]} end
+if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[2]) then return {'busy', '', '', r[4]} end
+return {'ok', r[2], r[3], r[4]}
+`)
+
+// remindDoneScript: KEYS[1] = :r, KEYS[2] = lease; ARGV[1] = lease token. Marks
+// the reminder sent and forgets the chat id, if the lease is still ours.
+var remindDoneScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'c', 'd')
+redis.call('HSET', KEYS[1], 's', 'x')
+return 1
+`)
+
+// ClaimReminders returns up to limit reminders due by now, each leased to
+// the caller for lease: another replica (or this one after a restart) gets
+// it again only if DoneReminder was not called within the lease. On the
+// way it repairs the index (re-scores rescheduled reminders, drops those
+// no longer pending).
+func (s *Store) ClaimReminders(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]ReminderJob, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.remindDueKey(), Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
+		ByScore: true, Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: claim reminders: %w", err)
+	}
+	var jobs []ReminderJob
+	for _, id := range due {
+		token := randomID()
+		res, err := claimScript.Run(ctx, s.rdb, []string{s.tagKey(id, 'r'), s.remindLeaseKey(id)},
+			now.UnixMilli(), lease.Milliseconds(), token).StringSlice()
+		if err != nil {
+			return jobs, fmt.Errorf("redisstore: claim reminder: %w", err)
+		}
+		d, _ := strconv.ParseInt(res[3], 10, 64)
+		switch res[0] {
+		case "gone":
+			s.rdb.ZRem(ctx, s.remindDueKey(), id)
+		case "later":
+			s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(d), Member: id})
+		case "ok":
+			chat, err := strconv.ParseInt(res[1], 10, 64)
+			if err != nil {
+				continue
+			}
+			jobs = append(jobs, ReminderJob{Chat: chat, Lang: res[2], Due: time.UnixMilli(d), id: id, lease: token})
+		}
+	}
+	return jobs, nil
+}
+
+// ErrLeaseLost is returned by DoneReminder when the lease expired and
+// another replica may have taken the reminder.
+var ErrLeaseLost = errors.New("redisstore: reminder lease lost")
+
+// DoneReminder records that the claimed reminder was handled (sent, or
+// found not to be wanted): it is never sent again for this interview, and
+// its chat id is forgotten.
+func (s *Store) DoneReminder(ctx context.Context, j ReminderJob) error {
+	ok, err := remindDoneScript.Run(ctx, s.rdb, []string{s.tagKey(j.id, 'r'), s.remindLeaseKey(j.id)}, j.lease).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: reminder done: %w", err)
+	}
+	if err := s.rdb.ZRem(ctx, s.remindDueKey(), j.id).Err(); err != nil {
+		return fmt.Errorf("redisstore: reminder done: %w", err)
+	}
+	if ok == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// ReminderSent reports whether the chat's interview got its reminder (for
+// the resume funnel).
+func (s *Store) ReminderSent(ctx context.Context, chat int64) (bool, error) {
+	st, err := s.rdb.HGet(ctx, s.remindKey(chat), "s").Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("redisstore: reminder sent: %w", err)
+	}
+	return st == "x", nil
+}
