@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/testnet"
 )
 
 // env is the page's server in front of a fake Bot API, with the test
@@ -65,7 +66,7 @@ func (e *env) do(method, path string, body any, out any) int {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testnet.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func (e *env) chat(user int64, since string) chatView {
 func (e *env) botCall(method string, params map[string]any) json.RawMessage {
 	e.t.Helper()
 	b, _ := json.Marshal(params)
-	resp, err := http.Post(e.tg.URL+"/bot"+e.tg.Token()+"/"+method, "application/json", bytes.NewReader(b))
+	resp, err := testnet.Client().Post(e.tg.URL+"/bot"+e.tg.Token()+"/"+method, "application/json", bytes.NewReader(b))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	// A cross-site form cannot drive the chat: only JSON is accepted.
-	resp, err := http.Post(e.page.URL+"/api/send", "application/x-www-form-urlencoded", strings.NewReader("user=1&text=hi"))
+	resp, err := testnet.Client().Post(e.page.URL+"/api/send", "application/x-www-form-urlencoded", strings.NewReader("user=1&text=hi"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +406,7 @@ func TestFilesAndCommands(t *testing.T) {
 	if photo.Kind != "photo" || photo.File == nil || photo.HTML != "Results <b>chart</b>" || doc.Kind != "document" || doc.File.Name != "results.csv" {
 		t.Fatalf("media: %+v %+v", photo, doc)
 	}
-	resp, err := http.Get(e.page.URL + photo.File.URL)
+	resp, err := testnet.Client().Get(e.page.URL + photo.File.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +415,7 @@ func TestFilesAndCommands(t *testing.T) {
 	if resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(body, pngData.Bytes()) {
 		t.Fatalf("photo: %s, %d bytes", resp.Header.Get("Content-Type"), len(body))
 	}
-	resp, err = http.Get(e.page.URL + doc.File.URL)
+	resp, err = testnet.Client().Get(e.page.URL + doc.File.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +444,7 @@ func (e *env) upload(method string, chat int64, field, name string, data []byte,
 	fw, _ := w.CreateFormFile(field, name)
 	_, _ = fw.Write(data)
 	_ = w.Close()
-	resp, err := http.Post(e.tg.URL+"/bot"+e.tg.Token()+"/"+method, w.FormDataContentType(), &b)
+	resp, err := testnet.Client().Post(e.tg.URL+"/bot"+e.tg.Token()+"/"+method, w.FormDataContentType(), &b)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -457,7 +458,7 @@ func (e *env) upload(method string, chat int64, field, name string, data []byte,
 func TestPageIsSelfContained(t *testing.T) {
 	e := newEnv(t, Options{})
 	for _, path := range []string{"/", "/app.js", "/app.css", "/icon.svg"} {
-		resp, err := http.Get(e.page.URL + path)
+		resp, err := testnet.Client().Get(e.page.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
