@@ -102,7 +102,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	srv := telegramtest.NewServer(telegramtest.WithoutRateLimits())
 	t.Cleanup(srv.Close)
-	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, testnet.Client()))
+	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, APIClient(testnet.Client())))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func newSenderRig(t *testing.T, o SenderOptions, opts ...telegramtest.Option) (*
 	t.Helper()
 	srv := telegramtest.NewServer(opts...)
 	t.Cleanup(srv.Close)
-	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, testnet.Client()))
+	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, APIClient(testnet.Client())))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	r.tg = telegramtest.NewServer(telegramtest.WithoutRateLimits())
 	t.Cleanup(r.tg.Close)
 
-	api, err := tg.New(r.tg.Token(), tg.WithServerURL(r.tg.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, testnet.Client()))
+	api, err := tg.New(r.tg.Token(), tg.WithServerURL(r.tg.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, bot.APIClient(testnet.Client())))
 	if err != nil {
 		t.Fatal(err)
 	}
