@@ -24,9 +24,14 @@ lint:
 try:
 	$(GO) run ./cmd/needsbot try
 
-## update: rewrite golden transcripts after an intended change
+## update: rewrite golden files and reference images after an intended change
+## (review the diff). -update is internal/golden's flag, so it goes only to the
+## packages whose tests import internal/golden; the tests that write goldens
+## have "Golden" or "References" in their names.
+GOLDEN_PKGS = $(GO) list -f '{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... \
+	| awk '/ github.com\/needsbot\/needsbot\/internal\/golden( |$$)/ {print $$1}'
 update:
-	$(GO) test ./... -run Golden -update
+	$(GO) test -count=1 -run 'Golden|References' $$($(GOLDEN_PKGS)) -update
 
 ## bench: the engine and storage benchmarks
 bench:
