@@ -349,7 +349,7 @@ func (a *app) registerCommands(ctx context.Context) error {
 			lang = locales.Source
 		}
 		var cmds []tgmodels.BotCommand
-		for _, c := range bot.Commands {
+		for _, c := range bot.Commands() {
 			cmds = append(cmds, tgmodels.BotCommand{Command: c, Description: a.handler.Renderer().Plain(lang, "b.cmd."+c, nil)})
 		}
 		// Telegram takes two-letter ISO 639-1 codes (zh, not zh-Hans).
