@@ -1,14 +1,14 @@
 # needsbot — the README's commands, spelled out.
 GO ?= go
 
-.PHONY: test check fmt vet lint try update bench fuzz
+.PHONY: test check fmt vet staticcheck lint try update bench fuzz
 
 ## test: everything CI runs (gofmt, vet, lint, race tests against real Redis and Postgres)
 test: check
 	$(GO) test -race -count=1 ./...
 
 ## check: the quick static checks
-check: fmt vet lint
+check: fmt vet staticcheck lint
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -16,6 +16,12 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+
+## staticcheck: honnef.co/go/tools at a pinned version, fetched through the
+## module proxy like any module (nothing else to install); config: staticcheck.conf
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
 
 lint:
 	$(GO) run ./cmd/needsbot lint

@@ -112,8 +112,8 @@ func testRenderer(t *testing.T) (*Renderer, *dialog.Library) {
 func TestRenderAskEscapesAndFits(t *testing.T) {
 	r, lib := testRenderer(t)
 	f := lib.Get("immigrati", 1) // v1: the age screening outside any section, a long country list
-	s, replies := dialog.Step(f, dialog.State{Lang: "it"}, dialog.Input{Kind: dialog.InStart}, now0)
-	s, replies = dialog.Step(f, s, dialog.Input{Kind: dialog.InChoose, Option: "yes", Button: true, Pos: s.Pos, Seq: s.Seq}, now0)
+	s, _ := dialog.Step(f, dialog.State{Lang: "it"}, dialog.Input{Kind: dialog.InStart}, now0)
+	s, replies := dialog.Step(f, s, dialog.Input{Kind: dialog.InChoose, Option: "yes", Button: true, Pos: s.Pos, Seq: s.Seq}, now0)
 	var ask dialog.Reply
 	for _, rep := range replies {
 		if rep.Kind == dialog.ReplyAsk {

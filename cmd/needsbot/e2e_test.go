@@ -282,11 +282,6 @@ func questionLine(s string) string {
 	return ""
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
 func pick(rows [][]string, prefix string) string {
 	for _, row := range rows {
 		for _, l := range row {
