@@ -623,8 +623,16 @@ func (t *turn) picker(ctx context.Context) (Outcome, error) {
 }
 
 func (h *Handler) languageMenu(ctx context.Context, lang, hint string, interview map[string]string) Message {
-	// Order: the language Telegram suggests, then the languages most used
-	// by this municipality's respondents, then the usual order.
+	return h.languagePage(ctx, lang, hint, interview, 0)
+}
+
+// languagePage is one page of the language menu. Order: the language
+// Telegram suggests, then the languages most used by this municipality's
+// respondents, then the usual order. The first page offers
+// pickerFirstPage of them and a "More languages" key; the second page the
+// rest and a key back. Tapping a page key edits the menu's keyboard in
+// place, so the menu stays one message.
+func (h *Handler) languagePage(ctx context.Context, lang, hint string, interview map[string]string, page int) Message {
 	order := []string{}
 	if first, ok := h.cfg.Catalog.Match(hint); ok {
 		order = append(order, first)
@@ -649,10 +657,32 @@ func (h *Handler) languageMenu(ctx context.Context, lang, hint string, interview
 	for _, l := range h.cfg.Catalog.Languages() {
 		add(l.Code)
 	}
+	paged := len(keys) > pickerFirstPage+1 // a second page for one language is not worth a tap
+	if paged {
+		if page == 0 {
+			keys = keys[:pickerFirstPage]
+		} else {
+			keys = keys[pickerFirstPage:]
+		}
+	}
 	// Two names per row read well in every script.
 	var rows [][]Key
 	for i := 0; i < len(keys); i += 2 {
 		rows = append(rows, keys[i:min(i+2, len(keys))])
+	}
+	if paged {
+		// The arrows point the way the script reads.
+		fwd, back := "▸", "◂"
+		if h.r.rtl(lang) {
+			fwd, back = back, fwd
+		}
+		if page == 0 {
+			data, _ := Callback{Kind: CbLanguage, Pos: 1, Option: pageOption}.Encode()
+			rows = append(rows, []Key{{Text: "🌐 " + h.r.Plain(lang, MsgLanguageMore, nil) + " " + fwd, Data: data}})
+		} else {
+			data, _ := Callback{Kind: CbLanguage, Pos: 0, Option: pageOption}.Encode()
+			rows = append(rows, []Key{{Text: back + " 🌐", Data: data}})
+		}
 	}
 	return Message{Text: h.r.Text(lang, MsgLanguageChoose, nil), Keyboard: rows}
 }
@@ -686,6 +716,14 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 	}
 	switch cb.Kind {
 	case CbLanguage:
+		if cb.Option == pageOption {
+			// Turn the menu's page: the same message, the other keys.
+			if ev.msgID != 0 {
+				m := h.languagePage(ctx, t.lang, ev.langHint, t.state.Context, min(cb.Pos, 1))
+				t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: m.Keyboard}, kbOnly: true})
+			}
+			return t.finish(ctx)
+		}
 		if _, ok := h.cfg.Catalog.Language(cb.Option); !ok {
 			t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
 			return t.finish(ctx)

@@ -58,6 +58,7 @@ func MessageIDs() []string {
 		MsgNoInvite, MsgMultiHint, MsgSummary, MsgMore, MsgResume, MsgInviteUnknown, MsgInviteExpired, MsgInviteRevoked,
 		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
 	ids = append(ids, coreMessageIDs()...)
+	ids = append(ids, langMessageIDs()...)
 	for _, c := range Commands() {
 		ids = append(ids, "b.cmd."+c)
 	}

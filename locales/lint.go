@@ -2,6 +2,7 @@ package locales
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -33,7 +34,7 @@ const (
 // isButton reports whether id is shown on a button.
 func isButton(id string) bool {
 	return strings.HasPrefix(id, "c.") || strings.HasPrefix(id, "m.btn.") || strings.HasPrefix(id, "m.month.") ||
-		id == "b.delete.yes" || id == "b.delete.no"
+		id == "b.delete.yes" || id == "b.delete.no" || id == "m.language.more"
 }
 
 var placeholderRe = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)
@@ -52,6 +53,24 @@ var placeholderRe = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)
 //   - translations carry no description (only the source does), and the
 //     source has one on every message.
 func Lint(c *Catalog, used []string) []string {
+	return lint(c, used, func(string) bool { return true })
+}
+
+// LintForms checks only the messages given questionnaires use, and the
+// messages of a forms directory's own files (NewWithForms): `needsbot lint
+// FILE` checks that form and its messages, not every embedded message
+// against one form. A forms-directory message no form uses is stale.
+func LintForms(c *Catalog, used []string) []string {
+	want := map[string]bool{}
+	for _, id := range used {
+		want[id] = true
+	}
+	return lint(c, used, func(id string) bool { return want[id] || c.local[id] })
+}
+
+// lint checks the used ids, and the catalog's messages for which inScope
+// holds.
+func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
 	var problems []string
 	want := map[string]bool{}
 	for _, id := range used {
@@ -67,6 +86,14 @@ func Lint(c *Catalog, used []string) []string {
 		staff[l] = true
 	}
 	file := func(lang string) string { return "locales/active." + lang + ".toml" }
+	// A message of a forms directory's questionnaire belongs in that
+	// directory's <form>.<lang>.toml.
+	missingFile := func(lang, id string) string {
+		if parts := strings.SplitN(id, ".", 3); c.formsDir != "" && !c.embeddedIDs[id] && len(parts) == 3 {
+			return filepath.Join(c.formsDir, parts[1]+"."+lang+".toml")
+		}
+		return file(lang)
+	}
 	fileOf := func(lang, id string) string {
 		if f := c.fileOf[lang][id]; f != "" {
 			return f
@@ -76,12 +103,15 @@ func Lint(c *Catalog, used []string) []string {
 	for _, l := range c.Languages() {
 		for _, id := range ids {
 			if !c.Has(l.Code, id) && (staff[l.Code] || RespondentFacing(id)) {
-				problems = append(problems, fmt.Sprintf("%s: missing message %q", file(l.Code), id))
+				problems = append(problems, fmt.Sprintf("%s: missing message %q", missingFile(l.Code, id), id))
 			}
 		}
 	}
 	src := c.msgs[Source]
 	for _, id := range sortedKeys(src) {
+		if !inScope(id) {
+			continue
+		}
 		if !want[id] {
 			problems = append(problems, fmt.Sprintf("%s: stale message %q: no code or questionnaire uses it", fileOf(Source, id), id))
 		}
@@ -92,6 +122,9 @@ func Lint(c *Catalog, used []string) []string {
 	for _, l := range c.Languages() {
 		forms := PluralForms(l.Tag)
 		for _, id := range sortedKeys(c.msgs[l.Code]) {
+			if !inScope(id) {
+				continue
+			}
 			m := c.msgs[l.Code][id]
 			s := src[id]
 			if s == nil {

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -30,10 +32,30 @@ const Source = "en"
 
 // Supported lists the respondent languages in the order the language picker
 // offers them when nothing better is known (QUESTIONNAIRES.md).
-var Supported = []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl"}
+// The last seven (issue 15) serve resident communities (Sinhala, Tamil,
+// Wolof) and the main asylum-seeker groups (Persian/Dari, Pashto, Tigrinya,
+// Somali).
+var Supported = []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl",
+	"fa", "ps", "ti", "so", "si", "ta", "wo"}
 
-// rtl are the right-to-left languages among the supported ones.
+// rtl are the right-to-left languages among the supported ones: Arabic
+// script (ar, ur, fa, ps). Every right-to-left decision reads Language.RTL.
 var rtl = map[string]bool{"ar": true, "ur": true, "fa": true, "ps": true}
+
+// selfNames are language names, in the language itself, that the picker
+// shows whatever golang.org/x/text/language/display knows (its tables lag
+// CLDR for some languages and drop others; a name must never fall back to
+// a bare code). Source: CLDR 46 common/main/<code>.xml, the language's own
+// localeDisplayNames entry for itself.
+var selfNames = map[string]string{
+	"fa": "فارسی",    // fa.xml
+	"ps": "پښتو",     // ps.xml
+	"ti": "ትግርኛ",     // ti.xml
+	"so": "Soomaali", // so.xml
+	"si": "සිංහල",    // si.xml
+	"ta": "தமிழ்",    // ta.xml
+	"wo": "Wolof",    // wo.xml
+}
 
 // Language is one language a catalog has messages for.
 type Language struct {
@@ -46,23 +68,42 @@ type Language struct {
 // Catalog renders message ids in the shipped languages. It is immutable and
 // safe for concurrent use.
 type Catalog struct {
-	bundle  *i18n.Bundle
-	loc     map[string]*i18n.Localizer
-	ids     map[string]map[string]bool // language → message ids present
-	msgs    map[string]map[string]*i18n.Message
-	files   map[string][]string          // language → file names
-	fileOf  map[string]map[string]string // language → message id → file
-	langs   []Language
-	byCode  map[string]Language
-	matcher language.Matcher
+	bundle *i18n.Bundle
+	loc    map[string]*i18n.Localizer
+	ids    map[string]map[string]bool // language → message ids present
+	msgs   map[string]map[string]*i18n.Message
+	files  map[string][]string          // language → file names
+	fileOf map[string]map[string]string // language → message id → file
+	local  map[string]bool              // message ids from a forms directory
+	// embeddedIDs are the ids of the embedded files; formsDir the forms
+	// directory loaded beside them ("" for none).
+	embeddedIDs map[string]bool
+	formsDir    string
+	langs       []Language
+	byCode      map[string]Language
+	matcher     language.Matcher
 }
 
 // New returns a catalog of the embedded message files.
 func New() (*Catalog, error) { return NewFS(embedded) }
 
+// NewWithForms returns a catalog of the embedded message files and of the
+// <form>.<lang>.toml files of a questionnaire directory (NEEDSBOT_FORMS_DIR,
+// as `needsbot form import` writes them); "" means the embedded ones only.
+func NewWithForms(dir string) (*Catalog, error) {
+	if dir == "" {
+		return New()
+	}
+	return newFS(embedded, dir)
+}
+
 // NewFS loads every <name>.<lang>.toml file at the root of fsys (go-i18n's
 // convention: active.en.toml, and any further file of the same language).
-func NewFS(fsys fs.FS) (*Catalog, error) {
+func NewFS(fsys fs.FS) (*Catalog, error) { return newFS(fsys, "") }
+
+// newFS loads fsys and, when formsDir is not empty, the message files of
+// that directory too (their messages are marked as the forms').
+func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, msgs: map[string]map[string]*i18n.Message{}, files: map[string][]string{}, fileOf: map[string]map[string]string{}, byCode: map[string]Language{}}
@@ -70,7 +111,28 @@ func NewFS(fsys fs.FS) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
 	}
+	type source struct {
+		fsys  fs.FS
+		name  string
+		shown string // the file's name in problems
+	}
+	var files []source
 	for _, name := range names {
+		files = append(files, source{fsys, name, "locales/" + path.Base(name)})
+	}
+	if formsDir != "" {
+		dirFS := os.DirFS(formsDir)
+		more, err := fs.Glob(dirFS, "*.toml")
+		if err != nil {
+			return nil, fmt.Errorf("list message files of %s: %w", formsDir, err)
+		}
+		for _, name := range more {
+			files = append(files, source{dirFS, name, filepath.Join(formsDir, name)})
+		}
+	}
+	c.local, c.embeddedIDs, c.formsDir = map[string]bool{}, map[string]bool{}, formsDir
+	for _, src := range files {
+		fsys, name := src.fsys, src.name
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
@@ -98,7 +160,12 @@ func NewFS(fsys fs.FS) (*Catalog, error) {
 		for _, m := range mf.Messages {
 			ids[m.ID] = true
 			c.msgs[code][m.ID] = m
-			c.fileOf[code][m.ID] = "locales/" + path.Base(name)
+			c.fileOf[code][m.ID] = src.shown
+			if src.shown != "locales/"+path.Base(name) {
+				c.local[m.ID] = true
+			} else {
+				c.embeddedIDs[m.ID] = true
+			}
 		}
 	}
 	if _, ok := c.loc[Source]; !ok {
@@ -125,7 +192,10 @@ func NewFS(fsys fs.FS) (*Catalog, error) {
 
 func (c *Catalog) addLanguage(code string, tag language.Tag) {
 	l := Language{Code: code, Tag: tag, RTL: rtl[code]}
-	l.Name = display.Self.Name(tag)
+	l.Name = selfNames[code]
+	if l.Name == "" {
+		l.Name = display.Self.Name(tag)
+	}
 	if l.Name == "" {
 		l.Name = code
 	}
@@ -181,6 +251,20 @@ func (c *Catalog) plural(lang, id string) bool {
 
 // Has reports whether lang has a message with id.
 func (c *Catalog) Has(lang, id string) bool { return c.ids[lang][id] }
+
+// Raw returns the unrendered text of message id in lang (its "other"
+// form), as written in the message file.
+func (c *Catalog) Raw(lang, id string) (string, bool) {
+	m, ok := c.msgs[lang][id]
+	if !ok {
+		return "", false
+	}
+	return m.Other, true
+}
+
+// FromForms reports whether message id comes from a forms directory's
+// message files rather than from the embedded ones.
+func (c *Catalog) FromForms(id string) bool { return c.local[id] }
 
 // IDs returns the message ids of lang.
 func (c *Catalog) IDs(lang string) map[string]bool { return c.ids[lang] }

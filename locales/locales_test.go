@@ -1,6 +1,11 @@
 package locales
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
 
 func TestTextFallsBackToSource(t *testing.T) {
 	c, err := New()
@@ -27,6 +32,8 @@ func TestMatch(t *testing.T) {
 	tests := []struct{ hint, want string }{
 		{"it", "it"}, {"it-IT", "it"}, {"pt-br", "pt"}, {"pt-BR", "pt"}, {"zh-hans", "zh-Hans"}, {"zh-CN", "zh-Hans"},
 		{"uk", "uk"}, {"ar", "ar"}, {"ur-PK", "ur"}, {"", ""}, {"xx-garbage", ""}, {"ja", ""},
+		{"fa", "fa"}, {"fa-IR", "fa"}, {"fa-AF", "fa"}, {"ps", "ps"}, {"ps-AF", "ps"}, {"ti", "ti"}, {"ti-ER", "ti"},
+		{"so", "so"}, {"so-SO", "so"}, {"si", "si"}, {"si-LK", "si"}, {"ta", "ta"}, {"ta-LK", "ta"}, {"wo", "wo"}, {"wo-SN", "wo"},
 	}
 	for _, tt := range tests {
 		got, ok := c.Match(tt.hint)
@@ -38,7 +45,7 @@ func TestMatch(t *testing.T) {
 		if l.Name == "" || l.Name == l.Code {
 			t.Errorf("%s has no native name", l.Code)
 		}
-		if (l.Code == "ar" || l.Code == "ur") != l.RTL {
+		if rtlWant := l.Code == "ar" || l.Code == "ur" || l.Code == "fa" || l.Code == "ps"; rtlWant != l.RTL {
 			t.Errorf("%s RTL %v", l.Code, l.RTL)
 		}
 	}
@@ -66,6 +73,102 @@ func TestPluralForms(t *testing.T) {
 		}
 		if got := len(PluralForms(l.Tag)); got != n {
 			t.Errorf("%s: %d plural forms, want %d", code, got, n)
+		}
+	}
+}
+
+// TestSupportedShipped: every supported language has its message file (the
+// seven of issue 15 included), and the catalog offers no other respondent
+// language.
+func TestSupportedShipped(t *testing.T) {
+	c, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(Supported) != 23 {
+		t.Errorf("%d supported languages, want 23", len(Supported))
+	}
+	for i, code := range Supported {
+		if _, ok := c.Language(code); !ok {
+			t.Errorf("%s: no locales/active.%s.toml", code, code)
+			continue
+		}
+		if c.Languages()[i].Code != code {
+			t.Errorf("picker order %d: %s, want %s", i, c.Languages()[i].Code, code)
+		}
+		if !c.Has(code, "m.btn.ok") {
+			t.Errorf("%s: no m.btn.ok", code)
+		}
+	}
+	if n := len(c.Languages()); n != len(Supported) {
+		t.Errorf("catalog has %d languages, want %d", n, len(Supported))
+	}
+}
+
+// TestSelfNames: the picker names each language in itself, from CLDR, even
+// where x/text's display tables lack the name.
+func TestSelfNames(t *testing.T) {
+	c, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"fa": "فارسی", "ps": "پښتو", "ti": "ትግርኛ", "so": "Soomaali", "si": "සිංහල", "ta": "தமிழ்", "wo": "Wolof",
+		"ar": "العربية", "ur": "اردو", "it": "Italiano", "zh-Hans": "简体中文", "tl": "Filipino",
+	}
+	for code, name := range want {
+		l, ok := c.Language(code)
+		if !ok {
+			t.Errorf("no %s", code)
+			continue
+		}
+		if l.Name != name {
+			t.Errorf("%s named %q, want %q", code, l.Name, name)
+		}
+	}
+	// The table wins over x/text: a catalog of a language x/text cannot
+	// name still shows its own name.
+	if got := selfNames["wo"]; got != "Wolof" {
+		t.Errorf("selfNames[wo] = %q", got)
+	}
+}
+
+// TestPluralRulesCLDR checks, number by number, the plural category
+// go-i18n picks for the seven languages of issue 15 against CLDR 46
+// (common/supplemental/plurals.xml):
+//
+//	fa:         one: i = 0 or n = 1                    (0, 1, 0.5 one; 2 other)
+//	si:         one: n = 0,1 or i = 0 and f = 1        (0, 1, 0.1 one; 0.5, 2 other)
+//	ti:         one: n = 0..1                          (0, 1 one; 2 other)
+//	ps, so, ta: one: n = 1                             (1 one; 0, 2 other)
+//	wo:         other only
+//
+// go-i18n v2.7 has every one of them; were one missing, PluralForms would
+// report only "other" and this test would fail on "one".
+func TestPluralRulesCLDR(t *testing.T) {
+	tests := map[string]map[string]string{
+		"fa": {"0": "one", "1": "one", "0.5": "one", "2": "other", "10": "other", "1.5": "other"},
+		"si": {"0": "one", "1": "one", "0.1": "one", "0.5": "other", "2": "other", "1.5": "other"},
+		"ti": {"0": "one", "1": "one", "2": "other", "11": "other"},
+		"ps": {"1": "one", "0": "other", "2": "other"},
+		"so": {"1": "one", "0": "other", "2": "other"},
+		"ta": {"1": "one", "0": "other", "2": "other"},
+		"wo": {"0": "other", "1": "other", "2": "other"},
+	}
+	forms := map[string]int{"fa": 2, "si": 2, "ti": 2, "ps": 2, "so": 2, "ta": 2, "wo": 1}
+	for code, cases := range tests {
+		tag := language.MustParse(code)
+		if got := len(PluralForms(tag)); got != forms[code] {
+			t.Errorf("%s: %d plural forms, want %d", code, got, forms[code])
+		}
+		b := i18n.NewBundle(tag)
+		_ = b.AddMessages(tag, &i18n.Message{ID: "p", Zero: "zero", One: "one", Two: "two", Few: "few", Many: "many", Other: "other"})
+		loc := i18n.NewLocalizer(b, code)
+		for n, want := range cases {
+			got, err := loc.Localize(&i18n.LocalizeConfig{MessageID: "p", PluralCount: n})
+			if err != nil || got != want {
+				t.Errorf("%s %s: %q (%v), want %q", code, n, got, err, want)
+			}
 		}
 	}
 }

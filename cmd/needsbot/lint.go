@@ -24,7 +24,7 @@ func runLint(_ context.Context, e *cmdEnv, args []string) int {
 	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: needsbot lint [PATH…]\n\nChecks questionnaires (YAML files or directories of them; default: the embedded ones) and the embedded locales.")
+		fmt.Fprintln(e.stderr, "usage: needsbot lint [PATH…]\n\nWithout PATH: checks the embedded questionnaires and every embedded message.\nWith PATHs (YAML files or directories of them, e.g. a `form import` output):\nchecks those questionnaires and only their own messages (embedded, or\n<form>.<lang>.toml files beside them).")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -59,12 +59,31 @@ func runLint(_ context.Context, e *cmdEnv, args []string) int {
 			all = lib.Forms()
 		}
 	}
+	if fs.NArg() == 0 {
+		cat, err := locales.New()
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("locales: %v", err))
+		} else {
+			problems = append(problems, locales.Lint(cat, messageIDs(all))...)
+		}
+	}
+	// Files and directories named: each form with only its own messages,
+	// found in the embedded locales and in the message files beside it
+	// (<form>.<lang>.toml, as `needsbot form import` writes them).
+	byDir := map[string][]*dialog.Form{}
+	var dirs []string
 	for _, p := range fs.Args() {
 		files := []string{p}
+		dir := filepath.Dir(p)
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			dir = p
 			files, _ = filepath.Glob(filepath.Join(p, "*.yaml"))
 			more, _ := filepath.Glob(filepath.Join(p, "*.yml"))
 			files = append(files, more...)
+		}
+		if _, seen := byDir[dir]; !seen {
+			dirs = append(dirs, dir)
+			byDir[dir] = nil
 		}
 		for _, name := range files {
 			src, err := os.ReadFile(name)
@@ -72,14 +91,33 @@ func runLint(_ context.Context, e *cmdEnv, args []string) int {
 				problems = append(problems, fmt.Sprintf("%s:1: %v", name, err))
 				continue
 			}
+			n := len(all)
 			load(name, src)
+			byDir[dir] = append(byDir[dir], all[n:]...)
 		}
 	}
-	cat, err := locales.New()
-	if err != nil {
-		problems = append(problems, fmt.Sprintf("locales: %v", err))
-	} else {
-		problems = append(problems, locales.Lint(cat, messageIDs(all))...)
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		tomls, _ := filepath.Glob(filepath.Join(dir, "*.toml"))
+		msgDir := ""
+		if len(tomls) > 0 {
+			msgDir = dir
+		}
+		cat, err := locales.NewWithForms(msgDir)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("locales: %v", err))
+			continue
+		}
+		var ids []string
+		for _, f := range byDir[dir] {
+			ids = append(ids, f.MessageIDs()...)
+		}
+		for _, p := range locales.LintForms(cat, ids) {
+			if !seen[p] {
+				seen[p] = true
+				problems = append(problems, p)
+			}
+		}
 	}
 	sort.Strings(problems)
 	for _, p := range problems {

@@ -544,7 +544,8 @@ type ltResults struct {
 // ltHints are the language_code values the respondents' clients report:
 // supported languages in several spellings, an unsupported one and none.
 func ltHints() []string {
-	return []string{"it", "en", "ar", "uk", "ru", "fr", "es", "pt-br", "ro", "sq", "zh-hans", "bn", "ur", "pa", "hi", "tl", "it-IT", "de", ""}
+	return []string{"it", "en", "ar", "uk", "ru", "fr", "es", "pt-br", "ro", "sq", "zh-hans", "bn", "ur", "pa", "hi", "tl",
+		"fa-AF", "ps", "ti-ER", "so", "si", "ta-LK", "wo", "it-IT", "de", ""}
 }
 
 // driveRespondents runs o.respondents interviews, o.concurrency at a time.

@@ -217,11 +217,24 @@ func (r *ltRespondent) decide(q telegramtest.Message, keys []ltKey) (kind, label
 	}
 	switch {
 	case len(by[bot.CbLanguage]) > 0:
-		langs := by[bot.CbLanguage]
-		for _, k := range langs {
-			if k.cb.Option == r.lang {
+		var langs []ltKey
+		var page *ltKey
+		for _, k := range by[bot.CbLanguage] {
+			switch {
+			case k.cb.Option == r.lang:
 				return "language", k.label, ""
+			case k.cb.Option == ">": // the menu's page key
+				page = &k
+			default:
+				langs = append(langs, k)
 			}
+		}
+		if r.lang != "" && page != nil && page.cb.Pos > 0 {
+			// The language is on the menu's second page.
+			return "language", page.label, ""
+		}
+		if len(langs) == 0 {
+			return "", "", ""
 		}
 		return "language", langs[r.rng.IntN(len(langs))].label, ""
 	case len(by[bot.CbToggle]) > 0:

@@ -196,6 +196,9 @@ func TestLoadtestDecide(t *testing.T) {
 		wantLabels  []string // any of these
 	}{
 		{"language", []telegramtest.Button{key(bot.CbLanguage, 0, "it"), key(bot.CbLanguage, 0, "uk"), key(bot.CbLanguage, 0, "ar")}, 0, "language", []string{"L:uk"}},
+		// uk on the picker's second page: turn it (issue 15's 23 languages).
+		{"language page", []telegramtest.Button{key(bot.CbLanguage, 0, "it"), key(bot.CbLanguage, 0, "ar"), pageKey(t, 1)}, 0, "language", []string{"L:>"}},
+		{"language page 2", []telegramtest.Button{key(bot.CbLanguage, 0, "fa"), key(bot.CbLanguage, 0, "uk"), pageKey(t, 0)}, 0, "language", []string{"L:uk"}},
 		{"consent", []telegramtest.Button{key(bot.CbChoose, pos("consenso"), "no"), key(bot.CbChoose, pos("consenso"), "yes")}, 0, "choose", []string{"c:yes"}},
 		{"age", []telegramtest.Button{key(bot.CbChoose, pos("eta"), "under18"), key(bot.CbChoose, pos("eta"), "18_24"), back}, 0, "choose", []string{"c:18_24"}},
 		{"single", []telegramtest.Button{key(bot.CbChoose, pos("genere"), "a"), key(bot.CbChoose, pos("genere"), "b"), back}, 0, "choose", []string{"c:a", "c:b"}},
@@ -341,4 +344,14 @@ func TestLoadtestHistogramQuantile(t *testing.T) {
 	if !math.IsNaN(histogramQuantile(.5, nil)) || secToMS(math.NaN()) != 0 {
 		t.Error("no data must give NaN, reported as 0")
 	}
+}
+
+// pageKey is the language menu's key to page p.
+func pageKey(t *testing.T, p int) telegramtest.Button {
+	t.Helper()
+	data, err := bot.Callback{Kind: bot.CbLanguage, Pos: p, Option: ">"}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return telegramtest.Button{Text: "L:>", Data: data}
 }

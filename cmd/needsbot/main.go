@@ -44,6 +44,7 @@ func commands() []command {
 		{"try", "run everything locally with a web chat, no Telegram token needed", runTry},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"lint", "check questionnaire definitions and locales", runLint},
+		{"form", "import an XLSForm workbook as a questionnaire, or export one as XLSForm", runForm},
 		{"simulate", "walk a questionnaire in the terminal, or print a script's transcript", runSimulate},
 		{"export", "export responses as CSV or XLSX", runExport},
 		{"seed", "generate synthetic responses (for benchmarks and demos)", runSeed},

@@ -137,7 +137,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if a.forms, err = forms.Load(cfg.FormsDir); err != nil {
 		return nil, fmt.Errorf("questionnaires: %w", err)
 	}
-	if a.cat, err = locales.New(); err != nil {
+	if a.cat, err = locales.NewWithForms(cfg.FormsDir); err != nil {
 		return nil, fmt.Errorf("locales: %w", err)
 	}
 	// Migrations run at start under an advisory lock: replicas never race.

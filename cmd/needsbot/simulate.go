@@ -58,7 +58,7 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	if *walks > 0 {
 		return simulateWalks(e, f, *walks, *seed, *skips, *lang)
 	}
-	cat, err := locales.New()
+	cat, err := locales.NewWithForms(*dir)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return 1

@@ -613,7 +613,7 @@ func TestTryEmbeddedRedisInterview(t *testing.T) {
 		} `json:"languages"`
 	}
 	c.call("GET", "/api/config", nil, &cfg)
-	if len(cfg.Personas) != 3 || cfg.Personas[0].Key != "respondent" || cfg.Personas[1].Key != "operator" || cfg.Personas[2].Key != "manager" || len(cfg.Languages) != 17 {
+	if len(cfg.Personas) != 3 || cfg.Personas[0].Key != "respondent" || cfg.Personas[1].Key != "operator" || cfg.Personas[2].Key != "manager" || len(cfg.Languages) != 24 { // 23 and "none"
 		t.Fatalf("config: %+v", cfg)
 	}
 	var s struct {

@@ -1,4 +1,4 @@
-package deploy
+package main
 
 import (
 	"bytes"
@@ -13,8 +13,13 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
-// docs parses every YAML document of a file into generic maps.
-func docs(t *testing.T, path string) []map[string]any {
+// deployDir holds the deployment examples these tests keep least-privilege:
+// Redis behind a password with no published port, the bot's Postgres role
+// not a superuser, images pinned by digest, a NetworkPolicy.
+var deployDir = filepath.Join("..", "..", "deploy")
+
+// manifestDocs parses every YAML document of a file into generic maps.
+func manifestDocs(t *testing.T, path string) []map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -34,7 +39,7 @@ func docs(t *testing.T, path string) []map[string]any {
 	return out
 }
 
-func get(m any, path ...string) any {
+func manifestGet(m any, path ...string) any {
 	for _, p := range path {
 		mm, ok := m.(map[string]any)
 		if !ok {
@@ -45,13 +50,13 @@ func get(m any, path ...string) any {
 	return m
 }
 
-func str(m any, path ...string) string {
-	s, _ := get(m, path...).(string)
+func manifestStr(m any, path ...string) string {
+	s, _ := manifestGet(m, path...).(string)
 	return s
 }
 
-func list(m any, path ...string) []any {
-	l, _ := get(m, path...).([]any)
+func manifestList(m any, path ...string) []any {
+	l, _ := manifestGet(m, path...).([]any)
 	return l
 }
 
@@ -65,8 +70,8 @@ var digestRe = regexp.MustCompile(`@sha256:([0-9a-f]{64}|REPLACE_WITH_DIGEST_OF_
 var webhookSecretRe = regexp.MustCompile(`^[A-Za-z0-9_-]{32,256}$`)
 
 func TestCompose(t *testing.T) {
-	c := docs(t, "compose.yaml")[0]
-	services, _ := get(c, "services").(map[string]any)
+	c := manifestDocs(t, filepath.Join(deployDir, "compose.yaml"))[0]
+	services, _ := manifestGet(c, "services").(map[string]any)
 	for _, name := range []string{"bot", "migrate", "redis", "postgres"} {
 		if services[name] == nil {
 			t.Fatalf("no service %s", name)
@@ -74,12 +79,12 @@ func TestCompose(t *testing.T) {
 	}
 	// No published port for the data stores.
 	for _, name := range []string{"redis", "postgres"} {
-		if get(services[name], "ports") != nil {
+		if manifestGet(services[name], "ports") != nil {
 			t.Errorf("%s publishes a port", name)
 		}
 	}
 	// The bot's port only on loopback.
-	for _, p := range list(services["bot"], "ports") {
+	for _, p := range manifestList(services["bot"], "ports") {
 		if s, _ := p.(string); !strings.HasPrefix(s, "127.0.0.1:") {
 			t.Errorf("bot port %v not on loopback", p)
 		}
@@ -88,7 +93,7 @@ func TestCompose(t *testing.T) {
 	// admin or dangerous commands.
 	redisCmd := strings.Join(func() []string {
 		var out []string
-		for _, x := range list(services["redis"], "command") {
+		for _, x := range manifestList(services["redis"], "command") {
 			out = append(out, x.(string))
 		}
 		return out
@@ -101,21 +106,21 @@ func TestCompose(t *testing.T) {
 	if strings.Contains(redisCmd, "requirepass") {
 		t.Error("redis: use the ACL file, not requirepass on the command line")
 	}
-	if hc := strings.Join(toStrings(list(services["redis"], "healthcheck", "test")), " "); !strings.Contains(hc, "--user needsbot") {
+	if hc := strings.Join(manifestStrings(manifestList(services["redis"], "healthcheck", "test")), " "); !strings.Contains(hc, "--user needsbot") {
 		t.Errorf("redis healthcheck without auth: %s", hc)
 	}
-	botRedis := str(services["bot"], "environment", "NEEDSBOT_REDIS_URL")
+	botRedis := manifestStr(services["bot"], "environment", "NEEDSBOT_REDIS_URL")
 	if u, err := url.Parse(composeVar.ReplaceAllString(botRedis, "secret")); err != nil || u.User == nil || u.User.Username() != "needsbot" || !strings.Contains(botRedis, "${REDIS_PASSWORD") {
 		t.Errorf("bot's Redis URL without the ACL user and password: %q", botRedis)
 	}
 	// Postgres: the bot is neither the superuser nor the schema owner.
-	superuser := str(services["postgres"], "environment", "POSTGRES_USER")
-	botUser := dbUser(t, str(services["bot"], "environment", "NEEDSBOT_DATABASE_URL"))
-	migUser := dbUser(t, str(services["migrate"], "environment", "NEEDSBOT_DATABASE_URL"))
+	superuser := manifestStr(services["postgres"], "environment", "POSTGRES_USER")
+	botUser := manifestDBUser(t, manifestStr(services["bot"], "environment", "NEEDSBOT_DATABASE_URL"))
+	migUser := manifestDBUser(t, manifestStr(services["migrate"], "environment", "NEEDSBOT_DATABASE_URL"))
 	if botUser != "needsbot_bot" || migUser != "needsbot_owner" || superuser == botUser || superuser == migUser {
 		t.Errorf("database users: superuser %q, migrate %q, bot %q", superuser, migUser, botUser)
 	}
-	init, err := os.ReadFile(filepath.Join("postgres-init", "10-needsbot-roles.sh"))
+	init, err := os.ReadFile(filepath.Join(deployDir, "postgres-init", "10-needsbot-roles.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,12 +130,12 @@ func TestCompose(t *testing.T) {
 			t.Errorf("postgres-init lacks %q", want)
 		}
 	}
-	if !slices.Contains(toStrings(list(services["postgres"], "volumes")), "./postgres-init:/docker-entrypoint-initdb.d:ro") {
+	if !slices.Contains(manifestStrings(manifestList(services["postgres"], "volumes")), "./postgres-init:/docker-entrypoint-initdb.d:ro") {
 		t.Error("postgres-init not mounted")
 	}
 	// Images pinned by digest (the bot's own image is built here).
 	for name, s := range services {
-		img := str(s, "image")
+		img := manifestStr(s, "image")
 		if img == "" || img == "needsbot:local" {
 			continue
 		}
@@ -138,7 +143,7 @@ func TestCompose(t *testing.T) {
 			t.Errorf("service %s: image %q not pinned by digest", name, img)
 		}
 	}
-	df, err := os.ReadFile("Dockerfile")
+	df, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +158,7 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-func toStrings(l []any) []string {
+func manifestStrings(l []any) []string {
 	var out []string
 	for _, x := range l {
 		if s, ok := x.(string); ok {
@@ -166,7 +171,7 @@ func toStrings(l []any) []string {
 // composeVar is a ${VAR} or ${VAR:?message} of compose's interpolation.
 var composeVar = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*(:\?[^}]*)?\}`)
 
-func dbUser(t *testing.T, dsn string) string {
+func manifestDBUser(t *testing.T, dsn string) string {
 	t.Helper()
 	u, err := url.Parse(composeVar.ReplaceAllString(dsn, "secret"))
 	if err != nil || u.User == nil {
@@ -176,8 +181,8 @@ func dbUser(t *testing.T, dsn string) string {
 }
 
 func TestKubernetes(t *testing.T) {
-	k := docs(t, filepath.Join("k8s", "kustomization.yaml"))[0]
-	resources := toStrings(list(k, "resources"))
+	k := manifestDocs(t, filepath.Join(deployDir, "k8s", "kustomization.yaml"))[0]
+	resources := manifestStrings(manifestList(k, "resources"))
 	for _, r := range resources {
 		if strings.HasPrefix(r, "secret") {
 			t.Errorf("kustomization applies %s: it would overwrite the real Secret", r)
@@ -186,11 +191,11 @@ func TestKubernetes(t *testing.T) {
 	if !slices.Contains(resources, "networkpolicy.yaml") {
 		t.Error("no networkpolicy.yaml in the kustomization")
 	}
-	for _, img := range list(k, "images") {
-		if d := str(img, "digest"); !digestRe.MatchString("x@" + d) {
+	for _, img := range manifestList(k, "images") {
+		if d := manifestStr(img, "digest"); !digestRe.MatchString("x@" + d) {
 			t.Errorf("kustomization image %v not pinned by digest", img)
 		}
-		if str(img, "newTag") != "" {
+		if manifestStr(img, "newTag") != "" {
 			t.Errorf("kustomization image %v pinned by tag", img)
 		}
 	}
@@ -198,47 +203,47 @@ func TestKubernetes(t *testing.T) {
 	// The Secrets' placeholders fail: the webhook secret is refused by the
 	// bot's validation, the bot's database role is the runtime one.
 	secrets := map[string]map[string]any{}
-	for _, d := range docs(t, filepath.Join("k8s", "secret.example.yaml")) {
-		secrets[str(d, "metadata", "name")] = d
+	for _, d := range manifestDocs(t, filepath.Join(deployDir, "k8s", "secret.example.yaml")) {
+		secrets[manifestStr(d, "metadata", "name")] = d
 	}
 	bot, mig := secrets["needsbot-secrets"], secrets["needsbot-migrate-secrets"]
 	if bot == nil || mig == nil {
 		t.Fatalf("secrets %v", secrets)
 	}
-	if ws := str(bot, "stringData", "NEEDSBOT_WEBHOOK_SECRET"); webhookSecretRe.MatchString(ws) {
+	if ws := manifestStr(bot, "stringData", "NEEDSBOT_WEBHOOK_SECRET"); webhookSecretRe.MatchString(ws) {
 		t.Errorf("the webhook secret placeholder %q would pass validation", ws)
 	}
-	if u := dbUser(t, str(bot, "stringData", "NEEDSBOT_DATABASE_URL")); u != "needsbot_bot" {
+	if u := manifestDBUser(t, manifestStr(bot, "stringData", "NEEDSBOT_DATABASE_URL")); u != "needsbot_bot" {
 		t.Errorf("bot database user %q", u)
 	}
-	if u := dbUser(t, str(mig, "stringData", "NEEDSBOT_DATABASE_URL")); u != "needsbot_owner" {
+	if u := manifestDBUser(t, manifestStr(mig, "stringData", "NEEDSBOT_DATABASE_URL")); u != "needsbot_owner" {
 		t.Errorf("migration database user %q", u)
 	}
-	if r, err := url.Parse(str(bot, "stringData", "NEEDSBOT_REDIS_URL")); err != nil || r.User == nil || r.Scheme != "rediss" {
+	if r, err := url.Parse(manifestStr(bot, "stringData", "NEEDSBOT_REDIS_URL")); err != nil || r.User == nil || r.Scheme != "rediss" {
 		t.Errorf("bot Redis URL without password or TLS: %v", r)
 	}
-	cm := docs(t, filepath.Join("k8s", "configmap.yaml"))[0]
-	if d, _ := get(cm, "data").(map[string]any); d["NEEDSBOT_REDIS_URL"] != nil || d["NEEDSBOT_DATABASE_URL"] != nil {
+	cm := manifestDocs(t, filepath.Join(deployDir, "k8s", "configmap.yaml"))[0]
+	if d, _ := manifestGet(cm, "data").(map[string]any); d["NEEDSBOT_REDIS_URL"] != nil || d["NEEDSBOT_DATABASE_URL"] != nil {
 		t.Error("a data store URL in the ConfigMap")
 	}
-	job := docs(t, filepath.Join("k8s", "migrate-job.yaml"))[0]
-	for _, e := range list(job, "spec", "template", "spec", "containers") {
-		for _, v := range list(e, "env") {
-			if str(v, "name") == "NEEDSBOT_DATABASE_URL" && str(v, "valueFrom", "secretKeyRef", "name") != "needsbot-migrate-secrets" {
+	job := manifestDocs(t, filepath.Join(deployDir, "k8s", "migrate-job.yaml"))[0]
+	for _, e := range manifestList(job, "spec", "template", "spec", "containers") {
+		for _, v := range manifestList(e, "env") {
+			if manifestStr(v, "name") == "NEEDSBOT_DATABASE_URL" && manifestStr(v, "valueFrom", "secretKeyRef", "name") != "needsbot-migrate-secrets" {
 				t.Error("the migration Job does not use the owner's Secret")
 			}
 		}
 	}
-	dep := docs(t, filepath.Join("k8s", "deployment.yaml"))[0]
-	for _, c := range list(dep, "spec", "template", "spec", "containers") {
-		for _, ef := range list(c, "envFrom") {
-			if str(ef, "secretRef", "name") == "needsbot-migrate-secrets" {
+	dep := manifestDocs(t, filepath.Join(deployDir, "k8s", "deployment.yaml"))[0]
+	for _, c := range manifestList(dep, "spec", "template", "spec", "containers") {
+		for _, ef := range manifestList(c, "envFrom") {
+			if manifestStr(ef, "secretRef", "name") == "needsbot-migrate-secrets" {
 				t.Error("the bot gets the owner's Secret")
 			}
 		}
 	}
 
-	checkNetworkPolicies(t, docs(t, filepath.Join("k8s", "networkpolicy.yaml")))
+	checkNetworkPolicies(t, manifestDocs(t, filepath.Join(deployDir, "k8s", "networkpolicy.yaml")))
 }
 
 // telegramCIDRs are Telegram's published ranges the bot may reach on 443.
@@ -248,36 +253,36 @@ func checkNetworkPolicies(t *testing.T, pols []map[string]any) {
 	t.Helper()
 	byName := map[string]map[string]any{}
 	for _, p := range pols {
-		if str(p, "kind") != "NetworkPolicy" {
+		if manifestStr(p, "kind") != "NetworkPolicy" {
 			t.Fatalf("not a NetworkPolicy: %v", p)
 		}
-		byName[str(p, "metadata", "name")] = p
+		byName[manifestStr(p, "metadata", "name")] = p
 	}
 	// Default deny: every pod, both directions, no rule.
 	dd := byName["default-deny"]
-	if dd == nil || len(get(dd, "spec", "podSelector").(map[string]any)) != 0 ||
-		!slices.Equal(toStrings(list(dd, "spec", "policyTypes")), []string{"Ingress", "Egress"}) ||
-		get(dd, "spec", "ingress") != nil || get(dd, "spec", "egress") != nil {
+	if dd == nil || len(manifestGet(dd, "spec", "podSelector").(map[string]any)) != 0 ||
+		!slices.Equal(manifestStrings(manifestList(dd, "spec", "policyTypes")), []string{"Ingress", "Egress"}) ||
+		manifestGet(dd, "spec", "ingress") != nil || manifestGet(dd, "spec", "egress") != nil {
 		t.Fatalf("no default deny: %v", dd)
 	}
 	bot := byName["needsbot-bot"]
-	if bot == nil || str(bot, "spec", "podSelector", "matchLabels", "app.kubernetes.io/component") != "bot" {
+	if bot == nil || manifestStr(bot, "spec", "podSelector", "matchLabels", "app.kubernetes.io/component") != "bot" {
 		t.Fatalf("no bot policy: %v", bot)
 	}
 	// Ingress: only 8080, only from the ingress controller and Prometheus.
 	var from []string
-	for _, rule := range list(bot, "spec", "ingress") {
-		for _, p := range list(rule, "ports") {
-			if port, _ := get(p, "port").(uint64); port != 8080 {
-				t.Errorf("ingress to port %v", get(p, "port"))
+	for _, rule := range manifestList(bot, "spec", "ingress") {
+		for _, p := range manifestList(rule, "ports") {
+			if port, _ := manifestGet(p, "port").(uint64); port != 8080 {
+				t.Errorf("ingress to port %v", manifestGet(p, "port"))
 			}
 		}
-		if len(list(rule, "ports")) == 0 {
+		if len(manifestList(rule, "ports")) == 0 {
 			t.Error("an ingress rule for every port")
 		}
-		for _, f := range list(rule, "from") {
-			ns := str(f, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name")
-			if ns == "" || get(f, "podSelector") == nil || get(f, "ipBlock") != nil {
+		for _, f := range manifestList(rule, "from") {
+			ns := manifestStr(f, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name")
+			if ns == "" || manifestGet(f, "podSelector") == nil || manifestGet(f, "ipBlock") != nil {
 				t.Errorf("ingress from %v: want a namespace and pod selector", f)
 			}
 			from = append(from, ns)
@@ -289,25 +294,25 @@ func checkNetworkPolicies(t *testing.T, pols []map[string]any) {
 	}
 	// Egress: DNS, Redis, Postgres, and Telegram on 443 only.
 	allowed := map[uint64]bool{53: true, 6379: true, 6380: true, 5432: true, 443: true}
-	for _, rule := range list(bot, "spec", "egress") {
-		ports := list(rule, "ports")
-		if len(ports) == 0 || len(list(rule, "to")) == 0 {
+	for _, rule := range manifestList(bot, "spec", "egress") {
+		ports := manifestList(rule, "ports")
+		if len(ports) == 0 || len(manifestList(rule, "to")) == 0 {
 			t.Fatalf("an egress rule open to every port or destination: %v", rule)
 		}
 		for _, p := range ports {
-			port, _ := get(p, "port").(uint64)
+			port, _ := manifestGet(p, "port").(uint64)
 			if !allowed[port] {
 				t.Errorf("egress to port %d", port)
 			}
 			if port == 443 {
-				for _, to := range list(rule, "to") {
-					if c := str(to, "ipBlock", "cidr"); !slices.Contains(telegramCIDRs, c) || get(to, "ipBlock", "except") != nil {
+				for _, to := range manifestList(rule, "to") {
+					if c := manifestStr(to, "ipBlock", "cidr"); !slices.Contains(telegramCIDRs, c) || manifestGet(to, "ipBlock", "except") != nil {
 						t.Errorf("443 open to %v, not only Telegram", to)
 					}
 				}
 			} else {
-				for _, to := range list(rule, "to") {
-					if get(to, "ipBlock") != nil {
+				for _, to := range manifestList(rule, "to") {
+					if manifestGet(to, "ipBlock") != nil {
 						t.Errorf("port %d to an address block %v", port, to)
 					}
 				}
@@ -315,12 +320,12 @@ func checkNetworkPolicies(t *testing.T, pols []map[string]any) {
 		}
 	}
 	mig := byName["needsbot-migrate"]
-	if mig == nil || get(mig, "spec", "ingress") != nil {
+	if mig == nil || manifestGet(mig, "spec", "ingress") != nil {
 		t.Fatalf("migration policy: %v", mig)
 	}
-	for _, rule := range list(mig, "spec", "egress") {
-		for _, p := range list(rule, "ports") {
-			if port, _ := get(p, "port").(uint64); port != 53 && port != 5432 {
+	for _, rule := range manifestList(mig, "spec", "egress") {
+		for _, p := range manifestList(rule, "ports") {
+			if port, _ := manifestGet(p, "port").(uint64); port != 53 && port != 5432 {
 				t.Errorf("migration egress to port %d", port)
 			}
 		}
