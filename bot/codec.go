@@ -23,6 +23,7 @@ const (
 	CbDelete   = 'D' // /delete confirmation (Option = yes / no)
 	CbStaff    = 'S' // staff menus (Option = menu-specific payload)
 	CbPage     = 'p' // show another page of a long list (Option = page, from 0)
+	CbServices = 'V' // /services: list the services of a need area (Option = area code)
 )
 
 // codecVersion is the first byte of every callback: data of another
@@ -65,7 +66,7 @@ func (c Callback) Encode() (string, error) {
 
 func validKind(k byte) bool {
 	switch k {
-	case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbLanguage, CbDelete, CbStaff, CbPage:
+	case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbLanguage, CbDelete, CbStaff, CbPage, CbServices:
 		return true
 	}
 	return false

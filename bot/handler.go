@@ -68,6 +68,9 @@ type Config struct {
 	// PopularLanguages, when set, lists a municipality's most used
 	// respondent languages (by its Postgres id), for the language menu.
 	PopularLanguages func(ctx context.Context, municipality string) []string
+	// Directory, when set, refers respondents to services after they
+	// complete and answers /services (services.go).
+	Directory Directory
 }
 
 // EventObserver is told about interview events and handled updates, for
@@ -503,6 +506,8 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 			return Outcome{}, nil
 		case "delete":
 			return t.confirmDelete(ctx)
+		case "services":
+			return t.services(ctx)
 		}
 		if h.cfg.Staff != nil {
 			ok, err := h.cfg.Staff.Command(ctx, t.request(), ev.cmd, ev.args)
@@ -743,6 +748,8 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		return t.delete(ctx, cb.Option == "yes")
 	case CbPage:
 		return t.page(ctx, cb)
+	case CbServices:
+		return t.serviceArea(ctx, cb.Option)
 	case CbStaff:
 		if h.cfg.Staff != nil {
 			ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)

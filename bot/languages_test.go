@@ -20,7 +20,7 @@ func TestEveryQuestionInEveryLanguage(t *testing.T) {
 	if len(langs) < 16 {
 		t.Fatalf("only %d languages shipped", len(langs))
 	}
-	data := map[string]any{"N": 3, "Of": 30, "Count": 3, "Choice": "c.immigrati.aree.lingua", "Answer": "X", "Min": "1", "Max": "5", "Year": "2024"}
+	data := map[string]any{"N": 3, "Of": 30, "Count": 3, "Choice": "c.immigrati.aree.lingua", "Answer": "X", "Min": "1", "Max": "5", "Year": "2024", "Hours": "lun-ven 9-13", "Languages": "Italiano"}
 	for _, l := range langs {
 		t.Run(l.Code, func(t *testing.T) {
 			forms := []string{"immigrati"}

@@ -59,6 +59,7 @@ func MessageIDs() []string {
 		MsgInviteExhausted, MsgInviteLimited, MsgLanguageChoose}
 	ids = append(ids, coreMessageIDs()...)
 	ids = append(ids, langMessageIDs()...)
+	ids = append(ids, servicesMessageIDs()...)
 	for _, c := range Commands() {
 		ids = append(ids, "b.cmd."+c)
 	}

@@ -36,10 +36,12 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 	}
 	now := h.cfg.Now()
 	next, replies := dialog.Step(t.form, t.state, in, now)
+	var completed *dialog.Response
 	for _, r := range replies {
 		if r.Kind != dialog.ReplyComplete {
 			continue
 		}
+		completed = r.Response
 		c := Completion{ID: newResponseID(), Pseudonym: h.pseudonym(t.ev.user), Response: *r.Response}
 		c.Idem = idempotencyKey(c.Pseudonym, r.Response)
 		// Recorded before the state is saved: if saving fails the update
@@ -72,6 +74,10 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 	t.state = next
 	if err := t.send(ctx, replies, prev); err != nil {
 		return Outcome{}, err
+	}
+	if completed != nil {
+		// After the closing card: services matching the needs (services.go).
+		t.refer(ctx, completed)
 	}
 	return t.finish(ctx)
 }

@@ -67,6 +67,7 @@ type message struct {
 	duration  int    // voice, seconds
 	location  *models.Location
 	contact   *models.Contact
+	venue     *models.Venue
 	forwarded bool
 	replyTo   int
 	noPreview bool
@@ -198,6 +199,10 @@ func (s *Server) wireMessage(m *message, withReply bool) *wireMessage {
 	case KindContact:
 		c := *m.contact
 		w.Contact = &c
+	case KindVenue:
+		v := *m.venue
+		w.Venue = &v
+		w.Location = &v.Location
 	}
 	if len(m.keyboard) > 0 {
 		w.ReplyMarkup = &wireInlineKeyboard{InlineKeyboard: m.keyboard}

@@ -383,6 +383,8 @@ func (s *Server) method(name string) (string, handler) {
 		return "getWebhookInfo", s.getWebhookInfo
 	case "sendmessage":
 		return "sendMessage", s.sendMessage
+	case "sendvenue":
+		return "sendVenue", s.sendVenue
 	case "editmessagetext":
 		return "editMessageText", s.editMessageText
 	case "editmessagereplymarkup":

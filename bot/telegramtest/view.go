@@ -24,6 +24,7 @@ const (
 	KindVoice    Kind = "voice"
 	KindLocation Kind = "location"
 	KindContact  Kind = "contact"
+	KindVenue    Kind = "venue"
 )
 
 // File is a file in a message. Its Data is shared, not copied: do not modify
@@ -65,9 +66,10 @@ type Message struct {
 	Duration  int        // voice, seconds
 	Location  *models.Location
 	Contact   *models.Contact
-	ReplyTo   int  // the message this one replies to, or 0
-	Forwarded bool // from a user: forwarded from someone else
-	NoPreview bool // the bot disabled link previews
+	Venue     *models.Venue // a map pin with a title and an address (sendVenue)
+	ReplyTo   int           // the message this one replies to, or 0
+	Forwarded bool          // from a user: forwarded from someone else
+	NoPreview bool          // the bot disabled link previews
 }
 
 // Labels returns the inline keyboard as rows of button texts.
@@ -228,6 +230,8 @@ func (c Chat) Transcript() string {
 			media = fmt.Sprintf("[location %g,%g]", m.Location.Latitude, m.Location.Longitude)
 		case KindContact:
 			media = "[contact " + m.Contact.PhoneNumber + "]"
+		case KindVenue:
+			media = fmt.Sprintf("[venue %s, %s @%g,%g]", m.Venue.Title, m.Venue.Address, m.Venue.Location.Latitude, m.Venue.Location.Longitude)
 		}
 		if m.Forwarded {
 			media = strings.TrimSpace("[forwarded] " + media)
@@ -325,6 +329,10 @@ func (m *message) view() Message {
 	if m.contact != nil {
 		c := *m.contact
 		v.Contact = &c
+	}
+	if m.venue != nil {
+		vn := *m.venue
+		v.Venue = &vn
 	}
 	for _, row := range m.keyboard {
 		var btns []Button

@@ -75,6 +75,7 @@ type wireMessage struct {
 	CaptionEntities    []models.MessageEntity `json:"caption_entities,omitempty"`
 	Contact            *models.Contact        `json:"contact,omitempty"`
 	Location           *models.Location       `json:"location,omitempty"`
+	Venue              *models.Venue          `json:"venue,omitempty"`
 	ReplyMarkup        *wireInlineKeyboard    `json:"reply_markup,omitempty"`
 }
 

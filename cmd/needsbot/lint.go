@@ -140,5 +140,6 @@ func messageIDs(fs []*dialog.Form) []string {
 	ids = append(ids, bot.MessageIDs()...)
 	ids = append(ids, staff.MessageIDs()...)
 	ids = append(ids, results.MessageIDs()...)
+	ids = append(ids, directoryMessageIDs()...)
 	return ids
 }

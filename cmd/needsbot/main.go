@@ -2,7 +2,7 @@
 // tries it locally without Telegram (try), applies migrations (migrate),
 // checks questionnaires and locales (lint), walks a questionnaire in the
 // terminal (simulate), exports results (export) and administers staff and
-// municipalities (admin). It only wires the packages together.
+// municipalities (admin) and the service directory (directory). It only wires the packages together.
 package main
 
 import (
@@ -49,6 +49,7 @@ func commands() []command {
 		{"export", "export responses as CSV or XLSX", runExport},
 		{"seed", "generate synthetic responses (for benchmarks and demos)", runSeed},
 		{"admin", "manage municipalities, services and staff", runAdmin},
+		{"directory", "import, export and count the service directory respondents are referred to", runDirectory},
 		{"loadtest", "drive simulated respondents through a fake Bot API and measure", runLoadtest},
 	}
 }

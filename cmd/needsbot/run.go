@@ -201,6 +201,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		Pseudonym:        func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:           func(chat int64) string { return storage.Keyed(key, "log", chat) },
 		PopularLanguages: (&popularLanguages{db: a.db, minCell: cfg.MinCell, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
+		Directory:        pgDirectory{db: a.db, now: time.Now},
 	})
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
 	return a, nil

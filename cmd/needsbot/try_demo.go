@@ -53,6 +53,9 @@ func seedDemo(ctx context.Context, a *app, istat string) (demo, error) {
 	if err := a.db.MarkDemoDatabase(ctx); err != nil {
 		return demo{}, err
 	}
+	if err := seedDemoDirectory(ctx, a.db, istat); err != nil {
+		return demo{}, fmt.Errorf("demo service directory: %w", err)
+	}
 	return demo{municipality: got.Municipality, service: got.Service, invite: got.Invite, staff: true}, nil
 }
 

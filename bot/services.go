@@ -1,0 +1,296 @@
+package bot
+
+import (
+	"context"
+	"html"
+	"strconv"
+	"strings"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/directory"
+)
+
+// Directory is the municipalities' service directory (issue 16): the bot
+// refers respondents to it after completing, and on /services.
+type Directory interface {
+	// Services returns the visible entries of a municipality (its Postgres
+	// id, as in the interview context), in the directory's order.
+	Services(ctx context.Context, municipality string) ([]directory.Entry, error)
+	// Referred counts the referrals as counts per service and area per
+	// day: nothing links them to the respondent or the response.
+	Referred(ctx context.Context, municipality string, picks []directory.Pick) error
+}
+
+// Messages of the referrals and /services (respondent-facing, every
+// language). Names and addresses stay in Italian, as on the signs.
+const (
+	// MsgServicesIntro heads the card of services matching the needs.
+	MsgServicesIntro = "b.services.intro"
+	// MsgServicesChoose asks which need area to list services for.
+	MsgServicesChoose = "b.services.choose"
+	// MsgServicesNone says where to ask when the directory has nothing.
+	MsgServicesNone = "b.services.none"
+	// MsgServicesHelpPoint labels the municipality's general help point.
+	MsgServicesHelpPoint = "b.services.help_point"
+	// MsgServicesHours labels a desk's opening hours. Args: Hours.
+	MsgServicesHours = "b.services.hours"
+	// MsgServicesLanguages lists the languages spoken at a desk. Args: Languages.
+	MsgServicesLanguages = "b.services.languages"
+)
+
+func servicesMessageIDs() []string {
+	return []string{MsgServicesIntro, MsgServicesChoose, MsgServicesNone, MsgServicesHelpPoint, MsgServicesHours, MsgServicesLanguages}
+}
+
+// maxReferrals is how many services a respondent is pointed to at once.
+const maxReferrals = 3
+
+// referralForm reports whether completing form refers the respondent to
+// services: the one place that knows which questionnaires are the staff's
+// (the operators answer about their own work, not about their needs).
+func referralForm(form string) bool {
+	switch form {
+	case "operatori":
+		return false
+	}
+	return true
+}
+
+// refer sends the services matching a completed interview's needs
+// (`priorita` first, then `bisogni`) and the help point.
+func (t *turn) refer(ctx context.Context, resp *dialog.Response) {
+	h := t.h
+	if h.cfg.Directory == nil || resp == nil || !referralForm(resp.Form) {
+		return
+	}
+	muni := resp.Context[CtxMunicipality]
+	areas := directory.NeedAreas(strings.Fields(resp.Answers["priorita"]), strings.Fields(resp.Answers["bisogni"]))
+	t.sendServices(ctx, muni, areas, false)
+}
+
+// services answers /services: a button per need area the municipality's
+// directory serves, or where to ask when it has none.
+func (t *turn) services(ctx context.Context) (Outcome, error) {
+	h := t.h
+	muni := t.municipality()
+	var entries []directory.Entry
+	if h.cfg.Directory != nil && muni != "" {
+		var err error
+		if entries, err = h.cfg.Directory.Services(ctx, muni); err != nil {
+			return Outcome{}, err
+		}
+	}
+	aree := t.areaList()
+	var kb [][]Key
+	if aree != nil {
+		for _, c := range aree.Choices {
+			if !servesAny(entries, c.Name) {
+				continue
+			}
+			data, err := Callback{Kind: CbServices, Option: c.Name}.Encode()
+			if err != nil {
+				continue
+			}
+			kb = append(kb, []Key{{Text: h.r.Plain(t.lang, c.Label, nil), Data: data}})
+		}
+	}
+	if len(kb) == 0 {
+		if _, ok := directory.HelpPoint(entries); ok {
+			t.sendServices(ctx, muni, nil, true)
+			return t.finish(ctx)
+		}
+		t.say(ctx, MsgServicesNone)
+		return Outcome{}, nil
+	}
+	if err := t.sendMsg(ctx, Message{Text: h.r.Text(t.lang, MsgServicesChoose, nil), Keyboard: kb}, false); err != nil {
+		return Outcome{}, err
+	}
+	return t.finish(ctx)
+}
+
+// serviceArea answers a tap on an area of the /services menu.
+func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
+	if aree := t.areaList(); aree == nil {
+		return t.finish(ctx)
+	} else if _, ok := aree.Choice(area); !ok {
+		t.notice = t.h.r.Plain(t.lang, dialog.MsgStale, nil)
+		return t.finish(ctx)
+	}
+	t.sendServices(ctx, t.municipality(), []string{area}, true)
+	return t.finish(ctx)
+}
+
+// municipality is the Postgres id of the chat's municipality: the
+// interview's, else the default one.
+func (t *turn) municipality() string {
+	if m := t.state.Context[CtxMunicipality]; m != "" {
+		return m
+	}
+	return t.h.cfg.DefaultContext[CtxMunicipality]
+}
+
+// areaList is the need areas' choice list (`aree`) of the chat's
+// questionnaire, else of the default one: its codes and labels.
+func (t *turn) areaList() *dialog.List {
+	if t.form != nil && t.form.Lists["aree"] != nil && referralForm(t.form.ID) {
+		return t.form.Lists["aree"]
+	}
+	if f := t.h.cfg.Forms.Latest(t.h.cfg.DefaultForm); f != nil {
+		return f.Lists["aree"]
+	}
+	return nil
+}
+
+func servesAny(entries []directory.Entry, area string) bool {
+	for _, e := range entries {
+		if !e.HelpPoint && e.Serves(area) {
+			return true
+		}
+	}
+	return false
+}
+
+// sendServices sends the services of muni matching areas (most important
+// first) as one compact card in the respondent's language, then each as a
+// map pin when that stays within the chat's burst of new messages (the
+// card and two pins); the help point closes the card. With nothing to
+// show, it says where to ask instead when asked (/services); after an
+// interview the closing note already says where to ask, so nothing more
+// is sent (a deployment without a directory sends what it sent before).
+// Failures are logged, never fatal: the interview is recorded already.
+func (t *turn) sendServices(ctx context.Context, muni string, areas []string, asked bool) {
+	h := t.h
+	var entries []directory.Entry
+	if h.cfg.Directory != nil && muni != "" {
+		var err error
+		if entries, err = h.cfg.Directory.Services(ctx, muni); err != nil {
+			h.log.Warn("service directory unavailable", "err", err)
+			entries = nil
+		}
+	}
+	picks := directory.Match(entries, areas, t.lang, maxReferrals)
+	help, hasHelp := directory.HelpPoint(entries)
+	if len(picks) == 0 && !hasHelp {
+		if asked {
+			t.say(ctx, MsgServicesNone)
+		}
+		return
+	}
+	aree := t.areaList()
+	var b strings.Builder
+	if len(picks) > 0 {
+		b.WriteString("🧭 <b>" + h.r.Text(t.lang, MsgServicesIntro, nil) + "</b>")
+	}
+	for i, p := range picks {
+		b.WriteString("\n\n" + strconv.Itoa(i+1) + ". ")
+		area := ""
+		if aree != nil {
+			if c, ok := aree.Choice(p.Area); ok {
+				area = h.r.Plain(t.lang, c.Label, nil)
+			}
+		}
+		t.entryCard(&b, p.Entry, area)
+	}
+	if hasHelp {
+		if b.Len() > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString("ℹ️ " + h.r.Text(t.lang, MsgServicesHelpPoint, nil) + ": ")
+		t.entryCard(&b, help, "")
+	}
+	text := b.String()
+	if len([]rune(text)) > MaxText {
+		text = string([]rune(text)[:MaxText-1]) + "…"
+	}
+	if err := t.sendMsg(ctx, Message{Text: text}, false); err != nil {
+		h.log.Warn("referral card not sent", "err", err)
+		return
+	}
+	var pins []directory.Entry
+	for _, p := range picks {
+		if p.Entry.HasCoords {
+			pins = append(pins, p.Entry)
+		}
+	}
+	// The card and the pins are new messages: within the burst of three,
+	// else the card (which has every address) is all.
+	if 1+len(pins) <= 3 {
+		for _, e := range pins {
+			id, err := h.cfg.Sender.SendVenue(ctx, t.ev.chat, Venue{Latitude: e.Latitude, Longitude: e.Longitude,
+				Title: e.Name, Address: venueAddress(e)})
+			if err != nil {
+				h.log.Warn("referral venue not sent", "err", err)
+				break
+			}
+			t.sent = append(t.sent, id) // for /delete
+		}
+	}
+	counted := append([]directory.Pick(nil), picks...)
+	if hasHelp {
+		counted = append(counted, directory.Pick{Entry: help})
+	}
+	if err := h.cfg.Directory.Referred(ctx, muni, counted); err != nil {
+		h.log.Warn("referral counts not recorded", "err", err)
+	}
+}
+
+// entryCard writes one entry: name (and the area it was chosen for), then
+// address, hours, languages spoken, phone and website, free and
+// appointment as symbols.
+func (t *turn) entryCard(b *strings.Builder, e directory.Entry, area string) {
+	h := t.h
+	// Italian names and addresses, phone numbers and links keep their
+	// order inside right-to-left text when isolated.
+	iso := func(s string) string {
+		s = html.EscapeString(s)
+		if h.r.rtl(t.lang) {
+			s = fsi + s + pdi
+		}
+		return s
+	}
+	b.WriteString("<b>" + iso(e.Name) + "</b>")
+	if area != "" {
+		b.WriteString(" — " + html.EscapeString(area))
+	}
+	if e.Address != "" {
+		b.WriteString("\n📍 " + iso(e.Address))
+	}
+	if e.Hours != "" {
+		b.WriteString("\n🕘 " + h.r.Text(t.lang, MsgServicesHours, map[string]any{"Hours": e.Hours}))
+	}
+	if len(e.Languages) > 0 {
+		var names []string
+		for _, code := range e.Languages {
+			if l, ok := h.cfg.Catalog.Language(code); ok {
+				names = append(names, l.Name)
+			} else {
+				names = append(names, code)
+			}
+		}
+		b.WriteString("\n🗣 " + h.r.Text(t.lang, MsgServicesLanguages, map[string]any{"Languages": strings.Join(names, ", ")}))
+	}
+	var contact []string
+	if e.Phone != "" {
+		contact = append(contact, "📞 "+iso(e.Phone))
+	}
+	if e.Website != "" {
+		contact = append(contact, iso(e.Website))
+	}
+	if e.Free != nil && *e.Free {
+		contact = append(contact, "🆓")
+	}
+	if e.Appointment != nil && *e.Appointment {
+		contact = append(contact, "📅")
+	}
+	if len(contact) > 0 {
+		b.WriteString("\n" + strings.Join(contact, " · "))
+	}
+}
+
+// venueAddress is the address on a pin: Telegram wants one.
+func venueAddress(e directory.Entry) string {
+	if e.Address != "" {
+		return e.Address
+	}
+	return e.Name
+}
