@@ -294,7 +294,7 @@ func seedDemoDirectory(ctx context.Context, db *pgstore.DB, istat string) error 
 }
 
 // msgReferralsTitle heads the referral counts under /results (staff-facing).
-const msgReferralsTitle = "s.referrals.title"
+const msgReferralsTitle = "d.referrals.title"
 
 // directoryMessageIDs are the message ids of this file, for lint.
 func directoryMessageIDs() []string { return []string{msgReferralsTitle} }
