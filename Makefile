@@ -1,14 +1,14 @@
 # needsbot — the README's commands, spelled out.
 GO ?= go
 
-.PHONY: test check fmt vet lint try update bench fuzz
+.PHONY: test check fmt vet staticcheck lint try update bench fuzz
 
 ## test: everything CI runs (gofmt, vet, lint, race tests against real Redis and Postgres)
 test: check
 	$(GO) test -race -count=1 ./...
 
 ## check: the quick static checks
-check: fmt vet lint
+check: fmt vet staticcheck lint
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -17,6 +17,12 @@ fmt:
 vet:
 	$(GO) vet ./...
 
+## staticcheck: honnef.co/go/tools at a pinned version, fetched through the
+## module proxy like any module (nothing else to install); config: staticcheck.conf
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
 lint:
 	$(GO) run ./cmd/needsbot lint
 
@@ -24,9 +30,14 @@ lint:
 try:
 	$(GO) run ./cmd/needsbot try
 
-## update: rewrite golden transcripts after an intended change
+## update: rewrite golden files and reference images after an intended change
+## (review the diff). -update is internal/golden's flag, so it goes only to the
+## packages whose tests import internal/golden; the tests that write goldens
+## have "Golden" or "References" in their names.
+GOLDEN_PKGS = $(GO) list -f '{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... \
+	| awk '/ github.com\/needsbot\/needsbot\/internal\/golden( |$$)/ {print $$1}'
 update:
-	$(GO) test ./... -run Golden -update
+	$(GO) test -count=1 -run 'Golden|References' $$($(GOLDEN_PKGS)) -update
 
 ## bench: the engine and storage benchmarks
 bench:

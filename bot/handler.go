@@ -152,7 +152,6 @@ type event struct {
 	data     string
 	msgID    int // the message a callback belongs to
 	inMsg    int // the person's own message (private chats), for /delete and the card's distance
-	bareCmd  bool
 }
 
 // ChatOf returns the chat an update belongs to (0 when none), the key that

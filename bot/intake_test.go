@@ -14,6 +14,7 @@ import (
 	tgmodels "github.com/go-telegram/bot/models"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/testnet"
 	"github.com/needsbot/needsbot/locales"
 )
 
@@ -101,7 +102,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	srv := telegramtest.NewServer(telegramtest.WithoutRateLimits())
 	t.Cleanup(srv.Close)
-	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe())
+	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, APIClient(testnet.Client())))
 	if err != nil {
 		t.Fatal(err)
 	}

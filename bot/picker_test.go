@@ -53,7 +53,7 @@ func TestLanguagePickerPages(t *testing.T) {
 	if page == nil || page.Pos != 1 {
 		t.Fatalf("no key to the second page")
 	}
-	if label != "🌐 زبان‌های دیگر ◂" {
+	if label != "🌐 زبان\u200cهای دیگر ◂" {
 		t.Errorf("Persian page key %q: in Persian, pointing the way Persian reads", label)
 	}
 	if first.Keyboard[0][0].Text != "فارسی" {

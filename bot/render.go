@@ -45,9 +45,11 @@ const (
 	MsgLanguageChoose  = "m.language.choose"
 )
 
-// Commands are the respondent commands registered with setMyCommands; each
-// has a description message b.cmd.<name>.
-var Commands = []string{"start", "language", "back", "restart", "help", "privacy", "delete"}
+// Commands returns the respondent commands registered with setMyCommands
+// (a fresh slice); each has a description message b.cmd.<name>.
+func Commands() []string {
+	return []string{"start", "language", "back", "restart", "help", "privacy", "delete"}
+}
 
 // MessageIDs lists every message id this package renders, for lint.
 func MessageIDs() []string {
@@ -59,7 +61,7 @@ func MessageIDs() []string {
 	ids = append(ids, langMessageIDs()...)
 	ids = append(ids, servicesMessageIDs()...)
 	ids = append(ids, remindMessageIDs()...)
-	for _, c := range Commands {
+	for _, c := range Commands() {
 		ids = append(ids, "b.cmd."+c)
 	}
 	return ids

@@ -6,9 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
+	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +65,7 @@ type Sender struct {
 	retries  int
 	log      *slog.Logger
 	obs      Observer
+	sleep    func(context.Context, time.Duration) error // tests record waits instead
 
 	mu    sync.Mutex
 	chats map[int64]*chatLimiter
@@ -82,7 +82,7 @@ const maxChatLimiters = 50000
 // NewSender returns a sender over a go-telegram/bot client.
 func NewSender(api *tg.Bot, o SenderOptions) *Sender {
 	s := &Sender{api: api, global: o.Global, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
-		log: o.Logger, obs: o.Observer, chats: map[int64]*chatLimiter{}}
+		log: o.Logger, obs: o.Observer, sleep: sleep, chats: map[int64]*chatLimiter{}}
 	if s.global == nil {
 		s.global = rate.NewLimiter(25, 5)
 	}
@@ -149,28 +149,28 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 			}
 		}
 		start := time.Now()
-		err := call(ctx)
-		outcome, err := classify(err)
+		cctx, sl := withSlot(ctx)
+		outcome, err := classify(call(cctx), sl.err)
 		s.obs.Call(method, outcome, time.Since(start))
-		var tooMany *tg.TooManyRequestsError
+		var api *APIError
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &tooMany):
-			wait := time.Duration(max(tooMany.RetryAfter, 1)) * time.Second
+		case errors.As(err, &api) && api.Code == http.StatusTooManyRequests:
+			wait := time.Duration(max(api.RetryAfter, 1)) * time.Second
 			s.obs.Waited429(wait)
-			s.log.Warn("telegram 429", "method", method, "retry_after", tooMany.RetryAfter)
+			s.log.Warn("telegram 429", "method", method, "retry_after", api.RetryAfter)
 			if attempt >= s.retries {
-				return fmt.Errorf("%s: %w: %w", method, ErrTransient, err)
+				return fmt.Errorf("%s: %w", method, err)
 			}
-			if err := sleep(ctx, wait); err != nil {
+			if err := s.sleep(ctx, wait); err != nil {
 				return err
 			}
 		case errors.Is(err, ErrTransient):
 			if attempt >= s.retries {
 				return fmt.Errorf("%s: %w", method, err)
 			}
-			if err := sleep(ctx, backoff); err != nil {
+			if err := s.sleep(ctx, backoff); err != nil {
 				return err
 			}
 			backoff = min(2*backoff, 5*time.Second)
@@ -191,41 +191,77 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-var statusRe = regexp.MustCompile(`error response from telegram for method \S+, (\d{3}) `)
-
-// classify maps a go-telegram/bot error to a domain error and an outcome
-// label. Harmless refusals (not modified, query too old) become nil.
-func classify(err error) (string, error) {
+// classify maps the outcome of one Bot API call to a domain error and an
+// outcome label (the metrics' "outcome"). api is what Telegram's JSON body
+// said (see APIClient); when it is missing — no response at all, or a
+// client without APIClient — go-telegram/bot's typed errors give the code.
+//
+//	429                        ErrTransient wrapping *APIError (retry_after)
+//	403                        ErrBlocked: stop writing to this person
+//	400 harmless description   nil: not_modified, query_too_old, edit_gone
+//	400                        ErrTelegram
+//	401, 404, 409              ErrTelegram ("refused")
+//	other 4xx                  ErrTelegram
+//	5xx, network               ErrTransient
+func classify(err error, api *APIError) (string, error) {
 	if err == nil {
 		return "ok", nil
 	}
-	var tooMany *tg.TooManyRequestsError
-	msg := err.Error()
-	switch {
-	case errors.As(err, &tooMany):
-		return "429", err
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "canceled", err
-	case errors.Is(err, tg.ErrorForbidden):
-		return "403", fmt.Errorf("%w: %v", ErrBlocked, err)
-	case strings.Contains(msg, "message is not modified"):
-		return "not_modified", nil
-	case strings.Contains(msg, "query is too old"), strings.Contains(msg, "query ID is invalid"):
-		return "query_too_old", nil
-	case strings.Contains(msg, "message to edit not found"), strings.Contains(msg, "message can't be edited"):
-		return "edit_gone", nil
-	case errors.Is(err, tg.ErrorBadRequest):
-		return "400", fmt.Errorf("%w: %v", ErrTelegram, err)
-	case errors.Is(err, tg.ErrorUnauthorized), errors.Is(err, tg.ErrorNotFound), errors.Is(err, tg.ErrorConflict):
-		return "refused", fmt.Errorf("%w: %v", ErrTelegram, err)
 	}
-	if m := statusRe.FindStringSubmatch(msg); m != nil {
-		if code, _ := strconv.Atoi(m[1]); code < 500 {
-			return m[1], fmt.Errorf("%w: %v", ErrTelegram, err)
+	if api == nil {
+		api = fromLibrary(err)
+	}
+	if api == nil {
+		return "network", fmt.Errorf("%w: %v", ErrTransient, err)
+	}
+	switch code := api.Code; {
+	case code == http.StatusTooManyRequests:
+		return "429", fmt.Errorf("%w: %w", ErrTransient, api)
+	case code == http.StatusForbidden:
+		return "403", fmt.Errorf("%w: %w", ErrBlocked, api)
+	case code == http.StatusBadRequest:
+		switch api.Description {
+		case descNotModified:
+			return "not_modified", nil
+		case descQueryTooOld:
+			return "query_too_old", nil
+		case descEditNotFound, descCantEdit:
+			return "edit_gone", nil
 		}
-		return m[1], fmt.Errorf("%w: %v", ErrTransient, err)
+		return "400", fmt.Errorf("%w: %w", ErrTelegram, api)
+	case code == http.StatusUnauthorized, code == http.StatusNotFound, code == http.StatusConflict:
+		return "refused", fmt.Errorf("%w: %w", ErrTelegram, api)
+	case code >= 500:
+		return strconv.Itoa(code), fmt.Errorf("%w: %w", ErrTransient, api)
+	default:
+		return strconv.Itoa(code), fmt.Errorf("%w: %w", ErrTelegram, api)
 	}
-	return "network", fmt.Errorf("%w: %v", ErrTransient, err)
+}
+
+// fromLibrary reads the code from go-telegram/bot's typed errors (its
+// sentinels each stand for one error_code); nil for anything else.
+func fromLibrary(err error) *APIError {
+	var tooMany *tg.TooManyRequestsError
+	if errors.As(err, &tooMany) {
+		return &APIError{Code: http.StatusTooManyRequests, Description: tooMany.Message, RetryAfter: tooMany.RetryAfter}
+	}
+	for _, c := range []struct {
+		sentinel error
+		code     int
+	}{
+		{tg.ErrorForbidden, http.StatusForbidden},
+		{tg.ErrorBadRequest, http.StatusBadRequest},
+		{tg.ErrorUnauthorized, http.StatusUnauthorized},
+		{tg.ErrorNotFound, http.StatusNotFound},
+		{tg.ErrorConflict, http.StatusConflict},
+	} {
+		if errors.Is(err, c.sentinel) {
+			return &APIError{Code: c.code, Description: err.Error()}
+		}
+	}
+	return nil
 }
 
 func markup(kb [][]Key) tgmodels.ReplyMarkup {

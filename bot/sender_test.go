@@ -11,6 +11,7 @@ import (
 	tg "github.com/go-telegram/bot"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/testnet"
 )
 
 type countObserver struct {
@@ -35,7 +36,7 @@ func newSenderRig(t *testing.T, o SenderOptions, opts ...telegramtest.Option) (*
 	t.Helper()
 	srv := telegramtest.NewServer(opts...)
 	t.Cleanup(srv.Close)
-	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe())
+	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, APIClient(testnet.Client())))
 	if err != nil {
 		t.Fatal(err)
 	}

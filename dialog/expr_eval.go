@@ -169,9 +169,7 @@ func xpathNumber(s string) float64 {
 
 // isXPathNumberSyntax reports whether s is "-"? (Digits ("." Digits?)? | "." Digits).
 func isXPathNumberSyntax(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	digits := 0
 	i := 0
 	for i < len(s) && isExprDigit(s[i]) {

@@ -701,8 +701,7 @@ func FuzzParseExpr(f *testing.F) {
 		_, _, _ = v.String(), v.Number(), v.Bool()
 		e.Eval(MapEnv{})
 
-		e2, err := ParseExpr(e.String())
-		if err != nil {
+		if _, err := ParseExpr(e.String()); err != nil {
 			t.Fatalf("reparse of %q: %v", src, err)
 		}
 		// The canonical form must parse to the same tree and value.
@@ -710,7 +709,7 @@ func FuzzParseExpr(f *testing.F) {
 		if len(c) > MaxExprLen {
 			return
 		}
-		e2, err = ParseExpr(c)
+		e2, err := ParseExpr(c)
 		if err != nil {
 			t.Fatalf("canonical form %q of %q: %v", c, src, err)
 		}

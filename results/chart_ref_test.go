@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/needsbot/needsbot/internal/golden"
 	"github.com/needsbot/needsbot/internal/typeset/typesettest"
 	"github.com/needsbot/needsbot/locales"
 )
@@ -75,6 +76,6 @@ func TestChartReferences(t *testing.T) {
 			}
 		}
 		img, _ := c.draw(fs) // render's PNG encoding is tested elsewhere, and slow under -race
-		typesettest.Compare(t, img, filepath.Join("testdata", "charts", "chart-"+lang+".png"), *update)
+		typesettest.Compare(t, img, filepath.Join("testdata", "charts", "chart-"+lang+".png"), golden.Update())
 	}
 }

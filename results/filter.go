@@ -10,8 +10,9 @@ import (
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
-// Periods are the choices of the period button, in days (0: all time).
-var Periods = []int{7, 30, 90, 0}
+// Periods returns the choices of the period button, in days (0: all time),
+// as a fresh slice.
+func Periods() []int { return []int{7, 30, 90, 0} }
 
 // Filter is what a /results view or an export covers.
 type Filter struct {
@@ -121,7 +122,7 @@ func decodePayload(p string) (string, Filter, error) {
 }
 
 func validDays(d int) bool {
-	for _, p := range Periods {
+	for _, p := range Periods() {
 		if p == d {
 			return true
 		}

@@ -1,19 +1,16 @@
 package results
 
 import (
-	"flag"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/needsbot/needsbot/internal/golden"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestReportMatchesSQL checks every number of /results — completed,
 // abandoned, completion rate, median duration, languages, priorities,
@@ -156,11 +153,11 @@ func checkProtected(t *testing.T, name string, b Breakdown) {
 	}
 }
 
-// TestSummaryText renders the summary and checks that what staff read is
+// TestSummaryTextGolden renders the summary and checks that what staff read is
 // what the report allows: no suppressed number, the marks and the legend,
 // labels in the manager's language. The Italian summary is also a golden
-// file (go test ./results -run SummaryText -update rewrites it).
-func TestSummaryText(t *testing.T) {
+// file (go test ./results -run SummaryTextGolden -update rewrites it).
+func TestSummaryTextGolden(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.seed(t, 220, 60, 7, "100005", "058091")
@@ -176,7 +173,7 @@ func TestSummaryText(t *testing.T) {
 		rep, _ := s.Report(ctx, f)
 		text := msg.Text
 		if lang == "it" {
-			golden(t, "summary_prato_it.golden", text)
+			checkGolden(t, "summary_prato_it.golden", text)
 			for _, want := range []string{"Risultati · Prato", "Interviste completate", "Priorità principali", "Hanno avuto bisogno di aiuto per", "&lt;5 = meno di 5"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("Italian summary lacks %q:\n%s", want, text)
@@ -224,25 +221,9 @@ func TestSummaryText(t *testing.T) {
 	}
 }
 
-func golden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update if the change is intended):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 // TestSmallMunicipality: a place with a handful of interviews shows

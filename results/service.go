@@ -594,7 +594,7 @@ func (s *Service) picker(ctx context.Context, lang string, m staff.Member, verb 
 			opt(s.formName(lang, id), id == f.Form, g)
 		}
 	case verbPeriod:
-		for _, d := range Periods {
+		for _, d := range Periods() {
 			g := f
 			g.Days = d
 			opt(s.plain(lang, periodMsg(d), nil), d == f.Days, g)

@@ -112,7 +112,7 @@ func MessageIDs() []string {
 		msgChartAreas, msgChartNeeds, msgChartImm, msgChartOps, msgChartAxis, msgChartNote, msgChartNoData,
 		msgExportCap, msgExportZipped, msgExportTooBig, msgExportBusy, msgExportPick, msgExportFailed,
 		msgExportToast, msgNotAllowed, msgStale, msgError, msgVersions}
-	for _, d := range Periods {
+	for _, d := range Periods() {
 		ids = append(ids, periodMsg(d))
 	}
 	for form, qs := range shippedNeeds {

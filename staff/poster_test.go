@@ -13,6 +13,7 @@ import (
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/internal/golden"
 	"github.com/needsbot/needsbot/internal/typeset"
 	"github.com/needsbot/needsbot/internal/typeset/typesettest"
 	"github.com/needsbot/needsbot/locales"
@@ -127,8 +128,6 @@ func TestPosterLinesEveryLanguage(t *testing.T) {
 	}
 }
 
-var updateRefs = flag.Bool("update", false, "rewrite the reference images in testdata/poster/ (then look at them)")
-
 // TestPosterReferences draws the poster with every shipped language, the
 // poster with the seven coming ones too, and each language's line alone
 // and large, and compares them with the reviewed reference images in
@@ -156,7 +155,7 @@ func TestPosterReferences(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		typesettest.Compare(t, img, filepath.Join("testdata", "poster", c.name), *updateRefs)
+		typesettest.Compare(t, img, filepath.Join("testdata", "poster", c.name), golden.Update())
 	}
 	for i, l := range allLines(t) {
 		st := typeset.Style{Size: 56, Lang: l.Lang, Bold: i == 0} // as on the poster: Italian in bold
@@ -166,7 +165,7 @@ func TestPosterReferences(t *testing.T) {
 			img.Pix[j] = 0xff
 		}
 		art.ts.Draw(img, image.Black, line, 20, 15+line.Ascent())
-		typesettest.Compare(t, img, filepath.Join("testdata", "poster", "line-"+l.Lang+".png"), *updateRefs)
+		typesettest.Compare(t, img, filepath.Join("testdata", "poster", "line-"+l.Lang+".png"), golden.Update())
 	}
 }
 

@@ -3,7 +3,6 @@ package staff
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/internal/testnet"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/pgstore"
@@ -127,7 +127,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	r.tg = telegramtest.NewServer(telegramtest.WithoutRateLimits())
 	t.Cleanup(r.tg.Close)
 
-	api, err := tg.New(r.tg.Token(), tg.WithServerURL(r.tg.URL), tg.WithSkipGetMe())
+	api, err := tg.New(r.tg.Token(), tg.WithServerURL(r.tg.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, bot.APIClient(testnet.Client())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	intake := bot.NewIntake(handler, bot.IntakeOptions{Workers: 4})
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
-	p := &bot.Poller{Intake: intake, Client: &http.Client{}, APIURL: r.tg.URL, Token: r.tg.Token(), Timeout: time.Second}
+	p := &bot.Poller{Intake: intake, Client: testnet.Client(), APIURL: r.tg.URL, Token: r.tg.Token(), Timeout: time.Second}
 	go func() { defer close(stopped); _ = p.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); <-stopped; intake.Stop() })
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/testnet"
 )
 
 // fast relaxes Telegram's limits on both sides, for tests about behaviour
@@ -63,7 +64,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 	// Health, readiness and metrics on the same listener.
 	base := strings.TrimSuffix(url, "/telegram/webhook")
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "needsbot_updates_total"} {
-		resp, err := http.Get(base + path)
+		resp, err := testnet.Client().Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 	}
 
 	// A wrong secret is refused with 401 and changes nothing.
-	resp, err := http.Post(url, "application/json", strings.NewReader(`{"update_id":1}`))
+	resp, err := testnet.Client().Post(url, "application/json", strings.NewReader(`{"update_id":1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 		}
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "test_secret-123-0123456789abcdefghij")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testnet.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,15 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/needsbot/needsbot/internal/golden"
+)
 
 // TestGoldenTranscripts runs every testdata/transcripts/*.script through
 // `needsbot simulate --script` and compares the transcript with the
@@ -41,25 +39,13 @@ func TestGoldenTranscripts(t *testing.T) {
 			if code := run(context.Background(), args, func(string) string { return "" }, nil, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut.String())
 			}
-			golden := strings.TrimSuffix(script, ".script") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil && os.IsNotExist(err) && pending(src) != "" {
+			path := strings.TrimSuffix(script, ".script") + ".golden"
+			if _, err := os.Stat(path); os.IsNotExist(err) && pending(src) != "" && !golden.Update() {
 				// A script whose texts are still being translated: its
 				// golden is written with -update once they land.
 				t.Skipf("no golden yet: %s", pending(src))
 			}
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("transcript differs from %s (run with -update if intended):\n%s", golden, firstDiff(string(want), out.String()))
-			}
+			golden.Check(t, path, out.Bytes())
 		})
 	}
 }
@@ -77,22 +63,3 @@ func pending(src []byte) string {
 	}
 	return ""
 }
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return "line " + itoa(i+1) + ":\n  want: " + a + "\n   got: " + b
-		}
-	}
-	return ""
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // metrics are needsbot's Prometheus series; names are those deploy/README.md
@@ -45,7 +46,7 @@ func newMetrics() *metrics {
 			Help: "Outbox entries Postgres refused permanently (need a human)."}),
 	}
 	m.reg.MustRegister(m.updates, m.duration, m.calls, m.callTime, m.errors, m.retryAfter, m.interviews, m.outbox, m.outboxDead,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

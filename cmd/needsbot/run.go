@@ -165,7 +165,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
 	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms, log: log}
 
-	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, a.httpc),
+	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),
 		tg.WithSkipGetMe(), tg.WithErrorsHandler(func(err error) { log.Warn("telegram client", "err", err) }))
 	if err != nil {
 		return nil, fmt.Errorf("telegram client: %w", err)
@@ -357,7 +357,7 @@ func (a *app) registerCommands(ctx context.Context) error {
 			lang = locales.Source
 		}
 		var cmds []tgmodels.BotCommand
-		for _, c := range bot.Commands {
+		for _, c := range bot.Commands() {
 			cmds = append(cmds, tgmodels.BotCommand{Command: c, Description: a.handler.Renderer().Plain(lang, "b.cmd."+c, nil)})
 		}
 		// Telegram takes two-letter ISO 639-1 codes (zh, not zh-Hans).

@@ -38,7 +38,7 @@ func runSeed(ctx context.Context, e *cmdEnv, args []string) int {
 	}
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprintf(e.stderr, seedUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(e.stderr, seedUsage); fs.PrintDefaults() }
 	dsn := fs.String("database-url", cfg.DatabaseURL, "Postgres ($NEEDSBOT_DATABASE_URL)")
 	n := fs.Int("responses", 0, "interviews to generate (completed and abandoned)")
 	muni := fs.String("municipality", "", "ISTAT code: only this municipality (default: every one)")

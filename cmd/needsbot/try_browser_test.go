@@ -455,7 +455,7 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		// scrolls off a 360×640 screen is logged for the translators, not
 		// failed (lenient).
 		{lang: "fa", phone: "it", language: "فارسی", consent: "بله، موافقم", typedAge: "۳", typedNumber: "۲",
-			comment: "کلاس‌های شبانه لازم است", back: "▶ برگشت", skip: "رد شدن ◀", rtl: true, lenient: true},
+			comment: "کلاس\u200cهای شبانه لازم است", back: "▶ برگشت", skip: "رد شدن ◀", rtl: true, lenient: true},
 		{lang: "ti", language: "ትግርኛ", consent: "እወ፣ እሰማማዕ እየ", typedAge: "3", typedNumber: "2",
 			comment: "ናይ ምሸት ትምህርቲ የድሊ", back: "◀ ንድሕሪት", skip: "ሕለፉ ▶", lenient: true},
 	} {

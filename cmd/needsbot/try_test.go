@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/needsbot/needsbot/internal/testnet"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
@@ -424,7 +425,7 @@ func (c *pageClient) call(method, path string, body, out any) {
 	}
 	req, _ := http.NewRequest(method, c.base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testnet.Client().Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -3,15 +3,14 @@ package xlsform
 import (
 	"archive/zip"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the .golden files of the fixtures")
+	"github.com/needsbot/needsbot/internal/golden"
+)
 
 // outcome renders what importing a workbook gives: the form and its
 // languages, or the refusal, and every problem with sheet, row and column.
@@ -42,10 +41,10 @@ func outcome(t *testing.T, path string) string {
 	return b.String()
 }
 
-// TestFixtures imports pyxform's own fixtures (markdown and .xlsx, BSD
+// TestFixturesGolden imports pyxform's own fixtures (markdown and .xlsx, BSD
 // licence beside them) and needsbot's, and compares the outcome — imported,
 // or refused with the precise list of problems — with a golden file.
-func TestFixtures(t *testing.T) {
+func TestFixturesGolden(t *testing.T) {
 	var paths []string
 	for _, pat := range []string{"testdata/pyxform/*.md", "testdata/pyxform/*.xlsx", "testdata/own/*.md", "testdata/own/csvform"} {
 		m, _ := filepath.Glob(pat)
@@ -62,20 +61,7 @@ func TestFixtures(t *testing.T) {
 		} else {
 			refused++
 		}
-		golden := p + ".golden"
-		if *update {
-			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if got != string(want) {
-			t.Errorf("%s:\n got:\n%s\nwant:\n%s", p, got, want)
-		}
+		golden.Check(t, p+".golden", []byte(got))
 	}
 	if imported == 0 || refused == 0 {
 		t.Errorf("%d imported, %d refused: the fixtures should exercise both", imported, refused)

@@ -95,20 +95,20 @@ func TestIndicClusters(t *testing.T) {
 	for _, c := range []struct {
 		lang, text string
 	}{
-		{"hi", "क्ष"},     // ka + virama + ssa: one conjunct
-		{"hi", "स्त"},     // half form
-		{"bn", "ক্ষ"},     // Bengali khiya
-		{"bn", "ন্ত"},     // Bengali nta
-		{"pa", "ਪ੍ਰ"},     // Gurmukhi subjoined ra
-		{"si", "ශ්‍ය"},    // Sinhala yansaya, with ZWJ
-		{"si", "ප්‍ර"},    // Sinhala rakaransaya
-		{"ta", "க்ஷ"},     // Tamil ksha
-		{"ta", "கொ"},      // Tamil two-part vowel around its consonant
-		{"hi", "कि"},      // i-matra drawn before ka
-		{"bn", "কি"},      // idem in Bengali
-		{"si", "කෙ"},      // kombuva before ka
-		{"ti", "ስካን"},     // Ethiopic syllables: one glyph each
-		{"zh-Hans", "扫码"}, // Chinese
+		{"hi", "क्ष"},       // ka + virama + ssa: one conjunct
+		{"hi", "स्त"},       // half form
+		{"bn", "ক্ষ"},       // Bengali khiya
+		{"bn", "ন্ত"},       // Bengali nta
+		{"pa", "ਪ੍ਰ"},       // Gurmukhi subjoined ra
+		{"si", "ශ්\u200dය"}, // Sinhala yansaya, with ZWJ
+		{"si", "ප්\u200dර"}, // Sinhala rakaransaya
+		{"ta", "க்ஷ"},       // Tamil ksha
+		{"ta", "கொ"},        // Tamil two-part vowel around its consonant
+		{"hi", "कि"},        // i-matra drawn before ka
+		{"bn", "কি"},        // idem in Bengali
+		{"si", "කෙ"},        // kombuva before ka
+		{"ti", "ስካን"},       // Ethiopic syllables: one glyph each
+		{"zh-Hans", "扫码"},   // Chinese
 	} {
 		l := ts.Shape(Style{Size: 40, Lang: c.lang}, c.text)
 		ids, fonts := glyphs(l)

@@ -52,8 +52,11 @@ func TestPostgresDownAtCompletion(t *testing.T) {
 
 	// The flusher runs while Postgres is still away, and keeps failing.
 	var attempts, written atomic.Int64
+	thirdAttempt := make(chan struct{})
 	write := func(ctx context.Context, payload []byte) error {
-		attempts.Add(1)
+		if attempts.Add(1) == 3 {
+			close(thirdAttempt)
+		}
 		err := viaProxy.WriteCompleted(ctx, payload)
 		if err == nil {
 			written.Add(1)
@@ -64,8 +67,12 @@ func TestPostgresDownAtCompletion(t *testing.T) {
 	done := make(chan error)
 	o := rs.Outbox(redisstore.OutboxOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 20 * time.Millisecond})
 	go func() { done <- o.Run(runCtx, write) }()
-	for attempts.Load() < 3 {
-		time.Sleep(10 * time.Millisecond)
+	// Bounded by a generous deadline, not a spin: a flusher that stops
+	// retrying fails the test instead of hanging it.
+	select {
+	case <-thirdAttempt:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("only %d write attempts in 30 s while Postgres was cut", attempts.Load())
 	}
 	if n := e.count(t, "SELECT count(*) FROM responses"); n != 0 {
 		t.Fatalf("%d responses while Postgres was cut", n)
