@@ -2,9 +2,9 @@ package results
 
 import (
 	"context"
-	"html"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -70,7 +70,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 
 func plainText(cat *locales.Catalog, lang, id string) string {
 	// A label that names the rated service ({{.Choice}}) names none here.
-	return html.UnescapeString(tagRe.Replace(cat.Text(lang, id, map[string]any{"Choice": "…"})))
+	return tghtml.NewMessages(cat).Plain(lang, id, map[string]any{tghtml.ChoiceArg: "…"})
 }
 
 // SyncReporting refreshes the questions, labels and choice groups the BI

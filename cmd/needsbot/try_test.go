@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/needsbot/needsbot/internal/testnet"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
@@ -458,9 +458,8 @@ type pageChat struct {
 // screen converts the chat to what a person reads.
 func (p pageChat) screen() []shown {
 	var out []shown
-	tags := regexp.MustCompile(`<[^>]*>`)
 	for _, m := range p.Messages {
-		s := shown{ID: m.ID, FromBot: m.FromBot, Text: html.UnescapeString(tags.ReplaceAllString(m.HTML, ""))}
+		s := shown{ID: m.ID, FromBot: m.FromBot, Text: tghtml.Plain(m.HTML)}
 		for _, row := range m.Buttons {
 			var labels []string
 			for _, b := range row {
