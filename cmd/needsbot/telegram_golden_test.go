@@ -60,7 +60,7 @@ type telegramWalker struct {
 	tg      *telegramtest.Server
 	lang    string
 	rtl     bool
-	from    int // the server's requests before the walk (earlier walks)
+	from    int          // the server's requests before the walk (earlier walks)
 	actions []walkAction // what the user did, to interleave with the calls
 }
 
