@@ -36,7 +36,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 					rq.Section = q.Groups[0].Name
 				}
 				qs = append(qs, rq)
-				for _, lang := range locales.StaffLanguages {
+				for _, lang := range locales.StaffLanguages() {
 					if cat.Has(lang, q.Label) {
 						ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Lang: lang, Label: plainText(cat, lang, q.Label)})
 					}
@@ -56,7 +56,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 				if g := ch.Filter["macro"]; g != "" {
 					gs = append(gs, pgstore.ReportingGroup{Form: f.ID, Question: q.Name, Choice: ch.Name, Group: g})
 				}
-				for _, lang := range locales.StaffLanguages {
+				for _, lang := range locales.StaffLanguages() {
 					if cat.Has(lang, ch.Label) {
 						ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Choice: ch.Name, Lang: lang,
 							Label: plainText(cat, lang, ch.Label)})
