@@ -30,7 +30,9 @@ func newMemPorts() *memPorts {
 	return &memPorts{states: map[int64]Loaded{}, seen: map[int64]Seen{}, reminder: map[int64]string{}}
 }
 
-func (m *memPorts) logf(format string, args ...any) { m.log = append(m.log, fmt.Sprintf(format, args...)) }
+func (m *memPorts) logf(format string, args ...any) {
+	m.log = append(m.log, fmt.Sprintf(format, args...))
+}
 
 func (m *memPorts) Load(_ context.Context, chat, key int64) (Loaded, error) {
 	m.logf("Load chat=%d key=%d", chat, key)
