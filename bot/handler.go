@@ -75,7 +75,8 @@ type nopEvents struct{}
 func (nopEvents) Update(string, string, time.Duration) {}
 func (nopEvents) Interview(string)                     {}
 
-// Handler applies one update: load, step, save, send.
+// Handler is the Telegram side of a turn: it classifies an update, lets
+// the core apply it (Config.Core) and renders and sends what it decided.
 type Handler struct {
 	cfg Config
 	r   *Renderer
