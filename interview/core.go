@@ -25,8 +25,11 @@ type Config struct {
 	Catalog   *locales.Catalog
 	Sessions  Sessions
 	Responses Responses
-	Invites   Invites    // optional: /start payloads
-	Messages  MessageLog // optional: message ids for /delete
+	// Outbox, when set, takes a completion that Responses could not (not
+	// one it rejected): the turn goes on, the outbox writes it later.
+	Outbox   Outbox
+	Invites  Invites    // optional: /start payloads
+	Messages MessageLog // optional: message ids for /delete
 	// Reminders, when set with ReminderAfter > 0, schedules one reminder
 	// per interview after ReminderAfter idle; ReminderQuiet moves a due
 	// time out of the quiet hours.

@@ -3,6 +3,7 @@ package interview
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"testing"
@@ -136,6 +137,20 @@ func TestApply(t *testing.T) {
 			{call: "MarkSent chat=7 key=6 last=40"},
 		},
 	}, {
+		name: "Postgres down at completion: queued in the outbox, the interview goes on",
+		in:   chat(6),
+		act:  step(inNo),
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Complete pseudonym=p7 form=mini answers=3", err: eof},
+			{call: "Queue pseudonym=p7 form=mini answers=3"},
+			{call: "Event completed"},
+			{call: "Save chat=7 key=6 expect=4 next=5 phase=3 pos=0 lang=en answers=0 abandon=-"},
+			{call: "Cancel chat=7 refuse=false"},
+			{call: "MarkSent chat=7 key=6 last=40"},
+		},
+	}, {
 		name: "Postgres and the outbox down at completion: unavailable, nothing saved",
 		in:   chat(6),
 		act:  step(inNo),
@@ -143,8 +158,25 @@ func TestApply(t *testing.T) {
 			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
 			{call: "Present kind=chat seen=0 replay=false"},
 			{call: "Complete pseudonym=p7 form=mini answers=3", err: eof},
+			{call: "Queue pseudonym=p7 form=mini answers=3", err: eof},
 		},
 		wantErr: ErrUnavailable,
+	}, {
+		name: "a completion rejected as invalid is not queued and not an outage",
+		in:   chat(6),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			_, err := tu.Step(ctx, inNo, true)
+			if errors.Is(err, ErrUnavailable) {
+				t.Errorf("a rejected record reported as an outage: %v", err)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Complete pseudonym=p7 form=mini answers=3", err: fmt.Errorf("no municipality: %w", ErrRejected)},
+		},
+		wantErr: ErrRejected,
 	}, {
 		name: "an invite begins the interview with its context",
 		in:   chat(1),

@@ -107,6 +107,14 @@ func (f fakeResponses) Erase(_ context.Context, pseudonym string) (int, error) {
 	return n, e.err
 }
 
+type fakeOutbox struct{ s *script }
+
+var _ Outbox = fakeOutbox{}
+
+func (f fakeOutbox) Queue(_ context.Context, c Completion) error {
+	return f.s.call(fmt.Sprintf("Queue pseudonym=%s form=%s answers=%d", c.Pseudonym, c.Response.Form, len(c.Response.Answers))).err
+}
+
 type fakeInvites struct{ s *script }
 
 var _ Invites = fakeInvites{}
@@ -192,7 +200,7 @@ var testNow = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 
 // newCore returns a core over strict fakes of every port, all sharing s.
 func newCore(t testing.TB, s *script, opts ...func(*Config)) *Core {
-	cfg := Config{Forms: miniForms(t), DefaultForm: "mini", DefaultContext: map[string]string{CtxMunicipality: "1"}, Sessions: fakeSessions{s}, Responses: fakeResponses{s},
+	cfg := Config{Forms: miniForms(t), DefaultForm: "mini", DefaultContext: map[string]string{CtxMunicipality: "1"}, Sessions: fakeSessions{s}, Responses: fakeResponses{s}, Outbox: fakeOutbox{s},
 		Invites: fakeInvites{s}, Messages: fakeMessages{s}, Reminders: fakeReminders{s}, ReminderAfter: 24 * time.Hour,
 		Pseudonym: func(u int64) string { return fmt.Sprintf("p%d", u) }, Now: func() time.Time { return testNow },
 		Events: fakeEvents{s}}

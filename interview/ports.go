@@ -79,12 +79,24 @@ type Completion struct {
 	Response  dialog.Response
 }
 
-// Responses records completed interviews durably (Postgres, or an outbox
-// when Postgres is down) and erases a respondent's data.
+// Responses records completed interviews in the system of record
+// (Postgres) and erases a respondent's data everywhere (Postgres and the
+// outbox). Complete is idempotent by Completion.Idem.
 type Responses interface {
 	Complete(ctx context.Context, c Completion) error
 	Erase(ctx context.Context, pseudonym string) (int, error)
 }
+
+// Outbox keeps a completion that Responses could not take (Postgres down)
+// durably until it can be written (the Redis outbox, flushed later):
+// nothing is lost, and the respondent goes on.
+type Outbox interface {
+	Queue(ctx context.Context, c Completion) error
+}
+
+// ErrRejected says a store refused a record as invalid: trying again, or
+// queueing it for later, cannot help.
+var ErrRejected = errors.New("record rejected as invalid")
 
 // Invite errors, each explained to the respondent in their language.
 var (

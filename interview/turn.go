@@ -114,8 +114,8 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		cp.Idem = IdempotencyKey(cp.Pseudonym, r.Response)
 		// Recorded before the state is saved: if saving fails the input
 		// comes again and the completion, idempotent by Idem, collapses.
-		if err := c.cfg.Responses.Complete(ctx, cp); err != nil {
-			return Effects{}, unavailable("record completion", err)
+		if err := c.record(ctx, cp); err != nil {
+			return Effects{}, err
 		}
 		c.cfg.Events.Interview("completed")
 	}
@@ -145,6 +145,26 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 	t.state = next
 	t.effects = eff
 	return eff, nil
+}
+
+// record writes a completion to Responses or, when they cannot take it,
+// to the Outbox; only when both fail is the store unavailable (and the
+// input comes again: the completion, idempotent by Idem, collapses).
+func (c *Core) record(ctx context.Context, cp Completion) error {
+	err := c.cfg.Responses.Complete(ctx, cp)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrRejected):
+		return fmt.Errorf("record completion: %w", err)
+	case c.cfg.Outbox == nil:
+		return unavailable("record completion", err)
+	}
+	c.log.Warn("responses unavailable, completion queued in the outbox", "err", err)
+	if qerr := c.cfg.Outbox.Queue(ctx, cp); qerr != nil {
+		return unavailable("record completion", errors.Join(err, qerr))
+	}
+	return nil
 }
 
 // Start is what a /start decided.

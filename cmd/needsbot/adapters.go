@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -108,17 +107,20 @@ func consentVersion(r dialog.Response) string {
 	return r.Form + "/" + strconv.Itoa(r.FormVersion)
 }
 
-// responses writes completions to Postgres, or to the Redis outbox when
-// Postgres cannot take them, so that nothing is lost.
+// responses writes completions to Postgres (interview.Responses) and to
+// the Redis outbox (interview.Outbox): the core queues what Postgres
+// cannot take, so that nothing is lost.
 type responses struct {
 	db     *pgstore.DB
 	store  *redisstore.Store
 	outbox *redisstore.Outbox
 	forms  *dialog.Library
-	log    *slog.Logger
 }
 
-var _ interview.Responses = (*responses)(nil)
+var (
+	_ interview.Responses = (*responses)(nil)
+	_ interview.Outbox    = (*responses)(nil)
+)
 
 func (a *responses) completed(c interview.Completion) (pgstore.Completed, error) {
 	r := c.Response
@@ -135,24 +137,32 @@ func (a *responses) completed(c interview.Completion) (pgstore.Completed, error)
 	return pc, nil
 }
 
-// Complete stores the response; when Postgres fails it queues it in the
-// outbox, and only if both fail does the update fail (and come again).
+// Complete stores the response in Postgres. An invalid one is
+// interview.ErrRejected; on any other failure the core queues it (Queue).
 func (a *responses) Complete(ctx context.Context, c interview.Completion) error {
+	pc, err := a.completed(c)
+	if err != nil {
+		return fmt.Errorf("%w: %w", interview.ErrRejected, err)
+	}
+	if err := a.db.SaveResponse(ctx, pc); err != nil {
+		if errors.Is(err, pgstore.ErrInvalid) {
+			return fmt.Errorf("store response: %w: %w", interview.ErrRejected, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Queue puts the response in the Redis outbox (interview.Outbox), from
+// which the flusher writes it to Postgres once Postgres is back.
+func (a *responses) Queue(ctx context.Context, c interview.Completion) error {
 	pc, err := a.completed(c)
 	if err != nil {
 		return err
 	}
-	err = a.db.SaveResponse(ctx, pc)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgstore.ErrInvalid) {
-		return fmt.Errorf("store response: %w", err)
-	}
-	a.log.Warn("postgres unavailable, response queued in the outbox", "err", err)
-	payload, merr := pgstore.MarshalCompleted(pc)
-	if merr != nil {
-		return merr
+	payload, err := pgstore.MarshalCompleted(pc)
+	if err != nil {
+		return err
 	}
 	key := pc.Idem // a redelivered completion is queued once
 	if key == "" {

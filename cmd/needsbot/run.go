@@ -164,7 +164,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
 		KeySecret: []byte(cfg.PseudonymKey)})
 	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
-	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms, log: log}
+	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms}
 
 	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),
 		tg.WithSkipGetMe(), tg.WithErrorsHandler(func(err error) { log.Warn("telegram client", "err", err) }))
@@ -197,7 +197,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, err
 	}
 	ccfg := interview.Config{
-		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Invites: invites,
+		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Outbox: a.responses, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
