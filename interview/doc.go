@@ -8,6 +8,7 @@
 // the reminders' turn logic live here too.
 //
 // interview does no Telegram and no storage: it declares the small
-// interfaces it needs (Sessions, Responses, Invites, Reminders, MessageLog)
+// interfaces it needs (Sessions, Responses, Outbox, Invites, Reminders,
+// MessageLog)
 // and cmd wires the storage types in; the Telegram adapter (bot) drives it.
 package interview
