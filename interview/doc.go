@@ -9,6 +9,6 @@
 //
 // interview does no Telegram and no storage: it declares the small
 // interfaces it needs (Sessions, Responses, Outbox, Invites, Reminders,
-// MessageLog)
-// and cmd wires the storage types in; the Telegram adapter (bot) drives it.
+// MessageLog) and cmd wires the storage types in; the Telegram adapter
+// (bot) drives it.
 package interview
