@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -23,8 +24,8 @@ func labelsOf(m telegramtest.Message) [][]string { return m.Labels() }
 func TestInviteKinds(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	ad := r.enrol(830, "Ada", RoleAdmin, 0, 0, 0)
-	r.enrol(831, "Olga", RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
+	ad := r.enrol(830, "Ada", org.RoleAdmin, 0, 0, 0)
+	r.enrol(831, "Olga", org.RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
 	op := r.person(831, "Olga")
 
 	// The label is asked for, and can be skipped.
@@ -32,7 +33,7 @@ func TestInviteKinds(t *testing.T) {
 	if !strings.Contains(ask.Text, "send /invite followed by the label") || !strings.Contains(ask.Text, "/invite Desk 2, ground floor") {
 		t.Fatalf("label not asked for:\n%s", ask.Text)
 	}
-	if got, want := labelsOf(ask), [][]string{{"Continue without a label ▶"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
+	if got, want := labelsOf(ask), [][]string{{"✍️ Reply to this message"}, {"Continue without a label ▶"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("label step buttons %v, want %v", got, want)
 	}
 	op.tap("Continue without a label ▶")
@@ -161,7 +162,7 @@ func messageByID(p *person, id int) telegramtest.Message {
 func TestReprintUnderivedInvite(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	ad := r.enrol(840, "Ada", RoleAdmin, 0, 0, 0)
+	ad := r.enrol(840, "Ada", org.RoleAdmin, 0, 0, 0)
 	if _, err := r.db.CreateInvite(context.Background(), pgstore.Invite{Token: "legacyLegacyLegacyLe", Form: "immigrati",
 		MunicipalityID: r.roma, ServiceID: r.romaAnagrafe, OperatorID: ad.ID, Label: "Old desk"}); err != nil {
 		t.Fatal(err)
