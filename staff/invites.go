@@ -149,8 +149,8 @@ func (h *Handler) inviteWizard(r *bot.Request, w who) *menu.Wizard[inviteDraft] 
 			return p, nil
 		},
 	}, {
-		Name:  "municipality",
-		Done:  func(d inviteDraft) bool { return d.Muni != 0 },
+		Name: "municipality",
+		Done: func(d inviteDraft) bool { return d.Muni != 0 },
 		Clear: func(d inviteDraft) inviteDraft {
 			if w.m.Role == org.RoleAdmin {
 				d.Muni = 0
@@ -180,8 +180,8 @@ func (h *Handler) inviteWizard(r *bot.Request, w who) *menu.Wizard[inviteDraft] 
 			return p, err
 		},
 	}, {
-		Name:  "service",
-		Done:  func(d inviteDraft) bool { return d.Svc.Set },
+		Name: "service",
+		Done: func(d inviteDraft) bool { return d.Svc.Set },
 		Clear: func(d inviteDraft) inviteDraft {
 			if w.m.ServiceID == 0 {
 				d.Svc = menu.Opt{}
