@@ -42,12 +42,12 @@ func TestInviteKinds(t *testing.T) {
 	if !strings.Contains(kinds.Text, "What is it for?") {
 		t.Fatalf("kind question:\n%s", kinds.Text)
 	}
-	if got, want := labelsOf(kinds), [][]string{{"🪧 Poster for the desk (many people)"}, {"👤 Personal link (one person)"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
+	if got, want := labelsOf(kinds), [][]string{{"🪧 Poster for the desk (many people)"}, {"👤 Personal link (one person)"}, {"◀ Back", "Cancel"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("kinds %v, want %v (poster first)", got, want)
 	}
 	op.tap("👤 Personal link (one person)")
 	valid := op.u.Chat().LastFromBot()
-	if got, want := labelsOf(valid), [][]string{{"7 days", "30 days"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
+	if got, want := labelsOf(valid), [][]string{{"7 days", "30 days"}, {"◀ Back", "Cancel"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("personal link validities %v, want %v", got, want)
 	}
 	before := len(op.u.Messages())
@@ -70,7 +70,7 @@ func TestInviteKinds(t *testing.T) {
 	op.tap("Immigrants (service users)")
 	op.tap("🪧 Poster for the desk (many people)")
 	valid = op.u.Chat().LastFromBot()
-	if got, want := labelsOf(valid), [][]string{{"90 days", "30 days"}, {"No expiry"}, {"Cancel"}}; !reflect.DeepEqual(flat(got), flat(want)) {
+	if got, want := labelsOf(valid), [][]string{{"90 days", "30 days"}, {"No expiry"}, {"◀ Back", "Cancel"}}; !reflect.DeepEqual(flat(got), flat(want)) {
 		t.Fatalf("poster validities %v, want %v", got, want)
 	}
 	op.tap("No expiry")
@@ -190,4 +190,44 @@ func TestReprintUnderivedInvite(t *testing.T) {
 	if n := r.count(`SELECT count(*) FROM invites WHERE label = 'Old desk' AND service_id = $1`, r.romaAnagrafe); n != 2 {
 		t.Fatalf("%d invites labelled Old desk, want 2", n)
 	}
+}
+
+// The invite menu's label can be typed in reply to the menu (a typed-input
+// step of the menu toolkit), and Back returns to the previous question,
+// passing over what was preset (an operator's municipality and desk).
+func TestInviteTypedLabelAndBack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ad := r.enrol(840, "Ada", org.RoleAdmin, 0, 0, 0)
+	r.enrol(841, "Olga", org.RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
+	op := r.person(841, "Olga")
+	ask := op.send("/invite")
+	op.u.Reply(ask.ID, "Desk 9, first floor")
+	op.wait()
+	form := op.u.Chat().LastFromBot()
+	if !strings.Contains(form.Text, "Desk 9, first floor") || !strings.Contains(form.Text, "Which questionnaire?") {
+		t.Fatalf("after the typed label:\n%s", op.u.Transcript())
+	}
+	if got := labelsOf(op.u.Chat().Messages[indexOf(op.u.Chat().Messages, ask.ID)]); len(got) != 0 {
+		t.Errorf("the answered menu keeps its buttons %v", got)
+	}
+	op.tap("Immigrants (service users)")
+	op.tap("◀ Back")
+	if back := op.u.Chat().LastFromBot(); !strings.Contains(back.Text, "Which questionnaire?") || !strings.Contains(back.Text, "Desk 9") {
+		t.Fatalf("Back did not return to the questionnaire:\n%s", op.u.Transcript())
+	}
+	// Someone who is not staff replying to a staff menu is not handled
+	// as staff: nothing is created.
+	if n := r.count("SELECT count(*) FROM invites"); n != 0 {
+		t.Fatalf("%d invites", n)
+	}
+}
+
+func indexOf(ms []telegramtest.Message, id int) int {
+	for i, m := range ms {
+		if m.ID == id {
+			return i
+		}
+	}
+	return 0
 }
