@@ -13,8 +13,8 @@ import (
 // manager adds a service to Roma's directory with buttons and typed
 // replies; a respondent then gets it with /services; the manager hides it
 // and it is no longer offered. An operator of Roma and the manager of
-// another municipality can neither open the menu nor use its buttons or
-// replies. Every change is audit-logged without its values.
+// another municipality can neither open Roma's menu nor use its buttons.
+// Every change is audit-logged without its values.
 func TestEndToEndDirectoryInTelegram(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
@@ -93,7 +93,7 @@ func TestEndToEndDirectoryInTelegram(t *testing.T) {
 	}
 
 	// Others cannot: an operator of Roma, the manager of Milano — not the
-	// command, not the buttons, not a reply to the menu.
+	// command, not the buttons.
 	cardMsg := mgr.question()
 	hideData := ""
 	for _, row := range cardMsg.Buttons {
@@ -109,7 +109,7 @@ func TestEndToEndDirectoryInTelegram(t *testing.T) {
 	for _, id := range []int64{5570002, 5570003} {
 		o := &respondent{t: t, u: h.tg.User(id, telegramtest.LanguageCode("en"))}
 		o.send("/directory")
-		if strings.Contains(o.u.Last().Text, "Service directory") {
+		if strings.Contains(o.u.Last().Text, "Service directory of Roma") {
 			t.Errorf("user %d opened Roma's directory:\n%s", id, o.u.Transcript())
 		}
 		o.send("/help")
