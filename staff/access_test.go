@@ -134,6 +134,26 @@ func TestResultsDispatch(t *testing.T) {
 	if !slices.Equal(r.results.calls, want) {
 		t.Fatalf("results calls = %v, want %v", r.results.calls, want)
 	}
+
+	// /results runs on the work queue once per update: a redelivered
+	// update (same id) does not run it again, a new one does.
+	mgr := c.members[manager]
+	req := &bot.Request{Chat: mgr.TelegramUserID, User: mgr.TelegramUserID, Lang: "en", Sender: r.sender,
+		Renderer: bot.NewRenderer(r.cat), Update: 987654}
+	for range 2 {
+		if ok, err := r.h.Command(context.Background(), req, "results", ""); !ok || err != nil {
+			t.Fatalf("/results: %v %v", ok, err)
+		}
+	}
+	r.h.Wait()
+	req.Update++
+	if ok, err := r.h.Command(context.Background(), req, "results", ""); !ok || err != nil {
+		t.Fatalf("/results: %v %v", ok, err)
+	}
+	r.h.Wait()
+	if n := len(r.results.calls) - len(want); n != 2 {
+		t.Fatalf("a redelivered /results ran %d times over two updates, want 2: %v", n, r.results.calls)
+	}
 }
 
 // Every kind of staff button, well-formed, forged and out of scope,

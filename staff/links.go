@@ -475,7 +475,7 @@ func (h *Handler) revokeStaff(ctx context.Context, r *bot.Request, w who, a idAc
 	return true, nil
 }
 
-// serviceIn reports whether service (0 or -1: none chosen) exists and
+// serviceIn reports whether service (0: none chosen) exists and
 // belongs to municipality muni: button data names both, and a forged pair
 // must not bind one municipality's invite or staff to another's service.
 func (h *Handler) serviceIn(ctx context.Context, service, muni int64) (bool, error) {

@@ -97,6 +97,8 @@ func (f *fakeResults) Callback(ctx context.Context, r *bot.Request, m org.Member
 }
 
 type rig struct {
+	sender  *bot.Sender
+	cat     *locales.Catalog
 	t       *testing.T
 	tg      *telegramtest.Server
 	db      *pgstore.DB
@@ -133,10 +135,12 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	sender := bot.NewSender(api, bot.SenderOptions{Global: rate.NewLimiter(rate.Inf, 1), ChatRate: 1000, ChatBurst: 100})
+	r.sender = sender
 	cat, err := locales.New()
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.cat = cat
 	lib, err := forms.Load("")
 	if err != nil {
 		t.Fatal(err)
