@@ -231,3 +231,23 @@ func indexOf(ms []telegramtest.Message, id int) int {
 	}
 	return 0
 }
+
+// An admin's /directory first asks which municipality, then shows its
+// list; its "add" menu waits for the name typed in reply.
+func TestDirectoryAdminPicksMunicipality(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.enrol(850, "Ada", org.RoleAdmin, 0, 0, 0)
+	ad := r.person(850, "Ada")
+	if pick := ad.send("/directory"); !strings.Contains(pick.Text, "Which municipality's service directory?") {
+		t.Fatalf("/directory by an admin:\n%s", ad.u.Transcript())
+	}
+	ad.tap("Roma")
+	if list := ad.u.Chat().LastFromBot(); !strings.Contains(list.Text, "Service directory of Roma") {
+		t.Fatalf("after picking Roma:\n%s", ad.u.Transcript())
+	}
+	ad.tap("➕ Add a service")
+	if ask := ad.u.Chat().LastFromBot(); !strings.Contains(ask.Text, "What is the service called?") {
+		t.Fatalf("add:\n%s", ad.u.Transcript())
+	}
+}
