@@ -133,6 +133,9 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel) error {
 		// A reminder is wanted only while the interview is in progress
 		// past consent; finished, declined or erased meanwhile: nothing.
 		present = t.state.Phase == dialog.PhaseAsking && t.state.Consent
+		if present {
+			err = t.markReminded(ctx)
+		}
 	case KindPublished:
 		// Placeholder (see KindPublished): the interview keeps its version.
 		present = false

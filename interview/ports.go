@@ -38,6 +38,12 @@ const (
 	CtxService      = "service_id"      // Postgres id of the service, optional
 	CtxOperator     = "operator_id"     // staff id of the operator who made the invite
 	CtxInvite       = "invite"          // id of the invite (decimal), never its token
+	// CtxReminded and CtxResumed ("1" when set) are the reminder funnel's
+	// flags (issue 16): the interview's reminder was sent; an input of
+	// the respondent followed it. They go with the completion and the
+	// abandonment record, and nothing else about the reminder is kept.
+	CtxReminded = "reminded"
+	CtxResumed  = "resumed"
 )
 
 // Abandon describes an interview in progress past consent, so that it can
@@ -50,6 +56,9 @@ type Abandon struct {
 	Language     string
 	LastQuestion string
 	Started      int64
+	// Reminded and Resumed are the reminder funnel's flags (CtxReminded,
+	// CtxResumed).
+	Reminded, Resumed bool
 }
 
 // ErrConflict is returned by Sessions.Save when the stored version moved.

@@ -103,7 +103,20 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		in = dialog.Input{Kind: dialog.InStart, Context: c.cfg.DefaultContext}
 	}
 	now := c.cfg.Now()
-	next, replies := dialog.Step(t.form, t.state, in, now)
+	cur := t.state
+	resumed := t.in.Kind == KindChat && cur.Phase == dialog.PhaseAsking && Flagged(cur, CtxReminded) && !Flagged(cur, CtxResumed)
+	if resumed {
+		// The respondent's first input after the reminder: flagged before
+		// the step, so that a completion in this very step carries it.
+		cur = withFlag(cur, CtxResumed)
+	}
+	next, replies := dialog.Step(t.form, cur, in, now)
+	if resumed && next.Version == t.state.Version {
+		// Nothing else changed (the reminder's Continue): the flag alone
+		// is saved.
+		next = withFlag(next, CtxResumed)
+		next.Version, next.Updated, save = t.state.Version+1, now.Unix(), true
+	}
 	eff := Effects{Prev: t.state, Next: next, Replies: replies}
 	for _, r := range replies {
 		if r.Kind != dialog.ReplyComplete {
@@ -351,6 +364,47 @@ func (t *Turn) Reminded(msg int) {
 	}
 }
 
+// Flagged reports whether the interview's context has flag k (CtxReminded,
+// CtxResumed).
+func Flagged(s dialog.State, k string) bool { return s.Context[k] == "1" }
+
+// withFlag returns s with flag k set in a copy of its context (the map may
+// be shared with the state the step began from).
+func withFlag(s dialog.State, k string) dialog.State {
+	ctx := make(map[string]string, len(s.Context)+1)
+	for key, v := range s.Context {
+		ctx[key] = v
+	}
+	ctx[k] = "1"
+	s.Context = ctx
+	return s
+}
+
+// markReminded saves the interview with CtxReminded set, before the
+// reminder goes out: if the save conflicts the input comes again before
+// anything was sent; a reminder sent twice is worse than a flag set on a
+// reminder that then failed to go out (and is retried).
+func (t *Turn) markReminded(ctx context.Context) error {
+	c := t.c
+	if Flagged(t.state, CtxReminded) {
+		return nil
+	}
+	next := withFlag(t.state, CtxReminded)
+	next.Version = t.state.Version + 1
+	blob, err := dialog.Encode(Stored(next))
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, AbandonOf(next))
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("save session: %w", err)
+	} else if err != nil {
+		return unavailable("save session", err)
+	}
+	t.state = next
+	return nil
+}
+
 // rearm updates the chat's reminder after a saved step that moved the
 // interview from prev to next: pushed back while it runs past consent,
 // cancelled when it ends.
@@ -426,5 +480,6 @@ func AbandonOf(s dialog.State) *Abandon {
 		return nil
 	}
 	return &Abandon{Form: s.Form, FormVersion: s.FormVersion, Context: s.Context,
-		Language: s.Lang, LastQuestion: s.Reached, Started: s.Started}
+		Language: s.Lang, LastQuestion: s.Reached, Started: s.Started,
+		Reminded: Flagged(s, CtxReminded), Resumed: Flagged(s, CtxResumed)}
 }

@@ -47,6 +47,28 @@ type Report struct {
 	Priorities    *Breakdown // the priority question, when the form has one
 	Needs         []Breakdown
 	Funnel        Breakdown // abandoned interviews by last question (a partition), in form order
+	Reminders     ReminderFunnel
+}
+
+// ReminderFunnel is the reminder's funnel (issue 16), each count protected
+// on its own cell key: interviews started (past consent: completed or
+// abandoned), reminded, resumed after the reminder, resumed and then
+// completed, and completed.
+type ReminderFunnel struct {
+	Started, Reminded, Resumed, ResumedCompleted, Completed Count
+}
+
+// reminderFunnel protects the reminder funnel's counts. Started is its own
+// cell (completed + abandoned, with the sum of their keys), so its
+// perturbation is independent of its parts' like any other total.
+func reminderFunnel(t pgstore.Totals, completed Count, minCell int) ReminderFunnel {
+	return ReminderFunnel{
+		Started:          Protect(t.Completed+t.Abandoned, t.CompletedKey+t.AbandonedKey, minCell),
+		Reminded:         Protect(t.Reminded, t.RemindedKey, minCell),
+		Resumed:          Protect(t.Resumed, t.ResumedKey, minCell),
+		ResumedCompleted: Protect(t.ResumedCompleted, t.ResumedCompletedKey, minCell),
+		Completed:        completed,
+	}
 }
 
 // Empty reports whether nothing may be shown: completed and abandoned
@@ -212,6 +234,7 @@ func buildReport(f *dialog.Form, filter Filter, t pgstore.Totals, choices []pgst
 	})
 
 	r.Funnel = funnel(f, t.Funnel, t.FunnelKeys, r.Abandoned, minCell)
+	r.Reminders = reminderFunnel(t, r.Completed, minCell)
 
 	idx := indexChoices(choices)
 	if p := priorityQuestion(f); p != "" {

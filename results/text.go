@@ -43,6 +43,7 @@ const (
 	msgFunnelTitle  = "r.funnel.title"
 	msgFunnelNone   = "r.funnel.none"
 	msgFunnelLine   = "r.funnel.line"
+	msgFunnelRemind = "r.funnel.reminders"
 	msgCompareTitle = "r.compare.title"
 	msgCompareOnly  = "r.compare.admins"
 	msgBtnForm      = "r.btn.form"
@@ -107,7 +108,7 @@ func MessageIDs() []string {
 	ids := []string{msgTitle, msgFilter, msgAllMunis, msgAllServices, msgAllLanguages, msgEmpty, msgLine, msgListLine,
 		msgCompleted, msgAbandoned, msgRate, msgMedian, msgLanguages, msgPrioInd, msgDuration, msgNotShown,
 		msgPriorities, msgNeeds, msgNeedLine, msgItem, msgTooFew, msgOthersSmall, msgLegend, msgFunnelTitle,
-		msgFunnelNone, msgFunnelLine, msgCompareTitle, msgCompareOnly, msgBtnForm, msgBtnPeriod, msgBtnService,
+		msgFunnelNone, msgFunnelLine, msgFunnelRemind, msgCompareTitle, msgCompareOnly, msgBtnForm, msgBtnPeriod, msgBtnService,
 		msgBtnLanguage, msgBtnMuni, msgBtnChart, msgBtnFunnel, msgBtnCompare, msgBtnCSV, msgBtnXLSX, msgBtnBack,
 		msgChartAreas, msgChartNeeds, msgChartImm, msgChartOps, msgChartAxis, msgChartNote, msgChartNoData,
 		msgExportCap, msgExportZipped, msgExportTooBig, msgExportBusy, msgExportPick, msgExportFailed,
@@ -445,6 +446,8 @@ func (s *Service) funnelText(lang string, f *dialog.Form, rep *Report, d describ
 		"N": s.countText(lang, rep.Funnel.Total)}), d))
 	if !rep.Funnel.Total.Visible() {
 		b.WriteString(s.text(lang, msgFunnelNone, map[string]any{"Min": s.limit()}))
+		b.WriteString("\n\n")
+		b.WriteString(s.remindersText(lang, rep.Reminders))
 		return b.String()
 	}
 	for _, it := range rep.Funnel.Items {
@@ -458,8 +461,19 @@ func (s *Service) funnelText(lang string, f *dialog.Form, rep *Report, d describ
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+	b.WriteString(s.remindersText(lang, rep.Reminders))
+	b.WriteString("\n\n")
 	b.WriteString(s.text(lang, msgLegend, map[string]any{"Min": s.limit()}))
 	return b.String()
+}
+
+// remindersText renders the reminder funnel: every number a protected
+// count ("<5" when small).
+func (s *Service) remindersText(lang string, f ReminderFunnel) string {
+	return s.text(lang, msgFunnelRemind, map[string]any{
+		"Started": s.countText(lang, f.Started), "Reminded": s.countText(lang, f.Reminded),
+		"Resumed": s.countText(lang, f.Resumed), "ResumedCompleted": s.countText(lang, f.ResumedCompleted),
+		"Completed": s.countText(lang, f.Completed)})
 }
 
 // compareText renders municipalities side by side: one block per

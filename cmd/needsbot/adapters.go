@@ -130,7 +130,8 @@ func (a *responses) completed(c interview.Completion) (pgstore.Completed, error)
 	}
 	pc := pgstore.Completed{ID: c.ID, Idem: c.Idem, Pseudonym: c.Pseudonym, MunicipalityID: *m,
 		ServiceID: ctxID(r.Context, interview.CtxService), OperatorID: ctxID(r.Context, interview.CtxOperator),
-		Invite: r.Context[interview.CtxInvite], ConsentVersion: consentVersion(r), Response: r}
+		Invite: r.Context[interview.CtxInvite], ConsentVersion: consentVersion(r), Response: r,
+		Reminded: r.Context[interview.CtxReminded] == "1", Resumed: r.Context[interview.CtxResumed] == "1"}
 	if f := a.forms.Get(r.Form, r.FormVersion); f != nil {
 		pc.Types = pgstore.QuestionTypes(f)
 	}

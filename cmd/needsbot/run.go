@@ -385,7 +385,8 @@ func (a *app) abandonLoop(ctx context.Context) {
 		for _, d := range due {
 			err := a.db.SaveAbandoned(ctx, pgstore.Abandoned{ID: d.ID, Form: d.Form, FormVersion: d.FormVersion,
 				MunicipalityID: d.MunicipalityID, ServiceID: d.ServiceID, Language: d.Language,
-				LastQuestion: d.LastQuestion, StartedAt: d.Started, AbandonedAt: d.At})
+				LastQuestion: d.LastQuestion, StartedAt: d.Started, AbandonedAt: d.At,
+				Reminded: d.Reminded, Resumed: d.Resumed})
 			if err != nil {
 				a.log.Warn("save abandoned", "err", err)
 				break

@@ -83,6 +83,9 @@ type Abandoned struct {
 	LastQuestion   string
 	StartedAt      time.Time
 	AbandonedAt    time.Time
+	// Reminded and Resumed: the reminder was sent; the respondent came
+	// back after it (and still stopped).
+	Reminded, Resumed bool
 }
 
 // SaveAbandoned records an abandoned interview. Saving the same ID again
@@ -92,10 +95,11 @@ func (d *DB) SaveAbandoned(ctx context.Context, a Abandoned) error {
 		return fmt.Errorf("pgstore: save abandoned: %w: missing id, form, municipality or times", ErrInvalid)
 	}
 	_, err := d.pool.Exec(ctx, `
-INSERT INTO abandoned (id, form, form_version, municipality_id, service_id, language, last_question, started_at, abandoned_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO abandoned (id, form, form_version, municipality_id, service_id, language, last_question, started_at, abandoned_at, reminded, resumed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (id) DO NOTHING`,
-		a.ID, a.Form, a.FormVersion, a.MunicipalityID, a.ServiceID, a.Language, a.LastQuestion, a.StartedAt, a.AbandonedAt)
+		a.ID, a.Form, a.FormVersion, a.MunicipalityID, a.ServiceID, a.Language, a.LastQuestion, a.StartedAt, a.AbandonedAt,
+		a.Reminded, a.Resumed)
 	if err != nil {
 		return classify("save abandoned", err)
 	}

@@ -43,8 +43,11 @@ type Completed struct {
 	// select_one and select_multiple answers get one answer_choices row per
 	// choice; integer, decimal and range answers also get value_num. An
 	// answer whose question is missing here is stored as text only.
-	Types    map[string]string
-	Response dialog.Response
+	Types map[string]string
+	// Reminded says the interview's one reminder was sent; Resumed that
+	// the respondent came back after it (the reminder funnel of /results).
+	Reminded, Resumed bool
+	Response          dialog.Response
 }
 
 // NewResponseID returns a random response id: 128 bits from crypto/rand in
@@ -112,8 +115,8 @@ const saveResponseSQL = `
 WITH r AS (
     INSERT INTO responses (id, form, form_version, municipality_id, service_id, invite_id,
                            operator_id, respondent, language, languages, consent_version,
-                           started_at, completed_at, idem)
-    VALUES ($1, $2, $3, $4, $5, ` + inviteIDSQL + `, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, NULLIF($19, ''))
+                           started_at, completed_at, idem, reminded, resumed)
+    VALUES ($1, $2, $3, $4, $5, ` + inviteIDSQL + `, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, NULLIF($19, ''), $20, $21)
     ON CONFLICT DO NOTHING
     RETURNING id
 ), a AS (
@@ -175,7 +178,7 @@ func (d *DB) SaveResponse(ctx context.Context, c Completed) error {
 		c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, c.Invite,
 		c.OperatorID, c.Pseudonym, r.Language, languages, c.ConsentVersion,
 		r.Started, r.Completed,
-		questions, values, nums, choiceQ, choices, c.Idem,
+		questions, values, nums, choiceQ, choices, c.Idem, c.Reminded, c.Resumed,
 	).Scan(&inserted)
 	if err != nil {
 		return classify("save response", err)
@@ -215,6 +218,8 @@ type completedV1 struct {
 	Context        map[string]string `json:"context,omitempty"`
 	Started        time.Time         `json:"started"`
 	Completed      time.Time         `json:"completed"`
+	Reminded       bool              `json:"reminded,omitempty"`
+	Resumed        bool              `json:"resumed,omitempty"`
 }
 
 // MarshalCompleted encodes c as JSON for the outbox.
@@ -226,6 +231,7 @@ func MarshalCompleted(c Completed) ([]byte, error) {
 		ConsentVersion: c.ConsentVersion, Types: c.Types,
 		Form: r.Form, FormVersion: r.FormVersion, Language: r.Language, Languages: r.Languages,
 		Answers: r.Answers, Context: r.Context, Started: r.Started, Completed: r.Completed,
+		Reminded: c.Reminded, Resumed: c.Resumed,
 	})
 }
 
@@ -247,7 +253,7 @@ func UnmarshalCompleted(data []byte) (Completed, error) {
 	return Completed{
 		ID: w.ID, Idem: w.Idem, Pseudonym: w.Pseudonym, MunicipalityID: w.MunicipalityID,
 		ServiceID: w.ServiceID, Invite: w.Invite, OperatorID: w.OperatorID,
-		ConsentVersion: w.ConsentVersion, Types: w.Types,
+		ConsentVersion: w.ConsentVersion, Types: w.Types, Reminded: w.Reminded, Resumed: w.Resumed,
 		Response: dialog.Response{
 			Form: w.Form, FormVersion: w.FormVersion, Language: w.Language, Languages: w.Languages,
 			Answers: w.Answers, Context: w.Context, Started: w.Started, Completed: w.Completed,

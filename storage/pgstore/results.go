@@ -135,6 +135,13 @@ type Totals struct {
 	// Funnel counts abandoned interviews by the last question reached.
 	Funnel     map[string]int64
 	FunnelKeys map[string]int64
+	// The reminder funnel (completed and abandoned interviews together):
+	// Reminded counts those whose reminder was sent, Resumed those whose
+	// respondent came back after it, ResumedCompleted those of them that
+	// were completed; each with the sum of its record keys.
+	Reminded, RemindedKey                 int64
+	Resumed, ResumedKey                   int64
+	ResumedCompleted, ResumedCompletedKey int64
 }
 
 // ResultsTotals counts a scope's completed interviews (by language, with
@@ -155,6 +162,9 @@ func (d *DB) ResultsTotals(ctx context.Context, s ResultsScope) (Totals, error) 
 	// percentile_cont needs.
 	b.Queue("SELECT r.language, r.duration_s, count(*), sum(r.rkey)::bigint FROM responses r WHERE "+rw.sql()+" GROUP BY 1, 2", rw.args...)
 	b.Queue("SELECT a.last_question, count(*), sum(a.rkey)::bigint FROM abandoned a WHERE "+aw.sql()+" GROUP BY 1", aw.args...)
+	// The reminder funnel: only interviews that were reminded.
+	b.Queue("SELECT true, r.resumed, count(*), sum(r.rkey)::bigint FROM responses r WHERE r.reminded AND "+rw.sql()+" GROUP BY 2", rw.args...)
+	b.Queue("SELECT false, a.resumed, count(*), sum(a.rkey)::bigint FROM abandoned a WHERE a.reminded AND "+aw.sql()+" GROUP BY 2", aw.args...)
 	br := d.pool.SendBatch(ctx, b)
 	defer br.Close()
 	rows, err := br.Query()
@@ -175,6 +185,28 @@ func (d *DB) ResultsTotals(ctx context.Context, s ResultsScope) (Totals, error) 
 	t.MedianSeconds = h.median()
 	if err := scanCounts(br, t.Funnel, t.FunnelKeys); err != nil {
 		return Totals{}, classify("results totals", err)
+	}
+	for range 2 {
+		rows, err := br.Query()
+		if err != nil {
+			return Totals{}, classify("results totals", err)
+		}
+		var completed, resumed bool
+		if _, err := pgx.ForEachRow(rows, []any{&completed, &resumed, &n, &k}, func() error {
+			t.Reminded += n
+			t.RemindedKey += k
+			if resumed {
+				t.Resumed += n
+				t.ResumedKey += k
+				if completed {
+					t.ResumedCompleted += n
+					t.ResumedCompletedKey += k
+				}
+			}
+			return nil
+		}); err != nil {
+			return Totals{}, classify("results totals", err)
+		}
 	}
 	for l, n := range t.Languages {
 		t.Completed += n

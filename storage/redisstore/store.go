@@ -211,6 +211,10 @@ type AbandonRecord struct {
 	Language       string    `json:"l"`
 	LastQuestion   string    `json:"q"` // furthest question reached
 	Started        time.Time `json:"t"` // identifies the interview within the chat
+	// Reminded and Resumed: the reminder was sent; the respondent came
+	// back after it (the reminder funnel, issue 16).
+	Reminded bool `json:"rm,omitempty"`
+	Resumed  bool `json:"rs,omitempty"`
 }
 
 // Save stores blob as version newVersion of the chat's state if the stored
