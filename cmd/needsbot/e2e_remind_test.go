@@ -113,6 +113,10 @@ func TestEndToEndReminder(t *testing.T) {
 	if v := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati'`); v != 1 {
 		t.Fatalf("%d responses, want 1", v)
 	}
+	// The reminder funnel (migration 00013): reminded, and came back.
+	if v := h.count(`SELECT count(*) FROM responses WHERE form = 'immigrati' AND reminded AND resumed`); v != 1 {
+		t.Fatalf("the response is not flagged reminded and resumed")
+	}
 
 	// The respondent who pressed Stop answers on: nothing is scheduled for
 	// anyone any more, and no chat id is left in Redis.
