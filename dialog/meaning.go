@@ -183,3 +183,7 @@ func (l *Library) Pair(f *Form) *Form {
 	}
 	return nil
 }
+
+// ByAudience returns every form id, the respondents' forms first, then the
+// staff's, each sorted: the order of menus that offer forms.
+func (l *Library) ByAudience() []string { return append(l.Respondents(), l.StaffForms()...) }

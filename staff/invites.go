@@ -86,12 +86,13 @@ func (h *Handler) inviteCallback(ctx context.Context, r *bot.Request, w who, d i
 	return true, h.inviteStep(ctx, r, w, d, msgID, queryID)
 }
 
+// formName is a questionnaire's short name for staff: its s.form.<id>
+// message, else its title, else its id.
 func (h *Handler) formName(r *bot.Request, form string) string {
-	switch form {
-	case "immigrati":
-		return h.plain(r, msgFormImmigrati, nil)
-	case "operatori":
-		return h.plain(r, msgFormOperatori, nil)
+	for _, id := range []string{msgFormPrefix + form, "f." + form + ".title"} {
+		if s := h.plain(r, id, nil); s != id {
+			return s
+		}
 	}
 	return form
 }

@@ -140,7 +140,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{DB: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock, TokenKey: tokenKey,
+	cfg := Config{DB: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock, TokenKey: tokenKey, Forms: lib.ByAudience(),
 		Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }}
 	for _, o := range opts {
 		o(&cfg)
