@@ -37,7 +37,7 @@ type Request struct {
 // Config wires a Handler.
 type Config struct {
 	Forms       *dialog.Library
-	DefaultForm string // questionnaire of a /start without invite (default immigrati)
+	DefaultForm string // questionnaire of a /start without invite (default: the first respondents' form)
 	// DefaultContext, when set, lets /start without an invite begin an
 	// interview for a default municipality (before invites exist).
 	DefaultContext map[string]string
@@ -102,8 +102,10 @@ type Handler struct {
 
 // NewHandler returns a handler.
 func NewHandler(cfg Config) *Handler {
-	if cfg.DefaultForm == "" {
-		cfg.DefaultForm = "immigrati"
+	if cfg.DefaultForm == "" && cfg.Forms != nil {
+		if ids := cfg.Forms.Respondents(); len(ids) > 0 {
+			cfg.DefaultForm = ids[0]
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

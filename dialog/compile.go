@@ -341,6 +341,12 @@ func (l *loader) row(r Row) {
 		q.ConstraintMsg = q.Label + ".constraint"
 	}
 	l.meaning(q, r)
+	if c := r.Get("context"); c != "" {
+		if q.Type != TypeHidden {
+			l.errorf(r.lineOf("context"), "context applies to hidden rows only")
+		}
+		q.Context = c
+	}
 	q.Groups = append([]*Group(nil), l.groups...)
 	q.Index = len(l.form.Questions)
 	add := func(column string, strict bool) *Expr {

@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -187,3 +188,81 @@ func (l *Library) Pair(f *Form) *Form {
 // ByAudience returns every form id, the respondents' forms first, then the
 // staff's, each sorted: the order of menus that offer forms.
 func (l *Library) ByAudience() []string { return append(l.Respondents(), l.StaffForms()...) }
+
+// ContextKey is the start-context key a hidden row takes its value from.
+func (q *Question) ContextKey() string {
+	if q.Context != "" {
+		return q.Context
+	}
+	return q.Name
+}
+
+// Excludes reports whether answering q with choice, other answers as
+// given, makes the respondent ineligible (the form's eligible rule false)
+// while another choice of q would not: synthetic respondents leave such
+// choices out, so that they complete.
+func (f *Form) Excludes(answers map[string]string, q *Question, choice string) bool {
+	if f.Eligible == nil || q.List == nil {
+		return false
+	}
+	eligible := func(c string) bool {
+		a := maps.Clone(answers)
+		if a == nil {
+			a = map[string]string{}
+		}
+		a[q.Name] = c
+		return f.Eligible.Bool(MapEnv{Answers: a})
+	}
+	if eligible(choice) {
+		return false
+	}
+	for _, c := range q.List.Choices {
+		if c.Name != choice && eligible(c.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// AreaLabel returns the message id of the label of need area a: the first
+// choice naming it, in the respondents' forms first (newest versions),
+// then the staff's; "" when no form names it.
+func (l *Library) AreaLabel(a string) string {
+	for _, id := range l.ByAudience() {
+		f := l.Latest(id)
+		for _, q := range f.Questions {
+			if q.List == nil {
+				continue
+			}
+			if c, ok := q.List.ChoiceOfArea(a); ok {
+				return c.Label
+			}
+		}
+	}
+	return ""
+}
+
+// AreaCodes lists every need area the forms' choices name, in the order
+// of the forms (ByAudience, every version) and their questions.
+func (l *Library) AreaCodes() []string {
+	var out []string
+	for _, id := range l.ByAudience() {
+		for v := 1; v <= l.Latest(id).Version; v++ {
+			f := l.Get(id, v)
+			if f == nil {
+				continue
+			}
+			for _, q := range f.Questions {
+				if q.List == nil {
+					continue
+				}
+				for _, a := range q.List.Areas() {
+					if !slices.Contains(out, a) {
+						out = append(out, a)
+					}
+				}
+			}
+		}
+	}
+	return out
+}

@@ -80,7 +80,7 @@ var settingsColumns = []string{SetFormID, SetVersion, SetTitle, SetDefaultLangua
 // (the texts themselves are messages).
 var surveyColumns = []string{"type", "name", "label", "hint", "required", "relevant", "constraint",
 	"constraint_message", "choice_filter", "calculation", "default", "appearance", "parameters",
-	"max_length", "label_id", "label_choice", "report", "area"}
+	"max_length", "label_id", "label_choice", "report", "area", "context"}
 
 // SurveyColumn reports whether col is a survey column of the row model.
 func SurveyColumn(col string) bool {

@@ -89,6 +89,10 @@ type Question struct {
 	// MinSelected / MaxSelected bound select_multiple answers (0 = no bound);
 	// derived from the constraint when it has the X3 shape, or given explicitly.
 	MinSelected, MaxSelected int
+	// Context is the start-context key a hidden row takes its value from
+	// (column context; default its name): the channel fills the start
+	// context (invite), the form says which value it wants.
+	Context string
 	// Report lists the report sections the question feeds (column report).
 	Report []Section
 	// Area is the need area the question is about (column area), "" when

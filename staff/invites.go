@@ -471,7 +471,7 @@ func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, u
 		c := map[string]string{bot.CtxMunicipality: itoa(inv.MunicipalityID), bot.CtxInvite: itoa(inv.ID)}
 		if inv.ServiceID != 0 {
 			c[bot.CtxService] = itoa(inv.ServiceID)
-			c["invite_servizio"] = inv.ServiceCode
+			c[bot.CtxServiceCode] = inv.ServiceCode
 		}
 		if inv.OperatorID != 0 {
 			c[bot.CtxOperator] = itoa(inv.OperatorID)

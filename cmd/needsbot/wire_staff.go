@@ -37,7 +37,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, bot.Invites, error) {
 	key := []byte(a.cfg.PseudonymKey)
 	var results staff.Results
 	if r := a.wireResults(); r != nil {
-		results = resultsWithReferrals{Results: r, db: a.db, log: a.log}
+		results = resultsWithReferrals{Results: r, db: a.db, log: a.log, forms: a.forms}
 	}
 	// Invite tokens are derived from a key of their own, separated from the
 	// pseudonyms' by its label.

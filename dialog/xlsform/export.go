@@ -148,7 +148,7 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 	for _, l := range langs {
 		survey.col("constraint_message::" + LanguageColumn(l))
 	}
-	for _, c := range []string{"choice_filter", "calculation", "default", "appearance", "parameters", "label_id", "label_choice", "max_length", "report", "area"} {
+	for _, c := range []string{"choice_filter", "calculation", "default", "appearance", "parameters", "label_id", "label_choice", "max_length", "report", "area", "context"} {
 		survey.col(c)
 	}
 	var open []*dialog.Group
@@ -192,6 +192,9 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 		}
 		if q.Area != "" {
 			cells["area"] = q.Area
+		}
+		if q.Context != "" {
+			cells["context"] = q.Context
 		}
 		if q.LabelChoice != nil {
 			cells["label_choice"] = q.LabelChoice.Name

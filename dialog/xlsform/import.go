@@ -135,6 +135,8 @@ var surveyColumns = map[string]bool{
 	"label_id": true, "label_choice": true, "max_length": true,
 	// what the form means for reports (dialog.Section) and its need area
 	"report": true, "area": true,
+	// the start-context key a hidden row takes (an invite's service…)
+	"context": true,
 	// ignored with a note
 	"guidance_hint": true,
 }
@@ -817,7 +819,7 @@ func (im *importer) surveyRow(r Row) {
 			} else if req {
 				im.set("required", "yes")
 			}
-		case "relevant", "constraint", "choice_filter", "calculation", "default", "appearance", "parameters", "label_choice", "report", "area":
+		case "relevant", "constraint", "choice_filter", "calculation", "default", "appearance", "parameters", "label_choice", "report", "area", "context":
 			im.set(b, v)
 		case "label_id":
 			im.set("label_id", v)

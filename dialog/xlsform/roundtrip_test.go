@@ -42,9 +42,9 @@ func describe(f *dialog.Form) string {
 		if q.LabelChoice != nil {
 			lc = q.LabelChoice.Name
 		}
-		fmt.Fprintf(&b, " req=%v rel=%q groups=%v con=%q cf=%q calc=%q def=%q app=%q range=%v/%v/%v max=%d sel=%d-%d lc=%s label=%s hint=%s cmsg=%s report=%v area=%s\n",
+		fmt.Fprintf(&b, " req=%v rel=%q groups=%v con=%q cf=%q calc=%q def=%q app=%q range=%v/%v/%v max=%d sel=%d-%d lc=%s label=%s hint=%s cmsg=%s report=%v area=%s context=%s\n",
 			q.Required, q.Relevant.String(), gs, q.Constraint.String(), q.ChoiceFilter.String(), q.Calculation.String(),
-			q.Default.String(), q.Appearance, q.Start, q.End, q.Step, q.MaxLength, q.MinSelected, q.MaxSelected, lc, q.Label, q.Hint, q.ConstraintMsg, q.Report, q.Area)
+			q.Default.String(), q.Appearance, q.Start, q.End, q.Step, q.MaxLength, q.MinSelected, q.MaxSelected, lc, q.Label, q.Hint, q.ConstraintMsg, q.Report, q.Area, q.Context)
 	}
 	var lists []string
 	for name := range f.Lists {
