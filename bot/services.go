@@ -61,6 +61,9 @@ func (t *turn) refer(ctx context.Context, resp *dialog.Response) {
 		return
 	}
 	f := h.cfg.Forms.Get(resp.Form, resp.FormVersion)
+	if f == nil {
+		f = h.cfg.Forms.Latest(resp.Form)
+	}
 	if !referralForm(f) {
 		return
 	}

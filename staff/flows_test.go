@@ -135,7 +135,7 @@ func TestInviteFlow(t *testing.T) {
 	}
 	// The context names the invite by its id, never by its token.
 	want := map[string]string{bot.CtxMunicipality: id10(r.roma), bot.CtxService: id10(r.romaAnagrafe),
-		bot.CtxOperator: id10(opID), bot.CtxInvite: id10(invID), "invite_servizio": "anagrafe"}
+		bot.CtxOperator: id10(opID), bot.CtxInvite: id10(invID), bot.CtxServiceCode: "anagrafe"}
 	if inv.Form != "immigrati" || len(inv.Context) != len(want) {
 		t.Fatalf("resolved %+v", inv)
 	}
@@ -229,7 +229,7 @@ func TestResolveErrorsAndLimit(t *testing.T) {
 	if _, err := r.pool.Exec(ctx, "UPDATE invites SET revoked_at = now() WHERE token_hash = $1", pgstore.HashToken("revokedrevokedrevoke")); err != nil {
 		t.Fatal(err)
 	}
-	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context["invite_servizio"] != "" || inv.Context[bot.CtxService] != "" {
+	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context[bot.CtxServiceCode] != "" || inv.Context[bot.CtxService] != "" {
 		t.Fatalf("first use: %+v %v", inv, err)
 	}
 	cases := []struct {

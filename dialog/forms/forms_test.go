@@ -137,7 +137,7 @@ func TestScreenCountsV2(t *testing.T) {
 	t.Logf("immigrati v2: typical %d, longest scripted %d; %d random walks (no skips): median %d, p90 %d, min %d, max %d",
 		typ.Screens, long.Screens, st.Walks, st.Median, st.P90, st.Min, st.Max)
 	// With an invite naming the service.
-	inv := walk(t, f, map[string]string{"invite_servizio": "anagrafe"}, dialog.ScriptPicker(typicalV2))
+	inv := walk(t, f, map[string]string{"service_code": "anagrafe"}, dialog.ScriptPicker(typicalV2))
 	t.Logf("typical with an invite naming the service: %d", inv.Screens)
 }
 
