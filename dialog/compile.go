@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/needsbot/needsbot/dialog/xpath"
 )
 
 type loader struct {
@@ -28,7 +30,7 @@ type pendingLabelChoice struct {
 // pendingExpr is an expression whose references are checked once every
 // question is known.
 type pendingExpr struct {
-	e      *Expr
+	e      *xpath.Expr
 	column string
 	q      *Question // nil for form-level expressions
 	line   int
@@ -349,7 +351,7 @@ func (l *loader) row(r Row) {
 	}
 	q.Groups = append([]*Group(nil), l.groups...)
 	q.Index = len(l.form.Questions)
-	add := func(column string, strict bool) *Expr {
+	add := func(column string, strict bool) *xpath.Expr {
 		src := r.Get(column)
 		if src == "" {
 			return nil
@@ -432,10 +434,10 @@ func (l *loader) rangeParams(q *Question, params string, ln int) {
 	}
 }
 
-func (l *loader) expr(src, column string, ln int) *Expr {
-	e, err := ParseExpr(src)
+func (l *loader) expr(src, column string, ln int) *xpath.Expr {
+	e, err := xpath.Parse(src)
 	if err != nil {
-		var xe *ExprError
+		var xe *xpath.Error
 		if errors.As(err, &xe) {
 			l.errorf(ln, "%s: column %d: %s", column, xe.Col, xe.Msg)
 		} else {

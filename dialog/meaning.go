@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/needsbot/needsbot/dialog/xpath"
 )
 
 // Audience is who answers a form.
@@ -211,7 +213,7 @@ func (f *Form) Excludes(answers map[string]string, q *Question, choice string) b
 			a = map[string]string{}
 		}
 		a[q.Name] = c
-		return f.Eligible.Bool(MapEnv{Answers: a})
+		return f.Eligible.Bool(xpath.MapEnv{Answers: a})
 	}
 	if eligible(choice) {
 		return false
