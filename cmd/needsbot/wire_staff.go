@@ -47,7 +47,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, bot.Invites, error) {
 		DB: a.db, Limiter: a.store, Results: results, BotUsername: a.username, Logger: a.log,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		TokenKey:  tokenKey.Sum(nil),
-		Forms:     a.forms.ByAudience(),
+		Forms:     a.inviteForms(),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -885,3 +885,25 @@ func (im *importer) writeChoices() {
 		}
 	}
 }
+
+// CompleteLanguages splits the result's languages into those with every
+// message the form uses (it can be published for them) and the others,
+// each sorted.
+func (r *Result) CompleteLanguages() (complete, incomplete []string) {
+	ids := r.Form.MessageIDs()
+	for _, l := range r.Languages() {
+		ok := true
+		for _, id := range ids {
+			if _, has := r.Messages[l][id]; !has {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			complete = append(complete, l)
+		} else {
+			incomplete = append(incomplete, l)
+		}
+	}
+	return complete, incomplete
+}
