@@ -191,10 +191,14 @@ func (s *Service) needTitle(lang string, f *dialog.Form, q *dialog.Question) str
 	return truncate(s.questionLabel(lang, f.ID, q.Name), 50)
 }
 
-// formName is a questionnaire's short name for staff.
+// formName is a questionnaire's short name for staff: its r.form.<id>
+// message (the shipped forms have one), else its title (a form published
+// at run time), else its id.
 func (s *Service) formName(lang, form string) string {
-	if id := formMsg(form); s.cat.Has(lang, id) || s.cat.Has("en", id) {
-		return s.plain(lang, id, nil)
+	for _, id := range []string{formMsg(form), "f." + form + ".title"} {
+		if s.cat.Has(lang, id) || s.cat.Has("en", id) {
+			return s.plain(lang, id, nil)
+		}
 	}
 	return form
 }
