@@ -8,6 +8,7 @@ import (
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/interview"
 )
 
 // Directory is the municipalities' service directory (issue 16): the bot
@@ -60,14 +61,11 @@ func (t *turn) refer(ctx context.Context, resp *dialog.Response) {
 	if h.cfg.Directory == nil || resp == nil {
 		return
 	}
-	f := h.cfg.Forms.Get(resp.Form, resp.FormVersion)
-	if f == nil {
-		f = h.cfg.Forms.Latest(resp.Form)
-	}
-	if !referralForm(f) {
+	f := h.cfg.Core.FormOf(resp.Form, resp.FormVersion)
+	if f == nil || f.ID != resp.Form || !referralForm(f) {
 		return
 	}
-	muni := resp.Context[CtxMunicipality]
+	muni := resp.Context[interview.CtxMunicipality]
 	t.sendServices(ctx, muni, f.NeedAreas(resp.Answers), false)
 }
 
@@ -126,17 +124,17 @@ func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
 // municipality is the Postgres id of the chat's municipality: the
 // interview's, else the default one.
 func (t *turn) municipality() string {
-	if m := t.state.Context[CtxMunicipality]; m != "" {
+	if m := t.state.Context[interview.CtxMunicipality]; m != "" {
 		return m
 	}
-	return t.h.cfg.DefaultContext[CtxMunicipality]
+	return t.h.cfg.Core.DefaultMunicipality()
 }
 
 // areaList is the choice list naming the need areas (column area) of the
 // first referral question of the chat's questionnaire, else of the
 // default one: its areas and labels.
 func (t *turn) areaList() *dialog.List {
-	for _, f := range []*dialog.Form{t.form, t.h.cfg.Forms.Latest(t.h.cfg.DefaultForm)} {
+	for _, f := range []*dialog.Form{t.form, t.h.cfg.Core.DefaultForm()} {
 		if !referralForm(f) {
 			continue
 		}
