@@ -215,3 +215,13 @@ func TestShippedMeaning(t *testing.T) {
 		t.Error("no macro-area for another country with a region")
 	}
 }
+
+// BenchmarkLoadShipped loads the four shipped definitions: YAML → rows →
+// compiled forms (what a start, or a published form's load, costs).
+func BenchmarkLoadShipped(b *testing.B) {
+	for b.Loop() {
+		if _, err := Load(""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
