@@ -32,7 +32,7 @@ func TestMessages(t *testing.T) {
 		}
 	}
 	for _, id := range MessageIDs(lib.Forms()...) {
-		for _, lang := range locales.StaffLanguages {
+		for _, lang := range locales.StaffLanguages() {
 			if !cat.Has(lang, id) {
 				t.Errorf("%s: no %s", lang, id)
 			}

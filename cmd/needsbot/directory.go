@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"os"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/staff"
@@ -339,7 +339,7 @@ func (x resultsWithReferrals) section(ctx context.Context, r *bot.Request, munic
 				area = r.Renderer.Plain(r.Lang, id, nil)
 			}
 		}
-		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, html.EscapeString(s.Name), html.EscapeString(area)))
+		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, tghtml.Escape(s.Name), tghtml.Escape(area)))
 	}
 	return b.String()
 }
