@@ -134,6 +134,12 @@ func (in *Intake) process(b *mailbox, j *job) {
 			parks++
 			continue
 		}
+		if j.webhook && j.failWaiting() {
+			// Its request is still open: answering 500 makes Telegram
+			// deliver it again, and the session's dedup keeps the copy
+			// from applying twice.
+			break
+		}
 		if attempt >= j.retries {
 			in.log.Error("update dropped", "update", j.upd.ID, "err", res.err)
 			break
@@ -268,7 +274,7 @@ func (in *Intake) Webhook(secret string) http.Handler {
 			return
 		}
 		j := newJob(&u)
-		j.webhook, j.waiting = true, true
+		j.webhook, j.waiting, j.retries = true, true, 3
 		_, err := in.enqueueBlocking(r.Context(), j, ChatOf(&u), false)
 		switch {
 		case errors.Is(err, ErrStopped):
@@ -279,7 +285,11 @@ func (in *Intake) Webhook(secret string) http.Handler {
 			return
 		}
 		waitSettled(r.Context(), []*job{j})
-		ans := j.release()
+		ans, failed := j.release()
+		if failed {
+			http.Error(w, "not applied", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if ans != nil {
 			body := map[string]any{"method": "answerCallbackQuery", "callback_query_id": ans.QueryID}

@@ -66,6 +66,7 @@ type job struct {
 	waiting  bool            // a webhook request waits for it and can carry a callback answer
 	body     *CallbackAnswer // the answer that request carries
 	answered bool            // the callback query was answered (in a body, or "one moment")
+	failed   bool            // not applied while the webhook request waited: it answers 500
 }
 
 func newJob(u *tgmodels.Update) *job {
@@ -116,12 +117,25 @@ func (j *job) wasAnswered() bool {
 	return j.answered
 }
 
-// release ends a webhook request's wait: the answer it carries, if any.
-func (j *job) release() *CallbackAnswer {
+// release ends a webhook request's wait: the answer it carries, if any,
+// and whether the update failed (Telegram should deliver it again).
+func (j *job) release() (*CallbackAnswer, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.waiting = false
-	return j.body
+	return j.body, j.failed
+}
+
+// failWaiting marks the job failed if a webhook request still waits for
+// it, and reports whether one did.
+func (j *job) failWaiting() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.waiting || j.isSettle {
+		return false
+	}
+	j.failed = true
+	return true
 }
 
 // waitSettled waits until every job is settled, at most settleHold.
