@@ -117,10 +117,10 @@ func (in *Intake) process(b *mailbox, j *job) {
 			if parkedSince.IsZero() {
 				parkedSince = now
 				in.log.Warn("store unavailable: update parked", "update", j.upd.ID, "err", res.err)
-				in.holdBack(b, j)
 				ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 				in.oneMoment(ctx, j)
 				cancel()
+				in.holdBack(b, j)
 			}
 			if now.Sub(parkedSince) >= in.window || in.stopping() {
 				in.log.Error("update dropped: store unavailable for the whole outage window", "update", j.upd.ID,

@@ -79,9 +79,13 @@ func (in *Intake) oneMoment(ctx context.Context, j *job) {
 		return
 	}
 	ans := &CallbackAnswer{QueryID: ev.query, Text: in.h.r.Plain(in.h.lang("", ev.langHint), MsgOneMoment, nil)}
-	if j.settle(ans) {
+	j.mu.Lock()
+	inBody := j.waiting && !j.isSettle
+	j.mu.Unlock()
+	if inBody && j.settle(ans) {
 		return // in the webhook's response
 	}
+	// Answered before the update is settled (the caller settles it).
 	if !j.claimAnswer() {
 		return
 	}
