@@ -108,6 +108,7 @@ type rig struct {
 	results *fakeResults
 	now     time.Time
 	mu      sync.Mutex
+	intake  *bot.Intake
 
 	roma, milano          int64
 	romaAnagrafe, milanoS int64
@@ -155,6 +156,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 		Invites: r.h, Staff: r.h, Sender: sender, Username: r.tg.BotUsername(), Now: r.clock,
 		Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }})
 	intake := bot.NewIntake(handler, bot.IntakeOptions{Workers: 4})
+	r.intake = intake
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	p := &bot.Poller{Intake: intake, Client: testnet.Client(), APIURL: r.tg.URL, Token: r.tg.Token(), Timeout: time.Second}
@@ -224,12 +226,13 @@ func (r *rig) count(q string, args ...any) int {
 
 // person is someone in a private chat with the bot.
 type person struct {
-	t *testing.T
-	u *telegramtest.User
+	t      *testing.T
+	u      *telegramtest.User
+	intake *bot.Intake
 }
 
 func (r *rig) person(id int64, name string) *person {
-	return &person{t: r.t, u: r.tg.User(id, telegramtest.FirstName(name), telegramtest.LanguageCode("en"))}
+	return &person{t: r.t, u: r.tg.User(id, telegramtest.FirstName(name), telegramtest.LanguageCode("en")), intake: r.intake}
 }
 
 func (p *person) wait() {
@@ -238,6 +241,13 @@ func (p *person) wait() {
 	defer cancel()
 	if err := p.u.WaitHandled(ctx); err != nil {
 		p.t.Fatalf("not handled: %v\n%s", err, p.u.Transcript())
+	}
+	// Acknowledged is not applied: the poller confirms an update once it
+	// is queued behind its chat's own work (bot/mailbox.go).
+	if p.intake != nil {
+		if err := p.intake.WaitIdle(ctx, p.u.ID()); err != nil {
+			p.t.Fatalf("not applied: %v\n%s", err, p.u.Transcript())
+		}
 	}
 }
 
