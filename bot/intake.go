@@ -254,9 +254,10 @@ const maxUpdateBody = 1 << 20
 // with a tap's answer in the response body, saving a Bot API call — or
 // held back by its own chat (paced, parked in an outage with "one moment"
 // in the body, behind the chat's backlog), and never later than
-// settleHold. A redelivery is not applied twice: a copy of an update still
-// in the mailbox is dropped, one already applied is recognised by the
-// session's dedup.
+// settleHold. An update that failed (not an outage) while its request was
+// still open gets 500, so that Telegram delivers it again. A redelivery is
+// not applied twice: a copy of an update still in the mailbox is dropped,
+// one already applied is recognised by the session's dedup.
 func (in *Intake) Webhook(secret string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {

@@ -44,9 +44,10 @@ func Unavailable(err error) bool {
 	case errors.Is(err, ErrTransient), errors.Is(err, ErrTelegram), errors.Is(err, ErrBlocked):
 		// The Bot API, not a store: the sender retried already.
 		return false
-	case errors.Is(err, context.DeadlineExceeded):
-		// A store that hangs (blackholed) rather than refuses.
-		return true
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// The update's own deadline (a store that hangs fails sooner,
+		// with its client's network timeout, a net.Error).
+		return false
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

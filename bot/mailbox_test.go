@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,7 +292,8 @@ func TestUnavailable(t *testing.T) {
 		{ErrConflict, false},
 		{fmt.Errorf("save session: %w", ErrConflict), false},
 		{fmt.Errorf("load session: %w", errDown), true},
-		{fmt.Errorf("load: %w", context.DeadlineExceeded), true},
+		{fmt.Errorf("load: %w", context.DeadlineExceeded), false},
+		{fmt.Errorf("load: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), true},
 		{errors.New("redis: connection pool timeout"), true},
 		{fmt.Errorf("sendMessage: %w", ErrTransient), false},
 		{errors.New("no questionnaire loaded"), false},
