@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/needsbot/needsbot/interview"
 )
 
 // Outage parking (issue 17 finding 2).
@@ -35,12 +37,16 @@ const DefaultOutageWindow = 2 * time.Minute
 
 // Unavailable reports whether err means that a store the turn needs (Redis,
 // Postgres) could not be reached — a failure that passes — as opposed to a
-// refusal or a bug. It is the default of IntakeOptions.Unavailable until
-// the application core classifies its store errors itself.
+// refusal or a bug: interview.ErrUnavailable, or a network failure of a
+// store reached outside the core (staff, results). It is the default of
+// IntakeOptions.Unavailable.
 func Unavailable(err error) bool {
 	switch {
-	case err == nil, errors.Is(err, ErrConflict):
+	case err == nil, errors.Is(err, interview.ErrConflict):
 		return false
+	case errors.Is(err, interview.ErrUnavailable):
+		// The core's own verdict on its stores.
+		return true
 	case errors.Is(err, ErrTransient), errors.Is(err, ErrTelegram), errors.Is(err, ErrBlocked):
 		// The Bot API, not a store: the sender retried already.
 		return false

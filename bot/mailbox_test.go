@@ -16,6 +16,7 @@ import (
 	tgmodels "github.com/go-telegram/bot/models"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/interview"
 )
 
 // gateSessions wraps memSessions: Load blocks for chat gate until open is
@@ -31,7 +32,7 @@ type gateSessions struct {
 	saves   map[int64]int // successful Save calls per update
 }
 
-func (g *gateSessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, a *Abandon) error {
+func (g *gateSessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, a *interview.Abandon) error {
 	err := g.memSessions.Save(ctx, chat, update, expect, next, blob, a)
 	if err == nil {
 		g.mu.Lock()
@@ -44,7 +45,7 @@ func (g *gateSessions) Save(ctx context.Context, chat, update int64, expect, nex
 	return err
 }
 
-func (g *gateSessions) Load(ctx context.Context, chat, update int64) (Loaded, error) {
+func (g *gateSessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
 	g.mu.Lock()
 	if g.loads == nil {
 		g.loads = map[int64]int{}
@@ -61,7 +62,7 @@ func (g *gateSessions) Load(ctx context.Context, chat, update int64) (Loaded, er
 	}
 	if fail != nil {
 		if err := fail(chat); err != nil {
-			return Loaded{}, err
+			return interview.Loaded{}, err
 		}
 	}
 	return g.memSessions.Load(ctx, chat, update)
@@ -77,7 +78,8 @@ func newGateRig(t *testing.T, o IntakeOptions, so SenderOptions) (*rig, *gateSes
 	t.Helper()
 	r := newRig(t)
 	g := &gateSessions{memSessions: r.sessions}
-	r.handler.cfg.Sessions = g
+	r.core.Sessions = g
+	r.rewire()
 	if so.ChatRate != 0 {
 		r.handler.cfg.Sender = NewSender(r.handler.cfg.Sender.api, so)
 	}
@@ -289,8 +291,9 @@ func TestUnavailable(t *testing.T) {
 		want bool
 	}{
 		{nil, false},
-		{ErrConflict, false},
-		{fmt.Errorf("save session: %w", ErrConflict), false},
+		{interview.ErrConflict, false},
+		{fmt.Errorf("save session: %w", interview.ErrConflict), false},
+		{fmt.Errorf("load session: %w: %w", interview.ErrUnavailable, errors.New("EOF")), true},
 		{fmt.Errorf("load session: %w", errDown), true},
 		{fmt.Errorf("load: %w", context.DeadlineExceeded), false},
 		{fmt.Errorf("load: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), true},
