@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"os"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/staff"
@@ -357,7 +357,7 @@ func (x resultsWithReferrals) section(ctx context.Context, r *bot.Request, munic
 		if s.Area != "" {
 			area = r.Renderer.Plain(r.Lang, "c.immigrati.aree."+s.Area, nil)
 		}
-		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, html.EscapeString(s.Name), html.EscapeString(area)))
+		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, tghtml.Escape(s.Name), tghtml.Escape(area)))
 	}
 	return b.String()
 }
