@@ -439,6 +439,8 @@ type turn struct {
 	lead    []string // notices to show above the question card
 	cbPos   int      // position of the tapped button's question, -1 if none
 	sent    []int    // ids of the messages sent in this turn, for /delete
+	// recapped says the resume greeting and recap are in lead already.
+	recapped bool
 }
 
 // sync reads the interview back from the core's turn.

@@ -135,6 +135,10 @@ const MsgResumeRecap = "b.resume.recap"
 // named section, the recap ("Answers given so far: 12. Next: Housing.")
 // above the question card.
 func (t *turn) resumeNote() {
+	if t.recapped {
+		return
+	}
+	t.recapped = true
 	t.note(MsgResume, false)
 	s, f := t.state, t.form
 	if f == nil || s.Phase != dialog.PhaseAsking || s.Pos < 0 || s.Pos >= len(f.Questions) {

@@ -36,6 +36,11 @@ func (t *turn) show(ctx context.Context, eff interview.Effects) (Outcome, error)
 		return t.finish(ctx)
 	}
 	t.sync()
+	if t.it.Idle() && !t.recapped && t.state.Phase == dialog.PhaseAsking {
+		// Back after a pause (Core.IdleGap), whatever the input: the
+		// recap above the current question.
+		t.resumeNote()
+	}
 	if err := t.send(ctx, eff.Replies, eff.Prev); err != nil {
 		return Outcome{}, err
 	}

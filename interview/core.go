@@ -15,7 +15,7 @@ import (
 type Config struct {
 	Forms *dialog.Library
 	// DefaultForm is the questionnaire of a /start without invite
-	// (default immigrati).
+	// (default: the first form respondents answer, as forms declare).
 	DefaultForm string
 	// DefaultContext, when set, lets an interview begin without an invite,
 	// for a default municipality (before invites exist).
@@ -61,8 +61,10 @@ func (nopEvents) Interview(string) {}
 
 // New returns a core.
 func New(cfg Config) *Core {
-	if cfg.DefaultForm == "" {
-		cfg.DefaultForm = "immigrati"
+	if cfg.DefaultForm == "" && cfg.Forms != nil {
+		if ids := cfg.Forms.Respondents(); len(ids) > 0 {
+			cfg.DefaultForm = ids[0]
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -168,7 +170,26 @@ func (c *Core) begin(ctx context.Context, in Input) (*Turn, error) {
 	t.state.Version = loaded.Version
 	t.form = c.formFor(t.state)
 	t.lang = c.Lang(t.state.Lang, in.LangHint)
+	t.idle = in.Kind == KindChat && t.state.Phase == dialog.PhaseAsking && t.state.Updated > 0 &&
+		c.cfg.Now().Sub(time.Unix(t.state.Updated, 0)) >= c.IdleGap()
 	return t, nil
+}
+
+// DefaultIdleGap is the pause after which the respondent's next input
+// shows the resume recap when reminders are off.
+const DefaultIdleGap = time.Hour
+
+// IdleGap is the pause after which the respondent's next input, whatever
+// it is, shows the resume recap ("You answered 12 questions; next:
+// housing") above the current question: the reminder's delay
+// (ReminderAfter) when reminders are on — whoever comes back later than a
+// reminder would have been sent has been away as long — else
+// DefaultIdleGap.
+func (c *Core) IdleGap() time.Duration {
+	if c.cfg.ReminderAfter > 0 {
+		return c.cfg.ReminderAfter
+	}
+	return DefaultIdleGap
 }
 
 func (c *Core) formFor(s dialog.State) *dialog.Form {
@@ -228,6 +249,12 @@ func (c *Core) DefaultMunicipality() string { return c.cfg.DefaultContext[CtxMun
 
 // DefaultForm is the questionnaire of a /start without invite.
 func (c *Core) DefaultForm() *dialog.Form { return c.cfg.Forms.Latest(c.cfg.DefaultForm) }
+
+// FormOf is the form an interview of form id and version runs on: that
+// version, else the newest of id, else the default form.
+func (c *Core) FormOf(id string, version int) *dialog.Form {
+	return c.formFor(dialog.State{Form: id, FormVersion: version})
+}
 
 // Now is the core's clock.
 func (c *Core) Now() time.Time { return c.cfg.Now() }

@@ -38,6 +38,9 @@ const (
 	CtxService      = "service_id"      // Postgres id of the service, optional
 	CtxOperator     = "operator_id"     // staff id of the operator who made the invite
 	CtxInvite       = "invite"          // id of the invite (decimal), never its token
+	// CtxServiceCode is the code of the invite's service: a form's hidden
+	// row declaring context: service_code takes it as its answer.
+	CtxServiceCode = "service_code"
 	// CtxReminded and CtxResumed ("1" when set) are the reminder funnel's
 	// flags (issue 16): the interview's reminder was sent; an input of
 	// the respondent followed it. They go with the completion and the

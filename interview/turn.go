@@ -26,6 +26,7 @@ type Turn struct {
 	sent    []int
 	erased  bool
 	replay  bool
+	idle    bool
 	effects Effects
 }
 
@@ -57,6 +58,11 @@ func (t *Turn) Replay() bool { return t.replay }
 
 // LastMsg is the message showing the current question when the turn began.
 func (t *Turn) LastMsg() int { return t.loaded.LastMsg }
+
+// Idle says the input is the respondent's first after a pause of at least
+// Core.IdleGap in an interview in progress: the channel shows the resume
+// recap above the current question.
+func (t *Turn) Idle() bool { return t.idle }
 
 // State is the interview as it stands in this turn.
 func (t *Turn) State() dialog.State { return t.state }
