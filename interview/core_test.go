@@ -331,11 +331,16 @@ func TestApply(t *testing.T) {
 			if tu.Lang() != "en" {
 				t.Errorf("reminder language %q", tu.Lang())
 			}
+			if !Flagged(tu.State(), CtxReminded) || AbandonOf(tu.State()) == nil || !AbandonOf(tu.State()).Reminded {
+				t.Error("the reminder is not flagged in the state before it goes out")
+			}
 			tu.Reminded(60)
 			return nil
 		},
 		want: []expect{
 			{call: "Load chat=7 key=0", ret: loaded(pastConsent, SeenNone)},
+			// Flagged (the reminder funnel) before anything is sent.
+			{call: "Save chat=7 key=0 expect=3 next=4 phase=2 pos=3 lang=en answers=1 abandon=mini@likes"},
 			{call: "Present kind=remind seen=0 replay=false"},
 			{call: "Event reminded"},
 			{call: "Record chat=7 ids=[60]"},
@@ -349,6 +354,7 @@ func TestApply(t *testing.T) {
 		in:   Input{Kind: KindRemind, Chat: 7},
 		want: []expect{
 			{call: "Load chat=7 key=0", ret: loaded(pastConsent, SeenNone)},
+			{call: "Save chat=7 key=0 expect=3 next=4 phase=2 pos=3 lang=en answers=1 abandon=mini@likes"},
 			{call: "Present kind=remind seen=0 replay=false", err: eof},
 		},
 		wantErr: eof,

@@ -27,6 +27,7 @@ type Turn struct {
 	erased  bool
 	replay  bool
 	idle    bool
+	touched bool // the idle pause was ended (Updated saved) in this turn
 	effects Effects
 }
 
@@ -117,12 +118,16 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		cur = withFlag(cur, CtxResumed)
 	}
 	next, replies := dialog.Step(t.form, cur, in, now)
-	if resumed && next.Version == t.state.Version {
-		// Nothing else changed (the reminder's Continue): the flag alone
-		// is saved.
-		next = withFlag(next, CtxResumed)
+	if (resumed || (t.idle && !t.touched)) && next.Version == t.state.Version && next.Phase == dialog.PhaseAsking {
+		// Nothing else changed (the reminder's Continue, a junk message
+		// after a pause): the flag and the time of this input alone are
+		// saved, so that the pause is over and the recap shows once.
+		if resumed {
+			next = withFlag(next, CtxResumed)
+		}
 		next.Version, next.Updated, save = t.state.Version+1, now.Unix(), true
 	}
+	t.touched = t.touched || t.idle
 	eff := Effects{Prev: t.state, Next: next, Replies: replies}
 	for _, r := range replies {
 		if r.Kind != dialog.ReplyComplete {
