@@ -70,3 +70,24 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestServicesInMenuAndHelp: /services is a respondent command (so it is
+// registered with setMyCommands, with a description in every language)
+// and /help names it in every language.
+func TestServicesInMenuAndHelp(t *testing.T) {
+	r, _ := testRenderer(t)
+	if !contains(Commands(), "services") {
+		t.Fatalf("commands %v lack services", Commands())
+	}
+	for _, l := range r.cat.Languages() {
+		if !r.cat.Has(l.Code, "b.cmd.services") {
+			t.Errorf("%s: no menu description of /services", l.Code)
+		}
+		if d := r.Plain(l.Code, "b.cmd.services", nil); d == "" || d == "b.cmd.services" || len([]rune(d)) > 30 {
+			t.Errorf("%s: menu description %q", l.Code, d)
+		}
+		if !strings.Contains(tghtml.Plain(r.Text(l.Code, MsgHelp, nil)), "/services") {
+			t.Errorf("%s: /help does not name /services", l.Code)
+		}
+	}
+}

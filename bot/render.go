@@ -47,7 +47,7 @@ const (
 // Commands returns the respondent commands registered with setMyCommands
 // (a fresh slice); each has a description message b.cmd.<name>.
 func Commands() []string {
-	return []string{"start", "language", "back", "restart", "help", "privacy", "delete"}
+	return []string{"start", "language", "back", "restart", "services", "help", "privacy", "delete"}
 }
 
 // MessageIDs lists every message id this package renders, for lint.
