@@ -253,7 +253,7 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 		// The simulated people answer faster than people do, and duplicate
 		// deliveries count against the limit too (see docs/operations.md);
 		// the flood (50 messages at once) still goes over it.
-		"NEEDSBOT_INBOUND_LIMIT": "40",
+		"NEEDSBOT_INBOUND_LIMIT":    "40",
 		"NEEDSBOT_SHUTDOWN_TIMEOUT": "10s",
 	}
 	secret := randomHex(20)
