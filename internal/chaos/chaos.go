@@ -95,6 +95,9 @@ type rig struct {
 	w1, w2 *Replica
 	p      *Replica
 	nextID atomic.Int64
+	// flooders are the people of the flood fault (by user id = chat id),
+	// whose chats' 429s the report tells apart.
+	flooders sync.Map
 	rng    *mrand.Rand
 }
 

@@ -127,7 +127,9 @@ func flood(ctx context.Context, ph *phaseRun) error {
 	}
 	r := ph.r
 	for _, tg := range []*telegramtest.Server{r.tgW, r.tgP} {
-		u := tg.User(r.nextID.Add(1), telegramtest.FirstName("Flooder"))
+		id := r.nextID.Add(1)
+		r.flooders.Store(id, true)
+		u := tg.User(id, telegramtest.FirstName("Flooder"))
 		for i := range r.t.flood {
 			u.Send(fmt.Sprintf("hello? %d", i))
 		}

@@ -216,14 +216,26 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*responde
 		w.Checked += len(stored[pseudos[i]])
 		if diff := answersDiffer(p.chose, stored[pseudos[i]]); diff != "" {
 			w.Twice++
-			if len(w.Notes) < 3 {
-				w.Notes = append(w.Notes, fmt.Sprintf("respondent %d: stored answers differ from the taps: %s", p.u.ID(), diff))
+			if len(w.Failures) < 2 {
+				w.Failures = append(w.Failures, fmt.Sprintf("respondent %d: stored answers differ from the taps: %s\n%s",
+					p.u.ID(), diff, lastLines(p.u.Transcript(), 400)))
 			}
 		}
 	}
 
+	// The same message sent twice in a row: a reply repeated by a
+	// duplicate or a race.
+	repeated := 0
+	for _, p := range ps {
+		repeated += repeatedReplies(p.u.Chat())
+	}
+	if repeated > 0 {
+		w.Notes = append(w.Notes, fmt.Sprintf("the same bot message sent twice in a row (a reply repeated): %d", repeated))
+	}
+
 	// What the fake Bot API saw.
 	kinds := map[string]int{}
+	flooded := 0
 	for _, tg := range []*telegramtest.Server{r.tgW, r.tgP} {
 		for _, v := range tg.Violations() {
 			switch {
@@ -233,10 +245,16 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*responde
 				kinds[fmt.Sprintf("webhook answered %d (redelivered)", v.Code)]++
 			case v.Code == http.StatusTooManyRequests:
 				w.TooMany++
+				if _, ok := r.flooders.Load(v.ChatID); ok {
+					flooded++
+				}
 			default:
 				kinds[fmt.Sprintf("%s %d %s", v.Method, v.Code, v.Description)]++
 			}
 		}
+	}
+	if flooded > 0 {
+		w.Notes = append(w.Notes, fmt.Sprintf("429s in the flooding person's chat: %d of %d", flooded, w.TooMany))
 	}
 	if len(kinds) > 0 {
 		keys := make([]string, 0, len(kinds))
@@ -346,4 +364,23 @@ func keysOf(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// repeatedReplies counts new bot messages identical to the bot message just
+// before them, with no message from the person in between.
+func repeatedReplies(chat telegramtest.Chat) int {
+	n := 0
+	var prev *telegramtest.Message
+	for i := range chat.Messages {
+		m := &chat.Messages[i]
+		if !m.FromBot {
+			prev = nil
+			continue
+		}
+		if prev != nil && prev.Text == m.Text && m.Text != "" {
+			n++
+		}
+		prev = m
+	}
+	return n
 }

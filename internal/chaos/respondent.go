@@ -30,6 +30,10 @@ type respondent struct {
 
 	lastToggled int
 	toggledPos  int
+	// card is the question card last acted on: the current question is
+	// never older (cards are edited in place or followed by new ones), so
+	// stale keyboards a race or a repeat left higher up are not walked.
+	card int
 	// chose is what the person picked, by question name: the single
 	// choice, or the ticked options of a multi-choice question.
 	chose map[string]map[string]bool
@@ -57,7 +61,7 @@ func (r *respondent) interview(ctx context.Context) error {
 	var prev string
 	repeats := 0
 	for step := 0; step < maxSteps; step++ {
-		q, keys, ok := currentQuestion(chat)
+		q, keys, ok := currentQuestion(chat, r.card)
 		if !ok {
 			r.completed = true
 			return nil
@@ -83,6 +87,7 @@ func (r *respondent) interview(ctx context.Context) error {
 			}
 		}
 		msgID := q.ID
+		r.card = q.ID
 		chat, err = r.act(ctx, kind, func() (int, error) {
 			if kind == "text" {
 				return r.u.Send(text), nil
@@ -220,11 +225,14 @@ type key struct {
 	cb    bot.Callback
 }
 
-// currentQuestion is the latest bot message that still has interview
-// buttons; when there is none the interview is over.
-func currentQuestion(chat telegramtest.Chat) (telegramtest.Message, []key, bool) {
+// currentQuestion is the latest bot message from card on that still has
+// interview buttons; when there is none the interview is over.
+func currentQuestion(chat telegramtest.Chat, card int) (telegramtest.Message, []key, bool) {
 	for i := len(chat.Messages) - 1; i >= 0; i-- {
 		m := chat.Messages[i]
+		if m.ID < card {
+			break
+		}
 		if !m.FromBot || len(m.Buttons) == 0 {
 			continue
 		}
