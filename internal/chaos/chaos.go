@@ -98,7 +98,7 @@ type rig struct {
 	// flooders are the people of the flood fault (by user id = chat id),
 	// whose chats' 429s the report tells apart.
 	flooders sync.Map
-	rng    *mrand.Rand
+	rng      *mrand.Rand
 }
 
 // Run runs the matrix and returns its table.
