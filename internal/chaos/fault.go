@@ -198,8 +198,9 @@ func (r *rig) clearFaults() {
 	r.redisP.Restore()
 }
 
-// random walks waves of respondents for d while faults are injected one
-// after another at random (by the seed), each for a random time.
+// random keeps o.Respondents people interviewing for d while faults are
+// injected one after another at random (by the seed), each for a random
+// time.
 func (r *rig) random(ctx context.Context, d time.Duration) (Row, error) {
 	name := fmt.Sprintf("random faults for %s", d)
 	logf(r.o.Progress, "%s", name)
@@ -214,22 +215,21 @@ func (r *rig) random(ctx context.Context, d time.Duration) (Row, error) {
 		all []*respondent
 		wg  sync.WaitGroup
 	)
-	// People arrive in waves until the deadline.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var waves sync.WaitGroup
-		for time.Now().Before(deadline) && ctx.Err() == nil {
-			ps := r.people(r.o.Respondents, "both", r.t.think, nil)
-			mu.Lock()
-			all = append(all, ps...)
-			mu.Unlock()
-			waves.Add(1)
-			go func() { defer waves.Done(); walk(ctx, ps) }()
-			_ = sleepCtx(ctx, time.Duration(2+rng.IntN(6))*time.Second)
-		}
-		waves.Wait()
-	}()
+	// A steady population: each of the o.Respondents people starts a new
+	// interview (a new person) when one ends, until the deadline.
+	for range r.o.Respondents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				ps := r.people(1, "both", r.t.think, nil)
+				mu.Lock()
+				all = append(all, ps...)
+				mu.Unlock()
+				walk(ctx, ps)
+			}
+		}()
+	}
 	var injErr error
 	var injected []string
 	for time.Now().Before(deadline) && ctx.Err() == nil {
