@@ -217,12 +217,13 @@ func (r *rig) random(ctx context.Context, d time.Duration) (Row, error) {
 	)
 	// A steady population: each of the o.Respondents people starts a new
 	// interview (a new person) when one ends, until the deadline.
-	for range r.o.Respondents {
+	for k := range r.o.Respondents {
+		scope := []string{"webhook", "polling"}[k%2]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				ps := r.people(1, "both", r.t.think, nil)
+				ps := r.people(1, scope, r.t.think, nil)
 				mu.Lock()
 				all = append(all, ps...)
 				mu.Unlock()
