@@ -2,12 +2,12 @@ package bot
 
 import (
 	"context"
-	"html"
 	"strconv"
 	"strings"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/interview"
 )
 
@@ -243,15 +243,15 @@ func (t *turn) entryCard(b *strings.Builder, e directory.Entry, area string) {
 	// Italian names and addresses, phone numbers and links keep their
 	// order inside right-to-left text when isolated.
 	iso := func(s string) string {
-		s = html.EscapeString(s)
+		s = tghtml.Escape(s)
 		if h.r.rtl(t.lang) {
-			s = fsi + s + pdi
+			s = tghtml.Isolate(s)
 		}
 		return s
 	}
 	b.WriteString("<b>" + iso(e.Name) + "</b>")
 	if area != "" {
-		b.WriteString(" — " + html.EscapeString(area))
+		b.WriteString(" — " + tghtml.Escape(area))
 	}
 	if e.Address != "" {
 		b.WriteString("\n📍 " + iso(e.Address))

@@ -12,10 +12,10 @@ import (
 	"golang.org/x/text/language"
 )
 
-// StaffLanguages must have every message, including the operators'
-// questionnaire and the staff commands; the other languages need only the
-// respondent-facing ones.
-var StaffLanguages = []string{"it", "en"}
+// StaffLanguages returns the languages that must have every message,
+// including the operators' questionnaire and the staff commands (a fresh
+// slice); the other languages need only the respondent-facing ones.
+func StaffLanguages() []string { return []string{"it", "en"} }
 
 // RespondentFacing reports whether message id is shown to respondents and
 // so must exist in every shipped language: engine (m.) and bot (b.)
@@ -82,7 +82,7 @@ func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
 	}
 	sort.Strings(ids)
 	staff := map[string]bool{}
-	for _, l := range StaffLanguages {
+	for _, l := range StaffLanguages() {
 		staff[l] = true
 	}
 	file := func(lang string) string { return "locales/active." + lang + ".toml" }

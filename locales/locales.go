@@ -30,13 +30,16 @@ func Embedded() fs.FS { return embedded }
 // Source is the language every other is translated from.
 const Source = "en"
 
-// Supported lists the respondent languages in the order the language picker
-// offers them when nothing better is known (QUESTIONNAIRES.md).
+// Supported returns the respondent languages in the order the language
+// picker offers them when nothing better is known (QUESTIONNAIRES.md), as
+// a fresh slice.
 // The last seven (issue 15) serve resident communities (Sinhala, Tamil,
 // Wolof) and the main asylum-seeker groups (Persian/Dari, Pashto, Tigrinya,
 // Somali).
-var Supported = []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl",
-	"fa", "ps", "ti", "so", "si", "ta", "wo"}
+func Supported() []string {
+	return []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl",
+		"fa", "ps", "ti", "so", "si", "ta", "wo"}
+}
 
 // rtl are the right-to-left languages among the supported ones: Arabic
 // script (ar, ur, fa, ps). Every right-to-left decision reads Language.RTL.
@@ -172,7 +175,7 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 		return nil, fmt.Errorf("no active.%s.toml: the source language is required", Source)
 	}
 	order := map[string]int{}
-	for i, code := range Supported {
+	for i, code := range Supported() {
 		order[code] = i + 1
 	}
 	sort.SliceStable(c.langs, func(i, j int) bool {

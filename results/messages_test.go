@@ -27,7 +27,7 @@ func TestMessages(t *testing.T) {
 		}
 	}
 	for _, id := range MessageIDs() {
-		for _, lang := range locales.StaffLanguages {
+		for _, lang := range locales.StaffLanguages() {
 			if !cat.Has(lang, id) {
 				t.Errorf("%s: no %s", lang, id)
 			}

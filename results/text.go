@@ -2,7 +2,6 @@ package results
 
 import (
 	"fmt"
-	"html"
 	"math"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/internal/tghtml"
 )
 
 // Message ids of this package (locales/results.*.toml).
@@ -138,29 +138,17 @@ func staffLang(lang string) string {
 	return "en"
 }
 
-// text renders a message with HTML-escaped string arguments.
+// text renders a message as Telegram HTML with escaped string arguments,
+// as the bot renders every message (tghtml.Messages.Text).
 func (s *Service) text(lang, id string, data map[string]any) string {
-	if len(data) > 0 {
-		esc := make(map[string]any, len(data))
-		for k, v := range data {
-			if str, ok := v.(string); ok {
-				v = html.EscapeString(str)
-			}
-			esc[k] = v
-		}
-		data = esc
-	}
-	return s.cat.Text(lang, id, data)
+	return tghtml.NewMessages(s.cat).Text(lang, id, data)
 }
 
 // plain renders a message as plain text (labels for charts, files,
-// buttons); markup is left as written in the message.
+// buttons), as the bot renders button labels (tghtml.Messages.Plain).
 func (s *Service) plain(lang, id string, data map[string]any) string {
-	return html.UnescapeString(tagRe.Replace(s.cat.Text(lang, id, data)))
+	return tghtml.NewMessages(s.cat).Plain(lang, id, data)
 }
-
-// tagRe drops the only tags staff messages use.
-var tagRe = strings.NewReplacer("<b>", "", "</b>", "", "<i>", "", "</i>", "")
 
 // choiceLabel is the label of a choice of form's list in lang, or the code
 // when the catalog has none.
@@ -210,7 +198,7 @@ func (s *Service) formName(lang, form string) string {
 func (s *Service) languageName(code string) string {
 	if l, ok := s.cat.Language(code); ok {
 		if l.RTL {
-			return "\u2068" + l.Name + "\u2069"
+			return tghtml.Isolate(l.Name)
 		}
 		return l.Name
 	}
@@ -397,7 +385,7 @@ func (s *Service) itemText(lang, label string, it Item, total Count) string {
 func (s *Service) topLines(lang string, f *dialog.Form, b Breakdown, k int, numbered bool) string {
 	parts := s.top(lang, f, b, k)
 	for i := range parts {
-		parts[i] = html.EscapeString(parts[i])
+		parts[i] = tghtml.Escape(parts[i])
 	}
 	if !numbered {
 		return strings.Join(parts, " · ")
@@ -487,11 +475,11 @@ func (s *Service) compareText(lang string, f *dialog.Form, c *Comparison, d desc
 	notShown := s.plain(lang, msgNotShown, nil)
 	block := func(labelID string, value func(col *Column) string) {
 		b.WriteString("<b>")
-		b.WriteString(html.EscapeString(s.plain(lang, labelID, nil)))
+		b.WriteString(tghtml.Escape(s.plain(lang, labelID, nil)))
 		b.WriteString("</b>\n")
 		for i := range c.Columns {
 			col := &c.Columns[i]
-			fmt.Fprintf(&b, "• %s: %s\n", html.EscapeString(col.Municipality.Name), html.EscapeString(value(col)))
+			fmt.Fprintf(&b, "• %s: %s\n", tghtml.Escape(col.Municipality.Name), tghtml.Escape(value(col)))
 		}
 		b.WriteString("\n")
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"os"
 	"slices"
@@ -18,7 +17,9 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -313,7 +314,14 @@ type resultsWithReferrals struct {
 	}
 }
 
-func (x resultsWithReferrals) Command(ctx context.Context, r *bot.Request, m staff.Member, name, args string) error {
+// Long forwards to the results service: its long buttons go to the staff
+// work queue.
+func (x resultsWithReferrals) Long(payload string) bool {
+	l, ok := x.Results.(staff.LongResults)
+	return ok && l.Long(payload)
+}
+
+func (x resultsWithReferrals) Command(ctx context.Context, r *bot.Request, m org.Member, name, args string) error {
 	if err := x.Results.Command(ctx, r, m, name, args); err != nil {
 		return err
 	}
@@ -349,7 +357,7 @@ func (x resultsWithReferrals) section(ctx context.Context, r *bot.Request, munic
 		if s.Area != "" {
 			area = r.Renderer.Plain(r.Lang, "c.immigrati.aree."+s.Area, nil)
 		}
-		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, html.EscapeString(s.Name), html.EscapeString(area)))
+		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, tghtml.Escape(s.Name), tghtml.Escape(area)))
 	}
 	return b.String()
 }
