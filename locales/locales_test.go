@@ -172,3 +172,21 @@ func TestPluralRulesCLDR(t *testing.T) {
 		}
 	}
 }
+
+// TestRespondentFacing: engine and bot messages, and the texts of the
+// forms named as the respondents', must exist in every language; a form
+// is respondent-facing by declaration, not by its id.
+func TestRespondentFacing(t *testing.T) {
+	for _, c := range []struct {
+		id   string
+		want bool
+	}{
+		{"m.btn.back", true}, {"b.start", true},
+		{"q.survey_a.age", true}, {"c.survey_a.yn.yes", true}, {"f.survey_a.title", true}, {"g.survey_a.about", true},
+		{"q.survey_b.age", false}, {"s.invite.new", false}, {"r.need.survey_a-x", false}, {"q.survey_ab.x", false},
+	} {
+		if got := RespondentFacing(c.id, "survey_a"); got != c.want {
+			t.Errorf("RespondentFacing(%q) = %v", c.id, got)
+		}
+	}
+}

@@ -26,7 +26,7 @@ import (
 func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	form := fs.String("form", "immigrati", "questionnaire id")
+	form := fs.String("form", "", "questionnaire id (default: the first form respondents answer)")
 	version := fs.Int("version", 0, "questionnaire version (0: the newest, as new interviews get)")
 	lang := fs.String("lang", "it", "language (empty: ask, as the bot does)")
 	script := fs.String("script", "", "read inputs from this file and print the transcript")
@@ -42,6 +42,9 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return 1
+	}
+	if ids := lib.Respondents(); *form == "" && len(ids) > 0 {
+		*form = ids[0]
 	}
 	f := lib.Latest(*form)
 	if f == nil {
