@@ -1,3 +1,5 @@
+//go:build !prod
+
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/internal/trykit"
 	"github.com/needsbot/needsbot/results"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -63,7 +66,7 @@ func runSeed(ctx context.Context, e *cmdEnv, args []string) int {
 		return 1
 	}
 	// Synthetic answers must never be counted with real ones.
-	if err := pgstore.CheckDemoDatabase(ctx, *dsn, demoStaff()); err != nil {
+	if err := pgstore.CheckDemoDatabase(ctx, *dsn, trykit.DemoStaff()); err != nil {
 		fmt.Fprintf(e.stderr, "needsbot seed: refusing %s: %v; seed only an empty, synthetic or try database\n", redactURL(*dsn), err)
 		return 1
 	}
