@@ -17,6 +17,7 @@ var devOnly = []string{
 	"github.com/needsbot/needsbot/bot/webchat",
 	"github.com/needsbot/needsbot/internal/trykit",
 	"github.com/needsbot/needsbot/internal/loadtest",
+	"github.com/needsbot/needsbot/internal/seed",
 	"github.com/alicebob/miniredis/v2",
 	"github.com/chromedp/chromedp",
 }

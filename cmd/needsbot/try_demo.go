@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/needsbot/needsbot/internal/seed"
 	"github.com/needsbot/needsbot/internal/trykit"
 )
 
@@ -33,11 +34,11 @@ func seedDemo(ctx context.Context, a *app, istat string) (trykit.Demo, error) {
 // /results shows charts rather than a wall of hidden small counts.
 func seedAction(a *app, istat string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		places, err := seedPlaces(ctx, a.db, istat)
+		places, err := seed.Places(ctx, a.db, istat)
 		if err != nil {
 			return "", err
 		}
-		st, err := seedResponses(ctx, a.db, a.forms, places, seedOptions{N: trykit.DemoSeedN, Days: 90, Seed: uint64(time.Now().UnixNano()),
+		st, err := seed.Store(ctx, a.db, a.forms, places, seed.Options{N: trykit.DemoSeedN, Days: 90, Seed: uint64(time.Now().UnixNano()),
 			Batch: 1000, Workers: 2, Now: time.Now()})
 		if err != nil {
 			return "", err
@@ -46,6 +47,6 @@ func seedAction(a *app, istat string) func(ctx context.Context) (string, error) 
 			return "", err
 		}
 		return fmt.Sprintf("Added %d synthetic interviews (%d completed, %d abandoned) over the last 90 days. "+
-			"They are made up, spread like real answers: send /results to see the charts.", st.completed+st.abandoned, st.completed, st.abandoned), nil
+			"They are made up, spread like real answers: send /results to see the charts.", st.Completed+st.Abandoned, st.Completed, st.Abandoned), nil
 	}
 }
