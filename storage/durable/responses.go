@@ -10,43 +10,38 @@ import (
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// Responses writes completed responses to Postgres, or to the Redis outbox
-// when Postgres cannot take them, so that nothing is lost; its Run drains
-// the outbox into Postgres.
+// Responses writes completed responses to Postgres, or queues them in the
+// Redis outbox when Postgres cannot take them (the caller — the interview
+// core — decides when), and its Run drains the outbox into Postgres, so
+// that nothing is lost.
 type Responses struct {
 	db     *pgstore.DB
 	store  *redisstore.Store
 	outbox *redisstore.Outbox
-	log    *slog.Logger
 }
 
-// NewResponses returns the responses of db, with store's outbox as the
-// fallback.
+// NewResponses returns the responses of db, with store's outbox for what
+// must wait.
 func NewResponses(db *pgstore.DB, store *redisstore.Store, log *slog.Logger) *Responses {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Responses{db: db, store: store, outbox: store.Outbox(redisstore.OutboxOptions{Logger: log}), log: log}
+	return &Responses{db: db, store: store, outbox: store.Outbox(redisstore.OutboxOptions{Logger: log})}
 }
 
-// Save stores the response; when Postgres fails it queues it in the
-// outbox, and only if both fail does it return an error (the update fails
-// and comes again). A response Postgres refuses as invalid is not queued:
-// it would be refused again.
+// Save writes the response to Postgres (pgstore.SaveResponse: idempotent by
+// ID). A response Postgres refuses as invalid fails with pgstore.ErrInvalid:
+// queueing it would not help.
 func (r *Responses) Save(ctx context.Context, pc pgstore.Completed) error {
-	err := r.db.SaveResponse(ctx, pc)
-	if err == nil {
-		return nil
+	return r.db.SaveResponse(ctx, pc)
+}
+
+// Queue puts the response in the Redis outbox, once per idempotency key
+// (a redelivered completion is queued once), under its pseudonym so that
+// Erase finds it, and wakes the drainer.
+func (r *Responses) Queue(ctx context.Context, pc pgstore.Completed) error {
+	payload, err := pgstore.MarshalCompleted(pc)
+	if err != nil {
+		return err
 	}
-	if errors.Is(err, pgstore.ErrInvalid) {
-		return fmt.Errorf("store response: %w", err)
-	}
-	r.log.Warn("postgres unavailable, response queued in the outbox", "err", err)
-	payload, merr := pgstore.MarshalCompleted(pc)
-	if merr != nil {
-		return merr
-	}
-	key := pc.Idem // a redelivered completion is queued once
+	key := pc.Idem
 	if key == "" {
 		key = pc.ID
 	}
