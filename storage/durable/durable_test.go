@@ -169,7 +169,8 @@ func TestAbandonmentSweep(t *testing.T) {
 	w := newWorld(t, redisstore.Options{StateTTL: ttl})
 	m := w.municipality(t)
 	started := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
-	rec := &redisstore.AbandonRecord{Form: "immigrati", FormVersion: 2, MunicipalityID: m, Language: "uk", LastQuestion: "eta", Started: started}
+	rec := &redisstore.AbandonRecord{Form: "immigrati", FormVersion: 2, MunicipalityID: m, Language: "uk", LastQuestion: "eta", Started: started,
+		Reminded: true, Resumed: true}
 	if err := w.store.Save(ctx, 42, 1, 0, 1, []byte("s"), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +190,8 @@ func TestAbandonmentSweep(t *testing.T) {
 	if n, more, err := j.Sweep(ctx); err != nil || n != 1 || more {
 		t.Fatalf("expired: Sweep = %d %v %v, want 1", n, more, err)
 	}
-	if n := w.count(t, `SELECT count(*) FROM abandoned WHERE last_question = 'eta' AND language = 'uk'`); n != 1 {
-		t.Fatalf("%d abandoned rows, want 1", n)
+	if n := w.count(t, `SELECT count(*) FROM abandoned WHERE last_question = 'eta' AND language = 'uk' AND reminded AND resumed`); n != 1 {
+		t.Fatalf("%d abandoned rows (with the reminder flags), want 1", n)
 	}
 	if n, _, err := j.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("again: Sweep = %d %v, want 0", n, err)
