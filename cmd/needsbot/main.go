@@ -51,6 +51,7 @@ func commands() []command {
 		{"admin", "manage municipalities, services and staff", runAdmin},
 		{"directory", "import, export and count the service directory respondents are referred to", runDirectory},
 		{"loadtest", "drive simulated respondents through a fake Bot API and measure", runLoadtest},
+		{"chaos", "run the fault matrix: replicas, outages, kills, duplicates, Bot API faults; print a table", runChaos},
 	}
 }
 
