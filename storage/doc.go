@@ -7,9 +7,13 @@
 //   - pgstore: the system of record: embedded migrations, municipalities,
 //     services, staff, invites, completed responses with normalised answers,
 //     abandonment counts and the append-only audit log (Postgres);
+//   - durable: what moves from Redis to Postgres — completions (straight,
+//     or through the outbox while Postgres is down), abandoned interviews,
+//     and the retention that unlinks old responses — with their Run loops;
 //   - storagetest: helpers that give each test its own Redis key prefix or
 //     Postgres database, and a TCP proxy for fault tests.
 //
 // This root package holds only what both sides share: the keyed pseudonym
-// under which respondents are stored.
+// under which respondents are stored, and RedactURL for printing a store's
+// URL.
 package storage

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/interview"
+	"github.com/needsbot/needsbot/storage/durable"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
@@ -107,22 +107,21 @@ func consentVersion(r dialog.Response) string {
 	return r.Form + "/" + strconv.Itoa(r.FormVersion)
 }
 
-// responses writes completions to Postgres (interview.Responses) and to
-// the Redis outbox (interview.Outbox): the core queues what Postgres
-// cannot take, so that nothing is lost.
+// responses adapts durable.Responses to the core's ports: Responses
+// (Postgres) and Outbox (the Redis outbox, drained into Postgres later).
+// It only translates an interview.Completion into the record; the core
+// decides when to queue.
 type responses struct {
-	db     *pgstore.DB
-	store  *redisstore.Store
-	outbox *redisstore.Outbox
-	forms  *dialog.Library
+	d     *durable.Responses
+	forms *dialog.Library
 }
 
 var (
-	_ interview.Responses = (*responses)(nil)
-	_ interview.Outbox    = (*responses)(nil)
+	_ interview.Responses = responses{}
+	_ interview.Outbox    = responses{}
 )
 
-func (a *responses) completed(c interview.Completion) (pgstore.Completed, error) {
+func (a responses) completed(c interview.Completion) (pgstore.Completed, error) {
 	r := c.Response
 	m := ctxID(r.Context, interview.CtxMunicipality)
 	if m == nil {
@@ -139,12 +138,12 @@ func (a *responses) completed(c interview.Completion) (pgstore.Completed, error)
 
 // Complete stores the response in Postgres. An invalid one is
 // interview.ErrRejected; on any other failure the core queues it (Queue).
-func (a *responses) Complete(ctx context.Context, c interview.Completion) error {
+func (a responses) Complete(ctx context.Context, c interview.Completion) error {
 	pc, err := a.completed(c)
 	if err != nil {
 		return fmt.Errorf("%w: %w", interview.ErrRejected, err)
 	}
-	if err := a.db.SaveResponse(ctx, pc); err != nil {
+	if err := a.d.Save(ctx, pc); err != nil {
 		if errors.Is(err, pgstore.ErrInvalid) {
 			return fmt.Errorf("store response: %w: %w", interview.ErrRejected, err)
 		}
@@ -154,94 +153,28 @@ func (a *responses) Complete(ctx context.Context, c interview.Completion) error 
 }
 
 // Queue puts the response in the Redis outbox (interview.Outbox), from
-// which the flusher writes it to Postgres once Postgres is back.
-func (a *responses) Queue(ctx context.Context, c interview.Completion) error {
+// which durable.Responses.Run writes it to Postgres once Postgres is back.
+func (a responses) Queue(ctx context.Context, c interview.Completion) error {
 	pc, err := a.completed(c)
 	if err != nil {
 		return err
 	}
-	payload, err := pgstore.MarshalCompleted(pc)
-	if err != nil {
-		return err
-	}
-	key := pc.Idem // a redelivered completion is queued once
-	if key == "" {
-		key = pc.ID
-	}
-	if err := a.store.EnqueueFor(ctx, key, pc.Pseudonym, payload); err != nil {
-		return fmt.Errorf("queue response: %w", err)
-	}
-	a.outbox.Kick()
-	return nil
+	return a.d.Queue(ctx, pc)
 }
 
-// write is the outbox flusher's writer.
-func (a *responses) write(ctx context.Context, payload []byte) error {
-	pc, err := pgstore.UnmarshalCompleted(payload)
-	if err != nil {
-		return redisstore.Permanent(err)
-	}
-	if err := a.db.SaveResponse(ctx, pc); err != nil {
-		if errors.Is(err, pgstore.ErrInvalid) {
-			return redisstore.Permanent(err)
+// Erase deletes the respondent's responses from Postgres and the outbox.
+func (a responses) Erase(ctx context.Context, pseudonym string) (int, error) {
+	return a.d.Erase(ctx, pseudonym)
+}
+
+// popularLanguages adapts pgstore.LanguageCache to the handler's
+// PopularLanguages, which names the municipality as its context value.
+func popularLanguages(c *pgstore.LanguageCache) func(ctx context.Context, municipality string) []string {
+	return func(ctx context.Context, municipality string) []string {
+		id, err := strconv.ParseInt(municipality, 10, 64)
+		if err != nil {
+			return nil
 		}
-		return err
+		return c.Get(ctx, id)
 	}
-	return nil
-}
-
-// Erase deletes the respondent's responses from Postgres and from the
-// outbox (queued and dead letters). Postgres is erased again after the
-// outbox, in case the flusher wrote an entry in between.
-func (a *responses) Erase(ctx context.Context, pseudonym string) (int, error) {
-	n, err := a.db.Erase(ctx, pseudonym)
-	if err != nil {
-		return n, err
-	}
-	q, err := a.store.EraseOwner(ctx, pseudonym)
-	if err != nil {
-		return n, err
-	}
-	m, err := a.db.Erase(ctx, pseudonym)
-	return n + q + m, err
-}
-
-// popularLanguages caches each municipality's most used respondent
-// languages for the language menu (a query per municipality every ten
-// minutes, not per /start).
-type popularLanguages struct {
-	db      *pgstore.DB
-	minCell int // a language is shown only with at least this many respondents
-	mu      sync.Mutex
-	ttl     time.Duration
-	m       map[string]popularEntry
-}
-
-type popularEntry struct {
-	langs []string
-	at    time.Time
-}
-
-func (p *popularLanguages) get(ctx context.Context, municipality string) []string {
-	p.mu.Lock()
-	e, ok := p.m[municipality]
-	p.mu.Unlock()
-	if ok && time.Since(e.at) < p.ttl {
-		return e.langs
-	}
-	id, err := strconv.ParseInt(municipality, 10, 64)
-	if err != nil {
-		return nil
-	}
-	langs, err := p.db.PopularLanguages(ctx, id, 4, p.minCell)
-	if err != nil {
-		return e.langs // stale is better than nothing; errors show in /readyz
-	}
-	p.mu.Lock()
-	if len(p.m) > 10000 {
-		clear(p.m)
-	}
-	p.m[municipality] = popularEntry{langs: langs, at: time.Now()}
-	p.mu.Unlock()
-	return langs
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/needsbot/needsbot/storage"
 )
 
 // Config is every setting of needsbot, read from NEEDSBOT_* variables and
@@ -270,10 +272,4 @@ func (c Config) adminIDs() []int64 {
 }
 
 // redactURL hides a password in a URL before it is printed.
-func redactURL(v string) string {
-	u, err := url.Parse(v)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Redacted()
-}
+func redactURL(v string) string { return storage.RedactURL(v) }

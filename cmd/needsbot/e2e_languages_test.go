@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"math/rand/v2"
+
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/internal/loadtest"
 	"github.com/needsbot/needsbot/locales"
 )
 
@@ -49,9 +50,8 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 			}
 			t.Run(l.Code, func(t *testing.T) {
 				t.Parallel()
-				r := &ltRespondent{u: u, form: form, rng: rand.New(rand.NewPCG(15, uint64(i))), lang: l.Code,
-					comment: "ok ۱۲ ௧௨ ෧෨", timeout: 30 * time.Second}
-				err := r.interview(context.Background())
+				r := loadtest.NewRespondent(u, form, 15, uint64(i), l.Code, "ok ۱۲ ௧௨ ෧෨", 30*time.Second)
+				err := r.Interview(context.Background())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -70,7 +70,7 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 							break
 						}
 					}
-					if taps := countTaps(r, "language"); taps != 1 {
+					if taps := r.Taps("language"); taps != 1 {
 						t.Errorf("%d taps to choose the suggested language, want 1", taps)
 					}
 				}
@@ -109,15 +109,4 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 		t.Fatalf("Bot API limits violated: %+v", vs)
 	}
 	t.Logf("23 interviews completed; %d languages found on the picker's second page", secondPage)
-}
-
-// countTaps counts the respondent's actions of a kind.
-func countTaps(r *ltRespondent, kind string) int {
-	n := 0
-	for _, s := range r.samples {
-		if s.kind == kind {
-			n++
-		}
-	}
-	return n
 }

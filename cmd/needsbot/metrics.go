@@ -75,5 +75,11 @@ func (m *metrics) Update(kind, outcome string, d time.Duration) {
 	m.duration.WithLabelValues(kind).Observe(d.Seconds())
 }
 
-// Interview implements bot.EventObserver.
+// Outbox implements durable.Observer.
+func (m *metrics) Outbox(pending, dead int64) {
+	m.outbox.Set(float64(pending))
+	m.outboxDead.Set(float64(dead))
+}
+
+// Interview implements bot.EventObserver and durable.Observer.
 func (m *metrics) Interview(event string) { m.interviews.WithLabelValues(event).Inc() }

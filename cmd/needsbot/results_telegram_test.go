@@ -18,6 +18,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/internal/seed"
 	"github.com/needsbot/needsbot/results"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -35,11 +36,11 @@ func seedHarness(t *testing.T, h *harness, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	places, err := seedPlaces(context.Background(), db, "")
+	places, err := seed.Places(context.Background(), db, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := seedResponses(context.Background(), db, lib, places, seedOptions{N: n, Days: 60, Seed: 3, Batch: 250,
+	if _, err := seed.Store(context.Background(), db, lib, places, seed.Options{N: n, Days: 60, Seed: 3, Batch: 250,
 		Workers: 1, Now: time.Now(), Rollup: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/schedule"
 	"github.com/needsbot/needsbot/storage"
+	"github.com/needsbot/needsbot/storage/durable"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
@@ -68,25 +69,24 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level string) *slog.Lo
 
 // app is a running needsbot: what run and try share.
 type app struct {
-	cfg       Config
-	log       *slog.Logger
-	rdb       redis.UniversalClient
-	db        *pgstore.DB
-	store     *redisstore.Store
-	quiet     schedule.Quiet // reminders: no sends in these hours (wire_remind.go)
-	outbox    *redisstore.Outbox
-	responses *responses
-	forms     *dialog.Library
-	retired   map[string]bool // published forms retired (wire_forms.go)
-	cat       *locales.Catalog
-	api       *tg.Bot
-	sender    *bot.Sender
-	handler   *bot.Handler
-	intake    *bot.Intake
-	metrics   *metrics
-	username  string
-	httpc     *http.Client
-	listener  net.Listener
+	cfg      Config
+	log      *slog.Logger
+	rdb      redis.UniversalClient
+	db       *pgstore.DB
+	store    *redisstore.Store
+	quiet    schedule.Quiet // reminders: no sends in these hours (wire_remind.go)
+	durable  *durable.Responses
+	forms    *dialog.Library
+	retired  map[string]bool // published forms retired (wire_forms.go)
+	cat      *locales.Catalog
+	api      *tg.Bot
+	sender   *bot.Sender
+	handler  *bot.Handler
+	intake   *bot.Intake
+	metrics  *metrics
+	username string
+	httpc    *http.Client
+	listener net.Listener
 }
 
 // appHooks let `try` and tests adjust the wiring.
@@ -167,8 +167,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
 		KeySecret: []byte(cfg.PseudonymKey)})
-	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
-	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms}
+	a.durable = durable.NewResponses(a.db, a.store, log)
 
 	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),
 		tg.WithSkipGetMe(), tg.WithErrorsHandler(func(err error) { log.Warn("telegram client", "err", err) }))
@@ -183,7 +182,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	var global bot.Limiter = rate.NewLimiter(rate.Limit(cfg.TelegramRate), 5)
 	if cfg.WebhookURL != "" {
 		// Replicas share Telegram's per-bot budget through Redis.
-		global = &redisLimiter{store: a.store, key: "telegram:global", perSecond: int(cfg.TelegramRate)}
+		global = a.store.Limiter("telegram:global", int(cfg.TelegramRate))
 	}
 	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, ChatRate: rate.Limit(cfg.TelegramChatRate),
 		Logger: log, Observer: a.metrics})
@@ -201,7 +200,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, err
 	}
 	ccfg := interview.Config{
-		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Outbox: a.responses, Invites: invites,
+		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: responses{d: a.durable, forms: a.forms}, Outbox: responses{d: a.durable, forms: a.forms}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
@@ -210,7 +209,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		Staff: staffHandler, Catalog: a.cat,
 		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics,
-		PopularLanguages: (&popularLanguages{db: a.db, minCell: cfg.MinCell, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
+		PopularLanguages: popularLanguages(a.db.LanguageCache(4, cfg.MinCell, 10*time.Minute, nil)),
 		Directory:        pgDirectory{db: a.db, now: time.Now},
 	}
 	if err := a.wireReminders(&ccfg, &hcfg); err != nil { // wire_remind.go
@@ -270,10 +269,13 @@ func (a *app) serve(ctx context.Context) error {
 	}()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Add(4)
-	go func() { defer wg.Done(); _ = a.outbox.Run(bg, a.responses.write) }()
+	go func() { defer wg.Done(); _ = a.durable.Run(bg) }()
 	go func() { defer wg.Done(); a.remindLoop(bg) }()
-	go func() { defer wg.Done(); a.abandonLoop(bg) }()
-	go func() { defer wg.Done(); a.retentionLoop(bg) }()
+	go func() {
+		defer wg.Done()
+		(&durable.Abandonment{DB: a.db, Store: a.store, Observer: a.metrics, Logger: a.log}).Run(bg)
+	}()
+	go func() { defer wg.Done(); (&durable.Retention{DB: a.db, Age: a.cfg.Retention, Logger: a.log}).Run(bg) }()
 
 	poll, stopPoll := context.WithCancel(ctx)
 	pollDone := make(chan struct{})
@@ -307,7 +309,7 @@ func (a *app) serve(ctx context.Context) error {
 	<-pollDone
 	_ = srv.Shutdown(shut) // waits for webhook requests in flight
 	a.intake.Stop()        // finishes queued and in-flight updates
-	if n, err := a.outbox.Flush(shut, a.responses.write); err != nil {
+	if n, err := a.durable.Flush(shut); err != nil {
 		log.Warn("outbox not fully flushed at shutdown; it stays in Redis", "flushed", n, "err", err)
 	}
 	stopBG()
@@ -383,112 +385,4 @@ func (a *app) registerCommands(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func (a *app) abandonLoop(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		due, err := a.store.DueAbandoned(ctx, time.Now(), 200)
-		if err != nil && ctx.Err() == nil {
-			a.log.Warn("abandoned interviews", "err", err)
-		}
-		for _, d := range due {
-			err := a.db.SaveAbandoned(ctx, pgstore.Abandoned{ID: d.ID, Form: d.Form, FormVersion: d.FormVersion,
-				MunicipalityID: d.MunicipalityID, ServiceID: d.ServiceID, Language: d.Language,
-				LastQuestion: d.LastQuestion, StartedAt: d.Started, AbandonedAt: d.At})
-			if err != nil {
-				a.log.Warn("save abandoned", "err", err)
-				break
-			}
-			if err := a.store.Ack(ctx, d); err != nil {
-				a.log.Warn("ack abandoned", "err", err)
-			}
-			a.metrics.Interview("abandoned")
-		}
-		if len(due) == 200 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if depth, err := a.store.Depth(ctx); err == nil {
-			a.metrics.outbox.Set(float64(depth))
-		}
-		if dead, err := a.store.DeadLetters(ctx); err == nil {
-			a.metrics.outboxDead.Set(float64(dead))
-		}
-	}
-}
-
-func (a *app) retentionLoop(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := a.db.ApplyRetention(ctx, a.cfg.Retention); err != nil && ctx.Err() == nil {
-			a.log.Warn("retention", "err", err)
-		} else if n > 0 {
-			a.log.Info("responses unlinked from pseudonyms after the retention period", "responses", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// redisLimiter shares the per-bot Bot API budget between replicas (GCRA
-// in Redis, go-redis/redis_rate). It reserves a few calls per round trip,
-// so that a Bot API call costs a fifth of a Redis call, not one.
-type redisLimiter struct {
-	store     *redisstore.Store
-	key       string
-	perSecond int
-
-	mu     sync.Mutex
-	tokens int
-}
-
-// reserveBatch is how many calls one Redis round trip reserves.
-const reserveBatch = 5
-
-func (l *redisLimiter) Wait(ctx context.Context) error {
-	limit := max(l.perSecond, 1)
-	for {
-		l.mu.Lock()
-		if l.tokens > 0 {
-			l.tokens--
-			l.mu.Unlock()
-			return nil
-		}
-		got, retry, err := l.store.Take(ctx, l.key, limit, time.Second, min(reserveBatch, limit))
-		if err == nil && got > 0 {
-			l.tokens += got - 1
-			l.mu.Unlock()
-			return nil
-		}
-		l.mu.Unlock()
-		if err != nil {
-			// Redis trouble must not stop the replies: fall back to a
-			// conservative local pace.
-			return sleep(ctx, time.Second/time.Duration(limit))
-		}
-		if err := sleep(ctx, max(retry, time.Second/time.Duration(limit))); err != nil {
-			return err
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

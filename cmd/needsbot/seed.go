@@ -1,3 +1,5 @@
+//go:build !prod
+
 package main
 
 import (
@@ -5,14 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"sync"
 	"time"
 
-	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
-	"github.com/needsbot/needsbot/results"
+	"github.com/needsbot/needsbot/internal/seed"
+	"github.com/needsbot/needsbot/internal/trykit"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -43,7 +42,7 @@ func runSeed(ctx context.Context, e *cmdEnv, args []string) int {
 	n := fs.Int("responses", 0, "interviews to generate (completed and abandoned)")
 	muni := fs.String("municipality", "", "ISTAT code: only this municipality (default: every one)")
 	days := fs.Int("days", 180, "spread the interviews over this many days before now")
-	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same answers)")
+	rseed := fs.Uint64("seed", 1, "random seed (the same seed gives the same answers)")
 	batch := fs.Int("batch", 5000, "interviews per COPY transaction")
 	workers := fs.Int("workers", 2, "goroutines walking the questionnaires")
 	perBatch := fs.Bool("rollup-per-batch", false, "update the results rollup with every batch (default: rebuild it once at the end, faster)")
@@ -63,7 +62,7 @@ func runSeed(ctx context.Context, e *cmdEnv, args []string) int {
 		return 1
 	}
 	// Synthetic answers must never be counted with real ones.
-	if err := pgstore.CheckDemoDatabase(ctx, *dsn, demoStaff()); err != nil {
+	if err := pgstore.CheckDemoDatabase(ctx, *dsn, trykit.DemoStaff()); err != nil {
 		fmt.Fprintf(e.stderr, "needsbot seed: refusing %s: %v; seed only an empty, synthetic or try database\n", redactURL(*dsn), err)
 		return 1
 	}
@@ -77,13 +76,13 @@ func runSeed(ctx context.Context, e *cmdEnv, args []string) int {
 		return 1
 	}
 	defer db.Close()
-	places, err := seedPlaces(ctx, db, *muni)
+	places, err := seed.Places(ctx, db, *muni)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "needsbot seed:", err)
 		return 1
 	}
 	start := time.Now()
-	st, err := seedResponses(ctx, db, lib, places, seedOptions{N: *n, Days: *days, Seed: *seed, Batch: *batch,
+	st, err := seed.Store(ctx, db, lib, places, seed.Options{N: *n, Days: *days, Seed: *rseed, Batch: *batch,
 		Workers: *workers, Now: start, Progress: e.stderr, Rollup: *perBatch})
 	if err != nil {
 		fmt.Fprintln(e.stderr, "needsbot seed:", err)
@@ -102,117 +101,7 @@ func runSeed(ctx context.Context, e *cmdEnv, args []string) int {
 	}
 	el := time.Since(start)
 	fmt.Fprintf(e.stdout, "seeded %d interviews (%d completed, %d abandoned) in %s (%.0f/s)\n",
-		st.completed+st.abandoned, st.completed, st.abandoned, el.Round(time.Millisecond),
-		float64(st.completed+st.abandoned)/el.Seconds())
+		st.Completed+st.Abandoned, st.Completed, st.Abandoned, el.Round(time.Millisecond),
+		float64(st.Completed+st.Abandoned)/el.Seconds())
 	return 0
-}
-
-// seedPlaces lists the municipalities (all, or the one with ISTAT code
-// istat) with their services.
-func seedPlaces(ctx context.Context, db *pgstore.DB, istat string) ([]results.SynthPlace, error) {
-	ms, err := db.Municipalities(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var places []results.SynthPlace
-	for i, m := range ms {
-		if istat != "" && m.ISTAT != istat {
-			continue
-		}
-		svcs, err := db.Services(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		// Larger places first get more interviews (Roma > Milano > Prato).
-		places = append(places, results.SynthPlace{ID: m.ID, Weight: float64(len(ms) - i), Services: svcs})
-	}
-	if len(places) == 0 {
-		return nil, fmt.Errorf("no municipality %q", istat)
-	}
-	return places, nil
-}
-
-type seedOptions struct {
-	N, Days, Batch, Workers int
-	Seed                    uint64
-	Now                     time.Time
-	Rollup                  bool      // update the rollup per batch, instead of rebuilding it at the end
-	Progress                io.Writer // nil: quiet
-}
-
-type seedStats struct{ completed, abandoned int }
-
-// seedResponses generates opt.N interviews with opt.Workers walkers and
-// stores them in batches with COPY, while the walkers go on.
-func seedResponses(ctx context.Context, db *pgstore.DB, lib *dialog.Library, places []results.SynthPlace, opt seedOptions) (seedStats, error) {
-	type batch struct {
-		done []pgstore.Completed
-		ab   []pgstore.Abandoned
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan batch, 2*opt.Workers)
-	errc := make(chan error, opt.Workers)
-	var wg sync.WaitGroup
-	for w := range opt.Workers {
-		share := opt.N / opt.Workers
-		if w == 0 {
-			share += opt.N % opt.Workers
-		}
-		wg.Go(func() {
-			g := &results.Synth{Forms: lib, Places: places, Now: opt.Now, Days: opt.Days,
-				Rand: rand.New(rand.NewPCG(opt.Seed, uint64(w)))}
-			var b batch
-			flush := func() bool {
-				select {
-				case batches <- b:
-					b = batch{}
-					return true
-				case <-ctx.Done():
-					return false
-				}
-			}
-			for i := 0; i < share; i++ {
-				c, a, err := g.Next()
-				if err != nil {
-					errc <- err
-					return
-				}
-				if c != nil {
-					b.done = append(b.done, *c)
-				} else {
-					b.ab = append(b.ab, *a)
-				}
-				if len(b.done)+len(b.ab) >= opt.Batch && !flush() {
-					return
-				}
-			}
-			if len(b.done)+len(b.ab) > 0 {
-				flush()
-			}
-		})
-	}
-	go func() { wg.Wait(); close(batches) }()
-	var st seedStats
-	last := time.Now()
-	for b := range batches {
-		if _, err := db.CopyResponses(ctx, b.done, opt.Rollup); err != nil {
-			return st, err
-		}
-		if _, err := db.CopyAbandoned(ctx, b.ab); err != nil {
-			return st, err
-		}
-		st.completed += len(b.done)
-		st.abandoned += len(b.ab)
-		if opt.Progress != nil && time.Since(last) > 10*time.Second {
-			last = time.Now()
-			fmt.Fprintf(opt.Progress, "seed: %d of %d interviews stored\n", st.completed+st.abandoned, opt.N)
-		}
-	}
-	select {
-	case err := <-errc:
-		return st, err
-	default:
-	}
-	return st, nil
 }

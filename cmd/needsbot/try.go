@@ -1,3 +1,5 @@
+//go:build !prod
+
 package main
 
 import (
@@ -15,7 +17,9 @@ import (
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/bot/webchat"
+	"github.com/needsbot/needsbot/internal/trykit"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -43,7 +47,7 @@ func runTry(ctx context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stderr, "needsbot try:", err)
 		return 2
 	}
-	return (&trial{e: e, o: o, probes: realProbes()}).run(ctx)
+	return (&trial{e: e, o: o, probes: trykit.RealProbes()}).run(ctx)
 }
 
 func parseTry(args []string, getenv func(string) string, stderr interface{ Write([]byte) (int, error) }) (tryOptions, error) {
@@ -161,7 +165,7 @@ func newPseudonymKey() string {
 type trial struct {
 	e      *cmdEnv
 	o      tryOptions
-	probes probes
+	probes trykit.Probes
 }
 
 func (t *trial) say(format string, args ...any) { fmt.Fprintf(t.e.stdout, format+"\n", args...) }
@@ -170,24 +174,24 @@ func (t *trial) run(ctx context.Context) int {
 	cfg := t.o.cfg
 	t.say("needsbot try: the real bot, a fake Telegram and a web chat, all on this machine.\n")
 
-	rb, err := chooseRedis(ctx, t.probes, t.o.redis)
+	rb, err := trykit.ChooseRedis(ctx, t.probes, t.o.redis)
 	if err != nil {
 		fmt.Fprintln(t.e.stderr, "needsbot try:", err)
 		return 1
 	}
 	defer rb.Close()
 	t.say("  Redis      %s", rb.What)
-	pg, err := choosePostgres(ctx, t.probes, t.o.db)
+	pg, err := trykit.ChoosePostgres(ctx, t.probes, t.o.db)
 	if err != nil {
 		fmt.Fprintln(t.e.stderr, "needsbot try:", err)
 		return 1
 	}
 	defer pg.Close()
-	if t.probes.checkDemo != nil {
-		if err := t.probes.checkDemo(ctx, pg.URL); err != nil {
+	if t.probes.CheckDemo != nil {
+		if err := t.probes.CheckDemo(ctx, pg.URL); err != nil {
 			fmt.Fprintf(t.e.stderr, "needsbot try: refusing %s: %v.\n"+
 				"try only uses its own database (needsbot_try, or a throwaway cluster) or an empty or demo one given with --database-url.\n",
-				redactURL(pg.URL), err)
+				storage.RedactURL(pg.URL), err)
 			return 1
 		}
 	}
@@ -220,8 +224,8 @@ func (t *trial) run(ctx context.Context) int {
 		fmt.Fprintln(t.e.stderr, "needsbot try: demo staff and invite not set up:", err)
 	}
 	t.say("  Bot        polling; health at http://%s/healthz, metrics at /metrics", cfg.ListenAddr)
-	t.say("  Demo       %s", demo.describe(cfg.DefaultMunicipality))
-	t.say("             the manager's page offers to fill the demo with %d synthetic interviews, so /results has charts at once", demoSeedN)
+	t.say("  Demo       %s", demo.Describe(cfg.DefaultMunicipality))
+	t.say("             the manager's page offers to fill the demo with %d synthetic interviews, so /results has charts at once", trykit.DemoSeedN)
 
 	ln, err := t.listen()
 	if err != nil {
@@ -229,7 +233,7 @@ func (t *trial) run(ctx context.Context) int {
 		fmt.Fprintln(t.e.stderr, "needsbot try:", err)
 		return 1
 	}
-	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.personas(seedAction(a, cfg.DefaultMunicipality)), Languages: tryLanguages(a.cat), Logger: log,
+	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.Personas(seedAction(a, cfg.DefaultMunicipality)), Languages: tryLanguages(a.cat), Logger: log,
 		TimeZone: pgstore.ResultsZone})
 	// Long polls of the page end with this context, so that the web
 	// server can shut down at once.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/needsbot/needsbot/internal/trykit"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
@@ -78,8 +79,8 @@ func TestTryDemoStaffWithImpossibleIDs(t *testing.T) {
 		User int64 `json:"user"`
 	}
 	c.call("POST", "/api/session", map[string]any{"persona": "manager", "lang": "en"}, &s)
-	if s.User != demoManagerID || s.User < 1<<52 {
-		t.Fatalf("manager persona is user %d, want %d", s.User, demoManagerID)
+	if s.User != trykit.DemoManagerID || s.User < 1<<52 {
+		t.Fatalf("manager persona is user %d, want %d", s.User, trykit.DemoManagerID)
 	}
 	c.call("POST", "/api/send", map[string]any{"user": s.User, "text": "/results"}, nil)
 	ch := c.waitIdle(s.User, 0)

@@ -115,8 +115,11 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.form = lib.Latest("immigrati"); r.form == nil {
-		return nil, errors.New("chaos: the immigrati questionnaire is not embedded")
+	if ids := lib.Respondents(); len(ids) > 0 {
+		r.form = lib.Latest(ids[0])
+	}
+	if r.form == nil {
+		return nil, errors.New("chaos: no embedded questionnaire for respondents")
 	}
 	if r.cat, err = locales.New(); err != nil {
 		return nil, err

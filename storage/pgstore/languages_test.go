@@ -38,3 +38,35 @@ func TestPopularLanguages(t *testing.T) {
 		t.Fatalf("another municipality: %v %v", got, err)
 	}
 }
+
+// TestLanguageCache: within its TTL the cache answers without asking
+// Postgres again (a new response does not show); after it, it asks again.
+func TestLanguageCache(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now().UTC()
+	save := func(id, lang string) {
+		t.Helper()
+		c := e.completed(t, id, "")
+		c.Response.Language = lang
+		c.Response.Started, c.Response.Completed = now.Add(-time.Hour), now
+		if err := e.db.SaveResponse(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("cache-a", "ar")
+	m, _ := e.municipality(t, "100005", "anagrafe")
+	clock := now
+	cache := e.db.LanguageCache(4, 1, 10*time.Minute, func() time.Time { return clock })
+	if got := cache.Get(ctx, m); len(got) != 1 || got[0] != "ar" {
+		t.Fatalf("first Get = %v, want [ar]", got)
+	}
+	save("cache-b", "uk")
+	clock = now.Add(9 * time.Minute)
+	if got := cache.Get(ctx, m); len(got) != 1 {
+		t.Fatalf("within the TTL Get = %v, want the cached [ar]", got)
+	}
+	clock = now.Add(11 * time.Minute)
+	if got := cache.Get(ctx, m); len(got) != 2 {
+		t.Fatalf("after the TTL Get = %v, want [ar uk] from Postgres", got)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package redisstore_test
 
 import (
 	"context"
@@ -7,22 +7,20 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/storage/redisstore"
-	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
 // TestRedisLimiterPaces checks the shared Bot API budget: two "replicas"
 // together never exceed it (burst + rate × time), and reserving in batches
 // spends fewer Redis round trips than calls.
 func TestRedisLimiterPaces(t *testing.T) {
-	rdb, prefix := storagetest.Redis(t)
-	store := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
-	a := &redisLimiter{store: store, key: "telegram:global", perSecond: 20}
-	b := &redisLimiter{store: store, key: "telegram:global", perSecond: 20}
+	store, _, _ := newStore(t, redisstore.Options{})
+	a := store.Limiter("telegram:global", 20)
+	b := store.Limiter("telegram:global", 20)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, l := range []*redisLimiter{a, b} {
+	for _, l := range []*redisstore.Limiter{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

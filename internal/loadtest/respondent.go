@@ -1,4 +1,4 @@
-package main
+package loadtest
 
 import (
 	"context"
@@ -44,9 +44,9 @@ type ltRespondent struct {
 	toggledPos  int // and the position of its question (one card shows many)
 }
 
-// ltMaxSteps bounds one interview: the questionnaire has fewer than 60
+// MaxSteps bounds one interview: the questionnaire has fewer than 60
 // questions, a multi-select takes two taps.
-const ltMaxSteps = 200
+const MaxSteps = 200
 
 // interview runs a whole interview: /start, the language, consent, an
 // adult age band, then a valid answer to every question until no question
@@ -58,7 +58,7 @@ func (r *ltRespondent) interview(ctx context.Context) error {
 	}
 	var prev string
 	repeats := 0
-	for step := 0; step < ltMaxSteps; step++ {
+	for step := 0; step < MaxSteps; step++ {
 		q, keys, ok := currentQuestion(chat)
 		if !ok {
 			return nil // no buttons left: the interview is over
@@ -97,7 +97,7 @@ func (r *ltRespondent) interview(ctx context.Context) error {
 			r.lastToggled, r.toggledPos = msgID, toggledPos
 		}
 	}
-	return r.fail(chat, fmt.Errorf("interview did not end after %d steps", ltMaxSteps))
+	return r.fail(chat, fmt.Errorf("interview did not end after %d steps", MaxSteps))
 }
 
 func (r *ltRespondent) fail(chat telegramtest.Chat, err error) error {
@@ -298,4 +298,31 @@ func lastLines(s string, n int) string {
 		lines = append([]string{"…"}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Respondent is one simulated respondent, for end-to-end tests that walk
+// the whole interview in a given language.
+type Respondent struct{ r *ltRespondent }
+
+// NewRespondent returns a respondent who is u, picks lang in the language
+// menu, types comment at the free-text question, chooses with a generator
+// seeded by seed, and gives up on an update after timeout.
+func NewRespondent(u *telegramtest.User, form *dialog.Form, seed1, seed2 uint64, lang, comment string, timeout time.Duration) *Respondent {
+	return &Respondent{&ltRespondent{u: u, form: form, rng: rand.New(rand.NewPCG(seed1, seed2)), lang: lang, comment: comment, timeout: timeout}}
+}
+
+// Interview runs the whole interview; it returns the first problem, with
+// the chat's transcript.
+func (r *Respondent) Interview(ctx context.Context) error { return r.r.interview(ctx) }
+
+// Taps counts the respondent's actions of a kind (start, language, choose,
+// toggle, done, ack, text).
+func (r *Respondent) Taps(kind string) int {
+	n := 0
+	for _, s := range r.r.samples {
+		if s.kind == kind {
+			n++
+		}
+	}
+	return n
 }

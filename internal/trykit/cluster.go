@@ -1,4 +1,4 @@
-package main
+package trykit
 
 import (
 	"bytes"
@@ -17,12 +17,12 @@ import (
 	"time"
 )
 
-// errNoInitdb means the machine has no PostgreSQL server binaries.
-var errNoInitdb = errors.New("initdb not found (under /usr/lib/postgresql/*/bin or on PATH)")
+// ErrNoInitdb means the machine has no PostgreSQL server binaries.
+var ErrNoInitdb = errors.New("initdb not found (under /usr/lib/postgresql/*/bin or on PATH)")
 
-// cluster is a throwaway PostgreSQL cluster in a temporary directory,
+// Cluster is a throwaway PostgreSQL cluster in a temporary directory,
 // started with the machine's initdb and pg_ctl on a free loopback port.
-type cluster struct {
+type Cluster struct {
 	dir    string // temporary directory: data/, the socket and the log
 	bindir string
 	port   int
@@ -30,13 +30,13 @@ type cluster struct {
 	dsn    string
 }
 
-func (c *cluster) describe() string {
+func (c *Cluster) describe() string {
 	return fmt.Sprintf("PostgreSQL %s at 127.0.0.1:%d, data in %s", filepath.Base(filepath.Dir(c.bindir)), c.port, c.dir)
 }
 
-// findInitdb returns the directory of the newest initdb: Debian and Ubuntu
+// FindInitdb returns the directory of the newest initdb: Debian and Ubuntu
 // keep one per major version under /usr/lib/postgresql/N/bin, off PATH.
-func findInitdb() (string, error) {
+func FindInitdb() (string, error) {
 	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	slices.SortFunc(found, func(a, b string) int { return versionOf(b) - versionOf(a) })
 	for _, f := range found {
@@ -49,7 +49,7 @@ func findInitdb() (string, error) {
 			return dir, nil
 		}
 	}
-	return "", errNoInitdb
+	return "", ErrNoInitdb
 }
 
 // versionOf reads N from /usr/lib/postgresql/N/bin/initdb.
@@ -63,17 +63,17 @@ func executable(path string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// startCluster creates a cluster in a new temporary directory and starts
+// StartCluster creates a cluster in a new temporary directory and starts
 // it. initdb refuses to run as root, so as root the cluster belongs to
 // the postgres OS user (which the PostgreSQL packages create) and its
 // commands run through runuser (or su).
-func startCluster(ctx context.Context) (*cluster, error) {
-	bindir, err := findInitdb()
+func StartCluster(ctx context.Context) (*Cluster, error) {
+	bindir, err := FindInitdb()
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{bindir: bindir}
-	removeStaleClusters(ctx, bindir, os.TempDir())
+	c := &Cluster{bindir: bindir}
+	RemoveStaleClusters(ctx, bindir, os.TempDir())
 	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -84,13 +84,13 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		gid, _ = strconv.Atoi(u.Gid)
 		c.runAs = "postgres"
 	}
-	if c.dir, err = os.MkdirTemp("", clusterPrefix); err != nil {
+	if c.dir, err = os.MkdirTemp("", ClusterPrefix); err != nil {
 		return nil, err
 	}
 	// Which try owns the cluster: a later try removes it once that
 	// process is gone (killed, or its terminal closed before SIGHUP was
 	// handled).
-	if err := os.WriteFile(filepath.Join(c.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.dir, OwnerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		os.RemoveAll(c.dir)
 		return nil, err
 	}
@@ -120,28 +120,28 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		return nil, err
 	}
 	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
-	if c.dsn, err = ensureDatabase(ctx, admin, tryDatabase); err != nil {
+	if c.dsn, err = EnsureDatabase(ctx, admin, Database); err != nil {
 		c.stop()
 		return nil, fmt.Errorf("throwaway cluster: %w", err)
 	}
 	return c, nil
 }
 
-// clusterPrefix names the temporary directories of throwaway clusters;
-// ownerFile in each holds the process id of the try that made it.
+// ClusterPrefix names the temporary directories of throwaway clusters;
+// OwnerFile in each holds the process id of the try that made it.
 const (
-	clusterPrefix = "needsbot-try-pg-"
-	ownerFile     = "try.pid"
+	ClusterPrefix = "needsbot-try-pg-"
+	OwnerFile     = "try.pid"
 )
 
-// removeStaleClusters stops and deletes the throwaway clusters under tmp
+// RemoveStaleClusters stops and deletes the throwaway clusters under tmp
 // whose try is no longer running. A directory without an owner file (made
 // by an older try, or half made) is removed when it is older than a day.
-func removeStaleClusters(ctx context.Context, bindir, tmp string) []string {
-	dirs, _ := filepath.Glob(filepath.Join(tmp, clusterPrefix+"*"))
+func RemoveStaleClusters(ctx context.Context, bindir, tmp string) []string {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, ClusterPrefix+"*"))
 	var removed []string
 	for _, dir := range dirs {
-		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		b, err := os.ReadFile(filepath.Join(dir, OwnerFile))
 		if err != nil {
 			fi, serr := os.Stat(dir)
 			if serr != nil || time.Since(fi.ModTime()) < 24*time.Hour {
@@ -150,7 +150,7 @@ func removeStaleClusters(ctx context.Context, bindir, tmp string) []string {
 		} else if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr != nil || processAlive(pid) {
 			continue
 		}
-		c := &cluster{dir: dir, bindir: bindir}
+		c := &Cluster{dir: dir, bindir: bindir}
 		if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 			if os.Geteuid() == 0 {
 				c.runAs = "postgres"
@@ -180,7 +180,7 @@ func processAlive(pid int) bool {
 }
 
 // stop stops the cluster and deletes its directory.
-func (c *cluster) stop() {
+func (c *Cluster) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_ = c.run(ctx, "pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "fast", "-w", "-t", "50", "stop")
@@ -188,7 +188,7 @@ func (c *cluster) stop() {
 }
 
 // run runs one of the cluster's programs as the cluster's owner.
-func (c *cluster) run(ctx context.Context, prog string, args ...string) error {
+func (c *Cluster) run(ctx context.Context, prog string, args ...string) error {
 	bin := filepath.Join(c.bindir, prog)
 	var cmd *exec.Cmd
 	switch {

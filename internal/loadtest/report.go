@@ -1,4 +1,4 @@
-package main
+package loadtest
 
 import (
 	"encoding/json"
@@ -62,8 +62,8 @@ func fmtMS(v float64) string {
 	return fmt.Sprintf("%.2f ms", v)
 }
 
-// ltReport is everything a load test run measured. --json prints it as is.
-type ltReport struct {
+// Report is everything a load test run measured. --json prints it as is.
+type Report struct {
 	Mode           string `json:"mode"` // polling or webhook
 	TelegramLimits bool   `json:"telegram_limits"`
 	Respondents    int    `json:"respondents"`
@@ -134,19 +134,19 @@ type ltReport struct {
 }
 
 // check records a problem unless ok.
-func (r *ltReport) check(ok bool, format string, args ...any) {
+func (r *Report) check(ok bool, format string, args ...any) {
 	if !ok {
 		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
 	}
 }
 
-func (r *ltReport) writeJSON(w io.Writer) error {
+func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
 }
 
-func (r *ltReport) writeText(w io.Writer) {
+func (r *Report) WriteText(w io.Writer) {
 	limits := "off (a self-hosted Bot API server)"
 	if r.TelegramLimits {
 		limits = "on (Telegram's flood limits)"

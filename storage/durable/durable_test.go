@@ -1,0 +1,284 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/storage/durable"
+	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
+	"github.com/needsbot/needsbot/storage/redisstore"
+	"github.com/needsbot/needsbot/storage/storagetest"
+)
+
+var ctx = context.Background()
+
+// world is a migrated Postgres database of the test's own, reached through
+// a proxy the test can cut, and a Redis key prefix of its own.
+type world struct {
+	db    *pgstore.DB // through the proxy
+	pool  *pgxpool.Pool
+	proxy *storagetest.Proxy
+	rdb   *redis.Client
+	pfx   string
+	store *redisstore.Store
+}
+
+func newWorld(t *testing.T, opts redisstore.Options) *world {
+	t.Helper()
+	dsn, _, pool := pgstoretest.New(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := storagetest.NewProxy(t, u.Host)
+	db, err := pgstore.Open(ctx, p.Via(dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	rdb, prefix := storagetest.Redis(t)
+	opts.Prefix = prefix
+	return &world{db: db, pool: pool, proxy: p, rdb: rdb, pfx: prefix, store: redisstore.New(rdb, opts)}
+}
+
+func (w *world) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := w.pool.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// municipality is Prato's id (seeded by the migrations).
+func (w *world) municipality(t *testing.T) int64 {
+	t.Helper()
+	var id int64
+	if err := w.pool.QueryRow(ctx, `SELECT id FROM municipalities WHERE istat_code = '100005'`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (w *world) completed(t *testing.T, id, pseudonym string) pgstore.Completed {
+	started := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	return pgstore.Completed{ID: id, Pseudonym: pseudonym, MunicipalityID: w.municipality(t), ConsentVersion: "immigrati/2",
+		Types: map[string]string{"age": "integer"},
+		Response: dialog.Response{Form: "immigrati", FormVersion: 2, Language: "uk", Answers: map[string]string{"age": "34"},
+			Started: started, Completed: started.Add(10 * time.Minute)}}
+}
+
+// TestResponsesOutbox: a response queued while Postgres is unreachable
+// waits in the Redis outbox (queued once however often it is queued) and
+// lands once when the drainer flushes; one Postgres refuses as invalid is
+// ErrInvalid, and in the outbox goes to the dead letters.
+func TestResponsesOutbox(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	r := durable.NewResponses(w.db, w.store, nil)
+	if err := r.Save(ctx, w.completed(t, "direct", "p1")); err != nil {
+		t.Fatal(err)
+	}
+	w.proxy.Cut()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := r.Save(sctx, w.completed(t, "queued", "p1"))
+	cancel()
+	if err == nil || errors.Is(err, pgstore.ErrInvalid) {
+		t.Fatalf("Save with Postgres down: %v, want a failure that is not ErrInvalid", err)
+	}
+	for range 2 { // a redelivery queues it again: once in the outbox
+		if err := r.Queue(ctx, w.completed(t, "queued", "p1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := w.store.Depth(ctx); err != nil || n != 1 {
+		t.Fatalf("outbox depth %d %v, want 1", n, err)
+	}
+	w.proxy.Restore()
+	if n, err := r.Flush(ctx); err != nil || n != 1 {
+		t.Fatalf("Flush = %d %v, want 1", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses WHERE respondent = 'p1'`); n != 2 {
+		t.Fatalf("%d responses in Postgres, want 2", n)
+	}
+	if n, _ := w.store.Depth(ctx); n != 0 {
+		t.Fatalf("outbox depth %d after Flush", n)
+	}
+	bad := w.completed(t, "bad", "p2")
+	bad.MunicipalityID = 0
+	if err := r.Save(ctx, bad); !errors.Is(err, pgstore.ErrInvalid) {
+		t.Fatalf("invalid response: %v, want ErrInvalid", err)
+	}
+	if err := r.Queue(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Flush(ctx); err != nil || n != 0 {
+		t.Fatalf("Flush of an invalid response = %d %v, want 0 written", n, err)
+	}
+	if dead, _ := w.store.DeadLetters(ctx); dead != 1 {
+		t.Fatalf("%d dead letters, want the invalid response", dead)
+	}
+}
+
+// TestResponsesEraseBothStores: /delete erases what is in Postgres and what
+// still waits in the outbox.
+func TestResponsesEraseBothStores(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	r := durable.NewResponses(w.db, w.store, nil)
+	if err := r.Save(ctx, w.completed(t, "e1", "p3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Queue(ctx, w.completed(t, "e2", "p3")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.Erase(ctx, "p3")
+	if err != nil || n != 2 {
+		t.Fatalf("Erase = %d %v, want 2", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses`); n != 0 {
+		t.Fatalf("%d responses left", n)
+	}
+	if n, _ := r.Flush(ctx); n != 0 {
+		t.Fatalf("the outbox still wrote %d", n)
+	}
+}
+
+type observer struct {
+	mu            sync.Mutex
+	events        []string
+	pending, dead int64
+}
+
+func (o *observer) Interview(e string) { o.mu.Lock(); o.events = append(o.events, e); o.mu.Unlock() }
+func (o *observer) Outbox(p, d int64)  { o.mu.Lock(); o.pending, o.dead = p, d; o.mu.Unlock() }
+
+var _ durable.Observer = (*observer)(nil)
+
+// TestAbandonmentSweep: an interview whose state expired after consent is
+// recorded in Postgres once and counted; a second sweep finds nothing.
+func TestAbandonmentSweep(t *testing.T) {
+	const ttl = time.Hour
+	w := newWorld(t, redisstore.Options{StateTTL: ttl})
+	m := w.municipality(t)
+	started := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
+	rec := &redisstore.AbandonRecord{Form: "immigrati", FormVersion: 2, MunicipalityID: m, Language: "uk", LastQuestion: "eta", Started: started}
+	if err := w.store.Save(ctx, 42, 1, 0, 1, []byte("s"), rec); err != nil {
+		t.Fatal(err)
+	}
+	o := &observer{}
+	j := &durable.Abandonment{DB: w.db, Store: w.store, Observer: o, Now: time.Now}
+	// Alive: nothing to record.
+	if n, _, err := j.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("alive: Sweep = %d %v", n, err)
+	}
+	// Expire the state as Redis would after the TTL (no waiting on it).
+	keys, err := w.rdb.Keys(ctx, w.pfx+"{c:*}:s").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("state keys %v %v", keys, err)
+	}
+	w.rdb.Del(ctx, keys[0])
+	j.Now = func() time.Time { return time.Now().Add(ttl + time.Minute) }
+	if n, more, err := j.Sweep(ctx); err != nil || n != 1 || more {
+		t.Fatalf("expired: Sweep = %d %v %v, want 1", n, more, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM abandoned WHERE last_question = 'eta' AND language = 'uk'`); n != 1 {
+		t.Fatalf("%d abandoned rows, want 1", n)
+	}
+	if n, _, err := j.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("again: Sweep = %d %v, want 0", n, err)
+	}
+	if len(o.events) != 1 || o.events[0] != "abandoned" {
+		t.Fatalf("observed %v", o.events)
+	}
+}
+
+// TestAbandonmentKeepsWhatPostgresRefused: when Postgres is down the
+// record stays due and is recorded by a later sweep.
+func TestAbandonmentKeepsWhatPostgresRefused(t *testing.T) {
+	const ttl = time.Hour
+	w := newWorld(t, redisstore.Options{StateTTL: ttl})
+	rec := &redisstore.AbandonRecord{Form: "immigrati", FormVersion: 2, MunicipalityID: w.municipality(t), Language: "ar",
+		LastQuestion: "q", Started: time.Now().Add(-2 * time.Hour)}
+	if err := w.store.Save(ctx, 43, 1, 0, 1, []byte("s"), rec); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := w.rdb.Keys(ctx, w.pfx+"{c:*}:s").Result()
+	w.rdb.Del(ctx, keys...)
+	j := &durable.Abandonment{DB: w.db, Store: w.store, Now: func() time.Time { return time.Now().Add(ttl + time.Minute) }}
+	w.proxy.Cut()
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	n, _, err := j.Sweep(sctx)
+	cancel()
+	if err == nil || n != 0 {
+		t.Fatalf("Postgres down: Sweep = %d %v, want an error", n, err)
+	}
+	w.proxy.Restore()
+	if n, _, err := j.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("after: Sweep = %d %v, want 1", n, err)
+	}
+}
+
+// TestAbandonmentRunReportsTheOutbox: Run sweeps, then reports the
+// outbox's depth after each wait, and returns when ctx ends.
+func TestAbandonmentRunReportsTheOutbox(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	if err := w.store.Enqueue(ctx, "k1", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	reported := make(chan struct{})
+	o := &reportingObserver{reported: reported}
+	j := &durable.Abandonment{DB: w.db, Store: w.store, Observer: o, Every: time.Millisecond}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { j.Run(rctx); close(done) }()
+	<-reported
+	cancel()
+	<-done
+	if o.pending != 1 || o.dead != 0 {
+		t.Fatalf("reported %d pending, %d dead; want 1, 0", o.pending, o.dead)
+	}
+}
+
+type reportingObserver struct {
+	once          sync.Once
+	reported      chan struct{}
+	pending, dead int64
+}
+
+func (o *reportingObserver) Interview(string) {}
+func (o *reportingObserver) Outbox(p, d int64) {
+	o.once.Do(func() { o.pending, o.dead = p, d; close(o.reported) })
+}
+
+// TestRetentionOnce: responses completed before the retention period are
+// unlinked from their pseudonyms; newer ones are not.
+func TestRetentionOnce(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	r := durable.NewResponses(w.db, w.store, nil)
+	old := w.completed(t, "old", "p-old")
+	recent := w.completed(t, "recent", "p-new")
+	recent.Response.Started, recent.Response.Completed = time.Now().Add(-time.Hour), time.Now()
+	for _, c := range []pgstore.Completed{old, recent} {
+		if err := r.Save(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := &durable.Retention{DB: w.db, Age: 180 * 24 * time.Hour}
+	if n, err := j.Once(ctx); err != nil || n != 1 {
+		t.Fatalf("Once = %d %v, want 1", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses WHERE respondent IS NULL`); n != 1 {
+		t.Fatalf("%d unlinked, want 1", n)
+	}
+	if n, err := j.Once(ctx); err != nil || n != 0 {
+		t.Fatalf("again: Once = %d %v, want 0", n, err)
+	}
+}

@@ -1,0 +1,92 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/storage/redisstore"
+)
+
+// Responses writes completed responses to Postgres, or queues them in the
+// Redis outbox when Postgres cannot take them (the caller — the interview
+// core — decides when), and its Run drains the outbox into Postgres, so
+// that nothing is lost.
+type Responses struct {
+	db     *pgstore.DB
+	store  *redisstore.Store
+	outbox *redisstore.Outbox
+}
+
+// NewResponses returns the responses of db, with store's outbox for what
+// must wait.
+func NewResponses(db *pgstore.DB, store *redisstore.Store, log *slog.Logger) *Responses {
+	return &Responses{db: db, store: store, outbox: store.Outbox(redisstore.OutboxOptions{Logger: log})}
+}
+
+// Save writes the response to Postgres (pgstore.SaveResponse: idempotent by
+// ID). A response Postgres refuses as invalid fails with pgstore.ErrInvalid:
+// queueing it would not help.
+func (r *Responses) Save(ctx context.Context, pc pgstore.Completed) error {
+	return r.db.SaveResponse(ctx, pc)
+}
+
+// Queue puts the response in the Redis outbox, once per idempotency key
+// (a redelivered completion is queued once), under its pseudonym so that
+// Erase finds it, and wakes the drainer.
+func (r *Responses) Queue(ctx context.Context, pc pgstore.Completed) error {
+	payload, err := pgstore.MarshalCompleted(pc)
+	if err != nil {
+		return err
+	}
+	key := pc.Idem
+	if key == "" {
+		key = pc.ID
+	}
+	if err := r.store.EnqueueFor(ctx, key, pc.Pseudonym, payload); err != nil {
+		return fmt.Errorf("queue response: %w", err)
+	}
+	r.outbox.Kick()
+	return nil
+}
+
+// write is the outbox drainer's writer: an entry Postgres refuses as
+// invalid, or that does not decode, goes to the dead letters.
+func (r *Responses) write(ctx context.Context, payload []byte) error {
+	pc, err := pgstore.UnmarshalCompleted(payload)
+	if err != nil {
+		return redisstore.Permanent(err)
+	}
+	if err := r.db.SaveResponse(ctx, pc); err != nil {
+		if errors.Is(err, pgstore.ErrInvalid) {
+			return redisstore.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Run drains the outbox into Postgres until ctx ends (redisstore.Outbox.Run).
+func (r *Responses) Run(ctx context.Context) error { return r.outbox.Run(ctx, r.write) }
+
+// Flush writes what the outbox holds now, at shutdown; what it cannot
+// write stays in Redis for the next replica.
+func (r *Responses) Flush(ctx context.Context) (int, error) { return r.outbox.Flush(ctx, r.write) }
+
+// Erase deletes the respondent's responses from Postgres and from the
+// outbox (queued and dead letters). Postgres is erased again after the
+// outbox, in case the drainer wrote an entry in between.
+func (r *Responses) Erase(ctx context.Context, pseudonym string) (int, error) {
+	n, err := r.db.Erase(ctx, pseudonym)
+	if err != nil {
+		return n, err
+	}
+	q, err := r.store.EraseOwner(ctx, pseudonym)
+	if err != nil {
+		return n, err
+	}
+	m, err := r.db.Erase(ctx, pseudonym)
+	return n + q + m, err
+}
