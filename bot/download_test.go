@@ -20,7 +20,9 @@ type docStaff struct {
 	err   error
 }
 
-func (s *docStaff) Command(context.Context, *Request, string, string) (bool, error) { return false, nil }
+func (s *docStaff) Command(context.Context, *Request, string, string) (bool, error) {
+	return false, nil
+}
 func (s *docStaff) Callback(context.Context, *Request, Callback, string, int) (bool, error) {
 	return false, nil
 }
