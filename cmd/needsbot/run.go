@@ -161,7 +161,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
 	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
-		KeySecret: []byte(cfg.PseudonymKey)})
+		KeySecret: []byte(cfg.PseudonymKey), TailDelay: tailDelay})
 	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
 	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms, log: log}
 
@@ -213,6 +213,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	return a, nil
 }
 
+// tailDelay is how long the writes after a turn (replies-sent mark,
+// reminder, message ids) wait for the chat's next update to carry them
+// (redisstore.Options.TailDelay): a person answers within it, so a turn
+// costs two Redis round trips, not six.
+const tailDelay = 30 * time.Second
+
 // flagHelp is flag.ErrHelp under a local name.
 var flagHelp = flag.ErrHelp
 
@@ -253,7 +259,8 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); a.store.RunTails(bg) }() // last flush after intake.Stop
 	go func() { defer wg.Done(); _ = a.outbox.Run(bg, a.responses.write) }()
 	go func() { defer wg.Done(); a.remindLoop(bg) }()
 	go func() { defer wg.Done(); a.abandonLoop(bg) }()
