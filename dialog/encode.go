@@ -16,7 +16,7 @@ import (
 // Layout, after the version byte 0x02 (integers are varints, strings and
 // lists are a uvarint length followed by their contents):
 //
-//	uvarint FormVersion, uvarint Version, uvarint Seq, byte Phase, uvarint Pos,
+//	varint FormVersion, uvarint Version, uvarint Seq, byte Phase, varint Pos,
 //	byte flags (bit 0: Consent), varint Started, varint Updated,
 //	string Form, string Lang, string Pending, string Reached, string Outcome,
 //	list of strings Langs, list of varints Back,
@@ -55,9 +55,6 @@ type wireState struct {
 // Encode serialises a state. Decode(Encode(s)) equals s, except that empty
 // lists and maps come back nil.
 func Encode(s State) ([]byte, error) {
-	if s.FormVersion < 0 || s.Pos < 0 {
-		return nil, fmt.Errorf("dialog: encode: negative form version or position")
-	}
 	n := 48 + len(s.Form) + len(s.Lang) + len(s.Pending) + len(s.Reached) + len(s.Outcome) +
 		4*len(s.Back) + mapSize(s.Answers) + mapSize(s.Context)
 	for _, l := range s.Langs {
@@ -65,11 +62,11 @@ func Encode(s State) ([]byte, error) {
 	}
 	b := make([]byte, 0, n)
 	b = append(b, encodingBinary)
-	b = binary.AppendUvarint(b, uint64(s.FormVersion))
+	b = binary.AppendVarint(b, int64(s.FormVersion))
 	b = binary.AppendUvarint(b, s.Version)
 	b = binary.AppendUvarint(b, uint64(s.Seq))
 	b = append(b, byte(s.Phase))
-	b = binary.AppendUvarint(b, uint64(s.Pos))
+	b = binary.AppendVarint(b, int64(s.Pos))
 	var flags byte
 	if s.Consent {
 		flags |= 1
@@ -247,15 +244,15 @@ func (d *decoder) strmap(what string) map[string]string {
 func decodeBinary(b []byte) (State, error) {
 	d := decoder{str: string(b), off: 1}
 	var s State
-	fv := d.uvarint("form version")
+	fv := d.varint("form version")
 	s.Version = d.uvarint("version")
 	seq := d.uvarint("seq")
 	s.Phase = Phase(d.u8("phase"))
-	pos := d.uvarint("position")
+	pos := d.varint("position")
 	flags := d.u8("flags")
 	s.Started = d.varint("start")
 	s.Updated = d.varint("update")
-	if fv > 1<<31 || seq > 1<<32-1 || pos > 1<<31 {
+	if fv > 1<<31 || fv < -1<<31 || seq > 1<<32-1 || pos > 1<<31 || pos < -1<<31 {
 		d.fail("number")
 	}
 	s.FormVersion, s.Seq, s.Pos, s.Consent = int(fv), uint32(seq), int(pos), flags&1 != 0
