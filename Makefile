@@ -41,9 +41,9 @@ update:
 
 ## bench: the engine and storage benchmarks
 bench:
-	$(GO) test -run XXX -bench . -benchmem ./dialog/ ./storage/...
+	$(GO) test -run XXX -bench . -benchmem ./dialog/ ./dialog/xpath/ ./storage/...
 
 ## fuzz: a minute of each fuzzer
 fuzz:
-	$(GO) test ./dialog -run XXX -fuzz FuzzParseExpr -fuzztime 60s
+	$(GO) test ./dialog/xpath -run XXX -fuzz FuzzParse -fuzztime 60s
 	$(GO) test ./dialog -run XXX -fuzz FuzzStep -fuzztime 60s

@@ -1,5 +1,5 @@
 // Package dialog is the domain of needsbot: the questionnaire model (loaded from
-// XLSForm-style YAML), the XLSForm expression language, the interview State, and
+// XLSForm-style YAML, with expressions parsed by dialog/xpath), the interview State, and
 // the pure Step function that moves an interview forward.
 //
 // dialog does no I/O and knows nothing of Telegram, Redis, Postgres or go-i18n:

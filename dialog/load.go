@@ -13,6 +13,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	yamlparser "github.com/goccy/go-yaml/parser"
+
+	"github.com/needsbot/needsbot/dialog/xpath"
 )
 
 // MaxChoiceName is the longest choice name, in bytes, that still fits in
@@ -89,7 +91,7 @@ type pendingLabelChoice struct {
 // pendingExpr is an expression whose references are checked once every
 // question is known.
 type pendingExpr struct {
-	e      *Expr
+	e      *xpath.Expr
 	column string
 	q      *Question // nil for form-level expressions
 	line   int
@@ -477,7 +479,7 @@ func (l *loader) row(r rawRow, ln int, children *ast.SequenceNode) {
 	}
 	q.Groups = append([]*Group(nil), l.groups...)
 	q.Index = len(l.form.Questions)
-	add := func(src, column string, strict bool) *Expr {
+	add := func(src, column string, strict bool) *xpath.Expr {
 		if src == "" {
 			return nil
 		}
@@ -537,10 +539,10 @@ func (l *loader) rangeParams(q *Question, params string, ln int) {
 	}
 }
 
-func (l *loader) expr(src, column string, ln int) *Expr {
-	e, err := ParseExpr(src)
+func (l *loader) expr(src, column string, ln int) *xpath.Expr {
+	e, err := xpath.Parse(src)
 	if err != nil {
-		var xe *ExprError
+		var xe *xpath.Error
 		if errors.As(err, &xe) {
 			l.errorf(ln, "%s: column %d: %s", column, xe.Col, xe.Msg)
 		} else {

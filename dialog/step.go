@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/needsbot/needsbot/dialog/xpath"
 )
 
 // Outcomes of a finished interview.
@@ -645,7 +647,7 @@ func (st *stepper) buttons(q *Question) []Button {
 		}
 	case TypeSelectMultiple:
 		for _, c := range st.choices(q) {
-			bs = append(bs, Button{Kind: BtnToggle, Label: c.Label, Option: c.Name, Checked: selected(s.Pending, c.Name)})
+			bs = append(bs, Button{Kind: BtnToggle, Label: c.Label, Option: c.Name, Checked: xpath.Selected(s.Pending, c.Name)})
 		}
 		bs = append(bs, Button{Kind: BtnDone, Label: MsgDone})
 	case TypeAcknowledge:
@@ -677,15 +679,6 @@ func (st *stepper) buttons(q *Question) []Button {
 		bs = append(bs, Button{Kind: BtnSkip, Label: MsgSkip})
 	}
 	return bs
-}
-
-func selected(list, c string) bool {
-	for _, x := range strings.Fields(list) {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 func (st *stepper) choose(q *Question, opt string, button bool) {
@@ -763,7 +756,7 @@ func (st *stepper) toggle(q *Question, opt string, button bool) {
 	c, _ := q.List.Choice(opt)
 	cur := strings.Fields(s.Pending)
 	var next []string
-	if selected(s.Pending, opt) {
+	if xpath.Selected(s.Pending, opt) {
 		for _, x := range cur {
 			if x != opt {
 				next = append(next, x)
@@ -795,7 +788,7 @@ func (st *stepper) toggle(q *Question, opt string, button bool) {
 func inListOrder(l *List, names []string) []string {
 	out := make([]string, 0, len(names))
 	for _, c := range l.Choices {
-		if selected(strings.Join(names, " "), c.Name) {
+		if xpath.Selected(strings.Join(names, " "), c.Name) {
 			out = append(out, c.Name)
 		}
 	}

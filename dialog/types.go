@@ -1,6 +1,10 @@
 package dialog
 
-import "time"
+import (
+	"time"
+
+	"github.com/needsbot/needsbot/dialog/xpath"
+)
 
 // Type is the XLSForm type of a question.
 type Type uint8
@@ -66,14 +70,14 @@ type Question struct {
 	Type       Type
 	List       *List // select_one / select_multiple
 	Required   bool
-	Relevant   *Expr // own relevance (nil = always)
+	Relevant   *xpath.Expr // own relevance (nil = always)
 	Groups     []*Group
-	Constraint *Expr
+	Constraint *xpath.Expr
 	// ChoiceFilter is evaluated once per choice with the choice's columns
 	// available as ${name}-free identifiers (XLSForm: name, or filter columns).
-	ChoiceFilter *Expr
-	Calculation  *Expr
-	Default      *Expr
+	ChoiceFilter *xpath.Expr
+	Calculation  *xpath.Expr
+	Default      *xpath.Expr
 	Appearance   string
 	// Range parameters (type range).
 	Start, End, Step float64
@@ -101,7 +105,7 @@ type Question struct {
 type Group struct {
 	Name     string
 	Label    string // g.<form>.<name>, may be ""
-	Relevant *Expr
+	Relevant *xpath.Expr
 	Line     int
 	first    int // index of its first question, while loading
 	index    int // position among the form's groups
@@ -119,7 +123,7 @@ type Form struct {
 	Consent string
 	// Eligible, when set, must be true at completion for a Response to be
 	// produced (e.g. adults only).
-	Eligible  *Expr
+	Eligible  *xpath.Expr
 	Questions []*Question
 	Lists     map[string]*List
 	File      string

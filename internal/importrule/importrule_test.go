@@ -16,6 +16,7 @@ const module = "github.com/needsbot/needsbot"
 // The rule, as the README states it.
 const (
 	dialogPkg   = module + "/dialog"
+	xpathPkg    = module + "/dialog/xpath" // the expression language, standard library only
 	yamlPrefix  = "github.com/goccy/go-yaml"
 	botTree     = module + "/bot"
 	storageTree = module + "/storage"
@@ -87,10 +88,20 @@ func TestImportRule(t *testing.T) {
 	}
 	sort.Strings(ours)
 
-	// dialog imports only the standard library and the YAML parser.
+	// dialog imports only the standard library, the YAML parser and its own
+	// expression language, which imports only the standard library.
 	for _, dep := range pkgs[dialogPkg].Deps {
-		if d := pkgs[dep]; d != nil && !d.Standard && !under(dep, yamlPrefix) {
-			t.Errorf("dialog depends on %s: it may import only the standard library and %s", dep, yamlPrefix)
+		if d := pkgs[dep]; d != nil && !d.Standard && !under(dep, yamlPrefix) && dep != xpathPkg {
+			t.Errorf("dialog depends on %s: it may import only the standard library, %s and %s", dep, yamlPrefix, xpathPkg)
+		}
+	}
+	if pkgs[xpathPkg] == nil {
+		t.Errorf("go list did not list %s", xpathPkg)
+	} else {
+		for _, dep := range pkgs[xpathPkg].Deps {
+			if d := pkgs[dep]; d != nil && !d.Standard {
+				t.Errorf("%s depends on %s: it may import only the standard library", xpathPkg, dep)
+			}
 		}
 	}
 

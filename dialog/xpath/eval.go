@@ -1,4 +1,4 @@
-package dialog
+package xpath
 
 import (
 	"math"
@@ -172,13 +172,13 @@ func isXPathNumberSyntax(s string) bool {
 	s = strings.TrimPrefix(s, "-")
 	digits := 0
 	i := 0
-	for i < len(s) && isExprDigit(s[i]) {
+	for i < len(s) && isDigit(s[i]) {
 		i++
 		digits++
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
-		for i < len(s) && isExprDigit(s[i]) {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 			digits++
 		}
@@ -195,7 +195,7 @@ func dateDays(s string) (float64, bool) {
 	num := func(t string) (int, bool) {
 		n := 0
 		for i := 0; i < len(t); i++ {
-			if !isExprDigit(t[i]) {
+			if !isDigit(t[i]) {
 				return 0, false
 			}
 			n = n*10 + int(t[i]-'0')
@@ -259,7 +259,7 @@ func (e *Expr) Bool(env Env) bool {
 	return e.Eval(env).Bool()
 }
 
-func evalNode(n *exprNode, env Env) Value {
+func evalNode(n *node, env Env) Value {
 	switch n.op {
 	case opNum:
 		return NumberValue(n.num)
@@ -347,7 +347,19 @@ func eachSelected(s string, yield func(string) bool) {
 	}
 }
 
-func evalCall(n *exprNode, env Env) Value {
+// Selected reports whether item is one of the space-separated names of a
+// select_multiple answer, as selected(list, item) does. The interview uses it
+// for the ticks it shows, so that both agree on what "selected" means.
+func Selected(list, item string) bool {
+	found := false
+	eachSelected(list, func(f string) bool {
+		found = f == item
+		return !found
+	})
+	return found
+}
+
+func evalCall(n *node, env Env) Value {
 	arg := func(i int) Value { return evalNode(n.args[i], env) }
 	switch n.fn {
 	case fnNot:
@@ -356,12 +368,7 @@ func evalCall(n *exprNode, env Env) Value {
 		// Membership in the space-separated list. The code is trimmed, as
 		// JavaRosa does, since codes never contain spaces.
 		list, code := arg(0).String(), trimXPathSpace(arg(1).String())
-		found := false
-		eachSelected(list, func(f string) bool {
-			found = f == code
-			return !found
-		})
-		return BoolValue(found)
+		return BoolValue(Selected(list, code))
 	case fnCountSelected:
 		count := 0
 		eachSelected(arg(0).String(), func(string) bool { count++; return true })

@@ -1,4 +1,4 @@
-package dialog
+package xpath
 
 import (
 	"errors"
@@ -12,46 +12,41 @@ import (
 	"unicode/utf8"
 )
 
-// This file holds the XLSForm expression language: the lexer and the parser.
-// Evaluation and values are in expr_eval.go.
-//
-// The language is the subset of XPath 1.0 that XLSForm (ODK, KoboToolbox,
-// SurveyCTO) forms use in relevant, constraint, choice_filter, calculation
-// and default columns, so that definitions can be imported from XLSForm
-// without rewriting their logic.
+// This file holds the lexer and the parser; evaluation and values are in
+// eval.go.
 
 // Limits that keep parsing and evaluation bounded whatever a definition file
 // (or a fuzzer) contains. Real XLSForm expressions are a few hundred bytes
 // and a few levels deep.
 const (
-	// MaxExprLen is the longest accepted source, in bytes.
-	MaxExprLen = 4096
-	// MaxExprDepth is the deepest accepted nesting of parentheses, function
+	// MaxLen is the longest accepted source, in bytes.
+	MaxLen = 4096
+	// MaxDepth is the deepest accepted nesting of parentheses, function
 	// arguments and unary minus signs. It keeps the recursive-descent parser
 	// and the evaluator far from any stack limit.
-	MaxExprDepth = 100
+	MaxDepth = 100
 )
 
 // Expr is a parsed expression. It is immutable and safe for concurrent use;
 // parse it once when the form loads and evaluate it as often as needed.
 type Expr struct {
 	src  string
-	root *exprNode
+	root *node
 	refs []string // ${name} references, deduplicated, in source order
 	cols []string // bare names (choice_filter columns), deduplicated
 	dot  bool     // "." appears
 }
 
-// ExprError is a syntax error in an expression. The form loader adds the
+// Error is a syntax error in an expression. The form loader adds the
 // file, line and column name; the column here lets an author find the
 // offending token inside a long expression.
-type ExprError struct {
+type Error struct {
 	Col int    // 1-based rune column in the source of the offending token
 	Msg string // what is wrong, e.g. "unknown function foo"
 }
 
 // Error returns "column N: msg".
-func (e *ExprError) Error() string { return "column " + strconv.Itoa(e.Col) + ": " + e.Msg }
+func (e *Error) Error() string { return "column " + strconv.Itoa(e.Col) + ": " + e.Msg }
 
 // String returns the source text the expression was parsed from.
 func (e *Expr) String() string {
@@ -86,26 +81,26 @@ func (e *Expr) Columns() []string {
 	return slices.Clone(e.cols)
 }
 
-// ParseExpr parses an XLSForm expression. A syntax error is returned as an
-// *ExprError whose column points at the offending token.
-func ParseExpr(src string) (*Expr, error) {
-	if len(src) > MaxExprLen {
-		return nil, &ExprError{Col: 1, Msg: fmt.Sprintf("expression too long: %d bytes, at most %d", len(src), MaxExprLen)}
+// Parse parses an XLSForm expression. A syntax error is returned as an
+// *Error whose column points at the offending token.
+func Parse(src string) (*Expr, error) {
+	if len(src) > MaxLen {
+		return nil, &Error{Col: 1, Msg: fmt.Sprintf("expression too long: %d bytes, at most %d", len(src), MaxLen)}
 	}
-	toks, err := lexExpr(src)
+	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &exprParser{toks: toks}
+	p := &parser{toks: toks}
 	if p.peek().kind == tEOF {
-		return nil, &ExprError{Col: 1, Msg: "empty expression"}
+		return nil, &Error{Col: 1, Msg: "empty expression"}
 	}
 	root, err := p.parseExpr(p.peek())
 	if err != nil {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
-		return nil, exprUnexpected(t)
+		return nil, unexpected(t)
 	}
 	e := &Expr{src: src, root: root}
 	// Collect names from the tokens rather than the tree: tokens are in
@@ -129,16 +124,16 @@ func ParseExpr(src string) (*Expr, error) {
 
 // ---- lexer ----
 
-type exprTokKind uint8
+type tokKind uint8
 
 const (
-	tEOF  exprTokKind = iota
-	tNum              // number literal; num holds its value
-	tStr              // string literal; val holds its content
-	tRef              // ${name}; val holds name
-	tDot              // "." the current value
-	tName             // bare name (a column in choice_filter); val holds it
-	tFunc             // function name, always followed by "("; val holds it
+	tEOF  tokKind = iota
+	tNum          // number literal; num holds its value
+	tStr          // string literal; val holds its content
+	tRef          // ${name}; val holds name
+	tDot          // "." the current value
+	tName         // bare name (a column in choice_filter); val holds it
+	tFunc         // function name, always followed by "("; val holds it
 	tLParen
 	tRParen
 	tComma
@@ -158,8 +153,8 @@ const (
 	tMod
 )
 
-type exprToken struct {
-	kind exprTokKind
+type token struct {
+	kind tokKind
 	col  int    // 1-based rune column of the first character
 	text string // the token as written, for error messages
 	val  string
@@ -169,7 +164,7 @@ type exprToken struct {
 // endsOperand reports whether a token can end an operand. XPath's lexical
 // rule uses it: after such a token, "and", "or", "div" and "mod" are
 // operators; anywhere else they are ordinary names.
-func (k exprTokKind) endsOperand() bool {
+func (k tokKind) endsOperand() bool {
 	switch k {
 	case tNum, tStr, tRef, tDot, tName, tRParen:
 		return true
@@ -180,7 +175,7 @@ func (k exprTokKind) endsOperand() bool {
 // isXPathSpace reports XPath's ExprWhitespace: only these four characters.
 func isXPathSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
 
-func isExprDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // isNCNameStart and isNCNameChar follow XPath's NCName, approximated with
 // Unicode letter and digit classes; hyphens and dots are name characters,
@@ -193,9 +188,9 @@ func isNCNameChar(r rune) bool {
 		unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)
 }
 
-// isExprRefName reports whether s is a valid ${name}: the XLSForm question name
+// isRefName reports whether s is a valid ${name}: the XLSForm question name
 // syntax, [A-Za-z_][A-Za-z0-9_.-]*.
-func isExprRefName(s string) bool {
+func isRefName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -203,7 +198,7 @@ func isExprRefName(s string) bool {
 		c := s[i]
 		switch {
 		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case i > 0 && (isExprDigit(c) || c == '.' || c == '-'):
+		case i > 0 && (isDigit(c) || c == '.' || c == '-'):
 		default:
 			return false
 		}
@@ -211,16 +206,16 @@ func isExprRefName(s string) bool {
 	return true
 }
 
-type exprLexer struct {
+type lexer struct {
 	src  string
 	pos  int // byte offset
 	col  int // rune column of pos, 1-based
-	toks []exprToken
+	toks []token
 }
 
-func lexExpr(src string) ([]exprToken, error) {
+func lex(src string) ([]token, error) {
 	// A token takes about four bytes of a typical expression.
-	l := &exprLexer{src: src, col: 1, toks: make([]exprToken, 0, len(src)/4+2)}
+	l := &lexer{src: src, col: 1, toks: make([]token, 0, len(src)/4+2)}
 	for {
 		t, err := l.next()
 		if err != nil {
@@ -234,13 +229,13 @@ func lexExpr(src string) ([]exprToken, error) {
 }
 
 // advance moves past n bytes that are known to be ASCII.
-func (l *exprLexer) advance(n int) {
+func (l *lexer) advance(n int) {
 	l.pos += n
 	l.col += n
 }
 
 // scanRunes moves past runes while ok holds.
-func (l *exprLexer) scanRunes(ok func(rune) bool) {
+func (l *lexer) scanRunes(ok func(rune) bool) {
 	for l.pos < len(l.src) {
 		r, size := utf8.DecodeRuneInString(l.src[l.pos:])
 		if !ok(r) {
@@ -251,19 +246,19 @@ func (l *exprLexer) scanRunes(ok func(rune) bool) {
 	}
 }
 
-func (l *exprLexer) prevEndsOperand() bool {
+func (l *lexer) prevEndsOperand() bool {
 	return len(l.toks) > 0 && l.toks[len(l.toks)-1].kind.endsOperand()
 }
 
-func (l *exprLexer) next() (exprToken, error) {
+func (l *lexer) next() (token, error) {
 	l.scanRunes(isXPathSpace)
 	start, col := l.pos, l.col
-	tok := func(k exprTokKind, n int) (exprToken, error) {
+	tok := func(k tokKind, n int) (token, error) {
 		l.advance(n)
-		return exprToken{kind: k, col: col, text: l.src[start:l.pos]}, nil
+		return token{kind: k, col: col, text: l.src[start:l.pos]}, nil
 	}
 	if l.pos >= len(l.src) {
-		return exprToken{kind: tEOF, col: col}, nil
+		return token{kind: tEOF, col: col}, nil
 	}
 	c := l.src[l.pos]
 	switch c {
@@ -298,30 +293,30 @@ func (l *exprLexer) next() (exprToken, error) {
 	case '\'', '"':
 		end := strings.IndexByte(l.src[l.pos+1:], c)
 		if end < 0 {
-			return exprToken{}, &ExprError{Col: col, Msg: "unterminated string"}
+			return token{}, &Error{Col: col, Msg: "unterminated string"}
 		}
 		val := l.src[l.pos+1 : l.pos+1+end]
 		l.pos += end + 2
 		l.col += utf8.RuneCountInString(val) + 2
-		return exprToken{kind: tStr, col: col, text: l.src[start:l.pos], val: val}, nil
+		return token{kind: tStr, col: col, text: l.src[start:l.pos], val: val}, nil
 	case '$':
 		return l.ref()
 	case '.':
-		if l.pos+1 < len(l.src) && isExprDigit(l.src[l.pos+1]) {
+		if l.pos+1 < len(l.src) && isDigit(l.src[l.pos+1]) {
 			return l.number()
 		}
 		return tok(tDot, 1)
 	}
-	if isExprDigit(c) {
+	if isDigit(c) {
 		return l.number()
 	}
 	r, _ := utf8.DecodeRuneInString(l.src[l.pos:])
 	if !isNCNameStart(r) {
-		return exprToken{}, &ExprError{Col: col, Msg: fmt.Sprintf("unexpected character %q", r)}
+		return token{}, &Error{Col: col, Msg: fmt.Sprintf("unexpected character %q", r)}
 	}
 	l.scanRunes(isNCNameChar)
 	name := l.src[start:l.pos]
-	t := exprToken{kind: tName, col: col, text: name, val: name}
+	t := token{kind: tName, col: col, text: name, val: name}
 	if l.prevEndsOperand() {
 		// XPath: a name right after an operand is an operator name. Any other
 		// name there is a syntax error, which the parser reports.
@@ -350,15 +345,15 @@ func (l *exprLexer) next() (exprToken, error) {
 
 // number scans XPath's Number: Digits ("." Digits?)? | "." Digits. There is
 // no exponent and no sign (minus is the unary operator).
-func (l *exprLexer) number() (exprToken, error) {
+func (l *lexer) number() (token, error) {
 	start, col := l.pos, l.col
 	i := l.pos
-	for i < len(l.src) && isExprDigit(l.src[i]) {
+	for i < len(l.src) && isDigit(l.src[i]) {
 		i++
 	}
 	if i < len(l.src) && l.src[i] == '.' {
 		i++
-		for i < len(l.src) && isExprDigit(l.src[i]) {
+		for i < len(l.src) && isDigit(l.src[i]) {
 			i++
 		}
 	}
@@ -367,31 +362,31 @@ func (l *exprLexer) number() (exprToken, error) {
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil {
 		// Only overflow can fail here: the text is digits and one dot.
-		return exprToken{}, &ExprError{Col: col, Msg: "number too large: " + exprShorten(text)}
+		return token{}, &Error{Col: col, Msg: "number too large: " + shorten(text)}
 	}
-	return exprToken{kind: tNum, col: col, text: text, num: f}, nil
+	return token{kind: tNum, col: col, text: text, num: f}, nil
 }
 
 // ref scans ${name}.
-func (l *exprLexer) ref() (exprToken, error) {
+func (l *lexer) ref() (token, error) {
 	start, col := l.pos, l.col
 	if !strings.HasPrefix(l.src[l.pos:], "${") {
-		return exprToken{}, &ExprError{Col: col, Msg: "expected '{' after '$': write references as ${name}"}
+		return token{}, &Error{Col: col, Msg: "expected '{' after '$': write references as ${name}"}
 	}
 	end := strings.IndexByte(l.src[l.pos:], '}')
 	if end < 0 {
-		return exprToken{}, &ExprError{Col: col, Msg: "unterminated reference: missing '}'"}
+		return token{}, &Error{Col: col, Msg: "unterminated reference: missing '}'"}
 	}
 	name := l.src[l.pos+2 : l.pos+end]
-	if !isExprRefName(name) {
-		return exprToken{}, &ExprError{Col: col, Msg: "invalid name in reference " + exprQuote(l.src[l.pos:l.pos+end+1])}
+	if !isRefName(name) {
+		return token{}, &Error{Col: col, Msg: "invalid name in reference " + quote(l.src[l.pos:l.pos+end+1])}
 	}
 	l.advance(end + 1) // the name is ASCII, so bytes are runes
-	return exprToken{kind: tRef, col: col, text: l.src[start:l.pos], val: name}, nil
+	return token{kind: tRef, col: col, text: l.src[start:l.pos], val: name}, nil
 }
 
-// exprShorten keeps error messages readable when the offending token is long.
-func exprShorten(s string) string {
+// shorten keeps error messages readable when the offending token is long.
+func shorten(s string) string {
 	const max = 24
 	if utf8.RuneCountInString(s) <= max {
 		return s
@@ -406,10 +401,10 @@ func exprShorten(s string) string {
 	return s
 }
 
-// exprQuote quotes token text for a message, with single quotes unless the
+// quote quotes token text for a message, with single quotes unless the
 // text contains one (a string literal written with single quotes).
-func exprQuote(s string) string {
-	s = exprShorten(s)
+func quote(s string) string {
+	s = shorten(s)
 	if strings.ContainsRune(s, '\'') {
 		return `"` + s + `"`
 	}
@@ -418,11 +413,11 @@ func exprQuote(s string) string {
 
 // ---- parser ----
 
-// exprOp is the operation of a node of the syntax tree.
-type exprOp uint8
+// opcode is the operation of a node of the syntax tree.
+type opcode uint8
 
 const (
-	opNum exprOp = iota // literal number in num
+	opNum opcode = iota // literal number in num
 	opStr               // literal string in str
 	opRef               // ${str}
 	opCur               // .
@@ -444,23 +439,23 @@ const (
 	opCall // function fn applied to args
 )
 
-// exprNode is one node of the syntax tree. A single struct with an op code
+// node is one node of the syntax tree. A single struct with an op code
 // (rather than an interface per kind) keeps evaluation a plain switch with
 // no allocations.
-type exprNode struct {
-	op   exprOp
-	fn   exprFunc
+type node struct {
+	op   opcode
+	fn   function
 	str  string
 	num  float64
 	re   *regexp.Regexp // regex() with a literal pattern, compiled at parse time
-	args []*exprNode
+	args []*node
 }
 
-// exprBinaryOp returns the node and precedence level of a binary operator token;
+// binaryOp returns the node and precedence level of a binary operator token;
 // levels go from 0 ("or", lowest) to 5 ("*", "div", "mod"), and every level
 // is left associative. A switch rather than a table keeps the package free
 // of mutable variables.
-func exprBinaryOp(k exprTokKind) (o exprOp, level int, ok bool) {
+func binaryOp(k tokKind) (o opcode, level int, ok bool) {
 	switch k {
 	case tOr:
 		return opOr, 0, true
@@ -492,18 +487,18 @@ func exprBinaryOp(k exprTokKind) (o exprOp, level int, ok bool) {
 	return 0, 0, false
 }
 
-// exprLevels is the number of binary precedence levels.
-const exprLevels = 6
+// levels is the number of binary precedence levels.
+const levels = 6
 
-type exprParser struct {
-	toks  []exprToken
+type parser struct {
+	toks  []token
 	i     int
 	depth int
 }
 
-func (p *exprParser) peek() exprToken { return p.toks[p.i] }
+func (p *parser) peek() token { return p.toks[p.i] }
 
-func (p *exprParser) next() exprToken {
+func (p *parser) next() token {
 	t := p.toks[p.i]
 	if t.kind != tEOF {
 		p.i++
@@ -511,27 +506,27 @@ func (p *exprParser) next() exprToken {
 	return t
 }
 
-func exprUnexpected(t exprToken) *ExprError {
+func unexpected(t token) *Error {
 	if t.kind == tEOF {
-		return &ExprError{Col: t.col, Msg: "unexpected end of expression"}
+		return &Error{Col: t.col, Msg: "unexpected end of expression"}
 	}
-	return &ExprError{Col: t.col, Msg: "unexpected token " + exprQuote(t.text)}
+	return &Error{Col: t.col, Msg: "unexpected token " + quote(t.text)}
 }
 
-// exprDescribe names a token for "expected X, found Y" messages.
-func exprDescribe(t exprToken) string {
+// describe names a token for "expected X, found Y" messages.
+func describe(t token) string {
 	if t.kind == tEOF {
 		return "end of expression"
 	}
-	return exprQuote(t.text)
+	return quote(t.text)
 }
 
-// enter counts one level of nesting and fails beyond MaxExprDepth, so that
+// enter counts one level of nesting and fails beyond MaxDepth, so that
 // no input can make parsing or evaluation recurse without bound.
-func (p *exprParser) enter(t exprToken) error {
+func (p *parser) enter(t token) error {
 	p.depth++
-	if p.depth > MaxExprDepth {
-		return &ExprError{Col: t.col, Msg: fmt.Sprintf("expression nested too deeply (more than %d levels)", MaxExprDepth)}
+	if p.depth > MaxDepth {
+		return &Error{Col: t.col, Msg: fmt.Sprintf("expression nested too deeply (more than %d levels)", MaxDepth)}
 	}
 	return nil
 }
@@ -539,7 +534,7 @@ func (p *exprParser) enter(t exprToken) error {
 // parseExpr parses a whole (sub)expression: the "or" level. open is the
 // token that opened it ("(" or a function name), where a too-deep nesting
 // is reported.
-func (p *exprParser) parseExpr(open exprToken) (*exprNode, error) {
+func (p *parser) parseExpr(open token) (*node, error) {
 	if err := p.enter(open); err != nil {
 		return nil, err
 	}
@@ -549,8 +544,8 @@ func (p *exprParser) parseExpr(open exprToken) (*exprNode, error) {
 }
 
 // parseLevel parses the binary operators of precedence level and above.
-func (p *exprParser) parseLevel(level int) (*exprNode, error) {
-	if level == exprLevels {
+func (p *parser) parseLevel(level int) (*node, error) {
+	if level == levels {
 		return p.parseUnary()
 	}
 	left, err := p.parseLevel(level + 1)
@@ -558,7 +553,7 @@ func (p *exprParser) parseLevel(level int) (*exprNode, error) {
 		return nil, err
 	}
 	for {
-		o, l, ok := exprBinaryOp(p.peek().kind)
+		o, l, ok := binaryOp(p.peek().kind)
 		if !ok || l != level {
 			return left, nil
 		}
@@ -567,11 +562,11 @@ func (p *exprParser) parseLevel(level int) (*exprNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		left = &exprNode{op: o, args: []*exprNode{left, right}}
+		left = &node{op: o, args: []*node{left, right}}
 	}
 }
 
-func (p *exprParser) parseUnary() (*exprNode, error) {
+func (p *parser) parseUnary() (*node, error) {
 	t := p.peek()
 	if t.kind != tMinus {
 		return p.parsePrimary()
@@ -585,22 +580,22 @@ func (p *exprParser) parseUnary() (*exprNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &exprNode{op: opNeg, args: []*exprNode{x}}, nil
+	return &node{op: opNeg, args: []*node{x}}, nil
 }
 
-func (p *exprParser) parsePrimary() (*exprNode, error) {
+func (p *parser) parsePrimary() (*node, error) {
 	t := p.next()
 	switch t.kind {
 	case tNum:
-		return &exprNode{op: opNum, num: t.num}, nil
+		return &node{op: opNum, num: t.num}, nil
 	case tStr:
-		return &exprNode{op: opStr, str: t.val}, nil
+		return &node{op: opStr, str: t.val}, nil
 	case tRef:
-		return &exprNode{op: opRef, str: t.val}, nil
+		return &node{op: opRef, str: t.val}, nil
 	case tDot:
-		return &exprNode{op: opCur}, nil
+		return &node{op: opCur}, nil
 	case tName:
-		return &exprNode{op: opCol, str: t.val}, nil
+		return &node{op: opCol, str: t.val}, nil
 	case tFunc:
 		return p.parseCall(t)
 	case tLParen:
@@ -609,20 +604,20 @@ func (p *exprParser) parsePrimary() (*exprNode, error) {
 			return nil, err
 		}
 		if c := p.next(); c.kind != tRParen {
-			return nil, &ExprError{Col: c.col, Msg: "expected ')', found " + exprDescribe(c)}
+			return nil, &Error{Col: c.col, Msg: "expected ')', found " + describe(c)}
 		}
 		return x, nil
 	}
-	return nil, exprUnexpected(t)
+	return nil, unexpected(t)
 }
 
-func (p *exprParser) parseCall(name exprToken) (*exprNode, error) {
-	f, ok := lookupExprFunc(name.val)
+func (p *parser) parseCall(name token) (*node, error) {
+	f, ok := lookupFunc(name.val)
 	if !ok {
-		return nil, &ExprError{Col: name.col, Msg: "unknown function " + exprShorten(name.val)}
+		return nil, &Error{Col: name.col, Msg: "unknown function " + shorten(name.val)}
 	}
 	p.next() // "(": the lexer made name a function only because one follows
-	n := &exprNode{op: opCall, fn: f}
+	n := &node{op: opCall, fn: f}
 	var argCols []int // where each argument starts, for errors about it
 	if p.peek().kind == tRParen {
 		p.next()
@@ -639,13 +634,13 @@ func (p *exprParser) parseCall(name exprToken) (*exprNode, error) {
 				break
 			}
 			if t.kind != tComma {
-				return nil, &ExprError{Col: t.col, Msg: "expected ',' or ')', found " + exprDescribe(t)}
+				return nil, &Error{Col: t.col, Msg: "expected ',' or ')', found " + describe(t)}
 			}
 		}
 	}
 	spec := f.spec()
 	if got := len(n.args); got < spec.min || (spec.max >= 0 && got > spec.max) {
-		return nil, &ExprError{Col: name.col, Msg: exprArityMsg(spec, got)}
+		return nil, &Error{Col: name.col, Msg: arityMsg(spec, got)}
 	}
 	if f == fnRegex && n.args[1].op == opStr {
 		// A literal pattern is checked when the form loads, so a typo in a
@@ -655,16 +650,16 @@ func (p *exprParser) parseCall(name exprToken) (*exprNode, error) {
 			msg := err.Error()
 			var se *syntax.Error
 			if errors.As(err, &se) {
-				msg = string(se.Code) + " in " + exprQuote(se.Expr)
+				msg = string(se.Code) + " in " + quote(se.Expr)
 			}
-			return nil, &ExprError{Col: argCols[1], Msg: "invalid regex: " + msg}
+			return nil, &Error{Col: argCols[1], Msg: "invalid regex: " + msg}
 		}
 		n.re = re
 	}
 	return n, nil
 }
 
-func exprArityMsg(s exprFuncSpec, got int) string {
+func arityMsg(s funcSpec, got int) string {
 	plural := func(n int) string {
 		if n == 1 {
 			return "1 argument"
@@ -681,11 +676,11 @@ func exprArityMsg(s exprFuncSpec, got int) string {
 	}
 }
 
-// exprFunc identifies a built-in function.
-type exprFunc uint8
+// function identifies a built-in function.
+type function uint8
 
 const (
-	fnNone exprFunc = iota
+	fnNone function = iota
 	fnNot
 	fnSelected
 	fnCountSelected
@@ -702,57 +697,57 @@ const (
 	fnConcat
 	fnBoolean
 	fnRound
-	numExprFuncs
+	numFuncs
 )
 
-type exprFuncSpec struct {
+type funcSpec struct {
 	name     string
 	min, max int // max < 0: variadic
 }
 
 // spec describes the function. A switch rather than a table keeps the
 // package free of mutable variables.
-func (f exprFunc) spec() exprFuncSpec {
+func (f function) spec() funcSpec {
 	switch f {
 	case fnNot:
-		return exprFuncSpec{"not", 1, 1}
+		return funcSpec{"not", 1, 1}
 	case fnSelected:
-		return exprFuncSpec{"selected", 2, 2}
+		return funcSpec{"selected", 2, 2}
 	case fnCountSelected:
-		return exprFuncSpec{"count-selected", 1, 1}
+		return funcSpec{"count-selected", 1, 1}
 	case fnStringLength:
-		return exprFuncSpec{"string-length", 1, 1}
+		return funcSpec{"string-length", 1, 1}
 	case fnRegex:
-		return exprFuncSpec{"regex", 2, 2}
+		return funcSpec{"regex", 2, 2}
 	case fnIf:
-		return exprFuncSpec{"if", 3, 3}
+		return funcSpec{"if", 3, 3}
 	case fnCoalesce:
-		return exprFuncSpec{"coalesce", 2, 2}
+		return funcSpec{"coalesce", 2, 2}
 	case fnToday:
-		return exprFuncSpec{"today", 0, 0}
+		return funcSpec{"today", 0, 0}
 	case fnTrue:
-		return exprFuncSpec{"true", 0, 0}
+		return funcSpec{"true", 0, 0}
 	case fnFalse:
-		return exprFuncSpec{"false", 0, 0}
+		return funcSpec{"false", 0, 0}
 	case fnNumber:
-		return exprFuncSpec{"number", 1, 1}
+		return funcSpec{"number", 1, 1}
 	case fnInt:
-		return exprFuncSpec{"int", 1, 1}
+		return funcSpec{"int", 1, 1}
 	case fnString:
-		return exprFuncSpec{"string", 1, 1}
+		return funcSpec{"string", 1, 1}
 	case fnConcat:
 		// XPath 1.0 requires at least two arguments.
-		return exprFuncSpec{"concat", 2, -1}
+		return funcSpec{"concat", 2, -1}
 	case fnBoolean:
-		return exprFuncSpec{"boolean", 1, 1}
+		return funcSpec{"boolean", 1, 1}
 	case fnRound:
-		return exprFuncSpec{"round", 1, 1}
+		return funcSpec{"round", 1, 1}
 	}
-	return exprFuncSpec{}
+	return funcSpec{}
 }
 
-func lookupExprFunc(name string) (exprFunc, bool) {
-	for f := fnNone + 1; f < numExprFuncs; f++ {
+func lookupFunc(name string) (function, bool) {
+	for f := fnNone + 1; f < numFuncs; f++ {
 		if f.spec().name == name {
 			return f, true
 		}

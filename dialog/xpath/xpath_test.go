@@ -1,4 +1,4 @@
-package dialog
+package xpath
 
 import (
 	"errors"
@@ -272,9 +272,9 @@ var evalTests = []struct {
 func TestEval(t *testing.T) {
 	env := testEnv()
 	for _, tt := range evalTests {
-		e, err := ParseExpr(tt.src)
+		e, err := Parse(tt.src)
 		if err != nil {
-			t.Errorf("ParseExpr(%q): %v", tt.src, err)
+			t.Errorf("Parse(%q): %v", tt.src, err)
 			continue
 		}
 		if got := typed(e.Eval(env)); got != tt.want {
@@ -287,7 +287,7 @@ func TestEval(t *testing.T) {
 }
 
 func TestX3(t *testing.T) {
-	e, err := ParseExpr(x3)
+	e, err := Parse(x3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestShortCircuit(t *testing.T) {
 		{`coalesce(${t}, ${x})`, true, []string{"t"}},
 	} {
 		env := &recordingEnv{MapEnv: MapEnv{Answers: map[string]string{"t": "1", "y": "1"}}}
-		e, err := ParseExpr(tt.src)
+		e, err := Parse(tt.src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -392,7 +392,7 @@ func TestValue(t *testing.T) {
 }
 
 func TestTodayUTC(t *testing.T) {
-	e, err := ParseExpr(`today()`)
+	e, err := Parse(`today()`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,18 +476,18 @@ var errorTests = []struct {
 
 func TestParseErrors(t *testing.T) {
 	for _, tt := range errorTests {
-		e, err := ParseExpr(tt.src)
+		e, err := Parse(tt.src)
 		if err == nil {
-			t.Errorf("ParseExpr(%q) = %v, want error", tt.src, e)
+			t.Errorf("Parse(%q) = %v, want error", tt.src, e)
 			continue
 		}
-		var xe *ExprError
+		var xe *Error
 		if !errors.As(err, &xe) {
-			t.Errorf("ParseExpr(%q) error %T, want *ExprError", tt.src, err)
+			t.Errorf("Parse(%q) error %T, want *Error", tt.src, err)
 			continue
 		}
 		if xe.Col != tt.col || xe.Msg != tt.msg {
-			t.Errorf("ParseExpr(%q) = column %d %q, want column %d %q", exprShorten(tt.src), xe.Col, xe.Msg, tt.col, tt.msg)
+			t.Errorf("Parse(%q) = column %d %q, want column %d %q", shorten(tt.src), xe.Col, xe.Msg, tt.col, tt.msg)
 		}
 		if want := fmt.Sprintf("column %d: %s", tt.col, tt.msg); err.Error() != want {
 			t.Errorf("Error() = %q, want %q", err.Error(), want)
@@ -502,12 +502,12 @@ func TestLimitsJustInside(t *testing.T) {
 		strings.Repeat("1+", 2047) + "11",
 		x3,
 	} {
-		if _, err := ParseExpr(src); err != nil {
-			t.Errorf("ParseExpr(%s): %v", exprShorten(src), err)
+		if _, err := Parse(src); err != nil {
+			t.Errorf("Parse(%s): %v", shorten(src), err)
 		}
 	}
 	// A long left-associative chain stays within limits and evaluates.
-	e, err := ParseExpr(strings.Repeat("1+", 2047) + "11")
+	e, err := Parse(strings.Repeat("1+", 2047) + "11")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,9 +531,9 @@ func TestNames(t *testing.T) {
 		{`.5 + 1`, nil, nil, false},
 		{`not(selected(${q1}, 'x')) or count-selected(${q2}) > 0 or string-length(${q1}) > 0`, []string{"q1", "q2"}, nil, false},
 	} {
-		e, err := ParseExpr(tt.src)
+		e, err := Parse(tt.src)
 		if err != nil {
-			t.Fatalf("ParseExpr(%q): %v", tt.src, err)
+			t.Fatalf("Parse(%q): %v", tt.src, err)
 		}
 		if got := e.Refs(); !slices.Equal(got, tt.refs) {
 			t.Errorf("Refs(%q) = %q, want %q", tt.src, got, tt.refs)
@@ -550,7 +550,7 @@ func TestNames(t *testing.T) {
 	}
 
 	// Refs and Columns hand out copies: the Expr stays immutable.
-	e, _ := ParseExpr(`${a} = area`)
+	e, _ := Parse(`${a} = area`)
 	e.Refs()[0] = "changed"
 	e.Columns()[0] = "changed"
 	if e.Refs()[0] != "a" || e.Columns()[0] != "area" {
@@ -570,14 +570,14 @@ func TestNilExpr(t *testing.T) {
 		t.Error("nil Expr has content")
 	}
 	// A nil Env answers nothing rather than panicking.
-	e, _ = ParseExpr(`${a} = '' and . = '' and area = '' and today() = '0001-01-01'`)
+	e, _ = Parse(`${a} = '' and . = '' and area = '' and today() = '0001-01-01'`)
 	if !e.Bool(nil) {
 		t.Error("nil Env is not empty")
 	}
 }
 
 func TestConcurrentEval(t *testing.T) {
-	e, err := ParseExpr(`regex(${b}, '^a') and ` + x3)
+	e, err := Parse(`regex(${b}, '^a') and ` + x3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +599,7 @@ func TestConcurrentEval(t *testing.T) {
 // canon prints a tree back as source with only the parentheses its shape
 // needs. Parsing the output must give the same tree: the fuzz test uses it
 // to check the parser against itself.
-func canon(n *exprNode) string {
+func canon(n *node) string {
 	var b strings.Builder
 	canonTo(&b, n, 0)
 	return b.String()
@@ -607,7 +607,7 @@ func canon(n *exprNode) string {
 
 // canonPrec is the binding strength of a node: its binary level, 6 for
 // unary minus, 7 for primaries.
-func canonPrec(n *exprNode) int {
+func canonPrec(n *node) int {
 	switch n.op {
 	case opOr:
 		return 0
@@ -627,12 +627,12 @@ func canonPrec(n *exprNode) int {
 	return 7
 }
 
-var canonOps = map[exprOp]string{
+var canonOps = map[opcode]string{
 	opOr: "or", opAnd: "and", opEq: "=", opNe: "!=", opLt: "<", opLe: "<=", opGt: ">", opGe: ">=",
 	opAdd: "+", opSub: "-", opMul: "*", opDiv: "div", opMod: "mod",
 }
 
-func canonTo(b *strings.Builder, n *exprNode, min int) {
+func canonTo(b *strings.Builder, n *node, min int) {
 	p := canonPrec(n)
 	if p < min {
 		b.WriteByte('(')
@@ -672,7 +672,7 @@ func canonTo(b *strings.Builder, n *exprNode, min int) {
 	}
 }
 
-func FuzzParseExpr(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, tt := range evalTests {
 		f.Add(tt.src)
 	}
@@ -682,11 +682,11 @@ func FuzzParseExpr(f *testing.F) {
 	f.Add(x3)
 	answers := []string{"", "a b", "3", "2024-05-01", "none", "-0.5", "x"}
 	f.Fuzz(func(t *testing.T, src string) {
-		e, err := ParseExpr(src)
+		e, err := Parse(src)
 		if err != nil {
-			var xe *ExprError
+			var xe *Error
 			if !errors.As(err, &xe) {
-				t.Fatalf("error %T, want *ExprError", err)
+				t.Fatalf("error %T, want *Error", err)
 			}
 			if xe.Col < 1 || xe.Col > len(src)+1 || xe.Msg == "" {
 				t.Fatalf("bad error %+v for %q", xe, src)
@@ -701,15 +701,15 @@ func FuzzParseExpr(f *testing.F) {
 		_, _, _ = v.String(), v.Number(), v.Bool()
 		e.Eval(MapEnv{})
 
-		if _, err := ParseExpr(e.String()); err != nil {
+		if _, err := Parse(e.String()); err != nil {
 			t.Fatalf("reparse of %q: %v", src, err)
 		}
 		// The canonical form must parse to the same tree and value.
 		c := canon(e.root)
-		if len(c) > MaxExprLen {
+		if len(c) > MaxLen {
 			return
 		}
-		e2, err := ParseExpr(c)
+		e2, err := Parse(c)
 		if err != nil {
 			t.Fatalf("canonical form %q of %q: %v", c, src, err)
 		}
@@ -726,7 +726,7 @@ func FuzzParseExpr(f *testing.F) {
 }
 
 func BenchmarkEvalX3(b *testing.B) {
-	e, err := ParseExpr(x3)
+	e, err := Parse(x3)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -742,7 +742,7 @@ func BenchmarkEvalX3(b *testing.B) {
 func BenchmarkParseX3(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParseExpr(x3); err != nil {
+		if _, err := Parse(x3); err != nil {
 			b.Fatal(err)
 		}
 	}
