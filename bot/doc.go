@@ -1,12 +1,14 @@
 // Package bot is needsbot's Telegram channel: the only importer of
 // github.com/go-telegram/bot. It takes updates (webhook or long polling),
-// keeps one chat's updates in order and applies each at most once, maps
-// them to dialog inputs, renders the engine's replies in the respondent's
-// language as HTML with inline keyboards, and sends them through one
-// outbound sender that owns Telegram's rate limits and errors.
+// keeps one chat's updates in order, turns each into an input of the
+// application core (interview.Core.Apply, which loads, dedups, steps and
+// saves the interview), renders the replies the core decided in the
+// respondent's language as HTML with inline keyboards, and sends them
+// through one outbound sender that owns Telegram's rate limits and errors.
 //
-// bot never imports storage: it declares the small interfaces it needs
-// (Sessions, Responses, Invites) and cmd wires the storage types in.
+// bot never imports storage: the core declares the stores it needs and
+// cmd wires them in; bot declares only its Telegram-side needs (Staff,
+// Throttle, Directory).
 //
 // Several go-telegram/bot defaults are unsafe for us (DESIGN.md): its
 // update loop runs every update in its own goroutine, its webhook handler

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	tgmodels "github.com/go-telegram/bot/models"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 )
 
@@ -36,49 +36,31 @@ type Request struct {
 
 // Config wires a Handler.
 type Config struct {
-	Forms       *dialog.Library
-	DefaultForm string // questionnaire of a /start without invite (default immigrati)
-	// DefaultContext, when set, lets /start without an invite begin an
-	// interview for a default municipality (before invites exist).
-	DefaultContext map[string]string
-	Catalog        *locales.Catalog
-	Sessions       Sessions
-	Responses      Responses
-	Invites        Invites // optional
-	Staff          Staff   // optional
-	Sender         *Sender
-	// Pseudonym maps a Telegram user id to the respondent's keyed pseudonym.
-	Pseudonym func(userID int64) string
-	// LogKey maps a chat id to the key that identifies it in log lines:
-	// keyed and domain-separated (never a prefix of the pseudonym stored
-	// with responses), so that logs cannot be joined with the database.
-	// Without it, logs say "?".
-	LogKey   func(chat int64) string
-	Username string // the bot's username, for /start@username
+	// Core is the application core that applies every input (required).
+	Core    *interview.Core
+	Catalog *locales.Catalog
+	Staff   Staff // optional
+	Sender  *Sender
+	// Username is the bot's username, for /start@username.
+	Username string
 	Logger   *slog.Logger
-	Now      func() time.Time
-	Events   EventObserver
+	// Now is the clock of rendering decisions (a typed date's year); the
+	// interview's clock is the core's.
+	Now    func() time.Time
+	Events EventObserver
 	// Throttle, when set, limits each person's incoming updates: a flood
 	// gets one "slow down" message and is then dropped (acknowledged, not
 	// applied), spending nothing more of the Bot API budget.
 	Throttle Throttle
-	// Messages, when set, records the ids of the chat's messages so that
-	// /delete can delete them (48 h).
-	Messages MessageLog
 	// PopularLanguages, when set, lists a municipality's most used
 	// respondent languages (by its Postgres id), for the language menu.
 	PopularLanguages func(ctx context.Context, municipality string) []string
 	// Directory, when set, refers respondents to services after they
 	// complete and answers /services (services.go).
 	Directory Directory
-	// Reminders, when set with ReminderAfter > 0, schedules one reminder
-	// per interview after ReminderAfter idle (remind.go); ReminderQuiet
-	// moves a due time out of the quiet hours; ReminderPace, when set,
-	// paces reminders behind live replies.
-	Reminders     Reminders
-	ReminderAfter time.Duration
-	ReminderQuiet func(time.Time) time.Time
-	ReminderPace  Limiter
+	// ReminderPace, when set, paces reminders behind live replies
+	// (remind.go); the core decides when a reminder is due and wanted.
+	ReminderPace Limiter
 }
 
 // EventObserver is told about interview events and handled updates, for
@@ -93,7 +75,8 @@ type nopEvents struct{}
 func (nopEvents) Update(string, string, time.Duration) {}
 func (nopEvents) Interview(string)                     {}
 
-// Handler applies one update: load, step, save, send.
+// Handler is the Telegram side of a turn: it classifies an update, lets
+// the core apply it (Config.Core) and renders and sends what it decided.
 type Handler struct {
 	cfg Config
 	r   *Renderer
@@ -102,9 +85,6 @@ type Handler struct {
 
 // NewHandler returns a handler.
 func NewHandler(cfg Config) *Handler {
-	if cfg.DefaultForm == "" {
-		cfg.DefaultForm = "immigrati"
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -275,13 +255,11 @@ type CallbackAnswer struct {
 	Text    string
 }
 
-// maxConflicts bounds compare-and-swap retries of one update.
-const maxConflicts = 5
-
 // Handle applies one update. It returns an error only when the update
-// should be delivered again (its effect could not be saved); a user's
-// mistake or a refusal by Telegram is not an error. deferAnswer lets the
-// callback answer travel in the webhook response.
+// should be delivered again (its effect could not be saved;
+// errors.Is(err, interview.ErrUnavailable) when a store was down); a
+// user's mistake or a refusal by Telegram is not an error. deferAnswer lets
+// the callback answer travel in the webhook response.
 func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bool) (out Outcome, err error) {
 	start := time.Now()
 	ev := h.classify(u)
@@ -302,7 +280,7 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		// expires and is then counted as abandoned.
 		h.log.Info("respondent stopped the bot", "chat", h.chatKey(ev.chat))
 		h.cfg.Events.Interview("stopped")
-		h.refuseReminder(ctx, ev.chat)
+		h.cfg.Core.RefuseReminder(ctx, ev.chat)
 		return out, nil
 	case ev.kind == evForged:
 		h.log.Warn("update refused: sender is not the private chat's user", "chat", h.chatKey(ev.chat))
@@ -319,12 +297,10 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 			return h.dropFlood(ctx, ev, first, deferAnswer)
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		out, err = h.apply(ctx, ev, deferAnswer)
-		if !errors.Is(err, ErrConflict) || attempt >= maxConflicts {
-			return out, err
-		}
-	}
+	p := &present{h: h, ev: ev, defer_: deferAnswer}
+	in := interview.Input{Kind: interview.KindChat, Key: interview.UpdateKey(ev.update), Chat: ev.chat, User: ev.user, LangHint: ev.langHint}
+	err = h.cfg.Core.Apply(ctx, in, p)
+	return p.out, err
 }
 
 // Throttle limits each person's incoming updates.
@@ -391,12 +367,50 @@ func (h *Handler) lang(state, hint string) string {
 	return locales.Source
 }
 
-// turn is one attempt at applying an update.
+// present is the Telegram channel of one update: the core calls Present
+// with the turn (once per attempt), and the callback answer that may
+// travel in the webhook response is kept for Handle.
+type present struct {
+	h      *Handler
+	ev     event
+	defer_ bool
+	out    Outcome
+}
+
+// Present interprets the update within the core's turn and sends the
+// replies.
+func (p *present) Present(ctx context.Context, it *interview.Turn) error {
+	t := &turn{h: p.h, ev: p.ev, it: it, defer_: p.defer_, lastMsg: it.LastMsg(), cbPos: -1}
+	t.sync()
+	var err error
+	switch {
+	case it.Input().Kind == interview.KindRemind:
+		err = t.remind(ctx) // remind.go
+	case it.Input().Kind != interview.KindChat || it.Replay():
+		// Decided by the core (an expiry, a redelivery): show it.
+		p.out, err = t.show(ctx, it.Effects())
+	default:
+		p.out, err = t.dispatch(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	it.Shown(t.lastMsg)
+	it.Sent(t.sent...)
+	if t.ev.inMsg != 0 {
+		it.Sent(t.ev.inMsg)
+	}
+	return nil
+}
+
+// turn is the Telegram side of one attempt at applying an update: the
+// question card, the edits and the callback answer. The interview itself
+// is the core's (it).
 type turn struct {
 	h       *Handler
 	ev      event
-	loaded  Loaded
-	state   dialog.State
+	it      *interview.Turn
+	state   dialog.State // it.State(), after the last core call
 	form    *dialog.Form
 	lang    string
 	defer_  bool
@@ -406,9 +420,12 @@ type turn struct {
 	edits   []edit   // messages to settle before the replies go out
 	lead    []string // notices to show above the question card
 	cbPos   int      // position of the tapped button's question, -1 if none
-	saved   bool
-	sent    []int // ids of the messages sent in this turn, for /delete
-	erased  bool  // the respondent was erased: record nothing more
+	sent    []int    // ids of the messages sent in this turn, for /delete
+}
+
+// sync reads the interview back from the core's turn.
+func (t *turn) sync() {
+	t.state, t.form, t.lang = t.it.State(), t.it.Form(), t.it.Lang()
 }
 
 // edit is a message to change: its text, and its keyboard (none when nil);
@@ -419,61 +436,8 @@ type edit struct {
 	kbOnly bool
 }
 
-func (h *Handler) apply(ctx context.Context, ev event, deferAnswer bool) (Outcome, error) {
-	loaded, err := h.cfg.Sessions.Load(ctx, ev.chat, ev.update)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("load session: %w", err)
-	}
-	t := &turn{h: h, ev: ev, loaded: loaded, defer_: deferAnswer, lastMsg: loaded.LastMsg, cbPos: -1}
-	if loaded.Seen == SeenSent {
-		// Fully handled already, its callback answered: a duplicate
-		// delivery costs no Bot API call at all (Telegram would refuse a
-		// second answer to the same query as too old anyway).
-		return Outcome{}, nil
-	}
-	if loaded.Blob != nil {
-		if t.state, err = dialog.Decode(loaded.Blob); err != nil {
-			h.log.Warn("unreadable session, starting afresh", "chat", h.chatKey(ev.chat), "err", err)
-			t.state = dialog.State{Version: loaded.Version}
-		}
-	}
-	t.state.Version = loaded.Version
-	t.form = h.formFor(t.state)
-	t.lang = h.lang(t.state.Lang, ev.langHint)
-	var out Outcome
-	if loaded.Seen == SeenApplied {
-		// Applied before, but its replies may never have gone out: show
-		// the current question again so nobody is left waiting.
-		out, err = t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
-	} else {
-		out, err = t.dispatch(ctx)
-	}
-	if err == nil {
-		t.recordMessages(ctx)
-	}
-	return out, err
-}
-
-// chatKey is a log-safe pseudonymous key for a chat (Config.LogKey).
-func (h *Handler) chatKey(chat int64) string {
-	if h.cfg.LogKey == nil {
-		return "?"
-	}
-	p := h.cfg.LogKey(chat)
-	return p[:min(12, len(p))]
-}
-
-func (h *Handler) formFor(s dialog.State) *dialog.Form {
-	if s.Form != "" {
-		if f := h.cfg.Forms.Get(s.Form, s.FormVersion); f != nil {
-			return f
-		}
-		if f := h.cfg.Forms.Latest(s.Form); f != nil {
-			return f
-		}
-	}
-	return h.cfg.Forms.Latest(h.cfg.DefaultForm)
-}
+// chatKey is a log-safe pseudonymous key for a chat.
+func (h *Handler) chatKey(chat int64) string { return h.cfg.Core.ChatKey(chat) }
 
 func (t *turn) request() *Request {
 	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.h.r}
@@ -533,20 +497,16 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 	return Outcome{}, nil
 }
 
-// restart starts the interview again. Mid-interview it is the same
-// interview (the invite was checked when it began, and counted once). After
-// a finished one, a new interview needs the invite again — checked for
-// expiry, revocation and uses when the link is opened — so the stored
-// context (which no longer holds the invite anyway) is never reused.
+// restart starts the interview again; after a finished one without a
+// default municipality it asks for the link (the core decides).
 func (t *turn) restart(ctx context.Context) (Outcome, error) {
-	if t.state.Phase == dialog.PhaseDone {
-		if t.h.cfg.DefaultContext == nil {
-			t.say(ctx, MsgRestartLink)
-			return t.finish(ctx)
-		}
-		t.state.Context = t.h.cfg.DefaultContext
+	in, err := t.it.Restart()
+	if errors.Is(err, interview.ErrNeedsLink) {
+		t.say(ctx, MsgRestartLink)
+		return t.finish(ctx)
 	}
-	return t.step(ctx, dialog.Input{Kind: dialog.InRestart, Context: t.state.Context}, true)
+	t.sync()
+	return t.step(ctx, in, true)
 }
 
 // say sends one bot message in the turn's language; Telegram refusals are
@@ -571,58 +531,36 @@ func (t *turn) start(ctx context.Context) (Outcome, error) {
 			return t.finish(ctx)
 		}
 	}
-	in := dialog.Input{Kind: dialog.InStart, Payload: payload, Context: h.cfg.DefaultContext}
-	resuming := t.state.Phase == dialog.PhaseAsking || t.state.Phase == dialog.PhaseLanguage
-	switch {
-	case payload != "" && h.cfg.Invites != nil && !resuming:
-		// Re-opening the link mid-interview resumes it: no use is counted
-		// (a single-use invite would otherwise refuse its own respondent).
-		inv, err := h.cfg.Invites.Resolve(ctx, payload, h.pseudonym(t.ev.user))
-		if msg := inviteMessage(err); msg != "" {
-			t.say(ctx, msg)
-			return Outcome{}, nil
-		} else if err != nil {
-			return Outcome{}, fmt.Errorf("resolve invite: %w", err)
-		}
-		in.Context = inv.Context
-		if f := h.cfg.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
-			t.form = f
-		}
-	case resuming:
-		// Resuming: no invite needed.
-		if t.state.Phase == dialog.PhaseAsking {
-			t.resumeNote() // remind.go
-		}
-	case h.cfg.DefaultContext == nil:
-		t.say(ctx, MsgNoInvite)
+	s, err := t.it.Start(ctx, payload)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if s.Refused != nil {
+		t.say(ctx, refusalMessage(s.Refused))
 		return Outcome{}, nil
 	}
-	return t.step(ctx, in, true)
+	t.sync()
+	if s.Resumed {
+		t.resumeNote() // remind.go
+	}
+	return t.step(ctx, s.Input, true)
 }
 
-func inviteMessage(err error) string {
+// refusalMessage explains why an interview did not begin.
+func refusalMessage(err error) string {
 	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, ErrInviteUnknown):
+	case errors.Is(err, interview.ErrInviteUnknown):
 		return MsgInviteUnknown
-	case errors.Is(err, ErrInviteExpired):
+	case errors.Is(err, interview.ErrInviteExpired):
 		return MsgInviteExpired
-	case errors.Is(err, ErrInviteRevoked):
+	case errors.Is(err, interview.ErrInviteRevoked):
 		return MsgInviteRevoked
-	case errors.Is(err, ErrInviteExhausted):
+	case errors.Is(err, interview.ErrInviteExhausted):
 		return MsgInviteExhausted
-	case errors.Is(err, ErrInviteLimited):
+	case errors.Is(err, interview.ErrInviteLimited):
 		return MsgInviteLimited
 	}
-	return ""
-}
-
-func (h *Handler) pseudonym(user int64) string {
-	if h.cfg.Pseudonym == nil {
-		return ""
-	}
-	return h.cfg.Pseudonym(user)
+	return MsgNoInvite
 }
 
 // picker sends the language menu: the language suggested by Telegram's
@@ -636,8 +574,8 @@ func (t *turn) picker(ctx context.Context) (Outcome, error) {
 	return t.finish(ctx)
 }
 
-func (h *Handler) languageMenu(ctx context.Context, lang, hint string, interview map[string]string) Message {
-	return h.languagePage(ctx, lang, hint, interview, 0)
+func (h *Handler) languageMenu(ctx context.Context, lang, hint string, sctx map[string]string) Message {
+	return h.languagePage(ctx, lang, hint, sctx, 0)
 }
 
 // languagePage is one page of the language menu. Order: the language
@@ -646,13 +584,13 @@ func (h *Handler) languageMenu(ctx context.Context, lang, hint string, interview
 // pickerFirstPage of them and a "More languages" key; the second page the
 // rest and a key back. Tapping a page key edits the menu's keyboard in
 // place, so the menu stays one message.
-func (h *Handler) languagePage(ctx context.Context, lang, hint string, interview map[string]string, page int) Message {
+func (h *Handler) languagePage(ctx context.Context, lang, hint string, sctx map[string]string, page int) Message {
 	order := []string{}
 	if first, ok := h.cfg.Catalog.Match(hint); ok {
 		order = append(order, first)
 	}
-	if h.cfg.PopularLanguages != nil && interview[CtxMunicipality] != "" {
-		order = append(order, h.cfg.PopularLanguages(ctx, interview[CtxMunicipality])...)
+	if m := sctx[interview.CtxMunicipality]; h.cfg.PopularLanguages != nil && m != "" {
+		order = append(order, h.cfg.PopularLanguages(ctx, m)...)
 	}
 	var keys []Key
 	seen := map[string]bool{}
@@ -742,17 +680,16 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 			t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
 			return t.finish(ctx)
 		}
-		t.lang = cb.Option
 		// The menu's message is settled: show the chosen language.
 		if ev.msgID != 0 {
 			l, _ := h.cfg.Catalog.Language(cb.Option)
 			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: "🌐 " + l.Name}})
 		}
-		if t.state.Phase == dialog.PhaseNew && t.state.Form == "" && h.cfg.DefaultContext == nil {
-			// Only a language, no interview yet.
-			t.state.Lang = cb.Option
+		eff, err := t.it.ChooseLanguage(ctx, cb.Option)
+		if err != nil {
+			return Outcome{}, err
 		}
-		return t.step(ctx, dialog.Input{Kind: dialog.InSetLanguage, Lang: cb.Option}, true)
+		return t.show(ctx, eff)
 	case CbDelete:
 		return t.delete(ctx, cb.Option == "yes")
 	case CbPage:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/internal/testnet"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 )
 
@@ -22,19 +23,19 @@ import (
 // chat, to exercise recovery.
 type memSessions struct {
 	mu      sync.Mutex
-	states  map[int64]Loaded
-	seen    map[int64]Seen
+	states  map[int64]interview.Loaded
+	seen    map[int64]interview.Seen
 	panicOn int64
 	order   []int64 // update ids in the order they were loaded
 }
 
-var _ Sessions = (*memSessions)(nil)
+var _ interview.Sessions = (*memSessions)(nil)
 
 func newMemSessions() *memSessions {
-	return &memSessions{states: map[int64]Loaded{}, seen: map[int64]Seen{}}
+	return &memSessions{states: map[int64]interview.Loaded{}, seen: map[int64]interview.Seen{}}
 }
 
-func (m *memSessions) Load(_ context.Context, chat, update int64) (Loaded, error) {
+func (m *memSessions) Load(_ context.Context, chat, update int64) (interview.Loaded, error) {
 	if chat == m.panicOn {
 		panic("boom")
 	}
@@ -46,21 +47,21 @@ func (m *memSessions) Load(_ context.Context, chat, update int64) (Loaded, error
 	return l, nil
 }
 
-func (m *memSessions) Save(_ context.Context, chat, update int64, expect, next uint64, blob []byte, _ *Abandon) error {
+func (m *memSessions) Save(_ context.Context, chat, update int64, expect, next uint64, blob []byte, _ *interview.Abandon) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.states[chat].Version != expect {
-		return ErrConflict
+		return interview.ErrConflict
 	}
-	m.states[chat] = Loaded{Blob: blob, Version: next, LastMsg: m.states[chat].LastMsg}
-	m.seen[update] = SeenApplied
+	m.states[chat] = interview.Loaded{Blob: blob, Version: next, LastMsg: m.states[chat].LastMsg}
+	m.seen[update] = interview.SeenApplied
 	return nil
 }
 
 func (m *memSessions) MarkSent(_ context.Context, chat, update int64, lastMsg int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.seen[update] = SeenSent
+	m.seen[update] = interview.SeenSent
 	l := m.states[chat]
 	l.LastMsg = lastMsg
 	m.states[chat] = l
@@ -76,12 +77,12 @@ func (m *memSessions) Delete(_ context.Context, chat int64) error {
 
 type memResponses struct {
 	mu   sync.Mutex
-	done map[string]Completion
+	done map[string]interview.Completion
 }
 
-var _ Responses = (*memResponses)(nil)
+var _ interview.Responses = (*memResponses)(nil)
 
-func (m *memResponses) Complete(_ context.Context, c Completion) error {
+func (m *memResponses) Complete(_ context.Context, c interview.Completion) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.done[c.ID] = c
@@ -96,7 +97,11 @@ type rig struct {
 	sessions *memSessions
 	intake   *Intake
 	handler  *Handler
+	core     interview.Config // the handler's core, as wired; see rewire
 }
+
+// rewire gives the handler a core made from r.core, after a test changed it.
+func (r *rig) rewire() { r.handler.cfg.Core = interview.New(r.core) }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
@@ -112,9 +117,10 @@ func newRig(t *testing.T) *rig {
 	}
 	_, lib := testRenderer(t)
 	r := &rig{srv: srv, sessions: newMemSessions()}
-	r.handler = NewHandler(Config{Forms: lib, Catalog: cat, Sessions: r.sessions, Responses: &memResponses{done: map[string]Completion{}},
-		Sender: NewSender(api, SenderOptions{ChatRate: 1000, ChatBurst: 100}), Username: srv.BotUsername(),
-		DefaultContext: map[string]string{CtxMunicipality: "1"}, Pseudonym: func(u int64) string { return "p" }})
+	r.core = interview.Config{Forms: lib, Catalog: cat, Sessions: r.sessions, Responses: &memResponses{done: map[string]interview.Completion{}},
+		DefaultContext: map[string]string{interview.CtxMunicipality: "1"}, Pseudonym: func(u int64) string { return "p" }}
+	r.handler = NewHandler(Config{Core: interview.New(r.core), Catalog: cat,
+		Sender: NewSender(api, SenderOptions{ChatRate: 1000, ChatBurst: 100}), Username: srv.BotUsername()})
 	r.intake = NewIntake(r.handler, IntakeOptions{Workers: 4})
 	t.Cleanup(r.intake.Stop)
 	return r

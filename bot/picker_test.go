@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/needsbot/needsbot/interview"
 )
 
 func pickerCodes(t *testing.T, m Message) (codes []string, page *Callback, pageKey string) {
@@ -41,8 +43,8 @@ func TestLanguagePickerPages(t *testing.T) {
 		return []string{"ti", "so", "fa"}
 	}
 	ctx := context.Background()
-	interview := map[string]string{CtxMunicipality: "7"}
-	first := h.languagePage(ctx, "fa", "fa-AF", interview, 0)
+	sctx := map[string]string{interview.CtxMunicipality: "7"}
+	first := h.languagePage(ctx, "fa", "fa-AF", sctx, 0)
 	codes, page, label := pickerCodes(t, first)
 	if want := []string{"fa", "ti", "so", "it", "en", "fr", "es", "pt", "ar", "ro"}; strings.Join(codes, " ") != strings.Join(want, " ") {
 		t.Fatalf("first page %v, want %v", codes, want)
@@ -59,7 +61,7 @@ func TestLanguagePickerPages(t *testing.T) {
 	if first.Keyboard[0][0].Text != "فارسی" {
 		t.Errorf("first key %q", first.Keyboard[0][0].Text)
 	}
-	second := h.languagePage(ctx, "fa", "fa-AF", interview, 1)
+	second := h.languagePage(ctx, "fa", "fa-AF", sctx, 1)
 	rest, back, _ := pickerCodes(t, second)
 	if back == nil || back.Pos != 0 {
 		t.Fatalf("no key back to the first page")

@@ -3,30 +3,20 @@ package bot
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 )
 
-// Reminders (issue 16): one reminder per interview in progress, after
-// Config.ReminderAfter idle, outside the quiet hours, with Continue and
-// Stop buttons. Each saved turn of an interview past consent re-arms it
-// (pushes it back); leaving that state (completed, declined) cancels it;
-// Stop and a blocked bot refuse it for the rest of the interview; /delete
-// erases it with the rest (Sessions.Delete). The schedule package claims
-// due reminders and hands them to Intake.Remind, which runs Handler.Remind
-// on the chat's worker, in order with the chat's own updates.
-
-// Reminders keeps the reminder schedule (redisstore).
-type Reminders interface {
-	// Arm (re)schedules the chat's reminder at due, unless this
-	// interview's reminder was already sent or refused.
-	Arm(ctx context.Context, chat int64, lang string, due time.Time) error
-	// Cancel drops the pending reminder; refuse keeps any from being armed
-	// again for this interview.
-	Cancel(ctx context.Context, chat int64, refuse bool) error
-}
+// Reminders (issue 16): one reminder per interview in progress, after an
+// idle time, outside the quiet hours, with Continue and Stop buttons. The
+// core (interview) arms, pushes back and cancels it on each saved turn and
+// decides whether a due reminder is still wanted; the schedule package
+// claims due reminders and hands them to Intake.Remind, which runs
+// Handler.Remind on the chat's worker, in order with the chat's own
+// updates, through the core's one entry (Core.Apply, KindRemind). Here the
+// reminder is rendered and sent, and its buttons are interpreted.
 
 // Reminder messages (every language).
 const (
@@ -49,57 +39,24 @@ const (
 	remindStop = "stop"
 )
 
-// rearm updates the chat's reminder after a saved turn that moved the
-// interview from prev to next.
-func (t *turn) rearm(ctx context.Context, prev, next dialog.State) {
-	h := t.h
-	if h.cfg.Reminders == nil || h.cfg.ReminderAfter <= 0 {
-		return
-	}
-	var err error
-	switch {
-	case abandonOf(next) != nil:
-		due := h.cfg.Now().Add(h.cfg.ReminderAfter)
-		if h.cfg.ReminderQuiet != nil {
-			due = h.cfg.ReminderQuiet(due)
-		}
-		err = h.cfg.Reminders.Arm(ctx, t.ev.chat, h.lang(next.Lang, t.ev.langHint), due)
-	case abandonOf(prev) != nil:
-		// Completed, declined or ended otherwise: nothing to remind of.
-		err = h.cfg.Reminders.Cancel(ctx, t.ev.chat, false)
-	}
-	if err != nil {
-		// The interview goes on; at worst no reminder (or one that
-		// Remind finds unwanted and drops).
-		h.log.Warn("reminder schedule failed", "chat", h.chatKey(t.ev.chat), "err", err)
-	}
-}
-
-// refuseReminder records that the chat wants no reminder (Stop, blocked).
-func (h *Handler) refuseReminder(ctx context.Context, chat int64) {
-	if h.cfg.Reminders == nil {
-		return
-	}
-	if err := h.cfg.Reminders.Cancel(ctx, chat, true); err != nil {
-		h.log.Warn("reminder cancel failed", "chat", h.chatKey(chat), "err", err)
-	}
-}
-
 // Remind sends the chat's reminder if its interview is still in progress
 // (past consent, not finished); otherwise it does nothing. It runs on the
 // chat's intake worker (Intake.Remind). An error means try again later.
 func (h *Handler) Remind(ctx context.Context, chat int64) error {
-	loaded, err := h.cfg.Sessions.Load(ctx, chat, 0)
-	if err != nil {
-		return fmt.Errorf("remind: load session: %w", err)
-	}
-	if loaded.Blob == nil {
-		return nil
-	}
-	st, err := dialog.Decode(loaded.Blob)
-	if err != nil || abandonOf(st) == nil {
-		return nil
-	}
+	return h.Scheduled(ctx, interview.Input{Kind: interview.KindRemind, Chat: chat})
+}
+
+// Scheduled applies an input that is not a Telegram update (a reminder,
+// an expiry) through the core, and sends what it decided. An error means
+// try again later.
+func (h *Handler) Scheduled(ctx context.Context, in interview.Input) error {
+	p := &present{h: h, ev: event{chat: in.Chat}}
+	return h.cfg.Core.Apply(ctx, in, p)
+}
+
+// remind sends the reminder, when the core found it due and wanted.
+func (t *turn) remind(ctx context.Context) error {
+	h, chat, lang := t.h, t.ev.chat, t.lang
 	if h.cfg.ReminderPace != nil {
 		// Reminders take a small share of the Bot API budget, so live
 		// replies keep theirs.
@@ -107,7 +64,6 @@ func (h *Handler) Remind(ctx context.Context, chat int64) error {
 			return err
 		}
 	}
-	lang := h.lang(st.Lang, "")
 	kb := [][]Key{{
 		{Text: h.r.Plain(lang, MsgReminderContinue, nil), Data: remindData(remindGo)},
 		{Text: h.r.Plain(lang, MsgReminderStop, nil), Data: remindData(remindStop)},
@@ -117,17 +73,12 @@ func (h *Handler) Remind(ctx context.Context, chat int64) error {
 	case err == nil:
 	case ignoreTelegram(err) == nil:
 		// Blocked or refused: never again for this interview.
-		h.refuseReminder(ctx, chat)
+		h.cfg.Core.RefuseReminder(ctx, chat)
 		return nil
 	default:
 		return fmt.Errorf("remind: %w", err)
 	}
-	h.cfg.Events.Interview("reminded")
-	if h.cfg.Messages != nil && id != 0 {
-		if err := h.cfg.Messages.Record(ctx, chat, []int{id}); err != nil {
-			h.log.Warn("record message ids failed", "chat", h.chatKey(chat), "err", err)
-		}
-	}
+	t.it.Reminded(id)
 	return nil
 }
 
@@ -139,21 +90,19 @@ func remindData(opt string) string {
 // reminderButton handles Continue (show the current question, with the
 // resume greeting) and Stop (no more reminders).
 func (t *turn) reminderButton(ctx context.Context, opt string) (Outcome, error) {
-	h, ev := t.h, t.ev
+	ev := t.ev
 	if ev.msgID != 0 {
 		t.edits = append(t.edits, edit{msg: ev.msgID, kbOnly: true})
 	}
 	if opt == remindStop {
-		h.refuseReminder(ctx, ev.chat)
-		h.cfg.Events.Interview("reminder_stopped")
+		t.it.StopReminders(ctx)
 		t.say(ctx, MsgReminderStopped)
 		return t.finish(ctx)
 	}
-	if t.state.Phase != dialog.PhaseAsking {
+	if !t.it.ContinueFromReminder() {
 		// Finished meanwhile: nothing to continue.
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
-	h.cfg.Events.Interview("resumed_after_reminder")
 	t.resumeNote()
 	return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 }

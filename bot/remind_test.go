@@ -76,9 +76,10 @@ func TestReminderArmContinueStop(t *testing.T) {
 	}
 	now := time.Date(2026, 12, 6, 22, 30, 0, 0, rome)
 	r.handler.cfg.Now = func() time.Time { return now }
-	r.handler.cfg.Reminders = rem
-	r.handler.cfg.ReminderAfter = 24 * time.Hour
-	r.handler.cfg.ReminderQuiet = func(t time.Time) time.Time {
+	r.core.Now = r.handler.cfg.Now
+	r.core.Reminders = rem
+	r.core.ReminderAfter = 24 * time.Hour
+	r.core.ReminderQuiet = func(t time.Time) time.Time {
 		if lt := t.In(rome); lt.Hour() >= 21 || lt.Hour() < 9 {
 			d := time.Date(lt.Year(), lt.Month(), lt.Day(), 9, 0, 0, 0, rome)
 			if lt.Hour() >= 21 {
@@ -88,6 +89,7 @@ func TestReminderArmContinueStop(t *testing.T) {
 		}
 		return t
 	}
+	r.rewire()
 	ctx := context.Background()
 	const chat = 960
 	u := r.srv.User(chat, telegramtest.LanguageCode("en"))

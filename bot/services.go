@@ -8,6 +8,7 @@ import (
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/interview"
 )
 
 // Directory is the municipalities' service directory (issue 16): the bot
@@ -63,7 +64,7 @@ func (t *turn) refer(ctx context.Context, resp *dialog.Response) {
 	if h.cfg.Directory == nil || resp == nil || !referralForm(resp.Form) {
 		return
 	}
-	muni := resp.Context[CtxMunicipality]
+	muni := resp.Context[interview.CtxMunicipality]
 	areas := directory.NeedAreas(strings.Fields(resp.Answers["priorita"]), strings.Fields(resp.Answers["bisogni"]))
 	t.sendServices(ctx, muni, areas, false)
 }
@@ -123,10 +124,10 @@ func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
 // municipality is the Postgres id of the chat's municipality: the
 // interview's, else the default one.
 func (t *turn) municipality() string {
-	if m := t.state.Context[CtxMunicipality]; m != "" {
+	if m := t.state.Context[interview.CtxMunicipality]; m != "" {
 		return m
 	}
-	return t.h.cfg.DefaultContext[CtxMunicipality]
+	return t.h.cfg.Core.DefaultMunicipality()
 }
 
 // areaList is the need areas' choice list (`aree`) of the chat's
@@ -135,7 +136,7 @@ func (t *turn) areaList() *dialog.List {
 	if t.form != nil && t.form.Lists["aree"] != nil && referralForm(t.form.ID) {
 		return t.form.Lists["aree"]
 	}
-	if f := t.h.cfg.Forms.Latest(t.h.cfg.DefaultForm); f != nil {
+	if f := t.h.cfg.Core.DefaultForm(); f != nil {
 		return f.Lists["aree"]
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/interview"
 )
 
 // memDirectory is a directory of one municipality ("1") in memory.
@@ -70,7 +71,7 @@ func TestReferralsAfterCompletion(t *testing.T) {
 	u := r.srv.User(940, telegramtest.LanguageCode("en"))
 	u.Send("hi")
 	tr := &turn{h: r.handler, ev: event{chat: 940, user: 940}, lang: "en"}
-	resp := &dialog.Response{Form: "immigrati", Context: map[string]string{CtxMunicipality: "1"},
+	resp := &dialog.Response{Form: "immigrati", Context: map[string]string{interview.CtxMunicipality: "1"},
 		Answers: map[string]string{"priorita": "casa documenti", "bisogni": "documenti casa lavoro"}}
 	tr.refer(context.Background(), resp)
 	msgs := u.Messages()
@@ -105,13 +106,14 @@ func TestReferralsAfterCompletion(t *testing.T) {
 	}
 	// No directory for the municipality: never an empty list; the closing
 	// note says where to ask, nothing more is sent after an interview...
-	resp.Form, resp.Context[CtxMunicipality] = "immigrati", "2"
+	resp.Form, resp.Context[interview.CtxMunicipality] = "immigrati", "2"
 	tr.refer(context.Background(), resp)
 	if len(u.Messages()) != n {
 		t.Errorf("without a directory something was sent: %q", u.Last().Text)
 	}
 	// ...and /services says where to ask.
-	r.handler.cfg.DefaultContext = map[string]string{CtxMunicipality: "2"}
+	r.core.DefaultContext = map[string]string{interview.CtxMunicipality: "2"}
+	r.rewire()
 	r.srv.User(941).Send("hi")
 	if _, err := r.intake.Submit(context.Background(), textUpdate(5, 941, "/services"), false, 0); err != nil {
 		t.Fatal(err)
@@ -137,15 +139,15 @@ func TestServicesCommandArabic(t *testing.T) {
 	u := r.srv.User(950, telegramtest.LanguageCode("ar"))
 	u.Send("hi")
 	done := dialog.State{Form: "immigrati", Version: 3, Phase: dialog.PhaseDone, Lang: "ar", Outcome: dialog.OutcomeCompleted,
-		Context: map[string]string{CtxMunicipality: "1"}}
-	if f := r.handler.cfg.Forms.Latest("immigrati"); f != nil {
+		Context: map[string]string{interview.CtxMunicipality: "1"}}
+	if f := r.core.Forms.Latest("immigrati"); f != nil {
 		done.FormVersion = f.Version
 	}
 	blob, err := dialog.Encode(done)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.sessions.states[950] = Loaded{Blob: blob, Version: 3}
+	r.sessions.states[950] = interview.Loaded{Blob: blob, Version: 3}
 	ctx := context.Background()
 	if _, err := r.intake.Submit(ctx, textUpdate(1, 950, "/services"), false, 0); err != nil {
 		t.Fatal(err)

@@ -2,134 +2,48 @@ package bot
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/interview"
 )
 
-// step applies in to the interview, records a completion, saves the state
-// (when save is set and it changed) and sends the replies.
+// step applies in to the interview through the core (which records a
+// completion and saves the state when save is set and it changed) and
+// sends the replies.
 func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, error) {
 	h := t.h
-	if t.form == nil {
-		return Outcome{}, errors.New("no questionnaire loaded")
-	}
-	if t.state.Phase == dialog.PhaseNew && in.Kind != dialog.InStart && in.Kind != dialog.InSetLanguage {
-		if h.cfg.DefaultContext == nil {
-			// No interview and no invite: tell how to get a link.
-			t.say(ctx, MsgNoInvite)
-			return t.finish(ctx)
-		}
-		in = dialog.Input{Kind: dialog.InStart, Context: h.cfg.DefaultContext}
-	}
-	if in.Kind == dialog.InText {
+	if in.Kind == dialog.InText && t.form != nil {
 		// A typed option label or number counts as the tap.
 		if typed, ok := h.r.typedChoice(t.lang, t.form, t.state, in.Text, h.cfg.Now); ok {
 			in = typed
 		}
 	}
-	now := h.cfg.Now()
-	next, replies := dialog.Step(t.form, t.state, in, now)
-	var completed *dialog.Response
-	for _, r := range replies {
-		if r.Kind != dialog.ReplyComplete {
-			continue
-		}
-		completed = r.Response
-		c := Completion{ID: newResponseID(), Pseudonym: h.pseudonym(t.ev.user), Response: *r.Response}
-		c.Idem = idempotencyKey(c.Pseudonym, r.Response)
-		// Recorded before the state is saved: if saving fails the update
-		// comes again and the completion, idempotent by Idem, collapses.
-		if err := h.cfg.Responses.Complete(ctx, c); err != nil {
-			return Outcome{}, fmt.Errorf("record completion: %w", err)
-		}
-		h.cfg.Events.Interview("completed")
-	}
-	if save && next.Version != t.state.Version {
-		blob, err := dialog.Encode(stored(next))
-		if err != nil {
-			return Outcome{}, fmt.Errorf("encode session: %w", err)
-		}
-		if err := h.cfg.Sessions.Save(ctx, t.ev.chat, t.ev.update, t.state.Version, next.Version, blob, abandonOf(next)); err != nil {
-			return Outcome{}, fmt.Errorf("save session: %w", err)
-		}
-		t.saved = true
-		t.rearm(ctx, t.state, next)
-		if next.Consent && !t.state.Consent {
-			h.cfg.Events.Interview("started")
-		}
-		if next.Outcome == dialog.OutcomeDeclined && t.state.Outcome != dialog.OutcomeDeclined {
-			h.cfg.Events.Interview("declined")
-		}
-	}
-	if next.Lang != "" {
-		t.lang = next.Lang
-	}
-	prev := t.state
-	t.state = next
-	if err := t.send(ctx, replies, prev); err != nil {
+	eff, err := t.it.Step(ctx, in, save)
+	if err != nil {
 		return Outcome{}, err
 	}
-	if completed != nil {
+	return t.show(ctx, eff)
+}
+
+// show sends what a step decided.
+func (t *turn) show(ctx context.Context, eff interview.Effects) (Outcome, error) {
+	if eff.NoInvite {
+		// No interview and no invite: tell how to get a link.
+		t.say(ctx, MsgNoInvite)
+		return t.finish(ctx)
+	}
+	t.sync()
+	if err := t.send(ctx, eff.Replies, eff.Prev); err != nil {
+		return Outcome{}, err
+	}
+	if eff.Completed != nil {
 		// After the closing card: services matching the needs (services.go).
-		t.refer(ctx, completed)
+		t.refer(ctx, eff.Completed)
 	}
 	return t.finish(ctx)
-}
-
-// newResponseID returns a random response id (128 bits, hex): it says
-// nothing about the respondent, so it cannot re-link a response once
-// retention has dropped the pseudonym.
-func newResponseID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("bot: crypto/rand: " + err.Error())
-	}
-	return hex.EncodeToString(b[:])
-}
-
-// idempotencyKey is the completion's idempotency key: the same interview
-// completed again (a redelivered update) gets the same key. It is derived
-// from the keyed pseudonym (so it needs the pseudonym key) and stored only
-// until retention. Same derivation as pgstore.IdempotencyKey.
-func idempotencyKey(pseudonym string, r *dialog.Response) string {
-	sum := sha256.Sum256([]byte("idem|" + pseudonym + "|" + r.Form + "|" + strconv.FormatInt(r.Started.Unix(), 10)))
-	return hex.EncodeToString(sum[:16])
-}
-
-// stored is what is kept of a state: all of it while the interview runs;
-// once it is finished (completed, declined, ineligible) only what "already
-// answered", the language and dedup need — no answers, no navigation, no
-// invite or operator, no times. The completion went to Responses already.
-func stored(s dialog.State) dialog.State {
-	if s.Phase != dialog.PhaseDone {
-		return s
-	}
-	d := dialog.State{Form: s.Form, FormVersion: s.FormVersion, Version: s.Version, Seq: s.Seq,
-		Phase: s.Phase, Lang: s.Lang, Outcome: s.Outcome}
-	for _, k := range []string{CtxMunicipality, CtxService} {
-		if v, ok := s.Context[k]; ok {
-			if d.Context == nil {
-				d.Context = map[string]string{}
-			}
-			d.Context[k] = v
-		}
-	}
-	return d
-}
-
-func abandonOf(s dialog.State) *Abandon {
-	if s.Phase != dialog.PhaseAsking || !s.Consent {
-		return nil
-	}
-	return &Abandon{Form: s.Form, FormVersion: s.FormVersion, Context: s.Context,
-		Language: s.Lang, LastQuestion: s.Reached, Started: s.Started}
 }
 
 // send renders and sends the engine's replies as one live question card.
@@ -204,14 +118,14 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		if err != nil {
 			return err
 		}
-		if ask.Kind == dialog.ReplyKeyboard && len(parts) == 0 && ev.query != "" && ev.msgID != 0 && ev.msgID == t.loaded.LastMsg {
+		if ask.Kind == dialog.ReplyKeyboard && len(parts) == 0 && ev.query != "" && ev.msgID != 0 && ev.msgID == t.it.LastMsg() {
 			// A tick or a year: only the keyboard changes, and the
 			// card keeps its "✓ previous answer" line.
 			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: q.Keyboard}, kbOnly: true})
 			t.lastMsg = ev.msgID
 			return t.flushEdits(ctx)
 		}
-		if t.loaded.Seen == SeenNone && ev.query != "" && ev.msgID != 0 && ev.msgID == t.loaded.LastMsg && len(parts) == 0 &&
+		if t.it.Seen() == interview.SeenNone && ev.query != "" && ev.msgID != 0 && ev.msgID == t.it.LastMsg() && len(parts) == 0 &&
 			ask.Error == "" && ask.Seq == prev.Seq && ask.Kind == dialog.ReplyAsk {
 			// The live card asked again as it is (a forged or garbled
 			// tap): the notice in the callback answer is all that changes.
@@ -240,7 +154,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 // message answered the question: the old card then stays as history.
 func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer bool, m Message) error {
 	ev := t.ev
-	cur := t.loaded.LastMsg
+	cur := t.it.LastMsg()
 	live := cur != 0 && (prev.Phase == dialog.PhaseAsking || prev.Phase == dialog.PhaseLanguage)
 	// A card that showed a note with its question (the welcome and the
 	// consent) stays as history: computed only when it matters.
@@ -373,8 +287,8 @@ func (t *turn) answerNow(ctx context.Context) error {
 	return ignoreTelegram(t.h.cfg.Sender.Answer(ctx, t.ev.query, t.notice))
 }
 
-// finish answers the callback (now, or in the webhook response) and
-// records the replies as sent.
+// finish settles the edits and answers the callback (now, or in the
+// webhook response).
 func (t *turn) finish(ctx context.Context) (Outcome, error) {
 	var out Outcome
 	if err := t.flushEdits(ctx); err != nil {
@@ -387,15 +301,7 @@ func (t *turn) finish(ctx context.Context) (Outcome, error) {
 			return out, err
 		}
 	}
-	// Recorded even when nothing was saved, so that a redelivered /help
-	// or junk message is not answered twice.
-	if t.loaded.Seen != SeenSent {
-		if err := t.h.cfg.Sessions.MarkSent(ctx, t.ev.chat, t.ev.update, t.lastMsg); err != nil {
-			// The replies went out; a failed mark only means a redelivery
-			// would show the question once more.
-			t.h.log.Warn("mark sent failed", "chat", t.h.chatKey(t.ev.chat), "err", err)
-		}
-	}
+	// The core records the replies as sent once Present returns.
 	return out, nil
 }
 

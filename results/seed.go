@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -94,11 +94,11 @@ func (g *Synth) Next() (*pgstore.Completed, *pgstore.Abandoned, error) {
 		}
 	}
 	place := g.Places[g.weighted(pw)]
-	ctx := map[string]string{bot.CtxMunicipality: strconv.FormatInt(place.ID, 10)}
+	ctx := map[string]string{interview.CtxMunicipality: strconv.FormatInt(place.ID, 10)}
 	var service *int64
 	if len(place.Services) > 0 && g.Rand.Float64() < 0.9 {
 		sv := place.Services[g.Rand.IntN(len(place.Services))]
-		ctx[bot.CtxService] = strconv.FormatInt(sv.ID, 10)
+		ctx[interview.CtxService] = strconv.FormatInt(sv.ID, 10)
 		ctx["invite_servizio"] = sv.Code
 		service = &sv.ID
 	}

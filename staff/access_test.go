@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -295,7 +295,7 @@ func TestRevokeByButtons(t *testing.T) {
 	if got := c.people[operator].send("/invites").Text; got != unknown {
 		t.Fatalf("revoked operator's /invites: %q", got)
 	}
-	if _, err := r.h.Resolve(context.Background(), c.invRoma.Token, "someone"); !errors.Is(err, bot.ErrInviteRevoked) {
+	if _, err := r.h.Resolve(context.Background(), c.invRoma.Token, "someone"); !errors.Is(err, interview.ErrInviteRevoked) {
 		t.Fatalf("the revoked operator's invite: %v, want ErrInviteRevoked", err)
 	}
 	if got := mgr.send("/invites").Text; !strings.Contains(got, "revoked") {

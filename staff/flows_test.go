@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -134,8 +135,8 @@ func TestInviteFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The context names the invite by its id, never by its token.
-	want := map[string]string{bot.CtxMunicipality: id10(r.roma), bot.CtxService: id10(r.romaAnagrafe),
-		bot.CtxOperator: id10(opID), bot.CtxInvite: id10(invID), "invite_servizio": "anagrafe"}
+	want := map[string]string{interview.CtxMunicipality: id10(r.roma), interview.CtxService: id10(r.romaAnagrafe),
+		interview.CtxOperator: id10(opID), interview.CtxInvite: id10(invID), "invite_servizio": "anagrafe"}
 	if inv.Form != "immigrati" || len(inv.Context) != len(want) {
 		t.Fatalf("resolved %+v", inv)
 	}
@@ -229,19 +230,19 @@ func TestResolveErrorsAndLimit(t *testing.T) {
 	if _, err := r.pool.Exec(ctx, "UPDATE invites SET revoked_at = now() WHERE token_hash = $1", pgstore.HashToken("revokedrevokedrevoke")); err != nil {
 		t.Fatal(err)
 	}
-	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context["invite_servizio"] != "" || inv.Context[bot.CtxService] != "" {
+	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context["invite_servizio"] != "" || inv.Context[interview.CtxService] != "" {
 		t.Fatalf("first use: %+v %v", inv, err)
 	}
 	cases := []struct {
 		token string
 		want  error
 	}{
-		{"expiredexpiredexpire", bot.ErrInviteExpired},
-		{"onceonceonceonceonce", bot.ErrInviteExhausted},
-		{"revokedrevokedrevoke", bot.ErrInviteRevoked},
-		{"nosuchtokennosuchtok", bot.ErrInviteUnknown},
-		{"bad token!", bot.ErrInviteUnknown},
-		{"nosuchtokennosuchtok", bot.ErrInviteLimited}, // the sixth bad token in 10 minutes
+		{"expiredexpiredexpire", interview.ErrInviteExpired},
+		{"onceonceonceonceonce", interview.ErrInviteExhausted},
+		{"revokedrevokedrevoke", interview.ErrInviteRevoked},
+		{"nosuchtokennosuchtok", interview.ErrInviteUnknown},
+		{"bad token!", interview.ErrInviteUnknown},
+		{"nosuchtokennosuchtok", interview.ErrInviteLimited}, // the sixth bad token in 10 minutes
 	}
 	for _, tc := range cases {
 		if _, err := r.h.Resolve(ctx, tc.token, "u2"); !errors.Is(err, tc.want) {
@@ -249,11 +250,11 @@ func TestResolveErrorsAndLimit(t *testing.T) {
 		}
 	}
 	// Staff links are not invites.
-	if _, err := r.h.Resolve(ctx, "staff-abcdefabcdefabcdef", "u4"); !errors.Is(err, bot.ErrInviteUnknown) {
+	if _, err := r.h.Resolve(ctx, "staff-abcdefabcdefabcdef", "u4"); !errors.Is(err, interview.ErrInviteUnknown) {
 		t.Fatalf("staff token as an invite: %v", err)
 	}
 	// Another user is not limited; a limited user gets the message in chat.
-	if _, err := r.h.Resolve(ctx, "nosuchtokennosuchtok", "u3"); !errors.Is(err, bot.ErrInviteUnknown) {
+	if _, err := r.h.Resolve(ctx, "nosuchtokennosuchtok", "u3"); !errors.Is(err, interview.ErrInviteUnknown) {
 		t.Fatalf("other user: %v", err)
 	}
 	p := r.person(601, "Zed")

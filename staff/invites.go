@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -438,20 +439,20 @@ func (h *Handler) revokeInvite(ctx context.Context, r *bot.Request, w who, a idA
 // tokenRe is what Telegram allows in a /start payload.
 var tokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// Resolve implements bot.Invites: a valid token counts one use (atomically,
+// Resolve implements interview.Invites: a valid token counts one use (atomically,
 // within max_uses) and binds the interview to the invite's questionnaire,
 // municipality, service and operator; the start context names the invite
-// by its id (bot.CtxInvite), never by its token. Bad tokens are counted per
+// by its id (interview.CtxInvite), never by its token. Bad tokens are counted per
 // user (the pseudonym); a user over the limit is refused with
 // ErrInviteLimited before any lookup, so that even a right guess fails.
-func (h *Handler) Resolve(ctx context.Context, token, user string) (bot.Invite, error) {
+func (h *Handler) Resolve(ctx context.Context, token, user string) (interview.Invite, error) {
 	if limited, err := h.cfg.Limiter.Limited(ctx, badTokenKey(user), h.cfg.BadTokens, h.cfg.BadTokenPeriod); err != nil {
 		// Fail open for respondents: their interview needs Redis anyway,
 		// and 120-bit tokens cannot be guessed in a Redis outage.
 		h.log.Warn("staff: bad-token limiter unavailable", "err", err)
 	} else if limited {
-		h.log.Info("invite refused", "reason", bot.ErrInviteLimited.Error())
-		return bot.Invite{}, bot.ErrInviteLimited
+		h.log.Info("invite refused", "reason", interview.ErrInviteLimited.Error())
+		return interview.Invite{}, interview.ErrInviteLimited
 	}
 	var inv pgstore.Invite
 	err := pgstore.ErrNotFound
@@ -461,39 +462,39 @@ func (h *Handler) Resolve(ctx context.Context, token, user string) (bot.Invite, 
 	return h.resolved(ctx, inv, err, user)
 }
 
-// resolved turns UseInvite's outcome into bot.Invites' answer, counting a
+// resolved turns UseInvite's outcome into interview.Invites' answer, counting a
 // refusal against user.
-func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, user string) (bot.Invite, error) {
+func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, user string) (interview.Invite, error) {
 	var refused error
 	switch {
 	case err == nil:
-		c := map[string]string{bot.CtxMunicipality: itoa(inv.MunicipalityID), bot.CtxInvite: itoa(inv.ID)}
+		c := map[string]string{interview.CtxMunicipality: itoa(inv.MunicipalityID), interview.CtxInvite: itoa(inv.ID)}
 		if inv.ServiceID != 0 {
-			c[bot.CtxService] = itoa(inv.ServiceID)
+			c[interview.CtxService] = itoa(inv.ServiceID)
 			c["invite_servizio"] = inv.ServiceCode
 		}
 		if inv.OperatorID != 0 {
-			c[bot.CtxOperator] = itoa(inv.OperatorID)
+			c[interview.CtxOperator] = itoa(inv.OperatorID)
 		}
-		return bot.Invite{Form: inv.Form, Context: c}, nil
+		return interview.Invite{Form: inv.Form, Context: c}, nil
 	case errors.Is(err, pgstore.ErrNotFound):
-		refused = bot.ErrInviteUnknown
+		refused = interview.ErrInviteUnknown
 	case errors.Is(err, pgstore.ErrExpired):
-		refused = bot.ErrInviteExpired
+		refused = interview.ErrInviteExpired
 	case errors.Is(err, pgstore.ErrRevoked):
-		refused = bot.ErrInviteRevoked
+		refused = interview.ErrInviteRevoked
 	case errors.Is(err, pgstore.ErrExhausted):
-		refused = bot.ErrInviteExhausted
+		refused = interview.ErrInviteExhausted
 	default:
-		return bot.Invite{}, fmt.Errorf("staff: resolve invite: %w", err)
+		return interview.Invite{}, fmt.Errorf("staff: resolve invite: %w", err)
 	}
 	limited, err := h.badToken(ctx, user)
 	if err != nil {
-		return bot.Invite{}, err
+		return interview.Invite{}, err
 	}
 	if limited {
-		refused = bot.ErrInviteLimited
+		refused = interview.ErrInviteLimited
 	}
 	h.log.Info("invite refused", "invite_id", inv.ID, "reason", refused.Error())
-	return bot.Invite{}, refused
+	return interview.Invite{}, refused
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/internal/testnet"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/pgstore"
@@ -35,20 +36,20 @@ var (
 	tokenKey  = []byte("staff-test-invite-token-key-0123456789abcdef")
 )
 
-// sessions adapts redisstore to bot.Sessions (as cmd/needsbot does).
+// sessions adapts redisstore to interview.Sessions (as cmd/needsbot does).
 type sessions struct{ s *redisstore.Store }
 
-var _ bot.Sessions = sessions{}
+var _ interview.Sessions = sessions{}
 
-func (a sessions) Load(ctx context.Context, chat, update int64) (bot.Loaded, error) {
+func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
 	blob, version, seen, lastMsg, err := a.s.Load(ctx, chat, update)
-	return bot.Loaded{Blob: blob, Version: version, Seen: bot.Seen(seen), LastMsg: lastMsg}, err
+	return interview.Loaded{Blob: blob, Version: version, Seen: interview.Seen(seen), LastMsg: lastMsg}, err
 }
 
-func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, _ *bot.Abandon) error {
+func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, _ *interview.Abandon) error {
 	err := a.s.Save(ctx, chat, update, expect, next, blob, nil)
 	if errors.Is(err, redisstore.ErrConflict) {
-		return bot.ErrConflict
+		return interview.ErrConflict
 	}
 	return err
 }
@@ -62,10 +63,10 @@ func (a sessions) Delete(ctx context.Context, chat int64) error { return a.s.Del
 // completions records completed interviews.
 type completions struct {
 	mu  sync.Mutex
-	all []bot.Completion
+	all []interview.Completion
 }
 
-func (c *completions) Complete(_ context.Context, x bot.Completion) error {
+func (c *completions) Complete(_ context.Context, x interview.Completion) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.all = append(c.all, x)
@@ -151,9 +152,9 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	if r.h, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	handler := bot.NewHandler(bot.Config{Forms: lib, Catalog: cat, Sessions: sessions{r.store}, Responses: r.done,
-		Invites: r.h, Staff: r.h, Sender: sender, Username: r.tg.BotUsername(), Now: r.clock,
-		Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }})
+	core := interview.New(interview.Config{Forms: lib, Catalog: cat, Sessions: sessions{r.store}, Responses: r.done,
+		Invites: r.h, Now: r.clock, Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }})
+	handler := bot.NewHandler(bot.Config{Core: core, Catalog: cat, Staff: r.h, Sender: sender, Username: r.tg.BotUsername(), Now: r.clock})
 	intake := bot.NewIntake(handler, bot.IntakeOptions{Workers: 4})
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})

@@ -13,6 +13,7 @@ import (
 	_ "time/tzdata" // staff see dates in Europe/Rome, also in slim containers
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -55,7 +56,7 @@ type Config struct {
 }
 
 // Handler is the staff side of the bot: it implements bot.Staff (commands,
-// buttons and staff links) and bot.Invites (respondent invite tokens).
+// buttons and staff links) and interview.Invites (respondent invite tokens).
 // Every command and every button press loads the member from Postgres and
 // checks role and scope again; whoever lacks them is not handled, so they
 // get exactly what an unknown command (or a stale button) gets.
@@ -68,8 +69,8 @@ type Handler struct {
 }
 
 var (
-	_ bot.Staff   = (*Handler)(nil)
-	_ bot.Invites = (*Handler)(nil)
+	_ bot.Staff         = (*Handler)(nil)
+	_ interview.Invites = (*Handler)(nil)
 )
 
 // New returns a handler.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -64,7 +65,7 @@ func TestNoTokenAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := pgstore.Completed{ID: "through-invite", Pseudonym: "p", MunicipalityID: r.roma, ServiceID: &r.romaAnagrafe,
-		Invite: inv.Context[bot.CtxInvite], ConsentVersion: "v1",
+		Invite: inv.Context[interview.CtxInvite], ConsentVersion: "v1",
 		Response: dialog.Response{Form: "immigrati", FormVersion: 1, Language: "en", Context: inv.Context,
 			Answers: map[string]string{"consenso": "si"}, Started: time.Now().Add(-time.Minute), Completed: time.Now()}}
 	if err := r.db.SaveResponse(ctx, c); err != nil {
@@ -165,7 +166,7 @@ func TestNoTokenAtRest(t *testing.T) {
 			t.Errorf("Redis holds a token:\n%s", dump)
 		}
 	}
-	if want := `"invite":"` + inv.Context[bot.CtxInvite] + `"`; !strings.Contains(dump, want) {
+	if want := `"invite":"` + inv.Context[interview.CtxInvite] + `"`; !strings.Contains(dump, want) {
 		t.Fatalf("the interview's context (%s) not found in Redis:\n%s", want, dump)
 	}
 	t.Logf("%d columns and %d Redis keys scanned for %d tokens", scanned, len(keys), len(tokens))
@@ -216,12 +217,12 @@ func TestLimitBeforeLookup(t *testing.T) {
 	u := r.person(821, "Guesser")
 	user := r.h.cfg.Pseudonym(821)
 	for range 5 {
-		if _, err := r.h.Resolve(ctx, "guessguessguessguess", user); !errors.Is(err, bot.ErrInviteUnknown) {
+		if _, err := r.h.Resolve(ctx, "guessguessguessguess", user); !errors.Is(err, interview.ErrInviteUnknown) {
 			t.Fatalf("bad guess: %v", err)
 		}
 	}
 	// Over the limit now: the right invite token is refused, unused.
-	if _, err := r.h.Resolve(ctx, "goodgoodgoodgoodgood", user); !errors.Is(err, bot.ErrInviteLimited) {
+	if _, err := r.h.Resolve(ctx, "goodgoodgoodgoodgood", user); !errors.Is(err, interview.ErrInviteLimited) {
 		t.Fatalf("limited user's right token: %v, want ErrInviteLimited", err)
 	}
 	if n := r.count("SELECT uses FROM invites WHERE id = $1", good.ID); n != 0 {

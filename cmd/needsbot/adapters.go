@@ -4,36 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// sessions adapts the Redis store to bot.Sessions.
+// sessions adapts the Redis store to interview.Sessions.
 type sessions struct{ s *redisstore.Store }
 
-var _ bot.Sessions = sessions{}
+var _ interview.Sessions = sessions{}
 
-func (a sessions) Load(ctx context.Context, chat, update int64) (bot.Loaded, error) {
+func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
 	blob, version, seen, lastMsg, err := a.s.Load(ctx, chat, update)
 	if err != nil {
-		return bot.Loaded{}, err
+		return interview.Loaded{}, err
 	}
-	return bot.Loaded{Blob: blob, Version: version, Seen: bot.Seen(seen), LastMsg: lastMsg}, nil
+	return interview.Loaded{Blob: blob, Version: version, Seen: interview.Seen(seen), LastMsg: lastMsg}, nil
 }
 
-func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *bot.Abandon) error {
+func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon) error {
 	var rec *redisstore.AbandonRecord
 	if ab != nil {
-		if m := ctxID(ab.Context, bot.CtxMunicipality); m != nil {
+		if m := ctxID(ab.Context, interview.CtxMunicipality); m != nil {
 			rec = &redisstore.AbandonRecord{Form: ab.Form, FormVersion: ab.FormVersion, MunicipalityID: *m,
-				ServiceID: ctxID(ab.Context, bot.CtxService), Language: ab.Language, LastQuestion: ab.LastQuestion,
+				ServiceID: ctxID(ab.Context, interview.CtxService), Language: ab.Language, LastQuestion: ab.LastQuestion,
 				Started: time.Unix(ab.Started, 0).UTC()}
 		}
 	}
@@ -46,7 +45,7 @@ func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uin
 		err = a.s.Save(ctx, chat, update, expect, next, blob, rec)
 	}
 	if errors.Is(err, redisstore.ErrConflict) {
-		return bot.ErrConflict
+		return interview.ErrConflict
 	}
 	return err
 }
@@ -73,10 +72,10 @@ func (t throttle) Inbound(ctx context.Context, user int64) (bool, bool, error) {
 	return t.s.Inbound(ctx, user, t.limit, inboundPer)
 }
 
-// messageLog adapts the Redis store to bot.MessageLog.
+// messageLog adapts the Redis store to interview.MessageLog.
 type messageLog struct{ s *redisstore.Store }
 
-var _ bot.MessageLog = messageLog{}
+var _ interview.MessageLog = messageLog{}
 
 func (m messageLog) Record(ctx context.Context, chat int64, ids []int) error {
 	return m.s.RecordSent(ctx, chat, ids...)
@@ -108,51 +107,62 @@ func consentVersion(r dialog.Response) string {
 	return r.Form + "/" + strconv.Itoa(r.FormVersion)
 }
 
-// responses writes completions to Postgres, or to the Redis outbox when
-// Postgres cannot take them, so that nothing is lost.
+// responses writes completions to Postgres (interview.Responses) and to
+// the Redis outbox (interview.Outbox): the core queues what Postgres
+// cannot take, so that nothing is lost.
 type responses struct {
 	db     *pgstore.DB
 	store  *redisstore.Store
 	outbox *redisstore.Outbox
 	forms  *dialog.Library
-	log    *slog.Logger
 }
 
-var _ bot.Responses = (*responses)(nil)
+var (
+	_ interview.Responses = (*responses)(nil)
+	_ interview.Outbox    = (*responses)(nil)
+)
 
-func (a *responses) completed(c bot.Completion) (pgstore.Completed, error) {
+func (a *responses) completed(c interview.Completion) (pgstore.Completed, error) {
 	r := c.Response
-	m := ctxID(r.Context, bot.CtxMunicipality)
+	m := ctxID(r.Context, interview.CtxMunicipality)
 	if m == nil {
 		return pgstore.Completed{}, fmt.Errorf("response %s has no municipality", c.ID)
 	}
 	pc := pgstore.Completed{ID: c.ID, Idem: c.Idem, Pseudonym: c.Pseudonym, MunicipalityID: *m,
-		ServiceID: ctxID(r.Context, bot.CtxService), OperatorID: ctxID(r.Context, bot.CtxOperator),
-		Invite: r.Context[bot.CtxInvite], ConsentVersion: consentVersion(r), Response: r}
+		ServiceID: ctxID(r.Context, interview.CtxService), OperatorID: ctxID(r.Context, interview.CtxOperator),
+		Invite: r.Context[interview.CtxInvite], ConsentVersion: consentVersion(r), Response: r}
 	if f := a.forms.Get(r.Form, r.FormVersion); f != nil {
 		pc.Types = pgstore.QuestionTypes(f)
 	}
 	return pc, nil
 }
 
-// Complete stores the response; when Postgres fails it queues it in the
-// outbox, and only if both fail does the update fail (and come again).
-func (a *responses) Complete(ctx context.Context, c bot.Completion) error {
+// Complete stores the response in Postgres. An invalid one is
+// interview.ErrRejected; on any other failure the core queues it (Queue).
+func (a *responses) Complete(ctx context.Context, c interview.Completion) error {
+	pc, err := a.completed(c)
+	if err != nil {
+		return fmt.Errorf("%w: %w", interview.ErrRejected, err)
+	}
+	if err := a.db.SaveResponse(ctx, pc); err != nil {
+		if errors.Is(err, pgstore.ErrInvalid) {
+			return fmt.Errorf("store response: %w: %w", interview.ErrRejected, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Queue puts the response in the Redis outbox (interview.Outbox), from
+// which the flusher writes it to Postgres once Postgres is back.
+func (a *responses) Queue(ctx context.Context, c interview.Completion) error {
 	pc, err := a.completed(c)
 	if err != nil {
 		return err
 	}
-	err = a.db.SaveResponse(ctx, pc)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgstore.ErrInvalid) {
-		return fmt.Errorf("store response: %w", err)
-	}
-	a.log.Warn("postgres unavailable, response queued in the outbox", "err", err)
-	payload, merr := pgstore.MarshalCompleted(pc)
-	if merr != nil {
-		return merr
+	payload, err := pgstore.MarshalCompleted(pc)
+	if err != nil {
+		return err
 	}
 	key := pc.Idem // a redelivered completion is queued once
 	if key == "" {

@@ -25,6 +25,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/schedule"
 	"github.com/needsbot/needsbot/storage"
@@ -163,7 +164,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
 		KeySecret: []byte(cfg.PseudonymKey), TailDelay: tailDelay})
 	a.outbox = a.store.Outbox(redisstore.OutboxOptions{Logger: log})
-	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms, log: log}
+	a.responses = &responses{db: a.db, store: a.store, outbox: a.outbox, forms: a.forms}
 
 	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),
 		tg.WithSkipGetMe(), tg.WithErrorsHandler(func(err error) { log.Warn("telegram client", "err", err) }))
@@ -189,25 +190,29 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		if err != nil {
 			return nil, fmt.Errorf("NEEDSBOT_DEFAULT_MUNICIPALITY %s: %w", cfg.DefaultMunicipality, err)
 		}
-		defaultCtx = map[string]string{bot.CtxMunicipality: strconv.FormatInt(id, 10)}
+		defaultCtx = map[string]string{interview.CtxMunicipality: strconv.FormatInt(id, 10)}
 	}
 	staffHandler, invites, err := a.wireStaff(ctx)
 	if err != nil {
 		return nil, err
 	}
+	ccfg := interview.Config{
+		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Outbox: a.responses, Invites: invites,
+		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
+		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
+		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
+	}
 	hcfg := bot.Config{
-		Staff: staffHandler, Invites: invites,
-		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: a.responses, Messages: messageLog{a.store},
+		Staff: staffHandler, Catalog: a.cat,
 		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
-		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
-		Pseudonym:        func(user int64) string { return storage.Pseudonym(key, user) },
-		LogKey:           func(chat int64) string { return storage.Keyed(key, "log", chat) },
+		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics,
 		PopularLanguages: (&popularLanguages{db: a.db, minCell: cfg.MinCell, ttl: 10 * time.Minute, m: map[string]popularEntry{}}).get,
 		Directory:        pgDirectory{db: a.db, now: time.Now},
 	}
-	if err := a.wireReminders(&hcfg); err != nil { // wire_remind.go
+	if err := a.wireReminders(&ccfg, &hcfg); err != nil { // wire_remind.go
 		return nil, err
 	}
+	hcfg.Core = interview.New(ccfg)
 	a.handler = bot.NewHandler(hcfg)
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
 	return a, nil

@@ -10,17 +10,18 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/schedule"
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// reminders adapts redisstore to bot.Reminders.
+// reminders adapts redisstore to interview.Reminders.
 type reminders struct {
 	s   *redisstore.Store
 	ttl time.Duration // the record lives as long as the interview's state
 }
 
-var _ bot.Reminders = reminders{}
+var _ interview.Reminders = reminders{}
 
 func (r reminders) Arm(ctx context.Context, chat int64, lang string, due time.Time) error {
 	return r.s.ArmReminder(ctx, chat, lang, due, r.ttl)
@@ -53,8 +54,9 @@ func quietHours(v string) (schedule.Quiet, error) {
 	return schedule.ParseQuiet(v, loc)
 }
 
-// wireReminders sets the reminder part of the handler's configuration.
-func (a *app) wireReminders(c *bot.Config) error {
+// wireReminders sets the reminder part of the core's and the handler's
+// configuration.
+func (a *app) wireReminders(c *interview.Config, h *bot.Config) error {
 	if a.cfg.ReminderAfter <= 0 {
 		return nil
 	}
@@ -67,7 +69,7 @@ func (a *app) wireReminders(c *bot.Config) error {
 	c.ReminderQuiet = q.Next
 	// At most 2 reminders a second from this replica: live replies keep
 	// the rest of the Bot API budget.
-	c.ReminderPace = rate.NewLimiter(2, 1)
+	h.ReminderPace = rate.NewLimiter(2, 1)
 	a.quiet = q
 	return nil
 }

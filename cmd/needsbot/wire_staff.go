@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/pgstore"
@@ -17,7 +18,7 @@ import (
 // posters) and the invite resolver, and makes the Telegram users listed in
 // NEEDSBOT_ADMIN_IDS admins (audit-logged when that changes anything),
 // except those who were revoked.
-func (a *app) wireStaff(ctx context.Context) (bot.Staff, bot.Invites, error) {
+func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, error) {
 	for _, id := range a.cfg.adminIDs() {
 		s, changed, err := a.db.EnsureAdmin(ctx, id)
 		if errors.Is(err, pgstore.ErrRevoked) {

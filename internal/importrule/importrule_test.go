@@ -19,6 +19,7 @@ const (
 	xpathPkg    = module + "/dialog/xpath" // the expression language, standard library only
 	yamlPrefix  = "github.com/goccy/go-yaml"
 	botTree     = module + "/bot"
+	coreTree    = module + "/interview"
 	storageTree = module + "/storage"
 	telegramLib = "github.com/go-telegram/bot"
 )
@@ -70,8 +71,8 @@ func list(t *testing.T) map[string]*pkg {
 		}
 		pkgs[p.ImportPath] = p
 	}
-	if pkgs[dialogPkg] == nil || pkgs[botTree] == nil {
-		t.Fatalf("go list did not list %s and %s: run from the module", dialogPkg, botTree)
+	if pkgs[dialogPkg] == nil || pkgs[botTree] == nil || pkgs[coreTree] == nil {
+		t.Fatalf("go list did not list %s, %s and %s: run from the module", dialogPkg, botTree, coreTree)
 	}
 	return pkgs
 }
@@ -113,6 +114,19 @@ func TestImportRule(t *testing.T) {
 		for _, dep := range pkgs[path].Deps {
 			if under(dep, storageTree) {
 				t.Errorf("%s depends on %s: bot must not know storage", path, dep)
+			}
+		}
+	}
+
+	// interview (the application core) depends on no storage and no
+	// go-telegram/bot: it declares its ports, cmd wires storage in.
+	for _, path := range ours {
+		if !under(path, coreTree) {
+			continue
+		}
+		for _, dep := range pkgs[path].Deps {
+			if under(dep, storageTree) || under(dep, telegramLib) {
+				t.Errorf("%s depends on %s: the core knows neither storage nor Telegram", path, dep)
 			}
 		}
 	}

@@ -31,7 +31,7 @@ type Completed struct {
 	Pseudonym      string
 	MunicipalityID int64
 	ServiceID      *int64
-	// Invite is the invite's id (decimal, bot.CtxInvite), "" for none. A
+	// Invite is the invite's id (decimal, interview.CtxInvite), "" for none. A
 	// token (an interview started before tokens were hashed, or its outbox
 	// entry) is accepted too and stored as the id of its invite: the
 	// response never holds the token.

@@ -1,23 +1,27 @@
-package bot
+package interview
 
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/needsbot/needsbot/dialog"
 )
 
-// Seen says how far an update id was already handled.
+// The core's ports: small interfaces it needs, implemented over Redis and
+// Postgres in storage and wired in cmd. Tests use strict fakes.
+
+// Seen says how far an input was already handled.
 type Seen uint8
 
-// Update handling states, as Sessions.Load reports them.
+// Input handling states, as Sessions.Load reports them.
 const (
-	SeenNone    Seen = iota // new update
+	SeenNone    Seen = iota // new input
 	SeenApplied             // its effect is saved; its replies may not have been sent
 	SeenSent                // fully handled
 )
 
-// Loaded is a chat's stored interview and what is known of the update.
+// Loaded is a chat's stored interview and what is known of the input.
 type Loaded struct {
 	Blob    []byte // encoded dialog.State, nil when none
 	Version uint64
@@ -52,16 +56,17 @@ type Abandon struct {
 var ErrConflict = errors.New("session version conflict")
 
 // Sessions keeps live interviews (Redis): one round trip to load and
-// learn whether the update was seen, one to save and mark it applied.
+// learn whether the input was seen, one to save and mark it applied. key
+// is the input's idempotency key (Key.ID); 0 dedups nothing.
 type Sessions interface {
-	Load(ctx context.Context, chat, update int64) (Loaded, error)
+	Load(ctx context.Context, chat, key int64) (Loaded, error)
 	// Save stores blob as version next if the stored version is still
-	// expect, and marks update applied, atomically. abandon is nil when the
+	// expect, and marks key applied, atomically. abandon is nil when the
 	// interview is not (or no longer) countable as abandoned.
-	Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, abandon *Abandon) error
-	// MarkSent records that update's replies went out, and the message
+	Save(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, abandon *Abandon) error
+	// MarkSent records that key's replies went out, and the message
 	// showing the current question.
-	MarkSent(ctx context.Context, chat, update int64, lastMsg int) error
+	MarkSent(ctx context.Context, chat, key int64, lastMsg int) error
 	// Delete erases the chat's interview.
 	Delete(ctx context.Context, chat int64) error
 }
@@ -74,12 +79,24 @@ type Completion struct {
 	Response  dialog.Response
 }
 
-// Responses records completed interviews durably (Postgres, or an outbox
-// when Postgres is down) and erases a respondent's data.
+// Responses records completed interviews in the system of record
+// (Postgres) and erases a respondent's data everywhere (Postgres and the
+// outbox). Complete is idempotent by Completion.Idem.
 type Responses interface {
 	Complete(ctx context.Context, c Completion) error
 	Erase(ctx context.Context, pseudonym string) (int, error)
 }
+
+// Outbox keeps a completion that Responses could not take (Postgres down)
+// durably until it can be written (the Redis outbox, flushed later):
+// nothing is lost, and the respondent goes on.
+type Outbox interface {
+	Queue(ctx context.Context, c Completion) error
+}
+
+// ErrRejected says a store refused a record as invalid: trying again, or
+// queueing it for later, cannot help.
+var ErrRejected = errors.New("record rejected as invalid")
 
 // Invite errors, each explained to the respondent in their language.
 var (
@@ -100,4 +117,32 @@ type Invite struct {
 // limiting repeated bad tokens.
 type Invites interface {
 	Resolve(ctx context.Context, token, user string) (Invite, error)
+}
+
+// Reminders keeps the reminder schedule (redisstore): the scheduler claims
+// due reminders and brings each back through Core.Apply as a KindRemind
+// input.
+type Reminders interface {
+	// Arm (re)schedules the chat's reminder at due, unless this
+	// interview's reminder was already sent or refused.
+	Arm(ctx context.Context, chat int64, lang string, due time.Time) error
+	// Cancel drops the pending reminder; refuse keeps any from being armed
+	// again for this interview.
+	Cancel(ctx context.Context, chat int64, refuse bool) error
+}
+
+// MessageLog remembers the ids of the messages of a respondent's chat —
+// the bot's and, in a private chat, the person's — for 48 hours, so that
+// /delete can delete them while Telegram still allows it. Only ids and
+// times are kept, never text.
+type MessageLog interface {
+	Record(ctx context.Context, chat int64, ids []int) error
+	// Recent returns the ids recorded in the last 48 hours.
+	Recent(ctx context.Context, chat int64) ([]int, error)
+}
+
+// Events is told about interview events, for metrics: started, completed,
+// declined, reminded, reminder_stopped, resumed_after_reminder, expired.
+type Events interface {
+	Interview(event string)
 }

@@ -1,4 +1,4 @@
-package bot
+package interview
 
 import (
 	"os"
@@ -27,16 +27,16 @@ func TestInterviewKeepsItsQuestionnaireVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHandler(Config{Forms: lib})
-	if f := h.formFor(dialog.State{Form: "immigrati", FormVersion: 1}); f != v1 {
+	c := New(Config{Forms: lib})
+	if f := c.formFor(dialog.State{Form: "immigrati", FormVersion: 1}); f != v1 {
 		t.Fatalf("running interview moved to version %d", f.Version)
 	}
-	if f := h.formFor(dialog.State{}); f != v2 {
+	if f := c.formFor(dialog.State{}); f != v2 {
 		t.Fatalf("new interview on version %d, want 2", f.Version)
 	}
 	// A version no longer shipped falls back to the newest rather than
 	// stranding the respondent.
-	if f := h.formFor(dialog.State{Form: "immigrati", FormVersion: 9}); f != v2 {
+	if f := c.formFor(dialog.State{Form: "immigrati", FormVersion: 9}); f != v2 {
 		t.Fatalf("unknown version: got %d", f.Version)
 	}
 }

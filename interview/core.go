@@ -1,0 +1,230 @@
+package interview
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/locales"
+)
+
+// Config wires a Core. Sessions and Responses are required; the rest is
+// optional.
+type Config struct {
+	Forms *dialog.Library
+	// DefaultForm is the questionnaire of a /start without invite
+	// (default immigrati).
+	DefaultForm string
+	// DefaultContext, when set, lets an interview begin without an invite,
+	// for a default municipality (before invites exist).
+	DefaultContext map[string]string
+	// Catalog matches Telegram's language hint to a supported language;
+	// without it the hint is ignored and the source language is spoken.
+	Catalog   *locales.Catalog
+	Sessions  Sessions
+	Responses Responses
+	// Outbox, when set, takes a completion that Responses could not (not
+	// one it rejected): the turn goes on, the outbox writes it later.
+	Outbox   Outbox
+	Invites  Invites    // optional: /start payloads
+	Messages MessageLog // optional: message ids for /delete
+	// Reminders, when set with ReminderAfter > 0, schedules one reminder
+	// per interview after ReminderAfter idle; ReminderQuiet moves a due
+	// time out of the quiet hours.
+	Reminders     Reminders
+	ReminderAfter time.Duration
+	ReminderQuiet func(time.Time) time.Time
+	// Pseudonym maps a Telegram user id to the respondent's keyed
+	// pseudonym.
+	Pseudonym func(userID int64) string
+	// LogKey maps a chat id to the key that identifies it in log lines
+	// (keyed, domain-separated); without it logs say "?".
+	LogKey func(chat int64) string
+	Logger *slog.Logger
+	Now    func() time.Time
+	Events Events
+}
+
+// Core applies inputs to interviews. It is safe for concurrent use; the
+// caller keeps one chat's inputs in order (per-chat mailboxes), and
+// compare-and-swap on the session version catches any overlap.
+type Core struct {
+	cfg Config
+	log *slog.Logger
+}
+
+type nopEvents struct{}
+
+func (nopEvents) Interview(string) {}
+
+// New returns a core.
+func New(cfg Config) *Core {
+	if cfg.DefaultForm == "" {
+		cfg.DefaultForm = "immigrati"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Events == nil {
+		cfg.Events = nopEvents{}
+	}
+	return &Core{cfg: cfg, log: cfg.Logger}
+}
+
+// Channel renders and sends what a turn decided; bot implements it for
+// Telegram. Present interprets a chat input within the turn (calling its
+// Start, Step, Erase… methods) and sends the replies; for the other kinds
+// it renders t.Effects(). An error means the input should come again: the
+// core then records nothing as sent.
+type Channel interface {
+	Present(ctx context.Context, t *Turn) error
+}
+
+// maxConflicts bounds compare-and-swap retries of one input.
+const maxConflicts = 5
+
+// Apply is the one entry for every kind of input. It loads the chat's
+// session and learns whether in.Key was applied (one round trip), drops an
+// input fully handled before, applies the input (or lets ch interpret a
+// chat input), saves with compare-and-swap — retrying from the load on a
+// conflict — and, once ch has sent the replies, records them as sent.
+//
+// It returns an error only when the input should be applied again later;
+// errors.Is(err, ErrUnavailable) says a store was down.
+func (c *Core) Apply(ctx context.Context, in Input, ch Channel) error {
+	for attempt := 0; ; attempt++ {
+		err := c.applyOnce(ctx, in, ch)
+		if !errors.Is(err, ErrConflict) || attempt >= maxConflicts {
+			return err
+		}
+	}
+}
+
+func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel) error {
+	t, err := c.begin(ctx, in)
+	if err != nil {
+		return err
+	}
+	if t.loaded.Seen == SeenSent {
+		// Fully handled already: a duplicate costs nothing at all, no
+		// Bot API call either (Telegram would refuse a second answer to
+		// the same callback query as too old).
+		return nil
+	}
+	present := true
+	switch in.Kind {
+	case KindChat:
+		if t.loaded.Seen == SeenApplied {
+			// Applied before, but its replies may never have gone out:
+			// the channel shows the current question again.
+			t.replay = true
+			if _, err := t.Step(ctx, dialog.Input{Kind: dialog.InRepeat}, false); err != nil {
+				return err
+			}
+		}
+	case KindExpire:
+		present, err = t.expire(ctx)
+	case KindRemind:
+		// A reminder is wanted only while the interview is in progress
+		// past consent; finished, declined or erased meanwhile: nothing.
+		present = t.state.Phase == dialog.PhaseAsking && t.state.Consent
+	case KindPublished:
+		// Placeholder (see KindPublished): the interview keeps its version.
+		present = false
+	}
+	if err != nil {
+		return err
+	}
+	if present {
+		if err := ch.Present(ctx, t); err != nil {
+			return err
+		}
+	}
+	t.done(ctx)
+	return nil
+}
+
+// begin loads the chat's session and decodes it.
+func (c *Core) begin(ctx context.Context, in Input) (*Turn, error) {
+	loaded, err := c.cfg.Sessions.Load(ctx, in.Chat, in.Key.ID())
+	if err != nil {
+		return nil, unavailable("load session", err)
+	}
+	t := &Turn{c: c, in: in, loaded: loaded, lastMsg: loaded.LastMsg}
+	if loaded.Blob != nil {
+		if t.state, err = dialog.Decode(loaded.Blob); err != nil {
+			c.log.Warn("unreadable session, starting afresh", "chat", c.ChatKey(in.Chat), "err", err)
+			t.state = dialog.State{}
+		}
+	}
+	t.state.Version = loaded.Version
+	t.form = c.formFor(t.state)
+	t.lang = c.Lang(t.state.Lang, in.LangHint)
+	return t, nil
+}
+
+func (c *Core) formFor(s dialog.State) *dialog.Form {
+	if s.Form != "" {
+		if f := c.cfg.Forms.Get(s.Form, s.FormVersion); f != nil {
+			return f
+		}
+		if f := c.cfg.Forms.Latest(s.Form); f != nil {
+			return f
+		}
+	}
+	return c.cfg.Forms.Latest(c.cfg.DefaultForm)
+}
+
+// Lang is the language to speak: the interview's, else the best match of
+// Telegram's hint, else the source language.
+func (c *Core) Lang(state, hint string) string {
+	if state != "" {
+		return state
+	}
+	if c.cfg.Catalog != nil {
+		if l, ok := c.cfg.Catalog.Match(hint); ok {
+			return l
+		}
+	}
+	return locales.Source
+}
+
+// ChatKey is a log-safe pseudonymous key for a chat (Config.LogKey).
+func (c *Core) ChatKey(chat int64) string {
+	if c.cfg.LogKey == nil {
+		return "?"
+	}
+	p := c.cfg.LogKey(chat)
+	return p[:min(12, len(p))]
+}
+
+// RefuseReminder records that the chat wants no reminder for its
+// interview (Stop pressed, bot blocked). A store failure is logged: at
+// worst one reminder that the person can stop.
+func (c *Core) RefuseReminder(ctx context.Context, chat int64) {
+	if c.cfg.Reminders == nil {
+		return
+	}
+	if err := c.cfg.Reminders.Cancel(ctx, chat, true); err != nil {
+		c.log.Warn("reminder cancel failed", "chat", c.ChatKey(chat), "err", err)
+	}
+}
+
+// Event reports an interview event that the channel observed (for
+// example "stopped" when the person blocked the bot).
+func (c *Core) Event(name string) { c.cfg.Events.Interview(name) }
+
+// DefaultMunicipality is the default municipality's Postgres id ("" for
+// none): where an interview begins without an invite.
+func (c *Core) DefaultMunicipality() string { return c.cfg.DefaultContext[CtxMunicipality] }
+
+// DefaultForm is the questionnaire of a /start without invite.
+func (c *Core) DefaultForm() *dialog.Form { return c.cfg.Forms.Latest(c.cfg.DefaultForm) }
+
+// Now is the core's clock.
+func (c *Core) Now() time.Time { return c.cfg.Now() }

@@ -1,0 +1,435 @@
+package interview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/needsbot/needsbot/dialog"
+)
+
+// The turn logic through the core's ports, without Redis or Postgres:
+// each case lists every call the core must make, in order, on strict fakes
+// (script), and what the channel does within the turn (act).
+func TestApply(t *testing.T) {
+	consentAsked := stateAt(t, inStart, inLangEN)               // v2, asking for consent
+	pastConsent := stateAt(t, inStart, inLangEN, inYes)         // v3, at "likes"
+	lastQuestion := stateAt(t, inStart, inLangEN, inYes, inYes) // v4, at "again"
+	finished := Stored(stateAt(t, inStart, inLangEN, inYes, inYes, inNo))
+	loaded := func(s dialog.State, seen Seen) Loaded {
+		return Loaded{Blob: blobOf(t, s), Version: s.Version, Seen: seen, LastMsg: 40}
+	}
+	chat := func(key int64) Input { return Input{Kind: KindChat, Key: UpdateKey(key), Chat: 7, User: 7} }
+	step := func(in dialog.Input) func(context.Context, *testing.T, *Turn) error {
+		return func(ctx context.Context, _ *testing.T, tu *Turn) error {
+			_, err := tu.Step(ctx, in, true)
+			return err
+		}
+	}
+	eof := io.ErrUnexpectedEOF // a store's connection failing
+	expireKey := ExpireKey(7, pastConsent.Version).ID()
+	const armed = "Arm chat=7 lang=en due=2026-12-07T10:00:00Z"
+	const saveLikes = "Save chat=7 key=5 expect=2 next=3 phase=2 pos=3 lang=en answers=1 abandon=mini@likes"
+
+	cases := []struct {
+		name    string
+		opts    []func(*Config)
+		in      Input
+		act     func(context.Context, *testing.T, *Turn) error
+		want    []expect
+		wantErr error
+	}{{
+		name: "consent given: saved, reminder armed, started, marked sent with the card",
+		in:   chat(5),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			if _, err := tu.Step(ctx, inYes, true); err != nil {
+				return err
+			}
+			tu.Shown(41)
+			tu.Sent(41, 42)
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: saveLikes},
+			{call: armed},
+			{call: "Event started"},
+			{call: "Record chat=7 ids=[41 42]"},
+			{call: "MarkSent chat=7 key=5 last=41"},
+		},
+	}, {
+		name: "a duplicate delivery costs nothing",
+		in:   chat(5),
+		act:  func(context.Context, *testing.T, *Turn) error { panic("presented a duplicate") },
+		want: []expect{{call: "Load chat=7 key=5", ret: loaded(pastConsent, SeenSent)}},
+	}, {
+		name: "applied but maybe not sent: the current question again, nothing saved",
+		in:   chat(5),
+		act: func(_ context.Context, t *testing.T, tu *Turn) error {
+			if !hasReply(tu.Effects(), dialog.ReplyAsk, "q.mini.likes") || tu.Effects().Saved {
+				t.Errorf("replay effects: %+v", tu.Effects())
+			}
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(pastConsent, SeenApplied)},
+			{call: "Present kind=chat seen=1 replay=true"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
+		name: "a version conflict reloads and applies again",
+		in:   chat(5),
+		act:  step(inYes),
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: saveLikes, err: ErrConflict},
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: saveLikes},
+			{call: armed},
+			{call: "Event started"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
+		name:    "conflicts without end give up, nothing marked sent",
+		in:      chat(5),
+		act:     step(inYes),
+		want:    repeat(maxConflicts+1, expect{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)}, expect{call: "Present kind=chat seen=0 replay=false"}, expect{call: saveLikes, err: ErrConflict}),
+		wantErr: ErrConflict,
+	}, {
+		name:    "Redis down at load: unavailable, nothing presented",
+		in:      chat(5),
+		want:    []expect{{call: "Load chat=7 key=5", err: eof}},
+		wantErr: ErrUnavailable,
+	}, {
+		name: "Redis down at save: unavailable, nothing marked sent",
+		in:   chat(5),
+		act:  step(inYes),
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: saveLikes, err: eof},
+		},
+		wantErr: ErrUnavailable,
+	}, {
+		name: "completion recorded before the save; the reminder is cancelled",
+		in:   chat(6),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			eff, err := tu.Step(ctx, inNo, true)
+			if err == nil && (eff.Completed == nil || !eff.Saved || eff.Next.Phase != dialog.PhaseDone) {
+				t.Errorf("completion effects: %+v", eff)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Complete pseudonym=p7 form=mini answers=3"},
+			{call: "Event completed"},
+			{call: "Save chat=7 key=6 expect=4 next=5 phase=3 pos=0 lang=en answers=0 abandon=-"},
+			{call: "Cancel chat=7 refuse=false"},
+			{call: "MarkSent chat=7 key=6 last=40"},
+		},
+	}, {
+		name: "Postgres down at completion: queued in the outbox, the interview goes on",
+		in:   chat(6),
+		act:  step(inNo),
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Complete pseudonym=p7 form=mini answers=3", err: eof},
+			{call: "Queue pseudonym=p7 form=mini answers=3"},
+			{call: "Event completed"},
+			{call: "Save chat=7 key=6 expect=4 next=5 phase=3 pos=0 lang=en answers=0 abandon=-"},
+			{call: "Cancel chat=7 refuse=false"},
+			{call: "MarkSent chat=7 key=6 last=40"},
+		},
+	}, {
+		name: "Postgres and the outbox down at completion: unavailable, nothing saved",
+		in:   chat(6),
+		act:  step(inNo),
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Complete pseudonym=p7 form=mini answers=3", err: eof},
+			{call: "Queue pseudonym=p7 form=mini answers=3", err: eof},
+		},
+		wantErr: ErrUnavailable,
+	}, {
+		name: "a completion rejected as invalid is not queued and not an outage",
+		in:   chat(6),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			_, err := tu.Step(ctx, inNo, true)
+			if errors.Is(err, ErrUnavailable) {
+				t.Errorf("a rejected record reported as an outage: %v", err)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Complete pseudonym=p7 form=mini answers=3", err: fmt.Errorf("no municipality: %w", ErrRejected)},
+		},
+		wantErr: ErrRejected,
+	}, {
+		name: "an invite begins the interview with its context",
+		in:   chat(1),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			s, err := tu.Start(ctx, "tok")
+			if err != nil || s.Refused != nil || s.Input.Context[CtxMunicipality] != "3" {
+				t.Fatalf("start: %+v, %v", s, err)
+			}
+			_, err = tu.Step(ctx, s.Input, true)
+			if tu.State().Context[CtxService] != "9" {
+				t.Errorf("context not from the invite: %v", tu.State().Context)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=1"},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Resolve token=tok user=p7", ret: Invite{Form: "mini", Context: map[string]string{CtxMunicipality: "3", CtxService: "9"}}},
+			{call: "Save chat=7 key=1 expect=0 next=1 phase=1 pos=-1 lang= answers=0 abandon=-"},
+			{call: "MarkSent chat=7 key=1 last=0"},
+		},
+	}, {
+		name: "a refused invite applies nothing",
+		in:   chat(1),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			s, err := tu.Start(ctx, "old")
+			if !errors.Is(s.Refused, ErrInviteExpired) {
+				t.Errorf("refused %v", s.Refused)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=1"},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Resolve token=old user=p7", err: ErrInviteExpired},
+			{call: "MarkSent chat=7 key=1 last=0"},
+		},
+	}, {
+		name: "the invite store down: unavailable",
+		in:   chat(1),
+		act: func(ctx context.Context, _ *testing.T, tu *Turn) error {
+			_, err := tu.Start(ctx, "tok")
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=1"},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Resolve token=tok user=p7", err: eof},
+		},
+		wantErr: ErrUnavailable,
+	}, {
+		name: "re-opening the link mid-interview resumes it without using the invite",
+		in:   chat(8),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			s, err := tu.Start(ctx, "tok")
+			if !s.Resumed || s.Refused != nil {
+				t.Errorf("start: %+v", s)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=8", ret: loaded(pastConsent, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "MarkSent chat=7 key=8 last=40"},
+		},
+	}, {
+		name: "no interview and no invite: nothing applied, told how to get a link",
+		opts: []func(*Config){func(c *Config) { c.DefaultContext = nil }},
+		in:   chat(2),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			if s, _ := tu.Start(ctx, ""); !errors.Is(s.Refused, ErrNoInvite) {
+				t.Errorf("start without invite: %+v", s)
+			}
+			eff, err := tu.Step(ctx, dialog.Input{Kind: dialog.InText, Text: "hello"}, true)
+			if !eff.NoInvite || eff.Saved {
+				t.Errorf("effects: %+v", eff)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=2"},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "MarkSent chat=7 key=2 last=0"},
+		},
+	}, {
+		name: "/restart after a finished interview needs the link again",
+		opts: []func(*Config){func(c *Config) { c.DefaultContext = nil }},
+		in:   chat(3),
+		act: func(_ context.Context, t *testing.T, tu *Turn) error {
+			if _, err := tu.Restart(); !errors.Is(err, ErrNeedsLink) {
+				t.Errorf("restart: %v, want ErrNeedsLink", err)
+			}
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=3", ret: loaded(finished, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "MarkSent chat=7 key=3 last=40"},
+		},
+	}, {
+		name: "/delete erases every store and records nothing more",
+		in:   chat(9),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			e, err := tu.Erase(ctx)
+			if err == nil && (e.Responses != 1 || len(e.Messages) != 2) {
+				t.Errorf("erasure %+v", e)
+			}
+			tu.Sent(50) // "deleted": not recorded after an erasure
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=9", ret: loaded(pastConsent, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Recent chat=7", ret: []int{40, 41}},
+			{call: "Erase pseudonym=p7", ret: 1},
+			{call: "Delete chat=7"},
+			{call: "MarkSent chat=7 key=9 last=40"},
+		},
+	}, {
+		name: "Stop on the reminder refuses any further one",
+		in:   chat(10),
+		act: func(ctx context.Context, _ *testing.T, tu *Turn) error {
+			tu.StopReminders(ctx)
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=10", ret: loaded(pastConsent, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Cancel chat=7 refuse=true"},
+			{call: "Event reminder_stopped"},
+			{call: "MarkSent chat=7 key=10 last=40"},
+		},
+	}, {
+		name: "quiet hours move the reminder's due time",
+		opts: []func(*Config){func(c *Config) {
+			c.ReminderQuiet = func(t time.Time) time.Time { return t.Add(3 * time.Hour) }
+		}},
+		in:  chat(5),
+		act: step(inYes),
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: saveLikes},
+			{call: "Arm chat=7 lang=en due=2026-12-07T13:00:00Z"},
+			{call: "Event started"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
+		name: "a due reminder mid-interview is presented and recorded",
+		in:   Input{Kind: KindRemind, Chat: 7},
+		act: func(_ context.Context, t *testing.T, tu *Turn) error {
+			if tu.Lang() != "en" {
+				t.Errorf("reminder language %q", tu.Lang())
+			}
+			tu.Reminded(60)
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=0", ret: loaded(pastConsent, SeenNone)},
+			{call: "Present kind=remind seen=0 replay=false"},
+			{call: "Event reminded"},
+			{call: "Record chat=7 ids=[60]"},
+		},
+	}, {
+		name: "a reminder due after the interview ended is dropped",
+		in:   Input{Kind: KindRemind, Chat: 7},
+		want: []expect{{call: "Load chat=7 key=0", ret: loaded(finished, SeenNone)}},
+	}, {
+		name: "a reminder that could not be sent comes again",
+		in:   Input{Kind: KindRemind, Chat: 7},
+		want: []expect{
+			{call: "Load chat=7 key=0", ret: loaded(pastConsent, SeenNone)},
+			{call: "Present kind=remind seen=0 replay=false", err: eof},
+		},
+		wantErr: eof,
+	}, {
+		name: "expiry delivers dialog.InExpire: state reset, reminder cancelled, the person told",
+		in:   Input{Kind: KindExpire, Key: ExpireKey(7, pastConsent.Version), Chat: 7},
+		act: func(_ context.Context, t *testing.T, tu *Turn) error {
+			eff := tu.Effects()
+			if !hasReply(eff, dialog.ReplySay, dialog.MsgExpired) || eff.Next.Phase != dialog.PhaseNew || eff.Next.Lang != "en" {
+				t.Errorf("expiry effects: %+v", eff)
+			}
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(expireKey), ret: loaded(pastConsent, SeenNone)},
+			{call: "Save chat=7 key=" + itoa(expireKey) + " expect=3 next=4 phase=0 pos=0 lang=en answers=0 abandon=-"},
+			{call: "Cancel chat=7 refuse=false"},
+			{call: "Event expired"},
+			{call: "Present kind=expire seen=0 replay=false"},
+			{call: "MarkSent chat=7 key=" + itoa(expireKey) + " last=40"},
+		},
+	}, {
+		name: "expiry applied before: only the notice again",
+		in:   Input{Kind: KindExpire, Key: ExpireKey(7, pastConsent.Version), Chat: 7},
+		act: func(_ context.Context, t *testing.T, tu *Turn) error {
+			if !hasReply(tu.Effects(), dialog.ReplySay, dialog.MsgExpired) {
+				t.Errorf("no expiry notice: %+v", tu.Effects())
+			}
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(expireKey), ret: Loaded{Version: 4, Seen: SeenApplied}},
+			{call: "Present kind=expire seen=1 replay=false"},
+			{call: "MarkSent chat=7 key=" + itoa(expireKey) + " last=0"},
+		},
+	}, {
+		name: "expiry of no interview: nothing to say",
+		in:   Input{Kind: KindExpire, Key: ExpireKey(7, 0), Chat: 7},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(ExpireKey(7, 0).ID())},
+			{call: "MarkSent chat=7 key=" + itoa(ExpireKey(7, 0).ID()) + " last=0"},
+		},
+	}, {
+		name: "a form published while the interview runs changes nothing",
+		in:   Input{Kind: KindPublished, Key: NamedKey("published|mini|2|7"), Chat: 7},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(NamedKey("published|mini|2|7").ID()), ret: loaded(pastConsent, SeenNone)},
+			{call: "MarkSent chat=7 key=" + itoa(NamedKey("published|mini|2|7").ID()) + " last=40"},
+		},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newScript(t, c.want...)
+			core := newCore(t, s, c.opts...)
+			ch := fakeChannel{s: s}
+			if c.act != nil {
+				ch.act = func(ctx context.Context, tu *Turn) error { return c.act(ctx, t, tu) }
+			}
+			err := core.Apply(context.Background(), c.in, ch)
+			if c.wantErr == nil && err != nil || c.wantErr != nil && !errors.Is(err, c.wantErr) {
+				t.Fatalf("Apply: %v, want %v", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func repeat(n int, es ...expect) []expect {
+	var out []expect
+	for range n {
+		out = append(out, es...)
+	}
+	return out
+}
+
+func hasReply(e Effects, kind dialog.ReplyKind, msg string) bool {
+	for _, r := range e.Replies {
+		if r.Kind == kind && r.Msg == msg {
+			return true
+		}
+	}
+	return false
+}
