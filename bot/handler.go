@@ -24,6 +24,15 @@ type Staff interface {
 	Start(ctx context.Context, r *Request, payload string) (bool, error)
 }
 
+// StaffReplies is implemented by a Staff handler whose menus ask for typed
+// input: a text that replies to one of the bot's menu messages reaches
+// Reply with the callback data of that menu's first staff button (the
+// menu's state: menus keep none on the server). Reply reports whether it
+// handled the text; if not, the text goes on to the interview.
+type StaffReplies interface {
+	Reply(ctx context.Context, r *Request, menu Callback, menuMsg int, text string) (bool, error)
+}
+
 // Request is what a staff handler gets about the update: who, where, in
 // which language, and the tools to answer.
 type Request struct {
@@ -32,6 +41,9 @@ type Request struct {
 	Lang       string
 	Sender     *Sender
 	Renderer   *Renderer
+	// Update is the Telegram update id: the idempotency key of a staff
+	// action (a redelivered update must not run it again).
+	Update int64
 }
 
 // Config wires a Handler.
@@ -132,6 +144,10 @@ type event struct {
 	data     string
 	msgID    int // the message a callback belongs to
 	inMsg    int // the person's own message (private chats), for /delete and the card's distance
+	// replyMenu is the first staff button of the bot's menu message a
+	// text replies to (typed input of a staff menu), replyMsg that message.
+	replyMenu string
+	replyMsg  int
 }
 
 // ChatOf returns the chat an update belongs to (0 when none), the key that
@@ -185,6 +201,8 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			ev.kind, ev.text = evText, m.Text
 			if name, args, ok := h.command(m.Text); ok {
 				ev.kind, ev.cmd, ev.args = evCommand, name, args
+			} else if rm := m.ReplyToMessage; rm != nil && rm.From != nil && rm.From.IsBot && rm.ReplyMarkup != nil {
+				ev.replyMenu, ev.replyMsg = staffButton(rm.ReplyMarkup), rm.ID
 			}
 		default:
 			ev.kind = evMedia
@@ -440,13 +458,40 @@ type edit struct {
 func (h *Handler) chatKey(chat int64) string { return h.cfg.Core.ChatKey(chat) }
 
 func (t *turn) request() *Request {
-	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.h.r}
+	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.h.r,
+		Update: t.ev.update}
+}
+
+// staffButton returns the callback data of a keyboard's first staff
+// button, or "".
+func staffButton(kb *tgmodels.InlineKeyboardMarkup) string {
+	for _, row := range kb.InlineKeyboard {
+		for _, k := range row {
+			if len(k.CallbackData) > 1 && k.CallbackData[1] == CbStaff {
+				return k.CallbackData
+			}
+		}
+	}
+	return ""
 }
 
 func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 	ev, h := t.ev, t.h
 	switch ev.kind {
 	case evText:
+		if sr, ok := h.cfg.Staff.(StaffReplies); ok && ev.replyMenu != "" {
+			// Typed input to a staff menu (never a respondent's answer:
+			// the staff handler checks role and scope, and says no).
+			if cb, err := DecodeCallback(ev.replyMenu); err == nil {
+				ok, err := sr.Reply(ctx, t.request(), cb, ev.replyMsg, ev.text)
+				if err != nil {
+					return Outcome{}, err
+				}
+				if ok {
+					return t.finish(ctx)
+				}
+			}
+		}
 		return t.step(ctx, dialog.Input{Kind: dialog.InText, Text: ev.text}, true)
 	case evMedia:
 		t.note(MsgOnlyText, true)

@@ -124,25 +124,11 @@ func ParseCSV(file string, r io.Reader, v Vocabulary) ([]Entry, error) {
 		} else {
 			seen[strings.ToLower(e.Name+"\x00"+e.Address)] = line
 		}
-		lat, lon := get("latitude"), get("longitude")
-		switch {
-		case lat == "" && lon == "":
-		case lat == "" || lon == "":
-			add(line, "bad coordinates: give both latitude and longitude, or neither")
-		default:
-			la, err1 := parseCoord(lat)
-			lo, err2 := parseCoord(lon)
-			switch {
-			case err1 != nil || err2 != nil:
-				add(line, "bad coordinates %q, %q: decimal degrees with a point, e.g. 43.7696, 11.2558", lat, lon)
-			case la < -90 || la > 90 || lo < -180 || lo > 180:
-				add(line, "bad coordinates %s, %s: latitude within ±90, longitude within ±180", lat, lon)
-			case la == 0 && lo == 0:
-				add(line, "bad coordinates 0, 0: leave both empty when unknown")
-			default:
-				e.HasCoords, e.Latitude, e.Longitude = true, la, lo
-			}
+		la, lo, has, problem := Coordinates(get("latitude"), get("longitude"))
+		if problem != "" {
+			add(line, "%s", problem)
 		}
+		e.HasCoords, e.Latitude, e.Longitude = has, la, lo
 		for _, l := range list(get("languages")) {
 			code, ok := langs[strings.ToLower(l)]
 			if !ok {
@@ -175,8 +161,8 @@ func ParseCSV(file string, r io.Reader, v Vocabulary) ([]Entry, error) {
 			add(line, "help_point: %v", perr)
 		}
 		e.HelpPoint = hp != nil && *hp
-		if e.Website != "" && !strings.HasPrefix(e.Website, "https://") && !strings.HasPrefix(e.Website, "http://") {
-			add(line, "website %q must start with https://", e.Website)
+		if problem := Website(e.Website); problem != "" {
+			add(line, "%s", problem)
 		}
 		if !e.HelpPoint && len(e.Areas) == 0 && e.Name != "" {
 			add(line, "%q serves no area: list its areas, or mark it help_point", e.Name)
@@ -282,3 +268,75 @@ func set(codes []string, key func(string) string) map[string]string {
 }
 
 func contains(s []string, v string) bool { return slices.Contains(s, v) }
+
+// Coordinates checks a latitude and a longitude in decimal degrees, both
+// given or both empty (has false). problem says what is wrong, in the
+// words of the import's messages.
+func Coordinates(lat, lon string) (la, lo float64, has bool, problem string) {
+	switch {
+	case lat == "" && lon == "":
+		return 0, 0, false, ""
+	case lat == "" || lon == "":
+		return 0, 0, false, "bad coordinates: give both latitude and longitude, or neither"
+	}
+	la, err1 := parseCoord(lat)
+	lo, err2 := parseCoord(lon)
+	switch {
+	case err1 != nil || err2 != nil:
+		return 0, 0, false, fmt.Sprintf("bad coordinates %q, %q: decimal degrees with a point, e.g. 43.7696, 11.2558", lat, lon)
+	case la < -90 || la > 90 || lo < -180 || lo > 180:
+		return 0, 0, false, fmt.Sprintf("bad coordinates %s, %s: latitude within ±90, longitude within ±180", lat, lon)
+	case la == 0 && lo == 0:
+		return 0, 0, false, "bad coordinates 0, 0: leave both empty when unknown"
+	}
+	return la, lo, true, ""
+}
+
+// ParseCoordinates reads "43.7696, 11.2558" (or the two numbers separated
+// by spaces), as typed in Telegram or copied from a maps app.
+func ParseCoordinates(s string) (la, lo float64, problem string) {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\t' })
+	if len(f) != 2 {
+		return 0, 0, "bad coordinates: two decimal numbers, latitude then longitude, e.g. 43.7696, 11.2558"
+	}
+	la, lo, _, problem = Coordinates(f[0], f[1])
+	return la, lo, problem
+}
+
+// Website checks a website address ("" is allowed: none).
+func Website(s string) string {
+	if s != "" && !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
+		return fmt.Sprintf("website %q must start with https://", s)
+	}
+	return ""
+}
+
+// MaxField bounds a typed field (name, address, hours…) in characters.
+const MaxField = 200
+
+// Text checks a typed field: one line, not too long.
+func Text(s string) string {
+	switch {
+	case strings.ContainsAny(s, "\n\r"):
+		return "one line only"
+	case len([]rune(s)) > MaxField:
+		return fmt.Sprintf("at most %d characters", MaxField)
+	}
+	return ""
+}
+
+// Check is the import's check of one entry, for entries edited one field
+// at a time: what the entry lacks before respondents may be shown it.
+func Check(e Entry) []string {
+	var ps []string
+	if e.Name == "" {
+		ps = append(ps, "missing name")
+	}
+	if p := Website(e.Website); p != "" {
+		ps = append(ps, p)
+	}
+	if !e.HelpPoint && len(e.Areas) == 0 {
+		ps = append(ps, fmt.Sprintf("%q serves no area: list its areas, or mark it help_point", e.Name))
+	}
+	return ps
+}

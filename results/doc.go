@@ -1,6 +1,6 @@
 // Package results turns responses into what municipal managers plan with.
 //
-// It owns /results and /export for staff (it implements staff.Results):
+// It owns /results and /export for staff (it implements staff.Results, without importing staff: members and roles are package org's, buttons package menu's):
 // a summary per questionnaire, period, service and language — completed
 // and abandoned interviews, completion rate, median duration, languages,
 // top priorities, top needs per area — where every count staff see goes

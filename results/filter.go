@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/menu"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -61,9 +62,6 @@ const (
 
 var verbs = map[string]bool{verbShow: true, verbForm: true, verbPeriod: true, verbService: true, verbLanguage: true,
 	verbMuni: true, verbChart: true, verbFunnel: true, verbCompare: true, verbExportCSV: true, verbExportXLS: true}
-
-// payloadPrefix starts the Option of every results button (staff.Results).
-const payloadPrefix = "r:"
 
 // errPayload is a results button's payload that is malformed or forged.
 var errPayload = errors.New("results: invalid button payload")
@@ -130,12 +128,8 @@ func validDays(d int) bool {
 	return false
 }
 
-// button makes a results button: the payload travels as a CbStaff
-// callback's Option, "r:" + payload.
+// button makes a results button: a staff button of the menu.Results
+// route, whose payload staff hands back to Callback.
 func button(text, verb string, f Filter) (bot.Key, error) {
-	data, err := bot.Callback{Kind: bot.CbStaff, Option: payloadPrefix + encodePayload(verb, f)}.Encode()
-	if err != nil {
-		return bot.Key{}, err
-	}
-	return bot.Key{Text: text, Data: data}, nil
+	return menu.Key(text, menu.Results, encodePayload(verb, f))
 }

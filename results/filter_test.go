@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/menu"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -29,7 +30,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 				t.Fatalf("callback data %q is %d bytes", k.Data, len(k.Data))
 			}
 			cb, err := bot.DecodeCallback(k.Data)
-			if err != nil || cb.Kind != bot.CbStaff || cb.Option != payloadPrefix+p {
+			if err != nil || cb.Kind != bot.CbStaff || cb.Option != string(menu.Results)+p {
 				t.Fatalf("callback %q decodes to %+v, %v", k.Data, cb, err)
 			}
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
-	"github.com/needsbot/needsbot/staff"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
 )
@@ -58,7 +58,7 @@ func newWorld(t testing.TB) *world {
 
 func (w *world) service(t testing.TB, minCell int) *Service {
 	t.Helper()
-	s, err := New(Options{DB: w.db, Forms: w.lib, Catalog: w.cat, MinCell: minCell, Now: func() time.Time { return testNow },
+	s, err := New(Options{Places: w.db, Services: w.db, Counts: w.db, Rows: w.db, Auditor: w.db, Reporting: w.db, Forms: w.lib, Catalog: w.cat, MinCell: minCell, Now: func() time.Time { return testNow },
 		TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -111,14 +111,14 @@ func (w *world) seed(t testing.TB, n, days int, seed uint64, istat ...string) (c
 
 // manager stores a manager of municipality muni and returns them as a
 // member (the audit log refers to staff).
-func (w *world) manager(t testing.TB, muni int64) staff.Member {
+func (w *world) manager(t testing.TB, muni int64) org.Member {
 	t.Helper()
 	var id int64
 	if err := w.pool.QueryRow(ctx, `INSERT INTO staff (telegram_user_id, role, municipality_id) VALUES ($1, 'manager', $2) RETURNING id`,
 		7_300_000+muni, muni).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	return staff.Member{ID: id, Role: staff.RoleManager, MunicipalityID: muni}
+	return org.Member{ID: id, Role: org.RoleManager, MunicipalityID: muni}
 }
 
 // fixKeys replaces the random record keys by ones derived from the ids

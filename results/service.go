@@ -15,7 +15,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/locales"
-	"github.com/needsbot/needsbot/staff"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -25,9 +25,15 @@ const MaxDocument = 50<<20 - 256<<10
 
 // Options configure a Service.
 type Options struct {
-	DB      *pgstore.DB
-	Forms   *dialog.Library
-	Catalog *locales.Catalog
+	// The stores (storage/pgstore's DB satisfies them all).
+	Places    Places
+	Services  Services
+	Counts    Counts
+	Rows      Rows
+	Auditor   Auditor
+	Reporting Reporting
+	Forms     *dialog.Library
+	Catalog   *locales.Catalog
 	// MinCell is the smallest count staff see (NEEDSBOT_MIN_CELL); smaller
 	// ones show as "<MinCell". Default 5.
 	MinCell int
@@ -45,9 +51,9 @@ type Options struct {
 // Service answers /results and /export for managers and admins: summaries
 // with small-cell suppression, charts, the abandonment funnel, the
 // comparison of municipalities, and CSV/XLSX exports. It implements
-// staff.Results and is safe for concurrent use.
+// staff.Results (staff wires it; results does not import staff) and is safe for concurrent use.
 type Service struct {
-	db      *pgstore.DB
+	db      stores
 	forms   *dialog.Library
 	cat     *locales.Catalog
 	minCell int
@@ -59,17 +65,15 @@ type Service struct {
 	fonts   *fonts
 }
 
-var _ staff.Results = (*Service)(nil)
-
 // limit is the threshold counts show below: "<limit".
 func (s *Service) limit() int { return Threshold(s.minCell) }
 
 // New returns a Service.
 func New(o Options) (*Service, error) {
-	s := &Service{db: o.DB, forms: o.Forms, cat: o.Catalog, minCell: o.MinCell, log: o.Logger, now: o.Now,
+	s := &Service{db: stores{o.Places, o.Services, o.Counts, o.Rows, o.Auditor, o.Reporting}, forms: o.Forms, cat: o.Catalog, minCell: o.MinCell, log: o.Logger, now: o.Now,
 		maxDoc: o.MaxDocument, tempDir: o.TempDir}
-	if s.db == nil || s.forms == nil || s.cat == nil {
-		return nil, errors.New("results: New needs a database, questionnaires and a catalog")
+	if !s.db.complete() || s.forms == nil || s.cat == nil {
+		return nil, errors.New("results: New needs its stores, questionnaires and a catalog")
 	}
 	if s.minCell <= 0 {
 		s.minCell = 5
@@ -99,14 +103,14 @@ func New(o Options) (*Service, error) {
 var errNotAllowed = errors.New("results: not allowed")
 
 // canSeeResults reports whether the role may use /results at all.
-func canSeeResults(m staff.Member) bool {
-	return m.Role == staff.RoleAdmin || m.Role == staff.RoleManager
+func canSeeResults(m org.Member) bool {
+	return m.Role == org.RoleAdmin || m.Role == org.RoleManager
 }
 
 // defaultFilter is where /results starts: the immigrants' questionnaire
 // (or the first), all time, the member's municipality (all for admins)
 // and service.
-func (s *Service) defaultFilter(m staff.Member) Filter {
+func (s *Service) defaultFilter(m org.Member) Filter {
 	form := "immigrati"
 	if s.forms.Latest(form) == nil {
 		if ids := s.forms.IDs(); len(ids) > 0 {
@@ -114,7 +118,7 @@ func (s *Service) defaultFilter(m staff.Member) Filter {
 		}
 	}
 	f := Filter{Form: form, Municipality: m.MunicipalityID, Service: m.ServiceID}
-	if m.Role == staff.RoleAdmin {
+	if m.Role == org.RoleAdmin {
 		f.Municipality = 0
 	}
 	return f
@@ -123,11 +127,11 @@ func (s *Service) defaultFilter(m staff.Member) Filter {
 // authorize checks a filter (from a button, so possibly stale or forged)
 // against what the member may see: managers only their municipality (and
 // their service when bound to one), admins anything.
-func (s *Service) authorize(m staff.Member, f Filter) error {
+func (s *Service) authorize(m org.Member, f Filter) error {
 	if !canSeeResults(m) || !m.Can(f.Municipality) {
 		return errNotAllowed
 	}
-	if m.Role != staff.RoleAdmin && m.ServiceID != 0 && f.Service != m.ServiceID {
+	if m.Role != org.RoleAdmin && m.ServiceID != 0 && f.Service != m.ServiceID {
 		return errNotAllowed
 	}
 	if s.forms.Latest(f.Form) == nil {
@@ -158,7 +162,7 @@ func (s *Service) unreleased(ctx context.Context, f Filter) (pgstore.ResultsScop
 	sc := pgstore.ResultsScope{Form: f.Form, Municipality: f.Municipality, Language: f.Language, Since: f.Since(now), Until: Until(now)}
 	if f.Service != 0 {
 		svc, err := s.db.Service(ctx, f.Service)
-		if errors.Is(err, pgstore.ErrNotFound) {
+		if errors.Is(err, org.ErrNotFound) {
 			return sc, errPayload
 		}
 		if err != nil {
@@ -363,7 +367,7 @@ func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 }
 
 // Command answers /results [ISTAT] and /export [csv|xlsx].
-func (s *Service) Command(ctx context.Context, r *bot.Request, m staff.Member, name, args string) error {
+func (s *Service) Command(ctx context.Context, r *bot.Request, m org.Member, name, args string) error {
 	lang := staffLang(r.Lang)
 	if !canSeeResults(m) {
 		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgNotAllowed, nil)})
@@ -372,7 +376,7 @@ func (s *Service) Command(ctx context.Context, r *bot.Request, m staff.Member, n
 	args = strings.TrimSpace(args)
 	if name == "results" && istatRe.MatchString(args) {
 		id, err := s.db.MunicipalityID(ctx, args)
-		if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
+		if err != nil && !errors.Is(err, org.ErrNotFound) {
 			return err
 		}
 		if err != nil || !m.Can(id) {
@@ -406,7 +410,7 @@ func (s *Service) Command(ctx context.Context, r *bot.Request, m staff.Member, n
 var istatRe = regexp.MustCompile(`^[0-9]{6}$`)
 
 // Callback answers a results button.
-func (s *Service) Callback(ctx context.Context, r *bot.Request, m staff.Member, payload, queryID string, msgID int) error {
+func (s *Service) Callback(ctx context.Context, r *bot.Request, m org.Member, payload, queryID string, msgID int) error {
 	lang := staffLang(r.Lang)
 	verb, f, err := decodePayload(payload)
 	if err == nil {
@@ -418,7 +422,7 @@ func (s *Service) Callback(ctx context.Context, r *bot.Request, m staff.Member, 
 	case err != nil:
 		return s.answer(ctx, r, queryID, s.plain(lang, msgStale, nil))
 	}
-	if (verb == verbMuni || verb == verbCompare) && m.Role != staff.RoleAdmin {
+	if (verb == verbMuni || verb == verbCompare) && m.Role != org.RoleAdmin {
 		return s.answer(ctx, r, queryID, s.plain(lang, msgCompareOnly, nil))
 	}
 	if verb == verbExportCSV || verb == verbExportXLS {
@@ -497,7 +501,7 @@ func (s *Service) fail(ctx context.Context, r *bot.Request, lang string, err err
 }
 
 // summary renders the /results message for a filter, with its keyboard.
-func (s *Service) summary(ctx context.Context, lang string, m staff.Member, f Filter) (bot.Message, error) {
+func (s *Service) summary(ctx context.Context, lang string, m org.Member, f Filter) (bot.Message, error) {
 	if err := s.authorize(m, f); err != nil {
 		return bot.Message{}, err
 	}
@@ -523,7 +527,7 @@ func (s *Service) summary(ctx context.Context, lang string, m staff.Member, f Fi
 // f (who, which view, which filter), before it is shown: a view that
 // cannot be audited is not shown. Like exports, so that repeated
 // differencing leaves a trace.
-func (s *Service) auditView(ctx context.Context, m staff.Member, view string, f Filter) error {
+func (s *Service) auditView(ctx context.Context, m org.Member, view string, f Filter) error {
 	d := map[string]any{"view": view, "form": f.Form, "days": f.Days, "municipality_id": f.Municipality}
 	if f.Service != 0 {
 		d["service_id"] = f.Service
@@ -554,14 +558,14 @@ func (k *keys) key(text, verb string, f Filter) bot.Key {
 	return b
 }
 
-func (s *Service) mainKeyboard(lang string, m staff.Member, f Filter, d described) ([][]bot.Key, error) {
+func (s *Service) mainKeyboard(lang string, m org.Member, f Filter, d described) ([][]bot.Key, error) {
 	k := &keys{}
 	v := func(id, value string) string { return s.plain(lang, id, map[string]any{"Value": truncate(value, 22)}) }
 	rows := [][]bot.Key{
 		{k.key(v(msgBtnForm, d.Form), verbForm, f), k.key(v(msgBtnPeriod, d.Period), verbPeriod, f)},
 		{k.key(v(msgBtnService, d.Service), verbService, f), k.key(v(msgBtnLanguage, d.Language), verbLanguage, f)},
 	}
-	if m.Role == staff.RoleAdmin {
+	if m.Role == org.RoleAdmin {
 		rows = append(rows, []bot.Key{k.key(v(msgBtnMuni, d.Place), verbMuni, f), k.key(s.plain(lang, msgBtnCompare, nil), verbCompare, f)})
 	}
 	rows = append(rows,
@@ -575,7 +579,7 @@ const maxPicker = 90
 
 // picker is the keyboard of one filter dimension: its options (the
 // current one ticked) and a way back.
-func (s *Service) picker(ctx context.Context, lang string, m staff.Member, verb string, f Filter) ([][]bot.Key, error) {
+func (s *Service) picker(ctx context.Context, lang string, m org.Member, verb string, f Filter) ([][]bot.Key, error) {
 	k := &keys{}
 	var opts []bot.Key
 	opt := func(label string, current bool, g Filter) {
@@ -600,7 +604,7 @@ func (s *Service) picker(ctx context.Context, lang string, m staff.Member, verb 
 			opt(s.plain(lang, periodMsg(d), nil), d == f.Days, g)
 		}
 	case verbService:
-		if m.Role == staff.RoleAdmin || m.ServiceID == 0 {
+		if m.Role == org.RoleAdmin || m.ServiceID == 0 {
 			g := f
 			g.Service = 0
 			opt(s.plain(lang, msgAllServices, nil), f.Service == 0, g)
@@ -610,7 +614,7 @@ func (s *Service) picker(ctx context.Context, lang string, m staff.Member, verb 
 			return nil, err
 		}
 		for _, sv := range svcs {
-			if m.Role != staff.RoleAdmin && m.ServiceID != 0 && sv.ID != m.ServiceID {
+			if m.Role != org.RoleAdmin && m.ServiceID != 0 && sv.ID != m.ServiceID {
 				continue
 			}
 			g := f
@@ -735,7 +739,7 @@ func (s *Service) exportMenu(ctx context.Context, lang string, f Filter) (bot.Me
 // sendExport makes an export in a temporary file and sends it as a
 // document: zipped when larger than Telegram takes, refused when even the
 // zip is. Exports are bounded in number; the file goes when sent.
-func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m staff.Member, f Filter, format string) error {
+func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m org.Member, f Filter, format string) error {
 	if err := s.authorize(m, f); err != nil {
 		return s.fail(ctx, r, lang, err)
 	}

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/interview"
+	"github.com/needsbot/needsbot/menu"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -35,12 +38,12 @@ var roles = []string{none, operator, manager, other, admin, revoked}
 func (r *rig) cast() *cast {
 	r.t.Helper()
 	c := &cast{people: map[string]*person{}, members: map[string]pgstore.Staff{}}
-	ad := r.enrol(900, "Ada", RoleAdmin, 0, 0, 0)
+	ad := r.enrol(900, "Ada", org.RoleAdmin, 0, 0, 0)
 	c.members[admin] = ad
-	c.members[manager] = r.enrol(901, "Marta", RoleManager, r.roma, 0, ad.ID)
-	c.members[other] = r.enrol(902, "Mirko", RoleManager, r.milano, 0, ad.ID)
-	c.members[operator] = r.enrol(903, "Olga", RoleOperator, r.roma, 0, c.members[manager].ID)
-	rv := r.enrol(904, "Rino", RoleOperator, r.roma, 0, c.members[manager].ID)
+	c.members[manager] = r.enrol(901, "Marta", org.RoleManager, r.roma, 0, ad.ID)
+	c.members[other] = r.enrol(902, "Mirko", org.RoleManager, r.milano, 0, ad.ID)
+	c.members[operator] = r.enrol(903, "Olga", org.RoleOperator, r.roma, 0, c.members[manager].ID)
+	rv := r.enrol(904, "Rino", org.RoleOperator, r.roma, 0, c.members[manager].ID)
 	if _, err := r.db.RevokeStaff(context.Background(), ad.ID, rv.ID, 0); err != nil {
 		r.t.Fatal(err)
 	}
@@ -132,6 +135,26 @@ func TestResultsDispatch(t *testing.T) {
 	if !slices.Equal(r.results.calls, want) {
 		t.Fatalf("results calls = %v, want %v", r.results.calls, want)
 	}
+
+	// /results runs on the work queue once per update: a redelivered
+	// update (same id) does not run it again, a new one does.
+	mgr := c.members[manager]
+	req := &bot.Request{Chat: mgr.TelegramUserID, User: mgr.TelegramUserID, Lang: "en", Sender: r.sender,
+		Renderer: bot.NewRenderer(r.cat), Update: 987654}
+	for range 2 {
+		if ok, err := r.h.Command(context.Background(), req, "results", ""); !ok || err != nil {
+			t.Fatalf("/results: %v %v", ok, err)
+		}
+	}
+	r.h.Wait()
+	req.Update++
+	if ok, err := r.h.Command(context.Background(), req, "results", ""); !ok || err != nil {
+		t.Fatalf("/results: %v %v", ok, err)
+	}
+	r.h.Wait()
+	if n := len(r.results.calls) - len(want); n != 2 {
+		t.Fatalf("a redelivered /results ran %d times over two updates, want 2: %v", n, r.results.calls)
+	}
 }
 
 // Every kind of staff button, well-formed, forged and out of scope,
@@ -148,30 +171,30 @@ func TestButtonsByRole(t *testing.T) {
 	}
 	staffAll := []string{operator, manager, other, admin}
 	m := c.members
-	link := func(role Role, muni, svc int64, days int) string {
-		return linkDraft{Role: role, Muni: muni, Svc: svc, Days: days}.encode()
+	link := func(role org.Role, muni, svc int64, days int) string {
+		return linkOpt(linkDraft{Role: role, Muni: opt(muni, 0), Svc: opt(svc, -1), Days: days})
 	}
 	inv := func(form int, muni, svc int64, valid, uses int, label string) string {
-		return inviteDraft{Form: form, Muni: muni, Svc: svc, Valid: valid, Uses: uses, Label: label}.encode()
+		return inviteOpt(inviteDraft{Form: form, Muni: muni, Svc: opt(svc, -1), Valid: opt(int64(valid), -1), Uses: opt(int64(uses), -1), Label: label})
 	}
-	ask := func(kind byte, id int64) string { return idAction{Kind: kind, ID: id}.encode() }
+	ask := func(kind byte, id int64) string { return actionOpt(kind, idAction{ID: id}) }
 	cases := []struct {
 		name    string
 		opt     string
 		allowed []string
 	}{
 		{"cancel", "C", staffAll},
-		{"new staff link", newLinkDraft().encode(), []string{manager, other, admin}},
-		{"operator link for Roma", link(RoleOperator, r.roma, -1, 0), []string{manager, admin}},
-		{"operator link for Milano", link(RoleOperator, r.milano, -1, 0), []string{other, admin}},
-		{"manager link, municipality to choose", link(RoleManager, 0, -1, 0), []string{manager, other, admin}},
-		{"admin link", link(RoleAdmin, 0, -1, 0), []string{admin}},
-		{"admin link with a municipality", link(RoleAdmin, r.roma, -1, 0), nil},
-		{"Roma operator at a Milano service", link(RoleOperator, r.roma, r.milanoS, 0), nil},
-		{"manager bound to a service", link(RoleManager, r.roma, r.romaAnagrafe, 0), nil},
-		{"validity not offered", link(RoleOperator, r.roma, 0, 3), nil},
-		{"validity before service", link(RoleOperator, r.roma, -1, 7), nil},
-		{"unknown municipality", link(RoleOperator, 999999, -1, 0), nil},
+		{"new staff link", string(menu.Link) + newLinkPayload, []string{manager, other, admin}},
+		{"operator link for Roma", link(org.RoleOperator, r.roma, -1, 0), []string{manager, admin}},
+		{"operator link for Milano", link(org.RoleOperator, r.milano, -1, 0), []string{other, admin}},
+		{"manager link, municipality to choose", link(org.RoleManager, 0, -1, 0), []string{manager, other, admin}},
+		{"admin link", link(org.RoleAdmin, 0, -1, 0), []string{admin}},
+		{"admin link with a municipality", link(org.RoleAdmin, r.roma, -1, 0), nil},
+		{"Roma operator at a Milano service", link(org.RoleOperator, r.roma, r.milanoS, 0), nil},
+		{"manager bound to a service", link(org.RoleManager, r.roma, r.romaAnagrafe, 0), nil},
+		{"validity not offered", link(org.RoleOperator, r.roma, 0, 3), nil},
+		{"validity before service", link(org.RoleOperator, r.roma, -1, 7), nil},
+		{"unknown municipality", link(org.RoleOperator, 999999, -1, 0), nil},
 		{"invite for Roma", inv(0, r.roma, -1, -1, -1, ""), []string{operator, manager, admin}},
 		{"invite for Roma with a label", inv(1, r.roma, r.romaAnagrafe, -1, -1, "Desk 1"), []string{operator, manager, admin}},
 		{"invite for Milano", inv(1, r.milano, -1, -1, -1, ""), []string{other, admin}},
@@ -239,9 +262,9 @@ func TestRevokeByButtons(t *testing.T) {
 	c := r.cast()
 	stale := c.people[none].tapData("Q")
 	m := c.members
-	do := func(kind byte, id int64) string { return idAction{Kind: kind, Confirm: true, ID: id}.encode() }
+	do := func(kind byte, id int64) string { return actionOpt(kind, idAction{Confirm: true, ID: id}) }
 	// A second Roma operator, who must not touch the first one's invite.
-	r.enrol(906, "Otto", RoleOperator, r.roma, 0, m[manager].ID)
+	r.enrol(906, "Otto", org.RoleOperator, r.roma, 0, m[manager].ID)
 	otto := r.person(906, "Otto")
 	otto.send("/help")
 
@@ -330,4 +353,27 @@ func revokeLabel(t *testing.T, m telegramtest.Message, who string) string {
 	}
 	t.Fatalf("no revoke button for %s in:\n%s\n%v", who, m.Text, m.Labels())
 	return ""
+}
+
+// The staff buttons' Options as the tests write them: the route, then
+// the draft; -1 (or 0 where said) in a test table means "not chosen".
+const (
+	optRevokeStaff  = 'X'
+	optRevokeInvite = 'V'
+	optPoster       = 'P'
+)
+
+func opt(v, unset int64) menu.Opt {
+	if v == unset {
+		return menu.Opt{}
+	}
+	return menu.Some(v)
+}
+
+func linkOpt(d linkDraft) string     { return string(menu.Link) + d.encode() }
+func inviteOpt(d inviteDraft) string { return string(menu.Invite) + d.encode() }
+
+func actionOpt(kind byte, a idAction) string {
+	a.poster = kind == optPoster && !a.Confirm
+	return string(kind) + a.encode()
 }

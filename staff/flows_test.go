@@ -11,6 +11,8 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/menu"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -32,8 +34,8 @@ func tokenIn(t *testing.T, text string) string {
 func TestInviteFlow(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	ad := r.enrol(800, "Ada", RoleAdmin, 0, 0, 0)
-	r.enrol(801, "Marta", RoleManager, r.roma, 0, ad.ID)
+	ad := r.enrol(800, "Ada", org.RoleAdmin, 0, 0, 0)
+	r.enrol(801, "Marta", org.RoleManager, r.roma, 0, ad.ID)
 	mgr := r.person(801, "Marta")
 	mgr.send("/stafflink")
 	mgr.tap("Operator")
@@ -107,7 +109,7 @@ func TestInviteFlow(t *testing.T) {
 		t.Fatalf("stored invite: %s %q svc=%d max=%d exp=%v", form, label, svc, maxUses, exp)
 	}
 	// The same menu tapped again (a double tap) makes nothing more.
-	data, _ := bot.Callback{Kind: bot.CbStaff, Option: inviteDraft{Form: 1, Muni: r.roma, Svc: r.romaAnagrafe, Valid: 30, Uses: usesPoster, Label: "Via Roma desk"}.encode()}.Encode()
+	data, _ := bot.Callback{Kind: bot.CbStaff, Option: inviteOpt(inviteDraft{Form: 1, Muni: r.roma, Svc: menu.Some(r.romaAnagrafe), Valid: menu.Some(30), Uses: menu.Some(usesPoster), Label: "Via Roma desk"})}.Encode()
 	if err := op.u.TapData(summary.ID, data); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func id10(v int64) string { return itoa(v) }
 func TestStaffLinkFlow(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	r.enrol(700, "Ada", RoleAdmin, 0, 0, 0)
+	r.enrol(700, "Ada", org.RoleAdmin, 0, 0, 0)
 	ad := r.person(700, "Ada")
 	ad.send("/staff")
 	ad.tap("➕ New staff link")
@@ -218,7 +220,7 @@ func TestResolveErrorsAndLimit(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	ctx := context.Background()
-	ad := r.enrol(600, "Ada", RoleAdmin, 0, 0, 0)
+	ad := r.enrol(600, "Ada", org.RoleAdmin, 0, 0, 0)
 	mk := func(tok string, exp time.Time, maxUses int) {
 		if _, err := r.db.CreateInvite(ctx, pgstore.Invite{Token: tok, Form: "immigrati", MunicipalityID: r.roma, OperatorID: ad.ID, ExpiresAt: exp, MaxUses: maxUses}); err != nil {
 			t.Fatal(err)
@@ -279,7 +281,7 @@ func (r *rig) render(id string) string {
 func TestMunicipalitiesCommand(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	r.enrol(500, "Ada", RoleAdmin, 0, 0, 0)
+	r.enrol(500, "Ada", org.RoleAdmin, 0, 0, 0)
 	ad := r.person(500, "Ada")
 	for _, tc := range []struct{ cmd, want string }{
 		{"/municipalities", "058091 Roma – 5 services"},

@@ -11,7 +11,8 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/interview"
-	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/menu"
+	"github.com/needsbot/needsbot/org"
 )
 
 // Invites come in two kinds, chosen by purpose (the uses they allow): a
@@ -39,11 +40,14 @@ func inviteValidity(uses int) []int {
 // inviteStart opens the invite menu; args is the optional label.
 func (h *Handler) inviteStart(ctx context.Context, r *bot.Request, w who, args string) error {
 	d := newInviteDraft(cleanLabel(args))
-	if w.m.Role != RoleAdmin {
+	// A member's own municipality (and desk) are in the draft from the
+	// start: every button of the menu carries them, and checkInvite
+	// refuses any other.
+	if w.m.Role != org.RoleAdmin {
 		d.Muni = w.m.MunicipalityID
 	}
 	if w.m.ServiceID != 0 {
-		d.Svc = w.m.ServiceID // an operator of one desk invites for it
+		d.Svc = menu.Some(w.m.ServiceID)
 	}
 	return h.inviteStep(ctx, r, w, d, 0, "")
 }
@@ -53,33 +57,37 @@ func (h *Handler) inviteStart(ctx context.Context, r *bot.Request, w who, args s
 // one, a configured questionnaire, an offered validity and size), and
 // fields are set in order.
 func (h *Handler) checkInvite(ctx context.Context, w who, d inviteDraft) (bool, error) {
-	if d.Page > 1000 || d.Form < 0 || d.Form > len(h.cfg.Forms) {
+	if d.Form > len(h.cfg.Forms) {
 		return false, nil
 	}
-	if w.m.Role != RoleAdmin && d.Muni != w.m.MunicipalityID {
+	if w.m.Role != org.RoleAdmin && d.Muni != w.m.MunicipalityID {
 		return false, nil
 	}
-	if w.m.ServiceID != 0 && d.Svc != w.m.ServiceID {
+	if w.m.ServiceID != 0 && (!d.Svc.Set || d.Svc.V != w.m.ServiceID) {
 		return false, nil
 	}
-	if d.Uses != -1 && !slices.Contains(inviteUses(), d.Uses) || d.Valid != -1 && !slices.Contains(inviteValidity(d.Uses), d.Valid) {
+	if d.Uses.Set && !slices.Contains(inviteUses(), d.Uses.Int()) || d.Valid.Set && !slices.Contains(inviteValidity(d.Uses.Int()), d.Valid.Int()) {
 		return false, nil
 	}
 	// In order: (label,) form, municipality, service, kind, validity.
-	if d.Svc != -1 && d.Muni == 0 || d.Uses != -1 && (d.Form == 0 || d.Svc == -1) || d.Valid != -1 && d.Uses == -1 {
+	if d.Svc.Set && d.Muni == 0 && w.m.ServiceID == 0 || d.Uses.Set && !d.Svc.Set || d.Valid.Set && !d.Uses.Set {
 		return false, nil
 	}
-	if d.Muni != 0 && w.m.Role == RoleAdmin {
-		if _, err := h.cfg.DB.Municipality(ctx, d.Muni); errors.Is(err, pgstore.ErrNotFound) {
+	if d.Muni != 0 && w.m.Role == org.RoleAdmin {
+		if _, err := h.cfg.Places.Municipality(ctx, d.Muni); errors.Is(err, org.ErrNotFound) {
 			return false, nil
 		} else if err != nil {
 			return false, err
 		}
 	}
-	return h.serviceIn(ctx, d.Svc, d.Muni)
+	return h.serviceIn(ctx, d.Svc.V, d.Muni)
 }
 
-func (h *Handler) inviteCallback(ctx context.Context, r *bot.Request, w who, d inviteDraft, msgID int, queryID string) (bool, error) {
+func (h *Handler) inviteCallback(ctx context.Context, r *bot.Request, w who, payload string, msgID int, queryID string) (bool, error) {
+	d, err := parseInvite(payload)
+	if err != nil {
+		return false, nil
+	}
 	ok, err := h.checkInvite(ctx, w, d)
 	if err != nil || !ok {
 		return false, err
@@ -97,104 +105,180 @@ func (h *Handler) formName(r *bot.Request, form string) string {
 	return form
 }
 
-// inviteStep shows the invite menu's next question, or creates the invite
-// once every choice is made.
-func (h *Handler) inviteStep(ctx context.Context, r *bot.Request, w who, d inviteDraft, msgID int, queryID string) error {
-	if d.Form == 0 && len(h.cfg.Forms) == 1 {
-		d.Form = 1
-	}
+// inviteWizard is the invite menu: label (typed in reply, or none),
+// questionnaire, municipality, service, kind, validity.
+func (h *Handler) inviteWizard(r *bot.Request, w who) *menu.Wizard[inviteDraft] {
+	type step = menu.Step[inviteDraft]
+	type prompt = menu.Prompt[inviteDraft]
+	type choice = menu.Choice[inviteDraft]
+	ask := func(id string) prompt { return prompt{Text: h.text(r, id, nil)} }
+	return &menu.Wizard[inviteDraft]{Route: menu.Invite, Encode: inviteDraft.encode, Steps: []step{{
+		Name:  "label",
+		Done:  func(d inviteDraft) bool { return d.Label != "" || d.Asked },
+		Clear: func(d inviteDraft) inviteDraft { d.Asked, d.Label = false, ""; return d },
+		Ask: func(_ context.Context, d inviteDraft) (prompt, error) {
+			p := ask(msgInviteAskLabel)
+			skip := d
+			skip.Asked = true
+			p.Choices = []choice{{Label: h.plain(r, btnNoLabel, nil), Next: skip}}
+			return p, nil
+		},
+		Input: func(_ context.Context, d inviteDraft, text string) (inviteDraft, string, error) {
+			if d.Label = cleanLabel(text); d.Label == "" {
+				return d, h.plain(r, msgInviteAskLabel, nil), nil
+			}
+			return d, "", nil
+		},
+	}, {
+		Name:  "form",
+		Done:  func(d inviteDraft) bool { return d.Form != 0 },
+		Clear: func(d inviteDraft) inviteDraft { d.Form = 0; return d },
+		Preset: func(_ context.Context, d inviteDraft) (inviteDraft, bool, error) {
+			if len(h.cfg.Forms) == 1 {
+				d.Form = 1
+				return d, true, nil
+			}
+			return d, false, nil
+		},
+		Ask: func(_ context.Context, d inviteDraft) (prompt, error) {
+			p := ask(msgInviteForm)
+			for i, f := range h.cfg.Forms {
+				nd := d
+				nd.Form = i + 1
+				p.Choices = append(p.Choices, choice{Label: h.formName(r, f), Next: nd})
+			}
+			return p, nil
+		},
+	}, {
+		Name: "municipality",
+		Done: func(d inviteDraft) bool { return d.Muni != 0 },
+		Clear: func(d inviteDraft) inviteDraft {
+			if w.m.Role == org.RoleAdmin {
+				d.Muni = 0
+			}
+			d.Page = 0
+			return d
+		},
+		Preset: func(_ context.Context, d inviteDraft) (inviteDraft, bool, error) {
+			if w.m.Role != org.RoleAdmin {
+				d.Muni = w.m.MunicipalityID
+				return d, true, nil
+			}
+			return d, false, nil
+		},
+		Ask: func(ctx context.Context, d inviteDraft) (prompt, error) {
+			p := ask(msgInviteMuni)
+			var err error
+			p.Choices, p.Nav, err = municipalityChoices(ctx, h, r, d.Page, func(id int64) inviteDraft {
+				nd := d
+				nd.Muni, nd.Page = id, 0
+				return nd
+			}, func(page int) inviteDraft {
+				nd := d
+				nd.Page = page
+				return nd
+			})
+			return p, err
+		},
+	}, {
+		Name: "service",
+		Done: func(d inviteDraft) bool { return d.Svc.Set },
+		Clear: func(d inviteDraft) inviteDraft {
+			if w.m.ServiceID == 0 {
+				d.Svc = menu.Opt{}
+			}
+			return d
+		},
+		Preset: func(ctx context.Context, d inviteDraft) (inviteDraft, bool, error) {
+			if w.m.ServiceID != 0 {
+				d.Svc = menu.Some(w.m.ServiceID) // an operator of one desk invites for it
+				return d, true, nil
+			}
+			svcs, err := h.cfg.Places.Services(ctx, d.Muni)
+			if err != nil || len(svcs) > 0 {
+				return d, false, err
+			}
+			d.Svc = menu.Some(0)
+			return d, true, nil
+		},
+		Ask: func(ctx context.Context, d inviteDraft) (prompt, error) {
+			svcs, err := h.cfg.Places.Services(ctx, d.Muni)
+			if err != nil {
+				return prompt{}, err
+			}
+			p := ask(msgInviteService)
+			for _, s := range svcs {
+				nd := d
+				nd.Svc = menu.Some(s.ID)
+				p.Choices = append(p.Choices, choice{Label: s.Name, Next: nd})
+			}
+			none := d
+			none.Svc = menu.Some(0)
+			p.Nav = []choice{{Label: h.plain(r, btnNoService, nil), Next: none}}
+			return p, nil
+		},
+	}, {
+		Name:  "kind",
+		Done:  func(d inviteDraft) bool { return d.Uses.Set },
+		Clear: func(d inviteDraft) inviteDraft { d.Uses = menu.Opt{}; return d },
+		Ask: func(_ context.Context, d inviteDraft) (prompt, error) {
+			// One kind per row: the labels are long and say the purpose.
+			p := ask(msgInviteKind)
+			p.Column = true
+			for _, u := range inviteUses() {
+				nd := d
+				nd.Uses = menu.Some(int64(u))
+				p.Choices = append(p.Choices, choice{Label: h.kindButton(r, u), Next: nd})
+			}
+			return p, nil
+		},
+	}, {
+		Name:  "validity",
+		Done:  func(d inviteDraft) bool { return d.Valid.Set },
+		Clear: func(d inviteDraft) inviteDraft { d.Valid = menu.Opt{}; return d },
+		Ask: func(_ context.Context, d inviteDraft) (prompt, error) {
+			p := ask(msgInviteValid)
+			for _, v := range inviteValidity(d.Uses.Int()) {
+				nd := d
+				nd.Valid = menu.Some(int64(v))
+				label := h.plain(r, btnNoExpiry, nil)
+				if v > 0 {
+					label = h.plain(r, btnDays, map[string]any{"Count": v})
+				}
+				p.Choices = append(p.Choices, choice{Label: label, Next: nd})
+			}
+			return p, nil
+		},
+	}}}
+}
+
+// inviteHead is the invite menu's first lines.
+func (h *Handler) inviteHead(r *bot.Request, d inviteDraft) string {
 	head := h.text(r, msgInviteNew, nil)
 	if d.Label != "" {
 		head += "\n" + h.text(r, msgInviteLabel, map[string]any{"Label": d.Label})
 	}
-	show := func(question string, keys, nav []bot.Key) {
-		rows := bot.Layout(keys, nav)
-		rows = append(rows, []bot.Key{h.cancelKey(r)})
-		h.edit(ctx, r, msgID, bot.Message{Text: head + "\n\n" + h.text(r, question, nil), Keyboard: rows})
-		h.answer(ctx, r, queryID, "")
+	return head
+}
+
+// inviteStep shows the invite menu's next question, or creates the invite
+// once every choice is made.
+func (h *Handler) inviteStep(ctx context.Context, r *bot.Request, w who, d inviteDraft, msgID int, queryID string) error {
+	wz := h.inviteWizard(r, w)
+	d, at, err := wz.Resolve(ctx, d)
+	if err != nil {
+		return h.fail(ctx, r, err)
 	}
-	switch {
-	case d.Label == "" && !d.Asked:
-		// A label is typed with the command (staff texts reach the bot
-		// only as commands): say how, or go on without one.
-		skip := d
-		skip.Asked = true
-		show(msgInviteAskLabel, []bot.Key{h.key(h.plain(r, btnNoLabel, nil), skip.encode())}, nil)
-		return nil
-	case d.Form == 0:
-		var keys []bot.Key
-		for i, f := range h.cfg.Forms {
-			nd := d
-			nd.Form = i + 1
-			keys = append(keys, h.key(h.formName(r, f), nd.encode()))
-		}
-		show(msgInviteForm, keys, nil)
-		return nil
-	case d.Muni == 0:
-		keys, nav, err := h.municipalityKeys(ctx, r, d.Page, func(id int64) string {
-			nd := d
-			nd.Muni, nd.Page = id, 0
-			return nd.encode()
-		}, func(page int) string {
-			nd := d
-			nd.Page = page
-			return nd.encode()
-		})
-		if err != nil {
-			return h.fail(ctx, r, err)
-		}
-		show(msgInviteMuni, keys, nav)
-		return nil
-	case d.Svc == -1:
-		svcs, err := h.cfg.DB.Services(ctx, d.Muni)
-		if err != nil {
-			return h.fail(ctx, r, err)
-		}
-		if len(svcs) == 0 {
-			d.Svc = 0
-			return h.inviteStep(ctx, r, w, d, msgID, queryID)
-		}
-		none := d
-		none.Svc = 0
-		var keys []bot.Key
-		for _, s := range svcs {
-			nd := d
-			nd.Svc = s.ID
-			keys = append(keys, h.key(s.Name, nd.encode()))
-		}
-		show(msgInviteService, keys, []bot.Key{h.key(h.plain(r, btnNoService, nil), none.encode())})
-		return nil
-	case d.Uses == -1:
-		var keys []bot.Key
-		for _, u := range inviteUses() {
-			nd := d
-			nd.Uses = u
-			keys = append(keys, h.key(h.kindButton(r, u), nd.encode()))
-		}
-		// One kind per row: the labels are long and say the purpose.
-		rows := make([][]bot.Key, 0, len(keys)+1)
-		for _, k := range keys {
-			rows = append(rows, []bot.Key{k})
-		}
-		rows = append(rows, []bot.Key{h.cancelKey(r)})
-		h.edit(ctx, r, msgID, bot.Message{Text: head + "\n\n" + h.text(r, msgInviteKind, nil), Keyboard: rows})
-		h.answer(ctx, r, queryID, "")
-		return nil
-	case d.Valid == -1:
-		var keys []bot.Key
-		for _, v := range inviteValidity(d.Uses) {
-			nd := d
-			nd.Valid = v
-			label := h.plain(r, btnNoExpiry, nil)
-			if v > 0 {
-				label = h.plain(r, btnDays, map[string]any{"Count": v})
-			}
-			keys = append(keys, h.key(label, nd.encode()))
-		}
-		show(msgInviteValid, keys, nil)
-		return nil
+	if at == len(wz.Steps) {
+		return h.createInvite(ctx, r, w, d, msgID, queryID)
 	}
-	return h.createInvite(ctx, r, w, d, msgID, queryID)
+	m, err := wz.Screen(ctx, d, at, h.inviteHead(r, d), h.labels(r))
+	if err != nil {
+		return h.fail(ctx, r, err)
+	}
+	h.edit(ctx, r, msgID, m)
+	h.answer(ctx, r, queryID, "")
+	return nil
 }
 
 // kindButton names an invite kind by its purpose.
@@ -208,7 +292,7 @@ func (h *Handler) kindButton(r *bot.Request, uses int) string {
 // inviteName is how an invite is named to staff: its label, or its kind
 // and creation time when it has none (not its id: /invites numbers its
 // rows, and two numbers would confuse).
-func (h *Handler) inviteName(r *bot.Request, inv pgstore.Invite) string {
+func (h *Handler) inviteName(r *bot.Request, inv org.Invite) string {
 	if inv.Label != "" {
 		return inv.Label
 	}
@@ -229,17 +313,17 @@ func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inv
 	var token string
 	for ok := false; !ok; {
 		var err error
-		if id, err = h.cfg.DB.NewInviteID(ctx); err != nil {
+		if id, err = h.cfg.InviteMaker.NewInviteID(ctx); err != nil {
 			return h.fail(ctx, r, err)
 		}
 		token, ok = inviteToken(h.cfg.TokenKey, id)
 	}
-	inv := pgstore.Invite{ID: id, Token: token, Form: h.cfg.Forms[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc,
-		OperatorID: w.m.ID, Label: d.Label, MaxUses: d.Uses}
-	if d.Valid > 0 {
-		inv.ExpiresAt = h.cfg.Now().Add(time.Duration(d.Valid) * 24 * time.Hour)
+	inv := org.Invite{ID: id, Token: token, Form: h.cfg.Forms[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc.V,
+		OperatorID: w.m.ID, Label: d.Label, MaxUses: d.Uses.Int()}
+	if d.Valid.V > 0 {
+		inv.ExpiresAt = h.cfg.Now().Add(time.Duration(d.Valid.V) * 24 * time.Hour)
 	}
-	inv, err := h.cfg.DB.CreateInvite(ctx, inv)
+	inv, err := h.cfg.InviteMaker.CreateInvite(ctx, inv)
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}
@@ -255,7 +339,7 @@ func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inv
 }
 
 // summary describes an invite in a few lines.
-func (h *Handler) summary(r *bot.Request, inv pgstore.Invite) string {
+func (h *Handler) summary(r *bot.Request, inv org.Invite) string {
 	lines := []string{
 		h.text(r, msgSumKind, map[string]any{"Kind": h.kindButton(r, inv.MaxUses)}),
 		h.text(r, msgSumForm, map[string]any{"Form": h.formName(r, inv.Form)}),
@@ -275,7 +359,7 @@ func (h *Handler) summary(r *bot.Request, inv pgstore.Invite) string {
 }
 
 // sendPoster sends the invite's QR poster as a photo.
-func (h *Handler) sendPoster(ctx context.Context, r *bot.Request, inv pgstore.Invite) error {
+func (h *Handler) sendPoster(ctx context.Context, r *bot.Request, inv org.Invite) error {
 	p := Poster{Title: inv.MunicipalityName, Link: h.deepLink(inv.Token), Lines: PosterLines(r.Renderer)}
 	if inv.ServiceName != "" {
 		p.Title, p.Subtitle = inv.ServiceName, inv.MunicipalityName
@@ -294,17 +378,17 @@ func (h *Handler) sendPoster(ctx context.Context, r *bot.Request, inv pgstore.In
 
 // inviteScope is what invites w may list and revoke: an operator their
 // own, a manager their municipality's, an admin all.
-func inviteScope(w who) pgstore.InviteFilter {
+func inviteScope(w who) org.InviteFilter {
 	switch w.m.Role {
-	case RoleAdmin:
-		return pgstore.InviteFilter{}
-	case RoleManager:
-		return pgstore.InviteFilter{MunicipalityID: w.m.MunicipalityID}
+	case org.RoleAdmin:
+		return org.InviteFilter{}
+	case org.RoleManager:
+		return org.InviteFilter{MunicipalityID: w.m.MunicipalityID}
 	}
-	return pgstore.InviteFilter{OperatorID: w.m.ID, MunicipalityID: w.m.MunicipalityID}
+	return org.InviteFilter{OperatorID: w.m.ID, MunicipalityID: w.m.MunicipalityID}
 }
 
-func (h *Handler) status(r *bot.Request, inv pgstore.Invite) string {
+func (h *Handler) status(r *bot.Request, inv org.Invite) string {
 	switch inv.Status(h.cfg.Now()) {
 	case "revoked":
 		return h.plain(r, msgStatusRevoked, nil)
@@ -322,7 +406,7 @@ const listedInvites = 20
 func (h *Handler) listInvites(ctx context.Context, r *bot.Request, w who) error {
 	f := inviteScope(w)
 	f.Limit = listedInvites
-	invs, total, err := h.cfg.DB.Invites(ctx, f)
+	invs, total, err := h.cfg.InviteList.Invites(ctx, f)
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}
@@ -341,8 +425,8 @@ func (h *Handler) listInvites(ctx context.Context, r *bot.Request, w who) error 
 		}
 		// One invite per row, each button saying what it does.
 		rows = append(rows, []bot.Key{
-			h.key(h.plain(r, btnPosterN, map[string]any{"N": i + 1}), idAction{Kind: optPoster, ID: inv.ID}.encode()),
-			h.key(h.plain(r, btnRevokeN, map[string]any{"N": i + 1}), idAction{Kind: optRevokeInvite, ID: inv.ID}.encode()),
+			h.key(h.plain(r, btnPosterN, map[string]any{"N": i + 1}), menu.Poster, idAction{poster: true, ID: inv.ID}.encode()),
+			h.key(h.plain(r, btnRevokeN, map[string]any{"N": i + 1}), menu.RevokeInvite, idAction{ID: inv.ID}.encode()),
 		})
 	}
 	if total > len(invs) {
@@ -356,8 +440,8 @@ func (h *Handler) listInvites(ctx context.Context, r *bot.Request, w who) error 
 }
 
 func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idAction, queryID string) (bool, error) {
-	inv, err := h.cfg.DB.Invite(ctx, a.ID, inviteScope(w))
-	if errors.Is(err, pgstore.ErrNotFound) {
+	inv, err := h.cfg.InviteList.Invite(ctx, a.ID, inviteScope(w))
+	if errors.Is(err, org.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -367,8 +451,8 @@ func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idA
 		// A personal link printed as a poster serves the first person
 		// who scans it: say so, and offer a poster for many people.
 		h.answer(ctx, r, queryID, "")
-		keys := [][]bot.Key{{h.key(h.plain(r, btnPosterInstead, nil), h.posterDraft(inv).encode())},
-			{h.key(h.plain(r, btnPrintAnyway, nil), idAction{Kind: optPoster, Confirm: true, ID: inv.ID}.encode())},
+		keys := [][]bot.Key{{h.key(h.plain(r, btnPosterInstead, nil), menu.Invite, h.posterDraft(inv).encode())},
+			{h.key(h.plain(r, btnPrintAnyway, nil), menu.Poster, idAction{Confirm: true, ID: inv.ID}.encode())},
 			{h.cancelKey(r)}}
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgPosterPersonal, map[string]any{"Label": h.inviteName(r, inv)}), Keyboard: keys})
 		return true, nil
@@ -380,7 +464,7 @@ func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idA
 		// again; a new poster like it can be made.
 		h.answer(ctx, r, queryID, "")
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgInvNoReprint, map[string]any{"Label": h.inviteName(r, inv)}),
-			Keyboard: [][]bot.Key{{h.key(h.plain(r, btnPosterInstead, nil), h.posterDraft(inv).encode())}, {h.cancelKey(r)}}})
+			Keyboard: [][]bot.Key{{h.key(h.plain(r, btnPosterInstead, nil), menu.Invite, h.posterDraft(inv).encode())}, {h.cancelKey(r)}}})
 		return true, nil
 	}
 	inv.Token = token
@@ -390,19 +474,19 @@ func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idA
 
 // posterDraft is the invite menu for a poster like inv (same
 // questionnaire, place and label), at its validity question.
-func (h *Handler) posterDraft(inv pgstore.Invite) inviteDraft {
+func (h *Handler) posterDraft(inv org.Invite) inviteDraft {
 	d := newInviteDraft(inv.Label)
 	d.Asked = true
 	if i := slices.Index(h.cfg.Forms, inv.Form); i >= 0 {
-		d.Form, d.Muni, d.Svc, d.Uses = i+1, inv.MunicipalityID, inv.ServiceID, usesPoster
+		d.Form, d.Muni, d.Svc, d.Uses = i+1, inv.MunicipalityID, menu.Some(inv.ServiceID), menu.Some(usesPoster)
 	}
 	return d
 }
 
 func (h *Handler) revokeInvite(ctx context.Context, r *bot.Request, w who, a idAction, msgID int, queryID string) (bool, error) {
 	scope := inviteScope(w)
-	inv, err := h.cfg.DB.Invite(ctx, a.ID, scope)
-	if errors.Is(err, pgstore.ErrNotFound) {
+	inv, err := h.cfg.InviteList.Invite(ctx, a.ID, scope)
+	if errors.Is(err, org.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -416,12 +500,12 @@ func (h *Handler) revokeInvite(ctx context.Context, r *bot.Request, w who, a idA
 	if !a.Confirm {
 		h.answer(ctx, r, queryID, "")
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgInvConfirm, args), Keyboard: [][]bot.Key{{
-			h.key(h.plain(r, btnConfirm, nil), idAction{Kind: optRevokeInvite, Confirm: true, ID: inv.ID}.encode()),
+			h.key(h.plain(r, btnConfirm, nil), menu.RevokeInvite, idAction{Confirm: true, ID: inv.ID}.encode()),
 			h.cancelKey(r),
 		}}})
 		return true, nil
 	}
-	if _, err := h.cfg.DB.RevokeInvite(ctx, w.m.ID, inv.ID, scope); errors.Is(err, pgstore.ErrNotFound) {
+	if _, err := h.cfg.InviteList.RevokeInvite(ctx, w.m.ID, inv.ID, scope); errors.Is(err, org.ErrNotFound) {
 		h.answer(ctx, r, queryID, h.plain(r, msgGone, nil))
 		return true, nil
 	} else if err != nil {
@@ -454,17 +538,17 @@ func (h *Handler) Resolve(ctx context.Context, token, user string) (interview.In
 		h.log.Info("invite refused", "reason", interview.ErrInviteLimited.Error())
 		return interview.Invite{}, interview.ErrInviteLimited
 	}
-	var inv pgstore.Invite
-	err := pgstore.ErrNotFound
+	var inv org.Invite
+	var err error = org.ErrNotFound
 	if tokenRe.MatchString(token) && !IsStaffToken(token) {
-		inv, err = h.cfg.DB.UseInvite(ctx, token, h.cfg.Now())
+		inv, err = h.cfg.InviteMaker.UseInvite(ctx, token, h.cfg.Now())
 	}
 	return h.resolved(ctx, inv, err, user)
 }
 
 // resolved turns UseInvite's outcome into interview.Invites' answer, counting a
 // refusal against user.
-func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, user string) (interview.Invite, error) {
+func (h *Handler) resolved(ctx context.Context, inv org.Invite, err error, user string) (interview.Invite, error) {
 	var refused error
 	switch {
 	case err == nil:
@@ -477,13 +561,13 @@ func (h *Handler) resolved(ctx context.Context, inv pgstore.Invite, err error, u
 			c[interview.CtxOperator] = itoa(inv.OperatorID)
 		}
 		return interview.Invite{Form: inv.Form, Context: c}, nil
-	case errors.Is(err, pgstore.ErrNotFound):
+	case errors.Is(err, org.ErrNotFound):
 		refused = interview.ErrInviteUnknown
-	case errors.Is(err, pgstore.ErrExpired):
+	case errors.Is(err, org.ErrExpired):
 		refused = interview.ErrInviteExpired
-	case errors.Is(err, pgstore.ErrRevoked):
+	case errors.Is(err, org.ErrRevoked):
 		refused = interview.ErrInviteRevoked
-	case errors.Is(err, pgstore.ErrExhausted):
+	case errors.Is(err, org.ErrExhausted):
 		refused = interview.ErrInviteExhausted
 	default:
 		return interview.Invite{}, fmt.Errorf("staff: resolve invite: %w", err)

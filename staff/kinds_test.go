@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -23,8 +24,8 @@ func labelsOf(m telegramtest.Message) [][]string { return m.Labels() }
 func TestInviteKinds(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	ad := r.enrol(830, "Ada", RoleAdmin, 0, 0, 0)
-	r.enrol(831, "Olga", RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
+	ad := r.enrol(830, "Ada", org.RoleAdmin, 0, 0, 0)
+	r.enrol(831, "Olga", org.RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
 	op := r.person(831, "Olga")
 
 	// The label is asked for, and can be skipped.
@@ -32,7 +33,7 @@ func TestInviteKinds(t *testing.T) {
 	if !strings.Contains(ask.Text, "send /invite followed by the label") || !strings.Contains(ask.Text, "/invite Desk 2, ground floor") {
 		t.Fatalf("label not asked for:\n%s", ask.Text)
 	}
-	if got, want := labelsOf(ask), [][]string{{"Continue without a label ▶"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
+	if got, want := labelsOf(ask), [][]string{{"✍️ Reply to this message"}, {"Continue without a label ▶"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("label step buttons %v, want %v", got, want)
 	}
 	op.tap("Continue without a label ▶")
@@ -41,12 +42,12 @@ func TestInviteKinds(t *testing.T) {
 	if !strings.Contains(kinds.Text, "What is it for?") {
 		t.Fatalf("kind question:\n%s", kinds.Text)
 	}
-	if got, want := labelsOf(kinds), [][]string{{"🪧 Poster for the desk (many people)"}, {"👤 Personal link (one person)"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
+	if got, want := labelsOf(kinds), [][]string{{"🪧 Poster for the desk (many people)"}, {"👤 Personal link (one person)"}, {"◀ Back", "Cancel"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("kinds %v, want %v (poster first)", got, want)
 	}
 	op.tap("👤 Personal link (one person)")
 	valid := op.u.Chat().LastFromBot()
-	if got, want := labelsOf(valid), [][]string{{"7 days", "30 days"}, {"Cancel"}}; !reflect.DeepEqual(got, want) {
+	if got, want := labelsOf(valid), [][]string{{"7 days", "30 days"}, {"◀ Back", "Cancel"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("personal link validities %v, want %v", got, want)
 	}
 	before := len(op.u.Messages())
@@ -69,7 +70,7 @@ func TestInviteKinds(t *testing.T) {
 	op.tap("Immigrants (service users)")
 	op.tap("🪧 Poster for the desk (many people)")
 	valid = op.u.Chat().LastFromBot()
-	if got, want := labelsOf(valid), [][]string{{"90 days", "30 days"}, {"No expiry"}, {"Cancel"}}; !reflect.DeepEqual(flat(got), flat(want)) {
+	if got, want := labelsOf(valid), [][]string{{"90 days", "30 days"}, {"No expiry"}, {"◀ Back", "Cancel"}}; !reflect.DeepEqual(flat(got), flat(want)) {
 		t.Fatalf("poster validities %v, want %v", got, want)
 	}
 	op.tap("No expiry")
@@ -161,7 +162,7 @@ func messageByID(p *person, id int) telegramtest.Message {
 func TestReprintUnderivedInvite(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	ad := r.enrol(840, "Ada", RoleAdmin, 0, 0, 0)
+	ad := r.enrol(840, "Ada", org.RoleAdmin, 0, 0, 0)
 	if _, err := r.db.CreateInvite(context.Background(), pgstore.Invite{Token: "legacyLegacyLegacyLe", Form: "immigrati",
 		MunicipalityID: r.roma, ServiceID: r.romaAnagrafe, OperatorID: ad.ID, Label: "Old desk"}); err != nil {
 		t.Fatal(err)
@@ -188,5 +189,65 @@ func TestReprintUnderivedInvite(t *testing.T) {
 	}
 	if n := r.count(`SELECT count(*) FROM invites WHERE label = 'Old desk' AND service_id = $1`, r.romaAnagrafe); n != 2 {
 		t.Fatalf("%d invites labelled Old desk, want 2", n)
+	}
+}
+
+// The invite menu's label can be typed in reply to the menu (a typed-input
+// step of the menu toolkit), and Back returns to the previous question,
+// passing over what was preset (an operator's municipality and desk).
+func TestInviteTypedLabelAndBack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ad := r.enrol(840, "Ada", org.RoleAdmin, 0, 0, 0)
+	r.enrol(841, "Olga", org.RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
+	op := r.person(841, "Olga")
+	ask := op.send("/invite")
+	op.u.Reply(ask.ID, "Desk 9, first floor")
+	op.wait()
+	form := op.u.Chat().LastFromBot()
+	if !strings.Contains(form.Text, "Desk 9, first floor") || !strings.Contains(form.Text, "Which questionnaire?") {
+		t.Fatalf("after the typed label:\n%s", op.u.Transcript())
+	}
+	if got := labelsOf(op.u.Chat().Messages[indexOf(op.u.Chat().Messages, ask.ID)]); len(got) != 0 {
+		t.Errorf("the answered menu keeps its buttons %v", got)
+	}
+	op.tap("Immigrants (service users)")
+	op.tap("◀ Back")
+	if back := op.u.Chat().LastFromBot(); !strings.Contains(back.Text, "Which questionnaire?") || !strings.Contains(back.Text, "Desk 9") {
+		t.Fatalf("Back did not return to the questionnaire:\n%s", op.u.Transcript())
+	}
+	// Someone who is not staff replying to a staff menu is not handled
+	// as staff: nothing is created.
+	if n := r.count("SELECT count(*) FROM invites"); n != 0 {
+		t.Fatalf("%d invites", n)
+	}
+}
+
+func indexOf(ms []telegramtest.Message, id int) int {
+	for i, m := range ms {
+		if m.ID == id {
+			return i
+		}
+	}
+	return 0
+}
+
+// An admin's /directory first asks which municipality, then shows its
+// list; its "add" menu waits for the name typed in reply.
+func TestDirectoryAdminPicksMunicipality(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.enrol(850, "Ada", org.RoleAdmin, 0, 0, 0)
+	ad := r.person(850, "Ada")
+	if pick := ad.send("/directory"); !strings.Contains(pick.Text, "Which municipality's service directory?") {
+		t.Fatalf("/directory by an admin:\n%s", ad.u.Transcript())
+	}
+	ad.tap("Roma")
+	if list := ad.u.Chat().LastFromBot(); !strings.Contains(list.Text, "Service directory of Roma") {
+		t.Fatalf("after picking Roma:\n%s", ad.u.Transcript())
+	}
+	ad.tap("➕ Add a service")
+	if ask := ad.u.Chat().LastFromBot(); !strings.Contains(ask.Text, "What is the service called?") {
+		t.Fatalf("add:\n%s", ad.u.Transcript())
 	}
 }

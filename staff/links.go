@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot"
-	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/menu"
+	"github.com/needsbot/needsbot/org"
 )
 
 // menuGuard lets one menu message complete its action once: a double tap
@@ -35,16 +36,13 @@ const pageSize = 10
 // checkLink reports whether w may hold a staff link draft d: every field
 // set is one w may choose, and fields are set in order.
 func (h *Handler) checkLink(ctx context.Context, w who, d linkDraft) (bool, error) {
-	if d.Page > 1000 {
-		return false, nil
-	}
 	if d.Role == "" {
-		return d.Muni == 0 && d.Svc == -1 && d.Days == 0, nil
+		return !d.Muni.Set && !d.Svc.Set && d.Days == 0, nil
 	}
 	switch w.m.Role {
-	case RoleAdmin:
-	case RoleManager:
-		if d.Role == RoleAdmin || (d.Muni != 0 && d.Muni != w.m.MunicipalityID) {
+	case org.RoleAdmin:
+	case org.RoleManager:
+		if d.Role == org.RoleAdmin || (d.Muni.Set && d.Muni.V != w.m.MunicipalityID) {
 			return false, nil
 		}
 	default:
@@ -53,144 +51,190 @@ func (h *Handler) checkLink(ctx context.Context, w who, d linkDraft) (bool, erro
 	if d.Days != 0 && !slices.Contains(h.cfg.StaffLinkDays, d.Days) {
 		return false, nil
 	}
-	if d.Role == RoleAdmin {
-		return d.Muni == 0 && d.Svc == -1, nil
+	if d.Role == org.RoleAdmin {
+		return !d.Muni.Set && !d.Svc.Set, nil
 	}
-	if d.Muni == 0 {
-		return d.Svc == -1 && d.Days == 0, nil
+	if !d.Muni.Set {
+		return !d.Svc.Set && d.Days == 0, nil
 	}
-	if d.Role != RoleOperator && d.Svc != -1 {
+	if d.Role != org.RoleOperator && d.Svc.Set {
 		return false, nil
 	}
-	if d.Role == RoleOperator && d.Svc == -1 && d.Days != 0 {
+	if d.Role == org.RoleOperator && !d.Svc.Set && d.Days != 0 {
 		return false, nil
 	}
-	if _, err := h.cfg.DB.Municipality(ctx, d.Muni); errors.Is(err, pgstore.ErrNotFound) {
+	if _, err := h.cfg.Places.Municipality(ctx, d.Muni.V); errors.Is(err, org.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
 		return false, err
 	}
-	return h.serviceIn(ctx, d.Svc, d.Muni)
+	return h.serviceIn(ctx, d.Svc.V, d.Muni.V)
 }
 
-func (h *Handler) linkCallback(ctx context.Context, r *bot.Request, w who, d linkDraft, msgID int, queryID string) (bool, error) {
+func (h *Handler) linkCallback(ctx context.Context, r *bot.Request, w who, payload string, msgID int, queryID string) (bool, error) {
+	if payload == newLinkPayload {
+		// From the /staff list: the menu is a new message, the list stays.
+		if w.m.Role.Level() < org.RoleManager.Level() {
+			return false, nil
+		}
+		return true, h.linkStep(ctx, r, w, linkDraft{}, 0, queryID)
+	}
+	d, err := parseLink(payload)
+	if err != nil {
+		return false, nil
+	}
 	ok, err := h.checkLink(ctx, w, d)
 	if err != nil || !ok {
 		return false, err
 	}
-	if d == newLinkDraft() {
-		// From the /staff list: the menu is a new message, the list stays.
-		msgID = 0
-	}
 	return true, h.linkStep(ctx, r, w, d, msgID, queryID)
+}
+
+// newLinkPayload is the /staff list's "new link" button, which opens the
+// menu in a new message (a draft, even an empty one, edits its menu).
+const newLinkPayload = "new"
+
+// linkWizard is the staff link menu: role, municipality, service
+// (operators), validity.
+func (h *Handler) linkWizard(r *bot.Request, w who) *menu.Wizard[linkDraft] {
+	return &menu.Wizard[linkDraft]{Route: menu.Link, Encode: linkDraft.encode, Steps: []menu.Step[linkDraft]{{
+		Name:  "role",
+		Done:  func(d linkDraft) bool { return d.Role != "" },
+		Clear: func(linkDraft) linkDraft { return linkDraft{} },
+		Ask: func(_ context.Context, d linkDraft) (menu.Prompt[linkDraft], error) {
+			roles := []org.Role{org.RoleManager, org.RoleOperator}
+			if w.m.Role == org.RoleAdmin {
+				roles = []org.Role{org.RoleAdmin, org.RoleManager, org.RoleOperator}
+			}
+			p := menu.Prompt[linkDraft]{Text: h.text(r, msgLinkRole, nil)}
+			for _, role := range roles {
+				p.Choices = append(p.Choices, menu.Choice[linkDraft]{Label: h.roleButton(r, role), Next: linkDraft{Role: role}})
+			}
+			return p, nil
+		},
+	}, {
+		Name:  "municipality",
+		Done:  func(d linkDraft) bool { return d.Role == org.RoleAdmin || d.Muni.Set },
+		Clear: func(d linkDraft) linkDraft { return linkDraft{Role: d.Role} },
+		Preset: func(_ context.Context, d linkDraft) (linkDraft, bool, error) {
+			if w.m.Role != org.RoleAdmin {
+				d.Muni = menu.Some(w.m.MunicipalityID)
+				return d, true, nil
+			}
+			return d, false, nil
+		},
+		Ask: func(ctx context.Context, d linkDraft) (menu.Prompt[linkDraft], error) {
+			p := menu.Prompt[linkDraft]{Text: h.text(r, msgLinkMuni, map[string]any{"Role": h.roleName(r, d.Role)})}
+			var err error
+			p.Choices, p.Nav, err = municipalityChoices(ctx, h, r, d.Page, func(id int64) linkDraft {
+				return linkDraft{Role: d.Role, Muni: menu.Some(id)}
+			}, func(page int) linkDraft {
+				return linkDraft{Role: d.Role, Page: page}
+			})
+			return p, err
+		},
+	}, {
+		Name:  "service",
+		Done:  func(d linkDraft) bool { return d.Role != org.RoleOperator || d.Svc.Set },
+		Clear: func(d linkDraft) linkDraft { d.Svc, d.Days = menu.Opt{}, 0; return d },
+		Preset: func(ctx context.Context, d linkDraft) (linkDraft, bool, error) {
+			svcs, err := h.cfg.Places.Services(ctx, d.Muni.V)
+			if err != nil || len(svcs) > 0 {
+				return d, false, err
+			}
+			d.Svc = menu.Some(0)
+			return d, true, nil
+		},
+		Ask: func(ctx context.Context, d linkDraft) (menu.Prompt[linkDraft], error) {
+			m, err := h.cfg.Places.Municipality(ctx, d.Muni.V)
+			if err != nil {
+				return menu.Prompt[linkDraft]{}, err
+			}
+			svcs, err := h.cfg.Places.Services(ctx, d.Muni.V)
+			if err != nil {
+				return menu.Prompt[linkDraft]{}, err
+			}
+			p := menu.Prompt[linkDraft]{Text: h.text(r, msgLinkService, map[string]any{"Municipality": m.Name})}
+			anySvc := d
+			anySvc.Svc = menu.Some(0)
+			p.Choices = append(p.Choices, menu.Choice[linkDraft]{Label: h.plain(r, btnAnyService, nil), Next: anySvc})
+			for _, s := range svcs {
+				nd := d
+				nd.Svc = menu.Some(s.ID)
+				p.Choices = append(p.Choices, menu.Choice[linkDraft]{Label: s.Name, Next: nd})
+			}
+			return p, nil
+		},
+	}, {
+		Name:  "validity",
+		Done:  func(d linkDraft) bool { return d.Days != 0 },
+		Clear: func(d linkDraft) linkDraft { d.Days = 0; return d },
+		Ask: func(_ context.Context, d linkDraft) (menu.Prompt[linkDraft], error) {
+			p := menu.Prompt[linkDraft]{Text: h.text(r, msgLinkValidity, nil)}
+			for _, days := range h.cfg.StaffLinkDays {
+				nd := d
+				nd.Days = days
+				p.Choices = append(p.Choices, menu.Choice[linkDraft]{Label: h.plain(r, btnDays, map[string]any{"Count": days}), Next: nd})
+			}
+			return p, nil
+		},
+	}}}
 }
 
 // linkStep shows the staff link menu's next question, or creates the link
 // once every choice is made.
 func (h *Handler) linkStep(ctx context.Context, r *bot.Request, w who, d linkDraft, msgID int, queryID string) error {
-	show := func(text string, keys []bot.Key) {
-		h.edit(ctx, r, msgID, bot.Message{Text: text, Keyboard: bot.Layout(keys, []bot.Key{h.cancelKey(r)})})
-		h.answer(ctx, r, queryID, "")
+	wz := h.linkWizard(r, w)
+	d, at, err := wz.Resolve(ctx, d)
+	if err != nil {
+		return h.fail(ctx, r, err)
 	}
-	if d.Role != "" && d.Role != RoleAdmin && d.Muni == 0 && w.m.Role != RoleAdmin {
-		d.Muni = w.m.MunicipalityID
+	if at == len(wz.Steps) {
+		return h.createLink(ctx, r, w, d, msgID, queryID)
 	}
-	switch {
-	case d.Role == "":
-		roles := []Role{RoleManager, RoleOperator}
-		if w.m.Role == RoleAdmin {
-			roles = []Role{RoleAdmin, RoleManager, RoleOperator}
-		}
-		var keys []bot.Key
-		for _, role := range roles {
-			nd := d
-			nd.Role = role
-			keys = append(keys, h.key(h.roleButton(r, role), nd.encode()))
-		}
-		show(h.text(r, msgLinkRole, nil), keys)
-		return nil
-	case d.Role != RoleAdmin && d.Muni == 0:
-		keys, nav, err := h.municipalityKeys(ctx, r, d.Page, func(id int64) string {
-			nd := d
-			nd.Muni, nd.Page = id, 0
-			return nd.encode()
-		}, func(page int) string {
-			nd := d
-			nd.Page = page
-			return nd.encode()
-		})
-		if err != nil {
-			return h.fail(ctx, r, err)
-		}
-		h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgLinkMuni, map[string]any{"Role": h.roleName(r, d.Role)}),
-			Keyboard: append(bot.Layout(keys, nav), []bot.Key{h.cancelKey(r)})})
-		h.answer(ctx, r, queryID, "")
-		return nil
-	case d.Role == RoleOperator && d.Svc == -1:
-		m, err := h.cfg.DB.Municipality(ctx, d.Muni)
-		if err != nil {
-			return h.fail(ctx, r, err)
-		}
-		svcs, err := h.cfg.DB.Services(ctx, d.Muni)
-		if err != nil {
-			return h.fail(ctx, r, err)
-		}
-		if len(svcs) == 0 {
-			d.Svc = 0
-			return h.linkStep(ctx, r, w, d, msgID, queryID)
-		}
-		anySvc := d
-		anySvc.Svc = 0
-		keys := []bot.Key{h.key(h.plain(r, btnAnyService, nil), anySvc.encode())}
-		for _, s := range svcs {
-			nd := d
-			nd.Svc = s.ID
-			keys = append(keys, h.key(s.Name, nd.encode()))
-		}
-		show(h.text(r, msgLinkService, map[string]any{"Municipality": m.Name}), keys)
-		return nil
-	case d.Days == 0:
-		var keys []bot.Key
-		for _, days := range h.cfg.StaffLinkDays {
-			nd := d
-			nd.Days = days
-			keys = append(keys, h.key(h.plain(r, btnDays, map[string]any{"Count": days}), nd.encode()))
-		}
-		show(h.text(r, msgLinkValidity, nil), keys)
-		return nil
+	m, err := wz.Screen(ctx, d, at, "", h.labels(r))
+	if err != nil {
+		return h.fail(ctx, r, err)
 	}
-	return h.createLink(ctx, r, w, d, msgID, queryID)
+	h.edit(ctx, r, msgID, m)
+	h.answer(ctx, r, queryID, "")
+	return nil
 }
 
-func (h *Handler) roleButton(r *bot.Request, role Role) string {
+// labels are the wizards' own buttons.
+func (h *Handler) labels(r *bot.Request) menu.Labels {
+	return menu.Labels{Back: h.plain(r, btnBack, nil), Cancel: h.plain(r, btnCancel, nil), Reply: h.plain(r, btnReply, nil)}
+}
+
+func (h *Handler) roleButton(r *bot.Request, role org.Role) string {
 	switch role {
-	case RoleAdmin:
+	case org.RoleAdmin:
 		return h.plain(r, btnRoleAdmin, nil)
-	case RoleManager:
+	case org.RoleManager:
 		return h.plain(r, btnRoleManager, nil)
 	}
 	return h.plain(r, btnRoleOper, nil)
 }
 
-// municipalityKeys lists one page of municipalities as buttons, with
-// previous/next keys.
-func (h *Handler) municipalityKeys(ctx context.Context, r *bot.Request, page int, pick func(int64) string, turn func(int) string) (keys, nav []bot.Key, err error) {
-	all, err := h.cfg.DB.Municipalities(ctx)
+// municipalityChoices lists one page of municipalities as choices, with
+// previous/next choices.
+func municipalityChoices[D any](ctx context.Context, h *Handler, r *bot.Request, page int, pick func(int64) D, turn func(int) D) (choices, nav []menu.Choice[D], err error) {
+	all, err := h.cfg.Places.Municipalities(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	pages := max(1, (len(all)+pageSize-1)/pageSize)
 	page = min(page, pages-1)
 	for _, m := range all[page*pageSize : min(len(all), (page+1)*pageSize)] {
-		keys = append(keys, h.key(m.Name, pick(m.ID)))
+		choices = append(choices, menu.Choice[D]{Label: m.Name, Next: pick(m.ID)})
 	}
 	if page > 0 {
-		nav = append(nav, h.key(h.plain(r, btnPrev, nil), turn(page-1)))
+		nav = append(nav, menu.Choice[D]{Label: h.plain(r, btnPrev, nil), Next: turn(page - 1)})
 	}
 	if page < pages-1 {
-		nav = append(nav, h.key(h.plain(r, btnNext, nil), turn(page+1)))
+		nav = append(nav, menu.Choice[D]{Label: h.plain(r, btnNext, nil), Next: turn(page + 1)})
 	}
-	return keys, nav, nil
+	return choices, nav, nil
 }
 
 func (h *Handler) createLink(ctx context.Context, r *bot.Request, w who, d linkDraft, msgID int, queryID string) error {
@@ -203,9 +247,9 @@ func (h *Handler) createLink(ctx context.Context, r *bot.Request, w who, d linkD
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}
-	l := pgstore.StaffLink{Token: token, Role: string(d.Role), MunicipalityID: d.Muni, ServiceID: max(d.Svc, 0),
+	l := org.StaffLink{Token: token, Role: string(d.Role), MunicipalityID: d.Muni.V, ServiceID: d.Svc.V,
 		CreatedBy: w.m.ID, ExpiresAt: h.cfg.Now().Add(time.Duration(d.Days) * 24 * time.Hour)}
-	id, err := h.cfg.DB.CreateStaffLink(ctx, l)
+	id, err := h.cfg.Enrolment.CreateStaffLink(ctx, l)
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}
@@ -224,14 +268,14 @@ func (h *Handler) linkScope(ctx context.Context, r *bot.Request, muni, svc int64
 	if muni == 0 {
 		return h.scope(r, "", ""), nil
 	}
-	m, err := h.cfg.DB.Municipality(ctx, muni)
+	m, err := h.cfg.Places.Municipality(ctx, muni)
 	if err != nil {
 		return "", err
 	}
 	if svc == 0 {
 		return h.scope(r, m.Name, ""), nil
 	}
-	s, err := h.cfg.DB.Service(ctx, svc)
+	s, err := h.cfg.ServiceLookup.Service(ctx, svc)
 	if err != nil {
 		return "", err
 	}
@@ -257,7 +301,7 @@ func (h *Handler) Start(ctx context.Context, r *bot.Request, payload string) (bo
 		h.send(ctx, r, bot.Message{Text: h.text(r, bot.MsgInviteLimited, nil)})
 		return true, nil
 	}
-	c, err := h.cfg.DB.ClaimStaffLink(ctx, payload, r.User, r.Name, h.cfg.Now())
+	c, err := h.cfg.Enrolment.ClaimStaffLink(ctx, payload, r.User, r.Name, h.cfg.Now())
 	var bad string
 	switch {
 	case err == nil && c.Again:
@@ -266,14 +310,14 @@ func (h *Handler) Start(ctx context.Context, r *bot.Request, payload string) (bo
 	case err == nil:
 		h.enrolled(ctx, r, c)
 		return true, nil
-	case errors.Is(err, pgstore.ErrAlreadyStaff):
+	case errors.Is(err, org.ErrAlreadyStaff):
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgEnrolIsStaff, h.memberArgs(r, c.Staff))})
 		return true, nil
-	case errors.Is(err, pgstore.ErrExpired):
+	case errors.Is(err, org.ErrExpired):
 		bad = msgEnrolExpired
-	case errors.Is(err, pgstore.ErrUsed):
+	case errors.Is(err, org.ErrUsed):
 		bad = msgEnrolUsed
-	case errors.Is(err, pgstore.ErrNotFound), errors.Is(err, pgstore.ErrRevoked):
+	case errors.Is(err, org.ErrNotFound), errors.Is(err, org.ErrRevoked):
 		bad = msgEnrolInvalid
 	default:
 		return false, fmt.Errorf("staff: claim link: %w", err)
@@ -290,24 +334,24 @@ func (h *Handler) Start(ctx context.Context, r *bot.Request, payload string) (bo
 	return true, nil
 }
 
-func (h *Handler) memberArgs(r *bot.Request, s pgstore.Staff) map[string]any {
+func (h *Handler) memberArgs(r *bot.Request, s org.Staff) map[string]any {
 	name := s.Name
 	if name == "" {
 		name = "#" + itoa(s.ID) // admins bootstrapped from the configuration
 	}
-	return map[string]any{"Name": name, "Role": h.roleName(r, Role(s.Role)), "Scope": h.scope(r, s.MunicipalityName, s.ServiceName)}
+	return map[string]any{"Name": name, "Role": h.roleName(r, org.Role(s.Role)), "Scope": h.scope(r, s.MunicipalityName, s.ServiceName)}
 }
 
 // enrolled welcomes a new member with their commands and tells the link's
 // creator.
-func (h *Handler) enrolled(ctx context.Context, r *bot.Request, c pgstore.Claim) {
+func (h *Handler) enrolled(ctx context.Context, r *bot.Request, c org.Claim) {
 	s := c.Staff
 	h.log.Info("staff enrolled", "staff_id", s.ID, "role", s.Role, "link_created_by", c.CreatedBy)
 	help := msgHelpOperator
-	switch Role(s.Role) {
-	case RoleAdmin:
+	switch org.Role(s.Role) {
+	case org.RoleAdmin:
 		help = msgHelpAdmin
-	case RoleManager:
+	case org.RoleManager:
 		help = msgHelpManager
 	}
 	args := h.memberArgs(r, s)
@@ -315,7 +359,7 @@ func (h *Handler) enrolled(ctx context.Context, r *bot.Request, c pgstore.Claim)
 	if c.CreatedBy == 0 {
 		return
 	}
-	creator, err := h.cfg.DB.StaffByID(ctx, c.CreatedBy)
+	creator, err := h.cfg.Members.StaffByID(ctx, c.CreatedBy)
 	if err != nil || creator.Revoked {
 		return
 	}
@@ -350,7 +394,7 @@ func (h *Handler) badToken(ctx context.Context, pseudonym string) (bool, error) 
 const maxListed = 40
 
 func (h *Handler) listStaff(ctx context.Context, r *bot.Request, w who) error {
-	members, err := h.cfg.DB.ListStaff(ctx, w.m.MunicipalityID)
+	members, err := h.cfg.Members.ListStaff(ctx, w.m.MunicipalityID)
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}
@@ -363,7 +407,7 @@ func (h *Handler) listStaff(ctx context.Context, r *bot.Request, w who) error {
 		if s.ID == w.m.ID {
 			line += " " + h.text(r, msgStaffYou, nil)
 		} else if h.mayRevoke(w, s) {
-			keys = append(keys, h.key(h.plain(r, btnRevokeN, map[string]any{"N": i + 1}), idAction{Kind: optRevokeStaff, ID: s.ID}.encode()))
+			keys = append(keys, h.key(h.plain(r, btnRevokeN, map[string]any{"N": i + 1}), menu.RevokeStaff, idAction{ID: s.ID}.encode()))
 		}
 		text += "\n" + line
 	}
@@ -371,34 +415,34 @@ func (h *Handler) listStaff(ctx context.Context, r *bot.Request, w who) error {
 		text += "\n\n" + h.text(r, msgMore, map[string]any{"Shown": maxListed, "Total": len(members)})
 	}
 	text += "\n\n" + h.text(r, msgStaffHint, nil)
-	h.send(ctx, r, bot.Message{Text: text, Keyboard: bot.Layout(keys, []bot.Key{h.key(h.plain(r, btnNewLink, nil), newLinkDraft().encode())})})
+	h.send(ctx, r, bot.Message{Text: text, Keyboard: bot.Layout(keys, []bot.Key{h.key(h.plain(r, btnNewLink, nil), menu.Link, newLinkPayload)})})
 	return nil
 }
 
 // mayRevoke: admins revoke anyone but themselves; managers the managers
 // and operators of their municipality.
-func (h *Handler) mayRevoke(w who, s pgstore.Staff) bool {
+func (h *Handler) mayRevoke(w who, s org.Staff) bool {
 	if s.ID == w.m.ID || s.Revoked {
 		return false
 	}
 	switch w.m.Role {
-	case RoleAdmin:
+	case org.RoleAdmin:
 		return true
-	case RoleManager:
-		return Role(s.Role) != RoleAdmin && s.MunicipalityID == w.m.MunicipalityID
+	case org.RoleManager:
+		return org.Role(s.Role) != org.RoleAdmin && s.MunicipalityID == w.m.MunicipalityID
 	}
 	return false
 }
 
 func (h *Handler) revokeStaff(ctx context.Context, r *bot.Request, w who, a idAction, msgID int, queryID string) (bool, error) {
-	s, err := h.cfg.DB.StaffByID(ctx, a.ID)
-	if errors.Is(err, pgstore.ErrNotFound) {
+	s, err := h.cfg.Members.StaffByID(ctx, a.ID)
+	if errors.Is(err, org.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if s.Revoked && h.mayRevoke(w, pgstore.Staff{ID: s.ID, Role: s.Role, MunicipalityID: s.MunicipalityID}) {
+	if s.Revoked && h.mayRevoke(w, org.Staff{ID: s.ID, Role: s.Role, MunicipalityID: s.MunicipalityID}) {
 		// Already done (by someone else, or a second tap).
 		h.answer(ctx, r, queryID, h.plain(r, msgGone, nil))
 		return true, nil
@@ -409,16 +453,16 @@ func (h *Handler) revokeStaff(ctx context.Context, r *bot.Request, w who, a idAc
 	if !a.Confirm {
 		h.answer(ctx, r, queryID, "")
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgStaffConfirm, h.memberArgs(r, s)), Keyboard: [][]bot.Key{{
-			h.key(h.plain(r, btnConfirm, nil), idAction{Kind: optRevokeStaff, Confirm: true, ID: s.ID}.encode()),
+			h.key(h.plain(r, btnConfirm, nil), menu.RevokeStaff, idAction{Confirm: true, ID: s.ID}.encode()),
 			h.cancelKey(r),
 		}}})
 		return true, nil
 	}
 	var scope int64
-	if w.m.Role != RoleAdmin {
+	if w.m.Role != org.RoleAdmin {
 		scope = w.m.MunicipalityID
 	}
-	if _, err := h.cfg.DB.RevokeStaff(ctx, w.m.ID, s.ID, scope); errors.Is(err, pgstore.ErrNotFound) {
+	if _, err := h.cfg.Enrolment.RevokeStaff(ctx, w.m.ID, s.ID, scope); errors.Is(err, org.ErrNotFound) {
 		h.answer(ctx, r, queryID, h.plain(r, msgGone, nil))
 		return true, nil
 	} else if err != nil {
@@ -431,15 +475,15 @@ func (h *Handler) revokeStaff(ctx context.Context, r *bot.Request, w who, a idAc
 	return true, nil
 }
 
-// serviceIn reports whether service (0 or -1: none chosen) exists and
+// serviceIn reports whether service (0: none chosen) exists and
 // belongs to municipality muni: button data names both, and a forged pair
 // must not bind one municipality's invite or staff to another's service.
 func (h *Handler) serviceIn(ctx context.Context, service, muni int64) (bool, error) {
 	if service <= 0 {
 		return true, nil
 	}
-	s, err := h.cfg.DB.Service(ctx, service)
-	if errors.Is(err, pgstore.ErrNotFound) {
+	s, err := h.cfg.ServiceLookup.Service(ctx, service)
+	if errors.Is(err, org.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
 		return false, err

@@ -83,6 +83,58 @@ const (
 	msgGone           = "s.gone"
 	msgMenuUsed       = "s.menu_used"
 
+	msgWorkPreparing = "s.work.preparing"
+	msgWorkTooLong   = "s.work.too_long"
+	msgWorkBusy      = "s.work.busy"
+
+	msgDirTitle          = "s.dir.title"
+	msgDirPickMuni       = "s.dir.pick_municipality"
+	msgDirListTitle      = "s.dir.list_title"
+	msgDirEmpty          = "s.dir.empty"
+	msgDirCard           = "s.dir.card"
+	msgDirVisible        = "s.dir.visible"
+	msgDirHidden         = "s.dir.hidden"
+	msgDirEntry          = "s.dir.entry"
+	msgDirNeedsArea      = "s.dir.needs_area"
+	msgDirExists         = "s.dir.exists"
+	msgDirAskName        = "s.dir.ask.name"
+	msgDirAskAddress     = "s.dir.ask.address"
+	msgDirAskCoords      = "s.dir.ask.coordinates"
+	msgDirAskPhone       = "s.dir.ask.phone"
+	msgDirAskWebsite     = "s.dir.ask.website"
+	msgDirAskHours       = "s.dir.ask.hours"
+	msgDirAskLanguages   = "s.dir.ask.languages"
+	msgDirAskAreas       = "s.dir.ask.areas"
+	msgDirAskFree        = "s.dir.ask.free"
+	msgDirAskAppointment = "s.dir.ask.appointment"
+	msgDirBadText        = "s.dir.bad.text"
+	msgDirBadCoords      = "s.dir.bad.coordinates"
+	msgDirBadWebsite     = "s.dir.bad.website"
+
+	btnBack           = "s.btn.back"
+	btnReply          = "s.btn.reply"
+	btnDirAdd         = "s.btn.dir.add"
+	btnDirHide        = "s.btn.dir.hide"
+	btnDirShow        = "s.btn.dir.show"
+	btnDirSkip        = "s.btn.dir.skip"
+	btnDirRemove      = "s.btn.dir.remove"
+	btnDirDone        = "s.btn.dir.done"
+	btnDirNotSaid     = "s.btn.dir.not_said"
+	btnDirFreeYes     = "s.btn.dir.free_yes"
+	btnDirFreeNo      = "s.btn.dir.free_no"
+	btnDirApptYes     = "s.btn.dir.appointment_yes"
+	btnDirApptNo      = "s.btn.dir.appointment_no"
+	btnDirName        = "s.btn.dir.name"
+	btnDirAddress     = "s.btn.dir.address"
+	btnDirCoords      = "s.btn.dir.coordinates"
+	btnDirPhone       = "s.btn.dir.phone"
+	btnDirWebsite     = "s.btn.dir.website"
+	btnDirHours       = "s.btn.dir.hours"
+	btnDirLanguages   = "s.btn.dir.languages"
+	btnDirAreas       = "s.btn.dir.areas"
+	btnDirFree        = "s.btn.dir.free"
+	btnDirAppointment = "s.btn.dir.appointment"
+
 	btnNewLink       = "s.btn.new_link"
 	btnRevokeN       = "s.btn.revoke_n"
 	btnPosterN       = "s.btn.poster_n"
@@ -123,5 +175,13 @@ func MessageIDs() []string {
 		btnNoService, btnAnyService, btnPrev, btnNext, btnRoleAdmin, btnRoleManager, btnRoleOper,
 		bot.MsgError, bot.MsgInviteLimited,
 		msgPosterScan,
+		msgWorkPreparing, msgWorkTooLong, msgWorkBusy,
+		msgDirTitle, msgDirPickMuni, msgDirListTitle, msgDirEmpty, msgDirCard, msgDirVisible, msgDirHidden, msgDirEntry,
+		msgDirNeedsArea, msgDirExists, msgDirAskName, msgDirAskAddress, msgDirAskCoords, msgDirAskPhone, msgDirAskWebsite,
+		msgDirAskHours, msgDirAskLanguages, msgDirAskAreas, msgDirAskFree, msgDirAskAppointment,
+		msgDirBadText, msgDirBadCoords, msgDirBadWebsite,
+		btnBack, btnReply, btnDirAdd, btnDirHide, btnDirShow, btnDirSkip, btnDirRemove, btnDirDone, btnDirNotSaid,
+		btnDirFreeYes, btnDirFreeNo, btnDirApptYes, btnDirApptNo, btnDirName, btnDirAddress, btnDirCoords, btnDirPhone,
+		btnDirWebsite, btnDirHours, btnDirLanguages, btnDirAreas, btnDirFree, btnDirAppointment,
 	}
 }

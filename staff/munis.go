@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/needsbot/needsbot/bot"
-	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/org"
 )
 
 var (
@@ -25,7 +25,7 @@ func (h *Handler) municipalities(ctx context.Context, r *bot.Request, w who, arg
 	say := func(id string, data map[string]any) { h.send(ctx, r, bot.Message{Text: h.text(r, id, data)}) }
 	switch {
 	case len(f) == 0:
-		all, err := h.cfg.DB.Municipalities(ctx)
+		all, err := h.cfg.Places.Municipalities(ctx)
 		if err != nil {
 			return h.fail(ctx, r, err)
 		}
@@ -41,11 +41,11 @@ func (h *Handler) municipalities(ctx context.Context, r *bot.Request, w who, arg
 			return nil
 		}
 		name := strings.Join(f[2:], " ")
-		m, err := h.cfg.DB.AddMunicipality(ctx, &w.m.ID, f[1], name)
+		m, err := h.cfg.Registry.AddMunicipality(ctx, &w.m.ID, f[1], name)
 		switch {
-		case errors.Is(err, pgstore.ErrExists):
+		case errors.Is(err, org.ErrExists):
 			say(msgMuniExists, map[string]any{"ISTAT": f[1]})
-		case errors.Is(err, pgstore.ErrInvalid):
+		case errors.Is(err, org.ErrInvalid):
 			say(msgMuniBad, nil)
 		case err != nil:
 			return h.fail(ctx, r, err)
@@ -59,23 +59,23 @@ func (h *Handler) municipalities(ctx context.Context, r *bot.Request, w who, arg
 			say(msgSvcBad, nil)
 			return nil
 		}
-		id, err := h.cfg.DB.MunicipalityID(ctx, f[1])
-		if errors.Is(err, pgstore.ErrNotFound) {
+		id, err := h.cfg.Registry.MunicipalityID(ctx, f[1])
+		if errors.Is(err, org.ErrNotFound) {
 			say(msgMuniUnknown, map[string]any{"ISTAT": f[1]})
 			return nil
 		} else if err != nil {
 			return h.fail(ctx, r, err)
 		}
-		m, err := h.cfg.DB.Municipality(ctx, id)
+		m, err := h.cfg.Places.Municipality(ctx, id)
 		if err != nil {
 			return h.fail(ctx, r, err)
 		}
 		name := strings.Join(f[3:], " ")
-		s, err := h.cfg.DB.AddService(ctx, &w.m.ID, id, f[2], name)
+		s, err := h.cfg.Registry.AddService(ctx, &w.m.ID, id, f[2], name)
 		switch {
-		case errors.Is(err, pgstore.ErrExists):
+		case errors.Is(err, org.ErrExists):
 			say(msgSvcExists, map[string]any{"Municipality": m.Name, "Code": f[2]})
-		case errors.Is(err, pgstore.ErrInvalid):
+		case errors.Is(err, org.ErrInvalid):
 			say(msgSvcBad, nil)
 		case err != nil:
 			return h.fail(ctx, r, err)

@@ -1,30 +1,24 @@
 package staff
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/needsbot/needsbot/menu"
+	"github.com/needsbot/needsbot/org"
 )
 
 // Staff buttons carry everything they need in their CbStaff Option (the
-// menus keep no server-side state): the first byte says what the button
-// does, the rest is that action's fields. Every field is re-checked against
-// the member's role and scope in Postgres when the button is pressed.
-const (
-	optLink         = 'L' // staff link wizard: linkDraft
-	optInvite       = 'I' // invite wizard: inviteDraft
-	optRevokeStaff  = 'X' // "X?" id: ask; "X!" id: revoke
-	optRevokeInvite = 'V' // "V?" id: ask; "V!" id: revoke
-	optPoster       = 'P' // "P" id: send an invite's poster again
-	optCancel       = 'C' // close a menu
-	optResults      = "r:"
-)
+// menus keep no server-side state): the route (menu.Routes) says what the
+// button does, the rest is that action's fields, written with menu.Enc.
+// Every field is re-checked against the member's role and scope in
+// Postgres when the button is pressed.
 
 // errOption marks button data that is malformed or not in canonical form
 // (forged, or from another version).
-var errOption = errors.New("staff: invalid button data")
+var errOption = menu.ErrData
 
 // maxLabel bounds an invite's label in bytes, so that it fits in the
 // button data of every step (Telegram allows 64 bytes in all).
@@ -32,157 +26,84 @@ const maxLabel = 32
 
 func b36(v int64) string { return strconv.FormatInt(v, 36) }
 
-// optional encodes v, with unset (the given sentinel) as "".
-func optional(v, unset int64) string {
-	if v == unset {
-		return ""
-	}
-	return strconv.FormatInt(v, 36)
-}
-
-func parseOptional(s string, unset int64) (int64, error) {
-	if s == "" {
-		return unset, nil
-	}
-	v, err := strconv.ParseInt(s, 36, 64)
-	if err != nil || v < 0 {
-		return 0, errOption
-	}
-	return v, nil
-}
-
 // linkDraft is a staff link being composed.
 type linkDraft struct {
-	Role Role  // "" until chosen
-	Muni int64 // 0 until chosen (and for admin links)
-	Svc  int64 // -1 until chosen, 0: any service (operators only)
-	Days int   // 0 until chosen
-	Page int   // page of the municipality list
+	Role org.Role // "" until chosen
+	Muni menu.Opt // unset until chosen; never set for admin links
+	Svc  menu.Opt // unset until chosen; 0: any service (operators only)
+	Days int      // 0 until chosen
+	Page int      // page of the municipality list
 }
 
 // roleCode is a role's one-letter code in button data ("" for none).
-func roleCode(r Role) string {
+func roleCode(r org.Role) string {
 	switch r {
-	case RoleAdmin:
+	case org.RoleAdmin:
 		return "a"
-	case RoleManager:
+	case org.RoleManager:
 		return "m"
-	case RoleOperator:
+	case org.RoleOperator:
 		return "o"
 	}
 	return ""
 }
 
 func (d linkDraft) encode() string {
-	var b strings.Builder
-	b.WriteByte(optLink)
-	b.WriteString(roleCode(d.Role))
-	b.WriteByte('.')
-	b.WriteString(optional(d.Muni, 0))
-	b.WriteByte('.')
-	b.WriteString(optional(d.Svc, -1))
-	b.WriteByte('.')
-	b.WriteString(optional(int64(d.Days), 0))
-	b.WriteByte('.')
-	b.WriteString(optional(int64(d.Page), 0))
-	return b.String()
+	var e menu.Enc
+	return e.Code(roleCode(d.Role)).Opt(d.Muni).Opt(d.Svc).Int(int64(d.Days)).Int(int64(d.Page)).String()
 }
 
-func parseLink(opt string) (linkDraft, error) {
-	d := linkDraft{Svc: -1}
-	f := strings.Split(strings.TrimPrefix(opt, string(optLink)), ".")
-	if !strings.HasPrefix(opt, string(optLink)) || len(f) != 5 {
-		return d, errOption
-	}
-	for _, r := range []Role{RoleAdmin, RoleManager, RoleOperator} {
-		if f[0] == roleCode(r) {
+func parseLink(payload string) (linkDraft, error) {
+	dec := menu.NewDec(payload, 5)
+	var d linkDraft
+	code := dec.Code()
+	for _, r := range []org.Role{org.RoleAdmin, org.RoleManager, org.RoleOperator} {
+		if code == roleCode(r) {
 			d.Role = r
 		}
 	}
-	var err error
-	var days, page int64
-	if d.Muni, err = parseOptional(f[1], 0); err != nil {
-		return d, err
+	d.Muni, d.Svc = dec.Opt(), dec.Opt()
+	d.Days, d.Page = int(dec.Int()), int(dec.Int())
+	if err := dec.Err(); err != nil || d.Days > 1000 || d.Page > 1000 {
+		return d, errOption
 	}
-	if d.Svc, err = parseOptional(f[2], -1); err != nil {
-		return d, err
-	}
-	if days, err = parseOptional(f[3], 0); err != nil {
-		return d, err
-	}
-	if page, err = parseOptional(f[4], 0); err != nil {
-		return d, err
-	}
-	d.Days, d.Page = int(days), int(page)
-	if d.encode() != opt {
+	if d.encode() != payload {
 		return d, errOption // not canonical: "01", an unknown role…
 	}
 	return d, nil
 }
 
-// newLinkDraft is the empty draft ("L....").
-func newLinkDraft() linkDraft { return linkDraft{Svc: -1} }
-
 // inviteDraft is a respondent invite being composed.
 type inviteDraft struct {
-	Form  int   // 1-based index into the configured forms, 0 until chosen
-	Muni  int64 // 0 until chosen
-	Svc   int64 // -1 until chosen, 0: no particular service
-	Valid int   // -1 until chosen, 0: no expiry, else days
-	Uses  int   // -1 until chosen, 0: unlimited, else people
-	Page  int   // page of the municipality list
+	Form  int      // 1-based index into the configured forms, 0 until chosen
+	Muni  int64    // 0 until chosen
+	Svc   menu.Opt // unset until chosen; 0: no particular service
+	Valid menu.Opt // unset until chosen; 0: no expiry, else days
+	Uses  menu.Opt // unset until chosen; 0: unlimited, else people
+	Page  int      // page of the municipality list
 	// Asked is set once the label was asked for and skipped (a label
 	// given with /invite is never asked for).
 	Asked bool
 	Label string
 }
 
-func newInviteDraft(label string) inviteDraft {
-	return inviteDraft{Svc: -1, Valid: -1, Uses: -1, Label: label}
-}
+func newInviteDraft(label string) inviteDraft { return inviteDraft{Label: label} }
 
 func (d inviteDraft) encode() string {
-	var b strings.Builder
-	b.WriteByte(optInvite)
-	b.WriteString(optional(int64(d.Form), 0))
-	b.WriteByte('.')
-	b.WriteString(optional(d.Muni, 0))
-	b.WriteByte('.')
-	b.WriteString(optional(d.Svc, -1))
-	b.WriteByte('.')
-	b.WriteString(optional(int64(d.Valid), -1))
-	b.WriteByte('.')
-	b.WriteString(optional(int64(d.Uses), -1))
-	b.WriteByte('.')
-	b.WriteString(optional(int64(d.Page), 0))
-	b.WriteByte('.')
-	if d.Asked {
-		b.WriteByte('1')
-	}
-	b.WriteByte('.')
-	b.WriteString(d.Label)
-	return b.String()
+	var e menu.Enc
+	return e.Int(int64(d.Form)).Int(d.Muni).Opt(d.Svc).Opt(d.Valid).Opt(d.Uses).Int(int64(d.Page)).Flag(d.Asked).Text(d.Label).String()
 }
 
-func parseInvite(opt string) (inviteDraft, error) {
-	d := newInviteDraft("")
-	f := strings.SplitN(strings.TrimPrefix(opt, string(optInvite)), ".", 8)
-	if !strings.HasPrefix(opt, string(optInvite)) || len(f) != 8 {
+func parseInvite(payload string) (inviteDraft, error) {
+	dec := menu.NewDec(payload, 8)
+	var d inviteDraft
+	d.Form, d.Muni = int(dec.Int()), dec.Int()
+	d.Svc, d.Valid, d.Uses = dec.Opt(), dec.Opt(), dec.Opt()
+	d.Page, d.Asked, d.Label = int(dec.Int()), dec.Flag(), dec.Text()
+	if err := dec.Err(); err != nil || d.Form > 1000 || d.Page > 1000 {
 		return d, errOption
 	}
-	var v [7]int64
-	unset := [7]int64{0, 0, -1, -1, -1, 0, 0}
-	for i := range 7 {
-		x, err := parseOptional(f[i], unset[i])
-		if err != nil || x > 1<<40 {
-			return d, errOption
-		}
-		v[i] = x
-	}
-	d.Form, d.Muni, d.Svc, d.Valid, d.Uses, d.Page = int(v[0]), v[1], v[2], int(v[3]), int(v[4]), int(v[5])
-	d.Asked = v[6] == 1
-	d.Label = f[7]
-	if cleanLabel(d.Label) != d.Label || d.encode() != opt {
+	if cleanLabel(d.Label) != d.Label || d.encode() != payload {
 		return d, errOption
 	}
 	return d, nil
@@ -201,44 +122,39 @@ func cleanLabel(s string) string {
 	return s
 }
 
-// idAction is "X?12", "X!12", "V?c", "P5", "P!5": an action on one row.
+// idAction is "?12", "!12" (ask, do) under a revoke route, "5" or "!5"
+// under menu.Poster: an action on one row.
 type idAction struct {
-	Kind    byte
-	Confirm bool // "!" (do it) rather than "?" (ask); for P: print even a single-use invite
+	Confirm bool // "!" (do it) rather than "?" (ask); for Poster: print even a single-use invite
 	ID      int64
+	poster  bool
 }
 
 func (a idAction) encode() string {
-	if a.Kind == optPoster {
-		if a.Confirm {
-			return string(optPoster) + "!" + b36(a.ID)
-		}
-		return string(optPoster) + b36(a.ID)
+	switch {
+	case a.Confirm:
+		return "!" + b36(a.ID)
+	case a.poster:
+		return b36(a.ID)
 	}
-	mark := "?"
-	if a.Confirm {
-		mark = "!"
-	}
-	return string(a.Kind) + mark + b36(a.ID)
+	return "?" + b36(a.ID)
 }
 
-func parseIDAction(opt string) (idAction, error) {
-	if len(opt) < 2 {
-		return idAction{}, errOption
-	}
-	a := idAction{Kind: opt[0]}
-	rest := opt[1:]
-	if a.Kind != optPoster {
-		if len(rest) < 2 || (rest[0] != '?' && rest[0] != '!') {
-			return a, errOption
-		}
-		a.Confirm, rest = rest[0] == '!', rest[1:]
-	} else if len(rest) >= 2 && rest[0] == '!' {
+// parseIDAction parses the payload of a revoke or poster route.
+func parseIDAction(payload string) (idAction, error) {
+	var a idAction
+	rest := payload
+	switch {
+	case strings.HasPrefix(rest, "!"):
 		a.Confirm, rest = true, rest[1:]
+	case strings.HasPrefix(rest, "?"):
+		rest = rest[1:]
+	default:
+		a.poster = true
 	}
 	id, err := strconv.ParseInt(rest, 36, 64)
 	a.ID = id
-	if err != nil || id <= 0 || a.encode() != opt {
+	if err != nil || id <= 0 || a.encode() != payload {
 		return idAction{}, errOption
 	}
 	return a, nil

@@ -9,16 +9,19 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/menu"
+	"github.com/needsbot/needsbot/org"
 )
 
 // The largest drafts still fit Telegram's 64 bytes of callback data.
 func TestOptionsFitCallbackData(t *testing.T) {
 	big := int64(36*36*36*36 - 1) // 1.7 million municipalities or services (Italy has about 8,000 comuni)
 	opts := []string{
-		linkDraft{Role: RoleOperator, Muni: big, Svc: big, Days: 90, Page: 1000}.encode(),
-		inviteDraft{Form: 9, Muni: big, Svc: big, Valid: 90, Uses: 50, Page: 1000, Asked: true, Label: strings.Repeat("é", maxLabel/2)}.encode(),
-		idAction{Kind: optPoster, Confirm: true, ID: int64(1)<<50 - 1}.encode(),
-		idAction{Kind: optRevokeInvite, Confirm: true, ID: int64(1)<<50 - 1}.encode(),
+		linkOpt(linkDraft{Role: org.RoleOperator, Muni: menu.Some(big), Svc: menu.Some(big), Days: 90, Page: 1000}),
+		inviteOpt(inviteDraft{Form: 9, Muni: big, Svc: menu.Some(big), Valid: menu.Some(90), Uses: menu.Some(50), Page: 1000, Asked: true, Label: strings.Repeat("é", maxLabel/2)}),
+		actionOpt(optPoster, idAction{Confirm: true, ID: int64(1)<<50 - 1}),
+		actionOpt(optRevokeInvite, idAction{Confirm: true, ID: int64(1)<<50 - 1}),
+		string(menu.Directory) + dirDraft{Op: dirEdit, Muni: big, Entry: menu.Some(int64(1)<<40 - 1), At: 10, Field: 9, Val: menu.Some(99), Page: 1000}.encode(),
 	}
 	for _, o := range opts {
 		if _, err := (bot.Callback{Kind: bot.CbStaff, Option: o}).Encode(); err != nil {
@@ -28,8 +31,8 @@ func TestOptionsFitCallbackData(t *testing.T) {
 }
 
 func TestOptionRoundTrip(t *testing.T) {
-	links := []linkDraft{newLinkDraft(), {Role: RoleAdmin, Svc: -1}, {Role: RoleOperator, Muni: 12, Svc: 0, Days: 7},
-		{Role: RoleManager, Muni: 40, Svc: -1, Page: 3}}
+	links := []linkDraft{{}, {Role: org.RoleAdmin}, {Role: org.RoleOperator, Muni: menu.Some(12), Svc: menu.Some(0), Days: 7},
+		{Role: org.RoleManager, Muni: menu.Some(40), Page: 3}}
 	for _, d := range links {
 		got, err := parseLink(d.encode())
 		if err != nil || got != d {
@@ -37,31 +40,41 @@ func TestOptionRoundTrip(t *testing.T) {
 		}
 	}
 	invites := []inviteDraft{newInviteDraft(""), newInviteDraft("Via Roma. desk"),
-		{Form: 2, Muni: 5, Svc: 0, Valid: 0, Uses: 0, Label: "x"}, {Form: 1, Muni: 5, Svc: 77, Valid: 90, Uses: 1, Page: 2, Asked: true}}
+		{Form: 2, Muni: 5, Svc: menu.Some(0), Valid: menu.Some(0), Uses: menu.Some(0), Label: "x"},
+		{Form: 1, Muni: 5, Svc: menu.Some(77), Valid: menu.Some(90), Uses: menu.Some(1), Page: 2, Asked: true}}
 	for _, d := range invites {
 		got, err := parseInvite(d.encode())
 		if err != nil || got != d {
 			t.Errorf("invite %+v → %q → %+v, %v", d, d.encode(), got, err)
 		}
 	}
-	for _, bad := range []string{"", "L", "L....", "Lx....", "L.01...", "L....-1", "I", "I.......", "I0........",
-		"I......2.", "I.......\x01", "I......x", "X", "X?", "X?0", "X!-1", "X?01", "P", "P0", "Pz?", "P?1", "P!", "P!0", "V*1"} {
-		if _, err := parseLink(bad); err == nil && strings.HasPrefix(bad, "L") && bad != "L...." {
+	dirs := []dirDraft{{Op: dirPick}, {Op: dirList, Muni: 3, Page: 2}, {Op: dirAdd, Muni: 3, Entry: menu.Some(0), At: 4, Val: menu.Some(2)},
+		{Op: dirEdit, Muni: 3, Entry: menu.Some(9), Field: 9}}
+	for _, d := range dirs {
+		got, err := parseDir(d.encode())
+		if err != nil || got != d {
+			t.Errorf("directory %+v → %q → %+v, %v", d, d.encode(), got, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "....", "x....", ".01...", "....-1", "0.0.0.0", "0..........", "a.1.2.3.4.5.6.7",
+		"0.0.....2.", "0.0......\x01", "0.0.....x", "?", "?0", "!-1", "?01", "0", "z?", "!", "!0", "*1", "e.1..0.10..0", "q.1..0.0..0"} {
+		if _, err := parseLink(bad); err == nil {
 			t.Errorf("parseLink(%q) accepted", bad)
 		}
-		if _, err := parseInvite(bad); err == nil && bad != "I......." {
+		if _, err := parseInvite(bad); err == nil {
 			t.Errorf("parseInvite(%q) accepted", bad)
 		}
-		if strings.ContainsAny(bad[:min(1, len(bad))], "XPV") {
-			if _, err := parseIDAction(bad); err == nil {
-				t.Errorf("parseIDAction(%q) accepted", bad)
-			}
+		if _, err := parseIDAction(bad); err == nil {
+			t.Errorf("parseIDAction(%q) accepted", bad)
+		}
+		if _, err := parseDir(bad); err == nil {
+			t.Errorf("parseDir(%q) accepted", bad)
 		}
 	}
 }
 
 func FuzzOptions(f *testing.F) {
-	for _, s := range []string{"L....", "Lo.c.0.7.", "I1.c.-1.7.1...label", "I1.c.0.7.1..1.", "I.......", "X?c", "V!1", "P3", "P!3", "C"} {
+	for _, s := range []string{"....", "o.c..7.0", "1.c..7.1.0..label", "1.c.0.7.1.0.1.", "0.0.....", "?c", "!1", "3", "!3", "l.3..0.0..0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -77,6 +90,9 @@ func FuzzOptions(f *testing.F) {
 		}
 		if a, err := parseIDAction(s); err == nil && (a.encode() != s || a.ID <= 0) {
 			t.Fatalf("action %q → %+v", s, a)
+		}
+		if d, err := parseDir(s); err == nil && d.encode() != s {
+			t.Fatalf("directory %q → %q", s, d.encode())
 		}
 	})
 }
@@ -142,7 +158,9 @@ func TestStaffMessages(t *testing.T) {
 	r := bot.NewRenderer(cat)
 	data := map[string]any{"Name": "N", "Role": "R", "Scope": "S", "Municipality": "M", "Service": "V", "Until": "U",
 		"Link": "L", "Label": "B", "Form": "F", "Status": "T", "Started": 1, "Completed": 2, "Created": "C", "N": 3,
-		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2, "ID": 4, "Kind": "K"}
+		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2, "ID": 4, "Kind": "K",
+		"Address": "A", "Coordinates": "1, 2", "Phone": "P", "Website": "W", "Hours": "H", "Languages": "it", "Areas": "X",
+		"Free": "Y", "Appointment": "Z"}
 	for _, lang := range []string{"en", "it"} {
 		for _, id := range MessageIDs() {
 			got := r.Text(lang, id, data)

@@ -19,6 +19,7 @@ import (
 	"github.com/needsbot/needsbot/internal/testnet"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/pgstore/pgstoretest"
@@ -81,7 +82,7 @@ type fakeResults struct {
 	calls []string
 }
 
-func (f *fakeResults) Command(ctx context.Context, r *bot.Request, m Member, name, args string) error {
+func (f *fakeResults) Command(ctx context.Context, r *bot.Request, m org.Member, name, args string) error {
 	f.mu.Lock()
 	f.calls = append(f.calls, "cmd:"+name+":"+string(m.Role))
 	f.mu.Unlock()
@@ -89,7 +90,7 @@ func (f *fakeResults) Command(ctx context.Context, r *bot.Request, m Member, nam
 	return err
 }
 
-func (f *fakeResults) Callback(ctx context.Context, r *bot.Request, m Member, payload, queryID string, msgID int) error {
+func (f *fakeResults) Callback(ctx context.Context, r *bot.Request, m org.Member, payload, queryID string, msgID int) error {
 	f.mu.Lock()
 	f.calls = append(f.calls, "cb:"+payload+":"+string(m.Role))
 	f.mu.Unlock()
@@ -97,6 +98,8 @@ func (f *fakeResults) Callback(ctx context.Context, r *bot.Request, m Member, pa
 }
 
 type rig struct {
+	sender  *bot.Sender
+	cat     *locales.Catalog
 	t       *testing.T
 	tg      *telegramtest.Server
 	db      *pgstore.DB
@@ -133,15 +136,18 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	sender := bot.NewSender(api, bot.SenderOptions{Global: rate.NewLimiter(rate.Inf, 1), ChatRate: 1000, ChatBurst: 100})
+	r.sender = sender
 	cat, err := locales.New()
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.cat = cat
 	lib, err := forms.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{DB: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock, TokenKey: tokenKey,
+	cfg := Config{Members: db, Enrolment: db, Places: db, Registry: db, ServiceLookup: db, InviteMaker: db, InviteList: db,
+		Directory: db, DirectoryEditor: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock, TokenKey: tokenKey,
 		Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }}
 	for _, o := range opts {
 		o(&cfg)
@@ -189,10 +195,10 @@ func (r *rig) advance(d time.Duration) {
 
 // enrol makes Telegram user id a member through a link made by creator (0:
 // the command line).
-func (r *rig) enrol(user int64, name string, role Role, muni, svc, creator int64) pgstore.Staff {
+func (r *rig) enrol(user int64, name string, role org.Role, muni, svc, creator int64) pgstore.Staff {
 	r.t.Helper()
 	ctx := context.Background()
-	if role == RoleAdmin {
+	if role == org.RoleAdmin {
 		s, _, err := r.db.EnsureAdmin(ctx, user)
 		if err != nil {
 			r.t.Fatal(err)
@@ -227,10 +233,11 @@ func (r *rig) count(q string, args ...any) int {
 type person struct {
 	t *testing.T
 	u *telegramtest.User
+	h *Handler
 }
 
 func (r *rig) person(id int64, name string) *person {
-	return &person{t: r.t, u: r.tg.User(id, telegramtest.FirstName(name), telegramtest.LanguageCode("en"))}
+	return &person{t: r.t, u: r.tg.User(id, telegramtest.FirstName(name), telegramtest.LanguageCode("en")), h: r.h}
 }
 
 func (p *person) wait() {
@@ -240,6 +247,7 @@ func (p *person) wait() {
 	if err := p.u.WaitHandled(ctx); err != nil {
 		p.t.Fatalf("not handled: %v\n%s", err, p.u.Transcript())
 	}
+	p.h.Wait() // and the staff work it queued (exports, results)
 }
 
 func (p *person) send(text string) telegramtest.Message {

@@ -8,13 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 	_ "time/tzdata" // staff see dates in Europe/Rome, also in slim containers
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/directory"
 	"github.com/needsbot/needsbot/interview"
-	"github.com/needsbot/needsbot/storage/pgstore"
+	"github.com/needsbot/needsbot/menu"
+	"github.com/needsbot/needsbot/org"
 )
 
 // Limiter is a shared rate limit (Redis, redisstore.Store): Allow reports
@@ -27,7 +28,26 @@ type Limiter interface {
 
 // Config wires a Handler.
 type Config struct {
-	DB      *pgstore.DB
+	// The stores (storage/pgstore's DB satisfies them all).
+	Members       Members
+	Enrolment     Enrolment
+	Places        Places
+	Registry      Registry
+	ServiceLookup ServiceLookup
+	InviteMaker   InviteMaker
+	InviteList    InviteList
+	// Directory and DirectoryEditor back the service directory menu
+	// (/directory); nil: no such command.
+	Directory       DirectoryEntries
+	DirectoryEditor DirectoryEditor
+	// DirectoryVocabulary are the need areas and languages an entry may
+	// list (as for `needsbot directory import`); AreaLabels map an area
+	// code to the message id of its label.
+	DirectoryVocabulary directory.Vocabulary
+	AreaLabels          map[string]string
+	// Work runs long staff work (exports, charts) off the respondents'
+	// path; nil: a default queue (2 workers, 16 waiting, 5 minutes each).
+	Work    *WorkQueue
 	Limiter Limiter // bad tokens and double taps
 	// Pseudonym maps a Telegram user id to its keyed pseudonym: rate-limit
 	// keys never hold raw ids.
@@ -63,6 +83,7 @@ type Config struct {
 type Handler struct {
 	cfg  Config
 	art  *posterArt
+	work *WorkQueue
 	log  *slog.Logger
 	loc  *time.Location
 	rand io.Reader
@@ -75,8 +96,9 @@ var (
 
 // New returns a handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.DB == nil || cfg.Limiter == nil || cfg.Pseudonym == nil {
-		return nil, errors.New("staff: DB, Limiter and Pseudonym are required")
+	if cfg.Members == nil || cfg.Enrolment == nil || cfg.Places == nil || cfg.Registry == nil || cfg.ServiceLookup == nil ||
+		cfg.InviteMaker == nil || cfg.InviteList == nil || cfg.Limiter == nil || cfg.Pseudonym == nil {
+		return nil, errors.New("staff: the stores, Limiter and Pseudonym are required")
 	}
 	if len(cfg.TokenKey) < 32 {
 		return nil, errors.New("staff: a TokenKey of at least 32 bytes is required")
@@ -99,9 +121,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, loc: cfg.Location, rand: cfg.Random}
+	h := &Handler{cfg: cfg, log: cfg.Logger, loc: cfg.Location, rand: cfg.Random, work: cfg.Work}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.work == nil {
+		h.work = NewWorkQueue(0, 0, 0, h.log)
 	}
 	if h.rand == nil {
 		h.rand = rand.Reader
@@ -121,46 +146,36 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // level orders roles by scope.
-func level(r Role) int {
-	switch r {
-	case RoleAdmin:
-		return 3
-	case RoleManager:
-		return 2
-	case RoleOperator:
-		return 1
-	}
-	return 0
-}
+func level(r org.Role) int { return r.Level() }
 
 // commandLevel is the least role a staff command needs (0: not a staff
 // command).
 func (h *Handler) commandLevel(name string) int {
 	switch name {
 	case "invite", "invites":
-		return level(RoleOperator)
+		return level(org.RoleOperator)
 	case "staff", "stafflink":
-		return level(RoleManager)
+		return level(org.RoleManager)
 	case "results", "export":
 		if h.cfg.Results == nil {
 			return 0
 		}
-		return level(RoleManager)
+		return level(org.RoleManager)
+	case "directory":
+		if h.cfg.Directory == nil || h.cfg.DirectoryEditor == nil {
+			return 0
+		}
+		return level(org.RoleManager)
 	case "municipalities":
-		return level(RoleAdmin)
+		return level(org.RoleAdmin)
 	}
 	return 0
 }
 
 // who is the member acting, as loaded for this update.
 type who struct {
-	m Member
-	s pgstore.Staff
-}
-
-func memberOf(s pgstore.Staff) Member {
-	return Member{ID: s.ID, TelegramUserID: s.TelegramUserID, Role: Role(s.Role), MunicipalityID: s.MunicipalityID,
-		ServiceID: s.ServiceID, Name: s.Name}
+	m org.Member
+	s org.Staff
 }
 
 // who loads the active member behind a Telegram user, if any.
@@ -168,14 +183,14 @@ func (h *Handler) who(ctx context.Context, user int64, need int) (who, bool, err
 	if user == 0 {
 		return who{}, false, nil
 	}
-	s, err := h.cfg.DB.StaffByTelegram(ctx, user)
-	if errors.Is(err, pgstore.ErrNotFound) {
+	s, err := h.cfg.Members.StaffByTelegram(ctx, user)
+	if errors.Is(err, org.ErrNotFound) {
 		return who{}, false, nil
 	}
 	if err != nil {
 		return who{}, false, fmt.Errorf("staff: load member: %w", err)
 	}
-	w := who{m: memberOf(s), s: s}
+	w := who{m: s.Member(), s: s}
 	return w, level(w.m.Role) >= need && need > 0, nil
 }
 
@@ -197,89 +212,159 @@ func (h *Handler) Command(ctx context.Context, r *bot.Request, name, args string
 	case "staff":
 		return true, h.listStaff(ctx, r, w)
 	case "stafflink":
-		return true, h.linkStep(ctx, r, w, newLinkDraft(), 0, "")
+		return true, h.linkStep(ctx, r, w, linkDraft{}, 0, "")
+	case "directory":
+		return true, h.directoryCommand(ctx, r, w)
 	case "municipalities":
 		return true, h.municipalities(ctx, r, w, args)
 	case "results", "export":
-		return true, h.cfg.Results.Command(ctx, r, w.m, name, args)
+		m := w.m
+		return true, h.long(ctx, r, name, func(ctx context.Context) error {
+			return h.cfg.Results.Command(ctx, r, m, name, args)
+		})
 	}
 	return false, nil
 }
 
-// optionLevel is the least role a button needs (0: not ours).
-func (h *Handler) optionLevel(opt string) int {
-	switch {
-	case strings.HasPrefix(opt, optResults):
-		if h.cfg.Results == nil {
-			return 0
-		}
-		return level(RoleManager)
-	case opt == "":
-		return 0
+// route is how a staff button of one route is handled: ok false means
+// not handled (stale, forged, or outside the member's scope).
+type route func(ctx context.Context, r *bot.Request, w who, payload string, msgID int, queryID string) (bool, error)
+
+// routes maps every route of the table (menu.Routes) to its handler; a
+// test checks that each has one. Routes whose feature is not configured
+// map to nil (not handled).
+func (h *Handler) routes() map[menu.Route]route {
+	rt := map[menu.Route]route{
+		menu.Link:         h.linkCallback,
+		menu.Invite:       h.inviteCallback,
+		menu.RevokeStaff:  h.idRoute(h.revokeStaff),
+		menu.RevokeInvite: h.idRoute(h.revokeInvite),
+		menu.Poster: h.idRoute(func(ctx context.Context, r *bot.Request, w who, a idAction, _ int, queryID string) (bool, error) {
+			return h.resendPoster(ctx, r, w, a, queryID)
+		}),
+		menu.Cancel:    h.cancel,
+		menu.Directory: nil,
+		menu.Results:   nil,
 	}
-	switch opt[0] {
-	case optLink, optRevokeStaff:
-		return level(RoleManager)
-	case optInvite, optRevokeInvite, optPoster, optCancel:
-		return level(RoleOperator)
+	if h.cfg.Directory != nil && h.cfg.DirectoryEditor != nil {
+		rt[menu.Directory] = h.directoryCallback
 	}
-	return 0
+	if h.cfg.Results != nil {
+		rt[menu.Results] = h.resultsCallback
+	}
+	return rt
 }
 
-// Callback handles a staff button. Malformed data, a role that does not
-// allow the button, or a field outside the member's scope is not handled:
-// the bot answers as for any stale button.
+// Callback handles a staff button, through the routing table. Malformed
+// data, a role that does not allow the button, or a field outside the
+// member's scope is not handled: the bot answers as for any stale button.
 func (h *Handler) Callback(ctx context.Context, r *bot.Request, cb bot.Callback, queryID string, msgID int) (bool, error) {
 	if cb.Kind != bot.CbStaff {
 		return false, nil
 	}
-	need := h.optionLevel(cb.Option)
-	if need == 0 {
+	e, payload, ok := menu.Lookup(cb.Option)
+	if !ok {
 		return false, nil
 	}
-	w, ok, err := h.who(ctx, r.User, need)
+	handle := h.routes()[e.Route]
+	if handle == nil {
+		return false, nil
+	}
+	w, ok, err := h.who(ctx, r.User, level(e.Need))
 	if err != nil || !ok {
 		return false, err
 	}
-	opt := cb.Option
-	if payload, ok := strings.CutPrefix(opt, optResults); ok {
-		return true, h.cfg.Results.Callback(ctx, r, w.m, payload, queryID, msgID)
-	}
-	switch opt[0] {
-	case optCancel:
-		if opt != string(optCancel) {
-			return false, nil
-		}
-		h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgCancelled, nil)})
-		h.answer(ctx, r, queryID, "")
-		return true, nil
-	case optLink:
-		d, err := parseLink(opt)
-		if err != nil {
-			return false, nil
-		}
-		return h.linkCallback(ctx, r, w, d, msgID, queryID)
-	case optInvite:
-		d, err := parseInvite(opt)
-		if err != nil {
-			return false, nil
-		}
-		return h.inviteCallback(ctx, r, w, d, msgID, queryID)
-	}
-	a, err := parseIDAction(opt)
-	if err != nil {
+	return handle(ctx, r, w, payload, msgID, queryID)
+}
+
+func (h *Handler) cancel(ctx context.Context, r *bot.Request, _ who, payload string, msgID int, queryID string) (bool, error) {
+	if payload != "" {
 		return false, nil
 	}
-	switch a.Kind {
-	case optRevokeStaff:
-		return h.revokeStaff(ctx, r, w, a, msgID, queryID)
-	case optRevokeInvite:
-		return h.revokeInvite(ctx, r, w, a, msgID, queryID)
-	case optPoster:
-		return h.resendPoster(ctx, r, w, a, queryID)
-	}
-	return false, nil
+	h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgCancelled, nil)})
+	h.answer(ctx, r, queryID, "")
+	return true, nil
 }
+
+// idRoute adapts an action on one row (revoke, poster) to a route.
+func (h *Handler) idRoute(f func(ctx context.Context, r *bot.Request, w who, a idAction, msgID int, queryID string) (bool, error)) route {
+	return func(ctx context.Context, r *bot.Request, w who, payload string, msgID int, queryID string) (bool, error) {
+		a, err := parseIDAction(payload)
+		if err != nil {
+			return false, nil
+		}
+		return f(ctx, r, w, a, msgID, queryID)
+	}
+}
+
+// LongResults is implemented by a Results whose buttons may start long
+// work (charts, exports): those run on the work queue.
+type LongResults interface {
+	Long(payload string) bool
+}
+
+func (h *Handler) resultsCallback(ctx context.Context, r *bot.Request, w who, payload string, msgID int, queryID string) (bool, error) {
+	if lr, ok := h.cfg.Results.(LongResults); ok && lr.Long(payload) {
+		// Answer the tap now; the work goes to the queue, which shows
+		// its progress.
+		h.answer(ctx, r, queryID, "")
+		m := w.m
+		return true, h.long(ctx, r, "results", func(ctx context.Context) error {
+			return h.cfg.Results.Callback(ctx, r, m, payload, "", msgID)
+		})
+	}
+	return true, h.cfg.Results.Callback(ctx, r, w.m, payload, queryID, msgID)
+}
+
+// long runs staff work on the work queue, once per update (a redelivered
+// update does not run it again), with a progress message that the
+// outcome replaces.
+func (h *Handler) long(ctx context.Context, r *bot.Request, name string, run func(ctx context.Context) error) error {
+	if r.Update != 0 {
+		first, err := h.cfg.Limiter.Allow(ctx, "staffwork:"+strconv.FormatInt(r.Update, 10), 1, 24*time.Hour)
+		if err != nil {
+			// Redis trouble must not stop staff work; at worst a
+			// redelivery makes the export twice.
+			h.log.Warn("staff: work idempotency unavailable", "err", err)
+		} else if !first {
+			h.log.Info("staff work already started for this update", "job", name)
+			return nil
+		}
+	}
+	progress, err := r.Sender.Send(ctx, r.Chat, bot.Message{Text: h.text(r, msgWorkPreparing, nil)})
+	if err != nil {
+		h.log.Warn("staff: progress message failed", "err", err)
+	}
+	err = h.work.Submit(ctx, name, run, func(err error) {
+		// The job's own context is over: say the outcome within a
+		// short deadline of its own.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			h.log.Error("staff work ran out of time", "job", name)
+			h.edit(dctx, r, progress, bot.Message{Text: h.text(r, msgWorkTooLong, nil)})
+			return
+		case err != nil:
+			// The work told the member already (results say "something
+			// went wrong"); the error is for operators.
+			h.log.Error("staff work failed", "job", name, "err", err)
+		}
+		if progress != 0 {
+			if derr := r.Sender.DeleteMessages(dctx, r.Chat, []int{progress}); derr != nil {
+				h.log.Warn("staff: could not remove the progress message", "err", derr)
+			}
+		}
+	})
+	if errors.Is(err, ErrBusy) {
+		h.edit(ctx, r, progress, bot.Message{Text: h.text(r, msgWorkBusy, nil)})
+		return nil
+	}
+	return err
+}
+
+// Wait waits for the staff work queued so far (tests, shutdown).
+func (h *Handler) Wait() { h.work.Wait() }
 
 // ------------------------------------------------------------- rendering
 
@@ -291,20 +376,20 @@ func (h *Handler) plain(r *bot.Request, id string, data map[string]any) string {
 	return r.Renderer.Plain(r.Lang, id, data)
 }
 
-// key makes a staff button.
-func (h *Handler) key(label, opt string) bot.Key {
-	data, err := bot.Callback{Kind: bot.CbStaff, Option: opt}.Encode()
+// key makes a staff button of a route.
+func (h *Handler) key(label string, rt menu.Route, payload string) bot.Key {
+	k, err := menu.Key(label, rt, payload)
 	if err != nil {
-		// Options fit for any real ids and labels (a test checks the
+		// Payloads fit for any real ids and labels (a test checks the
 		// largest); should one not, the button closes the menu.
-		h.log.Error("staff: button data does not fit", "len", len(opt))
-		data, _ = bot.Callback{Kind: bot.CbStaff, Option: string(optCancel)}.Encode()
+		h.log.Error("staff: button data does not fit", "len", len(payload))
+		k, _ = menu.Key(label, menu.Cancel, "")
 	}
-	return bot.Key{Text: label, Data: data}
+	return k
 }
 
 func (h *Handler) cancelKey(r *bot.Request) bot.Key {
-	return h.key(h.plain(r, btnCancel, nil), string(optCancel))
+	return h.key(h.plain(r, btnCancel, nil), menu.Cancel, "")
 }
 
 // send sends to the request's chat. Telegram refusals are logged, not
@@ -342,11 +427,11 @@ func (h *Handler) fail(ctx context.Context, r *bot.Request, err error) error {
 	return nil
 }
 
-func (h *Handler) roleName(r *bot.Request, role Role) string {
+func (h *Handler) roleName(r *bot.Request, role org.Role) string {
 	switch role {
-	case RoleAdmin:
+	case org.RoleAdmin:
 		return h.plain(r, msgRoleAdmin, nil)
-	case RoleManager:
+	case org.RoleManager:
 		return h.plain(r, msgRoleManager, nil)
 	}
 	return h.plain(r, msgRoleOperator, nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/interview"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
@@ -27,7 +28,7 @@ func TestNoTokenAtRest(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	ctx := context.Background()
-	r.enrol(810, "Ada", RoleAdmin, 0, 0, 0)
+	r.enrol(810, "Ada", org.RoleAdmin, 0, 0, 0)
 	ad := r.person(810, "Ada")
 	var tokens []string
 	for _, who := range []int64{811, 0} { // one claimed, one left open
@@ -200,7 +201,7 @@ func TestLimitBeforeLookup(t *testing.T) {
 	var down atomic.Bool
 	r := newRig(t, func(c *Config) { c.Limiter = failingLimiter{Limiter: c.Limiter, fail: &down} })
 	ctx := context.Background()
-	ad := r.enrol(820, "Ada", RoleAdmin, 0, 0, 0)
+	ad := r.enrol(820, "Ada", org.RoleAdmin, 0, 0, 0)
 	good, err := r.db.CreateInvite(ctx, pgstore.Invite{Token: "goodgoodgoodgoodgood", Form: "immigrati", MunicipalityID: r.roma, OperatorID: ad.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +210,7 @@ func TestLimitBeforeLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.db.CreateStaffLink(ctx, pgstore.StaffLink{Token: link, Role: string(RoleOperator), MunicipalityID: r.roma,
+	if _, err := r.db.CreateStaffLink(ctx, pgstore.StaffLink{Token: link, Role: string(org.RoleOperator), MunicipalityID: r.roma,
 		CreatedBy: ad.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/directory"
 	"github.com/needsbot/needsbot/locales"
+	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -313,7 +314,14 @@ type resultsWithReferrals struct {
 	}
 }
 
-func (x resultsWithReferrals) Command(ctx context.Context, r *bot.Request, m staff.Member, name, args string) error {
+// Long forwards to the results service: its long buttons go to the staff
+// work queue.
+func (x resultsWithReferrals) Long(payload string) bool {
+	l, ok := x.Results.(staff.LongResults)
+	return ok && l.Long(payload)
+}
+
+func (x resultsWithReferrals) Command(ctx context.Context, r *bot.Request, m org.Member, name, args string) error {
 	if err := x.Results.Command(ctx, r, m, name, args); err != nil {
 		return err
 	}

@@ -149,6 +149,18 @@ func (r *respondent) wait() {
 	if err := r.u.WaitHandled(ctx); err != nil {
 		r.t.Fatalf("bot did not handle the update: %v\n%s", err, r.u.Transcript())
 	}
+	// Staff work (exports, /results) runs on its own queue after the
+	// update: it is done when its progress message is gone.
+	if _, err := r.u.WaitFor(ctx, func(c telegramtest.Chat) bool {
+		for _, m := range c.Messages {
+			if m.FromBot && strings.HasPrefix(m.Text, "⏳") {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		r.t.Fatalf("staff work did not end: %v\n%s", err, r.u.Transcript())
+	}
 }
 
 func (r *respondent) send(text string) {

@@ -126,7 +126,7 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 			return 1
 		}
 	}
-	svc, err := results.New(results.Options{DB: db, Forms: lib, Catalog: cat, MinCell: cfg.MinCell})
+	svc, err := results.New(results.Options{Places: db, Services: db, Counts: db, Rows: db, Auditor: db, Reporting: db, Forms: lib, Catalog: cat, MinCell: cfg.MinCell})
 	if err != nil {
 		fmt.Fprintln(e.stderr, "needsbot export:", err)
 		return 1

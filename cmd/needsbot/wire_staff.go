@@ -8,6 +8,8 @@ import (
 	"fmt"
 
 	"github.com/needsbot/needsbot/bot"
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/directory"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage"
@@ -45,7 +47,9 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 	tokenKey := hmac.New(sha256.New, key)
 	tokenKey.Write([]byte("needsbot invite token key"))
 	h, err := staff.New(staff.Config{
-		DB: a.db, Limiter: a.store, Results: results, BotUsername: a.username, Logger: a.log,
+		Members: a.db, Enrolment: a.db, Places: a.db, Registry: a.db, ServiceLookup: a.db, InviteMaker: a.db, InviteList: a.db,
+		Directory: a.db, DirectoryEditor: a.db, DirectoryVocabulary: a.directoryVocabulary(), AreaLabels: areaLabels(a.forms),
+		Limiter: a.store, Results: results, BotUsername: a.username, Logger: a.log,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		TokenKey:  tokenKey.Sum(nil),
 	})
@@ -53,4 +57,29 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 		return nil, nil, err
 	}
 	return h, h, nil
+}
+
+// directoryVocabulary is what the directory menu offers (as the import
+// checks): the forms' need areas and the bot's languages.
+func (a *app) directoryVocabulary() directory.Vocabulary {
+	v := directory.Vocabulary{Areas: needAreaCodes(a.forms)}
+	for _, l := range a.cat.Languages() {
+		v.Languages = append(v.Languages, l.Code)
+	}
+	return v
+}
+
+// areaLabels maps each need area code to the message id of its label.
+func areaLabels(lib *dialog.Library) map[string]string {
+	labels := map[string]string{}
+	for _, f := range lib.Forms() {
+		if l := f.Lists["aree"]; l != nil {
+			for _, c := range l.Choices {
+				if _, ok := labels[c.Name]; !ok {
+					labels[c.Name] = c.Label
+				}
+			}
+		}
+	}
+	return labels
 }

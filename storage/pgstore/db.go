@@ -10,12 +10,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/needsbot/needsbot/org"
 )
 
 // ErrInvalid marks data the database can never accept (missing fields,
 // unknown municipality or invite, a service of another municipality…):
 // retrying will not help. Callers draining an outbox treat it as permanent.
-var ErrInvalid = errors.New("pgstore: invalid data")
+const ErrInvalid = org.ErrInvalid
 
 // DB is needsbot's Postgres database. It is safe for concurrent use.
 type DB struct {

@@ -68,11 +68,16 @@ RETURNING id, xmax = 0`, municipalityID, i, e.Name, e.Address, lat, lon, e.Phone
 // Directory returns the municipality's directory in its order; hidden
 // entries only when withHidden.
 func (d *DB) Directory(ctx context.Context, municipalityID int64, withHidden bool) ([]directory.Entry, error) {
+	return d.directoryWhere(ctx, municipalityID, withHidden, 0)
+}
+
+// directoryWhere is Directory, or only entry id when id is not 0.
+func (d *DB) directoryWhere(ctx context.Context, municipalityID int64, withHidden bool, id int64) ([]directory.Entry, error) {
 	rows, err := d.pool.Query(ctx, `
 SELECT id, name, address, latitude, longitude, phone, website, hours, languages, areas, notes,
 	free, appointment, help_point, hidden
-FROM directory_entries WHERE municipality_id = $1 AND (NOT hidden OR $2)
-ORDER BY hidden, position, id`, municipalityID, withHidden)
+FROM directory_entries WHERE municipality_id = $1 AND (NOT hidden OR $2) AND ($3 = 0 OR id = $3)
+ORDER BY hidden, position, id`, municipalityID, withHidden, id)
 	if err != nil {
 		return nil, classify("directory", err)
 	}

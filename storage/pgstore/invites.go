@@ -1,81 +1,25 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/needsbot/needsbot/org"
 )
 
 // HashToken is how invite and staff-link tokens are stored and looked
-// up: their SHA-256. The token itself is never written to the database (a
-// dump or a backup must not open invites or make staff); tokens carry 120
-// bits or more of randomness, so the hash cannot be reversed by guessing.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+// up (org.HashToken).
+func HashToken(token string) []byte { return org.HashToken(token) }
 
-// Invite is a respondent invite: a link (and QR code) bound to a
-// questionnaire, a municipality, optionally a service, and the staff member
-// who made it.
-type Invite struct {
-	ID int64
-	// Token is the secret of the link, known only when the caller has it
-	// (CreateInvite keeps the one it was given); the database holds only
-	// TokenHash.
-	Token          string
-	TokenHash      []byte
-	Form           string
-	MunicipalityID int64
-	ServiceID      int64 // 0: no particular service
-	OperatorID     int64 // staff id of the creator; 0 for none
-	Label          string
-	ExpiresAt      time.Time // zero: never
-	MaxUses        int       // 0: unlimited
-	Uses           int       // accepted opens ("started")
-	Completed      int       // responses recorded through it (listings only)
-	Revoked        bool
-	// OperatorGone is set when the staff member who made the invite was
-	// revoked, or re-enrolled or moved since: the invite no longer opens.
-	OperatorGone     bool
-	CreatedAt        time.Time
-	MunicipalityName string
-	ServiceCode      string
-	ServiceName      string
-}
-
-// TokenMatches reports whether token is this invite's token (its hash is
-// the stored one).
-func (i Invite) TokenMatches(token string) bool {
-	return token != "" && bytes.Equal(HashToken(token), i.TokenHash)
-}
-
-// Status is the invite's state at now: "active", "revoked", "expired" or
-// "exhausted".
-func (i Invite) Status(now time.Time) string {
-	switch {
-	case i.Revoked, i.OperatorGone:
-		return "revoked"
-	case !i.ExpiresAt.IsZero() && !now.Before(i.ExpiresAt):
-		return "expired"
-	case i.MaxUses > 0 && i.Uses >= i.MaxUses:
-		return "exhausted"
-	}
-	return "active"
-}
-
-// InviteFilter scopes invite listings and revocations: an operator's own
-// invites, a municipality's, or (both 0) all of them.
-type InviteFilter struct {
-	OperatorID     int64
-	MunicipalityID int64
-	Limit          int // listings: most recent first, default 20
-}
+// Invites and their filter are the domain's (package org).
+type (
+	Invite       = org.Invite
+	InviteFilter = org.InviteFilter
+)
 
 const inviteColumns = `i.id, i.token_hash, i.form, i.municipality_id, i.service_id, i.operator_id, i.label, i.expires_at,
 	i.max_uses, i.uses, i.revoked_at IS NOT NULL, NOT (` + operatorActive + `), i.created_at, m.name, coalesce(s.code, ''), coalesce(s.name, '')`
@@ -202,7 +146,7 @@ func (d *DB) useInvite(ctx context.Context, where string, key any, now time.Time
 	}
 }
 
-func (f InviteFilter) where(first int) (string, []any) {
+func inviteWhere(f InviteFilter, first int) (string, []any) {
 	return fmt.Sprintf("($%d::bigint IS NULL OR i.operator_id = $%d) AND ($%d::bigint IS NULL OR i.municipality_id = $%d)",
 		first, first, first+1, first+1), []any{nullID(f.OperatorID), nullID(f.MunicipalityID)}
 }
@@ -210,7 +154,7 @@ func (f InviteFilter) where(first int) (string, []any) {
 // Invite returns the invite with id within the filter's scope, with its
 // completed count, or ErrNotFound.
 func (d *DB) Invite(ctx context.Context, id int64, f InviteFilter) (Invite, error) {
-	where, args := f.where(2)
+	where, args := inviteWhere(f, 2)
 	var completed int
 	inv, err := scanInvite(d.pool.QueryRow(ctx, "SELECT "+inviteColumns+`,
 		(SELECT count(*) FROM responses r WHERE r.invite_id = i.id)`+inviteFrom+" WHERE i.id = $1 AND "+where,
@@ -233,7 +177,7 @@ func (d *DB) Invites(ctx context.Context, f InviteFilter) ([]Invite, int, error)
 	if limit <= 0 {
 		limit = 20
 	}
-	where, args := f.where(1)
+	where, args := inviteWhere(f, 1)
 	rows, err := d.pool.Query(ctx, "SELECT "+inviteColumns+`,
 		(SELECT count(*) FROM responses r WHERE r.invite_id = i.id), count(*) OVER ()`+inviteFrom+
 		" WHERE "+where+fmt.Sprintf(" ORDER BY i.created_at DESC, i.id DESC LIMIT %d", limit), args...)
@@ -259,7 +203,7 @@ func (d *DB) Invites(ctx context.Context, f InviteFilter) ([]Invite, int, error)
 func (d *DB) RevokeInvite(ctx context.Context, actor, id int64, f InviteFilter) (Invite, error) {
 	var inv Invite
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		where, args := f.where(2)
+		where, args := inviteWhere(f, 2)
 		tag, err := tx.Exec(ctx, `UPDATE invites i SET revoked_at = now() WHERE i.id = $1 AND i.revoked_at IS NULL AND `+where,
 			append([]any{id}, args...)...)
 		if err != nil {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/needsbot/needsbot/org"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
-var ErrNotFound = errors.New("pgstore: not found")
+const ErrNotFound = org.ErrNotFound
 
 // MunicipalityID returns the id of the municipality with ISTAT code istat
 // (e.g. "058091" for Roma), or an error wrapping ErrNotFound.

@@ -7,84 +7,36 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/needsbot/needsbot/org"
 )
 
-// Errors of staff links and invites, decided with errors.Is.
-var (
-	// ErrExists is returned when adding something that already exists
-	// (a municipality's ISTAT code, a service code).
-	ErrExists = errors.New("pgstore: already exists")
-	// ErrExpired: the link or invite is past its expiry.
-	ErrExpired = errors.New("pgstore: expired")
-	// ErrUsed: a single-use staff link was already used by someone else.
-	ErrUsed = errors.New("pgstore: already used")
-	// ErrRevoked: the invite was revoked, or the staff link's creator no
-	// longer has the right to enrol.
-	ErrRevoked = errors.New("pgstore: revoked")
-	// ErrExhausted: the invite reached its maximum number of uses.
-	ErrExhausted = errors.New("pgstore: used up")
-	// ErrAlreadyStaff: whoever opened a staff link is already active staff
-	// (a role is never changed by a link; revoke first).
-	ErrAlreadyStaff = errors.New("pgstore: already staff")
+// Errors of staff links and invites, decided with errors.Is: the domain's
+// (package org), so that consumers need not import storage to decide them.
+const (
+	ErrExists       = org.ErrExists
+	ErrExpired      = org.ErrExpired
+	ErrUsed         = org.ErrUsed
+	ErrRevoked      = org.ErrRevoked
+	ErrExhausted    = org.ErrExhausted
+	ErrAlreadyStaff = org.ErrAlreadyStaff
 )
 
 // Staff roles as stored.
 const (
-	RoleAdmin    = "admin"
-	RoleManager  = "manager"
-	RoleOperator = "operator"
+	RoleAdmin    = string(org.RoleAdmin)
+	RoleManager  = string(org.RoleManager)
+	RoleOperator = string(org.RoleOperator)
 )
 
-// Municipality is a municipality and how many services it has.
-type Municipality struct {
-	ID       int64
-	ISTAT    string
-	Name     string
-	Services int
-}
-
-// Service is a service (desk, course…) of a municipality.
-type Service struct {
-	ID             int64
-	MunicipalityID int64
-	Code           string
-	Name           string
-}
-
-// Staff is a staff member as stored, with the names of their municipality
-// and service for listings.
-type Staff struct {
-	ID               int64
-	TelegramUserID   int64
-	Role             string
-	MunicipalityID   int64 // 0 for admins
-	ServiceID        int64 // 0 when not bound to a service
-	Name             string
-	MunicipalityName string
-	ServiceName      string
-	CreatedAt        time.Time
-	Revoked          bool
-}
-
-// StaffLink is a single-use invitation to become staff.
-type StaffLink struct {
-	ID             int64
-	Token          string // the secret; only its hash (HashToken) is stored
-	Role           string
-	MunicipalityID int64 // 0 for admin links
-	ServiceID      int64 // 0: any service
-	CreatedBy      int64 // staff id; 0 for the command line
-	ExpiresAt      time.Time
-}
-
-// Claim is the outcome of opening a staff link.
-type Claim struct {
-	Staff     Staff
-	CreatedBy int64 // who made the link (staff id), 0 for the command line
-	// Again is set when the link had already been used by this same
-	// person (a repeated tap, a redelivered update): nothing changed.
-	Again bool
-}
+// The domain types this store keeps (package org).
+type (
+	Municipality = org.Municipality
+	Service      = org.Service
+	Staff        = org.Staff
+	StaffLink    = org.StaffLink
+	Claim        = org.Claim
+)
 
 func nullID(v int64) *int64 {
 	if v == 0 {
