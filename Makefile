@@ -47,3 +47,4 @@ bench:
 fuzz:
 	$(GO) test ./dialog/xpath -run XXX -fuzz FuzzParse -fuzztime 60s
 	$(GO) test ./dialog -run XXX -fuzz FuzzStep -fuzztime 60s
+	$(GO) test ./internal/tghtml -run XXX -fuzz FuzzEscapePlain -fuzztime 60s

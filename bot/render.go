@@ -1,8 +1,6 @@
 package bot
 
 import (
-	"html"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"golang.org/x/text/width"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 )
 
@@ -80,63 +79,37 @@ type Message struct {
 // is immutable and safe for concurrent use.
 type Renderer struct {
 	cat *locales.Catalog
+	msg *tghtml.Messages
 }
 
 // NewRenderer returns a renderer over the catalog.
-func NewRenderer(cat *locales.Catalog) *Renderer { return &Renderer{cat: cat} }
+func NewRenderer(cat *locales.Catalog) *Renderer {
+	return &Renderer{cat: cat, msg: tghtml.NewMessages(cat)}
+}
 
-// Unicode directional marks: a right-to-left mark at the start of a line,
-// isolates around numbers and Latin fragments so they keep their order
-// inside Arabic or Urdu text.
+// Directional marks (see tghtml): a right-to-left mark at the start of a
+// line, isolates around numbers and Latin fragments so they keep their
+// order inside Arabic or Urdu text.
 const (
-	rlm = "\u200f"
-	lri = "\u2066"
-	fsi = "\u2068"
-	pdi = "\u2069"
+	rlm = tghtml.RLM
+	lri = tghtml.LRI
+	fsi = tghtml.FSI
+	pdi = tghtml.PDI
 )
 
-func (r *Renderer) rtl(lang string) bool {
-	l, ok := r.cat.Language(lang)
-	return ok && l.RTL
-}
+func (r *Renderer) rtl(lang string) bool { return r.msg.RTL(lang) }
 
-// Text renders message id with data, HTML-escaping string arguments (and,
-// in right-to-left languages, isolating them).
+// Text renders message id with data as Telegram HTML, escaping string
+// arguments (and, in right-to-left languages, isolating them and slash
+// commands); see tghtml.Messages.Text.
 func (r *Renderer) Text(lang, id string, data map[string]any) string {
-	if len(data) > 0 {
-		rtl := r.rtl(lang)
-		esc := make(map[string]any, len(data))
-		for k, v := range data {
-			if s, ok := v.(string); ok {
-				if k == "Choice" {
-					s = r.Plain(lang, s, nil)
-				}
-				s = html.EscapeString(s)
-				if rtl {
-					s = fsi + s + pdi
-				}
-				v = s
-			}
-			esc[k] = v
-		}
-		data = esc
-	}
-	text := r.cat.Text(lang, id, data)
-	if r.rtl(lang) {
-		// "/delete" inside Arabic reads "delete/" unless isolated.
-		text = commandRe.ReplaceAllString(text, "${1}"+lri+"${2}"+pdi)
-	}
-	return text
+	return r.msg.Text(lang, id, data)
 }
 
-// commandRe finds slash commands at the start of a word.
-var commandRe = regexp.MustCompile(`(^|[\s(«"“])(/[a-z_]+)`)
-
-var tagRe = regexp.MustCompile(`<[^>]*>`)
-
-// Plain renders a message as plain text (for button labels).
+// Plain renders a message as plain text (for button labels and notices);
+// see tghtml.Messages.Plain.
 func (r *Renderer) Plain(lang, id string, data map[string]any) string {
-	return html.UnescapeString(tagRe.ReplaceAllString(r.cat.Text(lang, id, data), ""))
+	return r.msg.Plain(lang, id, data)
 }
 
 func (r *Renderer) progress(lang string, p dialog.Progress) string {
@@ -145,7 +118,7 @@ func (r *Renderer) progress(lang string, p dialog.Progress) string {
 	}
 	s := r.cat.Text(lang, dialog.MsgProgress, map[string]any{"N": p.N, "Of": p.Of})
 	if r.rtl(lang) {
-		return rlm + lri + s + pdi
+		return rlm + tghtml.IsolateLTR(s)
 	}
 	return s
 }
@@ -229,11 +202,7 @@ func (r *Renderer) Answered(lang string, f *dialog.Form, rep dialog.Reply) Messa
 		parts = append(parts, r.Text(lang, id, nil))
 	}
 	if rep.Answer != "" {
-		a := html.EscapeString(rep.Answer)
-		if r.rtl(lang) {
-			a = lri + a + pdi
-		}
-		parts = append(parts, a)
+		parts = append(parts, r.literal(lang, rep.Answer))
 	}
 	if len(parts) > 0 {
 		b.WriteString("\n✓ <i>")
@@ -593,9 +562,9 @@ func (r *Renderer) Summary(lang string, f *dialog.Form, resp *dialog.Response) s
 // literal escapes a literal answer (a number, a year), isolated in
 // right-to-left languages.
 func (r *Renderer) literal(lang, s string) string {
-	s = html.EscapeString(s)
+	s = tghtml.Escape(s)
 	if r.rtl(lang) {
-		s = lri + s + pdi
+		s = tghtml.IsolateLTR(s)
 	}
 	return s
 }

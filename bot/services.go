@@ -2,12 +2,12 @@ package bot
 
 import (
 	"context"
-	"html"
 	"strconv"
 	"strings"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/interview"
 )
 
@@ -46,27 +46,27 @@ func servicesMessageIDs() []string {
 // maxReferrals is how many services a respondent is pointed to at once.
 const maxReferrals = 3
 
-// referralForm reports whether completing form refers the respondent to
-// services: the one place that knows which questionnaires are the staff's
-// (the operators answer about their own work, not about their needs).
-func referralForm(form string) bool {
-	switch form {
-	case "operatori":
-		return false
-	}
-	return true
+// referralForm reports whether completing f refers the respondent to
+// services: a form respondents answer (staff answer about their own
+// work, not about their needs).
+func referralForm(f *dialog.Form) bool {
+	return f != nil && f.Audience == dialog.AudienceRespondents
 }
 
-// refer sends the services matching a completed interview's needs
-// (`priorita` first, then `bisogni`) and the help point.
+// refer sends the services matching a completed interview's needs (the
+// areas chosen in the form's referral questions, priorities first) and
+// the help point.
 func (t *turn) refer(ctx context.Context, resp *dialog.Response) {
 	h := t.h
-	if h.cfg.Directory == nil || resp == nil || !referralForm(resp.Form) {
+	if h.cfg.Directory == nil || resp == nil {
+		return
+	}
+	f := h.cfg.Core.FormOf(resp.Form, resp.FormVersion)
+	if f == nil || f.ID != resp.Form || !referralForm(f) {
 		return
 	}
 	muni := resp.Context[interview.CtxMunicipality]
-	areas := directory.NeedAreas(strings.Fields(resp.Answers["priorita"]), strings.Fields(resp.Answers["bisogni"]))
-	t.sendServices(ctx, muni, areas, false)
+	t.sendServices(ctx, muni, f.NeedAreas(resp.Answers), false)
 }
 
 // services answers /services: a button per need area the municipality's
@@ -85,10 +85,10 @@ func (t *turn) services(ctx context.Context) (Outcome, error) {
 	var kb [][]Key
 	if aree != nil {
 		for _, c := range aree.Choices {
-			if !servesAny(entries, c.Name) {
+			if c.Area == "" || !servesAny(entries, c.Area) {
 				continue
 			}
-			data, err := Callback{Kind: CbServices, Option: c.Name}.Encode()
+			data, err := Callback{Kind: CbServices, Option: c.Area}.Encode()
 			if err != nil {
 				continue
 			}
@@ -113,7 +113,7 @@ func (t *turn) services(ctx context.Context) (Outcome, error) {
 func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
 	if aree := t.areaList(); aree == nil {
 		return t.finish(ctx)
-	} else if _, ok := aree.Choice(area); !ok {
+	} else if _, ok := aree.ChoiceOfArea(area); !ok || area == "" {
 		t.notice = t.h.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.finish(ctx)
 	}
@@ -130,14 +130,19 @@ func (t *turn) municipality() string {
 	return t.h.cfg.Core.DefaultMunicipality()
 }
 
-// areaList is the need areas' choice list (`aree`) of the chat's
-// questionnaire, else of the default one: its codes and labels.
+// areaList is the choice list naming the need areas (column area) of the
+// first referral question of the chat's questionnaire, else of the
+// default one: its areas and labels.
 func (t *turn) areaList() *dialog.List {
-	if t.form != nil && t.form.Lists["aree"] != nil && referralForm(t.form.ID) {
-		return t.form.Lists["aree"]
-	}
-	if f := t.h.cfg.Core.DefaultForm(); f != nil {
-		return f.Lists["aree"]
+	for _, f := range []*dialog.Form{t.form, t.h.cfg.Core.DefaultForm()} {
+		if !referralForm(f) {
+			continue
+		}
+		for _, q := range f.Section(dialog.SectionReferral) {
+			if q.List != nil && len(q.List.Areas()) > 0 {
+				return q.List
+			}
+		}
 	}
 	return nil
 }
@@ -186,7 +191,7 @@ func (t *turn) sendServices(ctx context.Context, muni string, areas []string, as
 		b.WriteString("\n\n" + strconv.Itoa(i+1) + ". ")
 		area := ""
 		if aree != nil {
-			if c, ok := aree.Choice(p.Area); ok {
+			if c, ok := aree.ChoiceOfArea(p.Area); ok {
 				area = h.r.Plain(t.lang, c.Label, nil)
 			}
 		}
@@ -243,15 +248,15 @@ func (t *turn) entryCard(b *strings.Builder, e directory.Entry, area string) {
 	// Italian names and addresses, phone numbers and links keep their
 	// order inside right-to-left text when isolated.
 	iso := func(s string) string {
-		s = html.EscapeString(s)
+		s = tghtml.Escape(s)
 		if h.r.rtl(t.lang) {
-			s = fsi + s + pdi
+			s = tghtml.Isolate(s)
 		}
 		return s
 	}
 	b.WriteString("<b>" + iso(e.Name) + "</b>")
 	if area != "" {
-		b.WriteString(" — " + html.EscapeString(area))
+		b.WriteString(" — " + tghtml.Escape(area))
 	}
 	if e.Address != "" {
 		b.WriteString("\n📍 " + iso(e.Address))

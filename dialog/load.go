@@ -6,15 +6,11 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	yamlparser "github.com/goccy/go-yaml/parser"
-
-	"github.com/needsbot/needsbot/dialog/xpath"
 )
 
 // MaxChoiceName is the longest choice name, in bytes, that still fits in
@@ -28,9 +24,6 @@ var (
 	nameRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	choiceNameRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
-
-// exclusiveChoices must stand alone in a select_multiple answer.
-var exclusiveChoices = map[string]bool{"none": true, "dnk": true, "pnta": true}
 
 // Problem is one thing wrong with a definition, at a line of its file.
 type Problem struct {
@@ -52,70 +45,38 @@ func (e *LoadError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-type rawRow struct {
-	Type              string `yaml:"type"`
-	Name              string `yaml:"name"`
-	Required          bool   `yaml:"required"`
-	Relevant          string `yaml:"relevant"`
-	Constraint        string `yaml:"constraint"`
-	ConstraintMessage bool   `yaml:"constraint_message"`
-	Hint              bool   `yaml:"hint"`
-	Label             bool   `yaml:"label"`
-	ChoiceFilter      string `yaml:"choice_filter"`
-	Calculation       string `yaml:"calculation"`
-	Default           string `yaml:"default"`
-	Appearance        string `yaml:"appearance"`
-	Parameters        string `yaml:"parameters"`
-	MaxLength         int    `yaml:"max_length"`
-	LabelID           string `yaml:"label_id"`
-	LabelChoice       string `yaml:"label_choice"`
-	Children          any    `yaml:"children"`
-}
-
-type loader struct {
-	file     string
-	problems []Problem
-	form     *Form
-	groups   []*Group // open groups (begin_group stack)
-	exprs    []pendingExpr
-	// label_choice references, checked once every question is known.
-	labelChoices []pendingLabelChoice
-}
-
-type pendingLabelChoice struct {
-	q    *Question
-	ref  string
-	line int
-}
-
-// pendingExpr is an expression whose references are checked once every
-// question is known.
-type pendingExpr struct {
-	e      *xpath.Expr
-	column string
-	q      *Question // nil for form-level expressions
-	line   int
-	order  int // position of the owner; references must be earlier for relevant
-	strict bool
-}
-
-func (l *loader) errorf(line int, format string, args ...any) {
-	l.problems = append(l.problems, Problem{File: l.file, Line: line, Msg: fmt.Sprintf(format, args...)})
-}
-
-// Parse loads one questionnaire definition from YAML. file names the source
+// Parse loads one questionnaire definition from YAML: the YAML becomes
+// rows (ParseRows), and the rows a Form (Compile). file names the source
 // in problems. Every problem is reported, as a *LoadError.
 func Parse(file string, src []byte) (*Form, error) {
 	l := &loader{file: file}
-	f := l.parse(src)
-	if len(l.problems) > 0 {
-		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
-		return nil, &LoadError{Problems: l.problems}
+	s := l.yamlRows(src)
+	if s == nil {
+		return l.done(nil)
 	}
-	return f, nil
+	return l.done(l.compile(s))
 }
 
-func (l *loader) parse(src []byte) *Form {
+// ParseRows reads a YAML definition into the row model without compiling
+// it.
+func ParseRows(file string, src []byte) (*Sheets, error) {
+	l := &loader{file: file}
+	s := l.yamlRows(src)
+	if len(l.problems) > 0 {
+		_, err := l.done(nil)
+		return nil, err
+	}
+	return s, nil
+}
+
+// yamlKeys maps the YAML file's top-level keys to settings columns.
+var yamlKeys = map[string]string{"form": SetFormID, "version": SetVersion, "title": SetTitle,
+	"default_language": SetDefaultLanguage, "consent": SetConsent, "eligible": SetEligible,
+	"audience": SetAudience, "pairs_with": SetPairsWith}
+
+// yamlRows turns the YAML syntax tree into rows: the only place that knows
+// YAML. Groups written with children become begin_group … end_group rows.
+func (l *loader) yamlRows(src []byte) *Sheets {
 	file, err := yamlparser.ParseBytes(src, 0)
 	if err != nil {
 		l.yamlError(err)
@@ -126,75 +87,37 @@ func (l *loader) parse(src []byte) *Form {
 		return nil
 	}
 	root := file.Docs[0].Body
-	f := &Form{File: l.file, Lists: map[string]*List{}, byName: map[string]int{}}
-	l.form = f
+	if pairs(root) == nil {
+		l.errorf(1, "a definition is a mapping with form, version, survey and choices")
+		return nil
+	}
+	s := &Sheets{File: l.file, Settings: Row{Line: 1}}
 	var survey, choices ast.Node
 	for _, kv := range pairs(root) {
 		key := kv.Key.GetToken().Value
-		line := kv.Key.GetToken().Position.Line
-		val := scalar(kv.Value)
+		ln := kv.Key.GetToken().Position.Line
 		switch key {
-		case "form":
-			f.ID = val
-		case "version":
-			v, err := strconv.Atoi(val)
-			if err != nil || v <= 0 {
-				l.errorf(line, "version must be a positive integer, not %q", val)
-			}
-			f.Version = v
-		case "title":
-			f.Title = val
-		case "default_language":
-			f.Language = val
-		case "consent":
-			f.Consent = val
-		case "eligible":
-			f.Eligible = l.expr(val, "eligible", line)
-			if f.Eligible != nil {
-				l.exprs = append(l.exprs, pendingExpr{e: f.Eligible, column: "eligible", line: line, order: -1})
-			}
 		case "survey":
 			survey = kv.Value
 		case "choices":
 			choices = kv.Value
 		default:
-			l.errorf(line, "unknown key %q", key)
+			col, ok := yamlKeys[key]
+			if !ok {
+				l.errorf(ln, "unknown key %q", key)
+				continue
+			}
+			s.Settings.setAt(col, scalar(kv.Value), ln)
 		}
 	}
-	if pairs(root) == nil {
-		l.errorf(1, "a definition is a mapping with form, version, survey and choices")
-		return nil
-	}
-	if f.ID == "" {
-		l.errorf(1, "missing form id (form:)")
-	} else if !nameRe.MatchString(f.ID) {
-		l.errorf(1, "form id %q must be letters, digits and _", f.ID)
-	}
-	if f.Version == 0 {
-		l.errorf(1, "missing version")
-	}
-	if f.Language == "" {
-		f.Language = "it"
-	}
-	if f.Title == "" {
-		f.Title = "f." + f.ID + ".title"
-	}
-	l.loadChoices(choices)
+	l.yamlChoices(s, choices)
 	seq, ok := survey.(*ast.SequenceNode)
 	if !ok {
 		l.errorf(1, "missing survey: a list of rows")
-		return f
+		return s
 	}
-	l.rows(seq)
-	if len(l.groups) > 0 {
-		g := l.groups[len(l.groups)-1]
-		l.errorf(g.Line, "begin_group %q has no end_group", g.Name)
-	}
-	l.checkRefs()
-	l.checkLabelChoices()
-	l.checkConsent()
-	l.deriveBounds()
-	return f
+	l.yamlSurvey(s, seq)
+	return s
 }
 
 func (l *loader) yamlError(err error) {
@@ -237,6 +160,14 @@ func scalar(n ast.Node) string {
 	return n.GetToken().Value
 }
 
+func isScalar(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
+		return false
+	}
+	return true
+}
+
 func line(n ast.Node) int {
 	if n == nil || n.GetToken() == nil {
 		return 1
@@ -244,7 +175,7 @@ func line(n ast.Node) int {
 	return n.GetToken().Position.Line
 }
 
-func (l *loader) loadChoices(n ast.Node) {
+func (l *loader) yamlChoices(s *Sheets, n ast.Node) {
 	if n == nil {
 		return
 	}
@@ -253,464 +184,80 @@ func (l *loader) loadChoices(n ast.Node) {
 		l.errorf(line(n), "choices must map list names to lists of choices")
 		return
 	}
+	seen := map[string]bool{}
 	for _, kv := range ps {
 		name := kv.Key.GetToken().Value
 		ln := kv.Key.GetToken().Position.Line
-		if !nameRe.MatchString(name) {
-			l.errorf(ln, "list name %q must be letters, digits and _", name)
-		}
-		if _, dup := l.form.Lists[name]; dup {
+		if seen[name] {
 			l.errorf(ln, "duplicate list %q", name)
 			continue
 		}
-		list := &List{Name: name, index: map[string]int{}}
+		seen[name] = true
 		seq, ok := kv.Value.(*ast.SequenceNode)
 		if !ok || len(seq.Values) == 0 {
 			l.errorf(ln, "list %q must have at least one choice", name)
-			l.form.Lists[name] = list
 			continue
 		}
 		for _, item := range seq.Values {
-			c := Choice{}
+			r := Row{Line: line(item)}
+			r.Set(ChoiceListName, name)
 			if ps := pairs(item); ps != nil {
 				for _, col := range ps {
-					k, v := col.Key.GetToken().Value, scalar(col.Value)
-					if k == "name" {
-						c.Name = v
-						continue
+					k := col.Key.GetToken().Value
+					if !isScalar(col.Value) {
+						l.errorf(line(col.Key), "list %q: %s must be a single value", name, k)
 					}
-					if c.Filter == nil {
-						c.Filter = map[string]string{}
-					}
-					c.Filter[k] = v
+					r.setAt(k, scalar(col.Value), col.Key.GetToken().Position.Line)
 				}
 			} else {
-				c.Name = scalar(item)
+				r.Set(ChoiceName, scalar(item))
 			}
-			il := line(item)
-			switch {
-			case c.Name == "":
-				l.errorf(il, "list %q: a choice without a name", name)
-				continue
-			case !choiceNameRe.MatchString(c.Name):
-				l.errorf(il, "list %q: choice name %q must be ASCII letters, digits and _", name, c.Name)
-			case len(c.Name) > MaxChoiceName:
-				l.errorf(il, "list %q: choice name %q is %d bytes; at most %d fit in Telegram's 64-byte button data", name, c.Name, len(c.Name), MaxChoiceName)
-			}
-			if _, dup := list.index[c.Name]; dup {
-				l.errorf(il, "list %q: duplicate choice %q", name, c.Name)
-				continue
-			}
-			c.Label = "c." + l.form.ID + "." + name + "." + c.Name
-			c.Exclusive = exclusiveChoices[c.Name]
-			list.index[c.Name] = len(list.Choices)
-			list.Choices = append(list.Choices, c)
+			s.Choices = append(s.Choices, r)
 		}
-		l.form.Lists[name] = list
 	}
 }
 
-func (l *loader) rows(seq *ast.SequenceNode) {
+func (l *loader) yamlSurvey(s *Sheets, seq *ast.SequenceNode) {
 	for _, item := range seq.Values {
 		ln := line(item)
-		var r rawRow
-		if err := yaml.NodeToValue(item, &r, yaml.Strict()); err != nil {
-			var ye yaml.Error
-			if errors.As(err, &ye) && ye.GetToken() != nil {
-				l.errorf(ye.GetToken().Position.Line, "%s", ye.GetMessage())
-			} else {
-				l.errorf(ln, "%v", err)
-			}
+		ps := pairs(item)
+		if ps == nil {
+			l.errorf(ln, "a survey row is a mapping of columns (type, name, …)")
 			continue
 		}
+		r := Row{Line: ln}
 		var children *ast.SequenceNode
-		for _, kv := range pairs(item) {
-			if kv.Key.GetToken().Value == "children" {
+		hasChildren := false
+		for _, kv := range ps {
+			k := kv.Key.GetToken().Value
+			kl := kv.Key.GetToken().Position.Line
+			if k == "children" {
+				hasChildren = true
 				children, _ = kv.Value.(*ast.SequenceNode)
-			}
-		}
-		l.row(r, ln, children)
-	}
-}
-
-func (l *loader) openGroup(r rawRow, ln int) *Group {
-	if !nameRe.MatchString(r.Name) {
-		l.errorf(ln, "group name %q must be letters, digits and _", r.Name)
-	}
-	g := &Group{Name: r.Name, Label: "g." + l.form.ID + "." + r.Name, Line: ln, index: l.form.groups}
-	l.form.groups++
-	if r.Relevant != "" {
-		g.Relevant = l.expr(r.Relevant, "relevant", ln)
-		if g.Relevant != nil {
-			l.exprs = append(l.exprs, pendingExpr{e: g.Relevant, column: "relevant", line: ln, order: len(l.form.Questions), strict: true})
-		}
-	}
-	return g
-}
-
-func (l *loader) row(r rawRow, ln int, children *ast.SequenceNode) {
-	typ, list, _ := strings.Cut(strings.TrimSpace(r.Type), " ")
-	list = strings.TrimSpace(list)
-	switch typ {
-	case "begin_group", "begin group":
-		g := l.openGroup(r, ln)
-		g.first = len(l.form.Questions)
-		l.groups = append(l.groups, g)
-		return
-	case "end_group", "end group":
-		if len(l.groups) == 0 {
-			l.errorf(ln, "end_group without begin_group")
-			return
-		}
-		g := l.groups[len(l.groups)-1]
-		l.groups = l.groups[:len(l.groups)-1]
-		if g.first == len(l.form.Questions) {
-			l.errorf(g.Line, "group %q is empty", g.Name)
-		}
-		return
-	case "group":
-		g := l.openGroup(r, ln)
-		if children == nil || len(children.Values) == 0 {
-			l.errorf(ln, "group %q is empty", g.Name)
-			return
-		}
-		l.groups = append(l.groups, g)
-		l.rows(children)
-		l.groups = l.groups[:len(l.groups)-1]
-		return
-	}
-	if children != nil {
-		l.errorf(ln, "only a group has children")
-	}
-	q := &Question{Name: r.Name, Line: ln, Required: r.Required, Appearance: r.Appearance, MaxLength: r.MaxLength}
-	switch typ {
-	case "note":
-		q.Type = TypeNote
-	case "acknowledge":
-		q.Type = TypeAcknowledge
-	case "select_one", "select_multiple":
-		q.Type = TypeSelectOne
-		if typ == "select_multiple" {
-			q.Type = TypeSelectMultiple
-		}
-		if list == "" {
-			l.errorf(ln, "%s needs a choice list: %q", typ, typ+" LIST")
-		} else if q.List = l.form.Lists[list]; q.List == nil {
-			l.errorf(ln, "unknown list %q", list)
-		}
-	case "text":
-		q.Type = TypeText
-	case "integer":
-		q.Type = TypeInteger
-	case "decimal":
-		q.Type = TypeDecimal
-	case "range":
-		q.Type = TypeRange
-		l.rangeParams(q, r.Parameters, ln)
-	case "date":
-		q.Type = TypeDate
-	case "calculate":
-		q.Type = TypeCalculate
-		if r.Calculation == "" {
-			l.errorf(ln, "calculate %q needs a calculation", r.Name)
-		}
-	case "hidden":
-		q.Type = TypeHidden
-	case "":
-		l.errorf(ln, "row without a type")
-		return
-	default:
-		l.errorf(ln, "unknown type %q", typ)
-		return
-	}
-	switch {
-	case list != "" && (q.Type == TypeCalculate || q.Type == TypeHidden):
-		// A calculate or hidden row may name the list its value comes
-		// from, so that label_choice can show the choice's label.
-		if q.List = l.form.Lists[list]; q.List == nil {
-			l.errorf(ln, "unknown list %q", list)
-		}
-	case list != "" && q.Type != TypeSelectOne && q.Type != TypeSelectMultiple:
-		l.errorf(ln, "type %s takes no list", typ)
-	}
-	if r.Parameters != "" && q.Type != TypeRange {
-		l.errorf(ln, "parameters apply to range only")
-	}
-	if r.MaxLength != 0 && q.Type != TypeText {
-		l.errorf(ln, "max_length applies to text only")
-	}
-	if q.Type == TypeText && q.MaxLength <= 0 {
-		q.MaxLength = DefaultMaxText
-	}
-	switch {
-	case r.Name == "":
-		l.errorf(ln, "row of type %s without a name", typ)
-	case !nameRe.MatchString(r.Name):
-		l.errorf(ln, "name %q must be letters, digits and _", r.Name)
-	default:
-		if _, dup := l.form.byName[r.Name]; dup {
-			l.errorf(ln, "duplicate name %q", r.Name)
-		}
-	}
-	textName := r.Name
-	if r.LabelID != "" {
-		// The row's texts have their own ids (q.<form>.<label_id>…): a
-		// newer version can reword a question that keeps its name, and so
-		// its codes, without changing the texts older versions show.
-		if !nameRe.MatchString(r.LabelID) {
-			l.errorf(ln, "label_id %q must be letters, digits and _", r.LabelID)
-		}
-		textName = r.LabelID
-	}
-	if q.Type.Shown() || r.Label {
-		q.Label = "q." + l.form.ID + "." + textName
-	}
-	if r.LabelChoice != "" {
-		l.labelChoices = append(l.labelChoices, pendingLabelChoice{q: q, ref: r.LabelChoice, line: ln})
-	}
-	if r.Hint {
-		q.Hint = q.Label + ".hint"
-	}
-	if r.ConstraintMessage {
-		if r.Constraint == "" {
-			l.errorf(ln, "constraint_message without a constraint")
-		}
-		q.ConstraintMsg = q.Label + ".constraint"
-	}
-	q.Groups = append([]*Group(nil), l.groups...)
-	q.Index = len(l.form.Questions)
-	add := func(src, column string, strict bool) *xpath.Expr {
-		if src == "" {
-			return nil
-		}
-		e := l.expr(src, column, ln)
-		if e != nil {
-			l.exprs = append(l.exprs, pendingExpr{e: e, column: column, q: q, line: ln, order: q.Index, strict: strict})
-		}
-		return e
-	}
-	q.Relevant = add(r.Relevant, "relevant", true)
-	q.Constraint = add(r.Constraint, "constraint", false)
-	q.ChoiceFilter = add(r.ChoiceFilter, "choice_filter", false)
-	q.Calculation = add(r.Calculation, "calculation", false)
-	q.Default = add(r.Default, "default", false)
-	if q.ChoiceFilter != nil && q.List == nil {
-		l.errorf(ln, "choice_filter applies to select questions only")
-	}
-	if q.Calculation != nil && q.Type != TypeCalculate {
-		l.errorf(ln, "calculation applies to calculate rows only")
-	}
-	if r.Required && !q.Type.Shown() {
-		l.errorf(ln, "a %s row cannot be required", typ)
-	}
-	if r.Name != "" {
-		if _, dup := l.form.byName[r.Name]; !dup {
-			l.form.byName[r.Name] = q.Index
-		}
-	}
-	l.form.Questions = append(l.form.Questions, q)
-}
-
-func (l *loader) rangeParams(q *Question, params string, ln int) {
-	q.Start, q.End, q.Step = 1, 10, 1
-	for _, p := range strings.Fields(params) {
-		k, v, ok := strings.Cut(p, "=")
-		f, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil {
-			l.errorf(ln, "range parameter %q must be key=number", p)
-			continue
-		}
-		switch k {
-		case "start":
-			q.Start = f
-		case "end":
-			q.End = f
-		case "step":
-			q.Step = f
-		default:
-			l.errorf(ln, "unknown range parameter %q", k)
-		}
-	}
-	switch n := (q.End-q.Start)/q.Step + 1; {
-	case q.Step <= 0 || q.End < q.Start:
-		l.errorf(ln, "range needs start <= end and step > 0")
-	case n > 100:
-		l.errorf(ln, "range has %.0f values; at most 100 buttons fit", n)
-	}
-}
-
-func (l *loader) expr(src, column string, ln int) *xpath.Expr {
-	e, err := xpath.Parse(src)
-	if err != nil {
-		var xe *xpath.Error
-		if errors.As(err, &xe) {
-			l.errorf(ln, "%s: column %d: %s", column, xe.Col, xe.Msg)
-		} else {
-			l.errorf(ln, "%s: %v", column, err)
-		}
-		return nil
-	}
-	return e
-}
-
-// checkRefs checks every expression's ${refs}: they must name a question;
-// in relevant they must come earlier; calculations must not form a cycle.
-func (l *loader) checkRefs() {
-	f := l.form
-	for _, p := range l.exprs {
-		for _, ref := range p.e.Refs() {
-			i, ok := f.byName[ref]
-			if !ok {
-				l.errorf(p.line, "%s: unknown reference ${%s}", p.column, ref)
 				continue
 			}
-			target := f.Questions[i]
-			if p.strict && i >= p.order && target.Type != TypeCalculate {
-				if p.q != nil && i == p.order {
-					l.errorf(p.line, "%s: ${%s} refers to the question itself", p.column, ref)
-				} else {
-					l.errorf(p.line, "%s: ${%s} refers to a question that comes later (line %d)", p.column, ref, target.Line)
-				}
+			if !isScalar(kv.Value) {
+				l.errorf(kl, "%s must be a single value", k)
+				continue
 			}
-			if target.Type == TypeNote || target.Type == TypeAcknowledge && p.column != "relevant" {
-				l.errorf(p.line, "%s: ${%s} is a %s and has no value", p.column, ref, target.Type)
+			r.setAt(k, scalar(kv.Value), kl)
+		}
+		if r.Get("type") != "group" {
+			if hasChildren {
+				l.errorf(ln, "only a group has children")
 			}
-		}
-		if p.column == "choice_filter" && p.q != nil && p.q.List != nil {
-			for _, col := range p.e.Columns() {
-				if col == "name" {
-					continue
-				}
-				found := false
-				for _, c := range p.q.List.Choices {
-					if _, ok := c.Filter[col]; ok {
-						found = true
-						break
-					}
-				}
-				if !found {
-					l.errorf(p.line, "choice_filter: list %q has no column %q", p.q.List.Name, col)
-				}
-			}
-		} else if cols := p.e.Columns(); len(cols) > 0 {
-			l.errorf(p.line, "%s: bare name %q; write ${%s} to refer to a question", p.column, cols[0], cols[0])
-		}
-	}
-	l.calcOrder()
-}
-
-// calcOrder orders calculate rows so that each comes after the ones it
-// depends on, reporting cycles.
-func (l *loader) calcOrder() {
-	f := l.form
-	state := map[int]int{} // 0 new, 1 visiting, 2 done
-	var visit func(i int, path []string) bool
-	visit = func(i int, path []string) bool {
-		switch state[i] {
-		case 1:
-			q := f.Questions[i]
-			l.errorf(q.Line, "calculation cycle: %s", strings.Join(append(path, q.Name), " → "))
-			return false
-		case 2:
-			return true
-		}
-		state[i] = 1
-		q := f.Questions[i]
-		ok := true
-		for _, ref := range q.Calculation.Refs() {
-			if j, found := f.byName[ref]; found && f.Questions[j].Type == TypeCalculate {
-				if !visit(j, append(path, q.Name)) {
-					ok = false
-					break
-				}
-			}
-		}
-		state[i] = 2
-		if ok {
-			f.calcs = append(f.calcs, i)
-		}
-		return ok
-	}
-	for i, q := range f.Questions {
-		if q.Type == TypeCalculate && q.Calculation != nil && state[i] == 0 {
-			visit(i, nil)
-		}
-	}
-}
-
-// checkLabelChoices resolves label_choice: the named question must come
-// earlier and have a choice list (a select, or a calculate/hidden row that
-// names its list).
-func (l *loader) checkLabelChoices() {
-	f := l.form
-	for _, p := range l.labelChoices {
-		i, ok := f.byName[p.ref]
-		if !ok {
-			l.errorf(p.line, "label_choice: no question %q", p.ref)
+			s.Survey = append(s.Survey, r)
 			continue
 		}
-		target := f.Questions[i]
-		switch {
-		case i >= p.q.Index:
-			l.errorf(p.line, "label_choice: %q must come before the question", p.ref)
-		case target.List == nil || target.Type == TypeSelectMultiple:
-			l.errorf(p.line, "label_choice: %q must be a select_one, or a calculate or hidden row naming a list", p.ref)
-		default:
-			p.q.LabelChoice = target
+		// A group with children: the same rows as begin_group … end_group.
+		r.Set("type", "begin_group")
+		s.Survey = append(s.Survey, r)
+		if children != nil {
+			l.yamlSurvey(s, children)
 		}
+		s.Survey = append(s.Survey, Row{Line: ln, Cells: map[string]string{"type": "end_group"}})
 	}
 }
-
-func (l *loader) checkConsent() {
-	f := l.form
-	if f.Consent == "" {
-		return
-	}
-	q := f.Question(f.Consent)
-	if q == nil {
-		l.errorf(1, "consent: no question %q", f.Consent)
-		return
-	}
-	if q.Type != TypeSelectOne || q.List == nil {
-		l.errorf(q.Line, "consent question %q must be a select_one", q.Name)
-		return
-	}
-	if _, ok := q.List.Choice("yes"); !ok {
-		l.errorf(q.Line, "consent question %q needs a choice named yes", q.Name)
-	}
-	if !q.Required {
-		l.errorf(q.Line, "consent question %q must be required", q.Name)
-	}
-}
-
-// deriveBounds reads select_multiple bounds from constraints of the usual
-// shapes (count-selected(.) < N / <= N), so the engine can refuse a tick
-// over the maximum at once instead of only at Done.
-func (l *loader) deriveBounds() {
-	for _, q := range l.form.Questions {
-		if q.Type != TypeSelectMultiple {
-			continue
-		}
-		if q.Required {
-			q.MinSelected = 1
-		}
-		if q.Constraint == nil {
-			continue
-		}
-		src := strings.ReplaceAll(q.Constraint.String(), " ", "")
-		for _, m := range maxSelRe.FindAllStringSubmatch(src, -1) {
-			n, _ := strconv.Atoi(m[2])
-			if m[1] == "<" {
-				n--
-			}
-			if n > 0 && (q.MaxSelected == 0 || n < q.MaxSelected) {
-				q.MaxSelected = n
-			}
-		}
-	}
-}
-
-var maxSelRe = regexp.MustCompile(`count-selected\(\.\)(<=?)(\d+)`)
 
 // LoadFS loads every *.yaml / *.yml file in dir of fsys. Problems of all
 // files are reported together.

@@ -267,7 +267,7 @@ func (st *stepper) begin(ctx map[string]string, lang string) {
 	st.changed = true
 	for _, q := range st.f.Questions {
 		if q.Type == TypeHidden {
-			if v, ok := ctx[q.Name]; ok {
+			if v, ok := ctx[q.ContextKey()]; ok {
 				s.Answers[q.Name] = v
 			}
 		}

@@ -41,8 +41,15 @@ func (t Type) Shown() bool { return t != TypeCalculate && t != TypeHidden }
 type Choice struct {
 	Name  string // short ASCII code stored in answers and carried in button data
 	Label string // message id: c.<form>.<list>.<name>
-	// Exclusive choices (none, dnk, pnta) must stand alone in a select_multiple.
+	// Exclusive choices (none, "don't know"…) must stand alone in a
+	// select_multiple: the form says so in the choice's exclusive column.
 	Exclusive bool
+	// Other marks a catch-all answer ("other…"): charts of the top needs
+	// leave it out (column other).
+	Other bool
+	// Area is the need area the choice names (column area), "" for none:
+	// the codes the areas chart, referrals and the service directory share.
+	Area string
 	// Filter holds extra columns of the choice row used by choice_filter
 	// expressions (XLSForm: any extra column of the choices sheet).
 	Filter map[string]string
@@ -86,6 +93,15 @@ type Question struct {
 	// MinSelected / MaxSelected bound select_multiple answers (0 = no bound);
 	// derived from the constraint when it has the X3 shape, or given explicitly.
 	MinSelected, MaxSelected int
+	// Context is the start-context key a hidden row takes its value from
+	// (column context; default its name): the channel fills the start
+	// context (invite), the form says which value it wants.
+	Context string
+	// Report lists the report sections the question feeds (column report).
+	Report []Section
+	// Area is the need area the question is about (column area), "" when
+	// it is about none in particular.
+	Area string
 	// LabelChoice, when set, is an earlier single-valued question with a
 	// choice list whose answer the label names: the engine passes that
 	// choice's label id as the template argument "Choice" (the channel
@@ -123,7 +139,13 @@ type Form struct {
 	Consent string
 	// Eligible, when set, must be true at completion for a Response to be
 	// produced (e.g. adults only).
-	Eligible  *xpath.Expr
+	Eligible *xpath.Expr
+	// Audience is who answers the form: respondents (the default) or
+	// staff (setting audience).
+	Audience Audience
+	// PairsWith names the form the "both sides" comparison sets this one
+	// against (setting pairs_with), "" for none.
+	PairsWith string
 	Questions []*Question
 	Lists     map[string]*List
 	File      string

@@ -15,7 +15,7 @@ import (
 type Config struct {
 	Forms *dialog.Library
 	// DefaultForm is the questionnaire of a /start without invite
-	// (default immigrati).
+	// (default: the first form respondents answer, as forms declare).
 	DefaultForm string
 	// DefaultContext, when set, lets an interview begin without an invite,
 	// for a default municipality (before invites exist).
@@ -61,8 +61,10 @@ func (nopEvents) Interview(string) {}
 
 // New returns a core.
 func New(cfg Config) *Core {
-	if cfg.DefaultForm == "" {
-		cfg.DefaultForm = "immigrati"
+	if cfg.DefaultForm == "" && cfg.Forms != nil {
+		if ids := cfg.Forms.Respondents(); len(ids) > 0 {
+			cfg.DefaultForm = ids[0]
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -225,6 +227,12 @@ func (c *Core) DefaultMunicipality() string { return c.cfg.DefaultContext[CtxMun
 
 // DefaultForm is the questionnaire of a /start without invite.
 func (c *Core) DefaultForm() *dialog.Form { return c.cfg.Forms.Latest(c.cfg.DefaultForm) }
+
+// FormOf is the form an interview of form id and version runs on: that
+// version, else the newest of id, else the default form.
+func (c *Core) FormOf(id string, version int) *dialog.Form {
+	return c.formFor(dialog.State{Form: id, FormVersion: version})
+}
 
 // Now is the core's clock.
 func (c *Core) Now() time.Time { return c.cfg.Now() }

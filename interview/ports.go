@@ -38,6 +38,9 @@ const (
 	CtxService      = "service_id"      // Postgres id of the service, optional
 	CtxOperator     = "operator_id"     // staff id of the operator who made the invite
 	CtxInvite       = "invite"          // id of the invite (decimal), never its token
+	// CtxServiceCode is the code of the invite's service: a form's hidden
+	// row declaring context: service_code takes it as its answer.
+	CtxServiceCode = "service_code"
 )
 
 // Abandon describes an interview in progress past consent, so that it can

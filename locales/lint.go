@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -12,16 +13,25 @@ import (
 	"golang.org/x/text/language"
 )
 
-// StaffLanguages must have every message, including the operators'
-// questionnaire and the staff commands; the other languages need only the
-// respondent-facing ones.
-var StaffLanguages = []string{"it", "en"}
+// StaffLanguages returns the languages that must have every message,
+// including the operators' questionnaire and the staff commands (a fresh
+// slice); the other languages need only the respondent-facing ones.
+func StaffLanguages() []string { return []string{"it", "en"} }
 
 // RespondentFacing reports whether message id is shown to respondents and
 // so must exist in every shipped language: engine (m.) and bot (b.)
-// messages and the immigrants' questionnaire.
-func RespondentFacing(id string) bool {
-	return strings.HasPrefix(id, "m.") || strings.HasPrefix(id, "b.") || strings.Contains(id, ".immigrati.") || id == "f.immigrati.title"
+// messages and the texts of the respondents' questionnaires (the forms
+// declaring audience: respondents), whose ids are <kind>.<form>.….
+func RespondentFacing(id string, respondentForms ...string) bool {
+	if strings.HasPrefix(id, "m.") || strings.HasPrefix(id, "b.") {
+		return true
+	}
+	_, rest, ok := strings.Cut(id, ".")
+	if !ok {
+		return false
+	}
+	form, _, _ := strings.Cut(rest, ".")
+	return slices.Contains(respondentForms, form)
 }
 
 // Telegram's limits that messages must respect.
@@ -52,8 +62,11 @@ var placeholderRe = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)
 //     command descriptions ≤ 30;
 //   - translations carry no description (only the source does), and the
 //     source has one on every message.
-func Lint(c *Catalog, used []string) []string {
-	return lint(c, used, func(string) bool { return true })
+//
+// respondentForms are the ids of the respondents' questionnaires: their
+// texts must exist in every language (RespondentFacing).
+func Lint(c *Catalog, used []string, respondentForms ...string) []string {
+	return lint(c, used, func(string) bool { return true }, respondentForms)
 }
 
 // LintForms checks only the messages given questionnaires use, and the
@@ -65,12 +78,12 @@ func LintForms(c *Catalog, used []string) []string {
 	for _, id := range used {
 		want[id] = true
 	}
-	return lint(c, used, func(id string) bool { return want[id] || c.local[id] })
+	return lint(c, used, func(id string) bool { return want[id] || c.local[id] }, nil)
 }
 
 // lint checks the used ids, and the catalog's messages for which inScope
 // holds.
-func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
+func lint(c *Catalog, used []string, inScope func(id string) bool, respondentForms []string) []string {
 	var problems []string
 	want := map[string]bool{}
 	for _, id := range used {
@@ -82,7 +95,7 @@ func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
 	}
 	sort.Strings(ids)
 	staff := map[string]bool{}
-	for _, l := range StaffLanguages {
+	for _, l := range StaffLanguages() {
 		staff[l] = true
 	}
 	file := func(lang string) string { return "locales/active." + lang + ".toml" }
@@ -102,7 +115,7 @@ func lint(c *Catalog, used []string, inScope func(id string) bool) []string {
 	}
 	for _, l := range c.Languages() {
 		for _, id := range ids {
-			if !c.Has(l.Code, id) && (staff[l.Code] || RespondentFacing(id)) {
+			if !c.Has(l.Code, id) && (staff[l.Code] || RespondentFacing(id, respondentForms...)) {
 				problems = append(problems, fmt.Sprintf("%s: missing message %q", missingFile(l.Code, id), id))
 			}
 		}

@@ -30,13 +30,16 @@ func Embedded() fs.FS { return embedded }
 // Source is the language every other is translated from.
 const Source = "en"
 
-// Supported lists the respondent languages in the order the language picker
-// offers them when nothing better is known (QUESTIONNAIRES.md).
+// Supported returns the respondent languages in the order the language
+// picker offers them when nothing better is known (QUESTIONNAIRES.md), as
+// a fresh slice.
 // The last seven (issue 15) serve resident communities (Sinhala, Tamil,
 // Wolof) and the main asylum-seeker groups (Persian/Dari, Pashto, Tigrinya,
 // Somali).
-var Supported = []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl",
-	"fa", "ps", "ti", "so", "si", "ta", "wo"}
+func Supported() []string {
+	return []string{"it", "en", "fr", "es", "pt", "ar", "ro", "sq", "uk", "ru", "zh-Hans", "bn", "ur", "pa", "hi", "tl",
+		"fa", "ps", "ti", "so", "si", "ta", "wo"}
+}
 
 // rtl are the right-to-left languages among the supported ones: Arabic
 // script (ar, ur, fa, ps). Every right-to-left decision reads Language.RTL.
@@ -97,13 +100,24 @@ func NewWithForms(dir string) (*Catalog, error) {
 	return newFS(embedded, dir)
 }
 
+// NewWithFiles is NewWithForms plus message files given as data (name
+// <form>.<lang>.toml → go-i18n TOML): those of forms published at run
+// time, kept in Postgres. Their messages are the forms' own, like a
+// directory's.
+func NewWithFiles(dir string, files map[string][]byte) (*Catalog, error) {
+	return newFSFiles(embedded, dir, files)
+}
+
 // NewFS loads every <name>.<lang>.toml file at the root of fsys (go-i18n's
 // convention: active.en.toml, and any further file of the same language).
 func NewFS(fsys fs.FS) (*Catalog, error) { return newFS(fsys, "") }
 
 // newFS loads fsys and, when formsDir is not empty, the message files of
 // that directory too (their messages are marked as the forms').
-func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
+func newFS(fsys fs.FS, formsDir string) (*Catalog, error) { return newFSFiles(fsys, formsDir, nil) }
+
+// newFSFiles is newFS with further message files given as data.
+func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, msgs: map[string]map[string]*i18n.Message{}, files: map[string][]string{}, fileOf: map[string]map[string]string{}, byCode: map[string]Language{}}
@@ -115,10 +129,11 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 		fsys  fs.FS
 		name  string
 		shown string // the file's name in problems
+		data  []byte // the file itself, when given as data (fsys nil)
 	}
 	var files []source
 	for _, name := range names {
-		files = append(files, source{fsys, name, "locales/" + path.Base(name)})
+		files = append(files, source{fsys: fsys, name: name, shown: "locales/" + path.Base(name)})
 	}
 	if formsDir != "" {
 		dirFS := os.DirFS(formsDir)
@@ -127,15 +142,25 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 			return nil, fmt.Errorf("list message files of %s: %w", formsDir, err)
 		}
 		for _, name := range more {
-			files = append(files, source{dirFS, name, filepath.Join(formsDir, name)})
+			files = append(files, source{fsys: dirFS, name: name, shown: filepath.Join(formsDir, name)})
 		}
+	}
+	extraNames := make([]string, 0, len(extra))
+	for name := range extra {
+		extraNames = append(extraNames, name)
+	}
+	sort.Strings(extraNames)
+	for _, name := range extraNames {
+		files = append(files, source{name: name, shown: "published:" + name, data: extra[name]})
 	}
 	c.local, c.embeddedIDs, c.formsDir = map[string]bool{}, map[string]bool{}, formsDir
 	for _, src := range files {
-		fsys, name := src.fsys, src.name
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+		fsys, name, data := src.fsys, src.name, src.data
+		if fsys != nil {
+			var err error
+			if data, err = fs.ReadFile(fsys, name); err != nil {
+				return nil, fmt.Errorf("read %s: %w", name, err)
+			}
 		}
 		mf, err := b.ParseMessageFileBytes(data, name)
 		if err != nil {
@@ -172,7 +197,7 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) {
 		return nil, fmt.Errorf("no active.%s.toml: the source language is required", Source)
 	}
 	order := map[string]int{}
-	for i, code := range Supported {
+	for i, code := range Supported() {
 		order[code] = i + 1
 	}
 	sort.SliceStable(c.langs, func(i, j int) bool {

@@ -85,10 +85,10 @@ func TestSupportedShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(Supported) != 23 {
-		t.Errorf("%d supported languages, want 23", len(Supported))
+	if len(Supported()) != 23 {
+		t.Errorf("%d supported languages, want 23", len(Supported()))
 	}
-	for i, code := range Supported {
+	for i, code := range Supported() {
 		if _, ok := c.Language(code); !ok {
 			t.Errorf("%s: no locales/active.%s.toml", code, code)
 			continue
@@ -100,8 +100,8 @@ func TestSupportedShipped(t *testing.T) {
 			t.Errorf("%s: no m.btn.ok", code)
 		}
 	}
-	if n := len(c.Languages()); n != len(Supported) {
-		t.Errorf("catalog has %d languages, want %d", n, len(Supported))
+	if n := len(c.Languages()); n != len(Supported()) {
+		t.Errorf("catalog has %d languages, want %d", n, len(Supported()))
 	}
 }
 
@@ -169,6 +169,24 @@ func TestPluralRulesCLDR(t *testing.T) {
 			if err != nil || got != want {
 				t.Errorf("%s %s: %q (%v), want %q", code, n, got, err, want)
 			}
+		}
+	}
+}
+
+// TestRespondentFacing: engine and bot messages, and the texts of the
+// forms named as the respondents', must exist in every language; a form
+// is respondent-facing by declaration, not by its id.
+func TestRespondentFacing(t *testing.T) {
+	for _, c := range []struct {
+		id   string
+		want bool
+	}{
+		{"m.btn.back", true}, {"b.start", true},
+		{"q.survey_a.age", true}, {"c.survey_a.yn.yes", true}, {"f.survey_a.title", true}, {"g.survey_a.about", true},
+		{"q.survey_b.age", false}, {"s.invite.new", false}, {"r.need.survey_a-x", false}, {"q.survey_ab.x", false},
+	} {
+		if got := RespondentFacing(c.id, "survey_a"); got != c.want {
+			t.Errorf("RespondentFacing(%q) = %v", c.id, got)
 		}
 	}
 }

@@ -264,7 +264,7 @@ func (s *Service) areasChart(lang string, a *Areas, d described) *barChart {
 			s.plain(lang, msgChartImm, map[string]any{"N": s.countText(lang, a.Immigrants.Total)}),
 			s.plain(lang, msgChartOps, map[string]any{"N": s.countText(lang, a.Operators.Total)}),
 		},
-		Note: s.plain(lang, msgFilter, map[string]any{"Form": s.formName(lang, "immigrati") + " + " + s.formName(lang, "operatori"),
+		Note: s.plain(lang, msgFilter, map[string]any{"Form": s.formName(lang, a.Forms[0]) + " + " + s.formName(lang, a.Forms[1]),
 			"Period": d.Period, "Service": d.Service, "Language": d.Language}) + ". " +
 			s.plain(lang, msgChartAxis, nil) + ". " + s.plain(lang, msgChartNote, map[string]any{"Min": s.limit()}),
 	}
@@ -280,12 +280,21 @@ func (s *Service) areasChart(lang string, a *Areas, d described) *barChart {
 	}
 	for i, code := range a.Codes {
 		c.Groups = append(c.Groups, group{
-			Label: s.choiceLabel(lang, "immigrati", "aree", code),
+			Label: s.areaLabel(lang, a, i, code),
 			Bars:  []bar{side(a.Immigrants, i, 0), side(a.Operators, i, 1)},
 		})
 	}
 	c.Max = niceMax(top, true)
 	return c
+}
+
+// areaLabel is the label of the i-th area of a chart: the choice naming
+// it, in lang, or the area code.
+func (s *Service) areaLabel(lang string, a *Areas, i int, code string) string {
+	if i < len(a.Labels) && a.Labels[i] != "" && (s.cat.Has(lang, a.Labels[i]) || s.cat.Has("en", a.Labels[i])) {
+		return s.plain(lang, a.Labels[i], nil)
+	}
+	return code
 }
 
 // needsChart lays out the k most frequent shown needs of a report (every
@@ -299,11 +308,11 @@ func (s *Service) needsChart(lang string, f *dialog.Form, rep *Report, k int, d 
 	}
 	var cs []cand
 	for _, b := range rep.Needs {
-		if !b.Total.Visible() || descriptive[b.Question] {
+		if !b.Total.Visible() {
 			continue
 		}
 		q := s.question(f, b.Question)
-		if q == nil {
+		if q == nil || q.In(dialog.SectionDescriptive) {
 			continue
 		}
 		title := s.needTitle(lang, f, q)
@@ -311,7 +320,7 @@ func (s *Service) needsChart(lang string, f *dialog.Form, rep *Report, k int, d 
 			if !it.Count.Visible() || it.Count.N == 0 {
 				continue
 			}
-			if ch, ok := q.List.Choice(it.Code); ok && (ch.Exclusive || ch.Name == "other") {
+			if ch, ok := q.List.Choice(it.Code); ok && (ch.Exclusive || ch.Other) {
 				continue
 			}
 			cs = append(cs, cand{label: title + ": " + s.choiceLabel(lang, f.ID, b.List, it.Code), it: it, total: b.Total})

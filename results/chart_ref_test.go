@@ -44,7 +44,7 @@ func TestChartReferences(t *testing.T) {
 	}
 	// Every shipped language, then the coming ones not shipped yet (once
 	// each: a language drawn twice would overwrite its own reference).
-	langs := append([]string{}, locales.Supported...)
+	langs := append([]string{}, locales.Supported()...)
 	for _, lang := range typesettest.ComingLangs() {
 		if !slices.Contains(langs, lang) {
 			langs = append(langs, lang)

@@ -37,26 +37,7 @@ func PooledCode(lib *dialog.Library, id, question string, version int, code stri
 }
 
 // MacroArea is the world region a response's citizenship is reported by:
-// the `macro` column of the chosen country, or, for "another country", of
-// the region chosen in cittadinanza_area (v2). "" when the question was
-// not answered.
-func MacroArea(f *dialog.Form, answers map[string]string) string {
-	macro := func(question string) string {
-		q := f.Question(question)
-		if q == nil || q.List == nil {
-			return ""
-		}
-		c, ok := q.List.Choice(answers[question])
-		if !ok {
-			return ""
-		}
-		return c.Filter["macro"]
-	}
-	m := macro("cittadinanza")
-	if answers["cittadinanza"] == "other" {
-		if r := macro("cittadinanza_area"); r != "" {
-			return r
-		}
-	}
-	return m
-}
+// the macro column of the chosen choice of the form's origin questions
+// (report: origin), the last answered one winning ("another country"
+// then its region). "" when none was answered.
+func MacroArea(f *dialog.Form, answers map[string]string) string { return f.Origin(answers) }

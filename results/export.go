@@ -308,7 +308,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (i
 	var err error
 	kind := "deidentified"
 	switch {
-	case req.RowLevel && aggregatesOnly(req.Scope.Form):
+	case req.RowLevel && s.aggregatesOnly(req.Scope.Form):
 		return 0, ErrAggregatesOnly
 	case req.RowLevel:
 		kind = "row_level"
@@ -317,7 +317,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (i
 		} else {
 			n, err = s.writeXLSX(ctx, w, lang, req.Scope)
 		}
-	case aggregatesOnly(req.Scope.Form):
+	case s.aggregatesOnly(req.Scope.Form):
 		kind = "aggregates"
 		n, err = s.writeAggregates(ctx, w, lang, req.Scope, req.Format)
 	case req.Format == FormatCSV:

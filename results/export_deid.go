@@ -60,10 +60,13 @@ const (
 )
 
 // aggregatesOnly reports whether a questionnaire's consent promises that
-// its answers are shown only as totals: the operators' questionnaire
-// (QUESTIONNAIRES.md, q.operatori.consenso). Its exports are aggregates,
-// and no row-level export exists for it.
-func aggregatesOnly(form string) bool { return form == "operatori" }
+// its answers are shown only as totals: a form answered by staff
+// (audience: staff; the operators' consent says so, QUESTIONNAIRES.md).
+// Its exports are aggregates, and no row-level export exists for it.
+func (s *Service) aggregatesOnly(form string) bool {
+	f := s.forms.Latest(form)
+	return f != nil && f.Audience == dialog.AudienceStaff
+}
 
 // ErrAggregatesOnly is a row-level export asked for a questionnaire whose
 // consent promises totals only.
@@ -72,8 +75,8 @@ var ErrAggregatesOnly = errors.New("results: this questionnaire's consent promis
 // ExportExt is the file extension of an export of form in format: "csv.zip"
 // for a de-identified CSV export (its rows and its free texts are two
 // files), the format otherwise.
-func ExportExt(form, format string, rowLevel bool) string {
-	if format == FormatCSV && !rowLevel && !aggregatesOnly(form) {
+func (s *Service) ExportExt(form, format string, rowLevel bool) string {
+	if format == FormatCSV && !rowLevel && !s.aggregatesOnly(form) {
 		return "csv.zip"
 	}
 	return format

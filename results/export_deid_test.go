@@ -233,7 +233,7 @@ func TestExportDeidentifiedCSV(t *testing.T) {
 	if _, err := s.Export(ctx, &buf, ExportRequest{Format: FormatCSV, Lang: "en", Scope: pgstore.ResultsScope{Form: "immigrati"}, Via: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if ExportExt("immigrati", FormatCSV, false) != "csv.zip" {
+	if s.ExportExt("immigrati", FormatCSV, false) != "csv.zip" {
 		t.Fatal("a de-identified CSV export is not named .zip")
 	}
 	z, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
@@ -353,7 +353,7 @@ func TestExportOperatorsAggregates(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, table)
-	if ExportExt("operatori", FormatCSV, false) != FormatCSV {
+	if s.ExportExt("operatori", FormatCSV, false) != FormatCSV {
 		t.Error("aggregates are one CSV file")
 	}
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
 )
 
@@ -15,7 +16,11 @@ func TestMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	used := MessageIDs()
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := MessageIDs(lib.Forms()...)
 	for id := range cat.IDs(locales.Source) {
 		if !strings.HasPrefix(id, "r.") {
 			used = append(used, id) // others' messages: not this test's business
@@ -26,8 +31,8 @@ func TestMessages(t *testing.T) {
 			t.Error(p)
 		}
 	}
-	for _, id := range MessageIDs() {
-		for _, lang := range locales.StaffLanguages {
+	for _, id := range MessageIDs(lib.Forms()...) {
+		for _, lang := range locales.StaffLanguages() {
 			if !cat.Has(lang, id) {
 				t.Errorf("%s: no %s", lang, id)
 			}

@@ -54,18 +54,19 @@ type Report struct {
 func (r *Report) Empty() bool { return !r.Completed.Visible() && !r.Abandoned.Visible() }
 
 // priorityQuestion returns the question in which respondents name their
-// priorities: priorita (immigrants) or priorita_interventi (operators).
+// priorities: the form's select_multiple declared with report: priorities.
 func priorityQuestion(f *dialog.Form) string {
-	for _, name := range []string{"priorita", "priorita_interventi"} {
-		if q := f.Question(name); q != nil && q.Type == dialog.TypeSelectMultiple {
-			return name
-		}
+	if q := f.First(dialog.SectionPriorities); q != nil && q.Type == dialog.TypeSelectMultiple {
+		return q.Name
 	}
 	return ""
 }
 
 // needQuestions returns the multiple-choice questions of the form's
-// sections, in form order, without the priority question.
+// sections, in form order, without the priority question: the need
+// questions and the descriptive ones (report: descriptive), which the
+// summary lists with their section and the chart of the top needs leaves
+// out.
 func needQuestions(f *dialog.Form) []*dialog.Question {
 	prio := priorityQuestion(f)
 	var out []*dialog.Question
@@ -76,14 +77,6 @@ func needQuestions(f *dialog.Form) []*dialog.Question {
 	}
 	return out
 }
-
-// descriptive are multiple-choice questions that describe rather than
-// name needs (where people find information, what they take part in, what
-// a service covers, which languages its leaflets are in, whom it works
-// with): the summary lists them with their section, the chart of the top
-// needs leaves them out.
-var descriptive = map[string]bool{"info_fonti": true, "partecipa": true, "area_servizio": true,
-	"materiali_lingue": true, "rete": true, "servizi_usati": true, "conviventi": true, "mediazione": true}
 
 // reportQuestions lists the questions a report counts choices of: the
 // newest version's, then the questions only older versions have.
@@ -307,50 +300,83 @@ func buildComparison(f *dialog.Form, filter Filter, ms []pgstore.MunicipalityTot
 	return c
 }
 
-// Areas is the chart of the need areas, like with like: immigrants'
-// priorities next to operators' most frequent requests (what users ask
-// them for), as shares of who answered each question.
+// Areas is the chart of the need areas, like with like: the respondents'
+// priorities next to the staff's most frequent requests (what users ask
+// them for), as shares of who answered each question. The two forms pair
+// (pairs_with); each names its question with report: areas.
 type Areas struct {
 	Codes      []string  // the need areas, in list order
-	Immigrants Breakdown // priorita over the areas
-	Operators  Breakdown // richieste over the areas
+	Immigrants Breakdown // the respondents' areas question over the areas
+	Operators  Breakdown // the staff's areas question over the areas
+	// Labels holds, per area, the message id of the choice naming it (the
+	// respondents' list first).
+	Labels []string
+	// Forms are the two forms' ids, respondents first.
+	Forms [2]string
 }
 
-// areasOperatorsQuestion is the operators' question the areas chart
-// compares with the immigrants' priorities.
-const areasOperatorsQuestion = "richieste"
+// areasQuestion returns the question of f declared with report: areas, or
+// nil.
+func areasQuestion(f *dialog.Form) *dialog.Question {
+	if f == nil {
+		return nil
+	}
+	if q := f.First(dialog.SectionAreas); q != nil && q.List != nil {
+		return q
+	}
+	return nil
+}
 
-// buildAreas lays the two questions over the same list of areas: the
-// choices of the operators' `aree` list (the immigrants' one adds other,
-// none and pnta).
+// buildAreas lays the two areas questions over the same list of areas:
+// the areas the staff question's choices name (column area), else the
+// respondents'. Counts are by choice; each area takes the count of the
+// choice naming it.
 func buildAreas(imm, ops *dialog.Form, immCounts, opsCounts map[string]cell, minCell int) *Areas {
 	a := &Areas{}
-	var list *dialog.List
-	if ops != nil {
-		list = ops.Lists["aree"]
-	}
-	if list == nil && imm != nil {
-		list = imm.Lists["aree"]
-	}
-	if list == nil {
+	iq, oq := areasQuestion(imm), areasQuestion(ops)
+	if iq == nil && oq == nil {
 		return a
 	}
-	for _, ch := range list.Choices {
-		if !ch.Exclusive && ch.Name != "other" {
-			a.Codes = append(a.Codes, ch.Name)
+	for _, q := range []*dialog.Question{oq, iq} {
+		if q != nil && len(a.Codes) == 0 {
+			a.Codes = q.List.Areas()
 		}
 	}
-	side := func(q string, counts map[string]cell) Breakdown {
+	if imm != nil {
+		a.Forms[0] = imm.ID
+	}
+	if ops != nil {
+		a.Forms[1] = ops.ID
+	}
+	for _, code := range a.Codes {
+		label := ""
+		for _, q := range []*dialog.Question{iq, oq} {
+			if q == nil || label != "" {
+				continue
+			}
+			if ch, ok := q.List.ChoiceOfArea(code); ok {
+				label = ch.Label
+			}
+		}
+		a.Labels = append(a.Labels, label)
+	}
+	side := func(q *dialog.Question, counts map[string]cell) Breakdown {
+		if q == nil {
+			return Breakdown{}
+		}
 		t := counts[""]
-		b := Breakdown{Question: q, List: "aree", Total: Protect(t.n, t.key, minCell)}
+		b := Breakdown{Question: q.Name, List: q.List.Name, Total: Protect(t.n, t.key, minCell)}
 		for _, code := range a.Codes {
-			c := counts[code]
+			var c cell
+			if ch, ok := q.List.ChoiceOfArea(code); ok {
+				c = counts[ch.Name]
+			}
 			b.Items = append(b.Items, Item{Code: code, Count: Protect(c.n, c.key, minCell)})
 		}
 		hideUnder(&b)
 		return b
 	}
-	a.Immigrants = side("priorita", immCounts)
-	a.Operators = side(areasOperatorsQuestion, opsCounts)
+	a.Immigrants = side(iq, immCounts)
+	a.Operators = side(oq, opsCounts)
 	return a
 }

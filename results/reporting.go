@@ -2,9 +2,9 @@ package results
 
 import (
 	"context"
-	"html"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -36,7 +36,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 					rq.Section = q.Groups[0].Name
 				}
 				qs = append(qs, rq)
-				for _, lang := range locales.StaffLanguages {
+				for _, lang := range locales.StaffLanguages() {
 					if cat.Has(lang, q.Label) {
 						ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Lang: lang, Label: plainText(cat, lang, q.Label)})
 					}
@@ -56,7 +56,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 				if g := ch.Filter["macro"]; g != "" {
 					gs = append(gs, pgstore.ReportingGroup{Form: f.ID, Question: q.Name, Choice: ch.Name, Group: g})
 				}
-				for _, lang := range locales.StaffLanguages {
+				for _, lang := range locales.StaffLanguages() {
 					if cat.Has(lang, ch.Label) {
 						ls = append(ls, pgstore.ReportingLabel{Form: f.ID, Question: q.Name, Choice: ch.Name, Lang: lang,
 							Label: plainText(cat, lang, ch.Label)})
@@ -70,7 +70,7 @@ func ReportingRows(lib *dialog.Library, cat *locales.Catalog) ([]pgstore.Reporti
 
 func plainText(cat *locales.Catalog, lang, id string) string {
 	// A label that names the rated service ({{.Choice}}) names none here.
-	return html.UnescapeString(tagRe.Replace(cat.Text(lang, id, map[string]any{"Choice": "…"})))
+	return tghtml.NewMessages(cat).Plain(lang, id, map[string]any{tghtml.ChoiceArg: "…"})
 }
 
 // SyncReporting refreshes the questions, labels and choice groups the BI

@@ -75,9 +75,18 @@ func (g *Synth) Next() (*pgstore.Completed, *pgstore.Abandoned, error) {
 	if abShare == 0 {
 		abShare = 0.15
 	}
-	formID, lang := "immigrati", synthLanguages[g.weighted(synthLangW)]
-	if g.Rand.Float64() < opShare {
-		formID, lang = "operatori", "it"
+	// The first respondents' form, and with the operators' share the
+	// first staff form (as each declares its audience).
+	var respForm, staffForm string
+	if ids := g.Forms.Respondents(); len(ids) > 0 {
+		respForm = ids[0]
+	}
+	if ids := g.Forms.StaffForms(); len(ids) > 0 {
+		staffForm = ids[0]
+	}
+	formID, lang := respForm, synthLanguages[g.weighted(synthLangW)]
+	if g.Rand.Float64() < opShare && staffForm != "" {
+		formID, lang = staffForm, "it"
 		if g.Rand.Float64() < 0.15 {
 			lang = "en"
 		}
@@ -99,7 +108,7 @@ func (g *Synth) Next() (*pgstore.Completed, *pgstore.Abandoned, error) {
 	if len(place.Services) > 0 && g.Rand.Float64() < 0.9 {
 		sv := place.Services[g.Rand.IntN(len(place.Services))]
 		ctx[interview.CtxService] = strconv.FormatInt(sv.ID, 10)
-		ctx["invite_servizio"] = sv.Code
+		ctx[interview.CtxServiceCode] = sv.Code
 		service = &sv.ID
 	}
 	// Started: over the period, at office hours in Italy.
@@ -143,7 +152,7 @@ func (g *Synth) Next() (*pgstore.Completed, *pgstore.Abandoned, error) {
 				AbandonedAt: minTime(now.Add(24*time.Hour), g.Now)}, nil
 		}
 		now = now.Add(time.Duration(4+g.Rand.IntN(30)) * time.Second)
-		if !switched && formID == "immigrati" && lang != "it" && step == 10 && g.Rand.Float64() < 0.05 {
+		if !switched && formID == respForm && lang != "it" && step == 10 && g.Rand.Float64() < 0.05 {
 			// Some switch to Italian half-way.
 			switched = true
 			st, out = dialog.Step(f, st, dialog.Input{Kind: dialog.InSetLanguage, Lang: "it"}, now)
@@ -193,16 +202,15 @@ func (g *Synth) answer(f *dialog.Form, place int64, st dialog.State, ask *dialog
 	if len(opts) == 0 {
 		return dialog.Step(f, st, in(dialog.InSkip, ""), now)
 	}
-	if q.Name == "eta" {
-		// Adults only: under18 would end the interview without a response.
-		var adults []string
-		for _, o := range opts {
-			if o != "under18" {
-				adults = append(adults, o)
-			}
+	// Only choices that keep the respondent eligible (adults only, say):
+	// the others end the interview without a response.
+	var eligible []string
+	for _, o := range opts {
+		if !f.Excludes(st.Answers, q, o) {
+			eligible = append(eligible, o)
 		}
-		opts = adults
 	}
+	opts = eligible
 	return dialog.Step(f, st, in(dialog.InChoose, opts[g.pick(place, f, q, opts)]), now)
 }
 

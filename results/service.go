@@ -107,13 +107,13 @@ func canSeeResults(m org.Member) bool {
 	return m.Role == org.RoleAdmin || m.Role == org.RoleManager
 }
 
-// defaultFilter is where /results starts: the immigrants' questionnaire
-// (or the first), all time, the member's municipality (all for admins)
-// and service.
+// defaultFilter is where /results starts: the first respondents'
+// questionnaire (or the first), all time, the member's municipality (all
+// for admins) and service.
 func (s *Service) defaultFilter(m org.Member) Filter {
-	form := "immigrati"
-	if s.forms.Latest(form) == nil {
-		if ids := s.forms.IDs(); len(ids) > 0 {
+	form := ""
+	for _, ids := range [][]string{s.forms.Respondents(), s.forms.IDs()} {
+		if form == "" && len(ids) > 0 {
 			form = ids[0]
 		}
 	}
@@ -332,11 +332,30 @@ func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
 	return buildComparison(form, f, ms, choices, s.minCell), nil
 }
 
-// AreasFor counts the need areas for a filter: immigrants' priorities
-// (with the filter's language) and operators' most frequent requests
-// (every language: operators answer in Italian or English).
+// pairedForms returns the two sides of the "both sides" comparison the
+// form takes part in (pairs_with), respondents first; nils when the form
+// pairs with none.
+func (s *Service) pairedForms(form string) (resp, staffSide *dialog.Form) {
+	f := s.forms.Latest(form)
+	g := s.forms.Pair(f)
+	if f == nil || g == nil {
+		return nil, nil
+	}
+	if f.Audience == dialog.AudienceStaff {
+		f, g = g, f
+	}
+	return f, g
+}
+
+// AreasFor counts the need areas for a filter: the respondents'
+// areas question (with the filter's language) and the staff's (every
+// language: staff answer in Italian or English), of the filter's form and
+// the form it pairs with.
 func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
-	imm, ops := s.forms.Latest("immigrati"), s.forms.Latest("operatori")
+	imm, ops := s.pairedForms(f.Form)
+	if imm == nil {
+		return &Areas{}, nil
+	}
 	sc, err := s.unreleased(ctx, f)
 	if err != nil {
 		return nil, err
@@ -355,13 +374,16 @@ func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 		}
 		return indexChoices(cs)[q], nil
 	}
-	ic, err := count("immigrati", "priorita", sc.Language)
-	if err != nil {
-		return nil, err
+	var ic, oc map[string]cell
+	if q := areasQuestion(imm); q != nil {
+		if ic, err = count(imm.ID, q.Name, sc.Language); err != nil {
+			return nil, err
+		}
 	}
-	oc, err := count("operatori", areasOperatorsQuestion, "")
-	if err != nil {
-		return nil, err
+	if q := areasQuestion(ops); q != nil {
+		if oc, err = count(ops.ID, q.Name, ""); err != nil {
+			return nil, err
+		}
 	}
 	return buildAreas(imm, ops, ic, oc, s.minCell), nil
 }
@@ -660,7 +682,7 @@ func (s *Service) sendCharts(ctx context.Context, r *bot.Request, lang string, f
 		return err
 	}
 	sent := false
-	if s.forms.Latest("immigrati") != nil && s.forms.Latest("operatori") != nil {
+	if imm, ops := s.pairedForms(f.Form); imm != nil && ops != nil {
 		a, err := s.AreasFor(ctx, f)
 		if err != nil {
 			return err
@@ -757,7 +779,7 @@ func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m
 	if err != nil {
 		return s.fail(ctx, r, lang, err)
 	}
-	ext := ExportExt(f.Form, format, false)
+	ext := s.ExportExt(f.Form, format, false)
 	tmp, err := os.CreateTemp(s.tempDir, "needsbot-export-*."+ext)
 	if err != nil {
 		return s.fail(ctx, r, lang, fmt.Errorf("results: export: %w", err))

@@ -2,7 +2,6 @@ package results
 
 import (
 	"fmt"
-	"html"
 	"math"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/internal/tghtml"
 )
 
 // Message ids of this package (locales/results.*.toml).
@@ -87,23 +87,17 @@ func periodMsg(days int) string {
 // formMsg is the message id of a questionnaire's short name for staff.
 func formMsg(form string) string { return "r.form." + form }
 
-// needMsg is the message id of the short title of a need question. (Not
-// r.need.<form>.<question>: ids containing ".immigrati." are respondent
-// texts for lint, and these are for staff.)
+// needMsg is the message id of the short title of a need question, for
+// staff (r.need.<form>-<question>). A form may have none: the question's
+// label stands in (needTitle).
 func needMsg(form, question string) string { return "r.need." + form + "-" + question }
 
-// shippedNeeds are the need questions of the shipped questionnaires, whose
-// short titles are in locales/results.*.toml (lint checks them).
-var shippedNeeds = map[string][]string{
-	"immigrati": {"ita_ostacoli", "lavoro_bisogni", "casa_problemi", "salute_ostacoli", "scuola_ostacoli",
-		"doc_bisogni", "info_fonti", "accesso_ostacoli", "partecipa", "discriminato_dove",
-		"servizi_usati", "conviventi", "bisogni", "aiuto_ottenuto", "ostacoli"},
-	"operatori": {"area_servizio", "richieste", "bisogni_insoddisfatti", "cause", "materiali_lingue", "rete", "formazione",
-		"gruppi_difficili", "mediazione"},
-}
-
-// MessageIDs lists every message id this package renders, for lint.
-func MessageIDs() []string {
+// MessageIDs lists every message id this package renders, for lint: its
+// own, and the staff names of forms (the questionnaire's short name and
+// its need questions' short titles, in locales/results.*.toml) — pass the
+// forms that ship with the binary, which must have them; a form published
+// at run time may go without (its title and labels stand in).
+func MessageIDs(forms ...*dialog.Form) []string {
 	ids := []string{msgTitle, msgFilter, msgAllMunis, msgAllServices, msgAllLanguages, msgEmpty, msgLine, msgListLine,
 		msgCompleted, msgAbandoned, msgRate, msgMedian, msgLanguages, msgPrioInd, msgDuration, msgNotShown,
 		msgPriorities, msgNeeds, msgNeedLine, msgItem, msgTooFew, msgOthersSmall, msgLegend, msgFunnelTitle,
@@ -115,14 +109,14 @@ func MessageIDs() []string {
 	for _, d := range Periods() {
 		ids = append(ids, periodMsg(d))
 	}
-	for form, qs := range shippedNeeds {
-		ids = append(ids, formMsg(form))
-		for _, q := range qs {
-			ids = append(ids, needMsg(form, q))
+	for _, f := range forms {
+		ids = append(ids, formMsg(f.ID))
+		for _, q := range needQuestions(f) {
+			ids = append(ids, needMsg(f.ID, q.Name))
 		}
 	}
 	slices.Sort(ids)
-	return ids
+	return slices.Compact(ids)
 }
 
 // safeHTML is a message argument that is already Telegram HTML: text does
@@ -138,29 +132,17 @@ func staffLang(lang string) string {
 	return "en"
 }
 
-// text renders a message with HTML-escaped string arguments.
+// text renders a message as Telegram HTML with escaped string arguments,
+// as the bot renders every message (tghtml.Messages.Text).
 func (s *Service) text(lang, id string, data map[string]any) string {
-	if len(data) > 0 {
-		esc := make(map[string]any, len(data))
-		for k, v := range data {
-			if str, ok := v.(string); ok {
-				v = html.EscapeString(str)
-			}
-			esc[k] = v
-		}
-		data = esc
-	}
-	return s.cat.Text(lang, id, data)
+	return tghtml.NewMessages(s.cat).Text(lang, id, data)
 }
 
 // plain renders a message as plain text (labels for charts, files,
-// buttons); markup is left as written in the message.
+// buttons), as the bot renders button labels (tghtml.Messages.Plain).
 func (s *Service) plain(lang, id string, data map[string]any) string {
-	return html.UnescapeString(tagRe.Replace(s.cat.Text(lang, id, data)))
+	return tghtml.NewMessages(s.cat).Plain(lang, id, data)
 }
-
-// tagRe drops the only tags staff messages use.
-var tagRe = strings.NewReplacer("<b>", "", "</b>", "", "<i>", "", "</i>", "")
 
 // choiceLabel is the label of a choice of form's list in lang, or the code
 // when the catalog has none.
@@ -197,10 +179,14 @@ func (s *Service) needTitle(lang string, f *dialog.Form, q *dialog.Question) str
 	return truncate(s.questionLabel(lang, f.ID, q.Name), 50)
 }
 
-// formName is a questionnaire's short name for staff.
+// formName is a questionnaire's short name for staff: its r.form.<id>
+// message (the shipped forms have one), else its title (a form published
+// at run time), else its id.
 func (s *Service) formName(lang, form string) string {
-	if id := formMsg(form); s.cat.Has(lang, id) || s.cat.Has("en", id) {
-		return s.plain(lang, id, nil)
+	for _, id := range []string{formMsg(form), "f." + form + ".title"} {
+		if s.cat.Has(lang, id) || s.cat.Has("en", id) {
+			return s.plain(lang, id, nil)
+		}
 	}
 	return form
 }
@@ -210,7 +196,7 @@ func (s *Service) formName(lang, form string) string {
 func (s *Service) languageName(code string) string {
 	if l, ok := s.cat.Language(code); ok {
 		if l.RTL {
-			return "\u2068" + l.Name + "\u2069"
+			return tghtml.Isolate(l.Name)
 		}
 		return l.Name
 	}
@@ -397,7 +383,7 @@ func (s *Service) itemText(lang, label string, it Item, total Count) string {
 func (s *Service) topLines(lang string, f *dialog.Form, b Breakdown, k int, numbered bool) string {
 	parts := s.top(lang, f, b, k)
 	for i := range parts {
-		parts[i] = html.EscapeString(parts[i])
+		parts[i] = tghtml.Escape(parts[i])
 	}
 	if !numbered {
 		return strings.Join(parts, " · ")
@@ -428,7 +414,7 @@ func (s *Service) top(lang string, f *dialog.Form, b Breakdown, k int) []string 
 		if list != nil {
 			// None, "don't know", "prefer not to answer" and "other" are
 			// no need to plan for.
-			if ch, ok := list.Choice(it.Code); ok && (ch.Exclusive || ch.Name == "other") {
+			if ch, ok := list.Choice(it.Code); ok && (ch.Exclusive || ch.Other) {
 				continue
 			}
 		}
@@ -487,11 +473,11 @@ func (s *Service) compareText(lang string, f *dialog.Form, c *Comparison, d desc
 	notShown := s.plain(lang, msgNotShown, nil)
 	block := func(labelID string, value func(col *Column) string) {
 		b.WriteString("<b>")
-		b.WriteString(html.EscapeString(s.plain(lang, labelID, nil)))
+		b.WriteString(tghtml.Escape(s.plain(lang, labelID, nil)))
 		b.WriteString("</b>\n")
 		for i := range c.Columns {
 			col := &c.Columns[i]
-			fmt.Fprintf(&b, "• %s: %s\n", html.EscapeString(col.Municipality.Name), html.EscapeString(value(col)))
+			fmt.Fprintf(&b, "• %s: %s\n", tghtml.Escape(col.Municipality.Name), tghtml.Escape(value(col)))
 		}
 		b.WriteString("\n")
 	}

@@ -138,7 +138,7 @@ func TestInviteFlow(t *testing.T) {
 	}
 	// The context names the invite by its id, never by its token.
 	want := map[string]string{interview.CtxMunicipality: id10(r.roma), interview.CtxService: id10(r.romaAnagrafe),
-		interview.CtxOperator: id10(opID), interview.CtxInvite: id10(invID), "invite_servizio": "anagrafe"}
+		interview.CtxOperator: id10(opID), interview.CtxInvite: id10(invID), interview.CtxServiceCode: "anagrafe"}
 	if inv.Form != "immigrati" || len(inv.Context) != len(want) {
 		t.Fatalf("resolved %+v", inv)
 	}
@@ -232,7 +232,7 @@ func TestResolveErrorsAndLimit(t *testing.T) {
 	if _, err := r.pool.Exec(ctx, "UPDATE invites SET revoked_at = now() WHERE token_hash = $1", pgstore.HashToken("revokedrevokedrevoke")); err != nil {
 		t.Fatal(err)
 	}
-	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context["invite_servizio"] != "" || inv.Context[interview.CtxService] != "" {
+	if inv, err := r.h.Resolve(ctx, "onceonceonceonceonce", "u1"); err != nil || inv.Context[interview.CtxServiceCode] != "" || inv.Context[interview.CtxService] != "" {
 		t.Fatalf("first use: %+v %v", inv, err)
 	}
 	cases := []struct {

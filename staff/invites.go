@@ -95,12 +95,13 @@ func (h *Handler) inviteCallback(ctx context.Context, r *bot.Request, w who, pay
 	return true, h.inviteStep(ctx, r, w, d, msgID, queryID)
 }
 
+// formName is a questionnaire's short name for staff: its s.form.<id>
+// message, else its title, else its id.
 func (h *Handler) formName(r *bot.Request, form string) string {
-	switch form {
-	case "immigrati":
-		return h.plain(r, msgFormImmigrati, nil)
-	case "operatori":
-		return h.plain(r, msgFormOperatori, nil)
+	for _, id := range []string{msgFormPrefix + form, "f." + form + ".title"} {
+		if s := h.plain(r, id, nil); s != id {
+			return s
+		}
 	}
 	return form
 }
@@ -555,7 +556,7 @@ func (h *Handler) resolved(ctx context.Context, inv org.Invite, err error, user 
 		c := map[string]string{interview.CtxMunicipality: itoa(inv.MunicipalityID), interview.CtxInvite: itoa(inv.ID)}
 		if inv.ServiceID != 0 {
 			c[interview.CtxService] = itoa(inv.ServiceID)
-			c["invite_servizio"] = inv.ServiceCode
+			c[interview.CtxServiceCode] = inv.ServiceCode
 		}
 		if inv.OperatorID != 0 {
 			c[interview.CtxOperator] = itoa(inv.OperatorID)

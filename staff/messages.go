@@ -77,11 +77,12 @@ const (
 	msgSvcAdded       = "s.svc.added"
 	msgSvcExists      = "s.svc.exists"
 	msgSvcBad         = "s.svc.bad"
-	msgFormImmigrati  = "s.form.immigrati"
-	msgFormOperatori  = "s.form.operatori"
-	msgCancelled      = "s.cancelled"
-	msgGone           = "s.gone"
-	msgMenuUsed       = "s.menu_used"
+	// msgFormPrefix + form id: a questionnaire's short name on the
+	// invite menu (the shipped forms have one; others show their title).
+	msgFormPrefix = "s.form."
+	msgCancelled  = "s.cancelled"
+	msgGone       = "s.gone"
+	msgMenuUsed   = "s.menu_used"
 
 	msgWorkPreparing = "s.work.preparing"
 	msgWorkTooLong   = "s.work.too_long"
@@ -156,9 +157,11 @@ const (
 	btnRoleOper      = "s.btn.role.operator"
 )
 
-// MessageIDs lists every message id the staff side renders, for lint.
-func MessageIDs() []string {
-	return []string{
+// MessageIDs lists every message id the staff side renders, for lint,
+// with the short names of the given forms (those shipped with the binary
+// have one; a form published at run time shows its title).
+func MessageIDs(forms ...string) []string {
+	ids := []string{
 		msgRoleAdmin, msgRoleManager, msgRoleOperator, msgScopeAll, msgScopeService,
 		msgHelpOperator, msgHelpManager, msgHelpAdmin,
 		msgEnrolDone, msgEnrolAgain, msgEnrolIsStaff, msgEnrolExpired, msgEnrolUsed, msgEnrolInvalid, msgEnrolNotify,
@@ -169,7 +172,7 @@ func MessageIDs() []string {
 		msgInvitesTitle, msgInvitesItem, msgInvitesNone, msgMore, msgInvitesHint, msgInvConfirm, msgInvRevoked, msgInvNoReprint,
 		msgStatusActive, msgStatusExpired, msgStatusRevoked, msgStatusUsedUp,
 		msgMuniTitle, msgMuniItem, msgMuniUsage, msgMuniAdded, msgMuniExists, msgMuniBad, msgMuniUnknown,
-		msgSvcAdded, msgSvcExists, msgSvcBad, msgFormImmigrati, msgFormOperatori,
+		msgSvcAdded, msgSvcExists, msgSvcBad,
 		msgCancelled, msgGone, msgMenuUsed,
 		btnNewLink, btnRevokeN, btnPosterN, btnConfirm, btnCancel, btnDays, btnNoExpiry, btnKindPoster, btnKindPersonal, btnNoLabel, btnPosterInstead, btnPrintAnyway,
 		btnNoService, btnAnyService, btnPrev, btnNext, btnRoleAdmin, btnRoleManager, btnRoleOper,
@@ -184,4 +187,8 @@ func MessageIDs() []string {
 		btnDirFreeYes, btnDirFreeNo, btnDirApptYes, btnDirApptNo, btnDirName, btnDirAddress, btnDirCoords, btnDirPhone,
 		btnDirWebsite, btnDirHours, btnDirLanguages, btnDirAreas, btnDirFree, btnDirAppointment,
 	}
+	for _, f := range forms {
+		ids = append(ids, msgFormPrefix+f)
+	}
+	return ids
 }

@@ -31,12 +31,12 @@ type Texts interface {
 }
 
 // PosterLines are the invitation in every respondent language (in
-// locales.Supported's order, Italian first) that has it: a language whose
+// locales.Supported()'s order, Italian first) that has it: a language whose
 // poster text is missing (it would fall back to English) is left out.
 func PosterLines(tx Texts) []PosterLine {
 	en := tx.Plain("en", msgPosterScan, nil)
 	var ls []PosterLine
-	for _, lang := range locales.Supported {
+	for _, lang := range locales.Supported() {
 		s := strings.TrimSpace(tx.Plain(lang, msgPosterScan, nil))
 		if s == "" || s == msgPosterScan || (lang != "en" && s == en) {
 			continue

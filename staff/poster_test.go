@@ -111,8 +111,8 @@ func allLines(t testing.TB) []PosterLine {
 // font: a missing one would print as a box.
 func TestPosterLinesEveryLanguage(t *testing.T) {
 	ls := shippedLines(t)
-	if len(ls) != len(locales.Supported) || ls[0].Lang != "it" {
-		t.Fatalf("poster lines %v, want one per language of %v, Italian first", ls, locales.Supported)
+	if len(ls) != len(locales.Supported()) || ls[0].Lang != "it" {
+		t.Fatalf("poster lines %v, want one per language of %v, Italian first", ls, locales.Supported())
 	}
 	art, err := newPosterArt()
 	if err != nil {

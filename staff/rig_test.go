@@ -147,7 +147,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	cfg := Config{Members: db, Enrolment: db, Places: db, Registry: db, ServiceLookup: db, InviteMaker: db, InviteList: db,
-		Directory: db, DirectoryEditor: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock, TokenKey: tokenKey,
+		Directory: db, DirectoryEditor: db, Limiter: r.store, BotUsername: r.tg.BotUsername(), Now: r.clock, TokenKey: tokenKey, Forms: lib.ByAudience(),
 		Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }}
 	for _, o := range opts {
 		o(&cfg)

@@ -55,7 +55,8 @@ type Config struct {
 	Results     Results // /results and /export; nil: those commands are unknown
 	BotUsername string  // for deep links t.me/<username>?start=<token>
 	// Forms are the questionnaires an invite may name, in menu order
-	// (default immigrati, operatori).
+	// (cmd gives the respondents' forms, then the staff's: what each
+	// form declares as its audience). Required.
 	Forms []string
 	// BadTokens bad invite or staff tokens per user are allowed per
 	// BadTokenPeriod (default 5 per 10 minutes) before ErrInviteLimited.
@@ -107,7 +108,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("staff: the bot's username is required for links")
 	}
 	if len(cfg.Forms) == 0 {
-		cfg.Forms = []string{"immigrati", "operatori"}
+		return nil, errors.New("staff: the questionnaires an invite may name (Forms) are required")
 	}
 	if cfg.BadTokens <= 0 {
 		cfg.BadTokens = 5

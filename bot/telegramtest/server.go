@@ -45,6 +45,7 @@ type config struct {
 	callbackTimeout time.Duration
 	groupPrivacy    bool
 	strictHTML      bool
+	recordRequests  bool
 }
 
 // Option configures a Server.
@@ -104,6 +105,20 @@ func WithGroupPrivacy(on bool) Option { return func(c *config) { c.groupPrivacy 
 // WithStrictHTML makes a bare '&' in HTML text a 400 error instead of a Code 0
 // Violation.
 func WithStrictHTML() Option { return func(c *config) { c.strictHTML = true } }
+
+// WithRequestLog makes the server keep every call it receives, in order,
+// for Requests: what Telegram would have been asked (goldens of the bot's
+// output). Off by default, so that long runs (try, the load test) keep no
+// history.
+func WithRequestLog() Option { return func(c *config) { c.recordRequests = true } }
+
+// Request is one Bot API call as the server received it.
+type Request struct {
+	Method string            // canonical name, e.g. "sendMessage"
+	ChatID int64             // the chat_id parameter, 0 if none
+	Params map[string]string // every parameter as text; JSON values (reply_markup) as their JSON; files by name
+	Code   int               // the error code answered, 0 on success
+}
 
 // Violation is a call the bot should not have made, or a webhook delivery it
 // failed.
@@ -169,6 +184,7 @@ type Server struct {
 	nextFile     int64
 	calls        map[string]int
 	total        int
+	requests     []Request // with WithRequestLog
 	violations   []Violation
 	failures     map[string][]*failure
 }
@@ -279,6 +295,15 @@ func (s *Server) Calls() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// Requests returns the calls received so far, oldest first, when the server
+// was made WithRequestLog (nil otherwise). Injected failures are not
+// requests the server answered and are left out.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
 }
 
 // TotalCalls returns how many calls the server answered, of any method.
@@ -448,6 +473,21 @@ func (s *Server) call(ctx context.Context, name string, p params) (any, string, 
 		for _, w := range c.warnings {
 			s.violate(Violation{Method: method, ChatID: c.chatID, Description: w})
 		}
+		s.mu.Unlock()
+	}
+	if s.cfg.recordRequests {
+		r := Request{Method: method, ChatID: c.chatID, Params: make(map[string]string, len(p.values)+len(p.files))}
+		for k, v := range p.values {
+			r.Params[k] = v
+		}
+		for k, f := range p.files {
+			r.Params[k] = "file " + f.name
+		}
+		if err != nil {
+			r.Code = err.code
+		}
+		s.mu.Lock()
+		s.requests = append(s.requests, r)
 		s.mu.Unlock()
 	}
 	if err != nil {

@@ -67,8 +67,11 @@ func newBot(t *testing.T, srv *telegramtest.Server, opts ...tg.Option) *tg.Bot {
 	return b
 }
 
+// ctxT bounds a test's waits. The bound only turns a hang into a failure;
+// it measures nothing, so it is far from any real duration (50 chats under
+// -race on a loaded 2-core machine took more than 10 s).
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -1221,5 +1224,32 @@ func TestDropPendingNegativeOffsetAllowedUpdates(t *testing.T) {
 	getUpdates(t, srv, map[string]any{"offset": ups[0].ID + 1})
 	if err := srv.WaitIdle(ctxT(t)); err != nil {
 		t.Errorf("WaitIdle: %v", err)
+	}
+}
+
+func TestRequestLog(t *testing.T) {
+	plain := newServer(t)
+	u := plain.User(42)
+	rawCall(t, plain, "sendMessage", map[string]any{"chat_id": u.ID(), "text": "hi"})
+	if got := plain.Requests(); got != nil {
+		t.Errorf("requests kept without WithRequestLog: %v", got)
+	}
+
+	srv := newServer(t, telegramtest.WithRequestLog())
+	u = srv.User(42)
+	u.Start("") // a user who never wrote cannot be written to (403)
+	rawCall(t, srv, "sendMessage", map[string]any{"chat_id": u.ID(), "text": "<b>hi</b>", "parse_mode": "HTML",
+		"reply_markup": map[string]any{"inline_keyboard": [][]map[string]string{{{"text": "A", "callback_data": "a"}}}}})
+	rawCall(t, srv, "editMessageText", map[string]any{"chat_id": u.ID(), "message_id": 999, "text": "x"})
+	got := srv.Requests()
+	if len(got) != 2 {
+		t.Fatalf("%d requests, want 2: %+v", len(got), got)
+	}
+	if r := got[0]; r.Method != "sendMessage" || r.ChatID != 42 || r.Code != 0 || r.Params["text"] != "<b>hi</b>" ||
+		r.Params["parse_mode"] != "HTML" || !strings.Contains(r.Params["reply_markup"], `"callback_data":"a"`) {
+		t.Errorf("first request %+v", r)
+	}
+	if r := got[1]; r.Method != "editMessageText" || r.Code != 400 {
+		t.Errorf("an edit of a missing message is recorded with its error: %+v", r)
 	}
 }

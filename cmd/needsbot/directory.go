@@ -5,10 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +16,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/staff"
@@ -205,32 +204,11 @@ func directoryVocabulary(formsDir string) (directory.Vocabulary, error) {
 		return directory.Vocabulary{}, err
 	}
 	var v directory.Vocabulary
-	v.Areas = needAreaCodes(lib)
+	v.Areas = lib.AreaCodes()
 	for _, l := range cat.Languages() {
 		v.Languages = append(v.Languages, l.Code)
 	}
 	return v, nil
-}
-
-// needAreaCodes lists the codes of the `aree` choice lists of every form.
-func needAreaCodes(lib *dialog.Library) []string {
-	var areas []string
-	for _, f := range lib.Forms() {
-		l := f.Lists["aree"]
-		if l == nil {
-			continue
-		}
-		for _, c := range l.Choices {
-			switch c.Name {
-			case "none", "pnta", "dnk", "other":
-				continue
-			}
-			if !slices.Contains(areas, c.Name) {
-				areas = append(areas, c.Name)
-			}
-		}
-	}
-	return areas
 }
 
 // pgDirectory is bot.Directory over Postgres: the municipality is its
@@ -312,6 +290,7 @@ type resultsWithReferrals struct {
 	log interface {
 		Warn(msg string, args ...any)
 	}
+	forms *dialog.Library // labels of the need areas
 }
 
 // Long forwards to the results service: its long buttons go to the staff
@@ -355,9 +334,12 @@ func (x resultsWithReferrals) section(ctx context.Context, r *bot.Request, munic
 		}
 		area := "—"
 		if s.Area != "" {
-			area = r.Renderer.Plain(r.Lang, "c.immigrati.aree."+s.Area, nil)
+			area = s.Area
+			if id := x.forms.AreaLabel(s.Area); id != "" {
+				area = r.Renderer.Plain(r.Lang, id, nil)
+			}
 		}
-		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, html.EscapeString(s.Name), html.EscapeString(area)))
+		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, tghtml.Escape(s.Name), tghtml.Escape(area)))
 	}
 	return b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/results"
@@ -59,7 +60,7 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 	fs.Usage = func() { fmt.Fprint(e.stderr, exportUsage); fs.PrintDefaults() }
 	dsn := fs.String("database-url", cfg.DatabaseURL, "Postgres ($NEEDSBOT_DATABASE_URL)")
 	format := fs.String("format", "", "csv or xlsx (required)")
-	form := fs.String("form", "immigrati", "questionnaire: immigrati or operatori")
+	form := fs.String("form", "", "questionnaire id (default: the first form respondents answer)")
 	muni := fs.String("municipality", "", "ISTAT code of the municipality (default: every one)")
 	service := fs.String("service", "", "service code (default: every service)")
 	language := fs.String("language", "", "interview language, e.g. ar (default: every language)")
@@ -84,9 +85,6 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 	if *rowLevel && strings.TrimSpace(*purpose) == "" {
 		problems = append(problems, "--row-level needs --purpose: say why row-level data are needed (it goes to the audit log)")
 	}
-	if *rowLevel && *form == "operatori" {
-		problems = append(problems, "the operators' questionnaire has no row-level export: its consent promises totals only")
-	}
 	if fs.NArg() > 0 {
 		problems = append(problems, "unexpected arguments: "+strings.Join(fs.Args(), " "))
 	}
@@ -104,8 +102,17 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stderr, "needsbot export: questionnaires:", err)
 		return 1
 	}
+	if ids := lib.Respondents(); *form == "" && len(ids) > 0 {
+		*form = ids[0]
+	}
 	if lib.Latest(*form) == nil {
 		fmt.Fprintf(e.stderr, "needsbot export: unknown questionnaire %q (have %s)\n", *form, strings.Join(lib.IDs(), ", "))
+		return 2
+	}
+	staffForm := lib.Latest(*form).Audience == dialog.AudienceStaff
+	if *rowLevel && staffForm {
+		fmt.Fprintln(e.stderr, "needsbot export: the staff's questionnaire has no row-level export: its consent promises totals only")
+		fs.Usage()
 		return 2
 	}
 	cat, err := locales.New()
@@ -146,7 +153,7 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 	switch {
 	case *rowLevel:
 		kind = "row-level (audited)"
-	case *form == "operatori":
+	case staffForm:
 		kind = "aggregate"
 	}
 	fmt.Fprintf(e.stderr, "exported %d responses (%s) to %s\n", n, kind, where)

@@ -23,9 +23,17 @@ func runForm(ctx context.Context, e *cmdEnv, args []string) int {
 			return runFormImport(ctx, e, args[1:])
 		case "export":
 			return runFormExport(ctx, e, args[1:])
+		case "publish":
+			return runFormPublish(ctx, e, args[1:])
+		case "list":
+			return runFormList(ctx, e, args[1:])
+		case "show":
+			return runFormShow(ctx, e, args[1:])
+		case "retire":
+			return runFormRetire(ctx, e, args[1:])
 		}
 	}
-	fmt.Fprintln(e.stderr, "usage: needsbot form import WORKBOOK --out DIR\n       needsbot form export FORM_ID --out FILE.xlsx [--forms DIR] [--version N]")
+	fmt.Fprintln(e.stderr, "usage: needsbot form import WORKBOOK --out DIR\n       needsbot form export FORM_ID --out FILE.xlsx [--forms DIR] [--version N]\n       needsbot form publish WORKBOOK [--by STAFF_ID]\n       needsbot form list | show FORM_ID [--version N] | retire FORM_ID [--by STAFF_ID]")
 	return 2
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/needsbot/needsbot/bot"
@@ -64,7 +65,7 @@ func runLint(_ context.Context, e *cmdEnv, args []string) int {
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("locales: %v", err))
 		} else {
-			problems = append(problems, locales.Lint(cat, messageIDs(all))...)
+			problems = append(problems, locales.Lint(cat, messageIDs(all), respondentForms(all)...)...)
 		}
 	}
 	// Files and directories named: each form with only its own messages,
@@ -130,6 +131,18 @@ func runLint(_ context.Context, e *cmdEnv, args []string) int {
 	return 0
 }
 
+// respondentForms lists the ids of the forms respondents answer: their
+// texts must exist in every language.
+func respondentForms(fs []*dialog.Form) []string {
+	var ids []string
+	for _, f := range fs {
+		if f.Audience == dialog.AudienceRespondents && !slices.Contains(ids, f.ID) {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
+
 // messageIDs lists every message id the forms use.
 func messageIDs(fs []*dialog.Form) []string {
 	var ids []string
@@ -138,8 +151,14 @@ func messageIDs(fs []*dialog.Form) []string {
 	}
 	ids = append(ids, dialog.EngineMessageIDs()...)
 	ids = append(ids, bot.MessageIDs()...)
-	ids = append(ids, staff.MessageIDs()...)
-	ids = append(ids, results.MessageIDs()...)
+	var formIDs []string
+	for _, f := range fs {
+		if !slices.Contains(formIDs, f.ID) {
+			formIDs = append(formIDs, f.ID)
+		}
+	}
+	ids = append(ids, staff.MessageIDs(formIDs...)...)
+	ids = append(ids, results.MessageIDs(fs...)...)
 	ids = append(ids, directoryMessageIDs()...)
 	return ids
 }

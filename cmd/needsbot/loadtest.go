@@ -152,9 +152,12 @@ func loadtest(ctx context.Context, o ltOptions, progress io.Writer) (rep *ltRepo
 	if err != nil {
 		return nil, err
 	}
-	form := lib.Latest("immigrati")
+	var form *dialog.Form
+	if ids := lib.Respondents(); len(ids) > 0 {
+		form = lib.Latest(ids[0])
+	}
 	if form == nil {
-		return nil, errors.New("the immigrati questionnaire is not embedded")
+		return nil, errors.New("no embedded questionnaire for respondents")
 	}
 	cat, err := locales.New()
 	if err != nil {
@@ -499,7 +502,7 @@ func (r *ltReport) addStorage(ctx context.Context, dsn string, store *redisstore
 	for i, id := range res.ids {
 		pseudonyms[i] = storage.Pseudonym([]byte(pseudoKey), id)
 	}
-	err = db.QueryRow(ctx, `SELECT count(*) FROM responses WHERE form = 'immigrati' AND respondent = ANY($1)`, pseudonyms).Scan(&r.UnderPseudonym)
+	err = db.QueryRow(ctx, `SELECT count(*) FROM responses WHERE form = $2 AND respondent = ANY($1)`, pseudonyms, res.form).Scan(&r.UnderPseudonym)
 	if err != nil {
 		return fmt.Errorf("count responses: %w", err)
 	}
@@ -530,6 +533,7 @@ func intMap(m map[string]float64) map[string]int {
 
 // ltResults is what the respondents did.
 type ltResults struct {
+	form       string   // the questionnaire's id
 	ids        []int64  // every respondent's user id
 	langs      []string // the language each one picked, by index
 	samples    []ltSample
@@ -550,7 +554,7 @@ func ltHints() []string {
 
 // driveRespondents runs o.respondents interviews, o.concurrency at a time.
 func driveRespondents(ctx context.Context, tg *telegramtest.Server, o ltOptions, form *dialog.Form, cat *locales.Catalog, progress io.Writer) ltResults {
-	res := ltResults{ids: make([]int64, o.respondents), langs: make([]string, o.respondents)}
+	res := ltResults{form: form.ID, ids: make([]int64, o.respondents), langs: make([]string, o.respondents)}
 	langs := cat.Languages()
 	hints := ltHints()
 	comments := ltComments()

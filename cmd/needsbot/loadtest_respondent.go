@@ -272,8 +272,8 @@ func (r *ltRespondent) allowed(opts []ltKey) []ltKey {
 		switch {
 		case q.Name == r.form.Consent:
 			return k.cb.Option != "yes"
-		case q.Name == "eta":
-			return k.cb.Option == "under18"
+		case r.form.Excludes(nil, q, k.cb.Option):
+			return true // ineligible (adults only): no response
 		}
 		return false
 	})

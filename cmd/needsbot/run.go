@@ -77,6 +77,7 @@ type app struct {
 	outbox    *redisstore.Outbox
 	responses *responses
 	forms     *dialog.Library
+	retired   map[string]bool // published forms retired (wire_forms.go)
 	cat       *locales.Catalog
 	api       *tg.Bot
 	sender    *bot.Sender
@@ -149,6 +150,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	if a.db, err = pgstore.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := a.loadPublished(ctx); err != nil { // wire_forms.go
+		return nil, err
 	}
 	if err := a.syncReporting(ctx); err != nil { // wire_results.go
 		log.Warn("BI reporting labels not refreshed", "err", err)

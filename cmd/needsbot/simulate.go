@@ -5,11 +5,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"html"
 	"io"
 	"math/rand/v2"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 )
 
@@ -27,7 +26,7 @@ import (
 func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	form := fs.String("form", "immigrati", "questionnaire id")
+	form := fs.String("form", "", "questionnaire id (default: the first form respondents answer)")
 	version := fs.Int("version", 0, "questionnaire version (0: the newest, as new interviews get)")
 	lang := fs.String("lang", "it", "language (empty: ask, as the bot does)")
 	script := fs.String("script", "", "read inputs from this file and print the transcript")
@@ -43,6 +42,9 @@ func runSimulate(_ context.Context, e *cmdEnv, args []string) int {
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return 1
+	}
+	if ids := lib.Respondents(); *form == "" && len(ids) > 0 {
+		*form = ids[0]
 	}
 	f := lib.Latest(*form)
 	if f == nil {
@@ -204,24 +206,11 @@ func (s *simulator) apply(in dialog.Input) {
 	}
 }
 
+// text renders a message as terminal text, the way the bot renders button
+// labels (the "Choice" argument shown as the choice's label).
 func (s *simulator) text(id string, args map[string]any) string {
-	if c, ok := args["Choice"].(string); ok {
-		// As the bot's renderer does: "Choice" carries a choice's label
-		// id, shown in the respondent's language.
-		a := make(map[string]any, len(args))
-		for k, v := range args {
-			a[k] = v
-		}
-		a["Choice"] = plain(s.cat.Text(s.state.Lang, c, nil))
-		args = a
-	}
-	return plain(s.cat.Text(s.state.Lang, id, args))
+	return tghtml.NewMessages(s.cat).Plain(s.state.Lang, id, args)
 }
-
-var tagRe = regexp.MustCompile(`<[^>]*>`)
-
-// plain turns a Telegram HTML message into terminal text.
-func plain(h string) string { return html.UnescapeString(tagRe.ReplaceAllString(h, "")) }
 
 func (s *simulator) label(b dialog.Button) string {
 	if b.Literal != "" {

@@ -46,7 +46,11 @@ type demo struct {
 func seedDemo(ctx context.Context, a *app, istat string) (demo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	got, err := a.db.SeedDemo(ctx, istat, demoOperatorID, demoManagerID, "Giulia (demo operator)", "Marco (demo manager)", demoToken())
+	form := ""
+	if ids := a.forms.Respondents(); len(ids) > 0 {
+		form = ids[0]
+	}
+	got, err := a.db.SeedDemo(ctx, form, istat, demoOperatorID, demoManagerID, "Giulia (demo operator)", "Marco (demo manager)", demoToken())
 	if err != nil {
 		return demo{}, err
 	}

@@ -40,7 +40,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 	key := []byte(a.cfg.PseudonymKey)
 	var results staff.Results
 	if r := a.wireResults(); r != nil {
-		results = resultsWithReferrals{Results: r, db: a.db, log: a.log}
+		results = resultsWithReferrals{Results: r, db: a.db, log: a.log, forms: a.forms}
 	}
 	// Invite tokens are derived from a key of their own, separated from the
 	// pseudonyms' by its label.
@@ -52,6 +52,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 		Limiter: a.store, Results: results, BotUsername: a.username, Logger: a.log,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		TokenKey:  tokenKey.Sum(nil),
+		Forms:     a.inviteForms(),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -62,24 +63,19 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 // directoryVocabulary is what the directory menu offers (as the import
 // checks): the forms' need areas and the bot's languages.
 func (a *app) directoryVocabulary() directory.Vocabulary {
-	v := directory.Vocabulary{Areas: needAreaCodes(a.forms)}
+	v := directory.Vocabulary{Areas: a.forms.AreaCodes()}
 	for _, l := range a.cat.Languages() {
 		v.Languages = append(v.Languages, l.Code)
 	}
 	return v
 }
 
-// areaLabels maps each need area code to the message id of its label.
+// areaLabels maps each need area code to the message id of its label:
+// the choice naming it (column area), respondents' forms first.
 func areaLabels(lib *dialog.Library) map[string]string {
 	labels := map[string]string{}
-	for _, f := range lib.Forms() {
-		if l := f.Lists["aree"]; l != nil {
-			for _, c := range l.Choices {
-				if _, ok := labels[c.Name]; !ok {
-					labels[c.Name] = c.Label
-				}
-			}
-		}
+	for _, code := range lib.AreaCodes() {
+		labels[code] = lib.AreaLabel(code)
 	}
 	return labels
 }

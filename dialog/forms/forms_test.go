@@ -137,7 +137,7 @@ func TestScreenCountsV2(t *testing.T) {
 	t.Logf("immigrati v2: typical %d, longest scripted %d; %d random walks (no skips): median %d, p90 %d, min %d, max %d",
 		typ.Screens, long.Screens, st.Walks, st.Median, st.P90, st.Min, st.Max)
 	// With an invite naming the service.
-	inv := walk(t, f, map[string]string{"invite_servizio": "anagrafe"}, dialog.ScriptPicker(typicalV2))
+	inv := walk(t, f, map[string]string{"service_code": "anagrafe"}, dialog.ScriptPicker(typicalV2))
 	t.Logf("typical with an invite naming the service: %d", inv.Screens)
 }
 
@@ -166,4 +166,62 @@ func TestOperatorsV2Walk(t *testing.T) {
 	}
 	st := dialog.Stats(counts)
 	t.Logf("operatori v2: %d random walks: median %d, p90 %d, min %d, max %d", st.Walks, st.Median, st.P90, st.Min, st.Max)
+}
+
+// TestShippedMeaning: the shipped forms declare what the rest of the
+// system used to know by name — who answers them, which pairs with which,
+// the priority and areas questions, and every none/dnk/pnta choice as
+// exclusive (the loader no longer decides by name).
+func TestShippedMeaning(t *testing.T) {
+	lib, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range lib.Forms() {
+		want := dialog.AudienceRespondents
+		prio := "priorita"
+		if f.ID == "operatori" {
+			want, prio = dialog.AudienceStaff, "priorita_interventi"
+		}
+		if f.Audience != want {
+			t.Errorf("%s v%d: audience %q", f.ID, f.Version, f.Audience)
+		}
+		if q := f.First(dialog.SectionPriorities); q == nil || q.Name != prio {
+			t.Errorf("%s v%d: priorities %v", f.ID, f.Version, q)
+		}
+		for _, l := range f.Lists {
+			for _, c := range l.Choices {
+				byName := c.Name == "none" || c.Name == "dnk" || c.Name == "pnta"
+				if c.Exclusive != byName {
+					t.Errorf("%s v%d: list %s choice %s exclusive=%v", f.ID, f.Version, l.Name, c.Name, c.Exclusive)
+				}
+				if c.Other != (c.Name == "other") {
+					t.Errorf("%s v%d: list %s choice %s other=%v", f.ID, f.Version, l.Name, c.Name, c.Other)
+				}
+			}
+		}
+	}
+	imm, ops := lib.Latest("immigrati"), lib.Latest("operatori")
+	if lib.Pair(imm) != ops || lib.Pair(ops) != imm {
+		t.Error("immigrati and operatori do not pair")
+	}
+	if q := ops.First(dialog.SectionAreas); q == nil || q.Name != "richieste" {
+		t.Errorf("operators' areas question %v", q)
+	}
+	if got := imm.NeedAreas(map[string]string{"priorita": "casa documenti", "bisogni": "lingua casa none"}); len(got) != 3 || got[0] != "casa" || got[2] != "lingua" {
+		t.Errorf("need areas %v", got)
+	}
+	if got := imm.Origin(map[string]string{"cittadinanza": "other", "cittadinanza_area": "africa_ovest"}); got == "" {
+		t.Error("no macro-area for another country with a region")
+	}
+}
+
+// BenchmarkLoadShipped loads the four shipped definitions: YAML → rows →
+// compiled forms (what a start, or a published form's load, costs).
+func BenchmarkLoadShipped(b *testing.B) {
+	for b.Loop() {
+		if _, err := Load(""); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

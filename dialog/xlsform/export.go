@@ -148,7 +148,7 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 	for _, l := range langs {
 		survey.col("constraint_message::" + LanguageColumn(l))
 	}
-	for _, c := range []string{"choice_filter", "calculation", "default", "appearance", "parameters", "label_id", "label_choice", "max_length"} {
+	for _, c := range []string{"choice_filter", "calculation", "default", "appearance", "parameters", "label_id", "label_choice", "max_length", "report", "area", "context"} {
 		survey.col(c)
 	}
 	var open []*dialog.Group
@@ -183,6 +183,19 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 		if q.Type == dialog.TypeText && q.MaxLength != dialog.DefaultMaxText {
 			cells["max_length"] = strconv.Itoa(q.MaxLength)
 		}
+		if len(q.Report) > 0 {
+			secs := make([]string, len(q.Report))
+			for i, sec := range q.Report {
+				secs[i] = string(sec)
+			}
+			cells["report"] = strings.Join(secs, " ")
+		}
+		if q.Area != "" {
+			cells["area"] = q.Area
+		}
+		if q.Context != "" {
+			cells["context"] = q.Context
+		}
 		if q.LabelChoice != nil {
 			cells["label_choice"] = q.LabelChoice.Name
 		}
@@ -210,6 +223,15 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 			for k := range c.Filter {
 				extra = append(extra, k)
 			}
+			if c.Exclusive {
+				extra = append(extra, dialog.ChoiceExclusive)
+			}
+			if c.Other {
+				extra = append(extra, dialog.ChoiceOther)
+			}
+			if c.Area != "" {
+				extra = append(extra, dialog.ChoiceArea)
+			}
 		}
 		sort.Strings(extra)
 		for _, k := range extra {
@@ -219,6 +241,15 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 			cells := map[string]string{"list_name": list.Name, "name": c.Name}
 			for k, v := range c.Filter {
 				cells[k] = v
+			}
+			if c.Exclusive {
+				cells[dialog.ChoiceExclusive] = "yes"
+			}
+			if c.Other {
+				cells[dialog.ChoiceOther] = "yes"
+			}
+			if c.Area != "" {
+				cells[dialog.ChoiceArea] = c.Area
 			}
 			texts(cells, "label", c.Label)
 			choices.add(cells)
@@ -242,6 +273,11 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 	}
 	if f.Eligible != nil {
 		st["eligible"] = f.Eligible.String()
+	}
+	// needsbot's extension settings (Kobo and ODK ignore them).
+	st[dialog.SetAudience] = string(f.Audience)
+	if f.PairsWith != "" {
+		st[dialog.SetPairsWith] = f.PairsWith
 	}
 	settings.add(st)
 

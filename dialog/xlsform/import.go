@@ -63,10 +63,12 @@ func (e *RefusedError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Result is an imported form: its YAML definition and its messages.
+// Result is an imported form: its rows (the row model dialog compiles),
+// the same as a YAML definition, and its messages.
 type Result struct {
 	FormID string
 	YAML   []byte
+	Sheets *dialog.Sheets
 	Form   *dialog.Form
 	// Messages maps language code → message id → text.
 	Messages map[string]map[string]string
@@ -131,6 +133,10 @@ var surveyColumns = map[string]bool{
 	"calculation": true, "default": true, "appearance": true, "parameters": true,
 	// needsbot's own columns (Kobo and ODK ignore unknown columns).
 	"label_id": true, "label_choice": true, "max_length": true,
+	// what the form means for reports (dialog.Section) and its need area
+	"report": true, "area": true,
+	// the start-context key a hidden row takes (an invite's service…)
+	"context": true,
 	// ignored with a note
 	"guidance_hint": true,
 }
@@ -246,7 +252,7 @@ func splitColumn(col string) (base, lang string, translated bool) {
 	return col, "", false
 }
 
-// origin is where a YAML line came from.
+// origin is where a row of the row model came from.
 type origin struct {
 	sheet string
 	row   int
@@ -259,8 +265,8 @@ type importer struct {
 	defLang  string
 	msgs     map[string]map[string]string
 	descr    map[string]string
-	yaml     []string
-	origins  []origin
+	sheets   dialog.Sheets
+	origins  []origin // by row Line-1
 	lists    []string // in order of appearance
 	choices  map[string][]choiceRow
 	fileList map[string]string // file → list name
@@ -286,10 +292,20 @@ func (im *importer) note(sheet string, row int, col, msg string) {
 	im.problems = append(im.problems, Problem{Sheet: sheet, Row: row, Column: col, Msg: msg})
 }
 
-func (im *importer) line(o origin, format string, args ...any) {
-	im.yaml = append(im.yaml, fmt.Sprintf(format, args...))
+// at returns the Line of a new row coming from o: its position in
+// origins, so that the compiler's problems map back to sheet and row.
+func (im *importer) at(o origin) int {
 	im.origins = append(im.origins, o)
+	return len(im.origins)
 }
+
+// newRow starts a survey row from o.
+func (im *importer) newRow(o origin, typ string) {
+	im.sheets.Survey = append(im.sheets.Survey, dialog.Row{Line: im.at(o), Cells: map[string]string{"type": typ}})
+}
+
+// set sets a column of the current survey row.
+func (im *importer) set(col, v string) { im.sheets.Survey[len(im.sheets.Survey)-1].Set(col, v) }
 
 func (im *importer) message(lang, id, text, descr string) {
 	if im.msgs[lang] == nil {
@@ -342,8 +358,8 @@ func Import(wb *Workbook) (*Result, error) {
 	im.surveyRows(survey)
 	im.writeChoices()
 	im.fillTitles()
-	src := []byte(strings.Join(im.yaml, "\n") + "\n")
-	f, err := dialog.Parse(im.id+".yaml", src)
+	im.sheets.File = im.id + ".yaml"
+	f, err := dialog.Compile(&im.sheets)
 	var le *dialog.LoadError
 	switch {
 	case errors.As(err, &le):
@@ -367,7 +383,7 @@ func Import(wb *Workbook) (*Result, error) {
 	if hasRefusal(im.problems) {
 		return nil, im.refused()
 	}
-	return &Result{FormID: im.id, YAML: src, Form: f, Messages: im.msgs, Descriptions: im.descr, Notes: im.problems}, nil
+	return &Result{FormID: im.id, YAML: im.sheets.YAML(), Sheets: &im.sheets, Form: f, Messages: im.msgs, Descriptions: im.descr, Notes: im.problems}, nil
 }
 
 // followsRefusal reports whether a loader problem only follows from a row
@@ -437,7 +453,7 @@ func sheetOrder(s string) int {
 
 func (im *importer) settings() {
 	s := im.wb.Sheets["settings"]
-	var title, version, consent, eligible string
+	var title, version, consent, eligible, audience, pairsWith string
 	titles := map[string]string{}
 	o := origin{sheet: "settings"}
 	if s != nil && len(s.Rows) > 0 {
@@ -460,6 +476,10 @@ func (im *importer) settings() {
 				consent = v
 			case "eligible":
 				eligible = v
+			case dialog.SetAudience:
+				audience = v
+			case dialog.SetPairsWith:
+				pairsWith = v
 			default:
 				if b, l, tr := splitColumn(col); tr && b == "form_title" {
 					// needsbot's extension: the title in more languages.
@@ -494,15 +514,17 @@ func (im *importer) settings() {
 		}
 		v = n
 	}
-	im.line(o, "form: %s", quote(im.id))
-	im.line(o, "version: %d", v)
-	im.line(o, "default_language: %s", quote(im.defLang))
-	if consent != "" {
-		im.line(o, "consent: %s", quote(consent))
+	set := dialog.Row{Line: im.at(o)}
+	set.Set(dialog.SetFormID, im.id)
+	set.Set(dialog.SetVersion, strconv.Itoa(v))
+	set.Set(dialog.SetDefaultLanguage, im.defLang)
+	for col, val := range map[string]string{dialog.SetConsent: consent, dialog.SetEligible: eligible,
+		dialog.SetAudience: audience, dialog.SetPairsWith: pairsWith} {
+		if val != "" {
+			set.Set(col, val)
+		}
 	}
-	if eligible != "" {
-		im.line(o, "eligible: %s", quote(eligible))
-	}
+	im.sheets.Settings = set
 	if title == "" {
 		title = im.id
 	}
@@ -672,7 +694,6 @@ func (im *importer) fromFile(r Row, file string) string {
 }
 
 func (im *importer) surveyRows(s *Sheet) {
-	im.line(origin{}, "survey:")
 	for _, r := range s.Rows {
 		im.surveyRow(r)
 	}
@@ -689,9 +710,9 @@ func yesNo(v string) (bool, bool) {
 }
 
 func (im *importer) surveyRow(r Row) {
-	n := len(im.yaml)
+	n := len(im.sheets.Survey)
 	defer func() {
-		if len(im.yaml) == n { // the row wrote nothing: left out
+		if len(im.sheets.Survey) == n { // the row wrote nothing: left out
 			if name := r.Get("name"); name != "" {
 				im.skipped = append(im.skipped, name)
 			}
@@ -759,15 +780,15 @@ func (im *importer) surveyRow(r Row) {
 	}
 	name := r.Get("name")
 	if typ == "end_group" {
-		im.line(o, "  - type: end_group")
+		im.newRow(o, "end_group")
 		return
 	}
 	t := typ
 	if arg != "" {
 		t += " " + arg
 	}
-	im.line(o, "  - type: %s", quote(t))
-	im.line(o, "    name: %s", quote(name))
+	im.newRow(o, t)
+	im.set("name", name)
 	textName := name
 	for _, col := range sortedCells(r) {
 		b, _, _ := splitColumn(col)
@@ -796,12 +817,12 @@ func (im *importer) surveyRow(r Row) {
 			if !ok {
 				im.refuse("survey", r.Num, col, fmt.Sprintf("required must be yes or no, not %q", v), "needsbot has no conditional required; split the question with relevant")
 			} else if req {
-				im.line(o, "    required: true")
+				im.set("required", "yes")
 			}
-		case "relevant", "constraint", "choice_filter", "calculation", "default", "appearance", "parameters", "label_choice":
-			im.line(o, "    %s: %s", b, quote(v))
+		case "relevant", "constraint", "choice_filter", "calculation", "default", "appearance", "parameters", "label_choice", "report", "area", "context":
+			im.set(b, v)
 		case "label_id":
-			im.line(o, "    label_id: %s", quote(v))
+			im.set("label_id", v)
 			textName = v
 		case "max_length":
 			n, err := strconv.Atoi(v)
@@ -809,7 +830,7 @@ func (im *importer) surveyRow(r Row) {
 				im.refuse("survey", r.Num, col, fmt.Sprintf("max_length must be a positive integer, not %q", v), "")
 				continue
 			}
-			im.line(o, "    max_length: %d", n)
+			im.set("max_length", strconv.Itoa(n))
 		case "required_message":
 			im.note("survey", r.Num, col, "ignored: needsbot re-asks a required question with its own message")
 		case "guidance_hint":
@@ -832,7 +853,7 @@ func (im *importer) surveyRow(r Row) {
 		im.message(l, id, t, fmt.Sprintf("%s %s of questionnaire %s", kind, name, im.id))
 	}
 	if len(labels) > 0 && (typ == "calculate" || typ == "hidden") {
-		im.line(o, "    label: true")
+		im.set("label", "yes")
 	}
 	if typ == "begin_group" {
 		return
@@ -846,33 +867,43 @@ func (im *importer) surveyRow(r Row) {
 			im.message(l, id+x.suffix, t, fmt.Sprintf("%s %s of questionnaire %s", x.what, name, im.id))
 		}
 		if len(ts) > 0 {
-			im.line(o, "    %s: true", x.key)
+			im.set(x.key, "yes")
 		}
 	}
 }
 
 func (im *importer) writeChoices() {
-	if len(im.lists) == 0 {
-		return
-	}
-	im.line(origin{sheet: "choices"}, "choices:")
 	for _, list := range im.lists {
-		cs := im.choices[list]
-		if len(cs) == 0 {
-			continue
-		}
-		im.line(origin{sheet: cs[0].sheet, row: cs[0].row}, "  %s:", quote(list))
-		for _, c := range cs {
-			o := origin{sheet: c.sheet, row: c.row}
-			if len(c.filter) == 0 {
-				im.line(o, "    - %s", quote(c.name))
-				continue
-			}
-			parts := []string{"name: " + quote(c.name)}
+		for _, c := range im.choices[list] {
+			r := dialog.Row{Line: im.at(origin{sheet: c.sheet, row: c.row})}
+			r.Set(dialog.ChoiceListName, list)
+			r.Set(dialog.ChoiceName, c.name)
 			for _, kv := range c.filter {
-				parts = append(parts, quote(kv[0])+": "+quote(kv[1]))
+				r.Set(kv[0], kv[1])
 			}
-			im.line(o, "    - {%s}", strings.Join(parts, ", "))
+			im.sheets.Choices = append(im.sheets.Choices, r)
 		}
 	}
+}
+
+// CompleteLanguages splits the result's languages into those with every
+// message the form uses (it can be published for them) and the others,
+// each sorted.
+func (r *Result) CompleteLanguages() (complete, incomplete []string) {
+	ids := r.Form.MessageIDs()
+	for _, l := range r.Languages() {
+		ok := true
+		for _, id := range ids {
+			if _, has := r.Messages[l][id]; !has {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			complete = append(complete, l)
+		} else {
+			incomplete = append(incomplete, l)
+		}
+	}
+	return complete, incomplete
 }

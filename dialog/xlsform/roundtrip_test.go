@@ -28,7 +28,7 @@ func (t catalogTexts) Text(lang, id string) (string, bool) { return t.c.Raw(lang
 // so that two forms compare structurally.
 func describe(f *dialog.Form) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "form %s v%d title=%s lang=%s consent=%s eligible=%q\n", f.ID, f.Version, f.Title, f.Language, f.Consent, f.Eligible.String())
+	fmt.Fprintf(&b, "form %s v%d title=%s lang=%s consent=%s eligible=%q audience=%s pairs_with=%s\n", f.ID, f.Version, f.Title, f.Language, f.Consent, f.Eligible.String(), f.Audience, f.PairsWith)
 	for _, q := range f.Questions {
 		fmt.Fprintf(&b, "%d %s %s", q.Index, q.Name, q.Type)
 		if q.List != nil {
@@ -42,9 +42,9 @@ func describe(f *dialog.Form) string {
 		if q.LabelChoice != nil {
 			lc = q.LabelChoice.Name
 		}
-		fmt.Fprintf(&b, " req=%v rel=%q groups=%v con=%q cf=%q calc=%q def=%q app=%q range=%v/%v/%v max=%d sel=%d-%d lc=%s label=%s hint=%s cmsg=%s\n",
+		fmt.Fprintf(&b, " req=%v rel=%q groups=%v con=%q cf=%q calc=%q def=%q app=%q range=%v/%v/%v max=%d sel=%d-%d lc=%s label=%s hint=%s cmsg=%s report=%v area=%s context=%s\n",
 			q.Required, q.Relevant.String(), gs, q.Constraint.String(), q.ChoiceFilter.String(), q.Calculation.String(),
-			q.Default.String(), q.Appearance, q.Start, q.End, q.Step, q.MaxLength, q.MinSelected, q.MaxSelected, lc, q.Label, q.Hint, q.ConstraintMsg)
+			q.Default.String(), q.Appearance, q.Start, q.End, q.Step, q.MaxLength, q.MinSelected, q.MaxSelected, lc, q.Label, q.Hint, q.ConstraintMsg, q.Report, q.Area, q.Context)
 	}
 	var lists []string
 	for name := range f.Lists {
@@ -59,7 +59,7 @@ func describe(f *dialog.Form) string {
 				fs = append(fs, k+"="+v)
 			}
 			sort.Strings(fs)
-			fmt.Fprintf(&b, " %s[%s excl=%v %v]", c.Name, c.Label, c.Exclusive, fs)
+			fmt.Fprintf(&b, " %s[%s excl=%v other=%v area=%s %v]", c.Name, c.Label, c.Exclusive, c.Other, c.Area, fs)
 		}
 		b.WriteString("\n")
 	}

@@ -747,3 +747,31 @@ func BenchmarkParseX3(b *testing.B) {
 		}
 	}
 }
+
+func TestSelected(t *testing.T) {
+	tests := []struct {
+		list, item string
+		want       bool
+	}{
+		{"a b c", "b", true},
+		{"a b c", "c", true},
+		{"a  b\tc\n", "c", true},
+		{"ab c", "a", false},
+		{"a b", "", false},
+		{"", "a", false},
+		{"lavoro_nero lavoro", "lavoro", true},
+	}
+	for _, tt := range tests {
+		if got := Selected(tt.list, tt.item); got != tt.want {
+			t.Errorf("Selected(%q, %q) = %v, want %v", tt.list, tt.item, got, tt.want)
+		}
+		// selected() in an expression agrees, with the item trimmed.
+		e, err := Parse("selected(${x}, ' " + tt.item + " ')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Bool(MapEnv{Answers: map[string]string{"x": tt.list}}); got != tt.want && tt.item != "" {
+			t.Errorf("selected(%q, %q) = %v, want %v", tt.list, tt.item, got, tt.want)
+		}
+	}
+}

@@ -48,11 +48,11 @@ type Demo struct {
 // SeedDemo makes the `try` personas real, idempotently (a local database
 // keeps them between runs): an operator and a manager of the municipality
 // with ISTAT code istat (their Telegram ids and names given), and an
-// unlimited respondent invite token for its immigrants' desk (earlier demo
+// unlimited respondent invite token to questionnaire form for its immigrants' desk (earlier demo
 // invites are revoked: the caller picks a random token each run). Staff
 // normally enrol through staff links; this writes them as an admin would,
 // audit-logged.
-func (d *DB) SeedDemo(ctx context.Context, istat string, operator, manager int64, operatorName, managerName, token string) (Demo, error) {
+func (d *DB) SeedDemo(ctx context.Context, form, istat string, operator, manager int64, operatorName, managerName, token string) (Demo, error) {
 	var demo Demo
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		var muni int64
@@ -95,10 +95,10 @@ func (d *DB) SeedDemo(ctx context.Context, istat string, operator, manager int64
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO invites (token_hash, form, municipality_id, service_id, label)
-			VALUES ($1, 'immigrati', $2, $3, 'needsbot try: demo invite')
+			VALUES ($1, $4, $2, $3, 'needsbot try: demo invite')
 			ON CONFLICT (token_hash) DO UPDATE
 			SET form = EXCLUDED.form, municipality_id = EXCLUDED.municipality_id, service_id = EXCLUDED.service_id,
-			    expires_at = NULL, max_uses = NULL, revoked_at = NULL`, HashToken(token), muni, service); err != nil {
+			    expires_at = NULL, max_uses = NULL, revoked_at = NULL`, HashToken(token), muni, service, form); err != nil {
 			return fmt.Errorf("invite: %w", err)
 		}
 		demo.Invite = token

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/xlsform"
+	"github.com/needsbot/needsbot/storage/pgstore"
+)
+
+// Forms published without a release (issue 13): `needsbot form
+// list|show|publish|retire` keep them in Postgres (published_forms).
+
+// formDB opens the database of a form command (NEEDSBOT_DATABASE_URL or
+// --database-url).
+func formDB(ctx context.Context, e *cmdEnv, fs *flag.FlagSet, args []string) (*pgstore.DB, []string, bool) {
+	cfg, _, err := loadConfig("form", nil, e.getenv, e.stderr)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return nil, nil, false
+	}
+	dsn := fs.String("database-url", cfg.DatabaseURL, "Postgres ($NEEDSBOT_DATABASE_URL)")
+	pos, flags := splitFlags(args)
+	if err := fs.Parse(flags); err != nil {
+		return nil, nil, false
+	}
+	db, err := pgstore.Open(ctx, *dsn)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "needsbot form:", err)
+		return nil, nil, false
+	}
+	return db, pos, true
+}
+
+// publication is a workbook ready to publish: the imported form and the
+// languages it can be published for.
+type publication struct {
+	res        *xlsform.Result
+	complete   []string
+	incomplete []string
+}
+
+// preparePublication imports a workbook for publication: refused with the
+// importer's problems, or when no language (or not the default one) has
+// every message.
+func preparePublication(wb *xlsform.Workbook) (*publication, error) {
+	res, err := xlsform.Import(wb)
+	if err != nil {
+		return nil, err
+	}
+	p := &publication{res: res}
+	p.complete, p.incomplete = res.CompleteLanguages()
+	if !slices.Contains(p.complete, res.Form.Language) {
+		return nil, fmt.Errorf("the default language %s lacks messages: complete it before publishing", res.Form.Language)
+	}
+	return p, nil
+}
+
+// record is the row to store.
+func (p *publication) record(by *int64) pgstore.PublishedForm {
+	msgs := map[string]string{}
+	for _, l := range p.complete {
+		msgs[l] = string(p.res.TOML(l))
+	}
+	return pgstore.PublishedForm{Form: p.res.FormID, Version: p.res.Form.Version, Definition: string(p.res.YAML),
+		Messages: msgs, Languages: p.complete, PublishedBy: by}
+}
+
+func runFormPublish(ctx context.Context, e *cmdEnv, args []string) int {
+	fs := flag.NewFlagSet("form publish", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	by := fs.Int64("by", 0, "staff id of who publishes (0: from the shell)")
+	db, pos, ok := formDB(ctx, e, fs, args)
+	if !ok {
+		return 2
+	}
+	defer db.Close()
+	if len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "usage: needsbot form publish WORKBOOK [--by STAFF_ID]")
+		return 2
+	}
+	wb, err := xlsform.Open(pos[0])
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return 1
+	}
+	p, err := preparePublication(wb)
+	var re *xlsform.RefusedError
+	switch {
+	case errors.As(err, &re):
+		for _, pr := range re.Problems {
+			fmt.Fprintf(e.stdout, "%s: %s\n", pos[0], pr)
+		}
+		fmt.Fprintln(e.stderr, "form publish: refused")
+		return 1
+	case err != nil:
+		fmt.Fprintln(e.stderr, "form publish:", err)
+		return 1
+	}
+	var who *int64
+	if *by != 0 {
+		who = by
+	}
+	if err := db.PublishForm(ctx, p.record(who)); err != nil {
+		fmt.Fprintln(e.stderr, "form publish:", err)
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "published %s version %d for %s\n", p.res.FormID, p.res.Form.Version, strings.Join(p.complete, " "))
+	if len(p.incomplete) > 0 {
+		fmt.Fprintf(e.stdout, "not published for %s: messages missing\n", strings.Join(p.incomplete, " "))
+	}
+	return 0
+}
+
+func runFormList(ctx context.Context, e *cmdEnv, args []string) int {
+	fs := flag.NewFlagSet("form list", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	db, _, ok := formDB(ctx, e, fs, args)
+	if !ok {
+		return 2
+	}
+	defer db.Close()
+	all, err := db.PublishedForms(ctx)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "form list:", err)
+		return 1
+	}
+	if len(all) == 0 {
+		fmt.Fprintln(e.stdout, "no published forms")
+	}
+	for _, f := range all {
+		fmt.Fprintln(e.stdout, formLine(f))
+	}
+	return 0
+}
+
+func formLine(f pgstore.PublishedForm) string {
+	by := "shell"
+	if f.PublishedBy != nil {
+		by = "staff " + strconv.FormatInt(*f.PublishedBy, 10)
+	}
+	status := "live"
+	if f.RetiredAt != nil {
+		status = "retired " + f.RetiredAt.UTC().Format(time.DateOnly)
+	}
+	return fmt.Sprintf("%s v%d\t%s\tpublished %s by %s\t%s", f.Form, f.Version, strings.Join(f.Languages, " "),
+		f.PublishedAt.UTC().Format(time.DateOnly), by, status)
+}
+
+func runFormShow(ctx context.Context, e *cmdEnv, args []string) int {
+	fs := flag.NewFlagSet("form show", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	version := fs.Int("version", 0, "version (0: the newest)")
+	db, pos, ok := formDB(ctx, e, fs, args)
+	if !ok {
+		return 2
+	}
+	defer db.Close()
+	if len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "usage: needsbot form show FORM_ID [--version N]")
+		return 2
+	}
+	all, err := db.PublishedForms(ctx)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "form show:", err)
+		return 1
+	}
+	var found *pgstore.PublishedForm
+	for i, f := range all {
+		if f.Form == pos[0] && (*version == 0 || f.Version == *version) {
+			found = &all[i]
+		}
+	}
+	if found == nil {
+		fmt.Fprintf(e.stderr, "form show: no published form %s\n", pos[0])
+		return 1
+	}
+	fmt.Fprintln(e.stdout, formLine(*found))
+	f, err := dialog.Parse(found.Form+".yaml", []byte(found.Definition))
+	if err != nil {
+		fmt.Fprintln(e.stderr, "form show:", err)
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "audience %s, %d questions, default language %s\n", f.Audience, len(f.Questions), f.Language)
+	fmt.Fprint(e.stdout, found.Definition)
+	return 0
+}
+
+func runFormRetire(ctx context.Context, e *cmdEnv, args []string) int {
+	fs := flag.NewFlagSet("form retire", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	by := fs.Int64("by", 0, "staff id of who retires it (0: from the shell)")
+	db, pos, ok := formDB(ctx, e, fs, args)
+	if !ok {
+		return 2
+	}
+	defer db.Close()
+	if len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "usage: needsbot form retire FORM_ID [--by STAFF_ID]")
+		return 2
+	}
+	var who *int64
+	if *by != 0 {
+		who = by
+	}
+	if err := db.RetireForm(ctx, who, pos[0]); err != nil {
+		fmt.Fprintln(e.stderr, "form retire:", err)
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "retired %s: new interviews no longer start on it; those under way finish\n", pos[0])
+	return 0
+}
