@@ -17,27 +17,28 @@ import (
 	tgmodels "github.com/go-telegram/bot/models"
 )
 
-// Intake takes updates in, keeps each chat's updates in order (one worker
-// owns each chat: chat id modulo the number of workers), runs different
-// chats in parallel (bounded by the workers), recovers panics, and drains
-// in-flight work on Stop.
+// Intake takes updates in and hands each to its chat's mailbox
+// (mailbox.go): one chat strictly in order, different chats never queued
+// behind each other, work bounded by a number of worker slots, memory by
+// a backlog per chat and a total. It recovers panics, parks updates during
+// a Redis or Postgres outage (mailbox_outage.go) and drains on Stop.
 type Intake struct {
-	h       *Handler
-	queues  []chan *job
-	timeout time.Duration
-	log     *slog.Logger
+	h           *Handler
+	timeout     time.Duration
+	log         *slog.Logger
+	backlog     int
+	maxQueued   int
+	window      time.Duration
+	unavailable func(error) bool
+	slots       chan struct{} // one per update being worked on
 
-	mu      sync.RWMutex
+	mu      sync.Mutex
+	boxes   map[int64]*mailbox
+	queued  int           // jobs in all mailboxes, the running ones included
+	room    chan struct{} // closed and replaced when a job leaves
 	stopped bool
+	quit    chan struct{} // closed by Stop: parked updates stop waiting
 	wg      sync.WaitGroup
-}
-
-type job struct {
-	upd         *tgmodels.Update
-	remind      int64 // a due reminder for this chat (upd is nil): remind.go
-	deferAnswer bool
-	retries     int
-	done        chan result
 }
 
 type result struct {
@@ -48,62 +49,153 @@ type result struct {
 // ErrStopped is returned for updates offered after Stop.
 var ErrStopped = errors.New("intake stopped")
 
+// ErrBusy is returned when the intake holds IntakeOptions.MaxQueued
+// updates already (the webhook answers 503: Telegram keeps the update).
+var ErrBusy = errors.New("intake full")
+
 // IntakeOptions configures an Intake.
 type IntakeOptions struct {
-	Workers int           // default 32
-	Queue   int           // per worker, default 64
-	Timeout time.Duration // per update, default 30 s
-	Logger  *slog.Logger
+	Workers   int           // updates worked on at once, default 32
+	Backlog   int           // updates waiting per chat, default 16; more are dropped with one "please wait"
+	MaxQueued int           // updates waiting in all, default 20000
+	Timeout   time.Duration // per attempt at an update, default 30 s
+	// OutageWindow is how long an update is kept and retried while Redis
+	// or Postgres is down (default DefaultOutageWindow).
+	OutageWindow time.Duration
+	// Unavailable classifies an update's error as a store outage (default
+	// Unavailable).
+	Unavailable func(error) bool
+	Logger      *slog.Logger
 }
 
-// NewIntake starts the workers.
+// NewIntake returns an intake; mailboxes start with their first update.
 func NewIntake(h *Handler, o IntakeOptions) *Intake {
 	if o.Workers <= 0 {
 		o.Workers = 32
 	}
-	if o.Queue <= 0 {
-		o.Queue = 64
+	if o.Backlog <= 0 {
+		o.Backlog = 16
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 20000
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
+	if o.OutageWindow <= 0 {
+		o.OutageWindow = DefaultOutageWindow
+	}
+	if o.Unavailable == nil {
+		o.Unavailable = Unavailable
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	in := &Intake{h: h, timeout: o.Timeout, log: o.Logger}
-	for i := 0; i < o.Workers; i++ {
-		q := make(chan *job, o.Queue)
-		in.queues = append(in.queues, q)
-		in.wg.Add(1)
-		go in.work(q)
-	}
-	return in
+	return &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
+		window: o.OutageWindow, unavailable: o.Unavailable, slots: make(chan struct{}, o.Workers),
+		boxes: map[int64]*mailbox{}, room: make(chan struct{}), quit: make(chan struct{})}
 }
 
-func (in *Intake) work(q chan *job) {
-	defer in.wg.Done()
-	for j := range q {
-		var res result
-		for attempt := 0; ; attempt++ {
-			res = in.run(j)
-			if res.err == nil || attempt >= j.retries {
+// process works on one job until it is applied, dropped, or — parked in an
+// outage — the outage window ends; then it delivers the result.
+func (in *Intake) process(b *mailbox, j *job) {
+	var (
+		res         result
+		parkedSince time.Time
+		parks       int
+	)
+	for attempt := 0; ; attempt++ {
+		w := &work{in: in, b: b, j: j}
+		w.acquire()
+		res = in.run(w)
+		w.releaseSlot()
+		if res.err == nil || j.upd == nil {
+			break
+		}
+		if in.unavailable(res.err) {
+			now := time.Now()
+			if parkedSince.IsZero() {
+				parkedSince = now
+				in.log.Warn("store unavailable: update parked", "update", j.upd.ID, "err", res.err)
+				ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
+				in.oneMoment(ctx, j)
+				cancel()
+				in.holdBack(b, j)
+			}
+			if now.Sub(parkedSince) >= in.window || in.stopping() {
+				in.log.Error("update dropped: store unavailable for the whole outage window", "update", j.upd.ID,
+					"parked", now.Sub(parkedSince).Round(time.Millisecond), "err", res.err)
+				ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
+				in.h.apologise(ctx, j.upd)
+				cancel()
 				break
 			}
-			in.log.Warn("update failed, retrying", "update", j.upd.ID, "attempt", attempt+1, "err", res.err)
-			time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+			in.pause(parkBackoff(parks))
+			parks++
+			continue
 		}
-		j.done <- res
+		if j.webhook && j.failWaiting() {
+			// Its request is still open: answering 500 makes Telegram
+			// deliver it again, and the session's dedup keeps the copy
+			// from applying twice.
+			break
+		}
+		if attempt >= j.retries {
+			in.log.Error("update dropped", "update", j.upd.ID, "err", res.err)
+			break
+		}
+		in.log.Warn("update failed, retrying", "update", j.upd.ID, "attempt", attempt+1, "err", res.err)
+		in.pause(time.Duration(attempt+1) * 500 * time.Millisecond)
+	}
+	in.deliver(j, res)
+}
+
+// deliver settles j with its outcome: a callback answer goes in the waiting
+// webhook response, else through the API unless answered already.
+func (in *Intake) deliver(j *job, res result) {
+	ans := res.out.Answer
+	if ans != nil && ans.QueryID == "" {
+		ans = nil
+	}
+	if !j.settle(ans) && ans != nil && j.claimAnswer() {
+		ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
+		if err := ignoreTelegram(in.h.cfg.Sender.Answer(ctx, ans.QueryID, ans.Text)); err != nil {
+			in.log.Warn("callback answer failed", "err", err)
+		}
+		cancel()
+	}
+	j.done <- res
+}
+
+// pause waits d, or less once Stop was called.
+func (in *Intake) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-in.quit:
+	}
+}
+
+func (in *Intake) stopping() bool {
+	select {
+	case <-in.quit:
+		return true
+	default:
+		return false
 	}
 }
 
 // run handles one update with its own deadline, detached from the caller's
 // cancellation so that shutdown finishes in-flight work, and recovers a
 // panic into a logged error and a localised apology.
-func (in *Intake) run(j *job) (res result) {
-	ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
+func (in *Intake) run(w *work) (res result) {
+	j := w.j
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), workKey{}, w), in.timeout)
 	defer cancel()
 	if j.upd == nil {
-		return in.runReminder(ctx, j)
+		// Reminders go in the sender's low-priority lane, behind live replies.
+		return in.runReminder(LowPriority(ctx), j)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -113,14 +205,17 @@ func (in *Intake) run(j *job) (res result) {
 			res = result{}
 		}
 	}()
-	out, err := in.h.Handle(ctx, j.upd, j.deferAnswer)
+	// A webhook's answer may ride in its response; a tap answered with
+	// "one moment" already must not be answered again by the handler.
+	deferAnswer := j.deferAnswer || j.webhook || j.wasAnswered()
+	out, err := in.h.Handle(ctx, j.upd, deferAnswer)
 	if err != nil {
 		in.log.Error("update not applied", "update", j.upd.ID, "err", err)
 	}
 	return result{out, err}
 }
 
-// Submit hands an update to its chat's worker and waits for the result.
+// Submit hands an update to its chat's mailbox and waits for the result.
 func (in *Intake) Submit(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int) (Outcome, error) {
 	j, err := in.enqueue(ctx, u, deferAnswer, retries)
 	if err != nil {
@@ -131,35 +226,18 @@ func (in *Intake) Submit(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 }
 
 func (in *Intake) enqueue(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int) (*job, error) {
-	return in.enqueueJob(ctx, &job{upd: u, deferAnswer: deferAnswer, retries: retries, done: make(chan result, 1)}, ChatOf(u))
+	j := newJob(u)
+	j.deferAnswer, j.retries = deferAnswer, retries
+	return in.enqueueJob(ctx, j, ChatOf(u))
 }
 
-// enqueueJob hands j to the worker that owns chat.
-func (in *Intake) enqueueJob(ctx context.Context, j *job, chat int64) (*job, error) {
-	in.mu.RLock()
-	defer in.mu.RUnlock()
-	if in.stopped {
-		return nil, ErrStopped
-	}
-	if chat < 0 {
-		chat = -chat
-	}
-	select {
-	case in.queues[chat%int64(len(in.queues))] <- j:
-		return j, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// Stop refuses new updates and waits for the queued and in-flight ones.
+// Stop refuses new updates, ends the waits of parked ones (each gets one
+// more try) and waits for the queued and in-flight ones.
 func (in *Intake) Stop() {
 	in.mu.Lock()
 	if !in.stopped {
 		in.stopped = true
-		for _, q := range in.queues {
-			close(q)
-		}
+		close(in.quit)
 	}
 	in.mu.Unlock()
 	in.wg.Wait()
@@ -169,9 +247,17 @@ func (in *Intake) Stop() {
 const maxUpdateBody = 1 << 20
 
 // Webhook returns the HTTP handler for Telegram's webhook: 401 for a wrong
-// secret, 200 only once the update's effect is committed (with the
-// callback answer in the response body), 500 when it could not be, so that
-// Telegram delivers it again, 503 while shutting down.
+// secret, 400 for a body that is no update, 503 while shutting down or when
+// the intake is full (Telegram keeps the update and delivers it again).
+// Otherwise the update is queued in its chat's mailbox and the request
+// returns 200 as soon as the update is settled (mailbox.go): applied —
+// with a tap's answer in the response body, saving a Bot API call — or
+// held back by its own chat (paced, parked in an outage with "one moment"
+// in the body, behind the chat's backlog), and never later than
+// settleHold. An update that failed (not an outage) while its request was
+// still open gets 500, so that Telegram delivers it again. A redelivery is
+// not applied twice: a copy of an update still in the mailbox is dropped,
+// one already applied is recognised by the session's dedup.
 func (in *Intake) Webhook(secret string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -188,20 +274,28 @@ func (in *Intake) Webhook(secret string) http.Handler {
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
 		}
-		out, err := in.Submit(r.Context(), &u, true, 0)
+		j := newJob(&u)
+		j.webhook, j.waiting, j.retries = true, true, 3
+		_, err := in.enqueueBlocking(r.Context(), j, ChatOf(&u), false)
 		switch {
 		case errors.Is(err, ErrStopped):
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		case err != nil:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		waitSettled(r.Context(), []*job{j})
+		ans, failed := j.release()
+		if failed {
 			http.Error(w, "not applied", http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		if out.Answer != nil {
-			body := map[string]any{"method": "answerCallbackQuery", "callback_query_id": out.Answer.QueryID}
-			if out.Answer.Text != "" {
-				body["text"] = out.Answer.Text
+		if ans != nil {
+			body := map[string]any{"method": "answerCallbackQuery", "callback_query_id": ans.QueryID}
+			if ans.Text != "" {
+				body["text"] = ans.Text
 			}
 			_ = json.NewEncoder(w).Encode(body)
 			return
@@ -210,10 +304,13 @@ func (in *Intake) Webhook(secret string) http.Handler {
 	})
 }
 
-// Poller takes updates by long polling. It advances the offset only after
-// every update of a batch was handled (each chat in order; a failing update
-// is retried a few times, then logged and dropped so that one poison
-// update cannot stop the bot).
+// Poller takes updates by long polling. Each batch is queued in the chats'
+// mailboxes and confirmed (the next getUpdates' offset) as soon as its
+// updates are settled (mailbox.go): a chat that is paced, parked or behind
+// its own backlog never holds the poller, and so never another chat.
+// A failing update is retried a few times, then logged and dropped, so
+// that one poison update cannot stop the bot; one that fails because Redis
+// or Postgres is down is parked (mailbox_outage.go).
 type Poller struct {
 	Intake         *Intake
 	Client         *http.Client
@@ -250,19 +347,16 @@ func (p *Poller) Run(ctx context.Context) error {
 		backoff = time.Second
 		jobs := make([]*job, 0, len(updates))
 		for _, u := range updates {
-			// Enqueue in order: each chat's worker sees its updates in order.
-			j, err := p.Intake.enqueue(context.Background(), u, false, 3)
+			// In order: each chat's mailbox sees its updates in order. A
+			// full intake blocks here: Telegram keeps the rest.
+			j, err := p.Intake.enqueue(ctx, u, false, 3)
 			if err != nil {
 				return nil // stopped
 			}
 			jobs = append(jobs, j)
+			offset = u.ID + 1
 		}
-		for i, j := range jobs {
-			if res := <-j.done; res.err != nil {
-				log.Error("update dropped after retries", "update", updates[i].ID, "err", res.err)
-			}
-			offset = updates[i].ID + 1
-		}
+		waitSettled(ctx, jobs)
 	}
 	return nil
 }

@@ -14,4 +14,6 @@ const (
 )
 
 // coreMessageIDs are the ids above, for lint (MessageIDs).
-func coreMessageIDs() []string { return []string{MsgRestartLink, MsgDeleteChat, MsgSlowDown} }
+func coreMessageIDs() []string {
+	return []string{MsgRestartLink, MsgDeleteChat, MsgSlowDown, MsgOneMoment}
+}

@@ -67,6 +67,8 @@ type Sender struct {
 	obs      Observer
 	sleep    func(context.Context, time.Duration) error // tests record waits instead
 
+	lane *lane
+
 	mu    sync.Mutex
 	chats map[int64]*chatLimiter
 }
@@ -82,7 +84,7 @@ const maxChatLimiters = 50000
 // NewSender returns a sender over a go-telegram/bot client.
 func NewSender(api *tg.Bot, o SenderOptions) *Sender {
 	s := &Sender{api: api, global: o.Global, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
-		log: o.Logger, obs: o.Observer, sleep: sleep, chats: map[int64]*chatLimiter{}}
+		log: o.Logger, obs: o.Observer, sleep: sleep, lane: newLane(), chats: map[int64]*chatLimiter{}}
 	if s.global == nil {
 		s.global = rate.NewLimiter(25, 5)
 	}
@@ -139,12 +141,12 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 	backoff := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		if limit == limitChat {
-			if err := s.chat(chat).Wait(ctx); err != nil {
+			if err := s.waitChat(ctx, chat); err != nil {
 				return fmt.Errorf("%s: %w", method, err)
 			}
 		}
 		if limit != limitNone {
-			if err := s.global.Wait(ctx); err != nil {
+			if err := s.waitGlobal(ctx); err != nil {
 				return fmt.Errorf("%s: %w", method, err)
 			}
 		}
@@ -163,14 +165,14 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 			if attempt >= s.retries {
 				return fmt.Errorf("%s: %w", method, err)
 			}
-			if err := s.sleep(ctx, wait); err != nil {
+			if err := s.pause(ctx, wait); err != nil {
 				return err
 			}
 		case errors.Is(err, ErrTransient):
 			if attempt >= s.retries {
 				return fmt.Errorf("%s: %w", method, err)
 			}
-			if err := s.sleep(ctx, backoff); err != nil {
+			if err := s.pause(ctx, backoff); err != nil {
 				return err
 			}
 			backoff = min(2*backoff, 5*time.Second)
@@ -178,6 +180,131 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 			return fmt.Errorf("%s: %w", method, err)
 		}
 	}
+}
+
+// pause sleeps d for the caller's chat alone (retry_after, backoff): the
+// mailbox's worker slot is free meanwhile (mailbox.go).
+func (s *Sender) pause(ctx context.Context, d time.Duration) error {
+	resume := pauseWork(ctx)
+	defer resume()
+	return s.sleep(ctx, d)
+}
+
+// waitChat takes a token of the chat's limiter. Waiting for it belongs to
+// this chat alone: the worker slot is given back meanwhile, so another
+// chat never waits for this one's pacing.
+func (s *Sender) waitChat(ctx context.Context, chat int64) error {
+	r := s.chat(chat).Reserve()
+	if !r.OK() {
+		return errors.New("chat rate limit: burst is zero")
+	}
+	d := r.Delay()
+	if d <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		r.Cancel()
+		return context.DeadlineExceeded
+	}
+	resume := pauseWork(ctx)
+	defer resume()
+	if err := sleep(ctx, d); err != nil {
+		r.Cancel()
+		return err
+	}
+	return nil
+}
+
+// waitGlobal takes a token of the bot-wide budget. A call in the
+// low-priority lane (LowPriority: reminders, scheduled messages) first
+// waits until no live call waits for the budget, one low-priority call at
+// a time, so live replies always go first; both lanes count against the
+// same budget and the same per-chat limits.
+func (s *Sender) waitGlobal(ctx context.Context) error {
+	if !isLowPriority(ctx) {
+		s.lane.enter()
+		defer s.lane.leave()
+		return s.global.Wait(ctx)
+	}
+	resume := pauseWork(ctx)
+	release, err := s.lane.waitClear(ctx)
+	resume()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.global.Wait(ctx)
+}
+
+// lane orders the two priorities in front of the global limiter.
+type lane struct {
+	mu         sync.Mutex
+	live       int           // live calls waiting for (or taking) a global token
+	clear      chan struct{} // closed when live drops to zero
+	low        chan struct{} // one low-priority call at a time
+	lowWaiting int           // low-priority calls held back (tests)
+}
+
+func newLane() *lane {
+	c := make(chan struct{})
+	close(c)
+	return &lane{clear: c, low: make(chan struct{}, 1)}
+}
+
+func (l *lane) enter() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.live == 0 {
+		l.clear = make(chan struct{})
+	}
+	l.live++
+}
+
+func (l *lane) leave() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.live--
+	if l.live == 0 {
+		close(l.clear)
+	}
+}
+
+// waitClear waits for the low-priority turn and for no live call to be
+// waiting; release ends the turn.
+func (l *lane) waitClear(ctx context.Context) (release func(), err error) {
+	l.mu.Lock()
+	l.lowWaiting++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.lowWaiting--
+		l.mu.Unlock()
+	}()
+	select {
+	case l.low <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for {
+		l.mu.Lock()
+		live, clear := l.live, l.clear
+		l.mu.Unlock()
+		if live == 0 {
+			return func() { <-l.low }, nil
+		}
+		select {
+		case <-clear:
+		case <-ctx.Done():
+			<-l.low
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (l *lane) waitingLow() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lowWaiting
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -112,6 +112,7 @@ type rig struct {
 	results *fakeResults
 	now     time.Time
 	mu      sync.Mutex
+	intake  *bot.Intake
 
 	roma, milano          int64
 	romaAnagrafe, milanoS int64
@@ -162,6 +163,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 		Invites: r.h, Now: r.clock, Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }})
 	handler := bot.NewHandler(bot.Config{Core: core, Catalog: cat, Staff: r.h, Sender: sender, Username: r.tg.BotUsername(), Now: r.clock})
 	intake := bot.NewIntake(handler, bot.IntakeOptions{Workers: 4})
+	r.intake = intake
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	p := &bot.Poller{Intake: intake, Client: testnet.Client(), APIURL: r.tg.URL, Token: r.tg.Token(), Timeout: time.Second}
@@ -231,13 +233,14 @@ func (r *rig) count(q string, args ...any) int {
 
 // person is someone in a private chat with the bot.
 type person struct {
-	t *testing.T
-	u *telegramtest.User
-	h *Handler
+	t      *testing.T
+	u      *telegramtest.User
+	h      *Handler
+	intake *bot.Intake
 }
 
 func (r *rig) person(id int64, name string) *person {
-	return &person{t: r.t, u: r.tg.User(id, telegramtest.FirstName(name), telegramtest.LanguageCode("en")), h: r.h}
+	return &person{t: r.t, u: r.tg.User(id, telegramtest.FirstName(name), telegramtest.LanguageCode("en")), h: r.h, intake: r.intake}
 }
 
 func (p *person) wait() {
@@ -246,6 +249,13 @@ func (p *person) wait() {
 	defer cancel()
 	if err := p.u.WaitHandled(ctx); err != nil {
 		p.t.Fatalf("not handled: %v\n%s", err, p.u.Transcript())
+	}
+	// Acknowledged is not applied: the poller confirms an update once it
+	// is queued behind its chat's own work (bot/mailbox.go).
+	if p.intake != nil {
+		if err := p.intake.WaitIdle(ctx, p.u.ID()); err != nil {
+			p.t.Fatalf("not applied: %v\n%s", err, p.u.Transcript())
+		}
 	}
 	p.h.Wait() // and the staff work it queued (exports, results)
 }

@@ -39,6 +39,7 @@ type Config struct {
 	ShutdownTimeout     time.Duration
 	ReminderAfter       time.Duration
 	QuietHours          string
+	OutageWindow        time.Duration
 }
 
 // setting is one row of the configuration table: the README's table is
@@ -69,7 +70,8 @@ func settings() []setting {
 		{"NEEDSBOT_DEFAULT_MUNICIPALITY", "", "ISTAT code used when /start has no invite (empty: an invite is required)", str(func(c *Config) *string { return &c.DefaultMunicipality })},
 		{"NEEDSBOT_MIN_CELL", "5", "smallest count shown to staff; smaller cells show as <N", func(c *Config, v string) error { return atoi(v, &c.MinCell) }},
 		{"NEEDSBOT_INBOUND_LIMIT", "20", "updates one person may send in 10 s; a flood gets one \"slow down\" and is dropped", func(c *Config, v string) error { return atoi(v, &c.InboundLimit) }},
-		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},
+		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order; a chat waiting for its own pacing holds none)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},
+		{"NEEDSBOT_OUTAGE_WINDOW", "2m", "how long an update is kept and retried while Redis or Postgres is down (a tap gets \"one moment\" at once)", func(c *Config, v string) error { return duration(v, &c.OutageWindow) }},
 		{"NEEDSBOT_TELEGRAM_RATE", "25", "Bot API calls per second for the whole bot, shared by replicas through Redis", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f <= 0 {

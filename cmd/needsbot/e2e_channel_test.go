@@ -255,6 +255,9 @@ func TestEndToEndJunkGroupsAndCommands(t *testing.T) {
 	if err := g.WaitHandled(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := waitIdle(ctx, g.ID()); err != nil {
+		t.Fatal(err)
+	}
 	if c := g.Chat(); len(c.Messages) < 2 || !strings.Contains(c.Last().Text, "chat privata") {
 		t.Fatalf("group reply: %s", g.Transcript())
 	}

@@ -62,7 +62,7 @@ func TestEndToEndReminder(t *testing.T) {
 	h.start()
 	// The second replica: same configuration, same Redis and database.
 	webhook(t, &harness{env: env})
-	ctx2, stop2 := context.WithCancel(context.Background())
+	ctx2, stop2 := context.WithCancel(context.WithValue(context.Background(), intakeHook{}, registerIntake(t)))
 	done2 := make(chan int, 1)
 	go func() {
 		done2 <- run(ctx2, []string{"run"}, func(k string) string { return env[k] }, nil, h.logs, h.logs)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/storagetest"
@@ -72,7 +73,7 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 // start runs the bot until stop.
 func (h *harness) start() {
 	h.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), intakeHook{}, registerIntake(h.t)))
 	h.stop, h.done = cancel, make(chan int, 1)
 	env := h.env
 	registered := h.tg.Calls()["setMyCommands"]
@@ -148,6 +149,11 @@ func (r *respondent) wait() {
 	defer cancel()
 	if err := r.u.WaitHandled(ctx); err != nil {
 		r.t.Fatalf("bot did not handle the update: %v\n%s", err, r.u.Transcript())
+	}
+	// Acknowledged is not applied: the bot confirms an update as soon as
+	// it is queued behind its own chat's pacing (bot/mailbox.go).
+	if err := waitIdle(ctx, r.u.ID()); err != nil {
+		r.t.Fatalf("bot did not apply the update: %v\n%s", err, r.u.Transcript())
 	}
 	// Staff work (exports, /results) runs on its own queue after the
 	// update: it is done when its progress message is gone.
@@ -377,4 +383,43 @@ func TestEndToEndPollingInterview(t *testing.T) {
 			t.Errorf("the logs contain %q", secret)
 		}
 	}
+}
+
+// intakes are the intakes of the bots the tests run, so that a test can
+// wait until a chat's updates are applied.
+var intakes = struct {
+	sync.Mutex
+	m map[*bot.Intake]bool
+}{m: map[*bot.Intake]bool{}}
+
+// registerIntake returns the hook that serve calls with its intake; the
+// intake is forgotten when the test ends.
+func registerIntake(t *testing.T) func(*bot.Intake) {
+	return func(in *bot.Intake) {
+		intakes.Lock()
+		intakes.m[in] = true
+		intakes.Unlock()
+		t.Cleanup(func() {
+			intakes.Lock()
+			delete(intakes.m, in)
+			intakes.Unlock()
+		})
+	}
+}
+
+// waitIdle waits until no running bot has work queued, running or parked
+// for chat.
+func waitIdle(ctx context.Context, chat int64) error {
+	intakes.Lock()
+	var all []*bot.Intake
+	for in := range intakes.m {
+		all = append(all, in)
+	}
+	intakes.Unlock()
+	for _, in := range all {
+		if err := in.WaitIdle(ctx, chat); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -218,7 +218,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	hcfg.Core = interview.New(ccfg)
 	a.handler = bot.NewHandler(hcfg)
-	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, Logger: log})
+	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, OutageWindow: cfg.OutageWindow, Logger: log})
 	return a, nil
 }
 
@@ -227,6 +227,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 // (redisstore.Options.TailDelay): a person answers within it, so a turn
 // costs two Redis round trips, not six.
 const tailDelay = 30 * time.Second
+
+// intakeHook is the context key of a func(*bot.Intake) that serve calls
+// with the running intake (end-to-end tests: Intake.WaitIdle).
+type intakeHook struct{}
 
 // flagHelp is flag.ErrHelp under a local name.
 var flagHelp = flag.ErrHelp
@@ -237,6 +241,9 @@ func (a *app) serve(ctx context.Context) error {
 	log := a.log
 	if err := a.registerCommands(ctx); err != nil {
 		log.Warn("setMyCommands failed", "err", err)
+	}
+	if hook, ok := ctx.Value(intakeHook{}).(func(*bot.Intake)); ok {
+		hook(a.intake) // tests wait on it for a chat's updates to be applied
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })

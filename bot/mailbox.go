@@ -1,0 +1,413 @@
+package bot
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	tgmodels "github.com/go-telegram/bot/models"
+)
+
+// Per-chat mailboxes (issue 17 finding 1, issue 12 "no chat waits for
+// another").
+//
+// Every chat with work has a mailbox: a bounded queue drained in order by
+// one goroutine of its own, which exists only while the mailbox has work
+// (an idle mailbox is freed). Different chats never queue behind each
+// other. What is bounded:
+//
+//   - work: an update is worked on (Redis, Postgres, Bot API calls) only
+//     while it holds one of IntakeOptions.Workers slots. A wait that
+//     belongs to the chat alone — its 1 message/s pacing, a 429's
+//     retry_after, backoff while Redis or Postgres is down — gives the
+//     slot back (pauseWork), so one chat's pacing never holds a shared
+//     worker.
+//   - memory: at most IntakeOptions.Backlog updates wait per chat (excess
+//     from one person is dropped with one localised "please wait"), and
+//     at most IntakeOptions.MaxQueued in all; above that the poller stops
+//     fetching and the webhook answers 503, so Telegram keeps them.
+//
+// An update is "settled" once it no longer needs its source's attention:
+// it is done, or it is held back by its own chat (paced, parked in an
+// outage, or queued behind such an update). The poller confirms a batch
+// and the webhook returns as soon as their updates are settled — never
+// later than settleHold — so a flooding chat holds back neither the poller
+// nor Telegram's connections, while an update that is simply being worked
+// on is still confirmed once applied (and a webhook tap's answer travels
+// in the HTTP response, saving a Bot API call).
+
+// settleHold bounds how long the poller (before its next getUpdates) and
+// a webhook request wait for their updates to settle.
+const settleHold = 3 * time.Second
+
+// mailbox is one chat's queue. All fields are guarded by Intake.mu.
+type mailbox struct {
+	chat    int64
+	q       []*job // waiting, in order
+	head    *job   // the job being worked on
+	held    bool   // the head is held back by this chat: jobs behind it are settled
+	warned  bool   // this overflow's "please wait" went out; reset when the mailbox empties
+	running bool   // its goroutine exists
+	idle    chan struct{}
+}
+
+// job is one update (or a due reminder) on its way through a mailbox.
+type job struct {
+	upd         *tgmodels.Update
+	remind      int64 // a due reminder for this chat (upd is nil): remind.go
+	deferAnswer bool
+	retries     int
+	done        chan result
+	webhook     bool // arrived by webhook: its callback answer may ride in the HTTP response
+
+	mu       sync.Mutex
+	settled  chan struct{} // closed once settled
+	isSettle bool
+	waiting  bool            // a webhook request waits for it and can carry a callback answer
+	body     *CallbackAnswer // the answer that request carries
+	answered bool            // the callback query was answered (in a body, or "one moment")
+	failed   bool            // not applied while the webhook request waited: it answers 500
+}
+
+func newJob(u *tgmodels.Update) *job {
+	return &job{upd: u, done: make(chan result, 1), settled: make(chan struct{})}
+}
+
+// settle marks the job settled. ans, when set, is a callback answer to put
+// in the waiting webhook response; settle reports whether it went there
+// (when not, the caller answers through the API).
+func (j *job) settle(ans *CallbackAnswer) (inBody bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.settled == nil {
+		j.settled = make(chan struct{})
+	}
+	if !j.isSettle {
+		j.isSettle = true
+		close(j.settled)
+	}
+	if ans != nil && j.waiting && !j.answered {
+		j.body, j.answered = ans, true
+		return true
+	}
+	return false
+}
+
+func (j *job) wasSettled() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.isSettle
+}
+
+// claimAnswer reports whether the callback query is still unanswered and
+// marks it answered.
+func (j *job) claimAnswer() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.answered {
+		return false
+	}
+	j.answered = true
+	return true
+}
+
+func (j *job) wasAnswered() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.answered
+}
+
+// release ends a webhook request's wait: the answer it carries, if any,
+// and whether the update failed (Telegram should deliver it again).
+func (j *job) release() (*CallbackAnswer, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.waiting = false
+	return j.body, j.failed
+}
+
+// failWaiting marks the job failed if a webhook request still waits for
+// it, and reports whether one did.
+func (j *job) failWaiting() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.waiting || j.isSettle {
+		return false
+	}
+	j.failed = true
+	return true
+}
+
+// waitSettled waits until every job is settled, at most settleHold.
+func waitSettled(ctx context.Context, jobs []*job) {
+	t := time.NewTimer(settleHold)
+	defer t.Stop()
+	for _, j := range jobs {
+		select {
+		case <-j.settled:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// enqueueJob puts j in chat's mailbox. With block, a full intake (MaxQueued)
+// makes it wait for room; without, it returns ErrBusy. Reminders are never
+// refused for room (one per chat). A duplicate of an update already in the
+// mailbox, or an update over the chat's backlog, is settled and done at
+// once without being applied (the overflow gets one "please wait").
+func (in *Intake) enqueueJob(ctx context.Context, j *job, chat int64) (*job, error) {
+	return in.enqueueBlocking(ctx, j, chat, true)
+}
+
+func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block bool) (*job, error) {
+	if j.settled == nil {
+		j.settled = make(chan struct{})
+	}
+	if j.done == nil {
+		j.done = make(chan result, 1)
+	}
+	in.mu.Lock()
+	for {
+		if in.stopped {
+			in.mu.Unlock()
+			return nil, ErrStopped
+		}
+		if in.queued < in.maxQueued || j.upd == nil {
+			break
+		}
+		if !block {
+			in.mu.Unlock()
+			return nil, ErrBusy
+		}
+		room := in.room
+		in.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		in.mu.Lock()
+	}
+	b := in.boxes[chat]
+	if b == nil {
+		b = &mailbox{chat: chat, idle: make(chan struct{})}
+		in.boxes[chat] = b
+	}
+	if j.upd != nil {
+		if b.has(j.upd.ID) {
+			// Delivered again while the first copy waits (a webhook
+			// redelivery, a duplicate): the first copy applies it.
+			in.mu.Unlock()
+			j.settle(nil)
+			j.done <- result{}
+			return j, nil
+		}
+		if len(b.q) >= in.backlog {
+			first := !b.warned
+			b.warned = true
+			in.mu.Unlock()
+			in.overflow(j, first)
+			return j, nil
+		}
+	}
+	b.q = append(b.q, j)
+	in.queued++
+	if b.head != nil && b.held {
+		j.settle(nil)
+	}
+	if !b.running {
+		b.running = true
+		in.wg.Add(1)
+		go in.drain(b)
+	}
+	in.mu.Unlock()
+	return j, nil
+}
+
+// has reports whether update id waits or runs in the mailbox.
+func (b *mailbox) has(id int64) bool {
+	if b.head != nil && b.head.upd != nil && b.head.upd.ID == id {
+		return true
+	}
+	for _, q := range b.q {
+		if q.upd != nil && q.upd.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// drain works through the mailbox in order and frees it when empty.
+func (in *Intake) drain(b *mailbox) {
+	defer in.wg.Done()
+	for {
+		in.mu.Lock()
+		if len(b.q) == 0 {
+			b.running, b.head, b.held = false, nil, false
+			delete(in.boxes, b.chat)
+			close(b.idle)
+			in.mu.Unlock()
+			return
+		}
+		j := b.q[0]
+		b.q[0] = nil
+		b.q = b.q[1:]
+		if len(b.q) == 0 {
+			b.q = nil // give the backing array back
+		}
+		b.head = j
+		b.held = j.wasSettled()
+		in.mu.Unlock()
+
+		in.process(b, j)
+
+		in.mu.Lock()
+		in.queued--
+		close(in.room)
+		in.room = make(chan struct{})
+		in.mu.Unlock()
+	}
+}
+
+// holdBack settles j, which waits for its own chat, and every job behind it.
+func (in *Intake) holdBack(b *mailbox, j *job) {
+	j.settle(nil)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if b.head != j || b.held {
+		return
+	}
+	b.held = true
+	for _, q := range b.q {
+		q.settle(nil)
+	}
+}
+
+// overflow drops j, over its chat's backlog. The first of an overflow gets
+// one localised "please wait" (the inbound limit's message), sent off the
+// caller's path; a webhook tap gets an empty answer in its response.
+func (in *Intake) overflow(j *job, first bool) {
+	ev := in.h.classify(j.upd)
+	var ans *CallbackAnswer
+	if ev.query != "" {
+		ans = &CallbackAnswer{QueryID: ev.query}
+	}
+	j.settle(ans)
+	j.done <- result{}
+	in.h.cfg.Events.Interview("throttled")
+	if !first || ev.chat == 0 || ev.kind == evGroup || ev.kind == evOther || ev.kind == evForged || ev.kind == evBlocked {
+		return
+	}
+	in.log.Info("chat backlog full: updates dropped", "chat", in.h.chatKey(ev.chat))
+	in.wg.Add(1)
+	go func() {
+		defer in.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
+		defer cancel()
+		lang := in.h.lang("", ev.langHint)
+		if _, err := in.h.cfg.Sender.Send(ctx, ev.chat, Message{Text: in.h.r.Text(lang, MsgSlowDown, nil)}); err != nil {
+			in.log.Warn("send failed", "chat", in.h.chatKey(ev.chat), "msg", MsgSlowDown, "err", err)
+		}
+	}()
+}
+
+// WaitIdle waits until chat has nothing queued, running or parked.
+func (in *Intake) WaitIdle(ctx context.Context, chat int64) error {
+	for {
+		in.mu.Lock()
+		b := in.boxes[chat]
+		in.mu.Unlock()
+		if b == nil {
+			return nil
+		}
+		select {
+		case <-b.idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Pending reports how many updates are queued, running or parked.
+func (in *Intake) Pending() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.queued
+}
+
+// work is the context value of a job being worked on: it lets the Sender
+// give the job's worker slot back while the job waits for its own chat.
+type work struct {
+	in *Intake
+	b  *mailbox
+	j  *job
+
+	mu     sync.Mutex
+	held   bool // holds a worker slot
+	pauses int
+}
+
+type workKey struct{}
+
+func (w *work) acquire() {
+	w.in.slots <- struct{}{}
+	w.mu.Lock()
+	w.held = true
+	w.mu.Unlock()
+}
+
+func (w *work) releaseSlot() {
+	w.mu.Lock()
+	held := w.held
+	w.held = false
+	w.mu.Unlock()
+	if held {
+		<-w.in.slots
+	}
+}
+
+// pauseWork is called before a wait that belongs to the caller's chat
+// alone (pacing, retry_after, outage backoff): it gives the worker slot
+// back and settles the job (and those behind it). The returned func takes
+// a slot again. Outside a mailbox both are no-ops.
+func pauseWork(ctx context.Context) (resume func()) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil {
+		return func() {}
+	}
+	w.mu.Lock()
+	w.pauses++
+	release := w.pauses == 1 && w.held
+	if release {
+		w.held = false
+	}
+	w.mu.Unlock()
+	if release {
+		<-w.in.slots
+	}
+	if w.j != nil && w.b != nil {
+		w.in.holdBack(w.b, w.j)
+	}
+	return func() {
+		w.mu.Lock()
+		w.pauses--
+		take := w.pauses == 0 && !w.held
+		w.mu.Unlock()
+		if take {
+			w.acquire()
+		}
+	}
+}
+
+// lowKey marks a context whose Bot API calls go in the Sender's
+// low-priority lane.
+type lowKey struct{}
+
+// LowPriority returns ctx marked so that the Sender's calls made with it —
+// reminders and other scheduled messages — go behind live replies.
+func LowPriority(ctx context.Context) context.Context { return context.WithValue(ctx, lowKey{}, true) }
+
+func isLowPriority(ctx context.Context) bool { v, _ := ctx.Value(lowKey{}).(bool); return v }
