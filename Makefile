@@ -5,7 +5,7 @@ GO ?= go
 
 ## test: everything CI runs (gofmt, vet, lint, race tests against real Redis and Postgres)
 test: check
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 45m ./...
 
 ## check: the quick static checks
 check: fmt vet staticcheck lint

@@ -33,6 +33,15 @@ type StaffReplies interface {
 	Reply(ctx context.Context, r *Request, menu Callback, menuMsg int, text string) (bool, error)
 }
 
+// StaffDocuments is implemented by a Staff handler that takes files (an
+// admin's XLSForm workbook): a document sent in a private chat reaches
+// Document with its Telegram file id and name (download it with
+// Sender.Download). Document reports whether it handled the file; if not,
+// the person gets the usual answer to media and nothing is kept.
+type StaffDocuments interface {
+	Document(ctx context.Context, r *Request, fileID, name string) (bool, error)
+}
+
 // Request is what a staff handler gets about the update: who, where, in
 // which language, and the tools to answer.
 type Request struct {
@@ -148,6 +157,8 @@ type event struct {
 	// text replies to (typed input of a staff menu), replyMsg that message.
 	replyMenu string
 	replyMsg  int
+	// doc and docName are a document's file id and name.
+	doc, docName string
 }
 
 // ChatOf returns the chat an update belongs to (0 when none), the key that
@@ -206,6 +217,9 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			}
 		default:
 			ev.kind = evMedia
+			if d := m.Document; d != nil {
+				ev.doc, ev.docName = d.FileID, d.FileName
+			}
 		}
 	case u.EditedMessage != nil:
 		ev.kind = evEdited
@@ -496,6 +510,15 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 		}
 		return t.step(ctx, dialog.Input{Kind: dialog.InText, Text: ev.text}, true)
 	case evMedia:
+		if sd, ok := h.cfg.Staff.(StaffDocuments); ok && ev.doc != "" {
+			ok, err := sd.Document(ctx, t.request(), ev.doc, ev.docName)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if ok {
+				return t.finish(ctx)
+			}
+		}
 		t.note(MsgOnlyText, true)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	case evForward:

@@ -245,7 +245,7 @@ func (r *rig) person(id int64, name string) *person {
 
 func (p *person) wait() {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := p.u.WaitHandled(ctx); err != nil {
 		p.t.Fatalf("not handled: %v\n%s", err, p.u.Transcript())

@@ -64,7 +64,8 @@
 //     mentions, hashtags) are not added; in users' messages only bot_command
 //     entities are.
 //   - Files are kept in memory; photos must be PNG, JPEG or GIF (Telegram also
-//     takes other formats); getFile and file downloads are not implemented.
+//     takes other formats); getFile answers file_path "documents/<file_id>"
+//     and the data is served at {URL}/file/bot{token}/{file_path}.
 //   - setWebhook accepts plain http:// URLs on any port (Telegram requires HTTPS
 //     on ports 443, 80, 88 or 8443) and ignores certificates and ip_address.
 //

@@ -436,6 +436,8 @@ func (s *Server) method(name string) (string, handler) {
 		return "setChatMenuButton", s.setChatMenuButton
 	case "getchatmenubutton":
 		return "getChatMenuButton", s.getChatMenuButton
+	case "getfile":
+		return "getFile", s.getFile
 	}
 	return name, nil
 }
@@ -503,8 +505,13 @@ func (s *Server) call(ctx context.Context, name string, p params) (any, string, 
 // are getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
 // sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery,
 // sendPhoto, sendDocument, setMyCommands, getMyCommands, deleteMyCommands,
-// sendChatAction, deleteMessage, setChatMenuButton and getChatMenuButton.
+// sendChatAction, deleteMessage, setChatMenuButton, getChatMenuButton and
+// getFile; file downloads are served at /file/bot{token}/{file_path}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/file/bot"); ok {
+		s.serveFile(w, rest)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	token, method, ok2 := strings.Cut(rest, "/")
 	method = strings.TrimPrefix(method, "test/")

@@ -84,7 +84,7 @@ func (h *harness) start() {
 	// Ready when this run registers the command menu (done at start, the
 	// default menu first): a call the fake Bot API counts, so a restart is
 	// told apart from the previous run without reading logs.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for h.tg.Calls()["setMyCommands"] <= registered {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("bot did not start; logs:\n%s", h.logs.String())

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,38 +38,10 @@ func formDB(ctx context.Context, e *cmdEnv, fs *flag.FlagSet, args []string) (*p
 	return db, pos, true
 }
 
-// publication is a workbook ready to publish: the imported form and the
-// languages it can be published for.
-type publication struct {
-	res        *xlsform.Result
-	complete   []string
-	incomplete []string
-}
-
-// preparePublication imports a workbook for publication: refused with the
-// importer's problems, or when no language (or not the default one) has
-// every message.
-func preparePublication(wb *xlsform.Workbook) (*publication, error) {
-	res, err := xlsform.Import(wb)
-	if err != nil {
-		return nil, err
-	}
-	p := &publication{res: res}
-	p.complete, p.incomplete = res.CompleteLanguages()
-	if !slices.Contains(p.complete, res.Form.Language) {
-		return nil, fmt.Errorf("the default language %s lacks messages: complete it before publishing", res.Form.Language)
-	}
-	return p, nil
-}
-
-// record is the row to store.
-func (p *publication) record(by *int64) pgstore.PublishedForm {
-	msgs := map[string]string{}
-	for _, l := range p.complete {
-		msgs[l] = string(p.res.TOML(l))
-	}
-	return pgstore.PublishedForm{Form: p.res.FormID, Version: p.res.Form.Version, Definition: string(p.res.YAML),
-		Messages: msgs, Languages: p.complete, PublishedBy: by}
+// publishedRecord is the row to store for a publication.
+func publishedRecord(p *xlsform.Publication, by *int64) pgstore.PublishedForm {
+	return pgstore.PublishedForm{Form: p.Result.FormID, Version: p.Result.Form.Version, Definition: string(p.Result.YAML),
+		Messages: p.Messages(), Languages: p.Complete, PublishedBy: by}
 }
 
 func runFormPublish(ctx context.Context, e *cmdEnv, args []string) int {
@@ -91,7 +62,7 @@ func runFormPublish(ctx context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stderr, err)
 		return 1
 	}
-	p, err := preparePublication(wb)
+	p, err := xlsform.Prepare(wb)
 	var re *xlsform.RefusedError
 	switch {
 	case errors.As(err, &re):
@@ -108,13 +79,13 @@ func runFormPublish(ctx context.Context, e *cmdEnv, args []string) int {
 	if *by != 0 {
 		who = by
 	}
-	if err := db.PublishForm(ctx, p.record(who)); err != nil {
+	if err := db.PublishForm(ctx, publishedRecord(p, who)); err != nil {
 		fmt.Fprintln(e.stderr, "form publish:", err)
 		return 1
 	}
-	fmt.Fprintf(e.stdout, "published %s version %d for %s\n", p.res.FormID, p.res.Form.Version, strings.Join(p.complete, " "))
-	if len(p.incomplete) > 0 {
-		fmt.Fprintf(e.stdout, "not published for %s: messages missing\n", strings.Join(p.incomplete, " "))
+	fmt.Fprintf(e.stdout, "published %s version %d for %s\n", p.Result.FormID, p.Result.Form.Version, strings.Join(p.Complete, " "))
+	if len(p.Incomplete) > 0 {
+		fmt.Fprintf(e.stdout, "not published for %s: messages missing\n", strings.Join(p.Incomplete, " "))
 	}
 	return 0
 }

@@ -18,6 +18,7 @@ var devOnly = []string{
 	"github.com/needsbot/needsbot/internal/trykit",
 	"github.com/needsbot/needsbot/internal/loadtest",
 	"github.com/needsbot/needsbot/internal/seed",
+	"github.com/needsbot/needsbot/internal/chaos",
 	"github.com/alicebob/miniredis/v2",
 	"github.com/chromedp/chromedp",
 }
@@ -68,7 +69,7 @@ func TestProductionBinarySaysNotInThisBuild(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-tags", "prod", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags prod: %v\n%s", err, out)
 	}
-	for _, c := range []string{"try", "loadtest", "seed"} {
+	for _, c := range []string{"try", "loadtest", "seed", "chaos"} {
 		cmd := exec.Command(bin, c)
 		out, err := cmd.CombinedOutput()
 		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "not in this build") {

@@ -166,7 +166,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
 	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
-		KeySecret: []byte(cfg.PseudonymKey)})
+		KeySecret: []byte(cfg.PseudonymKey), TailDelay: tailDelay})
 	a.durable = durable.NewResponses(a.db, a.store, log)
 
 	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),
@@ -221,6 +221,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	return a, nil
 }
 
+// tailDelay is how long the writes after a turn (replies-sent mark,
+// reminder, message ids) wait for the chat's next update to carry them
+// (redisstore.Options.TailDelay): a person answers within it, so a turn
+// costs two Redis round trips, not six.
+const tailDelay = 30 * time.Second
+
 // intakeHook is the context key of a func(*bot.Intake) that serve calls
 // with the running intake (end-to-end tests: Intake.WaitIdle).
 type intakeHook struct{}
@@ -268,7 +274,8 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); a.store.RunTails(bg) }() // last flush after intake.Stop
 	go func() { defer wg.Done(); _ = a.durable.Run(bg) }()
 	go func() { defer wg.Done(); a.remindLoop(bg) }()
 	go func() {

@@ -76,6 +76,11 @@ func (j *Abandonment) Run(ctx context.Context) {
 		if more && err == nil {
 			continue
 		}
+		// The results rollup's job (migration 00011): an advisory lock
+		// keeps it to one replica at a time.
+		if _, err := j.DB.CatchUpRollups(ctx, false); err != nil && ctx.Err() == nil {
+			j.logger().Warn("results rollup", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -110,7 +110,8 @@ func (c *Completed) validate() error {
 // one transaction and one round trip. When the id already exists, r is
 // empty and so are the answer inserts that select from it: a replay stores
 // nothing. (Foreign keys are checked at the end of the statement, so the
-// choices may reference answers inserted alongside them.)
+// choices may reference answers inserted alongside them.) The response
+// waits in results_rollup_pending for CatchUpRollups to count it.
 const saveResponseSQL = `
 WITH r AS (
     INSERT INTO responses (id, form, form_version, municipality_id, service_id, invite_id,
@@ -127,6 +128,8 @@ WITH r AS (
     INSERT INTO answer_choices (response_id, question, choice)
     SELECT r.id, t.question, t.choice
     FROM r, unnest($17::text[], $18::text[]) AS t (question, choice)
+), p AS (
+    INSERT INTO results_rollup_pending (response_id) SELECT r.id FROM r
 )
 SELECT count(*) FROM r`
 

@@ -288,6 +288,10 @@ func (d *DB) ResultsChoices(ctx context.Context, s ResultsScope, questions []str
 	if err := s.check(true); err != nil {
 		return nil, fmt.Errorf("pgstore: results choices: %w", err)
 	}
+	// The rollup counts what the job has added: add the tail first.
+	if _, err := d.CatchUpRollups(ctx, true); err != nil {
+		return nil, err
+	}
 	var q string
 	var args []any
 	mcol := "0::bigint"
@@ -537,7 +541,8 @@ func (d *DB) RebuildRollups(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, "LOCK TABLE answer_choices, responses IN SHARE MODE"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "TRUNCATE results_rollup"); err != nil {
+		// Everything stored is counted below, pending responses too.
+		if _, err := tx.Exec(ctx, "TRUNCATE results_rollup, results_rollup_pending"); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO results_rollup SELECT * FROM results_rollup_all()")
@@ -547,6 +552,47 @@ func (d *DB) RebuildRollups(ctx context.Context) error {
 		return classify("rebuild rollups", err)
 	}
 	return nil
+}
+
+// rollupLockID is the advisory lock (per database) of the rollup job.
+const rollupLockID = migrationLockID + 2
+
+// rollupBatch is how many pending responses one statement of the rollup
+// job counts.
+const rollupBatch = 2000
+
+// CatchUpRollups adds the counts of the completed responses saved since
+// the last run (results_rollup_pending) to the results rollup, a batch per
+// transaction, and returns how many it counted. SaveResponse leaves the
+// rollup alone (migration 00011): run this every minute or so (one replica
+// at a time: with wait false it returns 0 at once when another holds the
+// job's advisory lock) and, with wait true, before reading the rollup, so
+// that what is read is exact.
+func (d *DB) CatchUpRollups(ctx context.Context, wait bool) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+			if wait {
+				if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", rollupLockID); err != nil {
+					return err
+				}
+			} else {
+				var got bool
+				if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", rollupLockID).Scan(&got); err != nil || !got {
+					return err
+				}
+			}
+			return tx.QueryRow(ctx, "SELECT results_rollup_catch_up($1)", rollupBatch).Scan(&n)
+		})
+		if err != nil {
+			return total, classify("catch up rollups", err)
+		}
+		total += n
+		if n < rollupBatch {
+			return total, nil
+		}
+	}
 }
 
 // ReportingQuestion describes a question for the BI views
@@ -621,9 +667,10 @@ func (d *DB) SyncReporting(ctx context.Context, questions []ReportingQuestion, l
 // CopyResponses stores many completed interviews at once with COPY, in one
 // transaction, for seeding benchmark and demo databases. Answers are
 // normalised as SaveResponse does; unlike SaveResponse an id that exists
-// already fails the whole batch. With rollup false the results rollup is
-// not updated (a bulk load is faster without): call RebuildRollups after
-// the last batch. It returns how many responses it stored.
+// already fails the whole batch. With rollup true the responses wait for
+// CatchUpRollups like SaveResponse's; with rollup false they are not
+// noted for the rollup at all (a bulk load): call RebuildRollups after the
+// last batch. It returns how many responses it stored.
 func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (int, error) {
 	for i := range cs {
 		if err := cs[i].validate(); err != nil {
@@ -679,8 +726,13 @@ func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (in
 			pgx.CopyFromRows(answers)); err != nil {
 			return err
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"answer_choices"}, []string{"response_id", "question", "choice"},
-			pgx.CopyFromRows(choices))
+		if _, err = tx.CopyFrom(ctx, pgx.Identifier{"answer_choices"}, []string{"response_id", "question", "choice"},
+			pgx.CopyFromRows(choices)); err != nil || !rollup {
+			return err
+		}
+		// Counted by the next CatchUpRollups, as SaveResponse's are.
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"results_rollup_pending"}, []string{"response_id"},
+			pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) { return []any{cs[i].ID}, nil }))
 		return err
 	})
 	if err != nil {

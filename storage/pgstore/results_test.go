@@ -52,9 +52,13 @@ func (e *env) varied(t testing.TB, prefix string, n int, day0 time.Time) []pgsto
 	return out
 }
 
-// checkRollup fails unless the rollup equals a recount of the answers.
+// checkRollup fails unless the rollup, caught up, equals a recount of the
+// answers.
 func (e *env) checkRollup(t testing.TB, when string) {
 	t.Helper()
+	if _, err := e.db.CatchUpRollups(ctx, true); err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range []string{
 		`SELECT count(*) FROM (SELECT * FROM results_rollup EXCEPT SELECT * FROM results_rollup_all()) x`,
 		`SELECT count(*) FROM (SELECT * FROM results_rollup_all() EXCEPT SELECT * FROM results_rollup) x`,
@@ -110,6 +114,67 @@ func TestRollupFollowsWrites(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM results_rollup`); n != 0 {
 		t.Fatalf("%d rollup rows left with no responses", n)
 	}
+}
+
+// TestRollupPendingNotOnHotPath: SaveResponse writes no rollup row (the
+// job does); a pending response that is erased or changes scope before the
+// job runs is counted as it is when the job runs, or not at all; a job
+// that runs twice adds nothing twice; another replica's job skips while
+// one holds the lock.
+func TestRollupPendingNotOnHotPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rs := e.varied(t, "h", 20, time.Date(2025, 4, 1, 12, 0, 0, 0, time.UTC))
+	for _, c := range rs {
+		if err := e.db.SaveResponse(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM results_rollup`); n != 0 {
+		t.Fatalf("SaveResponse wrote %d rollup rows", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM results_rollup_pending`); n != 20 {
+		t.Fatalf("%d pending, want 20", n)
+	}
+	// Pending and erased; pending and moved.
+	if n, err := e.db.Erase(ctx, "p-h-3"); err != nil || n == 0 {
+		t.Fatalf("erase: %d %v", n, err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE responses SET language = 'uk', completed_at = completed_at + interval '2 days' WHERE id = 'h-005'`); err != nil {
+		t.Fatal(err)
+	}
+	// A job that cannot take the lock does nothing (another replica runs it).
+	tx, err := e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgstore.RollupLockID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.db.CatchUpRollups(ctx, false); err != nil || n != 0 {
+		t.Fatalf("catch-up under another's lock: %d, %v", n, err)
+	}
+	tx.Rollback(ctx)
+	left := e.count(t, `SELECT count(*) FROM results_rollup_pending`)
+	if stored := e.count(t, `SELECT count(*) FROM responses WHERE id LIKE 'h-%'`); left != stored || left >= 20 {
+		t.Fatalf("%d pending for %d stored responses after an erasure", left, stored)
+	}
+	n, err := e.db.CatchUpRollups(ctx, false)
+	if err != nil || n != left {
+		t.Fatalf("catch-up counted %d, %v; want the %d left", n, err, left)
+	}
+	e.checkRollup(t, "after the job")
+	if n, _ := e.db.CatchUpRollups(ctx, false); n != 0 {
+		t.Fatalf("second run counted %d", n)
+	}
+	// Counted, then erased and moved: subtracted exactly.
+	if n, err := e.db.Erase(ctx, "p-h-6"); err != nil || n == 0 {
+		t.Fatalf("erase: %d %v", n, err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE responses SET service_id = NULL WHERE id = 'h-008' AND service_id IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	e.checkRollup(t, "after erasure and a change of counted responses")
 }
 
 func TestRollupConcurrentWriters(t *testing.T) {
@@ -458,6 +523,11 @@ func TestReportingViews(t *testing.T) {
 		}
 	}
 
+	// The BI views read the rollup as the job left it (every minute; they
+	// show complete months only).
+	if _, err := e.db.CatchUpRollups(ctx, false); err != nil {
+		t.Fatal(err)
+	}
 	// The reader: aggregates of Prato only, perturbed as reporting.protect says.
 	want := e.count(t, `SELECT count(*) FROM (SELECT 1 FROM answer_choices c JOIN responses r ON r.id = c.response_id
 		WHERE r.municipality_id = $1 GROUP BY date_trunc('month', r.completed_at AT TIME ZONE 'Europe/Rome'), c.question, c.choice) x`, prato)

@@ -24,6 +24,11 @@
 // valid under Cluster. An update is marked applied in the same script that
 // saves its effect, never before: a crash in between cannot lose it.
 //
+// With Options.TailDelay, what follows a saved turn — MarkSent,
+// ArmReminder, RecordSent — waits in memory and is written by the same
+// script as the chat's next Load (or by RunTails after TailDelay, and at
+// shutdown): a turn is two round trips, Load and Save (tail.go).
+//
 // The seen set stays bounded: every write trims entries older than SeenTTL
 // (24 h) and keeps at most the newest 1000, and the key itself expires
 // SeenTTL after its last write. Load ignores entries older than SeenTTL

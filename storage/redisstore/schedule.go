@@ -47,7 +47,8 @@ return 1
 // ArmReminder (re)schedules the chat's reminder at due: each turn of an
 // interview in progress pushes it back. It does nothing once the
 // interview's reminder was sent or refused (Stop, blocked). ttl bounds how
-// long the record (and the chat id in it) lives.
+// long the record (and the chat id in it) lives. With Options.TailDelay it
+// is deferred (tail.go).
 func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due time.Time, ttl time.Duration) error {
 	if ttl <= 0 {
 		ttl = s.stateTTL
@@ -55,6 +56,16 @@ func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due ti
 	d := due.UnixMilli()
 	if left := due.Sub(s.now()) + time.Hour; ttl < left {
 		ttl = left
+	}
+	if s.deferring() {
+		s.mu.Lock()
+		t := s.tailFor(chat)
+		if t.empty() {
+			t.since = s.now()
+		}
+		t.arm, t.lang, t.due, t.armTTL = true, lang, d, ttl.Milliseconds()
+		s.mu.Unlock()
+		return nil
 	}
 	armed, err := armScript.Run(ctx, s.rdb, []string{s.remindKey(chat)},
 		strconv.FormatInt(chat, 10), lang, d, ttl.Milliseconds()).Int()
@@ -75,6 +86,7 @@ func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due ti
 // ForgetReminder is called (a new interview). Without refuse the record is
 // deleted (completed, declined, /delete).
 func (s *Store) CancelReminder(ctx context.Context, chat int64, refuse bool) error {
+	s.dropArm(chat)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if refuse {
 			p.HDel(ctx, s.remindKey(chat), "c", "l", "d")

@@ -25,6 +25,27 @@ if not st[1] then return {seen} end
 return {seen, st[1], st[2], st[3] or '0'}
 `)
 
+// loadTailScript is loadScript after writing the chat's deferred tail
+// (tail.go), in one script and round trip.
+//
+// KEYS: state hash, seen zset, reminder hash, sent message zset. ARGV: 1
+// update id, 2-8 as tailScript's 1-7, then the tail's arguments. Returns as
+// loadScript.
+var loadTailScript = redis.NewScript(tailLua + `
+tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 9, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+local seen = 0
+local t = redis.call('ZSCORE', KEYS[2], ARGV[1] .. ':sent')
+if t and tonumber(t) >= tonumber(ARGV[3]) then
+  seen = 2
+else
+  t = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if t and tonumber(t) >= tonumber(ARGV[3]) then seen = 1 end
+end
+local st = redis.call('HMGET', KEYS[1], 'v', 'b', 'm')
+if not st[1] then return {seen} end
+return {seen, st[1], st[2], st[3] or '0'}
+`)
+
 // saveScript is the compare-and-swap of a chat's state. It marks the update
 // applied and sets or clears the abandonment record in the same atomic step.
 //

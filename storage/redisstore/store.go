@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -90,6 +92,11 @@ type Options struct {
 	KeySecret []byte
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// TailDelay, when positive, defers the writes that follow a saved
+	// turn — MarkSent, ArmReminder, RecordSent — to the chat's next Load
+	// (same script, same round trip) or, after TailDelay, to RunTails
+	// (tail.go). Zero writes them at once.
+	TailDelay time.Duration
 }
 
 // Store is the Redis side of needsbot. It is safe for concurrent use.
@@ -104,6 +111,10 @@ type Store struct {
 	secret       []byte
 	now          func() time.Time
 	limiter      *redis_rate.Limiter
+	tailDelay    time.Duration
+
+	mu    sync.Mutex
+	tails map[int64]*tail // deferred tails by chat (tail.go)
 }
 
 // New returns a Store over rdb (a client, cluster client or ring). It
@@ -124,6 +135,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		secret:       opts.KeySecret,
 		now:          opts.Now,
 		limiter:      redis_rate.NewLimiter(rdb),
+		tailDelay:    opts.TailDelay,
+		tails:        map[int64]*tail{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -164,13 +177,40 @@ func (s *Store) dueKey() string               { return s.prefix + "abandon:due" 
 // Load returns the chat's state blob and version (nil, 0 when there is
 // none), whether updateID was already seen, and the message id last
 // recorded by MarkSent for this state (0 when none), in one round trip.
+// It first writes the chat's deferred tail, if any (tail.go), in the same
+// script.
 func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
-	oldest := s.now().Add(-s.seenTTL).UnixMilli()
-	res, err := loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}, updateID, oldest).Slice()
+	now := s.now()
+	t := s.takeTail(chat)
+	var res []any
+	if t == nil {
+		res, err = loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}, updateID, now.Add(-s.seenTTL).UnixMilli()).Slice()
+	} else {
+		args := append(append([]any{updateID}, s.commonArgs(now)...), s.tailArgs(chat, t)...)
+		keys := []string{s.stateKey(chat), s.seenKey(chat), s.remindKey(chat), s.sentKey(chat)}
+		var cmd *redis.Cmd
+		if !t.arm {
+			cmd = loadTailScript.Run(ctx, s.rdb, keys, args...)
+		} else {
+			perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+				cmd = run(loadTailScript, keys, args...)
+				// The index is a hint in another slot (see ArmReminder).
+				p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)})
+			})
+			if perr != nil && cmd.Err() == nil {
+				return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: reminder index: %w", perr)
+			}
+		}
+		res, err = cmd.Slice()
+	}
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
-	return parseLoad(res)
+	blob, version, seen, lastMsg, err = parseLoad(res)
+	if err == nil {
+		s.noteVersion(chat, version)
+	}
+	return blob, version, seen, lastMsg, err
 }
 
 // parseLoad reads loadScript's reply. Its errors describe the reply's shape,
@@ -298,6 +338,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if ok, _ := reply[0].(int64); ok != 1 {
 		return ErrConflict
 	}
+	s.noteVersion(chat, newVersion)
 	if old, _ := reply[1].(string); old != "" {
 		// The interview that record described is over (completed,
 		// declined, restarted): its index member goes now, not when
@@ -320,9 +361,22 @@ func randomID() string {
 // redelivery is then reported SeenSent and dropped — and lastMsg, the id of
 // the message now showing the current question, which Load returns until
 // the next MarkSent. lastMsg is kept only while the chat has a state; Save
-// leaves it alone.
+// leaves it alone. With Options.TailDelay it is deferred (tail.go).
 func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int) error {
 	now := s.now()
+	if s.deferring() {
+		s.mu.Lock()
+		t := s.tailFor(chat)
+		if t.empty() {
+			t.since = now
+		}
+		if !slices.Contains(t.marks, updateID) {
+			t.marks = append(t.marks, updateID)
+		}
+		t.hasMark, t.lastMsg, t.markV = true, lastMsg, t.version
+		s.mu.Unlock()
+		return nil
+	}
 	err := markSentScript.Run(ctx, s.rdb, []string{s.seenKey(chat), s.stateKey(chat)},
 		updateID, now.UnixMilli(), now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1), lastMsg).Err()
 	if err != nil {
@@ -336,6 +390,7 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 // (for /delete). The seen update ids are kept, so that redeliveries are
 // still recognised; they hold no answers and expire within SeenTTL.
 func (s *Store) Delete(ctx context.Context, chat int64) error {
+	s.dropTail(chat)
 	id := s.chatID(chat)
 	// The record says which interview the index member names.
 	started, err := s.rdb.HGet(ctx, s.abandonKey(chat), "st").Result()
@@ -380,8 +435,24 @@ type SentMessage struct {
 
 // RecordSent remembers the ids of messages of chat sent now, for SentTTL
 // (at most the newest 200). Only message ids are kept, never their text.
+// With Options.TailDelay it is deferred (tail.go).
 func (s *Store) RecordSent(ctx context.Context, chat int64, msgIDs ...int) error {
 	now := s.now()
+	if s.deferring() {
+		s.mu.Lock()
+		t := s.tailFor(chat)
+		if t.empty() {
+			t.since = now
+		}
+		for _, id := range msgIDs {
+			if id != 0 {
+				t.sent = append(t.sent, id)
+			}
+		}
+		t.sentAt = now.UnixMilli()
+		s.mu.Unlock()
+		return nil
+	}
 	var zs []redis.Z
 	for _, id := range msgIDs {
 		if id != 0 {
@@ -421,6 +492,16 @@ func (s *Store) SentMessages(ctx context.Context, chat int64) ([]SentMessage, er
 			continue
 		}
 		out = append(out, SentMessage{ID: id, At: time.UnixMilli(int64(z.Score))})
+	}
+	if s.deferring() {
+		// Deferred, not yet written: the newest.
+		s.mu.Lock()
+		if t := s.tails[chat]; t != nil {
+			for _, id := range t.sent {
+				out = append(out, SentMessage{ID: id, At: time.UnixMilli(t.sentAt)})
+			}
+		}
+		s.mu.Unlock()
 	}
 	return out, nil
 }

@@ -1,0 +1,283 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The tail of a turn. After a turn has saved its state (Save: the one
+// write a turn cannot do without) and sent its replies, three more writes
+// used to follow, each a round trip: MarkSent (the replies went out, and
+// which message shows the question), ArmReminder (push the reminder back)
+// and RecordSent (message ids for /delete). With Options.TailDelay set,
+// they wait in memory instead and ride along with the chat's next Load —
+// the next update of a person answering — in the same script and round
+// trip; what waits longer than TailDelay is written by FlushTails
+// (RunTails), many chats per round trip, and everything at shutdown.
+//
+// What a crash loses is at most TailDelay of these: a redelivered update
+// then shows its question once more instead of being dropped, the next
+// turn sends a new card instead of editing the last one, the reminder is
+// due at the previous turn's time. None holds an answer, and the state
+// itself is never deferred. The tail lives in the replica that handled the
+// turn: where a chat's updates may reach different replicas (webhook
+// behind a balancer without chat affinity) keep TailDelay short or 0.
+
+// tail is what waits for one chat.
+type tail struct {
+	since   time.Time // when the oldest of it was deferred
+	version uint64    // the state version last loaded or saved here
+	marks   []int64   // updates whose replies were sent
+	markV   uint64    // version the last mark's message id belongs to
+	lastMsg int
+	hasMark bool
+	arm     bool // a reminder (re)armed: lang, due, armTTL
+	lang    string
+	due     int64 // ms
+	armTTL  int64 // ms
+	sent    []int // message ids for RecordSent
+	sentAt  int64 // ms
+}
+
+func (t *tail) empty() bool { return !t.hasMark && !t.arm && len(t.sent) == 0 }
+
+// deferring reports whether tails are deferred.
+func (s *Store) deferring() bool { return s.tailDelay > 0 }
+
+// tailFor returns the chat's tail, creating it; s.mu must be held.
+func (s *Store) tailFor(chat int64) *tail {
+	t := s.tails[chat]
+	if t == nil {
+		t = &tail{}
+		s.tails[chat] = t
+	}
+	return t
+}
+
+// takeTail removes and returns the chat's pending tail (nil when none).
+func (s *Store) takeTail(chat int64) *tail {
+	if !s.deferring() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	delete(s.tails, chat)
+	if t == nil || t.empty() {
+		return nil
+	}
+	return t
+}
+
+// noteVersion remembers the version of the chat's state this replica
+// last saw, so that a deferred message id is written only onto that
+// state (another replica may have moved it on meanwhile).
+func (s *Store) noteVersion(chat int64, v uint64) {
+	if !s.deferring() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tails[chat]; t != nil {
+		t.version = v
+		return
+	}
+	if v != 0 {
+		s.tails[chat] = &tail{version: v, since: s.now()}
+	}
+}
+
+// tailArgs are the tail's arguments of loadScript and tailScript (ARGV
+// from 1): message id ("" = no mark), its state version, reminder chat id
+// ("" = no arm), lang, due, ttl, sent ids ("" = none, else space-
+// separated), sent at, then the marked update ids.
+func (s *Store) tailArgs(chat int64, t *tail) []any {
+	if t == nil {
+		return []any{"", 0, "", "", 0, 0, "", 0}
+	}
+	args := make([]any, 0, 8+len(t.marks))
+	if t.hasMark {
+		args = append(args, t.lastMsg, t.markV)
+	} else {
+		args = append(args, "", 0)
+	}
+	if t.arm {
+		args = append(args, strconv.FormatInt(chat, 10), t.lang, t.due, t.armTTL)
+	} else {
+		args = append(args, "", "", 0, 0)
+	}
+	sent := ""
+	for i, id := range t.sent {
+		if i > 0 {
+			sent += " "
+		}
+		sent += strconv.Itoa(id)
+	}
+	args = append(args, sent, t.sentAt)
+	for _, u := range t.marks {
+		args = append(args, u)
+	}
+	return args
+}
+
+// tailLua applies a tail. It expects the globals
+// S (state hash), U (seen zset), R (reminder hash), M (sent message zset),
+// A (ARGV offset of the tail's arguments) and the common arguments
+// now (ms), oldest seen (ms), seen TTL (ms), last seen rank to drop,
+// oldest sent (ms), sent TTL (ms), sent max rank; see loadScript.
+const tailLua = `
+local function tail(S, U, R, M, A, now, oldest, seenTTL, seenRank, sentOldest, sentTTL, sentRank)
+  local n = #ARGV
+  if ARGV[A] ~= '' and redis.call('HGET', S, 'v') == ARGV[A + 1] then
+    redis.call('HSET', S, 'm', ARGV[A])
+  end
+  if n >= A + 8 then
+    redis.call('ZREMRANGEBYSCORE', U, '-inf', '(' .. oldest)
+    for i = A + 8, n do
+      redis.call('ZREM', U, ARGV[i])
+      redis.call('ZADD', U, now, ARGV[i] .. ':sent')
+    end
+    redis.call('ZREMRANGEBYRANK', U, 0, seenRank)
+    redis.call('PEXPIRE', U, seenTTL)
+  end
+  if ARGV[A + 2] ~= '' then
+    local st = redis.call('HGET', R, 's')
+    if st ~= 'x' and st ~= 'n' then
+      redis.call('HSET', R, 'c', ARGV[A + 2], 'l', ARGV[A + 3], 'd', ARGV[A + 4], 's', 'p')
+      redis.call('PEXPIRE', R, ARGV[A + 5])
+    end
+  end
+  if ARGV[A + 6] ~= '' then
+    redis.call('ZREMRANGEBYSCORE', M, '-inf', '(' .. sentOldest)
+    for id in string.gmatch(ARGV[A + 6], '%d+') do
+      redis.call('ZADD', M, ARGV[A + 7], id)
+    end
+    redis.call('ZREMRANGEBYRANK', M, 0, sentRank)
+    redis.call('PEXPIRE', M, sentTTL)
+  end
+end
+`
+
+// tailScript writes a deferred tail on its own (FlushTails).
+//
+// KEYS: state hash, seen zset, reminder hash, sent message zset. ARGV: now
+// (ms), oldest seen (ms), seen TTL (ms), last seen rank to drop, oldest
+// sent (ms), sent TTL (ms), last sent rank to drop, then the tail's
+// arguments (tailArgs).
+var tailScript = redis.NewScript(tailLua + `
+tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 8, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+return 1
+`)
+
+// commonArgs are the first arguments of loadScript after the update id
+// and of tailScript.
+func (s *Store) commonArgs(now time.Time) []any {
+	return []any{now.UnixMilli(), now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1),
+		now.Add(-SentTTL).UnixMilli(), SentTTL.Milliseconds(), -(sentMax + 1)}
+}
+
+// FlushTails writes the tails deferred before olderThan (all of them when
+// olderThan is zero), in one pipeline.
+func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
+	if !s.deferring() {
+		return nil
+	}
+	type item struct {
+		chat int64
+		t    *tail
+	}
+	var items []item
+	s.mu.Lock()
+	for chat, t := range s.tails {
+		if olderThan.IsZero() || t.since.Before(olderThan) {
+			delete(s.tails, chat)
+			if !t.empty() {
+				items = append(items, item{chat, t})
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(items) == 0 {
+		return nil
+	}
+	now := s.now()
+	common := s.commonArgs(now)
+	err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+		for _, it := range items {
+			args := append(append([]any{}, common...), s.tailArgs(it.chat, it.t)...)
+			run(tailScript, []string{s.stateKey(it.chat), s.seenKey(it.chat), s.remindKey(it.chat), s.sentKey(it.chat)}, args...)
+			if it.t.arm {
+				p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(it.t.due), Member: s.chatID(it.chat)})
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: flush tails: %w", err)
+	}
+	return nil
+}
+
+// RunTails writes deferred tails once they are TailDelay old, until ctx
+// ends; then it writes all that are left (within 5 s). Run it once per
+// Store when Options.TailDelay is set.
+func (s *Store) RunTails(ctx context.Context) {
+	if !s.deferring() {
+		return
+	}
+	tick := time.NewTicker(max(s.tailDelay/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = s.FlushTails(final, time.Time{})
+			cancel()
+			return
+		case <-tick.C:
+			// An error leaves nothing to retry: the tails were taken.
+			// They are marks and hints; the next turn writes anew.
+			_ = s.FlushTails(ctx, s.now().Add(-s.tailDelay))
+		}
+	}
+}
+
+// PendingTails returns how many chats have a deferred tail (for tests and
+// metrics).
+func (s *Store) PendingTails() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.tails {
+		if !t.empty() {
+			n++
+		}
+	}
+	return n
+}
+
+// dropArm forgets a deferred reminder arm (the reminder is cancelled).
+func (s *Store) dropArm(chat int64) {
+	if !s.deferring() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tails[chat]; t != nil {
+		t.arm = false
+	}
+}
+
+// dropTail forgets everything deferred for the chat (it is erased): no
+// reminder, mark or message id is written after the erasure.
+func (s *Store) dropTail(chat int64) {
+	if !s.deferring() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tails, chat)
+}

@@ -1,0 +1,218 @@
+package redisstore_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/needsbot/needsbot/storage/redisstore"
+)
+
+// turn does what the bot does for one update: load (with dedup), save,
+// then the tail — replies sent, reminder pushed back, message ids kept.
+func turn(t *testing.T, s *redisstore.Store, chat, update int64, msg int, due time.Time) (uint64, int) {
+	t.Helper()
+	_, v, seen, last, err := s.Load(ctx, chat, update)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != redisstore.SeenNone {
+		t.Fatalf("update %d already seen (%s)", update, seen)
+	}
+	if err := s.Save(ctx, chat, update, v, v+1, []byte("state"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSent(ctx, chat, update, msg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ArmReminder(ctx, chat, "uk", due, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordSent(ctx, chat, msg); err != nil {
+		t.Fatal(err)
+	}
+	return v + 1, last
+}
+
+// TestTailTwoRoundTripsPerTurn: with TailDelay, a turn costs two round
+// trips (load, save) and the tail of each turn is written by the next
+// load; without it, the same turn costs six (the arm is two).
+func TestTailTwoRoundTripsPerTurn(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		delay time.Duration
+		want  float64
+	}{{time.Minute, 2}, {0, 6}} {
+		s, rdb, _ := newStore(t, redisstore.Options{TailDelay: c.delay})
+		h := &roundTrips{}
+		rdb.AddHook(h)
+		due := time.Now().Add(24 * time.Hour)
+		turn(t, s, 9, 98, 498, due) // warm the scripts up
+		turn(t, s, 9, 99, 499, due)
+		turn(t, s, 9, 100, 500, due)
+		h.n.Store(0)
+		const turns = 20
+		last := 0
+		for i := range turns {
+			_, last = turn(t, s, 9, int64(101+i), 501+i, due)
+			if last != 500+i {
+				t.Fatalf("delay %s: turn %d loaded message id %d, want the previous turn's %d", c.delay, i, last, 500+i)
+			}
+		}
+		if got := float64(h.n.Load()) / turns; got != c.want {
+			t.Errorf("delay %s: %.2f round trips per turn, want %.0f", c.delay, got, c.want)
+		}
+	}
+}
+
+// TestTailWrittenByNextLoad: what a turn deferred is in Redis once the
+// chat's next update is loaded: the redelivered update is SeenSent, the
+// message id is returned, the reminder is armed and indexed, the message
+// ids are kept for /delete.
+func TestTailWrittenByNextLoad(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
+	due := time.Now().Add(24 * time.Hour).Truncate(time.Millisecond)
+	turn(t, s, 11, 1, 700, due)
+	if s.PendingTails() != 1 {
+		t.Fatalf("pending tails %d, want 1", s.PendingTails())
+	}
+	// Nothing of the tail is in Redis yet.
+	if n := rdb.Exists(ctx, prefix+s.ChatTag(11)+":r", prefix+s.ChatTag(11)+":m").Val(); n != 0 {
+		t.Fatalf("%d tail keys written before the next load", n)
+	}
+	_, _, seen, last, err := s.Load(ctx, 11, 1) // the update again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != redisstore.SeenSent || last != 700 {
+		t.Fatalf("redelivery: seen %s, last message %d; want sent, 700", seen, last)
+	}
+	if s.PendingTails() != 0 {
+		t.Fatalf("pending tails %d after the load", s.PendingTails())
+	}
+	r := rdb.HGetAll(ctx, prefix+s.ChatTag(11)+":r").Val()
+	if r["s"] != "p" || r["l"] != "uk" || r["d"] != formatMS(due) {
+		t.Fatalf("reminder record %v", r)
+	}
+	if sc, err := rdb.ZScore(ctx, prefix+"remind:due", s.ChatTag(11)[3:35]).Result(); err != nil || int64(sc) != due.UnixMilli() {
+		t.Fatalf("reminder index %v, %v", sc, err)
+	}
+	msgs, err := s.SentMessages(ctx, 11)
+	if err != nil || len(msgs) != 1 || msgs[0].ID != 700 {
+		t.Fatalf("sent messages %v, %v", msgs, err)
+	}
+}
+
+func formatMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// TestTailFlushedAfterDelay: a chat that sends nothing more gets its tail
+// written by FlushTails once it is TailDelay old, and not before.
+func TestTailFlushedAfterDelay(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: 30 * time.Second, Now: clk.Now})
+	turn(t, s, 12, 1, 800, clk.Now().Add(time.Hour))
+	if err := s.FlushTails(ctx, clk.Now().Add(-30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if s.PendingTails() != 1 {
+		t.Fatal("a fresh tail was flushed")
+	}
+	clk.Add(31 * time.Second)
+	if err := s.FlushTails(ctx, clk.Now().Add(-30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if s.PendingTails() != 0 {
+		t.Fatal("an old tail was not flushed")
+	}
+	if rdb.HGet(ctx, prefix+s.ChatTag(12)+":r", "s").Val() != "p" {
+		t.Fatal("reminder not armed by the flush")
+	}
+	if rdb.HGet(ctx, prefix+s.ChatTag(12)+":s", "m").Val() != "800" {
+		t.Fatal("message id not written by the flush")
+	}
+	_, _, seen, _, err := s.Load(ctx, 12, 1)
+	if err != nil || seen != redisstore.SeenSent {
+		t.Fatalf("after flush: %s, %v", seen, err)
+	}
+}
+
+// TestTailDroppedByDeleteAndCancel: after /delete nothing deferred is
+// written (no chat id comes back in a reminder record); a cancelled
+// reminder is not armed by its deferred arm.
+func TestTailDroppedByDeleteAndCancel(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
+	turn(t, s, 13, 1, 900, time.Now().Add(time.Hour))
+	if msgs, _ := s.SentMessages(ctx, 13); len(msgs) != 1 {
+		t.Fatalf("deferred message ids not listed for /delete: %v", msgs)
+	}
+	if err := s.Delete(ctx, 13); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushTails(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, prefix+s.ChatTag(13)+":r", prefix+s.ChatTag(13)+":m", prefix+s.ChatTag(13)+":s").Val(); n != 0 {
+		t.Fatalf("%d keys written after Delete", n)
+	}
+
+	turn(t, s, 14, 1, 901, time.Now().Add(time.Hour))
+	if err := s.CancelReminder(ctx, 14, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushTails(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, prefix+s.ChatTag(14)+":r").Val(); n != 0 {
+		t.Fatal("a cancelled reminder was armed by its deferred arm")
+	}
+	if rdb.HGet(ctx, prefix+s.ChatTag(14)+":s", "m").Val() != "901" {
+		t.Fatal("the rest of the tail was lost")
+	}
+}
+
+// TestTailMessageIDOnlyOntoItsState: a deferred message id is not written
+// over a state another replica has moved on meanwhile.
+func TestTailMessageIDOnlyOntoItsState(t *testing.T) {
+	t.Parallel()
+	a, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
+	b := redisstore.New(rdb, redisstore.Options{Prefix: prefix}) // another replica, writing at once
+	v, _ := turn(t, a, 15, 1, 1000, time.Now().Add(time.Hour))
+	if err := b.Save(ctx, 15, 2, v, v+1, []byte("newer"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MarkSent(ctx, 15, 2, 1001); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FlushTails(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if m := rdb.HGet(ctx, prefix+a.ChatTag(15)+":s", "m").Val(); m != "1001" {
+		t.Fatalf("message id %s, want the newer state's 1001", m)
+	}
+	// The sent mark itself still counts: update 1 is not replayed.
+	if _, _, seen, _, _ := b.Load(ctx, 15, 1); seen != redisstore.SeenSent {
+		t.Fatalf("update 1: %s", seen)
+	}
+}
+
+// TestRunTailsFlushesAtShutdown: what is deferred when the replica stops
+// is written.
+func TestRunTailsFlushesAtShutdown(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Hour})
+	turn(t, s, 16, 1, 1100, time.Now().Add(time.Hour))
+	c, cancel := contextWithCancel()
+	done := make(chan struct{})
+	go func() { s.RunTails(c); close(done) }()
+	cancel()
+	<-done
+	if rdb.HGet(ctx, prefix+s.ChatTag(16)+":s", "m").Val() != "1100" || s.PendingTails() != 0 {
+		t.Fatal("tail not written at shutdown")
+	}
+}
+
+func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
