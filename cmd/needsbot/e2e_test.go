@@ -47,6 +47,7 @@ type harness struct {
 	stop  context.CancelFunc
 	done  chan int
 	extra []string
+	clock func() time.Time // the interview core's clock (clockHook), if set
 }
 
 func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
@@ -73,7 +74,11 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 // start runs the bot until stop.
 func (h *harness) start() {
 	h.t.Helper()
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), intakeHook{}, registerIntake(h.t)))
+	base := context.WithValue(context.Background(), intakeHook{}, registerIntake(h.t))
+	if h.clock != nil {
+		base = context.WithValue(base, clockHook{}, h.clock)
+	}
+	ctx, cancel := context.WithCancel(base)
 	h.stop, h.done = cancel, make(chan int, 1)
 	env := h.env
 	registered := h.tg.Calls()["setMyCommands"]

@@ -212,6 +212,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		PopularLanguages: popularLanguages(a.db.LanguageCache(4, cfg.MinCell, 10*time.Minute, nil)),
 		Directory:        pgDirectory{db: a.db, now: time.Now},
 	}
+	if now, ok := ctx.Value(clockHook{}).(func() time.Time); ok {
+		ccfg.Now = now
+	}
 	if err := a.wireReminders(&ccfg, &hcfg); err != nil { // wire_remind.go
 		return nil, err
 	}
@@ -226,6 +229,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 // (redisstore.Options.TailDelay): a person answers within it, so a turn
 // costs two Redis round trips, not six.
 const tailDelay = 30 * time.Second
+
+// clockHook is the context key of a func() time.Time that replaces the
+// interview core's clock: the end-to-end tests of the quiet hours run the
+// real binary at 22:30 and at 10:00 Rome time whatever the hour.
+type clockHook struct{}
 
 // intakeHook is the context key of a func(*bot.Intake) that serve calls
 // with the running intake (end-to-end tests: Intake.WaitIdle).
