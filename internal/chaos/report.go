@@ -200,6 +200,12 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*responde
 		w.Rows += n
 		if p.completed && n == 0 {
 			w.Lost++
+			if len(w.Failures) < 2 {
+				// What the person saw at the end: the lead for finding
+				// out why no row exists.
+				w.Failures = append(w.Failures, fmt.Sprintf("respondent %d: the walk ended but no response is stored; last messages:\n%s",
+					p.u.ID(), lastLines(p.u.Chat().Transcript(), 20)))
+			}
 		}
 		if n > 1 {
 			w.Doubled += n - 1
