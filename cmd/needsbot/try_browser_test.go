@@ -291,8 +291,23 @@ func TestTryBrowserInterview(t *testing.T) {
 		if i == 8 {
 			t.Fatal("no invite link after 8 taps of /invite's first choices")
 		}
-		err = chromedp.Do(bctx, mark,
-			chromedp.Click(chromedp.CSS(`#messages .msg:last-child .kb-row:nth-child(1) > :nth-child(1)`), chromedp.NodeVisible), idle)
+		// The first choice of each step; the label step's first button
+		// ("✍️ Reply to this message") asks for typing, so the next one.
+		if err := chromedp.Do(bctx, mark); err != nil {
+			t.Fatalf("invite step %d: %v", i, err)
+		}
+		tapped, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => {
+			const b = [...document.querySelectorAll('#messages .msg:last-child .kb-row > *')]
+				.find(x => !x.textContent.trim().startsWith('✍'));
+			if (b) b.click();
+			return !!b;
+		})()`))
+		if err == nil && !tapped {
+			t.Fatalf("invite step %d: no button to tap", i)
+		}
+		if err == nil {
+			err = chromedp.Do(bctx, idle)
+		}
 		if err != nil {
 			t.Fatalf("invite step %d: %v", i, err)
 		}
