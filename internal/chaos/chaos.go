@@ -12,8 +12,6 @@ package chaos
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +22,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
@@ -32,6 +29,7 @@ import (
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage"
+	"github.com/needsbot/needsbot/storage/scratch"
 )
 
 // Options configure a run.
@@ -189,7 +187,7 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 	}
 	do := func(f func()) { undo = append(undo, func() error { f(); return nil }) }
 
-	dsn, drop, err := createDB(ctx, r.o.DatabaseURL)
+	dsn, drop, err := scratch.Database(ctx, r.o.DatabaseURL, "needsbot_chaos_")
 	if err != nil {
 		return cleanup, err
 	}
@@ -212,8 +210,8 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 	if err := r.rdb.Ping(ctx).Err(); err != nil {
 		return cleanup, fmt.Errorf("redis: %w", err)
 	}
-	prefix := "needsbot_chaos:" + randomHex(8) + ":"
-	undo = append(undo, func() error { return deleteKeys(context.WithoutCancel(ctx), r.rdb, prefix) })
+	prefix := "needsbot_chaos:" + scratch.Hex(8) + ":"
+	undo = append(undo, func() error { return scratch.DeleteKeys(context.WithoutCancel(ctx), r.rdb, prefix) })
 	if r.redisP, err = NewProxy(ropt.Addr); err != nil {
 		return cleanup, err
 	}
@@ -236,7 +234,7 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 	}
 	do(r.frontP.Close)
 
-	r.key = []byte(randomHex(32))
+	r.key = []byte(scratch.Hex(32))
 	addrs := make([]string, 3)
 	for i := range addrs {
 		if addrs[i], err = freeAddr(); err != nil {
@@ -262,7 +260,7 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 		"NEEDSBOT_INBOUND_LIMIT":    "40",
 		"NEEDSBOT_SHUTDOWN_TIMEOUT": "10s",
 	}
-	secret := randomHex(20)
+	secret := scratch.Hex(20)
 	envFor := func(addr string, tg *telegramtest.Server, front *Front, webhook bool) map[string]string {
 		env := map[string]string{"NEEDSBOT_LISTEN_ADDR": addr, "NEEDSBOT_TELEGRAM_TOKEN": tg.Token(), "NEEDSBOT_TELEGRAM_API_URL": front.URL}
 		for k, v := range base {
@@ -323,70 +321,6 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// createDB creates an empty database on the server admin names and returns
-// its DSN and a function that drops it.
-func createDB(ctx context.Context, admin string) (string, func() error, error) {
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, errors.New("chaos: the database URL must be postgres://")
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(cctx, admin)
-	if err != nil {
-		return "", nil, fmt.Errorf("postgres: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	name := "needsbot_chaos_" + randomHex(8)
-	if _, err := conn.Exec(cctx, "CREATE DATABASE "+name+" TEMPLATE template0"); err != nil {
-		return "", nil, fmt.Errorf("create database: %w", err)
-	}
-	drop := func() error {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		return nil
-	}
-	d := *u
-	d.Path = "/" + name
-	return d.String(), drop, nil
-}
-
-// deleteKeys deletes every Redis key under prefix (and the rate limiter's).
-func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
-	for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
-		iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			return fmt.Errorf("redis: scan: %w", err)
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 500)
-			if err := rdb.Unlink(ctx, keys[:n]...).Err(); err != nil {
-				return fmt.Errorf("redis: delete keys: %w", err)
-			}
-			keys = keys[n:]
-		}
-	}
-	return nil
 }
 
 // people makes n respondents, alternating between the webhook bot and the

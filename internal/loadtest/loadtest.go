@@ -3,15 +3,12 @@ package loadtest
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -29,6 +26,7 @@ import (
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/redisstore"
+	"github.com/needsbot/needsbot/storage/scratch"
 )
 
 // Options are the flags of `needsbot loadtest` (cmd/needsbot parses them).
@@ -113,7 +111,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (rep *Report, err e
 	}
 
 	// A fresh database, dropped at the end.
-	dsn, dropDB, err := createLoadtestDB(ctx, o.DBURL)
+	dsn, dropDB, err := scratch.Database(ctx, o.DBURL, "needsbot_loadtest_")
 	if err != nil {
 		return nil, err
 	}
@@ -132,9 +130,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (rep *Report, err e
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", storage.RedactURL(o.RedisURL), err)
 	}
-	prefix := "needsbot_loadtest:" + randomHex(8) + ":"
+	prefix := "needsbot_loadtest:" + scratch.Hex(8) + ":"
 	defer func() {
-		if cerr := deleteRedisKeys(context.WithoutCancel(ctx), rdb, prefix); cerr != nil && err == nil {
+		if cerr := scratch.DeleteKeys(context.WithoutCancel(ctx), rdb, prefix); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
@@ -150,7 +148,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (rep *Report, err e
 	if err != nil {
 		return nil, err
 	}
-	pseudoKey := randomHex(32)
+	pseudoKey := scratch.Hex(32)
 	env := childEnv(o, tg, addr, dsn, prefix, pseudoKey)
 	var logFile io.Writer
 	if o.BotLog != "" {
@@ -267,7 +265,7 @@ func childEnv(o Options, tg *telegramtest.Server, addr, dsn, prefix, pseudoKey s
 	}
 	if o.Webhook {
 		env["NEEDSBOT_WEBHOOK_URL"] = "http://" + addr + "/telegram/webhook"
-		env["NEEDSBOT_WEBHOOK_SECRET"] = randomHex(16)
+		env["NEEDSBOT_WEBHOOK_SECRET"] = scratch.Hex(16)
 	}
 	for k, v := range o.Env {
 		env[k] = v
@@ -586,71 +584,4 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 	wg.Wait()
 	close(stopProgress)
 	return res
-}
-
-// createLoadtestDB creates an empty database next to the one admin names
-// and returns its DSN and a function that drops it (WITH (FORCE): the bot's
-// connections may linger).
-func createLoadtestDB(ctx context.Context, admin string) (string, func() error, error) {
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, fmt.Errorf("--db must be a postgres:// URL")
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(cctx, admin)
-	if err != nil {
-		return "", nil, fmt.Errorf("postgres %s: %w", storage.RedactURL(admin), err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	name := "needsbot_loadtest_" + randomHex(8)
-	// template0: nobody is ever connected to it, unlike template1.
-	if _, err := conn.Exec(cctx, "CREATE DATABASE "+name+" TEMPLATE template0"); err != nil {
-		return "", nil, fmt.Errorf("create database: %w", err)
-	}
-	drop := func() error {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		return nil
-	}
-	d := *u
-	d.Path = "/" + name
-	return d.String(), drop, nil
-}
-
-// deleteRedisKeys deletes every key under prefix, and redis_rate's keys for
-// it.
-func deleteRedisKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
-	for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
-		iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			return fmt.Errorf("redis: scan %s: %w", pattern, err)
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 500)
-			if err := rdb.Unlink(ctx, keys[:n]...).Err(); err != nil {
-				return fmt.Errorf("redis: delete keys: %w", err)
-			}
-			keys = keys[n:]
-		}
-	}
-	return nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
