@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 // hundred kilobytes; Telegram's own bot download limit is 20 MB).
 const MaxDownload = 5 << 20
 
+// ErrTooLarge is a file over MaxDownload: the person can be told so.
+var ErrTooLarge = errors.New("bot: file over the download limit")
+
 // Download fetches a file a person sent (getFile, then the file from the
 // configured Bot API URL), refusing files larger than MaxDownload.
 func (s *Sender) Download(ctx context.Context, fileID string) ([]byte, error) {
@@ -21,7 +25,7 @@ func (s *Sender) Download(ctx context.Context, fileID string) ([]byte, error) {
 		return nil, fmt.Errorf("getFile: %w", err)
 	}
 	if f.FileSize > MaxDownload {
-		return nil, fmt.Errorf("file of %d bytes is over the %d limit", f.FileSize, MaxDownload)
+		return nil, fmt.Errorf("file of %d bytes: %w", f.FileSize, ErrTooLarge)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.api.FileDownloadLink(f), nil)
 	if err != nil {
@@ -40,7 +44,7 @@ func (s *Sender) Download(ctx context.Context, fileID string) ([]byte, error) {
 		return nil, fmt.Errorf("file download: %w", err)
 	}
 	if len(data) > MaxDownload {
-		return nil, fmt.Errorf("file over the %d byte limit", MaxDownload)
+		return nil, fmt.Errorf("file over %d bytes: %w", MaxDownload, ErrTooLarge)
 	}
 	return data, nil
 }

@@ -33,6 +33,7 @@ const (
 	Cancel       Route = "C"  // close a menu
 	Directory    Route = "D"  // the service directory (issue 16)
 	Results      Route = "r:" // /results and /export (package results)
+	Forms        Route = "F"  // publish a workbook an admin sent (issue 13)
 )
 
 // Entry is one row of the routing table.
@@ -55,6 +56,7 @@ func Routes() []Entry {
 		{Cancel, org.RoleOperator, "close a menu"},
 		{Directory, org.RoleManager, "service directory (/directory)"},
 		{Results, org.RoleManager, "results views and exports (/results, /export)"},
+		{Forms, org.RoleAdmin, "publish a questionnaire workbook sent as a document"},
 	}
 }
 

@@ -84,6 +84,23 @@ const (
 	msgGone       = "s.gone"
 	msgMenuUsed   = "s.menu_used"
 
+	msgFormNotXLSX      = "s.forms.not_xlsx"
+	msgFormTooBig       = "s.forms.too_big"
+	msgFormUnreadable   = "s.forms.unreadable"
+	msgFormLintTitle    = "s.forms.lint_title"
+	msgFormLintMore     = "s.forms.lint_more"
+	msgFormRefused      = "s.forms.refused"
+	msgFormVersionTaken = "s.forms.version_taken"
+	msgFormPreview      = "s.forms.preview"
+	msgFormLeftOut      = "s.forms.left_out"
+	msgFormMissingN     = "s.forms.missing_n"
+	msgFormWalk         = "s.forms.walk"
+	msgFormConfirm      = "s.forms.confirm"
+	msgFormPublished    = "s.forms.published"
+	msgFormAlready      = "s.forms.already"
+	msgFormExpired      = "s.forms.expired"
+	btnPublish          = "s.btn.publish"
+
 	msgWorkPreparing = "s.work.preparing"
 	msgWorkTooLong   = "s.work.too_long"
 	msgWorkBusy      = "s.work.busy"
@@ -179,6 +196,8 @@ func MessageIDs(forms ...string) []string {
 		bot.MsgError, bot.MsgInviteLimited,
 		msgPosterScan,
 		msgWorkPreparing, msgWorkTooLong, msgWorkBusy,
+		msgFormNotXLSX, msgFormTooBig, msgFormUnreadable, msgFormLintTitle, msgFormLintMore, msgFormRefused, msgFormVersionTaken,
+		msgFormPreview, msgFormLeftOut, msgFormMissingN, msgFormWalk, msgFormConfirm, msgFormPublished, msgFormAlready, msgFormExpired, btnPublish,
 		msgDirTitle, msgDirPickMuni, msgDirListTitle, msgDirEmpty, msgDirCard, msgDirVisible, msgDirHidden, msgDirEntry,
 		msgDirNeedsArea, msgDirExists, msgDirAskName, msgDirAskAddress, msgDirAskCoords, msgDirAskPhone, msgDirAskWebsite,
 		msgDirAskHours, msgDirAskLanguages, msgDirAskAreas, msgDirAskFree, msgDirAskAppointment,

@@ -9,7 +9,7 @@ import (
 // Every route of the routing table has a handler here once its feature
 // is configured, and the dispatcher knows no route outside the table.
 func TestEveryRouteHandled(t *testing.T) {
-	h := &Handler{cfg: Config{Results: &fakeResults{}, Directory: fakeDirectory{}, DirectoryEditor: fakeDirectory{}}}
+	h := &Handler{cfg: Config{Results: &fakeResults{}, Directory: fakeDirectory{}, DirectoryEditor: fakeDirectory{}, Publisher: fakePublisher{}}}
 	rt := h.routes()
 	for _, e := range menu.Routes() {
 		if rt[e.Route] == nil {
@@ -21,8 +21,8 @@ func TestEveryRouteHandled(t *testing.T) {
 	}
 	// Unconfigured features are not handled (the button is stale).
 	bare := (&Handler{}).routes()
-	if bare[menu.Results] != nil || bare[menu.Directory] != nil {
-		t.Error("results or directory routed without being configured")
+	if bare[menu.Results] != nil || bare[menu.Directory] != nil || bare[menu.Forms] != nil {
+		t.Error("results, directory or forms routed without being configured")
 	}
 }
 
@@ -30,3 +30,5 @@ type fakeDirectory struct {
 	DirectoryEntries
 	DirectoryEditor
 }
+
+type fakePublisher struct{ FormPublisher }

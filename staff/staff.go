@@ -58,6 +58,12 @@ type Config struct {
 	// (cmd gives the respondents' forms, then the staff's: what each
 	// form declares as its audience). Required.
 	Forms []string
+	// Publisher keeps and publishes the questionnaire workbooks admins
+	// send to the bot; nil: documents are not taken. FormVersion is the
+	// newest version of a form the bot runs (0: none), so that a preview
+	// refuses a version already there.
+	Publisher   FormPublisher
+	FormVersion func(form string) int
 	// BadTokens bad invite or staff tokens per user are allowed per
 	// BadTokenPeriod (default 5 per 10 minutes) before ErrInviteLimited.
 	BadTokens      int
@@ -91,8 +97,9 @@ type Handler struct {
 }
 
 var (
-	_ bot.Staff         = (*Handler)(nil)
-	_ interview.Invites = (*Handler)(nil)
+	_ bot.Staff          = (*Handler)(nil)
+	_ bot.StaffDocuments = (*Handler)(nil)
+	_ interview.Invites  = (*Handler)(nil)
 )
 
 // New returns a handler.
@@ -246,12 +253,16 @@ func (h *Handler) routes() map[menu.Route]route {
 		menu.Cancel:    h.cancel,
 		menu.Directory: nil,
 		menu.Results:   nil,
+		menu.Forms:     nil,
 	}
 	if h.cfg.Directory != nil && h.cfg.DirectoryEditor != nil {
 		rt[menu.Directory] = h.directoryCallback
 	}
 	if h.cfg.Results != nil {
 		rt[menu.Results] = h.resultsCallback
+	}
+	if h.formsOn() {
+		rt[menu.Forms] = h.formsCallback
 	}
 	return rt
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/needsbot/needsbot/org"
 )
 
 // PublishedForm is one published version of a questionnaire: its
@@ -31,18 +33,22 @@ var ErrFormExists = errors.New("pgstore: this version of the form is already pub
 // PublishForm stores a new version of a form, audit-logged. A version is
 // published once: a change is a new version.
 func (d *DB) PublishForm(ctx context.Context, f PublishedForm) error {
-	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO published_forms (form, version, definition, messages, languages, published_by)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (form, version) DO NOTHING`,
-			f.Form, f.Version, f.Definition, f.Messages, f.Languages, f.PublishedBy)
-		if err != nil {
-			return classify("publish form", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("pgstore: form %s version %d: %w", f.Form, f.Version, ErrFormExists)
-		}
-		return audit(ctx, tx, f.PublishedBy, "form.publish", map[string]any{"form": f.Form, "version": f.Version, "languages": f.Languages})
-	})
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return publishForm(ctx, tx, f) })
+}
+
+// publishForm is PublishForm within tx; the error of a version already
+// published is also org.ErrExists.
+func publishForm(ctx context.Context, tx pgx.Tx, f PublishedForm) error {
+	tag, err := tx.Exec(ctx, `INSERT INTO published_forms (form, version, definition, messages, languages, published_by)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (form, version) DO NOTHING`,
+		f.Form, f.Version, f.Definition, f.Messages, f.Languages, f.PublishedBy)
+	if err != nil {
+		return classify("publish form", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: form %s version %d: %w (%w)", f.Form, f.Version, ErrFormExists, org.ErrExists)
+	}
+	return audit(ctx, tx, f.PublishedBy, "form.publish", map[string]any{"form": f.Form, "version": f.Version, "languages": f.Languages})
 }
 
 // RetireForm ends every published version of form for new interviews
