@@ -526,6 +526,9 @@ func (im *importer) settings() {
 	}
 	im.sheets.Settings = set
 	if title == "" {
+		title = titles[im.defLang] // form_title::<default language> only
+	}
+	if title == "" {
 		title = im.id
 	}
 	im.message(im.defLang, "f."+im.id+".title", title, "Title of questionnaire "+im.id)

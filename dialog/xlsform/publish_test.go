@@ -79,3 +79,26 @@ func TestPreviewTwoLanguages(t *testing.T) {
 		t.Errorf("preview of 1 question not cut:\n%s", short)
 	}
 }
+
+// TestTitleInDefaultLanguageColumn: a workbook that gives its title only
+// as form_title::<default language> is titled with it (not its id).
+func TestTitleInDefaultLanguageColumn(t *testing.T) {
+	wb, err := ReadMarkdown([]byte(`
+| survey   |
+|          | type | name | label::English (en) | label::Italiano (it) |
+|          | text | city | Which city? | Quale città? |
+| settings |
+|          | form_id | default_language | form_title::English (en) | form_title::Italiano (it) |
+|          | tiny    | en               | Our town                 | La nostra città           |
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Prepare(wb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if en, it := p.Result.Messages["en"]["f.tiny.title"], p.Result.Messages["it"]["f.tiny.title"]; en != "Our town" || it != "La nostra città" {
+		t.Errorf("titles en %q it %q", en, it)
+	}
+}
