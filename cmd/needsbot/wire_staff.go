@@ -53,6 +53,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		TokenKey:  tokenKey.Sum(nil),
 		Forms:     a.inviteForms(),
+		Publisher: formPublisher{db: a.db, live: noReload{}, app: a}, FormVersion: a.latestVersion,
 	})
 	if err != nil {
 		return nil, nil, err
