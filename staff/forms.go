@@ -82,34 +82,45 @@ func (h *Handler) Document(ctx context.Context, r *bot.Request, fileID, name str
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgFormNotXLSX, nil)})
 		return true, nil
 	}
+	// Downloading and importing take a while: staff work runs on its own
+	// queue, off the respondents' path, once per update.
+	staffID := w.m.ID
+	return true, h.long(ctx, r, "workbook", func(ctx context.Context) error {
+		return h.previewWorkbook(ctx, r, staffID, fileID, name)
+	})
+}
+
+// previewWorkbook downloads a workbook and answers with its lint report,
+// or keeps it and answers with the preview.
+func (h *Handler) previewWorkbook(ctx context.Context, r *bot.Request, staffID int64, fileID, name string) error {
 	data, err := r.Sender.Download(ctx, fileID)
 	if errors.Is(err, bot.ErrTooLarge) {
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgFormTooBig, map[string]any{"MB": bot.MaxDownload >> 20})})
-		return true, nil
+		return nil
 	}
 	if err != nil {
-		return true, h.fail(ctx, r, fmt.Errorf("staff: workbook download: %w", err))
+		return h.fail(ctx, r, fmt.Errorf("staff: workbook download: %w", err))
 	}
 	p, msg := h.prepare(r, name, data)
 	if p == nil {
 		h.send(ctx, r, msg)
-		return true, nil
+		return nil
 	}
 	if latest := h.latestVersion(p.Result.FormID); latest >= p.Result.Form.Version {
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgFormVersionTaken, map[string]any{
 			"Form": p.Result.FormID, "Version": p.Result.Form.Version, "Latest": latest})})
-		return true, nil
+		return nil
 	}
 	key, err := h.uploadKey()
 	if err != nil {
-		return true, h.fail(ctx, r, err)
+		return h.fail(ctx, r, err)
 	}
-	if err := h.cfg.Publisher.SaveUpload(ctx, Upload{Key: key, StaffID: w.m.ID, Workbook: data, ExpiresAt: h.cfg.Now().Add(uploadTTL)}); err != nil {
-		return true, h.fail(ctx, r, fmt.Errorf("staff: save workbook: %w", err))
+	if err := h.cfg.Publisher.SaveUpload(ctx, Upload{Key: key, StaffID: staffID, Workbook: data, ExpiresAt: h.cfg.Now().Add(uploadTTL)}); err != nil {
+		return h.fail(ctx, r, fmt.Errorf("staff: save workbook: %w", err))
 	}
-	h.log.Info("workbook previewed", "staff_id", w.m.ID, "form", p.Result.FormID, "version", p.Result.Form.Version)
+	h.log.Info("workbook previewed", "staff_id", staffID, "form", p.Result.FormID, "version", p.Result.Form.Version)
 	h.send(ctx, r, h.preview(r, p, key))
-	return true, nil
+	return nil
 }
 
 // prepare reads and imports a workbook: the publication, or (nil and) the

@@ -98,9 +98,14 @@ func Open(path string) (*Workbook, error) {
 	return wb, nil
 }
 
+// maxUnzipped bounds what an .xlsx may unzip to (excelize's default is
+// 16 GB): a questionnaire is a few megabytes at most, and a workbook may
+// come from a Telegram upload.
+const maxUnzipped = 64 << 20
+
 // ReadXLSX reads every sheet of an .xlsx workbook.
 func ReadXLSX(r io.Reader) (*Workbook, error) {
-	f, err := excelize.OpenReader(r)
+	f, err := excelize.OpenReader(r, excelize.Options{UnzipSizeLimit: maxUnzipped, UnzipXMLSizeLimit: 16 << 20})
 	if err != nil {
 		return nil, err
 	}
