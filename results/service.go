@@ -753,6 +753,11 @@ func (s *Service) exportMenu(ctx context.Context, lang string, f Filter) (bot.Me
 	}
 	k := &keys{}
 	kb := [][]bot.Key{{k.key(s.plain(lang, msgBtnCSV, nil), verbExportCSV, f), k.key(s.plain(lang, msgBtnXLSX, nil), verbExportXLS, f)}}
+	if len(s.forms.IDs()) > 1 {
+		// Another questionnaire (a published one): its results view has
+		// the same export buttons.
+		kb = append([][]bot.Key{{k.key(s.plain(lang, msgBtnForm, map[string]any{"Value": truncate(d.Form, 22)}), verbForm, f)}}, kb...)
+	}
 	text := s.text(lang, msgExportPick, map[string]any{"Place": d.Place,
 		"Filter": s.plain(lang, msgFilter, map[string]any{"Form": d.Form, "Period": d.Period, "Service": d.Service, "Language": d.Language})})
 	return bot.Message{Text: text, Keyboard: kb}, k.err

@@ -40,6 +40,7 @@ func TestPublishFormThroughBotEndToEnd(t *testing.T) {
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
 	delete(h.env, "NEEDSBOT_DEFAULT_MUNICIPALITY") // only invites start interviews
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7300001"
+	h.env["NEEDSBOT_MIN_CELL"] = "10" // release batches of at least 10 interviews
 	h.start()
 	ctx := context.Background()
 	staffer := func(id int64, name string) *respondent {
@@ -159,8 +160,10 @@ func TestPublishFormThroughBotEndToEnd(t *testing.T) {
 		t.Fatalf("no chart of the published form:\n%s", admin.u.Transcript())
 	}
 
-	// /export: an XLSX naming its questions.
+	// /export: the form picked, an XLSX naming its questions.
 	admin.send("/export")
+	admin.tap(pick(admin.u.Last().Labels(), "📋"))
+	admin.tap("Neighbourhood needs")
 	admin.tap("⬇️ Excel")
 	doc := admin.u.Last()
 	if doc.Kind != telegramtest.KindDocument || !strings.HasSuffix(doc.File.Name, ".xlsx") || !strings.Contains(doc.File.Name, form) {
