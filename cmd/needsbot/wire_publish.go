@@ -15,16 +15,10 @@ import (
 // through the live library's own notification.
 
 // formsReloader makes what Postgres holds live in this process: the live
-// form library (formlib.Live) once wired; until then nothing (a replica
-// picks published forms up when it starts).
+// form library (formlib.Live).
 type formsReloader interface {
 	Reload(ctx context.Context) (bool, error)
 }
-
-// noReload is the formsReloader of a process without a live library.
-type noReload struct{}
-
-func (noReload) Reload(context.Context) (bool, error) { return false, nil }
 
 // formPublisher adapts pgstore to staff.FormPublisher.
 type formPublisher struct {
@@ -65,7 +59,7 @@ func (p formPublisher) Publish(ctx context.Context, key string, now time.Time, a
 // latestVersion is the newest version of a form this process runs (0:
 // none), shipped or published.
 func (a *app) latestVersion(form string) int {
-	if f := a.forms.Latest(form); f != nil {
+	if f := a.lib.Current().Forms.Latest(form); f != nil {
 		return f.Version
 	}
 	return 0

@@ -52,8 +52,8 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 		Limiter: a.store, Results: results, BotUsername: a.username, Logger: a.log,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		TokenKey:  tokenKey.Sum(nil),
-		Forms:     a.inviteForms(),
-		Publisher: formPublisher{db: a.db, live: noReload{}, app: a}, FormVersion: a.latestVersion,
+		Library:   a.lib,
+		Publisher: formPublisher{db: a.db, live: a.lib, app: a}, FormVersion: a.latestVersion,
 	})
 	if err != nil {
 		return nil, nil, err
