@@ -165,7 +165,8 @@ func TestStaffMessages(t *testing.T) {
 		"Link": "L", "Label": "B", "Form": "F", "Status": "T", "Started": 1, "Completed": 2, "Created": "C", "N": 3,
 		"Count": 2, "ISTAT": "048017", "Code": "c", "Shown": 1, "Total": 2, "ID": 4, "Kind": "K",
 		"Address": "A", "Coordinates": "1, 2", "Phone": "P", "Website": "W", "Hours": "H", "Languages": "it", "Areas": "X",
-		"Free": "Y", "Appointment": "Z"}
+		"Free": "Y", "Appointment": "Z",
+		"MB": 5, "File": "f.xlsx", "Reason": "why", "Version": 2, "Latest": 1, "Title": "T", "Language": "it"}
 	for _, lang := range []string{"en", "it"} {
 		for _, id := range MessageIDs() {
 			got := r.Text(lang, id, data)
