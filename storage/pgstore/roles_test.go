@@ -108,6 +108,19 @@ func TestRuntimeRoleLeastPrivilege(t *testing.T) {
 	if _, err := db.Erase(ctx, "pseudonym-rt2"); err != nil {
 		t.Fatalf("erase as the runtime role: %v", err)
 	}
+	// An admin's workbook sent to the bot, then published (form_uploads,
+	// migration 00016).
+	var admin int64
+	if err := e.pool.QueryRow(ctx, "INSERT INTO staff (telegram_user_id, role) VALUES (77, 'admin') RETURNING id").Scan(&admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveFormUpload(ctx, pgstore.FormUpload{Key: "RRRRRRRRRRRRRRRRRRRRRR", StaffID: admin, Workbook: []byte("PK"), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("save a workbook as the runtime role: %v", err)
+	}
+	if _, err := db.PublishFormUpload(ctx, "RRRRRRRRRRRRRRRRRRRRRR", time.Now(), pgstore.PublishedForm{Form: "rt_form", Version: 1, Definition: "form: rt_form\n", Messages: map[string]string{"en": ""},
+		Languages: []string{"en"}, PublishedBy: &admin}); err != nil {
+		t.Fatalf("publish a workbook as the runtime role: %v", err)
+	}
 
 	// What it must not do.
 	for _, q := range []string{
