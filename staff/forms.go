@@ -31,7 +31,8 @@ import (
 // Upload is a workbook waiting for Publish.
 type Upload struct {
 	Key       string
-	StaffID   int64 // who sent it: only they may publish it
+	StaffID   int64  // who sent it: only they may publish it
+	Name      string // the file's name (a workbook without form_id is named after it)
 	Workbook  []byte
 	ExpiresAt time.Time
 	// Published is set once it was published, as Form version Version.
@@ -115,7 +116,7 @@ func (h *Handler) previewWorkbook(ctx context.Context, r *bot.Request, staffID i
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}
-	if err := h.cfg.Publisher.SaveUpload(ctx, Upload{Key: key, StaffID: staffID, Workbook: data, ExpiresAt: h.cfg.Now().Add(uploadTTL)}); err != nil {
+	if err := h.cfg.Publisher.SaveUpload(ctx, Upload{Key: key, StaffID: staffID, Name: name, Workbook: data, ExpiresAt: h.cfg.Now().Add(uploadTTL)}); err != nil {
 		return h.fail(ctx, r, fmt.Errorf("staff: save workbook: %w", err))
 	}
 	h.log.Info("workbook previewed", "staff_id", staffID, "form", p.Result.FormID, "version", p.Result.Form.Version)
@@ -292,7 +293,7 @@ func (h *Handler) formsCallback(ctx context.Context, r *bot.Request, w who, payl
 		h.answer(ctx, r, queryID, h.plain(r, msgFormAlready, map[string]any{"Form": u.Form, "Version": u.Version}))
 		return true, nil
 	}
-	p, msg := h.prepare(r, "", u.Workbook)
+	p, msg := h.prepare(r, u.Name, u.Workbook)
 	if p == nil {
 		// The same bytes prepared fine at the preview; only a changed
 		// importer gets here.

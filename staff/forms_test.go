@@ -30,11 +30,11 @@ type pgPublisher struct {
 var _ FormPublisher = (*pgPublisher)(nil)
 
 func (p *pgPublisher) SaveUpload(ctx context.Context, u Upload) error {
-	return p.db.SaveFormUpload(ctx, pgstore.FormUpload{Key: u.Key, StaffID: u.StaffID, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt})
+	return p.db.SaveFormUpload(ctx, pgstore.FormUpload{Key: u.Key, StaffID: u.StaffID, Name: u.Name, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt})
 }
 
 func fromPG(u pgstore.FormUpload) Upload {
-	return Upload{Key: u.Key, StaffID: u.StaffID, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt, Published: u.PublishedAt != nil, Form: u.Form, Version: u.Version}
+	return Upload{Key: u.Key, StaffID: u.StaffID, Name: u.Name, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt, Published: u.PublishedAt != nil, Form: u.Form, Version: u.Version}
 }
 
 func (p *pgPublisher) Upload(ctx context.Context, key string, now time.Time) (Upload, error) {
@@ -343,5 +343,24 @@ func TestFormPublishRefusals(t *testing.T) {
 	// Stores fail: an error, not a publication.
 	if _, err := r.pub.Upload(context.Background(), "AAAAAAAAAAAAAAAAAAAAAA", time.Now()); !errors.Is(err, org.ErrNotFound) {
 		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// TestFormPublishNamedAfterFile: a workbook without form_id is named after
+// its file, at the preview and at Publish alike.
+func TestFormPublishNamedAfterFile(t *testing.T) {
+	r := newFormsRig(t)
+	r.enrol(7400, "Ada", org.RoleAdmin, 0, 0, 0)
+	admin := r.person(7400, "Ada")
+	wb := xlsx(t, map[string][][]string{
+		"survey": {{"type", "name", "label::English (en)"}, {"text", "wish", "What would you change?"}},
+	})
+	pv := admin.sendDocument("Mio quartiere.xlsx", wb)
+	if !strings.Contains(pv.Text, "Questionnaire Mio_quartiere, version 1") && !strings.Contains(pv.Text, "Questionnaire mio_quartiere, version 1") {
+		t.Fatalf("preview:\n%s", pv.Text)
+	}
+	admin.tap("✅ Publish")
+	if n := r.count(`SELECT count(*) FROM published_forms WHERE lower(form) = 'mio_quartiere'`); n != 1 {
+		t.Fatalf("%d publications named after the file\n%s", n, admin.u.Transcript())
 	}
 }

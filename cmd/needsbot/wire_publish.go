@@ -30,11 +30,11 @@ type formPublisher struct {
 var _ staff.FormPublisher = formPublisher{}
 
 func (p formPublisher) SaveUpload(ctx context.Context, u staff.Upload) error {
-	return p.db.SaveFormUpload(ctx, pgstore.FormUpload{Key: u.Key, StaffID: u.StaffID, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt})
+	return p.db.SaveFormUpload(ctx, pgstore.FormUpload{Key: u.Key, StaffID: u.StaffID, Name: u.Name, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt})
 }
 
 func staffUpload(u pgstore.FormUpload) staff.Upload {
-	return staff.Upload{Key: u.Key, StaffID: u.StaffID, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt,
+	return staff.Upload{Key: u.Key, StaffID: u.StaffID, Name: u.Name, Workbook: u.Workbook, ExpiresAt: u.ExpiresAt,
 		Published: u.PublishedAt != nil, Form: u.Form, Version: u.Version}
 }
 

@@ -15,7 +15,8 @@ import (
 // under a random key (callback data holds only the key).
 type FormUpload struct {
 	Key       string
-	StaffID   int64 // who sent it: only they may publish it
+	StaffID   int64  // who sent it: only they may publish it
+	Name      string // the file's name (a workbook without form_id is named after it)
 	Workbook  []byte
 	ExpiresAt time.Time
 	// Set once published (a second Publish reports it, and does nothing).
@@ -31,8 +32,8 @@ func (d *DB) SaveFormUpload(ctx context.Context, u FormUpload) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM form_uploads WHERE expires_at < now() - interval '1 day'`); err != nil {
 			return classify("expire form uploads", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO form_uploads (key, staff_id, workbook, expires_at) VALUES ($1, $2, $3, $4)`,
-			u.Key, u.StaffID, u.Workbook, u.ExpiresAt); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO form_uploads (key, staff_id, file_name, workbook, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+			u.Key, u.StaffID, u.Name, u.Workbook, u.ExpiresAt); err != nil {
 			return classify("save form upload", err)
 		}
 		return nil
@@ -51,9 +52,9 @@ func formUpload(ctx context.Context, q interface {
 	var u FormUpload
 	var form *string
 	var version *int
-	err := q.QueryRow(ctx, `SELECT key, staff_id, workbook, expires_at, published_at, form, version FROM form_uploads
+	err := q.QueryRow(ctx, `SELECT key, staff_id, file_name, workbook, expires_at, published_at, form, version FROM form_uploads
 		WHERE key = $1 AND (expires_at > $2 OR published_at IS NOT NULL)`+lock, key, now).
-		Scan(&u.Key, &u.StaffID, &u.Workbook, &u.ExpiresAt, &u.PublishedAt, &form, &version)
+		Scan(&u.Key, &u.StaffID, &u.Name, &u.Workbook, &u.ExpiresAt, &u.PublishedAt, &form, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return FormUpload{}, fmt.Errorf("pgstore: form upload: %w", ErrNotFound)
 	}

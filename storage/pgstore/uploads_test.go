@@ -22,7 +22,7 @@ func TestFormUploads(t *testing.T) {
 	}
 	now := time.Now()
 	up := func(key string) pgstore.FormUpload {
-		return pgstore.FormUpload{Key: key, StaffID: admin, Workbook: []byte("PK workbook " + key), ExpiresAt: now.Add(time.Hour)}
+		return pgstore.FormUpload{Key: key, StaffID: admin, Name: "needs " + key[:1] + ".xlsx", Workbook: []byte("PK workbook " + key), ExpiresAt: now.Add(time.Hour)}
 	}
 	for _, k := range []string{"AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB", "CCCCCCCCCCCCCCCCCCCCCC"} {
 		if err := e.db.SaveFormUpload(ctx, up(k)); err != nil {
@@ -33,7 +33,7 @@ func TestFormUploads(t *testing.T) {
 		t.Errorf("a malformed key: %v", err)
 	}
 	got, err := e.db.FormUploadByKey(ctx, "AAAAAAAAAAAAAAAAAAAAAA", now)
-	if err != nil || string(got.Workbook) != "PK workbook AAAAAAAAAAAAAAAAAAAAAA" || got.StaffID != admin || got.PublishedAt != nil {
+	if err != nil || string(got.Workbook) != "PK workbook AAAAAAAAAAAAAAAAAAAAAA" || got.StaffID != admin || got.Name != "needs A.xlsx" || got.PublishedAt != nil {
 		t.Fatalf("upload = %+v, %v", got, err)
 	}
 	if _, err := e.db.FormUploadByKey(ctx, "AAAAAAAAAAAAAAAAAAAAAA", now.Add(2*time.Hour)); !errors.Is(err, org.ErrNotFound) {

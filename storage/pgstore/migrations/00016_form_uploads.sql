@@ -4,7 +4,9 @@
 -- preview and a Publish button. Callback data holds 64 bytes, so the
 -- workbook waits here under a random key (the only thing in the button)
 -- until it expires (an hour) or is published once: published_at makes a
--- second tap harmless. Only the admin who sent it may publish it. No
+-- second tap harmless. Only the admin who sent it may publish it. The
+-- file name is kept because a workbook without a form_id is named after
+-- it. No
 -- respondent data here; expired rows are deleted when the next upload is
 -- saved.
 
@@ -12,6 +14,7 @@
 CREATE TABLE form_uploads (
     key           text PRIMARY KEY CHECK (key ~ '^[A-Za-z0-9_-]{16,32}$'),
     staff_id      bigint NOT NULL REFERENCES staff (id),
+    file_name     text NOT NULL DEFAULT '' CHECK (length(file_name) <= 255),
     workbook      bytea NOT NULL CHECK (octet_length(workbook) <= 5242880),
     created_at    timestamptz NOT NULL DEFAULT now(),
     expires_at    timestamptz NOT NULL,
