@@ -63,6 +63,8 @@ const (
 	maxText = 4096
 	// uploadKeyBytes of randomness make a key (22 characters base64url).
 	uploadKeyBytes = 16
+	// verbPublish is the Publish button's verb (route menu.Forms).
+	verbPublish = "p"
 )
 
 // formsOn reports whether publishing through the bot is configured.
@@ -225,7 +227,7 @@ func (h *Handler) preview(r *bot.Request, p *xlsform.Publication, key string) bo
 		text = text[:strings.Index(text, "\n\n")]
 	}
 	return bot.Message{Text: text + confirm, Keyboard: [][]bot.Key{{
-		h.key(h.plain(r, btnPublish, nil), menu.Forms, "p."+key),
+		h.key(h.plain(r, btnPublish, nil), menu.Forms, new(menu.Enc).Code(verbPublish).Code(key).String()),
 		h.cancelKey(r),
 	}}}
 }
@@ -270,12 +272,14 @@ func validKey(s string) bool {
 	return err == nil
 }
 
-// formsCallback is the Publish button (route Forms, payload "p.<key>").
+// formsCallback is the Publish button (route Forms, payload: verb "p" and
+// the upload's key, through menu's codec).
 // The dispatcher has re-checked that the member is still an admin; the
 // upload must be theirs.
 func (h *Handler) formsCallback(ctx context.Context, r *bot.Request, w who, payload string, msgID int, queryID string) (bool, error) {
-	key, ok := strings.CutPrefix(payload, "p.")
-	if !ok || !validKey(key) {
+	d := menu.NewDec(payload, 2)
+	verb, key := d.Code(), d.Code()
+	if d.Err() != nil || verb != verbPublish || !validKey(key) {
 		return false, nil
 	}
 	now := h.cfg.Now()
