@@ -63,6 +63,8 @@ const (
 	maxText = 4096
 	// uploadKeyBytes of randomness make a key (22 characters base64url).
 	uploadKeyBytes = 16
+	// maxNotes of the import's notes are shown in a preview.
+	maxNotes = 5
 	// verbPublish is the Publish button's verb (route menu.Forms).
 	verbPublish = "p"
 )
@@ -191,6 +193,14 @@ func fitLines(head string, lines []string, more func(rest int) string) string {
 
 func runes(s string) int { return len([]rune(s)) }
 
+// truncateRunes cuts s to n runes, with an ellipsis.
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
 // preview says what will be published (form, version, languages, those
 // left out and why) and shows a walk in the default language and one
 // more, with Publish and Cancel.
@@ -208,6 +218,17 @@ func (h *Handler) preview(r *bot.Request, p *xlsform.Publication, key string) bo
 			out[i] = h.plain(r, msgFormMissingN, map[string]any{"Language": l, "Count": missing[l]})
 		}
 		b.WriteString("\n" + h.text(r, msgFormLeftOut, map[string]any{"Languages": strings.Join(out, ", ")}))
+	}
+	if notes := res.Notes; len(notes) > 0 {
+		// What the import left out on purpose: nothing silently dropped.
+		lines := make([]string, 0, maxNotes)
+		for _, n := range notes[:min(len(notes), maxNotes)] {
+			lines = append(lines, "• "+html.EscapeString(truncateRunes(n.String(), 200)))
+		}
+		b.WriteString("\n\n" + h.text(r, msgFormNotes, map[string]any{"Count": len(notes)}) + "\n" + strings.Join(lines, "\n"))
+		if len(notes) > maxNotes {
+			b.WriteString("\n" + h.text(r, msgFormLintMore, map[string]any{"Count": len(notes) - maxNotes}))
+		}
 	}
 	langs := []string{def}
 	for _, l := range p.Complete {

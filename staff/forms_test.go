@@ -88,7 +88,7 @@ func xlsx(t *testing.T, sheets map[string][][]string) []byte {
 }
 
 // goodWorkbook: form "quartiere" version 3, complete in English and
-// Italian, French missing one label.
+// Italian, French missing one label; a setting needsbot ignores (a note).
 func goodWorkbook(t *testing.T) []byte {
 	return xlsx(t, map[string][][]string{
 		"survey": {
@@ -102,8 +102,8 @@ func goodWorkbook(t *testing.T) []byte {
 			{"yn", "no", "No", "No", "Non"},
 		},
 		"settings": {
-			{"form_id", "version", "default_language", "form_title::English (en)", "form_title::Italiano (it)", "form_title::Français (fr)"},
-			{"quartiere", "3", "en", "Our neighbourhood", "Il nostro quartiere", "Notre quartier"},
+			{"form_id", "version", "default_language", "form_title::English (en)", "form_title::Italiano (it)", "form_title::Français (fr)", "instance_name"},
+			{"quartiere", "3", "en", "Our neighbourhood", "Il nostro quartiere", "Notre quartier", "concat(${happy})"},
 		},
 	})
 }
@@ -219,6 +219,7 @@ func previewOf(t *testing.T, r *formsRig, admin *person) telegramtest.Message {
 	for _, want := range []string{
 		"Our neighbourhood", "Questionnaire quartiere, version 3", "Will be published for: en, it",
 		"Left out, texts missing: fr (1 missing)",
+		"ℹ️ Left out on purpose: 1\n• settings, row 2, column instance_name: note: ignored",
 		"Sample interview in en:", "1. Do you like the neighbourhood?", "Sample interview in it:", "1. Ti piace il quartiere?",
 		"Publish it?",
 	} {
