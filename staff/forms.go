@@ -202,8 +202,8 @@ func truncateRunes(s string, n int) string {
 }
 
 // preview says what will be published (form, version, languages, those
-// left out and why) and shows a walk in the default language and one
-// more, with Publish and Cancel.
+// left out and why, what the import left out on purpose) and shows a walk
+// in the default language and one more, with Publish and Cancel.
 func (h *Handler) preview(r *bot.Request, p *xlsform.Publication, key string) bot.Message {
 	res := p.Result
 	def := res.Form.Language
