@@ -90,6 +90,7 @@ func (h *Handler) Document(ctx context.Context, r *bot.Request, fileID, name str
 	// Downloading and importing take a while: staff work runs on its own
 	// queue, off the respondents' path, once per update.
 	staffID := w.m.ID
+	name = truncateRunes(name, 200) // kept with the upload
 	return true, h.long(ctx, r, "workbook", func(ctx context.Context) error {
 		return h.previewWorkbook(ctx, r, staffID, fileID, name)
 	})
