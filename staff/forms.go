@@ -212,6 +212,9 @@ func (h *Handler) preview(r *bot.Request, p *xlsform.Publication, key string) bo
 	b.WriteString(h.text(r, msgFormPreview, map[string]any{
 		"Title": tghtml.Plain(res.Messages[def][res.Form.Title]), "Form": res.FormID,
 		"Version": res.Form.Version, "Languages": strings.Join(p.Complete, ", ")}))
+	if latest := h.latestVersion(res.FormID); latest > 0 {
+		b.WriteString("\n" + h.text(r, msgFormReplaces, map[string]any{"Latest": latest}))
+	}
 	if len(p.Incomplete) > 0 {
 		missing := missingMessages(p)
 		out := make([]string, len(p.Incomplete))

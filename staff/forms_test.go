@@ -210,6 +210,13 @@ func TestFormDocumentBranches(t *testing.T) {
 	if n := r.count(`SELECT count(*) FROM published_forms`); n != 0 {
 		t.Errorf("%d forms published", n)
 	}
+	// A newer version of a questionnaire in use: the preview says so.
+	r.mu.Lock()
+	r.latest["quartiere"] = 2
+	r.mu.Unlock()
+	if got := admin.sendDocument("quartiere.xlsx", good); !strings.Contains(got.Text, "A new version of a questionnaire in use (now version 2)") || len(got.Buttons) != 1 {
+		t.Errorf("new version: %q", got.Text)
+	}
 }
 
 // preview sends the good workbook and checks the preview.
@@ -226,6 +233,9 @@ func previewOf(t *testing.T, r *formsRig, admin *person) telegramtest.Message {
 		if !strings.Contains(got.Text, want) {
 			t.Errorf("preview lacks %q:\n%s", want, got.Text)
 		}
+	}
+	if strings.Contains(got.Text, "questionnaire in use") {
+		t.Errorf("a new questionnaire previewed as a new version:\n%s", got.Text)
 	}
 	if l := got.Labels(); len(l) != 1 || len(l[0]) != 2 || l[0][0] != "✅ Publish" || l[0][1] != "✖️ Cancel" && !strings.Contains(l[0][1], "Cancel") {
 		t.Errorf("preview buttons %v", l)

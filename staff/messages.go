@@ -96,6 +96,7 @@ const (
 	msgFormMissingN     = "s.forms.missing_n"
 	msgFormWalk         = "s.forms.walk"
 	msgFormNotes        = "s.forms.notes"
+	msgFormReplaces     = "s.forms.replaces"
 	msgFormConfirm      = "s.forms.confirm"
 	msgFormPublished    = "s.forms.published"
 	msgFormAlready      = "s.forms.already"
@@ -198,7 +199,7 @@ func MessageIDs(forms ...string) []string {
 		msgPosterScan,
 		msgWorkPreparing, msgWorkTooLong, msgWorkBusy,
 		msgFormNotXLSX, msgFormTooBig, msgFormUnreadable, msgFormLintTitle, msgFormLintMore, msgFormRefused, msgFormVersionTaken,
-		msgFormPreview, msgFormLeftOut, msgFormMissingN, msgFormWalk, msgFormNotes, msgFormConfirm, msgFormPublished, msgFormAlready, msgFormExpired, btnPublish,
+		msgFormPreview, msgFormLeftOut, msgFormMissingN, msgFormWalk, msgFormNotes, msgFormReplaces, msgFormConfirm, msgFormPublished, msgFormAlready, msgFormExpired, btnPublish,
 		msgDirTitle, msgDirPickMuni, msgDirListTitle, msgDirEmpty, msgDirCard, msgDirVisible, msgDirHidden, msgDirEntry,
 		msgDirNeedsArea, msgDirExists, msgDirAskName, msgDirAskAddress, msgDirAskCoords, msgDirAskPhone, msgDirAskWebsite,
 		msgDirAskHours, msgDirAskLanguages, msgDirAskAreas, msgDirAskFree, msgDirAskAppointment,
