@@ -148,7 +148,7 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		if err != nil {
 			return Effects{}, fmt.Errorf("encode session: %w", err)
 		}
-		err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, AbandonOf(next))
+		err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next))
 		if errors.Is(err, ErrConflict) {
 			return Effects{}, fmt.Errorf("save session: %w", err)
 		} else if err != nil {
@@ -288,14 +288,61 @@ func (t *Turn) expire(ctx context.Context) (bool, error) {
 	if t.state.Phase == dialog.PhaseNew {
 		return false, nil
 	}
+	if t.in.Version != 0 && t.loaded.Version != t.in.Version {
+		// The interview moved on after the job was armed: its newer save
+		// armed a newer job.
+		return false, nil
+	}
+	c := t.c
+	if ab := AbandonOf(t.state); ab != nil && c.cfg.Abandonments != nil {
+		// Recorded before the state is saved (the save deletes the
+		// store's abandonment record and the expiry job): if saving fails
+		// the input comes again, and the record, idempotent per
+		// interview, collapses.
+		if err := c.cfg.Abandonments.Abandoned(ctx, t.in.Chat, *ab, c.cfg.Now()); err != nil {
+			return false, unavailable("record abandonment", err)
+		}
+		c.cfg.Events.Interview("abandoned")
+	}
 	eff, err := t.Step(ctx, dialog.Input{Kind: dialog.InExpire}, true)
 	if err != nil {
 		return false, err
 	}
 	if AbandonOf(eff.Prev) != nil {
-		t.c.cfg.Events.Interview("expired")
+		c.cfg.Events.Interview("expired")
 	}
 	return true, nil
+}
+
+// published applies KindPublished: a version of a form was published (a
+// staff action outside the chat). An interview still at the language
+// choice of an older version of that form — nothing answered, no consent
+// given — moves to the published version; any other interview keeps the
+// version it began with (its consent was given on that version's text,
+// and the library keeps old versions). Nothing is said to the person.
+func (t *Turn) published(ctx context.Context) error {
+	s, in := t.state, t.in
+	if s.Phase != dialog.PhaseLanguage || s.Form != in.Form || s.FormVersion >= in.FormVersion {
+		return nil
+	}
+	if t.c.cfg.Forms.Get(in.Form, in.FormVersion) == nil {
+		return nil // not in this replica's library (yet): keep the version
+	}
+	next := s
+	next.FormVersion = in.FormVersion
+	next.Version = s.Version + 1
+	blob, err := dialog.Encode(Stored(next))
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	err = t.c.cfg.Sessions.Save(ctx, in.Chat, in.Key.ID(), s.Version, next.Version, blob, nil)
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("save session: %w", err)
+	} else if err != nil {
+		return unavailable("save session", err)
+	}
+	t.state, t.form = next, t.c.cfg.Forms.Get(in.Form, in.FormVersion)
+	return nil
 }
 
 // done records the turn's message ids and marks the input's replies sent.
@@ -406,7 +453,7 @@ func (t *Turn) markReminded(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, AbandonOf(next))
+	err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next))
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("save session: %w", err)
 	} else if err != nil {
