@@ -40,7 +40,7 @@ func (a sessions) Delete(ctx context.Context, chat int64) error { return a.s.Del
 type noResponses struct{}
 
 func (noResponses) Complete(context.Context, interview.Completion) error { return nil }
-func (noResponses) Erase(context.Context, string) (int, error)          { return 0, nil }
+func (noResponses) Erase(context.Context, string) (int, error)           { return 0, nil }
 
 // channel counts what the core presents, and runs during the first
 // presentation what the test makes happen meanwhile.
