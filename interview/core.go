@@ -146,7 +146,8 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel) error {
 		// its lease lost mid-send, maybe on another replica): the flag was
 		// saved before the reminder went out, so it may have gone —
 		// a reminder is sent at most once.
-		present = t.loaded.Seen == SeenNone && t.state.Phase == dialog.PhaseAsking && t.state.Consent
+		// (The zero Key dedups nothing.)
+		present = (t.loaded.Seen == SeenNone || in.Key.ID() == 0) && t.state.Phase == dialog.PhaseAsking && t.state.Consent
 		if present {
 			err = t.markReminded(ctx)
 		}
