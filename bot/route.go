@@ -149,29 +149,29 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 	}
 	if route == nil {
 		// Forged or foreign data: a gentle notice and the current question.
-		t.notice = t.h.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	return route(t, ctx, cb)
 }
 
 func (t *turn) languageButton(ctx context.Context, cb Callback) (Outcome, error) {
-	h, ev := t.h, t.ev
+	ev := t.ev
 	if cb.Option == pageOption {
 		// Turn the menu's page: the same message, the other keys.
 		if ev.msgID != 0 {
-			m := h.languagePage(ctx, t.lang, ev.langHint, t.state.Context, min(cb.Pos, 1))
+			m := t.languagePage(ctx, min(cb.Pos, 1))
 			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: m.Keyboard}, kbOnly: true})
 		}
 		return t.finish(ctx)
 	}
-	if _, ok := h.cfg.Catalog.Language(cb.Option); !ok {
-		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+	if _, ok := t.snap.Catalog.Language(cb.Option); !ok || !t.snap.Speaks(t.formID(), cb.Option) {
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.finish(ctx)
 	}
 	// The menu's message is settled: show the chosen language.
 	if ev.msgID != 0 {
-		l, _ := h.cfg.Catalog.Language(cb.Option)
+		l, _ := t.snap.Catalog.Language(cb.Option)
 		t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: "🌐 " + l.Name}})
 	}
 	eff, err := t.it.ChooseLanguage(ctx, cb.Option)
@@ -193,7 +193,7 @@ func (t *turn) staffButton(ctx context.Context, cb Callback) (Outcome, error) {
 			return t.finish(ctx)
 		}
 	}
-	t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+	t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 	return t.finish(ctx)
 }
 

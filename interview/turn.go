@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/formlib"
 )
 
 // Turn is one attempt at applying an input to a chat's interview. The
@@ -20,6 +21,7 @@ type Turn struct {
 	in      Input
 	loaded  Loaded
 	state   dialog.State
+	snap    *formlib.Snapshot // the questionnaires in force for this input
 	form    *dialog.Form
 	lang    string
 	lastMsg int
@@ -70,6 +72,10 @@ func (t *Turn) State() dialog.State { return t.state }
 
 // Form is the interview's questionnaire (the default one before any).
 func (t *Turn) Form() *dialog.Form { return t.form }
+
+// Snapshot is the questionnaires and catalog this turn reads (taken once
+// per input).
+func (t *Turn) Snapshot() *formlib.Snapshot { return t.snap }
 
 // Lang is the language to speak in this turn.
 func (t *Turn) Lang() string { return t.lang }
@@ -228,7 +234,7 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 			return Start{}, unavailable("resolve invite", err)
 		}
 		s.Input.Context = inv.Context
-		if f := c.cfg.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
+		if f := t.snap.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
 			t.form = f
 		}
 	case resuming:
@@ -325,8 +331,9 @@ func (t *Turn) published(ctx context.Context) error {
 	if s.Phase != dialog.PhaseLanguage || s.Form != in.Form || s.FormVersion >= in.FormVersion {
 		return nil
 	}
-	if t.c.cfg.Forms.Get(in.Form, in.FormVersion) == nil {
-		return nil // not in this replica's library (yet): keep the version
+	f := t.snap.Forms.Get(in.Form, in.FormVersion)
+	if f == nil {
+		return nil // not in this turn's snapshot (yet): keep the version
 	}
 	next := s
 	next.FormVersion = in.FormVersion
@@ -341,7 +348,7 @@ func (t *Turn) published(ctx context.Context) error {
 	} else if err != nil {
 		return unavailable("save session", err)
 	}
-	t.state, t.form = next, t.c.cfg.Forms.Get(in.Form, in.FormVersion)
+	t.state, t.form = next, f
 	return nil
 }
 
@@ -478,7 +485,7 @@ func (t *Turn) rearm(ctx context.Context, prev, next dialog.State) {
 		if c.cfg.ReminderQuiet != nil {
 			due = c.cfg.ReminderQuiet(due)
 		}
-		err = c.cfg.Reminders.Arm(ctx, t.in.Chat, c.Lang(next.Lang, t.in.LangHint), due)
+		err = c.cfg.Reminders.Arm(ctx, t.in.Chat, c.langIn(t.snap, next.Lang, t.in.LangHint), due)
 	case AbandonOf(prev) != nil:
 		// Completed, declined or ended otherwise: nothing to remind of.
 		err = c.cfg.Reminders.Cancel(ctx, t.in.Chat, false)
