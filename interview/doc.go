@@ -35,8 +35,8 @@
 //     keeps the version it began with (its consent was given on that
 //     version's text). Nothing is said to the person. Nothing delivers it
 //     yet: a publisher that knows the chats with interviews in progress
-//     would call Core.Apply (through the chat's mailbox) for each; retiring
-//     a form is not an input (a retired form's running interviews go on).
+//     would call Core.Apply (through the chat's mailbox) for each. Retiring
+//     a form is not an input yet.
 //
 // interview does no Telegram and no storage: it declares the small
 // interfaces it needs (Sessions, Responses, Outbox, Invites, Reminders,
