@@ -287,9 +287,12 @@ func (t *Turn) ChooseLanguage(ctx context.Context, lang string) (Effects, error)
 // whether there is anything to tell the person.
 func (t *Turn) expire(ctx context.Context) (bool, error) {
 	if t.loaded.Seen == SeenApplied {
-		// Expired and saved before; only the notice may be missing.
-		t.effects = Effects{Prev: t.state, Next: t.state, Replies: []dialog.Reply{{Kind: dialog.ReplySay, Msg: dialog.MsgExpired}}}
-		return true, nil
+		// Expired and saved before. The expiry's job went with that save
+		// (it lives in the abandonment record), so no retry of the job
+		// comes here: only a copy that raced the one that saved it (a
+		// lease run out, another replica), and that one tells the person.
+		// Once is enough: nothing again.
+		return false, nil
 	}
 	if t.state.Phase == dialog.PhaseNew {
 		return false, nil
