@@ -91,15 +91,20 @@ return r
 // Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
 // or replaced, "" when none: its abandonment index member is stale.
-var saveScript = redis.NewScript(seenLua + `
+var saveScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
 if cur ~= ARGV[1] then return {0, ''} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
-  seenload(KEYS[2])
-  seenmark(ARGV[5], 'a', tonumber(ARGV[9]))
-  seensave(KEYS[2], ARGV[6], ARGV[8])
+  -- The update was not seen when loaded, and the state has not moved
+  -- since (the version matched): it is not in the seen record, so it is
+  -- appended without reading the record. Trimming waits for the next
+  -- full write (MarkSent, the tail, the inbound limit).
+  local e = ' ' .. ARGV[5] .. ':a'
+  if redis.call('APPEND', KEYS[2], e) == #e then
+    redis.call('SET', KEYS[2], ARGV[6] .. ' 0 0 0' .. e, 'PX', ARGV[8])
+  end
 end
 local old = redis.call('HGET', KEYS[3], 'st') or ''
 if ARGV[10] == '' then

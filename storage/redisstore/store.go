@@ -117,6 +117,8 @@ type Store struct {
 	mu    sync.Mutex
 	tails map[int64]*tail      // deferred tails by chat (tail.go)
 	pre   map[int64]prefetched // chats read by Inbound for their Load
+
+	indexed map[int64]indexMark // interviews this replica indexed (save)
 }
 
 // New returns a Store over rdb (a client, cluster client or ring). It
@@ -140,6 +142,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		tailDelay:    opts.TailDelay,
 		tails:        map[int64]*tail{},
 		pre:          map[int64]prefetched{},
+		indexed:      map[int64]indexMark{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -323,7 +326,8 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 
 	var res *redis.Cmd
-	if rec == nil {
+	zadd := rec != nil && !s.indexedAlready(chat, started, now)
+	if !zadd {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -353,6 +357,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	s.noteVersion(chat, newVersion)
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
+	s.noteIndexed(chat, started, now, zadd)
 	if old, _ := reply[1].(string); old != "" {
 		// The interview that record described is over (completed,
 		// declined, restarted): its index member goes now, not when
@@ -362,6 +367,52 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		}
 	}
 	return nil
+}
+
+// indexRefresh is how often a replica re-sends the abandonment index
+// member of an interview it saves. The index is a hint that DueAbandoned
+// re-scores while the state lives, so one ZADD per interview (and a day)
+// does, not one per turn.
+const indexRefresh = 24 * time.Hour
+
+// indexedAlready reports whether this replica indexed the chat's
+// interview (started) less than indexRefresh ago.
+func (s *Store) indexedAlready(chat int64, started string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.indexed[chat]
+	return ok && m.started == started && now.Sub(m.at) < indexRefresh && now.Sub(m.at) >= 0
+}
+
+// noteIndexed remembers the interview a save indexed (zadd: now) or kept
+// ("" = none: the record was deleted).
+func (s *Store) noteIndexed(chat int64, started string, now time.Time, zadd bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if started == "" {
+		delete(s.indexed, chat)
+		return
+	}
+	if m, ok := s.indexed[chat]; ok && m.started == started && !zadd {
+		return // keep the time of the ZADD
+	}
+	if len(s.indexed) >= 100_000 {
+		for c, m := range s.indexed {
+			if now.Sub(m.at) >= indexRefresh {
+				delete(s.indexed, c)
+			}
+		}
+		if len(s.indexed) >= 100_000 {
+			clear(s.indexed) // the index heals itself: at worst a ZADD more
+		}
+	}
+	s.indexed[chat] = indexMark{started: started, at: now}
+}
+
+// indexMark is an interview this replica put in the abandonment index.
+type indexMark struct {
+	started string
+	at      time.Time
 }
 
 // randomID returns 128 random bits in hex.
@@ -406,6 +457,7 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 func (s *Store) Delete(ctx context.Context, chat int64) error {
 	s.dropTail(chat)
 	s.takePrefetch(chat, s.now())
+	s.noteIndexed(chat, "", time.Time{}, false)
 	id := s.chatID(chat)
 	// The record says which interview the index member names.
 	started, err := s.rdb.HGet(ctx, s.abandonKey(chat), "st").Result()
