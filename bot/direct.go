@@ -97,6 +97,9 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 	if err != nil {
 		return 0, redactTokenErr(err)
 	}
+	if id, ok := fastMessageID(raw); ok {
+		return id, nil
+	}
 	// One pass over the reply: the error fields and the result, whose
 	// message id alone is read (no Message is built).
 	var r struct {
@@ -129,6 +132,29 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 		_ = json.Unmarshal(r.Result, &msg)
 	}
 	return msg.MessageID, nil
+}
+
+// okPrefix is how the Bot API begins a successful reply to a method that
+// returns a Message.
+const okPrefix = `{"ok":true,"result":{"message_id":`
+
+// fastMessageID reads the message id of a successful reply without parsing
+// the rest of it (the whole message, echoed back), when the reply begins
+// as the Bot API writes it; otherwise ok is false and the caller parses.
+func fastMessageID(raw []byte) (id int, ok bool) {
+	if !bytes.HasPrefix(raw, []byte(okPrefix)) {
+		return 0, false
+	}
+	rest := raw[len(okPrefix):]
+	n := 0
+	for n < len(rest) && n < 12 && rest[n] >= '0' && rest[n] <= '9' {
+		id = id*10 + int(rest[n]-'0')
+		n++
+	}
+	if n == 0 || n == len(rest) || (rest[n] != ',' && rest[n] != '}') {
+		return 0, false
+	}
+	return id, true
 }
 
 // redactTokenErr takes the request URL (which holds the bot's token) out

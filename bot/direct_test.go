@@ -93,3 +93,24 @@ func TestDirectAPIErrorHidesToken(t *testing.T) {
 		t.Fatalf("network failure: %v, want transient", class)
 	}
 }
+
+func TestFastMessageID(t *testing.T) {
+	for _, c := range []struct {
+		in string
+		id int
+		ok bool
+	}{
+		{`{"ok":true,"result":{"message_id":123,"date":1}}`, 123, true},
+		{`{"ok":true,"result":{"message_id":7}}`, 7, true},
+		{`{"ok":true,"result":{"message_id":}}`, 0, false},
+		{`{"ok":true,"result":{"message_id":12`, 0, false},
+		{`{"ok":true,"result":{"message_id":1x}}`, 0, false},
+		{`{"ok":true,"result":true}`, 0, false},
+		{`{"ok":false,"error_code":400,"description":"Bad Request"}`, 0, false},
+		{`{"result":{"message_id":5},"ok":true}`, 0, false}, // parsed the slow way
+	} {
+		if id, ok := fastMessageID([]byte(c.in)); id != c.id || ok != c.ok {
+			t.Errorf("%s: %d %v, want %d %v", c.in, id, ok, c.id, c.ok)
+		}
+	}
+}
