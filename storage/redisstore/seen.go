@@ -15,7 +15,9 @@ import (
 // written: when the record was last written (the injected clock, so that
 // tests can age it; the key also expires SeenTTL after its last write).
 // floor: the highest update id dropped from the record to keep it at
-// seenMax entries: an id at or below it that is not listed is reported
+// seenMax entries: a Telegram update id (positive; the keys of other
+// inputs are negative hashes, without order) at or below it that is not
+// listed is reported
 // SeenSent (an update that old was handled long ago: dropping it is
 // safer than applying it twice; Telegram delivers a chat's updates in
 // order, so a first delivery can never be seenMax updates late).
@@ -55,7 +57,7 @@ local function seenmark(id, flag, maxn)
   local n = 0
   if #body > 4 * maxn then n = select(2, string.gsub(body, ' ', ' ')) end
   while n > maxn do
-    local old, rest = string.match(body, '^ (%d+):%a(.*)$')
+    local old, rest = string.match(body, '^ (%-?%d+):%a(.*)$')
     if tonumber(old) > tonumber(sv.f) then sv.f = old end
     body = rest
     n = n - 1
@@ -102,7 +104,7 @@ func seenOf(rec string, id int64, now time.Time, ttl time.Duration) Seen {
 			return SeenApplied
 		}
 	}
-	if id <= floor {
+	if id > 0 && id <= floor {
 		return SeenSent
 	}
 	return SeenNone

@@ -382,6 +382,37 @@ func TestSeenExpireAndTrim(t *testing.T) {
 	}
 }
 
+// The keys of inputs that are not Telegram updates (reminders, expiry) are
+// negative hashes: they are listed like update ids, never taken for old
+// ones by the floor, and trimmed like any other.
+func TestSeenNamedKeys(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, redisstore.Options{})
+	const named = -4242424242
+	if _, _, seen, _, err := s.Load(ctx, 21, named); err != nil || seen != redisstore.SeenNone {
+		t.Fatalf("fresh named key: %v %v", seen, err)
+	}
+	if ok, err := apply(s, 21, named); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if ok, err := apply(s, 21, named); err != nil || ok {
+		t.Fatalf("named key applied twice: %v %v", ok, err)
+	}
+	// Push it out of the record with 1,100 update ids: the floor rises, the
+	// named key's successor is still new, and nothing fails on the way.
+	for i := range 1100 {
+		if err := s.MarkSent(ctx, 21, int64(100+i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, seen, _, err := s.Load(ctx, 21, named-1); err != nil || seen != redisstore.SeenNone {
+		t.Fatalf("another named key after the trim: %v %v", seen, err)
+	}
+	if _, _, seen, _, err := s.Load(ctx, 21, 150); err != nil || seen != redisstore.SeenSent {
+		t.Fatalf("trimmed update id: %v %v", seen, err)
+	}
+}
+
 // Out-of-order delivery: an update older than the newest applied one, never
 // applied itself, is new; an applied one stays applied until sent.
 func TestSeenOutOfOrder(t *testing.T) {
