@@ -9,11 +9,12 @@ import "github.com/redis/go-redis/v9"
 // loadScript reads a chat's state and its seen record (seen.go; the
 // caller tells from it whether its update was seen).
 //
-// KEYS: state hash, seen record. Returns {seen record ("" = none)} when
-// there is no state, {seen record, version, blob, last message id}
-// otherwise.
-var loadScript = redis.NewScript(`
-local u = redis.call('GET', KEYS[2]) or ''
+// KEYS: state hash, seen record. ARGV: now (ms), seen TTL (ms). Returns
+// {seen record ("" = none)} when there is no state, {seen record, version,
+// blob, last message id} otherwise.
+var loadScript = redis.NewScript(seenLua + `
+seenload(KEYS[2])
+local u = seensave(KEYS[2], ARGV[1], ARGV[2])
 local st = redis.call('HMGET', KEYS[1], 'v', 'b', 'm')
 if not st[1] then return {u} end
 return {u, st[1], st[2], st[3] or '0'}
@@ -91,7 +92,7 @@ return r
 // Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
 // or replaced, "" when none: its abandonment index member is stale.
-var saveScript = redis.NewScript(`
+var saveScript = redis.NewScript(seenLua + `
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
 if cur ~= ARGV[1] then return {0, ''} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
@@ -102,7 +103,13 @@ if ARGV[5] ~= '' then
   -- appended without reading the record. Trimming waits for the next
   -- full write (MarkSent, the tail, the inbound limit).
   local e = ' ' .. ARGV[5] .. ':a'
-  if redis.call('APPEND', KEYS[2], e) == #e then
+  local n = redis.pcall('APPEND', KEYS[2], e)
+  if type(n) == 'table' then
+    -- Not a string yet (the format before the record): convert it.
+    seenload(KEYS[2])
+    seenmark(ARGV[5], 'a', tonumber(ARGV[9]))
+    seensave(KEYS[2], ARGV[6], ARGV[8])
+  elseif n == #e then
     redis.call('SET', KEYS[2], ARGV[6] .. ' 0 0 0' .. e, 'PX', ARGV[8])
   end
 end

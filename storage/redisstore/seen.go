@@ -34,7 +34,24 @@ import (
 const seenLua = `
 local sv = {raw = '', f = '0', tat = '0', told = '0', body = '', dirty = false}
 local function seenload(U)
-  local v = redis.call('GET', U)
+  local v = redis.pcall('GET', U)
+  if type(v) == 'table' then
+    -- A sorted set of the format before the record (members "<id>" and
+    -- "<id>:sent"): read it into a record, written back by seensave.
+    local seen = {}
+    local order = {}
+    for _, m in ipairs(redis.call('ZRANGE', U, 0, -1)) do
+      local id, sent = string.match(m, '^(%-?%d+)(.*)$')
+      if id then
+        if not seen[id] then order[#order + 1] = id end
+        if sent == ':sent' or seen[id] == 's' then seen[id] = 's' else seen[id] = 'a' end
+      end
+    end
+    for _, id in ipairs(order) do sv.body = sv.body .. ' ' .. id .. ':' .. seen[id] end
+    redis.call('DEL', U)
+    sv.dirty = true
+    return
+  end
   if v then
     local w, f, tat, told, body = string.match(v, '^(%d+) (%d+) (%S+) (%S+)(.*)$')
     if w then sv.raw, sv.f, sv.tat, sv.told, sv.body = v, f, tat, told, body end

@@ -194,7 +194,7 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 	t := s.takeTail(chat)
 	var res []any
 	if t == nil {
-		res, err = loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}).Slice()
+		res, err = loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}, now.UnixMilli(), s.seenTTL.Milliseconds()).Slice()
 	} else {
 		args := append(append([]any{updateID}, s.commonArgs(now)...), s.tailArgs(chat, t)...)
 		keys := []string{s.stateKey(chat), s.seenKey(chat), s.remindKey(chat), s.sentKey(chat)}

@@ -413,6 +413,49 @@ func TestSeenNamedKeys(t *testing.T) {
 	}
 }
 
+// A chat whose seen ids are still a sorted set of the format before the
+// record (written by the previous release, kept 24 h) is read as before and
+// converted by whichever script touches it first.
+func TestSeenOldSortedSet(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
+	now := float64(time.Now().UnixMilli())
+	for chat, first := range map[int64]string{31: "load", 32: "save", 33: "inbound", 34: "mark"} {
+		key := prefix + s.ChatTag(chat) + ":u"
+		rdb.ZAdd(ctx, key, redis.Z{Score: now, Member: "10:sent"}, redis.Z{Score: now, Member: "11"}, redis.Z{Score: now, Member: "-77"})
+		switch first {
+		case "load":
+		case "save":
+			if err := s.Save(ctx, chat, 12, 0, 1, []byte("x"), nil); err != nil {
+				t.Fatalf("%s: %v", first, err)
+			}
+		case "inbound":
+			if ok, _, err := s.Inbound(ctx, chat, 100, time.Second); err != nil || !ok {
+				t.Fatalf("%s: %v %v", first, ok, err)
+			}
+		case "mark":
+			if err := s.MarkSent(ctx, chat, 12, 0); err != nil {
+				t.Fatalf("%s: %v", first, err)
+			}
+		}
+		want := map[int64]redisstore.Seen{10: redisstore.SeenSent, 11: redisstore.SeenApplied, -77: redisstore.SeenApplied, 13: redisstore.SeenNone}
+		if first == "save" {
+			want[12] = redisstore.SeenApplied
+		}
+		if first == "mark" {
+			want[12] = redisstore.SeenSent
+		}
+		for id, w := range want {
+			if _, _, seen, _, err := s.Load(ctx, chat, id); err != nil || seen != w {
+				t.Errorf("%s first, id %d: %v %v, want %v", first, id, seen, err, w)
+			}
+		}
+		if typ := rdb.Type(ctx, key).Val(); typ != "string" {
+			t.Errorf("%s first: seen key is a %s", first, typ)
+		}
+	}
+}
+
 // Out-of-order delivery: an update older than the newest applied one, never
 // applied itself, is new; an applied one stays applied until sent.
 func TestSeenOutOfOrder(t *testing.T) {
