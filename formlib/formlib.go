@@ -133,8 +133,13 @@ func New(ctx context.Context, build Builder, log *slog.Logger) (*Live, error) {
 func (l *Live) Current() *Snapshot { return l.cur.Load() }
 
 // OnSwap registers f to be called with each new snapshot after it is in
-// force (for example to refresh the BI labels). Register before serving.
-func (l *Live) OnSwap(f func(*Snapshot)) { l.subs = append(l.subs, f) }
+// force (for example to refresh the BI labels); f runs under the reload
+// lock, so it must not call Reload.
+func (l *Live) OnSwap(f func(*Snapshot)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.subs = append(l.subs, f)
+}
 
 // ErrInvalid marks a rebuilt snapshot refused: the old one stays.
 var ErrInvalid = errors.New("questionnaires not reloaded")

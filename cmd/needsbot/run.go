@@ -234,6 +234,10 @@ type clockHook struct{}
 // with the running intake (end-to-end tests: Intake.WaitIdle).
 type intakeHook struct{}
 
+// formsHook is the context key of a func(*formlib.Live) that serve calls
+// with the live questionnaires (end-to-end tests: Live.OnSwap).
+type formsHook struct{}
+
 // flagHelp is flag.ErrHelp under a local name.
 var flagHelp = flag.ErrHelp
 
@@ -246,6 +250,9 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	if hook, ok := ctx.Value(intakeHook{}).(func(*bot.Intake)); ok {
 		hook(a.intake) // tests wait on it for a chat's updates to be applied
+	}
+	if hook, ok := ctx.Value(formsHook{}).(func(*formlib.Live)); ok {
+		hook(a.lib) // tests wait for a publication to be in force
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })

@@ -85,6 +85,14 @@ func (a *app) loadForms(ctx context.Context) error {
 	if a.lib, err = formlib.New(ctx, a.buildForms, a.log); err != nil {
 		return err
 	}
+	// The BI views' labels follow the questionnaires in force.
+	a.lib.OnSwap(func(*formlib.Snapshot) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := a.syncReporting(ctx); err != nil {
+			a.log.Warn("BI reporting labels not refreshed", "err", err)
+		}
+	})
 	snap := a.lib.Current()
 	a.forms, a.cat = snap.Forms, snap.Catalog
 	if n := len(snap.Forms.Forms()) - len(shipped.Forms()); n > 0 {

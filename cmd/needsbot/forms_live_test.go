@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/formlib"
+)
+
+// formsSwaps makes the harness's next start report every swap of the
+// questionnaires in force.
+func (h *harness) formsSwaps() <-chan *formlib.Snapshot {
+	ch := make(chan *formlib.Snapshot, 8)
+	h.hooks = append(h.hooks, func(ctx context.Context) context.Context {
+		return context.WithValue(ctx, formsHook{}, func(l *formlib.Live) {
+			l.OnSwap(func(s *formlib.Snapshot) { ch <- s })
+		})
+	})
+	return ch
+}
+
+// awaitSwap waits for the running bot to put a new snapshot in force. The
+// bound is below the one-minute periodic check: the notification sent by
+// the publication must be what brings it.
+func awaitSwap(t *testing.T, ch <-chan *formlib.Snapshot, h *harness) *formlib.Snapshot {
+	t.Helper()
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(45 * time.Second):
+		t.Fatalf("the running bot did not reload its questionnaires; logs:\n%s", h.logs.String())
+		return nil
+	}
+}
+
+// flat lists a keyboard's labels.
+func flat(rows [][]string) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// TestPublishedFormLive: with the bot running, `needsbot form publish` of a
+// workbook-only questionnaire from the shell puts it in force without a
+// restart (LISTEN/NOTIFY): the admin's invite menu offers it, and a
+// respondent whose Telegram speaks French — a language it is not published
+// for — gets a language menu of its two languages and answers it.
+// `needsbot form retire` then takes it off the invite menu while an
+// interview of it already under way finishes on its version.
+func TestPublishedFormLive(t *testing.T) {
+	h := newHarness(t, telegramtest.WithoutRateLimits())
+	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
+	h.env["NEEDSBOT_ADMIN_IDS"] = "7300001"
+	ctx := context.Background()
+	swaps := h.formsSwaps()
+	h.start()
+	form := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, append([]string{"form"}, args...), func(k string) string { return h.env[k] }, nil, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	admin := &respondent{t: t, u: h.tg.User(7300001, telegramtest.FirstName("Ada"), telegramtest.LanguageCode("en"))}
+	inviteMenu := func() []string {
+		admin.send("/invite")
+		admin.tap(pick(admin.question().Labels(), "Continue without")) // no label
+		return flat(admin.question().Labels())
+	}
+	before := inviteMenu()
+	if len(before) < 2 || slices.ContainsFunc(before, func(s string) bool { return strings.Contains(s, "Neighbourhood") }) {
+		t.Fatalf("invite menu before publication: %v", before)
+	}
+
+	code, out, errs := form("publish", "testdata/forms/vicinato.xlsx")
+	m := regexp.MustCompile(`published (\w+) version (\d+) for (.*)\n`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("publish = %d\n%s%s", code, out, errs)
+	}
+	id := m[1]
+	snap := awaitSwap(t, swaps, h)
+	if snap.Forms.Get(id, 1) == nil || snap.Retired[id] {
+		t.Fatalf("snapshot after publication lacks %s v1", id)
+	}
+
+	after := inviteMenu()
+	if len(after) != len(before)+1 {
+		t.Fatalf("invite menu after publication: %v (before %v)", after, before)
+	}
+	var label string
+	for _, l := range after {
+		if !slices.Contains(before, l) {
+			label = l
+		}
+	}
+	admin.tap(label)
+	admin.tap("Roma")
+	admin.tap("No particular service")
+	admin.tap(pick(admin.question().Labels(), "🪧"))
+	admin.tap(pick(admin.question().Labels(), ""))
+	_, token := linkIn(t, admin.u.Last())
+
+	// A French-speaking respondent: the form speaks it and English only.
+	answerer := func(uid int64) *respondent {
+		r := &respondent{t: t, u: h.tg.User(uid, telegramtest.LanguageCode("fr"))}
+		r.send("/start " + token)
+		if got := flat(r.question().Labels()); len(got) != 2 || !slices.Contains(got, "Italiano") || !slices.Contains(got, "English") {
+			t.Fatalf("language menu of a form published for it and en: %v\n%s", got, r.u.Transcript())
+		}
+		r.tap("English")
+		return r
+	}
+	steps := []string{"Yes", "18–34", "type:2", "⬜ Health", "done", "⬜ Housing", "done", "type:More parks"}
+	walk := func(r *respondent, steps []string) {
+		for _, s := range steps {
+			switch {
+			case s == "done":
+				r.tap(pick(r.question().Labels(), "✓ "))
+			case strings.HasPrefix(s, "type:"):
+				r.send(strings.TrimPrefix(s, "type:"))
+			default:
+				r.tap(s)
+			}
+		}
+	}
+	first := answerer(7310001)
+	// /language mid-way offers the form's languages only.
+	walk(first, steps[:2])
+	first.send("/language")
+	if got := flat(first.question().Labels()); len(got) != 2 {
+		t.Fatalf("/language mid-way offers %v", got)
+	}
+	first.tap("English")
+	walk(first, steps[2:])
+	if first.live() != 0 {
+		t.Fatalf("interview did not end:\n%s", first.u.Transcript())
+	}
+	second := answerer(7310002)
+	walk(second, steps[:3])
+
+	if code, out, errs := form("retire", id); code != 0 || !strings.Contains(out, "retired "+id) {
+		t.Fatalf("retire = %d %s%s", code, out, errs)
+	}
+	if snap := awaitSwap(t, swaps, h); !snap.Retired[id] {
+		t.Fatalf("snapshot after retirement: %s not retired", id)
+	}
+	if got := inviteMenu(); !slices.Equal(got, before) {
+		t.Fatalf("invite menu after retirement: %v, want %v", got, before)
+	}
+	// The interview under way finishes on its version.
+	walk(second, steps[3:])
+	if second.live() != 0 {
+		t.Fatalf("interview under way did not finish after retirement:\n%s", second.u.Transcript())
+	}
+	if n := h.count(`SELECT count(*) FROM responses WHERE form = $1 AND form_version = 1 AND language = 'en'`, id); n != 2 {
+		t.Fatalf("%d responses to the live-published form, want 2", n)
+	}
+}
