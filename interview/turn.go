@@ -242,6 +242,11 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 	case c.cfg.DefaultContext == nil:
 		s.Refused = ErrNoInvite
 	}
+	if !resuming && t.state.Lang != "" && t.form != nil && !t.snap.Speaks(t.form.ID, t.state.Lang) {
+		// A language chosen before (or for another form) that this form
+		// is not published for: the language menu asks, with its languages.
+		t.state.Lang = ""
+	}
 	return s, nil
 }
 

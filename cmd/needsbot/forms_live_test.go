@@ -59,6 +59,7 @@ func TestPublishedFormLive(t *testing.T) {
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7300001"
+	delete(h.env, "NEEDSBOT_DEFAULT_MUNICIPALITY") // only invites start interviews
 	ctx := context.Background()
 	swaps := h.formsSwaps()
 	h.start()
@@ -143,6 +144,16 @@ func TestPublishedFormLive(t *testing.T) {
 	}
 	second := answerer(7310002)
 	walk(second, steps[:3])
+
+	// French chosen before any interview: the form does not speak it, so
+	// its language menu asks.
+	third := &respondent{t: t, u: h.tg.User(7310003, telegramtest.LanguageCode("fr"))}
+	third.send("/language")
+	third.tap("Français")
+	third.send("/start " + token)
+	if got := flat(third.question().Labels()); len(got) != 2 || !slices.Contains(got, "English") {
+		t.Fatalf("a respondent who chose French first is offered %v\n%s", got, third.u.Transcript())
+	}
 
 	if code, out, errs := form("retire", id); code != 0 || !strings.Contains(out, "retired "+id) {
 		t.Fatalf("retire = %d %s%s", code, out, errs)
