@@ -47,7 +47,7 @@ type harness struct {
 	stop  context.CancelFunc
 	done  chan int
 	extra []string
-	clock func() time.Time // the interview core's clock (clockHook), if set
+	clock func() time.Time                        // the interview core's clock (clockHook), if set
 	hooks []func(context.Context) context.Context // more context hooks for start
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/formlib"
+	"github.com/needsbot/needsbot/storage/pgstore"
 )
 
 // formsSwaps makes the harness's next start report every swap of the
@@ -171,5 +172,46 @@ func TestPublishedFormLive(t *testing.T) {
 	}
 	if n := h.count(`SELECT count(*) FROM responses WHERE form = $1 AND form_version = 1 AND language = 'en'`, id); n != 2 {
 		t.Fatalf("%d responses to the live-published form, want 2", n)
+	}
+}
+
+// TestDefaultFormConfigured: NEEDSBOT_DEFAULT_FORM names the respondents'
+// form of a bare /start — here a published one, which then speaks its own
+// languages; a start is refused when it names a staff form or no form.
+func TestDefaultFormConfigured(t *testing.T) {
+	h := newHarness(t, telegramtest.WithoutRateLimits())
+	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
+	ctx := context.Background()
+	if err := pgstore.Migrate(ctx, h.dsn); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"form", "publish", "testdata/forms/vicinato.xlsx"}, func(k string) string { return h.env[k] }, nil, &out, &errb); code != 0 {
+		t.Fatalf("publish = %d\n%s%s", code, out.String(), errb.String())
+	}
+	m := regexp.MustCompile(`published (\w+) version`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("publish output:\n%s", out.String())
+	}
+	for _, bad := range []string{"operatori", "nosuchform"} {
+		h.env["NEEDSBOT_DEFAULT_FORM"] = bad
+		var logs bytes.Buffer
+		code := run(ctx, []string{"run"}, func(k string) string { return h.env[k] }, nil, &logs, &logs)
+		if code == 0 || !strings.Contains(logs.String(), "NEEDSBOT_DEFAULT_FORM") || !strings.Contains(logs.String(), bad) {
+			t.Fatalf("NEEDSBOT_DEFAULT_FORM=%s: exit %d\n%s", bad, code, logs.String())
+		}
+	}
+
+	h.env["NEEDSBOT_DEFAULT_FORM"] = m[1]
+	h.start()
+	r := &respondent{t: t, u: h.tg.User(7320001, telegramtest.LanguageCode("it"))}
+	r.send("/start")
+	if got := flat(r.question().Labels()); len(got) != 2 || got[0] != "Italiano" {
+		t.Fatalf("bare /start: language menu %v\n%s", got, r.u.Transcript())
+	}
+	r.tap("Italiano")
+	r.tap("Sì")
+	if !strings.Contains(r.u.Transcript(), "35–54") {
+		t.Fatalf("bare /start did not run %s:\n%s", m[1], r.u.Transcript())
 	}
 }

@@ -195,7 +195,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, err
 	}
 	ccfg := interview.Config{
-		Library: a.lib, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
+		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },

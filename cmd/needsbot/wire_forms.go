@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/needsbot/needsbot/dialog/forms"
@@ -94,6 +95,9 @@ func (a *app) loadForms(ctx context.Context) error {
 		}
 	})
 	snap := a.lib.Current()
+	if id := a.cfg.DefaultForm; id != "" && !slices.Contains(snap.Forms.Respondents(), id) {
+		return fmt.Errorf("NEEDSBOT_DEFAULT_FORM %q names no respondents' questionnaire (they are: %s)", id, strings.Join(snap.Forms.Respondents(), ", "))
+	}
 	a.forms, a.cat = snap.Forms, snap.Catalog
 	if n := len(snap.Forms.Forms()) - len(shipped.Forms()); n > 0 {
 		a.log.Info("published questionnaires loaded", "versions", n)
