@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/formlib"
@@ -213,5 +218,117 @@ func TestDefaultFormConfigured(t *testing.T) {
 	r.tap("Sì")
 	if !strings.Contains(r.u.Transcript(), "35–54") {
 		t.Fatalf("bare /start did not run %s:\n%s", m[1], r.u.Transcript())
+	}
+}
+
+// withVersion writes a copy of the workbook with settings version v.
+func withVersion(t *testing.T, src string, v int) string {
+	t.Helper()
+	wb, err := excelize.OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	rows, err := wb.GetRows("settings")
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("settings sheet: %v %v", rows, err)
+	}
+	col := slices.Index(rows[0], "version")
+	if col < 0 {
+		t.Fatalf("no version column in %v", rows[0])
+	}
+	cell, _ := excelize.CoordinatesToCellName(col+1, 2)
+	if err := wb.SetCellValue("settings", cell, strconv.Itoa(v)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "v"+strconv.Itoa(v)+".xlsx")
+	if err := wb.SaveAs(out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestPublishedVersionsLabelled: a form published twice while the bot runs
+// keeps both versions — one respondent answers v1, the next (after v2 is
+// published, live) v2 — and /results and the shell export label both.
+func TestPublishedVersionsLabelled(t *testing.T) {
+	h := newHarness(t, telegramtest.WithoutRateLimits())
+	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
+	h.env["NEEDSBOT_ADMIN_IDS"] = "7400001"
+	ctx := context.Background()
+	swaps := h.formsSwaps()
+	h.start()
+	form := func(args ...string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(ctx, append([]string{"form"}, args...), func(k string) string { return h.env[k] }, nil, &out, &errb); code != 0 {
+			t.Fatalf("form %v = %d\n%s%s", args, code, out.String(), errb.String())
+		}
+		awaitSwap(t, swaps, h)
+	}
+	admin := &respondent{t: t, u: h.tg.User(7400001, telegramtest.FirstName("Ada"), telegramtest.LanguageCode("en"))}
+	token := func() string {
+		admin.send("/invite")
+		admin.tap(pick(admin.question().Labels(), "Continue without"))
+		admin.tap("Neighbourhood needs")
+		admin.tap("Roma")
+		admin.tap("No particular service")
+		admin.tap(pick(admin.question().Labels(), "🪧"))
+		admin.tap(pick(admin.question().Labels(), ""))
+		_, tok := linkIn(t, admin.u.Last())
+		return tok
+	}
+	answer := func(uid int64, tok string) {
+		r := &respondent{t: t, u: h.tg.User(uid, telegramtest.LanguageCode("en"))}
+		r.send("/start " + tok)
+		r.tap("English")
+		for _, s := range []string{"Yes", "18–34", "type:2", "⬜ Health", "done", "⬜ Housing", "done", "type:More parks"} {
+			switch {
+			case s == "done":
+				r.tap(pick(r.question().Labels(), "✓ "))
+			case strings.HasPrefix(s, "type:"):
+				r.send(strings.TrimPrefix(s, "type:"))
+			default:
+				r.tap(s)
+			}
+		}
+		if r.live() != 0 {
+			t.Fatalf("interview did not end:\n%s", r.u.Transcript())
+		}
+	}
+	form("publish", "testdata/forms/vicinato.xlsx")
+	tok := token()
+	answer(7410001, tok)
+	form("publish", withVersion(t, "testdata/forms/vicinato.xlsx", 2))
+	answer(7410002, tok)
+	for v := 1; v <= 2; v++ {
+		if n := h.count(`SELECT count(*) FROM responses WHERE form = 'vicinato' AND form_version = $1`, v); n != 1 {
+			t.Fatalf("%d responses on version %d, want 1", n, v)
+		}
+	}
+
+	// /results of the published form: both versions named.
+	admin.send("/results")
+	admin.tap(pick(admin.question().Labels(), "📋"))
+	admin.tap(pick(admin.question().Labels(), "Neighbourhood"))
+	if got := admin.u.Last().Text; !strings.Contains(got, "versions 1, 2") {
+		t.Fatalf("/results of a form published twice:\n%s", admin.u.Transcript())
+	}
+
+	// The shell export: one row per version, each labelled.
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"export", "--form", "vicinato", "--format", "csv", "--row-level", "--purpose", "versions test", "--since", "2000-01-01"},
+		func(k string) string { return h.env[k] }, nil, &out, &errb); code != 0 {
+		t.Fatalf("export = %d\n%s", code, errb.String())
+	}
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("export: %d records, %v\n%s", len(recs), err, out.String())
+	}
+	col := slices.Index(recs[0], "form_version")
+	got := []string{recs[1][col], recs[2][col]}
+	slices.Sort(got)
+	if col < 0 || !slices.Equal(got, []string{"1", "2"}) {
+		t.Fatalf("form_version column %d: %v", col, got)
 	}
 }

@@ -77,7 +77,6 @@ type app struct {
 	quiet    schedule.Quiet // reminders: no sends in these hours (wire_remind.go)
 	durable  *durable.Responses
 	lib      *formlib.Live    // the questionnaires in force, reloaded live (wire_forms.go)
-	shipped  []string         // the shipped forms' ids, audience order
 	forms    *dialog.Library  // the first snapshot's, for what is not reloaded
 	cat      *locales.Catalog // the first snapshot's
 	api      *tg.Bot

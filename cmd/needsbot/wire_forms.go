@@ -25,7 +25,18 @@ const formsCheckEvery = time.Minute
 // with), with their messages. It is formlib's Builder: at start and at every
 // reload.
 func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
-	pub, err := a.db.PublishedForms(ctx)
+	return buildForms(ctx, a.db, a.cfg.FormsDir)
+}
+
+// buildForms is the snapshot of the shipped forms of formsDir and the
+// forms published in db (also for the commands that read responses, such
+// as export).
+func buildForms(ctx context.Context, db *pgstore.DB, formsDir string) (*formlib.Snapshot, error) {
+	shipped, err := forms.Load(formsDir)
+	if err != nil {
+		return nil, fmt.Errorf("questionnaires: %w", err)
+	}
+	pub, err := db.PublishedForms(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -46,17 +57,17 @@ func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
 			first[p.Form] = p.PublishedAt
 		}
 	}
-	lib, err := forms.LoadWith(a.cfg.FormsDir, defs...)
+	lib, err := forms.LoadWith(formsDir, defs...)
 	if err != nil {
 		return nil, fmt.Errorf("published questionnaires: %w", err)
 	}
-	cat, err := locales.NewWithFiles(a.cfg.FormsDir, files)
+	cat, err := locales.NewWithFiles(formsDir, files)
 	if err != nil {
 		return nil, fmt.Errorf("published questionnaires' messages: %w", err)
 	}
 	// Invite menu keys hold a place in InviteOrder: shipped forms first,
 	// then published ones by first publication, so the order only grows.
-	order := slices.Clone(a.shipped)
+	order := shipped.ByAudience()
 	var published []string
 	for id := range first {
 		if !slices.Contains(order, id) {
@@ -78,11 +89,7 @@ func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
 // loadForms builds the first snapshot (a failure stops the start) and sets
 // a.forms and a.cat to it for the parts that are not reloaded.
 func (a *app) loadForms(ctx context.Context) error {
-	shipped, err := forms.Load(a.cfg.FormsDir)
-	if err != nil {
-		return fmt.Errorf("questionnaires: %w", err)
-	}
-	a.shipped = shipped.ByAudience()
+	var err error
 	if a.lib, err = formlib.New(ctx, a.buildForms, a.log); err != nil {
 		return err
 	}
@@ -99,9 +106,7 @@ func (a *app) loadForms(ctx context.Context) error {
 		return fmt.Errorf("NEEDSBOT_DEFAULT_FORM %q names no respondents' questionnaire (they are: %s)", id, strings.Join(snap.Forms.Respondents(), ", "))
 	}
 	a.forms, a.cat = snap.Forms, snap.Catalog
-	if n := len(snap.Forms.Forms()) - len(shipped.Forms()); n > 0 {
-		a.log.Info("published questionnaires loaded", "versions", n)
-	}
+	a.log.Info("questionnaires loaded", "forms", len(snap.Forms.IDs()), "versions", len(snap.Forms.Forms()))
 	return nil
 }
 
