@@ -170,6 +170,12 @@ func TestPublishedFormLive(t *testing.T) {
 	if got := inviteMenu(); !slices.Equal(got, before) {
 		t.Fatalf("invite menu after retirement: %v, want %v", got, before)
 	}
+	// Its links start no new interview.
+	late := &respondent{t: t, u: h.tg.User(7310004, telegramtest.LanguageCode("en"))}
+	late.send("/start " + token)
+	if got := late.u.Last().Text; !strings.Contains(got, "no longer active") {
+		t.Fatalf("a link to a retired form: %q", got)
+	}
 	// The interview under way finishes on its version.
 	walk(second, steps[3:])
 	if second.live() != 0 {
