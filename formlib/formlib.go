@@ -87,6 +87,9 @@ func (s *Snapshot) Speaks(id, code string) bool {
 	if codes, ok := s.Languages[id]; ok {
 		return slices.Contains(codes, code)
 	}
+	if s.Catalog == nil {
+		return true // a core without a catalog speaks whatever it is told
+	}
 	_, ok := s.Catalog.Language(code)
 	return ok
 }
