@@ -103,7 +103,7 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 	defer db.Close()
 	// The shipped questionnaires and those published without a release,
 	// every version (the export labels each response's form_version).
-	snap, err := buildForms(ctx, db, cfg.FormsDir)
+	snap, err := buildForms(ctx, db, cfg.FormsDir, newLogger(e.stderr, "warn"))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "needsbot export: %s: %v\n", redactURL(*dsn), err)
 		return 1

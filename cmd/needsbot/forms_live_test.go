@@ -338,3 +338,41 @@ func TestPublishedVersionsLabelled(t *testing.T) {
 		t.Fatalf("form_version column %d: %v", col, got)
 	}
 }
+
+// TestBadPublicationLeftOut: a published version this binary cannot load
+// (here a row written by hand; in life an older replica during an upgrade)
+// breaks neither the running bot nor its next start: it is left out and
+// logged, and later publications still go live.
+func TestBadPublicationLeftOut(t *testing.T) {
+	h := newHarness(t, telegramtest.WithoutRateLimits())
+	ctx := context.Background()
+	swaps := h.formsSwaps()
+	h.start()
+	if _, err := h.db().Exec(ctx, `INSERT INTO published_forms (form, version, definition, messages, languages)
+		VALUES ('broken', 1, 'form: broken\nversion: 1\nquestions:\n  - {name: x, type: hologram}\n', '{"en": ""}', '{en}')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.db().Exec(ctx, `SELECT pg_notify('needsbot_forms', 'broken')`); err != nil {
+		t.Fatal(err)
+	}
+	if snap := awaitSwap(t, swaps, h); snap.Forms.Latest("broken") != nil || snap.Forms.Latest("immigrati") == nil {
+		t.Fatal("snapshot after a bad publication")
+	}
+	if !strings.Contains(h.logs.String(), "published questionnaire left out") {
+		t.Fatalf("the left-out version is not logged:\n%s", h.logs.String())
+	}
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"form", "publish", "testdata/forms/vicinato.xlsx"}, func(k string) string { return h.env[k] }, nil, &out, &errb); code != 0 {
+		t.Fatalf("publish = %d\n%s%s", code, out.String(), errb.String())
+	}
+	if snap := awaitSwap(t, swaps, h); snap.Forms.Latest("vicinato") == nil {
+		t.Fatal("a good publication after a bad one did not go live")
+	}
+	h.shutdown()
+	h.start() // starts although a published row does not load
+	r := &respondent{t: t, u: h.tg.User(7420001, telegramtest.LanguageCode("it"))}
+	r.send("/start")
+	if got := flat(r.question().Labels()); !slices.Contains(got, "Italiano") {
+		t.Fatalf("after a restart: %v\n%s", got, r.u.Transcript())
+	}
+}

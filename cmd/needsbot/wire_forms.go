@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/locales"
@@ -25,13 +27,15 @@ const formsCheckEvery = time.Minute
 // with), with their messages. It is formlib's Builder: at start and at every
 // reload.
 func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
-	return buildForms(ctx, a.db, a.cfg.FormsDir)
+	return buildForms(ctx, a.db, a.cfg.FormsDir, a.log)
 }
 
 // buildForms is the snapshot of the shipped forms of formsDir and the
 // forms published in db (also for the commands that read responses, such
-// as export).
-func buildForms(ctx context.Context, db *pgstore.DB, formsDir string) (*formlib.Snapshot, error) {
+// as export). A published version this binary cannot load (an older
+// binary during a rolling upgrade, a row written by hand) is left out and
+// logged: the others still go live, and a replica still starts.
+func buildForms(ctx context.Context, db *pgstore.DB, formsDir string, log *slog.Logger) (*formlib.Snapshot, error) {
 	shipped, err := forms.Load(formsDir)
 	if err != nil {
 		return nil, fmt.Errorf("questionnaires: %w", err)
@@ -40,30 +44,37 @@ func buildForms(ctx context.Context, db *pgstore.DB, formsDir string) (*formlib.
 	if err != nil {
 		return nil, err
 	}
-	defs := make([]forms.Published, 0, len(pub))
-	files := map[string][]byte{}
+	stamp := pgstore.FormsStampOf(pub) // of every row, left-out ones too: no reload every minute for them
+	lib, cat, err := compilePublished(formsDir, pub)
+	if err != nil {
+		// Find the versions that do not load, one at a time, in order.
+		var good []pgstore.PublishedForm
+		for _, p := range pub {
+			if _, _, err := compilePublished(formsDir, append(slices.Clone(good), p)); err != nil {
+				if log != nil {
+					log.Error("published questionnaire left out: this binary cannot load it", "form", p.Form, "version", p.Version, "err", err)
+				}
+				continue
+			}
+			good = append(good, p)
+		}
+		if len(good) == len(pub) {
+			return nil, err // not one version's fault
+		}
+		pub = good
+		if lib, cat, err = compilePublished(formsDir, pub); err != nil {
+			return nil, err
+		}
+	}
 	retired := map[string]bool{}
 	langs := map[string][]string{}
 	first := map[string]time.Time{}
 	for _, p := range pub { // by form and version: the newest version's settings win
-		defs = append(defs, forms.Published{File: "published:" + p.Form + " v" + strconv.Itoa(p.Version), YAML: []byte(p.Definition)})
-		for lang, toml := range p.Messages {
-			// The newest version's messages win: versions share ids.
-			files[p.Form+".v"+strconv.Itoa(p.Version)+"."+lang+".toml"] = []byte(toml)
-		}
 		retired[p.Form] = p.RetiredAt != nil
 		langs[p.Form] = slices.Clone(p.Languages)
 		if t, ok := first[p.Form]; !ok || p.PublishedAt.Before(t) {
 			first[p.Form] = p.PublishedAt
 		}
-	}
-	lib, err := forms.LoadWith(formsDir, defs...)
-	if err != nil {
-		return nil, fmt.Errorf("published questionnaires: %w", err)
-	}
-	cat, err := locales.NewWithFiles(formsDir, files)
-	if err != nil {
-		return nil, fmt.Errorf("published questionnaires' messages: %w", err)
 	}
 	// Invite menu keys hold a place in InviteOrder: shipped forms first,
 	// then published ones by first publication, so the order only grows.
@@ -83,7 +94,30 @@ func buildForms(ctx context.Context, db *pgstore.DB, formsDir string) (*formlib.
 	})
 	order = append(order, published...)
 	return &formlib.Snapshot{Forms: lib, Catalog: cat, Retired: retired, Languages: langs, InviteOrder: order,
-		Stamp: pgstore.FormsStampOf(pub)}, nil
+		Stamp: stamp}, nil
+}
+
+// compilePublished loads the shipped forms with the published versions
+// and the catalog with their messages.
+func compilePublished(formsDir string, pub []pgstore.PublishedForm) (*dialog.Library, *locales.Catalog, error) {
+	defs := make([]forms.Published, 0, len(pub))
+	files := map[string][]byte{}
+	for _, p := range pub {
+		defs = append(defs, forms.Published{File: "published:" + p.Form + " v" + strconv.Itoa(p.Version), YAML: []byte(p.Definition)})
+		for lang, toml := range p.Messages {
+			// The newest version's messages win: versions share ids.
+			files[p.Form+".v"+strconv.Itoa(p.Version)+"."+lang+".toml"] = []byte(toml)
+		}
+	}
+	lib, err := forms.LoadWith(formsDir, defs...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("published questionnaires: %w", err)
+	}
+	cat, err := locales.NewWithFiles(formsDir, files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("published questionnaires' messages: %w", err)
+	}
+	return lib, cat, nil
 }
 
 // loadForms builds the first snapshot (a failure stops the start) and sets
