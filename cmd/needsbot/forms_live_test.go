@@ -255,8 +255,9 @@ func withVersion(t *testing.T, src string, v int) string {
 }
 
 // TestPublishedVersionsLabelled: a form published twice while the bot runs
-// keeps both versions — one respondent answers v1, the next (after v2 is
-// published, live) v2 — and /results and the shell export label both.
+// keeps both versions — a respondent half-way through v1 when v2 goes live
+// finishes on v1, the next one answers v2 — and /results and the shell
+// export label both.
 func TestPublishedVersionsLabelled(t *testing.T) {
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
@@ -284,11 +285,15 @@ func TestPublishedVersionsLabelled(t *testing.T) {
 		_, tok := linkIn(t, admin.u.Last())
 		return tok
 	}
-	answer := func(uid int64, tok string) {
+	steps := []string{"Yes", "18–34", "type:2", "⬜ Health", "done", "⬜ Housing", "done", "type:More parks"}
+	begin := func(uid int64, tok string) *respondent {
 		r := &respondent{t: t, u: h.tg.User(uid, telegramtest.LanguageCode("en"))}
 		r.send("/start " + tok)
 		r.tap("English")
-		for _, s := range []string{"Yes", "18–34", "type:2", "⬜ Health", "done", "⬜ Housing", "done", "type:More parks"} {
+		return r
+	}
+	walk := func(r *respondent, steps []string) {
+		for _, s := range steps {
 			switch {
 			case s == "done":
 				r.tap(pick(r.question().Labels(), "✓ "))
@@ -298,15 +303,25 @@ func TestPublishedVersionsLabelled(t *testing.T) {
 				r.tap(s)
 			}
 		}
+	}
+	ended := func(r *respondent) {
+		t.Helper()
 		if r.live() != 0 {
 			t.Fatalf("interview did not end:\n%s", r.u.Transcript())
 		}
 	}
 	form("publish", "testdata/forms/vicinato.xlsx")
 	tok := token()
-	answer(7410001, tok)
+	// One respondent is half-way through v1 when v2 goes live: they finish
+	// on v1, the next respondent answers v2.
+	first := begin(7410001, tok)
+	walk(first, steps[:3])
 	form("publish", withVersion(t, "testdata/forms/vicinato.xlsx", 2))
-	answer(7410002, tok)
+	second := begin(7410002, tok)
+	walk(second, steps)
+	ended(second)
+	walk(first, steps[3:])
+	ended(first)
 	for v := 1; v <= 2; v++ {
 		if n := h.count(`SELECT count(*) FROM responses WHERE form = 'vicinato' AND form_version = $1`, v); n != 1 {
 			t.Fatalf("%d responses on version %d, want 1", n, v)
