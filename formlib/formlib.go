@@ -157,7 +157,10 @@ func (l *Live) Reload(ctx context.Context) (swapped bool, err error) {
 	old := l.cur.Load()
 	s, err := l.build(ctx)
 	if err != nil {
-		l.log.Error("questionnaires not reloaded; the previous ones stay", "err", err)
+		// Mostly a store that is down for a moment (the builder leaves
+		// out what it cannot load): a warning, the next notification or
+		// check tries again.
+		l.log.Warn("questionnaires not reloaded; the previous ones stay", "err", err)
 		return false, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := valid(old, s); err != nil {
