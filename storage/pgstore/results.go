@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	// Results count by calendar day in Italian time: the zone must exist
 	// even on a machine without a zoneinfo database.
 	_ "time/tzdata"
@@ -300,18 +300,19 @@ func (d *DB) ResultsChoices(ctx context.Context, s ResultsScope, questions []str
 		if perMunicipality {
 			mcol = "r.municipality_id"
 		}
-		wa := &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 		if len(questions) > 0 {
-			w.add("c.question = ANY($?)", questions)
-			wa.add("a.question = ANY($?)", questions)
+			w.add("x.question = ANY($?)", questions)
 		}
 		// Choice '' counts the answers, as the rollup does (one answer
 		// per response and question).
-		q = `SELECT ` + mcol + `, c.question, c.choice, count(*), sum(r.rkey)::bigint FROM answer_choices c JOIN responses r ON r.id = c.response_id
-WHERE ` + w.sql() + ` GROUP BY 1, 2, 3
-UNION ALL
-SELECT ` + mcol + `, a.question, '', count(*), sum(r.rkey)::bigint FROM answers a JOIN responses r ON r.id = a.response_id
-WHERE ` + wa.sql() + ` GROUP BY 1, 2`
+		q = `SELECT ` + mcol + `, x.question, x.choice, count(*), sum(r.rkey)::bigint
+FROM responses r
+CROSS JOIN LATERAL (
+    SELECT u.q, u.c FROM unnest(r.choice_questions, r.choices) AS u (q, c)
+    UNION ALL
+    SELECT u.q, '' FROM unnest(r.answer_questions) AS u (q)
+) AS x (question, choice)
+WHERE ` + w.sql() + ` GROUP BY 1, 2, 3`
 		args = w.args
 	} else {
 		w := &where{}
@@ -538,7 +539,7 @@ func (d *DB) ResultsServices(ctx context.Context, municipality int64) ([]Service
 func (d *DB) RebuildRollups(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		// Writers wait: a response saved meanwhile is counted once.
-		if _, err := tx.Exec(ctx, "LOCK TABLE answer_choices, responses IN SHARE MODE"); err != nil {
+		if _, err := tx.Exec(ctx, "LOCK TABLE responses IN SHARE MODE"); err != nil {
 			return err
 		}
 		// Everything stored is counted below, pending responses too.
@@ -677,38 +678,24 @@ func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (in
 			return 0, fmt.Errorf("pgstore: copy responses: %w: %w", ErrInvalid, err)
 		}
 	}
-	var answers, choices [][]any
+	arrays := make([]answerArrays, len(cs))
+	nums := make([][]pgtype.Numeric, len(cs))
 	for i := range cs {
-		c := &cs[i]
-		for _, q := range slices.Sorted(maps.Keys(c.Response.Answers)) {
-			v := c.Response.Answers[q]
-			var num any
-			switch c.Types[q] {
-			case "integer", "decimal", "range":
-				if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-					num = v
-				}
-			case "select_one", "select_multiple":
-				seen := map[string]bool{}
-				for _, ch := range strings.Fields(v) {
-					if !seen[ch] {
-						seen[ch] = true
-						choices = append(choices, []any{c.ID, q, ch})
-					}
+		arrays[i] = cs[i].arrays()
+		nums[i] = make([]pgtype.Numeric, len(arrays[i].nums))
+		for j, v := range arrays[i].nums {
+			if v != nil {
+				if err := nums[i][j].Scan(*v); err != nil {
+					return 0, fmt.Errorf("pgstore: copy responses: %w: %w", ErrInvalid, err)
 				}
 			}
-			answers = append(answers, []any{c.ID, q, v, num})
 		}
 	}
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		if !rollup {
-			if _, err := tx.Exec(ctx, "SET LOCAL needsbot.rollup = 'off'"); err != nil {
-				return err
-			}
-		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"responses"},
 			[]string{"id", "form", "form_version", "municipality_id", "service_id", "invite_id", "operator_id",
-				"respondent", "language", "languages", "consent_version", "started_at", "completed_at"},
+				"respondent", "language", "languages", "consent_version", "started_at", "completed_at",
+				"answer_questions", "answer_values", "answer_nums", "choice_questions", "choices"},
 			pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
 				c := &cs[i]
 				r := &c.Response
@@ -717,17 +704,10 @@ func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (in
 					langs = []string{}
 				}
 				return []any{c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, inviteID(c.Invite),
-					c.OperatorID, nullIfEmpty(c.Pseudonym), r.Language, langs, c.ConsentVersion, r.Started, r.Completed}, nil
+					c.OperatorID, nullIfEmpty(c.Pseudonym), r.Language, langs, c.ConsentVersion, r.Started, r.Completed,
+					arrays[i].questions, arrays[i].values, nums[i], arrays[i].choiceQ, arrays[i].choices}, nil
 			}))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"answers"}, []string{"response_id", "question", "value", "value_num"},
-			pgx.CopyFromRows(answers)); err != nil {
-			return err
-		}
-		if _, err = tx.CopyFrom(ctx, pgx.Identifier{"answer_choices"}, []string{"response_id", "question", "choice"},
-			pgx.CopyFromRows(choices)); err != nil || !rollup {
+		if err != nil || !rollup {
 			return err
 		}
 		// Counted by the next CatchUpRollups, as SaveResponse's are.
@@ -777,7 +757,7 @@ func nullIfEmpty(s string) any {
 // of the tables results read, after a bulk load (CopyResponses): counts
 // then come from index-only scans.
 func (d *DB) VacuumAnalyze(ctx context.Context) error {
-	for _, t := range []string{"responses", "answers", "answer_choices", "abandoned", "results_rollup"} {
+	for _, t := range []string{"responses", "abandoned", "results_rollup"} {
 		if _, err := d.pool.Exec(ctx, "VACUUM (ANALYZE) "+t); err != nil {
 			return classify("vacuum "+t, err)
 		}
