@@ -546,8 +546,20 @@ func (d *DB) RebuildRollups(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, "TRUNCATE results_rollup, results_rollup_pending"); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO results_rollup SELECT * FROM results_rollup_all()")
-		return err
+		// A month at a time (days in Rome time: months give disjoint
+		// keys), so that each aggregate stays in memory.
+		var first, last *time.Time
+		if err := tx.QueryRow(ctx, "SELECT min(completed_at), max(completed_at) FROM responses").Scan(&first, &last); err != nil || first == nil {
+			return err
+		}
+		loc := ResultsLocation()
+		f := first.In(loc)
+		for m := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, loc); !m.After(*last); m = m.AddDate(0, 1, 0) {
+			if _, err := tx.Exec(ctx, "INSERT INTO results_rollup SELECT * FROM results_rollup_period($1, $2)", m, m.AddDate(0, 1, 0)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return classify("rebuild rollups", err)

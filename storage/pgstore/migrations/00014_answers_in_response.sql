@@ -162,8 +162,9 @@ CREATE TRIGGER answer_choices_change INSTEAD OF INSERT OR UPDATE OR DELETE ON an
 
 -- The counts some responses contribute, keyed like results_rollup, read
 -- from their arrays: each selected choice, and each answer as choice ''.
--- One pass, a hash aggregate over the three groupings at once. With ids
--- NULL: every stored response (what results_rollup must equal).
+-- One pass, a hash aggregate over the three groupings at once. Two
+-- functions with the same body, so that each keeps a plan of its own: the
+-- job's (a few ids, by primary key) and a rebuild's (a period, a scan).
 -- +goose StatementBegin
 CREATE FUNCTION results_rollup_of(ids text[])
 RETURNS TABLE (form text, dim text, dim_value text, municipality_id bigint, day date,
@@ -180,7 +181,36 @@ LANGUAGE sql STABLE AS $$
         UNION ALL
         SELECT u.q, '' FROM unnest(r.answer_questions) AS u (q)
     ) AS x (question, choice)
-    WHERE ids IS NULL OR r.id = ANY (ids)
+    WHERE r.id = ANY (ids)
+    GROUP BY GROUPING SETS (
+        (r.form, r.municipality_id, 5, x.question, x.choice),
+        (r.form, r.service_id, r.municipality_id, 5, x.question, x.choice),
+        (r.form, r.language, r.municipality_id, 5, x.question, x.choice))
+    HAVING NOT (GROUPING(r.service_id) = 0 AND r.service_id IS NULL)
+$$;
+-- +goose StatementEnd
+
+-- The responses completed in [since, until) (NULL: open): a rebuild goes
+-- a month at a time (RebuildRollups), so that each aggregate fits in
+-- memory; days are in Italian time, so months cut at Rome midnights give
+-- disjoint keys.
+-- +goose StatementBegin
+CREATE FUNCTION results_rollup_period(since timestamptz, until timestamptz)
+RETURNS TABLE (form text, dim text, dim_value text, municipality_id bigint, day date,
+               question text, choice text, n bigint, k bigint)
+LANGUAGE sql STABLE SET work_mem = '1GB' AS $$
+    SELECT r.form,
+           CASE WHEN GROUPING(r.service_id) = 0 THEN 's' WHEN GROUPING(r.language) = 0 THEN 'l' ELSE '-' END,
+           CASE WHEN GROUPING(r.service_id) = 0 THEN r.service_id::text WHEN GROUPING(r.language) = 0 THEN r.language ELSE '' END,
+           r.municipality_id, (r.completed_at AT TIME ZONE 'Europe/Rome')::date, x.question, x.choice, count(*),
+           sum(r.rkey)::bigint
+    FROM responses r
+    CROSS JOIN LATERAL (
+        SELECT u.q, u.c FROM unnest(r.choice_questions, r.choices) AS u (q, c)
+        UNION ALL
+        SELECT u.q, '' FROM unnest(r.answer_questions) AS u (q)
+    ) AS x (question, choice)
+    WHERE (since IS NULL OR r.completed_at >= since) AND (until IS NULL OR r.completed_at < until)
     GROUP BY GROUPING SETS (
         (r.form, r.municipality_id, 5, x.question, x.choice),
         (r.form, r.service_id, r.municipality_id, 5, x.question, x.choice),
@@ -237,8 +267,8 @@ $$;
 CREATE OR REPLACE FUNCTION results_rollup_all()
 RETURNS TABLE (form text, dim text, dim_value text, municipality_id bigint, day date,
                question text, choice text, n bigint, k bigint)
-LANGUAGE sql STABLE SET work_mem = '1GB' AS $$
-    SELECT * FROM results_rollup_of(NULL)
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM results_rollup_period(NULL, NULL)
 $$;
 -- +goose StatementEnd
 
@@ -420,6 +450,7 @@ $$;
 
 DROP FUNCTION results_rollup_add(text[], integer);
 DROP FUNCTION results_rollup_of(text[]);
+DROP FUNCTION results_rollup_period(timestamptz, timestamptz);
 
 CREATE VIEW reporting.analyst_answers WITH (security_barrier) AS
 SELECT r.ref AS response_ref, r.form, a.question, coalesce(g.grp, a.value) AS value, a.value_num
