@@ -234,9 +234,24 @@ func (d *DB) ResultsDays(ctx context.Context, s ResultsScope) ([]DayCount, error
 	if err := s.check(true); err != nil {
 		return nil, fmt.Errorf("pgstore: results days: %w", err)
 	}
-	w := scopeWhere(s, "r", "completed_at")
-	rows, err := d.pool.Query(ctx, "SELECT (r.completed_at AT TIME ZONE '"+ResultsZone+"')::date, count(*) FROM responses r WHERE "+
-		w.sql()+" GROUP BY 1 ORDER BY 1", w.args...)
+	var q string
+	var args []any
+	if s.Service != "" && s.Language != "" {
+		// Not in the rollup: counted from the responses (a narrow scope).
+		w := scopeWhere(s, "r", "completed_at")
+		q, args = "SELECT (r.completed_at AT TIME ZONE '"+ResultsZone+"')::date, count(*) FROM responses r WHERE "+
+			w.sql()+" GROUP BY 1 ORDER BY 1", w.args
+	} else {
+		// The rollup's interview counts (question and choice '',
+		// migration 00015), caught up first as for ResultsChoices.
+		if _, err := d.CatchUpRollups(ctx, true); err != nil {
+			return nil, err
+		}
+		w := rollupWhere(s)
+		w.conds = append(w.conds, "t.question = '' AND t.choice = ''")
+		q, args = "SELECT t.day, sum(t.n)::bigint FROM results_rollup t WHERE "+w.sql()+" GROUP BY 1 ORDER BY 1", w.args
+	}
+	rows, err := d.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, classify("results days", err)
 	}
@@ -294,50 +309,34 @@ func (d *DB) ResultsChoices(ctx context.Context, s ResultsScope, questions []str
 	}
 	var q string
 	var args []any
+	narrow := false
 	mcol := "0::bigint"
 	if s.Service != "" && s.Language != "" {
 		w := scopeWhere(s, "r", "completed_at")
 		if perMunicipality {
 			mcol = "r.municipality_id"
 		}
+		// The questions are filtered after the unnest (outer query).
+		outer := &where{args: w.args}
+		outer.conds = []string{"true"}
 		if len(questions) > 0 {
-			w.add("x.question = ANY($?)", questions)
+			outer.add("x.question = ANY($?)", questions)
 		}
 		// Choice '' counts the answers, as the rollup does (one answer
 		// per response and question).
-		q = `SELECT ` + mcol + `, x.question, x.choice, count(*), sum(r.rkey)::bigint
-FROM responses r
-CROSS JOIN LATERAL (
-    SELECT u.q, u.c FROM unnest(r.choice_questions, r.choices) AS u (q, c)
-    UNION ALL
-    SELECT u.q, '' FROM unnest(r.answer_questions) AS u (q)
-) AS x (question, choice)
-WHERE ` + w.sql() + ` GROUP BY 1, 2, 3`
-		args = w.args
+		q = `SELECT x.m, x.question, x.choice, count(*), sum(x.rkey)::bigint
+FROM (SELECT ` + mcol + ` AS m, r.rkey, unnest(r.choice_questions || r.answer_questions) AS question,
+             unnest(r.choices || array_fill(''::text, ARRAY[cardinality(r.answer_questions)])) AS choice
+      FROM responses r WHERE ` + w.sql() + `) x
+WHERE ` + outer.sql() + ` GROUP BY 1, 2, 3`
+		args = outer.args
+		narrow = true
 	} else {
-		w := &where{}
-		w.add("t.form = $?", s.Form)
-		switch {
-		case s.Service != "":
-			// The municipality condition below keeps the service ids of
-			// other municipalities out.
-			w.add("t.dim = 's' AND t.dim_value IN (SELECT id::text FROM services WHERE code = $?)", s.Service)
-		case s.Language != "":
-			w.add("t.dim = 'l' AND t.dim_value = $?", s.Language)
-		default:
-			w.conds = append(w.conds, "t.dim = '-' AND t.dim_value = ''")
-		}
-		if s.Municipality != 0 {
-			w.add("t.municipality_id = $?", s.Municipality)
-		}
-		if !s.Since.IsZero() {
-			w.add("t.day >= $?::date", s.sinceDay())
-		}
-		if !s.Until.IsZero() {
-			w.add("t.day < $?::date", s.untilDay())
-		}
+		w := rollupWhere(s)
 		if len(questions) > 0 {
 			w.add("t.question = ANY($?)", questions)
+		} else {
+			w.conds = append(w.conds, "t.question <> ''") // not the interview counts
 		}
 		if perMunicipality {
 			mcol = "t.municipality_id"
@@ -345,15 +344,27 @@ WHERE ` + w.sql() + ` GROUP BY 1, 2, 3`
 		q = "SELECT " + mcol + ", t.question, t.choice, sum(t.n)::bigint, sum(t.k)::bigint FROM results_rollup t WHERE " + w.sql() + " GROUP BY 1, 2, 3"
 		args = w.args
 	}
-	rows, err := d.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, classify("results choices", err)
-	}
 	var out []ChoiceCount
-	var c ChoiceCount
-	_, err = pgx.ForEachRow(rows, []any{&c.Municipality, &c.Question, &c.Choice, &c.N, &c.Key}, func() error {
-		out = append(out, c)
-		return nil
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if narrow {
+			// The planner, which cannot see how long the arrays are,
+			// sorts a few hundred thousand (question, choice) rows to
+			// group them into a few hundred: a hash is several times
+			// faster (docs/performance.md).
+			if _, err := tx.Exec(ctx, "SET LOCAL enable_sort = off"); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		var c ChoiceCount
+		_, err = pgx.ForEachRow(rows, []any{&c.Municipality, &c.Question, &c.Choice, &c.N, &c.Key}, func() error {
+			out = append(out, c)
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, classify("results choices", err)
@@ -531,6 +542,33 @@ func (d *DB) ResultsServices(ctx context.Context, municipality int64) ([]Service
 		return nil, classify("results services", err)
 	}
 	return out, nil
+}
+
+// rollupWhere selects the rows of results_rollup t that count scope s
+// (not both a service and a language: the rollup has either).
+func rollupWhere(s ResultsScope) *where {
+	w := &where{}
+	w.add("t.form = $?", s.Form)
+	switch {
+	case s.Service != "":
+		// The municipality condition below keeps the service ids of
+		// other municipalities out.
+		w.add("t.dim = 's' AND t.dim_value IN (SELECT id::text FROM services WHERE code = $?)", s.Service)
+	case s.Language != "":
+		w.add("t.dim = 'l' AND t.dim_value = $?", s.Language)
+	default:
+		w.conds = append(w.conds, "t.dim = '-' AND t.dim_value = ''")
+	}
+	if s.Municipality != 0 {
+		w.add("t.municipality_id = $?", s.Municipality)
+	}
+	if !s.Since.IsZero() {
+		w.add("t.day >= $?::date", s.sinceDay())
+	}
+	if !s.Until.IsZero() {
+		w.add("t.day < $?::date", s.untilDay())
+	}
+	return w
 }
 
 // RebuildRollups recomputes the results rollup from the stored answers

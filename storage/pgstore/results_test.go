@@ -319,6 +319,24 @@ func TestResultsCounts(t *testing.T) {
 				}
 			}
 
+			// The release days (from the rollup's interview counts since
+			// 00015, from the responses for a service and a language).
+			days, err := e.db.ResultsDays(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds0 := s
+			ds0.Since = time.Time{}
+			dw, dargs := scopeSQL(ds0, "completed_at")
+			rows, _ = e.pool.Query(ctx, "SELECT (r.completed_at AT TIME ZONE 'Europe/Rome')::date, count(*) FROM responses r WHERE "+dw+" GROUP BY 1 ORDER BY 1", dargs...)
+			wantDays, err := pgx.CollectRows(rows, pgx.RowToStructByPos[pgstore.DayCount])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(days, wantDays, func(a, b pgstore.DayCount) bool { return a.Day.Equal(b.Day) && a.N == b.N }) {
+				t.Errorf("days %v, want %v", days, wantDays)
+			}
+
 			for _, per := range []bool{false, true} {
 				cs, err := e.db.ResultsChoices(ctx, s, []string{"needs", "country"}, per)
 				if err != nil {

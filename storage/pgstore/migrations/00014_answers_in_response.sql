@@ -173,19 +173,17 @@ LANGUAGE sql STABLE AS $$
     SELECT r.form,
            CASE WHEN GROUPING(r.service_id) = 0 THEN 's' WHEN GROUPING(r.language) = 0 THEN 'l' ELSE '-' END,
            CASE WHEN GROUPING(r.service_id) = 0 THEN r.service_id::text WHEN GROUPING(r.language) = 0 THEN r.language ELSE '' END,
-           r.municipality_id, (r.completed_at AT TIME ZONE 'Europe/Rome')::date, x.question, x.choice, count(*),
+           r.municipality_id, (r.completed_at AT TIME ZONE 'Europe/Rome')::date, r.question, r.choice, count(*),
            sum(r.rkey)::bigint
-    FROM responses r
-    CROSS JOIN LATERAL (
-        SELECT u.q, u.c FROM unnest(r.choice_questions, r.choices) AS u (q, c)
-        UNION ALL
-        SELECT u.q, '' FROM unnest(r.answer_questions) AS u (q)
-    ) AS x (question, choice)
-    WHERE r.id = ANY (ids)
+    FROM (SELECT r.form, r.service_id, r.language, r.municipality_id, r.completed_at, r.rkey,
+                 unnest(r.choice_questions || r.answer_questions) AS question,
+                 unnest(r.choices || array_fill(''::text, ARRAY[cardinality(r.answer_questions)])) AS choice
+          FROM responses r
+          WHERE r.id = ANY (ids)) AS r
     GROUP BY GROUPING SETS (
-        (r.form, r.municipality_id, 5, x.question, x.choice),
-        (r.form, r.service_id, r.municipality_id, 5, x.question, x.choice),
-        (r.form, r.language, r.municipality_id, 5, x.question, x.choice))
+        (r.form, r.municipality_id, 5, r.question, r.choice),
+        (r.form, r.service_id, r.municipality_id, 5, r.question, r.choice),
+        (r.form, r.language, r.municipality_id, 5, r.question, r.choice))
     HAVING NOT (GROUPING(r.service_id) = 0 AND r.service_id IS NULL)
 $$;
 -- +goose StatementEnd
@@ -202,19 +200,17 @@ LANGUAGE sql STABLE SET work_mem = '1GB' AS $$
     SELECT r.form,
            CASE WHEN GROUPING(r.service_id) = 0 THEN 's' WHEN GROUPING(r.language) = 0 THEN 'l' ELSE '-' END,
            CASE WHEN GROUPING(r.service_id) = 0 THEN r.service_id::text WHEN GROUPING(r.language) = 0 THEN r.language ELSE '' END,
-           r.municipality_id, (r.completed_at AT TIME ZONE 'Europe/Rome')::date, x.question, x.choice, count(*),
+           r.municipality_id, (r.completed_at AT TIME ZONE 'Europe/Rome')::date, r.question, r.choice, count(*),
            sum(r.rkey)::bigint
-    FROM responses r
-    CROSS JOIN LATERAL (
-        SELECT u.q, u.c FROM unnest(r.choice_questions, r.choices) AS u (q, c)
-        UNION ALL
-        SELECT u.q, '' FROM unnest(r.answer_questions) AS u (q)
-    ) AS x (question, choice)
-    WHERE (since IS NULL OR r.completed_at >= since) AND (until IS NULL OR r.completed_at < until)
+    FROM (SELECT r.form, r.service_id, r.language, r.municipality_id, r.completed_at, r.rkey,
+                 unnest(r.choice_questions || r.answer_questions) AS question,
+                 unnest(r.choices || array_fill(''::text, ARRAY[cardinality(r.answer_questions)])) AS choice
+          FROM responses r
+          WHERE (since IS NULL OR r.completed_at >= since) AND (until IS NULL OR r.completed_at < until)) AS r
     GROUP BY GROUPING SETS (
-        (r.form, r.municipality_id, 5, x.question, x.choice),
-        (r.form, r.service_id, r.municipality_id, 5, x.question, x.choice),
-        (r.form, r.language, r.municipality_id, 5, x.question, x.choice))
+        (r.form, r.municipality_id, 5, r.question, r.choice),
+        (r.form, r.service_id, r.municipality_id, 5, r.question, r.choice),
+        (r.form, r.language, r.municipality_id, 5, r.question, r.choice))
     HAVING NOT (GROUPING(r.service_id) = 0 AND r.service_id IS NULL)
 $$;
 -- +goose StatementEnd
@@ -293,10 +289,11 @@ END
 $$;
 -- +goose StatementEnd
 
--- Nothing reads these on the hot path any more, and both duplicate
--- responses_results (form, municipality_id, completed_at) for every query
--- /results runs (docs/performance.md): each cost an index insert per
--- completed interview.
+-- Each cost an index insert per completed interview. responses_language
+-- duplicates responses_results (form, municipality_id, completed_at,
+-- which includes the language) for every query /results runs;
+-- responses_scope served only the view of one service and one language,
+-- which 00015 gives an index of its own.
 DROP INDEX responses_scope;
 DROP INDEX responses_language;
 
