@@ -612,6 +612,46 @@ const rollupLockID = migrationLockID + 2
 // job counts.
 const rollupBatch = 2000
 
+// The rollup job's pace (RollupTick): it adds the pending responses when
+// at least rollupMinPending wait, or when this process last added them
+// rollupMaxWait ago. Each batch costs about the same whatever its size
+// (the upsert of one day's ~200 rollup rows per questionnaire and
+// municipality dominates), so a batch of 250 costs a fifth per interview
+// of a batch of 50 (docs/performance.md). /results loses nothing: it
+// catches up before reading (CatchUpRollups with wait); the BI views show
+// complete months only.
+const (
+	rollupMinPending = 250
+	rollupMaxWait    = 5 * time.Minute
+)
+
+// RollupTick is the maintenance loop's call of the rollup job (every
+// minute): CatchUpRollups without waiting for another replica, when
+// enough responses are pending or the last catch-up of this process is
+// old enough (see rollupMinPending); otherwise it does nothing and
+// returns 0.
+func (d *DB) RollupTick(ctx context.Context) (int, error) {
+	d.rollupMu.Lock()
+	recent := !d.rollupLast.IsZero() && time.Since(d.rollupLast) < rollupMaxWait
+	d.rollupMu.Unlock()
+	if recent {
+		var n int
+		if err := d.pool.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM results_rollup_pending LIMIT $1) x", rollupMinPending).Scan(&n); err != nil {
+			return 0, classify("rollup tick", err)
+		}
+		if n < rollupMinPending {
+			return 0, nil
+		}
+	}
+	n, err := d.CatchUpRollups(ctx, false)
+	if err == nil {
+		d.rollupMu.Lock()
+		d.rollupLast = time.Now()
+		d.rollupMu.Unlock()
+	}
+	return n, err
+}
+
 // CatchUpRollups adds the counts of the completed responses saved since
 // the last run (results_rollup_pending) to the results rollup, a batch per
 // transaction, and returns how many it counted. SaveResponse leaves the

@@ -635,3 +635,45 @@ func TestReportingViews(t *testing.T) {
 		}
 	}
 }
+
+// The maintenance loop's rollup tick adds a batch at its first run, then
+// only when enough responses wait (or minutes passed): a few pending ones
+// stay pending, and /results still reads exact counts (it catches up).
+func TestRollupTickBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	save := func(prefix string, n int) {
+		t.Helper()
+		cs := make([]pgstore.Completed, n)
+		for i := range cs {
+			cs[i] = e.completed(t, fmt.Sprintf("%s-%03d", prefix, i), "")
+		}
+		if _, err := e.db.CopyResponses(ctx, cs, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("first", 3)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 3 {
+		t.Fatalf("first tick counted %d (%v), want 3", n, err)
+	}
+	save("few", 5)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 0 {
+		t.Fatalf("tick with 5 pending counted %d (%v), want 0", n, err)
+	}
+	save("many", 250)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 255 {
+		t.Fatalf("tick with 255 pending counted %d (%v), want 255", n, err)
+	}
+	save("tail", 2)
+	cs, err := e.db.ResultsChoices(ctx, pgstore.ResultsScope{Form: "immigrants"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := e.count(t, "SELECT count(*) FROM results_rollup_pending"); left != 0 {
+		t.Fatalf("%d pending after a /results read", left)
+	}
+	e.checkRollup(t, "after the ticks and a read")
+	if len(cs) == 0 {
+		t.Fatal("nothing counted")
+	}
+}
