@@ -632,7 +632,7 @@ const (
 // returns 0.
 func (d *DB) RollupTick(ctx context.Context) (int, error) {
 	d.rollupMu.Lock()
-	recent := !d.rollupLast.IsZero() && time.Since(d.rollupLast) < rollupMaxWait
+	recent := !d.rollupLast.IsZero() && d.Now().Sub(d.rollupLast) < rollupMaxWait
 	d.rollupMu.Unlock()
 	if recent {
 		var n int
@@ -646,7 +646,7 @@ func (d *DB) RollupTick(ctx context.Context) (int, error) {
 	n, err := d.CatchUpRollups(ctx, false)
 	if err == nil {
 		d.rollupMu.Lock()
-		d.rollupLast = time.Now()
+		d.rollupLast = d.Now()
 		d.rollupMu.Unlock()
 	}
 	return n, err

@@ -660,9 +660,19 @@ func TestRollupTickBatches(t *testing.T) {
 	if n, err := e.db.RollupTick(ctx); err != nil || n != 0 {
 		t.Fatalf("tick with 5 pending counted %d (%v), want 0", n, err)
 	}
+	// Five minutes later the few are added.
+	later := time.Now().Add(6 * time.Minute)
+	e.db.Now = func() time.Time { return later }
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 5 {
+		t.Fatalf("tick after 6 minutes counted %d (%v), want the 5 pending", n, err)
+	}
+	save("more", 3)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 0 {
+		t.Fatalf("tick right after counted %d (%v), want 0", n, err)
+	}
 	save("many", 250)
-	if n, err := e.db.RollupTick(ctx); err != nil || n != 255 {
-		t.Fatalf("tick with 255 pending counted %d (%v), want 255", n, err)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 253 {
+		t.Fatalf("tick with 253 pending counted %d (%v), want 253", n, err)
 	}
 	save("tail", 2)
 	cs, err := e.db.ResultsChoices(ctx, pgstore.ResultsScope{Form: "immigrants"}, nil, false)
