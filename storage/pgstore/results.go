@@ -228,7 +228,9 @@ type DayCount struct {
 
 // ResultsDays counts a scope's completed interviews per calendar day, in
 // day order, over its whole history before Until (Since is ignored): what
-// the release batches of results are cut from.
+// the release batches of results are cut from. The counts come from the
+// rollup (caught up first), or from the responses for a service and a
+// language together.
 func (d *DB) ResultsDays(ctx context.Context, s ResultsScope) ([]DayCount, error) {
 	s.Since = time.Time{}
 	if err := s.check(true); err != nil {
