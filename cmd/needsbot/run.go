@@ -166,7 +166,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
 	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
-		KeySecret: []byte(cfg.PseudonymKey), TailDelay: tailDelay})
+		KeySecret: []byte(cfg.PseudonymKey), TailDelay: cfg.TailDelay})
 	a.durable = durable.NewResponses(a.db, a.store, log)
 
 	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),
@@ -224,11 +224,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	return a, nil
 }
 
-// tailDelay is how long the writes after a turn (replies-sent mark,
-// reminder, message ids) wait for the chat's next update to carry them
-// (redisstore.Options.TailDelay): a person answers within it, so a turn
-// costs two Redis round trips, not six.
-const tailDelay = 30 * time.Second
 
 // clockHook is the context key of a func() time.Time that replaces the
 // interview core's clock: the end-to-end tests of the quiet hours run the
