@@ -224,7 +224,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	return a, nil
 }
 
-
 // clockHook is the context key of a func() time.Time that replaces the
 // interview core's clock: the end-to-end tests of the quiet hours run the
 // real binary at 22:30 and at 10:00 Rome time whatever the hour.
