@@ -112,18 +112,22 @@ func (in *Intake) process(b *mailbox, j *job) {
 		if res.err == nil || j.upd == nil {
 			break
 		}
-		if in.unavailable(res.err) {
+		if stalled := in.unavailable(res.err); stalled || undelivered(res.err) {
 			now := time.Now()
 			if parkedSince.IsZero() {
 				parkedSince = now
-				in.log.Warn("store unavailable: update parked", "update", j.upd.ID, "err", res.err)
+				if stalled {
+					in.log.Warn("store unavailable: update parked", "update", j.upd.ID, "err", res.err)
+				} else {
+					in.log.Warn("replies not delivered: update parked", "update", j.upd.ID, "err", res.err)
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 				in.oneMoment(ctx, j)
 				cancel()
 				in.holdBack(b, j)
 			}
 			if now.Sub(parkedSince) >= in.window || in.stopping() {
-				in.log.Error("update dropped: store unavailable for the whole outage window", "update", j.upd.ID,
+				in.log.Error("update dropped: store or Bot API unavailable for the whole outage window", "update", j.upd.ID,
 					"parked", now.Sub(parkedSince).Round(time.Millisecond), "err", res.err)
 				ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 				in.h.apologise(ctx, j.upd)
@@ -148,6 +152,19 @@ func (in *Intake) process(b *mailbox, j *job) {
 		in.pause(time.Duration(attempt+1) * 500 * time.Millisecond)
 	}
 	in.deliver(j, res)
+}
+
+// undelivered reports whether err means the turn's replies did not reach
+// Telegram for a reason that passes: the Bot API failed past the Sender's
+// retries (5xx, 429, network) or the attempt ran out of time (a slow Bot
+// API). The turn may have been saved already; its replies — the new
+// question card, or the edit that gives the card its keyboard back — must
+// still go out, or the person is left with a card without buttons. The
+// update is parked like one in a store outage and tried again: the
+// session's dedup makes the retry show the current question (a replay)
+// instead of applying the input twice.
+func undelivered(err error) bool {
+	return errors.Is(err, ErrTransient) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // deliver settles j with its outcome: a callback answer goes in the waiting

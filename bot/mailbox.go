@@ -402,6 +402,21 @@ func pauseWork(ctx context.Context) (resume func()) {
 	}
 }
 
+// answeredVia records that the callback query of the job being worked on
+// with ctx was answered through the Bot API (or refused as answered): a
+// later attempt at the same update (after a failure) must not answer it
+// again — Telegram would refuse it as too old. Outside a mailbox it does
+// nothing.
+func answeredVia(ctx context.Context) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil {
+		return
+	}
+	w.j.mu.Lock()
+	w.j.answered = true
+	w.j.mu.Unlock()
+}
+
 // lowKey marks a context whose Bot API calls go in the Sender's
 // low-priority lane.
 type lowKey struct{}

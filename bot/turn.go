@@ -289,7 +289,18 @@ func (t *turn) answerNow(ctx context.Context) error {
 		return nil
 	}
 	t.answer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}
-	return ignoreTelegram(t.h.cfg.Sender.Answer(ctx, t.ev.query, t.notice))
+	return t.h.answerAPI(ctx, t.ev.query, t.notice)
+}
+
+// answerAPI answers a callback query through the Bot API and, unless the
+// call failed in a way worth retrying, records it as answered for the
+// update's later attempts (answeredVia).
+func (h *Handler) answerAPI(ctx context.Context, query, text string) error {
+	err := ignoreTelegram(h.cfg.Sender.Answer(ctx, query, text))
+	if err == nil {
+		answeredVia(ctx)
+	}
+	return err
 }
 
 // finish settles the edits and answers the callback (now, or in the
@@ -302,7 +313,7 @@ func (t *turn) finish(ctx context.Context) (Outcome, error) {
 	if t.ev.query != "" && t.answer == nil {
 		if t.defer_ {
 			out.Answer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}
-		} else if err := ignoreTelegram(t.h.cfg.Sender.Answer(ctx, t.ev.query, t.notice)); err != nil {
+		} else if err := t.h.answerAPI(ctx, t.ev.query, t.notice); err != nil {
 			return out, err
 		}
 	}
