@@ -3,9 +3,12 @@ package bot
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/interview"
 )
 
 // tapLast taps label on the chat's last bot message and submits the
@@ -113,4 +116,133 @@ func fmtLabels(m telegramtest.Message) string {
 		}
 	}
 	return b.String()
+}
+
+// countThrottle counts Inbound calls and lets everything through.
+type countThrottle struct{ n atomic.Int32 }
+
+func (c *countThrottle) Inbound(context.Context, int64) (bool, bool, error) {
+	c.n.Add(1)
+	return true, false, nil
+}
+
+// Issue 17 finding 4: the same tap delivered to two replicas at once. Both
+// load the interview before either saves; one wins the compare-and-swap.
+// The loser, finding on its retry that its own update was applied
+// meanwhile, makes no Bot API call (before: it edited the card again —
+// "message is not modified" — and answered the tap a second time) and
+// carries no callback answer. A later redelivery of the same update is
+// not counted against the person's inbound limit.
+func TestRacingCopyLeavesTheRepliesToTheWinner(t *testing.T) {
+	r, g := newGateRig(t, IntakeOptions{Workers: 4}, SenderOptions{})
+	thr := &countThrottle{}
+	r.handler.cfg.Throttle = thr
+	u := r.srv.User(721, telegramtest.LanguageCode("it"))
+	ctx := context.Background()
+	u.Send("/start")
+	if _, err := r.intake.Submit(ctx, textUpdate(1, 721, "/start"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 2, "Italiano"); err != nil {
+		t.Fatal(err)
+	}
+	card := lastCard(u)
+	if err := u.TapIn(card.ID, card.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	cbs := u.Chat().Callbacks
+	tap := cbs[len(cbs)-1]
+	upd := tapUpdate(3, 721, tap.QueryID, tap.Data, tap.MessageID)
+	counted := thr.n.Load()
+	// Both copies read the interview before either saves.
+	bar := &barrierSessions{gateSessions: g, chat: 721, open: make(chan struct{}), entered: make(chan struct{}, 2)}
+	r.core.Sessions = bar
+	r.rewire()
+	before := r.srv.TotalCalls()
+	outs := make(chan Outcome, 2)
+	for range 2 {
+		go func() {
+			// Straight to the handler, as two replicas would: the intake's
+			// mailbox would drop an in-process copy before any of this.
+			out, err := r.handler.Handle(ctx, upd, true)
+			if err != nil {
+				t.Error(err)
+			}
+			outs <- out
+		}()
+	}
+	<-bar.entered
+	<-bar.entered
+	close(bar.open)
+	a, b := <-outs, <-outs
+	calls := r.srv.TotalCalls() - before
+	if calls != 2 {
+		// The consent card stays as history: its keyboard is removed and
+		// the first question sent below it.
+		t.Errorf("the two copies made %d Bot API calls, want 2 (the winner's strip and new card): %v", calls, r.srv.Calls())
+	}
+	if (a.Answer == nil) == (b.Answer == nil) {
+		t.Errorf("callback answers: %+v and %+v, want exactly one (the winner's)", a.Answer, b.Answer)
+	}
+	g.mu.Lock()
+	saves := g.saves[3]
+	g.mu.Unlock()
+	if saves != 1 {
+		t.Errorf("tap saved %d times, want 1", saves)
+	}
+	// A redelivery after the fact costs nothing and counts nothing.
+	counted = thr.n.Load()
+	calls = r.srv.TotalCalls()
+	if _, err := r.handler.Handle(ctx, upd, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := thr.n.Load() - counted; n != 0 {
+		t.Errorf("a redelivery was counted against the inbound limit (%d)", n)
+	}
+	if n := r.srv.TotalCalls() - calls; n != 0 {
+		t.Errorf("a redelivery made %d Bot API calls", n)
+	}
+	if vs := r.srv.Violations(); len(vs) != 0 {
+		t.Errorf("violations: %+v", vs)
+	}
+}
+
+// barrierSessions holds a chat's Loads, once they have read the state,
+// until open is closed.
+type barrierSessions struct {
+	*gateSessions
+	chat    int64
+	open    chan struct{}
+	entered chan struct{}
+}
+
+func (b *barrierSessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
+	l, err := b.gateSessions.Load(ctx, chat, update)
+	if chat == b.chat {
+		select {
+		case b.entered <- struct{}{}:
+		default:
+		}
+		<-b.open
+	}
+	return l, err
+}
+
+// MarkSent of the raced update waits (at most 5 s) until the loser has
+// loaded it again after its conflict: the winner's replies are then still
+// "in flight" when the loser decides what to do.
+func (b *barrierSessions) MarkSent(ctx context.Context, chat, update int64, lastMsg int) error {
+	if chat == b.chat {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			b.gateSessions.mu.Lock()
+			n := b.gateSessions.loads[update]
+			b.gateSessions.mu.Unlock()
+			if n >= 3 {
+				break
+			}
+			time.Sleep(time.Millisecond) // sync: polls the loser's progress
+		}
+	}
+	return b.gateSessions.MarkSent(ctx, chat, update, lastMsg)
 }

@@ -318,21 +318,33 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		h.log.Warn("update refused: sender is not the private chat's user", "chat", h.chatKey(ev.chat))
 		return out, nil
 	}
-	if h.cfg.Throttle != nil && ev.user != 0 {
-		ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user)
-		switch {
-		case err != nil:
-			// Fail open: a Redis problem shows in /readyz; people keep
-			// being served.
-			h.log.Warn("inbound limit unavailable", "err", err)
-		case !ok:
-			return h.dropFlood(ctx, ev, first, deferAnswer)
-		}
-	}
 	p := &present{h: h, ev: ev, defer_: deferAnswer}
 	in := interview.Input{Kind: interview.KindChat, Key: interview.UpdateKey(ev.update), Chat: ev.chat, User: ev.user, LangHint: ev.langHint}
 	err = h.cfg.Core.Apply(ctx, in, p)
 	return p.out, err
+}
+
+// throttled counts a new update against the person's inbound limit and
+// reports whether to drop it (then out holds what the drop answered). It
+// runs inside the core's turn, once the session's dedup has said the
+// update is new: a duplicate delivery, a redelivery or a racing copy of
+// it is not counted again.
+func (h *Handler) throttled(ctx context.Context, ev event, deferAnswer bool) (out Outcome, drop bool) {
+	if h.cfg.Throttle == nil || ev.user == 0 {
+		return out, false
+	}
+	ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user)
+	switch {
+	case err != nil:
+		// Fail open: a Redis problem shows in /readyz; people keep
+		// being served.
+		h.log.Warn("inbound limit unavailable", "err", err)
+		return out, false
+	case !ok:
+		out, _ = h.dropFlood(ctx, ev, first, deferAnswer)
+		return out, true
+	}
+	return out, false
 }
 
 // Throttle limits each person's incoming updates.
@@ -403,15 +415,25 @@ func (h *Handler) lang(state, hint string) string {
 // with the turn (once per attempt), and the callback answer that may
 // travel in the webhook response is kept for Handle.
 type present struct {
-	h      *Handler
-	ev     event
-	defer_ bool
-	out    Outcome
+	h       *Handler
+	ev      event
+	defer_  bool
+	out     Outcome
+	counted bool // the update was counted against the inbound limit
 }
 
 // Present interprets the update within the core's turn and sends the
 // replies.
 func (p *present) Present(ctx context.Context, it *interview.Turn) error {
+	if !p.counted && it.Input().Kind == interview.KindChat && it.Seen() == interview.SeenNone {
+		// Counted once per update, not per compare-and-swap attempt. A
+		// dropped update is marked handled by the core like any other.
+		p.counted = true
+		if out, drop := p.h.throttled(ctx, p.ev, p.defer_); drop {
+			p.out = out
+			return nil
+		}
+	}
 	t := &turn{h: p.h, ev: p.ev, it: it, defer_: p.defer_, lastMsg: it.LastMsg(), cbPos: -1}
 	t.sync()
 	var err error
