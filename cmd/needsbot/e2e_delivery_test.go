@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/chaos"
 )
 
 // lastBot returns the chat's latest bot message.
@@ -60,4 +61,72 @@ func TestEndToEndUndeliveredCardIsSentAgain(t *testing.T) {
 	if v := h.count(`SELECT count(*) FROM responses`); v != 1 {
 		t.Fatalf("responses %d, want 1", v)
 	}
+}
+
+// replica is a second `needsbot run` sharing h's fake Bot API, Redis
+// prefix and database, listening on its own address.
+func (h *harness) replica(listen string) *harness {
+	r := &harness{t: h.t, tg: h.tg, dsn: h.dsn, logs: &syncBuffer{}, env: map[string]string{}}
+	for k, v := range h.env {
+		r.env[k] = v
+	}
+	r.env["NEEDSBOT_LISTEN_ADDR"] = listen
+	return r
+}
+
+// twoWebhookReplicas starts two webhook replicas of the real binary behind
+// the chaos tool's round-robin balancer (no chat affinity).
+func twoWebhookReplicas(t *testing.T, h *harness) *harness {
+	t.Helper()
+	a, b := freePort(t), freePort(t)
+	lb, err := chaos.NewLB([]string{"http://" + a, "http://" + b}, h.tg.URL+"/bot"+h.tg.Token(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lb.Close)
+	h.env["NEEDSBOT_WEBHOOK_URL"] = lb.URL + "/telegram/webhook"
+	h.env["NEEDSBOT_WEBHOOK_SECRET"] = "test_secret-123-0123456789abcdefghij"
+	h.env["NEEDSBOT_LISTEN_ADDR"] = a
+	second := h.replica(b)
+	h.start()
+	second.start()
+	return second
+}
+
+// Issue 17 finding 2 (chaos F2): one person floods the bot with 50
+// messages through two webhook replicas behind a balancer without chat
+// affinity. Each replica paced the chat at 1 message/s on its own — 2/s
+// together — and the fake, with Telegram's limits, answered 429s (25 in
+// the chaos flood row). The chat's budget is now shared through Redis:
+// no 429 at all, and the flooder still gets replies.
+func TestEndToEndFloodTwoWebhookReplicasNo429(t *testing.T) {
+	h := newHarness(t) // the fake enforces Telegram's limits
+	twoWebhookReplicas(t, h)
+	u := h.tg.User(5551721, telegramtest.LanguageCode("en"))
+	r := &respondent{t: t, u: u}
+	for i := 0; i < 50; i++ {
+		u.Send("/help")
+	}
+	r.wait()
+	replies := 0
+	for _, m := range botMessages(u.Messages()) {
+		if strings.Contains(m.Text, "/delete") {
+			replies++
+		}
+	}
+	if replies < 2 {
+		t.Fatalf("the flooder got %d replies:\n%s", replies, u.Transcript())
+	}
+	n429 := 0
+	for _, v := range h.tg.Violations() {
+		if v.Code == 429 {
+			n429++
+		} else if v.Method != "webhook" {
+			t.Errorf("violation: %v", v)
+		}
+	}
+	if n429 != 0 {
+		t.Fatalf("%d × 429 from the Bot API in a flood through two replicas, want 0", n429)
+	}
+	t.Logf("flood of 50 through two replicas: %d replies, 0 × 429", replies)
 }

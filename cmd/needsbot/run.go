@@ -175,12 +175,17 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	a.username = me.Username
 	var global bot.Limiter = rate.NewLimiter(rate.Limit(cfg.TelegramRate), 5)
+	var shared bot.ChatPacer
 	if cfg.WebhookURL != "" {
-		// Replicas share Telegram's per-bot budget through Redis.
+		// Replicas share Telegram's per-bot budget through Redis, and each
+		// chat's: a balancer without chat affinity spreads one chat's
+		// updates over the replicas (issue 17: two replicas pacing a
+		// flooding chat at 1/s each earned 429s).
 		global = a.store.Limiter("telegram:global", int(cfg.TelegramRate))
+		shared = chatPacer{s: a.store, key: []byte(cfg.PseudonymKey), rate: cfg.TelegramChatRate, burst: chatBurst}
 	}
-	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, ChatRate: rate.Limit(cfg.TelegramChatRate),
-		Logger: log, Observer: a.metrics})
+	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, SharedChat: shared, ChatRate: rate.Limit(cfg.TelegramChatRate),
+		ChatBurst: chatBurst, Logger: log, Observer: a.metrics})
 	key := []byte(cfg.PseudonymKey)
 	var defaultCtx map[string]string
 	if cfg.DefaultMunicipality != "" {
@@ -218,6 +223,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, OutageWindow: cfg.OutageWindow, Logger: log})
 	return a, nil
 }
+
+// chatBurst is how many new messages may go to one chat at once (then
+// NEEDSBOT_TELEGRAM_CHAT_RATE a second): a new respondent's first turn
+// needs three at most (issue 17).
+const chatBurst = 3
 
 // clockHook is the context key of a func() time.Time that replaces the
 // interview core's clock: the end-to-end tests of the quiet hours run the
