@@ -234,15 +234,31 @@ func (t *turn) dropEdits(id int) {
 }
 
 // sendMsg answers the callback and settles edited messages before the
-// first new message, so the chat reads in order.
+// first new message, so the chat reads in order — except the removal of
+// the old card's keyboard, which waits until the new card is there: a
+// send that is paced, throttled or fails must not leave the person with
+// no card to tap (issue 17: "no button on the consent card").
 func (t *turn) sendMsg(ctx context.Context, m Message, question bool) error {
 	if err := t.answerNow(ctx); err != nil {
 		return err
 	}
+	var strips []edit
+	edits := t.edits[:0]
+	for _, e := range t.edits {
+		if e.kbOnly && len(e.m.Keyboard) == 0 {
+			strips = append(strips, e)
+		} else {
+			edits = append(edits, e)
+		}
+	}
+	t.edits = edits
 	if err := t.flushEdits(ctx); err != nil {
 		return err
 	}
 	id, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
+	if err == nil {
+		t.edits = append(t.edits, strips...) // flushed by the caller
+	}
 	if err != nil {
 		if errors.Is(err, ErrBlocked) {
 			t.h.log.Info("respondent blocked the bot", "chat", t.h.chatKey(t.ev.chat))
