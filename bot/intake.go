@@ -181,7 +181,7 @@ func (in *Intake) deliver(j *job, res result) {
 		}
 		cancel()
 	}
-	j.done <- res
+	j.finish(res)
 }
 
 // pause waits d, or less once Stop was called.
@@ -243,8 +243,17 @@ func (in *Intake) Submit(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 }
 
 func (in *Intake) enqueue(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int) (*job, error) {
+	return in.enqueueKept(ctx, u, deferAnswer, retries, nil)
+}
+
+// enqueueKept is enqueue with the poller's journal (nil: none) told when
+// the update is finished.
+func (in *Intake) enqueueKept(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int, jl *journal) (*job, error) {
 	j := newJob(u)
 	j.deferAnswer, j.retries = deferAnswer, retries
+	if jl != nil {
+		jl.track(j)
+	}
 	return in.enqueueJob(ctx, j, ChatOf(u))
 }
 
@@ -335,6 +344,22 @@ type Poller struct {
 	Timeout        time.Duration // long-poll timeout, default 25 s
 	AllowedUpdates []string
 	Logger         *slog.Logger
+	// Journal, when set, keeps the updates confirmed to Telegram before
+	// they were applied, so that a replica killed meanwhile loses none
+	// (journal.go).
+	Journal Journal
+
+	jl *journal
+}
+
+// FlushJournal drops from the journal the updates finished since the
+// poller's last write; call it after Intake.Stop, when every update taken
+// is finished.
+func (p *Poller) FlushJournal(ctx context.Context) error {
+	if p.jl == nil {
+		return nil
+	}
+	return p.jl.sync(ctx)
 }
 
 // Run polls until ctx is cancelled.
@@ -348,7 +373,42 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 	var offset int64
 	backoff := time.Second
+	var jl *journal
+	if p.Journal != nil {
+		jl = newJournal(p.Journal, log)
+		p.jl = jl
+		// What a previous run confirmed but did not apply comes first.
+		for {
+			kept, err := jl.restore(ctx)
+			if err == nil {
+				if len(kept) > 0 {
+					log.Info("applying updates kept by the previous run", "updates", len(kept))
+				}
+				for _, u := range kept {
+					if _, err := p.Intake.enqueueKept(ctx, u, false, 3, jl); err != nil {
+						return nil // stopped
+					}
+				}
+				break
+			}
+			log.Warn("update journal unavailable", "err", err)
+			if sleep(ctx, backoff) != nil {
+				return nil
+			}
+			backoff = min(2*backoff, 30*time.Second)
+		}
+		backoff = time.Second
+	}
 	for ctx.Err() == nil {
+		if jl != nil {
+			// Before the getUpdates that confirms the last batch: its
+			// unfinished updates are kept. Without the journal they would
+			// be confirmed anyway (a Redis outage must not stop the bot);
+			// the outage parking keeps them in memory meanwhile.
+			if err := jl.sync(ctx); err != nil {
+				log.Warn("update journal not written", "err", err)
+			}
+		}
 		updates, err := p.get(ctx, offset)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -366,7 +426,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		for _, u := range updates {
 			// In order: each chat's mailbox sees its updates in order. A
 			// full intake blocks here: Telegram keeps the rest.
-			j, err := p.Intake.enqueue(ctx, u, false, 3)
+			j, err := p.Intake.enqueueKept(ctx, u, false, 3, jl)
 			if err != nil {
 				return nil // stopped
 			}
@@ -374,6 +434,15 @@ func (p *Poller) Run(ctx context.Context) error {
 			offset = u.ID + 1
 		}
 		waitSettled(ctx, jobs)
+	}
+	if jl != nil {
+		// Stopping: the intake finishes what it holds (Intake.Stop) only
+		// after this; what is dropped from the journal now is finished.
+		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := jl.sync(final); err != nil {
+			log.Warn("update journal not written", "err", err)
+		}
+		cancel()
 	}
 	return nil
 }

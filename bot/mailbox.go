@@ -60,6 +60,10 @@ type job struct {
 	done        chan result
 	webhook     bool // arrived by webhook: its callback answer may ride in the HTTP response
 
+	// onDone, when set, is called once the job is finished (applied,
+	// dropped or given up): the poller's journal forgets the update.
+	onDone func()
+
 	mu       sync.Mutex
 	settled  chan struct{} // closed once settled
 	isSettle bool
@@ -71,6 +75,14 @@ type job struct {
 
 func newJob(u *tgmodels.Update) *job {
 	return &job{upd: u, done: make(chan result, 1), settled: make(chan struct{})}
+}
+
+// finish delivers the job's result and tells onDone.
+func (j *job) finish(res result) {
+	j.done <- res
+	if j.onDone != nil {
+		j.onDone()
+	}
 }
 
 // settle marks the job settled. ans, when set, is a callback answer to put
@@ -202,7 +214,7 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 			// redelivery, a duplicate): the first copy applies it.
 			in.mu.Unlock()
 			j.settle(nil)
-			j.done <- result{}
+			j.finish(result{})
 			return j, nil
 		}
 		if len(b.q) >= in.backlog {
@@ -296,7 +308,7 @@ func (in *Intake) overflow(j *job, first bool) {
 		ans = &CallbackAnswer{QueryID: ev.query}
 	}
 	j.settle(ans)
-	j.done <- result{}
+	j.finish(result{})
 	in.h.cfg.Events.Interview("throttled")
 	if !first || ev.chat == 0 || ev.kind == evGroup || ev.kind == evOther || ev.kind == evForged || ev.kind == evBlocked {
 		return

@@ -294,6 +294,7 @@ func (a *app) serve(ctx context.Context) error {
 
 	poll, stopPoll := context.WithCancel(ctx)
 	pollDone := make(chan struct{})
+	var poller *bot.Poller
 	if a.cfg.WebhookURL != "" {
 		close(pollDone)
 		if _, err := a.api.SetWebhook(ctx, &tg.SetWebhookParams{URL: a.cfg.WebhookURL, SecretToken: a.cfg.WebhookSecret,
@@ -306,8 +307,11 @@ func (a *app) serve(ctx context.Context) error {
 		if _, err := a.api.DeleteWebhook(ctx, &tg.DeleteWebhookParams{}); err != nil {
 			log.Warn("deleteWebhook failed", "err", err)
 		}
+		// The journal keeps updates confirmed before they were applied
+		// (a kill -9 loses none).
 		p := &bot.Poller{Intake: a.intake, Client: a.httpc, APIURL: a.cfg.TelegramAPIURL, Token: a.cfg.TelegramToken,
-			AllowedUpdates: allowedUpdates, Logger: log}
+			AllowedUpdates: allowedUpdates, Logger: log, Journal: a.store}
+		poller = p
 		go func() { defer close(pollDone); _ = p.Run(poll) }()
 		log.Info("needsbot running", "mode", "polling", "listen", ln.Addr().String(), "bot", a.username)
 	}
@@ -324,6 +328,11 @@ func (a *app) serve(ctx context.Context) error {
 	<-pollDone
 	_ = srv.Shutdown(shut) // waits for webhook requests in flight
 	a.intake.Stop()        // finishes queued and in-flight updates
+	if poller != nil {
+		if err := poller.FlushJournal(shut); err != nil {
+			log.Warn("update journal not flushed at shutdown", "err", err)
+		}
+	}
 	if n, err := a.durable.Flush(shut); err != nil {
 		log.Warn("outbox not fully flushed at shutdown; it stays in Redis", "flushed", n, "err", err)
 	}
