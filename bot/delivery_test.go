@@ -246,3 +246,81 @@ func (b *barrierSessions) MarkSent(ctx context.Context, chat, update int64, last
 	}
 	return b.gateSessions.MarkSent(ctx, chat, update, lastMsg)
 }
+
+// Issue 17 finding 3: an old tap delivered again after newer ones were
+// applied (the balancer replays it to the other replica, whose Load does
+// not see the first replica's deferred replies-sent mark: the update
+// looks applied but not sent). Before, the replay showed the current
+// question on the old, tapped card — the consent card kept as history got
+// a live keyboard again beside the real card — and answered the old query
+// a second time. Now a superseded replay makes no Bot API call at all and
+// the live card stays as it was.
+func TestOutOfOrderReplayLeavesTheLiveCard(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(741, telegramtest.LanguageCode("it"))
+	ctx := context.Background()
+	u.Send("/start")
+	if _, err := r.intake.Submit(ctx, textUpdate(1, 741, "/start"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 2, "Italiano"); err != nil {
+		t.Fatal(err)
+	}
+	consent := lastCard(u)
+	if err := tapLast(t, r, u, 3, consent.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	old := u.Chat().Callbacks
+	oldTap := old[len(old)-1]
+	q1 := lastCard(u)
+	if err := tapLast(t, r, u, 4, q1.Labels()[1][0]); err != nil {
+		t.Fatal(err)
+	}
+	live := lastCard(u)
+	if len(live.Buttons) == 0 {
+		t.Fatalf("no live card:\n%s", u.Transcript())
+	}
+	// The consent tap comes again; its mark is not visible (another
+	// replica's deferred tail).
+	r.sessions.mu.Lock()
+	r.sessions.seen[3] = interview.SeenApplied
+	r.sessions.mu.Unlock()
+	before := r.srv.TotalCalls()
+	out, err := r.handler.Handle(ctx, tapUpdate(3, 741, oldTap.QueryID, oldTap.Data, oldTap.MessageID), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.srv.TotalCalls() - before; n != 0 {
+		t.Errorf("the replayed old tap made %d Bot API calls, want 0: %v\n%s", n, r.srv.Calls(), u.Transcript())
+	}
+	if out.Answer != nil {
+		t.Errorf("the replayed old tap carries an answer %+v (Telegram refuses a second one)", out.Answer)
+	}
+	now := lastCard(u)
+	if now.ID != live.ID || now.Text != live.Text || fmtLabels(now) != fmtLabels(live) {
+		t.Errorf("the live card changed:\n%s", u.Transcript())
+	}
+	n := 0
+	for _, m := range u.Messages() {
+		if m.FromBot && len(m.Buttons) > 0 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d live keyboards, want 1:\n%s", n, u.Transcript())
+	}
+	// The latest tap replayed the same way (its replies may really be
+	// missing) still shows the question: the crash case is kept.
+	r.sessions.mu.Lock()
+	r.sessions.seen[4] = interview.SeenApplied
+	r.sessions.mu.Unlock()
+	cbs := u.Chat().Callbacks
+	last := cbs[len(cbs)-1]
+	before = r.srv.TotalCalls()
+	if _, err := r.handler.Handle(ctx, tapUpdate(4, 741, last.QueryID, last.Data, last.MessageID), true); err != nil {
+		t.Fatal(err)
+	}
+	if r.srv.TotalCalls() == before {
+		t.Errorf("the latest tap's replay showed nothing: a crash between save and send would leave the card stale")
+	}
+}

@@ -473,6 +473,12 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 	switch {
 	case it.Input().Kind == interview.KindRemind:
 		err = t.remind(ctx) // remind.go
+	case it.Replay() && t.superseded():
+		// An old update delivered again after newer ones were applied
+		// (out of order, or late from another replica): its replies went
+		// out long ago and later turns replaced them. Nothing is shown
+		// and its query is not answered again (the first delivery did;
+		// Telegram refuses a second answer).
 	case it.Input().Kind != interview.KindChat || it.Replay():
 		// Decided by the core (an expiry, a redelivery): show it.
 		p.out, err = t.show(ctx, it.Effects())
@@ -488,6 +494,35 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 		it.Sent(t.ev.inMsg)
 	}
 	return nil
+}
+
+// superseded reports whether a replayed update (applied before, its
+// replies perhaps not sent) was followed by later inputs, so that showing
+// the current question for it again would only repeat or, on an old card,
+// revive a keyboard: the interview is over (a replay would say "already
+// answered" below the closing card); a tap's question was asked again
+// since (each fresh showing raises State.Seq: the tap's own step accounts
+// for one); or a typed message is older than the card now showing the
+// question. When in doubt it is not superseded: the question is shown
+// again, as a crash between saving and sending needs.
+func (t *turn) superseded() bool {
+	if t.state.Phase == dialog.PhaseDone {
+		return true
+	}
+	ev := t.ev
+	if ev.query != "" {
+		cb, err := DecodeCallback(ev.data)
+		if err != nil {
+			return false
+		}
+		switch cb.Kind {
+		case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbPage:
+			return t.state.Seq > cb.Seq+1
+		}
+		return false
+	}
+	cur := t.it.LastMsg()
+	return ev.inMsg != 0 && cur != 0 && cur > ev.inMsg
 }
 
 // turn is the Telegram side of one attempt at applying an update: the
