@@ -499,16 +499,14 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 // superseded reports whether a replayed update (applied before, its
 // replies perhaps not sent) was followed by later inputs, so that showing
 // the current question for it again would only repeat or, on an old card,
-// revive a keyboard: the interview is over (a replay would say "already
-// answered" below the closing card); a tap's question was asked again
-// since (each fresh showing raises State.Seq: the tap's own step accounts
-// for one); or a typed message is older than the card now showing the
-// question. When in doubt it is not superseded: the question is shown
-// again, as a crash between saving and sending needs.
+// revive a keyboard (or, after the end, say "already answered" below the
+// closing card): a tap's question was asked again since (each fresh
+// showing raises State.Seq; the tap's own step accounts for one at most,
+// the step that completes for none); or a typed message is older than the
+// card now showing the question. When in doubt it is not superseded: the
+// question is shown again, as a crash between saving and sending needs —
+// also for the update that completed the interview.
 func (t *turn) superseded() bool {
-	if t.state.Phase == dialog.PhaseDone {
-		return true
-	}
 	ev := t.ev
 	if ev.query != "" {
 		cb, err := DecodeCallback(ev.data)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
 )
@@ -19,9 +20,7 @@ import (
 // lost those updates: Telegram had been told they were taken. Now, before
 // a getUpdates confirms a batch, the batch's updates that are not finished
 // yet are written to a Journal in one round trip, and an update leaves the
-// journal once it is finished; the removals ride on the next journal write
-// (or on a removal-only write when the loop comes round with nothing new
-// to keep). A replica starting up applies what its predecessor kept before
+// journal as soon as it is finished. A replica starting up applies what its predecessor kept before
 // fetching anything new. An update kept twice or already applied is
 // harmless: a copy waiting in its mailbox is dropped, one applied before is
 // recognised by the session's dedup. When every update of a batch is
@@ -52,7 +51,11 @@ func newJournal(j Journal, log *slog.Logger) *journal {
 	return &journal{j: j, log: log, kept: map[int64]bool{}, open: map[int64]*job{}}
 }
 
-// track notes an enqueued job; its onDone tells the journal.
+// track notes an enqueued job; its onDone tells the journal. A kept
+// update leaves the journal as soon as it is finished, in its chat's
+// mailbox goroutine (no worker slot held): what the journal holds — the
+// update's text, the person's name — stays no longer than needed, and a
+// /delete leaves nothing behind. Only kept updates cost this round trip.
 func (jl *journal) track(j *job) {
 	id := j.upd.ID
 	jl.mu.Lock()
@@ -60,11 +63,22 @@ func (jl *journal) track(j *job) {
 	jl.mu.Unlock()
 	j.onDone = func() {
 		jl.mu.Lock()
-		defer jl.mu.Unlock()
 		delete(jl.open, id)
-		if jl.kept[id] {
-			delete(jl.kept, id)
+		kept := jl.kept[id]
+		delete(jl.kept, id)
+		jl.mu.Unlock()
+		if !kept {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := jl.j.Keep(ctx, nil, []int64{id}); err != nil {
+			// Dropped at the next write; a copy applied again is
+			// recognised by the session's dedup.
+			jl.log.Warn("update journal: finished update not dropped", "update", id, "err", err)
+			jl.mu.Lock()
 			jl.drop = append(jl.drop, id)
+			jl.mu.Unlock()
 		}
 	}
 }
