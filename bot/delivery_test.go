@@ -121,7 +121,7 @@ func fmtLabels(m telegramtest.Message) string {
 // countThrottle counts Inbound calls and lets everything through.
 type countThrottle struct{ n atomic.Int32 }
 
-func (c *countThrottle) Inbound(context.Context, int64) (bool, bool, error) {
+func (c *countThrottle) Inbound(context.Context, int64, int64) (bool, bool, error) {
 	c.n.Add(1)
 	return true, false, nil
 }

@@ -348,7 +348,8 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		return out, nil
 	}
 	p := &present{h: h, ev: ev, defer_: deferAnswer}
-	in := interview.Input{Kind: interview.KindChat, Key: interview.UpdateKey(ev.update), Chat: ev.chat, User: ev.user, LangHint: ev.langHint}
+	in := interview.Input{Kind: interview.KindChat, Key: interview.UpdateKey(ev.update), Chat: ev.chat, User: ev.user, LangHint: ev.langHint,
+		InFlightGrace: firstWebhookAttempt(ctx)}
 	err = h.cfg.Core.Apply(ctx, in, p)
 	return p.out, err
 }
@@ -362,7 +363,7 @@ func (h *Handler) throttled(ctx context.Context, ev event, deferAnswer bool) (ou
 	if h.cfg.Throttle == nil || ev.user == 0 {
 		return out, false
 	}
-	ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user)
+	ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user, ev.update)
 	switch {
 	case err != nil:
 		// Fail open: a Redis problem shows in /readyz; people keep
@@ -378,9 +379,12 @@ func (h *Handler) throttled(ctx context.Context, ev event, deferAnswer bool) (ou
 
 // Throttle limits each person's incoming updates.
 type Throttle interface {
-	// Inbound counts one update of user and reports whether to apply it;
-	// when not, first reports the first refusal of the flood.
-	Inbound(ctx context.Context, user int64) (ok, first bool, err error)
+	// Inbound counts update (its Telegram update id) of user and reports
+	// whether to apply it; when not, first reports the first refusal of
+	// the flood. A copy of an update counted already (delivered to two
+	// replicas at once) may be let through uncounted: the session's dedup
+	// keeps it from applying twice.
+	Inbound(ctx context.Context, user, update int64) (ok, first bool, err error)
 }
 
 // dropFlood acknowledges an update over the person's inbound limit without
@@ -480,7 +484,13 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 		// and its query is not answered again (the first delivery did;
 		// Telegram refuses a second answer).
 	case it.Input().Kind != interview.KindChat || it.Replay():
-		// Decided by the core (an expiry, a redelivery): show it.
+		// Decided by the core (an expiry, a redelivery): show it. A
+		// replay does not answer its callback query again: the first
+		// delivery did (Telegram refuses a second answer), or the query
+		// has expired.
+		if it.Replay() {
+			t.answer = &CallbackAnswer{}
+		}
 		p.out, err = t.show(ctx, it.Effects())
 	default:
 		p.out, err = t.dispatch(ctx)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
+
+	"github.com/needsbot/needsbot/interview"
 )
 
 // Intake takes updates in and hands each to its chat's mailbox
@@ -105,12 +107,21 @@ func (in *Intake) process(b *mailbox, j *job) {
 		parks       int
 	)
 	for attempt := 0; ; attempt++ {
-		w := &work{in: in, b: b, j: j}
+		w := &work{in: in, b: b, j: j, attempt: attempt}
 		w.acquire()
 		res = in.run(w)
 		w.releaseSlot()
 		if res.err == nil || j.upd == nil {
 			break
+		}
+		if errors.Is(res.err, interview.ErrInFlight) {
+			// A copy is probably being handled by another replica: its
+			// replies are that one's. Settled at once (the webhook answers
+			// 200, no callback answer: the other copy's), looked at again
+			// in a moment — dropped if sent by then, else shown again.
+			in.holdBack(b, j)
+			in.pause(inFlightGrace)
+			continue
 		}
 		if stalled := in.unavailable(res.err); stalled || undelivered(res.err) {
 			now := time.Now()
@@ -153,6 +164,11 @@ func (in *Intake) process(b *mailbox, j *job) {
 	}
 	in.deliver(j, res)
 }
+
+// inFlightGrace is how long a webhook update found applied but not sent
+// waits before it is shown again (interview.ErrInFlight): time for the
+// replica handling its copy to send the replies and mark them.
+const inFlightGrace = 2 * time.Second
 
 // undelivered reports whether err means the turn's replies did not reach
 // Telegram for a reason that passes: the Bot API failed past the Sender's

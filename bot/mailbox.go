@@ -353,9 +353,10 @@ func (in *Intake) Pending() int {
 // work is the context value of a job being worked on: it lets the Sender
 // give the job's worker slot back while the job waits for its own chat.
 type work struct {
-	in *Intake
-	b  *mailbox
-	j  *job
+	in      *Intake
+	b       *mailbox
+	j       *job
+	attempt int // 0 for the first attempt at the job
 
 	mu     sync.Mutex
 	held   bool // holds a worker slot
@@ -427,6 +428,13 @@ func answeredVia(ctx context.Context) {
 	w.j.mu.Lock()
 	w.j.answered = true
 	w.j.mu.Unlock()
+}
+
+// firstWebhookAttempt reports whether ctx is the first attempt at an
+// update that arrived by webhook: another replica may hold a copy of it.
+func firstWebhookAttempt(ctx context.Context) bool {
+	w, _ := ctx.Value(workKey{}).(*work)
+	return w != nil && w.j != nil && w.j.webhook && w.attempt == 0
 }
 
 // lowKey marks a context whose Bot API calls go in the Sender's

@@ -134,6 +134,9 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel, conflicted b
 	present := true
 	switch in.Kind {
 	case KindChat:
+		if t.loaded.Seen == SeenApplied && in.InFlightGrace {
+			return ErrInFlight
+		}
 		if t.loaded.Seen == SeenApplied {
 			// Applied before, but its replies may never have gone out:
 			// the channel shows the current question again.

@@ -65,6 +65,12 @@ type Input struct {
 	User int64
 	// LangHint is Telegram's language_code, when known.
 	LangHint string
+	// InFlightGrace, for a chat input, says another process may be
+	// handling a copy of it right now (a webhook delivery: replicas behind
+	// a balancer): found applied but not yet sent, it is not replayed but
+	// refused with ErrInFlight, to be tried again in a moment, when the
+	// other process has sent its replies and marked them.
+	InFlightGrace bool
 }
 
 // RemindKey is the idempotency key of the reminder due at dueMS for chat.

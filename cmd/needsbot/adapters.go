@@ -87,9 +87,20 @@ func (p chatPacer) Reserve(ctx context.Context, chat int64) (time.Duration, erro
 type throttle struct {
 	s     *redisstore.Store
 	limit int
+	// copies: updates may reach two replicas at once (webhooks behind a
+	// balancer); each update is claimed first, and a copy whose update is
+	// claimed already is not counted — one more Redis round trip per
+	// update, in webhook mode only.
+	copies bool
 }
 
-func (t throttle) Inbound(ctx context.Context, user int64) (bool, bool, error) {
+func (t throttle) Inbound(ctx context.Context, user, update int64) (bool, bool, error) {
+	if t.copies {
+		first, err := t.s.Claim(ctx, "in", update, 6*inboundPer)
+		if err == nil && !first {
+			return true, false, nil
+		}
+	}
 	return t.s.Inbound(ctx, user, t.limit, inboundPer)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/internal/chaos"
@@ -77,8 +78,9 @@ func (h *harness) replica(listen string) *harness {
 }
 
 // twoWebhookReplicas starts two webhook replicas of the real binary behind
-// the chaos tool's round-robin balancer (no chat affinity).
-func twoWebhookReplicas(t *testing.T, h *harness) *harness {
+// the chaos tool's round-robin balancer (no chat affinity), with
+// NEEDSBOT_TAIL_DELAY=0 as the README says for that deployment.
+func twoWebhookReplicas(t *testing.T, h *harness) *chaos.LB {
 	t.Helper()
 	a, b := freePort(t), freePort(t)
 	lb, err := chaos.NewLB([]string{"http://" + a, "http://" + b}, h.tg.URL+"/bot"+h.tg.Token(), 1)
@@ -89,10 +91,24 @@ func twoWebhookReplicas(t *testing.T, h *harness) *harness {
 	h.env["NEEDSBOT_WEBHOOK_URL"] = lb.URL + "/telegram/webhook"
 	h.env["NEEDSBOT_WEBHOOK_SECRET"] = "test_secret-123-0123456789abcdefghij"
 	h.env["NEEDSBOT_LISTEN_ADDR"] = a
+	// Without chat affinity a chat's next update may reach the other
+	// replica: the replies-sent mark and the live card's id are written
+	// at once, as the README says for this deployment.
+	h.env["NEEDSBOT_TAIL_DELAY"] = "0"
 	second := h.replica(b)
-	h.start()
-	second.start()
-	return second
+	for _, r := range []*harness{h, second} {
+		r.start()
+		// Running, its webhook set: the next replica's start is told
+		// apart from this one's, and no test ends during a start.
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(r.logs.String(), `"needsbot running"`) {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica did not start; logs:\n%s", r.logs.String())
+			}
+			time.Sleep(10 * time.Millisecond) // sync: polls the replica's log
+		}
+	}
+	return lb
 }
 
 // Issue 17 finding 2 (chaos F2): one person floods the bot with 50
@@ -131,4 +147,73 @@ func TestEndToEndFloodTwoWebhookReplicasNo429(t *testing.T) {
 		t.Fatalf("%d × 429 from the Bot API in a flood through two replicas, want 0", n429)
 	}
 	t.Logf("flood of 50 through two replicas: %d replies, 0 × 429", replies)
+}
+
+// Issue 17 findings 3 and 4 through the real binary: two webhook replicas
+// behind the chaos balancer, which after a delivery now and then delivers
+// an earlier update again to the other replica (out of order; the first
+// replica's replies-sent mark is still deferred in its memory, so the
+// copy looks applied but not sent). A respondent answers the whole
+// interview: at every step exactly one live card, the right question on
+// it, no callback answered twice (Telegram refuses it: a violation), one
+// response stored.
+func TestEndToEndOutOfOrderWebhookDeliveries(t *testing.T) {
+	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
+	lb := twoWebhookReplicas(t, h)
+	lb.Set(chaos.LBReorder)
+	u := h.tg.User(5551731, telegramtest.LanguageCode("it"))
+	r := &respondent{t: t, u: u}
+	r.send("/start")
+	r.tap("Italiano")
+	r.tap("Sì, accetto")
+	if n := r.answerRest("Grazie"); n == 0 {
+		t.Fatal("the interview did not go on")
+	}
+	if lb.Copies() == 0 {
+		t.Fatal("the balancer replayed nothing: the test tested nothing")
+	}
+	if v := h.count(`SELECT count(*) FROM responses`); v != 1 {
+		t.Fatalf("responses %d, want 1", v)
+	}
+	for _, v := range h.tg.Violations() {
+		if v.Method != "webhook" {
+			t.Errorf("violation: %v", v)
+		}
+	}
+	t.Logf("%d out-of-order copies delivered", lb.Copies())
+}
+
+// Issue 17 finding 4 through the real binary: every update is delivered
+// to both webhook replicas at the same time. The loser of each race makes
+// none of the winner's Bot API calls again — a second answer to the same
+// callback query would be refused (a violation) — and the duplicates do
+// not count against the person's inbound limit (the default 20 per 10 s:
+// a walk of 30 updates in a few seconds, doubled, would be throttled).
+func TestEndToEndRacingWebhookReplicas(t *testing.T) {
+	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
+	h.env["NEEDSBOT_INBOUND_LIMIT"] = "40"
+	lb := twoWebhookReplicas(t, h)
+	lb.Set(chaos.LBRace)
+	u := h.tg.User(5551741, telegramtest.LanguageCode("it"))
+	r := &respondent{t: t, u: u}
+	r.send("/start")
+	r.tap("Italiano")
+	r.tap("Sì, accetto")
+	if n := r.answerRest("Grazie"); n == 0 {
+		t.Fatal("the interview did not go on")
+	}
+	if v := h.count(`SELECT count(*) FROM responses`); v != 1 {
+		t.Fatalf("responses %d, want 1", v)
+	}
+	for _, v := range h.tg.Violations() {
+		if v.Method != "webhook" {
+			t.Errorf("violation: %v", v)
+		}
+	}
+	for _, m := range botMessages(u.Messages()) {
+		if strings.Contains(m.Text, "in fretta") {
+			t.Errorf("throttled by its own duplicates:\n%s", u.Transcript())
+		}
+	}
+	t.Logf("%d updates, %d racing copies", r.updates, lb.Copies())
 }

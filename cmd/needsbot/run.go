@@ -207,7 +207,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	hcfg := bot.Config{
 		Staff: staffHandler, Library: a.lib,
-		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
+		Throttle: throttle{s: a.store, limit: cfg.InboundLimit, copies: cfg.WebhookURL != ""},
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics,
 		PopularLanguages: popularLanguages(a.db.LanguageCache(4, cfg.MinCell, 10*time.Minute, nil)),
 		Directory:        pgDirectory{db: a.db, now: time.Now},
