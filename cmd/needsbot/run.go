@@ -76,10 +76,12 @@ type app struct {
 	store    *redisstore.Store
 	quiet    schedule.Quiet // reminders: no sends in these hours (wire_remind.go)
 	durable  *durable.Responses
-	lib      *formlib.Live    // the questionnaires in force, reloaded live (wire_forms.go)
-	shipped  []string         // the shipped forms' ids, audience order
-	forms    *dialog.Library  // the first snapshot's, for what is not reloaded
-	cat      *locales.Catalog // the first snapshot's
+	abandon  *durable.Abandonment // records abandoned interviews (the core's expiry, and the sweep)
+	now      func() time.Time     // the core's and the scheduler's clock (clockHook), nil = time.Now
+	lib      *formlib.Live        // the questionnaires in force, reloaded live (wire_forms.go)
+	shipped  []string             // the shipped forms' ids, audience order
+	forms    *dialog.Library      // the first snapshot's, for what is not reloaded
+	cat      *locales.Catalog     // the first snapshot's
 	api      *tg.Bot
 	sender   *bot.Sender
 	handler  *bot.Handler
@@ -214,7 +216,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	if now, ok := ctx.Value(clockHook{}).(func() time.Time); ok {
 		ccfg.Now = now
+		a.now = now
 	}
+	// Interviews past consent expire through a scheduled job (wire_remind.go).
+	a.abandon = &durable.Abandonment{DB: a.db, Store: a.store, Observer: a.metrics, Logger: log}
+	ccfg.ExpireAfter, ccfg.Abandonments = cfg.StateTTL, abandonments{a.abandon}
 	if err := a.wireReminders(&ccfg, &hcfg); err != nil { // wire_remind.go
 		return nil, err
 	}
@@ -230,8 +236,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 const chatBurst = 3
 
 // clockHook is the context key of a func() time.Time that replaces the
-// interview core's clock: the end-to-end tests of the quiet hours run the
-// real binary at 22:30 and at 10:00 Rome time whatever the hour.
+// interview core's and the scheduler's clock: the end-to-end tests of the
+// quiet hours run the real binary at 22:30 and at 10:00 Rome time
+// whatever the hour, those of expiry a month later.
 type clockHook struct{}
 
 // intakeHook is the context key of a func(*bot.Intake) that serve calls
@@ -285,11 +292,8 @@ func (a *app) serve(ctx context.Context) error {
 	go func() { defer wg.Done(); a.watchForms(bg) }()
 	go func() { defer wg.Done(); a.store.RunTails(bg) }() // last flush after intake.Stop
 	go func() { defer wg.Done(); _ = a.durable.Run(bg) }()
-	go func() { defer wg.Done(); a.remindLoop(bg) }()
-	go func() {
-		defer wg.Done()
-		(&durable.Abandonment{DB: a.db, Store: a.store, Observer: a.metrics, Logger: a.log}).Run(bg)
-	}()
+	go func() { defer wg.Done(); a.jobLoop(bg) }()
+	go func() { defer wg.Done(); a.abandon.Run(bg) }() // the safety net: sessions without an expiry job
 	go func() { defer wg.Done(); (&durable.Retention{DB: a.db, Age: a.cfg.Retention, Logger: a.log}).Run(bg) }()
 
 	poll, stopPoll := context.WithCancel(ctx)

@@ -74,6 +74,18 @@
 // the chat id; CancelReminder and Delete drop them. The raw chat id is on
 // the value side of the chat's own key, never in a key or index member.
 //
+// # Scheduled jobs
+//
+// ClaimJobs and DoneJob (jobs.go) hand out due jobs of every kind —
+// reminders, and the expiry of an interview in progress past consent —
+// with one lease pattern. The expiry job rides in the abandonment record
+// (xc = chat id, xd = due, xv = the state version it was armed at), set
+// by the Save script from AbandonRecord.Expires, so arming it costs no
+// round trip of its own; the state is then kept ExpireGrace (24 h) past
+// the due time. <prefix>{c:N}:xl is its lease and <prefix>expire:due its
+// index (member N, score = due). The TTL expiry and DueAbandoned above
+// are the safety net for states saved without a job.
+//
 // # Outbox
 //
 // Completed responses bound for Postgres wait in a durable outbox when

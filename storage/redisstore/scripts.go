@@ -54,7 +54,10 @@ return {seen, st[1], st[2], st[3] or '0'}
 // (ms), 5 update id ("" = none), 6 now (ms), 7 oldest seen score kept (ms),
 // 8 seen TTL (ms), 9 last seen rank to drop (negative), 10 record JSON
 // ("" = delete the record), 11 record's interview (started ms), 12 fresh
-// random record id, 13 record TTL (ms).
+// random record id, 13 record TTL (ms), 14 chat id of the expiry job (""
+// = none: the job is dropped), 15 its due time (ms). The expiry job lives
+// in the record (xc, xd, xv = chat, due, the version it was armed at), so
+// that it goes when the record goes (completion, erasure, expiry).
 // Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
 // or replaced, "" when none: its abandonment index member is stale.
@@ -82,6 +85,11 @@ else
   old = ''
 end
 redis.call('HSET', KEYS[3], 'r', ARGV[10])
+if ARGV[14] ~= '' then
+  redis.call('HSET', KEYS[3], 'xc', ARGV[14], 'xd', ARGV[15], 'xv', ARGV[2])
+else
+  redis.call('HDEL', KEYS[3], 'xc', 'xd', 'xv')
+end
 redis.call('PEXPIRE', KEYS[3], ARGV[13])
 return {1, old}
 `)

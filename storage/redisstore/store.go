@@ -255,6 +255,9 @@ type AbandonRecord struct {
 	// back after it (the reminder funnel, issue 16).
 	Reminded bool `json:"rm,omitempty"`
 	Resumed  bool `json:"rs,omitempty"`
+	// Expires, when set, arms the interview's expiry job (jobs.go) in the
+	// same script as the save; it is not part of the record.
+	Expires time.Time `json:"-"`
 }
 
 // Save stores blob as version newVersion of the chat's state if the stored
@@ -303,11 +306,18 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		started = strconv.FormatInt(rec.Started.UnixMilli(), 10)
 		id = randomID()
 	}
+	expChat, expDue := "", int64(0)
+	if rec != nil && !rec.Expires.IsZero() {
+		// The expiry job (jobs.go) rides in the record: the state is kept
+		// ExpireGrace past its due time, so that the job finds it.
+		expChat, expDue = strconv.FormatInt(chat, 10), rec.Expires.UnixMilli()
+		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
+	}
 	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat)}
 	args := []any{
 		expect, newVersion, blob, ttl.Milliseconds(),
 		update, nowMS, now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1),
-		recJSON, started, id, (s.stateTTL + s.abandonGrace).Milliseconds(),
+		recJSON, started, id, max(s.stateTTL, ttl).Milliseconds() + s.abandonGrace.Milliseconds(), expChat, expDue,
 	}
 
 	var res *redis.Cmd
@@ -320,9 +330,12 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			// script. A ZADD for a Save that conflicts is harmless:
 			// DueAbandoned re-checks every member.
 			p.ZAdd(ctx, s.dueKey(), redis.Z{
-				Score:  float64(now.Add(s.stateTTL).UnixMilli()),
+				Score:  float64(now.Add(ttl).UnixMilli()),
 				Member: s.chatID(chat) + ":" + started,
 			})
+			if expDue != 0 {
+				p.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)})
+			}
 		})
 		if err != nil && res.Err() == nil {
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
@@ -413,8 +426,9 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.remindKey(chat), s.remindLeaseKey(id))
+		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id))
 		p.ZRem(ctx, s.remindDueKey(), id)
+		p.ZRem(ctx, s.expireDueKey(), id)
 		if len(members) > 0 {
 			p.ZRem(ctx, s.dueKey(), members...)
 		}
