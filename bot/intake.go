@@ -190,6 +190,7 @@ func (in *Intake) deliver(j *job, res result) {
 	if ans != nil && ans.QueryID == "" {
 		ans = nil
 	}
+	j.leave()
 	if !j.settle(ans) && ans != nil && j.claimAnswer() {
 		ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 		if err := ignoreTelegram(in.h.cfg.Sender.Answer(ctx, ans.QueryID, ans.Text)); err != nil {

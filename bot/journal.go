@@ -61,6 +61,11 @@ func (jl *journal) track(j *job) {
 	jl.mu.Lock()
 	jl.open[id] = j
 	jl.mu.Unlock()
+	j.onLeave = func() {
+		jl.mu.Lock()
+		delete(jl.open, id)
+		jl.mu.Unlock()
+	}
 	j.onDone = func() {
 		jl.mu.Lock()
 		delete(jl.open, id)

@@ -64,7 +64,9 @@ type job struct {
 
 	// onDone, when set, is called once the job is finished (applied,
 	// dropped or given up): the poller's journal forgets the update.
-	onDone func()
+	// onLeave, when set, is called just before a finished job is settled,
+	// so that a poller woken by the settling does not keep it.
+	onDone, onLeave func()
 
 	mu       sync.Mutex
 	settled  chan struct{} // closed once settled
@@ -77,6 +79,13 @@ type job struct {
 
 func newJob(u *tgmodels.Update) *job {
 	return &job{upd: u, done: make(chan result, 1), settled: make(chan struct{})}
+}
+
+// leave tells onLeave: the job is about to be settled as finished.
+func (j *job) leave() {
+	if j.onLeave != nil {
+		j.onLeave()
+	}
 }
 
 // finish delivers the job's result and tells onDone.
@@ -215,6 +224,7 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 			// Delivered again while the first copy waits (a webhook
 			// redelivery, a duplicate): the first copy applies it.
 			in.mu.Unlock()
+			j.leave()
 			j.settle(nil)
 			j.finish(result{})
 			return j, nil
@@ -309,6 +319,7 @@ func (in *Intake) overflow(j *job, first bool) {
 	if ev.query != "" {
 		ans = &CallbackAnswer{QueryID: ev.query}
 	}
+	j.leave()
 	j.settle(ans)
 	j.finish(result{})
 	in.h.cfg.Events.Interview("throttled")
