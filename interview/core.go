@@ -239,13 +239,15 @@ func (c *Core) formIn(snap *formlib.Snapshot, s dialog.State) *dialog.Form {
 }
 
 // defaultForm is the configured default form, else the first
-// respondents' form of the snapshot.
+// respondents' form of the snapshot that is not retired.
 func (c *Core) defaultForm(snap *formlib.Snapshot) string {
 	if c.cfg.DefaultForm != "" || snap.Forms == nil {
 		return c.cfg.DefaultForm
 	}
-	if ids := snap.Forms.Respondents(); len(ids) > 0 {
-		return ids[0]
+	for _, id := range snap.Forms.Respondents() {
+		if !snap.Retired[id] { // a retired form takes no new interviews
+			return id
+		}
 	}
 	return ""
 }

@@ -233,6 +233,11 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 		} else if err != nil {
 			return Start{}, unavailable("resolve invite", err)
 		}
+		if t.snap.Retired[inv.Form] {
+			// A retired form takes no new interviews, by any link.
+			s.Refused = ErrInviteRevoked
+			return s, nil
+		}
 		s.Input.Context = inv.Context
 		if f := t.snap.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
 			t.form = f
@@ -241,6 +246,11 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 		s.Resumed = t.state.Phase == dialog.PhaseAsking
 	case c.cfg.DefaultContext == nil:
 		s.Refused = ErrNoInvite
+	}
+	if !resuming && t.state.Lang != "" && t.form != nil && !t.snap.Speaks(t.form.ID, t.state.Lang) {
+		// A language chosen before (or for another form) that this form
+		// is not published for: the language menu asks, with its languages.
+		t.state.Lang = ""
 	}
 	return s, nil
 }

@@ -79,7 +79,6 @@ type app struct {
 	abandon  *durable.Abandonment // records abandoned interviews (the core's expiry, and the sweep)
 	now      func() time.Time     // the core's and the scheduler's clock (clockHook), nil = time.Now
 	lib      *formlib.Live        // the questionnaires in force, reloaded live (wire_forms.go)
-	shipped  []string             // the shipped forms' ids, audience order
 	forms    *dialog.Library      // the first snapshot's, for what is not reloaded
 	cat      *locales.Catalog     // the first snapshot's
 	api      *tg.Bot
@@ -202,7 +201,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, err
 	}
 	ccfg := interview.Config{
-		Library: a.lib, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
+		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
@@ -245,6 +244,10 @@ type clockHook struct{}
 // with the running intake (end-to-end tests: Intake.WaitIdle).
 type intakeHook struct{}
 
+// formsHook is the context key of a func(*formlib.Live) that serve calls
+// with the live questionnaires (end-to-end tests: Live.OnSwap).
+type formsHook struct{}
+
 // flagHelp is flag.ErrHelp under a local name.
 var flagHelp = flag.ErrHelp
 
@@ -257,6 +260,9 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	if hook, ok := ctx.Value(intakeHook{}).(func(*bot.Intake)); ok {
 		hook(a.intake) // tests wait on it for a chat's updates to be applied
+	}
+	if hook, ok := ctx.Value(formsHook{}).(func(*formlib.Live)); ok {
+		hook(a.lib) // tests wait for a publication to be in force
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
