@@ -162,6 +162,7 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		}
 		eff.Saved = true
 		t.rearm(ctx, t.state, next)
+		t.waiting(ctx, t.state, next)
 		if next.Consent && !t.state.Consent {
 			c.cfg.Events.Interview("started")
 		}
@@ -331,6 +332,21 @@ func (t *Turn) expire(ctx context.Context) (bool, error) {
 		c.cfg.Events.Interview("expired")
 	}
 	return true, nil
+}
+
+// waiting tells Config.Waiting when a saved step brought the interview to
+// the language choice of a form: a version of it published while the
+// person chooses reaches the chat. A store failure is logged: at worst
+// the interview begins on the version it was started with.
+func (t *Turn) waiting(ctx context.Context, prev, next dialog.State) {
+	c := t.c
+	if c.cfg.Waiting == nil || next.Phase != dialog.PhaseLanguage || next.Form == "" ||
+		(prev.Phase == dialog.PhaseLanguage && prev.Form == next.Form) {
+		return
+	}
+	if err := c.cfg.Waiting.AtLanguage(ctx, t.in.Chat, next.Form); err != nil {
+		c.log.Warn("waiting at language not indexed", "chat", c.ChatKey(t.in.Chat), "err", err)
+	}
 }
 
 // published applies KindPublished: a version of a form was published (a
