@@ -357,6 +357,9 @@ func (t *Turn) waiting(ctx context.Context, prev, next dialog.State) {
 // and the library keeps old versions). Nothing is said to the person.
 func (t *Turn) published(ctx context.Context) error {
 	s, in := t.state, t.in
+	if t.loaded.Seen != SeenNone && in.Key.ID() != 0 {
+		return nil // applied before (the job came again): once is enough
+	}
 	if s.Phase != dialog.PhaseLanguage || s.Form != in.Form || s.FormVersion >= in.FormVersion {
 		return nil
 	}
