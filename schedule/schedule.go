@@ -1,5 +1,6 @@
 // Package schedule runs needsbot's delayed jobs — the one reminder per
-// interview and the expiry of an idle interview — from Redis sorted sets
+// interview, the expiry of an idle interview, and the fan-out of a form
+// version published while interviews run — from Redis sorted sets
 // of due jobs (redisstore.ClaimJobs). Each job is leased (SET NX PX) to
 // the replica that claims it, so it runs once across replicas, and
 // survives restarts: a job whose handler did not finish within the lease
