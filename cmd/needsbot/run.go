@@ -181,7 +181,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		global = a.store.Limiter("telegram:global", int(cfg.TelegramRate))
 	}
 	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, ChatRate: rate.Limit(cfg.TelegramChatRate),
-		Logger: log, Observer: a.metrics})
+		Logger: log, Observer: a.metrics, Direct: bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, a.httpc)})
 	key := []byte(cfg.PseudonymKey)
 	var defaultCtx map[string]string
 	if cfg.DefaultMunicipality != "" {
