@@ -231,3 +231,38 @@ func TestLeaseRetryAndCancel(t *testing.T) {
 		t.Error("ReminderSent false after sending")
 	}
 }
+
+// A publication's fan-out says nothing to anyone: it runs in the quiet
+// hours, once, while a reminder due then waits.
+func TestPublicationRunsInQuietHours(t *testing.T) {
+	t.Parallel()
+	loc := rome(t)
+	rdb, prefix := storagetest.Redis(t)
+	clk := &clock{t: time.Date(2026, 12, 6, 23, 0, 0, 0, loc)}
+	st := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now})
+	q, _ := schedule.ParseQuiet("21-9", loc)
+	var got []redisstore.Job
+	s := &schedule.Scheduler{Store: st, Now: clk.Now, Quiet: q,
+		Handle: func(_ context.Context, j redisstore.Job) error { got = append(got, j); return nil }}
+	if err := st.ArmReminder(ctx, 1, "uk", clk.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.Announce(ctx, "f", 2); !ok || err != nil {
+		t.Fatalf("announce: %v %v", ok, err)
+	}
+	for range 2 {
+		if _, err := s.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || got[0].Kind != redisstore.JobPublished || got[0].Form != "f" || got[0].FormVersion != 2 {
+		t.Fatalf("handled in the quiet hours: %+v, want the publication once", got)
+	}
+	clk.Set(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	if _, err := s.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Kind != redisstore.JobRemind {
+		t.Fatalf("after the quiet hours: %+v, want the reminder", got)
+	}
+}

@@ -29,7 +29,6 @@ func TestPublishedVersionReachesRunningInterviews(t *testing.T) {
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7400001"
-	h.env["NEEDSBOT_REMINDER_AFTER"] = "0" // no quiet hours: the job runs whatever the hour
 	delete(h.env, "NEEDSBOT_DEFAULT_MUNICIPALITY")
 	ctx := context.Background()
 	swaps := h.formsSwaps()

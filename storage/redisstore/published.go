@@ -128,6 +128,13 @@ func (s *Store) claimPublications(ctx context.Context, now time.Time, limit int,
 	return jobs, nil
 }
 
+// ClaimSilentJobs claims, like ClaimJobs, only the due jobs that send
+// nothing (publications to fan out): the scheduler runs them in the quiet
+// hours too.
+func (s *Store) ClaimSilentJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Job, error) {
+	return s.claimPublications(ctx, now, limit, lease)
+}
+
 // publishDoneScript: KEYS[1] = due, KEYS[2] = done, KEYS[3] = lease; ARGV
 // = member, token, done ms. The fan-out ran to its end: remembered as
 // done whoever holds the lease. Returns 1 if the lease was still ours.
