@@ -506,7 +506,7 @@ func TestApply(t *testing.T) {
 			{call: "MarkSent chat=7 key=5 last=0"},
 		},
 	}, {
-		name: "a language chosen is not indexed again",
+		name: "a language chosen leaves the index of publications",
 		in:   chat(5),
 		opts: []func(*Config){func(c *Config) { c.Waiting = fakeWaiting{c.Events.(fakeEvents).s} }},
 		act:  step(inLangEN),
@@ -514,6 +514,7 @@ func TestApply(t *testing.T) {
 			{call: "Load chat=7 key=5", ret: loaded(atLanguage, SeenNone)},
 			{call: "Present kind=chat seen=0 replay=false"},
 			{call: "Save chat=7 key=5 expect=1 next=2 phase=2 pos=1 lang=en answers=0 abandon=-"},
+			{call: "LeftLanguage chat=7 form=mini"},
 			{call: "MarkSent chat=7 key=5 last=40"},
 		},
 	}, {

@@ -162,6 +162,9 @@ type Abandonments interface {
 // input with PublishedKey.
 type Waiting interface {
 	AtLanguage(ctx context.Context, chat int64, form string) error
+	// LeftLanguage says the chat's interview left form's language choice
+	// (a language chosen): a publication no longer concerns it.
+	LeftLanguage(ctx context.Context, chat int64, form string) error
 }
 
 // MessageLog remembers the ids of the messages of a respondent's chat —

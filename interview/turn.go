@@ -335,16 +335,24 @@ func (t *Turn) expire(ctx context.Context) (bool, error) {
 }
 
 // waiting tells Config.Waiting when a saved step brought the interview to
-// the language choice of a form: a version of it published while the
-// person chooses reaches the chat. A store failure is logged: at worst
+// the language choice of a form — a version of it published while the
+// person chooses reaches the chat — and when it left it. A store failure is logged: at worst
 // the interview begins on the version it was started with.
 func (t *Turn) waiting(ctx context.Context, prev, next dialog.State) {
 	c := t.c
-	if c.cfg.Waiting == nil || next.Phase != dialog.PhaseLanguage || next.Form == "" ||
-		(prev.Phase == dialog.PhaseLanguage && prev.Form == next.Form) {
+	if c.cfg.Waiting == nil {
 		return
 	}
-	if err := c.cfg.Waiting.AtLanguage(ctx, t.in.Chat, next.Form); err != nil {
+	at, was := next.Phase == dialog.PhaseLanguage && next.Form != "", prev.Phase == dialog.PhaseLanguage && prev.Form != ""
+	var err error
+	switch {
+	case at && (!was || prev.Form != next.Form):
+		err = c.cfg.Waiting.AtLanguage(ctx, t.in.Chat, next.Form)
+	case was && !at:
+		// Left behind, it would only cost the fan-out a no-op input.
+		err = c.cfg.Waiting.LeftLanguage(ctx, t.in.Chat, prev.Form)
+	}
+	if err != nil {
 		c.log.Warn("waiting at language not indexed", "chat", c.ChatKey(t.in.Chat), "err", err)
 	}
 }

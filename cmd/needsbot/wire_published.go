@@ -18,6 +18,10 @@ func (w waiting) AtLanguage(ctx context.Context, chat int64, form string) error 
 	return w.s.WaitingAtLanguage(ctx, chat, form)
 }
 
+func (w waiting) LeftLanguage(ctx context.Context, chat int64, form string) error {
+	return w.s.LeftLanguage(ctx, chat, form)
+}
+
 // wirePublished delivers a form version published while interviews run:
 // the core indexes the chats waiting at a language choice; each swap of
 // the questionnaires that brings a newer version of a form announces it

@@ -17,7 +17,8 @@ import (
 // would change nothing.
 //
 //	<prefix>{c:N}:l            hash   c = chat id, f = form: the chat waits at the form's
-//	                                  language choice (expires with the state, StateTTL)
+//	                                  language choice (dropped when a language is chosen,
+//	                                  erased by Delete, else expires with the state)
 //	<prefix>lw:<form>          zset   member N, score = when the :l record lapses (ms);
 //	                                  a hint checked against :l
 //	<prefix>{publish}:due      zset   member "<form>|<version>", score = when announced (ms):
@@ -61,6 +62,21 @@ func (s *Store) WaitingAtLanguage(ctx context.Context, chat int64, form string) 
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: waiting at language: %w", err)
+	}
+	return nil
+}
+
+// LeftLanguage drops chat's record under form (a language was chosen):
+// the chat id is not kept longer than needed, and a fan-out does not
+// visit the chat.
+func (s *Store) LeftLanguage(ctx context.Context, chat int64, form string) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.waitKey(chat))
+		p.ZRem(ctx, s.waitIndexKey(form), s.chatID(chat))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: left language: %w", err)
 	}
 	return nil
 }
