@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/needsbot/needsbot/formlib"
@@ -48,10 +49,19 @@ func (a *app) wirePublished(ctx context.Context, c *interview.Config) {
 }
 
 // publishedJob hands every chat waiting at the language choice of the
-// job's form a KindPublished input, through its mailbox; an error leaves
-// the job to be claimed again (its inputs' keys keep each chat from
+// job's form a KindPublished input, through its mailbox, once this
+// replica's questionnaires have the version; an error leaves the job to
+// be claimed again after its lease (its inputs' keys keep each chat from
 // applying it twice).
 func (a *app) publishedJob(ctx context.Context, j redisstore.Job) error {
+	// Another replica announced it; this one may not have reloaded yet.
+	// Applied without the version in the snapshot, the input would be
+	// spent on nothing.
+	if a.lib.Current().Forms.Get(j.Form, j.FormVersion) == nil {
+		if _, err := a.lib.Reload(ctx); err != nil || a.lib.Current().Forms.Get(j.Form, j.FormVersion) == nil {
+			return fmt.Errorf("questionnaire %s version %d not loaded here yet", j.Form, j.FormVersion)
+		}
+	}
 	return a.store.ForEachWaiting(ctx, j.Form, 100, func(chat int64) error {
 		return a.intake.Scheduled(ctx, interview.Input{Kind: interview.KindPublished,
 			Key: interview.PublishedKey(j.Form, j.FormVersion, chat), Chat: chat, Form: j.Form, FormVersion: j.FormVersion})
