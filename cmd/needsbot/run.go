@@ -223,6 +223,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err := a.wireReminders(&ccfg, &hcfg); err != nil { // wire_remind.go
 		return nil, err
 	}
+	a.wirePublished(ctx, &ccfg) // wire_published.go
 	hcfg.Core = interview.New(ccfg)
 	a.handler = bot.NewHandler(hcfg)
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, OutageWindow: cfg.OutageWindow, Logger: log})
