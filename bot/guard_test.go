@@ -52,7 +52,7 @@ type storeThrottle struct {
 	per   time.Duration
 }
 
-func (t storeThrottle) Inbound(ctx context.Context, user int64) (bool, bool, error) {
+func (t storeThrottle) Inbound(ctx context.Context, user, _ int64) (bool, bool, error) {
 	return t.s.Inbound(ctx, user, t.limit, t.per)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/interview"
+	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/durable"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/redisstore"
@@ -84,13 +85,43 @@ func (a sessions) Delete(ctx context.Context, chat int64) error { return a.s.Del
 // most; tests and the load test, at machine speed, raise the limit.
 const inboundPer = 10 * time.Second
 
+// chatPacer adapts the Redis store to bot.ChatPacer: a GCRA bucket per
+// chat (keyed by a keyed derivation of the chat id, never the id) shared
+// by the webhook replicas, rate new messages a second with a burst.
+type chatPacer struct {
+	s     *redisstore.Store
+	key   []byte
+	rate  float64
+	burst int
+}
+
+func (p chatPacer) Reserve(ctx context.Context, chat int64) (time.Duration, error) {
+	per := time.Duration(float64(p.burst) / p.rate * float64(time.Second))
+	got, wait, err := p.s.Take(ctx, "chat:"+storage.Keyed(p.key, "pace", chat)[:32], p.burst, max(per, time.Millisecond), 1)
+	if err != nil || got > 0 {
+		return 0, err
+	}
+	return max(wait, time.Millisecond), nil
+}
+
 // throttle adapts the Redis store to bot.Throttle.
 type throttle struct {
 	s     *redisstore.Store
 	limit int
+	// copies: updates may reach two replicas at once (webhooks behind a
+	// balancer); each update is claimed first, and a copy whose update is
+	// claimed already is not counted — one more Redis round trip per
+	// update, in webhook mode only.
+	copies bool
 }
 
-func (t throttle) Inbound(ctx context.Context, user int64) (bool, bool, error) {
+func (t throttle) Inbound(ctx context.Context, user, update int64) (bool, bool, error) {
+	if t.copies {
+		first, err := t.s.Claim(ctx, "in", update, 6*inboundPer)
+		if err == nil && !first {
+			return true, false, nil
+		}
+	}
 	return t.s.Inbound(ctx, user, t.limit, inboundPer)
 }
 

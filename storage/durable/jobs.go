@@ -107,8 +107,9 @@ func (j *Abandonment) Run(ctx context.Context) {
 			continue
 		}
 		// The results rollup's job (migration 00011): an advisory lock
-		// keeps it to one replica at a time.
-		if _, err := j.DB.CatchUpRollups(ctx, false); err != nil && ctx.Err() == nil {
+		// keeps it to one replica at a time; it adds a batch when enough
+		// is pending (pgstore.RollupTick).
+		if _, err := j.DB.RollupTick(ctx); err != nil && ctx.Err() == nil {
 			j.logger().Warn("results rollup", "err", err)
 		}
 		select {

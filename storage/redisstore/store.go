@@ -498,7 +498,7 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id))
+		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.waitKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id))
 		p.ZRem(ctx, s.remindDueKey(), id)
 		p.ZRem(ctx, s.expireDueKey(), id)
 		if len(members) > 0 {
