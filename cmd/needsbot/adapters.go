@@ -16,13 +16,20 @@ import (
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// sessions adapts the Redis store to interview.Sessions.
-type sessions struct{ s *redisstore.Store }
+// sessions adapts the Redis store to interview.Sessions. With inbound set
+// (inbound.limit > 0), loading a Telegram update also counts it against
+// the person's inbound limit in the same round trip; the throttle's
+// Inbound that follows in the turn reads that verdict without a round
+// trip of its own.
+type sessions struct {
+	s       *redisstore.Store
+	inbound throttle
+}
 
 var _ interview.Sessions = sessions{}
 
 func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
-	blob, version, seen, lastMsg, err := a.s.Load(ctx, chat, update)
+	blob, version, seen, lastMsg, err := a.s.LoadCounting(ctx, chat, update, a.inbound.limit, inboundPer)
 	if err != nil {
 		return interview.Loaded{}, err
 	}
@@ -104,25 +111,17 @@ func (p chatPacer) Reserve(ctx context.Context, chat int64) (time.Duration, erro
 	return max(wait, time.Millisecond), nil
 }
 
-// throttle adapts the Redis store to bot.Throttle.
+// throttle adapts the Redis store to bot.Throttle. Updates may reach two
+// replicas at once (webhooks behind a balancer): the store counts an
+// update id once (the highest counted id is kept with the limit), so a
+// copy does not count twice, at no extra round trip.
 type throttle struct {
 	s     *redisstore.Store
 	limit int
-	// copies: updates may reach two replicas at once (webhooks behind a
-	// balancer); each update is claimed first, and a copy whose update is
-	// claimed already is not counted — one more Redis round trip per
-	// update, in webhook mode only.
-	copies bool
 }
 
 func (t throttle) Inbound(ctx context.Context, user, update int64) (bool, bool, error) {
-	if t.copies {
-		first, err := t.s.Claim(ctx, "in", update, 6*inboundPer)
-		if err == nil && !first {
-			return true, false, nil
-		}
-	}
-	return t.s.Inbound(ctx, user, t.limit, inboundPer)
+	return t.s.Inbound(ctx, user, update, t.limit, inboundPer)
 }
 
 // messageLog adapts the Redis store to interview.MessageLog.

@@ -45,38 +45,53 @@ return loadreply(KEYS[1], KEYS[2], ARGV[2], ARGV[4])
 
 // inboundScript counts one incoming update of a person against the
 // per-person limit (GCRA, kept in the seen record of the person's private
-// chat: no key of its own) and, when it is allowed, writes the chat's
-// deferred tail and reads the chat as loadTailScript does: Store.Inbound
-// keeps that reply for the Load that follows, so that a turn is still two
-// round trips with the limit folded in.
+// chat: no key of its own), writes the chat's deferred tail and reads the
+// chat as loadTailScript does, in one round trip: Store.Load counts the
+// update as it loads the chat (LoadCounting), or Store.Inbound keeps the
+// reply for the Load that follows.
 //
-// KEYS as loadTailScript. ARGV: 1 limit, 2 period (ms), 3-9 as tailScript's
-// 1-7, then the tail's arguments (tailArgs; empty ones when there is no
-// tail). Returns {0} (refused), {2} (refused, first refusal of the
-// period: tell the person once) or {1, then as loadScript}.
+// An update (its Telegram id, ARGV 3) is counted once: not when it is in
+// the seen record or at or below its floor (handled already), nor when it
+// is at or below the highest id counted (hc in the record: a copy of it
+// handled by another replica, or an older update delivered late). Such an
+// update is let through uncounted. An id <= 0 is always counted.
+//
+// KEYS as loadTailScript. ARGV: 1 limit, 2 period (ms), 3 update id, 4-10
+// as tailScript's 1-7, then the tail's arguments (tailArgs; empty ones
+// when there is no tail). Returns {verdict, then as loadScript}: verdict
+// 0 (refused), 2 (refused, first refusal of the period: tell the person
+// once) or 1 (allowed).
 var inboundScript = redis.NewScript(seenLua + tailLua + loadTailLua + `
-local now, per = tonumber(ARGV[3]), tonumber(ARGV[2])
+local now, per = tonumber(ARGV[4]), tonumber(ARGV[2])
+local id = tonumber(ARGV[3])
 seenload(KEYS[2])
-local tat = math.max(tonumber(sv.tat) or 0, now)
-local nt = tat + per / tonumber(ARGV[1])
+local count = true
+if id > 0 then
+  if id <= sv.hc or id <= tonumber(sv.f) or string.find(sv.body, ' ' .. ARGV[3] .. ':', 1, true) then
+    count = false
+  else
+    sv.hc = id
+    sv.dirty = true
+  end
+end
 local ok = 1
-if nt - now <= per then
-  sv.tat = string.format('%.1f', nt)
-  sv.dirty = true
-elseif (tonumber(sv.told) or 0) > now then
-  ok = 0
-else
-  sv.told = tostring(now + per)
-  sv.dirty = true
-  ok = 2
+if count then
+  local tat = math.max(tonumber(sv.tat) or 0, now)
+  local nt = tat + per / tonumber(ARGV[1])
+  if nt - now <= per then
+    sv.tat = string.format('%.1f', nt)
+    sv.dirty = true
+  elseif (tonumber(sv.told) or 0) > now then
+    ok = 0
+  else
+    sv.told = tostring(now + per)
+    sv.dirty = true
+    ok = 2
+  end
 end
-tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 10, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-if ok ~= 1 then
-  seensave(KEYS[2], ARGV[3], ARGV[5])
-  return {ok}
-end
-local r = loadreply(KEYS[1], KEYS[2], ARGV[3], ARGV[5])
-table.insert(r, 1, 1)
+tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 11, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+local r = loadreply(KEYS[1], KEYS[2], ARGV[4], ARGV[6])
+table.insert(r, 1, ok)
 return r
 `)
 
