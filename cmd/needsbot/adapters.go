@@ -39,11 +39,21 @@ func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loade
 func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon) error {
 	rec := abandonRecord(ab)
 	var err error
-	if st, derr := dialog.Decode(blob); derr == nil && st.Phase == dialog.PhaseDone {
+	st, derr := dialog.Decode(blob)
+	switch {
+	case derr == nil && st.Phase == dialog.PhaseDone:
 		// A finished interview keeps only what "already answered" needs,
 		// for a short time.
 		err = a.s.SaveDone(ctx, chat, update, expect, next, blob)
-	} else {
+	case derr == nil:
+		// The language-choice index (interview.Waiting) rides on the
+		// save: no round trip of its own.
+		form := ""
+		if st.Phase == dialog.PhaseLanguage {
+			form = st.Form
+		}
+		err = a.s.SaveWaiting(ctx, chat, update, expect, next, blob, rec, form)
+	default:
 		err = a.s.Save(ctx, chat, update, expect, next, blob, rec)
 	}
 	if errors.Is(err, redisstore.ErrConflict) {

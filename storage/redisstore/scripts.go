@@ -98,7 +98,8 @@ return r
 // saveScript is the compare-and-swap of a chat's state. It marks the update
 // applied and sets or clears the abandonment record in the same atomic step.
 //
-// KEYS: state hash, seen record, abandonment record hash.
+// KEYS: state hash, seen record, abandonment record hash, language-choice
+// record (published.go).
 // ARGV: 1 expected version ("0" = none), 2 new version, 3 blob, 4 state TTL
 // (ms), 5 update id ("" = none), 6 now (ms), 7 (unused), 8 seen TTL (ms),
 // 9 most seen ids kept, 10 record JSON ("" = delete the record), 11
@@ -106,15 +107,28 @@ return r
 // TTL (ms), 14 chat id of the expiry job ("" = none: the job is dropped),
 // 15 its due time (ms). The expiry job lives in the record (xc, xd, xv =
 // chat, due, the version it was armed at), so that it goes when the record
-// goes (completion, erasure, expiry).
+// goes (completion, erasure, expiry). 16 the form whose language choice
+// the saved state waits at ("" = none), 17 the chat id: the language-choice
+// record is written when the state comes to a choice (field l of the
+// state hash remembers the form) and deleted when it leaves it, in the
+// same step as the save (Store.SaveWaiting).
 // Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
 // or replaced, "" when none: its abandonment index member is stale.
 var saveScript = redis.NewScript(seenLua + `
-local cur = redis.call('HGET', KEYS[1], 'v') or '0'
+local hv = redis.call('HMGET', KEYS[1], 'v', 'l')
+local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if ARGV[16] ~= '' then
+  redis.call('HSET', KEYS[1], 'l', ARGV[16])
+  redis.call('HSET', KEYS[4], 'c', ARGV[17], 'f', ARGV[16])
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+elseif hv[2] then
+  redis.call('HDEL', KEYS[1], 'l')
+  redis.call('DEL', KEYS[4])
+end
 if ARGV[5] ~= '' then
   -- The update was not seen when loaded, and the state has not moved
   -- since (the version matched): it is not in the seen record, so it is

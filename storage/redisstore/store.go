@@ -288,17 +288,27 @@ type AbandonRecord struct {
 // completion). Save is one round trip: a script, pipelined with the
 // abandonment index update when rec is set.
 func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord) error {
-	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL)
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, "")
+}
+
+// SaveWaiting is Save for a state that waits at the language choice of
+// form ("" = at none): in the same round trip, the chat is indexed as
+// waiting there when it comes to the choice (what WaitingAtLanguage
+// does), and its record is dropped when a state saved by SaveWaiting
+// leaves it (what LeftLanguage does; the index member, a hint, goes when
+// ForEachWaiting finds it stale or when it lapses).
+func (s *Store) SaveWaiting(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, form string) error {
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, form)
 }
 
 // SaveDone is Save for the state of a finished interview: it is kept only
 // DoneTTL (what "already answered" and dedup need), and it never has an
 // abandonment record.
 func (s *Store) SaveDone(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte) error {
-	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL)
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL, "")
 }
 
-func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, ttl time.Duration) error {
+func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, ttl time.Duration, waitForm string) error {
 	if newVersion <= expect {
 		return fmt.Errorf("redisstore: save: new version %d not after %d", newVersion, expect)
 	}
@@ -331,16 +341,17 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		expChat, expDue = strconv.FormatInt(chat, 10), rec.Expires.UnixMilli()
 		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
 	}
-	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat)}
+	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat), s.waitKey(chat)}
 	args := []any{
 		expect, newVersion, blob, ttl.Milliseconds(),
 		update, nowMS, "", s.seenTTL.Milliseconds(), seenMax,
 		recJSON, started, id, max(s.stateTTL, ttl).Milliseconds() + s.abandonGrace.Milliseconds(), expChat, expDue,
+		waitForm, strconv.FormatInt(chat, 10),
 	}
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
-	if !zadd && expDue == 0 {
+	if !zadd && expDue == 0 && waitForm == "" {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -359,6 +370,12 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			// interview may arm it again.
 			if expDue != 0 {
 				p.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)})
+			}
+			// The language-choice index, another slot: a hint checked
+			// against the record (ForEachWaiting), so a ZADD for a save
+			// that conflicts is harmless too.
+			if waitForm != "" {
+				p.ZAdd(ctx, s.waitIndexKey(waitForm), redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: s.chatID(chat)})
 			}
 		})
 		if err != nil && res.Err() == nil {
