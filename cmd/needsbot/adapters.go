@@ -16,13 +16,20 @@ import (
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// sessions adapts the Redis store to interview.Sessions.
-type sessions struct{ s *redisstore.Store }
+// sessions adapts the Redis store to interview.Sessions. With inbound set
+// (inbound.limit > 0), loading a Telegram update also counts it against
+// the person's inbound limit in the same round trip; the throttle's
+// Inbound that follows in the turn reads that verdict without a round
+// trip of its own.
+type sessions struct {
+	s       *redisstore.Store
+	inbound throttle
+}
 
 var _ interview.Sessions = sessions{}
 
 func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
-	blob, version, seen, lastMsg, err := a.s.Load(ctx, chat, update)
+	blob, version, seen, lastMsg, err := a.s.LoadCounting(ctx, chat, update, a.inbound.limit, inboundPer)
 	if err != nil {
 		return interview.Loaded{}, err
 	}
@@ -32,11 +39,21 @@ func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loade
 func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon) error {
 	rec := abandonRecord(ab)
 	var err error
-	if st, derr := dialog.Decode(blob); derr == nil && st.Phase == dialog.PhaseDone {
+	st, derr := dialog.Decode(blob)
+	switch {
+	case derr == nil && st.Phase == dialog.PhaseDone:
 		// A finished interview keeps only what "already answered" needs,
 		// for a short time.
 		err = a.s.SaveDone(ctx, chat, update, expect, next, blob)
-	} else {
+	case derr == nil:
+		// The language-choice index (interview.Waiting) rides on the
+		// save: no round trip of its own.
+		form := ""
+		if st.Phase == dialog.PhaseLanguage {
+			form = st.Form
+		}
+		err = a.s.SaveWaiting(ctx, chat, update, expect, next, blob, rec, form)
+	default:
 		err = a.s.Save(ctx, chat, update, expect, next, blob, rec)
 	}
 	if errors.Is(err, redisstore.ErrConflict) {
@@ -104,25 +121,17 @@ func (p chatPacer) Reserve(ctx context.Context, chat int64) (time.Duration, erro
 	return max(wait, time.Millisecond), nil
 }
 
-// throttle adapts the Redis store to bot.Throttle.
+// throttle adapts the Redis store to bot.Throttle. Updates may reach two
+// replicas at once (webhooks behind a balancer): the store counts an
+// update id once (the highest counted id is kept with the limit), so a
+// copy does not count twice, at no extra round trip.
 type throttle struct {
 	s     *redisstore.Store
 	limit int
-	// copies: updates may reach two replicas at once (webhooks behind a
-	// balancer); each update is claimed first, and a copy whose update is
-	// claimed already is not counted — one more Redis round trip per
-	// update, in webhook mode only.
-	copies bool
 }
 
 func (t throttle) Inbound(ctx context.Context, user, update int64) (bool, bool, error) {
-	if t.copies {
-		first, err := t.s.Claim(ctx, "in", update, 6*inboundPer)
-		if err == nil && !first {
-			return true, false, nil
-		}
-	}
-	return t.s.Inbound(ctx, user, t.limit, inboundPer)
+	return t.s.Inbound(ctx, user, update, t.limit, inboundPer)
 }
 
 // messageLog adapts the Redis store to interview.MessageLog.

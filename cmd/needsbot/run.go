@@ -200,15 +200,16 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err != nil {
 		return nil, err
 	}
+	inbound := throttle{s: a.store, limit: cfg.InboundLimit}
 	ccfg := interview.Config{
-		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
+		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{s: a.store, inbound: inbound}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
 	}
 	hcfg := bot.Config{
 		Staff: staffHandler, Library: a.lib,
-		Throttle: throttle{s: a.store, limit: cfg.InboundLimit, copies: cfg.WebhookURL != ""},
+		Throttle: inbound,
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics,
 		PopularLanguages: popularLanguages(a.db.LanguageCache(4, cfg.MinCell, 10*time.Minute, nil)),
 		Directory:        pgDirectory{db: a.db, now: time.Now},

@@ -10,27 +10,16 @@ import (
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// waiting adapts redisstore to interview.Waiting.
-type waiting struct{ s *redisstore.Store }
-
-var _ interview.Waiting = waiting{}
-
-func (w waiting) AtLanguage(ctx context.Context, chat int64, form string) error {
-	return w.s.WaitingAtLanguage(ctx, chat, form)
-}
-
-func (w waiting) LeftLanguage(ctx context.Context, chat int64, form string) error {
-	return w.s.LeftLanguage(ctx, chat, form)
-}
-
 // wirePublished delivers a form version published while interviews run:
-// the core indexes the chats waiting at a language choice; each swap of
+// the sessions' save indexes the chats waiting at a language choice; each swap of
 // the questionnaires that brings a newer version of a form announces it
 // (every replica may, the store makes it one job); the scheduler leases
 // the job to one replica, which hands each waiting chat a KindPublished
 // input (publishedJob).
 func (a *app) wirePublished(ctx context.Context, c *interview.Config) {
-	c.Waiting = waiting{a.store}
+	// The chats waiting at a language choice are indexed by the sessions'
+	// save (sessions.Save, Store.SaveWaiting), in the save's round trip:
+	// interview.Config.Waiting stays nil.
 	prev := a.lib.Current()
 	a.lib.OnSwap(func(s *formlib.Snapshot) { // under the reload lock: prev is ours
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -17,8 +17,9 @@ import (
 // would change nothing.
 //
 //	<prefix>{c:N}:l            hash   c = chat id, f = form: the chat waits at the form's
-//	                                  language choice (dropped when a language is chosen,
-//	                                  erased by Delete, else expires with the state)
+//	                                  language choice (written and dropped by SaveWaiting in
+//	                                  the save's script, erased by Delete, else expires with
+//	                                  the state; field l of the state hash names the form)
 //	<prefix>lw:<form>          zset   member N, score = when the :l record lapses (ms);
 //	                                  a hint checked against :l
 //	<prefix>{publish}:due      zset   member "<form>|<version>", score = when announced (ms):

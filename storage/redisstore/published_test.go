@@ -124,3 +124,56 @@ func TestPublicationLeaseLost(t *testing.T) {
 		t.Fatalf("%d publications still due", n)
 	}
 }
+
+// SaveWaiting indexes a chat at a language choice in the save's round
+// trip, moves it when the choice is of another form, and drops its record
+// when a save leaves the choice; a conflicting save changes nothing.
+func TestSaveWaitingIndexesInTheSave(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	waiters := func(form string) []int64 {
+		t.Helper()
+		var got []int64
+		if err := s.ForEachWaiting(ctx, form, 10, func(chat int64) error { got = append(got, chat); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		return got
+	}
+	save := func(chat int64, expect uint64, form string) {
+		t.Helper()
+		if err := s.SaveWaiting(ctx, chat, 0, expect, expect+1, []byte("state"), nil, form); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(31, 0, "f")
+	save(32, 0, "f")
+	n := h.n.Load()
+	save(33, 0, "f")
+	if h.n.Load() != n+1 {
+		t.Fatalf("a warm save at a language choice made %d round trips, want 1", h.n.Load()-n)
+	}
+	if got := waiters("f"); !slices.Equal(got, []int64{31, 32, 33}) {
+		t.Fatalf("waiting at f: %v, want [31 32 33]", got)
+	}
+	save(32, 1, "g") // the choice of another form
+	save(33, 1, "")  // a language chosen
+	if got := waiters("f"); !slices.Equal(got, []int64{31}) {
+		t.Fatalf("waiting at f: %v, want [31]", got)
+	}
+	if got := waiters("g"); !slices.Equal(got, []int64{32}) {
+		t.Fatalf("waiting at g: %v, want [32]", got)
+	}
+	if n := rdb.Exists(ctx, prefix+s.ChatTag(33)+":l").Val(); n != 0 {
+		t.Fatal("the record of a chat that left the choice is kept")
+	}
+	// A save that conflicts neither indexes nor drops.
+	if err := s.SaveWaiting(ctx, 31, 0, 7, 8, []byte("state"), nil, ""); !errors.Is(err, redisstore.ErrConflict) {
+		t.Fatalf("stale save: %v, want conflict", err)
+	}
+	if got := waiters("f"); !slices.Equal(got, []int64{31}) {
+		t.Fatalf("after a conflicting save, waiting at f: %v, want [31]", got)
+	}
+}
