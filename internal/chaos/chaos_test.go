@@ -315,7 +315,9 @@ func TestVerdict(t *testing.T) {
 		{Row{People: 2, Completed: 2, Rows: 2, Waited: 1}, "ok, slow"},
 		{Row{People: 2, Completed: 2, Rows: 1, Lost: 1}, "FAIL: lost"},
 		{Row{People: 2, Completed: 2, Rows: 3, Doubled: 1}, "FAIL: doubled"},
-		{Row{People: 2, Completed: 1, Rows: 1}, "FAIL: 1 stuck"},
+		{Row{People: 2, Completed: 1, Stuck: 1, Rows: 1}, "FAIL: 1 stuck"},
+		{Row{People: 2, Completed: 1, Rows: 1}, "FAIL: 1 not completed"},
+		{Row{People: 3, Completed: 1, Stuck: 1, Rows: 1}, "FAIL: 1 stuck, 1 not completed"},
 		{Row{People: 2, Completed: 2, Rows: 2, TooMany: 3}, "FAIL: 429s"},
 		{Row{People: 2, Completed: 2, Rows: 2, TooMany: 3, Storm: true}, "ok"},
 	}
