@@ -68,7 +68,7 @@ func timings(short bool) timing {
 	if short {
 		return timing{pgAtCompletion: 3 * time.Second, pgLong: 5 * time.Second, redisShort: 2 * time.Second,
 			redisLong: 5 * time.Second, apiFault: 3 * time.Second, slowCall: 2 * time.Second, hang: 3 * time.Second,
-			killDown: time.Second, updateTimeout: 45 * time.Second, settle: 60 * time.Second, think: 400 * time.Millisecond, flood: 50}
+			killDown: time.Second, updateTimeout: 45 * time.Second, settle: 60 * time.Second, think: 250 * time.Millisecond, flood: 50}
 	}
 	return timing{pgAtCompletion: 10 * time.Second, pgLong: 60 * time.Second, redisShort: 10 * time.Second,
 		redisLong: 60 * time.Second, apiFault: 20 * time.Second, slowCall: 2 * time.Second, hang: 10 * time.Second,

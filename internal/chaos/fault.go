@@ -121,18 +121,45 @@ func kill(ctx context.Context, ph *phaseRun) error {
 	return r.restart(ctx, r.p)
 }
 
-// flood has one person per bot send 30 messages at once.
+// flood has one person per bot send r.t.flood messages at once, then waits
+// until the bots have answered what they will of it, so that the paced
+// tail of the flood (and its 429s) is counted in this row, not the next.
 func flood(ctx context.Context, ph *phaseRun) error {
 	if err := ph.reached(ctx, 0.2); err != nil {
 		return err
 	}
 	r := ph.r
+	var us []*telegramtest.User
 	for _, tg := range []*telegramtest.Server{r.tgW, r.tgP} {
 		id := r.nextID.Add(1)
 		r.flooders.Store(id, true)
 		u := tg.User(id, telegramtest.FirstName("Flooder"))
 		for i := range r.t.flood {
 			u.Send(fmt.Sprintf("hello? %d", i))
+		}
+		us = append(us, u)
+	}
+	return quiet(ctx, us, 3*time.Second, r.t.settle)
+}
+
+// quiet waits until every user's updates are acknowledged and the bot has
+// not written to their chats for calm, or until limit has passed.
+func quiet(ctx context.Context, us []*telegramtest.User, calm, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		still := false
+		for _, u := range us {
+			c := u.Chat()
+			_, last, ok := loadtest.Replies(c, time.Time{})
+			if c.Pending > 0 || ok && time.Since(last) < calm {
+				still = true
+			}
+		}
+		if !still {
+			return nil
+		}
+		if err := loadtest.Sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -98,7 +98,7 @@ func TestLoadtestLatencyFromTimestamps(t *testing.T) {
 	if !ok || !enq.Equal(at(0)) {
 		t.Fatalf("enqueued %v %v", enq, ok)
 	}
-	first, last, ok := replies(chat, enq)
+	first, last, ok := Replies(chat, enq)
 	if !ok || !last.Equal(at(12)) || !first.Equal(at(7)) {
 		t.Fatalf("replies %v … %v %v, want +7 ms … +12 ms", first, last, ok)
 	}
@@ -108,10 +108,10 @@ func TestLoadtestLatencyFromTimestamps(t *testing.T) {
 	// A tap: the latest callback, answered after the messages.
 	chat.Callbacks = append(chat.Callbacks, telegramtest.CallbackAnswer{At: at(1), Answered: true, AnsweredAt: at(30)})
 	enq, _ = enqueuedAt(chat, 0)
-	if first, last, _ := replies(chat, enq); !enq.Equal(at(1)) || !last.Equal(at(30)) || !first.Equal(at(7)) {
+	if first, last, _ := Replies(chat, enq); !enq.Equal(at(1)) || !last.Equal(at(30)) || !first.Equal(at(7)) {
 		t.Errorf("tap: enqueued %v, replies %v … %v", enq, first, last)
 	}
-	if _, _, ok := replies(chat, at(100)); ok {
+	if _, _, ok := Replies(chat, at(100)); ok {
 		t.Error("a reply after the last one")
 	}
 }

@@ -293,7 +293,7 @@ func (r *Walker) act(ctx context.Context, kind string, send func() (int, error))
 	} else {
 		chat, err = r.User.Chat(), handled
 	}
-	if first, last, ok := replies(chat, enq); ok {
+	if first, last, ok := Replies(chat, enq); ok {
 		s.First, s.Reply, s.Replied = first.Sub(enq), last.Sub(enq), true
 	} else {
 		s.First = time.Since(enq)
@@ -345,10 +345,10 @@ func movedSince(chat telegramtest.Chat, t time.Time) bool {
 	return false
 }
 
-// replies are the earliest and the latest moments after since at which
+// Replies are the earliest and the latest moments after since at which
 // the bot sent or edited a message in the chat or answered a callback
 // query; ok is false if it did none of these.
-func replies(chat telegramtest.Chat, since time.Time) (first, last time.Time, ok bool) {
+func Replies(chat telegramtest.Chat, since time.Time) (first, last time.Time, ok bool) {
 	take := func(t time.Time) {
 		if !t.After(since) {
 			return
