@@ -33,6 +33,11 @@ type Sample struct {
 	Ack time.Duration
 }
 
+// errVanished is a tap that found the card's keyboard gone: the bot changed
+// the card between the walker reading it and tapping it (a person would
+// tap the card that is there now).
+var errVanished = errors.New("the keyboard changed under the tap")
+
 // ErrStuck is why a walk ended with the person left without a way on: no
 // card with interview buttons and no thank-you.
 var ErrStuck = errors.New("stuck: no question card with buttons and no thank-you")
@@ -146,7 +151,7 @@ func (r *Walker) Interview(ctx context.Context) error {
 		return err
 	}
 	var prev string
-	repeats := 0
+	repeats, vanished := 0, 0
 	for step := 0; step < MaxSteps; step++ {
 		q, keys, ok := currentQuestion(chat, r.card)
 		if !ok {
@@ -185,8 +190,28 @@ func (r *Walker) Interview(ctx context.Context) error {
 			if kind == "text" {
 				return r.User.Send(text), nil
 			}
-			return 0, r.User.TapIn(msgID, k.label)
+			if err := r.User.TapIn(msgID, k.label); err != nil {
+				if !hasButton(r.User.Chat(), msgID, k.label) {
+					return 0, errVanished
+				}
+				return 0, err
+			}
+			return 0, nil
 		})
+		if errors.Is(err, errVanished) {
+			// Look again, as a person would; a bot that keeps
+			// moving the keyboard away is stuck all the same.
+			if vanished++; vanished > 5 {
+				return r.fail(chat, fmt.Errorf("%s %q on message %d: %w, 5 times", kind, k.label, msgID, err))
+			}
+			wctx, cancel := context.WithTimeout(ctx, r.Timeout)
+			chat, _ = r.User.WaitFor(wctx, r.onward)
+			cancel()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -196,6 +221,13 @@ func (r *Walker) Interview(ctx context.Context) error {
 		}
 	}
 	return r.fail(chat, fmt.Errorf("interview did not end after %d steps", MaxSteps))
+}
+
+// onward reports whether the chat shows the person a way on: a card with
+// interview buttons, or the thank-you.
+func (r *Walker) onward(c telegramtest.Chat) bool {
+	_, _, card := currentQuestion(c, r.card)
+	return card || r.thanked(c)
 }
 
 // thanked reports whether the bot sent the completion message in the
@@ -268,6 +300,9 @@ func (r *Walker) fail(chat telegramtest.Chat, err error) error {
 // the id of the message it sent (0 for a tap).
 func (r *Walker) act(ctx context.Context, kind string, send func() (int, error)) (telegramtest.Chat, error) {
 	msgID, err := send()
+	if errors.Is(err, errVanished) {
+		return r.User.Chat(), err
+	}
 	if err != nil {
 		return r.User.Chat(), r.fail(r.User.Chat(), fmt.Errorf("%s: %w", kind, err))
 	}
@@ -283,13 +318,7 @@ func (r *Walker) act(ctx context.Context, kind string, send func() (int, error))
 	s.Ack = time.Since(enq)
 	var chat telegramtest.Chat
 	if handled == nil {
-		chat, err = r.User.WaitFor(wctx, func(c telegramtest.Chat) bool {
-			if !movedSince(c, enq) {
-				return false
-			}
-			_, _, card := currentQuestion(c, r.card)
-			return card || r.thanked(c)
-		})
+		chat, err = r.User.WaitFor(wctx, func(c telegramtest.Chat) bool { return movedSince(c, enq) && r.onward(c) })
 	} else {
 		chat, err = r.User.Chat(), handled
 	}
@@ -372,6 +401,23 @@ func Replies(chat telegramtest.Chat, since time.Time) (first, last time.Time, ok
 		}
 	}
 	return first, last, !first.IsZero()
+}
+
+// hasButton reports whether message id shows a button labelled label.
+func hasButton(chat telegramtest.Chat, id int, label string) bool {
+	for _, m := range chat.Messages {
+		if m.ID != id {
+			continue
+		}
+		for _, row := range m.Buttons {
+			for _, b := range row {
+				if b.Text == label {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // key is one interview button and its decoded callback data.
