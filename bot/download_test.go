@@ -68,7 +68,7 @@ func TestStaffDocument(t *testing.T) {
 	if staff.got != nil || staff.name != "" {
 		t.Errorf("a non-admin's document was taken: %q", staff.name)
 	}
-	want := r.handler.r.Plain("it", MsgOnlyText, nil)
+	want := r.handler.Renderer().Plain("it", MsgOnlyText, nil)
 	if last := other.Last(); !last.FromBot || !strings.Contains(last.Text, want) {
 		t.Errorf("non-admin got no media answer: %+v", last)
 	}

@@ -14,7 +14,7 @@ func (t *turn) delete(ctx context.Context, yes bool) (Outcome, error) {
 	h, ev := t.h, t.ev
 	if !yes {
 		if ev.msgID != 0 {
-			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: h.r.Text(t.lang, MsgDeleteConfirm, nil)}})
+			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: t.r.Text(t.lang, MsgDeleteConfirm, nil)}})
 		}
 		t.say(ctx, MsgDeleteCancelled)
 		return t.finish(ctx)
@@ -39,7 +39,7 @@ func (t *turn) delete(ctx context.Context, yes bool) (Outcome, error) {
 	}
 	h.log.Info("respondent erased", "chat", h.chatKey(ev.chat), "responses", e.Responses, "messages", deleted)
 	t.say(ctx, MsgDeleteDone)
-	if _, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.r.Text(t.lang, MsgDeleteChat, map[string]any{"N": deleted})}); err != nil {
+	if _, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: t.r.Text(t.lang, MsgDeleteChat, map[string]any{"N": deleted})}); err != nil {
 		h.log.Warn("send failed", "chat", h.chatKey(ev.chat), "msg", MsgDeleteChat, "err", err)
 	}
 	return t.finish(ctx)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 )
@@ -58,7 +60,11 @@ type Request struct {
 // Config wires a Handler.
 type Config struct {
 	// Core is the application core that applies every input (required).
-	Core    *interview.Core
+	Core *interview.Core
+	// Library is the questionnaires and catalog in force (live reload);
+	// without it Catalog is fixed. A turn reads the snapshot its core turn
+	// took.
+	Library formlib.Source
 	Catalog *locales.Catalog
 	Staff   Staff // optional
 	Sender  *Sender
@@ -100,8 +106,14 @@ func (nopEvents) Interview(string)                     {}
 // the core apply it (Config.Core) and renders and sends what it decided.
 type Handler struct {
 	cfg Config
-	r   *Renderer
+	rc  atomic.Pointer[snapRenderer] // renderer of the latest snapshot seen
 	log *slog.Logger
+}
+
+// snapRenderer is a snapshot's renderer, built once per snapshot.
+type snapRenderer struct {
+	snap *formlib.Snapshot
+	r    *Renderer
 }
 
 // NewHandler returns a handler.
@@ -115,11 +127,28 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Events == nil {
 		cfg.Events = nopEvents{}
 	}
-	return &Handler{cfg: cfg, r: NewRenderer(cfg.Catalog), log: cfg.Logger}
+	if cfg.Library == nil {
+		cfg.Library = formlib.Fixed(nil, cfg.Catalog)
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger}
 }
 
-// Renderer returns the handler's renderer.
-func (h *Handler) Renderer() *Renderer { return h.r }
+// Renderer returns the renderer of the catalog in force.
+func (h *Handler) Renderer() *Renderer { return h.renderer(h.cfg.Library.Current()) }
+
+// rend is Renderer under a short name: outside a turn (throttle notices,
+// errors) the catalog in force.
+func (h *Handler) rend() *Renderer { return h.Renderer() }
+
+// renderer returns snap's renderer, building it once per snapshot.
+func (h *Handler) renderer(snap *formlib.Snapshot) *Renderer {
+	if c := h.rc.Load(); c != nil && c.snap == snap {
+		return c.r
+	}
+	r := NewRenderer(snap.Catalog)
+	h.rc.Store(&snapRenderer{snap: snap, r: r})
+	return r
+}
 
 type evKind uint8
 
@@ -357,7 +386,7 @@ func (h *Handler) dropFlood(ctx context.Context, ev event, first, deferAnswer bo
 	}
 	h.log.Info("inbound flood: updates dropped", "chat", h.chatKey(ev.chat))
 	lang := h.lang("", ev.langHint)
-	if _, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.r.Text(lang, MsgSlowDown, nil)}); err != nil {
+	if _, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.rend().Text(lang, MsgSlowDown, nil)}); err != nil {
 		h.log.Warn("send failed", "chat", h.chatKey(ev.chat), "msg", MsgSlowDown, "err", err)
 	}
 	return out, nil
@@ -369,12 +398,12 @@ func (h *Handler) group(ctx context.Context, ev event) error {
 	_, _, cmd := h.command(ev.text)
 	mention := h.cfg.Username != "" && strings.Contains(strings.ToLower(ev.text), "@"+strings.ToLower(h.cfg.Username))
 	if ev.query != "" {
-		return h.cfg.Sender.Answer(ctx, ev.query, h.r.Plain(h.lang("", ev.langHint), MsgGroup, nil))
+		return h.cfg.Sender.Answer(ctx, ev.query, h.rend().Plain(h.lang("", ev.langHint), MsgGroup, nil))
 	}
 	if !cmd && !mention {
 		return nil
 	}
-	_, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.r.Text(h.lang("", ev.langHint), MsgGroup, nil)})
+	_, err := h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.rend().Text(h.lang("", ev.langHint), MsgGroup, nil)})
 	return ignoreTelegram(err)
 }
 
@@ -393,7 +422,7 @@ func (h *Handler) lang(state, hint string) string {
 	if state != "" {
 		return state
 	}
-	if l, ok := h.cfg.Catalog.Match(hint); ok {
+	if l, ok := h.cfg.Library.Current().Catalog.Match(hint); ok {
 		return l
 	}
 	return locales.Source
@@ -413,6 +442,10 @@ type present struct {
 // replies.
 func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 	t := &turn{h: p.h, ev: p.ev, it: it, defer_: p.defer_, lastMsg: it.LastMsg(), cbPos: -1}
+	if t.snap = it.Snapshot(); t.snap == nil || t.snap.Catalog == nil {
+		t.snap = p.h.cfg.Library.Current() // a core wired without a catalog (tests)
+	}
+	t.r = p.h.renderer(t.snap)
 	t.sync()
 	var err error
 	switch {
@@ -442,7 +475,9 @@ type turn struct {
 	h       *Handler
 	ev      event
 	it      *interview.Turn
-	state   dialog.State // it.State(), after the last core call
+	snap    *formlib.Snapshot // the questionnaires of this input
+	r       *Renderer         // snap's renderer
+	state   dialog.State      // it.State(), after the last core call
 	form    *dialog.Form
 	lang    string
 	defer_  bool
@@ -474,7 +509,7 @@ type edit struct {
 func (h *Handler) chatKey(chat int64) string { return h.cfg.Core.ChatKey(chat) }
 
 func (t *turn) request() *Request {
-	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.h.r,
+	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.r,
 		Update: t.ev.update}
 }
 
@@ -582,7 +617,7 @@ func (t *turn) restart(ctx context.Context) (Outcome, error) {
 // say sends one bot message in the turn's language; Telegram refusals are
 // logged, not retried.
 func (t *turn) say(ctx context.Context, id string) {
-	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, Message{Text: t.h.r.Text(t.lang, id, nil)})
+	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, Message{Text: t.r.Text(t.lang, id, nil)})
 	if err != nil {
 		t.h.log.Warn("send failed", "chat", t.h.chatKey(t.ev.chat), "msg", id, "err", err)
 		return
@@ -638,25 +673,34 @@ func refusalMessage(err error) string {
 func (t *turn) picker(ctx context.Context) (Outcome, error) {
 	// The menu takes the question card's place (one live keyboard); a
 	// new message goes through sendMsg, which records it for /delete.
-	if err := t.placeCard(ctx, t.state, false, t.h.languageMenu(ctx, t.lang, t.ev.langHint, t.state.Context)); err != nil {
+	if err := t.placeCard(ctx, t.state, false, t.languagePage(ctx, 0)); err != nil {
 		return Outcome{}, err
 	}
 	return t.finish(ctx)
 }
 
-func (h *Handler) languageMenu(ctx context.Context, lang, hint string, sctx map[string]string) Message {
-	return h.languagePage(ctx, lang, hint, sctx, 0)
-}
-
-// languagePage is one page of the language menu. Order: the language
-// Telegram suggests, then the languages most used by this municipality's
-// respondents, then the usual order. The first page offers
+// languagePage is one page of the language menu: the languages the
+// interview's form speaks (a published form may speak fewer than the
+// catalog). Order: the language Telegram suggests, then the languages most
+// used by this municipality's respondents, then the usual order. The first
+// page offers
 // pickerFirstPage of them and a "More languages" key; the second page the
 // rest and a key back. Tapping a page key edits the menu's keyboard in
 // place, so the menu stays one message.
+func (t *turn) languagePage(ctx context.Context, page int) Message {
+	return t.h.formLanguagePage(ctx, t.snap, t.formID(), t.lang, t.ev.langHint, t.state.Context, page)
+}
+
+// languagePage is the menu of every catalog language in force.
 func (h *Handler) languagePage(ctx context.Context, lang, hint string, sctx map[string]string, page int) Message {
+	return h.formLanguagePage(ctx, h.cfg.Library.Current(), "", lang, hint, sctx, page)
+}
+
+// formLanguagePage is the menu of the languages form speaks in snap.
+func (h *Handler) formLanguagePage(ctx context.Context, snap *formlib.Snapshot, form, lang, hint string, sctx map[string]string, page int) Message {
+	r := h.renderer(snap)
 	order := []string{}
-	if first, ok := h.cfg.Catalog.Match(hint); ok {
+	if first, ok := snap.Catalog.Match(hint); ok {
 		order = append(order, first)
 	}
 	if m := sctx[interview.CtxMunicipality]; h.cfg.PopularLanguages != nil && m != "" {
@@ -665,8 +709,8 @@ func (h *Handler) languagePage(ctx context.Context, lang, hint string, sctx map[
 	var keys []Key
 	seen := map[string]bool{}
 	add := func(code string) {
-		l, ok := h.cfg.Catalog.Language(code)
-		if !ok || seen[code] {
+		l, ok := snap.Catalog.Language(code)
+		if !ok || seen[code] || !snap.Speaks(form, code) {
 			return
 		}
 		seen[code] = true
@@ -676,7 +720,7 @@ func (h *Handler) languagePage(ctx context.Context, lang, hint string, sctx map[
 	for _, code := range order {
 		add(code)
 	}
-	for _, l := range h.cfg.Catalog.Languages() {
+	for _, l := range snap.FormLanguages(form) {
 		add(l.Code)
 	}
 	paged := len(keys) > pickerFirstPage+1 // a second page for one language is not worth a tap
@@ -695,26 +739,38 @@ func (h *Handler) languagePage(ctx context.Context, lang, hint string, sctx map[
 	if paged {
 		// The arrows point the way the script reads.
 		fwd, back := "▸", "◂"
-		if h.r.rtl(lang) {
+		if r.rtl(lang) {
 			fwd, back = back, fwd
 		}
 		if page == 0 {
 			data, _ := Callback{Kind: CbLanguage, Pos: 1, Option: pageOption}.Encode()
-			rows = append(rows, []Key{{Text: "🌐 " + h.r.Plain(lang, MsgLanguageMore, nil) + " " + fwd, Data: data}})
+			rows = append(rows, []Key{{Text: "🌐 " + r.Plain(lang, MsgLanguageMore, nil) + " " + fwd, Data: data}})
 		} else {
 			data, _ := Callback{Kind: CbLanguage, Pos: 0, Option: pageOption}.Encode()
 			rows = append(rows, []Key{{Text: back + " 🌐", Data: data}})
 		}
 	}
-	return Message{Text: h.r.Text(lang, MsgLanguageChoose, nil), Keyboard: rows}
+	return Message{Text: r.Text(lang, MsgLanguageChoose, nil), Keyboard: rows}
+}
+
+// formID is the form whose languages the menu offers: the interview's,
+// else the one it will begin.
+func (t *turn) formID() string {
+	if t.state.Form != "" {
+		return t.state.Form
+	}
+	if t.form != nil {
+		return t.form.ID
+	}
+	return ""
 }
 
 func (t *turn) confirmDelete(ctx context.Context) (Outcome, error) {
 	yes, _ := Callback{Kind: CbDelete, Option: "yes"}.Encode()
 	no, _ := Callback{Kind: CbDelete, Option: "no"}.Encode()
-	m := Message{Text: t.h.r.Text(t.lang, MsgDeleteConfirm, nil), Keyboard: [][]Key{{
-		{Text: t.h.r.Plain(t.lang, MsgDeleteYes, nil), Data: yes},
-		{Text: t.h.r.Plain(t.lang, MsgDeleteNo, nil), Data: no},
+	m := Message{Text: t.r.Text(t.lang, MsgDeleteConfirm, nil), Keyboard: [][]Key{{
+		{Text: t.r.Plain(t.lang, MsgDeleteYes, nil), Data: yes},
+		{Text: t.r.Plain(t.lang, MsgDeleteNo, nil), Data: no},
 	}}}
 	msg, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
 	if err == nil {
@@ -733,7 +789,7 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 	cb, err := DecodeCallback(ev.data)
 	if err != nil {
 		// Forged or foreign data: a gentle notice and the current question.
-		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	switch cb.Kind {
@@ -741,18 +797,18 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 		if cb.Option == pageOption {
 			// Turn the menu's page: the same message, the other keys.
 			if ev.msgID != 0 {
-				m := h.languagePage(ctx, t.lang, ev.langHint, t.state.Context, min(cb.Pos, 1))
+				m := t.languagePage(ctx, min(cb.Pos, 1))
 				t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: m.Keyboard}, kbOnly: true})
 			}
 			return t.finish(ctx)
 		}
-		if _, ok := h.cfg.Catalog.Language(cb.Option); !ok {
-			t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		if _, ok := t.snap.Catalog.Language(cb.Option); !ok || !t.snap.Speaks(t.formID(), cb.Option) {
+			t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 			return t.finish(ctx)
 		}
 		// The menu's message is settled: show the chosen language.
 		if ev.msgID != 0 {
-			l, _ := h.cfg.Catalog.Language(cb.Option)
+			l, _ := t.snap.Catalog.Language(cb.Option)
 			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: "🌐 " + l.Name}})
 		}
 		eff, err := t.it.ChooseLanguage(ctx, cb.Option)
@@ -779,7 +835,7 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 				return t.finish(ctx)
 			}
 		}
-		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.finish(ctx)
 	}
 	t.cbPos = cb.Pos

@@ -407,5 +407,5 @@ func (h *Handler) apologise(ctx context.Context, u *tgmodels.Update) {
 	if ev.query != "" {
 		_ = h.cfg.Sender.Answer(ctx, ev.query, "")
 	}
-	_, _ = h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.r.Text(lang, MsgError, nil)})
+	_, _ = h.cfg.Sender.Send(ctx, ev.chat, Message{Text: h.rend().Text(lang, MsgError, nil)})
 }

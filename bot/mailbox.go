@@ -308,7 +308,7 @@ func (in *Intake) overflow(j *job, first bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 		defer cancel()
 		lang := in.h.lang("", ev.langHint)
-		if _, err := in.h.cfg.Sender.Send(ctx, ev.chat, Message{Text: in.h.r.Text(lang, MsgSlowDown, nil)}); err != nil {
+		if _, err := in.h.cfg.Sender.Send(ctx, ev.chat, Message{Text: in.h.rend().Text(lang, MsgSlowDown, nil)}); err != nil {
 			in.log.Warn("send failed", "chat", in.h.chatKey(ev.chat), "msg", MsgSlowDown, "err", err)
 		}
 	}()

@@ -85,7 +85,7 @@ func (in *Intake) oneMoment(ctx context.Context, j *job) {
 	if ev.query == "" {
 		return
 	}
-	ans := &CallbackAnswer{QueryID: ev.query, Text: in.h.r.Plain(in.h.lang("", ev.langHint), MsgOneMoment, nil)}
+	ans := &CallbackAnswer{QueryID: ev.query, Text: in.h.rend().Plain(in.h.lang("", ev.langHint), MsgOneMoment, nil)}
 	j.mu.Lock()
 	inBody := j.waiting && !j.isSettle
 	j.mu.Unlock()

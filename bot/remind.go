@@ -65,10 +65,10 @@ func (t *turn) remind(ctx context.Context) error {
 		}
 	}
 	kb := [][]Key{{
-		{Text: h.r.Plain(lang, MsgReminderContinue, nil), Data: remindData(remindGo)},
-		{Text: h.r.Plain(lang, MsgReminderStop, nil), Data: remindData(remindStop)},
+		{Text: t.r.Plain(lang, MsgReminderContinue, nil), Data: remindData(remindGo)},
+		{Text: t.r.Plain(lang, MsgReminderStop, nil), Data: remindData(remindStop)},
 	}}
-	id, err := h.cfg.Sender.Send(ctx, chat, Message{Text: h.r.Text(lang, MsgReminder, nil), Keyboard: kb})
+	id, err := h.cfg.Sender.Send(ctx, chat, Message{Text: t.r.Text(lang, MsgReminder, nil), Keyboard: kb})
 	switch {
 	case err == nil:
 	case ignoreTelegram(err) == nil:
@@ -145,7 +145,7 @@ func (t *turn) resumeNote() {
 		return
 	}
 	q := f.Questions[s.Pos]
-	if len(q.Groups) == 0 || q.Groups[0].Label == "" || !t.h.r.cat.Has(locales.Source, q.Groups[0].Label) {
+	if len(q.Groups) == 0 || q.Groups[0].Label == "" || !t.r.cat.Has(locales.Source, q.Groups[0].Label) {
 		return
 	}
 	n := 0
@@ -154,6 +154,6 @@ func (t *turn) resumeNote() {
 			n++
 		}
 	}
-	t.lead = append(t.lead, t.h.r.Text(t.lang, MsgResumeRecap, map[string]any{
-		"N": n, "Section": t.h.r.Plain(t.lang, q.Groups[0].Label, nil)}))
+	t.lead = append(t.lead, t.r.Text(t.lang, MsgResumeRecap, map[string]any{
+		"N": n, "Section": t.r.Plain(t.lang, q.Groups[0].Label, nil)}))
 }

@@ -92,7 +92,7 @@ func (t *turn) services(ctx context.Context) (Outcome, error) {
 			if err != nil {
 				continue
 			}
-			kb = append(kb, []Key{{Text: h.r.Plain(t.lang, c.Label, nil), Data: data}})
+			kb = append(kb, []Key{{Text: t.r.Plain(t.lang, c.Label, nil), Data: data}})
 		}
 	}
 	if len(kb) == 0 {
@@ -103,7 +103,7 @@ func (t *turn) services(ctx context.Context) (Outcome, error) {
 		t.say(ctx, MsgServicesNone)
 		return Outcome{}, nil
 	}
-	if err := t.sendMsg(ctx, Message{Text: h.r.Text(t.lang, MsgServicesChoose, nil), Keyboard: kb}, false); err != nil {
+	if err := t.sendMsg(ctx, Message{Text: t.r.Text(t.lang, MsgServicesChoose, nil), Keyboard: kb}, false); err != nil {
 		return Outcome{}, err
 	}
 	return t.finish(ctx)
@@ -114,7 +114,7 @@ func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
 	if aree := t.areaList(); aree == nil {
 		return t.finish(ctx)
 	} else if _, ok := aree.ChoiceOfArea(area); !ok || area == "" {
-		t.notice = t.h.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.finish(ctx)
 	}
 	t.sendServices(ctx, t.municipality(), []string{area}, true)
@@ -185,14 +185,14 @@ func (t *turn) sendServices(ctx context.Context, muni string, areas []string, as
 	aree := t.areaList()
 	var b strings.Builder
 	if len(picks) > 0 {
-		b.WriteString("🧭 <b>" + h.r.Text(t.lang, MsgServicesIntro, nil) + "</b>")
+		b.WriteString("🧭 <b>" + t.r.Text(t.lang, MsgServicesIntro, nil) + "</b>")
 	}
 	for i, p := range picks {
 		b.WriteString("\n\n" + strconv.Itoa(i+1) + ". ")
 		area := ""
 		if aree != nil {
 			if c, ok := aree.ChoiceOfArea(p.Area); ok {
-				area = h.r.Plain(t.lang, c.Label, nil)
+				area = t.r.Plain(t.lang, c.Label, nil)
 			}
 		}
 		t.entryCard(&b, p.Entry, area)
@@ -201,7 +201,7 @@ func (t *turn) sendServices(ctx context.Context, muni string, areas []string, as
 		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
-		b.WriteString("ℹ️ " + h.r.Text(t.lang, MsgServicesHelpPoint, nil) + ": ")
+		b.WriteString("ℹ️ " + t.r.Text(t.lang, MsgServicesHelpPoint, nil) + ": ")
 		t.entryCard(&b, help, "")
 	}
 	text := b.String()
@@ -244,12 +244,11 @@ func (t *turn) sendServices(ctx context.Context, muni string, areas []string, as
 // address, hours, languages spoken, phone and website, free and
 // appointment as symbols.
 func (t *turn) entryCard(b *strings.Builder, e directory.Entry, area string) {
-	h := t.h
 	// Italian names and addresses, phone numbers and links keep their
 	// order inside right-to-left text when isolated.
 	iso := func(s string) string {
 		s = tghtml.Escape(s)
-		if h.r.rtl(t.lang) {
+		if t.r.rtl(t.lang) {
 			s = tghtml.Isolate(s)
 		}
 		return s
@@ -262,18 +261,18 @@ func (t *turn) entryCard(b *strings.Builder, e directory.Entry, area string) {
 		b.WriteString("\n📍 " + iso(e.Address))
 	}
 	if e.Hours != "" {
-		b.WriteString("\n🕘 " + h.r.Text(t.lang, MsgServicesHours, map[string]any{"Hours": e.Hours}))
+		b.WriteString("\n🕘 " + t.r.Text(t.lang, MsgServicesHours, map[string]any{"Hours": e.Hours}))
 	}
 	if len(e.Languages) > 0 {
 		var names []string
 		for _, code := range e.Languages {
-			if l, ok := h.cfg.Catalog.Language(code); ok {
+			if l, ok := t.snap.Catalog.Language(code); ok {
 				names = append(names, l.Name)
 			} else {
 				names = append(names, code)
 			}
 		}
-		b.WriteString("\n🗣 " + h.r.Text(t.lang, MsgServicesLanguages, map[string]any{"Languages": strings.Join(names, ", ")}))
+		b.WriteString("\n🗣 " + t.r.Text(t.lang, MsgServicesLanguages, map[string]any{"Languages": strings.Join(names, ", ")}))
 	}
 	var contact []string
 	if e.Phone != "" {

@@ -70,7 +70,7 @@ func TestReferralsAfterCompletion(t *testing.T) {
 	r.handler.cfg.Directory = dir
 	u := r.srv.User(940, telegramtest.LanguageCode("en"))
 	u.Send("hi")
-	tr := &turn{h: r.handler, ev: event{chat: 940, user: 940}, lang: "en"}
+	tr := &turn{h: r.handler, ev: event{chat: 940, user: 940}, lang: "en", snap: r.handler.cfg.Library.Current(), r: r.handler.Renderer()}
 	resp := &dialog.Response{Form: "immigrati", Context: map[string]string{interview.CtxMunicipality: "1"},
 		Answers: map[string]string{"priorita": "casa documenti", "bisogni": "documenti casa lavoro"}}
 	tr.refer(context.Background(), resp)
@@ -166,7 +166,7 @@ func TestServicesCommandArabic(t *testing.T) {
 			}
 		}
 	}
-	housing := r.handler.r.Plain("ar", "c.immigrati.aree.casa", nil)
+	housing := r.handler.Renderer().Plain("ar", "c.immigrati.aree.casa", nil)
 	if len(labels) != 3 || !contains(labels, housing) || casaData == "" {
 		t.Fatalf("buttons %q, want 3 areas with %q", labels, housing)
 	}

@@ -17,7 +17,7 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 	h := t.h
 	if in.Kind == dialog.InText && t.form != nil {
 		// A typed option label or number counts as the tap.
-		if typed, ok := h.r.typedChoice(t.lang, t.form, t.state, in.Text, h.cfg.Now); ok {
+		if typed, ok := t.r.typedChoice(t.lang, t.form, t.state, in.Text, h.cfg.Now); ok {
 			in = typed
 		}
 	}
@@ -64,7 +64,7 @@ func (t *turn) show(ctx context.Context, eff interview.Effects) (Outcome, error)
 // and consent) is kept as history too. The interview's end turns the card
 // into the closing note and a compact summary of the answers.
 func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.State) error {
-	h, ev := t.h, t.ev
+	ev := t.ev
 	var (
 		lead     []string
 		answered *dialog.Reply
@@ -77,34 +77,34 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		r := &replies[i]
 		switch r.Kind {
 		case dialog.ReplyNotice:
-			text := h.r.Plain(t.lang, r.Msg, r.Args)
+			text := t.r.Plain(t.lang, r.Msg, r.Args)
 			if ev.query != "" && t.notice == "" {
 				t.notice = text
 				continue
 			}
-			lead = append(lead, "⚠️ "+h.r.Text(t.lang, r.Msg, r.Args))
+			lead = append(lead, "⚠️ "+t.r.Text(t.lang, r.Msg, r.Args))
 		case dialog.ReplyAnswered:
 			answered = r
 		case dialog.ReplyKeyboard, dialog.ReplyAsk:
 			ask = r
 		case dialog.ReplySay:
-			text := h.r.Text(t.lang, r.Msg, r.Args)
+			text := t.r.Text(t.lang, r.Msg, r.Args)
 			if r.Hint != "" {
-				text += "\n<i>" + h.r.Text(t.lang, r.Hint, nil) + "</i>"
+				text += "\n<i>" + t.r.Text(t.lang, r.Hint, nil) + "</i>"
 			}
 			lead = append(lead, text)
 		case dialog.ReplyComplete:
-			summary = h.r.Summary(t.lang, t.form, r.Response)
+			summary = t.r.Summary(t.lang, t.form, r.Response)
 		case dialog.ReplyAskLanguage:
 			// The language menu is the card until a language is chosen.
-			if err := t.placeCard(ctx, prev, false, h.languageMenu(ctx, t.lang, ev.langHint, t.state.Context)); err != nil {
+			if err := t.placeCard(ctx, prev, false, t.languagePage(ctx, 0)); err != nil {
 				return err
 			}
 		}
 	}
 	var parts []string
 	if answered != nil && (ask == nil || ask.Pos > answered.Pos) {
-		if a := h.r.answerLine(t.lang, *answered); a != "" {
+		if a := t.r.answerLine(t.lang, *answered); a != "" {
 			parts = append(parts, a)
 		}
 	}
@@ -117,9 +117,9 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		page := 0
 		if cb, err := DecodeCallback(ev.data); err == nil && ev.query != "" && cb.Kind == CbToggle && ask.Kind == dialog.ReplyKeyboard {
 			// A tick on page 2 of a long list keeps page 2 on screen.
-			page = h.r.PageOf(t.lang, *ask, cb.Option)
+			page = t.r.PageOf(t.lang, *ask, cb.Option)
 		}
-		q, err := h.r.AskPage(t.lang, t.form, *ask, page)
+		q, err := t.r.AskPage(t.lang, t.form, *ask, page)
 		if err != nil {
 			return err
 		}
@@ -314,7 +314,7 @@ func (t *turn) finish(ctx context.Context) (Outcome, error) {
 // sending it on its own (junk and the like get one message, or an edit).
 // Without a question to show, it is sent as a message of its own.
 func (t *turn) note(id string, warn bool) {
-	text := t.h.r.Text(t.lang, id, nil)
+	text := t.r.Text(t.lang, id, nil)
 	if warn {
 		text = "⚠️ " + text
 	}
@@ -326,7 +326,7 @@ func (t *turn) note(id string, warn bool) {
 func (t *turn) page(ctx context.Context, cb Callback) (Outcome, error) {
 	h, ev := t.h, t.ev
 	if t.state.Phase != dialog.PhaseAsking || cb.Pos != t.state.Pos || cb.Seq != t.state.Seq || ev.msgID == 0 || t.form == nil {
-		t.notice = h.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	_, replies := dialog.Step(t.form, t.state, dialog.Input{Kind: dialog.InRepeat}, h.cfg.Now())
@@ -335,7 +335,7 @@ func (t *turn) page(ctx context.Context, cb Callback) (Outcome, error) {
 			continue
 		}
 		n, _ := strconv.Atoi(cb.Option)
-		m, err := h.r.AskPage(t.lang, t.form, r, n)
+		m, err := t.r.AskPage(t.lang, t.form, r, n)
 		if err != nil {
 			return Outcome{}, err
 		}

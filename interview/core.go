@@ -7,13 +7,17 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/locales"
 )
 
 // Config wires a Core. Sessions and Responses are required; the rest is
 // optional.
 type Config struct {
-	Forms *dialog.Library
+	// Library is the questionnaires and catalog in force, read once per
+	// input (live reload); without it, Forms and Catalog are fixed.
+	Library formlib.Source
+	Forms   *dialog.Library
 	// DefaultForm is the questionnaire of a /start without invite
 	// (default: the first form respondents answer, as forms declare).
 	DefaultForm string
@@ -61,10 +65,8 @@ func (nopEvents) Interview(string) {}
 
 // New returns a core.
 func New(cfg Config) *Core {
-	if cfg.DefaultForm == "" && cfg.Forms != nil {
-		if ids := cfg.Forms.Respondents(); len(ids) > 0 {
-			cfg.DefaultForm = ids[0]
-		}
+	if cfg.Library == nil {
+		cfg.Library = formlib.Fixed(cfg.Forms, cfg.Catalog)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -168,8 +170,9 @@ func (c *Core) begin(ctx context.Context, in Input) (*Turn, error) {
 		}
 	}
 	t.state.Version = loaded.Version
-	t.form = c.formFor(t.state)
-	t.lang = c.Lang(t.state.Lang, in.LangHint)
+	t.snap = c.cfg.Library.Current()
+	t.form = c.formIn(t.snap, t.state)
+	t.lang = c.langIn(t.snap, t.state.Lang, in.LangHint)
 	t.idle = in.Kind == KindChat && t.state.Phase == dialog.PhaseAsking && t.state.Updated > 0 &&
 		c.cfg.Now().Sub(time.Unix(t.state.Updated, 0)) >= c.IdleGap()
 	return t, nil
@@ -192,31 +195,56 @@ func (c *Core) IdleGap() time.Duration {
 	return DefaultIdleGap
 }
 
-func (c *Core) formFor(s dialog.State) *dialog.Form {
+func (c *Core) formFor(s dialog.State) *dialog.Form { return c.formIn(c.cfg.Library.Current(), s) }
+
+func (c *Core) formIn(snap *formlib.Snapshot, s dialog.State) *dialog.Form {
+	if snap.Forms == nil {
+		return nil
+	}
 	if s.Form != "" {
-		if f := c.cfg.Forms.Get(s.Form, s.FormVersion); f != nil {
+		if f := snap.Forms.Get(s.Form, s.FormVersion); f != nil {
 			return f
 		}
-		if f := c.cfg.Forms.Latest(s.Form); f != nil {
+		if f := snap.Forms.Latest(s.Form); f != nil {
 			return f
 		}
 	}
-	return c.cfg.Forms.Latest(c.cfg.DefaultForm)
+	return snap.Forms.Latest(c.defaultForm(snap))
+}
+
+// defaultForm is the configured default form, else the first
+// respondents' form of the snapshot.
+func (c *Core) defaultForm(snap *formlib.Snapshot) string {
+	if c.cfg.DefaultForm != "" || snap.Forms == nil {
+		return c.cfg.DefaultForm
+	}
+	if ids := snap.Forms.Respondents(); len(ids) > 0 {
+		return ids[0]
+	}
+	return ""
 }
 
 // Lang is the language to speak: the interview's, else the best match of
 // Telegram's hint, else the source language.
 func (c *Core) Lang(state, hint string) string {
+	return c.langIn(c.cfg.Library.Current(), state, hint)
+}
+
+func (c *Core) langIn(snap *formlib.Snapshot, state, hint string) string {
 	if state != "" {
 		return state
 	}
-	if c.cfg.Catalog != nil {
-		if l, ok := c.cfg.Catalog.Match(hint); ok {
+	if snap.Catalog != nil {
+		if l, ok := snap.Catalog.Match(hint); ok {
 			return l
 		}
 	}
 	return locales.Source
 }
+
+// Library is the snapshot of the questionnaires in force (outside a turn;
+// a turn keeps its own, Turn.Snapshot).
+func (c *Core) Library() *formlib.Snapshot { return c.cfg.Library.Current() }
 
 // ChatKey is a log-safe pseudonymous key for a chat (Config.LogKey).
 func (c *Core) ChatKey(chat int64) string {
@@ -248,7 +276,10 @@ func (c *Core) Event(name string) { c.cfg.Events.Interview(name) }
 func (c *Core) DefaultMunicipality() string { return c.cfg.DefaultContext[CtxMunicipality] }
 
 // DefaultForm is the questionnaire of a /start without invite.
-func (c *Core) DefaultForm() *dialog.Form { return c.cfg.Forms.Latest(c.cfg.DefaultForm) }
+func (c *Core) DefaultForm() *dialog.Form {
+	snap := c.cfg.Library.Current()
+	return snap.Forms.Latest(c.defaultForm(snap))
+}
 
 // FormOf is the form an interview of form id and version runs on: that
 // version, else the newest of id, else the default form.

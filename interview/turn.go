@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/formlib"
 )
 
 // Turn is one attempt at applying an input to a chat's interview. The
@@ -20,6 +21,7 @@ type Turn struct {
 	in      Input
 	loaded  Loaded
 	state   dialog.State
+	snap    *formlib.Snapshot // the questionnaires in force for this input
 	form    *dialog.Form
 	lang    string
 	lastMsg int
@@ -70,6 +72,10 @@ func (t *Turn) State() dialog.State { return t.state }
 
 // Form is the interview's questionnaire (the default one before any).
 func (t *Turn) Form() *dialog.Form { return t.form }
+
+// Snapshot is the questionnaires and catalog this turn reads (taken once
+// per input).
+func (t *Turn) Snapshot() *formlib.Snapshot { return t.snap }
 
 // Lang is the language to speak in this turn.
 func (t *Turn) Lang() string { return t.lang }
@@ -228,7 +234,7 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 			return Start{}, unavailable("resolve invite", err)
 		}
 		s.Input.Context = inv.Context
-		if f := c.cfg.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
+		if f := t.snap.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
 			t.form = f
 		}
 	case resuming:
@@ -431,7 +437,7 @@ func (t *Turn) rearm(ctx context.Context, prev, next dialog.State) {
 		if c.cfg.ReminderQuiet != nil {
 			due = c.cfg.ReminderQuiet(due)
 		}
-		err = c.cfg.Reminders.Arm(ctx, t.in.Chat, c.Lang(next.Lang, t.in.LangHint), due)
+		err = c.cfg.Reminders.Arm(ctx, t.in.Chat, c.langIn(t.snap, next.Lang, t.in.LangHint), due)
 	case AbandonOf(prev) != nil:
 		// Completed, declined or ended otherwise: nothing to remind of.
 		err = c.cfg.Reminders.Cancel(ctx, t.in.Chat, false)

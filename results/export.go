@@ -297,6 +297,7 @@ func uniqueFields(v string) []string {
 // de-identified CSV export is a zip of two CSV files (ExportExt). The
 // operators' questionnaire exports perturbed aggregates only.
 func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (int, error) {
+	s = s.at() // the questionnaires in force, for this whole request
 	if req.Format != FormatCSV && req.Format != FormatXLSX {
 		return 0, ErrFormat
 	}

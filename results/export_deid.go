@@ -76,6 +76,7 @@ var ErrAggregatesOnly = errors.New("results: this questionnaire's consent promis
 // for a de-identified CSV export (its rows and its free texts are two
 // files), the format otherwise.
 func (s *Service) ExportExt(form, format string, rowLevel bool) string {
+	s = s.at() // the questionnaires in force, for this whole request
 	if format == FormatCSV && !rowLevel && !s.aggregatesOnly(form) {
 		return "csv.zip"
 	}

@@ -76,6 +76,7 @@ func plainText(cat *locales.Catalog, lang, id string) string {
 // SyncReporting refreshes the questions, labels and choice groups the BI
 // views join with (needsbot does it at every start).
 func (s *Service) SyncReporting(ctx context.Context) error {
+	s = s.at() // the questionnaires in force, for this whole request
 	qs, ls, gs := ReportingRows(s.forms, s.cat)
 	return s.db.SyncReporting(ctx, qs, ls, gs)
 }

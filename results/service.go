@@ -14,6 +14,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/org"
 	"github.com/needsbot/needsbot/storage/pgstore"
@@ -34,6 +35,9 @@ type Options struct {
 	Reporting Reporting
 	Forms     *dialog.Library
 	Catalog   *locales.Catalog
+	// Library, when set, replaces Forms and Catalog with the snapshot in
+	// force, read once per request (live reload).
+	Library formlib.Source
 	// MinCell is the smallest count staff see (NEEDSBOT_MIN_CELL); smaller
 	// ones show as "<MinCell". Default 5.
 	MinCell int
@@ -54,6 +58,7 @@ type Options struct {
 // staff.Results (staff wires it; results does not import staff) and is safe for concurrent use.
 type Service struct {
 	db      stores
+	lib     formlib.Source // nil: forms and cat are fixed
 	forms   *dialog.Library
 	cat     *locales.Catalog
 	minCell int
@@ -65,13 +70,32 @@ type Service struct {
 	fonts   *fonts
 }
 
+// at is the service over the questionnaires in force (Options.Library):
+// each request takes one snapshot and keeps it.
+func (s *Service) at() *Service {
+	if s.lib == nil {
+		return s
+	}
+	snap := s.lib.Current()
+	if snap.Forms == s.forms && snap.Catalog == s.cat {
+		return s
+	}
+	c := *s
+	c.forms, c.cat = snap.Forms, snap.Catalog
+	return &c
+}
+
 // limit is the threshold counts show below: "<limit".
 func (s *Service) limit() int { return Threshold(s.minCell) }
 
 // New returns a Service.
 func New(o Options) (*Service, error) {
 	s := &Service{db: stores{o.Places, o.Services, o.Counts, o.Rows, o.Auditor, o.Reporting}, forms: o.Forms, cat: o.Catalog, minCell: o.MinCell, log: o.Logger, now: o.Now,
-		maxDoc: o.MaxDocument, tempDir: o.TempDir}
+		maxDoc: o.MaxDocument, tempDir: o.TempDir, lib: o.Library}
+	if s.lib != nil {
+		snap := s.lib.Current()
+		s.forms, s.cat = snap.Forms, snap.Catalog
+	}
 	if !s.db.complete() || s.forms == nil || s.cat == nil {
 		return nil, errors.New("results: New needs its stores, questionnaires and a catalog")
 	}
@@ -256,6 +280,7 @@ func (s *Service) describe(ctx context.Context, lang string, f Filter) (describe
 // Report computes the protected summary for a filter (already
 // authorized).
 func (s *Service) Report(ctx context.Context, f Filter) (*Report, error) {
+	s = s.at() // the questionnaires in force, for this whole request
 	form := s.forms.Latest(f.Form)
 	if form == nil {
 		return nil, errPayload
@@ -287,6 +312,7 @@ func (s *Service) Report(ctx context.Context, f Filter) (*Report, error) {
 
 // Compare computes the protected comparison of municipalities (admins).
 func (s *Service) Compare(ctx context.Context, f Filter) (*Comparison, error) {
+	s = s.at() // the questionnaires in force, for this whole request
 	form := s.forms.Latest(f.Form)
 	if form == nil {
 		return nil, errPayload
@@ -352,6 +378,7 @@ func (s *Service) pairedForms(form string) (resp, staffSide *dialog.Form) {
 // language: staff answer in Italian or English), of the filter's form and
 // the form it pairs with.
 func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
+	s = s.at() // the questionnaires in force, for this whole request
 	imm, ops := s.pairedForms(f.Form)
 	if imm == nil {
 		return &Areas{}, nil
@@ -390,6 +417,7 @@ func (s *Service) AreasFor(ctx context.Context, f Filter) (*Areas, error) {
 
 // Command answers /results [ISTAT] and /export [csv|xlsx].
 func (s *Service) Command(ctx context.Context, r *bot.Request, m org.Member, name, args string) error {
+	s = s.at() // the questionnaires in force, for this whole request
 	lang := staffLang(r.Lang)
 	if !canSeeResults(m) {
 		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgNotAllowed, nil)})
@@ -433,6 +461,7 @@ var istatRe = regexp.MustCompile(`^[0-9]{6}$`)
 
 // Callback answers a results button.
 func (s *Service) Callback(ctx context.Context, r *bot.Request, m org.Member, payload, queryID string, msgID int) error {
+	s = s.at() // the questionnaires in force, for this whole request
 	lang := staffLang(r.Lang)
 	verb, f, err := decodePayload(payload)
 	if err == nil {

@@ -57,7 +57,7 @@ func (h *Handler) inviteStart(ctx context.Context, r *bot.Request, w who, args s
 // one, a configured questionnaire, an offered validity and size), and
 // fields are set in order.
 func (h *Handler) checkInvite(ctx context.Context, w who, d inviteDraft) (bool, error) {
-	if d.Form > len(h.cfg.Forms) {
+	if order, offered := h.inviteForms(); d.Form > len(order) || d.Form > 0 && !slices.Contains(offered, order[d.Form-1]) {
 		return false, nil
 	}
 	if w.m.Role != org.RoleAdmin && d.Muni != w.m.MunicipalityID {
@@ -93,6 +93,17 @@ func (h *Handler) inviteCallback(ctx context.Context, r *bot.Request, w who, pay
 		return false, err
 	}
 	return true, h.inviteStep(ctx, r, w, d, msgID, queryID)
+}
+
+// inviteForms are the questionnaires an invite may name: order indexes
+// them (an invite draft holds a 1-based place in it), offered are those the
+// menu offers now, in menu order (Config.Library).
+func (h *Handler) inviteForms() (order, offered []string) {
+	if h.cfg.Library == nil {
+		return h.cfg.Forms, h.cfg.Forms
+	}
+	s := h.cfg.Library.Current()
+	return s.InviteOrder, s.Invitable()
 }
 
 // formName is a questionnaire's short name for staff: its s.form.<id>
@@ -135,17 +146,18 @@ func (h *Handler) inviteWizard(r *bot.Request, w who) *menu.Wizard[inviteDraft] 
 		Done:  func(d inviteDraft) bool { return d.Form != 0 },
 		Clear: func(d inviteDraft) inviteDraft { d.Form = 0; return d },
 		Preset: func(_ context.Context, d inviteDraft) (inviteDraft, bool, error) {
-			if len(h.cfg.Forms) == 1 {
-				d.Form = 1
+			if order, offered := h.inviteForms(); len(offered) == 1 {
+				d.Form = slices.Index(order, offered[0]) + 1
 				return d, true, nil
 			}
 			return d, false, nil
 		},
 		Ask: func(_ context.Context, d inviteDraft) (prompt, error) {
 			p := ask(msgInviteForm)
-			for i, f := range h.cfg.Forms {
+			order, offered := h.inviteForms()
+			for _, f := range offered {
 				nd := d
-				nd.Form = i + 1
+				nd.Form = slices.Index(order, f) + 1
 				p.Choices = append(p.Choices, choice{Label: h.formName(r, f), Next: nd})
 			}
 			return p, nil
@@ -319,7 +331,11 @@ func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inv
 		}
 		token, ok = inviteToken(h.cfg.TokenKey, id)
 	}
-	inv := org.Invite{ID: id, Token: token, Form: h.cfg.Forms[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc.V,
+	order, _ := h.inviteForms()
+	if d.Form < 1 || d.Form > len(order) {
+		return h.fail(ctx, r, fmt.Errorf("staff: invite draft names questionnaire %d of %d", d.Form, len(order)))
+	}
+	inv := org.Invite{ID: id, Token: token, Form: order[d.Form-1], MunicipalityID: d.Muni, ServiceID: d.Svc.V,
 		OperatorID: w.m.ID, Label: d.Label, MaxUses: d.Uses.Int()}
 	if d.Valid.V > 0 {
 		inv.ExpiresAt = h.cfg.Now().Add(time.Duration(d.Valid.V) * 24 * time.Hour)
@@ -478,7 +494,8 @@ func (h *Handler) resendPoster(ctx context.Context, r *bot.Request, w who, a idA
 func (h *Handler) posterDraft(inv org.Invite) inviteDraft {
 	d := newInviteDraft(inv.Label)
 	d.Asked = true
-	if i := slices.Index(h.cfg.Forms, inv.Form); i >= 0 {
+	if order, offered := h.inviteForms(); slices.Contains(offered, inv.Form) {
+		i := slices.Index(order, inv.Form)
 		d.Form, d.Muni, d.Svc, d.Uses = i+1, inv.MunicipalityID, menu.Some(inv.ServiceID), menu.Some(usesPoster)
 	}
 	return d

@@ -13,6 +13,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/directory"
+	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/menu"
 	"github.com/needsbot/needsbot/org"
@@ -58,6 +59,12 @@ type Config struct {
 	// (cmd gives the respondents' forms, then the staff's: what each
 	// form declares as its audience). Required.
 	Forms []string
+	// Library, when set, replaces Forms with the questionnaires in force
+	// (live reload): an invite names a form by its place in the
+	// snapshot's InviteOrder, which only grows, so a menu shown before a
+	// publication still means the same form; retired forms leave the menu
+	// and are refused.
+	Library formlib.Source
 	// BadTokens bad invite or staff tokens per user are allowed per
 	// BadTokenPeriod (default 5 per 10 minutes) before ErrInviteLimited.
 	BadTokens      int
@@ -107,7 +114,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.BotUsername == "" {
 		return nil, errors.New("staff: the bot's username is required for links")
 	}
-	if len(cfg.Forms) == 0 {
+	if len(cfg.Forms) == 0 && cfg.Library == nil {
 		return nil, errors.New("staff: the questionnaires an invite may name (Forms) are required")
 	}
 	if cfg.BadTokens <= 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/storage/durable"
 	"github.com/needsbot/needsbot/storage/pgstore"
@@ -112,8 +113,8 @@ func consentVersion(r dialog.Response) string {
 // It only translates an interview.Completion into the record; the core
 // decides when to queue.
 type responses struct {
-	d     *durable.Responses
-	forms *dialog.Library
+	d   *durable.Responses
+	lib formlib.Source
 }
 
 var (
@@ -131,7 +132,7 @@ func (a responses) completed(c interview.Completion) (pgstore.Completed, error) 
 		ServiceID: ctxID(r.Context, interview.CtxService), OperatorID: ctxID(r.Context, interview.CtxOperator),
 		Invite: r.Context[interview.CtxInvite], ConsentVersion: consentVersion(r), Response: r,
 		Reminded: r.Context[interview.CtxReminded] == "1", Resumed: r.Context[interview.CtxResumed] == "1"}
-	if f := a.forms.Get(r.Form, r.FormVersion); f != nil {
+	if f := a.lib.Current().Forms.Get(r.Form, r.FormVersion); f != nil {
 		pc.Types = pgstore.QuestionTypes(f)
 	}
 	return pc, nil

@@ -24,7 +24,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
-	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/schedule"
@@ -76,9 +76,10 @@ type app struct {
 	store    *redisstore.Store
 	quiet    schedule.Quiet // reminders: no sends in these hours (wire_remind.go)
 	durable  *durable.Responses
-	forms    *dialog.Library
-	retired  map[string]bool // published forms retired (wire_forms.go)
-	cat      *locales.Catalog
+	lib      *formlib.Live    // the questionnaires in force, reloaded live (wire_forms.go)
+	shipped  []string         // the shipped forms' ids, audience order
+	forms    *dialog.Library  // the first snapshot's, for what is not reloaded
+	cat      *locales.Catalog // the first snapshot's
 	api      *tg.Bot
 	sender   *bot.Sender
 	handler  *bot.Handler
@@ -138,12 +139,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		a.httpc = httpClient()
 	}
 	var err error
-	if a.forms, err = forms.Load(cfg.FormsDir); err != nil {
-		return nil, fmt.Errorf("questionnaires: %w", err)
-	}
-	if a.cat, err = locales.NewWithForms(cfg.FormsDir); err != nil {
-		return nil, fmt.Errorf("locales: %w", err)
-	}
 	// Migrations run at start under an advisory lock: replicas never race.
 	if err := pgstore.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", redactURL(cfg.DatabaseURL), err)
@@ -151,7 +146,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if a.db, err = pgstore.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := a.loadPublished(ctx); err != nil { // wire_forms.go
+	if err := a.loadForms(ctx); err != nil { // wire_forms.go
 		return nil, err
 	}
 	if err := a.syncReporting(ctx); err != nil { // wire_results.go
@@ -200,13 +195,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, err
 	}
 	ccfg := interview.Config{
-		Forms: a.forms, Catalog: a.cat, Sessions: sessions{a.store}, Responses: responses{d: a.durable, forms: a.forms}, Outbox: responses{d: a.durable, forms: a.forms}, Invites: invites,
+		Library: a.lib, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
 	}
 	hcfg := bot.Config{
-		Staff: staffHandler, Catalog: a.cat,
+		Staff: staffHandler, Library: a.lib,
 		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics,
 		PopularLanguages: popularLanguages(a.db.LanguageCache(4, cfg.MinCell, 10*time.Minute, nil)),
@@ -282,7 +277,8 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Add(5)
+	wg.Add(6)
+	go func() { defer wg.Done(); a.watchForms(bg) }()
 	go func() { defer wg.Done(); a.store.RunTails(bg) }() // last flush after intake.Stop
 	go func() { defer wg.Done(); _ = a.durable.Run(bg) }()
 	go func() { defer wg.Done(); a.remindLoop(bg) }()

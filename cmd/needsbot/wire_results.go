@@ -24,7 +24,7 @@ func (a *app) wireResults() staff.Results {
 // newResults builds the results service from the app's parts.
 func (a *app) newResults() (*results.Service, error) {
 	return results.New(results.Options{Places: a.db, Services: a.db, Counts: a.db, Rows: a.db, Auditor: a.db, Reporting: a.db,
-		Forms: a.forms, Catalog: a.cat, MinCell: a.cfg.MinCell, Logger: a.log})
+		Library: a.lib, MinCell: a.cfg.MinCell, Logger: a.log})
 }
 
 // syncReporting refreshes the BI views' questions and labels (they live in

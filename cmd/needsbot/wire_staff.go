@@ -52,7 +52,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 		Limiter: a.store, Results: results, BotUsername: a.username, Logger: a.log,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		TokenKey:  tokenKey.Sum(nil),
-		Forms:     a.inviteForms(),
+		Library:   a.lib,
 	})
 	if err != nil {
 		return nil, nil, err

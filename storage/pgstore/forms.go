@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +42,9 @@ func (d *DB) PublishForm(ctx context.Context, f PublishedForm) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("pgstore: form %s version %d: %w", f.Form, f.Version, ErrFormExists)
 		}
+		if err := notifyForms(ctx, tx, f.Form); err != nil {
+			return err
+		}
 		return audit(ctx, tx, f.PublishedBy, "form.publish", map[string]any{"form": f.Form, "version": f.Version, "languages": f.Languages})
 	})
 }
@@ -55,6 +59,9 @@ func (d *DB) RetireForm(ctx context.Context, actor *int64, form string) error {
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("pgstore: published form %s: %w", form, ErrNotFound)
+		}
+		if err := notifyForms(ctx, tx, form); err != nil {
+			return err
 		}
 		return audit(ctx, tx, actor, "form.retire", map[string]any{"form": form})
 	})
@@ -77,4 +84,91 @@ func (d *DB) PublishedForms(ctx context.Context) ([]PublishedForm, error) {
 		return nil, classify("published forms", err)
 	}
 	return out, nil
+}
+
+// FormsChannel is the LISTEN/NOTIFY channel that PublishForm and
+// RetireForm notify, in their transaction (delivered at commit), so that
+// running replicas reload their questionnaires.
+const FormsChannel = "needsbot_forms"
+
+func notifyForms(ctx context.Context, tx pgx.Tx, form string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, FormsChannel, form); err != nil {
+		return classify("notify forms", err)
+	}
+	return nil
+}
+
+// FormsStamp identifies the state of published_forms: the number of
+// versions and the newest publication or retirement. It equals
+// FormsStampOf(PublishedForms()) until something is published or retired:
+// the cheap periodic check of replicas that may have missed a notification.
+func (d *DB) FormsStamp(ctx context.Context) (string, error) {
+	var n int
+	var last *time.Time
+	err := d.pool.QueryRow(ctx, `SELECT count(*), greatest(max(published_at), max(retired_at)) FROM published_forms`).Scan(&n, &last)
+	if err != nil {
+		return "", classify("forms stamp", err)
+	}
+	return formsStamp(n, last), nil
+}
+
+// FormsStampOf is FormsStamp computed from the published versions.
+func FormsStampOf(pub []PublishedForm) string {
+	var last *time.Time
+	for _, p := range pub {
+		for _, t := range []*time.Time{&p.PublishedAt, p.RetiredAt} {
+			if t != nil && (last == nil || t.After(*last)) {
+				t := *t
+				last = &t
+			}
+		}
+	}
+	return formsStamp(len(pub), last)
+}
+
+func formsStamp(n int, last *time.Time) string {
+	if last == nil {
+		return strconv.Itoa(n)
+	}
+	return strconv.Itoa(n) + "/" + strconv.FormatInt(last.UnixMicro(), 10)
+}
+
+// ListenForms calls changed whenever a form is published or retired, until
+// ctx ends. It holds one connection in LISTEN; after each (re)connection it
+// calls changed too, since notifications sent while it was away are lost.
+// A lost connection is reported to failed and retried after retry (the
+// caller's periodic check covers the gap).
+func (d *DB) ListenForms(ctx context.Context, retry time.Duration, changed func(), failed func(error)) {
+	for ctx.Err() == nil {
+		err := d.listenForms(ctx, changed)
+		if ctx.Err() != nil {
+			return
+		}
+		failed(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
+}
+
+func (d *DB) listenForms(ctx context.Context, changed func()) error {
+	pc, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return classify("listen forms", err)
+	}
+	// A LISTENing connection must not go back to the pool.
+	conn := pc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+FormsChannel); err != nil {
+		return classify("listen forms", err)
+	}
+	changed()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return classify("listen forms", err)
+		}
+		changed()
+	}
 }
