@@ -38,7 +38,7 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	h.start()
 	secondPage := 0
-	thanks := loadtest.ThankYous(cat, form)
+	texts := loadtest.TextsOf(cat, form)
 	t.Run("walk", func(t *testing.T) {
 		for i, l := range cat.Languages() {
 			hint := ""
@@ -53,7 +53,7 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 			t.Run(l.Code, func(t *testing.T) {
 				t.Parallel()
 				r := &loadtest.Walker{User: u, Form: form, Rng: rand.New(rand.NewPCG(15, uint64(i))), Lang: l.Code,
-					Comment: "ok ۱۲ ௧௨ ෧෨", Timeout: 30 * time.Second, Thanks: thanks}
+					Comment: "ok ۱۲ ௧௨ ෧෨", Timeout: 30 * time.Second, Texts: texts}
 				err := r.Interview(context.Background())
 				if err != nil {
 					t.Fatal(err)

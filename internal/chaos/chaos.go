@@ -81,9 +81,9 @@ type rig struct {
 	t      timing
 	form   *dialog.Form
 	cat    *locales.Catalog
-	thanks map[string][]string // the completion message by language
-	dsn    string              // direct, for counting
-	key    []byte              // pseudonym key
+	texts  loadtest.Texts // the thank-you and the stale notice by language
+	dsn    string         // direct, for counting
+	key    []byte         // pseudonym key
 	rdb    *redis.Client
 	redisP *Proxy
 	pgP    *Proxy
@@ -124,7 +124,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if r.cat, err = locales.New(); err != nil {
 		return nil, err
 	}
-	r.thanks = loadtest.ThankYous(r.cat, r.form)
+	r.texts = loadtest.TextsOf(r.cat, r.form)
 	cleanup, err := r.setUp(ctx)
 	defer func() {
 		if cerr := cleanup(); cerr != nil && err == nil {
@@ -353,7 +353,7 @@ func (r *rig) people(n int, transports string, think time.Duration, progress fun
 			Comment:  cs[int(id)%len(cs)],
 			Timeout:  r.t.updateTimeout,
 			Think:    think,
-			Thanks:   r.thanks,
+			Texts:    r.texts,
 			Progress: progress,
 		}
 	}

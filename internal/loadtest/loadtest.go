@@ -504,7 +504,7 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 	langs := cat.Languages()
 	hints := ltHints()
 	comments := Comments()
-	thanks := ThankYous(cat, form)
+	texts := TextsOf(cat, form)
 	respondents := make([]*Walker, o.Respondents)
 	for i := range respondents {
 		rng := mrand.New(mrand.NewPCG(o.Seed, uint64(i)))
@@ -523,7 +523,7 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 			Comment: comments[i%len(comments)],
 			Timeout: o.UpdateTimeout,
 			Think:   o.Think,
-			Thanks:  thanks,
+			Texts:   texts,
 		}
 	}
 

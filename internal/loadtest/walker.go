@@ -38,6 +38,9 @@ type Sample struct {
 // tap the card that is there now).
 var errVanished = errors.New("the keyboard changed under the tap")
 
+// errStale is a tap the bot answered as one on an old question's button.
+var errStale = errors.New("the bot took the tap for one on an old question")
+
 // ErrStuck is why a walk ended with the person left without a way on: no
 // card with interview buttons and no thank-you.
 var ErrStuck = errors.New("stuck: no question card with buttons and no thank-you")
@@ -55,9 +58,9 @@ type Walker struct {
 	Comment string // what to type at the free-text question
 	Timeout time.Duration
 	Think   time.Duration // mean pause before each action (0: none)
-	// Thanks is the completion message by language (ThankYous): a walk
-	// is completed only when the bot sent it.
-	Thanks map[string][]string
+	// Texts are the bot's texts the walker recognises (TextsOf): a walk
+	// is completed only when the bot sent the thank-you.
+	Texts Texts
 	// Progress, if set, is told the position of each question the person
 	// is about to answer.
 	Progress func(pos int)
@@ -87,10 +90,19 @@ type Walker struct {
 // questions, a multi-select takes two taps.
 const MaxSteps = 200
 
-// ThankYous is, by language, the texts the bot sends when form is
-// completed: the notes after its last question (their locale keys, as
-// the bot renders them), which a completed interview ends with.
-func ThankYous(cat *locales.Catalog, form *dialog.Form) map[string][]string {
+// Texts are, by language, the bot's texts a walker recognises by their
+// locale keys, as the bot renders them.
+type Texts struct {
+	// Thanks are the notes after the questionnaire's last question,
+	// which a completed interview ends with.
+	Thanks map[string][]string
+	// Stale is the callback answer to a tap on an old question's button:
+	// the tap was not taken.
+	Stale map[string]string
+}
+
+// TextsOf returns the texts of form in every language of cat.
+func TextsOf(cat *locales.Catalog, form *dialog.Form) Texts {
 	var keys []string
 	for i := len(form.Questions) - 1; i >= 0; i-- {
 		q := form.Questions[i]
@@ -105,11 +117,12 @@ func ThankYous(cat *locales.Catalog, form *dialog.Form) map[string][]string {
 		}
 	}
 	r := bot.NewRenderer(cat)
-	out := map[string][]string{}
+	out := Texts{Thanks: map[string][]string{}, Stale: map[string]string{}}
 	for _, l := range cat.Languages() {
 		for _, k := range keys {
-			out[l.Code] = append(out[l.Code], r.Text(l.Code, k, nil))
+			out.Thanks[l.Code] = append(out.Thanks[l.Code], r.Text(l.Code, k, nil))
 		}
+		out.Stale[l.Code] = r.Plain(l.Code, dialog.MsgStale, nil)
 	}
 	return out
 }
@@ -198,6 +211,12 @@ func (r *Walker) Interview(ctx context.Context) error {
 			}
 			return 0, nil
 		})
+		if errors.Is(err, errStale) {
+			// The bot showed this card's question as old (a
+			// replay moved it on, or the walker tapped before the
+			// bot's reply came): the tap was not taken.
+			continue
+		}
 		if errors.Is(err, errVanished) {
 			// Look again, as a person would; a bot that keeps
 			// moving the keyboard away is stuck all the same.
@@ -230,16 +249,20 @@ func (r *Walker) onward(c telegramtest.Chat) bool {
 	return card || r.thanked(c)
 }
 
+// lang is the language the person chose, or was to choose.
+func (r *Walker) lang() string {
+	if r.chosenLang != "" {
+		return r.chosenLang
+	}
+	return r.Lang
+}
+
 // thanked reports whether the bot sent the completion message in the
 // person's language (any language if it is not known).
 func (r *Walker) thanked(chat telegramtest.Chat) bool {
-	lang := r.chosenLang
-	if lang == "" {
-		lang = r.Lang
-	}
-	texts, ok := r.Thanks[lang]
+	texts, ok := r.Texts.Thanks[r.lang()]
 	if !ok {
-		for _, t := range r.Thanks {
+		for _, t := range r.Texts.Thanks {
 			if all(chat, t) {
 				return true
 			}
@@ -328,6 +351,11 @@ func (r *Walker) act(ctx context.Context, kind string, send func() (int, error))
 		s.First = time.Since(enq)
 	}
 	r.Samples = append(r.Samples, s)
+	if err == nil && msgID == 0 {
+		if cb, ok := chat.LastAnswer(); ok && cb.At.Equal(enq) && cb.Text != "" && cb.Text == r.Texts.Stale[r.lang()] {
+			return chat, errStale
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return chat, ctx.Err()
