@@ -272,6 +272,10 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 		if webhook {
 			env["NEEDSBOT_WEBHOOK_URL"] = r.lb.URL + "/telegram/webhook"
 			env["NEEDSBOT_WEBHOOK_SECRET"] = secret
+			// The balancer has no chat affinity: the README's setting for
+			// that (a turn's tail written at once, not held in memory for
+			// the chat's next update, which may reach the other replica).
+			env["NEEDSBOT_TAIL_DELAY"] = "0"
 		}
 		return env
 	}
