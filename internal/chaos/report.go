@@ -28,6 +28,7 @@ type Row struct {
 	Twice       int           // people whose stored answers differ from what they tapped
 	Waited      int           // people who waited longer than 5 s for a reply to some update
 	Worst       time.Duration // the longest of those waits
+	WorstStep   time.Duration // the longest wait from an update to the next card or the thank-you
 	TooMany     int           // 429s the fake Bot API gave for the bot's own pace (injected ones not counted)
 	Storm       bool          // 429s were injected on purpose in this row
 	Elapsed     time.Duration
@@ -75,9 +76,9 @@ func (w Row) Verdict() string {
 func (w Row) Broken() bool { return w.Lost > 0 || w.Doubled > 0 || w.Twice > 0 }
 
 func (w Row) line() string {
-	return fmt.Sprintf("%s: completed %d/%d (stuck %d), rows %d, lost %d, doubled %d, applied twice %d, waited>5s %d (worst %s), 429s %d, %s, in %s; %d stored answers checked against the taps",
+	return fmt.Sprintf("%s: completed %d/%d (stuck %d), rows %d, lost %d, doubled %d, applied twice %d, waited>5s %d (worst %s, next card %s), 429s %d, %s, in %s; %d stored answers checked against the taps",
 		w.Fault, w.Completed, w.People, w.Stuck, w.Rows, w.Lost, w.Doubled, w.Twice, w.Waited, w.Worst.Round(100*time.Millisecond),
-		w.TooMany, w.Verdict(), w.Elapsed.Round(time.Second), w.Checked)
+		w.WorstStep.Round(100*time.Millisecond), w.TooMany, w.Verdict(), w.Elapsed.Round(time.Second), w.Checked)
 }
 
 // Report is a run's table.
@@ -109,14 +110,14 @@ func (rep *Report) WriteTable(out io.Writer) {
 	}
 	fmt.Fprintf(out, "needsbot chaos — %s; seed %d; %d respondents per fault; 2 webhook replicas + 1 polling replica\n\n", form, rep.Seed, rep.Respondents)
 	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "fault\tcompleted\trows\tlost\tdoubled\tapplied twice\twaited >5s\tworst wait\t429s\tverdict")
+	fmt.Fprintln(tw, "fault\tcompleted\trows\tlost\tdoubled\tapplied twice\twaited >5s\tworst wait\tworst to next card\t429s\tverdict")
 	for _, w := range rep.Rows {
 		tooMany := fmt.Sprint(w.TooMany)
 		if w.Storm {
 			tooMany += " (+injected)"
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", w.Fault, w.Completed, w.People, w.Rows, w.Lost, w.Doubled,
-			w.Twice, w.Waited, w.Worst.Round(100*time.Millisecond), tooMany, w.Verdict())
+		fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", w.Fault, w.Completed, w.People, w.Rows, w.Lost, w.Doubled,
+			w.Twice, w.Waited, w.Worst.Round(100*time.Millisecond), w.WorstStep.Round(100*time.Millisecond), tooMany, w.Verdict())
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out)
@@ -182,6 +183,7 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*loadtest
 			w.Waited++
 		}
 		w.Worst = max(w.Worst, worst)
+		w.WorstStep = max(w.WorstStep, p.WorstStep())
 	}
 
 	db, err := pgx.Connect(ctx, r.dsn)

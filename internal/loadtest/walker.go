@@ -151,6 +151,19 @@ func (r *Walker) Worst(slow time.Duration) (worst time.Duration, over int) {
 	return worst, over
 }
 
+// WorstStep is the longest wait from an update to the bot's last reply to
+// it that the walker saw, which is when the next card (or the thank-you)
+// was there: a "one moment" answers at once, the question comes later.
+func (r *Walker) WorstStep() time.Duration {
+	var worst time.Duration
+	for _, s := range r.Samples {
+		if s.Replied {
+			worst = max(worst, s.Reply)
+		}
+	}
+	return worst
+}
+
 // Interview runs a whole interview: /start, the language, consent, an
 // adult age band, then a valid answer to every question until the bot
 // thanks. It returns the first problem, with the chat's transcript (also
