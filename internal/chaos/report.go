@@ -236,7 +236,7 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*loadtest
 			continue
 		}
 		w.Checked += len(stored[pseudos[i]])
-		if diff := answersDiffer(p.Chose, stored[pseudos[i]]); diff != "" {
+		if diff := answersDiffer(p.Choices(), stored[pseudos[i]]); diff != "" {
 			w.Twice++
 			if len(w.Failures) < 4 {
 				w.Failures = append(w.Failures, fmt.Sprintf("respondent %d: stored answers differ from the taps: %s\n%s",

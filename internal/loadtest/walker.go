@@ -72,10 +72,12 @@ type Walker struct {
 	// and no thank-you.
 	Stuck   bool
 	Samples []Sample
-	// Chose is what the bot took (it replied), by question name: the
-	// single choice, or the ticked options of a multi-choice question.
-	Chose map[string]map[string]bool
-	Err   error
+	Err     error
+
+	// taps are the choices tapped, in order, with when the fake enqueued
+	// each (its callback query's time), for Choices.
+	taps    []tap
+	lastEnq time.Time // when the fake enqueued the latest update
 
 	chosenLang  string // the language tapped in the picker
 	lastToggled int    // id of the multi-select message already ticked
@@ -169,10 +171,7 @@ func (r *Walker) WorstStep() time.Duration {
 // thanks. It returns the first problem, with the chat's transcript (also
 // kept in Err).
 func (r *Walker) Interview(ctx context.Context) error {
-	if r.Chose == nil {
-		r.Chose = map[string]map[string]bool{}
-	}
-	chat, err := r.act(ctx, "start", func() (int, error) { return r.User.Send("/start"), nil })
+	chat, err := r.act(ctx, "start", "", func() (int, error) { return r.User.Send("/start"), nil })
 	if err != nil {
 		return err
 	}
@@ -212,7 +211,7 @@ func (r *Walker) Interview(ctx context.Context) error {
 		}
 		msgID := q.ID
 		r.card = q.ID
-		chat, err = r.act(ctx, kind, func() (int, error) {
+		chat, err = r.act(ctx, kind, cardSig(q), func() (int, error) {
 			if kind == "text" {
 				return r.User.Send(text), nil
 			}
@@ -247,7 +246,9 @@ func (r *Walker) Interview(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.remember(kind, k)
+		if kind == "choose" || kind == "toggle" {
+			r.taps = append(r.taps, tap{at: r.lastEnq, kind: kind, k: k})
+		}
 		if kind == "toggle" {
 			r.lastToggled, r.toggledPos = msgID, k.cb.Pos
 		}
@@ -300,25 +301,53 @@ func all(chat telegramtest.Chat, texts []string) bool {
 	return true
 }
 
-// remember records an answer the bot took (it replied to it).
-func (r *Walker) remember(kind string, k key) {
-	if k.cb.Pos < 0 || k.cb.Pos >= len(r.Form.Questions) {
-		return
-	}
-	name := r.Form.Questions[k.cb.Pos].Name
-	switch kind {
-	case "choose":
-		r.Chose[name] = map[string]bool{k.cb.Option: true}
-	case "toggle":
-		if r.Chose[name] == nil {
-			r.Chose[name] = map[string]bool{}
+// tap is one choice tapped.
+type tap struct {
+	at   time.Time
+	kind string // choose or toggle
+	k    key
+}
+
+// Choices is what the person chose and the bot took, by question name: the
+// single choice, or the ticked options of a multi-choice question. A tap
+// the bot answered as one on an old question's button was not taken. Call
+// it after the walk, once the bot has answered every tap.
+func (r *Walker) Choices() map[string]map[string]bool {
+	stale := map[time.Time]bool{}
+	if want := r.Texts.Stale[r.lang()]; want != "" {
+		for _, cb := range r.User.Chat().Callbacks {
+			if cb.Answered && cb.Text == want {
+				stale[cb.At] = true
+			}
 		}
-		if r.Chose[name][k.cb.Option] {
-			delete(r.Chose[name], k.cb.Option)
-		} else {
-			r.Chose[name][k.cb.Option] = true
+	}
+	out := map[string]map[string]bool{}
+	for _, t := range r.taps {
+		if stale[t.at] || t.k.cb.Pos < 0 || t.k.cb.Pos >= len(r.Form.Questions) {
+			continue
+		}
+		name := r.Form.Questions[t.k.cb.Pos].Name
+		switch t.kind {
+		case "choose":
+			out[name] = map[string]bool{t.k.cb.Option: true}
+		case "toggle":
+			if out[name] == nil {
+				out[name] = map[string]bool{}
+			}
+			if out[name][t.k.cb.Option] {
+				delete(out[name], t.k.cb.Option)
+			} else {
+				out[name][t.k.cb.Option] = true
+			}
 		}
 	}
+	return out
+}
+
+// cardSig is what a card shows: an action on it is answered when the card
+// the chat shows is no longer this one (edited, or a new card below).
+func cardSig(m telegramtest.Message) string {
+	return fmt.Sprintf("%d|%s|%v", m.ID, m.Source, m.Labels())
 }
 
 func (r *Walker) fail(chat telegramtest.Chat, err error) error {
@@ -329,12 +358,15 @@ func (r *Walker) fail(chat telegramtest.Chat, err error) error {
 // act sends one update and waits until the bot has acknowledged it and
 // shown the next step: the bot sent or edited a message after it (a
 // callback answer alone, such as "one moment", is a first reply but not
-// yet the next question) and the chat shows a card with interview buttons
-// or the thank-you. The second half matters: the bot removes the old
-// card's keyboard before it sends the next card, so between the two the
-// chat has no card at all. It records the update's latencies; send returns
-// the id of the message it sent (0 for a tap).
-func (r *Walker) act(ctx context.Context, kind string, send func() (int, error)) (telegramtest.Chat, error) {
+// yet the next question), and the chat shows the thank-you or a card with
+// interview buttons other than before, the card acted on. Both halves
+// matter: the bot removes the old card's keyboard before it sends the next
+// card, so between the two the chat has no card at all; and a late edit
+// of an earlier turn (a retried call) moves the chat while the card acted
+// on is still there. A tap answered as one on an old question's button is
+// answered too. It records the update's latencies; send returns the id of
+// the message it sent (0 for a tap).
+func (r *Walker) act(ctx context.Context, kind, before string, send func() (int, error)) (telegramtest.Chat, error) {
 	msgID, err := send()
 	if errors.Is(err, errVanished) {
 		return r.User.Chat(), err
@@ -347,6 +379,7 @@ func (r *Walker) act(ctx context.Context, kind string, send func() (int, error))
 	if !ok {
 		return sent, r.fail(sent, fmt.Errorf("%s: the update is not in the chat", kind))
 	}
+	r.lastEnq = enq
 	wctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
 	s := Sample{Kind: kind}
@@ -354,7 +387,19 @@ func (r *Walker) act(ctx context.Context, kind string, send func() (int, error))
 	s.Ack = time.Since(enq)
 	var chat telegramtest.Chat
 	if handled == nil {
-		chat, err = r.User.WaitFor(wctx, func(c telegramtest.Chat) bool { return movedSince(c, enq) && r.onward(c) })
+		chat, err = r.User.WaitFor(wctx, func(c telegramtest.Chat) bool {
+			if msgID == 0 && r.staleTap(c, enq) {
+				return true
+			}
+			if !movedSince(c, enq) {
+				return false
+			}
+			if r.thanked(c) {
+				return true
+			}
+			q, _, ok := currentQuestion(c, r.card)
+			return ok && cardSig(q) != before
+		})
 	} else {
 		chat, err = r.User.Chat(), handled
 	}
@@ -364,10 +409,8 @@ func (r *Walker) act(ctx context.Context, kind string, send func() (int, error))
 		s.First = time.Since(enq)
 	}
 	r.Samples = append(r.Samples, s)
-	if err == nil && msgID == 0 {
-		if cb, ok := chat.LastAnswer(); ok && cb.At.Equal(enq) && cb.Text != "" && cb.Text == r.Texts.Stale[r.lang()] {
-			return chat, errStale
-		}
+	if err == nil && msgID == 0 && r.staleTap(chat, enq) {
+		return chat, errStale
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -384,6 +427,13 @@ func (r *Walker) act(ctx context.Context, kind string, send func() (int, error))
 		return chat, r.fail(chat, fmt.Errorf("%s: no reply within %s", kind, r.Timeout))
 	}
 	return chat, nil
+}
+
+// staleTap reports whether the tap enqueued at enq was answered as one on
+// an old question's button.
+func (r *Walker) staleTap(chat telegramtest.Chat, enq time.Time) bool {
+	cb, ok := chat.LastAnswer()
+	return ok && cb.At.Equal(enq) && cb.Answered && cb.Text != "" && cb.Text == r.Texts.Stale[r.lang()]
 }
 
 // enqueuedAt is when the fake enqueued the update: the date of the user's
