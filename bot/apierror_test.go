@@ -45,6 +45,7 @@ type apiRig struct {
 	waits   []time.Duration
 	obs     *countObserver
 	s       *Sender
+	url     string
 }
 
 func newAPIRig(t *testing.T, wrap bool, replies ...reply) *apiRig {
@@ -73,6 +74,7 @@ func newAPIRig(t *testing.T, wrap bool, replies ...reply) *apiRig {
 		w.Write([]byte(rep.body))
 	}))
 	t.Cleanup(srv.Close)
+	r.url = srv.URL
 	var client tg.HttpClient = testnet.Client()
 	if wrap {
 		client = APIClient(client)
@@ -120,7 +122,23 @@ func (r *apiRig) check(t *testing.T, calls int, waits []time.Duration, outcome s
 var testKB = [][]Key{{{Text: "A", Data: "1c0.0.a"}}}
 
 func TestSenderDecidesFromAPIBody(t *testing.T) {
+	t.Run("library", func(t *testing.T) { testSenderDecidesFromAPIBody(t, false) })
+	t.Run("direct", func(t *testing.T) { testSenderDecidesFromAPIBody(t, true) })
+}
+
+// testSenderDecidesFromAPIBody runs the cases through go-telegram/bot, or
+// with direct through DirectAPI for the calls it makes (sendMessage and
+// the edits; answerCallbackQuery stays with the library).
+func testSenderDecidesFromAPIBody(t *testing.T, direct bool) {
 	ctx := context.Background()
+	newAPIRig := func(t *testing.T, wrap bool, replies ...reply) *apiRig {
+		t.Helper()
+		r := newAPIRig(t, wrap, replies...)
+		if direct {
+			r.s.direct = NewDirectAPI(r.url, "123:TEST", testnet.Client())
+		}
+		return r
+	}
 	t.Run("400 not modified is swallowed", func(t *testing.T) {
 		r := newAPIRig(t, true, reply{body: bodyNotModified})
 		if err := r.s.Edit(ctx, 42, 5, Message{Text: "q", Keyboard: testKB}); err != nil {
@@ -213,6 +231,9 @@ func TestSenderDecidesFromAPIBody(t *testing.T) {
 		r.check(t, 1, nil, "sendMessage refused")
 	})
 	t.Run("without APIClient the library's typed errors still give the code", func(t *testing.T) {
+		if direct {
+			t.Skip("DirectAPI reads the body itself")
+		}
 		r := newAPIRig(t, false, reply{body: bodyBlocked}, reply{body: bodyThrottled}, reply{body: bodyMessage}, reply{body: bodyNotModified})
 		if _, err := r.s.Send(ctx, 42, Message{Text: "x"}); !errors.Is(err, ErrBlocked) {
 			t.Fatalf("want ErrBlocked, got %v", err)

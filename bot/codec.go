@@ -21,7 +21,7 @@ const (
 	CbAck      = 'k' // acknowledge (OK)
 	CbLanguage = 'L' // choose a language (Option = code)
 	CbDelete   = 'D' // /delete confirmation (Option = yes / no)
-	CbStaff    = 'S' // staff menus (Option = menu-specific payload)
+	CbStaff    = 'S' // staff menus (Option = route + payload; no position)
 	CbPage     = 'p' // show another page of a long list (Option = page, from 0)
 	CbServices = 'V' // /services: list the services of a need area (Option = area code)
 	CbRemind   = 'R' // the reminder's Continue / Stop (remind.go)
@@ -44,11 +44,20 @@ type Callback struct {
 var ErrCallback = errors.New("invalid callback data")
 
 // Encode renders c as callback data: "1" kind pos "." seq "." option, with
-// pos and seq in base 36. It fails if the result would exceed Telegram's
-// 64 bytes or the option contains the separator.
+// pos and seq in base 36 — for a staff button (CbStaff, no position) "1S"
+// option, so that the data begins with its row's prefix in the routing
+// table (route.go). It fails if the result would exceed Telegram's 64
+// bytes, the kind is no row's, or a staff button has a position or no
+// option.
 func (c Callback) Encode() (string, error) {
 	if !validKind(c.Kind) || c.Pos < 0 || strings.ContainsAny(c.Option, "\x00") {
 		return "", ErrCallback
+	}
+	if c.Kind == CbStaff {
+		if c.Pos != 0 || c.Seq != 0 || c.Option == "" || 2+len(c.Option) > MaxCallbackData {
+			return "", ErrCallback
+		}
+		return string([]byte{codecVersion, CbStaff}) + c.Option, nil
 	}
 	var b strings.Builder
 	b.Grow(16 + len(c.Option))
@@ -65,17 +74,18 @@ func (c Callback) Encode() (string, error) {
 	return b.String(), nil
 }
 
-func validKind(k byte) bool {
-	switch k {
-	case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbLanguage, CbDelete, CbStaff, CbPage, CbServices, CbRemind:
-		return true
-	}
-	return false
-}
-
 // DecodeCallback parses callback data written by Encode.
 func DecodeCallback(data string) (Callback, error) {
-	if len(data) < 6 || len(data) > MaxCallbackData || data[0] != codecVersion || !validKind(data[1]) {
+	if len(data) < 3 || len(data) > MaxCallbackData || data[0] != codecVersion || !validKind(data[1]) {
+		return Callback{}, ErrCallback
+	}
+	if data[1] == CbStaff {
+		if strings.ContainsAny(data, "\x00") {
+			return Callback{}, ErrCallback
+		}
+		return Callback{Kind: CbStaff, Option: data[2:]}, nil
+	}
+	if len(data) < 6 {
 		return Callback{}, ErrCallback
 	}
 	pos, rest, ok := strings.Cut(data[2:], ".")

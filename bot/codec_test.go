@@ -12,6 +12,7 @@ func TestCallbackCodec(t *testing.T) {
 		{Kind: CbDone, Pos: 0, Seq: 0},
 		{Kind: CbLanguage, Option: "zh-Hans"},
 		{Kind: CbDelete, Option: "yes"},
+		{Kind: CbStaff, Option: "r:0.1"},
 	}
 	for _, c := range good {
 		data, err := c.Encode()
@@ -39,12 +40,19 @@ func TestCallbackCodec(t *testing.T) {
 	if _, err := (Callback{Kind: 'q'}).Encode(); err == nil {
 		t.Error("unknown kind encoded")
 	}
+	// Staff buttons have no position, and an option (their route).
+	for _, c := range []Callback{{Kind: CbStaff, Pos: 1, Option: "L"}, {Kind: CbStaff}, {Kind: CbStaff, Option: strings.Repeat("x", 63)}} {
+		if d, err := c.Encode(); err == nil {
+			t.Errorf("%+v encoded as %q", c, d)
+		}
+	}
 }
 
 func FuzzCallbackCodec(f *testing.F) {
 	f.Add("1c5.c.trovare_lavoro")
 	f.Add("1L0.0.zh-Hans")
 	f.Add("garbage")
+	f.Add("1Sr:0.1")
 	f.Fuzz(func(t *testing.T, data string) {
 		c, err := DecodeCallback(data)
 		if err != nil {
@@ -58,4 +66,100 @@ func FuzzCallbackCodec(f *testing.F) {
 			t.Fatalf("%q → %+v → %q", data, c, again)
 		}
 	})
+}
+
+// checkRoutes is the routing table's rule: rows described, staff rows
+// with a role and respondents' without, and no prefix a prefix of
+// another — across respondents and staff.
+func checkRoutes(rs []Route) []string {
+	var errs []string
+	for i, a := range rs {
+		if a.Prefix == "" || a.What == "" || a.Staff != (a.Need != "") || a.Staff && (a.Prefix[0] != CbStaff || len(a.Prefix) < 2) {
+			errs = append(errs, "row "+a.Prefix+": empty prefix or description, or a role where there should be none")
+		}
+		for j, b := range rs {
+			if i != j && strings.HasPrefix(b.Prefix, a.Prefix) {
+				errs = append(errs, "prefix "+a.Prefix+" of "+a.What+" is a prefix of "+b.Prefix+" of "+b.What)
+			}
+		}
+	}
+	return errs
+}
+
+// TestRoutesUniqueAcrossRespondentsAndStaff: the one table holds both, and
+// the rule catches a duplicate across the two (checked on a table with a
+// respondent kind 'S' added, which would swallow every staff button).
+func TestRoutesUniqueAcrossRespondentsAndStaff(t *testing.T) {
+	rs := Routes()
+	staff, resp := 0, 0
+	for _, r := range rs {
+		if r.Staff {
+			staff++
+		} else {
+			resp++
+		}
+	}
+	if staff == 0 || resp == 0 {
+		t.Fatalf("%d staff and %d respondent rows: want both in one table", staff, resp)
+	}
+	for _, e := range checkRoutes(rs) {
+		t.Error(e)
+	}
+	clash := append(Routes(), respondent(CbStaff, "a respondent kind on the staff byte"))
+	if len(checkRoutes(clash)) == 0 {
+		t.Error("a respondent row on the staff prefix was not caught")
+	}
+	dup := append(Routes(), staffRoute(StaffLink+"x", "operator", "a staff route under another"))
+	if len(checkRoutes(dup)) == 0 {
+		t.Error("a staff route under another was not caught")
+	}
+}
+
+// TestEveryRouteFitsAndIsFound: data made for each row fits 64 bytes with
+// a payload, decodes, and is routed back to its row; every respondent row
+// is handled here, and CbStaff hands staff rows on (staff's
+// TestEveryRouteHandled covers their handlers).
+func TestEveryRouteFitsAndIsFound(t *testing.T) {
+	handlers := respondentRoutes()
+	for _, r := range Routes() {
+		c := Callback{Kind: r.Prefix[0], Pos: 12, Seq: 34, Option: strings.Repeat("x", 32)}
+		if r.Staff {
+			c = Callback{Kind: CbStaff, Option: r.StaffRoute() + strings.Repeat("x", 40)}
+		}
+		data, err := c.Encode()
+		if err != nil || len(data) > MaxCallbackData {
+			t.Fatalf("%s: %q, %v", r.What, data, err)
+		}
+		got, ok := RouteOf(data)
+		if !ok || got != r {
+			t.Errorf("%q routed to %+v, want %+v", data, got, r)
+		}
+		if _, err := DecodeCallback(data); err != nil {
+			t.Errorf("%q: %v", data, err)
+		}
+		if handlers[r.Prefix[0]] == nil {
+			t.Errorf("row %q (%s) has no handler", r.Prefix, r.What)
+		}
+	}
+	if len(handlers) != len(Routes())-len(menuRows())+1 {
+		t.Errorf("%d handlers for %d respondent rows and CbStaff", len(handlers), len(Routes())-len(menuRows()))
+	}
+	if _, ok := RouteOf("1q0.0.x"); ok {
+		t.Error("unknown data routed")
+	}
+	// A staff button of the format before the table (position 0.0.)
+	// decodes, but routes nowhere: the staff handler calls it stale.
+	if r, ok := RouteOf("1S0.0.Lx"); ok {
+		t.Errorf("old staff data routed to %+v", r)
+	}
+}
+
+func menuRows() []Route {
+	var out []Route
+	for _, r := range Routes() {
+		if r.Staff {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -6,6 +6,10 @@
 // respondent's language as HTML with inline keyboards, and sends them
 // through one outbound sender that owns Telegram's rate limits and errors.
 //
+// Button data is a typed, versioned codec (codec.go) routed by one table
+// of every kind of button, the respondents' and the staff's (Routes,
+// route.go; package menu builds staff buttons on its staff rows).
+//
 // bot never imports storage: the core declares the stores it needs and
 // cmd wires them in; bot declares only its Telegram-side needs (Staff,
 // Throttle, Directory).

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
+
+	"github.com/needsbot/needsbot/interview"
 )
 
 // Per-chat mailboxes (issue 17 finding 1, issue 12 "no chat waits for
@@ -51,10 +53,10 @@ type mailbox struct {
 	idle    chan struct{}
 }
 
-// job is one update (or a due reminder) on its way through a mailbox.
+// job is one update (or a scheduled input) on its way through a mailbox.
 type job struct {
 	upd         *tgmodels.Update
-	remind      int64 // a due reminder for this chat (upd is nil): remind.go
+	sched       interview.Input // a scheduled input for this chat (upd is nil): remind.go
 	deferAnswer bool
 	retries     int
 	done        chan result

@@ -89,3 +89,24 @@ func TestLanguagePickerPages(t *testing.T) {
 		t.Errorf("Italian page key %q", label)
 	}
 }
+
+// A form published for fewer languages offers only those, whatever
+// Telegram suggests or the municipality's respondents use most.
+func TestLanguagePickerFormLanguages(t *testing.T) {
+	r := newRig(t)
+	h := r.handler
+	h.cfg.PopularLanguages = func(context.Context, string) []string { return []string{"ti", "en", "fa"} }
+	snap := *h.cfg.Library.Current()
+	snap.Languages = map[string][]string{"vicinato": {"it", "en"}}
+	sctx := map[string]string{interview.CtxMunicipality: "7"}
+	m := h.formLanguagePage(context.Background(), &snap, "vicinato", "fa", "fa-AF", sctx, 0)
+	codes, page, _ := pickerCodes(t, m)
+	if strings.Join(codes, " ") != "en it" || page != nil {
+		t.Fatalf("form published for it and en offers %v (page key %v)", codes, page != nil)
+	}
+	// Another form of the same snapshot still speaks every language.
+	all := h.formLanguagePage(context.Background(), &snap, "immigrati", "fa", "fa-AF", sctx, 0)
+	if codes, _, _ := pickerCodes(t, all); len(codes) != pickerFirstPage || codes[0] != "fa" {
+		t.Fatalf("shipped form offers %v", codes)
+	}
+}

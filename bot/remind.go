@@ -108,9 +108,18 @@ func (t *turn) reminderButton(ctx context.Context, opt string) (Outcome, error) 
 }
 
 // Remind runs Handler.Remind for chat on the chat's worker, in order with
-// its updates, and waits for it.
+// the chat's own updates, and waits for it. It has no idempotency key:
+// Scheduled with RemindKey is what the scheduler uses.
 func (in *Intake) Remind(ctx context.Context, chat int64) error {
-	j, err := in.enqueueJob(ctx, &job{remind: chat, done: make(chan result, 1)}, chat)
+	return in.Scheduled(ctx, interview.Input{Kind: interview.KindRemind, Chat: chat})
+}
+
+// Scheduled runs Handler.Scheduled for a scheduled input (a reminder, an
+// expiry, a staff action outside the chat) on its chat's worker, in order
+// with the chat's own updates, and waits for it. An error means try again
+// later.
+func (in *Intake) Scheduled(ctx context.Context, si interview.Input) error {
+	j, err := in.enqueueJob(ctx, &job{sched: si, done: make(chan result, 1)}, si.Chat)
 	if err != nil {
 		return err
 	}
@@ -124,7 +133,7 @@ func (in *Intake) runReminder(ctx context.Context, j *job) (res result) {
 			res = result{} // handled: it would panic again
 		}
 	}()
-	return result{err: in.h.Remind(ctx, j.remind)}
+	return result{err: in.h.Scheduled(ctx, j.sched)}
 }
 
 // MsgResumeRecap is the one-line recap shown on resuming: answers given

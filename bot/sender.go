@@ -52,6 +52,10 @@ type SenderOptions struct {
 	MaxRetries int        // default 4
 	Logger     *slog.Logger
 	Observer   Observer
+	// Direct, when set, makes sendMessage, editMessageText and
+	// editMessageReplyMarkup as small JSON requests (direct.go) instead of
+	// through go-telegram/bot.
+	Direct *DirectAPI
 }
 
 // Sender is the one outbound path to the Bot API: it owns the global and
@@ -59,6 +63,7 @@ type SenderOptions struct {
 // with bounded backoff, and turns Bot API errors into domain errors.
 type Sender struct {
 	api      *tg.Bot
+	direct   *DirectAPI
 	global   Limiter
 	chatRate rate.Limit
 	burst    int
@@ -83,7 +88,7 @@ const maxChatLimiters = 50000
 
 // NewSender returns a sender over a go-telegram/bot client.
 func NewSender(api *tg.Bot, o SenderOptions) *Sender {
-	s := &Sender{api: api, global: o.Global, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
+	s := &Sender{api: api, direct: o.Direct, global: o.Global, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
 		log: o.Logger, obs: o.Observer, sleep: sleep, lane: newLane(), chats: map[int64]*chatLimiter{}}
 	if s.global == nil {
 		s.global = rate.NewLimiter(25, 5)
@@ -338,6 +343,9 @@ func classify(err error, api *APIError) (string, error) {
 		return "canceled", err
 	}
 	if api == nil {
+		errors.As(err, &api) // a DirectAPI call returns the *APIError itself
+	}
+	if api == nil {
 		api = fromLibrary(err)
 	}
 	if api == nil {
@@ -407,6 +415,14 @@ func markup(kb [][]Key) tgmodels.ReplyMarkup {
 
 var noPreview = &tgmodels.LinkPreviewOptions{IsDisabled: tg.True()}
 
+// last is the keyboard for part i of parts: the last part carries it.
+func last(i int, parts []string, kb [][]Key) [][]Key {
+	if i == len(parts)-1 {
+		return kb
+	}
+	return nil
+}
+
 // Send sends m to chat (split if longer than Telegram allows; the keyboard
 // goes with the last part) and returns the id of the last message.
 func (s *Sender) Send(ctx context.Context, chat int64, m Message) (int, error) {
@@ -418,6 +434,12 @@ func (s *Sender) Send(ctx context.Context, chat int64, m Message) (int, error) {
 			p.ReplyMarkup = markup(m.Keyboard)
 		}
 		err := s.do(ctx, "sendMessage", chat, limitChat, func(ctx context.Context) error {
+			if s.direct != nil {
+				var err error
+				id, err = s.direct.call(ctx, "sendMessage", &directMessage{ChatID: chat, Text: text, ParseMode: "HTML",
+					Preview: &directPreview{IsDisabled: true}, ReplyMarkup: directKeyboard(last(i, parts, m.Keyboard), false)})
+				return err
+			}
 			msg, err := s.api.SendMessage(ctx, p)
 			if err == nil && msg != nil {
 				id = msg.ID
@@ -440,6 +462,11 @@ func (s *Sender) Edit(ctx context.Context, chat int64, id int, m Message) error 
 		p.ReplyMarkup = markup(m.Keyboard)
 	}
 	return s.do(ctx, "editMessageText", chat, limitGlobal, func(ctx context.Context) error {
+		if s.direct != nil {
+			_, err := s.direct.call(ctx, "editMessageText", &directMessage{ChatID: chat, MessageID: id, Text: p.Text,
+				ParseMode: "HTML", Preview: &directPreview{IsDisabled: true}, ReplyMarkup: directKeyboard(m.Keyboard, false)})
+			return err
+		}
 		_, err := s.api.EditMessageText(ctx, p)
 		return err
 	})
@@ -454,6 +481,11 @@ func (s *Sender) EditKeyboard(ctx context.Context, chat int64, id int, kb [][]Ke
 		p.ReplyMarkup = &tgmodels.InlineKeyboardMarkup{InlineKeyboard: [][]tgmodels.InlineKeyboardButton{}}
 	}
 	return s.do(ctx, "editMessageReplyMarkup", chat, limitGlobal, func(ctx context.Context) error {
+		if s.direct != nil {
+			_, err := s.direct.call(ctx, "editMessageReplyMarkup", &directMessage{ChatID: chat, MessageID: id,
+				ReplyMarkup: directKeyboard(kb, true)})
+			return err
+		}
 		_, err := s.api.EditMessageReplyMarkup(ctx, p)
 		return err
 	})

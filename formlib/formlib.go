@@ -87,6 +87,9 @@ func (s *Snapshot) Speaks(id, code string) bool {
 	if codes, ok := s.Languages[id]; ok {
 		return slices.Contains(codes, code)
 	}
+	if s.Catalog == nil {
+		return true // a core without a catalog speaks whatever it is told
+	}
 	_, ok := s.Catalog.Language(code)
 	return ok
 }
@@ -133,8 +136,13 @@ func New(ctx context.Context, build Builder, log *slog.Logger) (*Live, error) {
 func (l *Live) Current() *Snapshot { return l.cur.Load() }
 
 // OnSwap registers f to be called with each new snapshot after it is in
-// force (for example to refresh the BI labels). Register before serving.
-func (l *Live) OnSwap(f func(*Snapshot)) { l.subs = append(l.subs, f) }
+// force (for example to refresh the BI labels); f runs under the reload
+// lock, so it must not call Reload.
+func (l *Live) OnSwap(f func(*Snapshot)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.subs = append(l.subs, f)
+}
 
 // ErrInvalid marks a rebuilt snapshot refused: the old one stays.
 var ErrInvalid = errors.New("questionnaires not reloaded")
@@ -149,7 +157,10 @@ func (l *Live) Reload(ctx context.Context) (swapped bool, err error) {
 	old := l.cur.Load()
 	s, err := l.build(ctx)
 	if err != nil {
-		l.log.Error("questionnaires not reloaded; the previous ones stay", "err", err)
+		// Mostly a store that is down for a moment (the builder leaves
+		// out what it cannot load): a warning, the next notification or
+		// check tries again.
+		l.log.Warn("questionnaires not reloaded; the previous ones stay", "err", err)
 		return false, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := valid(old, s); err != nil {

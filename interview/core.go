@@ -40,6 +40,14 @@ type Config struct {
 	Reminders     Reminders
 	ReminderAfter time.Duration
 	ReminderQuiet func(time.Time) time.Time
+	// ExpireAfter, when positive, is how long an interview in progress
+	// past consent may idle: each save arms its expiry job (Abandon.Expires)
+	// and the scheduler delivers KindExpire, which records the abandonment
+	// through Abandonments and tells the person. Zero leaves expiry to the
+	// store's TTL and the abandonment sweep (durable.Abandonment), which
+	// stay as the safety net for sessions that have no job.
+	ExpireAfter  time.Duration
+	Abandonments Abandonments
 	// Pseudonym maps a Telegram user id to the respondent's keyed
 	// pseudonym.
 	Pseudonym func(userID int64) string
@@ -136,13 +144,17 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel) error {
 	case KindRemind:
 		// A reminder is wanted only while the interview is in progress
 		// past consent; finished, declined or erased meanwhile: nothing.
-		present = t.state.Phase == dialog.PhaseAsking && t.state.Consent
+		// Applied before (its key is in the seen set: the job came again,
+		// its lease lost mid-send, maybe on another replica): the flag was
+		// saved before the reminder went out, so it may have gone —
+		// a reminder is sent at most once.
+		// (The zero Key dedups nothing.)
+		present = (t.loaded.Seen == SeenNone || in.Key.ID() == 0) && t.state.Phase == dialog.PhaseAsking && t.state.Consent
 		if present {
 			err = t.markReminded(ctx)
 		}
 	case KindPublished:
-		// Placeholder (see KindPublished): the interview keeps its version.
-		present = false
+		present, err = false, t.published(ctx)
 	}
 	if err != nil {
 		return err
@@ -213,13 +225,15 @@ func (c *Core) formIn(snap *formlib.Snapshot, s dialog.State) *dialog.Form {
 }
 
 // defaultForm is the configured default form, else the first
-// respondents' form of the snapshot.
+// respondents' form of the snapshot that is not retired.
 func (c *Core) defaultForm(snap *formlib.Snapshot) string {
 	if c.cfg.DefaultForm != "" || snap.Forms == nil {
 		return c.cfg.DefaultForm
 	}
-	if ids := snap.Forms.Respondents(); len(ids) > 0 {
-		return ids[0]
+	for _, id := range snap.Forms.Respondents() {
+		if !snap.Retired[id] { // a retired form takes no new interviews
+			return id
+		}
 	}
 	return ""
 }
@@ -253,6 +267,28 @@ func (c *Core) ChatKey(chat int64) string {
 	}
 	p := c.cfg.LogKey(chat)
 	return p[:min(12, len(p))]
+}
+
+// expires is when an interview in state s expires, zero without
+// ExpireAfter: ExpireAfter after the person's last input.
+func (c *Core) expires(s dialog.State) time.Time {
+	if c.cfg.ExpireAfter <= 0 {
+		return time.Time{}
+	}
+	last := c.cfg.Now()
+	if s.Updated > 0 {
+		last = time.Unix(s.Updated, 0)
+	}
+	return last.Add(c.cfg.ExpireAfter).UTC()
+}
+
+// abandonOf is AbandonOf(s) with the expiry job's due time.
+func (c *Core) abandonOf(s dialog.State) *Abandon {
+	a := AbandonOf(s)
+	if a != nil {
+		a.Expires = c.expires(s)
+	}
+	return a
 }
 
 // RefuseReminder records that the chat wants no reminder for its

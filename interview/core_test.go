@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +33,13 @@ func TestApply(t *testing.T) {
 		}
 	}
 	eof := io.ErrUnexpectedEOF // a store's connection failing
-	expireKey := ExpireKey(7, pastConsent.Version).ID()
+	expireK := ExpireKey(7, pastConsent.Version)
+	expireKey := expireK.ID()
+	atLanguage := stateAt(t, inStart) // v1, choosing the language
+	expiring := func(c *Config) {
+		c.ExpireAfter = 30 * 24 * time.Hour
+		c.Abandonments = fakeAbandonments{c.Events.(fakeEvents).s}
+	}
 	const armed = "Arm chat=7 lang=en due=2026-12-07T10:00:00Z"
 	const saveLikes = "Save chat=7 key=5 expect=2 next=3 phase=2 pos=3 lang=en answers=1 abandon=mini@likes"
 
@@ -377,17 +385,14 @@ func TestApply(t *testing.T) {
 			{call: "MarkSent chat=7 key=" + itoa(expireKey) + " last=40"},
 		},
 	}, {
-		name: "expiry applied before: only the notice again",
+		// (Meaning changed with scheduled expiry: the job goes with the
+		// expiry's save, so an applied expiry comes again only as a copy
+		// racing the one that saved it, which tells the person.)
+		name: "expiry applied before (a copy that raced another replica): nothing again",
 		in:   Input{Kind: KindExpire, Key: ExpireKey(7, pastConsent.Version), Chat: 7},
-		act: func(_ context.Context, t *testing.T, tu *Turn) error {
-			if !hasReply(tu.Effects(), dialog.ReplySay, dialog.MsgExpired) {
-				t.Errorf("no expiry notice: %+v", tu.Effects())
-			}
-			return nil
-		},
+		act:  func(context.Context, *testing.T, *Turn) error { panic("expiry notice presented twice") },
 		want: []expect{
 			{call: "Load chat=7 key=" + itoa(expireKey), ret: Loaded{Version: 4, Seen: SeenApplied}},
-			{call: "Present kind=expire seen=1 replay=false"},
 			{call: "MarkSent chat=7 key=" + itoa(expireKey) + " last=0"},
 		},
 	}, {
@@ -396,6 +401,97 @@ func TestApply(t *testing.T) {
 		want: []expect{
 			{call: "Load chat=7 key=" + itoa(ExpireKey(7, 0).ID())},
 			{call: "MarkSent chat=7 key=" + itoa(ExpireKey(7, 0).ID()) + " last=0"},
+		},
+	}, {
+		name: "with ExpireAfter every save past consent arms the expiry job, from the last input",
+		opts: []func(*Config){expiring},
+		in:   chat(5),
+		act:  step(inYes),
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: saveLikes + " expires=2027-01-05T10:00:00Z"},
+			{call: armed},
+			{call: "Event started"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
+		name: "the reminder's flag re-arms the expiry at the same time (the person did nothing)",
+		opts: []func(*Config){expiring},
+		in:   Input{Kind: KindRemind, Key: RemindKey(7, 1000), Chat: 7},
+		act: func(_ context.Context, _ *testing.T, tu *Turn) error {
+			tu.Reminded(60)
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(RemindKey(7, 1000).ID()), ret: loaded(pastConsent, SeenNone)},
+			{call: "Save chat=7 key=" + itoa(RemindKey(7, 1000).ID()) + " expect=3 next=4 phase=2 pos=3 lang=en answers=1 abandon=mini@likes expires=2027-01-05T09:00:00Z"},
+			{call: "Present kind=remind seen=0 replay=false"},
+			{call: "Event reminded"},
+			{call: "Record chat=7 ids=[60]"},
+			{call: "MarkSent chat=7 key=" + itoa(RemindKey(7, 1000).ID()) + " last=40"},
+		},
+	}, {
+		name: "a reminder job delivered again after its flag was saved is not sent twice",
+		in:   Input{Kind: KindRemind, Key: RemindKey(7, 1000), Chat: 7},
+		act:  func(context.Context, *testing.T, *Turn) error { panic("reminder presented twice") },
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(RemindKey(7, 1000).ID()), ret: loaded(withFlag(pastConsent, CtxReminded), SeenApplied)},
+			{call: "MarkSent chat=7 key=" + itoa(RemindKey(7, 1000).ID()) + " last=40"},
+		},
+	}, {
+		name: "scheduled expiry records the abandonment first, then expires and tells the person",
+		opts: []func(*Config){expiring},
+		in:   Input{Kind: KindExpire, Key: expireK, Chat: 7, Version: pastConsent.Version},
+		act: func(_ context.Context, t *testing.T, tu *Turn) error {
+			if !hasReply(tu.Effects(), dialog.ReplySay, dialog.MsgExpired) {
+				t.Errorf("no expiry notice: %+v", tu.Effects())
+			}
+			return nil
+		},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(expireKey), ret: loaded(pastConsent, SeenNone)},
+			{call: "Abandoned chat=7 form=mini@1 last=likes started=" + itoa(pastConsent.Started) + " reminded=false at=2026-12-06T10:00:00Z"},
+			{call: "Event abandoned"},
+			{call: "Save chat=7 key=" + itoa(expireKey) + " expect=3 next=4 phase=0 pos=0 lang=en answers=0 abandon=-"},
+			{call: "Cancel chat=7 refuse=false"},
+			{call: "Event expired"},
+			{call: "Present kind=expire seen=0 replay=false"},
+			{call: "MarkSent chat=7 key=" + itoa(expireKey) + " last=40"},
+		},
+	}, {
+		name: "the abandonment cannot be recorded: nothing saved, the job comes again",
+		opts: []func(*Config){expiring},
+		in:   Input{Kind: KindExpire, Key: expireK, Chat: 7, Version: pastConsent.Version},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(expireKey), ret: loaded(pastConsent, SeenNone)},
+			{call: "Abandoned chat=7 form=mini@1 last=likes started=" + itoa(pastConsent.Started) + " reminded=false at=2026-12-06T10:00:00Z", err: eof},
+		},
+		wantErr: ErrUnavailable,
+	}, {
+		name: "an expiry job armed at an older version does not expire the interview",
+		opts: []func(*Config){expiring},
+		in:   Input{Kind: KindExpire, Key: ExpireKey(7, 2), Chat: 7, Version: 2},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(ExpireKey(7, 2).ID()), ret: loaded(pastConsent, SeenNone)},
+			{call: "MarkSent chat=7 key=" + itoa(ExpireKey(7, 2).ID()) + " last=40"},
+		},
+	}, {
+		name: "a published version moves an interview still at the language choice",
+		in:   Input{Kind: KindPublished, Key: PublishedKey("mini", 2, 7), Chat: 7, Form: "mini", FormVersion: 2},
+		opts: []func(*Config){twoVersions(t)},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()), ret: loaded(atLanguage, SeenNone)},
+			{call: "Save chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " expect=1 next=2 phase=1 pos=-1 lang= answers=0 abandon=- form=mini@2"},
+			{call: "MarkSent chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " last=40"},
+		},
+	}, {
+		name: "a published version leaves an interview past consent on its version",
+		in:   Input{Kind: KindPublished, Key: PublishedKey("mini", 2, 7), Chat: 7, Form: "mini", FormVersion: 2},
+		opts: []func(*Config){twoVersions(t)},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()), ret: loaded(pastConsent, SeenNone)},
+			{call: "MarkSent chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " last=40"},
 		},
 	}, {
 		name: "a form published while the interview runs changes nothing",
@@ -418,6 +514,27 @@ func TestApply(t *testing.T) {
 				t.Fatalf("Apply: %v, want %v", err, c.wantErr)
 			}
 		})
+	}
+}
+
+// twoVersions gives the core a library with versions 1 and 2 of mini.
+func twoVersions(t *testing.T) func(*Config) {
+	return func(c *Config) {
+		src, err := os.ReadFile("testdata/mini.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1, err := dialog.Parse("mini.yaml", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, err := dialog.Parse("mini.v2.yaml", []byte(strings.Replace(string(src), "version: 1", "version: 2", 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Forms, err = dialog.NewLibrary(v1, v2); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

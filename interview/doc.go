@@ -7,8 +7,39 @@
 // channel that renders and sends them. Abandonment, erasure (/delete) and
 // the reminders' turn logic live here too.
 //
+// # Inputs and their keys
+//
+// Every input carries an idempotency Key, checked in the same round trip
+// that loads the session, and recorded with the save:
+//
+//   - KindChat: a Telegram update (UpdateKey, the update id), interpreted
+//     by the channel (Channel.Present).
+//   - KindRemind: the interview's one reminder, due (RemindKey of the chat
+//     and the due time). Its flag is saved before it goes out, so a job
+//     that comes again — its lease ran out mid-send, maybe on another
+//     replica — finds its key applied and sends nothing: at most once.
+//   - KindExpire: the interview idled out (ExpireKey of the chat and the
+//     session version the job was armed at). With Config.ExpireAfter, every
+//     save past consent arms the expiry job with the save
+//     (Abandon.Expires); the scheduler (package schedule) delivers it, the
+//     core records the abandonment through Abandonments (before saving),
+//     applies dialog.InExpire and tells the person. A job armed at an older
+//     version expires nothing. The store's TTL and the abandonment sweep
+//     (storage/durable) remain the safety net for sessions with no job.
+//   - KindPublished: a staff action outside any chat — a version of a form
+//     was published (Input.Form, Input.FormVersion), delivered to a chat
+//     with PublishedKey(form, version, chat). What it does today: an
+//     interview still at the language choice of an older version of that
+//     form (nothing answered, no consent given) moves to the published
+//     version, if the turn's snapshot (formlib) has it; any other interview
+//     keeps the version it began with (its consent was given on that
+//     version's text). Nothing is said to the person. Nothing delivers it
+//     yet: a publisher that knows the chats with interviews in progress
+//     would call Core.Apply (through the chat's mailbox) for each. Retiring
+//     a form is not an input yet.
+//
 // interview does no Telegram and no storage: it declares the small
 // interfaces it needs (Sessions, Responses, Outbox, Invites, Reminders,
-// MessageLog) and cmd wires the storage types in; the Telegram adapter
-// (bot) drives it.
+// Abandonments, MessageLog) and cmd wires the storage types in; the
+// Telegram adapter (bot) drives it.
 package interview

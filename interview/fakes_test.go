@@ -76,6 +76,12 @@ func (f fakeSessions) Save(_ context.Context, chat, key int64, expect, next uint
 	abandon := "-"
 	if ab != nil {
 		abandon = ab.Form + "@" + ab.LastQuestion
+		if !ab.Expires.IsZero() {
+			abandon += " expires=" + ab.Expires.UTC().Format(time.RFC3339)
+		}
+	}
+	if st.FormVersion > 1 { // the tests' forms are version 1 but where a case publishes another
+		abandon += fmt.Sprintf(" form=%s@%d", st.Form, st.FormVersion)
 	}
 	e := f.s.call(fmt.Sprintf("Save chat=%d key=%d expect=%d next=%d phase=%d pos=%d lang=%s answers=%d abandon=%s",
 		chat, key, expect, next, st.Phase, st.Pos, st.Lang, len(st.Answers), abandon))
@@ -135,6 +141,15 @@ func (f fakeReminders) Arm(_ context.Context, chat int64, lang string, due time.
 
 func (f fakeReminders) Cancel(_ context.Context, chat int64, refuse bool) error {
 	return f.s.call(fmt.Sprintf("Cancel chat=%d refuse=%v", chat, refuse)).err
+}
+
+type fakeAbandonments struct{ s *script }
+
+var _ Abandonments = fakeAbandonments{}
+
+func (f fakeAbandonments) Abandoned(_ context.Context, chat int64, a Abandon, at time.Time) error {
+	return f.s.call(fmt.Sprintf("Abandoned chat=%d form=%s@%d last=%s started=%d reminded=%v at=%s",
+		chat, a.Form, a.FormVersion, a.LastQuestion, a.Started, a.Reminded, at.UTC().Format(time.RFC3339))).err
 }
 
 type fakeMessages struct{ s *script }

@@ -19,9 +19,13 @@ const (
 	KindExpire
 	// KindRemind says the interview's one reminder is due (issue 16).
 	KindRemind
-	// KindPublished says a new version of the chat's form was published
-	// while its interview runs. Placeholder: a running interview keeps the
-	// version it started with, so nothing changes yet.
+	// KindPublished is a staff action outside any chat: a version of a
+	// form (Input.Form, Input.FormVersion) was published while the chat's
+	// interview runs, delivered to each chat with its PublishedKey. An
+	// interview past the language choice keeps the version it started
+	// with (its consent was given on that version's text); one still at
+	// the language choice moves to the published version, silently. See
+	// doc.go.
 	KindPublished
 )
 
@@ -65,6 +69,14 @@ type Input struct {
 	User int64
 	// LangHint is Telegram's language_code, when known.
 	LangHint string
+	// Version, for KindExpire, is the session version the expiry job was
+	// armed at: an interview that moved on since is not expired (its
+	// newer save armed a newer job). 0 expires whatever version is stored.
+	Version uint64
+	// Form and FormVersion, for KindPublished, are the form version that
+	// was published.
+	Form        string
+	FormVersion int
 }
 
 // RemindKey is the idempotency key of the reminder due at dueMS for chat.
@@ -76,4 +88,10 @@ func RemindKey(chat, dueMS int64) Key {
 // version.
 func ExpireKey(chat int64, version uint64) Key {
 	return NamedKey("expire|" + strconv.FormatInt(chat, 10) + "|" + strconv.FormatUint(version, 10))
+}
+
+// PublishedKey is the idempotency key of the staff action "version of
+// form published" delivered to chat: each chat applies it once.
+func PublishedKey(form string, version int, chat int64) Key {
+	return NamedKey("published|" + form + "|" + strconv.Itoa(version) + "|" + strconv.FormatInt(chat, 10))
 }

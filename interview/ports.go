@@ -62,6 +62,11 @@ type Abandon struct {
 	// Reminded and Resumed are the reminder funnel's flags (CtxReminded,
 	// CtxResumed).
 	Reminded, Resumed bool
+	// Expires, when set, is when the interview expires unless the person
+	// answers again (Config.ExpireAfter after their last input): Sessions
+	// arms the chat's expiry job for it in the same round trip as the
+	// save, and the scheduler brings it back as a KindExpire input.
+	Expires time.Time
 }
 
 // ErrConflict is returned by Sessions.Save when the stored version moved.
@@ -141,6 +146,14 @@ type Reminders interface {
 	// Cancel drops the pending reminder; refuse keeps any from being armed
 	// again for this interview.
 	Cancel(ctx context.Context, chat int64, refuse bool) error
+}
+
+// Abandonments records, in the system of record, an interview that
+// expired in progress past consent (the last question reached, never the
+// answers). It is idempotent per interview (chat and Abandon.Started): an
+// expiry applied again records nothing new.
+type Abandonments interface {
+	Abandoned(ctx context.Context, chat int64, a Abandon, at time.Time) error
 }
 
 // MessageLog remembers the ids of the messages of a respondent's chat —

@@ -154,7 +154,7 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		if err != nil {
 			return Effects{}, fmt.Errorf("encode session: %w", err)
 		}
-		err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, AbandonOf(next))
+		err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next))
 		if errors.Is(err, ErrConflict) {
 			return Effects{}, fmt.Errorf("save session: %w", err)
 		} else if err != nil {
@@ -233,6 +233,11 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 		} else if err != nil {
 			return Start{}, unavailable("resolve invite", err)
 		}
+		if t.snap.Retired[inv.Form] {
+			// A retired form takes no new interviews, by any link.
+			s.Refused = ErrInviteRevoked
+			return s, nil
+		}
 		s.Input.Context = inv.Context
 		if f := t.snap.Forms.Latest(inv.Form); f != nil && (t.state.Phase == dialog.PhaseNew || t.state.Phase == dialog.PhaseDone) {
 			t.form = f
@@ -241,6 +246,11 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 		s.Resumed = t.state.Phase == dialog.PhaseAsking
 	case c.cfg.DefaultContext == nil:
 		s.Refused = ErrNoInvite
+	}
+	if !resuming && t.state.Lang != "" && t.form != nil && !t.snap.Speaks(t.form.ID, t.state.Lang) {
+		// A language chosen before (or for another form) that this form
+		// is not published for: the language menu asks, with its languages.
+		t.state.Lang = ""
 	}
 	return s, nil
 }
@@ -287,21 +297,72 @@ func (t *Turn) ChooseLanguage(ctx context.Context, lang string) (Effects, error)
 // whether there is anything to tell the person.
 func (t *Turn) expire(ctx context.Context) (bool, error) {
 	if t.loaded.Seen == SeenApplied {
-		// Expired and saved before; only the notice may be missing.
-		t.effects = Effects{Prev: t.state, Next: t.state, Replies: []dialog.Reply{{Kind: dialog.ReplySay, Msg: dialog.MsgExpired}}}
-		return true, nil
+		// Expired and saved before. The expiry's job went with that save
+		// (it lives in the abandonment record), so no retry of the job
+		// comes here: only a copy that raced the one that saved it (a
+		// lease run out, another replica), and that one tells the person.
+		// Once is enough: nothing again.
+		return false, nil
 	}
 	if t.state.Phase == dialog.PhaseNew {
 		return false, nil
+	}
+	if t.in.Version != 0 && t.loaded.Version != t.in.Version {
+		// The interview moved on after the job was armed: its newer save
+		// armed a newer job.
+		return false, nil
+	}
+	c := t.c
+	if ab := AbandonOf(t.state); ab != nil && c.cfg.Abandonments != nil {
+		// Recorded before the state is saved (the save deletes the
+		// store's abandonment record and the expiry job): if saving fails
+		// the input comes again, and the record, idempotent per
+		// interview, collapses.
+		if err := c.cfg.Abandonments.Abandoned(ctx, t.in.Chat, *ab, c.cfg.Now()); err != nil {
+			return false, unavailable("record abandonment", err)
+		}
+		c.cfg.Events.Interview("abandoned")
 	}
 	eff, err := t.Step(ctx, dialog.Input{Kind: dialog.InExpire}, true)
 	if err != nil {
 		return false, err
 	}
 	if AbandonOf(eff.Prev) != nil {
-		t.c.cfg.Events.Interview("expired")
+		c.cfg.Events.Interview("expired")
 	}
 	return true, nil
+}
+
+// published applies KindPublished: a version of a form was published (a
+// staff action outside the chat). An interview still at the language
+// choice of an older version of that form — nothing answered, no consent
+// given — moves to the published version; any other interview keeps the
+// version it began with (its consent was given on that version's text,
+// and the library keeps old versions). Nothing is said to the person.
+func (t *Turn) published(ctx context.Context) error {
+	s, in := t.state, t.in
+	if s.Phase != dialog.PhaseLanguage || s.Form != in.Form || s.FormVersion >= in.FormVersion {
+		return nil
+	}
+	f := t.snap.Forms.Get(in.Form, in.FormVersion)
+	if f == nil {
+		return nil // not in this turn's snapshot (yet): keep the version
+	}
+	next := s
+	next.FormVersion = in.FormVersion
+	next.Version = s.Version + 1
+	blob, err := dialog.Encode(Stored(next))
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	err = t.c.cfg.Sessions.Save(ctx, in.Chat, in.Key.ID(), s.Version, next.Version, blob, nil)
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("save session: %w", err)
+	} else if err != nil {
+		return unavailable("save session", err)
+	}
+	t.state, t.form = next, f
+	return nil
 }
 
 // done records the turn's message ids and marks the input's replies sent.
@@ -412,7 +473,7 @@ func (t *Turn) markReminded(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, AbandonOf(next))
+	err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next))
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("save session: %w", err)
 	} else if err != nil {

@@ -1,5 +1,6 @@
-// Package menu is the toolkit of the staff menus and wizards: the one
-// routing table of staff button data (Routes), a typed codec for the
+// Package menu is the toolkit of the staff menus and wizards: the staff
+// rows of the one routing table of callback data (Routes, a view of
+// bot.Routes, which holds the respondents' rows too), a typed codec for the
 // fields a button carries (Enc, Dec, Opt: no -1 sentinels), checked
 // against Telegram's 64 bytes, and wizards made of steps (Wizard) with
 // buttons, Back and Cancel, and typed-input steps answered by replying to
@@ -20,22 +21,24 @@ import (
 )
 
 // Route is what a staff button does: the first bytes of its CbStaff
-// Option. No route is a prefix of another (a test checks it).
+// Option. The routes are rows of the one routing table of callback data,
+// bot.Routes(), with the respondents' buttons: no prefix there is a
+// prefix of another (tests in bot and here check it).
 type Route string
 
 // The routes of staff buttons.
 const (
-	Link         Route = "L"  // staff link wizard
-	Invite       Route = "I"  // respondent invite wizard
-	RevokeStaff  Route = "X"  // revoke a member: ask, then do
-	RevokeInvite Route = "V"  // revoke an invite: ask, then do
-	Poster       Route = "P"  // send an invite's poster again
-	Cancel       Route = "C"  // close a menu
-	Directory    Route = "D"  // the service directory (issue 16)
-	Results      Route = "r:" // /results and /export (package results)
+	Link         Route = bot.StaffLink         // staff link wizard
+	Invite       Route = bot.StaffInvite       // respondent invite wizard
+	RevokeStaff  Route = bot.StaffRevokeMember // revoke a member: ask, then do
+	RevokeInvite Route = bot.StaffRevokeInvite // revoke an invite: ask, then do
+	Poster       Route = bot.StaffPoster       // send an invite's poster again
+	Cancel       Route = bot.StaffCancel       // close a menu
+	Directory    Route = bot.StaffDirectory    // the service directory (issue 16)
+	Results      Route = bot.StaffResults      // /results and /export (package results)
 )
 
-// Entry is one row of the routing table.
+// Entry is one staff row of the routing table.
 type Entry struct {
 	Route Route
 	// Need is the least role a button of this route needs; the handler
@@ -44,18 +47,16 @@ type Entry struct {
 	What string // for people reading the table
 }
 
-// Routes returns the routing table of staff buttons, as a fresh slice.
+// Routes returns the staff rows of the routing table (bot.Routes), as a
+// fresh slice.
 func Routes() []Entry {
-	return []Entry{
-		{Link, org.RoleManager, "staff link wizard (/staff, /stafflink)"},
-		{Invite, org.RoleOperator, "respondent invite wizard (/invite)"},
-		{RevokeStaff, org.RoleManager, "revoke a staff member (/staff)"},
-		{RevokeInvite, org.RoleOperator, "revoke an invite (/invites)"},
-		{Poster, org.RoleOperator, "send an invite's poster again (/invites)"},
-		{Cancel, org.RoleOperator, "close a menu"},
-		{Directory, org.RoleManager, "service directory (/directory)"},
-		{Results, org.RoleManager, "results views and exports (/results, /export)"},
+	var out []Entry
+	for _, r := range bot.Routes() {
+		if r.Staff {
+			out = append(out, Entry{Route: Route(r.StaffRoute()), Need: r.Need, What: r.What})
+		}
 	}
+	return out
 }
 
 // Lookup finds the route of a staff button's Option and returns the rest

@@ -280,9 +280,16 @@ func TestExportOperatorsAggregates(t *testing.T) {
 		t.Fatalf("only %d operators' responses", ops)
 	}
 	secret := "suggerimento-unico-di-un-collega"
-	if _, err := w.pool.Exec(ctx, `INSERT INTO answers (response_id, question, value)
-		SELECT id, 'suggerimenti', $1 FROM responses WHERE form = 'operatori' LIMIT 1
-		ON CONFLICT (response_id, question) DO UPDATE SET value = EXCLUDED.value`, secret); err != nil {
+	// answers is a view since migration 00014 (no ON CONFLICT): replace
+	// the answer, if any, by deleting and inserting it.
+	var opID string
+	if err := w.pool.QueryRow(ctx, "SELECT id FROM responses WHERE form = 'operatori' LIMIT 1").Scan(&opID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pool.Exec(ctx, `DELETE FROM answers WHERE response_id = $1 AND question = 'suggerimenti'`, opID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pool.Exec(ctx, `INSERT INTO answers (response_id, question, value) VALUES ($1, 'suggerimenti', $2)`, opID, secret); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string

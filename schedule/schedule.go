@@ -1,8 +1,11 @@
-// Package schedule runs needsbot's delayed jobs — today the one reminder
-// per interview — from a Redis sorted set of due jobs (see
-// redisstore.ClaimReminders). Each job is leased (SET NX PX) to the replica
-// that claims it, so it runs once across replicas, and survives restarts:
-// a job whose handler did not finish within the lease is claimed again.
+// Package schedule runs needsbot's delayed jobs — the one reminder per
+// interview and the expiry of an idle interview — from Redis sorted sets
+// of due jobs (redisstore.ClaimJobs). Each job is leased (SET NX PX) to
+// the replica that claims it, so it runs once across replicas, and
+// survives restarts: a job whose handler did not finish within the lease
+// is claimed again. Each job comes with its idempotency key's parts (chat
+// and due time, or the version it was armed at), so that the application
+// core applies it at most once even when a lease runs out mid-handler.
 //
 // The clock is injected; no job runs in the quiet hours (by default 21:00
 // to 09:00 Europe/Rome): a job due then waits until they end.
@@ -77,14 +80,14 @@ func (q Quiet) Next(t time.Time) time.Time {
 
 // Store is the Redis side (redisstore.Store).
 type Store interface {
-	ClaimReminders(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]redisstore.ReminderJob, error)
-	DoneReminder(ctx context.Context, j redisstore.ReminderJob) error
+	ClaimJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]redisstore.Job, error)
+	DoneJob(ctx context.Context, j redisstore.Job) error
 }
 
-// Handler handles one due reminder. It returns an error only when the job
-// should be tried again (after its lease); a reminder that is no longer
-// wanted is handled by doing nothing.
-type Handler func(ctx context.Context, chat int64, lang string) error
+// Handler handles one due job. It returns an error only when the job
+// should be tried again (after its lease); a job that is no longer wanted
+// (a reminder after the interview ended) is handled by doing nothing.
+type Handler func(ctx context.Context, j redisstore.Job) error
 
 // Scheduler claims due jobs and hands them to Handle.
 type Scheduler struct {
@@ -117,17 +120,17 @@ func (s *Scheduler) RunOnce(ctx context.Context) (int, error) {
 	if batch <= 0 {
 		batch = 50
 	}
-	jobs, err := s.Store.ClaimReminders(ctx, now, batch, lease)
+	jobs, err := s.Store.ClaimJobs(ctx, now, batch, lease)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, j := range jobs {
-		if err := s.Handle(ctx, j.Chat, j.Lang); err != nil {
-			s.log().Warn("reminder not handled, will retry after its lease", "err", err)
+		if err := s.Handle(ctx, j); err != nil {
+			s.log().Warn("job not handled, will retry after its lease", "kind", j.Kind.String(), "err", err)
 			continue
 		}
-		if err := s.Store.DoneReminder(ctx, j); err != nil && !errors.Is(err, redisstore.ErrLeaseLost) {
+		if err := s.Store.DoneJob(ctx, j); err != nil && !errors.Is(err, redisstore.ErrLeaseLost) {
 			return n, err
 		}
 		n++

@@ -84,12 +84,12 @@ func TestTwoSchedulersEachJobOnce(t *testing.T) {
 
 	var mu sync.Mutex
 	got := map[int64]int{}
-	handle := func(_ context.Context, chat int64, lang string) error {
-		if lang != "uk" {
-			t.Errorf("lang %q", lang)
+	handle := func(_ context.Context, j redisstore.Job) error {
+		if j.Lang != "uk" || j.Kind != redisstore.JobRemind {
+			t.Errorf("job %v lang %q", j.Kind, j.Lang)
 		}
 		mu.Lock()
-		got[chat]++
+		got[j.Chat]++
 		mu.Unlock()
 		return nil
 	}
@@ -187,7 +187,7 @@ func TestLeaseRetryAndCancel(t *testing.T) {
 	st := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now})
 	fail := true
 	calls := 0
-	s := &schedule.Scheduler{Store: st, Now: clk.Now, Handle: func(context.Context, int64, string) error {
+	s := &schedule.Scheduler{Store: st, Now: clk.Now, Handle: func(context.Context, redisstore.Job) error {
 		calls++
 		if fail {
 			return errors.New("telegram down")

@@ -29,14 +29,7 @@ func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loade
 }
 
 func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon) error {
-	var rec *redisstore.AbandonRecord
-	if ab != nil {
-		if m := ctxID(ab.Context, interview.CtxMunicipality); m != nil {
-			rec = &redisstore.AbandonRecord{Form: ab.Form, FormVersion: ab.FormVersion, MunicipalityID: *m,
-				ServiceID: ctxID(ab.Context, interview.CtxService), Language: ab.Language, LastQuestion: ab.LastQuestion,
-				Started: time.Unix(ab.Started, 0).UTC()}
-		}
-	}
+	rec := abandonRecord(ab)
 	var err error
 	if st, derr := dialog.Decode(blob); derr == nil && st.Phase == dialog.PhaseDone {
 		// A finished interview keeps only what "already answered" needs,
@@ -49,6 +42,34 @@ func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uin
 		return interview.ErrConflict
 	}
 	return err
+}
+
+// abandonRecord is the store's record of an interview past consent (nil
+// for none, or without a municipality: nothing to count it under).
+func abandonRecord(ab *interview.Abandon) *redisstore.AbandonRecord {
+	if ab == nil {
+		return nil
+	}
+	m := ctxID(ab.Context, interview.CtxMunicipality)
+	if m == nil {
+		return nil
+	}
+	return &redisstore.AbandonRecord{Form: ab.Form, FormVersion: ab.FormVersion, MunicipalityID: *m,
+		ServiceID: ctxID(ab.Context, interview.CtxService), Language: ab.Language, LastQuestion: ab.LastQuestion,
+		Started: time.Unix(ab.Started, 0).UTC(), Reminded: ab.Reminded, Resumed: ab.Resumed, Expires: ab.Expires}
+}
+
+// abandonments adapts durable.Abandonment to interview.Abandonments.
+type abandonments struct{ j *durable.Abandonment }
+
+var _ interview.Abandonments = abandonments{}
+
+func (a abandonments) Abandoned(ctx context.Context, chat int64, ab interview.Abandon, at time.Time) error {
+	rec := abandonRecord(&ab)
+	if rec == nil {
+		return nil
+	}
+	return a.j.Record(ctx, chat, *rec, at)
 }
 
 func (a sessions) MarkSent(ctx context.Context, chat, update int64, lastMsg int) error {

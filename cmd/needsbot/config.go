@@ -31,6 +31,7 @@ type Config struct {
 	LogLevel            string
 	FormsDir            string
 	DefaultMunicipality string
+	DefaultForm         string
 	MinCell             int
 	InboundLimit        int
 	Workers             int
@@ -70,6 +71,7 @@ func settings() []setting {
 		{"NEEDSBOT_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"NEEDSBOT_FORMS_DIR", "", "directory of questionnaire YAML overriding the embedded ones", str(func(c *Config) *string { return &c.FormsDir })},
 		{"NEEDSBOT_DEFAULT_MUNICIPALITY", "", "ISTAT code used when /start has no invite (empty: an invite is required)", str(func(c *Config) *string { return &c.DefaultMunicipality })},
+		{"NEEDSBOT_DEFAULT_FORM", "", "respondents' questionnaire of a /start without invite (empty: the first respondents' form; must be one)", str(func(c *Config) *string { return &c.DefaultForm })},
 		{"NEEDSBOT_MIN_CELL", "5", "smallest count shown to staff; smaller cells show as <N", func(c *Config, v string) error { return atoi(v, &c.MinCell) }},
 		{"NEEDSBOT_INBOUND_LIMIT", "20", "updates one person may send in 10 s; a flood gets one \"slow down\" and is dropped", func(c *Config, v string) error { return atoi(v, &c.InboundLimit) }},
 		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order; a chat waiting for its own pacing holds none)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},

@@ -16,9 +16,10 @@ import (
 // TestEndToEndQuietHours (issue 16): the real binary with an injected clock
 // (clockHook) and NEEDSBOT_QUIET_HOURS=21-9. A respondent who pauses after
 // consent at 22:30 Rome time is scheduled for 09:00 the next morning, not
-// for 22:30:05; one who pauses at 10:00 is scheduled 5 s later. The clock
-// is two days ahead of the real one, so the scheduler (real time) sends
-// nothing while the test runs: what is asserted is the schedule itself.
+// for 22:30:05; one who pauses at 10:00 is scheduled 5 s later. The
+// scheduler runs on the same injected clock, which stands still at each
+// case's time, so nothing falls due while the test runs: what is asserted
+// is the schedule itself.
 func TestEndToEndQuietHours(t *testing.T) {
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {

@@ -47,7 +47,8 @@ type harness struct {
 	stop  context.CancelFunc
 	done  chan int
 	extra []string
-	clock func() time.Time // the interview core's clock (clockHook), if set
+	clock func() time.Time                        // the interview core's clock (clockHook), if set
+	hooks []func(context.Context) context.Context // more context hooks for start
 }
 
 func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
@@ -77,6 +78,9 @@ func (h *harness) start() {
 	base := context.WithValue(context.Background(), intakeHook{}, registerIntake(h.t))
 	if h.clock != nil {
 		base = context.WithValue(base, clockHook{}, h.clock)
+	}
+	for _, hook := range h.hooks {
+		base = hook(base)
 	}
 	ctx, cancel := context.WithCancel(base)
 	h.stop, h.done = cancel, make(chan int, 1)

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/dialog"
-	"github.com/needsbot/needsbot/dialog/forms"
-	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/results"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -97,11 +95,20 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	lib, err := forms.Load(cfg.FormsDir)
+	db, err := pgstore.Open(ctx, *dsn)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "needsbot export: questionnaires:", err)
+		fmt.Fprintln(e.stderr, "needsbot export:", err)
 		return 1
 	}
+	defer db.Close()
+	// The shipped questionnaires and those published without a release,
+	// every version (the export labels each response's form_version).
+	snap, err := buildForms(ctx, db, cfg.FormsDir, newLogger(e.stderr, "warn"))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "needsbot export: %s: %v\n", redactURL(*dsn), err)
+		return 1
+	}
+	lib, cat := snap.Forms, snap.Catalog
 	if ids := lib.Respondents(); *form == "" && len(ids) > 0 {
 		*form = ids[0]
 	}
@@ -115,17 +122,6 @@ func runExport(ctx context.Context, e *cmdEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	cat, err := locales.New()
-	if err != nil {
-		fmt.Fprintln(e.stderr, "needsbot export: locales:", err)
-		return 1
-	}
-	db, err := pgstore.Open(ctx, *dsn)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "needsbot export:", err)
-		return 1
-	}
-	defer db.Close()
 	scope := pgstore.ResultsScope{Form: *form, Service: *service, Language: *language, Since: sinceT}
 	if *muni != "" {
 		if scope.Municipality, err = db.MunicipalityID(ctx, *muni); err != nil {

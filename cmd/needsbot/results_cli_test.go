@@ -141,3 +141,44 @@ func TestSeedAndExportCommands(t *testing.T) {
 		t.Errorf("unknown municipality: %d %s", code, errs)
 	}
 }
+
+// seed --walks walks a few interviews and clones them in SQL up to
+// --responses: distinct ids, the walked answers, times in the window, and
+// a rollup equal to a rebuild (through the job with --rollup-per-batch).
+func TestSeedWalksClones(t *testing.T) {
+	t.Parallel()
+	for _, perBatch := range []bool{false, true} {
+		dsn := storagetest.Postgres(t)
+		env := map[string]string{"NEEDSBOT_DATABASE_URL": dsn}
+		args := []string{"seed", "--responses", "700", "--walks", "100", "--municipality", "100005", "--days", "30"}
+		if perBatch {
+			args = append(args, "--rollup-per-batch")
+		}
+		code, out, errs := resultsCLI(t, env, args...)
+		if code != 0 || !strings.Contains(out, "seeded 700 interviews") {
+			t.Fatalf("seed %v: %d %q %q", args, code, out, errs)
+		}
+		completed := cliCount(t, dsn, "SELECT count(*) FROM responses")
+		abandoned := cliCount(t, dsn, "SELECT count(*) FROM abandoned")
+		if completed+abandoned != 700 || completed < 450 {
+			t.Fatalf("%d completed and %d abandoned, want 700 in all", completed, abandoned)
+		}
+		if n := cliCount(t, dsn, "SELECT count(*) FROM responses WHERE id LIKE 'seed-c%'"); n < 400 {
+			t.Fatalf("only %d cloned responses", n)
+		}
+		if n := cliCount(t, dsn, `SELECT count(*) FROM responses WHERE respondent IS NOT NULL OR id NOT LIKE 'seed-%'
+			OR completed_at > now() OR completed_at < now() - interval '31 days' OR cardinality(answer_questions) = 0`); n != 0 {
+			t.Fatalf("%d seeded responses with a pseudonym, an unmarked id, a time out of the window or no answers", n)
+		}
+		if n := cliCount(t, dsn, "SELECT count(DISTINCT rkey) FROM responses"); n < completed*9/10 {
+			t.Fatalf("%d distinct record keys for %d responses: clones must get their own", n, completed)
+		}
+		if n := cliCount(t, dsn, `SELECT count(*) FROM (SELECT * FROM results_rollup EXCEPT SELECT * FROM results_rollup_all()
+			UNION ALL SELECT * FROM results_rollup_all() EXCEPT SELECT * FROM results_rollup) x`); n != 0 {
+			t.Fatalf("rollup off by %d rows after seeding (per batch %v)", n, perBatch)
+		}
+		if n := cliCount(t, dsn, "SELECT count(*) FROM results_rollup_pending"); n != 0 {
+			t.Fatalf("%d responses left pending", n)
+		}
+	}
+}

@@ -76,10 +76,11 @@ type app struct {
 	store    *redisstore.Store
 	quiet    schedule.Quiet // reminders: no sends in these hours (wire_remind.go)
 	durable  *durable.Responses
-	lib      *formlib.Live    // the questionnaires in force, reloaded live (wire_forms.go)
-	shipped  []string         // the shipped forms' ids, audience order
-	forms    *dialog.Library  // the first snapshot's, for what is not reloaded
-	cat      *locales.Catalog // the first snapshot's
+	abandon  *durable.Abandonment // records abandoned interviews (the core's expiry, and the sweep)
+	now      func() time.Time     // the core's and the scheduler's clock (clockHook), nil = time.Now
+	lib      *formlib.Live        // the questionnaires in force, reloaded live (wire_forms.go)
+	forms    *dialog.Library      // the first snapshot's, for what is not reloaded
+	cat      *locales.Catalog     // the first snapshot's
 	api      *tg.Bot
 	sender   *bot.Sender
 	handler  *bot.Handler
@@ -180,7 +181,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		global = a.store.Limiter("telegram:global", int(cfg.TelegramRate))
 	}
 	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, ChatRate: rate.Limit(cfg.TelegramChatRate),
-		Logger: log, Observer: a.metrics})
+		Logger: log, Observer: a.metrics, Direct: bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, a.httpc)})
 	key := []byte(cfg.PseudonymKey)
 	var defaultCtx map[string]string
 	if cfg.DefaultMunicipality != "" {
@@ -195,7 +196,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, err
 	}
 	ccfg := interview.Config{
-		Library: a.lib, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
+		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
@@ -209,7 +210,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	if now, ok := ctx.Value(clockHook{}).(func() time.Time); ok {
 		ccfg.Now = now
+		a.now = now
 	}
+	// Interviews past consent expire through a scheduled job (wire_remind.go).
+	a.abandon = &durable.Abandonment{DB: a.db, Store: a.store, Observer: a.metrics, Logger: log}
+	ccfg.ExpireAfter, ccfg.Abandonments = cfg.StateTTL, abandonments{a.abandon}
 	if err := a.wireReminders(&ccfg, &hcfg); err != nil { // wire_remind.go
 		return nil, err
 	}
@@ -226,13 +231,18 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 const tailDelay = 30 * time.Second
 
 // clockHook is the context key of a func() time.Time that replaces the
-// interview core's clock: the end-to-end tests of the quiet hours run the
-// real binary at 22:30 and at 10:00 Rome time whatever the hour.
+// interview core's and the scheduler's clock: the end-to-end tests of the
+// quiet hours run the real binary at 22:30 and at 10:00 Rome time
+// whatever the hour, those of expiry a month later.
 type clockHook struct{}
 
 // intakeHook is the context key of a func(*bot.Intake) that serve calls
 // with the running intake (end-to-end tests: Intake.WaitIdle).
 type intakeHook struct{}
+
+// formsHook is the context key of a func(*formlib.Live) that serve calls
+// with the live questionnaires (end-to-end tests: Live.OnSwap).
+type formsHook struct{}
 
 // flagHelp is flag.ErrHelp under a local name.
 var flagHelp = flag.ErrHelp
@@ -246,6 +256,9 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	if hook, ok := ctx.Value(intakeHook{}).(func(*bot.Intake)); ok {
 		hook(a.intake) // tests wait on it for a chat's updates to be applied
+	}
+	if hook, ok := ctx.Value(formsHook{}).(func(*formlib.Live)); ok {
+		hook(a.lib) // tests wait for a publication to be in force
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -281,11 +294,8 @@ func (a *app) serve(ctx context.Context) error {
 	go func() { defer wg.Done(); a.watchForms(bg) }()
 	go func() { defer wg.Done(); a.store.RunTails(bg) }() // last flush after intake.Stop
 	go func() { defer wg.Done(); _ = a.durable.Run(bg) }()
-	go func() { defer wg.Done(); a.remindLoop(bg) }()
-	go func() {
-		defer wg.Done()
-		(&durable.Abandonment{DB: a.db, Store: a.store, Observer: a.metrics, Logger: a.log}).Run(bg)
-	}()
+	go func() { defer wg.Done(); a.jobLoop(bg) }()
+	go func() { defer wg.Done(); a.abandon.Run(bg) }() // the safety net: sessions without an expiry job
 	go func() { defer wg.Done(); (&durable.Retention{DB: a.db, Age: a.cfg.Retention, Logger: a.log}).Run(bg) }()
 
 	poll, stopPoll := context.WithCancel(ctx)

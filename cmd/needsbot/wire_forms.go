@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/locales"
@@ -24,38 +27,58 @@ const formsCheckEvery = time.Minute
 // with), with their messages. It is formlib's Builder: at start and at every
 // reload.
 func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
-	pub, err := a.db.PublishedForms(ctx)
+	return buildForms(ctx, a.db, a.cfg.FormsDir, a.log)
+}
+
+// buildForms is the snapshot of the shipped forms of formsDir and the
+// forms published in db (also for the commands that read responses, such
+// as export). A published version this binary cannot load (an older
+// binary during a rolling upgrade, a row written by hand) is left out and
+// logged: the others still go live, and a replica still starts.
+func buildForms(ctx context.Context, db *pgstore.DB, formsDir string, log *slog.Logger) (*formlib.Snapshot, error) {
+	shipped, err := forms.Load(formsDir)
+	if err != nil {
+		return nil, fmt.Errorf("questionnaires: %w", err)
+	}
+	pub, err := db.PublishedForms(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defs := make([]forms.Published, 0, len(pub))
-	files := map[string][]byte{}
+	stamp := pgstore.FormsStampOf(pub) // of every row, left-out ones too: no reload every minute for them
+	lib, cat, err := compilePublished(formsDir, pub)
+	if err != nil {
+		// Find the versions that do not load, one at a time, in order.
+		var good []pgstore.PublishedForm
+		for _, p := range pub {
+			if _, _, err := compilePublished(formsDir, append(slices.Clone(good), p)); err != nil {
+				if log != nil {
+					log.Error("published questionnaire left out: this binary cannot load it", "form", p.Form, "version", p.Version, "err", err)
+				}
+				continue
+			}
+			good = append(good, p)
+		}
+		if len(good) == len(pub) {
+			return nil, err // not one version's fault
+		}
+		pub = good
+		if lib, cat, err = compilePublished(formsDir, pub); err != nil {
+			return nil, err
+		}
+	}
 	retired := map[string]bool{}
 	langs := map[string][]string{}
 	first := map[string]time.Time{}
 	for _, p := range pub { // by form and version: the newest version's settings win
-		defs = append(defs, forms.Published{File: "published:" + p.Form + " v" + strconv.Itoa(p.Version), YAML: []byte(p.Definition)})
-		for lang, toml := range p.Messages {
-			// The newest version's messages win: versions share ids.
-			files[p.Form+".v"+strconv.Itoa(p.Version)+"."+lang+".toml"] = []byte(toml)
-		}
 		retired[p.Form] = p.RetiredAt != nil
 		langs[p.Form] = slices.Clone(p.Languages)
 		if t, ok := first[p.Form]; !ok || p.PublishedAt.Before(t) {
 			first[p.Form] = p.PublishedAt
 		}
 	}
-	lib, err := forms.LoadWith(a.cfg.FormsDir, defs...)
-	if err != nil {
-		return nil, fmt.Errorf("published questionnaires: %w", err)
-	}
-	cat, err := locales.NewWithFiles(a.cfg.FormsDir, files)
-	if err != nil {
-		return nil, fmt.Errorf("published questionnaires' messages: %w", err)
-	}
 	// Invite menu keys hold a place in InviteOrder: shipped forms first,
 	// then published ones by first publication, so the order only grows.
-	order := slices.Clone(a.shipped)
+	order := shipped.ByAudience()
 	var published []string
 	for id := range first {
 		if !slices.Contains(order, id) {
@@ -71,25 +94,53 @@ func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
 	})
 	order = append(order, published...)
 	return &formlib.Snapshot{Forms: lib, Catalog: cat, Retired: retired, Languages: langs, InviteOrder: order,
-		Stamp: pgstore.FormsStampOf(pub)}, nil
+		Stamp: stamp}, nil
+}
+
+// compilePublished loads the shipped forms with the published versions
+// and the catalog with their messages.
+func compilePublished(formsDir string, pub []pgstore.PublishedForm) (*dialog.Library, *locales.Catalog, error) {
+	defs := make([]forms.Published, 0, len(pub))
+	files := map[string][]byte{}
+	for _, p := range pub {
+		defs = append(defs, forms.Published{File: "published:" + p.Form + " v" + strconv.Itoa(p.Version), YAML: []byte(p.Definition)})
+		for lang, toml := range p.Messages {
+			// The newest version's messages win: versions share ids.
+			files[p.Form+".v"+strconv.Itoa(p.Version)+"."+lang+".toml"] = []byte(toml)
+		}
+	}
+	lib, err := forms.LoadWith(formsDir, defs...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("published questionnaires: %w", err)
+	}
+	cat, err := locales.NewWithFiles(formsDir, files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("published questionnaires' messages: %w", err)
+	}
+	return lib, cat, nil
 }
 
 // loadForms builds the first snapshot (a failure stops the start) and sets
 // a.forms and a.cat to it for the parts that are not reloaded.
 func (a *app) loadForms(ctx context.Context) error {
-	shipped, err := forms.Load(a.cfg.FormsDir)
-	if err != nil {
-		return fmt.Errorf("questionnaires: %w", err)
-	}
-	a.shipped = shipped.ByAudience()
+	var err error
 	if a.lib, err = formlib.New(ctx, a.buildForms, a.log); err != nil {
 		return err
 	}
+	// The BI views' labels follow the questionnaires in force.
+	a.lib.OnSwap(func(*formlib.Snapshot) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := a.syncReporting(ctx); err != nil {
+			a.log.Warn("BI reporting labels not refreshed", "err", err)
+		}
+	})
 	snap := a.lib.Current()
-	a.forms, a.cat = snap.Forms, snap.Catalog
-	if n := len(snap.Forms.Forms()) - len(shipped.Forms()); n > 0 {
-		a.log.Info("published questionnaires loaded", "versions", n)
+	if id := a.cfg.DefaultForm; id != "" && !slices.Contains(snap.Forms.Respondents(), id) {
+		return fmt.Errorf("NEEDSBOT_DEFAULT_FORM %q names no respondents' questionnaire (they are: %s)", id, strings.Join(snap.Forms.Respondents(), ", "))
 	}
+	a.forms, a.cat = snap.Forms, snap.Catalog
+	a.log.Info("questionnaires loaded", "forms", len(snap.Forms.IDs()), "versions", len(snap.Forms.Forms()))
 	return nil
 }
 

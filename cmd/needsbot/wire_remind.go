@@ -74,12 +74,18 @@ func (a *app) wireReminders(c *interview.Config, h *bot.Config) error {
 	return nil
 }
 
-// remindLoop claims due reminders and sends each on its chat's worker.
-func (a *app) remindLoop(ctx context.Context) {
-	if a.cfg.ReminderAfter <= 0 {
-		return
-	}
-	s := &schedule.Scheduler{Store: a.store, Quiet: a.quiet, Logger: a.log,
-		Handle: func(ctx context.Context, chat int64, _ string) error { return a.intake.Remind(ctx, chat) }}
+// jobLoop claims due jobs — reminders, expiries — and applies each on its
+// chat's mailbox through the core, with its idempotency key.
+func (a *app) jobLoop(ctx context.Context) {
+	s := &schedule.Scheduler{Store: a.store, Quiet: a.quiet, Logger: a.log, Now: a.now,
+		Handle: func(ctx context.Context, j redisstore.Job) error { return a.intake.Scheduled(ctx, jobInput(j)) }}
 	s.Run(ctx)
+}
+
+// jobInput is the core's input for a scheduled job.
+func jobInput(j redisstore.Job) interview.Input {
+	if j.Kind == redisstore.JobExpire {
+		return interview.Input{Kind: interview.KindExpire, Key: interview.ExpireKey(j.Chat, j.Version), Chat: j.Chat, Version: j.Version}
+	}
+	return interview.Input{Kind: interview.KindRemind, Key: interview.RemindKey(j.Chat, j.Due.UnixMilli()), Chat: j.Chat}
 }

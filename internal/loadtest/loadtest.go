@@ -296,7 +296,9 @@ func takeSnapshot(ctx context.Context, tg *telegramtest.Server, child *ltChild, 
 	s := ltSnapshot{at: time.Now(), calls: tg.Calls(), self: selfCPU()}
 	s.botCPU, _ = procCPU(child.cmd.Process.Pid)
 	s.busy, s.total, _ = machineCPU()
-	s.redis = redisInfo(rdb.Info(ctx, "stats", "cpu", "commandstats").Val(), redisFields()...)
+	info := rdb.Info(ctx, "stats", "cpu", "commandstats").Val()
+	s.redis = redisInfo(info, redisFields()...)
+	s.redis["usec_scripts"], s.redis["usec_all"] = redisUsec(info)
 	s.metrics, s.metricsErr = child.scrape(ctx)
 	return s
 }
@@ -381,6 +383,9 @@ func (r *Report) addResources(s0, s1 ltSnapshot, elapsed time.Duration) {
 	r.RedisCPUS = round(redisCPU)
 	r.RedisCmdsPerUpd = r.perUpdate(s1.redis["total_commands_processed"] - s0.redis["total_commands_processed"])
 	r.RedisScriptsPerUpd = r.perUpdate(s1.redis["cmdstat_evalsha"] + s1.redis["cmdstat_eval"] - s0.redis["cmdstat_evalsha"] - s0.redis["cmdstat_eval"])
+	r.RedisScriptUsPerUpd = r.perUpdate(s1.redis["usec_scripts"] - s0.redis["usec_scripts"])
+	r.RedisAllUsPerUpd = r.perUpdate(s1.redis["usec_all"] - s0.redis["usec_all"])
+	r.RedisCPUUsPerUpd = r.perUpdate(redisCPU * 1e6)
 	if s1.total > s0.total {
 		r.MachineBusyPct = math.Round(float64(s1.busy-s0.busy) / float64(s1.total-s0.total) * 100)
 		machine := float64(s1.busy-s0.busy) / clockTicks

@@ -166,6 +166,14 @@ func TestLoadtestProcParsers(t *testing.T) {
 	}
 }
 
+func TestLoadtestRedisUsec(t *testing.T) {
+	info := "# Commandstats\r\ncmdstat_evalsha:calls=77,usec=1000,usec_per_call=12.99\r\ncmdstat_eval:calls=1,usec=20,usec_per_call=20\r\n" +
+		"cmdstat_get:calls=5,usec=300,usec_per_call=60\r\ncmdstat_zadd:calls=2,usec=7\r\n# CPU\r\nused_cpu_sys:1.50\r\n"
+	if scripts, all := redisUsec(info); scripts != 1020 || all != 1327 {
+		t.Errorf("redisUsec = %v, %v; want 1020, 1327", scripts, all)
+	}
+}
+
 func TestLoadtestHistogramQuantile(t *testing.T) {
 	// 100 observations: 50 ≤ 10 ms, 40 in (10, 50] ms, 10 in (50, 100] ms.
 	bucket := func(le float64, n uint64) *dto.Bucket {

@@ -321,6 +321,34 @@ func redisInfo(info string, fields ...string) map[string]float64 {
 	return out
 }
 
+// redisUsec sums the usec of INFO commandstats: of the scripts (EVAL,
+// EVALSHA: their time includes the commands they call) and of every
+// command. Commands called by a script are counted again under their own
+// name, so all counts them twice: the time Redis spent executing commands
+// lies between scripts+direct and all.
+func redisUsec(info string) (scripts, all float64) {
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(k, "cmdstat_") {
+			continue
+		}
+		_, u, ok := strings.Cut(v, "usec=")
+		if !ok {
+			continue
+		}
+		u, _, _ = strings.Cut(u, ",")
+		n, err := strconv.ParseFloat(u, 64)
+		if err != nil {
+			continue
+		}
+		all += n
+		if k == "cmdstat_eval" || k == "cmdstat_evalsha" {
+			scripts += n
+		}
+	}
+	return scripts, all
+}
+
 // histogramQuantile estimates the q-quantile of a Prometheus histogram
 // summed over its series, interpolating linearly inside a bucket as
 // PromQL's histogram_quantile does.

@@ -124,10 +124,17 @@ type Report struct {
 	RedisCmdsPerUpd    float64  `json:"redis_commands_per_update"` // including those inside scripts
 	RedisScriptsPerUpd float64  `json:"redis_scripts_per_update"`
 	RedisCPUS          float64  `json:"redis_cpu_s"`
-	MachineBusyPct     float64  `json:"machine_busy_pct"`
-	LoadgenCPUS        float64  `json:"loadgen_cpu_s"`
-	OtherCPUS          float64  `json:"other_cpu_s"` // Postgres and anything else on the machine
-	LoadgenCPUPerUpd   float64  `json:"loadgen_cpu_ms_per_update"`
+	// Redis time per update from INFO commandstats (whole server: use a
+	// Redis of its own for the run): the scripts' usec (which include the
+	// commands they call), and every command's (which counts those
+	// commands twice); and the server's CPU (used_cpu_*, with networking).
+	RedisScriptUsPerUpd float64 `json:"redis_script_us_per_update"`
+	RedisAllUsPerUpd    float64 `json:"redis_all_commands_us_per_update"`
+	RedisCPUUsPerUpd    float64 `json:"redis_cpu_us_per_update"`
+	MachineBusyPct      float64 `json:"machine_busy_pct"`
+	LoadgenCPUS         float64 `json:"loadgen_cpu_s"`
+	OtherCPUS           float64 `json:"other_cpu_s"` // Postgres and anything else on the machine
+	LoadgenCPUPerUpd    float64 `json:"loadgen_cpu_ms_per_update"`
 
 	OK       bool     `json:"ok"`
 	Problems []string `json:"problems,omitempty"`
@@ -204,6 +211,8 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	p("  Redis          %.2f script calls and %.2f commands (counting those inside scripts) per update; CPU %.2f s",
 		r.RedisScriptsPerUpd, r.RedisCmdsPerUpd, r.RedisCPUS)
+	p("                 per update: %.1f µs in scripts, %.1f µs in all commands (INFO commandstats; script-called ones twice), %.1f µs of server CPU",
+		r.RedisScriptUsPerUpd, r.RedisAllUsPerUpd, r.RedisCPUUsPerUpd)
 	p("  machine        %.0f%% busy over the run; CPU of the load generator %.2f s (%.3f ms per update), of everything else (Postgres, other processes) %.2f s",
 		r.MachineBusyPct, r.LoadgenCPUS, r.LoadgenCPUPerUpd, r.OtherCPUS)
 	if r.OK {

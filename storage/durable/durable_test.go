@@ -201,6 +201,46 @@ func TestAbandonmentSweep(t *testing.T) {
 	}
 }
 
+// TestAbandonmentRecordOnceWithTheSweep: the core's expiry records the
+// abandonment under the Redis record's id, so recording it again (the
+// expiry applied twice) or the sweep meeting the same interview later (the
+// expiry's save failed and the state then ran out) stores one row.
+func TestAbandonmentRecordOnceWithTheSweep(t *testing.T) {
+	const ttl = time.Hour
+	w := newWorld(t, redisstore.Options{StateTTL: ttl})
+	started := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
+	rec := redisstore.AbandonRecord{Form: "immigrati", FormVersion: 2, MunicipalityID: w.municipality(t), Language: "fa",
+		LastQuestion: "lavoro", Started: started, Reminded: true}
+	if err := w.store.Save(ctx, 44, 1, 0, 1, []byte("s"), &rec); err != nil {
+		t.Fatal(err)
+	}
+	o := &observer{}
+	j := &durable.Abandonment{DB: w.db, Store: w.store, Observer: o}
+	for range 2 {
+		if err := j.Record(ctx, 44, rec, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, _ := w.rdb.Keys(ctx, w.pfx+"{c:*}:s").Result()
+	w.rdb.Del(ctx, keys...)
+	j.Now = func() time.Time { return time.Now().Add(ttl + redisstore.ExpireGrace + time.Minute) }
+	if _, _, err := j.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM abandoned WHERE last_question = 'lavoro' AND language = 'fa' AND reminded`); n != 1 {
+		t.Fatalf("%d abandoned rows, want 1", n)
+	}
+	// Another interview of the chat, whose record is gone: a fresh id.
+	other := rec
+	other.Started = started.Add(time.Minute)
+	if err := j.Record(ctx, 44, other, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM abandoned WHERE language = 'fa'`); n != 2 {
+		t.Fatalf("%d abandoned rows, want 2", n)
+	}
+}
+
 // TestAbandonmentKeepsWhatPostgresRefused: when Postgres is down the
 // record stays due and is recorded by a later sweep.
 func TestAbandonmentKeepsWhatPostgresRefused(t *testing.T) {

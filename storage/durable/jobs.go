@@ -2,6 +2,8 @@ package durable
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"time"
 
@@ -20,8 +22,12 @@ type Observer interface {
 // abandonBatch is how many abandoned interviews one Redis call claims.
 const abandonBatch = 200
 
-// Abandonment records in Postgres the interviews whose state expired in
-// Redis after consent, and reports the outbox's depth, every minute.
+// Abandonment records in Postgres the interviews abandoned after consent:
+// those the interview core expires through a scheduled job (Record), and
+// — the safety net for sessions that have no job, such as those saved
+// before expiry jobs existed or whose job could not run within
+// redisstore.ExpireGrace — those whose state expired in Redis (Sweep,
+// every minute). It also reports the outbox's depth.
 type Abandonment struct {
 	DB       *pgstore.DB
 	Store    *redisstore.Store
@@ -63,6 +69,30 @@ func (j *Abandonment) Sweep(ctx context.Context) (n int, more bool, err error) {
 	return n, len(due) == abandonBatch, nil
 }
 
+// Record records in Postgres the abandonment of chat's interview, which
+// the interview core expired at at (a scheduled expiry; the sweep is the
+// safety net for interviews that have none). Its id is the one of the
+// interview's Redis record, fixed for the life of the interview, so that
+// recording it again (an expiry applied twice) or the sweep finding it
+// later stores it once; without a Redis record (gone already) a fresh
+// random id is used.
+func (j *Abandonment) Record(ctx context.Context, chat int64, rec redisstore.AbandonRecord, at time.Time) error {
+	id, err := j.Store.AbandonID(ctx, chat, rec.Started)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		if id, err = randomID(); err != nil {
+			return err
+		}
+	}
+	err = j.DB.SaveAbandoned(ctx, pgstore.Abandoned{ID: id, Form: rec.Form, FormVersion: rec.FormVersion,
+		MunicipalityID: rec.MunicipalityID, ServiceID: rec.ServiceID, Language: rec.Language,
+		LastQuestion: rec.LastQuestion, StartedAt: rec.Started, AbandonedAt: at,
+		Reminded: rec.Reminded, Resumed: rec.Resumed})
+	return err // counted by the core (its "abandoned" event), not here
+}
+
 // Run sweeps until ctx ends: at once, again at once while a sweep found a
 // full batch, then every j.Every, reporting the outbox after each wait.
 func (j *Abandonment) Run(ctx context.Context) {
@@ -77,8 +107,9 @@ func (j *Abandonment) Run(ctx context.Context) {
 			continue
 		}
 		// The results rollup's job (migration 00011): an advisory lock
-		// keeps it to one replica at a time.
-		if _, err := j.DB.CatchUpRollups(ctx, false); err != nil && ctx.Err() == nil {
+		// keeps it to one replica at a time; it adds a batch when enough
+		// is pending (pgstore.RollupTick).
+		if _, err := j.DB.RollupTick(ctx); err != nil && ctx.Err() == nil {
 			j.logger().Warn("results rollup", "err", err)
 		}
 		select {
@@ -140,6 +171,14 @@ func (j *Retention) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+func randomID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 func cmpOr(d, def time.Duration) time.Duration {

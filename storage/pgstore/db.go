@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,6 +25,9 @@ type DB struct {
 	pool *pgxpool.Pool
 	// Now is the clock ApplyRetention measures age against (time.Now).
 	Now func() time.Time
+
+	rollupMu   sync.Mutex
+	rollupLast time.Time // the last RollupTick that caught up
 }
 
 // Open returns a DB with a connection pool for dsn. It does not connect:

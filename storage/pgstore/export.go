@@ -33,21 +33,16 @@ type ExportRow struct {
 }
 
 // exportSQL reads responses in index order (questionnaire, municipality,
-// completion time), each with its answers gathered by a lateral subquery
-// over the answers' primary key: rows stream out as they are read, with
-// no sort of the whole export.
+// completion time), each with its answers (arrays of its row): rows
+// stream out as they are read, with no sort of the whole export.
 const exportSQL = `
 SELECT r.id, r.form, r.form_version, m.istat_code, m.name, coalesce(s.code, ''),
        coalesce(i.id, 0), coalesce(i.label, ''), r.language, r.languages, r.consent_version,
-       r.started_at, r.completed_at, coalesce(r.duration_s, 0), r.rkey, a.questions, a.answer_values
+       r.started_at, r.completed_at, coalesce(r.duration_s, 0), r.rkey, r.answer_questions, r.answer_values
 FROM responses r
 JOIN municipalities m ON m.id = r.municipality_id
 LEFT JOIN services s ON s.id = r.service_id
 LEFT JOIN invites i ON i.id = r.invite_id
-LEFT JOIN LATERAL (
-    SELECT array_agg(x.question) AS questions, array_agg(x.value) AS answer_values
-    FROM answers x WHERE x.response_id = r.id
-) a ON true
 WHERE %s
 ORDER BY %s`
 

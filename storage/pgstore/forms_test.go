@@ -1,9 +1,11 @@
 package pgstore_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -62,4 +64,80 @@ func TestPublishedForms(t *testing.T) {
 	if n := e.count(t, "SELECT count(*) FROM audit_log WHERE action IN ('form.publish', 'form.retire')"); n != 3 {
 		t.Errorf("%d audit entries, want 3", n)
 	}
+}
+
+// TestFormsNotifyAndStamp: a publication and a retirement notify the
+// listeners (at commit) and change the stamp; the stamp of the listed
+// versions is the stamp the cheap check reads.
+func TestFormsNotifyAndStamp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := make(chan struct{}, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.db.ListenForms(lctx, 10*time.Millisecond, func() { changed <- struct{}{} }, func(err error) { t.Errorf("listen: %v", err) })
+	}()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-changed:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no notification %s", what)
+		}
+	}
+	wait("when listening begins") // a (re)connection counts as a change
+	empty, err := e.db.FormsStamp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stampNow := func() string {
+		t.Helper()
+		st, err := e.db.FormsStamp(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := e.db.PublishedForms(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if of := pgstore.FormsStampOf(pub); of != st {
+			t.Fatalf("FormsStamp %s, FormsStampOf %s", st, of)
+		}
+		return st
+	}
+	if stampNow() != empty {
+		t.Fatal("stamp")
+	}
+	v1 := pgstore.PublishedForm{Form: "notify_small", Version: 1, Definition: "form: notify_small\nversion: 1\n",
+		Messages: map[string]string{"en": ""}, Languages: []string{"en"}}
+	if err := e.db.PublishForm(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	wait("after a publication")
+	published := stampNow()
+	if published == empty {
+		t.Fatal("a publication left the stamp as it was")
+	}
+	// A refused publication (the same version) notifies nothing: the
+	// transaction rolled back.
+	if err := e.db.PublishForm(ctx, v1); !errors.Is(err, pgstore.ErrFormExists) {
+		t.Fatal(err)
+	}
+	if err := e.db.RetireForm(ctx, nil, "notify_small"); err != nil {
+		t.Fatal(err)
+	}
+	wait("after a retirement")
+	select {
+	case <-changed:
+		t.Fatal("a refused publication notified")
+	default:
+	}
+	if st := stampNow(); st == published {
+		t.Fatal("a retirement left the stamp as it was")
+	}
+	cancel()
+	<-done
 }

@@ -40,9 +40,10 @@ type Completed struct {
 	ConsentVersion string
 	// Types gives each question's XLSForm type name ("select_multiple",
 	// "integer"…), as QuestionTypes returns it. It decides normalisation:
-	// select_one and select_multiple answers get one answer_choices row per
-	// choice; integer, decimal and range answers also get value_num. An
-	// answer whose question is missing here is stored as text only.
+	// each choice of a select_one or select_multiple answer is also stored
+	// on its own (answer_choices); integer, decimal and range answers also
+	// as numbers (value_num). An answer whose question is missing here is
+	// stored as text only.
 	Types map[string]string
 	// Reminded says the interview's one reminder was sent; Resumed that
 	// the respondent came back after it (the reminder funnel of /results).
@@ -106,28 +107,21 @@ func (c *Completed) validate() error {
 	return nil
 }
 
-// saveResponseSQL writes a response and its answers in one statement, so in
-// one transaction and one round trip. When the id already exists, r is
-// empty and so are the answer inserts that select from it: a replay stores
-// nothing. (Foreign keys are checked at the end of the statement, so the
-// choices may reference answers inserted alongside them.) The response
-// waits in results_rollup_pending for CatchUpRollups to count it.
+// saveResponseSQL writes a response with its answers (parallel arrays of
+// the row, migration 00014) in one statement, so in one transaction and
+// one round trip. When the id already exists, r is empty: a replay stores
+// nothing. The response waits in results_rollup_pending for
+// CatchUpRollups to count it.
 const saveResponseSQL = `
 WITH r AS (
     INSERT INTO responses (id, form, form_version, municipality_id, service_id, invite_id,
                            operator_id, respondent, language, languages, consent_version,
-                           started_at, completed_at, idem, reminded, resumed)
-    VALUES ($1, $2, $3, $4, $5, ` + inviteIDSQL + `, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, NULLIF($19, ''), $20, $21)
+                           started_at, completed_at, idem, reminded, resumed,
+                           answer_questions, answer_values, answer_nums, choice_questions, choices)
+    VALUES ($1, $2, $3, $4, $5, ` + inviteIDSQL + `, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, NULLIF($19, ''), $20, $21,
+            $14, $15, $16::text[]::numeric[], $17, $18)
     ON CONFLICT DO NOTHING
     RETURNING id
-), a AS (
-    INSERT INTO answers (response_id, question, value, value_num)
-    SELECT r.id, t.question, t.value, t.num::numeric
-    FROM r, unnest($14::text[], $15::text[], $16::text[]) AS t (question, value, num)
-), c AS (
-    INSERT INTO answer_choices (response_id, question, choice)
-    SELECT r.id, t.question, t.choice
-    FROM r, unnest($17::text[], $18::text[]) AS t (question, choice)
 ), p AS (
     INSERT INTO results_rollup_pending (response_id) SELECT r.id FROM r
 )
@@ -140,6 +134,44 @@ SELECT count(*) FROM r`
 const inviteIDSQL = `(CASE WHEN $6::text ~ '^[0-9]{1,18}$' THEN $6::text::bigint
         WHEN $6::text <> '' THEN coalesce((SELECT id FROM invites WHERE token_hash = sha256(convert_to($6::text, 'UTF8'))), -1) END)`
 
+// answerArrays are a response's answers as stored (migration 00014):
+// questions, values and nums parallel, one per answer in question order
+// (nums nil but for numeric answers), and choiceQ and choices parallel,
+// one per distinct selected choice.
+type answerArrays struct {
+	questions, values []string
+	nums              []*string
+	choiceQ, choices  []string
+}
+
+// arrays normalises c's answers by c.Types.
+func (c *Completed) arrays() answerArrays {
+	r := &c.Response
+	n := len(r.Answers)
+	a := answerArrays{questions: make([]string, 0, n), values: make([]string, 0, n), nums: make([]*string, 0, n),
+		choiceQ: []string{}, choices: []string{}}
+	for _, q := range slices.Sorted(maps.Keys(r.Answers)) {
+		v := r.Answers[q]
+		a.questions, a.values = append(a.questions, q), append(a.values, v)
+		var num *string
+		switch c.Types[q] {
+		case "integer", "decimal", "range":
+			if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				num = &v
+			}
+		case "select_one", "select_multiple":
+			fields := strings.Fields(v)
+			for i, ch := range fields {
+				if !slices.Contains(fields[:i], ch) {
+					a.choiceQ, a.choices = append(a.choiceQ, q), append(a.choices, ch)
+				}
+			}
+		}
+		a.nums = append(a.nums, num)
+	}
+	return a
+}
+
 // SaveResponse stores a completed interview and its answers, normalised,
 // atomically and idempotently: if c.ID or c.Idem is already stored, nothing changes
 // and SaveResponse returns nil. Data the schema can never accept yields an
@@ -149,29 +181,7 @@ func (d *DB) SaveResponse(ctx context.Context, c Completed) error {
 		return fmt.Errorf("pgstore: save response: %w: %w", ErrInvalid, err)
 	}
 	r := &c.Response
-	n := len(r.Answers)
-	questions, values, nums := make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
-	var choiceQ, choices []string
-	for _, q := range slices.Sorted(maps.Keys(r.Answers)) {
-		v := r.Answers[q]
-		questions, values = append(questions, q), append(values, v)
-		var num *string
-		switch c.Types[q] {
-		case "integer", "decimal", "range":
-			if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-				num = &v
-			}
-		case "select_one", "select_multiple":
-			seen := map[string]bool{}
-			for _, ch := range strings.Fields(v) {
-				if !seen[ch] {
-					seen[ch] = true
-					choiceQ, choices = append(choiceQ, q), append(choices, ch)
-				}
-			}
-		}
-		nums = append(nums, num)
-	}
+	a := c.arrays()
 	languages := r.Languages
 	if languages == nil {
 		languages = []string{}
@@ -181,7 +191,7 @@ func (d *DB) SaveResponse(ctx context.Context, c Completed) error {
 		c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, c.Invite,
 		c.OperatorID, c.Pseudonym, r.Language, languages, c.ConsentVersion,
 		r.Started, r.Completed,
-		questions, values, nums, choiceQ, choices, c.Idem, c.Reminded, c.Resumed,
+		a.questions, a.values, a.nums, a.choiceQ, a.choices, c.Idem, c.Reminded, c.Resumed,
 	).Scan(&inserted)
 	if err != nil {
 		return classify("save response", err)

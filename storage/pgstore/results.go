@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	// Results count by calendar day in Italian time: the zone must exist
 	// even on a machine without a zoneinfo database.
 	_ "time/tzdata"
@@ -228,15 +228,32 @@ type DayCount struct {
 
 // ResultsDays counts a scope's completed interviews per calendar day, in
 // day order, over its whole history before Until (Since is ignored): what
-// the release batches of results are cut from.
+// the release batches of results are cut from. The counts come from the
+// rollup (caught up first), or from the responses for a service and a
+// language together.
 func (d *DB) ResultsDays(ctx context.Context, s ResultsScope) ([]DayCount, error) {
 	s.Since = time.Time{}
 	if err := s.check(true); err != nil {
 		return nil, fmt.Errorf("pgstore: results days: %w", err)
 	}
-	w := scopeWhere(s, "r", "completed_at")
-	rows, err := d.pool.Query(ctx, "SELECT (r.completed_at AT TIME ZONE '"+ResultsZone+"')::date, count(*) FROM responses r WHERE "+
-		w.sql()+" GROUP BY 1 ORDER BY 1", w.args...)
+	var q string
+	var args []any
+	if s.Service != "" && s.Language != "" {
+		// Not in the rollup: counted from the responses (a narrow scope).
+		w := scopeWhere(s, "r", "completed_at")
+		q, args = "SELECT (r.completed_at AT TIME ZONE '"+ResultsZone+"')::date, count(*) FROM responses r WHERE "+
+			w.sql()+" GROUP BY 1 ORDER BY 1", w.args
+	} else {
+		// The rollup's interview counts (question and choice '',
+		// migration 00015), caught up first as for ResultsChoices.
+		if _, err := d.CatchUpRollups(ctx, true); err != nil {
+			return nil, err
+		}
+		w := rollupWhere(s)
+		w.conds = append(w.conds, "t.question = '' AND t.choice = ''")
+		q, args = "SELECT t.day, sum(t.n)::bigint FROM results_rollup t WHERE "+w.sql()+" GROUP BY 1 ORDER BY 1", w.args
+	}
+	rows, err := d.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, classify("results days", err)
 	}
@@ -294,49 +311,34 @@ func (d *DB) ResultsChoices(ctx context.Context, s ResultsScope, questions []str
 	}
 	var q string
 	var args []any
+	narrow := false
 	mcol := "0::bigint"
 	if s.Service != "" && s.Language != "" {
 		w := scopeWhere(s, "r", "completed_at")
 		if perMunicipality {
 			mcol = "r.municipality_id"
 		}
-		wa := &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+		// The questions are filtered after the unnest (outer query).
+		outer := &where{args: w.args}
+		outer.conds = []string{"true"}
 		if len(questions) > 0 {
-			w.add("c.question = ANY($?)", questions)
-			wa.add("a.question = ANY($?)", questions)
+			outer.add("x.question = ANY($?)", questions)
 		}
 		// Choice '' counts the answers, as the rollup does (one answer
 		// per response and question).
-		q = `SELECT ` + mcol + `, c.question, c.choice, count(*), sum(r.rkey)::bigint FROM answer_choices c JOIN responses r ON r.id = c.response_id
-WHERE ` + w.sql() + ` GROUP BY 1, 2, 3
-UNION ALL
-SELECT ` + mcol + `, a.question, '', count(*), sum(r.rkey)::bigint FROM answers a JOIN responses r ON r.id = a.response_id
-WHERE ` + wa.sql() + ` GROUP BY 1, 2`
-		args = w.args
+		q = `SELECT x.m, x.question, x.choice, count(*), sum(x.rkey)::bigint
+FROM (SELECT ` + mcol + ` AS m, r.rkey, unnest(r.choice_questions || r.answer_questions) AS question,
+             unnest(r.choices || array_fill(''::text, ARRAY[cardinality(r.answer_questions)])) AS choice
+      FROM responses r WHERE ` + w.sql() + `) x
+WHERE ` + outer.sql() + ` GROUP BY 1, 2, 3`
+		args = outer.args
+		narrow = true
 	} else {
-		w := &where{}
-		w.add("t.form = $?", s.Form)
-		switch {
-		case s.Service != "":
-			// The municipality condition below keeps the service ids of
-			// other municipalities out.
-			w.add("t.dim = 's' AND t.dim_value IN (SELECT id::text FROM services WHERE code = $?)", s.Service)
-		case s.Language != "":
-			w.add("t.dim = 'l' AND t.dim_value = $?", s.Language)
-		default:
-			w.conds = append(w.conds, "t.dim = '-' AND t.dim_value = ''")
-		}
-		if s.Municipality != 0 {
-			w.add("t.municipality_id = $?", s.Municipality)
-		}
-		if !s.Since.IsZero() {
-			w.add("t.day >= $?::date", s.sinceDay())
-		}
-		if !s.Until.IsZero() {
-			w.add("t.day < $?::date", s.untilDay())
-		}
+		w := rollupWhere(s)
 		if len(questions) > 0 {
 			w.add("t.question = ANY($?)", questions)
+		} else {
+			w.conds = append(w.conds, "t.question <> ''") // not the interview counts
 		}
 		if perMunicipality {
 			mcol = "t.municipality_id"
@@ -344,15 +346,27 @@ WHERE ` + wa.sql() + ` GROUP BY 1, 2`
 		q = "SELECT " + mcol + ", t.question, t.choice, sum(t.n)::bigint, sum(t.k)::bigint FROM results_rollup t WHERE " + w.sql() + " GROUP BY 1, 2, 3"
 		args = w.args
 	}
-	rows, err := d.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, classify("results choices", err)
-	}
 	var out []ChoiceCount
-	var c ChoiceCount
-	_, err = pgx.ForEachRow(rows, []any{&c.Municipality, &c.Question, &c.Choice, &c.N, &c.Key}, func() error {
-		out = append(out, c)
-		return nil
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if narrow {
+			// The planner, which cannot see how long the arrays are,
+			// sorts a few hundred thousand (question, choice) rows to
+			// group them into a few hundred: a hash is several times
+			// faster (docs/performance.md).
+			if _, err := tx.Exec(ctx, "SET LOCAL enable_sort = off"); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		var c ChoiceCount
+		_, err = pgx.ForEachRow(rows, []any{&c.Municipality, &c.Question, &c.Choice, &c.N, &c.Key}, func() error {
+			out = append(out, c)
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, classify("results choices", err)
@@ -532,21 +546,60 @@ func (d *DB) ResultsServices(ctx context.Context, municipality int64) ([]Service
 	return out, nil
 }
 
+// rollupWhere selects the rows of results_rollup t that count scope s
+// (not both a service and a language: the rollup has either).
+func rollupWhere(s ResultsScope) *where {
+	w := &where{}
+	w.add("t.form = $?", s.Form)
+	switch {
+	case s.Service != "":
+		// The municipality condition below keeps the service ids of
+		// other municipalities out.
+		w.add("t.dim = 's' AND t.dim_value IN (SELECT id::text FROM services WHERE code = $?)", s.Service)
+	case s.Language != "":
+		w.add("t.dim = 'l' AND t.dim_value = $?", s.Language)
+	default:
+		w.conds = append(w.conds, "t.dim = '-' AND t.dim_value = ''")
+	}
+	if s.Municipality != 0 {
+		w.add("t.municipality_id = $?", s.Municipality)
+	}
+	if !s.Since.IsZero() {
+		w.add("t.day >= $?::date", s.sinceDay())
+	}
+	if !s.Until.IsZero() {
+		w.add("t.day < $?::date", s.untilDay())
+	}
+	return w
+}
+
 // RebuildRollups recomputes the results rollup from the stored answers
 // (after a manual change of answer_choices, say). Readers see the old
 // counts until it commits.
 func (d *DB) RebuildRollups(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		// Writers wait: a response saved meanwhile is counted once.
-		if _, err := tx.Exec(ctx, "LOCK TABLE answer_choices, responses IN SHARE MODE"); err != nil {
+		if _, err := tx.Exec(ctx, "LOCK TABLE responses IN SHARE MODE"); err != nil {
 			return err
 		}
 		// Everything stored is counted below, pending responses too.
 		if _, err := tx.Exec(ctx, "TRUNCATE results_rollup, results_rollup_pending"); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO results_rollup SELECT * FROM results_rollup_all()")
-		return err
+		// A month at a time (days in Rome time: months give disjoint
+		// keys), so that each aggregate stays in memory.
+		var first, last *time.Time
+		if err := tx.QueryRow(ctx, "SELECT min(completed_at), max(completed_at) FROM responses").Scan(&first, &last); err != nil || first == nil {
+			return err
+		}
+		loc := ResultsLocation()
+		f := first.In(loc)
+		for m := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, loc); !m.After(*last); m = m.AddDate(0, 1, 0) {
+			if _, err := tx.Exec(ctx, "INSERT INTO results_rollup SELECT * FROM results_rollup_period($1, $2)", m, m.AddDate(0, 1, 0)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return classify("rebuild rollups", err)
@@ -560,6 +613,46 @@ const rollupLockID = migrationLockID + 2
 // rollupBatch is how many pending responses one statement of the rollup
 // job counts.
 const rollupBatch = 2000
+
+// The rollup job's pace (RollupTick): it adds the pending responses when
+// at least rollupMinPending wait, or when this process last added them
+// rollupMaxWait ago. Each batch costs about the same whatever its size
+// (the upsert of one day's ~200 rollup rows per questionnaire and
+// municipality dominates), so a batch of 250 costs a fifth per interview
+// of a batch of 50 (docs/performance.md). /results loses nothing: it
+// catches up before reading (CatchUpRollups with wait); the BI views show
+// complete months only.
+const (
+	rollupMinPending = 250
+	rollupMaxWait    = 5 * time.Minute
+)
+
+// RollupTick is the maintenance loop's call of the rollup job (every
+// minute): CatchUpRollups without waiting for another replica, when
+// enough responses are pending or the last catch-up of this process is
+// old enough (see rollupMinPending); otherwise it does nothing and
+// returns 0.
+func (d *DB) RollupTick(ctx context.Context) (int, error) {
+	d.rollupMu.Lock()
+	recent := !d.rollupLast.IsZero() && d.Now().Sub(d.rollupLast) < rollupMaxWait
+	d.rollupMu.Unlock()
+	if recent {
+		var n int
+		if err := d.pool.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM results_rollup_pending LIMIT $1) x", rollupMinPending).Scan(&n); err != nil {
+			return 0, classify("rollup tick", err)
+		}
+		if n < rollupMinPending {
+			return 0, nil
+		}
+	}
+	n, err := d.CatchUpRollups(ctx, false)
+	if err == nil {
+		d.rollupMu.Lock()
+		d.rollupLast = d.Now()
+		d.rollupMu.Unlock()
+	}
+	return n, err
+}
 
 // CatchUpRollups adds the counts of the completed responses saved since
 // the last run (results_rollup_pending) to the results rollup, a batch per
@@ -677,38 +770,24 @@ func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (in
 			return 0, fmt.Errorf("pgstore: copy responses: %w: %w", ErrInvalid, err)
 		}
 	}
-	var answers, choices [][]any
+	arrays := make([]answerArrays, len(cs))
+	nums := make([][]pgtype.Numeric, len(cs))
 	for i := range cs {
-		c := &cs[i]
-		for _, q := range slices.Sorted(maps.Keys(c.Response.Answers)) {
-			v := c.Response.Answers[q]
-			var num any
-			switch c.Types[q] {
-			case "integer", "decimal", "range":
-				if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-					num = v
-				}
-			case "select_one", "select_multiple":
-				seen := map[string]bool{}
-				for _, ch := range strings.Fields(v) {
-					if !seen[ch] {
-						seen[ch] = true
-						choices = append(choices, []any{c.ID, q, ch})
-					}
+		arrays[i] = cs[i].arrays()
+		nums[i] = make([]pgtype.Numeric, len(arrays[i].nums))
+		for j, v := range arrays[i].nums {
+			if v != nil {
+				if err := nums[i][j].Scan(*v); err != nil {
+					return 0, fmt.Errorf("pgstore: copy responses: %w: %w", ErrInvalid, err)
 				}
 			}
-			answers = append(answers, []any{c.ID, q, v, num})
 		}
 	}
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		if !rollup {
-			if _, err := tx.Exec(ctx, "SET LOCAL needsbot.rollup = 'off'"); err != nil {
-				return err
-			}
-		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"responses"},
 			[]string{"id", "form", "form_version", "municipality_id", "service_id", "invite_id", "operator_id",
-				"respondent", "language", "languages", "consent_version", "started_at", "completed_at"},
+				"respondent", "language", "languages", "consent_version", "started_at", "completed_at",
+				"answer_questions", "answer_values", "answer_nums", "choice_questions", "choices"},
 			pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
 				c := &cs[i]
 				r := &c.Response
@@ -717,17 +796,10 @@ func (d *DB) CopyResponses(ctx context.Context, cs []Completed, rollup bool) (in
 					langs = []string{}
 				}
 				return []any{c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, inviteID(c.Invite),
-					c.OperatorID, nullIfEmpty(c.Pseudonym), r.Language, langs, c.ConsentVersion, r.Started, r.Completed}, nil
+					c.OperatorID, nullIfEmpty(c.Pseudonym), r.Language, langs, c.ConsentVersion, r.Started, r.Completed,
+					arrays[i].questions, arrays[i].values, nums[i], arrays[i].choiceQ, arrays[i].choices}, nil
 			}))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"answers"}, []string{"response_id", "question", "value", "value_num"},
-			pgx.CopyFromRows(answers)); err != nil {
-			return err
-		}
-		if _, err = tx.CopyFrom(ctx, pgx.Identifier{"answer_choices"}, []string{"response_id", "question", "choice"},
-			pgx.CopyFromRows(choices)); err != nil || !rollup {
+		if err != nil || !rollup {
 			return err
 		}
 		// Counted by the next CatchUpRollups, as SaveResponse's are.
@@ -777,7 +849,7 @@ func nullIfEmpty(s string) any {
 // of the tables results read, after a bulk load (CopyResponses): counts
 // then come from index-only scans.
 func (d *DB) VacuumAnalyze(ctx context.Context) error {
-	for _, t := range []string{"responses", "answers", "answer_choices", "abandoned", "results_rollup"} {
+	for _, t := range []string{"responses", "abandoned", "results_rollup"} {
 		if _, err := d.pool.Exec(ctx, "VACUUM (ANALYZE) "+t); err != nil {
 			return classify("vacuum "+t, err)
 		}

@@ -319,6 +319,24 @@ func TestResultsCounts(t *testing.T) {
 				}
 			}
 
+			// The release days (from the rollup's interview counts since
+			// 00015, from the responses for a service and a language).
+			days, err := e.db.ResultsDays(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds0 := s
+			ds0.Since = time.Time{}
+			dw, dargs := scopeSQL(ds0, "completed_at")
+			rows, _ = e.pool.Query(ctx, "SELECT (r.completed_at AT TIME ZONE 'Europe/Rome')::date, count(*) FROM responses r WHERE "+dw+" GROUP BY 1 ORDER BY 1", dargs...)
+			wantDays, err := pgx.CollectRows(rows, pgx.RowToStructByPos[pgstore.DayCount])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(days, wantDays, func(a, b pgstore.DayCount) bool { return a.Day.Equal(b.Day) && a.N == b.N }) {
+				t.Errorf("days %v, want %v", days, wantDays)
+			}
+
 			for _, per := range []bool{false, true} {
 				cs, err := e.db.ResultsChoices(ctx, s, []string{"needs", "country"}, per)
 				if err != nil {
@@ -615,5 +633,57 @@ func TestReportingViews(t *testing.T) {
 				t.Errorf("analyst view column %s", c)
 			}
 		}
+	}
+}
+
+// The maintenance loop's rollup tick adds a batch at its first run, then
+// only when enough responses wait (or minutes passed): a few pending ones
+// stay pending, and /results still reads exact counts (it catches up).
+func TestRollupTickBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	save := func(prefix string, n int) {
+		t.Helper()
+		cs := make([]pgstore.Completed, n)
+		for i := range cs {
+			cs[i] = e.completed(t, fmt.Sprintf("%s-%03d", prefix, i), "")
+		}
+		if _, err := e.db.CopyResponses(ctx, cs, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("first", 3)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 3 {
+		t.Fatalf("first tick counted %d (%v), want 3", n, err)
+	}
+	save("few", 5)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 0 {
+		t.Fatalf("tick with 5 pending counted %d (%v), want 0", n, err)
+	}
+	// Five minutes later the few are added.
+	later := time.Now().Add(6 * time.Minute)
+	e.db.Now = func() time.Time { return later }
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 5 {
+		t.Fatalf("tick after 6 minutes counted %d (%v), want the 5 pending", n, err)
+	}
+	save("more", 3)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 0 {
+		t.Fatalf("tick right after counted %d (%v), want 0", n, err)
+	}
+	save("many", 250)
+	if n, err := e.db.RollupTick(ctx); err != nil || n != 253 {
+		t.Fatalf("tick with 253 pending counted %d (%v), want 253", n, err)
+	}
+	save("tail", 2)
+	cs, err := e.db.ResultsChoices(ctx, pgstore.ResultsScope{Form: "immigrants"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := e.count(t, "SELECT count(*) FROM results_rollup_pending"); left != 0 {
+		t.Fatalf("%d pending after a /results read", left)
+	}
+	e.checkRollup(t, "after the ticks and a read")
+	if len(cs) == 0 {
+		t.Fatal("nothing counted")
 	}
 }

@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"strconv"
+	"strings"
 
 	"sync/atomic"
 	"testing"
@@ -118,4 +120,78 @@ func TestStateMemoryUsage(t *testing.T) {
 	if state > 2*int64(len(blob600)) {
 		t.Errorf("state key takes %d B for a %d-byte blob", state, len(blob600))
 	}
+}
+
+// scriptUsec reads the server's total usec of EVAL and EVALSHA (INFO
+// commandstats; they include the commands the scripts call).
+func scriptUsec(b *testing.B, rdb *redis.Client) float64 {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k != "cmdstat_eval" && k != "cmdstat_evalsha" {
+			continue
+		}
+		_, u, _ := strings.Cut(v, "usec=")
+		u, _, _ = strings.Cut(u, ",")
+		n, _ := strconv.ParseFloat(u, 64)
+		sum += n
+	}
+	return sum
+}
+
+// BenchmarkTurn is one respondent's turn as needsbot runs it (TailDelay
+// on): the inbound limit with the chat's read, Load, Save with an
+// abandonment record, MarkSent, ArmReminder and RecordSent deferred. It
+// reports round trips and the Redis time per turn from INFO commandstats
+// (script-us/op, whole server: point NEEDSBOT_TEST_REDIS_URL at a Redis of
+// its own for a meaningful figure).
+func BenchmarkTurn(b *testing.B) {
+	s, rdb, _ := newStore(b, redisstore.Options{TailDelay: time.Minute})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	due := time.Now().Add(24 * time.Hour)
+	rec := *benchRecord
+	v := uint64(0)
+	// A new chat every 40 turns: seen records of an interview's size.
+	turn := func(i int) {
+		chat := int64(5 + i/40)
+		if i%40 == 0 {
+			v = 0
+		}
+		update := int64(1_000_000 + i)
+		if ok, _, err := s.Inbound(ctx, chat, 1_000_000, time.Second); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		_, ver, seen, _, err := s.Load(ctx, chat, update)
+		if err != nil || seen != redisstore.SeenNone || ver != v {
+			b.Fatal(ver, seen, err)
+		}
+		if err := s.Save(ctx, chat, update, v, v+1, blob600, &rec); err != nil {
+			b.Fatal(err)
+		}
+		v++
+		if err := s.MarkSent(ctx, chat, update, 100+i); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.ArmReminder(ctx, chat, "uk", due, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.RecordSent(ctx, chat, 100+i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	turn(-40) // warm up (another chat): scripts cached
+	h.n.Store(0)
+	u0 := scriptUsec(b, rdb)
+	b.ResetTimer()
+	for i := range b.N {
+		turn(i)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
+	b.ReportMetric((scriptUsec(b, rdb)-u0)/float64(b.N), "script-us/op")
 }

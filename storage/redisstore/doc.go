@@ -12,8 +12,9 @@
 //	<prefix>{c:N}:s  hash   v = version (decimal), b = blob, m = message id recorded by MarkSent;
 //	                        expires StateTTL after the last Save, DoneTTL (24 h) after
 //	                        SaveDone (a finished interview: no answers are in its blob)
-//	<prefix>{c:N}:u  zset   seen update ids, scored by the time (ms) they were recorded;
-//	                        member "<id>" = applied, "<id>:sent" = replies confirmed sent
+//	<prefix>{c:N}:u  string the seen record (seen.go): "<written ms> <floor> <tat> <told>" then
+//	                        " <id>:a" (applied) or " <id>:s" (replies confirmed sent) per input,
+//	                        oldest first; tat and told are the per-person inbound limit
 //	<prefix>{c:N}:a  hash   abandonment record of the interview in progress (see below)
 //	<prefix>{c:N}:m  zset   ids of the chat's messages (RecordSent), scored by time (ms);
 //	                        kept 48 h (SentTTL), for /delete
@@ -29,10 +30,12 @@
 // script as the chat's next Load (or by RunTails after TailDelay, and at
 // shutdown): a turn is two round trips, Load and Save (tail.go).
 //
-// The seen set stays bounded: every write trims entries older than SeenTTL
-// (24 h) and keeps at most the newest 1000, and the key itself expires
-// SeenTTL after its last write. Load ignores entries older than SeenTTL
-// that were not trimmed yet.
+// The seen record stays bounded: it lists at most the newest 1000 inputs
+// (an update id at or below the highest one dropped counts as handled), and
+// it expires SeenTTL (24 h) after the chat's last input; Load treats one
+// written longer ago than SeenTTL as gone. Scripts read and write it whole
+// (GET, SET; Save only APPENDs the id it applies): Load reads it and tells
+// in Go whether its update was seen.
 //
 // # Abandonment
 //
@@ -74,6 +77,18 @@
 // the chat id; CancelReminder and Delete drop them. The raw chat id is on
 // the value side of the chat's own key, never in a key or index member.
 //
+// # Scheduled jobs
+//
+// ClaimJobs and DoneJob (jobs.go) hand out due jobs of every kind —
+// reminders, and the expiry of an interview in progress past consent —
+// with one lease pattern. The expiry job rides in the abandonment record
+// (xc = chat id, xd = due, xv = the state version it was armed at), set
+// by the Save script from AbandonRecord.Expires, so arming it costs no
+// round trip of its own; the state is then kept ExpireGrace (24 h) past
+// the due time. <prefix>{c:N}:xl is its lease and <prefix>expire:due its
+// index (member N, score = due). The TTL expiry and DueAbandoned above
+// are the safety net for states saved without a job.
+//
 // # Outbox
 //
 // Completed responses bound for Postgres wait in a durable outbox when
@@ -99,7 +114,8 @@
 // Allow is a GCRA limiter (github.com/go-redis/redis_rate). That library
 // prepends "rate:" to its keys, so limiter keys are
 // "rate:<prefix>rl:<key>". Inbound, the per-person limit of incoming
-// updates, uses Allow under "in:<derived id>" (HMAC, domain "inbound") and
-// remembers for one period that the person was told to slow down, under
-// "<prefix>rl:in-told:<derived id>".
+// updates, is a GCRA kept in the seen record of the person's private chat
+// (tat, and told: until when the person was told to slow down), in the
+// script that also writes the chat's tail and reads the chat for the Load
+// that follows: a turn stays two round trips with the limit.
 package redisstore

@@ -17,7 +17,8 @@ type Limiter struct {
 	perSecond int
 
 	mu     sync.Mutex
-	tokens int // reserved in Redis, not yet spent
+	tokens int       // reserved in Redis, not yet spent
+	next   time.Time // Redis said no event is free before then
 }
 
 // reserveBatch is how many events one Redis round trip reserves.
@@ -30,6 +31,11 @@ func (s *Store) Limiter(key string, perSecond int) *Limiter {
 }
 
 // Wait blocks until an event is allowed or ctx ends.
+//
+// Waiters share one poll: when Redis says the budget is spent, the others
+// sleep until the time it named instead of asking again each, so a queue of
+// chats waiting for the per-bot budget costs about one round trip per
+// reserveBatch events, not one per waiter and retry.
 func (l *Limiter) Wait(ctx context.Context) error {
 	limit := l.perSecond
 	for {
@@ -39,19 +45,37 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			l.mu.Unlock()
 			return nil
 		}
-		got, retry, err := l.store.Take(ctx, l.key, limit, time.Second, min(reserveBatch, limit))
+		if wait := time.Until(l.next); wait > 0 {
+			l.mu.Unlock()
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
+			continue
+		}
+		batch := min(reserveBatch, limit)
+		got, retry, err := l.store.Take(ctx, l.key, limit, time.Second, batch)
 		if err == nil && got > 0 {
 			l.tokens += got - 1
+			if got < batch {
+				// The budget is nearly spent: the next poll waits until a
+				// whole batch is free again.
+				l.next = time.Now().Add(time.Duration(batch-got) * time.Second / time.Duration(limit))
+			}
 			l.mu.Unlock()
 			return nil
 		}
-		l.mu.Unlock()
 		if err != nil {
+			l.mu.Unlock()
 			// Redis trouble must not stop the replies: fall back to a
 			// conservative local pace.
 			return sleep(ctx, time.Second/time.Duration(limit))
 		}
-		if err := sleep(ctx, max(retry, time.Second/time.Duration(limit))); err != nil {
+		// None is free: wait for a whole batch (it costs the queue's head
+		// at most batch-1 events' time, and saves a poll per event).
+		wait := max(retry, time.Second/time.Duration(limit)) + time.Duration(batch-1)*time.Second/time.Duration(limit)
+		l.next = time.Now().Add(wait)
+		l.mu.Unlock()
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 	}

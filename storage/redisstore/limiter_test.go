@@ -38,3 +38,33 @@ func TestRedisLimiterPaces(t *testing.T) {
 		t.Fatalf("80 calls in %s: the shared budget of 20/s was exceeded", took)
 	}
 }
+
+// TestRedisLimiterWaitersSharePolls: many goroutines waiting on a spent
+// budget do not each poll Redis; the round trips stay below the events
+// (reserved five at a time, plus one poll per refill).
+func TestRedisLimiterWaitersSharePolls(t *testing.T) {
+	store, rdb, _ := newStore(t, redisstore.Options{})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	l := store.Limiter("telegram:waiters", 50)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const waiters, each = 40, 3 // 120 events: the burst of 50, then 70 at 50/s
+	var wg sync.WaitGroup
+	for range waiters {
+		wg.Go(func() {
+			for range each {
+				if err := l.Wait(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := h.n.Load()
+	t.Logf("%d Redis round trips for %d events", n, waiters*each)
+	if n > waiters*each/2 {
+		t.Fatalf("%d Redis round trips for %d events by %d waiters: waiters poll on their own", n, waiters*each, waiters)
+	}
+}

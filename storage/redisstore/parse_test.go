@@ -9,11 +9,11 @@ import (
 func TestParseLoadErrorsHoldNoContent(t *testing.T) {
 	const secret = "ANSWER-permesso-asilo"
 	for _, res := range [][]any{
-		{int64(1), "1", secret},         // wrong length
-		{int64(7), "1", secret, "0"},    // bad seen
-		{int64(1), secret, secret, "0"}, // bad version
-		{int64(1), "1", secret, secret}, // bad message id
-		{"x", "1", secret, "0"},         // bad type
+		{"", "1", secret},                 // wrong length
+		{int64(7), "1", secret, "0"},      // bad seen record
+		{"", secret, secret, "0"},         // bad version
+		{"", "1", secret, secret},         // bad message id
+		{[]any{secret}, "1", secret, "0"}, // bad type
 	} {
 		_, _, _, _, err := parseLoad(res)
 		if err == nil {

@@ -22,15 +22,6 @@ import (
 // The raw chat id is on the value side of the chat's own key and only
 // until the reminder is sent (DoneReminder removes it) or cancelled.
 
-// ReminderJob is a due reminder claimed by ClaimReminders.
-type ReminderJob struct {
-	Chat  int64  // the chat to send it to
-	Lang  string // the respondent's language when it was armed
-	Due   time.Time
-	id    string // derived chat id
-	lease string
-}
-
 func (s *Store) remindKey(chat int64) string { return s.chatKey(chat, 'r') }
 func (s *Store) remindDueKey() string        { return s.prefix + "remind:due" }
 
@@ -162,7 +153,7 @@ func (s *Store) ClaimReminders(ctx context.Context, now time.Time, limit int, le
 			if err != nil {
 				continue
 			}
-			jobs = append(jobs, ReminderJob{Chat: chat, Lang: res[2], Due: time.UnixMilli(d), id: id, lease: token})
+			jobs = append(jobs, ReminderJob{Kind: JobRemind, Chat: chat, Lang: res[2], Due: time.UnixMilli(d), id: id, lease: token})
 		}
 	}
 	return jobs, nil

@@ -6,68 +6,115 @@ import "github.com/redis/go-redis/v9"
 // {outbox}), so all are valid under Redis Cluster. They never return a Lua
 // false (nil) inside a table: under RESP3 that becomes a boolean, not a nil.
 
-// loadScript reads a chat's state and whether an update was seen.
+// loadScript reads a chat's state and its seen record (seen.go; the
+// caller tells from it whether its update was seen).
 //
-// KEYS: state hash, seen zset. ARGV: update id, oldest score still seen (ms).
-// Returns {seen} when there is no state, {seen, version, blob, last message
-// id} otherwise; seen is 0 (none), 1 (applied) or 2 (sent).
-var loadScript = redis.NewScript(`
-local seen = 0
-local t = redis.call('ZSCORE', KEYS[2], ARGV[1] .. ':sent')
-if t and tonumber(t) >= tonumber(ARGV[2]) then
-  seen = 2
-else
-  t = redis.call('ZSCORE', KEYS[2], ARGV[1])
-  if t and tonumber(t) >= tonumber(ARGV[2]) then seen = 1 end
-end
+// KEYS: state hash, seen record. ARGV: now (ms), seen TTL (ms). Returns
+// {seen record ("" = none)} when there is no state, {seen record, version,
+// blob, last message id} otherwise.
+var loadScript = redis.NewScript(seenLua + `
+seenload(KEYS[2])
+local u = seensave(KEYS[2], ARGV[1], ARGV[2])
 local st = redis.call('HMGET', KEYS[1], 'v', 'b', 'm')
-if not st[1] then return {seen} end
-return {seen, st[1], st[2], st[3] or '0'}
+if not st[1] then return {u} end
+return {u, st[1], st[2], st[3] or '0'}
 `)
+
+// loadTailLua ends loadTailScript and inboundScript: the state is read
+// after the tail is written, and the seen record is returned as written.
+const loadTailLua = `
+local function loadreply(S, U, now, seenTTL)
+  local u = seensave(U, now, seenTTL)
+  local st = redis.call('HMGET', S, 'v', 'b', 'm')
+  if not st[1] then return {u} end
+  return {u, st[1], st[2], st[3] or '0'}
+end
+`
 
 // loadTailScript is loadScript after writing the chat's deferred tail
 // (tail.go), in one script and round trip.
 //
-// KEYS: state hash, seen zset, reminder hash, sent message zset. ARGV: 1
-// update id, 2-8 as tailScript's 1-7, then the tail's arguments. Returns as
-// loadScript.
-var loadTailScript = redis.NewScript(tailLua + `
+// KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
+// 1 update id (unused), 2-8 as tailScript's 1-7, then the tail's
+// arguments. Returns as loadScript.
+var loadTailScript = redis.NewScript(seenLua + tailLua + loadTailLua + `
+seenload(KEYS[2])
 tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 9, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-local seen = 0
-local t = redis.call('ZSCORE', KEYS[2], ARGV[1] .. ':sent')
-if t and tonumber(t) >= tonumber(ARGV[3]) then
-  seen = 2
+return loadreply(KEYS[1], KEYS[2], ARGV[2], ARGV[4])
+`)
+
+// inboundScript counts one incoming update of a person against the
+// per-person limit (GCRA, kept in the seen record of the person's private
+// chat: no key of its own) and, when it is allowed, writes the chat's
+// deferred tail and reads the chat as loadTailScript does: Store.Inbound
+// keeps that reply for the Load that follows, so that a turn is still two
+// round trips with the limit folded in.
+//
+// KEYS as loadTailScript. ARGV: 1 limit, 2 period (ms), 3-9 as tailScript's
+// 1-7, then the tail's arguments (tailArgs; empty ones when there is no
+// tail). Returns {0} (refused), {2} (refused, first refusal of the
+// period: tell the person once) or {1, then as loadScript}.
+var inboundScript = redis.NewScript(seenLua + tailLua + loadTailLua + `
+local now, per = tonumber(ARGV[3]), tonumber(ARGV[2])
+seenload(KEYS[2])
+local tat = math.max(tonumber(sv.tat) or 0, now)
+local nt = tat + per / tonumber(ARGV[1])
+local ok = 1
+if nt - now <= per then
+  sv.tat = string.format('%.1f', nt)
+  sv.dirty = true
+elseif (tonumber(sv.told) or 0) > now then
+  ok = 0
 else
-  t = redis.call('ZSCORE', KEYS[2], ARGV[1])
-  if t and tonumber(t) >= tonumber(ARGV[3]) then seen = 1 end
+  sv.told = tostring(now + per)
+  sv.dirty = true
+  ok = 2
 end
-local st = redis.call('HMGET', KEYS[1], 'v', 'b', 'm')
-if not st[1] then return {seen} end
-return {seen, st[1], st[2], st[3] or '0'}
+tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 10, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+if ok ~= 1 then
+  seensave(KEYS[2], ARGV[3], ARGV[5])
+  return {ok}
+end
+local r = loadreply(KEYS[1], KEYS[2], ARGV[3], ARGV[5])
+table.insert(r, 1, 1)
+return r
 `)
 
 // saveScript is the compare-and-swap of a chat's state. It marks the update
 // applied and sets or clears the abandonment record in the same atomic step.
 //
-// KEYS: state hash, seen zset, abandonment record hash.
+// KEYS: state hash, seen record, abandonment record hash.
 // ARGV: 1 expected version ("0" = none), 2 new version, 3 blob, 4 state TTL
-// (ms), 5 update id ("" = none), 6 now (ms), 7 oldest seen score kept (ms),
-// 8 seen TTL (ms), 9 last seen rank to drop (negative), 10 record JSON
-// ("" = delete the record), 11 record's interview (started ms), 12 fresh
-// random record id, 13 record TTL (ms).
+// (ms), 5 update id ("" = none), 6 now (ms), 7 (unused), 8 seen TTL (ms),
+// 9 most seen ids kept, 10 record JSON ("" = delete the record), 11
+// record's interview (started ms), 12 fresh random record id, 13 record
+// TTL (ms), 14 chat id of the expiry job ("" = none: the job is dropped),
+// 15 its due time (ms). The expiry job lives in the record (xc, xd, xv =
+// chat, due, the version it was armed at), so that it goes when the record
+// goes (completion, erasure, expiry).
 // Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
 // or replaced, "" when none: its abandonment index member is stale.
-var saveScript = redis.NewScript(`
+var saveScript = redis.NewScript(seenLua + `
 local cur = redis.call('HGET', KEYS[1], 'v') or '0'
 if cur ~= ARGV[1] then return {0, ''} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[7])
-  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, ARGV[9])
-  redis.call('PEXPIRE', KEYS[2], ARGV[8])
+  -- The update was not seen when loaded, and the state has not moved
+  -- since (the version matched): it is not in the seen record, so it is
+  -- appended without reading the record. Trimming waits for the next
+  -- full write (MarkSent, the tail, the inbound limit).
+  local e = ' ' .. ARGV[5] .. ':a'
+  local n = redis.pcall('APPEND', KEYS[2], e)
+  if type(n) == 'table' then
+    -- Not a string yet (the format before the record): convert it.
+    seenload(KEYS[2])
+    seenmark(ARGV[5], 'a', tonumber(ARGV[9]))
+    seensave(KEYS[2], ARGV[6], ARGV[8])
+  elseif n == #e then
+    redis.call('SET', KEYS[2], ARGV[6] .. ' 0 0 0' .. e, 'PX', ARGV[8])
+  end
 end
 local old = redis.call('HGET', KEYS[3], 'st') or ''
 if ARGV[10] == '' then
@@ -82,6 +129,11 @@ else
   old = ''
 end
 redis.call('HSET', KEYS[3], 'r', ARGV[10])
+if ARGV[14] ~= '' then
+  redis.call('HSET', KEYS[3], 'xc', ARGV[14], 'xd', ARGV[15], 'xv', ARGV[2])
+else
+  redis.call('HDEL', KEYS[3], 'xc', 'xd', 'xv')
+end
 redis.call('PEXPIRE', KEYS[3], ARGV[13])
 return {1, old}
 `)
@@ -90,17 +142,15 @@ return {1, old}
 // the message now showing the current question (in the state hash, if the
 // chat has a state: a bare hash without TTL would leak).
 //
-// KEYS: seen zset, state hash. ARGV: update id, now (ms), oldest seen score
-// kept (ms), seen TTL (ms), last seen rank to drop (negative), message id.
-var markSentScript = redis.NewScript(`
+// KEYS: seen record, state hash. ARGV: update id, now (ms), (unused), seen
+// TTL (ms), most seen ids kept, message id.
+var markSentScript = redis.NewScript(seenLua + `
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'm', ARGV[6])
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1] .. ':sent')
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+seenload(KEYS[1])
+seenmark(ARGV[1], 's', tonumber(ARGV[5]))
+seensave(KEYS[1], ARGV[2], ARGV[4])
 return 1
 `)
 

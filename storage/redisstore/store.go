@@ -64,7 +64,8 @@ const (
 const sentMax = 200
 
 // seenMax caps the seen ids kept per chat, whatever their age: a flood of
-// updates cannot grow the set without bound.
+// updates cannot grow the record without bound. Older ids are reported
+// SeenSent (seen.go).
 const seenMax = 1000
 
 // Options configure a Store. Zero values take the defaults.
@@ -114,7 +115,10 @@ type Store struct {
 	tailDelay    time.Duration
 
 	mu    sync.Mutex
-	tails map[int64]*tail // deferred tails by chat (tail.go)
+	tails map[int64]*tail      // deferred tails by chat (tail.go)
+	pre   map[int64]prefetched // chats read by Inbound for their Load
+
+	indexed map[int64]indexMark // interviews this replica indexed (save)
 }
 
 // New returns a Store over rdb (a client, cluster client or ring). It
@@ -137,6 +141,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		limiter:      redis_rate.NewLimiter(rdb),
 		tailDelay:    opts.TailDelay,
 		tails:        map[int64]*tail{},
+		pre:          map[int64]prefetched{},
+		indexed:      map[int64]indexMark{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -178,13 +184,17 @@ func (s *Store) dueKey() string               { return s.prefix + "abandon:due" 
 // none), whether updateID was already seen, and the message id last
 // recorded by MarkSent for this state (0 when none), in one round trip.
 // It first writes the chat's deferred tail, if any (tail.go), in the same
-// script.
+// script. Right after Inbound for the same chat it makes no round trip:
+// Inbound's script read the chat already (see Inbound).
 func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
 	now := s.now()
+	if res := s.takePrefetch(chat, now); res != nil {
+		return s.finishLoad(chat, updateID, now, res)
+	}
 	t := s.takeTail(chat)
 	var res []any
 	if t == nil {
-		res, err = loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}, updateID, now.Add(-s.seenTTL).UnixMilli()).Slice()
+		res, err = loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}, now.UnixMilli(), s.seenTTL.Milliseconds()).Slice()
 	} else {
 		args := append(append([]any{updateID}, s.commonArgs(now)...), s.tailArgs(chat, t)...)
 		keys := []string{s.stateKey(chat), s.seenKey(chat), s.remindKey(chat), s.sentKey(chat)}
@@ -206,39 +216,44 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
-	blob, version, seen, lastMsg, err = parseLoad(res)
-	if err == nil {
-		s.noteVersion(chat, version)
+	return s.finishLoad(chat, updateID, now, res)
+}
+
+func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
+	var rec string
+	rec, blob, version, lastMsg, err = parseLoad(res)
+	if err != nil {
+		return nil, 0, SeenNone, 0, err
 	}
-	return blob, version, seen, lastMsg, err
+	s.noteVersion(chat, version)
+	return blob, version, seenOf(rec, updateID, now, s.seenTTL), lastMsg, nil
 }
 
 // parseLoad reads loadScript's reply. Its errors describe the reply's shape,
 // never its content: the blob holds answers, and errors end up in logs.
-func parseLoad(res []any) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
-	if len(res) == 0 {
-		return nil, 0, SeenNone, 0, errors.New("redisstore: load: empty reply")
+func parseLoad(res []any) (seenRec string, blob []byte, version uint64, lastMsg int, err error) {
+	if len(res) != 1 && len(res) != 4 {
+		return "", nil, 0, 0, fmt.Errorf("redisstore: load: unexpected reply of %d elements", len(res))
 	}
-	n, ok := res[0].(int64)
-	if !ok || n < 0 || n > int64(SeenSent) || (len(res) != 1 && len(res) != 4) {
-		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: unexpected reply of %d elements (first %T)", len(res), res[0])
+	seenRec, ok := res[0].(string)
+	if !ok {
+		return "", nil, 0, 0, fmt.Errorf("redisstore: load: unexpected reply (first %T)", res[0])
 	}
-	seen = Seen(n)
 	if len(res) == 1 {
-		return nil, 0, seen, 0, nil
+		return seenRec, nil, 0, 0, nil
 	}
 	v, _ := res[1].(string)
 	b, _ := res[2].(string)
 	m, _ := res[3].(string)
 	version, err = strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad version (%d bytes)", len(v))
+		return "", nil, 0, 0, fmt.Errorf("redisstore: load: bad version (%d bytes)", len(v))
 	}
 	lastMsg, err = strconv.Atoi(m)
 	if err != nil {
-		return nil, 0, seen, 0, fmt.Errorf("redisstore: load: bad message id (%d bytes)", len(m))
+		return "", nil, 0, 0, fmt.Errorf("redisstore: load: bad message id (%d bytes)", len(m))
 	}
-	return []byte(b), version, seen, lastMsg, nil
+	return seenRec, []byte(b), version, lastMsg, nil
 }
 
 // AbandonRecord is what is kept, next to an interview past consent, so that
@@ -255,6 +270,9 @@ type AbandonRecord struct {
 	// back after it (the reminder funnel, issue 16).
 	Reminded bool `json:"rm,omitempty"`
 	Resumed  bool `json:"rs,omitempty"`
+	// Expires, when set, arms the interview's expiry job (jobs.go) in the
+	// same script as the save; it is not part of the record.
+	Expires time.Time `json:"-"`
 }
 
 // Save stores blob as version newVersion of the chat's state if the stored
@@ -303,15 +321,23 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		started = strconv.FormatInt(rec.Started.UnixMilli(), 10)
 		id = randomID()
 	}
+	expChat, expDue := "", int64(0)
+	if rec != nil && !rec.Expires.IsZero() {
+		// The expiry job (jobs.go) rides in the record: the state is kept
+		// ExpireGrace past its due time, so that the job finds it.
+		expChat, expDue = strconv.FormatInt(chat, 10), rec.Expires.UnixMilli()
+		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
+	}
 	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat)}
 	args := []any{
 		expect, newVersion, blob, ttl.Milliseconds(),
-		update, nowMS, now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1),
-		recJSON, started, id, (s.stateTTL + s.abandonGrace).Milliseconds(),
+		update, nowMS, "", s.seenTTL.Milliseconds(), seenMax,
+		recJSON, started, id, max(s.stateTTL, ttl).Milliseconds() + s.abandonGrace.Milliseconds(), expChat, expDue,
 	}
 
 	var res *redis.Cmd
-	if rec == nil {
+	zadd := rec != nil && !s.indexedAlready(chat, started, now)
+	if !zadd && expDue == 0 {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -319,10 +345,18 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			// The index lives in another slot, so it cannot be in the
 			// script. A ZADD for a Save that conflicts is harmless:
 			// DueAbandoned re-checks every member.
-			p.ZAdd(ctx, s.dueKey(), redis.Z{
-				Score:  float64(now.Add(s.stateTTL).UnixMilli()),
-				Member: s.chatID(chat) + ":" + started,
-			})
+			if zadd {
+				p.ZAdd(ctx, s.dueKey(), redis.Z{
+					Score:  float64(now.Add(ttl).UnixMilli()),
+					Member: s.chatID(chat) + ":" + started,
+				})
+			}
+			// The expiry job's member, every save that arms it: DoneJob
+			// removes it when a job is done, and a later save of the same
+			// interview may arm it again.
+			if expDue != 0 {
+				p.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)})
+			}
 		})
 		if err != nil && res.Err() == nil {
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
@@ -339,6 +373,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		return ErrConflict
 	}
 	s.noteVersion(chat, newVersion)
+	// A read by Inbound that no Load took is older than this save.
+	s.takePrefetch(chat, now)
+	s.noteIndexed(chat, started, now, zadd)
 	if old, _ := reply[1].(string); old != "" {
 		// The interview that record described is over (completed,
 		// declined, restarted): its index member goes now, not when
@@ -348,6 +385,52 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		}
 	}
 	return nil
+}
+
+// indexRefresh is how often a replica re-sends the abandonment index
+// member of an interview it saves. The index is a hint that DueAbandoned
+// re-scores while the state lives, so one ZADD per interview (and a day)
+// does, not one per turn.
+const indexRefresh = 24 * time.Hour
+
+// indexedAlready reports whether this replica indexed the chat's
+// interview (started) less than indexRefresh ago.
+func (s *Store) indexedAlready(chat int64, started string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.indexed[chat]
+	return ok && m.started == started && now.Sub(m.at) < indexRefresh && now.Sub(m.at) >= 0
+}
+
+// noteIndexed remembers the interview a save indexed (zadd: now) or kept
+// ("" = none: the record was deleted).
+func (s *Store) noteIndexed(chat int64, started string, now time.Time, zadd bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if started == "" {
+		delete(s.indexed, chat)
+		return
+	}
+	if m, ok := s.indexed[chat]; ok && m.started == started && !zadd {
+		return // keep the time of the ZADD
+	}
+	if len(s.indexed) >= 100_000 {
+		for c, m := range s.indexed {
+			if now.Sub(m.at) >= indexRefresh {
+				delete(s.indexed, c)
+			}
+		}
+		if len(s.indexed) >= 100_000 {
+			clear(s.indexed) // the index heals itself: at worst a ZADD more
+		}
+	}
+	s.indexed[chat] = indexMark{started: started, at: now}
+}
+
+// indexMark is an interview this replica put in the abandonment index.
+type indexMark struct {
+	started string
+	at      time.Time
 }
 
 // randomID returns 128 random bits in hex.
@@ -378,7 +461,7 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 		return nil
 	}
 	err := markSentScript.Run(ctx, s.rdb, []string{s.seenKey(chat), s.stateKey(chat)},
-		updateID, now.UnixMilli(), now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1), lastMsg).Err()
+		updateID, now.UnixMilli(), "", s.seenTTL.Milliseconds(), seenMax, lastMsg).Err()
 	if err != nil {
 		return fmt.Errorf("redisstore: mark sent: %w", err)
 	}
@@ -391,6 +474,8 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 // still recognised; they hold no answers and expire within SeenTTL.
 func (s *Store) Delete(ctx context.Context, chat int64) error {
 	s.dropTail(chat)
+	s.takePrefetch(chat, s.now())
+	s.noteIndexed(chat, "", time.Time{}, false)
 	id := s.chatID(chat)
 	// The record says which interview the index member names.
 	started, err := s.rdb.HGet(ctx, s.abandonKey(chat), "st").Result()
@@ -413,8 +498,9 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.remindKey(chat), s.remindLeaseKey(id))
+		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id))
 		p.ZRem(ctx, s.remindDueKey(), id)
+		p.ZRem(ctx, s.expireDueKey(), id)
 		if len(members) > 0 {
 			p.ZRem(ctx, s.dueKey(), members...)
 		}
@@ -537,21 +623,95 @@ func (s *Store) Limited(ctx context.Context, key string, limit int, per time.Dur
 }
 
 // Inbound counts one incoming update of a Telegram user against limit
-// updates per period (GCRA, keyed by a keyed derivation of the id, never the
-// id). When the update is over the limit, first reports whether it is the
-// first refusal of this flood (once per period), so that the person is told
-// once and later updates are dropped silently.
+// updates per period (GCRA, bursts up to limit). When the update is over
+// the limit, first reports whether it is the first refusal of this flood
+// (once per period), so that the person is told once and later updates are
+// dropped silently.
+//
+// The limit lives in the seen record of the person's private chat (whose
+// id is the user's), and the same script writes that chat's deferred tail
+// and reads its state: when the update is allowed, the next Load of the
+// chat within prefetchTTL takes that reply instead of a round trip of its
+// own. A turn is thus two round trips, the limit included. The reply is a
+// snapshot: if the state moves on before the turn saves, Save's
+// compare-and-swap fails and the caller loads again, as on any conflict.
 func (s *Store) Inbound(ctx context.Context, user int64, limit int, per time.Duration) (ok, first bool, err error) {
-	id := storage.Keyed(s.secret, "inbound", user)[:32]
-	ok, err = s.Allow(ctx, "in:"+id, limit, per)
-	if err != nil || ok {
-		return ok, false, err
+	if limit <= 0 || per <= 0 {
+		return false, false, fmt.Errorf("redisstore: inbound: bad limit %d per %s", limit, per)
 	}
-	first, err = s.rdb.SetNX(ctx, s.prefix+"rl:in-told:"+id, "1", per).Result()
+	now := s.now()
+	t := s.takeTail(user)
+	args := append(append([]any{limit, per.Milliseconds()}, s.commonArgs(now)...), s.tailArgs(user, t)...)
+	keys := []string{s.stateKey(user), s.seenKey(user), s.remindKey(user), s.sentKey(user)}
+	var cmd *redis.Cmd
+	if t == nil || !t.arm {
+		cmd = inboundScript.Run(ctx, s.rdb, keys, args...)
+	} else {
+		perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+			cmd = run(inboundScript, keys, args...)
+			p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(user)})
+		})
+		if perr != nil && cmd.Err() == nil {
+			return false, false, fmt.Errorf("redisstore: inbound: reminder index: %w", perr)
+		}
+	}
+	res, err := cmd.Slice()
 	if err != nil {
 		return false, false, fmt.Errorf("redisstore: inbound: %w", err)
 	}
-	return false, first, nil
+	if len(res) == 0 {
+		return false, false, errors.New("redisstore: inbound: empty reply")
+	}
+	switch n, _ := res[0].(int64); n {
+	case 0:
+		return false, false, nil
+	case 2:
+		return false, true, nil
+	case 1:
+		s.putPrefetch(user, now, res[1:])
+		return true, false, nil
+	}
+	return false, false, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", res[0])
+}
+
+// prefetchTTL is how long the chat read by Inbound serves the Load that
+// follows it; later, Load reads afresh.
+const prefetchTTL = time.Second
+
+// prefetched is a chat read by Inbound, waiting for its Load.
+type prefetched struct {
+	at  time.Time
+	res []any
+}
+
+func (s *Store) putPrefetch(chat int64, now time.Time, res []any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pre) >= 4096 {
+		// Reads whose Load never came (an update that was not a turn):
+		// drop the stale ones.
+		for c, p := range s.pre {
+			if now.Sub(p.at) > prefetchTTL {
+				delete(s.pre, c)
+			}
+		}
+	}
+	s.pre[chat] = prefetched{at: now, res: res}
+}
+
+// takePrefetch returns and forgets the chat's read by Inbound, if fresh.
+func (s *Store) takePrefetch(chat int64, now time.Time) []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pre[chat]
+	if !ok {
+		return nil
+	}
+	delete(s.pre, chat)
+	if d := now.Sub(p.at); d < 0 || d > prefetchTTL {
+		return nil
+	}
+	return p.res
 }
 
 // runFunc queues a script in a pipeline.

@@ -362,23 +362,132 @@ func TestSeenExpireAndTrim(t *testing.T) {
 	if err := s.Save(ctx, 3, 2, 1, 2, []byte("y"), nil); err != nil {
 		t.Fatal(err)
 	}
-	members := rdb.ZRange(ctx, seenKey, 0, -1).Val()
-	if len(members) != 1 || members[0] != "2" {
-		t.Fatalf("seen set after trim = %v, want [2]", members)
-	}
 
-	// However many arrive within SeenTTL, at most 1000 are kept.
+	// However many arrive within SeenTTL, at most 1000 are listed; older
+	// ones count as handled (never applied twice), newer ones as new.
 	for i := range 1100 {
 		if err := s.MarkSent(ctx, 3, int64(10+i), 0); err != nil {
 			t.Fatal(err)
 		}
 		clk.Add(time.Millisecond)
 	}
-	if n := rdb.ZCard(ctx, seenKey).Val(); n != 1000 {
-		t.Fatalf("seen set holds %d ids, want 1000", n)
+	if n := len(rdb.Get(ctx, seenKey).Val()); n > 1000*8+64 {
+		t.Fatalf("seen record holds %d bytes, want it bounded", n)
 	}
-	if _, _, seen, _, _ := s.Load(ctx, 3, 1109); seen != redisstore.SeenSent {
-		t.Fatalf("newest id: %v, want sent", seen)
+	for id, want := range map[int64]redisstore.Seen{1109: redisstore.SeenSent, 1000: redisstore.SeenSent,
+		15: redisstore.SeenSent, 1110: redisstore.SeenNone, 5000: redisstore.SeenNone} {
+		if _, _, seen, _, _ := s.Load(ctx, 3, id); seen != want {
+			t.Errorf("id %d: %v, want %v", id, seen, want)
+		}
+	}
+}
+
+// The keys of inputs that are not Telegram updates (reminders, expiry) are
+// negative hashes: they are listed like update ids, never taken for old
+// ones by the floor, and trimmed like any other.
+func TestSeenNamedKeys(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, redisstore.Options{})
+	const named = -4242424242
+	if _, _, seen, _, err := s.Load(ctx, 21, named); err != nil || seen != redisstore.SeenNone {
+		t.Fatalf("fresh named key: %v %v", seen, err)
+	}
+	if ok, err := apply(s, 21, named); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if ok, err := apply(s, 21, named); err != nil || ok {
+		t.Fatalf("named key applied twice: %v %v", ok, err)
+	}
+	// Push it out of the record with 1,100 update ids: the floor rises, the
+	// named key's successor is still new, and nothing fails on the way.
+	for i := range 1100 {
+		if err := s.MarkSent(ctx, 21, int64(100+i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, seen, _, err := s.Load(ctx, 21, named-1); err != nil || seen != redisstore.SeenNone {
+		t.Fatalf("another named key after the trim: %v %v", seen, err)
+	}
+	if _, _, seen, _, err := s.Load(ctx, 21, 150); err != nil || seen != redisstore.SeenSent {
+		t.Fatalf("trimmed update id: %v %v", seen, err)
+	}
+}
+
+// A chat whose seen ids are still a sorted set of the format before the
+// record (written by the previous release, kept 24 h) is read as before and
+// converted by whichever script touches it first.
+func TestSeenOldSortedSet(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
+	now := float64(time.Now().UnixMilli())
+	for chat, first := range map[int64]string{31: "load", 32: "save", 33: "inbound", 34: "mark"} {
+		key := prefix + s.ChatTag(chat) + ":u"
+		rdb.ZAdd(ctx, key, redis.Z{Score: now, Member: "10:sent"}, redis.Z{Score: now, Member: "11"}, redis.Z{Score: now, Member: "-77"})
+		switch first {
+		case "load":
+		case "save":
+			if err := s.Save(ctx, chat, 12, 0, 1, []byte("x"), nil); err != nil {
+				t.Fatalf("%s: %v", first, err)
+			}
+		case "inbound":
+			if ok, _, err := s.Inbound(ctx, chat, 100, time.Second); err != nil || !ok {
+				t.Fatalf("%s: %v %v", first, ok, err)
+			}
+		case "mark":
+			if err := s.MarkSent(ctx, chat, 12, 0); err != nil {
+				t.Fatalf("%s: %v", first, err)
+			}
+		}
+		want := map[int64]redisstore.Seen{10: redisstore.SeenSent, 11: redisstore.SeenApplied, -77: redisstore.SeenApplied, 13: redisstore.SeenNone}
+		if first == "save" {
+			want[12] = redisstore.SeenApplied
+		}
+		if first == "mark" {
+			want[12] = redisstore.SeenSent
+		}
+		for id, w := range want {
+			if _, _, seen, _, err := s.Load(ctx, chat, id); err != nil || seen != w {
+				t.Errorf("%s first, id %d: %v %v, want %v", first, id, seen, err, w)
+			}
+		}
+		if typ := rdb.Type(ctx, key).Val(); typ != "string" {
+			t.Errorf("%s first: seen key is a %s", first, typ)
+		}
+	}
+}
+
+// Out-of-order delivery: an update older than the newest applied one, never
+// applied itself, is new; an applied one stays applied until sent.
+func TestSeenOutOfOrder(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, redisstore.Options{})
+	for _, id := range []int64{100, 102, 105} {
+		if ok, err := apply(s, 9, id); err != nil || !ok {
+			t.Fatalf("apply %d: %v %v", id, ok, err)
+		}
+	}
+	if err := s.MarkSent(ctx, 9, 102, 0); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]redisstore.Seen{99: redisstore.SeenNone, 100: redisstore.SeenApplied,
+		101: redisstore.SeenNone, 102: redisstore.SeenSent, 103: redisstore.SeenNone, 105: redisstore.SeenApplied, 106: redisstore.SeenNone} {
+		if _, _, seen, _, _ := s.Load(ctx, 9, id); seen != want {
+			t.Errorf("id %d: %v, want %v", id, seen, want)
+		}
+	}
+	// The late one is applied once, then recognised.
+	if ok, err := apply(s, 9, 101); err != nil || !ok {
+		t.Fatalf("late update: %v %v", ok, err)
+	}
+	if ok, err := apply(s, 9, 101); err != nil || ok {
+		t.Fatalf("late update applied twice: %v %v", ok, err)
+	}
+	// Sent wins over a later applied mark of the same id.
+	if err := s.MarkSent(ctx, 9, 100, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, seen, _, _ := s.Load(ctx, 9, 100); seen != redisstore.SeenSent {
+		t.Errorf("100 after MarkSent: %v", seen)
 	}
 }
 

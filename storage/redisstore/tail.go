@@ -124,10 +124,11 @@ func (s *Store) tailArgs(chat int64, t *tail) []any {
 	return args
 }
 
-// tailLua applies a tail. It expects the globals
-// S (state hash), U (seen zset), R (reminder hash), M (sent message zset),
+// tailLua applies a tail. It expects seenLua before it, the seen record
+// loaded (seenload) and written after it (seensave), and the arguments
+// S (state hash), U (seen record), R (reminder hash), M (sent message zset),
 // A (ARGV offset of the tail's arguments) and the common arguments
-// now (ms), oldest seen (ms), seen TTL (ms), last seen rank to drop,
+// now (ms), oldest seen (ms), seen TTL (ms), most seen ids kept,
 // oldest sent (ms), sent TTL (ms), sent max rank; see loadScript.
 const tailLua = `
 local function tail(S, U, R, M, A, now, oldest, seenTTL, seenRank, sentOldest, sentTTL, sentRank)
@@ -135,14 +136,10 @@ local function tail(S, U, R, M, A, now, oldest, seenTTL, seenRank, sentOldest, s
   if ARGV[A] ~= '' and redis.call('HGET', S, 'v') == ARGV[A + 1] then
     redis.call('HSET', S, 'm', ARGV[A])
   end
-  if n >= A + 8 then
-    redis.call('ZREMRANGEBYSCORE', U, '-inf', '(' .. oldest)
-    for i = A + 8, n do
-      redis.call('ZREM', U, ARGV[i])
-      redis.call('ZADD', U, now, ARGV[i] .. ':sent')
-    end
-    redis.call('ZREMRANGEBYRANK', U, 0, seenRank)
-    redis.call('PEXPIRE', U, seenTTL)
+  -- The marks change the seen record (seen.go) that the caller loaded
+  -- and writes.
+  for i = A + 8, n do
+    seenmark(ARGV[i], 's', tonumber(seenRank))
   end
   if ARGV[A + 2] ~= '' then
     local st = redis.call('HGET', R, 's')
@@ -164,19 +161,21 @@ end
 
 // tailScript writes a deferred tail on its own (FlushTails).
 //
-// KEYS: state hash, seen zset, reminder hash, sent message zset. ARGV: now
-// (ms), oldest seen (ms), seen TTL (ms), last seen rank to drop, oldest
+// KEYS: state hash, seen record, reminder hash, sent message zset. ARGV: now
+// (ms), oldest seen (ms), seen TTL (ms), most seen ids kept, oldest
 // sent (ms), sent TTL (ms), last sent rank to drop, then the tail's
 // arguments (tailArgs).
-var tailScript = redis.NewScript(tailLua + `
+var tailScript = redis.NewScript(seenLua + tailLua + `
+seenload(KEYS[2])
 tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 8, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+seensave(KEYS[2], ARGV[1], ARGV[3])
 return 1
 `)
 
 // commonArgs are the first arguments of loadScript after the update id
 // and of tailScript.
 func (s *Store) commonArgs(now time.Time) []any {
-	return []any{now.UnixMilli(), now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), -(seenMax + 1),
+	return []any{now.UnixMilli(), now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), seenMax,
 		now.Add(-SentTTL).UnixMilli(), SentTTL.Milliseconds(), -(sentMax + 1)}
 }
 

@@ -1,0 +1,116 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	tg "github.com/go-telegram/bot"
+
+	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/testnet"
+)
+
+// The direct calls against the fake Bot API: what the person sees is what
+// the library's calls would show.
+func TestDirectAPICalls(t *testing.T) {
+	srv := telegramtest.NewServer()
+	t.Cleanup(srv.Close)
+	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, APIClient(testnet.Client())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &countObserver{outcomes: map[string]int{}}
+	s := NewSender(api, SenderOptions{Observer: obs, Direct: NewDirectAPI(srv.URL, srv.Token(), testnet.Client())})
+	ctx := context.Background()
+	u := srv.User(77)
+	u.Send("hi")
+
+	kb := [][]Key{{{Text: "Sì", Data: "1c0.0.si"}, {Text: "No", Data: "1c0.0.no"}}}
+	id, err := s.Send(ctx, 77, Message{Text: "<b>Domanda</b> & più", Keyboard: kb})
+	if err != nil || id == 0 {
+		t.Fatalf("send: id %d, err %v", id, err)
+	}
+	m := u.Last()
+	if m.ID != id || m.Text != "Domanda & più" || m.ParseMode != "HTML" || len(m.Buttons) != 1 || len(m.Buttons[0]) != 2 ||
+		m.Buttons[0][0].Data != "1c0.0.si" {
+		t.Fatalf("sent message: %+v", m)
+	}
+	if err := s.Edit(ctx, 77, id, Message{Text: "Risposta: <i>sì</i>", Keyboard: [][]Key{{{Text: "◀", Data: "1b"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := u.Last(); m.Text != "Risposta: sì" || len(m.Buttons) != 1 || m.Buttons[0][0].Text != "◀" {
+		t.Fatalf("edited message: %+v", m)
+	}
+	if err := s.EditKeyboard(ctx, 77, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := u.Last(); len(m.Buttons) != 0 || m.Text != "Risposta: sì" {
+		t.Fatalf("keyboard not removed: %+v", m)
+	}
+	// The same keyboard again changes nothing: "not modified" is harmless.
+	if err := s.EditKeyboard(ctx, 77, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A text longer than one message goes in parts, the keyboard on the last.
+	long := strings.Repeat("parola ", 1000)
+	last, err := s.Send(ctx, 77, Message{Text: long, Keyboard: kb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := u.Messages()
+	if msgs[len(msgs)-1].ID != last || len(msgs[len(msgs)-1].Buttons) != 1 || len(msgs[len(msgs)-2].Buttons) != 0 {
+		t.Fatalf("split send: last %d, messages %d", last, len(msgs))
+	}
+	if obs.outcomes["sendMessage ok"] != 3 || obs.outcomes["editMessageText ok"] != 1 || obs.outcomes["editMessageReplyMarkup ok"] != 1 ||
+		obs.outcomes["editMessageReplyMarkup not_modified"] != 1 {
+		t.Fatalf("outcomes %v", obs.outcomes)
+	}
+	// A blocked person: ErrBlocked, as through the library.
+	srv.Block(77)
+	if _, err := s.Send(ctx, 77, Message{Text: "x"}); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("blocked: %v", err)
+	}
+}
+
+// A failure to reach the API never shows the token (errors are logged).
+func TestDirectAPIErrorHidesToken(t *testing.T) {
+	srv := httptest.NewServer(nil)
+	url := srv.URL
+	srv.Close()
+	d := NewDirectAPI(url, "123456:SECRET-TOKEN", testnet.Client())
+	_, err := d.call(context.Background(), "sendMessage", &directMessage{ChatID: 1, Text: "x"})
+	if err == nil {
+		t.Fatal("no error from a closed server")
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("token in error: %v", err)
+	}
+	if _, class := classify(err, nil); !errors.Is(class, ErrTransient) {
+		t.Fatalf("network failure: %v, want transient", class)
+	}
+}
+
+func TestFastMessageID(t *testing.T) {
+	for _, c := range []struct {
+		in string
+		id int
+		ok bool
+	}{
+		{`{"ok":true,"result":{"message_id":123,"date":1}}`, 123, true},
+		{`{"ok":true,"result":{"message_id":7}}`, 7, true},
+		{`{"ok":true,"result":{"message_id":}}`, 0, false},
+		{`{"ok":true,"result":{"message_id":12`, 0, false},
+		{`{"ok":true,"result":{"message_id":1x}}`, 0, false},
+		{`{"ok":true,"result":true}`, 0, false},
+		{`{"ok":false,"error_code":400,"description":"Bad Request"}`, 0, false},
+		{`{"result":{"message_id":5},"ok":true}`, 0, false}, // parsed the slow way
+	} {
+		if id, ok := fastMessageID([]byte(c.in)); id != c.id || ok != c.ok {
+			t.Errorf("%s: %d %v, want %d %v", c.in, id, ok, c.id, c.ok)
+		}
+	}
+}
