@@ -52,8 +52,8 @@ type storeThrottle struct {
 	per   time.Duration
 }
 
-func (t storeThrottle) Inbound(ctx context.Context, user int64) (bool, bool, error) {
-	return t.s.Inbound(ctx, user, t.limit, t.per)
+func (t storeThrottle) Inbound(ctx context.Context, user, update int64) (bool, bool, error) {
+	return t.s.Inbound(ctx, user, update, t.limit, t.per)
 }
 
 // A flood from one person gets one "slow down" and is then dropped; other

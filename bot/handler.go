@@ -347,28 +347,44 @@ func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 		h.log.Warn("update refused: sender is not the private chat's user", "chat", h.chatKey(ev.chat))
 		return out, nil
 	}
-	if h.cfg.Throttle != nil && ev.user != 0 {
-		ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user)
-		switch {
-		case err != nil:
-			// Fail open: a Redis problem shows in /readyz; people keep
-			// being served.
-			h.log.Warn("inbound limit unavailable", "err", err)
-		case !ok:
-			return h.dropFlood(ctx, ev, first, deferAnswer)
-		}
-	}
 	p := &present{h: h, ev: ev, defer_: deferAnswer}
-	in := interview.Input{Kind: interview.KindChat, Key: interview.UpdateKey(ev.update), Chat: ev.chat, User: ev.user, LangHint: ev.langHint}
+	in := interview.Input{Kind: interview.KindChat, Key: interview.UpdateKey(ev.update), Chat: ev.chat, User: ev.user, LangHint: ev.langHint,
+		InFlightGrace: firstWebhookAttempt(ctx)}
 	err = h.cfg.Core.Apply(ctx, in, p)
 	return p.out, err
 }
 
+// throttled counts a new update against the person's inbound limit and
+// reports whether to drop it (then out holds what the drop answered). It
+// runs inside the core's turn, once the session's dedup has said the
+// update is new: a duplicate delivery, a redelivery or a racing copy of
+// it is not counted again.
+func (h *Handler) throttled(ctx context.Context, ev event, deferAnswer bool) (out Outcome, drop bool) {
+	if h.cfg.Throttle == nil || ev.user == 0 {
+		return out, false
+	}
+	ok, first, err := h.cfg.Throttle.Inbound(ctx, ev.user, ev.update)
+	switch {
+	case err != nil:
+		// Fail open: a Redis problem shows in /readyz; people keep
+		// being served.
+		h.log.Warn("inbound limit unavailable", "err", err)
+		return out, false
+	case !ok:
+		out, _ = h.dropFlood(ctx, ev, first, deferAnswer)
+		return out, true
+	}
+	return out, false
+}
+
 // Throttle limits each person's incoming updates.
 type Throttle interface {
-	// Inbound counts one update of user and reports whether to apply it;
-	// when not, first reports the first refusal of the flood.
-	Inbound(ctx context.Context, user int64) (ok, first bool, err error)
+	// Inbound counts update (its Telegram update id) of user and reports
+	// whether to apply it; when not, first reports the first refusal of
+	// the flood. A copy of an update counted already (delivered to two
+	// replicas at once) may be let through uncounted: the session's dedup
+	// keeps it from applying twice.
+	Inbound(ctx context.Context, user, update int64) (ok, first bool, err error)
 }
 
 // dropFlood acknowledges an update over the person's inbound limit without
@@ -432,15 +448,25 @@ func (h *Handler) lang(state, hint string) string {
 // with the turn (once per attempt), and the callback answer that may
 // travel in the webhook response is kept for Handle.
 type present struct {
-	h      *Handler
-	ev     event
-	defer_ bool
-	out    Outcome
+	h       *Handler
+	ev      event
+	defer_  bool
+	out     Outcome
+	counted bool // the update was counted against the inbound limit
 }
 
 // Present interprets the update within the core's turn and sends the
 // replies.
 func (p *present) Present(ctx context.Context, it *interview.Turn) error {
+	if !p.counted && it.Input().Kind == interview.KindChat && it.Seen() == interview.SeenNone {
+		// Counted once per update, not per compare-and-swap attempt. A
+		// dropped update is marked handled by the core like any other.
+		p.counted = true
+		if out, drop := p.h.throttled(ctx, p.ev, p.defer_); drop {
+			p.out = out
+			return nil
+		}
+	}
 	t := &turn{h: p.h, ev: p.ev, it: it, defer_: p.defer_, lastMsg: it.LastMsg(), cbPos: -1}
 	if t.snap = it.Snapshot(); t.snap == nil || t.snap.Catalog == nil {
 		t.snap = p.h.cfg.Library.Current() // a core wired without a catalog (tests)
@@ -451,8 +477,20 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 	switch {
 	case it.Input().Kind == interview.KindRemind:
 		err = t.remind(ctx) // remind.go
+	case it.Replay() && t.superseded():
+		// An old update delivered again after newer ones were applied
+		// (out of order, or late from another replica): its replies went
+		// out long ago and later turns replaced them. Nothing is shown
+		// and its query is not answered again (the first delivery did;
+		// Telegram refuses a second answer).
 	case it.Input().Kind != interview.KindChat || it.Replay():
-		// Decided by the core (an expiry, a redelivery): show it.
+		// Decided by the core (an expiry, a redelivery): show it. A
+		// replay does not answer its callback query again: the first
+		// delivery did (Telegram refuses a second answer), or the query
+		// has expired.
+		if it.Replay() {
+			t.answer = &CallbackAnswer{}
+		}
 		p.out, err = t.show(ctx, it.Effects())
 	default:
 		p.out, err = t.dispatch(ctx)
@@ -466,6 +504,33 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 		it.Sent(t.ev.inMsg)
 	}
 	return nil
+}
+
+// superseded reports whether a replayed update (applied before, its
+// replies perhaps not sent) was followed by later inputs, so that showing
+// the current question for it again would only repeat or, on an old card,
+// revive a keyboard (or, after the end, say "already answered" below the
+// closing card): a tap's question was asked again since (each fresh
+// showing raises State.Seq; the tap's own step accounts for one at most,
+// the step that completes for none); or a typed message is older than the
+// card now showing the question. When in doubt it is not superseded: the
+// question is shown again, as a crash between saving and sending needs —
+// also for the update that completed the interview.
+func (t *turn) superseded() bool {
+	ev := t.ev
+	if ev.query != "" {
+		cb, err := DecodeCallback(ev.data)
+		if err != nil {
+			return false
+		}
+		switch cb.Kind {
+		case CbChoose, CbToggle, CbDone, CbBack, CbSkip, CbAck, CbPage:
+			return t.state.Seq > cb.Seq+1
+		}
+		return false
+	}
+	cur := t.it.LastMsg()
+	return ev.inMsg != 0 && cur != 0 && cur > ev.inMsg
 }
 
 // turn is the Telegram side of one attempt at applying an update: the

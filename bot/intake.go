@@ -15,6 +15,8 @@ import (
 	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
+
+	"github.com/needsbot/needsbot/interview"
 )
 
 // Intake takes updates in and hands each to its chat's mailbox
@@ -105,25 +107,38 @@ func (in *Intake) process(b *mailbox, j *job) {
 		parks       int
 	)
 	for attempt := 0; ; attempt++ {
-		w := &work{in: in, b: b, j: j}
+		w := &work{in: in, b: b, j: j, attempt: attempt}
 		w.acquire()
 		res = in.run(w)
 		w.releaseSlot()
 		if res.err == nil || j.upd == nil {
 			break
 		}
-		if in.unavailable(res.err) {
+		if errors.Is(res.err, interview.ErrInFlight) {
+			// A copy is probably being handled by another replica: its
+			// replies are that one's. Settled at once (the webhook answers
+			// 200, no callback answer: the other copy's), looked at again
+			// in a moment — dropped if sent by then, else shown again.
+			in.holdBack(b, j)
+			in.pause(inFlightGrace)
+			continue
+		}
+		if stalled := in.unavailable(res.err); stalled || undelivered(res.err) {
 			now := time.Now()
 			if parkedSince.IsZero() {
 				parkedSince = now
-				in.log.Warn("store unavailable: update parked", "update", j.upd.ID, "err", res.err)
+				if stalled {
+					in.log.Warn("store unavailable: update parked", "update", j.upd.ID, "err", res.err)
+				} else {
+					in.log.Warn("replies not delivered: update parked", "update", j.upd.ID, "err", res.err)
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 				in.oneMoment(ctx, j)
 				cancel()
 				in.holdBack(b, j)
 			}
 			if now.Sub(parkedSince) >= in.window || in.stopping() {
-				in.log.Error("update dropped: store unavailable for the whole outage window", "update", j.upd.ID,
+				in.log.Error("update dropped: store or Bot API unavailable for the whole outage window", "update", j.upd.ID,
 					"parked", now.Sub(parkedSince).Round(time.Millisecond), "err", res.err)
 				ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 				in.h.apologise(ctx, j.upd)
@@ -150,6 +165,24 @@ func (in *Intake) process(b *mailbox, j *job) {
 	in.deliver(j, res)
 }
 
+// inFlightGrace is how long a webhook update found applied but not sent
+// waits before it is shown again (interview.ErrInFlight): time for the
+// replica handling its copy to send the replies and mark them.
+const inFlightGrace = 2 * time.Second
+
+// undelivered reports whether err means the turn's replies did not reach
+// Telegram for a reason that passes: the Bot API failed past the Sender's
+// retries (5xx, 429, network) or the attempt ran out of time (a slow Bot
+// API). The turn may have been saved already; its replies — the new
+// question card, or the edit that gives the card its keyboard back — must
+// still go out, or the person is left with a card without buttons. The
+// update is parked like one in a store outage and tried again: the
+// session's dedup makes the retry show the current question (a replay)
+// instead of applying the input twice.
+func undelivered(err error) bool {
+	return errors.Is(err, ErrTransient) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // deliver settles j with its outcome: a callback answer goes in the waiting
 // webhook response, else through the API unless answered already.
 func (in *Intake) deliver(j *job, res result) {
@@ -157,6 +190,7 @@ func (in *Intake) deliver(j *job, res result) {
 	if ans != nil && ans.QueryID == "" {
 		ans = nil
 	}
+	j.leave()
 	if !j.settle(ans) && ans != nil && j.claimAnswer() {
 		ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 		if err := ignoreTelegram(in.h.cfg.Sender.Answer(ctx, ans.QueryID, ans.Text)); err != nil {
@@ -164,7 +198,7 @@ func (in *Intake) deliver(j *job, res result) {
 		}
 		cancel()
 	}
-	j.done <- res
+	j.finish(res)
 }
 
 // pause waits d, or less once Stop was called.
@@ -226,8 +260,17 @@ func (in *Intake) Submit(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 }
 
 func (in *Intake) enqueue(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int) (*job, error) {
+	return in.enqueueKept(ctx, u, deferAnswer, retries, nil)
+}
+
+// enqueueKept is enqueue with the poller's journal (nil: none) told when
+// the update is finished.
+func (in *Intake) enqueueKept(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int, jl *journal) (*job, error) {
 	j := newJob(u)
 	j.deferAnswer, j.retries = deferAnswer, retries
+	if jl != nil {
+		jl.track(j)
+	}
 	return in.enqueueJob(ctx, j, ChatOf(u))
 }
 
@@ -318,6 +361,22 @@ type Poller struct {
 	Timeout        time.Duration // long-poll timeout, default 25 s
 	AllowedUpdates []string
 	Logger         *slog.Logger
+	// Journal, when set, keeps the updates confirmed to Telegram before
+	// they were applied, so that a replica killed meanwhile loses none
+	// (journal.go).
+	Journal Journal
+
+	jl *journal
+}
+
+// FlushJournal drops from the journal the updates finished since the
+// poller's last write; call it after Intake.Stop, when every update taken
+// is finished.
+func (p *Poller) FlushJournal(ctx context.Context) error {
+	if p.jl == nil {
+		return nil
+	}
+	return p.jl.sync(ctx)
 }
 
 // Run polls until ctx is cancelled.
@@ -331,7 +390,42 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 	var offset int64
 	backoff := time.Second
+	var jl *journal
+	if p.Journal != nil {
+		jl = newJournal(p.Journal, log)
+		p.jl = jl
+		// What a previous run confirmed but did not apply comes first.
+		for {
+			kept, err := jl.restore(ctx)
+			if err == nil {
+				if len(kept) > 0 {
+					log.Info("applying updates kept by the previous run", "updates", len(kept))
+				}
+				for _, u := range kept {
+					if _, err := p.Intake.enqueueKept(ctx, u, false, 3, jl); err != nil {
+						return nil // stopped
+					}
+				}
+				break
+			}
+			log.Warn("update journal unavailable", "err", err)
+			if sleep(ctx, backoff) != nil {
+				return nil
+			}
+			backoff = min(2*backoff, 30*time.Second)
+		}
+		backoff = time.Second
+	}
 	for ctx.Err() == nil {
+		if jl != nil {
+			// Before the getUpdates that confirms the last batch: its
+			// unfinished updates are kept. Without the journal they would
+			// be confirmed anyway (a Redis outage must not stop the bot);
+			// the outage parking keeps them in memory meanwhile.
+			if err := jl.sync(ctx); err != nil {
+				log.Warn("update journal not written", "err", err)
+			}
+		}
 		updates, err := p.get(ctx, offset)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -349,7 +443,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		for _, u := range updates {
 			// In order: each chat's mailbox sees its updates in order. A
 			// full intake blocks here: Telegram keeps the rest.
-			j, err := p.Intake.enqueue(ctx, u, false, 3)
+			j, err := p.Intake.enqueueKept(ctx, u, false, 3, jl)
 			if err != nil {
 				return nil // stopped
 			}
@@ -357,6 +451,15 @@ func (p *Poller) Run(ctx context.Context) error {
 			offset = u.ID + 1
 		}
 		waitSettled(ctx, jobs)
+	}
+	if jl != nil {
+		// Stopping: the intake finishes what it holds (Intake.Stop) only
+		// after this; what is dropped from the journal now is finished.
+		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := jl.sync(final); err != nil {
+			log.Warn("update journal not written", "err", err)
+		}
+		cancel()
 	}
 	return nil
 }

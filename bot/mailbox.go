@@ -62,6 +62,12 @@ type job struct {
 	done        chan result
 	webhook     bool // arrived by webhook: its callback answer may ride in the HTTP response
 
+	// onDone, when set, is called once the job is finished (applied,
+	// dropped or given up): the poller's journal forgets the update.
+	// onLeave, when set, is called just before a finished job is settled,
+	// so that a poller woken by the settling does not keep it.
+	onDone, onLeave func()
+
 	mu       sync.Mutex
 	settled  chan struct{} // closed once settled
 	isSettle bool
@@ -73,6 +79,21 @@ type job struct {
 
 func newJob(u *tgmodels.Update) *job {
 	return &job{upd: u, done: make(chan result, 1), settled: make(chan struct{})}
+}
+
+// leave tells onLeave: the job is about to be settled as finished.
+func (j *job) leave() {
+	if j.onLeave != nil {
+		j.onLeave()
+	}
+}
+
+// finish delivers the job's result and tells onDone.
+func (j *job) finish(res result) {
+	j.done <- res
+	if j.onDone != nil {
+		j.onDone()
+	}
 }
 
 // settle marks the job settled. ans, when set, is a callback answer to put
@@ -203,8 +224,9 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 			// Delivered again while the first copy waits (a webhook
 			// redelivery, a duplicate): the first copy applies it.
 			in.mu.Unlock()
+			j.leave()
 			j.settle(nil)
-			j.done <- result{}
+			j.finish(result{})
 			return j, nil
 		}
 		if len(b.q) >= in.backlog {
@@ -297,8 +319,9 @@ func (in *Intake) overflow(j *job, first bool) {
 	if ev.query != "" {
 		ans = &CallbackAnswer{QueryID: ev.query}
 	}
+	j.leave()
 	j.settle(ans)
-	j.done <- result{}
+	j.finish(result{})
 	in.h.cfg.Events.Interview("throttled")
 	if !first || ev.chat == 0 || ev.kind == evGroup || ev.kind == evOther || ev.kind == evForged || ev.kind == evBlocked {
 		return
@@ -343,9 +366,10 @@ func (in *Intake) Pending() int {
 // work is the context value of a job being worked on: it lets the Sender
 // give the job's worker slot back while the job waits for its own chat.
 type work struct {
-	in *Intake
-	b  *mailbox
-	j  *job
+	in      *Intake
+	b       *mailbox
+	j       *job
+	attempt int // 0 for the first attempt at the job
 
 	mu     sync.Mutex
 	held   bool // holds a worker slot
@@ -402,6 +426,28 @@ func pauseWork(ctx context.Context) (resume func()) {
 			w.acquire()
 		}
 	}
+}
+
+// answeredVia records that the callback query of the job being worked on
+// with ctx was answered through the Bot API (or refused as answered): a
+// later attempt at the same update (after a failure) must not answer it
+// again — Telegram would refuse it as too old. Outside a mailbox it does
+// nothing.
+func answeredVia(ctx context.Context) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil {
+		return
+	}
+	w.j.mu.Lock()
+	w.j.answered = true
+	w.j.mu.Unlock()
+}
+
+// firstWebhookAttempt reports whether ctx is the first attempt at an
+// update that arrived by webhook: another replica may hold a copy of it.
+func firstWebhookAttempt(ctx context.Context) bool {
+	w, _ := ctx.Value(workKey{}).(*work)
+	return w != nil && w.j != nil && w.j.webhook && w.attempt == 0
 }
 
 // lowKey marks a context whose Bot API calls go in the Sender's

@@ -32,6 +32,13 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
+// ChatPacer is a per-chat budget of new messages shared by replicas.
+// Reserve takes one message's slot for chat now, or reports how long until
+// one is free (and takes nothing).
+type ChatPacer interface {
+	Reserve(ctx context.Context, chat int64) (wait time.Duration, err error)
+}
+
 // Observer is told about every Bot API call, for metrics.
 type Observer interface {
 	Call(method string, outcome string, d time.Duration)
@@ -46,7 +53,12 @@ func (nopObserver) Waited429(time.Duration)            {}
 // SenderOptions configures a Sender. Zero values take the defaults, which
 // stay under Telegram's limits (about 1 message/s per chat and 30/s per bot).
 type SenderOptions struct {
-	Global     Limiter    // default: 25/s in this process
+	Global Limiter // default: 25/s in this process
+	// SharedChat, when set, paces new messages to each chat across every
+	// replica (webhook replicas behind a balancer without chat affinity:
+	// each would otherwise send a chat its 1 message/s, together more
+	// than Telegram allows — 429s). The in-process limiter still applies.
+	SharedChat ChatPacer
 	ChatRate   rate.Limit // default 1/s
 	ChatBurst  int        // default 3: at most three new messages at once to a chat
 	MaxRetries int        // default 4
@@ -65,6 +77,7 @@ type Sender struct {
 	api      *tg.Bot
 	direct   *DirectAPI
 	global   Limiter
+	shared   ChatPacer
 	chatRate rate.Limit
 	burst    int
 	retries  int
@@ -88,7 +101,7 @@ const maxChatLimiters = 50000
 
 // NewSender returns a sender over a go-telegram/bot client.
 func NewSender(api *tg.Bot, o SenderOptions) *Sender {
-	s := &Sender{api: api, direct: o.Direct, global: o.Global, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
+	s := &Sender{api: api, direct: o.Direct, global: o.Global, shared: o.SharedChat, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
 		log: o.Logger, obs: o.Observer, sleep: sleep, lane: newLane(), chats: map[int64]*chatLimiter{}}
 	if s.global == nil {
 		s.global = rate.NewLimiter(25, 5)
@@ -204,20 +217,52 @@ func (s *Sender) waitChat(ctx context.Context, chat int64) error {
 		return errors.New("chat rate limit: burst is zero")
 	}
 	d := r.Delay()
-	if d <= 0 {
+	if d > 0 {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			r.Cancel()
+			return context.DeadlineExceeded
+		}
+		resume := pauseWork(ctx)
+		err := sleep(ctx, d)
+		resume()
+		if err != nil {
+			r.Cancel()
+			return err
+		}
+	}
+	return s.waitShared(ctx, chat)
+}
+
+// waitShared takes a slot of the chat's budget shared by the replicas, if
+// there is one; waiting for it belongs to this chat alone, like the local
+// pacing. When the shared budget cannot be reached (Redis down) the local
+// pacing alone goes on: replies must not stop.
+func (s *Sender) waitShared(ctx context.Context, chat int64) error {
+	if s.shared == nil || chat == 0 {
 		return nil
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		r.Cancel()
-		return context.DeadlineExceeded
+	for {
+		d, err := s.shared.Reserve(ctx, chat)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Warn("shared chat pacing unavailable, pacing locally", "err", err)
+			return nil
+		}
+		if d <= 0 {
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return context.DeadlineExceeded
+		}
+		resume := pauseWork(ctx)
+		err = sleep(ctx, d)
+		resume()
+		if err != nil {
+			return err
+		}
 	}
-	resume := pauseWork(ctx)
-	defer resume()
-	if err := sleep(ctx, d); err != nil {
-		r.Cancel()
-		return err
-	}
-	return nil
 }
 
 // waitGlobal takes a token of the bot-wide budget. A call in the

@@ -234,15 +234,31 @@ func (t *turn) dropEdits(id int) {
 }
 
 // sendMsg answers the callback and settles edited messages before the
-// first new message, so the chat reads in order.
+// first new message, so the chat reads in order — except the removal of
+// the old card's keyboard, which waits until the new card is there: a
+// send that is paced, throttled or fails must not leave the person with
+// no card to tap (issue 17: "no button on the consent card").
 func (t *turn) sendMsg(ctx context.Context, m Message, question bool) error {
 	if err := t.answerNow(ctx); err != nil {
 		return err
 	}
+	var strips []edit
+	edits := t.edits[:0]
+	for _, e := range t.edits {
+		if e.kbOnly && len(e.m.Keyboard) == 0 {
+			strips = append(strips, e)
+		} else {
+			edits = append(edits, e)
+		}
+	}
+	t.edits = edits
 	if err := t.flushEdits(ctx); err != nil {
 		return err
 	}
 	id, err := t.h.cfg.Sender.Send(ctx, t.ev.chat, m)
+	if err == nil {
+		t.edits = append(t.edits, strips...) // flushed by the caller
+	}
 	if err != nil {
 		if errors.Is(err, ErrBlocked) {
 			t.h.log.Info("respondent blocked the bot", "chat", t.h.chatKey(t.ev.chat))
@@ -289,7 +305,18 @@ func (t *turn) answerNow(ctx context.Context) error {
 		return nil
 	}
 	t.answer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}
-	return ignoreTelegram(t.h.cfg.Sender.Answer(ctx, t.ev.query, t.notice))
+	return t.h.answerAPI(ctx, t.ev.query, t.notice)
+}
+
+// answerAPI answers a callback query through the Bot API and, unless the
+// call failed in a way worth retrying, records it as answered for the
+// update's later attempts (answeredVia).
+func (h *Handler) answerAPI(ctx context.Context, query, text string) error {
+	err := ignoreTelegram(h.cfg.Sender.Answer(ctx, query, text))
+	if err == nil {
+		answeredVia(ctx)
+	}
+	return err
 }
 
 // finish settles the edits and answers the callback (now, or in the
@@ -302,7 +329,7 @@ func (t *turn) finish(ctx context.Context) (Outcome, error) {
 	if t.ev.query != "" && t.answer == nil {
 		if t.defer_ {
 			out.Answer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}
-		} else if err := ignoreTelegram(t.h.cfg.Sender.Answer(ctx, t.ev.query, t.notice)); err != nil {
+		} else if err := t.h.answerAPI(ctx, t.ev.query, t.notice); err != nil {
 			return out, err
 		}
 	}

@@ -48,6 +48,10 @@ type Config struct {
 	// stay as the safety net for sessions that have no job.
 	ExpireAfter  time.Duration
 	Abandonments Abandonments
+	// Waiting, when set, is told each chat whose interview comes to wait
+	// at the language choice of a form, so that a version of that form
+	// published meanwhile reaches it (KindPublished).
+	Waiting Waiting
 	// Pseudonym maps a Telegram user id to the respondent's keyed
 	// pseudonym.
 	Pseudonym func(userID int64) string
@@ -110,14 +114,14 @@ const maxConflicts = 5
 // errors.Is(err, ErrUnavailable) says a store was down.
 func (c *Core) Apply(ctx context.Context, in Input, ch Channel) error {
 	for attempt := 0; ; attempt++ {
-		err := c.applyOnce(ctx, in, ch)
+		err := c.applyOnce(ctx, in, ch, attempt > 0)
 		if !errors.Is(err, ErrConflict) || attempt >= maxConflicts {
 			return err
 		}
 	}
 }
 
-func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel) error {
+func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel, conflicted bool) error {
 	t, err := c.begin(ctx, in)
 	if err != nil {
 		return err
@@ -128,9 +132,23 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel) error {
 		// the same callback query as too old).
 		return nil
 	}
+	if conflicted && t.loaded.Seen == SeenApplied && in.Kind == KindChat {
+		// This very input was applied while this attempt was at it: a
+		// copy of the update delivered to another replica at the same
+		// time won the compare-and-swap. Its replies are the winner's to
+		// send and mark; showing the question again here would only
+		// repeat the winner's Bot API calls (an edit "not modified", a
+		// callback answer refused as too old). Should the winner die
+		// before sending, a redelivery finds the input applied and shows
+		// the question (the replay below).
+		return nil
+	}
 	present := true
 	switch in.Kind {
 	case KindChat:
+		if t.loaded.Seen == SeenApplied && in.InFlightGrace {
+			return ErrInFlight
+		}
 		if t.loaded.Seen == SeenApplied {
 			// Applied before, but its replies may never have gone out:
 			// the channel shows the current question again.

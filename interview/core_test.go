@@ -486,6 +486,38 @@ func TestApply(t *testing.T) {
 			{call: "MarkSent chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " last=40"},
 		},
 	}, {
+		name: "a published version delivered again (its key applied) moves nothing",
+		in:   Input{Kind: KindPublished, Key: PublishedKey("mini", 2, 7), Chat: 7, Form: "mini", FormVersion: 2},
+		opts: []func(*Config){twoVersions(t)},
+		want: []expect{
+			{call: "Load chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()), ret: loaded(atLanguage, SeenApplied)},
+			{call: "MarkSent chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " last=40"},
+		},
+	}, {
+		name: "a new interview waiting at the language choice is indexed for publications",
+		in:   chat(5),
+		opts: []func(*Config){func(c *Config) { c.Waiting = fakeWaiting{c.Events.(fakeEvents).s} }},
+		act:  step(inStart),
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: Loaded{}},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Save chat=7 key=5 expect=0 next=1 phase=1 pos=-1 lang= answers=0 abandon=-"},
+			{call: "AtLanguage chat=7 form=mini"},
+			{call: "MarkSent chat=7 key=5 last=0"},
+		},
+	}, {
+		name: "a language chosen leaves the index of publications",
+		in:   chat(5),
+		opts: []func(*Config){func(c *Config) { c.Waiting = fakeWaiting{c.Events.(fakeEvents).s} }},
+		act:  step(inLangEN),
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(atLanguage, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Save chat=7 key=5 expect=1 next=2 phase=2 pos=1 lang=en answers=0 abandon=-"},
+			{call: "LeftLanguage chat=7 form=mini"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
 		name: "a published version leaves an interview past consent on its version",
 		in:   Input{Kind: KindPublished, Key: PublishedKey("mini", 2, 7), Chat: 7, Form: "mini", FormVersion: 2},
 		opts: []func(*Config){twoVersions(t)},

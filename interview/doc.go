@@ -28,18 +28,27 @@
 //     (storage/durable) remain the safety net for sessions with no job.
 //   - KindPublished: a staff action outside any chat — a version of a form
 //     was published (Input.Form, Input.FormVersion), delivered to a chat
-//     with PublishedKey(form, version, chat). What it does today: an
-//     interview still at the language choice of an older version of that
-//     form (nothing answered, no consent given) moves to the published
+//     with PublishedKey(form, version, chat). What it does: an interview
+//     still at the language choice of an older version of that form
+//     (nothing answered, no consent given) moves to the published
 //     version, if the turn's snapshot (formlib) has it; any other interview
 //     keeps the version it began with (its consent was given on that
-//     version's text). Nothing is said to the person. Nothing delivers it
-//     yet: a publisher that knows the chats with interviews in progress
-//     would call Core.Apply (through the chat's mailbox) for each. Retiring
-//     a form is not an input yet.
+//     version's text). Nothing is said to the person; a key applied
+//     before moves nothing. Who sends it: each step that brings an
+//     interview to a form's language choice tells Config.Waiting
+//     (redisstore indexes the chat under the form); a replica whose
+//     formlib swap brings a newer version of a form announces it
+//     (redisstore.Announce: one job however many replicas announce);
+//     the scheduler leases the job to one replica, which walks the
+//     waiting chats in batches (ForEachWaiting) and applies the input to
+//     each through its mailbox (bot.Intake.Scheduled). A fan-out cut
+//     short is claimed again; the keys keep each chat from applying it
+//     twice. Interviews past the language choice are not indexed, since
+//     the input would change nothing for them. Retiring a form is not an
+//     input yet.
 //
 // interview does no Telegram and no storage: it declares the small
 // interfaces it needs (Sessions, Responses, Outbox, Invites, Reminders,
-// Abandonments, MessageLog) and cmd wires the storage types in; the
+// Abandonments, Waiting, MessageLog) and cmd wires the storage types in; the
 // Telegram adapter (bot) drives it.
 package interview

@@ -58,6 +58,18 @@ func (s *script) call(got string) expect {
 	return e
 }
 
+type fakeWaiting struct{ s *script }
+
+var _ Waiting = fakeWaiting{}
+
+func (f fakeWaiting) AtLanguage(_ context.Context, chat int64, form string) error {
+	return f.s.call(fmt.Sprintf("AtLanguage chat=%d form=%s", chat, form)).err
+}
+
+func (f fakeWaiting) LeftLanguage(_ context.Context, chat int64, form string) error {
+	return f.s.call(fmt.Sprintf("LeftLanguage chat=%d form=%s", chat, form)).err
+}
+
 type fakeSessions struct{ s *script }
 
 var _ Sessions = fakeSessions{}

@@ -69,6 +69,12 @@ type Input struct {
 	User int64
 	// LangHint is Telegram's language_code, when known.
 	LangHint string
+	// InFlightGrace, for a chat input, says another process may be
+	// handling a copy of it right now (a webhook delivery: replicas behind
+	// a balancer): found applied but not yet sent, it is not replayed but
+	// refused with ErrInFlight, to be tried again in a moment, when the
+	// other process has sent its replies and marked them.
+	InFlightGrace bool
 	// Version, for KindExpire, is the session version the expiry job was
 	// armed at: an interview that moved on since is not expired (its
 	// newer save armed a newer job). 0 expires whatever version is stored.

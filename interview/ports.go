@@ -156,6 +156,17 @@ type Abandonments interface {
 	Abandoned(ctx context.Context, chat int64, a Abandon, at time.Time) error
 }
 
+// Waiting indexes the chats whose interview waits at the language choice
+// of a form (redisstore), so that a version of that form published
+// meanwhile is delivered to them, by the scheduler, as a KindPublished
+// input with PublishedKey.
+type Waiting interface {
+	AtLanguage(ctx context.Context, chat int64, form string) error
+	// LeftLanguage says the chat's interview left form's language choice
+	// (a language chosen): a publication no longer concerns it.
+	LeftLanguage(ctx context.Context, chat int64, form string) error
+}
+
 // MessageLog remembers the ids of the messages of a respondent's chat —
 // the bot's and, in a private chat, the person's — for 48 hours, so that
 // /delete can delete them while Telegram still allows it. Only ids and

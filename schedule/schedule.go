@@ -1,5 +1,6 @@
 // Package schedule runs needsbot's delayed jobs — the one reminder per
-// interview and the expiry of an idle interview — from Redis sorted sets
+// interview, the expiry of an idle interview, and the fan-out of a form
+// version published while interviews run — from Redis sorted sets
 // of due jobs (redisstore.ClaimJobs). Each job is leased (SET NX PX) to
 // the replica that claims it, so it runs once across replicas, and
 // survives restarts: a job whose handler did not finish within the lease
@@ -7,8 +8,9 @@
 // and due time, or the version it was armed at), so that the application
 // core applies it at most once even when a lease runs out mid-handler.
 //
-// The clock is injected; no job runs in the quiet hours (by default 21:00
-// to 09:00 Europe/Rome): a job due then waits until they end.
+// The clock is injected; no job that sends anything runs in the quiet
+// hours (by default 21:00 to 09:00 Europe/Rome): a job due then waits
+// until they end. Silent jobs (SilentStore) run then too.
 package schedule
 
 import (
@@ -84,6 +86,13 @@ type Store interface {
 	DoneJob(ctx context.Context, j redisstore.Job) error
 }
 
+// SilentStore is a Store that also claims, apart, the due jobs that say
+// nothing to anyone (a publication's fan-out, redisstore.JobPublished):
+// those run in the quiet hours too.
+type SilentStore interface {
+	ClaimSilentJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]redisstore.Job, error)
+}
+
 // Handler handles one due job. It returns an error only when the job
 // should be tried again (after its lease); a job that is no longer wanted
 // (a reminder after the interview ended) is handled by doing nothing.
@@ -112,15 +121,21 @@ func (s *Scheduler) now() time.Time {
 // were handled.
 func (s *Scheduler) RunOnce(ctx context.Context) (int, error) {
 	now := s.now()
-	if s.Quiet.In(now) {
-		return 0, nil
-	}
 	lease := cmpOr(s.Lease, 2*time.Minute)
 	batch := s.Batch
 	if batch <= 0 {
 		batch = 50
 	}
-	jobs, err := s.Store.ClaimJobs(ctx, now, batch, lease)
+	claim := s.Store.ClaimJobs
+	if s.Quiet.In(now) {
+		// Nothing is sent in the quiet hours; silent jobs still run.
+		ss, ok := s.Store.(SilentStore)
+		if !ok {
+			return 0, nil
+		}
+		claim = ss.ClaimSilentJobs
+	}
+	jobs, err := claim(ctx, now, batch, lease)
 	if err != nil {
 		return 0, err
 	}

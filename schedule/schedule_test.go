@@ -231,3 +231,106 @@ func TestLeaseRetryAndCancel(t *testing.T) {
 		t.Error("ReminderSent false after sending")
 	}
 }
+
+// A publication's fan-out says nothing to anyone: it runs in the quiet
+// hours, once, while a reminder due then waits.
+func TestPublicationRunsInQuietHours(t *testing.T) {
+	t.Parallel()
+	loc := rome(t)
+	rdb, prefix := storagetest.Redis(t)
+	clk := &clock{t: time.Date(2026, 12, 6, 23, 0, 0, 0, loc)}
+	st := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now})
+	q, _ := schedule.ParseQuiet("21-9", loc)
+	var got []redisstore.Job
+	s := &schedule.Scheduler{Store: st, Now: clk.Now, Quiet: q,
+		Handle: func(_ context.Context, j redisstore.Job) error { got = append(got, j); return nil }}
+	if err := st.ArmReminder(ctx, 1, "uk", clk.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.Announce(ctx, "f", 2); !ok || err != nil {
+		t.Fatalf("announce: %v %v", ok, err)
+	}
+	for range 2 {
+		if _, err := s.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || got[0].Kind != redisstore.JobPublished || got[0].Form != "f" || got[0].FormVersion != 2 {
+		t.Fatalf("handled in the quiet hours: %+v, want the publication once", got)
+	}
+	clk.Set(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	if _, err := s.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Kind != redisstore.JobRemind {
+		t.Fatalf("after the quiet hours: %+v, want the reminder", got)
+	}
+}
+
+// Two replicas announce the same publication and race to run it: the
+// fan-out runs once, and each waiting chat is handed it once.
+func TestTwoSchedulersPublicationOnce(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := storagetest.Redis(t)
+	clk := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	a := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now})
+	b := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now})
+	const n = 120
+	for chat := int64(1); chat <= n; chat++ {
+		if err := a.WaitingAtLanguage(ctx, chat, "f"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	got := map[int64]int{}
+	jobs := 0
+	handler := func(st *redisstore.Store) schedule.Handler {
+		return func(ctx context.Context, j redisstore.Job) error {
+			mu.Lock()
+			jobs++
+			mu.Unlock()
+			return st.ForEachWaiting(ctx, j.Form, 7, func(chat int64) error {
+				mu.Lock()
+				got[chat]++
+				mu.Unlock()
+				return nil
+			})
+		}
+	}
+	sa := &schedule.Scheduler{Store: a, Handle: handler(a), Now: clk.Now}
+	sb := &schedule.Scheduler{Store: b, Handle: handler(b), Now: clk.Now}
+	for _, st := range []*redisstore.Store{a, b} {
+		if _, err := st.Announce(ctx, "f", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, s := range []*schedule.Scheduler{sa, sb, sa, sb} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.RunOnce(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, st := range []*redisstore.Store{a, b} {
+		if _, err := st.Announce(ctx, "f", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*schedule.Scheduler{sa, sb} {
+		if _, err := s.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if jobs != 1 || len(got) != n {
+		t.Fatalf("fan-out ran %d times over %d chats, want once over %d", jobs, len(got), n)
+	}
+	for chat, c := range got {
+		if c != 1 {
+			t.Errorf("chat %d handed the publication %d times", chat, c)
+		}
+	}
+}

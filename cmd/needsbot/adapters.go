@@ -10,18 +10,26 @@ import (
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/interview"
+	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/durable"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
 
-// sessions adapts the Redis store to interview.Sessions.
-type sessions struct{ s *redisstore.Store }
+// sessions adapts the Redis store to interview.Sessions. With inbound set
+// (inbound.limit > 0), loading a Telegram update also counts it against
+// the person's inbound limit in the same round trip; the throttle's
+// Inbound that follows in the turn reads that verdict without a round
+// trip of its own.
+type sessions struct {
+	s       *redisstore.Store
+	inbound throttle
+}
 
 var _ interview.Sessions = sessions{}
 
 func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
-	blob, version, seen, lastMsg, err := a.s.Load(ctx, chat, update)
+	blob, version, seen, lastMsg, err := a.s.LoadCounting(ctx, chat, update, a.inbound.limit, inboundPer)
 	if err != nil {
 		return interview.Loaded{}, err
 	}
@@ -31,11 +39,21 @@ func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loade
 func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon) error {
 	rec := abandonRecord(ab)
 	var err error
-	if st, derr := dialog.Decode(blob); derr == nil && st.Phase == dialog.PhaseDone {
+	st, derr := dialog.Decode(blob)
+	switch {
+	case derr == nil && st.Phase == dialog.PhaseDone:
 		// A finished interview keeps only what "already answered" needs,
 		// for a short time.
 		err = a.s.SaveDone(ctx, chat, update, expect, next, blob)
-	} else {
+	case derr == nil:
+		// The language-choice index (interview.Waiting) rides on the
+		// save: no round trip of its own.
+		form := ""
+		if st.Phase == dialog.PhaseLanguage {
+			form = st.Form
+		}
+		err = a.s.SaveWaiting(ctx, chat, update, expect, next, blob, rec, form)
+	default:
 		err = a.s.Save(ctx, chat, update, expect, next, blob, rec)
 	}
 	if errors.Is(err, redisstore.ErrConflict) {
@@ -84,14 +102,36 @@ func (a sessions) Delete(ctx context.Context, chat int64) error { return a.s.Del
 // most; tests and the load test, at machine speed, raise the limit.
 const inboundPer = 10 * time.Second
 
-// throttle adapts the Redis store to bot.Throttle.
+// chatPacer adapts the Redis store to bot.ChatPacer: a GCRA bucket per
+// chat (keyed by a keyed derivation of the chat id, never the id) shared
+// by the webhook replicas, rate new messages a second with a burst.
+type chatPacer struct {
+	s     *redisstore.Store
+	key   []byte
+	rate  float64
+	burst int
+}
+
+func (p chatPacer) Reserve(ctx context.Context, chat int64) (time.Duration, error) {
+	per := time.Duration(float64(p.burst) / p.rate * float64(time.Second))
+	got, wait, err := p.s.Take(ctx, "chat:"+storage.Keyed(p.key, "pace", chat)[:32], p.burst, max(per, time.Millisecond), 1)
+	if err != nil || got > 0 {
+		return 0, err
+	}
+	return max(wait, time.Millisecond), nil
+}
+
+// throttle adapts the Redis store to bot.Throttle. Updates may reach two
+// replicas at once (webhooks behind a balancer): the store counts an
+// update id once (the highest counted id is kept with the limit), so a
+// copy does not count twice, at no extra round trip.
 type throttle struct {
 	s     *redisstore.Store
 	limit int
 }
 
-func (t throttle) Inbound(ctx context.Context, user int64) (bool, bool, error) {
-	return t.s.Inbound(ctx, user, t.limit, inboundPer)
+func (t throttle) Inbound(ctx context.Context, user, update int64) (bool, bool, error) {
+	return t.s.Inbound(ctx, user, update, t.limit, inboundPer)
 }
 
 // messageLog adapts the Redis store to interview.MessageLog.

@@ -43,6 +43,7 @@ type Config struct {
 	ReminderAfter       time.Duration
 	QuietHours          string
 	OutageWindow        time.Duration
+	TailDelay           time.Duration
 }
 
 // setting is one row of the configuration table: the README's table is
@@ -76,6 +77,7 @@ func settings() []setting {
 		{"NEEDSBOT_INBOUND_LIMIT", "20", "updates one person may send in 10 s; a flood gets one \"slow down\" and is dropped", func(c *Config, v string) error { return atoi(v, &c.InboundLimit) }},
 		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order; a chat waiting for its own pacing holds none)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},
 		{"NEEDSBOT_OUTAGE_WINDOW", "2m", "how long an update is kept and retried while Redis or Postgres is down (a tap gets \"one moment\" at once)", func(c *Config, v string) error { return duration(v, &c.OutageWindow) }},
+		{"NEEDSBOT_TAIL_DELAY", "30s", "how long a turn's replies-sent mark, reminder and message ids wait in memory to ride on the chat's next Redis call; 0 = written at once (use 0 with several webhook replicas without chat affinity)", func(c *Config, v string) error { return tailDelayValue(v, &c.TailDelay) }},
 		{"NEEDSBOT_TELEGRAM_RATE", "25", "Bot API calls per second for the whole bot, shared by replicas through Redis", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f <= 0 {
@@ -113,6 +115,21 @@ func duration(v string, dst *time.Duration) error {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		return fmt.Errorf("want a positive duration like 720h, not %q", v)
+	}
+	*dst = d
+	return nil
+}
+
+// tailDelayValue parses NEEDSBOT_TAIL_DELAY: a duration, 0 to write each
+// turn's tail at once.
+func tailDelayValue(v string, dst *time.Duration) error {
+	if strings.TrimSpace(v) == "0" {
+		*dst = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration like 30s, or 0 to write at once, not %q", v)
 	}
 	*dst = d
 	return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRunConfigProblems(t *testing.T) {
@@ -109,6 +110,40 @@ func TestREADMEConfigTable(t *testing.T) {
 		row := "| `" + s.env + "` | " + def + " |"
 		if !strings.Contains(string(readme), row) {
 			t.Errorf("README lacks the row %q", row)
+		}
+	}
+}
+
+// TestTailDelaySetting: NEEDSBOT_TAIL_DELAY defaults to 30 s, 0 turns the
+// deferral off (several webhook replicas without chat affinity), and a
+// negative or garbled value is refused.
+func TestTailDelaySetting(t *testing.T) {
+	for _, tt := range []struct {
+		env, flag string
+		want      time.Duration
+		bad       bool
+	}{
+		{want: 30 * time.Second},
+		{env: "0", want: 0},
+		{env: "0s", want: 0},
+		{env: "5s", want: 5 * time.Second},
+		{env: "5s", flag: "0", want: 0},
+		{env: "-1s", bad: true},
+		{env: "soon", bad: true},
+	} {
+		var args []string
+		if tt.flag != "" {
+			args = []string{"--tail-delay", tt.flag}
+		}
+		cfg, _, err := loadConfig("run", args, func(k string) string { return map[string]string{"NEEDSBOT_TAIL_DELAY": tt.env}[k] }, &bytes.Buffer{})
+		if tt.bad {
+			if err == nil || !strings.Contains(err.Error(), "NEEDSBOT_TAIL_DELAY") {
+				t.Errorf("%q: want a problem with NEEDSBOT_TAIL_DELAY, got %v", tt.env, err)
+			}
+			continue
+		}
+		if err != nil || cfg.TailDelay != tt.want {
+			t.Errorf("env %q flag %q: TailDelay %v, %v; want %v", tt.env, tt.flag, cfg.TailDelay, err, tt.want)
 		}
 	}
 }

@@ -162,7 +162,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
 	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
-		KeySecret: []byte(cfg.PseudonymKey), TailDelay: tailDelay})
+		KeySecret: []byte(cfg.PseudonymKey), TailDelay: cfg.TailDelay})
 	a.durable = durable.NewResponses(a.db, a.store, log)
 
 	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),
@@ -176,12 +176,17 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	a.username = me.Username
 	var global bot.Limiter = rate.NewLimiter(rate.Limit(cfg.TelegramRate), 5)
+	var shared bot.ChatPacer
 	if cfg.WebhookURL != "" {
-		// Replicas share Telegram's per-bot budget through Redis.
+		// Replicas share Telegram's per-bot budget through Redis, and each
+		// chat's: a balancer without chat affinity spreads one chat's
+		// updates over the replicas (issue 17: two replicas pacing a
+		// flooding chat at 1/s each earned 429s).
 		global = a.store.Limiter("telegram:global", int(cfg.TelegramRate))
+		shared = chatPacer{s: a.store, key: []byte(cfg.PseudonymKey), rate: cfg.TelegramChatRate, burst: chatBurst}
 	}
-	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, ChatRate: rate.Limit(cfg.TelegramChatRate),
-		Logger: log, Observer: a.metrics, Direct: bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, a.httpc)})
+	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, SharedChat: shared, ChatRate: rate.Limit(cfg.TelegramChatRate),
+		ChatBurst: chatBurst, Logger: log, Observer: a.metrics, Direct: bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, a.httpc)})
 	key := []byte(cfg.PseudonymKey)
 	var defaultCtx map[string]string
 	if cfg.DefaultMunicipality != "" {
@@ -195,15 +200,16 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err != nil {
 		return nil, err
 	}
+	inbound := throttle{s: a.store, limit: cfg.InboundLimit}
 	ccfg := interview.Config{
-		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{a.store}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
+		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{s: a.store, inbound: inbound}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
 	}
 	hcfg := bot.Config{
 		Staff: staffHandler, Library: a.lib,
-		Throttle: throttle{s: a.store, limit: cfg.InboundLimit},
+		Throttle: inbound,
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics,
 		PopularLanguages: popularLanguages(a.db.LanguageCache(4, cfg.MinCell, 10*time.Minute, nil)),
 		Directory:        pgDirectory{db: a.db, now: time.Now},
@@ -218,17 +224,17 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err := a.wireReminders(&ccfg, &hcfg); err != nil { // wire_remind.go
 		return nil, err
 	}
+	a.wirePublished(ctx, &ccfg) // wire_published.go
 	hcfg.Core = interview.New(ccfg)
 	a.handler = bot.NewHandler(hcfg)
 	a.intake = bot.NewIntake(a.handler, bot.IntakeOptions{Workers: cfg.Workers, OutageWindow: cfg.OutageWindow, Logger: log})
 	return a, nil
 }
 
-// tailDelay is how long the writes after a turn (replies-sent mark,
-// reminder, message ids) wait for the chat's next update to carry them
-// (redisstore.Options.TailDelay): a person answers within it, so a turn
-// costs two Redis round trips, not six.
-const tailDelay = 30 * time.Second
+// chatBurst is how many new messages may go to one chat at once (then
+// NEEDSBOT_TELEGRAM_CHAT_RATE a second): a new respondent's first turn
+// needs three at most (issue 17).
+const chatBurst = 3
 
 // clockHook is the context key of a func() time.Time that replaces the
 // interview core's and the scheduler's clock: the end-to-end tests of the
@@ -300,6 +306,7 @@ func (a *app) serve(ctx context.Context) error {
 
 	poll, stopPoll := context.WithCancel(ctx)
 	pollDone := make(chan struct{})
+	var poller *bot.Poller
 	if a.cfg.WebhookURL != "" {
 		close(pollDone)
 		if _, err := a.api.SetWebhook(ctx, &tg.SetWebhookParams{URL: a.cfg.WebhookURL, SecretToken: a.cfg.WebhookSecret,
@@ -312,8 +319,11 @@ func (a *app) serve(ctx context.Context) error {
 		if _, err := a.api.DeleteWebhook(ctx, &tg.DeleteWebhookParams{}); err != nil {
 			log.Warn("deleteWebhook failed", "err", err)
 		}
+		// The journal keeps updates confirmed before they were applied
+		// (a kill -9 loses none).
 		p := &bot.Poller{Intake: a.intake, Client: a.httpc, APIURL: a.cfg.TelegramAPIURL, Token: a.cfg.TelegramToken,
-			AllowedUpdates: allowedUpdates, Logger: log}
+			AllowedUpdates: allowedUpdates, Logger: log, Journal: a.store}
+		poller = p
 		go func() { defer close(pollDone); _ = p.Run(poll) }()
 		log.Info("needsbot running", "mode", "polling", "listen", ln.Addr().String(), "bot", a.username)
 	}
@@ -330,6 +340,11 @@ func (a *app) serve(ctx context.Context) error {
 	<-pollDone
 	_ = srv.Shutdown(shut) // waits for webhook requests in flight
 	a.intake.Stop()        // finishes queued and in-flight updates
+	if poller != nil {
+		if err := poller.FlushJournal(shut); err != nil {
+			log.Warn("update journal not flushed at shutdown", "err", err)
+		}
+	}
 	if n, err := a.durable.Flush(shut); err != nil {
 		log.Warn("outbox not fully flushed at shutdown; it stays in Redis", "flushed", n, "err", err)
 	}

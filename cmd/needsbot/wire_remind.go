@@ -74,11 +74,16 @@ func (a *app) wireReminders(c *interview.Config, h *bot.Config) error {
 	return nil
 }
 
-// jobLoop claims due jobs — reminders, expiries — and applies each on its
+// jobLoop claims due jobs — reminders, expiries, publications — and applies each on its
 // chat's mailbox through the core, with its idempotency key.
 func (a *app) jobLoop(ctx context.Context) {
 	s := &schedule.Scheduler{Store: a.store, Quiet: a.quiet, Logger: a.log, Now: a.now,
-		Handle: func(ctx context.Context, j redisstore.Job) error { return a.intake.Scheduled(ctx, jobInput(j)) }}
+		Handle: func(ctx context.Context, j redisstore.Job) error {
+			if j.Kind == redisstore.JobPublished {
+				return a.publishedJob(ctx, j) // wire_published.go
+			}
+			return a.intake.Scheduled(ctx, jobInput(j))
+		}}
 	s.Run(ctx)
 }
 

@@ -163,7 +163,7 @@ func BenchmarkTurn(b *testing.B) {
 			v = 0
 		}
 		update := int64(1_000_000 + i)
-		if ok, _, err := s.Inbound(ctx, chat, 1_000_000, time.Second); err != nil || !ok {
+		if ok, _, err := s.Inbound(ctx, chat, 0, 1_000_000, time.Second); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 		_, ver, seen, _, err := s.Load(ctx, chat, update)

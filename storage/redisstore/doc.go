@@ -89,6 +89,15 @@
 // index (member N, score = due). The TTL expiry and DueAbandoned above
 // are the safety net for states saved without a job.
 //
+// # Publications
+//
+// A form version published while interviews run reaches the chats waiting
+// at that form's language choice (published.go): <prefix>{c:N}:l holds
+// the chat id and the form while it waits, <prefix>lw:<form> indexes N;
+// Announce queues the version once in <prefix>{publish}:due (a done
+// marker keeps it from being queued again), ClaimJobs leases it as a
+// JobPublished, and its handler walks the chats with ForEachWaiting.
+//
 // # Outbox
 //
 // Completed responses bound for Postgres wait in a durable outbox when

@@ -15,37 +15,37 @@ func TestInboundLimit(t *testing.T) {
 	s, _, _ := newStore(t, redisstore.Options{Now: clk.Now})
 	const limit, per = 5, 10 * time.Second
 	for i := range limit {
-		if ok, first, err := s.Inbound(ctx, 4, limit, per); err != nil || !ok || first {
+		if ok, first, err := s.Inbound(ctx, 4, 0, limit, per); err != nil || !ok || first {
 			t.Fatalf("update %d: ok %v first %v err %v", i, ok, first, err)
 		}
 	}
-	if ok, first, err := s.Inbound(ctx, 4, limit, per); err != nil || ok || !first {
+	if ok, first, err := s.Inbound(ctx, 4, 0, limit, per); err != nil || ok || !first {
 		t.Fatalf("over the limit: ok %v first %v err %v, want refused, first", ok, first, err)
 	}
 	for range 3 {
-		if ok, first, err := s.Inbound(ctx, 4, limit, per); err != nil || ok || first {
+		if ok, first, err := s.Inbound(ctx, 4, 0, limit, per); err != nil || ok || first {
 			t.Fatalf("flood: ok %v first %v err %v, want refused silently", ok, first, err)
 		}
 	}
 	// Another person is not limited by this one.
-	if ok, _, err := s.Inbound(ctx, 5, limit, per); err != nil || !ok {
+	if ok, _, err := s.Inbound(ctx, 5, 0, limit, per); err != nil || !ok {
 		t.Fatalf("other person: %v %v", ok, err)
 	}
 	// One emission interval later, one more fits.
 	clk.Add(per / limit)
-	if ok, _, err := s.Inbound(ctx, 4, limit, per); err != nil || !ok {
+	if ok, _, err := s.Inbound(ctx, 4, 0, limit, per); err != nil || !ok {
 		t.Fatalf("after %s: ok %v err %v", per/limit, ok, err)
 	}
-	if ok, _, _ := s.Inbound(ctx, 4, limit, per); ok {
+	if ok, _, _ := s.Inbound(ctx, 4, 0, limit, per); ok {
 		t.Fatal("second one after one interval allowed")
 	}
 	clk.Add(2 * per)
 	for i := range limit {
-		if ok, first, err := s.Inbound(ctx, 4, limit, per); err != nil || !ok || first {
+		if ok, first, err := s.Inbound(ctx, 4, 0, limit, per); err != nil || !ok || first {
 			t.Fatalf("next period, update %d: ok %v first %v err %v", i, ok, first, err)
 		}
 	}
-	if ok, first, _ := s.Inbound(ctx, 4, limit, per); ok || !first {
+	if ok, first, _ := s.Inbound(ctx, 4, 0, limit, per); ok || !first {
 		t.Fatalf("next flood: ok %v first %v, want told again", ok, first)
 	}
 }
@@ -60,7 +60,7 @@ func TestInboundFoldsIntoLoad(t *testing.T) {
 	rdb.AddHook(h)
 	due := time.Now().Add(24 * time.Hour)
 	for i := range 3 { // warm the scripts up
-		if ok, _, err := s.Inbound(ctx, 9, 100, time.Second); err != nil || !ok {
+		if ok, _, err := s.Inbound(ctx, 9, 0, 100, time.Second); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 		turn(t, s, 9, int64(90+i), 490+i, due)
@@ -68,7 +68,7 @@ func TestInboundFoldsIntoLoad(t *testing.T) {
 	h.n.Store(0)
 	const turns = 10
 	for i := range turns {
-		if ok, _, err := s.Inbound(ctx, 9, 100, time.Second); err != nil || !ok {
+		if ok, _, err := s.Inbound(ctx, 9, 0, 100, time.Second); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 		want := 499 + i // the previous turn's card
@@ -83,7 +83,7 @@ func TestInboundFoldsIntoLoad(t *testing.T) {
 		t.Fatalf("%.2f round trips per turn with the inbound limit, want 2", got)
 	}
 	// A redelivery after Inbound is recognised from the folded read.
-	if ok, _, err := s.Inbound(ctx, 9, 100, time.Second); err != nil || !ok {
+	if ok, _, err := s.Inbound(ctx, 9, 0, 100, time.Second); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if _, _, seen, _, err := s.Load(ctx, 9, 105); err != nil || seen != redisstore.SeenSent {
@@ -108,7 +108,7 @@ func TestInboundSnapshotConflict(t *testing.T) {
 	if ok, err := apply(s, 12, 1); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if ok, _, err := s.Inbound(ctx, 12, 100, time.Second); err != nil || !ok {
+	if ok, _, err := s.Inbound(ctx, 12, 0, 100, time.Second); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if ok, err := apply(other, 12, 2); err != nil || !ok {
@@ -122,5 +122,105 @@ func TestInboundSnapshotConflict(t *testing.T) {
 	}
 	if n, v := counter(t, s, 12); n != 3 || v != 3 {
 		t.Fatalf("counter %d v%d, want 3 v3", n, v)
+	}
+}
+
+// An update id counts once against the limit (a copy handled by another
+// replica, a redelivery), an older one not at all, and each call is one
+// round trip.
+func TestInboundCountsAnUpdateOnce(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, _ := newStore(t, redisstore.Options{Now: clk.Now})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	const limit, per = 2, 10 * time.Second
+	if _, _, err := s.Inbound(ctx, 99, 1, limit, per); err != nil { // warm the script up
+		t.Fatal(err)
+	}
+	call := func(update int64, wantOK, wantFirst bool) {
+		t.Helper()
+		n := h.n.Load()
+		ok, first, err := s.Inbound(ctx, 7, update, limit, per)
+		if err != nil || ok != wantOK || first != wantFirst {
+			t.Fatalf("update %d: ok %v first %v err %v, want ok %v first %v", update, ok, first, err, wantOK, wantFirst)
+		}
+		if got := h.n.Load() - n; got != 1 {
+			t.Fatalf("update %d: %d round trips, want 1", update, got)
+		}
+	}
+	call(100, true, false)
+	call(100, true, false) // a copy: not counted
+	call(100, true, false)
+	call(99, true, false) // older than one counted: not counted
+	call(101, true, false)
+	call(102, false, true) // the third distinct update is over the limit
+	call(102, true, false) // its copy is let through uncounted, as before
+	call(103, false, false)
+	// Another person's ids are their own.
+	if ok, _, err := s.Inbound(ctx, 8, 100, limit, per); err != nil || !ok {
+		t.Fatalf("other person: %v %v", ok, err)
+	}
+}
+
+// LoadCounting counts the update as it loads the chat: the Inbound of the
+// turn then makes no round trip, so that a turn with the limit is two
+// round trips (load, save) again; the verdicts are Inbound's.
+func TestLoadCountingFoldsInbound(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, _ := newStore(t, redisstore.Options{Now: clk.Now})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	const limit, per = 3, 10 * time.Second
+	// Warm the scripts up.
+	if _, _, _, _, err := s.LoadCounting(ctx, 98, 1, limit, per); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, 98, 1, 0, 1, []byte("state"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var v uint64
+	step := func(update int64, wantOK, wantFirst bool) {
+		t.Helper()
+		n := h.n.Load()
+		_, ver, seen, _, err := s.LoadCounting(ctx, 11, update, limit, per)
+		if err != nil || seen != redisstore.SeenNone || ver != v {
+			t.Fatalf("load %d: seen %v v%d err %v, want none v%d", update, seen, ver, err, v)
+		}
+		ok, first, err := s.Inbound(ctx, 11, update, limit, per)
+		if err != nil || ok != wantOK || first != wantFirst {
+			t.Fatalf("update %d: ok %v first %v err %v, want ok %v first %v", update, ok, first, err, wantOK, wantFirst)
+		}
+		if err := s.Save(ctx, 11, update, v, v+1, []byte("state"), nil); err != nil {
+			t.Fatal(err)
+		}
+		v++
+		if got := h.n.Load() - n; got != 2 {
+			t.Fatalf("update %d: %d round trips, want 2", update, got)
+		}
+	}
+	step(200, true, false)
+	step(201, true, false)
+	step(202, true, false)
+	step(203, false, true)
+	step(204, false, false)
+	// A redelivery of an applied update is seen and not counted.
+	if _, _, seen, _, err := s.LoadCounting(ctx, 11, 204, limit, per); err != nil || seen == redisstore.SeenNone {
+		t.Fatalf("redelivered 204: %v %v, want seen", seen, err)
+	}
+	clk.Add(2 * per)
+	step(205, true, false)
+	// The verdict serves its own update only: another update's Inbound
+	// reads Redis.
+	if _, _, _, _, err := s.LoadCounting(ctx, 11, 206, limit, per); err != nil {
+		t.Fatal(err)
+	}
+	n := h.n.Load()
+	if ok, _, err := s.Inbound(ctx, 11, 207, limit, per); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if h.n.Load() != n+1 {
+		t.Fatalf("Inbound of another update made %d round trips, want 1", h.n.Load()-n)
 	}
 }

@@ -45,8 +45,11 @@ const (
 )
 
 func (k JobKind) String() string {
-	if k == JobExpire {
+	switch k {
+	case JobExpire:
 		return "expire"
+	case JobPublished:
+		return "published"
 	}
 	return "remind"
 }
@@ -59,8 +62,12 @@ type Job struct {
 	Due  time.Time // when it was due: with the chat, its idempotency key
 	// Version is, for an expiry, the state version it was armed at.
 	Version uint64
-	id      string // derived chat id
-	lease   string
+	// Form and FormVersion, for JobPublished, are the version published
+	// (published.go); Chat is 0.
+	Form        string
+	FormVersion int
+	id          string // derived chat id (JobPublished: the due member)
+	lease       string
 }
 
 // ReminderJob is a due reminder claimed by ClaimReminders.
@@ -98,7 +105,7 @@ return {ours, d or ''}
 `)
 
 // ClaimJobs returns up to limit jobs of every kind due by now — reminders
-// first, then expiries — each leased to the caller for lease (see
+// first, then expiries, then publications to fan out — each leased to the caller for lease (see
 // ClaimReminders). Settle each with DoneJob once handled.
 func (s *Store) ClaimJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Job, error) {
 	jobs, err := s.ClaimReminders(ctx, now, limit, lease)
@@ -106,6 +113,11 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, limit int, lease t
 		return jobs, err
 	}
 	more, err := s.claimExpiries(ctx, now, limit-len(jobs), lease)
+	jobs = append(jobs, more...)
+	if err != nil {
+		return jobs, err
+	}
+	more, err = s.claimPublications(ctx, now, limit-len(jobs), lease)
 	return append(jobs, more...), err
 }
 
@@ -151,8 +163,11 @@ func (s *Store) claimExpiries(ctx context.Context, now time.Time, limit int, lea
 // lease ran out first: another replica may have taken the job (the core's
 // idempotency key keeps it from being applied twice).
 func (s *Store) DoneJob(ctx context.Context, j Job) error {
-	if j.Kind == JobRemind {
+	switch j.Kind {
+	case JobRemind:
 		return s.DoneReminder(ctx, j)
+	case JobPublished:
+		return s.donePublished(ctx, j)
 	}
 	res, err := expireDoneScript.Run(ctx, s.rdb, []string{s.tagKey(j.id, 'a'), s.expireLeaseKey(j.id)},
 		j.lease, j.Due.UnixMilli()).Slice()

@@ -45,45 +45,61 @@ return loadreply(KEYS[1], KEYS[2], ARGV[2], ARGV[4])
 
 // inboundScript counts one incoming update of a person against the
 // per-person limit (GCRA, kept in the seen record of the person's private
-// chat: no key of its own) and, when it is allowed, writes the chat's
-// deferred tail and reads the chat as loadTailScript does: Store.Inbound
-// keeps that reply for the Load that follows, so that a turn is still two
-// round trips with the limit folded in.
+// chat: no key of its own), writes the chat's deferred tail and reads the
+// chat as loadTailScript does, in one round trip: Store.Load counts the
+// update as it loads the chat (LoadCounting), or Store.Inbound keeps the
+// reply for the Load that follows.
 //
-// KEYS as loadTailScript. ARGV: 1 limit, 2 period (ms), 3-9 as tailScript's
-// 1-7, then the tail's arguments (tailArgs; empty ones when there is no
-// tail). Returns {0} (refused), {2} (refused, first refusal of the
-// period: tell the person once) or {1, then as loadScript}.
+// An update (its Telegram id, ARGV 3) is counted once: not when it is in
+// the seen record or at or below its floor (handled already), nor when it
+// is at or below the highest id counted (hc in the record: a copy of it
+// handled by another replica, or an older update delivered late). Such an
+// update is let through uncounted. An id <= 0 is always counted.
+//
+// KEYS as loadTailScript. ARGV: 1 limit, 2 period (ms), 3 update id, 4-10
+// as tailScript's 1-7, then the tail's arguments (tailArgs; empty ones
+// when there is no tail). Returns {verdict, then as loadScript}: verdict
+// 0 (refused), 2 (refused, first refusal of the period: tell the person
+// once) or 1 (allowed).
 var inboundScript = redis.NewScript(seenLua + tailLua + loadTailLua + `
-local now, per = tonumber(ARGV[3]), tonumber(ARGV[2])
+local now, per = tonumber(ARGV[4]), tonumber(ARGV[2])
+local id = tonumber(ARGV[3])
 seenload(KEYS[2])
-local tat = math.max(tonumber(sv.tat) or 0, now)
-local nt = tat + per / tonumber(ARGV[1])
+local count = true
+if id > 0 then
+  if id <= sv.hc or id <= tonumber(sv.f) or string.find(sv.body, ' ' .. ARGV[3] .. ':', 1, true) then
+    count = false
+  else
+    sv.hc = id
+    sv.dirty = true
+  end
+end
 local ok = 1
-if nt - now <= per then
-  sv.tat = string.format('%.1f', nt)
-  sv.dirty = true
-elseif (tonumber(sv.told) or 0) > now then
-  ok = 0
-else
-  sv.told = tostring(now + per)
-  sv.dirty = true
-  ok = 2
+if count then
+  local tat = math.max(tonumber(sv.tat) or 0, now)
+  local nt = tat + per / tonumber(ARGV[1])
+  if nt - now <= per then
+    sv.tat = string.format('%.1f', nt)
+    sv.dirty = true
+  elseif (tonumber(sv.told) or 0) > now then
+    ok = 0
+  else
+    sv.told = tostring(now + per)
+    sv.dirty = true
+    ok = 2
+  end
 end
-tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 10, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-if ok ~= 1 then
-  seensave(KEYS[2], ARGV[3], ARGV[5])
-  return {ok}
-end
-local r = loadreply(KEYS[1], KEYS[2], ARGV[3], ARGV[5])
-table.insert(r, 1, 1)
+tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 11, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+local r = loadreply(KEYS[1], KEYS[2], ARGV[4], ARGV[6])
+table.insert(r, 1, ok)
 return r
 `)
 
 // saveScript is the compare-and-swap of a chat's state. It marks the update
 // applied and sets or clears the abandonment record in the same atomic step.
 //
-// KEYS: state hash, seen record, abandonment record hash.
+// KEYS: state hash, seen record, abandonment record hash, language-choice
+// record (published.go).
 // ARGV: 1 expected version ("0" = none), 2 new version, 3 blob, 4 state TTL
 // (ms), 5 update id ("" = none), 6 now (ms), 7 (unused), 8 seen TTL (ms),
 // 9 most seen ids kept, 10 record JSON ("" = delete the record), 11
@@ -91,15 +107,28 @@ return r
 // TTL (ms), 14 chat id of the expiry job ("" = none: the job is dropped),
 // 15 its due time (ms). The expiry job lives in the record (xc, xd, xv =
 // chat, due, the version it was armed at), so that it goes when the record
-// goes (completion, erasure, expiry).
+// goes (completion, erasure, expiry). 16 the form whose language choice
+// the saved state waits at ("" = none), 17 the chat id: the language-choice
+// record is written when the state comes to a choice (field l of the
+// state hash remembers the form) and deleted when it leaves it, in the
+// same step as the save (Store.SaveWaiting).
 // Returns {1, started} when saved, {0, ""} on a version conflict (nothing
 // changed); started is the interview (started ms) whose record was deleted
 // or replaced, "" when none: its abandonment index member is stale.
 var saveScript = redis.NewScript(seenLua + `
-local cur = redis.call('HGET', KEYS[1], 'v') or '0'
+local hv = redis.call('HMGET', KEYS[1], 'v', 'l')
+local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if ARGV[16] ~= '' then
+  redis.call('HSET', KEYS[1], 'l', ARGV[16])
+  redis.call('HSET', KEYS[4], 'c', ARGV[17], 'f', ARGV[16])
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+elseif hv[2] then
+  redis.call('HDEL', KEYS[1], 'l')
+  redis.call('DEL', KEYS[4])
+end
 if ARGV[5] ~= '' then
   -- The update was not seen when loaded, and the state has not moved
   -- since (the version matched): it is not in the seen record, so it is

@@ -23,7 +23,10 @@ import (
 // order, so a first delivery can never be seenMax updates late).
 // tat, told: the per-person inbound limit (GCRA theoretical arrival time,
 // ms, and until when the person counts as told to slow down), so that the
-// limit costs no key and no command of its own (see Store.Inbound).
+// limit costs no key and no command of its own (see Store.Inbound). tat
+// may end in ":<id>": the highest Telegram update id counted against the
+// limit, so that a copy of an update (two webhook replicas) or an older
+// one is not counted again.
 // Each entry is an update id with f = a (applied) or s (replies sent),
 // oldest first. An id above every listed one, or between listed ones
 // (out-of-order delivery), is not seen.
@@ -32,7 +35,7 @@ import (
 // seenmark and seensave over a local table sv; seensave writes only when
 // something changed and returns the record as stored.
 const seenLua = `
-local sv = {raw = '', f = '0', tat = '0', told = '0', body = '', dirty = false}
+local sv = {raw = '', f = '0', tat = '0', hc = 0, told = '0', body = '', dirty = false}
 local function seenload(U)
   local v = redis.pcall('GET', U)
   if type(v) == 'table' then
@@ -54,7 +57,11 @@ local function seenload(U)
   end
   if v then
     local w, f, tat, told, body = string.match(v, '^(%d+) (%d+) (%S+) (%S+)(.*)$')
-    if w then sv.raw, sv.f, sv.tat, sv.told, sv.body = v, f, tat, told, body end
+    if w then
+      sv.raw, sv.f, sv.tat, sv.told, sv.body = v, f, tat, told, body
+      local t, hc = string.match(tat, '^([^:]*):(%d+)$')
+      if t then sv.tat, sv.hc = t, tonumber(hc) end
+    end
   end
 end
 local function seenmark(id, flag, maxn)
@@ -84,7 +91,9 @@ local function seenmark(id, flag, maxn)
 end
 local function seensave(U, now, ttl)
   if sv.dirty then
-    sv.raw = now .. ' ' .. sv.f .. ' ' .. sv.tat .. ' ' .. sv.told .. sv.body
+    local tat = sv.tat
+    if sv.hc > 0 then tat = tat .. ':' .. string.format('%d', sv.hc) end
+    sv.raw = now .. ' ' .. sv.f .. ' ' .. tat .. ' ' .. sv.told .. sv.body
     redis.call('SET', U, sv.raw, 'PX', ttl)
     sv.dirty = false
   end

@@ -117,6 +117,8 @@ type Store struct {
 	mu    sync.Mutex
 	tails map[int64]*tail      // deferred tails by chat (tail.go)
 	pre   map[int64]prefetched // chats read by Inbound for their Load
+	// verdicts: inbound counts made by LoadCounting for their Inbound
+	verdicts map[int64]verdict
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
 }
@@ -142,6 +144,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		tailDelay:    opts.TailDelay,
 		tails:        map[int64]*tail{},
 		pre:          map[int64]prefetched{},
+		verdicts:     map[int64]verdict{},
 		indexed:      map[int64]indexMark{},
 	}
 	if s.now == nil {
@@ -285,17 +288,27 @@ type AbandonRecord struct {
 // completion). Save is one round trip: a script, pipelined with the
 // abandonment index update when rec is set.
 func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord) error {
-	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL)
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, "")
+}
+
+// SaveWaiting is Save for a state that waits at the language choice of
+// form ("" = at none): in the same round trip, the chat is indexed as
+// waiting there when it comes to the choice (what WaitingAtLanguage
+// does), and its record is dropped when a state saved by SaveWaiting
+// leaves it (what LeftLanguage does; the index member, a hint, goes when
+// ForEachWaiting finds it stale or when it lapses).
+func (s *Store) SaveWaiting(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, form string) error {
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, form)
 }
 
 // SaveDone is Save for the state of a finished interview: it is kept only
 // DoneTTL (what "already answered" and dedup need), and it never has an
 // abandonment record.
 func (s *Store) SaveDone(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte) error {
-	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL)
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL, "")
 }
 
-func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, ttl time.Duration) error {
+func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, ttl time.Duration, waitForm string) error {
 	if newVersion <= expect {
 		return fmt.Errorf("redisstore: save: new version %d not after %d", newVersion, expect)
 	}
@@ -328,16 +341,17 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		expChat, expDue = strconv.FormatInt(chat, 10), rec.Expires.UnixMilli()
 		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
 	}
-	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat)}
+	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat), s.waitKey(chat)}
 	args := []any{
 		expect, newVersion, blob, ttl.Milliseconds(),
 		update, nowMS, "", s.seenTTL.Milliseconds(), seenMax,
 		recJSON, started, id, max(s.stateTTL, ttl).Milliseconds() + s.abandonGrace.Milliseconds(), expChat, expDue,
+		waitForm, strconv.FormatInt(chat, 10),
 	}
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
-	if !zadd && expDue == 0 {
+	if !zadd && expDue == 0 && waitForm == "" {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -356,6 +370,12 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			// interview may arm it again.
 			if expDue != 0 {
 				p.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)})
+			}
+			// The language-choice index, another slot: a hint checked
+			// against the record (ForEachWaiting), so a ZADD for a save
+			// that conflicts is harmless too.
+			if waitForm != "" {
+				p.ZAdd(ctx, s.waitIndexKey(waitForm), redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: s.chatID(chat)})
 			}
 		})
 		if err != nil && res.Err() == nil {
@@ -498,7 +518,7 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id))
+		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.waitKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id))
 		p.ZRem(ctx, s.remindDueKey(), id)
 		p.ZRem(ctx, s.expireDueKey(), id)
 		if len(members) > 0 {
@@ -622,26 +642,68 @@ func (s *Store) Limited(ctx context.Context, key string, limit int, per time.Dur
 	return res.Remaining < 1, nil
 }
 
-// Inbound counts one incoming update of a Telegram user against limit
-// updates per period (GCRA, bursts up to limit). When the update is over
-// the limit, first reports whether it is the first refusal of this flood
-// (once per period), so that the person is told once and later updates are
-// dropped silently.
+// Inbound counts incoming update (its Telegram update id; <= 0: none) of a
+// Telegram user against limit updates per period (GCRA, bursts up to
+// limit). When the update is over the limit, first reports whether it is
+// the first refusal of this flood (once per period), so that the person is
+// told once and later updates are dropped silently. An update counted
+// already (a copy handled by another replica, a redelivery) or older than
+// the newest one counted is let through uncounted (ok): the session's
+// dedup keeps it from applying twice.
 //
 // The limit lives in the seen record of the person's private chat (whose
 // id is the user's), and the same script writes that chat's deferred tail
-// and reads its state: when the update is allowed, the next Load of the
-// chat within prefetchTTL takes that reply instead of a round trip of its
-// own. A turn is thus two round trips, the limit included. The reply is a
-// snapshot: if the state moves on before the turn saves, Save's
-// compare-and-swap fails and the caller loads again, as on any conflict.
-func (s *Store) Inbound(ctx context.Context, user int64, limit int, per time.Duration) (ok, first bool, err error) {
+// and reads its state. After LoadCounting of the same chat and update,
+// Inbound returns its verdict without a round trip. Otherwise, when the
+// update is allowed, the next Load of the chat within prefetchTTL takes
+// the reply instead of a round trip of its own. A turn is thus two round
+// trips, the limit included. The reply is a snapshot: if the state moves
+// on before the turn saves, Save's compare-and-swap fails and the caller
+// loads again, as on any conflict.
+func (s *Store) Inbound(ctx context.Context, user, update int64, limit int, per time.Duration) (ok, first bool, err error) {
 	if limit <= 0 || per <= 0 {
 		return false, false, fmt.Errorf("redisstore: inbound: bad limit %d per %s", limit, per)
 	}
 	now := s.now()
+	if v, hit := s.takeVerdict(user, update, now); hit {
+		return v == 1, v == 2, nil
+	}
+	v, res, err := s.inbound(ctx, user, update, limit, per, now)
+	if err != nil {
+		return false, false, err
+	}
+	if v == 1 {
+		s.putPrefetch(user, now, res)
+	}
+	return v == 1, v == 2, nil
+}
+
+// LoadCounting is Load that also counts update (a Telegram update id, >
+// 0) of the chat's person against the inbound limit as Inbound does, in
+// the same round trip; the verdict waits for the Inbound of the same chat
+// and update (within prefetchTTL), which then makes no round trip. For
+// other inputs (update <= 0) it is Load.
+func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int, per time.Duration) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
+	now := s.now()
+	if update <= 0 || limit <= 0 || per <= 0 {
+		return s.Load(ctx, chat, update)
+	}
+	if res := s.takePrefetch(chat, now); res != nil {
+		return s.finishLoad(chat, update, now, res)
+	}
+	v, res, err := s.inbound(ctx, chat, update, limit, per, now)
+	if err != nil {
+		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
+	}
+	s.putVerdict(chat, update, v, now)
+	return s.finishLoad(chat, update, now, res)
+}
+
+// inbound runs inboundScript: the verdict (0 refused, 2 refused first, 1
+// allowed) and the chat as loadScript returns it.
+func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per time.Duration, now time.Time) (int64, []any, error) {
 	t := s.takeTail(user)
-	args := append(append([]any{limit, per.Milliseconds()}, s.commonArgs(now)...), s.tailArgs(user, t)...)
+	args := append(append([]any{limit, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t)...)
 	keys := []string{s.stateKey(user), s.seenKey(user), s.remindKey(user), s.sentKey(user)}
 	var cmd *redis.Cmd
 	if t == nil || !t.arm {
@@ -652,26 +714,57 @@ func (s *Store) Inbound(ctx context.Context, user int64, limit int, per time.Dur
 			p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(user)})
 		})
 		if perr != nil && cmd.Err() == nil {
-			return false, false, fmt.Errorf("redisstore: inbound: reminder index: %w", perr)
+			return 0, nil, fmt.Errorf("redisstore: inbound: reminder index: %w", perr)
 		}
 	}
 	res, err := cmd.Slice()
 	if err != nil {
-		return false, false, fmt.Errorf("redisstore: inbound: %w", err)
+		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
 	}
-	if len(res) == 0 {
-		return false, false, errors.New("redisstore: inbound: empty reply")
+	if len(res) < 2 {
+		return 0, nil, fmt.Errorf("redisstore: inbound: unexpected reply of %d elements", len(res))
 	}
-	switch n, _ := res[0].(int64); n {
-	case 0:
-		return false, false, nil
-	case 2:
-		return false, true, nil
-	case 1:
-		s.putPrefetch(user, now, res[1:])
-		return true, false, nil
+	v, _ := res[0].(int64)
+	if v < 0 || v > 2 {
+		return 0, nil, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", res[0])
 	}
-	return false, false, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", res[0])
+	return v, res[1:], nil
+}
+
+// verdict is an inbound count made by LoadCounting, waiting for Inbound.
+type verdict struct {
+	at     time.Time
+	update int64
+	v      int64
+}
+
+func (s *Store) putVerdict(chat, update, v int64, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.verdicts) >= 4096 {
+		for c, x := range s.verdicts {
+			if now.Sub(x.at) > prefetchTTL {
+				delete(s.verdicts, c)
+			}
+		}
+	}
+	s.verdicts[chat] = verdict{at: now, update: update, v: v}
+}
+
+// takeVerdict returns and forgets LoadCounting's verdict on the chat's
+// update, if fresh.
+func (s *Store) takeVerdict(chat, update int64, now time.Time) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x, ok := s.verdicts[chat]
+	if !ok || x.update != update {
+		return 0, false
+	}
+	delete(s.verdicts, chat)
+	if d := now.Sub(x.at); d < 0 || d > prefetchTTL {
+		return 0, false
+	}
+	return x.v, true
 }
 
 // prefetchTTL is how long the chat read by Inbound serves the Load that

@@ -430,7 +430,7 @@ func TestSeenOldSortedSet(t *testing.T) {
 				t.Fatalf("%s: %v", first, err)
 			}
 		case "inbound":
-			if ok, _, err := s.Inbound(ctx, chat, 100, time.Second); err != nil || !ok {
+			if ok, _, err := s.Inbound(ctx, chat, 0, 100, time.Second); err != nil || !ok {
 				t.Fatalf("%s: %v %v", first, ok, err)
 			}
 		case "mark":

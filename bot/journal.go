@@ -1,0 +1,148 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	tgmodels "github.com/go-telegram/bot/models"
+)
+
+// The poller's journal (issue 17 finding 5).
+//
+// A polling replica confirms a batch to Telegram — the offset of its next
+// getUpdates — once the batch's updates are settled, and a settled update
+// may still wait in its chat's mailbox (paced, parked in an outage, behind
+// its chat's backlog). Killed at that moment (kill -9, OOM), the replica
+// lost those updates: Telegram had been told they were taken. Now, before
+// a getUpdates confirms a batch, the batch's updates that are not finished
+// yet are written to a Journal in one round trip, and an update leaves the
+// journal as soon as it is finished. A replica starting up applies what its predecessor kept before
+// fetching anything new. An update kept twice or already applied is
+// harmless: a copy waiting in its mailbox is dropped, one applied before is
+// recognised by the session's dedup. When every update of a batch is
+// finished before the next getUpdates — the common case — the journal
+// costs nothing: a turn keeps its two Redis round trips.
+
+// Journal keeps updates a poller confirmed to Telegram before they were
+// applied. Keep adds and drops entries by update id in one round trip;
+// Kept returns what is kept.
+type Journal interface {
+	Keep(ctx context.Context, add map[int64][]byte, drop []int64) error
+	Kept(ctx context.Context) (map[int64][]byte, error)
+}
+
+// journal is the poller's side of a Journal: which updates are kept, and
+// which finished ones are to be dropped at the next write.
+type journal struct {
+	j   Journal
+	log *slog.Logger
+
+	mu   sync.Mutex
+	kept map[int64]bool // written, or about to be
+	drop []int64        // finished and kept: to drop at the next write
+	open map[int64]*job // enqueued and not finished
+}
+
+func newJournal(j Journal, log *slog.Logger) *journal {
+	return &journal{j: j, log: log, kept: map[int64]bool{}, open: map[int64]*job{}}
+}
+
+// track notes an enqueued job; its onDone tells the journal. A kept
+// update leaves the journal as soon as it is finished, in its chat's
+// mailbox goroutine (no worker slot held): what the journal holds — the
+// update's text, the person's name — stays no longer than needed, and a
+// /delete leaves nothing behind. Only kept updates cost this round trip.
+func (jl *journal) track(j *job) {
+	id := j.upd.ID
+	jl.mu.Lock()
+	jl.open[id] = j
+	jl.mu.Unlock()
+	j.onLeave = func() {
+		jl.mu.Lock()
+		delete(jl.open, id)
+		jl.mu.Unlock()
+	}
+	j.onDone = func() {
+		jl.mu.Lock()
+		delete(jl.open, id)
+		kept := jl.kept[id]
+		delete(jl.kept, id)
+		jl.mu.Unlock()
+		if !kept {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := jl.j.Keep(ctx, nil, []int64{id}); err != nil {
+			// Dropped at the next write; a copy applied again is
+			// recognised by the session's dedup.
+			jl.log.Warn("update journal: finished update not dropped", "update", id, "err", err)
+			jl.mu.Lock()
+			jl.drop = append(jl.drop, id)
+			jl.mu.Unlock()
+		}
+	}
+}
+
+// sync writes the unfinished updates not kept yet and drops the finished
+// ones, in one round trip (none when there is nothing to write). It is
+// called before each getUpdates, which confirms what was fetched before.
+func (jl *journal) sync(ctx context.Context) error {
+	jl.mu.Lock()
+	add := map[int64][]byte{}
+	for id, j := range jl.open {
+		if jl.kept[id] {
+			continue
+		}
+		b, err := json.Marshal(j.upd)
+		if err != nil {
+			continue
+		}
+		add[id] = b
+		jl.kept[id] = true
+	}
+	drop := jl.drop
+	jl.drop = nil
+	jl.mu.Unlock()
+	if len(add) == 0 && len(drop) == 0 {
+		return nil
+	}
+	if err := jl.j.Keep(ctx, add, drop); err != nil {
+		jl.mu.Lock()
+		for id := range add {
+			delete(jl.kept, id)
+		}
+		// Re-queue the removals only of updates not written again.
+		jl.drop = append(jl.drop, drop...)
+		jl.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// restore returns the updates a previous run kept, oldest first, and
+// marks them kept (their removal is due once they are finished).
+func (jl *journal) restore(ctx context.Context) ([]*tgmodels.Update, error) {
+	kept, err := jl.j.Kept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ups []*tgmodels.Update
+	jl.mu.Lock()
+	defer jl.mu.Unlock()
+	for id, b := range kept {
+		u := &tgmodels.Update{}
+		if err := json.Unmarshal(b, u); err != nil || u.ID != id {
+			jl.drop = append(jl.drop, id) // unreadable: nothing to apply
+			continue
+		}
+		jl.kept[id] = true
+		ups = append(ups, u)
+	}
+	sort.Slice(ups, func(a, b int) bool { return ups[a].ID < ups[b].ID })
+	return ups, nil
+}

@@ -1,0 +1,156 @@
+package bot
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/testnet"
+	"github.com/needsbot/needsbot/interview"
+)
+
+// memJournal is an in-memory Journal shared by two "processes".
+type memJournal struct {
+	mu    sync.Mutex
+	m     map[int64][]byte
+	calls int
+}
+
+var _ Journal = (*memJournal)(nil)
+
+func (j *memJournal) Keep(_ context.Context, add map[int64][]byte, drop []int64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.calls++
+	for id, b := range add {
+		j.m[id] = b
+	}
+	for _, id := range drop {
+		delete(j.m, id)
+	}
+	return nil
+}
+
+func (j *memJournal) Kept(context.Context) (map[int64][]byte, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := map[int64][]byte{}
+	for id, b := range j.m {
+		out[id] = b
+	}
+	return out, nil
+}
+
+func (j *memJournal) len() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.m)
+}
+
+// hungSessions never returns from Load: the process is about to be killed
+// while the update waits for Redis.
+type hungSessions struct{ *memSessions }
+
+func (hungSessions) Load(ctx context.Context, _, _ int64) (interview.Loaded, error) {
+	<-make(chan struct{})
+	return interview.Loaded{}, nil
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // sync: polls another goroutine's progress
+	}
+}
+
+// Issue 17 finding 5: a polling replica confirms an update to Telegram
+// (the next getUpdates' offset) once it is settled, and is killed before
+// applying it. Before, the update lived only in the dead process's memory
+// and was lost: Telegram does not deliver a confirmed update again. Now
+// the poller keeps it in its journal before confirming, and the next
+// process applies it first thing.
+func TestPollerJournalSurvivesKill(t *testing.T) {
+	r := newRig(t)
+	jr := &memJournal{m: map[int64][]byte{}}
+	u := r.srv.User(731, telegramtest.LanguageCode("it"))
+
+	// Process A: its Load hangs, so the update is never applied; the
+	// poller confirms it after settleHold anyway (a chat must not hold the
+	// poller).
+	coreA := r.core
+	coreA.Sessions = hungSessions{r.sessions}
+	hA := NewHandler(Config{Core: interview.New(coreA), Catalog: r.handler.cfg.Catalog, Sender: r.handler.cfg.Sender})
+	inA := NewIntake(hA, IntakeOptions{Workers: 2}) // never stopped: killed
+	ctxA, killA := context.WithCancel(context.Background())
+	pA := &Poller{Intake: inA, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr}
+	doneA := make(chan struct{})
+	go func() { defer close(doneA); _ = pA.Run(ctxA) }()
+	u.Send("/help")
+	waitUntil(t, "the update is confirmed to Telegram", func() bool { return r.srv.PendingUpdates() == 0 })
+	if jr.len() != 1 {
+		t.Fatalf("confirmed but unapplied update not in the journal (%d entries)", jr.len())
+	}
+	killA() // kill -9: nothing of A runs any more that matters
+	<-doneA
+	if n := len(botMessages(u.Messages())); n != 0 {
+		t.Fatalf("process A replied (%d messages): the test did not hold the update", n)
+	}
+
+	// Process B starts: the kept update is applied, and leaves the journal.
+	pB := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr}
+	ctxB, stopB := context.WithCancel(context.Background())
+	doneB := make(chan struct{})
+	go func() { defer close(doneB); _ = pB.Run(ctxB) }()
+	waitUntil(t, "process B replies to the kept /help", func() bool {
+		for _, m := range botMessages(u.Messages()) {
+			if strings.Contains(m.Text, "/delete") {
+				return true
+			}
+		}
+		return false
+	})
+	stopB()
+	<-doneB
+	r.intake.Stop()
+	if err := pB.FlushJournal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := jr.len(); n != 0 {
+		t.Fatalf("%d updates left in the journal after they were applied", n)
+	}
+	if n := len(botMessages(u.Messages())); n != 1 {
+		t.Fatalf("%d replies to one /help, want 1:\n%s", n, u.Transcript())
+	}
+}
+
+// When every update is finished before the next getUpdates, the journal
+// is never written: a turn keeps its Redis round trips.
+func TestPollerJournalCostsNothingWhenApplied(t *testing.T) {
+	r := newRig(t)
+	jr := &memJournal{m: map[int64][]byte{}}
+	u := r.srv.User(732, telegramtest.LanguageCode("it"))
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	for i := 0; i < 3; i++ {
+		u.Send("/help")
+		want := i + 1
+		waitUntil(t, "the reply", func() bool { return len(botMessages(u.Messages())) == want })
+	}
+	stop()
+	<-done
+	jr.mu.Lock()
+	calls := jr.calls
+	jr.mu.Unlock()
+	if calls != 0 {
+		t.Fatalf("journal written %d times for updates applied at once, want 0", calls)
+	}
+}
