@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math/rand/v2"
 
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	h.start()
 	secondPage := 0
+	texts := loadtest.TextsOf(cat, form)
 	t.Run("walk", func(t *testing.T) {
 		for i, l := range cat.Languages() {
 			hint := ""
@@ -50,7 +52,8 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 			}
 			t.Run(l.Code, func(t *testing.T) {
 				t.Parallel()
-				r := loadtest.NewRespondent(u, form, 15, uint64(i), l.Code, "ok ۱۲ ௧௨ ෧෨", 30*time.Second)
+				r := &loadtest.Walker{User: u, Form: form, Rng: rand.New(rand.NewPCG(15, uint64(i))), Lang: l.Code,
+					Comment: "ok ۱۲ ௧௨ ෧෨", Timeout: 30 * time.Second, Texts: texts}
 				err := r.Interview(context.Background())
 				if err != nil {
 					t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/internal/loadtest"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/scratch"
@@ -67,7 +68,7 @@ func timings(short bool) timing {
 	if short {
 		return timing{pgAtCompletion: 3 * time.Second, pgLong: 5 * time.Second, redisShort: 2 * time.Second,
 			redisLong: 5 * time.Second, apiFault: 3 * time.Second, slowCall: 2 * time.Second, hang: 3 * time.Second,
-			killDown: time.Second, updateTimeout: 45 * time.Second, settle: 60 * time.Second, think: 400 * time.Millisecond, flood: 50}
+			killDown: time.Second, updateTimeout: 45 * time.Second, settle: 60 * time.Second, think: 250 * time.Millisecond, flood: 50}
 	}
 	return timing{pgAtCompletion: 10 * time.Second, pgLong: 60 * time.Second, redisShort: 10 * time.Second,
 		redisLong: 60 * time.Second, apiFault: 20 * time.Second, slowCall: 2 * time.Second, hang: 10 * time.Second,
@@ -80,8 +81,9 @@ type rig struct {
 	t      timing
 	form   *dialog.Form
 	cat    *locales.Catalog
-	dsn    string // direct, for counting
-	key    []byte // pseudonym key
+	texts  loadtest.Texts // the thank-you and the stale notice by language
+	dsn    string         // direct, for counting
+	key    []byte         // pseudonym key
 	rdb    *redis.Client
 	redisP *Proxy
 	pgP    *Proxy
@@ -122,6 +124,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if r.cat, err = locales.New(); err != nil {
 		return nil, err
 	}
+	r.texts = loadtest.TextsOf(r.cat, r.form)
 	cleanup, err := r.setUp(ctx)
 	defer func() {
 		if cerr := cleanup(); cerr != nil && err == nil {
@@ -269,6 +272,10 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 		if webhook {
 			env["NEEDSBOT_WEBHOOK_URL"] = r.lb.URL + "/telegram/webhook"
 			env["NEEDSBOT_WEBHOOK_SECRET"] = secret
+			// The balancer has no chat affinity: the README's setting for
+			// that (a turn's tail written at once, not held in memory for
+			// the chat's next update, which may reach the other replica).
+			env["NEEDSBOT_TAIL_DELAY"] = "0"
 		}
 		return env
 	}
@@ -325,10 +332,10 @@ func freeAddr() (string, error) {
 
 // people makes n respondents, alternating between the webhook bot and the
 // polling one unless only one transport is asked for.
-func (r *rig) people(n int, transports string, think time.Duration, progress func(int)) []*respondent {
+func (r *rig) people(n int, transports string, think time.Duration, progress func(int)) []*loadtest.Walker {
 	langs := r.cat.Languages()
-	cs := comments()
-	out := make([]*respondent, n)
+	cs := loadtest.Comments()
+	out := make([]*loadtest.Walker, n)
 	for i := range out {
 		id := r.nextID.Add(1)
 		tg := r.tgW
@@ -342,38 +349,39 @@ func (r *rig) people(n int, transports string, think time.Duration, progress fun
 		}
 		rng := mrand.New(mrand.NewPCG(r.o.Seed, uint64(id)))
 		lang := langs[rng.IntN(len(langs))].Code
-		out[i] = &respondent{
-			u:       tg.User(id, telegramtest.FirstName("Respondent"), telegramtest.LanguageCode(lang)),
-			form:    r.form,
-			rng:     rng,
-			lang:    lang,
-			comment: cs[int(id)%len(cs)],
-			timeout: r.t.updateTimeout,
-			think:   think,
+		out[i] = &loadtest.Walker{
+			User:     tg.User(id, telegramtest.FirstName("Respondent"), telegramtest.LanguageCode(lang)),
+			Form:     r.form,
+			Rng:      rng,
+			Lang:     lang,
+			Comment:  cs[int(id)%len(cs)],
+			Timeout:  r.t.updateTimeout,
+			Think:    think,
+			Texts:    r.texts,
+			Progress: progress,
 		}
-		out[i].progress = progress
 	}
 	return out
 }
 
 // walk runs the respondents' interviews concurrently.
-func walk(ctx context.Context, ps []*respondent) {
+func walk(ctx context.Context, ps []*loadtest.Walker) {
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = p.interview(ctx)
+			_ = p.Interview(ctx)
 		}()
 	}
 	wg.Wait()
 }
 
 // pseudonyms of the respondents.
-func (r *rig) pseudonyms(ps []*respondent) []string {
+func (r *rig) pseudonyms(ps []*loadtest.Walker) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = storage.Pseudonym(r.key, p.u.ID())
+		out[i] = storage.Pseudonym(r.key, p.User.ID())
 	}
 	return out
 }

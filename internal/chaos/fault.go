@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/loadtest"
 )
 
 // fault is one row of the matrix: who it concerns and how it is injected
@@ -74,7 +75,7 @@ func outage(p func(*rig) *Proxy, frac float64, d func(timing) time.Duration) fun
 		px := p(ph.r)
 		px.Cut()
 		defer px.Restore()
-		return sleepCtx(ctx, d(ph.r.t))
+		return loadtest.Sleep(ctx, d(ph.r.t))
 	}
 }
 
@@ -111,7 +112,7 @@ func kill(ctx context.Context, ph *phaseRun) error {
 	r.w1.Kill()
 	r.p.Kill()
 	logf(r.o.Progress, "killed %s and %s", r.w1.Name, r.p.Name)
-	if err := sleepCtx(ctx, r.t.killDown); err != nil {
+	if err := loadtest.Sleep(ctx, r.t.killDown); err != nil {
 		return err
 	}
 	if err := r.restart(ctx, r.w1); err != nil {
@@ -120,18 +121,45 @@ func kill(ctx context.Context, ph *phaseRun) error {
 	return r.restart(ctx, r.p)
 }
 
-// flood has one person per bot send 30 messages at once.
+// flood has one person per bot send r.t.flood messages at once, then waits
+// until the bots have answered what they will of it, so that the paced
+// tail of the flood (and its 429s) is counted in this row, not the next.
 func flood(ctx context.Context, ph *phaseRun) error {
 	if err := ph.reached(ctx, 0.2); err != nil {
 		return err
 	}
 	r := ph.r
+	var us []*telegramtest.User
 	for _, tg := range []*telegramtest.Server{r.tgW, r.tgP} {
 		id := r.nextID.Add(1)
 		r.flooders.Store(id, true)
 		u := tg.User(id, telegramtest.FirstName("Flooder"))
 		for i := range r.t.flood {
 			u.Send(fmt.Sprintf("hello? %d", i))
+		}
+		us = append(us, u)
+	}
+	return quiet(ctx, us, 3*time.Second, r.t.settle)
+}
+
+// quiet waits until every user's updates are acknowledged and the bot has
+// not written to their chats for calm, or until limit has passed.
+func quiet(ctx context.Context, us []*telegramtest.User, calm, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		still := false
+		for _, u := range us {
+			c := u.Chat()
+			_, last, ok := loadtest.Replies(c, time.Time{})
+			if c.Pending > 0 || ok && time.Since(last) < calm {
+				still = true
+			}
+		}
+		if !still {
+			return nil
+		}
+		if err := loadtest.Sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -212,7 +240,7 @@ func (r *rig) random(ctx context.Context, d time.Duration) (Row, error) {
 
 	var (
 		mu  sync.Mutex
-		all []*respondent
+		all []*loadtest.Walker
 		wg  sync.WaitGroup
 	)
 	// A steady population: each of the o.Respondents people starts a new
@@ -248,7 +276,7 @@ func (r *rig) random(ctx context.Context, d time.Duration) (Row, error) {
 			injected = append(injected, "kill")
 			victim := []*Replica{r.w1, r.w2, r.p}[rng.IntN(3)]
 			victim.Kill()
-			_ = sleepCtx(ctx, r.t.killDown)
+			_ = loadtest.Sleep(ctx, r.t.killDown)
 			if err := r.restart(ctx, victim); err != nil {
 				injErr = err
 			}
@@ -261,12 +289,12 @@ func (r *rig) random(ctx context.Context, d time.Duration) (Row, error) {
 			r.frontW.Set(a)
 			r.frontP.Set(a)
 		}
-		_ = sleepCtx(ctx, hold)
+		_ = loadtest.Sleep(ctx, hold)
 		r.clearFaults()
 		if injErr != nil {
 			break
 		}
-		_ = sleepCtx(ctx, time.Duration(300+rng.IntN(2000))*time.Millisecond)
+		_ = loadtest.Sleep(ctx, time.Duration(300+rng.IntN(2000))*time.Millisecond)
 	}
 	wg.Wait()
 	r.clearFaults()

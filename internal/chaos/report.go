@@ -13,19 +13,22 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/loadtest"
 )
 
 // Row is one fault's count.
 type Row struct {
 	Fault       string
 	People      int           // simulated respondents
-	Completed   int           // interviews the people saw end
+	Completed   int           // interviews that ended with the bot's thank-you
+	Stuck       int           // people left with no card with buttons and no thank-you
 	Rows        int           // responses in Postgres under their pseudonyms
 	Lost        int           // completed by a person, no row
 	Doubled     int           // rows beyond one per person
 	Twice       int           // people whose stored answers differ from what they tapped
 	Waited      int           // people who waited longer than 5 s for a reply to some update
 	Worst       time.Duration // the longest of those waits
+	WorstStep   time.Duration // the longest wait from an update to the next card or the thank-you
 	TooMany     int           // 429s the fake Bot API gave for the bot's own pace (injected ones not counted)
 	Storm       bool          // 429s were injected on purpose in this row
 	Elapsed     time.Duration
@@ -34,6 +37,9 @@ type Row struct {
 	Unconfirmed int      // webhook updates dropped after every attempt, or never acknowledged
 	Checked     int      // stored answers compared with the taps
 }
+
+// slowAfter is the wait the report counts as too long.
+const slowAfter = 5 * time.Second
 
 // Verdict is "ok", or what went wrong.
 func (w Row) Verdict() string {
@@ -47,8 +53,11 @@ func (w Row) Verdict() string {
 	if w.Twice > 0 {
 		bad = append(bad, "applied twice")
 	}
-	if w.Completed < w.People {
-		bad = append(bad, fmt.Sprintf("%d stuck", w.People-w.Completed))
+	if w.Stuck > 0 {
+		bad = append(bad, fmt.Sprintf("%d stuck", w.Stuck))
+	}
+	if n := w.People - w.Completed - w.Stuck; n > 0 {
+		bad = append(bad, fmt.Sprintf("%d not completed", n))
 	}
 	if w.TooMany > 0 && !w.Storm {
 		bad = append(bad, "429s")
@@ -67,9 +76,9 @@ func (w Row) Verdict() string {
 func (w Row) Broken() bool { return w.Lost > 0 || w.Doubled > 0 || w.Twice > 0 }
 
 func (w Row) line() string {
-	return fmt.Sprintf("%s: completed %d/%d, rows %d, lost %d, doubled %d, applied twice %d, waited>5s %d (worst %s), 429s %d, %s, in %s; %d stored answers checked against the taps",
-		w.Fault, w.Completed, w.People, w.Rows, w.Lost, w.Doubled, w.Twice, w.Waited, w.Worst.Round(100*time.Millisecond),
-		w.TooMany, w.Verdict(), w.Elapsed.Round(time.Second), w.Checked)
+	return fmt.Sprintf("%s: completed %d/%d (stuck %d), rows %d, lost %d, doubled %d, applied twice %d, waited>5s %d (worst %s, next card %s), 429s %d, %s, in %s; %d stored answers checked against the taps",
+		w.Fault, w.Completed, w.People, w.Stuck, w.Rows, w.Lost, w.Doubled, w.Twice, w.Waited, w.Worst.Round(100*time.Millisecond),
+		w.WorstStep.Round(100*time.Millisecond), w.TooMany, w.Verdict(), w.Elapsed.Round(time.Second), w.Checked)
 }
 
 // Report is a run's table.
@@ -101,14 +110,14 @@ func (rep *Report) WriteTable(out io.Writer) {
 	}
 	fmt.Fprintf(out, "needsbot chaos — %s; seed %d; %d respondents per fault; 2 webhook replicas + 1 polling replica\n\n", form, rep.Seed, rep.Respondents)
 	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "fault\tcompleted\trows\tlost\tdoubled\tapplied twice\twaited >5s\tworst wait\t429s\tverdict")
+	fmt.Fprintln(tw, "fault\tcompleted\trows\tlost\tdoubled\tapplied twice\twaited >5s\tworst wait\tworst to next card\t429s\tverdict")
 	for _, w := range rep.Rows {
 		tooMany := fmt.Sprint(w.TooMany)
 		if w.Storm {
 			tooMany += " (+injected)"
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", w.Fault, w.Completed, w.People, w.Rows, w.Lost, w.Doubled,
-			w.Twice, w.Waited, w.Worst.Round(100*time.Millisecond), tooMany, w.Verdict())
+		fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", w.Fault, w.Completed, w.People, w.Rows, w.Lost, w.Doubled,
+			w.Twice, w.Waited, w.Worst.Round(100*time.Millisecond), w.WorstStep.Round(100*time.Millisecond), tooMany, w.Verdict())
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out)
@@ -149,7 +158,7 @@ func (r *rig) snapshot() snap {
 
 // count waits for the bots to acknowledge every update and for the
 // completed interviews to reach Postgres (bounded), then counts.
-func (r *rig) count(ctx context.Context, name string, storm bool, ps []*respondent, before snap, elapsed time.Duration) (Row, error) {
+func (r *rig) count(ctx context.Context, name string, storm bool, ps []*loadtest.Walker, before snap, elapsed time.Duration) (Row, error) {
 	w := Row{Fault: name, People: len(ps), Storm: storm, Elapsed: elapsed}
 	idle, cancel := context.WithTimeout(ctx, r.t.settle)
 	for _, tg := range []*telegramtest.Server{r.tgW, r.tgP} {
@@ -159,15 +168,22 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*responde
 	}
 	cancel()
 	for _, p := range ps {
-		if p.completed {
+		switch {
+		case p.Completed:
 			w.Completed++
-		} else if len(w.Failures) < 2 && p.err != nil {
-			w.Failures = append(w.Failures, p.err.Error())
+		case p.Stuck:
+			w.Stuck++
 		}
-		if p.slow > 0 {
+		if !p.Completed && len(w.Failures) < 3 && p.Err != nil {
+			// The walker's error carries the chat's last messages.
+			w.Failures = append(w.Failures, p.Err.Error())
+		}
+		worst, slow := p.Worst(slowAfter)
+		if slow > 0 {
 			w.Waited++
 		}
-		w.Worst = max(w.Worst, p.worst)
+		w.Worst = max(w.Worst, worst)
+		w.WorstStep = max(w.WorstStep, p.WorstStep())
 	}
 
 	db, err := pgx.Connect(ctx, r.dsn)
@@ -184,27 +200,27 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*responde
 		}
 		missing := 0
 		for i, p := range ps {
-			if p.completed && rows[pseudos[i]] == 0 {
+			if p.Completed && rows[pseudos[i]] == 0 {
 				missing++
 			}
 		}
 		if missing == 0 || time.Now().After(deadline) {
 			break
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := loadtest.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return w, err
 		}
 	}
 	for i, p := range ps {
 		n := rows[pseudos[i]]
 		w.Rows += n
-		if p.completed && n == 0 {
+		if p.Completed && n == 0 {
 			w.Lost++
-			if len(w.Failures) < 2 {
+			if len(w.Failures) < 4 {
 				// What the person saw at the end: the lead for finding
 				// out why no row exists.
-				w.Failures = append(w.Failures, fmt.Sprintf("respondent %d: the walk ended but no response is stored; last messages:\n%s",
-					p.u.ID(), lastLines(p.u.Chat().Transcript(), 20)))
+				w.Failures = append(w.Failures, fmt.Sprintf("respondent %d: thanked, but no response is stored; last messages:\n%s",
+					p.User.ID(), loadtest.LastLines(p.User.Chat().Transcript(), 20)))
 			}
 		}
 		if n > 1 {
@@ -216,15 +232,15 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*responde
 		return w, err
 	}
 	for i, p := range ps {
-		if !p.completed || rows[pseudos[i]] != 1 {
+		if !p.Completed || rows[pseudos[i]] != 1 {
 			continue
 		}
 		w.Checked += len(stored[pseudos[i]])
-		if diff := answersDiffer(p.chose, stored[pseudos[i]]); diff != "" {
+		if diff := answersDiffer(p.Choices(), stored[pseudos[i]]); diff != "" {
 			w.Twice++
-			if len(w.Failures) < 2 {
+			if len(w.Failures) < 4 {
 				w.Failures = append(w.Failures, fmt.Sprintf("respondent %d: stored answers differ from the taps: %s\n%s",
-					p.u.ID(), diff, lastLines(p.u.Transcript(), 400)))
+					p.User.ID(), diff, loadtest.LastLines(p.User.Transcript(), 400)))
 			}
 		}
 	}
@@ -233,7 +249,7 @@ func (r *rig) count(ctx context.Context, name string, storm bool, ps []*responde
 	// duplicate or a race.
 	repeated := 0
 	for _, p := range ps {
-		repeated += repeatedReplies(p.u.Chat())
+		repeated += repeatedReplies(p.User.Chat())
 	}
 	if repeated > 0 {
 		w.Notes = append(w.Notes, fmt.Sprintf("the same bot message sent twice in a row (a reply repeated): %d", repeated))

@@ -310,13 +310,13 @@ func (r *Report) addRun(res ltResults, elapsed time.Duration) {
 	byKind := map[string][]time.Duration{}
 	for _, s := range res.samples {
 		r.Updates++
-		acks = append(acks, s.ack)
-		if !s.replied {
+		acks = append(acks, s.Ack)
+		if !s.Replied {
 			r.NoReply++
 			continue
 		}
-		replies = append(replies, s.reply)
-		byKind[s.kind] = append(byKind[s.kind], s.reply)
+		replies = append(replies, s.Reply)
+		byKind[s.Kind] = append(byKind[s.Kind], s.Reply)
 	}
 	r.DurationS = math.Round(elapsed.Seconds()*100) / 100
 	r.UpdatesPerS = math.Round(float64(r.Updates)/elapsed.Seconds()*10) / 10
@@ -442,7 +442,7 @@ func (r *Report) addStorage(ctx context.Context, dsn string, store *redisstore.S
 		if r.Responses >= res.completed && r.OutboxPending == 0 || time.Now().After(deadline) {
 			break
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -487,7 +487,7 @@ type ltResults struct {
 	form       string   // the questionnaire's id
 	ids        []int64  // every respondent's user id
 	langs      []string // the language each one picked, by index
-	samples    []ltSample
+	samples    []Sample
 	interviews []time.Duration
 	completed  int
 	failed     int
@@ -508,8 +508,9 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 	res := ltResults{form: form.ID, ids: make([]int64, o.Respondents), langs: make([]string, o.Respondents)}
 	langs := cat.Languages()
 	hints := ltHints()
-	comments := ltComments()
-	respondents := make([]*ltRespondent, o.Respondents)
+	comments := Comments()
+	texts := TextsOf(cat, form)
+	respondents := make([]*Walker, o.Respondents)
 	for i := range respondents {
 		rng := mrand.New(mrand.NewPCG(o.Seed, uint64(i)))
 		id := int64(1_000_001 + i)
@@ -519,14 +520,15 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 			lang = langs[rng.IntN(len(langs))].Code
 		}
 		res.ids[i], res.langs[i] = id, lang
-		respondents[i] = &ltRespondent{
-			u:       tg.User(id, telegramtest.FirstName("Respondent"), telegramtest.LanguageCode(hint)),
-			form:    form,
-			rng:     rng,
-			lang:    lang,
-			comment: comments[i%len(comments)],
-			timeout: o.UpdateTimeout,
-			think:   o.Think,
+		respondents[i] = &Walker{
+			User:    tg.User(id, telegramtest.FirstName("Respondent"), telegramtest.LanguageCode(hint)),
+			Form:    form,
+			Rng:     rng,
+			Lang:    lang,
+			Comment: comments[i%len(comments)],
+			Timeout: o.UpdateTimeout,
+			Think:   o.Think,
+			Texts:   texts,
 		}
 	}
 
@@ -564,12 +566,12 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 				}
 				r := respondents[i]
 				began := time.Now()
-				err := r.interview(ctx)
+				err := r.Interview(ctx)
 				took := time.Since(began)
 				done.Add(1)
-				updates.Add(int64(len(r.samples)))
+				updates.Add(int64(len(r.Samples)))
 				mu.Lock()
-				res.samples = append(res.samples, r.samples...)
+				res.samples = append(res.samples, r.Samples...)
 				if err != nil {
 					res.failed++
 					if len(res.failures) < 3 {

@@ -14,6 +14,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/dialog/forms"
+	"github.com/needsbot/needsbot/locales"
 )
 
 // TestLoadtestDecide: the simulated respondent answers from the callback
@@ -56,8 +57,8 @@ func TestLoadtestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := telegramtest.Message{ID: 42, FromBot: true, Buttons: [][]telegramtest.Button{tc.buttons}}
 			chat := telegramtest.Chat{Messages: []telegramtest.Message{{ID: 41, FromBot: true, Text: "answered"}, q, {ID: 43, Text: "me"}}}
-			r := &ltRespondent{form: form, rng: rand.New(rand.NewPCG(1, 2)), lang: "uk", comment: "ok", lastToggled: tc.lastToggled, toggledPos: pos("priorita")}
-			m, keys, ok := currentQuestion(chat)
+			r := &Walker{Form: form, Rng: rand.New(rand.NewPCG(1, 2)), Lang: "uk", Comment: "ok", lastToggled: tc.lastToggled, toggledPos: pos("priorita")}
+			m, keys, ok := currentQuestion(chat, 0)
 			if tc.wantKind == "" {
 				if ok {
 					t.Fatalf("found a question in %v", m.Labels())
@@ -68,7 +69,8 @@ func TestLoadtestDecide(t *testing.T) {
 				t.Fatalf("current question %d %v", m.ID, ok)
 			}
 			for i := 0; i < 20; i++ {
-				kind, label, text := r.decide(m, keys)
+				kind, k, text := r.decide(m, keys)
+				label := k.label
 				if kind != tc.wantKind || !slices.Contains(tc.wantLabels, label) {
 					t.Fatalf("decide = %s %q, want %s one of %q", kind, label, tc.wantKind, tc.wantLabels)
 				}
@@ -96,9 +98,9 @@ func TestLoadtestLatencyFromTimestamps(t *testing.T) {
 	if !ok || !enq.Equal(at(0)) {
 		t.Fatalf("enqueued %v %v", enq, ok)
 	}
-	last, ok := lastReply(chat, enq)
-	if !ok || !last.Equal(at(12)) {
-		t.Fatalf("last reply %v %v, want +12 ms", last, ok)
+	first, last, ok := Replies(chat, enq)
+	if !ok || !last.Equal(at(12)) || !first.Equal(at(7)) {
+		t.Fatalf("replies %v … %v %v, want +7 ms … +12 ms", first, last, ok)
 	}
 	if _, ok := enqueuedAt(chat, 9); ok {
 		t.Error("found a message that is not there")
@@ -106,10 +108,10 @@ func TestLoadtestLatencyFromTimestamps(t *testing.T) {
 	// A tap: the latest callback, answered after the messages.
 	chat.Callbacks = append(chat.Callbacks, telegramtest.CallbackAnswer{At: at(1), Answered: true, AnsweredAt: at(30)})
 	enq, _ = enqueuedAt(chat, 0)
-	if last, _ := lastReply(chat, enq); !enq.Equal(at(1)) || !last.Equal(at(30)) {
-		t.Errorf("tap: enqueued %v, last reply %v", enq, last)
+	if first, last, _ := Replies(chat, enq); !enq.Equal(at(1)) || !last.Equal(at(30)) || !first.Equal(at(7)) {
+		t.Errorf("tap: enqueued %v, replies %v … %v", enq, first, last)
 	}
-	if _, ok := lastReply(chat, at(100)); ok {
+	if _, _, ok := Replies(chat, at(100)); ok {
 		t.Error("a reply after the last one")
 	}
 }
@@ -207,4 +209,71 @@ func pageKey(t *testing.T, p int) telegramtest.Button {
 		t.Fatal(err)
 	}
 	return telegramtest.Button{Text: "L:>", Data: data}
+}
+
+// TestWalkerEndsAtThankYou: a walk is completed only when the bot sent the
+// completion message (the form's closing note, by its locale key, in the
+// person's language); a chat with no card with buttons and no thank-you
+// (a keyboard stripped, the next card never sent) is not the end.
+func TestWalkerEndsAtThankYou(t *testing.T) {
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := lib.Latest("immigrati")
+	texts := TextsOf(cat, form)
+	thanks := texts.Thanks
+	if len(thanks) != len(cat.Languages()) || len(texts.Stale) != len(cat.Languages()) {
+		t.Fatalf("thank-yous in %d languages, want %d", len(thanks), len(cat.Languages()))
+	}
+	last := form.Questions[len(form.Questions)-1]
+	for _, l := range cat.Languages() {
+		ts := thanks[l.Code]
+		if len(ts) != 1 || ts[0] == "" || ts[0] == last.Label || ts[0] != bot.NewRenderer(cat).Text(l.Code, last.Label, nil) {
+			t.Fatalf("%s: thank-yous %q, want the text of %s", l.Code, ts, last.Label)
+		}
+	}
+	if thanks["it"][0] == thanks["en"][0] || texts.Stale["it"] == texts.Stale["en"] || texts.Stale["uk"] == "" {
+		t.Fatalf("the same texts in Italian and English, or none: %q %q", thanks["it"], texts.Stale)
+	}
+	card := telegramtest.Message{ID: 5, FromBot: true, Source: "question", Buttons: [][]telegramtest.Button{{{Text: "ok", Data: ackData(t)}}}}
+	stripped := telegramtest.Message{ID: 5, FromBot: true, Source: "question"}
+	end := telegramtest.Message{ID: 7, FromBot: true, Source: "✓ answer\n\n" + thanks["uk"][0] + "\n\nsummary"}
+	for _, tc := range []struct {
+		name     string
+		lang     string
+		msgs     []telegramtest.Message
+		card     bool
+		complete bool
+	}{
+		{"a card", "uk", []telegramtest.Message{card}, true, false},
+		{"stripped, no next card yet", "uk", []telegramtest.Message{stripped, {ID: 6, Text: "me"}}, false, false},
+		{"thanked", "uk", []telegramtest.Message{stripped, {ID: 6, Text: "me"}, end}, false, true},
+		{"thanked in another language", "it", []telegramtest.Message{stripped, end}, false, false},
+		{"language not known: any", "", []telegramtest.Message{stripped, end}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &Walker{Form: form, Lang: tc.lang, Texts: texts}
+			chat := telegramtest.Chat{Messages: tc.msgs}
+			if _, _, ok := currentQuestion(chat, 0); ok != tc.card {
+				t.Errorf("card %v, want %v", ok, tc.card)
+			}
+			if got := w.thanked(chat); got != tc.complete {
+				t.Errorf("thanked %v, want %v", got, tc.complete)
+			}
+		})
+	}
+}
+
+func ackData(t *testing.T) string {
+	t.Helper()
+	data, err := bot.Callback{Kind: bot.CbAck, Pos: 1, Seq: 1}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

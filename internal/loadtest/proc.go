@@ -87,7 +87,7 @@ func (c *ltChild) waitReady(ctx context.Context, ready func() bool) error {
 				return nil
 			}
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("the bot did not become ready within a minute; its log:\n%s", c.logs.String())
 		}
 	}
