@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 )
 
 // The production build (go build -tags prod, deploy/Dockerfile) leaves out
@@ -22,3 +23,6 @@ func notInThisBuild(e *cmdEnv, name string) int {
 		"Run it from a source checkout: go run ./cmd/needsbot %s\n", name, name)
 	return 2
 }
+
+// startPprof is a development aid (pprof_dev.go); never in production.
+func startPprof(func(string) string, *slog.Logger) {}

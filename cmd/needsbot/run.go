@@ -49,6 +49,7 @@ func runRun(ctx context.Context, e *cmdEnv, args []string) int {
 		return 2
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
+	startPprof(e.getenv, log)
 	a, err := newApp(ctx, cfg, log, nil)
 	if err != nil {
 		log.Error("start failed", "err", err)
