@@ -312,14 +312,14 @@ func (in *Intake) Webhook(secret string) http.Handler {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		var u tgmodels.Update
-		if err := json.NewDecoder(io.LimitReader(r.Body, maxUpdateBody)).Decode(&u); err != nil {
+		u, err := decodeUpdate(io.LimitReader(r.Body, maxUpdateBody))
+		if err != nil {
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
 		}
-		j := newJob(&u)
+		j := newJob(u)
 		j.webhook, j.waiting, j.retries = true, true, 3
-		_, err := in.enqueueBlocking(r.Context(), j, ChatOf(&u), false)
+		_, err = in.enqueueBlocking(r.Context(), j, ChatOf(u), false)
 		switch {
 		case errors.Is(err, ErrStopped):
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)

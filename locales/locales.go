@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -85,6 +86,10 @@ type Catalog struct {
 	langs       []Language
 	byCode      map[string]Language
 	matcher     language.Matcher
+	// plain caches Text's renderings of messages that take no data
+	// (language + "\x00" + id → string): a catalog does not change once
+	// built, and rendering through go-i18n costs a template execution.
+	plain sync.Map
 }
 
 // New returns a catalog of the embedded message files.
@@ -299,6 +304,21 @@ func (c *Catalog) IDs(lang string) map[string]bool { return c.ids[lang] }
 // source language; an unknown id renders as the id itself, so a missing
 // text is visible instead of silent.
 func (c *Catalog) Text(lang, id string, data map[string]any) string {
+	// Only known ids are cached, so that the cache stays as small as
+	// the catalog whatever ids callers pass.
+	if len(data) == 0 && (c.ids[lang][id] || c.ids[Source][id]) {
+		key := lang + "\x00" + id
+		if s, ok := c.plain.Load(key); ok {
+			return s.(string)
+		}
+		s := c.text(lang, id, nil)
+		c.plain.Store(key, s)
+		return s
+	}
+	return c.text(lang, id, data)
+}
+
+func (c *Catalog) text(lang, id string, data map[string]any) string {
 	loc, ok := c.loc[lang]
 	if !ok {
 		loc = c.loc[Source]
