@@ -87,9 +87,9 @@ type Catalog struct {
 	byCode      map[string]Language
 	matcher     language.Matcher
 	// plain caches Text's renderings of messages that take no data
-	// (language + "\x00" + id → string): a catalog does not change once
-	// built, and rendering through go-i18n costs a template execution.
-	plain sync.Map
+	// (language → id → string): a catalog does not change once built, and
+	// rendering through go-i18n costs a template execution.
+	plain map[string]*sync.Map
 }
 
 // New returns a catalog of the embedded message files.
@@ -217,6 +217,10 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 		tags[i] = l.Tag
 	}
 	c.matcher = language.NewMatcher(tags)
+	c.plain = make(map[string]*sync.Map, len(c.loc))
+	for code := range c.loc {
+		c.plain[code] = new(sync.Map)
+	}
 	return c, nil
 }
 
@@ -304,16 +308,19 @@ func (c *Catalog) IDs(lang string) map[string]bool { return c.ids[lang] }
 // source language; an unknown id renders as the id itself, so a missing
 // text is visible instead of silent.
 func (c *Catalog) Text(lang, id string, data map[string]any) string {
-	// Only known ids are cached, so that the cache stays as small as
-	// the catalog whatever ids callers pass.
-	if len(data) == 0 && (c.ids[lang][id] || c.ids[Source][id]) {
-		key := lang + "\x00" + id
-		if s, ok := c.plain.Load(key); ok {
-			return s.(string)
+	if len(data) == 0 {
+		if cache := c.plain[lang]; cache != nil {
+			if s, ok := cache.Load(id); ok {
+				return s.(string)
+			}
+			s := c.text(lang, id, nil)
+			// Only known ids are cached, so that the cache stays as
+			// small as the catalog whatever ids callers pass.
+			if c.ids[lang][id] || c.ids[Source][id] {
+				cache.Store(id, s)
+			}
+			return s
 		}
-		s := c.text(lang, id, nil)
-		c.plain.Store(key, s)
-		return s
 	}
 	return c.text(lang, id, data)
 }
