@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/org"
@@ -92,7 +93,7 @@ func RouteOf(data string) (Route, bool) {
 	if len(data) < 2 || data[0] != codecVersion {
 		return Route{}, false
 	}
-	for _, r := range Routes() {
+	for _, r := range routeTable() {
 		if strings.HasPrefix(data[1:], r.Prefix) {
 			return r, true
 		}
@@ -102,14 +103,22 @@ func RouteOf(data string) (Route, bool) {
 
 // validKind reports whether k is the kind byte of a row (CbStaff for the
 // staff rows).
-func validKind(k byte) bool {
-	for _, r := range Routes() {
-		if r.Prefix[0] == k {
-			return true
+func validKind(k byte) bool { return kindTable()[k] }
+
+// routeTable, kindTable and respondentTable are built once: Routes and
+// respondentRoutes allocate their tables, and every button rendered or
+// pressed looks them up. They are read only.
+var (
+	routeTable = sync.OnceValue(Routes)
+	kindTable  = sync.OnceValue(func() *[256]bool {
+		var t [256]bool
+		for _, r := range Routes() {
+			t[r.Prefix[0]] = true
 		}
-	}
-	return false
-}
+		return &t
+	})
+	respondentTable = sync.OnceValue(respondentRoutes)
+)
 
 // stepKinds are the respondent rows that answer or move the current
 // question: one dialog input each.
@@ -147,7 +156,7 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 	cb, err := DecodeCallback(t.ev.data)
 	var route routeFunc
 	if err == nil {
-		route = respondentRoutes()[cb.Kind]
+		route = respondentTable()[cb.Kind]
 	}
 	if route == nil {
 		// Forged or foreign data: a gentle notice and the current question.
