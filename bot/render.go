@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/text/width"
@@ -80,6 +81,14 @@ type Message struct {
 type Renderer struct {
 	cat *locales.Catalog
 	msg *tghtml.Messages
+	// progressText caches progress's line per (language, N, Of): one per
+	// question shown, the same few over and over.
+	progressText sync.Map
+}
+
+type progressKey struct {
+	lang  string
+	n, of int
 }
 
 // NewRenderer returns a renderer over the catalog.
@@ -116,10 +125,15 @@ func (r *Renderer) progress(lang string, p dialog.Progress) string {
 	if p.N == 0 || p.Of <= 1 {
 		return ""
 	}
+	key := progressKey{lang, p.N, p.Of}
+	if s, ok := r.progressText.Load(key); ok {
+		return s.(string)
+	}
 	s := r.cat.Text(lang, dialog.MsgProgress, map[string]any{"N": p.N, "Of": p.Of})
 	if r.rtl(lang) {
-		return rlm + tghtml.IsolateLTR(s)
+		s = rlm + tghtml.IsolateLTR(s)
 	}
+	r.progressText.Store(key, s)
 	return s
 }
 
