@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -121,7 +122,15 @@ type Store struct {
 	verdicts map[int64]verdict
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
+
+	// chatIDs caches chatID (an HMAC per call, several calls per update):
+	// chat → derived id, emptied when it passes maxChatIDs entries.
+	chatIDs  sync.Map
+	nChatIDs atomic.Int64
 }
+
+// maxChatIDs bounds the chatID cache (about 100 bytes an entry).
+const maxChatIDs = 1 << 16
 
 // New returns a Store over rdb (a client, cluster client or ring). It
 // panics if opts.Prefix contains a brace, which would break the per-chat
@@ -163,7 +172,16 @@ func cmpOr(d, def time.Duration) time.Duration {
 // chatID is the per-chat part of keys: 128 bits of HMAC(secret,
 // "redis|"+chat) in hex, never the chat id itself.
 func (s *Store) chatID(chat int64) string {
-	return storage.Keyed(s.secret, "redis", chat)[:32]
+	if id, ok := s.chatIDs.Load(chat); ok {
+		return id.(string)
+	}
+	id := storage.Keyed(s.secret, "redis", chat)[:32]
+	if s.nChatIDs.Add(1) > maxChatIDs {
+		s.chatIDs.Clear()
+		s.nChatIDs.Store(1)
+	}
+	s.chatIDs.Store(chat, id)
+	return id
 }
 
 // ChatTag returns the hash tag "{c:<derived id>}" of a chat's keys: each
