@@ -5,8 +5,13 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
@@ -69,5 +74,70 @@ func TestPublishedRowsCannotChangeShippedForms(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("left-out row %q not logged:\n%s", want, logs.String())
 		}
+	}
+}
+
+// withSettings writes a copy of the workbook with settings columns set.
+func withSettings(t *testing.T, src string, set map[string]string) string {
+	t.Helper()
+	wb, err := excelize.OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	rows, err := wb.GetRows("settings")
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("settings sheet: %v %v", rows, err)
+	}
+	for name, v := range set {
+		col := slices.Index(rows[0], name)
+		if col < 0 {
+			t.Fatalf("no %s column in %v", name, rows[0])
+		}
+		cell, _ := excelize.CoordinatesToCellName(col+1, 2)
+		if err := wb.SetCellValue("settings", cell, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "wb.xlsx")
+	if err := wb.SaveAs(out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestFormPublishRefusesShippedID: `needsbot form publish` refuses a
+// workbook whose form_id is a shipped questionnaire's, at any version,
+// with the reason, and stores nothing; the same workbook under its own id
+// publishes.
+func TestFormPublishRefusesShippedID(t *testing.T) {
+	dsn := storagetest.Postgres(t)
+	ctx := context.Background()
+	if err := pgstore.Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NEEDSBOT_DATABASE_URL": dsn}
+	publish := func(path string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, []string{"form", "publish", path}, func(k string) string { return env[k] }, nil, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	for _, id := range []string{"immigrati", "operatori"} {
+		wb := withSettings(t, "testdata/forms/vicinato.xlsx", map[string]string{"form_id": id, "version": strconv.Itoa(3)})
+		code, out, errs := publish(wb)
+		if code != 1 || !strings.Contains(out, `form id "`+id+`" is a questionnaire shipped with needsbot`) || !strings.Contains(errs, "refused") {
+			t.Errorf("publish as %s = %d\nstdout: %s\nstderr: %s", id, code, out, errs)
+		}
+	}
+	db, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if all, err := db.PublishedForms(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("refused publications stored: %d %v", len(all), err)
+	}
+	if code, out, errs := publish("testdata/forms/vicinato.xlsx"); code != 0 {
+		t.Fatalf("publish vicinato = %d\n%s%s", code, out, errs)
 	}
 }
