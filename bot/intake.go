@@ -365,8 +365,16 @@ type Poller struct {
 	// they were applied, so that a replica killed meanwhile loses none
 	// (journal.go).
 	Journal Journal
+	// Ready, when set, turns on early answers (early.go): it reports
+	// whether Redis and Postgres are reachable, and a batch's taps on a
+	// question card are answered at once only when they are.
+	Ready func(context.Context) error
+	// EarlyLimit is the number of one person's taps answered early in
+	// 10 s (the inbound limit's); default 20.
+	EarlyLimit int
 
-	jl *journal
+	jl    *journal
+	early earlyBudget
 }
 
 // FlushJournal drops from the journal the updates finished since the
@@ -439,12 +447,26 @@ func (p *Poller) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
+		early := p.earlyOK(ctx, updates)
+		now := time.Now()
 		jobs := make([]*job, 0, len(updates))
 		for _, u := range updates {
+			j := newJob(u)
+			j.retries = 3
+			if early {
+				if q, user := p.Intake.h.earlyTap(u); q != "" && p.early.take(user, now) {
+					// Marked before it is queued: its turn does not
+					// answer it again.
+					j.answered = true
+					go p.Intake.answerEarly(j, q)
+				}
+			}
+			if jl != nil {
+				jl.track(j)
+			}
 			// In order: each chat's mailbox sees its updates in order. A
 			// full intake blocks here: Telegram keeps the rest.
-			j, err := p.Intake.enqueueKept(ctx, u, false, 3, jl)
-			if err != nil {
+			if _, err := p.Intake.enqueueJob(ctx, j, ChatOf(u)); err != nil {
 				return nil // stopped
 			}
 			jobs = append(jobs, j)
@@ -463,6 +485,38 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// earlyOK reports whether the taps of a batch may be answered early: early
+// answers are on and, when the batch holds a tap, the stores are reachable
+// (else the turn answers "one moment").
+func (p *Poller) earlyOK(ctx context.Context, updates []*tgmodels.Update) bool {
+	if p.Ready == nil {
+		return false
+	}
+	tap := false
+	for _, u := range updates {
+		if u.CallbackQuery != nil {
+			tap = true
+			break
+		}
+	}
+	if !tap {
+		return false
+	}
+	if p.early.limit == 0 {
+		p.early.limit = p.EarlyLimit
+		if p.early.limit <= 0 {
+			p.early.limit = 20
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return p.Ready(ctx) == nil
+}
+
+// readyTimeout bounds Poller.Ready: a store slower than this is treated as
+// down for the batch's early answers.
+const readyTimeout = 250 * time.Millisecond
 
 func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, error) {
 	body, _ := json.Marshal(map[string]any{"offset": offset, "timeout": int(p.Timeout.Seconds()), "allowed_updates": p.AllowedUpdates})
