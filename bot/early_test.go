@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
-	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/internal/testnet"
+	"github.com/needsbot/needsbot/interview"
 )
 
 // gatedSessions holds every Load while hold is set, until open is closed.
