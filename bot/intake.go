@@ -447,30 +447,12 @@ func (p *Poller) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
-		early := p.earlyOK(ctx, updates)
-		now := time.Now()
-		jobs := make([]*job, 0, len(updates))
-		for _, u := range updates {
-			j := newJob(u)
-			j.retries = 3
-			if early {
-				if q, user := p.Intake.h.earlyTap(u); q != "" && p.early.take(user, now) {
-					// Marked before it is queued: its turn does not
-					// answer it again.
-					j.answered = true
-					go p.Intake.answerEarly(j, q)
-				}
-			}
-			if jl != nil {
-				jl.track(j)
-			}
-			// In order: each chat's mailbox sees its updates in order. A
-			// full intake blocks here: Telegram keeps the rest.
-			if _, err := p.Intake.enqueueJob(ctx, j, ChatOf(u)); err != nil {
-				return nil // stopped
-			}
-			jobs = append(jobs, j)
-			offset = u.ID + 1
+		jobs, err := p.dispatch(ctx, updates, jl)
+		if err != nil {
+			return nil // stopped
+		}
+		if len(updates) > 0 {
+			offset = updates[len(updates)-1].ID + 1
 		}
 		waitSettled(ctx, jobs)
 	}
@@ -486,22 +468,39 @@ func (p *Poller) Run(ctx context.Context) error {
 	return nil
 }
 
-// earlyOK reports whether the taps of a batch may be answered early: early
-// answers are on and, when the batch holds a tap, the stores are reachable
-// (else the turn answers "one moment").
-func (p *Poller) earlyOK(ctx context.Context, updates []*tgmodels.Update) bool {
-	if p.Ready == nil {
-		return false
-	}
-	tap := false
-	for _, u := range updates {
-		if u.CallbackQuery != nil {
-			tap = true
-			break
+// dispatch queues a batch in the chats' mailboxes. With early answers on
+// (early.go), the chats whose updates in the batch are all question-card
+// taps are queued last, after Ready and their early answers; the others
+// first, without waiting for Ready: their first reply is their turn's, and
+// they get the first worker slots. Each chat's updates stay in order.
+func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *journal) ([]*job, error) {
+	jobs := make([]*job, 0, len(updates))
+	queue := func(u *tgmodels.Update, query string, user int64, early bool, now time.Time) error {
+		j := newJob(u)
+		j.retries = 3
+		if early && query != "" && p.early.take(user, now) {
+			// Marked before it is queued: its turn does not answer it
+			// again.
+			j.answered = true
+			go p.Intake.answerEarly(j, query)
 		}
+		if jl != nil {
+			jl.track(j)
+		}
+		// A full intake blocks here: Telegram keeps the rest.
+		if _, err := p.Intake.enqueueJob(ctx, j, ChatOf(u)); err != nil {
+			return err
+		}
+		jobs = append(jobs, j)
+		return nil
 	}
-	if !tap {
-		return false
+	if p.Ready == nil {
+		for _, u := range updates {
+			if err := queue(u, "", 0, false, time.Time{}); err != nil {
+				return nil, err
+			}
+		}
+		return jobs, nil
 	}
 	if p.early.limit == 0 {
 		p.early.limit = p.EarlyLimit
@@ -509,6 +508,53 @@ func (p *Poller) earlyOK(ctx context.Context, updates []*tgmodels.Update) bool {
 			p.early.limit = 20
 		}
 	}
+	type tap struct {
+		query string
+		user  int64
+	}
+	taps := make([]tap, len(updates))
+	allTaps := map[int64]bool{} // chat → all its updates in the batch are taps answered early
+	for i, u := range updates {
+		taps[i].query, taps[i].user = p.Intake.h.earlyTap(u)
+		chat := ChatOf(u)
+		if ok, seen := allTaps[chat]; !seen || ok {
+			allTaps[chat] = taps[i].query != ""
+		}
+	}
+	var ready chan bool
+	for _, ok := range allTaps {
+		if ok {
+			ready = make(chan bool, 1)
+			go func() { ready <- p.ready(ctx) }()
+			break
+		}
+	}
+	for _, u := range updates {
+		if !allTaps[ChatOf(u)] {
+			if err := queue(u, "", 0, false, time.Time{}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if ready == nil {
+		return jobs, nil
+	}
+	early := <-ready
+	now := time.Now()
+	for i, u := range updates {
+		if allTaps[ChatOf(u)] {
+			if err := queue(u, taps[i].query, taps[i].user, early, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// ready reports whether the stores are reachable (Poller.Ready, bounded
+// by readyTimeout): else the batch's taps are answered by their turns
+// ("one moment" in an outage).
+func (p *Poller) ready(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	return p.Ready(ctx) == nil
