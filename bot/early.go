@@ -22,8 +22,8 @@ import (
 //     early only up to earlyLimit per earlyWindow (the inbound limit's
 //     numbers); beyond it the turn decides (a flood's taps go unanswered);
 //   - a tap is answered once: the job is marked answered before it is
-//     queued; an early answer that fails is unmarked, so that the turn's
-//     outcome answers it;
+//     queued; its turn starts once the early answer is done, and one that
+//     failed is unmarked, so that the turn answers it;
 //   - a notice the turn has for an early-answered tap (a validation
 //     message) goes above the question card instead (turn.send).
 //

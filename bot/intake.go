@@ -106,6 +106,12 @@ func (in *Intake) process(b *mailbox, j *job) {
 		parkedSince time.Time
 		parks       int
 	)
+	if j.early != nil {
+		// The tap's early answer goes first (it has its own deadline):
+		// the turn then knows whether it was answered, and its calls
+		// come after it. No worker slot is held meanwhile.
+		<-j.early
+	}
 	for attempt := 0; ; attempt++ {
 		w := &work{in: in, b: b, j: j, attempt: attempt}
 		w.acquire()
@@ -482,7 +488,11 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			// Marked before it is queued: its turn does not answer it
 			// again.
 			j.answered = true
-			go p.Intake.answerEarly(j, query)
+			j.early = make(chan struct{})
+			go func() {
+				defer close(j.early)
+				p.Intake.answerEarly(j, query)
+			}()
 		}
 		if jl != nil {
 			jl.track(j)
