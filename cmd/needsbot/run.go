@@ -48,6 +48,7 @@ func runRun(ctx context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stderr, "needsbot run: configuration problems:\n"+err.Error())
 		return 2
 	}
+	tuneGC(e.getenv) // memory.go
 	log := newLogger(e.stderr, cfg.LogLevel)
 	a, err := newApp(ctx, cfg, log, nil)
 	if err != nil {
