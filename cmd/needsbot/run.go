@@ -158,6 +158,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err != nil {
 		return nil, fmt.Errorf("NEEDSBOT_REDIS_URL: %w", err)
 	}
+	redisBuffers(opt) // memory.go
 	a.rdb = redis.NewClient(opt)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
