@@ -112,6 +112,10 @@ func (h *Handler) previewWorkbook(ctx context.Context, r *bot.Request, staffID i
 		h.send(ctx, r, msg)
 		return nil
 	}
+	if h.shipped(p.Result.FormID) {
+		h.send(ctx, r, bot.Message{Text: h.text(r, msgFormShipped, map[string]any{"Form": p.Result.FormID})})
+		return nil
+	}
 	if latest := h.latestVersion(p.Result.FormID); latest >= p.Result.Form.Version {
 		h.send(ctx, r, bot.Message{Text: h.text(r, msgFormVersionTaken, map[string]any{
 			"Form": p.Result.FormID, "Version": p.Result.Form.Version, "Latest": latest})})
@@ -280,6 +284,12 @@ func (h *Handler) latestVersion(form string) int {
 	return h.cfg.FormVersion(form)
 }
 
+// shipped reports whether form is a questionnaire shipped with the bot:
+// a workbook must not replace or change it.
+func (h *Handler) shipped(form string) bool {
+	return h.cfg.Shipped != nil && h.cfg.Shipped(form)
+}
+
 func (h *Handler) uploadKey() (string, error) {
 	b := make([]byte, uploadKeyBytes)
 	if _, err := io.ReadFull(h.rand, b); err != nil {
@@ -328,6 +338,12 @@ func (h *Handler) formsCallback(ctx context.Context, r *bot.Request, w who, payl
 		// importer gets here.
 		h.answer(ctx, r, queryID, "")
 		h.edit(ctx, r, msgID, msg)
+		return true, nil
+	}
+	if h.shipped(p.Result.FormID) {
+		// Refused at the preview; only a changed forms directory gets here.
+		h.answer(ctx, r, queryID, "")
+		h.edit(ctx, r, msgID, bot.Message{Text: h.text(r, msgFormShipped, map[string]any{"Form": p.Result.FormID})})
 		return true, nil
 	}
 	u, err = h.cfg.Publisher.Publish(ctx, key, now, w.m.ID, p)

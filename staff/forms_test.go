@@ -119,13 +119,14 @@ func badWorkbook(t *testing.T, n int) []byte {
 
 type formsRig struct {
 	*rig
-	pub    *pgPublisher
-	latest map[string]int
-	mu     sync.Mutex
+	pub     *pgPublisher
+	latest  map[string]int
+	shipped map[string]bool
+	mu      sync.Mutex
 }
 
 func newFormsRig(t *testing.T) *formsRig {
-	fr := &formsRig{latest: map[string]int{}}
+	fr := &formsRig{latest: map[string]int{}, shipped: map[string]bool{}}
 	fr.rig = newRig(t, func(c *Config) {
 		fr.pub = &pgPublisher{db: c.Members.(*pgstore.DB)}
 		c.Publisher = fr.pub
@@ -133,6 +134,11 @@ func newFormsRig(t *testing.T) *formsRig {
 			fr.mu.Lock()
 			defer fr.mu.Unlock()
 			return fr.latest[form]
+		}
+		c.Shipped = func(form string) bool {
+			fr.mu.Lock()
+			defer fr.mu.Unlock()
+			return fr.shipped[form]
 		}
 	})
 	return fr
@@ -216,6 +222,49 @@ func TestFormDocumentBranches(t *testing.T) {
 	r.mu.Unlock()
 	if got := admin.sendDocument("quartiere.xlsx", good); !strings.Contains(got.Text, "A new version of a questionnaire in use (now version 2)") || len(got.Buttons) != 1 {
 		t.Errorf("new version: %q", got.Text)
+	}
+}
+
+// TestFormDocumentShippedID: a workbook under a shipped questionnaire's
+// id is refused with the reason, at any version, and nothing is kept; a
+// Publish button of a preview made before the id was shipped publishes
+// nothing either (issue 13: the shipped forms are unchanged).
+func TestFormDocumentShippedID(t *testing.T) {
+	r := newFormsRig(t)
+	r.enrol(7150, "Ada", org.RoleAdmin, 0, 0, 0)
+	admin := r.person(7150, "Ada")
+	r.mu.Lock()
+	r.shipped["quartiere"] = true
+	r.latest["quartiere"] = 1 // older than the workbook's 3: not the version refusal
+	r.mu.Unlock()
+	got := admin.sendDocument("quartiere.xlsx", goodWorkbook(t))
+	if !strings.Contains(got.Text, "quartiere is a questionnaire shipped with the bot: a workbook cannot replace or change it") || len(got.Buttons) != 0 {
+		t.Errorf("shipped id: %q %v", got.Text, got.Labels())
+	}
+	if n := r.count(`SELECT count(*) FROM form_uploads`); n != 0 {
+		t.Errorf("%d uploads kept for a shipped id", n)
+	}
+	// Previewed while not shipped, published after it became so (a
+	// changed forms directory): refused at the tap.
+	r.mu.Lock()
+	r.shipped["quartiere"], r.latest["quartiere"] = false, 0
+	r.mu.Unlock()
+	pv := previewOf(t, r, admin)
+	r.mu.Lock()
+	r.shipped["quartiere"] = true
+	r.mu.Unlock()
+	admin.tap("✅ Publish")
+	var done string
+	for _, m := range admin.u.Chat().Messages {
+		if m.ID == pv.ID {
+			done = m.Text
+		}
+	}
+	if !strings.Contains(done, "is a questionnaire shipped with the bot") {
+		t.Errorf("after Publish the preview reads:\n%s", done)
+	}
+	if n := r.count(`SELECT count(*) FROM published_forms`); n != 0 || len(r.pub.live) != 0 {
+		t.Errorf("%d forms published under a shipped id (live %v)", n, r.pub.live)
 	}
 }
 

@@ -91,6 +91,7 @@ const (
 	msgFormLintMore     = "s.forms.lint_more"
 	msgFormRefused      = "s.forms.refused"
 	msgFormVersionTaken = "s.forms.version_taken"
+	msgFormShipped      = "s.forms.shipped"
 	msgFormPreview      = "s.forms.preview"
 	msgFormLeftOut      = "s.forms.left_out"
 	msgFormMissingN     = "s.forms.missing_n"
@@ -198,7 +199,7 @@ func MessageIDs(forms ...string) []string {
 		bot.MsgError, bot.MsgInviteLimited,
 		msgPosterScan,
 		msgWorkPreparing, msgWorkTooLong, msgWorkBusy,
-		msgFormNotXLSX, msgFormTooBig, msgFormUnreadable, msgFormLintTitle, msgFormLintMore, msgFormRefused, msgFormVersionTaken,
+		msgFormNotXLSX, msgFormTooBig, msgFormUnreadable, msgFormLintTitle, msgFormLintMore, msgFormRefused, msgFormVersionTaken, msgFormShipped,
 		msgFormPreview, msgFormLeftOut, msgFormMissingN, msgFormWalk, msgFormNotes, msgFormReplaces, msgFormConfirm, msgFormPublished, msgFormAlready, msgFormExpired, btnPublish,
 		msgDirTitle, msgDirPickMuni, msgDirListTitle, msgDirEmpty, msgDirCard, msgDirVisible, msgDirHidden, msgDirEntry,
 		msgDirNeedsArea, msgDirExists, msgDirAskName, msgDirAskAddress, msgDirAskCoords, msgDirAskPhone, msgDirAskWebsite,

@@ -62,9 +62,12 @@ type Config struct {
 	// Publisher keeps and publishes the questionnaire workbooks admins
 	// send to the bot; nil: documents are not taken. FormVersion is the
 	// newest version of a form the bot runs (0: none), so that a preview
-	// refuses a version already there.
+	// refuses a version already there. Shipped reports whether a form id
+	// is a questionnaire shipped with the bot: a workbook under that id is
+	// refused (issue 13: the shipped forms are unchanged for respondents).
 	Publisher   FormPublisher
 	FormVersion func(form string) int
+	Shipped     func(form string) bool
 	// Library, when set, replaces Forms with the questionnaires in force
 	// (live reload): an invite names a form by its place in the
 	// snapshot's InviteOrder, which only grows, so a menu shown before a

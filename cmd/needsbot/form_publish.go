@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/dialog/xlsform"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -20,22 +21,29 @@ import (
 // formDB opens the database of a form command (NEEDSBOT_DATABASE_URL or
 // --database-url).
 func formDB(ctx context.Context, e *cmdEnv, fs *flag.FlagSet, args []string) (*pgstore.DB, []string, bool) {
+	db, pos, _, ok := formDBConfig(ctx, e, fs, args)
+	return db, pos, ok
+}
+
+// formDBConfig is formDB that also returns the configuration (the shipped
+// forms' directory).
+func formDBConfig(ctx context.Context, e *cmdEnv, fs *flag.FlagSet, args []string) (*pgstore.DB, []string, Config, bool) {
 	cfg, _, err := loadConfig("form", nil, e.getenv, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
-		return nil, nil, false
+		return nil, nil, Config{}, false
 	}
 	dsn := fs.String("database-url", cfg.DatabaseURL, "Postgres ($NEEDSBOT_DATABASE_URL)")
 	pos, flags := splitFlags(args)
 	if err := fs.Parse(flags); err != nil {
-		return nil, nil, false
+		return nil, nil, cfg, false
 	}
 	db, err := pgstore.Open(ctx, *dsn)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "needsbot form:", err)
-		return nil, nil, false
+		return nil, nil, cfg, false
 	}
-	return db, pos, true
+	return db, pos, cfg, true
 }
 
 // publishedRecord is the row to store for a publication.
@@ -48,7 +56,7 @@ func runFormPublish(ctx context.Context, e *cmdEnv, args []string) int {
 	fs := flag.NewFlagSet("form publish", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	by := fs.Int64("by", 0, "staff id of who publishes (0: from the shell)")
-	db, pos, ok := formDB(ctx, e, fs, args)
+	db, pos, cfg, ok := formDBConfig(ctx, e, fs, args)
 	if !ok {
 		return 2
 	}
@@ -73,6 +81,17 @@ func runFormPublish(ctx context.Context, e *cmdEnv, args []string) int {
 		return 1
 	case err != nil:
 		fmt.Fprintln(e.stderr, "form publish:", err)
+		return 1
+	}
+	// A workbook must not change the shipped questionnaires (issue 13).
+	shipped, err := forms.Load(cfg.FormsDir)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "form publish: questionnaires:", err)
+		return 1
+	}
+	if err := shippedForm(shipped, p.Result.FormID); err != nil {
+		fmt.Fprintf(e.stdout, "%s: %v\n", pos[0], err)
+		fmt.Fprintln(e.stderr, "form publish: refused")
 		return 1
 	}
 	var who *int64

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/BurntSushi/toml"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/dialog/forms"
@@ -62,6 +65,17 @@ func buildFormsReusing(ctx context.Context, db *pgstore.DB, formsDir string, log
 	if err != nil {
 		return nil, fmt.Errorf("questionnaires: %w", err)
 	}
+	// A published row must not change the shipped questionnaires (issue
+	// 13): one that reuses a shipped id (publishing refuses it now; an
+	// older database may hold one) or whose messages reach into another
+	// form's ids is left out and logged.
+	pub = slices.DeleteFunc(slices.Clone(pub), func(p pgstore.PublishedForm) bool {
+		err := publishedRowProblem(shipped, p)
+		if err != nil && log != nil {
+			log.Error("published questionnaire left out: it would change another questionnaire", "form", p.Form, "version", p.Version, "err", err)
+		}
+		return err != nil
+	})
 	lib, cat, err := compilePublished(formsDir, pub)
 	if err != nil {
 		// Find the versions that do not load, one at a time, in order.
@@ -112,6 +126,51 @@ func buildFormsReusing(ctx context.Context, db *pgstore.DB, formsDir string, log
 	order = append(order, published...)
 	return &formlib.Snapshot{Forms: lib, Catalog: cat, Retired: retired, Languages: langs, InviteOrder: order,
 		Stamp: stamp}, nil
+}
+
+// errShippedID refuses a publication under a shipped form's id.
+var errShippedID = errors.New("is a questionnaire shipped with needsbot: a workbook cannot replace or change it; give the form another form_id")
+
+// shippedForm reports whether id names a form shipped with the bot
+// (formsDir, or the embedded forms), with the error saying why it cannot
+// be published.
+func shippedForm(lib *dialog.Library, id string) error {
+	if lib.Latest(id) != nil {
+		return fmt.Errorf("form id %q %w", id, errShippedID)
+	}
+	return nil
+}
+
+// publishedRowProblem says why a published row must not go live: its id
+// is a shipped form's, or one of its messages is not in its own form's
+// namespace (f.<form>.…, q.<form>.…, c.<form>.…, g.<form>.…, as the
+// importer names them), so it would override another form's text.
+func publishedRowProblem(shipped *dialog.Library, p pgstore.PublishedForm) error {
+	if err := shippedForm(shipped, p.Form); err != nil {
+		return err
+	}
+	for lang, text := range p.Messages {
+		var msgs map[string]any
+		if _, err := toml.Decode(text, &msgs); err != nil {
+			return fmt.Errorf("messages %s: %w", lang, err)
+		}
+		for id := range msgs {
+			if !ownMessage(p.Form, id) {
+				return fmt.Errorf("message %q (%s) is not one of questionnaire %s's", id, lang, p.Form)
+			}
+		}
+	}
+	return nil
+}
+
+// ownMessage reports whether message id belongs to form: kind.form.rest.
+func ownMessage(form, id string) bool {
+	kind, rest, ok := strings.Cut(id, ".")
+	if !ok || !slices.Contains([]string{"f", "q", "c", "g"}, kind) {
+		return false
+	}
+	f, name, ok := strings.Cut(rest, ".")
+	return ok && f == form && name != ""
 }
 
 // compilePublished loads the shipped forms with the published versions

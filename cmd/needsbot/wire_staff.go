@@ -9,6 +9,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/directory"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/staff"
@@ -46,6 +47,11 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 	// pseudonyms' by its label.
 	tokenKey := hmac.New(sha256.New, key)
 	tokenKey.Write([]byte("needsbot invite token key"))
+	// A workbook must not replace a shipped questionnaire (issue 13).
+	shipped, err := forms.Load(a.cfg.FormsDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("questionnaires: %w", err)
+	}
 	h, err := staff.New(staff.Config{
 		Members: a.db, Enrolment: a.db, Places: a.db, Registry: a.db, ServiceLookup: a.db, InviteMaker: a.db, InviteList: a.db,
 		Directory: a.db, DirectoryEditor: a.db, DirectoryVocabulary: a.directoryVocabulary(), AreaLabels: areaLabels(a.forms),
@@ -54,6 +60,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 		TokenKey:  tokenKey.Sum(nil),
 		Library:   a.lib,
 		Publisher: formPublisher{db: a.db, live: a.lib, app: a}, FormVersion: a.latestVersion,
+		Shipped: func(form string) bool { return shippedForm(shipped, form) != nil },
 	})
 	if err != nil {
 		return nil, nil, err
