@@ -48,6 +48,7 @@ func runRun(ctx context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stderr, "needsbot run: configuration problems:\n"+err.Error())
 		return 2
 	}
+	tuneGC(e.getenv) // memory.go
 	log := newLogger(e.stderr, cfg.LogLevel)
 	a, err := newApp(ctx, cfg, log, nil)
 	if err != nil {
@@ -157,6 +158,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err != nil {
 		return nil, fmt.Errorf("NEEDSBOT_REDIS_URL: %w", err)
 	}
+	redisBuffers(opt) // memory.go
 	a.rdb = redis.NewClient(opt)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
