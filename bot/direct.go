@@ -12,7 +12,8 @@ import (
 )
 
 // DirectAPI makes the Sender's hot calls — sendMessage, editMessageText,
-// editMessageReplyMarkup, a few per tap — as small JSON requests, and reads
+// editMessageReplyMarkup, answerCallbackQuery, a few per tap — as small
+// JSON requests, and reads
 // back only ok, the error fields and the message id. go-telegram/bot builds
 // every request as a multipart body and decodes every reply into a full
 // Message (and APIClient parses it once more for the error fields): on this
@@ -53,6 +54,10 @@ type (
 		ParseMode   string         `json:"parse_mode,omitempty"`
 		Preview     *directPreview `json:"link_preview_options,omitempty"`
 		ReplyMarkup *directMarkup  `json:"reply_markup,omitempty"`
+	}
+	directAnswer struct {
+		CallbackQueryID string `json:"callback_query_id"`
+		Text            string `json:"text,omitempty"`
 	}
 )
 

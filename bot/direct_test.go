@@ -69,6 +69,17 @@ func TestDirectAPICalls(t *testing.T) {
 		obs.outcomes["editMessageReplyMarkup not_modified"] != 1 {
 		t.Fatalf("outcomes %v", obs.outcomes)
 	}
+	// A tap's answer, with its notice.
+	if err := u.TapIn(last, "Sì"); err != nil {
+		t.Fatal(err)
+	}
+	q := u.CallbackAnswers()[0]
+	if err := s.Answer(ctx, q.QueryID, "Salvato"); err != nil {
+		t.Fatal(err)
+	}
+	if a := u.CallbackAnswers()[0]; !a.Answered || a.Text != "Salvato" || obs.outcomes["answerCallbackQuery ok"] != 1 {
+		t.Fatalf("callback answer %+v, outcomes %v", a, obs.outcomes)
+	}
 	// A blocked person: ErrBlocked, as through the library.
 	srv.Block(77)
 	if _, err := s.Send(ctx, 77, Message{Text: "x"}); !errors.Is(err, ErrBlocked) {

@@ -106,6 +106,12 @@ func (in *Intake) process(b *mailbox, j *job) {
 		parkedSince time.Time
 		parks       int
 	)
+	if j.early != nil {
+		// The tap's early answer goes first (it has its own deadline):
+		// the turn then knows whether it was answered, and its calls
+		// come after it. No worker slot is held meanwhile.
+		<-j.early
+	}
 	for attempt := 0; ; attempt++ {
 		w := &work{in: in, b: b, j: j, attempt: attempt}
 		w.acquire()
@@ -365,8 +371,16 @@ type Poller struct {
 	// they were applied, so that a replica killed meanwhile loses none
 	// (journal.go).
 	Journal Journal
+	// Ready, when set, turns on early answers (early.go): it reports
+	// whether Redis and Postgres are reachable, and a batch's taps on a
+	// question card are answered at once only when they are.
+	Ready func(context.Context) error
+	// EarlyLimit is the number of one person's taps answered early in
+	// 10 s (the inbound limit's); default 20.
+	EarlyLimit int
 
-	jl *journal
+	jl    *journal
+	early earlyBudget
 }
 
 // FlushJournal drops from the journal the updates finished since the
@@ -439,16 +453,12 @@ func (p *Poller) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
-		jobs := make([]*job, 0, len(updates))
-		for _, u := range updates {
-			// In order: each chat's mailbox sees its updates in order. A
-			// full intake blocks here: Telegram keeps the rest.
-			j, err := p.Intake.enqueueKept(ctx, u, false, 3, jl)
-			if err != nil {
-				return nil // stopped
-			}
-			jobs = append(jobs, j)
-			offset = u.ID + 1
+		jobs, err := p.dispatch(ctx, updates, jl)
+		if err != nil {
+			return nil // stopped
+		}
+		if len(updates) > 0 {
+			offset = updates[len(updates)-1].ID + 1
 		}
 		waitSettled(ctx, jobs)
 	}
@@ -463,6 +473,106 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// dispatch queues a batch in the chats' mailboxes. With early answers on
+// (early.go), the chats whose updates in the batch are all question-card
+// taps are queued last, after Ready and their early answers; the others
+// first, without waiting for Ready: their first reply is their turn's, and
+// they get the first worker slots. Each chat's updates stay in order.
+func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *journal) ([]*job, error) {
+	jobs := make([]*job, 0, len(updates))
+	queue := func(u *tgmodels.Update, query string, user int64, early bool, now time.Time) error {
+		j := newJob(u)
+		j.retries = 3
+		if early && query != "" && p.early.take(user, now) {
+			// Marked before it is queued: its turn does not answer it
+			// again.
+			j.answered = true
+			j.early = make(chan struct{})
+			go func() {
+				defer close(j.early)
+				p.Intake.answerEarly(j, query)
+			}()
+		}
+		if jl != nil {
+			jl.track(j)
+		}
+		// A full intake blocks here: Telegram keeps the rest.
+		if _, err := p.Intake.enqueueJob(ctx, j, ChatOf(u)); err != nil {
+			return err
+		}
+		jobs = append(jobs, j)
+		return nil
+	}
+	if p.Ready == nil {
+		for _, u := range updates {
+			if err := queue(u, "", 0, false, time.Time{}); err != nil {
+				return nil, err
+			}
+		}
+		return jobs, nil
+	}
+	if p.early.limit == 0 {
+		p.early.limit = p.EarlyLimit
+		if p.early.limit <= 0 {
+			p.early.limit = 20
+		}
+	}
+	type tap struct {
+		query string
+		user  int64
+	}
+	taps := make([]tap, len(updates))
+	allTaps := map[int64]bool{} // chat → all its updates in the batch are taps answered early
+	for i, u := range updates {
+		taps[i].query, taps[i].user = p.Intake.h.earlyTap(u)
+		chat := ChatOf(u)
+		if ok, seen := allTaps[chat]; !seen || ok {
+			allTaps[chat] = taps[i].query != ""
+		}
+	}
+	var ready chan bool
+	for _, ok := range allTaps {
+		if ok {
+			ready = make(chan bool, 1)
+			go func() { ready <- p.ready(ctx) }()
+			break
+		}
+	}
+	for _, u := range updates {
+		if !allTaps[ChatOf(u)] {
+			if err := queue(u, "", 0, false, time.Time{}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if ready == nil {
+		return jobs, nil
+	}
+	early := <-ready
+	now := time.Now()
+	for i, u := range updates {
+		if allTaps[ChatOf(u)] {
+			if err := queue(u, taps[i].query, taps[i].user, early, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// ready reports whether the stores are reachable (Poller.Ready, bounded
+// by readyTimeout): else the batch's taps are answered by their turns
+// ("one moment" in an outage).
+func (p *Poller) ready(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return p.Ready(ctx) == nil
+}
+
+// readyTimeout bounds Poller.Ready: a store slower than this is treated as
+// down for the batch's early answers.
+const readyTimeout = 250 * time.Millisecond
 
 func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, error) {
 	body, _ := json.Marshal(map[string]any{"offset": offset, "timeout": int(p.Timeout.Seconds()), "allowed_updates": p.AllowedUpdates})

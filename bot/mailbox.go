@@ -74,6 +74,7 @@ type job struct {
 	waiting  bool            // a webhook request waits for it and can carry a callback answer
 	body     *CallbackAnswer // the answer that request carries
 	answered bool            // the callback query was answered (in a body, or "one moment")
+	early    chan struct{}   // closed when the poller's early answer is done (early.go); nil: none
 	failed   bool            // not applied while the webhook request waited: it answers 500
 }
 

@@ -560,6 +560,11 @@ func (s *Sender) DeleteMessages(ctx context.Context, chat int64, ids []int) erro
 func (s *Sender) Answer(ctx context.Context, queryID, text string) error {
 	p := &tg.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text}
 	return s.do(ctx, "answerCallbackQuery", 0, limitNone, func(ctx context.Context) error {
+		if s.direct != nil {
+			// One per tap, the first call a tap gets (issue 19).
+			_, err := s.direct.call(ctx, "answerCallbackQuery", &directAnswer{CallbackQueryID: queryID, Text: text})
+			return err
+		}
 		_, err := s.api.AnswerCallbackQuery(ctx, p)
 		return err
 	})

@@ -60,10 +60,13 @@ func Routes() []Entry {
 	return out
 }
 
+// entries is Routes, built once (Lookup runs on every staff button).
+var entries = Routes()
+
 // Lookup finds the route of a staff button's Option and returns the rest
 // (the payload).
 func Lookup(opt string) (Entry, string, bool) {
-	for _, e := range Routes() {
+	for _, e := range entries {
 		if rest, ok := strings.CutPrefix(opt, string(e.Route)); ok {
 			return e, rest, true
 		}

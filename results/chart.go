@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/internal/typeset"
@@ -70,17 +71,25 @@ var (
 )
 
 // fonts draw the charts' text: shaped, in every script (internal/typeset),
-// safe for concurrent use.
+// safe for concurrent use. The typesetter is the process's shared one,
+// parsed on the first chart (typeset.Shared): a bot that draws no chart
+// never holds the fonts in memory.
 type fonts struct {
-	ts *typeset.Typesetter
+	once sync.Once
+	ts   *typeset.Typesetter
+	err  error
 }
 
-func loadFonts() (*fonts, error) {
-	ts, err := typeset.New()
-	if err != nil {
-		return nil, fmt.Errorf("results: %w", err)
-	}
-	return &fonts{ts: ts}, nil
+func loadFonts() (*fonts, error) { return &fonts{}, nil }
+
+// typesetter parses the fonts if no chart has been drawn yet.
+func (fs *fonts) typesetter() (*typeset.Typesetter, error) {
+	fs.once.Do(func() {
+		if fs.ts, fs.err = typeset.Shared(); fs.err != nil {
+			fs.err = fmt.Errorf("results: %w", fs.err)
+		}
+	})
+	return fs.ts, fs.err
 }
 
 // niceMax rounds an axis end up: shares to the next 10%, counts to 1, 2
@@ -109,6 +118,9 @@ type rect struct {
 
 // render draws the chart as a PNG and returns where its bars are.
 func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
+	if _, err := fs.typesetter(); err != nil {
+		return nil, nil, err
+	}
 	img, rects := c.draw(fs)
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
@@ -122,7 +134,10 @@ func (c *barChart) render(fs *fonts) ([]byte, []rect, error) {
 // in the chart's language (Arabic joined, Indic conjuncts…); in a
 // right-to-left language they are aligned to the right.
 func (c *barChart) draw(fs *fonts) (*image.RGBA, []rect) {
-	ts := fs.ts
+	ts, err := fs.typesetter()
+	if err != nil {
+		panic(err) // render checks first; the fonts are embedded
+	}
 	title := typeset.Style{Size: titleSize, Bold: true, Lang: c.Lang}
 	label := typeset.Style{Size: labelSize, Lang: c.Lang}
 	small := typeset.Style{Size: smallSize, Lang: c.Lang}

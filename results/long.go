@@ -4,7 +4,6 @@ package results
 // funnel, the comparison, exports), which staff runs on its work queue
 // with a progress message; the other buttons edit the menu at once.
 func (s *Service) Long(payload string) bool {
-	s = s.at() // the questionnaires in force, for this whole request
 	verb, _, err := decodePayload(payload)
 	if err != nil {
 		return false

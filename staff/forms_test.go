@@ -275,7 +275,7 @@ func previewOf(t *testing.T, r *formsRig, admin *person) telegramtest.Message {
 	for _, want := range []string{
 		"Our neighbourhood", "Questionnaire quartiere, version 3", "Will be published for: en, it",
 		"Left out, texts missing: fr (1 missing)",
-		"ℹ️ Left out on purpose: 1\n• settings, row 2, column instance_name: note: ignored",
+		"• Left out on purpose: 1\n• settings, row 2, column instance_name: note: ignored",
 		"Sample interview in en:", "1. Do you like the neighbourhood?", "Sample interview in it:", "1. Ti piace il quartiere?",
 		"Publish it?",
 	} {

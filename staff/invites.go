@@ -381,7 +381,11 @@ func (h *Handler) sendPoster(ctx context.Context, r *bot.Request, inv org.Invite
 	if inv.ServiceName != "" {
 		p.Title, p.Subtitle = inv.ServiceName, inv.MunicipalityName
 	}
-	png, err := h.art.Render(p)
+	art, err := newPosterArt() // the fonts are parsed on the first poster or chart
+	if err != nil {
+		return h.fail(ctx, r, err)
+	}
+	png, err := art.Render(p)
 	if err != nil {
 		return h.fail(ctx, r, err)
 	}

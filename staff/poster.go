@@ -56,13 +56,15 @@ type Poster struct {
 	Lines []PosterLine
 }
 
-// posterArt draws posters. Its typesetter is safe for concurrent use.
+// posterArt draws posters. Its typesetter is safe for concurrent use: the
+// process's shared one (typeset.Shared, also drawing the results' charts),
+// so the fonts are parsed on the first poster or chart, not at start-up.
 type posterArt struct {
 	ts *typeset.Typesetter
 }
 
 func newPosterArt() (*posterArt, error) {
-	ts, err := typeset.New()
+	ts, err := typeset.Shared()
 	if err != nil {
 		return nil, fmt.Errorf("poster: %w", err)
 	}

@@ -99,7 +99,6 @@ type Config struct {
 // get exactly what an unknown command (or a stale button) gets.
 type Handler struct {
 	cfg  Config
-	art  *posterArt
 	work *WorkQueue
 	log  *slog.Logger
 	loc  *time.Location
@@ -155,10 +154,6 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("staff: %w", err)
 		}
 		h.loc = loc
-	}
-	var err error
-	if h.art, err = newPosterArt(); err != nil {
-		return nil, err
 	}
 	return h, nil
 }

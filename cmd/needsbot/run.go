@@ -48,6 +48,7 @@ func runRun(ctx context.Context, e *cmdEnv, args []string) int {
 		fmt.Fprintln(e.stderr, "needsbot run: configuration problems:\n"+err.Error())
 		return 2
 	}
+	tuneGC(e.getenv) // memory.go
 	log := newLogger(e.stderr, cfg.LogLevel)
 	startPprof(e.getenv, log)
 	a, err := newApp(ctx, cfg, log, nil)
@@ -158,6 +159,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	if err != nil {
 		return nil, fmt.Errorf("NEEDSBOT_REDIS_URL: %w", err)
 	}
+	redisBuffers(opt) // memory.go
 	a.rdb = redis.NewClient(opt)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
@@ -323,7 +325,10 @@ func (a *app) serve(ctx context.Context) error {
 		// The journal keeps updates confirmed before they were applied
 		// (a kill -9 loses none).
 		p := &bot.Poller{Intake: a.intake, Client: a.httpc, APIURL: a.cfg.TelegramAPIURL, Token: a.cfg.TelegramToken,
-			AllowedUpdates: allowedUpdates, Logger: log, Journal: a.store}
+			AllowedUpdates: allowedUpdates, Logger: log, Journal: a.store,
+			// Taps are answered as a batch arrives, while the stores
+			// answer (issue 19: first-reply latency).
+			Ready: a.storesReachable, EarlyLimit: a.cfg.InboundLimit}
 		poller = p
 		go func() { defer close(pollDone); _ = p.Run(poll) }()
 		log.Info("needsbot running", "mode", "polling", "listen", ln.Addr().String(), "bot", a.username)
@@ -378,6 +383,16 @@ func (a *app) close() {
 	if a.rdb != nil {
 		_ = a.rdb.Close()
 	}
+}
+
+// storesReachable pings Redis and Postgres at once.
+func (a *app) storesReachable(ctx context.Context) error {
+	pg := make(chan error, 1)
+	go func() { pg <- a.db.Ping(ctx) }()
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	return <-pg
 }
 
 // ready is /readyz: Redis and Postgres reachable, migrations current.

@@ -30,7 +30,11 @@ const formsCheckEvery = time.Minute
 // with), with their messages. It is formlib's Builder: at start and at every
 // reload.
 func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
-	return buildForms(ctx, a.db, a.cfg.FormsDir, a.log)
+	var cur *formlib.Snapshot
+	if a.lib != nil { // nil while formlib.New builds the first snapshot
+		cur = a.lib.Current()
+	}
+	return buildFormsReusing(ctx, a.db, a.cfg.FormsDir, a.log, cur)
 }
 
 // buildForms is the snapshot of the shipped forms of formsDir and the
@@ -39,15 +43,28 @@ func (a *app) buildForms(ctx context.Context) (*formlib.Snapshot, error) {
 // binary during a rolling upgrade, a row written by hand) is left out and
 // logged: the others still go live, and a replica still starts.
 func buildForms(ctx context.Context, db *pgstore.DB, formsDir string, log *slog.Logger) (*formlib.Snapshot, error) {
-	shipped, err := forms.Load(formsDir)
-	if err != nil {
-		return nil, fmt.Errorf("questionnaires: %w", err)
-	}
+	return buildFormsReusing(ctx, db, formsDir, log, nil)
+}
+
+// buildFormsReusing is buildForms, returning cur itself when the published
+// versions still have cur's stamp: formlib.Live.Reload keeps the snapshot
+// in force then anyway, and compiling the forms and the catalogs of every
+// language again only to drop them doubled the heap at every start (the
+// forms listener signals once it listens, to catch what was published
+// before) and at every reconnection.
+func buildFormsReusing(ctx context.Context, db *pgstore.DB, formsDir string, log *slog.Logger, cur *formlib.Snapshot) (*formlib.Snapshot, error) {
 	pub, err := db.PublishedForms(ctx)
 	if err != nil {
 		return nil, err
 	}
 	stamp := pgstore.FormsStampOf(pub) // of every row, left-out ones too: no reload every minute for them
+	if cur != nil && cur.Stamp != "" && cur.Stamp == stamp {
+		return cur, nil
+	}
+	shipped, err := forms.Load(formsDir)
+	if err != nil {
+		return nil, fmt.Errorf("questionnaires: %w", err)
+	}
 	// A published row must not change the shipped questionnaires (issue
 	// 13): one that reuses a shipped id (publishing refuses it now; an
 	// older database may hold one) or whose messages reach into another

@@ -130,6 +130,22 @@ func New() (*Typesetter, error) {
 	return t, nil
 }
 
+// shared is the process's typesetter (Shared).
+var shared struct {
+	once sync.Once
+	t    *Typesetter
+	err  error
+}
+
+// Shared returns the process's typesetter, parsing the fonts on the
+// first call. The parsed fonts take some 8 MiB of heap (and parsing them
+// allocates more), so the posters and the charts share one typesetter and
+// a bot that never draws one never parses them.
+func Shared() (*Typesetter, error) {
+	shared.once.Do(func() { shared.t, shared.err = New() })
+	return shared.t, shared.err
+}
+
 // Line is one line of shaped text, ready to draw.
 type Line struct {
 	runs  []shaping.Output // in visual order, left to right

@@ -1,0 +1,118 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	tgmodels "github.com/go-telegram/bot/models"
+)
+
+// Early answers (issue 19). By long polling, a batch of up to 100 updates
+// arrives at once and its taps used to be answered only inside their
+// turns, after the session's load, the inbound limit and the save — behind
+// every other turn of the batch: the button's spinner waited for the whole
+// batch. The poller now answers a batch's taps on a question card (choose,
+// tick, done, back, skip, OK, page) before it queues them, with no text,
+// as the peer bots do, and the turn does not answer them again
+// (job.answered). Kept as before:
+//
+//   - an outage's "one moment": a batch's taps are answered early only when
+//     Poller.Ready (Redis and Postgres reachable) says so just before;
+//   - a flood costs no more calls than before: a person's taps are answered
+//     early only up to earlyLimit per earlyWindow (the inbound limit's
+//     numbers); beyond it the turn decides (a flood's taps go unanswered);
+//   - a tap is answered once: the job is marked answered before it is
+//     queued; its turn starts once the early answer is done, and one that
+//     failed is unmarked, so that the turn answers it;
+//   - a notice the turn has for an early-answered tap (a validation
+//     message) goes above the question card instead (turn.send).
+//
+// Taps on other buttons (language, /delete, staff menus, services,
+// reminders) keep their answers with a notice ("already used", "not your
+// municipality") and are answered by their turns.
+
+// earlyWindow is the window of Poller.EarlyLimit.
+const earlyWindow = 10 * time.Second
+
+// earlyKinds are the callback kinds answered early: steps of the
+// interview, whose answer carries no text but for a stale page or a
+// validation notice.
+var earlyKinds = map[byte]bool{CbChoose: true, CbToggle: true, CbDone: true, CbBack: true, CbSkip: true, CbAck: true, CbPage: true}
+
+// earlyBudget counts each person's early answers in a fixed window.
+type earlyBudget struct {
+	limit int
+	users map[int64]*earlyCount
+}
+
+type earlyCount struct {
+	start time.Time
+	n     int
+}
+
+// maxEarlyUsers bounds the table; windows that ended are evicted.
+const maxEarlyUsers = 50000
+
+func (b *earlyBudget) take(user int64, now time.Time) bool {
+	if b.users == nil {
+		b.users = map[int64]*earlyCount{}
+	}
+	c := b.users[user]
+	if c == nil || now.Sub(c.start) >= earlyWindow {
+		if c == nil && len(b.users) >= maxEarlyUsers {
+			for id, o := range b.users {
+				if now.Sub(o.start) >= earlyWindow {
+					delete(b.users, id)
+				}
+			}
+			if len(b.users) >= maxEarlyUsers {
+				return false
+			}
+		}
+		c = &earlyCount{start: now}
+		b.users[user] = c
+	}
+	if c.n >= b.limit {
+		return false
+	}
+	c.n++
+	return true
+}
+
+// earlyTap returns the query id of u when it is a private tap answered
+// early, else "".
+func (h *Handler) earlyTap(u *tgmodels.Update) (query string, user int64) {
+	if u.CallbackQuery == nil {
+		return "", 0
+	}
+	ev := h.classify(u)
+	if ev.kind != evCallback || ev.query == "" || ev.user == 0 {
+		return "", 0
+	}
+	cb, err := DecodeCallback(ev.data)
+	if err != nil || !earlyKinds[cb.Kind] {
+		return "", 0
+	}
+	return ev.query, ev.user
+}
+
+// answerEarly answers j's tap through the API; a failure unmarks the job
+// so that its turn's outcome answers it (Intake.deliver).
+func (in *Intake) answerEarly(j *job, query string) {
+	ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
+	defer cancel()
+	if err := ignoreTelegram(in.h.cfg.Sender.Answer(ctx, query, "")); err != nil {
+		in.log.Warn("early callback answer failed", "err", err)
+		j.mu.Lock()
+		j.answered = false
+		j.mu.Unlock()
+	}
+}
+
+// answeredEarly reports whether the tap of the job being worked on with
+// ctx was answered before its turn (early, or "one moment"): a notice can
+// then only go on the card.
+func answeredEarly(ctx context.Context) bool {
+	w, _ := ctx.Value(workKey{}).(*work)
+	return w != nil && w.j != nil && w.j.upd != nil && !w.j.webhook && w.j.wasAnswered()
+}
