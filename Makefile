@@ -16,6 +16,7 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags prod ./...
 
 ## staticcheck: honnef.co/go/tools at a pinned version, fetched through the
 ## module proxy like any module (nothing else to install); config: staticcheck.conf
