@@ -33,7 +33,8 @@ var telegramOutsideBot = map[string]string{
 
 // The same for test files only.
 var telegramOutsideBotInTests = map[string]string{
-	module + "/staff": "rig_test.go builds a go-telegram/bot client for bot.NewSender",
+	module + "/staff":             "rig_test.go builds a go-telegram/bot client for bot.NewSender",
+	module + "/internal/loadtest": "walker_test.go scripts a tiny bot with go-telegram/bot behind the fake Bot API to test the walker's waits",
 }
 
 type pkg struct {

@@ -112,10 +112,13 @@ return r
 // record is written when the state comes to a choice (field l of the
 // state hash remembers the form) and deleted when it leaves it, in the
 // same step as the save (Store.SaveWaiting).
-// Returns {1, started} when saved, {0, ""} on a version conflict (nothing
-// changed); started is the interview (started ms) whose record was deleted
-// or replaced, "" when none: its abandonment index member is stale.
+// Returns {1, started, left} when saved, {0, ""} on a version conflict
+// (nothing changed); started is the interview (started ms) whose record was
+// deleted or replaced, "" when none: its abandonment index member is stale;
+// left is the form whose language choice the state has just left ("" when
+// none): its language-choice index member goes (another slot).
 var saveScript = redis.NewScript(seenLua + `
+local left = ''
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l')
 local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
@@ -128,6 +131,7 @@ if ARGV[16] ~= '' then
 elseif hv[2] then
   redis.call('HDEL', KEYS[1], 'l')
   redis.call('DEL', KEYS[4])
+  left = hv[2]
 end
 if ARGV[5] ~= '' then
   -- The update was not seen when loaded, and the state has not moved
@@ -148,7 +152,7 @@ end
 local old = redis.call('HGET', KEYS[3], 'st') or ''
 if ARGV[10] == '' then
   redis.call('DEL', KEYS[3])
-  return {1, old}
+  return {1, old, left}
 end
 -- The id identifies one interview: keep it while the interview (its start)
 -- is the same, take the fresh one when a new interview begins.
@@ -164,7 +168,7 @@ else
   redis.call('HDEL', KEYS[3], 'xc', 'xd', 'xv')
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[13])
-return {1, old}
+return {1, old, left}
 `)
 
 // markSentScript records that an update's replies were sent, and the id of

@@ -404,11 +404,21 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if len(reply) != 2 {
+	if len(reply) < 2 {
 		return fmt.Errorf("redisstore: save: unexpected reply of %d elements", len(reply))
 	}
 	if ok, _ := reply[0].(int64); ok != 1 {
 		return ErrConflict
+	}
+	if len(reply) > 2 {
+		if left, _ := reply[2].(string); left != "" {
+			// The language choice is over: its index member is a link to
+			// the chat that nothing needs any more (erasure must not find
+			// it either). Once per interview.
+			if err := s.rdb.ZRem(ctx, s.waitIndexKey(left), s.chatID(chat)).Err(); err != nil {
+				return fmt.Errorf("redisstore: save: language-choice index: %w", err)
+			}
+		}
 	}
 	s.noteVersion(chat, newVersion)
 	// A read by Inbound that no Load took is older than this save.
@@ -520,6 +530,11 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
+	// The language-choice record says which form's index names the chat.
+	waitForm, err := s.rdb.HGet(ctx, s.waitKey(chat), "f").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
 	members := []any{}
 	if started != "" {
 		members = append(members, id+":"+started)
@@ -541,6 +556,9 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 		p.ZRem(ctx, s.expireDueKey(), id)
 		if len(members) > 0 {
 			p.ZRem(ctx, s.dueKey(), members...)
+		}
+		if waitForm != "" {
+			p.ZRem(ctx, s.waitIndexKey(waitForm), id)
 		}
 		return nil
 	})
