@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
@@ -48,12 +50,25 @@ func TestEndToEndExpiryIsScheduled(t *testing.T) {
 	// The second replica first: updates go to the one whose setWebhook
 	// came last (h); both claim jobs from the shared Redis.
 	webhook(t, &harness{env: env})
+	// Replica 2 is up (its intake registered) before h starts: two
+	// replicas starting at once on a fresh database raced (a CI run saw
+	// replica 2 exit 1 at start under -race).
+	reg, ready2, once := registerIntake(t), make(chan struct{}), sync.Once{}
+	hook := func(in *bot.Intake) { reg(in); once.Do(func() { close(ready2) }) }
 	ctx2, stop2 := context.WithCancel(context.WithValue(context.WithValue(context.Background(),
-		intakeHook{}, registerIntake(t)), clockHook{}, clock))
+		intakeHook{}, hook), clockHook{}, clock))
 	done2 := make(chan int, 1)
 	go func() {
 		done2 <- run(ctx2, []string{"run"}, func(k string) string { return env[k] }, nil, h.logs, h.logs)
 	}()
+	select {
+	case <-ready2:
+	case code := <-done2:
+		done2 <- code
+		t.Fatalf("replica 2 exited %d at start", code)
+	case <-time.After(60 * time.Second):
+		t.Fatal("replica 2 did not start")
+	}
 	t.Cleanup(func() {
 		stop2()
 		select {
