@@ -47,7 +47,7 @@ func (m *memSessions) Load(_ context.Context, chat, update int64) (interview.Loa
 	return l, nil
 }
 
-func (m *memSessions) Save(_ context.Context, chat, update int64, expect, next uint64, blob []byte, _ *interview.Abandon) error {
+func (m *memSessions) Save(_ context.Context, chat, update int64, expect, next uint64, blob []byte, _ *interview.Abandon, _ interview.Stage) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.states[chat].Version != expect {

@@ -32,8 +32,8 @@ type gateSessions struct {
 	saves   map[int64]int // successful Save calls per update
 }
 
-func (g *gateSessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, a *interview.Abandon) error {
-	err := g.memSessions.Save(ctx, chat, update, expect, next, blob, a)
+func (g *gateSessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, a *interview.Abandon, stage interview.Stage) error {
+	err := g.memSessions.Save(ctx, chat, update, expect, next, blob, a, stage)
 	if err == nil {
 		g.mu.Lock()
 		if g.saves == nil {

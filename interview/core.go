@@ -48,10 +48,6 @@ type Config struct {
 	// stay as the safety net for sessions that have no job.
 	ExpireAfter  time.Duration
 	Abandonments Abandonments
-	// Waiting, when set, is told each chat whose interview comes to wait
-	// at the language choice of a form, so that a version of that form
-	// published meanwhile reaches it (KindPublished).
-	Waiting Waiting
 	// Pseudonym maps a Telegram user id to the respondent's keyed
 	// pseudonym.
 	Pseudonym func(userID int64) string

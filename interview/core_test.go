@@ -203,7 +203,7 @@ func TestApply(t *testing.T) {
 			{call: "Load chat=7 key=1"},
 			{call: "Present kind=chat seen=0 replay=false"},
 			{call: "Resolve token=tok user=p7", ret: Invite{Form: "mini", Context: map[string]string{CtxMunicipality: "3", CtxService: "9"}}},
-			{call: "Save chat=7 key=1 expect=0 next=1 phase=1 pos=-1 lang= answers=0 abandon=-"},
+			{call: "Save chat=7 key=1 expect=0 next=1 phase=1 pos=-1 lang= answers=0 abandon=- waits=mini"},
 			{call: "MarkSent chat=7 key=1 last=0"},
 		},
 	}, {
@@ -482,7 +482,7 @@ func TestApply(t *testing.T) {
 		opts: []func(*Config){twoVersions(t)},
 		want: []expect{
 			{call: "Load chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()), ret: loaded(atLanguage, SeenNone)},
-			{call: "Save chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " expect=1 next=2 phase=1 pos=-1 lang= answers=0 abandon=- form=mini@2"},
+			{call: "Save chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " expect=1 next=2 phase=1 pos=-1 lang= answers=0 abandon=- form=mini@2 waits=mini"},
 			{call: "MarkSent chat=7 key=" + itoa(PublishedKey("mini", 2, 7).ID()) + " last=40"},
 		},
 	}, {
@@ -496,25 +496,21 @@ func TestApply(t *testing.T) {
 	}, {
 		name: "a new interview waiting at the language choice is indexed for publications",
 		in:   chat(5),
-		opts: []func(*Config){func(c *Config) { c.Waiting = fakeWaiting{c.Events.(fakeEvents).s} }},
 		act:  step(inStart),
 		want: []expect{
 			{call: "Load chat=7 key=5", ret: Loaded{}},
 			{call: "Present kind=chat seen=0 replay=false"},
-			{call: "Save chat=7 key=5 expect=0 next=1 phase=1 pos=-1 lang= answers=0 abandon=-"},
-			{call: "AtLanguage chat=7 form=mini"},
+			{call: "Save chat=7 key=5 expect=0 next=1 phase=1 pos=-1 lang= answers=0 abandon=- waits=mini"},
 			{call: "MarkSent chat=7 key=5 last=0"},
 		},
 	}, {
 		name: "a language chosen leaves the index of publications",
 		in:   chat(5),
-		opts: []func(*Config){func(c *Config) { c.Waiting = fakeWaiting{c.Events.(fakeEvents).s} }},
 		act:  step(inLangEN),
 		want: []expect{
 			{call: "Load chat=7 key=5", ret: loaded(atLanguage, SeenNone)},
 			{call: "Present kind=chat seen=0 replay=false"},
 			{call: "Save chat=7 key=5 expect=1 next=2 phase=2 pos=1 lang=en answers=0 abandon=-"},
-			{call: "LeftLanguage chat=7 form=mini"},
 			{call: "MarkSent chat=7 key=5 last=40"},
 		},
 	}, {

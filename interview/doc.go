@@ -34,9 +34,9 @@
 //     version, if the turn's snapshot (formlib) has it; any other interview
 //     keeps the version it began with (its consent was given on that
 //     version's text). Nothing is said to the person; a key applied
-//     before moves nothing. Who sends it: each step that brings an
-//     interview to a form's language choice tells Config.Waiting
-//     (redisstore indexes the chat under the form); a replica whose
+//     before moves nothing. Who sends it: each save of a state at a form's
+//     language choice says so (Stage.WaitingAt) and the store indexes the
+//     chat under the form in the save's round trip; a replica whose
 //     formlib swap brings a newer version of a form announces it
 //     (redisstore.Announce: one job however many replicas announce);
 //     the scheduler leases the job to one replica, which walks the
@@ -49,6 +49,6 @@
 //
 // interview does no Telegram and no storage: it declares the small
 // interfaces it needs (Sessions, Responses, Outbox, Invites, Reminders,
-// Abandonments, Waiting, MessageLog) and cmd wires the storage types in; the
+// Abandonments, MessageLog) and cmd wires the storage types in; the
 // Telegram adapter (bot) drives it.
 package interview

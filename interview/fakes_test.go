@@ -58,18 +58,6 @@ func (s *script) call(got string) expect {
 	return e
 }
 
-type fakeWaiting struct{ s *script }
-
-var _ Waiting = fakeWaiting{}
-
-func (f fakeWaiting) AtLanguage(_ context.Context, chat int64, form string) error {
-	return f.s.call(fmt.Sprintf("AtLanguage chat=%d form=%s", chat, form)).err
-}
-
-func (f fakeWaiting) LeftLanguage(_ context.Context, chat int64, form string) error {
-	return f.s.call(fmt.Sprintf("LeftLanguage chat=%d form=%s", chat, form)).err
-}
-
 type fakeSessions struct{ s *script }
 
 var _ Sessions = fakeSessions{}
@@ -80,7 +68,7 @@ func (f fakeSessions) Load(_ context.Context, chat, key int64) (Loaded, error) {
 	return l, e.err
 }
 
-func (f fakeSessions) Save(_ context.Context, chat, key int64, expect, next uint64, blob []byte, ab *Abandon) error {
+func (f fakeSessions) Save(_ context.Context, chat, key int64, expect, next uint64, blob []byte, ab *Abandon, stage Stage) error {
 	st, err := dialog.Decode(blob)
 	if err != nil {
 		f.s.t.Fatalf("Save: undecodable blob: %v", err)
@@ -94,6 +82,12 @@ func (f fakeSessions) Save(_ context.Context, chat, key int64, expect, next uint
 	}
 	if st.FormVersion > 1 { // the tests' forms are version 1 but where a case publishes another
 		abandon += fmt.Sprintf(" form=%s@%d", st.Form, st.FormVersion)
+	}
+	if stage != StageOf(st) {
+		f.s.t.Errorf("Save: stage %+v, but the saved state's is %+v", stage, StageOf(st))
+	}
+	if stage.WaitingAt != "" {
+		abandon += " waits=" + stage.WaitingAt
 	}
 	e := f.s.call(fmt.Sprintf("Save chat=%d key=%d expect=%d next=%d phase=%d pos=%d lang=%s answers=%d abandon=%s",
 		chat, key, expect, next, st.Phase, st.Pos, st.Lang, len(st.Answers), abandon))

@@ -79,8 +79,9 @@ type Sessions interface {
 	Load(ctx context.Context, chat, key int64) (Loaded, error)
 	// Save stores blob as version next if the stored version is still
 	// expect, and marks key applied, atomically. abandon is nil when the
-	// interview is not (or no longer) countable as abandoned.
-	Save(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, abandon *Abandon) error
+	// interview is not (or no longer) countable as abandoned; stage says
+	// what the state is to the store, so that it need not decode it.
+	Save(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, abandon *Abandon, stage Stage) error
 	// MarkSent records that key's replies went out, and the message
 	// showing the current question.
 	MarkSent(ctx context.Context, chat, key int64, lastMsg int) error
@@ -156,15 +157,27 @@ type Abandonments interface {
 	Abandoned(ctx context.Context, chat int64, a Abandon, at time.Time) error
 }
 
-// Waiting indexes the chats whose interview waits at the language choice
-// of a form (redisstore), so that a version of that form published
-// meanwhile is delivered to them, by the scheduler, as a KindPublished
-// input with PublishedKey.
-type Waiting interface {
-	AtLanguage(ctx context.Context, chat int64, form string) error
-	// LeftLanguage says the chat's interview left form's language choice
-	// (a language chosen): a publication no longer concerns it.
-	LeftLanguage(ctx context.Context, chat int64, form string) error
+// Stage is what a saved state is to the store, decided by the core from
+// the state it saves.
+type Stage struct {
+	// Done: the interview is over; the store keeps only what dedup and
+	// "already answered" need, for a short time.
+	Done bool
+	// WaitingAt is the form whose language choice the state waits at (""
+	// = none): the store indexes the chat there, in the save's round
+	// trip, so that a version of that form published meanwhile reaches it
+	// as a KindPublished input (PublishedKey), and drops it when the
+	// choice is made.
+	WaitingAt string
+}
+
+// StageOf is the stage of state s.
+func StageOf(s dialog.State) Stage {
+	st := Stage{Done: s.Phase == dialog.PhaseDone}
+	if s.Phase == dialog.PhaseLanguage {
+		st.WaitingAt = s.Form
+	}
+	return st
 }
 
 // MessageLog remembers the ids of the messages of a respondent's chat —

@@ -44,7 +44,7 @@ func (m *memPorts) Load(_ context.Context, chat, key int64) (Loaded, error) {
 	return l, nil
 }
 
-func (m *memPorts) Save(_ context.Context, chat, key int64, expect, next uint64, blob []byte, ab *Abandon) error {
+func (m *memPorts) Save(_ context.Context, chat, key int64, expect, next uint64, blob []byte, ab *Abandon, _ Stage) error {
 	abandon := "-"
 	if ab != nil {
 		abandon = ab.Form + "@" + ab.LastQuestion

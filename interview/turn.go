@@ -154,7 +154,7 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		if err != nil {
 			return Effects{}, fmt.Errorf("encode session: %w", err)
 		}
-		err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next))
+		err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next), StageOf(next))
 		if errors.Is(err, ErrConflict) {
 			return Effects{}, fmt.Errorf("save session: %w", err)
 		} else if err != nil {
@@ -162,7 +162,6 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		}
 		eff.Saved = true
 		t.rearm(ctx, t.state, next)
-		t.waiting(ctx, t.state, next)
 		if next.Consent && !t.state.Consent {
 			c.cfg.Events.Interview("started")
 		}
@@ -334,29 +333,6 @@ func (t *Turn) expire(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// waiting tells Config.Waiting when a saved step brought the interview to
-// the language choice of a form — a version of it published while the
-// person chooses reaches the chat — and when it left it. A store failure is logged: at worst
-// the interview begins on the version it was started with.
-func (t *Turn) waiting(ctx context.Context, prev, next dialog.State) {
-	c := t.c
-	if c.cfg.Waiting == nil {
-		return
-	}
-	at, was := next.Phase == dialog.PhaseLanguage && next.Form != "", prev.Phase == dialog.PhaseLanguage && prev.Form != ""
-	var err error
-	switch {
-	case at && (!was || prev.Form != next.Form):
-		err = c.cfg.Waiting.AtLanguage(ctx, t.in.Chat, next.Form)
-	case was && !at:
-		// Left behind, it would only cost the fan-out a no-op input.
-		err = c.cfg.Waiting.LeftLanguage(ctx, t.in.Chat, prev.Form)
-	}
-	if err != nil {
-		c.log.Warn("waiting at language not indexed", "chat", c.ChatKey(t.in.Chat), "err", err)
-	}
-}
-
 // published applies KindPublished: a version of a form was published (a
 // staff action outside the chat). An interview still at the language
 // choice of an older version of that form — nothing answered, no consent
@@ -382,7 +358,7 @@ func (t *Turn) published(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	err = t.c.cfg.Sessions.Save(ctx, in.Chat, in.Key.ID(), s.Version, next.Version, blob, nil)
+	err = t.c.cfg.Sessions.Save(ctx, in.Chat, in.Key.ID(), s.Version, next.Version, blob, nil, StageOf(next))
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("save session: %w", err)
 	} else if err != nil {
@@ -500,7 +476,7 @@ func (t *Turn) markReminded(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next))
+	err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next), StageOf(next))
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("save session: %w", err)
 	} else if err != nil {

@@ -23,7 +23,7 @@ func (a sessions) Load(ctx context.Context, chat, key int64) (interview.Loaded, 
 	return interview.Loaded{Blob: blob, Version: v, Seen: interview.Seen(seen), LastMsg: last}, err
 }
 
-func (a sessions) Save(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, _ *interview.Abandon) error {
+func (a sessions) Save(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, _ *interview.Abandon, _ interview.Stage) error {
 	err := a.s.Save(ctx, chat, key, expect, next, blob, nil)
 	if errors.Is(err, redisstore.ErrConflict) {
 		return interview.ErrConflict
@@ -159,7 +159,7 @@ func (a *abandonments) Abandoned(context.Context, int64, interview.Abandon, time
 // expiry job.
 type savingSessions struct{ sessions }
 
-func (a savingSessions) Save(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, ab *interview.Abandon) error {
+func (a savingSessions) Save(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, ab *interview.Abandon, _ interview.Stage) error {
 	var rec *redisstore.AbandonRecord
 	if ab != nil {
 		rec = &redisstore.AbandonRecord{Form: ab.Form, FormVersion: ab.FormVersion, MunicipalityID: 1,

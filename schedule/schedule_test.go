@@ -277,9 +277,7 @@ func TestTwoSchedulersPublicationOnce(t *testing.T) {
 	b := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now})
 	const n = 120
 	for chat := int64(1); chat <= n; chat++ {
-		if err := a.WaitingAtLanguage(ctx, chat, "f"); err != nil {
-			t.Fatal(err)
-		}
+		waitAt(t, a, chat, "f")
 	}
 	var mu sync.Mutex
 	got := map[int64]int{}
@@ -332,5 +330,18 @@ func TestTwoSchedulersPublicationOnce(t *testing.T) {
 		if c != 1 {
 			t.Errorf("chat %d handed the publication %d times", chat, c)
 		}
+	}
+}
+
+// waitAt saves a state of chat waiting at form's language choice ("" = a
+// language chosen), as the core's save does (Stage.WaitingAt).
+func waitAt(t *testing.T, s *redisstore.Store, chat int64, form string) {
+	t.Helper()
+	_, v, _, _, err := s.Load(ctx, chat, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveWaiting(ctx, chat, 0, v, v+1, []byte("state"), nil, form); err != nil {
+		t.Fatal(err)
 	}
 }

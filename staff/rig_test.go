@@ -47,7 +47,7 @@ func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loade
 	return interview.Loaded{Blob: blob, Version: version, Seen: interview.Seen(seen), LastMsg: lastMsg}, err
 }
 
-func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, _ *interview.Abandon) error {
+func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, _ *interview.Abandon, _ interview.Stage) error {
 	err := a.s.Save(ctx, chat, update, expect, next, blob, nil)
 	if errors.Is(err, redisstore.ErrConflict) {
 		return interview.ErrConflict

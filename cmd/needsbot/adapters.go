@@ -36,25 +36,16 @@ func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loade
 	return interview.Loaded{Blob: blob, Version: version, Seen: interview.Seen(seen), LastMsg: lastMsg}, nil
 }
 
-func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon) error {
-	rec := abandonRecord(ab)
+func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon, stage interview.Stage) error {
 	var err error
-	st, derr := dialog.Decode(blob)
-	switch {
-	case derr == nil && st.Phase == dialog.PhaseDone:
+	if stage.Done {
 		// A finished interview keeps only what "already answered" needs,
 		// for a short time.
 		err = a.s.SaveDone(ctx, chat, update, expect, next, blob)
-	case derr == nil:
-		// The language-choice index (interview.Waiting) rides on the
-		// save: no round trip of its own.
-		form := ""
-		if st.Phase == dialog.PhaseLanguage {
-			form = st.Form
-		}
-		err = a.s.SaveWaiting(ctx, chat, update, expect, next, blob, rec, form)
-	default:
-		err = a.s.Save(ctx, chat, update, expect, next, blob, rec)
+	} else {
+		// The language-choice index rides on the save: no round trip of
+		// its own.
+		err = a.s.SaveWaiting(ctx, chat, update, expect, next, blob, abandonRecord(ab), stage.WaitingAt)
 	}
 	if errors.Is(err, redisstore.ErrConflict) {
 		return interview.ErrConflict

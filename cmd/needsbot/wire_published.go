@@ -18,8 +18,8 @@ import (
 // input (publishedJob).
 func (a *app) wirePublished(ctx context.Context, c *interview.Config) {
 	// The chats waiting at a language choice are indexed by the sessions'
-	// save (sessions.Save, Store.SaveWaiting), in the save's round trip:
-	// interview.Config.Waiting stays nil.
+	// save (interview.Stage.WaitingAt → Store.SaveWaiting), in the save's
+	// round trip.
 	prev := a.lib.Current()
 	a.lib.OnSwap(func(s *formlib.Snapshot) { // under the reload lock: prev is ours
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -50,38 +50,6 @@ func (s *Store) publishLeaseKey(m string) string    { return s.prefix + "{publis
 func (s *Store) publishDoneKey(m string) string     { return s.prefix + "{publish}:d:" + m }
 func publishMember(form string, version int) string { return form + "|" + strconv.Itoa(version) }
 
-// WaitingAtLanguage records that chat's interview waits at the language
-// choice of form (one round trip; the record and its index entry lapse
-// with the state).
-func (s *Store) WaitingAtLanguage(ctx context.Context, chat int64, form string) error {
-	until := s.now().Add(s.stateTTL)
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.waitKey(chat), "c", strconv.FormatInt(chat, 10), "f", form)
-		p.PExpire(ctx, s.waitKey(chat), s.stateTTL)
-		p.ZAdd(ctx, s.waitIndexKey(form), redis.Z{Score: float64(until.UnixMilli()), Member: s.chatID(chat)})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("redisstore: waiting at language: %w", err)
-	}
-	return nil
-}
-
-// LeftLanguage drops chat's record under form (a language was chosen):
-// the chat id is not kept longer than needed, and a fan-out does not
-// visit the chat.
-func (s *Store) LeftLanguage(ctx context.Context, chat int64, form string) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.waitKey(chat))
-		p.ZRem(ctx, s.waitIndexKey(form), s.chatID(chat))
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("redisstore: left language: %w", err)
-	}
-	return nil
-}
-
 // announceScript: KEYS[1] = due, KEYS[2] = done; ARGV = member, now ms.
 // Returns 1 when the job was added, 0 when it is queued or done already.
 var announceScript = redis.NewScript(`

@@ -21,22 +21,14 @@ func TestPublicationFansOutOnce(t *testing.T) {
 	b := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now, StateTTL: time.Hour})
 
 	for chat := int64(1); chat <= 250; chat++ {
-		if err := a.WaitingAtLanguage(ctx, chat, "f"); err != nil {
-			t.Fatal(err)
-		}
+		waitAt(t, a, chat, "f")
 	}
-	if err := b.WaitingAtLanguage(ctx, 900, "g"); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.WaitingAtLanguage(ctx, 2, "g"); err != nil { // moved to another form
-		t.Fatal(err)
-	}
+	waitAt(t, b, 900, "g")
+	waitAt(t, b, 2, "g")                     // moved to another form
 	if err := a.Delete(ctx, 3); err != nil { // erased
 		t.Fatal(err)
 	}
-	if err := b.LeftLanguage(ctx, 4, "f"); err != nil { // chose a language
-		t.Fatal(err)
-	}
+	waitAt(t, b, 4, "") // chose a language
 	if n := rdb.Exists(ctx, prefix+a.ChatTag(4)+":l").Val(); n != 0 {
 		t.Fatal("the record of a chat that chose its language stays")
 	}
@@ -175,5 +167,18 @@ func TestSaveWaitingIndexesInTheSave(t *testing.T) {
 	}
 	if got := waiters("f"); !slices.Equal(got, []int64{31}) {
 		t.Fatalf("after a conflicting save, waiting at f: %v, want [31]", got)
+	}
+}
+
+// waitAt saves a state of chat waiting at form's language choice ("" = a
+// language chosen), as the core's save does (Stage.WaitingAt).
+func waitAt(t *testing.T, s *redisstore.Store, chat int64, form string) {
+	t.Helper()
+	_, v, _, _, err := s.Load(ctx, chat, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveWaiting(ctx, chat, 0, v, v+1, []byte("state"), nil, form); err != nil {
+		t.Fatal(err)
 	}
 }

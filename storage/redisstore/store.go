@@ -310,11 +310,10 @@ func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersi
 }
 
 // SaveWaiting is Save for a state that waits at the language choice of
-// form ("" = at none): in the same round trip, the chat is indexed as
-// waiting there when it comes to the choice (what WaitingAtLanguage
-// does), and its record is dropped when a state saved by SaveWaiting
-// leaves it (what LeftLanguage does; the index member, a hint, goes when
-// ForEachWaiting finds it stale or when it lapses).
+// form ("" = at none): in the same round trip the chat is recorded and
+// indexed as waiting there (published.go); when a later save leaves the
+// choice, the record goes in the save script and the index member right
+// after it (another slot: one ZREM per interview).
 func (s *Store) SaveWaiting(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, form string) error {
 	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, form)
 }
