@@ -122,37 +122,53 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, limit int, lease t
 }
 
 func (s *Store) claimExpiries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Job, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.expireDueKey(), Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
-		ByScore: true, Count: int64(limit),
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: claim expiries: %w", err)
-	}
-	var jobs []Job
-	for _, id := range due {
+	return s.claimDue(ctx, s.expireDueKey(), "expiry", now, limit, func(id string) (string, int64, Job, error) {
 		token := randomID()
 		res, err := claimExpireScript.Run(ctx, s.rdb, []string{s.tagKey(id, 'a'), s.expireLeaseKey(id)},
 			now.UnixMilli(), lease.Milliseconds(), token).StringSlice()
 		if err != nil {
-			return jobs, fmt.Errorf("redisstore: claim expiry: %w", err)
+			return "", 0, Job{}, err
 		}
 		d, _ := strconv.ParseInt(res[2], 10, 64)
-		switch res[0] {
+		chat, err := strconv.ParseInt(res[1], 10, 64)
+		if res[0] == "ok" && err != nil {
+			return "skip", d, Job{}, nil
+		}
+		v, _ := strconv.ParseUint(res[3], 10, 64)
+		return res[0], d, Job{Kind: JobExpire, Chat: chat, Due: time.UnixMilli(d), Version: v, id: id, lease: token}, nil
+	})
+}
+
+// claimDue walks the members of the due index key that are due by now (at
+// most limit) and runs claim on each, which leases one job (its script)
+// and says what became of it: "ok" (the job is the caller's), "later"
+// (re-scored to due), "gone" (dropped from the index), anything else
+// (leased by another replica, or unreadable: left alone).
+func (s *Store) claimDue(ctx context.Context, key, what string, now time.Time, limit int,
+	claim func(id string) (status string, due int64, job Job, err error)) ([]Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: key, Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
+		ByScore: true, Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: claim %s jobs: %w", what, err)
+	}
+	var jobs []Job
+	for _, id := range due {
+		status, d, job, err := claim(id)
+		if err != nil {
+			return jobs, fmt.Errorf("redisstore: claim %s: %w", what, err)
+		}
+		switch status {
 		case "gone":
-			s.rdb.ZRem(ctx, s.expireDueKey(), id)
+			s.rdb.ZRem(ctx, key, id)
 		case "later":
-			s.rdb.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(d), Member: id})
+			s.rdb.ZAdd(ctx, key, redis.Z{Score: float64(d), Member: id})
 		case "ok":
-			chat, err := strconv.ParseInt(res[1], 10, 64)
-			if err != nil {
-				continue
-			}
-			v, _ := strconv.ParseUint(res[3], 10, 64)
-			jobs = append(jobs, Job{Kind: JobExpire, Chat: chat, Due: time.UnixMilli(d), Version: v, id: id, lease: token})
+			jobs = append(jobs, job)
 		}
 	}
 	return jobs, nil

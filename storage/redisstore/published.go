@@ -81,36 +81,21 @@ return 'ok'
 `)
 
 func (s *Store) claimPublications(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Job, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.publishDueKey(), Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
-		ByScore: true, Count: int64(limit),
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: claim publications: %w", err)
-	}
-	var jobs []Job
-	for _, m := range due {
+	return s.claimDue(ctx, s.publishDueKey(), "publication", now, limit, func(m string) (string, int64, Job, error) {
 		form, v, ok := strings.Cut(m, "|")
 		version, err := strconv.Atoi(v)
 		if !ok || err != nil {
-			s.rdb.ZRem(ctx, s.publishDueKey(), m)
-			continue
+			return "gone", 0, Job{}, nil
 		}
 		token := randomID()
 		res, err := claimPublishScript.Run(ctx, s.rdb,
 			[]string{s.publishDueKey(), s.publishDoneKey(m), s.publishLeaseKey(m)},
 			m, lease.Milliseconds(), token).Text()
-		if err != nil {
-			return jobs, fmt.Errorf("redisstore: claim publication: %w", err)
+		if err != nil || res != "ok" {
+			return "", 0, Job{}, err // busy, or done (the script dropped it)
 		}
-		if res == "ok" {
-			jobs = append(jobs, Job{Kind: JobPublished, Form: form, FormVersion: version, Due: now, id: m, lease: token})
-		}
-	}
-	return jobs, nil
+		return "ok", 0, Job{Kind: JobPublished, Form: form, FormVersion: version, Due: now, id: m, lease: token}, nil
+	})
 }
 
 // ClaimSilentJobs claims, like ClaimJobs, only the due jobs that send

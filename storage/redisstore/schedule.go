@@ -124,39 +124,20 @@ return 1
 // way it repairs the index (re-scores rescheduled reminders, drops those
 // no longer pending).
 func (s *Store) ClaimReminders(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]ReminderJob, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.remindDueKey(), Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
-		ByScore: true, Count: int64(limit),
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: claim reminders: %w", err)
-	}
-	var jobs []ReminderJob
-	for _, id := range due {
+	return s.claimDue(ctx, s.remindDueKey(), "reminder", now, limit, func(id string) (string, int64, Job, error) {
 		token := randomID()
 		res, err := claimScript.Run(ctx, s.rdb, []string{s.tagKey(id, 'r'), s.remindLeaseKey(id)},
 			now.UnixMilli(), lease.Milliseconds(), token).StringSlice()
 		if err != nil {
-			return jobs, fmt.Errorf("redisstore: claim reminder: %w", err)
+			return "", 0, Job{}, err
 		}
 		d, _ := strconv.ParseInt(res[3], 10, 64)
-		switch res[0] {
-		case "gone":
-			s.rdb.ZRem(ctx, s.remindDueKey(), id)
-		case "later":
-			s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(d), Member: id})
-		case "ok":
-			chat, err := strconv.ParseInt(res[1], 10, 64)
-			if err != nil {
-				continue
-			}
-			jobs = append(jobs, ReminderJob{Kind: JobRemind, Chat: chat, Lang: res[2], Due: time.UnixMilli(d), id: id, lease: token})
+		chat, err := strconv.ParseInt(res[1], 10, 64)
+		if res[0] == "ok" && err != nil {
+			return "skip", d, Job{}, nil
 		}
-	}
-	return jobs, nil
+		return res[0], d, Job{Kind: JobRemind, Chat: chat, Lang: res[2], Due: time.UnixMilli(d), id: id, lease: token}, nil
+	})
 }
 
 // ErrLeaseLost is returned by DoneReminder when the lease expired and
