@@ -54,7 +54,7 @@ func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due ti
 		if t.empty() {
 			t.since = s.now()
 		}
-		t.arm, t.lang, t.due, t.armTTL = true, lang, d, ttl.Milliseconds()
+		t.arm, t.lang, t.due, t.armTTL, t.armAt = true, lang, d, ttl.Milliseconds(), s.now().UnixMilli()
 		s.mu.Unlock()
 		return nil
 	}

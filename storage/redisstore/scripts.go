@@ -64,18 +64,18 @@ return loadreply(st, KEYS[2], ARGV[2], ARGV[4], idx)
 // handled by another replica, or an older update delivered late). Such an
 // update is let through uncounted. An id <= 0 is always counted.
 //
-// KEYS as loadTailScript. ARGV: 1 limit, 2 period (ms), 3 update id, 4-10
+// KEYS as loadTailScript. ARGV: 1 the emission interval (period / limit,
+// ms; tat is kept in whole ms, rounded down), 2 period (ms), 3 update id, 4-10
 // as tailScript's 1-7, then the tail's arguments (tailArgs; empty ones
 // when there is no tail). Returns {verdict, then as loadTailScript}: verdict
 // 0 (refused), 2 (refused, first refusal of the period: tell the person
 // once) or 1 (allowed).
 var inboundScript = redis.NewScript(seenLua + tailLua + loadTailLua + `
-local now, per = tonumber(ARGV[4]), tonumber(ARGV[2])
-local id = tonumber(ARGV[3])
+local id = ARGV[3]
 seenload(KEYS[2])
 local count = true
-if id > 0 then
-  if id <= sv.hc or id <= tonumber(sv.f) or string.find(sv.body, ' ' .. ARGV[3] .. ':', 1, true) then
+if string.byte(id, 1) ~= 45 and id ~= '0' then
+  if not ilt(sv.hc, id) or not ilt(sv.f, id) or string.find(sv.body, ' ' .. id .. ':', 1, true) then
     count = false
   else
     sv.hc = id
@@ -84,10 +84,11 @@ if id > 0 then
 end
 local ok = 1
 if count then
+  local now, per = ARGV[4] + 0, ARGV[2] + 0
   local tat = math.max(tonumber(sv.tat) or 0, now)
-  local nt = tat + per / tonumber(ARGV[1])
+  local nt = math.floor(tat + ARGV[1])
   if nt - now <= per then
-    sv.tat = string.format('%.1f', nt)
+    sv.tat = string.format('%d', nt)
     sv.dirty = true
   elseif (tonumber(sv.told) or 0) > now then
     ok = 0
@@ -120,7 +121,9 @@ return r
 // the saved state waits at ("" = none), 17 the chat id: the language-choice
 // record is written when the state comes to a choice (field l of the
 // state hash remembers the form) and deleted when it leaves it, in the
-// same step as the save (Store.SaveWaiting).
+// same step as the save (Store.SaveWaiting). 18 the state's expiry (now +
+// TTL, ms), 19 that less the slack (ttlSlack), 20 and 21 the same for the
+// record.
 // Returns {1, started, left, idx} when saved, {0, ""} on a version conflict
 // (nothing changed); started is the interview (started ms) whose record was
 // deleted or replaced, "" when none: its abandonment index member is stale;
@@ -132,29 +135,25 @@ return r
 // their TTL is set only when it would move by more than ttlslack (at most
 // an hour), not on every save.
 var saveScript = redis.NewScript(seenLua + `
-local function ttlslack(ttl) return math.min(3600000, math.floor(ttl / 24)) end
 -- refresh says whether a key's TTL must be set: it was never set through
--- e (the expiry last set, ms), or the new one would end earlier, or more
--- than ttlslack later. The TTLs are a safety net (the expiry job and the
--- abandonment sweep are the mechanisms): ending up to ttlslack early spares
--- a PEXPIRE per key and save.
-local function refresh(e, exp, ttl)
-  e = tonumber(e)
-  return not e or exp < e or exp > e + ttlslack(ttl)
+-- e (the expiry last set, ms), or the new one (exp) would end earlier, or
+-- later than low (exp less the slack). The TTLs are a safety net (the
+-- expiry job and the abandonment sweep are the mechanisms): ending up to
+-- the slack early spares a PEXPIRE per key and save.
+local function refresh(e, exp, low)
+  return not e or ilt(exp, e) or ilt(e, low)
 end
-local now = tonumber(ARGV[6])
 local left = ''
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
-local ttl = tonumber(ARGV[4])
 local h = {'v', ARGV[2], 'b', ARGV[3]}
 -- A new state (cur "0": no hash, or one without a version) always gets its
 -- TTL: a hash without one would leak.
-local sx = cur == '0' or refresh(hv[3], now + ttl, ttl)
+local sx = cur == '0' or refresh(hv[3], ARGV[18], ARGV[19])
 if sx then
   h[#h + 1] = 'e'
-  h[#h + 1] = string.format('%d', now + ttl)
+  h[#h + 1] = ARGV[18]
 end
 if ARGV[16] ~= '' then
   h[#h + 1] = 'l'
@@ -190,7 +189,6 @@ if ARGV[10] == '' then
   if ar[1] or ar[3] then redis.call('DEL', KEYS[3]) end
   return {1, old, left, 0}
 end
-local rttl = tonumber(ARGV[13])
 h = {'r', ARGV[10]}
 -- The id identifies one interview: keep it while the interview (its start)
 -- is the same, take the fresh one when a new interview begins.
@@ -203,10 +201,10 @@ if fresh then
 else
   old = ''
 end
-local rx = fresh or refresh(ar[2], now + rttl, rttl)
+local rx = fresh or refresh(ar[2], ARGV[20], ARGV[21])
 if rx then
   h[#h + 1] = 'e'
-  h[#h + 1] = string.format('%d', now + rttl)
+  h[#h + 1] = ARGV[20]
 end
 -- idx: the expiry job's index member must be (re)added — the job is armed
 -- anew, or earlier than before. Otherwise the member there holds an
@@ -219,7 +217,7 @@ if ARGV[14] ~= '' then
   h[#h + 1] = ARGV[15]
   h[#h + 1] = 'xv'
   h[#h + 1] = ARGV[2]
-  if fresh or not ar[3] or tonumber(ARGV[15]) < tonumber(ar[3]) then idx = 1 end
+  if fresh or not ar[3] or ilt(ARGV[15], ar[3]) then idx = 1 end
 elseif ar[3] then
   redis.call('HDEL', KEYS[3], 'xc', 'xd', 'xv')
 end

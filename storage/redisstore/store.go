@@ -369,11 +369,14 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
 	}
 	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat), s.waitKey(chat)}
+	recTTL := max(s.stateTTL, ttl) + s.abandonGrace
+	stateExp, recExp := now.Add(ttl).UnixMilli(), now.Add(recTTL).UnixMilli()
 	args := []any{
 		expect, newVersion, blob, ttl.Milliseconds(),
 		update, nowMS, "", s.seenTTL.Milliseconds(), seenMax,
-		recJSON, started, id, max(s.stateTTL, ttl).Milliseconds() + s.abandonGrace.Milliseconds(), expChat, expDue,
+		recJSON, started, id, recTTL.Milliseconds(), expChat, expDue,
 		waitForm, strconv.FormatInt(chat, 10),
+		stateExp, stateExp - ttlSlack(ttl).Milliseconds(), recExp, recExp - ttlSlack(recTTL).Milliseconds(),
 	}
 
 	var res *redis.Cmd
@@ -759,7 +762,9 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 // allowed) and the chat as loadScript returns it.
 func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per time.Duration, now time.Time) (int64, []any, error) {
 	t := s.takeTail(user)
-	args := append(append([]any{limit, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t)...)
+	// The emission interval, whole or with a fraction: Lua reads it as is.
+	interval := strconv.FormatFloat(float64(per.Milliseconds())/float64(limit), 'f', -1, 64)
+	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t)...)
 	keys := []string{s.stateKey(user), s.seenKey(user), s.remindKey(user), s.sentKey(user)}
 	var cmd *redis.Cmd
 	zadd := t != nil && t.arm && !s.remindHinted(user, t.due)
@@ -918,3 +923,8 @@ func (s *Store) Take(ctx context.Context, key string, limit int, per time.Durati
 	}
 	return res.Allowed, max(res.RetryAfter, 0), nil
 }
+
+// ttlSlack is how much earlier than set a key of the given TTL may expire
+// so that a save (or a reminder's arm) need not set its TTL every time:
+// 1/24 of it, at most an hour (see saveScript).
+func ttlSlack(ttl time.Duration) time.Duration { return min(time.Hour, ttl/24) }

@@ -39,6 +39,7 @@ type tail struct {
 	lang    string
 	due     int64 // ms
 	armTTL  int64 // ms
+	armAt   int64 // ms, when armed
 	sent    []int // message ids for RecordSent
 	sentAt  int64 // ms
 }
@@ -93,22 +94,26 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 
 // tailArgs are the tail's arguments of loadScript and tailScript (ARGV
 // from 1): message id ("" = no mark), its state version, reminder chat id
-// ("" = no arm), lang, due, ttl, sent ids ("" = none, else space-
-// separated), sent at, then the marked update ids.
+// ("" = no arm), lang, due, ttl, expiry (when armed + ttl, ms), that less
+// ttlSlack, sent ids ("" = none, else space-separated), sent at, then the
+// marked update ids.
 func (s *Store) tailArgs(chat int64, t *tail) []any {
 	if t == nil {
-		return []any{"", 0, "", "", 0, 0, "", 0}
+		return []any{"", 0, "", "", 0, 0, "", "", "", 0}
 	}
-	args := make([]any, 0, 8+len(t.marks))
+	args := make([]any, 0, 10+len(t.marks))
 	if t.hasMark {
 		args = append(args, t.lastMsg, t.markV)
 	} else {
 		args = append(args, "", 0)
 	}
 	if t.arm {
-		args = append(args, strconv.FormatInt(chat, 10), t.lang, t.due, t.armTTL)
+		exp := t.armAt + t.armTTL
+		slack := ttlSlack(time.Duration(t.armTTL) * time.Millisecond).Milliseconds()
+		args = append(args, strconv.FormatInt(chat, 10), t.lang, t.due, t.armTTL,
+			strconv.FormatInt(exp, 10), strconv.FormatInt(exp-slack, 10))
 	} else {
-		args = append(args, "", "", 0, 0)
+		args = append(args, "", "", 0, 0, "", "")
 	}
 	sent := ""
 	for i, id := range t.sent {
@@ -139,9 +144,8 @@ func (s *Store) tailArgs(chat int64, t *tail) []any {
 // was armed at — a hint: the claim finds the reminder not yet due and
 // re-scores it (claimScript's "later"), once per reminder instead of a ZADD
 // per turn. Its TTL is refreshed only when it would end more than
-// ttlslack later (e = the expiry last set, ms).
+// ttlSlack later (e = the expiry last set, ms).
 const tailLua = `
-local function ttlslack(ttl) return math.min(3600000, math.floor(ttl / 24)) end
 local function tail(S, U, R, M, A, st, now, oldest, seenTTL, seenRank, sentOldest, sentTTL, sentRank)
   local n = #ARGV
   local idx = 0
@@ -151,35 +155,35 @@ local function tail(S, U, R, M, A, st, now, oldest, seenTTL, seenRank, sentOldes
   end
   -- The marks change the seen record (seen.go) that the caller loaded
   -- and writes.
-  for i = A + 8, n do
-    seenmark(ARGV[i], 's', tonumber(seenRank))
+  if n >= A + 10 then
+    local rank = seenRank + 0
+    for i = A + 10, n do
+      seenmark(ARGV[i], 's', rank)
+    end
   end
   if ARGV[A + 2] ~= '' then
     local r = redis.call('HMGET', R, 's', 'l', 'd', 'e')
     if r[1] ~= 'x' and r[1] ~= 'n' then
-      local ttl = tonumber(ARGV[A + 5])
-      local exp = tonumber(now) + ttl
-      local e = tonumber(r[4])
-      local due = tonumber(ARGV[A + 4])
+      local exp = ARGV[A + 6]
       if r[1] == 'p' and r[2] == ARGV[A + 3] and r[3] then
-        if due < tonumber(r[3]) then idx = 1 end
-        if e and exp >= e and exp <= e + ttlslack(ttl) then
+        if ilt(ARGV[A + 4], r[3]) then idx = 1 end
+        if r[4] and not ilt(exp, r[4]) and not ilt(r[4], ARGV[A + 7]) then
           redis.call('HSET', R, 'd', ARGV[A + 4])
         else
-          redis.call('HSET', R, 'd', ARGV[A + 4], 'e', string.format('%d', exp))
-          redis.call('PEXPIRE', R, ttl)
+          redis.call('HSET', R, 'd', ARGV[A + 4], 'e', exp)
+          redis.call('PEXPIRE', R, ARGV[A + 5])
         end
       else
-        redis.call('HSET', R, 'c', ARGV[A + 2], 'l', ARGV[A + 3], 'd', ARGV[A + 4], 's', 'p', 'e', string.format('%d', exp))
-        redis.call('PEXPIRE', R, ttl)
+        redis.call('HSET', R, 'c', ARGV[A + 2], 'l', ARGV[A + 3], 'd', ARGV[A + 4], 's', 'p', 'e', exp)
+        redis.call('PEXPIRE', R, ARGV[A + 5])
         idx = 1
       end
     end
   end
-  if ARGV[A + 6] ~= '' then
+  if ARGV[A + 8] ~= '' then
     redis.call('ZREMRANGEBYSCORE', M, '-inf', '(' .. sentOldest)
-    for id in string.gmatch(ARGV[A + 6], '%d+') do
-      redis.call('ZADD', M, ARGV[A + 7], id)
+    for id in string.gmatch(ARGV[A + 8], '%d+') do
+      redis.call('ZADD', M, ARGV[A + 9], id)
     end
     redis.call('ZREMRANGEBYRANK', M, 0, sentRank)
     redis.call('PEXPIRE', M, sentTTL)
