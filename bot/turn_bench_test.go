@@ -27,7 +27,7 @@ type benchAPI struct {
 	next   int
 	calls  int
 	record bool
-	cards  map[int][][]directButton // message id -> its keyboard (record)
+	cards  map[int][][]jsonButton // message id -> its keyboard (record)
 	last   int                      // the last message with a keyboard (record)
 }
 
@@ -55,7 +55,7 @@ func (a *benchAPI) Do(req *http.Request) (*http.Response, error) {
 		reply = okTrue
 	}
 	if a.record {
-		var m directMessage
+		var m jsonMessage
 		if err := json.Unmarshal(body, &m); err != nil {
 			return nil, err
 		}
@@ -91,7 +91,7 @@ func newBenchTurns(b *testing.B) *benchTurns {
 		b.Fatal(err)
 	}
 	_, lib := testRenderer(b)
-	api := &benchAPI{record: true, cards: map[int][][]directButton{}}
+	api := &benchAPI{record: true, cards: map[int][][]jsonButton{}}
 	tgAPI, err := tg.New("1:x", tg.WithServerURL("http://127.0.0.1:9"), tg.WithSkipGetMe())
 	if err != nil {
 		b.Fatal(err)
