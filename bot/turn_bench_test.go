@@ -28,7 +28,7 @@ type benchAPI struct {
 	calls  int
 	record bool
 	cards  map[int][][]jsonButton // message id -> its keyboard (record)
-	last   int                      // the last message with a keyboard (record)
+	last   int                    // the last message with a keyboard (record)
 }
 
 var (
