@@ -520,7 +520,7 @@ func (st *stepper) answered(q *Question, _ string) {
 func AnswerDisplay(q *Question, v string) (msgs []string, lit string) {
 	switch q.Type {
 	case TypeSelectOne, TypeSelectMultiple:
-		for _, c := range strings.Fields(v) {
+		for c := range strings.FieldsSeq(v) {
 			if ch, ok := q.List.Choice(c); ok {
 				msgs = append(msgs, ch.Label)
 			}
@@ -879,7 +879,10 @@ func (st *stepper) accept(q *Question, v string) {
 		}
 	}
 	if q.Type == TypeSelectMultiple && v != "" {
-		n := len(strings.Fields(v))
+		n := 0
+		for range strings.FieldsSeq(v) {
+			n++
+		}
 		if q.MinSelected > 0 && n < q.MinSelected {
 			st.ask(q, MsgMinSelected, map[string]any{"Count": q.MinSelected}, false)
 			return
@@ -888,7 +891,7 @@ func (st *stepper) accept(q *Question, v string) {
 			st.ask(q, MsgMaxSelected, map[string]any{"Count": q.MaxSelected}, false)
 			return
 		}
-		for _, c := range strings.Fields(v) {
+		for c := range strings.FieldsSeq(v) {
 			if ch, ok := q.List.Choice(c); ok && ch.Exclusive && n > 1 {
 				st.ask(q, MsgExclusive, map[string]any{"Choice": ch.Label}, false)
 				return
