@@ -153,15 +153,29 @@ func appendAnswer(b []byte, a *directAnswer) []byte {
 	return append(b, '}')
 }
 
-// messageSize is about how long m is as JSON: the body's buffer is made
-// once, at its size.
+// messageSize is about how long m is as JSON (a little more): the body's
+// buffer is made once, at its size.
 func messageSize(m *directMessage) int {
-	n := 160 + len(m.Text) + len(m.Text)/8
+	n := 160 + jsonSize(m.Text)
 	if m.ReplyMarkup != nil {
 		for _, row := range m.ReplyMarkup.InlineKeyboard {
 			for _, k := range row {
-				n += 32 + len(k.Text) + len(k.Data)
+				n += 32 + jsonSize(k.Text) + jsonSize(k.Data)
 			}
+		}
+	}
+	return n
+}
+
+// jsonSize is about how long s is as a JSON string: its bytes, and 5
+// more for each ASCII character escaped as \u00XX (HTML tags have two).
+func jsonSize(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '<' || c == '>' || c == '&' {
+			n += 5
+		} else if c == '"' || c == '\\' {
+			n++
 		}
 	}
 	return n

@@ -3,6 +3,7 @@ package bot
 import (
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/needsbot/needsbot/dialog"
@@ -163,4 +164,89 @@ func TestAppendCallbackIsEncode(t *testing.T) {
 			t.Errorf("%+v: append %q (%v), Encode %q (%v)", c, got, gerr, want, werr)
 		}
 	}
+}
+
+// askPageRef is AskPage's text as it was written before (piece by piece
+// into a growing builder).
+func askPageRef(r *Renderer, lang string, f *dialog.Form, rep dialog.Reply) string {
+	var b strings.Builder
+	if rep.Error != "" {
+		b.WriteString("⚠️ ")
+		b.WriteString(r.Text(lang, rep.Error, rep.ErrorArgs))
+		b.WriteString("\n\n")
+	}
+	b.WriteString("<b>")
+	b.WriteString(r.Text(lang, rep.Msg, rep.Args))
+	b.WriteString("</b>")
+	if rep.Hint != "" {
+		b.WriteString("\n<i>")
+		b.WriteString(r.Text(lang, rep.Hint, nil))
+		b.WriteString("</i>")
+	}
+	if q := f.Question(rep.Question); q != nil {
+		var how string
+		switch q.Type {
+		case dialog.TypeSelectMultiple:
+			if q.Hint == "" {
+				how = MsgMultiHint
+			}
+		case dialog.TypeText:
+			how = dialog.MsgTypeText
+		case dialog.TypeInteger, dialog.TypeDecimal:
+			how = dialog.MsgTypeNumber
+		}
+		if how != "" {
+			b.WriteString("\n\n")
+			b.WriteString(r.Text(lang, how, nil))
+		}
+		if q.Type == dialog.TypeDate && rep.Args["Year"] != nil {
+			b.WriteString("\n\n")
+			b.WriteString(r.Text(lang, dialog.MsgMonth, nil))
+		} else if q.Type == dialog.TypeDate {
+			b.WriteString("\n\n")
+			b.WriteString(r.Text(lang, dialog.MsgYear, nil))
+		}
+	}
+	if p := r.progress(lang, rep.Progress); p != "" {
+		b.WriteString("\n<i>")
+		b.WriteString(p)
+		b.WriteString("</i>")
+	}
+	return b.String()
+}
+
+// AskPage writes every question of the shipped and test questionnaires,
+// in every language, with and without an error, a hint, a year and
+// progress, as it did before it sized its text up front.
+func TestAskPageTextUnchanged(t *testing.T) {
+	r, lib := testRenderer(t)
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range lib.Forms() {
+		for _, l := range cat.Languages() {
+			for qi, q := range f.Questions {
+				for v := range 4 {
+					rep := dialog.Reply{Kind: dialog.ReplyAsk, Question: q.Name, Msg: q.Label, Pos: qi}
+					if v&1 == 1 {
+						rep.Error, rep.ErrorArgs = dialog.MsgMinSelected, map[string]any{"Count": 2}
+						rep.Hint = dialog.MsgTypeText
+						rep.Progress = dialog.Progress{N: qi, Of: len(f.Questions)}
+					}
+					if v&2 == 2 {
+						rep.Args = map[string]any{"Year": "2020"}
+					}
+					want := askPageRef(r, l.Code, f, rep)
+					m, err := r.AskPage(l.Code, f, rep, 0)
+					if err != nil || m.Text != want {
+						t.Fatalf("%s %s %s: %q (%v), want %q", f.ID, l.Code, q.Name, m.Text, err, want)
+					}
+					n++
+				}
+			}
+		}
+	}
+	t.Logf("%d texts compared", n)
 }

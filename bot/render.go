@@ -150,49 +150,66 @@ func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, 
 // AskPage renders a question with page page of its options (see
 // maxOptionRows); a page out of range shows the last one.
 func (r *Renderer) AskPage(lang string, f *dialog.Form, rep dialog.Reply, page int) (Message, error) {
-	var b strings.Builder
+	// The pieces first, then the text at its length in one go.
+	var errText, hint, how, date string
+	var haveHow, haveDate bool
 	if rep.Error != "" {
-		b.WriteString("⚠️ ")
-		b.WriteString(r.Text(lang, rep.Error, rep.ErrorArgs))
-		b.WriteString("\n\n")
+		errText = r.Text(lang, rep.Error, rep.ErrorArgs)
 	}
-	b.WriteString("<b>")
-	b.WriteString(r.Text(lang, rep.Msg, rep.Args))
-	b.WriteString("</b>")
+	label := r.Text(lang, rep.Msg, rep.Args)
 	if rep.Hint != "" {
-		b.WriteString("\n<i>")
-		b.WriteString(r.Text(lang, rep.Hint, nil))
-		b.WriteString("</i>")
+		hint = r.Text(lang, rep.Hint, nil)
 	}
 	if q := f.Question(rep.Question); q != nil {
-		var how string
+		var id string
 		switch q.Type {
 		case dialog.TypeSelectMultiple:
 			if q.Hint == "" {
 				// One instruction: the question's own hint already
 				// says how many to tick and to tap Done.
-				how = MsgMultiHint
+				id = MsgMultiHint
 			}
 		case dialog.TypeText:
-			how = dialog.MsgTypeText
+			id = dialog.MsgTypeText
 		case dialog.TypeInteger, dialog.TypeDecimal:
-			how = dialog.MsgTypeNumber
+			id = dialog.MsgTypeNumber
 		}
-		if how != "" {
-			b.WriteString("\n\n")
-			b.WriteString(r.Text(lang, how, nil))
+		if id != "" {
+			how, haveHow = r.Text(lang, id, nil), true
 		}
 		if q.Type == dialog.TypeDate && rep.Args["Year"] != nil {
-			b.WriteString("\n\n")
-			b.WriteString(r.Text(lang, dialog.MsgMonth, nil))
+			date, haveDate = r.Text(lang, dialog.MsgMonth, nil), true
 		} else if q.Type == dialog.TypeDate {
-			b.WriteString("\n\n")
-			b.WriteString(r.Text(lang, dialog.MsgYear, nil))
+			date, haveDate = r.Text(lang, dialog.MsgYear, nil), true
 		}
 	}
-	if p := r.progress(lang, rep.Progress); p != "" {
+	progress := r.progress(lang, rep.Progress)
+	var b strings.Builder
+	b.Grow(len(errText) + len(label) + len(hint) + len(how) + len(date) + len(progress) + 48)
+	if rep.Error != "" {
+		b.WriteString("⚠️ ")
+		b.WriteString(errText)
+		b.WriteString("\n\n")
+	}
+	b.WriteString("<b>")
+	b.WriteString(label)
+	b.WriteString("</b>")
+	if rep.Hint != "" {
 		b.WriteString("\n<i>")
-		b.WriteString(p)
+		b.WriteString(hint)
+		b.WriteString("</i>")
+	}
+	if haveHow {
+		b.WriteString("\n\n")
+		b.WriteString(how)
+	}
+	if haveDate {
+		b.WriteString("\n\n")
+		b.WriteString(date)
+	}
+	if progress != "" {
+		b.WriteString("\n<i>")
+		b.WriteString(progress)
 		b.WriteString("</i>")
 	}
 	kb, err := r.keyboard(lang, rep, page)
