@@ -620,18 +620,14 @@ func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, err
 		return nil, errors.New("getUpdates: request failed: " + redact(err.Error(), p.Token))
 	}
 	defer resp.Body.Close()
-	var r struct {
-		OK          bool               `json:"ok"`
-		Result      []*tgmodels.Update `json:"result"`
-		Description string             `json:"description"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	ok, result, description, err := decodeUpdates(resp.Body) // leanupdate.go
+	if err != nil {
 		return nil, fmt.Errorf("getUpdates: %w", err)
 	}
-	if !r.OK {
-		return nil, fmt.Errorf("getUpdates: %d %s", resp.StatusCode, r.Description)
+	if !ok {
+		return nil, fmt.Errorf("getUpdates: %d %s", resp.StatusCode, description)
 	}
-	return r.Result, nil
+	return result, nil
 }
 
 func redact(s, token string) string {
