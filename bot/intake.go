@@ -370,20 +370,6 @@ func answerBody(ans *CallbackAnswer) []byte {
 	return append(b, "}\n"...)
 }
 
-// appendJSONString appends s as encoding/json writes it: plain ASCII as
-// it is, anything else through json.Marshal (its escapes, HTML-safe).
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 // Poller takes updates by long polling. Each batch is queued in the chats'
 // mailboxes and confirmed (the next getUpdates' offset) as soon as its
 // updates are settled (mailbox.go): a chat that is paced, parked or behind
