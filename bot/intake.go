@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -379,8 +380,9 @@ type Poller struct {
 	// 10 s (the inbound limit's); default 20.
 	EarlyLimit int
 
-	jl    *journal
-	early earlyBudget
+	jl        *journal
+	early     earlyBudget
+	firstHold time.Duration // tests: holdFirst's bound instead of firstHold
 }
 
 // FlushJournal drops from the journal the updates finished since the
@@ -478,9 +480,12 @@ func (p *Poller) Run(ctx context.Context) error {
 // (early.go), the chats whose updates in the batch are all question-card
 // taps are queued last, after Ready and their early answers; the others
 // first, without waiting for Ready: their first reply is their turn's, and
-// they get the first worker slots. Each chat's updates stay in order.
+// they get the first worker slots. The turns of the taps answered early
+// then wait for those first turns to settle (at most firstHold): first
+// replies first (early.go). Each chat's updates stay in order.
 func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *journal) ([]*job, error) {
 	jobs := make([]*job, 0, len(updates))
+	var first []*job // the jobs whose first reply is their turn's
 	queue := func(u *tgmodels.Update, query string, user int64, early bool, now time.Time) error {
 		j := newJob(u)
 		j.retries = 3
@@ -489,10 +494,14 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			// again.
 			j.answered = true
 			j.early = make(chan struct{})
-			go func() {
+			go func(first []*job) {
 				defer close(j.early)
-				p.Intake.answerEarly(j, query)
-			}()
+				if p.Intake.answerEarly(j, query) {
+					holdFirst(first, cmp.Or(p.firstHold, firstHold))
+				}
+			}(first)
+		} else if p.Ready != nil && !early {
+			first = append(first, j)
 		}
 		if jl != nil {
 			jl.track(j)
