@@ -598,10 +598,13 @@ func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, err
 		return nil, errors.New("getUpdates: request failed: " + redact(err.Error(), p.Token))
 	}
 	defer resp.Body.Close()
+	// Decoded as a webhook's update (leanupdate.go): a tap's message and
+	// keyboard are skipped instead of parsed twice, and the batch's first
+	// reply waits for the whole batch's decode.
 	var r struct {
-		OK          bool               `json:"ok"`
-		Result      []*tgmodels.Update `json:"result"`
-		Description string             `json:"description"`
+		OK          bool            `json:"ok"`
+		Result      []webhookUpdate `json:"result"`
+		Description string          `json:"description"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		return nil, fmt.Errorf("getUpdates: %w", err)
@@ -609,7 +612,11 @@ func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, err
 	if !r.OK {
 		return nil, fmt.Errorf("getUpdates: %d %s", resp.StatusCode, r.Description)
 	}
-	return r.Result, nil
+	ups := make([]*tgmodels.Update, len(r.Result))
+	for i := range r.Result {
+		ups[i] = r.Result[i].update()
+	}
+	return ups, nil
 }
 
 func redact(s, token string) string {

@@ -22,6 +22,13 @@ func decodeUpdate(r io.Reader) (*tgmodels.Update, error) {
 	if err := json.NewDecoder(r).Decode(&w); err != nil {
 		return nil, err
 	}
+	return w.update(), nil
+}
+
+// update converts w to the library's type (decodeUpdate). A poller's
+// batch is decoded into []webhookUpdate the same way (Poller.get): every
+// update of the batch waits for the whole batch's decode.
+func (w *webhookUpdate) update() *tgmodels.Update {
 	u := w.Update
 	if cq := w.CallbackQuery; cq != nil {
 		u.CallbackQuery = &tgmodels.CallbackQuery{
@@ -44,7 +51,7 @@ func decodeUpdate(r io.Reader) (*tgmodels.Update, error) {
 			}
 		}
 	}
-	return &u, nil
+	return &u
 }
 
 // webhookUpdate is tgmodels.Update with its callback_query decoded as
