@@ -140,8 +140,11 @@ func holdFirst(first []*job, hold time.Duration) {
 
 // firstHold bounds holdFirst (Poller.firstHold in tests): beyond it (a
 // slow store, a loaded machine) the taps' turns run alongside the first
-// turns as before.
-const firstHold = 100 * time.Millisecond
+// turns as before. A first turn that settles later mostly waits for I/O
+// (a completion's Postgres write), not for the cores; the taps' turns,
+// whose people wait for the next card, then go. On a quiet machine the
+// first turns settle well within it.
+const firstHold = 50 * time.Millisecond
 
 // answeredEarly reports whether the tap of the job being worked on with
 // ctx was answered before its turn (early, or "one moment"): a notice can
