@@ -112,39 +112,57 @@ func (in *Intake) answerEarly(j *job, query string) bool {
 	return true
 }
 
-// holdFirst waits until the jobs of a batch whose first reply is their
-// turn's — a /start, a typed answer, a language choice — are settled, at
-// most firstHold. The turns of the batch's taps answered early wait for it
-// before they take a worker slot (issue 19: first-reply latency). Their
-// person saw the button's answer already; what a turn costs — the session's
-// load and save, the card's edit — would otherwise share the two cores
-// with the first turns, and a batch's typed answers waited for most of the
-// batch's work before their first reply (polling first-reply p99: text
-// and /start were 7 % of the updates and most of the slowest 1 %). Work
-// is only reordered: the same turns run, each chat's in order, and the
-// poller still confirms the batch once all are settled.
-func holdFirst(first []*job, hold time.Duration) {
-	if len(first) == 0 {
-		return
-	}
-	t := time.NewTimer(hold)
-	defer t.Stop()
-	for _, j := range first {
-		select {
-		case <-j.settled:
-		case <-t.C:
-			return
-		}
-	}
+// firstGate lets only a few turns of a batch's taps answered early run at
+// a time while the batch's turns that owe their first reply — a /start, a
+// typed answer, a language choice — are not settled (issue 19:
+// first-reply latency). Those people saw the button's answer already;
+// what their turns cost — the sessions' load and save, the cards' edits —
+// would otherwise share the two cores with the first turns, 32 worker
+// slots against a handful, and a batch's typed answers waited for most of
+// the batch's work before their first reply (polling first-reply p99:
+// /start, typed answers and language choices were 10 % of the updates and
+// most of the slowest 1 %). A few tokens rather than a wait: while a first
+// turn waits for I/O (a completion's Postgres write) the taps' turns keep
+// the cores busy, and the batch takes no longer. Work is only reordered:
+// the same turns run, each chat's in order, and the poller still confirms
+// the batch once all are settled.
+type firstGate struct {
+	tokens chan struct{}
+	done   chan struct{} // closed once the first turns are settled (at most settleHold)
 }
 
-// firstHold bounds holdFirst (Poller.firstHold in tests): beyond it (a
-// slow store, a loaded machine) the taps' turns run alongside the first
-// turns as before. A first turn that settles later mostly waits for I/O
-// (a completion's Postgres write), not for the cores; the taps' turns,
-// whose people wait for the next card, then go. On a quiet machine the
-// first turns settle well within it.
-const firstHold = 50 * time.Millisecond
+// firstTaps is the number of tokens of a firstGate: the taps' turns that
+// run at once beside the first turns.
+const firstTaps = 4
+
+func newFirstGate(first []*job, tokens int) *firstGate {
+	if tokens <= 0 {
+		tokens = firstTaps
+	}
+	g := &firstGate{tokens: make(chan struct{}, tokens), done: make(chan struct{})}
+	go func() {
+		waitSettled(context.Background(), first)
+		close(g.done)
+	}()
+	return g
+}
+
+// run lets j's turn start (j.early) once it holds a token or the first
+// turns are settled, and keeps the token until j is settled.
+func (g *firstGate) run(j *job) {
+	select {
+	case g.tokens <- struct{}{}:
+	case <-g.done:
+		close(j.early)
+		return
+	}
+	close(j.early)
+	select {
+	case <-j.settled:
+	case <-g.done:
+	}
+	<-g.tokens
+}
 
 // answeredEarly reports whether the tap of the job being worked on with
 // ctx was answered before its turn (early, or "one moment"): a notice can

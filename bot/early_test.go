@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,19 +122,23 @@ func msgOf(u *telegramtest.User, id int) telegramtest.Message {
 	return telegramtest.Message{}
 }
 
-// chatGate holds the Loads of one chat while hold is set, until open is
-// closed.
-type chatGate struct {
+// chatGates holds the Loads of the chats in gates until their channel is
+// closed, and counts the Loads that started.
+type chatGates struct {
 	*memSessions
-	chat int64
-	hold atomic.Bool
-	open chan struct{}
+	mu      sync.Mutex
+	gates   map[int64]chan struct{}
+	entered map[int64]int
 }
 
-func (g *chatGate) Load(ctx context.Context, chat, key int64) (interview.Loaded, error) {
-	if chat == g.chat && g.hold.Load() {
+func (g *chatGates) Load(ctx context.Context, chat, key int64) (interview.Loaded, error) {
+	g.mu.Lock()
+	g.entered[chat]++
+	gate := g.gates[chat]
+	g.mu.Unlock()
+	if gate != nil {
 		select {
-		case <-g.open:
+		case <-gate:
 		case <-ctx.Done():
 			return interview.Loaded{}, ctx.Err()
 		}
@@ -141,9 +146,26 @@ func (g *chatGate) Load(ctx context.Context, chat, key int64) (interview.Loaded,
 	return g.memSessions.Load(ctx, chat, key)
 }
 
-// pollOnce takes what the fake holds from offset on, dispatches it as one
-// batch and waits until it is settled, as Poller.Run does; it returns the
-// next offset.
+func (g *chatGates) hold(chat int64) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := make(chan struct{})
+	g.gates[chat], g.entered[chat] = c, 0
+	return c
+}
+
+func (g *chatGates) loads(chats ...int64) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, c := range chats {
+		n += g.entered[c]
+	}
+	return n
+}
+
+// pollOnce takes what the fake holds from offset on and dispatches it as
+// one batch, as Poller.Run does; it returns the next offset.
 func pollOnce(t *testing.T, p *Poller, offset int64) (int64, []*job) {
 	t.Helper()
 	ups, err := p.get(context.Background(), offset)
@@ -160,75 +182,78 @@ func pollOnce(t *testing.T, p *Poller, offset int64) (int64, []*job) {
 	return offset, jobs
 }
 
-// Issue 19: in a polling batch, the turns of the taps answered early wait
-// for the batch's turns that owe their first reply (a /start here) before
-// they take a worker slot — at most firstHold: first replies first.
-func TestPollerFirstRepliesFirst(t *testing.T) {
-	r := newRig(t)
-	const slow = 742
-	g := &chatGate{memSessions: r.sessions, chat: slow, open: make(chan struct{})}
-	r.core.Sessions = g
-	r.rewire()
-	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
-		Ready: func(context.Context) error { return nil }, firstHold: time.Hour}
-
-	b := r.srv.User(741, telegramtest.LanguageCode("it"))
-	b.Send("/start")
-	off, jobs := pollOnce(t, p, 0)
+// toConsent walks u to the consent card through p and returns it.
+func toConsent(t *testing.T, p *Poller, u *telegramtest.User, off int64) (telegramtest.Message, int64) {
+	t.Helper()
+	u.Send("/start")
+	off, jobs := pollOnce(t, p, off)
 	waitSettled(context.Background(), jobs)
-	waitUntil(t, "the language menu", func() bool { return strings.Contains(labelsOf(b.Last()), "Italiano") })
-	if err := b.TapIn(b.Last().ID, "Italiano"); err != nil {
+	waitUntil(t, "the language menu", func() bool { return strings.Contains(labelsOf(u.Last()), "Italiano") })
+	if err := u.TapIn(u.Last().ID, "Italiano"); err != nil {
 		t.Fatal(err)
 	}
 	off, jobs = pollOnce(t, p, off)
 	waitSettled(context.Background(), jobs)
 	waitUntil(t, "the consent card", func() bool {
-		l := labelsOf(b.Last())
+		l := labelsOf(u.Last())
 		return l != "" && !strings.Contains(l, "Italiano")
 	})
-	consent := b.Last()
+	return u.Last(), off
+}
 
-	// One batch: a /start whose turn cannot load its session yet, and a
-	// tap on the consent card.
+// Issue 19: in a polling batch, while the turns that owe their first reply
+// (a /start here) are not settled, only firstTaps turns of the taps
+// answered early run at a time: first replies first.
+func TestPollerFirstRepliesFirst(t *testing.T) {
+	r := newRig(t)
+	g := &chatGates{memSessions: r.sessions, gates: map[int64]chan struct{}{}, entered: map[int64]int{}}
+	r.core.Sessions = g
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }, firstTaps: 1}
+	const slow, b1, b2 = 742, 741, 743
+	u1, u2 := r.srv.User(b1, telegramtest.LanguageCode("it")), r.srv.User(b2, telegramtest.LanguageCode("it"))
+	c1, off := toConsent(t, p, u1, 0)
+	c2, off := toConsent(t, p, u2, off)
+
+	// One batch: a /start and two taps, all three turns held in their
+	// sessions' load.
 	a := r.srv.User(slow, telegramtest.LanguageCode("it"))
-	g.hold.Store(true)
+	openA, open1, open2 := g.hold(slow), g.hold(b1), g.hold(b2)
 	a.Send("/start")
-	if err := b.TapIn(consent.ID, consent.Labels()[0][0]); err != nil {
+	if err := u1.TapIn(c1.ID, c1.Labels()[0][0]); err != nil {
 		t.Fatal(err)
 	}
-	off, jobs = pollOnce(t, p, off)
-	if len(jobs) != 2 {
-		t.Fatalf("%d updates in the batch, want 2", len(jobs))
+	if err := u2.TapIn(c2.ID, c2.Labels()[0][0]); err != nil {
+		t.Fatal(err)
 	}
-	waitUntil(t, "the tap answered early", func() bool {
-		c := b.CallbackAnswers()
-		return len(c) == 2 && c[1].Answered
+	_, jobs := pollOnce(t, p, off)
+	if len(jobs) != 3 {
+		t.Fatalf("%d updates in the batch, want 3", len(jobs))
+	}
+	waitUntil(t, "both taps answered early", func() bool {
+		x, y := u1.CallbackAnswers(), u2.CallbackAnswers()
+		return len(x) == 2 && x[1].Answered && len(y) == 2 && y[1].Answered
 	})
-	time.Sleep(50 * time.Millisecond) // a held turn would have run by now
-	if m := msgOf(b, consent.ID); m.Text != consent.Text || b.Last().ID != consent.ID {
-		t.Fatalf("the tap's turn ran before the batch's /start was settled:\n%s", b.Transcript())
+	waitUntil(t, "the /start and one tap's turn started", func() bool { return g.loads(slow) == 1 && g.loads(b1, b2) == 1 })
+	time.Sleep(50 * time.Millisecond) // a second tap's turn would have started by now
+	if n := g.loads(b1, b2); n != 1 {
+		t.Fatalf("%d taps' turns started beside the unsettled /start, want 1", n)
 	}
-	close(g.open)
-	waitSettled(context.Background(), jobs)
-	waitUntil(t, "the tap applied", func() bool { return msgOf(b, consent.ID).Text != consent.Text || b.Last().ID != consent.ID })
+	close(openA)
 	waitUntil(t, "the /start answered", func() bool { return strings.Contains(labelsOf(a.Last()), "Italiano") })
-
-	// Bounded: a first turn that takes long holds the taps' turns no
-	// longer than firstHold.
-	p.firstHold = 20 * time.Millisecond
-	g.open = make(chan struct{})
-	defer close(g.open)
-	a.Send("ciao")
-	card := b.Last()
-	if err := b.TapIn(card.ID, card.Labels()[0][0]); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = pollOnce(t, p, off)
-	waitUntil(t, "the tap applied while the first turn still waits", func() bool {
-		return msgOf(b, card.ID).Text != card.Text || b.Last().ID != card.ID
-	})
-	if n := len(b.CallbackAnswers()); n != 3 {
-		t.Fatalf("%d callback queries, want 3", n)
+	waitUntil(t, "the other tap's turn started once the /start was settled", func() bool { return g.loads(b1, b2) == 2 })
+	close(open1)
+	close(open2)
+	waitSettled(context.Background(), jobs)
+	for _, x := range []struct {
+		u *telegramtest.User
+		c telegramtest.Message
+	}{{u1, c1}, {u2, c2}} {
+		waitUntil(t, "the tap applied", func() bool { return msgOf(x.u, x.c.ID).Text != x.c.Text || x.u.Last().ID != x.c.ID })
+		if n := len(x.u.CallbackAnswers()); n != 2 {
+			t.Fatalf("%d callback queries, want 2", n)
+		}
 	}
 	if vs := r.srv.Violations(); len(vs) != 0 {
 		t.Fatalf("violations (a second answer to a tap?): %+v", vs)
