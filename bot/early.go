@@ -128,21 +128,40 @@ func (in *Intake) answerEarly(j *job, query string) bool {
 // the batch once all are settled.
 type firstGate struct {
 	tokens chan struct{}
-	done   chan struct{} // closed once the first turns are settled (at most settleHold)
+	done   chan struct{} // closed once the first turns are settled, at most firstHold after the batch
 }
 
 // firstTaps is the number of tokens of a firstGate: the taps' turns that
 // run at once beside the first turns.
 const firstTaps = 4
 
-func newFirstGate(first []*job, tokens int) *firstGate {
+// firstHold bounds a firstGate: a first turn that takes longer (its
+// Postgres write on a loaded machine) holds the taps' turns no longer. A
+// tap's person waits for the next card after the button's answer, and
+// loadgen's walkers give up on a card that has not come 3 s after the
+// answer: without the bound, a loaded run's taps queued 4 at a time behind
+// seconds-long first turns and walks stalled.
+const firstHold = 50 * time.Millisecond
+
+func newFirstGate(first []*job, tokens int, hold time.Duration) *firstGate {
 	if tokens <= 0 {
 		tokens = firstTaps
 	}
+	if hold <= 0 {
+		hold = firstHold
+	}
 	g := &firstGate{tokens: make(chan struct{}, tokens), done: make(chan struct{})}
 	go func() {
-		waitSettled(context.Background(), first)
-		close(g.done)
+		defer close(g.done)
+		t := time.NewTimer(hold)
+		defer t.Stop()
+		for _, j := range first {
+			select {
+			case <-j.settled:
+			case <-t.C:
+				return
+			}
+		}
 	}()
 	return g
 }

@@ -210,7 +210,7 @@ func TestPollerFirstRepliesFirst(t *testing.T) {
 	r.core.Sessions = g
 	r.rewire()
 	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
-		Ready: func(context.Context) error { return nil }, firstTaps: 1}
+		Ready: func(context.Context) error { return nil }, firstTaps: 1, firstHold: time.Hour}
 	const slow, b1, b2 = 742, 741, 743
 	u1, u2 := r.srv.User(b1, telegramtest.LanguageCode("it")), r.srv.User(b2, telegramtest.LanguageCode("it"))
 	c1, off := toConsent(t, p, u1, 0)
@@ -258,4 +258,34 @@ func TestPollerFirstRepliesFirst(t *testing.T) {
 	if vs := r.srv.Violations(); len(vs) != 0 {
 		t.Fatalf("violations (a second answer to a tap?): %+v", vs)
 	}
+}
+
+// The gate is bounded: a first turn that takes long (its Postgres write on
+// a loaded machine) holds the taps' turns no longer than firstHold.
+func TestPollerFirstGateBounded(t *testing.T) {
+	r := newRig(t)
+	g := &chatGates{memSessions: r.sessions, gates: map[int64]chan struct{}{}, entered: map[int64]int{}}
+	r.core.Sessions = g
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }, firstTaps: 1, firstHold: 20 * time.Millisecond}
+	const slow, b1, b2 = 752, 751, 753
+	u1, u2 := r.srv.User(b1, telegramtest.LanguageCode("it")), r.srv.User(b2, telegramtest.LanguageCode("it"))
+	c1, off := toConsent(t, p, u1, 0)
+	c2, off := toConsent(t, p, u2, off)
+	a := r.srv.User(slow, telegramtest.LanguageCode("it"))
+	openA, open1, open2 := g.hold(slow), g.hold(b1), g.hold(b2)
+	a.Send("/start")
+	if err := u1.TapIn(c1.ID, c1.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := u2.TapIn(c2.ID, c2.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	_, jobs := pollOnce(t, p, off)
+	waitUntil(t, "both taps' turns started while the /start still waits", func() bool { return g.loads(b1, b2) == 2 })
+	close(open1)
+	close(open2)
+	close(openA)
+	waitSettled(context.Background(), jobs)
 }

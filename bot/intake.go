@@ -381,7 +381,8 @@ type Poller struct {
 
 	jl        *journal
 	early     earlyBudget
-	firstTaps int // tests: firstGate's tokens instead of firstTaps
+	firstTaps int           // tests: firstGate's tokens instead of firstTaps
+	firstHold time.Duration // tests: firstGate's bound instead of firstHold
 }
 
 // FlushJournal drops from the journal the updates finished since the
@@ -480,8 +481,8 @@ func (p *Poller) Run(ctx context.Context) error {
 // taps are queued last, after Ready and their early answers; the others
 // first, without waiting for Ready: their first reply is their turn's, and
 // they get the first worker slots. While those first turns are not
-// settled, only a few turns of the taps answered early run at a time
-// (firstGate): first replies first. Each chat's updates stay in order.
+// settled (at most firstHold), only a few turns of the taps answered early
+// run at a time (firstGate): first replies first. Each chat's updates stay in order.
 func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *journal) ([]*job, error) {
 	jobs := make([]*job, 0, len(updates))
 	var (
@@ -498,7 +499,7 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			j.answered = true
 			j.early = make(chan struct{})
 			if gate == nil && len(first) > 0 {
-				gate, gated = newFirstGate(first, p.firstTaps), map[int64]bool{}
+				gate, gated = newFirstGate(first, p.firstTaps, p.firstHold), map[int64]bool{}
 			}
 			// A chat's later taps run after its first anyway: holding
 			// the gate for them would keep a token from a turn that can
