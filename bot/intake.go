@@ -396,8 +396,10 @@ type Poller struct {
 	// 10 s (the inbound limit's); default 20.
 	EarlyLimit int
 
-	jl    *journal
-	early earlyBudget
+	jl        *journal
+	early     earlyBudget
+	firstTaps int           // tests: firstGate's tokens instead of firstTaps
+	firstHold time.Duration // tests: firstGate's bound instead of firstHold
 }
 
 // FlushJournal drops from the journal the updates finished since the
@@ -495,9 +497,16 @@ func (p *Poller) Run(ctx context.Context) error {
 // (early.go), the chats whose updates in the batch are all question-card
 // taps are queued last, after Ready and their early answers; the others
 // first, without waiting for Ready: their first reply is their turn's, and
-// they get the first worker slots. Each chat's updates stay in order.
+// they get the first worker slots. While those first turns are not
+// settled (at most firstHold), only a few turns of the taps answered early
+// run at a time (firstGate): first replies first. Each chat's updates stay in order.
 func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *journal) ([]*job, error) {
 	jobs := make([]*job, 0, len(updates))
+	var (
+		first []*job // the jobs whose first reply is their turn's
+		gate  *firstGate
+		gated map[int64]bool // chats whose first early tap takes the gate
+	)
 	queue := func(u *tgmodels.Update, query string, user int64, early bool, now time.Time) error {
 		j := newJob(u)
 		j.retries = 3
@@ -506,10 +515,27 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			// again.
 			j.answered = true
 			j.early = make(chan struct{})
+			if gate == nil && len(first) > 0 {
+				gate, gated = newFirstGate(first, p.firstTaps, p.firstHold), map[int64]bool{}
+			}
+			// A chat's later taps run after its first anyway: holding
+			// the gate for them would keep a token from a turn that can
+			// run (and the first from one).
+			g := gate
+			if chat := ChatOf(u); g != nil && !gated[chat] {
+				gated[chat] = true
+			} else {
+				g = nil
+			}
 			go func() {
-				defer close(j.early)
-				p.Intake.answerEarly(j, query)
+				if p.Intake.answerEarly(j, query) && g != nil {
+					g.run(j)
+					return
+				}
+				close(j.early)
 			}()
+		} else if p.Ready != nil && !early {
+			first = append(first, j)
 		}
 		if jl != nil {
 			jl.track(j)
