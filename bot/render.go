@@ -370,7 +370,7 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 	for _, row := range pg {
 		for _, i := range row {
 			b := rep.Buttons[i]
-			keys = append(keys, Key{Text: lay.labels[i]})
+			keys = append(keys, Key{Text: lay.text(i, b)})
 			data(Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option})
 		}
 	}
@@ -380,7 +380,7 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 	}
 	for _, i := range lay.nav {
 		b := rep.Buttons[i]
-		keys = append(keys, Key{Text: lay.labels[i]})
+		keys = append(keys, Key{Text: lay.text(i, b)})
 		data(Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option})
 	}
 	if err != nil {
@@ -447,10 +447,19 @@ func appendCallback(dst []byte, c Callback) ([]byte, error) {
 // the question's position or showing, so a renderer keeps it
 // (Renderer.layouts): the same keyboards are shown over and over.
 type keyLayout struct {
-	labels []string  // of every button, by index in the reply
+	labels []string  // of every button, by index in the reply (a tick's unticked)
+	ticked []string  // a tick's label ticked, by index (nil: no ticks)
 	pages  [][][]int // option rows per page: indices of buttons
 	more   []string  // the next-page key's label per page (paged lists)
 	nav    []int     // the navigation row: Back, Done, Skip
+}
+
+// text is the label of button b at index i.
+func (lay *keyLayout) text(i int, b dialog.Button) string {
+	if b.Checked && b.Kind == dialog.BtnToggle {
+		return lay.ticked[i]
+	}
+	return lay.labels[i]
 }
 
 // maxLayouts bounds a renderer's layout cache (questions × languages ×
@@ -463,7 +472,9 @@ func (r *Renderer) layoutOf(lang string, bs []dialog.Button) *keyLayout {
 	key := append(arr[:0], lang...)
 	for _, b := range bs {
 		key = append(key, 0, byte(b.Kind))
-		if b.Checked {
+		// A tick's state is left out: ticked or not, its label is as
+		// wide (keyLayout.ticked), so the layout is the same.
+		if b.Checked && b.Kind != dialog.BtnToggle {
 			key = append(key, 1)
 		} else {
 			key = append(key, 0)
@@ -501,6 +512,14 @@ func (r *Renderer) layout(lang string, bs []dialog.Button) *keyLayout {
 	var pinned []bool
 	back, skip, done := -1, -1, -1
 	for i, b := range bs {
+		if b.Kind == dialog.BtnToggle {
+			if lay.ticked == nil {
+				lay.ticked = make([]string, len(bs))
+			}
+			b.Checked = true
+			lay.ticked[i] = r.label(lang, b)
+			b.Checked = false
+		}
 		lay.labels[i] = r.label(lang, b)
 		switch b.Kind {
 		case dialog.BtnBack:
