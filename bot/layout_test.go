@@ -287,3 +287,31 @@ func TestAskPageTextUnchanged(t *testing.T) {
 	}
 	t.Logf("%d texts compared", n)
 }
+
+// A key whose data cannot be encoded fails the keyboard, on any page, as
+// it did when every key was encoded.
+func TestKeyboardRefusesBadDataOnAnyPage(t *testing.T) {
+	r, _ := testRenderer(t)
+	var bs []dialog.Button
+	for i := range 40 {
+		bs = append(bs, dialog.Button{Kind: dialog.BtnChoose, Literal: "option " + strconv.Itoa(i), Option: strconv.Itoa(i)})
+	}
+	long := strings.Repeat("x", 60)
+	for _, bad := range []dialog.Button{
+		{Kind: dialog.BtnChoose, Literal: "last", Option: long},
+		{Kind: dialog.BtnChoose, Literal: "nul", Option: "a\x00b"},
+		{Kind: dialog.ButtonKind(99), Literal: "kind", Option: "k"},
+	} {
+		rep := dialog.Reply{Kind: dialog.ReplyAsk, Pos: 3, Seq: 4, Buttons: append(append([]dialog.Button(nil), bs...), bad)}
+		for page := range 3 {
+			_, werr := keyboardRef(r, "it", rep, page)
+			_, gerr := r.keyboard("it", rep, page)
+			if werr == nil || gerr == nil {
+				t.Fatalf("%q on page %d: error %v, before %v", bad.Option, page, gerr, werr)
+			}
+		}
+	}
+	if _, err := r.keyboard("it", dialog.Reply{Kind: dialog.ReplyAsk, Pos: -1, Buttons: bs}, 0); err == nil {
+		t.Fatal("a negative position encoded")
+	}
+}

@@ -335,6 +335,18 @@ func pages(opts []Key, pinned []bool) [][][]Key {
 }
 
 func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, error) {
+	// Every key's data must encode, shown on this page or not.
+	var pre [32]byte
+	head, err := appendCallback(pre[:0], Callback{Kind: CbChoose, Pos: rep.Pos, Seq: rep.Seq})
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range rep.Buttons {
+		k := buttonKinds[b.Kind]
+		if !validKind(k) || k == CbStaff || strings.IndexByte(b.Option, 0) >= 0 || len(head)+len(b.Option) > MaxCallbackData {
+			return nil, ErrCallback
+		}
+	}
 	lay := r.layoutOf(lang, rep.Buttons)
 	pg := lay.pages[0]
 	more := ""
@@ -359,7 +371,6 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 	keys := make([]Key, 0, n)
 	ends := make([]int, 0, n)
 	buf := make([]byte, 0, n*(12+maxOption(rep.Buttons)))
-	var err error
 	data := func(c Callback) {
 		start := len(buf)
 		if buf, err = appendCallback(buf, c); err == nil && len(buf)-start > MaxCallbackData {
