@@ -335,6 +335,18 @@ func pages(opts []Key, pinned []bool) [][][]Key {
 }
 
 func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, error) {
+	// Every key's data must encode, shown on this page or not.
+	var pre [32]byte
+	head, err := appendCallback(pre[:0], Callback{Kind: CbChoose, Pos: rep.Pos, Seq: rep.Seq})
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range rep.Buttons {
+		k := buttonKinds[b.Kind]
+		if !validKind(k) || k == CbStaff || strings.IndexByte(b.Option, 0) >= 0 || len(head)+len(b.Option) > MaxCallbackData {
+			return nil, ErrCallback
+		}
+	}
 	lay := r.layoutOf(lang, rep.Buttons)
 	pg := lay.pages[0]
 	more := ""
@@ -359,7 +371,6 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 	keys := make([]Key, 0, n)
 	ends := make([]int, 0, n)
 	buf := make([]byte, 0, n*(12+maxOption(rep.Buttons)))
-	var err error
 	data := func(c Callback) {
 		start := len(buf)
 		if buf, err = appendCallback(buf, c); err == nil && len(buf)-start > MaxCallbackData {
@@ -370,7 +381,7 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 	for _, row := range pg {
 		for _, i := range row {
 			b := rep.Buttons[i]
-			keys = append(keys, Key{Text: lay.labels[i]})
+			keys = append(keys, Key{Text: lay.text(i, b)})
 			data(Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option})
 		}
 	}
@@ -380,7 +391,7 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 	}
 	for _, i := range lay.nav {
 		b := rep.Buttons[i]
-		keys = append(keys, Key{Text: lay.labels[i]})
+		keys = append(keys, Key{Text: lay.text(i, b)})
 		data(Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option})
 	}
 	if err != nil {
@@ -447,10 +458,19 @@ func appendCallback(dst []byte, c Callback) ([]byte, error) {
 // the question's position or showing, so a renderer keeps it
 // (Renderer.layouts): the same keyboards are shown over and over.
 type keyLayout struct {
-	labels []string  // of every button, by index in the reply
+	labels []string  // of every button, by index in the reply (a tick's unticked)
+	ticked []string  // a tick's label ticked, by index (nil: no ticks)
 	pages  [][][]int // option rows per page: indices of buttons
 	more   []string  // the next-page key's label per page (paged lists)
 	nav    []int     // the navigation row: Back, Done, Skip
+}
+
+// text is the label of button b at index i.
+func (lay *keyLayout) text(i int, b dialog.Button) string {
+	if b.Checked && b.Kind == dialog.BtnToggle {
+		return lay.ticked[i]
+	}
+	return lay.labels[i]
 }
 
 // maxLayouts bounds a renderer's layout cache (questions × languages ×
@@ -463,7 +483,9 @@ func (r *Renderer) layoutOf(lang string, bs []dialog.Button) *keyLayout {
 	key := append(arr[:0], lang...)
 	for _, b := range bs {
 		key = append(key, 0, byte(b.Kind))
-		if b.Checked {
+		// A tick's state is left out: ticked or not, its label is as
+		// wide (keyLayout.ticked), so the layout is the same.
+		if b.Checked && b.Kind != dialog.BtnToggle {
 			key = append(key, 1)
 		} else {
 			key = append(key, 0)
@@ -501,6 +523,14 @@ func (r *Renderer) layout(lang string, bs []dialog.Button) *keyLayout {
 	var pinned []bool
 	back, skip, done := -1, -1, -1
 	for i, b := range bs {
+		if b.Kind == dialog.BtnToggle {
+			if lay.ticked == nil {
+				lay.ticked = make([]string, len(bs))
+			}
+			b.Checked = true
+			lay.ticked[i] = r.label(lang, b)
+			b.Checked = false
+		}
 		lay.labels[i] = r.label(lang, b)
 		switch b.Kind {
 		case dialog.BtnBack:
