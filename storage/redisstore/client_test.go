@@ -370,9 +370,9 @@ func TestBatchedCloseDrains(t *testing.T) {
 	t.Logf("%d commands answered before the close, %d refused", keys, next.Load()-int64(keys))
 }
 
-// serverStats reads the Redis server's CPU time so far (INFO cpu) and its
+// serverCPUReads reads the Redis server's CPU time so far (INFO cpu) and its
 // reads from client sockets (INFO stats).
-func serverStats(b *testing.B, rdb *redis.Client) (cpu time.Duration, reads int64) {
+func serverCPUReads(b *testing.B, rdb *redis.Client) (cpu time.Duration, reads int64) {
 	info, err := rdb.Info(ctx, "cpu", "stats").Result()
 	if err != nil {
 		b.Fatal(err)
@@ -425,7 +425,7 @@ func BenchmarkConcurrentTurns(b *testing.B) {
 			var chats atomic.Int64
 			b.SetParallelism(100) // 100 × GOMAXPROCS chats at a time
 			w0 := w.n.Load()
-			cpu0, reads0 := serverStats(b, rdb)
+			cpu0, reads0 := serverCPUReads(b, rdb)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				chat := chats.Add(1) + 1
@@ -438,7 +438,7 @@ func BenchmarkConcurrentTurns(b *testing.B) {
 			})
 			b.StopTimer()
 			b.ReportMetric(float64(w.n.Load()-w0)/float64(b.N), "writes/turn")
-			cpu1, reads1 := serverStats(b, rdb)
+			cpu1, reads1 := serverCPUReads(b, rdb)
 			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "server-us/turn")
 			b.ReportMetric(float64(reads1-reads0)/float64(b.N), "server-reads/turn")
 		})
