@@ -44,6 +44,7 @@ type Config struct {
 	QuietHours          string
 	OutageWindow        time.Duration
 	TailDelay           time.Duration
+	RedisBatching       bool
 }
 
 // setting is one row of the configuration table: the README's table is
@@ -77,6 +78,7 @@ func settings() []setting {
 		{"NEEDSBOT_INBOUND_LIMIT", "20", "updates one person may send in 10 s; a flood gets one \"slow down\" and is dropped", func(c *Config, v string) error { return atoi(v, &c.InboundLimit) }},
 		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order; a chat waiting for its own pacing holds none)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},
 		{"NEEDSBOT_OUTAGE_WINDOW", "2m", "how long an update is kept and retried while Redis or Postgres is down (a tap gets \"one moment\" at once)", func(c *Config, v string) error { return duration(v, &c.OutageWindow) }},
+		{"NEEDSBOT_REDIS_BATCHING", "on", "on: the Redis commands of chats handled at the same time share writes on one connection (go-redis's experimental full-duplex autopipeliner); off: each takes a pooled connection and a round trip of its own", func(c *Config, v string) error { return onOff(v, &c.RedisBatching) }},
 		{"NEEDSBOT_TAIL_DELAY", "30s", "how long a turn's replies-sent mark, reminder and message ids wait in memory to ride on the chat's next Redis call; 0 = written at once (use 0 with several webhook replicas without chat affinity)", func(c *Config, v string) error { return tailDelayValue(v, &c.TailDelay) }},
 		{"NEEDSBOT_TELEGRAM_RATE", "25", "Bot API calls per second for the whole bot, shared by replicas through Redis", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
@@ -117,6 +119,19 @@ func duration(v string, dst *time.Duration) error {
 		return fmt.Errorf("want a positive duration like 720h, not %q", v)
 	}
 	*dst = d
+	return nil
+}
+
+// onOff parses "on" or "off".
+func onOff(v string, dst *bool) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on":
+		*dst = true
+	case "off":
+		*dst = false
+	default:
+		return fmt.Errorf("want on or off, not %q", v)
+	}
 	return nil
 }
 

@@ -147,3 +147,34 @@ func TestTailDelaySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisBatchingSetting: NEEDSBOT_REDIS_BATCHING is on by default, off
+// turns it off, and anything else is refused.
+func TestRedisBatchingSetting(t *testing.T) {
+	for _, tt := range []struct {
+		env, flag string
+		want, bad bool
+	}{
+		{want: true},
+		{env: "off", want: false},
+		{env: "OFF", want: false},
+		{env: "on", want: true},
+		{env: "on", flag: "off", want: false},
+		{env: "yes", bad: true},
+	} {
+		var args []string
+		if tt.flag != "" {
+			args = []string{"--redis-batching", tt.flag}
+		}
+		cfg, _, err := loadConfig("run", args, func(k string) string { return map[string]string{"NEEDSBOT_REDIS_BATCHING": tt.env}[k] }, &bytes.Buffer{})
+		if tt.bad {
+			if err == nil || !strings.Contains(err.Error(), "NEEDSBOT_REDIS_BATCHING") {
+				t.Errorf("%q: want a problem with NEEDSBOT_REDIS_BATCHING, got %v", tt.env, err)
+			}
+			continue
+		}
+		if err != nil || cfg.RedisBatching != tt.want {
+			t.Errorf("env %q flag %q: RedisBatching %v, %v; want %v", tt.env, tt.flag, cfg.RedisBatching, err, tt.want)
+		}
+	}
+}

@@ -160,11 +160,21 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		return nil, fmt.Errorf("NEEDSBOT_REDIS_URL: %w", err)
 	}
 	redisBuffers(opt) // memory.go
-	a.rdb = redis.NewClient(opt)
+	rc := redis.NewClient(opt)
+	a.rdb = rc
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
-	a.store = redisstore.New(a.rdb, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
+	// The store's commands of chats in flight at the same time share
+	// writes and reads on one connection (redisstore.Batched); closing
+	// a.rdb drains them.
+	var storeRDB redis.UniversalClient = rc
+	if cfg.RedisBatching {
+		if storeRDB, err = redisstore.Batched(rc); err != nil {
+			return nil, err
+		}
+	}
+	a.store = redisstore.New(storeRDB, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
 		KeySecret: []byte(cfg.PseudonymKey), TailDelay: cfg.TailDelay})
 	a.durable = durable.NewResponses(a.db, a.store, log)
 

@@ -40,7 +40,13 @@ func newStore(t testing.TB, opts redisstore.Options) (*redisstore.Store, *redis.
 	t.Helper()
 	rdb, prefix := storagetest.Redis(t)
 	opts.Prefix = prefix
-	return redisstore.New(rdb, opts), rdb, prefix
+	// The client `needsbot run` gives the store (NEEDSBOT_REDIS_BATCHING
+	// on); fault_test.go's proxied store uses the plain one.
+	bc, err := redisstore.Batched(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return redisstore.New(bc, opts), rdb, prefix
 }
 
 var ctx = context.Background()
