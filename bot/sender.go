@@ -274,6 +274,10 @@ func (s *Sender) waitGlobal(ctx context.Context) error {
 	if !isLowPriority(ctx) {
 		s.lane.enter()
 		defer s.lane.leave()
+		// A wait for the budget longer than a moment sends a webhook
+		// tap's answer back in its response at once (answerOffered).
+		t := time.AfterFunc(budgetPatience, func() { answerOffered(ctx) })
+		defer t.Stop()
 		return s.global.Wait(ctx)
 	}
 	resume := pauseWork(ctx)
@@ -285,6 +289,13 @@ func (s *Sender) waitGlobal(ctx context.Context) error {
 	defer release()
 	return s.global.Wait(ctx)
 }
+
+// budgetPatience is how long a live call may wait for the bot-wide budget
+// before a webhook tap's answer goes back in the webhook response without
+// waiting for the call (answerOffered): under Telegram's limits a turn can
+// wait seconds, the webhook response at most settleHold, and Telegram
+// gives up on an unanswered tap after about 15 s.
+const budgetPatience = 200 * time.Millisecond
 
 // lane orders the two priorities in front of the global limiter.
 type lane struct {
