@@ -505,14 +505,13 @@ type ltResults struct {
 // ltWindow is the part of a run in which the load was steady: from the
 // first completed interview (every slot had been busy for a whole
 // interview) to the moment the last respondent began (after it, fewer
-// respondents are left than slots and the load drains). Interviews per
-// hour measured in it are what a bot serves under a sustained queue, with
-// neither the ramp-up nor the tail.
+// respondents are left than slots and the load drains). What the bot did
+// in it is what it serves under a sustained queue, with neither the
+// ramp-up nor the tail.
 type ltWindow struct {
-	from, to     time.Time
-	done0, done1 int            // interviews finished at from and at to
-	calls0       map[string]int // the fake's calls by method at from
-	calls1       map[string]int // and at to
+	from, to time.Time
+	calls0   map[string]int // the fake's calls by method at from
+	calls1   map[string]int // and at to
 }
 
 // ltHints are the language_code values the respondents' clients report:
@@ -590,7 +589,7 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 				if i == len(respondents)-1 {
 					mu.Lock()
 					if !res.steady.from.IsZero() {
-						res.steady.to, res.steady.done1, res.steady.calls1 = time.Now(), int(done.Load()), tg.Calls()
+						res.steady.to, res.steady.calls1 = time.Now(), tg.Calls()
 					}
 					mu.Unlock()
 				}
@@ -598,9 +597,9 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 				began := time.Now()
 				err := r.Interview(ctx)
 				took := time.Since(began)
-				if n := done.Add(1); n == 1 {
+				if done.Add(1) == 1 {
 					mu.Lock()
-					res.steady.from, res.steady.done0, res.steady.calls0 = time.Now(), int(done.Load()), tg.Calls()
+					res.steady.from, res.steady.calls0 = time.Now(), tg.Calls()
 					mu.Unlock()
 				}
 				updates.Add(int64(len(r.Samples)))

@@ -152,12 +152,15 @@ type Report struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
-// ltSteady is what the steady window (ltWindow) measured.
+// ltSteady is what the steady window (ltWindow) measured. Interviews are
+// not counted in it: respondents who began together end together (the
+// first wave's work was done before the window), so the rate is the work
+// done in it — the flood-limited calls per second — over the calls one
+// interview takes.
 type ltSteady struct {
 	Seconds           float64 `json:"seconds"`
-	Interviews        int     `json:"interviews"`
-	InterviewsPerHour float64 `json:"interviews_per_hour"`
 	FloodCallsPerS    float64 `json:"flood_limited_calls_per_s"`
+	InterviewsPerHour float64 `json:"interviews_per_hour"`       // FloodCallsPerS × 3600 / FloodPerInterview
 	BudgetUsedPct     float64 `json:"budget_used_pct,omitempty"` // FloodCallsPerS of BudgetRate
 }
 
@@ -198,9 +201,11 @@ func (r *Report) addThroughput(w ltWindow, rate float64) {
 		return
 	}
 	secs := w.to.Sub(w.from).Seconds()
-	st := &ltSteady{Seconds: round1(secs), Interviews: w.done1 - w.done0}
-	st.InterviewsPerHour = math.Round(float64(st.Interviews) / secs * 3600)
+	st := &ltSteady{Seconds: round1(secs)}
 	st.FloodCallsPerS = math.Round(float64(FloodLimited(w.calls1)-FloodLimited(w.calls0))/secs*100) / 100
+	if r.FloodPerInterview > 0 {
+		st.InterviewsPerHour = math.Round(st.FloodCallsPerS * 3600 / r.FloodPerInterview)
+	}
 	if r.BudgetRate > 0 {
 		st.BudgetUsedPct = round1(st.FloodCallsPerS / r.BudgetRate * 100)
 	}
@@ -238,8 +243,8 @@ func (r *Report) WriteText(w io.Writer) {
 		if st.BudgetUsedPct > 0 {
 			used = fmt.Sprintf(" = %.1f%% of the bot's budget of %g/s", st.BudgetUsedPct, r.BudgetRate)
 		}
-		p("                 steady (every respondent slot busy, %.0f s): %d interviews = %.0f an hour; %.2f flood-limited calls/s%s",
-			st.Seconds, st.Interviews, st.InterviewsPerHour, st.FloodCallsPerS, used)
+		p("                 steady (every respondent slot busy, %.0f s): %.2f flood-limited calls/s%s = %.0f interviews an hour",
+			st.Seconds, st.FloodCallsPerS, used, st.InterviewsPerHour)
 	}
 	if r.BudgetCeiling > 0 {
 		p("                 at %.2f flood-limited calls per interview the budget allows %.0f interviews an hour", r.FloodPerInterview, r.BudgetCeiling)
