@@ -32,10 +32,12 @@ func (s *Store) Limiter(key string, perSecond int) *Limiter {
 
 // Wait blocks until an event is allowed or ctx ends.
 //
-// Waiters share one poll: when Redis says the budget is spent, the others
-// sleep until the time it named instead of asking again each, so a queue of
-// chats waiting for the per-bot budget costs about one round trip per
-// reserveBatch events, not one per waiter and retry.
+// Waiters share one poll: when Redis says no whole batch is free, the
+// others sleep until the time it named instead of asking again each, so a
+// queue of chats waiting for the per-bot budget costs about one round trip
+// per reserveBatch events, not one per waiter and retry. A batch is taken
+// whole or not at all (Store.TakeAll): a partial one would spend the
+// fraction of an event that had accrued and never grant it.
 func (l *Limiter) Wait(ctx context.Context) error {
 	limit := l.perSecond
 	for {
@@ -53,26 +55,21 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			continue
 		}
 		batch := min(reserveBatch, limit)
-		got, retry, err := l.store.Take(ctx, l.key, limit, time.Second, batch)
-		if err == nil && got > 0 {
-			l.tokens += got - 1
-			if got < batch {
-				// The budget is nearly spent: the next poll waits until a
-				// whole batch is free again.
-				l.next = time.Now().Add(time.Duration(batch-got) * time.Second / time.Duration(limit))
-			}
-			l.mu.Unlock()
-			return nil
-		}
+		ok, retry, err := l.store.TakeAll(ctx, l.key, limit, time.Second, batch)
 		if err != nil {
 			l.mu.Unlock()
 			// Redis trouble must not stop the replies: fall back to a
 			// conservative local pace.
 			return sleep(ctx, time.Second/time.Duration(limit))
 		}
-		// None is free: wait for a whole batch (it costs the queue's head
-		// at most batch-1 events' time, and saves a poll per event).
-		wait := max(retry, time.Second/time.Duration(limit)) + time.Duration(batch-1)*time.Second/time.Duration(limit)
+		if ok {
+			l.tokens += batch - 1
+			l.mu.Unlock()
+			return nil
+		}
+		// No whole batch is free: wait until one is (it costs the queue's
+		// head at most batch-1 events' time, and saves a poll per event).
+		wait := max(retry, time.Millisecond)
 		l.next = time.Now().Add(wait)
 		l.mu.Unlock()
 		if err := sleep(ctx, wait); err != nil {
