@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // DirectAPI makes the Sender's hot calls — sendMessage, editMessageText,
@@ -22,6 +25,9 @@ import (
 type DirectAPI struct {
 	base   string // <server>/bot<token>/
 	client HTTPDoer
+	// replies are buffers to read replies into (a reply is parsed, and
+	// done with, before call returns).
+	replies sync.Pool
 }
 
 // HTTPDoer sends one HTTP request (an *http.Client).
@@ -32,76 +38,238 @@ type HTTPDoer interface {
 // NewDirectAPI returns the direct client for the Bot API at serverURL
 // (e.g. https://api.telegram.org) with the bot's token.
 func NewDirectAPI(serverURL, token string, c HTTPDoer) *DirectAPI {
-	return &DirectAPI{base: strings.TrimSuffix(serverURL, "/") + "/bot" + token + "/", client: c}
+	d := &DirectAPI{base: strings.TrimSuffix(serverURL, "/") + "/bot" + token + "/", client: c}
+	d.replies.New = func() any { return new(bytes.Buffer) }
+	return d
 }
 
-// The JSON bodies: only the fields the bot sets.
+// The JSON bodies: only the fields the bot sets. A *directMessage and a
+// *directAnswer are written by hand (appendMessage, appendAnswer) as
+// encoding/json would write them, field for field and byte for byte.
 type (
-	directButton struct {
-		Text         string `json:"text"`
-		CallbackData string `json:"callback_data,omitempty"`
-	}
 	directMarkup struct {
-		InlineKeyboard [][]directButton `json:"inline_keyboard"`
+		// InlineKeyboard is the keyboard, shown as is: empty (not nil)
+		// removes a message's keyboard.
+		InlineKeyboard [][]Key
 	}
 	directPreview struct {
-		IsDisabled bool `json:"is_disabled"`
+		IsDisabled bool
 	}
 	directMessage struct {
-		ChatID      int64          `json:"chat_id"`
-		MessageID   int            `json:"message_id,omitempty"`
-		Text        string         `json:"text,omitempty"`
-		ParseMode   string         `json:"parse_mode,omitempty"`
-		Preview     *directPreview `json:"link_preview_options,omitempty"`
-		ReplyMarkup *directMarkup  `json:"reply_markup,omitempty"`
+		ChatID      int64
+		MessageID   int    // omitted when 0
+		Text        string // omitted when ""
+		ParseMode   string // omitted when ""
+		Preview     *directPreview
+		ReplyMarkup *directMarkup
 	}
 	directAnswer struct {
-		CallbackQueryID string `json:"callback_query_id"`
-		Text            string `json:"text,omitempty"`
+		CallbackQueryID string
+		Text            string // omitted when ""
 	}
 )
 
-// directKeyboard is kb as JSON; an empty keyboard (not nil) when kb is
-// empty and empty is set (editMessageReplyMarkup removes the keyboard so).
+// noKeys is the empty keyboard of editMessageReplyMarkup.
+var noKeys = &directMarkup{InlineKeyboard: [][]Key{}}
+
+// directKeyboard is kb as a reply markup; an empty keyboard (not nil) when
+// kb is empty and empty is set (editMessageReplyMarkup removes the keyboard
+// so).
 func directKeyboard(kb [][]Key, empty bool) *directMarkup {
 	if len(kb) == 0 {
 		if empty {
-			return &directMarkup{InlineKeyboard: [][]directButton{}}
+			return noKeys
 		}
 		return nil
 	}
-	rows := make([][]directButton, len(kb))
-	for i, row := range kb {
-		rows[i] = make([]directButton, len(row))
-		for j, k := range row {
-			rows[i][j] = directButton{Text: k.Text, CallbackData: k.Data}
+	return &directMarkup{InlineKeyboard: kb}
+}
+
+// appendMessage appends m as JSON.
+func appendMessage(b []byte, m *directMessage) []byte {
+	b = append(b, `{"chat_id":`...)
+	b = strconv.AppendInt(b, m.ChatID, 10)
+	if m.MessageID != 0 {
+		b = append(b, `,"message_id":`...)
+		b = strconv.AppendInt(b, int64(m.MessageID), 10)
+	}
+	if m.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, m.Text)
+	}
+	if m.ParseMode != "" {
+		b = append(b, `,"parse_mode":`...)
+		b = appendJSONString(b, m.ParseMode)
+	}
+	if m.Preview != nil {
+		b = append(b, `,"link_preview_options":{"is_disabled":`...)
+		b = strconv.AppendBool(b, m.Preview.IsDisabled)
+		b = append(b, '}')
+	}
+	if m.ReplyMarkup != nil {
+		b = append(b, `,"reply_markup":{"inline_keyboard":`...)
+		if m.ReplyMarkup.InlineKeyboard == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for i, row := range m.ReplyMarkup.InlineKeyboard {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				if row == nil {
+					b = append(b, "null"...)
+					continue
+				}
+				b = append(b, '[')
+				for j, k := range row {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = append(b, `{"text":`...)
+					b = appendJSONString(b, k.Text)
+					if k.Data != "" {
+						b = append(b, `,"callback_data":`...)
+						b = appendJSONString(b, k.Data)
+					}
+					b = append(b, '}')
+				}
+				b = append(b, ']')
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendAnswer appends a as JSON.
+func appendAnswer(b []byte, a *directAnswer) []byte {
+	b = append(b, `{"callback_query_id":`...)
+	b = appendJSONString(b, a.CallbackQueryID)
+	if a.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, a.Text)
+	}
+	return append(b, '}')
+}
+
+// messageSize is about how long m is as JSON (a little more): the body's
+// buffer is made once, at its size.
+func messageSize(m *directMessage) int {
+	n := 160 + jsonSize(m.Text)
+	if m.ReplyMarkup != nil {
+		for _, row := range m.ReplyMarkup.InlineKeyboard {
+			for _, k := range row {
+				n += 32 + jsonSize(k.Text) + jsonSize(k.Data)
+			}
 		}
 	}
-	return &directMarkup{InlineKeyboard: rows}
+	return n
+}
+
+// jsonSize is about how long s is as a JSON string: its bytes, and 5
+// more for each ASCII character escaped as \u00XX (HTML tags have two).
+func jsonSize(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '<' || c == '>' || c == '&' {
+			n += 5
+		} else if c == '"' || c == '\\' {
+			n++
+		}
+	}
+	return n
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// writes it (HTML characters escaped, invalid UTF-8 as U+FFFD, U+2028 and
+// U+2029 escaped).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // call posts params to method and returns the message id of the result
 // (0 when the result is not a message). A refusal is an *APIError; a
 // failure to get an answer is returned with the token taken out of it.
 func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, error) {
-	body, err := json.Marshal(params)
-	if err != nil {
-		return 0, err
+	var body []byte
+	switch p := params.(type) {
+	case *directMessage:
+		body = appendMessage(make([]byte, 0, messageSize(p)), p)
+	case *directAnswer:
+		body = appendAnswer(make([]byte, 0, 64+len(p.CallbackQueryID)+len(p.Text)*2), p)
+	default:
+		var err error
+		if body, err = json.Marshal(params); err != nil {
+			return 0, err
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+method, bytes.NewReader(body))
 	if err != nil {
 		return 0, redactTokenErr(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header["Content-Type"] = jsonContentType
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, redactTokenErr(err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
+	buf := d.replies.Get().(*bytes.Buffer)
+	defer d.replies.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
 		return 0, redactTokenErr(err)
 	}
+	raw := buf.Bytes()
 	if id, ok := fastMessageID(raw); ok {
 		return id, nil
 	}
@@ -138,6 +306,10 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 	}
 	return msg.MessageID, nil
 }
+
+// jsonContentType is the Content-Type header of every direct request
+// (shared: the HTTP client only reads it).
+var jsonContentType = []string{"application/json"}
 
 // okPrefix is how the Bot API begins a successful reply to a method that
 // returns a Message.

@@ -84,6 +84,10 @@ type Renderer struct {
 	// progressText caches progress's line per (language, N, Of): one per
 	// question shown, the same few over and over.
 	progressText sync.Map
+	// layouts caches keyboards' layouts (keyLayout) by language and
+	// buttons.
+	layoutMu sync.RWMutex
+	layouts  map[string]*keyLayout
 }
 
 type progressKey struct {
@@ -146,49 +150,66 @@ func (r *Renderer) Ask(lang string, f *dialog.Form, rep dialog.Reply) (Message, 
 // AskPage renders a question with page page of its options (see
 // maxOptionRows); a page out of range shows the last one.
 func (r *Renderer) AskPage(lang string, f *dialog.Form, rep dialog.Reply, page int) (Message, error) {
-	var b strings.Builder
+	// The pieces first, then the text at its length in one go.
+	var errText, hint, how, date string
+	var haveHow, haveDate bool
 	if rep.Error != "" {
-		b.WriteString("⚠️ ")
-		b.WriteString(r.Text(lang, rep.Error, rep.ErrorArgs))
-		b.WriteString("\n\n")
+		errText = r.Text(lang, rep.Error, rep.ErrorArgs)
 	}
-	b.WriteString("<b>")
-	b.WriteString(r.Text(lang, rep.Msg, rep.Args))
-	b.WriteString("</b>")
+	label := r.Text(lang, rep.Msg, rep.Args)
 	if rep.Hint != "" {
-		b.WriteString("\n<i>")
-		b.WriteString(r.Text(lang, rep.Hint, nil))
-		b.WriteString("</i>")
+		hint = r.Text(lang, rep.Hint, nil)
 	}
 	if q := f.Question(rep.Question); q != nil {
-		var how string
+		var id string
 		switch q.Type {
 		case dialog.TypeSelectMultiple:
 			if q.Hint == "" {
 				// One instruction: the question's own hint already
 				// says how many to tick and to tap Done.
-				how = MsgMultiHint
+				id = MsgMultiHint
 			}
 		case dialog.TypeText:
-			how = dialog.MsgTypeText
+			id = dialog.MsgTypeText
 		case dialog.TypeInteger, dialog.TypeDecimal:
-			how = dialog.MsgTypeNumber
+			id = dialog.MsgTypeNumber
 		}
-		if how != "" {
-			b.WriteString("\n\n")
-			b.WriteString(r.Text(lang, how, nil))
+		if id != "" {
+			how, haveHow = r.Text(lang, id, nil), true
 		}
 		if q.Type == dialog.TypeDate && rep.Args["Year"] != nil {
-			b.WriteString("\n\n")
-			b.WriteString(r.Text(lang, dialog.MsgMonth, nil))
+			date, haveDate = r.Text(lang, dialog.MsgMonth, nil), true
 		} else if q.Type == dialog.TypeDate {
-			b.WriteString("\n\n")
-			b.WriteString(r.Text(lang, dialog.MsgYear, nil))
+			date, haveDate = r.Text(lang, dialog.MsgYear, nil), true
 		}
 	}
-	if p := r.progress(lang, rep.Progress); p != "" {
+	progress := r.progress(lang, rep.Progress)
+	var b strings.Builder
+	b.Grow(len(errText) + len(label) + len(hint) + len(how) + len(date) + len(progress) + 48)
+	if rep.Error != "" {
+		b.WriteString("⚠️ ")
+		b.WriteString(errText)
+		b.WriteString("\n\n")
+	}
+	b.WriteString("<b>")
+	b.WriteString(label)
+	b.WriteString("</b>")
+	if rep.Hint != "" {
 		b.WriteString("\n<i>")
-		b.WriteString(p)
+		b.WriteString(hint)
+		b.WriteString("</i>")
+	}
+	if haveHow {
+		b.WriteString("\n\n")
+		b.WriteString(how)
+	}
+	if haveDate {
+		b.WriteString("\n\n")
+		b.WriteString(date)
+	}
+	if progress != "" {
+		b.WriteString("\n<i>")
+		b.WriteString(progress)
 		b.WriteString("</i>")
 	}
 	kb, err := r.keyboard(lang, rep, page)
@@ -261,19 +282,13 @@ const maxOptionRows = 6
 // PageOf returns the page of rep's keyboard that shows option opt (0 when
 // the list is not paged or opt is not in it).
 func (r *Renderer) PageOf(lang string, rep dialog.Reply, opt string) int {
-	var opts []Key
-	var pinned []bool
-	for _, b := range rep.Buttons {
-		if b.Kind == dialog.BtnChoose || b.Kind == dialog.BtnToggle {
-			opts = append(opts, Key{Text: r.label(lang, b), Data: b.Option})
-			pinned = append(pinned, b.Option == declineOption)
-		}
-	}
-	// A pinned option is on every page: the first one will do.
-	for p, page := range pages(opts, pinned) {
+	// The keyboard's pages (the keyboard lays out every key but the
+	// navigation; a multi-choice's options are all taps or ticks). A
+	// pinned option is on every page: the first one will do.
+	for p, page := range r.layoutOf(lang, rep.Buttons).pages {
 		for _, row := range page {
-			for _, k := range row {
-				if k.Data == opt {
+			for _, i := range row {
+				if b := rep.Buttons[i]; b.Option == opt && (b.Kind == dialog.BtnChoose || b.Kind == dialog.BtnToggle) {
 					return p
 				}
 			}
@@ -320,50 +335,77 @@ func pages(opts []Key, pinned []bool) [][][]Key {
 }
 
 func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, error) {
-	var opts, nav []Key
-	var pinned []bool
-	var back, skip, done *Key
-	for _, b := range rep.Buttons {
-		data, err := Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option}.Encode()
-		if err != nil {
-			return nil, err
-		}
-		k := Key{Text: r.label(lang, b), Data: data}
-		switch b.Kind {
-		case dialog.BtnBack:
-			back = &k
-		case dialog.BtnSkip:
-			skip = &k
-		case dialog.BtnDone:
-			done = &k
-		default:
-			opts = append(opts, k)
-			pinned = append(pinned, b.Option == declineOption)
-		}
-	}
-	// One navigation row everywhere, in reading order: Back, then the
-	// multi-choice's Done, then Skip.
-	for _, k := range []*Key{back, done, skip} {
-		if k != nil {
-			nav = append(nav, *k)
-		}
-	}
-	ps := pages(opts, pinned)
-	rows := ps[0]
-	if len(ps) > 1 {
+	lay := r.layoutOf(lang, rep.Buttons)
+	pg := lay.pages[0]
+	more := ""
+	next := 0
+	if len(lay.pages) > 1 {
 		// A long list shows a page at a time, with a key to the next
 		// page (the last one leads back to the first).
-		page = min(max(page, 0), len(ps)-1)
-		next := (page + 1) % len(ps)
-		data, err := Callback{Kind: CbPage, Pos: rep.Pos, Seq: rep.Seq, Option: strconv.Itoa(next)}.Encode()
-		if err != nil {
-			return nil, err
-		}
-		more := r.Plain(lang, MsgMore, map[string]any{"N": page + 1, "Of": len(ps)})
-		rows = append(append([][]Key(nil), ps[page]...), []Key{{Text: more, Data: data}})
+		page = min(max(page, 0), len(lay.pages)-1)
+		pg = lay.pages[page]
+		next = (page + 1) % len(lay.pages)
+		more = lay.more[page]
 	}
-	if len(nav) > 0 {
-		rows = append(rows, nav)
+	n := len(lay.nav)
+	for _, row := range pg {
+		n += len(row)
+	}
+	if more != "" {
+		n++
+	}
+	// One array for the keys and one string for their callback data, cut
+	// into rows and pieces.
+	keys := make([]Key, 0, n)
+	ends := make([]int, 0, n)
+	buf := make([]byte, 0, n*(12+maxOption(rep.Buttons)))
+	var err error
+	data := func(c Callback) {
+		start := len(buf)
+		if buf, err = appendCallback(buf, c); err == nil && len(buf)-start > MaxCallbackData {
+			err = ErrCallback
+		}
+		ends = append(ends, len(buf))
+	}
+	for _, row := range pg {
+		for _, i := range row {
+			b := rep.Buttons[i]
+			keys = append(keys, Key{Text: lay.labels[i]})
+			data(Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option})
+		}
+	}
+	if more != "" {
+		keys = append(keys, Key{Text: more})
+		data(Callback{Kind: CbPage, Pos: rep.Pos, Seq: rep.Seq, Option: strconv.Itoa(next)})
+	}
+	for _, i := range lay.nav {
+		b := rep.Buttons[i]
+		keys = append(keys, Key{Text: lay.labels[i]})
+		data(Callback{Kind: buttonKinds[b.Kind], Pos: rep.Pos, Seq: rep.Seq, Option: b.Option})
+	}
+	if err != nil {
+		return nil, err
+	}
+	all := string(buf)
+	start := 0
+	for i := range keys {
+		keys[i].Data = all[start:ends[i]]
+		start = ends[i]
+	}
+	rows := make([][]Key, 0, len(pg)+2)
+	at := 0
+	cut := func(w int) {
+		rows = append(rows, keys[at:at+w:at+w])
+		at += w
+	}
+	for _, row := range pg {
+		cut(len(row))
+	}
+	if more != "" {
+		cut(1)
+	}
+	if len(lay.nav) > 0 {
+		cut(len(lay.nav))
 	}
 	if r.rtl(lang) {
 		// Telegram lays keys out left to right whatever the language:
@@ -375,6 +417,129 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 		}
 	}
 	return rows, nil
+}
+
+func maxOption(bs []dialog.Button) int {
+	n := 0
+	for _, b := range bs {
+		n = max(n, len(b.Option))
+	}
+	return n
+}
+
+// appendCallback appends c encoded as Callback.Encode does (for the kinds
+// of an interview's keys: not CbStaff), without the length check.
+func appendCallback(dst []byte, c Callback) ([]byte, error) {
+	if !validKind(c.Kind) || c.Kind == CbStaff || c.Pos < 0 || strings.IndexByte(c.Option, 0) >= 0 {
+		return dst, ErrCallback
+	}
+	dst = append(dst, codecVersion, c.Kind)
+	dst = strconv.AppendInt(dst, int64(c.Pos), 36)
+	dst = append(dst, '.')
+	dst = strconv.AppendUint(dst, uint64(c.Seq), 36)
+	dst = append(dst, '.')
+	return append(dst, c.Option...), nil
+}
+
+// keyLayout is how a set of buttons is laid out in a language: their
+// labels and, for the options, the rows of every page. It depends only on
+// the language and the buttons (kinds, labels, ticks, options), not on
+// the question's position or showing, so a renderer keeps it
+// (Renderer.layouts): the same keyboards are shown over and over.
+type keyLayout struct {
+	labels []string  // of every button, by index in the reply
+	pages  [][][]int // option rows per page: indices of buttons
+	more   []string  // the next-page key's label per page (paged lists)
+	nav    []int     // the navigation row: Back, Done, Skip
+}
+
+// maxLayouts bounds a renderer's layout cache (questions × languages ×
+// the ticks of multi-choice lists); when full, it starts again.
+const maxLayouts = 8192
+
+// layoutOf returns the layout of bs in lang, from the cache or made now.
+func (r *Renderer) layoutOf(lang string, bs []dialog.Button) *keyLayout {
+	var arr [512]byte
+	key := append(arr[:0], lang...)
+	for _, b := range bs {
+		key = append(key, 0, byte(b.Kind))
+		if b.Checked {
+			key = append(key, 1)
+		} else {
+			key = append(key, 0)
+		}
+		key = append(key, b.Option...)
+		key = append(key, 0)
+		key = append(key, b.Label...)
+		key = append(key, 0)
+		key = append(key, b.Literal...)
+	}
+	r.layoutMu.RLock()
+	lay := r.layouts[string(key)]
+	r.layoutMu.RUnlock()
+	if lay != nil {
+		return lay
+	}
+	lay = r.layout(lang, bs)
+	r.layoutMu.Lock()
+	if len(r.layouts) >= maxLayouts {
+		clear(r.layouts)
+	}
+	if r.layouts == nil {
+		r.layouts = map[string]*keyLayout{}
+	}
+	r.layouts[string(key)] = lay
+	r.layoutMu.Unlock()
+	return lay
+}
+
+// layout lays bs out in lang (see layoutOf).
+func (r *Renderer) layout(lang string, bs []dialog.Button) *keyLayout {
+	lay := &keyLayout{labels: make([]string, len(bs))}
+	var opts []Key
+	var idx []int
+	var pinned []bool
+	back, skip, done := -1, -1, -1
+	for i, b := range bs {
+		lay.labels[i] = r.label(lang, b)
+		switch b.Kind {
+		case dialog.BtnBack:
+			back = i
+		case dialog.BtnSkip:
+			skip = i
+		case dialog.BtnDone:
+			done = i
+		default:
+			// The index travels as the key's data through the layout.
+			opts = append(opts, Key{Text: lay.labels[i], Data: strconv.Itoa(i)})
+			idx = append(idx, i)
+			pinned = append(pinned, b.Option == declineOption)
+		}
+	}
+	// One navigation row everywhere, in reading order: Back, then the
+	// multi-choice's Done, then Skip.
+	for _, i := range []int{back, done, skip} {
+		if i >= 0 {
+			lay.nav = append(lay.nav, i)
+		}
+	}
+	for _, page := range pages(opts, pinned) {
+		var rows [][]int
+		for _, row := range page {
+			ids := make([]int, len(row))
+			for j, k := range row {
+				ids[j], _ = strconv.Atoi(k.Data)
+			}
+			rows = append(rows, ids)
+		}
+		lay.pages = append(lay.pages, rows)
+	}
+	if len(lay.pages) > 1 {
+		for p := range lay.pages {
+			lay.more = append(lay.more, r.Plain(lang, MsgMore, map[string]any{"N": p + 1, "Of": len(lay.pages)}))
+		}
+	}
+	return lay
 }
 
 // displayWidth counts East Asian wide and full-width characters as two.

@@ -96,7 +96,7 @@ func TestSplit(t *testing.T) {
 	}
 }
 
-func testRenderer(t *testing.T) (*Renderer, *dialog.Library) {
+func testRenderer(t testing.TB) (*Renderer, *dialog.Library) {
 	t.Helper()
 	cat, err := locales.New()
 	if err != nil {

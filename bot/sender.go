@@ -485,16 +485,16 @@ func (s *Sender) Send(ctx context.Context, chat int64, m Message) (int, error) {
 	parts := Split(m.Text)
 	var id int
 	for i, text := range parts {
-		p := &tg.SendMessageParams{ChatID: chat, Text: text, ParseMode: tgmodels.ParseModeHTML, LinkPreviewOptions: noPreview}
-		if i == len(parts)-1 && len(m.Keyboard) > 0 {
-			p.ReplyMarkup = markup(m.Keyboard)
-		}
 		err := s.do(ctx, "sendMessage", chat, limitChat, func(ctx context.Context) error {
 			if s.direct != nil {
 				var err error
 				id, err = s.direct.call(ctx, "sendMessage", &directMessage{ChatID: chat, Text: text, ParseMode: "HTML",
 					Preview: &directPreview{IsDisabled: true}, ReplyMarkup: directKeyboard(last(i, parts, m.Keyboard), false)})
 				return err
+			}
+			p := &tg.SendMessageParams{ChatID: chat, Text: text, ParseMode: tgmodels.ParseModeHTML, LinkPreviewOptions: noPreview}
+			if i == len(parts)-1 && len(m.Keyboard) > 0 {
+				p.ReplyMarkup = markup(m.Keyboard)
 			}
 			msg, err := s.api.SendMessage(ctx, p)
 			if err == nil && msg != nil {
@@ -512,16 +512,17 @@ func (s *Sender) Send(ctx context.Context, chat int64, m Message) (int, error) {
 // Edit replaces message id's text and keyboard (none when m.Keyboard is
 // nil).
 func (s *Sender) Edit(ctx context.Context, chat int64, id int, m Message) error {
-	p := &tg.EditMessageTextParams{ChatID: chat, MessageID: id, Text: Split(m.Text)[0], ParseMode: tgmodels.ParseModeHTML,
-		LinkPreviewOptions: noPreview}
-	if len(m.Keyboard) > 0 {
-		p.ReplyMarkup = markup(m.Keyboard)
-	}
+	text := Split(m.Text)[0]
 	return s.do(ctx, "editMessageText", chat, limitGlobal, func(ctx context.Context) error {
 		if s.direct != nil {
-			_, err := s.direct.call(ctx, "editMessageText", &directMessage{ChatID: chat, MessageID: id, Text: p.Text,
+			_, err := s.direct.call(ctx, "editMessageText", &directMessage{ChatID: chat, MessageID: id, Text: text,
 				ParseMode: "HTML", Preview: &directPreview{IsDisabled: true}, ReplyMarkup: directKeyboard(m.Keyboard, false)})
 			return err
+		}
+		p := &tg.EditMessageTextParams{ChatID: chat, MessageID: id, Text: text, ParseMode: tgmodels.ParseModeHTML,
+			LinkPreviewOptions: noPreview}
+		if len(m.Keyboard) > 0 {
+			p.ReplyMarkup = markup(m.Keyboard)
 		}
 		_, err := s.api.EditMessageText(ctx, p)
 		return err
@@ -530,17 +531,17 @@ func (s *Sender) Edit(ctx context.Context, chat int64, id int, m Message) error 
 
 // EditKeyboard replaces message id's keyboard only (none when kb is nil).
 func (s *Sender) EditKeyboard(ctx context.Context, chat int64, id int, kb [][]Key) error {
-	p := &tg.EditMessageReplyMarkupParams{ChatID: chat, MessageID: id}
-	if len(kb) > 0 {
-		p.ReplyMarkup = markup(kb)
-	} else {
-		p.ReplyMarkup = &tgmodels.InlineKeyboardMarkup{InlineKeyboard: [][]tgmodels.InlineKeyboardButton{}}
-	}
 	return s.do(ctx, "editMessageReplyMarkup", chat, limitGlobal, func(ctx context.Context) error {
 		if s.direct != nil {
 			_, err := s.direct.call(ctx, "editMessageReplyMarkup", &directMessage{ChatID: chat, MessageID: id,
 				ReplyMarkup: directKeyboard(kb, true)})
 			return err
+		}
+		p := &tg.EditMessageReplyMarkupParams{ChatID: chat, MessageID: id}
+		if len(kb) > 0 {
+			p.ReplyMarkup = markup(kb)
+		} else {
+			p.ReplyMarkup = &tgmodels.InlineKeyboardMarkup{InlineKeyboard: [][]tgmodels.InlineKeyboardButton{}}
 		}
 		_, err := s.api.EditMessageReplyMarkup(ctx, p)
 		return err

@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,24 @@ type stepper struct {
 	out     []Reply
 	changed bool
 	rel     []bool // relevance of every question under current answers
+	// shared says s.Answers is the caller's, to be copied before the
+	// first change (NoteBefore only reads: it copies nothing when the
+	// answers are up to date, as a saved state's are).
+	shared bool
+}
+
+// own copies the shared answers before a change, and points e at the
+// copy.
+func (st *stepper) own(e *env) {
+	if !st.shared {
+		return
+	}
+	st.shared = false
+	st.s.Answers = maps.Clone(st.s.Answers)
+	if st.s.Answers == nil {
+		st.s.Answers = map[string]string{}
+	}
+	e.answers = st.s.Answers
 }
 
 func (s State) clone() State {
@@ -356,6 +375,7 @@ func (st *stepper) refresh() {
 		}
 		if !ok && q.Type != TypeHidden {
 			if _, had := s.Answers[q.Name]; had {
+				st.own(e)
 				delete(s.Answers, q.Name)
 				st.changed = true
 			}
@@ -375,6 +395,7 @@ func (st *stepper) calc(e *env, q *Question) {
 	e.current = s.Answers[q.Name]
 	v := q.Calculation.Eval(e).String()
 	if old, had := s.Answers[q.Name]; !had || old != v {
+		st.own(e)
 		s.Answers[q.Name] = v
 		st.changed = true
 	}
@@ -499,7 +520,7 @@ func (st *stepper) answered(q *Question, _ string) {
 func AnswerDisplay(q *Question, v string) (msgs []string, lit string) {
 	switch q.Type {
 	case TypeSelectOne, TypeSelectMultiple:
-		for _, c := range strings.Fields(v) {
+		for c := range strings.FieldsSeq(v) {
 			if ch, ok := q.List.Choice(c); ok {
 				msgs = append(msgs, ch.Label)
 			}
@@ -598,7 +619,7 @@ func NoteBefore(f *Form, s State, pos int) bool {
 	if pos <= 0 || pos >= len(f.Questions) {
 		return false
 	}
-	st := stepper{f: f, s: s.clone(), now: time.Unix(s.Updated, 0)}
+	st := stepper{f: f, s: s, shared: true, now: time.Unix(s.Updated, 0)}
 	st.refresh()
 	for i := pos - 1; i >= 0; i-- {
 		q := f.Questions[i]
@@ -858,7 +879,10 @@ func (st *stepper) accept(q *Question, v string) {
 		}
 	}
 	if q.Type == TypeSelectMultiple && v != "" {
-		n := len(strings.Fields(v))
+		n := 0
+		for range strings.FieldsSeq(v) {
+			n++
+		}
 		if q.MinSelected > 0 && n < q.MinSelected {
 			st.ask(q, MsgMinSelected, map[string]any{"Count": q.MinSelected}, false)
 			return
@@ -867,7 +891,7 @@ func (st *stepper) accept(q *Question, v string) {
 			st.ask(q, MsgMaxSelected, map[string]any{"Count": q.MaxSelected}, false)
 			return
 		}
-		for _, c := range strings.Fields(v) {
+		for c := range strings.FieldsSeq(v) {
 			if ch, ok := q.List.Choice(c); ok && ch.Exclusive && n > 1 {
 				st.ask(q, MsgExclusive, map[string]any{"Choice": ch.Label}, false)
 				return

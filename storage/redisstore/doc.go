@@ -9,9 +9,10 @@
 // HMAC-SHA256(KeySecret, "redis|" + chat id) in hex, never the raw Telegram
 // id (see ChatTag):
 //
-//	<prefix>{c:N}:s  hash   v = version (decimal), b = blob, m = message id recorded by MarkSent;
-//	                        expires StateTTL after the last Save, DoneTTL (24 h) after
-//	                        SaveDone (a finished interview: no answers are in its blob)
+//	<prefix>{c:N}:s  hash   v = version (decimal), b = blob, m = message id recorded by MarkSent,
+//	                        e = the expiry last set (ms); expires StateTTL after the last Save,
+//	                        DoneTTL (24 h) after SaveDone (a finished interview: no answers
+//	                        are in its blob) — up to an hour earlier: see below
 //	<prefix>{c:N}:u  string the seen record (seen.go): "<written ms> <floor> <tat> <told>" then
 //	                        " <id>:a" (applied) or " <id>:s" (replies confirmed sent) per input,
 //	                        oldest first; tat and told are the per-person inbound limit
@@ -36,6 +37,12 @@
 // written longer ago than SeenTTL as gone. Scripts read and write it whole
 // (GET, SET; Save only APPENDs the id it applies): Load reads it and tells
 // in Go whether its update was seen.
+//
+// A Save sets the TTL of the state (and of the abandonment record) only
+// when it is new, shorter than before, or would end more than a slack
+// (1/24 of the TTL, at most an hour) later than the one set: field e
+// remembers it. The TTLs are a safety net behind the expiry job and the
+// sweep; a PEXPIRE per key and save is not worth an hour of them.
 //
 // # Abandonment
 //
@@ -68,11 +75,15 @@
 // One reminder per interview (schedule.go):
 //
 //	<prefix>{c:N}:r    hash   c = chat id (only while the reminder is pending), l = language,
-//	                          d = due (ms), s = p pending / x sent / n refused (Stop, blocked)
+//	                          d = due (ms), s = p pending / x sent / n refused (Stop, blocked),
+//	                          e = the expiry last set (ms)
 //	<prefix>{c:N}:rl   string lease of the replica sending it (SET NX PX)
 //	<prefix>remind:due zset   member N, score = due (ms); a hint checked against :r
 //
-// ArmReminder (each saved turn past consent) pushes the due time back;
+// ArmReminder (each saved turn past consent) pushes the due time back, in
+// :r only: the index member keeps the due time the reminder was armed at
+// (one ZADD per interview), and the claim re-scores it when it finds the
+// reminder not yet due;
 // ClaimReminders leases due ones; DoneReminder marks them sent and drops
 // the chat id; CancelReminder and Delete drop them. The raw chat id is on
 // the value side of the chat's own key, never in a key or index member.
@@ -86,7 +97,8 @@
 // by the Save script from AbandonRecord.Expires, so arming it costs no
 // round trip of its own; the state is then kept ExpireGrace (24 h) past
 // the due time. <prefix>{c:N}:xl is its lease and <prefix>expire:due its
-// index (member N, score = due). The TTL expiry and DueAbandoned above
+// index (member N, score = the due time it was armed at: later saves move
+// xd only, and the claim re-scores the member). The TTL expiry and DueAbandoned above
 // are the safety net for states saved without a job.
 //
 // # Publications

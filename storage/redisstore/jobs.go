@@ -222,3 +222,44 @@ func (s *Store) AbandonID(ctx context.Context, chat int64, started time.Time) (s
 	}
 	return id, nil
 }
+
+// The expiry index (expire:due) gets a member when a save arms the job
+// anew, not on every save that pushes the due time back: the member keeps
+// the earlier due time, a hint that the claim re-scores ("later", from the
+// record's xd). A replica remembers the members it added (expireHints) to
+// pipeline the ZADD with the save only when it does not know one is there;
+// the save script says when one is needed all the same (saveScript's idx).
+
+// expireHint is an expiry index member this replica added for an
+// interview (started ms) of a chat, scored due (ms).
+type expireHint struct {
+	started string
+	due     int64
+}
+
+// expireHinted reports whether this replica indexed the expiry of the
+// chat's interview (started) at or before due.
+func (s *Store) expireHinted(chat int64, started string, due int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.expireHints[chat]
+	return ok && h.started == started && h.due <= due
+}
+
+// noteExpireHint remembers the member a save added (added: scored due),
+// or forgets it when the save armed no job (due 0).
+func (s *Store) noteExpireHint(chat int64, started string, due int64, added bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if due == 0 || started == "" {
+		delete(s.expireHints, chat)
+		return
+	}
+	if !added {
+		return
+	}
+	if len(s.expireHints) >= maxHints {
+		clear(s.expireHints)
+	}
+	s.expireHints[chat] = expireHint{started: started, due: due}
+}

@@ -45,7 +45,7 @@ func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due ti
 		ttl = s.stateTTL
 	}
 	d := due.UnixMilli()
-	if left := due.Sub(s.now()) + time.Hour; ttl < left {
+	if left := due.Sub(s.now()) + 2*time.Hour; ttl < left {
 		ttl = left
 	}
 	if s.deferring() {
@@ -54,7 +54,7 @@ func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due ti
 		if t.empty() {
 			t.since = s.now()
 		}
-		t.arm, t.lang, t.due, t.armTTL = true, lang, d, ttl.Milliseconds()
+		t.arm, t.lang, t.due, t.armTTL, t.armAt = true, lang, d, ttl.Milliseconds(), s.now().UnixMilli()
 		s.mu.Unlock()
 		return nil
 	}
@@ -172,4 +172,66 @@ func (s *Store) ReminderSent(ctx context.Context, chat int64) (bool, error) {
 		return false, fmt.Errorf("redisstore: reminder sent: %w", err)
 	}
 	return st == "x", nil
+}
+
+// The reminder index (remind:due) gets a member when a reminder is armed
+// anew, not on every turn that pushes the reminder back: the member keeps
+// the earlier due time, a hint that the claim re-scores ("later"). A
+// replica remembers which chats it indexed (remindHints: chat → the score
+// it added) so that it pipelines the ZADD with the script only when it
+// does not know; the script tells it when a ZADD is needed all the same
+// (armed by none or another replica, cancelled and armed again, due time
+// moved earlier), and then it follows up with one.
+
+// maxHints bounds remindHints and expireHints; past it they start afresh
+// (at worst a ZADD more each).
+const maxHints = 100_000
+
+// remindHinted reports whether this replica indexed the chat's reminder
+// at or before due.
+func (s *Store) remindHinted(chat, due int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.remindHints[chat]
+	return ok && h <= due
+}
+
+// noteRemindHint remembers (due > 0) or forgets (0) the chat's reminder
+// index member added by this replica.
+func (s *Store) noteRemindHint(chat, due int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if due == 0 {
+		delete(s.remindHints, chat)
+		return
+	}
+	if len(s.remindHints) >= maxHints {
+		clear(s.remindHints)
+	}
+	s.remindHints[chat] = due
+}
+
+// afterArm finishes a script that wrote tail t (nil: none) whose reply
+// res is loadScript's, followed by "i" when the reminder's index needs a
+// ZADD (tailLua): it adds that member unless zadded (pipelined with the
+// script), and returns res without the flag.
+func (s *Store) afterArm(ctx context.Context, chat int64, t *tail, zadded bool, res []any) ([]any, error) {
+	flag := false
+	if n := len(res); n == 2 || n == 5 {
+		if f, _ := res[n-1].(string); f == "i" {
+			flag, res = true, res[:n-1]
+		}
+	}
+	if t == nil || !t.arm {
+		return res, nil
+	}
+	if flag && !zadded {
+		if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)}).Err(); err != nil {
+			return nil, fmt.Errorf("reminder index: %w", err)
+		}
+	}
+	if flag || zadded {
+		s.noteRemindHint(chat, t.due)
+	}
+	return res, nil
 }

@@ -20,14 +20,20 @@ if not st[1] then return {u} end
 return {u, st[1], st[2], st[3] or '0'}
 `)
 
-// loadTailLua ends loadTailScript and inboundScript: the state is read
-// after the tail is written, and the seen record is returned as written.
+// loadTailLua serves loadTailScript and inboundScript: the state is read
+// before the tail is written (the tail changes only its message id, which
+// it writes into the read too), and the seen record is returned as
+// written.
 const loadTailLua = `
-local function loadreply(S, U, now, seenTTL)
+local function loadstate(S)
+  return redis.call('HMGET', S, 'v', 'b', 'm')
+end
+local function loadreply(st, U, now, seenTTL, idx)
   local u = seensave(U, now, seenTTL)
-  local st = redis.call('HMGET', S, 'v', 'b', 'm')
-  if not st[1] then return {u} end
-  return {u, st[1], st[2], st[3] or '0'}
+  local r
+  if not st[1] then r = {u} else r = {u, st[1], st[2], st[3] or '0'} end
+  if idx == 1 then r[#r + 1] = 'i' end
+  return r
 end
 `
 
@@ -36,11 +42,13 @@ end
 //
 // KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
 // 1 update id (unused), 2-8 as tailScript's 1-7, then the tail's
-// arguments. Returns as loadScript.
+// arguments. Returns as loadScript, with one more element "i" at the end
+// when the reminder's index needs a ZADD (tailLua).
 var loadTailScript = redis.NewScript(seenLua + tailLua + loadTailLua + `
 seenload(KEYS[2])
-tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 9, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-return loadreply(KEYS[1], KEYS[2], ARGV[2], ARGV[4])
+local st = loadstate(KEYS[1])
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 9, st, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+return loadreply(st, KEYS[2], ARGV[2], ARGV[4], idx)
 `)
 
 // inboundScript counts one incoming update of a person against the
@@ -56,18 +64,18 @@ return loadreply(KEYS[1], KEYS[2], ARGV[2], ARGV[4])
 // handled by another replica, or an older update delivered late). Such an
 // update is let through uncounted. An id <= 0 is always counted.
 //
-// KEYS as loadTailScript. ARGV: 1 limit, 2 period (ms), 3 update id, 4-10
+// KEYS as loadTailScript. ARGV: 1 the emission interval (period / limit,
+// ms; tat is kept in whole ms, rounded down), 2 period (ms), 3 update id, 4-10
 // as tailScript's 1-7, then the tail's arguments (tailArgs; empty ones
-// when there is no tail). Returns {verdict, then as loadScript}: verdict
+// when there is no tail). Returns {verdict, then as loadTailScript}: verdict
 // 0 (refused), 2 (refused, first refusal of the period: tell the person
 // once) or 1 (allowed).
 var inboundScript = redis.NewScript(seenLua + tailLua + loadTailLua + `
-local now, per = tonumber(ARGV[4]), tonumber(ARGV[2])
-local id = tonumber(ARGV[3])
+local id = ARGV[3]
 seenload(KEYS[2])
 local count = true
-if id > 0 then
-  if id <= sv.hc or id <= tonumber(sv.f) or string.find(sv.body, ' ' .. ARGV[3] .. ':', 1, true) then
+if string.byte(id, 1) ~= 45 and id ~= '0' then
+  if not ilt(sv.hc, id) or not ilt(sv.f, id) or string.find(sv.body, ' ' .. id .. ':', 1, true) then
     count = false
   else
     sv.hc = id
@@ -76,10 +84,11 @@ if id > 0 then
 end
 local ok = 1
 if count then
+  local now, per = ARGV[4] + 0, ARGV[2] + 0
   local tat = math.max(tonumber(sv.tat) or 0, now)
-  local nt = tat + per / tonumber(ARGV[1])
+  local nt = math.floor(tat + ARGV[1])
   if nt - now <= per then
-    sv.tat = string.format('%.1f', nt)
+    sv.tat = string.format('%d', nt)
     sv.dirty = true
   elseif (tonumber(sv.told) or 0) > now then
     ok = 0
@@ -89,8 +98,9 @@ if count then
     ok = 2
   end
 end
-tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 11, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
-local r = loadreply(KEYS[1], KEYS[2], ARGV[4], ARGV[6])
+local st = loadstate(KEYS[1])
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 11, st, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+local r = loadreply(st, KEYS[2], ARGV[4], ARGV[6], idx)
 table.insert(r, 1, ok)
 return r
 `)
@@ -111,21 +121,43 @@ return r
 // the saved state waits at ("" = none), 17 the chat id: the language-choice
 // record is written when the state comes to a choice (field l of the
 // state hash remembers the form) and deleted when it leaves it, in the
-// same step as the save (Store.SaveWaiting).
-// Returns {1, started, left} when saved, {0, ""} on a version conflict
+// same step as the save (Store.SaveWaiting). 18 the state's expiry (now +
+// TTL, ms), 19 that less the slack (ttlSlack), 20 and 21 the same for the
+// record.
+// Returns {1, started, left, idx} when saved, {0, ""} on a version conflict
 // (nothing changed); started is the interview (started ms) whose record was
 // deleted or replaced, "" when none: its abandonment index member is stale;
 // left is the form whose language choice the state has just left ("" when
-// none): its language-choice index member goes (another slot).
+// none): its language-choice index member goes (another slot); idx is 1
+// when the expiry job's index member must be added (another slot).
+//
+// The state hash and the record keep e, the expiry (ms) last set on them:
+// their TTL is set only when it would move by more than ttlslack (at most
+// an hour), not on every save.
 var saveScript = redis.NewScript(seenLua + `
+-- refresh says whether a key's TTL must be set: it was never set through
+-- e (the expiry last set, ms), or the new one (exp) would end earlier, or
+-- later than low (exp less the slack). The TTLs are a safety net (the
+-- expiry job and the abandonment sweep are the mechanisms): ending up to
+-- the slack early spares a PEXPIRE per key and save.
+local function refresh(e, exp, low)
+  return not e or ilt(exp, e) or ilt(e, low)
+end
 local left = ''
-local hv = redis.call('HMGET', KEYS[1], 'v', 'l')
+local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local h = {'v', ARGV[2], 'b', ARGV[3]}
+-- A new state (cur "0": no hash, or one without a version) always gets its
+-- TTL: a hash without one would leak.
+local sx = cur == '0' or refresh(hv[3], ARGV[18], ARGV[19])
+if sx then
+  h[#h + 1] = 'e'
+  h[#h + 1] = ARGV[18]
+end
 if ARGV[16] ~= '' then
-  redis.call('HSET', KEYS[1], 'l', ARGV[16])
+  h[#h + 1] = 'l'
+  h[#h + 1] = ARGV[16]
   redis.call('HSET', KEYS[4], 'c', ARGV[17], 'f', ARGV[16])
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
 elseif hv[2] then
@@ -133,6 +165,8 @@ elseif hv[2] then
   redis.call('DEL', KEYS[4])
   left = hv[2]
 end
+redis.call('HSET', KEYS[1], unpack(h))
+if sx then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 if ARGV[5] ~= '' then
   -- The update was not seen when loaded, and the state has not moved
   -- since (the version matched): it is not in the seen record, so it is
@@ -149,26 +183,47 @@ if ARGV[5] ~= '' then
     redis.call('SET', KEYS[2], ARGV[6] .. ' 0 0 0' .. e, 'PX', ARGV[8])
   end
 end
-local old = redis.call('HGET', KEYS[3], 'st') or ''
+local ar = redis.call('HMGET', KEYS[3], 'st', 'e', 'xd')
+local old = ar[1] or ''
 if ARGV[10] == '' then
-  redis.call('DEL', KEYS[3])
-  return {1, old, left}
+  if ar[1] or ar[3] then redis.call('DEL', KEYS[3]) end
+  return {1, old, left, 0}
 end
+h = {'r', ARGV[10]}
 -- The id identifies one interview: keep it while the interview (its start)
 -- is the same, take the fresh one when a new interview begins.
-if old ~= ARGV[11] then
-  redis.call('HSET', KEYS[3], 'id', ARGV[12], 'st', ARGV[11])
+local fresh = old ~= ARGV[11]
+if fresh then
+  h[#h + 1] = 'id'
+  h[#h + 1] = ARGV[12]
+  h[#h + 1] = 'st'
+  h[#h + 1] = ARGV[11]
 else
   old = ''
 end
-redis.call('HSET', KEYS[3], 'r', ARGV[10])
+local rx = fresh or refresh(ar[2], ARGV[20], ARGV[21])
+if rx then
+  h[#h + 1] = 'e'
+  h[#h + 1] = ARGV[20]
+end
+-- idx: the expiry job's index member must be (re)added — the job is armed
+-- anew, or earlier than before. Otherwise the member there holds an
+-- earlier due time: a hint that the claim re-scores (claimExpireScript).
+local idx = 0
 if ARGV[14] ~= '' then
-  redis.call('HSET', KEYS[3], 'xc', ARGV[14], 'xd', ARGV[15], 'xv', ARGV[2])
-else
+  h[#h + 1] = 'xc'
+  h[#h + 1] = ARGV[14]
+  h[#h + 1] = 'xd'
+  h[#h + 1] = ARGV[15]
+  h[#h + 1] = 'xv'
+  h[#h + 1] = ARGV[2]
+  if fresh or not ar[3] or ilt(ARGV[15], ar[3]) then idx = 1 end
+elseif ar[3] then
   redis.call('HDEL', KEYS[3], 'xc', 'xd', 'xv')
 end
-redis.call('PEXPIRE', KEYS[3], ARGV[13])
-return {1, old, left}
+redis.call('HSET', KEYS[3], unpack(h))
+if rx then redis.call('PEXPIRE', KEYS[3], ARGV[13]) end
+return {1, old, left, idx}
 `)
 
 // markSentScript records that an update's replies were sent, and the id of

@@ -122,6 +122,10 @@ type Store struct {
 	verdicts map[int64]verdict
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
+	// remindHints and expireHints: reminder and expiry index members this
+	// replica added (schedule.go, jobs.go).
+	remindHints map[int64]int64
+	expireHints map[int64]expireHint
 
 	// chatIDs caches chatID (an HMAC per call, several calls per update):
 	// chat → derived id, emptied when it passes maxChatIDs entries.
@@ -155,6 +159,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		pre:          map[int64]prefetched{},
 		verdicts:     map[int64]verdict{},
 		indexed:      map[int64]indexMark{},
+		remindHints:  map[int64]int64{},
+		expireHints:  map[int64]expireHint{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -220,7 +226,8 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 		args := append(append([]any{updateID}, s.commonArgs(now)...), s.tailArgs(chat, t)...)
 		keys := []string{s.stateKey(chat), s.seenKey(chat), s.remindKey(chat), s.sentKey(chat)}
 		var cmd *redis.Cmd
-		if !t.arm {
+		zadd := t.arm && !s.remindHinted(chat, t.due)
+		if !zadd {
 			cmd = loadTailScript.Run(ctx, s.rdb, keys, args...)
 		} else {
 			perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -233,6 +240,9 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 			}
 		}
 		res, err = cmd.Slice()
+		if err == nil {
+			res, err = s.afterArm(ctx, chat, t, zadd, res)
+		}
 	}
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
@@ -359,16 +369,20 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
 	}
 	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat), s.waitKey(chat)}
+	recTTL := max(s.stateTTL, ttl) + s.abandonGrace
+	stateExp, recExp := now.Add(ttl).UnixMilli(), now.Add(recTTL).UnixMilli()
 	args := []any{
 		expect, newVersion, blob, ttl.Milliseconds(),
 		update, nowMS, "", s.seenTTL.Milliseconds(), seenMax,
-		recJSON, started, id, max(s.stateTTL, ttl).Milliseconds() + s.abandonGrace.Milliseconds(), expChat, expDue,
+		recJSON, started, id, recTTL.Milliseconds(), expChat, expDue,
 		waitForm, strconv.FormatInt(chat, 10),
+		stateExp, stateExp - ttlSlack(ttl).Milliseconds(), recExp, recExp - ttlSlack(recTTL).Milliseconds(),
 	}
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
-	if !zadd && expDue == 0 && waitForm == "" {
+	xadd := expDue != 0 && !s.expireHinted(chat, started, expDue)
+	if !zadd && !xadd && waitForm == "" {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -382,10 +396,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 					Member: s.chatID(chat) + ":" + started,
 				})
 			}
-			// The expiry job's member, every save that arms it: DoneJob
-			// removes it when a job is done, and a later save of the same
-			// interview may arm it again.
-			if expDue != 0 {
+			// The expiry job's member, when this replica does not know
+			// it is there with an earlier (or the same) due time (jobs.go).
+			if xadd {
 				p.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)})
 			}
 			// The language-choice index, another slot: a hint checked
@@ -423,6 +436,17 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
 	s.noteIndexed(chat, started, now, zadd)
+	if len(reply) > 3 {
+		if idx, _ := reply[3].(int64); idx == 1 && !xadd {
+			// Armed anew (by another replica's knowledge, or after DoneJob
+			// dropped the member): the member must be there.
+			if err := s.rdb.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)}).Err(); err != nil {
+				return fmt.Errorf("redisstore: save: expiry index: %w", err)
+			}
+			xadd = true
+		}
+	}
+	s.noteExpireHint(chat, started, expDue, xadd)
 	if old, _ := reply[1].(string); old != "" {
 		// The interview that record described is over (completed,
 		// declined, restarted): its index member goes now, not when
@@ -738,10 +762,13 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 // allowed) and the chat as loadScript returns it.
 func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per time.Duration, now time.Time) (int64, []any, error) {
 	t := s.takeTail(user)
-	args := append(append([]any{limit, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t)...)
+	// The emission interval, whole or with a fraction: Lua reads it as is.
+	interval := strconv.FormatFloat(float64(per.Milliseconds())/float64(limit), 'f', -1, 64)
+	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t)...)
 	keys := []string{s.stateKey(user), s.seenKey(user), s.remindKey(user), s.sentKey(user)}
 	var cmd *redis.Cmd
-	if t == nil || !t.arm {
+	zadd := t != nil && t.arm && !s.remindHinted(user, t.due)
+	if !zadd {
 		cmd = inboundScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -763,7 +790,11 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	if v < 0 || v > 2 {
 		return 0, nil, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", res[0])
 	}
-	return v, res[1:], nil
+	load, err := s.afterArm(ctx, user, t, zadd, res[1:])
+	if err != nil {
+		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
+	}
+	return v, load, nil
 }
 
 // verdict is an inbound count made by LoadCounting, waiting for Inbound.
@@ -910,3 +941,8 @@ func (s *Store) Take(ctx context.Context, key string, limit int, per time.Durati
 	}
 	return res.Allowed, max(res.RetryAfter, 0), nil
 }
+
+// ttlSlack is how much earlier than set a key of the given TTL may expire
+// so that a save (or a reminder's arm) need not set its TTL every time:
+// 1/24 of it, at most an hour (see saveScript).
+func ttlSlack(ttl time.Duration) time.Duration { return min(time.Hour, ttl/24) }

@@ -39,6 +39,7 @@ type tail struct {
 	lang    string
 	due     int64 // ms
 	armTTL  int64 // ms
+	armAt   int64 // ms, when armed
 	sent    []int // message ids for RecordSent
 	sentAt  int64 // ms
 }
@@ -93,22 +94,26 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 
 // tailArgs are the tail's arguments of loadScript and tailScript (ARGV
 // from 1): message id ("" = no mark), its state version, reminder chat id
-// ("" = no arm), lang, due, ttl, sent ids ("" = none, else space-
-// separated), sent at, then the marked update ids.
+// ("" = no arm), lang, due, ttl, expiry (when armed + ttl, ms), that less
+// ttlSlack, sent ids ("" = none, else space-separated), sent at, then the
+// marked update ids.
 func (s *Store) tailArgs(chat int64, t *tail) []any {
 	if t == nil {
-		return []any{"", 0, "", "", 0, 0, "", 0}
+		return []any{"", 0, "", "", 0, 0, "", "", "", 0}
 	}
-	args := make([]any, 0, 8+len(t.marks))
+	args := make([]any, 0, 10+len(t.marks))
 	if t.hasMark {
 		args = append(args, t.lastMsg, t.markV)
 	} else {
 		args = append(args, "", 0)
 	}
 	if t.arm {
-		args = append(args, strconv.FormatInt(chat, 10), t.lang, t.due, t.armTTL)
+		exp := t.armAt + t.armTTL
+		slack := ttlSlack(time.Duration(t.armTTL) * time.Millisecond).Milliseconds()
+		args = append(args, strconv.FormatInt(chat, 10), t.lang, t.due, t.armTTL,
+			strconv.FormatInt(exp, 10), strconv.FormatInt(exp-slack, 10))
 	} else {
-		args = append(args, "", "", 0, 0)
+		args = append(args, "", "", 0, 0, "", "")
 	}
 	sent := ""
 	for i, id := range t.sent {
@@ -127,39 +132,68 @@ func (s *Store) tailArgs(chat int64, t *tail) []any {
 // tailLua applies a tail. It expects seenLua before it, the seen record
 // loaded (seenload) and written after it (seensave), and the arguments
 // S (state hash), U (seen record), R (reminder hash), M (sent message zset),
-// A (ARGV offset of the tail's arguments) and the common arguments
-// now (ms), oldest seen (ms), seen TTL (ms), most seen ids kept,
-// oldest sent (ms), sent TTL (ms), sent max rank; see loadScript.
+// A (ARGV offset of the tail's arguments), st (the state's HMGET of v, b,
+// m, read by the caller: the mark's message id is written into it too)
+// and the common arguments now (ms), oldest seen (ms), seen TTL (ms), most
+// seen ids kept, oldest sent (ms), sent TTL (ms), sent max rank; see
+// loadScript. It returns 1 when the reminder's index needs a ZADD (the
+// reminder was armed anew, or its due time moved earlier), else 0.
+//
+// The reminder: a turn of a pending reminder (same language) moves only
+// its due time (HSET d). Its index member keeps the earlier due time it
+// was armed at — a hint: the claim finds the reminder not yet due and
+// re-scores it (claimScript's "later"), once per reminder instead of a ZADD
+// per turn. Its TTL is refreshed only when it would end more than
+// ttlSlack later (e = the expiry last set, ms).
 const tailLua = `
-local function tail(S, U, R, M, A, now, oldest, seenTTL, seenRank, sentOldest, sentTTL, sentRank)
+local function tail(S, U, R, M, A, st, now, oldest, seenTTL, seenRank, sentOldest, sentTTL, sentRank)
   local n = #ARGV
-  if ARGV[A] ~= '' and redis.call('HGET', S, 'v') == ARGV[A + 1] then
+  local idx = 0
+  if ARGV[A] ~= '' and st[1] == ARGV[A + 1] then
     redis.call('HSET', S, 'm', ARGV[A])
+    st[3] = ARGV[A]
   end
   -- The marks change the seen record (seen.go) that the caller loaded
   -- and writes.
-  for i = A + 8, n do
-    seenmark(ARGV[i], 's', tonumber(seenRank))
-  end
-  if ARGV[A + 2] ~= '' then
-    local st = redis.call('HGET', R, 's')
-    if st ~= 'x' and st ~= 'n' then
-      redis.call('HSET', R, 'c', ARGV[A + 2], 'l', ARGV[A + 3], 'd', ARGV[A + 4], 's', 'p')
-      redis.call('PEXPIRE', R, ARGV[A + 5])
+  if n >= A + 10 then
+    local rank = seenRank + 0
+    for i = A + 10, n do
+      seenmark(ARGV[i], 's', rank)
     end
   end
-  if ARGV[A + 6] ~= '' then
+  if ARGV[A + 2] ~= '' then
+    local r = redis.call('HMGET', R, 's', 'l', 'd', 'e')
+    if r[1] ~= 'x' and r[1] ~= 'n' then
+      local exp = ARGV[A + 6]
+      if r[1] == 'p' and r[2] == ARGV[A + 3] and r[3] then
+        if ilt(ARGV[A + 4], r[3]) then idx = 1 end
+        if r[4] and not ilt(exp, r[4]) and not ilt(r[4], ARGV[A + 7]) then
+          redis.call('HSET', R, 'd', ARGV[A + 4])
+        else
+          redis.call('HSET', R, 'd', ARGV[A + 4], 'e', exp)
+          redis.call('PEXPIRE', R, ARGV[A + 5])
+        end
+      else
+        redis.call('HSET', R, 'c', ARGV[A + 2], 'l', ARGV[A + 3], 'd', ARGV[A + 4], 's', 'p', 'e', exp)
+        redis.call('PEXPIRE', R, ARGV[A + 5])
+        idx = 1
+      end
+    end
+  end
+  if ARGV[A + 8] ~= '' then
     redis.call('ZREMRANGEBYSCORE', M, '-inf', '(' .. sentOldest)
-    for id in string.gmatch(ARGV[A + 6], '%d+') do
-      redis.call('ZADD', M, ARGV[A + 7], id)
+    for id in string.gmatch(ARGV[A + 8], '%d+') do
+      redis.call('ZADD', M, ARGV[A + 9], id)
     end
     redis.call('ZREMRANGEBYRANK', M, 0, sentRank)
     redis.call('PEXPIRE', M, sentTTL)
   end
+  return idx
 end
 `
 
 // tailScript writes a deferred tail on its own (FlushTails).
+// It returns 2 when the reminder's index needs a ZADD, else 1.
 //
 // KEYS: state hash, seen record, reminder hash, sent message zset. ARGV: now
 // (ms), oldest seen (ms), seen TTL (ms), most seen ids kept, oldest
@@ -167,9 +201,11 @@ end
 // arguments (tailArgs).
 var tailScript = redis.NewScript(seenLua + tailLua + `
 seenload(KEYS[2])
-tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 8, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+local st = {false}
+if ARGV[8] ~= '' then st = {redis.call('HGET', KEYS[1], 'v')} end
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 8, st, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 seensave(KEYS[2], ARGV[1], ARGV[3])
-return 1
+return 1 + idx
 `)
 
 // commonArgs are the first arguments of loadScript after the update id
@@ -205,17 +241,40 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 	}
 	now := s.now()
 	common := s.commonArgs(now)
+	cmds := make([]*redis.Cmd, len(items))
+	zadded := make([]bool, len(items))
 	err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
-		for _, it := range items {
+		for i, it := range items {
 			args := append(append([]any{}, common...), s.tailArgs(it.chat, it.t)...)
-			run(tailScript, []string{s.stateKey(it.chat), s.seenKey(it.chat), s.remindKey(it.chat), s.sentKey(it.chat)}, args...)
-			if it.t.arm {
+			cmds[i] = run(tailScript, []string{s.stateKey(it.chat), s.seenKey(it.chat), s.remindKey(it.chat), s.sentKey(it.chat)}, args...)
+			zadded[i] = it.t.arm && !s.remindHinted(it.chat, it.t.due)
+			if zadded[i] {
 				p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(it.t.due), Member: s.chatID(it.chat)})
 			}
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: flush tails: %w", err)
+	}
+	// Reminders armed anew that this replica did not know of: their
+	// index members (schedule.go).
+	var late []redis.Z
+	for i, it := range items {
+		if !it.t.arm {
+			continue
+		}
+		flag, _ := cmds[i].Int()
+		if flag == 2 && !zadded[i] {
+			late = append(late, redis.Z{Score: float64(it.t.due), Member: s.chatID(it.chat)})
+		}
+		if flag == 2 || zadded[i] {
+			s.noteRemindHint(it.chat, it.t.due)
+		}
+	}
+	if len(late) > 0 {
+		if err := s.rdb.ZAdd(ctx, s.remindDueKey(), late...).Err(); err != nil {
+			return fmt.Errorf("redisstore: flush tails: reminder index: %w", err)
+		}
 	}
 	return nil
 }
@@ -258,25 +317,24 @@ func (s *Store) PendingTails() int {
 	return n
 }
 
-// dropArm forgets a deferred reminder arm (the reminder is cancelled).
+// dropArm forgets a deferred reminder arm (the reminder is cancelled),
+// and that this replica indexed the chat's reminder.
 func (s *Store) dropArm(chat int64) {
-	if !s.deferring() {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.tails[chat]; t != nil {
 		t.arm = false
 	}
+	delete(s.remindHints, chat)
 }
 
 // dropTail forgets everything deferred for the chat (it is erased): no
-// reminder, mark or message id is written after the erasure.
+// reminder, mark or message id is written after the erasure; nor index
+// members this replica added for it.
 func (s *Store) dropTail(chat int64) {
-	if !s.deferring() {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.tails, chat)
+	delete(s.remindHints, chat)
+	delete(s.expireHints, chat)
 }

@@ -1,0 +1,91 @@
+package dialog
+
+import (
+	"maps"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// noteBeforeRef is NoteBefore as it was: a refresh of a copy of the state.
+func noteBeforeRef(f *Form, s State, pos int) bool {
+	if pos <= 0 || pos >= len(f.Questions) {
+		return false
+	}
+	st := stepper{f: f, s: s.clone(), now: time.Unix(s.Updated, 0)}
+	st.refresh()
+	for i := pos - 1; i >= 0; i-- {
+		q := f.Questions[i]
+		if !q.Type.Shown() || !st.rel[i] {
+			continue
+		}
+		return q.Type == TypeNote
+	}
+	return false
+}
+
+// NoteBefore, which copies the answers only when its refresh changes
+// them, answers as a refresh of a copy did, and leaves the state as it
+// was: at every position of random walks of the shipped and test
+// questionnaires, and of the same states with an answer for every
+// question (which the refresh then drops or recomputes).
+func TestNoteBeforeCopiesOnlyOnChange(t *testing.T) {
+	files, _ := filepath.Glob("forms/*.yaml")
+	good, _ := filepath.Glob("testdata/good/*.yaml")
+	files = append(files, good...)
+	compared := 0
+	for _, file := range files {
+		f := mustParseFile(t, file)
+		for seed := range uint64(8) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			x := newSession(t, f)
+			x.do(Input{Kind: InStart, Context: map[string]string{"invite": "AbCdEfGhIjKlMnOpQrStUv", "municipality": "058091"}})
+			x.do(Input{Kind: InSetLanguage, Lang: "it"})
+			for step := 0; step < 150; step++ {
+				stuffed := x.s.clone()
+				for _, q := range f.Questions {
+					if _, ok := stuffed.Answers[q.Name]; !ok {
+						stuffed.Answers[q.Name] = "7"
+					}
+				}
+				for _, s := range []State{x.s, stuffed} {
+					before := maps.Clone(s.Answers)
+					for pos := range f.Questions {
+						compared++
+						if got, want := NoteBefore(f, s, pos), noteBeforeRef(f, s, pos); got != want {
+							t.Fatalf("%s pos %d (%s): %v, a refreshed copy says %v", file, pos, f.Questions[pos].Name, got, want)
+						}
+					}
+					if !maps.Equal(s.Answers, before) {
+						t.Fatalf("%s: NoteBefore changed the answers", file)
+					}
+				}
+				if x.s.Phase != PhaseAsking {
+					break
+				}
+				q := f.Questions[x.s.Pos]
+				switch {
+				case len(x.buttons) > 0 && q.Type == TypeSelectMultiple:
+					x.tap(x.buttons[rng.IntN(len(x.buttons))].Option)
+					if rng.IntN(2) == 0 {
+						x.done()
+					}
+				case len(x.buttons) > 0:
+					b := x.buttons[rng.IntN(len(x.buttons))]
+					switch b.Kind {
+					case BtnBack:
+						x.do(Input{Kind: InBack, Button: true, Pos: x.pos, Seq: x.seq})
+					case BtnSkip:
+						x.skip()
+					default:
+						x.tap(b.Option)
+					}
+				default:
+					x.text([]string{"7", "1990", "ciao", "-3"}[rng.IntN(4)])
+				}
+			}
+		}
+	}
+	t.Logf("%d comparisons", compared)
+}
