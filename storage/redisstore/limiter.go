@@ -24,6 +24,14 @@ type Limiter struct {
 // reserveBatch is how many events one Redis round trip reserves.
 const reserveBatch = 5
 
+// burstBatches bounds the budget's burst to this many batches (not a whole
+// second's worth): after an idle spell the replicas let out at most
+// 2 × reserveBatch events at once, then the rate. Two batches are enough
+// to absorb a poll that comes late. (A burst of the whole rate, 28 events
+// at once, met Telegram's flood control in bunches on a loaded machine:
+// issue 19.)
+const burstBatches = 2
+
 // Limiter returns a limiter of perSecond events a second under key, shared
 // by every Limiter with the same key and prefix.
 func (s *Store) Limiter(key string, perSecond int) *Limiter {
@@ -55,7 +63,9 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			continue
 		}
 		batch := min(reserveBatch, limit)
-		ok, retry, err := l.store.TakeAll(ctx, l.key, limit, time.Second, batch)
+		// limit a second as burst events per burst/limit seconds.
+		burst := min(limit, burstBatches*reserveBatch)
+		ok, retry, err := l.store.TakeAll(ctx, l.key, burst, time.Second*time.Duration(burst)/time.Duration(limit), batch)
 		if err != nil {
 			l.mu.Unlock()
 			// Redis trouble must not stop the replies: fall back to a
