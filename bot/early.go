@@ -96,9 +96,10 @@ func (h *Handler) earlyTap(u *tgmodels.Update) (query string, user int64) {
 	return ev.query, ev.user
 }
 
-// answerEarly answers j's tap through the API; a failure unmarks the job
-// so that its turn's outcome answers it (Intake.deliver).
-func (in *Intake) answerEarly(j *job, query string) {
+// answerEarly answers j's tap through the API and reports whether it did;
+// a failure unmarks the job so that its turn's outcome answers it
+// (Intake.deliver).
+func (in *Intake) answerEarly(j *job, query string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 	defer cancel()
 	if err := ignoreTelegram(in.h.cfg.Sender.Answer(ctx, query, "")); err != nil {
@@ -106,7 +107,80 @@ func (in *Intake) answerEarly(j *job, query string) {
 		j.mu.Lock()
 		j.answered = false
 		j.mu.Unlock()
+		return false
 	}
+	return true
+}
+
+// firstGate lets only a few turns of a batch's taps answered early run at
+// a time while the batch's turns that owe their first reply — a /start, a
+// typed answer, a language choice — are not settled (issue 19:
+// first-reply latency). Those people saw the button's answer already;
+// what their turns cost — the sessions' load and save, the cards' edits —
+// would otherwise share the two cores with the first turns, 32 worker
+// slots against a handful, and a batch's typed answers waited for most of
+// the batch's work before their first reply (polling first-reply p99:
+// /start, typed answers and language choices were 10 % of the updates and
+// most of the slowest 1 %). A few tokens rather than a wait: while a first
+// turn waits for I/O (a completion's Postgres write) the taps' turns keep
+// the cores busy, and the batch takes no longer. Work is only reordered:
+// the same turns run, each chat's in order, and the poller still confirms
+// the batch once all are settled.
+type firstGate struct {
+	tokens chan struct{}
+	done   chan struct{} // closed once the first turns are settled, at most firstHold after the batch
+}
+
+// firstTaps is the number of tokens of a firstGate: the taps' turns that
+// run at once beside the first turns.
+const firstTaps = 4
+
+// firstHold bounds a firstGate: a first turn that takes longer (its
+// Postgres write on a loaded machine) holds the taps' turns no longer. A
+// tap's person waits for the next card after the button's answer, and
+// loadgen's walkers give up on a card that has not come 3 s after the
+// answer: without the bound, a loaded run's taps queued 4 at a time behind
+// seconds-long first turns and walks stalled.
+const firstHold = 50 * time.Millisecond
+
+func newFirstGate(first []*job, tokens int, hold time.Duration) *firstGate {
+	if tokens <= 0 {
+		tokens = firstTaps
+	}
+	if hold <= 0 {
+		hold = firstHold
+	}
+	g := &firstGate{tokens: make(chan struct{}, tokens), done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		t := time.NewTimer(hold)
+		defer t.Stop()
+		for _, j := range first {
+			select {
+			case <-j.settled:
+			case <-t.C:
+				return
+			}
+		}
+	}()
+	return g
+}
+
+// run lets j's turn start (j.early) once it holds a token or the first
+// turns are settled, and keeps the token until j is settled.
+func (g *firstGate) run(j *job) {
+	select {
+	case g.tokens <- struct{}{}:
+	case <-g.done:
+		close(j.early)
+		return
+	}
+	close(j.early)
+	select {
+	case <-j.settled:
+	case <-g.done:
+	}
+	<-g.tokens
 }
 
 // answeredEarly reports whether the tap of the job being worked on with

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -119,4 +120,172 @@ func msgOf(u *telegramtest.User, id int) telegramtest.Message {
 		}
 	}
 	return telegramtest.Message{}
+}
+
+// chatGates holds the Loads of the chats in gates until their channel is
+// closed, and counts the Loads that started.
+type chatGates struct {
+	*memSessions
+	mu      sync.Mutex
+	gates   map[int64]chan struct{}
+	entered map[int64]int
+}
+
+func (g *chatGates) Load(ctx context.Context, chat, key int64) (interview.Loaded, error) {
+	g.mu.Lock()
+	g.entered[chat]++
+	gate := g.gates[chat]
+	g.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return interview.Loaded{}, ctx.Err()
+		}
+	}
+	return g.memSessions.Load(ctx, chat, key)
+}
+
+func (g *chatGates) hold(chat int64) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := make(chan struct{})
+	g.gates[chat], g.entered[chat] = c, 0
+	return c
+}
+
+func (g *chatGates) loads(chats ...int64) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, c := range chats {
+		n += g.entered[c]
+	}
+	return n
+}
+
+// pollOnce takes what the fake holds from offset on and dispatches it as
+// one batch, as Poller.Run does; it returns the next offset.
+func pollOnce(t *testing.T, p *Poller, offset int64) (int64, []*job) {
+	t.Helper()
+	ups, err := p.get(context.Background(), offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := p.dispatch(context.Background(), ups, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups) > 0 {
+		offset = ups[len(ups)-1].ID + 1
+	}
+	return offset, jobs
+}
+
+// toConsent walks u to the consent card through p and returns it.
+func toConsent(t *testing.T, p *Poller, u *telegramtest.User, off int64) (telegramtest.Message, int64) {
+	t.Helper()
+	u.Send("/start")
+	off, jobs := pollOnce(t, p, off)
+	waitSettled(context.Background(), jobs)
+	waitUntil(t, "the language menu", func() bool { return strings.Contains(labelsOf(u.Last()), "Italiano") })
+	if err := u.TapIn(u.Last().ID, "Italiano"); err != nil {
+		t.Fatal(err)
+	}
+	off, jobs = pollOnce(t, p, off)
+	waitSettled(context.Background(), jobs)
+	waitUntil(t, "the consent card", func() bool {
+		l := labelsOf(u.Last())
+		return l != "" && !strings.Contains(l, "Italiano")
+	})
+	return u.Last(), off
+}
+
+// Issue 19: in a polling batch, while the turns that owe their first reply
+// (a /start here) are not settled, only firstTaps turns of the taps
+// answered early run at a time: first replies first.
+func TestPollerFirstRepliesFirst(t *testing.T) {
+	r := newRig(t)
+	g := &chatGates{memSessions: r.sessions, gates: map[int64]chan struct{}{}, entered: map[int64]int{}}
+	r.core.Sessions = g
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }, firstTaps: 1, firstHold: time.Hour}
+	const slow, b1, b2 = 742, 741, 743
+	u1, u2 := r.srv.User(b1, telegramtest.LanguageCode("it")), r.srv.User(b2, telegramtest.LanguageCode("it"))
+	c1, off := toConsent(t, p, u1, 0)
+	c2, off := toConsent(t, p, u2, off)
+
+	// One batch: a /start and two taps, all three turns held in their
+	// sessions' load.
+	a := r.srv.User(slow, telegramtest.LanguageCode("it"))
+	openA, open1, open2 := g.hold(slow), g.hold(b1), g.hold(b2)
+	a.Send("/start")
+	if err := u1.TapIn(c1.ID, c1.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := u2.TapIn(c2.ID, c2.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	_, jobs := pollOnce(t, p, off)
+	if len(jobs) != 3 {
+		t.Fatalf("%d updates in the batch, want 3", len(jobs))
+	}
+	waitUntil(t, "both taps answered early", func() bool {
+		x, y := u1.CallbackAnswers(), u2.CallbackAnswers()
+		return len(x) == 2 && x[1].Answered && len(y) == 2 && y[1].Answered
+	})
+	waitUntil(t, "the /start and one tap's turn started", func() bool { return g.loads(slow) == 1 && g.loads(b1, b2) == 1 })
+	time.Sleep(50 * time.Millisecond) // a second tap's turn would have started by now
+	if n := g.loads(b1, b2); n != 1 {
+		t.Fatalf("%d taps' turns started beside the unsettled /start, want 1", n)
+	}
+	close(openA)
+	waitUntil(t, "the /start answered", func() bool { return strings.Contains(labelsOf(a.Last()), "Italiano") })
+	waitUntil(t, "the other tap's turn started once the /start was settled", func() bool { return g.loads(b1, b2) == 2 })
+	close(open1)
+	close(open2)
+	waitSettled(context.Background(), jobs)
+	for _, x := range []struct {
+		u *telegramtest.User
+		c telegramtest.Message
+	}{{u1, c1}, {u2, c2}} {
+		waitUntil(t, "the tap applied", func() bool { return msgOf(x.u, x.c.ID).Text != x.c.Text || x.u.Last().ID != x.c.ID })
+		if n := len(x.u.CallbackAnswers()); n != 2 {
+			t.Fatalf("%d callback queries, want 2", n)
+		}
+	}
+	if vs := r.srv.Violations(); len(vs) != 0 {
+		t.Fatalf("violations (a second answer to a tap?): %+v", vs)
+	}
+}
+
+// The gate is bounded: a first turn that takes long (its Postgres write on
+// a loaded machine) holds the taps' turns no longer than firstHold.
+func TestPollerFirstGateBounded(t *testing.T) {
+	r := newRig(t)
+	g := &chatGates{memSessions: r.sessions, gates: map[int64]chan struct{}{}, entered: map[int64]int{}}
+	r.core.Sessions = g
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }, firstTaps: 1, firstHold: 20 * time.Millisecond}
+	const slow, b1, b2 = 752, 751, 753
+	u1, u2 := r.srv.User(b1, telegramtest.LanguageCode("it")), r.srv.User(b2, telegramtest.LanguageCode("it"))
+	c1, off := toConsent(t, p, u1, 0)
+	c2, off := toConsent(t, p, u2, off)
+	a := r.srv.User(slow, telegramtest.LanguageCode("it"))
+	openA, open1, open2 := g.hold(slow), g.hold(b1), g.hold(b2)
+	a.Send("/start")
+	if err := u1.TapIn(c1.ID, c1.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := u2.TapIn(c2.ID, c2.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	_, jobs := pollOnce(t, p, off)
+	waitUntil(t, "both taps' turns started while the /start still waits", func() bool { return g.loads(b1, b2) == 2 })
+	close(open1)
+	close(open2)
+	close(openA)
+	waitSettled(context.Background(), jobs)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -34,13 +33,16 @@ type Intake struct {
 	unavailable func(error) bool
 	slots       chan struct{} // one per update being worked on
 
-	mu      sync.Mutex
-	boxes   map[int64]*mailbox
-	queued  int           // jobs in all mailboxes, the running ones included
-	room    chan struct{} // closed and replaced when a job leaves
-	stopped bool
-	quit    chan struct{} // closed by Stop: parked updates stop waiting
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	boxes    map[int64]*mailbox
+	queued   int           // jobs in all mailboxes, the running ones included
+	room     chan struct{} // made by a wait for room, closed (and cleared) when a job leaves
+	idle     []*drainer    // mailbox goroutines waiting for a mailbox (mailbox.go)
+	maxIdle  int
+	drainers int // mailbox goroutines started, ever
+	stopped  bool
+	quit     chan struct{} // closed by Stop: parked updates stop waiting
+	wg       sync.WaitGroup
 }
 
 type result struct {
@@ -95,7 +97,7 @@ func NewIntake(h *Handler, o IntakeOptions) *Intake {
 	}
 	return &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
 		window: o.OutageWindow, unavailable: o.Unavailable, slots: make(chan struct{}, o.Workers),
-		boxes: map[int64]*mailbox{}, room: make(chan struct{}), quit: make(chan struct{})}
+		boxes: map[int64]*mailbox{}, quit: make(chan struct{}), maxIdle: 2 * o.Workers}
 }
 
 // process works on one job until it is applied, dropped, or — parked in an
@@ -274,6 +276,7 @@ func (in *Intake) enqueue(ctx context.Context, u *tgmodels.Update, deferAnswer b
 func (in *Intake) enqueueKept(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int, jl *journal) (*job, error) {
 	j := newJob(u)
 	j.deferAnswer, j.retries = deferAnswer, retries
+	j.done = make(chan result, 1)
 	if jl != nil {
 		jl.track(j)
 	}
@@ -308,17 +311,19 @@ const maxUpdateBody = 1 << 20
 // not applied twice: a copy of an update still in the mailbox is dropped,
 // one already applied is recognised by the session's dedup.
 func (in *Intake) Webhook(secret string) http.Handler {
+	want := []byte(secret)
+	contentType := []string{"application/json"} // shared by every response: never changed
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
 		got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
-		if secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
+		if secret == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		u, err := decodeUpdate(io.LimitReader(r.Body, maxUpdateBody))
+		u, err := decodeBody(r.Body, maxUpdateBody)
 		if err != nil {
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
@@ -340,17 +345,29 @@ func (in *Intake) Webhook(secret string) http.Handler {
 			http.Error(w, "not applied", http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
+		w.Header()["Content-Type"] = contentType
 		if ans != nil {
-			body := map[string]any{"method": "answerCallbackQuery", "callback_query_id": ans.QueryID}
-			if ans.Text != "" {
-				body["text"] = ans.Text
-			}
-			_ = json.NewEncoder(w).Encode(body)
+			_, _ = w.Write(answerBody(ans))
 			return
 		}
 		_, _ = w.Write([]byte("{}"))
 	})
+}
+
+// answerBody is the webhook response that answers a callback query: the
+// JSON encoding/json writes for {"method": "answerCallbackQuery",
+// "callback_query_id": …, "text": …} (keys in its order, a final newline),
+// without a map and an encoder per request.
+func answerBody(ans *CallbackAnswer) []byte {
+	b := make([]byte, 0, 80+len(ans.QueryID)+len(ans.Text))
+	b = append(b, `{"callback_query_id":`...)
+	b = appendJSONString(b, ans.QueryID)
+	b = append(b, `,"method":"answerCallbackQuery"`...)
+	if ans.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, ans.Text)
+	}
+	return append(b, "}\n"...)
 }
 
 // Poller takes updates by long polling. Each batch is queued in the chats'
@@ -379,8 +396,10 @@ type Poller struct {
 	// 10 s (the inbound limit's); default 20.
 	EarlyLimit int
 
-	jl    *journal
-	early earlyBudget
+	jl        *journal
+	early     earlyBudget
+	firstTaps int           // tests: firstGate's tokens instead of firstTaps
+	firstHold time.Duration // tests: firstGate's bound instead of firstHold
 }
 
 // FlushJournal drops from the journal the updates finished since the
@@ -478,9 +497,16 @@ func (p *Poller) Run(ctx context.Context) error {
 // (early.go), the chats whose updates in the batch are all question-card
 // taps are queued last, after Ready and their early answers; the others
 // first, without waiting for Ready: their first reply is their turn's, and
-// they get the first worker slots. Each chat's updates stay in order.
+// they get the first worker slots. While those first turns are not
+// settled (at most firstHold), only a few turns of the taps answered early
+// run at a time (firstGate): first replies first. Each chat's updates stay in order.
 func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *journal) ([]*job, error) {
 	jobs := make([]*job, 0, len(updates))
+	var (
+		first []*job // the jobs whose first reply is their turn's
+		gate  *firstGate
+		gated map[int64]bool // chats whose first early tap takes the gate
+	)
 	queue := func(u *tgmodels.Update, query string, user int64, early bool, now time.Time) error {
 		j := newJob(u)
 		j.retries = 3
@@ -489,10 +515,27 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			// again.
 			j.answered = true
 			j.early = make(chan struct{})
+			if gate == nil && len(first) > 0 {
+				gate, gated = newFirstGate(first, p.firstTaps, p.firstHold), map[int64]bool{}
+			}
+			// A chat's later taps run after its first anyway: holding
+			// the gate for them would keep a token from a turn that can
+			// run (and the first from one).
+			g := gate
+			if chat := ChatOf(u); g != nil && !gated[chat] {
+				gated[chat] = true
+			} else {
+				g = nil
+			}
 			go func() {
-				defer close(j.early)
-				p.Intake.answerEarly(j, query)
+				if p.Intake.answerEarly(j, query) && g != nil {
+					g.run(j)
+					return
+				}
+				close(j.early)
 			}()
+		} else if p.Ready != nil && !early {
+			first = append(first, j)
 		}
 		if jl != nil {
 			jl.track(j)
@@ -589,18 +632,14 @@ func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, err
 		return nil, errors.New("getUpdates: request failed: " + redact(err.Error(), p.Token))
 	}
 	defer resp.Body.Close()
-	var r struct {
-		OK          bool               `json:"ok"`
-		Result      []*tgmodels.Update `json:"result"`
-		Description string             `json:"description"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	ok, result, description, err := decodeUpdates(resp.Body) // leanupdate.go
+	if err != nil {
 		return nil, fmt.Errorf("getUpdates: %w", err)
 	}
-	if !r.OK {
-		return nil, fmt.Errorf("getUpdates: %d %s", resp.StatusCode, r.Description)
+	if !ok {
+		return nil, fmt.Errorf("getUpdates: %d %s", resp.StatusCode, description)
 	}
-	return r.Result, nil
+	return result, nil
 }
 
 func redact(s, token string) string {

@@ -1,8 +1,10 @@
 package bot
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,4 +49,56 @@ func TestDecodeUpdateMatchesLibrary(t *testing.T) {
 	if _, err := decodeUpdate(strings.NewReader(`{"update_id":`)); err == nil {
 		t.Fatal("truncated update decoded")
 	}
+}
+
+// pollBatch is a getUpdates response of n taps on question cards, as the
+// benchmark's walkers send them: each carries its card's text and keyboard.
+func pollBatch(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"ok":true,"result":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		id := strconv.Itoa(1000 + i)
+		b.WriteString(`{"update_id":` + id + `,"callback_query":{"id":"q` + id + `","from":{"id":` + id +
+			`,"is_bot":false,"first_name":"Walker","last_name":"W","language_code":"en"},"message":{"message_id":5,` +
+			`"from":{"id":1,"is_bot":true,"first_name":"Needs","username":"needs_bot"},"chat":{"id":` + id +
+			`,"first_name":"Walker","type":"private"},"date":1700000000,"edit_date":1700000001,` +
+			`"text":"✓ Yes\n\nHow long have you been living in Italy? You can pick one answer.",` +
+			`"reply_markup":{"inline_keyboard":[[{"text":"Less than 1 year","callback_data":"c:3:1:a"}],` +
+			`[{"text":"1 to 3 years","callback_data":"c:3:1:b"}],[{"text":"3 to 5 years","callback_data":"c:3:1:c"}],` +
+			`[{"text":"More than 5 years","callback_data":"c:3:1:d"}],[{"text":"◀ Back","callback_data":"b:3:1"}]]}},` +
+			`"chat_instance":"` + id + `","data":"c:3:1:b"}}`)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// A polling batch decoded as the library does and as Poller.get does
+// (decodeUpdates):
+// every update of the batch waits for the whole decode before its turn
+// (issue 19: polling first-reply latency).
+func BenchmarkDecodeBatch(b *testing.B) {
+	body := pollBatch(100)
+	b.Run("library", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r struct {
+				Result []*tgmodels.Update `json:"result"`
+			}
+			if err := json.Unmarshal(body, &r); err != nil || len(r.Result) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decodeUpdates", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ok, ups, _, err := decodeUpdates(bytes.NewReader(body))
+			if err != nil || !ok || len(ups) != 100 {
+				b.Fatal(ok, err)
+			}
+		}
+	})
 }

@@ -45,12 +45,13 @@ const settleHold = 3 * time.Second
 // mailbox is one chat's queue. All fields are guarded by Intake.mu.
 type mailbox struct {
 	chat    int64
-	q       []*job // waiting, in order
-	head    *job   // the job being worked on
-	held    bool   // the head is held back by this chat: jobs behind it are settled
-	warned  bool   // this overflow's "please wait" went out; reset when the mailbox empties
-	running bool   // its goroutine exists
-	idle    chan struct{}
+	q       []*job        // waiting, in order
+	head    *job          // the job being worked on
+	held    bool          // the head is held back by this chat: jobs behind it are settled
+	warned  bool          // this overflow's "please wait" went out; reset when the mailbox empties
+	running bool          // its goroutine exists
+	idle    chan struct{} // closed when the mailbox is freed; made by WaitIdle
+	first   [1]*job       // q's first backing array: a mailbox with one update allocates no queue
 }
 
 // job is one update (or a scheduled input) on its way through a mailbox.
@@ -59,8 +60,8 @@ type job struct {
 	sched       interview.Input // a scheduled input for this chat (upd is nil): remind.go
 	deferAnswer bool
 	retries     int
-	done        chan result
-	webhook     bool // arrived by webhook: its callback answer may ride in the HTTP response
+	done        chan result // receives the result; nil when nobody waits for it (webhook, poller)
+	webhook     bool        // arrived by webhook: its callback answer may ride in the HTTP response
 
 	// onDone, when set, is called once the job is finished (applied,
 	// dropped or given up): the poller's journal forgets the update.
@@ -80,7 +81,7 @@ type job struct {
 }
 
 func newJob(u *tgmodels.Update) *job {
-	return &job{upd: u, done: make(chan result, 1), settled: make(chan struct{})}
+	return &job{upd: u, settled: make(chan struct{})}
 }
 
 // leave tells onLeave: the job is about to be settled as finished.
@@ -92,7 +93,9 @@ func (j *job) leave() {
 
 // finish delivers the job's result and tells onDone.
 func (j *job) finish(res result) {
-	j.done <- res
+	if j.done != nil {
+		j.done <- res
+	}
 	if j.onDone != nil {
 		j.onDone()
 	}
@@ -165,8 +168,12 @@ func (j *job) failWaiting() bool {
 
 // waitSettled waits until every job is settled, at most settleHold.
 func waitSettled(ctx context.Context, jobs []*job) {
-	t := time.NewTimer(settleHold)
-	defer t.Stop()
+	t := holdTimers.Get().(*time.Timer)
+	t.Reset(settleHold)
+	defer func() {
+		t.Stop()
+		holdTimers.Put(t)
+	}()
 	for _, j := range jobs {
 		select {
 		case <-j.settled:
@@ -177,6 +184,14 @@ func waitSettled(ctx context.Context, jobs []*job) {
 		}
 	}
 }
+
+// holdTimers keeps waitSettled's timers: one is made per webhook request
+// otherwise. A stopped timer's channel holds no stale tick (Go 1.23).
+var holdTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // enqueueJob puts j in chat's mailbox. With block, a full intake (MaxQueued)
 // makes it wait for room; without, it returns ErrBusy. Reminders are never
@@ -191,9 +206,6 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 	if j.settled == nil {
 		j.settled = make(chan struct{})
 	}
-	if j.done == nil {
-		j.done = make(chan result, 1)
-	}
 	in.mu.Lock()
 	for {
 		if in.stopped {
@@ -207,6 +219,9 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 			in.mu.Unlock()
 			return nil, ErrBusy
 		}
+		if in.room == nil {
+			in.room = make(chan struct{})
+		}
 		room := in.room
 		in.mu.Unlock()
 		select {
@@ -218,7 +233,7 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 	}
 	b := in.boxes[chat]
 	if b == nil {
-		b = &mailbox{chat: chat, idle: make(chan struct{})}
+		b = &mailbox{chat: chat}
 		in.boxes[chat] = b
 	}
 	if j.upd != nil {
@@ -239,6 +254,9 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 			return j, nil
 		}
 	}
+	if b.q == nil {
+		b.q = b.first[:0]
+	}
 	b.q = append(b.q, j)
 	in.queued++
 	if b.head != nil && b.held {
@@ -246,8 +264,7 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 	}
 	if !b.running {
 		b.running = true
-		in.wg.Add(1)
-		go in.drain(b)
+		in.startDrain(b)
 	}
 	in.mu.Unlock()
 	return j, nil
@@ -266,15 +283,101 @@ func (b *mailbox) has(id int64) bool {
 	return false
 }
 
+// Mailbox goroutines are reused (issue 19): a goroutine whose mailbox is
+// empty waits a while (drainerIdle) for another mailbox to drain instead
+// of exiting. A new goroutine starts with a small stack and grows it again
+// through the whole turn (Redis, rendering, the Bot API) — runtime
+// morestack was 3 % of the bot's CPU. A mailbox is only ever handed to a
+// goroutine that is idle, never queued behind a busy one: with none idle,
+// a new goroutine starts, so no chat waits for another as before. At most
+// maxIdleDrainers wait; the others exit.
+
+// drainer is an idle mailbox goroutine: next hands it its next mailbox.
+type drainer struct {
+	next chan *mailbox // buffered: a hand-off never blocks
+}
+
+// drainerIdle is how long an idle mailbox goroutine waits for work.
+const drainerIdle = 10 * time.Second
+
+// startDrain gives b a goroutine: an idle one, else a new one. in.mu is
+// held.
+func (in *Intake) startDrain(b *mailbox) {
+	if n := len(in.idle); n > 0 {
+		d := in.idle[n-1]
+		in.idle[n-1] = nil
+		in.idle = in.idle[:n-1]
+		d.next <- b
+		return
+	}
+	in.drainers++
+	in.wg.Add(1)
+	go in.drainLoop(b)
+}
+
+// drainLoop drains b, then the mailboxes it is handed while idle.
+func (in *Intake) drainLoop(b *mailbox) {
+	defer in.wg.Done()
+	d := &drainer{next: make(chan *mailbox, 1)}
+	var idle *time.Timer
+	for {
+		in.drain(b)
+		in.mu.Lock()
+		if in.stopped || len(in.idle) >= in.maxIdle {
+			in.mu.Unlock()
+			return
+		}
+		in.idle = append(in.idle, d)
+		in.mu.Unlock()
+		if idle == nil {
+			idle = time.NewTimer(drainerIdle)
+		} else {
+			idle.Reset(drainerIdle)
+		}
+		select {
+		case b = <-d.next:
+			idle.Stop()
+			continue
+		case <-idle.C:
+		case <-in.quit:
+			idle.Stop()
+		}
+		in.mu.Lock()
+		if in.dropIdle(d) {
+			in.mu.Unlock()
+			return
+		}
+		in.mu.Unlock()
+		// Handed a mailbox just as it stopped waiting: it is in next.
+		b = <-d.next
+	}
+}
+
+// dropIdle takes d off the idle list; false when it was handed a mailbox
+// meanwhile. in.mu is held.
+func (in *Intake) dropIdle(d *drainer) bool {
+	for i, x := range in.idle {
+		if x == d {
+			last := len(in.idle) - 1
+			copy(in.idle[i:], in.idle[i+1:])
+			in.idle[last] = nil
+			in.idle = in.idle[:last]
+			return true
+		}
+	}
+	return false
+}
+
 // drain works through the mailbox in order and frees it when empty.
 func (in *Intake) drain(b *mailbox) {
-	defer in.wg.Done()
 	for {
 		in.mu.Lock()
 		if len(b.q) == 0 {
 			b.running, b.head, b.held = false, nil, false
 			delete(in.boxes, b.chat)
-			close(b.idle)
+			if b.idle != nil {
+				close(b.idle)
+			}
 			in.mu.Unlock()
 			return
 		}
@@ -292,8 +395,11 @@ func (in *Intake) drain(b *mailbox) {
 
 		in.mu.Lock()
 		in.queued--
-		close(in.room)
-		in.room = make(chan struct{})
+		if in.room != nil {
+			// Someone waits for room (enqueueBlocking).
+			close(in.room)
+			in.room = nil
+		}
 		in.mu.Unlock()
 	}
 }
@@ -346,12 +452,19 @@ func (in *Intake) WaitIdle(ctx context.Context, chat int64) error {
 	for {
 		in.mu.Lock()
 		b := in.boxes[chat]
+		var idle chan struct{}
+		if b != nil {
+			if b.idle == nil {
+				b.idle = make(chan struct{})
+			}
+			idle = b.idle
+		}
 		in.mu.Unlock()
 		if b == nil {
 			return nil
 		}
 		select {
-		case <-b.idle:
+		case <-idle:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -108,8 +108,8 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 		return file(lang)
 	}
 	fileOf := func(lang, id string) string {
-		if f := c.fileOf[lang][id]; f != "" {
-			return f
+		if m, ok := c.msgs[lang][id]; ok {
+			return c.sources[m.file]
 		}
 		return file(lang)
 	}
@@ -128,7 +128,7 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 		if !want[id] {
 			problems = append(problems, fmt.Sprintf("%s: stale message %q: no code or questionnaire uses it", fileOf(Source, id), id))
 		}
-		if src[id].Description == "" {
+		if src[id].parsed(id).Description == "" {
 			problems = append(problems, fmt.Sprintf("%s: message %q has no description for translators", fileOf(Source, id), id))
 		}
 	}
@@ -138,15 +138,15 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 			if !inScope(id) {
 				continue
 			}
-			m := c.msgs[l.Code][id]
-			s := src[id]
-			if s == nil {
+			m := c.msgs[l.Code][id].parsed(id)
+			s, ok := src[id]
+			if !ok {
 				if l.Code != Source {
 					problems = append(problems, fmt.Sprintf("%s: message %q is not in the source language", fileOf(l.Code, id), id))
 				}
 				continue
 			}
-			for _, p := range checkMessage(l, forms, m, s) {
+			for _, p := range checkMessage(l, forms, m, s.parsed(id)) {
 				problems = append(problems, fmt.Sprintf("%s: %q: %s", fileOf(l.Code, id), id, p))
 			}
 			if l.Code != Source && m.Description != "" {

@@ -71,14 +71,20 @@ type Language struct {
 
 // Catalog renders message ids in the shipped languages. It is immutable and
 // safe for concurrent use.
+//
+// Every process keeps one for its lifetime, so it is kept small (issue 19,
+// peak RSS): most messages are plain texts, without placeholders or plural
+// forms, and are kept as their text alone, rendered as they are; only the
+// others go into the go-i18n bundle, whose per-message templates cost some
+// ten times the text. Ids are shared by the languages.
 type Catalog struct {
-	bundle *i18n.Bundle
+	bundle *i18n.Bundle // the messages with placeholders or plural forms
 	loc    map[string]*i18n.Localizer
-	ids    map[string]map[string]bool // language → message ids present
-	msgs   map[string]map[string]*i18n.Message
-	files  map[string][]string          // language → file names
-	fileOf map[string]map[string]string // language → message id → file
-	local  map[string]bool              // message ids from a forms directory
+	msgs   map[string]map[string]message // language → message id → message
+	// sources are the message files' names as problems show them
+	// (message.file indexes them).
+	sources []string
+	local   map[string]bool // message ids from a forms directory
 	// embeddedIDs are the ids of the embedded files; formsDir the forms
 	// directory loaded beside them ("" for none).
 	embeddedIDs map[string]bool
@@ -86,10 +92,45 @@ type Catalog struct {
 	langs       []Language
 	byCode      map[string]Language
 	matcher     language.Matcher
-	// plain caches Text's renderings of messages that take no data
-	// (language → id → string): a catalog does not change once built, and
-	// rendering through go-i18n costs a template execution.
+	// plain caches Text's renderings of templated messages called
+	// without data (language → id → string): a catalog does not change
+	// once built, and rendering through go-i18n costs a template
+	// execution.
 	plain map[string]*sync.Map
+}
+
+// message is one message of one language.
+type message struct {
+	text string // its "other" form, as written
+	// full is the message as parsed, kept when it has more than a text:
+	// plural forms, delimiters or a description for translators (the
+	// source language's, for Lint); nil for most.
+	full *i18n.Message
+	file int32 // index in Catalog.sources
+	// tmpl: rendered through go-i18n (placeholders, plural forms, custom
+	// delimiters, or empty: go-i18n then falls back to the source).
+	tmpl bool
+}
+
+// newMessage keeps m in a catalog's form, reading file's index.
+func newMessage(m *i18n.Message, file int) message {
+	plural := m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != ""
+	delims := m.LeftDelim != "" || m.RightDelim != ""
+	k := message{text: m.Other, file: int32(file),
+		tmpl: plural || delims || m.Other == "" || strings.Contains(m.Other, "{{")}
+	if plural || delims || m.Description != "" {
+		k.full = m
+	}
+	return k
+}
+
+// parsed returns the message as go-i18n parsed it (rebuilt for a plain
+// one without a description).
+func (m message) parsed(id string) *i18n.Message {
+	if m.full != nil {
+		return m.full
+	}
+	return &i18n.Message{ID: id, Other: m.text}
 }
 
 // New returns a catalog of the embedded message files.
@@ -124,8 +165,8 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) { return newFSFiles(fs
 // newFSFiles is newFS with further message files given as data.
 func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
-	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]map[string]bool{}, msgs: map[string]map[string]*i18n.Message{}, files: map[string][]string{}, fileOf: map[string]map[string]string{}, byCode: map[string]Language{}}
+	unmarshal := map[string]i18n.UnmarshalFunc{"toml": toml.Unmarshal}
+	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, msgs: map[string]map[string]message{}, byCode: map[string]Language{}}
 	names, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
@@ -159,6 +200,8 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 		files = append(files, source{name: name, shown: "published:" + name, data: extra[name]})
 	}
 	c.local, c.embeddedIDs, c.formsDir = map[string]bool{}, map[string]bool{}, formsDir
+	// ids holds one copy of each id for all the languages.
+	ids := map[string]string{}
 	for _, src := range files {
 		fsys, name, data := src.fsys, src.name, src.data
 		if fsys != nil {
@@ -167,35 +210,44 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 				return nil, fmt.Errorf("read %s: %w", name, err)
 			}
 		}
-		mf, err := b.ParseMessageFileBytes(data, name)
+		mf, err := i18n.ParseMessageFileBytes(data, name, unmarshal)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", name, err)
 		}
 		parts := strings.Split(strings.TrimSuffix(path.Base(name), ".toml"), ".")
 		code := parts[len(parts)-1]
-		ids := c.ids[code]
-		if ids == nil {
-			ids = map[string]bool{}
-			c.ids[code] = ids
+		msgs := c.msgs[code]
+		if msgs == nil {
+			msgs = map[string]message{}
+			c.msgs[code] = msgs
 			c.loc[code] = i18n.NewLocalizer(b, code, Source)
 			c.addLanguage(code, mf.Tag)
 		}
-		if c.msgs[code] == nil {
-			c.msgs[code] = map[string]*i18n.Message{}
-		}
-		c.files[code] = append(c.files[code], name)
-		if c.fileOf[code] == nil {
-			c.fileOf[code] = map[string]string{}
-		}
+		file := len(c.sources)
+		c.sources = append(c.sources, src.shown)
+		var tmpl []*i18n.Message
 		for _, m := range mf.Messages {
-			ids[m.ID] = true
-			c.msgs[code][m.ID] = m
-			c.fileOf[code][m.ID] = src.shown
+			if id, ok := ids[m.ID]; ok {
+				m.ID = id
+			} else {
+				ids[m.ID] = m.ID
+			}
+			k := newMessage(m, file)
+			msgs[m.ID] = k
+			if k.tmpl {
+				tmpl = append(tmpl, m)
+			}
 			if src.shown != "locales/"+path.Base(name) {
 				c.local[m.ID] = true
 			} else {
 				c.embeddedIDs[m.ID] = true
 			}
+		}
+		// Every file's language joins the bundle, in the files' order,
+		// even with nothing to template: go-i18n picks a message's
+		// language among the bundle's by matching.
+		if err := b.AddMessages(mf.Tag, tmpl...); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
 		}
 	}
 	if _, ok := c.loc[Source]; !ok {
@@ -276,15 +328,19 @@ func (c *Catalog) Match(hint string) (string, bool) {
 // plural reports whether message id has plural forms (in lang, or in the
 // source it falls back to).
 func (c *Catalog) plural(lang, id string) bool {
-	m := c.msgs[lang][id]
-	if m == nil {
+	m, ok := c.msgs[lang][id]
+	if !ok {
 		m = c.msgs[Source][id]
 	}
-	return m != nil && (m.One != "" || m.Few != "" || m.Many != "" || m.Zero != "" || m.Two != "")
+	f := m.full
+	return f != nil && (f.One != "" || f.Few != "" || f.Many != "" || f.Zero != "" || f.Two != "")
 }
 
 // Has reports whether lang has a message with id.
-func (c *Catalog) Has(lang, id string) bool { return c.ids[lang][id] }
+func (c *Catalog) Has(lang, id string) bool {
+	_, ok := c.msgs[lang][id]
+	return ok
+}
 
 // Raw returns the unrendered text of message id in lang (its "other"
 // form), as written in the message file.
@@ -293,32 +349,45 @@ func (c *Catalog) Raw(lang, id string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return m.Other, true
+	return m.text, true
 }
 
 // FromForms reports whether message id comes from a forms directory's
 // message files rather than from the embedded ones.
 func (c *Catalog) FromForms(id string) bool { return c.local[id] }
 
-// IDs returns the message ids of lang.
-func (c *Catalog) IDs(lang string) map[string]bool { return c.ids[lang] }
+// IDs returns the message ids of lang, as a fresh set.
+func (c *Catalog) IDs(lang string) map[string]bool {
+	ids := make(map[string]bool, len(c.msgs[lang]))
+	for id := range c.msgs[lang] {
+		ids[id] = true
+	}
+	return ids
+}
 
 // Text renders message id in lang with data; data["Count"], when present,
 // selects the plural form. A message missing in lang falls back to the
 // source language; an unknown id renders as the id itself, so a missing
 // text is visible instead of silent.
 func (c *Catalog) Text(lang, id string, data map[string]any) string {
+	m, ok := c.msgs[lang][id]
+	if !ok {
+		if m, ok = c.msgs[Source][id]; !ok {
+			return id
+		}
+	}
+	if !m.tmpl {
+		// What go-i18n gives for a text without placeholders or plural
+		// forms, whatever the data.
+		return m.text
+	}
 	if len(data) == 0 {
 		if cache := c.plain[lang]; cache != nil {
 			if s, ok := cache.Load(id); ok {
 				return s.(string)
 			}
 			s := c.text(lang, id, nil)
-			// Only known ids are cached, so that the cache stays as
-			// small as the catalog whatever ids callers pass.
-			if c.ids[lang][id] || c.ids[Source][id] {
-				cache.Store(id, s)
-			}
+			cache.Store(id, s) // a known id: the cache stays as small as the catalog
 			return s
 		}
 	}

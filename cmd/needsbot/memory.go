@@ -9,12 +9,18 @@ import (
 // runGCPercent is the garbage collector's target of `needsbot run` when
 // GOGC is not set: the heap may grow to 1.5 times the live data between
 // collections instead of Go's default 2 times. The bot's live heap is
-// small and steady (some 20 MiB under load: the questionnaires and the
-// message catalogs of every language), and the collector takes about 1 %
-// of its CPU, so collecting more often costs little CPU and keeps the
-// peak RSS some 10 MiB lower (issue 19). A heap that grows (a large
-// export) still gets room in proportion, unlike with a fixed
-// GOMEMLIMIT. GOGC (and GOMEMLIMIT) in the environment take precedence.
+// small and steady: some 9 MiB under load since the message catalog
+// keeps plain texts as strings (18 MiB before, issue 19 session 4; the
+// catalog of every language is 3.6 MB of it, the questionnaires, library
+// tables and connection buffers the rest). Collecting more often keeps
+// the peak RSS lower (each MiB of live heap costs ~1.5 MiB of it) at
+// about the GC CPU per update of the old catalog's heap (gctrace: 1.8
+// times the cycles, each marking half). GOGC=100 would now save GC
+// CPU but costs ~5–6 MiB of peak RSS, which the ⅓-of-the-peer goal (59
+// MiB) does not leave (docs/performance.md, "Session 4: memory"). A heap
+// that grows (a large export) still gets room in proportion, unlike with
+// a fixed GOMEMLIMIT. GOGC (and GOMEMLIMIT) in the environment take
+// precedence.
 const runGCPercent = 50
 
 // tuneGC sets runGCPercent unless getenv has GOGC.
