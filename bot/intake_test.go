@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -249,5 +250,80 @@ func TestBlockedIsCountedAsStopped(t *testing.T) {
 	}
 	if n := len(u.Messages()); n != 1 {
 		t.Fatalf("the bot wrote to a user who blocked it: %d messages", n)
+	}
+}
+
+// budgetGate is a bot-wide budget that lets calls through only while open.
+type budgetGate struct {
+	mu   sync.Mutex
+	open chan struct{} // closed while open
+}
+
+func newBudgetGate() *budgetGate {
+	c := make(chan struct{})
+	close(c)
+	return &budgetGate{open: c}
+}
+
+func (g *budgetGate) shut() { g.mu.Lock(); g.open = make(chan struct{}); g.mu.Unlock() }
+func (g *budgetGate) lift() { g.mu.Lock(); close(g.open); g.mu.Unlock() }
+
+func (g *budgetGate) Wait(ctx context.Context) error {
+	g.mu.Lock()
+	c := g.open
+	g.mu.Unlock()
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A webhook tap whose edit waits for the bot-wide budget gets its answer
+// in the webhook response at once (issue 19): under Telegram's limits the
+// wait can outlast the response's settleHold and even Telegram's patience
+// with an unanswered tap. The edit follows once the budget allows it, and
+// the tap is not answered a second time through the API.
+func TestWebhookTapAnsweredWhileWaitingForBudget(t *testing.T) {
+	r := newRig(t)
+	budget := newBudgetGate()
+	r.handler.cfg.Sender = NewSender(r.handler.cfg.Sender.api, SenderOptions{Global: budget, ChatRate: 1000, ChatBurst: 100})
+	u := r.srv.User(4242, telegramtest.LanguageCode("it"))
+	u.Send("hi")
+	if _, err := r.intake.Submit(context.Background(), textUpdate(1, 4242, "/start"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	menu := u.Last()
+	if len(menu.Buttons) == 0 || menu.Buttons[0][0].Data == "" {
+		t.Fatalf("no language menu: %+v", menu)
+	}
+	budget.shut()
+	body, _ := json.Marshal(tapUpdate(2, 4242, "q-budget", menu.Buttons[0][0].Data, menu.ID))
+	req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
+	w := httptest.NewRecorder()
+	start := time.Now()
+	r.intake.Webhook("s3cret").ServeHTTP(w, req)
+	took := time.Since(start)
+	var ans map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("webhook response %d %q: %v", w.Code, w.Body.String(), err)
+	}
+	if ans["method"] != "answerCallbackQuery" || ans["callback_query_id"] != "q-budget" {
+		t.Fatalf("the tap's answer is not in the webhook response (after %s): %v", took, ans)
+	}
+	if got := u.Last(); got.ID != menu.ID || got.Source != menu.Source {
+		t.Fatalf("the card changed before the budget allowed the edit: %+v", got)
+	}
+	budget.lift()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := u.WaitFor(ctx, func(c telegramtest.Chat) bool { return c.Last().Source != menu.Source }); err != nil {
+		t.Fatalf("the card was never edited: %v\n%s", err, u.Transcript())
+	}
+	r.intake.Stop()
+	if n := r.srv.Calls()["answerCallbackQuery"]; n != 0 {
+		t.Errorf("%d answerCallbackQuery calls, want 0 (answered in the webhook response)", n)
 	}
 }

@@ -75,6 +75,7 @@ type job struct {
 	waiting  bool            // a webhook request waits for it and can carry a callback answer
 	body     *CallbackAnswer // the answer that request carries
 	answered bool            // the callback query was answered (in a body, or "one moment")
+	offer    *CallbackAnswer // the answer the turn would give now, for a wait that settles the job (offerAnswer)
 	early    chan struct{}   // closed when the poller's early answer is done (early.go); nil: none
 	failed   bool            // not applied while the webhook request waited: it answers 500
 }
@@ -405,7 +406,7 @@ func (in *Intake) drain(b *mailbox) {
 
 // holdBack settles j, which waits for its own chat, and every job behind it.
 func (in *Intake) holdBack(b *mailbox, j *job) {
-	j.settle(nil)
+	j.settle(j.offered())
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if b.head != j || b.held {
@@ -555,6 +556,45 @@ func answeredVia(ctx context.Context) {
 	w.j.mu.Lock()
 	w.j.answered = true
 	w.j.mu.Unlock()
+}
+
+// offerAnswer records ans as the callback answer of the webhook tap being
+// worked on with ctx, before the turn's Bot API calls: should one of them
+// wait — for the chat's pacing (holdBack) or for the bot-wide budget
+// (answerOffered) — the waiting webhook response carries it and goes back
+// at once, instead of the tap being answered through the API once the turn
+// ends (issue 19: under Telegram's limits a fifth of the taps outlived
+// settleHold that way, some too late for Telegram). Without a wait nothing
+// changes: the turn's outcome carries the answer. Outside a mailbox, and
+// for updates not from a webhook, it does nothing.
+func offerAnswer(ctx context.Context, ans *CallbackAnswer) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil || !w.j.webhook {
+		return
+	}
+	w.j.mu.Lock()
+	w.j.offer = ans
+	w.j.mu.Unlock()
+}
+
+func (j *job) offered() *CallbackAnswer {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.offer
+}
+
+// answerOffered settles the job being worked on with ctx, its offered
+// answer in the waiting webhook response (offerAnswer), when the turn
+// waits for the bot-wide budget: the step is saved by then, and a send
+// that fails afterwards parks the job as a paced one would (undelivered).
+func answerOffered(ctx context.Context) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil {
+		return
+	}
+	if ans := w.j.offered(); ans != nil {
+		w.j.settle(ans)
+	}
 }
 
 // firstWebhookAttempt reports whether ctx is the first attempt at an

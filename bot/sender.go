@@ -53,7 +53,7 @@ func (nopObserver) Waited429(time.Duration)            {}
 // SenderOptions configures a Sender. Zero values take the defaults, which
 // stay under Telegram's limits (about 1 message/s per chat and 30/s per bot).
 type SenderOptions struct {
-	Global Limiter // default: 25/s in this process
+	Global Limiter // default: 28/s in this process (NEEDSBOT_TELEGRAM_RATE's default)
 	// SharedChat, when set, paces new messages to each chat across every
 	// replica (webhook replicas behind a balancer without chat affinity:
 	// each would otherwise send a chat its 1 message/s, together more
@@ -104,7 +104,7 @@ func NewSender(api *tg.Bot, o SenderOptions) *Sender {
 	s := &Sender{api: api, direct: o.Direct, global: o.Global, shared: o.SharedChat, chatRate: o.ChatRate, burst: o.ChatBurst, retries: o.MaxRetries,
 		log: o.Logger, obs: o.Observer, sleep: sleep, lane: newLane(), chats: map[int64]*chatLimiter{}}
 	if s.global == nil {
-		s.global = rate.NewLimiter(25, 5)
+		s.global = rate.NewLimiter(28, 5)
 	}
 	if s.chatRate == 0 {
 		s.chatRate = 1
@@ -274,6 +274,10 @@ func (s *Sender) waitGlobal(ctx context.Context) error {
 	if !isLowPriority(ctx) {
 		s.lane.enter()
 		defer s.lane.leave()
+		// A wait for the budget longer than a moment sends a webhook
+		// tap's answer back in its response at once (answerOffered).
+		t := time.AfterFunc(budgetPatience, func() { answerOffered(ctx) })
+		defer t.Stop()
 		return s.global.Wait(ctx)
 	}
 	resume := pauseWork(ctx)
@@ -285,6 +289,13 @@ func (s *Sender) waitGlobal(ctx context.Context) error {
 	defer release()
 	return s.global.Wait(ctx)
 }
+
+// budgetPatience is how long a live call may wait for the bot-wide budget
+// before a webhook tap's answer goes back in the webhook response without
+// waiting for the call (answerOffered): under Telegram's limits a turn can
+// wait seconds, the webhook response at most settleHold, and Telegram
+// gives up on an unanswered tap after about 15 s.
+const budgetPatience = 200 * time.Millisecond
 
 // lane orders the two priorities in front of the global limiter.
 type lane struct {

@@ -299,9 +299,14 @@ func (t *turn) flushEdits(ctx context.Context) error {
 
 // answerNow answers the callback query through the API unless it is
 // deferred to the webhook response; a deferred answer only travels when
-// nothing else is sent before it would matter.
+// nothing else is sent before it would matter, or when a Bot API call has
+// to wait (offerAnswer).
 func (t *turn) answerNow(ctx context.Context) error {
-	if t.ev.query == "" || t.answer != nil || t.defer_ {
+	if t.ev.query == "" || t.answer != nil {
+		return nil
+	}
+	if t.defer_ {
+		offerAnswer(ctx, &CallbackAnswer{QueryID: t.ev.query, Text: t.notice})
 		return nil
 	}
 	t.answer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}

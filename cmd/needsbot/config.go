@@ -58,6 +58,16 @@ func str(f func(c *Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *f(c) = v; return nil }
 }
 
+// settingDefault is the default value of the setting named env.
+func settingDefault(env string) string {
+	for _, s := range settings() {
+		if s.env == env {
+			return s.def
+		}
+	}
+	panic("no setting " + env)
+}
+
 func settings() []setting {
 	return []setting{
 		{"NEEDSBOT_TELEGRAM_TOKEN", "", "bot token from @BotFather (required by run)", str(func(c *Config) *string { return &c.TelegramToken })},
@@ -80,7 +90,7 @@ func settings() []setting {
 		{"NEEDSBOT_OUTAGE_WINDOW", "2m", "how long an update is kept and retried while Redis or Postgres is down (a tap gets \"one moment\" at once)", func(c *Config, v string) error { return duration(v, &c.OutageWindow) }},
 		{"NEEDSBOT_REDIS_BATCHING", "on", "on: the Redis commands of chats handled at the same time share writes on one connection (go-redis's experimental full-duplex autopipeliner); off: each takes a pooled connection and a round trip of its own", func(c *Config, v string) error { return onOff(v, &c.RedisBatching) }},
 		{"NEEDSBOT_TAIL_DELAY", "30s", "how long a turn's replies-sent mark, reminder and message ids wait in memory to ride on the chat's next Redis call; 0 = written at once (use 0 with several webhook replicas without chat affinity)", func(c *Config, v string) error { return tailDelayValue(v, &c.TailDelay) }},
-		{"NEEDSBOT_TELEGRAM_RATE", "25", "Bot API calls per second for the whole bot, shared by replicas through Redis", func(c *Config, v string) error {
+		{"NEEDSBOT_TELEGRAM_RATE", "28", "Bot API calls per second for the whole bot (new messages and edits; Telegram allows about 30), shared by replicas through Redis", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f <= 0 {
 				return fmt.Errorf("want a positive number, not %q", v)

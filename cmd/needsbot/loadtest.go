@@ -43,13 +43,13 @@ func runLoadtest(ctx context.Context, e *cmdEnv, args []string) int {
 }
 
 func parseLoadtestFlags(args []string, stderr io.Writer) (o loadtest.Options, json bool, err error) {
-	o = loadtest.Options{Env: loadtest.EnvFlag{}}
+	o = loadtest.Options{Env: loadtest.EnvFlag{}, TelegramRate: settingDefault("NEEDSBOT_TELEGRAM_RATE")}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.Respondents, "respondents", 100, "simulated respondents, each completing the immigrants' interview")
 	fs.IntVar(&o.Concurrency, "concurrency", 50, "respondents interviewing at the same time")
 	fs.BoolVar(&o.Webhook, "webhook", false, "deliver updates by webhook instead of long polling")
-	fs.BoolVar(&o.TelegramLimits, "telegram-limits", false, "enforce Telegram's flood limits in the fake Bot API (and run the bot at its default rates); off = a self-hosted Bot API server")
+	fs.BoolVar(&o.TelegramLimits, "telegram-limits", false, "enforce Telegram's flood limits in the fake Bot API (and run the bot at its default rates, or --env NEEDSBOT_TELEGRAM_RATE=…); off = a self-hosted Bot API server")
 	fs.StringVar(&o.DBURL, "db", loadtest.DefaultDB, "Postgres server on which a fresh database is created for the run and dropped after")
 	fs.StringVar(&o.RedisURL, "redis", "redis://127.0.0.1:6379/0", "Redis server (the run uses a unique key prefix and deletes its keys after)")
 	fs.StringVar(&o.Bin, "bin", "", "needsbot binary to run (default: this executable)")

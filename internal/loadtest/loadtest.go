@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type Options struct {
 	Concurrency    int           // respondents interviewing at the same time (at most Respondents)
 	Webhook        bool          // deliver updates by webhook instead of long polling
 	TelegramLimits bool          // enforce Telegram's flood limits in the fake Bot API
+	TelegramRate   string        // the bot's NEEDSBOT_TELEGRAM_RATE under TelegramLimits ("" = 28, the bot's default)
 	DBURL          string        // Postgres server on which a fresh database is created and dropped
 	RedisURL       string        // Redis server (a unique key prefix, deleted after)
 	Bin            string        // needsbot binary to run ("" = this executable)
@@ -209,6 +211,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (rep *Report, err e
 	}
 	rep.addRun(res, elapsed)
 	rep.addTelegram(before, after, tg.Violations())
+	budget, _ := strconv.ParseFloat(env["NEEDSBOT_TELEGRAM_RATE"], 64)
+	rep.addThroughput(res.steady, budget)
 	rep.addResources(before, after, elapsed)
 	rep.addBotMetrics(before, after)
 
@@ -257,8 +261,9 @@ func childEnv(o Options, tg *telegramtest.Server, addr, dsn, prefix, pseudoKey s
 		"NEEDSBOT_INBOUND_LIMIT": "100000",
 	}
 	if o.TelegramLimits {
-		// The bot's own defaults, which stay under Telegram's limits.
-		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "25", "1"
+		// The bot's own defaults, which stay under Telegram's limits
+		// (set here, so that an older --bin runs at the same budget).
+		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = cmp.Or(o.TelegramRate, "28"), "1"
 	} else {
 		// A self-hosted Bot API server has no flood limits.
 		env["NEEDSBOT_TELEGRAM_RATE"], env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100000", "100000"
@@ -494,6 +499,19 @@ type ltResults struct {
 	failures   []string // the first few, with transcripts
 	start      time.Time
 	lastAck    time.Time
+	steady     ltWindow // while every respondent slot was busy
+}
+
+// ltWindow is the part of a run in which the load was steady: from the
+// first completed interview (every slot had been busy for a whole
+// interview) to the moment the last respondent began (after it, fewer
+// respondents are left than slots and the load drains). What the bot did
+// in it is what it serves under a sustained queue, with neither the
+// ramp-up nor the tail.
+type ltWindow struct {
+	from, to time.Time
+	calls0   map[string]int // the fake's calls by method at from
+	calls1   map[string]int // and at to
 }
 
 // ltHints are the language_code values the respondents' clients report:
@@ -542,16 +560,20 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 	res.start = time.Now()
 	stopProgress := make(chan struct{})
 	go func() {
-		t := time.NewTicker(5 * time.Second)
+		const every = 5 * time.Second
+		t := time.NewTicker(every)
 		defer t.Stop()
+		flood := FloodLimited(tg.Calls())
 		for {
 			select {
 			case <-stopProgress:
 				return
 			case <-t.C:
 				el := time.Since(res.start).Seconds()
-				fmt.Fprintf(progress, "loadtest: %6.0f s  %d/%d interviews done, %d updates (%.0f/s)\n",
-					el, done.Load(), o.Respondents, updates.Load(), float64(updates.Load())/el)
+				now := FloodLimited(tg.Calls())
+				fmt.Fprintf(progress, "loadtest: %6.0f s  %d/%d interviews done, %d updates (%.0f/s), %.1f flood-limited calls/s\n",
+					el, done.Load(), o.Respondents, updates.Load(), float64(updates.Load())/el, float64(now-flood)/every.Seconds())
+				flood = now
 			}
 		}
 	}()
@@ -564,11 +586,22 @@ func driveRespondents(ctx context.Context, tg *telegramtest.Server, o Options, f
 				if i >= len(respondents) || ctx.Err() != nil {
 					return
 				}
+				if i == len(respondents)-1 {
+					mu.Lock()
+					if !res.steady.from.IsZero() {
+						res.steady.to, res.steady.calls1 = time.Now(), tg.Calls()
+					}
+					mu.Unlock()
+				}
 				r := respondents[i]
 				began := time.Now()
 				err := r.Interview(ctx)
 				took := time.Since(began)
-				done.Add(1)
+				if done.Add(1) == 1 {
+					mu.Lock()
+					res.steady.from, res.steady.calls0 = time.Now(), tg.Calls()
+					mu.Unlock()
+				}
 				updates.Add(int64(len(r.Samples)))
 				mu.Lock()
 				res.samples = append(res.samples, r.Samples...)

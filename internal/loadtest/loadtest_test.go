@@ -137,6 +137,42 @@ func TestLoadtestDist(t *testing.T) {
 	}
 }
 
+// TestLoadtestThroughput: interviews per hour over the run and in its
+// steady window, the flood-limited calls (new messages and edits, not
+// callback answers) per interview, and the share of the bot's budget used.
+func TestLoadtestThroughput(t *testing.T) {
+	calls := map[string]int{"sendMessage": 30, "editMessageText": 200, "editMessageReplyMarkup": 80, "answerCallbackQuery": 290, "getUpdates": 7}
+	if n := FloodLimited(calls); n != 310 {
+		t.Errorf("FloodLimited = %d, want 310", n)
+	}
+	r := &Report{TelegramLimits: true, Completed: 10, DurationS: 12, CallsByMethod: calls}
+	from := time.Date(2026, 12, 6, 19, 0, 0, 0, time.UTC)
+	w := ltWindow{from: from, to: from.Add(100 * time.Second),
+		calls0: map[string]int{"sendMessage": 10, "answerCallbackQuery": 5},
+		calls1: map[string]int{"sendMessage": 60, "editMessageText": 2000, "editMessageReplyMarkup": 750, "answerCallbackQuery": 2800}}
+	r.addThroughput(w, 28)
+	if r.FloodCalls != 310 || r.FloodPerInterview != 31 || r.InterviewsPerHour != 3000 || r.BudgetRate != 28 || r.BudgetCeiling != 3252 {
+		t.Errorf("run: flood %d, %.2f per interview, %.0f an hour, budget %g, ceiling %.0f", r.FloodCalls, r.FloodPerInterview, r.InterviewsPerHour, r.BudgetRate, r.BudgetCeiling)
+	}
+	want := ltSteady{Seconds: 100, FloodCallsPerS: 28, InterviewsPerHour: 3252, BudgetUsedPct: 100}
+	if r.Steady == nil || *r.Steady != want {
+		t.Errorf("steady = %+v, want %+v", r.Steady, want)
+	}
+	var b strings.Builder
+	r.WriteText(&b)
+	for _, s := range []string{"3000 interviews an hour over the whole run", "28.00 flood-limited calls/s = 100.0% of the bot's budget of 28/s = 3252 interviews an hour", "at 31.00 flood-limited calls per interview the budget allows 3252"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, b.String())
+		}
+	}
+	// No steady window (fewer respondents than slots), no limits: no budget.
+	r = &Report{Completed: 10, DurationS: 12, CallsByMethod: calls}
+	r.addThroughput(ltWindow{}, 100000)
+	if r.Steady != nil || r.BudgetRate != 0 || r.BudgetCeiling != 0 {
+		t.Errorf("without a window or limits: %+v, budget %g, ceiling %.0f", r.Steady, r.BudgetRate, r.BudgetCeiling)
+	}
+}
+
 func TestLoadtestProcParsers(t *testing.T) {
 	// comm may contain spaces and parentheses.
 	stat := "1234 (needs bot) (x)) S 1 1234 1234 0 -1 4194560 1200 0 0 0 250 75 0 0 20 0 12 0 100 0 0"

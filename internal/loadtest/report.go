@@ -101,10 +101,22 @@ type Report struct {
 	CallsByMethod   map[string]int     `json:"telegram_calls_by_method"`
 	PerUpdateMethod map[string]float64 `json:"telegram_calls_per_update_by_method"`
 	GetUpdates      int                `json:"get_updates_calls"`
-	TooMany         int                `json:"status_429"`
-	Violations      int                `json:"violations"`
-	ViolationKinds  map[string]int     `json:"violations_by_kind,omitempty"`
-	ViolationSample []string           `json:"violation_samples,omitempty"`
+	// FloodCalls are the calls Telegram's flood control counts against
+	// the bot's ~30 per second (FloodLimited); per completed interview
+	// they set how many interviews an hour the bot's budget allows.
+	FloodCalls        int     `json:"flood_limited_calls"`
+	FloodPerInterview float64 `json:"flood_limited_calls_per_interview"`
+	// InterviewsPerHour is the whole run's rate (ramp-up and tail
+	// included); Steady is the rate while every respondent slot was
+	// busy (ltWindow), and BudgetRate the bot's NEEDSBOT_TELEGRAM_RATE.
+	InterviewsPerHour float64        `json:"interviews_per_hour"`
+	Steady            *ltSteady      `json:"steady,omitempty"`
+	BudgetRate        float64        `json:"budget_calls_per_s,omitempty"`
+	BudgetCeiling     float64        `json:"interviews_per_hour_at_budget,omitempty"` // BudgetRate × 3600 / FloodPerInterview
+	TooMany           int            `json:"status_429"`
+	Violations        int            `json:"violations"`
+	ViolationKinds    map[string]int `json:"violations_by_kind,omitempty"`
+	ViolationSample   []string       `json:"violation_samples,omitempty"`
 
 	Responses      int   `json:"responses_in_postgres"`
 	UnderPseudonym int   `json:"responses_under_pseudonyms"`
@@ -140,6 +152,66 @@ type Report struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// ltSteady is what the steady window (ltWindow) measured. Interviews are
+// not counted in it: respondents who began together end together (the
+// first wave's work was done before the window), so the rate is the work
+// done in it — the flood-limited calls per second — over the calls one
+// interview takes.
+type ltSteady struct {
+	Seconds           float64 `json:"seconds"`
+	FloodCallsPerS    float64 `json:"flood_limited_calls_per_s"`
+	InterviewsPerHour float64 `json:"interviews_per_hour"`       // FloodCallsPerS × 3600 / FloodPerInterview
+	BudgetUsedPct     float64 `json:"budget_used_pct,omitempty"` // FloodCallsPerS of BudgetRate
+}
+
+// FloodLimited counts the calls among calls (by method) that Telegram's
+// flood control counts against the bot's budget: new messages and edits
+// (as the fake Bot API does); callback answers, getUpdates and the like
+// are not limited.
+func FloodLimited(calls map[string]int) int {
+	n := 0
+	for m, c := range calls {
+		switch m {
+		case "sendMessage", "editMessageText", "editMessageReplyMarkup", "editMessageCaption", "sendPhoto", "sendDocument", "sendVenue":
+			n += c
+		}
+	}
+	return n
+}
+
+// addThroughput adds the interviews per hour, over the whole run and in
+// its steady window, and the budget's use. rate is the bot's
+// NEEDSBOT_TELEGRAM_RATE (0: not known).
+func (r *Report) addThroughput(w ltWindow, rate float64) {
+	round1 := func(v float64) float64 { return math.Round(v*10) / 10 }
+	r.FloodCalls = FloodLimited(r.CallsByMethod)
+	if r.Completed > 0 {
+		r.FloodPerInterview = math.Round(float64(r.FloodCalls)/float64(r.Completed)*100) / 100
+	}
+	if r.DurationS > 0 {
+		r.InterviewsPerHour = math.Round(float64(r.Completed) / r.DurationS * 3600)
+	}
+	if r.TelegramLimits && rate > 0 {
+		r.BudgetRate = rate
+		if r.FloodPerInterview > 0 {
+			r.BudgetCeiling = math.Round(rate * 3600 / r.FloodPerInterview)
+		}
+	}
+	if w.from.IsZero() || !w.to.After(w.from) {
+		return
+	}
+	secs := w.to.Sub(w.from).Seconds()
+	st := &ltSteady{Seconds: round1(secs)}
+	st.FloodCallsPerS = math.Round(float64(FloodLimited(w.calls1)-FloodLimited(w.calls0))/secs*100) / 100
+	if r.FloodPerInterview > 0 {
+		st.InterviewsPerHour = math.Round(st.FloodCallsPerS * 3600 / r.FloodPerInterview)
+	}
+	if r.BudgetRate > 0 {
+		st.BudgetUsedPct = round1(st.FloodCallsPerS / r.BudgetRate * 100)
+	}
+	r.Steady = st
+}
+
 // check records a problem unless ok.
 func (r *Report) check(ok bool, format string, args ...any) {
 	if !ok {
@@ -165,7 +237,18 @@ func (r *Report) WriteText(w io.Writer) {
 		p("  think time     %s on average between a respondent's updates", r.Think)
 	}
 	p("  interviews     %d completed, %d failed; %.1f updates each; one interview took %s", r.Completed, r.Failed, r.UpdatesEach, r.Interview)
-	p("  throughput     %d updates in %.2f s = %.1f updates/s", r.Updates, r.DurationS, r.UpdatesPerS)
+	p("  throughput     %d updates in %.2f s = %.1f updates/s; %.0f interviews an hour over the whole run", r.Updates, r.DurationS, r.UpdatesPerS, r.InterviewsPerHour)
+	if st := r.Steady; st != nil {
+		used := ""
+		if st.BudgetUsedPct > 0 {
+			used = fmt.Sprintf(" = %.1f%% of the bot's budget of %g/s", st.BudgetUsedPct, r.BudgetRate)
+		}
+		p("                 steady (every respondent slot busy, %.0f s): %.2f flood-limited calls/s%s = %.0f interviews an hour",
+			st.Seconds, st.FloodCallsPerS, used, st.InterviewsPerHour)
+	}
+	if r.BudgetCeiling > 0 {
+		p("                 at %.2f flood-limited calls per interview the budget allows %.0f interviews an hour", r.FloodPerInterview, r.BudgetCeiling)
+	}
 	p("  latency        enqueued → bot's last reply:   %s", r.Reply)
 	p("                 enqueued → acknowledged:       %s", r.Ack)
 	for _, k := range sortedKeys(r.ReplyByKind) {

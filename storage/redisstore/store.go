@@ -909,6 +909,24 @@ func (s *Store) pipelined(ctx context.Context, fn func(p redis.Pipeliner, run ru
 	panic("unreachable")
 }
 
+// TakeAll reserves n events under key within limit events per period
+// (GCRA, bursts up to limit), all or none; when none, it says how long
+// until n are free. Unlike Take, a reservation never spends a fraction of
+// an event it does not grant: AllowAtMost charges the fraction of the
+// budget that has accrued and grants its whole part, so a batch taken
+// while the budget refills loses the rest (issue 19: a shared budget of
+// 28/s gave 26.8/s to 40 waiters).
+func (s *Store) TakeAll(ctx context.Context, key string, limit int, per time.Duration, n int) (bool, time.Duration, error) {
+	if limit <= 0 || per <= 0 || n <= 0 || n > limit {
+		return false, 0, fmt.Errorf("redisstore: take: bad limit %d per %s, n %d", limit, per, n)
+	}
+	res, err := s.limiter.AllowN(ctx, s.prefix+"rl:"+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: per}, n)
+	if err != nil {
+		return false, 0, fmt.Errorf("redisstore: take: %w", err)
+	}
+	return res.Allowed == n, max(res.RetryAfter, 0), nil
+}
+
 // Take reserves up to n events under key within limit events per period
 // (GCRA, bursts up to limit) and returns how many it got and, when none,
 // how long until one is free. Callers that spend a shared budget often
