@@ -117,6 +117,12 @@ func (s *Server) view(c telegramtest.Chat, user int64, ss *session) chatView {
 			mv.Extra = strconv.FormatFloat(m.Location.Latitude, 'f', 5, 64) + ", " + strconv.FormatFloat(m.Location.Longitude, 'f', 5, 64)
 		case telegramtest.KindContact:
 			mv.Extra = m.Contact.PhoneNumber
+		case telegramtest.KindVenue:
+			// A map pin (the services card's nearest office): its title
+			// and address, as a Telegram client shows under the map.
+			if m.Venue != nil {
+				mv.Extra = m.Venue.Title + " — " + m.Venue.Address
+			}
 		}
 		v.Messages = append(v.Messages, mv)
 	}

@@ -404,6 +404,12 @@ func TestFilesAndCommands(t *testing.T) {
 		t.Fatalf("per-chat commands: %+v", c.Commands)
 	}
 
+	// A map pin shows its title and address (it was an empty bubble).
+	e.botCall("sendVenue", map[string]any{"chat_id": m.User, "latitude": 43.77, "longitude": 11.25, "title": "Sportello", "address": "Via Roma 1"})
+	if c := e.chat(m.User, ""); c.Messages[len(c.Messages)-1].Kind != "venue" || c.Messages[len(c.Messages)-1].Extra != "Sportello — Via Roma 1" {
+		t.Fatalf("venue: %+v", c.Messages[len(c.Messages)-1])
+	}
+
 	photo, doc := c.Messages[1], c.Messages[2]
 	if photo.Kind != "photo" || photo.File == nil || photo.HTML != "Results <b>chart</b>" || doc.Kind != "document" || doc.File.Name != "results.csv" {
 		t.Fatalf("media: %+v %+v", photo, doc)

@@ -258,6 +258,7 @@
       }
     }
     if (m.extra && (m.kind === "sticker")) bubble.append(el("div", "extra", m.extra));
+    else if (m.extra && m.kind === "venue") bubble.append(el("div", "text", "📍 " + m.extra));
     else if (m.extra) bubble.append(el("div", "text", m.kind + ": " + m.extra));
     const text = el("div", "text");
     text.dir = "auto";
