@@ -519,7 +519,6 @@ func (r *Renderer) layoutOf(lang string, bs []dialog.Button) *keyLayout {
 func (r *Renderer) layout(lang string, bs []dialog.Button) *keyLayout {
 	lay := &keyLayout{labels: make([]string, len(bs))}
 	var opts []Key
-	var idx []int
 	var pinned []bool
 	back, skip, done := -1, -1, -1
 	for i, b := range bs {
@@ -542,7 +541,6 @@ func (r *Renderer) layout(lang string, bs []dialog.Button) *keyLayout {
 		default:
 			// The index travels as the key's data through the layout.
 			opts = append(opts, Key{Text: lay.labels[i], Data: strconv.Itoa(i)})
-			idx = append(idx, i)
 			pinned = append(pinned, b.Option == declineOption)
 		}
 	}
