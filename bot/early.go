@@ -96,6 +96,17 @@ func (h *Handler) earlyTap(u *tgmodels.Update) (query string, user int64) {
 	return ev.query, ev.user
 }
 
+// isEarlyTap reports whether u is a private tap of an early kind
+// (earlyTap): a webhook answers it empty when its hold expires before its
+// turn begins (job.releaseExpired).
+func (h *Handler) isEarlyTap(u *tgmodels.Update) bool {
+	if u.CallbackQuery == nil {
+		return false
+	}
+	q, _ := h.earlyTap(u)
+	return q != ""
+}
+
 // answerEarly answers j's tap through the API and reports whether it did;
 // a failure unmarks the job so that its turn's outcome answers it
 // (Intake.deliver).
@@ -184,9 +195,16 @@ func (g *firstGate) run(j *job) {
 }
 
 // answeredEarly reports whether the tap of the job being worked on with
-// ctx was answered before its turn (early, or "one moment"): a notice can
-// then only go on the card.
+// ctx was answered before its turn (early, or "one moment"; by webhook,
+// empty when its hold expired first): a notice can then only go on the
+// card.
 func answeredEarly(ctx context.Context) bool {
 	w, _ := ctx.Value(workKey{}).(*work)
-	return w != nil && w.j != nil && w.j.upd != nil && !w.j.webhook && w.j.wasAnswered()
+	if w == nil || w.j == nil || w.j.upd == nil {
+		return false
+	}
+	if w.j.webhook {
+		return w.j.wasHeldOut()
+	}
+	return w.j.wasAnswered()
 }

@@ -249,6 +249,9 @@ func (in *Intake) run(w *work) (res result) {
 	}()
 	// A webhook's answer may ride in its response; a tap answered with
 	// "one moment" already must not be answered again by the handler.
+	if j.webhook {
+		j.begin()
+	}
 	deferAnswer := j.deferAnswer || j.webhook || j.wasAnswered()
 	out, err := in.h.Handle(ctx, j.upd, deferAnswer)
 	if err != nil {
@@ -306,7 +309,8 @@ const maxUpdateBody = 1 << 20
 // with a tap's answer in the response body, saving a Bot API call — or
 // held back by its own chat (paced, parked in an outage with "one moment"
 // in the body, behind the chat's backlog), and never later than
-// settleHold. An update that failed (not an outage) while its request was
+// settleHold — a step tap whose turn has not begun by then is answered,
+// empty, in the response (job.releaseExpired). An update that failed (not an outage) while its request was
 // still open gets 500, so that Telegram delivers it again. A redelivery is
 // not applied twice: a copy of an update still in the mailbox is dropped,
 // one already applied is recognised by the session's dedup.
@@ -339,8 +343,15 @@ func (in *Intake) Webhook(secret string) http.Handler {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		waitSettled(r.Context(), []*job{j})
-		ans, failed := j.release()
+		var ans *CallbackAnswer
+		var failed bool
+		if waitSettled(r.Context(), []*job{j}) || r.Context().Err() != nil {
+			ans, failed = j.release()
+		} else {
+			// The hold expired: a step tap whose turn has not begun
+			// is answered now (releaseExpired).
+			ans, failed = j.releaseExpired(in.h.isEarlyTap(u))
+		}
 		if failed {
 			http.Error(w, "not applied", http.StatusInternalServerError)
 			return

@@ -78,6 +78,8 @@ type job struct {
 	offer    *CallbackAnswer // the answer the turn would give now, for a wait that settles the job (offerAnswer)
 	early    chan struct{}   // closed when the poller's early answer is done (early.go); nil: none
 	failed   bool            // not applied while the webhook request waited: it answers 500
+	started  bool            // a turn began on it (begin): a hold that expires answers it no more
+	heldOut  bool            // answered empty in its webhook response when the hold expired (releaseExpired)
 }
 
 func newJob(u *tgmodels.Update) *job {
@@ -154,6 +156,42 @@ func (j *job) release() (*CallbackAnswer, bool) {
 	return j.body, j.failed
 }
 
+// releaseExpired ends a webhook request's wait that settleHold ended
+// before the job settled. An early-kind tap (tapEarly) whose turn has not
+// begun and that nobody answered yet is answered now, with no text, in
+// the response — as the poller answers a batch's taps early (early.go) —
+// instead of by its turn, which may start too late for Telegram (issue
+// 19: a saturated bot's queued taps). The job is marked answered under its
+// mutex, so the turn that begins later (begin) answers it no more and puts
+// a notice above the card (answeredEarly). A turn that began already
+// keeps today's path: its offered answer or its outcome.
+func (j *job) releaseExpired(tapEarly bool) (*CallbackAnswer, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if tapEarly && j.waiting && !j.isSettle && !j.started && !j.answered && j.body == nil {
+		j.body = &CallbackAnswer{QueryID: j.upd.CallbackQuery.ID}
+		j.answered, j.heldOut = true, true
+	}
+	j.waiting = false
+	return j.body, j.failed
+}
+
+// begin marks that a turn begins on the job: from now on an expiring hold
+// leaves its answer to the turn (releaseExpired).
+func (j *job) begin() {
+	j.mu.Lock()
+	j.started = true
+	j.mu.Unlock()
+}
+
+// wasHeldOut reports whether the tap was answered empty when its webhook
+// hold expired (releaseExpired).
+func (j *job) wasHeldOut() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.heldOut
+}
+
 // failWaiting marks the job failed if a webhook request still waits for
 // it, and reports whether one did.
 func (j *job) failWaiting() bool {
@@ -166,8 +204,9 @@ func (j *job) failWaiting() bool {
 	return true
 }
 
-// waitSettled waits until every job is settled, at most settleHold.
-func waitSettled(ctx context.Context, jobs []*job) {
+// waitSettled waits until every job is settled, at most settleHold, and
+// reports whether they all are.
+func waitSettled(ctx context.Context, jobs []*job) bool {
 	t := holdTimers.Get().(*time.Timer)
 	t.Reset(settleHold)
 	defer func() {
@@ -178,11 +217,12 @@ func waitSettled(ctx context.Context, jobs []*job) {
 		select {
 		case <-j.settled:
 		case <-t.C:
-			return
+			return false
 		case <-ctx.Done():
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // holdTimers keeps waitSettled's timers: one is made per webhook request
