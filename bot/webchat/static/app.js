@@ -258,8 +258,13 @@
       }
     }
     if (m.extra && (m.kind === "sticker")) bubble.append(el("div", "extra", m.extra));
-    else if (m.extra && m.kind === "venue") bubble.append(el("div", "text", "📍 " + m.extra));
-    else if (m.extra) bubble.append(el("div", "text", m.kind + ": " + m.extra));
+    else if (m.extra) {
+      // A map pin's title and address (or a location, a contact…): in the
+      // direction of its own script, like every text of the chat.
+      const extra = el("div", "text", m.kind === "venue" ? "📍 " + m.extra : m.kind + ": " + m.extra);
+      extra.dir = "auto";
+      bubble.append(extra);
+    }
     const text = el("div", "text");
     text.dir = "auto";
     // m.html is built on the server from the text and its entities: every
