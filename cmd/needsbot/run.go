@@ -323,7 +323,9 @@ func (a *app) serve(ctx context.Context) error {
 	if a.cfg.WebhookURL != "" {
 		close(pollDone)
 		if _, err := a.api.SetWebhook(ctx, &tg.SetWebhookParams{URL: a.cfg.WebhookURL, SecretToken: a.cfg.WebhookSecret,
-			AllowedUpdates: allowedUpdates, MaxConnections: 40}); err != nil {
+			AllowedUpdates: allowedUpdates, MaxConnections: 40}); err != nil && ctx.Err() == nil {
+			// (A shutdown asked for while setWebhook ran is not a failure:
+			// the run stops below as on any shutdown, and exits 0.)
 			log.Error("setWebhook failed", "err", err)
 			errc <- fmt.Errorf("setWebhook: %w", err)
 		}
