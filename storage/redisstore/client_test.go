@@ -259,68 +259,6 @@ func proxiedBatched(t *testing.T) (viaProxy, direct *redisstore.Store, p *storag
 	return viaProxy, direct, p
 }
 
-// TestBatchedRedisCut: TestRedisCutBetweenLoadAndSave through Batched.
-func TestBatchedRedisCut(t *testing.T) {
-	t.Parallel()
-	s, direct, p := proxiedBatched(t)
-	if _, err := apply(s, 8, 1); err != nil {
-		t.Fatal(err)
-	}
-	blob, v, seen, _, err := s.Load(ctx, 8, 2)
-	if err != nil || seen != redisstore.SeenNone {
-		t.Fatal(seen, err)
-	}
-	p.Cut()
-	if err := s.Save(ctx, 8, 2, v, v+1, append(blob, '!'), nil); err == nil {
-		t.Fatal("Save succeeded through a cut connection")
-	}
-	if _, err := apply(s, 8, 2); err == nil {
-		t.Fatal("update applied while cut")
-	}
-	p.Restore()
-	applied, err := apply(s, 8, 2)
-	if err != nil || !applied {
-		t.Fatalf("retry after Restore: applied=%v err=%v", applied, err)
-	}
-	if n, v := counter(t, direct, 8); n != 2 || v != 2 {
-		t.Fatalf("counter %d v%d, want 2 v2", n, v)
-	}
-}
-
-// TestBatchedReplyLost: TestRedisReplyLostAfterSave through Batched — a
-// Save whose reply is lost fails after the read timeout, and the retried
-// update is recognised as applied.
-func TestBatchedReplyLost(t *testing.T) {
-	t.Parallel()
-	s, direct, p := proxiedBatched(t)
-	if _, err := apply(s, 9, 1); err != nil {
-		t.Fatal(err)
-	}
-	_, v, _, _, err := s.Load(ctx, 9, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Blackhole()
-	start := time.Now()
-	if err := s.Save(ctx, 9, 2, v, v+1, []byte("2"), nil); err == nil {
-		t.Fatal("Save succeeded without a reply")
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("Save failed after %s; the read timeout is 300 ms", d)
-	}
-	p.Restore()
-	if n, v := counter(t, direct, 9); n != 2 || v != 2 {
-		t.Fatalf("the lost-reply Save did not run: counter %d v%d", n, v)
-	}
-	applied, err := apply(s, 9, 2)
-	if err != nil || applied {
-		t.Fatalf("retry: applied=%v err=%v; want already applied", applied, err)
-	}
-	if n, v := counter(t, direct, 9); n != 2 || v != 2 {
-		t.Fatalf("counter %d v%d after retry, want 2 v2", n, v)
-	}
-}
-
 // TestBatchedCloseDrains: when the client closes under load, every
 // command either ran and got its reply or was refused before it was
 // queued: none is lost after being accepted, none answered without

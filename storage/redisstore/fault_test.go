@@ -33,9 +33,21 @@ func proxied(t *testing.T) (viaProxy, direct *redisstore.Store, p *storagetest.P
 	return redisstore.New(c, redisstore.Options{Prefix: prefix}), redisstore.New(rdb, redisstore.Options{Prefix: prefix}), p
 }
 
+// faultRigs are the two clients the store runs on: the plain one and
+// Batched (client.go), each reaching Redis through a Proxy.
+var faultRigs = []struct {
+	name string
+	rig  func(*testing.T) (viaProxy, direct *redisstore.Store, p *storagetest.Proxy)
+}{{"plain", proxied}, {"batched", proxiedBatched}}
+
 func TestRedisCutBetweenLoadAndSave(t *testing.T) {
-	t.Parallel()
-	s, direct, p := proxied(t)
+	for _, r := range faultRigs {
+		t.Run(r.name, func(t *testing.T) { t.Parallel(); redisCutBetweenLoadAndSave(t, r.rig) })
+	}
+}
+
+func redisCutBetweenLoadAndSave(t *testing.T, rig func(*testing.T) (viaProxy, direct *redisstore.Store, p *storagetest.Proxy)) {
+	s, direct, p := rig(t)
 	if _, err := apply(s, 8, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +75,13 @@ func TestRedisCutBetweenLoadAndSave(t *testing.T) {
 }
 
 func TestRedisReplyLostAfterSave(t *testing.T) {
-	t.Parallel()
-	s, direct, p := proxied(t)
+	for _, r := range faultRigs {
+		t.Run(r.name, func(t *testing.T) { t.Parallel(); redisReplyLostAfterSave(t, r.rig) })
+	}
+}
+
+func redisReplyLostAfterSave(t *testing.T, rig func(*testing.T) (viaProxy, direct *redisstore.Store, p *storagetest.Proxy)) {
+	s, direct, p := rig(t)
 	if _, err := apply(s, 9, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +91,12 @@ func TestRedisReplyLostAfterSave(t *testing.T) {
 	}
 	// The Save reaches Redis and runs, but its reply is lost.
 	p.Blackhole()
+	start := time.Now()
 	if err := s.Save(ctx, 9, 2, v, v+1, []byte("2"), nil); err == nil {
 		t.Fatal("Save succeeded without a reply")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Save failed after %s; the read timeout is 300 ms", d)
 	}
 	p.Restore()
 	if n, v := counter(t, direct, 9); n != 2 || v != 2 {
