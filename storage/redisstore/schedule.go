@@ -212,12 +212,12 @@ func (s *Store) noteRemindHint(chat, due int64) {
 }
 
 // afterArm finishes a script that wrote tail t (nil: none) whose reply
-// res is loadScript's, followed by "i" when the reminder's index needs a
-// ZADD (tailLua): it adds that member unless zadded (pipelined with the
+// res is the seen record, followed by "i" when the reminder's index needs
+// a ZADD (tailLua): it adds that member unless zadded (pipelined with the
 // script), and returns res without the flag.
 func (s *Store) afterArm(ctx context.Context, chat int64, t *tail, zadded bool, res []any) ([]any, error) {
 	flag := false
-	if n := len(res); n == 2 || n == 5 {
+	if n := len(res); n == 2 {
 		if f, _ := res[n-1].(string); f == "i" {
 			flag, res = true, res[:n-1]
 		}

@@ -219,31 +219,12 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 		return s.finishLoad(chat, updateID, now, res)
 	}
 	t := s.takeTail(chat)
-	var res []any
-	if t == nil {
-		res, err = loadScript.Run(ctx, s.rdb, []string{s.stateKey(chat), s.seenKey(chat)}, now.UnixMilli(), s.seenTTL.Milliseconds()).Slice()
-	} else {
-		args := append(append([]any{updateID}, s.commonArgs(now)...), s.tailArgs(chat, t)...)
-		keys := []string{s.stateKey(chat), s.seenKey(chat), s.remindKey(chat), s.sentKey(chat)}
-		var cmd *redis.Cmd
-		zadd := t.arm && !s.remindHinted(chat, t.due)
-		if !zadd {
-			cmd = loadTailScript.Run(ctx, s.rdb, keys, args...)
-		} else {
-			perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
-				cmd = run(loadTailScript, keys, args...)
-				// The index is a hint in another slot (see ArmReminder).
-				p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)})
-			})
-			if perr != nil && cmd.Err() == nil {
-				return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: reminder index: %w", perr)
-			}
-		}
-		res, err = cmd.Slice()
-		if err == nil {
-			res, err = s.afterArm(ctx, chat, t, zadd, res)
-		}
+	var sc *redis.Script
+	var args []any
+	if t != nil {
+		sc, args = loadTailScript, append(s.commonArgs(now), s.tailArgs(chat, t)...)
 	}
+	_, res, err := s.readChat(ctx, chat, t, sc, 0, args)
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
@@ -258,6 +239,87 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 	}
 	s.noteVersion(chat, version)
 	return blob, version, seenOf(rec, updateID, now, s.seenTTL), lastMsg, nil
+}
+
+// readChat reads the chat (see scripts.go): the state's HMGET, then sc
+// with args (nil: a plain GET of the seen record), in one round trip, with
+// the reminder index's ZADD when the tail's arm needs one. The seen record
+// is element at of sc's reply. It returns sc's reply (nil without sc) and
+// the chat as parseLoad reads it: {seen record} when there is no state,
+// {seen record, version, blob, message id} otherwise — the message id of
+// the tail's mark when the state read is at the mark's version (tailLua
+// writes it there).
+func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply, res []any, err error) {
+	keys := []string{s.stateKey(chat), s.seenKey(chat), s.remindKey(chat), s.sentKey(chat)}
+	zadd := t != nil && t.arm && !s.remindHinted(chat, t.due)
+	var st *redis.SliceCmd
+	var get *redis.StringCmd
+	var cmd *redis.Cmd
+	perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+		st = p.HMGet(ctx, keys[0], "v", "b", "m")
+		if sc == nil {
+			get = p.Get(ctx, keys[1])
+		} else {
+			cmd = run(sc, keys, args...)
+		}
+		if zadd {
+			// The index is a hint in another slot (see ArmReminder).
+			p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)})
+		}
+	})
+	if err := st.Err(); err != nil {
+		return nil, nil, err
+	}
+	var rec string
+	if sc == nil {
+		rec, err = get.Result()
+		if errors.Is(err, redis.Nil) {
+			rec, err = "", nil
+		} else if err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") {
+			// A record of the format before the string: the script
+			// converts it (seenLua).
+			var r []any
+			r, err = loadTailScript.Run(ctx, s.rdb, keys, s.commonArgs(s.now())...).Slice()
+			if err == nil && len(r) > 0 {
+				rec, _ = r[0].(string)
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	} else {
+		if reply, err = cmd.Slice(); err != nil {
+			return nil, nil, err
+		}
+		if len(reply) <= at {
+			return nil, nil, fmt.Errorf("unexpected reply of %d elements", len(reply))
+		}
+		var ok bool
+		if rec, ok = reply[at].(string); !ok {
+			return nil, nil, fmt.Errorf("unexpected reply (element %d %T)", at, reply[at])
+		}
+		if _, err := s.afterArm(ctx, chat, t, zadd, reply[at:]); err != nil {
+			return nil, nil, err
+		}
+	}
+	if perr != nil && zadd {
+		// Only the index's ZADD can have failed.
+		return nil, nil, fmt.Errorf("reminder index: %w", perr)
+	}
+	vals := st.Val()
+	if len(vals) != 3 || vals[0] == nil {
+		return reply, []any{rec}, nil
+	}
+	m, _ := vals[2].(string)
+	if m == "" {
+		m = "0"
+	}
+	if t != nil && t.hasMark {
+		if v, _ := vals[0].(string); v == strconv.FormatUint(t.markV, 10) {
+			m = strconv.Itoa(t.lastMsg)
+		}
+	}
+	return reply, []any{rec, vals[0], vals[1], m}, nil
 }
 
 // parseLoad reads loadScript's reply. Its errors describe the reply's shape,
@@ -765,34 +827,13 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	// The emission interval, whole or with a fraction: Lua reads it as is.
 	interval := strconv.FormatFloat(float64(per.Milliseconds())/float64(limit), 'f', -1, 64)
 	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t)...)
-	keys := []string{s.stateKey(user), s.seenKey(user), s.remindKey(user), s.sentKey(user)}
-	var cmd *redis.Cmd
-	zadd := t != nil && t.arm && !s.remindHinted(user, t.due)
-	if !zadd {
-		cmd = inboundScript.Run(ctx, s.rdb, keys, args...)
-	} else {
-		perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
-			cmd = run(inboundScript, keys, args...)
-			p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(user)})
-		})
-		if perr != nil && cmd.Err() == nil {
-			return 0, nil, fmt.Errorf("redisstore: inbound: reminder index: %w", perr)
-		}
-	}
-	res, err := cmd.Slice()
+	reply, load, err := s.readChat(ctx, user, t, inboundScript, 1, args)
 	if err != nil {
 		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
 	}
-	if len(res) < 2 {
-		return 0, nil, fmt.Errorf("redisstore: inbound: unexpected reply of %d elements", len(res))
-	}
-	v, _ := res[0].(int64)
+	v, _ := reply[0].(int64)
 	if v < 0 || v > 2 {
-		return 0, nil, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", res[0])
-	}
-	load, err := s.afterArm(ctx, user, t, zadd, res[1:])
-	if err != nil {
-		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
+		return 0, nil, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", reply[0])
 	}
 	return v, load, nil
 }

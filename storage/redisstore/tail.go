@@ -92,14 +92,15 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 	}
 }
 
-// tailArgs are the tail's arguments of loadScript and tailScript (ARGV
-// from 1): message id ("" = no mark), its state version, reminder chat id
-// ("" = no arm), lang, due, ttl, expiry (when armed + ttl, ms), that less
-// ttlSlack, sent ids ("" = none, else space-separated), sent at, then the
-// marked update ids.
+// tailArgs are the tail's arguments of loadTailScript, inboundScript and
+// tailScript: message id ("" = no mark), its state version, reminder chat
+// id ("" = no arm), lang, due, ttl, expiry (when armed + ttl, ms), that
+// less ttlSlack, sent ids ("" = none, else space-separated), sent at, then
+// the marked update ids. No tail (nil): no arguments at all — each
+// argument of a script costs Redis about 1.2k instructions.
 func (s *Store) tailArgs(chat int64, t *tail) []any {
 	if t == nil {
-		return []any{"", 0, "", "", 0, 0, "", "", "", 0}
+		return nil
 	}
 	args := make([]any, 0, 10+len(t.marks))
 	if t.hasMark {
@@ -132,12 +133,16 @@ func (s *Store) tailArgs(chat int64, t *tail) []any {
 // tailLua applies a tail. It expects seenLua before it, the seen record
 // loaded (seenload) and written after it (seensave), and the arguments
 // S (state hash), U (seen record), R (reminder hash), M (sent message zset),
-// A (ARGV offset of the tail's arguments), st (the state's HMGET of v, b,
-// m, read by the caller: the mark's message id is written into it too)
-// and the common arguments now (ms), oldest seen (ms), seen TTL (ms), most
-// seen ids kept, oldest sent (ms), sent TTL (ms), sent max rank; see
-// loadScript. It returns 1 when the reminder's index needs a ZADD (the
-// reminder was armed anew, or its due time moved earlier), else 0.
+// A (ARGV offset of the tail's arguments: none when #ARGV < A) and the
+// common arguments now (ms) and oldest sent (ms) (commonArgs). The most
+// seen ids kept, the sent ids' TTL and their most kept are constants of
+// the script's text. It returns 1 when the reminder's index needs a ZADD
+// (the reminder was armed anew, or its due time moved earlier), else 0.
+//
+// The mark's message id goes onto the state only at the version it
+// belongs to (an HGET of v, only when there is a mark): the caller reads
+// the state itself, before the script and in the same round trip
+// (loadPipe), and substitutes the id when its read is at that version.
 //
 // The reminder: a turn of a pending reminder (same language) moves only
 // its due time (HSET d). Its index member keeps the earlier due time it
@@ -145,20 +150,19 @@ func (s *Store) tailArgs(chat int64, t *tail) []any {
 // re-scores it (claimScript's "later"), once per reminder instead of a ZADD
 // per turn. Its TTL is refreshed only when it would end more than
 // ttlSlack later (e = the expiry last set, ms).
-const tailLua = `
-local function tail(S, U, R, M, A, st, now, oldest, seenTTL, seenRank, sentOldest, sentTTL, sentRank)
+var tailLua = `
+local function tail(S, U, R, M, A, now, sentOldest)
   local n = #ARGV
   local idx = 0
-  if ARGV[A] ~= '' and st[1] == ARGV[A + 1] then
+  if n < A + 9 then return 0 end
+  if ARGV[A] ~= '' and redis.call('HGET', S, 'v') == ARGV[A + 1] then
     redis.call('HSET', S, 'm', ARGV[A])
-    st[3] = ARGV[A]
   end
   -- The marks change the seen record (seen.go) that the caller loaded
   -- and writes.
   if n >= A + 10 then
-    local rank = seenRank + 0
     for i = A + 10, n do
-      seenmark(ARGV[i], 's', rank)
+      seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `)
     end
   end
   if ARGV[A + 2] ~= '' then
@@ -185,8 +189,8 @@ local function tail(S, U, R, M, A, st, now, oldest, seenTTL, seenRank, sentOldes
     for id in string.gmatch(ARGV[A + 8], '%d+') do
       redis.call('ZADD', M, ARGV[A + 9], id)
     end
-    redis.call('ZREMRANGEBYRANK', M, 0, sentRank)
-    redis.call('PEXPIRE', M, sentTTL)
+    redis.call('ZREMRANGEBYRANK', M, 0, ` + strconv.Itoa(-(sentMax + 1)) + `)
+    redis.call('PEXPIRE', M, ` + strconv.FormatInt(SentTTL.Milliseconds(), 10) + `)
   end
   return idx
 end
@@ -195,24 +199,21 @@ end
 // tailScript writes a deferred tail on its own (FlushTails).
 // It returns 2 when the reminder's index needs a ZADD, else 1.
 //
-// KEYS: state hash, seen record, reminder hash, sent message zset. ARGV: now
-// (ms), oldest seen (ms), seen TTL (ms), most seen ids kept, oldest
-// sent (ms), sent TTL (ms), last sent rank to drop, then the tail's
+// KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
+// now (ms), seen TTL (ms), oldest sent (ms) (commonArgs), then the tail's
 // arguments (tailArgs).
 var tailScript = redis.NewScript(seenLua + tailLua + `
 seenload(KEYS[2])
-local st = {false}
-if ARGV[8] ~= '' then st = {redis.call('HGET', KEYS[1], 'v')} end
-local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 8, st, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
-seensave(KEYS[2], ARGV[1], ARGV[3])
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 4, ARGV[1], ARGV[3])
+seensave(KEYS[2], ARGV[1], ARGV[2])
 return 1 + idx
 `)
 
-// commonArgs are the first arguments of loadScript after the update id
-// and of tailScript.
+// commonArgs are the first arguments of tailScript and loadTailScript,
+// and those of inboundScript after its first three: now (ms), seen TTL
+// (ms), oldest sent id kept (ms).
 func (s *Store) commonArgs(now time.Time) []any {
-	return []any{now.UnixMilli(), now.Add(-s.seenTTL).UnixMilli(), s.seenTTL.Milliseconds(), seenMax,
-		now.Add(-SentTTL).UnixMilli(), SentTTL.Milliseconds(), -(sentMax + 1)}
+	return []any{now.UnixMilli(), s.seenTTL.Milliseconds(), now.Add(-SentTTL).UnixMilli()}
 }
 
 // FlushTails writes the tails deferred before olderThan (all of them when
