@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The Lua scripts. Each touches only keys of one hash tag ({c:N} or
 // {outbox}), so all are valid under Redis Cluster. They never return a Lua
@@ -94,20 +98,24 @@ return r
 //
 // KEYS: state hash, seen record, abandonment record hash, language-choice
 // record (published.go).
-// ARGV: 1 expected version ("0" = none), 2 new version, 3 blob, 4 state TTL
-// (ms), 5 update id ("" = none), 6 now (ms), 7 (unused), 8 seen TTL (ms),
-// 9 most seen ids kept, 10 record JSON ("" = delete the record), 11
-// record's interview (started ms), 12 fresh random record id, 13 record
-// TTL (ms), 14 chat id of the expiry job ("" = none: the job is dropped),
-// 15 its due time (ms). The expiry job lives in the record (xc, xd, xv =
-// chat, due, the version it was armed at), so that it goes when the record
-// goes (completion, erasure, expiry). 16 the form whose language choice
-// the saved state waits at ("" = none), 17 the chat id: the language-choice
-// record is written when the state comes to a choice (field l of the
-// state hash remembers the form) and deleted when it leaves it, in the
-// same step as the save (Store.SaveWaiting). 18 the state's expiry (now +
-// TTL, ms), 19 that less the slack (ttlSlack), 20 and 21 the same for the
-// record.
+// ARGV (saveArgs): 1 expected version ("0" = none), 2 new version, 3 blob,
+// 4 update id ("" = none), 5 the state's expiry (now + TTL, ms), 6 that
+// less the slack (ttlSlack), 7 record JSON ("" = delete the record), 8
+// record's interview (started ms), 9 and 10 the record's expiry and that
+// less the slack, 11 chat id of the expiry job ("" = none: the job is
+// dropped), 12 its due time (ms), 13 the form whose language choice the
+// saved state waits at ("" = none), 14 the arguments a save seldom needs,
+// space-separated and read only when needed (each argument of a script
+// costs Redis ~1.2k instructions): state TTL (ms), now (ms), seen TTL
+// (ms), record TTL (ms), a fresh random record id, the chat id. A new
+// argument goes at the end (15…), a new key after the fourth.
+//
+// The expiry job lives in the record (xc, xd, xv = chat, due, the version
+// it was armed at), so that it goes when the record goes (completion,
+// erasure, expiry). The language-choice record is written when the state
+// comes to a choice (field l of the state hash remembers the form) and
+// deleted when it leaves it, in the same step as the save
+// (Store.SaveWaiting).
 // Returns {1, started, left, idx} when saved, {0, ""} on a version conflict
 // (nothing changed); started is the interview (started ms) whose record was
 // deleted or replaced, "" when none: its abandonment index member is stale;
@@ -127,6 +135,13 @@ var saveScript = redis.NewScript(seenLua + `
 local function refresh(e, exp, low)
   return not e or ilt(exp, e) or ilt(e, low)
 end
+local rare
+local function seldom()
+  if not rare then
+    rare = {string.match(ARGV[14], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')}
+  end
+  return rare
+end
 local left = ''
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
@@ -134,79 +149,79 @@ if cur ~= ARGV[1] then return {0, ''} end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
 -- A new state (cur "0": no hash, or one without a version) always gets its
 -- TTL: a hash without one would leak.
-local sx = cur == '0' or refresh(hv[3], ARGV[18], ARGV[19])
+local sx = cur == '0' or refresh(hv[3], ARGV[5], ARGV[6])
 if sx then
   h[#h + 1] = 'e'
-  h[#h + 1] = ARGV[18]
+  h[#h + 1] = ARGV[5]
 end
-if ARGV[16] ~= '' then
+if ARGV[13] ~= '' then
   h[#h + 1] = 'l'
-  h[#h + 1] = ARGV[16]
-  redis.call('HSET', KEYS[4], 'c', ARGV[17], 'f', ARGV[16])
-  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  h[#h + 1] = ARGV[13]
+  redis.call('HSET', KEYS[4], 'c', seldom()[6], 'f', ARGV[13])
+  redis.call('PEXPIRE', KEYS[4], seldom()[1])
 elseif hv[2] then
   redis.call('HDEL', KEYS[1], 'l')
   redis.call('DEL', KEYS[4])
   left = hv[2]
 end
 redis.call('HSET', KEYS[1], unpack(h))
-if sx then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-if ARGV[5] ~= '' then
+if sx then redis.call('PEXPIRE', KEYS[1], seldom()[1]) end
+if ARGV[4] ~= '' then
   -- The update was not seen when loaded, and the state has not moved
   -- since (the version matched): it is not in the seen record, so it is
   -- appended without reading the record. Trimming waits for the next
   -- full write (MarkSent, the tail, the inbound limit).
-  local e = ' ' .. ARGV[5] .. ':a'
+  local e = ' ' .. ARGV[4] .. ':a'
   local n = redis.pcall('APPEND', KEYS[2], e)
   if type(n) == 'table' then
     -- Not a string yet (the format before the record): convert it.
     seenload(KEYS[2])
-    seenmark(ARGV[5], 'a', tonumber(ARGV[9]))
-    seensave(KEYS[2], ARGV[6], ARGV[8])
+    seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `)
+    seensave(KEYS[2], seldom()[2], seldom()[3])
   elseif n == #e then
-    redis.call('SET', KEYS[2], ARGV[6] .. ' 0 0 0' .. e, 'PX', ARGV[8])
+    redis.call('SET', KEYS[2], seldom()[2] .. ' 0 0 0' .. e, 'PX', seldom()[3])
   end
 end
 local ar = redis.call('HMGET', KEYS[3], 'st', 'e', 'xd')
 local old = ar[1] or ''
-if ARGV[10] == '' then
+if ARGV[7] == '' then
   if ar[1] or ar[3] then redis.call('DEL', KEYS[3]) end
   return {1, old, left, 0}
 end
-h = {'r', ARGV[10]}
+h = {'r', ARGV[7]}
 -- The id identifies one interview: keep it while the interview (its start)
 -- is the same, take the fresh one when a new interview begins.
-local fresh = old ~= ARGV[11]
+local fresh = old ~= ARGV[8]
 if fresh then
   h[#h + 1] = 'id'
-  h[#h + 1] = ARGV[12]
+  h[#h + 1] = seldom()[5]
   h[#h + 1] = 'st'
-  h[#h + 1] = ARGV[11]
+  h[#h + 1] = ARGV[8]
 else
   old = ''
 end
-local rx = fresh or refresh(ar[2], ARGV[20], ARGV[21])
+local rx = fresh or refresh(ar[2], ARGV[9], ARGV[10])
 if rx then
   h[#h + 1] = 'e'
-  h[#h + 1] = ARGV[20]
+  h[#h + 1] = ARGV[9]
 end
 -- idx: the expiry job's index member must be (re)added — the job is armed
 -- anew, or earlier than before. Otherwise the member there holds an
 -- earlier due time: a hint that the claim re-scores (claimExpireScript).
 local idx = 0
-if ARGV[14] ~= '' then
+if ARGV[11] ~= '' then
   h[#h + 1] = 'xc'
-  h[#h + 1] = ARGV[14]
+  h[#h + 1] = ARGV[11]
   h[#h + 1] = 'xd'
-  h[#h + 1] = ARGV[15]
+  h[#h + 1] = ARGV[12]
   h[#h + 1] = 'xv'
   h[#h + 1] = ARGV[2]
-  if fresh or not ar[3] or ilt(ARGV[15], ar[3]) then idx = 1 end
+  if fresh or not ar[3] or ilt(ARGV[12], ar[3]) then idx = 1 end
 elseif ar[3] then
   redis.call('HDEL', KEYS[3], 'xc', 'xd', 'xv')
 end
 redis.call('HSET', KEYS[3], unpack(h))
-if rx then redis.call('PEXPIRE', KEYS[3], ARGV[13]) end
+if rx then redis.call('PEXPIRE', KEYS[3], seldom()[4]) end
 return {1, old, left, idx}
 `)
 

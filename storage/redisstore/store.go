@@ -433,12 +433,18 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	keys := []string{s.stateKey(chat), s.seenKey(chat), s.abandonKey(chat), s.waitKey(chat)}
 	recTTL := max(s.stateTTL, ttl) + s.abandonGrace
 	stateExp, recExp := now.Add(ttl).UnixMilli(), now.Add(recTTL).UnixMilli()
+	if id == "" {
+		id = "-"
+	}
+	// saveScript's arguments; the 14th is read only when needed.
 	args := []any{
-		expect, newVersion, blob, ttl.Milliseconds(),
-		update, nowMS, "", s.seenTTL.Milliseconds(), seenMax,
-		recJSON, started, id, recTTL.Milliseconds(), expChat, expDue,
-		waitForm, strconv.FormatInt(chat, 10),
-		stateExp, stateExp - ttlSlack(ttl).Milliseconds(), recExp, recExp - ttlSlack(recTTL).Milliseconds(),
+		expect, newVersion, blob, update,
+		stateExp, stateExp - ttlSlack(ttl).Milliseconds(),
+		recJSON, started, recExp, recExp - ttlSlack(recTTL).Milliseconds(),
+		expChat, expDue, waitForm,
+		strconv.FormatInt(ttl.Milliseconds(), 10) + " " + strconv.FormatInt(nowMS, 10) + " " +
+			strconv.FormatInt(s.seenTTL.Milliseconds(), 10) + " " + strconv.FormatInt(recTTL.Milliseconds(), 10) + " " +
+			id + " " + strconv.FormatInt(chat, 10),
 	}
 
 	var res *redis.Cmd
