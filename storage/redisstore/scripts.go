@@ -28,14 +28,15 @@ import (
 // seen record as written.
 //
 // KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
-// now (ms), seen TTL (ms), oldest sent (ms) (commonArgs), then the tail's
-// arguments (tailArgs; none when there is no tail). Returns {seen record
+// now (ms), seen TTL (ms), oldest sent (ms), now less the seen TTL's
+// slack (commonArgs), then the tail's arguments (tailArgs; none when there
+// is no tail). Returns {seen record
 // ("" = none)}, with one more element "i" when the reminder's index needs
 // a ZADD (tailLua).
 var loadTailScript = redis.NewScript(seenLua + tailLua + `
 seenload(KEYS[2])
-local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 4, ARGV[1], ARGV[3])
-local r = {seensave(KEYS[2], ARGV[1], ARGV[2])}
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5, ARGV[1], ARGV[3])
+local r = {seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[4])}
 if idx == 1 then r[2] = 'i' end
 return r
 `)
@@ -54,8 +55,8 @@ return r
 // update is let through uncounted. An id <= 0 is always counted.
 //
 // KEYS as loadTailScript. ARGV: 1 the emission interval (period / limit,
-// ms; tat is kept in whole ms, rounded down), 2 period (ms), 3 update id, 4-6
-// as loadTailScript's 1-3, then the tail's arguments (tailArgs; none when
+// ms; tat is kept in whole ms, rounded down), 2 period (ms), 3 update id, 4-7
+// as loadTailScript's 1-4, then the tail's arguments (tailArgs; none when
 // there is no tail). Returns {verdict, then as loadTailScript}: verdict 0
 // (refused), 2 (refused, first refusal of the period: tell the person
 // once) or 1 (allowed).
@@ -87,8 +88,8 @@ if count then
     ok = 2
   end
 end
-local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 7, ARGV[4], ARGV[6])
-local r = {ok, seensave(KEYS[2], ARGV[4], ARGV[5])}
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 8, ARGV[4], ARGV[6])
+local r = {ok, seensave(KEYS[2], ARGV[4], ARGV[5], ARGV[7])}
 if idx == 1 then r[3] = 'i' end
 return r
 `)
@@ -229,15 +230,16 @@ return {1, old, left, idx}
 // the message now showing the current question (in the state hash, if the
 // chat has a state: a bare hash without TTL would leak).
 //
-// KEYS: seen record, state hash. ARGV: update id, now (ms), (unused), seen
-// TTL (ms), most seen ids kept, message id.
+// KEYS: seen record, state hash. ARGV: update id, now (ms), now less the
+// seen TTL's slack (ms; seenLua), seen TTL (ms), most seen ids kept,
+// message id.
 var markSentScript = redis.NewScript(seenLua + `
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'm', ARGV[6])
 end
 seenload(KEYS[1])
 seenmark(ARGV[1], 's', tonumber(ARGV[5]))
-seensave(KEYS[1], ARGV[2], ARGV[4])
+seensave(KEYS[1], ARGV[2], ARGV[4], ARGV[3])
 return 1
 `)
 

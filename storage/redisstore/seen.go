@@ -35,6 +35,14 @@ import (
 // seenmark and seensave over a local table sv; seensave writes only when
 // something changed and returns the record as stored.
 //
+// written is when the record's TTL was last set: seensave sets it (and
+// written) only when written is before pxafter (now less ttlSlack of the
+// seen TTL), and otherwise keeps both (SET KEEPTTL). So the key still
+// expires SeenTTL after written, never later than SeenTTL after the last
+// write, and at most the slack (1/24 of SeenTTL, at most an hour) earlier
+// than SeenTTL after it; Load's "older than SeenTTL is gone" holds as
+// before. Replicas of the release before set PX on every write: both mix.
+//
 // Numbers stay strings where they can: a tonumber of a millisecond time
 // costs Redis's Lua (strtod, twice) more than a GET of the same key, and
 // a string.format as much. ilt compares two non-negative decimal integers
@@ -68,7 +76,7 @@ local function seenload(U)
   if v then
     local w, f, tat, told, body = string.match(v, '^(%d+) (%d+) (%S+) (%S+)(.*)$')
     if w then
-      sv.raw, sv.f, sv.tat, sv.told, sv.body = v, f, tat, told, body
+      sv.raw, sv.w, sv.f, sv.tat, sv.told, sv.body = v, w, f, tat, told, body
       local t, hc = string.match(tat, '^([^:]*):(%d+)$')
       if t then sv.tat, sv.hc = t, hc end
     end
@@ -99,12 +107,19 @@ local function seenmark(id, flag, maxn)
   sv.body = body
   sv.dirty = true
 end
-local function seensave(U, now, ttl)
+local function seensave(U, now, ttl, pxafter)
   if sv.dirty then
     local tat = sv.tat
     if sv.hc ~= '0' then tat = tat .. ':' .. sv.hc end
-    sv.raw = now .. ' ' .. sv.f .. ' ' .. tat .. ' ' .. sv.told .. sv.body
-    redis.call('SET', U, sv.raw, 'PX', ttl)
+    if sv.w and pxafter and not ilt(sv.w, pxafter) then
+      -- Its TTL was set at w, less than the slack ago: kept (a SET with
+      -- PX costs Redis ~6.7k instructions more, rewritten to PXAT).
+      sv.raw = sv.w .. ' ' .. sv.f .. ' ' .. tat .. ' ' .. sv.told .. sv.body
+      redis.call('SET', U, sv.raw, 'KEEPTTL')
+    else
+      sv.raw = now .. ' ' .. sv.f .. ' ' .. tat .. ' ' .. sv.told .. sv.body
+      redis.call('SET', U, sv.raw, 'PX', ttl)
+    end
     sv.dirty = false
   end
   return sv.raw

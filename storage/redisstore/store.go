@@ -600,7 +600,7 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 		return nil
 	}
 	err := markSentScript.Run(ctx, s.rdb, []string{s.seenKey(chat), s.stateKey(chat)},
-		updateID, now.UnixMilli(), "", s.seenTTL.Milliseconds(), seenMax, lastMsg).Err()
+		updateID, now.UnixMilli(), s.seenPXAfter(now), s.seenTTL.Milliseconds(), seenMax, lastMsg).Err()
 	if err != nil {
 		return fmt.Errorf("redisstore: mark sent: %w", err)
 	}

@@ -684,3 +684,50 @@ func Example() {
 	_ = s.MarkSent(ctx, chat, update, 0)
 	fmt.Println("handled")
 }
+
+// TestSeenTTLSetOncePerSlack: the seen record's TTL is set when it is
+// written more than the slack (1/24 of SeenTTL) after it was last set, not
+// on every write (SET KEEPTTL); its written time is when the TTL was set,
+// so Load's "older than SeenTTL is gone" and the key's expiry agree, and
+// the ids written meanwhile are still reported.
+func TestSeenTTLSetOncePerSlack(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, prefix := newStore(t, redisstore.Options{SeenTTL: time.Hour, Now: clk.Now})
+	seenKey := prefix + s.ChatTag(4) + ":u"
+	written := func() string {
+		w, _, _ := strings.Cut(rdb.Get(ctx, seenKey).Val(), " ")
+		return w
+	}
+	count := func(update int64) {
+		t.Helper()
+		if ok, _, err := s.Inbound(ctx, 4, update, 1000, time.Second); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	t0 := strconv.FormatInt(clk.Now().UnixMilli(), 10)
+	count(1)
+	if w := written(); w != t0 {
+		t.Fatalf("new record written %s, want %s", w, t0)
+	}
+	clk.Add(2 * time.Minute) // within the slack (2.5 min)
+	count(2)
+	if w := written(); w != t0 {
+		t.Fatalf("within the slack, written moved to %s (TTL set again), want %s", w, t0)
+	}
+	if ttl := rdb.PTTL(ctx, seenKey).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("seen key TTL = %s, want ~1h (kept)", ttl)
+	}
+	if err := s.MarkSent(ctx, 4, 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Second) // Inbound's read no longer serves the Load
+	if _, _, seen, _, _ := s.Load(ctx, 4, 2); seen != redisstore.SeenSent {
+		t.Fatalf("update 2: %v, want sent", seen)
+	}
+	clk.Add(time.Minute) // 3 min after the TTL was set: past the slack
+	count(3)
+	if w, want := written(), strconv.FormatInt(clk.Now().UnixMilli(), 10); w != want {
+		t.Fatalf("past the slack, written %s, want %s (TTL set)", w, want)
+	}
+}

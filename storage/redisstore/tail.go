@@ -200,20 +200,26 @@ end
 // It returns 2 when the reminder's index needs a ZADD, else 1.
 //
 // KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
-// now (ms), seen TTL (ms), oldest sent (ms) (commonArgs), then the tail's
-// arguments (tailArgs).
+// now (ms), seen TTL (ms), oldest sent (ms), now less the seen TTL's slack
+// (commonArgs), then the tail's arguments (tailArgs).
 var tailScript = redis.NewScript(seenLua + tailLua + `
 seenload(KEYS[2])
-local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 4, ARGV[1], ARGV[3])
-seensave(KEYS[2], ARGV[1], ARGV[2])
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5, ARGV[1], ARGV[3])
+seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[4])
 return 1 + idx
 `)
 
 // commonArgs are the first arguments of tailScript and loadTailScript,
 // and those of inboundScript after its first three: now (ms), seen TTL
-// (ms), oldest sent id kept (ms).
+// (ms), oldest sent id kept (ms), and now less ttlSlack of the seen TTL
+// (ms: a seen record whose TTL was set before keeps it; seenLua).
 func (s *Store) commonArgs(now time.Time) []any {
-	return []any{now.UnixMilli(), s.seenTTL.Milliseconds(), now.Add(-SentTTL).UnixMilli()}
+	return []any{now.UnixMilli(), s.seenTTL.Milliseconds(), now.Add(-SentTTL).UnixMilli(), s.seenPXAfter(now)}
+}
+
+// seenPXAfter is now less ttlSlack of the seen TTL, in ms.
+func (s *Store) seenPXAfter(now time.Time) string {
+	return strconv.FormatInt(now.Add(-ttlSlack(s.seenTTL)).UnixMilli(), 10)
 }
 
 // FlushTails writes the tails deferred before olderThan (all of them when
