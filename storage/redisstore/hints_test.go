@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -241,5 +242,48 @@ func TestSaveSetsTTLWhenItMoves(t *testing.T) {
 	}
 	if ttl := rdb.PTTL(ctx, sk).Val(); ttl <= 0 {
 		t.Fatalf("new state TTL %v", ttl)
+	}
+}
+
+// TestReminderWrittenOncePerSlack: turns that push a reminder back by less
+// than the slack (1/1440 of its delay, at most a minute) since this
+// replica last wrote it only check it (its due time stays); a push past
+// the slack, another language, or a reminder found cancelled is written.
+func TestReminderWrittenOncePerSlack(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
+	key := prefix + s.ChatTag(24) + ":r"
+	due := time.Now().Add(24 * time.Hour).Truncate(time.Millisecond)
+	d := func() string { return rdb.HGet(ctx, key, "d").Val() }
+	flush := func() {
+		t.Helper()
+		if err := s.FlushTails(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	turn(t, s, 24, 1, 900, due)
+	flush()
+	want := strconv.FormatInt(due.UnixMilli(), 10)
+	if got := d(); got != want {
+		t.Fatalf("first arm: d = %s, want %s", got, want)
+	}
+	turn(t, s, 24, 2, 901, due.Add(10*time.Second))
+	flush()
+	if got := d(); got != want {
+		t.Fatalf("pushed back 10 s: d = %s, want %s (checked only)", got, want)
+	}
+	later := due.Add(2 * time.Minute)
+	turn(t, s, 24, 3, 902, later)
+	flush()
+	if got, want := d(), strconv.FormatInt(later.UnixMilli(), 10); got != want {
+		t.Fatalf("pushed back past the slack: d = %s, want %s", got, want)
+	}
+	if err := rdb.Del(ctx, key).Err(); err != nil { // cancelled elsewhere
+		t.Fatal(err)
+	}
+	turn(t, s, 24, 4, 903, later.Add(time.Second))
+	flush()
+	if got, want := d(), strconv.FormatInt(later.Add(time.Second).UnixMilli(), 10); got != want || rdb.HGet(ctx, key, "s").Val() != "p" {
+		t.Fatalf("after a cancel: d = %s, want %s, pending", got, want)
 	}
 }

@@ -49,12 +49,17 @@ func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due ti
 		ttl = left
 	}
 	if s.deferring() {
+		now := s.now()
 		s.mu.Lock()
 		t := s.tailFor(chat)
 		if t.empty() {
-			t.since = s.now()
+			t.since = now
 		}
-		t.arm, t.lang, t.due, t.armTTL, t.armAt = true, lang, d, ttl.Milliseconds(), s.now().UnixMilli()
+		check := s.armSkip(chat, lang, d, now)
+		if t.arm {
+			check = check && t.armCheck
+		}
+		t.arm, t.armCheck, t.lang, t.due, t.armTTL, t.armAt = true, check, lang, d, ttl.Milliseconds(), now.UnixMilli()
 		s.mu.Unlock()
 		return nil
 	}
@@ -211,6 +216,45 @@ func (s *Store) noteRemindHint(chat, due int64) {
 	s.remindHints[chat] = due
 }
 
+// armMark is a reminder this replica wrote (tail.go): its language and due
+// time (ms).
+type armMark struct {
+	lang string
+	due  int64
+}
+
+// armSkip reports whether a deferred arm of the chat's reminder at due
+// need only check that the reminder is pending in the same language (the
+// tail's "c"): this replica wrote it in that language at most the slack
+// earlier (1/1440 of the delay, at most a minute). The reminder of a person
+// answering every few seconds is so written about once a minute instead of
+// on every turn (an HSET in Redis and five script arguments less); it may
+// come up to that much early, never late. A reminder cancelled or sent
+// meanwhile (another replica) is found by the check: armed anew, or left.
+// s.mu must be held.
+func (s *Store) armSkip(chat int64, lang string, due int64, now time.Time) bool {
+	m, ok := s.armed[chat]
+	if !ok || m.lang != lang || due < m.due {
+		return false
+	}
+	slack := min(time.Minute, time.UnixMilli(due).Sub(now)/1440)
+	return due-m.due < slack.Milliseconds()
+}
+
+// noteArmed remembers that the tail t, if it armed the reminder, was
+// written.
+func (s *Store) noteArmed(chat int64, t *tail) {
+	if t == nil || !t.arm || t.armCheck {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.armed) >= maxHints {
+		clear(s.armed)
+	}
+	s.armed[chat] = armMark{lang: t.lang, due: t.due}
+}
+
 // afterArm finishes a script that wrote tail t (nil: none) whose reply
 // res is the seen record, followed by "i" when the reminder's index needs
 // a ZADD (tailLua): it adds that member unless zadded (pipelined with the
@@ -225,6 +269,7 @@ func (s *Store) afterArm(ctx context.Context, chat int64, t *tail, zadded bool, 
 	if t == nil || !t.arm {
 		return res, nil
 	}
+	s.noteArmed(chat, t)
 	if flag && !zadded {
 		if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)}).Err(); err != nil {
 			return nil, fmt.Errorf("reminder index: %w", err)

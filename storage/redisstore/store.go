@@ -125,6 +125,8 @@ type Store struct {
 	// remindHints and expireHints: reminder and expiry index members this
 	// replica added (schedule.go, jobs.go).
 	remindHints map[int64]int64
+	// armed: the reminder this replica last wrote per chat (armSkip).
+	armed       map[int64]armMark
 	expireHints map[int64]expireHint
 
 	// chatIDs caches chatID (an HMAC per call, several calls per update):
@@ -160,6 +162,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		verdicts:     map[int64]verdict{},
 		indexed:      map[int64]indexMark{},
 		remindHints:  map[int64]int64{},
+		armed:        map[int64]armMark{},
 		expireHints:  map[int64]expireHint{},
 	}
 	if s.now == nil {

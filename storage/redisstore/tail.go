@@ -36,12 +36,15 @@ type tail struct {
 	lastMsg int
 	hasMark bool
 	arm     bool // a reminder (re)armed: lang, due, armTTL
-	lang    string
-	due     int64 // ms
-	armTTL  int64 // ms
-	armAt   int64 // ms, when armed
-	sent    []int // message ids for RecordSent
-	sentAt  int64 // ms
+	// armCheck: the arm only checks that the reminder is pending in lang
+	// (written by this replica at most armSlack earlier: armSkip).
+	armCheck bool
+	lang     string
+	due      int64 // ms
+	armTTL   int64 // ms
+	armAt    int64 // ms, when armed
+	sent     []int // message ids for RecordSent
+	sentAt   int64 // ms
 }
 
 func (t *tail) empty() bool { return !t.hasMark && !t.arm && len(t.sent) == 0 }
@@ -93,16 +96,17 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 }
 
 // tailArgs are the tail's arguments of loadTailScript, inboundScript and
-// tailScript: message id ("" = no mark), its state version, reminder chat
-// id ("" = no arm), lang, due, ttl, expiry (when armed + ttl, ms), that
-// less ttlSlack, sent ids ("" = none, else space-separated), sent at, then
-// the marked update ids. No tail (nil): no arguments at all — each
+// tailScript: message id ("" = no mark), its state version, the reminder's
+// language ("" = no arm), "w" (write its due time) or "c" (check only: see
+// armSkip), then "<chat id> <due> <ttl> <expiry (when armed + ttl, ms)>
+// <that less ttlSlack>" (read only when written), sent ids ("" = none,
+// else space-separated), sent at, then the marked update ids. No tail (nil): no arguments at all — each
 // argument of a script costs Redis about 1.2k instructions.
 func (s *Store) tailArgs(chat int64, t *tail) []any {
 	if t == nil {
 		return nil
 	}
-	args := make([]any, 0, 10+len(t.marks))
+	args := make([]any, 0, 7+len(t.marks))
 	if t.hasMark {
 		args = append(args, t.lastMsg, t.markV)
 	} else {
@@ -111,10 +115,14 @@ func (s *Store) tailArgs(chat int64, t *tail) []any {
 	if t.arm {
 		exp := t.armAt + t.armTTL
 		slack := ttlSlack(time.Duration(t.armTTL) * time.Millisecond).Milliseconds()
-		args = append(args, strconv.FormatInt(chat, 10), t.lang, t.due, t.armTTL,
-			strconv.FormatInt(exp, 10), strconv.FormatInt(exp-slack, 10))
+		mode := "w"
+		if t.armCheck {
+			mode = "c"
+		}
+		args = append(args, t.lang, mode, strconv.FormatInt(chat, 10)+" "+strconv.FormatInt(t.due, 10)+" "+
+			strconv.FormatInt(t.armTTL, 10)+" "+strconv.FormatInt(exp, 10)+" "+strconv.FormatInt(exp-slack, 10))
 	} else {
-		args = append(args, "", "", 0, 0, "", "")
+		args = append(args, "", "", "")
 	}
 	sent := ""
 	for i, id := range t.sent {
@@ -154,40 +162,43 @@ var tailLua = `
 local function tail(S, U, R, M, A, now, sentOldest)
   local n = #ARGV
   local idx = 0
-  if n < A + 9 then return 0 end
+  if n < A + 6 then return 0 end
   if ARGV[A] ~= '' and redis.call('HGET', S, 'v') == ARGV[A + 1] then
     redis.call('HSET', S, 'm', ARGV[A])
   end
   -- The marks change the seen record (seen.go) that the caller loaded
   -- and writes.
-  if n >= A + 10 then
-    for i = A + 10, n do
+  if n >= A + 7 then
+    for i = A + 7, n do
       seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `)
     end
   end
   if ARGV[A + 2] ~= '' then
     local r = redis.call('HMGET', R, 's', 'l', 'd', 'e')
-    if r[1] ~= 'x' and r[1] ~= 'n' then
-      local exp = ARGV[A + 6]
-      if r[1] == 'p' and r[2] == ARGV[A + 3] and r[3] then
-        if ilt(ARGV[A + 4], r[3]) then idx = 1 end
-        if r[4] and not ilt(exp, r[4]) and not ilt(r[4], ARGV[A + 7]) then
-          redis.call('HSET', R, 'd', ARGV[A + 4])
+    local same = r[1] == 'p' and r[2] == ARGV[A + 2] and r[3]
+    -- A check ("c") of a reminder pending in the same language writes
+    -- nothing; otherwise the arguments are read.
+    if r[1] ~= 'x' and r[1] ~= 'n' and not (same and ARGV[A + 3] == 'c') then
+      local c, due, ttl, exp, low = string.match(ARGV[A + 4], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+      if same then
+        if ilt(due, r[3]) then idx = 1 end
+        if r[4] and not ilt(exp, r[4]) and not ilt(r[4], low) then
+          redis.call('HSET', R, 'd', due)
         else
-          redis.call('HSET', R, 'd', ARGV[A + 4], 'e', exp)
-          redis.call('PEXPIRE', R, ARGV[A + 5])
+          redis.call('HSET', R, 'd', due, 'e', exp)
+          redis.call('PEXPIRE', R, ttl)
         end
       else
-        redis.call('HSET', R, 'c', ARGV[A + 2], 'l', ARGV[A + 3], 'd', ARGV[A + 4], 's', 'p', 'e', exp)
-        redis.call('PEXPIRE', R, ARGV[A + 5])
+        redis.call('HSET', R, 'c', c, 'l', ARGV[A + 2], 'd', due, 's', 'p', 'e', exp)
+        redis.call('PEXPIRE', R, ttl)
         idx = 1
       end
     end
   end
-  if ARGV[A + 8] ~= '' then
+  if ARGV[A + 5] ~= '' then
     redis.call('ZREMRANGEBYSCORE', M, '-inf', '(' .. sentOldest)
-    for id in string.gmatch(ARGV[A + 8], '%d+') do
-      redis.call('ZADD', M, ARGV[A + 9], id)
+    for id in string.gmatch(ARGV[A + 5], '%d+') do
+      redis.call('ZADD', M, ARGV[A + 6], id)
     end
     redis.call('ZREMRANGEBYRANK', M, 0, ` + strconv.Itoa(-(sentMax + 1)) + `)
     redis.call('PEXPIRE', M, ` + strconv.FormatInt(SentTTL.Milliseconds(), 10) + `)
@@ -270,6 +281,7 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 		if !it.t.arm {
 			continue
 		}
+		s.noteArmed(it.chat, it.t)
 		flag, _ := cmds[i].Int()
 		if flag == 2 && !zadded[i] {
 			late = append(late, redis.Z{Score: float64(it.t.due), Member: s.chatID(it.chat)})
@@ -333,6 +345,7 @@ func (s *Store) dropArm(chat int64) {
 		t.arm = false
 	}
 	delete(s.remindHints, chat)
+	delete(s.armed, chat)
 }
 
 // dropTail forgets everything deferred for the chat (it is erased): no
@@ -344,4 +357,5 @@ func (s *Store) dropTail(chat int64) {
 	delete(s.tails, chat)
 	delete(s.remindHints, chat)
 	delete(s.expireHints, chat)
+	delete(s.armed, chat)
 }
