@@ -33,10 +33,14 @@
 //
 // The seen record stays bounded: it lists at most the newest 1000 inputs
 // (an update id at or below the highest one dropped counts as handled), and
-// it expires SeenTTL (24 h) after the chat's last input; Load treats one
-// written longer ago than SeenTTL as gone. Scripts read and write it whole
-// (GET, SET; Save only APPENDs the id it applies): Load reads it and tells
-// in Go whether its update was seen.
+// it expires SeenTTL (24 h) after its TTL was last set, which is at most a
+// slack (1/24 of SeenTTL, at most an hour) before the chat's last input
+// (SET KEEPTTL in between; its written time is when the TTL was set); Load
+// treats one written longer ago than SeenTTL as gone. Scripts read and
+// write it whole (GET, SET; Save only APPENDs the id it applies): Load
+// reads it and tells in Go whether its update was seen. Load reads the
+// state with a plain HMGET before the script, in the same round trip: the
+// state's blob never passes through Lua (scripts.go).
 //
 // A Save sets the TTL of the state (and of the abandonment record) only
 // when it is new, shorter than before, or would end more than a slack
@@ -83,7 +87,10 @@
 // ArmReminder (each saved turn past consent) pushes the due time back, in
 // :r only: the index member keeps the due time the reminder was armed at
 // (one ZADD per interview), and the claim re-scores it when it finds the
-// reminder not yet due;
+// reminder not yet due; with Options.TailDelay, a replica writes the due
+// time only when it moves by more than 1/1440 of the delay (at most a
+// minute) since it last wrote it, and otherwise only checks that the
+// reminder is pending (armSkip): it may come up to that much early;
 // ClaimReminders leases due ones; DoneReminder marks them sent and drops
 // the chat id; CancelReminder and Delete drop them. The raw chat id is on
 // the value side of the chat's own key, never in a key or index member.
