@@ -108,8 +108,11 @@ return r
 // saved state waits at ("" = none), 14 the arguments a save seldom needs,
 // space-separated and read only when needed (each argument of a script
 // costs Redis ~1.2k instructions): state TTL (ms), now (ms), seen TTL
-// (ms), record TTL (ms), a fresh random record id, the chat id. A new
-// argument goes at the end (15…), a new key after the fourth.
+// (ms), record TTL (ms), a fresh random record id, the chat id; 15 the
+// message id of the chat's deferred mark ("" = none: m is left as it is),
+// written with the state (the mark belongs to the version replaced: the
+// compare-and-swap checks it; tail.go). A new argument goes at the end
+// (16…), a new key after the fourth.
 //
 // The expiry job lives in the record (xc, xd, xv = chat, due, the version
 // it was armed at), so that it goes when the record goes (completion,
@@ -148,6 +151,10 @@ local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
+if ARGV[15] ~= '' then
+  h[#h + 1] = 'm'
+  h[#h + 1] = ARGV[15]
+end
 -- A new state (cur "0": no hash, or one without a version) always gets its
 -- TTL: a hash without one would leak.
 local sx = cur == '0' or refresh(hv[3], ARGV[5], ARGV[6])

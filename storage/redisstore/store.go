@@ -225,7 +225,7 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 	var sc *redis.Script
 	var args []any
 	if t != nil {
-		sc, args = loadTailScript, append(s.commonArgs(now), s.tailArgs(chat, t)...)
+		sc, args = loadTailScript, append(s.commonArgs(now), s.tailArgs(chat, t, false)...)
 	}
 	_, res, err := s.readChat(ctx, chat, t, sc, 0, args)
 	if err != nil {
@@ -439,6 +439,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if id == "" {
 		id = "-"
 	}
+	// The message id of the chat's pending mark, when it belongs to the
+	// state this save replaces (tail.go): written with the state.
+	mark := s.markFor(chat, expect)
 	// saveScript's arguments; the 14th is read only when needed.
 	args := []any{
 		expect, newVersion, blob, update,
@@ -448,6 +451,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		strconv.FormatInt(ttl.Milliseconds(), 10) + " " + strconv.FormatInt(nowMS, 10) + " " +
 			strconv.FormatInt(s.seenTTL.Milliseconds(), 10) + " " + strconv.FormatInt(recTTL.Milliseconds(), 10) + " " +
 			id + " " + strconv.FormatInt(chat, 10),
+		mark,
 	}
 
 	var res *redis.Cmd
@@ -503,6 +507,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			}
 		}
 	}
+	s.markWritten(chat, expect, mark)
 	s.noteVersion(chat, newVersion)
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
@@ -835,7 +840,7 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	t := s.takeTail(user)
 	// The emission interval, whole or with a fraction: Lua reads it as is.
 	interval := strconv.FormatFloat(float64(per.Milliseconds())/float64(limit), 'f', -1, 64)
-	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t)...)
+	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t, false)...)
 	reply, load, err := s.readChat(ctx, user, t, inboundScript, 1, args)
 	if err != nil {
 		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)

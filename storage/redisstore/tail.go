@@ -16,7 +16,8 @@ import (
 // and RecordSent (message ids for /delete). With Options.TailDelay set,
 // they wait in memory instead and ride along with the chat's next Load —
 // the next update of a person answering — in the same script and round
-// trip; what waits longer than TailDelay is written by FlushTails
+// trip (the mark's message id with the next Save, in its HSET of the
+// state: markFor); what waits longer than TailDelay is written by FlushTails
 // (RunTails), many chats per round trip, and everything at shutdown.
 //
 // What a crash loses is at most TailDelay of these: a redelivered update
@@ -62,7 +63,11 @@ func (s *Store) tailFor(chat int64) *tail {
 	return t
 }
 
-// takeTail removes and returns the chat's pending tail (nil when none).
+// takeTail removes and returns the chat's pending tail (nil when none)
+// for the chat's read. The mark's message id stays pending (in a tail of
+// its own, same since): the chat's next Save writes it in its HSET of the
+// state (markFor), or FlushTails does. The returned tail still holds it,
+// so that the read returns it (readChat); tailArgs leaves it out.
 func (s *Store) takeTail(chat int64) *tail {
 	if !s.deferring() {
 		return nil
@@ -74,7 +79,43 @@ func (s *Store) takeTail(chat int64) *tail {
 	if t == nil || t.empty() {
 		return nil
 	}
+	if t.hasMark {
+		s.tails[chat] = &tail{since: t.since, version: t.version, hasMark: true, lastMsg: t.lastMsg, markV: t.markV}
+	}
 	return t
+}
+
+// markFor returns the message id of the chat's pending mark when it
+// belongs to version expect (the state a Save replaces), else "".
+func (s *Store) markFor(chat int64, expect uint64) string {
+	if !s.deferring() {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil || !t.hasMark || t.markV != expect {
+		return ""
+	}
+	return strconv.Itoa(t.lastMsg)
+}
+
+// markWritten forgets the chat's pending mark that a Save wrote (msg, of
+// version expect), unless a newer one replaced it meanwhile.
+func (s *Store) markWritten(chat int64, expect uint64, msg string) {
+	if msg == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil || !t.hasMark || t.markV != expect || strconv.Itoa(t.lastMsg) != msg {
+		return
+	}
+	t.hasMark = false
+	if t.empty() && t.version == 0 {
+		delete(s.tails, chat)
+	}
 }
 
 // noteVersion remembers the version of the chat's state this replica
@@ -102,12 +143,12 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 // <that less ttlSlack>" (read only when written), sent ids ("" = none,
 // else space-separated), sent at, then the marked update ids. No tail (nil): no arguments at all — each
 // argument of a script costs Redis about 1.2k instructions.
-func (s *Store) tailArgs(chat int64, t *tail) []any {
+func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
 	if t == nil {
 		return nil
 	}
 	args := make([]any, 0, 7+len(t.marks))
-	if t.hasMark {
+	if t.hasMark && withMark {
 		args = append(args, t.lastMsg, t.markV)
 	} else {
 		args = append(args, "", 0)
@@ -148,9 +189,9 @@ func (s *Store) tailArgs(chat int64, t *tail) []any {
 // (the reminder was armed anew, or its due time moved earlier), else 0.
 //
 // The mark's message id goes onto the state only at the version it
-// belongs to (an HGET of v, only when there is a mark): the caller reads
-// the state itself, before the script and in the same round trip
-// (loadPipe), and substitutes the id when its read is at that version.
+// belongs to (an HGET of v, only when there is a mark). Only FlushTails
+// sends one: a Load leaves it to the next Save (markFor), and substitutes
+// it in its read (readChat) when the read is at that version.
 //
 // The reminder: a turn of a pending reminder (same language) moves only
 // its due time (HSET d). Its index member keeps the earlier due time it
@@ -263,7 +304,7 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 	zadded := make([]bool, len(items))
 	err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
 		for i, it := range items {
-			args := append(append([]any{}, common...), s.tailArgs(it.chat, it.t)...)
+			args := append(append([]any{}, common...), s.tailArgs(it.chat, it.t, true)...)
 			cmds[i] = run(tailScript, []string{s.stateKey(it.chat), s.seenKey(it.chat), s.remindKey(it.chat), s.sentKey(it.chat)}, args...)
 			zadded[i] = it.t.arm && !s.remindHinted(it.chat, it.t.due)
 			if zadded[i] {
