@@ -250,8 +250,8 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 // is element at of sc's reply. It returns sc's reply (nil without sc) and
 // the chat as parseLoad reads it: {seen record} when there is no state,
 // {seen record, version, blob, message id} otherwise — the message id of
-// the tail's mark when the state read is at the mark's version (tailLua
-// writes it there).
+// the tail's mark when the state read is at the mark's version (the next
+// Save writes it there: markFor).
 func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply, res []any, err error) {
 	keys := []string{s.stateKey(chat), s.seenKey(chat), s.remindKey(chat), s.sentKey(chat)}
 	zadd := t != nil && t.arm && !s.remindHinted(chat, t.due)
