@@ -337,7 +337,16 @@ func (e *env) Today() time.Time { return e.now }
 // refresh re-evaluates relevance in one forward pass, dropping answers that
 // became irrelevant and recomputing calculations (each at its row, then all
 // in dependency order).
-func (st *stepper) refresh() {
+func (st *stepper) refresh() { st.refreshBefore(len(st.f.Questions)) }
+
+// refreshBefore is refresh's forward pass over the rows before limit
+// only: st.rel[:limit] is then what a whole refresh gives, since the pass
+// changes a row's answer only when it reaches that row (the rows before
+// limit see the same answers either way) and the calculations' second
+// pass changes no relevance. With limit below the form's length the
+// second pass is left out and the answers of rows at or after limit may
+// be stale: for readers of relevance only (NoteBefore).
+func (st *stepper) refreshBefore(limit int) {
 	f, s := st.f, &st.s
 	n := len(f.Questions)
 	if cap(st.rel) < n+2*f.groups {
@@ -350,7 +359,7 @@ func (st *stepper) refresh() {
 	groupRel := st.rel[n:]
 	st.rel = st.rel[:n]
 	e := &env{answers: s.Answers, now: st.now}
-	for i, q := range f.Questions {
+	for i, q := range f.Questions[:limit] {
 		ok := true
 		for _, g := range q.Groups {
 			if !groupRel[2*g.index] {
@@ -380,6 +389,9 @@ func (st *stepper) refresh() {
 				st.changed = true
 			}
 		}
+	}
+	if limit < n {
+		return
 	}
 	// Again in dependency order, for calculations that read later rows.
 	for _, i := range f.calcs {
@@ -620,7 +632,7 @@ func NoteBefore(f *Form, s State, pos int) bool {
 		return false
 	}
 	st := stepper{f: f, s: s, shared: true, now: time.Unix(s.Updated, 0)}
-	st.refresh()
+	st.refreshBefore(pos)
 	for i := pos - 1; i >= 0; i-- {
 		q := f.Questions[i]
 		if !q.Type.Shown() || !st.rel[i] {
@@ -647,7 +659,7 @@ func (st *stepper) choices(q *Question) []Choice {
 		return q.List.Choices
 	}
 	e := &env{answers: st.s.Answers, now: st.now}
-	var cs []Choice
+	cs := make([]Choice, 0, len(q.List.Choices))
 	for _, c := range q.List.Choices {
 		e.name, e.column = c.Name, c.Filter
 		if q.ChoiceFilter.Bool(e) {
@@ -660,14 +672,26 @@ func (st *stepper) choices(q *Question) []Choice {
 func (st *stepper) buttons(q *Question) []Button {
 	s := &st.s
 	var bs []Button
+	var cs []Choice
+	if q.Type == TypeSelectOne || q.Type == TypeSelectMultiple {
+		cs = st.choices(q)
+	}
+	// One allocation for the keys and Done, Back and Skip (a question
+	// without keys keeps a nil slice unless Back or Skip is added).
+	switch q.Type {
+	case TypeSelectOne, TypeSelectMultiple:
+		bs = make([]Button, 0, len(cs)+3)
+	case TypeDate:
+		bs = make([]Button, 0, 12+2)
+	}
 	switch q.Type {
 	case TypeSelectOne:
 		cur := s.Answers[q.Name]
-		for _, c := range st.choices(q) {
+		for _, c := range cs {
 			bs = append(bs, Button{Kind: BtnChoose, Label: c.Label, Option: c.Name, Checked: c.Name == cur})
 		}
 	case TypeSelectMultiple:
-		for _, c := range st.choices(q) {
+		for _, c := range cs {
 			bs = append(bs, Button{Kind: BtnToggle, Label: c.Label, Option: c.Name, Checked: xpath.Selected(s.Pending, c.Name)})
 		}
 		bs = append(bs, Button{Kind: BtnDone, Label: MsgDone})
@@ -698,6 +722,9 @@ func (st *stepper) buttons(q *Question) []Button {
 	}
 	if !q.Required && q.Type != TypeAcknowledge && !hasDecline(q) {
 		bs = append(bs, Button{Kind: BtnSkip, Label: MsgSkip})
+	}
+	if len(bs) == 0 {
+		return nil // as before the slice was made at its size
 	}
 	return bs
 }
