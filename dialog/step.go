@@ -67,8 +67,14 @@ const dateYears = 12
 // only on the arguments. The returned state's Version is s.Version+1 when
 // anything changed, and s.Version when nothing did (nothing to save).
 func Step(f *Form, s State, in Input, now time.Time) (State, []Reply) {
-	st := stepper{f: f, now: now, old: s}
-	st.s = s.clone()
+	// The answers are copied before the first change only (own): a tick,
+	// a re-ask or a language change leaves them as they were.
+	st := stepper{f: f, now: now, old: s, s: s, shared: true}
+	st.s.Back = s.Back[:len(s.Back):len(s.Back)]
+	st.s.Langs = s.Langs[:len(s.Langs):len(s.Langs)]
+	if st.s.Answers == nil {
+		st.s.Answers, st.shared = map[string]string{}, false
+	}
 	st.run(in)
 	if st.changed {
 		st.s.Version = s.Version + 1
@@ -87,23 +93,26 @@ type stepper struct {
 	changed bool
 	rel     []bool // relevance of every question under current answers
 	// shared says s.Answers is the caller's, to be copied before the
-	// first change (NoteBefore only reads: it copies nothing when the
-	// answers are up to date, as a saved state's are).
+	// first change (Step copies only when an answer changes; NoteBefore
+	// only reads: it copies nothing when the answers are up to date, as
+	// a saved state's are).
 	shared bool
 }
 
-// own copies the shared answers before a change, and points e at the
-// copy.
+// own copies the shared answers before a change, and points e (if any)
+// at the copy.
 func (st *stepper) own(e *env) {
 	if !st.shared {
 		return
 	}
 	st.shared = false
-	st.s.Answers = maps.Clone(st.s.Answers)
-	if st.s.Answers == nil {
-		st.s.Answers = map[string]string{}
+	// One more than now, as the copy Step used to make up front.
+	c := make(map[string]string, len(st.s.Answers)+1)
+	maps.Copy(c, st.s.Answers)
+	st.s.Answers = c
+	if e != nil {
+		e.answers = c
 	}
-	e.answers = st.s.Answers
 }
 
 func (s State) clone() State {
@@ -225,7 +234,10 @@ func (st *stepper) run(in Input) {
 			st.ask(q, MsgNotSkippable, nil, false)
 			return
 		}
-		delete(s.Answers, q.Name)
+		if _, had := s.Answers[q.Name]; had {
+			st.own(nil)
+			delete(s.Answers, q.Name)
+		}
 		s.Pending = ""
 		st.changed = true
 		st.answered(q, "")
@@ -283,7 +295,7 @@ func (st *stepper) begin(ctx map[string]string, lang string) {
 		Lang: lang, Context: ctx, Answers: map[string]string{},
 		Started: st.now.Unix(), Pos: -1,
 	}
-	st.changed = true
+	st.shared, st.changed = false, true
 	for _, q := range st.f.Questions {
 		if q.Type == TypeHidden {
 			if v, ok := ctx[q.ContextKey()]; ok {
@@ -470,7 +482,7 @@ func (st *stepper) complete() {
 	}
 	if s.Outcome != OutcomeCompleted {
 		// Nothing is kept of a declined or ineligible interview.
-		s.Answers = map[string]string{}
+		s.Answers, st.shared = map[string]string{}, false
 		s.Back = nil
 		return
 	}
@@ -935,9 +947,11 @@ func (st *stepper) accept(q *Question, v string) {
 			return
 		}
 	}
-	if v == "" {
+	if old, had := s.Answers[q.Name]; v == "" && had {
+		st.own(nil)
 		delete(s.Answers, q.Name)
-	} else {
+	} else if v != "" && (!had || old != v) {
+		st.own(nil)
 		s.Answers[q.Name] = v
 	}
 	s.Pending = ""
