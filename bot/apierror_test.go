@@ -122,28 +122,20 @@ func (r *apiRig) check(t *testing.T, calls int, waits []time.Duration, outcome s
 var testKB = [][]Key{{{Text: "A", Data: "1c0.0.a"}}}
 
 func TestSenderDecidesFromAPIBody(t *testing.T) {
-	t.Run("library", func(t *testing.T) { testSenderDecidesFromAPIBody(t, "") })
-	t.Run("direct", func(t *testing.T) { testSenderDecidesFromAPIBody(t, "direct") })
-	t.Run("wire", func(t *testing.T) { testSenderDecidesFromAPIBody(t, "wire") })
+	t.Run("library", func(t *testing.T) { testSenderDecidesFromAPIBody(t, false) })
+	t.Run("direct", func(t *testing.T) { testSenderDecidesFromAPIBody(t, true) })
 }
 
 // testSenderDecidesFromAPIBody runs the cases through go-telegram/bot, or
-// through DirectAPI for the calls it makes (sendMessage, the edits and
-// answerCallbackQuery) with net/http ("direct") or its own connections
-// ("wire").
-func testSenderDecidesFromAPIBody(t *testing.T, direct string) {
+// with direct through DirectAPI for the calls it makes (sendMessage and
+// the edits; answerCallbackQuery stays with the library).
+func testSenderDecidesFromAPIBody(t *testing.T, direct bool) {
 	ctx := context.Background()
 	newAPIRig := func(t *testing.T, wrap bool, replies ...reply) *apiRig {
 		t.Helper()
 		r := newAPIRig(t, wrap, replies...)
-		switch direct {
-		case "direct":
+		if direct {
 			r.s.direct = NewDirectAPI(r.url, "123:TEST", testnet.Client())
-		case "wire":
-			r.s.direct = NewWireAPI(r.url, "123:TEST", testnet.Client())
-			if !r.s.direct.Wire() {
-				t.Fatalf("no wire client for %s", r.url)
-			}
 		}
 		return r
 	}
@@ -239,7 +231,7 @@ func testSenderDecidesFromAPIBody(t *testing.T, direct string) {
 		r.check(t, 1, nil, "sendMessage refused")
 	})
 	t.Run("without APIClient the library's typed errors still give the code", func(t *testing.T) {
-		if direct != "" {
+		if direct {
 			t.Skip("DirectAPI reads the body itself")
 		}
 		r := newAPIRig(t, false, reply{body: bodyBlocked}, reply{body: bodyThrottled}, reply{body: bodyMessage}, reply{body: bodyNotModified})

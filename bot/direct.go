@@ -25,8 +25,6 @@ import (
 type DirectAPI struct {
 	base   string // <server>/bot<token>/
 	client HTTPDoer
-	// wire, when set, makes the calls instead of client (NewWireAPI).
-	wire *wireClient
 	// replies are buffers to read replies into (a reply is parsed, and
 	// done with, before call returns).
 	replies sync.Pool
@@ -43,26 +41,6 @@ func NewDirectAPI(serverURL, token string, c HTTPDoer) *DirectAPI {
 	d := &DirectAPI{base: strings.TrimSuffix(serverURL, "/") + "/bot" + token + "/", client: c}
 	d.replies.New = func() any { return new(bytes.Buffer) }
 	return d
-}
-
-// NewWireAPI is NewDirectAPI whose calls go over the bot's own HTTP/1.1
-// connections (wire.go) when serverURL is a plain http:// Bot API server
-// (self-hosted) that no proxy setting covers; otherwise, and for HTTPS,
-// through c as NewDirectAPI's.
-func NewWireAPI(serverURL, token string, c HTTPDoer) *DirectAPI {
-	d := NewDirectAPI(serverURL, token, c)
-	d.wire = newWireClient(serverURL, token)
-	return d
-}
-
-// Wire reports whether d makes its calls over its own connections.
-func (d *DirectAPI) Wire() bool { return d.wire != nil }
-
-// CloseIdle closes the idle connections of d's own (NewWireAPI).
-func (d *DirectAPI) CloseIdle() {
-	if d.wire != nil {
-		d.wire.closeIdle()
-	}
 }
 
 // The JSON bodies: only the fields the bot sets. A *directMessage and a
@@ -263,16 +241,6 @@ func appendJSONString(b []byte, s string) []byte {
 // (0 when the result is not a message). A refusal is an *APIError; a
 // failure to get an answer is returned with the token taken out of it.
 func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, error) {
-	buf := d.replies.Get().(*bytes.Buffer)
-	defer d.replies.Put(buf)
-	buf.Reset()
-	if d.wire != nil {
-		status, err := d.wire.post(ctx, method, params, buf)
-		if err != nil {
-			return 0, err
-		}
-		return readReplyBody(status, buf.Bytes())
-	}
 	var body []byte
 	switch p := params.(type) {
 	case *directMessage:
@@ -295,37 +263,15 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 		return 0, redactTokenErr(err)
 	}
 	defer resp.Body.Close()
+	buf := d.replies.Get().(*bytes.Buffer)
+	defer d.replies.Put(buf)
+	buf.Reset()
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
 		return 0, redactTokenErr(err)
 	}
-	return readReplyBody(resp.StatusCode, buf.Bytes())
-}
-
-// appendParams appends params as the JSON body of a call.
-func appendParams(b []byte, params any) ([]byte, error) {
-	switch p := params.(type) {
-	case *directMessage:
-		return appendMessage(b, p), nil
-	case *directAnswer:
-		return appendAnswer(b, p), nil
-	}
-	j, err := json.Marshal(params)
-	return append(b, j...), err
-}
-
-// okTrueReply is the Bot API's whole reply to a method that returns True
-// (answerCallbackQuery).
-const okTrueReply = `{"ok":true,"result":true}`
-
-// readReplyBody reads a reply (raw, with its HTTP status): the message id
-// of the result (0 when the result is not a message), or the refusal as an
-// *APIError.
-func readReplyBody(status int, raw []byte) (int, error) {
+	raw := buf.Bytes()
 	if id, ok := fastMessageID(raw); ok {
 		return id, nil
-	}
-	if string(raw) == okTrueReply {
-		return 0, nil
 	}
 	// One pass over the reply: the error fields and the result, whose
 	// message id alone is read (no Message is built).
@@ -340,15 +286,15 @@ func readReplyBody(status int, raw []byte) (int, error) {
 	}
 	if err := json.Unmarshal(raw, &r); err != nil || r.OK == nil {
 		// Not the API's JSON (a proxy's page): as parseAPIError reads it.
-		if api := parseAPIError(status, raw); api != nil {
+		if api := parseAPIError(resp.StatusCode, raw); api != nil {
 			return 0, api
 		}
-		return 0, &APIError{Code: status, Description: "unreadable reply"}
+		return 0, &APIError{Code: resp.StatusCode, Description: "unreadable reply"}
 	}
 	if !*r.OK {
 		code := r.ErrorCode
 		if code == 0 {
-			code = status
+			code = resp.StatusCode
 		}
 		return 0, &APIError{Code: code, Description: r.Description, RetryAfter: r.Parameters.RetryAfter}
 	}

@@ -17,11 +17,6 @@ import (
 // The direct calls against the fake Bot API: what the person sees is what
 // the library's calls would show.
 func TestDirectAPICalls(t *testing.T) {
-	t.Run("net/http", func(t *testing.T) { testDirectAPICalls(t, NewDirectAPI) })
-	t.Run("wire", func(t *testing.T) { testDirectAPICalls(t, NewWireAPI) })
-}
-
-func testDirectAPICalls(t *testing.T, newAPI func(string, string, HTTPDoer) *DirectAPI) {
 	srv := telegramtest.NewServer()
 	t.Cleanup(srv.Close)
 	api, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL), tg.WithSkipGetMe(), tg.WithHTTPClient(time.Minute, APIClient(testnet.Client())))
@@ -29,7 +24,7 @@ func testDirectAPICalls(t *testing.T, newAPI func(string, string, HTTPDoer) *Dir
 		t.Fatal(err)
 	}
 	obs := &countObserver{outcomes: map[string]int{}}
-	s := NewSender(api, SenderOptions{Observer: obs, Direct: newAPI(srv.URL, srv.Token(), testnet.Client())})
+	s := NewSender(api, SenderOptions{Observer: obs, Direct: NewDirectAPI(srv.URL, srv.Token(), testnet.Client())})
 	ctx := context.Background()
 	u := srv.User(77)
 	u.Send("hi")
@@ -94,15 +89,10 @@ func testDirectAPICalls(t *testing.T, newAPI func(string, string, HTTPDoer) *Dir
 
 // A failure to reach the API never shows the token (errors are logged).
 func TestDirectAPIErrorHidesToken(t *testing.T) {
-	t.Run("net/http", func(t *testing.T) { testDirectAPIErrorHidesToken(t, NewDirectAPI) })
-	t.Run("wire", func(t *testing.T) { testDirectAPIErrorHidesToken(t, NewWireAPI) })
-}
-
-func testDirectAPIErrorHidesToken(t *testing.T, newAPI func(string, string, HTTPDoer) *DirectAPI) {
 	srv := httptest.NewServer(nil)
 	url := srv.URL
 	srv.Close()
-	d := newAPI(url, "123456:SECRET-TOKEN", testnet.Client())
+	d := NewDirectAPI(url, "123456:SECRET-TOKEN", testnet.Client())
 	_, err := d.call(context.Background(), "sendMessage", &directMessage{ChatID: 1, Text: "x"})
 	if err == nil {
 		t.Fatal("no error from a closed server")

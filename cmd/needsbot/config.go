@@ -45,7 +45,6 @@ type Config struct {
 	OutageWindow        time.Duration
 	TailDelay           time.Duration
 	RedisBatching       bool
-	TelegramWire        bool
 }
 
 // setting is one row of the configuration table: the README's table is
@@ -90,7 +89,6 @@ func settings() []setting {
 		{"NEEDSBOT_WORKERS", "32", "updates handled in parallel (one chat is always in order; a chat waiting for its own pacing holds none)", func(c *Config, v string) error { return atoi(v, &c.Workers) }},
 		{"NEEDSBOT_OUTAGE_WINDOW", "2m", "how long an update is kept and retried while Redis or Postgres is down (a tap gets \"one moment\" at once)", func(c *Config, v string) error { return duration(v, &c.OutageWindow) }},
 		{"NEEDSBOT_REDIS_BATCHING", "on", "on: the Redis commands of chats handled at the same time share writes on one connection (go-redis's experimental full-duplex autopipeliner); off: each takes a pooled connection and a round trip of its own", func(c *Config, v string) error { return onOff(v, &c.RedisBatching) }},
-		{"NEEDSBOT_TELEGRAM_WIRE", "on", "on: with a plain http:// Bot API server (self-hosted) and no proxy, the sends, edits and callback answers go over the bot's own HTTP/1.1 keep-alive connections (one write and its reads in the calling goroutine); off, and for https:// (api.telegram.org, HTTP/2): net/http's client", func(c *Config, v string) error { return onOff(v, &c.TelegramWire) }},
 		{"NEEDSBOT_TAIL_DELAY", "30s", "how long a turn's replies-sent mark, reminder and message ids wait in memory to ride on the chat's next Redis call; 0 = written at once (use 0 with several webhook replicas without chat affinity)", func(c *Config, v string) error { return tailDelayValue(v, &c.TailDelay) }},
 		{"NEEDSBOT_TELEGRAM_RATE", "28", "Bot API calls per second for the whole bot (new messages and edits; Telegram allows about 30), shared by replicas through Redis", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)

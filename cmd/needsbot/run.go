@@ -198,14 +198,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		global = a.store.Limiter("telegram:global", int(cfg.TelegramRate))
 		shared = chatPacer{s: a.store, key: []byte(cfg.PseudonymKey), rate: cfg.TelegramChatRate, burst: chatBurst}
 	}
-	// The hot calls as small JSON requests (bot/direct.go), over the bot's
-	// own HTTP/1.1 connections to a plain-http Bot API server (bot/wire.go).
-	direct := bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, a.httpc)
-	if cfg.TelegramWire {
-		direct = bot.NewWireAPI(cfg.TelegramAPIURL, cfg.TelegramToken, a.httpc)
-	}
 	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, SharedChat: shared, ChatRate: rate.Limit(cfg.TelegramChatRate),
-		ChatBurst: chatBurst, Logger: log, Observer: a.metrics, Direct: direct})
+		ChatBurst: chatBurst, Logger: log, Observer: a.metrics, Direct: bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, a.httpc)})
 	key := []byte(cfg.PseudonymKey)
 	var defaultCtx map[string]string
 	if cfg.DefaultMunicipality != "" {
