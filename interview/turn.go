@@ -136,7 +136,10 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 	t.touched = t.touched || t.idle
 	eff := Effects{Prev: t.state, Next: next, Replies: replies}
 	saving := save && next.Version != t.state.Version
-	abandon := c.abandonOf(next)
+	var abandon *Abandon
+	if saving {
+		abandon = c.abandonOf(next)
+	}
 	cs, _ := c.cfg.Sessions.(CompletingSessions)
 	var withSave *Completion // recorded in the save's atomic step
 	for _, r := range replies {
