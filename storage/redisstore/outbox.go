@@ -209,7 +209,9 @@ func (o *Outbox) Kick() {
 }
 
 // Flush writes every queued entry, oldest first, removing each once write
-// succeeds, until the outbox is empty or write fails. It returns how many
+// succeeds, until the outbox is empty or write fails — first the
+// completions recorded with chats' saves (SaveDoneCompleted), then the
+// queue (Enqueue). It returns how many
 // entries it wrote. An entry whose write fails with a Permanent error is
 // moved to the dead letters and the drain goes on; any other failure stops
 // it, keeping the entry and those after it for the next attempt.
