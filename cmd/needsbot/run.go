@@ -232,7 +232,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	inbound := throttle{s: a.store, limit: cfg.InboundLimit}
 	ccfg := interview.Config{
-		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: sessions{s: a.store, inbound: inbound}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
+		Library: a.lib, DefaultForm: cfg.DefaultForm, Sessions: completingSessions{sessions: sessions{s: a.store, inbound: inbound}, rec: responses{d: a.durable, lib: a.lib}}, Responses: responses{d: a.durable, lib: a.lib}, Outbox: responses{d: a.durable, lib: a.lib}, Invites: invites,
 		Messages: messageLog{a.store}, Logger: log, Events: a.metrics, DefaultContext: defaultCtx,
 		Pseudonym: func(user int64) string { return storage.Pseudonym(key, user) },
 		LogKey:    func(chat int64) string { return storage.Keyed(key, "log", chat) },
