@@ -111,8 +111,10 @@ return r
 // (ms), record TTL (ms), a fresh random record id, the chat id; 15 the
 // message id of the chat's deferred mark ("" = none: m is left as it is),
 // written with the state (the mark belongs to the version replaced: the
-// compare-and-swap checks it; tail.go). A new argument goes at the end
-// (16…), a new key after the fourth.
+// compare-and-swap checks it; tail.go). Optional, at the end: KEYS[5] the
+// chat's completions hash, ARGV 16 a completion's idempotency key and 17
+// its entry, set there when the version matches (outbox.go). A new
+// argument goes at the end (18…), a new key after the fifth.
 //
 // The expiry job lives in the record (xc, xd, xv = chat, due, the version
 // it was armed at), so that it goes when the record goes (completion,
@@ -150,6 +152,9 @@ local left = ''
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
+-- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
+-- KEYS[5], ARGV 16 and 17, only when given.
+if ARGV[16] then redis.call('HSET', KEYS[5], ARGV[16], ARGV[17]) end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
 if ARGV[15] ~= '' then
   h[#h + 1] = 'm'
