@@ -11,8 +11,7 @@ import (
 
 // TestRedisLimiterPaces checks the shared Bot API budget: two "replicas"
 // together never exceed it (burst + rate × time), also when each has
-// several calls waiting at once (a round trip then reserves one event for
-// each, up to the burst).
+// several calls waiting at once.
 func TestRedisLimiterPaces(t *testing.T) {
 	store, _, _ := newStore(t, redisstore.Options{})
 	a := store.Limiter("telegram:global", 20)
@@ -42,11 +41,10 @@ func TestRedisLimiterPaces(t *testing.T) {
 
 // TestRedisLimiterWaitersSharePolls: many goroutines waiting on a spent
 // budget do not each poll Redis, nor does the limiter poll a budget it
-// knows to be spent: the round trips stay at about one per reserveBatch
-// events (a batch reserves an event for each waiting call, up to the
-// burst; after it the limiter waits until the next batch can be free).
-// Polling until Redis said yes took two round trips per batch (49 for
-// these 120 events).
+// knows to be spent: the round trips stay at about one per batch of 5
+// events (after a grant the limiter waits until the next batch can be
+// free). Polling until Redis said yes took two round trips per batch (49
+// for these 120 events).
 func TestRedisLimiterWaitersSharePolls(t *testing.T) {
 	store, rdb, _ := newStore(t, redisstore.Options{})
 	h := &roundTrips{}
@@ -69,7 +67,7 @@ func TestRedisLimiterWaitersSharePolls(t *testing.T) {
 	wg.Wait()
 	n := h.n.Load()
 	t.Logf("%d Redis round trips for %d events", n, waiters*each)
-	if n > waiters*each/5+4 {
+	if n > waiters*each/5+6 { // + loading the script, a late refusal or two
 		t.Fatalf("%d Redis round trips for %d events by %d waiters: more than one per 5 events", n, waiters*each, waiters)
 	}
 }
