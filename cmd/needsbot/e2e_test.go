@@ -75,7 +75,16 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 // start runs the bot until stop.
 func (h *harness) start() {
 	h.t.Helper()
-	base := context.WithValue(context.Background(), intakeHook{}, registerIntake(h.t))
+	// Ready when this run's intake is registered (serve does it after
+	// registering the command menu, before taking updates): the run's own
+	// signal, not a count of fake Bot API calls that another replica of the
+	// same test also makes.
+	ready, register := make(chan struct{}), registerIntake(h.t)
+	var once sync.Once
+	base := context.WithValue(context.Background(), intakeHook{}, func(in *bot.Intake) {
+		register(in)
+		once.Do(func() { close(ready) })
+	})
 	if h.clock != nil {
 		base = context.WithValue(base, clockHook{}, h.clock)
 	}
@@ -85,24 +94,16 @@ func (h *harness) start() {
 	ctx, cancel := context.WithCancel(base)
 	h.stop, h.done = cancel, make(chan int, 1)
 	env := h.env
-	registered := h.tg.Calls()["setMyCommands"]
 	go func() {
 		h.done <- run(ctx, append([]string{"run"}, h.extra...), func(k string) string { return env[k] }, nil, h.logs, h.logs)
 	}()
 	h.t.Cleanup(h.shutdown)
-	// Ready when this run registers the command menu (done at start, the
-	// default menu first): a call the fake Bot API counts, so a restart is
-	// told apart from the previous run without reading logs.
-	deadline := time.Now().Add(60 * time.Second)
-	for h.tg.Calls()["setMyCommands"] <= registered {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("bot did not start; logs:\n%s", h.logs.String())
-		}
-		select {
-		case code := <-h.done:
-			h.t.Fatalf("bot exited %d; logs:\n%s", code, h.logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+	select {
+	case <-ready:
+	case code := <-h.done:
+		h.t.Fatalf("bot exited %d; logs:\n%s", code, h.logs.String())
+	case <-time.After(60 * time.Second):
+		h.t.Fatalf("bot did not start; logs:\n%s", h.logs.String())
 	}
 }
 
