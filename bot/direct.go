@@ -269,9 +269,22 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
 		return 0, redactTokenErr(err)
 	}
-	raw := buf.Bytes()
+	return readReplyBody(resp.StatusCode, buf.Bytes())
+}
+
+// okTrueReply is the Bot API's whole reply to a method that returns True
+// (answerCallbackQuery: one per tap in polling mode).
+const okTrueReply = `{"ok":true,"result":true}`
+
+// readReplyBody reads a reply (raw, with its HTTP status): the message id
+// of the result (0 when the result is not a message), or the refusal as an
+// *APIError.
+func readReplyBody(status int, raw []byte) (int, error) {
 	if id, ok := fastMessageID(raw); ok {
 		return id, nil
+	}
+	if string(raw) == okTrueReply {
+		return 0, nil
 	}
 	// One pass over the reply: the error fields and the result, whose
 	// message id alone is read (no Message is built).
@@ -286,15 +299,15 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 	}
 	if err := json.Unmarshal(raw, &r); err != nil || r.OK == nil {
 		// Not the API's JSON (a proxy's page): as parseAPIError reads it.
-		if api := parseAPIError(resp.StatusCode, raw); api != nil {
+		if api := parseAPIError(status, raw); api != nil {
 			return 0, api
 		}
-		return 0, &APIError{Code: resp.StatusCode, Description: "unreadable reply"}
+		return 0, &APIError{Code: status, Description: "unreadable reply"}
 	}
 	if !*r.OK {
 		code := r.ErrorCode
 		if code == 0 {
-			code = resp.StatusCode
+			code = status
 		}
 		return 0, &APIError{Code: code, Description: r.Description, RetryAfter: r.Parameters.RetryAfter}
 	}

@@ -125,3 +125,35 @@ func TestFastMessageID(t *testing.T) {
 		}
 	}
 }
+
+// A reply read without encoding/json reads as encoding/json reads it.
+func TestReadReplyBodyFastPaths(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		in     string
+		id     int
+		code   int
+	}{
+		{200, `{"ok":true,"result":true}`, 0, 0},
+		{200, `{"ok":true,"result":{"message_id":9,"date":1}}`, 9, 0},
+		{200, `{"ok":true, "result":true}`, 0, 0},
+		{200, `{"result":true,"ok":true}`, 0, 0},
+		{400, `{"ok":false,"error_code":400,"description":"Bad Request: query is too old and response timeout expired or query ID is invalid"}`, 0, 400},
+		{502, `<html>bad gateway</html>`, 0, 502},
+		{200, `{"ok":true,"result":true}x`, 0, 200},
+	} {
+		id, err := readReplyBody(c.status, []byte(c.in))
+		code := 0
+		if err != nil {
+			var api *APIError
+			if !errors.As(err, &api) {
+				t.Errorf("%s: %v, not an *APIError", c.in, err)
+				continue
+			}
+			code = api.Code
+		}
+		if id != c.id || code != c.code {
+			t.Errorf("%s: id %d, code %d (%v); want %d, %d", c.in, id, code, err, c.id, c.code)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -409,6 +410,8 @@ type Poller struct {
 
 	jl        *journal
 	early     earlyBudget
+	hold      time.Duration // tests: the batch's bound instead of settleHold
+	straggle  time.Duration // tests: the stragglers' bound instead of stragglerHold
 	firstTaps int           // tests: firstGate's tokens instead of firstTaps
 	firstHold time.Duration // tests: firstGate's bound instead of firstHold
 }
@@ -490,7 +493,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		if len(updates) > 0 {
 			offset = updates[len(updates)-1].ID + 1
 		}
-		waitSettled(ctx, jobs)
+		p.waitBatch(ctx, jobs)
 	}
 	if jl != nil {
 		// Stopping: the intake finishes what it holds (Intake.Stop) only
@@ -502,6 +505,57 @@ func (p *Poller) Run(ctx context.Context) error {
 		cancel()
 	}
 	return nil
+}
+
+// stragglerHold is how long the next getUpdates waits for a batch's last
+// unsettled updates (at most a tenth of the batch, at least one) once the
+// rest is settled: one chat's slow turn — a Postgres or Redis hiccup, a
+// long render — holds every other chat's next updates this long, not up
+// to settleHold. The stragglers are journaled before that getUpdates
+// confirms them (journal.sync), so a batch with a straggler costs one
+// Redis round trip; a batch settled in time, none.
+const stragglerHold = 50 * time.Millisecond
+
+// waitBatch waits until the batch's jobs are settled, at most settleHold,
+// and once at most a tenth of them (at least one) are not, at most
+// stragglerHold more.
+func (p *Poller) waitBatch(ctx context.Context, jobs []*job) {
+	hold := time.NewTimer(cmp.Or(p.hold, settleHold))
+	defer hold.Stop()
+	var straggle <-chan time.Time
+	few := max(1, len(jobs)/10)
+	for next := 0; ; {
+		// The first unsettled job, and how many are unsettled.
+		left, wait := 0, (*job)(nil)
+		for i := next; i < len(jobs); i++ {
+			select {
+			case <-jobs[i].settled:
+				continue
+			default:
+			}
+			if wait == nil {
+				wait, next = jobs[i], i
+			}
+			left++
+		}
+		if wait == nil {
+			return
+		}
+		if straggle == nil && left <= few {
+			t := time.NewTimer(cmp.Or(p.straggle, stragglerHold))
+			defer t.Stop()
+			straggle = t.C
+		}
+		select {
+		case <-wait.settled:
+		case <-straggle:
+			return
+		case <-hold.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // dispatch queues a batch in the chats' mailboxes. With early answers on

@@ -131,12 +131,15 @@ func TestPollerJournalSurvivesKill(t *testing.T) {
 }
 
 // When every update is finished before the next getUpdates, the journal
-// is never written: a turn keeps its Redis round trips.
+// is never written: a turn keeps its Redis round trips. (The stragglers'
+// bound is out of reach: a turn slower than stragglerHold on a loaded
+// machine is journaled, by design.)
 func TestPollerJournalCostsNothingWhenApplied(t *testing.T) {
 	r := newRig(t)
 	jr := &memJournal{m: map[int64][]byte{}}
 	u := r.srv.User(732, telegramtest.LanguageCode("it"))
-	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr}
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr,
+		straggle: time.Hour}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Run(ctx) }()
@@ -152,5 +155,61 @@ func TestPollerJournalCostsNothingWhenApplied(t *testing.T) {
 	jr.mu.Unlock()
 	if calls != 0 {
 		t.Fatalf("journal written %d times for updates applied at once, want 0", calls)
+	}
+}
+
+// oneChatGate holds one chat's Load until released: that chat's turn is a
+// straggler of its batch.
+type oneChatGate struct {
+	*memSessions
+	chat    int64
+	entered chan struct{}
+	release chan struct{}
+	once    *sync.Once
+}
+
+func (g oneChatGate) Load(ctx context.Context, chat, key int64) (interview.Loaded, error) {
+	if chat == g.chat {
+		g.once.Do(func() { close(g.entered) })
+		<-g.release
+	}
+	return g.memSessions.Load(ctx, chat, key)
+}
+
+// One chat's slow turn does not hold the next getUpdates (issue 19): with
+// the batch's bound out of reach (an hour), another chat's update sent
+// while the straggler's turn hangs is fetched and answered; the straggler
+// is journaled before its batch is confirmed, answered once when it goes
+// on, and leaves the journal.
+func TestPollerFetchesPastAStraggler(t *testing.T) {
+	r := newRig(t)
+	jr := &memJournal{m: map[int64][]byte{}}
+	slow := r.srv.User(741, telegramtest.LanguageCode("it"))
+	other := r.srv.User(742, telegramtest.LanguageCode("it"))
+	g := oneChatGate{memSessions: r.sessions, chat: 741, entered: make(chan struct{}), release: make(chan struct{}), once: &sync.Once{}}
+	core := r.core
+	core.Sessions = g
+	h := NewHandler(Config{Core: interview.New(core), Catalog: r.handler.cfg.Catalog, Sender: r.handler.cfg.Sender})
+	in := NewIntake(h, IntakeOptions{Workers: 4})
+	p := &Poller{Intake: in, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr, hold: time.Hour}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+
+	slow.Send("/help")
+	<-g.entered
+	other.Send("/help")
+	waitUntil(t, "the other chat's reply while the straggler's turn hangs", func() bool { return len(botMessages(other.Messages())) == 1 })
+	if n := jr.len(); n != 1 {
+		t.Fatalf("%d updates in the journal while the straggler hangs, want 1 (it was confirmed)", n)
+	}
+	close(g.release)
+	waitUntil(t, "the straggler's reply", func() bool { return len(botMessages(slow.Messages())) == 1 })
+	waitUntil(t, "the straggler leaves the journal", func() bool { return jr.len() == 0 })
+	stop()
+	<-done
+	in.Stop()
+	if n := len(botMessages(slow.Messages())); n != 1 {
+		t.Fatalf("%d replies to the straggler's /help, want 1:\n%s", n, slow.Transcript())
 	}
 }

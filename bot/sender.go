@@ -169,34 +169,59 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 			}
 		}
 		start := time.Now()
-		cctx, sl := withSlot(ctx)
-		outcome, err := classify(call(cctx), sl.err)
+		var outcome string
+		var err error
+		if s.direct != nil && directMethod(method) {
+			// A DirectAPI call returns the *APIError itself: no slot.
+			outcome, err = classify(call(ctx), nil)
+		} else {
+			cctx, sl := withSlot(ctx)
+			outcome, err = classify(call(cctx), sl.err)
+		}
 		s.obs.Call(method, outcome, time.Since(start))
-		var api *APIError
-		switch {
-		case err == nil:
+		if err == nil {
 			return nil
-		case errors.As(err, &api) && api.Code == http.StatusTooManyRequests:
-			wait := time.Duration(max(api.RetryAfter, 1)) * time.Second
-			s.obs.Waited429(wait)
-			s.log.Warn("telegram 429", "method", method, "retry_after", api.RetryAfter)
-			if attempt >= s.retries {
-				return fmt.Errorf("%s: %w", method, err)
-			}
-			if err := s.pause(ctx, wait); err != nil {
-				return err
-			}
-		case errors.Is(err, ErrTransient):
-			if attempt >= s.retries {
-				return fmt.Errorf("%s: %w", method, err)
-			}
-			if err := s.pause(ctx, backoff); err != nil {
-				return err
-			}
-			backoff = min(2*backoff, 5*time.Second)
-		default:
+		}
+		if err := s.failed(ctx, method, attempt, &backoff, err); err != nil {
+			return err
+		}
+	}
+}
+
+// directMethod reports whether the Sender makes method through its
+// DirectAPI when it has one.
+func directMethod(method string) bool {
+	switch method {
+	case "sendMessage", "editMessageText", "editMessageReplyMarkup", "answerCallbackQuery":
+		return true
+	}
+	return false
+}
+
+// failed decides what follows a failed attempt: nil after a pause before
+// the next attempt, or the call's final error.
+func (s *Sender) failed(ctx context.Context, method string, attempt int, backoff *time.Duration, err error) error {
+	var api *APIError
+	switch {
+	case errors.As(err, &api) && api.Code == http.StatusTooManyRequests:
+		wait := time.Duration(max(api.RetryAfter, 1)) * time.Second
+		s.obs.Waited429(wait)
+		s.log.Warn("telegram 429", "method", method, "retry_after", api.RetryAfter)
+		if attempt >= s.retries {
 			return fmt.Errorf("%s: %w", method, err)
 		}
+		return s.pause(ctx, wait)
+	case errors.Is(err, ErrTransient):
+		if attempt >= s.retries {
+			return fmt.Errorf("%s: %w", method, err)
+		}
+		if err := s.pause(ctx, *backoff); err != nil {
+			return err
+		}
+		*backoff = min(*backoff*2, 5*time.Second)
+		return nil
+	default:
+		return fmt.Errorf("%s: %w", method, err)
 	}
 }
 
@@ -274,6 +299,11 @@ func (s *Sender) waitGlobal(ctx context.Context) error {
 	if !isLowPriority(ctx) {
 		s.lane.enter()
 		defer s.lane.leave()
+		// A token at hand is taken without a wait (and without arming the
+		// timer below): rate.Limiter's Allow takes it as Wait would.
+		if a, ok := s.global.(allower); ok && ctx.Err() == nil && a.Allow() {
+			return nil
+		}
 		// A wait for the budget longer than a moment sends a webhook
 		// tap's answer back in its response at once (answerOffered).
 		t := time.AfterFunc(budgetPatience, func() { answerOffered(ctx) })
@@ -289,6 +319,10 @@ func (s *Sender) waitGlobal(ctx context.Context) error {
 	defer release()
 	return s.global.Wait(ctx)
 }
+
+// allower is a Limiter that can take a token only if one is free now
+// (*rate.Limiter).
+type allower interface{ Allow() bool }
 
 // budgetPatience is how long a live call may wait for the bot-wide budget
 // before a webhook tap's answer goes back in the webhook response without
@@ -395,6 +429,12 @@ func classify(err error, api *APIError) (string, error) {
 	if err == nil {
 		return "ok", nil
 	}
+	return classifyFailure(err, api)
+}
+
+// classifyFailure is classify of a call that failed (its api escapes: a
+// call that went well does not pay for it).
+func classifyFailure(err error, api *APIError) (string, error) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "canceled", err
 	}

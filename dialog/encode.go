@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // The State encoding. A state is read and written on every update, so it is
@@ -55,8 +56,12 @@ type wireState struct {
 // Encode serialises a state. Decode(Encode(s)) equals s, except that empty
 // lists and maps come back nil.
 func Encode(s State) ([]byte, error) {
+	// Each map read once, into pairs sorted by key (on the stack up to 64).
+	var abuf, cbuf [64]pair
+	answers, an := sortedPairs(abuf[:0], s.Answers)
+	context, cn := sortedPairs(cbuf[:0], s.Context)
 	n := 48 + len(s.Form) + len(s.Lang) + len(s.Pending) + len(s.Reached) + len(s.Outcome) +
-		4*len(s.Back) + mapSize(s.Answers) + mapSize(s.Context)
+		4*len(s.Back) + an + cn
 	for _, l := range s.Langs {
 		n += 2 + len(l)
 	}
@@ -85,40 +90,37 @@ func Encode(s State) ([]byte, error) {
 	for _, p := range s.Back {
 		b = binary.AppendVarint(b, int64(p))
 	}
-	b = appendMap(b, s.Answers)
-	b = appendMap(b, s.Context)
+	b = appendPairs(b, answers)
+	b = appendPairs(b, context)
 	return b, nil
 }
 
-func mapSize(m map[string]string) int {
+type pair struct{ k, v string }
+
+// sortedPairs appends m's entries to buf sorted by key, and returns them
+// with an upper bound of their encoded size.
+func sortedPairs(buf []pair, m map[string]string) ([]pair, int) {
 	n := 2
 	for k, v := range m {
+		buf = append(buf, pair{k, v})
 		n += 4 + len(k) + len(v)
 	}
-	return n
+	slices.SortFunc(buf, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	return buf, n
+}
+
+func appendPairs(b []byte, ps []pair) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = appendString(b, p.k)
+		b = appendString(b, p.v)
+	}
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
-}
-
-func appendMap(b []byte, m map[string]string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(m)))
-	if len(m) == 0 {
-		return b
-	}
-	var buf [64]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = appendString(b, k)
-		b = appendString(b, m[k])
-	}
-	return b
 }
 
 // ErrEncoding is returned for data that is not an encoded State.

@@ -2,7 +2,13 @@ package dialog
 
 import (
 	"bytes"
+	"encoding/binary"
+	"maps"
+	"math/rand"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -94,4 +100,89 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-decoded %+v, %v; want %+v", again, err, st)
 		}
 	})
+}
+
+// encodeRef is Encode as it was before it read each map once into sorted
+// pairs: the keys sorted, each value looked up again.
+func encodeRef(s State) []byte {
+	var b []byte
+	b = append(b, encodingBinary)
+	b = binary.AppendVarint(b, int64(s.FormVersion))
+	b = binary.AppendUvarint(b, s.Version)
+	b = binary.AppendUvarint(b, uint64(s.Seq))
+	b = append(b, byte(s.Phase))
+	b = binary.AppendVarint(b, int64(s.Pos))
+	var flags byte
+	if s.Consent {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = binary.AppendVarint(b, s.Started)
+	b = binary.AppendVarint(b, s.Updated)
+	for _, str := range [...]string{s.Form, s.Lang, s.Pending, s.Reached, s.Outcome} {
+		b = appendString(b, str)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Langs)))
+	for _, l := range s.Langs {
+		b = appendString(b, l)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Back)))
+	for _, p := range s.Back {
+		b = binary.AppendVarint(b, int64(p))
+	}
+	for _, m := range []map[string]string{s.Answers, s.Context} {
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		keys := slices.Sorted(maps.Keys(m))
+		for _, k := range keys {
+			b = appendString(b, k)
+			b = appendString(b, m[k])
+		}
+	}
+	return b
+}
+
+// TestEncodeAsBefore: Encode writes the bytes encodeRef writes, for the
+// states of random walks of the shipped and test questionnaires and for
+// maps of 0 to 200 entries (more than the 64 pairs kept on the stack),
+// with keys that share prefixes, are empty or are not ASCII.
+func TestEncodeAsBefore(t *testing.T) {
+	check := func(s State) {
+		t.Helper()
+		got, err := Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := encodeRef(s); !bytes.Equal(got, want) {
+			t.Fatalf("Encode(%+v)\n got %x\nwant %x", s, got, want)
+		}
+	}
+	files, _ := filepath.Glob("forms/*.yaml")
+	good, _ := filepath.Glob("testdata/good/*.yaml")
+	states := 0
+	for _, file := range append(files, good...) {
+		f := mustParseFile(t, file)
+		rng := rand.New(rand.NewSource(3))
+		x := newSession(t, f)
+		x.do(Input{Kind: InStart, Context: map[string]string{"invite": "AbCdEfGhIjKlMnOpQrStUv", "municipality": "058091"}})
+		x.do(Input{Kind: InSetLanguage, Lang: "it"})
+		for range 120 {
+			x.do(sensibleInput(rng, x))
+			check(x.s)
+			states++
+		}
+	}
+	keys := []string{"", "a", "ab", "a b", "é", "ü1", "z", "日本", "\xff", "a\x00"}
+	for _, n := range []int{0, 1, 2, 63, 64, 65, 200} {
+		s := State{Form: "f", Lang: "ar", Langs: []string{"ar", "it"}, Back: []int{-1, 3, 400}, Answers: map[string]string{}}
+		if n > 0 {
+			s.Context = map[string]string{}
+		}
+		for i := range n {
+			s.Answers[keys[i%len(keys)]+strconv.Itoa(i/len(keys))] = strconv.Itoa(i * 7)
+			s.Context[keys[(i+3)%len(keys)]+strconv.Itoa(i)] = keys[i%len(keys)]
+		}
+		check(s)
+		states++
+	}
+	t.Logf("%d states encoded as before", states)
 }

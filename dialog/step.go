@@ -67,8 +67,14 @@ const dateYears = 12
 // only on the arguments. The returned state's Version is s.Version+1 when
 // anything changed, and s.Version when nothing did (nothing to save).
 func Step(f *Form, s State, in Input, now time.Time) (State, []Reply) {
-	st := stepper{f: f, now: now, old: s}
-	st.s = s.clone()
+	// The answers are copied before the first change only (own): a tick,
+	// a re-ask or a language change leaves them as they were.
+	st := stepper{f: f, now: now, old: s, s: s, shared: true}
+	st.s.Back = s.Back[:len(s.Back):len(s.Back)]
+	st.s.Langs = s.Langs[:len(s.Langs):len(s.Langs)]
+	if st.s.Answers == nil {
+		st.s.Answers, st.shared = map[string]string{}, false
+	}
 	st.run(in)
 	if st.changed {
 		st.s.Version = s.Version + 1
@@ -87,23 +93,26 @@ type stepper struct {
 	changed bool
 	rel     []bool // relevance of every question under current answers
 	// shared says s.Answers is the caller's, to be copied before the
-	// first change (NoteBefore only reads: it copies nothing when the
-	// answers are up to date, as a saved state's are).
+	// first change (Step copies only when an answer changes; NoteBefore
+	// only reads: it copies nothing when the answers are up to date, as
+	// a saved state's are).
 	shared bool
 }
 
-// own copies the shared answers before a change, and points e at the
-// copy.
+// own copies the shared answers before a change, and points e (if any)
+// at the copy.
 func (st *stepper) own(e *env) {
 	if !st.shared {
 		return
 	}
 	st.shared = false
-	st.s.Answers = maps.Clone(st.s.Answers)
-	if st.s.Answers == nil {
-		st.s.Answers = map[string]string{}
+	// One more than now, as the copy Step used to make up front.
+	c := make(map[string]string, len(st.s.Answers)+1)
+	maps.Copy(c, st.s.Answers)
+	st.s.Answers = c
+	if e != nil {
+		e.answers = c
 	}
-	e.answers = st.s.Answers
 }
 
 func (s State) clone() State {
@@ -225,7 +234,10 @@ func (st *stepper) run(in Input) {
 			st.ask(q, MsgNotSkippable, nil, false)
 			return
 		}
-		delete(s.Answers, q.Name)
+		if _, had := s.Answers[q.Name]; had {
+			st.own(nil)
+			delete(s.Answers, q.Name)
+		}
 		s.Pending = ""
 		st.changed = true
 		st.answered(q, "")
@@ -283,7 +295,7 @@ func (st *stepper) begin(ctx map[string]string, lang string) {
 		Lang: lang, Context: ctx, Answers: map[string]string{},
 		Started: st.now.Unix(), Pos: -1,
 	}
-	st.changed = true
+	st.shared, st.changed = false, true
 	for _, q := range st.f.Questions {
 		if q.Type == TypeHidden {
 			if v, ok := ctx[q.ContextKey()]; ok {
@@ -337,7 +349,16 @@ func (e *env) Today() time.Time { return e.now }
 // refresh re-evaluates relevance in one forward pass, dropping answers that
 // became irrelevant and recomputing calculations (each at its row, then all
 // in dependency order).
-func (st *stepper) refresh() {
+func (st *stepper) refresh() { st.refreshBefore(len(st.f.Questions)) }
+
+// refreshBefore is refresh's forward pass over the rows before limit
+// only: st.rel[:limit] is then what a whole refresh gives, since the pass
+// changes a row's answer only when it reaches that row (the rows before
+// limit see the same answers either way) and the calculations' second
+// pass changes no relevance. With limit below the form's length the
+// second pass is left out and the answers of rows at or after limit may
+// be stale: for readers of relevance only (NoteBefore).
+func (st *stepper) refreshBefore(limit int) {
 	f, s := st.f, &st.s
 	n := len(f.Questions)
 	if cap(st.rel) < n+2*f.groups {
@@ -350,7 +371,7 @@ func (st *stepper) refresh() {
 	groupRel := st.rel[n:]
 	st.rel = st.rel[:n]
 	e := &env{answers: s.Answers, now: st.now}
-	for i, q := range f.Questions {
+	for i, q := range f.Questions[:limit] {
 		ok := true
 		for _, g := range q.Groups {
 			if !groupRel[2*g.index] {
@@ -380,6 +401,9 @@ func (st *stepper) refresh() {
 				st.changed = true
 			}
 		}
+	}
+	if limit < n {
+		return
 	}
 	// Again in dependency order, for calculations that read later rows.
 	for _, i := range f.calcs {
@@ -458,7 +482,7 @@ func (st *stepper) complete() {
 	}
 	if s.Outcome != OutcomeCompleted {
 		// Nothing is kept of a declined or ineligible interview.
-		s.Answers = map[string]string{}
+		s.Answers, st.shared = map[string]string{}, false
 		s.Back = nil
 		return
 	}
@@ -620,7 +644,7 @@ func NoteBefore(f *Form, s State, pos int) bool {
 		return false
 	}
 	st := stepper{f: f, s: s, shared: true, now: time.Unix(s.Updated, 0)}
-	st.refresh()
+	st.refreshBefore(pos)
 	for i := pos - 1; i >= 0; i-- {
 		q := f.Questions[i]
 		if !q.Type.Shown() || !st.rel[i] {
@@ -647,7 +671,7 @@ func (st *stepper) choices(q *Question) []Choice {
 		return q.List.Choices
 	}
 	e := &env{answers: st.s.Answers, now: st.now}
-	var cs []Choice
+	cs := make([]Choice, 0, len(q.List.Choices))
 	for _, c := range q.List.Choices {
 		e.name, e.column = c.Name, c.Filter
 		if q.ChoiceFilter.Bool(e) {
@@ -660,14 +684,26 @@ func (st *stepper) choices(q *Question) []Choice {
 func (st *stepper) buttons(q *Question) []Button {
 	s := &st.s
 	var bs []Button
+	var cs []Choice
+	if q.Type == TypeSelectOne || q.Type == TypeSelectMultiple {
+		cs = st.choices(q)
+	}
+	// One allocation for the keys and Done, Back and Skip (a question
+	// without keys keeps a nil slice unless Back or Skip is added).
+	switch q.Type {
+	case TypeSelectOne, TypeSelectMultiple:
+		bs = make([]Button, 0, len(cs)+3)
+	case TypeDate:
+		bs = make([]Button, 0, 12+2)
+	}
 	switch q.Type {
 	case TypeSelectOne:
 		cur := s.Answers[q.Name]
-		for _, c := range st.choices(q) {
+		for _, c := range cs {
 			bs = append(bs, Button{Kind: BtnChoose, Label: c.Label, Option: c.Name, Checked: c.Name == cur})
 		}
 	case TypeSelectMultiple:
-		for _, c := range st.choices(q) {
+		for _, c := range cs {
 			bs = append(bs, Button{Kind: BtnToggle, Label: c.Label, Option: c.Name, Checked: xpath.Selected(s.Pending, c.Name)})
 		}
 		bs = append(bs, Button{Kind: BtnDone, Label: MsgDone})
@@ -698,6 +734,9 @@ func (st *stepper) buttons(q *Question) []Button {
 	}
 	if !q.Required && q.Type != TypeAcknowledge && !hasDecline(q) {
 		bs = append(bs, Button{Kind: BtnSkip, Label: MsgSkip})
+	}
+	if len(bs) == 0 {
+		return nil // as before the slice was made at its size
 	}
 	return bs
 }
@@ -908,9 +947,11 @@ func (st *stepper) accept(q *Question, v string) {
 			return
 		}
 	}
-	if v == "" {
+	if old, had := s.Answers[q.Name]; v == "" && had {
+		st.own(nil)
 		delete(s.Answers, q.Name)
-	} else {
+	} else if v != "" && (!had || old != v) {
+		st.own(nil)
 		s.Answers[q.Name] = v
 	}
 	s.Pending = ""

@@ -1,8 +1,10 @@
 package dialog
 
 import (
+	"maps"
 	"math/rand"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,12 +29,40 @@ func newSession(t testing.TB, f *Form) *session {
 	return &session{t: t, f: f, now: t0}
 }
 
+// deepCopy copies s with its own maps and slices.
+func deepCopy(s State) State {
+	c := s
+	c.Answers, c.Context = maps.Clone(s.Answers), maps.Clone(s.Context)
+	c.Back, c.Langs = slices.Clone(s.Back), slices.Clone(s.Langs)
+	return c
+}
+
+// stepRef is Step as it was before it copied the answers on their first
+// change only: a copy of everything up front.
+func stepRef(f *Form, s State, in Input, now time.Time) (State, []Reply) {
+	st := stepper{f: f, now: now, old: s}
+	st.s = s.clone()
+	st.run(in)
+	if st.changed {
+		st.s.Version = s.Version + 1
+		st.s.Updated = now.Unix()
+		return st.s, st.out
+	}
+	return s, st.out
+}
+
+// do steps the session, checking that Step leaves its input as it was
+// (maps and slices included) and answers as stepRef does.
 func (x *session) do(in Input) []Reply {
 	x.t.Helper()
-	before := x.s
+	before := deepCopy(x.s)
+	wantNext, wantOut := stepRef(x.f, deepCopy(x.s), in, x.now)
 	next, out := Step(x.f, x.s, in, x.now)
 	if !reflect.DeepEqual(before, x.s) {
 		x.t.Fatal("Step modified its input state")
+	}
+	if !reflect.DeepEqual(next, wantNext) || !reflect.DeepEqual(out, wantOut) {
+		x.t.Fatalf("Step gave %+v %+v, copying everything first gives %+v %+v", next, out, wantNext, wantOut)
 	}
 	if next.Version != x.s.Version && next.Version != x.s.Version+1 {
 		x.t.Fatalf("version jumped from %d to %d", x.s.Version, next.Version)

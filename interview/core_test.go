@@ -41,6 +41,8 @@ func TestApply(t *testing.T) {
 		c.Abandonments = fakeAbandonments{c.Events.(fakeEvents).s}
 	}
 	const armed = "Arm chat=7 lang=en due=2026-12-07T10:00:00Z"
+	completing := func(c *Config) { c.Sessions = fakeCompletingSessions{c.Sessions.(fakeSessions)} }
+	const saveCompleted = "SaveCompleted chat=7 key=6 expect=4 next=5 phase=3 pseudonym=p7 form=mini answers=3"
 	const saveLikes = "Save chat=7 key=5 expect=2 next=3 phase=2 pos=3 lang=en answers=1 abandon=mini@likes"
 
 	cases := []struct {
@@ -186,6 +188,60 @@ func TestApply(t *testing.T) {
 		},
 		wantErr: ErrRejected,
 	}, {
+		name: "completion recorded with the save (CompletingSessions): no write to Responses in the turn",
+		opts: []func(*Config){completing},
+		in:   chat(6),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			eff, err := tu.Step(ctx, inNo, true)
+			if err == nil && (eff.Completed == nil || !eff.Saved || eff.Next.Phase != dialog.PhaseDone) {
+				t.Errorf("completion effects: %+v", eff)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Event completed"},
+			{call: saveCompleted},
+			{call: "Cancel chat=7 refuse=false"},
+			{call: "MarkSent chat=7 key=6 last=40"},
+		},
+	}, {
+		name: "completion with the save that conflicts: stepped again, recorded once by the save that succeeds",
+		opts: []func(*Config){completing},
+		in:   chat(6),
+		act:  step(inNo),
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Event completed"},
+			{call: saveCompleted, err: ErrConflict},
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Event completed"},
+			{call: saveCompleted},
+			{call: "Cancel chat=7 refuse=false"},
+			{call: "MarkSent chat=7 key=6 last=40"},
+		},
+	}, {
+		name: "completion with the save rejected as invalid: not an outage, not queued",
+		opts: []func(*Config){completing},
+		in:   chat(6),
+		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
+			_, err := tu.Step(ctx, inNo, true)
+			if errors.Is(err, ErrUnavailable) {
+				t.Errorf("a rejected record reported as an outage: %v", err)
+			}
+			return err
+		},
+		want: []expect{
+			{call: "Load chat=7 key=6", ret: loaded(lastQuestion, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Event completed"},
+			{call: saveCompleted, err: fmt.Errorf("no municipality: %w", ErrRejected)},
+		},
+		wantErr: ErrRejected,
+	}, {
 		name: "an invite begins the interview with its context",
 		in:   chat(1),
 		act: func(ctx context.Context, t *testing.T, tu *Turn) error {
@@ -299,8 +355,8 @@ func TestApply(t *testing.T) {
 			{call: "Load chat=7 key=9", ret: loaded(pastConsent, SeenNone)},
 			{call: "Present kind=chat seen=0 replay=false"},
 			{call: "Recent chat=7", ret: []int{40, 41}},
-			{call: "Erase pseudonym=p7", ret: 1},
 			{call: "Delete chat=7"},
+			{call: "Erase pseudonym=p7", ret: 1},
 			{call: "MarkSent chat=7 key=9 last=40"},
 		},
 	}, {

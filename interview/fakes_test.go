@@ -102,6 +102,24 @@ func (f fakeSessions) Delete(_ context.Context, chat int64) error {
 	return f.s.call(fmt.Sprintf("Delete chat=%d", chat)).err
 }
 
+// fakeCompletingSessions records a completion with the save
+// (CompletingSessions).
+type fakeCompletingSessions struct{ fakeSessions }
+
+var _ CompletingSessions = fakeCompletingSessions{}
+
+func (f fakeCompletingSessions) SaveCompleted(_ context.Context, chat, key int64, expect, next uint64, blob []byte, c Completion) error {
+	st, err := dialog.Decode(blob)
+	if err != nil {
+		f.s.t.Fatalf("SaveCompleted: undecodable blob: %v", err)
+	}
+	if len(c.ID) != 32 || c.Idem != IdempotencyKey(c.Pseudonym, &c.Response) {
+		f.s.t.Errorf("SaveCompleted: id %q, idem %q: want a random 32-hex id and the derived key", c.ID, c.Idem)
+	}
+	return f.s.call(fmt.Sprintf("SaveCompleted chat=%d key=%d expect=%d next=%d phase=%d pseudonym=%s form=%s answers=%d",
+		chat, key, expect, next, st.Phase, c.Pseudonym, c.Response.Form, len(c.Response.Answers))).err
+}
+
 type fakeResponses struct{ s *script }
 
 var _ Responses = fakeResponses{}

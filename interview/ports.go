@@ -89,6 +89,17 @@ type Sessions interface {
 	Delete(ctx context.Context, chat int64) error
 }
 
+// CompletingSessions is implemented by Sessions that record a completion
+// in the same atomic step as the save of the finished interview's state
+// (the compare-and-swap): a save that conflicts records nothing, and the
+// response reaches Responses after the turn (the store's drainer), so the
+// person's thank-you does not wait for the system of record. Delete erases
+// a completion recorded so and not yet written. SaveCompleted fails with
+// ErrRejected for a response the system of record would refuse.
+type CompletingSessions interface {
+	SaveCompleted(ctx context.Context, chat, key int64, expect, next uint64, blob []byte, c Completion) error
+}
+
 // Completion is a finished interview to record.
 type Completion struct {
 	ID        string // random response id, new at each attempt

@@ -135,6 +135,13 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 	}
 	t.touched = t.touched || t.idle
 	eff := Effects{Prev: t.state, Next: next, Replies: replies}
+	saving := save && next.Version != t.state.Version
+	var abandon *Abandon
+	if saving {
+		abandon = c.abandonOf(next)
+	}
+	cs, _ := c.cfg.Sessions.(CompletingSessions)
+	var withSave *Completion // recorded in the save's atomic step
 	for _, r := range replies {
 		if r.Kind != dialog.ReplyComplete {
 			continue
@@ -142,19 +149,31 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		eff.Completed = r.Response
 		cp := Completion{ID: NewResponseID(), Pseudonym: t.Pseudonym(), Response: *r.Response}
 		cp.Idem = IdempotencyKey(cp.Pseudonym, r.Response)
-		// Recorded before the state is saved: if saving fails the input
-		// comes again and the completion, idempotent by Idem, collapses.
-		if err := c.record(ctx, cp); err != nil {
+		if cs != nil && saving && withSave == nil && abandon == nil && next.Phase == dialog.PhaseDone {
+			// Recorded with the state's save: written to Responses
+			// after the turn, never for a save that conflicts.
+			withSave = &cp
+		} else if err := c.record(ctx, cp); err != nil {
+			// Recorded before the state is saved: if saving fails the
+			// input comes again and the completion, idempotent by Idem,
+			// collapses.
 			return Effects{}, err
 		}
 		c.cfg.Events.Interview("completed")
 	}
-	if save && next.Version != t.state.Version {
+	if saving {
 		blob, err := dialog.Encode(Stored(next))
 		if err != nil {
 			return Effects{}, fmt.Errorf("encode session: %w", err)
 		}
-		err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, c.abandonOf(next), StageOf(next))
+		if withSave != nil {
+			err = cs.SaveCompleted(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, *withSave)
+			if errors.Is(err, ErrRejected) {
+				return Effects{}, fmt.Errorf("record completion: %w", err)
+			}
+		} else {
+			err = c.cfg.Sessions.Save(ctx, t.in.Chat, t.in.Key.ID(), t.state.Version, next.Version, blob, abandon, StageOf(next))
+		}
 		if errors.Is(err, ErrConflict) {
 			return Effects{}, fmt.Errorf("save session: %w", err)
 		} else if err != nil {
@@ -407,12 +426,15 @@ func (t *Turn) Erase(ctx context.Context) (Erasure, error) {
 			return Erasure{}, unavailable("erase: recent messages", err)
 		}
 	}
+	// The session first: with it goes a completion recorded with its save
+	// and not yet written (CompletingSessions), which must not reach
+	// Responses after they are erased.
+	if err := c.cfg.Sessions.Delete(ctx, t.in.Chat); err != nil {
+		return Erasure{}, unavailable("erase session", err)
+	}
 	n, err := c.cfg.Responses.Erase(ctx, t.Pseudonym())
 	if err != nil {
 		return Erasure{}, unavailable("erase responses", err)
-	}
-	if err := c.cfg.Sessions.Delete(ctx, t.in.Chat); err != nil {
-		return Erasure{}, unavailable("erase session", err)
 	}
 	e.Responses = n
 	t.erased = true

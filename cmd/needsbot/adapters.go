@@ -53,6 +53,32 @@ func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uin
 	return err
 }
 
+// completingSessions is sessions recording a completion with the save of
+// the finished interview (interview.CompletingSessions): the response
+// waits in the chat's Redis slot, saved atomically with the state, and the
+// durable drainer writes it to Postgres after the turn.
+type completingSessions struct {
+	sessions
+	rec responses
+}
+
+var _ interview.CompletingSessions = completingSessions{}
+
+func (a completingSessions) SaveCompleted(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, c interview.Completion) error {
+	pc, err := a.rec.completed(c)
+	if err != nil {
+		return fmt.Errorf("%w: %w", interview.ErrRejected, err)
+	}
+	err = a.rec.d.SaveCompleted(ctx, chat, update, expect, next, blob, pc)
+	switch {
+	case errors.Is(err, redisstore.ErrConflict):
+		return interview.ErrConflict
+	case errors.Is(err, pgstore.ErrInvalid):
+		return fmt.Errorf("store response: %w: %w", interview.ErrRejected, err)
+	}
+	return err
+}
+
 // abandonRecord is the store's record of an interview past consent (nil
 // for none, or without a municipality: nothing to count it under).
 func abandonRecord(ab *interview.Abandon) *redisstore.AbandonRecord {

@@ -13,6 +13,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/storage"
+	"github.com/needsbot/needsbot/storage/redisstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
@@ -49,12 +50,14 @@ type harness struct {
 	extra []string
 	clock func() time.Time                        // the interview core's clock (clockHook), if set
 	hooks []func(context.Context) context.Context // more context hooks for start
+	store *redisstore.Store                       // the bot's Redis, read by db
 }
 
 func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 	t.Helper()
-	_, prefix := storagetest.Redis(t)
-	h := &harness{t: t, tg: telegramtest.NewServer(opts...), dsn: storagetest.Postgres(t), logs: &syncBuffer{}}
+	rdb, prefix := storagetest.Redis(t)
+	h := &harness{t: t, tg: telegramtest.NewServer(opts...), dsn: storagetest.Postgres(t), logs: &syncBuffer{},
+		store: redisstore.New(rdb, redisstore.Options{Prefix: prefix})}
 	t.Cleanup(h.tg.Close)
 	h.env = map[string]string{
 		"NEEDSBOT_TELEGRAM_TOKEN":       h.tg.Token(),
@@ -123,8 +126,21 @@ func (h *harness) shutdown() {
 	h.stop = nil
 }
 
+// db connects to the bot's Postgres once the completions recorded with
+// the bot's saves are written there (the drainer writes them after the
+// thank-you): a test reads what the bot has recorded.
 func (h *harness) db() *pgx.Conn {
 	h.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		n, err := h.store.PendingCompleted(context.Background())
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d completions not written to Postgres in 20 s (%v)", n, err)
+		}
+		time.Sleep(5 * time.Millisecond) // sync: the bot's drainer, another process
+	}
 	c, err := pgx.Connect(context.Background(), h.dsn)
 	if err != nil {
 		h.t.Fatal(err)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,19 @@ type metrics struct {
 	interviews *prometheus.CounterVec
 	outbox     prometheus.Gauge
 	outboxDead prometheus.Gauge
+
+	// bound are the calls' series by method and outcome, looked up once
+	// (WithLabelValues hashes the labels and takes a lock on every call):
+	// a map replaced whole when a pair is new.
+	bound   atomic.Pointer[map[callKey]boundCall]
+	boundMu sync.Mutex
+}
+
+type callKey struct{ method, outcome string }
+
+type boundCall struct {
+	calls prometheus.Counter
+	time  prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -52,8 +67,9 @@ func newMetrics() *metrics {
 
 // Call implements bot.Observer.
 func (m *metrics) Call(method, outcome string, d time.Duration) {
-	m.calls.WithLabelValues(method, outcome).Inc()
-	m.callTime.WithLabelValues(method).Observe(d.Seconds())
+	b := m.boundCall(method, outcome)
+	b.calls.Inc()
+	b.time.Observe(d.Seconds())
 	switch outcome {
 	case "403":
 		m.errors.WithLabelValues("blocked").Inc()
@@ -64,6 +80,31 @@ func (m *metrics) Call(method, outcome string, d time.Duration) {
 	case "network", "500", "502", "503", "504":
 		m.errors.WithLabelValues("transient").Inc()
 	}
+}
+
+// boundCall is the series of a call's method and outcome.
+func (m *metrics) boundCall(method, outcome string) boundCall {
+	k := callKey{method, outcome}
+	if all := m.bound.Load(); all != nil {
+		if b, ok := (*all)[k]; ok {
+			return b
+		}
+	}
+	m.boundMu.Lock()
+	defer m.boundMu.Unlock()
+	next := map[callKey]boundCall{}
+	if all := m.bound.Load(); all != nil {
+		if b, ok := (*all)[k]; ok {
+			return b
+		}
+		for k, b := range *all {
+			next[k] = b
+		}
+	}
+	b := boundCall{calls: m.calls.WithLabelValues(method, outcome), time: m.callTime.WithLabelValues(method)}
+	next[k] = b
+	m.bound.Store(&next)
+	return b
 }
 
 // Waited429 implements bot.Observer.

@@ -279,8 +279,18 @@ func evalNode(n *node, env Env) Value {
 	case opAnd:
 		return BoolValue(evalNode(n.args[0], env).Bool() && evalNode(n.args[1], env).Bool())
 	case opEq:
+		if a, b := n.args[0], n.args[1]; a.op == opRef && b.op == opStr {
+			// ${x} = 'literal', most relevances: two strings compare
+			// as strings (what xpathEqual does for them).
+			v, _ := env.Lookup(a.str)
+			return BoolValue(v == b.str)
+		}
 		return BoolValue(xpathEqual(evalNode(n.args[0], env), evalNode(n.args[1], env)))
 	case opNe:
+		if a, b := n.args[0], n.args[1]; a.op == opRef && b.op == opStr {
+			v, _ := env.Lookup(a.str)
+			return BoolValue(v != b.str)
+		}
 		return BoolValue(!xpathEqual(evalNode(n.args[0], env), evalNode(n.args[1], env)))
 	case opLt, opLe, opGt, opGe:
 		// Relational operators always compare numbers; any comparison with

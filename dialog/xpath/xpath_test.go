@@ -775,3 +775,40 @@ func TestSelected(t *testing.T) {
 		}
 	}
 }
+
+// TestRefEqualsLiteral: "${x} = 'lit'" and "!=", evaluated without making
+// Values, give what xpathEqual gives for the two string Values, for
+// answers and literals that look like numbers, dates, booleans, spaces or
+// nothing (XPath compares two strings as strings, whatever they look like).
+func TestRefEqualsLiteral(t *testing.T) {
+	vals := []string{"", " ", "1", "1.0", "01", " 1", "NaN", "true", "false", "yes", "no", "2024-03-01", "é", "a b", "under18"}
+	checked := 0
+	for _, lit := range vals {
+		for _, op := range []string{"=", "!="} {
+			e, err := Parse("${q} " + op + " '" + lit + "'")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.root.args[0].op != opRef || e.root.args[1].op != opStr {
+				t.Fatalf("%q parsed as %v %v", lit, e.root.args[0].op, e.root.args[1].op)
+			}
+			for _, v := range vals {
+				for _, answered := range []bool{true, false} {
+					env := MapEnv{Answers: map[string]string{}}
+					if answered {
+						env.Answers["q"] = v
+					}
+					ref := xpathEqual(evalNode(e.root.args[0], env), evalNode(e.root.args[1], env))
+					if op == "!=" {
+						ref = !ref
+					}
+					if got := e.Eval(env); got != BoolValue(ref) {
+						t.Fatalf("${q}=%q (answered %v) %s %q: %v, xpathEqual says %v", v, answered, op, lit, got, ref)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	t.Logf("%d comparisons", checked)
+}

@@ -2,6 +2,7 @@ package tghtml
 
 import (
 	"regexp"
+	"strings"
 
 	"github.com/needsbot/needsbot/locales"
 )
@@ -37,7 +38,9 @@ func (m *Messages) RTL(lang string) bool {
 func (m *Messages) Text(lang, id string, data map[string]any) string {
 	rtl := m.RTL(lang)
 	text := m.cat.Text(lang, id, m.args(lang, data, rtl))
-	if rtl {
+	if rtl && strings.IndexByte(text, '/') >= 0 {
+		// A command starts with "/": without one, nothing to isolate
+		// (and no regexp run over every right-to-left text).
 		text = commandRe.ReplaceAllString(text, "${1}"+LRI+"${2}"+PDI)
 	}
 	return text

@@ -323,3 +323,118 @@ func TestRetentionOnce(t *testing.T) {
 		t.Fatalf("again: Once = %d %v, want 0", n, err)
 	}
 }
+
+// TestResponsesSaveCompleted: a completion saved with the finished
+// interview's state is in Redis when SaveCompleted returns (before the
+// channel sends the thank-you), not yet in Postgres, and reaches Postgres
+// when the drainer runs — after a Postgres outage too, once Postgres is
+// back, and once however often it is drained.
+func TestResponsesSaveCompleted(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	r := durable.NewResponses(w.db, w.store, nil)
+	pc := w.completed(t, "sc1", "p5")
+	pc.Idem = "idem-sc1"
+	if err := r.SaveCompleted(ctx, 501, 9, 0, 1, []byte("done"), pc); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.store.PendingCompleted(ctx); err != nil || n != 1 {
+		t.Fatalf("PendingCompleted = %d %v after the save, want 1", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses WHERE respondent = 'p5'`); n != 0 {
+		t.Fatalf("%d responses in Postgres before the drain, want 0 (written off the turn)", n)
+	}
+	blob, version, _, _, err := w.store.Load(ctx, 501, 10)
+	if err != nil || string(blob) != "done" || version != 1 {
+		t.Fatalf("state %q v%d %v, want the saved one", blob, version, err)
+	}
+
+	w.proxy.Cut()
+	fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	n, err := r.Flush(fctx)
+	cancel()
+	if err == nil || n != 0 {
+		t.Fatalf("Flush with Postgres down = %d %v, want a failure", n, err)
+	}
+	if n, _ := w.store.PendingCompleted(ctx); n != 1 {
+		t.Fatalf("PendingCompleted = %d after a failed drain, want 1 (kept)", n)
+	}
+	w.proxy.Restore()
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = r.Run(rctx); close(done) }()
+	for deadline := time.Now().Add(10 * time.Second); w.count(t, `SELECT count(*) FROM responses WHERE respondent = 'p5'`) != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the drainer did not write the completion to Postgres")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if n, _ := w.store.PendingCompleted(ctx); n != 0 {
+		t.Fatalf("PendingCompleted = %d after the drain, want 0", n)
+	}
+	if n, err := r.Flush(ctx); err != nil || n != 0 {
+		t.Fatalf("second Flush = %d %v, want nothing left", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses WHERE respondent = 'p5' AND idem = 'idem-sc1'`); n != 1 {
+		t.Fatalf("%d responses, want 1", n)
+	}
+}
+
+// TestResponsesSaveCompletedConflict: a save whose version moved records
+// no completion (nothing for the drainer to write).
+func TestResponsesSaveCompletedConflict(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	r := durable.NewResponses(w.db, w.store, nil)
+	if err := w.store.Save(ctx, 502, 1, 0, 1, []byte("asking"), nil); err != nil {
+		t.Fatal(err)
+	}
+	pc := w.completed(t, "sc2", "p6")
+	if err := r.SaveCompleted(ctx, 502, 2, 0, 1, []byte("done"), pc); !errors.Is(err, redisstore.ErrConflict) {
+		t.Fatalf("SaveCompleted from a stale version: %v, want ErrConflict", err)
+	}
+	if n, err := w.store.PendingCompleted(ctx); err != nil || n != 0 {
+		t.Fatalf("PendingCompleted = %d %v after a conflict, want 0", n, err)
+	}
+	if n, err := r.Flush(ctx); err != nil || n != 0 {
+		t.Fatalf("Flush = %d %v after a conflict, want 0", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses WHERE respondent = 'p6'`); n != 0 {
+		t.Fatalf("%d responses in Postgres after a conflict", n)
+	}
+	bad := w.completed(t, "sc3", "p6")
+	bad.MunicipalityID = 0
+	if err := r.SaveCompleted(ctx, 502, 3, 1, 2, []byte("done"), bad); !errors.Is(err, pgstore.ErrInvalid) {
+		t.Fatalf("invalid response: %v, want ErrInvalid", err)
+	}
+	if _, version, _, _, _ := w.store.Load(ctx, 502, 4); version != 1 {
+		t.Fatalf("version %d after an invalid completion, want 1 (nothing saved)", version)
+	}
+}
+
+// TestResponsesSaveCompletedErased: /delete between the save and the
+// drainer's write (the session first, then the responses, as
+// interview.Turn.Erase does) leaves nothing for the drainer and nothing
+// in Postgres.
+func TestResponsesSaveCompletedErased(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	r := durable.NewResponses(w.db, w.store, nil)
+	if err := r.SaveCompleted(ctx, 503, 1, 0, 1, []byte("done"), w.completed(t, "sc4", "p7")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.Delete(ctx, 503); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Erase(ctx, "p7"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Flush(ctx); err != nil || n != 0 {
+		t.Fatalf("Flush after erasure = %d %v, want 0", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses WHERE respondent = 'p7'`); n != 0 {
+		t.Fatalf("%d responses in Postgres after erasure", n)
+	}
+	if n, _ := w.store.PendingCompleted(ctx); n != 0 {
+		t.Fatalf("PendingCompleted = %d after erasure", n)
+	}
+}

@@ -52,6 +52,32 @@ func (r *Responses) Queue(ctx context.Context, pc pgstore.Completed) error {
 	return nil
 }
 
+// SaveCompleted saves the finished interview's state of chat
+// (redisstore.Store.SaveDoneCompleted: compare-and-swap from expect to
+// next, update marked applied) with the response recorded in the same
+// atomic step, and wakes the drainer, which writes it to Postgres after
+// (Run): the turn does not wait for Postgres. A conflict
+// (redisstore.ErrConflict) records nothing. A response Postgres would
+// refuse as invalid fails with pgstore.ErrInvalid, saving nothing.
+func (r *Responses) SaveCompleted(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, pc pgstore.Completed) error {
+	if err := pc.Validate(); err != nil {
+		return err
+	}
+	payload, err := pgstore.MarshalCompleted(pc)
+	if err != nil {
+		return err
+	}
+	key := pc.Idem
+	if key == "" {
+		key = pc.ID
+	}
+	if err := r.store.SaveDoneCompleted(ctx, chat, update, expect, next, blob, key, pc.Pseudonym, payload); err != nil {
+		return err
+	}
+	r.outbox.Kick()
+	return nil
+}
+
 // write is the outbox drainer's writer: an entry Postgres refuses as
 // invalid, or that does not decode, goes to the dead letters.
 func (r *Responses) write(ctx context.Context, payload []byte) error {

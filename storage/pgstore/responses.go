@@ -172,6 +172,16 @@ func (c *Completed) arrays() answerArrays {
 	return a
 }
 
+// Validate reports what SaveResponse would refuse as invalid without
+// asking Postgres (an error wrapping ErrInvalid), e.g. before a response
+// is queued to be written later.
+func (c *Completed) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("pgstore: response: %w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
 // SaveResponse stores a completed interview and its answers, normalised,
 // atomically and idempotently: if c.ID or c.Idem is already stored, nothing changes
 // and SaveResponse returns nil. Data the schema can never accept yields an

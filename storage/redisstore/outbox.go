@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // OutboxEntry is one payload waiting in the outbox.
@@ -51,14 +54,13 @@ func (s *Store) EnqueueFor(ctx context.Context, key, owner string, payload []byt
 	if key == "" {
 		return errors.New("redisstore: enqueue: empty key")
 	}
+	return s.enqueueTagged(ctx, key, ownerTag(owner), payload)
+}
+
+// enqueueTagged is EnqueueFor with the owner's tag (ownerTag) given.
+func (s *Store) enqueueTagged(ctx context.Context, key, tag string, payload []byte) error {
 	q, h, _ := s.outboxKeys()
-	tag := ownerTag(owner)
-	set := ""
-	if tag != "" {
-		set = s.ownerSetPrefix() + tag
-	} else {
-		set = s.ownerSetPrefix() // not written: owner is empty
-	}
+	set := s.ownerSetPrefix() + tag // not written when tag is empty
 	if err := enqueueScript.Run(ctx, s.rdb, []string{q, h, s.ownerHash(), set}, key, payload, s.now().UnixMilli(), tag).Err(); err != nil {
 		return fmt.Errorf("redisstore: enqueue: %w", err)
 	}
@@ -207,12 +209,19 @@ func (o *Outbox) Kick() {
 }
 
 // Flush writes every queued entry, oldest first, removing each once write
-// succeeds, until the outbox is empty or write fails. It returns how many
+// succeeds, until the outbox is empty or write fails — first the
+// completions recorded with chats' saves (SaveDoneCompleted), then the
+// queue (Enqueue). It returns how many
 // entries it wrote. An entry whose write fails with a Permanent error is
 // moved to the dead letters and the drain goes on; any other failure stops
 // it, keeping the entry and those after it for the next attempt.
 func (o *Outbox) Flush(ctx context.Context, write func(ctx context.Context, payload []byte) error) (int, error) {
-	n := 0
+	// First the completions recorded with their chats' saves (the common
+	// case: every completion), then the queue.
+	n, err := o.flushCompleted(ctx, write)
+	if err != nil {
+		return n, err
+	}
 	for {
 		entries, err := o.s.Pending(ctx, o.opts.Batch)
 		if err != nil {
@@ -280,4 +289,143 @@ func (o *Outbox) Run(ctx context.Context, write func(ctx context.Context, payloa
 		case <-timer.C:
 		}
 	}
+}
+
+// Completions recorded with a chat's save (SaveDoneCompleted). The save
+// script can touch only the chat's slot, so a completion waits in a hash of
+// the chat ({c:<id>}:c, idempotency key → entry) written in the same atomic
+// step as the state's compare-and-swap — a save that conflicts records
+// nothing — and the chat is indexed in the outbox's slot ({outbox}:c, chat
+// id scored by the save's time) by a ZADD sent in the same round trip just
+// before the script: whatever becomes of the replica after, a saved
+// completion is indexed. The drainer (Outbox.Flush) writes each entry to
+// the system of record, deletes it from the chat's hash, and drops the
+// index member when the chat's hash held nothing more at the score it
+// read. Delete erases the chat's hash with the chat.
+//
+// An entry is the owner tag (ownerTag, "" for none), "|", and the payload:
+// an entry the writer rejects for good moves to the outbox's dead letters
+// under its owner, where EraseOwner finds it.
+
+func (s *Store) completedKey(id string) string { return s.tagKey(id, 'c') }
+func (s *Store) completedIndex() string        { return s.prefix + "{outbox}:c" }
+
+type savedCompletion struct{ key, entry string }
+
+// SaveDoneCompleted is SaveDone recording a completion (payload, under
+// its idempotency key, belonging to owner) in the same atomic step: when
+// the version matches, the state is saved and the completion queued for
+// the drainer; on a conflict neither. One round trip, like Save.
+func (s *Store) SaveDoneCompleted(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, key, owner string, payload []byte) error {
+	if key == "" {
+		return errors.New("redisstore: save completed: empty key")
+	}
+	cp := &savedCompletion{key: key, entry: ownerTag(owner) + "|" + string(payload)}
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL, "", cp)
+}
+
+// savedChat is one indexed chat's completions as the drainer read them.
+type savedChat struct {
+	id      string
+	score   float64
+	entries map[string]string // idempotency key → entry
+}
+
+// pendingCompleted returns up to limit indexed chats, oldest first, with
+// their completions (none for a chat whose save conflicted or that was
+// drained or erased since).
+func (s *Store) pendingCompleted(ctx context.Context, limit int) ([]savedChat, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.completedIndex(), 0, int64(limit-1)).Result()
+	if err != nil || len(zs) == 0 {
+		if err != nil {
+			err = fmt.Errorf("redisstore: pending completed: %w", err)
+		}
+		return nil, err
+	}
+	out := make([]savedChat, len(zs))
+	cmds := make([]*redis.MapStringStringCmd, len(zs))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, z := range zs {
+			id, _ := z.Member.(string)
+			out[i] = savedChat{id: id, score: z.Score}
+			cmds[i] = p.HGetAll(ctx, s.completedKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: pending completed: %w", err)
+	}
+	for i, c := range cmds {
+		out[i].entries = c.Val()
+	}
+	return out, nil
+}
+
+// unindexScript drops a chat's index member if it still has the score the
+// drainer read: a save since (a later score) keeps it for the next drain.
+//
+// KEYS: the completions index. ARGV: chat id, score read.
+var unindexScript = redis.NewScript(`
+local sc = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if sc and tonumber(sc) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 1
+`)
+
+// flushCompleted writes the completions recorded with saves (see
+// pendingCompleted), as Flush does the queue.
+func (o *Outbox) flushCompleted(ctx context.Context, write func(ctx context.Context, payload []byte) error) (int, error) {
+	s := o.s
+	n := 0
+	for {
+		chats, err := s.pendingCompleted(ctx, o.opts.Batch)
+		if err != nil {
+			return n, err
+		}
+		for _, c := range chats {
+			for key, entry := range c.entries {
+				tag, payload, _ := strings.Cut(entry, "|")
+				if err := write(ctx, []byte(payload)); err != nil {
+					if !IsPermanent(err) {
+						return n, fmt.Errorf("redisstore: outbox write: %w", err)
+					}
+					o.log.ErrorContext(ctx, "completion rejected for good; moved to dead letters", "err", err)
+					if err := s.enqueueTagged(ctx, key, tag, []byte(payload)); err != nil {
+						return n, err
+					}
+					if err := s.bury(ctx, key); err != nil {
+						return n, err
+					}
+				} else {
+					n++
+				}
+				if err := s.rdb.HDel(ctx, s.completedKey(c.id), key).Err(); err != nil {
+					return n, fmt.Errorf("redisstore: completed done: %w", err)
+				}
+			}
+			if err := unindexScript.Run(ctx, s.rdb, []string{s.completedIndex()}, c.id, strconv.FormatFloat(c.score, 'f', -1, 64)).Err(); err != nil {
+				return n, fmt.Errorf("redisstore: completed unindex: %w", err)
+			}
+		}
+		if len(chats) < o.opts.Batch {
+			return n, nil
+		}
+	}
+}
+
+// PendingCompleted returns how many completions recorded with saves wait
+// for the drainer (Depth counts the queue), reading every indexed chat.
+func (s *Store) PendingCompleted(ctx context.Context) (int, error) {
+	ids, err := s.rdb.ZRange(ctx, s.completedIndex(), 0, -1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: pending completed: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		k, err := s.rdb.HLen(ctx, s.completedKey(id)).Result()
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: pending completed: %w", err)
+		}
+		n += int(k)
+	}
+	return n, nil
 }

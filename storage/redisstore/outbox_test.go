@@ -177,3 +177,61 @@ func TestOutboxPermanentGoesToDeadLetters(t *testing.T) {
 		t.Fatal("Permanent(nil) or IsPermanent of a plain error")
 	}
 }
+
+// TestOutboxCompletedSavedDuringDrain: a completion the same chat saves
+// while the drainer writes the chat's earlier one (a later index score) is
+// not dropped with it: the next drain writes it. A completion the writer
+// rejects for good goes to the dead letters under its owner, where
+// EraseOwner finds it.
+func TestOutboxCompletedSavedDuringDrain(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, _, _ := newStore(t, redisstore.Options{Now: clk.Now})
+	const chat = 601
+	if err := s.SaveDoneCompleted(ctx, chat, 1, 0, 1, []byte("done"), "k1", "p1", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	write := func(ctx context.Context, payload []byte) error {
+		got = append(got, string(payload))
+		if len(got) == 1 {
+			clk.Add(time.Second)
+			if err := s.SaveDoneCompleted(ctx, chat, 2, 1, 2, []byte("done again"), "k2", "p1", []byte("two")); err != nil {
+				t.Error(err)
+			}
+		}
+		if string(payload) == "poison" {
+			return redisstore.Permanent(errors.New("refused"))
+		}
+		return nil
+	}
+	o := s.Outbox(redisstore.OutboxOptions{})
+	if n, err := o.Flush(ctx, write); err != nil || n != 1 {
+		t.Fatalf("Flush = %d %v, want 1", n, err)
+	}
+	if n, err := s.PendingCompleted(ctx); err != nil || n != 1 {
+		t.Fatalf("PendingCompleted = %d %v, want 1: the completion saved during the drain", n, err)
+	}
+	if n, err := o.Flush(ctx, write); err != nil || n != 1 {
+		t.Fatalf("second Flush = %d %v, want 1", n, err)
+	}
+	if len(got) != 2 || got[0] != "one" || got[1] != "two" {
+		t.Fatalf("written %q, want one, two", got)
+	}
+
+	if err := s.SaveDoneCompleted(ctx, chat, 3, 2, 3, []byte("done"), "k3", "p1", []byte("poison")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.Flush(ctx, write); err != nil || n != 0 {
+		t.Fatalf("Flush of a rejected completion = %d %v, want 0", n, err)
+	}
+	if d, _ := s.DeadLetters(ctx); d != 1 {
+		t.Fatalf("dead letters %d, want 1", d)
+	}
+	if n, _ := s.PendingCompleted(ctx); n != 0 {
+		t.Fatalf("PendingCompleted = %d, want 0", n)
+	}
+	if n, err := s.EraseOwner(ctx, "p1"); err != nil || n != 1 {
+		t.Fatalf("EraseOwner = %d %v, want the dead letter", n, err)
+	}
+}

@@ -123,7 +123,9 @@ return r
 // state hash remembers the form) and deleted when it leaves it, in the
 // same step as the save (Store.SaveWaiting). 18 the state's expiry (now +
 // TTL, ms), 19 that less the slack (ttlSlack), 20 and 21 the same for the
-// record.
+// record. Optional, at the end: KEYS[5] the chat's completions hash, ARGV
+// 22 a completion's idempotency key and 23 its entry, set there when the
+// version matches (outbox.go).
 // Returns {1, started, left, idx} when saved, {0, ""} on a version conflict
 // (nothing changed); started is the interview (started ms) whose record was
 // deleted or replaced, "" when none: its abandonment index member is stale;
@@ -147,6 +149,9 @@ local left = ''
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
 if cur ~= ARGV[1] then return {0, ''} end
+-- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
+-- KEYS[5], ARGV 22 and 23, only when given.
+if ARGV[22] then redis.call('HSET', KEYS[5], ARGV[22], ARGV[23]) end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
 -- A new state (cur "0": no hash, or one without a version) always gets its
 -- TTL: a hash without one would leak.

@@ -316,7 +316,7 @@ type AbandonRecord struct {
 // completion). Save is one round trip: a script, pipelined with the
 // abandonment index update when rec is set.
 func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord) error {
-	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, "")
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, "", nil)
 }
 
 // SaveWaiting is Save for a state that waits at the language choice of
@@ -325,17 +325,17 @@ func (s *Store) Save(ctx context.Context, chat, updateID int64, expect, newVersi
 // choice, the record goes in the save script and the index member right
 // after it (another slot: one ZREM per interview).
 func (s *Store) SaveWaiting(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, form string) error {
-	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, form)
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, rec, s.stateTTL, form, nil)
 }
 
 // SaveDone is Save for the state of a finished interview: it is kept only
 // DoneTTL (what "already answered" and dedup need), and it never has an
 // abandonment record.
 func (s *Store) SaveDone(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte) error {
-	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL, "")
+	return s.save(ctx, chat, updateID, expect, newVersion, blob, nil, s.doneTTL, "", nil)
 }
 
-func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, ttl time.Duration, waitForm string) error {
+func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersion uint64, blob []byte, rec *AbandonRecord, ttl time.Duration, waitForm string, cp *savedCompletion) error {
 	if newVersion <= expect {
 		return fmt.Errorf("redisstore: save: new version %d not after %d", newVersion, expect)
 	}
@@ -378,14 +378,26 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		waitForm, strconv.FormatInt(chat, 10),
 		stateExp, stateExp - ttlSlack(ttl).Milliseconds(), recExp, recExp - ttlSlack(recTTL).Milliseconds(),
 	}
+	if cp != nil {
+		keys = append(keys, s.completedKey(s.chatID(chat)))
+		args = append(args, cp.key, cp.entry)
+	}
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
 	xadd := expDue != 0 && !s.expireHinted(chat, started, expDue)
-	if !zadd && !xadd && waitForm == "" {
+	if !zadd && !xadd && waitForm == "" && cp == nil {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+			if cp != nil {
+				// The completion's index member, another slot: sent
+				// BEFORE the script, so that a completion saved is
+				// indexed whatever becomes of this replica after
+				// (outbox.go). For a save that conflicts it is a hint
+				// the drainer finds empty and drops.
+				p.ZAdd(ctx, s.completedIndex(), redis.Z{Score: float64(nowMS), Member: s.chatID(chat)})
+			}
 			res = run(saveScript, keys, args...)
 			// The index lives in another slot, so it cannot be in the
 			// script. A ZADD for a Save that conflicts is harmless:
@@ -574,7 +586,7 @@ func (s *Store) Delete(ctx context.Context, chat int64) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.waitKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id))
+		p.Del(ctx, s.stateKey(chat), s.abandonKey(chat), s.sentKey(chat), s.waitKey(chat), s.remindKey(chat), s.remindLeaseKey(id), s.expireLeaseKey(id), s.completedKey(id))
 		p.ZRem(ctx, s.remindDueKey(), id)
 		p.ZRem(ctx, s.expireDueKey(), id)
 		if len(members) > 0 {
