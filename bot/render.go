@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,9 +86,9 @@ type Renderer struct {
 	// question shown, the same few over and over.
 	progressText sync.Map
 	// layouts caches keyboards' layouts (keyLayout) by language and
-	// buttons.
+	// buttons (layoutKey).
 	layoutMu sync.RWMutex
-	layouts  map[string]*keyLayout
+	layouts  map[layoutKey]*keyLayout
 }
 
 type progressKey struct {
@@ -473,31 +474,59 @@ func (lay *keyLayout) text(i int, b dialog.Button) string {
 	return lay.labels[i]
 }
 
-// maxLayouts bounds a renderer's layout cache (questions × languages ×
-// the ticks of multi-choice lists); when full, it starts again.
-const maxLayouts = 8192
+// maxLayouts bounds a renderer's layout cache; when full, it starts
+// again. The lists of the immigrants' questionnaire in the 23 languages
+// are ~710 keyboards; each answer shown ticked on a return to its
+// question is another (~3,800 for all of them). ~860 bytes each
+// (TestLayoutCacheRetainsLittle): at most ~1.7 MB of heap, ~2.5 MiB of
+// peak RSS at GOGC=50 (8192 allowed 7 MB; issue 19).
+const maxLayouts = 2048
+
+// layoutKey identifies a keyboard's layout: two independent 64-bit hashes
+// of its language and buttons. The buttons' options and labels are some
+// 400 bytes a keyboard on average (a third of a cached layout's memory,
+// issue 19), the 128 bits of hash 16; two keyboards that differ and hash
+// the same in both are not a concern (about 1 in 2^128 per pair).
+type layoutKey [2]uint64
+
+// layoutSeeds seed layoutKey's two hashes (per process: a key is never
+// stored).
+var layoutSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 // layoutOf returns the layout of bs in lang, from the cache or made now.
 func (r *Renderer) layoutOf(lang string, bs []dialog.Button) *keyLayout {
+	// The buttons are written to the hashes a few hundred bytes at a time
+	// (a long list's are a few kilobytes).
+	var h0, h1 maphash.Hash
+	h0.SetSeed(layoutSeeds[0])
+	h1.SetSeed(layoutSeeds[1])
 	var arr [512]byte
-	key := append(arr[:0], lang...)
+	buf := append(arr[:0], lang...)
 	for _, b := range bs {
-		key = append(key, 0, byte(b.Kind))
+		if len(buf) > 256 {
+			h0.Write(buf)
+			h1.Write(buf)
+			buf = buf[:0]
+		}
+		buf = append(buf, 0, byte(b.Kind))
 		// A tick's state is left out: ticked or not, its label is as
 		// wide (keyLayout.ticked), so the layout is the same.
 		if b.Checked && b.Kind != dialog.BtnToggle {
-			key = append(key, 1)
+			buf = append(buf, 1)
 		} else {
-			key = append(key, 0)
+			buf = append(buf, 0)
 		}
-		key = append(key, b.Option...)
-		key = append(key, 0)
-		key = append(key, b.Label...)
-		key = append(key, 0)
-		key = append(key, b.Literal...)
+		buf = append(buf, b.Option...)
+		buf = append(buf, 0)
+		buf = append(buf, b.Label...)
+		buf = append(buf, 0)
+		buf = append(buf, b.Literal...)
 	}
+	h0.Write(buf)
+	h1.Write(buf)
+	key := layoutKey{h0.Sum64(), h1.Sum64()}
 	r.layoutMu.RLock()
-	lay := r.layouts[string(key)]
+	lay := r.layouts[key]
 	r.layoutMu.RUnlock()
 	if lay != nil {
 		return lay
@@ -508,9 +537,9 @@ func (r *Renderer) layoutOf(lang string, bs []dialog.Button) *keyLayout {
 		clear(r.layouts)
 	}
 	if r.layouts == nil {
-		r.layouts = map[string]*keyLayout{}
+		r.layouts = map[layoutKey]*keyLayout{}
 	}
-	r.layouts[string(key)] = lay
+	r.layouts[key] = lay
 	r.layoutMu.Unlock()
 	return lay
 }
@@ -551,14 +580,21 @@ func (r *Renderer) layout(lang string, bs []dialog.Button) *keyLayout {
 			lay.nav = append(lay.nav, i)
 		}
 	}
-	for _, page := range pages(opts, pinned) {
-		var rows [][]int
+	// The rows of all pages share one array of indices (a pinned option
+	// repeats on every page), each page's rows one array of rows: the
+	// layout stays in the cache.
+	pgs := pages(opts, pinned)
+	ids := make([]int, 0, len(opts)+len(pgs))
+	lay.pages = make([][][]int, 0, len(pgs))
+	for _, page := range pgs {
+		rows := make([][]int, 0, len(page))
 		for _, row := range page {
-			ids := make([]int, len(row))
-			for j, k := range row {
-				ids[j], _ = strconv.Atoi(k.Data)
+			start := len(ids)
+			for _, k := range row {
+				id, _ := strconv.Atoi(k.Data)
+				ids = append(ids, id)
 			}
-			rows = append(rows, ids)
+			rows = append(rows, ids[start:len(ids):len(ids)])
 		}
 		lay.pages = append(lay.pages, rows)
 	}
