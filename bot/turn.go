@@ -60,8 +60,10 @@ func (t *turn) show(ctx context.Context, eff interview.Effects) (Outcome, error)
 // request and only one keyboard is ever live. A typed re-ask (junk, an
 // error) edits the card in place when it is right above the typed message;
 // a typed answer leaves the old card as history (its keyboard removed) and
-// sends the next question below it. A card that showed a note (the welcome
-// and consent) is kept as history too. The interview's end turns the card
+// sends the next question below it. A tap on the welcome-and-consent card
+// edits it into the first question like any other tap; a card that showed
+// a note is kept as history only when nothing is asked next ("No, thanks")
+// or a typed message re-asks below it. The interview's end turns the card
 // into the closing note and a compact summary of the answers.
 func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.State) error {
 	ev := t.ev
@@ -169,7 +171,11 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 	reuse := 0
 	switch {
 	case ev.query != "" && ev.msgID != 0 && live:
-		if ev.msgID != cur || !keep() {
+		// A tap that leads to a question edits the tapped card, the
+		// welcome-and-consent card too: "Yes, I agree" turns it into the
+		// first question (one call, one live card; /privacy shows the
+		// promises again). A tap that ends there ("No, thanks") keeps it.
+		if ev.msgID != cur || len(m.Keyboard) > 0 || !keep() {
 			reuse = ev.msgID
 		}
 	case ev.query == "" && live && !typedAnswer && t.adjacent(cur) && !keep():

@@ -1,0 +1,98 @@
+package bot
+
+import (
+	"context"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/needsbot/needsbot/bot/telegramtest"
+)
+
+// callsSince returns the Bot API calls made since before (a Calls snapshot).
+func callsSince(r *rig, before map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, n := range r.srv.Calls() {
+		if d := n - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// toWelcome walks u through /start and the language menu to the
+// welcome-and-consent card.
+func toWelcome(t *testing.T, r *rig, u *telegramtest.User) telegramtest.Message {
+	t.Helper()
+	u.Send("/start")
+	if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 2, "Italiano"); err != nil {
+		t.Fatal(err)
+	}
+	w := lastCard(u)
+	if !strings.Contains(w.Text, "/delete") || len(w.Buttons) == 0 {
+		t.Fatalf("no welcome-and-consent card:\n%s", u.Transcript())
+	}
+	return w
+}
+
+// Session 5 (issue 19): "Yes, I agree" edits the welcome-and-consent card
+// into the first question — one Bot API call (the tap's answer travels
+// with it) and no new message — as every other tap edits the card into the
+// next question. Back from the first question edits the same card back
+// into the consent question. Before: the first question was sent as a new
+// message below the kept welcome card and the welcome card's keyboard was
+// removed (2 calls).
+func TestConsentTapEditsTheWelcomeCard(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(761, telegramtest.LanguageCode("it"))
+	w := toWelcome(t, r, u)
+	nmsg := len(u.Messages())
+	before := maps.Clone(r.srv.Calls())
+	if err := tapLast(t, r, u, 3, "Sì, accetto"); err != nil {
+		t.Fatal(err)
+	}
+	got := callsSince(r, before)
+	if got["editMessageText"] != 1 || got["sendMessage"] != 0 || got["editMessageReplyMarkup"] != 0 {
+		t.Errorf("the consent tap made %v, want one editMessageText and no new message:\n%s", got, u.Transcript())
+	}
+	if n := len(u.Messages()); n != nmsg {
+		t.Errorf("%d messages in the chat after the tap, want %d (none new):\n%s", n, nmsg, u.Transcript())
+	}
+	q := lastCard(u)
+	if q.ID != w.ID || !strings.Contains(q.Text, "✓ Sì, accetto") || !strings.Contains(q.Text, "Quanti anni hai?") || len(q.Buttons) == 0 {
+		t.Fatalf("the welcome card (message %d) is not the first question with “✓ Sì, accetto”:\n%s", w.ID, u.Transcript())
+	}
+
+	before = maps.Clone(r.srv.Calls())
+	if err := tapLast(t, r, u, 4, "◀ Indietro"); err != nil {
+		t.Fatal(err)
+	}
+	got = callsSince(r, before)
+	if got["editMessageText"] != 1 || got["sendMessage"] != 0 {
+		t.Errorf("Back from the first question made %v, want one editMessageText:\n%s", got, u.Transcript())
+	}
+	c := lastCard(u)
+	if c.ID != w.ID || !strings.Contains(fmtLabels(c), "Sì, accetto") || !strings.Contains(fmtLabels(c), "No, grazie") {
+		t.Fatalf("Back did not turn the card (message %d) into the consent question:\n%s", w.ID, u.Transcript())
+	}
+}
+
+// "No, thanks" is unchanged: the welcome card stays as history (its
+// keyboard removed) and the closing note comes below it.
+func TestConsentDeclineKeepsTheWelcomeCard(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(762, telegramtest.LanguageCode("it"))
+	w := toWelcome(t, r, u)
+	if err := tapLast(t, r, u, 3, "No, grazie"); err != nil {
+		t.Fatal(err)
+	}
+	if m := msgOf(u, w.ID); m.Text != w.Text || len(m.Buttons) != 0 {
+		t.Errorf("the welcome card changed or kept its keyboard:\n%s", u.Transcript())
+	}
+	if last := lastCard(u); last.ID == w.ID {
+		t.Errorf("no closing note below the welcome card:\n%s", u.Transcript())
+	}
+}
