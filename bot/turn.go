@@ -164,7 +164,8 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 	cur := t.it.LastMsg()
 	live := cur != 0 && (prev.Phase == dialog.PhaseAsking || prev.Phase == dialog.PhaseLanguage)
 	// A card that showed a note with its question (the welcome and the
-	// consent) stays as history: computed only when it matters.
+	// consent) stays as history when a typed message re-asks below it or
+	// a tap asks nothing next: computed only when it matters.
 	keep := func() bool {
 		return prev.Phase == dialog.PhaseAsking && t.form != nil && dialog.NoteBefore(t.form, prev, prev.Pos)
 	}
