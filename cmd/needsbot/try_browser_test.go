@@ -5,9 +5,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,7 +116,7 @@ func TestTryBrowserInterview(t *testing.T) {
 		if _, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg); err != nil {
 			return fmt.Errorf("the page did not show the bot's answer: %w", err)
 		}
-		return nil
+		return pageShowsIdleBot(ctx, tg, r.url)
 	})
 	eval := func(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
 	// Everything the page writes to the console: a script error or a
@@ -440,8 +442,10 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		js := fmt.Sprintf(`document.body.dataset.pending === "0" && document.body.dataset.version !== "" && document.body.dataset.version !== %q`, before)
-		_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg)
-		return err
+		if _, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg); err != nil {
+			return err
+		}
+		return pageShowsIdleBot(ctx, tg, r.url)
 	})
 	eval := func(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
 	settle := eval(`document.querySelector('#chat').scrollTop = document.querySelector('#chat').scrollHeight`)
@@ -710,4 +714,42 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		}
 	}
 	t.Logf("phone screenshots (360×640) in %s", dir)
+}
+
+// pageShowsIdleBot waits, once the page shows no pending update, until the
+// bot has finished with the page's chat and the page shows the chat as the
+// bot left it. The page's pending count is the updates the bot has not
+// acknowledged, and the poller acknowledges a batch's stragglers while
+// their turns still run (bot.Poller's stragglerHold): without this a slow
+// turn's reply could come after the test read the page.
+func pageShowsIdleBot(ctx context.Context, tg *chromedp.Target, base string) error {
+	user, err := chromedp.Evaluate[string](`document.body.dataset.user`)(ctx, tg)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(user, 10, 64)
+	if err != nil {
+		return fmt.Errorf("the page's user %q: %w", user, err)
+	}
+	if err := waitIdle(ctx, id); err != nil {
+		return fmt.Errorf("the bot did not finish with chat %d: %w", id, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/chat?user=%d", base, id), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var ch struct {
+		Version uint64 `json:"version"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ch); err != nil {
+		return fmt.Errorf("GET /api/chat: %w", err)
+	}
+	js := fmt.Sprintf(`Number(document.body.dataset.version) >= %d && document.body.dataset.pending === "0"`, ch.Version)
+	_, err = chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg)
+	return err
 }

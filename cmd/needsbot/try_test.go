@@ -119,7 +119,8 @@ var chatURLRe = regexp.MustCompile(`Open the chat:\s+(http://\S+)`)
 // set it replaces the probes of Redis and Postgres.
 func startTry(t *testing.T, env map[string]string, p *trykit.Probes) *tryRun {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	// The bot's intake is registered for waitIdle (pageClient.waitIdle).
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), intakeHook{}, registerIntake(t)))
 	r := &tryRun{t: t, out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	getenv := func(k string) string { return env[k] }
 	args := []string{"--addr", "127.0.0.1:0"}
@@ -255,6 +256,16 @@ func (c *pageClient) waitIdle(user int64, version uint64) pageChat {
 		}
 		c.call("GET", fmt.Sprintf("/api/chat?user=%d&since=%d", user, ch.Version), nil, &ch)
 	}
+	// Pending counts the updates the bot has not acknowledged, and the
+	// poller acknowledges a batch's stragglers while their turns still run
+	// (bot.Poller's stragglerHold): wait for the bot's own work for this
+	// chat too, then read the chat as it is now.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := waitIdle(ctx, user); err != nil {
+		c.t.Fatalf("the bot did not finish with chat %d in 30 s: %v", user, err)
+	}
+	c.call("GET", fmt.Sprintf("/api/chat?user=%d", user), nil, &ch)
 	return ch
 }
 
