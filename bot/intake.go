@@ -32,7 +32,7 @@ type Intake struct {
 	maxQueued   int
 	window      time.Duration
 	unavailable func(error) bool
-	slots       chan struct{} // one per update being worked on
+	slots       *workSlots // one per update being worked on (slots.go)
 
 	mu       sync.Mutex
 	boxes    map[int64]*mailbox
@@ -97,7 +97,7 @@ func NewIntake(h *Handler, o IntakeOptions) *Intake {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
-		window: o.OutageWindow, unavailable: o.Unavailable, slots: make(chan struct{}, o.Workers),
+		window: o.OutageWindow, unavailable: o.Unavailable, slots: newWorkSlots(o.Workers),
 		boxes: map[int64]*mailbox{}, quit: make(chan struct{}), maxIdle: 2 * o.Workers}
 }
 
@@ -601,6 +601,7 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			}()
 		} else if p.Ready != nil && !early {
 			first = append(first, j)
+			j.first = true // ahead of the taps for a worker slot (slots.go)
 		}
 		if jl != nil {
 			jl.track(j)

@@ -77,6 +77,7 @@ type job struct {
 	answered bool            // the callback query was answered (in a body, or "one moment")
 	offer    *CallbackAnswer // the answer the turn would give now, for a wait that settles the job (offerAnswer)
 	early    chan struct{}   // closed when the poller's early answer is done (early.go); nil: none
+	first    bool            // its turn owes the first reply (Poller.dispatch): first for a worker slot (slots.go)
 	failed   bool            // not applied while the webhook request waited: it answers 500
 	started  bool            // a turn began on it (begin): a hold that expires answers it no more
 	heldOut  bool            // answered empty in its webhook response when the hold expired (releaseExpired)
@@ -534,7 +535,7 @@ type work struct {
 type workKey struct{}
 
 func (w *work) acquire() {
-	w.in.slots <- struct{}{}
+	w.in.slots.acquire(w.j != nil && w.j.first)
 	w.mu.Lock()
 	w.held = true
 	w.mu.Unlock()
@@ -546,7 +547,7 @@ func (w *work) releaseSlot() {
 	w.held = false
 	w.mu.Unlock()
 	if held {
-		<-w.in.slots
+		w.in.slots.release()
 	}
 }
 
@@ -567,7 +568,7 @@ func pauseWork(ctx context.Context) (resume func()) {
 	}
 	w.mu.Unlock()
 	if release {
-		<-w.in.slots
+		w.in.slots.release()
 	}
 	if w.j != nil && w.b != nil {
 		w.in.holdBack(w.b, w.j)

@@ -640,3 +640,33 @@ func hasReply(e Effects, kind dialog.ReplyKind, msg string) bool {
 	}
 	return false
 }
+
+// Issue 19 (the completion's first reply): the step that ends the
+// interview cancels its reminder after the turn's replies, not on the way
+// to the thank-you.
+func TestCompletionCancelsTheReminderAfterTheReplies(t *testing.T) {
+	const saveCompleted = "SaveCompleted chat=7 key=6 expect=4 next=5 phase=3 pseudonym=p7 form=mini answers=3"
+	lastQuestion := stateAt(t, inStart, inLangEN, inYes, inYes) // v4, at "again"
+	s := newScript(t,
+		expect{call: "Load chat=7 key=6", ret: Loaded{Blob: blobOf(t, lastQuestion), Version: lastQuestion.Version, LastMsg: 40}},
+		expect{call: "Present kind=chat seen=0 replay=false"},
+		expect{call: "Event completed"},
+		expect{call: saveCompleted},
+		expect{call: "Replies sent"},
+		expect{call: "Cancel chat=7 refuse=false"},
+		expect{call: "MarkSent chat=7 key=6 last=40"},
+	)
+	completing := func(c *Config) { c.Sessions = fakeCompletingSessions{c.Sessions.(fakeSessions)} }
+	core := newCore(t, s, completing)
+	ch := fakeChannel{s: s, act: func(ctx context.Context, tu *Turn) error {
+		if _, err := tu.Step(ctx, inNo, true); err != nil {
+			return err
+		}
+		s.call("Replies sent")
+		return nil
+	}}
+	in := Input{Kind: KindChat, Key: UpdateKey(6), Chat: 7, User: 7}
+	if err := core.Apply(context.Background(), in, ch); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -28,9 +28,12 @@ type Turn struct {
 	sent    []int
 	erased  bool
 	replay  bool
-	idle    bool
-	touched bool // the idle pause was ended (Updated saved) in this turn
-	effects Effects
+	// cancelReminder: the step ended the interview; its reminder is
+	// cancelled after the replies (done).
+	cancelReminder bool
+	idle           bool
+	touched        bool // the idle pause was ended (Updated saved) in this turn
+	effects        Effects
 }
 
 // Effects is what one step decided, as data for the channel to render:
@@ -390,6 +393,11 @@ func (t *Turn) published(ctx context.Context) error {
 // done records the turn's message ids and marks the input's replies sent.
 func (t *Turn) done(ctx context.Context) {
 	c := t.c
+	if t.cancelReminder && !t.erased {
+		if err := c.cfg.Reminders.Cancel(ctx, t.in.Chat, false); err != nil {
+			c.log.Warn("reminder schedule failed", "chat", c.ChatKey(t.in.Chat), "err", err)
+		}
+	}
 	if c.cfg.Messages != nil && !t.erased && len(t.sent) > 0 {
 		if err := c.cfg.Messages.Record(ctx, t.in.Chat, t.sent); err != nil {
 			c.log.Warn("record message ids failed", "chat", c.ChatKey(t.in.Chat), "err", err)
@@ -444,6 +452,7 @@ func (t *Turn) Erase(ctx context.Context) (Erasure, error) {
 // StopReminders handles the reminder's Stop button: no more reminders for
 // this interview.
 func (t *Turn) StopReminders(ctx context.Context) {
+	t.cancelReminder = false // refused, which a plain cancel would undo
 	t.c.RefuseReminder(ctx, t.in.Chat)
 	t.c.cfg.Events.Interview("reminder_stopped")
 }
@@ -526,6 +535,16 @@ func (t *Turn) rearm(ctx context.Context, prev, next dialog.State) {
 		err = c.cfg.Reminders.Arm(ctx, t.in.Chat, c.langIn(t.snap, next.Lang, t.in.LangHint), due)
 	case AbandonOf(prev) != nil:
 		// Completed, declined or ended otherwise: nothing to remind of.
+		// A person's input (a completion, a decline) cancels it once the
+		// turn's replies are out (done): the round trip is not on the way
+		// to the thank-you (issue 19: the completion's first reply).
+		// Should the cancel never come (the turn fails after its save,
+		// the replica dies), the reminder job finds the interview
+		// finished and sends nothing.
+		if t.in.Kind == KindChat {
+			t.cancelReminder = true
+			return
+		}
 		err = c.cfg.Reminders.Cancel(ctx, t.in.Chat, false)
 	}
 	if err != nil {
