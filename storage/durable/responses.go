@@ -37,13 +37,9 @@ func (r *Responses) Save(ctx context.Context, pc pgstore.Completed) error {
 // (a redelivered completion is queued once), under its pseudonym so that
 // Erase finds it, and wakes the drainer.
 func (r *Responses) Queue(ctx context.Context, pc pgstore.Completed) error {
-	payload, err := pgstore.MarshalCompleted(pc)
+	key, payload, err := entry(pc)
 	if err != nil {
 		return err
-	}
-	key := pc.Idem
-	if key == "" {
-		key = pc.ID
 	}
 	if err := r.store.EnqueueFor(ctx, key, pc.Pseudonym, payload); err != nil {
 		return fmt.Errorf("queue response: %w", err)
@@ -63,19 +59,26 @@ func (r *Responses) SaveCompleted(ctx context.Context, chat, update int64, expec
 	if err := pc.Validate(); err != nil {
 		return err
 	}
-	payload, err := pgstore.MarshalCompleted(pc)
+	key, payload, err := entry(pc)
 	if err != nil {
 		return err
-	}
-	key := pc.Idem
-	if key == "" {
-		key = pc.ID
 	}
 	if err := r.store.SaveDoneCompleted(ctx, chat, update, expect, next, blob, key, pc.Pseudonym, payload); err != nil {
 		return err
 	}
 	r.outbox.Kick()
 	return nil
+}
+
+// entry is pc as the outbox keeps it: under its idempotency key (its id
+// when it has none), so that a redelivered completion is kept once.
+func entry(pc pgstore.Completed) (key string, payload []byte, err error) {
+	payload, err = pgstore.MarshalCompleted(pc)
+	key = pc.Idem
+	if key == "" {
+		key = pc.ID
+	}
+	return key, payload, err
 }
 
 // write is the outbox drainer's writer: an entry Postgres refuses as
