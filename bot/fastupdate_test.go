@@ -166,7 +166,7 @@ func TestFastUpdatesMatchesEncodingJSON(t *testing.T) {
 		if fast := checkFastUpdates(t, []byte(c.body)); fast != c.fast {
 			t.Errorf("%.60s: fast path %v, want %v", c.body, fast, c.fast)
 		}
-		ok, got, desc, err := decodeUpdates(strings.NewReader(c.body))
+		ok, got, desc, err := decodeUpdates(strings.NewReader(c.body), int64(len(c.body)))
 		wok, want, wdesc, werr := decodeUpdatesJSON(strings.NewReader(c.body))
 		if ok != wok || desc != wdesc || (err == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
 			t.Errorf("%.60s: decodeUpdates differs from encoding/json", c.body)

@@ -698,7 +698,7 @@ func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, err
 		return nil, errors.New("getUpdates: request failed: " + redact(err.Error(), p.Token))
 	}
 	defer resp.Body.Close()
-	ok, result, description, err := decodeUpdates(resp.Body) // leanupdate.go
+	ok, result, description, err := decodeUpdates(resp.Body, resp.ContentLength) // leanupdate.go
 	if err != nil {
 		return nil, fmt.Errorf("getUpdates: %w", err)
 	}

@@ -3,7 +3,9 @@ package bot
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,10 +97,48 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	b.Run("decodeUpdates", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			ok, ups, _, err := decodeUpdates(bytes.NewReader(body))
+			ok, ups, _, err := decodeUpdates(bytes.NewReader(body), int64(len(body)))
 			if err != nil || !ok || len(ups) != 100 {
 				b.Fatal(ok, err)
 			}
 		}
 	})
+}
+
+// TestDecodeBatchReadsOnce: a batch of 100 updates (over bodyPool's 64
+// KiB) with its Content-Length is read into one buffer of its size, so
+// decoding it allocates what its updates need and the body's size once
+// (on the old code, a buffer grown through every size to the body's:
+// 3.4 times the body's size).
+func TestDecodeBatchReadsOnce(t *testing.T) {
+	big, one := pollBatch(100), pollBatch(1)
+	if len(big) <= 64<<10 {
+		t.Fatalf("the batch is %d bytes: make it larger than bodyPool keeps", len(big))
+	}
+	decode := func(body []byte, n int) func() {
+		return func() {
+			if ok, ups, _, err := decodeUpdates(bytes.NewReader(body), int64(len(body))); err != nil || !ok || len(ups) != n {
+				t.Fatal(ok, len(ups), err)
+			}
+		}
+	}
+	bigBytes, oneBytes := allocatedBytes(decode(big, 100)), allocatedBytes(decode(one, 1))
+	if limit := 100*oneBytes + uint64(len(big))*3/2; bigBytes > limit {
+		t.Errorf("decoding a batch of 100 updates (%d bytes) allocated %d bytes, one of 1 update %d: more than %d", len(big), bigBytes, oneBytes, limit)
+	}
+}
+
+// allocatedBytes is the least number of bytes f allocated in a few runs
+// (after one to warm up).
+func allocatedBytes(f func()) uint64 {
+	f()
+	least := uint64(math.MaxUint64)
+	var before, after runtime.MemStats
+	for range 5 {
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
 }
