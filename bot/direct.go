@@ -35,6 +35,36 @@ type HTTPDoer interface {
 	Do(*http.Request) (*http.Response, error)
 }
 
+// DirectDoer returns the HTTPDoer of a DirectAPI over c. A call whose
+// context has a deadline (the Sender's calls all have one: a turn's, an
+// early answer's, a reminder's) is one RoundTrip of c's transport, the
+// request as DirectAPI built it: http.Client would add nothing the Bot API
+// needs — no redirects, no cookies, a Timeout later than the deadline —
+// and cost per call a copy of the request (its deadline), of its URL and
+// of its headers (kept for a redirect) (issue 19: 7.5 % of the bytes the
+// bot allocated in polling). A call without a deadline goes through c, so
+// that c's Timeout bounds it. The transport's errors hold no URL (nothing
+// for redactTokenErr to take out).
+func DirectDoer(c *http.Client) HTTPDoer {
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return directDoer{rt: rt, c: c}
+}
+
+type directDoer struct {
+	rt http.RoundTripper
+	c  *http.Client
+}
+
+func (d directDoer) Do(req *http.Request) (*http.Response, error) {
+	if _, ok := req.Context().Deadline(); ok {
+		return d.rt.RoundTrip(req)
+	}
+	return d.c.Do(req)
+}
+
 // NewDirectAPI returns the direct client for the Bot API at serverURL
 // (e.g. https://api.telegram.org) with the bot's token.
 func NewDirectAPI(serverURL, token string, c HTTPDoer) *DirectAPI {

@@ -29,7 +29,8 @@ func (w wrappedRT) RoundTrip(r *http.Request) (*http.Response, error) { return w
 // over net/http to a loopback server, under a turn's deadline (30 s):
 // "wrapped" with the client's transport behind a RoundTripper of its own
 // (http.Client then runs a timer goroutine per call for its Timeout),
-// "bare" over the *http.Transport itself (directClient in run.go). The
+// "bare" over the *http.Transport itself (directClient in run.go),
+// "roundtrip" bare through DirectDoer (run.go's wiring). The
 // server runs in the same process: compare the two, not the absolute
 // figures.
 func BenchmarkSenderCalls(b *testing.B) {
@@ -44,8 +45,8 @@ func BenchmarkSenderCalls(b *testing.B) {
 	}))
 	defer srv.Close()
 	kb := [][]Key{{{"18–24", "1c5.3.18_24"}, {"25–34", "1c5.3.25_34"}, {"35–44", "1c5.3.35_44"}}, {{"◀ Indietro", "1b5.3"}}}
-	for _, bare := range []bool{false, true} {
-		name := map[bool]string{false: "wrapped", true: "bare"}[bare]
+	for _, name := range []string{"wrapped", "bare", "roundtrip"} {
+		bare := name != "wrapped"
 		b.Run(name, func(b *testing.B) {
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			tr.MaxIdleConnsPerHost = 128
@@ -55,7 +56,11 @@ func BenchmarkSenderCalls(b *testing.B) {
 			}
 			defer tr.CloseIdleConnections()
 			c := &http.Client{Transport: rt, Timeout: 60 * time.Second}
-			s := NewSender(nil, SenderOptions{Direct: NewDirectAPI(srv.URL, "1:x", c),
+			var doer HTTPDoer = c
+			if name == "roundtrip" {
+				doer = DirectDoer(c)
+			}
+			s := NewSender(nil, SenderOptions{Direct: NewDirectAPI(srv.URL, "1:x", doer),
 				Global: rate.NewLimiter(rate.Inf, 1), ChatRate: rate.Inf, ChatBurst: 1000})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -155,5 +156,48 @@ func TestReadReplyBodyFastPaths(t *testing.T) {
 		if id != c.id || code != c.code {
 			t.Errorf("%s: id %d, code %d (%v); want %d, %d", c.in, id, code, err, c.id, c.code)
 		}
+	}
+}
+
+// seenRT records the requests that reach it and answers each with an
+// empty 200.
+type seenRT struct{ reqs []*http.Request }
+
+func (s *seenRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.reqs = append(s.reqs, r)
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+}
+
+// A direct call under a deadline reaches the transport as DirectAPI built
+// it (http.Client would pass a copy, made for its Timeout, with copies of
+// the URL and headers); one without a deadline goes through the client,
+// whose Timeout then bounds it.
+func TestDirectDoerRoundTripsOnce(t *testing.T) {
+	rt := &seenRT{}
+	d := DirectDoer(&http.Client{Transport: rt, Timeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://api.invalid/bot1:x/answerCallbackQuery", http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := d.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatal(resp, err)
+	}
+	if len(rt.reqs) != 1 || rt.reqs[0] != req {
+		t.Fatalf("under a deadline: the transport saw %d requests, the one built: %v", len(rt.reqs), len(rt.reqs) == 1 && rt.reqs[0] == req)
+	}
+	req, err = http.NewRequestWithContext(context.Background(), http.MethodPost, "http://api.invalid/bot1:x/answerCallbackQuery", http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := d.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatal(resp, err)
+	}
+	if len(rt.reqs) != 2 {
+		t.Fatalf("without a deadline: the transport saw %d requests in all", len(rt.reqs))
+	}
+	if _, ok := rt.reqs[1].Context().Deadline(); !ok {
+		t.Fatal("without a deadline of its own, a call was not bounded by the client's Timeout")
 	}
 }

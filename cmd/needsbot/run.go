@@ -216,7 +216,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		shared = chatPacer{s: a.store, key: []byte(cfg.PseudonymKey), rate: cfg.TelegramChatRate, burst: chatBurst}
 	}
 	a.sender = bot.NewSender(a.api, bot.SenderOptions{Global: global, SharedChat: shared, ChatRate: rate.Limit(cfg.TelegramChatRate),
-		ChatBurst: chatBurst, Logger: log, Observer: a.metrics, Direct: bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, directClient(a.httpc))})
+		ChatBurst: chatBurst, Logger: log, Observer: a.metrics, Direct: bot.NewDirectAPI(cfg.TelegramAPIURL, cfg.TelegramToken, bot.DirectDoer(directClient(a.httpc)))})
 	key := []byte(cfg.PseudonymKey)
 	var defaultCtx map[string]string
 	if cfg.DefaultMunicipality != "" {
