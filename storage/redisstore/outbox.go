@@ -182,6 +182,9 @@ type Outbox struct {
 	opts OutboxOptions
 	kick chan struct{}
 	log  *slog.Logger
+	// onWait, when set (tests), is told each wait Run chose and whether
+	// it follows a failed drain.
+	onWait func(wait time.Duration, failed bool)
 }
 
 // Outbox returns a drainer of s's outbox.
@@ -278,6 +281,9 @@ func (o *Outbox) Run(ctx context.Context, write func(ctx context.Context, payloa
 			}
 			backoff = 0
 			wait = o.opts.Poll
+		}
+		if o.onWait != nil {
+			o.onWait(wait, err != nil)
 		}
 		timer.Reset(wait)
 		select {
