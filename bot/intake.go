@@ -35,7 +35,7 @@ type Intake struct {
 	unavailable func(error) bool
 	slots       *workSlots // one per update being worked on (slots.go)
 	// outageAt is when a turn last failed because a store was down (unix
-	// ns): the poller's last Ready verdict is not trusted past it (early.go).
+	// ns): the poller's last Ready verdict is not trusted past it (Poller.ready).
 	outageAt atomic.Int64
 
 	mu       sync.Mutex
@@ -417,7 +417,7 @@ type Poller struct {
 
 	jl        *journal
 	early     earlyBudget
-	readiness readiness     // Ready's last verdict (early.go)
+	readiness readiness     // Ready's last verdict (Poller.ready)
 	fresh     time.Duration // tests: readyFresh's replacement
 	hold      time.Duration // tests: the batch's bound instead of settleHold
 	straggle  time.Duration // tests: the stragglers' bound instead of stragglerHold
