@@ -446,7 +446,7 @@ func (st *stepper) advanceFrom(pos int) {
 			continue
 		}
 		if q.Type == TypeNote {
-			st.out = append(st.out, Reply{Kind: ReplySay, Msg: q.Label, Args: st.labelArgs(q), Hint: q.Hint, Question: q.Name, Pos: i})
+			st.note(q)
 			continue
 		}
 		s.Pos = i
@@ -521,12 +521,44 @@ func (st *stepper) back() {
 				s.Pending = s.Answers[q.Name]
 			}
 			st.changed = true
+			st.notesBefore(p)
 			st.ask(q, "", nil, true)
 			return
 		}
 	}
 	st.changed = true
 	st.ask(st.cur(), MsgNothingToBack, nil, false)
+}
+
+// note emits note q.
+func (st *stepper) note(q *Question) {
+	st.out = append(st.out, Reply{Kind: ReplySay, Msg: q.Label, Args: st.labelArgs(q), Hint: q.Hint, Question: q.Name, Pos: q.Index})
+}
+
+// notesBefore emits the notes shown right before the question at pos
+// under the current relevance (st.rel): the relevant notes between it and
+// the shown question before it, in order, as advanceFrom emitted them on
+// the way there. Back thus returns to the card as it was first shown: the
+// consent question with the welcome and the information notice above it
+// (what the person agrees to stays readable), a question with the note
+// that introduces it.
+func (st *stepper) notesBefore(pos int) {
+	first := pos
+	for i := pos - 1; i >= 0; i-- {
+		q := st.f.Questions[i]
+		if !q.Type.Shown() || !st.rel[i] {
+			continue
+		}
+		if q.Type != TypeNote {
+			break
+		}
+		first = i
+	}
+	for i := first; i < pos; i++ {
+		if q := st.f.Questions[i]; q.Type == TypeNote && st.rel[i] {
+			st.note(q)
+		}
+	}
 }
 
 // answered tells the channel the question's message is settled.
