@@ -132,3 +132,24 @@ func TestConsentDeclineKeepsTheWelcomeCard(t *testing.T) {
 		t.Errorf("no closing note below the welcome card:\n%s", u.Transcript())
 	}
 }
+
+// A change of language on the welcome-and-consent card shows the welcome
+// and the information notice again in the new language above the consent
+// question (session 6): what the person agrees to, readable. Before, the
+// new card said only "We continue in English" and asked the question.
+func TestLanguageChangeAtConsentShowsTheWelcomeAgain(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(764, telegramtest.LanguageCode("it"))
+	toWelcome(t, r, u)
+	u.Send("/language")
+	if _, err := r.intake.Submit(context.Background(), textUpdate(3, u.ID(), "/language"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 4, "English"); err != nil {
+		t.Fatal(err)
+	}
+	c := lastCard(u)
+	if !strings.Contains(c.Text, "/delete") || !strings.Contains(fmtLabels(c), "Yes, I agree") {
+		t.Fatalf("the consent card in English lacks the welcome and notice:\n%s", u.Transcript())
+	}
+}

@@ -109,3 +109,26 @@ choices:
 		t.Fatalf("Back to b after a = no: notes %v, forward %v", ids, forward)
 	}
 }
+
+// A change of language at a question shows the notes before it again, in
+// the new language (session 6): at the consent question, the welcome and
+// notice the person perhaps could not read. Before, only "language
+// changed" and the question.
+func TestLanguageChangeShowsTheNotesBeforeTheQuestion(t *testing.T) {
+	x := newSession(t, tipi(t))
+	x.do(Input{Kind: InStart, Context: map[string]string{"municipality": "058091"}})
+	x.do(Input{Kind: InSetLanguage, Lang: "it"})
+	x.wantAt("ok")
+	out := x.do(Input{Kind: InSetLanguage, Lang: "en"})
+	x.wantAt("ok")
+	if ids, before := says(out); !slices.Equal(ids, []string{MsgLangChanged, "q.tipi.hello"}) || !before {
+		t.Fatalf("language changed at the consent question: notes %v (before the question: %v), want the change and the welcome: %+v", ids, before, out)
+	}
+	// At a question without a note before it: only the change.
+	x.tap("yes")
+	x.wantAt("age")
+	out = x.do(Input{Kind: InSetLanguage, Lang: "it"})
+	if ids, _ := says(out); !slices.Equal(ids, []string{MsgLangChanged}) {
+		t.Fatalf("language changed at age: notes %v", ids)
+	}
+}

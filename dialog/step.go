@@ -191,7 +191,13 @@ func (st *stepper) run(in Input) {
 			st.advance()
 		case PhaseAsking:
 			st.say(MsgLangChanged, nil)
-			st.ask(st.cur(), "", nil, true)
+			if q := st.cur(); q != nil {
+				// With the notes before it in the new language: the
+				// welcome and notice above the consent question were
+				// perhaps why the person changed language.
+				st.notesBefore(q.Index)
+				st.ask(q, "", nil, true)
+			}
 		case PhaseDone:
 			st.say(MsgLangChanged, nil)
 		}
@@ -536,13 +542,18 @@ func (st *stepper) note(q *Question) {
 }
 
 // notesBefore emits the notes shown right before the question at pos
-// under the current relevance (st.rel): the relevant notes between it and
+// under the current answers: the relevant notes between it and
 // the shown question before it, in order, as advanceFrom emitted them on
 // the way there. Back thus returns to the card as it was first shown: the
 // consent question with the welcome and the information notice above it
 // (what the person agrees to stays readable), a question with the note
-// that introduces it.
+// that introduces it; a change of language shows them in the new one.
 func (st *stepper) notesBefore(pos int) {
+	if len(st.rel) < len(st.f.Questions) {
+		// Not refreshed in this step: the relevance before pos is
+		// enough (as NoteBefore's).
+		st.refreshBefore(pos)
+	}
 	first := pos
 	for i := pos - 1; i >= 0; i-- {
 		q := st.f.Questions[i]
