@@ -605,7 +605,22 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 				}
 			}
 		}
+		welcome := v
 		tap(v, consent)
+		// Back from the first question: the card is the welcome again,
+		// its notice above the consent question (session 6), shown from
+		// its top; agreeing again turns it into the first question.
+		v = view()
+		tap(v, sc.back)
+		v = view()
+		shot("02b-back-to-consent")
+		if v.ID != welcome.ID || v.Text != welcome.Text {
+			t.Errorf("%s: Back from the first question shows card %d:\n%s\nwant the welcome card %d as first shown:\n%s", sc.lang, v.ID, v.Text, welcome.ID, welcome.Text)
+		}
+		if v.CardTop < v.Top-1 {
+			t.Errorf("%s: the consent card is shown from %.0f, above the screen (%.0f)", sc.lang, v.CardTop, v.Top)
+		}
+		tap(v, "✅ "+consent)
 		// The age band, typed as its label (Italian) or its number (Arabic).
 		v = view()
 		ageCard := v.ID
