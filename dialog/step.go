@@ -224,8 +224,12 @@ func (st *stepper) run(in Input) {
 		return
 	}
 	if in.Button && (in.Pos != s.Pos || in.Seq != s.Seq) {
+		// Asked again in the same showing: the buttons on screen stay
+		// live. A new showing would make them stale too, and a tap in
+		// flight behind every repaint (a double tap, a slow turn) would
+		// never land.
 		st.notice(MsgStale, nil)
-		st.ask(q, "", nil, true)
+		st.ask(q, "", nil, false)
 		return
 	}
 	switch in.Kind {
