@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ type Options struct {
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// TailDelay, when positive, defers the writes that follow a saved
-	// turn — MarkSent, ArmReminder, RecordSent — to the chat's next Load
+	// turn — MarkSent, ArmReminder, RecordSent — to the chat's next Save
 	// (same script, same round trip) or, after TailDelay, to RunTails
 	// (tail.go). Zero writes them at once.
 	TailDelay time.Duration
@@ -120,6 +121,8 @@ type Store struct {
 	pre   map[int64]prefetched // chats read by Inbound for their Load
 	// verdicts: inbound counts made by LoadCounting for their Inbound
 	verdicts map[int64]verdict
+	// counts: inbound counts made by LoadCounting for their Save
+	counts map[int64]pendingCount
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
 	// remindHints and expireHints: reminder and expiry index members this
@@ -160,6 +163,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		tails:        map[int64]*tail{},
 		pre:          map[int64]prefetched{},
 		verdicts:     map[int64]verdict{},
+		counts:       map[int64]pendingCount{},
 		indexed:      map[int64]indexMark{},
 		remindHints:  map[int64]int64{},
 		armed:        map[int64]armMark{},
@@ -212,26 +216,31 @@ func (s *Store) dueKey() string               { return s.prefix + "abandon:due" 
 
 // Load returns the chat's state blob and version (nil, 0 when there is
 // none), whether updateID was already seen, and the message id last
-// recorded by MarkSent for this state (0 when none), in one round trip.
-// It first writes the chat's deferred tail, if any (tail.go), in the same
-// script. Right after Inbound for the same chat it makes no round trip:
-// Inbound's script read the chat already (see Inbound).
+// recorded by MarkSent for this state (0 when none), in one round trip of
+// plain commands (no script). The chat's deferred tail (tail.go) waits for
+// its next Save; the read takes it into account (an update marked sent in
+// it is SeenSent, its mark's message id is returned). Right after Inbound
+// for the same chat it makes no round trip: Inbound's script read the chat
+// already (see Inbound).
 func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
 	now := s.now()
 	if res := s.takePrefetch(chat, now); res != nil {
 		return s.finishLoad(chat, updateID, now, res)
 	}
-	t := s.takeTail(chat)
-	var sc *redis.Script
-	var args []any
-	if t != nil {
-		sc, args = loadTailScript, append(s.commonArgs(now), s.tailArgs(chat, t, false)...)
-	}
-	_, res, err := s.readChat(ctx, chat, t, sc, 0, args)
+	res, err := s.plainRead(ctx, chat, updateID)
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
 	return s.finishLoad(chat, updateID, now, res)
+}
+
+// plainRead reads the chat without a script (readChat): the deferred tail
+// stays pending for the chat's next Save (tail.go); the read returns its
+// mark's message id when the state is at the mark's version.
+func (s *Store) plainRead(ctx context.Context, chat, update int64) ([]any, error) {
+	mark, _ := s.peekTail(chat, update)
+	_, res, err := s.readChat(ctx, chat, mark, nil, 0, nil)
+	return res, err
 }
 
 func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
@@ -241,7 +250,14 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 		return nil, 0, SeenNone, 0, err
 	}
 	s.noteVersion(chat, version)
-	return blob, version, seenOf(rec, updateID, now, s.seenTTL), lastMsg, nil
+	seen = seenOf(rec, updateID, now, s.seenTTL)
+	if seen != SeenSent {
+		// Marked sent in the tail that waits for the chat's next Save.
+		if _, sent := s.peekTail(chat, updateID); sent {
+			seen = SeenSent
+		}
+	}
+	return blob, version, seen, lastMsg, nil
 }
 
 // readChat reads the chat (see scripts.go): the state's HMGET, then sc
@@ -439,9 +455,15 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if id == "" {
 		id = "-"
 	}
-	// The message id of the chat's pending mark, when it belongs to the
-	// state this save replaces (tail.go): written with the state.
-	mark := s.markFor(chat, expect)
+	// The chat's deferred tail (tail.go), and the message id of its mark
+	// when it belongs to the state this save replaces: written with the
+	// state.
+	t, mark := s.takeTailForSave(chat, expect)
+	count := s.takeCount(chat, now)
+	cpKey, cpEntry := "", ""
+	if cp != nil {
+		cpKey, cpEntry = cp.key, cp.entry
+	}
 	// saveScript's arguments; the 14th is read only when needed.
 	args := []any{
 		expect, newVersion, blob, update,
@@ -453,15 +475,20 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			id + " " + strconv.FormatInt(chat, 10),
 		mark,
 	}
-	if cp != nil {
-		keys = append(keys, s.completedKey(s.chatID(chat)))
-		args = append(args, cp.key, cp.entry)
+	if cp != nil || count != "" || t != nil {
+		// The rest only when needed: each key or argument of a script
+		// costs Redis ~1.2k instructions.
+		keys = append(keys, s.completedKey(s.chatID(chat)), s.remindKey(chat), s.sentKey(chat))
+		args = append(args, cpKey, cpEntry, count,
+			nowMS, s.seenTTL.Milliseconds(), s.seenPXAfter(now), now.Add(-SentTTL).UnixMilli())
+		args = append(args, s.tailArgs(chat, t, false)...)
 	}
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
 	xadd := expDue != 0 && !s.expireHinted(chat, started, expDue)
-	if !zadd && !xadd && waitForm == "" && cp == nil {
+	radd := t != nil && t.arm && !s.remindHinted(chat, t.due)
+	if !zadd && !xadd && !radd && waitForm == "" && cp == nil {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -494,6 +521,11 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			if waitForm != "" {
 				p.ZAdd(ctx, s.waitIndexKey(waitForm), redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: s.chatID(chat)})
 			}
+			// The reminder's index, when the tail arms it and this
+			// replica does not know the member is there (schedule.go).
+			if radd {
+				p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)})
+			}
 		})
 		if err != nil && res.Err() == nil {
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
@@ -503,8 +535,21 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if len(reply) < 2 {
+	if len(reply) < 5 {
 		return fmt.Errorf("redisstore: save: unexpected reply of %d elements", len(reply))
+	}
+	// The tail was written whatever became of the state.
+	if t != nil && t.arm {
+		s.noteArmed(chat, t)
+		flag, _ := reply[4].(int64)
+		if flag == 1 && !radd {
+			if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)}).Err(); err != nil {
+				return fmt.Errorf("redisstore: save: reminder index: %w", err)
+			}
+		}
+		if flag == 1 || radd {
+			s.noteRemindHint(chat, t.due)
+		}
 	}
 	if ok, _ := reply[0].(int64); ok != 1 {
 		return ErrConflict
@@ -519,7 +564,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			}
 		}
 	}
-	s.markWritten(chat, expect, mark)
 	s.noteVersion(chat, newVersion)
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
@@ -838,13 +882,124 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 	if res := s.takePrefetch(chat, now); res != nil {
 		return s.finishLoad(chat, update, now, res)
 	}
-	v, res, err := s.inbound(ctx, chat, update, limit, per, now)
+	// The read needs no script: the count is made here from the seen
+	// record read, and written by the chat's next Save (saveScript).
+	res, err := s.plainRead(ctx, chat, update)
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
+	}
+	rec, _ := res[0].(string)
+	pend := s.pendingCountOf(chat, now)
+	v, c, ok := countIn(rec, pend, update, limit, per, now)
+	switch {
+	case !ok:
+		// The first refusal of a flood (or a record this cannot read):
+		// the script counts again, atomically, and writes the refusal.
+		if v, res, err = s.inbound(ctx, chat, update, limit, per, now); err != nil {
+			return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
+		}
+	case c != pend:
+		s.putCount(chat, c, now)
 	}
 	s.putVerdict(chat, update, v, now)
 	return s.finishLoad(chat, update, now, res)
 }
+
+// pendingCount is the inbound limit's state (GCRA theoretical arrival
+// time, ms, and the highest update id counted) as counted by LoadCounting
+// and not yet written: the chat's next Save writes it (saveScript), and
+// the next count starts from it when it is ahead of what Redis holds (an
+// update that was counted but not saved).
+type pendingCount struct {
+	at      time.Time
+	tat, hc int64
+}
+
+// countIn counts update (> 0) against limit per period as inboundScript
+// does, from the chat's seen record as read and the count pending in
+// memory: v 1 (allowed) with the limit's state to write (c; pend itself
+// when the update is not counted: in the record, at or below its floor or
+// the highest id counted), v 0 (refused, the person told already: nothing
+// to write), or ok false for the first refusal of a flood (told must be
+// written) or a record this cannot read: inboundScript then decides.
+func countIn(rec string, pend pendingCount, update int64, limit int, per time.Duration, now time.Time) (v int64, c pendingCount, ok bool) {
+	var floor, hc, t, told int64
+	id := strconv.FormatInt(update, 10)
+	listed := false
+	if rec != "" {
+		// "<written> <floor> <tat>[:<hc>] <told>" then " <id>:<f>"…
+		var f [4]string
+		rest, ok := rec, true
+		for i := range f {
+			if f[i], rest, ok = strings.Cut(rest, " "); !ok && i < 3 {
+				return 0, pend, false
+			}
+		}
+		floor, _ = strconv.ParseInt(f[1], 10, 64)
+		tp, hp, _ := strings.Cut(f[2], ":")
+		t, _ = strconv.ParseInt(tp, 10, 64)
+		hc, _ = strconv.ParseInt(hp, 10, 64)
+		told, _ = strconv.ParseInt(f[3], 10, 64)
+		listed = strings.Contains(" "+rest, " "+id+":")
+	}
+	t, hc = max(t, pend.tat), max(hc, pend.hc)
+	if update <= hc || update <= floor || listed {
+		return 1, pend, true
+	}
+	nowMS, perMS := now.UnixMilli(), per.Milliseconds()
+	nt := int64(math.Floor(float64(max(t, nowMS)) + float64(perMS)/float64(limit)))
+	if nt-nowMS > perMS {
+		// Refused: silently when the person was told already (nothing
+		// to write), else the script tells (and writes told).
+		return 0, pend, told > nowMS
+	}
+	return 1, pendingCount{at: now, tat: nt, hc: update}, true
+}
+
+// pendingCountOf returns the chat's count pending in memory (zero when
+// none or older than countTTL).
+func (s *Store) pendingCountOf(chat int64, now time.Time) pendingCount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.counts[chat]
+	if d := now.Sub(c.at); d < 0 || d > countTTL {
+		return pendingCount{}
+	}
+	return c
+}
+
+func (s *Store) putCount(chat int64, c pendingCount, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.counts) >= 4096 {
+		for k, x := range s.counts {
+			if now.Sub(x.at) > countTTL {
+				delete(s.counts, k)
+			}
+		}
+	}
+	s.counts[chat] = c
+}
+
+// takeCount returns and forgets the chat's pending count as saveScript's
+// argument "<tat> <hc>" ("" when none, or stale).
+func (s *Store) takeCount(chat int64, now time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.counts[chat]
+	if !ok {
+		return ""
+	}
+	delete(s.counts, chat)
+	if d := now.Sub(c.at); d < 0 || d > countTTL {
+		return ""
+	}
+	return strconv.FormatInt(c.tat, 10) + " " + strconv.FormatInt(c.hc, 10)
+}
+
+// countTTL is how long a count waits in memory for a Save: longer than a
+// turn, shorter than a flood's period would make it lenient.
+const countTTL = time.Minute
 
 // inbound runs inboundScript: the verdict (0 refused, 2 refused first, 1
 // allowed) and the chat as loadScript returns it.
