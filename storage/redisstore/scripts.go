@@ -63,6 +63,12 @@ return r
 var inboundScript = redis.NewScript(seenLua + tailLua + `
 local id = ARGV[3]
 seenload(KEYS[2])
+-- The limit's state written by saves and refusals since session 6 (the
+-- state hash's t, h, o: Store.LoadCounting): the larger of both counts.
+local lt = redis.call('HMGET', KEYS[1], 't', 'h', 'o')
+if lt[1] and ilt(sv.tat, lt[1]) then sv.tat = lt[1] end
+if lt[2] and ilt(sv.hc, lt[2]) then sv.hc = lt[2] end
+if lt[3] and ilt(sv.told, lt[3]) then sv.told = lt[3] end
 local count = true
 if string.byte(id, 1) ~= 45 and id ~= '0' then
   if not ilt(sv.hc, id) or not ilt(sv.f, id) or string.find(sv.body, ' ' .. id .. ':', 1, true) then
@@ -162,28 +168,51 @@ end
 local left = ''
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
--- The seen record, the inbound count and the chat's deferred tail are
--- written whatever becomes of the state (they do not depend on it). The
--- record is read and rewritten whole only for a count or the tail's marks
--- (ARGV 30…); otherwise the update applied is appended (below).
-local full = (ARGV[18] or '') ~= '' or ARGV[30]
-if full then seenload(KEYS[2]) end
-if full and ARGV[18] ~= '' then
-  -- The inbound count made in Go (Store.LoadCounting): "<tat> <hc>".
-  local tat, hc = string.match(ARGV[18], '^(%d+) (%d+)$')
-  if ilt(sv.tat, tat) then sv.tat = tat end
-  if ilt(sv.hc, hc) then sv.hc = hc end
-  sv.dirty = true
+-- The chat's deferred tail (reminder, sent ids; its marks are appended
+-- to the seen record below) is written whatever becomes of the state.
+local ridx = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 23, ARGV[19], ARGV[22], true)
+-- seenwrite writes the tail's marks (ARGV 30…) and, when own, the update
+-- applied into the seen record: appended (one APPEND, the record is not
+-- read) while its TTL is fresh (ARGV 21 "": Go read it set less than the
+-- slack ago); read and rewritten (seenLua) when its TTL is to be set
+-- again, when it is not a string yet, or to trim it once it is long.
+local function seenwrite(own)
+  local U = KEYS[2]
+  local e = ''
+  for i = 30, #ARGV do e = e .. ' ' .. ARGV[i] .. ':s' end
+  if own and ARGV[4] ~= '' then e = e .. ' ' .. ARGV[4] .. ':a' end
+  if ARGV[21] == '' then
+    if e == '' then return end
+    local n = redis.pcall('APPEND', U, e)
+    if type(n) ~= 'table' then
+      if n == #e then
+        redis.call('SET', U, ARGV[19] .. ' 0 0 0' .. e, 'PX', ARGV[20])
+        return
+      end
+      if n <= ` + strconv.Itoa(16*seenMax) + ` then return end
+    end
+  end
+  seenload(U)
+  for i = 30, #ARGV do seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `) end
+  if own and ARGV[4] ~= '' then seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `) end
+  seensave(U, ARGV[19], ARGV[20], ARGV[21])
 end
-local ridx = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 23, ARGV[19], ARGV[22])
 if cur ~= ARGV[1] then
-  if full then seensave(KEYS[2], ARGV[19], ARGV[20], ARGV[21]) end
+  if ARGV[19] then seenwrite(false) end
   return {0, '', '', 0, ridx}
 end
 -- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
 -- KEYS[5], ARGV 16 and 17, only when given.
 if ARGV[16] and ARGV[16] ~= '' then redis.call('HSET', KEYS[5], ARGV[16], ARGV[17]) end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
+if ARGV[18] and ARGV[18] ~= '' then
+  -- The inbound count made in Go (Store.LoadCounting): "<tat> <hc>".
+  local tat, hc = string.match(ARGV[18], '^(%d+) (%d+)$')
+  h[#h + 1] = 't'
+  h[#h + 1] = tat
+  h[#h + 1] = 'h'
+  h[#h + 1] = hc
+end
 if ARGV[15] ~= '' then
   h[#h + 1] = 'm'
   h[#h + 1] = ARGV[15]
@@ -207,14 +236,13 @@ elseif hv[2] then
 end
 redis.call('HSET', KEYS[1], unpack(h))
 if sx then redis.call('PEXPIRE', KEYS[1], seldom()[1]) end
-if full then
-  if ARGV[4] ~= '' then seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `) end
-  seensave(KEYS[2], ARGV[19], ARGV[20], ARGV[21])
+if ARGV[19] then
+  seenwrite(true)
 elseif ARGV[4] ~= '' then
-  -- The update was not seen when loaded, and the state has not moved
-  -- since (the version matched): it is not in the seen record, so it is
-  -- appended without reading the record. Trimming waits for the next
-  -- full write (a count, the tail's marks, MarkSent).
+  -- A save without tail, count or completion (15 arguments): the update
+  -- was not seen when loaded, and the state has not moved since (the
+  -- version matched): it is not in the seen record, so it is appended
+  -- without reading the record. Trimming waits for the next full write.
   local e = ' ' .. ARGV[4] .. ':a'
   local n = redis.pcall('APPEND', KEYS[2], e)
   if type(n) == 'table' then

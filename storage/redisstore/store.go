@@ -123,6 +123,10 @@ type Store struct {
 	verdicts map[int64]verdict
 	// counts: inbound counts made by LoadCounting for their Save
 	counts map[int64]pendingCount
+	// seenW: when each chat's seen record had its TTL set, as last read
+	// (its written time): the Save appends to a record whose TTL is
+	// fresh instead of rewriting it (saveScript).
+	seenW map[int64]int64
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
 	// remindHints and expireHints: reminder and expiry index members this
@@ -164,6 +168,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		pre:          map[int64]prefetched{},
 		verdicts:     map[int64]verdict{},
 		counts:       map[int64]pendingCount{},
+		seenW:        map[int64]int64{},
 		indexed:      map[int64]indexMark{},
 		remindHints:  map[int64]int64{},
 		armed:        map[int64]armMark{},
@@ -250,6 +255,7 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 		return nil, 0, SeenNone, 0, err
 	}
 	s.noteVersion(chat, version)
+	s.noteSeenWritten(chat, rec)
 	seen = seenOf(rec, updateID, now, s.seenTTL)
 	if seen != SeenSent {
 		// Marked sent in the tail that waits for the chat's next Save.
@@ -275,7 +281,7 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 	var get *redis.StringCmd
 	var cmd *redis.Cmd
 	perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
-		st = p.HMGet(ctx, keys[0], "v", "b", "m")
+		st = p.HMGet(ctx, keys[0], "v", "b", "m", "t", "h", "o")
 		if sc == nil {
 			get = p.Get(ctx, keys[1])
 		} else {
@@ -326,8 +332,17 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 		return nil, nil, fmt.Errorf("reminder index: %w", perr)
 	}
 	vals := st.Val()
+	var lim limState
+	if len(vals) == 6 {
+		for i, x := range vals[3:] {
+			if v, ok := x.(string); ok {
+				lim[i], _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		vals = vals[:3]
+	}
 	if len(vals) != 3 || vals[0] == nil {
-		return reply, []any{rec}, nil
+		return reply, []any{rec, lim}, nil
 	}
 	m, _ := vals[2].(string)
 	if m == "" {
@@ -338,12 +353,26 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 			m = strconv.Itoa(t.lastMsg)
 		}
 	}
-	return reply, []any{rec, vals[0], vals[1], m}, nil
+	return reply, []any{rec, vals[0], vals[1], m, lim}, nil
 }
+
+// limState is the inbound limit's state kept in the state hash (t, h, o:
+// theoretical arrival time in ms, the highest update id counted, told
+// until, ms), as a read returns it after the chat (readChat): written by
+// the Save of a counted update (saveScript) and by a first refusal
+// (LoadCounting). The seen record's header holds the same for
+// Store.Inbound's script and replicas of sessions 4–5; a count takes the
+// larger of both.
+type limState [3]int64
 
 // parseLoad reads loadScript's reply. Its errors describe the reply's shape,
 // never its content: the blob holds answers, and errors end up in logs.
 func parseLoad(res []any) (seenRec string, blob []byte, version uint64, lastMsg int, err error) {
+	if n := len(res); n == 2 || n == 5 {
+		if _, ok := res[n-1].(limState); ok {
+			res = res[:n-1]
+		}
+	}
 	if len(res) != 1 && len(res) != 4 {
 		return "", nil, 0, 0, fmt.Errorf("redisstore: load: unexpected reply of %d elements", len(res))
 	}
@@ -479,8 +508,14 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		// The rest only when needed: each key or argument of a script
 		// costs Redis ~1.2k instructions.
 		keys = append(keys, s.completedKey(s.chatID(chat)), s.remindKey(chat), s.sentKey(chat))
+		// The seen record is appended to, not rewritten, when its TTL
+		// was set less than the slack ago ("" instead of pxafter).
+		pxafter := s.seenPXAfter(now)
+		if n, _ := strconv.ParseInt(pxafter, 10, 64); s.seenFresh(chat, n) {
+			pxafter = ""
+		}
 		args = append(args, cpKey, cpEntry, count,
-			nowMS, s.seenTTL.Milliseconds(), s.seenPXAfter(now), now.Add(-SentTTL).UnixMilli())
+			nowMS, s.seenTTL.Milliseconds(), pxafter, now.Add(-SentTTL).UnixMilli())
 		args = append(args, s.tailArgs(chat, t, false)...)
 	}
 
@@ -889,14 +924,27 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
 	rec, _ := res[0].(string)
+	lim, _ := res[len(res)-1].(limState)
 	pend := s.pendingCountOf(chat, now)
-	v, c, ok := countIn(rec, pend, update, limit, per, now)
+	v, c, ok := countIn(rec, lim, pend, update, limit, per, now)
 	switch {
 	case !ok:
-		// The first refusal of a flood (or a record this cannot read):
-		// the script counts again, atomically, and writes the refusal.
+		// A record this cannot read: the script counts.
 		if v, res, err = s.inbound(ctx, chat, update, limit, per, now); err != nil {
 			return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
+		}
+	case v == 2:
+		// The first refusal of a flood: the person is told once; the
+		// state hash remembers until when (a bare hash gets a TTL: the
+		// Load reads no state without v).
+		told := strconv.FormatInt(now.Add(per).UnixMilli(), 10)
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, s.stateKey(chat), "o", told)
+			p.Do(ctx, "pexpire", s.stateKey(chat), max(2*per, time.Second).Milliseconds(), "NX")
+			return nil
+		})
+		if err != nil {
+			return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: inbound limit: %w", err)
 		}
 	case c != pend:
 		s.putCount(chat, c, now)
@@ -916,13 +964,13 @@ type pendingCount struct {
 }
 
 // countIn counts update (> 0) against limit per period as inboundScript
-// does, from the chat's seen record as read and the count pending in
-// memory: v 1 (allowed) with the limit's state to write (c; pend itself
-// when the update is not counted: in the record, at or below its floor or
-// the highest id counted), v 0 (refused, the person told already: nothing
-// to write), or ok false for the first refusal of a flood (told must be
-// written) or a record this cannot read: inboundScript then decides.
-func countIn(rec string, pend pendingCount, update int64, limit int, per time.Duration, now time.Time) (v int64, c pendingCount, ok bool) {
+// does, from the chat's seen record and state hash as read (lim) and the
+// count pending in memory: v 1 (allowed) with the limit's state to write
+// (c; pend itself when the update is not counted: in the record, at or
+// below its floor or the highest id counted), v 0 (refused, the person
+// told already), v 2 (refused, the first refusal of the flood: told is to
+// be written), or ok false for a record this cannot read.
+func countIn(rec string, lim limState, pend pendingCount, update int64, limit int, per time.Duration, now time.Time) (v int64, c pendingCount, ok bool) {
 	var floor, hc, t, told int64
 	id := strconv.FormatInt(update, 10)
 	listed := false
@@ -942,18 +990,42 @@ func countIn(rec string, pend pendingCount, update int64, limit int, per time.Du
 		told, _ = strconv.ParseInt(f[3], 10, 64)
 		listed = strings.Contains(" "+rest, " "+id+":")
 	}
-	t, hc = max(t, pend.tat), max(hc, pend.hc)
+	t, hc, told = max(t, lim[0], pend.tat), max(hc, lim[1], pend.hc), max(told, lim[2])
 	if update <= hc || update <= floor || listed {
 		return 1, pend, true
 	}
 	nowMS, perMS := now.UnixMilli(), per.Milliseconds()
 	nt := int64(math.Floor(float64(max(t, nowMS)) + float64(perMS)/float64(limit)))
 	if nt-nowMS > perMS {
-		// Refused: silently when the person was told already (nothing
-		// to write), else the script tells (and writes told).
-		return 0, pend, told > nowMS
+		// Refused: silently when the person was told already.
+		if told > nowMS {
+			return 0, pend, true
+		}
+		return 2, pend, true
 	}
 	return 1, pendingCount{at: now, tat: nt, hc: update}, true
+}
+
+// noteSeenWritten remembers the written time of the chat's seen record as
+// read (0: none).
+func (s *Store) noteSeenWritten(chat int64, rec string) {
+	w, _, _ := strings.Cut(rec, " ")
+	ms, _ := strconv.ParseInt(w, 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.seenW) >= maxChatIDs {
+		clear(s.seenW)
+	}
+	s.seenW[chat] = ms
+}
+
+// seenFresh reports whether the chat's seen record, as last read, had its
+// TTL set at or after pxafter (ms): a Save need not set it again.
+func (s *Store) seenFresh(chat, pxafter int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.seenW[chat]
+	return w != 0 && w >= pxafter
 }
 
 // pendingCountOf returns the chat's count pending in memory (zero when

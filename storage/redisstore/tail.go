@@ -202,7 +202,8 @@ func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
 // A (ARGV offset of the tail's arguments: none when #ARGV < A) and the
 // common arguments now (ms) and oldest sent (ms) (commonArgs). The most
 // seen ids kept, the sent ids' TTL and their most kept are constants of
-// the script's text. It returns 1 when the reminder's index needs a ZADD
+// the script's text. With nomarks the marks (A+7…) are left to the caller
+// (saveScript appends them). It returns 1 when the reminder's index needs a ZADD
 // (the reminder was armed anew, or its due time moved earlier), else 0.
 //
 // The mark's message id goes onto the state only at the version it
@@ -217,7 +218,7 @@ func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
 // per turn. Its TTL is refreshed only when it would end more than
 // ttlSlack later (e = the expiry last set, ms).
 var tailLua = `
-local function tail(S, U, R, M, A, now, sentOldest)
+local function tail(S, U, R, M, A, now, sentOldest, nomarks)
   local n = #ARGV
   local idx = 0
   if n < A + 6 then return 0 end
@@ -226,7 +227,7 @@ local function tail(S, U, R, M, A, now, sentOldest)
   end
   -- The marks change the seen record (seen.go) that the caller loaded
   -- and writes.
-  if n >= A + 7 then
+  if n >= A + 7 and not nomarks then
     for i = A + 7, n do
       seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `)
     end

@@ -310,16 +310,78 @@ func TestTurnOneScript(t *testing.T) {
 	if got := float64(rt.n.Load()) / turns; got != 2 {
 		t.Errorf("%.2f round trips per turn, want 2", got)
 	}
-	// The updates were counted: the limit's state is in the seen record
-	// ("<written> <floor> <tat>:<highest id counted> <told> …"), written
-	// by the saves.
-	rec := strings.Fields(rdb.Get(ctx, prefix+s.ChatTag(13)+":u").Val())
-	if len(rec) < 4 || !strings.HasSuffix(rec[2], ":310") {
-		t.Errorf("seen record's count %v, want the last update (310) counted", rec[:min(len(rec), 4)])
+	// The updates were counted: the limit's state (t, h, o) is in the
+	// state hash, written by the saves.
+	if h := rdb.HGet(ctx, prefix+s.ChatTag(13)+":s", "h").Val(); h != "310" {
+		t.Errorf("highest update counted %q, want the last one (310)", h)
 	}
 	for _, id := range []int64{300, 305, 310} {
 		if _, _, seen, _, err := s.Load(ctx, 13, id); err != nil || seen == redisstore.SeenNone {
 			t.Errorf("update %d: %v %v, want seen", id, seen, err)
+		}
+	}
+}
+
+// TestTurnSeenAppended: the turn's Save appends the previous turn's marks
+// and its own update to the seen record instead of rewriting it (an id
+// may then be listed twice: "s" wins), rewrites it once its TTL is to be
+// set again (past the slack), and trims it once it is long: however many
+// turns, the record stays bounded and trimmed updates stay handled.
+func TestTurnSeenAppended(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute, SeenTTL: time.Hour, Now: clk.Now})
+	key := prefix + s.ChatTag(14) + ":u"
+	written := func() string { w, _, _ := strings.Cut(rdb.Get(ctx, key).Val(), " "); return w }
+	v := uint64(0)
+	turn := func(update int64) {
+		t.Helper()
+		_, ver, seen, _, err := s.LoadCounting(ctx, 14, update, 1_000_000, time.Second)
+		if err != nil || seen != redisstore.SeenNone || ver != v {
+			t.Fatalf("update %d: v%d seen %v err %v", update, ver, seen, err)
+		}
+		if err := s.Save(ctx, 14, update, v, v+1, []byte("state"), nil); err != nil {
+			t.Fatal(err)
+		}
+		v++
+		if err := s.MarkSent(ctx, 14, update, int(update)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Millisecond)
+	}
+	for u := int64(1); u <= 3; u++ {
+		turn(u)
+	}
+	rec := rdb.Get(ctx, key).Val()
+	if !strings.Contains(rec, " 2:a") || !strings.Contains(rec, " 2:s") {
+		t.Fatalf("record %q: want update 2 appended applied, then sent", rec)
+	}
+	if _, _, seen, _, err := s.Load(ctx, 14, 2); err != nil || seen != redisstore.SeenSent {
+		t.Fatalf("update 2: %v %v, want sent", seen, err)
+	}
+	w0 := written()
+	clk.Add(2 * time.Minute) // within the slack (2.5 min): appended, TTL kept
+	turn(4)
+	if w := written(); w != w0 {
+		t.Fatalf("within the slack the record's TTL was set again (written %s, was %s)", w, w0)
+	}
+	clk.Add(time.Minute) // past it: rewritten, TTL set
+	turn(5)
+	if w, want := written(), strconv.FormatInt(clk.Now().Add(-time.Millisecond).UnixMilli(), 10); w != want {
+		t.Fatalf("past the slack: written %s, want %s (TTL set)", w, want)
+	}
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 59*time.Minute {
+		t.Fatalf("TTL %s after it was set again", ttl)
+	}
+	for u := int64(6); u <= 1300; u++ {
+		turn(u)
+	}
+	if n := len(rdb.Get(ctx, key).Val()); n > 16*1000+64 {
+		t.Fatalf("seen record holds %d bytes, want it bounded", n)
+	}
+	for id, want := range map[int64]redisstore.Seen{10: redisstore.SeenSent, 1299: redisstore.SeenSent, 1301: redisstore.SeenNone} {
+		if _, _, seen, _, err := s.Load(ctx, 14, id); err != nil || seen != want {
+			t.Errorf("update %d: %v %v, want %v", id, seen, err, want)
 		}
 	}
 }
