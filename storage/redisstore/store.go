@@ -988,7 +988,8 @@ func countIn(rec string, lim limState, pend pendingCount, update int64, limit in
 		t, _ = strconv.ParseInt(tp, 10, 64)
 		hc, _ = strconv.ParseInt(hp, 10, 64)
 		told, _ = strconv.ParseInt(f[3], 10, 64)
-		listed = strings.Contains(" "+rest, " "+id+":")
+		// rest is "<id>:<f> <id>:<f>…", after the header.
+		listed = strings.Contains(rest, " "+id+":") || strings.HasPrefix(rest, id+":")
 	}
 	t, hc, told = max(t, lim[0], pend.tat), max(hc, lim[1], pend.hc), max(told, lim[2])
 	if update <= hc || update <= floor || listed {
