@@ -17,7 +17,9 @@ import (
 // (job.answered). Kept as before:
 //
 //   - an outage's "one moment": a batch's taps are answered early only when
-//     Poller.Ready (Redis and Postgres reachable) says so just before;
+//     Poller.Ready (Redis and Postgres reachable) said so at most
+//     readyFresh before, and no turn found a store down since
+//     (Poller.ready);
 //   - a flood costs no more calls than before: a person's taps are answered
 //     early only up to earlyLimit per earlyWindow (the inbound limit's
 //     numbers); beyond it the turn decides (a flood's taps go unanswered);

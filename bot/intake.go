@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
@@ -33,6 +34,9 @@ type Intake struct {
 	window      time.Duration
 	unavailable func(error) bool
 	slots       *workSlots // one per update being worked on (slots.go)
+	// outageAt is when a turn last failed because a store was down (unix
+	// ns): the poller's last Ready verdict is not trusted past it (Poller.ready).
+	outageAt atomic.Int64
 
 	mu       sync.Mutex
 	boxes    map[int64]*mailbox
@@ -134,6 +138,9 @@ func (in *Intake) process(b *mailbox, j *job) {
 		}
 		if stalled := in.unavailable(res.err); stalled || undelivered(res.err) {
 			now := time.Now()
+			if stalled {
+				in.outageAt.Store(now.UnixNano())
+			}
 			if parkedSince.IsZero() {
 				parkedSince = now
 				if stalled {
@@ -410,6 +417,8 @@ type Poller struct {
 
 	jl        *journal
 	early     earlyBudget
+	readiness readiness     // Ready's last verdict (Poller.ready)
+	fresh     time.Duration // tests: readyFresh's replacement
 	hold      time.Duration // tests: the batch's bound instead of settleHold
 	straggle  time.Duration // tests: the stragglers' bound instead of stragglerHold
 	firstTaps int           // tests: firstGate's tokens instead of firstTaps
@@ -673,11 +682,87 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 // ready reports whether the stores are reachable (Poller.Ready, bounded
 // by readyTimeout): else the batch's taps are answered by their turns
 // ("one moment" in an outage).
+//
+// Issue 19 (polling first-reply p99): Ready pings Redis and Postgres, and
+// every batch with taps waited for both before its taps were answered. A
+// Postgres that answers its ping late — a checkpoint's flush, the cores
+// busy, another client's burst — held a whole batch: 100 taps answered
+// 67–73 ms late at once, a third of the slowest 1 % of first replies in
+// a traced bench run (docs/performance.md, "Session 6: pollfast"). Now a
+// verdict of "reachable" is reused for readyFresh from its check's start
+// and refreshed in the background once it is older than readyRefresh (one
+// check in flight at most), so a busy poller asks the stores at most every
+// readyRefresh instead of every batch, and a slow ping delays no batch. It
+// is not reused past a turn that failed because a store was down
+// (Intake.outageAt), nor once a check failed: then each batch waits for a
+// check, as before. So the "one moment" of an outage is lost only for the
+// taps of an outage's first readyFresh at most, before any turn noticed
+// it — as it was for an outage that began between the check and the
+// turns; those taps are answered empty and applied once the store is back
+// (mailbox_outage.go).
 func (p *Poller) ready(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	return p.Ready(ctx) == nil
+	fresh := cmp.Or(p.fresh, readyFresh)
+	r := &p.readiness
+	r.mu.Lock()
+	age := time.Since(r.okAt)
+	ok := !r.okAt.IsZero() && age < fresh && p.Intake.outageAt.Load() < r.okAt.UnixNano()
+	if ok && age < readyRefresh {
+		r.mu.Unlock()
+		return true
+	}
+	done := r.running
+	if done == nil {
+		done = make(chan struct{})
+		r.running = done
+		go p.check(ctx, done)
+	}
+	r.mu.Unlock()
+	if ok {
+		return true // refreshed meanwhile
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.okAt.IsZero() && p.Intake.outageAt.Load() < r.okAt.UnixNano()
 }
+
+// check runs Ready once and records its verdict: the time it began when
+// the stores were reachable, else none.
+func (p *Poller) check(ctx context.Context, done chan struct{}) {
+	begun := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	err := p.Ready(ctx)
+	cancel()
+	r := &p.readiness
+	r.mu.Lock()
+	if err == nil {
+		r.okAt = begun
+	} else {
+		r.okAt = time.Time{}
+	}
+	r.running = nil
+	r.mu.Unlock()
+	close(done)
+}
+
+// readiness is Poller.Ready's last verdict.
+type readiness struct {
+	mu      sync.Mutex
+	okAt    time.Time     // when the last check began, if it found the stores reachable; zero otherwise
+	running chan struct{} // closed when the check in flight ends; nil: none
+}
+
+// readyFresh is how long a verdict of "reachable" is reused (from its
+// check's start), and readyRefresh the age from which a batch that uses
+// it starts a new check in the background.
+const (
+	readyFresh   = 250 * time.Millisecond
+	readyRefresh = 50 * time.Millisecond
+)
 
 // readyTimeout bounds Poller.Ready: a store slower than this is treated as
 // down for the batch's early answers.
