@@ -78,6 +78,42 @@ func TestConsentTapEditsTheWelcomeCard(t *testing.T) {
 	if c.ID != w.ID || !strings.Contains(fmtLabels(c), "Sì, accetto") || !strings.Contains(fmtLabels(c), "No, grazie") {
 		t.Fatalf("Back did not turn the card (message %d) into the consent question:\n%s", w.ID, u.Transcript())
 	}
+	// Session 6: with the welcome and the information notice above it, as
+	// first shown — what the person agrees to is readable again. Before,
+	// Back showed the consent question alone.
+	if c.Text != w.Text {
+		t.Errorf("Back showed the consent card as\n%s\nwant it as first shown:\n%s", c.Text, w.Text)
+	}
+	// Agreeing again turns it into the first question once more.
+	if err := tapLast(t, r, u, 5, "✅ Sì, accetto"); err != nil { // the answer given is ticked
+		t.Fatal(err)
+	}
+	if q := lastCard(u); q.ID != w.ID || !strings.Contains(q.Text, "Quanti anni hai?") {
+		t.Fatalf("agreeing again did not show the first question on the card:\n%s", u.Transcript())
+	}
+}
+
+// Back to the consent card and then "No, thanks": the welcome card stays
+// as history, as when declining at once.
+func TestConsentDeclineAfterBackKeepsTheWelcomeCard(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(763, telegramtest.LanguageCode("it"))
+	w := toWelcome(t, r, u)
+	if err := tapLast(t, r, u, 3, "Sì, accetto"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 4, "◀ Indietro"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 5, "No, grazie"); err != nil {
+		t.Fatal(err)
+	}
+	if m := msgOf(u, w.ID); m.Text != w.Text || len(m.Buttons) != 0 {
+		t.Errorf("the welcome card is not kept as first shown, without keyboard:\n%s", u.Transcript())
+	}
+	if last := lastCard(u); last.ID == w.ID {
+		t.Errorf("no closing note below the welcome card:\n%s", u.Transcript())
+	}
 }
 
 // "No, thanks" is unchanged: the welcome card stays as history (its
@@ -94,5 +130,26 @@ func TestConsentDeclineKeepsTheWelcomeCard(t *testing.T) {
 	}
 	if last := lastCard(u); last.ID == w.ID {
 		t.Errorf("no closing note below the welcome card:\n%s", u.Transcript())
+	}
+}
+
+// A change of language on the welcome-and-consent card shows the welcome
+// and the information notice again in the new language above the consent
+// question (session 6): what the person agrees to, readable. Before, the
+// new card said only "We continue in English" and asked the question.
+func TestLanguageChangeAtConsentShowsTheWelcomeAgain(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(764, telegramtest.LanguageCode("it"))
+	toWelcome(t, r, u)
+	u.Send("/language")
+	if _, err := r.intake.Submit(context.Background(), textUpdate(3, u.ID(), "/language"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 4, "English"); err != nil {
+		t.Fatal(err)
+	}
+	c := lastCard(u)
+	if !strings.Contains(c.Text, "/delete") || !strings.Contains(fmtLabels(c), "Yes, I agree") {
+		t.Fatalf("the consent card in English lacks the welcome and notice:\n%s", u.Transcript())
 	}
 }

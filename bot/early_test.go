@@ -16,12 +16,15 @@ import (
 // gatedSessions holds every Load while hold is set, until open is closed.
 type gatedSessions struct {
 	*memSessions
-	hold atomic.Bool
-	open chan struct{}
+	hold    atomic.Bool
+	open    chan struct{}
+	waiting atomic.Int32 // Loads held at the gate
 }
 
 func (g *gatedSessions) Load(ctx context.Context, chat, key int64) (interview.Loaded, error) {
 	if g.hold.Load() {
+		g.waiting.Add(1)
+		defer g.waiting.Add(-1)
 		select {
 		case <-g.open:
 		case <-ctx.Done():

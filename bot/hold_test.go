@@ -67,7 +67,11 @@ func TestWebhookTapAnsweredWhenHoldExpires(t *testing.T) {
 	var first, tap *httptest.ResponseRecorder
 	wg.Add(1)
 	go func() { defer wg.Done(); first = post(textUpdate(4, chat, "/help")) }()
-	waitUntil(t, "the slow turn queued", func() bool { return r.intake.Pending() == 1 })
+	// The slow turn holds its chat: its Load waits at the gate. (Not
+	// Pending() == 1: the consent tap's job leaves the count only after
+	// Submit returned, so the tap could be queued first and its own turn
+	// begin — and answer it — instead.)
+	waitUntil(t, "the slow turn waits in its Load", func() bool { return g.waiting.Load() == 1 })
 	start := time.Now()
 	tap = post(tapUpdate(5, chat, "q-held", stale, consent.ID)) // a stale tap: a validation notice
 	took := time.Since(start)

@@ -191,7 +191,13 @@ func (st *stepper) run(in Input) {
 			st.advance()
 		case PhaseAsking:
 			st.say(MsgLangChanged, nil)
-			st.ask(st.cur(), "", nil, true)
+			if q := st.cur(); q != nil {
+				// With the notes before it in the new language: the
+				// welcome and notice above the consent question were
+				// perhaps why the person changed language.
+				st.notesBefore(q.Index)
+				st.ask(q, "", nil, true)
+			}
 		case PhaseDone:
 			st.say(MsgLangChanged, nil)
 		}
@@ -218,8 +224,12 @@ func (st *stepper) run(in Input) {
 		return
 	}
 	if in.Button && (in.Pos != s.Pos || in.Seq != s.Seq) {
+		// Asked again in the same showing: the buttons on screen stay
+		// live. A new showing would make them stale too, and a tap in
+		// flight behind every repaint (a double tap, a slow turn) would
+		// never land.
 		st.notice(MsgStale, nil)
-		st.ask(q, "", nil, true)
+		st.ask(q, "", nil, false)
 		return
 	}
 	switch in.Kind {
@@ -446,7 +456,7 @@ func (st *stepper) advanceFrom(pos int) {
 			continue
 		}
 		if q.Type == TypeNote {
-			st.out = append(st.out, Reply{Kind: ReplySay, Msg: q.Label, Args: st.labelArgs(q), Hint: q.Hint, Question: q.Name, Pos: i})
+			st.note(q)
 			continue
 		}
 		s.Pos = i
@@ -521,12 +531,49 @@ func (st *stepper) back() {
 				s.Pending = s.Answers[q.Name]
 			}
 			st.changed = true
+			st.notesBefore(p)
 			st.ask(q, "", nil, true)
 			return
 		}
 	}
 	st.changed = true
 	st.ask(st.cur(), MsgNothingToBack, nil, false)
+}
+
+// note emits note q.
+func (st *stepper) note(q *Question) {
+	st.out = append(st.out, Reply{Kind: ReplySay, Msg: q.Label, Args: st.labelArgs(q), Hint: q.Hint, Question: q.Name, Pos: q.Index})
+}
+
+// notesBefore emits the notes shown right before the question at pos
+// under the current answers: the relevant notes between it and
+// the shown question before it, in order, as advanceFrom emitted them on
+// the way there. Back thus returns to the card as it was first shown: the
+// consent question with the welcome and the information notice above it
+// (what the person agrees to stays readable), a question with the note
+// that introduces it; a change of language shows them in the new one.
+func (st *stepper) notesBefore(pos int) {
+	if len(st.rel) < len(st.f.Questions) {
+		// Not refreshed in this step: the relevance before pos is
+		// enough (as NoteBefore's).
+		st.refreshBefore(pos)
+	}
+	first := pos
+	for i := pos - 1; i >= 0; i-- {
+		q := st.f.Questions[i]
+		if !q.Type.Shown() || !st.rel[i] {
+			continue
+		}
+		if q.Type != TypeNote {
+			break
+		}
+		first = i
+	}
+	for i := first; i < pos; i++ {
+		if q := st.f.Questions[i]; q.Type == TypeNote && st.rel[i] {
+			st.note(q)
+		}
+	}
 }
 
 // answered tells the channel the question's message is settled.

@@ -19,9 +19,12 @@ type chatView struct {
 	Persona string `json:"persona"`
 	Lang    string `json:"lang"`
 	Version uint64 `json:"version"`
-	// Pending counts the person's updates the bot has not finished with;
-	// the page shows "typing…" while it is not zero.
-	Pending  int           `json:"pending"`
+	// Pending counts the person's updates the bot has not acknowledged.
+	Pending int `json:"pending"`
+	// Busy says the bot has not finished with the person's updates: some
+	// are not acknowledged (Pending), or the bot still works on them
+	// (Options.WaitIdle). The page shows "typing…" while it is set.
+	Busy     bool          `json:"busy"`
 	Action   string        `json:"action,omitempty"` // the bot's chat action ("typing")
 	Blocked  bool          `json:"blocked"`
 	Messages []messageView `json:"messages"`
@@ -66,12 +69,12 @@ type commandView struct {
 	Description string `json:"description"`
 }
 
-func (s *Server) view(c telegramtest.Chat, user int64, ss *session) chatView {
+func (s *Server) view(c telegramtest.Chat, user int64, ss *session, working bool) chatView {
 	s.mu.Lock()
 	lang, persona := ss.lang, ss.persona.Key
 	s.mu.Unlock()
 	v := chatView{
-		User: user, Persona: persona, Lang: lang, Version: c.Version, Pending: c.Pending, Action: c.Action,
+		User: user, Persona: persona, Lang: lang, Version: c.Version, Pending: c.Pending, Busy: c.Pending > 0 || working, Action: c.Action,
 		Blocked: c.Blocked, Messages: []messageView{}, Toasts: []toastView{}, ReplyKeyboard: c.ReplyKeyboard,
 		Commands: s.commands(user, lang),
 	}

@@ -11,8 +11,11 @@
 //
 //	GET  /api/config                       title, bot, personas, languages
 //	POST /api/session  {persona, user?, fresh?, lang?}  → {user, …}
-//	GET  /api/chat?user=ID[&since=VERSION] the chat; with since, long-polls
+//	GET  /api/chat?user=ID[&since=VERSION[&busy=0|1]]
+//	                                       the chat; with since, long-polls
 //	                                       until the chat's version differs
+//	                                       (and, with busy, until the bot's
+//	                                       being busy differs from it)
 //	POST /api/send     {user, text}        the user sends a message
 //	POST /api/tap      {user, message, label}  the user taps a button
 //	POST /api/start    {user, payload?}    the user presses START (t.me link)
@@ -105,6 +108,13 @@ type Options struct {
 	// TimeZone is the IANA zone the page shows message times in, the one
 	// the bot writes its own times in (default: the browser's).
 	TimeZone string
+	// WaitIdle, when set, waits until the bot has finished with a chat:
+	// nothing queued, running or held back for it (the bot's intake,
+	// bot.Intake.WaitIdle). The page shows "typing…" while the bot has
+	// not acknowledged an update of the chat or still works on one: a
+	// poller acknowledges updates whose turns still run, so the fake's
+	// count of unacknowledged updates alone can end "typing…" early.
+	WaitIdle func(ctx context.Context, chat int64) error
 }
 
 // Server serves the page and its API. Create it with New.
@@ -423,8 +433,10 @@ func (s *Server) language(req *request) (any, error) {
 }
 
 // chat answers GET /api/chat. With since, it waits until the chat's
-// version differs from it (a change, or a restarted server), at most
-// PollTimeout, and then answers with the chat as it is.
+// version differs from it (a change, or a restarted server) and, with
+// busy=0 or 1 (whether the page shows "typing…"), until what the page
+// shows is no longer so — the bot's end of work may change no message —
+// at most PollTimeout, and then answers with the chat as it is.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.URL.Query().Get("user"), 10, 64)
 	u, ss, err := s.lookup(id)
@@ -433,24 +445,51 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := u.Chat()
+	busy := s.working(id)
 	if v := r.URL.Query().Get("since"); v != "" {
 		since, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "since must be a chat version")
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.opt.PollTimeout)
-		c, err = u.WaitFor(ctx, func(c telegramtest.Chat) bool { return c.Version != since })
-		cancel()
-		switch {
-		case errors.Is(err, telegramtest.ErrClosed):
-			writeError(w, http.StatusServiceUnavailable, "the fake Telegram server has stopped")
-			return
-		case r.Context().Err() != nil:
-			return // the page went away
+		// busy: whether the page shows "typing…" (absent: not asked).
+		shown, asked := r.URL.Query().Get("busy"), r.URL.Query().Has("busy")
+		if c.Version == since && (!asked || (shown == "1") == (c.Pending > 0 || busy)) {
+			ctx, cancel := context.WithTimeout(r.Context(), s.opt.PollTimeout)
+			if busy && asked {
+				// The bot works on the chat: the end of its work wakes
+				// the poll too (it may change no message), so that
+				// "typing…" ends with it.
+				go func() {
+					if s.opt.WaitIdle(ctx, id) == nil {
+						cancel()
+					}
+				}()
+			}
+			c, err = u.WaitFor(ctx, func(c telegramtest.Chat) bool { return c.Version != since })
+			cancel()
+			switch {
+			case errors.Is(err, telegramtest.ErrClosed):
+				writeError(w, http.StatusServiceUnavailable, "the fake Telegram server has stopped")
+				return
+			case r.Context().Err() != nil:
+				return // the page went away
+			}
+			c, busy = u.Chat(), s.working(id)
 		}
 	}
-	writeJSON(w, http.StatusOK, s.view(c, id, ss))
+	writeJSON(w, http.StatusOK, s.view(c, id, ss, busy))
+}
+
+// working reports whether the bot still works on the chat's updates (see
+// Options.WaitIdle): asked without waiting.
+func (s *Server) working(chat int64) bool {
+	if s.opt.WaitIdle == nil {
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.opt.WaitIdle(ctx, chat) != nil
 }
 
 // file serves a photo or document of a message in the user's chat.

@@ -234,7 +234,10 @@ func (t *trial) run(ctx context.Context) int {
 		return 1
 	}
 	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.Personas(seedAction(a, cfg.DefaultMunicipality)), Languages: tryLanguages(a.cat), Logger: log,
-		TimeZone: pgstore.ResultsZone})
+		TimeZone: pgstore.ResultsZone,
+		// "typing…" lasts while the bot's intake works on the chat (a
+		// private chat's id is its user's).
+		WaitIdle: a.intake.WaitIdle})
 	// Long polls of the page end with this context, so that the web
 	// server can shut down at once.
 	pageCtx, stopPage := context.WithCancel(context.WithoutCancel(ctx))

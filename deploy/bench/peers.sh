@@ -13,6 +13,12 @@
 #      from the 21st update on: the patch raises it as it raises the outbound limits (`needsbot loadtest`
 #      does the same); the limit is still counted on every update, so its cost stays in the figures.
 #   (4. REDIS_PID: account the Redis the run uses — bench.sh picks the oldest redis-server otherwise.)
+#   5. Under overload the walker gave up early (session 6): a tap's answer in its webhook response comes
+#      after the tap's edit, so after the walker acted on that edit, and counted as a reaction to the next
+#      update, it cut that update's wait from -timeout (30 s) to 3 s — walks ended "stuck" while their
+#      update still waited for one of loadgen's 40 webhook connections. Only an update's own reactions count.
+#   6. The multi-select walker toggles again only when the keyboard changed with nothing ticked, not when
+#      the quiet period ran out before a slow bot's tick: a second toggle in flight unticked the first.
 #
 # The patch is deploy/bench/peers.patch; everything else is the shared bench.sh, unchanged.
 #

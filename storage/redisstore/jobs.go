@@ -177,7 +177,8 @@ func (s *Store) claimDue(ctx context.Context, key, what string, now time.Time, l
 // DoneJob records that a claimed job was handled: it is not claimed again
 // (unless re-armed), and its chat id is forgotten. ErrLeaseLost says the
 // lease ran out first: another replica may have taken the job (the core's
-// idempotency key keeps it from being applied twice).
+// idempotency key keeps it from being applied twice), so the job and its
+// index entry are left as they are, for it or for the next claim.
 func (s *Store) DoneJob(ctx context.Context, j Job) error {
 	switch j.Kind {
 	case JobRemind:
@@ -190,6 +191,12 @@ func (s *Store) DoneJob(ctx context.Context, j Job) error {
 	if err != nil || len(res) != 2 {
 		return fmt.Errorf("redisstore: expiry done: %d elements: %w", len(res), err)
 	}
+	if ours, _ := res[0].(int64); ours == 0 {
+		// Another replica may hold the job now: the index entry is left to
+		// it, or, should it die first, to the next claim (which re-scores
+		// or drops it as the record says).
+		return ErrLeaseLost
+	}
 	// The index entry goes, unless the job was re-armed meanwhile (a new
 	// interview in the chat): then it is scored at its new due time.
 	if rearmed, _ := res[1].(string); rearmed != "" {
@@ -200,9 +207,6 @@ func (s *Store) DoneJob(ctx context.Context, j Job) error {
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: expiry done: %w", err)
-	}
-	if ours, _ := res[0].(int64); ours == 0 {
-		return ErrLeaseLost
 	}
 	return nil
 }

@@ -150,3 +150,89 @@ func TestAbandonID(t *testing.T) {
 		t.Fatalf("id without a record: %q", none)
 	}
 }
+
+// A reminder whose lease ran out mid-handler (replica A) and that another
+// replica (B) claimed: A's DoneReminder says the lease was lost and leaves
+// the job to B — its index entry included. If B dies before settling it,
+// the reminder is claimed again once B's lease runs out, not lost.
+func TestReminderDoneWithLostLeaseKeepsTheJob(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{})
+	due := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	if err := s.ArmReminder(ctx, 46, "it", due, 0); err != nil {
+		t.Fatal(err)
+	}
+	lease := prefix + s.ChatTag(46) + ":rl"
+	a, err := s.ClaimReminders(ctx, due, 10, time.Minute)
+	if err != nil || len(a) != 1 {
+		t.Fatalf("claim A: %v %v", a, err)
+	}
+	rdb.Del(ctx, lease) // A's lease runs out (Redis's clock)
+	b, err := s.ClaimReminders(ctx, due, 10, time.Minute)
+	if err != nil || len(b) != 1 {
+		t.Fatalf("claim B: %v %v", b, err)
+	}
+	if err := s.DoneReminder(ctx, a[0]); !errors.Is(err, redisstore.ErrLeaseLost) {
+		t.Fatalf("DoneReminder with a lost lease: %v", err)
+	}
+	if n := rdb.ZCard(ctx, prefix+"remind:due").Val(); n != 1 {
+		t.Fatalf("%d index entries after a DoneReminder that lost its lease, want B's 1", n)
+	}
+	rdb.Del(ctx, lease) // B dies without settling; its lease runs out
+	c, err := s.ClaimReminders(ctx, due, 10, time.Minute)
+	if err != nil || len(c) != 1 || c[0].Chat != 46 || !c[0].Due.Equal(due) {
+		t.Fatalf("claim after B died: %+v %v", c, err)
+	}
+	if err := s.DoneJob(ctx, c[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.ZCard(ctx, prefix+"remind:due").Val(); n != 0 {
+		t.Fatalf("%d index entries after the holder's DoneReminder", n)
+	}
+	if sent, err := s.ReminderSent(ctx, 46); err != nil || !sent {
+		t.Fatalf("ReminderSent = %v, %v", sent, err)
+	}
+	if again, _ := s.ClaimReminders(ctx, due.Add(time.Hour), 10, time.Minute); len(again) != 0 {
+		t.Fatalf("claimed after done: %+v", again)
+	}
+}
+
+// The same for an expiry: DoneJob with a lost lease leaves the job, index
+// entry included, to the replica that holds it.
+func TestExpiryDoneWithLostLeaseKeepsTheJob(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, prefix := newStore(t, redisstore.Options{Now: clk.Now})
+	due := clk.Now().Add(time.Hour)
+	rec := &redisstore.AbandonRecord{Form: "f", MunicipalityID: 1, Language: "it", LastQuestion: "q",
+		Started: clk.Now(), Expires: due}
+	if err := s.Save(ctx, 47, 1, 0, 1, []byte("state"), rec); err != nil {
+		t.Fatal(err)
+	}
+	lease := prefix + s.ChatTag(47) + ":xl"
+	a, err := s.ClaimJobs(ctx, due, 10, time.Minute)
+	if err != nil || len(a) != 1 {
+		t.Fatalf("claim A: %v %v", a, err)
+	}
+	rdb.Del(ctx, lease)
+	if b, err := s.ClaimJobs(ctx, due, 10, time.Minute); err != nil || len(b) != 1 {
+		t.Fatalf("claim B: %v %v", b, err)
+	}
+	if err := s.DoneJob(ctx, a[0]); !errors.Is(err, redisstore.ErrLeaseLost) {
+		t.Fatalf("DoneJob with a lost lease: %v", err)
+	}
+	if n := rdb.ZCard(ctx, prefix+"expire:due").Val(); n != 1 {
+		t.Fatalf("%d index entries after a DoneJob that lost its lease, want B's 1", n)
+	}
+	rdb.Del(ctx, lease) // B dies without settling it
+	c, err := s.ClaimJobs(ctx, due, 10, time.Minute)
+	if err != nil || len(c) != 1 || c[0].Chat != 47 || c[0].Version != a[0].Version {
+		t.Fatalf("claim after B died: %+v %v", c, err)
+	}
+	if err := s.DoneJob(ctx, c[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.ZCard(ctx, prefix+"expire:due").Val(); n != 0 {
+		t.Fatalf("%d index entries after the holder's DoneJob", n)
+	}
+}

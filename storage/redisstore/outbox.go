@@ -182,6 +182,9 @@ type Outbox struct {
 	opts OutboxOptions
 	kick chan struct{}
 	log  *slog.Logger
+	// onWait, when set (tests), is told each wait Run chose and whether
+	// it follows a failed drain.
+	onWait func(wait time.Duration, failed bool)
 }
 
 // Outbox returns a drainer of s's outbox.
@@ -279,6 +282,9 @@ func (o *Outbox) Run(ctx context.Context, write func(ctx context.Context, payloa
 			backoff = 0
 			wait = o.opts.Poll
 		}
+		if o.onWait != nil {
+			o.onWait(wait, err != nil)
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -298,7 +304,14 @@ func (o *Outbox) Run(ctx context.Context, write func(ctx context.Context, payloa
 // nothing — and the chat is indexed in the outbox's slot ({outbox}:c, chat
 // id scored by the save's time) by a ZADD sent in the same round trip just
 // before the script: whatever becomes of the replica after, a saved
-// completion is indexed. The drainer (Outbox.Flush) writes each entry to
+// completion is indexed. That holds because both go to one Redis server,
+// which runs a connection's commands in order and whose AOF, snapshots and
+// replicas hold a prefix of what it ran: a surviving completion has its
+// member. Under Redis Cluster the two would go to two nodes, and a
+// failover of the index's node could lose the member alone; the bot does
+// not connect to a Cluster (cmd/needsbot: redis.NewClient, one endpoint),
+// and one that did would need a sweep of the chats' completion hashes.
+// The drainer (Outbox.Flush) writes each entry to
 // the system of record, deletes it from the chat's hash, and drops the
 // index member when the chat's hash held nothing more at the score it
 // read. Delete erases the chat's hash with the chat.

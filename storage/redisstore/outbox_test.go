@@ -93,6 +93,15 @@ func TestOutboxRunBackoffThenExactlyOnce(t *testing.T) {
 	w := &flakyWriter{failures: 6, delivered: map[string]int{}}
 	const minB, maxB = 20 * time.Millisecond, 80 * time.Millisecond
 	o := s.Outbox(redisstore.OutboxOptions{Batch: 2, MinBackoff: minB, MaxBackoff: maxB, Poll: 10 * time.Millisecond})
+	var waitsMu sync.Mutex
+	var waits []time.Duration // the waits Run chose after failed drains
+	redisstore.OnWait(o, func(wait time.Duration, failed bool) {
+		if failed {
+			waitsMu.Lock()
+			waits = append(waits, wait)
+			waitsMu.Unlock()
+		}
+	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- o.Run(runCtx, w.write) }()
@@ -134,17 +143,24 @@ func TestOutboxRunBackoffThenExactlyOnce(t *testing.T) {
 			t.Errorf("%s delivered %d times, want 1", p, w.delivered[p])
 		}
 	}
-	// Waits between failed attempts: doubling from minB, capped at maxB,
-	// each jittered down by up to half.
-	want := minB
-	for i := 1; i <= w.failures; i++ {
-		gap := w.calls[i].Sub(w.calls[i-1])
-		// Timers fire late on a loaded machine, never early: the upper
-		// slack is wide, yet an uncapped wait (≥ 320 ms by now) exceeds it.
-		if gap < want/2 || gap > want+150*time.Millisecond {
-			t.Errorf("wait before attempt %d = %s, want in [%s, %s]", i+1, gap, want/2, want)
+	// The waits Run asked for after the failed attempts (not the gaps
+	// measured, which a loaded machine stretches): doubling from minB,
+	// capped at maxB, each jittered down by up to half.
+	waitsMu.Lock()
+	defer waitsMu.Unlock()
+	if len(waits) != w.failures {
+		t.Fatalf("%d waits after failures, want %d: %v", len(waits), w.failures, waits)
+	}
+	want, jittered := minB, false
+	for i, wait := range waits {
+		if wait < want/2 || wait > want {
+			t.Errorf("wait before attempt %d = %s, want in [%s, %s]", i+2, wait, want/2, want)
 		}
+		jittered = jittered || wait != want
 		want = min(2*want, maxB)
+	}
+	if !jittered {
+		t.Errorf("no wait jittered: %v", waits)
 	}
 }
 

@@ -151,17 +151,23 @@ var ErrLeaseLost = errors.New("redisstore: reminder lease lost")
 
 // DoneReminder records that the claimed reminder was handled (sent, or
 // found not to be wanted): it is never sent again for this interview, and
-// its chat id is forgotten.
+// its chat id is forgotten. If the lease ran out first it changes nothing
+// and returns ErrLeaseLost: the reminder is left, index entry included, to
+// whichever replica claimed it since (or claims it next).
 func (s *Store) DoneReminder(ctx context.Context, j ReminderJob) error {
 	ok, err := remindDoneScript.Run(ctx, s.rdb, []string{s.tagKey(j.id, 'r'), s.remindLeaseKey(j.id)}, j.lease).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: reminder done: %w", err)
 	}
+	if ok == 0 {
+		// Another replica may hold the reminder now: its index entry is
+		// that replica's to drop, or, should it die first, what lets the
+		// reminder be claimed again (the core's key keeps it from being
+		// applied twice; a claim drops an entry found no longer pending).
+		return ErrLeaseLost
+	}
 	if err := s.rdb.ZRem(ctx, s.remindDueKey(), j.id).Err(); err != nil {
 		return fmt.Errorf("redisstore: reminder done: %w", err)
-	}
-	if ok == 0 {
-		return ErrLeaseLost
 	}
 	return nil
 }

@@ -175,6 +175,7 @@
     ui.status.classList.remove("busy");
     document.body.dataset.version = "";
     document.body.dataset.pending = "";
+    document.body.dataset.busy = "";
     drawnOnce = false;
   }
 
@@ -189,7 +190,9 @@
       const ctl = new AbortController();
       poller = ctl;
       try {
-        const q = version === null ? "" : "&since=" + version;
+        // With the "typing…" the page shows, so that the bot finishing
+        // its work wakes the poll even when no message changes.
+        const q = version === null ? "" : "&since=" + version + "&busy=" + (lastChat && lastChat.busy ? "1" : "0");
         const r = await fetch(`/api/chat?user=${user}${q}`, { signal: ctl.signal });
         if (gen !== generation) return;
         if (r.status === 404) { // the server restarted: get a user again
@@ -344,22 +347,59 @@
     return c.scrollHeight - c.scrollTop - c.clientHeight < 120;
   }
 
-  function stickToBottom(force) {
-    if (force || nearBottom()) ui.chat.scrollTop = ui.chat.scrollHeight;
+  // followed is the scroll position the page last chose itself (follow):
+  // while the chat is there, the page keeps following the conversation.
+  let followed = -1;
+  // acted is set by the person's tap or message, until the bot is done
+  // with it: its answer is shown wherever the person had scrolled to (a
+  // key halfway down a long card).
+  let acted = false;
+  function following() {
+    return acted || nearBottom() || Math.abs(ui.chat.scrollTop - followed) < 2;
   }
+
+  // follow shows the latest message: the bottom of the chat, as a phone
+  // does — but a message of the bot taller than the screen (a long
+  // question card on a small phone, in a language whose text runs long)
+  // from its top, where its question starts, as Telegram opens a long
+  // unread message: the person reads down to its keys, a scroll below.
+  function follow() {
+    const c = ui.chat;
+    const last = ui.messages.lastElementChild;
+    if (last && last.classList.contains("in") && last.offsetHeight > c.clientHeight - 16) {
+      c.scrollTop += last.getBoundingClientRect().top - c.getBoundingClientRect().top - 8;
+    } else {
+      c.scrollTop = c.scrollHeight;
+    }
+    followed = c.scrollTop;
+  }
+
+  function stickToBottom(force) {
+    if (force || following()) follow();
+    showMore();
+  }
+  // The round arrow shows there is more below (the keys of a card shown
+  // from its top) and scrolls there.
+  const toBottom = $("to-bottom");
+  function showMore() {
+    const c = ui.chat;
+    toBottom.hidden = c.scrollHeight - c.scrollTop - c.clientHeight < 24;
+  }
+  toBottom.addEventListener("click", () => { ui.chat.scrollTop = ui.chat.scrollHeight; });
   // Keep the latest message in view when the phone's size changes (the
   // keyboard opens, the window is resized), as a chat app does.
   let atBottom = true;
-  ui.chat.addEventListener("scroll", () => { atBottom = nearBottom(); }, { passive: true });
+  ui.chat.addEventListener("scroll", () => { atBottom = following(); showMore(); }, { passive: true });
   new ResizeObserver(() => { if (atBottom) stickToBottom(true); }).observe(ui.chat);
 
   function draw(c) {
-    const stick = version === null || nearBottom();
+    const stick = version === null || following();
     version = c.version;
     lastChat = c;
     document.body.dataset.version = String(c.version);
     document.body.dataset.pending = String(c.pending);
-    if (!c.pending) {
+    document.body.dataset.busy = String(!!c.busy);
+    if (!c.busy) {
       // Every tap is answered once the bot has handled it, also when the
       // answer changes no message (a notice, a chart sent apart): the
       // spinner ends then, not only when the buttons are redrawn.
@@ -405,7 +445,9 @@
       ui.messages.append(note);
     }
 
-    const busy = c.pending > 0 || c.action === "typing";
+    // The bot has updates of this chat to acknowledge or still works on
+    // one (c.busy), or says it is typing.
+    const busy = c.busy || c.action === "typing";
     ui.typing.hidden = !busy;
     ui.status.classList.toggle("busy", busy || !!c.action);
     ui.status.textContent = busy ? "typing" : c.action ? c.action.replace("upload_", "sending ").replace("_", " ") : "bot";
@@ -424,6 +466,8 @@
     }
     drawnOnce = true;
     if (stick) stickToBottom(true);
+    else showMore();
+    if (!c.busy && c.version !== actedAt) acted = false;
   }
 
   function drawMenu(cmds) {
@@ -471,9 +515,17 @@
 
   // ---- actions ------------------------------------------------------------
 
+  // actedAt is the chat's version when the person last acted (see acted).
+  let actedAt = null;
+  function act() {
+    acted = true;
+    actedAt = version;
+  }
+
   async function sendText(text) {
     text = text.trim();
     if (!text || !user) return;
+    act();
     try {
       await api("/api/send", { user, text });
     } catch (e) {
@@ -483,6 +535,7 @@
 
   async function tap(message, label, btn) {
     btn.classList.add("loading");
+    act();
     try {
       await api("/api/tap", { user, message, label });
     } catch (e) {
