@@ -28,8 +28,10 @@
 //
 // With Options.TailDelay, what follows a saved turn — MarkSent,
 // ArmReminder, RecordSent — waits in memory and is written by the same
-// script as the chat's next Load (or by RunTails after TailDelay, and at
-// shutdown): a turn is two round trips, Load and Save (tail.go).
+// script as the chat's next Save (or by RunTails after TailDelay, and at
+// shutdown): a turn is two round trips, Load and Save (tail.go), and one
+// script, the Save's (since session 6 the Load of a turn is plain
+// commands; the inbound count is made in Go and written by the Save).
 //
 // The seen record stays bounded: it lists at most the newest 1000 inputs
 // (an update id at or below the highest one dropped counts as handled), and
@@ -37,10 +39,10 @@
 // slack (1/24 of SeenTTL, at most an hour) before the chat's last input
 // (SET KEEPTTL in between; its written time is when the TTL was set); Load
 // treats one written longer ago than SeenTTL as gone. Scripts read and
-// write it whole (GET, SET; Save only APPENDs the id it applies): Load
-// reads it and tells in Go whether its update was seen. Load reads the
-// state with a plain HMGET before the script, in the same round trip: the
-// state's blob never passes through Lua (scripts.go).
+// write it whole (GET, SET): Load reads it (a plain GET) and tells in Go
+// whether its update was seen. Load reads the state with a plain HMGET
+// before it, in the same round trip: the state's blob never passes through
+// Lua (scripts.go).
 //
 // A Save sets the TTL of the state (and of the abandonment record) only
 // when it is new, shorter than before, or would end more than a slack

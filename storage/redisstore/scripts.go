@@ -10,19 +10,18 @@ import (
 // {outbox}), so all are valid under Redis Cluster. They never return a Lua
 // false (nil) inside a table: under RESP3 that becomes a boolean, not a nil.
 
-// The chat's read (Load, Inbound) is a pipeline of two commands in one
-// round trip (loadPipe): a plain HMGET of the state's v, b and m, then a
-// script that writes the chat's deferred tail (tail.go), counts the
-// update against the inbound limit (inboundScript) and returns the seen
-// record (seen.go), from which the caller tells whether its update was
-// seen. The state blob never passes through Lua: a 600-byte blob read by
-// a script and returned costs Redis ~22k instructions, the plain HMGET
-// ~4k. The state is read before the seen record, so the record is at
-// least as new as the state: an update applied after the read is either
-// in the record (seen) or fails the save's compare-and-swap (a reload).
-// A chat without a tail, not counted, needs no script (a GET of the
-// record in the pipeline; loadTailScript only to convert a record of the
-// format before it).
+// The chat's read (Load, LoadCounting) is a pipeline of two plain
+// commands in one round trip (readChat): an HMGET of the state's v, b and
+// m, then a GET of the seen record (seen.go), from which Go tells whether
+// its update was seen and, for LoadCounting, counts it against the
+// inbound limit (countIn; the Save writes the count). The state blob never
+// passes through Lua: a 600-byte blob read by a script and returned costs
+// Redis ~22k instructions, the plain HMGET ~4k. The state is read before
+// the seen record, so the record is at least as new as the state: an
+// update applied after the read is either in the record (seen) or fails
+// the save's compare-and-swap (a reload). loadTailScript only converts a
+// record of the format before it; inboundScript serves Store.Inbound on
+// its own and the first refusal of a flood.
 
 // loadTailScript writes the chat's deferred tail, if any, and returns the
 // seen record as written.
@@ -44,9 +43,10 @@ return r
 // inboundScript counts one incoming update of a person against the
 // per-person limit (GCRA, kept in the seen record of the person's private
 // chat: no key of its own) and writes the chat's deferred tail, in one
-// script: with the state's HMGET before it (loadPipe), Store.Load counts
-// the update as it loads the chat (LoadCounting), or Store.Inbound keeps
-// the reply for the Load that follows.
+// script, with the state's HMGET before it (readChat): Store.Inbound keeps
+// the reply for the Load that follows. LoadCounting counts in Go
+// (countIn) and runs it only for the first refusal of a flood, which must
+// be written (told).
 //
 // An update (its Telegram id, ARGV 3) is counted once: not when it is in
 // the seen record or at or below its floor (handled already), nor when it
@@ -63,6 +63,12 @@ return r
 var inboundScript = redis.NewScript(seenLua + tailLua + `
 local id = ARGV[3]
 seenload(KEYS[2])
+-- The limit's state written by saves and refusals since session 6 (the
+-- state hash's t, h, o: Store.LoadCounting): the larger of both counts.
+local lt = redis.call('HMGET', KEYS[1], 't', 'h', 'o')
+if lt[1] and ilt(sv.tat, lt[1]) then sv.tat = lt[1] end
+if lt[2] and ilt(sv.hc, lt[2]) then sv.hc = lt[2] end
+if lt[3] and ilt(sv.told, lt[3]) then sv.told = lt[3] end
 local count = true
 if string.byte(id, 1) ~= 45 and id ~= '0' then
   if not ilt(sv.hc, id) or not ilt(sv.f, id) or string.find(sv.body, ' ' .. id .. ':', 1, true) then
@@ -96,9 +102,13 @@ return r
 
 // saveScript is the compare-and-swap of a chat's state. It marks the update
 // applied and sets or clears the abandonment record in the same atomic step.
+// Before the compare-and-swap, whatever its outcome, it writes the chat's
+// deferred tail (tail.go) and the inbound count made by LoadCounting into
+// the seen record: the turn's read runs no script.
 //
 // KEYS: state hash, seen record, abandonment record hash, language-choice
-// record (published.go).
+// record (published.go), the chat's completions hash (outbox.go), reminder
+// hash, sent message zset. A new key goes at the end (8…).
 // ARGV (saveArgs): 1 expected version ("0" = none), 2 new version, 3 blob,
 // 4 update id ("" = none), 5 the state's expiry (now + TTL, ms), 6 that
 // less the slack (ttlSlack), 7 record JSON ("" = delete the record), 8
@@ -111,10 +121,15 @@ return r
 // (ms), record TTL (ms), a fresh random record id, the chat id; 15 the
 // message id of the chat's deferred mark ("" = none: m is left as it is),
 // written with the state (the mark belongs to the version replaced: the
-// compare-and-swap checks it; tail.go). Optional, at the end: KEYS[5] the
-// chat's completions hash, ARGV 16 a completion's idempotency key and 17
-// its entry, set there when the version matches (outbox.go). A new
-// argument goes at the end (18…), a new key after the fifth.
+// compare-and-swap checks it; tail.go); 16 a completion's idempotency key
+// ("" = none) and 17 its entry, set in KEYS[5] when the version matches
+// (outbox.go); 18 the inbound count ("<tat> <highest id counted>", "" =
+// none; Store.LoadCounting); 19-22 the tail's common arguments (now, seen
+// TTL, now less the seen TTL's slack, oldest sent id kept; commonArgs);
+// from 23 the tail's arguments (tailArgs; none when there is no tail).
+// KEYS 5-7 and ARGV 16-22 are given only with a completion, a count or a
+// tail (a save of neither has 4 keys and 15 arguments). Renumbered in
+// session 6 (the completion was 16-17 with an optional fifth key).
 //
 // The expiry job lives in the record (xc, xd, xv = chat, due, the version
 // it was armed at), so that it goes when the record goes (completion,
@@ -122,17 +137,19 @@ return r
 // comes to a choice (field l of the state hash remembers the form) and
 // deleted when it leaves it, in the same step as the save
 // (Store.SaveWaiting).
-// Returns {1, started, left, idx} when saved, {0, ""} on a version conflict
-// (nothing changed); started is the interview (started ms) whose record was
-// deleted or replaced, "" when none: its abandonment index member is stale;
-// left is the form whose language choice the state has just left ("" when
-// none): its language-choice index member goes (another slot); idx is 1
-// when the expiry job's index member must be added (another slot).
+// Returns {1, started, left, idx, ridx} when saved, {0, "", "", 0, ridx} on
+// a version conflict (nothing of the state changed); started is the
+// interview (started ms) whose record was deleted or replaced, "" when
+// none: its abandonment index member is stale; left is the form whose
+// language choice the state has just left ("" when none): its
+// language-choice index member goes (another slot); idx is 1 when the
+// expiry job's index member must be added (another slot); ridx is 1 when
+// the tail's reminder needs its index member (tailLua).
 //
 // The state hash and the record keep e, the expiry (ms) last set on them:
 // their TTL is set only when it would move by more than ttlslack (at most
 // an hour), not on every save.
-var saveScript = redis.NewScript(seenLua + `
+var saveScript = redis.NewScript(seenLua + tailLua + `
 -- refresh says whether a key's TTL must be set: it was never set through
 -- e (the expiry last set, ms), or the new one (exp) would end earlier, or
 -- later than low (exp less the slack). The TTLs are a safety net (the
@@ -151,11 +168,51 @@ end
 local left = ''
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
-if cur ~= ARGV[1] then return {0, ''} end
+-- The chat's deferred tail (reminder, sent ids; its marks are appended
+-- to the seen record below) is written whatever becomes of the state.
+local ridx = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 23, ARGV[19], ARGV[22], true)
+-- seenwrite writes the tail's marks (ARGV 30…) and, when own, the update
+-- applied into the seen record: appended (one APPEND, the record is not
+-- read) while its TTL is fresh (ARGV 21 "": Go read it set less than the
+-- slack ago); read and rewritten (seenLua) when its TTL is to be set
+-- again, when it is not a string yet, or to trim it once it is long.
+local function seenwrite(own)
+  local U = KEYS[2]
+  local e = ''
+  for i = 30, #ARGV do e = e .. ' ' .. ARGV[i] .. ':s' end
+  if own and ARGV[4] ~= '' then e = e .. ' ' .. ARGV[4] .. ':a' end
+  if ARGV[21] == '' then
+    if e == '' then return end
+    local n = redis.pcall('APPEND', U, e)
+    if type(n) ~= 'table' then
+      if n == #e then
+        redis.call('SET', U, ARGV[19] .. ' 0 0 0' .. e, 'PX', ARGV[20])
+        return
+      end
+      if n <= ` + strconv.Itoa(16*seenMax) + ` then return end
+    end
+  end
+  seenload(U)
+  for i = 30, #ARGV do seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `) end
+  if own and ARGV[4] ~= '' then seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `) end
+  seensave(U, ARGV[19], ARGV[20], ARGV[21])
+end
+if cur ~= ARGV[1] then
+  if ARGV[19] then seenwrite(false) end
+  return {0, '', '', 0, ridx}
+end
 -- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
 -- KEYS[5], ARGV 16 and 17, only when given.
-if ARGV[16] then redis.call('HSET', KEYS[5], ARGV[16], ARGV[17]) end
+if ARGV[16] and ARGV[16] ~= '' then redis.call('HSET', KEYS[5], ARGV[16], ARGV[17]) end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
+if ARGV[18] and ARGV[18] ~= '' then
+  -- The inbound count made in Go (Store.LoadCounting): "<tat> <hc>".
+  local tat, hc = string.match(ARGV[18], '^(%d+) (%d+)$')
+  h[#h + 1] = 't'
+  h[#h + 1] = tat
+  h[#h + 1] = 'h'
+  h[#h + 1] = hc
+end
 if ARGV[15] ~= '' then
   h[#h + 1] = 'm'
   h[#h + 1] = ARGV[15]
@@ -179,11 +236,13 @@ elseif hv[2] then
 end
 redis.call('HSET', KEYS[1], unpack(h))
 if sx then redis.call('PEXPIRE', KEYS[1], seldom()[1]) end
-if ARGV[4] ~= '' then
-  -- The update was not seen when loaded, and the state has not moved
-  -- since (the version matched): it is not in the seen record, so it is
-  -- appended without reading the record. Trimming waits for the next
-  -- full write (MarkSent, the tail, the inbound limit).
+if ARGV[19] then
+  seenwrite(true)
+elseif ARGV[4] ~= '' then
+  -- A save without tail, count or completion (15 arguments): the update
+  -- was not seen when loaded, and the state has not moved since (the
+  -- version matched): it is not in the seen record, so it is appended
+  -- without reading the record. Trimming waits for the next full write.
   local e = ' ' .. ARGV[4] .. ':a'
   local n = redis.pcall('APPEND', KEYS[2], e)
   if type(n) == 'table' then
@@ -199,7 +258,7 @@ local ar = redis.call('HMGET', KEYS[3], 'st', 'e', 'xd')
 local old = ar[1] or ''
 if ARGV[7] == '' then
   if ar[1] or ar[3] then redis.call('DEL', KEYS[3]) end
-  return {1, old, left, 0}
+  return {1, old, left, 0, ridx}
 end
 h = {'r', ARGV[7]}
 -- The id identifies one interview: keep it while the interview (its start)
@@ -235,7 +294,7 @@ elseif ar[3] then
 end
 redis.call('HSET', KEYS[3], unpack(h))
 if rx then redis.call('PEXPIRE', KEYS[3], seldom()[4]) end
-return {1, old, left, idx}
+return {1, old, left, idx, ridx}
 `)
 
 // markSentScript records that an update's replies were sent, and the id of

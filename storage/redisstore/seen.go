@@ -145,6 +145,9 @@ func seenOf(rec string, id int64, now time.Time, ttl time.Duration) Seen {
 	var buf [24]byte
 	key := strconv.AppendInt(buf[:0], id, 10)
 	key = append(key, ':')
+	// An id may be listed twice (a save appends "<id>:s" after "<id>:a"
+	// rather than rewrite the record): "s" wins.
+	applied := false
 	for body != "" {
 		var entry string
 		entry, body, _ = strings.Cut(body, " ")
@@ -152,8 +155,11 @@ func seenOf(rec string, id int64, now time.Time, ttl time.Duration) Seen {
 			if entry[len(key)] == 's' {
 				return SeenSent
 			}
-			return SeenApplied
+			applied = true
 		}
+	}
+	if applied {
+		return SeenApplied
 	}
 	if id > 0 && id <= floor {
 		return SeenSent

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ type Options struct {
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// TailDelay, when positive, defers the writes that follow a saved
-	// turn — MarkSent, ArmReminder, RecordSent — to the chat's next Load
+	// turn — MarkSent, ArmReminder, RecordSent — to the chat's next Save
 	// (same script, same round trip) or, after TailDelay, to RunTails
 	// (tail.go). Zero writes them at once.
 	TailDelay time.Duration
@@ -120,6 +121,12 @@ type Store struct {
 	pre   map[int64]prefetched // chats read by Inbound for their Load
 	// verdicts: inbound counts made by LoadCounting for their Inbound
 	verdicts map[int64]verdict
+	// counts: inbound counts made by LoadCounting for their Save
+	counts map[int64]pendingCount
+	// seenW: when each chat's seen record had its TTL set, as last read
+	// (its written time): the Save appends to a record whose TTL is
+	// fresh instead of rewriting it (saveScript).
+	seenW map[int64]int64
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
 	// remindHints and expireHints: reminder and expiry index members this
@@ -160,6 +167,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		tails:        map[int64]*tail{},
 		pre:          map[int64]prefetched{},
 		verdicts:     map[int64]verdict{},
+		counts:       map[int64]pendingCount{},
+		seenW:        map[int64]int64{},
 		indexed:      map[int64]indexMark{},
 		remindHints:  map[int64]int64{},
 		armed:        map[int64]armMark{},
@@ -212,26 +221,31 @@ func (s *Store) dueKey() string               { return s.prefix + "abandon:due" 
 
 // Load returns the chat's state blob and version (nil, 0 when there is
 // none), whether updateID was already seen, and the message id last
-// recorded by MarkSent for this state (0 when none), in one round trip.
-// It first writes the chat's deferred tail, if any (tail.go), in the same
-// script. Right after Inbound for the same chat it makes no round trip:
-// Inbound's script read the chat already (see Inbound).
+// recorded by MarkSent for this state (0 when none), in one round trip of
+// plain commands (no script). The chat's deferred tail (tail.go) waits for
+// its next Save; the read takes it into account (an update marked sent in
+// it is SeenSent, its mark's message id is returned). Right after Inbound
+// for the same chat it makes no round trip: Inbound's script read the chat
+// already (see Inbound).
 func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
 	now := s.now()
 	if res := s.takePrefetch(chat, now); res != nil {
 		return s.finishLoad(chat, updateID, now, res)
 	}
-	t := s.takeTail(chat)
-	var sc *redis.Script
-	var args []any
-	if t != nil {
-		sc, args = loadTailScript, append(s.commonArgs(now), s.tailArgs(chat, t, false)...)
-	}
-	_, res, err := s.readChat(ctx, chat, t, sc, 0, args)
+	res, err := s.plainRead(ctx, chat, updateID)
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
 	return s.finishLoad(chat, updateID, now, res)
+}
+
+// plainRead reads the chat without a script (readChat): the deferred tail
+// stays pending for the chat's next Save (tail.go); the read returns its
+// mark's message id when the state is at the mark's version.
+func (s *Store) plainRead(ctx context.Context, chat, update int64) ([]any, error) {
+	mark, _ := s.peekTail(chat, update)
+	_, res, err := s.readChat(ctx, chat, mark, nil, 0, nil)
+	return res, err
 }
 
 func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
@@ -241,7 +255,15 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 		return nil, 0, SeenNone, 0, err
 	}
 	s.noteVersion(chat, version)
-	return blob, version, seenOf(rec, updateID, now, s.seenTTL), lastMsg, nil
+	s.noteSeenWritten(chat, rec)
+	seen = seenOf(rec, updateID, now, s.seenTTL)
+	if seen != SeenSent {
+		// Marked sent in the tail that waits for the chat's next Save.
+		if _, sent := s.peekTail(chat, updateID); sent {
+			seen = SeenSent
+		}
+	}
+	return blob, version, seen, lastMsg, nil
 }
 
 // readChat reads the chat (see scripts.go): the state's HMGET, then sc
@@ -259,7 +281,7 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 	var get *redis.StringCmd
 	var cmd *redis.Cmd
 	perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
-		st = p.HMGet(ctx, keys[0], "v", "b", "m")
+		st = p.HMGet(ctx, keys[0], "v", "b", "m", "t", "h", "o")
 		if sc == nil {
 			get = p.Get(ctx, keys[1])
 		} else {
@@ -310,8 +332,17 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 		return nil, nil, fmt.Errorf("reminder index: %w", perr)
 	}
 	vals := st.Val()
+	var lim limState
+	if len(vals) == 6 {
+		for i, x := range vals[3:] {
+			if v, ok := x.(string); ok {
+				lim[i], _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		vals = vals[:3]
+	}
 	if len(vals) != 3 || vals[0] == nil {
-		return reply, []any{rec}, nil
+		return reply, []any{rec, lim}, nil
 	}
 	m, _ := vals[2].(string)
 	if m == "" {
@@ -322,12 +353,26 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 			m = strconv.Itoa(t.lastMsg)
 		}
 	}
-	return reply, []any{rec, vals[0], vals[1], m}, nil
+	return reply, []any{rec, vals[0], vals[1], m, lim}, nil
 }
+
+// limState is the inbound limit's state kept in the state hash (t, h, o:
+// theoretical arrival time in ms, the highest update id counted, told
+// until, ms), as a read returns it after the chat (readChat): written by
+// the Save of a counted update (saveScript) and by a first refusal
+// (LoadCounting). The seen record's header holds the same for
+// Store.Inbound's script and replicas of sessions 4–5; a count takes the
+// larger of both.
+type limState [3]int64
 
 // parseLoad reads loadScript's reply. Its errors describe the reply's shape,
 // never its content: the blob holds answers, and errors end up in logs.
 func parseLoad(res []any) (seenRec string, blob []byte, version uint64, lastMsg int, err error) {
+	if n := len(res); n == 2 || n == 5 {
+		if _, ok := res[n-1].(limState); ok {
+			res = res[:n-1]
+		}
+	}
 	if len(res) != 1 && len(res) != 4 {
 		return "", nil, 0, 0, fmt.Errorf("redisstore: load: unexpected reply of %d elements", len(res))
 	}
@@ -439,9 +484,15 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if id == "" {
 		id = "-"
 	}
-	// The message id of the chat's pending mark, when it belongs to the
-	// state this save replaces (tail.go): written with the state.
-	mark := s.markFor(chat, expect)
+	// The chat's deferred tail (tail.go), and the message id of its mark
+	// when it belongs to the state this save replaces: written with the
+	// state.
+	t, mark := s.takeTailForSave(chat, expect)
+	count := s.takeCount(chat, now)
+	cpKey, cpEntry := "", ""
+	if cp != nil {
+		cpKey, cpEntry = cp.key, cp.entry
+	}
 	// saveScript's arguments; the 14th is read only when needed.
 	args := []any{
 		expect, newVersion, blob, update,
@@ -453,15 +504,26 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			id + " " + strconv.FormatInt(chat, 10),
 		mark,
 	}
-	if cp != nil {
-		keys = append(keys, s.completedKey(s.chatID(chat)))
-		args = append(args, cp.key, cp.entry)
+	if cp != nil || count != "" || t != nil {
+		// The rest only when needed: each key or argument of a script
+		// costs Redis ~1.2k instructions.
+		keys = append(keys, s.completedKey(s.chatID(chat)), s.remindKey(chat), s.sentKey(chat))
+		// The seen record is appended to, not rewritten, when its TTL
+		// was set less than the slack ago ("" instead of pxafter).
+		pxafter := s.seenPXAfter(now)
+		if n, _ := strconv.ParseInt(pxafter, 10, 64); s.seenFresh(chat, n) {
+			pxafter = ""
+		}
+		args = append(args, cpKey, cpEntry, count,
+			nowMS, s.seenTTL.Milliseconds(), pxafter, now.Add(-SentTTL).UnixMilli())
+		args = append(args, s.tailArgs(chat, t, false)...)
 	}
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
 	xadd := expDue != 0 && !s.expireHinted(chat, started, expDue)
-	if !zadd && !xadd && waitForm == "" && cp == nil {
+	radd := t != nil && t.arm && !s.remindHinted(chat, t.due)
+	if !zadd && !xadd && !radd && waitForm == "" && cp == nil {
 		res = saveScript.Run(ctx, s.rdb, keys, args...)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
@@ -494,6 +556,11 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			if waitForm != "" {
 				p.ZAdd(ctx, s.waitIndexKey(waitForm), redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: s.chatID(chat)})
 			}
+			// The reminder's index, when the tail arms it and this
+			// replica does not know the member is there (schedule.go).
+			if radd {
+				p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)})
+			}
 		})
 		if err != nil && res.Err() == nil {
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
@@ -503,8 +570,21 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if len(reply) < 2 {
+	if len(reply) < 5 {
 		return fmt.Errorf("redisstore: save: unexpected reply of %d elements", len(reply))
+	}
+	// The tail was written whatever became of the state.
+	if t != nil && t.arm {
+		s.noteArmed(chat, t)
+		flag, _ := reply[4].(int64)
+		if flag == 1 && !radd {
+			if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)}).Err(); err != nil {
+				return fmt.Errorf("redisstore: save: reminder index: %w", err)
+			}
+		}
+		if flag == 1 || radd {
+			s.noteRemindHint(chat, t.due)
+		}
 	}
 	if ok, _ := reply[0].(int64); ok != 1 {
 		return ErrConflict
@@ -519,7 +599,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			}
 		}
 	}
-	s.markWritten(chat, expect, mark)
 	s.noteVersion(chat, newVersion)
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
@@ -838,13 +917,162 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 	if res := s.takePrefetch(chat, now); res != nil {
 		return s.finishLoad(chat, update, now, res)
 	}
-	v, res, err := s.inbound(ctx, chat, update, limit, per, now)
+	// The read needs no script: the count is made here from the seen
+	// record read, and written by the chat's next Save (saveScript).
+	res, err := s.plainRead(ctx, chat, update)
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
+	}
+	rec, _ := res[0].(string)
+	lim, _ := res[len(res)-1].(limState)
+	pend := s.pendingCountOf(chat, now)
+	v, c, ok := countIn(rec, lim, pend, update, limit, per, now)
+	switch {
+	case !ok:
+		// A record this cannot read: the script counts.
+		if v, res, err = s.inbound(ctx, chat, update, limit, per, now); err != nil {
+			return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
+		}
+	case v == 2:
+		// The first refusal of a flood: the person is told once; the
+		// state hash remembers until when (a bare hash gets a TTL: the
+		// Load reads no state without v).
+		told := strconv.FormatInt(now.Add(per).UnixMilli(), 10)
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, s.stateKey(chat), "o", told)
+			p.Do(ctx, "pexpire", s.stateKey(chat), max(2*per, time.Second).Milliseconds(), "NX")
+			return nil
+		})
+		if err != nil {
+			return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: inbound limit: %w", err)
+		}
+	case c != pend:
+		s.putCount(chat, c, now)
 	}
 	s.putVerdict(chat, update, v, now)
 	return s.finishLoad(chat, update, now, res)
 }
+
+// pendingCount is the inbound limit's state (GCRA theoretical arrival
+// time, ms, and the highest update id counted) as counted by LoadCounting
+// and not yet written: the chat's next Save writes it (saveScript), and
+// the next count starts from it when it is ahead of what Redis holds (an
+// update that was counted but not saved).
+type pendingCount struct {
+	at      time.Time
+	tat, hc int64
+}
+
+// countIn counts update (> 0) against limit per period as inboundScript
+// does, from the chat's seen record and state hash as read (lim) and the
+// count pending in memory: v 1 (allowed) with the limit's state to write
+// (c; pend itself when the update is not counted: in the record, at or
+// below its floor or the highest id counted), v 0 (refused, the person
+// told already), v 2 (refused, the first refusal of the flood: told is to
+// be written), or ok false for a record this cannot read.
+func countIn(rec string, lim limState, pend pendingCount, update int64, limit int, per time.Duration, now time.Time) (v int64, c pendingCount, ok bool) {
+	var floor, hc, t, told int64
+	id := strconv.FormatInt(update, 10)
+	listed := false
+	if rec != "" {
+		// "<written> <floor> <tat>[:<hc>] <told>" then " <id>:<f>"…
+		var f [4]string
+		rest, ok := rec, true
+		for i := range f {
+			if f[i], rest, ok = strings.Cut(rest, " "); !ok && i < 3 {
+				return 0, pend, false
+			}
+		}
+		floor, _ = strconv.ParseInt(f[1], 10, 64)
+		tp, hp, _ := strings.Cut(f[2], ":")
+		t, _ = strconv.ParseInt(tp, 10, 64)
+		hc, _ = strconv.ParseInt(hp, 10, 64)
+		told, _ = strconv.ParseInt(f[3], 10, 64)
+		// rest is "<id>:<f> <id>:<f>…", after the header.
+		listed = strings.Contains(rest, " "+id+":") || strings.HasPrefix(rest, id+":")
+	}
+	t, hc, told = max(t, lim[0], pend.tat), max(hc, lim[1], pend.hc), max(told, lim[2])
+	if update <= hc || update <= floor || listed {
+		return 1, pend, true
+	}
+	nowMS, perMS := now.UnixMilli(), per.Milliseconds()
+	nt := int64(math.Floor(float64(max(t, nowMS)) + float64(perMS)/float64(limit)))
+	if nt-nowMS > perMS {
+		// Refused: silently when the person was told already.
+		if told > nowMS {
+			return 0, pend, true
+		}
+		return 2, pend, true
+	}
+	return 1, pendingCount{at: now, tat: nt, hc: update}, true
+}
+
+// noteSeenWritten remembers the written time of the chat's seen record as
+// read (0: none).
+func (s *Store) noteSeenWritten(chat int64, rec string) {
+	w, _, _ := strings.Cut(rec, " ")
+	ms, _ := strconv.ParseInt(w, 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.seenW) >= maxChatIDs {
+		clear(s.seenW)
+	}
+	s.seenW[chat] = ms
+}
+
+// seenFresh reports whether the chat's seen record, as last read, had its
+// TTL set at or after pxafter (ms): a Save need not set it again.
+func (s *Store) seenFresh(chat, pxafter int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.seenW[chat]
+	return w != 0 && w >= pxafter
+}
+
+// pendingCountOf returns the chat's count pending in memory (zero when
+// none or older than countTTL).
+func (s *Store) pendingCountOf(chat int64, now time.Time) pendingCount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.counts[chat]
+	if d := now.Sub(c.at); d < 0 || d > countTTL {
+		return pendingCount{}
+	}
+	return c
+}
+
+func (s *Store) putCount(chat int64, c pendingCount, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.counts) >= 4096 {
+		for k, x := range s.counts {
+			if now.Sub(x.at) > countTTL {
+				delete(s.counts, k)
+			}
+		}
+	}
+	s.counts[chat] = c
+}
+
+// takeCount returns and forgets the chat's pending count as saveScript's
+// argument "<tat> <hc>" ("" when none, or stale).
+func (s *Store) takeCount(chat int64, now time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.counts[chat]
+	if !ok {
+		return ""
+	}
+	delete(s.counts, chat)
+	if d := now.Sub(c.at); d < 0 || d > countTTL {
+		return ""
+	}
+	return strconv.FormatInt(c.tat, 10) + " " + strconv.FormatInt(c.hc, 10)
+}
+
+// countTTL is how long a count waits in memory for a Save: longer than a
+// turn, shorter than a flood's period would make it lenient.
+const countTTL = time.Minute
 
 // inbound runs inboundScript: the verdict (0 refused, 2 refused first, 1
 // allowed) and the chat as loadScript returns it.

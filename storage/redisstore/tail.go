@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,11 +15,14 @@ import (
 // used to follow, each a round trip: MarkSent (the replies went out, and
 // which message shows the question), ArmReminder (push the reminder back)
 // and RecordSent (message ids for /delete). With Options.TailDelay set,
-// they wait in memory instead and ride along with the chat's next Load —
+// they wait in memory instead and ride along with the chat's next Save —
 // the next update of a person answering — in the same script and round
-// trip (the mark's message id with the next Save, in its HSET of the
-// state: markFor); what waits longer than TailDelay is written by FlushTails
-// (RunTails), many chats per round trip, and everything at shutdown.
+// trip (the mark's message id in its HSET of the state, when the mark
+// belongs to the version the save replaces: takeTailForSave); until then a
+// Load of the chat reads them from memory (peekTail). What waits longer
+// than TailDelay is written by FlushTails (RunTails), many chats per round
+// trip, and everything at shutdown. (Sessions 4–5 wrote them with the next
+// Load, whose script session 6 removed.)
 //
 // What a crash loses is at most TailDelay of these: a redelivered update
 // then shows its question once more instead of being dropped, the next
@@ -85,37 +89,50 @@ func (s *Store) takeTail(chat int64) *tail {
 	return t
 }
 
-// markFor returns the message id of the chat's pending mark when it
-// belongs to version expect (the state a Save replaces), else "".
-func (s *Store) markFor(chat int64, expect uint64) string {
+// takeTailForSave removes and returns the chat's pending tail (nil when
+// none) for a Save replacing version expect, with the message id of its
+// mark when the mark belongs to that version ("" otherwise: the mark then
+// stays pending, in a tail of its own, for FlushTails, which writes it
+// only onto its version).
+func (s *Store) takeTailForSave(chat int64, expect uint64) (*tail, string) {
 	if !s.deferring() {
-		return ""
+		return nil, ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tails[chat]
-	if t == nil || !t.hasMark || t.markV != expect {
-		return ""
+	delete(s.tails, chat)
+	if t == nil || t.empty() {
+		return nil, ""
 	}
-	return strconv.Itoa(t.lastMsg)
+	mark := ""
+	if t.hasMark {
+		if t.markV == expect {
+			mark = strconv.Itoa(t.lastMsg)
+		} else {
+			s.tails[chat] = &tail{since: t.since, version: t.version, hasMark: true, lastMsg: t.lastMsg, markV: t.markV}
+		}
+	}
+	return t, mark
 }
 
-// markWritten forgets the chat's pending mark that a Save wrote (msg, of
-// version expect), unless a newer one replaced it meanwhile.
-func (s *Store) markWritten(chat int64, expect uint64, msg string) {
-	if msg == "" {
-		return
+// peekTail returns what a read of the chat must know of its pending tail:
+// the mark (its message id and version; nil when none) and whether update
+// is among the updates marked sent.
+func (s *Store) peekTail(chat, update int64) (mark *tail, sent bool) {
+	if !s.deferring() {
+		return nil, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tails[chat]
-	if t == nil || !t.hasMark || t.markV != expect || strconv.Itoa(t.lastMsg) != msg {
-		return
+	if t == nil {
+		return nil, false
 	}
-	t.hasMark = false
-	if t.empty() && t.version == 0 {
-		delete(s.tails, chat)
+	if t.hasMark {
+		mark = &tail{hasMark: true, lastMsg: t.lastMsg, markV: t.markV}
 	}
+	return mark, slices.Contains(t.marks, update)
 }
 
 // noteVersion remembers the version of the chat's state this replica
@@ -185,7 +202,8 @@ func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
 // A (ARGV offset of the tail's arguments: none when #ARGV < A) and the
 // common arguments now (ms) and oldest sent (ms) (commonArgs). The most
 // seen ids kept, the sent ids' TTL and their most kept are constants of
-// the script's text. It returns 1 when the reminder's index needs a ZADD
+// the script's text. With nomarks the marks (A+7…) are left to the caller
+// (saveScript appends them). It returns 1 when the reminder's index needs a ZADD
 // (the reminder was armed anew, or its due time moved earlier), else 0.
 //
 // The mark's message id goes onto the state only at the version it
@@ -200,7 +218,7 @@ func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
 // per turn. Its TTL is refreshed only when it would end more than
 // ttlSlack later (e = the expiry last set, ms).
 var tailLua = `
-local function tail(S, U, R, M, A, now, sentOldest)
+local function tail(S, U, R, M, A, now, sentOldest, nomarks)
   local n = #ARGV
   local idx = 0
   if n < A + 6 then return 0 end
@@ -209,7 +227,7 @@ local function tail(S, U, R, M, A, now, sentOldest)
   end
   -- The marks change the seen record (seen.go) that the caller loaded
   -- and writes.
-  if n >= A + 7 then
+  if n >= A + 7 and not nomarks then
     for i = A + 7, n do
       seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `)
     end

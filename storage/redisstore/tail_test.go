@@ -3,8 +3,12 @@ package redisstore_test
 import (
 	"context"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/needsbot/needsbot/storage/redisstore"
 )
@@ -66,12 +70,12 @@ func TestTailTwoRoundTripsPerTurn(t *testing.T) {
 	}
 }
 
-// TestTailWrittenByNextLoad: what a turn deferred is in Redis once the
-// chat's next update is loaded: the redelivered update is SeenSent, the
+// TestTailWrittenByNextSave: what a turn deferred is in Redis once the
+// chat's next update is saved (session 6: the load runs no script): the
+// redelivered update is SeenSent (from the tail in memory until then), the
 // message id is returned, the reminder is armed and indexed, the message
-// ids are kept for /delete. The message id itself is written by the next
-// Save, with the state (session 5: an HGET and an HSET less per turn).
-func TestTailWrittenByNextLoad(t *testing.T) {
+// ids are kept for /delete, the message id is on the state.
+func TestTailWrittenByNextSave(t *testing.T) {
 	t.Parallel()
 	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
 	due := time.Now().Add(24 * time.Hour).Truncate(time.Millisecond)
@@ -95,6 +99,9 @@ func TestTailWrittenByNextLoad(t *testing.T) {
 	}
 	if _, _, _, last, _ := s.Load(ctx, 11, 2); last != 700 {
 		t.Fatalf("next load: last message %d, want 700", last)
+	}
+	if n := rdb.Exists(ctx, prefix+s.ChatTag(11)+":r", prefix+s.ChatTag(11)+":m").Val(); n != 0 || s.PendingTails() != 1 {
+		t.Fatalf("%d tail keys written by the load (pending tails %d), want them left to the save", n, s.PendingTails())
 	}
 	if err := s.Save(ctx, 11, 2, v, v+1, []byte("state"), nil); err != nil {
 		t.Fatal(err)
@@ -226,3 +233,155 @@ func TestRunTailsFlushesAtShutdown(t *testing.T) {
 }
 
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
+
+// scripts counts the EVAL and EVALSHA commands the client sends.
+type scripts struct{ n atomic.Int64 }
+
+func (h *scripts) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *scripts) count(cmd redis.Cmder) {
+	if name := cmd.Name(); name == "evalsha" || name == "eval" {
+		h.n.Add(1)
+	}
+}
+
+func (h *scripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			h.count(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestTurnOneScript: a turn as needsbot runs it (LoadCounting, Inbound,
+// Save, then the deferred tail) runs one script, the Save's: the load is
+// plain commands (the count is made in Go and written by the Save, which
+// also writes the previous turn's tail), still two round trips.
+func TestTurnOneScript(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
+	h, rt := &scripts{}, &roundTrips{}
+	rdb.AddHook(h)
+	rdb.AddHook(rt)
+	due := time.Now().Add(24 * time.Hour)
+	v := uint64(0)
+	const turns = 10
+	for i := range turns + 1 {
+		if i == 1 { // the first turn warmed the scripts up
+			h.n.Store(0)
+			rt.n.Store(0)
+		}
+		update := int64(300 + i)
+		_, ver, seen, last, err := s.LoadCounting(ctx, 13, update, 100, time.Second)
+		if err != nil || seen != redisstore.SeenNone || ver != v {
+			t.Fatalf("turn %d: v%d seen %v err %v", i, ver, seen, err)
+		}
+		if i > 0 && last != 800+i-1 {
+			t.Fatalf("turn %d: last message %d, want the previous turn's %d", i, last, 800+i-1)
+		}
+		if ok, _, err := s.Inbound(ctx, 13, update, 100, time.Second); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := s.Save(ctx, 13, update, v, v+1, []byte("state"), nil); err != nil {
+			t.Fatal(err)
+		}
+		v++
+		if err := s.MarkSent(ctx, 13, update, 800+i); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ArmReminder(ctx, 13, "uk", due, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordSent(ctx, 13, 800+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := float64(h.n.Load()) / turns; got != 1 {
+		t.Errorf("%.2f scripts per turn, want 1", got)
+	}
+	if got := float64(rt.n.Load()) / turns; got != 2 {
+		t.Errorf("%.2f round trips per turn, want 2", got)
+	}
+	// The updates were counted: the limit's state (t, h, o) is in the
+	// state hash, written by the saves.
+	if h := rdb.HGet(ctx, prefix+s.ChatTag(13)+":s", "h").Val(); h != "310" {
+		t.Errorf("highest update counted %q, want the last one (310)", h)
+	}
+	for _, id := range []int64{300, 305, 310} {
+		if _, _, seen, _, err := s.Load(ctx, 13, id); err != nil || seen == redisstore.SeenNone {
+			t.Errorf("update %d: %v %v, want seen", id, seen, err)
+		}
+	}
+}
+
+// TestTurnSeenAppended: the turn's Save appends the previous turn's marks
+// and its own update to the seen record instead of rewriting it (an id
+// may then be listed twice: "s" wins), rewrites it once its TTL is to be
+// set again (past the slack), and trims it once it is long: however many
+// turns, the record stays bounded and trimmed updates stay handled.
+func TestTurnSeenAppended(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute, SeenTTL: time.Hour, Now: clk.Now})
+	key := prefix + s.ChatTag(14) + ":u"
+	written := func() string { w, _, _ := strings.Cut(rdb.Get(ctx, key).Val(), " "); return w }
+	v := uint64(0)
+	turn := func(update int64) {
+		t.Helper()
+		_, ver, seen, _, err := s.LoadCounting(ctx, 14, update, 1_000_000, time.Second)
+		if err != nil || seen != redisstore.SeenNone || ver != v {
+			t.Fatalf("update %d: v%d seen %v err %v", update, ver, seen, err)
+		}
+		if err := s.Save(ctx, 14, update, v, v+1, []byte("state"), nil); err != nil {
+			t.Fatal(err)
+		}
+		v++
+		if err := s.MarkSent(ctx, 14, update, int(update)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Millisecond)
+	}
+	for u := int64(1); u <= 3; u++ {
+		turn(u)
+	}
+	rec := rdb.Get(ctx, key).Val()
+	if !strings.Contains(rec, " 2:a") || !strings.Contains(rec, " 2:s") {
+		t.Fatalf("record %q: want update 2 appended applied, then sent", rec)
+	}
+	if _, _, seen, _, err := s.Load(ctx, 14, 2); err != nil || seen != redisstore.SeenSent {
+		t.Fatalf("update 2: %v %v, want sent", seen, err)
+	}
+	w0 := written()
+	clk.Add(2 * time.Minute) // within the slack (2.5 min): appended, TTL kept
+	turn(4)
+	if w := written(); w != w0 {
+		t.Fatalf("within the slack the record's TTL was set again (written %s, was %s)", w, w0)
+	}
+	clk.Add(time.Minute) // past it: rewritten, TTL set
+	turn(5)
+	if w, want := written(), strconv.FormatInt(clk.Now().Add(-time.Millisecond).UnixMilli(), 10); w != want {
+		t.Fatalf("past the slack: written %s, want %s (TTL set)", w, want)
+	}
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 59*time.Minute {
+		t.Fatalf("TTL %s after it was set again", ttl)
+	}
+	for u := int64(6); u <= 1300; u++ {
+		turn(u)
+	}
+	if n := len(rdb.Get(ctx, key).Val()); n > 16*1000+64 {
+		t.Fatalf("seen record holds %d bytes, want it bounded", n)
+	}
+	for id, want := range map[int64]redisstore.Seen{10: redisstore.SeenSent, 1299: redisstore.SeenSent, 1301: redisstore.SeenNone} {
+		if _, _, seen, _, err := s.Load(ctx, 14, id); err != nil || seen != want {
+			t.Errorf("update %d: %v %v, want %v", id, seen, err, want)
+		}
+	}
+}
