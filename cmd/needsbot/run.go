@@ -193,6 +193,15 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	a.store = redisstore.New(storeRDB, redisstore.Options{Prefix: cfg.RedisPrefix, StateTTL: cfg.StateTTL,
 		KeySecret: []byte(cfg.PseudonymKey), TailDelay: cfg.TailDelay})
+	// The scripts are in Redis's cache before the first turn needs them:
+	// otherwise, after a deploy that changes one or a Redis restart, every
+	// chat in flight gets NOSCRIPT and sends the script again. Not fatal:
+	// the store falls back to EVAL.
+	loadCtx, loadCancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := a.store.LoadScripts(loadCtx); err != nil {
+		log.Warn("redis scripts not preloaded; the first turns will send them", "err", err)
+	}
+	loadCancel()
 	a.durable = durable.NewResponses(a.db, a.store, log)
 
 	a.api, err = tg.New(cfg.TelegramToken, tg.WithServerURL(cfg.TelegramAPIURL), tg.WithHTTPClient(time.Minute, bot.APIClient(a.httpc)),

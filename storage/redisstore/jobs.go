@@ -78,7 +78,7 @@ func (s *Store) expireLeaseKey(id string) string { return s.tagKey(id, 'x') + "l
 
 // claimExpireScript: KEYS[1] = :a, KEYS[2] = lease; ARGV = now ms, lease
 // ms, lease token. Returns {status, chat, due, version} as claimScript.
-var claimExpireScript = redis.NewScript(`
+var claimExpireScript = newScript(`
 local r = redis.call('HMGET', KEYS[1], 'xc', 'xd', 'xv')
 if not r[1] or not r[2] then return {'gone', '', '0', '0'} end
 if tonumber(r[2]) > tonumber(ARGV[1]) then return {'later', '', r[2], '0'} end
@@ -90,7 +90,7 @@ return {'ok', r[1], r[2], r[3] or '0'}
 // ms. Drops the job (and its chat id) if the lease is still ours and the
 // job was not re-armed meanwhile; the record itself stays for the sweep.
 // Returns {ours (0/1), due of a job re-armed meanwhile or ”}.
-var expireDoneScript = redis.NewScript(`
+var expireDoneScript = newScript(`
 local ours = 0
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   ours = 1

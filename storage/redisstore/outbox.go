@@ -378,7 +378,7 @@ func (s *Store) pendingCompleted(ctx context.Context, limit int) ([]savedChat, e
 // drainer read: a save since (a later score) keeps it for the next drain.
 //
 // KEYS: the completions index. ARGV: chat id, score read.
-var unindexScript = redis.NewScript(`
+var unindexScript = newScript(`
 local sc = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if sc and tonumber(sc) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 1

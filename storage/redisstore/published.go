@@ -52,7 +52,7 @@ func publishMember(form string, version int) string { return form + "|" + strcon
 
 // announceScript: KEYS[1] = due, KEYS[2] = done; ARGV = member, now ms.
 // Returns 1 when the job was added, 0 when it is queued or done already.
-var announceScript = redis.NewScript(`
+var announceScript = newScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 `)
@@ -71,7 +71,7 @@ func (s *Store) Announce(ctx context.Context, form string, version int) (bool, e
 
 // claimPublishScript: KEYS[1] = due, KEYS[2] = done, KEYS[3] = lease;
 // ARGV = member, lease ms, token. Returns 'gone', 'busy' or 'ok'.
-var claimPublishScript = redis.NewScript(`
+var claimPublishScript = newScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('ZREM', KEYS[1], ARGV[1])
   return 'gone'
@@ -108,7 +108,7 @@ func (s *Store) ClaimSilentJobs(ctx context.Context, now time.Time, limit int, l
 // publishDoneScript: KEYS[1] = due, KEYS[2] = done, KEYS[3] = lease; ARGV
 // = member, token, done ms. The fan-out ran to its end: remembered as
 // done whoever holds the lease. Returns 1 if the lease was still ours.
-var publishDoneScript = redis.NewScript(`
+var publishDoneScript = newScript(`
 local ours = 0
 if redis.call('GET', KEYS[3]) == ARGV[2] then
   ours = 1

@@ -27,7 +27,7 @@ func (s *Store) remindDueKey() string        { return s.prefix + "remind:due" }
 
 // armScript: KEYS[1] = :r; ARGV = chat, lang, due ms, ttl ms. A reminder
 // already sent or refused for this interview is not armed again.
-var armScript = redis.NewScript(`
+var armScript = newScript(`
 local st = redis.call('HGET', KEYS[1], 's')
 if st == 'x' or st == 'n' then return 0 end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'l', ARGV[2], 'd', ARGV[3], 's', 'p')
@@ -106,7 +106,7 @@ func (s *Store) remindLeaseKey(id string) string { return s.tagKey(id, 'r') + "l
 // lease token. Returns {status, chat, lang, due}: status "ok" (claimed),
 // "later" (rescheduled: due), "busy" (another replica holds the lease),
 // "gone" (nothing pending).
-var claimScript = redis.NewScript(`
+var claimScript = newScript(`
 local r = redis.call('HMGET', KEYS[1], 's', 'c', 'l', 'd')
 if r[1] ~= 'p' or not r[2] then return {'gone', '', '', '0'} end
 if tonumber(r[4]) > tonumber(ARGV[1]) then return {'later', '', '', r[4]} end
@@ -116,7 +116,7 @@ return {'ok', r[2], r[3], r[4]}
 
 // remindDoneScript: KEYS[1] = :r, KEYS[2] = lease; ARGV[1] = lease token. Marks
 // the reminder sent and forgets the chat id, if the lease is still ours.
-var remindDoneScript = redis.NewScript(`
+var remindDoneScript = newScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], 'c', 'd')
 redis.call('HSET', KEYS[1], 's', 'x')

@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"strconv"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // The Lua scripts. Each touches only keys of one hash tag ({c:N} or
@@ -32,7 +30,7 @@ import (
 // is no tail). Returns {seen record
 // ("" = none)}, with one more element "i" when the reminder's index needs
 // a ZADD (tailLua).
-var loadTailScript = redis.NewScript(seenLua + tailLua + `
+var loadTailScript = newScript(seenLua + tailLua + `
 seenload(KEYS[2])
 local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5, ARGV[1], ARGV[3])
 local r = {seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[4])}
@@ -60,7 +58,7 @@ return r
 // there is no tail). Returns {verdict, then as loadTailScript}: verdict 0
 // (refused), 2 (refused, first refusal of the period: tell the person
 // once) or 1 (allowed).
-var inboundScript = redis.NewScript(seenLua + tailLua + `
+var inboundScript = newScript(seenLua + tailLua + `
 local id = ARGV[3]
 seenload(KEYS[2])
 -- The limit's state written by saves and refusals since session 6 (the
@@ -149,7 +147,7 @@ return r
 // The state hash and the record keep e, the expiry (ms) last set on them:
 // their TTL is set only when it would move by more than ttlslack (at most
 // an hour), not on every save.
-var saveScript = redis.NewScript(seenLua + tailLua + `
+var saveScript = newScript(seenLua + tailLua + `
 -- refresh says whether a key's TTL must be set: it was never set through
 -- e (the expiry last set, ms), or the new one (exp) would end earlier, or
 -- later than low (exp less the slack). The TTLs are a safety net (the
@@ -304,7 +302,7 @@ return {1, old, left, idx, ridx}
 // KEYS: seen record, state hash. ARGV: update id, now (ms), now less the
 // seen TTL's slack (ms; seenLua), seen TTL (ms), most seen ids kept,
 // message id.
-var markSentScript = redis.NewScript(seenLua + `
+var markSentScript = newScript(seenLua + `
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'm', ARGV[6])
 end
@@ -320,7 +318,7 @@ return 1
 // Returns {0} when the record is gone or belongs to another interview,
 // {1, pttl} while the state lives (pttl -1: no expiry), and {2, id, record}
 // when the state expired and the record waits to be collected.
-var inspectScript = redis.NewScript(`
+var inspectScript = newScript(`
 if redis.call('HGET', KEYS[2], 'st') ~= ARGV[1] then return {0} end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl ~= -2 then return {1, ttl} end
@@ -333,7 +331,7 @@ return {2, r[1], r[2]}
 // interview has replaced it meanwhile.
 //
 // KEYS: abandonment record hash. ARGV: the interview (started ms).
-var ackScript = redis.NewScript(`
+var ackScript = newScript(`
 if redis.call('HGET', KEYS[1], 'st') == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
@@ -349,7 +347,7 @@ return 0
 // this entry's owner ("" owner: no index). ARGV: key, payload, now (ms),
 // owner.
 // Returns 1 when added, 0 when the key was already there.
-var enqueueScript = redis.NewScript(`
+var enqueueScript = newScript(`
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
   if ARGV[4] ~= '' then
@@ -366,7 +364,7 @@ return 0
 //
 // KEYS: queue zset, payload hash, owner hash. ARGV: key, owner set key
 // prefix.
-var doneScript = redis.NewScript(`
+var doneScript = newScript(`
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 local o = redis.call('HGET', KEYS[3], ARGV[1])
@@ -381,7 +379,7 @@ return 1
 //
 // KEYS: queue zset, payload hash, dead-letter hash, dead-letter time zset,
 // owner hash, owner set. Returns how many entries it deleted.
-var eraseOwnerScript = redis.NewScript(`
+var eraseOwnerScript = newScript(`
 local ks = redis.call('SMEMBERS', KEYS[6])
 local n = 0
 for _, k in ipairs(ks) do
@@ -398,7 +396,7 @@ return n
 //
 // KEYS: queue zset, payload hash. ARGV: last rank (limit-1).
 // Returns a flat list of key, enqueued (ms), payload.
-var pendingScript = redis.NewScript(`
+var pendingScript = newScript(`
 local q = redis.call('ZRANGE', KEYS[1], 0, ARGV[1], 'WITHSCORES')
 local out = {}
 for i = 1, #q, 2 do
@@ -420,7 +418,7 @@ return out
 // KEYS: queue zset, payload hash, dead-letter hash, dead-letter time zset,
 // owner hash. ARGV: key, now (ms), oldest kept (ms), dead TTL (ms), owner
 // set key prefix.
-var buryScript = redis.NewScript(`
+var buryScript = newScript(`
 local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
 for _, k in ipairs(old) do
   redis.call('HDEL', KEYS[3], k)

@@ -272,7 +272,7 @@ end
 // KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
 // now (ms), seen TTL (ms), oldest sent (ms), now less the seen TTL's slack
 // (commonArgs), then the tail's arguments (tailArgs).
-var tailScript = redis.NewScript(seenLua + tailLua + `
+var tailScript = newScript(seenLua + tailLua + `
 seenload(KEYS[2])
 local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5, ARGV[1], ARGV[3])
 seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[4])
