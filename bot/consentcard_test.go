@@ -153,3 +153,25 @@ func TestLanguageChangeAtConsentShowsTheWelcomeAgain(t *testing.T) {
 		t.Fatalf("the consent card in English lacks the welcome and notice:\n%s", u.Transcript())
 	}
 }
+
+// Coming back with /start while the welcome-and-consent card is on
+// screen (session 6): the new card shows the welcome and the information
+// notice again above the consent question, under "welcome back" — what
+// the person is asked to agree to stays readable. Before, "welcome back"
+// and the consent question alone.
+func TestStartAtConsentShowsTheWelcomeAgain(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(765, telegramtest.LanguageCode("it"))
+	w := toWelcome(t, r, u)
+	u.Send("/start")
+	if _, err := r.intake.Submit(context.Background(), textUpdate(3, u.ID(), "/start"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	c := lastCard(u)
+	if c.ID == w.ID || !strings.Contains(c.Text, "/delete") || !strings.Contains(fmtLabels(c), "Sì, accetto") {
+		t.Fatalf("the consent card after /start lacks the welcome and notice:\n%s", u.Transcript())
+	}
+	if !strings.HasSuffix(c.Text, w.Text) || len(c.Text) == len(w.Text) {
+		t.Errorf("the card after /start is\n%s\nwant a greeting above the card as first shown:\n%s", c.Text, w.Text)
+	}
+}

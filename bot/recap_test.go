@@ -92,3 +92,46 @@ func TestIdleGapRecap(t *testing.T) {
 		t.Fatalf("recap again right after:\n%s", u.Transcript())
 	}
 }
+
+// After a pause at the consent question, any input that asks it again
+// (here a typed word) shows the welcome and the information notice again
+// under the greeting (session 6): what the person is asked to agree to,
+// readable. Before, the greeting and "Do you agree?" alone.
+func TestIdleGapAtConsentShowsTheWelcomeAgain(t *testing.T) {
+	r := newRig(t)
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	r.handler.cfg.Now = func() time.Time { return now }
+	r.core.Now = r.handler.cfg.Now
+	r.rewire()
+	ctx := context.Background()
+	const chat = 962
+	u := r.srv.User(chat, telegramtest.LanguageCode("en"))
+	u.Send("hi")
+	upd := int64(1)
+	submit := func(u *tgmodels.Update) {
+		t.Helper()
+		if _, err := r.intake.Submit(ctx, u, false, 0); err != nil {
+			t.Fatal(err)
+		}
+		upd++
+	}
+	text := func(s string) *tgmodels.Update {
+		return &tgmodels.Update{ID: upd, Message: &tgmodels.Message{ID: int(100 + upd), Date: int(now.Unix()), Text: s,
+			Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: chat, LanguageCode: "en"}}}
+	}
+	submit(text("/start"))
+	card := lastCard(u)
+	submit(callbackUpdate(upd, chat, card.ID, tapData(t, card, func(cb Callback) bool {
+		return cb.Kind == CbLanguage && cb.Option == "en"
+	})))
+	w := lastCard(u)
+	if !strings.Contains(w.Text, "/delete") {
+		t.Fatalf("test setup: no welcome-and-consent card:\n%s", u.Transcript())
+	}
+	now = now.Add(2 * interview.DefaultIdleGap)
+	submit(text("hm"))
+	c := lastCard(u)
+	if c.ID == w.ID || !strings.Contains(c.Text, "Welcome back") || !strings.Contains(c.Text, "/delete") || len(c.Buttons) == 0 {
+		t.Fatalf("after a pause the consent card lacks the greeting or the welcome and notice:\n%s", u.Transcript())
+	}
+}

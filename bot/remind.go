@@ -104,7 +104,7 @@ func (t *turn) reminderButton(ctx context.Context, opt string) (Outcome, error) 
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	t.resumeNote()
-	return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+	return t.step(ctx, dialog.Input{Kind: dialog.InRepeat, Resume: true}, false)
 }
 
 // Remind runs Handler.Remind for chat on the chat's worker, in order with

@@ -21,6 +21,11 @@ func (t *turn) step(ctx context.Context, in dialog.Input, save bool) (Outcome, e
 			in = typed
 		}
 	}
+	if t.it.Idle() {
+		// Back after a pause: a re-ask shows the notes before the
+		// question too (show adds the recap above them).
+		in.Resume = true
+	}
 	eff, err := t.it.Step(ctx, in, save)
 	if err != nil {
 		return Outcome{}, err

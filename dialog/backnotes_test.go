@@ -132,3 +132,48 @@ func TestLanguageChangeShowsTheNotesBeforeTheQuestion(t *testing.T) {
 		t.Fatalf("language changed at age: notes %v", ids)
 	}
 }
+
+// Coming back to the interview at a question with notes before it shows
+// them again above it (session 6, issue 19): /start, or a repeat for
+// someone who returns (Input.Resume: a pause, a reminder, a redelivery),
+// at the consent question shows the welcome and the information notice
+// with "Do you agree?". Before, the question came alone. A plain repeat
+// (a stale or garbled tap on the live card) stays the question alone, and
+// a question without notes before it gets none.
+func TestResumeShowsTheNotesBeforeTheQuestion(t *testing.T) {
+	x := newSession(t, tipi(t))
+	x.do(Input{Kind: InStart, Context: map[string]string{"municipality": "058091"}})
+	x.do(Input{Kind: InSetLanguage, Lang: "en"})
+	x.wantAt("ok")
+	seq := x.s.Seq
+	for _, in := range []Input{{Kind: InStart}, {Kind: InRepeat, Resume: true}} {
+		out := x.do(in)
+		x.wantAt("ok")
+		if ids, before := says(out); !slices.Equal(ids, []string{"q.tipi.hello"}) || !before {
+			t.Fatalf("%+v at the consent question: notes %v (before the question: %v), want the welcome above it: %+v", in, ids, before, out)
+		}
+		if x.s.Seq != seq {
+			t.Fatalf("%+v made a new showing (seq %d, was %d): the buttons on screen went stale", in, x.s.Seq, seq)
+		}
+	}
+	if ids, _ := says(x.do(Input{Kind: InRepeat})); len(ids) != 0 {
+		t.Fatalf("a plain repeat showed %v", ids)
+	}
+	// Stale tap on the consent card: the notice and the question alone.
+	if ids, _ := says(x.do(Input{Kind: InChoose, Option: "yes", Button: true, Pos: x.pos, Seq: x.seq + 1})); len(ids) != 0 {
+		t.Fatalf("a stale tap showed notes %v", ids)
+	}
+	// A question without notes before it: none on resume.
+	x.tap("yes")
+	x.wantAt("age")
+	if ids, _ := says(x.do(Input{Kind: InStart})); len(ids) != 0 {
+		t.Fatalf("/start at age showed %v", ids)
+	}
+	// A resumed step that answers moves on as ever: the next question's
+	// own notes only (none before height).
+	x.do(Input{Kind: InText, Text: "30", Resume: true})
+	x.wantAt("height")
+	if ids, _ := says(x.last); len(ids) != 0 {
+		t.Fatalf("answering after a pause showed %v", ids)
+	}
+}

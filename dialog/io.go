@@ -31,6 +31,12 @@ type Input struct {
 	Lang    string
 	Payload string
 	Context map[string]string // InStart: resolved invite context, hidden fields
+	// Resume says the person comes back to the interview (after a pause,
+	// from a reminder, a redelivered input): a step that asks the current
+	// question again shows the notes right before it too, as first shown
+	// (at the consent question, the welcome and the information notice).
+	// An InStart mid-interview is a resume.
+	Resume bool
 }
 
 // ReplyKind says what a reply is.

@@ -137,6 +137,13 @@ func (st *stepper) notice(msg string, args map[string]any) {
 }
 
 func (st *stepper) run(in Input) {
+	st.apply(in)
+	if in.Resume || in.Kind == InStart {
+		st.resumeNotes()
+	}
+}
+
+func (st *stepper) apply(in Input) {
 	s := &st.s
 	switch in.Kind {
 	case InStart:
@@ -574,6 +581,40 @@ func (st *stepper) notesBefore(pos int) {
 			st.note(q)
 		}
 	}
+}
+
+// resumeNotes puts the notes right before the current question above it
+// when the step asked it again for someone coming back (Input.Resume, an
+// InStart mid-interview): the card as first shown, so the consent question
+// comes with what is consented to. A step that moved to another question,
+// or showed notes already (Back, a change of language), is left as it is;
+// so is a repeat without Resume (a stale or garbled tap on the live card
+// asks it again unchanged, and notes would force an edit).
+func (st *stepper) resumeNotes() {
+	if st.old.Phase != PhaseAsking || st.s.Phase != PhaseAsking || st.s.Pos != st.old.Pos {
+		return
+	}
+	at := -1
+	for i, r := range st.out {
+		switch {
+		case r.Kind == ReplySay && r.Question != "":
+			return // notes shown already
+		case (r.Kind == ReplyAsk || r.Kind == ReplyKeyboard) && r.Pos == st.s.Pos:
+			at = i
+		}
+	}
+	if at < 0 {
+		return
+	}
+	out := st.out
+	st.out = nil
+	st.notesBefore(st.s.Pos)
+	if len(st.out) == 0 {
+		st.out = out
+		return
+	}
+	notes := st.out
+	st.out = append(append(append(make([]Reply, 0, len(out)+len(notes)), out[:at]...), notes...), out[at:]...)
 }
 
 // answered tells the channel the question's message is settled.

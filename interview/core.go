@@ -149,7 +149,7 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel, conflicted b
 			// Applied before, but its replies may never have gone out:
 			// the channel shows the current question again.
 			t.replay = true
-			if _, err := t.Step(ctx, dialog.Input{Kind: dialog.InRepeat}, false); err != nil {
+			if _, err := t.Step(ctx, dialog.Input{Kind: dialog.InRepeat, Resume: true}, false); err != nil {
 				return err
 			}
 		}
