@@ -1044,13 +1044,7 @@ func (s *Store) pendingCountOf(chat int64, now time.Time) pendingCount {
 func (s *Store) putCount(chat int64, c pendingCount, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.counts) >= 4096 {
-		for k, x := range s.counts {
-			if now.Sub(x.at) > countTTL {
-				delete(s.counts, k)
-			}
-		}
-	}
+	dropStale(s.counts, func(x pendingCount) time.Time { return x.at }, countTTL, now)
 	s.counts[chat] = c
 }
 
@@ -1102,13 +1096,7 @@ type verdict struct {
 func (s *Store) putVerdict(chat, update, v int64, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.verdicts) >= 4096 {
-		for c, x := range s.verdicts {
-			if now.Sub(x.at) > prefetchTTL {
-				delete(s.verdicts, c)
-			}
-		}
-	}
+	dropStale(s.verdicts, func(x verdict) time.Time { return x.at }, prefetchTTL, now)
 	s.verdicts[chat] = verdict{at: now, update: update, v: v}
 }
 
@@ -1141,16 +1129,23 @@ type prefetched struct {
 func (s *Store) putPrefetch(chat int64, now time.Time, res []any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.pre) >= 4096 {
-		// Reads whose Load never came (an update that was not a turn):
-		// drop the stale ones.
-		for c, p := range s.pre {
-			if now.Sub(p.at) > prefetchTTL {
-				delete(s.pre, c)
-			}
+	// Reads whose Load never came (an update that was not a turn).
+	dropStale(s.pre, func(p prefetched) time.Time { return p.at }, prefetchTTL, now)
+	s.pre[chat] = prefetched{at: now, res: res}
+}
+
+// dropStale removes m's entries older than ttl once m holds 4096 chats:
+// the per-chat notes a read leaves for a later call (prefetch, verdict,
+// count) that never came. Callers hold s.mu.
+func dropStale[V any](m map[int64]V, at func(V) time.Time, ttl time.Duration, now time.Time) {
+	if len(m) < 4096 {
+		return
+	}
+	for k, v := range m {
+		if now.Sub(at(v)) > ttl {
+			delete(m, k)
 		}
 	}
-	s.pre[chat] = prefetched{at: now, res: res}
 }
 
 // takePrefetch returns and forgets the chat's read by Inbound, if fresh.
