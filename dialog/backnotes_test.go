@@ -177,3 +177,50 @@ func TestResumeShowsTheNotesBeforeTheQuestion(t *testing.T) {
 		t.Fatalf("answering after a pause showed %v", ids)
 	}
 }
+
+// An error re-ask shows the notes before the question too (session 7):
+// the consent question asked again because the person typed a word, or
+// /skip, or tapped Done, comes with the welcome above it, as first shown,
+// with the error on the question and in the same showing where the error
+// re-ask keeps it. Before, the error and "Do you agree?" alone. A question
+// without notes before it gets none with its error.
+func TestErrorReaskShowsTheNotesBeforeTheQuestion(t *testing.T) {
+	x := newSession(t, tipi(t))
+	x.do(Input{Kind: InStart, Context: map[string]string{"municipality": "058091"}})
+	x.do(Input{Kind: InSetLanguage, Lang: "en"})
+	x.wantAt("ok")
+	for _, c := range []struct {
+		in   Input
+		err  string
+		keep bool // the same showing
+	}{
+		{Input{Kind: InText, Text: "hm"}, MsgChoose, true},
+		{Input{Kind: InSkip}, MsgNotSkippable, true},
+		{Input{Kind: InDone, Button: true, Pos: x.pos, Seq: x.seq}, MsgChoose, false},
+		{Input{Kind: InText, Text: "hm", Resume: true}, MsgChoose, true},
+	} {
+		seq := x.s.Seq
+		c.in.Seq = seq
+		out := x.do(c.in)
+		x.wantAt("ok")
+		ask := find(out, ReplyAsk)
+		if ask == nil || ask.Error != c.err {
+			t.Fatalf("%+v at the consent question: want it asked again with %s: %+v", c.in, c.err, out)
+		}
+		if ids, before := says(out); !slices.Equal(ids, []string{"q.tipi.hello"}) || !before {
+			t.Fatalf("%+v at the consent question: notes %v (before the question: %v), want the welcome above it: %+v", c.in, ids, before, out)
+		}
+		if c.keep && x.s.Seq != seq {
+			t.Fatalf("%+v made a new showing (seq %d, was %d)", c.in, x.s.Seq, seq)
+		}
+	}
+	x.tap("yes")
+	x.wantAt("age")
+	out := x.text("many")
+	if ask := find(out, ReplyAsk); ask == nil || ask.Error != MsgBadInteger {
+		t.Fatalf("a word at age: %+v", out)
+	}
+	if ids, _ := says(out); len(ids) != 0 {
+		t.Fatalf("an error re-ask at age showed %v", ids)
+	}
+}
