@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"golang.org/x/time/rate"
 )
 
 // Limiter shares one per-second budget between replicas, such as the Bot
@@ -15,16 +16,24 @@ import (
 // one, and it does not ask Redis before the next batch can be free. When
 // Redis fails it paces locally and conservatively instead of failing: the
 // replies must not stop because Redis hiccups.
+//
+// No lock is held across a round trip: callers that arrive while one is in
+// flight wait for its answer (or their context's end) without queueing on
+// a mutex, and the burst's batches are reserved in parallel.
 type Limiter struct {
 	store     *Store
 	key       string
 	perSecond int
+	local     *rate.Limiter // the pace while Redis fails
 
-	mu     sync.Mutex
-	tokens int       // reserved in Redis, not yet spent
-	until  time.Time // the reserved tokens lapse then (leaseFor)
-	next   time.Time // no batch is free in Redis before then (a refusal said)
-	full   time.Time // the budget is whole again then at the earliest (a grant said)
+	mu      sync.Mutex
+	tokens  int           // reserved in Redis, not yet spent
+	until   time.Time     // the reserved tokens lapse then (leaseFor)
+	next    time.Time     // no batch is free in Redis before then (a refusal said)
+	full    time.Time     // the budget is whole again then at the earliest (a grant said; round trips in flight count as granted)
+	polls   int           // round trips in flight
+	settled chan struct{} // closed when a round trip ends; nil when nobody waits for one
+	down    time.Time     // Redis failed: pace locally until then (fallbackFor)
 }
 
 // reserveBatch is how many events one Redis round trip reserves. It is
@@ -51,28 +60,39 @@ const burstBatches = 2
 // reserved). Under load a batch is spent within milliseconds.
 const leaseFor = time.Second
 
+// fallbackFor is how long a failed round trip makes the limiter pace
+// locally (perSecond, one event at a time) before it asks Redis again:
+// while Redis is down or slow to answer, one round trip a second fails,
+// not one per event with every caller waiting for it.
+const fallbackFor = time.Second
+
 // Limiter returns a limiter of perSecond events a second under key, shared
 // by every Limiter with the same key and prefix.
 func (s *Store) Limiter(key string, perSecond int) *Limiter {
-	return &Limiter{store: s, key: key, perSecond: max(perSecond, 1)}
+	perSecond = max(perSecond, 1)
+	return &Limiter{store: s, key: key, perSecond: perSecond, local: rate.NewLimiter(rate.Limit(perSecond), 1)}
 }
 
 // Wait blocks until an event is allowed or ctx ends.
 //
-// Waiters share one poll: a round trip reserves reserveBatch events, and
-// when no batch is free the others sleep until the time Redis named
-// instead of asking again each. After a reservation the limiter also
-// knows when the next batch can be free at the earliest (other replicas
-// only make it later), and does not ask before: a queue of calls waiting
-// for a spent budget costs one round trip per batch, not a refused poll
-// and a granted one. A batch is taken whole or not at all (Store.TakeAll):
-// a partial one would spend the fraction of an event that had accrued and
-// never grant it.
+// Waiters share polls: a round trip reserves reserveBatch events, and
+// while one is in flight or no batch is free the others wait for its
+// answer or until the time Redis named, instead of asking again each.
+// After a reservation the limiter also knows when the next batch can be
+// free at the earliest (other replicas only make it later), and does not
+// ask before: a queue of calls waiting for a spent budget costs one round
+// trip per batch, not a refused poll and a granted one. A round trip in
+// flight counts as granted in that reckoning, so that a second one starts
+// at once only when the burst has room for both. A batch is taken whole
+// or not at all (Store.TakeAll): a partial one would spend the fraction of
+// an event that had accrued and never grant it.
 func (l *Limiter) Wait(ctx context.Context) error {
 	limit := l.perSecond
 	// limit a second as burst events per burst/limit seconds.
 	burst := min(limit, burstBatches*reserveBatch)
 	per := time.Second * time.Duration(burst) / time.Duration(limit)
+	batch := min(reserveBatch, limit)
+	charge := time.Duration(batch) * per / time.Duration(burst) // a batch's share of the budget
 	for {
 		l.mu.Lock()
 		now := time.Now()
@@ -84,39 +104,80 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			l.mu.Unlock()
 			return nil
 		}
-		batch := min(reserveBatch, limit)
+		if now.Before(l.down) {
+			l.mu.Unlock()
+			return l.local.Wait(ctx)
+		}
 		// GCRA grants batch events once the budget lacks at most
 		// burst-batch of being whole.
 		free := l.full.Add(-time.Duration(burst-batch) * per / time.Duration(burst))
 		if wait := max(l.next.Sub(now), free.Sub(now)); wait > 0 {
+			var settled chan struct{}
+			if l.polls > 0 {
+				// A round trip in flight may bring events: its answer
+				// ends the wait too.
+				if l.settled == nil {
+					l.settled = make(chan struct{})
+				}
+				settled = l.settled
+			}
 			l.mu.Unlock()
-			if err := sleep(ctx, wait); err != nil {
+			if err := sleepOr(ctx, wait, settled); err != nil {
 				return err
 			}
 			continue
 		}
+		l.polls++
+		l.full = later(l.full, now).Add(charge)
+		l.mu.Unlock()
+
 		ok, retry, whole, err := l.take(ctx, burst, per, batch)
-		if err != nil {
-			l.mu.Unlock()
-			// Redis trouble must not stop the replies: fall back to a
-			// conservative local pace.
-			return sleep(ctx, time.Second/time.Duration(limit))
+
+		l.mu.Lock()
+		l.polls--
+		if l.settled != nil {
+			close(l.settled)
+			l.settled = nil
 		}
-		if ok {
-			now = time.Now()
-			l.tokens, l.until, l.full = batch-1, now.Add(leaseFor), now.Add(whole)
+		now = time.Now()
+		if !ok {
+			l.full = l.full.Add(-charge) // not granted after all
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// The caller gave up, Redis did not fail: the others ask
+			// again themselves.
+			l.mu.Unlock()
+			return ctx.Err()
+		case err != nil:
+			// Redis trouble must not stop the replies: fall back to a
+			// conservative local pace for a while.
+			l.down = now.Add(fallbackFor)
+			l.mu.Unlock()
+			return l.local.Wait(ctx)
+		case ok:
+			l.tokens += batch - 1
+			l.until = now.Add(leaseFor)
+			l.full = later(l.full, now.Add(whole))
 			l.mu.Unlock()
 			return nil
 		}
 		// No whole batch is free: wait until one is (it costs the queue's
 		// head at most batch-1 events' time, and saves a poll per event).
 		wait := max(retry, time.Millisecond)
-		l.next = time.Now().Add(wait)
+		l.next = now.Add(wait)
 		l.mu.Unlock()
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // take reserves n events as Store.TakeAll does (burst events per period
@@ -136,13 +197,19 @@ func (l *Limiter) take(ctx context.Context, burst int, per time.Duration, n int)
 }
 
 // sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+func sleep(ctx context.Context, d time.Duration) error { return sleepOr(ctx, d, nil) }
+
+// sleepOr waits d, or until ch is closed (a nil ch never is), or until ctx
+// ends.
+func sleepOr(ctx context.Context, d time.Duration, ch <-chan struct{}) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
+		return nil
+	case <-ch:
 		return nil
 	}
 }

@@ -2,11 +2,16 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/needsbot/needsbot/storage/redisstore"
+	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
 // TestRedisLimiterPaces checks the shared Bot API budget: two "replicas"
@@ -133,4 +138,142 @@ func TestTakeAllSpendsNothingItDoesNotGrant(t *testing.T) {
 	if _, _, err := store.TakeAll(ctx, key, limit, time.Second, limit+1); err == nil {
 		t.Error("a batch larger than the burst was not refused")
 	}
+}
+
+// limiterGate holds the rate script's round trips (plain client: one
+// command, one hook call) while armed: each one that arrives is counted
+// and reported on entered, then waits until open is closed or its context
+// ends, and fails with fail if set.
+type limiterGate struct {
+	armed   atomic.Bool
+	n       atomic.Int64
+	entered chan struct{}
+	open    chan struct{}
+	release func() // closes open, once
+	fail    error
+}
+
+func newLimiterGate(t *testing.T) *limiterGate {
+	g := &limiterGate{entered: make(chan struct{}, 100), open: make(chan struct{})}
+	g.release = sync.OnceFunc(func() { close(g.open) })
+	t.Cleanup(g.release)
+	return g
+}
+
+func (g *limiterGate) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (g *limiterGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); !g.armed.Load() || (name != "evalsha" && name != "eval") {
+			return next(ctx, cmd)
+		}
+		g.n.Add(1)
+		g.entered <- struct{}{}
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			cmd.SetErr(ctx.Err())
+			return ctx.Err()
+		}
+		if g.fail != nil {
+			cmd.SetErr(g.fail)
+			return g.fail
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (g *limiterGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// gatedLimiterStore is a store over a plain client (each round trip its
+// own hook call, none batched with another) with g on it, the rate
+// script loaded.
+func gatedLimiterStore(t *testing.T, g *limiterGate) *redisstore.Store {
+	t.Helper()
+	rdb, prefix := storagetest.Redis(t)
+	rdb.AddHook(g)
+	store := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+	if err := store.Limiter("telegram:gate-warm", 20).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.armed.Store(true)
+	return store
+}
+
+// waitEntered waits for the gate's next round trip, failing the test if
+// none comes: a deadlock guard, not a timing bound.
+func waitEntered(t *testing.T, g *limiterGate, what string) {
+	t.Helper()
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no round trip came in 10 s (%d so far)", what, g.n.Load())
+	}
+}
+
+// Concurrent callers do not queue behind a slow round trip (session 7).
+// Before, Wait held the limiter's mutex across its Redis round trip: the
+// burst's second batch waited for the first one's answer, a caller whose
+// context ended could not leave until the round trip did, and while Redis
+// failed each waiting caller made its own failing round trip in turn.
+func TestRedisLimiterNotSerialisedBehindASlowRoundTrip(t *testing.T) {
+	t.Run("the burst's batches in parallel", func(t *testing.T) {
+		g := newLimiterGate(t)
+		l := gatedLimiterStore(t, g).Limiter("telegram:parallel", 20) // a burst of 2 batches of 5
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				if err := l.Wait(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		waitEntered(t, g, "the first batch")
+		waitEntered(t, g, "the second batch while the first is held")
+		g.release()
+		wg.Wait()
+		if n := g.n.Load(); n != 2 {
+			t.Fatalf("%d round trips for 10 events within the burst, want 2", n)
+		}
+	})
+	t.Run("a caller that gives up leaves", func(t *testing.T) {
+		g := newLimiterGate(t)
+		l := gatedLimiterStore(t, g).Limiter("telegram:leave", 5) // a burst of one batch
+		go l.Wait(ctx)
+		waitEntered(t, g, "the first batch")
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- l.Wait(cctx) }()
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Wait returned %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a caller whose context ended is still held behind the round trip in flight")
+		}
+	})
+	t.Run("a failing Redis fails one round trip for all", func(t *testing.T) {
+		g := newLimiterGate(t)
+		g.fail = errors.New("redis down")
+		l := gatedLimiterStore(t, g).Limiter("telegram:down", 1000)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				if err := l.Wait(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		waitEntered(t, g, "the first batch")
+		g.release()
+		wg.Wait()
+		// At most the burst's two batches asked before the first failed.
+		if n := g.n.Load(); n > 2 {
+			t.Fatalf("%d failing round trips for 10 callers, want at most 2: one a second paces them all locally", n)
+		}
+	})
 }
