@@ -13,45 +13,69 @@ import (
 	"github.com/needsbot/needsbot/interview"
 )
 
+// clockedChat is a rig whose clock the test moves (now) and one English
+// chat on it, which typed "hi" (so the fake knows it), with its updates
+// numbered in order: for the idle-gap tests.
+type clockedChat struct {
+	t    *testing.T
+	r    *rig
+	u    *telegramtest.User
+	chat int64
+	now  time.Time
+	upd  int64
+}
+
+func newClockedChat(t *testing.T, chat int64) *clockedChat {
+	c := &clockedChat{t: t, r: newRig(t), chat: chat, now: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC), upd: 1}
+	c.r.handler.cfg.Now = func() time.Time { return c.now }
+	c.r.core.Now = c.r.handler.cfg.Now
+	c.r.rewire()
+	c.u = c.r.srv.User(chat, telegramtest.LanguageCode("en"))
+	c.u.Send("hi")
+	return c
+}
+
+func (c *clockedChat) submit(u *tgmodels.Update) {
+	c.t.Helper()
+	if _, err := c.r.intake.Submit(context.Background(), u, false, 0); err != nil {
+		c.t.Fatal(err)
+	}
+	c.upd++
+}
+
+// text submits s, typed now.
+func (c *clockedChat) text(s string) {
+	c.t.Helper()
+	c.submit(&tgmodels.Update{ID: c.upd, Message: &tgmodels.Message{ID: int(100 + c.upd), Date: int(c.now.Unix()), Text: s,
+		Chat: tgmodels.Chat{ID: c.chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: c.chat, LanguageCode: "en"}}})
+}
+
+// tap submits a tap on card's key that which picks.
+func (c *clockedChat) tap(card telegramtest.Message, which func(Callback) bool) {
+	c.t.Helper()
+	c.submit(callbackUpdate(c.upd, c.chat, card.ID, tapData(c.t, card, which)))
+}
+
 // TestIdleGapRecap: any input after a pause of at least the idle gap
 // (reminders off: interview.DefaultIdleGap, 1 h) shows the resume
 // greeting and recap above the current question; an input after a shorter
 // pause does not. The clock is injected.
 func TestIdleGapRecap(t *testing.T) {
-	r := newRig(t)
-	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	r.handler.cfg.Now = func() time.Time { return now }
-	r.core.Now = r.handler.cfg.Now
-	r.rewire()
-	ctx := context.Background()
-	const chat = 961
-	u := r.srv.User(chat, telegramtest.LanguageCode("en"))
-	u.Send("hi") // the fake now knows the chat
-	upd := int64(1)
-	submit := func(u *tgmodels.Update) {
-		t.Helper()
-		if _, err := r.intake.Submit(ctx, u, false, 0); err != nil {
-			t.Fatal(err)
-		}
-		upd++
-	}
-	text := func(s string) *tgmodels.Update {
-		return &tgmodels.Update{ID: upd, Message: &tgmodels.Message{ID: int(100 + upd), Date: int(now.Unix()), Text: s,
-			Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: chat, LanguageCode: "en"}}}
-	}
-	submit(text("/start"))
-	for i := 0; i < 4 && !r.state(t, chat).Consent; i++ {
+	c := newClockedChat(t, 961)
+	r, u := c.r, c.u
+	c.text("/start")
+	for i := 0; i < 4 && !r.state(t, c.chat).Consent; i++ {
 		var card telegramtest.Message
 		for _, m := range u.Messages() {
 			if len(m.Buttons) > 0 {
 				card = m
 			}
 		}
-		submit(callbackUpdate(upd, chat, card.ID, tapData(t, card, func(cb Callback) bool {
+		c.tap(card, func(cb Callback) bool {
 			return (cb.Kind == CbChoose && cb.Option == "yes") || (cb.Kind == CbLanguage && cb.Option == "en")
-		})))
+		})
 	}
-	if st := r.state(t, chat); st.Phase != dialog.PhaseAsking || !st.Consent {
+	if st := r.state(t, c.chat); st.Phase != dialog.PhaseAsking || !st.Consent {
 		t.Fatalf("test setup: not past consent: %+v", st)
 	}
 	welcomes := func() int {
@@ -68,15 +92,15 @@ func TestIdleGapRecap(t *testing.T) {
 	}
 
 	// A short pause: no recap.
-	now = now.Add(interview.DefaultIdleGap - time.Minute)
-	submit(text("hm"))
+	c.now = c.now.Add(interview.DefaultIdleGap - time.Minute)
+	c.text("hm")
 	if n := welcomes(); n != 0 {
 		t.Fatalf("recap after a pause shorter than the idle gap:\n%s", u.Transcript())
 	}
 
 	// A long pause, then any input (here a typed word): the recap.
-	now = now.Add(2 * interview.DefaultIdleGap)
-	submit(text("hm"))
+	c.now = c.now.Add(2 * interview.DefaultIdleGap)
+	c.text("hm")
 	if n := welcomes(); n != 1 {
 		t.Fatalf("%d greetings after a long pause, want 1:\n%s", n, u.Transcript())
 	}
@@ -86,8 +110,8 @@ func TestIdleGapRecap(t *testing.T) {
 	}
 
 	// Right after: no recap again.
-	now = now.Add(time.Minute)
-	submit(text("hm"))
+	c.now = c.now.Add(time.Minute)
+	c.text("hm")
 	if strings.Contains(u.Last().Text, "Welcome back") {
 		t.Fatalf("recap again right after:\n%s", u.Transcript())
 	}
@@ -98,40 +122,18 @@ func TestIdleGapRecap(t *testing.T) {
 // under the greeting (session 6): what the person is asked to agree to,
 // readable. Before, the greeting and "Do you agree?" alone.
 func TestIdleGapAtConsentShowsTheWelcomeAgain(t *testing.T) {
-	r := newRig(t)
-	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	r.handler.cfg.Now = func() time.Time { return now }
-	r.core.Now = r.handler.cfg.Now
-	r.rewire()
-	ctx := context.Background()
-	const chat = 962
-	u := r.srv.User(chat, telegramtest.LanguageCode("en"))
-	u.Send("hi")
-	upd := int64(1)
-	submit := func(u *tgmodels.Update) {
-		t.Helper()
-		if _, err := r.intake.Submit(ctx, u, false, 0); err != nil {
-			t.Fatal(err)
-		}
-		upd++
-	}
-	text := func(s string) *tgmodels.Update {
-		return &tgmodels.Update{ID: upd, Message: &tgmodels.Message{ID: int(100 + upd), Date: int(now.Unix()), Text: s,
-			Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: chat, LanguageCode: "en"}}}
-	}
-	submit(text("/start"))
-	card := lastCard(u)
-	submit(callbackUpdate(upd, chat, card.ID, tapData(t, card, func(cb Callback) bool {
-		return cb.Kind == CbLanguage && cb.Option == "en"
-	})))
+	c := newClockedChat(t, 962)
+	u := c.u
+	c.text("/start")
+	c.tap(lastCard(u), func(cb Callback) bool { return cb.Kind == CbLanguage && cb.Option == "en" })
 	w := lastCard(u)
 	if !strings.Contains(w.Text, "/delete") {
 		t.Fatalf("test setup: no welcome-and-consent card:\n%s", u.Transcript())
 	}
-	now = now.Add(2 * interview.DefaultIdleGap)
-	submit(text("hm"))
-	c := lastCard(u)
-	if c.ID == w.ID || !strings.Contains(c.Text, "Welcome back") || !strings.Contains(c.Text, "/delete") || len(c.Buttons) == 0 {
+	c.now = c.now.Add(2 * interview.DefaultIdleGap)
+	c.text("hm")
+	card := lastCard(u)
+	if card.ID == w.ID || !strings.Contains(card.Text, "Welcome back") || !strings.Contains(card.Text, "/delete") || len(card.Buttons) == 0 {
 		t.Fatalf("after a pause the consent card lacks the greeting or the welcome and notice:\n%s", u.Transcript())
 	}
 }
