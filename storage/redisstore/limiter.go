@@ -32,6 +32,7 @@ type Limiter struct {
 	next    time.Time     // no batch is free in Redis before then (a refusal said)
 	full    time.Time     // the budget is whole again then at the earliest (a grant said; round trips in flight count as granted)
 	polls   int           // round trips in flight
+	claims  int           // callers waiting for the events of those in flight
 	settled chan struct{} // closed when a round trip ends; nil when nobody waits for one
 	down    time.Time     // Redis failed: pace locally until then (fallbackFor)
 }
@@ -77,7 +78,9 @@ func (s *Store) Limiter(key string, perSecond int) *Limiter {
 //
 // Waiters share polls: a round trip reserves reserveBatch events, and
 // while one is in flight or no batch is free the others wait for its
-// answer or until the time Redis named, instead of asking again each.
+// answer or until the time Redis named, instead of asking again each
+// (a round trip in flight stands for batch-1 waiting callers besides its
+// own).
 // After a reservation the limiter also knows when the next batch can be
 // free at the earliest (other replicas only make it later), and does not
 // ask before: a queue of calls waiting for a spent budget costs one round
@@ -108,6 +111,22 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			l.mu.Unlock()
 			return l.local.Wait(ctx)
 		}
+		if l.polls > 0 && l.claims < l.polls*(batch-1) {
+			// A round trip in flight reserves an event for this caller
+			// too (its own caller takes one of its batch): wait for it
+			// rather than ask again.
+			l.claims++
+			settled := l.settledCh()
+			l.mu.Unlock()
+			err := sleepOr(ctx, leaseFor, settled)
+			l.mu.Lock()
+			l.claims--
+			l.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		// GCRA grants batch events once the budget lacks at most
 		// burst-batch of being whole.
 		free := l.full.Add(-time.Duration(burst-batch) * per / time.Duration(burst))
@@ -116,10 +135,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			if l.polls > 0 {
 				// A round trip in flight may bring events: its answer
 				// ends the wait too.
-				if l.settled == nil {
-					l.settled = make(chan struct{})
-				}
-				settled = l.settled
+				settled = l.settledCh()
 			}
 			l.mu.Unlock()
 			if err := sleepOr(ctx, wait, settled); err != nil {
@@ -171,6 +187,15 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// settledCh returns the channel closed when a round trip in flight ends.
+// l.mu is held.
+func (l *Limiter) settledCh() chan struct{} {
+	if l.settled == nil {
+		l.settled = make(chan struct{})
+	}
+	return l.settled
 }
 
 func later(a, b time.Time) time.Time {
