@@ -174,7 +174,10 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		case ok:
 			l.tokens += batch - 1
 			l.until = now.Add(leaseFor)
-			l.full = later(l.full, now.Add(whole))
+			// Redis's word, and the round trips still in flight on top
+			// (keeping the later of the two would keep the slowest
+			// answer's lag for as long as the budget stays spent).
+			l.full = now.Add(whole + time.Duration(l.polls)*charge)
 			l.mu.Unlock()
 			return nil
 		}
