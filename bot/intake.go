@@ -417,7 +417,6 @@ type Poller struct {
 
 	jl        *journal
 	early     earlyBudget
-	answers   answerer      // the early answers' queue (pollanswer.go)
 	readiness readiness     // Ready's last verdict (Poller.ready)
 	fresh     time.Duration // tests: readyFresh's replacement
 	hold      time.Duration // tests: the batch's bound instead of settleHold
@@ -602,7 +601,13 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			} else {
 				g = nil
 			}
-			p.answers.add(earlyAnswer{j: j, query: query, gate: g}) // pollanswer.go
+			go func() {
+				if p.Intake.answerEarly(j, query) && g != nil {
+					g.run(j)
+					return
+				}
+				close(j.early)
+			}()
 		} else if p.Ready != nil && !early {
 			first = append(first, j)
 			j.first = true // ahead of the taps for a worker slot (slots.go)
@@ -624,9 +629,6 @@ func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *j
 			}
 		}
 		return jobs, nil
-	}
-	if p.answers.in == nil {
-		p.answers.in = p.Intake
 	}
 	if p.early.limit == 0 {
 		p.early.limit = p.EarlyLimit
