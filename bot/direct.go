@@ -25,6 +25,10 @@ import (
 type DirectAPI struct {
 	base   string // <server>/bot<token>/
 	client HTTPDoer
+	// urls are the parsed URLs of the direct methods, made once: a
+	// request only reads its URL (http.RoundTripper), so every call of a
+	// method shares it instead of parsing base+method again.
+	urls map[string]*url.URL
 	// replies are buffers to read replies into (a reply is parsed, and
 	// done with, before call returns).
 	replies sync.Pool
@@ -68,8 +72,15 @@ func (d directDoer) Do(req *http.Request) (*http.Response, error) {
 // NewDirectAPI returns the direct client for the Bot API at serverURL
 // (e.g. https://api.telegram.org) with the bot's token.
 func NewDirectAPI(serverURL, token string, c HTTPDoer) *DirectAPI {
-	d := &DirectAPI{base: strings.TrimSuffix(serverURL, "/") + "/bot" + token + "/", client: c}
+	d := &DirectAPI{base: strings.TrimSuffix(serverURL, "/") + "/bot" + token + "/", client: c, urls: map[string]*url.URL{}}
 	d.replies.New = func() any { return new(bytes.Buffer) }
+	for _, m := range []string{"sendMessage", "editMessageText", "editMessageReplyMarkup", "answerCallbackQuery"} {
+		// As http.NewRequest would make it; a URL it refuses is left
+		// to it (call reports the error).
+		if r, err := http.NewRequest(http.MethodPost, d.base+m, nil); err == nil {
+			d.urls[m] = r.URL
+		}
+	}
 	return d
 }
 
@@ -283,11 +294,10 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 			return 0, err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+method, bytes.NewReader(body))
+	req, err := d.request(ctx, method, body)
 	if err != nil {
 		return 0, redactTokenErr(err)
 	}
-	req.Header["Content-Type"] = jsonContentType
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, redactTokenErr(err)
@@ -301,6 +311,33 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 	}
 	return readReplyBody(resp.StatusCode, buf.Bytes())
 }
+
+// request is the POST of body to method: a request as
+// http.NewRequestWithContext makes it, with the method's URL made once
+// (urls) and the shared JSON header. The transport reads both and writes
+// neither (http.RoundTripper; http.Client copies a request before it
+// changes anything), so that a call allocates neither a URL nor a header
+// map of its own.
+func (d *DirectAPI) request(ctx context.Context, method string, body []byte) (*http.Request, error) {
+	u := d.urls[method]
+	if u == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+method, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header["Content-Type"] = jsonContentType
+		return req, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.URL, req.Host, req.Header = u, u.Host, jsonHeader
+	return req, nil
+}
+
+// jsonHeader is the header of every direct request to a method of urls.
+var jsonHeader = http.Header{"Content-Type": jsonContentType}
 
 // okTrueReply is the Bot API's whole reply to a method that returns True
 // (answerCallbackQuery: one per tap in polling mode).

@@ -3,8 +3,11 @@ package bot
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +202,59 @@ func TestDirectDoerRoundTripsOnce(t *testing.T) {
 	}
 	if _, ok := rt.reqs[1].Context().Deadline(); !ok {
 		t.Fatal("without a deadline of its own, a call was not bounded by the client's Timeout")
+	}
+}
+
+// The direct methods' requests share one parsed URL per method and one
+// header (nothing on the way writes them), and are otherwise what
+// http.NewRequestWithContext builds: the same URL, Host, length and a body
+// that can be read again (GetBody: the transport retries a POST on a
+// keep-alive connection the server had closed).
+func TestDirectRequestSharesURLAndHeader(t *testing.T) {
+	rt := &seenRT{}
+	d := NewDirectAPI("https://api.telegram.org/", "123:TOK", DirectDoer(&http.Client{Transport: rt}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 2 {
+		for _, p := range []any{&directMessage{ChatID: 7, MessageID: 5, Text: "a"}, &directAnswer{CallbackQueryID: "q"}} {
+			method := "editMessageText"
+			if _, ok := p.(*directAnswer); ok {
+				method = "answerCallbackQuery"
+			}
+			if _, err := d.call(ctx, method, p); err == nil || !strings.Contains(err.Error(), "unreadable") {
+				t.Fatalf("%s: %v", method, err) // seenRT answers an empty body
+			}
+		}
+	}
+	if _, err := d.call(ctx, "setMyCommands", map[string]any{"commands": []string{}}); err == nil {
+		t.Fatal("setMyCommands: no error for an empty reply")
+	}
+	if len(rt.reqs) != 5 {
+		t.Fatalf("%d requests", len(rt.reqs))
+	}
+	for i, r := range rt.reqs {
+		want, _ := http.NewRequest(http.MethodPost, "https://api.telegram.org/bot123:TOK/"+path.Base(r.URL.Path), strings.NewReader("x"))
+		if r.URL.String() != want.URL.String() || r.Host != want.Host || r.Method != http.MethodPost ||
+			r.Header.Get("Content-Type") != "application/json" || len(r.Header) != 1 || r.Proto != want.Proto {
+			t.Errorf("request %d: %s %s host %q header %v %s", i, r.Method, r.URL, r.Host, r.Header, r.Proto)
+		}
+		body, _ := io.ReadAll(r.Body)
+		again, err := r.GetBody()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body2, _ := io.ReadAll(again)
+		if int64(len(body)) != r.ContentLength || string(body) != string(body2) || len(body) == 0 {
+			t.Errorf("request %d: body %q (length %d), again %q", i, body, r.ContentLength, body2)
+		}
+	}
+	if rt.reqs[0].URL != rt.reqs[2].URL || rt.reqs[1].URL != rt.reqs[3].URL || rt.reqs[0].URL == rt.reqs[1].URL {
+		t.Error("a direct method's calls do not share its parsed URL")
+	}
+	if reflect.ValueOf(rt.reqs[0].Header).UnsafePointer() != reflect.ValueOf(rt.reqs[3].Header).UnsafePointer() {
+		t.Error("the direct calls do not share their header")
+	}
+	if rt.reqs[4].URL == rt.reqs[0].URL || reflect.ValueOf(rt.reqs[4].Header).UnsafePointer() == reflect.ValueOf(rt.reqs[0].Header).UnsafePointer() {
+		t.Error("another method shares the direct methods' URL or header")
 	}
 }

@@ -123,7 +123,71 @@ func (l *loader) compile(s *Sheets) *Form {
 	l.checkLabelChoices()
 	l.checkConsent()
 	l.deriveBounds()
+	l.relevanceReaders()
 	return f
+}
+
+// relevanceReaders fills Form.readers and Form.incremental: which rows'
+// relevance and calculations each answer feeds, when they depend only on
+// the answers of earlier rows.
+func (l *loader) relevanceReaders() {
+	f := l.form
+	readers := make([][]int, len(f.Questions))
+	// read notes that row i reads the answer of the row called ref, which
+	// must come before limit; ok is false for a form without the shortcut.
+	read := func(i int, ref string, limit int) bool {
+		j, ok := f.byName[ref]
+		if !ok || j >= limit {
+			return false // unknown (reported by checkRefs), or not before
+		}
+		if r := readers[j]; len(r) == 0 || r[len(r)-1] != i {
+			readers[j] = append(r, i)
+		}
+		return true
+	}
+	for i, q := range f.Questions {
+		for _, g := range q.Groups {
+			e := g.Relevant
+			if e.UsesToday() || e.UsesCurrent() {
+				// "." in a group's relevance reads whatever row the full
+				// pass evaluated last.
+				return
+			}
+			for _, ref := range e.Refs() {
+				// Before the group: the full pass evaluates it at its
+				// first row, the shortcut perhaps later.
+				if !read(i, ref, g.first) {
+					return
+				}
+			}
+		}
+		if e := q.Relevant; e != nil {
+			if e.UsesToday() {
+				return
+			}
+			for _, ref := range e.Refs() {
+				if !read(i, ref, i) {
+					return
+				}
+			}
+			if e.UsesCurrent() {
+				read(i, q.Name, i+1)
+			}
+		}
+		if e := q.Calculation; e != nil && q.Type == TypeCalculate {
+			// Computed once from earlier rows, its value is what the full
+			// pass's second round in dependency order computes again.
+			if e.UsesToday() || e.UsesCurrent() {
+				return
+			}
+			for _, ref := range e.Refs() {
+				if !read(i, ref, i) {
+					return
+				}
+			}
+		}
+	}
+	f.readers, f.incremental = readers, true
 }
 
 // loadChoices builds the lists from the choice rows, in order of first

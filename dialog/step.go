@@ -69,7 +69,7 @@ const dateYears = 12
 func Step(f *Form, s State, in Input, now time.Time) (State, []Reply) {
 	// The answers are copied before the first change only (own): a tick,
 	// a re-ask or a language change leaves them as they were.
-	st := stepper{f: f, now: now, old: s, s: s, shared: true}
+	st := stepper{f: f, now: now, old: s, s: s, shared: true, incr: incremental(f, s)}
 	st.s.Back = s.Back[:len(s.Back):len(s.Back)]
 	st.s.Langs = s.Langs[:len(s.Langs):len(s.Langs)]
 	if st.s.Answers == nil {
@@ -84,6 +84,12 @@ func Step(f *Form, s State, in Input, now time.Time) (State, []Reply) {
 	return s, st.out
 }
 
+// incremental reports whether a step of s may bring relevance up to date
+// incrementally (stepper.incr): s was saved asking a question of f.
+func incremental(f *Form, s State) bool {
+	return f.incremental && s.Phase == PhaseAsking && s.Form == f.ID && s.FormVersion == f.Version
+}
+
 type stepper struct {
 	f       *Form
 	now     time.Time
@@ -92,6 +98,21 @@ type stepper struct {
 	out     []Reply
 	changed bool
 	rel     []bool // relevance of every question under current answers
+	// incr says relevance is brought up to date incrementally (update,
+	// Form.incremental): the state was saved asking a question of this
+	// form version, so after a refresh: no row that is not relevant holds
+	// an answer, every relevant calculation holds its value, and only rows
+	// that read an answer changed since can change. lazy says rel[i] is
+	// then computed when first read (relevant; known()[i] says it was).
+	// buf holds rel, then known, affected (update: rows whose relevance
+	// reads a changed answer) and, per group g, [2g] evaluated and
+	// [2g+1] its value: one allocation (relBuffers).
+	incr, lazy bool
+	ndirty     uint8    // how many of dirty are set
+	dirty      [2]int32 // rows whose answer changed since the last refresh
+	evals      int32    // relevance expressions evaluated (tests)
+	buf        []bool
+	e          *env // lazy evaluation's env
 	// shared says s.Answers is the caller's, to be copied before the
 	// first change (Step copies only when an answer changes; NoteBefore
 	// only reads: it copies nothing when the answers are up to date, as
@@ -112,6 +133,9 @@ func (st *stepper) own(e *env) {
 	st.s.Answers = c
 	if e != nil {
 		e.answers = c
+	}
+	if st.e != nil {
+		st.e.answers = c
 	}
 }
 
@@ -313,6 +337,7 @@ func (st *stepper) begin(ctx map[string]string, lang string) {
 		Started: st.now.Unix(), Pos: -1,
 	}
 	st.shared, st.changed = false, true
+	st.incr = false // every answer is new: a full refresh
 	for _, q := range st.f.Questions {
 		if q.Type == TypeHidden {
 			if v, ok := ctx[q.ContextKey()]; ok {
@@ -335,6 +360,7 @@ func (st *stepper) cur() *Question {
 		// A position out of range (corrupt or foreign state) restarts
 		// the walk rather than crashing.
 		st.s.Pos = -1
+		st.incr = false
 		st.advanceFrom(-1)
 		if st.s.Phase != PhaseAsking {
 			return nil
@@ -365,8 +391,131 @@ func (e *env) Today() time.Time { return e.now }
 
 // refresh re-evaluates relevance in one forward pass, dropping answers that
 // became irrelevant and recomputing calculations (each at its row, then all
-// in dependency order).
-func (st *stepper) refresh() { st.refreshBefore(len(st.f.Questions)) }
+// in dependency order); with incr set, only where an answer changed
+// (update), to the same result.
+func (st *stepper) refresh() {
+	if st.incr {
+		st.update()
+		return
+	}
+	st.refreshBefore(len(st.f.Questions))
+}
+
+// relBuffers makes rel, known, affected and groups, all false.
+func (st *stepper) relBuffers() {
+	n, g := len(st.f.Questions), st.f.groups
+	size := 3*n + 2*g
+	if cap(st.buf) < size {
+		st.buf = make([]bool, size)
+	}
+	b := st.buf[:size]
+	clear(b)
+	st.rel = b[:n:n]
+}
+
+func (st *stepper) known() []bool    { n := len(st.f.Questions); return st.buf[n : 2*n] }
+func (st *stepper) affected() []bool { n := len(st.f.Questions); return st.buf[2*n : 3*n] }
+func (st *stepper) groups() []bool   { return st.buf[3*len(st.f.Questions):] }
+
+// update is refresh for a step with incr set: it looks only at the rows
+// that read a changed answer (st.dirty), or one changed on the way, in
+// row order as the full pass does: drops their answers if they are no
+// longer relevant, recomputes their calculations; every other row's
+// relevance is evaluated when read. The result is the full pass's: a
+// row's relevance and calculation read only rows before it (and its own
+// answer), so they see the same answers either way; a row that reads no
+// changed answer keeps the relevance and value it had when the state was
+// saved; and the full pass's second round of calculations computes the
+// values of the first again.
+func (st *stepper) update() {
+	st.relBuffers()
+	st.lazy = true
+	f, s := st.f, &st.s
+	affected := st.affected()
+	lo := len(f.Questions)
+	for _, j := range st.dirty[:st.ndirty] {
+		for _, i := range f.readers[j] {
+			affected[i] = true
+			lo = min(lo, i)
+		}
+	}
+	st.ndirty = 0
+	for i := lo; i < len(f.Questions); i++ {
+		if !affected[i] {
+			continue
+		}
+		q := f.Questions[i]
+		if q.Type == TypeHidden {
+			continue
+		}
+		old, had := s.Answers[q.Name]
+		if q.Type == TypeCalculate && q.Calculation != nil && st.relevant(i) {
+			st.calc(st.env(), q)
+			if v, ok := s.Answers[q.Name]; !had || !ok || v != old {
+				for _, k := range f.readers[i] {
+					affected[k] = true
+				}
+			}
+			continue
+		}
+		if !had || st.relevant(i) {
+			continue
+		}
+		st.own(nil)
+		delete(s.Answers, q.Name)
+		st.changed = true
+		for _, k := range f.readers[i] {
+			affected[k] = true
+		}
+	}
+}
+
+// env is the env of lazy evaluation, over the current answers.
+func (st *stepper) env() *env {
+	if st.e == nil {
+		st.e = &env{now: st.now}
+	}
+	st.e.answers = st.s.Answers
+	return st.e
+}
+
+// relevant reports whether the question at i is relevant under the
+// current answers (after a refresh, or with incr set).
+func (st *stepper) relevant(i int) bool {
+	if st.lazy {
+		if known := st.known(); !known[i] {
+			known[i] = true
+			st.rel[i] = st.evalRel(i)
+		}
+	}
+	return st.rel[i]
+}
+
+// evalRel evaluates the relevance of the question at i and of its
+// groups (each group once per refresh), as the full pass does.
+func (st *stepper) evalRel(i int) bool {
+	q := st.f.Questions[i]
+	e := st.env()
+	groups := st.groups()
+	for _, g := range q.Groups {
+		if !groups[2*g.index] {
+			groups[2*g.index] = true
+			groups[2*g.index+1] = g.Relevant.Bool(e)
+			st.evals++
+		}
+		if !groups[2*g.index+1] {
+			return false
+		}
+	}
+	if q.Relevant == nil {
+		return true
+	}
+	if q.Relevant.UsesCurrent() {
+		e.current = st.s.Answers[q.Name]
+	}
+	st.evals++
+	return q.Relevant.Bool(e)
+}
 
 // refreshBefore is refresh's forward pass over the rows before limit
 // only: st.rel[:limit] is then what a whole refresh gives, since the pass
@@ -378,15 +527,9 @@ func (st *stepper) refresh() { st.refreshBefore(len(st.f.Questions)) }
 func (st *stepper) refreshBefore(limit int) {
 	f, s := st.f, &st.s
 	n := len(f.Questions)
-	if cap(st.rel) < n+2*f.groups {
-		st.rel = make([]bool, n+2*f.groups)
-	}
-	st.rel = st.rel[:n+2*f.groups]
-	clear(st.rel)
-	// One allocation for question relevance and the group cache:
-	// rel[n+2g] says group g was evaluated, rel[n+2g+1] its value.
-	groupRel := st.rel[n:]
-	st.rel = st.rel[:n]
+	st.relBuffers()
+	st.lazy = false
+	groupRel := st.groups()
 	e := &env{answers: s.Answers, now: st.now}
 	for i, q := range f.Questions[:limit] {
 		ok := true
@@ -394,6 +537,7 @@ func (st *stepper) refreshBefore(limit int) {
 			if !groupRel[2*g.index] {
 				groupRel[2*g.index] = true
 				groupRel[2*g.index+1] = g.Relevant.Bool(e)
+				st.evals++
 			}
 			if !groupRel[2*g.index+1] {
 				ok = false
@@ -403,6 +547,7 @@ func (st *stepper) refreshBefore(limit int) {
 		if ok && q.Relevant != nil {
 			e.current = s.Answers[q.Name]
 			ok = q.Relevant.Bool(e)
+			st.evals++
 		}
 		st.rel[i] = ok
 		if ok && q.Type == TypeCalculate && q.Calculation != nil {
@@ -459,7 +604,7 @@ func (st *stepper) advanceFrom(pos int) {
 	}
 	for i := pos + 1; i < len(f.Questions); i++ {
 		q := f.Questions[i]
-		if !q.Type.Shown() || !st.rel[i] {
+		if !q.Type.Shown() || !st.relevant(i) {
 			continue
 		}
 		if q.Type == TypeNote {
@@ -529,7 +674,7 @@ func (st *stepper) back() {
 	for len(s.Back) > 0 {
 		p := s.Back[len(s.Back)-1]
 		s.Back = s.Back[:len(s.Back)-1]
-		if p >= 0 && p < len(st.f.Questions) && st.rel[p] {
+		if p >= 0 && p < len(st.f.Questions) && st.relevant(p) {
 			st.answered(st.f.Questions[cur], "")
 			s.Pos = p
 			q := st.f.Questions[p]
@@ -561,7 +706,13 @@ func (st *stepper) note(q *Question) {
 // that introduces it; a change of language shows them in the new one; an
 // error re-ask (ask) keeps them.
 func (st *stepper) notesBefore(pos int) {
-	if len(st.rel) < len(st.f.Questions) {
+	switch {
+	case st.incr && !st.lazy:
+		// Not refreshed in this step, and nothing to drop: relevance
+		// is evaluated as it is read.
+		st.relBuffers()
+		st.lazy = true
+	case !st.incr && len(st.rel) < len(st.f.Questions):
 		// Not refreshed in this step: the relevance before pos is
 		// enough (as NoteBefore's).
 		st.refreshBefore(pos)
@@ -569,7 +720,7 @@ func (st *stepper) notesBefore(pos int) {
 	first := pos
 	for i := pos - 1; i >= 0; i-- {
 		q := st.f.Questions[i]
-		if !q.Type.Shown() || !st.rel[i] {
+		if !q.Type.Shown() || !st.relevant(i) {
 			continue
 		}
 		if q.Type != TypeNote {
@@ -578,7 +729,7 @@ func (st *stepper) notesBefore(pos int) {
 		first = i
 	}
 	for i := first; i < pos; i++ {
-		if q := st.f.Questions[i]; q.Type == TypeNote && st.rel[i] {
+		if q := st.f.Questions[i]; q.Type == TypeNote && st.relevant(i) {
 			st.note(q)
 		}
 	}
@@ -620,6 +771,17 @@ func (st *stepper) resumeNotes() {
 
 // answered tells the channel the question's message is settled.
 func (st *stepper) answered(q *Question, _ string) {
+	if st.incr {
+		// Its answer was set or removed (or, going back, left as it
+		// was): the next refresh looks at the rows that read it (or at
+		// every row, past two such rows).
+		if int(st.ndirty) == len(st.dirty) {
+			st.incr = false
+		} else {
+			st.dirty[st.ndirty] = int32(q.Index)
+			st.ndirty++
+		}
+	}
 	r := Reply{Kind: ReplyAnswered, Msg: q.Label, Args: st.labelArgs(q), Question: q.Name, Pos: q.Index, Seq: st.s.Seq}
 	if v, ok := st.s.Answers[q.Name]; ok {
 		r.AnswerMsgs, r.Answer = AnswerDisplay(q, v)

@@ -152,6 +152,15 @@ type Form struct {
 	byName    map[string]int
 	calcs     []int // calculate rows in dependency order
 	groups    int   // number of groups
+	// readers[j] lists, in order, the rows whose relevance (their own or
+	// a group's) reads row j's answer (${name}, or "." for the row
+	// itself). Set when incremental is.
+	readers [][]int
+	// incremental says a step may re-evaluate relevance only where an
+	// answer changed (stepper.update): no calculate rows, and no
+	// relevance calls today(), so a row's relevance depends on the
+	// answers of the rows before it alone.
+	incremental bool
 }
 
 // Question returns the question called name, or nil.

@@ -23,7 +23,11 @@ import (
 // in polling, 1,000 respondents at once, GOMEMLIMIT=28MiB took ~3 MiB
 // off the peak RSS for 26–42 % more bot CPU per update, 31MiB nothing
 // measurable for 8 % more, 24MiB 5–6 MiB for three times the CPU (session
-// 5). GOGC (and GOMEMLIMIT) in the environment take precedence.
+// 5). Session 7 (webhook load test, 1,000 respondents: 8–10 MB live):
+// GOGC=75 took 3–11 % off the bot's CPU for 2.5–3.3 MiB more peak RSS,
+// GOGC=100 2.5–9 % for 5–7 MiB, GOGC=100 with GOMEMLIMIT=30MiB neither
+// (docs/performance.md, "Session 7: wire"): the polling peak has no such
+// room. GOGC (and GOMEMLIMIT) in the environment take precedence.
 const runGCPercent = 50
 
 // tuneGC sets runGCPercent unless getenv has GOGC.

@@ -35,6 +35,7 @@ type Expr struct {
 	refs []string // ${name} references, deduplicated, in source order
 	cols []string // bare names (choice_filter columns), deduplicated
 	dot  bool     // "." appears
+	now  bool     // today() appears
 }
 
 // Error is a syntax error in an expression. The form loader adds the
@@ -70,6 +71,10 @@ func (e *Expr) Refs() []string {
 // question it belongs to (constraints and select_multiple bounds use it).
 func (e *Expr) UsesCurrent() bool { return e != nil && e.dot }
 
+// UsesToday reports whether the expression calls today(): its value may
+// then change with the day, whatever the answers.
+func (e *Expr) UsesToday() bool { return e != nil && e.now }
+
 // Columns returns the bare names the expression uses, deduplicated, in order
 // of first occurrence. In a choice_filter they name columns of the choice
 // row; elsewhere they are almost certainly a mistake the loader can report.
@@ -102,7 +107,7 @@ func Parse(src string) (*Expr, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, unexpected(t)
 	}
-	e := &Expr{src: src, root: root}
+	e := &Expr{src: src, root: root, now: p.today}
 	// Collect names from the tokens rather than the tree: tokens are in
 	// source order, which is the order Refs and Columns promise.
 	for _, t := range toks {
@@ -494,6 +499,7 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int
+	today bool // today() was parsed
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -618,6 +624,7 @@ func (p *parser) parseCall(name token) (*node, error) {
 	}
 	p.next() // "(": the lexer made name a function only because one follows
 	n := &node{op: opCall, fn: f}
+	p.today = p.today || f == fnToday
 	var argCols []int // where each argument starts, for errors about it
 	if p.peek().kind == tRParen {
 		p.next()

@@ -25,15 +25,15 @@ import (
 // seen record as written.
 //
 // KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
-// now (ms), seen TTL (ms), oldest sent (ms), now less the seen TTL's
-// slack (commonArgs), then the tail's arguments (tailArgs; none when there
+// now (ms), seen TTL (ms), now less the seen TTL's slack (commonArgs),
+// then the tail's arguments with the mark pair (tailArgs; none when there
 // is no tail). Returns {seen record
 // ("" = none)}, with one more element "i" when the reminder's index needs
 // a ZADD (tailLua).
 var loadTailScript = newScript(seenLua + tailLua + `
 seenload(KEYS[2])
-local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5, ARGV[1], ARGV[3])
-local r = {seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[4])}
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 6)
+local r = {seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[3])}
 if idx == 1 then r[2] = 'i' end
 return r
 `)
@@ -53,9 +53,9 @@ return r
 // update is let through uncounted. An id <= 0 is always counted.
 //
 // KEYS as loadTailScript. ARGV: 1 the emission interval (period / limit,
-// ms; tat is kept in whole ms, rounded down), 2 period (ms), 3 update id, 4-7
-// as loadTailScript's 1-4, then the tail's arguments (tailArgs; none when
-// there is no tail). Returns {verdict, then as loadTailScript}: verdict 0
+// ms; tat is kept in whole ms, rounded down), 2 period (ms), 3 update id, 4-6
+// as loadTailScript's 1-3, then the tail's arguments with the mark pair
+// (tailArgs; none when there is no tail). Returns {verdict, then as loadTailScript}: verdict 0
 // (refused), 2 (refused, first refusal of the period: tell the person
 // once) or 1 (allowed).
 var inboundScript = newScript(seenLua + tailLua + `
@@ -92,8 +92,8 @@ if count then
     ok = 2
   end
 end
-local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 8, ARGV[4], ARGV[6])
-local r = {ok, seensave(KEYS[2], ARGV[4], ARGV[5], ARGV[7])}
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 9)
+local r = {ok, seensave(KEYS[2], ARGV[4], ARGV[5], ARGV[6])}
 if idx == 1 then r[3] = 'i' end
 return r
 `)
@@ -119,15 +119,20 @@ return r
 // (ms), record TTL (ms), a fresh random record id, the chat id; 15 the
 // message id of the chat's deferred mark ("" = none: m is left as it is),
 // written with the state (the mark belongs to the version replaced: the
-// compare-and-swap checks it; tail.go); 16 a completion's idempotency key
-// ("" = none) and 17 its entry, set in KEYS[5] when the version matches
-// (outbox.go); 18 the inbound count ("<tat> <highest id counted>", "" =
-// none; Store.LoadCounting); 19-22 the tail's common arguments (now, seen
-// TTL, now less the seen TTL's slack, oldest sent id kept; commonArgs);
-// from 23 the tail's arguments (tailArgs; none when there is no tail).
-// KEYS 5-7 and ARGV 16-22 are given only with a completion, a count or a
+// compare-and-swap checks it; tail.go); 16 a completion ("" = none:
+// "<length of its idempotency key>:<key><entry>"), its entry set under its
+// key in KEYS[5] when the version matches (outbox.go); 17 the inbound
+// count ("<tat> <highest id counted>", "" = none; Store.LoadCounting); 18
+// now less the seen TTL's slack ("" when Go read the record's TTL set
+// less than the slack ago: the record is appended to); from 19 the tail's
+// arguments without a mark pair (tailArgs; none when there is no tail).
+// KEYS 5-7 and ARGV 16-18 are given only with a completion, a count or a
 // tail (a save of neither has 4 keys and 15 arguments). Renumbered in
-// session 6 (the completion was 16-17 with an optional fifth key).
+// session 6 (the completion was 16-17 with an optional fifth key) and in
+// session 7 (16-17 were the completion's key and entry, 19-22 now, seen
+// TTL, pxafter and the oldest sent id kept, the tail's arguments from 23
+// with an unused mark pair and two more arguments; now and the seen TTL
+// are now read from ARGV 14 when needed).
 //
 // The expiry job lives in the record (xc, xd, xv = chat, due, the version
 // it was armed at), so that it goes when the record goes (completion,
@@ -168,44 +173,49 @@ local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
 local cur = hv[1] or '0'
 -- The chat's deferred tail (reminder, sent ids; its marks are appended
 -- to the seen record below) is written whatever becomes of the state.
-local ridx = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 23, ARGV[19], ARGV[22], true)
--- seenwrite writes the tail's marks (ARGV 30…) and, when own, the update
+local ridx = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 19, true)
+-- seenwrite writes the tail's marks (ARGV 22…) and, when own, the update
 -- applied into the seen record: appended (one APPEND, the record is not
--- read) while its TTL is fresh (ARGV 21 "": Go read it set less than the
+-- read) while its TTL is fresh (ARGV 18 "": Go read it set less than the
 -- slack ago); read and rewritten (seenLua) when its TTL is to be set
 -- again, when it is not a string yet, or to trim it once it is long.
 local function seenwrite(own)
   local U = KEYS[2]
   local e = ''
-  for i = 30, #ARGV do e = e .. ' ' .. ARGV[i] .. ':s' end
+  for i = 22, #ARGV do e = e .. ' ' .. ARGV[i] .. ':s' end
   if own and ARGV[4] ~= '' then e = e .. ' ' .. ARGV[4] .. ':a' end
-  if ARGV[21] == '' then
+  if ARGV[18] == '' then
     if e == '' then return end
     local n = redis.pcall('APPEND', U, e)
     if type(n) ~= 'table' then
       if n == #e then
-        redis.call('SET', U, ARGV[19] .. ' 0 0 0' .. e, 'PX', ARGV[20])
+        redis.call('SET', U, seldom()[2] .. ' 0 0 0' .. e, 'PX', seldom()[3])
         return
       end
       if n <= ` + strconv.Itoa(16*seenMax) + ` then return end
     end
   end
   seenload(U)
-  for i = 30, #ARGV do seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `) end
+  for i = 22, #ARGV do seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `) end
   if own and ARGV[4] ~= '' then seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `) end
-  seensave(U, ARGV[19], ARGV[20], ARGV[21])
+  seensave(U, seldom()[2], seldom()[3], ARGV[18])
 end
 if cur ~= ARGV[1] then
-  if ARGV[19] then seenwrite(false) end
+  if ARGV[18] then seenwrite(false) end
   return {0, '', '', 0, ridx}
 end
 -- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
--- KEYS[5], ARGV 16 and 17, only when given.
-if ARGV[16] and ARGV[16] ~= '' then redis.call('HSET', KEYS[5], ARGV[16], ARGV[17]) end
+-- KEYS[5], ARGV 16 "<key length>:<key><entry>", only when given.
+if ARGV[16] and ARGV[16] ~= '' then
+  local c = ARGV[16]
+  local p = string.find(c, ':', 1, true)
+  local kn = tonumber(string.sub(c, 1, p - 1))
+  redis.call('HSET', KEYS[5], string.sub(c, p + 1, p + kn), string.sub(c, p + kn + 1))
+end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
-if ARGV[18] and ARGV[18] ~= '' then
+if ARGV[17] and ARGV[17] ~= '' then
   -- The inbound count made in Go (Store.LoadCounting): "<tat> <hc>".
-  local tat, hc = string.match(ARGV[18], '^(%d+) (%d+)$')
+  local tat, hc = string.match(ARGV[17], '^(%d+) (%d+)$')
   h[#h + 1] = 't'
   h[#h + 1] = tat
   h[#h + 1] = 'h'
@@ -234,7 +244,7 @@ elseif hv[2] then
 end
 redis.call('HSET', KEYS[1], unpack(h))
 if sx then redis.call('PEXPIRE', KEYS[1], seldom()[1]) end
-if ARGV[19] then
+if ARGV[18] then
   seenwrite(true)
 elseif ARGV[4] ~= '' then
   -- A save without tail, count or completion (15 arguments): the update

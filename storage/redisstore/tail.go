@@ -153,21 +153,31 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 	}
 }
 
-// tailArgs are the tail's arguments of loadTailScript, inboundScript and
-// tailScript: message id ("" = no mark), its state version, the reminder's
-// language ("" = no arm), "w" (write its due time) or "c" (check only: see
-// armSkip), then "<chat id> <due> <ttl> <expiry (when armed + ttl, ms)>
-// <that less ttlSlack>" (read only when written), sent ids ("" = none,
-// else space-separated), sent at, then the marked update ids. No tail (nil): no arguments at all — each
-// argument of a script costs Redis about 1.2k instructions.
-func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
+// tailArgs are the tail's arguments of loadTailScript, inboundScript,
+// tailScript and saveScript (now: the time of the write, ms):
+//   - with mark markWrite or markEmpty, the mark pair: message id ("" = no
+//     mark) and its state version (saveScript has none: markOmit);
+//   - the reminder's arm: "" (none), or "w" (write its due time) or "c"
+//     (check only: see armSkip) followed by its language;
+//   - "<chat id> <due> <ttl> <expiry (when armed + ttl, ms)> <that less
+//     ttlSlack>" (read only when written; "" without an arm);
+//   - the sent ids: "" (none), else "<sent at> <oldest kept> <id> <id>…"
+//     (ms; the oldest is now less SentTTL);
+//   - the marked update ids, one argument each.
+//
+// No tail (nil): no arguments at all — each argument of a script costs
+// Redis about 1.2k instructions (session 7 packed the arm's mode and
+// language, and the sent ids' time and oldest kept, into one argument each).
+func (s *Store) tailArgs(chat int64, t *tail, mark tailMark, now time.Time) []any {
 	if t == nil {
 		return nil
 	}
-	args := make([]any, 0, 7+len(t.marks))
-	if t.hasMark && withMark {
+	args := make([]any, 0, 5+len(t.marks))
+	switch {
+	case mark == markOmit:
+	case t.hasMark && mark == markWrite:
 		args = append(args, t.lastMsg, t.markV)
-	} else {
+	default:
 		args = append(args, "", 0)
 	}
 	if t.arm {
@@ -177,34 +187,57 @@ func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
 		if t.armCheck {
 			mode = "c"
 		}
-		args = append(args, t.lang, mode, strconv.FormatInt(chat, 10)+" "+strconv.FormatInt(t.due, 10)+" "+
-			strconv.FormatInt(t.armTTL, 10)+" "+strconv.FormatInt(exp, 10)+" "+strconv.FormatInt(exp-slack, 10))
-	} else {
-		args = append(args, "", "", "")
-	}
-	sent := ""
-	for i, id := range t.sent {
-		if i > 0 {
-			sent += " "
+		b := make([]byte, 0, 80)
+		for i, n := range [...]int64{chat, t.due, t.armTTL, exp, exp - slack} {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = strconv.AppendInt(b, n, 10)
 		}
-		sent += strconv.Itoa(id)
+		args = append(args, mode+t.lang, string(b))
+	} else {
+		args = append(args, "", "")
 	}
-	args = append(args, sent, t.sentAt)
+	if len(t.sent) == 0 {
+		args = append(args, "")
+	} else {
+		b := make([]byte, 0, 32+12*len(t.sent))
+		b = strconv.AppendInt(b, t.sentAt, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, now.Add(-SentTTL).UnixMilli(), 10)
+		for _, id := range t.sent {
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(id), 10)
+		}
+		args = append(args, string(b))
+	}
 	for _, u := range t.marks {
 		args = append(args, u)
 	}
 	return args
 }
 
+// tailMark says what tailArgs passes of the tail's mark.
+type tailMark uint8
+
+const (
+	markEmpty tailMark = iota // an empty mark pair: the script writes no message id
+	markWrite                 // the mark's message id and version, when there is a mark
+	markOmit                  // no mark pair at all (saveScript: the save writes the id)
+)
+
 // tailLua applies a tail. It expects seenLua before it, the seen record
 // loaded (seenload) and written after it (seensave), and the arguments
-// S (state hash), U (seen record), R (reminder hash), M (sent message zset),
-// A (ARGV offset of the tail's arguments: none when #ARGV < A) and the
-// common arguments now (ms) and oldest sent (ms) (commonArgs). The most
-// seen ids kept, the sent ids' TTL and their most kept are constants of
-// the script's text. With nomarks the marks (A+7…) are left to the caller
-// (saveScript appends them). It returns 1 when the reminder's index needs a ZADD
-// (the reminder was armed anew, or its due time moved earlier), else 0.
+// S (state hash), U (seen record), R (reminder hash), M (sent message
+// zset), A (ARGV offset of the tail's arguments after its mark pair: the
+// arm, at A; none when #ARGV < A + 2; tailArgs) and nomarks. Without
+// nomarks the mark pair is at A-2 and A-1 and the marks (A+3…) are written
+// into the seen record; with nomarks there is no mark pair (the save
+// writes the mark's id with its HSET of the state) and the marks are left
+// to the caller (saveScript appends them). The most seen ids kept, the
+// sent ids' TTL and their most kept are constants of the script's text.
+// It returns 1 when the reminder's index needs a ZADD (the reminder was
+// armed anew, or its due time moved earlier), else 0.
 //
 // The mark's message id goes onto the state only at the version it
 // belongs to (an HGET of v, only when there is a mark). Only FlushTails
@@ -218,27 +251,29 @@ func (s *Store) tailArgs(chat int64, t *tail, withMark bool) []any {
 // per turn. Its TTL is refreshed only when it would end more than
 // ttlSlack later (e = the expiry last set, ms).
 var tailLua = `
-local function tail(S, U, R, M, A, now, sentOldest, nomarks)
+local function tail(S, U, R, M, A, nomarks)
   local n = #ARGV
   local idx = 0
-  if n < A + 6 then return 0 end
-  if ARGV[A] ~= '' and redis.call('HGET', S, 'v') == ARGV[A + 1] then
-    redis.call('HSET', S, 'm', ARGV[A])
-  end
-  -- The marks change the seen record (seen.go) that the caller loaded
-  -- and writes.
-  if n >= A + 7 and not nomarks then
-    for i = A + 7, n do
+  if n < A + 2 then return 0 end
+  if not nomarks then
+    if ARGV[A - 2] ~= '' and redis.call('HGET', S, 'v') == ARGV[A - 1] then
+      redis.call('HSET', S, 'm', ARGV[A - 2])
+    end
+    -- The marks change the seen record (seen.go) that the caller loaded
+    -- and writes.
+    for i = A + 3, n do
       seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `)
     end
   end
-  if ARGV[A + 2] ~= '' then
+  local arm = ARGV[A]
+  if arm ~= '' then
+    local lang = string.sub(arm, 2)
     local r = redis.call('HMGET', R, 's', 'l', 'd', 'e')
-    local same = r[1] == 'p' and r[2] == ARGV[A + 2] and r[3]
+    local same = r[1] == 'p' and r[2] == lang and r[3]
     -- A check ("c") of a reminder pending in the same language writes
     -- nothing; otherwise the arguments are read.
-    if r[1] ~= 'x' and r[1] ~= 'n' and not (same and ARGV[A + 3] == 'c') then
-      local c, due, ttl, exp, low = string.match(ARGV[A + 4], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+    if r[1] ~= 'x' and r[1] ~= 'n' and not (same and string.byte(arm, 1) == 99) then
+      local c, due, ttl, exp, low = string.match(ARGV[A + 1], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
       if same then
         if ilt(due, r[3]) then idx = 1 end
         if r[4] and not ilt(exp, r[4]) and not ilt(r[4], low) then
@@ -248,16 +283,17 @@ local function tail(S, U, R, M, A, now, sentOldest, nomarks)
           redis.call('PEXPIRE', R, ttl)
         end
       else
-        redis.call('HSET', R, 'c', c, 'l', ARGV[A + 2], 'd', due, 's', 'p', 'e', exp)
+        redis.call('HSET', R, 'c', c, 'l', lang, 'd', due, 's', 'p', 'e', exp)
         redis.call('PEXPIRE', R, ttl)
         idx = 1
       end
     end
   end
-  if ARGV[A + 5] ~= '' then
-    redis.call('ZREMRANGEBYSCORE', M, '-inf', '(' .. sentOldest)
-    for id in string.gmatch(ARGV[A + 5], '%d+') do
-      redis.call('ZADD', M, ARGV[A + 6], id)
+  if ARGV[A + 2] ~= '' then
+    local at, oldest, ids = string.match(ARGV[A + 2], '^(%d+) (%d+) (.*)$')
+    redis.call('ZREMRANGEBYSCORE', M, '-inf', '(' .. oldest)
+    for id in string.gmatch(ids, '%d+') do
+      redis.call('ZADD', M, at, id)
     end
     redis.call('ZREMRANGEBYRANK', M, 0, ` + strconv.Itoa(-(sentMax + 1)) + `)
     redis.call('PEXPIRE', M, ` + strconv.FormatInt(SentTTL.Milliseconds(), 10) + `)
@@ -270,26 +306,30 @@ end
 // It returns 2 when the reminder's index needs a ZADD, else 1.
 //
 // KEYS: state hash, seen record, reminder hash, sent message zset. ARGV:
-// now (ms), seen TTL (ms), oldest sent (ms), now less the seen TTL's slack
-// (commonArgs), then the tail's arguments (tailArgs).
+// now (ms), seen TTL (ms), now less the seen TTL's slack (commonArgs),
+// then the tail's arguments with the mark pair (tailArgs).
 var tailScript = newScript(seenLua + tailLua + `
 seenload(KEYS[2])
-local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5, ARGV[1], ARGV[3])
-seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[4])
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 6)
+seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 return 1 + idx
 `)
 
 // commonArgs are the first arguments of tailScript and loadTailScript,
 // and those of inboundScript after its first three: now (ms), seen TTL
-// (ms), oldest sent id kept (ms), and now less ttlSlack of the seen TTL
-// (ms: a seen record whose TTL was set before keeps it; seenLua).
+// (ms) and now less ttlSlack of the seen TTL (ms: a seen record whose TTL
+// was set before keeps it; seenLua).
 func (s *Store) commonArgs(now time.Time) []any {
-	return []any{now.UnixMilli(), s.seenTTL.Milliseconds(), now.Add(-SentTTL).UnixMilli(), s.seenPXAfter(now)}
+	return []any{now.UnixMilli(), s.seenTTL.Milliseconds(), s.seenPXAfter(now)}
 }
 
 // seenPXAfter is now less ttlSlack of the seen TTL, in ms.
 func (s *Store) seenPXAfter(now time.Time) string {
-	return strconv.FormatInt(now.Add(-ttlSlack(s.seenTTL)).UnixMilli(), 10)
+	return strconv.FormatInt(s.seenPXAfterMS(now), 10)
+}
+
+func (s *Store) seenPXAfterMS(now time.Time) int64 {
+	return now.Add(-ttlSlack(s.seenTTL)).UnixMilli()
 }
 
 // FlushTails writes the tails deferred before olderThan (all of them when
@@ -322,7 +362,7 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 	zadded := make([]bool, len(items))
 	err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
 		for i, it := range items {
-			args := append(append([]any{}, common...), s.tailArgs(it.chat, it.t, true)...)
+			args := append(append([]any{}, common...), s.tailArgs(it.chat, it.t, markWrite, now)...)
 			cmds[i] = run(tailScript, []string{s.stateKey(it.chat), s.seenKey(it.chat), s.remindKey(it.chat), s.sentKey(it.chat)}, args...)
 			zadded[i] = it.t.arm && !s.remindHinted(it.chat, it.t.due)
 			if zadded[i] {

@@ -235,13 +235,16 @@ func TestRunTailsFlushesAtShutdown(t *testing.T) {
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
 
 // scripts counts the EVAL and EVALSHA commands the client sends.
-type scripts struct{ n atomic.Int64 }
+// scripts counts script calls (n) and their words (the command's Args:
+// EVALSHA, SHA, key count, keys, arguments).
+type scripts struct{ n, words atomic.Int64 }
 
 func (h *scripts) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *scripts) count(cmd redis.Cmder) {
 	if name := cmd.Name(); name == "evalsha" || name == "eval" {
 		h.n.Add(1)
+		h.words.Add(int64(len(cmd.Args())))
 	}
 }
 
@@ -277,6 +280,7 @@ func TestTurnOneScript(t *testing.T) {
 	for i := range turns + 1 {
 		if i == 1 { // the first turn warmed the scripts up
 			h.n.Store(0)
+			h.words.Store(0)
 			rt.n.Store(0)
 		}
 		update := int64(300 + i)
@@ -309,6 +313,15 @@ func TestTurnOneScript(t *testing.T) {
 	}
 	if got := float64(rt.n.Load()) / turns; got != 2 {
 		t.Errorf("%.2f round trips per turn, want 2", got)
+	}
+	// The save of a turn with a count and a tail (a mark, a reminder, a
+	// sent id) passes 7 keys and 22 arguments: 15, then the completion,
+	// the count and the seen record's pxafter, then the arm (2), the sent
+	// ids (1) and one mark. Session 6 passed 30 (an unused mark pair, now,
+	// the seen TTL and the oldest sent id twice over, two completion
+	// arguments, the arm and the sent ids' time apart).
+	if got := float64(h.words.Load()) / turns; got > 3+7+22 {
+		t.Errorf("%.2f words per script call, want at most %d", got, 3+7+22)
 	}
 	// The updates were counted: the limit's state (t, h, o) is in the
 	// state hash, written by the saves.
