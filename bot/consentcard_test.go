@@ -175,36 +175,3 @@ func TestStartAtConsentShowsTheWelcomeAgain(t *testing.T) {
 		t.Errorf("the card after /start is\n%s\nwant a greeting above the card as first shown:\n%s", c.Text, w.Text)
 	}
 }
-
-// A typed word or /skip on the welcome-and-consent card asks the consent
-// question again with the welcome and the information notice above it, as
-// first shown, and what was wrong first (session 7): what the person is
-// asked to agree to stays on the card they answer. Before, the new card
-// was the error and "Do you agree?" alone. The calls are those of any
-// typed re-ask below a kept card: the new card, and the old one's keyboard
-// removed.
-func TestConsentErrorReaskKeepsTheWelcome(t *testing.T) {
-	r := newRig(t)
-	u := r.srv.User(766, telegramtest.LanguageCode("it"))
-	w := toWelcome(t, r, u)
-	for i, c := range []struct{ typed, err string }{
-		{"ciao", "⚠️ Non ho capito."},
-		{"/skip", "⚠️ Questa domanda non si può saltare."},
-	} {
-		before := maps.Clone(r.srv.Calls())
-		u.Send(c.typed)
-		if _, err := r.intake.Submit(context.Background(), textUpdate(int64(3+i), u.ID(), c.typed), false, 0); err != nil {
-			t.Fatal(err)
-		}
-		card := lastCard(u)
-		if !strings.HasPrefix(card.Text, c.err) || !strings.HasSuffix(card.Text, "\n\n"+w.Text) || !strings.Contains(fmtLabels(card), "Sì, accetto") {
-			t.Fatalf("%q on the consent card gave\n%s\nwant %q first, then the card as first shown:\n%s", c.typed, card.Text, c.err, w.Text)
-		}
-		if got := callsSince(r, before); got["sendMessage"] != 1 || got["editMessageReplyMarkup"] != 1 || len(got) != 2 {
-			t.Errorf("%q on the consent card made %v, want one new card and the old one's keyboard removed", c.typed, got)
-		}
-	}
-	if m := msgOf(u, w.ID); m.Text != w.Text || len(m.Buttons) != 0 {
-		t.Errorf("the welcome card is not kept as first shown, without keyboard:\n%s", u.Transcript())
-	}
-}

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -78,7 +77,6 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		answered *dialog.Reply
 		ask      *dialog.Reply
 		summary  string
-		noteAt   = -1 // where the question's notes begin in lead
 	)
 	lead = append(lead, t.lead...)
 	t.lead = nil
@@ -101,9 +99,6 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 			if r.Hint != "" {
 				text += "\n<i>" + t.r.Text(t.lang, r.Hint, nil) + "</i>"
 			}
-			if r.Question != "" && noteAt < 0 {
-				noteAt = len(lead)
-			}
 			lead = append(lead, text)
 		case dialog.ReplyComplete:
 			summary = t.r.Summary(t.lang, t.form, r.Response)
@@ -120,7 +115,6 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 			parts = append(parts, a)
 		}
 	}
-	leadAt := len(parts)
 	parts = append(parts, lead...)
 	if summary != "" {
 		parts = append(parts, summary)
@@ -132,15 +126,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 			// A tick on page 2 of a long list keeps page 2 on screen.
 			page = t.r.PageOf(t.lang, *ask, cb.Option)
 		}
-		a := *ask
-		if a.Error != "" && noteAt >= 0 {
-			// What was wrong comes first, above the notes an error
-			// re-ask shows again (the welcome and notice above the
-			// consent question would push it out of sight).
-			parts = slices.Insert(parts, leadAt+noteAt, "⚠️ "+t.r.Text(t.lang, a.Error, a.ErrorArgs))
-			a.Error = ""
-		}
-		q, err := t.r.AskPage(t.lang, t.form, a, page)
+		q, err := t.r.AskPage(t.lang, t.form, *ask, page)
 		if err != nil {
 			return err
 		}

@@ -703,8 +703,7 @@ func (st *stepper) note(q *Question) {
 // the way there. Back thus returns to the card as it was first shown: the
 // consent question with the welcome and the information notice above it
 // (what the person agrees to stays readable), a question with the note
-// that introduces it; a change of language shows them in the new one; an
-// error re-ask (ask) keeps them.
+// that introduces it; a change of language shows them in the new one.
 func (st *stepper) notesBefore(pos int) {
 	switch {
 	case st.incr && !st.lazy:
@@ -739,9 +738,9 @@ func (st *stepper) notesBefore(pos int) {
 // when the step asked it again for someone coming back (Input.Resume, an
 // InStart mid-interview): the card as first shown, so the consent question
 // comes with what is consented to. A step that moved to another question,
-// or showed notes already (Back, a change of language, an error re-ask),
-// is left as it is; so is a repeat without Resume (a stale or garbled tap
-// on the live card asks it again unchanged, and notes would force an edit).
+// or showed notes already (Back, a change of language), is left as it is;
+// so is a repeat without Resume (a stale or garbled tap on the live card
+// asks it again unchanged, and notes would force an edit).
 func (st *stepper) resumeNotes() {
 	if st.old.Phase != PhaseAsking || st.s.Phase != PhaseAsking || st.s.Pos != st.old.Pos {
 		return
@@ -817,18 +816,9 @@ func AnswerDisplay(q *Question, v string) (msgs []string, lit string) {
 
 // ask emits the question; errMsg, when set, explains why it is asked again.
 // fresh asks in a new showing (new Seq), so older buttons become stale.
-//
-// An error re-ask shows the card as first shown, the notes right before
-// the question above it (notesBefore), as Back, a change of language and
-// a resume do: the consent question re-asked because the person typed a
-// word or /skip keeps the welcome and the information notice, not the
-// error and "Do you agree?" alone. (The channel puts the error first.)
 func (st *stepper) ask(q *Question, errMsg string, errArgs map[string]any, fresh bool) {
 	if q == nil {
 		return
-	}
-	if errMsg != "" {
-		st.notesBefore(q.Index)
 	}
 	s := &st.s
 	if fresh {
