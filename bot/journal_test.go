@@ -149,6 +149,14 @@ func TestPollerJournalCostsNothingWhenApplied(t *testing.T) {
 		want := i + 1
 		waitUntil(t, "the reply", func() bool { return len(botMessages(u.Messages())) == want })
 	}
+	// The reply is on screen a moment before its job is settled: stopping
+	// then journals the update in flight, by design (the final sync). Stop
+	// once the poller confirmed every update, i.e. went on past its batch.
+	idle, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := r.srv.WaitIdle(idle); err != nil {
+		t.Fatalf("updates not confirmed: %v", err)
+	}
+	cancel()
 	stop()
 	<-done
 	jr.mu.Lock()
