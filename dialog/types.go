@@ -157,9 +157,11 @@ type Form struct {
 	// itself). Set when incremental is.
 	readers [][]int
 	// incremental says a step may re-evaluate relevance only where an
-	// answer changed (stepper.update): no calculate rows, and no
-	// relevance calls today(), so a row's relevance depends on the
-	// answers of the rows before it alone.
+	// answer changed (stepper.update): every relevance (a row's or its
+	// groups') and every calculation reads only rows before it (or, with
+	// ".", the row itself), and none calls today(), so a row's relevance
+	// and value depend on the answers of the rows before it alone
+	// (loader.relevanceReaders).
 	incremental bool
 }
 
