@@ -175,3 +175,38 @@ func TestStartAtConsentShowsTheWelcomeAgain(t *testing.T) {
 		t.Errorf("the card after /start is\n%s\nwant a greeting above the card as first shown:\n%s", c.Text, w.Text)
 	}
 }
+
+// A typed word or /skip on the welcome-and-consent card keeps that card as
+// first shown (its keyboard removed) right above the respondent's message,
+// and the new card below says what was wrong and asks "Do you agree?"
+// again, without repeating the welcome and the notice: they are on screen
+// just above, and repeating ~900 characters pushed the buttons below a
+// phone's screen (session 7: a change that repeated them was reverted).
+func TestConsentErrorReaskBelowTheKeptWelcome(t *testing.T) {
+	r := newRig(t)
+	u := r.srv.User(766, telegramtest.LanguageCode("it"))
+	w := toWelcome(t, r, u)
+	first := strings.SplitN(w.Text, "\n", 2)[0]
+	question := w.Text[strings.LastIndex(w.Text, "\n\n")+2:]
+	for i, c := range []struct{ typed, err string }{
+		{"ciao", "⚠️ Non ho capito."},
+		{"/skip", "⚠️ Questa domanda non si può saltare."},
+	} {
+		before := maps.Clone(r.srv.Calls())
+		u.Send(c.typed)
+		if _, err := r.intake.Submit(context.Background(), textUpdate(int64(3+i), u.ID(), c.typed), false, 0); err != nil {
+			t.Fatal(err)
+		}
+		card := lastCard(u)
+		if !strings.HasPrefix(card.Text, c.err) || !strings.HasSuffix(card.Text, "\n\n"+question) ||
+			strings.Contains(card.Text, first) || !strings.Contains(fmtLabels(card), "Sì, accetto") {
+			t.Fatalf("%q on the consent card gave\n%s\nwant %q, then the question %q alone, with its buttons", c.typed, card.Text, c.err, question)
+		}
+		if got := callsSince(r, before); got["sendMessage"] != 1 || got["editMessageReplyMarkup"] != 1 || len(got) != 2 {
+			t.Errorf("%q on the consent card made %v, want one new card and the old one's keyboard removed", c.typed, got)
+		}
+	}
+	if m := msgOf(u, w.ID); m.Text != w.Text || len(m.Buttons) != 0 {
+		t.Errorf("the welcome card is not kept as first shown, without keyboard:\n%s", u.Transcript())
+	}
+}
