@@ -496,14 +496,8 @@ func (st *stepper) relevant(i int) bool {
 func (st *stepper) evalRel(i int) bool {
 	q := st.f.Questions[i]
 	e := st.env()
-	groups := st.groups()
 	for _, g := range q.Groups {
-		if !groups[2*g.index] {
-			groups[2*g.index] = true
-			groups[2*g.index+1] = g.Relevant.Bool(e)
-			st.evals++
-		}
-		if !groups[2*g.index+1] {
+		if !st.groupRelevant(g, e) {
 			return false
 		}
 	}
@@ -515,6 +509,18 @@ func (st *stepper) evalRel(i int) bool {
 	}
 	st.evals++
 	return q.Relevant.Bool(e)
+}
+
+// groupRelevant reports whether group g is relevant, evaluating its
+// relevance once per refresh (st.groups: [2g] evaluated, [2g+1] value).
+func (st *stepper) groupRelevant(g *Group, e *env) bool {
+	groups := st.groups()
+	if !groups[2*g.index] {
+		groups[2*g.index] = true
+		groups[2*g.index+1] = g.Relevant.Bool(e)
+		st.evals++
+	}
+	return groups[2*g.index+1]
 }
 
 // refreshBefore is refresh's forward pass over the rows before limit
@@ -529,17 +535,11 @@ func (st *stepper) refreshBefore(limit int) {
 	n := len(f.Questions)
 	st.relBuffers()
 	st.lazy = false
-	groupRel := st.groups()
 	e := &env{answers: s.Answers, now: st.now}
 	for i, q := range f.Questions[:limit] {
 		ok := true
 		for _, g := range q.Groups {
-			if !groupRel[2*g.index] {
-				groupRel[2*g.index] = true
-				groupRel[2*g.index+1] = g.Relevant.Bool(e)
-				st.evals++
-			}
-			if !groupRel[2*g.index+1] {
+			if !st.groupRelevant(g, e) {
 				ok = false
 				break
 			}
