@@ -213,6 +213,19 @@ func waitEntered(t *testing.T, g *limiterGate, what string) {
 	}
 }
 
+// waitMany starts n callers of l.Wait; the group ends when all returned.
+func waitMany(t *testing.T, l *redisstore.Limiter, n int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := l.Wait(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	return &wg
+}
+
 // Concurrent callers do not queue behind a slow round trip (session 7).
 // Before, Wait held the limiter's mutex across its Redis round trip: the
 // burst's second batch waited for the first one's answer, a caller whose
@@ -222,14 +235,7 @@ func TestRedisLimiterNotSerialisedBehindASlowRoundTrip(t *testing.T) {
 	t.Run("the burst's batches in parallel", func(t *testing.T) {
 		g := newLimiterGate(t)
 		l := gatedLimiterStore(t, g).Limiter("telegram:parallel", 20) // a burst of 2 batches of 5
-		var wg sync.WaitGroup
-		for range 10 {
-			wg.Go(func() {
-				if err := l.Wait(ctx); err != nil {
-					t.Error(err)
-				}
-			})
-		}
+		wg := waitMany(t, l, 10)
 		waitEntered(t, g, "the first batch")
 		waitEntered(t, g, "the second batch while the first is held")
 		g.release()
@@ -260,14 +266,7 @@ func TestRedisLimiterNotSerialisedBehindASlowRoundTrip(t *testing.T) {
 		g := newLimiterGate(t)
 		g.fail = errors.New("redis down")
 		l := gatedLimiterStore(t, g).Limiter("telegram:down", 1000)
-		var wg sync.WaitGroup
-		for range 10 {
-			wg.Go(func() {
-				if err := l.Wait(ctx); err != nil {
-					t.Error(err)
-				}
-			})
-		}
+		wg := waitMany(t, l, 10)
 		waitEntered(t, g, "the first batch")
 		g.release()
 		wg.Wait()
