@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,6 +99,10 @@ func TestPollerFirstTurnYieldsAfterItsFirstReply(t *testing.T) {
 	// A's language choice (a first turn) holds the only slot, in its
 	// session's load; then B's /start waits for the slot.
 	openA, openB := g.hold(ida), g.hold(idb)
+	var closeA, closeB sync.Once
+	releaseA, releaseB := func() { closeA.Do(func() { close(openA) }) }, func() { closeB.Do(func() { close(openB) }) }
+	t.Cleanup(releaseA) // before Stop (cleanups run last first): a failed check leaves no turn held
+	t.Cleanup(releaseB)
 	if err := a.TapIn(menu.ID, "Italiano"); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +115,7 @@ func TestPollerFirstTurnYieldsAfterItsFirstReply(t *testing.T) {
 
 	// A's first reply (the callback answer) goes out, then its slot goes
 	// to B's turn before A's next card.
-	close(openA)
+	releaseA()
 	waitUntil(t, "B's turn began", func() bool { return g.loads(idb) == 1 })
 	if n := len(a.CallbackAnswers()); n != 1 {
 		t.Fatalf("A's tap answered %d times before B's turn, want once", n)
@@ -123,7 +128,7 @@ func TestPollerFirstTurnYieldsAfterItsFirstReply(t *testing.T) {
 	}
 
 	// B's turn ends; A's turn finishes with the slot back.
-	close(openB)
+	releaseB()
 	waitSettled(context.Background(), jobs)
 	waitUntil(t, "B's language menu", func() bool { return strings.Contains(labelsOf(b.Last()), "Italiano") })
 	waitUntil(t, "A's consent card", func() bool {
