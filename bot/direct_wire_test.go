@@ -1,8 +1,10 @@
 package bot
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -190,6 +192,62 @@ func TestDirectCallAllocs(t *testing.T) {
 		})
 		if n > c.max {
 			t.Errorf("%s: %.1f allocations per call, want at most %.0f", c.name, n, c.max)
+		}
+	}
+}
+
+// The direct calls ask for their replies uncompressed (net/http asked for
+// gzip on every call), and a reply compressed all the same, or sent
+// without a length (chunked), reads as before.
+func TestDirectRepliesUncompressed(t *testing.T) {
+	s, calls := wireRig(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Send(ctx, 7, Message{Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Answer(ctx, "q", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range calls() {
+		if c.acceptEncoding != "identity" {
+			t.Errorf("%s: Accept-Encoding %q, want identity", c.method, c.acceptEncoding)
+		}
+	}
+	for _, mode := range []string{"gzip", "chunked", "gzip chunked"} {
+		s, _ := wireRig(t, func(w http.ResponseWriter, r *http.Request) {
+			reply := `{"ok":true,"result":{"message_id":41,"date":1,"chat":{"id":7,"type":"private"},"text":"x"}}`
+			status := 200
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/answerCallbackQuery"):
+				reply = `{"ok":true,"result":true}`
+			case strings.HasSuffix(r.URL.Path, "/editMessageText"):
+				reply, status = bodyThrottled, 429
+			}
+			w.Header().Set("Content-Type", "application/json")
+			var out io.Writer = w
+			if strings.Contains(mode, "gzip") {
+				w.Header().Set("Content-Encoding", "gzip")
+				zw := gzip.NewWriter(w)
+				defer zw.Close()
+				out = zw
+			}
+			w.WriteHeader(status)
+			if strings.Contains(mode, "chunked") {
+				w.(http.Flusher).Flush()
+			}
+			io.WriteString(out, reply)
+		})
+		if id, err := s.Send(ctx, 7, Message{Text: "x"}); err != nil || id != 41 {
+			t.Errorf("%s: sendMessage: id %d, %v", mode, id, err)
+		}
+		if err := s.Answer(ctx, "q", ""); err != nil {
+			t.Errorf("%s: answerCallbackQuery: %v", mode, err)
+		}
+		var api *APIError
+		if err := s.Edit(ctx, 7, 41, Message{Text: "x"}); !errors.As(err, &api) || api.Code != 429 || api.RetryAfter != 7 ||
+			api.Description != "Too Many Requests: retry after 7" {
+			t.Errorf("%s: editMessageText: %v, want the 429 with retry_after 7", mode, err)
 		}
 	}
 }
