@@ -251,3 +251,35 @@ func TestDirectRepliesUncompressed(t *testing.T) {
 		}
 	}
 }
+
+// heldEvents is a bot-wide budget with events at hand (as
+// redisstore.Limiter after a reservation): Allow takes one.
+type heldEvents struct{ allowed, waited int }
+
+func (h *heldEvents) Allow() bool { h.allowed++; return true }
+func (h *heldEvents) Wait(context.Context) error {
+	h.waited++
+	return nil
+}
+
+// A live call takes an event at hand from any budget with Allow (webhook
+// mode's Redis limiter has one too): no Wait, and no budgetPatience timer
+// armed — the call allocates what it does with an unlimited budget.
+func TestSenderTakesHeldEventWithoutTimer(t *testing.T) {
+	if raceOn {
+		t.Skip("allocation counts are not exact under the race detector")
+	}
+	h := &heldEvents{}
+	s := NewSender(nil, SenderOptions{Direct: NewDirectAPI("http://api.invalid", "1:x", DirectDoer(&http.Client{Transport: &replayRT{}})),
+		Global: h, ChatRate: rate.Inf, ChatBurst: 1000})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := testing.AllocsPerRun(100, func() {
+		if err := s.EditKeyboard(ctx, 7, 5, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if h.waited != 0 || h.allowed == 0 || n > 5 {
+		t.Fatalf("%d Allow, %d Wait, %.1f allocations per call: want events taken by Allow, at most 5 allocations", h.allowed, h.waited, n)
+	}
+}
