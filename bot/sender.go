@@ -181,6 +181,7 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 		}
 		s.obs.Call(method, outcome, time.Since(start))
 		if err == nil {
+			firstReplyOut(ctx)
 			return nil
 		}
 		if err := s.failed(ctx, method, attempt, &backoff, err); err != nil {
