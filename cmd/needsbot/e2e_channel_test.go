@@ -52,6 +52,7 @@ func (r *respondent) labels() []string {
 }
 
 func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
+	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	url := webhook(t, h)
 	h.start()
@@ -171,6 +172,7 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 }
 
 func TestEndToEndRestartResumeAndLanguages(t *testing.T) {
+	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	h.start()
 	u := h.tg.User(5550003, telegramtest.LanguageCode("uk"))
@@ -216,6 +218,7 @@ func TestEndToEndRestartResumeAndLanguages(t *testing.T) {
 }
 
 func TestEndToEndJunkGroupsAndCommands(t *testing.T) {
+	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	h.start()
 	u := h.tg.User(5550004, telegramtest.LanguageCode("it"))
@@ -250,12 +253,12 @@ func TestEndToEndJunkGroupsAndCommands(t *testing.T) {
 	// Groups: one short "write to me in private" when addressed, nothing kept.
 	g := h.tg.Group(-100777, "Community")
 	g.Send(u, "/start")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
 	defer cancel()
 	if err := g.WaitHandled(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitIdle(ctx, g.ID()); err != nil {
+	if err := waitIdle(ctx, t, g.ID()); err != nil {
 		t.Fatal(err)
 	}
 	if c := g.Chat(); len(c.Messages) < 2 || !strings.Contains(c.Last().Text, "chat privata") {

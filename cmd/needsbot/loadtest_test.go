@@ -34,13 +34,14 @@ func TestLoadtestCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	t.Parallel()
 	storagetest.Redis(t)    // skips (fails under CI) without Redis
 	storagetest.Postgres(t) // and without Postgres
 	bin := buildNeedsbot(t)
 	for _, mode := range []string{"polling", "webhook"} {
 		t.Run(mode, func(t *testing.T) {
 			args := []string{"loadtest", "--respondents", "3", "--concurrency", "2", "--bin", bin, "--json",
-				"--db", storagetest.PostgresURL(), "--redis", storagetest.RedisURL(), "--update-timeout", "20s"}
+				"--db", storagetest.PostgresURL(), "--redis", storagetest.RedisURL(), "--update-timeout", slow(20 * time.Second).String()}
 			if mode == "webhook" {
 				args = append(args, "--webhook")
 			}
@@ -118,6 +119,7 @@ func TestLoadtestCommand(t *testing.T) {
 // TestLoadtestBotFailsToStart: a binary that is not a bot makes the run
 // fail with exit 1 and the child's output, not hang.
 func TestLoadtestBotFailsToStart(t *testing.T) {
+	t.Parallel()
 	storagetest.Redis(t)
 	storagetest.Postgres(t)
 	script := filepath.Join(t.TempDir(), "notabot")
@@ -131,7 +133,7 @@ func TestLoadtestBotFailsToStart(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut.String(), "exited during start-up") || !strings.Contains(errOut.String(), "no bot here") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut.String())
 	}
-	if time.Since(start) > 20*time.Second {
+	if time.Since(start) > slow(20*time.Second) {
 		t.Errorf("took %s to notice", time.Since(start))
 	}
 }
