@@ -16,7 +16,14 @@ import (
 // cores can wait at once.
 const testParallel = 6
 
+// asNeedsbot, set in a child's environment, makes this test binary be
+// needsbot: main() with the child's arguments (see needsbotBinary).
+const asNeedsbot = "GO_TEST_AS_NEEDSBOT"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(asNeedsbot) == "1" {
+		main()
+	}
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
