@@ -12,6 +12,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/typeset"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/redisstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
@@ -55,6 +56,7 @@ type harness struct {
 
 func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 	t.Helper()
+	parseFonts(t)
 	rdb, prefix := storagetest.Redis(t)
 	// Telegram refuses a callback answer ~15 s after the tap; the fake
 	// does too by default. These tests check that every tap is answered
@@ -64,6 +66,13 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 	h := &harness{t: t, tg: telegramtest.NewServer(opts...), dsn: storagetest.Postgres(t), logs: &syncBuffer{},
 		store: redisstore.New(rdb, redisstore.Options{Prefix: prefix})}
 	t.Cleanup(h.tg.Close)
+	t.Cleanup(func() {
+		// Registered before start: runs after the bot stopped.
+		if t.Failed() {
+			logs := h.logs.String()
+			t.Logf("the bot's log (last 16 KiB):\n%s", logs[max(0, len(logs)-16<<10):])
+		}
+	})
 	h.env = map[string]string{
 		"NEEDSBOT_TELEGRAM_TOKEN":       h.tg.Token(),
 		"NEEDSBOT_TELEGRAM_API_URL":     h.tg.URL,
@@ -78,6 +87,20 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 		"NEEDSBOT_INBOUND_LIMIT": "100000",
 	}
 	return h
+}
+
+// parseFonts parses the posters' and charts' fonts now, outside any
+// bot's turn. They are parsed once per process, by whichever turn draws
+// first (typeset.Shared); the tests' bots share this process, so the
+// first poster of one test — and every other turn drawing at the same
+// time, waiting for that parse — paid for it within the turn's 30-second
+// deadline. Under the race detector on a loaded machine that took longer
+// (an invite's poster went missing at load 20).
+func parseFonts(t *testing.T) {
+	t.Helper()
+	if _, err := typeset.Shared(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // start runs the bot until stop.
