@@ -14,6 +14,7 @@ import (
 )
 
 func TestDirectoryCommand(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.Postgres(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, dsn); err != nil {
@@ -88,6 +89,7 @@ func TestDirectoryCommand(t *testing.T) {
 // try's demo municipality gets clearly fictional entries, once; the
 // migrations (what production runs) seed none.
 func TestTryDemoDirectory(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.Postgres(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, dsn); err != nil {

@@ -39,6 +39,7 @@ func (r *respondent) settledOnQuestion(want string) {
 // the chaos transcript); now it is kept and tried again until the card
 // goes out, and the interview goes on.
 func TestEndToEndUndeliveredCardIsSentAgain(t *testing.T) {
+	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	h.start()
 	u := h.tg.User(5551711, telegramtest.LanguageCode("it"))
@@ -99,7 +100,7 @@ func twoWebhookReplicas(t *testing.T, h *harness) *chaos.LB {
 		r.start()
 		// Running, its webhook set: the next replica's start is told
 		// apart from this one's, and no test ends during a start.
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(slow(60 * time.Second))
 		for !strings.Contains(r.logs.String(), `"needsbot running"`) {
 			if time.Now().After(deadline) {
 				t.Fatalf("replica did not start; logs:\n%s", r.logs.String())
@@ -117,6 +118,7 @@ func twoWebhookReplicas(t *testing.T, h *harness) *chaos.LB {
 // the chaos flood row). The chat's budget is now shared through Redis:
 // no 429 at all, and the flooder still gets replies.
 func TestEndToEndFloodTwoWebhookReplicasNo429(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t) // the fake enforces Telegram's limits
 	twoWebhookReplicas(t, h)
 	u := h.tg.User(5551721, telegramtest.LanguageCode("en"))
@@ -157,6 +159,7 @@ func TestEndToEndFloodTwoWebhookReplicasNo429(t *testing.T) {
 // it, no callback answered twice (Telegram refuses it: a violation), one
 // response stored.
 func TestEndToEndOutOfOrderWebhookDeliveries(t *testing.T) {
+	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	lb := twoWebhookReplicas(t, h)
 	lb.Set(chaos.LBReorder)
@@ -189,6 +192,7 @@ func TestEndToEndOutOfOrderWebhookDeliveries(t *testing.T) {
 // not count against the person's inbound limit (the default 20 per 10 s:
 // a walk of 30 updates in a few seconds, doubled, would be throttled).
 func TestEndToEndRacingWebhookReplicas(t *testing.T) {
+	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
 	h.env["NEEDSBOT_INBOUND_LIMIT"] = "40"
 	lb := twoWebhookReplicas(t, h)

@@ -16,6 +16,7 @@ import (
 // another municipality can neither open Roma's menu nor use its buttons.
 // Every change is audit-logged without its values.
 func TestEndToEndDirectoryInTelegram(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, h.dsn); err != nil {

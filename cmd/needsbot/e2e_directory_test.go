@@ -17,6 +17,7 @@ import (
 // area, nothing else) and shown by `directory stats`; /services works in
 // Arabic for someone who never started an interview.
 func TestEndToEndDirectory(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, h.dsn); err != nil {

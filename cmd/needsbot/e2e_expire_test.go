@@ -35,6 +35,7 @@ func expiredNotices(u *telegramtest.User) int {
 // the abandonment record are gone from Redis. An interview that went on
 // answering is not expired with it.
 func TestEndToEndExpiryIsScheduled(t *testing.T) {
+	t.Parallel()
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
@@ -66,7 +67,7 @@ func TestEndToEndExpiryIsScheduled(t *testing.T) {
 	case code := <-done2:
 		done2 <- code
 		t.Fatalf("replica 2 exited %d at start", code)
-	case <-time.After(60 * time.Second):
+	case <-time.After(slow(60 * time.Second)):
 		t.Fatal("replica 2 did not start")
 	}
 	t.Cleanup(func() {
@@ -76,7 +77,7 @@ func TestEndToEndExpiryIsScheduled(t *testing.T) {
 			if code != 0 {
 				t.Errorf("replica 2 exited %d", code)
 			}
-		case <-time.After(30 * time.Second):
+		case <-time.After(slow(30 * time.Second)):
 			t.Error("replica 2 did not shut down")
 		}
 	})
@@ -113,7 +114,7 @@ func TestEndToEndExpiryIsScheduled(t *testing.T) {
 	now.Add(int64(36 * time.Hour)) // 30.5 days after the idle one's last answer
 	busy.tap(pick(busy.question().Labels(), "Da 25"))
 
-	wctx, cancel := context.WithTimeout(bg, 60*time.Second)
+	wctx, cancel := context.WithTimeout(bg, slow(60*time.Second))
 	defer cancel()
 	if _, err := idle.u.WaitFor(wctx, func(c telegramtest.Chat) bool {
 		for _, m := range c.Messages {

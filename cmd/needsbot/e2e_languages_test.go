@@ -22,6 +22,7 @@ import (
 // when it is not on the first. Each response is stored in its language,
 // with its answers.
 func TestEndToEndEveryLanguage(t *testing.T) {
+	t.Parallel()
 	cat, err := locales.New()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestEndToEndEveryLanguage(t *testing.T) {
 			t.Run(l.Code, func(t *testing.T) {
 				t.Parallel()
 				r := &loadtest.Walker{User: u, Form: form, Rng: rand.New(rand.NewPCG(15, uint64(i))), Lang: l.Code,
-					Comment: "ok ۱۲ ௧௨ ෧෨", Timeout: 30 * time.Second, Texts: texts}
+					Comment: "ok ۱۲ ௧௨ ෧෨", Timeout: slow(30 * time.Second), Texts: texts}
 				err := r.Interview(context.Background())
 				if err != nil {
 					t.Fatal(err)

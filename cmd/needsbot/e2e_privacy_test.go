@@ -64,6 +64,7 @@ func isHex(s string) bool {
 // any answer: the finished state keeps only what "already answered" needs,
 // for a short time.
 func TestEndToEndRedisHoldsNoAnswersAfterCompletion(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.start()
 	const id = 5550101
@@ -129,6 +130,7 @@ func TestEndToEndRedisHoldsNoAnswersAfterCompletion(t *testing.T) {
 // column), not in Redis (state, abandonment record and index member, outbox
 // and dead letters), and the chat's messages are deleted.
 func TestEndToEndDeleteLeavesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.start()
 	const id = 5550102
@@ -151,7 +153,7 @@ func TestEndToEndDeleteLeavesNothing(t *testing.T) {
 	if err := store.EnqueueFor(ctx, "rejected-1", pseudo, []byte(`{"v":1,"id":"x","pseudonym":"`+pseudo+`"}`)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(slow(15 * time.Second))
 	for n, _ := store.DeadLetters(ctx); n != 1; n, _ = store.DeadLetters(ctx) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the outbox did not bury the rejected entry (%d dead letters)", n)

@@ -36,6 +36,7 @@ import (
 // over the 30 days before today through the store (internal/seed, the
 // synthetic walker, on a library holding the published definition only).
 func TestPublishFormThroughBotEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
 	delete(h.env, "NEEDSBOT_DEFAULT_MUNICIPALITY") // only invites start interviews

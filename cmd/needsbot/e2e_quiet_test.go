@@ -21,6 +21,7 @@ import (
 // case's time, so nothing falls due while the test runs: what is asserted
 // is the schedule itself.
 func TestEndToEndQuietHours(t *testing.T) {
+	t.Parallel()
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		t.Fatal(err)

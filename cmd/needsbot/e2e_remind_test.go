@@ -26,7 +26,7 @@ func remindersOf(u *telegramtest.User) int {
 // waitReminder waits (bounded) for the chat's first reminder.
 func waitReminder(t *testing.T, u *telegramtest.User) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), slow(60*time.Second))
 	defer cancel()
 	if _, err := u.WaitFor(ctx, func(c telegramtest.Chat) bool {
 		for _, m := range c.Messages {
@@ -47,6 +47,7 @@ func waitReminder(t *testing.T, u *telegramtest.User) {
 // clock in schedule and bot tests; here they are off so the test does not
 // depend on the hour it runs at.)
 func TestEndToEndReminder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["NEEDSBOT_REMINDER_AFTER"] = "5s"
 	h.env["NEEDSBOT_QUIET_HOURS"] = "off"
@@ -74,7 +75,7 @@ func TestEndToEndReminder(t *testing.T) {
 			if code != 0 {
 				t.Errorf("replica 2 exited %d", code)
 			}
-		case <-time.After(30 * time.Second):
+		case <-time.After(slow(30 * time.Second)):
 			t.Error("replica 2 did not shut down")
 		}
 	})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/internal/typeset"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/redisstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
@@ -55,10 +56,23 @@ type harness struct {
 
 func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 	t.Helper()
+	parseFonts(t)
 	rdb, prefix := storagetest.Redis(t)
+	// Telegram refuses a callback answer ~15 s after the tap; the fake
+	// does too by default. These tests check that every tap is answered
+	// once, not how fast (the load test counts answers too old): a loaded
+	// CI machine running the race detector legitimately takes longer.
+	opts = append([]telegramtest.Option{telegramtest.WithCallbackTimeout(slow(15 * time.Second))}, opts...)
 	h := &harness{t: t, tg: telegramtest.NewServer(opts...), dsn: storagetest.Postgres(t), logs: &syncBuffer{},
 		store: redisstore.New(rdb, redisstore.Options{Prefix: prefix})}
 	t.Cleanup(h.tg.Close)
+	t.Cleanup(func() {
+		// Registered before start: runs after the bot stopped.
+		if t.Failed() {
+			logs := h.logs.String()
+			t.Logf("the bot's log (last 16 KiB):\n%s", logs[max(0, len(logs)-16<<10):])
+		}
+	})
 	h.env = map[string]string{
 		"NEEDSBOT_TELEGRAM_TOKEN":       h.tg.Token(),
 		"NEEDSBOT_TELEGRAM_API_URL":     h.tg.URL,
@@ -73,6 +87,20 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 		"NEEDSBOT_INBOUND_LIMIT": "100000",
 	}
 	return h
+}
+
+// parseFonts parses the posters' and charts' fonts now, outside any
+// bot's turn. They are parsed once per process, by whichever turn draws
+// first (typeset.Shared); the tests' bots share this process, so the
+// first poster of one test — and every other turn drawing at the same
+// time, waiting for that parse — paid for it within the turn's 30-second
+// deadline. Under the race detector on a loaded machine that took longer
+// (an invite's poster went missing at load 20).
+func parseFonts(t *testing.T) {
+	t.Helper()
+	if _, err := typeset.Shared(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // start runs the bot until stop.
@@ -105,7 +133,7 @@ func (h *harness) start() {
 	case <-ready:
 	case code := <-h.done:
 		h.t.Fatalf("bot exited %d; logs:\n%s", code, h.logs.String())
-	case <-time.After(60 * time.Second):
+	case <-time.After(slow(60 * time.Second)):
 		h.t.Fatalf("bot did not start; logs:\n%s", h.logs.String())
 	}
 }
@@ -120,8 +148,8 @@ func (h *harness) shutdown() {
 		if code != 0 {
 			h.t.Errorf("bot exited %d; logs:\n%s", code, h.logs.String())
 		}
-	case <-time.After(30 * time.Second):
-		h.t.Error("bot did not shut down in 30 s")
+	case <-time.After(slow(30 * time.Second)):
+		h.t.Error("bot did not shut down")
 	}
 	h.stop = nil
 }
@@ -131,22 +159,30 @@ func (h *harness) shutdown() {
 // thank-you): a test reads what the bot has recorded.
 func (h *harness) db() *pgx.Conn {
 	h.t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		n, err := h.store.PendingCompleted(context.Background())
-		if err == nil && n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%d completions not written to Postgres in 20 s (%v)", n, err)
-		}
-		time.Sleep(5 * time.Millisecond) // sync: the bot's drainer, another process
-	}
+	h.drained()
 	c, err := pgx.Connect(context.Background(), h.dsn)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { c.Close(context.Background()) })
 	return c
+}
+
+// drained waits until the completions recorded with the bot's saves are
+// written to Postgres: what the bot shows from Postgres (/invites,
+// /results) counts them only then.
+func (h *harness) drained() {
+	h.t.Helper()
+	for deadline := time.Now().Add(slow(20 * time.Second)); ; {
+		n, err := h.store.PendingCompleted(context.Background())
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d completions not written to Postgres (%v)", n, err)
+		}
+		time.Sleep(5 * time.Millisecond) // sync: the bot's drainer, another process
+	}
 }
 
 func (h *harness) count(q string, args ...any) int {
@@ -171,14 +207,14 @@ type respondent struct {
 
 func (r *respondent) wait() {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), slow(60*time.Second))
 	defer cancel()
 	if err := r.u.WaitHandled(ctx); err != nil {
 		r.t.Fatalf("bot did not handle the update: %v\n%s", err, r.u.Transcript())
 	}
 	// Acknowledged is not applied: the bot confirms an update as soon as
 	// it is queued behind its own chat's pacing (bot/mailbox.go).
-	if err := waitIdle(ctx, r.u.ID()); err != nil {
+	if err := waitIdle(ctx, r.t, r.u.ID()); err != nil {
 		r.t.Fatalf("bot did not apply the update: %v\n%s", err, r.u.Transcript())
 	}
 	// Staff work (exports, /results) runs on its own queue after the
@@ -341,6 +377,7 @@ func pick(rows [][]string, prefix string) string {
 }
 
 func TestEndToEndPollingInterview(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.start()
 	u := h.tg.User(5550001, telegramtest.FirstName("Amina"), telegramtest.Username("amina_r"), telegramtest.LanguageCode("it-IT"))
@@ -411,19 +448,26 @@ func TestEndToEndPollingInterview(t *testing.T) {
 	}
 }
 
-// intakes are the intakes of the bots the tests run, so that a test can
-// wait until a chat's updates are applied.
+// intakes are the intakes of the bots the tests run, with the top-level
+// test that runs each, so that a test can wait until a chat's updates are
+// applied by its own bots (tests run in parallel and reuse chat ids).
 var intakes = struct {
 	sync.Mutex
-	m map[*bot.Intake]bool
-}{m: map[*bot.Intake]bool{}}
+	m map[*bot.Intake]string
+}{m: map[*bot.Intake]string{}}
+
+// rootTest is the name of the top-level test t belongs to.
+func rootTest(t testing.TB) string {
+	root, _, _ := strings.Cut(t.Name(), "/")
+	return root
+}
 
 // registerIntake returns the hook that serve calls with its intake; the
 // intake is forgotten when the test ends.
 func registerIntake(t *testing.T) func(*bot.Intake) {
 	return func(in *bot.Intake) {
 		intakes.Lock()
-		intakes.m[in] = true
+		intakes.m[in] = rootTest(t)
 		intakes.Unlock()
 		t.Cleanup(func() {
 			intakes.Lock()
@@ -433,13 +477,16 @@ func registerIntake(t *testing.T) func(*bot.Intake) {
 	}
 }
 
-// waitIdle waits until no running bot has work queued, running or parked
-// for chat.
-func waitIdle(ctx context.Context, chat int64) error {
+// waitIdle waits until no bot of t's top-level test has work queued,
+// running or parked for chat.
+func waitIdle(ctx context.Context, t testing.TB, chat int64) error {
+	root := rootTest(t)
 	intakes.Lock()
 	var all []*bot.Intake
-	for in := range intakes.m {
-		all = append(all, in)
+	for in, test := range intakes.m {
+		if test == root {
+			all = append(all, in)
+		}
 	}
 	intakes.Unlock()
 	for _, in := range all {

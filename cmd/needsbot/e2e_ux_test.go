@@ -16,6 +16,7 @@ import (
 // and at most 1.2 Bot API requests per update on webhooks (the callback
 // answered in the webhook response), 2.2 when polling.
 func TestEndToEndMessageEconomy(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"webhook", "polling"} {
 		t.Run(mode, func(t *testing.T) {
 			h := newHarness(t)

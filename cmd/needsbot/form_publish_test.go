@@ -19,6 +19,7 @@ import (
 // are stored under its published version. Retiring it keeps the version
 // readable and takes it off the invite menu.
 func TestPublishedFormEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, h.dsn); err != nil {

@@ -32,6 +32,7 @@ func TestLintFileChecksOnlyItsMessages(t *testing.T) {
 // forms directory, lints it, walks it with simulate in Italian, then adds
 // a stale message and a broken translation that lint must report.
 func TestFormImportLintSimulate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	code, out, errOut := needsbot(t, nil, "form", "import", "../../dialog/xlsform/testdata/own/needs.md", "--out", dir)
 	if code != 0 {
@@ -80,6 +81,7 @@ func TestFormImportLintSimulate(t *testing.T) {
 // TestFormImportRefusal: a workbook with unsupported rows exits 1 and
 // lists them with sheet, row and column.
 func TestFormImportRefusal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	code, out, _ := needsbot(t, nil, "form", "import", "../../dialog/xlsform/testdata/pyxform/or_other.xlsx", "--out", dir)
 	if code != 1 || !strings.Contains(out, "survey, row 2, column type: or_other is not supported") {
@@ -93,6 +95,7 @@ func TestFormImportRefusal(t *testing.T) {
 // TestFormExportImportCLI exports a shipped form through the binary's
 // command, imports the workbook and lints the result.
 func TestFormExportImportCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	x := filepath.Join(dir, "immigrati.xlsx")
 	if code, out, errOut := needsbot(t, nil, "form", "export", "immigrati", "--out", x); code != 0 {

@@ -62,6 +62,7 @@ func flat(rows [][]string) []string {
 // `needsbot form retire` then takes it off the invite menu while an
 // interview of it already under way finishes on its version.
 func TestPublishedFormLive(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7300001"
@@ -190,6 +191,7 @@ func TestPublishedFormLive(t *testing.T) {
 // form of a bare /start — here a published one, which then speaks its own
 // languages; a start is refused when it names a staff form or no form.
 func TestDefaultFormConfigured(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
 	ctx := context.Background()
@@ -259,6 +261,7 @@ func withVersion(t *testing.T, src string, v int) string {
 // finishes on v1, the next one answers v2 — and /results and the shell
 // export label both.
 func TestPublishedVersionsLabelled(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	h.env["NEEDSBOT_TELEGRAM_CHAT_RATE"] = "100"
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7400001"
@@ -359,6 +362,7 @@ func TestPublishedVersionsLabelled(t *testing.T) {
 // breaks neither the running bot nor its next start: it is left out and
 // logged, and later publications still go live.
 func TestBadPublicationLeftOut(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, telegramtest.WithoutRateLimits())
 	ctx := context.Background()
 	swaps := h.formsSwaps()

@@ -24,6 +24,7 @@ import (
 // every version (issue 13: the two shipped forms are unchanged for
 // respondents).
 func TestPublishedRowsCannotChangeShippedForms(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.Postgres(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, dsn); err != nil {
@@ -111,6 +112,7 @@ func withSettings(t *testing.T, src string, set map[string]string) string {
 // with the reason, and stores nothing; the same workbook under its own id
 // publishes.
 func TestFormPublishRefusesShippedID(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.Postgres(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, dsn); err != nil {

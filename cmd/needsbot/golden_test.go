@@ -20,6 +20,7 @@ import (
 // Run `make update` (or `go test ./cmd/needsbot -run Golden -update`)
 // after an intended change.
 func TestGoldenTranscripts(t *testing.T) {
+	t.Parallel()
 	scripts, err := filepath.Glob("testdata/transcripts/*.script")
 	if err != nil || len(scripts) == 0 {
 		t.Fatalf("no scripts: %v", err)
@@ -27,6 +28,7 @@ func TestGoldenTranscripts(t *testing.T) {
 	for _, script := range scripts {
 		name := strings.TrimSuffix(filepath.Base(script), ".script")
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			src, err := os.ReadFile(script)
 			if err != nil {
 				t.Fatal(err)

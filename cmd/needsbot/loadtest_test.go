@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,13 +16,25 @@ import (
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
-// buildNeedsbot builds ./cmd/needsbot: the load test runs the real binary
-// as a child, and the test binary is not it.
-func buildNeedsbot(t *testing.T) string {
+// needsbotBinary returns an executable that is needsbot: a script that
+// runs this test binary as main() (TestMain, asNeedsbot). The load test
+// runs the bot as a child process; building ./cmd/needsbot for it took
+// minutes of the package's time on a loaded CI machine, and this binary
+// has the same run() — built with the race detector when the tests are,
+// so a data race in the child fails the load test (exit 66).
+func needsbotBinary(t *testing.T) string {
 	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(t.TempDir(), "needsbot")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	script := "#!/bin/sh\n" + asNeedsbot + "=1 exec '" + self + "' \"$@\"\n"
+	if strings.Contains(self, "'") {
+		t.Fatalf("test binary path %q has a quote", self)
+	}
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -32,15 +43,16 @@ func buildNeedsbot(t *testing.T) string {
 // both delivery modes and checks the report it prints.
 func TestLoadtestCommand(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("runs the bot as a child process")
 	}
+	t.Parallel()
 	storagetest.Redis(t)    // skips (fails under CI) without Redis
 	storagetest.Postgres(t) // and without Postgres
-	bin := buildNeedsbot(t)
+	bin := needsbotBinary(t)
 	for _, mode := range []string{"polling", "webhook"} {
 		t.Run(mode, func(t *testing.T) {
 			args := []string{"loadtest", "--respondents", "3", "--concurrency", "2", "--bin", bin, "--json",
-				"--db", storagetest.PostgresURL(), "--redis", storagetest.RedisURL(), "--update-timeout", "20s"}
+				"--db", storagetest.PostgresURL(), "--redis", storagetest.RedisURL(), "--update-timeout", slow(20 * time.Second).String()}
 			if mode == "webhook" {
 				args = append(args, "--webhook")
 			}
@@ -118,6 +130,7 @@ func TestLoadtestCommand(t *testing.T) {
 // TestLoadtestBotFailsToStart: a binary that is not a bot makes the run
 // fail with exit 1 and the child's output, not hang.
 func TestLoadtestBotFailsToStart(t *testing.T) {
+	t.Parallel()
 	storagetest.Redis(t)
 	storagetest.Postgres(t)
 	script := filepath.Join(t.TempDir(), "notabot")
@@ -131,7 +144,7 @@ func TestLoadtestBotFailsToStart(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut.String(), "exited during start-up") || !strings.Contains(errOut.String(), "no bot here") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut.String())
 	}
-	if time.Since(start) > 20*time.Second {
+	if time.Since(start) > slow(20*time.Second) {
 		t.Errorf("took %s to notice", time.Since(start))
 	}
 }

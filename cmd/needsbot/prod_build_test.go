@@ -37,6 +37,7 @@ func deps(t *testing.T, tags ...string) []string {
 // deploy/Dockerfile builds) contains none of the development packages,
 // while the default build, which `go run ./cmd/needsbot try` uses, does.
 func TestProductionBuildHasNoDevTools(t *testing.T) {
+	t.Parallel()
 	prod, dev := deps(t, "-tags", "prod"), deps(t)
 	for _, p := range devOnly {
 		if slices.ContainsFunc(prod, func(d string) bool { return d == p || strings.HasPrefix(d, p+"/") }) {
@@ -65,6 +66,7 @@ func TestProductionBinarySaysNotInThisBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "needsbot")
 	if out, err := exec.Command("go", "build", "-tags", "prod", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags prod: %v\n%s", err, out)

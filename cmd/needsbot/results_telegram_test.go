@@ -92,6 +92,7 @@ func (h *harness) released(where string, days, min int, args ...any) string {
 // funnel, exports and the comparison through the real bot and the fake
 // Bot API, as a manager of Prato and a national admin.
 func TestEndToEndResults(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7100001"
 	h.env["NEEDSBOT_MIN_CELL"] = "6" // wired through: the legend says so (rounded up to a multiple of 5: <10)

@@ -11,6 +11,7 @@ import (
 // TestSimulateWalks: `simulate --walks` reports the distribution of
 // question screens, within issue 14's bound for immigrati v2.
 func TestSimulateWalks(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	args := []string{"simulate", "--form", "immigrati", "--walks", "200"}
 	if code := run(context.Background(), args, func(string) string { return "" }, nil, &out, &errOut); code != 0 {

@@ -17,6 +17,7 @@ import (
 )
 
 func TestAdminCommand(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.Postgres(t)
 	ctx := context.Background()
 	if err := pgstore.Migrate(ctx, dsn); err != nil {

@@ -50,6 +50,7 @@ func decodeQR(t *testing.T, data []byte) string {
 // attributes both responses to the invite's municipality, service and
 // operator.
 func TestEndToEndStaffAndInvites(t *testing.T) {
+	t.Parallel()
 	// Telegram's per-chat pace (about 1 message/s) is the other tests'
 	// subject: here two whole interviews run at full speed.
 	h := newHarness(t, telegramtest.WithoutRateLimits())
@@ -143,6 +144,9 @@ func TestEndToEndStaffAndInvites(t *testing.T) {
 		}
 	}
 
+	// /invites counts the completions in Postgres, which the drainer
+	// writes after the thank-you: wait for them.
+	h.drained()
 	operator.send("/invites")
 	if got := operator.u.Last().Text; !strings.Contains(got, "Sala d'attesa") || !strings.Contains(got, "started 2 · completed 2") {
 		t.Fatalf("/invites:\n%s", got)
@@ -182,6 +186,7 @@ func TestEndToEndStaffAndInvites(t *testing.T) {
 // log; a revoked admin still listed there stays revoked (a restart must
 // not undo a revocation), with a warning in the log.
 func TestEndToEndAdminBootstrap(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["NEEDSBOT_ADMIN_IDS"] = "7000001, 7000002"
 	h.start()

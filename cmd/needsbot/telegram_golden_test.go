@@ -26,6 +26,7 @@ import (
 // telegramWalker), so the goldens change only when the bot's output does.
 // Run `make update` (or this test with -update) after an intended change.
 func TestGoldenTelegram(t *testing.T) {
+	t.Parallel()
 	cat, err := locales.New()
 	if err != nil {
 		t.Fatal(err)

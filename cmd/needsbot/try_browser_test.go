@@ -90,7 +90,7 @@ func TestTryBrowserInterview(t *testing.T) {
 	t.Parallel()
 	dsn := storagetest.Postgres(t)
 	_, prefix := storagetest.Redis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), slow(3*time.Minute))
 	defer cancel()
 	bctx := browser(ctx, t)
 	r := startTry(t, map[string]string{
@@ -110,13 +110,13 @@ func TestTryBrowserInterview(t *testing.T) {
 		return err
 	})
 	idle := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, slow(30*time.Second))
 		defer cancel()
 		js := fmt.Sprintf(`document.body.dataset.pending === "0" && document.body.dataset.version !== "" && document.body.dataset.version !== %q`, before)
 		if _, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg); err != nil {
 			return fmt.Errorf("the page did not show the bot's answer: %w", err)
 		}
-		return pageShowsIdleBot(ctx, tg, r.url)
+		return pageShowsIdleBot(ctx, t, tg, r.url)
 	})
 	eval := func(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
 	// Everything the page writes to the console: a script error or a
@@ -250,7 +250,7 @@ func TestTryBrowserInterview(t *testing.T) {
 		mark,
 		chromedp.Click(chromedp.CSS(`#chips button`), chromedp.NodeVisible), // /results
 		idle,
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg.in').length > 0`, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages .msg.in').length > 0`, chromedp.WithPollingTimeout(slow(20*time.Second))),
 	)
 	if err != nil {
 		t.Fatalf("manager: %v", err)
@@ -260,7 +260,7 @@ func TestTryBrowserInterview(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`.persona[data-persona="respondent"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="respondent"]`)),
 		// One live card became the closing words and the summary.
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#messages .msg.in')].some(m => m.textContent.includes('Your answers'))`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#messages .msg.in')].some(m => m.textContent.includes('Your answers'))`, chromedp.WithPollingTimeout(slow(10*time.Second))),
 	)
 	if err != nil {
 		t.Fatalf("back to the respondent: %v", err)
@@ -320,7 +320,7 @@ func TestTryBrowserInterview(t *testing.T) {
 		chromedp.Click(chromedp.CSS(link), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-persona="respondent"]`)),
 		chromedp.Poll[chromedp.Void](`document.body.dataset.user !== "`+user+`" && document.querySelectorAll('#messages .msg.in .kb button').length > 0`,
-			chromedp.WithPollingTimeout(20*time.Second)),
+			chromedp.WithPollingTimeout(slow(20*time.Second))),
 	)
 	if err != nil {
 		t.Fatalf("opening the invite link: %v", err)
@@ -420,9 +420,10 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two complete interviews in a browser")
 	}
+	t.Parallel()
 	dsn := storagetest.Postgres(t)
 	_, prefix := storagetest.Redis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), slow(5*time.Minute))
 	defer cancel()
 	bctx := browser(ctx, t)
 	r := startTry(t, map[string]string{
@@ -442,13 +443,13 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		return err
 	})
 	idle := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, slow(30*time.Second))
 		defer cancel()
 		js := fmt.Sprintf(`document.body.dataset.pending === "0" && document.body.dataset.version !== "" && document.body.dataset.version !== %q`, before)
 		if _, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, tg); err != nil {
 			return err
 		}
-		return pageShowsIdleBot(ctx, tg, r.url)
+		return pageShowsIdleBot(ctx, t, tg, r.url)
 	})
 	eval := func(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
 	// The chat is read where the page scrolled it (session 6: a card
@@ -744,7 +745,7 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 // acknowledged, and the poller acknowledges a batch's stragglers while
 // their turns still run (bot.Poller's stragglerHold): without this a slow
 // turn's reply could come after the test read the page.
-func pageShowsIdleBot(ctx context.Context, tg *chromedp.Target, base string) error {
+func pageShowsIdleBot(ctx context.Context, t testing.TB, tg *chromedp.Target, base string) error {
 	user, err := chromedp.Evaluate[string](`document.body.dataset.user`)(ctx, tg)
 	if err != nil {
 		return err
@@ -753,7 +754,7 @@ func pageShowsIdleBot(ctx context.Context, tg *chromedp.Target, base string) err
 	if err != nil {
 		return fmt.Errorf("the page's user %q: %w", user, err)
 	}
-	if err := waitIdle(ctx, id); err != nil {
+	if err := waitIdle(ctx, t, id); err != nil {
 		return fmt.Errorf("the bot did not finish with chat %d: %w", id, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/chat?user=%d", base, id), nil)

@@ -40,7 +40,7 @@ func TestTryAndSeedRefuseARealDatabase(t *testing.T) {
 	t.Parallel()
 	dsn := productionLike(t)
 	_, prefix := storagetest.Redis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), slow(time.Minute))
 	defer cancel()
 	var out, errs syncBuffer
 	code := run(ctx, []string{"try", "--addr", "127.0.0.1:0", "--database-url", dsn, "--redis-url", storagetest.RedisURL(),

@@ -119,6 +119,7 @@ var chatURLRe = regexp.MustCompile(`Open the chat:\s+(http://\S+)`)
 // set it replaces the probes of Redis and Postgres.
 func startTry(t *testing.T, env map[string]string, p *trykit.Probes) *tryRun {
 	t.Helper()
+	parseFonts(t)
 	// The bot's intake is registered for waitIdle (pageClient.waitIdle).
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), intakeHook{}, registerIntake(t)))
 	r := &tryRun{t: t, out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
@@ -144,7 +145,7 @@ func startTry(t *testing.T, env map[string]string, p *trykit.Probes) *tryRun {
 		}
 		r.done <- (&trial{e: e, o: o, probes: *p}).run(ctx)
 	}()
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(slow(60 * time.Second))
 	for r.url == "" {
 		if m := chatURLRe.FindStringSubmatch(r.out.String()); m != nil {
 			r.url = strings.TrimSuffix(m[1], "/")
@@ -154,7 +155,7 @@ func startTry(t *testing.T, env map[string]string, p *trykit.Probes) *tryRun {
 		case code := <-r.done:
 			t.Fatalf("try exited %d before serving:\n%s\n%s", code, r.out, r.err)
 		case <-deadline:
-			t.Fatalf("try did not print its URL in 60 s:\n%s\n%s", r.out, r.err)
+			t.Fatalf("try did not print its URL:\n%s\n%s", r.out, r.err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -175,8 +176,8 @@ func (r *tryRun) stop() int {
 			r.t.Errorf("try exited %d:\n%s\n%s", code, r.out, r.err)
 		}
 		return code
-	case <-time.After(30 * time.Second):
-		r.t.Errorf("try did not stop within 30 s of Ctrl-C:\n%s", r.out)
+	case <-time.After(slow(30 * time.Second)):
+		r.t.Errorf("try did not stop after Ctrl-C:\n%s", r.out)
 		return -1
 	}
 }
@@ -247,12 +248,12 @@ func (p pageChat) screen() []shown {
 // changed since version.
 func (c *pageClient) waitIdle(user int64, version uint64) pageChat {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(slow(30 * time.Second))
 	var ch pageChat
 	c.call("GET", fmt.Sprintf("/api/chat?user=%d", user), nil, &ch)
 	for ch.Pending > 0 || ch.Version == version {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("the bot did not answer in 30 s: %+v", ch)
+			c.t.Fatalf("the bot did not answer: %+v", ch)
 		}
 		c.call("GET", fmt.Sprintf("/api/chat?user=%d&since=%d", user, ch.Version), nil, &ch)
 	}
@@ -260,10 +261,10 @@ func (c *pageClient) waitIdle(user int64, version uint64) pageChat {
 	// poller acknowledges a batch's stragglers while their turns still run
 	// (bot.Poller's stragglerHold): wait for the bot's own work for this
 	// chat too, then read the chat as it is now.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), slow(30*time.Second))
 	defer cancel()
-	if err := waitIdle(ctx, user); err != nil {
-		c.t.Fatalf("the bot did not finish with chat %d in 30 s: %v", user, err)
+	if err := waitIdle(ctx, c.t, user); err != nil {
+		c.t.Fatalf("the bot did not finish with chat %d: %v", user, err)
 	}
 	c.call("GET", fmt.Sprintf("/api/chat?user=%d", user), nil, &ch)
 	return ch
@@ -468,7 +469,7 @@ func checkStoredResponse(t *testing.T, dsn string, user int64, lang, comment str
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(slow(10 * time.Second))
 	var n int
 	for {
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM responses WHERE form = 'immigrati'`).Scan(&n); err != nil {
