@@ -45,10 +45,17 @@ type journal struct {
 	kept map[int64]bool // written, or about to be
 	drop []int64        // finished and kept: to drop at the next write
 	open map[int64]*job // enqueued and not finished
+	// writing holds the updates a sync is adding (its round trip in
+	// flight), late those of them finished meanwhile: their removal must
+	// follow the write, not race it (a removal that reached Redis first
+	// left the whole update — name, typed text — in the journal for a
+	// day), so the sync removes them once its write is done.
+	writing map[int64]bool
+	late    []int64
 }
 
 func newJournal(j Journal, log *slog.Logger) *journal {
-	return &journal{j: j, log: log, kept: map[int64]bool{}, open: map[int64]*job{}}
+	return &journal{j: j, log: log, kept: map[int64]bool{}, open: map[int64]*job{}, writing: map[int64]bool{}}
 }
 
 // track notes an enqueued job; its onDone tells the journal. A kept
@@ -71,6 +78,10 @@ func (jl *journal) track(j *job) {
 		delete(jl.open, id)
 		kept := jl.kept[id]
 		delete(jl.kept, id)
+		if kept && jl.writing[id] {
+			jl.late = append(jl.late, id) // dropped by the sync writing it
+			kept = false
+		}
 		jl.mu.Unlock()
 		if !kept {
 			return
@@ -104,6 +115,7 @@ func (jl *journal) sync(ctx context.Context) error {
 		}
 		add[id] = b
 		jl.kept[id] = true
+		jl.writing[id] = true
 	}
 	drop := jl.drop
 	jl.drop = nil
@@ -111,15 +123,30 @@ func (jl *journal) sync(ctx context.Context) error {
 	if len(add) == 0 && len(drop) == 0 {
 		return nil
 	}
-	if err := jl.j.Keep(ctx, add, drop); err != nil {
-		jl.mu.Lock()
+	err := jl.j.Keep(ctx, add, drop)
+	jl.mu.Lock()
+	clear(jl.writing)
+	late := jl.late
+	jl.late = nil
+	if err != nil {
 		for id := range add {
 			delete(jl.kept, id)
 		}
-		// Re-queue the removals only of updates not written again.
+		// Re-queue the removals only of updates not written again, and
+		// of those finished during the write (it may have landed).
 		jl.drop = append(jl.drop, drop...)
+		jl.drop = append(jl.drop, late...)
 		jl.mu.Unlock()
 		return err
+	}
+	jl.mu.Unlock()
+	if len(late) > 0 {
+		if err := jl.j.Keep(ctx, nil, late); err != nil {
+			jl.mu.Lock()
+			jl.drop = append(jl.drop, late...)
+			jl.mu.Unlock()
+			return err
+		}
 	}
 	return nil
 }

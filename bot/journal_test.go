@@ -2,10 +2,13 @@ package bot
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	tgmodels "github.com/go-telegram/bot/models"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/internal/testnet"
@@ -220,5 +223,49 @@ func TestPollerFetchesPastAStraggler(t *testing.T) {
 	in.Stop()
 	if n := len(botMessages(slow.Messages())); n != 1 {
 		t.Fatalf("%d replies to the straggler's /help, want 1:\n%s", n, slow.Transcript())
+	}
+}
+
+// gatedJournal holds its first write that adds updates until gate is
+// closed (a round trip in flight).
+type gatedJournal struct {
+	*memJournal
+	once    sync.Once
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (j *gatedJournal) Keep(ctx context.Context, add map[int64][]byte, drop []int64) error {
+	if len(add) > 0 {
+		j.once.Do(func() { close(j.entered); <-j.gate })
+	}
+	return j.memJournal.Keep(ctx, add, drop)
+}
+
+// An update finished while the sync that keeps it is still writing it:
+// its removal must come after that write. Before, the mailbox sent the
+// removal at once; reaching Redis before the write, it left the whole
+// update — the person's name, what they typed — in the journal for a day.
+func TestJournalDropsAnUpdateFinishedWhileItWasWritten(t *testing.T) {
+	mj := &gatedJournal{memJournal: &memJournal{m: map[int64][]byte{}}, entered: make(chan struct{}), gate: make(chan struct{})}
+	jl := newJournal(mj, slog.New(slog.DiscardHandler))
+	j := &job{upd: &tgmodels.Update{ID: 7}}
+	jl.track(j)
+	synced := make(chan error, 1)
+	go func() { synced <- jl.sync(context.Background()) }()
+	<-mj.entered // the write of update 7 is in flight
+	j.onDone()   // the update is finished meanwhile
+	close(mj.gate)
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	if n := mj.len(); n != 0 {
+		t.Fatalf("%d updates left in the journal after they were finished", n)
+	}
+	if err := jl.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := mj.len(); n != 0 {
+		t.Fatalf("%d updates in the journal after the next sync", n)
 	}
 }
