@@ -88,6 +88,9 @@ func step(f *Form, s State, in Input, now time.Time, owned bool) (State, []Reply
 	// a re-ask or a language change leaves them as they were; owned, not
 	// at all while the changes are at rows NoteBefore does not read.
 	st := stepper{f: f, now: now, old: s, s: s, shared: true, incr: incremental(f, s)}
+	// Room for the usual replies of a step, the answer and the next
+	// question, in one allocation (appended one by one, two).
+	st.out = make([]Reply, 0, 2)
 	st.inplace = owned && f.incremental && s.Phase == PhaseAsking
 	if !owned {
 		st.s.Back = s.Back[:len(s.Back):len(s.Back)]
@@ -97,6 +100,9 @@ func step(f *Form, s State, in Input, now time.Time, owned bool) (State, []Reply
 		st.s.Answers, st.shared = map[string]string{}, false
 	}
 	st.run(in)
+	if len(st.out) == 0 {
+		st.out = nil // no replies: nil, as before
+	}
 	if st.changed {
 		st.s.Version = s.Version + 1
 		st.s.Updated = now.Unix()
