@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,17 +114,27 @@ type (
 // noKeys is the empty keyboard of editMessageReplyMarkup.
 var noKeys = &directMarkup{InlineKeyboard: [][]Key{}}
 
+// previewOff is the link preview option of every message the bot sends.
+var previewOff = &directPreview{IsDisabled: true}
+
 // directKeyboard is kb as a reply markup; an empty keyboard (not nil) when
 // kb is empty and empty is set (editMessageReplyMarkup removes the keyboard
 // so).
 func directKeyboard(kb [][]Key, empty bool) *directMarkup {
-	if len(kb) == 0 {
+	mk := &directMarkup{InlineKeyboard: kb}
+	return mk.orNone(empty)
+}
+
+// orNone is m, or when its keyboard is empty the empty keyboard (empty
+// set) or no markup at all: the Sender's markups are made on its stack.
+func (m *directMarkup) orNone(empty bool) *directMarkup {
+	if len(m.InlineKeyboard) == 0 {
 		if empty {
 			return noKeys
 		}
 		return nil
 	}
-	return &directMarkup{InlineKeyboard: kb}
+	return m
 }
 
 // appendMessage appends m as JSON.
@@ -281,19 +292,42 @@ func appendJSONString(b []byte, s string) []byte {
 // call posts params to method and returns the message id of the result
 // (0 when the result is not a message). A refusal is an *APIError; a
 // failure to get an answer is returned with the token taken out of it.
+// The Sender's calls use message and answer, whose params stay on the
+// caller's stack.
 func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, error) {
-	var body []byte
 	switch p := params.(type) {
 	case *directMessage:
-		body = appendMessage(make([]byte, 0, messageSize(p)), p)
+		return d.message(ctx, method, p)
 	case *directAnswer:
-		body = appendAnswer(make([]byte, 0, 64+len(p.CallbackQueryID)+len(p.Text)*2), p)
-	default:
-		var err error
-		if body, err = json.Marshal(params); err != nil {
-			return 0, err
-		}
+		return d.post(ctx, method, appendAnswer(make([]byte, 0, answerSize(p)), p))
 	}
+	body, err := json.Marshal(params)
+	if err != nil {
+		return 0, err
+	}
+	return d.post(ctx, method, body)
+}
+
+// message posts m to method (sendMessage, editMessageText,
+// editMessageReplyMarkup) and returns the message id of the result.
+func (d *DirectAPI) message(ctx context.Context, method string, m *directMessage) (int, error) {
+	return d.post(ctx, method, appendMessage(make([]byte, 0, messageSize(m)), m))
+}
+
+// answer answers a callback query (answerCallbackQuery).
+func (d *DirectAPI) answer(ctx context.Context, a *directAnswer) error {
+	_, err := d.post(ctx, "answerCallbackQuery", appendAnswer(make([]byte, 0, answerSize(a)), a))
+	return err
+}
+
+// answerSize is about how long a is as JSON (a little more).
+func answerSize(a *directAnswer) int { return 64 + len(a.CallbackQueryID) + len(a.Text)*2 }
+
+// maxReply bounds the reply read.
+const maxReply = 1 << 20
+
+// post posts the JSON body to method and reads the reply (readReplyBody).
+func (d *DirectAPI) post(ctx context.Context, method string, body []byte) (int, error) {
 	req, err := d.request(ctx, method, body)
 	if err != nil {
 		return 0, redactTokenErr(err)
@@ -306,18 +340,35 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 	buf := d.replies.Get().(*bytes.Buffer)
 	defer d.replies.Put(buf)
 	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
+	// A reply of a stated length within the bound is read as it is (the
+	// transport stops at its length); any other through the limit.
+	var r io.Reader = resp.Body
+	if resp.ContentLength < 0 || resp.ContentLength > maxReply {
+		r = io.LimitReader(resp.Body, maxReply)
+	}
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		// Compressed though the request asked for identity (a proxy).
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return 0, redactTokenErr(err)
+		}
+		r = io.LimitReader(zr, maxReply)
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
 		return 0, redactTokenErr(err)
 	}
 	return readReplyBody(resp.StatusCode, buf.Bytes())
 }
 
 // request is the POST of body to method: a request as
-// http.NewRequestWithContext makes it, with the method's URL made once
-// (urls) and the shared JSON header. The transport reads both and writes
-// neither (http.RoundTripper; http.Client copies a request before it
-// changes anything), so that a call allocates neither a URL nor a header
-// map of its own.
+// http.NewRequestWithContext makes it — the same fields, its body and
+// GetBody (the transport's retry of a POST on a keep-alive connection the
+// server closed) — with the method's URL made once (urls) and the shared
+// header. The transport reads both and writes neither
+// (http.RoundTripper; http.Client copies a request before it changes
+// anything), so that a call allocates neither a URL nor a header map of
+// its own: the request is made on the stack and WithContext's copy is the
+// only one on the heap.
 func (d *DirectAPI) request(ctx context.Context, method string, body []byte) (*http.Request, error) {
 	u := d.urls[method]
 	if u == nil {
@@ -328,16 +379,27 @@ func (d *DirectAPI) request(ctx context.Context, method string, body []byte) (*h
 		req.Header["Content-Type"] = jsonContentType
 		return req, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
+	// The body as NewRequest wraps a *bytes.Reader (the transport knows
+	// it for an in-memory body and writes the request in one write).
+	r := http.Request{Method: http.MethodPost, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: jsonHeader, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Host: u.Host,
+		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }}
+	if len(body) == 0 {
+		r.Body, r.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
-	req.URL, req.Host, req.Header = u, u.Host, jsonHeader
-	return req, nil
+	return r.WithContext(ctx), nil
 }
 
 // jsonHeader is the header of every direct request to a method of urls.
-var jsonHeader = http.Header{"Content-Type": jsonContentType}
+// It asks for the reply as it is (identity): a reply is 25 B to a few KB,
+// and net/http would otherwise ask for gzip on every call (a header map
+// and its value made per request) and inflate a compressed reply with a
+// new flate reader — tens of KB of state — for a handful of bytes saved.
+// A reply compressed all the same is inflated (post).
+var jsonHeader = http.Header{"Content-Type": jsonContentType, "Accept-Encoding": identityEncoding}
+
+// identityEncoding is the Accept-Encoding of the direct requests.
+var identityEncoding = []string{"identity"}
 
 // okTrueReply is the Bot API's whole reply to a method that returns True
 // (answerCallbackQuery: one per tap in polling mode).

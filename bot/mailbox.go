@@ -527,9 +527,10 @@ type work struct {
 	j       *job
 	attempt int // 0 for the first attempt at the job
 
-	mu     sync.Mutex
-	held   bool // holds a worker slot
-	pauses int
+	mu      sync.Mutex
+	held    bool // holds a worker slot
+	pauses  int
+	replied bool // a Bot API call of the job succeeded (firstReplyOut)
 }
 
 type workKey struct{}
@@ -581,6 +582,38 @@ func pauseWork(ctx context.Context) (resume func()) {
 		if take {
 			w.acquire()
 		}
+	}
+}
+
+// firstReplyOut is called after each Bot API call of the job being worked
+// on with ctx that succeeded. After the first one of a turn that owed its
+// first reply (job.first), the turn gives its worker slot to the oldest
+// first turn waiting for one, if any, and waits for a slot again ahead of
+// the other turns (workSlots.yield). Outside a mailbox it does nothing.
+//
+// Issue 19 (polling first-reply p99): the bench's walkers run in step, so
+// a batch of ~100 completions (or /starts, or language choices) arrives at
+// once, 32 turns run while the rest wait for a slot, and the slowest 1 %
+// of first replies are the back of those bursts. A completion's turn held
+// its slot ~7 ms (p50, load 15) after its thank-you was out — the card's
+// edit, the reminder's cancel, the mark — and a language choice's ~3.5 ms
+// after its callback answer, while first turns of the same burst waited
+// for the slot (traced: docs/performance.md, "Session 8: pollp99"). Work
+// is only reordered, as with the firstGate: the same calls, each chat's in
+// order; a first turn's later replies wait only while other first turns
+// do.
+func firstReplyOut(ctx context.Context) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil || !w.j.first {
+		return
+	}
+	w.mu.Lock()
+	yield := !w.replied && w.held && w.pauses == 0
+	w.replied = true
+	w.mu.Unlock()
+	if yield {
+		// The slot stays w's (held): yield returns once it has one again.
+		w.in.slots.yield()
 	}
 }
 

@@ -2,4 +2,4 @@
 
 package bot
 
-const raceEnabled = false
+const raceOn = false

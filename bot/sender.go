@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	tg "github.com/go-telegram/bot"
 	tgmodels "github.com/go-telegram/bot/models"
@@ -180,6 +181,7 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 		}
 		s.obs.Call(method, outcome, time.Since(start))
 		if err == nil {
+			firstReplyOut(ctx)
 			return nil
 		}
 		if err := s.failed(ctx, method, attempt, &backoff, err); err != nil {
@@ -333,25 +335,23 @@ const budgetPatience = 200 * time.Millisecond
 
 // lane orders the two priorities in front of the global limiter.
 type lane struct {
-	mu         sync.Mutex
-	live       int           // live calls waiting for (or taking) a global token
-	clear      chan struct{} // closed when live drops to zero
+	mu   sync.Mutex
+	live int // live calls waiting for (or taking) a global token
+	// clear is closed when live drops to zero; it is made by the first
+	// low-priority call that waits for it (nil until then), not by every
+	// live call that finds the lane empty.
+	clear      chan struct{}
 	low        chan struct{} // one low-priority call at a time
 	lowWaiting int           // low-priority calls held back (tests)
 }
 
 func newLane() *lane {
-	c := make(chan struct{})
-	close(c)
-	return &lane{clear: c, low: make(chan struct{}, 1)}
+	return &lane{low: make(chan struct{}, 1)}
 }
 
 func (l *lane) enter() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.live == 0 {
-		l.clear = make(chan struct{})
-	}
 	l.live++
 }
 
@@ -359,8 +359,9 @@ func (l *lane) leave() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.live--
-	if l.live == 0 {
+	if l.live == 0 && l.clear != nil {
 		close(l.clear)
+		l.clear = nil
 	}
 }
 
@@ -382,7 +383,11 @@ func (l *lane) waitClear(ctx context.Context) (release func(), err error) {
 	}
 	for {
 		l.mu.Lock()
-		live, clear := l.live, l.clear
+		live := l.live
+		if live > 0 && l.clear == nil {
+			l.clear = make(chan struct{})
+		}
+		clear := l.clear
 		l.mu.Unlock()
 		if live == 0 {
 			return func() { <-l.low }, nil
@@ -519,17 +524,29 @@ func last(i int, parts []string, kb [][]Key) [][]Key {
 	return nil
 }
 
+// split is Split(text), in one when text fits in one message (the
+// common case: no slice of its own).
+func split(text string, one *[1]string) []string {
+	if utf8.RuneCountInString(text) <= MaxText {
+		one[0] = text
+		return one[:]
+	}
+	return Split(text)
+}
+
 // Send sends m to chat (split if longer than Telegram allows; the keyboard
 // goes with the last part) and returns the id of the last message.
 func (s *Sender) Send(ctx context.Context, chat int64, m Message) (int, error) {
-	parts := Split(m.Text)
+	var one [1]string
+	parts := split(m.Text, &one)
 	var id int
 	for i, text := range parts {
 		err := s.do(ctx, "sendMessage", chat, limitChat, func(ctx context.Context) error {
 			if s.direct != nil {
 				var err error
-				id, err = s.direct.call(ctx, "sendMessage", &directMessage{ChatID: chat, Text: text, ParseMode: "HTML",
-					Preview: &directPreview{IsDisabled: true}, ReplyMarkup: directKeyboard(last(i, parts, m.Keyboard), false)})
+				mk := directMarkup{InlineKeyboard: last(i, parts, m.Keyboard)}
+				id, err = s.direct.message(ctx, "sendMessage", &directMessage{ChatID: chat, Text: text, ParseMode: "HTML",
+					Preview: previewOff, ReplyMarkup: mk.orNone(false)})
 				return err
 			}
 			p := &tg.SendMessageParams{ChatID: chat, Text: text, ParseMode: tgmodels.ParseModeHTML, LinkPreviewOptions: noPreview}
@@ -552,11 +569,13 @@ func (s *Sender) Send(ctx context.Context, chat int64, m Message) (int, error) {
 // Edit replaces message id's text and keyboard (none when m.Keyboard is
 // nil).
 func (s *Sender) Edit(ctx context.Context, chat int64, id int, m Message) error {
-	text := Split(m.Text)[0]
+	var one [1]string
+	text := split(m.Text, &one)[0]
 	return s.do(ctx, "editMessageText", chat, limitGlobal, func(ctx context.Context) error {
 		if s.direct != nil {
-			_, err := s.direct.call(ctx, "editMessageText", &directMessage{ChatID: chat, MessageID: id, Text: text,
-				ParseMode: "HTML", Preview: &directPreview{IsDisabled: true}, ReplyMarkup: directKeyboard(m.Keyboard, false)})
+			mk := directMarkup{InlineKeyboard: m.Keyboard}
+			_, err := s.direct.message(ctx, "editMessageText", &directMessage{ChatID: chat, MessageID: id, Text: text,
+				ParseMode: "HTML", Preview: previewOff, ReplyMarkup: mk.orNone(false)})
 			return err
 		}
 		p := &tg.EditMessageTextParams{ChatID: chat, MessageID: id, Text: text, ParseMode: tgmodels.ParseModeHTML,
@@ -573,8 +592,9 @@ func (s *Sender) Edit(ctx context.Context, chat int64, id int, m Message) error 
 func (s *Sender) EditKeyboard(ctx context.Context, chat int64, id int, kb [][]Key) error {
 	return s.do(ctx, "editMessageReplyMarkup", chat, limitGlobal, func(ctx context.Context) error {
 		if s.direct != nil {
-			_, err := s.direct.call(ctx, "editMessageReplyMarkup", &directMessage{ChatID: chat, MessageID: id,
-				ReplyMarkup: directKeyboard(kb, true)})
+			mk := directMarkup{InlineKeyboard: kb}
+			_, err := s.direct.message(ctx, "editMessageReplyMarkup", &directMessage{ChatID: chat, MessageID: id,
+				ReplyMarkup: mk.orNone(true)})
 			return err
 		}
 		p := &tg.EditMessageReplyMarkupParams{ChatID: chat, MessageID: id}
@@ -610,14 +630,12 @@ func (s *Sender) DeleteMessages(ctx context.Context, chat int64, ids []int) erro
 
 // Answer answers a callback query, with an optional short notice.
 func (s *Sender) Answer(ctx context.Context, queryID, text string) error {
-	p := &tg.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text}
 	return s.do(ctx, "answerCallbackQuery", 0, limitNone, func(ctx context.Context) error {
 		if s.direct != nil {
 			// One per tap, the first call a tap gets (issue 19).
-			_, err := s.direct.call(ctx, "answerCallbackQuery", &directAnswer{CallbackQueryID: queryID, Text: text})
-			return err
+			return s.direct.answer(ctx, &directAnswer{CallbackQueryID: queryID, Text: text})
 		}
-		_, err := s.api.AnswerCallbackQuery(ctx, p)
+		_, err := s.api.AnswerCallbackQuery(ctx, &tg.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text})
 		return err
 	})
 }

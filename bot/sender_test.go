@@ -135,3 +135,60 @@ func TestSenderRetriesUploadWithWholeFile(t *testing.T) {
 		t.Fatalf("document after a retry: %+v", last.File)
 	}
 }
+
+// The lane's "no live call" channel is made only for a low-priority call
+// that has to wait: live calls alone never make one, and a waiting
+// low-priority call goes on when the last live call leaves, cycle after
+// cycle.
+func TestLaneClearMadeForWaitersOnly(t *testing.T) {
+	l := newLane()
+	ctx := context.Background()
+	for range 3 {
+		l.enter()
+		l.enter()
+		l.leave()
+		l.leave()
+	}
+	if l.clear != nil {
+		t.Fatal("live calls alone made the lane's channel")
+	}
+	release, err := l.waitClear(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release() // no live call: at once
+	for cycle := range 3 {
+		l.enter()
+		done := make(chan error, 1)
+		go func() {
+			release, err := l.waitClear(ctx)
+			if err == nil {
+				release()
+			}
+			done <- err
+		}()
+		for {
+			l.mu.Lock()
+			waiting := l.clear != nil
+			l.mu.Unlock()
+			if waiting {
+				break
+			}
+			time.Sleep(time.Millisecond) // sync: the low-priority call waits for the live one
+		}
+		l.enter() // another live call comes and goes meanwhile
+		l.leave()
+		select {
+		case err := <-done:
+			t.Fatalf("cycle %d: the low-priority call went on beside a live call (%v)", cycle, err)
+		default:
+		}
+		l.leave()
+		if err := <-done; err != nil {
+			t.Fatalf("cycle %d: %v", cycle, err)
+		}
+		if l.clear != nil {
+			t.Fatalf("cycle %d: the channel outlived its live calls", cycle)
+		}
+	}
+}

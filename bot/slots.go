@@ -19,11 +19,17 @@ import "sync"
 // as with the firstGate: the same turns run, each chat's in order (a
 // mailbox runs one job at a time), and a tap waits only while first turns
 // do — a tenth of the updates.
+//
+// A first turn whose first reply is out gives its slot to the oldest first
+// turn waiting, if any, and waits for the next slot ahead of the other
+// turns (yield): the rest of its work — a completion's card edit and
+// bookkeeping, a language choice's next card — is no one's first reply.
 type workSlots struct {
-	mu     sync.Mutex
-	free   int
-	first  []chan struct{} // waiting first turns, oldest first
-	others []chan struct{} // waiting other turns, oldest first
+	mu      sync.Mutex
+	free    int
+	first   []chan struct{} // waiting first turns, oldest first
+	yielded []chan struct{} // waiting first turns whose first reply is out (yield), oldest first
+	others  []chan struct{} // waiting other turns, oldest first
 }
 
 func newWorkSlots(n int) *workSlots { return &workSlots{free: n} }
@@ -49,8 +55,29 @@ func (s *workSlots) acquire(first bool) {
 	<-ch
 }
 
+// yield hands the caller's slot to the oldest waiting first turn and waits
+// for a slot again, ahead of the other turns; with no first turn waiting
+// it keeps the slot. It reports whether it handed the slot over.
+func (s *workSlots) yield() bool {
+	s.mu.Lock()
+	if len(s.first) == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	next := s.first[0]
+	s.first[0] = nil
+	s.first = s.first[1:]
+	ch := make(chan struct{})
+	s.yielded = append(s.yielded, ch)
+	s.mu.Unlock()
+	close(next)
+	<-ch
+	return true
+}
+
 // release gives a slot back: to the oldest waiting first turn, else to the
-// oldest other waiter, else to the free ones.
+// oldest turn that yielded, else to the oldest other waiter, else to the
+// free ones.
 func (s *workSlots) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,6 +86,9 @@ func (s *workSlots) release() {
 	case len(s.first) > 0:
 		ch, s.first[0] = s.first[0], nil
 		s.first = s.first[1:]
+	case len(s.yielded) > 0:
+		ch, s.yielded[0] = s.yielded[0], nil
+		s.yielded = s.yielded[1:]
 	case len(s.others) > 0:
 		ch, s.others[0] = s.others[0], nil
 		s.others = s.others[1:]
@@ -73,5 +103,5 @@ func (s *workSlots) release() {
 func (s *workSlots) waiting() (first, others int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.first), len(s.others)
+	return len(s.first), len(s.yielded) + len(s.others)
 }

@@ -241,7 +241,7 @@ func BenchmarkDirectEdit(b *testing.B) {
 // turn's first edit one allocation fewer; 1,582 after. Under the race
 // detector sync.Pool keeps nothing, so the count is not checked there.
 func TestTurnWalkAllocations(t *testing.T) {
-	if raceEnabled {
+	if raceOn {
 		t.Skip("allocations differ under the race detector")
 	}
 	bt := newBenchTurns(t)

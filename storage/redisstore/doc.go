@@ -10,7 +10,10 @@
 // id (see ChatTag):
 //
 //	<prefix>{c:N}:s  hash   v = version (decimal), b = blob, m = message id recorded by MarkSent,
-//	                        e = the expiry last set (ms); expires StateTTL after the last Save,
+//	                        e = the expiry last set (ms), a = what the last Save left in :a and
+//	                        :r (the interview's start, the record's expiry, the expiry job's
+//	                        due time, the reminder's language; saveScript); expires StateTTL
+//	                        after the last Save,
 //	                        DoneTTL (24 h) after SaveDone (a finished interview: no answers
 //	                        are in its blob) — up to an hour earlier: see below
 //	<prefix>{c:N}:u  string the seen record (seen.go): "<written ms> <floor> <tat> <told>" then

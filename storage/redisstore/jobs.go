@@ -86,9 +86,11 @@ if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[2]) then return {'bu
 return {'ok', r[1], r[2], r[3] or '0'}
 `)
 
-// expireDoneScript: KEYS[1] = :a, KEYS[2] = lease; ARGV = lease token, due
-// ms. Drops the job (and its chat id) if the lease is still ours and the
-// job was not re-armed meanwhile; the record itself stays for the sweep.
+// expireDoneScript: KEYS[1] = :a, KEYS[2] = lease, KEYS[3] = the state
+// hash; ARGV = lease token, due ms. Drops the job (and its chat id) if the
+// lease is still ours and the job was not re-armed meanwhile; the record
+// itself stays for the sweep. The state hash's mirror of the record
+// (saveScript) goes with the job: the next save reads the record.
 // Returns {ours (0/1), due of a job re-armed meanwhile or ”}.
 var expireDoneScript = newScript(`
 local ours = 0
@@ -98,7 +100,10 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
 end
 local d = redis.call('HGET', KEYS[1], 'xd')
 if d == ARGV[2] then
-  if ours == 1 then redis.call('HDEL', KEYS[1], 'xc', 'xd', 'xv') end
+  if ours == 1 then
+    redis.call('HDEL', KEYS[1], 'xc', 'xd', 'xv')
+    redis.call('HDEL', KEYS[3], 'a')
+  end
   return {ours, ''}
 end
 return {ours, d or ''}
@@ -186,7 +191,7 @@ func (s *Store) DoneJob(ctx context.Context, j Job) error {
 	case JobPublished:
 		return s.donePublished(ctx, j)
 	}
-	res, err := expireDoneScript.Run(ctx, s.rdb, []string{s.tagKey(j.id, 'a'), s.expireLeaseKey(j.id)},
+	res, err := expireDoneScript.Run(ctx, s.rdb, []string{s.tagKey(j.id, 'a'), s.expireLeaseKey(j.id), s.tagKey(j.id, 's')},
 		j.lease, j.Due.UnixMilli()).Slice()
 	if err != nil || len(res) != 2 {
 		return fmt.Errorf("redisstore: expiry done: %d elements: %w", len(res), err)

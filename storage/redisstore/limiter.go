@@ -74,6 +74,24 @@ func (s *Store) Limiter(key string, perSecond int) *Limiter {
 	return &Limiter{store: s, key: key, perSecond: perSecond, local: rate.NewLimiter(rate.Limit(perSecond), 1)}
 }
 
+// Allow takes an event reserved earlier and not lapsed, if one is at
+// hand, without a round trip (the first step of Wait); false otherwise —
+// then Wait. The Sender takes a live call's event so, and arms its
+// budgetPatience timer only for a call that has to wait (bot.Sender
+// waitGlobal): 4 calls of 5 under load.
+func (l *Limiter) Allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tokens > 0 && time.Now().After(l.until) {
+		l.tokens = 0
+	}
+	if l.tokens > 0 {
+		l.tokens--
+		return true
+	}
+	return false
+}
+
 // Wait blocks until an event is allowed or ctx ends.
 //
 // Waiters share polls: a round trip reserves reserveBatch events, and

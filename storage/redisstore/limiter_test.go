@@ -107,6 +107,37 @@ func TestRedisLimiterLeaseLapses(t *testing.T) {
 	}
 }
 
+// TestRedisLimiterAllowTakesReservedEvents: Allow spends the events a
+// Wait reserved (a batch of 5: the Wait's own and 4 more) without a round
+// trip, and nothing else: with none at hand it is false and asks nothing.
+func TestRedisLimiterAllowTakesReservedEvents(t *testing.T) {
+	store, rdb, _ := newStore(t, redisstore.Options{})
+	// The script's first run loads it (NOSCRIPT, then EVAL).
+	if err := store.Limiter("telegram:allow-warm", 20).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	l := store.Limiter("telegram:allow", 20)
+	if l.Allow() {
+		t.Fatal("Allow before any reservation")
+	}
+	if err := l.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if !l.Allow() {
+			t.Fatalf("Allow %d: an event reserved by the Wait not taken", i+1)
+		}
+	}
+	if l.Allow() {
+		t.Fatal("Allow took a sixth event of a batch of 5")
+	}
+	if n := h.n.Load(); n != 1 {
+		t.Fatalf("%d round trips for a batch of 5, want 1", n)
+	}
+}
+
 // TestTakeAllSpendsNothingItDoesNotGrant: a batch is taken whole or not at
 // all. A refused TakeAll charges nothing (the wait it names only shrinks
 // as time passes), and after that wait the whole batch is there — where

@@ -92,6 +92,9 @@ func (s *Store) CancelReminder(ctx context.Context, chat int64, refuse bool) err
 			p.Del(ctx, s.remindKey(chat), s.remindLeaseKey(s.chatID(chat)))
 		}
 		p.ZRem(ctx, s.remindDueKey(), s.chatID(chat))
+		// The state hash's mirror of the reminder (saveScript): the
+		// next save reads the reminder instead.
+		p.HDel(ctx, s.stateKey(chat), "a")
 		return nil
 	})
 	if err != nil {

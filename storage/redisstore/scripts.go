@@ -152,6 +152,17 @@ return r
 // The state hash and the record keep e, the expiry (ms) last set on them:
 // their TTL is set only when it would move by more than ttlslack (at most
 // an hour), not on every save.
+//
+// The state hash's field a mirrors what the save left in the abandonment
+// record and the reminder ("<version> <started> <record's e> <job's due>
+// <reminder's language>", "-" for none; session 8): the next save, while
+// the state is still at that version, reads neither key (an HMGET of each,
+// ~10k instructions apiece); a save of a turn that only moves to the next
+// question makes four calls (the state's HMGET and HSET, the seen
+// record's APPEND, the record's HSET). Saves of replicas of the release
+// before do not write it, so it goes stale at their version and the keys
+// are read as before; expireDoneScript and CancelReminder, which change the
+// record or the reminder between saves, drop it.
 var saveScript = newScript(seenLua + tailLua + `
 -- refresh says whether a key's TTL must be set: it was never set through
 -- e (the expiry last set, ms), or the new one (exp) would end earlier, or
@@ -169,11 +180,29 @@ local function seldom()
   return rare
 end
 local left = ''
-local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e')
+local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e', 'a')
 local cur = hv[1] or '0'
+-- The mirror (the state hash's a: "<version> <st> <e> <xd> <lang>", "-"
+-- for none): what the save that wrote that version left in the
+-- abandonment record (its interview, the expiry last set on it, the
+-- expiry job's due time) and the reminder (the language it is pending
+-- in). It holds while the state is at that version: mst is nil
+-- otherwise (a save of a replica of the release before, which does not
+-- write it, or none yet), and the keys are read. What changes the record
+-- or the reminder between saves drops it (expireDoneScript,
+-- CancelReminder): the rest (Ack, a sent or refused reminder) leaves
+-- nothing a save would write.
+local mst, mae, mxd, mrl
+if hv[4] then
+  local tag
+  tag, mst, mae, mxd, mrl = string.match(hv[4], '^(%d+) (%S+) (%S+) (%S+) (%S+)$')
+  if tag ~= cur then mst = nil end
+end
+local known
+if mst and mrl ~= '-' then known = mrl end
 -- The chat's deferred tail (reminder, sent ids; its marks are appended
 -- to the seen record below) is written whatever becomes of the state.
-local ridx = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 19, true)
+local ridx, rp = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 19, true, known)
 -- seenwrite writes the tail's marks (ARGV 22…) and, when own, the update
 -- applied into the seen record: appended (one APPEND, the record is not
 -- read) while its TTL is fresh (ARGV 18 "": Go read it set less than the
@@ -202,6 +231,8 @@ local function seenwrite(own)
 end
 if cur ~= ARGV[1] then
   if ARGV[18] then seenwrite(false) end
+  -- The tail moved the reminder off what the mirror says: drop it.
+  if known and ARGV[19] and ARGV[19] ~= '' and rp ~= known then redis.call('HDEL', KEYS[1], 'a') end
   return {0, '', '', 0, ridx}
 end
 -- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
@@ -211,6 +242,56 @@ if ARGV[16] and ARGV[16] ~= '' then
   local p = string.find(c, ':', 1, true)
   local kn = tonumber(string.sub(c, 1, p - 1))
   redis.call('HSET', KEYS[5], string.sub(c, p + 1, p + kn), string.sub(c, p + kn + 1))
+end
+-- The abandonment record as it is: from the mirror while it holds, else
+-- read. What it becomes is worked out here, so that the mirror goes
+-- into the state's HSET; it is written after it.
+local ar
+if mst then
+  ar = {mst ~= '-' and mst, mae ~= '-' and mae, mxd ~= '-' and mxd}
+else
+  ar = redis.call('HMGET', KEYS[3], 'st', 'e', 'xd')
+end
+local old = ar[1] or ''
+local rh, rx
+local idx = 0
+local mirror = ' - - - '
+if ARGV[7] ~= '' then
+  rh = {'r', ARGV[7]}
+  -- The id identifies one interview: keep it while the interview (its
+  -- start) is the same, take the fresh one when a new interview begins.
+  local fresh = old ~= ARGV[8]
+  if fresh then
+    rh[#rh + 1] = 'id'
+    rh[#rh + 1] = seldom()[5]
+    rh[#rh + 1] = 'st'
+    rh[#rh + 1] = ARGV[8]
+  else
+    old = ''
+  end
+  rx = fresh or refresh(ar[2], ARGV[9], ARGV[10])
+  local ae = ar[2]
+  if rx then
+    rh[#rh + 1] = 'e'
+    rh[#rh + 1] = ARGV[9]
+    ae = ARGV[9]
+  end
+  -- idx: the expiry job's index member must be (re)added — the job is
+  -- armed anew, or earlier than before. Otherwise the member there holds
+  -- an earlier due time: a hint that the claim re-scores
+  -- (claimExpireScript).
+  local xd = '-'
+  if ARGV[11] ~= '' then
+    rh[#rh + 1] = 'xc'
+    rh[#rh + 1] = ARGV[11]
+    rh[#rh + 1] = 'xd'
+    rh[#rh + 1] = ARGV[12]
+    rh[#rh + 1] = 'xv'
+    rh[#rh + 1] = ARGV[2]
+    xd = ARGV[12]
+    if fresh or not ar[3] or ilt(ARGV[12], ar[3]) then idx = 1 end
+  end
+  mirror = ' ' .. ARGV[8] .. ' ' .. ae .. ' ' .. xd .. ' '
 end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
 if ARGV[17] and ARGV[17] ~= '' then
@@ -225,6 +306,8 @@ if ARGV[15] ~= '' then
   h[#h + 1] = 'm'
   h[#h + 1] = ARGV[15]
 end
+h[#h + 1] = 'a'
+h[#h + 1] = ARGV[2] .. mirror .. (rp or '-')
 -- A new state (cur "0": no hash, or one without a version) always gets its
 -- TTL: a hash without one would leak.
 local sx = cur == '0' or refresh(hv[3], ARGV[5], ARGV[6])
@@ -262,45 +345,14 @@ elseif ARGV[4] ~= '' then
     redis.call('SET', KEYS[2], seldom()[2] .. ' 0 0 0' .. e, 'PX', seldom()[3])
   end
 end
-local ar = redis.call('HMGET', KEYS[3], 'st', 'e', 'xd')
-local old = ar[1] or ''
-if ARGV[7] == '' then
+if not rh then
   if ar[1] or ar[3] then redis.call('DEL', KEYS[3]) end
   return {1, old, left, 0, ridx}
 end
-h = {'r', ARGV[7]}
--- The id identifies one interview: keep it while the interview (its start)
--- is the same, take the fresh one when a new interview begins.
-local fresh = old ~= ARGV[8]
-if fresh then
-  h[#h + 1] = 'id'
-  h[#h + 1] = seldom()[5]
-  h[#h + 1] = 'st'
-  h[#h + 1] = ARGV[8]
-else
-  old = ''
-end
-local rx = fresh or refresh(ar[2], ARGV[9], ARGV[10])
-if rx then
-  h[#h + 1] = 'e'
-  h[#h + 1] = ARGV[9]
-end
--- idx: the expiry job's index member must be (re)added — the job is armed
--- anew, or earlier than before. Otherwise the member there holds an
--- earlier due time: a hint that the claim re-scores (claimExpireScript).
-local idx = 0
-if ARGV[11] ~= '' then
-  h[#h + 1] = 'xc'
-  h[#h + 1] = ARGV[11]
-  h[#h + 1] = 'xd'
-  h[#h + 1] = ARGV[12]
-  h[#h + 1] = 'xv'
-  h[#h + 1] = ARGV[2]
-  if fresh or not ar[3] or ilt(ARGV[12], ar[3]) then idx = 1 end
-elseif ar[3] then
+if ARGV[11] == '' and ar[3] then
   redis.call('HDEL', KEYS[3], 'xc', 'xd', 'xv')
 end
-redis.call('HSET', KEYS[3], unpack(h))
+redis.call('HSET', KEYS[3], unpack(rh))
 if rx then redis.call('PEXPIRE', KEYS[3], seldom()[4]) end
 return {1, old, left, idx, ridx}
 `)

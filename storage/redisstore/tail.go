@@ -237,7 +237,12 @@ const (
 // to the caller (saveScript appends them). The most seen ids kept, the
 // sent ids' TTL and their most kept are constants of the script's text.
 // It returns 1 when the reminder's index needs a ZADD (the reminder was
-// armed anew, or its due time moved earlier), else 0.
+// armed anew, or its due time moved earlier), else 0; and, when there is
+// an arm, the language the reminder is pending in after it (nil: not
+// pending, or no arm). known (saveScript only) is the language the save
+// before found or left the reminder pending in, as the state hash's
+// mirror says (nil: unknown): a check ("c") in that language then reads
+// nothing.
 //
 // The mark's message id goes onto the state only at the version it
 // belongs to (an HGET of v, only when there is a mark). Only FlushTails
@@ -251,9 +256,10 @@ const (
 // per turn. Its TTL is refreshed only when it would end more than
 // ttlSlack later (e = the expiry last set, ms).
 var tailLua = `
-local function tail(S, U, R, M, A, nomarks)
+local function tail(S, U, R, M, A, nomarks, known)
   local n = #ARGV
   local idx = 0
+  local rp = nil
   if n < A + 2 then return 0 end
   if not nomarks then
     if ARGV[A - 2] ~= '' and redis.call('HGET', S, 'v') == ARGV[A - 1] then
@@ -266,13 +272,20 @@ local function tail(S, U, R, M, A, nomarks)
     end
   end
   local arm = ARGV[A]
-  if arm ~= '' then
+  if arm ~= '' and known == string.sub(arm, 2) and string.byte(arm, 1) == 99 then
+    -- A check of a reminder that the save before this one found or left
+    -- pending in the same language (known: the state hash's mirror,
+    -- saveScript): nothing to read or write.
+    rp = known
+  elseif arm ~= '' then
     local lang = string.sub(arm, 2)
     local r = redis.call('HMGET', R, 's', 'l', 'd', 'e')
     local same = r[1] == 'p' and r[2] == lang and r[3]
+    if same then rp = lang end
     -- A check ("c") of a reminder pending in the same language writes
     -- nothing; otherwise the arguments are read.
     if r[1] ~= 'x' and r[1] ~= 'n' and not (same and string.byte(arm, 1) == 99) then
+      rp = lang
       local c, due, ttl, exp, low = string.match(ARGV[A + 1], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
       if same then
         if ilt(due, r[3]) then idx = 1 end
@@ -298,7 +311,7 @@ local function tail(S, U, R, M, A, nomarks)
     redis.call('ZREMRANGEBYRANK', M, 0, ` + strconv.Itoa(-(sentMax + 1)) + `)
     redis.call('PEXPIRE', M, ` + strconv.FormatInt(SentTTL.Milliseconds(), 10) + `)
   end
-  return idx
+  return idx, rp
 end
 `
 
