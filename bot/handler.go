@@ -468,6 +468,7 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 		}
 	}
 	t := &turn{h: p.h, ev: p.ev, it: it, defer_: p.defer_, lastMsg: it.LastMsg(), cbPos: -1}
+	t.edits = t.editBuf[:0]
 	if t.snap = it.Snapshot(); t.snap == nil || t.snap.Catalog == nil {
 		t.snap = p.h.cfg.Library.Current() // a core wired without a catalog (tests)
 	}
@@ -550,6 +551,7 @@ type turn struct {
 	lastMsg int
 	notice  string
 	edits   []edit   // messages to settle before the replies go out
+	editBuf [1]edit  // edits' first: most turns make one (no allocation)
 	lead    []string // notices to show above the question card
 	cbPos   int      // position of the tapped button's question, -1 if none
 	sent    []int    // ids of the messages sent in this turn, for /delete

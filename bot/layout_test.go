@@ -366,3 +366,36 @@ func TestLayoutCacheRetainsLittle(t *testing.T) {
 		t.Errorf("%d layouts keep %d bytes of heap, want at most 1,100 a layout", n, kept)
 	}
 }
+
+// A card's keyboard costs three allocations once its layout is cached:
+// the keys, their callback data (one string, written once) and the rows.
+// The data was copied from a buffer into its string, and the ends of its
+// pieces had a slice of their own (five).
+func TestKeyboardAllocations(t *testing.T) {
+	r, lib := testRenderer(t)
+	f := lib.Forms()[0]
+	for _, q := range f.Questions {
+		if q.List == nil || len(q.List.Choices) < 3 {
+			continue
+		}
+		var bs []dialog.Button
+		kind := dialog.BtnChoose
+		if q.Type == dialog.TypeSelectMultiple {
+			kind = dialog.BtnToggle
+		}
+		for _, c := range q.List.Choices {
+			bs = append(bs, dialog.Button{Kind: kind, Label: c.Label, Option: c.Name})
+		}
+		if kind == dialog.BtnToggle {
+			bs = append(bs, dialog.Button{Kind: dialog.BtnDone, Label: dialog.MsgDone})
+		}
+		bs = append(bs, dialog.Button{Kind: dialog.BtnBack, Label: dialog.MsgBack})
+		rep := dialog.Reply{Kind: dialog.ReplyAsk, Question: q.Name, Pos: q.Index, Seq: 41, Buttons: bs}
+		if _, err := r.keyboard("it", rep, 0); err != nil {
+			t.Fatalf("%s: %v", q.Name, err)
+		}
+		if n := testing.AllocsPerRun(20, func() { r.keyboard("it", rep, 0) }); n > 3 {
+			t.Errorf("%s: the keyboard of %d keys takes %v allocations, want at most 3", q.Name, len(bs), n)
+		}
+	}
+}

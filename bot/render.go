@@ -368,16 +368,24 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 		n++
 	}
 	// One array for the keys and one string for their callback data, cut
-	// into rows and pieces.
+	// into rows and pieces: the data is written once, into the builder
+	// whose String is the pieces' string (no copy), and where each piece
+	// ends is kept on the stack for up to 64 keys.
 	keys := make([]Key, 0, n)
-	ends := make([]int, 0, n)
-	buf := make([]byte, 0, n*(12+maxOption(rep.Buttons)))
+	var endBuf [64]int
+	ends := endBuf[:0]
+	var all strings.Builder
+	all.Grow(n * (12 + maxOption(rep.Buttons)))
 	data := func(c Callback) {
-		start := len(buf)
-		if buf, err = appendCallback(buf, c); err == nil && len(buf)-start > MaxCallbackData {
+		var one [16 + MaxCallbackData]byte
+		b, aerr := appendCallback(one[:0], c)
+		if aerr != nil {
+			err = aerr
+		} else if len(b) > MaxCallbackData {
 			err = ErrCallback
 		}
-		ends = append(ends, len(buf))
+		all.Write(b)
+		ends = append(ends, all.Len())
 	}
 	for _, row := range pg {
 		for _, i := range row {
@@ -398,10 +406,10 @@ func (r *Renderer) keyboard(lang string, rep dialog.Reply, page int) ([][]Key, e
 	if err != nil {
 		return nil, err
 	}
-	all := string(buf)
+	str := all.String()
 	start := 0
 	for i := range keys {
-		keys[i].Data = all[start:ends[i]]
+		keys[i].Data = str[start:ends[i]]
 		start = ends[i]
 	}
 	rows := make([][]Key, 0, len(pg)+2)

@@ -95,3 +95,18 @@ func TestHalfwayEncodedSize(t *testing.T) {
 		t.Errorf("half-finished interview encodes to %d bytes, want < 1024", len(enc))
 	}
 }
+
+// A tap half-way through the form (BenchmarkStep's) makes at most 10
+// allocations: the step's replies are one allocation for the answer and
+// the next question (they were appended into a slice grown twice: 11).
+func TestStepAllocations(t *testing.T) {
+	f, s := halfway(t, 15)
+	q := f.Questions[s.Pos]
+	in := Input{Kind: InChoose, Option: q.List.Choices[0].Name, Button: true, Pos: s.Pos, Seq: s.Seq}
+	if q.Type == TypeSelectMultiple {
+		in.Kind = InToggle
+	}
+	if n := testing.AllocsPerRun(20, func() { Step(f, s, in, t0) }); n > 10 {
+		t.Errorf("a tap half-way makes %v allocations, want at most 10", n)
+	}
+}

@@ -232,7 +232,8 @@ func (d *decoder) strmap(what string) map[string]string {
 	if d.err != nil || n == 0 {
 		return nil
 	}
-	m := make(map[string]string, n)
+	// Room for one more: a step answers a question.
+	m := make(map[string]string, n+1)
 	for range n {
 		k := d.string(what)
 		m[k] = d.string(what)
@@ -270,7 +271,9 @@ func decodeBinary(b []byte) (State, error) {
 		}
 	}
 	if n := d.count("back", 1); n > 0 {
-		s.Back = make([]int, n)
+		// Room for one more: a step that asks the next question appends
+		// to it (in place under StepOwned).
+		s.Back = make([]int, n, n+1)
 		for i := range s.Back {
 			s.Back[i] = int(d.varint("back"))
 		}

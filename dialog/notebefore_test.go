@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -88,4 +89,39 @@ func TestNoteBeforeCopiesOnlyOnChange(t *testing.T) {
 		}
 	}
 	t.Logf("%d comparisons", compared)
+}
+
+// StepOwned changes the caller's answers in place only at or after the
+// state's position: a step that changes a row before it (here the full
+// pass over a state of another version, dropping an answer whose row is
+// not relevant) copies them first, as Step does.
+func TestStepOwnedCopiesBeforeChangingEarlierRows(t *testing.T) {
+	f, s := halfway(t, 15)
+	stale := -1
+	for i, q := range f.Questions[:s.Pos] {
+		if _, had := s.Answers[q.Name]; !had && q.Type != TypeHidden && q.Relevant != nil {
+			stale = i
+			break
+		}
+	}
+	if stale < 0 {
+		t.Fatal("no row before the position without an answer and with a relevance")
+	}
+	name := f.Questions[stale].Name
+	s.Answers[name] = "x"
+	s.FormVersion++ // another version: the full pass
+	q := f.Questions[s.Pos]
+	in := Input{Kind: InChoose, Option: q.List.Choices[0].Name, Button: true, Pos: s.Pos, Seq: s.Seq}
+	want, _ := Step(f, deepCopy(s), in, t0)
+	if _, kept := want.Answers[name]; kept {
+		t.Fatalf("the full pass kept the answer of %s: the test needs another row", name)
+	}
+	given := deepCopy(s)
+	got, _ := StepOwned(f, given, in, t0)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("StepOwned gave %+v, Step %+v", got, want)
+	}
+	if i, ok := changedBefore(f, s, given); ok {
+		t.Errorf("StepOwned changed the caller's answer of row %d (%s), before the position %d", i, f.Questions[i].Name, s.Pos)
+	}
 }

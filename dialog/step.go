@@ -67,15 +67,42 @@ const dateYears = 12
 // only on the arguments. The returned state's Version is s.Version+1 when
 // anything changed, and s.Version when nothing did (nothing to save).
 func Step(f *Form, s State, in Input, now time.Time) (State, []Reply) {
+	return step(f, s, in, now, false)
+}
+
+// StepOwned is Step for a caller that gives s up: it will not read s
+// again, but for NoteBefore(f, s, s.Pos), which answers as it did before
+// the step (the channel asks it of the previous state: did the tapped
+// card show a note?). Instead of copying them, the step may change s's
+// answers in place where that keeps NoteBefore's answer (a form whose
+// relevance reads only earlier rows, rows at or after s.Pos: the answer
+// just given, what reads it), and append to s.Back in place. The result
+// is Step's. The bot's turn decodes its state anew from storage every
+// time, so nothing else holds it.
+func StepOwned(f *Form, s State, in Input, now time.Time) (State, []Reply) {
+	return step(f, s, in, now, true)
+}
+
+func step(f *Form, s State, in Input, now time.Time, owned bool) (State, []Reply) {
 	// The answers are copied before the first change only (own): a tick,
-	// a re-ask or a language change leaves them as they were.
+	// a re-ask or a language change leaves them as they were; owned, not
+	// at all while the changes are at rows NoteBefore does not read.
 	st := stepper{f: f, now: now, old: s, s: s, shared: true, incr: incremental(f, s)}
-	st.s.Back = s.Back[:len(s.Back):len(s.Back)]
+	// Room for the usual replies of a step, the answer and the next
+	// question, in one allocation (appended one by one, two).
+	st.out = make([]Reply, 0, 2)
+	st.inplace = owned && f.incremental && s.Phase == PhaseAsking
+	if !owned {
+		st.s.Back = s.Back[:len(s.Back):len(s.Back)]
+	}
 	st.s.Langs = s.Langs[:len(s.Langs):len(s.Langs)]
 	if st.s.Answers == nil {
 		st.s.Answers, st.shared = map[string]string{}, false
 	}
 	st.run(in)
+	if len(st.out) == 0 {
+		st.out = nil // no replies: nil, as before
+	}
 	if st.changed {
 		st.s.Version = s.Version + 1
 		st.s.Updated = now.Unix()
@@ -116,14 +143,17 @@ type stepper struct {
 	// shared says s.Answers is the caller's, to be copied before the
 	// first change (Step copies only when an answer changes; NoteBefore
 	// only reads: it copies nothing when the answers are up to date, as
-	// a saved state's are).
-	shared bool
+	// a saved state's are). inplace (StepOwned) says the caller gave
+	// them up: a change at a row at or after old.Pos is made in place,
+	// since NoteBefore(old, old.Pos) reads only rows before it (in an
+	// incremental form), and the first change before it copies.
+	shared, inplace bool
 }
 
-// own copies the shared answers before a change, and points e (if any)
-// at the copy.
-func (st *stepper) own(e *env) {
-	if !st.shared {
+// own copies the shared answers before a change of row i's answer (i < 0:
+// not a row's), and points e (if any) at the copy.
+func (st *stepper) own(e *env, i int) {
+	if !st.shared || (st.inplace && i >= st.old.Pos) {
 		return
 	}
 	st.shared = false
@@ -276,7 +306,7 @@ func (st *stepper) apply(in Input) {
 			return
 		}
 		if _, had := s.Answers[q.Name]; had {
-			st.own(nil)
+			st.own(nil, q.Index)
 			delete(s.Answers, q.Name)
 		}
 		s.Pending = ""
@@ -461,7 +491,7 @@ func (st *stepper) update() {
 		if !had || st.relevant(i) {
 			continue
 		}
-		st.own(nil)
+		st.own(nil, i)
 		delete(s.Answers, q.Name)
 		st.changed = true
 		for _, k := range f.readers[i] {
@@ -558,7 +588,7 @@ func (st *stepper) refreshBefore(limit int) {
 		}
 		if !ok && q.Type != TypeHidden {
 			if _, had := s.Answers[q.Name]; had {
-				st.own(e)
+				st.own(e, i)
 				delete(s.Answers, q.Name)
 				st.changed = true
 			}
@@ -581,7 +611,7 @@ func (st *stepper) calc(e *env, q *Question) {
 	e.current = s.Answers[q.Name]
 	v := q.Calculation.Eval(e).String()
 	if old, had := s.Answers[q.Name]; !had || old != v {
-		st.own(e)
+		st.own(e, q.Index)
 		s.Answers[q.Name] = v
 		st.changed = true
 	}
@@ -590,7 +620,9 @@ func (st *stepper) calc(e *env, q *Question) {
 // advance moves to the next relevant question after the current one.
 func (st *stepper) advance() {
 	if st.s.Phase == PhaseAsking && st.s.Pos >= 0 {
-		st.s.Back = append(st.s.Back[:len(st.s.Back):len(st.s.Back)], st.s.Pos)
+		// In place when the caller gave s up (StepOwned: Back keeps its
+		// capacity), past s.Back's length.
+		st.s.Back = append(st.s.Back, st.s.Pos)
 	}
 	st.advanceFrom(st.s.Pos)
 }
@@ -673,7 +705,9 @@ func (st *stepper) back() {
 	cur := s.Pos
 	for len(s.Back) > 0 {
 		p := s.Back[len(s.Back)-1]
-		s.Back = s.Back[:len(s.Back)-1]
+		// Without room: an append after this must not write where s.Back
+		// (the caller's) had p.
+		s.Back = s.Back[: len(s.Back)-1 : len(s.Back)-1]
 		if p >= 0 && p < len(st.f.Questions) && st.relevant(p) {
 			st.answered(st.f.Questions[cur], "")
 			s.Pos = p
@@ -1198,10 +1232,10 @@ func (st *stepper) accept(q *Question, v string) {
 		}
 	}
 	if old, had := s.Answers[q.Name]; v == "" && had {
-		st.own(nil)
+		st.own(nil, q.Index)
 		delete(s.Answers, q.Name)
 	} else if v != "" && (!had || old != v) {
-		st.own(nil)
+		st.own(nil, q.Index)
 		s.Answers[q.Name] = v
 	}
 	s.Pending = ""

@@ -37,6 +37,18 @@ func deepCopy(s State) State {
 	return c
 }
 
+// changedBefore reports a row before was.Pos whose answer differs in now.
+func changedBefore(f *Form, was, now State) (int, bool) {
+	for i, q := range f.Questions[:min(max(was.Pos, 0), len(f.Questions))] {
+		a, had := was.Answers[q.Name]
+		b, has := now.Answers[q.Name]
+		if a != b || had != has {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 // stepRef is Step as it was before it copied the answers on their first
 // change only: a copy of everything up front.
 func stepRef(f *Form, s State, in Input, now time.Time) (State, []Reply) {
@@ -52,7 +64,8 @@ func stepRef(f *Form, s State, in Input, now time.Time) (State, []Reply) {
 }
 
 // do steps the session, checking that Step leaves its input as it was
-// (maps and slices included) and answers as stepRef does.
+// (maps and slices included) and answers as stepRef does, and StepOwned
+// as Step.
 func (x *session) do(in Input) []Reply {
 	x.t.Helper()
 	before := deepCopy(x.s)
@@ -66,6 +79,26 @@ func (x *session) do(in Input) []Reply {
 	}
 	if next.Version != x.s.Version && next.Version != x.s.Version+1 {
 		x.t.Fatalf("version jumped from %d to %d", x.s.Version, next.Version)
+	}
+	// StepOwned, given a copy of the state to change (Back with room to
+	// append, as Decode makes it): Step's result, and what the caller may
+	// still ask of the state it gave up answers as before the step.
+	given := deepCopy(x.s)
+	if len(given.Back) > 0 {
+		given.Back = append(make([]int, 0, len(given.Back)+1), given.Back...)
+	}
+	ownNext, ownOut := StepOwned(x.f, given, in, x.now)
+	if !reflect.DeepEqual(ownNext, wantNext) || !reflect.DeepEqual(ownOut, wantOut) {
+		x.t.Fatalf("StepOwned gave %+v %+v, Step gives %+v %+v", ownNext, ownOut, wantNext, wantOut)
+	}
+	if !slices.Equal(given.Back, before.Back) {
+		x.t.Fatalf("StepOwned changed Back as the caller sees it: %v, was %v", given.Back, before.Back)
+	}
+	if i, ok := changedBefore(x.f, before, given); ok {
+		x.t.Fatalf("StepOwned changed the answer of row %d, before the state's position %d", i, before.Pos)
+	}
+	if got, want := NoteBefore(x.f, given, given.Pos), NoteBefore(x.f, before, before.Pos); got != want {
+		x.t.Fatalf("NoteBefore at %d of the state given to StepOwned: %v after the step, %v before", before.Pos, got, want)
 	}
 	x.s = next
 	x.last = out

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -667,6 +668,40 @@ func TestCompletionCancelsTheReminderAfterTheReplies(t *testing.T) {
 	}}
 	in := Input{Kind: KindChat, Key: UpdateKey(6), Chat: 7, User: 7}
 	if err := core.Apply(context.Background(), in, ch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A turn's state is decoded for it alone: its step answers in the decoded
+// answers themselves (dialog.StepOwned) instead of a copy of them, and
+// what the channel reads of the state before the step (NoteBefore at its
+// position) is as it was. Before, every step that answered copied the
+// whole map.
+func TestTurnStepAnswersInTheDecodedAnswers(t *testing.T) {
+	pastConsent := stateAt(t, inStart, inLangEN, inYes) // at "likes"
+	f := miniForms(t).Latest("mini")
+	noteBefore := dialog.NoteBefore(f, pastConsent, pastConsent.Pos)
+	s := newScript(t,
+		expect{call: "Load chat=7 key=5", ret: Loaded{Blob: blobOf(t, pastConsent), Version: pastConsent.Version, LastMsg: 40}},
+		expect{call: "Present kind=chat seen=0 replay=false"},
+		expect{call: "MarkSent chat=7 key=5 last=40"})
+	ch := fakeChannel{s: s, act: func(ctx context.Context, tu *Turn) error {
+		eff, err := tu.Step(ctx, inYes, false)
+		if err != nil {
+			return err
+		}
+		if eff.Next.Version == eff.Prev.Version || len(eff.Next.Answers) != len(pastConsent.Answers)+1 {
+			t.Fatalf("the step answered nothing: %+v", eff.Next)
+		}
+		if reflect.ValueOf(eff.Next.Answers).UnsafePointer() != reflect.ValueOf(eff.Prev.Answers).UnsafePointer() {
+			t.Error("the step copied the turn's answers")
+		}
+		if got := dialog.NoteBefore(f, eff.Prev, eff.Prev.Pos); got != noteBefore {
+			t.Errorf("NoteBefore of the state before the step = %v, want %v", got, noteBefore)
+		}
+		return nil
+	}}
+	if err := newCore(t, s).Apply(context.Background(), Input{Kind: KindChat, Key: UpdateKey(5), Chat: 7, User: 7}, ch); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -40,6 +40,9 @@ type Turn struct {
 // the interview before and after, the engine's replies, and what the core
 // recorded.
 type Effects struct {
+	// Prev is the interview before the step: its answers may have been
+	// changed by it (dialog.StepOwned); read its other fields, or
+	// dialog.NoteBefore at Prev.Pos, which answers as before the step.
 	Prev, Next dialog.State
 	Replies    []dialog.Reply
 	// Completed is the response recorded in this step, if any.
@@ -126,7 +129,10 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		// the step, so that a completion in this very step carries it.
 		cur = withFlag(cur, CtxResumed)
 	}
-	next, replies := dialog.Step(t.form, cur, in, now)
+	// The turn's state is its own (decoded for this turn, or the last
+	// step's): the step may change its answers in place rather than copy
+	// them. What the channel reads of Effects.Prev stays as it was.
+	next, replies := dialog.StepOwned(t.form, cur, in, now)
 	if (resumed || (t.idle && !t.touched)) && next.Version == t.state.Version && next.Phase == dialog.PhaseAsking {
 		// Nothing else changed (the reminder's Continue, a junk message
 		// after a pause): the flag and the time of this input alone are

@@ -95,6 +95,11 @@ type Report struct {
 	BotRequests       int     `json:"bot_requests"`
 	BotRequestsPerUpd float64 `json:"bot_requests_per_update"`
 	BotRetryAfterS    float64 `json:"bot_retry_after_s"`
+	// The bot's heap allocations in the window (its go_memstats_mallocs_total
+	// and go_memstats_alloc_bytes_total), per update: load-independent.
+	BotMallocsPerUpd    float64 `json:"bot_mallocs_per_update"`
+	BotAllocBytesPerUpd float64 `json:"bot_alloc_bytes_per_update"`
+	BotGCs              int     `json:"bot_gc_cycles"`
 
 	Calls           int                `json:"telegram_calls"` // without getUpdates
 	CallsPerUpdate  float64            `json:"telegram_calls_per_update"`
@@ -259,6 +264,7 @@ func (r *Report) WriteText(w io.Writer) {
 		p("                 %d updates got no reply at all", r.NoReply)
 	}
 	p("  bot handling   needsbot_update_duration_seconds over %d updates: mean %s, p50 ≈ %s, p99 ≈ %s", r.BotHandle.N, fmtMS(r.BotHandle.Mean), fmtMS(r.BotHandle.P50), fmtMS(r.BotHandle.P99))
+	p("  bot heap       %.1f allocations, %.0f bytes allocated per update; %d GC cycles", r.BotMallocsPerUpd, r.BotAllocBytesPerUpd, r.BotGCs)
 	p("  Telegram       %.2f calls per update (%d calls, getUpdates not counted)", r.CallsPerUpdate, r.Calls)
 	for _, m := range sortedKeys(r.CallsByMethod) {
 		p("                   %-24s %8d  %.3f per update", m, r.CallsByMethod[m], r.PerUpdateMethod[m])
