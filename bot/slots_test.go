@@ -16,14 +16,7 @@ import (
 // bench) gets the next free slot before taps that were waiting for one
 // longer — taps an earlier batch queued, which no firstGate orders.
 func TestPollerFirstTurnTakesTheNextSlot(t *testing.T) {
-	r := newRig(t)
-	r.intake = NewIntake(r.handler, IntakeOptions{Workers: 1})
-	t.Cleanup(r.intake.Stop)
-	g := &chatGates{memSessions: r.sessions, gates: map[int64]chan struct{}{}, entered: map[int64]int{}}
-	r.core.Sessions = g
-	r.rewire()
-	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
-		Ready: func(context.Context) error { return nil }, firstHold: time.Hour}
+	r, g, p := oneSlotPoller(t)
 	const slow, b1, b2 int64 = 762, 761, 763
 	u1, u2 := r.srv.User(b1, telegramtest.LanguageCode("it")), r.srv.User(b2, telegramtest.LanguageCode("it"))
 	c1, off := toConsent(t, p, u1, 0)
@@ -78,14 +71,7 @@ func TestPollerFirstTurnTakesTheNextSlot(t *testing.T) {
 // one turn runs at a time throughout (one worker), each chat's replies
 // stay in order and nothing is answered twice.
 func TestPollerFirstTurnYieldsAfterItsFirstReply(t *testing.T) {
-	r := newRig(t)
-	r.intake = NewIntake(r.handler, IntakeOptions{Workers: 1})
-	t.Cleanup(r.intake.Stop)
-	g := &chatGates{memSessions: r.sessions, gates: map[int64]chan struct{}{}, entered: map[int64]int{}}
-	r.core.Sessions = g
-	r.rewire()
-	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
-		Ready: func(context.Context) error { return nil }, firstHold: time.Hour}
+	r, g, p := oneSlotPoller(t)
 	const ida, idb int64 = 771, 772
 	a, b := r.srv.User(ida, telegramtest.LanguageCode("it")), r.srv.User(idb, telegramtest.LanguageCode("it"))
 	a.Send("/start")
@@ -141,4 +127,20 @@ func TestPollerFirstTurnYieldsAfterItsFirstReply(t *testing.T) {
 	if g.loads(ida) != 1 || g.loads(idb) != 1 {
 		t.Fatalf("loads %d %d, want one each", g.loads(ida), g.loads(idb))
 	}
+}
+
+// oneSlotPoller is a rig whose intake has one worker slot, whose sessions
+// hold each chat's Load at a gate (chatGates), and a poller over it that
+// holds no batch for its first turns (the tests pace them).
+func oneSlotPoller(t *testing.T) (*rig, *chatGates, *Poller) {
+	t.Helper()
+	r := newRig(t)
+	r.intake = NewIntake(r.handler, IntakeOptions{Workers: 1})
+	t.Cleanup(r.intake.Stop)
+	g := &chatGates{memSessions: r.sessions, gates: map[int64]chan struct{}{}, entered: map[int64]int{}}
+	r.core.Sessions = g
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }, firstHold: time.Hour}
+	return r, g, p
 }
