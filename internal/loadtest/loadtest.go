@@ -421,24 +421,18 @@ func (r *Report) addBotMetrics(s0, s1 ltSnapshot) {
 		}
 	}
 	r.BotRequestsPerUpd = r.perUpdate(float64(r.BotRequests))
-	delta := func(name string) float64 {
-		v := func(m map[string]*dto.MetricFamily) float64 {
-			if f := m[name]; f != nil && len(f.GetMetric()) > 0 {
-				mt := f.GetMetric()[0]
-				if c := mt.GetCounter(); c != nil {
-					return c.GetValue()
-				}
-				if sm := mt.GetSummary(); sm != nil {
-					return float64(sm.GetSampleCount())
-				}
-			}
-			return 0
-		}
-		return v(s1.metrics) - v(s0.metrics)
-	}
+	delta := func(name string) float64 { return counterBy(s1.metrics[name])[""] - counterBy(s0.metrics[name])[""] }
 	r.BotMallocsPerUpd = r.perUpdate(delta("go_memstats_mallocs_total"))
 	r.BotAllocBytesPerUpd = r.perUpdate(delta("go_memstats_alloc_bytes_total"))
-	r.BotGCs = int(delta("go_gc_duration_seconds"))
+	// GC cycles: the sample count of the pause summary.
+	gcs := func(m map[string]*dto.MetricFamily) int {
+		n := 0
+		for _, mt := range m["go_gc_duration_seconds"].GetMetric() {
+			n += int(mt.GetSummary().GetSampleCount())
+		}
+		return n
+	}
+	r.BotGCs = gcs(s1.metrics) - gcs(s0.metrics)
 	if f := s1.metrics["needsbot_telegram_retry_after_seconds_total"]; f != nil && len(f.GetMetric()) > 0 {
 		r.BotRetryAfterS = f.GetMetric()[0].GetCounter().GetValue()
 	}
