@@ -82,7 +82,13 @@ func (s *Store) Limiter(key string, perSecond int) *Limiter {
 func (l *Limiter) Allow() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.tokens > 0 && time.Now().After(l.until) {
+	return l.takeReserved(time.Now())
+}
+
+// takeReserved takes an event reserved earlier if one is left and not
+// lapsed at now (a lapsed reservation is dropped). l.mu is held.
+func (l *Limiter) takeReserved(now time.Time) bool {
+	if l.tokens > 0 && now.After(l.until) {
 		l.tokens = 0
 	}
 	if l.tokens > 0 {
@@ -117,11 +123,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		now := time.Now()
-		if l.tokens > 0 && now.After(l.until) {
-			l.tokens = 0
-		}
-		if l.tokens > 0 {
-			l.tokens--
+		if l.takeReserved(now) {
 			l.mu.Unlock()
 			return nil
 		}
