@@ -234,6 +234,14 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 	if live && cur != reuse {
 		t.strip(cur)
 	}
+	if !live && cur != 0 && prev.Phase == dialog.PhaseDone && t.it.Replay() {
+		// The update that ended the interview, applied but its replies
+		// never sent (the Bot API or Redis failed after the save): the
+		// last question's card still has its keys. The closing cannot be
+		// shown again as it was (the answers left with the save); the
+		// keys at least go, so nobody taps on a finished interview.
+		t.strip(cur)
+	}
 	if ev.query != "" && ev.msgID != 0 && ev.msgID != reuse && ev.msgID != cur {
 		// A tap on an old card: its keyboard goes too.
 		t.strip(ev.msgID)
