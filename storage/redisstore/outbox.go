@@ -468,10 +468,15 @@ func (o *Outbox) flushCompleted(ctx context.Context, write func(ctx context.Cont
 // writes them one at a time).
 func (o *Outbox) writeCompletedBatch(ctx context.Context, chats []savedChat) (int, error) {
 	s := o.s
+	// In a fixed order (the index's, then the keys'): two replicas that
+	// drain the same completions at once insert them in the same order,
+	// so one waits for the other's commit instead of each holding a row
+	// the other needs (a deadlock, which Postgres would break after a
+	// second).
 	var payloads [][]byte
 	for _, c := range chats {
-		for _, entry := range c.entries {
-			_, payload, _ := strings.Cut(entry, "|")
+		for _, key := range slices.Sorted(maps.Keys(c.entries)) {
+			_, payload, _ := strings.Cut(c.entries[key], "|")
 			payloads = append(payloads, []byte(payload))
 		}
 	}
