@@ -208,3 +208,21 @@ func BenchmarkTurn(b *testing.B) {
 	b.ReportMetric((u1-u0)/float64(b.N), "script-us/op")
 	b.ReportMetric((c1-c0)/float64(b.N), "cmds/op")
 }
+
+// BenchmarkLongChatTurns: turns of a chat whose seen record is at its
+// bound (over a thousand updates within the seen TTL, e.g. a flood): every
+// ~300 turns a save trims the record back to seenMax entries, and that
+// trim must stay linear in the record's length (it held Redis for ~30 ms
+// when it copied the rest of the record per dropped entry).
+func BenchmarkLongChatTurns(b *testing.B) {
+	clk := newClock()
+	s, _, _ := newStore(b, redisstore.Options{TailDelay: time.Minute, Now: clk.Now})
+	tt := newTypicalTurns(b, s, clk, 61)
+	for range 1400 {
+		tt.turn()
+	}
+	b.ResetTimer()
+	for range b.N {
+		tt.turn()
+	}
+}

@@ -14,7 +14,7 @@ import (
 // back, the message id marked): after the first two, each save is the
 // common one that saveScript's head writes on its own (saveFastLua).
 type typicalTurns struct {
-	t    *testing.T
+	t    testing.TB
 	s    *redisstore.Store
 	clk  *clock
 	chat int64
@@ -36,7 +36,7 @@ type typicalTurns struct {
 	beforeSave func()
 }
 
-func newTypicalTurns(t *testing.T, s *redisstore.Store, clk *clock, chat int64) *typicalTurns {
+func newTypicalTurns(t testing.TB, s *redisstore.Store, clk *clock, chat int64) *typicalTurns {
 	return &typicalTurns{t: t, s: s, clk: clk, chat: chat, next: 1000,
 		rec: redisstore.AbandonRecord{Form: "f", MunicipalityID: 1, Language: "uk", Started: clk.Now()}}
 }
