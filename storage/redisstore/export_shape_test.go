@@ -1,3 +1,5 @@
+//go:build shapes
+
 package redisstore
 
 import "reflect"

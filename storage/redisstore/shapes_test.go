@@ -1,3 +1,5 @@
+//go:build shapes
+
 package redisstore_test
 
 import (
@@ -51,7 +53,7 @@ func cmdStats(t *testing.T, rdb *redis.Client) (usec, scriptUsec, calls float64)
 }
 
 // TestMeasureShapes is session 9's measurement (docs/performance.md,
-// "Session 9: nolua"), skipped unless NB_SHAPES is set: what a turn's read
+// "Session 9: nolua"), built only with -tags shapes: what a turn's read
 // and save cost Redis (its process CPU from /proc, user and system, with
 // NB_REDIS_PID; INFO commandstats) when done as
 //   - a-store: the Store as needsbot runs it (read counting, Inbound, Save
@@ -69,9 +71,6 @@ func cmdStats(t *testing.T, rdb *redis.Client) (usec, scriptUsec, calls float64)
 // every 40), NB_REPS rounds (3), NB_SHAPE: only shapes whose name holds it.
 // Point NEEDSBOT_TEST_REDIS_URL at a Redis of its own.
 func TestMeasureShapes(t *testing.T) {
-	if os.Getenv("NB_SHAPES") == "" {
-		t.Skip("NB_SHAPES unset")
-	}
 	pid := os.Getenv("NB_REDIS_PID")
 	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute})
 	bc, _ := redisstore.Batched(rdb)
