@@ -13,8 +13,11 @@ import (
 // It knows the keys of the updates a questionnaire bot gets all day — a
 // message or an edited message (id, sender, date, chat, text, entities,
 // edit date) and a callback query (its message read as id, date and chat
-// only, as decodeUpdateJSON does) — and fills the same go-telegram structs
-// encoding/json would. Anything else makes it report !ok, and the caller
+// only, as decodeUpdateJSON does) — checks every member as encoding/json
+// would check it decoding into go-telegram's structs, and fills the bot's
+// Update as updateOf reads those structs (what the bot does not read — the
+// other names, the entities, the dates — is checked and not kept).
+// Anything else makes it report !ok, and the caller
 // decodes with encoding/json: an unknown key (so a new Telegram field can
 // never be dropped silently), a key with an upper-case letter, an escape
 // or a non-ASCII byte (encoding/json matches keys case-insensitively), a
