@@ -214,16 +214,22 @@ func directoryVocabulary(formsDir string) (directory.Vocabulary, error) {
 // pgDirectory is bot.Directory over Postgres: the municipality is its
 // Postgres id as the interview context holds it.
 type pgDirectory struct {
-	db  *pgstore.DB
-	now func() time.Time
+	db      *pgstore.DB
+	visible *pgstore.DirectoryCache // db's, read at every completion
+	now     func() time.Time
 }
+
+// directoryTTL is how long a municipality's directory is reused
+// (pgstore.DirectoryCache): an edit made on another replica or by
+// `needsbot directory import` reaches respondents within it.
+const directoryTTL = time.Minute
 
 func (d pgDirectory) Services(ctx context.Context, municipality string) ([]directory.Entry, error) {
 	id, err := strconv.ParseInt(municipality, 10, 64)
 	if err != nil {
 		return nil, nil // no municipality: no directory
 	}
-	return d.db.Directory(ctx, id, false)
+	return d.visible.Get(ctx, id)
 }
 
 func (d pgDirectory) Referred(ctx context.Context, _ string, picks []directory.Pick) error {

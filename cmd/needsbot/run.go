@@ -251,7 +251,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 		Throttle: inbound,
 		Sender:   a.sender, Username: a.username, Logger: log, Events: a.metrics,
 		PopularLanguages: popularLanguages(a.db.LanguageCache(4, cfg.MinCell, 10*time.Minute, nil)),
-		Directory:        pgDirectory{db: a.db, now: time.Now},
+		Directory:        pgDirectory{db: a.db, visible: a.db.DirectoryCache(directoryTTL, nil), now: time.Now},
 	}
 	if now, ok := ctx.Value(clockHook{}).(func() time.Time); ok {
 		ccfg.Now = now

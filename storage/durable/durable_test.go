@@ -447,3 +447,49 @@ func TestResponsesSaveCompletedErased(t *testing.T) {
 		t.Fatalf("PendingCompleted = %d after erasure", n)
 	}
 }
+
+// TestResponsesDrainOneTransaction: the completions the drainer finds
+// together are written in one Postgres transaction (their rows share
+// their xmin); a batch with one that Postgres refuses (an unknown
+// municipality) is written one at a time instead: the others land and
+// the refused one goes to the dead letters.
+func TestResponsesDrainOneTransaction(t *testing.T) {
+	w := newWorld(t, redisstore.Options{})
+	r := durable.NewResponses(w.db, w.store, nil)
+	save := func(chat int64, id string, mutate func(*pgstore.Completed)) {
+		t.Helper()
+		pc := w.completed(t, id, "p-"+id)
+		pc.Idem = "idem-" + id
+		if mutate != nil {
+			mutate(&pc)
+		}
+		if err := r.SaveCompleted(ctx, chat, 1, 0, 1, []byte("done"), pc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range []string{"t1", "t2", "t3"} {
+		save(int64(901+i), id, nil)
+	}
+	if n, err := r.Flush(ctx); err != nil || n != 3 {
+		t.Fatalf("Flush = %d %v, want 3", n, err)
+	}
+	if n := w.count(t, `SELECT count(DISTINCT xmin::text) FROM responses WHERE id IN ('t1', 't2', 't3')`); n != 1 {
+		t.Fatalf("the three completions were written in %d transactions, want 1", n)
+	}
+
+	save(904, "t4", nil)
+	save(905, "t5", func(pc *pgstore.Completed) { pc.MunicipalityID = 99999 })
+	save(906, "t6", nil)
+	if n, err := r.Flush(ctx); err != nil || n != 2 {
+		t.Fatalf("Flush with a refused completion = %d %v, want 2", n, err)
+	}
+	if n := w.count(t, `SELECT count(*) FROM responses WHERE id IN ('t4', 't5', 't6')`); n != 2 {
+		t.Fatalf("%d of t4, t5, t6 stored, want t4 and t6", n)
+	}
+	if d, _ := w.store.DeadLetters(ctx); d != 1 {
+		t.Fatalf("dead letters %d, want the refused completion", d)
+	}
+	if n, _ := w.store.PendingCompleted(ctx); n != 0 {
+		t.Fatalf("PendingCompleted = %d, want 0", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/redisstore"
@@ -23,8 +24,20 @@ type Responses struct {
 // NewResponses returns the responses of db, with store's outbox for what
 // must wait.
 func NewResponses(db *pgstore.DB, store *redisstore.Store, log *slog.Logger) *Responses {
-	return &Responses{db: db, store: store, outbox: store.Outbox(redisstore.OutboxOptions{Logger: log})}
+	r := &Responses{db: db, store: store}
+	r.outbox = store.Outbox(redisstore.OutboxOptions{Logger: log, Linger: drainLinger, WriteBatch: r.writeBatch})
+	return r
 }
+
+// drainLinger is how long the drainer waits after a completion before it
+// writes (redisstore.OutboxOptions.Linger), so that completions that come
+// close together share one Postgres transaction (writeBatch). Issue 19:
+// a transaction of its own cost Postgres ~0.4 ms of CPU per completion
+// over its rows' work (~0.2 ms), most of it the commit's WAL flush
+// (docs/performance.md, "Session 9: pg"). The completion is in Redis
+// meanwhile, as it was while it waited for the drain; nobody waits for
+// it: the respondent's reply went out with the turn.
+const drainLinger = 250 * time.Millisecond
 
 // Save writes the response to Postgres (pgstore.SaveResponse: idempotent by
 // ID). A response Postgres refuses as invalid fails with pgstore.ErrInvalid:
@@ -95,6 +108,22 @@ func (r *Responses) write(ctx context.Context, payload []byte) error {
 		return err
 	}
 	return nil
+}
+
+// writeBatch is the drainer's writer of a drain's completions: all of
+// them in one transaction (pgstore.DB.SaveResponses). On any failure the
+// outbox writes them one at a time with write, which sends what can never
+// be written to the dead letters.
+func (r *Responses) writeBatch(ctx context.Context, payloads [][]byte) error {
+	cs := make([]pgstore.Completed, len(payloads))
+	for i, p := range payloads {
+		pc, err := pgstore.UnmarshalCompleted(p)
+		if err != nil {
+			return err
+		}
+		cs[i] = pc
+	}
+	return r.db.SaveResponses(ctx, cs)
 }
 
 // Run drains the outbox into Postgres until ctx ends (redisstore.Outbox.Run).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,6 +29,8 @@ type DB struct {
 
 	rollupMu   sync.Mutex
 	rollupLast time.Time // the last RollupTick that caught up
+
+	directoryGen atomic.Uint64 // edits of the directory through d (DirectoryCache)
 }
 
 // Open returns a DB with a connection pool for dsn. It does not connect:

@@ -17,6 +17,7 @@ import (
 // how many entries were added, updated and hidden. The change is audited
 // as directory.import with the counts only.
 func (d *DB) ImportDirectory(ctx context.Context, actor *int64, municipalityID int64, entries []directory.Entry) (added, updated, hidden int, err error) {
+	defer d.directoryChanged()
 	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		added, updated, hidden = 0, 0, 0
 		// Lock the municipality's directory against a concurrent import.
@@ -103,6 +104,7 @@ ORDER BY hidden, position, id`, municipalityID, withHidden, id)
 
 // SetDirectoryHidden hides or shows one entry of the municipality.
 func (d *DB) SetDirectoryHidden(ctx context.Context, actor *int64, municipalityID, entryID int64, hidden bool) error {
+	defer d.directoryChanged()
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE directory_entries SET hidden = $3, updated_at = now()
 			WHERE id = $2 AND municipality_id = $1`, municipalityID, entryID, hidden)

@@ -31,6 +31,7 @@ func (d *DB) DirectoryEntry(ctx context.Context, municipalityID, entryID int64) 
 // The same name and address twice is ErrExists. Audited as
 // directory.add with the new id only.
 func (d *DB) AddDirectoryEntry(ctx context.Context, actor *int64, municipalityID int64, e directory.Entry) (int64, error) {
+	defer d.directoryChanged()
 	var id int64
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		lat, lon := coords(e)
@@ -53,6 +54,7 @@ RETURNING id`, municipalityID, e.Name, e.Address, lat, lon, e.Phone, e.Website, 
 // municipality). field names what changed, for the audit log
 // (directory.edit with the entry id and the field, never the values).
 func (d *DB) UpdateDirectoryEntry(ctx context.Context, actor *int64, municipalityID int64, e directory.Entry, field string) error {
+	defer d.directoryChanged()
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		lat, lon := coords(e)
 		tag, err := tx.Exec(ctx, `

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +176,17 @@ type OutboxOptions struct {
 	MinBackoff time.Duration // first wait after a failure (100 ms)
 	MaxBackoff time.Duration // cap of the doubling wait (30 s)
 	Logger     *slog.Logger  // failures, never payloads (discarded)
+	// Linger is how long Run waits after a Kick before it drains (0: at
+	// once), so that completions that come close together are written in
+	// one WriteBatch.
+	Linger time.Duration
+	// WriteBatch, when set, writes the completions of one drain (those
+	// recorded with saves, SaveDoneCompleted) at once, all or none — e.g.
+	// in one Postgres transaction, one commit instead of one each. When
+	// it fails, the drain writes them one at a time with the writer given
+	// to Flush or Run, which tells a permanent failure from a transient
+	// one, as without it.
+	WriteBatch func(ctx context.Context, payloads [][]byte) error
 }
 
 // Outbox drains the store's outbox into the system of record.
@@ -292,6 +305,17 @@ func (o *Outbox) Run(ctx context.Context, write func(ctx context.Context, payloa
 		case <-kick:
 			// Since Go 1.23, Stop and Reset discard a stale tick: no drain.
 			timer.Stop()
+			if o.opts.Linger > 0 {
+				if o.onWait != nil {
+					o.onWait(o.opts.Linger, false)
+				}
+				timer.Reset(o.opts.Linger)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-timer.C:
+				}
+			}
 		case <-timer.C:
 		}
 	}
@@ -394,6 +418,19 @@ func (o *Outbox) flushCompleted(ctx context.Context, write func(ctx context.Cont
 		if err != nil {
 			return n, err
 		}
+		if o.opts.WriteBatch != nil {
+			w, err := o.writeCompletedBatch(ctx, chats)
+			if err != nil {
+				return n, err
+			}
+			if w >= 0 {
+				n += w
+				if len(chats) < o.opts.Batch {
+					return n, nil
+				}
+				continue
+			}
+		}
 		for _, c := range chats {
 			for key, entry := range c.entries {
 				tag, payload, _ := strings.Cut(entry, "|")
@@ -423,6 +460,49 @@ func (o *Outbox) flushCompleted(ctx context.Context, write func(ctx context.Cont
 			return n, nil
 		}
 	}
+}
+
+// writeCompletedBatch writes the completions of chats with WriteBatch and
+// removes them as flushCompleted does, in one round trip, and returns how
+// many it wrote; -1 when WriteBatch failed (nothing removed: the caller
+// writes them one at a time).
+func (o *Outbox) writeCompletedBatch(ctx context.Context, chats []savedChat) (int, error) {
+	s := o.s
+	// In a fixed order (the index's, then the keys'): two replicas that
+	// drain the same completions at once insert them in the same order,
+	// so one waits for the other's commit instead of each holding a row
+	// the other needs (a deadlock, which Postgres would break after a
+	// second).
+	var payloads [][]byte
+	for _, c := range chats {
+		for _, key := range slices.Sorted(maps.Keys(c.entries)) {
+			_, payload, _ := strings.Cut(c.entries[key], "|")
+			payloads = append(payloads, []byte(payload))
+		}
+	}
+	if len(payloads) > 0 {
+		if err := o.opts.WriteBatch(ctx, payloads); err != nil {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("redisstore: outbox write: %w", err)
+			}
+			o.log.WarnContext(ctx, "outbox batch write failed; writing one at a time", "err", err, "entries", len(payloads))
+			return -1, nil
+		}
+	}
+	// In order on one connection, as flushCompleted's calls: each chat's
+	// entries deleted, then its index member dropped if no save came since.
+	err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+		for _, c := range chats {
+			if len(c.entries) > 0 {
+				p.HDel(ctx, s.completedKey(c.id), slices.Collect(maps.Keys(c.entries))...)
+			}
+			run(unindexScript, []string{s.completedIndex()}, c.id, strconv.FormatFloat(c.score, 'f', -1, 64))
+		}
+	})
+	if err != nil {
+		return len(payloads), fmt.Errorf("redisstore: completed done: %w", err)
+	}
+	return len(payloads), nil
 }
 
 // PendingCompleted returns how many completions recorded with saves wait
