@@ -36,11 +36,11 @@ func (s *docStaff) Document(ctx context.Context, r *Request, fileID, name string
 	return true, nil
 }
 
-func docUpdate(id, chat int64, f *telegramtest.File) *tgmodels.Update {
-	return &tgmodels.Update{ID: id, Message: &tgmodels.Message{ID: int(id), Date: int(time.Now().Unix()),
+func docUpdate(id, chat int64, f *telegramtest.File) *Update {
+	return updateOf(&tgmodels.Update{ID: id, Message: &tgmodels.Message{ID: int(id), Date: int(time.Now().Unix()),
 		Document: &tgmodels.Document{FileID: f.ID, FileUniqueID: f.UniqueID, FileName: f.Name, FileSize: int64(len(f.Data))},
 		Chat:     tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate},
-		From:     &tgmodels.User{ID: chat, FirstName: "T", LanguageCode: "it"}}}
+		From:     &tgmodels.User{ID: chat, FirstName: "T", LanguageCode: "it"}}})
 }
 
 // TestStaffDocument: an admin's document reaches the staff handler, which

@@ -3,8 +3,6 @@ package bot
 import (
 	"context"
 	"time"
-
-	tgmodels "github.com/go-telegram/bot/models"
 )
 
 // Early answers (issue 19). By long polling, a batch of up to 100 updates
@@ -83,8 +81,8 @@ func (b *earlyBudget) take(user int64, now time.Time) bool {
 
 // earlyTap returns the query id of u when it is a private tap answered
 // early, else "".
-func (h *Handler) earlyTap(u *tgmodels.Update) (query string, user int64) {
-	if u.CallbackQuery == nil {
+func (h *Handler) earlyTap(u *Update) (query string, user int64) {
+	if u.Kind != upCallback {
 		return "", 0
 	}
 	ev := h.classify(u)
@@ -101,8 +99,8 @@ func (h *Handler) earlyTap(u *tgmodels.Update) (query string, user int64) {
 // isEarlyTap reports whether u is a private tap of an early kind
 // (earlyTap): a webhook answers it empty when its hold expires before its
 // turn begins (job.releaseExpired).
-func (h *Handler) isEarlyTap(u *tgmodels.Update) bool {
-	if u.CallbackQuery == nil {
+func (h *Handler) isEarlyTap(u *Update) bool {
+	if u.Kind != upCallback {
 		return false
 	}
 	q, _ := h.earlyTap(u)

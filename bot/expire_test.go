@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	tgmodels "github.com/go-telegram/bot/models"
-
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/interview"
 )
@@ -21,7 +19,7 @@ func TestExpiryIsDeliveredAndHandled(t *testing.T) {
 	const chat = 970
 	u := r.srv.User(chat)
 	u.Send("hi")
-	submit := func(upd *tgmodels.Update) {
+	submit := func(upd *Update) {
 		t.Helper()
 		if _, err := r.intake.Submit(ctx, upd, false, 0); err != nil {
 			t.Fatal(err)

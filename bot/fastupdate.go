@@ -13,8 +13,11 @@ import (
 // It knows the keys of the updates a questionnaire bot gets all day — a
 // message or an edited message (id, sender, date, chat, text, entities,
 // edit date) and a callback query (its message read as id, date and chat
-// only, as decodeUpdateJSON does) — and fills the same go-telegram structs
-// encoding/json would. Anything else makes it report !ok, and the caller
+// only, as decodeUpdateJSON does) — checks every member as encoding/json
+// would check it decoding into go-telegram's structs, and fills the bot's
+// Update as updateOf reads those structs (what the bot does not read — the
+// other names, the entities, the dates — is checked and not kept).
+// Anything else makes it report !ok, and the caller
 // decodes with encoding/json: an unknown key (so a new Telegram field can
 // never be dropped silently), a key with an upper-case letter, an escape
 // or a non-ASCII byte (encoding/json matches keys case-insensitively), a
@@ -480,7 +483,7 @@ func (s *scanner) end() bool {
 }
 
 // fastUpdate decodes a webhook body; !ok: decode it with encoding/json.
-func fastUpdate(b []byte) (*tgmodels.Update, bool) {
+func fastUpdate(b []byte) (*Update, bool) {
 	s := scanner{b: b}
 	u, ok := s.update()
 	if !ok || !s.end() {
@@ -491,7 +494,7 @@ func fastUpdate(b []byte) (*tgmodels.Update, bool) {
 
 // fastUpdates decodes a getUpdates response; !fast: decode it with
 // encoding/json.
-func fastUpdates(b []byte) (ok bool, result []*tgmodels.Update, description string, fast bool) {
+func fastUpdates(b []byte) (ok bool, result []*Update, description string, fast bool) {
 	s := scanner{b: b}
 	if !s.lit('{') {
 		return false, nil, "", false
@@ -518,7 +521,7 @@ func fastUpdates(b []byte) (ok bool, result []*tgmodels.Update, description stri
 			if !once(&seen, 2) || !s.lit('[') {
 				return false, nil, "", false
 			}
-			result = []*tgmodels.Update{}
+			result = []*Update{}
 			for first := true; ; first = false {
 				s.ws()
 				if s.i < len(s.b) && s.b[s.i] == ']' {
@@ -547,37 +550,65 @@ func fastUpdates(b []byte) (ok bool, result []*tgmodels.Update, description stri
 	return ok, result, description, true
 }
 
-// update reads one update object.
-func (s *scanner) update() (*tgmodels.Update, bool) {
+// fastMessage is what the bot reads of a message (or of a tap's message:
+// its id, date and chat).
+type fastMessage struct {
+	id, date int
+	chat     int64
+	chatType tgmodels.ChatType
+	hasFrom  bool
+	from     fastUser
+	text     string
+}
+
+type fastUser struct {
+	id         int64
+	name, lang string
+}
+
+type fastCallback struct {
+	query, data string
+	from        fastUser
+	hasMsg      bool // a message, accessible or not
+	msg         fastMessage
+}
+
+// update reads one update object into an Update as updateOf reads the
+// library's: the message before the edited message before the tap.
+func (s *scanner) update() (*Update, bool) {
 	if !s.lit('{') {
 		return nil, false
 	}
-	u := new(tgmodels.Update)
-	var seen uint32
+	var (
+		id            int64
+		seen          uint32
+		message, edit fastMessage
+		cq            fastCallback
+	)
 	for first := true; ; first = false {
 		key, more, ok := s.member(first)
 		if !ok {
 			return nil, false
 		}
 		if !more {
-			return u, true
+			break
 		}
 		switch string(key) {
 		case "update_id":
 			if ok = once(&seen, 0); ok {
-				u.ID, ok = s.integer()
+				id, ok = s.integer()
 			}
 		case "message":
 			if ok = once(&seen, 1); ok {
-				u.Message, ok = s.message()
+				ok = s.message(&message)
 			}
 		case "edited_message":
 			if ok = once(&seen, 2); ok {
-				u.EditedMessage, ok = s.message()
+				ok = s.message(&edit)
 			}
 		case "callback_query":
 			if ok = once(&seen, 3); ok {
-				u.CallbackQuery, ok = s.callback()
+				ok = s.callback(&cq)
 			}
 		default:
 			ok = false
@@ -586,73 +617,92 @@ func (s *scanner) update() (*tgmodels.Update, bool) {
 			return nil, false
 		}
 	}
-}
-
-// messageAlloc puts a message's structs in one allocation.
-type messageAlloc struct {
-	m    tgmodels.Message
-	from tgmodels.User
-}
-
-func (s *scanner) message() (*tgmodels.Message, bool) {
-	if !s.lit('{') {
-		return nil, false
+	u := &Update{ID: id}
+	switch {
+	case seen&(1<<1) != 0:
+		m := &message
+		u.Kind, u.Chat, u.ChatType, u.MsgID, u.Text = upMessage, m.chat, m.chatType, m.id, m.text
+		if m.hasFrom {
+			u.HasFrom, u.From, u.Name, u.Lang = true, m.from.id, m.from.name, m.from.lang
+		}
+	case seen&(1<<2) != 0:
+		m := &edit
+		u.Kind, u.Chat, u.ChatType = upEdited, m.chat, m.chatType
+		if m.hasFrom {
+			u.HasFrom, u.From, u.Name, u.Lang = true, m.from.id, m.from.name, m.from.lang
+		}
+	case seen&(1<<3) != 0:
+		u.Kind, u.Query, u.Data = upCallback, cq.query, cq.data
+		u.HasFrom, u.From, u.Name, u.Lang = true, cq.from.id, cq.from.name, cq.from.lang
+		u.Chat = cq.from.id
+		// A message older than 48 h is "inaccessible" (date 0).
+		if cq.hasMsg && cq.msg.date != 0 {
+			u.HasMsg, u.MsgID, u.Chat, u.ChatType = true, cq.msg.id, cq.msg.chat, cq.msg.chatType
+		}
 	}
-	a := new(messageAlloc)
-	m := &a.m
+	return u, true
+}
+
+// message reads a message's members: all of them are checked as
+// encoding/json would decode them into the library's Message; what the bot
+// does not read (the sender's other names, the entities, the dates) is not
+// kept.
+func (s *scanner) message(m *fastMessage) bool {
+	if !s.lit('{') {
+		return false
+	}
 	var seen uint32
 	for first := true; ; first = false {
 		key, more, ok := s.member(first)
 		if !ok {
-			return nil, false
+			return false
 		}
 		if !more {
-			return m, true
+			return true
 		}
 		var n int64
 		switch string(key) {
 		case "message_id":
 			if ok = once(&seen, 0); ok {
 				n, ok = s.integer()
-				m.ID = int(n)
+				m.id = int(n)
 			}
 		case "from":
 			if ok = once(&seen, 1); ok {
-				m.From = &a.from
-				ok = s.user(m.From)
+				m.hasFrom = true
+				ok = s.user(&m.from)
 			}
 		case "date":
 			if ok = once(&seen, 2); ok {
-				n, ok = s.integer()
-				m.Date = int(n)
+				_, ok = s.integer()
 			}
 		case "chat":
 			if ok = once(&seen, 3); ok {
-				ok = s.chat(&m.Chat)
+				ok = s.chat(m)
 			}
 		case "text":
 			if ok = once(&seen, 4); ok {
-				m.Text, ok = s.str()
+				m.text, ok = s.str()
 			}
 		case "entities":
 			if ok = once(&seen, 5); ok {
-				m.Entities, ok = s.entities()
+				ok = s.entities()
 			}
 		case "edit_date":
 			if ok = once(&seen, 6); ok {
-				n, ok = s.integer()
-				m.EditDate = int(n)
+				_, ok = s.integer()
 			}
 		default:
 			ok = false
 		}
 		if !ok {
-			return nil, false
+			return false
 		}
 	}
 }
 
-func (s *scanner) user(u *tgmodels.User) bool {
+// user reads a user; the bot keeps its id, first name and language.
+func (s *scanner) user(u *fastUser) bool {
 	if !s.lit('{') {
 		return false
 	}
@@ -668,35 +718,31 @@ func (s *scanner) user(u *tgmodels.User) bool {
 		switch string(key) {
 		case "id":
 			if ok = once(&seen, 0); ok {
-				u.ID, ok = s.integer()
+				u.id, ok = s.integer()
 			}
 		case "is_bot":
 			if ok = once(&seen, 1); ok {
-				u.IsBot, ok = s.boolean()
+				_, ok = s.boolean()
 			}
 		case "first_name":
 			if ok = once(&seen, 2); ok {
-				u.FirstName, ok = s.str()
+				u.name, ok = s.str()
 			}
 		case "last_name":
-			if ok = once(&seen, 3); ok {
-				u.LastName, ok = s.str()
-			}
+			ok = once(&seen, 3) && s.skipString()
 		case "username":
-			if ok = once(&seen, 4); ok {
-				u.Username, ok = s.str()
-			}
+			ok = once(&seen, 4) && s.skipString()
 		case "language_code":
 			if ok = once(&seen, 5); ok {
-				u.LanguageCode, ok = s.str()
+				u.lang, ok = s.str()
 			}
 		case "is_premium":
 			if ok = once(&seen, 6); ok {
-				u.IsPremium, ok = s.boolean()
+				_, ok = s.boolean()
 			}
 		case "added_to_attachment_menu":
 			if ok = once(&seen, 7); ok {
-				u.AddedToAttachmentMenu, ok = s.boolean()
+				_, ok = s.boolean()
 			}
 		default:
 			ok = false
@@ -707,7 +753,8 @@ func (s *scanner) user(u *tgmodels.User) bool {
 	}
 }
 
-func (s *scanner) chat(c *tgmodels.Chat) bool {
+// chat reads a chat into m; the bot keeps its id and type.
+func (s *scanner) chat(m *fastMessage) bool {
 	if !s.lit('{') {
 		return false
 	}
@@ -724,36 +771,28 @@ func (s *scanner) chat(c *tgmodels.Chat) bool {
 		switch string(key) {
 		case "id":
 			if ok = once(&seen, 0); ok {
-				c.ID, ok = s.integer()
+				m.chat, ok = s.integer()
 			}
 		case "type":
 			if ok = once(&seen, 1); ok {
 				v, ok = s.str()
-				c.Type = tgmodels.ChatType(v)
+				m.chatType = tgmodels.ChatType(v)
 			}
 		case "title":
-			if ok = once(&seen, 2); ok {
-				c.Title, ok = s.str()
-			}
+			ok = once(&seen, 2) && s.skipString()
 		case "username":
-			if ok = once(&seen, 3); ok {
-				c.Username, ok = s.str()
-			}
+			ok = once(&seen, 3) && s.skipString()
 		case "first_name":
-			if ok = once(&seen, 4); ok {
-				c.FirstName, ok = s.str()
-			}
+			ok = once(&seen, 4) && s.skipString()
 		case "last_name":
-			if ok = once(&seen, 5); ok {
-				c.LastName, ok = s.str()
-			}
+			ok = once(&seen, 5) && s.skipString()
 		case "is_forum":
 			if ok = once(&seen, 6); ok {
-				c.IsForum, ok = s.boolean()
+				_, ok = s.boolean()
 			}
 		case "is_direct_messages":
 			if ok = once(&seen, 7); ok {
-				c.IsDirectMessages, ok = s.boolean()
+				_, ok = s.boolean()
 			}
 		default:
 			ok = false
@@ -764,31 +803,28 @@ func (s *scanner) chat(c *tgmodels.Chat) bool {
 	}
 }
 
-// entities reads a message's entities; one with a user (a text mention)
-// is left to encoding/json.
-func (s *scanner) entities() ([]tgmodels.MessageEntity, bool) {
+// entities checks a message's entities (the bot reads commands from the
+// text); one with a user (a text mention) is left to encoding/json.
+func (s *scanner) entities() bool {
 	if !s.lit('[') {
-		return nil, false
+		return false
 	}
-	es := []tgmodels.MessageEntity{}
 	for first := true; ; first = false {
 		s.ws()
 		if s.i < len(s.b) && s.b[s.i] == ']' {
 			s.i++
-			return es, true
+			return true
 		}
 		if !first && !s.lit(',') {
-			return nil, false
+			return false
 		}
-		var e tgmodels.MessageEntity
-		if !s.entity(&e) {
-			return nil, false
+		if !s.entity() {
+			return false
 		}
-		es = append(es, e)
 	}
 }
 
-func (s *scanner) entity(e *tgmodels.MessageEntity) bool {
+func (s *scanner) entity() bool {
 	if !s.lit('{') {
 		return false
 	}
@@ -801,36 +837,23 @@ func (s *scanner) entity(e *tgmodels.MessageEntity) bool {
 		if !more {
 			return true
 		}
-		var v string
-		var n int64
 		switch string(key) {
 		case "type":
-			if ok = once(&seen, 0); ok {
-				v, ok = s.str()
-				e.Type = tgmodels.MessageEntityType(v)
-			}
+			ok = once(&seen, 0) && s.skipString()
 		case "offset":
 			if ok = once(&seen, 1); ok {
-				n, ok = s.integer()
-				e.Offset = int(n)
+				_, ok = s.integer()
 			}
 		case "length":
 			if ok = once(&seen, 2); ok {
-				n, ok = s.integer()
-				e.Length = int(n)
+				_, ok = s.integer()
 			}
 		case "url":
-			if ok = once(&seen, 3); ok {
-				e.URL, ok = s.str()
-			}
+			ok = once(&seen, 3) && s.skipString()
 		case "language":
-			if ok = once(&seen, 4); ok {
-				e.Language, ok = s.str()
-			}
+			ok = once(&seen, 4) && s.skipString()
 		case "custom_emoji_id":
-			if ok = once(&seen, 5); ok {
-				e.CustomEmojiID, ok = s.str()
-			}
+			ok = once(&seen, 5) && s.skipString()
 		default:
 			ok = false
 		}
@@ -840,105 +863,88 @@ func (s *scanner) entity(e *tgmodels.MessageEntity) bool {
 	}
 }
 
-// callbackAlloc puts a callback query's structs in one allocation.
-type callbackAlloc struct {
-	cq tgmodels.CallbackQuery
-	m  tgmodels.Message
-}
-
-func (s *scanner) callback() (*tgmodels.CallbackQuery, bool) {
+func (s *scanner) callback(cq *fastCallback) bool {
 	if !s.lit('{') {
-		return nil, false
+		return false
 	}
-	a := new(callbackAlloc)
-	cq := &a.cq
 	var seen uint32
 	for first := true; ; first = false {
 		key, more, ok := s.member(first)
 		if !ok {
-			return nil, false
+			return false
 		}
 		if !more {
-			return cq, true
+			return true
 		}
 		switch string(key) {
 		case "id":
 			if ok = once(&seen, 0); ok {
-				cq.ID, ok = s.str()
+				cq.query, ok = s.str()
 			}
 		case "from":
 			if ok = once(&seen, 1); ok {
-				ok = s.user(&cq.From)
+				ok = s.user(&cq.from)
 			}
 		case "message":
 			if ok = once(&seen, 2); ok {
-				var id, date int
-				var chat tgmodels.Chat
-				if id, date, ok = s.leanMessage(&chat); ok {
-					cq.Message = leanMaybe(id, date, chat, &a.m)
-				}
+				cq.hasMsg = true
+				ok = s.leanMessage(&cq.msg)
 			}
 		case "inline_message_id":
-			if ok = once(&seen, 3); ok {
-				cq.InlineMessageID, ok = s.str()
-			}
+			ok = once(&seen, 3) && s.skipString()
 		case "chat_instance":
-			if ok = once(&seen, 4); ok {
-				cq.ChatInstance, ok = s.str()
-			}
+			ok = once(&seen, 4) && s.skipString()
 		case "data":
 			if ok = once(&seen, 5); ok {
-				cq.Data, ok = s.str()
+				cq.data, ok = s.str()
 			}
 		case "game_short_name":
-			if ok = once(&seen, 6); ok {
-				cq.GameShortName, ok = s.str()
-			}
+			ok = once(&seen, 6) && s.skipString()
 		default:
 			ok = false
 		}
 		if !ok {
-			return nil, false
+			return false
 		}
 	}
 }
 
 // leanMessage reads a callback query's message as leanMessage: its id,
 // date and chat; other members are skipped.
-func (s *scanner) leanMessage(chat *tgmodels.Chat) (id, date int, ok bool) {
+func (s *scanner) leanMessage(m *fastMessage) bool {
 	if !s.lit('{') {
-		return 0, 0, false
+		return false
 	}
 	var seen uint32
 	for first := true; ; first = false {
 		key, more, ok := s.member(first)
 		if !ok {
-			return 0, 0, false
+			return false
 		}
 		if !more {
-			return id, date, true
+			return true
 		}
 		var n int64
 		switch string(key) {
 		case "message_id":
 			if ok = once(&seen, 0); ok {
 				n, ok = s.integer()
-				id = int(n)
+				m.id = int(n)
 			}
 		case "date":
 			if ok = once(&seen, 1); ok {
 				n, ok = s.integer()
-				date = int(n)
+				m.date = int(n)
 			}
 		case "chat":
 			if ok = once(&seen, 2); ok {
-				ok = s.chat(chat)
+				ok = s.chat(m)
 			}
 		default:
 			ok = s.skip(0)
 		}
 		if !ok {
-			return 0, 0, false
+			return false
 		}
 	}
 }

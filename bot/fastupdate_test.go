@@ -80,10 +80,32 @@ func checkFast(t *testing.T, body []byte) (fast bool) {
 	if err != nil {
 		t.Fatalf("fast decoder read %q, encoding/json refuses it: %v", body, err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("fast decoder reads %q differently:\n got %+v\nwant %+v", body, got, want)
+	if facts(got) != facts(want) {
+		t.Fatalf("fast decoder reads %q differently:\n got %+v\nwant %+v", body, facts(got), facts(want))
 	}
 	return true
+}
+
+// facts is what the bot reads of u: u without the library's decode, kept
+// for the journal (nil: the zero Update).
+func facts(u *Update) Update {
+	if u == nil {
+		return Update{}
+	}
+	f := *u
+	f.lib = nil
+	return f
+}
+
+func allFacts(us []*Update) []Update {
+	if us == nil {
+		return nil
+	}
+	fs := make([]Update, len(us))
+	for i, u := range us {
+		fs[i] = facts(u)
+	}
+	return fs
 }
 
 func TestFastUpdateMatchesEncodingJSON(t *testing.T) {
@@ -95,7 +117,7 @@ func TestFastUpdateMatchesEncodingJSON(t *testing.T) {
 			// Whatever path it takes, decodeUpdate gives encoding/json's answer.
 			got, err := decodeUpdate(strings.NewReader(c.body))
 			want, werr := decodeUpdateJSON(strings.NewReader(c.body))
-			if (err == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+			if (err == nil) != (werr == nil) || facts(got) != facts(want) {
 				t.Fatalf("decodeUpdate = %+v, %v; encoding/json %+v, %v", got, err, want, werr)
 			}
 		})
@@ -136,8 +158,8 @@ func checkFastUpdates(t *testing.T, body []byte) bool {
 	if err != nil {
 		t.Fatalf("fast decoder read %q, encoding/json refuses it: %v", body, err)
 	}
-	if ok != wok || desc != wdesc || !reflect.DeepEqual(got, want) {
-		t.Fatalf("fast decoder reads %q differently:\n got %v %+v %q\nwant %v %+v %q", body, ok, got, desc, wok, want, wdesc)
+	if ok != wok || desc != wdesc || !reflect.DeepEqual(allFacts(got), allFacts(want)) {
+		t.Fatalf("fast decoder reads %q differently:\n got %v %+v %q\nwant %v %+v %q", body, ok, allFacts(got), desc, wok, allFacts(want), wdesc)
 	}
 	return true
 }
@@ -168,7 +190,7 @@ func TestFastUpdatesMatchesEncodingJSON(t *testing.T) {
 		}
 		ok, got, desc, err := decodeUpdates(strings.NewReader(c.body), int64(len(c.body)))
 		wok, want, wdesc, werr := decodeUpdatesJSON(strings.NewReader(c.body))
-		if ok != wok || desc != wdesc || (err == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+		if ok != wok || desc != wdesc || (err == nil) != (werr == nil) || !reflect.DeepEqual(allFacts(got), allFacts(want)) {
 			t.Errorf("%.60s: decodeUpdates differs from encoding/json", c.body)
 		}
 	}

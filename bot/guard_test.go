@@ -19,16 +19,16 @@ func TestForgedSenderRefused(t *testing.T) {
 	u := r.srv.User(900)
 	u.Send("hi")
 	before := len(u.Messages())
-	forged := textUpdate(1, 900, "/help")
+	forged := libTextUpdate(1, 900, "/help")
 	forged.Message.From.ID = 901 // e.g. an admin's id
-	if _, err := r.intake.Submit(context.Background(), forged, false, 0); err != nil {
+	if _, err := r.intake.Submit(context.Background(), updateOf(forged), false, 0); err != nil {
 		t.Fatal(err)
 	}
 	cb := &tgmodels.Update{ID: 2, CallbackQuery: &tgmodels.CallbackQuery{ID: "q1", Data: "x",
 		From: tgmodels.User{ID: 901},
 		Message: tgmodels.MaybeInaccessibleMessage{Type: tgmodels.MaybeInaccessibleMessageTypeMessage,
 			Message: &tgmodels.Message{ID: 1, Chat: tgmodels.Chat{ID: 900, Type: tgmodels.ChatTypePrivate}}}}}
-	if _, err := r.intake.Submit(context.Background(), cb, false, 0); err != nil {
+	if _, err := r.intake.Submit(context.Background(), updateOf(cb), false, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(u.Messages()); got != before {

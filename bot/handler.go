@@ -190,44 +190,18 @@ type event struct {
 	doc, docName string
 }
 
-// ChatOf returns the chat an update belongs to (0 when none), the key that
-// keeps one chat's updates in order.
-func ChatOf(u *tgmodels.Update) int64 {
-	switch {
-	case u.Message != nil:
-		return u.Message.Chat.ID
-	case u.EditedMessage != nil:
-		return u.EditedMessage.Chat.ID
-	case u.ChannelPost != nil:
-		return u.ChannelPost.Chat.ID
-	case u.EditedChannelPost != nil:
-		return u.EditedChannelPost.Chat.ID
-	case u.CallbackQuery != nil:
-		if m := u.CallbackQuery.Message.Message; m != nil {
-			return m.Chat.ID
-		}
-		return u.CallbackQuery.From.ID
-	case u.MyChatMember != nil:
-		return u.MyChatMember.Chat.ID
-	}
-	return 0
-}
-
-func (h *Handler) classify(u *tgmodels.Update) event {
-	ev := event{update: u.ID, chat: ChatOf(u)}
-	switch {
-	case u.Message != nil:
-		m := u.Message
-		if m.From != nil {
-			ev.user, ev.name, ev.langHint = m.From.ID, m.From.FirstName, m.From.LanguageCode
-		}
-		if m.Chat.Type != tgmodels.ChatTypePrivate {
+func (h *Handler) classify(u *Update) event {
+	ev := event{update: u.ID, chat: u.Chat}
+	switch u.Kind {
+	case upMessage:
+		ev.user, ev.name, ev.langHint = u.From, u.Name, u.Lang
+		if u.ChatType != tgmodels.ChatTypePrivate {
 			ev.kind = evGroup
-			ev.text = m.Text
+			ev.text = u.Text
 			return ev
 		}
-		ev.inMsg = m.ID
-		if m.From == nil || m.From.ID != m.Chat.ID {
+		ev.inMsg = u.MsgID
+		if !u.HasFrom || u.From != u.Chat {
 			// In a private chat Telegram always sends from == chat: a
 			// mismatch is a forged update (replies would go to another
 			// chat than the one whose rights are checked).
@@ -235,50 +209,45 @@ func (h *Handler) classify(u *tgmodels.Update) event {
 			return ev
 		}
 		switch {
-		case m.ForwardOrigin != nil:
+		case u.Forwarded:
 			ev.kind = evForward
-		case m.Text != "":
-			ev.kind, ev.text = evText, m.Text
-			if name, args, ok := h.command(m.Text); ok {
+		case u.Text != "":
+			ev.kind, ev.text = evText, u.Text
+			if name, args, ok := h.command(u.Text); ok {
 				ev.kind, ev.cmd, ev.args = evCommand, name, args
-			} else if rm := m.ReplyToMessage; rm != nil && rm.From != nil && rm.From.IsBot && rm.ReplyMarkup != nil {
-				ev.replyMenu, ev.replyMsg = staffButton(rm.ReplyMarkup), rm.ID
+			} else {
+				ev.replyMenu, ev.replyMsg = u.ReplyMenu, u.ReplyMsg
 			}
 		default:
 			ev.kind = evMedia
-			if d := m.Document; d != nil {
-				ev.doc, ev.docName = d.FileID, d.FileName
-			}
+			ev.doc, ev.docName = u.Doc, u.DocName
 		}
-	case u.EditedMessage != nil:
+	case upEdited:
 		ev.kind = evEdited
-		if u.EditedMessage.Chat.Type != tgmodels.ChatTypePrivate {
+		if u.ChatType != tgmodels.ChatTypePrivate {
 			ev.kind = evOther
 		}
-		if f := u.EditedMessage.From; f != nil {
-			ev.user, ev.langHint = f.ID, f.LanguageCode
-		}
-		if ev.kind == evEdited && ev.user != u.EditedMessage.Chat.ID {
+		ev.user, ev.langHint = u.From, u.Lang
+		if ev.kind == evEdited && ev.user != u.Chat {
 			ev.kind = evForged
 		}
-	case u.ChannelPost != nil:
-		ev.kind, ev.text = evGroup, u.ChannelPost.Text
-	case u.MyChatMember != nil:
+	case upChannelPost:
+		ev.kind, ev.text = evGroup, u.Text
+	case upMember:
 		// A private chat's member update about the bot itself: "banned"
 		// means the person blocked the bot (Telegram's 403 from now on).
-		if u.MyChatMember.Chat.Type == tgmodels.ChatTypePrivate && u.MyChatMember.NewChatMember.Type == tgmodels.ChatMemberTypeBanned {
+		if u.ChatType == tgmodels.ChatTypePrivate && u.Banned {
 			ev.kind = evBlocked
 		}
-	case u.CallbackQuery != nil:
-		cq := u.CallbackQuery
-		ev.kind, ev.query, ev.data = evCallback, cq.ID, cq.Data
-		ev.user, ev.name, ev.langHint = cq.From.ID, cq.From.FirstName, cq.From.LanguageCode
-		// A message older than 48 h is "inaccessible" (date 0): nil.
-		if m := cq.Message.Message; m != nil {
-			ev.msgID = m.ID
-			if m.Chat.Type != tgmodels.ChatTypePrivate {
+	case upCallback:
+		ev.kind, ev.query, ev.data = evCallback, u.Query, u.Data
+		ev.user, ev.name, ev.langHint = u.From, u.Name, u.Lang
+		// A message older than 48 h is "inaccessible": none.
+		if u.HasMsg {
+			ev.msgID = u.MsgID
+			if u.ChatType != tgmodels.ChatTypePrivate {
 				ev.kind = evGroup
-			} else if m.Chat.ID != cq.From.ID {
+			} else if u.Chat != u.From {
 				ev.kind = evForged
 			}
 		}
@@ -321,7 +290,7 @@ type CallbackAnswer struct {
 // errors.Is(err, interview.ErrUnavailable) when a store was down); a
 // user's mistake or a refusal by Telegram is not an error. deferAnswer lets
 // the callback answer travel in the webhook response.
-func (h *Handler) Handle(ctx context.Context, u *tgmodels.Update, deferAnswer bool) (out Outcome, err error) {
+func (h *Handler) Handle(ctx context.Context, u *Update, deferAnswer bool) (out Outcome, err error) {
 	start := time.Now()
 	ev := h.classify(u)
 	defer func() {

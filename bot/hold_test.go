@@ -54,8 +54,8 @@ func TestWebhookTapAnsweredWhenHoldExpires(t *testing.T) {
 	before := r.srv.Calls()["answerCallbackQuery"]
 
 	hook := r.intake.Webhook("s3cret")
-	post := func(v any) *httptest.ResponseRecorder {
-		body, _ := json.Marshal(v)
+	post := func(u *Update) *httptest.ResponseRecorder {
+		body, _ := u.journalJSON() // as Telegram sends it
 		req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
 		w := httptest.NewRecorder()

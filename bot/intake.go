@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	tgmodels "github.com/go-telegram/bot/models"
-
 	"github.com/needsbot/needsbot/interview"
 )
 
@@ -269,7 +267,7 @@ func (in *Intake) run(w *work) (res result) {
 }
 
 // Submit hands an update to its chat's mailbox and waits for the result.
-func (in *Intake) Submit(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int) (Outcome, error) {
+func (in *Intake) Submit(ctx context.Context, u *Update, deferAnswer bool, retries int) (Outcome, error) {
 	j, err := in.enqueue(ctx, u, deferAnswer, retries)
 	if err != nil {
 		return Outcome{}, err
@@ -278,13 +276,13 @@ func (in *Intake) Submit(ctx context.Context, u *tgmodels.Update, deferAnswer bo
 	return res.out, res.err
 }
 
-func (in *Intake) enqueue(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int) (*job, error) {
+func (in *Intake) enqueue(ctx context.Context, u *Update, deferAnswer bool, retries int) (*job, error) {
 	return in.enqueueKept(ctx, u, deferAnswer, retries, nil)
 }
 
 // enqueueKept is enqueue with the poller's journal (nil: none) told when
 // the update is finished.
-func (in *Intake) enqueueKept(ctx context.Context, u *tgmodels.Update, deferAnswer bool, retries int, jl *journal) (*job, error) {
+func (in *Intake) enqueueKept(ctx context.Context, u *Update, deferAnswer bool, retries int, jl *journal) (*job, error) {
 	j := newJob(u)
 	j.deferAnswer, j.retries = deferAnswer, retries
 	j.done = make(chan result, 1)
@@ -574,14 +572,14 @@ func (p *Poller) waitBatch(ctx context.Context, jobs []*job) {
 // they get the first worker slots. While those first turns are not
 // settled (at most firstHold), only a few turns of the taps answered early
 // run at a time (firstGate): first replies first. Each chat's updates stay in order.
-func (p *Poller) dispatch(ctx context.Context, updates []*tgmodels.Update, jl *journal) ([]*job, error) {
+func (p *Poller) dispatch(ctx context.Context, updates []*Update, jl *journal) ([]*job, error) {
 	jobs := make([]*job, 0, len(updates))
 	var (
 		first []*job // the jobs whose first reply is their turn's
 		gate  *firstGate
 		gated map[int64]bool // chats whose first early tap takes the gate
 	)
-	queue := func(u *tgmodels.Update, query string, user int64, early bool, now time.Time) error {
+	queue := func(u *Update, query string, user int64, early bool, now time.Time) error {
 		j := newJob(u)
 		j.retries = 3
 		if early && query != "" && p.early.take(user, now) {
@@ -768,7 +766,7 @@ const (
 // down for the batch's early answers.
 const readyTimeout = 250 * time.Millisecond
 
-func (p *Poller) get(ctx context.Context, offset int64) ([]*tgmodels.Update, error) {
+func (p *Poller) get(ctx context.Context, offset int64) ([]*Update, error) {
 	body, _ := json.Marshal(map[string]any{"offset": offset, "timeout": int(p.Timeout.Seconds()), "allowed_updates": p.AllowedUpdates})
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout+10*time.Second)
 	defer cancel()
@@ -801,7 +799,7 @@ func redact(s, token string) string {
 }
 
 // apologise tells the user, in their language, that something went wrong.
-func (h *Handler) apologise(ctx context.Context, u *tgmodels.Update) {
+func (h *Handler) apologise(ctx context.Context, u *Update) {
 	ev := h.classify(u)
 	if ev.chat == 0 || ev.kind == evGroup || ev.kind == evOther {
 		return

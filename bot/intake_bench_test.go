@@ -113,8 +113,8 @@ func TestMailboxGoroutinesAreReused(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	group := func(id, chat int64) *tgmodels.Update {
-		return &tgmodels.Update{ID: id, EditedMessage: &tgmodels.Message{ID: 1, Chat: tgmodels.Chat{ID: -chat, Type: tgmodels.ChatTypeGroup}}}
+	group := func(id, chat int64) *Update {
+		return updateOf(&tgmodels.Update{ID: id, EditedMessage: &tgmodels.Message{ID: 1, Chat: tgmodels.Chat{ID: -chat, Type: tgmodels.ChatTypeGroup}}})
 	}
 	for i := int64(1); i <= 20; i++ {
 		if _, err := in.Submit(context.Background(), group(i, i), false, 0); err != nil {

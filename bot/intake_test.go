@@ -127,7 +127,10 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-func textUpdate(id, chat int64, text string) *tgmodels.Update {
+func textUpdate(id, chat int64, text string) *Update { return updateOf(libTextUpdate(id, chat, text)) }
+
+// libTextUpdate is textUpdate as the library's type.
+func libTextUpdate(id, chat int64, text string) *tgmodels.Update {
 	return &tgmodels.Update{ID: id, Message: &tgmodels.Message{ID: int(id), Date: int(time.Now().Unix()), Text: text,
 		Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate},
 		From: &tgmodels.User{ID: chat, FirstName: "T", LanguageCode: "it"}}}
@@ -188,7 +191,7 @@ func TestWebhookHandler(t *testing.T) {
 	r := newRig(t)
 	r.srv.User(900).Send("hi")
 	h := r.intake.Webhook("s3cret")
-	body, _ := json.Marshal(textUpdate(5, 900, "/help"))
+	body, _ := textUpdate(5, 900, "/help").journalJSON() // as Telegram sends it
 	tests := []struct {
 		name, method, secret, body string
 		want                       int
@@ -242,7 +245,7 @@ func TestBlockedIsCountedAsStopped(t *testing.T) {
 		Chat:          tgmodels.Chat{ID: 31337, Type: tgmodels.ChatTypePrivate},
 		NewChatMember: tgmodels.ChatMember{Type: tgmodels.ChatMemberTypeBanned, Banned: &tgmodels.ChatMemberBanned{}},
 	}}
-	if _, err := r.intake.Submit(context.Background(), upd, false, 0); err != nil {
+	if _, err := r.intake.Submit(context.Background(), updateOf(upd), false, 0); err != nil {
 		t.Fatal(err)
 	}
 	if len(log.events) != 1 || log.events[0] != "stopped" {
@@ -299,7 +302,7 @@ func TestWebhookTapAnsweredWhileWaitingForBudget(t *testing.T) {
 		t.Fatalf("no language menu: %+v", menu)
 	}
 	budget.shut()
-	body, _ := json.Marshal(tapUpdate(2, 4242, "q-budget", menu.Buttons[0][0].Data, menu.ID))
+	body, _ := tapUpdate(2, 4242, "q-budget", menu.Buttons[0][0].Data, menu.ID).journalJSON() // as Telegram sends it
 	req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
 	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
 	w := httptest.NewRecorder()

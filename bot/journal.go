@@ -1,14 +1,13 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
-
-	tgmodels "github.com/go-telegram/bot/models"
 )
 
 // The poller's journal (issue 17 finding 5).
@@ -109,7 +108,7 @@ func (jl *journal) sync(ctx context.Context) error {
 		if jl.kept[id] {
 			continue
 		}
-		b, err := json.Marshal(j.upd)
+		b, err := j.upd.journalJSON()
 		if err != nil {
 			continue
 		}
@@ -153,17 +152,17 @@ func (jl *journal) sync(ctx context.Context) error {
 
 // restore returns the updates a previous run kept, oldest first, and
 // marks them kept (their removal is due once they are finished).
-func (jl *journal) restore(ctx context.Context) ([]*tgmodels.Update, error) {
+func (jl *journal) restore(ctx context.Context) ([]*Update, error) {
 	kept, err := jl.j.Kept(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var ups []*tgmodels.Update
+	var ups []*Update
 	jl.mu.Lock()
 	defer jl.mu.Unlock()
 	for id, b := range kept {
-		u := &tgmodels.Update{}
-		if err := json.Unmarshal(b, u); err != nil || u.ID != id {
+		u, err := decodeUpdate(bytes.NewReader(b))
+		if err != nil || u.ID != id {
 			jl.drop = append(jl.drop, id) // unreadable: nothing to apply
 			continue
 		}
@@ -172,4 +171,71 @@ func (jl *journal) restore(ctx context.Context) ([]*tgmodels.Update, error) {
 	}
 	sort.Slice(ups, func(a, b int) bool { return ups[a].ID < ups[b].ID })
 	return ups, nil
+}
+
+// journalJSON is u as the journal keeps it: Telegram's JSON, which a
+// release before or after this one reads back (restore). An update decoded
+// by encoding/json is kept as the library wrote it; one the hand-written
+// decoder read, with what the bot reads of it — a tap's message as its id
+// and chat (its date only as "accessible"), a sender without the names
+// the bot never reads.
+func (u *Update) journalJSON() ([]byte, error) {
+	if u.lib != nil {
+		return json.Marshal(u.lib)
+	}
+	k := keptUpdate{ID: u.ID}
+	msg := &keptMessage{ID: u.MsgID, Chat: keptChat{ID: u.Chat, Type: string(u.ChatType)}, Text: u.Text}
+	if u.HasFrom {
+		msg.From = &keptUser{ID: u.From, FirstName: u.Name, LanguageCode: u.Lang}
+	}
+	switch u.Kind {
+	case upMessage:
+		k.Message = msg
+	case upEdited:
+		msg.Text = ""
+		k.EditedMessage = msg
+	case upCallback:
+		k.CallbackQuery = &keptCallback{ID: u.Query, From: keptUser{ID: u.From, FirstName: u.Name, LanguageCode: u.Lang}, Data: u.Data}
+		if u.HasMsg {
+			// Any date but 0, which means "inaccessible".
+			msg.From, msg.Text, msg.Date = nil, "", 1
+			k.CallbackQuery.Message = msg
+		}
+	}
+	return json.Marshal(&k)
+}
+
+// keptUpdate and its parts are the JSON of journalJSON, in Telegram's
+// names.
+type keptUpdate struct {
+	ID            int64         `json:"update_id"`
+	Message       *keptMessage  `json:"message,omitempty"`
+	EditedMessage *keptMessage  `json:"edited_message,omitempty"`
+	CallbackQuery *keptCallback `json:"callback_query,omitempty"`
+}
+
+type keptMessage struct {
+	ID   int       `json:"message_id"`
+	From *keptUser `json:"from,omitempty"`
+	Date int       `json:"date"`
+	Chat keptChat  `json:"chat"`
+	Text string    `json:"text,omitempty"`
+}
+
+type keptUser struct {
+	ID           int64  `json:"id"`
+	FirstName    string `json:"first_name"`
+	LanguageCode string `json:"language_code,omitempty"`
+}
+
+type keptChat struct {
+	ID   int64  `json:"id"`
+	Type string `json:"type"`
+}
+
+type keptCallback struct {
+	ID      string       `json:"id"`
+	From    keptUser     `json:"from"`
+	Message *keptMessage `json:"message,omitempty"`
+	Data    string       `json:"data"`
 }

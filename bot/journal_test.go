@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	tgmodels "github.com/go-telegram/bot/models"
-
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/internal/testnet"
 	"github.com/needsbot/needsbot/interview"
@@ -249,7 +247,7 @@ func (j *gatedJournal) Keep(ctx context.Context, add map[int64][]byte, drop []in
 func TestJournalDropsAnUpdateFinishedWhileItWasWritten(t *testing.T) {
 	mj := &gatedJournal{memJournal: &memJournal{m: map[int64][]byte{}}, entered: make(chan struct{}), gate: make(chan struct{})}
 	jl := newJournal(mj, slog.New(slog.DiscardHandler))
-	j := &job{upd: &tgmodels.Update{ID: 7}}
+	j := &job{upd: &Update{ID: 7}}
 	jl.track(j)
 	synced := make(chan error, 1)
 	go func() { synced <- jl.sync(context.Background()) }()

@@ -10,6 +10,133 @@ import (
 	tgmodels "github.com/go-telegram/bot/models"
 )
 
+// Update is a Telegram update as the bot reads it: the few facts of it
+// that classify turns into an event, and nothing else (issue 19). The
+// library's Update held a whole Message for every tap (~1.2 KB for the id,
+// date and chat of the card it belongs to) and the person's names and
+// entities besides. The hand-written decoder (fastupdate.go) fills it
+// directly; any other update is decoded by encoding/json into the library's
+// type and read by updateOf, which keeps that decode (lib) for the poller's
+// journal.
+type Update struct {
+	ID int64
+	// Chat is the chat the update belongs to (0 when none), the key that
+	// keeps one chat's updates in order: ChatOf.
+	Chat int64
+	// From, Name, Lang: the sender (HasFrom: a message names one; a tap
+	// always does).
+	From int64
+	// MsgID is the message's id, or the tap's message's when accessible
+	// (HasMsg: a message older than 48 h is not, nor an inline one).
+	MsgID int
+	// ReplyMenu and ReplyMsg: the first staff button of the bot's message
+	// a message replies to, and its id.
+	ReplyMsg  int
+	ReplyMenu string
+	// ChatType is the type of the chat of the part classify reads: the
+	// message's, the edited message's, the member update's, the tap's
+	// message's (when accessible).
+	ChatType   tgmodels.ChatType
+	Name, Lang string
+	Text       string
+	// Doc and DocName: a document's file id and name.
+	Doc, DocName string
+	// Query and Data: the tap's callback query id and data.
+	Query, Data string
+
+	// lib is the library's decode of an update the hand-written decoder
+	// left to encoding/json, as the journal keeps it.
+	lib *tgmodels.Update
+
+	Kind    updateKind
+	HasFrom bool
+	HasMsg  bool
+	// Forwarded: the message is a forward.
+	Forwarded bool
+	// Banned: a private chat's member update saying the person blocked
+	// the bot.
+	Banned bool
+}
+
+// updateKind is the part of an update classify reads, in its order of
+// precedence.
+type updateKind uint8
+
+const (
+	upOther updateKind = iota
+	upMessage
+	upEdited
+	upChannelPost
+	upMember
+	upCallback
+)
+
+// ChatOf returns the chat an update belongs to (0 when none).
+func ChatOf(u *Update) int64 { return u.Chat }
+
+// updateOf reads the library's decode of an update as the bot did before
+// it had a type of its own: the same fields, in the same order.
+func updateOf(lu *tgmodels.Update) *Update {
+	u := &Update{ID: lu.ID, Chat: libraryChat(lu), lib: lu}
+	from := func(f *tgmodels.User) {
+		if f != nil {
+			u.HasFrom, u.From, u.Name, u.Lang = true, f.ID, f.FirstName, f.LanguageCode
+		}
+	}
+	switch {
+	case lu.Message != nil:
+		m := lu.Message
+		u.Kind, u.ChatType, u.MsgID, u.Text = upMessage, m.Chat.Type, m.ID, m.Text
+		from(m.From)
+		u.Forwarded = m.ForwardOrigin != nil
+		if rm := m.ReplyToMessage; rm != nil && rm.From != nil && rm.From.IsBot && rm.ReplyMarkup != nil {
+			u.ReplyMenu, u.ReplyMsg = staffButton(rm.ReplyMarkup), rm.ID
+		}
+		if d := m.Document; d != nil {
+			u.Doc, u.DocName = d.FileID, d.FileName
+		}
+	case lu.EditedMessage != nil:
+		u.Kind, u.ChatType = upEdited, lu.EditedMessage.Chat.Type
+		from(lu.EditedMessage.From)
+	case lu.ChannelPost != nil:
+		u.Kind, u.Text = upChannelPost, lu.ChannelPost.Text
+	case lu.MyChatMember != nil:
+		u.Kind, u.ChatType = upMember, lu.MyChatMember.Chat.Type
+		u.Banned = lu.MyChatMember.NewChatMember.Type == tgmodels.ChatMemberTypeBanned
+	case lu.CallbackQuery != nil:
+		cq := lu.CallbackQuery
+		u.Kind, u.Query, u.Data = upCallback, cq.ID, cq.Data
+		from(&cq.From)
+		// A message older than 48 h is "inaccessible" (date 0): nil.
+		if m := cq.Message.Message; m != nil {
+			u.HasMsg, u.MsgID, u.ChatType = true, m.ID, m.Chat.Type
+		}
+	}
+	return u
+}
+
+// libraryChat is the chat of the library's update, as ChatOf read it.
+func libraryChat(u *tgmodels.Update) int64 {
+	switch {
+	case u.Message != nil:
+		return u.Message.Chat.ID
+	case u.EditedMessage != nil:
+		return u.EditedMessage.Chat.ID
+	case u.ChannelPost != nil:
+		return u.ChannelPost.Chat.ID
+	case u.EditedChannelPost != nil:
+		return u.EditedChannelPost.Chat.ID
+	case u.CallbackQuery != nil:
+		if m := u.CallbackQuery.Message.Message; m != nil {
+			return m.Chat.ID
+		}
+		return u.CallbackQuery.From.ID
+	case u.MyChatMember != nil:
+		return u.MyChatMember.Chat.ID
+	}
+	return 0
+}
+
 // decodeUpdate decodes one update as Telegram sends it to the webhook.
 //
 // The common updates — a person's message (text, a command with its
@@ -21,11 +148,11 @@ import (
 // that is not a plain integer, invalid UTF-8, text after the update)
 // makes it give up, and the update is decoded by decodeUpdateJSON, as
 // before. FuzzDecodeUpdate holds the two to the same result.
-func decodeUpdate(r io.Reader) (*tgmodels.Update, error) { return decodeBody(r, math.MaxInt) }
+func decodeUpdate(r io.Reader) (*Update, error) { return decodeBody(r, math.MaxInt) }
 
 // decodeBody is decodeUpdate of at most limit bytes of r (as
 // io.LimitReader, without allocating one).
-func decodeBody(r io.Reader, limit int) (*tgmodels.Update, error) {
+func decodeBody(r io.Reader, limit int) (*Update, error) {
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer putBody(buf)
 	buf.Reset()
@@ -84,13 +211,14 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // query is decoded into leanCallback, which keeps those and skips the
 // rest, and converted back to the library's type: the Update handed on is
 // the same as a full decode as far as the bot looks at it. Every other
-// kind of update is decoded by the library as before.
-func decodeUpdateJSON(r io.Reader) (*tgmodels.Update, error) {
+// kind of update is decoded by the library as before. updateOf reads the
+// result.
+func decodeUpdateJSON(r io.Reader) (*Update, error) {
 	var w webhookUpdate
 	if err := json.NewDecoder(r).Decode(&w); err != nil {
 		return nil, err
 	}
-	return w.update(), nil
+	return updateOf(w.update()), nil
 }
 
 // update converts w into the library's type.
@@ -152,7 +280,7 @@ type leanMessage struct {
 // Content-Length; -1 when unknown): whether it is ok, its updates (each as
 // decodeUpdate reads it) and its description. A response the hand-written
 // decoder is not sure of is decoded by encoding/json.
-func decodeUpdates(r io.Reader, size int64) (ok bool, result []*tgmodels.Update, description string, err error) {
+func decodeUpdates(r io.Reader, size int64) (ok bool, result []*Update, description string, err error) {
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer putBody(buf)
 	buf.Reset()
@@ -173,7 +301,7 @@ func decodeUpdates(r io.Reader, size int64) (ok bool, result []*tgmodels.Update,
 	return decodeUpdatesJSON(bytes.NewReader(buf.Bytes()))
 }
 
-func decodeUpdatesJSON(r io.Reader) (bool, []*tgmodels.Update, string, error) {
+func decodeUpdatesJSON(r io.Reader) (bool, []*Update, string, error) {
 	var resp struct {
 		OK          bool             `json:"ok"`
 		Result      []*webhookUpdate `json:"result"`
@@ -182,15 +310,15 @@ func decodeUpdatesJSON(r io.Reader) (bool, []*tgmodels.Update, string, error) {
 	if err := json.NewDecoder(r).Decode(&resp); err != nil {
 		return false, nil, "", err
 	}
-	var result []*tgmodels.Update
+	var result []*Update
 	if resp.Result != nil {
-		result = make([]*tgmodels.Update, len(resp.Result))
+		result = make([]*Update, len(resp.Result))
 		for i, w := range resp.Result {
 			if w == nil {
 				// null in the array: as a []*tgmodels.Update decodes it.
 				continue
 			}
-			result[i] = w.update()
+			result[i] = updateOf(w.update())
 		}
 	}
 	return resp.OK, result, resp.Description, nil

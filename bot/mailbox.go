@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	tgmodels "github.com/go-telegram/bot/models"
-
 	"github.com/needsbot/needsbot/interview"
 )
 
@@ -56,7 +54,7 @@ type mailbox struct {
 
 // job is one update (or a scheduled input) on its way through a mailbox.
 type job struct {
-	upd         *tgmodels.Update
+	upd         *Update
 	sched       interview.Input // a scheduled input for this chat (upd is nil): remind.go
 	deferAnswer bool
 	retries     int
@@ -83,7 +81,7 @@ type job struct {
 	heldOut  bool            // answered empty in its webhook response when the hold expired (releaseExpired)
 }
 
-func newJob(u *tgmodels.Update) *job {
+func newJob(u *Update) *job {
 	return &job{upd: u, settled: make(chan struct{})}
 }
 
@@ -170,7 +168,7 @@ func (j *job) releaseExpired(tapEarly bool) (*CallbackAnswer, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if tapEarly && j.waiting && !j.isSettle && !j.started && !j.answered && j.body == nil {
-		j.body = &CallbackAnswer{QueryID: j.upd.CallbackQuery.ID}
+		j.body = &CallbackAnswer{QueryID: j.upd.Query}
 		j.answered, j.heldOut = true, true
 	}
 	j.waiting = false

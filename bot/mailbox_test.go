@@ -205,11 +205,11 @@ func TestChatBacklogIsBounded(t *testing.T) {
 	}
 }
 
-func tapUpdate(id, chat int64, query, data string, msg int) *tgmodels.Update {
-	return &tgmodels.Update{ID: id, CallbackQuery: &tgmodels.CallbackQuery{ID: query, Data: data,
+func tapUpdate(id, chat int64, query, data string, msg int) *Update {
+	return updateOf(&tgmodels.Update{ID: id, CallbackQuery: &tgmodels.CallbackQuery{ID: query, Data: data,
 		From: tgmodels.User{ID: chat, FirstName: "T", LanguageCode: "it"},
 		Message: tgmodels.MaybeInaccessibleMessage{Type: tgmodels.MaybeInaccessibleMessageTypeMessage,
-			Message: &tgmodels.Message{ID: msg, Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}}}}}
+			Message: &tgmodels.Message{ID: msg, Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}}}}})
 }
 
 var errDown = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}

@@ -35,7 +35,7 @@ func newClockedChat(t *testing.T, chat int64) *clockedChat {
 	return c
 }
 
-func (c *clockedChat) submit(u *tgmodels.Update) {
+func (c *clockedChat) submit(u *Update) {
 	c.t.Helper()
 	if _, err := c.r.intake.Submit(context.Background(), u, false, 0); err != nil {
 		c.t.Fatal(err)
@@ -46,8 +46,8 @@ func (c *clockedChat) submit(u *tgmodels.Update) {
 // text submits s, typed now.
 func (c *clockedChat) text(s string) {
 	c.t.Helper()
-	c.submit(&tgmodels.Update{ID: c.upd, Message: &tgmodels.Message{ID: int(100 + c.upd), Date: int(c.now.Unix()), Text: s,
-		Chat: tgmodels.Chat{ID: c.chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: c.chat, LanguageCode: "en"}}})
+	c.submit(updateOf(&tgmodels.Update{ID: c.upd, Message: &tgmodels.Message{ID: int(100 + c.upd), Date: int(c.now.Unix()), Text: s,
+		Chat: tgmodels.Chat{ID: c.chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: c.chat, LanguageCode: "en"}}}))
 }
 
 // tap submits a tap on card's key that which picks.

@@ -102,15 +102,15 @@ func TestReminderArmContinueStop(t *testing.T) {
 	n0 := len(u.Messages())
 
 	upd := int64(1)
-	submit := func(u *tgmodels.Update) {
+	submit := func(u *Update) {
 		t.Helper()
 		if _, err := r.intake.Submit(ctx, u, false, 0); err != nil {
 			t.Fatal(err)
 		}
 		upd++
 	}
-	submit(&tgmodels.Update{ID: upd, Message: &tgmodels.Message{ID: 100, Date: int(now.Unix()), Text: "/start",
-		Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: chat, LanguageCode: "en"}}})
+	submit(updateOf(&tgmodels.Update{ID: upd, Message: &tgmodels.Message{ID: 100, Date: int(now.Unix()), Text: "/start",
+		Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}, From: &tgmodels.User{ID: chat, LanguageCode: "en"}}}))
 	if len(rem.due) != 0 {
 		t.Fatal("armed before consent")
 	}
@@ -208,8 +208,8 @@ func TestReminderArmContinueStop(t *testing.T) {
 
 	// Blocked: refused too.
 	const other = 961
-	submit(&tgmodels.Update{ID: upd, MyChatMember: &tgmodels.ChatMemberUpdated{Chat: tgmodels.Chat{ID: other, Type: tgmodels.ChatTypePrivate},
-		NewChatMember: tgmodels.ChatMember{Type: tgmodels.ChatMemberTypeBanned}}})
+	submit(updateOf(&tgmodels.Update{ID: upd, MyChatMember: &tgmodels.ChatMemberUpdated{Chat: tgmodels.Chat{ID: other, Type: tgmodels.ChatTypePrivate},
+		NewChatMember: tgmodels.ChatMember{Type: tgmodels.ChatMemberTypeBanned}}}))
 	if !rem.refused[other] {
 		t.Error("blocked bot: reminder not refused")
 	}

@@ -123,10 +123,10 @@ func TestReferralsAfterCompletion(t *testing.T) {
 	}
 }
 
-func callbackUpdate(id, chat int64, msgID int, data string) *tgmodels.Update {
-	return &tgmodels.Update{ID: id, CallbackQuery: &tgmodels.CallbackQuery{ID: "q" + data, Data: data,
+func callbackUpdate(id, chat int64, msgID int, data string) *Update {
+	return updateOf(&tgmodels.Update{ID: id, CallbackQuery: &tgmodels.CallbackQuery{ID: "q" + data, Data: data,
 		From:    tgmodels.User{ID: chat, FirstName: "T"},
-		Message: tgmodels.MaybeInaccessibleMessage{Message: &tgmodels.Message{ID: msgID, Date: int(time.Now().Unix()), Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}}}}}
+		Message: tgmodels.MaybeInaccessibleMessage{Message: &tgmodels.Message{ID: msgID, Date: int(time.Now().Unix()), Chat: tgmodels.Chat{ID: chat, Type: tgmodels.ChatTypePrivate}}}}})
 }
 
 // /services in Arabic after completing: a button per area the directory

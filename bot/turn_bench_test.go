@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	tg "github.com/go-telegram/bot"
-	tgmodels "github.com/go-telegram/bot/models"
 	"golang.org/x/time/rate"
 
 	"github.com/needsbot/needsbot/dialog"
@@ -79,7 +78,7 @@ type benchTurns struct {
 	h        *Handler
 	api      *benchAPI
 	sessions *memSessions
-	updates  []*tgmodels.Update
+	updates  []*Update
 }
 
 const benchChat = 4242
@@ -120,14 +119,14 @@ func (bt *benchTurns) state(b testing.TB) dialog.State {
 func (bt *benchTurns) walk(b testing.TB, lib *dialog.Library) {
 	ctx := context.Background()
 	id := int64(0)
-	text := func(s string) *tgmodels.Update {
+	text := func(s string) *Update {
 		id++
 		bt.api.next++ // the person's message takes a message id too
 		u := textUpdate(id, benchChat, s)
-		u.Message.ID = bt.api.next
+		u.MsgID = bt.api.next
 		return u
 	}
-	do := func(u *tgmodels.Update) {
+	do := func(u *Update) {
 		if _, err := bt.h.Handle(ctx, u, true); err != nil {
 			b.Fatal(err)
 		}
@@ -184,7 +183,7 @@ func (bt *benchTurns) replay(b testing.TB) {
 	clear(bt.sessions.seen)
 	bt.sessions.order = bt.sessions.order[:0]
 	for _, u := range bt.updates {
-		if u.Message != nil {
+		if u.Kind == upMessage {
 			bt.api.next++
 		}
 		if _, err := bt.h.Handle(ctx, u, true); err != nil {

@@ -1,6 +1,8 @@
 package dialog
 
 import (
+	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -108,5 +110,27 @@ func TestStepAllocations(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(20, func() { Step(f, s, in, t0) }); n > 10 {
 		t.Errorf("a tap half-way makes %v allocations, want at most 10", n)
+	}
+}
+
+// TestDecodeOwnedCopiesNothing: a record handed over (DecodeOwned, as a
+// turn decodes what its store read) is decoded without the copy of the
+// record Decode makes for the state's strings (one allocation of its size:
+// ~700 bytes half-way), to the same state.
+func TestDecodeOwnedCopiesNothing(t *testing.T) {
+	_, s := halfway(t, 15)
+	enc, err := Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Decode(enc)
+	got, err := DecodeOwned(bytes.Clone(enc))
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeOwned = %+v, %v; want %+v", got, err, want)
+	}
+	copied := testing.AllocsPerRun(50, func() { _, _ = Decode(enc) })
+	owned := testing.AllocsPerRun(50, func() { _, _ = DecodeOwned(enc) })
+	if owned != copied-1 {
+		t.Errorf("DecodeOwned makes %v allocations, Decode %v: want one fewer", owned, copied)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // The State encoding. A state is read and written on every update, so it is
@@ -129,21 +130,36 @@ var ErrEncoding = errors.New("not an encoded interview state")
 // Decode reads a state written by Encode, or by the JSON encoding of
 // version 1.
 func Decode(b []byte) (State, error) {
+	if len(b) > 0 && b[0] == encodingBinary {
+		return decodeBinary(string(b))
+	}
+	return decodeOther(b)
+}
+
+// DecodeOwned is Decode of a record handed over by the caller, who
+// modifies b no more: the state's strings are b's bytes, not a copy of them.
+// A turn decodes the record its store has just read for it (interview), and
+// the copy was one allocation of the record's size per update (issue 19).
+func DecodeOwned(b []byte) (State, error) {
+	if len(b) > 0 && b[0] == encodingBinary {
+		return decodeBinary(unsafe.String(unsafe.SliceData(b), len(b)))
+	}
+	return decodeOther(b)
+}
+
+func decodeOther(b []byte) (State, error) {
 	if len(b) == 0 {
 		return State{}, fmt.Errorf("%w: empty", ErrEncoding)
 	}
-	switch b[0] {
-	case encodingBinary:
-		return decodeBinary(b)
-	case '{':
+	if b[0] == '{' {
 		return decodeJSON(b)
 	}
 	return State{}, fmt.Errorf("%w: encoding version byte %d", ErrEncoding, b[0])
 }
 
-// decoder reads the binary encoding. Strings are substrings of str, one
-// copy of the whole record, so that a decoded state costs one allocation
-// for all its strings.
+// decoder reads the binary encoding. Strings are substrings of str, the
+// whole record (one copy of it, or none: DecodeOwned), so that a decoded
+// state costs at most one allocation for all its strings.
 type decoder struct {
 	str string
 	off int
@@ -244,8 +260,8 @@ func (d *decoder) strmap(what string) map[string]string {
 	return m
 }
 
-func decodeBinary(b []byte) (State, error) {
-	d := decoder{str: string(b), off: 1}
+func decodeBinary(str string) (State, error) {
+	d := decoder{str: str, off: 1}
 	var s State
 	fv := d.varint("form version")
 	s.Version = d.uvarint("version")

@@ -88,6 +88,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{2, 0x80})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := Decode(data)
+		owned, oerr := DecodeOwned(bytes.Clone(data))
+		if (err == nil) != (oerr == nil) || !reflect.DeepEqual(owned, st) {
+			t.Fatalf("DecodeOwned = %+v, %v; Decode %+v, %v", owned, oerr, st, err)
+		}
 		if err != nil {
 			return
 		}

@@ -190,7 +190,7 @@ func (c *Core) begin(ctx context.Context, in Input) (*Turn, error) {
 	}
 	t := &Turn{c: c, in: in, loaded: loaded, lastMsg: loaded.LastMsg}
 	if loaded.Blob != nil {
-		if t.state, err = dialog.Decode(loaded.Blob); err != nil {
+		if t.state, err = dialog.DecodeOwned(loaded.Blob); err != nil {
 			c.log.Warn("unreadable session, starting afresh", "chat", c.ChatKey(in.Chat), "err", err)
 			t.state = dialog.State{}
 		}

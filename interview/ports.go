@@ -23,7 +23,10 @@ const (
 
 // Loaded is a chat's stored interview and what is known of the input.
 type Loaded struct {
-	Blob    []byte // encoded dialog.State, nil when none
+	// Blob is the encoded dialog.State, nil when none. It is the turn's:
+	// the store modifies it no more once Load returned (the decoded
+	// state's strings are its bytes: dialog.DecodeOwned).
+	Blob    []byte
 	Version uint64
 	Seen    Seen
 	// LastMsg is the message id of the question on screen, recorded by

@@ -173,7 +173,13 @@ func (m messageLog) Recent(ctx context.Context, chat int64) ([]int, error) {
 }
 
 func ctxID(c map[string]string, key string) *int64 {
-	v, err := strconv.ParseInt(c[key], 10, 64)
+	s := c[key]
+	if s == "" {
+		// Most interviews have no service: not a parse error (an
+		// allocation on every save, issue 19).
+		return nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v <= 0 {
 		return nil
 	}
