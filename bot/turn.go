@@ -77,6 +77,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		answered *dialog.Reply
 		ask      *dialog.Reply
 		summary  string
+		notesAt  = -1 // where the form's notes start in lead
 	)
 	lead = append(lead, t.lead...)
 	t.lead = nil
@@ -95,11 +96,10 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		case dialog.ReplyKeyboard, dialog.ReplyAsk:
 			ask = r
 		case dialog.ReplySay:
-			text := t.r.Text(t.lang, r.Msg, r.Args)
-			if r.Hint != "" {
-				text += "\n<i>" + t.r.Text(t.lang, r.Hint, nil) + "</i>"
+			if r.Question != "" && notesAt < 0 {
+				notesAt = len(lead)
 			}
-			lead = append(lead, text)
+			lead = append(lead, t.sayText(r))
 		case dialog.ReplyComplete:
 			summary = t.r.Summary(t.lang, t.form, r.Response)
 		case dialog.ReplyAskLanguage:
@@ -108,6 +108,9 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 				return err
 			}
 		}
+	}
+	if ask != nil && ask.Error != "" {
+		lead, ask = t.errorAboveNotes(prev, lead, notesAt, ask)
 	}
 	var parts []string
 	if answered != nil && (ask == nil || ask.Pos > answered.Pos) {
@@ -160,6 +163,47 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 	return t.flushEdits(ctx)
 }
 
+// sayText renders a ReplySay: its text and its hint below in italics.
+func (t *turn) sayText(r *dialog.Reply) string {
+	text := t.r.Text(t.lang, r.Msg, r.Args)
+	if r.Hint != "" {
+		text += "\n<i>" + t.r.Text(t.lang, r.Hint, nil) + "</i>"
+	}
+	return text
+}
+
+// errorAboveNotes places an error re-ask's warning on a card that shows
+// the form's notes before the question: error first (a tall card is shown
+// from its top, so the warning is what the eye meets), then the notes,
+// then the question. A refused tap edits the tapped card in place; when
+// that card showed notes (the live card of a question with notes right
+// before it), they are put back, or the edit would drop them (the section
+// intro, the welcome and the notice). A typed re-ask never edits such a
+// card (placeCard keeps it as history and asks below, without the notes
+// the person can still read above). It returns the lead and the question
+// to render, without its error when the error moved into the lead.
+func (t *turn) errorAboveNotes(prev dialog.State, lead []string, notesAt int, ask *dialog.Reply) ([]string, *dialog.Reply) {
+	ev := t.ev
+	if notesAt < 0 && ev.query != "" && ev.msgID != 0 && ev.msgID == t.it.LastMsg() && t.form != nil &&
+		prev.Phase == dialog.PhaseAsking && ask.Pos == prev.Pos {
+		notes := dialog.NotesBefore(t.form, t.state, ask.Pos)
+		if len(notes) > 0 {
+			notesAt = len(lead)
+			for i := range notes {
+				lead = append(lead, t.sayText(&notes[i]))
+			}
+		}
+	}
+	if notesAt < 0 {
+		return lead, ask
+	}
+	warn := "⚠️ " + t.r.Text(t.lang, ask.Error, ask.ErrorArgs)
+	lead = append(lead[:notesAt], append([]string{warn}, lead[notesAt:]...)...)
+	q := *ask
+	q.Error, q.ErrorArgs = "", nil
+	return lead, &q
+}
+
 // placeCard shows m as the live card: by editing the tapped card or the
 // card right above a typed message, or as a new message below (removing
 // the keyboard of the card it replaces). typedAnswer is set when a typed
@@ -188,6 +232,14 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 		reuse = cur
 	}
 	if live && cur != reuse {
+		t.strip(cur)
+	}
+	if !live && cur != 0 && prev.Phase == dialog.PhaseDone && t.it.Replay() {
+		// The update that ended the interview, applied but its replies
+		// never sent (the Bot API or Redis failed after the save): the
+		// last question's card still has its keys. The closing cannot be
+		// shown again as it was (the answers left with the save); the
+		// keys at least go, so nobody taps on a finished interview.
 		t.strip(cur)
 	}
 	if ev.query != "" && ev.msgID != 0 && ev.msgID != reuse && ev.msgID != cur {

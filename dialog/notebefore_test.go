@@ -28,7 +28,7 @@ func noteBeforeRef(f *Form, s State, pos int) bool {
 
 // NoteBefore, which copies the answers only when its refresh changes
 // them, answers as a refresh of a copy did, and leaves the state as it
-// was: at every position of random walks of the shipped and test
+// was (and NotesBefore gives the notes a change of language shows): at every position of random walks of the shipped and test
 // questionnaires, and of the same states with an answer for every
 // question (which the refresh then drops or recomputes).
 func TestNoteBeforeCopiesOnlyOnChange(t *testing.T) {
@@ -64,6 +64,18 @@ func TestNoteBeforeCopiesOnlyOnChange(t *testing.T) {
 				}
 				if x.s.Phase != PhaseAsking {
 					break
+				}
+				// NotesBefore gives the notes a change of language shows
+				// above the current question (the card as first shown).
+				_, replies := Step(f, x.s, Input{Kind: InSetLanguage, Lang: x.s.Lang}, time.Unix(x.s.Updated, 0))
+				var notes []Reply
+				for _, r := range replies {
+					if r.Kind == ReplySay && r.Question != "" {
+						notes = append(notes, r)
+					}
+				}
+				if got := NotesBefore(f, x.s, x.s.Pos); !reflect.DeepEqual(got, notes) {
+					t.Fatalf("%s pos %d: NotesBefore %+v, a change of language shows %+v", file, x.s.Pos, got, notes)
 				}
 				q := f.Questions[x.s.Pos]
 				switch {

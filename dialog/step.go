@@ -939,6 +939,21 @@ func NoteBefore(f *Form, s State, pos int) bool {
 	return false
 }
 
+// NotesBefore returns the notes shown right before the question at pos
+// under state s's answers, as ReplySay replies in order (none when the
+// question has no note before it): what the card showing the question
+// carried above it when first shown. A channel that edits such a card in
+// place (an error re-ask on a refused tap) puts them back, so the edit does
+// not drop them. s is left as it was.
+func NotesBefore(f *Form, s State, pos int) []Reply {
+	if pos <= 0 || pos >= len(f.Questions) {
+		return nil
+	}
+	st := stepper{f: f, s: s, shared: true, now: time.Unix(s.Updated, 0)}
+	st.notesBefore(pos)
+	return st.out
+}
+
 // hasDecline reports whether q's list offers "prefer not to answer": then
 // that choice is the one way to decline and no Skip key is shown.
 func hasDecline(q *Question) bool {

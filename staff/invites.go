@@ -375,26 +375,34 @@ func (h *Handler) summary(r *bot.Request, inv org.Invite) string {
 	return strings.Join(lines, "\n")
 }
 
-// sendPoster sends the invite's QR poster as a photo.
+// sendPoster sends the invite's QR poster as a photo. It is drawn on the
+// staff work queue (with its progress message), under the queue's
+// deadline rather than the update's 30 seconds: drawing takes about a
+// second of CPU (several under -race or on a starved machine, more with
+// the fonts parsed on the first poster or chart), which must neither run
+// the update past its deadline nor hold a worker of the intake.
 func (h *Handler) sendPoster(ctx context.Context, r *bot.Request, inv org.Invite) error {
 	p := Poster{Title: inv.MunicipalityName, Link: h.deepLink(inv.Token), Lines: PosterLines(r.Renderer)}
 	if inv.ServiceName != "" {
 		p.Title, p.Subtitle = inv.ServiceName, inv.MunicipalityName
 	}
-	art, err := newPosterArt() // the fonts are parsed on the first poster or chart
-	if err != nil {
-		return h.fail(ctx, r, err)
-	}
-	png, err := art.Render(p)
-	if err != nil {
-		return h.fail(ctx, r, err)
-	}
 	caption := h.text(r, msgInviteCaption, map[string]any{"Label": h.inviteName(r, inv),
 		"Scope": h.scope(r, inv.MunicipalityName, inv.ServiceName), "Link": p.Link})
-	if err := r.Sender.SendPhoto(ctx, r.Chat, fmt.Sprintf("invito-%d.png", inv.ID), png, caption); err != nil {
-		h.log.Warn("staff: send poster failed", "err", err)
-	}
-	return nil
+	name := fmt.Sprintf("invito-%d.png", inv.ID)
+	return h.long(ctx, r, "poster", func(ctx context.Context) error {
+		art, err := newPosterArt() // the fonts are parsed on the first poster or chart
+		if err != nil {
+			return h.fail(ctx, r, err)
+		}
+		png, err := art.Render(p)
+		if err != nil {
+			return h.fail(ctx, r, err)
+		}
+		if err := r.Sender.SendPhoto(ctx, r.Chat, name, png, caption); err != nil {
+			h.log.Warn("staff: send poster failed", "err", err)
+		}
+		return nil
+	})
 }
 
 // inviteScope is what invites w may list and revoke: an operator their

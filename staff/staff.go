@@ -14,6 +14,7 @@ import (
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/directory"
 	"github.com/needsbot/needsbot/formlib"
+	"github.com/needsbot/needsbot/internal/typeset"
 	"github.com/needsbot/needsbot/interview"
 	"github.com/needsbot/needsbot/menu"
 	"github.com/needsbot/needsbot/org"
@@ -83,8 +84,14 @@ type Config struct {
 	StaffLinkDays []int
 	Location      *time.Location // dates shown to staff, default Europe/Rome
 	Logger        *slog.Logger
-	Now           func() time.Time
-	Random        io.Reader // token source, default crypto/rand
+	// WarmFonts is called whenever a staff member is recognised (a staff
+	// command or button): it starts parsing the posters' and charts'
+	// fonts in the background, once per process, so that a bot whose
+	// staff never appear never holds them and staff's first poster or
+	// chart does not wait for them. Default typeset.Warm.
+	WarmFonts func()
+	Now       func() time.Time
+	Random    io.Reader // token source, default crypto/rand
 	// TokenKey (at least 32 bytes) derives each respondent invite's token
 	// from its id, so that a poster can be printed again while the
 	// database holds only the token's hash. cmd derives it from
@@ -137,6 +144,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.WarmFonts == nil {
+		cfg.WarmFonts = typeset.Warm
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, loc: cfg.Location, rand: cfg.Random, work: cfg.Work}
 	if h.log == nil {
@@ -204,6 +214,7 @@ func (h *Handler) who(ctx context.Context, user int64, need int) (who, bool, err
 		return who{}, false, fmt.Errorf("staff: load member: %w", err)
 	}
 	w := who{m: s.Member(), s: s}
+	h.cfg.WarmFonts()
 	return w, level(w.m.Role) >= need && need > 0, nil
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/needsbot/needsbot/bot"
 	"github.com/needsbot/needsbot/bot/telegramtest"
-	"github.com/needsbot/needsbot/internal/typeset"
 	"github.com/needsbot/needsbot/storage"
 	"github.com/needsbot/needsbot/storage/redisstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
@@ -56,7 +55,6 @@ type harness struct {
 
 func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 	t.Helper()
-	parseFonts(t)
 	rdb, prefix := storagetest.Redis(t)
 	// Telegram refuses a callback answer ~15 s after the tap; the fake
 	// does too by default. These tests check that every tap is answered
@@ -87,20 +85,6 @@ func newHarness(t *testing.T, opts ...telegramtest.Option) *harness {
 		"NEEDSBOT_INBOUND_LIMIT": "100000",
 	}
 	return h
-}
-
-// parseFonts parses the posters' and charts' fonts now, outside any
-// bot's turn. They are parsed once per process, by whichever turn draws
-// first (typeset.Shared); the tests' bots share this process, so the
-// first poster of one test — and every other turn drawing at the same
-// time, waiting for that parse — paid for it within the turn's 30-second
-// deadline. Under the race detector on a loaded machine that took longer
-// (an invite's poster went missing at load 20).
-func parseFonts(t *testing.T) {
-	t.Helper()
-	if _, err := typeset.Shared(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // start runs the bot until stop.

@@ -119,7 +119,6 @@ var chatURLRe = regexp.MustCompile(`Open the chat:\s+(http://\S+)`)
 // set it replaces the probes of Redis and Postgres.
 func startTry(t *testing.T, env map[string]string, p *trykit.Probes) *tryRun {
 	t.Helper()
-	parseFonts(t)
 	// The bot's intake is registered for waitIdle (pageClient.waitIdle).
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), intakeHook{}, registerIntake(t)))
 	r := &tryRun{t: t, out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}

@@ -26,6 +26,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/go-text/typesetting/di"
@@ -133,8 +134,19 @@ func New() (*Typesetter, error) {
 // shared is the process's typesetter (Shared).
 var shared struct {
 	once sync.Once
+	warm atomic.Bool // Warm started
 	t    *Typesetter
 	err  error
+}
+
+// Warm starts parsing the process's typesetter's fonts in the background,
+// once, and returns at once: for the first staff member seen, so that the
+// first poster or chart finds them parsed. A bot that sees no staff never
+// parses them (Shared).
+func Warm() {
+	if shared.warm.CompareAndSwap(false, true) {
+		go func() { _, _ = Shared() }()
+	}
 }
 
 // Shared returns the process's typesetter, parsing the fonts on the
