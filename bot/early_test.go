@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
+	"github.com/needsbot/needsbot/dialog"
+	"github.com/needsbot/needsbot/formlib"
 	"github.com/needsbot/needsbot/internal/testnet"
 	"github.com/needsbot/needsbot/interview"
 )
@@ -84,6 +86,98 @@ func TestPollerAnswersTapBeforeItsTurn(t *testing.T) {
 	}
 	if vs := r.srv.Violations(); len(vs) != 0 {
 		t.Fatalf("violations (a second answer to the tap?): %+v", vs)
+	}
+}
+
+// Issue 19: a language choice is answered as its batch arrives, like a
+// step tap, before its turn has loaded the session — and only once.
+func TestPollerAnswersLanguageBeforeItsTurn(t *testing.T) {
+	r := newRig(t)
+	g := &gatedSessions{memSessions: r.sessions, open: make(chan struct{})}
+	r.core.Sessions = g
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }}
+	u := r.srv.User(744, telegramtest.LanguageCode("it"))
+	u.Send("/start")
+	off, jobs := pollOnce(t, p, 0)
+	waitSettled(context.Background(), jobs)
+	waitUntil(t, "the language menu", func() bool { return strings.Contains(labelsOf(u.Last()), "Italiano") })
+	menu := u.Last()
+
+	g.hold.Store(true) // the choice's turn cannot load its session
+	if err := u.TapIn(menu.ID, "Italiano"); err != nil {
+		t.Fatal(err)
+	}
+	_, jobs = pollOnce(t, p, off)
+	waitUntil(t, "the choice answered while its turn waits", func() bool {
+		a := u.CallbackAnswers()
+		return len(a) == 1 && a[0].Answered
+	})
+	if m := msgOf(u, menu.ID); m.Text != menu.Text || u.Last().ID != menu.ID {
+		t.Fatalf("the choice was applied while its session could not load:\n%s", u.Transcript())
+	}
+	close(g.open)
+	waitSettled(context.Background(), jobs)
+	waitUntil(t, "the consent card", func() bool {
+		l := labelsOf(u.Last())
+		return l != "" && !strings.Contains(l, "Italiano")
+	})
+	r.intake.Stop()
+	if n := len(u.CallbackAnswers()); n != 1 {
+		t.Fatalf("%d callback queries, want 1", n)
+	}
+	if vs := r.srv.Violations(); len(vs) != 0 {
+		t.Fatalf("violations (a second answer to the choice?): %+v", vs)
+	}
+}
+
+// A language choice answered early whose language the form no longer
+// speaks (published again without it since the menu was shown) is refused
+// in a message: its answer went out empty. A key that names no language
+// at all is left to its turn, which answers it with the notice.
+func TestPollerEarlyLanguageRefused(t *testing.T) {
+	r := newRig(t)
+	snap := formlib.Fixed(r.core.Forms, r.core.Catalog)
+	snap.Languages = map[string][]string{}
+	for _, id := range r.core.Forms.ByAudience() {
+		snap.Languages[id] = []string{"it", "en"}
+	}
+	r.core.Library = snap
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }}
+	u := r.srv.User(745, telegramtest.LanguageCode("it"))
+	u.Send("/start")
+	off, jobs := pollOnce(t, p, 0)
+	waitSettled(context.Background(), jobs)
+	waitUntil(t, "the language menu", func() bool { return strings.Contains(labelsOf(u.Last()), "Italiano") })
+	menu := u.Last()
+	stale := r.handler.Renderer().Plain("it", dialog.MsgStale, nil)
+
+	fr, _ := Callback{Kind: CbLanguage, Option: "fr"}.Encode() // in the catalog, not spoken by the form
+	if err := u.TapData(menu.ID, fr); err != nil {
+		t.Fatal(err)
+	}
+	off, jobs = pollOnce(t, p, off)
+	waitSettled(context.Background(), jobs)
+	waitUntil(t, "the refusal", func() bool { return strings.Contains(u.Last().Text, stale) })
+	if a := u.CallbackAnswers(); len(a) != 1 || !a[0].Answered || a[0].Text != "" {
+		t.Fatalf("callback answers %+v, want one, empty", a)
+	}
+
+	xx, _ := Callback{Kind: CbLanguage, Option: "xx"}.Encode() // no language
+	if err := u.TapData(menu.ID, xx); err != nil {
+		t.Fatal(err)
+	}
+	_, jobs = pollOnce(t, p, off)
+	waitSettled(context.Background(), jobs)
+	waitUntil(t, "the second answer", func() bool { return len(u.CallbackAnswers()) == 2 && u.CallbackAnswers()[1].Answered })
+	if a := u.CallbackAnswers()[1]; a.Text != stale {
+		t.Fatalf("a key of no language answered %q, want the notice", a.Text)
+	}
+	if vs := r.srv.Violations(); len(vs) != 0 {
+		t.Fatalf("violations: %+v", vs)
 	}
 }
 
