@@ -16,6 +16,14 @@ import (
 // intro note on the card of a question that can refuse a tap.
 func newNoteCardRig(t *testing.T) *rig {
 	t.Helper()
+	r := newRig(t)
+	useNoteCardForm(t, r)
+	return r
+}
+
+// useNoteCardForm makes r answer testdata/notecard's form.
+func useNoteCardForm(t *testing.T, r *rig) {
+	t.Helper()
 	const dir = "testdata/notecard"
 	lib, err := forms.Load(dir)
 	if err != nil {
@@ -25,12 +33,10 @@ func newNoteCardRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRig(t)
 	r.core.Forms, r.core.Catalog, r.core.DefaultForm = lib, cat, "sezioni"
 	r.handler.cfg.Catalog = cat
 	r.handler.cfg.Library = formlib.Fixed(lib, cat)
 	r.rewire()
-	return r
 }
 
 // A refused tap (Done with nothing ticked at a required question) asks

@@ -6,9 +6,6 @@ import (
 	"testing"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
-	"github.com/needsbot/needsbot/dialog/forms"
-	"github.com/needsbot/needsbot/formlib"
-	"github.com/needsbot/needsbot/locales"
 )
 
 // The tap that completes the interview is saved, but its reply (the edit
@@ -21,19 +18,7 @@ import (
 // chaos walker's "not accepted" three times).
 func TestCompletionReplayLeavesNoKeys(t *testing.T) {
 	r, _ := newGateRig(t, IntakeOptions{Workers: 1}, SenderOptions{ChatRate: 1000, ChatBurst: 100, MaxRetries: 1})
-	const dir = "testdata/notecard"
-	lib, err := forms.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := locales.NewWithForms(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.core.Forms, r.core.Catalog, r.core.DefaultForm = lib, cat, "sezioni"
-	r.handler.cfg.Catalog = cat
-	r.handler.cfg.Library = formlib.Fixed(lib, cat)
-	r.rewire()
+	useNoteCardForm(t, r)
 	u := r.srv.User(791, telegramtest.LanguageCode("en"))
 	u.Send("/start")
 	if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
