@@ -194,23 +194,27 @@ func (d *DB) SaveResponse(ctx context.Context, c Completed) error {
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("pgstore: save response: %w: %w", ErrInvalid, err)
 	}
+	var inserted int // 0 for a replay
+	if err := d.pool.QueryRow(ctx, saveResponseSQL, c.saveArgs()...).Scan(&inserted); err != nil {
+		return classify("save response", err)
+	}
+	return nil
+}
+
+// saveArgs are saveResponseSQL's arguments for c.
+func (c *Completed) saveArgs() []any {
 	r := &c.Response
 	a := c.arrays()
 	languages := r.Languages
 	if languages == nil {
 		languages = []string{}
 	}
-	var inserted int // 0 for a replay
-	err := d.pool.QueryRow(ctx, saveResponseSQL,
+	return []any{
 		c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, c.Invite,
 		c.OperatorID, c.Pseudonym, r.Language, languages, c.ConsentVersion,
 		r.Started, r.Completed,
 		a.questions, a.values, a.nums, a.choiceQ, a.choices, c.Idem, c.Reminded, c.Resumed,
-	).Scan(&inserted)
-	if err != nil {
-		return classify("save response", err)
 	}
-	return nil
 }
 
 // SaveResponses stores responses as SaveResponse does, all of them in one
@@ -230,17 +234,7 @@ func (d *DB) SaveResponses(ctx context.Context, cs []Completed) error {
 		if err := c.validate(); err != nil {
 			return fmt.Errorf("pgstore: save responses: %w: %w", ErrInvalid, err)
 		}
-		r := &c.Response
-		a := c.arrays()
-		languages := r.Languages
-		if languages == nil {
-			languages = []string{}
-		}
-		b.Queue(saveResponseSQL,
-			c.ID, r.Form, r.FormVersion, c.MunicipalityID, c.ServiceID, c.Invite,
-			c.OperatorID, c.Pseudonym, r.Language, languages, c.ConsentVersion,
-			r.Started, r.Completed,
-			a.questions, a.values, a.nums, a.choiceQ, a.choices, c.Idem, c.Reminded, c.Resumed)
+		b.Queue(saveResponseSQL, c.saveArgs()...)
 	}
 	// A batch without transaction statements runs in one implicit
 	// transaction: all or nothing, one commit.
