@@ -218,6 +218,11 @@ func (s *Store) chatKey(chat int64, kind byte) string { return s.tagKey(s.chatID
 // chatKey makes them: one string allocation for all (a turn builds eleven
 // keys otherwise).
 func (s *Store) chatKeys(chat int64, kinds string) []string {
+	return s.chatKeysInto(make([]string, len(kinds)), chat, kinds)
+}
+
+// chatKeysInto is chatKeys into keys (len(kinds) of them, e.g. an argv's).
+func (s *Store) chatKeysInto(keys []string, chat int64, kinds string) []string {
 	id := s.chatID(chat)
 	n := len(s.prefix) + len(id) + len("{c:}:") + 1
 	buf := make([]byte, 0, n*len(kinds))
@@ -226,7 +231,6 @@ func (s *Store) chatKeys(chat int64, kinds string) []string {
 		buf = append(buf, kinds[i])
 	}
 	all := unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not written again
-	keys := make([]string, len(kinds))
 	for i := range keys {
 		keys[i] = all[i*n : (i+1)*n]
 	}
@@ -302,26 +306,8 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 // the tail's mark when the state read is at the mark's version (the next
 // Save writes it there: markFor).
 func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply, res []any, err error) {
-	keys := s.chatKeys(chat, readKinds)
 	zadd := t != nil && t.arm && !s.remindHinted(chat, t.due)
-	var st *redis.SliceCmd
-	var get *redis.StringCmd
-	var cmd *redis.Cmd
-	perr := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
-		// HMGet boxes each field anew (6 allocations); Do with
-		// constant fields does not, but raised the bot's peak RSS by
-		// 1.3–1.9 MiB in 5 of 5 load-test pairs (session 7): kept.
-		st = p.HMGet(ctx, keys[0], "v", "b", "m", "t", "h", "o")
-		if sc == nil {
-			get = p.Get(ctx, keys[1])
-		} else {
-			cmd = run(sc, keys, args...)
-		}
-		if zadd {
-			// The index is a hint in another slot (see ArmReminder).
-			p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)})
-		}
-	})
+	keys, st, get, cmd, perr := s.readCmds(ctx, chat, t, sc, args, zadd)
 	vals, err := st.Result()
 	if err != nil {
 		return nil, nil, err
@@ -384,6 +370,70 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 		}
 	}
 	return reply, []any{rec, vals[0], vals[1], m, lim}, nil
+}
+
+// readCmds sends readChat's commands. Their arguments are in one argv
+// (client.go): HMGet and Get box the key and each field anew (9
+// allocations and their slices). The usual read (no script, no ZADD) is a
+// pipeline of its own, without pipelined's closures (whose captured
+// variables are allocated too).
+func (s *Store) readCmds(ctx context.Context, chat int64, t *tail, sc *redis.Script, args []any, zadd bool) (keys []string, st *redis.SliceCmd, get *redis.StringCmd, cmd *redis.Cmd, err error) {
+	v := newReadArgv()
+	keys = s.chatKeysInto(v.keys(len(readKinds)), chat, readKinds)
+	if sc == nil && !zadd {
+		p := s.rdb.Pipeline()
+		st = hmgetState(ctx, v, &keys[0])
+		get = getString(ctx, v, &keys[1])
+		_ = p.Process(ctx, st)
+		_ = p.Process(ctx, get)
+		_, err = p.Exec(ctx)
+		return keys, st, get, nil, err
+	}
+	var (
+		pst  *redis.SliceCmd
+		pget *redis.StringCmd
+		pcmd *redis.Cmd
+	)
+	err = s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
+		pst = hmgetState(ctx, v, &keys[0])
+		_ = p.Process(ctx, pst)
+		if sc == nil {
+			pget = getString(ctx, v, &keys[1])
+			_ = p.Process(ctx, pget)
+		} else {
+			pcmd = run(sc, keys, args...)
+		}
+		if zadd {
+			// The index is a hint in another slot (see ArmReminder).
+			p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)})
+		}
+	})
+	return keys, pst, pget, pcmd, err
+}
+
+// hmgetState is HMGet(key, "v", "b", "m", "t", "h", "o") with its arguments in
+// v. Its reply is read as HMGet's (a SliceCmd): Do with constant fields,
+// which reads it as a Cmd, raised the bot's peak RSS by 1.3–1.9 MiB in 5
+// of 5 load-test pairs (session 7).
+func hmgetState(ctx context.Context, v *argv, key *string) *redis.SliceCmd {
+	at := len(v.a)
+	v.lit("hmget")
+	v.key(key)
+	v.lit("v")
+	v.lit("b")
+	v.lit("m")
+	v.lit("t")
+	v.lit("h")
+	v.lit("o")
+	return redis.NewSliceCmd(ctx, v.cut(at)...)
+}
+
+// getString is Get(key) with its arguments in v.
+func getString(ctx context.Context, v *argv, key *string) *redis.StringCmd {
+	at := len(v.a)
+	v.lit("get")
+	v.key(key)
+	return redis.NewStringCmd(ctx, v.cut(at)...)
 }
 
 // limState is the inbound limit's state kept in the state hash (t, h, o:
@@ -508,7 +558,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		expChat, expDue = strconv.FormatInt(chat, 10), rec.Expires.UnixMilli()
 		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
 	}
-	keys := s.chatKeys(chat, saveKinds)
 	recTTL := max(s.stateTTL, ttl) + s.abandonGrace
 	stateExp, recExp := now.Add(ttl).UnixMilli(), now.Add(recTTL).UnixMilli()
 	if id == "" {
@@ -523,28 +572,47 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if cp != nil {
 		cpArg = strconv.Itoa(len(cp.key)) + ":" + cp.key + cp.entry
 	}
-	// saveScript's arguments; the 14th is read only when needed.
-	args := []any{
-		expect, newVersion, blob, update,
-		stateExp, stateExp - ttlSlack(ttl).Milliseconds(),
-		recJSON, started, recExp, recExp - ttlSlack(recTTL).Milliseconds(),
-		expChat, expDue, waitForm,
-		seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), id, chat),
-		mark,
+	// The keys and arguments in one argv (client.go). The rest of the
+	// keys and arguments only when needed: each key or argument of a
+	// script costs Redis ~1.2k instructions.
+	full := cp != nil || count != "" || t != nil
+	kinds := saveKinds
+	if !full {
+		kinds = saveKinds[:4]
 	}
-	if cp == nil && count == "" && t == nil {
-		keys = keys[:4]
-	} else {
-		// The rest only when needed: each key or argument of a script
-		// costs Redis ~1.2k instructions.
+	v := newSaveArgv()
+	v.script(saveScript, len(kinds))
+	keys := s.chatKeysInto(v.keys(len(kinds)), chat, kinds)
+	for i := range keys {
+		v.key(&keys[i])
+	}
+	// saveScript's arguments; the 14th is read only when needed.
+	v.int(int64(expect))
+	v.int(int64(newVersion))
+	v.bytes(blob)
+	v.str(update)
+	v.int(stateExp)
+	v.int(stateExp - ttlSlack(ttl).Milliseconds())
+	v.bytes(recJSON)
+	v.str(started)
+	v.int(recExp)
+	v.int(recExp - ttlSlack(recTTL).Milliseconds())
+	v.str(expChat)
+	v.int(expDue)
+	v.str(waitForm)
+	v.str(seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), id, chat))
+	v.str(mark)
+	if full {
 		// The seen record is appended to, not rewritten, when its TTL
 		// was set less than the slack ago ("" instead of pxafter).
 		pxafter := ""
 		if n := s.seenPXAfterMS(now); !s.seenFresh(chat, n) {
 			pxafter = strconv.FormatInt(n, 10)
 		}
-		args = append(args, cpArg, count, pxafter)
-		args = append(args, s.tailArgs(chat, t, markOmit, now)...)
+		v.str(cpArg)
+		v.str(count)
+		v.str(pxafter)
+		s.appendTail(v, chat, t, markOmit, now)
 	}
 
 	var res *redis.Cmd
@@ -552,7 +620,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	xadd := expDue != 0 && !s.expireHinted(chat, started, expDue)
 	radd := t != nil && t.arm && !s.remindHinted(chat, t.due)
 	if !zadd && !xadd && !radd && waitForm == "" && cp == nil {
-		res = saveScript.Run(ctx, s.rdb, keys, args...)
+		res = s.evalScript(ctx, saveScript, v)
 	} else {
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
 			if cp != nil {
@@ -563,7 +631,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 				// the drainer finds empty and drops.
 				p.ZAdd(ctx, s.completedIndex(), redis.Z{Score: float64(nowMS), Member: s.chatID(chat)})
 			}
-			res = run(saveScript, keys, args...)
+			res = run(saveScript, nil, v)
 			// The index lives in another slot, so it cannot be in the
 			// script. A ZADD for a Save that conflicts is harmless:
 			// DueAbandoned re-checks every member.
@@ -1233,7 +1301,9 @@ func (s *Store) takePrefetch(chat int64, now time.Time) []any {
 	return p.res
 }
 
-// runFunc queues a script in a pipeline.
+// runFunc queues a script in a pipeline: with keys and args as
+// sc.EvalSha takes them, or (keys nil) the script call last begun in an
+// argv (argv.script), the *argv as its one argument.
 type runFunc func(sc *redis.Script, keys []string, args ...any) *redis.Cmd
 
 // pipelined sends fn's commands in one round trip, queueing scripts as
@@ -1246,7 +1316,15 @@ func (s *Store) pipelined(ctx context.Context, fn func(p redis.Pipeliner, run ru
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			fn(p, func(sc *redis.Script, keys []string, args ...any) *redis.Cmd {
 				var c *redis.Cmd
-				if eval {
+				if v := argvOf(keys, args); v != nil {
+					c = scriptCmd(ctx, v)
+					if eval {
+						keys, args := evalArgs(c)
+						c = sc.Eval(ctx, p, keys, args...)
+					} else {
+						_ = p.Process(ctx, c)
+					}
+				} else if eval {
 					c = sc.Eval(ctx, p, keys, args...)
 				} else {
 					c = sc.EvalSha(ctx, p, keys, args...)
@@ -1267,6 +1345,14 @@ func (s *Store) pipelined(ctx context.Context, fn func(p redis.Pipeliner, run ru
 		}
 	}
 	panic("unreachable")
+}
+
+func argvOf(keys []string, args []any) *argv {
+	if keys != nil || len(args) != 1 {
+		return nil
+	}
+	v, _ := args[0].(*argv)
+	return v
 }
 
 // TakeAll reserves n events under key within limit events per period

@@ -172,13 +172,24 @@ func (s *Store) tailArgs(chat int64, t *tail, mark tailMark, now time.Time) []an
 	if t == nil {
 		return nil
 	}
-	args := make([]any, 0, 5+len(t.marks))
+	v := &argv{a: make([]any, 0, 5+len(t.marks))}
+	s.appendTail(v, chat, t, mark, now)
+	return v.a
+}
+
+// appendTail appends tailArgs to v.
+func (s *Store) appendTail(v *argv, chat int64, t *tail, mark tailMark, now time.Time) {
+	if t == nil {
+		return
+	}
 	switch {
 	case mark == markOmit:
 	case t.hasMark && mark == markWrite:
-		args = append(args, t.lastMsg, t.markV)
+		v.int(int64(t.lastMsg))
+		v.int(int64(t.markV))
 	default:
-		args = append(args, "", 0)
+		v.lit("")
+		v.lit(0)
 	}
 	if t.arm {
 		exp := t.armAt + t.armTTL
@@ -194,12 +205,14 @@ func (s *Store) tailArgs(chat int64, t *tail, mark tailMark, now time.Time) []an
 			}
 			b = strconv.AppendInt(b, n, 10)
 		}
-		args = append(args, mode+t.lang, string(b))
+		v.str(mode + t.lang)
+		v.str(string(b))
 	} else {
-		args = append(args, "", "")
+		v.lit("")
+		v.lit("")
 	}
 	if len(t.sent) == 0 {
-		args = append(args, "")
+		v.lit("")
 	} else {
 		b := make([]byte, 0, 32+12*len(t.sent))
 		b = strconv.AppendInt(b, t.sentAt, 10)
@@ -209,12 +222,11 @@ func (s *Store) tailArgs(chat int64, t *tail, mark tailMark, now time.Time) []an
 			b = append(b, ' ')
 			b = strconv.AppendInt(b, int64(id), 10)
 		}
-		args = append(args, string(b))
+		v.str(string(b))
 	}
 	for _, u := range t.marks {
-		args = append(args, u)
+		v.int(u)
 	}
-	return args
 }
 
 // tailMark says what tailArgs passes of the tail's mark.
