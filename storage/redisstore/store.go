@@ -290,7 +290,7 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 	seen = seenOf(rec, updateID, now, s.seenTTL)
 	if seen != SeenSent {
 		// Marked sent in the tail that waits for the chat's next Save.
-		if _, sent := s.peekTail(chat, updateID); sent {
+		if s.markedSent(chat, updateID) {
 			seen = SeenSent
 		}
 	}
@@ -365,7 +365,7 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 		m = "0"
 	}
 	if t != nil && t.hasMark {
-		if v, _ := vals[0].(string); v == strconv.FormatUint(t.markV, 10) {
+		if v, _ := vals[0].(string); parseVersion(v) == t.markV {
 			m = strconv.Itoa(t.lastMsg)
 		}
 	}
@@ -474,7 +474,32 @@ func parseLoad(res []any) (seenRec string, blob []byte, version uint64, lastMsg 
 	if err != nil {
 		return "", nil, 0, 0, fmt.Errorf("redisstore: load: bad message id (%d bytes)", len(m))
 	}
-	return seenRec, []byte(b), version, lastMsg, nil
+	return seenRec, ownBytes(b), version, lastMsg, nil
+}
+
+// ownBytes returns the bytes of b, a string of a reply that nothing else
+// holds (go-redis reads each bulk string into a buffer of its own,
+// proto.Reader.readStringReply, and the store uses no client-side cache;
+// the reply's elements are read once: a prefetched read is taken by one
+// Load), without copying them: the state's record, the largest
+// allocation of a turn's read (~600 B), was copied from the reply's
+// string into a []byte here and then aliased by dialog.DecodeOwned (issue
+// 19). The caller owns the slice as it owned a copy: nothing else reads b.
+func ownBytes(b string) []byte {
+	if b == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(b), len(b))
+}
+
+// parseVersion reads a state version as HMGET returns it, 0 when it is not
+// one (versions start at 1).
+func parseVersion(v string) uint64 {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // AbandonRecord is what is kept, next to an interview past consent, so that

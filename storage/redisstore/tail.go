@@ -135,6 +135,18 @@ func (s *Store) peekTail(chat, update int64) (mark *tail, sent bool) {
 	return mark, slices.Contains(t.marks, update)
 }
 
+// markedSent reports whether update is among the chat's pending tail's
+// updates marked sent (peekTail's sent, without its mark).
+func (s *Store) markedSent(chat, update int64) bool {
+	if !s.deferring() {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	return t != nil && slices.Contains(t.marks, update)
+}
+
 // noteVersion remembers the version of the chat's state this replica
 // last saw, so that a deferred message id is written only onto that
 // state (another replica may have moved it on meanwhile).
