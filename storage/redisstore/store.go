@@ -564,7 +564,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		update = strconv.FormatInt(updateID, 10)
 	}
 	var recJSON []byte
-	var started, id string
+	var started string
 	if rec != nil {
 		if rec.Started.IsZero() {
 			return errors.New("redisstore: save: abandonment record without start")
@@ -574,7 +574,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			return fmt.Errorf("redisstore: save: %w", err)
 		}
 		started = strconv.FormatInt(rec.Started.UnixMilli(), 10)
-		id = randomID()
 	}
 	expChat, expDue := "", int64(0)
 	if rec != nil && !rec.Expires.IsZero() {
@@ -585,9 +584,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	recTTL := max(s.stateTTL, ttl) + s.abandonGrace
 	stateExp, recExp := now.Add(ttl).UnixMilli(), now.Add(recTTL).UnixMilli()
-	if id == "" {
-		id = "-"
-	}
 	// The chat's deferred tail (tail.go), and the message id of its mark
 	// when it belongs to the state this save replaces: written with the
 	// state.
@@ -625,7 +621,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	v.str(expChat)
 	v.int(expDue)
 	v.str(waitForm)
-	v.str(seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), id, chat))
+	v.str(seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat))
 	v.str(mark)
 	if full {
 		// The seen record is appended to, not rewritten, when its TTL
@@ -748,9 +744,10 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 
 // seldomArg is saveScript's 14th argument, read only when needed: "<state
 // TTL> <now> <seen TTL> <record TTL> <record id> <chat id>" (ms), built in
-// one allocation.
-func seldomArg(ttl, now, seenTTL, recTTL int64, id string, chat int64) string {
-	b := make([]byte, 0, 96)
+// one allocation. The record id is 128 random bits in hex (randomID) with
+// a record, "-" without.
+func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64) string {
+	b := make([]byte, 0, 128)
 	b = strconv.AppendInt(b, ttl, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, now, 10)
@@ -758,7 +755,15 @@ func seldomArg(ttl, now, seenTTL, recTTL int64, id string, chat int64) string {
 	b = strconv.AppendInt(b, seenTTL, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, recTTL, 10)
-	b = append(append(append(b, ' '), id...), ' ')
+	b = append(b, ' ')
+	if withRecord {
+		var r [16]byte
+		rand.Read(r[:])
+		b = hex.AppendEncode(b, r[:])
+	} else {
+		b = append(b, '-')
+	}
+	b = append(b, ' ')
 	b = strconv.AppendInt(b, chat, 10)
 	return string(b)
 }
