@@ -2,12 +2,16 @@ package bot
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
 )
@@ -121,6 +125,36 @@ func TestDecodeBatchReadsOnce(t *testing.T) {
 	}
 }
 
+// TestPollerReusesBatchBuffer: the poller reads every getUpdates response
+// into the one buffer it keeps (Poller.batch). Before, each batch of 100
+// updates (50–150 KB) was read into a buffer of its size allocated for it,
+// too large for bodyPool: about 1.3 KB per polled update (issue 19).
+func TestPollerReusesBatchBuffer(t *testing.T) {
+	big := pollBatch(100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = w.Write(big)
+	}))
+	defer srv.Close()
+	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	get := func() {
+		if ups, err := p.get(context.Background(), 1); err != nil || len(ups) != 100 {
+			t.Fatal(len(ups), err)
+		}
+	}
+	// What a batch allocates besides reading it: its 100 updates as the
+	// decoder makes them, the request and the reply's headers.
+	decoded := allocatedBytes(func() {
+		if ok, ups, _, err := fastUpdates(big); !ok || len(ups) != 100 {
+			t.Fatal(ok, err)
+		}
+	})
+	if got := allocatedBytes(get); got > decoded+uint64(len(big))/4 {
+		t.Errorf("a getUpdates of %d bytes allocated %d bytes; its updates' decode alone %d", len(big), got, decoded)
+	}
+}
+
 // allocatedBytes is the least number of bytes f allocated in a few runs
 // (after one to warm up).
 func allocatedBytes(f func()) uint64 {
@@ -193,5 +227,24 @@ func TestDecodeTapAllocations(t *testing.T) {
 	}
 	if b := allocatedBytes(decode); b > 512 {
 		t.Errorf("a tap's decode allocates %d bytes, want at most 512", b)
+	}
+}
+
+// BenchmarkPollerGet is one getUpdates of 100 taps as the poller makes
+// it (Poller.get against a local server): request, reply, decode.
+func BenchmarkPollerGet(b *testing.B) {
+	big := pollBatch(100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = w.Write(big)
+	}))
+	defer srv.Close()
+	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ups, err := p.get(context.Background(), 1); err != nil || len(ups) != 100 {
+			b.Fatal(len(ups), err)
+		}
 	}
 }
