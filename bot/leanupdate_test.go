@@ -230,6 +230,41 @@ func TestDecodeTapAllocations(t *testing.T) {
 	}
 }
 
+// TestPollerBatchesShareNothing: the updates of one batch are intact after
+// the next batch was read into the same buffer (Poller.batch). A decoder
+// that kept a string pointing into the buffer (an unsafe.String of the
+// body) would show the next batch's bytes in the first's updates — one
+// person's answer in another's turn.
+func TestPollerBatchesShareNothing(t *testing.T) {
+	first, second := pollBatch(100), bytes.ReplaceAll(pollBatch(100), []byte("c:3:1:b"), []byte("x:9:9:z"))
+	body := first
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	a, err := p.get(context.Background(), 1)
+	if err != nil || len(a) != 100 {
+		t.Fatal(len(a), err)
+	}
+	want := make([]Update, len(a))
+	for i, u := range a {
+		want[i] = *u
+		want[i].Data, want[i].Query, want[i].Name = strings.Clone(u.Data), strings.Clone(u.Query), strings.Clone(u.Name)
+	}
+	body = second
+	if b, err := p.get(context.Background(), 101); err != nil || len(b) != 100 || b[0].Data != "x:9:9:z" {
+		t.Fatal(len(b), err)
+	}
+	for i, u := range a {
+		if u.Data != want[i].Data || u.Query != want[i].Query || u.Name != want[i].Name {
+			t.Fatalf("update %d of the first batch changed when the next was read: data %q, was %q", i, u.Data, want[i].Data)
+		}
+	}
+}
+
 // BenchmarkPollerGet is one getUpdates of 100 taps as the poller makes
 // it (Poller.get against a local server): request, reply, decode.
 func BenchmarkPollerGet(b *testing.B) {
