@@ -43,6 +43,10 @@ type Effects struct {
 	// Prev is the interview before the step: its answers may have been
 	// changed by it (dialog.StepOwned); read its other fields, or
 	// dialog.NoteBefore at Prev.Pos, which answers as before the step.
+	// (What the channel shows never comes from Prev's answers: the "✓"
+	// line of the answer just given is the step's ReplyAnswered, the
+	// notes and recaps read Next; the bot reads Prev's phase, position,
+	// showing (Seq) and NoteBefore — checked in session 10.)
 	Prev, Next dialog.State
 	Replies    []dialog.Reply
 	// Completed is the response recorded in this step, if any.
