@@ -436,7 +436,14 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 			return nil
 		}
 	}
-	t := &turn{h: p.h, ev: p.ev, it: it, defer_: p.defer_, lastMsg: it.LastMsg(), cbPos: -1}
+	cur, bare := it.LastMsg(), false
+	if c, ok := p.h.cfg.Sender.cardOf(p.ev.chat, it.State().Version); ok {
+		// This replica showed the question last: a newer card than the
+		// store names means the store's record of it was lost (liveCard).
+		cur = max(cur, c.msg)
+		bare = c.bare && c.msg == cur
+	}
+	t := &turn{h: p.h, ev: p.ev, it: it, defer_: p.defer_, lastMsg: cur, cur: cur, bare: bare, cbPos: -1}
 	t.edits = t.editBuf[:0]
 	if t.snap = it.Snapshot(); t.snap == nil || t.snap.Catalog == nil {
 		t.snap = p.h.cfg.Library.Current() // a core wired without a catalog (tests)
@@ -469,6 +476,9 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 		return err
 	}
 	it.Shown(t.lastMsg)
+	if t.lastMsg != 0 {
+		p.h.cfg.Sender.noteCard(p.ev.chat, liveCard{msg: t.lastMsg, version: it.State().Version, bare: t.bare})
+	}
 	it.Sent(t.sent...)
 	if t.ev.inMsg != 0 {
 		it.Sent(t.ev.inMsg)
@@ -499,7 +509,7 @@ func (t *turn) superseded() bool {
 		}
 		return false
 	}
-	cur := t.it.LastMsg()
+	cur := t.cur
 	return ev.inMsg != 0 && cur != 0 && cur > ev.inMsg
 }
 
@@ -518,6 +528,13 @@ type turn struct {
 	defer_  bool
 	answer  *CallbackAnswer // callback answer, once decided
 	lastMsg int
+	// cur is the message showing the question when the turn began (the
+	// store's record, or this replica's newer one: liveCard). bare says
+	// the card lastMsg shows its question without the notes before it
+	// (known from this replica's liveCard, or set by send as it places a
+	// card).
+	cur     int
+	bare    bool
 	notice  string
 	edits   []edit   // messages to settle before the replies go out
 	editBuf [1]edit  // edits' first: most turns make one (no allocation)

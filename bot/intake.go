@@ -413,7 +413,14 @@ type Poller struct {
 	// 10 s (the inbound limit's); default 20.
 	EarlyLimit int
 
-	jl        *journal
+	jl *journal
+	// batch is the buffer each getUpdates response is read into (get):
+	// a busy bot's batch of 100 updates is 50–150 KB, too large for
+	// bodyPool, and was a buffer of its size allocated per batch — about
+	// 1.3 KB per update, the largest allocation polling adds (issue 19).
+	// Only Run's loop reads into it; a buffer grown past maxKeptBatch by
+	// an unusual batch is not kept.
+	batch     *bytes.Buffer
 	early     earlyBudget
 	readiness readiness     // Ready's last verdict (Poller.ready)
 	fresh     time.Duration // tests: readyFresh's replacement
@@ -766,6 +773,10 @@ const (
 // down for the batch's early answers.
 const readyTimeout = 250 * time.Millisecond
 
+// maxKeptBatch bounds the capacity of the buffer the poller keeps between
+// batches (Poller.batch): 100 updates of up to ~2.5 KB each.
+const maxKeptBatch = 256 << 10
+
 func (p *Poller) get(ctx context.Context, offset int64) ([]*Update, error) {
 	body, _ := json.Marshal(map[string]any{"offset": offset, "timeout": int(p.Timeout.Seconds()), "allowed_updates": p.AllowedUpdates})
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout+10*time.Second)
@@ -781,7 +792,10 @@ func (p *Poller) get(ctx context.Context, offset int64) ([]*Update, error) {
 		return nil, errors.New("getUpdates: request failed: " + redact(err.Error(), p.Token))
 	}
 	defer resp.Body.Close()
-	ok, result, description, err := decodeUpdates(resp.Body, resp.ContentLength) // leanupdate.go
+	if p.batch == nil || p.batch.Cap() > maxKeptBatch {
+		p.batch = new(bytes.Buffer)
+	}
+	ok, result, description, err := decodeUpdatesIn(p.batch, resp.Body, resp.ContentLength) // leanupdate.go
 	if err != nil {
 		return nil, fmt.Errorf("getUpdates: %w", err)
 	}

@@ -57,44 +57,52 @@ func newJournal(j Journal, log *slog.Logger) *journal {
 	return &journal{j: j, log: log, kept: map[int64]bool{}, open: map[int64]*job{}, writing: map[int64]bool{}}
 }
 
-// track notes an enqueued job; its onDone tells the journal. A kept
-// update leaves the journal as soon as it is finished, in its chat's
-// mailbox goroutine (no worker slot held): what the journal holds — the
-// update's text, the person's name — stays no longer than needed, and a
-// /delete leaves nothing behind. Only kept updates cost this round trip.
+// track notes an enqueued job; the job tells the journal when it is
+// finished (done). A kept update leaves the journal as soon as it is
+// finished, in its chat's mailbox goroutine (no worker slot held): what
+// the journal holds — the update's text, the person's name — stays no
+// longer than needed, and a /delete leaves nothing behind. Only kept
+// updates cost this round trip.
 func (jl *journal) track(j *job) {
+	jl.mu.Lock()
+	jl.open[j.upd.ID] = j
+	jl.mu.Unlock()
+	j.jl = jl
+}
+
+// left notes that j, finished, is about to be settled: a sync from now on
+// does not keep it.
+func (jl *journal) left(j *job) {
+	jl.mu.Lock()
+	delete(jl.open, j.upd.ID)
+	jl.mu.Unlock()
+}
+
+// done notes that j is finished and drops it from the journal if it was
+// kept.
+func (jl *journal) done(j *job) {
 	id := j.upd.ID
 	jl.mu.Lock()
-	jl.open[id] = j
-	jl.mu.Unlock()
-	j.onLeave = func() {
-		jl.mu.Lock()
-		delete(jl.open, id)
-		jl.mu.Unlock()
+	delete(jl.open, id)
+	kept := jl.kept[id]
+	delete(jl.kept, id)
+	if kept && jl.writing[id] {
+		jl.late = append(jl.late, id) // dropped by the sync writing it
+		kept = false
 	}
-	j.onDone = func() {
+	jl.mu.Unlock()
+	if !kept {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := jl.j.Keep(ctx, nil, []int64{id}); err != nil {
+		// Dropped at the next write; a copy applied again is
+		// recognised by the session's dedup.
+		jl.log.Warn("update journal: finished update not dropped", "update", id, "err", err)
 		jl.mu.Lock()
-		delete(jl.open, id)
-		kept := jl.kept[id]
-		delete(jl.kept, id)
-		if kept && jl.writing[id] {
-			jl.late = append(jl.late, id) // dropped by the sync writing it
-			kept = false
-		}
+		jl.drop = append(jl.drop, id)
 		jl.mu.Unlock()
-		if !kept {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := jl.j.Keep(ctx, nil, []int64{id}); err != nil {
-			// Dropped at the next write; a copy applied again is
-			// recognised by the session's dedup.
-			jl.log.Warn("update journal: finished update not dropped", "update", id, "err", err)
-			jl.mu.Lock()
-			jl.drop = append(jl.drop, id)
-			jl.mu.Unlock()
-		}
 	}
 }
 

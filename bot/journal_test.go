@@ -252,7 +252,7 @@ func TestJournalDropsAnUpdateFinishedWhileItWasWritten(t *testing.T) {
 	synced := make(chan error, 1)
 	go func() { synced <- jl.sync(context.Background()) }()
 	<-mj.entered // the write of update 7 is in flight
-	j.onDone()   // the update is finished meanwhile
+	jl.done(j)   // the update is finished meanwhile
 	close(mj.gate)
 	if err := <-synced; err != nil {
 		t.Fatal(err)
@@ -265,5 +265,29 @@ func TestJournalDropsAnUpdateFinishedWhileItWasWritten(t *testing.T) {
 	}
 	if n := mj.len(); n != 0 {
 		t.Fatalf("%d updates in the journal after the next sync", n)
+	}
+}
+
+// The poller tracks every update it fetches (journal.track) and the
+// update tells the journal when it leaves and is finished. Before, track
+// made two closures per update (onLeave, onDone) for this: two
+// allocations for every polled update, kept or not (issue 19: what
+// polling adds). An update not kept costs the journal no allocation now.
+func TestJournalTracksWithoutAllocating(t *testing.T) {
+	jl := newJournal(&memJournal{m: map[int64][]byte{}}, slog.New(slog.DiscardHandler))
+	jobs := make([]*job, 200)
+	for i := range jobs {
+		jobs[i] = newJob(&Update{ID: int64(i + 1)})
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		j := jobs[i%len(jobs)]
+		i++
+		jl.track(j)
+		j.leave()
+		j.finish(result{})
+	})
+	if allocs != 0 {
+		t.Errorf("tracking an update through the journal allocates %v times, want 0", allocs)
 	}
 }

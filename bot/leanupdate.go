@@ -283,6 +283,13 @@ type leanMessage struct {
 func decodeUpdates(r io.Reader, size int64) (ok bool, result []*Update, description string, err error) {
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer putBody(buf)
+	return decodeUpdatesIn(buf, r, size)
+}
+
+// decodeUpdatesIn is decodeUpdates reading the response into buf, which it
+// empties first. Nothing decoded refers to buf (every string is copied),
+// so the poller reads each batch into the one buffer (Poller.batch).
+func decodeUpdatesIn(buf *bytes.Buffer, r io.Reader, size int64) (ok bool, result []*Update, description string, err error) {
 	buf.Reset()
 	if size > 0 && size <= maxBatchHint {
 		// Read into one buffer of the body's size (and the room ReadFrom

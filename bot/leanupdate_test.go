@@ -2,12 +2,16 @@ package bot
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tgmodels "github.com/go-telegram/bot/models"
 )
@@ -121,6 +125,36 @@ func TestDecodeBatchReadsOnce(t *testing.T) {
 	}
 }
 
+// TestPollerReusesBatchBuffer: the poller reads every getUpdates response
+// into the one buffer it keeps (Poller.batch). Before, each batch of 100
+// updates (50–150 KB) was read into a buffer of its size allocated for it,
+// too large for bodyPool: about 1.3 KB per polled update (issue 19).
+func TestPollerReusesBatchBuffer(t *testing.T) {
+	big := pollBatch(100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = w.Write(big)
+	}))
+	defer srv.Close()
+	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	get := func() {
+		if ups, err := p.get(context.Background(), 1); err != nil || len(ups) != 100 {
+			t.Fatal(len(ups), err)
+		}
+	}
+	// What a batch allocates besides reading it: its 100 updates as the
+	// decoder makes them, the request and the reply's headers.
+	decoded := allocatedBytes(func() {
+		if ok, ups, _, err := fastUpdates(big); !ok || len(ups) != 100 {
+			t.Fatal(ok, err)
+		}
+	})
+	if got := allocatedBytes(get); got > decoded+uint64(len(big))/4 {
+		t.Errorf("a getUpdates of %d bytes allocated %d bytes; its updates' decode alone %d", len(big), got, decoded)
+	}
+}
+
 // allocatedBytes is the least number of bytes f allocated in a few runs
 // (after one to warm up).
 func allocatedBytes(f func()) uint64 {
@@ -193,5 +227,59 @@ func TestDecodeTapAllocations(t *testing.T) {
 	}
 	if b := allocatedBytes(decode); b > 512 {
 		t.Errorf("a tap's decode allocates %d bytes, want at most 512", b)
+	}
+}
+
+// TestPollerBatchesShareNothing: the updates of one batch are intact after
+// the next batch was read into the same buffer (Poller.batch). A decoder
+// that kept a string pointing into the buffer (an unsafe.String of the
+// body) would show the next batch's bytes in the first's updates — one
+// person's answer in another's turn.
+func TestPollerBatchesShareNothing(t *testing.T) {
+	first, second := pollBatch(100), bytes.ReplaceAll(pollBatch(100), []byte("c:3:1:b"), []byte("x:9:9:z"))
+	body := first
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	a, err := p.get(context.Background(), 1)
+	if err != nil || len(a) != 100 {
+		t.Fatal(len(a), err)
+	}
+	want := make([]Update, len(a))
+	for i, u := range a {
+		want[i] = *u
+		want[i].Data, want[i].Query, want[i].Name = strings.Clone(u.Data), strings.Clone(u.Query), strings.Clone(u.Name)
+	}
+	body = second
+	if b, err := p.get(context.Background(), 101); err != nil || len(b) != 100 || b[0].Data != "x:9:9:z" {
+		t.Fatal(len(b), err)
+	}
+	for i, u := range a {
+		if u.Data != want[i].Data || u.Query != want[i].Query || u.Name != want[i].Name {
+			t.Fatalf("update %d of the first batch changed when the next was read: data %q, was %q", i, u.Data, want[i].Data)
+		}
+	}
+}
+
+// BenchmarkPollerGet is one getUpdates of 100 taps as the poller makes
+// it (Poller.get against a local server): request, reply, decode.
+func BenchmarkPollerGet(b *testing.B) {
+	big := pollBatch(100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = w.Write(big)
+	}))
+	defer srv.Close()
+	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ups, err := p.get(context.Background(), 1); err != nil || len(ups) != 100 {
+			b.Fatal(len(ups), err)
+		}
 	}
 }

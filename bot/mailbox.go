@@ -61,11 +61,12 @@ type job struct {
 	done        chan result // receives the result; nil when nobody waits for it (webhook, poller)
 	webhook     bool        // arrived by webhook: its callback answer may ride in the HTTP response
 
-	// onDone, when set, is called once the job is finished (applied,
-	// dropped or given up): the poller's journal forgets the update.
-	// onLeave, when set, is called just before a finished job is settled,
-	// so that a poller woken by the settling does not keep it.
-	onDone, onLeave func()
+	// jl, when set, is the poller's journal (journal.go), told just
+	// before a finished job is settled (left: a poller woken by the
+	// settling does not keep it) and once it is finished (done: applied,
+	// dropped or given up; it forgets the update). A field rather than two
+	// closures per update: polling made them for every update (issue 19).
+	jl *journal
 
 	mu       sync.Mutex
 	settled  chan struct{} // closed once settled
@@ -85,20 +86,20 @@ func newJob(u *Update) *job {
 	return &job{upd: u, settled: make(chan struct{})}
 }
 
-// leave tells onLeave: the job is about to be settled as finished.
+// leave tells the journal: the job is about to be settled as finished.
 func (j *job) leave() {
-	if j.onLeave != nil {
-		j.onLeave()
+	if j.jl != nil {
+		j.jl.left(j)
 	}
 }
 
-// finish delivers the job's result and tells onDone.
+// finish delivers the job's result and tells the journal.
 func (j *job) finish(res result) {
 	if j.done != nil {
 		j.done <- res
 	}
-	if j.onDone != nil {
-		j.onDone()
+	if j.jl != nil {
+		j.jl.done(j)
 	}
 }
 

@@ -95,6 +95,24 @@ type Sender struct {
 type chatLimiter struct {
 	lim  *rate.Limiter
 	used time.Time
+	card liveCard // what this replica last showed the chat as its question card
+}
+
+// liveCard is the chat's live question card as this replica last left it:
+// the message, the state version it shows, and whether it shows its
+// question without the notes before it (a typed re-ask below the card
+// that carries them). The store records the message too (the core's
+// MarkSent), but that record can be lost — Redis down when it is written
+// (a deferred tail dropped with a failed flush or save) — and then names
+// an older card: the next turn would edit a message of the chat's history
+// into the question and leave the live card's keys alive (two live cards),
+// or a typed answer would leave them there. The store knows nothing of
+// the notes. Only a card of the state version the turn loads is believed
+// (another replica may have moved the interview on since).
+type liveCard struct {
+	msg     int
+	version uint64
+	bare    bool
 }
 
 // maxChatLimiters bounds the per-chat limiter table; idle ones are evicted.
@@ -128,13 +146,19 @@ func NewSender(api *tg.Bot, o SenderOptions) *Sender {
 func (s *Sender) chat(id int64) *rate.Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	return s.entry(id, time.Now()).lim
+}
+
+// entry returns chat id's entry, made when there is none; s.mu must be
+// held.
+func (s *Sender) entry(id int64, now time.Time) *chatLimiter {
 	c, ok := s.chats[id]
 	if !ok {
 		if len(s.chats) >= maxChatLimiters {
 			for k, v := range s.chats {
 				// A limiter idle for longer than its refill is full again:
-				// forgetting it changes nothing.
+				// forgetting it changes nothing (its card: the store's
+				// record of it serves, as after a restart).
 				if now.Sub(v.used) > time.Duration(float64(s.burst)/float64(s.chatRate)*float64(time.Second)) {
 					delete(s.chats, k)
 				}
@@ -144,7 +168,32 @@ func (s *Sender) chat(id int64) *rate.Limiter {
 		s.chats[id] = c
 	}
 	c.used = now
-	return c.lim
+	return c
+}
+
+// noteCard remembers c as chat's live question card.
+func (s *Sender) noteCard(chat int64, c liveCard) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entry(chat, time.Now()).card = c
+}
+
+// cardOf returns chat's live question card as this replica last left it
+// at state version v (ok false: none known at that version).
+func (s *Sender) cardOf(chat int64, v uint64) (liveCard, bool) {
+	if s == nil {
+		return liveCard{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.chats[chat]
+	if !ok || c.card.msg == 0 || c.card.version != v {
+		return liveCard{}, false
+	}
+	return c.card, true
 }
 
 // Which limits a call counts against: Telegram limits new messages per

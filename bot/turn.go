@@ -110,7 +110,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		}
 	}
 	if ask != nil && ask.Error != "" {
-		lead, ask = t.errorAboveNotes(prev, lead, notesAt, ask)
+		lead, ask, notesAt = t.errorAboveNotes(prev, lead, notesAt, ask)
 	}
 	var parts []string
 	if answered != nil && (ask == nil || ask.Pos > answered.Pos) {
@@ -133,14 +133,14 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		if err != nil {
 			return err
 		}
-		if ask.Kind == dialog.ReplyKeyboard && len(parts) == 0 && ev.query != "" && ev.msgID != 0 && ev.msgID == t.it.LastMsg() {
+		if ask.Kind == dialog.ReplyKeyboard && len(parts) == 0 && ev.query != "" && ev.msgID != 0 && ev.msgID == t.cur {
 			// A tick or a year: only the keyboard changes, and the
 			// card keeps its "✓ previous answer" line.
 			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: q.Keyboard}, kbOnly: true})
 			t.lastMsg = ev.msgID
 			return t.flushEdits(ctx)
 		}
-		if t.it.Seen() == interview.SeenNone && ev.query != "" && ev.msgID != 0 && ev.msgID == t.it.LastMsg() && len(parts) == 0 &&
+		if t.it.Seen() == interview.SeenNone && ev.query != "" && ev.msgID != 0 && ev.msgID == t.cur && len(parts) == 0 &&
 			ask.Error == "" && ask.Seq == prev.Seq && ask.Kind == dialog.ReplyAsk {
 			// The live card asked again as it is (a forged or garbled
 			// tap): the notice in the callback answer is all that changes.
@@ -159,6 +159,12 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 	}
 	if err := t.placeCard(ctx, prev, answered != nil && ev.query == "", m); err != nil {
 		return err
+	}
+	if len(m.Keyboard) > 0 {
+		// The card placed shows its question with or without the notes
+		// before it (a typed re-ask below the card that carries them:
+		// without; errorAboveNotes reads it).
+		t.bare = notesAt < 0
 	}
 	return t.flushEdits(ctx)
 }
@@ -181,10 +187,16 @@ func (t *turn) sayText(r *dialog.Reply) string {
 // intro, the welcome and the notice). A typed re-ask never edits such a
 // card (placeCard keeps it as history and asks below, without the notes
 // the person can still read above). It returns the lead and the question
-// to render, without its error when the error moved into the lead.
-func (t *turn) errorAboveNotes(prev dialog.State, lead []string, notesAt int, ask *dialog.Reply) ([]string, *dialog.Reply) {
+// to render, without its error when the error moved into the lead, and
+// where the notes start in the lead (-1: none).
+//
+// A card that shows its question without the notes (t.bare: a typed
+// re-ask went below the card carrying them, which the chat keeps right
+// above) is edited without them too: putting them back would show them
+// twice, one under the other.
+func (t *turn) errorAboveNotes(prev dialog.State, lead []string, notesAt int, ask *dialog.Reply) ([]string, *dialog.Reply, int) {
 	ev := t.ev
-	if notesAt < 0 && ev.query != "" && ev.msgID != 0 && ev.msgID == t.it.LastMsg() && t.form != nil &&
+	if notesAt < 0 && !t.bare && ev.query != "" && ev.msgID != 0 && ev.msgID == t.cur && t.form != nil &&
 		prev.Phase == dialog.PhaseAsking && ask.Pos == prev.Pos {
 		notes := dialog.NotesBefore(t.form, t.state, ask.Pos)
 		if len(notes) > 0 {
@@ -195,13 +207,13 @@ func (t *turn) errorAboveNotes(prev dialog.State, lead []string, notesAt int, as
 		}
 	}
 	if notesAt < 0 {
-		return lead, ask
+		return lead, ask, notesAt
 	}
 	warn := "⚠️ " + t.r.Text(t.lang, ask.Error, ask.ErrorArgs)
 	lead = append(lead[:notesAt], append([]string{warn}, lead[notesAt:]...)...)
 	q := *ask
 	q.Error, q.ErrorArgs = "", nil
-	return lead, &q
+	return lead, &q, notesAt + 1
 }
 
 // placeCard shows m as the live card: by editing the tapped card or the
@@ -210,7 +222,7 @@ func (t *turn) errorAboveNotes(prev dialog.State, lead []string, notesAt int, as
 // message answered the question: the old card then stays as history.
 func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer bool, m Message) error {
 	ev := t.ev
-	cur := t.it.LastMsg()
+	cur := t.cur
 	live := cur != 0 && (prev.Phase == dialog.PhaseAsking || prev.Phase == dialog.PhaseLanguage)
 	// A card that showed a note with its question (the welcome and the
 	// consent) stays as history when a typed message re-asks below it or
@@ -237,10 +249,18 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 	if !live && cur != 0 && prev.Phase == dialog.PhaseDone && t.it.Replay() {
 		// The update that ended the interview, applied but its replies
 		// never sent (the Bot API or Redis failed after the save): the
-		// last question's card still has its keys. The closing cannot be
-		// shown again as it was (the answers left with the save); the
-		// keys at least go, so nobody taps on a finished interview.
-		t.strip(cur)
+		// last question's card still has its keys. Its closing notes
+		// are shown again (interview.Closing; the summary cannot be: the
+		// answers left with the save) as the step would have: a tap
+		// turns the tapped card into them, unless that card showed a
+		// note (the welcome-and-consent card: "No, thanks" keeps it);
+		// otherwise the card loses its keys and the closing (or "already
+		// answered") comes below, so nobody taps on a finished interview.
+		if ev.query != "" && ev.msgID == cur && len(m.Keyboard) == 0 && t.closingCard(prev) {
+			reuse = cur
+		} else {
+			t.strip(cur)
+		}
 	}
 	if ev.query != "" && ev.msgID != 0 && ev.msgID != reuse && ev.msgID != cur {
 		// A tap on an old card: its keyboard goes too.
@@ -262,6 +282,25 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 		return nil
 	}
 	return t.sendMsg(ctx, m, len(m.Keyboard) > 0)
+}
+
+// closingCard reports whether a replay after the interview's end (prev,
+// the finished state) shows its closing notes again and the tapped card
+// would have been turned into them: it did not show a note above its
+// question. Which note the card showed is judged without the answers
+// (they left with the save): right for the welcome-and-consent card, whose
+// notes hold under any answers.
+func (t *turn) closingCard(prev dialog.State) bool {
+	if t.form == nil || interview.Closing(t.form, prev) == nil {
+		return false
+	}
+	cb, err := DecodeCallback(t.ev.data)
+	if err != nil {
+		return false
+	}
+	s := prev
+	s.Answers, s.Phase = map[string]string{}, dialog.PhaseAsking
+	return !dialog.NoteBefore(t.form, s, cb.Pos)
 }
 
 // adjacent reports whether the typed message came shortly after message
@@ -436,6 +475,9 @@ func (t *turn) page(ctx context.Context, cb Callback) (Outcome, error) {
 			return Outcome{}, err
 		}
 		t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Keyboard: m.Keyboard}, kbOnly: true})
+		if ev.msgID != t.lastMsg {
+			t.bare = false // not known of that card
+		}
 		t.lastMsg = ev.msgID
 	}
 	return t.finish(ctx)

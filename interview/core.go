@@ -152,6 +152,11 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel, conflicted b
 			if _, err := t.Step(ctx, dialog.Input{Kind: dialog.InRepeat, Resume: true}, false); err != nil {
 				return err
 			}
+			if notes := Closing(t.form, t.state); notes != nil {
+				// The step that ended the interview: its closing notes
+				// again rather than "already answered" (closing.go).
+				t.effects.Replies = notes
+			}
 		}
 	case KindExpire:
 		present, err = t.expire(ctx)

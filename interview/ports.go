@@ -50,6 +50,13 @@ const (
 	// abandonment record, and nothing else about the reminder is kept.
 	CtxReminded = "reminded"
 	CtxResumed  = "resumed"
+	// CtxClosing is kept only in a finished interview's stored state: the
+	// names of the closing notes its last step showed (space-separated),
+	// so that a replay of that step (its reply lost past every retry,
+	// the update delivered again) shows them again (Closing). Names of
+	// the questionnaire's rows, never an answer; a replica that does not
+	// know the key ignores it.
+	CtxClosing = "closing"
 )
 
 // Abandon describes an interview in progress past consent, so that it can

@@ -2,6 +2,7 @@ package interview
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -141,6 +142,19 @@ func tap(opt string) func(context.Context, *Turn) error {
 	}
 }
 
+// lost is act whose replies never reach the person: the input is applied
+// (saved) and the channel fails.
+func lost(act func(context.Context, *Turn) error) func(context.Context, *Turn) error {
+	return func(ctx context.Context, t *Turn) error {
+		if err := act(ctx, t); err != nil {
+			return err
+		}
+		return errReplyLost
+	}
+}
+
+var errReplyLost = errors.New("the reply did not reach the person")
+
 func startWith(payload string) func(context.Context, *Turn) error {
 	return func(ctx context.Context, t *Turn) error {
 		s, err := t.Start(ctx, payload)
@@ -174,6 +188,23 @@ func TestTranscripts(t *testing.T) {
 			chat(6, "tap no (again): completes", tap("no")),
 			{label: "reminder due after completion", in: Input{Kind: KindRemind, Chat: 7}},
 			chat(7, "/start poster again: a new interview from the invite", startWith("poster")),
+		},
+		// The step that ends the interview is saved but its reply is
+		// lost (the channel fails past every retry): the update comes
+		// again and is replayed with the closing note it showed, not
+		// "already answered" — for a completion and for a decline.
+		"replay-end": {
+			chat(1, "/start poster", startWith("poster")),
+			chat(2, "language: en", chooseLanguage("en")),
+			chat(3, "tap yes (consent)", tap("yes")),
+			chat(4, "tap yes (likes)", tap("yes")),
+			chat(5, "tap no (again): completes, its reply lost", lost(tap("no"))),
+			chat(5, "the same tap delivered again: the closing note again", nil),
+			chat(6, "/start poster: a new interview", startWith("poster")),
+			chat(7, "language: en", chooseLanguage("en")),
+			chat(8, "tap no (consent): declines, its reply lost", lost(tap("no"))),
+			chat(8, "the same tap delivered again: the decline's note again", nil),
+			chat(9, "a tap on the old card after the end: already answered", tap("yes")),
 		},
 		"remind-expire-delete": {
 			chat(1, "/start poster", startWith("poster")),

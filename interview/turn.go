@@ -43,6 +43,10 @@ type Effects struct {
 	// Prev is the interview before the step: its answers may have been
 	// changed by it (dialog.StepOwned); read its other fields, or
 	// dialog.NoteBefore at Prev.Pos, which answers as before the step.
+	// (What the channel shows never comes from Prev's answers: the "✓"
+	// line of the answer just given is the step's ReplyAnswered, the
+	// notes and recaps read Next; the bot reads Prev's phase, position,
+	// showing (Seq) and NoteBefore — checked in session 10.)
 	Prev, Next dialog.State
 	Replies    []dialog.Reply
 	// Completed is the response recorded in this step, if any.
@@ -171,7 +175,11 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 		c.cfg.Events.Interview("completed")
 	}
 	if saving {
-		blob, err := dialog.Encode(Stored(next))
+		stored := Stored(next)
+		if next.Phase == dialog.PhaseDone && t.state.Phase != dialog.PhaseDone {
+			stored = withClosing(stored, replies)
+		}
+		blob, err := dialog.Encode(stored)
 		if err != nil {
 			return Effects{}, fmt.Errorf("encode session: %w", err)
 		}
@@ -582,15 +590,16 @@ func IdempotencyKey(pseudonym string, r *dialog.Response) string {
 
 // Stored is what is kept of a state: all of it while the interview runs;
 // once it is finished (completed, declined, ineligible) only what "already
-// answered", the language and dedup need — no answers, no navigation, no
-// invite or operator, no times. The completion went to Responses already.
+// answered", the language, dedup and the closing shown again on a replay
+// (CtxClosing) need — no answers, no navigation, no invite or operator, no
+// times. The completion went to Responses already.
 func Stored(s dialog.State) dialog.State {
 	if s.Phase != dialog.PhaseDone {
 		return s
 	}
 	d := dialog.State{Form: s.Form, FormVersion: s.FormVersion, Version: s.Version, Seq: s.Seq,
 		Phase: s.Phase, Lang: s.Lang, Outcome: s.Outcome}
-	for _, k := range []string{CtxMunicipality, CtxService} {
+	for _, k := range []string{CtxMunicipality, CtxService, CtxClosing} {
 		if v, ok := s.Context[k]; ok {
 			if d.Context == nil {
 				d.Context = map[string]string{}
