@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,13 +132,7 @@ func TestDecodeBatchReadsOnce(t *testing.T) {
 // too large for bodyPool: about 1.3 KB per polled update (issue 19).
 func TestPollerReusesBatchBuffer(t *testing.T) {
 	big := pollBatch(100)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
-		_, _ = w.Write(big)
-	}))
-	defer srv.Close()
-	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	p := pollerServing(t, func() []byte { return big })
 	get := func() {
 		if ups, err := p.get(context.Background(), 1); err != nil || len(ups) != 100 {
 			t.Fatal(len(ups), err)
@@ -237,14 +232,9 @@ func TestDecodeTapAllocations(t *testing.T) {
 // person's answer in another's turn.
 func TestPollerBatchesShareNothing(t *testing.T) {
 	first, second := pollBatch(100), bytes.ReplaceAll(pollBatch(100), []byte("c:3:1:b"), []byte("x:9:9:z"))
-	body := first
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
-	}))
-	defer srv.Close()
-	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	var body atomic.Pointer[[]byte]
+	body.Store(&first)
+	p := pollerServing(t, func() []byte { return *body.Load() })
 	a, err := p.get(context.Background(), 1)
 	if err != nil || len(a) != 100 {
 		t.Fatal(len(a), err)
@@ -254,7 +244,7 @@ func TestPollerBatchesShareNothing(t *testing.T) {
 		want[i] = *u
 		want[i].Data, want[i].Query, want[i].Name = strings.Clone(u.Data), strings.Clone(u.Query), strings.Clone(u.Name)
 	}
-	body = second
+	body.Store(&second)
 	if b, err := p.get(context.Background(), 101); err != nil || len(b) != 100 || b[0].Data != "x:9:9:z" {
 		t.Fatal(len(b), err)
 	}
@@ -269,17 +259,24 @@ func TestPollerBatchesShareNothing(t *testing.T) {
 // it (Poller.get against a local server): request, reply, decode.
 func BenchmarkPollerGet(b *testing.B) {
 	big := pollBatch(100)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
-		_, _ = w.Write(big)
-	}))
-	defer srv.Close()
-	p := &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
+	p := pollerServing(b, func() []byte { return big })
 	b.ReportAllocs()
 	for b.Loop() {
 		if ups, err := p.get(context.Background(), 1); err != nil || len(ups) != 100 {
 			b.Fatal(len(ups), err)
 		}
 	}
+}
+
+// pollerServing returns a Poller whose getUpdates are answered by a local
+// server with body() (its Content-Length set, as Telegram sets it).
+func pollerServing(tb testing.TB, body func() []byte) *Poller {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b := body()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+	}))
+	tb.Cleanup(srv.Close)
+	return &Poller{Client: srv.Client(), APIURL: srv.URL, Token: "1:T", Timeout: time.Second}
 }
