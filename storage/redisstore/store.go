@@ -214,14 +214,9 @@ func (s *Store) tagKey(id string, kind byte) string {
 
 func (s *Store) chatKey(chat int64, kind byte) string { return s.tagKey(s.chatID(chat), kind) }
 
-// chatKeys returns the chat's keys of the given kinds, in their order, as
-// chatKey makes them: one string allocation for all (a turn builds eleven
-// keys otherwise).
-func (s *Store) chatKeys(chat int64, kinds string) []string {
-	return s.chatKeysInto(make([]string, len(kinds)), chat, kinds)
-}
-
-// chatKeysInto is chatKeys into keys (len(kinds) of them, e.g. an argv's).
+// chatKeysInto fills keys (len(kinds) of them, e.g. an argv's) with the
+// chat's keys of the given kinds, in their order, as chatKey makes them:
+// one string allocation for all (a turn builds eleven keys otherwise).
 func (s *Store) chatKeysInto(keys []string, chat int64, kinds string) []string {
 	id := s.chatID(chat)
 	n := len(s.prefix) + len(id) + len("{c:}:") + 1
