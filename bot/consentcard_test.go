@@ -24,13 +24,7 @@ func callsSince(r *rig, before map[string]int) map[string]int {
 // welcome-and-consent card.
 func toWelcome(t *testing.T, r *rig, u *telegramtest.User) telegramtest.Message {
 	t.Helper()
-	u.Send("/start")
-	if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := tapLast(t, r, u, 2, "Italiano"); err != nil {
-		t.Fatal(err)
-	}
+	startIn(t, r, u, "Italiano")
 	w := lastCard(u)
 	if !strings.Contains(w.Text, "/delete") || len(w.Buttons) == 0 {
 		t.Fatalf("no welcome-and-consent card:\n%s", u.Transcript())

@@ -11,6 +11,19 @@ import (
 	"github.com/needsbot/needsbot/interview"
 )
 
+// startIn sends /start as update 1 and taps language pick on the menu as
+// update 2.
+func startIn(t *testing.T, r *rig, u *telegramtest.User, pick string) {
+	t.Helper()
+	u.Send("/start")
+	if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tapLast(t, r, u, 2, pick); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // tapLast taps label on the chat's last bot message and submits the
 // resulting update (the rig has no poller) with the poller's retries.
 func tapLast(t *testing.T, r *rig, u *telegramtest.User, id int64, label string) error {

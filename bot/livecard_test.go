@@ -55,13 +55,7 @@ func TestRefusedTapBelowATypedReaskKeepsTheNotesOnce(t *testing.T) {
 		t.Run(tt.lang, func(t *testing.T) {
 			r := newNoteCardRig(t)
 			u := r.srv.User(782, telegramtest.LanguageCode(tt.lang))
-			u.Send("/start")
-			if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := tapLast(t, r, u, 2, tt.pick); err != nil {
-				t.Fatal(err)
-			}
+			startIn(t, r, u, tt.pick)
 			notes := lastCard(u)
 			if !strings.Contains(notes.Text, tt.intro) {
 				t.Fatalf("no card with the intro:\n%s", u.Transcript())
@@ -153,13 +147,7 @@ func TestLostCardRecordKeepsOneLiveCard(t *testing.T) {
 			r.core.Sessions = ls
 			r.rewire()
 			u := r.srv.User(783, telegramtest.LanguageCode(tt.lang))
-			u.Send("/start")
-			if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := tapLast(t, r, u, 2, tt.pick); err != nil {
-				t.Fatal(err)
-			}
+			startIn(t, r, u, tt.pick)
 			if err := tapLast(t, r, u, 3, tt.yes); err != nil {
 				t.Fatal(err)
 			}

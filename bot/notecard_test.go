@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"context"
 	"maps"
 	"strings"
 	"testing"
@@ -55,13 +54,7 @@ func TestRefusedTapKeepsTheNotesOnTheCard(t *testing.T) {
 		t.Run(tt.lang, func(t *testing.T) {
 			r := newNoteCardRig(t)
 			u := r.srv.User(781, telegramtest.LanguageCode(tt.lang))
-			u.Send("/start")
-			if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := tapLast(t, r, u, 2, tt.pick); err != nil {
-				t.Fatal(err)
-			}
+			startIn(t, r, u, tt.pick)
 			card := lastCard(u)
 			if !strings.Contains(card.Text, tt.intro) || !strings.Contains(card.Text, tt.question) {
 				t.Fatalf("no card with the intro and the question:\n%s", u.Transcript())

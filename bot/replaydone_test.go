@@ -35,13 +35,7 @@ func TestCompletionReplayShowsTheClosing(t *testing.T) {
 			r, _ := newGateRig(t, IntakeOptions{Workers: 1}, SenderOptions{ChatRate: 1000, ChatBurst: 100, MaxRetries: 1})
 			useNoteCardForm(t, r)
 			u := r.srv.User(791, telegramtest.LanguageCode(tt.lang))
-			u.Send("/start")
-			if _, err := r.intake.Submit(context.Background(), textUpdate(1, u.ID(), "/start"), false, 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := tapLast(t, r, u, 2, tt.pick); err != nil {
-				t.Fatal(err)
-			}
+			startIn(t, r, u, tt.pick)
 			if err := tapLast(t, r, u, 3, tt.tick); err != nil {
 				t.Fatal(err)
 			}
