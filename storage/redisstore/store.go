@@ -119,6 +119,7 @@ type Store struct {
 
 	mu    sync.Mutex
 	tails map[int64]*tail      // deferred tails by chat (tail.go)
+	book  tailBook             // what putBack must know of drops (tail.go)
 	pre   map[int64]prefetched // chats read by Inbound for their Load
 	// verdicts: inbound counts made by LoadCounting for their Inbound
 	verdicts map[int64]verdict
@@ -680,6 +681,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	reply, err := res.Slice()
 	if err != nil {
+		s.putBack(chat, t, mark != "")
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
 	if len(reply) < 5 {
@@ -1240,6 +1242,7 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t, markEmpty, now)...)
 	reply, load, err := s.readChat(ctx, user, t, inboundScript, 1, args)
 	if err != nil {
+		s.putBack(user, t, false)
 		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
 	}
 	v, _ := reply[0].(int64)
