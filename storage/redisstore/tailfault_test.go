@@ -58,7 +58,6 @@ func tailWritten(t *testing.T, direct *redisstore.Store, rdb *redis.Client, pref
 	}
 }
 
-
 // TestTailKeptWhenItsWriteFails: a deferred tail whose write fails — the
 // flush (connection refused, or the reply lost after the script ran) or
 // the save it rides with — is kept and written once Redis is back: /delete
