@@ -112,6 +112,12 @@ type Question struct {
 	Label         string // q.<form>.<name> (or q.<form>.<label_id>)
 	Hint          string // q.<form>.<name>.hint, "" when the question has none
 	ConstraintMsg string // q.<form>.<name>.constraint, "" for the type's default
+	// Summary is q.<form>.<name>.summary (column summary), "" when the
+	// question has none: a short label naming what the answers are about,
+	// before them on a line of their own in the closing summary, where the
+	// answers alone would not say it (a bare "Yes"; the same choices asked
+	// by two questions, e.g. the needs and the help received).
+	Summary string
 	Line          int    // line in the definition file, for errors
 	Index         int    // position in Form.Questions
 }
