@@ -118,8 +118,8 @@ type Question struct {
 	// answers alone would not say it (a bare "Yes"; the same choices asked
 	// by two questions, e.g. the needs and the help received).
 	Summary string
-	Line          int    // line in the definition file, for errors
-	Index         int    // position in Form.Questions
+	Line    int // line in the definition file, for errors
+	Index   int // position in Form.Questions
 }
 
 // Group is a begin_group/end_group block; its relevance applies to every
