@@ -926,6 +926,11 @@ func (s *Store) RecordSent(ctx context.Context, chat int64, msgIDs ...int) error
 		return nil
 	}
 	var zs []redis.Z
+	// Ids whose write failed before (keepUnsent) go with these.
+	kept, keptAt := s.takeUnsent(chat)
+	for _, id := range kept {
+		zs = append(zs, redis.Z{Score: float64(keptAt), Member: strconv.Itoa(id)})
+	}
 	for _, id := range msgIDs {
 		if id != 0 {
 			zs = append(zs, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.Itoa(id)})
@@ -943,6 +948,7 @@ func (s *Store) RecordSent(ctx context.Context, chat int64, msgIDs ...int) error
 		return nil
 	})
 	if err != nil {
+		s.keepUnsent(chat, kept, keptAt, msgIDs, now.UnixMilli())
 		return fmt.Errorf("redisstore: record sent: %w", err)
 	}
 	return nil
@@ -965,16 +971,15 @@ func (s *Store) SentMessages(ctx context.Context, chat int64) ([]SentMessage, er
 		}
 		out = append(out, SentMessage{ID: id, At: time.UnixMilli(int64(z.Score))})
 	}
-	if s.deferring() {
-		// Deferred, not yet written: the newest.
-		s.mu.Lock()
-		if t := s.tails[chat]; t != nil {
-			for _, id := range t.sent {
-				out = append(out, SentMessage{ID: id, At: time.UnixMilli(t.sentAt)})
-			}
+	// Deferred (or kept after a failed write: keepUnsent), not yet
+	// written: the newest.
+	s.mu.Lock()
+	if t := s.tails[chat]; t != nil {
+		for _, id := range t.sent {
+			out = append(out, SentMessage{ID: id, At: time.UnixMilli(t.sentAt)})
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	return out, nil
 }
 

@@ -620,3 +620,47 @@ func (b *tailBook) droppedSince(chat int64, taken uint64) (erased, cancelled boo
 	}
 	return d.all, true
 }
+
+// keepUnsent keeps message ids whose write failed without TailDelay
+// (RecordSent's own round trip; with TailDelay they wait in the tail and
+// putBack keeps them): in a tail of their own, which only this and
+// takeUnsent use then. The chat's next RecordSent writes them, and
+// SentMessages lists them meanwhile, so that /delete finds them. kept
+// (at keptAt, ms) were taken from such a tail by the failed write; ids
+// (at, ms) are its own. Not after an erasure: Delete drops the tail.
+func (s *Store) keepUnsent(chat int64, kept []int, keptAt int64, ids []int, at int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil {
+		t = &tail{since: s.now()}
+		s.tails[chat] = t
+	}
+	sent := make([]int, 0, len(kept)+len(t.sent)+len(ids))
+	sent = append(append(sent, kept...), t.sent...)
+	for _, id := range ids {
+		if id != 0 {
+			sent = append(sent, id)
+		}
+	}
+	if len(sent) > sentMax {
+		sent = sent[len(sent)-sentMax:] // what the sorted set keeps too
+	}
+	t.sent, t.sentAt = sent, max(t.sentAt, keptAt, at)
+}
+
+// takeUnsent removes and returns the message ids keepUnsent kept for the
+// chat and their time (ms); none with TailDelay (the tail is the save's).
+func (s *Store) takeUnsent(chat int64) ([]int, int64) {
+	if s.deferring() {
+		return nil, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil {
+		return nil, 0
+	}
+	delete(s.tails, chat)
+	return t.sent, t.sentAt
+}

@@ -163,3 +163,51 @@ func TestTailKeptWhenItsWriteFails(t *testing.T) {
 		})
 	}
 }
+
+// Without TailDelay (several webhook replicas without chat affinity) the
+// message ids are written by RecordSent's own round trip: when it fails,
+// they are kept, listed for /delete meanwhile, and written with the chat's
+// next RecordSent. Before session 11 they were lost, and /delete left
+// those messages in the chat.
+func TestSentIDsKeptWhenRecordSentFails(t *testing.T) {
+	for _, r := range faultRigs {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			s, direct, p := r.rig(t)
+			const chat = 34
+			if err := s.RecordSent(ctx, chat, 10); err != nil {
+				t.Fatal(err)
+			}
+			p.Cut()
+			if err := s.RecordSent(ctx, chat, 11, 12); err == nil {
+				t.Fatal("RecordSent succeeded without Redis")
+			}
+			p.Restore()
+			ids := func(st *redisstore.Store) []int {
+				t.Helper()
+				msgs, err := st.SentMessages(ctx, chat)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []int
+				for _, m := range msgs {
+					out = append(out, m.ID)
+				}
+				slices.Sort(out)
+				return out
+			}
+			if got := ids(s); !slices.Equal(got, []int{10, 11, 12}) {
+				t.Fatalf("/delete would find %v, want [10 11 12]", got)
+			}
+			if err := s.RecordSent(ctx, chat, 13); err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(direct); !slices.Equal(got, []int{10, 11, 12, 13}) {
+				t.Fatalf("in Redis after the next record: %v, want [10 11 12 13]", got)
+			}
+			if n := s.PendingTails(); n != 0 {
+				t.Fatalf("%d chats still hold ids once written", n)
+			}
+		})
+	}
+}
