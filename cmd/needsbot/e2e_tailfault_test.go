@@ -26,7 +26,7 @@ func TestEndToEndDeleteAfterRedisFailedBetweenSendAndRecord(t *testing.T) {
 	h.env["NEEDSBOT_REDIS_URL"] = proxy.Via(storagetest.RedisURL())
 	// Long enough that the cut below comes first, short enough that the
 	// flush runs (and fails) during it.
-	h.env["NEEDSBOT_TAIL_DELAY"] = "1s"
+	h.env["NEEDSBOT_TAIL_DELAY"] = "2s"
 	h.start()
 	user := h.tg.User(5551711, telegramtest.LanguageCode("en"))
 	r := &respondent{t: t, u: user}
@@ -37,9 +37,9 @@ func TestEndToEndDeleteAfterRedisFailedBetweenSendAndRecord(t *testing.T) {
 	r.send("/help")
 	help := r.lastBot()
 	proxy.Cut()
-	// The tail's flush (due 1 s after the reply, tried every 250 ms)
+	// The tail's flush (due 2 s after the reply, tried every 500 ms)
 	// fails while Redis is away.
-	time.Sleep(3 * time.Second) // sync: the outage outlasts the flush's due time
+	time.Sleep(4 * time.Second) // sync: the outage outlasts the flush's due time
 	proxy.Restore()
 
 	r.send("/delete")
