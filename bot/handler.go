@@ -181,7 +181,7 @@ type event struct {
 	query    string // callback query id
 	data     string
 	msgID    int // the message a callback belongs to
-	inMsg    int // the person's own message (private chats), for /delete and the card's distance
+	inMsg    int // the person's own message (private chats), for /delete and stale cards
 	// replyMenu is the first staff button of the bot's menu message a
 	// text replies to (typed input of a staff menu), replyMsg that message.
 	replyMenu string
@@ -726,7 +726,7 @@ func refusalMessage(err error) string {
 func (t *turn) picker(ctx context.Context) (Outcome, error) {
 	// The menu takes the question card's place (one live keyboard); a
 	// new message goes through sendMsg, which records it for /delete.
-	if err := t.placeCard(ctx, t.state, false, t.languagePage(ctx, 0)); err != nil {
+	if err := t.placeCard(ctx, t.state, t.languagePage(ctx, 0)); err != nil {
 		return Outcome{}, err
 	}
 	return t.finish(ctx)
