@@ -95,12 +95,20 @@ type Config struct {
 type EventObserver interface {
 	Update(kind, outcome string, d time.Duration)
 	Interview(event string) // started, completed, abandoned, declined
+	// HoldExpired: a webhook response went back when settleHold ended,
+	// before its update was settled (Intake.Webhook), with answer: "empty"
+	// (a tap whose turn had not begun, answered empty), "offered" (a tap
+	// answered with its turn's answer, the turn's Bot API calls under way),
+	// "api" (a tap whose turn began and had no answer yet: the turn answers
+	// it through the API) or "none" (not a tap).
+	HoldExpired(answer string)
 }
 
 type nopEvents struct{}
 
 func (nopEvents) Update(string, string, time.Duration) {}
 func (nopEvents) Interview(string)                     {}
+func (nopEvents) HoldExpired(string)                   {}
 
 // Handler is the Telegram side of a turn: it classifies an update, lets
 // the core apply it (Config.Core) and renders and sends what it decided.
