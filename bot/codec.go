@@ -79,10 +79,11 @@ func DecodeCallback(data string) (Callback, error) {
 	if len(data) < 3 || len(data) > MaxCallbackData || data[0] != codecVersion || !validKind(data[1]) {
 		return Callback{}, ErrCallback
 	}
+	if strings.IndexByte(data, 0) >= 0 {
+		// Encode refuses it in an option: not data of ours.
+		return Callback{}, ErrCallback
+	}
 	if data[1] == CbStaff {
-		if strings.ContainsAny(data, "\x00") {
-			return Callback{}, ErrCallback
-		}
 		return Callback{Kind: CbStaff, Option: data[2:]}, nil
 	}
 	if len(data) < 6 {
@@ -97,12 +98,28 @@ func DecodeCallback(data string) (Callback, error) {
 		return Callback{}, ErrCallback
 	}
 	p, err := strconv.ParseUint(pos, 36, 31)
-	if err != nil || strconv.FormatUint(p, 36) != pos {
+	if err != nil || !canonical36(pos) {
 		return Callback{}, ErrCallback
 	}
 	s, err := strconv.ParseUint(seq, 36, 32)
-	if err != nil || strconv.FormatUint(s, 36) != seq {
+	if err != nil || !canonical36(seq) {
 		return Callback{}, ErrCallback
 	}
 	return Callback{Kind: data[1], Pos: int(p), Seq: uint32(s), Option: opt}, nil
+}
+
+// canonical36 reports whether n, which strconv.ParseUint read in base 36,
+// is as strconv.FormatUint writes it (lower case, no leading zero), so
+// that one button has one encoding. It asks without formatting the number
+// again: every tap is decoded once or twice (issue 19).
+func canonical36(n string) bool {
+	if len(n) > 1 && n[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if 'A' <= n[i] && n[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
 }

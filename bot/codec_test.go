@@ -28,7 +28,7 @@ func TestCallbackCodec(t *testing.T) {
 		}
 	}
 	bad := []string{"", "1", "2c5.1.x", "1z5.1.x", "1c5", "1c5.1", "1c-5.1.x", "1c05.1.x", "1cZZZZZZZZZZ.1.x",
-		"1c5.zzzzzzzzzzzz.x", strings.Repeat("1c5.1.", 20)}
+		"1c5.zzzzzzzzzzzz.x", strings.Repeat("1c5.1.", 20), "1cA.1.x", "1c5.1Z.x", "1c5.00.x", "1c.1.x", "1c5..x", "1c+5.1.x"}
 	for _, data := range bad {
 		if c, err := DecodeCallback(data); err == nil {
 			t.Errorf("%q decoded as %+v", data, c)
@@ -44,6 +44,17 @@ func TestCallbackCodec(t *testing.T) {
 	for _, c := range []Callback{{Kind: CbStaff, Pos: 1, Option: "L"}, {Kind: CbStaff}, {Kind: CbStaff, Option: strings.Repeat("x", 63)}} {
 		if d, err := c.Encode(); err == nil {
 			t.Errorf("%+v encoded as %q", c, d)
+		}
+	}
+}
+
+// TestDecodeCallbackAllocations: a tap's data is decoded once or twice
+// per update (the poller's early answer, the turn's routing and steps),
+// without an allocation, whatever its numbers' length.
+func TestDecodeCallbackAllocations(t *testing.T) {
+	for _, data := range []string{"1c5.c.trovare_lavoro", "1t1k.2fz.opt_12", "1dzz.zzzzz.", "1L0.0.zh-Hans", "1Sr:0.1"} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = DecodeCallback(data) }); n != 0 {
+			t.Errorf("DecodeCallback(%q) allocates %.0f times, want 0", data, n)
 		}
 	}
 }

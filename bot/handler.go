@@ -474,7 +474,7 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 		// delivery did (Telegram refuses a second answer), or the query
 		// has expired.
 		if it.Replay() {
-			t.answer = &CallbackAnswer{}
+			t.answered = true
 		}
 		p.out, err = t.show(ctx, it.Effects())
 	default:
@@ -525,16 +525,20 @@ func (t *turn) superseded() bool {
 // question card, the edits and the callback answer. The interview itself
 // is the core's (it).
 type turn struct {
-	h       *Handler
-	ev      event
-	it      *interview.Turn
-	snap    *formlib.Snapshot // the questionnaires of this input
-	r       *Renderer         // snap's renderer
-	state   dialog.State      // it.State(), after the last core call
-	form    *dialog.Form
-	lang    string
-	defer_  bool
-	answer  *CallbackAnswer // callback answer, once decided
+	h      *Handler
+	ev     event
+	it     *interview.Turn
+	snap   *formlib.Snapshot // the questionnaires of this input
+	r      *Renderer         // snap's renderer
+	state  dialog.State      // it.State(), after the last core call
+	form   *dialog.Form
+	lang   string
+	defer_ bool
+	// answered says the callback query needs no answer from this turn
+	// any more (answered through the API, or by an earlier delivery).
+	answered bool
+	// offer is the answer offered to the webhook response (deferred).
+	offer   *CallbackAnswer
 	lastMsg int
 	// cur is the message showing the question when the turn began (the
 	// store's record, or this replica's newer one: liveCard). bare says

@@ -211,7 +211,7 @@ func (t *turn) staffButton(ctx context.Context, cb Callback) (Outcome, error) {
 			return Outcome{}, err
 		}
 		if ok {
-			t.answer = &CallbackAnswer{} // the staff handler answered it
+			t.answered = true // the staff handler answered it
 			return t.finish(ctx)
 		}
 	}

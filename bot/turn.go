@@ -385,15 +385,26 @@ func (t *turn) flushEdits(ctx context.Context) error {
 // nothing else is sent before it would matter, or when a Bot API call has
 // to wait (offerAnswer).
 func (t *turn) answerNow(ctx context.Context) error {
-	if t.ev.query == "" || t.answer != nil {
+	if t.ev.query == "" || t.answered {
 		return nil
 	}
 	if t.defer_ {
-		offerAnswer(ctx, &CallbackAnswer{QueryID: t.ev.query, Text: t.notice})
+		offerAnswer(ctx, t.deferred())
 		return nil
 	}
-	t.answer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}
+	t.answered = true
 	return t.h.answerAPI(ctx, t.ev.query, t.notice)
+}
+
+// deferred is the callback answer the webhook response would carry now.
+// It is made once per notice: a turn offers it before each of its calls
+// (answerNow) and returns it (finish), and an answer offered is read by
+// the goroutine that may settle the job with it, so it is never changed.
+func (t *turn) deferred() *CallbackAnswer {
+	if t.offer == nil || t.offer.Text != t.notice {
+		t.offer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}
+	}
+	return t.offer
 }
 
 // answerAPI answers a callback query through the Bot API and, unless the
@@ -414,9 +425,9 @@ func (t *turn) finish(ctx context.Context) (Outcome, error) {
 	if err := t.flushEdits(ctx); err != nil {
 		return out, err
 	}
-	if t.ev.query != "" && t.answer == nil {
+	if t.ev.query != "" && !t.answered {
 		if t.defer_ {
-			out.Answer = &CallbackAnswer{QueryID: t.ev.query, Text: t.notice}
+			out.Answer = t.deferred()
 		} else if err := t.h.answerAPI(ctx, t.ev.query, t.notice); err != nil {
 			return out, err
 		}
