@@ -259,7 +259,7 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 	if res := s.takePrefetch(chat, now); res != nil {
 		return s.finishLoad(chat, updateID, now, res)
 	}
-	res, err := s.plainRead(ctx, chat, updateID)
+	res, _, err := s.plainRead(ctx, chat, updateID)
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
@@ -269,10 +269,10 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 // plainRead reads the chat without a script (readChat): the deferred tail
 // stays pending for the chat's next Save (tail.go); the read returns its
 // mark's message id when the state is at the mark's version.
-func (s *Store) plainRead(ctx context.Context, chat, update int64) ([]any, error) {
+func (s *Store) plainRead(ctx context.Context, chat, update int64) ([]any, limState, error) {
 	mark, _ := s.peekTail(chat, update)
-	_, res, err := s.readChat(ctx, chat, mark, nil, 0, nil)
-	return res, err
+	_, res, lim, err := s.readChat(ctx, chat, mark, nil, 0, nil)
+	return res, lim, err
 }
 
 func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
@@ -300,13 +300,14 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 // the chat as parseLoad reads it: {seen record} when there is no state,
 // {seen record, version, blob, message id} otherwise — the message id of
 // the tail's mark when the state read is at the mark's version (the next
-// Save writes it there: markFor).
-func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply, res []any, err error) {
+// Save writes it there: markFor) — and the inbound limit's state
+// (LoadCounting's), apart: in res it was one more allocation per read.
+func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply, res []any, lim limState, err error) {
 	zadd := t != nil && t.arm && !s.remindHinted(chat, t.due)
 	keys, st, get, cmd, perr := s.readCmds(ctx, chat, t, sc, args, zadd)
 	vals, err := st.Result()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, lim, err
 	}
 	var rec string
 	if sc == nil {
@@ -323,28 +324,27 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 			}
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, lim, err
 		}
 	} else {
 		if reply, err = cmd.Slice(); err != nil {
-			return nil, nil, err
+			return nil, nil, lim, err
 		}
 		if len(reply) <= at {
-			return nil, nil, fmt.Errorf("unexpected reply of %d elements", len(reply))
+			return nil, nil, lim, fmt.Errorf("unexpected reply of %d elements", len(reply))
 		}
 		var ok bool
 		if rec, ok = reply[at].(string); !ok {
-			return nil, nil, fmt.Errorf("unexpected reply (element %d %T)", at, reply[at])
+			return nil, nil, lim, fmt.Errorf("unexpected reply (element %d %T)", at, reply[at])
 		}
 		if _, err := s.afterArm(ctx, chat, t, zadd, reply[at:]); err != nil {
-			return nil, nil, err
+			return nil, nil, lim, err
 		}
 	}
 	if perr != nil && zadd {
 		// Only the index's ZADD can have failed.
-		return nil, nil, fmt.Errorf("reminder index: %w", perr)
+		return nil, nil, lim, fmt.Errorf("reminder index: %w", perr)
 	}
-	var lim limState
 	if len(vals) == 6 {
 		for i, x := range vals[3:] {
 			if v, ok := x.(string); ok {
@@ -354,10 +354,12 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 		vals = vals[:3]
 	}
 	if len(vals) != 3 || vals[0] == nil {
-		return reply, []any{rec, lim}, nil
+		return reply, []any{rec}, lim, nil
 	}
-	m, _ := vals[2].(string)
-	if m == "" {
+	// The message id as read (already an interface: no allocation) unless
+	// it is empty or the mark's.
+	m := vals[2]
+	if ms, _ := m.(string); ms == "" {
 		m = "0"
 	}
 	if t != nil && t.hasMark {
@@ -365,7 +367,7 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 			m = strconv.Itoa(t.lastMsg)
 		}
 	}
-	return reply, []any{rec, vals[0], vals[1], m, lim}, nil
+	return reply, []any{rec, vals[0], vals[1], m}, lim, nil
 }
 
 // readCmds sends readChat's commands. Their arguments are in one argv
@@ -444,11 +446,6 @@ type limState [3]int64
 // parseLoad reads loadScript's reply. Its errors describe the reply's shape,
 // never its content: the blob holds answers, and errors end up in logs.
 func parseLoad(res []any) (seenRec string, blob []byte, version uint64, lastMsg int, err error) {
-	if n := len(res); n == 2 || n == 5 {
-		if _, ok := res[n-1].(limState); ok {
-			res = res[:n-1]
-		}
-	}
 	if len(res) != 1 && len(res) != 4 {
 		return "", nil, 0, 0, fmt.Errorf("redisstore: load: unexpected reply of %d elements", len(res))
 	}
@@ -1064,12 +1061,11 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 	}
 	// The read needs no script: the count is made here from the seen
 	// record read, and written by the chat's next Save (saveScript).
-	res, err := s.plainRead(ctx, chat, update)
+	res, lim, err := s.plainRead(ctx, chat, update)
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
 	rec, _ := res[0].(string)
-	lim, _ := res[len(res)-1].(limState)
 	pend := s.pendingCountOf(chat, now)
 	v, c, ok := countIn(rec, lim, pend, update, limit, per, now)
 	switch {
@@ -1245,7 +1241,7 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	// The emission interval, whole or with a fraction: Lua reads it as is.
 	interval := strconv.FormatFloat(float64(per.Milliseconds())/float64(limit), 'f', -1, 64)
 	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t, markEmpty, now)...)
-	reply, load, err := s.readChat(ctx, user, t, inboundScript, 1, args)
+	reply, load, _, err := s.readChat(ctx, user, t, inboundScript, 1, args)
 	if err != nil {
 		s.putBack(user, t, false)
 		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
