@@ -122,9 +122,7 @@ local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e', 'a')
 local cur = hv[1] or '0'
 local appended = false
 repeat
-  local na = #ARGV
-  if cur ~= ARGV[1] or not hv[4] or hv[2] or not hv[3] or ARGV[13] ~= '' then break end
-  if na ~= 15 and (ARGV[16] ~= '' or ARGV[18] ~= '' or (na >= 21 and ARGV[21] ~= '')) then break end
+  if cur ~= ARGV[1] or not hv[4] or hv[2] or not hv[3] or #ARGV > 15 then break end
   local function nlt(a, b)
     local la, lb = #a, #b
     if la ~= lb then return la < lb end
@@ -135,7 +133,7 @@ repeat
   -- The state's TTL would move (saveScript's refresh).
   if nlt(ARGV[5], hv[3]) or nlt(hv[3], ARGV[6]) then break end
   local rp = '-'
-  local arm = ARGV[19] or ''
+  local arm = ARGV[14]
   if arm ~= '' then
     if string.byte(arm, 1) ~= 99 or mrl == '-' or string.sub(arm, 2) ~= mrl then break end
     rp = mrl
@@ -147,46 +145,51 @@ repeat
     break
   end
   -- The seen record first: what it returns may send the save to the rest.
-  local e = ''
-  for i = 22, na do e = e .. ' ' .. ARGV[i] .. ':s' end
-  if ARGV[4] ~= '' then e = e .. ' ' .. ARGV[4] .. ':a' end
+  local e = ARGV[4]
   if e ~= '' then
     local n = redis.pcall('APPEND', KEYS[2], e)
     -- Not a string yet (the format before the record): the rest
     -- converts it; nothing was written.
     if type(n) == 'table' then break end
     if n == #e then
-      local now, ttl = string.match(ARGV[14], '^%S+ (%S+) (%S+)')
+      local now, ttl = string.match(ARGV[15], '^%S+ (%S+) (%S+)')
       redis.call('SET', KEYS[2], now .. ' 0 0 0' .. e, 'PX', ttl)
-    elseif na > 15 and n > ` + strconv.Itoa(16*seenMax) + ` then
+    elseif n > ` + strconv.Itoa(16*seenMax) + ` then
       appended = true
       break
     end
   end
   local h = {'v', ARGV[2], 'b', ARGV[3]}
-  if na >= 17 and ARGV[17] ~= '' then
-    local tat, hc = string.match(ARGV[17], '^(%d+) (%d+)$')
+  if ARGV[13] ~= '' then
+    local tat, hc = string.match(ARGV[13], '^(%d+) (%d+)$')
     h[5], h[6], h[7], h[8] = 't', tat, 'h', hc
   end
-  if ARGV[15] ~= '' then
+  if ARGV[12] ~= '' then
     h[#h + 1] = 'm'
-    h[#h + 1] = ARGV[15]
+    h[#h + 1] = ARGV[12]
   end
   local idx = 0
-  local mirror = ' - - - '
+  h[#h + 1] = 'a'
   if ARGV[7] ~= '' then
-    local xd = '-'
-    if ARGV[11] ~= '' then
-      xd = ARGV[12]
-      if mxd == '-' or nlt(xd, mxd) then idx = 1 end
-      redis.call('HSET', KEYS[3], 'r', ARGV[7], 'xc', ARGV[11], 'xd', xd, 'xv', ARGV[2])
+    local xd = ARGV[11]
+    if xd ~= '' then
+      if mxd == '-' then
+        -- The job is armed in the record now: its chat (xc) too. While
+        -- the mirror names a job, the record holds its xc already.
+        idx = 1
+        redis.call('HSET', KEYS[3], 'r', ARGV[7], 'xc', string.match(ARGV[15], '^%S+ %S+ %S+ %S+ %S+ (%S+)'), 'xd', xd, 'xv', ARGV[2])
+      else
+        if nlt(xd, mxd) then idx = 1 end
+        redis.call('HSET', KEYS[3], 'r', ARGV[7], 'xd', xd, 'xv', ARGV[2])
+      end
     else
+      xd = '-'
       redis.call('HSET', KEYS[3], 'r', ARGV[7])
     end
-    mirror = ' ' .. ARGV[8] .. ' ' .. mae .. ' ' .. xd .. ' '
+    h[#h + 1] = ARGV[2] .. ' ' .. ARGV[8] .. ' ' .. mae .. ' ' .. xd .. ' ' .. rp
+  else
+    h[#h + 1] = ARGV[2] .. ' - - - ' .. rp
   end
-  h[#h + 1] = 'a'
-  h[#h + 1] = ARGV[2] .. mirror .. rp
   redis.call('HSET', KEYS[1], unpack(h))
   return {1, '', '', idx, 0}
 until true
@@ -272,7 +275,7 @@ end
 local rare
 local function seldom()
   if not rare then
-    rare = {string.match(ARGV[14], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')}
+    rare = {string.match(ARGV[15], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)(.*)$')}
   end
   return rare
 end
@@ -297,18 +300,20 @@ local known
 if mst and mrl ~= '-' then known = mrl end
 -- The chat's deferred tail (reminder, sent ids; its marks are appended
 -- to the seen record below) is written whatever becomes of the state.
-local ridx, rp = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 19, true, known)
--- seenwrite writes the tail's marks (ARGV 22…) and, when own, the update
--- applied into the seen record: appended (one APPEND, the record is not
--- read) while its TTL is fresh (ARGV 18 "": Go read it set less than the
--- slack ago); read and rewritten (seenLua) when its TTL is to be set
--- again, when it is not a string yet, or to trim it once it is long.
+local ridx, rp = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 0, function() return seldom()[6] .. seldom()[7] end, known)
+local pxafter = ARGV[16] or ''
+-- seenwrite writes the tail's marks (ARGV 4's ":s" entries) and, when own,
+-- the update applied (its ":a" entry) into the seen record: appended (one
+-- APPEND, the record is not read) while its TTL is fresh (pxafter "": Go
+-- read it set less than the slack ago, or a save without tail or count,
+-- which does not tell); read and rewritten (seenLua) when its TTL is to
+-- be set again, when it is not a string yet, or to trim it once it is
+-- long.
 local function seenwrite(own)
   local U = KEYS[2]
-  local e = ''
-  for i = 22, #ARGV do e = e .. ' ' .. ARGV[i] .. ':s' end
-  if own and ARGV[4] ~= '' then e = e .. ' ' .. ARGV[4] .. ':a' end
-  if ARGV[18] == '' and not appended then
+  local e = ARGV[4]
+  if not own then e = string.gsub(e, ' %-?%d+:a', '') end
+  if pxafter == '' and not appended then
     if e == '' then return end
     local n = redis.pcall('APPEND', U, e)
     if type(n) ~= 'table' then
@@ -320,20 +325,19 @@ local function seenwrite(own)
     end
   end
   seenload(U)
-  for i = 22, #ARGV do seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `) end
-  if own and ARGV[4] ~= '' then seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `) end
-  seensave(U, seldom()[2], seldom()[3], ARGV[18])
+  for id, f in string.gmatch(e, '(%-?%d+):(%a)') do seenmark(id, f, ` + strconv.Itoa(seenMax) + `) end
+  seensave(U, seldom()[2], seldom()[3], pxafter)
 end
 if cur ~= ARGV[1] then
-  if ARGV[18] then seenwrite(false) end
+  if #KEYS > 4 then seenwrite(false) end
   -- The tail moved the reminder off what the mirror says: drop it.
-  if known and ARGV[19] and ARGV[19] ~= '' and rp ~= known then redis.call('HDEL', KEYS[1], 'a') end
+  if known and ARGV[14] ~= '' and rp ~= known then redis.call('HDEL', KEYS[1], 'a') end
   return {0, '', '', 0, ridx}
 end
 -- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
--- KEYS[5], ARGV 16 "<key length>:<key><entry>", only when given.
-if ARGV[16] and ARGV[16] ~= '' then
-  local c = ARGV[16]
+-- KEYS[5], ARGV 18 "<key length>:<key><entry>", only when given.
+if ARGV[18] and ARGV[18] ~= '' then
+  local c = ARGV[18]
   local p = string.find(c, ':', 1, true)
   local kn = tonumber(string.sub(c, 1, p - 1))
   redis.call('HSET', KEYS[5], string.sub(c, p + 1, p + kn), string.sub(c, p + kn + 1))
@@ -378,28 +382,28 @@ if ARGV[7] ~= '' then
   local xd = '-'
   if ARGV[11] ~= '' then
     rh[#rh + 1] = 'xc'
-    rh[#rh + 1] = ARGV[11]
+    rh[#rh + 1] = seldom()[6]
     rh[#rh + 1] = 'xd'
-    rh[#rh + 1] = ARGV[12]
+    rh[#rh + 1] = ARGV[11]
     rh[#rh + 1] = 'xv'
     rh[#rh + 1] = ARGV[2]
-    xd = ARGV[12]
-    if fresh or not ar[3] or ilt(ARGV[12], ar[3]) then idx = 1 end
+    xd = ARGV[11]
+    if fresh or not ar[3] or ilt(ARGV[11], ar[3]) then idx = 1 end
   end
   mirror = ' ' .. ARGV[8] .. ' ' .. ae .. ' ' .. xd .. ' '
 end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
-if ARGV[17] and ARGV[17] ~= '' then
+if ARGV[13] ~= '' then
   -- The inbound count made in Go (Store.LoadCounting): "<tat> <hc>".
-  local tat, hc = string.match(ARGV[17], '^(%d+) (%d+)$')
+  local tat, hc = string.match(ARGV[13], '^(%d+) (%d+)$')
   h[#h + 1] = 't'
   h[#h + 1] = tat
   h[#h + 1] = 'h'
   h[#h + 1] = hc
 end
-if ARGV[15] ~= '' then
+if ARGV[12] ~= '' then
   h[#h + 1] = 'm'
-  h[#h + 1] = ARGV[15]
+  h[#h + 1] = ARGV[12]
 end
 h[#h + 1] = 'a'
 h[#h + 1] = ARGV[2] .. mirror .. (rp or '-')
@@ -410,10 +414,11 @@ if sx then
   h[#h + 1] = 'e'
   h[#h + 1] = ARGV[5]
 end
-if ARGV[13] ~= '' then
+local wait = ARGV[17] or ''
+if wait ~= '' then
   h[#h + 1] = 'l'
-  h[#h + 1] = ARGV[13]
-  redis.call('HSET', KEYS[4], 'c', seldom()[6], 'f', ARGV[13])
+  h[#h + 1] = wait
+  redis.call('HSET', KEYS[4], 'c', seldom()[6], 'f', wait)
   redis.call('PEXPIRE', KEYS[4], seldom()[1])
 elseif hv[2] then
   redis.call('HDEL', KEYS[1], 'l')
@@ -422,24 +427,7 @@ elseif hv[2] then
 end
 redis.call('HSET', KEYS[1], unpack(h))
 if sx then redis.call('PEXPIRE', KEYS[1], seldom()[1]) end
-if ARGV[18] then
-  seenwrite(true)
-elseif ARGV[4] ~= '' then
-  -- A save without tail, count or completion (15 arguments): the update
-  -- was not seen when loaded, and the state has not moved since (the
-  -- version matched): it is not in the seen record, so it is appended
-  -- without reading the record. Trimming waits for the next full write.
-  local e = ' ' .. ARGV[4] .. ':a'
-  local n = redis.pcall('APPEND', KEYS[2], e)
-  if type(n) == 'table' then
-    -- Not a string yet (the format before the record): convert it.
-    seenload(KEYS[2])
-    seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `)
-    seensave(KEYS[2], seldom()[2], seldom()[3])
-  elseif n == #e then
-    redis.call('SET', KEYS[2], seldom()[2] .. ' 0 0 0' .. e, 'PX', seldom()[3])
-  end
-end
+seenwrite(true)
 if not rh then
   if ar[1] or ar[3] then redis.call('DEL', KEYS[3]) end
   return {1, old, left, 0, ridx}

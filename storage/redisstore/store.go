@@ -554,10 +554,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	now := s.now()
 	nowMS := now.UnixMilli()
-	update := ""
-	if updateID != 0 {
-		update = strconv.FormatInt(updateID, 10)
-	}
 	var recJSON []byte
 	var started string
 	if rec != nil {
@@ -570,11 +566,11 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		}
 		started = strconv.FormatInt(rec.Started.UnixMilli(), 10)
 	}
-	expChat, expDue := "", int64(0)
+	expDue := int64(0)
 	if rec != nil && !rec.Expires.IsZero() {
 		// The expiry job (jobs.go) rides in the record: the state is kept
 		// ExpireGrace past its due time, so that the job finds it.
-		expChat, expDue = strconv.FormatInt(chat, 10), rec.Expires.UnixMilli()
+		expDue = rec.Expires.UnixMilli()
 		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
 	}
 	recTTL := max(s.stateTTL, ttl) + s.abandonGrace
@@ -590,7 +586,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	// The keys and arguments in one argv (client.go). The rest of the
 	// keys and arguments only when needed: each key or argument of a
-	// script costs Redis ~1.2k instructions.
+	// script costs Redis ~1.5-2k instructions (session 11).
 	full := cp != nil || count != "" || t != nil
 	kinds := saveKinds
 	if !full {
@@ -602,33 +598,50 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	for i := range keys {
 		v.key(&keys[i])
 	}
-	// saveScript's arguments; the 14th is read only when needed.
+	// saveScript's arguments (its comment): those of a common save
+	// first, the 15th read only when needed, 16-19 only when one of
+	// them is not empty.
 	v.int(int64(expect))
 	v.int(int64(newVersion))
 	v.bytes(blob)
-	v.str(update)
+	v.str(seenEntries(t, updateID))
 	v.int(stateExp)
 	v.int(stateExp - ttlSlack(ttl).Milliseconds())
 	v.bytes(recJSON)
 	v.str(started)
 	v.int(recExp)
 	v.int(recExp - ttlSlack(recTTL).Milliseconds())
-	v.str(expChat)
-	v.int(expDue)
-	v.str(waitForm)
-	v.str(seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat))
+	if expDue != 0 {
+		v.int(expDue)
+	} else {
+		v.lit("")
+	}
 	v.str(mark)
+	v.str(count)
+	arm := ""
+	if t != nil {
+		arm = armArg(t)
+	}
+	v.str(arm)
+	v.str(seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t))
+	var opt [4]string
 	if full {
 		// The seen record is appended to, not rewritten, when its TTL
 		// was set less than the slack ago ("" instead of pxafter).
-		pxafter := ""
 		if n := s.seenPXAfterMS(now); !s.seenFresh(chat, n) {
-			pxafter = strconv.FormatInt(n, 10)
+			opt[0] = strconv.FormatInt(n, 10)
 		}
-		v.str(cpArg)
-		v.str(count)
-		v.str(pxafter)
-		s.appendTail(v, chat, t, markOmit, now)
+		if t != nil {
+			opt[3] = sentArg(t, now)
+		}
+	}
+	opt[1], opt[2] = waitForm, cpArg
+	last := len(opt) - 1
+	for last >= 0 && opt[last] == "" {
+		last--
+	}
+	for _, a := range opt[:last+1] {
+		v.str(a)
 	}
 
 	var res *redis.Cmd
@@ -737,12 +750,40 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	return nil
 }
 
-// seldomArg is saveScript's 14th argument, read only when needed: "<state
-// TTL> <now> <seen TTL> <record TTL> <record id> <chat id>" (ms), built in
-// one allocation. The record id is 128 random bits in hex (randomID) with
-// a record, "-" without.
-func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64) string {
-	b := make([]byte, 0, 128)
+// seenEntries is saveScript's 4th argument: what the save appends to the
+// seen record, " <id>:s" for each update of the tail marked sent, then
+// " <update>:a" for the update applied (none when update is 0): the
+// common save appends it as it is.
+func seenEntries(t *tail, update int64) string {
+	n := 0
+	if t != nil {
+		n = len(t.marks)
+	}
+	if n == 0 && update == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 24*(n+1))
+	for i := range n {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, t.marks[i], 10)
+		b = append(b, ":s"...)
+	}
+	if update != 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, update, 10)
+		b = append(b, ":a"...)
+	}
+	return string(b)
+}
+
+// seldomArg is saveScript's 15th argument, read only when needed: "<state
+// TTL> <now> <seen TTL> <record TTL> <record id> <chat id>" (ms), then,
+// when the tail arms the reminder, " <due> <ttl> <expiry> <that less the
+// slack>" (appendArmNums after the chat id), built in one allocation. The
+// record id is 128 random bits in hex (randomID) with a record, "-"
+// without.
+func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64, t *tail) string {
+	b := make([]byte, 0, 192)
 	b = strconv.AppendInt(b, ttl, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, now, 10)
@@ -759,7 +800,11 @@ func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64) str
 		b = append(b, '-')
 	}
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, chat, 10)
+	if t != nil && t.arm {
+		b = appendArmNums(b, chat, t)
+	} else {
+		b = strconv.AppendInt(b, chat, 10)
+	}
 	return string(b)
 }
 
