@@ -300,6 +300,24 @@ local known
 if mst and mrl ~= '-' then known = mrl end
 -- The chat's deferred tail (reminder, sent ids; its marks are appended
 -- to the seen record below) is written whatever becomes of the state.
+-- The keys beyond the first three are given only when Go knows the save
+-- needs them (Store.save): one that it needs and was not given (it leaves
+-- a language choice, or its arm checks a reminder the mirror does not
+-- know) refuses the save before anything is written ({-1}: Go sends it
+-- again with all seven). The head's APPEND is made only when none is.
+do
+  local arm, need = ARGV[14], 3
+  if ARGV[19] and ARGV[19] ~= '' then
+    need = 7
+  elseif arm ~= '' and not (known == string.sub(arm, 2) and string.byte(arm, 1) == 99) then
+    need = 6
+  elseif ARGV[18] and ARGV[18] ~= '' then
+    need = 5
+  elseif cur == ARGV[1] and ((ARGV[17] or '') ~= '' or hv[2]) then
+    need = 4
+  end
+  if #KEYS < need then return {-1} end
+end
 local ridx, rp = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 0, function() return seldom()[6] .. seldom()[7] end, known)
 local pxafter = ARGV[16] or ''
 -- seenwrite writes the tail's marks (ARGV 4's ":s" entries) and, when own,
@@ -329,7 +347,7 @@ local function seenwrite(own)
   seensave(U, seldom()[2], seldom()[3], pxafter)
 end
 if cur ~= ARGV[1] then
-  if #KEYS > 4 then seenwrite(false) end
+  seenwrite(false)
   -- The tail moved the reminder off what the mirror says: drop it.
   if known and ARGV[14] ~= '' and rp ~= known then redis.call('HDEL', KEYS[1], 'a') end
   return {0, '', '', 0, ridx}

@@ -236,7 +236,7 @@ func (s *Store) chatKeysInto(keys []string, chat int64, kinds string) []string {
 // reminder, sent ids) and of its Save (saveScript's KEYS, in order).
 const (
 	readKinds = "surm"
-	saveKinds = "sualcrm" // state, seen, abandonment record, language choice; completions, reminder, sent ids
+	saveKinds = "sualcrm" // state, seen, abandonment record, language choice, completions, reminder, sent ids
 )
 
 func (s *Store) stateKey(chat int64) string   { return s.chatKey(chat, 's') }
@@ -584,65 +584,83 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if cp != nil {
 		cpArg = strconv.Itoa(len(cp.key)) + ":" + cp.key + cp.entry
 	}
-	// The keys and arguments in one argv (client.go). The rest of the
-	// keys and arguments only when needed: each key or argument of a
-	// script costs Redis ~1.5-2k instructions (session 11).
-	full := cp != nil || count != "" || t != nil
-	kinds := saveKinds
-	if !full {
-		kinds = saveKinds[:4]
+	// The keys and arguments in one argv (client.go). A key only when
+	// the save may need it (each key or argument of a script costs Redis
+	// ~1.5-2k instructions, session 11): the state, the seen record and
+	// the abandonment record always; the language-choice record, the
+	// completions, the reminder and the sent ids up to the last that Go
+	// knows the save needs. A save whose rest needs a key not given (it
+	// leaves a language choice, or checks a reminder the mirror does not
+	// know) is refused before it writes anything and sent again with all
+	// seven (saveKeysAll).
+	nkeys := 3
+	switch {
+	case t != nil && len(t.sent) > 0:
+		nkeys = 7
+	case t != nil && t.arm && !t.armCheck:
+		nkeys = 6
+	case cp != nil:
+		nkeys = 5
+	case waitForm != "":
+		nkeys = 4
 	}
-	v := newSaveArgv()
-	v.script(saveScript, len(kinds))
-	keys := s.chatKeysInto(v.keys(len(kinds)), chat, kinds)
-	for i := range keys {
-		v.key(&keys[i])
-	}
-	// saveScript's arguments (its comment): those of a common save
-	// first, the 15th read only when needed, 16-19 only when one of
-	// them is not empty.
-	v.int(int64(expect))
-	v.int(int64(newVersion))
-	v.bytes(blob)
-	v.str(seenEntries(t, updateID))
-	v.int(stateExp)
-	v.int(stateExp - ttlSlack(ttl).Milliseconds())
-	v.bytes(recJSON)
-	v.str(started)
-	v.int(recExp)
-	v.int(recExp - ttlSlack(recTTL).Milliseconds())
-	if expDue != 0 {
-		v.int(expDue)
-	} else {
-		v.lit("")
-	}
-	v.str(mark)
-	v.str(count)
 	arm := ""
 	if t != nil {
 		arm = armArg(t)
 	}
-	v.str(arm)
-	v.str(seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t))
+	seldom := seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t)
 	var opt [4]string
-	if full {
+	if n := s.seenPXAfterMS(now); (cp != nil || count != "" || t != nil) && !s.seenFresh(chat, n) {
 		// The seen record is appended to, not rewritten, when its TTL
-		// was set less than the slack ago ("" instead of pxafter).
-		if n := s.seenPXAfterMS(now); !s.seenFresh(chat, n) {
-			opt[0] = strconv.FormatInt(n, 10)
-		}
-		if t != nil {
-			opt[3] = sentArg(t, now)
-		}
+		// was set less than the slack ago ("" instead of pxafter), and
+		// by a save without tail, count or completion (whose read, if
+		// any, did not tell).
+		opt[0] = strconv.FormatInt(n, 10)
 	}
 	opt[1], opt[2] = waitForm, cpArg
+	if t != nil {
+		opt[3] = sentArg(t, now)
+	}
 	last := len(opt) - 1
 	for last >= 0 && opt[last] == "" {
 		last--
 	}
-	for _, a := range opt[:last+1] {
-		v.str(a)
+	seen := seenEntries(t, updateID)
+	build := func(nkeys int) *argv {
+		v := newSaveArgv()
+		v.script(saveScript, nkeys)
+		keys := s.chatKeysInto(v.keys(nkeys), chat, saveKinds[:nkeys])
+		for i := range keys {
+			v.key(&keys[i])
+		}
+		// saveScript's arguments (its comment): those of a common save
+		// first, the 15th read only when needed, 16-19 only up to the
+		// last that is not empty.
+		v.int(int64(expect))
+		v.int(int64(newVersion))
+		v.bytes(blob)
+		v.str(seen)
+		v.int(stateExp)
+		v.int(stateExp - ttlSlack(ttl).Milliseconds())
+		v.bytes(recJSON)
+		v.str(started)
+		v.int(recExp)
+		v.int(recExp - ttlSlack(recTTL).Milliseconds())
+		if expDue != 0 {
+			v.int(expDue)
+		} else {
+			v.lit("")
+		}
+		v.str(mark)
+		v.str(count)
+		v.str(arm)
+		v.str(seldom)
+		for _, a := range opt[:last+1] {
+			v.str(a)
+		}
+		return v
 	}
+	v := build(nkeys)
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
@@ -692,6 +710,12 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		}
 	}
 	reply, err := res.Slice()
+	if err == nil && len(reply) == 1 && nkeys < len(saveKinds) {
+		// Refused for a key not given, nothing written: again with all.
+		if n, _ := reply[0].(int64); n == saveKeysAll {
+			reply, err = s.evalScript(ctx, saveScript, build(len(saveKinds))).Slice()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
@@ -749,6 +773,12 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	return nil
 }
+
+// saveKeysAll is saveScript's reply {saveKeysAll} when the save needs a
+// key that it was not given (Store.save gives the rarely needed ones
+// only when it knows they are): nothing was written, and the save is
+// sent again with all of saveKinds.
+const saveKeysAll = -1
 
 // seenEntries is saveScript's 4th argument: what the save appends to the
 // seen record, " <id>:s" for each update of the tail marked sent, then
