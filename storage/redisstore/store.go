@@ -608,7 +608,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if t != nil {
 		arm = armArg(t)
 	}
-	seldom := seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t)
+	seldom, seen := seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t, updateID)
 	var opt [4]string
 	if n := s.seenPXAfterMS(now); (cp != nil || count != "" || t != nil) && !s.seenFresh(chat, n) {
 		// The seen record is appended to, not rewritten, when its TTL
@@ -625,42 +625,14 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	for last >= 0 && opt[last] == "" {
 		last--
 	}
-	seen := seenEntries(t, updateID)
-	build := func(nkeys int) *argv {
-		v := newSaveArgv()
-		v.script(saveScript, nkeys)
-		keys := s.chatKeysInto(v.keys(nkeys), chat, saveKinds[:nkeys])
-		for i := range keys {
-			v.key(&keys[i])
-		}
-		// saveScript's arguments (its comment): those of a common save
-		// first, the 15th read only when needed, 16-19 only up to the
-		// last that is not empty.
-		v.int(int64(expect))
-		v.int(int64(newVersion))
-		v.bytes(blob)
-		v.str(seen)
-		v.int(stateExp)
-		v.int(stateExp - ttlSlack(ttl).Milliseconds())
-		v.bytes(recJSON)
-		v.str(started)
-		v.int(recExp)
-		v.int(recExp - ttlSlack(recTTL).Milliseconds())
-		if expDue != 0 {
-			v.int(expDue)
-		} else {
-			v.lit("")
-		}
-		v.str(mark)
-		v.str(count)
-		v.str(arm)
-		v.str(seldom)
-		for _, a := range opt[:last+1] {
-			v.str(a)
-		}
-		return v
+	sc := saveCall{
+		chat: chat, expect: expect, newVersion: newVersion, blob: blob, recJSON: recJSON,
+		seen: seen, started: started, mark: mark, count: count, arm: arm, seldom: seldom,
+		stateExp: stateExp, stateLow: stateExp - ttlSlack(ttl).Milliseconds(),
+		recExp: recExp, recLow: recExp - ttlSlack(recTTL).Milliseconds(), expDue: expDue,
+		opt: opt, nopt: last + 1,
 	}
-	v := build(nkeys)
+	v := s.saveArgv(&sc, nkeys)
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
@@ -713,7 +685,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if err == nil && len(reply) == 1 && nkeys < len(saveKinds) {
 		// Refused for a key not given, nothing written: again with all.
 		if n, _ := reply[0].(int64); n == saveKeysAll {
-			reply, err = s.evalScript(ctx, saveScript, build(len(saveKinds))).Slice()
+			reply, err = s.evalScript(ctx, saveScript, s.saveArgv(&sc, len(saveKinds))).Slice()
 		}
 	}
 	if err != nil {
@@ -774,46 +746,81 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	return nil
 }
 
+// saveCall is what a save sends (Store.save; saveScript's arguments).
+type saveCall struct {
+	chat                               int64
+	expect, newVersion                 uint64
+	blob, recJSON                      []byte
+	seen, started, mark, count, arm    string
+	seldom                             string
+	stateExp, stateLow, recExp, recLow int64
+	expDue                             int64     // 0 = no expiry job
+	opt                                [4]string // ARGV 16-19
+	nopt                               int       // how many of opt are sent
+}
+
+// saveArgv builds the saveScript call of sc with the first nkeys keys of
+// saveKinds.
+func (s *Store) saveArgv(sc *saveCall, nkeys int) *argv {
+	v := newSaveArgv()
+	v.script(saveScript, nkeys)
+	keys := s.chatKeysInto(v.keys(nkeys), sc.chat, saveKinds[:nkeys])
+	for i := range keys {
+		v.key(&keys[i])
+	}
+	// saveScript's arguments (its comment): those of a common save first,
+	// the 15th read only when needed, 16-19 only up to the last that is
+	// not empty.
+	v.int(int64(sc.expect))
+	v.int(int64(sc.newVersion))
+	v.bytes(sc.blob)
+	v.str(sc.seen)
+	v.int(sc.stateExp)
+	v.int(sc.stateLow)
+	v.bytes(sc.recJSON)
+	v.str(sc.started)
+	v.int(sc.recExp)
+	v.int(sc.recLow)
+	if sc.expDue != 0 {
+		v.int(sc.expDue)
+	} else {
+		v.lit("")
+	}
+	v.str(sc.mark)
+	v.str(sc.count)
+	v.str(sc.arm)
+	v.str(sc.seldom)
+	for _, a := range sc.opt[:sc.nopt] {
+		v.str(a)
+	}
+	return v
+}
+
 // saveKeysAll is saveScript's reply {saveKeysAll} when the save needs a
 // key that it was not given (Store.save gives the rarely needed ones
 // only when it knows they are): nothing was written, and the save is
 // sent again with all of saveKinds.
 const saveKeysAll = -1
 
-// seenEntries is saveScript's 4th argument: what the save appends to the
-// seen record, " <id>:s" for each update of the tail marked sent, then
-// " <update>:a" for the update applied (none when update is 0): the
-// common save appends it as it is.
-func seenEntries(t *tail, update int64) string {
-	n := 0
+// seldomArg returns saveScript's 15th and 4th arguments, built in one
+// allocation.
+//
+// The 15th is read only when needed: "<state TTL> <now> <seen TTL>
+// <record TTL> <record id> <chat id>" (ms), then, when the tail arms the
+// reminder, " <due> <ttl> <expiry> <that less the slack>" (appendArmNums
+// after the chat id). The record id is 128 random bits in hex (randomID)
+// with a record, "-" without.
+//
+// The 4th is what the save appends to the seen record: " <id>:s" for
+// each update of the tail marked sent, then " <update>:a" for the update
+// applied (none when update is 0); the common save appends it as it is.
+func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64, t *tail, update int64) (seldom, seen string) {
+	var marks []int64
 	if t != nil {
-		n = len(t.marks)
+		marks = t.marks
 	}
-	if n == 0 && update == 0 {
-		return ""
-	}
-	b := make([]byte, 0, 24*(n+1))
-	for i := range n {
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, t.marks[i], 10)
-		b = append(b, ":s"...)
-	}
-	if update != 0 {
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, update, 10)
-		b = append(b, ":a"...)
-	}
-	return string(b)
-}
-
-// seldomArg is saveScript's 15th argument, read only when needed: "<state
-// TTL> <now> <seen TTL> <record TTL> <record id> <chat id>" (ms), then,
-// when the tail arms the reminder, " <due> <ttl> <expiry> <that less the
-// slack>" (appendArmNums after the chat id), built in one allocation. The
-// record id is 128 random bits in hex (randomID) with a record, "-"
-// without.
-func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64, t *tail) string {
-	b := make([]byte, 0, 192)
+	var buf [256]byte // on the stack: string(b) copies it
+	b := buf[:0]
 	b = strconv.AppendInt(b, ttl, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, now, 10)
@@ -835,7 +842,19 @@ func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64, t *
 	} else {
 		b = strconv.AppendInt(b, chat, 10)
 	}
-	return string(b)
+	n := len(b)
+	for _, id := range marks {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, ":s"...)
+	}
+	if update != 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, update, 10)
+		b = append(b, ":a"...)
+	}
+	all := string(b)
+	return all[:n], all[n:]
 }
 
 // indexRefresh is how often a replica re-sends the abandonment index
