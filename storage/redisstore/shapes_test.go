@@ -112,12 +112,10 @@ func TestMeasureShapes(t *testing.T) {
 		ms := now.UnixMilli()
 		se := now.Add(30 * 24 * time.Hour).UnixMilli()
 		re := now.Add(31 * 24 * time.Hour).UnixMilli()
-		return []any{v, v + 1, blob, update, se, se - 3600000, recJSON, started, re, re - 3600000,
-			chat, now.Add(7 * 24 * time.Hour).UnixMilli(), "",
-			fmt.Sprintf("%d %d %d %d - %d", 2592000000, ms, 172800000, 2678400000, chat), "",
-			"", fmt.Sprintf("%d %d", ms, update), "",
-			"cuk", fmt.Sprintf("%d %d %d %d %d", chat, ms+86400000, 3600000, ms+3600000, ms+3600000-150000), "",
-			update - 1}
+		// saveScript's arguments since session 11 (its comment).
+		return []any{v, v + 1, blob, fmt.Sprintf(" %d:s %d:a", update-1, update), se, se - 3600000, recJSON, started, re, re - 3600000,
+			now.Add(7 * 24 * time.Hour).UnixMilli(), "", fmt.Sprintf("%d %d", ms, update), "cuk",
+			fmt.Sprintf("%d %d %d %d - %d %d %d %d %d", 2592000000, ms, 172800000, 2678400000, chat, ms+86400000, 3600000, ms+3600000, ms+3600000-150000)}
 	}
 	type shape struct {
 		name string
