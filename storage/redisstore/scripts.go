@@ -114,7 +114,12 @@ return r
 // HSET — and returns the same reply. Anything else falls through to the
 // rest, which does the whole save; the only write made before it falls
 // through is the APPEND of a record now too long (appended: the rest
-// reads it back and trims it, as after its own APPEND).
+// reads it back and trims it, as after its own APPEND). Such a save
+// needs only the first three keys, and a rest after its APPEND needs no
+// other either. It writes the record's job chat (xc) only when it arms a
+// job the mirror names none of: while the mirror names one, the save
+// that wrote it left xc in the record (every save writes xc, xd and xv
+// together, and what drops them drops the mirror too).
 //
 // nlt is seenLua's ilt (not defined yet here).
 var saveFastLua = `
@@ -203,33 +208,47 @@ until true
 //
 // KEYS: state hash, seen record, abandonment record hash, language-choice
 // record (published.go), the chat's completions hash (outbox.go), reminder
-// hash, sent message zset. A new key goes at the end (8…).
-// ARGV (saveArgs): 1 expected version ("0" = none), 2 new version, 3 blob,
-// 4 update id ("" = none), 5 the state's expiry (now + TTL, ms), 6 that
-// less the slack (ttlSlack), 7 record JSON ("" = delete the record), 8
-// record's interview (started ms), 9 and 10 the record's expiry and that
-// less the slack, 11 chat id of the expiry job ("" = none: the job is
-// dropped), 12 its due time (ms), 13 the form whose language choice the
-// saved state waits at ("" = none), 14 the arguments a save seldom needs,
-// space-separated and read only when needed (each argument of a script
-// costs Redis ~1.2k instructions): state TTL (ms), now (ms), seen TTL
-// (ms), record TTL (ms), a fresh random record id, the chat id; 15 the
-// message id of the chat's deferred mark ("" = none: m is left as it is),
-// written with the state (the mark belongs to the version replaced: the
-// compare-and-swap checks it; tail.go); 16 a completion ("" = none:
-// "<length of its idempotency key>:<key><entry>"), its entry set under its
-// key in KEYS[5] when the version matches (outbox.go); 17 the inbound
-// count ("<tat> <highest id counted>", "" = none; Store.LoadCounting); 18
-// now less the seen TTL's slack ("" when Go read the record's TTL set
-// less than the slack ago: the record is appended to); from 19 the tail's
-// arguments without a mark pair (tailArgs; none when there is no tail).
-// KEYS 5-7 and ARGV 16-18 are given only with a completion, a count or a
-// tail (a save of neither has 4 keys and 15 arguments). Renumbered in
-// session 6 (the completion was 16-17 with an optional fifth key) and in
-// session 7 (16-17 were the completion's key and entry, 19-22 now, seen
-// TTL, pxafter and the oldest sent id kept, the tail's arguments from 23
-// with an unused mark pair and two more arguments; now and the seen TTL
-// are now read from ARGV 14 when needed).
+// hash, sent message zset. A new key goes at the end (8…). Only the first
+// three always (Store.save gives the rest up to the last it knows the save
+// needs): a save whose rest needs one it was not given returns {-1}
+// before it writes anything, and Go sends it again with all seven.
+// ARGV (Store.saveArgv; session 11): 1 expected version ("0" = none), 2
+// new version, 3 blob, 4 the seen record's entries, appended as they are
+// by a common save: " <id>:s" for each update of the tail marked sent,
+// then " <update>:a" for the update applied ("" = none of either), 5 the
+// state's expiry (now + TTL, ms), 6 that less the slack (ttlSlack), 7
+// record JSON ("" = delete the record), 8 record's interview (started
+// ms), 9 and 10 the record's expiry and that less the slack, 11 the expiry
+// job's due time (ms; "" = none: the job is dropped; its chat, xc, is
+// read from 15), 12 the message id of the chat's deferred mark ("" =
+// none: m is left as it is), written with the state (the mark belongs to
+// the version replaced: the compare-and-swap checks it; tail.go), 13 the
+// inbound count ("<tat> <highest id counted>", "" = none;
+// Store.LoadCounting), 14 the tail's arm ("" = none; tailArgs), 15 the
+// arguments a save seldom needs, space-separated and read only when
+// needed: state TTL (ms), now (ms), seen TTL (ms), record TTL (ms), a
+// fresh random record id ("-" without a record), the chat id, then, with
+// an arm, the arm's due time, TTL, expiry and that less the slack (the
+// tail's numbers after its chat id: appendArmNums). 16-19 only up to the
+// last that is not empty (a common save has 15 arguments): 16 now less
+// the seen TTL's slack ("" when Go read the record's TTL set less than
+// the slack ago, or a save of no tail, count or completion: the record is
+// appended to), 17 the form whose language choice the saved state waits
+// at ("" = none), 18 a completion ("" = none: "<length of its idempotency
+// key>:<key><entry>"), its entry set under its key in KEYS[5] when the
+// version matches (outbox.go), 19 the tail's sent ids ("" = none;
+// tailArgs).
+//
+// Each key or argument costs Redis ~1.5–2k instructions (the RESP
+// argument, its Lua string interned, its slot in KEYS or ARGV, and the
+// garbage collector's share; session 11's callgrind): a common save sends
+// 3 keys and 15 arguments, where it sent 7 and 22 before session 11
+// (1-3, 4 the update id, 5-10, 11 the job's chat, 12 its due time, 13
+// the form waited at, 14 the seldom argument, 15 the mark, 16 the
+// completion, 17 the count, 18 pxafter, 19-21 the tail's arm, the arm's
+// numbers and sent ids, from 22 the marked updates, one each); earlier
+// layouts in sessions 6 and 7. Each replica sends its own layout to its
+// own script (another SHA); what is stored is the same.
 //
 // The expiry job lives in the record (xc, xd, xv = chat, due, the version
 // it was armed at), so that it goes when the record goes (completion,
