@@ -164,17 +164,8 @@ repeat
       break
     end
   end
-  local h = {'v', ARGV[2], 'b', ARGV[3]}
-  if ARGV[13] ~= '' then
-    local tat, hc = string.match(ARGV[13], '^(%d+) (%d+)$')
-    h[5], h[6], h[7], h[8] = 't', tat, 'h', hc
-  end
-  if ARGV[12] ~= '' then
-    h[#h + 1] = 'm'
-    h[#h + 1] = ARGV[12]
-  end
   local idx = 0
-  h[#h + 1] = 'a'
+  local a
   if ARGV[7] ~= '' then
     local xd = ARGV[11]
     if xd ~= '' then
@@ -191,11 +182,24 @@ repeat
       xd = '-'
       redis.call('HSET', KEYS[3], 'r', ARGV[7])
     end
-    h[#h + 1] = ARGV[2] .. ' ' .. ARGV[8] .. ' ' .. mae .. ' ' .. xd .. ' ' .. rp
+    a = ARGV[2] .. ' ' .. ARGV[8] .. ' ' .. mae .. ' ' .. xd .. ' ' .. rp
   else
-    h[#h + 1] = ARGV[2] .. ' - - - ' .. rp
+    a = ARGV[2] .. ' - - - ' .. rp
   end
-  redis.call('HSET', KEYS[1], unpack(h))
+  -- The state's HSET: the count and the mark when given (no table).
+  local m = ARGV[12]
+  if ARGV[13] ~= '' then
+    local tat, hc = string.match(ARGV[13], '^(%d+) (%d+)$')
+    if m ~= '' then
+      redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 't', tat, 'h', hc, 'm', m, 'a', a)
+    else
+      redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 't', tat, 'h', hc, 'a', a)
+    end
+  elseif m ~= '' then
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'm', m, 'a', a)
+  else
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'a', a)
+  end
   return {1, '', '', idx, 0}
 until true
 `
