@@ -111,7 +111,7 @@ return r
 // arm is none or a check of the language the mirror knows, and the seen
 // record is appended to. It writes what the rest of the script writes for
 // such a save — the state's HSET, the seen record's APPEND, the record's
-// HSET — and returns the same reply. Anything else falls through to the
+// HSET — and returns 1 + idx (saveReply: a table costs more). Anything else falls through to the
 // rest, which does the whole save; the only write made before it falls
 // through is the APPEND of a record now too long (appended: the rest
 // reads it back and trims it, as after its own APPEND). Such a save
@@ -198,7 +198,7 @@ repeat
   else
     redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'a', a)
   end
-  return {1, '', '', idx, 0}
+  return 1 + idx
 until true
 `
 
@@ -212,7 +212,7 @@ until true
 // record (published.go), the chat's completions hash (outbox.go), reminder
 // hash, sent message zset. A new key goes at the end (8…). Only the first
 // three always (Store.save gives the rest up to the last it knows the save
-// needs): a save whose rest needs one it was not given returns {-1}
+// needs): a save whose rest needs one it was not given returns -1
 // before it writes anything, and Go sends it again with all seven.
 // ARGV (Store.saveArgv; session 11): 1 expected version ("0" = none), 2
 // new version, 3 blob, 4 the seen record's entries, appended as they are
@@ -258,7 +258,8 @@ until true
 // comes to a choice (field l of the state hash remembers the form) and
 // deleted when it leaves it, in the same step as the save
 // (Store.SaveWaiting).
-// Returns {1, started, left, idx, ridx} when saved, {0, "", "", 0, ridx} on
+// Returns 1 + idx for a common save (its head), -1 for a key not given,
+// else {1, started, left, idx, ridx} when saved, {0, "", "", 0, ridx} on
 // a version conflict (nothing of the state changed); started is the
 // interview (started ms) whose record was deleted or replaced, "" when
 // none: its abandonment index member is stale; left is the form whose
@@ -324,7 +325,7 @@ if mst and mrl ~= '-' then known = mrl end
 -- The keys beyond the first three are given only when Go knows the save
 -- needs them (Store.save): one that it needs and was not given (it leaves
 -- a language choice, or its arm checks a reminder the mirror does not
--- know) refuses the save before anything is written ({-1}: Go sends it
+-- know) refuses the save before anything is written (-1: Go sends it
 -- again with all seven). The head's APPEND is made only when none is.
 do
   local arm, need = ARGV[14], 3
@@ -337,7 +338,7 @@ do
   elseif cur == ARGV[1] and ((ARGV[17] or '') ~= '' or hv[2]) then
     need = 4
   end
-  if #KEYS < need then return {-1} end
+  if #KEYS < need then return -1 end
 end
 local ridx, rp = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 0, function() return seldom()[6] .. seldom()[7] end, known)
 local pxafter = ARGV[16] or ''

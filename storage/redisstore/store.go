@@ -681,23 +681,18 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
 		}
 	}
-	reply, err := res.Slice()
-	if err == nil && len(reply) == 1 && nkeys < len(saveKinds) {
+	reply, err := parseSaveReply(res)
+	if err == nil && reply.keys && nkeys < len(saveKinds) {
 		// Refused for a key not given, nothing written: again with all.
-		if n, _ := reply[0].(int64); n == saveKeysAll {
-			reply, err = s.evalScript(ctx, saveScript, s.saveArgv(&sc, len(saveKinds))).Slice()
-		}
+		reply, err = parseSaveReply(s.evalScript(ctx, saveScript, s.saveArgv(&sc, len(saveKinds))))
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if len(reply) < 5 {
-		return fmt.Errorf("redisstore: save: unexpected reply of %d elements", len(reply))
-	}
 	// The tail was written whatever became of the state.
 	if t != nil && t.arm {
 		s.noteArmed(chat, t)
-		flag, _ := reply[4].(int64)
+		flag := reply.ridx
 		if flag == 1 && !radd {
 			if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)}).Err(); err != nil {
 				return fmt.Errorf("redisstore: save: reminder index: %w", err)
@@ -707,35 +702,31 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			s.noteRemindHint(chat, t.due)
 		}
 	}
-	if ok, _ := reply[0].(int64); ok != 1 {
+	if !reply.saved {
 		return ErrConflict
 	}
-	if len(reply) > 2 {
-		if left, _ := reply[2].(string); left != "" {
-			// The language choice is over: its index member is a link to
-			// the chat that nothing needs any more (erasure must not find
-			// it either). Once per interview.
-			if err := s.rdb.ZRem(ctx, s.waitIndexKey(left), s.chatID(chat)).Err(); err != nil {
-				return fmt.Errorf("redisstore: save: language-choice index: %w", err)
-			}
+	if left := reply.left; left != "" {
+		// The language choice is over: its index member is a link to
+		// the chat that nothing needs any more (erasure must not find
+		// it either). Once per interview.
+		if err := s.rdb.ZRem(ctx, s.waitIndexKey(left), s.chatID(chat)).Err(); err != nil {
+			return fmt.Errorf("redisstore: save: language-choice index: %w", err)
 		}
 	}
 	s.noteVersion(chat, newVersion)
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
 	s.noteIndexed(chat, started, now, zadd)
-	if len(reply) > 3 {
-		if idx, _ := reply[3].(int64); idx == 1 && !xadd {
-			// Armed anew (by another replica's knowledge, or after DoneJob
-			// dropped the member): the member must be there.
-			if err := s.rdb.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)}).Err(); err != nil {
-				return fmt.Errorf("redisstore: save: expiry index: %w", err)
-			}
-			xadd = true
+	if reply.idx == 1 && !xadd {
+		// Armed anew (by another replica's knowledge, or after DoneJob
+		// dropped the member): the member must be there.
+		if err := s.rdb.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)}).Err(); err != nil {
+			return fmt.Errorf("redisstore: save: expiry index: %w", err)
 		}
+		xadd = true
 	}
 	s.noteExpireHint(chat, started, expDue, xadd)
-	if old, _ := reply[1].(string); old != "" {
+	if old := reply.old; old != "" {
 		// The interview that record described is over (completed,
 		// declined, restarted): its index member goes now, not when
 		// DueAbandoned finds it stale a state lifetime later.
@@ -796,11 +787,49 @@ func (s *Store) saveArgv(sc *saveCall, nkeys int) *argv {
 	return v
 }
 
-// saveKeysAll is saveScript's reply {saveKeysAll} when the save needs a
-// key that it was not given (Store.save gives the rarely needed ones
-// only when it knows they are): nothing was written, and the save is
-// sent again with all of saveKinds.
+// saveKeysAll is saveScript's reply when the save needs a key that it
+// was not given (Store.save gives the rarely needed ones only when it
+// knows they are): nothing was written, and the save is sent again with
+// all of saveKinds.
 const saveKeysAll = -1
+
+// saveReply is saveScript's reply: a table {saved (1 or 0), started,
+// left, idx, ridx} (its comment), or for the common save (saveFastLua)
+// the integer 1 + idx (saved, "", "", idx, 0: a table of five costs Redis
+// ~3k instructions to build and convert), or saveKeysAll.
+type saveReply struct {
+	saved     bool
+	old, left string
+	idx, ridx int64
+	keys      bool // saveKeysAll
+}
+
+func parseSaveReply(cmd *redis.Cmd) (saveReply, error) {
+	v, err := cmd.Result()
+	if err != nil {
+		return saveReply{}, err
+	}
+	switch r := v.(type) {
+	case int64:
+		switch r {
+		case saveKeysAll:
+			return saveReply{keys: true}, nil
+		case 1, 2:
+			return saveReply{saved: true, idx: r - 1}, nil
+		}
+	case []any:
+		if len(r) >= 5 {
+			ok, _ := r[0].(int64)
+			rp := saveReply{saved: ok == 1}
+			rp.old, _ = r[1].(string)
+			rp.left, _ = r[2].(string)
+			rp.idx, _ = r[3].(int64)
+			rp.ridx, _ = r[4].(int64)
+			return rp, nil
+		}
+	}
+	return saveReply{}, fmt.Errorf("unexpected reply %v", v)
+}
 
 // seldomArg returns saveScript's 15th and 4th arguments, built in one
 // allocation.
