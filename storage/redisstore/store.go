@@ -686,6 +686,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		// Refused for a key not given, nothing written: again with all.
 		reply, err = parseSaveReply(s.evalScript(ctx, saveScript, s.saveArgv(&sc, len(saveKinds))))
 	}
+	if err == nil && reply.keys {
+		err = errors.New("refused for a key with all keys given")
+	}
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
@@ -795,8 +798,9 @@ const saveKeysAll = -1
 
 // saveReply is saveScript's reply: a table {saved (1 or 0), started,
 // left, idx, ridx} (its comment), or for the common save (saveFastLua)
-// the integer 1 + idx (saved, "", "", idx, 0: a table of five costs Redis
-// ~3k instructions to build and convert), or saveKeysAll.
+// the integer 1 + idx (saved, "", "", idx, 0: a table of five cost Redis
+// ~6k instructions to build, convert and collect, session 11), or
+// saveKeysAll.
 type saveReply struct {
 	saved     bool
 	old, left string
