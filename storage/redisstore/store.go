@@ -625,14 +625,37 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	for last >= 0 && opt[last] == "" {
 		last--
 	}
-	sc := saveCall{
-		chat: chat, expect: expect, newVersion: newVersion, blob: blob, recJSON: recJSON,
-		seen: seen, started: started, mark: mark, count: count, arm: arm, seldom: seldom,
-		stateExp: stateExp, stateLow: stateExp - ttlSlack(ttl).Milliseconds(),
-		recExp: recExp, recLow: recExp - ttlSlack(recTTL).Milliseconds(), expDue: expDue,
-		opt: opt, nopt: last + 1,
+	v := newSaveArgv()
+	v.script(saveScript, nkeys)
+	keys := s.chatKeysInto(v.keys(nkeys), chat, saveKinds[:nkeys])
+	for i := range keys {
+		v.key(&keys[i])
 	}
-	v := s.saveArgv(&sc, nkeys)
+	// saveScript's arguments (its comment): those of a common save first,
+	// the 15th read only when needed, 16-19 only up to the last that is
+	// not empty.
+	v.int(int64(expect))
+	v.int(int64(newVersion))
+	v.bytes(blob)
+	v.str(seen)
+	v.int(stateExp)
+	v.int(stateExp - ttlSlack(ttl).Milliseconds())
+	v.bytes(recJSON)
+	v.str(started)
+	v.int(recExp)
+	v.int(recExp - ttlSlack(recTTL).Milliseconds())
+	if expDue != 0 {
+		v.int(expDue)
+	} else {
+		v.lit("")
+	}
+	v.str(mark)
+	v.str(count)
+	v.str(arm)
+	v.str(seldom)
+	for _, a := range opt[:last+1] {
+		v.str(a)
+	}
 
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
@@ -684,7 +707,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	reply, err := parseSaveReply(res)
 	if err == nil && reply.keys && nkeys < len(saveKinds) {
 		// Refused for a key not given, nothing written: again with all.
-		reply, err = parseSaveReply(s.evalScript(ctx, saveScript, s.saveArgv(&sc, len(saveKinds))))
+		reply, err = parseSaveReply(s.evalScript(ctx, saveScript, s.saveAllKeys(v, chat)))
 	}
 	if err == nil && reply.keys {
 		err = errors.New("refused for a key with all keys given")
@@ -740,54 +763,19 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	return nil
 }
 
-// saveCall is what a save sends (Store.save; saveScript's arguments).
-type saveCall struct {
-	chat                               int64
-	expect, newVersion                 uint64
-	blob, recJSON                      []byte
-	seen, started, mark, count, arm    string
-	seldom                             string
-	stateExp, stateLow, recExp, recLow int64
-	expDue                             int64     // 0 = no expiry job
-	opt                                [4]string // ARGV 16-19
-	nopt                               int       // how many of opt are sent
-}
-
-// saveArgv builds the saveScript call of sc with the first nkeys keys of
-// saveKinds.
-func (s *Store) saveArgv(sc *saveCall, nkeys int) *argv {
-	v := newSaveArgv()
-	v.script(saveScript, nkeys)
-	keys := s.chatKeysInto(v.keys(nkeys), sc.chat, saveKinds[:nkeys])
+// saveAllKeys returns the saveScript call v (argv.script) again with all
+// of saveKinds as its keys, and v's arguments (shared: v is not sent
+// again).
+func (s *Store) saveAllKeys(v *argv, chat int64) *argv {
+	n, _ := v.a[v.at+2].(int)
+	w := newSaveArgv()
+	w.script(saveScript, len(saveKinds))
+	keys := s.chatKeysInto(w.keys(len(saveKinds)), chat, saveKinds)
 	for i := range keys {
-		v.key(&keys[i])
+		w.key(&keys[i])
 	}
-	// saveScript's arguments (its comment): those of a common save first,
-	// the 15th read only when needed, 16-19 only up to the last that is
-	// not empty.
-	v.int(int64(sc.expect))
-	v.int(int64(sc.newVersion))
-	v.bytes(sc.blob)
-	v.str(sc.seen)
-	v.int(sc.stateExp)
-	v.int(sc.stateLow)
-	v.bytes(sc.recJSON)
-	v.str(sc.started)
-	v.int(sc.recExp)
-	v.int(sc.recLow)
-	if sc.expDue != 0 {
-		v.int(sc.expDue)
-	} else {
-		v.lit("")
-	}
-	v.str(sc.mark)
-	v.str(sc.count)
-	v.str(sc.arm)
-	v.str(sc.seldom)
-	for _, a := range sc.opt[:sc.nopt] {
-		v.str(a)
-	}
-	return v
+	w.a = append(w.a, v.a[v.at+3+n:]...)
+	return w
 }
 
 // saveKeysAll is saveScript's reply when the save needs a key that it
