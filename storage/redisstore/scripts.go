@@ -216,7 +216,7 @@ until true
 // three always (Store.save gives the rest up to the last it knows the save
 // needs): a save whose rest needs one it was not given returns -1
 // before it writes anything, and Go sends it again with all seven.
-// ARGV (Store.saveArgv; session 11): 1 expected version ("0" = none), 2
+// ARGV (Store.save; session 11): 1 expected version ("0" = none), 2
 // new version, 3 blob, 4 the seen record's entries, appended as they are
 // by a common save: " <id>:s" for each update of the tail marked sent,
 // then " <update>:a" for the update applied ("" = none of either), 5 the
