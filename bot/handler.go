@@ -95,12 +95,20 @@ type Config struct {
 type EventObserver interface {
 	Update(kind, outcome string, d time.Duration)
 	Interview(event string) // started, completed, abandoned, declined
+	// HoldExpired: a webhook response went back when settleHold ended,
+	// before its update was settled (Intake.Webhook), with answer: "empty"
+	// (a tap whose turn had not begun, answered empty), "offered" (a tap
+	// answered with its turn's answer, the turn's Bot API calls under way),
+	// "api" (a tap whose turn began and had no answer yet: the turn answers
+	// it through the API) or "none" (not a tap).
+	HoldExpired(answer string)
 }
 
 type nopEvents struct{}
 
 func (nopEvents) Update(string, string, time.Duration) {}
 func (nopEvents) Interview(string)                     {}
+func (nopEvents) HoldExpired(string)                   {}
 
 // Handler is the Telegram side of a turn: it classifies an update, lets
 // the core apply it (Config.Core) and renders and sends what it decided.
@@ -181,7 +189,7 @@ type event struct {
 	query    string // callback query id
 	data     string
 	msgID    int // the message a callback belongs to
-	inMsg    int // the person's own message (private chats), for /delete and the card's distance
+	inMsg    int // the person's own message (private chats), for /delete and stale cards
 	// replyMenu is the first staff button of the bot's menu message a
 	// text replies to (typed input of a staff menu), replyMsg that message.
 	replyMenu string
@@ -726,7 +734,7 @@ func refusalMessage(err error) string {
 func (t *turn) picker(ctx context.Context) (Outcome, error) {
 	// The menu takes the question card's place (one live keyboard); a
 	// new message goes through sendMsg, which records it for /delete.
-	if err := t.placeCard(ctx, t.state, false, t.languagePage(ctx, 0)); err != nil {
+	if err := t.placeCard(ctx, t.state, t.languagePage(ctx, 0)); err != nil {
 		return Outcome{}, err
 	}
 	return t.finish(ctx)

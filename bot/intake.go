@@ -46,6 +46,10 @@ type Intake struct {
 	stopped  bool
 	quit     chan struct{} // closed by Stop: parked updates stop waiting
 	wg       sync.WaitGroup
+
+	// holdEnd, when set (tests), ends the webhook requests' holds when
+	// closed, as settleHold's end does.
+	holdEnd chan struct{}
 }
 
 type result struct {
@@ -351,12 +355,13 @@ func (in *Intake) Webhook(secret string) http.Handler {
 		}
 		var ans *CallbackAnswer
 		var failed bool
-		if waitSettled(r.Context(), []*job{j}) || r.Context().Err() != nil {
+		if in.waitHeld(r.Context(), j) || r.Context().Err() != nil {
 			ans, failed = j.release()
 		} else {
 			// The hold expired: a step tap whose turn has not begun
 			// is answered now (releaseExpired).
 			ans, failed = j.releaseExpired(in.h.isEarlyTap(u))
+			in.h.cfg.Events.HoldExpired(expiredAnswer(u, ans, j))
 		}
 		if failed {
 			http.Error(w, "not applied", http.StatusInternalServerError)
@@ -369,6 +374,37 @@ func (in *Intake) Webhook(secret string) http.Handler {
 		}
 		_, _ = w.Write([]byte("{}"))
 	})
+}
+
+// expiredAnswer names what a webhook response whose hold expired carried
+// (EventObserver.HoldExpired).
+func expiredAnswer(u *Update, ans *CallbackAnswer, j *job) string {
+	switch {
+	case u.Query == "":
+		return "none"
+	case ans == nil:
+		return "api"
+	case j.wasHeldOut():
+		return "empty"
+	default:
+		return "offered"
+	}
+}
+
+// waitHeld is waitSettled for a webhook request's job, its hold ended
+// early by holdEnd (tests).
+func (in *Intake) waitHeld(ctx context.Context, j *job) bool {
+	if in.holdEnd == nil {
+		return waitSettled(ctx, []*job{j})
+	}
+	select {
+	case <-j.settled:
+		return true
+	case <-in.holdEnd:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // answerBody is the webhook response that answers a callback query: the

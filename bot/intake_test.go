@@ -229,6 +229,7 @@ type eventLog struct {
 }
 
 func (e *eventLog) Update(string, string, time.Duration) {}
+func (e *eventLog) HoldExpired(string)                   {}
 func (e *eventLog) Interview(ev string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

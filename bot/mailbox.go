@@ -163,14 +163,28 @@ func (j *job) release() (*CallbackAnswer, bool) {
 // instead of by its turn, which may start too late for Telegram (issue
 // 19: a saturated bot's queued taps). The job is marked answered under its
 // mutex, so the turn that begins later (begin) answers it no more and puts
-// a notice above the card (answeredEarly). A turn that began already
-// keeps today's path: its offered answer or its outcome.
+// a notice above the card (answeredEarly).
+//
+// A tap whose turn began and has offered its answer (offerAnswer: its
+// step is saved, its Bot API calls under way — one of them slow) is
+// answered with that answer in the response, as when a call waits for
+// the bot-wide budget (answerOffered): the turn, once done, answers it no
+// more. Before, the response went back empty and the turn answered the
+// tap through the API at its end: a request of its own, and the person's
+// spinner turning until then. A turn that began without an offer yet
+// (loading, stepping, saving) keeps its answer: its outcome, through the
+// API.
 func (j *job) releaseExpired(tapEarly bool) (*CallbackAnswer, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if tapEarly && j.waiting && !j.isSettle && !j.started && !j.answered && j.body == nil {
-		j.body = &CallbackAnswer{QueryID: j.upd.Query}
-		j.answered, j.heldOut = true, true
+	if j.waiting && !j.isSettle && !j.answered && j.body == nil {
+		switch {
+		case tapEarly && !j.started:
+			j.body = &CallbackAnswer{QueryID: j.upd.Query}
+			j.answered, j.heldOut = true, true
+		case j.started && j.offer != nil:
+			j.body, j.answered = j.offer, true
+		}
 	}
 	j.waiting = false
 	return j.body, j.failed

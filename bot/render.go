@@ -758,9 +758,15 @@ func prefixBytes(s string, n int) int {
 
 // Summary renders the compact summary of a completed interview shown at
 // its end: the answers, section by section (the top-level group's title in
-// bold when it has one), choice labels joined on one line. Free-text
-// answers are left out (the respondent's own messages show them), as is
-// the consent question.
+// bold when it has one). Answers that say what they are about are joined
+// on one line ("25 to 34 · A woman · Morocco"); a question with a summary
+// label (dialog.Question.Summary: a bare "Yes", or choices that another
+// question offers too, as the needs and the help received) has a line of
+// its own, the label before its answers, so that "Learning Italian" under
+// "Needed help with" and under "Most important now" can be told apart.
+// The choices of one question are joined with commas. Free-text answers
+// are left out (the respondent's own messages show them), as is the
+// consent question.
 func (r *Renderer) Summary(lang string, f *dialog.Form, resp *dialog.Response) string {
 	var b strings.Builder
 	b.WriteString("<b>")
@@ -797,14 +803,26 @@ func (r *Renderer) Summary(lang string, f *dialog.Form, resp *dialog.Response) s
 				b.WriteString("</i>")
 			}
 		}
-		var parts []string
+		parts := make([]string, 0, len(msgs)+1)
 		for _, id := range msgs {
 			parts = append(parts, r.Text(lang, id, nil))
 		}
+		answer := strings.Join(parts, ", ")
 		if lit != "" {
-			parts = append(parts, r.literal(lang, lit))
+			if answer != "" {
+				answer += " " // a month and its year
+			}
+			answer += r.literal(lang, lit)
 		}
-		line = append(line, strings.Join(parts, " "))
+		if q.Summary == "" {
+			line = append(line, answer)
+			continue
+		}
+		flush()
+		b.WriteString("\n✓ <i>")
+		b.WriteString(r.Text(lang, q.Summary, nil))
+		b.WriteString(":</i> ")
+		b.WriteString(answer)
 	}
 	flush()
 	return b.String()

@@ -104,7 +104,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 			summary = t.r.Summary(t.lang, t.form, r.Response)
 		case dialog.ReplyAskLanguage:
 			// The language menu is the card until a language is chosen.
-			if err := t.placeCard(ctx, prev, false, t.languagePage(ctx, 0)); err != nil {
+			if err := t.placeCard(ctx, prev, t.languagePage(ctx, 0)); err != nil {
 				return err
 			}
 		}
@@ -157,7 +157,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		// The summary is a courtesy: never let it break the card.
 		m.Text = strings.Join(parts[:len(parts)-1], "\n\n")
 	}
-	if err := t.placeCard(ctx, prev, answered != nil && ev.query == "", m); err != nil {
+	if err := t.placeCard(ctx, prev, m); err != nil {
 		return err
 	}
 	if len(m.Keyboard) > 0 {
@@ -216,32 +216,31 @@ func (t *turn) errorAboveNotes(prev dialog.State, lead []string, notesAt int, as
 	return lead, &q, notesAt + 1
 }
 
-// placeCard shows m as the live card: by editing the tapped card or the
-// card right above a typed message, or as a new message below (removing
-// the keyboard of the card it replaces). typedAnswer is set when a typed
-// message answered the question: the old card then stays as history.
-func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer bool, m Message) error {
+// placeCard shows m as the live card: by editing the tapped card, or as a
+// new message below (removing the keyboard of the card it replaces, which
+// stays as history). After anything the person typed — an answer, a
+// message that is not one, a command — the card goes below it: the
+// question to answer is then the chat's last message, never above the
+// person's own messages for the rest of the interview (taps edit it where
+// it is). That costs a call more than editing the card above (the old
+// card's keys go), once per typed message: taps, the many, stay one edit.
+func (t *turn) placeCard(ctx context.Context, prev dialog.State, m Message) error {
 	ev := t.ev
 	cur := t.cur
 	live := cur != 0 && (prev.Phase == dialog.PhaseAsking || prev.Phase == dialog.PhaseLanguage)
 	// A card that showed a note with its question (the welcome and the
-	// consent) stays as history when a typed message re-asks below it or
-	// a tap asks nothing next: computed only when it matters.
+	// consent) stays as history when a tap on it asks nothing next:
+	// computed only when it matters.
 	keep := func() bool {
 		return prev.Phase == dialog.PhaseAsking && t.form != nil && dialog.NoteBefore(t.form, prev, prev.Pos)
 	}
 	reuse := 0
-	switch {
-	case ev.query != "" && ev.msgID != 0 && live:
+	if ev.query != "" && ev.msgID != 0 && live && (ev.msgID != cur || len(m.Keyboard) > 0 || !keep()) {
 		// A tap that leads to a question edits the tapped card, the
 		// welcome-and-consent card too: "Yes, I agree" turns it into the
 		// first question (one call, one live card; /privacy shows the
 		// promises again). A tap that ends there ("No, thanks") keeps it.
-		if ev.msgID != cur || len(m.Keyboard) > 0 || !keep() {
-			reuse = ev.msgID
-		}
-	case ev.query == "" && live && !typedAnswer && t.adjacent(cur) && !keep():
-		reuse = cur
+		reuse = ev.msgID
 	}
 	if live && cur != reuse {
 		t.strip(cur)
@@ -265,13 +264,6 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, typedAnswer boo
 	if ev.query != "" && ev.msgID != 0 && ev.msgID != reuse && ev.msgID != cur {
 		// A tap on an old card: its keyboard goes too.
 		t.strip(ev.msgID)
-	}
-	if reuse != 0 && reuse == cur && ev.query == "" && (ev.inMsg-cur)%2 == 1 {
-		// Typed re-asks edit the card in place; consecutive ones alternate
-		// the warning sign (by the typed message's distance from the card,
-		// new cards always showing ⚠️) so each edit shows, and Telegram
-		// does not refuse an edit that changes nothing.
-		m.Text = strings.ReplaceAll(m.Text, "⚠️ ", "❗ ")
 	}
 	if reuse != 0 {
 		t.dropEdits(reuse)
@@ -302,18 +294,6 @@ func (t *turn) closingCard(prev dialog.State) bool {
 	s.Answers, s.Phase = map[string]string{}, dialog.PhaseAsking
 	return !dialog.NoteBefore(t.form, s, cb.Pos)
 }
-
-// adjacent reports whether the typed message came shortly after message
-// id (message ids of a private chat count both sides' messages, so the
-// distance says how many messages lie between).
-func (t *turn) adjacent(id int) bool {
-	return t.ev.inMsg != 0 && t.ev.inMsg > id && t.ev.inMsg-id <= maxCardDistance
-}
-
-// maxCardDistance is how far above a typed message the card may be and
-// still be edited rather than asked again below: the respondent's own
-// messages in between (junk, retries) keep it on screen.
-const maxCardDistance = 3
 
 // strip removes message id's keyboard, unless an edit of it is pending
 // (an edit without keyboard removes it already).

@@ -400,6 +400,12 @@ func (l *loader) row(r Row) {
 	if l.flag(r, "hint") {
 		q.Hint = q.Label + ".hint"
 	}
+	if l.flag(r, "summary") {
+		if q.Label == "" {
+			l.errorf(r.lineOf("summary"), "summary on a row without a label")
+		}
+		q.Summary = q.Label + ".summary"
+	}
 	if l.flag(r, "constraint_message") {
 		if r.Get("constraint") == "" {
 			l.errorf(ln, "constraint_message without a constraint")

@@ -1,7 +1,8 @@
 package dialog
 
 // MessageIDs lists every message id the form's texts use: title, group
-// labels, question labels, hints, constraint messages and choice labels.
+// labels, question labels, hints, constraint messages, summary labels and
+// choice labels.
 func (f *Form) MessageIDs() []string {
 	ids := []string{f.Title}
 	seenGroup := map[*Group]bool{}
@@ -13,7 +14,7 @@ func (f *Form) MessageIDs() []string {
 				ids = append(ids, g.Label)
 			}
 		}
-		for _, id := range []string{q.Label, q.Hint, q.ConstraintMsg} {
+		for _, id := range []string{q.Label, q.Hint, q.ConstraintMsg, q.Summary} {
 			if id != "" {
 				ids = append(ids, id)
 			}

@@ -80,7 +80,7 @@ var settingsColumns = []string{SetFormID, SetVersion, SetTitle, SetDefaultLangua
 // (the texts themselves are messages).
 var surveyColumns = []string{"type", "name", "label", "hint", "required", "relevant", "constraint",
 	"constraint_message", "choice_filter", "calculation", "default", "appearance", "parameters",
-	"max_length", "label_id", "label_choice", "report", "area", "context"}
+	"max_length", "label_id", "label_choice", "report", "area", "context", "summary"}
 
 // SurveyColumn reports whether col is a survey column of the row model.
 func SurveyColumn(col string) bool {
@@ -131,7 +131,7 @@ func (s *Sheets) YAML() []byte {
 			}
 			v := r.Get(col)
 			switch col {
-			case "label", "hint", "constraint_message", "required":
+			case "label", "hint", "constraint_message", "required", "summary":
 				if yes, ok := YesNo(v); ok {
 					if !yes {
 						continue

@@ -108,10 +108,14 @@ type Question struct {
 	// renders it in the respondent's language), e.g. "How satisfied are
 	// you with {{.Choice}}?". Without an answer the argument is absent.
 	LabelChoice *Question
-	// Message ids.
+	// Message ids. Summary is a short label naming what the answers are
+	// about, before them on a line of their own in the closing summary,
+	// where the answers alone would not say it (a bare "Yes"; the same
+	// choices asked by two questions, e.g. the needs and the help received).
 	Label         string // q.<form>.<name> (or q.<form>.<label_id>)
 	Hint          string // q.<form>.<name>.hint, "" when the question has none
 	ConstraintMsg string // q.<form>.<name>.constraint, "" for the type's default
+	Summary       string // q.<form>.<name>.summary (column summary), "" when none
 	Line          int    // line in the definition file, for errors
 	Index         int    // position in Form.Questions
 }

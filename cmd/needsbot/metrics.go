@@ -20,6 +20,7 @@ type metrics struct {
 	errors     *prometheus.CounterVec
 	retryAfter prometheus.Counter
 	interviews *prometheus.CounterVec
+	holds      *prometheus.CounterVec
 	outbox     prometheus.Gauge
 	outboxDead prometheus.Gauge
 
@@ -55,12 +56,14 @@ func newMetrics() *metrics {
 			Help: "Seconds spent waiting on Telegram's retry_after (429)."}),
 		interviews: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needsbot_interviews_total",
 			Help: "Interview events: started (consent given), completed, declined, abandoned, stopped (blocked the bot)."}, []string{"event"}),
+		holds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needsbot_webhook_holds_expired_total",
+			Help: "Webhook responses sent when their 3-s hold ended, before the update was handled, by what answered the tap: empty (its turn had not begun), offered (its turn's answer, its replies under way), api (its turn answers it by a request of its own), none (not a tap)."}, []string{"answer"}),
 		outbox: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needsbot_outbox_pending",
 			Help: "Completed responses waiting in the Redis outbox for Postgres."}),
 		outboxDead: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needsbot_outbox_dead",
 			Help: "Outbox entries Postgres refused permanently (need a human)."}),
 	}
-	m.reg.MustRegister(m.updates, m.duration, m.calls, m.callTime, m.errors, m.retryAfter, m.interviews, m.outbox, m.outboxDead,
+	m.reg.MustRegister(m.updates, m.duration, m.calls, m.callTime, m.errors, m.retryAfter, m.interviews, m.holds, m.outbox, m.outboxDead,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -124,3 +127,6 @@ func (m *metrics) Outbox(pending, dead int64) {
 
 // Interview implements bot.EventObserver and durable.Observer.
 func (m *metrics) Interview(event string) { m.interviews.WithLabelValues(event).Inc() }
+
+// HoldExpired implements bot.EventObserver.
+func (m *metrics) HoldExpired(answer string) { m.holds.WithLabelValues(answer).Inc() }

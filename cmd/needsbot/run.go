@@ -289,6 +289,11 @@ type intakeHook struct{}
 // with the live questionnaires (end-to-end tests: Live.OnSwap).
 type formsHook struct{}
 
+// formsCheckHook is the context key of a time.Duration that replaces
+// formsCheckEvery (end-to-end tests turn the periodic check off, so that
+// only a publication's notification can bring a reload).
+type formsCheckHook struct{}
+
 // flagHelp is flag.ErrHelp under a local name.
 var flagHelp = flag.ErrHelp
 

@@ -231,5 +231,9 @@ func (a *app) watchForms(ctx context.Context) {
 		default: // a reload is pending already
 		}
 	}, func(err error) { a.log.Warn("questionnaires: listening for publications failed; retrying", "err", err) })
-	a.lib.Watch(ctx, changed, formsCheckEvery, a.db.FormsStamp)
+	every := formsCheckEvery
+	if d, ok := ctx.Value(formsCheckHook{}).(time.Duration); ok {
+		every = d
+	}
+	a.lib.Watch(ctx, changed, every, a.db.FormsStamp)
 }

@@ -111,8 +111,9 @@ func (g *grid) used(keep ...string) ([]string, [][]string) {
 }
 
 // Export writes f as an XLSForm workbook (survey, choices and settings
-// sheets) with a label::, hint:: and constraint_message:: column per
-// language of t that has any of the form's texts.
+// sheets) with a label::, hint::, constraint_message:: and summary::
+// (needsbot's own) column per language of t that has any of the form's
+// texts.
 func Export(f *dialog.Form, t Texts, w io.Writer) error {
 	ids := f.MessageIDs()
 	var langs []string
@@ -150,6 +151,9 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 	}
 	for _, c := range []string{"choice_filter", "calculation", "default", "appearance", "parameters", "label_id", "label_choice", "max_length", "report", "area", "context"} {
 		survey.col(c)
+	}
+	for _, l := range langs {
+		survey.col("summary::" + LanguageColumn(l))
 	}
 	var open []*dialog.Group
 	for _, q := range f.Questions {
@@ -205,6 +209,7 @@ func Export(f *dialog.Form, t Texts, w io.Writer) error {
 		texts(cells, "label", q.Label)
 		texts(cells, "hint", q.Hint)
 		texts(cells, "constraint_message", q.ConstraintMsg)
+		texts(cells, "summary", q.Summary)
 		survey.add(cells)
 	}
 	for len(open) > 0 {

@@ -133,6 +133,8 @@ var surveyColumns = map[string]bool{
 	"calculation": true, "default": true, "appearance": true, "parameters": true,
 	// needsbot's own columns (Kobo and ODK ignore unknown columns).
 	"label_id": true, "label_choice": true, "max_length": true,
+	// the short label before the answers in the closing summary (summary::…)
+	"summary": true,
 	// what the form means for reports (dialog.Section) and its need area
 	"report": true, "area": true,
 	// the start-context key a hidden row takes (an invite's service…)
@@ -864,6 +866,7 @@ func (im *importer) surveyRow(r Row) {
 	for _, x := range []struct{ base, suffix, key, what string }{
 		{"hint", ".hint", "hint", "Hint under question"},
 		{"constraint_message", ".constraint", "constraint_message", "Error shown when the answer breaks the rule of question"},
+		{"summary", ".summary", "summary", "Short label before the answers of question"},
 	} {
 		ts := im.texts("survey", r, x.base)
 		for l, t := range ts {

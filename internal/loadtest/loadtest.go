@@ -421,6 +421,15 @@ func (r *Report) addBotMetrics(s0, s1 ltSnapshot) {
 		}
 	}
 	r.BotRequestsPerUpd = r.perUpdate(float64(r.BotRequests))
+	holdsBefore := counterBy(s0.metrics["needsbot_webhook_holds_expired_total"], "answer")
+	for k, v := range counterBy(s1.metrics["needsbot_webhook_holds_expired_total"], "answer") {
+		if n := int(math.Round(v - holdsBefore[k])); n > 0 {
+			if r.BotHoldsExpired == nil {
+				r.BotHoldsExpired = map[string]int{}
+			}
+			r.BotHoldsExpired[k] = n
+		}
+	}
 	delta := func(name string) float64 { return counterBy(s1.metrics[name])[""] - counterBy(s0.metrics[name])[""] }
 	r.BotMallocsPerUpd = r.perUpdate(delta("go_memstats_mallocs_total"))
 	r.BotAllocBytesPerUpd = r.perUpdate(delta("go_memstats_alloc_bytes_total"))

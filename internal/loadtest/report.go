@@ -95,6 +95,12 @@ type Report struct {
 	BotRequests       int     `json:"bot_requests"`
 	BotRequestsPerUpd float64 `json:"bot_requests_per_update"`
 	BotRetryAfterS    float64 `json:"bot_retry_after_s"`
+	// BotHoldsExpired are the webhook responses the bot sent when their
+	// hold (3 s) ended before the update was handled, by what answered the
+	// tap (needsbot_webhook_holds_expired_total): "api" ones are answered
+	// by the bot's own request later, the only callback answers a webhook
+	// bot makes by request.
+	BotHoldsExpired map[string]int `json:"bot_webhook_holds_expired,omitempty"`
 	// The bot's heap allocations in the window (its go_memstats_mallocs_total
 	// and go_memstats_alloc_bytes_total), per update: load-independent.
 	BotMallocsPerUpd    float64 `json:"bot_mallocs_per_update"`
@@ -277,6 +283,13 @@ func (r *Report) WriteText(w io.Writer) {
 		outcomes = append(outcomes, fmt.Sprintf("%s %d", k, r.BotCallOutcome[k]))
 	}
 	p("                 HTTP requests the bot made: %.2f per update (%s)", r.BotRequestsPerUpd, strings.Join(outcomes, ", "))
+	if len(r.BotHoldsExpired) > 0 {
+		var holds []string
+		for _, k := range sortedKeys(r.BotHoldsExpired) {
+			holds = append(holds, fmt.Sprintf("%s %d", k, r.BotHoldsExpired[k]))
+		}
+		p("                 webhook holds expired (3 s) before the update was handled: %s", strings.Join(holds, ", "))
+	}
 	p("  429s           %d answered by the fake; %.0f s waited on retry_after", r.TooMany, r.BotRetryAfterS)
 	if r.Violations == 0 {
 		p("  violations     none")

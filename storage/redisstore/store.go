@@ -119,6 +119,7 @@ type Store struct {
 
 	mu    sync.Mutex
 	tails map[int64]*tail      // deferred tails by chat (tail.go)
+	book  tailBook             // what putBack must know of drops (tail.go)
 	pre   map[int64]prefetched // chats read by Inbound for their Load
 	// verdicts: inbound counts made by LoadCounting for their Inbound
 	verdicts map[int64]verdict
@@ -713,6 +714,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		err = errors.New("refused for a key with all keys given")
 	}
 	if err != nil {
+		s.putBack(chat, t, mark != "")
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
 	// The tail was written whatever became of the state.
@@ -1039,6 +1041,11 @@ func (s *Store) RecordSent(ctx context.Context, chat int64, msgIDs ...int) error
 		return nil
 	}
 	var zs []redis.Z
+	// Ids whose write failed before (keepUnsent) go with these.
+	kept, keptAt := s.takeUnsent(chat)
+	for _, id := range kept {
+		zs = append(zs, redis.Z{Score: float64(keptAt), Member: strconv.Itoa(id)})
+	}
 	for _, id := range msgIDs {
 		if id != 0 {
 			zs = append(zs, redis.Z{Score: float64(now.UnixMilli()), Member: strconv.Itoa(id)})
@@ -1056,6 +1063,7 @@ func (s *Store) RecordSent(ctx context.Context, chat int64, msgIDs ...int) error
 		return nil
 	})
 	if err != nil {
+		s.keepUnsent(chat, kept, keptAt, msgIDs, now.UnixMilli())
 		return fmt.Errorf("redisstore: record sent: %w", err)
 	}
 	return nil
@@ -1078,16 +1086,15 @@ func (s *Store) SentMessages(ctx context.Context, chat int64) ([]SentMessage, er
 		}
 		out = append(out, SentMessage{ID: id, At: time.UnixMilli(int64(z.Score))})
 	}
-	if s.deferring() {
-		// Deferred, not yet written: the newest.
-		s.mu.Lock()
-		if t := s.tails[chat]; t != nil {
-			for _, id := range t.sent {
-				out = append(out, SentMessage{ID: id, At: time.UnixMilli(t.sentAt)})
-			}
+	// Deferred (or kept after a failed write: keepUnsent), not yet
+	// written: the newest.
+	s.mu.Lock()
+	if t := s.tails[chat]; t != nil {
+		for _, id := range t.sent {
+			out = append(out, SentMessage{ID: id, At: time.UnixMilli(t.sentAt)})
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	return out, nil
 }
 
@@ -1355,6 +1362,7 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t, markEmpty, now)...)
 	reply, load, err := s.readChat(ctx, user, t, inboundScript, 1, args)
 	if err != nil {
+		s.putBack(user, t, false)
 		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
 	}
 	v, _ := reply[0].(int64)

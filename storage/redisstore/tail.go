@@ -50,6 +50,10 @@ type tail struct {
 	armAt    int64 // ms, when armed
 	sent     []int // message ids for RecordSent
 	sentAt   int64 // ms
+	// taken is tailBook.gen when the tail was taken for a write: a write
+	// that fails puts it back (putBack) unless the chat was erased or its
+	// reminder cancelled since.
+	taken uint64
 }
 
 func (t *tail) empty() bool { return !t.hasMark && !t.arm && len(t.sent) == 0 }
@@ -86,6 +90,7 @@ func (s *Store) takeTail(chat int64) *tail {
 	if t.hasMark {
 		s.tails[chat] = &tail{since: t.since, version: t.version, hasMark: true, lastMsg: t.lastMsg, markV: t.markV}
 	}
+	t.taken = s.book.take()
 	return t
 }
 
@@ -113,6 +118,7 @@ func (s *Store) takeTailForSave(chat int64, expect uint64) (*tail, string) {
 			s.tails[chat] = &tail{since: t.since, version: t.version, hasMark: true, lastMsg: t.lastMsg, markV: t.markV}
 		}
 	}
+	t.taken = s.book.take()
 	return t, mark
 }
 
@@ -407,6 +413,7 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 		if olderThan.IsZero() || t.since.Before(olderThan) {
 			delete(s.tails, chat)
 			if !t.empty() {
+				t.taken = s.book.take()
 				items = append(items, item{chat, t})
 			}
 		}
@@ -430,7 +437,17 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("redisstore: flush tails: %w", err)
+		// The tails whose script did not answer wait for the next flush
+		// or save (a script that ran and whose reply was lost is written
+		// again: each of its writes is idempotent).
+		n := 0
+		for i, it := range items {
+			if cmds[i] == nil || cmds[i].Err() != nil {
+				s.putBack(it.chat, it.t, true)
+				n++
+			}
+		}
+		return fmt.Errorf("redisstore: flush tails (%d of %d kept for the next try): %w", n, len(items), err)
 	}
 	// Reminders armed anew that this replica did not know of: their
 	// index members (schedule.go).
@@ -473,8 +490,8 @@ func (s *Store) RunTails(ctx context.Context) {
 			cancel()
 			return
 		case <-tick.C:
-			// An error leaves nothing to retry: the tails were taken.
-			// They are marks and hints; the next turn writes anew.
+			// A tail whose write fails is put back (putBack): the next
+			// tick or the chat's next save writes it.
 			_ = s.FlushTails(ctx, s.now().Add(-s.tailDelay))
 		}
 	}
@@ -502,6 +519,7 @@ func (s *Store) dropArm(chat int64) {
 	if t := s.tails[chat]; t != nil {
 		t.arm = false
 	}
+	s.book.drop(chat, false)
 	delete(s.remindHints, chat)
 	delete(s.armed, chat)
 }
@@ -513,7 +531,158 @@ func (s *Store) dropTail(chat int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.tails, chat)
+	s.book.drop(chat, true)
 	delete(s.remindHints, chat)
 	delete(s.expireHints, chat)
 	delete(s.armed, chat)
+}
+
+// putBack returns tail t, taken for a write that failed (Redis down, the
+// reply lost), to the chat's pending tail, so that the next flush or save
+// writes it once Redis is back: the message ids /delete needs, the mark
+// (the live card, the updates whose replies went out) and the reminder's
+// arm. What the chat deferred since is newer and wins (its mark, its arm);
+// the marked updates and the message ids are joined. withMark: the write
+// had taken the mark's message id (a save at the mark's version, a flush);
+// otherwise it stayed pending. A tail of a chat erased since it was taken
+// is dropped, as dropTail drops what waits; a reminder cancelled since is
+// not armed again (dropArm). Writing a tail twice (the failed write did
+// run) changes nothing: the marks and ids are sets, the arm rewrites its
+// own due time, and the mark's id goes only onto its version.
+func (s *Store) putBack(chat int64, t *tail, withMark bool) {
+	if t == nil || !s.deferring() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	erased, cancelled := s.book.droppedSince(chat, t.taken)
+	if erased {
+		return
+	}
+	cur := s.tails[chat]
+	if cur == nil {
+		cur = &tail{since: t.since, version: t.version}
+		s.tails[chat] = cur
+	}
+	if cur.empty() || t.since.Before(cur.since) {
+		cur.since = t.since
+	}
+	if len(t.marks) > 0 {
+		marks := make([]int64, 0, len(t.marks)+len(cur.marks))
+		for _, u := range t.marks {
+			if !slices.Contains(cur.marks, u) {
+				marks = append(marks, u)
+			}
+		}
+		cur.marks = append(marks, cur.marks...)
+	}
+	if withMark && t.hasMark && !cur.hasMark {
+		cur.hasMark, cur.lastMsg, cur.markV = true, t.lastMsg, t.markV
+	}
+	if t.arm && !cur.arm && !cancelled {
+		cur.arm, cur.armCheck, cur.lang, cur.due, cur.armTTL, cur.armAt = true, t.armCheck, t.lang, t.due, t.armTTL, t.armAt
+	}
+	if len(t.sent) > 0 {
+		sent := make([]int, 0, len(t.sent)+len(cur.sent))
+		sent = append(append(sent, t.sent...), cur.sent...)
+		if len(cur.sent) == 0 {
+			cur.sentAt = t.sentAt
+		}
+		cur.sent = sent
+	}
+}
+
+// tailBook tells putBack whether a chat's tail was dropped (erasure) or
+// its arm (a cancelled reminder) after the tail was taken for a write.
+// Guarded by Store.mu.
+type tailBook struct {
+	gen   uint64               // counts the takes
+	floor uint64               // drops at or before it are forgotten
+	drops map[int64]tailDropAt // chat → the last drop
+}
+
+type tailDropAt struct {
+	gen uint64
+	all bool // dropTail; else dropArm
+}
+
+// maxTailDrops bounds tailBook.drops; a drop is one per erasure or
+// cancelled reminder, and matters only while a write is in flight.
+const maxTailDrops = 10_000
+
+// take returns the generation of a tail taken now.
+func (b *tailBook) take() uint64 {
+	b.gen++
+	return b.gen
+}
+
+// drop records that the chat's tail (all) or its arm was dropped now.
+func (b *tailBook) drop(chat int64, all bool) {
+	switch {
+	case b.drops == nil:
+		b.drops = map[int64]tailDropAt{}
+	case len(b.drops) >= maxTailDrops:
+		// Forgotten: a tail taken before now is treated as dropped.
+		clear(b.drops)
+		b.floor = b.gen
+	}
+	d := b.drops[chat]
+	b.drops[chat] = tailDropAt{gen: b.gen, all: all || (d.all && d.gen == b.gen)}
+}
+
+// droppedSince reports whether the chat's tail (erased) or its arm
+// (cancelled) was dropped after a tail was taken at generation taken.
+func (b *tailBook) droppedSince(chat int64, taken uint64) (erased, cancelled bool) {
+	if taken <= b.floor {
+		return true, true
+	}
+	d, ok := b.drops[chat]
+	if !ok || d.gen < taken {
+		return false, false
+	}
+	return d.all, true
+}
+
+// keepUnsent keeps message ids whose write failed without TailDelay
+// (RecordSent's own round trip; with TailDelay they wait in the tail and
+// putBack keeps them): in a tail of their own, which only this and
+// takeUnsent use then. The chat's next RecordSent writes them, and
+// SentMessages lists them meanwhile, so that /delete finds them. kept
+// (at keptAt, ms) were taken from such a tail by the failed write; ids
+// (at, ms) are its own. Not after an erasure: Delete drops the tail.
+func (s *Store) keepUnsent(chat int64, kept []int, keptAt int64, ids []int, at int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil {
+		t = &tail{since: s.now()}
+		s.tails[chat] = t
+	}
+	sent := make([]int, 0, len(kept)+len(t.sent)+len(ids))
+	sent = append(append(sent, kept...), t.sent...)
+	for _, id := range ids {
+		if id != 0 {
+			sent = append(sent, id)
+		}
+	}
+	if len(sent) > sentMax {
+		sent = sent[len(sent)-sentMax:] // what the sorted set keeps too
+	}
+	t.sent, t.sentAt = sent, max(t.sentAt, keptAt, at)
+}
+
+// takeUnsent removes and returns the message ids keepUnsent kept for the
+// chat and their time (ms); none with TailDelay (the tail is the save's).
+func (s *Store) takeUnsent(chat int64) ([]int, int64) {
+	if s.deferring() {
+		return nil, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil {
+		return nil, 0
+	}
+	delete(s.tails, chat)
+	return t.sent, t.sentAt
 }

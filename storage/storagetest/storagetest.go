@@ -46,10 +46,33 @@ func envOr(name, def string) string {
 	return def
 }
 
+// underCI reports whether CI=true: a missing server fails the test
+// instead of skipping it.
+func underCI() bool { return os.Getenv("CI") == "true" }
+
+// probeTimeout bounds how long a test waits for a server to answer its
+// first request before it is taken as unavailable. A server that is not
+// there refuses the connection at once whatever the bound; the bound only
+// decides when a server that is there but slow counts as missing. Without
+// CI that skips the test, so the wait is short (2 s for Redis, 5 s for
+// Postgres: a local run without the servers is not held up). Under CI it
+// would fail the test: a loaded CI machine (two cores running the race
+// detector beside every package's tests, load 20–38 seen) took more than
+// 2 s to answer a PING, and tests failed "unavailable" with their server
+// up, so the wait is a minute.
+func probeTimeout(local time.Duration) time.Duration {
+	if underCI() {
+		return ciProbeTimeout
+	}
+	return local
+}
+
+const ciProbeTimeout = time.Minute
+
 // unavailable skips the test, or fails it under CI=true.
 func unavailable(t testing.TB, what string, err error) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
+	if underCI() {
 		t.Fatalf("storagetest: %s unavailable under CI=true: %v", what, err)
 	}
 	t.Skipf("storagetest: %s unavailable, skipping: %v", what, err)
@@ -68,7 +91,11 @@ func Redis(t testing.TB) (client *redis.Client, prefix string) {
 	// skips at once.
 	probe := *opts
 	probe.MaxRetries = -1
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	wait := probeTimeout(2 * time.Second)
+	// go-redis's own timeouts (dial 5 s, read 3 s) would end a slow
+	// answer before the context does.
+	probe.DialTimeout, probe.ReadTimeout, probe.WriteTimeout = wait, wait, wait
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	pc := redis.NewClient(&probe)
 	err = pc.Ping(ctx).Err()
@@ -111,7 +138,7 @@ func Redis(t testing.TB) (client *redis.Client, prefix string) {
 func Postgres(t testing.TB) (dsn string) {
 	t.Helper()
 	admin := PostgresURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout(5*time.Second))
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {

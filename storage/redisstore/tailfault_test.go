@@ -1,0 +1,213 @@
+package redisstore_test
+
+import (
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/needsbot/needsbot/storage/redisstore"
+	"github.com/needsbot/needsbot/storage/storagetest"
+)
+
+// proxiedTails returns a store deferring tails (TailDelay a minute) that
+// reaches Redis through a Proxy, a store without deferral that does not
+// (what another replica, or Redis itself, sees), and the raw client.
+func proxiedTails(t *testing.T) (viaProxy, direct *redisstore.Store, rdb *redis.Client, prefix string, p *storagetest.Proxy) {
+	t.Helper()
+	rdb, prefix = storagetest.Redis(t)
+	u, err := url.Parse(storagetest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = storagetest.NewProxy(t, u.Host)
+	opts, err := redis.ParseURL(p.Via(storagetest.RedisURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxRetries = -1
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 300*time.Millisecond, 300*time.Millisecond
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	viaProxy = redisstore.New(c, redisstore.Options{Prefix: prefix, TailDelay: time.Minute})
+	return viaProxy, redisstore.New(rdb, redisstore.Options{Prefix: prefix}), rdb, prefix, p
+}
+
+// tailWritten checks that what the turn of update (message msg) deferred
+// is in Redis: the message id for /delete, the live card's id on the state,
+// the reminder armed, the update's replies marked sent.
+func tailWritten(t *testing.T, direct *redisstore.Store, rdb *redis.Client, prefix string, chat, update int64, msg int) {
+	t.Helper()
+	msgs, err := direct.SentMessages(ctx, chat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(msgs, func(m redisstore.SentMessage) bool { return m.ID == msg }) {
+		t.Errorf("message %d not recorded for /delete: %v", msg, msgs)
+	}
+	if got := rdb.HGet(ctx, prefix+direct.ChatTag(chat)+":s", "m").Val(); got != itoa(msg) {
+		t.Errorf("live card on the state: %q, want %d", got, msg)
+	}
+	if got := rdb.HGet(ctx, prefix+direct.ChatTag(chat)+":r", "s").Val(); got != "p" {
+		t.Errorf("reminder state %q, want pending", got)
+	}
+	if _, _, seen, _, err := direct.Load(ctx, chat, update); err != nil || seen != redisstore.SeenSent {
+		t.Errorf("update %d: %s, %v; want its replies marked sent", update, seen, err)
+	}
+}
+
+// TestTailKeptWhenItsWriteFails: a deferred tail whose write fails — the
+// flush (connection refused, or the reply lost after the script ran) or
+// the save it rides with — is kept and written once Redis is back: /delete
+// then finds every message id, the live card is known, the reminder is
+// armed, a redelivery is dropped. (Before session 11 the tail was taken
+// and lost.)
+func TestTailKeptWhenItsWriteFails(t *testing.T) {
+	for _, fault := range []string{"cut", "blackhole"} {
+		t.Run("flush/"+fault, func(t *testing.T) {
+			t.Parallel()
+			s, direct, rdb, prefix, p := proxiedTails(t)
+			turn(t, s, 31, 1, 800, time.Now().Add(time.Hour))
+			if fault == "cut" {
+				p.Cut()
+			} else {
+				p.Blackhole()
+			}
+			if err := s.FlushTails(ctx, time.Time{}); err == nil {
+				t.Fatal("FlushTails succeeded without Redis")
+			}
+			p.Restore()
+			if n := s.PendingTails(); n != 1 {
+				t.Fatalf("%d tails pending after a failed flush, want it kept", n)
+			}
+			if err := s.FlushTails(ctx, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			tailWritten(t, direct, rdb, prefix, 31, 1, 800)
+		})
+	}
+	t.Run("save", func(t *testing.T) {
+		t.Parallel()
+		s, direct, rdb, prefix, p := proxiedTails(t)
+		turn(t, s, 32, 1, 700, time.Now().Add(time.Hour))
+		_, v, _, _, err := s.Load(ctx, 32, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Cut()
+		if err := s.Save(ctx, 32, 2, v, v+1, []byte("next"), nil); err == nil {
+			t.Fatal("Save succeeded without Redis")
+		}
+		p.Restore()
+		if n := s.PendingTails(); n != 1 {
+			t.Fatalf("%d tails pending after a failed save, want it kept", n)
+		}
+		// The update comes again: loaded and saved, its tail with it.
+		_, v, _, _, err = s.Load(ctx, 32, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, 32, 2, v, v+1, []byte("next"), nil); err != nil {
+			t.Fatal(err)
+		}
+		tailWritten(t, direct, rdb, prefix, 32, 1, 700)
+	})
+	// Erased, or the reminder cancelled, while the failing write was in
+	// flight: the erased chat's tail is not kept (nothing is written after
+	// /delete), the cancelled reminder is not armed again.
+	for _, drop := range []string{"delete", "cancel"} {
+		t.Run("dropped during the write/"+drop, func(t *testing.T) {
+			t.Parallel()
+			s, _, rdb, prefix, p := proxiedTails(t)
+			const chat = 33
+			turn(t, s, chat, 1, 900, time.Now().Add(time.Hour))
+			p.Blackhole()
+			done := make(chan error, 1)
+			go func() { done <- s.FlushTails(ctx, time.Time{}) }()
+			for s.PendingTails() != 0 {
+				time.Sleep(time.Millisecond) // sync: until the flush took the tail
+			}
+			if drop == "delete" {
+				_ = s.Delete(ctx, chat) // its Redis calls fail: only its drop matters here
+			} else {
+				_ = s.CancelReminder(ctx, chat, false)
+			}
+			if err := <-done; err == nil {
+				t.Fatal("FlushTails succeeded without replies")
+			}
+			p.Restore()
+			// What the blackholed calls did in Redis is not the point:
+			// start from nothing, and see what the store still writes.
+			tag := prefix + s.ChatTag(chat)
+			rdb.Del(ctx, tag+":s", tag+":m", tag+":r")
+			if drop == "delete" {
+				if n := s.PendingTails(); n != 0 {
+					t.Fatalf("the tail of a chat erased meanwhile was kept (%d pending)", n)
+				}
+				return
+			}
+			if n := s.PendingTails(); n != 1 {
+				t.Fatalf("%d tails pending, want the rest of the tail kept", n)
+			}
+			if err := s.FlushTails(ctx, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if rdb.Exists(ctx, tag+":r").Val() != 0 {
+				t.Fatal("a reminder cancelled meanwhile was armed again")
+			}
+			if ids := rdb.ZRange(ctx, tag+":m", 0, -1).Val(); !slices.Equal(ids, []string{"900"}) {
+				t.Fatalf("message ids %v, want [900]", ids)
+			}
+		})
+	}
+}
+
+// Without TailDelay (several webhook replicas without chat affinity) the
+// message ids are written by RecordSent's own round trip: when it fails,
+// they are kept, listed for /delete meanwhile, and written with the chat's
+// next RecordSent. Before session 11 they were lost, and /delete left
+// those messages in the chat.
+func TestSentIDsKeptWhenRecordSentFails(t *testing.T) {
+	for _, r := range faultRigs {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			s, direct, p := r.rig(t)
+			const chat = 34
+			if err := s.RecordSent(ctx, chat, 10); err != nil {
+				t.Fatal(err)
+			}
+			p.Cut()
+			if err := s.RecordSent(ctx, chat, 11, 12); err == nil {
+				t.Fatal("RecordSent succeeded without Redis")
+			}
+			p.Restore()
+			ids := func(st *redisstore.Store) []int {
+				t.Helper()
+				msgs, err := st.SentMessages(ctx, chat)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []int
+				for _, m := range msgs {
+					out = append(out, m.ID)
+				}
+				slices.Sort(out)
+				return out
+			}
+			if got := ids(s); !slices.Equal(got, []int{10, 11, 12}) {
+				t.Fatalf("/delete would find %v, want [10 11 12]", got)
+			}
+			if err := s.RecordSent(ctx, chat, 13); err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(direct); !slices.Equal(got, []int{10, 11, 12, 13}) {
+				t.Fatalf("in Redis after the next record: %v, want [10 11 12 13]", got)
+			}
+			if n := s.PendingTails(); n != 0 {
+				t.Fatalf("%d chats still hold ids once written", n)
+			}
+		})
+	}
+}
