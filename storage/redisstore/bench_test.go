@@ -226,3 +226,64 @@ func BenchmarkLongChatTurns(b *testing.B) {
 		tt.turn()
 	}
 }
+
+// BenchmarkCommonTurn is the turn needsbot runs most (session 11): the
+// read counting the update, Inbound, a Save whose abandonment record
+// names a new question and moves its expiry job, the deferred MarkSent
+// with the message id and ArmReminder checking the reminder in the same
+// language — no sent id to record (BenchmarkTurn records one on every
+// turn, which sends every save to the rest of the script). 100 chats
+// round robin, each past its first three turns: every save is a common
+// one (saveFastLua). TestCallgrindTurns (-tags shapes) is the same turn
+// against a Redis under callgrind.
+func BenchmarkCommonTurn(b *testing.B) {
+	clk := newClock()
+	s, rdb, _ := newStore(b, redisstore.Options{TailDelay: time.Minute, Now: clk.Now})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	const chats = 100
+	vers := make([]uint64, chats)
+	rec := *benchRecord
+	next := int64(1_000_000)
+	turn := func(c int) {
+		chat := int64(700 + c)
+		update := next
+		next++
+		now := clk.Now()
+		if _, ver, seen, _, err := s.LoadCounting(ctx, chat, update, 1_000_000, time.Second); err != nil || seen != redisstore.SeenNone || ver != vers[c] {
+			b.Fatal(ver, seen, err)
+		}
+		if ok, _, err := s.Inbound(ctx, chat, update, 1_000_000, time.Second); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		rec.LastQuestion = "q_" + strconv.FormatInt(update%97, 10)
+		rec.Expires = now.Add(7 * 24 * time.Hour)
+		if err := s.Save(ctx, chat, update, vers[c], vers[c]+1, blob600, &rec); err != nil {
+			b.Fatal(err)
+		}
+		vers[c]++
+		if err := s.MarkSent(ctx, chat, update, int(update%100_000)+5000); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.ArmReminder(ctx, chat, "uk", now.Add(24*time.Hour), time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		clk.Add(time.Millisecond)
+	}
+	for range 3 {
+		for c := range chats {
+			turn(c)
+		}
+	}
+	h.n.Store(0)
+	u0, c0 := serverStats(b, rdb)
+	b.ResetTimer()
+	for i := range b.N {
+		turn(i % chats)
+	}
+	b.StopTimer()
+	u1, c1 := serverStats(b, rdb)
+	b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
+	b.ReportMetric((u1-u0)/float64(b.N), "script-us/op")
+	b.ReportMetric((c1-c0)/float64(b.N), "cmds/op")
+}

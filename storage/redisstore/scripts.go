@@ -103,92 +103,104 @@ return r
 // rest of the script defines its helpers (seenLua, tailLua and its own:
 // eight closures and the seen record's table, made on every call, ~0.5k
 // instructions each) and builds its tables (session 9: a common save
-// costs Redis ~22k fewer instructions, ~146k → ~124k, by callgrind). The common save is a turn that moves an interview
-// on: the version matches, the mirror (field a) holds, the state's and the
-// record's TTLs need no refresh, the interview is the one the record
-// describes (or there is no record, and none was there), no language
-// choice is entered or left, no completion, no sent ids, the reminder's
-// arm is none or a check of the language the mirror knows, and the seen
-// record is appended to. It writes what the rest of the script writes for
-// such a save — the state's HSET, the seen record's APPEND, the record's
-// HSET — and returns the same reply. Anything else falls through to the
-// rest, which does the whole save; the only write made before it falls
-// through is the APPEND of a record now too long (appended: the rest
-// reads it back and trims it, as after its own APPEND).
+// costs Redis ~22k fewer instructions, ~146k → ~124k, by callgrind). The
+// common save is a turn that moves an interview on: the version matches,
+// the mirror (field a) holds, the state's and the record's TTLs need no
+// refresh, the interview is the one the record describes (or there is no
+// record, and none was there), no language choice is entered or left, no
+// completion, no sent ids, the reminder's arm is none or a check of the
+// language the mirror knows, and the seen record is appended to (84 % of
+// the saves of session 11's load test). It writes what the rest of the
+// script writes for such a save — the state's HSET, the seen record's
+// APPEND, the record's HSET — and returns 1 + idx (saveReply: a table
+// costs more). Anything else falls through to the rest, which does the
+// whole save; the only write made before it falls through is the APPEND
+// of a record now too long (appended: the rest reads it back and trims
+// it, as after its own APPEND). Such a save needs only the first three
+// keys, and a rest after its APPEND needs no other either. It writes the
+// record's job chat (xc) only when it arms a job the mirror names none
+// of: while the mirror names one, the save that wrote it left xc in the
+// record (every save writes xc, xd and xv together, and what drops them
+// drops the mirror too).
 //
-// nlt is seenLua's ilt (not defined yet here).
+// It compares numbers as seenLua's ilt does (not defined yet here), inline.
 var saveFastLua = `
 local hv = redis.call('HMGET', KEYS[1], 'v', 'l', 'e', 'a')
 local cur = hv[1] or '0'
 local appended = false
 repeat
-  local na = #ARGV
-  if cur ~= ARGV[1] or not hv[4] or hv[2] or not hv[3] or ARGV[13] ~= '' then break end
-  if na ~= 15 and (ARGV[16] ~= '' or ARGV[18] ~= '' or (na >= 21 and ARGV[21] ~= '')) then break end
-  local function nlt(a, b)
-    local la, lb = #a, #b
-    if la ~= lb then return la < lb end
-    return a < b
-  end
+  if cur ~= ARGV[1] or not hv[4] or hv[2] or not hv[3] or #ARGV > 15 then break end
   local tag, mst, mae, mxd, mrl = string.match(hv[4], '^(%d+) (%S+) (%S+) (%S+) (%S+)$')
   if tag ~= cur then break end
   -- The state's TTL would move (saveScript's refresh).
-  if nlt(ARGV[5], hv[3]) or nlt(hv[3], ARGV[6]) then break end
+  -- (Compared as strings of one length, all ms times for centuries:
+  -- another length goes to the rest, which compares them as numbers.)
+  local se = hv[3]
+  if #se ~= #ARGV[5] or #se ~= #ARGV[6] or ARGV[5] < se or se < ARGV[6] then break end
   local rp = '-'
-  local arm = ARGV[19] or ''
+  local arm = ARGV[14]
   if arm ~= '' then
     if string.byte(arm, 1) ~= 99 or mrl == '-' or string.sub(arm, 2) ~= mrl then break end
     rp = mrl
   end
   if ARGV[7] ~= '' then
-    if mst ~= ARGV[8] or mae == '-' or nlt(ARGV[9], mae) or nlt(mae, ARGV[10]) then break end
+    if mst ~= ARGV[8] or #mae ~= #ARGV[9] or #mae ~= #ARGV[10] or ARGV[9] < mae or mae < ARGV[10] then break end
     if ARGV[11] == '' and mxd ~= '-' then break end
   elseif mst ~= '-' or mxd ~= '-' then
     break
   end
   -- The seen record first: what it returns may send the save to the rest.
-  local e = ''
-  for i = 22, na do e = e .. ' ' .. ARGV[i] .. ':s' end
-  if ARGV[4] ~= '' then e = e .. ' ' .. ARGV[4] .. ':a' end
+  local e = ARGV[4]
   if e ~= '' then
     local n = redis.pcall('APPEND', KEYS[2], e)
     -- Not a string yet (the format before the record): the rest
     -- converts it; nothing was written.
     if type(n) == 'table' then break end
     if n == #e then
-      local now, ttl = string.match(ARGV[14], '^%S+ (%S+) (%S+)')
+      local now, ttl = string.match(ARGV[15], '^%S+ (%S+) (%S+)')
       redis.call('SET', KEYS[2], now .. ' 0 0 0' .. e, 'PX', ttl)
-    elseif na > 15 and n > ` + strconv.Itoa(16*seenMax) + ` then
+    elseif n > ` + strconv.Itoa(16*seenMax) + ` then
       appended = true
       break
     end
   end
-  local h = {'v', ARGV[2], 'b', ARGV[3]}
-  if na >= 17 and ARGV[17] ~= '' then
-    local tat, hc = string.match(ARGV[17], '^(%d+) (%d+)$')
-    h[5], h[6], h[7], h[8] = 't', tat, 'h', hc
-  end
-  if ARGV[15] ~= '' then
-    h[#h + 1] = 'm'
-    h[#h + 1] = ARGV[15]
-  end
   local idx = 0
-  local mirror = ' - - - '
+  local a
   if ARGV[7] ~= '' then
-    local xd = '-'
-    if ARGV[11] ~= '' then
-      xd = ARGV[12]
-      if mxd == '-' or nlt(xd, mxd) then idx = 1 end
-      redis.call('HSET', KEYS[3], 'r', ARGV[7], 'xc', ARGV[11], 'xd', xd, 'xv', ARGV[2])
+    local xd = ARGV[11]
+    if xd ~= '' then
+      if mxd == '-' then
+        -- The job is armed in the record now: its chat (xc) too. While
+        -- the mirror names a job, the record holds its xc already.
+        idx = 1
+        redis.call('HSET', KEYS[3], 'r', ARGV[7], 'xc', string.match(ARGV[15], '^%S+ %S+ %S+ %S+ %S+ (%S+)'), 'xd', xd, 'xv', ARGV[2])
+      else
+        if #xd < #mxd or (#xd == #mxd and xd < mxd) then idx = 1 end
+        redis.call('HSET', KEYS[3], 'r', ARGV[7], 'xd', xd, 'xv', ARGV[2])
+      end
     else
+      xd = '-'
       redis.call('HSET', KEYS[3], 'r', ARGV[7])
     end
-    mirror = ' ' .. ARGV[8] .. ' ' .. mae .. ' ' .. xd .. ' '
+    a = ARGV[2] .. ' ' .. ARGV[8] .. ' ' .. mae .. ' ' .. xd .. ' ' .. rp
+  else
+    a = ARGV[2] .. ' - - - ' .. rp
   end
-  h[#h + 1] = 'a'
-  h[#h + 1] = ARGV[2] .. mirror .. rp
-  redis.call('HSET', KEYS[1], unpack(h))
-  return {1, '', '', idx, 0}
+  -- The state's HSET: the count and the mark when given (no table).
+  local m = ARGV[12]
+  if ARGV[13] ~= '' then
+    local tat, hc = string.match(ARGV[13], '^(%d+) (%d+)$')
+    if m ~= '' then
+      redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 't', tat, 'h', hc, 'm', m, 'a', a)
+    else
+      redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 't', tat, 'h', hc, 'a', a)
+    end
+  elseif m ~= '' then
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'm', m, 'a', a)
+  else
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'a', a)
+  end
+  return 1 + idx
 until true
 `
 
@@ -200,33 +212,47 @@ until true
 //
 // KEYS: state hash, seen record, abandonment record hash, language-choice
 // record (published.go), the chat's completions hash (outbox.go), reminder
-// hash, sent message zset. A new key goes at the end (8…).
-// ARGV (saveArgs): 1 expected version ("0" = none), 2 new version, 3 blob,
-// 4 update id ("" = none), 5 the state's expiry (now + TTL, ms), 6 that
-// less the slack (ttlSlack), 7 record JSON ("" = delete the record), 8
-// record's interview (started ms), 9 and 10 the record's expiry and that
-// less the slack, 11 chat id of the expiry job ("" = none: the job is
-// dropped), 12 its due time (ms), 13 the form whose language choice the
-// saved state waits at ("" = none), 14 the arguments a save seldom needs,
-// space-separated and read only when needed (each argument of a script
-// costs Redis ~1.2k instructions): state TTL (ms), now (ms), seen TTL
-// (ms), record TTL (ms), a fresh random record id, the chat id; 15 the
-// message id of the chat's deferred mark ("" = none: m is left as it is),
-// written with the state (the mark belongs to the version replaced: the
-// compare-and-swap checks it; tail.go); 16 a completion ("" = none:
-// "<length of its idempotency key>:<key><entry>"), its entry set under its
-// key in KEYS[5] when the version matches (outbox.go); 17 the inbound
-// count ("<tat> <highest id counted>", "" = none; Store.LoadCounting); 18
-// now less the seen TTL's slack ("" when Go read the record's TTL set
-// less than the slack ago: the record is appended to); from 19 the tail's
-// arguments without a mark pair (tailArgs; none when there is no tail).
-// KEYS 5-7 and ARGV 16-18 are given only with a completion, a count or a
-// tail (a save of neither has 4 keys and 15 arguments). Renumbered in
-// session 6 (the completion was 16-17 with an optional fifth key) and in
-// session 7 (16-17 were the completion's key and entry, 19-22 now, seen
-// TTL, pxafter and the oldest sent id kept, the tail's arguments from 23
-// with an unused mark pair and two more arguments; now and the seen TTL
-// are now read from ARGV 14 when needed).
+// hash, sent message zset. A new key goes at the end (8…). Only the first
+// three always (Store.save gives the rest up to the last it knows the save
+// needs): a save whose rest needs one it was not given returns -1
+// before it writes anything, and Go sends it again with all seven.
+// ARGV (Store.save; session 11): 1 expected version ("0" = none), 2
+// new version, 3 blob, 4 the seen record's entries, appended as they are
+// by a common save: " <id>:s" for each update of the tail marked sent,
+// then " <update>:a" for the update applied ("" = none of either), 5 the
+// state's expiry (now + TTL, ms), 6 that less the slack (ttlSlack), 7
+// record JSON ("" = delete the record), 8 record's interview (started
+// ms), 9 and 10 the record's expiry and that less the slack, 11 the expiry
+// job's due time (ms; "" = none: the job is dropped; its chat, xc, is
+// read from 15), 12 the message id of the chat's deferred mark ("" =
+// none: m is left as it is), written with the state (the mark belongs to
+// the version replaced: the compare-and-swap checks it; tail.go), 13 the
+// inbound count ("<tat> <highest id counted>", "" = none;
+// Store.LoadCounting), 14 the tail's arm ("" = none; tailArgs), 15 the
+// arguments a save seldom needs, space-separated and read only when
+// needed: state TTL (ms), now (ms), seen TTL (ms), record TTL (ms), a
+// fresh random record id ("-" without a record), the chat id, then, with
+// an arm, the arm's due time, TTL, expiry and that less the slack (the
+// tail's numbers after its chat id: appendArmNums). 16-19 only up to the
+// last that is not empty (a common save has 15 arguments): 16 now less
+// the seen TTL's slack ("" when Go read the record's TTL set less than
+// the slack ago, or a save of no tail, count or completion: the record is
+// appended to), 17 the form whose language choice the saved state waits
+// at ("" = none), 18 a completion ("" = none: "<length of its idempotency
+// key>:<key><entry>"), its entry set under its key in KEYS[5] when the
+// version matches (outbox.go), 19 the tail's sent ids ("" = none;
+// tailArgs).
+//
+// Each key or argument costs Redis ~1.5–2k instructions (the RESP
+// argument, its Lua string interned, its slot in KEYS or ARGV, and the
+// garbage collector's share; session 11's callgrind): a common save sends
+// 3 keys and 15 arguments, where it sent 7 and 22 before session 11
+// (1-3, 4 the update id, 5-10, 11 the job's chat, 12 its due time, 13
+// the form waited at, 14 the seldom argument, 15 the mark, 16 the
+// completion, 17 the count, 18 pxafter, 19-21 the tail's arm, the arm's
+// numbers and sent ids, from 22 the marked updates, one each); earlier
+// layouts in sessions 6 and 7. Each replica sends its own layout to its
+// own script (another SHA); what is stored is the same.
 //
 // The expiry job lives in the record (xc, xd, xv = chat, due, the version
 // it was armed at), so that it goes when the record goes (completion,
@@ -234,7 +260,8 @@ until true
 // comes to a choice (field l of the state hash remembers the form) and
 // deleted when it leaves it, in the same step as the save
 // (Store.SaveWaiting).
-// Returns {1, started, left, idx, ridx} when saved, {0, "", "", 0, ridx} on
+// Returns 1 + idx for a common save (its head), -1 for a key not given,
+// else {1, started, left, idx, ridx} when saved, {0, "", "", 0, ridx} on
 // a version conflict (nothing of the state changed); started is the
 // interview (started ms) whose record was deleted or replaced, "" when
 // none: its abandonment index member is stale; left is the form whose
@@ -272,7 +299,7 @@ end
 local rare
 local function seldom()
   if not rare then
-    rare = {string.match(ARGV[14], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')}
+    rare = {string.match(ARGV[15], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)(.*)$')}
   end
   return rare
 end
@@ -297,18 +324,38 @@ local known
 if mst and mrl ~= '-' then known = mrl end
 -- The chat's deferred tail (reminder, sent ids; its marks are appended
 -- to the seen record below) is written whatever becomes of the state.
-local ridx, rp = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 19, true, known)
--- seenwrite writes the tail's marks (ARGV 22…) and, when own, the update
--- applied into the seen record: appended (one APPEND, the record is not
--- read) while its TTL is fresh (ARGV 18 "": Go read it set less than the
--- slack ago); read and rewritten (seenLua) when its TTL is to be set
--- again, when it is not a string yet, or to trim it once it is long.
+-- The keys beyond the first three are given only when Go knows the save
+-- needs them (Store.save): one that it needs and was not given (it leaves
+-- a language choice, or its arm checks a reminder the mirror does not
+-- know) refuses the save before anything is written (-1: Go sends it
+-- again with all seven). The head's APPEND is made only when none is.
+do
+  local arm, need = ARGV[14], 3
+  if ARGV[19] and ARGV[19] ~= '' then
+    need = 7
+  elseif arm ~= '' and not (known == string.sub(arm, 2) and string.byte(arm, 1) == 99) then
+    need = 6
+  elseif ARGV[18] and ARGV[18] ~= '' then
+    need = 5
+  elseif cur == ARGV[1] and ((ARGV[17] or '') ~= '' or hv[2]) then
+    need = 4
+  end
+  if #KEYS < need then return -1 end
+end
+local ridx, rp = tail(KEYS[1], KEYS[2], KEYS[6], KEYS[7], 0, function() return seldom()[6] .. seldom()[7] end, known)
+local pxafter = ARGV[16] or ''
+-- seenwrite writes the tail's marks (ARGV 4's ":s" entries) and, when own,
+-- the update applied (its ":a" entry) into the seen record: appended (one
+-- APPEND, the record is not read) while its TTL is fresh (pxafter "": Go
+-- read it set less than the slack ago, or a save without tail or count,
+-- which does not tell); read and rewritten (seenLua) when its TTL is to
+-- be set again, when it is not a string yet, or to trim it once it is
+-- long.
 local function seenwrite(own)
   local U = KEYS[2]
-  local e = ''
-  for i = 22, #ARGV do e = e .. ' ' .. ARGV[i] .. ':s' end
-  if own and ARGV[4] ~= '' then e = e .. ' ' .. ARGV[4] .. ':a' end
-  if ARGV[18] == '' and not appended then
+  local e = ARGV[4]
+  if not own then e = string.gsub(e, ' %-?%d+:a', '') end
+  if pxafter == '' and not appended then
     if e == '' then return end
     local n = redis.pcall('APPEND', U, e)
     if type(n) ~= 'table' then
@@ -320,20 +367,19 @@ local function seenwrite(own)
     end
   end
   seenload(U)
-  for i = 22, #ARGV do seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `) end
-  if own and ARGV[4] ~= '' then seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `) end
-  seensave(U, seldom()[2], seldom()[3], ARGV[18])
+  for id, f in string.gmatch(e, '(%-?%d+):(%a)') do seenmark(id, f, ` + strconv.Itoa(seenMax) + `) end
+  seensave(U, seldom()[2], seldom()[3], pxafter)
 end
 if cur ~= ARGV[1] then
-  if ARGV[18] then seenwrite(false) end
+  seenwrite(false)
   -- The tail moved the reminder off what the mirror says: drop it.
-  if known and ARGV[19] and ARGV[19] ~= '' and rp ~= known then redis.call('HDEL', KEYS[1], 'a') end
+  if known and ARGV[14] ~= '' and rp ~= known then redis.call('HDEL', KEYS[1], 'a') end
   return {0, '', '', 0, ridx}
 end
 -- A completion recorded with the save (Store.SaveDoneCompleted, outbox.go):
--- KEYS[5], ARGV 16 "<key length>:<key><entry>", only when given.
-if ARGV[16] and ARGV[16] ~= '' then
-  local c = ARGV[16]
+-- KEYS[5], ARGV 18 "<key length>:<key><entry>", only when given.
+if ARGV[18] and ARGV[18] ~= '' then
+  local c = ARGV[18]
   local p = string.find(c, ':', 1, true)
   local kn = tonumber(string.sub(c, 1, p - 1))
   redis.call('HSET', KEYS[5], string.sub(c, p + 1, p + kn), string.sub(c, p + kn + 1))
@@ -378,28 +424,28 @@ if ARGV[7] ~= '' then
   local xd = '-'
   if ARGV[11] ~= '' then
     rh[#rh + 1] = 'xc'
-    rh[#rh + 1] = ARGV[11]
+    rh[#rh + 1] = seldom()[6]
     rh[#rh + 1] = 'xd'
-    rh[#rh + 1] = ARGV[12]
+    rh[#rh + 1] = ARGV[11]
     rh[#rh + 1] = 'xv'
     rh[#rh + 1] = ARGV[2]
-    xd = ARGV[12]
-    if fresh or not ar[3] or ilt(ARGV[12], ar[3]) then idx = 1 end
+    xd = ARGV[11]
+    if fresh or not ar[3] or ilt(ARGV[11], ar[3]) then idx = 1 end
   end
   mirror = ' ' .. ARGV[8] .. ' ' .. ae .. ' ' .. xd .. ' '
 end
 local h = {'v', ARGV[2], 'b', ARGV[3]}
-if ARGV[17] and ARGV[17] ~= '' then
+if ARGV[13] ~= '' then
   -- The inbound count made in Go (Store.LoadCounting): "<tat> <hc>".
-  local tat, hc = string.match(ARGV[17], '^(%d+) (%d+)$')
+  local tat, hc = string.match(ARGV[13], '^(%d+) (%d+)$')
   h[#h + 1] = 't'
   h[#h + 1] = tat
   h[#h + 1] = 'h'
   h[#h + 1] = hc
 end
-if ARGV[15] ~= '' then
+if ARGV[12] ~= '' then
   h[#h + 1] = 'm'
-  h[#h + 1] = ARGV[15]
+  h[#h + 1] = ARGV[12]
 end
 h[#h + 1] = 'a'
 h[#h + 1] = ARGV[2] .. mirror .. (rp or '-')
@@ -410,10 +456,11 @@ if sx then
   h[#h + 1] = 'e'
   h[#h + 1] = ARGV[5]
 end
-if ARGV[13] ~= '' then
+local wait = ARGV[17] or ''
+if wait ~= '' then
   h[#h + 1] = 'l'
-  h[#h + 1] = ARGV[13]
-  redis.call('HSET', KEYS[4], 'c', seldom()[6], 'f', ARGV[13])
+  h[#h + 1] = wait
+  redis.call('HSET', KEYS[4], 'c', seldom()[6], 'f', wait)
   redis.call('PEXPIRE', KEYS[4], seldom()[1])
 elseif hv[2] then
   redis.call('HDEL', KEYS[1], 'l')
@@ -422,24 +469,7 @@ elseif hv[2] then
 end
 redis.call('HSET', KEYS[1], unpack(h))
 if sx then redis.call('PEXPIRE', KEYS[1], seldom()[1]) end
-if ARGV[18] then
-  seenwrite(true)
-elseif ARGV[4] ~= '' then
-  -- A save without tail, count or completion (15 arguments): the update
-  -- was not seen when loaded, and the state has not moved since (the
-  -- version matched): it is not in the seen record, so it is appended
-  -- without reading the record. Trimming waits for the next full write.
-  local e = ' ' .. ARGV[4] .. ':a'
-  local n = redis.pcall('APPEND', KEYS[2], e)
-  if type(n) == 'table' then
-    -- Not a string yet (the format before the record): convert it.
-    seenload(KEYS[2])
-    seenmark(ARGV[4], 'a', ` + strconv.Itoa(seenMax) + `)
-    seensave(KEYS[2], seldom()[2], seldom()[3])
-  elseif n == #e then
-    redis.call('SET', KEYS[2], seldom()[2] .. ' 0 0 0' .. e, 'PX', seldom()[3])
-  end
-end
+seenwrite(true)
 if not rh then
   if ar[1] or ar[3] then redis.call('DEL', KEYS[3]) end
   return {1, old, left, 0, ridx}

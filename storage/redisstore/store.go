@@ -237,7 +237,7 @@ func (s *Store) chatKeysInto(keys []string, chat int64, kinds string) []string {
 // reminder, sent ids) and of its Save (saveScript's KEYS, in order).
 const (
 	readKinds = "surm"
-	saveKinds = "sualcrm" // state, seen, abandonment record, language choice; completions, reminder, sent ids
+	saveKinds = "sualcrm" // state, seen, abandonment record, language choice, completions, reminder, sent ids
 )
 
 func (s *Store) stateKey(chat int64) string   { return s.chatKey(chat, 's') }
@@ -552,10 +552,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	now := s.now()
 	nowMS := now.UnixMilli()
-	update := ""
-	if updateID != 0 {
-		update = strconv.FormatInt(updateID, 10)
-	}
 	var recJSON []byte
 	var started string
 	if rec != nil {
@@ -568,11 +564,11 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		}
 		started = strconv.FormatInt(rec.Started.UnixMilli(), 10)
 	}
-	expChat, expDue := "", int64(0)
+	expDue := int64(0)
 	if rec != nil && !rec.Expires.IsZero() {
 		// The expiry job (jobs.go) rides in the record: the state is kept
 		// ExpireGrace past its due time, so that the job finds it.
-		expChat, expDue = strconv.FormatInt(chat, 10), rec.Expires.UnixMilli()
+		expDue = rec.Expires.UnixMilli()
 		ttl = max(ttl, rec.Expires.Sub(now)+ExpireGrace)
 	}
 	recTTL := max(s.stateTTL, ttl) + s.abandonGrace
@@ -586,47 +582,77 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if cp != nil {
 		cpArg = strconv.Itoa(len(cp.key)) + ":" + cp.key + cp.entry
 	}
-	// The keys and arguments in one argv (client.go). The rest of the
-	// keys and arguments only when needed: each key or argument of a
-	// script costs Redis ~1.2k instructions.
-	full := cp != nil || count != "" || t != nil
-	kinds := saveKinds
-	if !full {
-		kinds = saveKinds[:4]
+	// The keys and arguments in one argv (client.go). A key only when
+	// the save may need it (each key or argument of a script costs Redis
+	// ~1.5-2k instructions, session 11): the state, the seen record and
+	// the abandonment record always; the language-choice record, the
+	// completions, the reminder and the sent ids up to the last that Go
+	// knows the save needs. A save whose rest needs a key not given (it
+	// leaves a language choice, or checks a reminder the mirror does not
+	// know) is refused before it writes anything and sent again with all
+	// seven (saveKeysAll).
+	nkeys := 3
+	switch {
+	case t != nil && len(t.sent) > 0:
+		nkeys = 7
+	case t != nil && t.arm && !t.armCheck:
+		nkeys = 6
+	case cp != nil:
+		nkeys = 5
+	case waitForm != "":
+		nkeys = 4
+	}
+	arm := ""
+	if t != nil {
+		arm = armArg(t)
+	}
+	seldom, seen := seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t, updateID)
+	var opt [4]string
+	if n := s.seenPXAfterMS(now); (cp != nil || count != "" || t != nil) && !s.seenFresh(chat, n) {
+		// The seen record is appended to, not rewritten, when its TTL
+		// was set less than the slack ago ("" instead of pxafter), and
+		// by a save without tail, count or completion (whose read, if
+		// any, did not tell).
+		opt[0] = strconv.FormatInt(n, 10)
+	}
+	opt[1], opt[2] = waitForm, cpArg
+	if t != nil {
+		opt[3] = sentArg(t, now)
+	}
+	last := len(opt) - 1
+	for last >= 0 && opt[last] == "" {
+		last--
 	}
 	v := newSaveArgv()
-	v.script(saveScript, len(kinds))
-	keys := s.chatKeysInto(v.keys(len(kinds)), chat, kinds)
+	v.script(saveScript, nkeys)
+	keys := s.chatKeysInto(v.keys(nkeys), chat, saveKinds[:nkeys])
 	for i := range keys {
 		v.key(&keys[i])
 	}
-	// saveScript's arguments; the 14th is read only when needed.
+	// saveScript's arguments (its comment): those of a common save first,
+	// the 15th read only when needed, 16-19 only up to the last that is
+	// not empty.
 	v.int(int64(expect))
 	v.int(int64(newVersion))
 	v.bytes(blob)
-	v.str(update)
+	v.str(seen)
 	v.int(stateExp)
 	v.int(stateExp - ttlSlack(ttl).Milliseconds())
 	v.bytes(recJSON)
 	v.str(started)
 	v.int(recExp)
 	v.int(recExp - ttlSlack(recTTL).Milliseconds())
-	v.str(expChat)
-	v.int(expDue)
-	v.str(waitForm)
-	v.str(seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat))
+	if expDue != 0 {
+		v.int(expDue)
+	} else {
+		v.lit("")
+	}
 	v.str(mark)
-	if full {
-		// The seen record is appended to, not rewritten, when its TTL
-		// was set less than the slack ago ("" instead of pxafter).
-		pxafter := ""
-		if n := s.seenPXAfterMS(now); !s.seenFresh(chat, n) {
-			pxafter = strconv.FormatInt(n, 10)
-		}
-		v.str(cpArg)
-		v.str(count)
-		v.str(pxafter)
-		s.appendTail(v, chat, t, markOmit, now)
+	v.str(count)
+	v.str(arm)
+	v.str(seldom)
+	for _, a := range opt[:last+1] {
+		v.str(a)
 	}
 
 	var res *redis.Cmd
@@ -676,18 +702,22 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
 		}
 	}
-	reply, err := res.Slice()
+	reply, err := parseSaveReply(res)
+	if err == nil && reply.keys && nkeys < len(saveKinds) {
+		// Refused for a key not given, nothing written: again with all.
+		reply, err = parseSaveReply(s.evalScript(ctx, saveScript, s.saveAllKeys(v, chat)))
+	}
+	if err == nil && reply.keys {
+		err = errors.New("refused for a key with all keys given")
+	}
 	if err != nil {
 		s.putBack(chat, t, mark != "")
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if len(reply) < 5 {
-		return fmt.Errorf("redisstore: save: unexpected reply of %d elements", len(reply))
-	}
 	// The tail was written whatever became of the state.
 	if t != nil && t.arm {
 		s.noteArmed(chat, t)
-		flag, _ := reply[4].(int64)
+		flag := reply.ridx
 		if flag == 1 && !radd {
 			if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(t.due), Member: s.chatID(chat)}).Err(); err != nil {
 				return fmt.Errorf("redisstore: save: reminder index: %w", err)
@@ -697,35 +727,31 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			s.noteRemindHint(chat, t.due)
 		}
 	}
-	if ok, _ := reply[0].(int64); ok != 1 {
+	if !reply.saved {
 		return ErrConflict
 	}
-	if len(reply) > 2 {
-		if left, _ := reply[2].(string); left != "" {
-			// The language choice is over: its index member is a link to
-			// the chat that nothing needs any more (erasure must not find
-			// it either). Once per interview.
-			if err := s.rdb.ZRem(ctx, s.waitIndexKey(left), s.chatID(chat)).Err(); err != nil {
-				return fmt.Errorf("redisstore: save: language-choice index: %w", err)
-			}
+	if left := reply.left; left != "" {
+		// The language choice is over: its index member is a link to
+		// the chat that nothing needs any more (erasure must not find
+		// it either). Once per interview.
+		if err := s.rdb.ZRem(ctx, s.waitIndexKey(left), s.chatID(chat)).Err(); err != nil {
+			return fmt.Errorf("redisstore: save: language-choice index: %w", err)
 		}
 	}
 	s.noteVersion(chat, newVersion)
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
 	s.noteIndexed(chat, started, now, zadd)
-	if len(reply) > 3 {
-		if idx, _ := reply[3].(int64); idx == 1 && !xadd {
-			// Armed anew (by another replica's knowledge, or after DoneJob
-			// dropped the member): the member must be there.
-			if err := s.rdb.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)}).Err(); err != nil {
-				return fmt.Errorf("redisstore: save: expiry index: %w", err)
-			}
-			xadd = true
+	if reply.idx == 1 && !xadd {
+		// Armed anew (by another replica's knowledge, or after DoneJob
+		// dropped the member): the member must be there.
+		if err := s.rdb.ZAdd(ctx, s.expireDueKey(), redis.Z{Score: float64(expDue), Member: s.chatID(chat)}).Err(); err != nil {
+			return fmt.Errorf("redisstore: save: expiry index: %w", err)
 		}
+		xadd = true
 	}
 	s.noteExpireHint(chat, started, expDue, xadd)
-	if old, _ := reply[1].(string); old != "" {
+	if old := reply.old; old != "" {
 		// The interview that record described is over (completed,
 		// declined, restarted): its index member goes now, not when
 		// DueAbandoned finds it stale a state lifetime later.
@@ -736,12 +762,85 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	return nil
 }
 
-// seldomArg is saveScript's 14th argument, read only when needed: "<state
-// TTL> <now> <seen TTL> <record TTL> <record id> <chat id>" (ms), built in
-// one allocation. The record id is 128 random bits in hex (randomID) with
-// a record, "-" without.
-func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64) string {
-	b := make([]byte, 0, 128)
+// saveAllKeys returns the saveScript call v (argv.script) again with all
+// of saveKinds as its keys, and v's arguments (shared: v is not sent
+// again).
+func (s *Store) saveAllKeys(v *argv, chat int64) *argv {
+	n, _ := v.a[v.at+2].(int)
+	w := newSaveArgv()
+	w.script(saveScript, len(saveKinds))
+	keys := s.chatKeysInto(w.keys(len(saveKinds)), chat, saveKinds)
+	for i := range keys {
+		w.key(&keys[i])
+	}
+	w.a = append(w.a, v.a[v.at+3+n:]...)
+	return w
+}
+
+// saveKeysAll is saveScript's reply when the save needs a key that it
+// was not given (Store.save gives the rarely needed ones only when it
+// knows they are): nothing was written, and the save is sent again with
+// all of saveKinds.
+const saveKeysAll = -1
+
+// saveReply is saveScript's reply: a table {saved (1 or 0), started,
+// left, idx, ridx} (its comment), or for the common save (saveFastLua)
+// the integer 1 + idx (saved, "", "", idx, 0: a table of five cost Redis
+// ~6k instructions to build, convert and collect, session 11), or
+// saveKeysAll.
+type saveReply struct {
+	saved     bool
+	old, left string
+	idx, ridx int64
+	keys      bool // saveKeysAll
+}
+
+func parseSaveReply(cmd *redis.Cmd) (saveReply, error) {
+	v, err := cmd.Result()
+	if err != nil {
+		return saveReply{}, err
+	}
+	switch r := v.(type) {
+	case int64:
+		switch r {
+		case saveKeysAll:
+			return saveReply{keys: true}, nil
+		case 1, 2:
+			return saveReply{saved: true, idx: r - 1}, nil
+		}
+	case []any:
+		if len(r) >= 5 {
+			ok, _ := r[0].(int64)
+			rp := saveReply{saved: ok == 1}
+			rp.old, _ = r[1].(string)
+			rp.left, _ = r[2].(string)
+			rp.idx, _ = r[3].(int64)
+			rp.ridx, _ = r[4].(int64)
+			return rp, nil
+		}
+	}
+	return saveReply{}, fmt.Errorf("unexpected reply %v", v)
+}
+
+// seldomArg returns saveScript's 15th and 4th arguments, built in one
+// allocation.
+//
+// The 15th is read only when needed: "<state TTL> <now> <seen TTL>
+// <record TTL> <record id> <chat id>" (ms), then, when the tail arms the
+// reminder, " <due> <ttl> <expiry> <that less the slack>" (appendArmNums
+// after the chat id). The record id is 128 random bits in hex (randomID)
+// with a record, "-" without.
+//
+// The 4th is what the save appends to the seen record: " <id>:s" for
+// each update of the tail marked sent, then " <update>:a" for the update
+// applied (none when update is 0); the common save appends it as it is.
+func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64, t *tail, update int64) (seldom, seen string) {
+	var marks []int64
+	if t != nil {
+		marks = t.marks
+	}
+	var buf [256]byte // on the stack: string(b) copies it
+	b := buf[:0]
 	b = strconv.AppendInt(b, ttl, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, now, 10)
@@ -758,8 +857,24 @@ func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64) str
 		b = append(b, '-')
 	}
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, chat, 10)
-	return string(b)
+	if t != nil && t.arm {
+		b = appendArmNums(b, chat, t)
+	} else {
+		b = strconv.AppendInt(b, chat, 10)
+	}
+	n := len(b)
+	for _, id := range marks {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, ":s"...)
+	}
+	if update != 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, update, 10)
+		b = append(b, ":a"...)
+	}
+	all := string(b)
+	return all[:n], all[n:]
 }
 
 // indexRefresh is how often a replica re-sends the abandonment index

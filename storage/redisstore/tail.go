@@ -171,10 +171,10 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 	}
 }
 
-// tailArgs are the tail's arguments of loadTailScript, inboundScript,
-// tailScript and saveScript (now: the time of the write, ms):
-//   - with mark markWrite or markEmpty, the mark pair: message id ("" = no
-//     mark) and its state version (saveScript has none: markOmit);
+// tailArgs are the tail's arguments of loadTailScript, inboundScript and
+// tailScript (now: the time of the write, ms):
+//   - the mark pair: message id ("" = no mark, or markEmpty) and its state
+//     version;
 //   - the reminder's arm: "" (none), or "w" (write its due time) or "c"
 //     (check only: see armSkip) followed by its language;
 //   - "<chat id> <due> <ttl> <expiry (when armed + ttl, ms)> <that less
@@ -186,6 +186,7 @@ func (s *Store) noteVersion(chat int64, v uint64) {
 // No tail (nil): no arguments at all — each argument of a script costs
 // Redis about 1.2k instructions (session 7 packed the arm's mode and
 // language, and the sent ids' time and oldest kept, into one argument each).
+// saveScript takes the same pieces in places of its own (Store.save).
 func (s *Store) tailArgs(chat int64, t *tail, mark tailMark, now time.Time) []any {
 	if t == nil {
 		return nil
@@ -200,51 +201,68 @@ func (s *Store) appendTail(v *argv, chat int64, t *tail, mark tailMark, now time
 	if t == nil {
 		return
 	}
-	switch {
-	case mark == markOmit:
-	case t.hasMark && mark == markWrite:
+	if t.hasMark && mark == markWrite {
 		v.int(int64(t.lastMsg))
 		v.int(int64(t.markV))
-	default:
+	} else {
 		v.lit("")
 		v.lit(0)
 	}
 	if t.arm {
-		exp := t.armAt + t.armTTL
-		slack := ttlSlack(time.Duration(t.armTTL) * time.Millisecond).Milliseconds()
-		mode := "w"
-		if t.armCheck {
-			mode = "c"
-		}
-		b := make([]byte, 0, 80)
-		for i, n := range [...]int64{chat, t.due, t.armTTL, exp, exp - slack} {
-			if i > 0 {
-				b = append(b, ' ')
-			}
-			b = strconv.AppendInt(b, n, 10)
-		}
-		v.str(mode + t.lang)
-		v.str(string(b))
+		v.str(armArg(t))
+		v.str(string(appendArmNums(make([]byte, 0, 80), chat, t)))
 	} else {
 		v.lit("")
 		v.lit("")
 	}
-	if len(t.sent) == 0 {
-		v.lit("")
-	} else {
-		b := make([]byte, 0, 32+12*len(t.sent))
-		b = strconv.AppendInt(b, t.sentAt, 10)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, now.Add(-SentTTL).UnixMilli(), 10)
-		for _, id := range t.sent {
-			b = append(b, ' ')
-			b = strconv.AppendInt(b, int64(id), 10)
-		}
-		v.str(string(b))
-	}
+	v.str(sentArg(t, now))
 	for _, u := range t.marks {
 		v.int(u)
 	}
+}
+
+// armArg is the tail's arm argument: "" (none), or "w" (write its due
+// time) or "c" (check only: see armSkip) followed by its language.
+func armArg(t *tail) string {
+	switch {
+	case !t.arm:
+		return ""
+	case t.armCheck:
+		return "c" + t.lang
+	default:
+		return "w" + t.lang
+	}
+}
+
+// appendArmNums appends the arm's numbers to b: "<chat id> <due> <ttl>
+// <expiry (when armed + ttl, ms)> <that less ttlSlack>".
+func appendArmNums(b []byte, chat int64, t *tail) []byte {
+	exp := t.armAt + t.armTTL
+	slack := ttlSlack(time.Duration(t.armTTL) * time.Millisecond).Milliseconds()
+	for i, n := range [...]int64{chat, t.due, t.armTTL, exp, exp - slack} {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, n, 10)
+	}
+	return b
+}
+
+// sentArg is the tail's sent ids: "" (none), else "<sent at> <oldest
+// kept> <id> <id>…" (ms; the oldest is now less SentTTL).
+func sentArg(t *tail, now time.Time) string {
+	if len(t.sent) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 32+12*len(t.sent))
+	b = strconv.AppendInt(b, t.sentAt, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, now.Add(-SentTTL).UnixMilli(), 10)
+	for _, id := range t.sent {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(id), 10)
+	}
+	return string(b)
 }
 
 // tailMark says what tailArgs passes of the tail's mark.
@@ -253,7 +271,6 @@ type tailMark uint8
 const (
 	markEmpty tailMark = iota // an empty mark pair: the script writes no message id
 	markWrite                 // the mark's message id and version, when there is a mark
-	markOmit                  // no mark pair at all (saveScript: the save writes the id)
 )
 
 // tailLua applies a tail. It expects seenLua before it, the seen record
@@ -262,9 +279,11 @@ const (
 // zset), A (ARGV offset of the tail's arguments after its mark pair: the
 // arm, at A; none when #ARGV < A + 2; tailArgs) and nomarks. Without
 // nomarks the mark pair is at A-2 and A-1 and the marks (A+3…) are written
-// into the seen record; with nomarks there is no mark pair (the save
-// writes the mark's id with its HSET of the state) and the marks are left
-// to the caller (saveScript appends them). The most seen ids kept, the
+// into the seen record. With nomarks (saveScript: A is not used) the arm
+// is ARGV 14 and the sent ids ARGV 19 (or none), there is no mark pair
+// (the save writes the mark's id with its HSET of the state), the marks
+// are left to the caller (in ARGV 4), and nomarks is a function that
+// returns the arm's numbers (read from ARGV 15 only when written). The most seen ids kept, the
 // sent ids' TTL and their most kept are constants of the script's text.
 // It returns 1 when the reminder's index needs a ZADD (the reminder was
 // armed anew, or its due time moved earlier), else 0; and, when there is
@@ -287,21 +306,23 @@ const (
 // ttlSlack later (e = the expiry last set, ms).
 var tailLua = `
 local function tail(S, U, R, M, A, nomarks, known)
-  local n = #ARGV
   local idx = 0
   local rp = nil
-  if n < A + 2 then return 0 end
-  if not nomarks then
+  local arm, nums, sent
+  if nomarks then
+    arm, nums, sent = ARGV[14], nomarks, ARGV[19] or ''
+  else
+    if #ARGV < A + 2 then return 0 end
+    arm, nums, sent = ARGV[A], ARGV[A + 1], ARGV[A + 2]
     if ARGV[A - 2] ~= '' and redis.call('HGET', S, 'v') == ARGV[A - 1] then
       redis.call('HSET', S, 'm', ARGV[A - 2])
     end
     -- The marks change the seen record (seen.go) that the caller loaded
     -- and writes.
-    for i = A + 3, n do
+    for i = A + 3, #ARGV do
       seenmark(ARGV[i], 's', ` + strconv.Itoa(seenMax) + `)
     end
   end
-  local arm = ARGV[A]
   if arm ~= '' and known == string.sub(arm, 2) and string.byte(arm, 1) == 99 then
     -- A check of a reminder that the save before this one found or left
     -- pending in the same language (known: the state hash's mirror,
@@ -316,7 +337,8 @@ local function tail(S, U, R, M, A, nomarks, known)
     -- nothing; otherwise the arguments are read.
     if r[1] ~= 'x' and r[1] ~= 'n' and not (same and string.byte(arm, 1) == 99) then
       rp = lang
-      local c, due, ttl, exp, low = string.match(ARGV[A + 1], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+      if type(nums) == 'function' then nums = nums() end
+      local c, due, ttl, exp, low = string.match(nums, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
       if same then
         if ilt(due, r[3]) then idx = 1 end
         if r[4] and not ilt(exp, r[4]) and not ilt(r[4], low) then
@@ -332,8 +354,8 @@ local function tail(S, U, R, M, A, nomarks, known)
       end
     end
   end
-  if ARGV[A + 2] ~= '' then
-    local at, oldest, ids = string.match(ARGV[A + 2], '^(%d+) (%d+) (.*)$')
+  if sent ~= '' then
+    local at, oldest, ids = string.match(sent, '^(%d+) (%d+) (.*)$')
     redis.call('ZREMRANGEBYSCORE', M, '-inf', '(' .. oldest)
     for id in string.gmatch(ids, '%d+') do
       redis.call('ZADD', M, at, id)
