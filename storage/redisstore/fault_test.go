@@ -15,7 +15,16 @@ import (
 // test's prefix with direct (which does not).
 func proxied(t *testing.T) (viaProxy, direct *redisstore.Store, p *storagetest.Proxy) {
 	t.Helper()
-	rdb, prefix := storagetest.Redis(t)
+	c, rdb, prefix, p := proxiedClient(t)
+	return redisstore.New(c, redisstore.Options{Prefix: prefix}), redisstore.New(rdb, redisstore.Options{Prefix: prefix}), p
+}
+
+// proxiedClient returns a client reaching the test's Redis through a
+// Proxy (no retries inside go-redis, short timeouts: the test sees each
+// fault), the direct client, the test's prefix and the Proxy.
+func proxiedClient(t *testing.T) (c, rdb *redis.Client, prefix string, p *storagetest.Proxy) {
+	t.Helper()
+	rdb, prefix = storagetest.Redis(t)
 	u, err := url.Parse(storagetest.RedisURL())
 	if err != nil {
 		t.Fatal(err)
@@ -25,12 +34,11 @@ func proxied(t *testing.T) (viaProxy, direct *redisstore.Store, p *storagetest.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No retries inside go-redis, short timeouts: the test sees each fault.
 	opts.MaxRetries = -1
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 300*time.Millisecond, 300*time.Millisecond
-	c := redis.NewClient(opts)
+	c = redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
-	return redisstore.New(c, redisstore.Options{Prefix: prefix}), redisstore.New(rdb, redisstore.Options{Prefix: prefix}), p
+	return c, rdb, prefix, p
 }
 
 // faultRigs are the two clients the store runs on: the plain one and

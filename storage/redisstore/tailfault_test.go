@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -17,20 +16,7 @@ import (
 // (what another replica, or Redis itself, sees), and the raw client.
 func proxiedTails(t *testing.T) (viaProxy, direct *redisstore.Store, rdb *redis.Client, prefix string, p *storagetest.Proxy) {
 	t.Helper()
-	rdb, prefix = storagetest.Redis(t)
-	u, err := url.Parse(storagetest.RedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p = storagetest.NewProxy(t, u.Host)
-	opts, err := redis.ParseURL(p.Via(storagetest.RedisURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.MaxRetries = -1
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 300*time.Millisecond, 300*time.Millisecond
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
+	c, rdb, prefix, p := proxiedClient(t)
 	viaProxy = redisstore.New(c, redisstore.Options{Prefix: prefix, TailDelay: time.Minute})
 	return viaProxy, redisstore.New(rdb, redisstore.Options{Prefix: prefix}), rdb, prefix, p
 }
