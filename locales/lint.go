@@ -121,6 +121,10 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 		}
 	}
 	src := c.msgs[Source]
+	described := func(id string) bool {
+		m, _ := src.lookup(c.ids[id])
+		return m.described
+	}
 	srcParsed := func(id string) (*i18n.Message, bool) {
 		i := c.ids[id]
 		m, ok := src.lookup(i)
@@ -136,7 +140,7 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 		if !want[id] {
 			problems = append(problems, fmt.Sprintf("%s: stale message %q: no code or questionnaire uses it", fileOf(Source, id), id))
 		}
-		if s, _ := srcParsed(id); s.Description == "" {
+		if !described(id) {
 			problems = append(problems, fmt.Sprintf("%s: message %q has no description for translators", fileOf(Source, id), id))
 		}
 	}
@@ -160,7 +164,7 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 			for _, p := range checkMessage(l, forms, m, s) {
 				problems = append(problems, fmt.Sprintf("%s: %q: %s", fileOf(l.Code, id), id, p))
 			}
-			if l.Code != Source && m.Description != "" {
+			if l.Code != Source && k.described {
 				problems = append(problems, fmt.Sprintf("%s: %q: translations carry no description", fileOf(l.Code, id), id))
 			}
 		}

@@ -79,7 +79,7 @@ type Language struct {
 // others go into the go-i18n bundle, whose per-message templates cost some
 // ten times the text. Ids are numbered once for all the languages; a
 // language keeps its texts end to end in one string and its messages in a
-// slice by id number (session 12: 3.6 → ~1.9 MB retained).
+// slice by id number (session 12: 3.6 → 1.6 MB retained).
 type Catalog struct {
 	bundle *i18n.Bundle // the messages with placeholders or plural forms
 	loc    map[string]*i18n.Localizer
@@ -117,8 +117,7 @@ type messages struct {
 	texts string    // every message's "other" form, end to end
 	byID  []message // by id number; shorter than Catalog.idList when the last ids are not the language's
 	// full are the messages kept as parsed, by id number: those with
-	// more than a text (plural forms, delimiters or a description for
-	// translators: the source language's, for Lint).
+	// more than a text (plural forms or delimiters).
 	full map[int32]*i18n.Message
 }
 
@@ -130,6 +129,10 @@ type message struct {
 	// delimiters, or empty: go-i18n then falls back to the source).
 	tmpl bool
 	full bool // in messages.full
+	// described: the message has a description for translators (the
+	// source language's; Lint checks that translations have none). The
+	// text is not kept: nothing reads it once the files are parsed.
+	described bool
 }
 
 // lookup returns the message with id number i, and whether l has it.
@@ -145,7 +148,7 @@ func (l *messages) lookup(i int32) (message, bool) {
 func (l *messages) text(m message) string { return l.texts[m.off : m.off+m.n] }
 
 // parsed returns message m with id (number i) as go-i18n parsed it
-// (rebuilt for a plain one without a description).
+// (rebuilt for a plain one), without its description and hash.
 func (l *messages) parsed(m message, i int32, id string) *i18n.Message {
 	if m.full {
 		return l.full[i]
@@ -185,18 +188,18 @@ func newMessage(m *i18n.Message, file int, arena []byte) (message, []byte, bool)
 	delims := m.LeftDelim != "" || m.RightDelim != ""
 	k := message{off: uint32(len(arena)), n: uint32(len(m.Other)), file: int32(file) + 1,
 		tmpl: plural || delims || m.Other == "" || strings.Contains(m.Other, "{{"),
-		full: plural || delims || m.Description != ""}
+		full: plural || delims, described: m.Description != ""}
 	return k, append(arena, m.Other...), k.full
 }
 
-// cloneMessage copies m's strings, which are parts of the whole message
-// file's text as the TOML decoder returns them: a message kept would keep
-// the file alive.
+// cloneMessage copies the strings of m that rendering reads, which are
+// parts of the whole message file's text as the TOML decoder returns
+// them: a message kept would keep the file alive. The description and the
+// hash are left out.
 func cloneMessage(m *i18n.Message, id string) *i18n.Message {
 	c := strings.Clone
-	return &i18n.Message{ID: id, Hash: c(m.Hash), Description: c(m.Description), LeftDelim: c(m.LeftDelim),
-		RightDelim: c(m.RightDelim), Zero: c(m.Zero), One: c(m.One), Two: c(m.Two), Few: c(m.Few), Many: c(m.Many),
-		Other: c(m.Other)}
+	return &i18n.Message{ID: id, LeftDelim: c(m.LeftDelim), RightDelim: c(m.RightDelim), Zero: c(m.Zero), One: c(m.One),
+		Two: c(m.Two), Few: c(m.Few), Many: c(m.Many), Other: c(m.Other)}
 }
 
 // New returns a catalog of the embedded message files.
