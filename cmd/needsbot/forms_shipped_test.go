@@ -13,6 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
@@ -141,5 +142,28 @@ func TestFormPublishRefusesShippedID(t *testing.T) {
 	}
 	if code, out, errs := publish("testdata/forms/vicinato.xlsx"); code != 0 {
 		t.Fatalf("publish vicinato = %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestShippedIDs: the staff wiring keeps only the shipped questionnaires'
+// ids (not a second compiled library), and they answer as shippedForm does
+// on the library.
+func TestShippedIDs(t *testing.T) {
+	t.Parallel()
+	ids, err := shippedIDs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"immigrati", "operatori", "vicinato", ""} {
+		if got, want := ids[id], shippedForm(lib, id) != nil; got != want {
+			t.Errorf("shippedIDs[%q] = %v, shippedForm says %v", id, got, want)
+		}
+	}
+	if !ids["immigrati"] || !ids["operatori"] || ids["vicinato"] {
+		t.Errorf("shipped ids %v", ids)
 	}
 }
