@@ -58,26 +58,39 @@ type wireState struct {
 // Encode serialises a state. Decode(Encode(s)) equals s, except that empty
 // lists and maps come back nil.
 func Encode(s State) ([]byte, error) {
-	// Each map read once, into pairs put in key order by an index (on the
-	// stack up to 64 entries: stored there without the write barrier).
-	var bufs [2][64]pair
-	var ords [2][64]uint16
-	var maps [2]sorted
-	var sizes [2]int
-	for mi, m := range [2]map[string]string{s.Answers, s.Context} {
-		if len(m) > len(bufs[mi]) {
-			maps[mi], sizes[mi] = sortedPairs(nil, m)
-			continue
-		}
-		i, size := 0, 2
-		for k, v := range m {
-			bufs[mi][i] = pair{k, v}
-			size += 4 + len(k) + len(v)
+	// Each map read once, into pairs put in key order by an index: on the
+	// stack up to 64 answers and 16 context entries (stored there without
+	// the write barrier), on the heap beyond.
+	var abuf [64]pair
+	var cbuf [16]pair
+	var aord [64]uint16
+	var cord [16]uint16
+	var answers, context sorted
+	var an, cn int
+	if len(s.Answers) > len(abuf) {
+		answers, an = sortedPairs(nil, s.Answers)
+	} else {
+		i := 0
+		an = 2
+		for k, v := range s.Answers {
+			abuf[i] = pair{k, v}
+			an += 4 + len(k) + len(v)
 			i++
 		}
-		maps[mi], sizes[mi] = sortedOrder(bufs[mi][:i], ords[mi][:0]), size
+		answers = sortedOrder(abuf[:i], aord[:0])
 	}
-	answers, context, an, cn := maps[0], maps[1], sizes[0], sizes[1]
+	if len(s.Context) > len(cbuf) {
+		context, cn = sortedPairs(nil, s.Context)
+	} else {
+		i := 0
+		cn = 2
+		for k, v := range s.Context {
+			cbuf[i] = pair{k, v}
+			cn += 4 + len(k) + len(v)
+			i++
+		}
+		context = sortedOrder(cbuf[:i], cord[:0])
+	}
 	n := 48 + len(s.Form) + len(s.Lang) + len(s.Pending) + len(s.Reached) + len(s.Outcome) +
 		4*len(s.Back) + an + cn
 	for _, l := range s.Langs {
