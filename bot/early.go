@@ -138,6 +138,7 @@ func (in *Intake) answerEarly(j *job, query string) bool {
 		j.mu.Unlock()
 		return false
 	}
+	j.replyOut()
 	return true
 }
 

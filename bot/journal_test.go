@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,4 +291,127 @@ func TestJournalTracksWithoutAllocating(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("tracking an update through the journal allocates %v times, want 0", allocs)
 	}
+}
+
+// markGate holds MarkSent for its chats forever: their turns' replies are
+// out, the turns never finish (the process is about to be killed).
+type markGate struct {
+	*memSessions
+	chats map[int64]bool
+	held  atomic.Int32
+}
+
+func (g *markGate) MarkSent(ctx context.Context, chat, update int64, lastMsg int) error {
+	if g.chats[chat] {
+		g.held.Add(1)
+		<-make(chan struct{})
+	}
+	return g.memSessions.MarkSent(ctx, chat, update, lastMsg)
+}
+
+// Issue 19 (polling first reply): a batch large enough to overlap
+// (overlapMin, two here) whose first replies are out does not hold the
+// next getUpdates while the rest of its turns run: an update sent
+// meanwhile is fetched and answered. Before, the poller waited for the
+// batch to settle (its bounds out of reach here: an hour), and the third
+// person's /help waited for the two unfinished turns. The two confirmed,
+// unfinished updates are journaled before that getUpdates, so a kill
+// meanwhile loses neither: the next process applies both.
+func TestPollerOverlapsTheNextGetUpdatesWithSlowTurns(t *testing.T) {
+	r := newRig(t)
+	jr := &memJournal{m: map[int64][]byte{}}
+	a, b, c := r.srv.User(811, telegramtest.LanguageCode("it")), r.srv.User(812, telegramtest.LanguageCode("it")),
+		r.srv.User(813, telegramtest.LanguageCode("it"))
+	g := &markGate{memSessions: r.sessions, chats: map[int64]bool{811: true, 812: true}}
+	coreA := r.core
+	coreA.Sessions = g
+	hA := NewHandler(Config{Core: interview.New(coreA), Catalog: r.handler.cfg.Catalog, Sender: r.handler.cfg.Sender})
+	inA := NewIntake(hA, IntakeOptions{Workers: 4}) // never stopped: killed
+	pA := &Poller{Intake: inA, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr,
+		hold: time.Hour, straggle: time.Hour, overlapMin: 2}
+	a.Send("/help")
+	b.Send("/help") // one batch with a's
+	ctxA, killA := context.WithCancel(context.Background())
+	doneA := make(chan struct{})
+	go func() { defer close(doneA); _ = pA.Run(ctxA) }()
+	waitUntil(t, "both replies out, both turns unfinished", func() bool {
+		return len(botMessages(a.Messages())) == 1 && len(botMessages(b.Messages())) == 1 && g.held.Load() == 2
+	})
+	c.Send("/help")
+	waitUntil(t, "the third person's reply while the first batch's turns are unfinished", func() bool {
+		return len(botMessages(c.Messages())) == 1
+	})
+	if n := jr.len(); n != 2 {
+		t.Fatalf("%d updates in the journal once their batch was confirmed unfinished, want 2", n)
+	}
+	killA()
+	<-doneA
+
+	// Process B applies both kept updates (their turns did not finish:
+	// the /help goes out again, at least once as after any crash).
+	pB := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second, Journal: jr}
+	ctxB, stopB := context.WithCancel(context.Background())
+	doneB := make(chan struct{})
+	go func() { defer close(doneB); _ = pB.Run(ctxB) }()
+	waitUntil(t, "process B applies the kept updates", func() bool {
+		return len(botMessages(a.Messages())) == 2 && len(botMessages(b.Messages())) == 2
+	})
+	stopB()
+	<-doneB
+	r.intake.Stop()
+	if err := pB.FlushJournal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := jr.len(); n != 0 {
+		t.Fatalf("%d updates left in the journal after they were applied", n)
+	}
+	if n := len(botMessages(c.Messages())); n != 1 {
+		t.Fatalf("%d replies to the third /help, want 1:\n%s", n, c.Transcript())
+	}
+}
+
+// The removals of finished kept updates ride in the next sync (one round
+// trip for all), or go within dropDelay. Before, each finished update was
+// removed in a round trip of its own: with the next getUpdates
+// overlapping a busy batch's last turns, a Redis command per update.
+func TestJournalDropsFinishedUpdatesTogether(t *testing.T) {
+	mj := &memJournal{m: map[int64][]byte{}}
+	jl := newJournal(mj, slog.New(slog.DiscardHandler))
+	jl.dropAfter = time.Hour // only the next sync removes them
+	jobs := make([]*job, 5)
+	for i := range jobs {
+		jobs[i] = newJob(&Update{ID: int64(i + 1)})
+		jl.track(jobs[i])
+	}
+	if err := jl.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		j.leave()
+		j.finish(result{})
+	}
+	if err := jl.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mj.mu.Lock()
+	calls := mj.calls
+	mj.mu.Unlock()
+	if n := mj.len(); n != 0 {
+		t.Fatalf("%d finished updates left in the journal after the next sync", n)
+	}
+	if calls != 2 {
+		t.Fatalf("%d journal writes for 5 updates kept and finished, want 2 (the sync keeping them, the one removing them)", calls)
+	}
+
+	// Without a sync, the removal goes on its own within dropDelay.
+	jl = newJournal(mj, slog.New(slog.DiscardHandler))
+	jl.dropAfter = time.Millisecond
+	j := newJob(&Update{ID: 9})
+	jl.track(j)
+	if err := jl.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.leave()
+	j.finish(result{})
+	waitUntil(t, "the finished update removed without a sync", func() bool { return mj.len() == 0 })
 }
