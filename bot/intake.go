@@ -426,10 +426,8 @@ func answerBody(ans *CallbackAnswer) []byte {
 
 // Poller takes updates by long polling. Each batch is queued in the chats'
 // mailboxes and confirmed (the next getUpdates' offset) as soon as its
-// updates are settled (mailbox.go) — a busy bot's batch sooner, once its
-// first replies are out (waitBatch), its unfinished updates journaled: a
-// chat that is paced, parked or behind its own backlog never holds the
-// poller, and so never another chat.
+// updates are settled (mailbox.go): a chat that is paced, parked or behind
+// its own backlog never holds the poller, and so never another chat.
 // A failing update is retried a few times, then logged and dropped, so
 // that one poison update cannot stop the bot; one that fails because Redis
 // or Postgres is down is parked (mailbox_outage.go).
