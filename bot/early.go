@@ -138,7 +138,6 @@ func (in *Intake) answerEarly(j *job, query string) bool {
 		j.mu.Unlock()
 		return false
 	}
-	j.replyOut()
 	return true
 }
 

@@ -269,7 +269,7 @@ func pollOnce(t *testing.T, p *Poller, offset int64) (int64, []*job) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, _, err := p.dispatch(context.Background(), ups, nil)
+	jobs, err := p.dispatch(context.Background(), ups, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,6 @@ type Intake struct {
 	window      time.Duration
 	unavailable func(error) bool
 	slots       *workSlots // one per update being worked on (slots.go)
-	workers     int        // the number of slots
 	// outageAt is when a turn last failed because a store was down (unix
 	// ns): the poller's last Ready verdict is not trusted past it (Poller.ready).
 	outageAt atomic.Int64
@@ -104,7 +103,7 @@ func NewIntake(h *Handler, o IntakeOptions) *Intake {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
-		window: o.OutageWindow, unavailable: o.Unavailable, slots: newWorkSlots(o.Workers), workers: o.Workers,
+		window: o.OutageWindow, unavailable: o.Unavailable, slots: newWorkSlots(o.Workers),
 		boxes: map[int64]*mailbox{}, quit: make(chan struct{}), maxIdle: 2 * o.Workers}
 }
 
@@ -457,15 +456,14 @@ type Poller struct {
 	// 1.3 KB per update, the largest allocation polling adds (issue 19).
 	// Only Run's loop reads into it; a buffer grown past maxKeptBatch by
 	// an unusual batch is not kept.
-	batch      *bytes.Buffer
-	early      earlyBudget
-	readiness  readiness     // Ready's last verdict (Poller.ready)
-	fresh      time.Duration // tests: readyFresh's replacement
-	hold       time.Duration // tests: the batch's bound instead of settleHold
-	straggle   time.Duration // tests: the stragglers' bound instead of stragglerHold
-	overlapMin int           // tests: the smallest batch overlapped instead of overlapMin
-	firstTaps  int           // tests: firstGate's tokens instead of firstTaps
-	firstHold  time.Duration // tests: firstGate's bound instead of firstHold
+	batch     *bytes.Buffer
+	early     earlyBudget
+	readiness readiness     // Ready's last verdict (Poller.ready)
+	fresh     time.Duration // tests: readyFresh's replacement
+	hold      time.Duration // tests: the batch's bound instead of settleHold
+	straggle  time.Duration // tests: the stragglers' bound instead of stragglerHold
+	firstTaps int           // tests: firstGate's tokens instead of firstTaps
+	firstHold time.Duration // tests: firstGate's bound instead of firstHold
 }
 
 // FlushJournal drops from the journal the updates finished since the
@@ -538,14 +536,14 @@ func (p *Poller) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
-		jobs, b, err := p.dispatch(ctx, updates, jl)
+		jobs, err := p.dispatch(ctx, updates, jl)
 		if err != nil {
 			return nil // stopped
 		}
 		if len(updates) > 0 {
 			offset = updates[len(updates)-1].ID + 1
 		}
-		p.waitBatch(ctx, jobs, b)
+		p.waitBatch(ctx, jobs)
 	}
 	if jl != nil {
 		// Stopping: the intake finishes what it holds (Intake.Stop) only
@@ -568,46 +566,14 @@ func (p *Poller) Run(ctx context.Context) error {
 // Redis round trip; a batch settled in time, none.
 const stragglerHold = 50 * time.Millisecond
 
-// overlapMin is the smallest batch whose remaining turns the next
-// getUpdates overlaps (waitBatch): a batch this large says updates arrive
-// faster than the batch is worked through, so the next getUpdates finds
-// some at once (or is already waiting at Telegram when they come), and
-// the batch's unfinished updates it journals cost one round trip for the
-// batch, a few dozen microseconds of Redis. A smaller batch — a quiet bot,
-// one person's tap — waits for its turns as before: the next update is
-// unlikely to come meanwhile, and journaling its one or two updates would
-// be a Redis write (and a removal) per update for nothing.
-const overlapMin = 8
-
-// waitBatch waits before the next getUpdates, which confirms the batch.
-// It returns once the batch's jobs are settled, at most settleHold, and
-// once at most a tenth of them (at least one) are not, at most
-// stragglerHold more. A batch of at least overlapMin updates returns
-// sooner: once every job's first reply is out (its tap answered, its
-// turn's first Bot API call made, or the job settled) and no more of its
-// jobs are unsettled than the intake has worker slots — the rest of those
-// turns (edits, the next card, the marks) is no one's first reply, and the
-// next batch's updates would wait for it at Telegram. The journal keeps
-// the unfinished ones before that getUpdates confirms them (Run).
-//
-// Issue 19 (polling first-reply p99): the poller took a batch, then
-// waited for its turns to settle before the next getUpdates, so an update
-// that came meanwhile waited for the whole batch's work, then for a
-// getUpdates' round trip to Telegram; the bot's goroutines went idle and
-// were woken per batch (docs/performance.md, "Session 12: poll").
-func (p *Poller) waitBatch(ctx context.Context, jobs []*job, b *batchReplies) {
+// waitBatch waits until the batch's jobs are settled, at most settleHold,
+// and once at most a tenth of them (at least one) are not, at most
+// stragglerHold more.
+func (p *Poller) waitBatch(ctx context.Context, jobs []*job) {
 	hold := time.NewTimer(cmp.Or(p.hold, settleHold))
 	defer hold.Stop()
 	var straggle <-chan time.Time
 	few := max(1, len(jobs)/10)
-	var (
-		replied <-chan struct{} // closed once every job's first reply is out
-		out     bool            // it was
-		room    = p.Intake.workers
-	)
-	if b != nil && len(jobs) >= cmp.Or(p.overlapMin, overlapMin) {
-		replied = b.out
-	}
 	for next := 0; ; {
 		// The first unsettled job, and how many are unsettled.
 		left, wait := 0, (*job)(nil)
@@ -625,9 +591,6 @@ func (p *Poller) waitBatch(ctx context.Context, jobs []*job, b *batchReplies) {
 		if wait == nil {
 			return
 		}
-		if out && left <= room {
-			return
-		}
 		if straggle == nil && left <= few {
 			t := time.NewTimer(cmp.Or(p.straggle, stragglerHold))
 			defer t.Stop()
@@ -635,8 +598,6 @@ func (p *Poller) waitBatch(ctx context.Context, jobs []*job, b *batchReplies) {
 		}
 		select {
 		case <-wait.settled:
-		case <-replied:
-			out, replied = true, nil
 		case <-straggle:
 			return
 		case <-hold.C:
@@ -647,26 +608,6 @@ func (p *Poller) waitBatch(ctx context.Context, jobs []*job, b *batchReplies) {
 	}
 }
 
-// batchReplies counts the jobs of one batch whose first reply is not out yet
-// (job.replyOut): no allocation per job.
-type batchReplies struct {
-	left atomic.Int64
-	out  chan struct{} // closed once every job's first reply is out
-}
-
-func newBatchReplies(n int) *batchReplies {
-	b := &batchReplies{out: make(chan struct{})}
-	b.left.Store(int64(n))
-	return b
-}
-
-// replied counts one job's first reply out.
-func (b *batchReplies) replied() {
-	if b.left.Add(-1) == 0 {
-		close(b.out)
-	}
-}
-
 // dispatch queues a batch in the chats' mailboxes. With early answers on
 // (early.go), the chats whose updates in the batch are all question-card
 // taps are queued last, after Ready and their early answers; the others
@@ -674,12 +615,8 @@ func (b *batchReplies) replied() {
 // they get the first worker slots. While those first turns are not
 // settled (at most firstHold), only a few turns of the taps answered early
 // run at a time (firstGate): first replies first. Each chat's updates stay in order.
-func (p *Poller) dispatch(ctx context.Context, updates []*Update, jl *journal) ([]*job, *batchReplies, error) {
+func (p *Poller) dispatch(ctx context.Context, updates []*Update, jl *journal) ([]*job, error) {
 	jobs := make([]*job, 0, len(updates))
-	var b *batchReplies
-	if len(updates) > 0 {
-		b = newBatchReplies(len(updates))
-	}
 	var (
 		first []*job // the jobs whose first reply is their turn's
 		gate  *firstGate
@@ -687,7 +624,7 @@ func (p *Poller) dispatch(ctx context.Context, updates []*Update, jl *journal) (
 	)
 	queue := func(u *Update, query string, user int64, early bool, now time.Time) error {
 		j := newJob(u)
-		j.retries, j.batch = 3, b
+		j.retries = 3
 		if early && query != "" && p.early.take(user, now) {
 			// Marked before it is queued: its turn does not answer it
 			// again.
@@ -729,10 +666,10 @@ func (p *Poller) dispatch(ctx context.Context, updates []*Update, jl *journal) (
 	if p.Ready == nil {
 		for _, u := range updates {
 			if err := queue(u, "", 0, false, time.Time{}); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
-		return jobs, b, nil
+		return jobs, nil
 	}
 	if p.early.limit == 0 {
 		p.early.limit = p.EarlyLimit
@@ -764,23 +701,23 @@ func (p *Poller) dispatch(ctx context.Context, updates []*Update, jl *journal) (
 	for _, u := range updates {
 		if !allTaps[ChatOf(u)] {
 			if err := queue(u, "", 0, false, time.Time{}); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 	}
 	if ready == nil {
-		return jobs, b, nil
+		return jobs, nil
 	}
 	early := <-ready
 	now := time.Now()
 	for i, u := range updates {
 		if allTaps[ChatOf(u)] {
 			if err := queue(u, taps[i].query, taps[i].user, early, now); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 	}
-	return jobs, b, nil
+	return jobs, nil
 }
 
 // ready reports whether the stores are reachable (Poller.Ready, bounded

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -20,16 +19,12 @@ import (
 // lost those updates: Telegram had been told they were taken. Now, before
 // a getUpdates confirms a batch, the batch's updates that are not finished
 // yet are written to a Journal in one round trip, and an update leaves the
-// journal soon after it is finished (dropDelay, or the next such write). A
-// replica starting up applies what its predecessor kept before fetching
-// anything new. An update kept twice or already applied is harmless: a
-// copy waiting in its mailbox is dropped, one applied before is
+// journal as soon as it is finished. A replica starting up applies what its predecessor kept before
+// fetching anything new. An update kept twice or already applied is
+// harmless: a copy waiting in its mailbox is dropped, one applied before is
 // recognised by the session's dedup. When every update of a batch is
-// finished before the next getUpdates — a quiet bot's batches — the
-// journal costs nothing: a turn keeps its two Redis round trips. A busy
-// bot's next getUpdates overlaps its batch's last turns (Poller.waitBatch):
-// those are kept, in one write per batch that also drops the previous
-// batch's.
+// finished before the next getUpdates — the common case — the journal
+// costs nothing: a turn keeps its two Redis round trips.
 
 // Journal keeps updates a poller confirmed to Telegram before they were
 // applied. Keep adds and drops entries by update id in one round trip;
@@ -56,29 +51,18 @@ type journal struct {
 	// day), so the sync removes them once its write is done.
 	writing map[int64]bool
 	late    []int64
-	// flushing says a removal of finished updates is due (dropSoon).
-	flushing bool
-	// dropAfter: tests' replacement of dropDelay.
-	dropAfter time.Duration
 }
-
-// dropDelay is how long a finished update may stay in the journal before
-// its removal is written, unless the next sync (before the next
-// getUpdates) writes it first: a busy poller's removals ride in its next
-// write (one round trip per batch instead of one per update), a quiet
-// one's go within dropDelay.
-const dropDelay = 100 * time.Millisecond
 
 func newJournal(j Journal, log *slog.Logger) *journal {
 	return &journal{j: j, log: log, kept: map[int64]bool{}, open: map[int64]*job{}, writing: map[int64]bool{}}
 }
 
 // track notes an enqueued job; the job tells the journal when it is
-// finished (done). A kept update leaves the journal within dropDelay of
-// being finished, or at the next sync if that comes first: what the
-// journal holds — the update's text, the person's name — stays no longer
-// than needed, and a /delete leaves nothing behind. Only kept updates
-// cost this write.
+// finished (done). A kept update leaves the journal as soon as it is
+// finished, in its chat's mailbox goroutine (no worker slot held): what
+// the journal holds — the update's text, the person's name — stays no
+// longer than needed, and a /delete leaves nothing behind. Only kept
+// updates cost this round trip.
 func (jl *journal) track(j *job) {
 	jl.mu.Lock()
 	jl.open[j.upd.ID] = j
@@ -94,53 +78,30 @@ func (jl *journal) left(j *job) {
 	jl.mu.Unlock()
 }
 
-// done notes that j is finished and, if it was kept, has it dropped from
-// the journal by the next sync or within dropDelay (flush).
-//
-// Issue 19: each kept update was dropped in a round trip of its own, at
-// once. Since a busy poller's next getUpdates overlaps its batch's last
-// turns (Poller.waitBatch), a busy poller keeps most of a batch's last
-// turns, and a removal per update would have been a Redis command and
-// round trip per update; the next sync writes them together.
+// done notes that j is finished and drops it from the journal if it was
+// kept.
 func (jl *journal) done(j *job) {
 	id := j.upd.ID
 	jl.mu.Lock()
-	defer jl.mu.Unlock()
 	delete(jl.open, id)
 	kept := jl.kept[id]
 	delete(jl.kept, id)
-	if !kept {
-		return
-	}
-	if jl.writing[id] {
+	if kept && jl.writing[id] {
 		jl.late = append(jl.late, id) // dropped by the sync writing it
-		return
+		kept = false
 	}
-	jl.drop = append(jl.drop, id)
-	if !jl.flushing {
-		jl.flushing = true
-		time.AfterFunc(cmp.Or(jl.dropAfter, dropDelay), jl.flush)
-	}
-}
-
-// flush writes the removals due (done) that no sync wrote meanwhile.
-func (jl *journal) flush() {
-	jl.mu.Lock()
-	drop := jl.drop
-	jl.drop = nil
-	jl.flushing = false
 	jl.mu.Unlock()
-	if len(drop) == 0 {
+	if !kept {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := jl.j.Keep(ctx, nil, drop); err != nil {
+	if err := jl.j.Keep(ctx, nil, []int64{id}); err != nil {
 		// Dropped at the next write; a copy applied again is
 		// recognised by the session's dedup.
-		jl.log.Warn("update journal: finished updates not dropped", "updates", len(drop), "err", err)
+		jl.log.Warn("update journal: finished update not dropped", "update", id, "err", err)
 		jl.mu.Lock()
-		jl.drop = append(jl.drop, drop...)
+		jl.drop = append(jl.drop, id)
 		jl.mu.Unlock()
 	}
 }

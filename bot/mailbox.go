@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/needsbot/needsbot/interview"
@@ -68,10 +67,6 @@ type job struct {
 	// dropped or given up; it forgets the update). A field rather than two
 	// closures per update: polling made them for every update (issue 19).
 	jl *journal
-	// batch, when set, is the poller's batch of the job (Poller.dispatch),
-	// told once the job's first reply is out (replyOut); out says it was.
-	batch *batchReplies
-	out   atomic.Bool
 
 	mu       sync.Mutex
 	settled  chan struct{} // closed once settled
@@ -108,20 +103,10 @@ func (j *job) finish(res result) {
 	}
 }
 
-// replyOut tells the job's poller batch, once, that the job's first reply
-// is out: its tap answered early, a Bot API call of its turn made, or the
-// job settled (done, or held back by its chat).
-func (j *job) replyOut() {
-	if j.batch != nil && j.out.CompareAndSwap(false, true) {
-		j.batch.replied()
-	}
-}
-
 // settle marks the job settled. ans, when set, is a callback answer to put
 // in the waiting webhook response; settle reports whether it went there
 // (when not, the caller answers through the API).
 func (j *job) settle(ans *CallbackAnswer) (inBody bool) {
-	j.replyOut()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.settled == nil {
@@ -614,8 +599,7 @@ func pauseWork(ctx context.Context) (resume func()) {
 }
 
 // firstReplyOut is called after each Bot API call of the job being worked
-// on with ctx that succeeded: a polled job's first reply is out
-// (job.replyOut, Poller.waitBatch). After the first one of a turn that owed its
+// on with ctx that succeeded. After the first one of a turn that owed its
 // first reply (job.first), the turn gives its worker slot to the oldest
 // first turn waiting for one, if any, and waits for a slot again ahead of
 // the other turns (workSlots.yield). Outside a mailbox it does nothing.
@@ -633,11 +617,7 @@ func pauseWork(ctx context.Context) (resume func()) {
 // do.
 func firstReplyOut(ctx context.Context) {
 	w, _ := ctx.Value(workKey{}).(*work)
-	if w == nil || w.j == nil {
-		return
-	}
-	w.j.replyOut()
-	if !w.j.first {
+	if w == nil || w.j == nil || !w.j.first {
 		return
 	}
 	w.mu.Lock()
