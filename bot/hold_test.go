@@ -242,3 +242,98 @@ func drainWithoutCallbackCalls(t *testing.T, r *rig, chat int64, before int, d t
 		t.Errorf("%d answerCallbackQuery calls, want 0 (answered in the webhook response)", n)
 	}
 }
+
+// A webhook tap whose turn has begun but is still loading its session
+// (or stepping, or saving) when settleHold ends is answered, empty, in its
+// webhook response, as one whose turn has not begun — not by an
+// answerCallbackQuery request of its own when the turn ends (session 11
+// flaky's "api" holds). Its turn, which can no longer put its notice in
+// the answer (a stale tap here), puts it above the card. The hold is ended
+// by the test (holdEnd) once the Load is held, so no clock decides.
+func TestWebhookTapAnsweredInResponseWhenItsTurnIsLoading(t *testing.T) {
+	r := newRig(t)
+	g := &gatedSessions{memSessions: r.sessions, open: make(chan struct{})}
+	r.core.Sessions = g
+	r.rewire()
+	openGate := sync.OnceFunc(func() { close(g.open) })
+	t.Cleanup(openGate) // a failed check must not leave the turn waiting
+	holds := &holdLog{}
+	r.handler.cfg.Events = holds
+	const chat = 4345
+	u := r.srv.User(chat, telegramtest.LanguageCode("it"))
+	u.Send("hi")
+	submit := func(up *Update) {
+		t.Helper()
+		if _, err := r.intake.Submit(context.Background(), up, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(textUpdate(1, chat, "/start"))
+	menu := u.Last()
+	submit(tapUpdate(2, chat, "q-lang", menu.Buttons[0][0].Data, menu.ID)) // Italiano
+	consent := u.Last()
+	if len(consent.Buttons) == 0 {
+		t.Fatalf("no consent card:\n%s", u.Transcript())
+	}
+	stale := consent.Buttons[0][0].Data
+	submit(tapUpdate(3, chat, "q-consent", stale, consent.ID))
+	before := r.srv.Calls()["answerCallbackQuery"]
+
+	hook := r.intake.Webhook("s3cret")
+	r.intake.holdEnd = make(chan struct{})
+	g.hold.Store(true)
+	resp := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		body, _ := tapUpdate(4, chat, "q-loading", stale, consent.ID).journalJSON() // as Telegram sends it
+		req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
+		w := httptest.NewRecorder()
+		hook.ServeHTTP(w, req)
+		resp <- w
+	}()
+	waitUntil(t, "the tap's turn waits in its Load", func() bool { return g.waiting.Load() == 1 })
+	close(r.intake.holdEnd) // the hold ends while the turn loads
+	w := <-resp
+	ans := webhookAnswer(t, w)
+	if ans["method"] != "answerCallbackQuery" || ans["callback_query_id"] != "q-loading" || ans["text"] != nil {
+		t.Fatalf("the tap is not answered empty in its webhook response: %v", ans)
+	}
+	if got := holds.get(); !slices.Equal(got, []string{"empty"}) {
+		t.Errorf("holds expired %v, want [empty] (needsbot_webhook_holds_expired_total)", got)
+	}
+
+	openGate()
+	drainWithoutCallbackCalls(t, r, chat, before, 10*time.Second)
+	notice := r.handler.rend().Text("it", "m.stale", nil)
+	if !strings.Contains(u.Transcript(), "⚠️ "+notice) {
+		t.Errorf("the stale notice %q is not above the card:\n%s", notice, u.Transcript())
+	}
+}
+
+// The notice decision and an expiring hold are one step under the job's
+// mutex: a turn that has put a notice in its callback answer (claimNotice)
+// is not answered empty when the hold expires (the notice would be lost);
+// a tap answered empty first gets no notice in its answer (claimNotice
+// says no: the turn puts it on the card).
+func TestNoticeClaimAndExpiredHoldAreAtomic(t *testing.T) {
+	newTap := func() (*job, context.Context) {
+		j := newJob(&Update{Kind: upCallback, Query: "q"})
+		j.webhook, j.waiting = true, true
+		j.begin()
+		return j, context.WithValue(context.Background(), workKey{}, &work{j: j})
+	}
+	j, ctx := newTap()
+	if !claimNotice(ctx) {
+		t.Fatal("a tap nobody answered: its notice refused")
+	}
+	if ans, _ := j.releaseExpired(true); ans != nil || j.wasHeldOut() {
+		t.Errorf("a tap whose turn put a notice in its answer was answered %v when the hold expired", ans)
+	}
+	j, ctx = newTap()
+	if ans, _ := j.releaseExpired(true); ans == nil || ans.QueryID != "q" || ans.Text != "" || !j.wasHeldOut() {
+		t.Fatalf("a tap whose turn is loading: %v, want answered empty", ans)
+	}
+	if claimNotice(ctx) {
+		t.Error("a tap answered empty: its notice claimed for the answer, want it on the card")
+	}
+}

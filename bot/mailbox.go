@@ -80,6 +80,7 @@ type job struct {
 	failed   bool            // not applied while the webhook request waited: it answers 500
 	started  bool            // a turn began on it (begin): a hold that expires answers it no more
 	heldOut  bool            // answered empty in its webhook response when the hold expired (releaseExpired)
+	noticed  bool            // its turn put a notice in its callback answer (claimNotice): never answered empty
 }
 
 func newJob(u *Update) *job {
@@ -171,19 +172,24 @@ func (j *job) release() (*CallbackAnswer, bool) {
 // the bot-wide budget (answerOffered): the turn, once done, answers it no
 // more. Before, the response went back empty and the turn answered the
 // tap through the API at its end: a request of its own, and the person's
-// spinner turning until then. A turn that began without an offer yet
-// (loading, stepping, saving) keeps its answer: its outcome, through the
-// API.
+// spinner turning until then. A tap whose turn began without an offer
+// yet (loading, stepping, saving) is answered empty, as one whose turn
+// has not begun, unless the turn has put a notice in its answer already
+// (claimNotice, under the same mutex: the notice then keeps the answer,
+// the turn's outcome, through the API); a turn that decides about its
+// notice later finds the tap answered and puts the notice on the card
+// (answeredEarly). Before, every such tap was answered by a request of
+// its own at the turn's end.
 func (j *job) releaseExpired(tapEarly bool) (*CallbackAnswer, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.waiting && !j.isSettle && !j.answered && j.body == nil {
 		switch {
-		case tapEarly && !j.started:
-			j.body = &CallbackAnswer{QueryID: j.upd.Query}
-			j.answered, j.heldOut = true, true
 		case j.started && j.offer != nil:
 			j.body, j.answered = j.offer, true
+		case tapEarly && !j.noticed:
+			j.body = &CallbackAnswer{QueryID: j.upd.Query}
+			j.answered, j.heldOut = true, true
 		}
 	}
 	j.waiting = false
@@ -682,6 +688,28 @@ func answerOffered(ctx context.Context) {
 	if ans := w.j.offered(); ans != nil {
 		w.j.settle(ans)
 	}
+}
+
+// claimNotice reports whether the tap of the job being worked on with ctx
+// may carry a notice in its callback answer, and if so records that it
+// does, so that an expiring webhook hold does not answer it empty
+// (releaseExpired): the decision and the job's state change together,
+// under the job's mutex. False when the tap was answered already (early,
+// "one moment", or empty when its hold expired: answeredEarly): the notice
+// then goes on the card.
+func claimNotice(ctx context.Context) bool {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil || w.j.upd == nil || !w.j.webhook {
+		return !answeredEarly(ctx)
+	}
+	j := w.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.heldOut {
+		return false
+	}
+	j.noticed = true
+	return true
 }
 
 // firstWebhookAttempt reports whether ctx is the first attempt at an

@@ -86,7 +86,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		switch r.Kind {
 		case dialog.ReplyNotice:
 			text := t.r.Plain(t.lang, r.Msg, r.Args)
-			if ev.query != "" && t.notice == "" && !answeredEarly(ctx) {
+			if ev.query != "" && t.notice == "" && claimNotice(ctx) {
 				t.notice = text
 				continue
 			}
