@@ -139,3 +139,25 @@ func TestNeedsRLM(t *testing.T) {
 		t.Errorf("leadRTL: %q", s)
 	}
 }
+
+// The right-to-left mark takes no room on a button: Lint's 32-character
+// limit counts what shows. Before visibleLen, five shipped labels of 32
+// characters (ar, ps, ur) became "button label of 33 characters".
+func TestRightToLeftMarkTakesNoRoom(t *testing.T) {
+	c, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var used []string
+	for id := range c.IDs(Source) {
+		used = append(used, id)
+	}
+	for _, p := range Lint(c, used) {
+		if strings.Contains(p, "button label of") {
+			t.Error(p)
+		}
+	}
+	if n := visibleLen(RLM + "EU \u2066/x\u2069"); n != 5 {
+		t.Errorf("visibleLen = %d, want 5", n)
+	}
+}
