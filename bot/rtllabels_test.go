@@ -85,3 +85,20 @@ func TestRightToLeftChoicesLeadRightToLeft(t *testing.T) {
 		t.Fatal("no right-to-left choice label checked")
 	}
 }
+
+// The right-to-left mark takes no room in a key row: labels with it are
+// laid out as without it.
+func TestRightToLeftMarkKeepsTheLayout(t *testing.T) {
+	plain := []string{"Lavoro – عمل", "Studio – دراسة", "Motivi familiari – عائلة", "Asilo أو Protezione", "عمل آخر", "أفضّل عدم الإجابة"}
+	var a, b []Key
+	for _, l := range plain {
+		a = append(a, Key{Text: l})
+		b = append(b, Key{Text: "\u200f" + l})
+	}
+	if sa, sb := shape(Layout(a, nil)), shape(Layout(b, nil)); !equalInts(sa, sb) {
+		t.Errorf("rows %v with the marks, %v without", sb, sa)
+	}
+	if w := displayWidth("\u200fEU \u2066x\u2069"); w != 4 {
+		t.Errorf("displayWidth = %d, want 4", w)
+	}
+}
