@@ -435,6 +435,7 @@ type present struct {
 // Present interprets the update within the core's turn and sends the
 // replies.
 func (p *present) Present(ctx context.Context, it *interview.Turn) error {
+	markLoaded(ctx) // the session is loaded: an expiring webhook hold may answer the tap now
 	if !p.counted && it.Input().Kind == interview.KindChat && it.Seen() == interview.SeenNone {
 		// Counted once per update, not per compare-and-swap attempt. A
 		// dropped update is marked handled by the core like any other.

@@ -81,6 +81,7 @@ type job struct {
 	started  bool            // a turn began on it (begin): a hold that expires answers it no more
 	heldOut  bool            // answered empty in its webhook response when the hold expired (releaseExpired)
 	noticed  bool            // its turn put a notice in its callback answer (claimNotice): never answered empty
+	loaded   bool            // its turn loaded the session (markLoaded): a hold that expires answers it empty
 }
 
 func newJob(u *Update) *job {
@@ -172,14 +173,17 @@ func (j *job) release() (*CallbackAnswer, bool) {
 // the bot-wide budget (answerOffered): the turn, once done, answers it no
 // more. Before, the response went back empty and the turn answered the
 // tap through the API at its end: a request of its own, and the person's
-// spinner turning until then. A tap whose turn began without an offer
-// yet (loading, stepping, saving) is answered empty, as one whose turn
-// has not begun, unless the turn has put a notice in its answer already
-// (claimNotice, under the same mutex: the notice then keeps the answer,
-// the turn's outcome, through the API); a turn that decides about its
-// notice later finds the tap answered and puts the notice on the card
-// (answeredEarly). Before, every such tap was answered by a request of
-// its own at the turn's end.
+// spinner turning until then. A tap whose turn has loaded its session
+// but not offered its answer yet (stepping, saving: markLoaded) is
+// answered empty, as one whose turn has not begun, unless the turn has
+// put a notice in its answer already (claimNotice, under the same mutex:
+// the notice then keeps the answer, the turn's outcome, through the API);
+// a turn that decides about its notice later finds the tap answered and
+// puts the notice on the card (answeredEarly). Before, every such tap was
+// answered by a request of its own at the turn's end. A turn still
+// loading keeps its answer: a load that fails because the store is down
+// parks the tap with "one moment" (mailbox_outage.go), which an empty
+// answer would take the place of.
 func (j *job) releaseExpired(tapEarly bool) (*CallbackAnswer, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -187,7 +191,7 @@ func (j *job) releaseExpired(tapEarly bool) (*CallbackAnswer, bool) {
 		switch {
 		case j.started && j.offer != nil:
 			j.body, j.answered = j.offer, true
-		case tapEarly && !j.noticed:
+		case tapEarly && !j.noticed && (!j.started || j.loaded):
 			j.body = &CallbackAnswer{QueryID: j.upd.Query}
 			j.answered, j.heldOut = true, true
 		}
@@ -710,6 +714,19 @@ func claimNotice(ctx context.Context) bool {
 	}
 	j.noticed = true
 	return true
+}
+
+// markLoaded records that the turn of the webhook job being worked on
+// with ctx has loaded its session (the core presents it): an expiring
+// hold may answer its tap empty from now on (releaseExpired).
+func markLoaded(ctx context.Context) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil || !w.j.webhook {
+		return
+	}
+	w.j.mu.Lock()
+	w.j.loaded = true
+	w.j.mu.Unlock()
 }
 
 // firstWebhookAttempt reports whether ctx is the first attempt at an
