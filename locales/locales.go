@@ -93,6 +93,10 @@ type Catalog struct {
 	// sources are the message files' names as problems show them
 	// (message.file indexes them).
 	sources []string
+	// raw holds, for the few right-to-left messages that got a
+	// right-to-left mark (leadRTL), their text as written (language → id
+	// → text), for Raw.
+	raw map[string]map[string]string
 	// formsDir is the forms directory loaded beside the embedded files
 	// ("" for none).
 	formsDir string
@@ -236,7 +240,7 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 	b := i18n.NewBundle(language.MustParse(Source))
 	unmarshal := map[string]i18n.UnmarshalFunc{"toml": toml.Unmarshal}
 	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]int32{}, msgs: map[string]*messages{},
-		byCode: map[string]Language{}}
+		byCode: map[string]Language{}, raw: map[string]map[string]string{}}
 	names, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
@@ -310,6 +314,20 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 				c.idFlags = append(c.idFlags, 0)
 			}
 			c.idFlags[i] |= flag
+			if rtl[code] {
+				// A line that would lead left to right gets a
+				// right-to-left mark (rtl.go); Raw keeps the text
+				// (copied: the decoded file's text is not kept).
+				written := m.Other
+				if leadRTLMessage(m) {
+					if c.raw[code] == nil {
+						c.raw[code] = map[string]string{}
+					}
+					c.raw[code][c.idList[i]] = strings.Clone(written)
+				} else {
+					delete(c.raw[code], c.idList[i])
+				}
+			}
 			k, arena, kept := newMessage(m, file, arenas[code])
 			arenas[code] = arena
 			for int(i) >= len(msgs.byID) {
@@ -440,6 +458,9 @@ func (c *Catalog) Raw(lang, id string) (string, bool) {
 	m, l, ok := c.lookup(lang, id)
 	if !ok {
 		return "", false
+	}
+	if s, ok := c.raw[lang][id]; ok {
+		return s, true
 	}
 	return l.text(m), true
 }
