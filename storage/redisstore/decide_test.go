@@ -67,7 +67,10 @@ func TestCommonSaveSameAsSaveScript(t *testing.T) {
 		{"no reminder", func(tt *typicalTurns) { tt.noRemind = true }, 2},
 		{"no count", func(tt *typicalTurns) { tt.noCount = true }, 2},
 		{"no mark", func(tt *typicalTurns) { tt.noCount, tt.noMark = false, true }, 3},
-		{"no record", func(tt *typicalTurns) { tt.noMark, tt.noRecord = false, true }, 3},
+		{"a record alone", func(tt *typicalTurns) { tt.noExpiry, tt.noRemind, tt.noCount = true, true, true }, 3},
+		{"no record", func(tt *typicalTurns) {
+			tt.noMark, tt.noRecord, tt.noExpiry, tt.noRemind, tt.noCount = false, true, false, false, false
+		}, 3},
 		{"no record, no count", func(tt *typicalTurns) { tt.noCount = true }, 2},
 		{"a new interview", func(tt *typicalTurns) {
 			tt.noCount, tt.noRecord, tt.noRemind = false, false, false
@@ -98,7 +101,8 @@ func TestCommonSaveSameAsSaveScript(t *testing.T) {
 	// The common saves among them (saveFastLua's in the release before).
 	want := []string{"first turns 3", "first turns 4", "job dropped 2", "job armed anew 1", "job armed anew 2",
 		"no reminder 1", "no reminder 2", "no count 1", "no count 2", "no mark 1", "no mark 2", "no mark 3",
-		"no record 2", "no record 3", "no record, no count 1", "no record, no count 2", "a new interview 3"}
+		"a record alone 2", "a record alone 3", "no record 3", "no record, no count 1", "no record, no count 2",
+		"a new interview 2", "a new interview 3"}
 	t.Logf("common saves: %q", common)
 	if fmt.Sprint(common) != fmt.Sprint(want) {
 		t.Errorf("common saves %q, want %q", common, want)

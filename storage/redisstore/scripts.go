@@ -239,7 +239,7 @@ if e ~= '' then
   end
 end
 if ARGV[6] ~= '' then
-  local xd = ARGV[7]
+  local xd = ARGV[7] or ''
   if xd == '' then
     redis.call('HSET', KEYS[3], 'r', ARGV[6])
   elseif ARGV[11] then
