@@ -630,8 +630,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	// to saveCommonScript with what it writes made here. Any other, and
 	// one whose read the script finds out of date, to saveScript.
 	var cs commonSave
+	var v *argv
 	if last < 0 {
-		cs = decideCommon(rd, expect, newVersion, rec != nil, started, stateExp, stateLow, recExp, recLow, expDue, t)
+		v, cs = s.commonCall(chat, rd, expect, newVersion, started, stateExp, stateLow, recExp, recLow, expDue, t, updateID, blob, recJSON, mark, count)
 	}
 	// full is saveScript's call.
 	full := func() *argv {
@@ -669,20 +670,6 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		}
 		return v
 	}
-	var v *argv
-	seenGrown := 0
-	if cs.ok {
-		seen := seenEntries(t, updateID)
-		if len(seen) > 0 && (rd.recLen == 0 || rd.recLen+len(seen) > 16*seenMax) {
-			// No record read (the rest writes its header), or one to
-			// trim (the rest rewrites it).
-			cs.ok = false
-		}
-		seenGrown = len(seen)
-		if cs.ok {
-			v = commonArgv(s, chat, &cs, rd.mirror, newVersion, blob, seen, recJSON, expDue, mark, count)
-		}
-	}
 	sc := saveCommonScript
 	if !cs.ok {
 		sc, v = saveScript, full()
@@ -694,6 +681,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if !zadd && !xadd && !radd && waitForm == "" && cp == nil {
 		res = s.evalScript(ctx, sc, v)
 	} else {
+		// Copies never assigned again: the closure captures them by
+		// value (v and sc, assigned again, would be moved to the heap).
+		pv, psc := v, sc
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
 			if cp != nil {
 				// The completion's index member, another slot: sent
@@ -703,7 +693,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 				// the drainer finds empty and drops.
 				p.ZAdd(ctx, s.completedIndex(), redis.Z{Score: float64(nowMS), Member: s.chatID(chat)})
 			}
-			res = run(sc, nil, v)
+			res = run(psc, nil, pv)
 			// The index lives in another slot, so it cannot be in the
 			// script. A ZADD for a Save that conflicts is harmless:
 			// DueAbandoned re-checks every member.
@@ -786,7 +776,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	}
 	s.noteVersion(chat, newVersion)
 	if cs.ok {
-		s.noteSaved(chat, newVersion, cs.mirror, seenGrown)
+		s.noteSaved(chat, newVersion, cs.mirror, cs.grown)
 	} else {
 		s.noteSaved(chat, newVersion, "", 0)
 	}
@@ -881,6 +871,31 @@ type commonSave struct {
 	mirror string // the state's new mirror (field a)
 	xc     bool   // the record's job chat is written (the job armed anew)
 	idx    int64  // the expiry job's index member must be added
+	grown  int    // what the save appends to the seen record (bytes)
+}
+
+// commonCall decides a save from the chat's read (decideCommon) and
+// returns saveCommonScript's call for it (nil and cs.ok false when it is
+// not a common save). The new mirror and the seen record's entries are
+// one allocation. Its frame (the buffer) is not on the stack while the
+// save waits for Redis.
+func (s *Store) commonCall(chat int64, rd chatRead, expect, newVersion uint64, started string, stateExp, stateLow, recExp, recLow, expDue int64, t *tail, update int64, blob, recJSON []byte, mark, count string) (*argv, commonSave) {
+	var buf [160]byte
+	b, cs := decideCommon(buf[:0], rd, expect, newVersion, recJSON != nil, started, stateExp, stateLow, recExp, recLow, expDue, t)
+	if !cs.ok {
+		return nil, cs
+	}
+	n := len(b)
+	b = appendSeen(b, t, update)
+	cs.grown = len(b) - n
+	if cs.grown > 0 && (rd.recLen == 0 || rd.recLen+cs.grown > 16*seenMax) {
+		// No record read (the rest writes its header), or one to trim
+		// (the rest rewrites it).
+		return nil, commonSave{}
+	}
+	all := string(b)
+	cs.mirror = all[:n]
+	return commonArgv(s, chat, &cs, rd.mirror, newVersion, blob, all[n:], recJSON, expDue, mark, count), cs
 }
 
 // decideCommon tells whether a save is a common one (saveFastLua's
@@ -894,40 +909,39 @@ type commonSave struct {
 // record's length (Store.save). The mirror is "<version> <started>
 // <record's e> <job's due> <reminder's language>" ("-" for none), the
 // version as decimal digits.
-func decideCommon(rd chatRead, expect, newVersion uint64, withRec bool, started string, stateExp, stateLow, recExp, recLow, expDue int64, t *tail) commonSave {
+func decideCommon(b []byte, rd chatRead, expect, newVersion uint64, withRec bool, started string, stateExp, stateLow, recExp, recLow, expDue int64, t *tail) ([]byte, commonSave) {
 	var no commonSave
 	if expect == 0 || rd.v != expect || rd.mirror == "" || !rd.hasE || rd.waiting || rd.e < stateLow || rd.e > stateExp {
-		return no
+		return b, no
 	}
 	var f [5]string
 	rest := rd.mirror
 	for i := range f {
 		var ok bool
 		if f[i], rest, ok = strings.Cut(rest, " "); (!ok && i < 4) || f[i] == "" || strings.ContainsAny(f[i], "\t\n\v\f\r") {
-			return no
+			return b, no
 		}
 	}
 	if rest != "" {
-		return no
+		return b, no
 	}
 	tag, mst, mae, mxd, mrl := f[0], f[1], f[2], f[3], f[4]
 	if parseVersion(tag) != expect || !digitsOr(mae) || !digitsOr(mxd) {
-		return no
+		return b, no
 	}
 	rp := "-"
 	if t != nil && t.arm {
 		if !t.armCheck || mrl == "-" || t.lang != mrl {
-			return no
+			return b, no
 		}
 		rp = mrl
 	}
-	var b [128]byte // on the stack: string(a) copies it
-	a := strconv.AppendUint(b[:0], newVersion, 10)
+	a := strconv.AppendUint(b, newVersion, 10)
 	var cs commonSave
 	if withRec {
 		ae := atoi(mae)
 		if mst != started || mae == "-" || ae < recLow || ae > recExp {
-			return no
+			return b, no
 		}
 		xd := "-"
 		if expDue != 0 {
@@ -937,7 +951,7 @@ func decideCommon(rd chatRead, expect, newVersion uint64, withRec bool, started 
 				cs.idx = 1
 			}
 		} else if mxd != "-" {
-			return no
+			return b, no
 		}
 		a = append(a, ' ')
 		a = append(a, started...)
@@ -951,14 +965,14 @@ func decideCommon(rd chatRead, expect, newVersion uint64, withRec bool, started 
 		}
 	} else {
 		if mst != "-" || mxd != "-" {
-			return no
+			return b, no
 		}
 		a = append(a, " - - -"...)
 	}
 	a = append(a, ' ')
 	a = append(a, rp...)
-	cs.ok, cs.mirror = true, string(a)
-	return cs
+	cs.ok = true
+	return a, cs
 }
 
 // digitsOr reports whether v is "-" or a decimal integer (no sign).
@@ -1014,18 +1028,13 @@ func commonArgv(s *Store, chat int64, cs *commonSave, mirror string, newVersion 
 	return v
 }
 
-// seenEntries is what a save appends to the seen record (seldomArg's
-// second string, alone).
-func seenEntries(t *tail, update int64) string {
+// appendSeen appends to b what a save appends to the seen record
+// (seldomArg's second string).
+func appendSeen(b []byte, t *tail, update int64) []byte {
 	var marks []int64
 	if t != nil {
 		marks = t.marks
 	}
-	if len(marks) == 0 && update == 0 {
-		return ""
-	}
-	var buf [64]byte // on the stack: string(b) copies it
-	b := buf[:0]
 	for _, id := range marks {
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, id, 10)
@@ -1036,7 +1045,7 @@ func seenEntries(t *tail, update int64) string {
 		b = strconv.AppendInt(b, update, 10)
 		b = append(b, ":a"...)
 	}
-	return string(b)
+	return b
 }
 
 // saveCommonMissed is saveCommonScript's reply when the state or the
