@@ -19,8 +19,10 @@ import (
 // the one read and otherwise leaves the save to saveScript.
 
 // chatDump is what is stored of a chat (its keys by kind, the record's
-// random id left out, TTLs rounded to the second) for comparisons.
-func chatDump(t *testing.T, rdb *redis.Client, s *redisstore.Store, prefix string, chat int64) string {
+// random id left out) for comparisons, and the keys' TTLs (-2: no key, -1:
+// none), compared apart (sameTTLs): two stores' turns run at different
+// moments.
+func chatDump(t *testing.T, rdb *redis.Client, s *redisstore.Store, prefix string, chat int64) (string, []time.Duration) {
 	t.Helper()
 	k := prefix + s.ChatTag(chat)
 	var b strings.Builder
@@ -31,10 +33,25 @@ func chatDump(t *testing.T, rdb *redis.Client, s *redisstore.Store, prefix strin
 	}
 	fmt.Fprintf(&b, ":u %q\n", rdb.Get(ctx, k+":u").Val())
 	fmt.Fprintf(&b, ":m %v\n", rdb.ZRangeWithScores(ctx, k+":m", 0, -1).Val())
+	var ttls []time.Duration
 	for _, suf := range []string{":s", ":a", ":r", ":u", ":m", ":l"} {
-		fmt.Fprintf(&b, "ttl%s %d\n", suf, (rdb.PTTL(ctx, k+suf).Val()+500*time.Millisecond)/time.Second)
+		ttls = append(ttls, rdb.PTTL(ctx, k+suf).Val())
 	}
-	return b.String()
+	return b.String(), ttls
+}
+
+// sameTTLs reports whether two chats' TTLs (chatDump) are the same: both
+// absent or none, or both set within 5 s of each other.
+func sameTTLs(a, b []time.Duration) bool {
+	for i := range a {
+		if (a[i] < 0 || b[i] < 0) && a[i] != b[i] {
+			return false
+		}
+		if d := a[i] - b[i]; d > 5*time.Second || d < -5*time.Second {
+			return false
+		}
+	}
+	return true
 }
 
 // TestCommonSaveSameAsSaveScript: the same turns — every kind of save
@@ -92,9 +109,10 @@ func TestCommonSaveSameAsSaveScript(t *testing.T) {
 			if h.n.Load() > n {
 				t.Fatalf("%s, turn %d: the store that forgets its reads sent saveCommonScript", st.name, i+1)
 			}
-			da, db := chatDump(t, rdb, a, pa, chat), chatDump(t, rdb, b, pb, chat)
-			if da != db {
-				t.Fatalf("%s, turn %d: stored differs\ndecided in Go:\n%s\nby saveScript:\n%s", st.name, i+1, da, db)
+			da, ttlA := chatDump(t, rdb, a, pa, chat)
+			db, ttlB := chatDump(t, rdb, b, pb, chat)
+			if da != db || !sameTTLs(ttlA, ttlB) {
+				t.Fatalf("%s, turn %d: stored differs\ndecided in Go:\n%s%v\nby saveScript:\n%s%v", st.name, i+1, da, ttlA, db, ttlB)
 			}
 		}
 	}
@@ -113,8 +131,10 @@ func TestCommonSaveSameAsSaveScript(t *testing.T) {
 	if err := b.FlushTails(ctx, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if da, db := chatDump(t, rdb, a, pa, chat), chatDump(t, rdb, b, pb, chat); da != db {
-		t.Fatalf("after the tails: stored differs\ndecided in Go:\n%s\nby saveScript:\n%s", da, db)
+	da, tta := chatDump(t, rdb, a, pa, chat)
+	db, ttb := chatDump(t, rdb, b, pb, chat)
+	if da != db || !sameTTLs(tta, ttb) {
+		t.Fatalf("after the tails: stored differs\ndecided in Go:\n%s%v\nby saveScript:\n%s%v", da, tta, db, ttb)
 	}
 	if xc := rdb.HGet(ctx, pa+a.ChatTag(chat)+":a", "xc").Val(); xc != strconv.FormatInt(chat, 10) {
 		t.Errorf("record's job chat %q, want %d", xc, int64(chat))
