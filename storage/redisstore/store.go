@@ -926,7 +926,8 @@ func decideCommon(b []byte, rd chatRead, expect, newVersion uint64, withRec bool
 		return b, no
 	}
 	tag, mst, mae, mxd, mrl := f[0], f[1], f[2], f[3], f[4]
-	if parseVersion(tag) != expect || !digitsOr(mae) || !digitsOr(mxd) {
+	var vb [20]byte // the tag as saveFastLua compares it: the version's digits
+	if string(strconv.AppendUint(vb[:0], expect, 10)) != tag || !digitsOr(mae) || !digitsOr(mxd) {
 		return b, no
 	}
 	rp := "-"
