@@ -205,33 +205,25 @@ func appendAnswer(b []byte, a *directAnswer) []byte {
 	return append(b, '}')
 }
 
-// messageSize is about how long m is as JSON (a little more): the body's
-// buffer is made once, at its size.
-func messageSize(m *directMessage) int {
-	n := 160 + jsonSize(m.Text)
-	if m.ReplyMarkup != nil {
-		for _, row := range m.ReplyMarkup.InlineKeyboard {
-			for _, k := range row {
-				n += 32 + jsonSize(k.Text) + jsonSize(k.Data)
-			}
-		}
-	}
-	return n
-}
+// scratch holds the buffers the message bodies are written into before
+// each is copied out at its length (message): a body is written once,
+// without first measuring its strings, and the request holds only its
+// own bytes.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// jsonSize is about how long s is as a JSON string: its bytes, and 5
-// more for each ASCII character escaped as \u00XX (HTML tags have two).
-func jsonSize(s string) int {
-	n := len(s) + 2
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '<' || c == '>' || c == '&' {
-			n += 5
-		} else if c == '"' || c == '\\' {
-			n++
-		}
+// maxScratch bounds the buffers scratch keeps: a body longer than this
+// (a keyboard of many long labels) is not kept for the next one.
+const maxScratch = 16 << 10
+
+// jsonPlain[c] is set for each byte that encoding/json writes as it is
+// in a string (HTML-safe): printable ASCII but '"', '\\', '<', '>' and
+// '&'. Every byte of a multi-byte character is unset (it is decoded).
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 	}
-	return n
-}
+	return t
+}()
 
 const hexDigits = "0123456789abcdef"
 
@@ -242,11 +234,12 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
+		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
 			b = append(b, s[start:i]...)
 			switch c {
 			case '\\', '"':
@@ -311,7 +304,23 @@ func (d *DirectAPI) call(ctx context.Context, method string, params any) (int, e
 // message posts m to method (sendMessage, editMessageText,
 // editMessageReplyMarkup) and returns the message id of the result.
 func (d *DirectAPI) message(ctx context.Context, method string, m *directMessage) (int, error) {
-	return d.post(ctx, method, appendMessage(make([]byte, 0, messageSize(m)), m))
+	return d.post(ctx, method, messageBody(m))
+}
+
+// messageBody is m as JSON, in a slice of its own of its length: written
+// into a scratch buffer, then copied (the request keeps its body until the
+// transport has written it, which may be after the reply is in, so the
+// body itself is never reused).
+func messageBody(m *directMessage) []byte {
+	sp := scratch.Get().(*[]byte)
+	b := appendMessage((*sp)[:0], m)
+	body := make([]byte, len(b))
+	copy(body, b)
+	if cap(b) <= maxScratch {
+		*sp = b[:0]
+		scratch.Put(sp)
+	}
+	return body
 }
 
 // answer answers a callback query (answerCallbackQuery).

@@ -17,7 +17,7 @@ func (t *turn) delete(ctx context.Context, yes bool) (Outcome, error) {
 			t.edits = append(t.edits, edit{msg: ev.msgID, m: Message{Text: t.r.Text(t.lang, MsgDeleteConfirm, nil)}})
 		}
 		t.say(ctx, MsgDeleteCancelled)
-		return t.finish(ctx)
+		return t.askBelow(ctx)
 	}
 	e, err := t.it.Erase(ctx)
 	if err != nil {

@@ -435,6 +435,7 @@ type present struct {
 // Present interprets the update within the core's turn and sends the
 // replies.
 func (p *present) Present(ctx context.Context, it *interview.Turn) error {
+	markLoaded(ctx) // the session is loaded: an expiring webhook hold may answer the tap now
 	if !p.counted && it.Input().Kind == interview.KindChat && it.Seen() == interview.SeenNone {
 		// Counted once per update, not per compare-and-swap attempt. A
 		// dropped update is marked handled by the core like any other.
@@ -555,6 +556,9 @@ type turn struct {
 	sent    []int    // ids of the messages sent in this turn, for /delete
 	// recapped says the resume greeting and recap are in lead already.
 	recapped bool
+	// below says the card goes below the turn's own replies, never onto
+	// the tapped message (a menu's or a confirmation's): askBelow.
+	below bool
 }
 
 // sync reads the interview back from the core's turn.
@@ -626,7 +630,7 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	case evEdited:
 		t.say(ctx, MsgEdited)
-		return Outcome{}, nil
+		return t.askBelow(ctx)
 	case evCallback:
 		return t.callback(ctx)
 	case evCommand:
@@ -643,10 +647,10 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 			return t.restart(ctx)
 		case "help":
 			t.say(ctx, MsgHelp)
-			return Outcome{}, nil
+			return t.askBelow(ctx)
 		case "privacy":
 			t.say(ctx, MsgPrivacy)
-			return Outcome{}, nil
+			return t.askBelow(ctx)
 		case "delete":
 			return t.confirmDelete(ctx)
 		case "services":
@@ -662,9 +666,25 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 			}
 		}
 		t.say(ctx, MsgUnknownCommand)
-		return Outcome{}, nil
+		return t.askBelow(ctx)
 	}
 	return Outcome{}, nil
+}
+
+// askBelow follows a reply of its own (a command's answer: /help,
+// /privacy, an unknown command, the services asked for, "not deleted")
+// with the question again below it during an interview, as after a typed
+// message that is not an answer: the card above loses its keys and stays
+// as history, so the question to answer is the chat's last message. Costs
+// two calls more than the reply alone (the card, the old card's keys),
+// once per command: taps stay one edit. Outside an interview (none, or
+// finished) the reply is all.
+func (t *turn) askBelow(ctx context.Context) (Outcome, error) {
+	if t.form == nil || (t.state.Phase != dialog.PhaseAsking && t.state.Phase != dialog.PhaseLanguage) {
+		return t.finish(ctx)
+	}
+	t.below = true
+	return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 }
 
 // restart starts the interview again; after a finished one without a

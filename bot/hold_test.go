@@ -17,6 +17,7 @@ import (
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
 	"github.com/needsbot/needsbot/internal/testnet"
+	"github.com/needsbot/needsbot/interview"
 )
 
 // Issue 19: a webhook step tap whose turn cannot begin within settleHold
@@ -240,5 +241,127 @@ func drainWithoutCallbackCalls(t *testing.T, r *rig, chat int64, before int, d t
 	r.intake.Stop()
 	if n := r.srv.Calls()["answerCallbackQuery"] - before; n != 0 {
 		t.Errorf("%d answerCallbackQuery calls, want 0 (answered in the webhook response)", n)
+	}
+}
+
+// gatedSaves holds the Saves of the sessions, once hold is set, until open
+// is closed.
+type gatedSaves struct {
+	*memSessions
+	hold    atomic.Bool
+	open    chan struct{}
+	waiting atomic.Int32 // Saves held at the gate
+}
+
+func (g *gatedSaves) Save(ctx context.Context, chat, update int64, expect, next uint64, blob []byte, ab *interview.Abandon, st interview.Stage) error {
+	if g.hold.Load() {
+		g.waiting.Add(1)
+		defer g.waiting.Add(-1)
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g.memSessions.Save(ctx, chat, update, expect, next, blob, ab, st)
+}
+
+// A webhook tap whose turn has loaded its session but is still saving its
+// step (or stepping) when settleHold ends is answered, empty, in its
+// webhook response, as one whose turn has not begun — not by an
+// answerCallbackQuery request of its own when the turn ends (session 11
+// flaky's "api" holds). A turn still loading keeps its answer (a store
+// outage answers it "one moment": TestEndToEndTapDuringRedisOutage). The
+// hold is ended by the test (holdEnd) once the Save is held, so no clock
+// decides.
+func TestWebhookTapAnsweredInResponseWhenItsTurnIsSaving(t *testing.T) {
+	r := newRig(t)
+	g := &gatedSaves{memSessions: r.sessions, open: make(chan struct{})}
+	r.core.Sessions = g
+	r.rewire()
+	openGate := sync.OnceFunc(func() { close(g.open) })
+	t.Cleanup(openGate) // a failed check must not leave the turn waiting
+	holds := &holdLog{}
+	r.handler.cfg.Events = holds
+	const chat = 4345
+	u := r.srv.User(chat, telegramtest.LanguageCode("it"))
+	u.Send("hi")
+	submit := func(up *Update) {
+		t.Helper()
+		if _, err := r.intake.Submit(context.Background(), up, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(textUpdate(1, chat, "/start"))
+	menu := u.Last()
+	submit(tapUpdate(2, chat, "q-lang", menu.Buttons[0][0].Data, menu.ID)) // Italiano
+	consent := u.Last()
+	if len(consent.Buttons) == 0 {
+		t.Fatalf("no consent card:\n%s", u.Transcript())
+	}
+	submit(tapUpdate(3, chat, "q-consent", consent.Buttons[0][0].Data, consent.ID))
+	card := u.Last()
+	if len(card.Buttons) < 2 || card.Text == consent.Text {
+		t.Fatalf("no first question after the consent:\n%s", u.Transcript())
+	}
+	before := r.srv.Calls()["answerCallbackQuery"]
+
+	hook := r.intake.Webhook("s3cret")
+	r.intake.holdEnd = make(chan struct{})
+	g.hold.Store(true)
+	resp := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		adult := card.Buttons[1][0].Data                                        // not "under 18": the interview goes on
+		body, _ := tapUpdate(4, chat, "q-saving", adult, card.ID).journalJSON() // as Telegram sends it
+		req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
+		w := httptest.NewRecorder()
+		hook.ServeHTTP(w, req)
+		resp <- w
+	}()
+	waitUntil(t, "the tap's turn waits in its Save", func() bool { return g.waiting.Load() == 1 })
+	close(r.intake.holdEnd) // the hold ends while the turn saves
+	w := <-resp
+	ans := webhookAnswer(t, w)
+	if ans["method"] != "answerCallbackQuery" || ans["callback_query_id"] != "q-saving" || ans["text"] != nil {
+		t.Fatalf("the tap is not answered empty in its webhook response: %v", ans)
+	}
+	if got := holds.get(); !slices.Equal(got, []string{"empty"}) {
+		t.Errorf("holds expired %v, want [empty] (needsbot_webhook_holds_expired_total)", got)
+	}
+
+	openGate()
+	drainWithoutCallbackCalls(t, r, chat, before, 10*time.Second)
+	if last := u.Last(); len(last.Buttons) == 0 || last.Text == card.Text {
+		t.Errorf("the next question is not on the card:\n%s", u.Transcript())
+	}
+}
+
+// The notice decision and an expiring hold are one step under the job's
+// mutex: a turn that has put a notice in its callback answer (claimNotice)
+// is not answered empty when the hold expires (the notice would be lost);
+// a tap answered empty first gets no notice in its answer (claimNotice
+// says no: the turn puts it on the card).
+func TestNoticeClaimAndExpiredHoldAreAtomic(t *testing.T) {
+	newTap := func() (*job, context.Context) {
+		j := newJob(&Update{Kind: upCallback, Query: "q"})
+		j.webhook, j.waiting = true, true
+		j.begin()
+		j.loaded = true // stepping or saving
+		return j, context.WithValue(context.Background(), workKey{}, &work{j: j})
+	}
+	j, ctx := newTap()
+	if !claimNotice(ctx) {
+		t.Fatal("a tap nobody answered: its notice refused")
+	}
+	if ans, _ := j.releaseExpired(true); ans != nil || j.wasHeldOut() {
+		t.Errorf("a tap whose turn put a notice in its answer was answered %v when the hold expired", ans)
+	}
+	j, ctx = newTap()
+	if ans, _ := j.releaseExpired(true); ans == nil || ans.QueryID != "q" || ans.Text != "" || !j.wasHeldOut() {
+		t.Fatalf("a tap whose turn is loading: %v, want answered empty", ans)
+	}
+	if claimNotice(ctx) {
+		t.Error("a tap answered empty: its notice claimed for the answer, want it on the card")
 	}
 }

@@ -80,6 +80,8 @@ type job struct {
 	failed   bool            // not applied while the webhook request waited: it answers 500
 	started  bool            // a turn began on it (begin): a hold that expires answers it no more
 	heldOut  bool            // answered empty in its webhook response when the hold expired (releaseExpired)
+	noticed  bool            // its turn put a notice in its callback answer (claimNotice): never answered empty
+	loaded   bool            // its turn loaded the session (markLoaded): a hold that expires answers it empty
 }
 
 func newJob(u *Update) *job {
@@ -171,19 +173,27 @@ func (j *job) release() (*CallbackAnswer, bool) {
 // the bot-wide budget (answerOffered): the turn, once done, answers it no
 // more. Before, the response went back empty and the turn answered the
 // tap through the API at its end: a request of its own, and the person's
-// spinner turning until then. A turn that began without an offer yet
-// (loading, stepping, saving) keeps its answer: its outcome, through the
-// API.
+// spinner turning until then. A tap whose turn has loaded its session
+// but not offered its answer yet (stepping, saving: markLoaded) is
+// answered empty, as one whose turn has not begun, unless the turn has
+// put a notice in its answer already (claimNotice, under the same mutex:
+// the notice then keeps the answer, the turn's outcome, through the API);
+// a turn that decides about its notice later finds the tap answered and
+// puts the notice on the card (answeredEarly). Before, every such tap was
+// answered by a request of its own at the turn's end. A turn still
+// loading keeps its answer: a load that fails because the store is down
+// parks the tap with "one moment" (mailbox_outage.go), which an empty
+// answer would take the place of.
 func (j *job) releaseExpired(tapEarly bool) (*CallbackAnswer, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.waiting && !j.isSettle && !j.answered && j.body == nil {
 		switch {
-		case tapEarly && !j.started:
-			j.body = &CallbackAnswer{QueryID: j.upd.Query}
-			j.answered, j.heldOut = true, true
 		case j.started && j.offer != nil:
 			j.body, j.answered = j.offer, true
+		case tapEarly && !j.noticed && (!j.started || j.loaded):
+			j.body = &CallbackAnswer{QueryID: j.upd.Query}
+			j.answered, j.heldOut = true, true
 		}
 	}
 	j.waiting = false
@@ -682,6 +692,41 @@ func answerOffered(ctx context.Context) {
 	if ans := w.j.offered(); ans != nil {
 		w.j.settle(ans)
 	}
+}
+
+// claimNotice reports whether the tap of the job being worked on with ctx
+// may carry a notice in its callback answer, and if so records that it
+// does, so that an expiring webhook hold does not answer it empty
+// (releaseExpired): the decision and the job's state change together,
+// under the job's mutex. False when the tap was answered already (early,
+// "one moment", or empty when its hold expired: answeredEarly): the notice
+// then goes on the card.
+func claimNotice(ctx context.Context) bool {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil || w.j.upd == nil || !w.j.webhook {
+		return !answeredEarly(ctx)
+	}
+	j := w.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.heldOut {
+		return false
+	}
+	j.noticed = true
+	return true
+}
+
+// markLoaded records that the turn of the webhook job being worked on
+// with ctx has loaded its session (the core presents it): an expiring
+// hold may answer its tap empty from now on (releaseExpired).
+func markLoaded(ctx context.Context) {
+	w, _ := ctx.Value(workKey{}).(*work)
+	if w == nil || w.j == nil || !w.j.webhook {
+		return
+	}
+	w.j.mu.Lock()
+	w.j.loaded = true
+	w.j.mu.Unlock()
 }
 
 // firstWebhookAttempt reports whether ctx is the first attempt at an

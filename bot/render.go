@@ -614,10 +614,14 @@ func (r *Renderer) layout(lang string, bs []dialog.Button) *keyLayout {
 	return lay
 }
 
-// displayWidth counts East Asian wide and full-width characters as two.
+// displayWidth counts East Asian wide and full-width characters as two,
+// and directional marks (the catalog's right-to-left mark) as none.
 func displayWidth(s string) int {
 	n := 0
 	for _, r := range s {
+		if r == '\u200f' || r == '\u200e' || r >= '\u2066' && r <= '\u2069' {
+			continue
+		}
 		switch width.LookupRune(r).Kind() {
 		case width.EastAsianWide, width.EastAsianFullwidth:
 			n += 2

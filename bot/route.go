@@ -180,7 +180,7 @@ func (t *turn) languageButton(ctx context.Context, cb Callback) (Outcome, error)
 		return t.finish(ctx)
 	}
 	if _, ok := t.snap.Catalog.Language(cb.Option); !ok || !t.snap.Speaks(t.formID(), cb.Option) {
-		if answeredEarly(ctx) {
+		if !claimNotice(ctx) {
 			// The button's answer went out empty already (early.go): a
 			// language this form no longer speaks — published again
 			// without it since the menu was shown — is refused in a

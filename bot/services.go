@@ -98,15 +98,17 @@ func (t *turn) services(ctx context.Context) (Outcome, error) {
 	if len(kb) == 0 {
 		if _, ok := directory.HelpPoint(entries); ok {
 			t.sendServices(ctx, muni, nil, true)
-			return t.finish(ctx)
+			return t.askBelow(ctx)
 		}
 		t.say(ctx, MsgServicesNone)
-		return Outcome{}, nil
+		return t.askBelow(ctx)
 	}
 	if err := t.sendMsg(ctx, Message{Text: t.r.Text(t.lang, MsgServicesChoose, nil), Keyboard: kb}, false); err != nil {
 		return Outcome{}, err
 	}
-	return t.finish(ctx)
+	// During an interview the question comes below the menu, which stays
+	// (a tap on an area lists its services, and the question below again).
+	return t.askBelow(ctx)
 }
 
 // serviceArea answers a tap on an area of the /services menu.
@@ -118,7 +120,7 @@ func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
 		return t.finish(ctx)
 	}
 	t.sendServices(ctx, t.municipality(), []string{area}, true)
-	return t.finish(ctx)
+	return t.askBelow(ctx)
 }
 
 // municipality is the Postgres id of the chat's municipality: the

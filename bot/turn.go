@@ -86,7 +86,7 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		switch r.Kind {
 		case dialog.ReplyNotice:
 			text := t.r.Plain(t.lang, r.Msg, r.Args)
-			if ev.query != "" && t.notice == "" && !answeredEarly(ctx) {
+			if ev.query != "" && t.notice == "" && claimNotice(ctx) {
 				t.notice = text
 				continue
 			}
@@ -235,7 +235,7 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, m Message) erro
 		return prev.Phase == dialog.PhaseAsking && t.form != nil && dialog.NoteBefore(t.form, prev, prev.Pos)
 	}
 	reuse := 0
-	if ev.query != "" && ev.msgID != 0 && live && (ev.msgID != cur || len(m.Keyboard) > 0 || !keep()) {
+	if ev.query != "" && ev.msgID != 0 && live && !t.below && (ev.msgID != cur || len(m.Keyboard) > 0 || !keep()) {
 		// A tap that leads to a question edits the tapped card, the
 		// welcome-and-consent card too: "Yes, I agree" turns it into the
 		// first question (one call, one live card; /privacy shows the
@@ -261,7 +261,7 @@ func (t *turn) placeCard(ctx context.Context, prev dialog.State, m Message) erro
 			t.strip(cur)
 		}
 	}
-	if ev.query != "" && ev.msgID != 0 && ev.msgID != reuse && ev.msgID != cur {
+	if ev.query != "" && ev.msgID != 0 && ev.msgID != reuse && ev.msgID != cur && !t.below {
 		// A tap on an old card: its keyboard goes too.
 		t.strip(ev.msgID)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"unsafe"
@@ -57,10 +58,39 @@ type wireState struct {
 // Encode serialises a state. Decode(Encode(s)) equals s, except that empty
 // lists and maps come back nil.
 func Encode(s State) ([]byte, error) {
-	// Each map read once, into pairs sorted by key (on the stack up to 64).
-	var abuf, cbuf [64]pair
-	answers, an := sortedPairs(abuf[:0], s.Answers)
-	context, cn := sortedPairs(cbuf[:0], s.Context)
+	// Each map read once, into pairs put in key order by an index: on the
+	// stack up to 64 answers and 16 context entries (stored there without
+	// the write barrier), on the heap beyond.
+	var abuf [64]pair
+	var cbuf [16]pair
+	var aord [64]uint16
+	var cord [16]uint16
+	var answers, context sorted
+	var an, cn int
+	if len(s.Answers) > len(abuf) {
+		answers, an = sortedPairs(nil, s.Answers)
+	} else {
+		i := 0
+		an = 2
+		for k, v := range s.Answers {
+			abuf[i] = pair{k, v}
+			an += 4 + len(k) + len(v)
+			i++
+		}
+		answers = sortedOrder(abuf[:i], aord[:0])
+	}
+	if len(s.Context) > len(cbuf) {
+		context, cn = sortedPairs(nil, s.Context)
+	} else {
+		i := 0
+		cn = 2
+		for k, v := range s.Context {
+			cbuf[i] = pair{k, v}
+			cn += 4 + len(k) + len(v)
+			i++
+		}
+		context = sortedOrder(cbuf[:i], cord[:0])
+	}
 	n := 48 + len(s.Form) + len(s.Lang) + len(s.Pending) + len(s.Reached) + len(s.Outcome) +
 		4*len(s.Back) + an + cn
 	for _, l := range s.Langs {
@@ -98,21 +128,55 @@ func Encode(s State) ([]byte, error) {
 
 type pair struct{ k, v string }
 
-// sortedPairs appends m's entries to buf sorted by key, and returns them
-// with an upper bound of their encoded size.
-func sortedPairs(buf []pair, m map[string]string) ([]pair, int) {
+// sortedPairs is m's entries in key order, with an upper bound of their
+// encoded size (a map of more entries than Encode keeps on its stack).
+func sortedPairs(buf []pair, m map[string]string) (sorted, int) {
 	n := 2
 	for k, v := range m {
 		buf = append(buf, pair{k, v})
 		n += 4 + len(k) + len(v)
 	}
-	slices.SortFunc(buf, func(a, b pair) int { return strings.Compare(a.k, b.k) })
-	return buf, n
+	if len(buf) > math.MaxUint16+1 {
+		slices.SortFunc(buf, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+		return sorted{ps: buf}, n
+	}
+	return sortedOrder(buf, make([]uint16, 0, len(buf))), n
 }
 
-func appendPairs(b []byte, ps []pair) []byte {
-	b = binary.AppendUvarint(b, uint64(len(ps)))
-	for _, p := range ps {
+// sortedOrder is ps in key order, as indices appended to ord (at most
+// 1<<16 pairs).
+//
+// The pairs are ordered by index, not moved: a swap of two pairs writes
+// four pointers, each through the garbage collector's write barrier while
+// a collection runs — under load, a good part of the time — where a swap
+// of two indices writes none. (The pairs are stored so too: on Encode's
+// stack, without a barrier.)
+func sortedOrder(ps []pair, ord []uint16) sorted {
+	for i := range ps {
+		ord = append(ord, uint16(i))
+	}
+	slices.SortFunc(ord, func(a, b uint16) int { return strings.Compare(ps[a].k, ps[b].k) })
+	return sorted{ps: ps, ord: ord}
+}
+
+// sorted is a map's pairs and their key order: pair ord[i] is the i-th
+// (without ord, the pairs are in order).
+type sorted struct {
+	ps  []pair
+	ord []uint16
+}
+
+func appendPairs(b []byte, s sorted) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s.ps)))
+	if s.ord == nil {
+		for _, p := range s.ps {
+			b = appendString(b, p.k)
+			b = appendString(b, p.v)
+		}
+		return b
+	}
+	for _, i := range s.ord {
+		p := &s.ps[i]
 		b = appendString(b, p.k)
 		b = appendString(b, p.v)
 	}

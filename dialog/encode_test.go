@@ -147,7 +147,8 @@ func encodeRef(s State) []byte {
 
 // TestEncodeAsBefore: Encode writes the bytes encodeRef writes, for the
 // states of random walks of the shipped and test questionnaires and for
-// maps of 0 to 200 entries (more than the 64 pairs kept on the stack),
+// maps of 0 to 65,537 entries (more than the 64 answers and 16 context
+// entries kept on the stack, more than the 65,536 its index sort orders),
 // with keys that share prefixes, are empty or are not ASCII.
 func TestEncodeAsBefore(t *testing.T) {
 	check := func(s State) {
@@ -176,7 +177,7 @@ func TestEncodeAsBefore(t *testing.T) {
 		}
 	}
 	keys := []string{"", "a", "ab", "a b", "é", "ü1", "z", "日本", "\xff", "a\x00"}
-	for _, n := range []int{0, 1, 2, 63, 64, 65, 200} {
+	for _, n := range []int{0, 1, 2, 16, 17, 63, 64, 65, 200, 1<<16 + 1} {
 		s := State{Form: "f", Lang: "ar", Langs: []string{"ar", "it"}, Back: []int{-1, 3, 400}, Answers: map[string]string{}}
 		if n > 0 {
 			s.Context = map[string]string{}

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -204,7 +203,7 @@ func checkMessage(l Language, need map[string]bool, m, src *i18n.Message) []stri
 		if err := CheckHTML(text); err != nil {
 			p = append(p, cat+": "+err.Error())
 		}
-		n := utf8.RuneCountInString(text)
+		n := visibleLen(text)
 		switch {
 		case isButton(m.ID) && n > maxButton:
 			p = append(p, fmt.Sprintf("button label of %d characters, at most %d fit", n, maxButton))
@@ -295,4 +294,22 @@ func PluralForms(tag language.Tag) map[string]bool {
 		}
 	}
 	return forms
+}
+
+// visibleLen counts the characters of s that take room: not the
+// directional marks and isolates, such as the right-to-left mark the
+// catalog puts before a right-to-left line that begins with a Latin word
+// (rtl.go).
+func visibleLen(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r == '\u200e' || r == '\u200f' || r == '\u061c':
+		case r >= '\u202a' && r <= '\u202e':
+		case r >= '\u2066' && r <= '\u2069':
+		default:
+			n++
+		}
+	}
+	return n
 }

@@ -85,6 +85,10 @@ type Catalog struct {
 	// (message.file indexes them).
 	sources []string
 	local   map[string]bool // message ids from a forms directory
+	// raw holds, for the few right-to-left messages that got a
+	// right-to-left mark (leadRTL), their text as written (language → id
+	// → text), for Raw.
+	raw map[string]map[string]string
 	// embeddedIDs are the ids of the embedded files; formsDir the forms
 	// directory loaded beside them ("" for none).
 	embeddedIDs map[string]bool
@@ -166,7 +170,8 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) { return newFSFiles(fs
 func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
 	unmarshal := map[string]i18n.UnmarshalFunc{"toml": toml.Unmarshal}
-	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, msgs: map[string]map[string]message{}, byCode: map[string]Language{}}
+	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, msgs: map[string]map[string]message{}, byCode: map[string]Language{},
+		raw: map[string]map[string]string{}}
 	names, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
@@ -231,6 +236,19 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 				m.ID = id
 			} else {
 				ids[m.ID] = m.ID
+			}
+			if rtl[code] {
+				// A line that would lead left to right gets a
+				// right-to-left mark (rtl.go); Raw keeps the text.
+				written := m.Other
+				if leadRTLMessage(m) {
+					if c.raw[code] == nil {
+						c.raw[code] = map[string]string{}
+					}
+					c.raw[code][m.ID] = written
+				} else {
+					delete(c.raw[code], m.ID)
+				}
 			}
 			k := newMessage(m, file)
 			msgs[m.ID] = k
@@ -348,6 +366,9 @@ func (c *Catalog) Raw(lang, id string) (string, bool) {
 	m, ok := c.msgs[lang][id]
 	if !ok {
 		return "", false
+	}
+	if s, ok := c.raw[lang][id]; ok {
+		return s, true
 	}
 	return m.text, true
 }

@@ -68,6 +68,11 @@ func (r *reference) text(lang, id string, data map[string]any) string {
 	if s == "" || (err != nil && !errors.As(err, &missing)) {
 		return id
 	}
+	if rtl[lang] && r.msgs[lang][id] != nil {
+		// The catalog's right-to-left marks (rtl.go): on the lines that
+		// would lead left to right.
+		s = leadRTL(s)
+	}
 	return s
 }
 

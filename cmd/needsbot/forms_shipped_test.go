@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/needsbot/needsbot/storage/pgstore"
@@ -141,5 +142,89 @@ func TestFormPublishRefusesShippedID(t *testing.T) {
 	}
 	if code, out, errs := publish("testdata/forms/vicinato.xlsx"); code != 0 {
 		t.Fatalf("publish vicinato = %d\n%s%s", code, out, errs)
+	}
+}
+
+// A published version this binary cannot load is found once: later builds
+// of the replica (a reload after the next publication) leave it out at
+// once and compile the questionnaires once, not n+2 times (all, then one
+// version at a time to find it, then the good ones) at every reload.
+// Changed in place, a row is tried again.
+func TestBadPublishedVersionCompiledOnce(t *testing.T) {
+	t.Parallel()
+	dsn := storagetest.Postgres(t)
+	ctx := context.Background()
+	if err := pgstore.Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	v2, err := os.ReadFile("../../dialog/forms/immigrati_v2.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(version int) {
+		t.Helper()
+		def := strings.Replace(string(v2), "version: 2\n", "version: "+strconv.Itoa(version)+"\n", 1)
+		def = strings.Replace(def, "form: immigrati\n", "form: nuovo\n", 1)
+		if err := db.PublishForm(ctx, pgstore.PublishedForm{Form: "nuovo", Version: version, Definition: def,
+			Messages: map[string]string{"it": "[\"q.nuovo.eta\"]\nother = \"Età\"\n"}, Languages: []string{"it"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(1)
+	// A row written by hand that no binary loads (an unknown type).
+	if _, err := conn.Exec(ctx, `INSERT INTO published_forms (form, version, definition, messages, languages)
+		VALUES ('broken', 1, 'form: broken\nversion: 1\nquestions:\n  - {name: x, type: hologram}\n', '{"en": ""}', '{en}')`); err != nil {
+		t.Fatal(err)
+	}
+	publish(2)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var builds formBuilds
+	build := func(want int) {
+		t.Helper()
+		before := builds.compiles
+		snap, err := buildFormsReusing(ctx, db, "", log, nil, &builds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Forms.Latest("broken") != nil || snap.Forms.Latest("nuovo") == nil {
+			t.Fatal("the bad version went live, or the good ones did not")
+		}
+		if got := builds.compiles - before; got != want {
+			t.Errorf("the build compiled the questionnaires %d times, want %d", got, want)
+		}
+	}
+	build(5) // first found: all, three one at a time, the good ones
+	if !strings.Contains(logs.String(), "form=broken version=1") {
+		t.Errorf("the left-out version is not logged:\n%s", logs.String())
+	}
+	publish(3)
+	build(1) // a reload: the known bad version is left out at once
+	logs.Reset()
+	build(1)
+	if !strings.Contains(logs.String(), "form=broken version=1") {
+		t.Errorf("the left-out version is not logged at a later build:\n%s", logs.String())
+	}
+	// Fixed in place (by hand): tried again, and it loads.
+	fixed := strings.Replace(strings.Replace(string(v2), "version: 2\n", "version: 1\n", 1), "form: immigrati\n", "form: broken\n", 1)
+	if _, err := conn.Exec(ctx, `UPDATE published_forms SET definition = $1, messages = '{}' WHERE form = 'broken'`, fixed); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := buildFormsReusing(ctx, db, "", log, nil, &builds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Forms.Latest("broken") == nil {
+		t.Errorf("the row fixed in place was not tried again:\n%s", logs.String())
 	}
 }

@@ -91,6 +91,8 @@ type app struct {
 	username string
 	httpc    *http.Client
 	listener net.Listener
+
+	builds formBuilds // the published versions that did not load (wire_forms.go)
 }
 
 // appHooks let `try` and tests adjust the wiring.

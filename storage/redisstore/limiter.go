@@ -248,10 +248,17 @@ func (l *Limiter) take(ctx context.Context, burst int, per time.Duration, n int)
 func sleep(ctx context.Context, d time.Duration) error { return sleepOr(ctx, d, nil) }
 
 // sleepOr waits d, or until ch is closed (a nil ch never is), or until ctx
-// ends.
+// ends. Its timer is taken from sleepTimers: a wait of the limiter, while
+// another caller's round trip is in flight or the budget refills, would
+// otherwise make a timer and its channel each time (under load most waits
+// end on ch, long before d).
 func sleepOr(ctx context.Context, d time.Duration, ch <-chan struct{}) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	t := sleepTimers.Get().(*time.Timer)
+	t.Reset(d)
+	defer func() {
+		t.Stop()
+		sleepTimers.Put(t)
+	}()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -261,3 +268,12 @@ func sleepOr(ctx context.Context, d time.Duration, ch <-chan struct{}) error {
 		return nil
 	}
 }
+
+// sleepTimers keeps sleepOr's timers, stopped. A stopped timer's channel
+// holds no stale tick (Go 1.23's timers), so that a timer put back after
+// its wait ended on ch or ctx never wakes the next wait early.
+var sleepTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}

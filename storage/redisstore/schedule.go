@@ -63,16 +63,21 @@ func (s *Store) ArmReminder(ctx context.Context, chat int64, lang string, due ti
 		s.mu.Unlock()
 		return nil
 	}
+	// Kept if it fails, and written again once Redis is back (keepFailed).
+	kept := &tail{lang: lang, due: d, armTTL: ttl.Milliseconds(), armAt: s.now().UnixMilli()}
 	armed, err := armScript.Run(ctx, s.rdb, []string{s.remindKey(chat)},
 		strconv.FormatInt(chat, 10), lang, d, ttl.Milliseconds()).Int()
 	if err != nil {
+		s.keepFailed(chat, nil, kept)
 		return fmt.Errorf("redisstore: arm reminder: %w", err)
 	}
 	if armed == 1 {
 		if err := s.rdb.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(d), Member: s.chatID(chat)}).Err(); err != nil {
+			s.keepFailed(chat, nil, kept)
 			return fmt.Errorf("redisstore: arm reminder: %w", err)
 		}
 	}
+	s.armWritten(chat)
 	return nil
 }
 

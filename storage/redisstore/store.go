@@ -1201,6 +1201,10 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 	err := markSentScript.Run(ctx, s.rdb, []string{s.seenKey(chat), s.stateKey(chat)},
 		updateID, now.UnixMilli(), s.seenPXAfter(now), s.seenTTL.Milliseconds(), seenMax, lastMsg).Err()
 	if err != nil {
+		// Written again once Redis is back (keepFailed): also when the
+		// script ran and its reply was lost (a mark is a set member, and
+		// the card's id never moves the state's back).
+		s.keepFailed(chat, &tail{marks: []int64{updateID}, lastMsg: lastMsg}, nil)
 		return fmt.Errorf("redisstore: mark sent: %w", err)
 	}
 	return nil

@@ -380,6 +380,27 @@ seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 return 1 + idx
 `)
 
+// keptScript is tailScript for a tail kept after its writes failed
+// without TailDelay (keepFailed): the mark's message id goes onto the
+// state unless the state shows a newer card already (a later MarkSent
+// went through first: message ids only grow in a chat), so a retry never
+// moves the live card back; without TailDelay no state version is known
+// here to pin it to. The rest is tailScript's.
+var keptScript = newScript(seenLua + tailLua + `
+seenload(KEYS[2])
+local m = ARGV[4]
+ARGV[4] = ''
+if m ~= '' then
+  local r = redis.call('HMGET', KEYS[1], 'v', 'm')
+  if r[1] and (not r[2] or tonumber(r[2]) < tonumber(m)) then
+    redis.call('HSET', KEYS[1], 'm', m)
+  end
+end
+local idx = tail(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 6)
+seensave(KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+return 1 + idx
+`)
+
 // commonArgs are the first arguments of tailScript and loadTailScript,
 // and those of inboundScript after its first three: now (ms), seen TTL
 // (ms) and now less ttlSlack of the seen TTL (ms: a seen record whose TTL
@@ -398,10 +419,12 @@ func (s *Store) seenPXAfterMS(now time.Time) int64 {
 }
 
 // FlushTails writes the tails deferred before olderThan (all of them when
-// olderThan is zero), in one pipeline.
+// olderThan is zero), in one pipeline; without TailDelay, the tails kept
+// after their writes failed (keepFailed), whatever olderThan.
 func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
+	sc := tailScript
 	if !s.deferring() {
-		return nil
+		sc, olderThan = keptScript, time.Time{}
 	}
 	type item struct {
 		chat int64
@@ -429,7 +452,7 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 	err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
 		for i, it := range items {
 			args := append(append([]any{}, common...), s.tailArgs(it.chat, it.t, markWrite, now)...)
-			cmds[i] = run(tailScript, []string{s.stateKey(it.chat), s.seenKey(it.chat), s.remindKey(it.chat), s.sentKey(it.chat)}, args...)
+			cmds[i] = run(sc, []string{s.stateKey(it.chat), s.seenKey(it.chat), s.remindKey(it.chat), s.sentKey(it.chat)}, args...)
 			zadded[i] = it.t.arm && !s.remindHinted(it.chat, it.t.due)
 			if zadded[i] {
 				p.ZAdd(ctx, s.remindDueKey(), redis.Z{Score: float64(it.t.due), Member: s.chatID(it.chat)})
@@ -473,14 +496,20 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 	return nil
 }
 
+// keptRetry is how often, without TailDelay, the writes kept after a
+// failure (keepFailed) are tried again.
+const keptRetry = time.Second
+
 // RunTails writes deferred tails once they are TailDelay old, until ctx
-// ends; then it writes all that are left (within 5 s). Run it once per
-// Store when Options.TailDelay is set.
+// ends; then it writes all that are left (within 5 s). Without TailDelay
+// it writes, every keptRetry, what was kept after a failed write
+// (keepFailed). Run it once per Store.
 func (s *Store) RunTails(ctx context.Context) {
-	if !s.deferring() {
-		return
+	every := keptRetry
+	if s.deferring() {
+		every = max(s.tailDelay/4, 10*time.Millisecond)
 	}
-	tick := time.NewTicker(max(s.tailDelay/4, 10*time.Millisecond))
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
@@ -490,6 +519,9 @@ func (s *Store) RunTails(ctx context.Context) {
 			cancel()
 			return
 		case <-tick.C:
+			if !s.deferring() && s.PendingTails() == 0 {
+				continue
+			}
 			// A tail whose write fails is put back (putBack): the next
 			// tick or the chat's next save writes it.
 			_ = s.FlushTails(ctx, s.now().Add(-s.tailDelay))
@@ -550,7 +582,7 @@ func (s *Store) dropTail(chat int64) {
 // run) changes nothing: the marks and ids are sets, the arm rewrites its
 // own due time, and the mark's id goes only onto its version.
 func (s *Store) putBack(chat int64, t *tail, withMark bool) {
-	if t == nil || !s.deferring() {
+	if t == nil {
 		return
 	}
 	s.mu.Lock()
@@ -673,6 +705,7 @@ func (s *Store) keepUnsent(chat int64, kept []int, keptAt int64, ids []int, at i
 
 // takeUnsent removes and returns the message ids keepUnsent kept for the
 // chat and their time (ms); none with TailDelay (the tail is the save's).
+// The rest of a kept tail (keepFailed) stays.
 func (s *Store) takeUnsent(chat int64) ([]int, int64) {
 	if s.deferring() {
 		return nil, 0
@@ -683,6 +716,56 @@ func (s *Store) takeUnsent(chat int64) ([]int, int64) {
 	if t == nil {
 		return nil, 0
 	}
-	delete(s.tails, chat)
-	return t.sent, t.sentAt
+	sent, at := t.sent, t.sentAt
+	t.sent, t.sentAt = nil, 0
+	if t.empty() {
+		delete(s.tails, chat)
+	}
+	return sent, at
+}
+
+// keepFailed keeps, without TailDelay, what a failed MarkSent (mark: the
+// update whose replies went out, and the live card's message id) or
+// ArmReminder (arm) did not write, as the TailDelay path keeps a tail
+// whose write failed (putBack): RunTails writes it once Redis is back
+// (keptScript), with the message ids keepUnsent keeps. Before, only the
+// message ids were kept: the live card's id was lost (another replica
+// then leaves the card's keys on screen and shows a new one), and so was
+// the reminder's arm (the last turn's push, or the whole reminder of a
+// person who stopped right after). What is kept is newer than what was
+// kept before (its mark and arm win; marks are joined). Not after an
+// erasure or a cancel (dropTail, dropArm: they clear what is kept).
+func (s *Store) keepFailed(chat int64, mark *tail, arm *tail) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil {
+		t = &tail{since: s.now()}
+		s.tails[chat] = t
+	}
+	if mark != nil {
+		for _, u := range mark.marks {
+			if !slices.Contains(t.marks, u) {
+				t.marks = append(t.marks, u)
+			}
+		}
+		t.hasMark, t.lastMsg = true, mark.lastMsg
+	}
+	if arm != nil {
+		t.arm, t.armCheck, t.lang, t.due, t.armTTL, t.armAt = true, false, arm.lang, arm.due, arm.armTTL, arm.armAt
+	}
+}
+
+// armWritten forgets, without TailDelay, an arm kept after a failure
+// (keepFailed) once a newer ArmReminder went through: a retry would set
+// the reminder back to the older due time.
+func (s *Store) armWritten(chat int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tails[chat]; t != nil && t.arm {
+		t.arm = false
+		if t.empty() {
+			delete(s.tails, chat)
+		}
+	}
 }

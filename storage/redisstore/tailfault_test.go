@@ -197,3 +197,111 @@ func TestSentIDsKeptWhenRecordSentFails(t *testing.T) {
 		})
 	}
 }
+
+// TestKeptWithoutTailDelay: without TailDelay (several webhook replicas
+// without chat affinity) a turn's MarkSent, ArmReminder and RecordSent
+// write at once; when Redis fails between the send and these writes, all
+// three are kept and written once Redis is back (RunTails, every second;
+// here FlushTails): the live card's id on the state, the update's replies
+// marked sent, the reminder armed, the message id listed for /delete.
+// Before, only the message ids were kept (session 11): the card's id and
+// the arm were lost. A kept card id never moves the state's card back (a
+// later MarkSent went through first), and a kept arm is dropped when a
+// later ArmReminder goes through or the reminder is cancelled.
+func TestKeptWithoutTailDelay(t *testing.T) {
+	rig := func(t *testing.T) (s, direct *redisstore.Store, rdb *redis.Client, prefix string, p *storagetest.Proxy) {
+		t.Helper()
+		c, rdb, prefix, p := proxiedClient(t)
+		return redisstore.New(c, redisstore.Options{Prefix: prefix}), redisstore.New(rdb, redisstore.Options{Prefix: prefix}), rdb, prefix, p
+	}
+	// failedTail: the state saved, then Redis gone as the turn's tail is
+	// written.
+	failedTail := func(t *testing.T, s *redisstore.Store, p *storagetest.Proxy, chat, update int64, msg int) {
+		t.Helper()
+		_, v, _, _, err := s.Load(ctx, chat, update)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, chat, update, v, v+1, []byte("state"), nil); err != nil {
+			t.Fatal(err)
+		}
+		p.Cut()
+		if err := s.MarkSent(ctx, chat, update, msg); err == nil {
+			t.Fatal("MarkSent succeeded without Redis")
+		}
+		if err := s.ArmReminder(ctx, chat, "uk", time.Now().Add(time.Hour), time.Hour); err == nil {
+			t.Fatal("ArmReminder succeeded without Redis")
+		}
+		if err := s.RecordSent(ctx, chat, msg); err == nil {
+			t.Fatal("RecordSent succeeded without Redis")
+		}
+		_ = s.FlushTails(ctx, time.Time{}) // a retry during the outage fails and keeps them
+		p.Restore()
+		if n := s.PendingTails(); n != 1 {
+			t.Fatalf("%d tails kept after the failed writes, want 1", n)
+		}
+	}
+	t.Run("written once Redis is back", func(t *testing.T) {
+		t.Parallel()
+		s, direct, rdb, prefix, p := rig(t)
+		failedTail(t, s, p, 41, 1, 500)
+		if err := s.FlushTails(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		tailWritten(t, direct, rdb, prefix, 41, 1, 500)
+		if n := s.PendingTails(); n != 0 {
+			t.Errorf("%d tails kept after they were written", n)
+		}
+		if n := rdb.ZCard(ctx, prefix+"remind:due").Val(); n != 1 {
+			t.Errorf("%d reminders indexed, want 1", n)
+		}
+	})
+	t.Run("a later card is not moved back", func(t *testing.T) {
+		t.Parallel()
+		s, direct, rdb, prefix, p := rig(t)
+		failedTail(t, s, p, 42, 1, 500)
+		due := time.Now().Add(2 * time.Hour).UnixMilli()
+		if err := s.MarkSent(ctx, 42, 2, 510); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ArmReminder(ctx, 42, "uk", time.UnixMilli(due), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FlushTails(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := rdb.HGet(ctx, prefix+direct.ChatTag(42)+":s", "m").Val(); got != "510" {
+			t.Errorf("live card on the state: %q, want the later 510", got)
+		}
+		if got := rdb.HGet(ctx, prefix+direct.ChatTag(42)+":r", "d").Val(); got != itoa(int(due)) {
+			t.Errorf("reminder due %s, want the later arm's %d", got, due)
+		}
+		if _, _, seen, _, err := direct.Load(ctx, 42, 1); err != nil || seen != redisstore.SeenSent {
+			t.Errorf("update 1: %s, %v; want its replies marked sent", seen, err)
+		}
+	})
+	t.Run("cancelled or erased meanwhile", func(t *testing.T) {
+		t.Parallel()
+		s, direct, rdb, prefix, p := rig(t)
+		failedTail(t, s, p, 43, 1, 500)
+		if err := s.CancelReminder(ctx, 43, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FlushTails(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := rdb.HGet(ctx, prefix+direct.ChatTag(43)+":r", "s").Val(); got != "n" {
+			t.Errorf("reminder state %q after a refusal, want n", got)
+		}
+		failedTail(t, s, p, 44, 1, 600)
+		if err := s.Delete(ctx, 44); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FlushTails(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if keys := rdb.Keys(ctx, prefix+direct.ChatTag(44)+":[smr]").Val(); len(keys) != 0 {
+			t.Errorf("written after the erasure: %v", keys)
+		}
+	})
+}
