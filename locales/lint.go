@@ -77,7 +77,7 @@ func LintForms(c *Catalog, used []string) []string {
 	for _, id := range used {
 		want[id] = true
 	}
-	return lint(c, used, func(id string) bool { return want[id] || c.local[id] }, nil)
+	return lint(c, used, func(id string) bool { return want[id] || c.FromForms(id) }, nil)
 }
 
 // lint checks the used ids, and the catalog's messages for which inScope
@@ -101,14 +101,14 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 	// A message of a forms directory's questionnaire belongs in that
 	// directory's <form>.<lang>.toml.
 	missingFile := func(lang, id string) string {
-		if parts := strings.SplitN(id, ".", 3); c.formsDir != "" && !c.embeddedIDs[id] && len(parts) == 3 {
+		if parts := strings.SplitN(id, ".", 3); c.formsDir != "" && c.idFlags[c.ids[id]]&fromEmbedded == 0 && len(parts) == 3 {
 			return filepath.Join(c.formsDir, parts[1]+"."+lang+".toml")
 		}
 		return file(lang)
 	}
 	fileOf := func(lang, id string) string {
-		if m, ok := c.msgs[lang][id]; ok {
-			return c.sources[m.file]
+		if m, _, ok := c.lookup(lang, id); ok {
+			return c.sources[m.file-1]
 		}
 		return file(lang)
 	}
@@ -120,35 +120,50 @@ func lint(c *Catalog, used []string, inScope func(id string) bool, respondentFor
 		}
 	}
 	src := c.msgs[Source]
-	for _, id := range sortedKeys(src) {
+	described := func(id string) bool {
+		m, _ := src.lookup(c.ids[id])
+		return m.described
+	}
+	srcParsed := func(id string) (*i18n.Message, bool) {
+		i := c.ids[id]
+		m, ok := src.lookup(i)
+		if !ok {
+			return nil, false
+		}
+		return src.parsed(m, i, id), true
+	}
+	for _, id := range c.langIDs(Source) {
 		if !inScope(id) {
 			continue
 		}
 		if !want[id] {
 			problems = append(problems, fmt.Sprintf("%s: stale message %q: no code or questionnaire uses it", fileOf(Source, id), id))
 		}
-		if src[id].parsed(id).Description == "" {
+		if !described(id) {
 			problems = append(problems, fmt.Sprintf("%s: message %q has no description for translators", fileOf(Source, id), id))
 		}
 	}
 	for _, l := range c.Languages() {
 		forms := PluralForms(l.Tag)
-		for _, id := range sortedKeys(c.msgs[l.Code]) {
+		msgs := c.msgs[l.Code]
+		for _, id := range c.langIDs(l.Code) {
 			if !inScope(id) {
 				continue
 			}
-			m := c.msgs[l.Code][id].parsed(id)
-			s, ok := src[id]
+			i := c.ids[id]
+			k, _ := msgs.lookup(i)
+			m := msgs.parsed(k, i, id)
+			s, ok := srcParsed(id)
 			if !ok {
 				if l.Code != Source {
 					problems = append(problems, fmt.Sprintf("%s: message %q is not in the source language", fileOf(l.Code, id), id))
 				}
 				continue
 			}
-			for _, p := range checkMessage(l, forms, m, s.parsed(id)) {
+			for _, p := range checkMessage(l, forms, m, s) {
 				problems = append(problems, fmt.Sprintf("%s: %q: %s", fileOf(l.Code, id), id, p))
 			}
-			if l.Code != Source && m.Description != "" {
+			if l.Code != Source && k.described {
 				problems = append(problems, fmt.Sprintf("%s: %q: translations carry no description", fileOf(l.Code, id), id))
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -76,26 +77,32 @@ type Language struct {
 // peak RSS): most messages are plain texts, without placeholders or plural
 // forms, and are kept as their text alone, rendered as they are; only the
 // others go into the go-i18n bundle, whose per-message templates cost some
-// ten times the text. Ids are shared by the languages.
+// ten times the text. Ids are numbered once for all the languages; a
+// language keeps its texts end to end in one string and its messages in a
+// slice by id number (session 12: 3.6 → 1.6 MB retained).
 type Catalog struct {
 	bundle *i18n.Bundle // the messages with placeholders or plural forms
 	loc    map[string]*i18n.Localizer
-	msgs   map[string]map[string]message // language → message id → message
+	// ids numbers the message ids of every language (one copy of each
+	// id); idList is the other way round; idFlags says where each came
+	// from (fromForms, fromEmbedded).
+	ids     map[string]int32
+	idList  []string
+	idFlags []uint8
+	msgs    map[string]*messages // language → its messages
 	// sources are the message files' names as problems show them
 	// (message.file indexes them).
 	sources []string
-	local   map[string]bool // message ids from a forms directory
 	// raw holds, for the few right-to-left messages that got a
 	// right-to-left mark (leadRTL), their text as written (language → id
 	// → text), for Raw.
 	raw map[string]map[string]string
-	// embeddedIDs are the ids of the embedded files; formsDir the forms
-	// directory loaded beside them ("" for none).
-	embeddedIDs map[string]bool
-	formsDir    string
-	langs       []Language
-	byCode      map[string]Language
-	matcher     language.Matcher
+	// formsDir is the forms directory loaded beside the embedded files
+	// ("" for none).
+	formsDir string
+	langs    []Language
+	byCode   map[string]Language
+	matcher  language.Matcher
 	// plain caches Text's renderings of templated messages called
 	// without data (language → id → string): a catalog does not change
 	// once built, and rendering through go-i18n costs a template
@@ -103,38 +110,100 @@ type Catalog struct {
 	plain map[string]*sync.Map
 }
 
+// Where a message id came from (Catalog.idFlags).
+const (
+	fromForms    = 1 << iota // a forms directory's or published form's message file
+	fromEmbedded             // an embedded message file
+)
+
+// messages are the messages of one language.
+type messages struct {
+	texts string    // every message's "other" form, end to end
+	byID  []message // by id number; shorter than Catalog.idList when the last ids are not the language's
+	// full are the messages kept as parsed, by id number: those with
+	// more than a text (plural forms or delimiters).
+	full map[int32]*i18n.Message
+}
+
 // message is one message of one language.
 type message struct {
-	text string // its "other" form, as written
-	// full is the message as parsed, kept when it has more than a text:
-	// plural forms, delimiters or a description for translators (the
-	// source language's, for Lint); nil for most.
-	full *i18n.Message
-	file int32 // index in Catalog.sources
+	off, n uint32 // its "other" form, as written: messages.texts[off:off+n]
+	file   int32  // 1 + its index in Catalog.sources; 0: no such message
 	// tmpl: rendered through go-i18n (placeholders, plural forms, custom
 	// delimiters, or empty: go-i18n then falls back to the source).
 	tmpl bool
+	full bool // in messages.full
+	// described: the message has a description for translators (the
+	// source language's; Lint checks that translations have none). The
+	// text is not kept: nothing reads it once the files are parsed.
+	described bool
 }
 
-// newMessage keeps m in a catalog's form, reading file's index.
-func newMessage(m *i18n.Message, file int) message {
+// lookup returns the message with id number i, and whether l has it.
+func (l *messages) lookup(i int32) (message, bool) {
+	if l == nil || int(i) >= len(l.byID) {
+		return message{}, false
+	}
+	m := l.byID[i]
+	return m, m.file != 0
+}
+
+// text returns m's "other" form.
+func (l *messages) text(m message) string { return l.texts[m.off : m.off+m.n] }
+
+// parsed returns message m with id (number i) as go-i18n parsed it
+// (rebuilt for a plain one), without its description and hash.
+func (l *messages) parsed(m message, i int32, id string) *i18n.Message {
+	if m.full {
+		return l.full[i]
+	}
+	return &i18n.Message{ID: id, Other: l.text(m)}
+}
+
+// lookup returns message id of lang, its language's messages and whether
+// lang has it.
+func (c *Catalog) lookup(lang, id string) (message, *messages, bool) {
+	i, ok := c.ids[id]
+	if !ok {
+		return message{}, nil, false
+	}
+	l := c.msgs[lang]
+	m, ok := l.lookup(i)
+	return m, l, ok
+}
+
+// langIDs returns the ids of lang's messages, sorted.
+func (c *Catalog) langIDs(lang string) []string {
+	l := c.msgs[lang]
+	var ids []string
+	for i := range c.idList {
+		if _, ok := l.lookup(int32(i)); ok {
+			ids = append(ids, c.idList[i])
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// newMessage keeps m in a catalog's form: its text appended to arena, and
+// whether it is kept as parsed.
+func newMessage(m *i18n.Message, file int, arena []byte) (message, []byte, bool) {
 	plural := m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != ""
 	delims := m.LeftDelim != "" || m.RightDelim != ""
-	k := message{text: m.Other, file: int32(file),
-		tmpl: plural || delims || m.Other == "" || strings.Contains(m.Other, "{{")}
-	if plural || delims || m.Description != "" {
-		k.full = m
-	}
-	return k
+	k := message{off: uint32(len(arena)), n: uint32(len(m.Other)), file: int32(file) + 1,
+		tmpl: plural || delims || m.Other == "" || strings.Contains(m.Other, "{{"),
+		full: plural || delims, described: m.Description != ""}
+	return k, append(arena, m.Other...), k.full
 }
 
-// parsed returns the message as go-i18n parsed it (rebuilt for a plain
-// one without a description).
-func (m message) parsed(id string) *i18n.Message {
-	if m.full != nil {
-		return m.full
-	}
-	return &i18n.Message{ID: id, Other: m.text}
+// cloneMessage copies the strings of m that rendering reads, which are
+// parts of the whole message file's text as the TOML decoder returns
+// them: a message kept would keep the file alive. The description and the
+// hash are left out.
+func cloneMessage(m *i18n.Message, id string) *i18n.Message {
+	c := strings.Clone
+	return &i18n.Message{ID: id, LeftDelim: c(m.LeftDelim), RightDelim: c(m.RightDelim), Zero: c(m.Zero), One: c(m.One),
+		Two: c(m.Two), Few: c(m.Few), Many: c(m.Many), Other: c(m.Other)}
 }
 
 // New returns a catalog of the embedded message files.
@@ -170,8 +239,8 @@ func newFS(fsys fs.FS, formsDir string) (*Catalog, error) { return newFSFiles(fs
 func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog, error) {
 	b := i18n.NewBundle(language.MustParse(Source))
 	unmarshal := map[string]i18n.UnmarshalFunc{"toml": toml.Unmarshal}
-	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, msgs: map[string]map[string]message{}, byCode: map[string]Language{},
-		raw: map[string]map[string]string{}}
+	c := &Catalog{bundle: b, loc: map[string]*i18n.Localizer{}, ids: map[string]int32{}, msgs: map[string]*messages{},
+		byCode: map[string]Language{}, raw: map[string]map[string]string{}}
 	names, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list message files: %w", err)
@@ -204,9 +273,9 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 	for _, name := range extraNames {
 		files = append(files, source{name: name, shown: "published:" + name, data: extra[name]})
 	}
-	c.local, c.embeddedIDs, c.formsDir = map[string]bool{}, map[string]bool{}, formsDir
-	// ids holds one copy of each id for all the languages.
-	ids := map[string]string{}
+	c.formsDir = formsDir
+	// Each language's texts are gathered here, then kept as one string.
+	arenas := map[string][]byte{}
 	for _, src := range files {
 		fsys, name, data := src.fsys, src.name, src.data
 		if fsys != nil {
@@ -223,42 +292,57 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 		code := parts[len(parts)-1]
 		msgs := c.msgs[code]
 		if msgs == nil {
-			msgs = map[string]message{}
+			msgs = &messages{full: map[int32]*i18n.Message{}}
 			c.msgs[code] = msgs
 			c.loc[code] = i18n.NewLocalizer(b, code, Source)
 			c.addLanguage(code, mf.Tag)
 		}
 		file := len(c.sources)
 		c.sources = append(c.sources, src.shown)
+		flag := uint8(fromEmbedded)
+		if src.shown != "locales/"+path.Base(name) {
+			flag = fromForms
+		}
 		var tmpl []*i18n.Message
 		for _, m := range mf.Messages {
-			if id, ok := ids[m.ID]; ok {
-				m.ID = id
-			} else {
-				ids[m.ID] = m.ID
+			i, ok := c.ids[m.ID]
+			if !ok {
+				i = int32(len(c.idList))
+				id := strings.Clone(m.ID)
+				c.ids[id] = i
+				c.idList = append(c.idList, id)
+				c.idFlags = append(c.idFlags, 0)
 			}
+			c.idFlags[i] |= flag
 			if rtl[code] {
 				// A line that would lead left to right gets a
-				// right-to-left mark (rtl.go); Raw keeps the text.
+				// right-to-left mark (rtl.go); Raw keeps the text
+				// (copied: the decoded file's text is not kept).
 				written := m.Other
 				if leadRTLMessage(m) {
 					if c.raw[code] == nil {
 						c.raw[code] = map[string]string{}
 					}
-					c.raw[code][m.ID] = written
+					c.raw[code][c.idList[i]] = strings.Clone(written)
 				} else {
-					delete(c.raw[code], m.ID)
+					delete(c.raw[code], c.idList[i])
 				}
 			}
-			k := newMessage(m, file)
-			msgs[m.ID] = k
-			if k.tmpl {
-				tmpl = append(tmpl, m)
+			k, arena, kept := newMessage(m, file, arenas[code])
+			arenas[code] = arena
+			for int(i) >= len(msgs.byID) {
+				msgs.byID = append(msgs.byID, message{})
 			}
-			if src.shown != "locales/"+path.Base(name) {
-				c.local[m.ID] = true
-			} else {
-				c.embeddedIDs[m.ID] = true
+			msgs.byID[i] = k
+			delete(msgs.full, i)
+			if kept || k.tmpl {
+				m = cloneMessage(m, c.idList[i])
+				if kept {
+					msgs.full[i] = m
+				}
+				if k.tmpl {
+					tmpl = append(tmpl, m)
+				}
 			}
 		}
 		// Every file's language joins the bundle, in the files' order,
@@ -267,6 +351,10 @@ func newFSFiles(fsys fs.FS, formsDir string, extra map[string][]byte) (*Catalog,
 		if err := b.AddMessages(mf.Tag, tmpl...); err != nil {
 			return nil, fmt.Errorf("parse %s: %w", name, err)
 		}
+	}
+	for code, msgs := range c.msgs {
+		msgs.texts = string(arenas[code])
+		msgs.byID = slices.Clone(msgs.byID) // no room left to grow
 	}
 	if _, ok := c.loc[Source]; !ok {
 		return nil, fmt.Errorf("no active.%s.toml: the source language is required", Source)
@@ -346,42 +434,52 @@ func (c *Catalog) Match(hint string) (string, bool) {
 // plural reports whether message id has plural forms (in lang, or in the
 // source it falls back to).
 func (c *Catalog) plural(lang, id string) bool {
-	m, ok := c.msgs[lang][id]
+	i := c.ids[id]
+	m, l, ok := c.lookup(lang, id)
 	if !ok {
-		m = c.msgs[Source][id]
+		m, l, _ = c.lookup(Source, id)
 	}
-	f := m.full
-	return f != nil && (f.One != "" || f.Few != "" || f.Many != "" || f.Zero != "" || f.Two != "")
+	if !m.full {
+		return false
+	}
+	f := l.full[i]
+	return f.One != "" || f.Few != "" || f.Many != "" || f.Zero != "" || f.Two != ""
 }
 
 // Has reports whether lang has a message with id.
 func (c *Catalog) Has(lang, id string) bool {
-	_, ok := c.msgs[lang][id]
+	_, _, ok := c.lookup(lang, id)
 	return ok
 }
 
 // Raw returns the unrendered text of message id in lang (its "other"
 // form), as written in the message file.
 func (c *Catalog) Raw(lang, id string) (string, bool) {
-	m, ok := c.msgs[lang][id]
+	m, l, ok := c.lookup(lang, id)
 	if !ok {
 		return "", false
 	}
 	if s, ok := c.raw[lang][id]; ok {
 		return s, true
 	}
-	return m.text, true
+	return l.text(m), true
 }
 
 // FromForms reports whether message id comes from a forms directory's
 // message files rather than from the embedded ones.
-func (c *Catalog) FromForms(id string) bool { return c.local[id] }
+func (c *Catalog) FromForms(id string) bool {
+	i, ok := c.ids[id]
+	return ok && c.idFlags[i]&fromForms != 0
+}
 
 // IDs returns the message ids of lang, as a fresh set.
 func (c *Catalog) IDs(lang string) map[string]bool {
-	ids := make(map[string]bool, len(c.msgs[lang]))
-	for id := range c.msgs[lang] {
-		ids[id] = true
+	l := c.msgs[lang]
+	ids := map[string]bool{}
+	for i, id := range c.idList {
+		if _, ok := l.lookup(int32(i)); ok {
+			ids[id] = true
+		}
 	}
 	return ids
 }
@@ -391,16 +489,22 @@ func (c *Catalog) IDs(lang string) map[string]bool {
 // source language; an unknown id renders as the id itself, so a missing
 // text is visible instead of silent.
 func (c *Catalog) Text(lang, id string, data map[string]any) string {
-	m, ok := c.msgs[lang][id]
+	i, ok := c.ids[id]
 	if !ok {
-		if m, ok = c.msgs[Source][id]; !ok {
+		return id
+	}
+	l := c.msgs[lang]
+	m, ok := l.lookup(i)
+	if !ok {
+		l = c.msgs[Source]
+		if m, ok = l.lookup(i); !ok {
 			return id
 		}
 	}
 	if !m.tmpl {
 		// What go-i18n gives for a text without placeholders or plural
 		// forms, whatever the data.
-		return m.text
+		return l.text(m)
 	}
 	if len(data) == 0 {
 		if cache := c.plain[lang]; cache != nil {

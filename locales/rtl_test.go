@@ -73,7 +73,7 @@ func TestRightToLeftLinesLeadRightToLeft(t *testing.T) {
 					t.Errorf("%s %s line %d leads left to right: %q", l.Code, id, i+1, line)
 				}
 			}
-			if raw, _ := c.Raw(l.Code, id); strings.HasPrefix(raw, RLM) != strings.HasPrefix(c.msgs[l.Code][id].text, RLM) {
+			if raw, _ := c.Raw(l.Code, id); strings.HasPrefix(raw, RLM) != strings.HasPrefix(stored(c, l.Code, id), RLM) {
 				n++
 			}
 		}
@@ -160,4 +160,10 @@ func TestRightToLeftMarkTakesNoRoom(t *testing.T) {
 	if n := visibleLen(RLM + "EU \u2066/x\u2069"); n != 5 {
 		t.Errorf("visibleLen = %d, want 5", n)
 	}
+}
+
+// stored returns the text the catalog keeps for message id of lang.
+func stored(c *Catalog, lang, id string) string {
+	m, l, _ := c.lookup(lang, id)
+	return l.text(m)
 }

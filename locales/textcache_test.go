@@ -117,9 +117,9 @@ func TestTextSameAsGoI18n(t *testing.T) {
 		}
 		if cache := c.plain[lang]; cache != nil {
 			cache.Range(func(k, _ any) bool {
-				m, ok := c.msgs[lang][k.(string)]
+				m, _, ok := c.lookup(lang, k.(string))
 				if !ok {
-					m = c.msgs[Source][k.(string)]
+					m, _, _ = c.lookup(Source, k.(string))
 				}
 				if !m.tmpl {
 					t.Fatalf("plain message %s %s cached", lang, k)

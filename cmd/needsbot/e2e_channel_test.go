@@ -76,6 +76,23 @@ func TestEndToEndWebhookDedupAndRedelivery(t *testing.T) {
 		}
 	}
 
+	// Metrics are not compressed even when the scraper accepts gzip (a
+	// gzip writer is ~0.8 MB of heap for a page of a few KB).
+	req, err := http.NewRequest("GET", base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	if resp, err := testnet.Client().Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if enc := resp.Header.Get("Content-Encoding"); enc != "" || !strings.Contains(string(b), "needsbot_updates_total") {
+			t.Errorf("/metrics accepting gzip: Content-Encoding %q, %d bytes", enc, len(b))
+		}
+	}
+
 	// A wrong secret is refused with 401 and changes nothing.
 	resp, err := testnet.Client().Post(url, "application/json", strings.NewReader(`{"update_id":1}`))
 	if err != nil {

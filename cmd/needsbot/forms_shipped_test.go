@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/needsbot/needsbot/dialog/forms"
 	"github.com/needsbot/needsbot/storage/pgstore"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
@@ -226,5 +227,28 @@ func TestBadPublishedVersionCompiledOnce(t *testing.T) {
 	}
 	if snap.Forms.Latest("broken") == nil {
 		t.Errorf("the row fixed in place was not tried again:\n%s", logs.String())
+	}
+}
+
+// TestShippedIDs: the staff wiring keeps only the shipped questionnaires'
+// ids (not a second compiled library), and they answer as shippedForm does
+// on the library.
+func TestShippedIDs(t *testing.T) {
+	t.Parallel()
+	ids, err := shippedIDs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"immigrati", "operatori", "vicinato", ""} {
+		if got, want := ids[id], shippedForm(lib, id) != nil; got != want {
+			t.Errorf("shippedIDs[%q] = %v, shippedForm says %v", id, got, want)
+		}
+	}
+	if !ids["immigrati"] || !ids["operatori"] || ids["vicinato"] {
+		t.Errorf("shipped ids %v", ids)
 	}
 }

@@ -315,7 +315,11 @@ func (a *app) serve(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	// Uncompressed: the page is some 10–30 KB, and a gzip writer is ~0.8
+	// MB of heap (promhttp pools it, but the pool is empty again after two
+	// collections, so every scrape makes a new one), taken at each scrape
+	// on top of whatever the heap holds then (issue 19, peak RSS).
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{DisableCompression: true}))
 	if a.cfg.WebhookURL != "" {
 		u, _ := url.Parse(a.cfg.WebhookURL)
 		path := u.Path

@@ -47,10 +47,12 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 	// pseudonyms' by its label.
 	tokenKey := hmac.New(sha256.New, key)
 	tokenKey.Write([]byte("needsbot invite token key"))
-	// A workbook must not replace a shipped questionnaire (issue 13).
-	shipped, err := forms.Load(a.cfg.FormsDir)
+	// A workbook must not replace a shipped questionnaire (issue 13). Only
+	// the shipped ids are kept: the compiled library (some 0.3 MB of heap)
+	// would stay alive for the process's lifetime in the closure (issue 19).
+	shipped, err := shippedIDs(a.cfg.FormsDir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("questionnaires: %w", err)
+		return nil, nil, err
 	}
 	h, err := staff.New(staff.Config{
 		Members: a.db, Enrolment: a.db, Places: a.db, Registry: a.db, ServiceLookup: a.db, InviteMaker: a.db, InviteList: a.db,
@@ -60,7 +62,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 		TokenKey:  tokenKey.Sum(nil),
 		Library:   a.lib,
 		Publisher: formPublisher{db: a.db, live: a.lib, app: a}, FormVersion: a.latestVersion,
-		Shipped: func(form string) bool { return shippedForm(shipped, form) != nil },
+		Shipped: func(form string) bool { return shipped[form] },
 	})
 	if err != nil {
 		return nil, nil, err
@@ -86,4 +88,18 @@ func areaLabels(lib *dialog.Library) map[string]string {
 		labels[code] = lib.AreaLabel(code)
 	}
 	return labels
+}
+
+// shippedIDs returns the ids of the questionnaires shipped with the binary
+// and in formsDir.
+func shippedIDs(formsDir string) (map[string]bool, error) {
+	lib, err := forms.Load(formsDir)
+	if err != nil {
+		return nil, fmt.Errorf("questionnaires: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, id := range lib.IDs() {
+		ids[id] = shippedForm(lib, id) != nil
+	}
+	return ids, nil
 }
