@@ -133,7 +133,7 @@ type argv struct {
 // and GET of the seen record, their keys).
 type argvRead struct {
 	argv
-	buf  [10]any
+	buf  [13]any
 	strs [4]string
 }
 

@@ -21,7 +21,12 @@ import (
 // with a clock at NB_CLOCK ms plus the turn's number, as needsbot does
 // (LoadCounting, Inbound, Save with the abandonment record and its expiry
 // job, MarkSent, ArmReminder; every 5th turn a sent id, turns 2-3 at a
-// language choice, turn 9 a new interview), writes its deferred tails at
+// language choice, turn 9 a new interview; session 12 added turns 13-24,
+// each kind of save saveCommonScript writes and those around it: 13-14
+// and 17-18 without the expiry job, 17-18 read with Load (no inbound
+// count, no Inbound), 16-17 without MarkSent (so 18 saves the record
+// alone), 21-24 without the abandonment record), writes its deferred
+// tails at
 // the end (a replica shutting down) and prints the chats' keys (the
 // record's random id left out) as JSON. Run the same turns by one
 // release, or by two releases taking turns (the old script's test binary
@@ -45,20 +50,30 @@ func TestRollingTurns(t *testing.T) {
 		now = time.UnixMilli(clock + int64(i)*1000)
 		for _, chat := range []int64{42, -42} {
 			update := int64(5000 + i)
-			_, ver, _, _, err := s.LoadCounting(ctx, chat, update, 1_000_000, time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := s.Inbound(ctx, chat, update, 1_000_000, time.Second); err != nil {
-				t.Fatal(err)
+			var ver uint64
+			var err error
+			if i == 17 || i == 18 {
+				if _, ver, _, _, err = s.Load(ctx, chat, update); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if _, ver, _, _, err = s.LoadCounting(ctx, chat, update, 1_000_000, time.Second); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := s.Inbound(ctx, chat, update, 1_000_000, time.Second); err != nil {
+					t.Fatal(err)
+				}
 			}
 			started := time.UnixMilli(clock)
 			if i >= 9 {
 				started = time.UnixMilli(clock + 9000)
 			}
 			rec := &redisstore.AbandonRecord{Form: "f", MunicipalityID: 1, Language: "uk", LastQuestion: "q" + strconv.Itoa(i%4), Started: started, Expires: now.Add(7 * 24 * time.Hour)}
+			if i == 13 || i == 14 || i == 17 || i == 18 {
+				rec.Expires = time.Time{}
+			}
 			switch {
-			case i == 1:
+			case i == 1 || i >= 21:
 				err = s.Save(ctx, chat, update, ver, ver+1, []byte("state-"+strconv.Itoa(i)), nil)
 			case i == 2 || i == 3:
 				err = s.SaveWaiting(ctx, chat, update, ver, ver+1, []byte("state-"+strconv.Itoa(i)), nil, "f")
@@ -68,8 +83,10 @@ func TestRollingTurns(t *testing.T) {
 			if err != nil {
 				t.Fatal(i, err)
 			}
-			if err := s.MarkSent(ctx, chat, update, 100+i); err != nil {
-				t.Fatal(err)
+			if i != 16 && i != 17 {
+				if err := s.MarkSent(ctx, chat, update, 100+i); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if i >= 4 {
 				if err := s.ArmReminder(ctx, chat, "uk", now.Add(24*time.Hour), time.Hour); err != nil {

@@ -204,6 +204,65 @@ repeat
 until true
 `
 
+// saveCommonScript is a common save (saveFastLua's) as Go decided it
+// from the chat's read (decideCommon: session 12): Go found the state at
+// the version it replaces, with a mirror of that version, and worked out
+// what the head would, so the script neither parses the mirror nor
+// compares times. It checks that the state's mirror (field a) is still
+// the one Go read — the compare-and-swap: the mirror names the version,
+// every save writes it with v in one HSET, and what changes the record
+// or the reminder between saves drops it (saveScript's comment); the
+// state's e and l change only with a save — and that the seen record is
+// still a string (APPEND), and then writes what the head writes: the
+// seen record's APPEND, the record's HSET, the state's HSET. Otherwise
+// it returns -2 (saveCommonMissed), having written nothing (an APPEND
+// that made a record anew is deleted), and Go sends the save to
+// saveScript.
+//
+// KEYS: state hash, seen record, abandonment record hash (only with a
+// record). ARGV: 1 the mirror read, 2 new version, 3 blob, 4 the seen
+// record's entries (saveScript's 4), 5 the new mirror, 6 record JSON (""
+// = none: nothing was there either), 7 the expiry job's due time ("" =
+// none, and none was armed), 8 the mark's message id, 9 and 10 the
+// inbound count's tat and highest id ("" = none), 11 the job's chat (xc:
+// written when the job is armed anew); 7-11 only up to the last that is
+// not empty. Returns 1 when saved (Go knows idx).
+var saveCommonScript = newScript(`
+if redis.call('HGET', KEYS[1], 'a') ~= ARGV[1] then return -2 end
+local e = ARGV[4]
+if e ~= '' then
+  local n = redis.pcall('APPEND', KEYS[2], e)
+  if type(n) == 'table' then return -2 end
+  if n == #e then
+    redis.call('DEL', KEYS[2])
+    return -2
+  end
+end
+if ARGV[6] ~= '' then
+  local xd = ARGV[7] or ''
+  if xd == '' then
+    redis.call('HSET', KEYS[3], 'r', ARGV[6])
+  elseif ARGV[11] then
+    redis.call('HSET', KEYS[3], 'r', ARGV[6], 'xc', ARGV[11], 'xd', xd, 'xv', ARGV[2])
+  else
+    redis.call('HSET', KEYS[3], 'r', ARGV[6], 'xd', xd, 'xv', ARGV[2])
+  end
+end
+local m, tat = ARGV[8] or '', ARGV[9] or ''
+if tat ~= '' then
+  if m ~= '' then
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 't', tat, 'h', ARGV[10], 'm', m, 'a', ARGV[5])
+  else
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 't', tat, 'h', ARGV[10], 'a', ARGV[5])
+  end
+elseif m ~= '' then
+  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'm', m, 'a', ARGV[5])
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'a', ARGV[5])
+end
+return 1
+`)
+
 // saveScript is the compare-and-swap of a chat's state. It marks the update
 // applied and sets or clears the abandonment record in the same atomic step.
 // Before the compare-and-swap, whatever its outcome, it writes the chat's

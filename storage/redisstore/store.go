@@ -125,10 +125,11 @@ type Store struct {
 	verdicts map[int64]verdict
 	// counts: inbound counts made by LoadCounting for their Save
 	counts map[int64]pendingCount
-	// seenW: when each chat's seen record had its TTL set, as last read
-	// (its written time): the Save appends to a record whose TTL is
-	// fresh instead of rewriting it (saveScript).
-	seenW map[int64]int64
+	// reads: what each chat's last read (or this replica's last save)
+	// found of the state and the seen record (chatRead): the Save appends
+	// to a record whose TTL is fresh instead of rewriting it
+	// (saveScript), and decides a common save (saveCommonScript).
+	reads map[int64]chatRead
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
 	// remindHints and expireHints: reminder and expiry index members this
@@ -170,7 +171,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		pre:          map[int64]prefetched{},
 		verdicts:     map[int64]verdict{},
 		counts:       map[int64]pendingCount{},
-		seenW:        map[int64]int64{},
+		reads:        map[int64]chatRead{},
 		indexed:      map[int64]indexMark{},
 		remindHints:  map[int64]int64{},
 		armed:        map[int64]armMark{},
@@ -256,7 +257,7 @@ func (s *Store) dueKey() string               { return s.prefix + "abandon:due" 
 // already (see Inbound).
 func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
 	now := s.now()
-	if res := s.takePrefetch(chat, now); res != nil {
+	if res, ok := s.takePrefetch(chat, now); ok {
 		return s.finishLoad(chat, updateID, now, res)
 	}
 	res, _, err := s.plainRead(ctx, chat, updateID)
@@ -269,20 +270,19 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 // plainRead reads the chat without a script (readChat): the deferred tail
 // stays pending for the chat's next Save (tail.go); the read returns its
 // mark's message id when the state is at the mark's version.
-func (s *Store) plainRead(ctx context.Context, chat, update int64) ([]any, limState, error) {
+func (s *Store) plainRead(ctx context.Context, chat, update int64) (chatReply, limState, error) {
 	mark, _ := s.peekTail(chat, update)
 	_, res, lim, err := s.readChat(ctx, chat, mark, nil, 0, nil)
 	return res, lim, err
 }
 
-func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
+func (s *Store) finishLoad(chat, updateID int64, now time.Time, res chatReply) (blob []byte, version uint64, seen Seen, lastMsg int, err error) {
 	var rec string
 	rec, blob, version, lastMsg, err = parseLoad(res)
 	if err != nil {
 		return nil, 0, SeenNone, 0, err
 	}
 	s.noteVersion(chat, version)
-	s.noteSeenWritten(chat, rec)
 	seen = seenOf(rec, updateID, now, s.seenTTL)
 	if seen != SeenSent {
 		// Marked sent in the tail that waits for the chat's next Save.
@@ -296,18 +296,16 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res []any) (blob
 // readChat reads the chat (see scripts.go): the state's HMGET, then sc
 // with args (nil: a plain GET of the seen record), in one round trip, with
 // the reminder index's ZADD when the tail's arm needs one. The seen record
-// is element at of sc's reply. It returns sc's reply (nil without sc) and
-// the chat as parseLoad reads it: {seen record} when there is no state,
-// {seen record, version, blob, message id} otherwise — the message id of
-// the tail's mark when the state read is at the mark's version (the next
-// Save writes it there: markFor) — and the inbound limit's state
-// (LoadCounting's), apart: in res it was one more allocation per read.
-func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply, res []any, lim limState, err error) {
+// is element at of sc's reply. It returns sc's reply (nil without sc),
+// the chat (chatReply; its message id the tail's mark's when the state
+// read is at the mark's version: the next Save writes it there, markFor)
+// and the inbound limit's state (LoadCounting's).
+func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply []any, res chatReply, lim limState, err error) {
 	zadd := t != nil && t.arm && !s.remindHinted(chat, t.due)
 	keys, st, get, cmd, perr := s.readCmds(ctx, chat, t, sc, args, zadd)
 	vals, err := st.Result()
 	if err != nil {
-		return nil, nil, lim, err
+		return nil, res, lim, err
 	}
 	var rec string
 	if sc == nil {
@@ -324,50 +322,48 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 			}
 		}
 		if err != nil {
-			return nil, nil, lim, err
+			return nil, res, lim, err
 		}
 	} else {
 		if reply, err = cmd.Slice(); err != nil {
-			return nil, nil, lim, err
+			return nil, res, lim, err
 		}
 		if len(reply) <= at {
-			return nil, nil, lim, fmt.Errorf("unexpected reply of %d elements", len(reply))
+			return nil, res, lim, fmt.Errorf("unexpected reply of %d elements", len(reply))
 		}
 		var ok bool
 		if rec, ok = reply[at].(string); !ok {
-			return nil, nil, lim, fmt.Errorf("unexpected reply (element %d %T)", at, reply[at])
+			return nil, res, lim, fmt.Errorf("unexpected reply (element %d %T)", at, reply[at])
 		}
 		if _, err := s.afterArm(ctx, chat, t, zadd, reply[at:]); err != nil {
-			return nil, nil, lim, err
+			return nil, res, lim, err
 		}
 	}
 	if perr != nil && zadd {
 		// Only the index's ZADD can have failed.
-		return nil, nil, lim, fmt.Errorf("reminder index: %w", perr)
+		return nil, res, lim, fmt.Errorf("reminder index: %w", perr)
 	}
-	if len(vals) == 6 {
-		for i, x := range vals[3:] {
-			if v, ok := x.(string); ok {
-				lim[i], _ = strconv.ParseInt(v, 10, 64)
-			}
+	if len(vals) != 9 {
+		return nil, res, lim, fmt.Errorf("unexpected state reply of %d elements", len(vals))
+	}
+	for i, v := range vals[3:6] {
+		if v != "" {
+			lim[i], _ = strconv.ParseInt(v, 10, 64)
 		}
-		vals = vals[:3]
 	}
-	if len(vals) != 3 || vals[0] == nil {
-		return reply, []any{rec}, lim, nil
+	s.noteRead(chat, rec, vals)
+	if vals[0] == "" {
+		return reply, chatReply{rec: rec}, lim, nil
 	}
-	// The message id as read (already an interface: no allocation) unless
-	// it is empty or the mark's.
+	// The message id as read unless it is empty or the mark's.
 	m := vals[2]
-	if ms, _ := m.(string); ms == "" {
+	if m == "" {
 		m = "0"
 	}
-	if t != nil && t.hasMark {
-		if v, _ := vals[0].(string); parseVersion(v) == t.markV {
-			m = strconv.Itoa(t.lastMsg)
-		}
+	if t != nil && t.hasMark && parseVersion(vals[0]) == t.markV {
+		m = strconv.Itoa(t.lastMsg)
 	}
-	return reply, []any{rec, vals[0], vals[1], m}, lim, nil
+	return reply, chatReply{rec: rec, v: vals[0], b: vals[1], m: m}, lim, nil
 }
 
 // readCmds sends readChat's commands. Their arguments are in one argv
@@ -375,7 +371,7 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 // allocations and their slices). The usual read (no script, no ZADD) is a
 // pipeline of its own, without pipelined's closures (whose captured
 // variables are allocated too).
-func (s *Store) readCmds(ctx context.Context, chat int64, t *tail, sc *redis.Script, args []any, zadd bool) (keys []string, st *redis.SliceCmd, get *redis.StringCmd, cmd *redis.Cmd, err error) {
+func (s *Store) readCmds(ctx context.Context, chat int64, t *tail, sc *redis.Script, args []any, zadd bool) (keys []string, st *redis.StringSliceCmd, get *redis.StringCmd, cmd *redis.Cmd, err error) {
 	v := newReadArgv()
 	keys = s.chatKeysInto(v.keys(len(readKinds)), chat, readKinds)
 	if sc == nil && !zadd {
@@ -388,7 +384,7 @@ func (s *Store) readCmds(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 		return keys, st, get, nil, err
 	}
 	var (
-		pst  *redis.SliceCmd
+		pst  *redis.StringSliceCmd
 		pget *redis.StringCmd
 		pcmd *redis.Cmd
 	)
@@ -409,11 +405,16 @@ func (s *Store) readCmds(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 	return keys, pst, pget, pcmd, err
 }
 
-// hmgetState is HMGet(key, "v", "b", "m", "t", "h", "o") with its arguments in
-// v. Its reply is read as HMGet's (a SliceCmd): Do with constant fields,
+// hmgetState is HMGet(key, "v", "b", "m", "t", "h", "o", "a", "e", "l")
+// with its arguments in v: the state, its message id, the inbound limit's
+// state (limState), and what the Save decides a common save by (the
+// mirror a, the state's expiry e, the language choice l: chatRead). Its
+// reply is read as strings ("" for a field that is not there: none of
+// them is ever empty), not as HMGet's []any: each string made an any was
+// an allocation more (session 12: 8 per read). (Do with constant fields,
 // which reads it as a Cmd, raised the bot's peak RSS by 1.3–1.9 MiB in 5
-// of 5 load-test pairs (session 7).
-func hmgetState(ctx context.Context, v *argv, key *string) *redis.SliceCmd {
+// of 5 load-test pairs, session 7.)
+func hmgetState(ctx context.Context, v *argv, key *string) *redis.StringSliceCmd {
 	at := len(v.a)
 	v.lit("hmget")
 	v.key(key)
@@ -423,7 +424,10 @@ func hmgetState(ctx context.Context, v *argv, key *string) *redis.SliceCmd {
 	v.lit("t")
 	v.lit("h")
 	v.lit("o")
-	return redis.NewSliceCmd(ctx, v.cut(at)...)
+	v.lit("a")
+	v.lit("e")
+	v.lit("l")
+	return redis.NewStringSliceCmd(ctx, v.cut(at)...)
 }
 
 // getString is Get(key) with its arguments in v.
@@ -443,22 +447,20 @@ func getString(ctx context.Context, v *argv, key *string) *redis.StringCmd {
 // larger of both.
 type limState [3]int64
 
-// parseLoad reads loadScript's reply. Its errors describe the reply's shape,
+// chatReply is a chat as a read returns it (readChat): the seen record
+// ("" = none) and, when there is a state (v not ""), its version, blob
+// and message id, as strings of the reply (in a []any each was one
+// allocation more: session 12).
+type chatReply struct{ rec, v, b, m string }
+
+// parseLoad reads a chat's read. Its errors describe the reply's shape,
 // never its content: the blob holds answers, and errors end up in logs.
-func parseLoad(res []any) (seenRec string, blob []byte, version uint64, lastMsg int, err error) {
-	if len(res) != 1 && len(res) != 4 {
-		return "", nil, 0, 0, fmt.Errorf("redisstore: load: unexpected reply of %d elements", len(res))
-	}
-	seenRec, ok := res[0].(string)
-	if !ok {
-		return "", nil, 0, 0, fmt.Errorf("redisstore: load: unexpected reply (first %T)", res[0])
-	}
-	if len(res) == 1 {
+func parseLoad(res chatReply) (seenRec string, blob []byte, version uint64, lastMsg int, err error) {
+	seenRec = res.rec
+	if res.v == "" {
 		return seenRec, nil, 0, 0, nil
 	}
-	v, _ := res[1].(string)
-	b, _ := res[2].(string)
-	m, _ := res[3].(string)
+	v, b, m := res.v, res.b, res.m
 	version, err = strconv.ParseUint(v, 10, 64)
 	if err != nil {
 		return "", nil, 0, 0, fmt.Errorf("redisstore: load: bad version (%d bytes)", len(v))
@@ -606,9 +608,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	if t != nil {
 		arm = armArg(t)
 	}
-	seldom, seen := seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t, updateID)
+	rd := s.readOf(chat)
 	var opt [4]string
-	if n := s.seenPXAfterMS(now); (cp != nil || count != "" || t != nil) && !s.seenFresh(chat, n) {
+	if n := s.seenPXAfterMS(now); (cp != nil || count != "" || t != nil) && !s.seenFresh(rd, n) {
 		// The seen record is appended to, not rewritten, when its TTL
 		// was set less than the slack ago ("" instead of pxafter), and
 		// by a save without tail, count or completion (whose read, if
@@ -623,45 +625,65 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	for last >= 0 && opt[last] == "" {
 		last--
 	}
-	v := newSaveArgv()
-	v.script(saveScript, nkeys)
-	keys := s.chatKeysInto(v.keys(nkeys), chat, saveKinds[:nkeys])
-	for i := range keys {
-		v.key(&keys[i])
+	stateLow, recLow := stateExp-ttlSlack(ttl).Milliseconds(), recExp-ttlSlack(recTTL).Milliseconds()
+	// A common save, decided from the chat's read (decideCommon): sent
+	// to saveCommonScript with what it writes made here. Any other, and
+	// one whose read the script finds out of date, to saveScript.
+	var cs commonSave
+	var v *argv
+	if last < 0 {
+		v, cs = s.commonCall(chat, rd, expect, newVersion, started, stateExp, stateLow, recExp, recLow, expDue, t, updateID, blob, recJSON, mark, count)
 	}
-	// saveScript's arguments (its comment): those of a common save first,
-	// the 15th read only when needed, 16-19 only up to the last that is
-	// not empty.
-	v.int(int64(expect))
-	v.int(int64(newVersion))
-	v.bytes(blob)
-	v.str(seen)
-	v.int(stateExp)
-	v.int(stateExp - ttlSlack(ttl).Milliseconds())
-	v.bytes(recJSON)
-	v.str(started)
-	v.int(recExp)
-	v.int(recExp - ttlSlack(recTTL).Milliseconds())
-	if expDue != 0 {
-		v.int(expDue)
-	} else {
-		v.lit("")
+	// full is saveScript's call.
+	full := func() *argv {
+		seldom, seen := seldomArg(ttl.Milliseconds(), nowMS, s.seenTTL.Milliseconds(), recTTL.Milliseconds(), rec != nil, chat, t, updateID)
+		v := newSaveArgv()
+		v.script(saveScript, nkeys)
+		keys := s.chatKeysInto(v.keys(nkeys), chat, saveKinds[:nkeys])
+		for i := range keys {
+			v.key(&keys[i])
+		}
+		// saveScript's arguments (its comment): those of a common save
+		// first, the 15th read only when needed, 16-19 only up to the
+		// last that is not empty.
+		v.int(int64(expect))
+		v.int(int64(newVersion))
+		v.bytes(blob)
+		v.str(seen)
+		v.int(stateExp)
+		v.int(stateLow)
+		v.bytes(recJSON)
+		v.str(started)
+		v.int(recExp)
+		v.int(recLow)
+		if expDue != 0 {
+			v.int(expDue)
+		} else {
+			v.lit("")
+		}
+		v.str(mark)
+		v.str(count)
+		v.str(arm)
+		v.str(seldom)
+		for _, a := range opt[:last+1] {
+			v.str(a)
+		}
+		return v
 	}
-	v.str(mark)
-	v.str(count)
-	v.str(arm)
-	v.str(seldom)
-	for _, a := range opt[:last+1] {
-		v.str(a)
+	sc := saveCommonScript
+	if !cs.ok {
+		sc, v = saveScript, full()
 	}
-
 	var res *redis.Cmd
 	zadd := rec != nil && !s.indexedAlready(chat, started, now)
 	xadd := expDue != 0 && !s.expireHinted(chat, started, expDue)
 	radd := t != nil && t.arm && !s.remindHinted(chat, t.due)
 	if !zadd && !xadd && !radd && waitForm == "" && cp == nil {
-		res = s.evalScript(ctx, saveScript, v)
+		res = s.evalScript(ctx, sc, v)
 	} else {
+		// Copies never assigned again: the closure captures them by
+		// value (v and sc, assigned again, would be moved to the heap).
+		pv, psc := v, sc
 		err := s.pipelined(ctx, func(p redis.Pipeliner, run runFunc) {
 			if cp != nil {
 				// The completion's index member, another slot: sent
@@ -671,7 +693,7 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 				// the drainer finds empty and drops.
 				p.ZAdd(ctx, s.completedIndex(), redis.Z{Score: float64(nowMS), Member: s.chatID(chat)})
 			}
-			res = run(saveScript, nil, v)
+			res = run(psc, nil, pv)
 			// The index lives in another slot, so it cannot be in the
 			// script. A ZADD for a Save that conflicts is harmless:
 			// DueAbandoned re-checks every member.
@@ -702,7 +724,21 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 			return fmt.Errorf("redisstore: save: abandonment index: %w", err)
 		}
 	}
-	reply, err := parseSaveReply(res)
+	var reply saveReply
+	var err error
+	if cs.ok {
+		reply, err = parseCommonReply(res, cs.idx)
+		if err == nil && reply.missed {
+			// The state or the seen record is not what the read found:
+			// nothing was written; the whole save decides.
+			cs.ok = false
+			v = full()
+			res = s.evalScript(ctx, saveScript, v)
+		}
+	}
+	if !cs.ok {
+		reply, err = parseSaveReply(res)
+	}
 	if err == nil && reply.keys && nkeys < len(saveKinds) {
 		// Refused for a key not given, nothing written: again with all.
 		reply, err = parseSaveReply(s.evalScript(ctx, saveScript, s.saveAllKeys(v, chat)))
@@ -739,6 +775,11 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		}
 	}
 	s.noteVersion(chat, newVersion)
+	if cs.ok {
+		s.noteSaved(chat, newVersion, cs.mirror, cs.grown)
+	} else {
+		s.noteSaved(chat, newVersion, "", 0)
+	}
 	// A read by Inbound that no Load took is older than this save.
 	s.takePrefetch(chat, now)
 	s.noteIndexed(chat, started, now, zadd)
@@ -793,6 +834,7 @@ type saveReply struct {
 	old, left string
 	idx, ridx int64
 	keys      bool // saveKeysAll
+	missed    bool // saveCommonMissed
 }
 
 func parseSaveReply(cmd *redis.Cmd) (saveReply, error) {
@@ -818,6 +860,212 @@ func parseSaveReply(cmd *redis.Cmd) (saveReply, error) {
 			rp.ridx, _ = r[4].(int64)
 			return rp, nil
 		}
+	}
+	return saveReply{}, fmt.Errorf("unexpected reply %v", v)
+}
+
+// commonSave is a common save as Go decides it from the chat's read
+// (decideCommon): what saveFastLua would find and write, made here.
+type commonSave struct {
+	ok     bool
+	mirror string // the state's new mirror (field a)
+	xc     bool   // the record's job chat is written (the job armed anew)
+	idx    int64  // the expiry job's index member must be added
+	grown  int    // what the save appends to the seen record (bytes)
+}
+
+// commonCall decides a save from the chat's read (decideCommon) and
+// returns saveCommonScript's call for it (nil and cs.ok false when it is
+// not a common save). The new mirror and the seen record's entries are
+// one allocation. Its frame (the buffer) is not on the stack while the
+// save waits for Redis.
+func (s *Store) commonCall(chat int64, rd chatRead, expect, newVersion uint64, started string, stateExp, stateLow, recExp, recLow, expDue int64, t *tail, update int64, blob, recJSON []byte, mark, count string) (*argv, commonSave) {
+	var buf [160]byte
+	b, cs := decideCommon(buf[:0], rd, expect, newVersion, recJSON != nil, started, stateExp, stateLow, recExp, recLow, expDue, t)
+	if !cs.ok {
+		return nil, cs
+	}
+	n := len(b)
+	b = appendSeen(b, t, update)
+	cs.grown = len(b) - n
+	if cs.grown > 0 && (rd.recLen == 0 || rd.recLen+cs.grown > 16*seenMax) {
+		// No record read (the rest writes its header), or one to trim
+		// (the rest rewrites it).
+		return nil, commonSave{}
+	}
+	all := string(b)
+	cs.mirror = all[:n]
+	return commonArgv(s, chat, &cs, rd.mirror, newVersion, blob, all[n:], recJSON, expDue, mark, count), cs
+}
+
+// decideCommon tells whether a save is a common one (saveFastLua's
+// conditions) by the chat's read rd, and what it writes: the state is at
+// expect with a mirror of that version, an expiry (e) whose TTL need not
+// move and no language choice; the abandonment record is the
+// interview's (or there is none, and none was there) and its TTL need
+// not move, its job is armed or none was; the tail's arm is none or a
+// check of the reminder the mirror knows. The caller has made sure the
+// save has none of saveScript's arguments 16-19 and checks the seen
+// record's length (Store.save). The mirror is "<version> <started>
+// <record's e> <job's due> <reminder's language>" ("-" for none), the
+// version as decimal digits.
+func decideCommon(b []byte, rd chatRead, expect, newVersion uint64, withRec bool, started string, stateExp, stateLow, recExp, recLow, expDue int64, t *tail) ([]byte, commonSave) {
+	var no commonSave
+	if expect == 0 || rd.v != expect || rd.mirror == "" || !rd.hasE || rd.waiting || rd.e < stateLow || rd.e > stateExp {
+		return b, no
+	}
+	var f [5]string
+	rest := rd.mirror
+	for i := range f {
+		var ok bool
+		if f[i], rest, ok = strings.Cut(rest, " "); (!ok && i < 4) || f[i] == "" || strings.ContainsAny(f[i], "\t\n\v\f\r") {
+			return b, no
+		}
+	}
+	if rest != "" {
+		return b, no
+	}
+	tag, mst, mae, mxd, mrl := f[0], f[1], f[2], f[3], f[4]
+	var vb [20]byte // the tag as saveFastLua compares it: the version's digits
+	if string(strconv.AppendUint(vb[:0], expect, 10)) != tag || !digitsOr(mae) || !digitsOr(mxd) {
+		return b, no
+	}
+	rp := "-"
+	if t != nil && t.arm {
+		if !t.armCheck || mrl == "-" || t.lang != mrl {
+			return b, no
+		}
+		rp = mrl
+	}
+	a := strconv.AppendUint(b, newVersion, 10)
+	var cs commonSave
+	if withRec {
+		ae := atoi(mae)
+		if mst != started || mae == "-" || ae < recLow || ae > recExp {
+			return b, no
+		}
+		xd := "-"
+		if expDue != 0 {
+			if mxd == "-" {
+				cs.xc, cs.idx = true, 1
+			} else if expDue < atoi(mxd) {
+				cs.idx = 1
+			}
+		} else if mxd != "-" {
+			return b, no
+		}
+		a = append(a, ' ')
+		a = append(a, started...)
+		a = append(a, ' ')
+		a = append(a, mae...)
+		a = append(a, ' ')
+		if expDue != 0 {
+			a = strconv.AppendInt(a, expDue, 10)
+		} else {
+			a = append(a, xd...)
+		}
+	} else {
+		if mst != "-" || mxd != "-" {
+			return b, no
+		}
+		a = append(a, " - - -"...)
+	}
+	a = append(a, ' ')
+	a = append(a, rp...)
+	cs.ok = true
+	return a, cs
+}
+
+// digitsOr reports whether v is "-" or a decimal integer (no sign).
+func digitsOr(v string) bool {
+	if v == "-" {
+		return true
+	}
+	for i := range len(v) {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return v != ""
+}
+
+// commonArgv is saveCommonScript's call for cs (its comment has the
+// layout): the keys, and its arguments up to the last that is not empty.
+func commonArgv(s *Store, chat int64, cs *commonSave, mirror string, newVersion uint64, blob []byte, seen string, recJSON []byte, expDue int64, mark, count string) *argv {
+	nk := 2
+	if recJSON != nil {
+		nk = 3
+	}
+	v := newSaveArgv()
+	v.script(saveCommonScript, nk)
+	keys := s.chatKeysInto(v.keys(nk), chat, saveKinds[:nk])
+	for i := range keys {
+		v.key(&keys[i])
+	}
+	v.str(mirror)
+	v.int(int64(newVersion))
+	v.bytes(blob)
+	v.str(seen)
+	v.str(cs.mirror)
+	v.bytes(recJSON)
+	tat, hc, _ := strings.Cut(count, " ")
+	var xc string
+	if cs.xc {
+		xc = strconv.FormatInt(chat, 10)
+	}
+	opt := [...]string{mark, tat, hc, xc}
+	last := len(opt) - 1
+	for last >= 0 && opt[last] == "" {
+		last--
+	}
+	if expDue != 0 {
+		v.int(expDue)
+	} else if last >= 0 {
+		v.lit("")
+	}
+	for _, a := range opt[:last+1] {
+		v.str(a)
+	}
+	return v
+}
+
+// appendSeen appends to b what a save appends to the seen record
+// (seldomArg's second string).
+func appendSeen(b []byte, t *tail, update int64) []byte {
+	var marks []int64
+	if t != nil {
+		marks = t.marks
+	}
+	for _, id := range marks {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, ":s"...)
+	}
+	if update != 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, update, 10)
+		b = append(b, ":a"...)
+	}
+	return b
+}
+
+// saveCommonMissed is saveCommonScript's reply when the state or the
+// seen record is not what the read found: nothing was written, and the
+// save goes to saveScript.
+const saveCommonMissed = -2
+
+// parseCommonReply reads saveCommonScript's reply (1: saved; idx is Go's,
+// decideCommon's).
+func parseCommonReply(cmd *redis.Cmd, idx int64) (saveReply, error) {
+	v, err := cmd.Result()
+	if err != nil {
+		return saveReply{}, err
+	}
+	switch v {
+	case int64(1):
+		return saveReply{saved: true, idx: idx}, nil
+	case int64(saveCommonMissed):
+		return saveReply{missed: true}, nil
 	}
 	return saveReply{}, fmt.Errorf("unexpected reply %v", v)
 }
@@ -1175,7 +1423,7 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 	if update <= 0 || limit <= 0 || per <= 0 {
 		return s.Load(ctx, chat, update)
 	}
-	if res := s.takePrefetch(chat, now); res != nil {
+	if res, ok := s.takePrefetch(chat, now); ok {
 		return s.finishLoad(chat, update, now, res)
 	}
 	// The read needs no script: the count is made here from the seen
@@ -1184,7 +1432,7 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 	if err != nil {
 		return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: %w", err)
 	}
-	rec, _ := res[0].(string)
+	rec := res.rec
 	pend := s.pendingCountOf(chat, now)
 	v, c, ok := countIn(rec, lim, pend, update, limit, per, now)
 	switch {
@@ -1288,26 +1536,75 @@ slow:
 	return n
 }
 
-// noteSeenWritten remembers the written time of the chat's seen record as
-// read (0: none).
-func (s *Store) noteSeenWritten(chat int64, rec string) {
+// chatRead is what a chat's read found (readChat; noteRead), for its
+// Save: the seen record's written time (w, 0: none) and length, and the
+// state's version (0: none), mirror (the field a, "" when none), expiry
+// (e) and whether it waits at a language choice (l). A save that Go can
+// decide from it is sent to saveCommonScript, which checks that the
+// mirror is still the one read. After such a save it holds what the
+// save left (noteCommonSaved); after another, the state is unknown (v
+// 0) until the next read.
+type chatRead struct {
+	w, e    int64
+	recLen  int
+	v       uint64
+	mirror  string
+	hasE    bool
+	waiting bool
+}
+
+// noteRead remembers what a read of the chat found: rec the seen record,
+// vals the state's HMGET (hmgetState; vals[0] "" when there is no
+// state).
+func (s *Store) noteRead(chat int64, rec string, vals []string) {
 	w, _, _ := strings.Cut(rec, " ")
-	ms := atoi(w)
+	r := chatRead{w: atoi(w), recLen: len(rec)}
+	if vals[0] != "" {
+		r.v = parseVersion(vals[0])
+		r.mirror = vals[6]
+		r.hasE, r.e = vals[7] != "", atoi(vals[7])
+		r.waiting = vals[8] != ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.seenW) >= maxChatIDs {
-		clear(s.seenW)
+	if len(s.reads) >= maxChatIDs {
+		clear(s.reads)
 	}
-	s.seenW[chat] = ms
+	s.reads[chat] = r
+}
+
+// readOf returns what the chat's last read found (the zero chatRead when
+// none).
+func (s *Store) readOf(chat int64) chatRead {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads[chat]
+}
+
+// noteSaved records a save of the chat: after a common one (mirror its
+// new mirror, grown the seen record's growth), the state is at v with
+// that mirror and its expiry and language choice unchanged; after
+// another (mirror ""), the state is unknown until the next read.
+func (s *Store) noteSaved(chat int64, v uint64, mirror string, grown int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.reads[chat]
+	if !ok {
+		return
+	}
+	if mirror == "" {
+		r.v, r.mirror = 0, ""
+	} else {
+		r.v, r.mirror = v, mirror
+		r.recLen += grown
+	}
+	s.reads[chat] = r
 }
 
 // seenFresh reports whether the chat's seen record, as last read, had its
 // TTL set at or after pxafter (ms): a Save need not set it again.
-func (s *Store) seenFresh(chat, pxafter int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w := s.seenW[chat]
-	return w != 0 && w >= pxafter
+func (s *Store) seenFresh(r chatRead, pxafter int64) bool {
+	return r.w != 0 && r.w >= pxafter
 }
 
 // pendingCountOf returns the chat's count pending in memory (zero when
@@ -1355,7 +1652,7 @@ const countTTL = time.Minute
 
 // inbound runs inboundScript: the verdict (0 refused, 2 refused first, 1
 // allowed) and the chat as loadScript returns it.
-func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per time.Duration, now time.Time) (int64, []any, error) {
+func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per time.Duration, now time.Time) (int64, chatReply, error) {
 	t := s.takeTail(user)
 	// The emission interval, whole or with a fraction: Lua reads it as is.
 	interval := strconv.FormatFloat(float64(per.Milliseconds())/float64(limit), 'f', -1, 64)
@@ -1363,11 +1660,11 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	reply, load, _, err := s.readChat(ctx, user, t, inboundScript, 1, args)
 	if err != nil {
 		s.putBack(user, t, false)
-		return 0, nil, fmt.Errorf("redisstore: inbound: %w", err)
+		return 0, load, fmt.Errorf("redisstore: inbound: %w", err)
 	}
 	v, _ := reply[0].(int64)
 	if v < 0 || v > 2 {
-		return 0, nil, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", reply[0])
+		return 0, load, fmt.Errorf("redisstore: inbound: unexpected reply (first %T)", reply[0])
 	}
 	return v, load, nil
 }
@@ -1409,10 +1706,10 @@ const prefetchTTL = time.Second
 // prefetched is a chat read by Inbound, waiting for its Load.
 type prefetched struct {
 	at  time.Time
-	res []any
+	res chatReply
 }
 
-func (s *Store) putPrefetch(chat int64, now time.Time, res []any) {
+func (s *Store) putPrefetch(chat int64, now time.Time, res chatReply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Reads whose Load never came (an update that was not a turn).
@@ -1435,18 +1732,18 @@ func dropStale[V any](m map[int64]V, at func(V) time.Time, ttl time.Duration, no
 }
 
 // takePrefetch returns and forgets the chat's read by Inbound, if fresh.
-func (s *Store) takePrefetch(chat int64, now time.Time) []any {
+func (s *Store) takePrefetch(chat int64, now time.Time) (chatReply, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pre[chat]
 	if !ok {
-		return nil
+		return chatReply{}, false
 	}
 	delete(s.pre, chat)
 	if d := now.Sub(p.at); d < 0 || d > prefetchTTL {
-		return nil
+		return chatReply{}, false
 	}
-	return p.res
+	return p.res, true
 }
 
 // runFunc queues a script in a pipeline: with keys and args as
