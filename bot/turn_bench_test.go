@@ -251,3 +251,49 @@ func TestTurnWalkAllocations(t *testing.T) {
 		t.Errorf("a walk of %d updates makes %.0f allocations, want at most 1,450", len(bt.updates), n)
 	}
 }
+
+// BenchmarkCompletionTurn is the bot's own cost of the turn that finishes
+// the interview (the typed last answer of BenchmarkTurnWalk's walk): the
+// core's step recording the completion, the closing card and summary, the
+// services below; over in-memory sessions and Bot API. Each iteration
+// restores the state before the last answer.
+func BenchmarkCompletionTurn(b *testing.B) {
+	bt := newBenchTurns(b)
+	last := bt.updates[len(bt.updates)-1]
+	ctx := context.Background()
+	// Replay all but the last update, and keep the state it finds.
+	bt.api.next = 0
+	clear(bt.sessions.states)
+	clear(bt.sessions.seen)
+	for _, u := range bt.updates[:len(bt.updates)-1] {
+		if u.Kind == upMessage {
+			bt.api.next++
+		}
+		if _, err := bt.h.Handle(ctx, u, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := bt.sessions.states[benchChat]
+	next := bt.api.next
+	run := func() {
+		bt.sessions.states[benchChat] = before
+		clear(bt.sessions.seen)
+		bt.sessions.order = bt.sessions.order[:0]
+		bt.api.next = next + 1
+		if _, err := bt.h.Handle(ctx, last, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run()
+	if bt.state(b).Phase != dialog.PhaseDone {
+		b.Fatal("the last update did not finish the interview")
+	}
+	calls := bt.api.calls
+	run()
+	b.ReportMetric(float64(bt.api.calls-calls), "calls/op")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+}

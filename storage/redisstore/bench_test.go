@@ -287,3 +287,35 @@ func BenchmarkCommonTurn(b *testing.B) {
 	b.ReportMetric((u1-u0)/float64(b.N), "script-us/op")
 	b.ReportMetric((c1-c0)/float64(b.N), "cmds/op")
 }
+
+// BenchmarkSaveDone is a finished interview's save, alone and with its
+// completion recorded in the same step (SaveDoneCompleted, a ~1.3 KB
+// payload as MarshalCompleted writes for the shipped questionnaire).
+func BenchmarkSaveDone(b *testing.B) {
+	payload := bytes.Repeat([]byte("completion-payload-"), 70)
+	for _, bc := range []struct {
+		name    string
+		payload []byte
+	}{{"state-only", nil}, {"with-completion", payload}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, h := benchStore(b)
+			h.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			v := uint64(1)
+			for i := range b.N {
+				var err error
+				if bc.payload == nil {
+					err = s.SaveDone(ctx, 1, int64(i+2), v, v+1, blob600)
+				} else {
+					err = s.SaveDoneCompleted(ctx, 1, int64(i+2), v, v+1, blob600, "k"+strconv.Itoa(i), "p_owner", bc.payload)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				v++
+			}
+			b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
+		})
+	}
+}
