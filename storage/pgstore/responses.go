@@ -283,7 +283,7 @@ type completedV1 struct {
 // MarshalCompleted encodes c as JSON for the outbox.
 func MarshalCompleted(c Completed) ([]byte, error) {
 	r := c.Response
-	return marshalCompleted(completedV1{
+	return json.Marshal(completedV1{
 		V: 1, ID: c.ID, Idem: c.Idem, Pseudonym: c.Pseudonym, MunicipalityID: c.MunicipalityID,
 		ServiceID: c.ServiceID, Invite: c.Invite, OperatorID: c.OperatorID,
 		ConsentVersion: c.ConsentVersion, Types: c.Types,
