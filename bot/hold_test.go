@@ -165,6 +165,36 @@ func TestWebhookTapAnsweredInResponseWhenItsCallIsSlow(t *testing.T) {
 	holds := &holdLog{}
 	r.handler.cfg.Events = holds
 	const chat = 4344
+	u, card := toFirstQuestion(t, r, chat)
+	before := r.srv.Calls()["answerCallbackQuery"]
+
+	hook := r.intake.Webhook("s3cret")
+	r.intake.holdEnd = make(chan struct{})
+	gate.hold.Store(true)
+	resp := postTap(hook, tapUpdate(4, chat, "q-slow", card.Buttons[1][0].Data, card.ID)) // not "under 18": the interview goes on
+	waitUntil(t, "the tap's next question is held", func() bool { return gate.waiting.Load() == 1 })
+	close(r.intake.holdEnd) // the hold ends while the call is slow
+	w := <-resp
+	ans := webhookAnswer(t, w)
+	if ans["method"] != "answerCallbackQuery" || ans["callback_query_id"] != "q-slow" || ans["text"] != nil {
+		t.Fatalf("the tap is not answered in its webhook response: %v", ans)
+	}
+	if got := holds.get(); !slices.Equal(got, []string{"offered"}) {
+		t.Errorf("holds expired %v, want [offered] (needsbot_webhook_holds_expired_total)", got)
+	}
+
+	openGate()
+	drainWithoutCallbackCalls(t, r, chat, before, 30*time.Second)
+	if last := u.Last(); last.ID == card.ID || len(last.Buttons) == 0 {
+		t.Errorf("the next question is not below the card:\n%s", u.Transcript())
+	}
+}
+
+// webhookAnswer decodes a webhook response that must carry a method.
+// toFirstQuestion walks chat through /start, Italian and the consent, and
+// returns its user and the first question's card.
+func toFirstQuestion(t *testing.T, r *rig, chat int64) (*telegramtest.User, telegramtest.Message) {
+	t.Helper()
 	u := r.srv.User(chat, telegramtest.LanguageCode("it"))
 	u.Send("hi")
 	submit := func(up *Update) {
@@ -185,40 +215,24 @@ func TestWebhookTapAnsweredInResponseWhenItsCallIsSlow(t *testing.T) {
 	if len(card.Buttons) < 2 || card.Text == consent.Text {
 		t.Fatalf("no first question after the consent:\n%s", u.Transcript())
 	}
-	before := r.srv.Calls()["answerCallbackQuery"]
+	return u, card
+}
 
-	hook := r.intake.Webhook("s3cret")
-	r.intake.holdEnd = make(chan struct{})
-	gate.hold.Store(true)
+// postTap serves up through the webhook, as Telegram sends it, in a
+// goroutine; the response comes on the channel.
+func postTap(hook http.Handler, up *Update) <-chan *httptest.ResponseRecorder {
 	resp := make(chan *httptest.ResponseRecorder, 1)
 	go func() {
-		adult := card.Buttons[1][0].Data                                      // not "under 18": the interview goes on
-		body, _ := tapUpdate(4, chat, "q-slow", adult, card.ID).journalJSON() // as Telegram sends it
+		body, _ := up.journalJSON()
 		req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
 		w := httptest.NewRecorder()
 		hook.ServeHTTP(w, req)
 		resp <- w
 	}()
-	waitUntil(t, "the tap's next question is held", func() bool { return gate.waiting.Load() == 1 })
-	close(r.intake.holdEnd) // the hold ends while the call is slow
-	w := <-resp
-	ans := webhookAnswer(t, w)
-	if ans["method"] != "answerCallbackQuery" || ans["callback_query_id"] != "q-slow" || ans["text"] != nil {
-		t.Fatalf("the tap is not answered in its webhook response: %v", ans)
-	}
-	if got := holds.get(); !slices.Equal(got, []string{"offered"}) {
-		t.Errorf("holds expired %v, want [offered] (needsbot_webhook_holds_expired_total)", got)
-	}
-
-	openGate()
-	drainWithoutCallbackCalls(t, r, chat, before, 30*time.Second)
-	if last := u.Last(); last.ID == card.ID || len(last.Buttons) == 0 {
-		t.Errorf("the next question is not below the card:\n%s", u.Transcript())
-	}
+	return resp
 }
 
-// webhookAnswer decodes a webhook response that must carry a method.
 func webhookAnswer(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
 	t.Helper()
 	var ans map[string]any
@@ -284,41 +298,13 @@ func TestWebhookTapAnsweredInResponseWhenItsTurnIsSaving(t *testing.T) {
 	holds := &holdLog{}
 	r.handler.cfg.Events = holds
 	const chat = 4345
-	u := r.srv.User(chat, telegramtest.LanguageCode("it"))
-	u.Send("hi")
-	submit := func(up *Update) {
-		t.Helper()
-		if _, err := r.intake.Submit(context.Background(), up, false, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	submit(textUpdate(1, chat, "/start"))
-	menu := u.Last()
-	submit(tapUpdate(2, chat, "q-lang", menu.Buttons[0][0].Data, menu.ID)) // Italiano
-	consent := u.Last()
-	if len(consent.Buttons) == 0 {
-		t.Fatalf("no consent card:\n%s", u.Transcript())
-	}
-	submit(tapUpdate(3, chat, "q-consent", consent.Buttons[0][0].Data, consent.ID))
-	card := u.Last()
-	if len(card.Buttons) < 2 || card.Text == consent.Text {
-		t.Fatalf("no first question after the consent:\n%s", u.Transcript())
-	}
+	u, card := toFirstQuestion(t, r, chat)
 	before := r.srv.Calls()["answerCallbackQuery"]
 
 	hook := r.intake.Webhook("s3cret")
 	r.intake.holdEnd = make(chan struct{})
 	g.hold.Store(true)
-	resp := make(chan *httptest.ResponseRecorder, 1)
-	go func() {
-		adult := card.Buttons[1][0].Data                                        // not "under 18": the interview goes on
-		body, _ := tapUpdate(4, chat, "q-saving", adult, card.ID).journalJSON() // as Telegram sends it
-		req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
-		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
-		w := httptest.NewRecorder()
-		hook.ServeHTTP(w, req)
-		resp <- w
-	}()
+	resp := postTap(hook, tapUpdate(4, chat, "q-saving", card.Buttons[1][0].Data, card.ID)) // not "under 18": the interview goes on
 	waitUntil(t, "the tap's turn waits in its Save", func() bool { return g.waiting.Load() == 1 })
 	close(r.intake.holdEnd) // the hold ends while the turn saves
 	w := <-resp
