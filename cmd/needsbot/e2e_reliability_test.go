@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/needsbot/needsbot/bot/telegramtest"
-	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
 // Issue 17 finding 1: one user floods the bot with 30 messages. Their
@@ -98,12 +96,7 @@ func TestEndToEndTapDuringRedisOutage(t *testing.T) {
 	for _, mode := range []string{"polling", "webhook"} {
 		t.Run(mode, func(t *testing.T) {
 			h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
-			u, err := url.Parse(storagetest.RedisURL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := storagetest.NewProxy(t, u.Host)
-			h.env["NEEDSBOT_REDIS_URL"] = proxy.Via(storagetest.RedisURL())
+			proxy := redisViaProxy(t, h)
 			if mode == "webhook" {
 				webhook(t, h)
 			}

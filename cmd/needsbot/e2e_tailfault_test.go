@@ -24,12 +24,7 @@ import (
 func TestEndToEndDeleteAfterRedisFailedBetweenSendAndRecord(t *testing.T) {
 	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
-	u, err := url.Parse(storagetest.RedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := storagetest.NewProxy(t, u.Host)
-	h.env["NEEDSBOT_REDIS_URL"] = proxy.Via(storagetest.RedisURL())
+	proxy := redisViaProxy(t, h)
 	// Long enough that the cut below comes first, short enough that the
 	// flush runs (and fails) during it.
 	h.env["NEEDSBOT_TAIL_DELAY"] = "2s"
@@ -86,12 +81,7 @@ func TestEndToEndDeleteAfterRedisFailedBetweenSendAndRecord(t *testing.T) {
 func TestEndToEndLiveCardKeptWithoutTailDelay(t *testing.T) {
 	t.Parallel()
 	h := fast(newHarness(t, telegramtest.WithoutRateLimits()))
-	u, err := url.Parse(storagetest.RedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := storagetest.NewProxy(t, u.Host)
-	h.env["NEEDSBOT_REDIS_URL"] = proxy.Via(storagetest.RedisURL())
+	proxy := redisViaProxy(t, h)
 	h.env["NEEDSBOT_TAIL_DELAY"] = "0"
 	// The Bot API, behind a step that cuts Redis as the next message is
 	// sent: between the send and the turn's record of it.
@@ -136,4 +126,17 @@ func TestEndToEndLiveCardKeptWithoutTailDelay(t *testing.T) {
 	if last := r.lastBot(); len(last.Buttons) == 0 || last.ID == card.ID {
 		t.Fatalf("after ?? the question is not the chat's last message:\n%s", user.Transcript())
 	}
+}
+
+// redisViaProxy points h's Redis at a proxy of the test Redis, which the
+// test can cut and restore.
+func redisViaProxy(t *testing.T, h *harness) *storagetest.Proxy {
+	t.Helper()
+	u, err := url.Parse(storagetest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := storagetest.NewProxy(t, u.Host)
+	h.env["NEEDSBOT_REDIS_URL"] = proxy.Via(storagetest.RedisURL())
+	return proxy
 }
