@@ -84,6 +84,20 @@ end
 return 1
 `)
 
+// oneKeyPerIDScript: each seen entry a field of the state hash of its
+// own ("u<id>" = "a" or "s"), so that the save appends without reading
+// (no trim, no TTL of its own: a sketch of the cost only). KEYS as
+// oneKeyFieldScript's; ARGV as saveCommonScript's 1-10 but 4, the field
+// of the update applied, and 11, the field of the update marked sent.
+var oneKeyPerIDScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'a') ~= ARGV[1] then return -2 end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[2], 'r', ARGV[6], 'xd', ARGV[7], 'xv', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 't', ARGV[9], 'h', ARGV[10], 'm', ARGV[8], 'a', ARGV[5], ARGV[11], 's', ARGV[4], 'a')
+return 1
+`)
+
 // TestCallgrindOneKey measures the common turn's Redis commands in three
 // layouts against a Redis under valgrind --tool=callgrind whose pid is
 // NB_CG_PID (zeroed before the measured turns, dumped after them), one
@@ -98,6 +112,9 @@ return 1
 //   - fielda: as field, the read's GET of the seen record's key kept
 //     (it finds none): the first release of a rollout with the setting
 //     on, while a replica with it off may still write the key;
+//   - perid: each entry a field of the state hash (oneKeyPerIDScript):
+//     the read asks for the update's own field, the save adds two fields
+//     in the state's HSET;
 //   - whole: as field, the record sent whole by Go (oneKeyWholeScript:
 //     HGET a, two HSETs).
 //
@@ -142,12 +159,21 @@ func TestCallgrindOneKey(t *testing.T) {
 		for range seen0 {
 			st.seen += entries()
 		}
+		var perid []any
+		if layout == "perid" {
+			for i := range 2 * seen0 {
+				perid = append(perid, "u"+strconv.FormatInt(update-int64(i), 10), []string{"a", "s"}[i%2])
+			}
+		}
 		h := []any{"v", st.v, "b", blob, "e", "1799874710121", "a", mirror(st.v, st.xd), "t", "1796677910129", "h", "1000009", "m", "5007"}
-		if layout == "base" {
+		switch layout {
+		case "perid":
+			h = append(h, perid...)
+		case "base":
 			if err := rdb.Set(ctx, key(c, 'u'), st.seen, 0).Err(); err != nil {
 				t.Fatal(err)
 			}
-		} else {
+		default:
 			h = append(h, "u", st.seen)
 		}
 		if err := rdb.HSet(ctx, key(c, 's'), h...).Err(); err != nil {
@@ -157,17 +183,21 @@ func TestCallgrindOneKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, sc := range []*redis.Script{saveCommonScript, oneKeyFieldScript, oneKeyWholeScript} {
+	for _, sc := range []*redis.Script{saveCommonScript, oneKeyFieldScript, oneKeyWholeScript, oneKeyPerIDScript} {
 		if err := sc.Load(ctx, rdb).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fields := []string{"v", "b", "m", "t", "h", "o", "a", "e", "l"}
-	if layout != "base" {
-		fields = append(fields, "u")
-	}
 	turn := func(c int) {
 		st := &cs[c]
+		fields := []string{"v", "b", "m", "t", "h", "o", "a", "e", "l"}
+		switch layout {
+		case "base":
+		case "perid":
+			fields = append(fields, "u"+strconv.FormatInt(update+2, 10))
+		default:
+			fields = append(fields, "u")
+		}
 		var hm *redis.SliceCmd
 		var get *redis.StringCmd
 		if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -181,9 +211,15 @@ func TestCallgrindOneKey(t *testing.T) {
 		}
 		read := hm.Val()[6].(string)
 		got := ""
-		if layout == "base" {
+		switch layout {
+		case "base":
 			got = get.Val()
-		} else {
+		case "perid":
+			if hm.Val()[9] != nil {
+				t.Fatalf("chat %d: update %d seen", c, update+2)
+			}
+			got = st.seen
+		default:
 			got, _ = hm.Val()[9].(string)
 		}
 		if read != mirror(st.v, st.xd) || got != st.seen {
@@ -199,6 +235,10 @@ func TestCallgrindOneKey(t *testing.T) {
 			n, err = saveCommonScript.EvalSha(ctx, rdb, []string{key(c, 's'), key(c, 'u'), key(c, 'a')}, args...).Int64()
 		case "field", "fielda":
 			n, err = oneKeyFieldScript.EvalSha(ctx, rdb, []string{key(c, 's'), key(c, 'a')}, args...).Int64()
+		case "perid":
+			args[3] = "u" + strconv.FormatInt(update, 10)
+			args = append(args, "u"+strconv.FormatInt(update-1, 10))
+			n, err = oneKeyPerIDScript.EvalSha(ctx, rdb, []string{key(c, 's'), key(c, 'a')}, args...).Int64()
 		case "whole":
 			args[3] = st.seen + e
 			n, err = oneKeyWholeScript.EvalSha(ctx, rdb, []string{key(c, 's'), key(c, 'a')}, args...).Int64()
