@@ -345,3 +345,21 @@ func TestHelpListsStaffCommands(t *testing.T) {
 		}
 	}
 }
+
+// The label prompt of /invite asks for the desk or the event, never a
+// person, in both staff languages: it suggested "the person it is for",
+// against the operators' guide ("never a person's name"); the label is
+// kept with the invite and the answers it gathers.
+func TestInviteLabelPromptAsksForNoName(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	for lang, c := range map[string]struct{ bad, warn string }{
+		"en": {"the person it is for", "never a person's name"},
+		"it": {"la persona a cui", "mai il nome di una persona"},
+	} {
+		text := r.h.text(&bot.Request{Lang: lang, Renderer: bot.NewRenderer(r.cat)}, msgInviteAskLabel, nil)
+		if strings.Contains(text, c.bad) || !strings.Contains(text, c.warn) {
+			t.Errorf("%s: the label prompt does not warn against names:\n%s", lang, text)
+		}
+	}
+}
