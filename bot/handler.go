@@ -647,6 +647,13 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 			return t.restart(ctx)
 		case "help":
 			t.say(ctx, MsgHelp)
+			if h.cfg.Staff != nil {
+				// A member of staff gets their own commands below:
+				// no command menu lists them.
+				if _, err := h.cfg.Staff.Command(ctx, t.request(), "help", ""); err != nil {
+					return Outcome{}, err
+				}
+			}
 			return t.askBelow(ctx)
 		case "privacy":
 			t.say(ctx, MsgPrivacy)

@@ -308,7 +308,11 @@ const declineOption = "pnta"
 // leave the flow and close every page.
 func pages(opts []Key, pinned []bool) [][][]Key {
 	rows := Layout(opts, nil)
-	if len(rows) <= maxOptionRows {
+	// A page of a paged list shows maxOptionRows rows and the page key:
+	// a list of one row more takes as much room whole, every answer in
+	// sight (paged, a seven-row list showed its last answer alone on a
+	// second page: the oldest age band in Urdu, Hindi, Tamil, Wolof…).
+	if len(rows) <= maxOptionRows+1 {
 		return [][][]Key{rows}
 	}
 	var rest, pin []Key

@@ -37,10 +37,17 @@ const (
 	MsgServicesHours = "b.services.hours"
 	// MsgServicesLanguages lists the languages spoken at a desk. Args: Languages.
 	MsgServicesLanguages = "b.services.languages"
+	// MsgServicesFree says a desk's service costs nothing (🆓 alone is
+	// English letters).
+	MsgServicesFree = "b.services.free"
+	// MsgServicesAppointment says a desk sees people by appointment only
+	// (📅 alone says nothing of the kind).
+	MsgServicesAppointment = "b.services.appointment"
 )
 
 func servicesMessageIDs() []string {
-	return []string{MsgServicesIntro, MsgServicesChoose, MsgServicesNone, MsgServicesHelpPoint, MsgServicesHours, MsgServicesLanguages}
+	return []string{MsgServicesIntro, MsgServicesChoose, MsgServicesNone, MsgServicesHelpPoint, MsgServicesHours, MsgServicesLanguages,
+		MsgServicesFree, MsgServicesAppointment}
 }
 
 // maxReferrals is how many services a respondent is pointed to at once.
@@ -243,8 +250,8 @@ func (t *turn) sendServices(ctx context.Context, muni string, areas []string, as
 }
 
 // entryCard writes one entry: name (and the area it was chosen for), then
-// address, hours, languages spoken, phone and website, free and
-// appointment as symbols.
+// address, hours, languages spoken, phone and website, then free and by
+// appointment, in words.
 func (t *turn) entryCard(b *strings.Builder, e directory.Entry, area string) {
 	// Italian names and addresses, phone numbers and links keep their
 	// order inside right-to-left text when isolated.
@@ -283,14 +290,20 @@ func (t *turn) entryCard(b *strings.Builder, e directory.Entry, area string) {
 	if e.Website != "" {
 		contact = append(contact, iso(e.Website))
 	}
-	if e.Free != nil && *e.Free {
-		contact = append(contact, "🆓")
-	}
-	if e.Appointment != nil && *e.Appointment {
-		contact = append(contact, "📅")
-	}
 	if len(contact) > 0 {
 		b.WriteString("\n" + strings.Join(contact, " · "))
+	}
+	// Free and by appointment in words: the symbols alone were a puzzle
+	// ("FREE" in English letters, a calendar).
+	var terms []string
+	if e.Free != nil && *e.Free {
+		terms = append(terms, t.r.Text(t.lang, MsgServicesFree, nil))
+	}
+	if e.Appointment != nil && *e.Appointment {
+		terms = append(terms, t.r.Text(t.lang, MsgServicesAppointment, nil))
+	}
+	if len(terms) > 0 {
+		b.WriteString("\n" + strings.Join(terms, " · "))
 	}
 }
 

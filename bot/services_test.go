@@ -82,7 +82,7 @@ func TestReferralsAfterCompletion(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"1. Sportello Casa — Housing", "Via Roma 1", "Hours: lun-ven 9-13", "Languages spoken: Italiano, العربية",
-		"2. Ufficio Documenti", "3. Centro Lavoro", "General help point: Punto Informativo", "055 000", "🆓"} {
+		"2. Ufficio Documenti", "3. Centro Lavoro", "General help point: Punto Informativo", "055 000", "🆓 Free of charge"} {
 		if !strings.Contains(card.Text, want) {
 			t.Errorf("card lacks %q:\n%s", want, card.Text)
 		}
@@ -193,5 +193,26 @@ func TestServicesCommandArabic(t *testing.T) {
 	}
 	if got := strings.Join(dir.counted, ","); got != "Sportello Casa/casa,Punto Informativo/" {
 		t.Errorf("counted %s", got)
+	}
+}
+
+// A desk that is free or by appointment says so in words in every
+// language: the card showed the symbols alone, 🆓 (English letters) and 📅
+// (a calendar: to book? open days?), to people who may not read English.
+func TestServicesFreeAndAppointmentInWords(t *testing.T) {
+	r := newRig(t)
+	yes := true
+	e := directory.Entry{Name: "Sportello Casa", Address: "Via Roma 1", Phone: "055 000", Free: &yes, Appointment: &yes}
+	for _, l := range r.handler.Renderer().cat.Languages() {
+		tr := &turn{h: r.handler, lang: l.Code, snap: r.handler.cfg.Library.Current(), r: r.handler.Renderer()}
+		var b strings.Builder
+		tr.entryCard(&b, e, "")
+		card := b.String()
+		for _, id := range []string{MsgServicesFree, MsgServicesAppointment} {
+			words := tr.r.Text(l.Code, id, nil)
+			if !r.handler.Renderer().cat.Has(l.Code, id) || !strings.Contains(card, words) || len([]rune(words)) < 4 {
+				t.Errorf("%s: the card does not say %s in words (%q):\n%s", l.Code, id, words, card)
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -244,5 +245,34 @@ func TestSnapshotLanguagesAndInvites(t *testing.T) {
 	}
 	if len(s.Invitable()) != len(s.InviteOrder)-1 {
 		t.Fatalf("invitable %v of %v", s.Invitable(), s.InviteOrder)
+	}
+}
+
+// The operators' form is offered in the languages it is written in
+// (Italian and English), the respondents' in all of the catalog's. Before,
+// the operators' language menu listed the 23 respondents' languages, and
+// one picked in Română or العربية went on in English without a word.
+func TestStaffFormSpeaksItsWrittenLanguages(t *testing.T) {
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := forms.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Fixed(lib, cat)
+	var codes []string
+	for _, l := range s.FormLanguages("operatori") {
+		codes = append(codes, l.Code)
+	}
+	if strings.Join(codes, " ") != "it en" {
+		t.Errorf("operatori offered in %v, want it en", codes)
+	}
+	if s.Speaks("operatori", "ro") || s.Speaks("operatori", "ar") || !s.Speaks("operatori", "en") {
+		t.Error("operatori: Speaks ro/ar, or not en")
+	}
+	if n := len(s.FormLanguages("immigrati")); n != len(cat.Languages()) {
+		t.Errorf("immigrati offered in %d languages, want all %d", n, len(cat.Languages()))
 	}
 }

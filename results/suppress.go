@@ -108,3 +108,19 @@ func (c Count) String() string {
 	}
 	return strconv.FormatInt(c.N, 10)
 }
+
+// ProtectUnkeyed is Protect for a count whose records carry no record key
+// (the referral counts under /results: counts per service and area and
+// day, nothing else kept): below Threshold(minCell) it is Small, shown as
+// "<Limit"; above, rounded to the nearest multiple of RoundingBase. It
+// keeps what /results promises of every count (small ones never shown,
+// every number a multiple of RoundingBase); without a cell key the
+// rounding is the same for every cell of a value.
+func ProtectUnkeyed(n int64, minCell int) Count {
+	lim := Threshold(minCell)
+	p := (n + RoundingBase/2) / RoundingBase * RoundingBase
+	if n < int64(lim) || p < int64(lim) {
+		return Count{Mark: Small, Limit: lim}
+	}
+	return Count{N: p, Mark: Shown, Limit: lim}
+}

@@ -303,3 +303,63 @@ func TestMunicipalitiesCommand(t *testing.T) {
 		t.Fatalf("%d additions audited, want 2", n)
 	}
 }
+
+// /help tells a member of staff their own commands, each role its own,
+// below the respondents' help; a respondent gets the respondents' help
+// alone. Before, staff saw their commands once, at enrolment: /help and
+// the command menu listed the respondents' commands only, so a manager
+// who forgot /results had no way to find it.
+func TestHelpListsStaffCommands(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ad := r.enrol(830, "Ada", org.RoleAdmin, 0, 0, 0)
+	r.enrol(831, "Marta", org.RoleManager, r.roma, 0, ad.ID)
+	r.enrol(832, "Olga", org.RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
+	for _, c := range []struct {
+		user       int64
+		want, not  string
+		staffLines bool
+	}{
+		{830, "/municipalities", "", true},
+		{831, "/results", "/municipalities", true},
+		{832, "/invites", "/results", true},
+		{833, "", "Your commands", false},
+	} {
+		p := r.person(c.user, "P")
+		p.send("/help")
+		var texts []string
+		for _, m := range p.u.Chat().Messages {
+			if m.FromBot {
+				texts = append(texts, m.Text)
+			}
+		}
+		all := strings.Join(texts, "\n---\n")
+		if !strings.Contains(all, "/privacy") {
+			t.Errorf("user %d: no respondents' help:\n%s", c.user, all)
+		}
+		if c.staffLines && (!strings.Contains(all, "Your commands:") || !strings.Contains(all, c.want)) {
+			t.Errorf("user %d: /help does not list %s:\n%s", c.user, c.want, all)
+		}
+		if c.not != "" && strings.Contains(all, c.not) {
+			t.Errorf("user %d: /help lists %s:\n%s", c.user, c.not, all)
+		}
+	}
+}
+
+// The label prompt of /invite asks for the desk or the event, never a
+// person, in both staff languages: it suggested "the person it is for",
+// against the operators' guide ("never a person's name"); the label is
+// kept with the invite and the answers it gathers.
+func TestInviteLabelPromptAsksForNoName(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	for lang, c := range map[string]struct{ bad, warn string }{
+		"en": {"the person it is for", "never a person's name"},
+		"it": {"la persona a cui", "mai il nome di una persona"},
+	} {
+		text := r.h.text(&bot.Request{Lang: lang, Renderer: bot.NewRenderer(r.cat)}, msgInviteAskLabel, nil)
+		if strings.Contains(text, c.bad) || !strings.Contains(text, c.warn) {
+			t.Errorf("%s: the label prompt does not warn against names:\n%s", lang, text)
+		}
+	}
+}

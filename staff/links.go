@@ -347,15 +347,8 @@ func (h *Handler) memberArgs(r *bot.Request, s org.Staff) map[string]any {
 func (h *Handler) enrolled(ctx context.Context, r *bot.Request, c org.Claim) {
 	s := c.Staff
 	h.log.Info("staff enrolled", "staff_id", s.ID, "role", s.Role, "link_created_by", c.CreatedBy)
-	help := msgHelpOperator
-	switch org.Role(s.Role) {
-	case org.RoleAdmin:
-		help = msgHelpAdmin
-	case org.RoleManager:
-		help = msgHelpManager
-	}
 	args := h.memberArgs(r, s)
-	h.send(ctx, r, bot.Message{Text: h.text(r, msgEnrolDone, args) + "\n\n" + h.text(r, help, nil)})
+	h.send(ctx, r, bot.Message{Text: h.text(r, msgEnrolDone, args) + "\n\n" + h.text(r, roleHelp(org.Role(s.Role)), nil)})
 	if c.CreatedBy == 0 {
 		return
 	}
@@ -368,6 +361,17 @@ func (h *Handler) enrolled(ctx context.Context, r *bot.Request, c org.Claim) {
 	if _, err := r.Sender.Send(ctx, creator.TelegramUserID, bot.Message{Text: h.text(r, msgEnrolNotify, args)}); err != nil {
 		h.log.Warn("staff: could not tell the link's creator", "staff_id", creator.ID, "err", err)
 	}
+}
+
+// roleHelp is the message listing a role's commands.
+func roleHelp(role org.Role) string {
+	switch role {
+	case org.RoleAdmin:
+		return msgHelpAdmin
+	case org.RoleManager:
+		return msgHelpManager
+	}
+	return msgHelpOperator
 }
 
 // badTokenKey is the limiter key of a user's bad tokens (a pseudonym,

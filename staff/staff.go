@@ -175,7 +175,7 @@ func level(r org.Role) int { return r.Level() }
 // command).
 func (h *Handler) commandLevel(name string) int {
 	switch name {
-	case "invite", "invites":
+	case "invite", "invites", "help":
 		return level(org.RoleOperator)
 	case "staff", "stafflink":
 		return level(org.RoleManager)
@@ -229,6 +229,11 @@ func (h *Handler) Command(ctx context.Context, r *bot.Request, name, args string
 		return false, err
 	}
 	switch name {
+	case "help":
+		// After the respondents' help (bot): the member's own commands,
+		// shown once at enrolment before and in no command menu.
+		h.send(ctx, r, bot.Message{Text: h.text(r, roleHelp(org.Role(w.m.Role)), nil)})
+		return true, nil
 	case "invite":
 		return true, h.inviteStart(ctx, r, w, args)
 	case "invites":

@@ -19,6 +19,7 @@ import (
 	"github.com/needsbot/needsbot/internal/tghtml"
 	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/org"
+	"github.com/needsbot/needsbot/results"
 	"github.com/needsbot/needsbot/staff"
 	"github.com/needsbot/needsbot/storage/pgstore"
 )
@@ -289,14 +290,16 @@ const referralDays = 30
 
 // resultsWithReferrals adds to a manager's /results a short section: how
 // many times the bot pointed respondents to each service, per need area,
-// over the last 30 days (counts only, nothing links them to a response).
+// over the last 30 days (counts only, nothing links them to a response),
+// protected as the other counts: "<5" when small, else multiples of 5.
 type resultsWithReferrals struct {
 	staff.Results
 	db  *pgstore.DB
 	log interface {
 		Warn(msg string, args ...any)
 	}
-	forms *dialog.Library // labels of the need areas
+	forms   *dialog.Library // labels of the need areas
+	minCell int             // NEEDSBOT_MIN_CELL
 }
 
 // Long forwards to the results service: its long buttons go to the staff
@@ -345,7 +348,10 @@ func (x resultsWithReferrals) section(ctx context.Context, r *bot.Request, munic
 				area = r.Renderer.Plain(r.Lang, id, nil)
 			}
 		}
-		b.WriteString(fmt.Sprintf("\n%d · %s · %s", s.Count, tghtml.Escape(s.Name), tghtml.Escape(area)))
+		// Protected as every count staff see: a referral follows a
+		// respondent's answers, and one person a month is a small cell.
+		n := results.ProtectUnkeyed(int64(s.Count), x.minCell)
+		b.WriteString(fmt.Sprintf("\n%s · %s · %s", tghtml.Escape(n.String()), tghtml.Escape(s.Name), tghtml.Escape(area)))
 	}
 	return b.String()
 }

@@ -41,7 +41,7 @@ func (a *app) wireStaff(ctx context.Context) (bot.Staff, interview.Invites, erro
 	key := []byte(a.cfg.PseudonymKey)
 	var results staff.Results
 	if r := a.wireResults(); r != nil {
-		results = resultsWithReferrals{Results: r, db: a.db, log: a.log, forms: a.forms}
+		results = resultsWithReferrals{Results: r, db: a.db, log: a.log, forms: a.forms, minCell: a.cfg.MinCell}
 	}
 	// Invite tokens are derived from a key of their own, separated from the
 	// pseudonyms' by its label.
