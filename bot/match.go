@@ -16,7 +16,8 @@ import (
 // tapping is understood when the text names one option: its label in the
 // respondent's language (case, accents, punctuation and spacing forgiven),
 // a unique prefix of it, a close spelling of a long label, or its number in
-// the list (digits of any script). Matching works on the rendered labels,
+// the list (digits of any script); at a list of bands (choices with min and
+// max: ages), a number picks the band that contains it. Matching works on the rendered labels,
 // so it happens here, before dialog.Step.
 
 // fold is the normal form texts are compared in: digits of any script as
@@ -169,6 +170,27 @@ func (r *Renderer) typedChoice(lang string, f *dialog.Form, s dialog.State, text
 			nav = append(nav, b)
 		}
 	}
+	// A number typed at a list of bands (ages: "30", "۳۰") picks the band
+	// that contains it, not the option at that place; a number in no
+	// band is not understood.
+	if q := f.Questions[s.Pos]; q.List.Banded() {
+		if v, ok := dialog.ParseNumber(text, true); ok {
+			x, _ := strconv.ParseFloat(v, 64)
+			names := make([]string, len(opts))
+			for i, b := range opts {
+				names[i] = b.Option
+			}
+			c, ok := q.List.ChoiceOfNumber(x, names)
+			if !ok {
+				return dialog.Input{}, false
+			}
+			for _, b := range opts {
+				if b.Option == c.Name {
+					return pressed(b, ask), true
+				}
+			}
+		}
+	}
 	all := append(opts, nav...)
 	labels := make([]string, len(all))
 	for i, b := range all {
@@ -182,7 +204,11 @@ func (r *Renderer) typedChoice(lang string, f *dialog.Form, s dialog.State, text
 	if i < 0 {
 		return dialog.Input{}, false
 	}
-	b := all[i]
+	return pressed(all[i], ask), true
+}
+
+// pressed is the input a tap on b, shown with ask, makes.
+func pressed(b dialog.Button, ask *dialog.Reply) dialog.Input {
 	in := dialog.Input{Option: b.Option, Pos: ask.Pos, Seq: ask.Seq}
 	switch b.Kind {
 	case dialog.BtnChoose:
@@ -196,5 +222,5 @@ func (r *Renderer) typedChoice(lang string, f *dialog.Form, s dialog.State, text
 	case dialog.BtnDone:
 		in.Kind = dialog.InDone
 	}
-	return in, true
+	return in
 }

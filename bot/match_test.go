@@ -84,11 +84,23 @@ func TestTypedChoice(t *testing.T) {
 	}{
 		{"it", "Da 25 a 34 anni", dialog.InChoose, "25_34"},
 		{"it", "da 25 a 34", dialog.InChoose, "25_34"},
-		{"it", "3", dialog.InChoose, "25_34"},
-		{"ar", "٣", dialog.InChoose, "25_34"},
-		{"bn", "৩", dialog.InChoose, "25_34"},
-		{"hi", "३", dialog.InChoose, "25_34"},
-		{"zh-Hans", "３", dialog.InChoose, "25_34"},
+		// The age list is a list of bands (min, max): a number is an
+		// age, in any script, not the option's place.
+		{"it", "30", dialog.InChoose, "25_34"},
+		{"ur", "۳۰", dialog.InChoose, "25_34"},
+		{"fa", "۳۰", dialog.InChoose, "25_34"},
+		{"ar", "٣٠", dialog.InChoose, "25_34"},
+		{"bn", "৩০", dialog.InChoose, "25_34"},
+		{"hi", "३०", dialog.InChoose, "25_34"},
+		{"zh-Hans", "３０", dialog.InChoose, "25_34"},
+		{"it", " 34 ", dialog.InChoose, "25_34"},
+		{"it", "35", dialog.InChoose, "35_44"},
+		{"it", "18", dialog.InChoose, "18_24"},
+		{"it", "17", dialog.InChoose, "under18"},
+		{"it", "3", dialog.InChoose, "under18"},
+		{"it", "64", dialog.InChoose, "55_64"},
+		{"it", "65", dialog.InChoose, "65_plus"},
+		{"it", "90", dialog.InChoose, "65_plus"},
 		{"en", "25 to 34", dialog.InChoose, "25_34"},
 		{"it", "indietro", dialog.InBack, ""},
 	} {
@@ -100,7 +112,7 @@ func TestTypedChoice(t *testing.T) {
 			continue
 		}
 		next, _ := dialog.Step(f, s, in, now0)
-		if tc.kind == dialog.InChoose && next.Answers["eta"] != tc.option {
+		if tc.kind == dialog.InChoose && tc.option != "under18" && next.Answers["eta"] != tc.option { // under 18 ends, below
 			t.Errorf("%s %q: not accepted by the engine: %v", tc.lang, tc.text, next.Answers)
 		}
 	}
@@ -108,5 +120,20 @@ func TestTypedChoice(t *testing.T) {
 	s, _ := dialog.Step(f, dialog.State{Lang: "it"}, dialog.Input{Kind: dialog.InStart}, now0)
 	if _, ok := r.typedChoice("it", f, s, "ciao", now); ok {
 		t.Error("junk matched an option")
+	}
+	// A number in no band is not understood (the normal re-prompt).
+	s, _ = dialog.Step(f, s, dialog.Input{Kind: dialog.InChoose, Option: "yes", Button: true, Pos: s.Pos, Seq: s.Seq}, now0)
+	for _, text := range []string{"-3", "2.5e3x", "24.5"} {
+		if in, ok := r.typedChoice("it", f, s, text, now); ok {
+			t.Errorf("%q at the age question: %+v, want not understood", text, in)
+		}
+	}
+	// Under 18 typed as a number ends the interview as the key does.
+	in, ok := r.typedChoice("it", f, s, "16", now)
+	if !ok || in.Option != "under18" {
+		t.Fatalf("16: %+v %v", in, ok)
+	}
+	if s, _ = dialog.Step(f, s, in, now0); s.Phase != dialog.PhaseDone || s.Outcome != dialog.OutcomeIneligible {
+		t.Errorf("16: phase %v outcome %q, want the end (ineligible)", s.Phase, s.Outcome)
 	}
 }

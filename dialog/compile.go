@@ -225,11 +225,19 @@ func (l *loader) loadChoices(rows []Row) {
 				}
 				c.Area = v
 			default:
+				if col == ChoiceMin || col == ChoiceMax {
+					if _, err := strconv.ParseFloat(v, 64); err != nil {
+						l.errorf(r.lineOf(col), "list %q: %s must be a number, not %q", name, col, v)
+					}
+				}
 				if c.Filter == nil {
 					c.Filter = map[string]string{}
 				}
 				c.Filter[col] = v
 			}
+		}
+		if lo, hi, ok := c.Bounds(); ok && lo > hi {
+			l.errorf(ln, "list %q: choice %q has min %v above max %v", name, c.Name, lo, hi)
 		}
 		switch {
 		case c.Name == "":
@@ -243,6 +251,13 @@ func (l *loader) loadChoices(rows []Row) {
 		if _, dup := list.index[c.Name]; dup {
 			l.errorf(ln, "list %q: duplicate choice %q", name, c.Name)
 			continue
+		}
+		if lo, hi, ok := c.Bounds(); ok {
+			for _, o := range list.Choices {
+				if olo, ohi, ook := o.Bounds(); ook && lo <= ohi && olo <= hi {
+					l.errorf(ln, "list %q: the band of choice %q overlaps that of %q", name, c.Name, o.Name)
+				}
+			}
 		}
 		c.Label = "c." + l.form.ID + "." + name + "." + c.Name
 		list.index[c.Name] = len(list.Choices)

@@ -100,6 +100,12 @@ const (
 	ChoiceExclusive = "exclusive" // yes: stands alone in a select_multiple
 	ChoiceOther     = "other"     // yes: a catch-all answer (other…), left out of the top needs
 	ChoiceArea      = "area"      // the need area the choice names
+	// A choice that is a band of numbers (an age band) gives its bounds,
+	// inclusive, in min and/or max: a number typed at the question picks
+	// the band that contains it. They stay in Choice.Filter too (and so
+	// in choice_filter and in the export, like any other column).
+	ChoiceMin = "min"
+	ChoiceMax = "max"
 )
 
 // YAML writes the sheets in needsbot's YAML syntax, which Parse reads

@@ -1,6 +1,8 @@
 package dialog
 
 import (
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/needsbot/needsbot/dialog/xpath"
@@ -60,6 +62,52 @@ type List struct {
 	Name    string
 	Choices []Choice
 	index   map[string]int
+}
+
+// Bounds returns the band of numbers the choice stands for (columns min
+// and max, inclusive; a missing one is unbounded) and whether it has one.
+func (c Choice) Bounds() (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(-1), math.Inf(1)
+	if v, has := c.Filter[ChoiceMin]; has {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		lo, ok = f, true
+	}
+	if v, has := c.Filter[ChoiceMax]; has {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		hi, ok = f, true
+	}
+	return lo, hi, ok
+}
+
+// ChoiceOfNumber returns the choice among names (a question's offered
+// choices) whose band (Bounds) contains v, and whether one does.
+func (l *List) ChoiceOfNumber(v float64, names []string) (Choice, bool) {
+	for _, n := range names {
+		c, ok := l.Choice(n)
+		if !ok {
+			continue
+		}
+		if lo, hi, ok := c.Bounds(); ok && lo <= v && v <= hi {
+			return c, true
+		}
+	}
+	return Choice{}, false
+}
+
+// Banded reports whether some choice of the list is a band of numbers.
+func (l *List) Banded() bool {
+	for _, c := range l.Choices {
+		if _, _, ok := c.Bounds(); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Choice returns the choice called name and whether it exists.
