@@ -35,7 +35,7 @@ func EngineMessageIDs() []string {
 		MsgProgress, MsgBack, MsgSkip, MsgDone, MsgOK, MsgTypeText, MsgTypeNumber, MsgChoose,
 		MsgBadInteger, MsgBadDecimal, MsgBadRange, MsgBadDate, MsgRequired, MsgConstraint,
 		MsgTooLong, MsgMinSelected, MsgMaxSelected, MsgExclusive, MsgNotSkippable, MsgStale,
-		MsgAnswered, MsgYear, MsgMonth, MsgDoneAlready, MsgRestarted, MsgExpired,
+		MsgAnswered, MsgYear, MsgMonth, MsgDoneAlready, MsgRestarted, MsgStartAgain, MsgExpired,
 		MsgLangChanged, MsgNothingToBack, MsgNoneTicked, MsgNoneTickedPnta,
 	}
 	for m := 1; m <= 12; m++ {

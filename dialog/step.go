@@ -43,6 +43,7 @@ const (
 	MsgMonth         = "m.date.month"
 	MsgDoneAlready   = "m.done_already"
 	MsgRestarted     = "m.restarted"
+	MsgStartAgain    = "m.start_again" // after an ending without answers
 	MsgExpired       = "m.expired"
 	MsgLangChanged   = "m.language.changed"
 	MsgNothingToBack = "m.nothing_to_go_back"
@@ -675,9 +676,11 @@ func (st *stepper) complete() {
 		s.Outcome = OutcomeCompleted
 	}
 	if s.Outcome != OutcomeCompleted {
-		// Nothing is kept of a declined or ineligible interview.
+		// Nothing is kept of a declined or ineligible interview. A
+		// mis-tap (no, under 18) is told how to start again.
 		s.Answers, st.shared = map[string]string{}, false
 		s.Back = nil
+		st.say(MsgStartAgain, nil)
 		return
 	}
 	answers := make(map[string]string, len(s.Answers))

@@ -678,3 +678,50 @@ func FuzzStep(f *testing.F) {
 		}
 	})
 }
+
+// TestDeadEndsSayHowToStartAgain: an interview that ends without answers
+// (no to consent, under 18) ends with how to start again; a completed one
+// does not.
+func TestDeadEndsSayHowToStartAgain(t *testing.T) {
+	says := func(out []Reply) bool {
+		for _, r := range out {
+			if r.Kind == ReplySay && r.Msg == MsgStartAgain {
+				return true
+			}
+		}
+		return false
+	}
+	x := newSession(t, tipi(t))
+	x.s.Lang = "en"
+	x.do(Input{Kind: InStart})
+	x.tap("no")
+	if x.s.Outcome != OutcomeDeclined || !says(x.last) {
+		t.Errorf("declined (%q): the end does not say %s: %+v", x.s.Outcome, MsgStartAgain, x.last)
+	}
+	x = toAge(t)
+	x.text("15")
+	for x.s.Phase == PhaseAsking {
+		if x.do(Input{Kind: InSkip}); find(x.last, ReplyAsk) != nil && find(x.last, ReplyAsk).Error != "" {
+			x.tap(x.buttons[0].Option)
+			if x.buttons[0].Kind == BtnToggle {
+				x.done()
+			}
+		}
+	}
+	if x.s.Outcome != OutcomeIneligible || !says(x.last) {
+		t.Errorf("under age (%q): the end does not say %s: %+v", x.s.Outcome, MsgStartAgain, x.last)
+	}
+	x = toAge(t)
+	x.text("30")
+	for x.s.Phase == PhaseAsking {
+		if x.do(Input{Kind: InSkip}); find(x.last, ReplyAsk) != nil && find(x.last, ReplyAsk).Error != "" {
+			x.tap(x.buttons[0].Option)
+			if x.buttons[0].Kind == BtnToggle {
+				x.done()
+			}
+		}
+	}
+	if x.s.Outcome != OutcomeCompleted || says(x.last) {
+		t.Errorf("completed (%q): says %s: %v", x.s.Outcome, MsgStartAgain, says(x.last))
+	}
+}
