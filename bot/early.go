@@ -141,6 +141,39 @@ func (in *Intake) answerEarly(j *job, query string) bool {
 	return true
 }
 
+// answerHere makes j's early answer on the goroutine that runs its turn,
+// just before the turn, and then enters the batch's gate (firstGate.enter).
+//
+// Issue 19 (the bot's CPU per Bot API call): each tap answered early had a
+// goroutine of its own, which the turn's goroutine then waited for — by
+// long polling, 0.93 goroutines started and 0.91 wake-ups per update of
+// ~17 (docs/performance.md, "Session 13: hops"). A tap queued to an idle
+// chat has its turn's goroutine started (or handed its mailbox) at once,
+// as that goroutine was, and makes the answer first: the same call at
+// the same moment, without the hand-off. A tap whose chat has work before
+// it is answered apart as before (answerApart): its spinner waits for
+// nothing of its chat's.
+func (in *Intake) answerHere(j *job) {
+	if in.answerEarly(j, j.earlyQuery) && j.gate != nil {
+		j.gate.enter(j)
+	}
+}
+
+// answerApart makes j's early answer on a goroutine of its own, which then
+// runs the batch's gate for it (firstGate.run); j.early is closed when its
+// turn may start. It is called before j is in its mailbox, with in.mu held.
+func (in *Intake) answerApart(j *job) {
+	j.early = make(chan struct{})
+	g, query := j.gate, j.earlyQuery
+	go func() {
+		if in.answerEarly(j, query) && g != nil {
+			g.run(j)
+			return
+		}
+		close(j.early)
+	}()
+}
+
 // firstGate lets only a few turns of a batch's taps answered early run at
 // a time while the batch's turns that owe their first reply — a /start, a
 // typed answer, a language choice — are not settled (issue 19:
@@ -210,6 +243,25 @@ func (g *firstGate) run(j *job) {
 	case <-g.done:
 	}
 	<-g.tokens
+}
+
+// enter is run by the goroutine of j's turn, before it: it waits for a
+// token or for the first turns to be settled. A token taken is given back
+// when j settles (job.settle), as run gives it back.
+func (g *firstGate) enter(j *job) {
+	select {
+	case g.tokens <- struct{}{}:
+	case <-g.done:
+		return
+	}
+	j.mu.Lock()
+	if j.isSettle {
+		j.mu.Unlock()
+		<-g.tokens
+		return
+	}
+	j.gateToken = true
+	j.mu.Unlock()
 }
 
 // answeredEarly reports whether the tap of the job being worked on with

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,4 +387,130 @@ func TestPollerFirstGateBounded(t *testing.T) {
 	close(open2)
 	close(openA)
 	waitSettled(context.Background(), jobs)
+}
+
+// goid is the calling goroutine's id (tests only: from its stack's header).
+func goid() uint64 {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	f := strings.Fields(string(buf[:n]))
+	id, _ := strconv.ParseUint(f[1], 10, 64)
+	return id
+}
+
+// loadsOn records the goroutine of each session load.
+type loadsOn struct {
+	*memSessions
+	mu  sync.Mutex
+	ids []uint64
+}
+
+func (l *loadsOn) Load(ctx context.Context, chat, key int64) (interview.Loaded, error) {
+	l.mu.Lock()
+	l.ids = append(l.ids, goid())
+	l.mu.Unlock()
+	return l.memSessions.Load(ctx, chat, key)
+}
+
+func (l *loadsOn) last() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ids[len(l.ids)-1]
+}
+
+// answersOn records the goroutine of each callback answer (Observer).
+type answersOn struct {
+	nopObserver
+	mu  sync.Mutex
+	ids []uint64
+}
+
+func (a *answersOn) Call(method, _ string, _ time.Duration) {
+	if method != "answerCallbackQuery" {
+		return
+	}
+	a.mu.Lock()
+	a.ids = append(a.ids, goid())
+	a.mu.Unlock()
+}
+
+func (a *answersOn) all() []uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]uint64(nil), a.ids...)
+}
+
+// Issue 19 (the bot's CPU per call): a tap polled for an idle chat is
+// answered early by the goroutine that then runs its turn — not by a
+// goroutine of its own that the turn's waits for (a goroutine started and
+// a hand-off per tap). The answer still comes first, and once.
+func TestPollerEarlyAnswerOnItsTurnsGoroutine(t *testing.T) {
+	r := newRig(t)
+	loads := &loadsOn{memSessions: r.sessions}
+	r.core.Sessions = loads
+	r.rewire()
+	answers := &answersOn{}
+	r.handler.cfg.Sender.obs = answers
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }}
+	u := r.srv.User(745, telegramtest.LanguageCode("it"))
+	consent, off := toConsent(t, p, u, 0)
+	if err := u.TapIn(consent.ID, consent.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	_, jobs := pollOnce(t, p, off)
+	if !waitSettled(context.Background(), jobs) {
+		t.Fatal("the tap not settled")
+	}
+	r.intake.Stop()
+	a := answers.all()
+	if len(a) != 2 || len(u.CallbackAnswers()) != 2 {
+		t.Fatalf("%d callback answers made (%d seen by the fake), want 2: the language choice and the consent", len(a), len(u.CallbackAnswers()))
+	}
+	if turn := loads.last(); a[1] != turn {
+		t.Fatalf("the tap was answered on goroutine %d, its turn ran on %d: a goroutine per tap", a[1], turn)
+	}
+	if vs := r.srv.Violations(); len(vs) != 0 {
+		t.Fatalf("violations (a second answer to the tap?): %+v", vs)
+	}
+}
+
+// A tap polled while its chat has work before it (its previous tap's turn,
+// held here in the session's load) is answered at once all the same, on
+// a goroutine of its own: its spinner waits for nothing of its chat's.
+func TestPollerEarlyAnswerBehindItsChat(t *testing.T) {
+	r := newRig(t)
+	g := &gatedSessions{memSessions: r.sessions, open: make(chan struct{})}
+	r.core.Sessions = g
+	r.rewire()
+	p := &Poller{Intake: r.intake, Client: testnet.Client(), APIURL: r.srv.URL, Token: r.srv.Token(), Timeout: time.Second,
+		Ready: func(context.Context) error { return nil }}
+	u := r.srv.User(746, telegramtest.LanguageCode("it"))
+	consent, off := toConsent(t, p, u, 0)
+	g.hold.Store(true)
+	if err := u.TapIn(consent.ID, consent.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	off, first := pollOnce(t, p, off)
+	waitUntil(t, "the first tap answered, its turn held", func() bool {
+		a := u.CallbackAnswers()
+		return len(a) == 2 && a[1].Answered && g.waiting.Load() == 1
+	})
+	if err := u.TapIn(consent.ID, consent.Labels()[0][0]); err != nil {
+		t.Fatal(err)
+	}
+	_, second := pollOnce(t, p, off)
+	waitUntil(t, "the second tap answered while the first's turn waits", func() bool {
+		a := u.CallbackAnswers()
+		return len(a) == 3 && a[2].Answered
+	})
+	if n := g.waiting.Load(); n != 1 {
+		t.Fatalf("%d turns held, want the first tap's", n)
+	}
+	close(g.open)
+	waitSettled(context.Background(), append(first, second...))
+	r.intake.Stop()
+	if vs := r.srv.Violations(); len(vs) != 0 {
+		t.Fatalf("violations (a second answer to a tap?): %+v", vs)
+	}
 }

@@ -115,11 +115,13 @@ func (in *Intake) process(b *mailbox, j *job) {
 		parkedSince time.Time
 		parks       int
 	)
+	// The tap's early answer goes first (it has its own deadline): the
+	// turn then knows whether it was answered, and its calls come after
+	// it. No worker slot is held meanwhile.
 	if j.early != nil {
-		// The tap's early answer goes first (it has its own deadline):
-		// the turn then knows whether it was answered, and its calls
-		// come after it. No worker slot is held meanwhile.
-		<-j.early
+		<-j.early // made apart (answerApart)
+	} else if j.earlyQuery != "" {
+		in.answerHere(j)
 	}
 	for attempt := 0; ; attempt++ {
 		w := &work{in: in, b: b, j: j, attempt: attempt}
@@ -628,28 +630,21 @@ func (p *Poller) dispatch(ctx context.Context, updates []*Update, jl *journal) (
 		j.retries = 3
 		if early && query != "" && p.early.take(user, now) {
 			// Marked before it is queued: its turn does not answer it
-			// again.
+			// again. The goroutine that runs its turn answers it first
+			// (Intake.answerHere), or, when its chat has work before it,
+			// one of its own as it is queued (Intake.answerApart).
 			j.answered = true
-			j.early = make(chan struct{})
+			j.earlyQuery = query
 			if gate == nil && len(first) > 0 {
 				gate, gated = newFirstGate(first, p.firstTaps, p.firstHold), map[int64]bool{}
 			}
 			// A chat's later taps run after its first anyway: holding
 			// the gate for them would keep a token from a turn that can
 			// run (and the first from one).
-			g := gate
-			if chat := ChatOf(u); g != nil && !gated[chat] {
+			if chat := ChatOf(u); gate != nil && !gated[chat] {
 				gated[chat] = true
-			} else {
-				g = nil
+				j.gate = gate
 			}
-			go func() {
-				if p.Intake.answerEarly(j, query) && g != nil {
-					g.run(j)
-					return
-				}
-				close(j.early)
-			}()
 		} else if p.Ready != nil && !early {
 			first = append(first, j)
 			j.first = true // ahead of the taps for a worker slot (slots.go)

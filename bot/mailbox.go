@@ -75,13 +75,20 @@ type job struct {
 	body     *CallbackAnswer // the answer that request carries
 	answered bool            // the callback query was answered (in a body, or "one moment")
 	offer    *CallbackAnswer // the answer the turn would give now, for a wait that settles the job (offerAnswer)
-	early    chan struct{}   // closed when the poller's early answer is done (early.go); nil: none
-	first    bool            // its turn owes the first reply (Poller.dispatch): first for a worker slot (slots.go)
-	failed   bool            // not applied while the webhook request waited: it answers 500
-	started  bool            // a turn began on it (begin): a hold that expires answers it no more
-	heldOut  bool            // answered empty in its webhook response when the hold expired (releaseExpired)
-	noticed  bool            // its turn put a notice in its callback answer (claimNotice): never answered empty
-	loaded   bool            // its turn loaded the session (markLoaded): a hold that expires answers it empty
+	early    chan struct{}   // closed when the poller's early answer, made apart, is done (early.go); nil: none
+	// earlyQuery is the query of a tap the poller answers early (early.go):
+	// by the goroutine that runs its turn, before the turn, when its chat
+	// was idle as it was queued; else on a goroutine of its own (early
+	// then set). "": not answered early.
+	earlyQuery string
+	gate       *firstGate // the batch's gate its turn enters once answered early (Poller.dispatch); nil: none
+	gateToken  bool       // holds a token of gate, given back as the job settles (firstGate.enter)
+	first      bool       // its turn owes the first reply (Poller.dispatch): first for a worker slot (slots.go)
+	failed     bool       // not applied while the webhook request waited: it answers 500
+	started    bool       // a turn began on it (begin): a hold that expires answers it no more
+	heldOut    bool       // answered empty in its webhook response when the hold expired (releaseExpired)
+	noticed    bool       // its turn put a notice in its callback answer (claimNotice): never answered empty
+	loaded     bool       // its turn loaded the session (markLoaded): a hold that expires answers it empty
 }
 
 func newJob(u *Update) *job {
@@ -117,6 +124,10 @@ func (j *job) settle(ans *CallbackAnswer) (inBody bool) {
 	if !j.isSettle {
 		j.isSettle = true
 		close(j.settled)
+		if j.gateToken {
+			j.gateToken = false
+			<-j.gate.tokens
+		}
 	}
 	if ans != nil && j.waiting && !j.answered {
 		j.body, j.answered = ans, true
@@ -283,6 +294,10 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 			in.mu.Unlock()
 			return nil, ErrBusy
 		}
+		if j.earlyQuery != "" && j.early == nil {
+			// Its tap is answered now, not once there is room.
+			in.answerApart(j)
+		}
 		if in.room == nil {
 			in.room = make(chan struct{})
 		}
@@ -299,6 +314,11 @@ func (in *Intake) enqueueBlocking(ctx context.Context, j *job, chat int64, block
 	if b == nil {
 		b = &mailbox{chat: chat}
 		in.boxes[chat] = b
+	}
+	if j.earlyQuery != "" && j.early == nil && b.running {
+		// Its chat has work before it: its tap is answered now, not
+		// behind that work.
+		in.answerApart(j)
 	}
 	if j.upd != nil {
 		if b.has(j.upd.ID) {
