@@ -462,6 +462,7 @@ type Poller struct {
 	early     earlyBudget
 	readiness readiness     // Ready's last verdict (Poller.ready)
 	fresh     time.Duration // tests: readyFresh's replacement
+	refresh   time.Duration // tests: readyRefresh's replacement
 	hold      time.Duration // tests: the batch's bound instead of settleHold
 	straggle  time.Duration // tests: the stragglers' bound instead of stragglerHold
 	firstTaps int           // tests: firstGate's tokens instead of firstTaps
@@ -742,7 +743,7 @@ func (p *Poller) ready(ctx context.Context) bool {
 	r.mu.Lock()
 	age := time.Since(r.okAt)
 	ok := !r.okAt.IsZero() && age < fresh && p.Intake.outageAt.Load() < r.okAt.UnixNano()
-	if ok && age < readyRefresh {
+	if ok && age < cmp.Or(p.refresh, readyRefresh) {
 		r.mu.Unlock()
 		return true
 	}
