@@ -163,7 +163,7 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 	}
 	if route == nil {
 		// Forged or foreign data: a gentle notice and the current question.
-		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.refuseTap(ctx)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	return route(t, ctx, cb)
@@ -215,7 +215,36 @@ func (t *turn) staffButton(ctx context.Context, cb Callback) (Outcome, error) {
 			return t.finish(ctx)
 		}
 	}
-	t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
+	return t.refuseMenuTap(ctx)
+}
+
+// refuseTap tells the person why a tap did nothing (a stale, forged or
+// foreign button): in the callback's answer while it can carry a notice
+// (claimNotice); a tap answered before its turn — early by polling, "one
+// moment" in an outage, empty when its webhook hold expired — gets the
+// notice on the question card instead, which the caller shows (it steps
+// the interview, or askBelow), or, with no question to show, a short
+// message of its own. Before, the notice was lost with the answer: the
+// card came back as it was, or nothing happened at all.
+func (t *turn) refuseTap(ctx context.Context) {
+	if claimNotice(ctx) {
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
+		return
+	}
+	if t.form != nil && t.state.Phase == dialog.PhaseAsking {
+		t.note(dialog.MsgStale, true)
+		return
+	}
+	t.say(ctx, MsgTapStale)
+}
+
+// refuseMenuTap is refuseTap for a button of a menu (staff, /services):
+// a notice that goes on the card brings the question below the menu.
+func (t *turn) refuseMenuTap(ctx context.Context) (Outcome, error) {
+	t.refuseTap(ctx)
+	if len(t.lead) > 0 {
+		return t.askBelow(ctx)
+	}
 	return t.finish(ctx)
 }
 
