@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/org"
@@ -206,13 +207,15 @@ func (t *turn) languageButton(ctx context.Context, cb Callback) (Outcome, error)
 func (t *turn) staffButton(ctx context.Context, cb Callback) (Outcome, error) {
 	h, ev := t.h, t.ev
 	if h.cfg.Staff != nil {
-		ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)
+		sctx, sent := countNewMessages(ctx, ev.chat)
+		req := t.request()
+		ok, err := h.cfg.Staff.Callback(sctx, req, cb, ev.query, ev.msgID)
 		if err != nil {
 			return Outcome{}, err
 		}
 		if ok {
 			t.answered = true // the staff handler answered it
-			return t.finish(ctx)
+			return t.staffDone(ctx, req, false, sent.Load())
 		}
 	}
 	return t.refuseMenuTap(ctx)
@@ -256,4 +259,28 @@ func (t *turn) stepButton(ctx context.Context, cb Callback) (Outcome, error) {
 		in.Option = ""
 	}
 	return t.step(ctx, in, true)
+}
+
+// newMessagesKey marks a context whose new messages to one chat
+// (sendMessage, sendPhoto, sendDocument that went through) are counted:
+// staffButton learns whether a staff handler's button sent any.
+type newMessagesKey struct{}
+
+type newMessages struct {
+	chat int64
+	n    atomic.Int32
+}
+
+// countNewMessages returns ctx counting the new messages sent to chat with
+// it (Sender.do), and the count.
+func countNewMessages(ctx context.Context, chat int64) (context.Context, *atomic.Int32) {
+	c := &newMessages{chat: chat}
+	return context.WithValue(ctx, newMessagesKey{}, c), &c.n
+}
+
+// noteNewMessage counts a new message sent to chat with ctx, if counted.
+func noteNewMessage(ctx context.Context, chat int64) {
+	if c, _ := ctx.Value(newMessagesKey{}).(*newMessages); c != nil && c.chat == chat {
+		c.n.Add(1)
+	}
 }
