@@ -102,9 +102,14 @@ func NewIntake(h *Handler, o IntakeOptions) *Intake {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
+	in := &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
 		window: o.OutageWindow, unavailable: o.Unavailable, slots: newWorkSlots(o.Workers),
 		boxes: map[int64]*mailbox{}, quit: make(chan struct{}), maxIdle: 2 * o.Workers}
+	// Staff work done off a turn shows the question again through the
+	// chat's worker, in order with the chat's updates (Request.Defer).
+	sched := in.Scheduled
+	h.sched.Store(&sched)
+	return in
 }
 
 // process works on one job until it is applied, dropped, or — parked in an
