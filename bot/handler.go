@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,25 @@ type Request struct {
 	// Update is the Telegram update id: the idempotency key of a staff
 	// action (a redelivered update must not run it again).
 	Update int64
+	// again shows the interview's question again below what was sent
+	// (Defer); deferred says Defer was called.
+	again    func(ctx context.Context)
+	deferred bool
+}
+
+// Defer tells the bot that the staff handler's replies go on after this
+// update's turn has ended (work queued off the turn: a poster, a chart, an
+// export), so that the turn does not bring the interview's question below
+// them now (staffDone). Call the func it returns once the work's messages
+// are out, never from within the turn (it waits for the chat's worker):
+// during an interview it shows the question again below them; otherwise it
+// does nothing. Call Defer from the handler's own call, before it returns.
+func (r *Request) Defer() func(ctx context.Context) {
+	r.deferred = true
+	if r.again == nil {
+		return func(context.Context) {}
+	}
+	return r.again
 }
 
 // Config wires a Handler.
@@ -116,6 +136,9 @@ type Handler struct {
 	cfg Config
 	rc  atomic.Pointer[snapRenderer] // renderer of the latest snapshot seen
 	log *slog.Logger
+	// sched applies a scheduled input on its chat's worker
+	// (Intake.Scheduled, set by NewIntake); nil: Scheduled, at once.
+	sched atomic.Pointer[func(ctx context.Context, in interview.Input) error]
 }
 
 // snapRenderer is a snapshot's renderer, built once per snapshot.
@@ -463,6 +486,10 @@ func (p *present) Present(ctx context.Context, it *interview.Turn) error {
 	switch {
 	case it.Input().Kind == interview.KindRemind:
 		err = t.remind(ctx) // remind.go
+	case it.Input().Kind == interview.KindShow:
+		// Staff work queued off a turn sent its messages (Request.Defer):
+		// the question again below them.
+		p.out, err = t.askBelow(ctx)
 	case it.Replay() && t.superseded():
 		// An old update delivered again after newer ones were applied
 		// (out of order, or late from another replica): its replies went
@@ -579,7 +606,43 @@ func (h *Handler) chatKey(chat int64) string { return h.cfg.Core.ChatKey(chat) }
 
 func (t *turn) request() *Request {
 	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.r,
-		Update: t.ev.update}
+		Update: t.ev.update, again: t.h.showAgain(t.ev.chat, t.ev.update)}
+}
+
+// staffDone ends a turn whose update a staff handler handled. During an
+// interview (an operator answering the operators' questionnaire) the
+// question comes below what the handler sent, as after /help (askBelow):
+// after anything typed (a staff command, a reply to a wizard's menu, a
+// document, a staff link), and after a button that sent new messages (a
+// wizard's last step); a button that only edited its menu leaves the card
+// where it is, below the menu. A wizard's typed step still reads a reply
+// to its menu (StaffReplies): the card below does not change that. Work
+// the handler queued off the turn (Request.Defer: a poster, a chart, an
+// export) brings the question below once its messages are out instead
+// (KindShow). Outside an interview the handler's replies are all.
+func (t *turn) staffDone(ctx context.Context, req *Request, typed bool, sent int32) (Outcome, error) {
+	if req.deferred || (!typed && sent == 0) {
+		return t.finish(ctx)
+	}
+	return t.askBelow(ctx)
+}
+
+// showAgain is Request.again: a KindShow input for chat, keyed by the
+// staff update that queued the work, applied on the chat's worker.
+func (h *Handler) showAgain(chat, update int64) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		in := interview.Input{Kind: interview.KindShow, Chat: chat,
+			Key: interview.NamedKey("show|" + strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(update, 10))}
+		var err error
+		if sched := h.sched.Load(); sched != nil {
+			err = (*sched)(ctx, in)
+		} else {
+			err = h.Scheduled(ctx, in)
+		}
+		if err != nil {
+			h.log.Warn("question not shown again after staff work", "chat", h.chatKey(chat), "err", err)
+		}
+	}
 }
 
 // staffButton returns the callback data of a keyboard's first staff
@@ -603,24 +666,26 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 			// Typed input to a staff menu (never a respondent's answer:
 			// the staff handler checks role and scope, and says no).
 			if cb, err := DecodeCallback(ev.replyMenu); err == nil {
-				ok, err := sr.Reply(ctx, t.request(), cb, ev.replyMsg, ev.text)
+				req := t.request()
+				ok, err := sr.Reply(ctx, req, cb, ev.replyMsg, ev.text)
 				if err != nil {
 					return Outcome{}, err
 				}
 				if ok {
-					return t.finish(ctx)
+					return t.staffDone(ctx, req, true, 0)
 				}
 			}
 		}
 		return t.step(ctx, dialog.Input{Kind: dialog.InText, Text: ev.text}, true)
 	case evMedia:
 		if sd, ok := h.cfg.Staff.(StaffDocuments); ok && ev.doc != "" {
-			ok, err := sd.Document(ctx, t.request(), ev.doc, ev.docName)
+			req := t.request()
+			ok, err := sd.Document(ctx, req, ev.doc, ev.docName)
 			if err != nil {
 				return Outcome{}, err
 			}
 			if ok {
-				return t.finish(ctx)
+				return t.staffDone(ctx, req, true, 0)
 			}
 		}
 		t.note(MsgOnlyText, true)
@@ -664,12 +729,13 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 			return t.services(ctx)
 		}
 		if h.cfg.Staff != nil {
-			ok, err := h.cfg.Staff.Command(ctx, t.request(), ev.cmd, ev.args)
+			req := t.request()
+			ok, err := h.cfg.Staff.Command(ctx, req, ev.cmd, ev.args)
 			if err != nil {
 				return Outcome{}, err
 			}
 			if ok {
-				return t.finish(ctx)
+				return t.staffDone(ctx, req, true, 0)
 			}
 		}
 		t.say(ctx, MsgUnknownCommand)
@@ -679,7 +745,8 @@ func (t *turn) dispatch(ctx context.Context) (Outcome, error) {
 }
 
 // askBelow follows a reply of its own (a command's answer: /help,
-// /privacy, an unknown command, the services asked for, "not deleted")
+// /privacy, an unknown command, the services asked for, "not deleted", a
+// staff handler's reply: staffDone)
 // with the question again below it during an interview, as after a typed
 // message that is not an answer: the card above loses its keys and stays
 // as history, so the question to answer is the chat's last message. Costs
@@ -720,12 +787,13 @@ func (t *turn) say(ctx context.Context, id string) {
 func (t *turn) start(ctx context.Context) (Outcome, error) {
 	h, payload := t.h, t.ev.args
 	if payload != "" && h.cfg.Staff != nil {
-		ok, err := h.cfg.Staff.Start(ctx, t.request(), payload)
+		req := t.request()
+		ok, err := h.cfg.Staff.Start(ctx, req, payload)
 		if err != nil {
 			return Outcome{}, err
 		}
 		if ok {
-			return t.finish(ctx)
+			return t.staffDone(ctx, req, true, 0)
 		}
 	}
 	s, err := t.it.Start(ctx, payload)

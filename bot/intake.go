@@ -102,9 +102,14 @@ func NewIntake(h *Handler, o IntakeOptions) *Intake {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
+	in := &Intake{h: h, timeout: o.Timeout, log: o.Logger, backlog: o.Backlog, maxQueued: o.MaxQueued,
 		window: o.OutageWindow, unavailable: o.Unavailable, slots: newWorkSlots(o.Workers),
 		boxes: map[int64]*mailbox{}, quit: make(chan struct{}), maxIdle: 2 * o.Workers}
+	// Staff work done off a turn shows the question again through the
+	// chat's worker, in order with the chat's updates (Request.Defer).
+	sched := in.Scheduled
+	h.sched.Store(&sched)
+	return in
 }
 
 // process works on one job until it is applied, dropped, or — parked in an
@@ -462,6 +467,7 @@ type Poller struct {
 	early     earlyBudget
 	readiness readiness     // Ready's last verdict (Poller.ready)
 	fresh     time.Duration // tests: readyFresh's replacement
+	refresh   time.Duration // tests: readyRefresh's replacement
 	hold      time.Duration // tests: the batch's bound instead of settleHold
 	straggle  time.Duration // tests: the stragglers' bound instead of stragglerHold
 	firstTaps int           // tests: firstGate's tokens instead of firstTaps
@@ -742,7 +748,7 @@ func (p *Poller) ready(ctx context.Context) bool {
 	r.mu.Lock()
 	age := time.Since(r.okAt)
 	ok := !r.okAt.IsZero() && age < fresh && p.Intake.outageAt.Load() < r.okAt.UnixNano()
-	if ok && age < readyRefresh {
+	if ok && age < cmp.Or(p.refresh, readyRefresh) {
 		r.mu.Unlock()
 		return true
 	}

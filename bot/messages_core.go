@@ -11,9 +11,13 @@ const (
 	// MsgSlowDown is sent once when a person sends too many updates in a
 	// short time; further updates are dropped until the rate falls.
 	MsgSlowDown = "b.slow_down"
+	// MsgTapStale tells that a tap did nothing (a stale, forged or
+	// outdated button) when its answer went out before its turn and no
+	// question card follows to carry the notice (turn.refuseTap).
+	MsgTapStale = "b.tap_stale"
 )
 
 // coreMessageIDs are the ids above, for lint (MessageIDs).
 func coreMessageIDs() []string {
-	return []string{MsgRestartLink, MsgDeleteChat, MsgSlowDown, MsgOneMoment}
+	return []string{MsgRestartLink, MsgDeleteChat, MsgSlowDown, MsgOneMoment, MsgTapStale}
 }

@@ -17,6 +17,11 @@ import (
 // answer its ping): the next batch's tap is answered early all the same,
 // while its turn cannot load its session. Before, the batch waited for the
 // check — readyTimeout, then the tap went to its held turn unanswered.
+//
+// No clock decides which batch checks: the first batch's verdict is not
+// refreshed (refresh: an hour) however slowly the machine walks to the
+// consent card, and the tap after it finds the verdict due for a refresh
+// (refresh: a nanosecond), so that its check is begun, and hangs.
 func TestPollerEarlyAnswerDoesNotWaitForASlowReady(t *testing.T) {
 	r := newRig(t)
 	g := &gatedSessions{memSessions: r.sessions, open: make(chan struct{})}
@@ -32,7 +37,7 @@ func TestPollerEarlyAnswerDoesNotWaitForASlowReady(t *testing.T) {
 				return ctx.Err()
 			}
 			return nil
-		}, fresh: time.Hour}
+		}, fresh: time.Hour, refresh: time.Hour}
 	u := r.srv.User(744, telegramtest.LanguageCode("it"))
 	consent, off := toConsent(t, p, u, 0)
 	if err := u.TapIn(consent.ID, consent.Labels()[0][0]); err != nil {
@@ -41,14 +46,15 @@ func TestPollerEarlyAnswerDoesNotWaitForASlowReady(t *testing.T) {
 	off, jobs := pollOnce(t, p, off)
 	waitSettled(context.Background(), jobs)
 	if readies.Load() != 1 {
-		t.Fatalf("%d Ready checks for the first batch of taps, want 1", readies.Load())
+		t.Fatalf("%d Ready checks for the first batches of taps, want 1 (the verdict reused)", readies.Load())
 	}
 	waitUntil(t, "the next question", func() bool { return msgOf(u, consent.ID).Text != consent.Text || u.Last().ID != consent.ID })
 	card := u.Last()
 	answers := len(u.CallbackAnswers())
 
 	slow.Store(true)
-	g.hold.Store(true) // the tap's turn cannot load its session
+	p.refresh = time.Nanosecond // the next batch begins a check, which hangs
+	g.hold.Store(true)          // the tap's turn cannot load its session
 	if err := u.TapIn(card.ID, card.Labels()[0][0]); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +63,7 @@ func TestPollerEarlyAnswerDoesNotWaitForASlowReady(t *testing.T) {
 		a := u.CallbackAnswers()
 		return len(a) == answers+1 && a[answers].Answered
 	})
+	waitUntil(t, "the batch's check begun", func() bool { return readies.Load() == 2 })
 	close(g.open)
 	waitSettled(context.Background(), jobs)
 	r.intake.Stop()

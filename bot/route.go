@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/needsbot/needsbot/dialog"
 	"github.com/needsbot/needsbot/org"
@@ -163,7 +164,7 @@ func (t *turn) callback(ctx context.Context) (Outcome, error) {
 	}
 	if route == nil {
 		// Forged or foreign data: a gentle notice and the current question.
-		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.refuseTap(ctx)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	return route(t, ctx, cb)
@@ -206,16 +207,47 @@ func (t *turn) languageButton(ctx context.Context, cb Callback) (Outcome, error)
 func (t *turn) staffButton(ctx context.Context, cb Callback) (Outcome, error) {
 	h, ev := t.h, t.ev
 	if h.cfg.Staff != nil {
-		ok, err := h.cfg.Staff.Callback(ctx, t.request(), cb, ev.query, ev.msgID)
+		sctx, sent := countNewMessages(ctx, ev.chat)
+		req := t.request()
+		ok, err := h.cfg.Staff.Callback(sctx, req, cb, ev.query, ev.msgID)
 		if err != nil {
 			return Outcome{}, err
 		}
 		if ok {
 			t.answered = true // the staff handler answered it
-			return t.finish(ctx)
+			return t.staffDone(ctx, req, false, sent.Load())
 		}
 	}
-	t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
+	return t.refuseMenuTap(ctx)
+}
+
+// refuseTap tells the person why a tap did nothing (a stale, forged or
+// foreign button): in the callback's answer while it can carry a notice
+// (claimNotice); a tap answered before its turn — early by polling, "one
+// moment" in an outage, empty when its webhook hold expired — gets the
+// notice on the question card instead, which the caller shows (it steps
+// the interview, or askBelow), or, with no question to show, a short
+// message of its own. Before, the notice was lost with the answer: the
+// card came back as it was, or nothing happened at all.
+func (t *turn) refuseTap(ctx context.Context) {
+	if claimNotice(ctx) {
+		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
+		return
+	}
+	if t.form != nil && t.state.Phase == dialog.PhaseAsking {
+		t.note(dialog.MsgStale, true)
+		return
+	}
+	t.say(ctx, MsgTapStale)
+}
+
+// refuseMenuTap is refuseTap for a button of a menu (staff, /services):
+// a notice that goes on the card brings the question below the menu.
+func (t *turn) refuseMenuTap(ctx context.Context) (Outcome, error) {
+	t.refuseTap(ctx)
+	if len(t.lead) > 0 {
+		return t.askBelow(ctx)
+	}
 	return t.finish(ctx)
 }
 
@@ -227,4 +259,28 @@ func (t *turn) stepButton(ctx context.Context, cb Callback) (Outcome, error) {
 		in.Option = ""
 	}
 	return t.step(ctx, in, true)
+}
+
+// newMessagesKey marks a context whose new messages to one chat
+// (sendMessage, sendPhoto, sendDocument that went through) are counted:
+// staffButton learns whether a staff handler's button sent any.
+type newMessagesKey struct{}
+
+type newMessages struct {
+	chat int64
+	n    atomic.Int32
+}
+
+// countNewMessages returns ctx counting the new messages sent to chat with
+// it (Sender.do), and the count.
+func countNewMessages(ctx context.Context, chat int64) (context.Context, *atomic.Int32) {
+	c := &newMessages{chat: chat}
+	return context.WithValue(ctx, newMessagesKey{}, c), &c.n
+}
+
+// noteNewMessage counts a new message sent to chat with ctx, if counted.
+func noteNewMessage(ctx context.Context, chat int64) {
+	if c, _ := ctx.Value(newMessagesKey{}).(*newMessages); c != nil && c.chat == chat {
+		c.n.Add(1)
+	}
 }

@@ -231,6 +231,9 @@ func (s *Sender) do(ctx context.Context, method string, chat int64, limit int, c
 		s.obs.Call(method, outcome, time.Since(start))
 		if err == nil {
 			firstReplyOut(ctx)
+			if limit == limitChat {
+				noteNewMessage(ctx, chat)
+			}
 			return nil
 		}
 		if err := s.failed(ctx, method, attempt, &backoff, err); err != nil {

@@ -123,8 +123,7 @@ func (t *turn) serviceArea(ctx context.Context, area string) (Outcome, error) {
 	if aree := t.areaList(); aree == nil {
 		return t.finish(ctx)
 	} else if _, ok := aree.ChoiceOfArea(area); !ok || area == "" {
-		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
-		return t.finish(ctx)
+		return t.refuseMenuTap(ctx)
 	}
 	t.sendServices(ctx, t.municipality(), []string{area}, true)
 	return t.askBelow(ctx)

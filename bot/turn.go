@@ -452,7 +452,7 @@ func (t *turn) note(id string, warn bool) {
 func (t *turn) page(ctx context.Context, cb Callback) (Outcome, error) {
 	h, ev := t.h, t.ev
 	if t.state.Phase != dialog.PhaseAsking || cb.Pos != t.state.Pos || cb.Seq != t.state.Seq || ev.msgID == 0 || t.form == nil {
-		t.notice = t.r.Plain(t.lang, dialog.MsgStale, nil)
+		t.refuseTap(ctx)
 		return t.step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
 	}
 	_, replies := dialog.Step(t.form, t.state, dialog.Input{Kind: dialog.InRepeat}, h.cfg.Now())

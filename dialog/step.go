@@ -829,6 +829,14 @@ func (st *stepper) answered(q *Question, _ string) {
 // labels (or month names), and a literal (a number, a year). Text answers
 // show nothing: the respondent's own message shows them.
 func AnswerDisplay(q *Question, v string) (msgs []string, lit string) {
+	return AppendAnswerDisplay(nil, q, v)
+}
+
+// AppendAnswerDisplay is AnswerDisplay appending the message ids to msgs
+// (a caller's buffer, reused from answer to answer: the closing summary
+// shows every answer).
+func AppendAnswerDisplay(msgs []string, q *Question, v string) ([]string, string) {
+	lit := ""
 	switch q.Type {
 	case TypeSelectOne, TypeSelectMultiple:
 		for c := range strings.FieldsSeq(v) {
@@ -837,11 +845,11 @@ func AnswerDisplay(q *Question, v string) (msgs []string, lit string) {
 			}
 		}
 	case TypeAcknowledge:
-		msgs = []string{MsgOK}
+		msgs = append(msgs, MsgOK)
 	case TypeDate:
 		y, m, _ := strings.Cut(v, "-")
 		if mi, err := strconv.Atoi(m); err == nil && mi >= 1 && mi <= 12 {
-			msgs = []string{MonthMsg(mi)}
+			msgs = append(msgs, MonthMsg(mi))
 		}
 		lit = y
 	case TypeText:

@@ -174,6 +174,10 @@ func (c *Core) applyOnce(ctx context.Context, in Input, ch Channel, conflicted b
 		}
 	case KindPublished:
 		present, err = false, t.published(ctx)
+	case KindShow:
+		// Once, and only while a question is asked: finished, declined
+		// or erased meanwhile, nothing.
+		present = t.loaded.Seen == SeenNone && t.state.Phase == dialog.PhaseAsking
 	}
 	if err != nil {
 		return err

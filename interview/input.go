@@ -27,9 +27,14 @@ const (
 	// the language choice moves to the published version, silently. See
 	// doc.go.
 	KindPublished
+	// KindShow is a staff action in the chat whose messages went out after
+	// its turn (work queued off the turn: a poster, a chart, an export):
+	// during an interview the channel shows the current question again
+	// below them; nothing else changes. Its Key names the staff update.
+	KindShow
 )
 
-var kindNames = [...]string{"chat", "expire", "remind", "published"}
+var kindNames = [...]string{"chat", "expire", "remind", "published", "show"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

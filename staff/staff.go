@@ -368,7 +368,16 @@ func (h *Handler) long(ctx context.Context, r *bot.Request, name string, run fun
 	if err != nil {
 		h.log.Warn("staff: progress message failed", "err", err)
 	}
+	// During an interview (an operator answering the operators'
+	// questionnaire) the question comes below the work's messages once
+	// they are out, not below the progress message (bot.Request.Defer).
+	again := make(chan func(context.Context), 1)
 	err = h.work.Submit(ctx, name, run, func(err error) {
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			(<-again)(ctx)
+		}()
 		// The job's own context is over: say the outcome within a
 		// short deadline of its own.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -392,6 +401,9 @@ func (h *Handler) long(ctx context.Context, r *bot.Request, name string, run fun
 	if errors.Is(err, ErrBusy) {
 		h.edit(ctx, r, progress, bot.Message{Text: h.text(r, msgWorkBusy, nil)})
 		return nil
+	}
+	if err == nil {
+		again <- r.Defer()
 	}
 	return err
 }

@@ -32,6 +32,7 @@ type Limiter struct {
 	next    time.Time     // no batch is free in Redis before then (a refusal said)
 	full    time.Time     // the budget is whole again then at the earliest (a grant said; round trips in flight count as granted)
 	polls   int           // round trips in flight
+	grants  int           // round trips that granted a batch, so far (a grant's word on full)
 	claims  int           // callers waiting for the events of those in flight
 	settled chan struct{} // closed when a round trip ends; nil when nobody waits for one
 	down    time.Time     // Redis failed: pace locally until then (fallbackFor)
@@ -165,6 +166,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		}
 		l.polls++
 		l.full = later(l.full, now).Add(charge)
+		grantsBefore := l.grants
 		l.mu.Unlock()
 
 		ok, retry, whole, err := l.take(ctx, burst, per, batch)
@@ -196,8 +198,21 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			l.until = now.Add(leaseFor)
 			// Redis's word, and the round trips still in flight on top
 			// (keeping the later of the two would keep the slowest
-			// answer's lag for as long as the budget stays spent).
-			l.full = now.Add(whole + time.Duration(l.polls)*charge)
+			// answer's lag for as long as the budget stays spent) —
+			// unless another grant was applied while this round trip
+			// was in flight: Redis may have made that one after this
+			// one (answers overtake each other on a busy machine), and
+			// its word, already counted, is the later state of the
+			// budget. Taking this older word then made the limiter
+			// poll a budget it had been told was spent: a refusal, up
+			// to 7 per 24 grants at load 35 (docs/performance.md,
+			// "Session 13: flaky").
+			full := now.Add(whole + time.Duration(l.polls)*charge)
+			if l.grants != grantsBefore {
+				full = later(full, l.full)
+			}
+			l.full = full
+			l.grants++
 			l.mu.Unlock()
 			return nil
 		}

@@ -284,6 +284,21 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res chatReply) (
 	}
 	s.noteVersion(chat, version)
 	seen = seenOf(rec, updateID, now, s.seenTTL)
+	if !s.deferring() {
+		// A mark kept after its write failed (keepFailed), not yet
+		// written again (RunTails, every keptRetry): a redelivery
+		// meanwhile is dropped as the written mark would have it, and
+		// the live card is the kept one unless the state shows a newer
+		// one (as keptScript writes it).
+		sent, msg := s.keptMark(chat, updateID)
+		if sent {
+			seen = SeenSent
+		}
+		if version != 0 && msg > lastMsg {
+			lastMsg = msg
+		}
+		return blob, version, seen, lastMsg, nil
+	}
 	if seen != SeenSent {
 		// Marked sent in the tail that waits for the chat's next Save.
 		if s.markedSent(chat, updateID) {

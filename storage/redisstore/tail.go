@@ -756,6 +756,19 @@ func (s *Store) keepFailed(chat int64, mark *tail, arm *tail) {
 	}
 }
 
+// keptMark reads, without TailDelay, the mark kept after a failed
+// MarkSent (keepFailed) for a Load of the chat: whether update is among
+// its updates marked sent, and its live card's message id (0: none kept).
+func (s *Store) keptMark(chat, update int64) (sent bool, msg int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tails[chat]
+	if t == nil || !t.hasMark {
+		return false, 0
+	}
+	return slices.Contains(t.marks, update), t.lastMsg
+}
+
 // armWritten forgets, without TailDelay, an arm kept after a failure
 // (keepFailed) once a newer ArmReminder went through: a retry would set
 // the reminder back to the older due time.

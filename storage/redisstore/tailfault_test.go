@@ -280,6 +280,42 @@ func TestKeptWithoutTailDelay(t *testing.T) {
 			t.Errorf("update 1: %s, %v; want its replies marked sent", seen, err)
 		}
 	})
+	// Session 13: before the retry writes them, this replica's reads see
+	// the kept mark: a redelivery of the update is dropped (SeenSent), not
+	// shown again, and the live card is the kept one — unless a later
+	// MarkSent that went through names a newer card.
+	t.Run("read before the retry", func(t *testing.T) {
+		t.Parallel()
+		s, _, _, _, p := rig(t)
+		failedTail(t, s, p, 45, 1, 500)
+		for _, load := range []struct {
+			name string
+			f    func(update int64) (redisstore.Seen, int, error)
+		}{
+			{"Load", func(u int64) (redisstore.Seen, int, error) {
+				_, _, seen, m, err := s.Load(ctx, 45, u)
+				return seen, m, err
+			}},
+			{"LoadCounting", func(u int64) (redisstore.Seen, int, error) {
+				_, _, seen, m, err := s.LoadCounting(ctx, 45, u, 100, time.Minute)
+				return seen, m, err
+			}},
+		} {
+			seen, m, err := load.f(1)
+			if err != nil || seen != redisstore.SeenSent || m != 500 {
+				t.Errorf("%s of the redelivered update 1: %s, card %d, %v; want its replies marked sent, card 500", load.name, seen, m, err)
+			}
+		}
+		if _, _, seen, m, err := s.Load(ctx, 45, 2); err != nil || seen != redisstore.SeenNone || m != 500 {
+			t.Errorf("Load of a new update 2: %s, card %d, %v; want new, card 500", seen, m, err)
+		}
+		if err := s.MarkSent(ctx, 45, 2, 510); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, seen, m, err := s.Load(ctx, 45, 1); err != nil || seen != redisstore.SeenSent || m != 510 {
+			t.Errorf("after a later mark: update 1 %s, card %d, %v; want sent, the later card 510", seen, m, err)
+		}
+	})
 	t.Run("cancelled or erased meanwhile", func(t *testing.T) {
 		t.Parallel()
 		s, direct, rdb, prefix, p := rig(t)
