@@ -467,7 +467,7 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		back, skip                                                string // the navigation keys as shown
 		rtl                                                       bool
 		phone                                                     string // the phone's language, when not lang
-		typedAge                                                  string // the age band's number, typed
+		typedAge                                                  string // an age in the band's range, typed in the language's digits
 	}
 	for i, sc := range []script{
 		{lang: "it", language: "Italiano", consent: "Sì, accetto", typedLabel: "da 25 a 34 ANNI", typedNumber: "2",
@@ -480,9 +480,9 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		// Their drafts are longer than the others: a card taller than a
 		// 360×640 screen shows its top (the question), its keys a scroll
 		// below (logged for the translators).
-		{lang: "fa", phone: "it", language: "فارسی", consent: "بله، موافقم", typedAge: "۳", typedNumber: "۲",
+		{lang: "fa", phone: "it", language: "فارسی", consent: "بله، موافقم", typedAge: "۳۰", typedNumber: "۲",
 			comment: "کلاس\u200cهای شبانه لازم است", back: "▶ برگشت", skip: "رد شدن ◀", rtl: true},
-		{lang: "ti", language: "ትግርኛ", consent: "እወ፣ እሰማማዕ እየ", typedAge: "3", typedNumber: "2",
+		{lang: "ti", language: "ትግርኛ", consent: "እወ፣ እሰማማዕ እየ", typedAge: "30", typedNumber: "2",
 			comment: "ናይ ምሸት ትምህርቲ የድሊ", back: "◀ ንድሕሪት", skip: "ሕለፉ ▶"},
 	} {
 		phoneLang := sc.phone
@@ -622,7 +622,8 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 			t.Errorf("%s: the consent card is shown from %.0f, above the screen (%.0f)", sc.lang, v.CardTop, v.Top)
 		}
 		tap(v, "✅ "+consent)
-		// The age band, typed as its label (Italian) or its number (Arabic).
+		// The age band, typed as its label (Italian) or as an age (Arabic:
+		// "٣٠", 30, the band 25–34; immigrati v2's bands: min/max).
 		v = view()
 		ageCard := v.ID
 		if sc.typedLabel != "" {
@@ -630,7 +631,7 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		} else {
 			age := sc.typedAge
 			if age == "" {
-				age = "٣"
+				age = "٣٠"
 			}
 			typeText(age)
 		}
