@@ -1098,10 +1098,6 @@ func parseCommonReply(cmd *redis.Cmd, idx int64) (saveReply, error) {
 // each update of the tail marked sent, then " <update>:a" for the update
 // applied (none when update is 0); the common save appends it as it is.
 func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64, t *tail, update int64) (seldom, seen string) {
-	var marks []int64
-	if t != nil {
-		marks = t.marks
-	}
 	var buf [256]byte // on the stack: string(b) copies it
 	b := buf[:0]
 	b = strconv.AppendInt(b, ttl, 10)
@@ -1126,16 +1122,7 @@ func seldomArg(ttl, now, seenTTL, recTTL int64, withRecord bool, chat int64, t *
 		b = strconv.AppendInt(b, chat, 10)
 	}
 	n := len(b)
-	for _, id := range marks {
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, id, 10)
-		b = append(b, ":s"...)
-	}
-	if update != 0 {
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, update, 10)
-		b = append(b, ":a"...)
-	}
+	b = appendSeen(b, t, update)
 	all := string(b)
 	return all[:n], all[n:]
 }
