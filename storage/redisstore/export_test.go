@@ -1,6 +1,12 @@
 package redisstore
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // OnWait makes o tell f each wait its Run chooses (after a failed drain:
 // failed), so that a test checks the backoff asked for, not timers.
@@ -20,3 +26,28 @@ func ForgetReadStates(s *Store) {
 
 // CommonScriptHash is saveCommonScript's SHA.
 func CommonScriptHash() string { return saveCommonScript.Hash() }
+
+// WarmVsRead returns what s keeps of the chat for its next Load (warm.go;
+// ok false when it keeps nothing a Load may take) and what a read of
+// Redis finds, each as hmgetState's nine fields then the seen record,
+// without changing either.
+func WarmVsRead(s *Store, ctx context.Context, chat int64) (warm, read []string, ok bool, err error) {
+	s.mu.Lock()
+	if w := s.warm[chat]; w != nil && w.ready {
+		warm, ok = append(w.vals[:len(w.vals):len(w.vals)], w.rec), true
+	}
+	s.mu.Unlock()
+	vals, err := s.rdb.HMGet(ctx, s.stateKey(chat), "v", "b", "m", "t", "h", "o", "a", "e", "l").Result()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for _, v := range vals {
+		str, _ := v.(string)
+		read = append(read, str)
+	}
+	rec, err := s.rdb.Get(ctx, s.seenKey(chat)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, false, err
+	}
+	return warm, append(read, rec), ok, nil
+}

@@ -191,6 +191,8 @@ func (s *Store) DoneJob(ctx context.Context, j Job) error {
 	case JobPublished:
 		return s.donePublished(ctx, j)
 	}
+	// The script may drop the state's mirror (warm.go).
+	defer s.warmDrop(j.Chat)
 	res, err := expireDoneScript.Run(ctx, s.rdb, []string{s.tagKey(j.id, 'a'), s.expireLeaseKey(j.id), s.tagKey(j.id, 's')},
 		j.lease, j.Due.UnixMilli()).Slice()
 	if err != nil || len(res) != 2 {

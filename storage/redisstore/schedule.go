@@ -102,6 +102,7 @@ func (s *Store) CancelReminder(ctx context.Context, chat int64, refuse bool) err
 		p.HDel(ctx, s.stateKey(chat), "a")
 		return nil
 	})
+	s.warmDrop(chat) // the mirror is gone (warm.go)
 	if err != nil {
 		return fmt.Errorf("redisstore: cancel reminder: %w", err)
 	}

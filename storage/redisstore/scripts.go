@@ -226,12 +226,16 @@ until true
 // none, and none was armed), 8 the mark's message id, 9 and 10 the
 // inbound count's tat and highest id ("" = none), 11 the job's chat (xc:
 // written when the job is armed anew); 7-11 only up to the last that is
-// not empty. Returns 1 when saved (Go knows idx).
+// not empty. Returns, when saved (Go knows idx), 1 when nothing was
+// appended to the seen record, else the record's length after the APPEND
+// (more than 1: an entry is at least 4 bytes, and the record had some):
+// Go compares it with what it knows of the record (warm.go).
 var saveCommonScript = newScript(`
 if redis.call('HGET', KEYS[1], 'a') ~= ARGV[1] then return -2 end
 local e = ARGV[4]
+local n = 1
 if e ~= '' then
-  local n = redis.pcall('APPEND', KEYS[2], e)
+  n = redis.pcall('APPEND', KEYS[2], e)
   if type(n) == 'table' then return -2 end
   if n == #e then
     redis.call('DEL', KEYS[2])
@@ -260,7 +264,7 @@ elseif m ~= '' then
 else
   redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3], 'a', ARGV[5])
 end
-return 1
+return n
 `)
 
 // saveScript is the compare-and-swap of a chat's state. It marks the update

@@ -130,6 +130,12 @@ type Store struct {
 	// to a record whose TTL is fresh instead of rewriting it
 	// (saveScript), and decides a common save (saveCommonScript).
 	reads map[int64]chatRead
+	// warm: what this replica's common saves left of each active chat,
+	// for its next Load (warm.go); warmBytes their size, wbook their
+	// drops.
+	warm      map[int64]*warmChat
+	warmBytes int
+	wbook     tailBook
 
 	indexed map[int64]indexMark // interviews this replica indexed (save)
 	// remindHints and expireHints: reminder and expiry index members this
@@ -172,6 +178,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		verdicts:     map[int64]verdict{},
 		counts:       map[int64]pendingCount{},
 		reads:        map[int64]chatRead{},
+		warm:         map[int64]*warmChat{},
 		indexed:      map[int64]indexMark{},
 		remindHints:  map[int64]int64{},
 		armed:        map[int64]armMark{},
@@ -269,10 +276,16 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 
 // plainRead reads the chat without a script (readChat): the deferred tail
 // stays pending for the chat's next Save (tail.go); the read returns its
-// mark's message id when the state is at the mark's version.
+// mark's message id when the state is at the mark's version. After this
+// replica's common save of the chat it makes no round trip: the chat is
+// as that save left it (warm.go).
 func (s *Store) plainRead(ctx context.Context, chat, update int64) (chatReply, limState, error) {
 	mark, _ := s.peekTail(chat, update)
-	_, res, lim, err := s.readChat(ctx, chat, mark, nil, 0, nil)
+	if rec, vals, ok := s.warmTake(chat, s.now()); ok {
+		s.noteRead(chat, rec, vals[:])
+		return replyOf(mark, rec, vals[:]), limOf(vals[:]), nil
+	}
+	_, res, lim, err := s.readChat(ctx, chat, mark, nil, 0, nil, s.warmStart())
 	return res, lim, err
 }
 
@@ -314,8 +327,10 @@ func (s *Store) finishLoad(chat, updateID int64, now time.Time, res chatReply) (
 // is element at of sc's reply. It returns sc's reply (nil without sc),
 // the chat (chatReply; its message id the tail's mark's when the state
 // read is at the mark's version: the next Save writes it there, markFor)
-// and the inbound limit's state (LoadCounting's).
-func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any) (reply []any, res chatReply, lim limState, err error) {
+// and the inbound limit's state (LoadCounting's). A plain read begun at
+// warm generation gen (not 0: warmStart) is kept as the basis of the
+// chat's next common save (warm.go).
+func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Script, at int, args []any, gen uint64) (reply []any, res chatReply, lim limState, err error) {
 	zadd := t != nil && t.arm && !s.remindHinted(chat, t.due)
 	keys, st, get, cmd, perr := s.readCmds(ctx, chat, t, sc, args, zadd)
 	vals, err := st.Result()
@@ -330,6 +345,7 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 		} else if err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") {
 			// A record of the format before the string: the script
 			// converts it (seenLua).
+			gen = 0
 			var r []any
 			r, err = loadTailScript.Run(ctx, s.rdb, keys, s.commonArgs(s.now())...).Slice()
 			if err == nil && len(r) > 0 {
@@ -361,14 +377,29 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 	if len(vals) != 9 {
 		return nil, res, lim, fmt.Errorf("unexpected state reply of %d elements", len(vals))
 	}
+	s.noteRead(chat, rec, vals)
+	if sc == nil {
+		s.warmNote(chat, gen, rec, vals)
+	}
+	return reply, replyOf(t, rec, vals), limOf(vals), nil
+}
+
+// limOf is the inbound limit's state in a read's vals (hmgetState's).
+func limOf(vals []string) (lim limState) {
 	for i, v := range vals[3:6] {
 		if v != "" {
 			lim[i], _ = strconv.ParseInt(v, 10, 64)
 		}
 	}
-	s.noteRead(chat, rec, vals)
+	return lim
+}
+
+// replyOf is the chat as read: the seen record rec and the state's vals
+// (hmgetState's), with the message id of the tail t's mark when the state
+// is at the mark's version.
+func replyOf(t *tail, rec string, vals []string) chatReply {
 	if vals[0] == "" {
-		return reply, chatReply{rec: rec}, lim, nil
+		return chatReply{rec: rec}
 	}
 	// The message id as read unless it is empty or the mark's.
 	m := vals[2]
@@ -378,7 +409,7 @@ func (s *Store) readChat(ctx context.Context, chat int64, t *tail, sc *redis.Scr
 	if t != nil && t.hasMark && parseVersion(vals[0]) == t.markV {
 		m = strconv.Itoa(t.lastMsg)
 	}
-	return reply, chatReply{rec: rec, v: vals[0], b: vals[1], m: m}, lim, nil
+	return chatReply{rec: rec, v: vals[0], b: vals[1], m: m}
 }
 
 // readCmds sends readChat's commands. Their arguments are in one argv
@@ -594,6 +625,9 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 	// when it belongs to the state this save replaces: written with the
 	// state.
 	t, mark := s.takeTailForSave(chat, expect)
+	// What this replica knows of the chat as Redis holds it (warm.go):
+	// a common save updates it, any other drops it.
+	wb := s.warmBasis(chat)
 	count := s.takeCount(chat, now)
 	cpArg := ""
 	if cp != nil {
@@ -762,8 +796,16 @@ func (s *Store) save(ctx context.Context, chat, updateID int64, expect, newVersi
 		err = errors.New("refused for a key with all keys given")
 	}
 	if err != nil {
+		s.warmDrop(chat)
 		s.putBack(chat, t, mark != "")
 		return fmt.Errorf("redisstore: save: %w", err)
+	}
+	// The state and seen record as this save left them (warm.go): known
+	// after a common save, not after any other.
+	if reply.saved && cs.ok {
+		s.warmSaved(chat, wb, expect, newVersion, blob, &cs, mark, count, reply.recLen)
+	} else {
+		s.warmDrop(chat)
 	}
 	// The tail was written whatever became of the state.
 	if t != nil && t.arm {
@@ -848,8 +890,9 @@ type saveReply struct {
 	saved     bool
 	old, left string
 	idx, ridx int64
-	keys      bool // saveKeysAll
-	missed    bool // saveCommonMissed
+	keys      bool  // saveKeysAll
+	missed    bool  // saveCommonMissed
+	recLen    int64 // the common save's: the seen record's length after it appended (0: none)
 }
 
 func parseSaveReply(cmd *redis.Cmd) (saveReply, error) {
@@ -887,6 +930,7 @@ type commonSave struct {
 	xc     bool   // the record's job chat is written (the job armed anew)
 	idx    int64  // the expiry job's index member must be added
 	grown  int    // what the save appends to the seen record (bytes)
+	seen   string // what it appends
 }
 
 // commonCall decides a save from the chat's read (decideCommon) and
@@ -909,7 +953,7 @@ func (s *Store) commonCall(chat int64, rd chatRead, expect, newVersion uint64, s
 		return nil, commonSave{}
 	}
 	all := string(b)
-	cs.mirror = all[:n]
+	cs.mirror, cs.seen = all[:n], all[n:]
 	return commonArgv(s, chat, &cs, rd.mirror, newVersion, blob, all[n:], recJSON, expDue, mark, count), cs
 }
 
@@ -1069,17 +1113,20 @@ func appendSeen(b []byte, t *tail, update int64) []byte {
 // save goes to saveScript.
 const saveCommonMissed = -2
 
-// parseCommonReply reads saveCommonScript's reply (1: saved; idx is Go's,
+// parseCommonReply reads saveCommonScript's reply (1: saved; more: saved,
+// and the seen record's length after its append; idx is Go's,
 // decideCommon's).
 func parseCommonReply(cmd *redis.Cmd, idx int64) (saveReply, error) {
 	v, err := cmd.Result()
 	if err != nil {
 		return saveReply{}, err
 	}
-	switch v {
-	case int64(1):
+	switch n, _ := v.(int64); {
+	case n == 1:
 		return saveReply{saved: true, idx: idx}, nil
-	case int64(saveCommonMissed):
+	case n > 1:
+		return saveReply{saved: true, idx: idx, recLen: n}, nil
+	case n == saveCommonMissed:
 		return saveReply{missed: true}, nil
 	}
 	return saveReply{}, fmt.Errorf("unexpected reply %v", v)
@@ -1217,6 +1264,8 @@ func (s *Store) MarkSent(ctx context.Context, chat, updateID int64, lastMsg int)
 // (for /delete). The seen update ids are kept, so that redeliveries are
 // still recognised; they hold no answers and expire within SeenTTL.
 func (s *Store) Delete(ctx context.Context, chat int64) error {
+	s.warmDrop(chat)
+	defer s.warmDrop(chat)
 	s.dropTail(chat)
 	s.takePrefetch(chat, s.now())
 	s.noteIndexed(chat, "", time.Time{}, false)
@@ -1453,6 +1502,7 @@ func (s *Store) LoadCounting(ctx context.Context, chat, update int64, limit int,
 			p.Do(ctx, "pexpire", s.stateKey(chat), max(2*per, time.Second).Milliseconds(), "NX")
 			return nil
 		})
+		s.warmDrop(chat) // o is written (warm.go)
 		if err != nil {
 			return nil, 0, SeenNone, 0, fmt.Errorf("redisstore: load: inbound limit: %w", err)
 		}
@@ -1659,7 +1709,11 @@ func (s *Store) inbound(ctx context.Context, user, update int64, limit int, per 
 	// The emission interval, whole or with a fraction: Lua reads it as is.
 	interval := strconv.FormatFloat(float64(per.Milliseconds())/float64(limit), 'f', -1, 64)
 	args := append(append([]any{interval, per.Milliseconds(), update}, s.commonArgs(now)...), s.tailArgs(user, t, markEmpty, now)...)
-	reply, load, _, err := s.readChat(ctx, user, t, inboundScript, 1, args)
+	// The script writes the seen record (the count): what this replica
+	// knew of the chat is out of date (warm.go).
+	s.warmDrop(user)
+	defer s.warmDrop(user)
+	reply, load, _, err := s.readChat(ctx, user, t, inboundScript, 1, args, 0)
 	if err != nil {
 		s.putBack(user, t, false)
 		return 0, load, fmt.Errorf("redisstore: inbound: %w", err)

@@ -438,6 +438,11 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 			if !t.empty() {
 				t.taken = s.book.take()
 				items = append(items, item{chat, t})
+				// The tail's marks and mark go into Redis's seen
+				// record and state, which this replica's entry of
+				// the chat does not show (warm.go): dropped now and
+				// once written.
+				s.warmDropLocked(chat)
 			}
 		}
 	}
@@ -445,6 +450,11 @@ func (s *Store) FlushTails(ctx context.Context, olderThan time.Time) error {
 	if len(items) == 0 {
 		return nil
 	}
+	defer func() {
+		for _, it := range items {
+			s.warmDrop(it.chat)
+		}
+	}()
 	now := s.now()
 	common := s.commonArgs(now)
 	cmds := make([]*redis.Cmd, len(items))
@@ -525,6 +535,9 @@ func (s *Store) RunTails(ctx context.Context) {
 			// A tail whose write fails is put back (putBack): the next
 			// tick or the chat's next save writes it.
 			_ = s.FlushTails(ctx, s.now().Add(-s.tailDelay))
+			if s.warming() {
+				s.warmSweep(s.now())
+			}
 		}
 	}
 }
