@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,12 +30,13 @@ func CommonScriptHash() string { return saveCommonScript.Hash() }
 
 // WarmVsRead returns what s keeps of the chat for its next Load (warm.go;
 // ok false when it keeps nothing a Load may take) and what a read of
-// Redis finds, each as hmgetState's nine fields then the seen record,
-// without changing either.
+// Redis finds, each as hmgetState's nine fields then the seen record's
+// header, length and highest update id listed, without changing either.
 func WarmVsRead(s *Store, ctx context.Context, chat int64) (warm, read []string, ok bool, err error) {
 	s.mu.Lock()
 	if w := s.warm[chat]; w != nil && w.ready {
-		warm, ok = append(w.vals[:len(w.vals):len(w.vals)], w.rec), true
+		warm = append(w.vals[:len(w.vals):len(w.vals)], w.head, strconv.Itoa(w.recLen), strconv.FormatInt(w.maxID, 10))
+		ok = true
 	}
 	s.mu.Unlock()
 	vals, err := s.rdb.HMGet(ctx, s.stateKey(chat), "v", "b", "m", "t", "h", "o", "a", "e", "l").Result()
@@ -49,5 +51,9 @@ func WarmVsRead(s *Store, ctx context.Context, chat int64) (warm, read []string,
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, false, err
 	}
-	return warm, append(read, rec), ok, nil
+	head, maxID, sok := seenSummary(rec)
+	if !sok {
+		return nil, nil, false, errors.New("unreadable seen record")
+	}
+	return warm, append(read, head, strconv.Itoa(len(rec)), strconv.FormatInt(maxID, 10)), ok, nil
 }

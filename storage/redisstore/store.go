@@ -281,9 +281,11 @@ func (s *Store) Load(ctx context.Context, chat, updateID int64) (blob []byte, ve
 // as that save left it (warm.go).
 func (s *Store) plainRead(ctx context.Context, chat, update int64) (chatReply, limState, error) {
 	mark, _ := s.peekTail(chat, update)
-	if rec, vals, ok := s.warmTake(chat, s.now()); ok {
-		s.noteRead(chat, rec, vals[:])
-		return replyOf(mark, rec, vals[:]), limOf(vals[:]), nil
+	if head, recLen, vals, ok := s.warmTake(chat, update, s.now()); ok {
+		// The record's header stands for it: update is in none of its
+		// entries (warmTake).
+		s.noteReadLen(chat, head, recLen, vals[:])
+		return replyOf(mark, head, vals[:]), limOf(vals[:]), nil
 	}
 	_, res, lim, err := s.readChat(ctx, chat, mark, nil, 0, nil, s.warmStart())
 	return res, lim, err
@@ -1609,8 +1611,14 @@ type chatRead struct {
 // vals the state's HMGET (hmgetState; vals[0] "" when there is no
 // state).
 func (s *Store) noteRead(chat int64, rec string, vals []string) {
+	s.noteReadLen(chat, rec, len(rec), vals)
+}
+
+// noteReadLen is noteRead of a record of recLen bytes that starts with
+// rec.
+func (s *Store) noteReadLen(chat int64, rec string, recLen int, vals []string) {
 	w, _, _ := strings.Cut(rec, " ")
-	r := chatRead{w: atoi(w), recLen: len(rec)}
+	r := chatRead{w: atoi(w), recLen: recLen}
 	if vals[0] != "" {
 		r.v = parseVersion(vals[0])
 		r.mirror = vals[6]

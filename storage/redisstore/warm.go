@@ -15,7 +15,13 @@ import (
 // the new mirror, the expiry and language choice the common save leaves
 // as they were) and the seen record (as read, plus what the save
 // appended). It keeps them (warmChat), and the chat's next Load or
-// LoadCounting answers from them without a round trip.
+// LoadCounting of an update newer than every update in the record (the
+// next update of a person answering: Telegram numbers a chat's updates
+// upwards) answers from them without a round trip. Of the seen record it
+// keeps only what such a Load needs — the header (written time, floor,
+// the inbound limit's state), the length and the highest update id
+// listed — not the entries: a Load of an older update (a redelivery) or
+// of another input's key (negative: a job's) reads.
 //
 // Why that is safe. The entry equals what Redis holds for as long as
 // nothing but this replica's common saves wrote the chat's state hash
@@ -56,20 +62,80 @@ import (
 // from and no drop came since its basis. The flush drops the entry both
 // when it takes the tails and after its write.
 //
-// Memory: an entry is the seen record (~0.5–1.5 KB in an interview), the
-// state's short fields and, between a save and the Load that takes it,
-// the blob (~400–700 B). Entries idle longer than warmIdle go (Load,
+// Memory: an entry is the seen record's header, the state's short fields
+// and, between a save and the Load that takes it, the blob (~400–700 B):
+// some 0.3 KB, 0.9 KB with the blob. Entries idle longer than warmIdle go (Load,
 // RunTails' tick); at most warmMaxEntries and warmMaxBytes are kept.
 // Nothing of it is logged; Delete drops it at once.
 
 // warmChat is what this replica knows of a chat as Redis holds it.
 type warmChat struct {
-	gen   uint64    // wbook's generation when its basis read began
-	at    time.Time // last read or saved
-	rec   string    // the seen record ("" = none)
-	vals  [9]string // the state's HMGET (hmgetState's fields); vals[1] only when ready
-	ready bool      // vals[1] holds the blob this replica saved: a Load may take it
-	size  int
+	gen uint64    // wbook's generation when its basis read began
+	at  time.Time // last read or saved
+	// The seen record: its header ("<written> <floor> <tat> <told>", ""
+	// when there is no record), length and highest update id listed (0:
+	// none).
+	head   string
+	recLen int
+	maxID  int64
+	vals   [9]string // the state's HMGET (hmgetState's fields); vals[1] only when ready
+	ready  bool      // vals[1] holds the blob this replica saved: a Load may take it
+	size   int
+}
+
+// seenSummary is what an entry keeps of a seen record (warmChat); ok
+// false for a record it cannot read.
+func seenSummary(rec string) (head string, maxID int64, ok bool) {
+	if rec == "" {
+		return "", 0, true
+	}
+	n, i := 0, 0
+	for ; i < len(rec) && n < 4; i++ {
+		if rec[i] == ' ' {
+			n++
+		}
+	}
+	if n < 4 {
+		if n == 3 && i == len(rec) {
+			return rec, 0, true // a header without entries
+		}
+		return "", 0, false
+	}
+	if maxID, ok = maxListed(rec[i-1:]); !ok {
+		return "", 0, false
+	}
+	return rec[:i-1], maxID, true
+}
+
+// maxListed returns the highest positive update id of entries " <id>:<f>"
+// (0 when none); ok false when they do not parse.
+func maxListed(body string) (maxID int64, ok bool) {
+	for body != "" {
+		if body[0] != ' ' {
+			return 0, false
+		}
+		body = body[1:]
+		j := 0
+		for j < len(body) && body[j] != ':' {
+			j++
+		}
+		if j == len(body) || j == 0 {
+			return 0, false
+		}
+		if body[0] != '-' {
+			id := atoi(body[:j])
+			if id <= 0 && body[:j] != "0" {
+				return 0, false
+			}
+			maxID = max(maxID, id)
+		}
+		k := j + 1
+		for k < len(body) && body[k] != ' ' {
+			k++
+		}
+		body = body[k:]
+	}
+	return maxID, true
 }
 
 const (
@@ -108,7 +174,11 @@ func (s *Store) warmNote(chat int64, gen uint64, rec string, vals []string) {
 	if erased, _ := s.wbook.droppedSince(chat, gen); erased {
 		return
 	}
-	w := &warmChat{gen: gen, at: now, rec: rec}
+	head, maxID, ok := seenSummary(rec)
+	if !ok {
+		return
+	}
+	w := &warmChat{gen: gen, at: now, head: head, recLen: len(rec), maxID: maxID}
 	copy(w.vals[:], vals)
 	w.vals[1] = "" // the blob is the caller's (ownBytes)
 	s.warmPut(chat, w, now)
@@ -119,7 +189,7 @@ func (s *Store) warmPut(chat int64, w *warmChat, now time.Time) {
 	if old := s.warm[chat]; old != nil {
 		s.warmBytes -= old.size
 	}
-	w.size = 128 + len(w.rec) + len(w.vals[1]) + len(w.vals[6])
+	w.size = 256 + len(w.head) + len(w.vals[1]) + len(w.vals[6])
 	s.warm[chat] = w
 	s.warmBytes += w.size
 	if len(s.warm) <= warmMaxEntries && s.warmBytes <= warmMaxBytes {
@@ -143,30 +213,32 @@ func (s *Store) warmPut(chat int64, w *warmChat, now time.Time) {
 	}
 }
 
-// warmTake returns the chat as a read would find it, from its entry,
-// when this replica's common save left one that is fresh: the blob goes
-// to the caller (the entry stays as the basis of the next save, without
-// it).
-func (s *Store) warmTake(chat int64, now time.Time) (rec string, vals [9]string, ok bool) {
-	if !s.warming() {
-		return "", vals, false
+// warmTake returns the chat as a read for update would find it, from
+// its entry, when this replica's common save left one that is fresh and
+// update is newer than every update the seen record lists (or 0: no
+// key): the seen record's header stands for the record (no entry of it
+// is update's), its length is recLen. The blob goes to the caller (the
+// entry stays as the basis of the next save, without it).
+func (s *Store) warmTake(chat, update int64, now time.Time) (head string, recLen int, vals [9]string, ok bool) {
+	if !s.warming() || update < 0 {
+		return "", 0, vals, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.warm[chat]
-	if w == nil || !w.ready {
-		return "", vals, false
+	if w == nil || !w.ready || (update != 0 && update <= w.maxID) {
+		return "", 0, vals, false
 	}
 	if !w.fresh(now, s.seenTTL) {
 		s.warmBytes -= w.size
 		delete(s.warm, chat)
-		return "", vals, false
+		return "", 0, vals, false
 	}
-	rec, vals = w.rec, w.vals
+	vals = w.vals
 	w.vals[1], w.ready = "", false
 	s.warmBytes -= len(vals[1])
 	w.size -= len(vals[1])
-	return rec, vals, true
+	return w.head, w.recLen, vals, true
 }
 
 // fresh reports whether an entry may answer a Load now: used within
@@ -181,8 +253,8 @@ func (w *warmChat) fresh(now time.Time, seenTTL time.Duration) bool {
 	if w.vals[0] == "" || atoi(w.vals[7]) < nowMS+2*warmIdle.Milliseconds() {
 		return false
 	}
-	if w.rec != "" {
-		written, _, _ := cutSpace(w.rec)
+	if w.head != "" {
+		written, _, _ := cutSpace(w.head)
 		if nowMS-atoi(written) > seenTTL.Milliseconds()/2 {
 			return false
 		}
@@ -227,11 +299,16 @@ func (s *Store) warmSaved(chat int64, w *warmChat, expect, newVersion uint64, bl
 	defer s.mu.Unlock()
 	erased, _ := s.wbook.droppedSince(chat, w.gen)
 	if s.warm[chat] != w || erased || parseVersion(w.vals[0]) != expect || expect == 0 ||
-		(cs.seen != "" && recLen != int64(len(w.rec)+len(cs.seen))) {
+		(cs.seen != "" && recLen != int64(w.recLen+len(cs.seen))) {
 		s.warmDropLocked(chat)
 		return
 	}
-	n := &warmChat{gen: w.gen, at: now, rec: w.rec + cs.seen, vals: w.vals, ready: true}
+	maxID, ok := maxListed(cs.seen)
+	if !ok {
+		s.warmDropLocked(chat)
+		return
+	}
+	n := &warmChat{gen: w.gen, at: now, head: w.head, recLen: w.recLen + len(cs.seen), maxID: max(w.maxID, maxID), vals: w.vals, ready: true}
 	n.vals[0] = strconv.FormatUint(newVersion, 10)
 	n.vals[1] = string(blob)
 	if mark != "" {

@@ -6,16 +6,38 @@ import (
 	"time"
 )
 
+// TestSeenSummary: what an entry keeps of a seen record.
+func TestSeenSummary(t *testing.T) {
+	for _, c := range []struct {
+		rec, head string
+		max       int64
+		ok        bool
+	}{
+		{"", "", 0, true},
+		{"17 0 0 0", "17 0 0 0", 0, true},
+		{"17 5 12:9 0 3:a 3:s -88:a 12:a 4:s", "17 5 12:9 0", 12, true},
+		{"17 5 0 0 -7:a", "17 5 0 0", 0, true},
+		{"17 5 0", "", 0, false},
+		{"17 5 0 0 x:a", "", 0, false},
+		{"17 5 0 0 3", "", 0, false},
+	} {
+		head, m, ok := seenSummary(c.rec)
+		if head != c.head || m != c.max || ok != c.ok {
+			t.Errorf("%q: %q %d %v; want %q %d %v", c.rec, head, m, ok, c.head, c.max, c.ok)
+		}
+	}
+}
+
 // TestWarmBounded: the entries kept for the chats' next Loads stay within
 // warmMaxEntries and warmMaxBytes however many chats save, the idle go
 // first, and RunTails' sweep drops those idle past warmIdle.
 func TestWarmBounded(t *testing.T) {
 	now := time.Now()
 	s := New(nil, Options{TailDelay: time.Minute, Now: func() time.Time { return now }})
-	rec := strings.Repeat(" 1234567:a", 100) // ~1 KB
+	head := "1796689572387 0 1796689572390:1005 0"
 	blob := strings.Repeat("b", 600)
 	for c := range int64(3 * warmMaxEntries) {
-		w := &warmChat{at: now, rec: rec, ready: true}
+		w := &warmChat{at: now, head: head, recLen: 1000, maxID: 1005, ready: true}
 		w.vals[1] = blob
 		s.mu.Lock()
 		s.warmPut(c, w, now)
