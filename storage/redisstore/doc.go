@@ -35,6 +35,9 @@
 // shutdown): a turn is two round trips, Load and Save (tail.go), and one
 // script, the Save's (since session 6 the Load of a turn is plain
 // commands; the inbound count is made in Go and written by the Save).
+// After a common save of the chat by this replica, its next turn's Load
+// answers from memory (warm.go, session 14): such a turn is one round
+// trip, the Save's.
 //
 // The seen record stays bounded: it lists at most the newest 1000 inputs
 // (an update id at or below the highest one dropped counts as handled), and

@@ -257,7 +257,9 @@ func (s *Store) dueKey() string               { return s.prefix + "abandon:due" 
 // Load returns the chat's state blob and version (nil, 0 when there is
 // none), whether updateID was already seen, and the message id last
 // recorded by MarkSent for this state (0 when none), in one round trip of
-// plain commands (no script). The chat's deferred tail (tail.go) waits for
+// plain commands (no script), or none after this replica's common save of
+// the chat, for an update newer than the chat's seen ones (warm.go; with
+// TailDelay only). The chat's deferred tail (tail.go) waits for
 // its next Save; the read takes it into account (an update marked sent in
 // it is SeenSent, its mark's message id is returned). Right after Inbound
 // for the same chat it makes no round trip: Inbound's script read the chat
