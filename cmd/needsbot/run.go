@@ -180,6 +180,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, hooks *appHooks) 
 	}
 	redisBuffers(opt) // memory.go
 	rc := redis.NewClient(opt)
+	if h, ok := ctx.Value(redisHook{}).(redis.Hook); ok {
+		rc.AddHook(h)
+	}
 	a.rdb = rc
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
@@ -282,6 +285,10 @@ const chatBurst = 3
 // quiet hours run the real binary at 22:30 and at 10:00 Rome time
 // whatever the hour, those of expiry a month later.
 type clockHook struct{}
+
+// redisHook is the context key of a redis.Hook added to the bot's Redis
+// client (end-to-end tests: the commands a chat's turns send).
+type redisHook struct{}
 
 // intakeHook is the context key of a func(*bot.Intake) that serve calls
 // with the running intake (end-to-end tests: Intake.WaitIdle).
