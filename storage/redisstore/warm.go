@@ -41,15 +41,18 @@ import (
 //   - a turn that does not save (a /help, a junk message, a stale tap,
 //     an update answered without a change): it answers from the state
 //     this replica saved last, and an update the other replica answered
-//     without a save and marked sent is not seen here. That is what a
+//     without a save and marked sent after this replica's last save is
+//     not seen here (one marked between this replica's read and its save
+//     is: the common save returns the seen record's length, and the entry
+//     is kept only when it is the one this replica expects). That is what a
 //     deferred tail (TailDelay) already accepts between replicas — a
 //     mark waits in the memory of the replica that made it, and a read
 //     by another does not see it — so the entry is kept only with
 //     TailDelay, which assumes chat affinity (README: 0 without it).
 //
 // Within this replica every update a turn handled is in the entry or in
-// the chat's tail: applied by a common save (appended to the entry's
-// record), marked sent (the tail, read over the entry as over a read:
+// the chat's tail: applied by a common save (its id raises the entry's
+// highest id: a Load of it reads), marked sent (the tail, read over the entry as over a read:
 // finishLoad, readChat's mark), or written by a flush or another path,
 // which dropped the entry. So a redelivery is dropped (or replayed) as a
 // read would have it: at most once applied.
@@ -64,8 +67,9 @@ import (
 //
 // Memory: an entry is the seen record's header, the state's short fields
 // and, between a save and the Load that takes it, the blob (~400–700 B):
-// some 0.3 KB, 0.9 KB with the blob. Entries idle longer than warmIdle go (Load,
-// RunTails' tick); at most warmMaxEntries and warmMaxBytes are kept.
+// some 0.3 KB, 0.9 KB with the blob. Entries idle longer than warmIdle
+// go (Load, RunTails' tick); at most warmMaxEntries and warmMaxBytes are
+// kept.
 // Nothing of it is logged; Delete drops it at once.
 
 // warmChat is what this replica knows of a chat as Redis holds it.
