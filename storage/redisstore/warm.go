@@ -43,18 +43,19 @@ import (
 //     this replica saved last, and an update the other replica answered
 //     without a save and marked sent after this replica's last save is
 //     not seen here (one marked between this replica's read and its save
-//     is: the common save returns the seen record's length, and the entry
-//     is kept only when it is the one this replica expects). That is what a
-//     deferred tail (TailDelay) already accepts between replicas — a
+//     is: the common save returns the seen record's length, and the
+//     entry is kept only when it is the one this replica expects). That
+//     is what a deferred tail (TailDelay) already accepts between
+//     replicas — a
 //     mark waits in the memory of the replica that made it, and a read
 //     by another does not see it — so the entry is kept only with
 //     TailDelay, which assumes chat affinity (README: 0 without it).
 //
 // Within this replica every update a turn handled is in the entry or in
 // the chat's tail: applied by a common save (its id raises the entry's
-// highest id: a Load of it reads), marked sent (the tail, read over the entry as over a read:
-// finishLoad, readChat's mark), or written by a flush or another path,
-// which dropped the entry. So a redelivery is dropped (or replayed) as a
+// highest id: a Load of it reads), marked sent (the tail, read over the
+// entry as over a read: finishLoad, readChat's mark), or written by a
+// flush or another path, which dropped the entry. So a redelivery is dropped (or replayed) as a
 // read would have it: at most once applied.
 //
 // Concurrency: a chat's turns are serial, but FlushTails (RunTails), a
