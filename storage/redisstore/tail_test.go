@@ -41,7 +41,10 @@ func turn(t *testing.T, s *redisstore.Store, chat, update int64, msg int, due ti
 
 // TestTailTwoRoundTripsPerTurn: with TailDelay, a turn costs two round
 // trips (load, save) and the tail of each turn is written by the next
-// load; without it, the same turn costs six (the arm is two).
+// load; without it, the same turn costs six (the arm is two). (These
+// turns record a sent message id each, which the common save does not
+// write: each save goes to saveScript, so the next Load reads. A turn
+// after a common save is one round trip: TestWarmOneRoundTripPerTurn.)
 func TestTailTwoRoundTripsPerTurn(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
