@@ -145,7 +145,11 @@ func (s *Service) aggregateNote(sc pgstore.ResultsScope) []string {
 	}
 }
 
-func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string, sc pgstore.ResultsScope, format string) (int, error) {
+//
+// total, when not nil, gets the protected count of responses the file
+// shows (its "responses" row), for what is said about the file elsewhere
+// (the Telegram caption): never the true count, which the file hides.
+func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string, sc pgstore.ResultsScope, format string, total *Count) (int, error) {
 	// Released batches only, like /results: whole days before today, cut
 	// so that two exports never differ by less than a batch of at least
 	// the threshold of interviews (docs/disclosure-control.md). The
@@ -164,6 +168,9 @@ func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string,
 	})
 	if err != nil {
 		return n, fmt.Errorf("results: export: %w", err)
+	}
+	if total != nil {
+		*total = Protect(a.total.n, a.total.keySum, s.minCell)
 	}
 	rows := s.aggregateRows(lang, sc.Form, a)
 	if format == FormatCSV {
