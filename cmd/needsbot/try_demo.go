@@ -64,7 +64,11 @@ func seedAction(a *app, istats ...string) func(ctx context.Context) (string, err
 		if err := a.db.RebuildRollups(ctx); err != nil {
 			return "", err
 		}
+		next := "send /results to see the charts."
+		if len(istats) > 1 {
+			next = "send /results, then ⚖️ Compare to see the municipalities side by side."
+		}
 		return fmt.Sprintf("Added %d synthetic interviews (%d completed, %d abandoned) over the last 90 days. "+
-			"They are made up, spread like real answers: send /results to see the charts.", st.Completed+st.Abandoned, st.Completed, st.Abandoned), nil
+			"They are made up, spread like real answers: %s", st.Completed+st.Abandoned, st.Completed, st.Abandoned, next), nil
 	}
 }
