@@ -145,8 +145,9 @@ func (s *Service) aggregateNote(sc pgstore.ResultsScope) []string {
 	}
 }
 
-//
-// total, when not nil, gets the protected count of responses the file
+// writeAggregates writes the aggregate export of sc to w in format and
+// returns how many responses it covers (for the audit log). total, when
+// not nil, gets the protected count of responses the file
 // shows (its "responses" row), for what is said about the file elsewhere
 // (the Telegram caption): never the true count, which the file hides.
 func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string, sc pgstore.ResultsScope, format string, total *Count) (int, error) {
