@@ -44,9 +44,12 @@ import (
 //     without a save and marked sent after this replica's last save is
 //     not seen here (one marked between this replica's read and its save
 //     is: the common save returns the seen record's length, and the
-//     entry is kept only when it is the one this replica expects). That
-//     is what a deferred tail (TailDelay) already accepts between
-//     replicas — a
+//     entry is kept only when it is the one this replica expects), and a
+//     tap on a question the other replica moved the interview to is
+//     judged stale against the older state (needsbot chaos without
+//     affinity and with TailDelay shows it: docs/performance.md, "Session
+//     14: warm"). The first kind is what a deferred tail (TailDelay)
+//     already accepts between replicas — a
 //     mark waits in the memory of the replica that made it, and a read
 //     by another does not see it — so the entry is kept only with
 //     TailDelay, which assumes chat affinity (README: 0 without it).
