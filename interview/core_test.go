@@ -43,6 +43,11 @@ func TestApply(t *testing.T) {
 	}
 	const armed = "Arm chat=7 lang=en due=2026-12-07T10:00:00Z"
 	completing := func(c *Config) { c.Sessions = fakeCompletingSessions{c.Sessions.(fakeSessions)} }
+	confirming := func(c *Config) { c.Sessions = fakeConfirmingSessions{c.Sessions.(fakeSessions)} }
+	repeatQ := func(ctx context.Context, _ *testing.T, tu *Turn) error {
+		_, err := tu.Step(ctx, dialog.Input{Kind: dialog.InRepeat}, false)
+		return err
+	}
 	const saveCompleted = "SaveCompleted chat=7 key=6 expect=4 next=5 phase=3 pseudonym=p7 form=mini answers=3"
 	const saveLikes = "Save chat=7 key=5 expect=2 next=3 phase=2 pos=3 lang=en answers=1 abandon=mini@likes"
 
@@ -100,6 +105,44 @@ func TestApply(t *testing.T) {
 			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
 			{call: "Present kind=chat seen=0 replay=false"},
 			{call: saveLikes, err: ErrConflict},
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: saveLikes},
+			{call: armed},
+			{call: "Event started"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
+		name: "a step that saves nothing confirms the loaded version (a load from memory has no compare-and-swap)",
+		opts: []func(*Config){confirming},
+		in:   chat(5),
+		act:  repeatQ,
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(pastConsent, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Confirm chat=7 version=3"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
+		name: "moved meanwhile (another replica): the step that saves nothing loads again and answers from the stored state",
+		opts: []func(*Config){confirming},
+		in:   chat(5),
+		act:  repeatQ,
+		want: []expect{
+			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Confirm chat=7 version=2", err: ErrConflict},
+			{call: "Load chat=7 key=5", ret: loaded(pastConsent, SeenNone)},
+			{call: "Present kind=chat seen=0 replay=false"},
+			{call: "Confirm chat=7 version=3"},
+			{call: "MarkSent chat=7 key=5 last=40"},
+		},
+	}, {
+		name: "a step that saves is confirmed by its save: no Confirm",
+		opts: []func(*Config){confirming},
+		in:   chat(5),
+		act:  step(inYes),
+		want: []expect{
 			{call: "Load chat=7 key=5", ret: loaded(consentAsked, SeenNone)},
 			{call: "Present kind=chat seen=0 replay=false"},
 			{call: saveLikes},

@@ -120,6 +120,16 @@ func (f fakeCompletingSessions) SaveCompleted(_ context.Context, chat, key int64
 		chat, key, expect, next, st.Phase, c.Pseudonym, c.Response.Form, len(c.Response.Answers))).err
 }
 
+// fakeConfirmingSessions is fakeSessions whose Load may answer from
+// memory (Confirmer).
+type fakeConfirmingSessions struct{ fakeSessions }
+
+var _ Confirmer = fakeConfirmingSessions{}
+
+func (f fakeConfirmingSessions) Confirm(_ context.Context, chat int64, version uint64) error {
+	return f.s.call(fmt.Sprintf("Confirm chat=%d version=%d", chat, version)).err
+}
+
 type fakeResponses struct{ s *script }
 
 var _ Responses = fakeResponses{}

@@ -99,6 +99,19 @@ type Sessions interface {
 	Delete(ctx context.Context, chat int64) error
 }
 
+// Confirmer is implemented by Sessions whose Load may answer from the
+// replica's memory instead of the store (redisstore's warm chats): a turn
+// that saves has the save's compare-and-swap to catch a state another
+// replica moved meanwhile, a turn that saves nothing (a stale tap, an
+// input refused, a question shown again) has none. Before such a turn
+// answers, Step asks Confirm whether the stored version is still version:
+// ErrConflict when it moved (the core loads again, from the store, and
+// applies the input to the state there), nil when it did not or the Load
+// read the store (no round trip then).
+type Confirmer interface {
+	Confirm(ctx context.Context, chat int64, version uint64) error
+}
+
 // CompletingSessions is implemented by Sessions that record a completion
 // in the same atomic step as the save of the finished interview's state
 // (the compare-and-swap): a save that conflicts records nothing, and the

@@ -33,6 +33,7 @@ type Turn struct {
 	cancelReminder bool
 	idle           bool
 	touched        bool // the idle pause was ended (Updated saved) in this turn
+	confirmed      bool // the loaded version was confirmed (Confirmer) or saved over
 	effects        Effects
 }
 
@@ -153,6 +154,11 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 	if saving {
 		abandon = c.abandonOf(next)
 	}
+	if !saving && !t.confirmed {
+		if err := t.confirm(ctx); err != nil {
+			return Effects{}, err
+		}
+	}
 	cs, _ := c.cfg.Sessions.(CompletingSessions)
 	var withSave *Completion // recorded in the save's atomic step
 	for _, r := range replies {
@@ -197,6 +203,7 @@ func (t *Turn) Step(ctx context.Context, in dialog.Input, save bool) (Effects, e
 			return Effects{}, unavailable("save session", err)
 		}
 		eff.Saved = true
+		t.confirmed = true
 		t.rearm(ctx, t.state, next)
 		if next.Consent && !t.state.Consent {
 			c.cfg.Events.Interview("started")
@@ -252,6 +259,27 @@ var ErrNoInvite = errors.New("no invite")
 // ErrNeedsLink refuses /restart after a finished interview when there is
 // no default municipality: a new interview needs the invite again.
 var ErrNeedsLink = errors.New("a new interview needs the invite link")
+
+// confirm makes sure a step that saves nothing answers from the stored
+// state (Confirmer): the load may have come from the replica's memory,
+// and such a step has no compare-and-swap of its own to catch a state
+// another replica moved. A conflict returns as a save's does, so that
+// Apply loads again and applies the input to the state stored.
+func (t *Turn) confirm(ctx context.Context) error {
+	cf, ok := t.c.cfg.Sessions.(Confirmer)
+	if !ok || t.state.Version == 0 {
+		t.confirmed = true
+		return nil
+	}
+	err := cf.Confirm(ctx, t.in.Chat, t.state.Version)
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("confirm session: %w", err)
+	} else if err != nil {
+		return unavailable("confirm session", err)
+	}
+	t.confirmed = true
+	return nil
+}
 
 // Start resolves a /start with payload (an invite token, or "").
 // Re-opening the link mid-interview resumes it: no use of the invite is

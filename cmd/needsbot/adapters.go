@@ -26,7 +26,10 @@ type sessions struct {
 	inbound throttle
 }
 
-var _ interview.Sessions = sessions{}
+var (
+	_ interview.Sessions  = sessions{}
+	_ interview.Confirmer = sessions{}
+)
 
 func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
 	blob, version, seen, lastMsg, err := a.s.LoadCounting(ctx, chat, update, a.inbound.limit, inboundPer)
@@ -112,6 +115,17 @@ func (a sessions) MarkSent(ctx context.Context, chat, update int64, lastMsg int)
 }
 
 func (a sessions) Delete(ctx context.Context, chat int64) error { return a.s.Delete(ctx, chat) }
+
+// Confirm checks a turn that saves nothing against the stored version
+// when its Load came from memory (interview.Confirmer).
+func (a sessions) Confirm(ctx context.Context, chat int64, version uint64) error {
+	if err := a.s.Confirm(ctx, chat, version); errors.Is(err, redisstore.ErrConflict) {
+		return interview.ErrConflict
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
 
 // inboundPer is the period of the per-person inbound limit: more than
 // NEEDSBOT_INBOUND_LIMIT updates in it get one "slow down" and are

@@ -1,8 +1,13 @@
 package redisstore
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The warm chat (issue 19, session 14). A turn is a read (Load: the
@@ -88,6 +93,7 @@ type warmChat struct {
 	maxID  int64
 	vals   [9]string // the state's HMGET (hmgetState's fields); vals[1] only when ready
 	ready  bool      // vals[1] holds the blob this replica saved: a Load may take it
+	served bool      // a Load took it (warmTake): its turn's state came from memory (Confirm)
 	size   int
 }
 
@@ -243,7 +249,7 @@ func (s *Store) warmTake(chat, update int64, now time.Time) (head string, recLen
 		return "", 0, vals, false
 	}
 	vals = w.vals
-	w.vals[1], w.ready = "", false
+	w.vals[1], w.ready, w.served = "", false, true
 	s.warmBytes -= len(vals[1])
 	w.size -= len(vals[1])
 	return w.head, w.recLen, vals, true
@@ -370,4 +376,39 @@ func (s *Store) WarmChats() (n, bytes int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.warm), s.warmBytes
+}
+
+// Confirm returns ErrConflict when the chat's state in Redis is no longer
+// at version and the turn's Load may have come from memory (warmTake):
+// the turn saves nothing, so no compare-and-swap of its own would catch a
+// state that another replica moved since this replica's last save (a tap
+// on a question this replica has not seen yet would be refused as stale,
+// a question shown again would be an old one). One round trip (HGET of
+// the version) then, and the entry dropped when the version moved; none
+// when the Load read Redis (its entry is the read's, not served). An
+// entry dropped meanwhile (a flush beside the turn) may have been served:
+// checked too.
+func (s *Store) Confirm(ctx context.Context, chat int64, version uint64) error {
+	if !s.warming() {
+		return nil
+	}
+	s.mu.Lock()
+	w := s.warm[chat]
+	check := w == nil || w.served
+	s.mu.Unlock()
+	if !check {
+		return nil
+	}
+	v, err := s.rdb.HGet(ctx, s.stateKey(chat), "v").Result()
+	if errors.Is(err, redis.Nil) {
+		v, err = "", nil
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: confirm: %w", err)
+	}
+	if v != "" && parseVersion(v) == version {
+		return nil
+	}
+	s.warmDrop(chat)
+	return ErrConflict
 }

@@ -328,3 +328,82 @@ func TestWarmFloodRefusal(t *testing.T) {
 		t.Fatalf("fourth: ok %v first %v; want a silent refusal", ok, first)
 	}
 }
+
+// TestWarmConfirm: a turn that saves nothing has no compare-and-swap; when
+// its Load came from memory and another replica moved the chat meanwhile
+// (no chat affinity), Confirm says so (ErrConflict, the entry dropped) and
+// the reload reads the other's state. It costs a round trip only after a
+// Load from memory, none after a read, and nothing without TailDelay.
+func TestWarmConfirm(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s, rdb, prefix := newStore(t, redisstore.Options{TailDelay: time.Minute, Now: clk.Now})
+	h := &roundTrips{}
+	rdb.AddHook(h)
+	const chat = 73
+	tt := newTypicalTurns(t, s, clk, chat)
+	for range 3 {
+		tt.turn()
+	}
+	confirm := func(step string, v uint64, wantErr error, wantRT int64) {
+		t.Helper()
+		n := h.n.Load()
+		if err := s.Confirm(ctx, chat, v); !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
+			t.Fatalf("%s: Confirm v%d = %v, want %v", step, v, err, wantErr)
+		}
+		if rt := h.n.Load() - n; rt != wantRT {
+			t.Fatalf("%s: Confirm made %d round trips, want %d", step, rt, wantRT)
+		}
+	}
+	// From memory, nobody else wrote: confirmed, one round trip.
+	x := tt.next
+	tt.next++
+	n := h.n.Load()
+	if _, v, _, _, err := s.Load(ctx, chat, x); err != nil || v != tt.v || h.n.Load() != n {
+		t.Fatalf("Load: v%d %v, %d round trips; want v%d from memory", v, err, h.n.Load()-n, tt.v)
+	}
+	confirm("from memory, unchanged", tt.v, nil, 1)
+
+	// The next Load reads (the blob was taken, no save since): no round
+	// trip to confirm a read.
+	y := tt.next
+	tt.next++
+	if _, v, _, _, err := s.Load(ctx, chat, y); err != nil || v != tt.v {
+		t.Fatal(v, err)
+	}
+	confirm("after a read", tt.v, nil, 0)
+	for range 2 {
+		tt.turn()
+	}
+
+	// Another replica saves; this replica's next Load answers from memory
+	// (the version it saved), and a turn that saves nothing is told the
+	// state moved; the reload reads the other's.
+	other := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now})
+	z := tt.next
+	tt.next++
+	_, v2, _, _, err := other.Load(ctx, chat, z)
+	if err != nil || v2 != tt.v {
+		t.Fatal(v2, err)
+	}
+	if err := other.Save(ctx, chat, z, v2, v2+1, []byte("theirs"), &tt.rec); err != nil {
+		t.Fatal(err)
+	}
+	w := tt.next
+	tt.next++
+	if _, v, _, _, err := s.Load(ctx, chat, w); err != nil || v != tt.v {
+		t.Fatalf("Load after the other's save: v%d %v; want this replica's v%d (from memory)", v, err, tt.v)
+	}
+	confirm("from memory, moved by another replica", tt.v, redisstore.ErrConflict, 1)
+	if blob, v, _, _, err := s.Load(ctx, chat, w); err != nil || v != v2+1 || string(blob) != "theirs" {
+		t.Fatalf("reload after Confirm: %q v%d %v; want the other's v%d", blob, v, err, v2+1)
+	}
+
+	// Without TailDelay nothing is served from memory: no round trip.
+	s0, rdb0, _ := newStore(t, redisstore.Options{Now: clk.Now})
+	h0 := &roundTrips{}
+	rdb0.AddHook(h0)
+	if err := s0.Confirm(ctx, chat, 1); err != nil || h0.n.Load() != 0 {
+		t.Fatalf("without TailDelay: %v, %d round trips; want nil, 0", err, h0.n.Load())
+	}
+}
