@@ -30,6 +30,7 @@ func runChaos(ctx context.Context, e *cmdEnv, args []string) int {
 	fs.StringVar(&o.DatabaseURL, "db", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "Postgres server on which a fresh database is created for the run and dropped after")
 	fs.StringVar(&only, "only", "", "comma-separated fault names to run (as in the table; \"random\" for the random phase)")
 	fs.StringVar(&botLog, "bot-log", "", "write the replicas' logs to this file")
+	fs.DurationVar(&o.WebhookTailDelay, "webhook-tail-delay", 0, "the webhook replicas' NEEDSBOT_TAIL_DELAY (0: the README's setting without chat affinity; 30s: a rolling deploy's two replicas with the default)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: needsbot chaos [flags]\n\nRuns two webhook replicas behind a loopback load balancer and one polling replica of this binary\nagainst Redis and Postgres behind cuttable proxies and a fake Bot API, walks simulated respondents\nthrough the questionnaire, injects each fault of the matrix and then random ones, and prints a table.\nExits 1 if a response was lost or doubled or an update applied twice.\n\nflags:")
 		fs.PrintDefaults()

@@ -45,6 +45,11 @@ type Options struct {
 	Only        []string // run only these faults (by name), if set
 	Progress    io.Writer
 	BotLog      io.Writer // the replicas' logs, if set
+	// WebhookTailDelay is the webhook replicas' NEEDSBOT_TAIL_DELAY: 0,
+	// the README's setting for replicas without chat affinity (the
+	// balancer has none); a rolling deploy runs two replicas with the
+	// default (30s) for a while, which this reproduces.
+	WebhookTailDelay time.Duration
 }
 
 // timing is the run's durations: the long form's are the issue's, the
@@ -275,7 +280,7 @@ func (r *rig) setUp(ctx context.Context) (cleanup func() error, err error) {
 			// The balancer has no chat affinity: the README's setting for
 			// that (a turn's tail written at once, not held in memory for
 			// the chat's next update, which may reach the other replica).
-			env["NEEDSBOT_TAIL_DELAY"] = "0"
+			env["NEEDSBOT_TAIL_DELAY"] = r.o.WebhookTailDelay.String()
 		}
 		return env
 	}
