@@ -492,6 +492,9 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		// ፪ the second key, ፬ four years.
 		{lang: "ti", language: "ትግርኛ", consent: "እወ፣ እሰማማዕ እየ", typedAge: "፴", typedNumber: "፪",
 			comment: "ናይ ምሸት ትምህርቲ የድሊ", back: "◀ ንድሕሪት", skip: "ሕለፉ ▶", typedYears: "፬"},
+		// Chinese in Han numerals: 三十 is 30, 二 the second key, 四 four years.
+		{lang: "zh-Hans", language: "简体中文", consent: "是，我同意", typedAge: "三十", typedNumber: "二",
+			comment: "需要晚上的意大利语课", back: "◀ 返回", skip: "跳过 ▶", typedYears: "四"},
 	} {
 		phoneLang := sc.phone
 		if phoneLang == "" {
