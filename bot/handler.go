@@ -605,8 +605,18 @@ type edit struct {
 func (h *Handler) chatKey(chat int64) string { return h.cfg.Core.ChatKey(chat) }
 
 func (t *turn) request() *Request {
-	return &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.r,
-		Update: t.ev.update, again: t.h.showAgain(t.ev.chat, t.ev.update)}
+	r := &Request{Chat: t.ev.chat, User: t.ev.user, Name: t.ev.name, Lang: t.lang, Sender: t.h.cfg.Sender, Renderer: t.r,
+		Update: t.ev.update}
+	if t.state.Phase == dialog.PhaseAsking {
+		// Only during an interview is there a question to bring below
+		// queued work's messages (Request.Defer): outside one a KindShow
+		// turn would load the session and mark its key sent (2 Redis
+		// round trips) to show nothing. An interview begun while the
+		// work runs gets its question below the work's messages only at
+		// its next step.
+		r.again = t.h.showAgain(t.ev.chat, t.ev.update)
+	}
+	return r
 }
 
 // staffDone ends a turn whose update a staff handler handled. During an

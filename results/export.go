@@ -297,20 +297,34 @@ func uniqueFields(v string) []string {
 // de-identified CSV export is a zip of two CSV files (ExportExt). The
 // operators' questionnaire exports perturbed aggregates only.
 func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (int, error) {
+	x, err := s.export(ctx, w, req)
+	return x.rows, err
+}
+
+// exported is what an export wrote: how many responses it covers (the
+// audit log's count), and for an aggregates-only export the protected
+// count of responses its file shows, the only count of it staff may see.
+type exported struct {
+	rows   int
+	totals *Count // aggregates only
+}
+
+func (s *Service) export(ctx context.Context, w io.Writer, req ExportRequest) (exported, error) {
 	s = s.at() // the questionnaires in force, for this whole request
 	if req.Format != FormatCSV && req.Format != FormatXLSX {
-		return 0, ErrFormat
+		return exported{}, ErrFormat
 	}
 	if s.forms.Latest(req.Scope.Form) == nil {
-		return 0, fmt.Errorf("results: export: unknown questionnaire %q", req.Scope.Form)
+		return exported{}, fmt.Errorf("results: export: unknown questionnaire %q", req.Scope.Form)
 	}
+	var x exported
 	lang := staffLang(req.Lang)
 	var n int
 	var err error
 	kind := "deidentified"
 	switch {
 	case req.RowLevel && s.aggregatesOnly(req.Scope.Form):
-		return 0, ErrAggregatesOnly
+		return exported{}, ErrAggregatesOnly
 	case req.RowLevel:
 		kind = "row_level"
 		if req.Format == FormatCSV {
@@ -320,7 +334,8 @@ func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (i
 		}
 	case s.aggregatesOnly(req.Scope.Form):
 		kind = "aggregates"
-		n, err = s.writeAggregates(ctx, w, lang, req.Scope, req.Format)
+		x.totals = &Count{}
+		n, err = s.writeAggregates(ctx, w, lang, req.Scope, req.Format, x.totals)
 	case req.Format == FormatCSV:
 		n, err = s.writeDeidCSV(ctx, w, lang, req.Scope)
 	default:
@@ -338,10 +353,11 @@ func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (i
 	if req.RowLevel {
 		action = "results.export.row_level"
 	}
+	x.rows = n
 	if aerr := s.db.Audit(ctx, req.Actor, action, detail); aerr != nil {
-		return n, errors.Join(err, fmt.Errorf("results: export not audited: %w", aerr))
+		return x, errors.Join(err, fmt.Errorf("results: export not audited: %w", aerr))
 	}
-	return n, err
+	return x, err
 }
 
 // scopeDetail is a scope as the audit log records it.

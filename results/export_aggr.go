@@ -145,7 +145,12 @@ func (s *Service) aggregateNote(sc pgstore.ResultsScope) []string {
 	}
 }
 
-func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string, sc pgstore.ResultsScope, format string) (int, error) {
+// writeAggregates writes the aggregate export of sc to w in format and
+// returns how many responses it covers (for the audit log). total, when
+// not nil, gets the protected count of responses the file
+// shows (its "responses" row), for what is said about the file elsewhere
+// (the Telegram caption): never the true count, which the file hides.
+func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string, sc pgstore.ResultsScope, format string, total *Count) (int, error) {
 	// Released batches only, like /results: whole days before today, cut
 	// so that two exports never differ by less than a batch of at least
 	// the threshold of interviews (docs/disclosure-control.md). The
@@ -164,6 +169,9 @@ func (s *Service) writeAggregates(ctx context.Context, w io.Writer, lang string,
 	})
 	if err != nil {
 		return n, fmt.Errorf("results: export: %w", err)
+	}
+	if total != nil {
+		*total = Protect(a.total.n, a.total.keySum, s.minCell)
 	}
 	rows := s.aggregateRows(lang, sc.Form, a)
 	if format == FormatCSV {

@@ -821,9 +821,9 @@ func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	actor := m.ID
-	rows, err := s.Export(ctx, tmp, ExportRequest{Format: format, Lang: lang, Scope: sc, Actor: &actor, Via: "telegram"})
+	x, err := s.export(ctx, tmp, ExportRequest{Format: format, Lang: lang, Scope: sc, Actor: &actor, Via: "telegram"})
 	if err != nil {
-		s.log.Error("export failed", "err", err, "staff_id", m.ID, "rows", rows)
+		s.log.Error("export failed", "err", err, "staff_id", m.ID, "rows", x.rows)
 		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgExportFailed, nil)})
 	}
 	name := exportName(f, d, ext, s.now())
@@ -834,14 +834,31 @@ func (s *Service) sendExport(ctx context.Context, r *bot.Request, lang string, m
 	if data == nil {
 		return s.send(ctx, r, bot.Message{Text: s.text(lang, msgExportTooBig, map[string]any{"Size": fmt.Sprintf("%.0f MB", float64(s.maxDoc)/(1<<20))})})
 	}
-	caption := s.text(lang, msgExportCap, map[string]any{"Count": rows, "Filter": s.plain(lang, msgFilter, map[string]any{
-		"Form": d.Form, "Period": d.Period, "Service": d.Service, "Language": d.Language}), "Place": d.Place})
+	caption := s.exportCaption(lang, d, x)
 	if zipped {
 		name += ".zip"
 		caption += "\n" + s.text(lang, msgExportZipped, nil)
 	}
-	s.log.Info("export sent", "staff_id", m.ID, "format", format, "rows", rows, "bytes", len(data), "zipped", zipped)
+	s.log.Info("export sent", "staff_id", m.ID, "format", format, "rows", x.rows, "bytes", len(data), "zipped", zipped)
 	return r.Sender.SendDocument(ctx, r.Chat, name, data, caption)
+}
+
+// exportCaption says what an export sent in Telegram holds. It gives no
+// true count: a de-identified file has one row per completed interview
+// (the rows are the file's own to count), and an aggregates-only file
+// (the operators') hides its true counts, so its caption gives the
+// protected count of responses the file and /results show for the same
+// filter. Before, the caption counted exactly where /results showed the
+// protected count, and for an aggregates-only file told what the file
+// hides.
+func (s *Service) exportCaption(lang string, d described, x exported) string {
+	data := map[string]any{"Place": d.Place, "Filter": s.plain(lang, msgFilter, map[string]any{
+		"Form": d.Form, "Period": d.Period, "Service": d.Service, "Language": d.Language})}
+	if x.totals != nil {
+		data["Count"] = s.countText(lang, *x.totals)
+		return s.text(lang, msgExportCapTotals, data)
+	}
+	return s.text(lang, msgExportCapRows, data)
 }
 
 // exportName is the file name of an export: questionnaire, place, date.

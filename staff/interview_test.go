@@ -189,3 +189,47 @@ func diff(now, before map[string]int) map[string]int {
 	}
 	return d
 }
+
+// Session 14 (staff3): queued staff work (a poster) outside an interview
+// does not come back to the chat's worker to bring a question below it:
+// there is none. Before, its end ran a KindShow turn that loaded the
+// session and marked its key sent (2 Redis round trips) to show nothing.
+func TestQueuedStaffWorkOutsideAnInterviewAsksNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ad := r.enrol(820, "Ada", org.RoleAdmin, 0, 0, 0)
+	r.enrol(821, "Olga", org.RoleOperator, r.roma, r.romaAnagrafe, ad.ID)
+	op := r.person(821, "Olga")
+
+	op.send("/invite Desk 3")
+	menu := lastWith(op.u, "New invite")
+	if menu.ID == 0 {
+		t.Fatalf("no invite menu:\n%s", op.u.Transcript())
+	}
+	for _, label := range []string{"Immigrants (service users)", "🪧 Poster for the desk (many people)"} {
+		if err := op.u.TapIn(menu.ID, label); err != nil {
+			t.Fatalf("%s: %v\n%s", label, err, op.u.Transcript())
+		}
+		op.wait()
+	}
+	loads, marks := r.sessions.loads.Load(), r.sessions.marks.Load()
+	calls := r.tg.Calls()
+	if err := op.u.TapIn(menu.ID, "30 days"); err != nil {
+		t.Fatal(err)
+	}
+	op.wait() // the tap's turn, the poster's work and whatever it queued
+	ms := op.u.Messages()
+	if p := ms[len(ms)-1]; p.Kind != "photo" || !strings.Contains(p.Text, "Desk 3") {
+		t.Fatalf("the poster is not the chat's last message:\n%s", op.u.Transcript())
+	}
+	if d := diff(r.tg.Calls(), calls); d["sendPhoto"] != 1 || d["editMessageReplyMarkup"] != 0 {
+		t.Errorf("the wizard's last step outside an interview: calls %v, want the poster and no card", d)
+	}
+	// The tap's own turn: one load, at most one mark. Nothing after the
+	// poster.
+	dl, dm := r.sessions.loads.Load()-loads, r.sessions.marks.Load()-marks
+	t.Logf("the poster's tap outside an interview: %d session loads, %d marks", dl, dm)
+	if dl != 1 || dm > 1 {
+		t.Errorf("the poster outside an interview: %d session loads and %d marks, want the tap's own (1 load, at most 1 mark)", dl, dm)
+	}
+}

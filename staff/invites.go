@@ -355,13 +355,19 @@ func (h *Handler) createInvite(ctx context.Context, r *bot.Request, w who, d inv
 	return h.sendPoster(ctx, r, inv)
 }
 
-// summary describes an invite in a few lines.
+// summary describes an invite in a few lines: its label first, as the
+// wizard's menu showed it while the invite was made (the summary replaces
+// that menu, and /invites and the poster name the invite by it).
 func (h *Handler) summary(r *bot.Request, inv org.Invite) string {
-	lines := []string{
+	var lines []string
+	if inv.Label != "" {
+		lines = append(lines, h.text(r, msgInviteLabel, map[string]any{"Label": inv.Label}))
+	}
+	lines = append(lines,
 		h.text(r, msgSumKind, map[string]any{"Kind": h.kindButton(r, inv.MaxUses)}),
 		h.text(r, msgSumForm, map[string]any{"Form": h.formName(r, inv.Form)}),
 		h.text(r, msgSumWhere, map[string]any{"Scope": h.scope(r, inv.MunicipalityName, inv.ServiceName)}),
-	}
+	)
 	if inv.ExpiresAt.IsZero() {
 		lines = append(lines, h.text(r, msgSumNoExpiry, nil))
 	} else {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,11 +39,19 @@ var (
 )
 
 // sessions adapts redisstore to interview.Sessions (as cmd/needsbot does).
-type sessions struct{ s *redisstore.Store }
+type sessions struct {
+	s     *redisstore.Store
+	calls *sessionCalls
+}
+
+// sessionCalls counts the session store's round trips a test may assert
+// on: loads and MarkSents.
+type sessionCalls struct{ loads, marks atomic.Int64 }
 
 var _ interview.Sessions = sessions{}
 
 func (a sessions) Load(ctx context.Context, chat, update int64) (interview.Loaded, error) {
+	a.calls.loads.Add(1)
 	blob, version, seen, lastMsg, err := a.s.Load(ctx, chat, update)
 	return interview.Loaded{Blob: blob, Version: version, Seen: interview.Seen(seen), LastMsg: lastMsg}, err
 }
@@ -56,6 +65,7 @@ func (a sessions) Save(ctx context.Context, chat, update int64, expect, next uin
 }
 
 func (a sessions) MarkSent(ctx context.Context, chat, update int64, lastMsg int) error {
+	a.calls.marks.Add(1)
 	return a.s.MarkSent(ctx, chat, update, lastMsg)
 }
 
@@ -113,6 +123,8 @@ type rig struct {
 	now     time.Time
 	mu      sync.Mutex
 	intake  *bot.Intake
+	// sessions counts the interview core's session loads and marks.
+	sessions sessionCalls
 
 	roma, milano          int64
 	romaAnagrafe, milanoS int64
@@ -159,7 +171,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	if r.h, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	core := interview.New(interview.Config{Forms: lib, Catalog: cat, Sessions: sessions{r.store}, Responses: r.done,
+	core := interview.New(interview.Config{Forms: lib, Catalog: cat, Sessions: sessions{s: r.store, calls: &r.sessions}, Responses: r.done,
 		Invites: r.h, Now: r.clock, Pseudonym: func(u int64) string { return storage.Pseudonym(pseudoKey, u) }})
 	handler := bot.NewHandler(bot.Config{Core: core, Catalog: cat, Staff: r.h, Sender: sender, Username: r.tg.BotUsername(), Now: r.clock})
 	intake := bot.NewIntake(handler, bot.IntakeOptions{Workers: 4})

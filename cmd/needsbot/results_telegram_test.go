@@ -203,7 +203,9 @@ func TestEndToEndResults(t *testing.T) {
 	if len(recs)-1 != c30 {
 		t.Fatalf("CSV has %d rows, want %d", len(recs)-1, c30)
 	}
-	if !strings.Contains(doc.Text, strconv.Itoa(c30)) {
+	// The caption counts nothing (session 14: it said the true count, where
+	// /results shows the protected one): the rows are the file's to count.
+	if !strings.HasPrefix(doc.Text, "Una riga per intervista completata · Prato · ") {
 		t.Errorf("caption %q", doc.Text)
 	}
 	if n := h.count(`SELECT count(*) FROM audit_log WHERE action = 'results.export' AND actor_id = $1
@@ -254,6 +256,43 @@ func TestEndToEndResults(t *testing.T) {
 	if slices.Contains(rows[0], "response_id") || slices.Contains(rows[0], "invite_label") || slices.Contains(rows[0], "cittadinanza") ||
 		!slices.Contains(sheets, results.SheetFreeText) {
 		t.Fatalf("the Telegram XLSX is not de-identified: sheets %v, columns %v", sheets, rows[0])
+	}
+
+	// The operators' questionnaire promises totals only: its export's
+	// caption gives the count of responses as /results and the file show
+	// it (protected), never the true one (session 14: it said "N risposte",
+	// the count the file hides).
+	m.send("/results")
+	m.tap("📋 Immigrati")
+	m.tap("Operatori")
+	opsCut := h.released(`form = 'operatori' AND municipality_id = $1`, 0, 10, prato)
+	opsTrue := h.count(`SELECT count(*) FROM responses WHERE form = 'operatori' AND municipality_id = $1`+opsCut, prato)
+	opsShown := h.protected(`FROM responses WHERE form = 'operatori' AND municipality_id = $1`+opsCut, prato)
+	if got := u.Last(); !strings.Contains(got.Text, "Interviste completate: "+opsShown) {
+		t.Fatalf("operators' summary (want %s completed, true count %d):\n%s", opsShown, opsTrue, got.Text)
+	}
+	m.tap("⬇️ Excel")
+	doc = u.Last()
+	if doc.Kind != telegramtest.KindDocument || !strings.HasSuffix(doc.File.Name, ".xlsx") {
+		t.Fatalf("no operators' XLSX: %+v\n%s", doc, u.Transcript())
+	}
+	if !strings.HasPrefix(doc.Text, "Solo totali · Prato · ") || !strings.Contains(doc.Text, "\nInterviste completate: "+opsShown) {
+		t.Fatalf("operators' export caption %q, want the count /results shows (%s; true count %d)", doc.Text, opsShown, opsTrue)
+	}
+	x, err = excelize.OpenReader(bytes.NewReader(doc.File.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = x.GetRows(results.SheetAggregate)
+	x.Close()
+	fileTotal := ""
+	for _, r := range rows {
+		if len(r) >= 5 && r[0] == "" && r[1] == "responses" {
+			fileTotal = r[4]
+		}
+	}
+	if fileTotal != opsShown {
+		t.Fatalf("the operators' file shows %q responses, the caption %s", fileTotal, opsShown)
 	}
 
 	// The admin: all municipalities, and the comparison.

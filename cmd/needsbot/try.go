@@ -218,7 +218,7 @@ func (t *trial) run(ctx context.Context) int {
 		fmt.Fprintln(t.e.stderr, "needsbot try: the bot did not start:", err)
 		return 1
 	}
-	demo, err := seedDemo(ctx, a, cfg.DefaultMunicipality)
+	demo, otherISTAT, err := seedDemo(ctx, a, cfg.DefaultMunicipality)
 	if err != nil {
 		// The respondent side works without it; say what is missing.
 		fmt.Fprintln(t.e.stderr, "needsbot try: demo staff and invite not set up:", err)
@@ -226,6 +226,11 @@ func (t *trial) run(ctx context.Context) int {
 	t.say("  Bot        polling; health at http://%s/healthz, metrics at /metrics", cfg.ListenAddr)
 	t.say("  Demo       %s", demo.Describe(cfg.DefaultMunicipality))
 	t.say("             the manager's page offers to fill the demo with %d synthetic interviews, so /results has charts at once", trykit.DemoSeedN)
+	var seedBoth func(context.Context) (string, error)
+	if otherISTAT != "" {
+		seedBoth = seedAction(a, cfg.DefaultMunicipality, otherISTAT)
+		t.say("             the admin's with %d in each of %s and %s, so the comparison of municipalities has numbers", trykit.DemoSeedN, demo.Municipality, demo.Other)
+	}
 
 	ln, err := t.listen()
 	if err != nil {
@@ -233,7 +238,7 @@ func (t *trial) run(ctx context.Context) int {
 		fmt.Fprintln(t.e.stderr, "needsbot try:", err)
 		return 1
 	}
-	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.Personas(seedAction(a, cfg.DefaultMunicipality)), Languages: tryLanguages(a.cat), Logger: log,
+	page := webchat.New(tg, webchat.Options{Title: "needsbot", Personas: demo.Personas(seedAction(a, cfg.DefaultMunicipality), seedBoth), Languages: tryLanguages(a.cat), Logger: log,
 		TimeZone: pgstore.ResultsZone,
 		// "typing…" lasts while the bot's intake works on the chat (a
 		// private chat's id is its user's).
@@ -251,7 +256,7 @@ func (t *trial) run(ctx context.Context) int {
 	go func() { pageDone <- srv.Serve(ln) }()
 
 	t.say("\n  Open the chat:  http://%s/\n", ln.Addr())
-	t.say("  Be a respondent (press START), an operator or a manager: switch on the page.")
+	t.say("  Be a respondent (press START), an operator, a manager or an admin: switch on the page.")
 	t.say("  Press Ctrl-C to stop.")
 
 	code := 0

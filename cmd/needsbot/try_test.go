@@ -393,7 +393,8 @@ func TestTryEmbeddedRedisInterview(t *testing.T) {
 		} `json:"languages"`
 	}
 	c.call("GET", "/api/config", nil, &cfg)
-	if len(cfg.Personas) != 3 || cfg.Personas[0].Key != "respondent" || cfg.Personas[1].Key != "operator" || cfg.Personas[2].Key != "manager" || len(cfg.Languages) != 24 { // 23 and "none"
+	if len(cfg.Personas) != 4 || cfg.Personas[0].Key != "respondent" || cfg.Personas[1].Key != "operator" || cfg.Personas[2].Key != "manager" ||
+		cfg.Personas[3].Key != "admin" || len(cfg.Languages) != 24 { // 23 and "none"
 		t.Fatalf("config: %+v", cfg)
 	}
 	var s struct {
@@ -515,17 +516,18 @@ func checkDemoSeed(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var staff, invites int
+	var staff, admins, invites int
 	err = conn.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM staff s JOIN municipalities m ON m.id = s.municipality_id
 		        WHERE m.istat_code = '058091' AND revoked_at IS NULL AND
 		              ((s.telegram_user_id = 4503599627370497 AND s.role = 'operator') OR (s.telegram_user_id = 4503599627370498 AND s.role = 'manager'))),
+		       (SELECT count(*) FROM staff WHERE telegram_user_id = 4503599627370499 AND role = 'admin' AND municipality_id IS NULL AND revoked_at IS NULL),
 		       (SELECT count(*) FROM invites i JOIN services v ON v.id = i.service_id
-		        WHERE i.label = 'needsbot try: demo invite' AND i.revoked_at IS NULL AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &invites)
+		        WHERE i.label = 'needsbot try: demo invite' AND i.revoked_at IS NULL AND i.form = 'immigrati' AND v.code = 'sportello_immigrati')`).Scan(&staff, &admins, &invites)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if staff != 2 || invites != 1 {
-		t.Fatalf("demo seed: %d staff, %d invites", staff, invites)
+	if staff != 2 || admins != 1 || invites != 1 {
+		t.Fatalf("demo seed: %d staff, %d admins, %d invites", staff, admins, invites)
 	}
 }

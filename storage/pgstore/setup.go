@@ -43,16 +43,27 @@ type Demo struct {
 	Municipality string // name, e.g. Roma
 	Service      string // name of the invite's service, "" when the municipality has no sportello_immigrati
 	Invite       string // the invite's token
+	// Other is a second municipality (name and ISTAT code), for the admin
+	// to compare with the first; "" when the database has only one.
+	Other, OtherISTAT string
+}
+
+// DemoStaff are the `try` personas SeedDemo makes staff: Telegram ids and
+// display names. Admin, when not 0, is an admin (every municipality).
+type DemoStaff struct {
+	Operator, Manager, Admin             int64
+	OperatorName, ManagerName, AdminName string
 }
 
 // SeedDemo makes the `try` personas real, idempotently (a local database
 // keeps them between runs): an operator and a manager of the municipality
-// with ISTAT code istat (their Telegram ids and names given), and an
+// with ISTAT code istat and an admin (their Telegram ids and names given;
+// the admin's municipality is the comparison's second, Demo.Other), and an
 // unlimited respondent invite token to questionnaire form for its immigrants' desk (earlier demo
 // invites are revoked: the caller picks a random token each run). Staff
 // normally enrol through staff links; this writes them as an admin would,
 // audit-logged.
-func (d *DB) SeedDemo(ctx context.Context, form, istat string, operator, manager int64, operatorName, managerName, token string) (Demo, error) {
+func (d *DB) SeedDemo(ctx context.Context, form, istat string, staff DemoStaff, token string) (Demo, error) {
 	var demo Demo
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		var muni int64
@@ -69,10 +80,24 @@ func (d *DB) SeedDemo(ctx context.Context, form, istat string, operator, manager
 		default:
 			return fmt.Errorf("service: %w", err)
 		}
-		for _, s := range []struct {
+		// The admin's comparison needs a second municipality: the first
+		// other one the database lists.
+		switch err := tx.QueryRow(ctx, `SELECT name, istat_code FROM municipalities WHERE id <> $1 ORDER BY id LIMIT 1`, muni).
+			Scan(&demo.Other, &demo.OtherISTAT); {
+		case err == nil, errors.Is(err, pgx.ErrNoRows):
+		default:
+			return fmt.Errorf("second municipality: %w", err)
+		}
+		type member struct {
 			id         int64
 			role, name string
-		}{{operator, "operator", operatorName}, {manager, "manager", managerName}} {
+			muni       *int64 // nil: an admin
+		}
+		people := []member{{staff.Operator, "operator", staff.OperatorName, &muni}, {staff.Manager, "manager", staff.ManagerName, &muni}}
+		if staff.Admin != 0 {
+			people = append(people, member{staff.Admin, "admin", staff.AdminName, nil})
+		}
+		for _, s := range people {
 			var staffID int64
 			err := tx.QueryRow(ctx, `
 				INSERT INTO staff (telegram_user_id, role, municipality_id, display_name)
@@ -80,11 +105,15 @@ func (d *DB) SeedDemo(ctx context.Context, form, istat string, operator, manager
 				ON CONFLICT (telegram_user_id) DO UPDATE
 				SET role = EXCLUDED.role, municipality_id = EXCLUDED.municipality_id, service_id = NULL,
 				    display_name = EXCLUDED.display_name, revoked_at = NULL
-				RETURNING id`, s.id, s.role, muni, s.name).Scan(&staffID)
+				RETURNING id`, s.id, s.role, s.muni, s.name).Scan(&staffID)
 			if err != nil {
 				return fmt.Errorf("staff %s: %w", s.role, err)
 			}
-			if err := audit(ctx, tx, nil, "try.staff", map[string]any{"staff": staffID, "role": s.role, "municipality": istat}); err != nil {
+			where := istat
+			if s.muni == nil {
+				where = "" // an admin: every municipality
+			}
+			if err := audit(ctx, tx, nil, "try.staff", map[string]any{"staff": staffID, "role": s.role, "municipality": where}); err != nil {
 				return err
 			}
 		}

@@ -54,7 +54,7 @@
   }
 
   function personaClass(p) {
-    return ["respondent", "operator", "manager"].includes(p.key) ? "p-" + p.key : "p-other";
+    return ["respondent", "operator", "manager", "admin"].includes(p.key) ? "p-" + p.key : "p-other";
   }
 
   function drawPersonas() {
