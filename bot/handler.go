@@ -834,6 +834,8 @@ func refusalMessage(err error) string {
 		return MsgInviteExhausted
 	case errors.Is(err, interview.ErrInviteLimited):
 		return MsgInviteLimited
+	case errors.Is(err, interview.ErrNeedsLink):
+		return MsgRestartLink
 	}
 	return MsgNoInvite
 }

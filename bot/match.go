@@ -16,7 +16,7 @@ import (
 // tapping is understood when the text names one option: its label in the
 // respondent's language (case, accents, punctuation and spacing forgiven),
 // a unique prefix of it, a close spelling of a long label, or its number in
-// the list (digits of any script); at a list of bands (choices with min and
+// the list (digits of any script, Ethiopic and Chinese numerals); at a list of bands (choices with min and
 // max: ages), a number picks the band that contains it. Matching works on the rendered labels,
 // so it happens here, before dialog.Step.
 
@@ -62,8 +62,14 @@ func matchLabel(text string, labels []string, numbered int) int {
 	if i := unique(folded, func(l string) bool { return l == t }); i >= 0 {
 		return i
 	}
-	// Its number in the list ("3", "٣", "3.").
-	if n, err := strconv.Atoi(t); err == nil {
+	// Its number in the list ("3", "٣", "3.", "፫", "三").
+	n, err := strconv.Atoi(t)
+	if err != nil {
+		if v, ok := dialog.ParseNumeral(text); ok && v > 0 && v <= int64(numbered) {
+			n, err = int(v), nil
+		}
+	}
+	if err == nil {
 		if n >= 1 && n <= numbered {
 			return n - 1
 		}

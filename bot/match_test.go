@@ -139,3 +139,93 @@ func TestTypedChoice(t *testing.T) {
 		t.Errorf("16: phase %v outcome %q, want the end (ineligible)", s.Phase, s.Outcome)
 	}
 }
+
+// stepTo answers f's questions from answers until the question called
+// name is asked (a choice each, as taps).
+func stepTo(t *testing.T, f *dialog.Form, lang, name string, answers map[string]string) dialog.State {
+	t.Helper()
+	s, _ := dialog.Step(f, dialog.State{Lang: lang}, dialog.Input{Kind: dialog.InStart}, now0)
+	for range 20 {
+		if s.Phase != dialog.PhaseAsking {
+			break
+		}
+		q := f.Questions[s.Pos]
+		if q.Name == name {
+			return s
+		}
+		a, ok := answers[q.Name]
+		if !ok {
+			t.Fatalf("%s v%d: no answer for %s on the way to %s", f.ID, f.Version, q.Name, name)
+		}
+		s, _ = dialog.Step(f, s, dialog.Input{Kind: dialog.InChoose, Option: a, Button: true, Pos: s.Pos, Seq: s.Seq}, now0)
+	}
+	t.Fatalf("%s v%d: %s not reached (phase %v)", f.ID, f.Version, name, s.Phase)
+	return s
+}
+
+// Numbers typed in Ethiopic (ti) or Chinese numerals are read as numbers
+// wherever typed numbers are: an age at the age bands, years at the bands
+// of years in Italy (v2, and v1 for interviews still on it), an option's
+// place at a list without bands. The years' edges: 0 and "0,5" are less
+// than a year, 10 is 6–10, 11 and 100 more than 10; a year of arrival
+// ("2019"), a number between bands ("2.5") or below 0 is not understood
+// (asked again).
+func TestTypedNumerals(t *testing.T) {
+	r, lib := testRenderer(t)
+	now := func() time.Time { return now0 }
+	way := map[string]string{"consenso": "yes", "eta": "25_34", "genere": "donna", "cittadinanza": "romania", "servizio": "anagrafe"}
+	type typed struct{ lang, text, option string }
+	for _, f := range []*dialog.Form{lib.Latest("immigrati"), lib.Get("immigrati", 1)} {
+		check := func(at string, cases []typed) {
+			t.Helper()
+			for _, tc := range cases {
+				s := stepTo(t, f, tc.lang, at, way)
+				in, ok := r.typedChoice(tc.lang, f, s, tc.text, now)
+				if tc.option == "" {
+					if ok {
+						t.Errorf("v%d %s %s %q: %+v, want not understood", f.Version, at, tc.lang, tc.text, in)
+					}
+					continue
+				}
+				if !ok || in.Kind != dialog.InChoose || in.Option != tc.option {
+					t.Errorf("v%d %s %s %q: %+v %v, want %q", f.Version, at, tc.lang, tc.text, in, ok, tc.option)
+					continue
+				}
+				if next, _ := dialog.Step(f, s, in, now0); tc.option != "under18" && next.Answers[at] != tc.option { // under 18 ends
+					t.Errorf("v%d %s %s %q: not accepted by the engine: %v", f.Version, at, tc.lang, tc.text, next.Answers)
+				}
+			}
+		}
+		check("eta", []typed{
+			{"ti", "፴", "25_34"}, {"ti", "፳፭", "25_34"}, {"ti", "፲፰", "18_24"}, {"ti", "፷፭", "65_plus"},
+			{"zh-Hans", "三十", "25_34"}, {"zh-Hans", "二十五", "25_34"}, {"zh-Hans", "十七", "under18"},
+			{"zh-Hans", "六十五", "65_plus"}, {"it", "30", "25_34"},
+			// A single digit is asked again, in any numerals.
+			{"ti", "፫", ""}, {"zh-Hans", "三", ""},
+		})
+		check("anni_italia", []typed{
+			{"it", "0", "lt1"}, {"it", "0,5", "lt1"}, {"it", "1", "1_2"}, {"it", "2", "1_2"},
+			{"it", "3", "3_5"}, {"ar", "٣", "3_5"}, {"fa", "۳", "3_5"}, {"bn", "৩", "3_5"}, {"ti", "፫", "3_5"},
+			{"zh-Hans", "三", "3_5"}, {"zh-Hans", "３", "3_5"}, {"it", "5", "3_5"}, {"it", "6", "6_10"},
+			{"it", "10", "6_10"}, {"ti", "፲", "6_10"}, {"it", "11", "gt10"}, {"zh-Hans", "十五", "gt10"},
+			{"ti", "፳", "gt10"}, {"it", "100", "gt10"},
+			{"it", "meno di 1 anno", "lt1"}, // the label still
+			{"it", "2019", ""}, {"it", "2.5", ""}, {"it", "-1", ""}, {"it", "101", ""},
+		})
+	}
+	// A list without bands: a numeral is the option's place, as a digit.
+	f := lib.Latest("immigrati")
+	for _, tc := range []typed{{"zh-Hans", "三", "altro"}, {"ti", "፪", "uomo"}, {"zh-Hans", "二", "uomo"}, {"ti", "፭", ""}} {
+		s := stepTo(t, f, tc.lang, "genere", map[string]string{"consenso": "yes", "eta": "25_34"})
+		in, ok := r.typedChoice(tc.lang, f, s, tc.text, now)
+		if tc.option == "" {
+			if ok {
+				t.Errorf("genere %s %q: %+v, want not understood (4 options and the back key)", tc.lang, tc.text, in)
+			}
+			continue
+		}
+		if !ok || in.Option != tc.option {
+			t.Errorf("genere %s %q: %+v %v, want %q", tc.lang, tc.text, in, ok, tc.option)
+		}
+	}
+}

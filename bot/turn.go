@@ -58,7 +58,9 @@ func (t *turn) show(ctx context.Context, eff interview.Effects) (Outcome, error)
 
 // send renders and sends the engine's replies as one live question card.
 //
-// The card is a single message: a line with the answer just given ("✓ …"),
+// The card is a single message: a line with the answer given to the
+// question before ("✓ …", also when the question is asked again:
+// prevAnswerLine),
 // any notes and notices, and the current question with its keyboard. A tap
 // turns the tapped card into the next question with one edit (the callback
 // answer travels in the webhook response), so a tap costs one Bot API
@@ -146,6 +148,15 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 			// tap): the notice in the callback answer is all that changes.
 			return t.flushEdits(ctx)
 		}
+		if answered == nil || ask.Pos <= answered.Pos {
+			// The question asked again (a command's reply, a typed
+			// message, queued work, a refused tap, back, a new language)
+			// keeps the line the card had when it was first asked: the
+			// answer to the question before it.
+			if a := t.prevAnswerLine(ask.Pos); a != "" && !t.recapped {
+				parts = append([]string{a}, parts...)
+			}
+		}
 		parts = append(parts, q.Text)
 		m.Keyboard = q.Keyboard
 	}
@@ -167,6 +178,28 @@ func (t *turn) send(ctx context.Context, replies []dialog.Reply, prev dialog.Sta
 		t.bare = notesAt < 0
 	}
 	return t.flushEdits(ctx)
+}
+
+// prevAnswerLine is the "✓ answer" line of the question shown before the
+// one at pos (the top of the way back), as the card showed it when the
+// question was asked after it: "" when there is none, or its answer shows
+// itself (typed text) or was skipped.
+func (t *turn) prevAnswerLine(pos int) string {
+	s, f := t.state, t.form
+	if f == nil || s.Phase != dialog.PhaseAsking || len(s.Back) == 0 {
+		return ""
+	}
+	p := s.Back[len(s.Back)-1]
+	if p < 0 || p >= pos || pos >= len(f.Questions) {
+		return ""
+	}
+	q := f.Questions[p]
+	v, ok := s.Answers[q.Name]
+	if !ok {
+		return ""
+	}
+	msgs, lit := dialog.AnswerDisplay(q, v)
+	return t.r.answerLine(t.lang, dialog.Reply{AnswerMsgs: msgs, Answer: lit})
 }
 
 // sayText renders a ReplySay: its text and its hint below in italics.

@@ -49,6 +49,10 @@ func TestTypedMessageBringsTheQuestionBelow(t *testing.T) {
 			if m := msgOf(u, age.ID); m.Text != age.Text {
 				t.Fatalf("the card above ?? was changed, want it kept as history:\n%s", u.Transcript())
 			}
+			// The card below keeps the line of the answer before it.
+			if line, _, _ := strings.Cut(age.Text, "\n"); !strings.HasPrefix(line, "✓ ") || !strings.HasPrefix(card.Text, line+"\n") {
+				t.Fatalf("the re-ask below ?? lacks the card's %q line:\n%s", line, u.Transcript())
+			}
 			type_(t, r, u, 5, "???")
 			card = onlyLiveCardLast("after ???")
 			// Taps edit the card below, which stays last.

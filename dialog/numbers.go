@@ -41,9 +41,13 @@ func NormalizeDigits(s string) string {
 
 // ParseNumber reads a number typed by a person: digits of any script, an
 // optional sign (- or −), a decimal comma or point (or the Arabic decimal
-// separator) when decimal is true, spaces and thin spaces ignored. It
-// returns the canonical ASCII form.
+// separator) when decimal is true, spaces and thin spaces ignored; or a
+// whole number in Ethiopic or Chinese/Japanese numerals (ParseNumeral:
+// ፳፭, 二十五). It returns the canonical ASCII form.
 func ParseNumber(s string, decimal bool) (string, bool) {
+	if v, ok := numeralString(s); ok {
+		return v, true
+	}
 	var b strings.Builder
 	seenSep := false
 	for i, r := range strings.TrimSpace(s) {

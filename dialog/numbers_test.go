@@ -43,7 +43,7 @@ func TestParseNumberNativeDigits(t *testing.T) {
 		{"෧.෫", true, "1.5", true},     // Sinhala lith, decimal point
 		{"−۷", false, "-7", true},      // minus sign
 		{"۱۲a", false, "", false},      // a letter is no digit
-		{"፲፱", false, "", false},       // Ethiopic numerals are not positional digits
+		{"፲፱", false, "19", true},      // Ethiopic numerals (not digits: ParseNumeral)
 		{"۳٫۵", false, "", false},      // no decimals where integers are asked
 		{"", false, "", false},
 	}

@@ -274,6 +274,12 @@ func (st *stepper) apply(in Input) {
 		st.out = append(st.out, Reply{Kind: ReplyAskLanguage})
 		return
 	case PhaseDone:
+		if s.Outcome == OutcomeDeclined || s.Outcome == OutcomeIneligible {
+			// Nothing was answered: not "already answered", but how
+			// to start again, as the end said.
+			st.say(MsgStartAgain, nil)
+			return
+		}
 		st.say(MsgDoneAlready, nil)
 		return
 	}

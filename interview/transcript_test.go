@@ -204,7 +204,7 @@ func TestTranscripts(t *testing.T) {
 			chat(7, "language: en", chooseLanguage("en")),
 			chat(8, "tap no (consent): declines, its reply lost", lost(tap("no"))),
 			chat(8, "the same tap delivered again: the decline's note again", nil),
-			chat(9, "a tap on the old card after the end: already answered", tap("yes")),
+			chat(9, "a tap on the old card after an end without answers: how to start again", tap("yes")),
 		},
 		"remind-expire-delete": {
 			chat(1, "/start poster", startWith("poster")),

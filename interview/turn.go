@@ -244,8 +244,9 @@ func (c *Core) record(ctx context.Context, cp Completion) error {
 type Start struct {
 	// Input is the input to step when Refused is nil.
 	Input dialog.Input
-	// Refused is why nothing begins: ErrNoInvite or one of the invite
-	// errors (ErrInviteUnknown…); the respondent is told in their language.
+	// Refused is why nothing begins: ErrNoInvite, ErrNeedsLink (after an
+	// interview that ended early) or one of the invite errors
+	// (ErrInviteUnknown…); the respondent is told in their language.
 	Refused error
 	// Resumed says an interview in progress resumes: greet the person back
 	// with a recap.
@@ -256,8 +257,9 @@ type Start struct {
 // municipality.
 var ErrNoInvite = errors.New("no invite")
 
-// ErrNeedsLink refuses /restart after a finished interview when there is
-// no default municipality: a new interview needs the invite again.
+// ErrNeedsLink refuses /restart after a finished interview, and /start
+// without a link after one that ended early, when there is no default
+// municipality: a new interview needs the invite again.
 var ErrNeedsLink = errors.New("a new interview needs the invite link")
 
 // confirm makes sure a step that saves nothing answers from the stored
@@ -308,6 +310,13 @@ func (t *Turn) Start(ctx context.Context, payload string) (Start, error) {
 		}
 	case resuming:
 		s.Resumed = t.state.Phase == dialog.PhaseAsking
+	case c.cfg.DefaultContext == nil && t.state.Phase == dialog.PhaseDone && t.state.Outcome == dialog.OutcomeCompleted:
+		// Finished: the engine says it was answered and how to answer
+		// again (/restart), as to anything typed after the end.
+	case c.cfg.DefaultContext == nil && t.state.Phase == dialog.PhaseDone:
+		// Ended early (no, under 18): it was begun by a link, and only
+		// the link begins it again (it is checked again when opened).
+		s.Refused = ErrNeedsLink
 	case c.cfg.DefaultContext == nil:
 		s.Refused = ErrNoInvite
 	}

@@ -1,6 +1,7 @@
 package locales
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -29,16 +30,24 @@ func TestChooseAsksForNoNumber(t *testing.T) {
 	}
 }
 
-// TestStartAgainNamesStart: the line after a dead end names /start, in
-// every language.
-func TestStartAgainNamesStart(t *testing.T) {
+// TestStartAgainNamesRestart: the texts that tell how to answer again —
+// after an end without answers (m.start_again) and after a finished one
+// (m.done_already) — name the same command, /restart, in every language:
+// it starts again, or asks for the link where one is needed; /start
+// without a link after the end answers "ask for a link" where there is no
+// default municipality.
+func TestStartAgainNamesRestart(t *testing.T) {
 	c, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := regexp.MustCompile(`/start\b`)
 	for _, l := range c.Languages() {
-		if s, ok := c.Raw(l.Code, "m.start_again"); !ok || !strings.Contains(s, "/start") {
-			t.Errorf("%s: m.start_again %q (present %v) does not name /start", l.Code, s, ok)
+		for _, id := range []string{"m.start_again", "m.done_already"} {
+			s, ok := c.Raw(l.Code, id)
+			if !ok || !strings.Contains(s, "/restart") || start.MatchString(s) {
+				t.Errorf("%s: %s %q (present %v) does not name /restart alone", l.Code, id, s, ok)
+			}
 		}
 	}
 }

@@ -53,6 +53,10 @@ func TestStaffCommandsDuringAnInterview(t *testing.T) {
 		t.Fatalf("not at a question:\n%s", op.u.Transcript())
 	}
 	question := card.Text[strings.LastIndex(card.Text, "\n\n")+2:]
+	shown := card.Text // with its "✓ previous answer" line
+	if !strings.HasPrefix(shown, "✓ ") {
+		t.Fatalf("the card does not show the answer before it:\n%s", op.u.Transcript())
+	}
 
 	// questionLast checks that the chat ends with the question (its text
 	// and keys), the only question card with keys (menus may keep theirs).
@@ -62,6 +66,9 @@ func TestStaffCommandsDuringAnInterview(t *testing.T) {
 		last := ms[len(ms)-1]
 		if !last.FromBot || len(last.Buttons) == 0 || !strings.HasSuffix(last.Text, question) {
 			t.Fatalf("%s: the chat does not end with the question %q:\n%s", when, question, op.u.Transcript())
+		}
+		if last.Text != shown {
+			t.Errorf("%s: the question below is not the card it replaces (%q): %q", when, shown, last.Text)
 		}
 		for _, m := range ms[:len(ms)-1] {
 			if m.FromBot && len(m.Buttons) > 0 && !contains(menus, m.ID) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/needsbot/needsbot/locales"
 	"github.com/needsbot/needsbot/storage/storagetest"
 )
 
@@ -429,6 +430,10 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 	r := startTry(t, map[string]string{
 		"NEEDSBOT_DATABASE_URL": dsn, "NEEDSBOT_REDIS_URL": storagetest.RedisURL(), "NEEDSBOT_REDIS_PREFIX": prefix,
 	}, nil)
+	cat, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := os.Getenv("NEEDSBOT_TEST_SCREENSHOTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "needsbot-phone-screens")
@@ -468,12 +473,13 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		rtl                                                       bool
 		phone                                                     string // the phone's language, when not lang
 		typedAge                                                  string // an age in the band's range, typed in the language's digits
+		typedYears                                                string // years in Italy typed at their bands: 4 (3 to 5 years; the 4th key is 6 to 10)
 	}
 	for i, sc := range []script{
 		{lang: "it", language: "Italiano", consent: "Sì, accetto", typedLabel: "da 25 a 34 ANNI", typedNumber: "2",
-			comment: "Più corsi di sera", back: "◀ Indietro", skip: "Salta ▶"},
+			comment: "Più corsi di sera", back: "◀ Indietro", skip: "Salta ▶", typedYears: "4"},
 		{lang: "ar", language: "العربية", consent: "", typedLabel: "", typedNumber: "٢",
-			comment: "نحتاج إلى دروس مسائية", back: "▶ رجوع", skip: "تخطي ◀", rtl: true},
+			comment: "نحتاج إلى دروس مسائية", back: "▶ رجوع", skip: "تخطي ◀", rtl: true, typedYears: "٤"},
 		// Issue 15: Persian from a phone set to Italian (the picker's second
 		// page, Extended Arabic-Indic digits typed), Tigrinya from a phone
 		// set to Tigrinya (first key, Ethiopic script).
@@ -481,9 +487,14 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		// 360×640 screen shows its top (the question), its keys a scroll
 		// below (logged for the translators).
 		{lang: "fa", phone: "it", language: "فارسی", consent: "بله، موافقم", typedAge: "۳۰", typedNumber: "۲",
-			comment: "کلاس\u200cهای شبانه لازم است", back: "▶ برگشت", skip: "رد شدن ◀", rtl: true},
-		{lang: "ti", language: "ትግርኛ", consent: "እወ፣ እሰማማዕ እየ", typedAge: "30", typedNumber: "2",
-			comment: "ናይ ምሸት ትምህርቲ የድሊ", back: "◀ ንድሕሪት", skip: "ሕለፉ ▶"},
+			comment: "کلاس\u200cهای شبانه لازم است", back: "▶ برگشت", skip: "رد شدن ◀", rtl: true, typedYears: "۴"},
+		// Tigrinya in Ethiopic numerals (not decimal digits): ፴ is 30,
+		// ፪ the second key, ፬ four years.
+		{lang: "ti", language: "ትግርኛ", consent: "እወ፣ እሰማማዕ እየ", typedAge: "፴", typedNumber: "፪",
+			comment: "ናይ ምሸት ትምህርቲ የድሊ", back: "◀ ንድሕሪት", skip: "ሕለፉ ▶", typedYears: "፬"},
+		// Chinese in Han numerals: 三十 is 30, 二 the second key, 四 four years.
+		{lang: "zh-Hans", language: "简体中文", consent: "是，我同意", typedAge: "三十", typedNumber: "二",
+			comment: "需要晚上的意大利语课", back: "◀ 返回", skip: "跳过 ▶", typedYears: "四"},
 	} {
 		phoneLang := sc.phone
 		if phoneLang == "" {
@@ -636,8 +647,10 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 			typeText(age)
 		}
 		v = view()
-		if !strings.Contains(v.Text, "✓") || v.ID == ageCard && strings.Contains(v.Text, "18") {
-			t.Fatalf("%s: the typed age was not accepted: %q", sc.lang, v.Text)
+		// The next card shows the band (a re-asked card shows the
+		// answer before the age: the consent).
+		if band := cat.Text(sc.lang, "c.immigrati.eta.25_34", nil); !strings.Contains(v.Text, "✓ "+band) || v.ID == ageCard && strings.Contains(v.Text, "18") {
+			t.Fatalf("%s: the typed age was not accepted (want ✓ %s): %q", sc.lang, band, v.Text)
 		}
 		shot("03-typed-label")
 		// The next question (nationality: 23 options) is a long list: paged,
@@ -657,10 +670,20 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 		// Answered by typing its number in the list.
 		typeText(sc.typedNumber)
 		v = view()
-		if !strings.Contains(v.Text, "✓") {
+		if second := cat.Text(sc.lang, "c.immigrati.genere.uomo", nil); !strings.Contains(v.Text, "✓ "+second) {
 			t.Fatalf("%s: the typed number was not accepted: %q", sc.lang, v.Text)
 		}
 		shot("04-typed-number")
+		// /help: its reply, then the card again below, as it was — its
+		// "✓ previous answer" line too.
+		card := v
+		typeText("/help")
+		if v = view(); v.ID == card.ID || v.Text != card.Text {
+			t.Errorf("%s: the card below /help is not the card it replaces:\n%s\nwant:\n%s", sc.lang, v.Text, card.Text)
+		}
+		lessThanAYear := cat.Text(sc.lang, "c.immigrati.anni_italia.lt1", nil)
+		threeToFive := cat.Text(sc.lang, "c.immigrati.anni_italia.3_5", nil)
+		typedYears := false
 		checkedNav, shotMulti := false, false
 		for step := 0; ; step++ {
 			if step > 90 {
@@ -724,6 +747,14 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 				shotMulti = true
 			}
 			switch {
+			case slices.Contains(opts, lessThanAYear):
+				// Years in Italy typed as a number pick their band.
+				typeText(sc.typedYears)
+				if v = view(); !strings.Contains(v.Text, "✓ "+threeToFive) {
+					t.Errorf("%s: %q typed at the years in Italy did not pick %q: %q", sc.lang, sc.typedYears, threeToFive, v.Text)
+				}
+				shot("04b-typed-years")
+				typedYears = true
 			case len(opts) == 0:
 				typeText(sc.comment)
 			case done != "" && ticked:
@@ -733,6 +764,9 @@ func TestTryBrowserPhoneInterview(t *testing.T) {
 			}
 		}
 		shot("08-end")
+		if !typedYears {
+			t.Errorf("%s: the walk did not meet the years in Italy", sc.lang)
+		}
 		if !checkedNav || !shotLong || !shotMulti {
 			t.Errorf("%s: the walk met no question with Back and Skip (%v), no long list (%v) or no multi-select (%v)", sc.lang, checkedNav, shotLong, shotMulti)
 		}
