@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -124,30 +125,26 @@ func seenSummary(rec string) (head string, maxID int64, ok bool) {
 // maxListed returns the highest positive update id of entries " <id>:<f>"
 // (0 when none); ok false when they do not parse.
 func maxListed(body string) (maxID int64, ok bool) {
-	for body != "" {
-		if body[0] != ' ' {
+	if body == "" {
+		return 0, true
+	}
+	if body[0] != ' ' {
+		return 0, false
+	}
+	for rest, more := body[1:], true; more; {
+		var entry string
+		entry, rest, more = strings.Cut(rest, " ")
+		id, _, found := strings.Cut(entry, ":")
+		if !found || id == "" {
 			return 0, false
 		}
-		body = body[1:]
-		j := 0
-		for j < len(body) && body[j] != ':' {
-			j++
-		}
-		if j == len(body) || j == 0 {
-			return 0, false
-		}
-		if body[0] != '-' {
-			id := atoi(body[:j])
-			if id <= 0 && body[:j] != "0" {
+		if id[0] != '-' {
+			n := atoi(id)
+			if n <= 0 && id != "0" {
 				return 0, false
 			}
-			maxID = max(maxID, id)
+			maxID = max(maxID, n)
 		}
-		k := j + 1
-		for k < len(body) && body[k] != ' ' {
-			k++
-		}
-		body = body[k:]
 	}
 	return maxID, true
 }
@@ -268,22 +265,12 @@ func (w *warmChat) fresh(now time.Time, seenTTL time.Duration) bool {
 		return false
 	}
 	if w.head != "" {
-		written, _, _ := cutSpace(w.head)
+		written, _, _ := strings.Cut(w.head, " ")
 		if nowMS-atoi(written) > seenTTL.Milliseconds()/2 {
 			return false
 		}
 	}
 	return true
-}
-
-// cutSpace is strings.Cut(s, " ").
-func cutSpace(s string) (before, after string, found bool) {
-	for i := range len(s) {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // warmBasis returns the chat's entry as a save begins (nil: none).
@@ -329,7 +316,7 @@ func (s *Store) warmSaved(chat int64, w *warmChat, expect, newVersion uint64, bl
 		n.vals[2] = mark
 	}
 	if count != "" {
-		tat, hc, _ := cutSpace(count)
+		tat, hc, _ := strings.Cut(count, " ")
 		n.vals[3], n.vals[4] = tat, hc
 	}
 	n.vals[6] = cs.mirror
