@@ -182,19 +182,13 @@ func (r *Renderer) typedChoice(lang string, f *dialog.Form, s dialog.State, text
 	if q := f.Questions[s.Pos]; q.List.Banded() {
 		if v, ok := dialog.ParseNumber(text, true); ok {
 			x, _ := strconv.ParseFloat(v, 64)
-			names := make([]string, len(opts))
-			for i, b := range opts {
-				names[i] = b.Option
-			}
-			c, ok := q.List.ChoiceOfNumber(x, names)
-			if !ok {
-				return dialog.Input{}, false
-			}
 			for _, b := range opts {
-				if b.Option == c.Name {
+				c, ok := q.List.Choice(b.Option)
+				if lo, hi, banded := c.Bounds(); ok && banded && lo <= x && x <= hi {
 					return pressed(b, ask), true
 				}
 			}
+			return dialog.Input{}, false
 		}
 	}
 	all := append(opts, nav...)

@@ -85,21 +85,6 @@ func (c Choice) Bounds() (lo, hi float64, ok bool) {
 	return lo, hi, ok
 }
 
-// ChoiceOfNumber returns the choice among names (a question's offered
-// choices) whose band (Bounds) contains v, and whether one does.
-func (l *List) ChoiceOfNumber(v float64, names []string) (Choice, bool) {
-	for _, n := range names {
-		c, ok := l.Choice(n)
-		if !ok {
-			continue
-		}
-		if lo, hi, ok := c.Bounds(); ok && lo <= v && v <= hi {
-			return c, true
-		}
-	}
-	return Choice{}, false
-}
-
 // Banded reports whether some choice of the list is a band of numbers.
 func (l *List) Banded() bool {
 	for _, c := range l.Choices {
