@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -641,8 +640,7 @@ func (t *turn) staffDone(ctx context.Context, req *Request, typed bool, sent int
 // staff update that queued the work, applied on the chat's worker.
 func (h *Handler) showAgain(chat, update int64) func(ctx context.Context) {
 	return func(ctx context.Context) {
-		in := interview.Input{Kind: interview.KindShow, Chat: chat,
-			Key: interview.NamedKey("show|" + strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(update, 10))}
+		in := interview.Input{Kind: interview.KindShow, Chat: chat, Key: interview.ShowKey(chat, update)}
 		var err error
 		if sched := h.sched.Load(); sched != nil {
 			err = (*sched)(ctx, in)

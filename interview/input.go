@@ -101,6 +101,12 @@ func ExpireKey(chat int64, version uint64) Key {
 	return NamedKey("expire|" + strconv.FormatInt(chat, 10) + "|" + strconv.FormatUint(version, 10))
 }
 
+// ShowKey is the idempotency key of showing chat's question again below
+// the messages of staff work queued by update (KindShow).
+func ShowKey(chat, update int64) Key {
+	return NamedKey("show|" + strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(update, 10))
+}
+
 // PublishedKey is the idempotency key of the staff action "version of
 // form published" delivered to chat: each chat applies it once.
 func PublishedKey(form string, version int, chat int64) Key {
